@@ -1,0 +1,121 @@
+// The only module that reads process.env: every variable is parsed and checked once, here,
+// and listed with its default in .env.example.
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value === '' ? fallback : value;
+}
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min) throw new ConfigError(`${name} must be >= ${min}, got ${value}`);
+  return value;
+}
+
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+}
+
+export interface SchedulingConfig {
+  /** Heartbeat timeout of a dispatched assignment: how long a silent node keeps its lease. */
+  leaseSeconds: number;
+  /** How long a placed assignment may wait for its node to pick it up. */
+  scheduleToStartSeconds: number;
+  defaultMaxAttempts: number;
+  defaultTimeoutSeconds: number;
+  /** Safety-net re-placement timer for waiting jobs; capacity signals are the normal path. */
+  capacityRetrySeconds: number;
+  nodeHeartbeatSeconds: number;
+  /** A node silent for this long is marked DEAD and never placed on. */
+  nodeDeadAfterSeconds: number;
+  /** How many waiting jobs one freed reservation wakes, in queue order. */
+  wakeBatchSize: number;
+}
+
+export interface AppConfig {
+  databaseUrl: string;
+  temporal: TemporalConfig;
+  scheduling: SchedulingConfig;
+  api: { host: string; port: number; bodyLimitBytes: number };
+  /** Base URL the worker and CLI use to reach the API. */
+  apiUrl: string;
+  workerGroups: string[];
+  defaultTenantId: string;
+  logLevel: string;
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const port = int(env, 'MLIS_API_PORT', 8001, 1);
+  const host = str(env, 'MLIS_API_HOST', '127.0.0.1');
+  const config: AppConfig = {
+    databaseUrl: str(env, 'DATABASE_URL', 'postgres://mlis@127.0.0.1:55432/mlis'),
+    temporal: {
+      address: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
+      namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
+    },
+    scheduling: {
+      leaseSeconds: int(env, 'MLIS_LEASE_SECONDS', 10, 1),
+      scheduleToStartSeconds: int(env, 'MLIS_SCHEDULE_TO_START_SECONDS', 30, 1),
+      defaultMaxAttempts: int(env, 'MLIS_DEFAULT_MAX_ATTEMPTS', 3, 1),
+      defaultTimeoutSeconds: int(env, 'MLIS_DEFAULT_TIMEOUT_SECONDS', 3600, 1),
+      capacityRetrySeconds: int(env, 'MLIS_CAPACITY_RETRY_SECONDS', 60, 1),
+      nodeHeartbeatSeconds: int(env, 'MLIS_NODE_HEARTBEAT_SECONDS', 3, 1),
+      nodeDeadAfterSeconds: int(env, 'MLIS_NODE_DEAD_AFTER_SECONDS', 15, 2),
+      wakeBatchSize: int(env, 'MLIS_WAKE_BATCH_SIZE', 32, 1),
+    },
+    api: { host, port, bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024) },
+    apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
+    workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
+    defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
+    logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),
+  };
+  if (config.scheduling.nodeDeadAfterSeconds <= config.scheduling.nodeHeartbeatSeconds) {
+    throw new ConfigError('MLIS_NODE_DEAD_AFTER_SECONDS must exceed MLIS_NODE_HEARTBEAT_SECONDS');
+  }
+  return config;
+}
+
+/** What one executor node advertises; read by apps/worker. */
+export interface NodeConfig {
+  nodeId: string;
+  group: string;
+  slots: number;
+  cpuMillis: number;
+  memMb: number;
+  /** Simulated GPU indices unless a probe discovers real ones. */
+  gpuCount: number;
+  gpuModel: string;
+  gpuMemoryMb: number;
+}
+
+export function loadNodeConfig(env: Env = process.env): NodeConfig {
+  const group = str(env, 'MLIS_NODE_GROUP', 'cpu');
+  const nodeId = str(env, 'MLIS_NODE_ID', '');
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(nodeId)) {
+    throw new ConfigError('MLIS_NODE_ID is required: lowercase letters, digits and dashes, e.g. "cpu-1"');
+  }
+  return {
+    nodeId,
+    group,
+    slots: int(env, 'MLIS_NODE_SLOTS', 4, 1),
+    cpuMillis: int(env, 'MLIS_NODE_CPU', 4, 1) * 1000,
+    memMb: int(env, 'MLIS_NODE_MEM_MB', 8192, 1),
+    gpuCount: int(env, 'MLIS_NODE_GPUS', 0, 0),
+    gpuModel: str(env, 'MLIS_NODE_GPU_MODEL', 'simulated'),
+    gpuMemoryMb: int(env, 'MLIS_NODE_GPU_MEMORY_MB', 16384, 0),
+  };
+}

@@ -1,0 +1,31 @@
+/** Type codes carried by ApplicationFailure; tests and the workflow branch on these, never on messages. */
+export enum FailureCode {
+  /** The runner rejected or failed the work; retrying elsewhere would fail the same way. */
+  RunnerError = 'RunnerError',
+  /** Params did not pass the runner's validation on the node. */
+  InvalidParams = 'InvalidParams',
+  /** The node has no runner for the task type. */
+  UnknownTaskType = 'UnknownTaskType',
+  /** The job row does not exist: the submission transaction never committed. */
+  JobNotFound = 'JobNotFound',
+  /** A ledger write for an attempt that is no longer the live one. */
+  StaleAttempt = 'StaleAttempt',
+}
+
+/** Error codes of the HTTP API's `{error: {code}}` body. */
+export enum ApiErrorCode {
+  ValidationFailed = 'validation_failed',
+  MalformedJson = 'malformed_json',
+  UnknownTaskType = 'unknown_task_type',
+  InvalidParams = 'invalid_params',
+  Unschedulable = 'unschedulable',
+  JobNotFound = 'job_not_found',
+  NodeNotFound = 'node_not_found',
+  UnknownWorkerGroup = 'unknown_worker_group',
+  JobAlreadyFinished = 'job_already_finished',
+  IdempotencyConflict = 'idempotency_conflict',
+  PayloadTooLarge = 'payload_too_large',
+  NotFound = 'not_found',
+  DependencyUnavailable = 'dependency_unavailable',
+  Internal = 'internal_error',
+}

@@ -1,0 +1,5 @@
+export * from './task-queues';
+export * from './states';
+export * from './failures';
+export * from './payloads';
+export * from './workflow-api';

@@ -1,0 +1,80 @@
+import type { EndedAssignmentState, JobState, PendingReason } from './states';
+
+/** What a job asks for. cpu is in millicores so fractional cores stay exact. */
+export interface ResourceRequest {
+  cpuMillis: number;
+  memMb: number;
+  gpu: number;
+}
+
+export interface JobWorkflowInput {
+  jobId: string;
+  tenantId: string;
+  taskType: string;
+  maxAttempts: number;
+  timeoutSeconds: number;
+  /** Heartbeat timeout of the dispatched assignment: the lease. */
+  leaseSeconds: number;
+  /** How long a placed assignment may wait for its node to pick it up. */
+  scheduleToStartSeconds: number;
+}
+
+export interface PlaceJobInput {
+  jobId: string;
+  attempt: number;
+  /** Nodes that lost this job's lease earlier: never placed on again for this job. */
+  excludeNodeIds: string[];
+}
+
+export interface Placement {
+  assignmentId: string;
+  attempt: number;
+  nodeId: string;
+  group: string;
+  taskQueue: string;
+  gpuIds: number[];
+}
+
+export type PlaceJobResult =
+  | { placed: true; placement: Placement }
+  | { placed: false; pendingReason: PendingReason; detail: string };
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+export interface EndAssignmentInput {
+  jobId: string;
+  attempt: number;
+  state: EndedAssignmentState;
+  reason?: string;
+  /** The job's next state: QUEUED after a lost lease with attempts left, else terminal. */
+  jobState: JobState;
+  result?: unknown;
+  error?: JobError;
+}
+
+export interface FinishJobInput {
+  jobId: string;
+  state: Extract<JobState, 'FAILED' | 'CANCELLED'>;
+  error?: JobError;
+}
+
+export interface RunAssignmentInput {
+  jobId: string;
+  assignmentId: string;
+  attempt: number;
+  taskType: string;
+  params: Record<string, unknown>;
+  gpuIds: number[];
+}
+
+/** Live status returned by the workflow's query handler. */
+export interface JobWorkflowStatus {
+  state: JobState;
+  attempt: number;
+  pendingReason: PendingReason | null;
+  placement: Placement | null;
+  lostNodeIds: string[];
+}

@@ -1,0 +1,19 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { JobWorkflowStatus } from './payloads';
+
+/** Sent by the ledger when capacity frees up or nodes join: waiting jobs try to place again. */
+export const capacityAvailableSignal = defineSignal('capacityAvailable');
+/** Sent by the node when it starts executing an attempt. */
+export const assignmentStartedSignal = defineSignal<[{ attempt: number }]>('assignmentStarted');
+export const getJobStatusQuery = defineQuery<JobWorkflowStatus>('getJobStatus');
+
+export const SEARCH_ATTRIBUTES = {
+  tenant: defineSearchAttributeKey('MlisTenant', SearchAttributeType.KEYWORD),
+  taskType: defineSearchAttributeKey('MlisTaskType', SearchAttributeType.KEYWORD),
+  state: defineSearchAttributeKey('MlisState', SearchAttributeType.KEYWORD),
+  workerGroup: defineSearchAttributeKey('MlisWorkerGroup', SearchAttributeType.KEYWORD),
+  node: defineSearchAttributeKey('MlisNode', SearchAttributeType.KEYWORD),
+} as const;
+
+export const SEARCH_ATTRIBUTE_NAMES = Object.values(SEARCH_ATTRIBUTES).map((key) => key.name);

@@ -1,0 +1,21 @@
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../../db/migrations';
+import { JobAssignmentEntity } from './entities/job-assignment.entity';
+import { JobEntity } from './entities/job.entity';
+import { NodeEntity } from './entities/node.entity';
+import { TenantEntity } from './entities/tenant.entity';
+import { WorkerGroupEntity } from './entities/worker-group.entity';
+
+export const ENTITIES = [TenantEntity, WorkerGroupEntity, NodeEntity, JobEntity, JobAssignmentEntity];
+
+export function createDataSource(url: string, poolSize = 10): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'typeorm_migrations',
+    synchronize: false,
+    extra: { max: poolSize, application_name: 'mlis' },
+  });
+}

@@ -1,0 +1,25 @@
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import type { AssignmentState } from '../../contracts';
+import { JobEntity } from './job.entity';
+
+@Entity({ name: 'job_assignments' })
+export class JobAssignmentEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('uuid', { name: 'job_id' }) jobId: string;
+  @ManyToOne(() => JobEntity, (job) => job.assignments)
+  @JoinColumn({ name: 'job_id' })
+  job?: JobEntity;
+  @Column('integer') attempt: number;
+  @Column('text', { name: 'node_id' }) nodeId: string;
+  @Column('integer', { name: 'node_incarnation' }) nodeIncarnation: number;
+  @Column('text', { name: 'group_name' }) groupName: string;
+  @Column('integer', { name: 'gpu_ids', array: true }) gpuIds: number[];
+  @Column('integer') slots: number;
+  @Column('integer', { name: 'cpu_millis' }) cpuMillis: number;
+  @Column('integer', { name: 'mem_mb' }) memMb: number;
+  @Column('text') state: AssignmentState;
+  @Column('text', { nullable: true }) reason: string | null;
+  @Column('timestamptz', { name: 'created_at' }) createdAt: Date;
+  @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
+  @Column('timestamptz', { name: 'ended_at', nullable: true }) endedAt: Date | null;
+}

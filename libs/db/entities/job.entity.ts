@@ -1,0 +1,31 @@
+import { Column, Entity, OneToMany, PrimaryColumn } from 'typeorm';
+import type { JobError, JobState, PendingReason } from '../../contracts';
+import { JobAssignmentEntity } from './job-assignment.entity';
+
+@Entity({ name: 'jobs' })
+export class JobEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('text', { name: 'tenant_id' }) tenantId: string;
+  @Column('text', { name: 'submitted_by' }) submittedBy: string;
+  @Column('text', { name: 'task_type' }) taskType: string;
+  @Column('jsonb') params: Record<string, unknown>;
+  @Column('integer', { name: 'cpu_millis' }) cpuMillis: number;
+  @Column('integer', { name: 'mem_mb' }) memMb: number;
+  @Column('integer') gpu: number;
+  @Column('integer') priority: number;
+  @Column('text') state: JobState;
+  @Column('text', { name: 'pending_reason', nullable: true }) pendingReason: PendingReason | null;
+  @Column('text', { name: 'pending_detail', nullable: true }) pendingDetail: string | null;
+  @Column('integer') attempts: number;
+  @Column('integer', { name: 'max_attempts' }) maxAttempts: number;
+  @Column('integer', { name: 'timeout_seconds' }) timeoutSeconds: number;
+  @Column('text', { name: 'idempotency_key', nullable: true }) idempotencyKey: string | null;
+  @Column('jsonb', { nullable: true }) result: unknown;
+  @Column('jsonb', { nullable: true }) error: JobError | null;
+  @Column('text', { name: 'request_id', nullable: true }) requestId: string | null;
+  @Column('timestamptz', { name: 'created_at' }) createdAt: Date;
+  @Column('timestamptz', { name: 'updated_at' }) updatedAt: Date;
+  @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
+  @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
+  @OneToMany(() => JobAssignmentEntity, (assignment) => assignment.job) assignments?: JobAssignmentEntity[];
+}

@@ -1,0 +1,12 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+
+@Entity({ name: 'tenants' })
+export class TenantEntity {
+  @PrimaryColumn('text') id: string;
+  @Column('text') name: string;
+  @Column('integer', { name: 'max_running_jobs', nullable: true }) maxRunningJobs: number | null;
+  @Column('integer', { name: 'max_queued_jobs', nullable: true }) maxQueuedJobs: number | null;
+  @Column('integer', { name: 'max_gpus', nullable: true }) maxGpus: number | null;
+  @Column('integer', { name: 'submit_rate_per_minute', nullable: true }) submitRatePerMinute: number | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}

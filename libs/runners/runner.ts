@@ -1,0 +1,31 @@
+/** Thrown by Runner.validate: the params cannot run, anywhere. */
+export class InvalidParamsError extends Error {
+  constructor(
+    message: string,
+    readonly details: { field: string; problem: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** What a runner gets from the node while it runs one assignment. */
+export interface RunContext {
+  jobId: string;
+  attempt: number;
+  /** GPU ids the ledger reserved for this assignment (empty for CPU jobs). */
+  gpuIds: number[];
+  /** Records liveness; the lease expires when heartbeats stop. */
+  heartbeat(details?: unknown): void;
+  /** Aborted when the job is cancelled or the node shuts down. */
+  signal: AbortSignal;
+  /** Sleeps, heartbeating at least every second; rejects promptly on cancellation. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** A task type: validates its params (also at submission, in the API) and runs them on a node. */
+export interface Runner<P = unknown, R = unknown> {
+  readonly taskType: string;
+  readonly description: string;
+  validate(params: unknown): P;
+  run(params: P, context: RunContext): Promise<R>;
+}
