@@ -11,12 +11,16 @@ export interface JobWorkflowInput {
   jobId: string;
   tenantId: string;
   taskType: string;
+  /** Small, already validated runner params; large inputs will travel as artifact references. */
+  params: Record<string, unknown>;
   maxAttempts: number;
   timeoutSeconds: number;
   /** Heartbeat timeout of the dispatched assignment: the lease. */
   leaseSeconds: number;
   /** How long a placed assignment may wait for its node to pick it up. */
   scheduleToStartSeconds: number;
+  /** Safety-net wait before a waiting job tries to place again without a capacity signal. */
+  capacityRetrySeconds: number;
 }
 
 export interface PlaceJobInput {
@@ -53,6 +57,11 @@ export interface EndAssignmentInput {
   jobState: JobState;
   result?: unknown;
   error?: JobError;
+}
+
+/** The job's state after a ledger write: another writer may have ended it first. */
+export interface LedgerWriteResult {
+  jobState: JobState;
 }
 
 export interface FinishJobInput {

@@ -4,3 +4,4 @@ export * from './entities/worker-group.entity';
 export * from './entities/node.entity';
 export * from './entities/job.entity';
 export * from './entities/job-assignment.entity';
+export * from './ledger.repository';

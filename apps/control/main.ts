@@ -1,0 +1,57 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createLedgerActivities } from '../../activities/ledger.activities';
+import { loadConfig } from '../../libs/config';
+import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
+import { createDataSource, LedgerRepository } from '../../libs/db';
+import { CapacityWaker, connectClient } from '../../libs/temporal';
+import { NodeReaper } from './node-reaper';
+
+function log(line: string): void {
+  console.log(`${new Date().toISOString()} control ${line}`);
+}
+
+/** The control process: job workflows and ledger activities on the control queue, plus the node reaper. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const dataSource = createDataSource(config.databaseUrl);
+  await dataSource.initialize();
+  const client = await connectClient(config.temporal);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const ledger = new LedgerRepository(dataSource);
+  const waker = new CapacityWaker(ledger, client, config.scheduling.wakeBatchSize);
+  const reaper = new NodeReaper(ledger, config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
+
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: CONTROL_TASK_QUEUE,
+      workflowsPath: require.resolve('../../workflows'),
+      activities: createLedgerActivities({
+        ledger,
+        wakeWaitingJobs: () => waker.wake(),
+        liveWithinSeconds: config.scheduling.nodeDeadAfterSeconds,
+      }),
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        log(`${signal}: draining`);
+        worker.shutdown();
+      });
+    }
+    reaper.start();
+    log(`pid ${process.pid} polling ${CONTROL_TASK_QUEUE} ready`);
+    await worker.run();
+  } finally {
+    reaper.stop();
+    await connection.close();
+    await client.connection.close();
+    await dataSource.destroy();
+    log('stopped');
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`control failed: ${error instanceof Error ? error.stack : String(error)}`);
+  process.exit(1);
+});

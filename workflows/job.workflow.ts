@@ -1,0 +1,197 @@
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  TimeoutFailure,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
+import type { createExecutionActivities } from '../activities/execution.activities';
+import type { LedgerActivities } from '../activities/ledger.activities';
+import {
+  assignmentStartedSignal,
+  capacityAvailableSignal,
+  CONTROL_TASK_QUEUE,
+  getJobStatusQuery,
+  SEARCH_ATTRIBUTES,
+  type EndAssignmentInput,
+  type JobError,
+  type JobState,
+  type JobWorkflowInput,
+  type JobWorkflowStatus,
+  type PendingReason,
+  type Placement,
+} from '../libs/contracts';
+
+type ExecutionActivities = ReturnType<typeof createExecutionActivities>;
+
+// Ledger writes are short idempotent transactions: retry them until the database answers.
+const ledger = proxyActivities<LedgerActivities>({
+  taskQueue: CONTROL_TASK_QUEUE,
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/** What the job's workflow returns; the full result lives in the ledger. */
+export interface JobWorkflowResult {
+  state: JobState;
+  attempts: number;
+}
+
+/** Temporal durations given as numbers are milliseconds. */
+function seconds(value: number): number {
+  return value * 1000;
+}
+
+/** A lost lease: the node stopped heartbeating or never picked the assignment up. */
+function lostLease(error: unknown): TimeoutFailure | undefined {
+  if (!(error instanceof ActivityFailure) || !(error.cause instanceof TimeoutFailure)) return undefined;
+  const type = error.cause.timeoutType;
+  return type === TimeoutType.HEARTBEAT || type === TimeoutType.SCHEDULE_TO_START ? error.cause : undefined;
+}
+
+function describeFailure(error: unknown): JobError {
+  if (error instanceof ActivityFailure) {
+    const cause = error.cause;
+    if (cause instanceof ApplicationFailure) return { code: cause.type ?? 'RunnerError', message: cause.message };
+    if (cause instanceof TimeoutFailure) {
+      return { code: 'Timeout', message: `job exceeded its timeout (${cause.timeoutType ?? 'unknown'})` };
+    }
+    if (cause) return { code: cause.name, message: cause.message };
+  }
+  return { code: 'InternalError', message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * One job, from placement to a final state. Places the job on the capacity ledger, dispatches
+ * the attempt to the chosen node's queue with the heartbeat timeout as its lease, and re-places
+ * it elsewhere when the lease is lost. The only writer of the job's state after submission.
+ */
+export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
+  let state: JobState = 'QUEUED';
+  let attempt = 1;
+  let pendingReason: PendingReason | null = null;
+  let placement: Placement | null = null;
+  const lostNodeIds: string[] = [];
+  let capacitySignals = 0;
+  const startedAttempts = new Set<number>();
+
+  setHandler(capacityAvailableSignal, () => {
+    capacitySignals += 1;
+  });
+  setHandler(assignmentStartedSignal, ({ attempt: started }) => {
+    startedAttempts.add(started);
+  });
+  setHandler(
+    getJobStatusQuery,
+    (): JobWorkflowStatus => ({ state, attempt, pendingReason, placement, lostNodeIds: [...lostNodeIds] }),
+  );
+
+  const publish = (next: JobState): void => {
+    state = next;
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.state, value: next },
+      { key: SEARCH_ATTRIBUTES.workerGroup, value: placement?.group ?? null },
+      { key: SEARCH_ATTRIBUTES.node, value: placement?.nodeId ?? null },
+    ]);
+  };
+  // A ledger write must land even while the job is being cancelled, or a reservation could leak.
+  const endAssignment = (end: Omit<EndAssignmentInput, 'jobId' | 'attempt'>) =>
+    CancellationScope.nonCancellable(() => ledger.endAssignment({ jobId: input.jobId, attempt, ...end }));
+
+  try {
+    for (;;) {
+      const signalsBeforePlacing = capacitySignals;
+      const placed = await CancellationScope.nonCancellable(() =>
+        ledger.placeJob({ jobId: input.jobId, attempt, excludeNodeIds: lostNodeIds }),
+      );
+      if (!placed.placed) {
+        pendingReason = placed.pendingReason;
+        // Woken by a capacity signal; the timer is only a safety net.
+        await condition(() => capacitySignals > signalsBeforePlacing, seconds(input.capacityRetrySeconds));
+        continue;
+      }
+      placement = placed.placement;
+      pendingReason = null;
+      publish('RUNNING');
+
+      const node = proxyActivities<ExecutionActivities>({
+        taskQueue: placement.taskQueue,
+        heartbeatTimeout: seconds(input.leaseSeconds),
+        scheduleToStartTimeout: seconds(input.scheduleToStartSeconds),
+        startToCloseTimeout: seconds(input.timeoutSeconds),
+        // The workflow, not the server, decides where a retry goes.
+        retry: { maximumAttempts: 1 },
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      });
+      const current = placement;
+      const marking = new CancellationScope();
+      const markRunning = marking
+        .run(async () => {
+          await condition(() => startedAttempts.has(current.attempt));
+          await ledger.markAssignmentRunning({ jobId: input.jobId, attempt: current.attempt });
+        })
+        .catch(() => undefined);
+
+      try {
+        const result = await node.runAssignment({
+          jobId: input.jobId,
+          assignmentId: current.assignmentId,
+          attempt: current.attempt,
+          taskType: input.taskType,
+          params: input.params,
+          gpuIds: current.gpuIds,
+        });
+        marking.cancel();
+        await markRunning;
+        const written = await endAssignment({ state: 'SUCCEEDED', jobState: 'SUCCEEDED', result });
+        publish(written.jobState);
+        return { state, attempts: attempt };
+      } catch (error) {
+        marking.cancel();
+        await markRunning;
+        if (isCancellation(error)) throw error;
+
+        const timeout = lostLease(error);
+        if (!timeout) {
+          const failure = describeFailure(error);
+          const written = await endAssignment({ state: 'FAILED', reason: failure.message, jobState: 'FAILED', error: failure });
+          publish(written.jobState);
+          throw ApplicationFailure.create({ type: failure.code, message: failure.message, nonRetryable: true });
+        }
+
+        lostNodeIds.push(current.nodeId);
+        const reason = `lease lost on node ${current.nodeId}: ${timeout.timeoutType} timeout`;
+        const exhausted = attempt >= input.maxAttempts;
+        const error_: JobError | undefined = exhausted
+          ? { code: 'MaxAttemptsExhausted', message: `${reason}; all ${input.maxAttempts} attempts used` }
+          : undefined;
+        const written = await endAssignment({
+          state: 'LOST',
+          reason,
+          jobState: exhausted ? 'FAILED' : 'QUEUED',
+          error: error_,
+        });
+        placement = null;
+        publish(written.jobState);
+        if (exhausted || written.jobState !== 'QUEUED') {
+          throw ApplicationFailure.create({ type: 'MaxAttemptsExhausted', message: error_?.message ?? reason, nonRetryable: true });
+        }
+        attempt += 1;
+      }
+    }
+  } catch (error) {
+    if (isCancellation(error)) {
+      const written = await (placement
+        ? endAssignment({ state: 'CANCELLED', reason: 'cancelled by request', jobState: 'CANCELLED' })
+        : CancellationScope.nonCancellable(() => ledger.finishJob({ jobId: input.jobId, state: 'CANCELLED' })));
+      publish(written.jobState);
+    }
+    throw error;
+  }
+}
