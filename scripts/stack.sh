@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Starts and stops the MLIS processes (api, control, executor nodes) in the background, by pid file.
+# Postgres and the Temporal dev server are started separately (scripts/postgres.sh, temporal/dev-server.sh).
+#
+#   stack.sh start                 api + control + every node of MLIS_STACK_NODES, then wait until ready
+#   stack.sh stop                  stop everything this state dir started (SIGTERM, then SIGKILL after a grace period)
+#   stack.sh start-node ID         (re)start one node of MLIS_STACK_NODES
+#   stack.sh stop-node ID [SIG]    stop one node (default TERM; KILL simulates a crash)
+#   stack.sh pid NAME              print the pid of api, control or a node
+#   stack.sh status
+#
+# Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
+# list of id:group:slots:cpu:mem_mb:gpus), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE_DIR="${MLIS_STATE_DIR:-$ROOT/.mlis/stack}"
+NODES="${MLIS_STACK_NODES:-cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2}"
+API_URL="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"
+export MLIS_API_URL="$API_URL"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
+log_file() { printf '%s/%s.log' "$STATE_DIR" "$1"; }
+
+is_running() {
+  local file; file="$(pid_file "$1")"
+  [[ -f "$file" ]] && kill -0 "$(cat "$file")" 2>/dev/null
+}
+
+# launch NAME ENV... -- COMMAND...: runs in its own session so a stop never hits the caller.
+launch() {
+  local name="$1"; shift
+  local env_args=()
+  while [[ "$1" != "--" ]]; do env_args+=("$1"); shift; done
+  shift
+  if is_running "$name"; then log "$name already running (pid $(cat "$(pid_file "$name")"))"; return; fi
+  mkdir -p "$STATE_DIR"
+  env "${env_args[@]}" setsid "$@" >>"$(log_file "$name")" 2>&1 < /dev/null &
+  echo $! >"$(pid_file "$name")"
+  log "$name started (pid $!, log $(log_file "$name"))"
+}
+
+stop_process() {
+  local name="$1" signal="${2:-TERM}" file pid
+  file="$(pid_file "$name")"
+  [[ -f "$file" ]] || return 0
+  pid="$(cat "$file")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "-$signal" "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then log "$name did not stop in 10s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+    log "$name stopped (pid $pid, SIG$signal)"
+  fi
+  rm -f "$file"
+}
+
+node_spec() {
+  local spec
+  for spec in $NODES; do
+    if [[ "${spec%%:*}" == "$1" ]]; then printf '%s' "$spec"; return; fi
+  done
+  log "unknown node $1 (MLIS_STACK_NODES: $NODES)"; exit 2
+}
+
+start_node() {
+  local id group slots cpu mem gpus
+  IFS=: read -r id group slots cpu mem gpus <<<"$(node_spec "$1")"
+  launch "node-$id" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
+    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" -- node "$ROOT/dist/apps/worker/main.js"
+}
+
+wait_for() {
+  local url="$1" seconds="$2" what="$3"
+  for _ in $(seq 1 $((seconds * 4))); do
+    if curl -fsS --max-time 2 "$url" >/dev/null 2>&1; then return 0; fi
+    sleep 0.25
+  done
+  log "$what not ready after ${seconds}s ($url); see the logs in $STATE_DIR"; return 1
+}
+
+case "${1:-}" in
+  start)
+    [[ -f "$ROOT/dist/apps/api/main.js" ]] || { log "dist/ missing: run npm run build first"; exit 1; }
+    launch api -- node "$ROOT/dist/apps/api/main.js"
+    launch control -- node "$ROOT/dist/apps/control/main.js"
+    wait_for "$API_URL/health/ready" 60 "API"
+    for spec in $NODES; do start_node "${spec%%:*}"; done
+    wait_for "$API_URL/health/ready/full" 90 "every worker group"
+    log "ready: $API_URL"
+    ;;
+  stop)
+    if [[ -d "$STATE_DIR" ]]; then
+      for file in "$STATE_DIR"/node-*.pid; do [[ -e "$file" ]] && stop_process "$(basename "$file" .pid)"; done
+      stop_process control
+      stop_process api
+    fi
+    ;;
+  start-node) start_node "${2:?node id}" ;;
+  stop-node) stop_process "node-${2:?node id}" "${3:-TERM}" ;;
+  pid) cat "$(pid_file "${2:?name}")" ;;
+  status)
+    for file in "$STATE_DIR"/*.pid; do
+      [[ -e "$file" ]] || continue
+      name="$(basename "$file" .pid)"
+      if is_running "$name"; then echo "$name running pid $(cat "$file")"; else echo "$name stopped"; fi
+    done
+    ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+esac

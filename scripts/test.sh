@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `npm test`: provisions everything the suites need on a fresh machine, then runs unit, workflow
+# and integration tests. Writes the totals to .mlis/test-summary.txt as `N passed, N failed, N skipped`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+mkdir -p .mlis
+summary=.mlis/test-summary.txt
+rm -f "$summary"
+
+bash scripts/install-deps.sh
+npm run --silent build
+npm run --silent lint
+# Provision once up front so no suite pays for a cold install inside a test timeout.
+MLIS_TEST_SERVER="$(bash temporal/install-test-server.sh)"
+export MLIS_TEST_SERVER
+bash temporal/install-cli.sh >/dev/null
+
+status=0
+npx jest --runInBand --ci --json --outputFile=.mlis/jest-results.json "$@" || status=$?
+
+node -e '
+  const r = require("./.mlis/jest-results.json");
+  const skipped = r.numPendingTests + r.numTodoTests;
+  // A suite that fails to load has no failed tests but must still fail the run.
+  const failed = r.numFailedTests + (r.numFailedTestSuites > 0 && r.numFailedTests === 0 ? r.numFailedTestSuites : 0);
+  console.log(`${r.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
+' | tee "$summary"
+exit "$status"

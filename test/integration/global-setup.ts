@@ -1,0 +1,58 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, script, stack, STATE_DIR, writeStackEnv, type StackEnv } from './support/stack-env';
+
+// Ports apart from `npm run up`'s so the suite can run beside a developer's stack.
+const API_PORT = '18001';
+const TEMPORAL_PORT = '17233';
+const TEMPORAL_UI_PORT = '18233';
+
+/**
+ * Brings up the real stack for the integration suite: Postgres with a fresh database, a Temporal dev
+ * server, migrations, then api + control + four nodes through scripts/stack.sh (the same launcher as `npm run up`).
+ * Needs `npm run build` first (npm test does it).
+ */
+export default async function globalSetup(): Promise<void> {
+  script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
+  const database = `mlis_it_${Date.now()}`;
+  script('scripts/postgres.sh', ['createdb', database]);
+  const baseUrl = script('scripts/postgres.sh', ['url']);
+  const databaseUrl = baseUrl.replace(/\/[^/]*$/, `/${database}`);
+
+  const temporalEnv = {
+    TEMPORAL_PORT,
+    TEMPORAL_UI_PORT,
+    MLIS_TEMPORAL_DIR: join(STATE_DIR, 'temporal'),
+  };
+  script('temporal/dev-server.sh', ['start'], temporalEnv);
+
+  const processEnv: Record<string, string> = {
+    ...temporalEnv,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: `127.0.0.1:${TEMPORAL_PORT}`,
+    MLIS_API_PORT: API_PORT,
+    MLIS_API_URL: `http://127.0.0.1:${API_PORT}`,
+    MLIS_STATE_DIR: STATE_DIR,
+    // A short lease and fast liveness keep the kill-a-worker test quick; production defaults are 10 s and 15 s.
+    MLIS_LEASE_SECONDS: '3',
+    MLIS_SCHEDULE_TO_START_SECONDS: '10',
+    MLIS_NODE_HEARTBEAT_SECONDS: '1',
+    MLIS_NODE_DEAD_AFTER_SECONDS: '4',
+    MLIS_CAPACITY_RETRY_SECONDS: '30',
+    MLIS_STACK_NODES: 'cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2',
+  };
+  const env: StackEnv = {
+    apiUrl: processEnv.MLIS_API_URL,
+    databaseUrl,
+    temporalAddress: processEnv.TEMPORAL_ADDRESS,
+    processEnv,
+  };
+  writeStackEnv(env);
+
+  execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], {
+    env: { ...process.env, ...processEnv },
+    stdio: 'inherit',
+  });
+  stack(env, 'stop');
+  stack(env, 'start');
+}

@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../../..');
+export const STATE_DIR = join(ROOT, '.mlis/test-stack');
+const ENV_FILE = join(STATE_DIR, 'env.json');
+
+/** Where the integration stack listens; written by global setup, read by every spec. */
+export interface StackEnv {
+  apiUrl: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  /** Environment for scripts/stack.sh and the processes it starts. */
+  processEnv: Record<string, string>;
+}
+
+export function writeStackEnv(env: StackEnv): void {
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(ENV_FILE, JSON.stringify(env, null, 2));
+}
+
+export function readStackEnv(): StackEnv {
+  return JSON.parse(readFileSync(ENV_FILE, 'utf8')) as StackEnv;
+}
+
+/** Runs scripts/stack.sh with the integration stack's environment. */
+export function stack(env: StackEnv, ...args: string[]): string {
+  return execFileSync('bash', [join(ROOT, 'scripts/stack.sh'), ...args], {
+    env: { ...process.env, ...env.processEnv },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+}
+
+export function script(path: string, args: string[], env: Record<string, string> = {}): string {
+  return execFileSync('bash', [join(ROOT, path), ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+}
