@@ -34,6 +34,14 @@ const RETRYABLE_PLACEMENT_ERRORS = new Set(['23505', '23514', '40001', '40P01'])
 const PLACEMENT_TRIES = 5;
 const TERMINAL = TERMINAL_JOB_STATES as readonly string[];
 
+type Queryable = Pick<EntityManager, 'query'>;
+
+/** Runs an UPDATE or DELETE … RETURNING: TypeORM answers those with [rows, affected] instead of rows. */
+async function updateReturning<T>(db: Queryable, sql: string, params: unknown[]): Promise<T[]> {
+  const [rows] = (await db.query(sql, params)) as [T[], number];
+  return rows;
+}
+
 /** Lost a race for a node between choosing it and reserving it. */
 class PlacementRaceError extends Error {}
 
@@ -97,7 +105,8 @@ export class LedgerRepository {
 
   /** Records node liveness. A DEAD node must register again (new incarnation) before it counts. */
   async heartbeatNode(nodeId: string, incarnation: number): Promise<NodeHeartbeatResult> {
-    const updated: unknown[] = await this.dataSource.query(
+    const updated = await updateReturning(
+      this.dataSource,
       `UPDATE nodes SET last_seen_at = now() WHERE id = $1 AND incarnation = $2 AND status <> 'DEAD' RETURNING id`,
       [nodeId, incarnation],
     );
@@ -112,7 +121,8 @@ export class LedgerRepository {
 
   /** Marks nodes that stopped heartbeating as DEAD; returns their ids. */
   async markSilentNodesDead(deadAfterSeconds: number): Promise<string[]> {
-    const rows: { id: string }[] = await this.dataSource.query(
+    const rows = await updateReturning<{ id: string }>(
+      this.dataSource,
       `UPDATE nodes SET status = 'DEAD', updated_at = now()
        WHERE status <> 'DEAD' AND last_seen_at < now() - make_interval(secs => $1)
        RETURNING id`,
@@ -216,7 +226,8 @@ export class LedgerRepository {
 
     const node = liveNodes.find((n) => n.id === choice.nodeId)!;
     // The WHERE clause re-checks capacity on the locked row: a concurrent placement that got there first makes it miss.
-    const reserved: unknown[] = await m.query(
+    const reserved = await updateReturning(
+      m,
       `UPDATE nodes SET used_slots = used_slots + 1, used_cpu_millis = used_cpu_millis + $2,
               used_mem_mb = used_mem_mb + $3, used_gpus = used_gpus + $4, updated_at = now()
        WHERE id = $1 AND status = 'ACTIVE' AND used_slots + 1 <= slots
@@ -272,13 +283,20 @@ export class LedgerRepository {
    */
   async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult & { released: boolean }> {
     return this.dataSource.transaction(async (m) => {
-      const ended: { id: string; node_id: string; slots: number; cpu_millis: number; mem_mb: number; gpu_ids: number[] }[] =
-        await m.query(
-          `UPDATE job_assignments SET state = $3, reason = $4, ended_at = now()
-           WHERE job_id = $1 AND attempt = $2 AND state IN ('PLACED', 'RUNNING')
-           RETURNING id, node_id, slots, cpu_millis, mem_mb, gpu_ids`,
-          [input.jobId, input.attempt, input.state, input.reason ?? null],
-        );
+      const ended = await updateReturning<{
+        id: string;
+        node_id: string;
+        slots: number;
+        cpu_millis: number;
+        mem_mb: number;
+        gpu_ids: number[];
+      }>(
+        m,
+        `UPDATE job_assignments SET state = $3, reason = $4, ended_at = now()
+         WHERE job_id = $1 AND attempt = $2 AND state IN ('PLACED', 'RUNNING')
+         RETURNING id, node_id, slots, cpu_millis, mem_mb, gpu_ids`,
+        [input.jobId, input.attempt, input.state, input.reason ?? null],
+      );
       if (ended.length > 0) {
         const a = ended[0];
         await m.query(`DELETE FROM gpu_reservations WHERE assignment_id = $1`, [a.id]);
@@ -309,7 +327,8 @@ export class LedgerRepository {
     error: EndAssignmentInput['error'],
   ): Promise<JobState> {
     const terminal = TERMINAL.includes(state);
-    const rows: { state: JobState }[] = await m.query(
+    const rows = await updateReturning<{ state: JobState }>(
+      m,
       `UPDATE jobs SET state = $2, result = COALESCE($3::jsonb, result), error = COALESCE($4::jsonb, error),
               pending_reason = NULL, pending_detail = NULL, updated_at = now(),
               finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
