@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { env } from './support/api';
+import { ROOT } from './support/stack-env';
+
+const run = promisify(execFile);
+
+/** Runs the real `mlis` launcher against the running API. */
+async function mlis(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(join(ROOT, 'bin/mlis'), args, {
+      env: { ...process.env, MLIS_API_URL: env.apiUrl },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('the mlis CLI against the real API', () => {
+  jest.setTimeout(60_000);
+
+  it('submit --wait runs a job to SUCCEEDED and status shows its assignment', async () => {
+    const submitted = await mlis('--json', 'submit', 'sleep', '--seconds', '0.2', '--wait');
+    expect(submitted.code).toBe(0);
+    const job = JSON.parse(submitted.stdout);
+    expect(job).toMatchObject({ state: 'SUCCEEDED', result: { slept: 0.2 } });
+
+    const status = await mlis('status', job.id);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(job.id);
+    expect(status.stdout).toContain('SUCCEEDED');
+    expect(status.stdout).toContain(job.latest_assignment.node_id);
+  });
+
+  it('workers lists every node with its pid', async () => {
+    const workers = await mlis('--json', 'workers');
+    expect(workers.code).toBe(0);
+    const nodes = JSON.parse(workers.stdout).items;
+    expect(nodes.map((n: { node_id: string }) => n.node_id).sort()).toEqual(['cpu-1', 'cpu-2', 'gpu-1', 'gpu-2']);
+    const table = await mlis('workers');
+    for (const node of nodes) expect(table.stdout).toContain(String(node.pid));
+  });
+
+  it('an API error exits 2 and prints its code', async () => {
+    const result = await mlis('submit', 'no_such_task');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown_task_type');
+  });
+});
