@@ -17,6 +17,7 @@ import {
   assignmentStartedSignal,
   capacityAvailableSignal,
   CONTROL_TASK_QUEUE,
+  FailureCode,
   getJobStatusQuery,
   SEARCH_ATTRIBUTES,
   type EndAssignmentInput,
@@ -48,11 +49,17 @@ function seconds(value: number): number {
   return value * 1000;
 }
 
-/** A lost lease: the node stopped heartbeating or never picked the assignment up. */
-function lostLease(error: unknown): TimeoutFailure | undefined {
-  if (!(error instanceof ActivityFailure) || !(error.cause instanceof TimeoutFailure)) return undefined;
-  const type = error.cause.timeoutType;
-  return type === TimeoutType.HEARTBEAT || type === TimeoutType.SCHEDULE_TO_START ? error.cause : undefined;
+/**
+ * Why the node lost the attempt, when it did: it stopped heartbeating, never picked the assignment
+ * up, or handed it back while shutting down. Anything else is the job's own outcome.
+ */
+function lostAttempt(error: unknown): string | undefined {
+  if (!(error instanceof ActivityFailure)) return undefined;
+  const cause = error.cause;
+  const leaseTimeouts: unknown[] = [TimeoutType.HEARTBEAT, TimeoutType.SCHEDULE_TO_START];
+  if (cause instanceof TimeoutFailure && leaseTimeouts.includes(cause.timeoutType)) return `${cause.timeoutType} timeout`;
+  if (cause instanceof ApplicationFailure && cause.type === FailureCode.NodeShutdown) return 'node shut down';
+  return undefined;
 }
 
 function describeFailure(error: unknown): JobError {
@@ -157,8 +164,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         await markRunning;
         if (isCancellation(error)) throw error;
 
-        const timeout = lostLease(error);
-        if (!timeout) {
+        const lost = lostAttempt(error);
+        if (!lost) {
           const failure = describeFailure(error);
           const written = await endAssignment({ state: 'FAILED', reason: failure.message, jobState: 'FAILED', error: failure });
           publish(written.jobState);
@@ -166,7 +173,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         }
 
         lostNodeIds.push(current.nodeId);
-        const reason = `lease lost on node ${current.nodeId}: ${timeout.timeoutType} timeout`;
+        const reason = `lease lost on node ${current.nodeId}: ${lost}`;
         const exhausted = attempt >= input.maxAttempts;
         const error_: JobError | undefined = exhausted
           ? { code: 'MaxAttemptsExhausted', message: `${reason}; all ${input.maxAttempts} attempts used` }

@@ -36,7 +36,8 @@ async function main(): Promise<void> {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
         log(`${signal}: draining`);
-        worker.shutdown();
+        // The Temporal runtime also shuts workers down on these signals; only the first call may.
+        if (worker.getState() === 'RUNNING') worker.shutdown();
       });
     }
     reaper.start();

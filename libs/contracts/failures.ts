@@ -8,8 +8,8 @@ export enum FailureCode {
   UnknownTaskType = 'UnknownTaskType',
   /** The job row does not exist: the submission transaction never committed. */
   JobNotFound = 'JobNotFound',
-  /** A ledger write for an attempt that is no longer the live one. */
-  StaleAttempt = 'StaleAttempt',
+  /** The node is shutting down and handed the attempt back: the job is placed elsewhere, like a lost lease. */
+  NodeShutdown = 'NodeShutdown',
 }
 
 /** Error codes of the HTTP API's `{error: {code}}` body. */

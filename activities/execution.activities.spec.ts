@@ -1,0 +1,150 @@
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { FailureCode, type RunAssignmentInput } from '../libs/contracts';
+import { RUNNERS } from '../libs/runners/registry';
+import type { Runner } from '../libs/runners/runner';
+import { createExecutionActivities } from './execution.activities';
+
+function assignment(overrides: Partial<RunAssignmentInput> = {}): RunAssignmentInput {
+  return {
+    jobId: '11111111-1111-4111-8111-111111111111',
+    assignmentId: '22222222-2222-4222-8222-222222222222',
+    attempt: 1,
+    taskType: 'sleep',
+    params: { seconds: 0.05 },
+    gpuIds: [],
+    ...overrides,
+  };
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return error as ApplicationFailure;
+}
+
+function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, notifyStarted = jest.fn(async () => undefined)) {
+  // Quiet: the SDK logs every failed activity, and failing is what half of these tests do.
+  const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  const heartbeats: unknown[] = [];
+  env.on('heartbeat', (details: unknown) => heartbeats.push(details));
+  const lines: string[] = [];
+  const activities = createExecutionActivities({ runners, notifyStarted, log: (line) => lines.push(line) });
+  const run = (input: RunAssignmentInput) => env.run(activities.runAssignment, input);
+  return { env, heartbeats, lines, notifyStarted, run };
+}
+
+/** A runner whose run() is supplied by the test. */
+function fakeRunner(run: Runner['run']): ReadonlyMap<string, Runner> {
+  return new Map([['fake', { taskType: 'fake', description: 'test', validate: (p: unknown) => p, run }]]);
+}
+
+describe('createExecutionActivities', () => {
+  it('runs the runner, signals the start and heartbeats', async () => {
+    const { run, heartbeats, notifyStarted, lines } = setup();
+    await expect(run(assignment())).resolves.toEqual({ slept: 0.05 });
+    expect(notifyStarted).toHaveBeenCalledWith({ jobId: assignment().jobId, attempt: 1 });
+    expect(heartbeats[0]).toEqual({ phase: 'started' });
+    expect(lines[0]).toMatch(/^job 1111.* attempt 1 \(sleep\) started/);
+    expect(lines[1]).toMatch(/succeeded/);
+  });
+
+  it('passes the assigned GPU ids to the runner', async () => {
+    const { run } = setup();
+    const result = await run(assignment({ taskType: 'gpu_demo', params: { seconds: 0, matrix_size: 4 }, gpuIds: [1] }));
+    expect(result).toMatchObject({ gpu_ids: [1], cuda_visible_devices: '1' });
+  });
+
+  it('still runs when signalling the start fails', async () => {
+    const { run, lines } = setup(RUNNERS, jest.fn(async () => Promise.reject(new Error('temporal down'))));
+    await expect(run(assignment())).resolves.toEqual({ slept: 0.05 });
+    expect(lines.some((line) => line.includes('temporal down'))).toBe(true);
+  });
+
+  it('fails unknown task types and invalid params as non-retryable, with their type codes', async () => {
+    const { run, notifyStarted } = setup();
+    const unknown = await failureOf(run(assignment({ taskType: 'nope' })));
+    expect(unknown).toMatchObject({ type: FailureCode.UnknownTaskType, nonRetryable: true });
+
+    const invalid = await failureOf(run(assignment({ params: { seconds: 'soon' } })));
+    expect(invalid).toMatchObject({ type: FailureCode.InvalidParams, nonRetryable: true });
+    expect(invalid.details).toEqual([[{ field: 'params.seconds', problem: 'must be a number' }]]);
+    expect(notifyStarted).not.toHaveBeenCalled();
+  });
+
+  it('turns a runner error into a non-retryable RunnerError carrying its message', async () => {
+    const { run } = setup(fakeRunner(async () => Promise.reject(new Error('model exploded'))));
+    const failure = await failureOf(run(assignment({ taskType: 'fake' })));
+    expect(failure).toMatchObject({ type: FailureCode.RunnerError, nonRetryable: true, message: 'model exploded' });
+  });
+
+  it('keeps heartbeating in the background while a runner is busy', async () => {
+    let resolveRun: (value: string) => void = () => undefined;
+    const { run, heartbeats } = setup(fakeRunner(() => new Promise((resolve) => (resolveRun = resolve))));
+    const running = run(assignment({ taskType: 'fake' }));
+    // The runner never heartbeats itself: the second beat comes from the background timer.
+    await until('a background heartbeat', () => (heartbeats.length >= 2 ? true : undefined));
+    resolveRun('done');
+    await expect(running).resolves.toBe('done');
+  });
+
+  it('propagates cancellation as CancelledFailure promptly', async () => {
+    const { env, run, heartbeats } = setup();
+    const running = run(assignment({ params: { seconds: 60 } }));
+    await until('the first heartbeat', () => (heartbeats.length > 0 ? true : undefined));
+    const cancelledAt = Date.now();
+    env.cancel();
+    await expect(running).rejects.toBeInstanceOf(CancelledFailure);
+    expect(Date.now() - cancelledAt).toBeLessThan(1000);
+  });
+
+  it('ends the attempt on cancellation even when the runner ignores its signal', async () => {
+    let started = false;
+    const { env, run } = setup(
+      fakeRunner(() => {
+        started = true;
+        return new Promise(() => undefined);
+      }),
+    );
+    const running = run(assignment({ taskType: 'fake' }));
+    await until('the runner to start', () => (started ? true : undefined));
+    env.cancel();
+    await expect(running).rejects.toBeInstanceOf(CancelledFailure);
+  });
+
+  it('hands the attempt back with NodeShutdown when the node shuts down, so the job is placed elsewhere at once', async () => {
+    let started = false;
+    let aborted = false;
+    const runner = fakeRunner(
+      (_params, context) =>
+        new Promise((_resolve, reject) => {
+          started = true;
+          context.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(context.signal.reason);
+          });
+        }),
+    );
+    const { env, run, lines } = setup(runner);
+    const running = run(assignment({ taskType: 'fake' }));
+    await until('the runner to start', () => (started ? true : undefined));
+    env.cancel('WORKER_SHUTDOWN');
+    await expect(running).rejects.toMatchObject({ type: FailureCode.NodeShutdown, nonRetryable: true });
+    expect(aborted).toBe(true);
+    expect(lines.some((line) => line.includes('handed back: node shutting down'))).toBe(true);
+  });
+});

@@ -1,0 +1,134 @@
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { FailureCode, type RunAssignmentInput } from '../libs/contracts';
+import { InvalidParamsError, type RunContext, type Runner } from '../libs/runners/runner';
+
+/** Below any lease we configure (>= 1 s); the SDK throttles what actually reaches the server. */
+const HEARTBEAT_INTERVAL_MS = 1000;
+
+export interface ExecutionActivityDeps {
+  runners: ReadonlyMap<string, Runner>;
+  /** Tells the job workflow that this attempt started; best effort. */
+  notifyStarted: (input: { jobId: string; attempt: number }) => Promise<void>;
+  /** One line per assignment start and end; defaults to the activity logger. */
+  log?: (line: string) => void;
+}
+
+function invalidParams(error: InvalidParamsError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureCode.InvalidParams,
+    message: error.message,
+    nonRetryable: true,
+    details: [error.details],
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A RunContext over the current activity: heartbeats, its abort signal, and a cancellable sleep. */
+function runContext(context: Context, input: RunAssignmentInput): RunContext & { lastDetails(): unknown } {
+  const signal = context.cancellationSignal;
+  let details: unknown;
+  const heartbeat = (next?: unknown): void => {
+    if (next !== undefined) details = next;
+    context.heartbeat(details);
+  };
+  // The background heartbeat of runAssignment keeps beating every second while this waits.
+  const sleep = (ms: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      heartbeat();
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  return {
+    jobId: input.jobId,
+    attempt: input.attempt,
+    gpuIds: [...input.gpuIds],
+    heartbeat,
+    signal,
+    sleep,
+    lastDetails: () => details,
+  };
+}
+
+/** Execution activities run on a node's own task queue; the heartbeat timeout is the assignment's lease. */
+export function createExecutionActivities({ runners, notifyStarted, log }: ExecutionActivityDeps) {
+  return {
+    async runAssignment(input: RunAssignmentInput): Promise<unknown> {
+      const context = Context.current();
+      const say = log ?? ((line: string) => context.log.info(line));
+      const name = `job ${input.jobId} attempt ${input.attempt} (${input.taskType})`;
+
+      const runner = runners.get(input.taskType);
+      if (!runner) {
+        say(`${name} rejected: unknown task type`);
+        throw ApplicationFailure.create({
+          type: FailureCode.UnknownTaskType,
+          message: `this node has no runner for task type "${input.taskType}"`,
+          nonRetryable: true,
+        });
+      }
+      let params: unknown;
+      try {
+        params = runner.validate(input.params);
+      } catch (error) {
+        say(`${name} rejected: ${describe(error)}`);
+        if (error instanceof InvalidParamsError) throw invalidParams(error);
+        throw ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
+      }
+
+      const run = runContext(context, input);
+      run.heartbeat({ phase: 'started' });
+      // Keeps the lease while a runner computes between its own heartbeats (and delivers cancellation).
+      const beat = setInterval(() => context.heartbeat(run.lastDetails()), HEARTBEAT_INTERVAL_MS);
+      const startedAt = Date.now();
+      say(`${name} started on gpus [${input.gpuIds.join(',')}]`);
+      try {
+        await notifyStarted({ jobId: input.jobId, attempt: input.attempt }).catch((error: unknown) =>
+          say(`${name}: could not signal the start to the workflow: ${describe(error)}`),
+        );
+        if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
+        // Racing `cancelled` ends the attempt promptly even if a runner ignores its signal.
+        const result = await Promise.race([runner.run(params, run), context.cancelled]);
+        say(`${name} succeeded in ${((Date.now() - startedAt) / 1000).toFixed(2)} s`);
+        return result;
+      } catch (error) {
+        if (context.cancellationSignal.aborted) {
+          const reason: unknown = context.cancellationSignal.reason;
+          const cancelled = reason instanceof CancelledFailure ? reason : error;
+          if (cancelled instanceof CancelledFailure && cancelled.message === 'WORKER_SHUTDOWN') {
+            say(`${name} handed back: node shutting down`);
+            // Not a job cancellation: the workflow re-places the job at once, as it would after a lost lease.
+            throw ApplicationFailure.create({
+              type: FailureCode.NodeShutdown,
+              message: 'the node shut down during the attempt',
+              nonRetryable: true,
+            });
+          }
+          say(`${name} cancelled (${describe(cancelled)})`);
+          throw cancelled;
+        }
+        say(`${name} failed: ${describe(error)}`);
+        if (error instanceof ApplicationFailure) throw error;
+        if (error instanceof InvalidParamsError) throw invalidParams(error);
+        throw ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
+      } finally {
+        clearInterval(beat);
+      }
+    },
+  };
+}
+
+export type ExecutionActivities = ReturnType<typeof createExecutionActivities>;

@@ -1,0 +1,103 @@
+import { hostname } from 'node:os';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createExecutionActivities } from '../../activities/execution.activities';
+import { loadConfig, loadNodeConfig } from '../../libs/config';
+import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
+import { RUNNERS } from '../../libs/runners/registry';
+import { connectClient } from '../../libs/temporal';
+import { NodeRegistration, registerNodeRequest } from './node-registration';
+
+// In-flight work gets this long to finish after SIGTERM; then it is cancelled, and the process
+// exits by the force time even if something hangs (both below the stack's 10 s SIGKILL).
+const SHUTDOWN_GRACE = '5s';
+const SHUTDOWN_FORCE = '8s';
+const HEARTBEAT_THROTTLE = '1s';
+const EXIT_SUPERSEDED = 3;
+
+function log(line: string): void {
+  console.log(`${new Date().toISOString()} worker ${line}`);
+}
+
+/** One executor node: registers with the ledger, heartbeats, and runs assignments from its own queue. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const node = loadNodeConfig();
+  const nodeLog = (line: string): void => log(`node ${node.nodeId} ${line}`);
+
+  let worker: Worker | undefined;
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (!stopping) nodeLog(`${why}: stopping`);
+    stopping = true;
+    registration.stop();
+    // The Temporal runtime also shuts workers down on SIGINT/SIGTERM; only the first call may.
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+  };
+  const registration = new NodeRegistration({
+    apiUrl: config.apiUrl,
+    request: registerNodeRequest(node, hostname(), process.pid),
+    log: nodeLog,
+    onFatal: (reason) => {
+      process.exitCode = EXIT_SUPERSEDED;
+      stop(reason);
+    },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal));
+
+  const registered = await registration.register().catch((error: unknown) => {
+    if (stopping) return undefined;
+    throw error;
+  });
+  if (!registered) return;
+  nodeLog(`registered as incarnation ${registered.incarnation}`);
+  const client = await connectClient(config.temporal);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  try {
+    worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: registered.task_queue,
+      identity: `${node.nodeId}@${hostname()}:${process.pid}`,
+      activities: createExecutionActivities({
+        runners: RUNNERS,
+        notifyStarted: ({ jobId, attempt }) =>
+          client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
+        log: nodeLog,
+      }),
+      maxConcurrentActivityTaskExecutions: node.slots,
+      shutdownGraceTime: SHUTDOWN_GRACE,
+      shutdownForceTime: SHUTDOWN_FORCE,
+      // Cancellation reaches an activity only in a heartbeat's reply; the SDK's default throttle
+      // (80% of the lease) would let a cancelled job run on for seconds.
+      maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    });
+    const running = worker.run();
+    if (stopping) {
+      // A signal arrived while connecting: drain at once (run() has made the worker RUNNING).
+      worker.shutdown();
+    } else {
+      registration.start();
+      nodeLog(`group ${node.group} pid ${process.pid} queue ${registered.task_queue} ready`);
+    }
+    await running;
+  } catch (error) {
+    if (!stopping) throw error;
+    // Assignments abandoned at shutdown hold the worker past the force time (the SDK then fails
+    // run() or its finalisation): expected, their leases expire and the jobs are placed elsewhere.
+    nodeLog(`forced shutdown (${error instanceof Error ? error.message : String(error)}); in-flight assignments left to their leases`);
+  } finally {
+    registration.stop();
+    await connection.close().catch(() => undefined);
+    await client.connection.close();
+    nodeLog('stopped');
+  }
+}
+
+// Exit explicitly: after a forced shutdown native handles of abandoned work may keep the loop alive.
+main().then(
+  () => process.exit(),
+  (error: unknown) => {
+    console.error(`worker failed: ${error instanceof Error ? error.stack : String(error)}`);
+    process.exit(1);
+  },
+);

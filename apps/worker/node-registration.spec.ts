@@ -1,0 +1,187 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { NodeConfig } from '../../libs/config';
+import { NodeRegistration, RegistrationError, registerNodeRequest, type RegisterNodeResponse } from './node-registration';
+
+interface Call {
+  path: string;
+  body: Record<string, unknown>;
+}
+type Handler = (call: Call, index: number) => { status: number; body?: unknown } | 'drop';
+
+const NODE: NodeConfig = {
+  nodeId: 'gpu-1',
+  group: 'gpu',
+  slots: 2,
+  cpuMillis: 4000,
+  memMb: 8192,
+  gpuCount: 2,
+  gpuModel: 'simulated',
+  gpuMemoryMb: 16384,
+};
+
+function registered(incarnation: number, taskQueue = 'mlis-node.gpu.gpu-1'): RegisterNodeResponse {
+  // Fractional seconds keep the heartbeat loop fast in tests.
+  return { node_id: 'gpu-1', group: 'gpu', incarnation, task_queue: taskQueue, heartbeat_seconds: 0.02 };
+}
+
+/** A tiny fake API on 127.0.0.1: records every call and answers through `handler`. */
+class FakeApi {
+  readonly calls: Call[] = [];
+  private server: Server | undefined;
+
+  constructor(private readonly handler: Handler) {}
+
+  async start(): Promise<string> {
+    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      let raw = '';
+      req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+      req.on('end', () => {
+        const call = { path: req.url ?? '', body: JSON.parse(raw || '{}') as Record<string, unknown> };
+        this.calls.push(call);
+        const answer = this.handler(call, this.calls.length - 1);
+        if (answer === 'drop') {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer.body ?? {}));
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  count(path: string): number {
+    return this.calls.filter((c) => c.path === path).length;
+  }
+}
+
+async function until(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const REGISTER = '/v1/internal/nodes/register';
+const HEARTBEAT = '/v1/internal/nodes/gpu-1/heartbeat';
+
+describe(NodeRegistration.name, () => {
+  let api: FakeApi | undefined;
+  let registration: NodeRegistration | undefined;
+  const lines: string[] = [];
+  const fatal = jest.fn();
+
+  async function setup(handler: Handler, registerDeadlineMs = 5000): Promise<NodeRegistration> {
+    api = new FakeApi(handler);
+    const apiUrl = await api.start();
+    registration = new NodeRegistration({
+      apiUrl,
+      request: registerNodeRequest(NODE, 'host-a', 4242),
+      log: (line) => lines.push(line),
+      onFatal: fatal,
+      registerDeadlineMs,
+      initialBackoffMs: 10,
+      maxBackoffMs: 20,
+    });
+    return registration;
+  }
+
+  afterEach(async () => {
+    registration?.stop();
+    await api?.stop();
+    lines.length = 0;
+    fatal.mockReset();
+  });
+
+  it('advertises the node and retries until the API answers', async () => {
+    const node = await setup((_call, index) =>
+      index < 2 ? { status: 503, body: { error: { code: 'dependency_unavailable', message: 'starting' } } } : { status: 200, body: registered(7) },
+    );
+    await expect(node.register()).resolves.toEqual(registered(7));
+    expect(api?.calls).toHaveLength(3);
+    expect(api?.calls[0]).toEqual({
+      path: REGISTER,
+      body: {
+        node_id: 'gpu-1',
+        group: 'gpu',
+        hostname: 'host-a',
+        pid: 4242,
+        slots: 2,
+        cpu_millis: 4000,
+        mem_mb: 8192,
+        gpus: [
+          { index: 0, model: 'simulated', memory_mb: 16384 },
+          { index: 1, model: 'simulated', memory_mb: 16384 },
+        ],
+      },
+    });
+    expect(lines[0]).toMatch(/dependency_unavailable.*retrying/);
+  });
+
+  it('gives up at the deadline when the API never answers', async () => {
+    const node = await setup(() => 'drop', 200);
+    await expect(node.register()).rejects.toBeInstanceOf(RegistrationError);
+    expect(api?.calls.length).toBeGreaterThan(1);
+  });
+
+  it('fails at once when the API refuses the node', async () => {
+    const node = await setup(() => ({ status: 404, body: { error: { code: 'unknown_worker_group', message: 'no group gpu' } } }));
+    await expect(node.register()).rejects.toThrow(/unknown_worker_group/);
+    expect(api?.calls).toHaveLength(1);
+  });
+
+  it('heartbeats with its incarnation, through network errors', async () => {
+    const node = await setup((call, index) => {
+      if (call.path === REGISTER) return { status: 200, body: registered(3) };
+      return index % 2 === 0 ? 'drop' : { status: 200, body: { status: 'ACTIVE' } };
+    });
+    await node.register();
+    node.start();
+    await until('several heartbeats', () => (api?.count(HEARTBEAT) ?? 0) >= 4);
+    expect(api?.calls.filter((c) => c.path === HEARTBEAT).every((c) => c.body.incarnation === 3)).toBe(true);
+    expect(fatal).not.toHaveBeenCalled();
+  });
+
+  it('registers again when the API forgets the node, then beats with the new incarnation', async () => {
+    const node = await setup((call) => {
+      if (call.path === REGISTER) return { status: 200, body: registered(api?.count(REGISTER) ?? 0) };
+      return call.body.incarnation === 1 ? { status: 404, body: { error: { code: 'node_not_found', message: 'gone' } } } : { status: 200, body: { status: 'ACTIVE' } };
+    });
+    await node.register();
+    node.start();
+    await until('a heartbeat of incarnation 2', () => api?.calls.some((c) => c.path === HEARTBEAT && c.body.incarnation === 2) ?? false);
+    expect(node.registration?.incarnation).toBe(2);
+    expect(fatal).not.toHaveBeenCalled();
+  });
+
+  it('stops and reports when another process superseded the node', async () => {
+    const node = await setup((call) =>
+      call.path === REGISTER ? { status: 200, body: registered(1) } : { status: 409, body: { error: { code: 'conflict', message: 'incarnation 2 is live' } } },
+    );
+    await node.register();
+    node.start();
+    await until('the fatal callback', () => fatal.mock.calls.length > 0);
+    expect(fatal.mock.calls[0][0]).toMatch(/superseded/);
+    expect(node.stopped).toBe(true);
+    expect(api?.count(HEARTBEAT)).toBe(1);
+  });
+
+  it('asks for a restart when re-registration moves the node to another queue', async () => {
+    const node = await setup((call) => {
+      if (call.path === REGISTER) return { status: 200, body: registered(api?.count(REGISTER) ?? 0, api?.count(REGISTER) === 1 ? 'q-old' : 'q-new') };
+      return { status: 404, body: { error: { code: 'node_not_found', message: 'gone' } } };
+    });
+    await node.register();
+    node.start();
+    await until('the fatal callback', () => fatal.mock.calls.length > 0);
+    expect(fatal.mock.calls[0][0]).toMatch(/q-old to q-new/);
+  });
+});

@@ -1,0 +1,214 @@
+import type { NodeConfig } from '../../libs/config';
+
+/** Body of POST /v1/internal/nodes/register. */
+export interface RegisterNodeRequest {
+  node_id: string;
+  group: string;
+  hostname: string;
+  pid: number;
+  slots: number;
+  cpu_millis: number;
+  mem_mb: number;
+  gpus: { index: number; model: string; memory_mb: number }[];
+}
+
+export interface RegisterNodeResponse {
+  node_id: string;
+  group: string;
+  incarnation: number;
+  task_queue: string;
+  heartbeat_seconds: number;
+}
+
+/** Registration cannot succeed: the API refused it, or did not answer before the deadline. */
+export class RegistrationError extends Error {}
+
+export interface NodeRegistrationOptions {
+  apiUrl: string;
+  request: RegisterNodeRequest;
+  log: (line: string) => void;
+  /** Called once when this process must stop serving the node: superseded, or moved to another queue. */
+  onFatal: (reason: string) => void;
+  /** How long register() keeps retrying while the API is unreachable or unavailable. */
+  registerDeadlineMs?: number;
+  /** First retry delay; doubles up to maxBackoffMs. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export function registerNodeRequest(node: NodeConfig, hostname: string, pid: number): RegisterNodeRequest {
+  return {
+    node_id: node.nodeId,
+    group: node.group,
+    hostname,
+    pid,
+    slots: node.slots,
+    cpu_millis: node.cpuMillis,
+    mem_mb: node.memMb,
+    gpus: Array.from({ length: node.gpuCount }, (_, index) => ({
+      index,
+      model: node.gpuModel,
+      memory_mb: node.gpuMemoryMb,
+    })),
+  };
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+function errorCode(body: unknown): string {
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  return error ? `${String(error.code)}: ${String(error.message)}` : JSON.stringify(body);
+}
+
+// 408/429/5xx mean "not now"; any other 4xx will not change by asking again.
+function retryable(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/**
+ * The node's membership in the ledger: registers (retrying while the API starts), then heartbeats
+ * its liveness. A 404 heartbeat means the API forgot the node: register again. A 409 means another
+ * process registered the same node id since: this one must stop.
+ */
+export class NodeRegistration {
+  private current: RegisterNodeResponse | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly stopping = new AbortController();
+  private failing = false;
+
+  constructor(private readonly options: NodeRegistrationOptions) {}
+
+  get registration(): RegisterNodeResponse | undefined {
+    return this.current;
+  }
+
+  /** True once stop() ran, or the API told this process to stop. */
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Registers, retrying with backoff on network errors and 5xx until the deadline. */
+  async register(): Promise<RegisterNodeResponse> {
+    const deadline = Date.now() + (this.options.registerDeadlineMs ?? 60_000);
+    let backoff = this.options.initialBackoffMs ?? 250;
+    for (;;) {
+      let problem: string;
+      try {
+        const reply = await this.post('/v1/internal/nodes/register', this.options.request);
+        if (reply.status === 200) return (this.current = reply.body as RegisterNodeResponse);
+        problem = `HTTP ${reply.status} ${errorCode(reply.body)}`;
+        if (!retryable(reply.status)) throw new RegistrationError(`registration refused: ${problem}`);
+      } catch (error) {
+        if (error instanceof RegistrationError) throw error;
+        if (this.stopping.signal.aborted) throw new RegistrationError('registration stopped');
+        problem = error instanceof Error ? error.message : String(error);
+      }
+      const wait = Math.min(backoff, deadline - Date.now());
+      if (wait <= 0) throw new RegistrationError(`API at ${this.options.apiUrl} did not accept the registration in time: ${problem}`);
+      this.options.log(`register: ${problem}; retrying in ${wait} ms`);
+      await this.pause(wait);
+      backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 5000);
+    }
+  }
+
+  /** Starts heartbeating every heartbeat_seconds; needs a successful register() first. */
+  start(): void {
+    if (!this.current) throw new Error('register() before start()');
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopping.abort();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    if (this.stopping.signal.aborted || !this.current) return;
+    this.timer = setTimeout(() => void this.beat().finally(() => this.schedule()), this.current.heartbeat_seconds * 1000);
+  }
+
+  private async beat(): Promise<void> {
+    const current = this.current;
+    if (!current) return;
+    try {
+      const reply = await this.post(`/v1/internal/nodes/${encodeURIComponent(current.node_id)}/heartbeat`, {
+        incarnation: current.incarnation,
+      });
+      if (reply.status === 200) {
+        if (this.failing) this.options.log('heartbeat: API reachable again');
+        this.failing = false;
+      } else if (reply.status === 404) {
+        this.options.log(`heartbeat: node unknown to the API (${errorCode(reply.body)}); registering again`);
+        await this.reregister(current);
+      } else if (reply.status === 409) {
+        this.stop();
+        this.options.onFatal(`incarnation ${current.incarnation} superseded (${errorCode(reply.body)})`);
+      } else {
+        this.fail(`HTTP ${reply.status} ${errorCode(reply.body)}`);
+      }
+    } catch (error) {
+      // Network trouble: keep beating; the lease on running work is Temporal's, not this loop's.
+      if (!this.stopping.signal.aborted) this.fail(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private async reregister(previous: RegisterNodeResponse): Promise<void> {
+    const reply = await this.post('/v1/internal/nodes/register', this.options.request);
+    if (reply.status !== 200) {
+      this.fail(`re-register: HTTP ${reply.status} ${errorCode(reply.body)}`);
+      return;
+    }
+    const next = reply.body as RegisterNodeResponse;
+    if (next.task_queue !== previous.task_queue) {
+      // The Temporal worker polls the old queue; a restart is the simple, correct way to move.
+      this.stop();
+      this.options.onFatal(`task queue changed from ${previous.task_queue} to ${next.task_queue}`);
+      return;
+    }
+    this.current = next;
+    this.failing = false;
+    this.options.log(`registered again as incarnation ${next.incarnation}`);
+  }
+
+  private fail(problem: string): void {
+    // One line when trouble starts, not one per beat.
+    if (!this.failing) this.options.log(`heartbeat failing: ${problem}`);
+    this.failing = true;
+  }
+
+  private async post(path: string, body: unknown): Promise<Reply> {
+    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.requestTimeoutMs ?? 5000)]);
+    const response = await fetch(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal,
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      // Not JSON (a proxy's error page): keep the text for the log.
+    }
+    return { status: response.status, body: parsed };
+  }
+
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopping.signal;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
