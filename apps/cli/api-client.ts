@@ -1,0 +1,137 @@
+import type { ApiErrorDetail, CreateJobRequest, Job, JobPage, ListJobsQuery, WorkerList } from './api-types';
+
+/** The API answered with an error status; fields come from its `{error: {...}}` body when it has one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: ApiErrorDetail[],
+    readonly requestId: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** No HTTP answer at all: refused, reset, unresolvable host or timed out. */
+export class ApiUnreachableError extends Error {
+  constructor(
+    readonly baseUrl: string,
+    readonly reason: string,
+    readonly refused: boolean,
+  ) {
+    super(`cannot reach the MLIS API at ${baseUrl}: ${reason}`);
+  }
+}
+
+export interface ApiClientOptions {
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <token>` when set. */
+  token?: string;
+  requestTimeoutMs?: number;
+}
+
+interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+// fetch() reports network failures as TypeError('fetch failed') with the socket error (or an
+// AggregateError of them, one per address) as its cause.
+function networkFailure(error: unknown): string | undefined {
+  const cause = (error as { cause?: unknown }).cause as
+    | { code?: unknown; message?: unknown; errors?: { code?: unknown }[] }
+    | undefined;
+  if (typeof cause?.code === 'string') return cause.code;
+  const nested = cause?.errors?.find((item) => typeof item.code === 'string');
+  if (nested) return String(nested.code);
+  return typeof cause?.message === 'string' && cause.message !== '' ? cause.message : undefined;
+}
+
+function parseErrorBody(status: number, statusText: string, text: string, headerRequestId: string | null): ApiError {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const error = (body as { error?: Record<string, unknown> } | undefined)?.error;
+  if (error && typeof error.code === 'string') {
+    const details = Array.isArray(error.details) ? (error.details as ApiErrorDetail[]) : [];
+    const requestId = typeof error.request_id === 'string' ? error.request_id : headerRequestId;
+    return new ApiError(status, error.code, String(error.message ?? statusText), details, requestId);
+  }
+  // Not the API's error shape (a proxy, or another server on that port): show what came back.
+  const snippet = text.trim().slice(0, 200);
+  return new ApiError(status, `http_${status}`, snippet || statusText || 'no body', [], headerRequestId);
+}
+
+/** A thin typed client for the MLIS HTTP API. */
+export class ApiClient {
+  readonly baseUrl: string;
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  createJob(request: CreateJobRequest, idempotencyKey?: string): Promise<Job> {
+    const headers: Record<string, string> = idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey };
+    return this.request<Job>('POST', '/v1/jobs', { body: request, headers });
+  }
+
+  getJob(id: string): Promise<Job> {
+    return this.request<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  listJobs(query: ListJobsQuery): Promise<JobPage> {
+    const search = new URLSearchParams();
+    if (query.limit !== undefined) search.set('limit', String(query.limit));
+    if (query.state !== undefined) search.set('state', query.state);
+    if (query.cursor !== undefined) search.set('cursor', query.cursor);
+    const qs = search.toString();
+    return this.request<JobPage>('GET', qs ? `/v1/jobs?${qs}` : '/v1/jobs');
+  }
+
+  cancelJob(id: string): Promise<Job> {
+    return this.request<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  listWorkers(): Promise<WorkerList> {
+    return this.request<WorkerList>('GET', '/v1/workers');
+  }
+
+  private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
+    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      if ((error as Error).name === 'TimeoutError') {
+        throw new ApiUnreachableError(this.baseUrl, `no answer within ${timeoutMs / 1000} s`, false);
+      }
+      const code = networkFailure(error);
+      if (code === 'ECONNREFUSED') throw new ApiUnreachableError(this.baseUrl, 'connection refused', true);
+      throw new ApiUnreachableError(this.baseUrl, code ?? (error as Error).message, false);
+    }
+    if (!response.ok) {
+      throw parseErrorBody(response.status, response.statusText, text, response.headers.get('x-request-id'));
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(response.status, 'invalid_response', `${method} ${path} answered with a body that is not JSON`, [], response.headers.get('x-request-id'));
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import type { AssignmentState, JobState, NodeStatus } from '../../libs/contracts/states';
+
+// The CLI's view of the HTTP API contract (snake_case JSON); it never imports the API's DTOs,
+// which drag in Nest and class-validator.
+
+export interface Assignment {
+  id: string;
+  attempt: number;
+  state: AssignmentState;
+  node_id: string;
+  worker_uid: string;
+  node_incarnation: number;
+  hostname: string | null;
+  pid: number | null;
+  group: string;
+  gpu_ids: number[];
+  cuda_visible_devices: string;
+  reason: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+}
+
+export interface Job {
+  id: string;
+  tenant_id: string;
+  submitted_by: string | null;
+  task_type: string;
+  params: Record<string, unknown>;
+  cpu: number;
+  mem_mb: number;
+  gpu: number;
+  priority: number;
+  state: JobState;
+  pending_reason: string | null;
+  pending_detail: string | null;
+  attempts: number;
+  max_attempts: number;
+  timeout_seconds: number;
+  result: unknown;
+  error: { code: string; message: string } | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  latest_assignment: Assignment | null;
+  assignments: Assignment[];
+}
+
+export interface JobPage {
+  items: Job[];
+  next_cursor: string | null;
+}
+
+export interface WorkerNode {
+  node_id: string;
+  group: string;
+  status: NodeStatus;
+  hostname: string;
+  pid: number;
+  incarnation: number;
+  slots: number;
+  used_slots: number;
+  cpu: number;
+  used_cpu: number;
+  mem_mb: number;
+  used_mem_mb: number;
+  gpu_count: number;
+  used_gpus: number;
+  gpus: { index: number; model: string; memory_mb: number }[];
+  last_seen_at: string;
+  registered_at: string;
+}
+
+export interface WorkerList {
+  items: WorkerNode[];
+}
+
+/** Body of POST /v1/jobs: absent fields take the API's defaults. */
+export interface CreateJobRequest {
+  task_type: string;
+  params: Record<string, unknown>;
+  cpu?: number;
+  mem_mb?: number;
+  gpu?: number;
+  priority?: number;
+  max_attempts?: number;
+  timeout_seconds?: number;
+}
+
+export interface ListJobsQuery {
+  limit?: number;
+  state?: JobState;
+  cursor?: string;
+}
+
+export interface ApiErrorDetail {
+  field: string;
+  problem: string;
+}

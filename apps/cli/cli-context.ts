@@ -1,0 +1,65 @@
+import { ApiError, ApiUnreachableError, type ApiClient } from './api-client';
+import { UsageError } from './arguments';
+
+export enum ExitCode {
+  Ok = 0,
+  /** The job ended FAILED or CANCELLED. */
+  JobNotSucceeded = 1,
+  /** Bad usage, or the API refused or could not be reached. */
+  Error = 2,
+  /** --wait gave up before the job ended. */
+  WaitTimeout = 3,
+}
+
+/** Where the CLI writes and how it keeps time; tests pass fakes, bin/mlis passes the process's. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** How often --wait polls the job; 500 ms unless a test shortens it. */
+  pollIntervalMs?: number;
+  now?: () => Date;
+}
+
+export interface CliContext {
+  client: ApiClient;
+  /** Print raw API JSON instead of tables. */
+  json: boolean;
+  io: CliIo;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  now: () => Date;
+}
+
+export function createContext(client: ApiClient, json: boolean, io: CliIo): CliContext {
+  return {
+    client,
+    json,
+    io,
+    out: (line) => io.stdout(`${line}\n`),
+    err: (line) => io.stderr(`${line}\n`),
+    now: io.now ?? (() => new Date()),
+  };
+}
+
+export function printJson(context: CliContext, value: unknown): void {
+  context.out(JSON.stringify(value, null, 2));
+}
+
+/** Writes the failure to stderr and returns the exit code; anything unexpected is reported, not thrown. */
+export function reportError(error: unknown, err: (line: string) => void): ExitCode {
+  if (error instanceof ApiError) {
+    err(`error ${error.code}: ${error.message}`);
+    for (const detail of error.details) err(`  ${detail.field}: ${detail.problem}`);
+    if (error.requestId) err(`request id: ${error.requestId}`);
+  } else if (error instanceof ApiUnreachableError) {
+    err(`error: ${error.message}`);
+    if (error.refused) {
+      err('Is the MLIS stack running? Start it with `npm run up`, or point --api-url (or MLIS_API_URL) at a running API.');
+    }
+  } else if (error instanceof UsageError) {
+    err(`error: ${error.message}`);
+  } else {
+    err(`error: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return ExitCode.Error;
+}

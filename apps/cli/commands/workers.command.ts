@@ -1,0 +1,10 @@
+import { ExitCode, printJson, type CliContext } from '../cli-context';
+import { formatWorkers } from '../format';
+
+/** GET /v1/workers: every registered node with its used/total capacity. */
+export async function workersCommand(context: CliContext): Promise<ExitCode> {
+  const workers = await context.client.listWorkers();
+  if (context.json) printJson(context, workers);
+  else context.out(workers.items.length > 0 ? formatWorkers(workers.items, context.now()) : 'no workers registered');
+  return ExitCode.Ok;
+}

@@ -1,0 +1,283 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Job } from './api-types';
+import type { CliIo } from './cli-context';
+import { run } from './main';
+import { assignmentFixture, jobFixture, workerFixture } from './testing/fixtures';
+
+interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+  /** Sent verbatim instead of JSON. */
+  raw?: string;
+}
+
+type Route = (request: RecordedRequest) => Reply;
+
+// A stand-in for the API: each test scripts the replies and reads back what the CLI sent.
+class FakeApi {
+  readonly requests: RecordedRequest[] = [];
+  route: Route = () => ({ status: 500, body: { error: { code: 'internal_error', message: 'no route', request_id: 'r' } } });
+  private server: Server | undefined;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const request = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
+        this.requests.push(request);
+        const reply = this.route(request);
+        res.writeHead(reply.status, { 'Content-Type': reply.raw === undefined ? 'application/json' : 'text/plain', 'X-Request-ID': 'req-header-id' });
+        res.end(reply.raw ?? JSON.stringify(reply.body));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}
+
+function apiError(status: number, code: string, message: string, details?: { field: string; problem: string }[]): Reply {
+  return { status, body: { error: { code, message, details, request_id: 'req-123' } } };
+}
+
+function captureIo(): CliIo & { out: () => string; err: () => string } {
+  let stdout = '';
+  let stderr = '';
+  return {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    pollIntervalMs: 5,
+    now: () => new Date('2025-01-02T03:04:15.000Z'),
+    out: () => stdout,
+    err: () => stderr,
+  };
+}
+
+describe('mlis CLI against a fake API', () => {
+  const api = new FakeApi();
+  let url: string;
+
+  beforeAll(async () => {
+    url = await api.start();
+  });
+  afterAll(() => api.stop());
+  beforeEach(() => {
+    api.requests.length = 0;
+  });
+
+  // QUEUED on submit, then each GET returns the next state of the script; the last one repeats.
+  function scriptJob(states: Job['state'][], done: Partial<Job> = {}): Job {
+    const queued = jobFixture();
+    let polls = 0;
+    api.route = (request) => {
+      if (request.method === 'POST' && request.url === '/v1/jobs') return { status: 202, body: queued };
+      if (request.method === 'GET' && request.url === `/v1/jobs/${queued.id}`) {
+        const state = states[Math.min(polls++, states.length - 1)];
+        const assignment = assignmentFixture({ state: state === 'RUNNING' ? 'RUNNING' : 'SUCCEEDED' });
+        const terminal = state !== 'RUNNING' && state !== 'QUEUED';
+        return { status: 200, body: { ...queued, state, attempts: 1, latest_assignment: assignment, assignments: [assignment], ...(terminal ? done : {}) } };
+      }
+      return apiError(404, 'not_found', `no route ${request.method} ${request.url}`);
+    };
+    return queued;
+  }
+
+  describe('submit', () => {
+    it('--wait follows the job to SUCCEEDED and exits 0', async () => {
+      const queued = scriptJob(['RUNNING', 'RUNNING', 'SUCCEEDED'], { result: { slept: 0.2 } });
+      const io = captureIo();
+      const code = await run(
+        ['submit', 'sleep', '--seconds', '0.2', '--param', 'model=m', '--param', 'n=3', '--cpu', '2', '--gpu', '0', '--priority', '-1',
+          '--max-attempts', '2', '--timeout-seconds', '30', '--idempotency-key', 'k-1', '--wait', '--api-url', url, '--token', 't0k'],
+        io,
+      );
+      expect(io.err()).not.toContain('error');
+      expect(code).toBe(0);
+      const post = api.requests[0];
+      expect(post.method).toBe('POST');
+      expect(post.body).toEqual({ task_type: 'sleep', params: { seconds: 0.2, model: 'm', n: 3 }, cpu: 2, gpu: 0, priority: -1, max_attempts: 2, timeout_seconds: 30 });
+      expect(post.headers['idempotency-key']).toBe('k-1');
+      expect(post.headers.authorization).toBe('Bearer t0k');
+      expect(api.requests.filter((r) => r.method === 'GET')).toHaveLength(3);
+      expect(io.out().split('\n')[0]).toBe(`${queued.id} QUEUED`);
+      expect(io.out()).toContain('state:      SUCCEEDED');
+      expect(io.out()).toContain('result:     {"slept":0.2}');
+      // Progress goes to stderr, once per change.
+      expect(io.err()).toBe('QUEUED (attempt 0/3)\nRUNNING on cpu-1 (attempt 1/3)\nSUCCEEDED (attempt 1/3)\n');
+    });
+
+    it('--wait exits 1 when the job FAILED, and --json prints only the final job', async () => {
+      scriptJob(['FAILED'], { error: { code: 'RunnerError', message: 'boom' } });
+      const io = captureIo();
+      const code = await run(['--json', '--api-url', url, 'submit', 'sleep', '--wait'], io);
+      expect(code).toBe(1);
+      const printed = JSON.parse(io.out()) as Job;
+      expect(printed.state).toBe('FAILED');
+      expect(printed.error).toEqual({ code: 'RunnerError', message: 'boom' });
+      expect(api.requests[0].headers.authorization).toBeUndefined();
+    });
+
+    it('--wait exits 3 when the job is still running at the wait timeout', async () => {
+      const queued = scriptJob(['RUNNING']);
+      const io = captureIo();
+      const code = await run(['submit', 'sleep', '--wait', '--wait-timeout', '0.05', '--api-url', url], io);
+      expect(code).toBe(3);
+      expect(io.err()).toContain(`error: job ${queued.id} is still RUNNING after 0.05 s`);
+      expect(io.out()).toContain('state:      RUNNING');
+    });
+
+    it('--wait keeps polling through a 503 while the API restarts', async () => {
+      const queued = scriptJob(['SUCCEEDED']);
+      const succeed = api.route;
+      let failures = 2;
+      api.route = (request) =>
+        request.method === 'GET' && failures-- > 0 ? apiError(503, 'dependency_unavailable', 'database is down') : succeed(request);
+      const io = captureIo();
+      const code = await run(['submit', 'sleep', '--wait', '--api-url', url], io);
+      expect(code).toBe(0);
+      expect(io.err()).toContain('still waiting: database is down');
+      expect(io.out()).toContain(`id:         ${queued.id}`);
+    });
+
+    it('without --wait prints the id and state and exits 0', async () => {
+      const queued = scriptJob(['RUNNING']);
+      const io = captureIo();
+      expect(await run(['submit', 'gpu_demo', '--api-url', url], io)).toBe(0);
+      expect(io.out()).toBe(`${queued.id} QUEUED\n`);
+      expect(api.requests).toHaveLength(1);
+      expect(api.requests[0].body).toEqual({ task_type: 'gpu_demo', params: {} });
+    });
+
+    it('prints the API error code, details and request id on stderr and exits 2', async () => {
+      api.route = () => apiError(422, 'unknown_task_type', 'unknown task type "nope"', [{ field: 'task_type', problem: 'not registered' }]);
+      const io = captureIo();
+      const code = await run(['submit', 'nope', '--api-url', url], io);
+      expect(code).toBe(2);
+      expect(io.out()).toBe('');
+      expect(io.err()).toBe('error unknown_task_type: unknown task type "nope"\n  task_type: not registered\nrequest id: req-123\n');
+    });
+
+    it('rejects a malformed --param before sending anything, exit 2', async () => {
+      const io = captureIo();
+      const code = await run(['submit', 'sleep', '--param', 'seconds', '--api-url', url], io);
+      expect(code).toBe(2);
+      expect(io.err()).toContain("option '--param <key=value>' argument 'seconds' is invalid");
+      expect(api.requests).toHaveLength(0);
+    });
+  });
+
+  describe('list', () => {
+    it('prints a table newest first and the next cursor, and forwards limit, state and cursor', async () => {
+      const newer = jobFixture({ id: 'job-b', state: 'RUNNING', attempts: 1, latest_assignment: assignmentFixture({ node_id: 'cpu-2' }) });
+      const older = jobFixture({ id: 'job-a', state: 'RUNNING', attempts: 1, latest_assignment: assignmentFixture() });
+      api.route = (request) =>
+        request.url.includes('cursor=')
+          ? { status: 200, body: { items: [older], next_cursor: null } }
+          : { status: 200, body: { items: [newer], next_cursor: 'Y3Vyc29y' } };
+
+      const first = captureIo();
+      expect(await run(['list', '--limit', '1', '--state', 'running', '--api-url', url], first)).toBe(0);
+      expect(api.requests[0].url).toBe('/v1/jobs?limit=1&state=RUNNING');
+      const lines = first.out().trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^ID\s+TYPE\s+STATE\s+ATTEMPTS\s+NODE\s+CREATED$/);
+      expect(lines[1]).toMatch(/^job-b\s+sleep\s+RUNNING\s+1\/3\s+cpu-2\s/);
+      expect(lines[2]).toBe('next cursor: Y3Vyc29y');
+
+      const second = captureIo();
+      expect(await run(['list', '--limit', '1', '--state', 'RUNNING', '--cursor', 'Y3Vyc29y', '--api-url', url], second)).toBe(0);
+      expect(api.requests[1].url).toBe('/v1/jobs?limit=1&state=RUNNING&cursor=Y3Vyc29y');
+      expect(second.out()).toMatch(/job-a\s+sleep\s+RUNNING/);
+      expect(second.out()).not.toContain('next cursor');
+    });
+
+    it('--json prints the page as the API sent it', async () => {
+      api.route = () => ({ status: 200, body: { items: [], next_cursor: null } });
+      const io = captureIo();
+      expect(await run(['--json', 'list', '--api-url', url], io)).toBe(0);
+      expect(JSON.parse(io.out())).toEqual({ items: [], next_cursor: null });
+    });
+  });
+
+  describe('status, cancel and workers', () => {
+    it('status prints the job block with its assignments', async () => {
+      const job = jobFixture({ state: 'RUNNING', attempts: 1, assignments: [assignmentFixture({ gpu_ids: [0] })] });
+      api.route = () => ({ status: 200, body: job });
+      const io = captureIo();
+      expect(await run(['status', job.id, '--api-url', url], io)).toBe(0);
+      expect(api.requests[0].url).toBe(`/v1/jobs/${job.id}`);
+      expect(io.out()).toContain('task type:  sleep');
+      expect(io.out()).toMatch(/\n1\s+RUNNING\s+cpu-1\s+cpu\s+0\s+host-a:4242\s/);
+    });
+
+    it('status of an unknown job exits 2 with job_not_found', async () => {
+      api.route = () => apiError(404, 'job_not_found', 'job not found');
+      const io = captureIo();
+      expect(await run(['status', 'e1a9f0c2-0000-4000-8000-000000000000', '--api-url', url], io)).toBe(2);
+      expect(io.err()).toContain('error job_not_found: job not found');
+    });
+
+    it('cancel posts to the cancel route; a finished job answers 409 and exits 2', async () => {
+      const job = jobFixture({ state: 'CANCELLED' });
+      api.route = () => ({ status: 202, body: job });
+      const io = captureIo();
+      expect(await run(['cancel', job.id, '--api-url', url], io)).toBe(0);
+      expect(api.requests[0]).toMatchObject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
+      expect(io.out()).toBe(`cancel requested: ${job.id} CANCELLED\n`);
+
+      api.route = () => apiError(409, 'job_already_finished', 'job already finished');
+      const again = captureIo();
+      expect(await run(['cancel', job.id, '--api-url', url], again)).toBe(2);
+      expect(again.err()).toContain('error job_already_finished: job already finished');
+    });
+
+    it('workers prints capacity per node', async () => {
+      api.route = () => ({ status: 200, body: { items: [workerFixture(), workerFixture({ node_id: 'gpu-1', group: 'gpu', gpu_count: 2, used_gpus: 2 })] } });
+      const io = captureIo();
+      expect(await run(['workers', '--api-url', url], io)).toBe(0);
+      const lines = io.out().trimEnd().split('\n');
+      expect(lines).toHaveLength(3);
+      expect(lines[2]).toMatch(/^gpu-1\s+gpu\s+ACTIVE\s+host-a\s+4242\s+1\/4\s+1\/4\s+256\/8192\s+2\/2\s+10s ago$/);
+    });
+
+    it('a body that is not the API error shape is still reported, with the X-Request-ID header', async () => {
+      api.route = () => ({ status: 502, body: null, raw: 'Bad Gateway' });
+      const io = captureIo();
+      expect(await run(['workers', '--api-url', url], io)).toBe(2);
+      expect(io.err()).toBe('error http_502: Bad Gateway\nrequest id: req-header-id\n');
+    });
+  });
+
+  it('names the URL and suggests `npm run up` when the connection is refused', async () => {
+    const closed = new FakeApi();
+    const closedUrl = await closed.start();
+    await closed.stop();
+    const io = captureIo();
+    expect(await run(['workers', '--api-url', closedUrl], io)).toBe(2);
+    expect(io.err()).toContain(`cannot reach the MLIS API at ${closedUrl}: connection refused`);
+    expect(io.err()).toContain('npm run up');
+  });
+
+  it('--help exits 0; no command or an unknown one is a usage error', async () => {
+    const help = captureIo();
+    expect(await run(['--help'], help)).toBe(0);
+    expect(help.out()).toContain('Usage: mlis');
+    expect(await run([], captureIo())).toBe(2);
+    const unknown = captureIo();
+    expect(await run(['frobnicate'], unknown)).toBe(2);
+    expect(unknown.err()).toContain("unknown command 'frobnicate'");
+  });
+});
