@@ -23,6 +23,8 @@ export enum ApiErrorCode {
   NodeNotFound = 'node_not_found',
   UnknownWorkerGroup = 'unknown_worker_group',
   JobAlreadyFinished = 'job_already_finished',
+  /** A heartbeat from an older incarnation of a node that registered again: that process must exit. */
+  NodeSuperseded = 'node_superseded',
   IdempotencyConflict = 'idempotency_conflict',
   PayloadTooLarge = 'payload_too_large',
   NotFound = 'not_found',

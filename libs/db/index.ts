@@ -5,3 +5,5 @@ export * from './entities/node.entity';
 export * from './entities/job.entity';
 export * from './entities/job-assignment.entity';
 export * from './ledger.repository';
+export * from './jobs.repository';
+export * from './nodes.repository';

@@ -1,0 +1,17 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { AppConfig } from '../../libs/config';
+import { CoreModule } from './core/core.module';
+import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
+import { UiModule } from './ui/ui.module';
+import { WorkersModule } from './workers/workers.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.forRoot(config), JobsModule, WorkersModule, HealthModule, UiModule],
+    };
+  }
+}

@@ -1,0 +1,21 @@
+import type { LoggerService } from '@nestjs/common';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { requestIdOf } from './request-context';
+
+/** One structured line per request. Never bodies, headers or query strings: they may carry secrets. */
+export function accessLogMiddleware(logger: LoggerService): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.once('close', () => {
+      logger.log({
+        method: req.method,
+        path: req.originalUrl.split('?')[0],
+        status: res.statusCode,
+        ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+        request_id: requestIdOf(res),
+        ...(res.writableFinished ? {} : { aborted: true }),
+      });
+    });
+    next();
+  };
+}

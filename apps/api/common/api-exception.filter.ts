@@ -1,0 +1,51 @@
+import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiErrorCode } from '../../../libs/contracts';
+import { DomainError, statusForCode } from './domain-error';
+import { requestIdOf } from './request-context';
+
+/** Framework exceptions that have a meaning for callers; anything else is an internal error. */
+function fromHttpException(exception: HttpException): DomainError | undefined {
+  switch (exception.getStatus()) {
+    case HttpStatus.NOT_FOUND:
+      return new DomainError(ApiErrorCode.NotFound, exception.message);
+    case HttpStatus.BAD_REQUEST:
+      return new DomainError(ApiErrorCode.ValidationFailed, exception.message);
+    case HttpStatus.PAYLOAD_TOO_LARGE:
+      return new DomainError(ApiErrorCode.PayloadTooLarge, 'request body is too large');
+    default:
+      return undefined;
+  }
+}
+
+/** The one place errors become responses: `{error: {code, message, details?, request_id}}`. */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ApiExceptionFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const requestId = requestIdOf(res);
+    let error = exception instanceof DomainError ? exception : undefined;
+    if (!error && exception instanceof HttpException) error = fromHttpException(exception);
+    if (!error) {
+      // Internals go to the log, tied to the request id; the caller only gets the id.
+      this.logger.error(
+        { msg: 'unhandled error', request_id: requestId, error: exception instanceof Error ? exception.stack : String(exception) },
+      );
+      error = new DomainError(ApiErrorCode.Internal, 'internal error');
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(statusForCode(error.code)).json({
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.details && error.details.length > 0 ? { details: error.details } : {}),
+        request_id: requestId,
+      },
+    });
+  }
+}

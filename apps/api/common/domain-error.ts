@@ -1,0 +1,53 @@
+import { ApiErrorCode } from '../../../libs/contracts';
+
+export type ErrorCode = ApiErrorCode;
+
+/** One problem with one input field, in the error body's `details`. */
+export interface ErrorDetail {
+  field: string;
+  problem: string;
+}
+
+/** Thrown by services for every expected failure; the exception filter turns the code into a status. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+/** The HTTP status of each error code; exhaustive, so a new code does not compile until it has one. */
+export function statusForCode(code: ErrorCode): number {
+  switch (code) {
+    case ApiErrorCode.ValidationFailed:
+    case ApiErrorCode.MalformedJson:
+      return 400;
+    case ApiErrorCode.JobNotFound:
+    case ApiErrorCode.NodeNotFound:
+    case ApiErrorCode.UnknownWorkerGroup:
+    case ApiErrorCode.NotFound:
+      return 404;
+    case ApiErrorCode.JobAlreadyFinished:
+    case ApiErrorCode.IdempotencyConflict:
+    case ApiErrorCode.NodeSuperseded:
+      return 409;
+    case ApiErrorCode.PayloadTooLarge:
+      return 413;
+    case ApiErrorCode.UnknownTaskType:
+    case ApiErrorCode.InvalidParams:
+    case ApiErrorCode.Unschedulable:
+      return 422;
+    case ApiErrorCode.Internal:
+      return 500;
+    case ApiErrorCode.DependencyUnavailable:
+      return 503;
+    default: {
+      const unhandled: never = code;
+      throw new Error(`no HTTP status for error code ${String(unhandled)}`);
+    }
+  }
+}

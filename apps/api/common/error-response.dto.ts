@@ -1,0 +1,48 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+import { ApiErrorCode } from '../../../libs/contracts';
+import { statusForCode, type ErrorCode } from './domain-error';
+
+export class ErrorDetailDto {
+  @ApiProperty({ description: 'The input field at fault, dotted for nested fields (e.g. "gpus.0.index").' })
+  field: string;
+
+  @ApiProperty({ description: 'What is wrong with it.' })
+  problem: string;
+}
+
+export class ErrorBodyDto {
+  @ApiProperty({
+    description: 'Stable machine-readable error code.',
+    enum: Object.values(ApiErrorCode),
+  })
+  code: string;
+
+  @ApiProperty({ description: 'Human-readable explanation; never contains internals.' })
+  message: string;
+
+  @ApiPropertyOptional({ description: 'Per-field problems, for validation errors.', type: [ErrorDetailDto] })
+  details?: ErrorDetailDto[];
+
+  @ApiProperty({ description: 'The request id, also in the X-Request-ID response header.' })
+  request_id: string;
+}
+
+export class ErrorResponseDto {
+  @ApiProperty({ description: 'The error.', type: ErrorBodyDto })
+  error: ErrorBodyDto;
+}
+
+/** Documents a route's error responses, grouped by status; every route can also answer 500 internal_error. */
+export function ApiErrorResponses(...codes: ErrorCode[]): MethodDecorator & ClassDecorator {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of [...codes, ApiErrorCode.Internal]) {
+    const status = statusForCode(code);
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return applyDecorators(
+    ...[...byStatus].map(([status, statusCodes]) =>
+      ApiResponse({ status, type: ErrorResponseDto, description: `error.code: ${statusCodes.join(' | ')}` }),
+    ),
+  );
+}

@@ -1,0 +1,140 @@
+import request from 'supertest';
+import { configureApp } from './configure-app';
+import { createTestApp, type TestApp } from './testing/test-app';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe(configureApp.name, () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ MLIS_API_BODY_LIMIT_BYTES: '2048' });
+  });
+
+  afterAll(async () => {
+    await t.app.close();
+  });
+
+  const http = () => request(t.app.getHttpServer());
+
+  describe('X-Request-ID', () => {
+    it('is generated for a success, an error and an unknown route', async () => {
+      const responses = [
+        await http().get('/health/live').expect(200),
+        await http().get('/v1/jobs/not-a-uuid').expect(400),
+        await http().get('/no/such/route').expect(404),
+      ];
+      for (const response of responses) expect(response.headers['x-request-id']).toMatch(UUID);
+      expect(new Set(responses.map((r) => r.headers['x-request-id'])).size).toBe(3);
+    });
+
+    it("echoes a caller's safe id, on success and in the error body", async () => {
+      const live = await http().get('/health/live').set('X-Request-ID', 'trace-abc.123_X').expect(200);
+      expect(live.headers['x-request-id']).toBe('trace-abc.123_X');
+      const missing = await http().get('/nope').set('X-Request-ID', 'trace-404').expect(404);
+      expect(missing.headers['x-request-id']).toBe('trace-404');
+      expect(missing.body.error.request_id).toBe('trace-404');
+    });
+
+    it.each([
+      ['too long', 'a'.repeat(129)],
+      ['with a space', 'a b'],
+      ['with a slash', 'a/b'],
+      ['with a colon', 'a:b'],
+    ])('replaces an unsafe id (%s) with a UUID', async (_name, id) => {
+      const response = await http().get('/health/live').set('X-Request-ID', id).expect(200);
+      expect(response.headers['x-request-id']).toMatch(UUID);
+    });
+
+    it('accepts an id of exactly 128 safe characters', async () => {
+      const id = 'a'.repeat(128);
+      expect((await http().get('/health/live').set('X-Request-ID', id)).headers['x-request-id']).toBe(id);
+    });
+  });
+
+  it('answers an unknown route with 404 not_found in the error shape', async () => {
+    const response = await http().post('/v1/nothing-here').send({}).expect(404);
+    expect(response.body).toEqual({
+      error: { code: 'not_found', message: expect.any(String), request_id: response.headers['x-request-id'] },
+    });
+  });
+
+  it('answers a body over the limit with 413 payload_too_large', async () => {
+    const body = { task_type: 'sleep', params: { seconds: 1, padding: 'x'.repeat(4096) } };
+    const response = await http().post('/v1/jobs').send(body).expect(413);
+    expect(response.body.error).toMatchObject({ code: 'payload_too_large', request_id: response.headers['x-request-id'] });
+    expect(t.jobs.records).toHaveLength(0);
+  });
+
+  it('answers malformed JSON on any route with 400 malformed_json', async () => {
+    const response = await http()
+      .post('/v1/internal/nodes/register')
+      .set('content-type', 'application/json')
+      .send('{not json')
+      .expect(400);
+    expect(response.body.error.code).toBe('malformed_json');
+  });
+
+  it('answers a JSON body that is not an object with 400', async () => {
+    const response = await http().post('/v1/jobs').set('content-type', 'application/json').send('"sleep"').expect(400);
+    expect(response.body.error.code).toBe('malformed_json');
+    const array = await http().post('/v1/jobs').send([{ task_type: 'sleep' }]).expect(400);
+    expect(array.body.error.code).toBe('validation_failed');
+  });
+
+  it('answers an unexpected failure with 500 internal_error without leaking its message', async () => {
+    const original = t.jobs.list.bind(t.jobs);
+    t.jobs.list = async () => {
+      throw new Error('password authentication failed for user "mlis" at 10.0.0.7');
+    };
+    try {
+      const response = await http().get('/v1/jobs').expect(500);
+      expect(response.body).toEqual({
+        error: { code: 'internal_error', message: 'internal error', request_id: response.headers['x-request-id'] },
+      });
+      expect(JSON.stringify(response.body)).not.toMatch(/password|10\.0\.0\.7/);
+    } finally {
+      t.jobs.list = original;
+    }
+  });
+
+  it('does not advertise the framework', async () => {
+    const response = await http().get('/health/live');
+    expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+
+  describe('OpenAPI', () => {
+    it('serves the document at /docs-json with every route and its error responses', async () => {
+      const response = await http().get('/docs-json').expect(200);
+      expect(response.body.info.title).toBe('MLIS');
+      const paths = response.body.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
+      expect(Object.keys(paths).sort()).toEqual(
+        [
+          '/health/live',
+          '/health/ready',
+          '/health/ready/full',
+          '/ui/api/overview',
+          '/v1/internal/nodes/register',
+          '/v1/internal/nodes/{id}/heartbeat',
+          '/v1/jobs',
+          '/v1/jobs/{id}',
+          '/v1/jobs/{id}/cancel',
+          '/v1/workers',
+        ].sort(),
+      );
+      for (const [path, operations] of Object.entries(paths)) {
+        for (const [method, operation] of Object.entries(operations)) {
+          expect([path, method, Object.keys(operation.responses)]).toEqual([path, method, expect.arrayContaining(['500'])]);
+        }
+      }
+      expect(Object.keys(paths['/v1/jobs'].post.responses).sort()).toEqual(['200', '202', '400', '409', '413', '422', '500', '503']);
+      expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '404', '409', '500']);
+    });
+
+    it('serves the UI at /docs', async () => {
+      const response = await http().get('/docs').expect(200);
+      expect(response.text).toContain('swagger');
+      expect(response.headers['x-request-id']).toEqual(expect.any(String));
+    });
+  });
+});

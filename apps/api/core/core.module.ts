@@ -1,0 +1,48 @@
+import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { Client } from '@temporalio/client';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../../../libs/config';
+import { createDataSource, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
+import { CapacityWaker, connectClient } from '../../../libs/temporal';
+import { APP_CONFIG } from './app-config';
+
+/** Closes what CoreModule opened, after the HTTP server stopped taking requests. */
+@Injectable()
+export class ConnectionsCloser implements OnApplicationShutdown {
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(Client) private readonly client: Client,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.client.connection.close();
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+/** Config, Postgres, the Temporal client and the repositories, each under its class token. */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const shared: Provider[] = [
+      { provide: APP_CONFIG, useValue: config },
+      { provide: DataSource, useFactory: () => createDataSource(config.databaseUrl).initialize() },
+      { provide: Client, useFactory: () => connectClient(config.temporal) },
+      { provide: LedgerRepository, useFactory: (db: DataSource) => new LedgerRepository(db), inject: [DataSource] },
+      { provide: JobsRepository, useFactory: (db: DataSource) => new JobsRepository(db), inject: [DataSource] },
+      { provide: NodesRepository, useFactory: (db: DataSource) => new NodesRepository(db), inject: [DataSource] },
+      {
+        provide: CapacityWaker,
+        useFactory: (ledger: LedgerRepository, client: Client) =>
+          new CapacityWaker(ledger, client, config.scheduling.wakeBatchSize),
+        inject: [LedgerRepository, Client],
+      },
+    ];
+    return {
+      module: CoreModule,
+      providers: [...shared, ConnectionsCloser],
+      exports: shared,
+    };
+  }
+}

@@ -1,0 +1,356 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { CONTROL_TASK_QUEUE } from '../../../libs/contracts';
+import { fakeNode, FakeTemporalClient } from '../testing/fakes';
+import { createTestApp, type TestApp } from '../testing/test-app';
+import { JobsController } from './jobs.controller';
+
+const valid = { task_type: 'sleep', params: { seconds: 1 }, cpu: 1, mem_mb: 256, gpu: 0 };
+
+describe(JobsController.name, () => {
+  let t: TestApp;
+
+  beforeEach(async () => {
+    t = await createTestApp();
+    t.nodes.nodes = [
+      fakeNode({ id: 'cpu-1', cpuMillis: 4000, memMb: 8192 }),
+      fakeNode({
+        id: 'gpu-1',
+        groupName: 'gpu',
+        cpuMillis: 4000,
+        memMb: 16384,
+        gpuCount: 2,
+        gpus: [0, 1].map((index) => ({ index, model: 'simulated', memory_mb: 16384 })),
+      }),
+    ];
+  });
+
+  afterEach(async () => {
+    await t.app.close();
+  });
+
+  const http = () => request(t.app.getHttpServer());
+
+  describe('POST /v1/jobs', () => {
+    it('accepts a job: 202, QUEUED, row inserted and workflow started with the contract input', async () => {
+      const response = await http().post('/v1/jobs').send(valid).expect(202);
+      expect(response.body).toMatchObject({
+        task_type: 'sleep',
+        params: { seconds: 1 },
+        cpu: 1,
+        mem_mb: 256,
+        gpu: 0,
+        priority: 0,
+        state: 'QUEUED',
+        tenant_id: 'default',
+        submitted_by: 'anonymous',
+        max_attempts: t.config.scheduling.defaultMaxAttempts,
+        timeout_seconds: t.config.scheduling.defaultTimeoutSeconds,
+        latest_assignment: null,
+        assignments: [],
+        error: null,
+        result: null,
+      });
+      expect(t.jobs.records.map((r) => r.job.id)).toEqual([response.body.id]);
+      expect(t.jobs.records[0].job.requestId).toBe(response.headers['x-request-id']);
+      expect(t.temporal.started).toHaveLength(1);
+      const [started] = t.temporal.started;
+      expect(started.workflowType).toBe('jobWorkflow');
+      expect(started.options).toMatchObject({ taskQueue: CONTROL_TASK_QUEUE, workflowId: `job-${response.body.id}` });
+      expect(started.options.args).toEqual([
+        {
+          jobId: response.body.id,
+          tenantId: 'default',
+          taskType: 'sleep',
+          params: { seconds: 1 },
+          maxAttempts: t.config.scheduling.defaultMaxAttempts,
+          timeoutSeconds: t.config.scheduling.defaultTimeoutSeconds,
+          leaseSeconds: t.config.scheduling.leaseSeconds,
+          scheduleToStartSeconds: t.config.scheduling.scheduleToStartSeconds,
+          capacityRetrySeconds: t.config.scheduling.capacityRetrySeconds,
+        },
+      ]);
+      expect(started.options.typedSearchAttributes.map((a) => [a.key.name, a.value])).toEqual([
+        ['MlisTenant', 'default'],
+        ['MlisTaskType', 'sleep'],
+        ['MlisState', 'QUEUED'],
+      ]);
+    });
+
+    it('applies defaults: cpu 1, mem_mb 256, gpu 0, params filled by the runner', async () => {
+      const response = await http().post('/v1/jobs').send({ task_type: 'sleep' }).expect(202);
+      expect(response.body).toMatchObject({ cpu: 1, mem_mb: 256, gpu: 0, params: { seconds: 1 } });
+      expect(t.jobs.records[0].job.cpuMillis).toBe(1000);
+    });
+
+    it('stores cpu in millicores and honours max_attempts and timeout_seconds', async () => {
+      await http().post('/v1/jobs').send({ ...valid, cpu: 3, max_attempts: 5, timeout_seconds: 60 }).expect(202);
+      expect(t.jobs.records[0].job).toMatchObject({ cpuMillis: 3000, maxAttempts: 5, timeoutSeconds: 60 });
+    });
+
+    it.each([
+      ['an unknown field', { ...valid, colour: 'blue' }, 'colour'],
+      ['a negative cpu', { ...valid, cpu: -1 }, 'cpu'],
+      ['a fractional cpu', { ...valid, cpu: 0.5 }, 'cpu'],
+      ['a non-integer mem_mb', { ...valid, mem_mb: 1.5 }, 'mem_mb'],
+      ['a negative gpu', { ...valid, gpu: -2 }, 'gpu'],
+      ['a string cpu', { ...valid, cpu: '2' }, 'cpu'],
+      ['a missing task_type', { params: {} }, 'task_type'],
+      ['params that are not an object', { ...valid, params: [1, 2] }, 'params'],
+      ['max_attempts above 20', { ...valid, max_attempts: 21 }, 'max_attempts'],
+      ['timeout_seconds of 0', { ...valid, timeout_seconds: 0 }, 'timeout_seconds'],
+      ['timeout_seconds above a week', { ...valid, timeout_seconds: 604_801 }, 'timeout_seconds'],
+    ])('rejects %s with 400 validation_failed naming the field', async (_name, body, field) => {
+      const response = await http().post('/v1/jobs').send(body).expect(400);
+      expect(response.body.error.code).toBe('validation_failed');
+      expect(response.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+      expect(response.body.error.request_id).toBe(response.headers['x-request-id']);
+      expect(t.jobs.records).toHaveLength(0);
+      expect(t.temporal.started).toHaveLength(0);
+    });
+
+    it('rejects malformed JSON with 400 malformed_json', async () => {
+      const response = await http()
+        .post('/v1/jobs')
+        .set('content-type', 'application/json')
+        .send('{"task_type": "sleep",')
+        .expect(400);
+      expect(response.body.error).toMatchObject({ code: 'malformed_json', request_id: response.headers['x-request-id'] });
+    });
+
+    it('rejects an unknown task type with 422 unknown_task_type', async () => {
+      const response = await http().post('/v1/jobs').send({ ...valid, task_type: 'train_gpt' }).expect(422);
+      expect(response.body.error.code).toBe('unknown_task_type');
+      expect(t.jobs.records).toHaveLength(0);
+    });
+
+    it("rejects params the runner refuses with 422 invalid_params and the runner's details", async () => {
+      const response = await http().post('/v1/jobs').send({ ...valid, params: { seconds: 'soon' } }).expect(422);
+      expect(response.body.error.code).toBe('invalid_params');
+      expect(response.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'params.seconds' })]));
+      expect(t.jobs.records).toHaveLength(0);
+    });
+
+    it('rejects a request no registered node could ever fit with 422 unschedulable naming the resource', async () => {
+      const response = await http().post('/v1/jobs').send({ ...valid, mem_mb: 10_000_000 }).expect(422);
+      expect(response.body.error.code).toBe('unschedulable');
+      expect(response.body.error.message).toMatch(/mem_mb/);
+      expect(response.body.error.message).toMatch(/largest available: cpu 4, mem_mb 16384, gpu 2/);
+      expect(response.body.error.details).toEqual([{ field: 'mem_mb', problem: expect.stringContaining('16384') }]);
+      expect(t.jobs.records).toHaveLength(0);
+    });
+
+    it('is unschedulable when every resource fits some node but no node has them all', async () => {
+      // 8 cores fit the 16-core CPU node, a GPU fits the 4-core GPU node; no node has both.
+      t.nodes.nodes[0].cpuMillis = 16_000;
+      const response = await http().post('/v1/jobs').send({ ...valid, cpu: 8, gpu: 1 }).expect(422);
+      expect(response.body.error.message).toMatch(/no single node/);
+    });
+
+    it('counts nodes in any status when judging schedulability', async () => {
+      t.nodes.nodes = [fakeNode({ id: 'cpu-1', status: 'DEAD' })];
+      await http().post('/v1/jobs').send({ ...valid, gpu: 1 }).expect(422);
+      await http().post('/v1/jobs').send(valid).expect(202);
+    });
+
+    it('accepts any shape while no node was ever registered: the job waits', async () => {
+      t.nodes.nodes = [];
+      await http().post('/v1/jobs').send({ ...valid, gpu: 64 }).expect(202);
+    });
+
+    it('answers 503 dependency_unavailable and keeps no row when the workflow cannot start', async () => {
+      t.temporal.startError = new Error('14 UNAVAILABLE: No connection established');
+      const response = await http().post('/v1/jobs').send(valid).expect(503);
+      expect(response.body.error.code).toBe('dependency_unavailable');
+      expect(response.body.error.message).not.toMatch(/UNAVAILABLE|connection/);
+      expect(t.jobs.records).toHaveLength(0);
+    });
+
+    describe('Idempotency-Key', () => {
+      it('returns the first job with 200 for the same key and body, starting nothing new', async () => {
+        const first = await http().post('/v1/jobs').set('Idempotency-Key', 'k-1').send(valid).expect(202);
+        const again = await http()
+          .post('/v1/jobs')
+          .set('Idempotency-Key', 'k-1')
+          .send({ gpu: 0, mem_mb: 256, cpu: 1, params: { seconds: 1 }, task_type: 'sleep' })
+          .expect(200);
+        expect(again.body.id).toBe(first.body.id);
+        expect(t.jobs.records).toHaveLength(1);
+        expect(t.temporal.started).toHaveLength(1);
+      });
+
+      it('treats explicit defaults as the same body', async () => {
+        const first = await http().post('/v1/jobs').set('Idempotency-Key', 'k-2').send({ task_type: 'sleep' }).expect(202);
+        const again = await http().post('/v1/jobs').set('Idempotency-Key', 'k-2').send(valid).expect(200);
+        expect(again.body.id).toBe(first.body.id);
+      });
+
+      it('answers 409 idempotency_conflict for the same key with a different body', async () => {
+        await http().post('/v1/jobs').set('Idempotency-Key', 'k-3').send(valid).expect(202);
+        const response = await http()
+          .post('/v1/jobs')
+          .set('Idempotency-Key', 'k-3')
+          .send({ ...valid, params: { seconds: 2 } })
+          .expect(409);
+        expect(response.body.error.code).toBe('idempotency_conflict');
+        expect(t.jobs.records).toHaveLength(1);
+      });
+
+      it('replays the winner when a concurrent submission with the same key committed first', async () => {
+        const first = await http().post('/v1/jobs').set('Idempotency-Key', 'k-race').send(valid).expect(202);
+        // This request's lookup ran before the winner committed; its insert then hits the unique key.
+        const lookup = t.jobs.findByIdempotencyKey.bind(t.jobs);
+        let lookups = 0;
+        t.jobs.findByIdempotencyKey = async (tenantId, key) => (++lookups === 1 ? null : lookup(tenantId, key));
+        const again = await http().post('/v1/jobs').set('Idempotency-Key', 'k-race').send(valid).expect(200);
+        expect(again.body.id).toBe(first.body.id);
+        expect(lookups).toBe(2);
+        expect(t.jobs.records).toHaveLength(1);
+      });
+
+      it('keeps different keys apart', async () => {
+        await http().post('/v1/jobs').set('Idempotency-Key', 'a').send(valid).expect(202);
+        await http().post('/v1/jobs').set('Idempotency-Key', 'b').send(valid).expect(202);
+        expect(t.jobs.records).toHaveLength(2);
+      });
+
+      it('rejects a key longer than 200 characters with 400', async () => {
+        const response = await http().post('/v1/jobs').set('Idempotency-Key', 'x'.repeat(201)).send(valid).expect(400);
+        expect(response.body.error.details).toEqual([expect.objectContaining({ field: 'Idempotency-Key' })]);
+      });
+    });
+  });
+
+  describe('GET /v1/jobs/:id', () => {
+    it('returns the job with its assignments, latest last', async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id, state: 'RUNNING', attempts: 2 }, [
+        { state: 'LOST', reason: 'lease expired', nodeId: 'gpu-1', groupName: 'gpu', gpuIds: [0, 1] },
+        { state: 'RUNNING' },
+      ]);
+      const response = await http().get(`/v1/jobs/${id}`).expect(200);
+      expect(response.body.assignments.map((a: { attempt: number }) => a.attempt)).toEqual([1, 2]);
+      expect(response.body.assignments[0]).toMatchObject({
+        state: 'LOST',
+        node_id: 'gpu-1',
+        worker_uid: 'gpu-1',
+        group: 'gpu',
+        gpu_ids: [0, 1],
+        cuda_visible_devices: '0,1',
+        hostname: 'host-a',
+        pid: 4242,
+      });
+      expect(response.body.latest_assignment).toMatchObject({ attempt: 2, state: 'RUNNING', cuda_visible_devices: '' });
+    });
+
+    it('answers 400 validation_failed for a non-UUID id', async () => {
+      const response = await http().get('/v1/jobs/not-a-uuid').expect(400);
+      expect(response.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'id', problem: expect.any(String) }] });
+    });
+
+    it('answers 404 job_not_found for an unknown id', async () => {
+      const response = await http().get(`/v1/jobs/${randomUUID()}`).expect(404);
+      expect(response.body.error.code).toBe('job_not_found');
+    });
+
+    it("does not show another tenant's job", async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id, tenantId: 'other' });
+      await http().get(`/v1/jobs/${id}`).expect(404);
+    });
+  });
+
+  describe('GET /v1/jobs', () => {
+    it('pages newest first with an opaque cursor, stable when created_at ties', async () => {
+      const tie = new Date('2025-02-01T00:00:00.000Z');
+      const ids = Array.from({ length: 5 }, () => randomUUID());
+      for (const id of ids) t.jobs.seed({ id, createdAt: tie });
+      const older = randomUUID();
+      t.jobs.seed({ id: older, createdAt: new Date('2025-01-01T00:00:00.000Z') });
+
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: request.Response = await http()
+          .get('/v1/jobs')
+          .query(cursor ? { limit: 2, cursor } : { limit: 2 })
+          .expect(200);
+        expect(page.body.items.length).toBeLessThanOrEqual(2);
+        seen.push(...page.body.items.map((job: { id: string }) => job.id));
+        cursor = page.body.next_cursor;
+      } while (cursor);
+
+      expect(seen).toEqual([...[...ids].sort().reverse(), older]);
+    });
+
+    it('defaults to 20 items and filters by state', async () => {
+      for (let i = 0; i < 25; i++) t.jobs.seed({ id: randomUUID(), state: i % 5 === 0 ? 'RUNNING' : 'QUEUED' });
+      const all = await http().get('/v1/jobs').expect(200);
+      expect(all.body.items).toHaveLength(20);
+      expect(all.body.next_cursor).toEqual(expect.any(String));
+      const running = await http().get('/v1/jobs?state=RUNNING').expect(200);
+      expect(running.body.items).toHaveLength(5);
+      expect(running.body.next_cursor).toBeNull();
+    });
+
+    it.each([
+      ['limit=0', 'limit'],
+      ['limit=101', 'limit'],
+      ['limit=abc', 'limit'],
+      ['limit=1.5', 'limit'],
+      ['state=SLEEPING', 'state'],
+      ['cursor=bm9wZQ', 'cursor'],
+      ['colour=blue', 'colour'],
+    ])('rejects ?%s with 400 validation_failed', async (query, field) => {
+      const response = await http().get(`/v1/jobs?${query}`).expect(400);
+      expect(response.body.error.code).toBe('validation_failed');
+      expect(response.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+    });
+  });
+
+  describe('POST /v1/jobs/:id/cancel', () => {
+    it('asks the workflow to cancel and answers 202 with the job', async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id, state: 'RUNNING' });
+      const response = await http().post(`/v1/jobs/${id}/cancel`).expect(202);
+      expect(response.body).toMatchObject({ id, state: 'RUNNING' });
+      expect(t.temporal.cancelled).toEqual([`job-${id}`]);
+    });
+
+    it.each(['SUCCEEDED', 'FAILED', 'CANCELLED'] as const)('answers 409 job_already_finished for a %s job', async (state) => {
+      const id = randomUUID();
+      t.jobs.seed({ id, state });
+      const response = await http().post(`/v1/jobs/${id}/cancel`).expect(409);
+      expect(response.body.error.code).toBe('job_already_finished');
+      expect(t.temporal.cancelled).toEqual([]);
+    });
+
+    it('answers 409 when the workflow closed between the read and the cancel', async () => {
+      const id = randomUUID();
+      const record = t.jobs.seed({ id, state: 'RUNNING' });
+      t.temporal.cancelError = FakeTemporalClient.notFound(`job-${id}`);
+      const original = t.jobs.findById.bind(t.jobs);
+      let reads = 0;
+      t.jobs.findById = async (tenantId, jobId) => {
+        reads += 1;
+        if (reads > 1) record.job.state = 'SUCCEEDED';
+        return original(tenantId, jobId);
+      };
+      const response = await http().post(`/v1/jobs/${id}/cancel`).expect(409);
+      expect(response.body.error.code).toBe('job_already_finished');
+    });
+
+    it('answers 503 when Temporal is unreachable', async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id });
+      t.temporal.cancelError = new Error('14 UNAVAILABLE');
+      const response = await http().post(`/v1/jobs/${id}/cancel`).expect(503);
+      expect(response.body.error.code).toBe('dependency_unavailable');
+    });
+
+    it('answers 404 for an unknown job and 400 for a non-UUID id', async () => {
+      expect((await http().post(`/v1/jobs/${randomUUID()}/cancel`).expect(404)).body.error.code).toBe('job_not_found');
+      expect((await http().post('/v1/jobs/nope/cancel').expect(400)).body.error.code).toBe('validation_failed');
+    });
+  });
+});

@@ -1,0 +1,242 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
+import { TASK_TYPES } from '../../../libs/runners/registry';
+
+const INT32_MAX = 2_147_483_647;
+// cpu is stored in millicores in a 32-bit column.
+const MAX_CPU_CORES = Math.floor(INT32_MAX / 1000);
+export const MAX_ATTEMPTS_LIMIT = 20;
+export const MAX_TIMEOUT_SECONDS = 604_800;
+export const DEFAULT_CPU = 1;
+export const DEFAULT_MEM_MB = 256;
+export const DEFAULT_GPU = 0;
+export const DEFAULT_PRIORITY = 0;
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export class CreateJobDto {
+  @ApiProperty({ description: `The task to run; one of ${TASK_TYPES.join(', ')}.`, example: 'sleep' })
+  @IsString()
+  @Length(1, 100)
+  task_type: string;
+
+  @ApiPropertyOptional({
+    description: "Parameters for the task type's runner, checked at submission.",
+    type: 'object',
+    additionalProperties: true,
+    default: {},
+    example: { seconds: 1 },
+  })
+  @IsOptional()
+  @IsObject()
+  // Kept exactly as parsed: the runner, not class-transformer, decides what params mean.
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.params, { toClassOnly: true })
+  params?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'Whole CPU cores to reserve.', minimum: 0, maximum: MAX_CPU_CORES, default: DEFAULT_CPU })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_CPU_CORES)
+  cpu?: number;
+
+  @ApiPropertyOptional({ description: 'Memory to reserve, in MiB.', minimum: 0, maximum: INT32_MAX, default: DEFAULT_MEM_MB })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(INT32_MAX)
+  mem_mb?: number;
+
+  @ApiPropertyOptional({ description: 'Number of GPUs to reserve on one node.', minimum: 0, maximum: 1024, default: DEFAULT_GPU })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1024)
+  gpu?: number;
+
+  @ApiPropertyOptional({ description: 'Higher runs first among waiting jobs.', minimum: -INT32_MAX, maximum: INT32_MAX, default: DEFAULT_PRIORITY })
+  @IsOptional()
+  @IsInt()
+  @Min(-INT32_MAX)
+  @Max(INT32_MAX)
+  priority?: number;
+
+  @ApiPropertyOptional({
+    description: 'Attempts allowed when nodes are lost (default from MLIS_DEFAULT_MAX_ATTEMPTS).',
+    minimum: 1,
+    maximum: MAX_ATTEMPTS_LIMIT,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_ATTEMPTS_LIMIT)
+  max_attempts?: number;
+
+  @ApiPropertyOptional({
+    description: 'Run time limit of one attempt, in seconds (default from MLIS_DEFAULT_TIMEOUT_SECONDS).',
+    minimum: 1,
+    maximum: MAX_TIMEOUT_SECONDS,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMEOUT_SECONDS)
+  timeout_seconds?: number;
+}
+
+export class JobListQueryDto {
+  @ApiPropertyOptional({ description: 'Page size.', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Only jobs in this state.', enum: JOB_STATES })
+  @IsOptional()
+  @IsIn(JOB_STATES)
+  state?: JobState;
+
+  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page\'s next_cursor.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}
+
+export class JobErrorDto {
+  @ApiProperty({ description: 'Failure type code (e.g. RunnerError, MaxAttemptsExhausted).' })
+  code: string;
+
+  @ApiProperty({ description: 'What went wrong.' })
+  message: string;
+}
+
+export class AssignmentResponseDto {
+  @ApiProperty({ description: 'Assignment id.', format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ description: 'Attempt number, from 1.' })
+  attempt: number;
+
+  @ApiProperty({ description: 'Assignment state.', enum: ASSIGNMENT_STATES })
+  state: AssignmentState;
+
+  @ApiProperty({ description: 'Node the attempt was placed on.' })
+  node_id: string;
+
+  @ApiProperty({ description: 'Worker identity; the node id (the seed called it worker uid).' })
+  worker_uid: string;
+
+  @ApiProperty({ description: 'Incarnation of the node when the attempt was placed.' })
+  node_incarnation: number;
+
+  @ApiProperty({ description: "Hostname of the node's current registration.", type: String, nullable: true })
+  hostname: string | null;
+
+  @ApiProperty({ description: "Process id of the node's current registration.", type: Number, nullable: true })
+  pid: number | null;
+
+  @ApiProperty({ description: 'Worker group of the node.' })
+  group: string;
+
+  @ApiProperty({ description: 'GPU ids reserved for this attempt.', type: [Number] })
+  gpu_ids: number[];
+
+  @ApiProperty({ description: 'CUDA_VISIBLE_DEVICES the runner got ("0,1"; "" for none).' })
+  cuda_visible_devices: string;
+
+  @ApiProperty({ description: 'Why the attempt ended as it did.', type: String, nullable: true })
+  reason: string | null;
+
+  @ApiProperty({ description: 'When it was placed.', format: 'date-time' })
+  created_at: string;
+
+  @ApiProperty({ description: 'When the node started it.', type: String, format: 'date-time', nullable: true })
+  started_at: string | null;
+
+  @ApiProperty({ description: 'When it ended.', type: String, format: 'date-time', nullable: true })
+  ended_at: string | null;
+}
+
+export class JobResponseDto {
+  @ApiProperty({ description: 'Job id.', format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ description: 'Owning tenant.' })
+  tenant_id: string;
+
+  @ApiProperty({ description: 'Subject that submitted the job.' })
+  submitted_by: string;
+
+  @ApiProperty({ description: 'Task type.' })
+  task_type: string;
+
+  @ApiProperty({ description: 'Params as the runner validated them (defaults filled in).', type: 'object', additionalProperties: true })
+  params: Record<string, unknown>;
+
+  @ApiProperty({ description: 'CPU cores reserved.' })
+  cpu: number;
+
+  @ApiProperty({ description: 'Memory reserved, MiB.' })
+  mem_mb: number;
+
+  @ApiProperty({ description: 'GPUs reserved.' })
+  gpu: number;
+
+  @ApiProperty({ description: 'Priority among waiting jobs.' })
+  priority: number;
+
+  @ApiProperty({ description: 'Job state.', enum: JOB_STATES })
+  state: JobState;
+
+  @ApiProperty({ description: 'Why a QUEUED job is waiting.', enum: PENDING_REASONS, nullable: true })
+  pending_reason: PendingReason | null;
+
+  @ApiProperty({ description: 'Which resource is short, for a waiting job.', type: String, nullable: true })
+  pending_detail: string | null;
+
+  @ApiProperty({ description: 'Attempts started so far.' })
+  attempts: number;
+
+  @ApiProperty({ description: 'Attempts allowed.' })
+  max_attempts: number;
+
+  @ApiProperty({ description: 'Run time limit of one attempt, seconds.' })
+  timeout_seconds: number;
+
+  @ApiProperty({ description: "The runner's result once SUCCEEDED.", nullable: true, type: 'object', additionalProperties: true })
+  result: unknown;
+
+  @ApiProperty({ description: 'Why the job FAILED.', type: JobErrorDto, nullable: true })
+  error: JobErrorDto | null;
+
+  @ApiProperty({ description: 'Submission time.', format: 'date-time' })
+  created_at: string;
+
+  @ApiProperty({ description: 'Last change.', format: 'date-time' })
+  updated_at: string;
+
+  @ApiProperty({ description: 'First placement.', type: String, format: 'date-time', nullable: true })
+  started_at: string | null;
+
+  @ApiProperty({ description: 'When it reached a terminal state.', type: String, format: 'date-time', nullable: true })
+  finished_at: string | null;
+
+  @ApiProperty({ description: 'The latest attempt.', type: AssignmentResponseDto, nullable: true })
+  latest_assignment: AssignmentResponseDto | null;
+
+  @ApiProperty({ description: 'Every attempt, attempt ascending.', type: [AssignmentResponseDto] })
+  assignments: AssignmentResponseDto[];
+}
+
+export class JobListResponseDto {
+  @ApiProperty({ description: 'Jobs, newest first.', type: [JobResponseDto] })
+  items: JobResponseDto[];
+
+  @ApiProperty({ description: 'Cursor for the next page; null on the last page.', type: String, nullable: true })
+  next_cursor: string | null;
+}

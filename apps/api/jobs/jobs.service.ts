@@ -1,0 +1,286 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { AppConfig } from '../../../libs/config';
+import {
+  ApiErrorCode,
+  CONTROL_TASK_QUEUE,
+  jobWorkflowId,
+  SEARCH_ATTRIBUTES,
+  TERMINAL_JOB_STATES,
+  type JobWorkflowInput,
+  type ResourceRequest,
+} from '../../../libs/contracts';
+import { IdempotencyKeyTakenError, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
+import { fitsWhenEmpty } from '../../../libs/ledger';
+import { InvalidParamsError } from '../../../libs/runners/runner';
+import { getRunner } from '../../../libs/runners/registry';
+import type { Actor } from '../common/actor';
+import { DomainError } from '../common/domain-error';
+import { InjectAppConfig } from '../core/app-config';
+import { decodeJobCursor, encodeJobCursor } from './jobs-cursor';
+import {
+  DEFAULT_CPU,
+  DEFAULT_GPU,
+  DEFAULT_MEM_MB,
+  DEFAULT_PAGE_SIZE,
+  DEFAULT_PRIORITY,
+  type CreateJobDto,
+  type JobListQueryDto,
+  type JobListResponseDto,
+  type JobResponseDto,
+} from './jobs.dto';
+import { toJobResponse } from './jobs.mapper';
+
+/** Started by name so the API never loads workflow code; typed by its input. */
+type JobWorkflow = (input: JobWorkflowInput) => Promise<unknown>;
+const JOB_WORKFLOW_TYPE = 'jobWorkflow';
+// The client retries an unreachable server for much longer; a submission holds a database
+// transaction meanwhile, so give up early and answer 503.
+const TEMPORAL_CALL_DEADLINE_MS = 5_000;
+
+/** The part of a submission that decides what runs; an idempotent replay must match it exactly. */
+type JobSpec = Pick<NewJob, 'taskType' | 'params' | 'cpuMillis' | 'memMb' | 'gpu' | 'priority' | 'maxAttempts' | 'timeoutSeconds'>;
+
+export interface SubmitResult {
+  job: JobResponseDto;
+  /** False when an Idempotency-Key replay returned the job accepted earlier. */
+  created: boolean;
+}
+
+/** JSON with object keys sorted, so two specs compare equal whatever order their params came in. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonical(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function specOf(record: JobRecord): JobSpec {
+  const { job } = record;
+  return {
+    taskType: job.taskType,
+    params: job.params,
+    cpuMillis: job.cpuMillis,
+    memMb: job.memMb,
+    gpu: job.gpu,
+    priority: job.priority,
+    maxAttempts: job.maxAttempts,
+    timeoutSeconds: job.timeoutSeconds,
+  };
+}
+
+/** Admission, the job read model and cancellation. */
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger(JobsService.name);
+
+  constructor(
+    @Inject(JobsRepository) private readonly jobs: JobsRepository,
+    @Inject(NodesRepository) private readonly nodes: NodesRepository,
+    @Inject(Client) private readonly client: Client,
+    @InjectAppConfig() private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Accepts a job: checks it can run, then inserts it and starts its workflow in one transaction.
+   * With an idempotency key, a repeat of the same submission returns the job accepted the first time.
+   */
+  async submit(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
+    const spec = this.admit(dto);
+    if (idempotencyKey !== undefined) {
+      const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
+      if (earlier) return this.replay(earlier, spec);
+    }
+    await this.checkSchedulable(spec);
+
+    const job: NewJob = {
+      ...spec,
+      id: randomUUID(),
+      tenantId: actor.tenantId,
+      submittedBy: actor.subject,
+      idempotencyKey: idempotencyKey ?? null,
+      requestId,
+    };
+    try {
+      const record = await this.jobs.insert(job, () => this.startWorkflow(job));
+      return { job: toJobResponse(record), created: true };
+    } catch (error) {
+      // A concurrent submission with the same key committed first.
+      if (error instanceof IdempotencyKeyTakenError && idempotencyKey !== undefined) {
+        const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
+        if (earlier) return this.replay(earlier, spec);
+      }
+      throw error;
+    }
+  }
+
+  async get(actor: Actor, id: string): Promise<JobResponseDto> {
+    return toJobResponse(await this.find(actor, id));
+  }
+
+  async list(actor: Actor, query: JobListQueryDto): Promise<JobListResponseDto> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const records = await this.jobs.list({
+      tenantId: actor.tenantId,
+      state: query.state,
+      // One extra row tells whether another page exists.
+      limit: limit + 1,
+      after: query.cursor === undefined ? undefined : decodeJobCursor(query.cursor),
+    });
+    const page = records.slice(0, limit);
+    return {
+      items: page.map(toJobResponse),
+      next_cursor: records.length > limit ? encodeJobCursor(page[page.length - 1].cursor) : null,
+    };
+  }
+
+  /** Asks the job's workflow to cancel; it writes CANCELLED once it has released the reservation. */
+  async cancel(actor: Actor, id: string): Promise<JobResponseDto> {
+    const record = await this.find(actor, id);
+    this.assertNotFinished(record);
+    try {
+      await this.withDeadline(() => this.client.workflow.getHandle(jobWorkflowId(id)).cancel());
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) {
+        // The workflow closed after our read: the job has just finished.
+        this.assertNotFinished(await this.find(actor, id));
+        throw error;
+      }
+      this.logger.warn({ msg: 'cancel request failed', job_id: id, error: String(error) });
+      throw new DomainError(ApiErrorCode.DependencyUnavailable, 'could not reach the workflow service to cancel the job');
+    }
+    return toJobResponse(record);
+  }
+
+  /** Most recent jobs of the tenant, for the console. */
+  async recent(actor: Actor, limit: number): Promise<JobResponseDto[]> {
+    return (await this.jobs.list({ tenantId: actor.tenantId, limit })).map(toJobResponse);
+  }
+
+  private async find(actor: Actor, id: string): Promise<JobRecord> {
+    const record = await this.jobs.findById(actor.tenantId, id);
+    if (!record) throw new DomainError(ApiErrorCode.JobNotFound, `job ${id} not found`);
+    return record;
+  }
+
+  private assertNotFinished(record: JobRecord): void {
+    if (TERMINAL_JOB_STATES.includes(record.job.state)) {
+      throw new DomainError(ApiErrorCode.JobAlreadyFinished, `job ${record.job.id} already finished ${record.job.state}`);
+    }
+  }
+
+  /** Task type and params, checked by the same runner code the node runs; defaults filled in. */
+  private admit(dto: CreateJobDto): JobSpec {
+    const runner = getRunner(dto.task_type);
+    if (!runner) {
+      throw new DomainError(ApiErrorCode.UnknownTaskType, `unknown task type "${dto.task_type}"`, [
+        { field: 'task_type', problem: 'no runner for this task type' },
+      ]);
+    }
+    let params: unknown;
+    try {
+      params = runner.validate(dto.params ?? {});
+    } catch (error) {
+      if (error instanceof InvalidParamsError) {
+        throw new DomainError(ApiErrorCode.InvalidParams, error.message, error.details);
+      }
+      throw error;
+    }
+    const { scheduling } = this.config;
+    return {
+      taskType: dto.task_type,
+      params: (params ?? {}) as Record<string, unknown>,
+      cpuMillis: (dto.cpu ?? DEFAULT_CPU) * 1000,
+      memMb: dto.mem_mb ?? DEFAULT_MEM_MB,
+      gpu: dto.gpu ?? DEFAULT_GPU,
+      priority: dto.priority ?? DEFAULT_PRIORITY,
+      maxAttempts: dto.max_attempts ?? scheduling.defaultMaxAttempts,
+      timeoutSeconds: dto.timeout_seconds ?? scheduling.defaultTimeoutSeconds,
+    };
+  }
+
+  private replay(earlier: JobRecord, spec: JobSpec): SubmitResult {
+    if (canonical(specOf(earlier)) !== canonical(spec)) {
+      throw new DomainError(
+        ApiErrorCode.IdempotencyConflict,
+        `Idempotency-Key was already used for job ${earlier.job.id} with a different request`,
+      );
+    }
+    return { job: toJobResponse(earlier), created: false };
+  }
+
+  /**
+   * Refuses a request that no registered node could run even when empty. With no node registered
+   * yet the job is accepted and waits, since the cluster's shape is unknown.
+   */
+  private async checkSchedulable(spec: JobSpec): Promise<void> {
+    const nodes = await this.nodes.list();
+    if (nodes.length === 0) return;
+    const request: ResourceRequest = { cpuMillis: spec.cpuMillis, memMb: spec.memMb, gpu: spec.gpu };
+    const shapes = nodes.map((node) => ({
+      slots: node.slots,
+      cpuMillis: node.cpuMillis,
+      memMb: node.memMb,
+      gpuIndices: node.gpus.map((gpu) => gpu.index),
+    }));
+    if (shapes.some((shape) => fitsWhenEmpty(shape, request))) return;
+
+    const largest = {
+      cpu: Math.max(...shapes.map((s) => s.cpuMillis)) / 1000,
+      mem_mb: Math.max(...shapes.map((s) => s.memMb)),
+      gpu: Math.max(...shapes.map((s) => s.gpuIndices.length)),
+    };
+    const requested = { cpu: spec.cpuMillis / 1000, mem_mb: spec.memMb, gpu: spec.gpu };
+    const short = (['cpu', 'mem_mb', 'gpu'] as const).filter((field) => requested[field] > largest[field]);
+    const why =
+      short.length > 0
+        ? `too much ${short.join(', ')}`
+        : 'every resource fits some node, but no single node has all of them';
+    throw new DomainError(
+      ApiErrorCode.Unschedulable,
+      `no registered node can ever run this job (cpu ${requested.cpu}, mem_mb ${requested.mem_mb}, gpu ${requested.gpu}): ${why}; ` +
+        `largest available: cpu ${largest.cpu}, mem_mb ${largest.mem_mb}, gpu ${largest.gpu}`,
+      short.map((field) => ({ field, problem: `exceeds the largest node's ${largest[field]}` })),
+    );
+  }
+
+  private withDeadline<T>(call: () => Promise<T>): Promise<T> {
+    return this.client.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, call);
+  }
+
+  private async startWorkflow(job: NewJob): Promise<void> {
+    const { scheduling } = this.config;
+    const input: JobWorkflowInput = {
+      jobId: job.id,
+      tenantId: job.tenantId,
+      taskType: job.taskType,
+      params: job.params,
+      maxAttempts: job.maxAttempts,
+      timeoutSeconds: job.timeoutSeconds,
+      leaseSeconds: scheduling.leaseSeconds,
+      scheduleToStartSeconds: scheduling.scheduleToStartSeconds,
+      capacityRetrySeconds: scheduling.capacityRetrySeconds,
+    };
+    try {
+      await this.withDeadline(() =>
+        this.client.workflow.start<JobWorkflow>(JOB_WORKFLOW_TYPE, {
+          taskQueue: CONTROL_TASK_QUEUE,
+          workflowId: jobWorkflowId(job.id),
+          args: [input],
+          typedSearchAttributes: [
+            { key: SEARCH_ATTRIBUTES.tenant, value: job.tenantId },
+            { key: SEARCH_ATTRIBUTES.taskType, value: job.taskType },
+            { key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' },
+          ],
+        }),
+      );
+    } catch (error) {
+      // Thrown inside the insert transaction: the job row is rolled back with it.
+      this.logger.error({ msg: 'starting the job workflow failed', job_id: job.id, error: String(error) });
+      throw new DomainError(ApiErrorCode.DependencyUnavailable, 'the workflow service is unavailable; the job was not accepted');
+    }
+  }
+}

@@ -1,0 +1,257 @@
+// In-memory stand-ins for the API's dependencies, for specs that run without Postgres or Temporal.
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { JobState } from '../../../libs/contracts';
+import {
+  IdempotencyKeyTakenError,
+  UnknownWorkerGroupError,
+  type JobAssignmentEntity,
+  type JobCursor,
+  type JobEntity,
+  type JobListQuery,
+  type JobRecord,
+  type JobsRepository,
+  type LedgerRepository,
+  type NewJob,
+  type NodeEntity,
+  type NodesRepository,
+  type RegisterNodeInput,
+} from '../../../libs/db';
+
+type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
+
+function exactTime(date: Date): string {
+  return date.toISOString().replace('Z', '000Z');
+}
+
+function byNewest(a: JobCursor, b: JobCursor): number {
+  return a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+export class FakeJobsRepository implements Db<JobsRepository> {
+  readonly records: JobRecord[] = [];
+  private clock = Date.parse('2025-01-01T00:00:00.000Z');
+
+  async insert(job: NewJob, afterInsert: (record: JobRecord) => Promise<void>): Promise<JobRecord> {
+    if (job.idempotencyKey !== null && this.records.some((r) => r.job.tenantId === job.tenantId && r.job.idempotencyKey === job.idempotencyKey)) {
+      throw new IdempotencyKeyTakenError('taken');
+    }
+    const record = this.build({ ...job });
+    await afterInsert(record);
+    this.records.push(record);
+    return record;
+  }
+
+  async findById(tenantId: string, id: string): Promise<JobRecord | null> {
+    return this.records.find((r) => r.job.tenantId === tenantId && r.job.id === id) ?? null;
+  }
+
+  async findByIdempotencyKey(tenantId: string, key: string): Promise<JobRecord | null> {
+    return this.records.find((r) => r.job.tenantId === tenantId && r.job.idempotencyKey === key) ?? null;
+  }
+
+  async list(query: JobListQuery): Promise<JobRecord[]> {
+    const after = query.after;
+    return this.records
+      .filter((r) => r.job.tenantId === query.tenantId && (!query.state || r.job.state === query.state))
+      .filter((r) => !after || byNewest(r.cursor, after) > 0)
+      .sort((a, b) => byNewest(a.cursor, b.cursor))
+      .slice(0, query.limit);
+  }
+
+  async countByState(tenantId: string): Promise<Map<JobState, number>> {
+    const counts = new Map<JobState, number>();
+    for (const { job } of this.records.filter((r) => r.job.tenantId === tenantId)) {
+      counts.set(job.state, (counts.get(job.state) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Adds a job as if the API had accepted it; `createdAt` ticks one millisecond per job unless given. */
+  seed(overrides: Partial<JobEntity> & { id: string }, assignments: Partial<JobAssignmentEntity>[] = []): JobRecord {
+    const record = this.build(overrides, assignments);
+    this.records.push(record);
+    return record;
+  }
+
+  private build(overrides: Partial<JobEntity> & { id: string }, assignments: Partial<JobAssignmentEntity>[] = []): JobRecord {
+    const createdAt = overrides.createdAt ?? new Date((this.clock += 1));
+    const job: JobEntity = {
+      tenantId: 'default',
+      submittedBy: 'anonymous',
+      taskType: 'sleep',
+      params: { seconds: 1 },
+      cpuMillis: 1000,
+      memMb: 256,
+      gpu: 0,
+      priority: 0,
+      state: 'QUEUED',
+      pendingReason: null,
+      pendingDetail: null,
+      attempts: 0,
+      maxAttempts: 3,
+      timeoutSeconds: 3600,
+      idempotencyKey: null,
+      result: null,
+      error: null,
+      requestId: null,
+      updatedAt: createdAt,
+      startedAt: null,
+      finishedAt: null,
+      ...overrides,
+      createdAt,
+    };
+    return {
+      job,
+      assignments: assignments.map((a, i) => ({
+        assignment: {
+          id: `00000000-0000-4000-8000-00000000000${i}`,
+          jobId: job.id,
+          attempt: i + 1,
+          nodeId: 'cpu-1',
+          nodeIncarnation: 1,
+          groupName: 'cpu',
+          gpuIds: [],
+          slots: 1,
+          cpuMillis: job.cpuMillis,
+          memMb: job.memMb,
+          state: 'RUNNING',
+          reason: null,
+          createdAt,
+          startedAt: null,
+          endedAt: null,
+          ...a,
+        },
+        hostname: 'host-a',
+        pid: 4242,
+      })),
+      cursor: { createdAt: exactTime(createdAt), id: job.id },
+    };
+  }
+}
+
+export function fakeNode(overrides: Partial<NodeEntity> & { id: string }): NodeEntity {
+  const now = new Date('2025-01-01T00:00:00.000Z');
+  return {
+    groupName: 'cpu',
+    hostname: 'host-a',
+    pid: 4242,
+    incarnation: 1,
+    status: 'ACTIVE',
+    slots: 4,
+    cpuMillis: 4000,
+    memMb: 8192,
+    gpuCount: 0,
+    gpus: [],
+    usedSlots: 0,
+    usedCpuMillis: 0,
+    usedMemMb: 0,
+    usedGpus: 0,
+    lastSeenAt: now,
+    registeredAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+}
+
+export class FakeNodesRepository implements Db<NodesRepository> {
+  nodes: NodeEntity[] = [];
+  /** What liveCountsByGroup answers; a function so a spec can make it fail. */
+  liveCounts: () => Promise<Map<string, number>> = async () => new Map();
+
+  async list(): Promise<NodeEntity[]> {
+    return this.nodes;
+  }
+
+  async liveCountsByGroup(): Promise<Map<string, number>> {
+    return this.liveCounts();
+  }
+}
+
+export class FakeLedgerRepository implements Pick<LedgerRepository, 'registerNode' | 'heartbeatNode' | 'ensureWorkerGroups'> {
+  groups: string[] = [];
+  registered: RegisterNodeInput[] = [];
+  heartbeatAnswer: 'ok' | 'superseded' | 'unknown' = 'ok';
+
+  async ensureWorkerGroups(names: string[]): Promise<void> {
+    this.groups.push(...names.filter((name) => !this.groups.includes(name)));
+  }
+
+  async registerNode(input: RegisterNodeInput): Promise<{ incarnation: number }> {
+    if (!this.groups.includes(input.group)) throw new UnknownWorkerGroupError(`unknown worker group "${input.group}"`);
+    this.registered.push(input);
+    return { incarnation: this.registered.filter((r) => r.nodeId === input.nodeId).length };
+  }
+
+  async heartbeatNode(): Promise<'ok' | 'superseded' | 'unknown'> {
+    return this.heartbeatAnswer;
+  }
+}
+
+export class FakeCapacityWaker {
+  calls = 0;
+  failWith: Error | undefined;
+
+  async wake(): Promise<number> {
+    this.calls += 1;
+    if (this.failWith) throw this.failWith;
+    return 0;
+  }
+}
+
+export interface StartedWorkflow {
+  workflowType: string;
+  options: { taskQueue: string; workflowId: string; args: unknown[]; typedSearchAttributes: { key: { name: string }; value: unknown }[] };
+}
+
+/** The slice of the Temporal client the API uses. */
+export class FakeTemporalClient {
+  readonly started: StartedWorkflow[] = [];
+  readonly cancelled: string[] = [];
+  startError: Error | undefined;
+  cancelError: Error | undefined;
+  healthy = true;
+  closed = false;
+
+  readonly workflow = {
+    start: async (workflowType: string, options: StartedWorkflow['options']) => {
+      if (this.startError) throw this.startError;
+      this.started.push({ workflowType, options });
+      return { workflowId: options.workflowId };
+    },
+    getHandle: (workflowId: string) => ({
+      cancel: async () => {
+        if (this.cancelError) throw this.cancelError;
+        this.cancelled.push(workflowId);
+      },
+    }),
+  };
+
+  readonly connection = {
+    withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+    workflowService: {
+      getSystemInfo: async () => {
+        if (!this.healthy) throw new Error('14 UNAVAILABLE: connection refused');
+        return {};
+      },
+    },
+    close: async () => {
+      this.closed = true;
+    },
+  };
+
+  static notFound(workflowId: string): WorkflowNotFoundError {
+    return new WorkflowNotFoundError('workflow not found', workflowId, undefined);
+  }
+}
+
+export class FakeDataSource {
+  healthy = true;
+  readonly isInitialized = false;
+
+  async query(): Promise<unknown[]> {
+    if (!this.healthy) throw new Error('connect ECONNREFUSED 127.0.0.1:55432');
+    return [{ '?column?': 1 }];
+  }
+
+  async destroy(): Promise<void> {}
+}

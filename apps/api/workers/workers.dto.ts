@@ -1,0 +1,216 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsInt,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateBy,
+  ValidateNested,
+  type ValidationOptions,
+} from 'class-validator';
+import { NODE_STATUSES, type NodeStatus } from '../../../libs/contracts';
+
+const INT32_MAX = 2_147_483_647;
+/** Node ids and group names, as the database's CHECK constraints allow them. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const NAME_RULE = 'lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters';
+export const MAX_GPUS_PER_NODE = 64;
+
+/** GPU indices must be exactly 0..n-1, each once: they become CUDA_VISIBLE_DEVICES ids. */
+function IsGpuIndexSequence(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isGpuIndexSequence',
+      validator: {
+        validate(value: unknown): boolean {
+          if (!Array.isArray(value)) return true;
+          const indices = value.map((gpu: { index?: unknown } | null) => gpu?.index);
+          // Malformed entries are reported by their own validators.
+          if (!indices.every((index) => Number.isInteger(index))) return true;
+          return [...(indices as number[])].sort((a, b) => a - b).every((index, position) => index === position);
+        },
+        defaultMessage: () => 'gpus indices must be unique and numbered 0..n-1',
+      },
+    },
+    options,
+  );
+}
+
+export class GpuDeviceDto {
+  @ApiProperty({ description: 'GPU index on the node (0..n-1), as CUDA numbers it.', minimum: 0 })
+  @IsInt()
+  @Min(0)
+  @Max(MAX_GPUS_PER_NODE - 1)
+  index: number;
+
+  @ApiProperty({ description: 'GPU model name.', example: 'simulated' })
+  @IsString()
+  @Length(1, 200)
+  model: string;
+
+  @ApiProperty({ description: 'GPU memory, MiB.', minimum: 0 })
+  @IsInt()
+  @Min(0)
+  @Max(INT32_MAX)
+  memory_mb: number;
+}
+
+export class RegisterNodeDto {
+  @ApiProperty({ description: `Stable node id: ${NAME_RULE}.`, example: 'cpu-1', pattern: NAME_PATTERN.source })
+  @IsString()
+  @Matches(NAME_PATTERN, { message: `node_id must be ${NAME_RULE}` })
+  node_id: string;
+
+  @ApiProperty({ description: 'Worker group the node serves.', example: 'cpu', pattern: NAME_PATTERN.source })
+  @IsString()
+  @Matches(NAME_PATTERN, { message: `group must be ${NAME_RULE}` })
+  group: string;
+
+  @ApiProperty({ description: 'Hostname of the node process.' })
+  @IsString()
+  @Length(1, 255)
+  hostname: string;
+
+  @ApiProperty({ description: 'Process id of the node process.', minimum: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(INT32_MAX)
+  pid: number;
+
+  @ApiProperty({ description: 'Assignments the node runs at once.', minimum: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(INT32_MAX)
+  slots: number;
+
+  @ApiProperty({ description: 'CPU capacity in millicores.', minimum: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(INT32_MAX)
+  cpu_millis: number;
+
+  @ApiProperty({ description: 'Memory capacity, MiB.', minimum: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(INT32_MAX)
+  mem_mb: number;
+
+  @ApiProperty({ description: 'GPUs of the node; indices unique and numbered 0..n-1.', type: [GpuDeviceDto] })
+  @IsArray()
+  @ArrayMaxSize(MAX_GPUS_PER_NODE)
+  @ValidateNested({ each: true })
+  @Type(() => GpuDeviceDto)
+  @IsGpuIndexSequence()
+  gpus: GpuDeviceDto[];
+}
+
+export class RegisterNodeResponseDto {
+  @ApiProperty({ description: 'The node id.' })
+  node_id: string;
+
+  @ApiProperty({ description: 'The worker group.' })
+  group: string;
+
+  @ApiProperty({ description: 'Incarnation of this registration; heartbeats must carry it.' })
+  incarnation: number;
+
+  @ApiProperty({ description: 'Temporal task queue the node polls.', example: 'mlis-node.cpu.cpu-1' })
+  task_queue: string;
+
+  @ApiProperty({ description: 'How often the node must heartbeat, seconds.' })
+  heartbeat_seconds: number;
+}
+
+export class NodeIdParamDto {
+  @ApiProperty({ description: 'Node id.', pattern: NAME_PATTERN.source })
+  @IsString()
+  @Matches(NAME_PATTERN, { message: `id must be ${NAME_RULE}` })
+  id: string;
+}
+
+export class HeartbeatDto {
+  @ApiProperty({ description: 'Incarnation returned by registration.', minimum: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(INT32_MAX)
+  incarnation: number;
+}
+
+export class HeartbeatResponseDto {
+  @ApiProperty({ description: 'Always "ok": the node is live under this incarnation.', enum: ['ok'] })
+  status: 'ok';
+}
+
+export class GpuResponseDto {
+  @ApiProperty({ description: 'GPU index.' })
+  index: number;
+
+  @ApiProperty({ description: 'GPU model name.' })
+  model: string;
+
+  @ApiProperty({ description: 'GPU memory, MiB.' })
+  memory_mb: number;
+}
+
+export class NodeResponseDto {
+  @ApiProperty({ description: 'Node id.' })
+  node_id: string;
+
+  @ApiProperty({ description: 'Worker group.' })
+  group: string;
+
+  @ApiProperty({ description: 'Liveness status.', enum: NODE_STATUSES })
+  status: NodeStatus;
+
+  @ApiProperty({ description: 'Hostname of the current registration.' })
+  hostname: string;
+
+  @ApiProperty({ description: 'Process id of the current registration.' })
+  pid: number;
+
+  @ApiProperty({ description: 'Registration count; bumps on every re-registration.' })
+  incarnation: number;
+
+  @ApiProperty({ description: 'Concurrent assignment slots.' })
+  slots: number;
+
+  @ApiProperty({ description: 'Slots in use.' })
+  used_slots: number;
+
+  @ApiProperty({ description: 'CPU cores.' })
+  cpu: number;
+
+  @ApiProperty({ description: 'CPU cores reserved (may be fractional).' })
+  used_cpu: number;
+
+  @ApiProperty({ description: 'Memory, MiB.' })
+  mem_mb: number;
+
+  @ApiProperty({ description: 'Memory reserved, MiB.' })
+  used_mem_mb: number;
+
+  @ApiProperty({ description: 'Number of GPUs.' })
+  gpu_count: number;
+
+  @ApiProperty({ description: 'GPUs reserved.' })
+  used_gpus: number;
+
+  @ApiProperty({ description: 'GPU inventory.', type: [GpuResponseDto] })
+  gpus: GpuResponseDto[];
+
+  @ApiProperty({ description: 'Last heartbeat.', format: 'date-time' })
+  last_seen_at: string;
+
+  @ApiProperty({ description: 'Last (re-)registration.', format: 'date-time' })
+  registered_at: string;
+}
+
+export class NodeListResponseDto {
+  @ApiProperty({ description: 'Every registered node, by group then id.', type: [NodeResponseDto] })
+  items: NodeResponseDto[];
+}

@@ -1,0 +1,89 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { AppConfig } from '../../../libs/config';
+import { ApiErrorCode, nodeTaskQueue } from '../../../libs/contracts';
+import { LedgerRepository, NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
+import { CapacityWaker } from '../../../libs/temporal';
+import { DomainError } from '../common/domain-error';
+import { InjectAppConfig } from '../core/app-config';
+import type { HeartbeatDto, HeartbeatResponseDto, NodeListResponseDto, RegisterNodeDto, RegisterNodeResponseDto } from './workers.dto';
+import { toNodeResponse } from './workers.mapper';
+
+/** The node registry: registration, liveness heartbeats and the node list. */
+@Injectable()
+export class WorkersService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(WorkersService.name);
+
+  constructor(
+    @Inject(LedgerRepository) private readonly ledger: LedgerRepository,
+    @Inject(NodesRepository) private readonly nodes: NodesRepository,
+    @Inject(CapacityWaker) private readonly waker: CapacityWaker,
+    @InjectAppConfig() private readonly config: AppConfig,
+  ) {}
+
+  /** Nodes can only register into configured groups; make sure they exist. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.ledger.ensureWorkerGroups(this.config.workerGroups);
+  }
+
+  async list(): Promise<NodeListResponseDto> {
+    return { items: (await this.nodes.list()).map(toNodeResponse) };
+  }
+
+  /** Registers (or re-registers, with a new incarnation) a node, then wakes jobs waiting for capacity. */
+  async register(dto: RegisterNodeDto): Promise<RegisterNodeResponseDto> {
+    let incarnation: number;
+    try {
+      ({ incarnation } = await this.ledger.registerNode({
+        nodeId: dto.node_id,
+        group: dto.group,
+        hostname: dto.hostname,
+        pid: dto.pid,
+        slots: dto.slots,
+        cpuMillis: dto.cpu_millis,
+        memMb: dto.mem_mb,
+        gpus: dto.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memory_mb: gpu.memory_mb })),
+      }));
+    } catch (error) {
+      if (error instanceof UnknownWorkerGroupError) {
+        throw new DomainError(
+          ApiErrorCode.UnknownWorkerGroup,
+          `unknown worker group "${dto.group}"; configured groups: ${this.config.workerGroups.join(', ')}`,
+        );
+      }
+      throw error;
+    }
+    // Not awaited: the node is registered whether or not Temporal takes the signals right now.
+    void this.wakeWaitingJobs(dto.node_id);
+    return {
+      node_id: dto.node_id,
+      group: dto.group,
+      incarnation,
+      task_queue: nodeTaskQueue(dto.group, dto.node_id),
+      heartbeat_seconds: this.config.scheduling.nodeHeartbeatSeconds,
+    };
+  }
+
+  async heartbeat(nodeId: string, dto: HeartbeatDto): Promise<HeartbeatResponseDto> {
+    const result = await this.ledger.heartbeatNode(nodeId, dto.incarnation);
+    switch (result) {
+      case 'ok':
+        return { status: 'ok' };
+      case 'superseded':
+        throw new DomainError(
+          ApiErrorCode.NodeSuperseded,
+          `node ${nodeId} registered again with a newer incarnation than ${dto.incarnation}; this process must exit`,
+        );
+      case 'unknown':
+        throw new DomainError(ApiErrorCode.NodeNotFound, `node ${nodeId} is not registered (or was declared dead); register again`);
+    }
+  }
+
+  private async wakeWaitingJobs(nodeId: string): Promise<void> {
+    try {
+      const woken = await this.waker.wake();
+      this.logger.log({ msg: 'node registered; waiting jobs signalled', node_id: nodeId, woken });
+    } catch (error) {
+      this.logger.warn({ msg: 'waking waiting jobs failed; their retry timer will place them', node_id: nodeId, error: String(error) });
+    }
+  }
+}
