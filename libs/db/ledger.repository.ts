@@ -239,8 +239,10 @@ export class LedgerRepository {
 
     const assignmentId = randomUUID();
     await m.query(
-      `INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, gpu_ids, slots, cpu_millis, mem_mb, state)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, 'PLACED')`,
+      // clock_timestamp(), not now() (the transaction's start): an assignment's recorded lifetime must
+      // start after the release it reused capacity from, so its history shows no false overlap.
+      `INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, gpu_ids, slots, cpu_millis, mem_mb, state, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, 'PLACED', clock_timestamp())`,
       [assignmentId, input.jobId, input.attempt, node.id, node.incarnation, node.group_name, choice.gpuIds, request.cpuMillis, request.memMb],
     );
     for (const gpuIndex of choice.gpuIds) {
@@ -292,7 +294,7 @@ export class LedgerRepository {
         gpu_ids: number[];
       }>(
         m,
-        `UPDATE job_assignments SET state = $3, reason = $4, ended_at = now()
+        `UPDATE job_assignments SET state = $3, reason = $4, ended_at = clock_timestamp()
          WHERE job_id = $1 AND attempt = $2 AND state IN ('PLACED', 'RUNNING')
          RETURNING id, node_id, slots, cpu_millis, mem_mb, gpu_ids`,
         [input.jobId, input.attempt, input.state, input.reason ?? null],

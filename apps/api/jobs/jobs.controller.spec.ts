@@ -77,9 +77,9 @@ describe(JobsController.name, () => {
       ]);
     });
 
-    it('applies defaults: cpu 1, mem_mb 256, gpu 0, params filled by the runner', async () => {
+    it('applies defaults: cpu 1, mem_mb 256, gpu 0, and keeps the params as sent (the runner fills its own defaults)', async () => {
       const response = await http().post('/v1/jobs').send({ task_type: 'sleep' }).expect(202);
-      expect(response.body).toMatchObject({ cpu: 1, mem_mb: 256, gpu: 0, params: { seconds: 1 } });
+      expect(response.body).toMatchObject({ cpu: 1, mem_mb: 256, gpu: 0, params: {} });
       expect(t.jobs.records[0].job.cpuMillis).toBe(1000);
     });
 
@@ -179,8 +179,12 @@ describe(JobsController.name, () => {
         expect(t.temporal.started).toHaveLength(1);
       });
 
-      it('treats explicit defaults as the same body', async () => {
-        const first = await http().post('/v1/jobs').set('Idempotency-Key', 'k-2').send({ task_type: 'sleep' }).expect(202);
+      it('treats explicit resource defaults as the same body', async () => {
+        const first = await http()
+          .post('/v1/jobs')
+          .set('Idempotency-Key', 'k-2')
+          .send({ task_type: 'sleep', params: valid.params })
+          .expect(202);
         const again = await http().post('/v1/jobs').set('Idempotency-Key', 'k-2').send(valid).expect(200);
         expect(again.body.id).toBe(first.body.id);
       });

@@ -172,7 +172,10 @@ export class JobsService {
     }
   }
 
-  /** Task type and params, checked by the same runner code the node runs; defaults filled in. */
+  /**
+   * Task type and params, checked by the same runner code the node runs. The params are stored as the
+   * user sent them: the node validates them again, and a runner's parsed form is not its input format.
+   */
   private admit(dto: CreateJobDto): JobSpec {
     const runner = getRunner(dto.task_type);
     if (!runner) {
@@ -180,9 +183,9 @@ export class JobsService {
         { field: 'task_type', problem: 'no runner for this task type' },
       ]);
     }
-    let params: unknown;
+    const params = dto.params ?? {};
     try {
-      params = runner.validate(dto.params ?? {});
+      runner.validate(params);
     } catch (error) {
       if (error instanceof InvalidParamsError) {
         throw new DomainError(ApiErrorCode.InvalidParams, error.message, error.details);
@@ -192,7 +195,7 @@ export class JobsService {
     const { scheduling } = this.config;
     return {
       taskType: dto.task_type,
-      params: (params ?? {}) as Record<string, unknown>,
+      params,
       cpuMillis: (dto.cpu ?? DEFAULT_CPU) * 1000,
       memMb: dto.mem_mb ?? DEFAULT_MEM_MB,
       gpu: dto.gpu ?? DEFAULT_GPU,

@@ -1,0 +1,47 @@
+# Shared helpers for the provisioning scripts; source it, do not run it.
+# Callers set LOG_TAG before sourcing to prefix their log lines.
+
+MLIS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Machine-level downloads and builds, shared by every clone.
+MLIS_CACHE="${MLIS_CACHE_DIR:-$HOME/.cache/mlis}"
+# Project-local state (git-ignored).
+MLIS_STATE="$MLIS_ROOT/.mlis"
+
+log() { printf '[%s] %s\n' "${LOG_TAG:-mlis}" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# pid_alive FILE: the pid in FILE names a live process.
+pid_alive() {
+  [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s until it succeeds or the deadline passes.
+wait_until() {
+  local seconds="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + seconds))
+  while ((SECONDS < deadline)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  "$@" >/dev/null 2>&1 && return 0
+  log "$what: not ready after ${seconds}s"
+  return 1
+}
+
+# stop_pid_file FILE NAME: SIGTERM, SIGKILL after 15 s, then removes FILE.
+stop_pid_file() {
+  local file="$1" name="$2" pid
+  [[ -f "$file" ]] || { log "$name not running"; return 0; }
+  pid="$(cat "$file")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 15))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name (pid $pid) ignored SIGTERM for 15s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    log "$name stopped (pid $pid)"
+  fi
+  rm -f "$file"
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Postgres for MLIS. With DATABASE_URL set, uses that server as is; otherwise a project-local dev cluster
+# in .mlis/pg (port MLIS_PG_PORT, default 55432, 127.0.0.1 only, trust auth: it is a dev cluster).
+#
+#   postgres.sh start          start the local cluster (initdb, role mlis, database mlis) or check DATABASE_URL
+#   postgres.sh stop           stop the local cluster
+#   postgres.sh status         exit 0 when reachable
+#   postgres.sh url            print the connection URL of the mlis database
+#   postgres.sh createdb NAME  create database NAME owned by mlis, if missing
+#   postgres.sh psql [ARGS]    psql on the mlis database
+#
+# MLIS_PG_FAST=1 (tests) starts the local cluster with fsync, synchronous_commit and full_page_writes off.
+set -euo pipefail
+LOG_TAG=postgres
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PORT="${MLIS_PG_PORT:-55432}"
+PG_DIR="$MLIS_STATE/pg"
+DATA="$PG_DIR/data"
+SOCKET_DIR="$PG_DIR/run"
+LOG_FILE="$PG_DIR/postgres.log"
+ROLE=mlis
+DATABASE=mlis
+
+pg_bin() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n "$dir" && -x "$dir/initdb" ]] && printf '%s' "$dir"
+}
+
+install_postgres() {
+  [[ -n "$(pg_bin)" ]] && return 0
+  [[ "$(id -u)" == 0 ]] || die "Postgres server binaries not found in /usr/lib/postgresql/*/bin; install the postgresql package or set DATABASE_URL"
+  log "installing the postgresql package"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+  [[ -n "$(pg_bin)" ]] || die "postgresql installed but no /usr/lib/postgresql/*/bin/initdb"
+}
+
+# Postgres refuses to run as root: as root, the server runs as the `postgres` OS user.
+as_owner() {
+  if [[ "$(id -u)" == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+prepare_owner() {
+  [[ "$(id -u)" == 0 ]] || return 0
+  if ! id postgres >/dev/null 2>&1; then
+    log "creating the postgres system user"
+    useradd --system --user-group --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres
+  fi
+  # The server must reach its data directory through every parent.
+  local dir="$PG_DIR"
+  while dir="$(dirname "$dir")"; [[ "$dir" != / ]]; do
+    if ! runuser -u postgres -- test -x "$dir"; then
+      log "chmod o+x $dir so the postgres user can reach $PG_DIR"
+      chmod o+x "$dir"
+    fi
+  done
+}
+
+local_psql() {
+  "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKET_DIR" -p "$PORT" -U postgres "$@"
+}
+
+running() {
+  [[ -f "$DATA/PG_VERSION" ]] && as_owner "$PGBIN/pg_ctl" status -D "$DATA" >/dev/null 2>&1
+}
+
+start_local() {
+  install_postgres
+  PGBIN="$(pg_bin)"
+  prepare_owner
+  if [[ ! -f "$DATA/PG_VERSION" ]]; then
+    log "initdb $DATA ($PGBIN)"
+    rm -rf "$DATA"
+    mkdir -p "$DATA" "$SOCKET_DIR"
+    if [[ "$(id -u)" == 0 ]]; then chown -R postgres:postgres "$PG_DIR"; fi
+    chmod 700 "$DATA"
+    as_owner "$PGBIN/initdb" -D "$DATA" -U postgres -E UTF8 --no-locale \
+      --auth-local=trust --auth-host=trust >"$PG_DIR/initdb.log" 2>&1 \
+      || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
+  fi
+  if running; then
+    local fsync
+    fsync="$(local_psql -d postgres -Atc 'SHOW fsync')"
+    log "already running (port $PORT, fsync=$fsync; settings change only on a restart)"
+  else
+    local options=(-p "$PORT" -k "$SOCKET_DIR" -c listen_addresses=127.0.0.1)
+    if [[ "${MLIS_PG_FAST:-}" == 1 ]]; then
+      # Throwaway test data: durability traded for speed.
+      options+=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+    fi
+    log "starting on 127.0.0.1:$PORT (data $DATA, log $LOG_FILE)"
+    # 8>&-: the postmaster must not inherit (and hold forever) the start lock.
+    as_owner "$PGBIN/pg_ctl" start -D "$DATA" -l "$LOG_FILE" -w -t 60 -o "${options[*]}" >/dev/null 8>&- \
+      || { tail -n 20 "$LOG_FILE" >&2 || true; die "pg_ctl start failed"; }
+  fi
+  local_psql -d postgres <<SQL
+SELECT 'CREATE ROLE $ROLE LOGIN CREATEDB' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$ROLE') \gexec
+SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DATABASE') \gexec
+SQL
+  log "ready: $(url)"
+}
+
+url() {
+  if [[ -n "${DATABASE_URL:-}" ]]; then printf '%s\n' "$DATABASE_URL"; else printf 'postgres://%s@127.0.0.1:%s/%s\n' "$ROLE" "$PORT" "$DATABASE"; fi
+}
+
+client_bin() {
+  local bin
+  bin="$(pg_bin || true)"
+  if [[ -n "$bin" ]]; then printf '%s' "$bin"; else dirname "$(command -v psql || die "psql not found")"; fi
+}
+
+reachable() {
+  "$(client_bin)/psql" -X -q -d "$(url)" -c 'SELECT 1' >/dev/null 2>&1
+}
+
+create_database() {
+  local name="$1"
+  [[ "$name" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || die "database name must match [a-z_][a-z0-9_]*: $name"
+  # Serialized: concurrent CREATE DATABASE calls from one template can collide.
+  mkdir -p "$MLIS_STATE"
+  exec 9>"$MLIS_STATE/.pg-createdb.lock"
+  flock 9
+  "$(client_bin)/psql" -X -q -v ON_ERROR_STOP=1 -d "$(url)" <<SQL
+SELECT 'CREATE DATABASE $name' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$name') \gexec
+SQL
+}
+
+case "${1:-}" in
+  start)
+    if [[ -n "${DATABASE_URL:-}" ]]; then
+      reachable || die "DATABASE_URL is set but not reachable"
+      log "using DATABASE_URL"
+    else
+      mkdir -p "$MLIS_STATE"
+      exec 8>"$MLIS_STATE/.pg-start.lock"
+      flock 8
+      start_local
+    fi
+    ;;
+  stop)
+    if [[ -n "${DATABASE_URL:-}" ]]; then log "DATABASE_URL is set: nothing to stop"; exit 0; fi
+    PGBIN="$(pg_bin || true)"
+    if [[ -n "$PGBIN" ]] && running; then
+      as_owner "$PGBIN/pg_ctl" stop -D "$DATA" -m fast -w >/dev/null
+      log "stopped"
+    else
+      log "not running"
+    fi
+    ;;
+  status)
+    if reachable; then echo "running $(url)"; else echo "stopped"; exit 1; fi
+    ;;
+  url) url ;;
+  createdb) create_database "${2:?database name}" ;;
+  psql) shift; exec "$(client_bin)/psql" -X -d "$(url)" "$@" ;;
+  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+esac

@@ -1,0 +1,130 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '../..');
+const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
+const text = readFileSync(COMPOSE_FILE, 'utf8');
+
+interface ComposeService {
+  environment: Record<string, string>;
+  command: string[];
+  ports: string[];
+  containerName?: string;
+}
+
+// With the compose plugin, `docker compose config` validates and resolves the file (anchors, merges, $$);
+// it needs no engine. Without it (this machine), a line-based reading of our own fixed two-space layout.
+const composeAvailable = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0;
+
+function fromDockerCompose(): Record<string, ComposeService> {
+  execFileSync('docker', ['compose', '-f', COMPOSE_FILE, 'config', '--quiet']);
+  const config = JSON.parse(
+    execFileSync('docker', ['compose', '-f', COMPOSE_FILE, 'config', '--format', 'json'], { encoding: 'utf8' }),
+  ) as { services: Record<string, { environment?: Record<string, string>; command?: string[]; ports?: { host_ip?: string; published?: string }[]; container_name?: string }> };
+  const services: Record<string, ComposeService> = {};
+  for (const [name, service] of Object.entries(config.services)) {
+    services[name] = {
+      environment: service.environment ?? {},
+      command: service.command ?? [],
+      ports: (service.ports ?? []).map((port) => `${port.host_ip ?? ''}:${port.published ?? ''}`),
+      containerName: service.container_name,
+    };
+  }
+  return services;
+}
+
+function fromText(): Record<string, ComposeService> {
+  const lines = text.split('\n');
+  const anchors: Record<string, Record<string, string>> = {};
+  const services: Record<string, ComposeService> = {};
+  let anchor: string | undefined;
+  let service: ComposeService | undefined;
+  let inServices = false;
+  let block: 'environment' | 'ports' | 'command' | undefined;
+  for (const line of lines) {
+    const top = /^([\w-]+):(?: &([\w-]+))?/.exec(line);
+    if (top) {
+      inServices = top[1] === 'services';
+      anchor = top[2];
+      if (anchor) anchors[anchor] = {};
+      service = undefined;
+      continue;
+    }
+    const second = /^ {2}([\w-]+):/.exec(line);
+    if (inServices && second) {
+      service = { environment: {}, command: [], ports: [] };
+      services[second[1]] = service;
+      block = undefined;
+      continue;
+    }
+    if (anchor && !inServices) {
+      const entry = /^ {2}(\w+): (.*)$/.exec(line);
+      if (entry) anchors[anchor][entry[1]] = entry[2];
+      continue;
+    }
+    if (!service) continue;
+    const key = /^ {4}([\w_]+):\s*(.*)$/.exec(line);
+    if (key) {
+      block = key[1] === 'environment' || key[1] === 'ports' || key[1] === 'command' ? key[1] : undefined;
+      if (key[1] === 'container_name') service.containerName = key[2];
+      if (key[1] === 'command' && key[2].startsWith('[')) service.command = JSON.parse(key[2]) as string[];
+      continue;
+    }
+    const merge = /^ {6}<<: \*([\w-]+)/.exec(line);
+    if (merge && block === 'environment') Object.assign(service.environment, anchors[merge[1]]);
+    const env = /^ {6}(\w+): (.*)$/.exec(line);
+    if (env && block === 'environment') service.environment[env[1]] = env[2];
+    const item = /^ {6}- "?([^"]*)"?$/.exec(line);
+    if (item && block === 'ports') service.ports.push(item[1].split(':').slice(0, 2).join(':'));
+    if (item && block === 'command') service.command.push(item[1]);
+  }
+  return services;
+}
+
+const services = composeAvailable ? fromDockerCompose() : fromText();
+const appServices = ['api', 'control', 'worker', 'gpu-worker', 'migrate'];
+
+// Every variable libs/config reads is listed in .env.example.
+const configVariables = new Set(
+  readFileSync(join(ROOT, '.env.example'), 'utf8')
+    .split('\n')
+    .map((line) => /^([A-Z_]+)=/.exec(line)?.[1])
+    .filter((name): name is string => Boolean(name)),
+);
+
+describe(`docker-compose.yml (read by ${composeAvailable ? 'docker compose config' : 'a line parser: no docker compose here'})`, () => {
+  it('declares the whole stack', () => {
+    expect(Object.keys(services)).toEqual(
+      expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'temporal-setup', ...appServices]),
+    );
+  });
+
+  it('gives the MLIS processes only variables that libs/config reads, and the connections they need', () => {
+    for (const name of appServices) {
+      const variables = Object.keys(services[name].environment);
+      expect({ name, unknown: variables.filter((variable) => !configVariables.has(variable)) }).toEqual({ name, unknown: [] });
+      expect(variables).toEqual(expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS']));
+    }
+  });
+
+  it('runs entry points that the build produces', () => {
+    for (const name of appServices) {
+      const entry = services[name].command.join(' ').match(/dist\/([\w/-]+)\.js/);
+      expect({ name, entry: entry?.[1] }).toEqual({ name, entry: expect.any(String) });
+      expect({ name, source: existsSync(join(ROOT, `${entry?.[1]}.ts`)) }).toEqual({ name, source: true });
+    }
+  });
+
+  it('lets the worker scale: no fixed container name or published port, a node id per replica', () => {
+    expect(services.worker.containerName).toBeUndefined();
+    expect(services.worker.ports).toEqual([]);
+    expect(services.worker.command.join(' ')).toContain('MLIS_NODE_ID=');
+  });
+
+  it('publishes ports on 127.0.0.1 only', () => {
+    const published = Object.values(services).flatMap((service) => service.ports);
+    expect(published.length).toBeGreaterThan(0);
+    for (const port of published) expect(port).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+});
