@@ -113,6 +113,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
 
   try {
     for (;;) {
+      // Ledger writes are non-cancellable, so a cancel that arrived during one is only seen here:
+      // end the job as cancelled rather than placing it again.
+      if (CancellationScope.current().consideredCancelled) await CancellationScope.current().cancelRequested;
       const signalsBeforePlacing = capacitySignals;
       const placed = await CancellationScope.nonCancellable(() =>
         ledger.placeJob({ jobId: input.jobId, attempt, excludeNodeIds: lostNodeIds }),

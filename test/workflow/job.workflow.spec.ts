@@ -1,0 +1,500 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { jobWorkflow } from '../../workflows';
+import {
+  capacityAvailableSignal,
+  CONTROL_TASK_QUEUE,
+  FailureCode,
+  getJobStatusQuery,
+  jobWorkflowId,
+  SEARCH_ATTRIBUTES,
+  type JobWorkflowInput,
+} from '../../libs/contracts';
+import { createTimeSkippingEnv } from '../support/time-skipping';
+import { waitFor } from '../support/wait-for';
+import { FakeLedger, type FakeNode } from './support/fake-ledger';
+import {
+  hangsAfterOneHeartbeat,
+  heartbeatsUntilCancelled,
+  RunnerLog,
+  signalsStartThenSucceeds,
+  succeeds,
+  throws,
+  type FakeRunner,
+} from './support/fake-runners';
+import {
+  bundleJobWorkflows,
+  createControlWorker,
+  createNodeWorker,
+  installQuietRuntime,
+  runWithWorkers,
+} from './support/workers';
+
+const NODE_A: FakeNode = { nodeId: 'node-a', group: 'cpu' };
+const NODE_B: FakeNode = { nodeId: 'node-b', group: 'cpu' };
+/** In the ledger's node list, but no worker ever polls its queue. */
+const NODE_GONE: FakeNode = { nodeId: 'node-gone', group: 'cpu' };
+
+// The Java test server never skips time while an activity is scheduled or running, so lease and
+// schedule-to-start timeouts pass in real time: tests that lose a lease take that long.
+const TEST_TIMEOUT_MS = 70_000;
+/** Below the jest timeout, so a stuck test stops its workers before the next test starts. */
+const BODY_DEADLINE_MS = 60_000;
+const WAIT_MS = 15_000;
+
+function jobInput(overrides: Partial<JobWorkflowInput> = {}): JobWorkflowInput {
+  return {
+    jobId: randomUUID(),
+    tenantId: 'tenant-test',
+    taskType: 'sleep',
+    params: { seconds: 1 },
+    maxAttempts: 3,
+    timeoutSeconds: 600,
+    // The test server does not skip time while an activity is in flight, so lease and
+    // schedule-to-start timeouts elapse in real time: keep them short.
+    leaseSeconds: 2,
+    scheduleToStartSeconds: 3,
+    capacityRetrySeconds: 60,
+    ...overrides,
+  };
+}
+
+/** The error a workflow handle's result() rejected with; fails the test if it resolved. */
+async function failureOf(handle: WorkflowHandle): Promise<WorkflowFailedError> {
+  const outcome = await handle.result().then(
+    (value: unknown) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if (!('error' in outcome)) throw new Error(`workflow succeeded with ${JSON.stringify(outcome.value)}`);
+  expect(outcome.error).toBeInstanceOf(WorkflowFailedError);
+  return outcome.error as WorkflowFailedError;
+}
+
+/** Whether the workflow has completed a workflow task since the client's cancel request reached it. */
+async function cancelSeenByWorkflow(handle: WorkflowHandle): Promise<boolean> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const requested = events.findIndex((event) => event.workflowExecutionCancelRequestedEventAttributes);
+  return requested >= 0 && events.slice(requested).some((event) => event.workflowTaskCompletedEventAttributes);
+}
+
+describe('jobWorkflow', () => {
+  let env: TestWorkflowEnvironment;
+  let workflowBundle: WorkflowBundle;
+  const started: WorkflowHandle[] = [];
+
+  beforeAll(async () => {
+    installQuietRuntime();
+    [env, workflowBundle] = await Promise.all([createTimeSkippingEnv(), bundleJobWorkflows()]);
+  }, 60_000);
+
+  // A test that failed half-way must not leave its workflow running into the next test's workers.
+  afterEach(async () => {
+    for (const handle of started.splice(0)) {
+      const { status } = await handle.describe();
+      if (status.name === 'RUNNING') await handle.terminate('test finished');
+    }
+  });
+
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  // Started the way the API starts it: workflow id job-<id>, tenant/task type/state attributes.
+  async function startJob(input: JobWorkflowInput) {
+    const handle = await env.client.workflow.start(jobWorkflow, {
+      taskQueue: CONTROL_TASK_QUEUE,
+      workflowId: jobWorkflowId(input.jobId),
+      args: [input],
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.tenant, value: input.tenantId },
+        { key: SEARCH_ATTRIBUTES.taskType, value: input.taskType },
+        { key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' },
+      ],
+    });
+    started.push(handle);
+    return handle;
+  }
+
+  /** Runs the control worker (fake ledger) and one worker per listed node until `body` settles. */
+  async function withWorkers<T>(
+    ledger: FakeLedger,
+    runs: RunnerLog,
+    nodes: [FakeNode, FakeRunner][],
+    body: () => Promise<T>,
+  ): Promise<T> {
+    const workers = await Promise.all([
+      createControlWorker(env, workflowBundle, ledger),
+      ...nodes.map(([node, runner]) => createNodeWorker(env, node, runner, runs)),
+    ]);
+    return runWithWorkers(workers, BODY_DEADLINE_MS, body);
+  }
+
+  it('runs the job on the placed node and publishes its final state as search attributes', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const { result, description } = await withWorkers(ledger, runs, [[NODE_A, succeeds]], async () => {
+      const handle = await startJob(input);
+      return { result: await handle.result(), description: await handle.describe() };
+    });
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
+    expect(runs.started).toEqual([
+      {
+        nodeId: 'node-a',
+        jobId: input.jobId,
+        assignmentId: `assignment-${input.jobId}-1`,
+        attempt: 1,
+        taskType: 'sleep',
+        params: { seconds: 1 },
+        gpuIds: [],
+      },
+    ]);
+    expect(ledger.calls).toEqual(['placeJob', 'endAssignment']);
+    expect(ledger.endAssignmentCalls).toEqual([
+      { jobId: input.jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { slept: 1 } },
+    ]);
+    expect(description.status.name).toBe('COMPLETED');
+    const attributes = description.typedSearchAttributes;
+    expect(attributes.get(SEARCH_ATTRIBUTES.state)).toBe('SUCCEEDED');
+    expect(attributes.get(SEARCH_ATTRIBUTES.node)).toBe('node-a');
+    expect(attributes.get(SEARCH_ATTRIBUTES.workerGroup)).toBe('cpu');
+    expect(attributes.get(SEARCH_ATTRIBUTES.tenant)).toBe('tenant-test');
+    expect(attributes.get(SEARCH_ATTRIBUTES.taskType)).toBe('sleep');
+  }, TEST_TIMEOUT_MS);
+
+  it('marks an attempt LOST when its node stops heartbeating and succeeds on another node', async () => {
+    const ledger = new FakeLedger([NODE_A, NODE_B]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const result = await withWorkers(
+      ledger,
+      runs,
+      [
+        [NODE_A, hangsAfterOneHeartbeat],
+        [NODE_B, succeeds],
+      ],
+      async () => (await startJob(input)).result(),
+    );
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
+    expect(ledger.placeJobCalls).toEqual([
+      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
+      { jobId: input.jobId, attempt: 2, excludeNodeIds: ['node-a'] },
+    ]);
+    expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([
+      ['node-a', 1],
+      ['node-b', 2],
+    ]);
+    // One release per attempt: the lost one goes back to QUEUED, the second ends the job.
+    expect(ledger.endAssignmentCalls).toEqual([
+      {
+        jobId: input.jobId,
+        attempt: 1,
+        state: 'LOST',
+        reason: 'lease lost on node node-a: HEARTBEAT timeout',
+        jobState: 'QUEUED',
+      },
+      { jobId: input.jobId, attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { slept: 1 } },
+    ]);
+    expect(ledger.finishJobCalls).toEqual([]);
+  }, TEST_TIMEOUT_MS);
+
+  it('marks an attempt LOST when no worker picks it up before the schedule-to-start timeout', async () => {
+    const ledger = new FakeLedger([NODE_GONE, NODE_B]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const result = await withWorkers(ledger, runs, [[NODE_B, succeeds]], async () => (await startJob(input)).result());
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
+    expect(ledger.placeJobCalls).toEqual([
+      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
+      { jobId: input.jobId, attempt: 2, excludeNodeIds: ['node-gone'] },
+    ]);
+    expect(ledger.endAssignmentCalls).toHaveLength(2);
+    expect(ledger.endAssignmentCalls[0]).toEqual({
+      jobId: input.jobId,
+      attempt: 1,
+      state: 'LOST',
+      reason: expect.stringContaining('SCHEDULE_TO_START'),
+      jobState: 'QUEUED',
+    });
+    expect(ledger.endAssignmentCalls[1]).toMatchObject({ attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
+    expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([['node-b', 2]]);
+  }, TEST_TIMEOUT_MS);
+
+  it('re-places at once when the node hands the attempt back while shutting down', async () => {
+    const ledger = new FakeLedger([NODE_A, NODE_B]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+    const shutdown = ApplicationFailure.create({
+      type: FailureCode.NodeShutdown,
+      message: 'the node shut down during the attempt',
+      nonRetryable: true,
+    });
+
+    const result = await withWorkers(
+      ledger,
+      runs,
+      [
+        [NODE_A, throws(shutdown)],
+        [NODE_B, succeeds],
+      ],
+      async () => (await startJob(input)).result(),
+    );
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
+    expect(ledger.placeJobCalls.map((call) => call.excludeNodeIds)).toEqual([[], ['node-a']]);
+    expect(ledger.endAssignmentCalls.map(({ attempt, state, reason, jobState }) => ({ attempt, state, reason, jobState }))).toEqual([
+      { attempt: 1, state: 'LOST', reason: 'lease lost on node node-a: node shut down', jobState: 'QUEUED' },
+      { attempt: 2, state: 'SUCCEEDED', reason: undefined, jobState: 'SUCCEEDED' },
+    ]);
+  }, TEST_TIMEOUT_MS);
+
+  it('fails the job with MaxAttemptsExhausted when every attempt loses its lease', async () => {
+    const ledger = new FakeLedger([NODE_A, NODE_B]);
+    const runs = new RunnerLog();
+    const input = jobInput({ maxAttempts: 2 });
+
+    const error = await withWorkers(
+      ledger,
+      runs,
+      [
+        [NODE_A, hangsAfterOneHeartbeat],
+        [NODE_B, hangsAfterOneHeartbeat],
+      ],
+      async () => failureOf(await startJob(input)),
+    );
+
+    expect(error.cause).toBeInstanceOf(ApplicationFailure);
+    expect(error.cause).toMatchObject({ type: 'MaxAttemptsExhausted', nonRetryable: true });
+    expect(ledger.placeJobCalls).toEqual([
+      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
+      { jobId: input.jobId, attempt: 2, excludeNodeIds: ['node-a'] },
+    ]);
+    expect(ledger.endAssignmentCalls.map(({ attempt, state, jobState }) => ({ attempt, state, jobState }))).toEqual([
+      { attempt: 1, state: 'LOST', jobState: 'QUEUED' },
+      { attempt: 2, state: 'LOST', jobState: 'FAILED' },
+    ]);
+    expect(ledger.endAssignmentCalls[1]?.error).toEqual({
+      code: 'MaxAttemptsExhausted',
+      message: 'lease lost on node node-b: HEARTBEAT timeout; all 2 attempts used',
+    });
+  }, TEST_TIMEOUT_MS);
+
+  it('fails the job without re-placing it when the runner fails', async () => {
+    const ledger = new FakeLedger([NODE_A, NODE_B]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+    const runnerError = ApplicationFailure.create({
+      type: FailureCode.RunnerError,
+      message: 'the model ran out of memory',
+      nonRetryable: true,
+    });
+
+    const error = await withWorkers(
+      ledger,
+      runs,
+      [
+        [NODE_A, throws(runnerError)],
+        [NODE_B, succeeds],
+      ],
+      async () => failureOf(await startJob(input)),
+    );
+
+    expect(error.cause).toBeInstanceOf(ApplicationFailure);
+    expect(error.cause).toMatchObject({ type: FailureCode.RunnerError, nonRetryable: true });
+    expect(ledger.placeJobCalls).toHaveLength(1);
+    expect(runs.started.map((run) => run.nodeId)).toEqual(['node-a']);
+    expect(ledger.endAssignmentCalls).toEqual([
+      {
+        jobId: input.jobId,
+        attempt: 1,
+        state: 'FAILED',
+        reason: 'the model ran out of memory',
+        jobState: 'FAILED',
+        error: { code: FailureCode.RunnerError, message: 'the model ran out of memory' },
+      },
+    ]);
+  }, TEST_TIMEOUT_MS);
+
+  it('cancels the running attempt and ends the job CANCELLED', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const { error, description } = await withWorkers(ledger, runs, [[NODE_A, heartbeatsUntilCancelled]], async () => {
+      const handle = await startJob(input);
+      await waitFor(async () => runs.startedOn('node-a') === 1, { timeoutMs: WAIT_MS, description: 'the runner to start' });
+      await handle.cancel();
+      return { error: await failureOf(handle), description: await handle.describe() };
+    });
+
+    expect(error.cause).toBeInstanceOf(CancelledFailure);
+    expect(description.status.name).toBe('CANCELLED');
+    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.state)).toBe('CANCELLED');
+    expect(runs.cancelled.map((run) => [run.nodeId, run.attempt])).toEqual([['node-a', 1]]);
+    expect(ledger.placeJobCalls).toHaveLength(1);
+    expect(ledger.endAssignmentCalls).toEqual([
+      { jobId: input.jobId, attempt: 1, state: 'CANCELLED', reason: 'cancelled by request', jobState: 'CANCELLED' },
+    ]);
+    expect(ledger.finishJobCalls).toEqual([]);
+  }, TEST_TIMEOUT_MS);
+
+  // The Java test server never times out an activity whose cancellation was requested, so the wider
+  // window (a dead node holding the lease when the cancel comes) cannot be staged here; the same branch
+  // runs when the cancel lands while the workflow records the lost lease.
+  it('does not place the job again when it is cancelled while a lost lease is being recorded', async () => {
+    const ledger = new FakeLedger([NODE_A, NODE_B]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const error = await withWorkers(
+      ledger,
+      runs,
+      [
+        [NODE_A, hangsAfterOneHeartbeat],
+        [NODE_B, succeeds],
+      ],
+      async () => {
+        const release = ledger.holdEndAssignments();
+        const handle = await startJob(input);
+        await waitFor(async () => ledger.endAssignmentCalls.length === 1, {
+          timeoutMs: WAIT_MS + input.leaseSeconds * 1000,
+          description: 'the lost lease to be recorded',
+        });
+        await handle.cancel();
+        await waitFor(async () => cancelSeenByWorkflow(handle), { timeoutMs: WAIT_MS, description: 'the workflow to see the cancel' });
+        release();
+        return failureOf(handle);
+      },
+    );
+
+    expect(error.cause).toBeInstanceOf(CancelledFailure);
+    expect(ledger.endAssignmentCalls[0]).toMatchObject({ attempt: 1, state: 'LOST', jobState: 'QUEUED' });
+    expect(ledger.placeJobCalls).toEqual([{ jobId: input.jobId, attempt: 1, excludeNodeIds: [] }]);
+    expect(runs.startedOn('node-b')).toBe(0);
+    // The cancelled job must end CANCELLED without a second attempt.
+    expect(ledger.endAssignmentCalls.map(({ attempt, jobState }) => ({ attempt, jobState }))).toEqual([
+      { attempt: 1, jobState: 'QUEUED' },
+    ]);
+    expect(ledger.finishJobCalls).toEqual([{ jobId: input.jobId, state: 'CANCELLED' }]);
+  }, TEST_TIMEOUT_MS);
+
+  it('finishes a job cancelled while it waits for capacity without ending any assignment', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    ledger.withholdCapacity();
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const error = await withWorkers(ledger, runs, [[NODE_A, succeeds]], async () => {
+      const handle = await startJob(input);
+      await waitFor(async () => (await handle.query(getJobStatusQuery)).pendingReason !== null, {
+        timeoutMs: WAIT_MS,
+        description: 'the job to wait for capacity',
+      });
+      await handle.cancel();
+      return failureOf(handle);
+    });
+
+    expect(error.cause).toBeInstanceOf(CancelledFailure);
+    expect(ledger.placeJobCalls).toHaveLength(1);
+    expect(ledger.finishJobCalls).toEqual([{ jobId: input.jobId, state: 'CANCELLED' }]);
+    expect(ledger.endAssignmentCalls).toEqual([]);
+    expect(runs.started).toEqual([]);
+  }, TEST_TIMEOUT_MS);
+
+  it('waits for capacity, reports why, and places the job when capacity is signalled', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    ledger.withholdCapacity();
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const result = await withWorkers(ledger, runs, [[NODE_A, succeeds]], async () => {
+      const handle = await startJob(input);
+      const waiting = await waitFor(
+        async () => {
+          const status = await handle.query(getJobStatusQuery);
+          return status.pendingReason ? status : undefined;
+        },
+        { timeoutMs: WAIT_MS, description: 'the job to report a pending reason' },
+      );
+      expect(waiting).toEqual({
+        state: 'QUEUED',
+        attempt: 1,
+        pendingReason: 'insufficient_capacity',
+        placement: null,
+        lostNodeIds: [],
+      });
+
+      // Half the safety-net timer: without a signal the job must not try again yet.
+      await env.sleep(`${input.capacityRetrySeconds / 2}s`);
+      expect((await handle.query(getJobStatusQuery)).pendingReason).toBe('insufficient_capacity');
+      expect(ledger.placeJobCalls).toHaveLength(1);
+      const { events } = await handle.fetchHistory();
+      expect(events?.filter((event) => event.timerFiredEventAttributes)).toEqual([]);
+
+      ledger.releaseCapacity();
+      await handle.signal(capacityAvailableSignal);
+      return handle.result();
+    });
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
+    expect(ledger.placeJobCalls).toEqual([
+      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
+      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
+    ]);
+    expect(ledger.endAssignmentCalls).toHaveLength(1);
+  }, TEST_TIMEOUT_MS);
+
+  it('places a waiting job again on the safety-net timer when no capacity signal comes', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    ledger.withholdCapacity();
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const { result, waitedMs } = await withWorkers(ledger, runs, [[NODE_A, succeeds]], async () => {
+      const handle = await startJob(input);
+      await waitFor(async () => (await handle.query(getJobStatusQuery)).pendingReason !== null, {
+        timeoutMs: WAIT_MS,
+        description: 'the job to wait for capacity',
+      });
+      const before = await env.currentTimeMs();
+      ledger.releaseCapacity();
+      // Awaiting the result lets the test server skip ahead to the timer.
+      const outcome = await handle.result();
+      return { result: outcome, waitedMs: (await env.currentTimeMs()) - before };
+    });
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
+    expect(ledger.placeJobCalls).toHaveLength(2);
+    expect(waitedMs).toBeGreaterThanOrEqual(input.capacityRetrySeconds * 1000 - 1000);
+  }, TEST_TIMEOUT_MS);
+
+  it('marks the assignment RUNNING when the node signals that the attempt started', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+
+    const result = await withWorkers(
+      ledger,
+      runs,
+      [[NODE_A, signalsStartThenSucceeds(env.client, ledger)]],
+      async () => (await startJob(input)).result(),
+    );
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
+    expect(ledger.markRunningCalls).toEqual([{ jobId: input.jobId, attempt: 1 }]);
+    expect(ledger.calls).toEqual(['placeJob', 'markAssignmentRunning', 'endAssignment']);
+  }, TEST_TIMEOUT_MS);
+});

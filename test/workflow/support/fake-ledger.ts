@@ -1,0 +1,96 @@
+import type { LedgerActivities } from '../../../activities/ledger.activities';
+import {
+  nodeTaskQueue,
+  type EndAssignmentInput,
+  type FinishJobInput,
+  type PlaceJobInput,
+  type PlaceJobResult,
+  type Placement,
+} from '../../../libs/contracts';
+
+export interface FakeNode {
+  nodeId: string;
+  group: string;
+}
+
+/**
+ * An in-memory capacity ledger for workflow tests: places on the first listed node that the
+ * job has not excluded, answers "no capacity" while withheld, and records every call in order.
+ */
+export class FakeLedger {
+  readonly placeJobCalls: PlaceJobInput[] = [];
+  readonly markRunningCalls: { jobId: string; attempt: number }[] = [];
+  readonly endAssignmentCalls: EndAssignmentInput[] = [];
+  readonly finishJobCalls: FinishJobInput[] = [];
+  /** Every call by activity name, in the order they arrived. */
+  readonly calls: string[] = [];
+  private capacity = true;
+  private endAssignmentGate: Promise<void> | undefined;
+  // Placing is idempotent per (job, attempt), like the real ledger: a retried activity gets the same node.
+  private readonly placements = new Map<string, Placement>();
+
+  constructor(private readonly nodes: readonly FakeNode[]) {}
+
+  withholdCapacity(): void {
+    this.capacity = false;
+  }
+
+  releaseCapacity(): void {
+    this.capacity = true;
+  }
+
+  /** Holds every later endAssignment call (recorded, not answered) until the returned function is called. */
+  holdEndAssignments(): () => void {
+    let release = (): void => undefined;
+    this.endAssignmentGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return () => {
+      this.endAssignmentGate = undefined;
+      release();
+    };
+  }
+
+  readonly activities: LedgerActivities = {
+    placeJob: async (input: PlaceJobInput): Promise<PlaceJobResult> => {
+      this.calls.push('placeJob');
+      this.placeJobCalls.push(input);
+      const key = `${input.jobId}/${input.attempt}`;
+      const known = this.placements.get(key);
+      if (known) return { placed: true, placement: known };
+      if (!this.capacity) {
+        return { placed: false, pendingReason: 'insufficient_capacity', detail: 'the fake ledger withholds capacity' };
+      }
+      const node = this.nodes.find((candidate) => !input.excludeNodeIds.includes(candidate.nodeId));
+      if (!node) return { placed: false, pendingReason: 'no_live_node', detail: 'every fake node is excluded' };
+      const placement: Placement = {
+        assignmentId: `assignment-${input.jobId}-${input.attempt}`,
+        attempt: input.attempt,
+        nodeId: node.nodeId,
+        group: node.group,
+        taskQueue: nodeTaskQueue(node.group, node.nodeId),
+        gpuIds: [],
+      };
+      this.placements.set(key, placement);
+      return { placed: true, placement };
+    },
+
+    markAssignmentRunning: async (input: { jobId: string; attempt: number }): Promise<void> => {
+      this.calls.push('markAssignmentRunning');
+      this.markRunningCalls.push(input);
+    },
+
+    endAssignment: async (input: EndAssignmentInput) => {
+      this.calls.push('endAssignment');
+      this.endAssignmentCalls.push(input);
+      await this.endAssignmentGate;
+      return { jobState: input.jobState };
+    },
+
+    finishJob: async (input: FinishJobInput) => {
+      this.calls.push('finishJob');
+      this.finishJobCalls.push(input);
+      return { jobState: input.state };
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { createExecutionActivities } from '../../../activities/execution.activities';
+import { assignmentStartedSignal, jobWorkflowId, type RunAssignmentInput } from '../../../libs/contracts';
+import { waitFor } from '../../support/wait-for';
+import type { FakeLedger } from './fake-ledger';
+
+export type RunAssignment = ReturnType<typeof createExecutionActivities>['runAssignment'];
+
+type NodeRun = RunAssignmentInput & { nodeId: string };
+
+/** What the fake runners of one test saw, per node. */
+export class RunnerLog {
+  readonly started: NodeRun[] = [];
+  readonly cancelled: NodeRun[] = [];
+
+  startedOn(nodeId: string): number {
+    return this.started.filter((run) => run.nodeId === nodeId).length;
+  }
+}
+
+/** A fake runAssignment for one node; it knows the node's id so the log can tell nodes apart. */
+export type FakeRunner = (nodeId: string, log: RunnerLog) => RunAssignment;
+
+/** Heartbeats once and returns the seed's sleep result at once. */
+export const succeeds: FakeRunner = (nodeId, log) => async (input) => {
+  log.started.push({ ...input, nodeId });
+  Context.current().heartbeat();
+  return { slept: input.params.seconds };
+};
+
+/**
+ * A node that dies mid-run: one heartbeat, then silence. The activity ends only when its worker
+ * shuts down at the end of the test (worker shutdown cancels in-flight activities).
+ */
+export const hangsAfterOneHeartbeat: FakeRunner = (nodeId, log) => async (input) => {
+  log.started.push({ ...input, nodeId });
+  Context.current().heartbeat();
+  return Context.current().cancelled;
+};
+
+/** Heartbeats every (real) 100 ms until cancelled, like the sleep runner, and records the cancellation. */
+export const heartbeatsUntilCancelled: FakeRunner = (nodeId, log) => async (input) => {
+  log.started.push({ ...input, nodeId });
+  const context = Context.current();
+  try {
+    for (;;) {
+      context.heartbeat();
+      await context.sleep(100);
+    }
+  } catch (error) {
+    if (context.cancellationSignal.aborted) log.cancelled.push({ ...input, nodeId });
+    throw error;
+  }
+};
+
+/** Fails the attempt with `error`, as a runner whose work failed (or a node handing the attempt back). */
+export function throws(error: Error): FakeRunner {
+  return (nodeId, log) => async (input) => {
+    log.started.push({ ...input, nodeId });
+    Context.current().heartbeat();
+    throw error;
+  };
+}
+
+/**
+ * Signals assignmentStarted to the job's workflow as a real node does, then finishes only once the
+ * workflow has answered with markAssignmentRunning, so the test sees the signal's effect deterministically.
+ */
+export function signalsStartThenSucceeds(client: Client, ledger: FakeLedger): FakeRunner {
+  return (nodeId, log) => async (input) => {
+    log.started.push({ ...input, nodeId });
+    Context.current().heartbeat();
+    await client.workflow.getHandle(jobWorkflowId(input.jobId)).signal(assignmentStartedSignal, { attempt: input.attempt });
+    await waitFor(
+      async () => ledger.markRunningCalls.some((call) => call.jobId === input.jobId && call.attempt === input.attempt),
+      { timeoutMs: 5_000, description: `markAssignmentRunning for attempt ${input.attempt}` },
+    );
+    return { slept: input.params.seconds };
+  };
+}
