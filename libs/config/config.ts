@@ -25,6 +25,9 @@ function list(env: Env, name: string, fallback: string[]): string[] {
   return raw.split(',').map((item) => item.trim()).filter(Boolean);
 }
 
+// Never 'none', never a family mix-up: the verifier checks the token's alg against this list first.
+const ALLOWED_ALGORITHMS = ['HS256', 'RS256', 'ES256'];
+
 export interface TemporalConfig {
   address: string;
   namespace: string;
@@ -46,6 +49,25 @@ export interface SchedulingConfig {
   wakeBatchSize: number;
 }
 
+export interface AuthConfig {
+  /** `iss` every accepted token must carry, and that dev tokens are minted with. */
+  issuer: string;
+  /** `aud` of user tokens. */
+  audience: string;
+  /** `aud` of worker (node) tokens: a separate kind, never accepted on user routes (RFC 8725 §3.12). */
+  workerAudience: string;
+  /** Allowed `alg` values; anything else (including `none`) is refused before any key is looked at. */
+  algorithms: string[];
+  /** Per-install HS256 secret for development, created by `npm run up` with mode 0600. */
+  devSecretFile: string;
+  /** Production key source: RS256/ES256 keys by `kid` from this JWKS URL (never from the token's jku/x5u). */
+  jwksUrl: string | null;
+  clockSkewSeconds: number;
+  /** Shared secret a node presents once, at registration, to get its worker token. */
+  workerBootstrapSecretFile: string;
+  workerTokenTtlSeconds: number;
+}
+
 export interface AppConfig {
   databaseUrl: string;
   temporal: TemporalConfig;
@@ -56,10 +78,17 @@ export interface AppConfig {
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
+  auth: AuthConfig;
+  /** Bearer token the CLI and the worker send: MLIS_TOKEN, else the file `npm run up` writes. */
+  token: string | null;
+  tokenFile: string;
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const port = int(env, 'MLIS_API_PORT', 8001, 1);
+  const home = str(env, 'HOME', '/root');
+  const configDir = str(env, 'MLIS_CONFIG_DIR', `${str(env, 'XDG_CONFIG_HOME', `${home}/.config`)}/mlis`);
+  const jwksUrl = str(env, 'MLIS_AUTH_JWKS_URL', '');
   const host = str(env, 'MLIS_API_HOST', '127.0.0.1');
   const config: AppConfig = {
     databaseUrl: str(env, 'DATABASE_URL', 'postgres://mlis@127.0.0.1:55432/mlis'),
@@ -82,7 +111,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),
+    auth: {
+      issuer: str(env, 'MLIS_AUTH_ISSUER', 'mlis-dev'),
+      audience: str(env, 'MLIS_AUTH_AUDIENCE', 'mlis-api'),
+      workerAudience: str(env, 'MLIS_AUTH_WORKER_AUDIENCE', 'mlis-worker'),
+      algorithms: list(env, 'MLIS_AUTH_ALGORITHMS', jwksUrl ? ['RS256', 'ES256'] : ['HS256']),
+      devSecretFile: str(env, 'MLIS_AUTH_DEV_SECRET_FILE', `${configDir}/dev-signing-key`),
+      jwksUrl: jwksUrl || null,
+      clockSkewSeconds: int(env, 'MLIS_AUTH_CLOCK_SKEW_SECONDS', 30, 0),
+      workerBootstrapSecretFile: str(env, 'MLIS_WORKER_BOOTSTRAP_SECRET_FILE', `${configDir}/worker-bootstrap-secret`),
+      workerTokenTtlSeconds: int(env, 'MLIS_WORKER_TOKEN_TTL_SECONDS', 3600, 60),
+    },
+    token: str(env, 'MLIS_TOKEN', '') || null,
+    tokenFile: str(env, 'MLIS_TOKEN_FILE', `${configDir}/token`),
   };
+  if (config.auth.algorithms.some((alg) => !ALLOWED_ALGORITHMS.includes(alg))) {
+    throw new ConfigError(`MLIS_AUTH_ALGORITHMS may only list ${ALLOWED_ALGORITHMS.join(', ')}`);
+  }
   if (config.scheduling.nodeDeadAfterSeconds <= config.scheduling.nodeHeartbeatSeconds) {
     throw new ConfigError('MLIS_NODE_DEAD_AFTER_SECONDS must exceed MLIS_NODE_HEARTBEAT_SECONDS');
   }

@@ -3,3 +3,4 @@ export * from './states';
 export * from './failures';
 export * from './payloads';
 export * from './workflow-api';
+export * from './audit';
