@@ -119,6 +119,16 @@ export class LedgerRepository {
     return rows[0].incarnation > incarnation ? 'superseded' : 'unknown';
   }
 
+  /** DRAINING nodes take no new placements; their running work finishes. A DEAD node stays DEAD. */
+  async setNodeDraining(nodeId: string, draining: boolean): Promise<boolean> {
+    const rows = await updateReturning(
+      this.dataSource,
+      `UPDATE nodes SET status = $2, updated_at = now() WHERE id = $1 AND status <> 'DEAD' RETURNING id`,
+      [nodeId, draining ? 'DRAINING' : 'ACTIVE'],
+    );
+    return rows.length > 0;
+  }
+
   /** Marks nodes that stopped heartbeating as DEAD; returns their ids. */
   async markSilentNodesDead(deadAfterSeconds: number): Promise<string[]> {
     const rows = await updateReturning<{ id: string }>(
