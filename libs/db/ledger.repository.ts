@@ -319,7 +319,7 @@ export class LedgerRepository {
           [a.node_id, a.slots, a.cpu_millis, a.mem_mb, a.gpu_ids.length],
         );
       }
-      const jobState = await this.moveJob(m, input.jobId, input.jobState, input.result, input.error);
+      const jobState = await this.moveJob(m, input.jobId, input.jobState, input.result, input.error, input.attempt);
       return { jobState, released: ended.length > 0 };
     });
   }
@@ -337,16 +337,25 @@ export class LedgerRepository {
     state: JobState,
     result: unknown,
     error: EndAssignmentInput['error'],
+    attempt?: number,
   ): Promise<JobState> {
     const terminal = TERMINAL.includes(state);
+    // Fencing: the outcome of a superseded attempt never moves the job (its current attempt is jobs.attempts).
     const rows = await updateReturning<{ state: JobState }>(
       m,
       `UPDATE jobs SET state = $2, result = COALESCE($3::jsonb, result), error = COALESCE($4::jsonb, error),
               pending_reason = NULL, pending_detail = NULL, updated_at = now(),
               finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
-       WHERE id = $1 AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+       WHERE id = $1 AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND ($6::int IS NULL OR attempts = $6)
        RETURNING state`,
-      [jobId, state, result === undefined ? null : JSON.stringify(result), error ? JSON.stringify(error) : null, terminal],
+      [
+        jobId,
+        state,
+        result === undefined ? null : JSON.stringify(result),
+        error ? JSON.stringify(error) : null,
+        terminal,
+        attempt ?? null,
+      ],
     );
     if (rows.length > 0) return rows[0].state;
     const current: { state: JobState }[] = await m.query(`SELECT state FROM jobs WHERE id = $1`, [jobId]);

@@ -101,6 +101,31 @@ describe(LedgerRepository.name, () => {
     await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id = 'idem-1'`);
   });
 
+  it('fences a superseded attempt: its outcome moves neither the job nor the live attempt', async () => {
+    await register('fence-1', 'cpu', 2);
+    await register('fence-2', 'cpu', 2);
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
+    const first = await ledger.placeJob({ jobId, attempt: 1, excludeNodeIds: [] }, 60);
+    expect(first.placed).toBe(true);
+    await ledger.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+    const second = await ledger.placeJob({ jobId, attempt: 2, excludeNodeIds: first.placed ? [first.placement.nodeId] : [] }, 60);
+    expect(second.placed).toBe(true);
+
+    // A late "success" for attempt 1 (a zombie node) is refused by the attempt fence.
+    const late = await ledger.endAssignment({ jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { from: 'zombie' } });
+    expect(late).toEqual({ jobState: 'RUNNING', released: false });
+    const [job] = await dataSource.query(`SELECT state, result, attempts FROM jobs WHERE id = $1`, [jobId]);
+    expect(job).toEqual({ state: 'RUNNING', result: null, attempts: 2 });
+    const [a2] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1 AND attempt = 2`, [jobId]);
+    expect(a2.state).toBe('PLACED');
+
+    expect(await ledger.endAssignment({ jobId, attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} })).toEqual({
+      jobState: 'SUCCEEDED',
+      released: true,
+    });
+    await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id LIKE 'fence-%'`);
+  });
+
   it('never places on an excluded node, and says why the job waits', async () => {
     await register('excl-1', 'cpu', 2);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
