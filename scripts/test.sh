@@ -17,7 +17,8 @@ export MLIS_TEST_SERVER
 bash temporal/install-cli.sh >/dev/null
 
 status=0
-npx jest --runInBand --ci --json --outputFile=.mlis/jest-results.json "$@" || status=$?
+# --forceExit: a failing test can leave a Temporal worker polling; CI must still end with the totals.
+npx jest --runInBand --ci --forceExit --json --outputFile=.mlis/jest-results.json "$@" || status=$?
 
 node -e '
   const r = require("./.mlis/jest-results.json");
