@@ -82,6 +82,8 @@ wait_for() {
 case "${1:-}" in
   start)
     [[ -f "$ROOT/dist/apps/api/main.js" ]] || { log "dist/ missing: run npm run build first"; exit 1; }
+    # The API signs worker tokens with the dev key and checks the bootstrap secret that nodes present.
+    bash "$ROOT/scripts/secrets.sh" ensure
     launch api -- node "$ROOT/dist/apps/api/main.js"
     launch control -- node "$ROOT/dist/apps/control/main.js"
     wait_for "$API_URL/health/ready" 60 "API"

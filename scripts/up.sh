@@ -2,6 +2,8 @@
 # `npm run up`: the whole local stack without Docker, then one demo job.
 # Postgres (project-local cluster unless DATABASE_URL is set), the Temporal dev server with its Web UI,
 # migrations, the API, the control process and four executor nodes (two cpu, two simulated gpu).
+# Secrets (dev signing key, worker bootstrap secret) are created on first run by scripts/secrets.sh, and a
+# dev token for tenant "default" with every scope is saved where the CLI finds it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,11 +20,15 @@ bash temporal/dev-server.sh start
 export TEMPORAL_ADDRESS="127.0.0.1:${TEMPORAL_PORT:-7233}"
 
 node dist/db/run-migrations.js
+bash scripts/secrets.sh ensure
 bash scripts/stack.sh start
 
 api="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"
+# A dev credential, meant to be shown: the key that signs it never is.
+token="$(node dist/apps/cli/main.js dev-token --tenant default --user dev --scope all --save)"
+token_file="${MLIS_TOKEN_FILE:-${MLIS_CONFIG_DIR:-${XDG_CONFIG_HOME:-$HOME/.config}/mlis}/token}"
 echo "[up] submitting the demo job (examples/job.sleep.json)" >&2
-MLIS_API_URL="$api" node dist/apps/cli/main.js submit sleep --seconds 1 --wait --wait-timeout 120
+MLIS_API_URL="$api" MLIS_TOKEN="$token" node dist/apps/cli/main.js submit sleep --seconds 1 --wait --wait-timeout 120
 
 cat <<TXT
 
@@ -33,5 +39,11 @@ MLIS is up in $(( $(date +%s) - started ))s.
   Temporal Web UI http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
   CLI             ./bin/mlis workers    (MLIS_API_URL=$api)
   Logs            .mlis/stack/*.log, .mlis/logs/temporal.log
+
+Dev token (tenant default, user dev, every scope, 12 h), saved to $token_file for the CLI:
+  $token
+  curl -H "Authorization: Bearer \$(cat $token_file)" $api/v1/jobs
+  Others: ./bin/mlis dev-token --tenant T --user U --scope jobs:submit,jobs:read [--cross-tenant] [--ttl 1h] [--save]
+  Check:  ./bin/mlis whoami
 Stop everything with: npm run down
 TXT

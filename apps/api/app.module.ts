@@ -1,8 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '../../libs/config';
+import { AuditModule } from './audit/audit.module';
+import { AuthModule } from './auth/auth.module';
 import { CoreModule } from './core/core.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
+import { TenantsModule } from './tenants/tenants.module';
 import { UiModule } from './ui/ui.module';
 import { WorkersModule } from './workers/workers.module';
 
@@ -11,7 +14,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), JobsModule, WorkersModule, HealthModule, UiModule],
+      imports: [CoreModule.forRoot(config), AuditModule, AuthModule.forRoot(config), JobsModule, TenantsModule, WorkersModule, HealthModule, UiModule],
     };
   }
 }

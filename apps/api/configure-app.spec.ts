@@ -120,6 +120,10 @@ describe(configureApp.name, () => {
           '/v1/jobs/{id}',
           '/v1/jobs/{id}/cancel',
           '/v1/workers',
+          '/v1/auth/whoami',
+          '/v1/audit',
+          '/v1/tenants',
+          '/v1/tenants/{id}',
         ].sort(),
       );
       for (const [path, operations] of Object.entries(paths)) {
@@ -127,8 +131,14 @@ describe(configureApp.name, () => {
           expect([path, method, Object.keys(operation.responses)]).toEqual([path, method, expect.arrayContaining(['500'])]);
         }
       }
-      expect(Object.keys(paths['/v1/jobs'].post.responses).sort()).toEqual(['200', '202', '400', '409', '413', '422', '500', '503']);
-      expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '404', '409', '500']);
+      expect(Object.keys(paths['/v1/jobs'].post.responses).sort()).toEqual(['200', '202', '400', '401', '403', '409', '413', '422', '500', '503']);
+      expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500']);
+      // Every route but the probes documents a 401 (registration's is for its bootstrap credential).
+      const withoutToken = Object.entries(paths)
+        .flatMap(([path, operations]) => Object.entries(operations).map(([method, operation]) => ({ path, method, operation })))
+        .filter(({ operation }) => !('401' in operation.responses))
+        .map(({ path }) => path);
+      expect(withoutToken.sort()).toEqual(['/health/live', '/health/ready', '/health/ready/full']);
     });
 
     it('serves the UI at /docs', async () => {

@@ -30,6 +30,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
           `every response carries ${REQUEST_ID_HEADER}.`,
       )
       .setVersion('0.1.0')
+      .addBearerAuth()
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

@@ -1,4 +1,4 @@
-import type { ApiErrorDetail, CreateJobRequest, Job, JobPage, ListJobsQuery, WorkerList } from './api-types';
+import type { ApiErrorDetail, AuditPage, AuditQuery, CreateJobRequest, Job, JobPage, ListJobsQuery, Tenant, TenantChanges, TenantList, Whoami, WorkerList } from './api-types';
 
 /** The API answered with an error status; fields come from its `{error: {...}}` body when it has one. */
 export class ApiError extends Error {
@@ -100,6 +100,29 @@ export class ApiClient {
 
   listWorkers(): Promise<WorkerList> {
     return this.request<WorkerList>('GET', '/v1/workers');
+  }
+
+  listTenants(): Promise<TenantList> {
+    return this.request<TenantList>('GET', '/v1/tenants');
+  }
+
+  createTenant(tenant: TenantChanges): Promise<Tenant> {
+    return this.request<Tenant>('POST', '/v1/tenants', { body: tenant });
+  }
+
+  updateTenant(id: string, changes: TenantChanges): Promise<Tenant> {
+    return this.request<Tenant>('PATCH', `/v1/tenants/${encodeURIComponent(id)}`, { body: changes });
+  }
+
+  listAudit(query: AuditQuery): Promise<AuditPage> {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, String(value));
+    const qs = search.toString();
+    return this.request<AuditPage>('GET', qs ? `/v1/audit?${qs}` : '/v1/audit');
+  }
+
+  whoami(): Promise<Whoami> {
+    return this.request<Whoami>('GET', '/v1/auth/whoami');
   }
 
   private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

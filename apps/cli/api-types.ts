@@ -98,3 +98,61 @@ export interface ApiErrorDetail {
   field: string;
   problem: string;
 }
+
+/** GET /v1/auth/whoami: the caller as the API sees it after verifying the token; shown field by field. */
+export type Whoami = Record<string, unknown>;
+
+/** A tenant and its limits (null: no limit), as GET /v1/tenants returns it. */
+export interface Tenant {
+  id: string;
+  name: string;
+  max_queued_jobs: number | null;
+  submit_rate_per_minute: number | null;
+  max_running_jobs: number | null;
+  max_gpus: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TenantList {
+  items: Tenant[];
+}
+
+/** Body of POST /v1/tenants and PATCH /v1/tenants/:id; absent limits stay as they are, null removes one. */
+export interface TenantChanges {
+  id?: string;
+  name?: string;
+  max_queued_jobs?: number | null;
+  submit_rate_per_minute?: number | null;
+  max_running_jobs?: number | null;
+  max_gpus?: number | null;
+}
+
+export interface AuditEvent {
+  id: string;
+  at: string;
+  request_id: string;
+  actor_tenant: string | null;
+  actor_subject: string | null;
+  target_tenant: string | null;
+  action: string;
+  resource: string;
+  result: 'allow' | 'deny';
+  reason: string | null;
+}
+
+export interface AuditPage {
+  items: AuditEvent[];
+  next_cursor: string | null;
+}
+
+export interface AuditQuery {
+  action?: string;
+  result?: 'allow' | 'deny';
+  actor_tenant?: string;
+  target_tenant?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  cursor?: string;
+}

@@ -71,10 +71,21 @@ describe('mlis CLI against a fake API', () => {
   const api = new FakeApi();
   let url: string;
 
+  const savedTokenEnv = { token: process.env.MLIS_TOKEN, file: process.env.MLIS_TOKEN_FILE };
+
   beforeAll(async () => {
     url = await api.start();
+    // Hermetic: a developer's saved token (`npm run up`) must not leak into requests.
+    delete process.env.MLIS_TOKEN;
+    process.env.MLIS_TOKEN_FILE = '/nonexistent/mlis-token';
   });
-  afterAll(() => api.stop());
+  afterAll(async () => {
+    if (savedTokenEnv.token === undefined) delete process.env.MLIS_TOKEN;
+    else process.env.MLIS_TOKEN = savedTokenEnv.token;
+    if (savedTokenEnv.file === undefined) delete process.env.MLIS_TOKEN_FILE;
+    else process.env.MLIS_TOKEN_FILE = savedTokenEnv.file;
+    await api.stop();
+  });
   beforeEach(() => {
     api.requests.length = 0;
   });

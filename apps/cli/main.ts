@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig } from '../../libs/config';
+import { SCOPES } from '../../libs/auth';
+import { loadConfig, type AppConfig } from '../../libs/config';
 import { ApiClient } from './api-client';
 import {
   collectParam,
@@ -12,10 +14,24 @@ import {
 } from './arguments';
 import { createContext, ExitCode, reportError, type CliContext, type CliIo } from './cli-context';
 import { cancelCommand } from './commands/cancel.command';
+import {
+  DEFAULT_DEV_TOKEN_SCOPES,
+  DEFAULT_DEV_TOKEN_TTL_SECONDS,
+  devTokenCommand,
+  parseName,
+  parseScopeList,
+  parseTtl,
+  type DevTokenOptions,
+} from './commands/dev-token.command';
+import { auditCommand, parseAuditResult } from './commands/audit.command';
 import { listCommand } from './commands/list.command';
 import { statusCommand } from './commands/status.command';
 import { DEFAULT_WAIT_TIMEOUT_SECONDS, submitCommand, type SubmitOptions } from './commands/submit.command';
+import { parseLimit, tenantsCreateCommand, tenantsListCommand, tenantsSetLimitsCommand, type TenantLimitOptions } from './commands/tenants.command';
+import { whoamiCommand } from './commands/whoami.command';
 import { workersCommand } from './commands/workers.command';
+
+const SCOPES_HELP = SCOPES.join(', ');
 
 interface GlobalOptions {
   apiUrl?: string;
@@ -23,8 +39,8 @@ interface GlobalOptions {
   token?: string;
 }
 
-function apiBaseUrl(option: string | undefined): string {
-  const raw = option ?? loadConfig().apiUrl;
+function apiBaseUrl(option: string | undefined, config: () => AppConfig): string {
+  const raw = option ?? config().apiUrl;
   let url: URL;
   try {
     url = new URL(raw);
@@ -37,6 +53,25 @@ function apiBaseUrl(option: string | undefined): string {
   return raw;
 }
 
+/** --token, else MLIS_TOKEN, else the token file `mlis dev-token --save` and `npm run up` write; else none. */
+function bearerToken(option: string | undefined, config: () => AppConfig): string | undefined {
+  if (option !== undefined) return option;
+  const { token, tokenFile } = config();
+  if (token !== null) return token;
+  try {
+    return readFileSync(tokenFile, 'utf8').trim() || undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+// Read once, and only when an option leaves something to look up.
+function lazyConfig(): () => AppConfig {
+  let config: AppConfig | undefined;
+  return () => (config ??= loadConfig());
+}
+
 function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command {
   // Every action runs through here: one place turns errors into messages and exit codes.
   const action =
@@ -45,7 +80,8 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
       const command = args[args.length - 1] as Command;
       const globals = command.optsWithGlobals<GlobalOptions>();
       try {
-        const client = new ApiClient({ baseUrl: apiBaseUrl(globals.apiUrl), token: globals.token });
+        const config = lazyConfig();
+        const client = new ApiClient({ baseUrl: apiBaseUrl(globals.apiUrl, config), token: bearerToken(globals.token, config) });
         const context = createContext(client, globals.json === true, io);
         setExitCode(await handler(context, ...(args.slice(0, -1) as A)));
       } catch (error) {
@@ -57,7 +93,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .description('Submit and inspect MLIS jobs and workers.')
     .option('--api-url <url>', 'base URL of the MLIS API (default: MLIS_API_URL, else the local API)')
     .option('--json', 'print the raw API JSON, for scripts')
-    .option('--token <token>', 'bearer token sent as Authorization: Bearer')
+    .option('--token <token>', 'bearer token sent as Authorization: Bearer (default: MLIS_TOKEN, else the saved token file)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(add --help for usage)')
     .allowExcessArguments(false)
@@ -107,6 +143,72 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .command('workers')
     .description('list worker nodes and their used/total capacity')
     .action(action((context) => workersCommand(context)));
+
+  program
+    .command('whoami')
+    .description('show who the API takes your token for: subject, tenant, scopes')
+    .action(action((context) => whoamiCommand(context)));
+
+  program
+    .command('dev-token')
+    .description('mint a development token locally with the per-install key (no API call); prints it, --save stores it for the CLI')
+    .option('--tenant <tenant>', 'tenant of the token (default: MLIS_DEFAULT_TENANT, "default")', parseName)
+    .addOption(new Option('--user <user>', 'subject (sub) of the token').argParser(parseName).default('dev'))
+    .addOption(
+      new Option('--scope <scopes>', `comma-separated scopes, or "all" (${SCOPES_HELP})`)
+        .argParser(parseScopeList)
+        .default([...DEFAULT_DEV_TOKEN_SCOPES], DEFAULT_DEV_TOKEN_SCOPES.join(',')),
+    )
+    .option('--cross-tenant', 'add the cross-tenant capability (still needs the route scope)')
+    .addOption(new Option('--ttl <duration>', 'lifetime: 3600, 30m, 12h, 7d (1m to 30d)').argParser(parseTtl).default(DEFAULT_DEV_TOKEN_TTL_SECONDS, '12h'))
+    .option('--save', 'also write the token to the token file (MLIS_TOKEN_FILE, mode 0600) that the CLI reads')
+    .action((options: DevTokenOptions, command: Command) => {
+      try {
+        setExitCode(devTokenCommand(loadConfig(), io, command.optsWithGlobals<GlobalOptions>().json === true, options));
+      } catch (error) {
+        setExitCode(reportError(error, (line) => io.stderr(`${line}\n`)));
+      }
+    });
+
+  const tenants = program.command('tenants').description('administer tenants and their limits (scope admin:tenants)');
+  const limitOptions = (command: Command): Command =>
+    command
+      .option('--max-queued-jobs <n>', 'most jobs waiting at once, or "none"', parseLimit)
+      .option('--submit-rate <n>', 'submissions per minute, or "none"', parseLimit)
+      .option('--max-running-jobs <n>', 'most jobs running at once, or "none"', parseLimit)
+      .option('--max-gpus <n>', 'most GPUs in use at once, or "none"', parseLimit);
+  tenants
+    .command('list')
+    .description('list tenants and their limits')
+    .action(action((context) => tenantsListCommand(context)));
+  limitOptions(tenants.command('create').description('create a tenant').argument('<id>', 'tenant id').option('--name <name>', 'display name'))
+    .action(action((context, id: string, options: TenantLimitOptions) => tenantsCreateCommand(context, id, options)));
+  limitOptions(tenants.command('set-limits').description("change a tenant's limits; the ones not given stay").argument('<id>', 'tenant id'))
+    .action(action((context, id: string, options: TenantLimitOptions) => tenantsSetLimitsCommand(context, id, options)));
+
+  program
+    .command('audit')
+    .description('show audit events, newest first (scope admin:audit)')
+    .option('--action <action>', 'only this action, e.g. job.submit')
+    .option('--result <result>', 'allow or deny', parseAuditResult)
+    .option('--actor-tenant <id>', "only events by this tenant's callers")
+    .option('--target-tenant <id>', 'only events on this tenant')
+    .option('--since <time>', 'only events at or after this ISO 8601 time')
+    .option('--limit <n>', 'page size', parsePositiveInteger)
+    .option('--cursor <cursor>', 'the next cursor printed by the previous page')
+    .action(
+      action((context, options: { action?: string; result?: 'allow' | 'deny'; actorTenant?: string; targetTenant?: string; since?: string; limit?: number; cursor?: string }) =>
+        auditCommand(context, {
+          action: options.action,
+          result: options.result,
+          actor_tenant: options.actorTenant,
+          target_tenant: options.targetTenant,
+          since: options.since,
+          limit: options.limit,
+          cursor: options.cursor,
+        }),
+      ),
+    );
 
   return program;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExecutionActivities } from '../../activities/execution.activities';
@@ -18,6 +19,18 @@ function log(line: string): void {
   console.log(`${new Date().toISOString()} worker ${line}`);
 }
 
+/** The secret a node proves itself with at registration; the file's path is logged, its contents never. */
+function readBootstrapSecret(file: string): string {
+  let secret: string;
+  try {
+    secret = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new Error(`cannot read the worker bootstrap secret at ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'}); run scripts/secrets.sh`);
+  }
+  if (secret === '') throw new Error(`the worker bootstrap secret file ${file} is empty; run scripts/secrets.sh`);
+  return secret;
+}
+
 /** One executor node: registers with the ledger, heartbeats, and runs assignments from its own queue. */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -35,6 +48,7 @@ async function main(): Promise<void> {
   };
   const registration = new NodeRegistration({
     apiUrl: config.apiUrl,
+    bootstrapSecret: readBootstrapSecret(config.auth.workerBootstrapSecretFile),
     request: registerNodeRequest(node, hostname(), process.pid),
     log: nodeLog,
     onFatal: (reason) => {

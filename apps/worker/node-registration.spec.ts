@@ -5,6 +5,7 @@ import { NodeRegistration, RegistrationError, registerNodeRequest, type Register
 
 interface Call {
   path: string;
+  authorization: string | undefined;
   body: Record<string, unknown>;
 }
 type Handler = (call: Call, index: number) => { status: number; body?: unknown } | 'drop';
@@ -20,9 +21,11 @@ const NODE: NodeConfig = {
   gpuMemoryMb: 16384,
 };
 
+const BOOTSTRAP_SECRET = 'bootstrap-secret-for-the-spec';
+
 function registered(incarnation: number, taskQueue = 'mlis-node.gpu.gpu-1'): RegisterNodeResponse {
   // Fractional seconds keep the heartbeat loop fast in tests.
-  return { node_id: 'gpu-1', group: 'gpu', incarnation, task_queue: taskQueue, heartbeat_seconds: 0.02 };
+  return { node_id: 'gpu-1', group: 'gpu', incarnation, task_queue: taskQueue, heartbeat_seconds: 0.02, worker_token: `worker-token-${incarnation}` };
 }
 
 /** A tiny fake API on 127.0.0.1: records every call and answers through `handler`. */
@@ -37,7 +40,7 @@ class FakeApi {
       let raw = '';
       req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
       req.on('end', () => {
-        const call = { path: req.url ?? '', body: JSON.parse(raw || '{}') as Record<string, unknown> };
+        const call = { path: req.url ?? '', authorization: req.headers.authorization, body: JSON.parse(raw || '{}') as Record<string, unknown> };
         this.calls.push(call);
         const answer = this.handler(call, this.calls.length - 1);
         if (answer === 'drop') {
@@ -84,6 +87,7 @@ describe(NodeRegistration.name, () => {
     const apiUrl = await api.start();
     registration = new NodeRegistration({
       apiUrl,
+      bootstrapSecret: BOOTSTRAP_SECRET,
       request: registerNodeRequest(NODE, 'host-a', 4242),
       log: (line) => lines.push(line),
       onFatal: fatal,
@@ -109,6 +113,7 @@ describe(NodeRegistration.name, () => {
     expect(api?.calls).toHaveLength(3);
     expect(api?.calls[0]).toEqual({
       path: REGISTER,
+      authorization: `Bearer ${BOOTSTRAP_SECRET}`,
       body: {
         node_id: 'gpu-1',
         group: 'gpu',
@@ -124,12 +129,20 @@ describe(NodeRegistration.name, () => {
       },
     });
     expect(lines[0]).toMatch(/dependency_unavailable.*retrying/);
+    expect(lines.join('\n')).not.toContain(BOOTSTRAP_SECRET);
   });
 
   it('gives up at the deadline when the API never answers', async () => {
     const node = await setup(() => 'drop', 200);
     await expect(node.register()).rejects.toBeInstanceOf(RegistrationError);
     expect(api?.calls.length).toBeGreaterThan(1);
+  });
+
+  it('fails at once when the API refuses the bootstrap secret, without logging it', async () => {
+    const node = await setup(() => ({ status: 401, body: { error: { code: 'invalid_bootstrap_credential', message: 'no' } } }));
+    await expect(node.register()).rejects.toThrow(/invalid_bootstrap_credential/);
+    expect(api?.calls).toHaveLength(1);
+    expect(lines.join('\n')).not.toContain(BOOTSTRAP_SECRET);
   });
 
   it('fails at once when the API refuses the node', async () => {
@@ -146,7 +159,26 @@ describe(NodeRegistration.name, () => {
     await node.register();
     node.start();
     await until('several heartbeats', () => (api?.count(HEARTBEAT) ?? 0) >= 4);
-    expect(api?.calls.filter((c) => c.path === HEARTBEAT).every((c) => c.body.incarnation === 3)).toBe(true);
+    const beats = api?.calls.filter((c) => c.path === HEARTBEAT) ?? [];
+    expect(beats.every((c) => c.body.incarnation === 3)).toBe(true);
+    // Heartbeats carry the worker token, never the bootstrap secret.
+    expect(beats.every((c) => c.authorization === 'Bearer worker-token-3')).toBe(true);
+    expect(fatal).not.toHaveBeenCalled();
+  });
+
+  it('registers again for a new worker token when the API refuses the current one', async () => {
+    const node = await setup((call) => {
+      if (call.path === REGISTER) return { status: 200, body: registered(api?.count(REGISTER) ?? 0) };
+      return call.authorization === 'Bearer worker-token-1'
+        ? { status: 401, body: { error: { code: 'unauthorized', message: 'token expired' } } }
+        : { status: 200, body: { status: 'ok' } };
+    });
+    await node.register();
+    node.start();
+    await until('a heartbeat with the new token', () => api?.calls.some((c) => c.path === HEARTBEAT && c.authorization === 'Bearer worker-token-2') ?? false);
+    expect(api?.calls.filter((c) => c.path === REGISTER).every((c) => c.authorization === `Bearer ${BOOTSTRAP_SECRET}`)).toBe(true);
+    expect(lines.join('\n')).toMatch(/worker token refused/);
+    expect(lines.join('\n')).not.toMatch(/worker-token-|bootstrap-secret-for/);
     expect(fatal).not.toHaveBeenCalled();
   });
 

@@ -18,6 +18,8 @@ export interface RegisterNodeResponse {
   incarnation: number;
   task_queue: string;
   heartbeat_seconds: number;
+  /** Bearer credential of this incarnation's heartbeats; never logged. */
+  worker_token: string;
 }
 
 /** Registration cannot succeed: the API refused it, or did not answer before the deadline. */
@@ -25,6 +27,8 @@ export class RegistrationError extends Error {}
 
 export interface NodeRegistrationOptions {
   apiUrl: string;
+  /** Presented once per registration as the bearer credential; never logged. */
+  bootstrapSecret: string;
   request: RegisterNodeRequest;
   log: (line: string) => void;
   /** Called once when this process must stop serving the node: superseded, or moved to another queue. */
@@ -70,9 +74,11 @@ function retryable(status: number): boolean {
 }
 
 /**
- * The node's membership in the ledger: registers (retrying while the API starts), then heartbeats
- * its liveness. A 404 heartbeat means the API forgot the node: register again. A 409 means another
- * process registered the same node id since: this one must stop.
+ * The node's membership in the ledger: registers with the bootstrap secret (retrying while the API
+ * starts), then heartbeats its liveness with the worker token the registration returned. A 404
+ * heartbeat means the API forgot the node, a 401 that the token is no longer accepted (expired, or a
+ * new signing key): register again, which also brings a new token. A 409 means another process
+ * registered the same node id since: this one must stop.
  */
 export class NodeRegistration {
   private current: RegisterNodeResponse | undefined;
@@ -98,7 +104,7 @@ export class NodeRegistration {
     for (;;) {
       let problem: string;
       try {
-        const reply = await this.post('/v1/internal/nodes/register', this.options.request);
+        const reply = await this.post('/v1/internal/nodes/register', this.options.request, this.options.bootstrapSecret);
         if (reply.status === 200) return (this.current = reply.body as RegisterNodeResponse);
         problem = `HTTP ${reply.status} ${errorCode(reply.body)}`;
         if (!retryable(reply.status)) throw new RegistrationError(`registration refused: ${problem}`);
@@ -136,14 +142,17 @@ export class NodeRegistration {
     const current = this.current;
     if (!current) return;
     try {
-      const reply = await this.post(`/v1/internal/nodes/${encodeURIComponent(current.node_id)}/heartbeat`, {
-        incarnation: current.incarnation,
-      });
+      const reply = await this.post(
+        `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/heartbeat`,
+        { incarnation: current.incarnation },
+        current.worker_token,
+      );
       if (reply.status === 200) {
         if (this.failing) this.options.log('heartbeat: API reachable again');
         this.failing = false;
-      } else if (reply.status === 404) {
-        this.options.log(`heartbeat: node unknown to the API (${errorCode(reply.body)}); registering again`);
+      } else if (reply.status === 404 || reply.status === 401) {
+        const why = reply.status === 404 ? 'node unknown to the API' : 'worker token refused';
+        this.options.log(`heartbeat: ${why} (${errorCode(reply.body)}); registering again`);
         await this.reregister(current);
       } else if (reply.status === 409) {
         this.stop();
@@ -158,7 +167,7 @@ export class NodeRegistration {
   }
 
   private async reregister(previous: RegisterNodeResponse): Promise<void> {
-    const reply = await this.post('/v1/internal/nodes/register', this.options.request);
+    const reply = await this.post('/v1/internal/nodes/register', this.options.request, this.options.bootstrapSecret);
     if (reply.status !== 200) {
       this.fail(`re-register: HTTP ${reply.status} ${errorCode(reply.body)}`);
       return;
@@ -181,11 +190,11 @@ export class NodeRegistration {
     this.failing = true;
   }
 
-  private async post(path: string, body: unknown): Promise<Reply> {
+  private async post(path: string, body: unknown, bearer: string): Promise<Reply> {
     const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.requestTimeoutMs ?? 5000)]);
     const response = await fetch(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
       body: JSON.stringify(body),
       signal,
     });

@@ -30,4 +30,16 @@ export enum ApiErrorCode {
   NotFound = 'not_found',
   DependencyUnavailable = 'dependency_unavailable',
   Internal = 'internal_error',
+  /** Node registration without the right bootstrap secret. */
+  InvalidBootstrapCredential = 'invalid_bootstrap_credential',
+  /** No valid token for this route (missing, malformed, bad signature, wrong kind, expired ...). */
+  Unauthorized = 'unauthorized',
+  /** A valid token without the scope or binding this route needs. */
+  Forbidden = 'forbidden',
+  /** The tenant's submission rate is used up; Retry-After says when a token is back. */
+  RateLimited = 'rate_limited',
+  /** The tenant already has max_queued_jobs jobs waiting. */
+  QuotaExceeded = 'quota_exceeded',
+  TenantNotFound = 'tenant_not_found',
+  TenantExists = 'tenant_exists',
 }

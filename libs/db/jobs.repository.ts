@@ -45,7 +45,8 @@ export interface JobRecord {
 }
 
 export interface JobListQuery {
-  tenantId: string;
+  /** null: every tenant (only for callers with the cross-tenant capability). */
+  tenantId: string | null;
   state?: JobState;
   limit: number;
   /** Only jobs strictly after this position (older, or same time and smaller id). */
@@ -64,7 +65,7 @@ export class JobsRepository {
    * Inserts the job and runs `afterInsert` (starting its workflow) in the same transaction:
    * if `afterInsert` throws, the row is never committed.
    */
-  async insert(job: NewJob, afterInsert: (record: JobRecord) => Promise<void>): Promise<JobRecord> {
+  async insert(job: NewJob, afterInsert: (record: JobRecord, manager: EntityManager) => Promise<void>): Promise<JobRecord> {
     try {
       return await this.dataSource.transaction(async (m) => {
         await m.query(
@@ -89,7 +90,7 @@ export class JobsRepository {
         );
         const record = await this.findById(job.tenantId, job.id, m);
         if (!record) throw new Error(`job ${job.id} vanished inside its own insert transaction`);
-        await afterInsert(record);
+        await afterInsert(record, m);
         return record;
       });
     } catch (error) {
@@ -101,8 +102,10 @@ export class JobsRepository {
     }
   }
 
-  async findById(tenantId: string, id: string, manager?: EntityManager): Promise<JobRecord | null> {
-    const query = this.jobs(manager).where('job.id = :id AND job.tenant_id = :tenantId', { id, tenantId });
+  /** `tenantId` null looks in every tenant (cross-tenant callers, and telling a 404-by-tenant apart for the audit). */
+  async findById(tenantId: string | null, id: string, manager?: EntityManager): Promise<JobRecord | null> {
+    const query = this.jobs(manager).where('job.id = :id', { id });
+    if (tenantId !== null) query.andWhere('job.tenant_id = :tenantId', { tenantId });
     const [record] = await this.load(query, manager);
     return record ?? null;
   }
@@ -115,11 +118,8 @@ export class JobsRepository {
 
   /** Newest first; ties on created_at break on id so pages never skip or repeat a job. */
   async list(query: JobListQuery): Promise<JobRecord[]> {
-    const select = this.jobs()
-      .where('job.tenant_id = :tenantId', { tenantId: query.tenantId })
-      .orderBy('job.created_at', 'DESC')
-      .addOrderBy('job.id', 'DESC')
-      .limit(query.limit);
+    const select = this.jobs().where('TRUE').orderBy('job.created_at', 'DESC').addOrderBy('job.id', 'DESC').limit(query.limit);
+    if (query.tenantId !== null) select.andWhere('job.tenant_id = :tenantId', { tenantId: query.tenantId });
     if (query.state) select.andWhere('job.state = :state', { state: query.state });
     if (query.after) {
       select.andWhere('(job.created_at, job.id) < (CAST(:afterCreatedAt AS timestamptz), CAST(:afterId AS uuid))', {

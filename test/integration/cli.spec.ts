@@ -1,16 +1,29 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { env } from './support/api';
+import { env, tokenFor } from './support/api';
 import { ROOT } from './support/stack-env';
 
 const run = promisify(execFile);
+const token = tokenFor({ sub: 'it-cli' });
 
 /** Runs the real `mlis` launcher against the running API. */
 async function mlis(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return mlisWith({ MLIS_TOKEN: token }, ...args);
+}
+
+async function mlisWith(extraEnv: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(join(ROOT, 'bin/mlis'), args, {
-      env: { ...process.env, MLIS_API_URL: env.apiUrl },
+      env: {
+        ...process.env,
+        MLIS_API_URL: env.apiUrl,
+        MLIS_AUTH_DEV_SECRET_FILE: env.processEnv.MLIS_AUTH_DEV_SECRET_FILE,
+        // Never a developer's saved token.
+        MLIS_TOKEN_FILE: join(ROOT, '.mlis/test-stack/no-such-token'),
+        MLIS_TOKEN: '',
+        ...extraEnv,
+      },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -42,6 +55,22 @@ describe('the mlis CLI against the real API', () => {
     expect(nodes.map((n: { node_id: string }) => n.node_id).sort()).toEqual(['cpu-1', 'cpu-2', 'gpu-1', 'gpu-2']);
     const table = await mlis('workers');
     for (const node of nodes) expect(table.stdout).toContain(String(node.pid));
+  });
+
+  it('dev-token mints a token that whoami shows back: the two-command developer flow', async () => {
+    const minted = await mlisWith({}, 'dev-token', '--tenant', 'default', '--user', 'it-cli-dev', '--scope', 'jobs:read,jobs:submit');
+    expect(minted.code).toBe(0);
+    const who = await mlisWith({ MLIS_TOKEN: minted.stdout.trim() }, '--json', 'whoami');
+    expect(who.code).toBe(0);
+    expect(who.stdout).toContain('it-cli-dev');
+    expect(who.stdout).toContain('default');
+    expect(who.stdout).toContain('jobs:read');
+  });
+
+  it('without any token the API refuses the CLI with 401, exit 2', async () => {
+    const result = await mlisWith({}, 'workers');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unauthorized');
   });
 
   it('an API error exits 2 and prints its code', async () => {

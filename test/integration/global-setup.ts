@@ -26,8 +26,16 @@ export default async function globalSetup(): Promise<void> {
   };
   script('temporal/dev-server.sh', ['start'], temporalEnv);
 
+  // The stack's own secrets, apart from a developer's: 0600 files in a 0700 folder, made by the same script as `npm run up`.
+  const secretsEnv = {
+    MLIS_AUTH_DEV_SECRET_FILE: join(STATE_DIR, 'secrets', 'dev-signing-key'),
+    MLIS_WORKER_BOOTSTRAP_SECRET_FILE: join(STATE_DIR, 'secrets', 'worker-bootstrap-secret'),
+  };
+  script('scripts/secrets.sh', ['ensure'], secretsEnv);
+
   const processEnv: Record<string, string> = {
     ...temporalEnv,
+    ...secretsEnv,
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: `127.0.0.1:${TEMPORAL_PORT}`,
     MLIS_API_PORT: API_PORT,

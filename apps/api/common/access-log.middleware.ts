@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { redactSecrets } from './redact';
 import { requestIdOf } from './request-context';
 
 /** One structured line per request. Never bodies, headers or query strings: they may carry secrets. */
@@ -9,7 +10,8 @@ export function accessLogMiddleware(logger: LoggerService): RequestHandler {
     res.once('close', () => {
       logger.log({
         method: req.method,
-        path: req.originalUrl.split('?')[0],
+        // A token pasted into the path is still a token.
+        path: redactSecrets(req.originalUrl.split('?')[0]),
         status: res.statusCode,
         ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         request_id: requestIdOf(res),

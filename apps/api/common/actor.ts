@@ -1,12 +1,13 @@
-import type { AppConfig } from '../../../libs/config';
+import type { Actor } from '../../../libs/auth/claims';
 
-/** Who is calling and for which tenant; services take it as a parameter so authentication can supply it. */
-export interface Actor {
-  tenantId: string;
-  subject: string;
+export type { Actor };
+
+/** The verified caller of one request, with the request id its audit rows carry. Services take it as a parameter. */
+export interface RequestActor extends Actor {
+  requestId: string;
 }
 
-/** Until authentication lands every caller acts anonymously for the default tenant. */
-export function anonymousActor(config: AppConfig): Actor {
-  return { tenantId: config.defaultTenantId, subject: 'anonymous' };
+/** Whether the actor may act on `tenantId`'s resources under `scope`: its own tenant, or the scope plus the capability. */
+export function mayAccessTenant(actor: Actor, tenantId: string, scope: string): boolean {
+  return actor.tenantId === tenantId || (actor.crossTenant && actor.scopes.has(scope));
 }

@@ -1,7 +1,8 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiErrorCode } from '../../../libs/contracts';
-import { DomainError, statusForCode } from './domain-error';
+import { DomainError, RetryLaterError, statusForCode } from './domain-error';
+import { redactSecrets } from './redact';
 import { requestIdOf } from './request-context';
 
 /** Framework exceptions that have a meaning for callers; anything else is an internal error. */
@@ -31,7 +32,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (!error) {
       // Internals go to the log, tied to the request id; the caller only gets the id.
       this.logger.error(
-        { msg: 'unhandled error', request_id: requestId, error: exception instanceof Error ? exception.stack : String(exception) },
+        { msg: 'unhandled error', request_id: requestId, error: redactSecrets(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)) },
       );
       error = new DomainError(ApiErrorCode.Internal, 'internal error');
     }
@@ -39,11 +40,15 @@ export class ApiExceptionFilter implements ExceptionFilter {
       res.end();
       return;
     }
+    if (error instanceof RetryLaterError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
     res.status(statusForCode(error.code)).json({
       error: {
         code: error.code,
-        message: error.message,
-        ...(error.details && error.details.length > 0 ? { details: error.details } : {}),
+        // Messages may quote the request (a 404 names the path): never echo a credential.
+        message: redactSecrets(error.message),
+        ...(error.details && error.details.length > 0
+          ? { details: error.details.map((detail) => ({ field: detail.field, problem: redactSecrets(detail.problem) })) }
+          : {}),
         request_id: requestId,
       },
     });

@@ -20,6 +20,17 @@ export class DomainError extends Error {
   }
 }
 
+/** A refusal that the same request may pass later; the exception filter sends the wait as Retry-After. */
+export class RetryLaterError extends DomainError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(code, message);
+  }
+}
+
 /** The HTTP status of each error code; exhaustive, so a new code does not compile until it has one. */
 export function statusForCode(code: ErrorCode): number {
   switch (code) {
@@ -30,17 +41,28 @@ export function statusForCode(code: ErrorCode): number {
     case ApiErrorCode.NodeNotFound:
     case ApiErrorCode.UnknownWorkerGroup:
     case ApiErrorCode.NotFound:
+    case ApiErrorCode.TenantNotFound:
       return 404;
     case ApiErrorCode.JobAlreadyFinished:
     case ApiErrorCode.IdempotencyConflict:
     case ApiErrorCode.NodeSuperseded:
+    case ApiErrorCode.TenantExists:
       return 409;
     case ApiErrorCode.PayloadTooLarge:
       return 413;
+    case ApiErrorCode.RateLimited:
+    case ApiErrorCode.QuotaExceeded:
+      return 429;
     case ApiErrorCode.UnknownTaskType:
     case ApiErrorCode.InvalidParams:
     case ApiErrorCode.Unschedulable:
       return 422;
+    case ApiErrorCode.Unauthorized:
+      return 401;
+    case ApiErrorCode.Forbidden:
+      return 403;
+    case ApiErrorCode.InvalidBootstrapCredential:
+      return 401;
     case ApiErrorCode.Internal:
       return 500;
     case ApiErrorCode.DependencyUnavailable:

@@ -1,11 +1,14 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Public } from '../auth/auth.decorators';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { LiveResponseDto, ReadyResponseDto } from './health.dto';
 import { HealthService } from './health.service';
 
+// Probes run without credentials (load balancers, orchestrators).
 @ApiTags('health')
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(private readonly health: HealthService) {}

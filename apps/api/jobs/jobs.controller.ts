@@ -1,13 +1,12 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { AppConfig } from '../../../libs/config';
 import { ApiErrorCode } from '../../../libs/contracts';
-import { anonymousActor } from '../common/actor';
+import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
+import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { RequestId } from '../common/request-context';
 import { uuidParam } from '../common/validation';
-import { InjectAppConfig } from '../core/app-config';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey, IdempotencyKeyPipe, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.pipe';
 import { CreateJobDto, JobListQueryDto, JobListResponseDto, JobResponseDto } from './jobs.dto';
 import { JobsService } from './jobs.service';
@@ -15,12 +14,10 @@ import { JobsService } from './jobs.service';
 @ApiTags('jobs')
 @Controller('v1/jobs')
 export class JobsController {
-  constructor(
-    private readonly jobs: JobsService,
-    @InjectAppConfig() private readonly config: AppConfig,
-  ) {}
+  constructor(private readonly jobs: JobsService) {}
 
   @Post()
+  @RequireScopes('jobs:submit')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Submit a job' })
   @ApiHeader({
@@ -31,6 +28,8 @@ export class JobsController {
   @ApiAcceptedResponse({ description: 'Accepted and QUEUED.', type: JobResponseDto })
   @ApiOkResponse({ description: 'Replay of an earlier submission with the same Idempotency-Key.', type: JobResponseDto })
   @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
     ApiErrorCode.ValidationFailed,
     ApiErrorCode.MalformedJson,
     ApiErrorCode.PayloadTooLarge,
@@ -41,43 +40,49 @@ export class JobsController {
     ApiErrorCode.DependencyUnavailable,
   )
   async submit(
+    @CurrentActor() actor: RequestActor,
     @Body() body: CreateJobDto,
     @IdempotencyKey(IdempotencyKeyPipe) idempotencyKey: string | undefined,
     @RequestId() requestId: string,
     @Res({ passthrough: true }) res: Response,
   ): Promise<JobResponseDto> {
-    const { job, created } = await this.jobs.submit(anonymousActor(this.config), body, idempotencyKey, requestId);
+    const { job, created } = await this.jobs.submit(actor, body, idempotencyKey, requestId);
     if (!created) res.status(HttpStatus.OK);
     return job;
   }
 
   @Get()
-  @ApiOperation({ summary: 'List jobs, newest first' })
+  @RequireScopes('jobs:read')
+  @ApiOperation({ summary: "List the caller's tenant's jobs, newest first (every tenant's, or ?tenant=, with the cross-tenant capability)" })
   @ApiOkResponse({ type: JobListResponseDto })
-  @ApiErrorResponses(ApiErrorCode.ValidationFailed)
-  list(@Query() query: JobListQueryDto): Promise<JobListResponseDto> {
-    return this.jobs.list(anonymousActor(this.config), query);
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed)
+  list(@CurrentActor() actor: RequestActor, @Query() query: JobListQueryDto): Promise<JobListResponseDto> {
+    return this.jobs.list(actor, query);
   }
 
   @Get(':id')
+  @RequireScopes('jobs:read')
   @ApiOperation({ summary: 'Get a job with its assignments' })
   @ApiOkResponse({ type: JobResponseDto })
-  @ApiErrorResponses(ApiErrorCode.ValidationFailed, ApiErrorCode.JobNotFound)
-  get(@Param('id', uuidParam('id')) id: string): Promise<JobResponseDto> {
-    return this.jobs.get(anonymousActor(this.config), id);
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.JobNotFound)
+  get(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<JobResponseDto> {
+    return this.jobs.get(actor, id);
   }
 
   @Post(':id/cancel')
+  @RequireScopes('jobs:cancel')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Cancel a job; it ends CANCELLED once its reservation is released' })
   @ApiAcceptedResponse({ description: 'Cancellation requested; the job as it was.', type: JobResponseDto })
   @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
     ApiErrorCode.ValidationFailed,
     ApiErrorCode.JobNotFound,
     ApiErrorCode.JobAlreadyFinished,
     ApiErrorCode.DependencyUnavailable,
   )
-  cancel(@Param('id', uuidParam('id')) id: string): Promise<JobResponseDto> {
-    return this.jobs.cancel(anonymousActor(this.config), id);
+  cancel(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<JobResponseDto> {
+    return this.jobs.cancel(actor, id, actor.requestId);
   }
 }

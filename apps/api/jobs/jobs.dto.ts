@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
 import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
 import { TASK_TYPES } from '../../../libs/runners/registry';
 
@@ -105,6 +105,14 @@ export class JobListQueryDto {
   @IsString()
   @MaxLength(200)
   cursor?: string;
+
+  @ApiPropertyOptional({
+    description: "Only this tenant's jobs; another tenant than the caller's needs the cross-tenant capability (else the page is empty).",
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
+  tenant?: string;
 }
 
 export class JobErrorDto {

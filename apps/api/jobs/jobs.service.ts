@@ -8,14 +8,17 @@ import {
   jobWorkflowId,
   SEARCH_ATTRIBUTES,
   TERMINAL_JOB_STATES,
+  type AuditEventInput,
   type JobWorkflowInput,
   type ResourceRequest,
 } from '../../../libs/contracts';
 import { IdempotencyKeyTakenError, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
+import { AuditRepository } from '../../../libs/db/audit.repository';
 import { fitsWhenEmpty } from '../../../libs/ledger';
 import { InvalidParamsError } from '../../../libs/runners/runner';
 import { getRunner } from '../../../libs/runners/registry';
-import type { Actor } from '../common/actor';
+import type { Scope } from '../../../libs/auth/claims';
+import { mayAccessTenant, type Actor, type RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import { decodeJobCursor, encodeJobCursor } from './jobs-cursor';
@@ -31,6 +34,7 @@ import {
   type JobResponseDto,
 } from './jobs.dto';
 import { toJobResponse } from './jobs.mapper';
+import { SubmissionLimitsService } from './submission-limits.service';
 
 /** Started by name so the API never loads workflow code; typed by its input. */
 type JobWorkflow = (input: JobWorkflowInput) => Promise<unknown>;
@@ -81,6 +85,8 @@ export class JobsService {
     @Inject(JobsRepository) private readonly jobs: JobsRepository,
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
     @Inject(Client) private readonly client: Client,
+    @Inject(SubmissionLimitsService) private readonly limits: SubmissionLimitsService,
+    @Inject(AuditRepository) private readonly audit: AuditRepository,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
@@ -89,6 +95,7 @@ export class JobsService {
    * With an idempotency key, a repeat of the same submission returns the job accepted the first time.
    */
   async submit(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
+    await this.limits.admit(actor, dto.params, requestId);
     const spec = this.admit(dto);
     if (idempotencyKey !== undefined) {
       const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
@@ -105,7 +112,12 @@ export class JobsService {
       requestId,
     };
     try {
-      const record = await this.jobs.insert(job, () => this.startWorkflow(job));
+      // The audit row shares the job row's transaction (and connection: a second one per submission
+      // would exhaust the pool under a burst); the workflow starts last, so nothing starts for a job that is not committed.
+      const record = await this.jobs.insert(job, async (_record, manager) => {
+        await this.audit.record(this.allowed(actor, requestId, 'job.submit', job.id, job.tenantId), manager);
+        await this.startWorkflow(job);
+      });
       return { job: toJobResponse(record), created: true };
     } catch (error) {
       // A concurrent submission with the same key committed first.
@@ -117,14 +129,18 @@ export class JobsService {
     }
   }
 
-  async get(actor: Actor, id: string): Promise<JobResponseDto> {
-    return toJobResponse(await this.find(actor, id));
+  /** The job with its result; another tenant's job is a 404 unless the actor may act across tenants. */
+  async get(actor: RequestActor, id: string): Promise<JobResponseDto> {
+    return toJobResponse(await this.find(actor, id, 'jobs:read', 'job.read'));
   }
 
-  async list(actor: Actor, query: JobListQueryDto): Promise<JobListResponseDto> {
+  /** The actor's tenant's jobs; with the cross-tenant capability every tenant's, or `query.tenant`'s. */
+  async list(actor: RequestActor, query: JobListQueryDto): Promise<JobListResponseDto> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const tenantId = await this.listedTenant(actor, query.tenant);
+    if (tenantId === undefined) return { items: [], next_cursor: null };
     const records = await this.jobs.list({
-      tenantId: actor.tenantId,
+      tenantId,
       state: query.state,
       // One extra row tells whether another page exists.
       limit: limit + 1,
@@ -138,21 +154,35 @@ export class JobsService {
   }
 
   /** Asks the job's workflow to cancel; it writes CANCELLED once it has released the reservation. */
-  async cancel(actor: Actor, id: string): Promise<JobResponseDto> {
-    const record = await this.find(actor, id);
+  async cancel(actor: RequestActor, id: string, requestId: string): Promise<JobResponseDto> {
+    const record = await this.find(actor, id, 'jobs:cancel', 'job.cancel');
     this.assertNotFinished(record);
     try {
       await this.withDeadline(() => this.client.workflow.getHandle(jobWorkflowId(id)).cancel());
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) {
         // The workflow closed after our read: the job has just finished.
-        this.assertNotFinished(await this.find(actor, id));
+        this.assertNotFinished(await this.find(actor, id, 'jobs:cancel', 'job.cancel'));
         throw error;
       }
       this.logger.warn({ msg: 'cancel request failed', job_id: id, error: String(error) });
       throw new DomainError(ApiErrorCode.DependencyUnavailable, 'could not reach the workflow service to cancel the job');
     }
+    await this.audit.record(this.allowed(actor, requestId, 'job.cancel', id, record.job.tenantId));
     return toJobResponse(record);
+  }
+
+  private allowed(actor: Actor, requestId: string, action: string, jobId: string, jobTenant: string): AuditEventInput {
+    return {
+      requestId,
+      actorTenant: actor.tenantId,
+      actorSubject: actor.subject,
+      targetTenant: jobTenant,
+      action,
+      resource: `job/${jobId}`,
+      result: 'allow',
+      reason: null,
+    };
   }
 
   /** Most recent jobs of the tenant, for the console. */
@@ -160,10 +190,41 @@ export class JobsService {
     return (await this.jobs.list({ tenantId: actor.tenantId, limit })).map(toJobResponse);
   }
 
-  private async find(actor: Actor, id: string): Promise<JobRecord> {
-    const record = await this.jobs.findById(actor.tenantId, id);
-    if (!record) throw new DomainError(ApiErrorCode.JobNotFound, `job ${id} not found`);
-    return record;
+  /**
+   * The job, if the actor may see it under `scope`. Another tenant's job answers exactly like a missing
+   * one (no existence leak) but leaves a deny row in the audit log.
+   */
+  private async find(actor: RequestActor, id: string, scope: Scope, action: string): Promise<JobRecord> {
+    const record = await this.jobs.findById(null, id);
+    if (record && mayAccessTenant(actor, record.job.tenantId, scope)) return record;
+    if (record) await this.denyOtherTenant(actor, record.job.tenantId, action, `job/${id}`);
+    throw new DomainError(ApiErrorCode.JobNotFound, `job ${id} not found`);
+  }
+
+  /** Which tenant a list shows: null for every tenant, undefined for nothing (another tenant, without the capability). */
+  private async listedTenant(actor: RequestActor, requested: string | undefined): Promise<string | null | undefined> {
+    if (actor.crossTenant && actor.scopes.has('jobs:read')) return requested ?? null;
+    if (requested === undefined || requested === actor.tenantId) return actor.tenantId;
+    await this.denyOtherTenant(actor, requested, 'job.list', `tenant/${requested}`);
+    return undefined;
+  }
+
+  // Best effort: the caller gets its 404 (or empty page) whether or not the row could be written.
+  private async denyOtherTenant(actor: RequestActor, targetTenant: string, action: string, resource: string): Promise<void> {
+    try {
+      await this.audit.record({
+        requestId: actor.requestId,
+        actorTenant: actor.tenantId,
+        actorSubject: actor.subject,
+        targetTenant,
+        action,
+        resource,
+        result: 'deny',
+        reason: 'other_tenant',
+      });
+    } catch (error) {
+      this.logger.error({ msg: 'audit write failed for a cross-tenant denial', request_id: actor.requestId, error: String(error) });
+    }
   }
 
   private assertNotFinished(record: JobRecord): void {

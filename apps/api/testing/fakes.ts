@@ -1,4 +1,5 @@
 // In-memory stand-ins for the API's dependencies, for specs that run without Postgres or Temporal.
+import type { EntityManager } from 'typeorm';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { JobState } from '../../../libs/contracts';
 import {
@@ -31,18 +32,19 @@ export class FakeJobsRepository implements Db<JobsRepository> {
   readonly records: JobRecord[] = [];
   private clock = Date.parse('2025-01-01T00:00:00.000Z');
 
-  async insert(job: NewJob, afterInsert: (record: JobRecord) => Promise<void>): Promise<JobRecord> {
+  async insert(job: NewJob, afterInsert: (record: JobRecord, manager: EntityManager) => Promise<void>): Promise<JobRecord> {
     if (job.idempotencyKey !== null && this.records.some((r) => r.job.tenantId === job.tenantId && r.job.idempotencyKey === job.idempotencyKey)) {
       throw new IdempotencyKeyTakenError('taken');
     }
     const record = this.build({ ...job });
-    await afterInsert(record);
+    // No database here: the fake audit recorder ignores the manager.
+    await afterInsert(record, {} as EntityManager);
     this.records.push(record);
     return record;
   }
 
-  async findById(tenantId: string, id: string): Promise<JobRecord | null> {
-    return this.records.find((r) => r.job.tenantId === tenantId && r.job.id === id) ?? null;
+  async findById(tenantId: string | null, id: string): Promise<JobRecord | null> {
+    return this.records.find((r) => (tenantId === null || r.job.tenantId === tenantId) && r.job.id === id) ?? null;
   }
 
   async findByIdempotencyKey(tenantId: string, key: string): Promise<JobRecord | null> {
@@ -52,7 +54,7 @@ export class FakeJobsRepository implements Db<JobsRepository> {
   async list(query: JobListQuery): Promise<JobRecord[]> {
     const after = query.after;
     return this.records
-      .filter((r) => r.job.tenantId === query.tenantId && (!query.state || r.job.state === query.state))
+      .filter((r) => (query.tenantId === null || r.job.tenantId === query.tenantId) && (!query.state || r.job.state === query.state))
       .filter((r) => !after || byNewest(r.cursor, after) > 0)
       .sort((a, b) => byNewest(a.cursor, b.cursor))
       .slice(0, query.limit);

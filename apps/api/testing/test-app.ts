@@ -1,13 +1,27 @@
 // Builds the real Nest app (modules, pipes, filter, middleware) over in-memory fakes.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Response } from 'express';
 import { Test } from '@nestjs/testing';
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
+import { mintUserToken, mintWorkerToken, SCOPES, type Actor, type UserTokenClaims, type WorkerTokenClaims } from '../../../libs/auth';
 import { loadConfig, type AppConfig } from '../../../libs/config';
 import { JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
+import { AuditRepository } from '../../../libs/db/audit.repository';
+import { TenantsRepository } from '../../../libs/db/tenants.repository';
+import { readDevSecret } from '../../../libs/auth/token-verifier';
 import { CapacityWaker } from '../../../libs/temporal';
 import { AppModule } from '../app.module';
+import { ApiAuthGuard } from '../auth/auth.guard';
+import type { AuthenticatedRequest } from '../auth/auth.decorators';
+import { requestIdOf } from '../common/request-context';
 import { configureApp } from '../configure-app';
+import { FakeAuditRepository, FakeTenantsRepository } from './audit-fakes';
 import {
   FakeCapacityWaker,
   FakeDataSource,
@@ -26,11 +40,57 @@ export interface TestApp {
   waker: FakeCapacityWaker;
   temporal: FakeTemporalClient;
   db: FakeDataSource;
+  audit: FakeAuditRepository;
+  tenants: FakeTenantsRepository;
+  /** The install's HS256 secret (a 0600 temp file unless `env` names one). */
+  secret: string;
+  /** A user token for this app (defaults: tenant default, subject anonymous, every scope). */
+  userToken(claims?: Partial<UserTokenClaims>, ttlSeconds?: number): string;
+  workerToken(claims: WorkerTokenClaims): string;
+}
+
+/** Who the fixed guard says every caller is: the spine's anonymous caller of the default tenant, with every scope. */
+export const FIXED_ACTOR: Actor = {
+  kind: 'user',
+  subject: 'anonymous',
+  tenantId: 'default',
+  scopes: new Set(SCOPES),
+  crossTenant: false,
+};
+
+/** Stands in for the real guard in specs about something else than authentication. */
+@Injectable()
+class FixedActorGuard implements CanActivate {
+  constructor(private readonly actor: Actor) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const http = context.switchToHttp();
+    http.getRequest<AuthenticatedRequest>().actor = { ...this.actor, requestId: requestIdOf(http.getResponse<Response>()) };
+    return true;
+  }
+}
+
+export interface TestAppOptions {
+  /** 'real' runs the real token guard; the default lets every request through as `actor`. */
+  auth?: 'fixed' | 'real';
+  actor?: Actor;
+}
+
+function writeSecret(): { file: string; secret: string } {
+  const secret = randomBytes(48).toString('base64');
+  const file = join(mkdtempSync(join(tmpdir(), 'mlis-test-app-')), 'dev-signing-key');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return { file, secret };
 }
 
 /** `env` goes through loadConfig, as the real process's environment would. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const config = loadConfig({ MLIS_API_BODY_LIMIT_BYTES: '4096', ...env });
+export async function createTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
+  const generated = env.MLIS_AUTH_DEV_SECRET_FILE === undefined ? writeSecret() : undefined;
+  const config = loadConfig({
+    MLIS_API_BODY_LIMIT_BYTES: '4096',
+    ...(generated ? { MLIS_AUTH_DEV_SECRET_FILE: generated.file } : {}),
+    ...env,
+  });
   const fakes = {
     jobs: new FakeJobsRepository(),
     nodes: new FakeNodesRepository(),
@@ -38,8 +98,10 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     waker: new FakeCapacityWaker(),
     temporal: new FakeTemporalClient(),
     db: new FakeDataSource(),
+    audit: new FakeAuditRepository(),
+    tenants: new FakeTenantsRepository(),
   };
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+  const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
     .overrideProvider(DataSource)
     .useValue(fakes.db)
     .overrideProvider(Client)
@@ -52,9 +114,24 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     .useValue(fakes.ledger)
     .overrideProvider(CapacityWaker)
     .useValue(fakes.waker)
-    .compile();
+    .overrideProvider(AuditRepository)
+    .useValue(fakes.audit)
+    .overrideProvider(TenantsRepository)
+    .useValue(fakes.tenants);
+  if (options.auth !== 'real') builder.overrideProvider(ApiAuthGuard).useValue(new FixedActorGuard(options.actor ?? FIXED_ACTOR));
+  const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
   configureApp(app, config);
   await app.init();
-  return { app, config, ...fakes };
+  // After start-up, which refuses a missing or exposed secret file itself.
+  const secret = generated?.secret ?? readDevSecret(config.auth.devSecretFile);
+  return {
+    app,
+    config,
+    ...fakes,
+    secret,
+    userToken: (claims = {}, ttlSeconds) =>
+      mintUserToken(secret, config.auth, { sub: 'anonymous', tenant: 'default', scope: SCOPES.join(' '), ...claims }, ttlSeconds),
+    workerToken: (claims) => mintWorkerToken(secret, config.auth, claims),
+  };
 }

@@ -1,25 +1,23 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { AppConfig } from '../../../libs/config';
-import { anonymousActor } from '../common/actor';
+import { ApiErrorCode } from '../../../libs/contracts';
+import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
+import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';
-import { InjectAppConfig } from '../core/app-config';
 import { OverviewResponseDto } from './ui.dto';
 import { UiService } from './ui.service';
 
 @ApiTags('ui')
 @Controller('ui/api')
 export class UiController {
-  constructor(
-    private readonly ui: UiService,
-    @InjectAppConfig() private readonly config: AppConfig,
-  ) {}
+  constructor(private readonly ui: UiService) {}
 
   @Get('overview')
-  @ApiOperation({ summary: 'Counts, capacity and recent jobs for the console' })
+  @RequireScopes('jobs:read')
+  @ApiOperation({ summary: "The caller's tenant's job counts and recent jobs, and cluster capacity, for the console" })
   @ApiOkResponse({ type: OverviewResponseDto })
-  @ApiErrorResponses()
-  overview(): Promise<OverviewResponseDto> {
-    return this.ui.overview(anonymousActor(this.config));
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
+  overview(@CurrentActor() actor: RequestActor): Promise<OverviewResponseDto> {
+    return this.ui.overview(actor);
   }
 }

@@ -1,7 +1,15 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verify, type JwtPayload } from 'jsonwebtoken';
 import request from 'supertest';
+import { mintUserToken, mintWorkerToken, SCOPES } from '../../../libs/auth';
 import { fakeNode } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { InternalNodesController, WorkersController } from './workers.controller';
+
+const DEV_SECRET = 'dev-signing-key-for-the-workers-spec-0123456789';
+const BOOTSTRAP_SECRET = 'bootstrap-secret-for-the-workers-spec-0123456789';
 
 const registration = {
   node_id: 'gpu-1',
@@ -19,16 +27,34 @@ const registration = {
 
 describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => {
   let t: TestApp;
+  let dir: string;
 
   beforeEach(async () => {
-    t = await createTestApp({ MLIS_WORKER_GROUPS: 'cpu,gpu', MLIS_NODE_HEARTBEAT_SECONDS: '2' });
+    dir = mkdtempSync(join(tmpdir(), 'mlis-workers-spec-'));
+    for (const [name, secret] of [['dev-signing-key', DEV_SECRET], ['bootstrap', BOOTSTRAP_SECRET]]) {
+      writeFileSync(join(dir, name), `${secret}\n`, { mode: 0o600 });
+    }
+    t = await createTestApp({
+      MLIS_WORKER_GROUPS: 'cpu,gpu',
+      MLIS_NODE_HEARTBEAT_SECONDS: '2',
+      MLIS_AUTH_DEV_SECRET_FILE: join(dir, 'dev-signing-key'),
+      MLIS_WORKER_BOOTSTRAP_SECRET_FILE: join(dir, 'bootstrap'),
+    }, { auth: 'real' });
   });
 
   afterEach(async () => {
     await t.app.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const http = () => request(t.app.getHttpServer());
+  const userToken = () => mintUserToken(DEV_SECRET, t.config.auth, { sub: 'alice', tenant: 'default', scope: SCOPES.join(' ') });
+  const workerToken = (nodeId: string, incarnation = 1) =>
+    mintWorkerToken(DEV_SECRET, t.config.auth, { sub: `node:${nodeId}`, node_id: nodeId, incarnation });
+  const register = (body: object = registration, authorization = `Bearer ${BOOTSTRAP_SECRET}`) =>
+    http().post('/v1/internal/nodes/register').set('Authorization', authorization).send(body);
+  const heartbeat = (nodeId: string, body: object, token = workerToken(nodeId)) =>
+    http().post(`/v1/internal/nodes/${nodeId}/heartbeat`).set('Authorization', `Bearer ${token}`).send(body);
 
   it('creates the configured worker groups on start', () => {
     expect(t.ledger.groups).toEqual(['cpu', 'gpu']);
@@ -47,7 +73,7 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
           gpus: [{ index: 0, model: 'simulated', memory_mb: 16384 }],
         }),
       ];
-      const response = await http().get('/v1/workers').expect(200);
+      const response = await http().get('/v1/workers').set('Authorization', `Bearer ${userToken()}`).expect(200);
       expect(response.body).toEqual({
         items: [
           {
@@ -75,15 +101,30 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
   });
 
   describe('POST /v1/internal/nodes/register', () => {
-    it('registers, answers incarnation, task queue and heartbeat period, and wakes waiting jobs', async () => {
-      const response = await http().post('/v1/internal/nodes/register').send(registration).expect(200);
+    it('registers, answers incarnation, task queue, heartbeat period and worker token, and wakes waiting jobs', async () => {
+      const response = await register().expect(200);
       expect(response.body).toEqual({
         node_id: 'gpu-1',
         group: 'gpu',
         incarnation: 1,
         task_queue: 'mlis-node.gpu.gpu-1',
         heartbeat_seconds: 2,
+        worker_token: expect.any(String),
       });
+      const token = verify(response.body.worker_token, DEV_SECRET, {
+        algorithms: ['HS256'],
+        issuer: t.config.auth.issuer,
+        audience: t.config.auth.workerAudience,
+        complete: true,
+      });
+      expect(token.header.typ).toBe('mlis-worker+jwt');
+      expect(token.payload).toMatchObject({ sub: 'node:gpu-1', node_id: 'gpu-1', incarnation: 1 });
+      const payload = token.payload as JwtPayload;
+      expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(t.config.auth.workerTokenTtlSeconds);
+      expect(t.audit.events.map((e) => [e.action, e.result, e.resource, e.actorSubject])).toEqual([
+        ['node.register', 'allow', 'node/gpu-1', 'node:gpu-1'],
+        ['token.mint', 'allow', 'node/gpu-1', 'node:gpu-1'],
+      ]);
       expect(t.ledger.registered).toEqual([
         {
           nodeId: 'gpu-1',
@@ -97,21 +138,19 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
         },
       ]);
       expect(t.waker.calls).toBe(1);
-      const again = await http().post('/v1/internal/nodes/register').send(registration).expect(200);
+      const again = await register().expect(200);
       expect(again.body.incarnation).toBe(2);
+      expect((verify(again.body.worker_token, DEV_SECRET) as JwtPayload).incarnation).toBe(2);
     });
 
     it('still registers when waking waiting jobs fails', async () => {
       t.waker.failWith = new Error('temporal down');
-      await http().post('/v1/internal/nodes/register').send(registration).expect(200);
+      await register().expect(200);
       expect(t.waker.calls).toBe(1);
     });
 
     it('answers 404 unknown_worker_group for a group that is not configured', async () => {
-      const response = await http()
-        .post('/v1/internal/nodes/register')
-        .send({ ...registration, group: 'tpu' })
-        .expect(404);
+      const response = await register({ ...registration, group: 'tpu' }).expect(404);
       expect(response.body.error.code).toBe('unknown_worker_group');
       expect(t.waker.calls).toBe(0);
     });
@@ -138,47 +177,87 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
       ['GPU indices not starting at 0', { gpus: [{ index: 1, model: 'm', memory_mb: 1 }] }, 'gpus'],
       ['an unknown field', { zone: 'eu' }, 'zone'],
     ])('rejects %s with 400 validation_failed', async (_name, change, field) => {
-      const response = await http()
-        .post('/v1/internal/nodes/register')
-        .send({ ...registration, ...change })
-        .expect(400);
+      const response = await register({ ...registration, ...change }).expect(400);
       expect(response.body.error.code).toBe('validation_failed');
       expect(response.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
       expect(t.ledger.registered).toHaveLength(0);
     });
 
     it('accepts a node without GPUs', async () => {
-      await http()
-        .post('/v1/internal/nodes/register')
-        .send({ ...registration, node_id: 'cpu-1', group: 'cpu', gpus: [] })
-        .expect(200);
+      await register({ ...registration, node_id: 'cpu-1', group: 'cpu', gpus: [] }).expect(200);
+    });
+
+    it.each([
+      ['no credential', undefined, 'missing_bootstrap_credential'],
+      ['a wrong secret', `Bearer ${BOOTSTRAP_SECRET}x`, 'invalid_bootstrap_credential'],
+      ['the secret without the Bearer scheme', BOOTSTRAP_SECRET, 'missing_bootstrap_credential'],
+      ['a user token', 'USER', 'invalid_bootstrap_credential'],
+      ['a worker token', 'WORKER', 'invalid_bootstrap_credential'],
+    ])('refuses %s with 401 invalid_bootstrap_credential, audited, before validating the body', async (_name, authorization, reason) => {
+      const header = authorization === 'USER' ? `Bearer ${userToken()}` : authorization === 'WORKER' ? `Bearer ${workerToken('gpu-1')}` : authorization;
+      const call = http().post('/v1/internal/nodes/register');
+      if (header !== undefined) call.set('Authorization', header);
+      // An invalid body too: a stranger must not learn the validation rules.
+      const response = await call.send({ ...registration, slots: 0 }).expect(401);
+      expect(response.body.error.code).toBe('invalid_bootstrap_credential');
+      expect(JSON.stringify(response.body)).not.toContain(BOOTSTRAP_SECRET);
+      expect(t.ledger.registered).toHaveLength(0);
+      expect(t.audit.events).toEqual([
+        expect.objectContaining({ action: 'node.register', result: 'deny', reason, resource: 'node/gpu-1', requestId: response.headers['x-request-id'] }),
+      ]);
+    });
+
+    it('answers 503 when the bootstrap secret file is missing or readable by others, and registers nobody', async () => {
+      chmodSync(join(dir, 'bootstrap'), 0o644);
+      expect((await register().expect(503)).body.error.code).toBe('dependency_unavailable');
+      rmSync(join(dir, 'bootstrap'));
+      await register().expect(503);
+      expect(t.ledger.registered).toHaveLength(0);
     });
   });
 
   describe('POST /v1/internal/nodes/:id/heartbeat', () => {
     it('answers 200 ok for the live incarnation', async () => {
-      const response = await http().post('/v1/internal/nodes/cpu-1/heartbeat').send({ incarnation: 1 }).expect(200);
+      const response = await heartbeat('cpu-1', { incarnation: 1 }).expect(200);
       expect(response.body).toEqual({ status: 'ok' });
+    });
+
+    it('needs a worker token: none, a user token or the bootstrap secret get 401', async () => {
+      await http().post('/v1/internal/nodes/cpu-1/heartbeat').send({ incarnation: 1 }).expect(401);
+      await heartbeat('cpu-1', { incarnation: 1 }, userToken()).expect(401);
+      await heartbeat('cpu-1', { incarnation: 1 }, BOOTSTRAP_SECRET).expect(401);
+      expect(t.audit.events.every((e) => e.result === 'deny')).toBe(true);
+      expect(t.audit.events).toHaveLength(3);
+    });
+
+    it("refuses another node's worker token, or another incarnation's, with 403", async () => {
+      expect((await heartbeat('cpu-1', { incarnation: 1 }, workerToken('cpu-2')).expect(403)).body.error.code).toBe('forbidden');
+      await heartbeat('cpu-1', { incarnation: 2 }, workerToken('cpu-1', 1)).expect(403);
+      expect(t.audit.events.map((e) => [e.result, e.reason])).toEqual([
+        ['deny', 'other_node'],
+        ['deny', 'other_node'],
+      ]);
     });
 
     it('answers 409 when a newer incarnation exists: the process must exit', async () => {
       t.ledger.heartbeatAnswer = 'superseded';
-      const response = await http().post('/v1/internal/nodes/cpu-1/heartbeat').send({ incarnation: 1 }).expect(409);
+      const response = await heartbeat('cpu-1', { incarnation: 1 }).expect(409);
       expect(response.body.error.code).toBe('node_superseded');
     });
 
     it('answers 404 node_not_found when the node must register again', async () => {
       t.ledger.heartbeatAnswer = 'unknown';
-      const response = await http().post('/v1/internal/nodes/cpu-1/heartbeat').send({ incarnation: 1 }).expect(404);
+      const response = await heartbeat('cpu-1', { incarnation: 1 }).expect(404);
       expect(response.body.error.code).toBe('node_not_found');
     });
 
     it('validates the node id and the incarnation', async () => {
-      expect((await http().post('/v1/internal/nodes/CPU_1/heartbeat').send({ incarnation: 1 }).expect(400)).body.error.details).toEqual([
+      // The guard compares the token's node with the path first, so a bad id needs a token naming it.
+      expect((await heartbeat('CPU_1', { incarnation: 1 }, workerToken('CPU_1')).expect(400)).body.error.details).toEqual([
         expect.objectContaining({ field: 'id' }),
       ]);
-      await http().post('/v1/internal/nodes/cpu-1/heartbeat').send({ incarnation: 0 }).expect(400);
-      await http().post('/v1/internal/nodes/cpu-1/heartbeat').send({}).expect(400);
+      await heartbeat('cpu-1', { incarnation: 'one' }).expect(400);
+      await heartbeat('cpu-1', {}).expect(400);
     });
   });
 });

@@ -1,7 +1,10 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorCode } from '../../../libs/contracts';
+import { Public, RequireScopes, WorkerRoute } from '../auth/auth.decorators';
 import { ApiErrorResponses } from '../common/error-response.dto';
+import { RequestId } from '../common/request-context';
+import { BootstrapCredentialGuard } from './bootstrap-credential.guard';
 import {
   HeartbeatDto,
   HeartbeatResponseDto,
@@ -18,9 +21,10 @@ export class WorkersController {
   constructor(private readonly workers: WorkersService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List registered nodes with capacity and usage' })
+  @RequireScopes('admin:workers')
+  @ApiOperation({ summary: 'List registered nodes with capacity and usage (scope admin:workers)' })
   @ApiOkResponse({ type: NodeListResponseDto })
-  @ApiErrorResponses()
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
   list(): Promise<NodeListResponseDto> {
     return this.workers.list();
   }
@@ -32,25 +36,38 @@ export class WorkersController {
 export class InternalNodesController {
   constructor(private readonly workers: WorkersService) {}
 
+  // Public to the user-token guard: the bootstrap secret is this route's credential.
   @Post('register')
+  @Public()
+  @UseGuards(BootstrapCredentialGuard)
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Register a node (again): returns its incarnation and task queue' })
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Register a node (again) with the bootstrap secret as bearer credential: returns its incarnation, task queue and worker token',
+  })
   @ApiOkResponse({ type: RegisterNodeResponseDto })
   @ApiErrorResponses(
+    ApiErrorCode.InvalidBootstrapCredential,
     ApiErrorCode.ValidationFailed,
     ApiErrorCode.MalformedJson,
     ApiErrorCode.PayloadTooLarge,
     ApiErrorCode.UnknownWorkerGroup,
   )
-  register(@Body() body: RegisterNodeDto): Promise<RegisterNodeResponseDto> {
-    return this.workers.register(body);
+  register(@Body() body: RegisterNodeDto, @RequestId() requestId: string): Promise<RegisterNodeResponseDto> {
+    return this.workers.register(body, requestId);
   }
 
+  // The guard binds the worker token to this node id and the body's incarnation (403 otherwise).
   @Post(':id/heartbeat')
+  @WorkerRoute({ nodeParam: 'id' })
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Node liveness; 409 means a newer incarnation exists (exit), 404 means register again' })
+  @ApiOperation({
+    summary: "Node liveness with the node's own worker token; 409 means a newer incarnation exists (exit), 404 or 401 means register again",
+  })
   @ApiOkResponse({ type: HeartbeatResponseDto })
   @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
     ApiErrorCode.ValidationFailed,
     ApiErrorCode.MalformedJson,
     ApiErrorCode.NodeSuperseded,

@@ -124,6 +124,11 @@ export class RegisterNodeResponseDto {
 
   @ApiProperty({ description: 'How often the node must heartbeat, seconds.' })
   heartbeat_seconds: number;
+
+  @ApiProperty({
+    description: 'Worker token for this node incarnation (typ mlis-worker+jwt, its own audience): send it as a bearer token on heartbeats.',
+  })
+  worker_token: string;
 }
 
 export class NodeIdParamDto {

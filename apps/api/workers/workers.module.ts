@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
+import { BootstrapCredentialGuard } from './bootstrap-credential.guard';
+import { WorkerCredentials } from './worker-credentials';
 import { InternalNodesController, WorkersController } from './workers.controller';
 import { WorkersService } from './workers.service';
 
 @Module({
   controllers: [WorkersController, InternalNodesController],
-  providers: [WorkersService],
+  providers: [WorkersService, WorkerCredentials, BootstrapCredentialGuard],
   exports: [WorkersService],
 })
 export class WorkersModule {}

@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode, nodeTaskQueue } from '../../../libs/contracts';
+import { ApiErrorCode, nodeTaskQueue, type AuditRecorder } from '../../../libs/contracts';
 import { LedgerRepository, NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
+import { AuditRepository } from '../../../libs/db/audit.repository';
 import { CapacityWaker } from '../../../libs/temporal';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import type { HeartbeatDto, HeartbeatResponseDto, NodeListResponseDto, RegisterNodeDto, RegisterNodeResponseDto } from './workers.dto';
+import { WorkerCredentials } from './worker-credentials';
 import { toNodeResponse } from './workers.mapper';
 
 /** The node registry: registration, liveness heartbeats and the node list. */
@@ -17,6 +19,8 @@ export class WorkersService implements OnApplicationBootstrap {
     @Inject(LedgerRepository) private readonly ledger: LedgerRepository,
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
     @Inject(CapacityWaker) private readonly waker: CapacityWaker,
+    @Inject(AuditRepository) private readonly audit: AuditRecorder,
+    private readonly credentials: WorkerCredentials,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
@@ -29,8 +33,11 @@ export class WorkersService implements OnApplicationBootstrap {
     return { items: (await this.nodes.list()).map(toNodeResponse) };
   }
 
-  /** Registers (or re-registers, with a new incarnation) a node, then wakes jobs waiting for capacity. */
-  async register(dto: RegisterNodeDto): Promise<RegisterNodeResponseDto> {
+  /**
+   * Registers (or re-registers, with a new incarnation) a node whose bootstrap credential was checked,
+   * mints its worker token for that incarnation, then wakes jobs waiting for capacity.
+   */
+  async register(dto: RegisterNodeDto, requestId: string): Promise<RegisterNodeResponseDto> {
     let incarnation: number;
     try {
       ({ incarnation } = await this.ledger.registerNode({
@@ -52,6 +59,11 @@ export class WorkersService implements OnApplicationBootstrap {
       }
       throw error;
     }
+    const subject = `node:${dto.node_id}`;
+    const workerToken = this.credentials.mintToken(dto.node_id, incarnation);
+    const row = { requestId, actorTenant: null, actorSubject: subject, targetTenant: null, resource: `node/${dto.node_id}`, result: 'allow', reason: null } as const;
+    await this.audit.record({ ...row, action: 'node.register' });
+    await this.audit.record({ ...row, action: 'token.mint' });
     // Not awaited: the node is registered whether or not Temporal takes the signals right now.
     void this.wakeWaitingJobs(dto.node_id);
     return {
@@ -60,9 +72,11 @@ export class WorkersService implements OnApplicationBootstrap {
       incarnation,
       task_queue: nodeTaskQueue(dto.group, dto.node_id),
       heartbeat_seconds: this.config.scheduling.nodeHeartbeatSeconds,
+      worker_token: workerToken,
     };
   }
 
+  /** Liveness of a node; the auth guard has checked that the worker token is this node incarnation's. */
   async heartbeat(nodeId: string, dto: HeartbeatDto): Promise<HeartbeatResponseDto> {
     const result = await this.ledger.heartbeatNode(nodeId, dto.incarnation);
     switch (result) {

@@ -1,7 +1,45 @@
+import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
+import { mintUserToken, SCOPES } from '../../../libs/auth';
+import { loadConfig } from '../../../libs/config';
 import { readStackEnv, stack } from './stack-env';
 
 export const env = readStackEnv();
+
+/** The stack's auth settings (issuer, audiences, key files), as its processes load them. */
+export const authConfig = loadConfig(env.processEnv).auth;
+
+export interface TokenRequest {
+  tenant?: string;
+  sub?: string;
+  scopes?: readonly string[];
+  crossTenant?: boolean;
+  ttlSeconds?: number;
+}
+
+let devSecret: string | undefined;
+
+/** The stack's HS256 dev signing key (written by global setup). */
+export function stackDevSecret(): string {
+  return (devSecret ??= readFileSync(authConfig.devSecretFile, 'utf8').trim());
+}
+
+/** The bootstrap secret the stack's nodes register with. */
+export function stackBootstrapSecret(): string {
+  return readFileSync(authConfig.workerBootstrapSecretFile, 'utf8').trim();
+}
+
+/** A user token signed with the stack's dev key; by default tenant "default", subject "it-user", every scope. */
+export function tokenFor({ tenant = 'default', sub = 'it-user', scopes = SCOPES, crossTenant = false, ttlSeconds = 3600 }: TokenRequest = {}): string {
+  return mintUserToken(stackDevSecret(), authConfig, { sub, tenant, scope: scopes.join(' '), ...(crossTenant ? { mlis_cross_tenant: true } : {}) }, ttlSeconds);
+}
+
+let defaultToken: string | undefined;
+
+export interface ApiOptions {
+  /** false: send no Authorization header at all (the default is a token from tokenFor()). */
+  auth?: boolean;
+}
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -9,16 +47,22 @@ export interface ApiResponse<T = any> {
   headers: Headers;
 }
 
-/** One real HTTP call to the API under test. `body` may be a string to send raw bytes. */
+/**
+ * One real HTTP call to the API under test. `body` may be a string to send raw bytes. Sends
+ * `Authorization: Bearer tokenFor()` unless `headers` has its own authorization or `options.auth` is false.
+ */
 export async function api<T = any>(
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  options: ApiOptions = {},
 ): Promise<ApiResponse<T>> {
+  const own = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+  const auth: Record<string, string> = own || options.auth === false ? {} : { authorization: `Bearer ${(defaultToken ??= tokenFor())}` };
   const response = await fetch(`${env.apiUrl}${path}`, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    headers: body === undefined ? { ...auth, ...headers } : { 'content-type': 'application/json', ...auth, ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();

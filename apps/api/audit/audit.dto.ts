@@ -1,0 +1,96 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+
+export const AUDIT_RESULTS = ['allow', 'deny'] as const;
+export const DEFAULT_AUDIT_PAGE_SIZE = 50;
+export const MAX_AUDIT_PAGE_SIZE = 500;
+
+export class AuditQueryDto {
+  @ApiPropertyOptional({ description: 'Only this action, e.g. job.submit, job.cancel, tenant.update, auth.authenticate.' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  action?: string;
+
+  @ApiPropertyOptional({ description: 'Only allowed or only denied requests.', enum: AUDIT_RESULTS })
+  @IsOptional()
+  @IsIn(AUDIT_RESULTS)
+  result?: 'allow' | 'deny';
+
+  @ApiPropertyOptional({ description: 'Only events whose caller belongs to this tenant.' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  actor_tenant?: string;
+
+  @ApiPropertyOptional({ description: 'Only events that acted on this tenant.' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  target_tenant?: string;
+
+  @ApiPropertyOptional({ description: 'Only events at or after this instant (ISO 8601).', format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  since?: string;
+
+  @ApiPropertyOptional({ description: 'Only events before this instant (ISO 8601).', format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  until?: string;
+
+  @ApiPropertyOptional({ description: 'Page size.', minimum: 1, maximum: MAX_AUDIT_PAGE_SIZE, default: DEFAULT_AUDIT_PAGE_SIZE })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_AUDIT_PAGE_SIZE)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's next_cursor." })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  cursor?: string;
+}
+
+export class AuditEventDto {
+  @ApiProperty({ description: 'Event id; increases with insertion.' })
+  id: string;
+
+  @ApiProperty({ description: 'When it was recorded.', format: 'date-time' })
+  at: string;
+
+  @ApiProperty({ description: 'X-Request-ID of the request that caused it.' })
+  request_id: string;
+
+  @ApiProperty({ description: "Caller's tenant (null when the caller could not be identified).", type: String, nullable: true })
+  actor_tenant: string | null;
+
+  @ApiProperty({ description: "Caller's subject (user, or node:<id> for workers).", type: String, nullable: true })
+  actor_subject: string | null;
+
+  @ApiProperty({ description: 'Tenant acted on.', type: String, nullable: true })
+  target_tenant: string | null;
+
+  @ApiProperty({ description: 'Dotted verb, e.g. job.submit.' })
+  action: string;
+
+  @ApiProperty({ description: 'What was acted on, e.g. job/<id>, tenant/<id>, or a route for denials.' })
+  resource: string;
+
+  @ApiProperty({ description: 'Whether the request was allowed.', enum: AUDIT_RESULTS })
+  result: 'allow' | 'deny';
+
+  @ApiProperty({ description: 'Why it was denied (e.g. invalid_token, missing_scope, rate_limited).', type: String, nullable: true })
+  reason: string | null;
+}
+
+export class AuditPageDto {
+  @ApiProperty({ description: 'Events, newest first.', type: [AuditEventDto] })
+  items: AuditEventDto[];
+
+  @ApiProperty({ description: 'Cursor of the next (older) page; null on the last page.', type: String, nullable: true })
+  next_cursor: string | null;
+}

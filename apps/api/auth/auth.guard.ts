@@ -1,0 +1,108 @@
+import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { Response } from 'express';
+import { TokenRejectedError, TokenVerifier, type VerifiedToken } from '../../../libs/auth/token-verifier';
+import { ApiErrorCode, type AuditEventInput } from '../../../libs/contracts';
+import { AuditRepository } from '../../../libs/db/audit.repository';
+import { DomainError } from '../common/domain-error';
+import { requestIdOf } from '../common/request-context';
+import { PUBLIC_ROUTE, REQUIRED_SCOPES, WORKER_ROUTE, type AuthenticatedRequest, type WorkerRouteOptions } from './auth.decorators';
+import { USER_JWT_STRATEGY, WORKER_JWT_STRATEGY } from './jwt.strategy';
+
+function passportGuard(strategy: string) {
+  class TokenGuard extends AuthGuard(strategy) {
+    // Every failure becomes a TokenRejectedError with a reason; passport's own messages never reach the caller.
+    override handleRequest<T = VerifiedToken>(err: unknown, user: T | false, info: unknown): T {
+      if (err || !user) throw TokenVerifier.rejectionOf(err ?? info);
+      return user;
+    }
+  }
+  return TokenGuard;
+}
+
+@Injectable()
+export class UserTokenGuard extends passportGuard(USER_JWT_STRATEGY) {}
+
+@Injectable()
+export class WorkerTokenGuard extends passportGuard(WORKER_JWT_STRATEGY) {}
+
+/**
+ * The global guard: every route needs a valid user token with the route's scopes, unless it is
+ * @Public or a @WorkerRoute (a worker token bound to the route's node). Each denial is audited.
+ */
+@Injectable()
+export class ApiAuthGuard implements CanActivate {
+  private readonly logger = new Logger(ApiAuthGuard.name);
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(UserTokenGuard) private readonly userGuard: UserTokenGuard,
+    @Inject(WorkerTokenGuard) private readonly workerGuard: WorkerTokenGuard,
+    @Inject(AuditRepository) private readonly audit: AuditRepository,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const requestId = requestIdOf(context.switchToHttp().getResponse<Response>());
+    const worker = this.reflector.getAllAndOverride<WorkerRouteOptions | undefined>(WORKER_ROUTE, targets);
+    const kind = worker ? 'worker' : 'user';
+
+    try {
+      await (worker ? this.workerGuard : this.userGuard).canActivate(context);
+    } catch (error) {
+      const rejection = error instanceof TokenRejectedError ? error : TokenVerifier.rejectionOf(error);
+      await this.deny(req, requestId, null, `auth.${kind}_token`, rejection.reason);
+      throw new DomainError(ApiErrorCode.Unauthorized, `${rejection.message}: a valid ${kind} bearer token is required`);
+    }
+    const verified = req.user as VerifiedToken;
+    const actor = { ...verified.actor, requestId };
+    req.actor = actor;
+
+    if (verified.kind === 'worker') {
+      const nodeId = worker?.nodeParam ? req.params[worker.nodeParam] : undefined;
+      const incarnation: unknown = (req.body as { incarnation?: unknown } | undefined)?.incarnation;
+      if ((nodeId !== undefined && nodeId !== verified.nodeId) || (typeof incarnation === 'number' && incarnation !== verified.incarnation)) {
+        await this.deny(req, requestId, actor, 'auth.worker_binding', 'other_node');
+        throw new DomainError(ApiErrorCode.Forbidden, 'this worker token is bound to another node incarnation');
+      }
+      req.workerBinding = { nodeId: verified.nodeId, incarnation: verified.incarnation };
+      return true;
+    }
+
+    const required = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_SCOPES, targets) ?? [];
+    const missing = required.filter((scope) => !actor.scopes.has(scope));
+    if (missing.length > 0) {
+      await this.deny(req, requestId, actor, 'auth.scope', 'missing_scope');
+      throw new DomainError(ApiErrorCode.Forbidden, `this token lacks the scope ${missing.join(' ')}`);
+    }
+    return true;
+  }
+
+  // Best effort: the request is refused whether or not the audit row could be written.
+  private async deny(
+    req: AuthenticatedRequest,
+    requestId: string,
+    actor: { kind: string; tenantId: string; subject: string } | null,
+    action: string,
+    reason: string,
+  ): Promise<void> {
+    const event: AuditEventInput = {
+      requestId,
+      actorTenant: actor && actor.kind === 'user' ? actor.tenantId : null,
+      actorSubject: actor?.subject ?? null,
+      targetTenant: actor && actor.kind === 'user' ? actor.tenantId : null,
+      action,
+      resource: `${req.method} ${req.route ? String((req.route as { path?: unknown }).path) : req.path}`,
+      result: 'deny',
+      reason,
+    };
+    try {
+      await this.audit.record(event);
+    } catch (error) {
+      this.logger.error({ msg: 'audit write failed for a denied request', request_id: requestId, error: String(error) });
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
+import type { AppConfig } from '../../../libs/config';
+import { JwksKeySource, readDevSecret, TokenVerifier } from '../../../libs/auth/token-verifier';
+import { AuthController } from './auth.controller';
+import { ApiAuthGuard, UserTokenGuard, WorkerTokenGuard } from './auth.guard';
+import { UserJwtStrategy, WorkerJwtStrategy } from './jwt.strategy';
+
+/**
+ * Token verification and the global guard. The signing secret is read once here: a missing or
+ * group/world-readable file stops the API from starting.
+ */
+@Global()
+@Module({})
+export class AuthModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AuthModule,
+      imports: [PassportModule.register({ session: false })],
+      controllers: [AuthController],
+      providers: [
+        {
+          provide: TokenVerifier,
+          useFactory: () =>
+            new TokenVerifier({
+              auth: config.auth,
+              secret: readDevSecret(config.auth.devSecretFile),
+              jwks: config.auth.jwksUrl ? new JwksKeySource(config.auth.jwksUrl) : undefined,
+            }),
+        },
+        UserJwtStrategy,
+        WorkerJwtStrategy,
+        UserTokenGuard,
+        WorkerTokenGuard,
+        ApiAuthGuard,
+        // useExisting, so a spec can replace ApiAuthGuard with overrideProvider.
+        { provide: APP_GUARD, useExisting: ApiAuthGuard },
+      ],
+      exports: [TokenVerifier],
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import { Controller, Get, type LoggerService } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { ApiErrorCode } from '../../../libs/contracts';
+import { accessLogMiddleware } from './access-log.middleware';
+import { ApiExceptionFilter } from './api-exception.filter';
+import { DomainError } from './domain-error';
+import { redactSecrets } from './redact';
+import { requestIdMiddleware } from './request-context';
+
+// A real-looking (unsigned) JWT and a bearer credential, as a careless library might quote them.
+const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNlY3JldA';
+const BEARER = 'Bearer opaque-credential-123';
+
+class CapturingLogger implements LoggerService {
+  readonly lines: unknown[] = [];
+  log(message: unknown): void {
+    this.lines.push(message);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.lines.push(message, ...rest);
+  }
+  warn(message: unknown): void {
+    this.lines.push(message);
+  }
+}
+
+@Controller('boom')
+class BoomController {
+  @Get('internal')
+  internal(): never {
+    throw new Error(`upstream refused Authorization: ${BEARER} and token ${JWT}`);
+  }
+
+  @Get('domain')
+  domain(): never {
+    throw new DomainError(ApiErrorCode.ValidationFailed, `bad token ${JWT}`, [{ field: 'authorization', problem: `${BEARER} is malformed` }]);
+  }
+}
+
+describe(ApiExceptionFilter.name, () => {
+  let app: NestExpressApplication;
+  const logger = new CapturingLogger();
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({ controllers: [BoomController] }).compile();
+    app = moduleRef.createNestApplication<NestExpressApplication>({ logger });
+    app.use(requestIdMiddleware);
+    app.use(accessLogMiddleware(logger));
+    app.useGlobalFilters(new ApiExceptionFilter());
+    await app.init();
+  });
+
+  afterAll(() => app.close());
+
+  async function logged(): Promise<string> {
+    // The access log line is written on 'close', just after the response.
+    const deadline = Date.now() + 2_000;
+    while (!logger.lines.some((line) => String(JSON.stringify(line)).includes('"status"')) && Date.now() < deadline) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return JSON.stringify(logger.lines);
+  }
+
+  beforeEach(() => {
+    logger.lines.length = 0;
+  });
+
+  it('never echoes a bearer token from an unhandled error, and logs it redacted', async () => {
+    const response = await request(app.getHttpServer()).get('/boom/internal').set('Authorization', `Bearer ${JWT}`).expect(500);
+    expect(response.body.error).toEqual({ code: 'internal_error', message: 'internal error', request_id: expect.any(String) });
+    const log = await logged();
+    expect(log).toContain('upstream refused');
+    expect(log).not.toContain(JWT);
+    expect(log).not.toContain('opaque-credential-123');
+    expect(JSON.stringify(response.body)).not.toContain(JWT);
+  });
+
+  it('redacts credentials quoted in a domain error message and its details', async () => {
+    const response = await request(app.getHttpServer()).get('/boom/domain').expect(400);
+    const body = JSON.stringify(response.body);
+    expect(response.body.error.message).toBe('bad token [redacted]');
+    expect(response.body.error.details).toEqual([{ field: 'authorization', problem: 'Bearer [redacted] is malformed' }]);
+    expect(body).not.toContain(JWT);
+    expect(body).not.toContain('opaque-credential-123');
+  });
+
+  it('does not echo a token pasted into an unknown path or its query, nor log it', async () => {
+    const response = await request(app.getHttpServer()).get(`/v1/${JWT}?access_token=${JWT}&x=1`).expect(404);
+    expect(response.body.error.code).toBe('not_found');
+    expect(JSON.stringify(response.body)).not.toContain(JWT);
+    expect(await logged()).not.toContain(JWT);
+  });
+});
+
+describe(redactSecrets.name, () => {
+  it.each([
+    [`Authorization: ${BEARER}`, 'Authorization: Bearer [redacted]'],
+    ['basic dXNlcjpwYXNz', 'basic [redacted]'],
+    [`jwt=${JWT}`, 'jwt=[redacted]'],
+    ['/cb?code=1&token=abc.def&x=2', '/cb?code=1&token=[redacted]&x=2'],
+    ['nothing secret in job 3f2a', 'nothing secret in job 3f2a'],
+  ])('%s -> %s', (input, output) => {
+    expect(redactSecrets(input)).toBe(output);
+  });
+});

@@ -1,0 +1,122 @@
+import { Logger } from '@nestjs/common';
+import { ApiErrorCode } from '../../../libs/contracts';
+import type { AuditRepository } from '../../../libs/db/audit.repository';
+import type { TenantsRepository } from '../../../libs/db/tenants.repository';
+import type { Actor } from '../common/actor';
+import { DomainError, RetryLaterError } from '../common/domain-error';
+import { FakeAuditRepository, FakeTenantsRepository } from '../testing/audit-fakes';
+import {
+  jsonDepth,
+  MAX_PARAMS_BYTES,
+  MAX_PARAMS_DEPTH,
+  QUEUE_FULL_RETRY_SECONDS,
+  retryAfterSeconds,
+  SubmissionLimitsService,
+} from './submission-limits.service';
+
+function nested(depth: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i += 1) value = i % 2 === 0 ? { a: value } : [value];
+  return value;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DomainError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe(SubmissionLimitsService.name, () => {
+  const actor: Actor = { kind: 'user', tenantId: 'team-a', subject: 'alice', scopes: new Set(['jobs:submit']), crossTenant: false };
+  let tenants: FakeTenantsRepository;
+  let audit: FakeAuditRepository;
+  let limits: SubmissionLimitsService;
+
+  beforeEach(() => {
+    tenants = new FakeTenantsRepository();
+    audit = new FakeAuditRepository();
+    limits = new SubmissionLimitsService(tenants as unknown as TenantsRepository, audit as unknown as AuditRepository);
+    tenants.put({ id: 'team-a', name: 'A' });
+  });
+
+  it('measures JSON depth with scalars at 0 and each object or array one level', () => {
+    expect(jsonDepth(1)).toBe(0);
+    expect(jsonDepth({})).toBe(1);
+    expect(jsonDepth({ a: [1, { b: 2 }] })).toBe(3);
+    expect(jsonDepth(nested(MAX_PARAMS_DEPTH))).toBe(MAX_PARAMS_DEPTH);
+  });
+
+  it('accepts params at the depth limit and refuses one level more with validation_failed', async () => {
+    await expect(limits.admit(actor, nested(MAX_PARAMS_DEPTH), 'r1')).resolves.toBeUndefined();
+    const error = await refusal(limits.admit(actor, nested(MAX_PARAMS_DEPTH + 1), 'r2'));
+    expect(error.code).toBe(ApiErrorCode.ValidationFailed);
+    expect(error.details?.[0].field).toBe('params');
+  });
+
+  it('refuses params larger than the byte limit, counting UTF-8 bytes', async () => {
+    // Two bytes per character: under the limit in characters, over it in bytes.
+    const big = { text: 'é'.repeat(MAX_PARAMS_BYTES / 2) };
+    const error = await refusal(limits.admit(actor, big, 'r1'));
+    expect(error.code).toBe(ApiErrorCode.ValidationFailed);
+    await expect(limits.admit(actor, { text: 'x'.repeat(MAX_PARAMS_BYTES - 20) }, 'r2')).resolves.toBeUndefined();
+  });
+
+  it('admits up to the rate, then answers rate_limited with Retry-After and a deny audit row', async () => {
+    tenants.put({ id: 'team-a', name: 'A', submitRatePerMinute: 3 });
+    for (let i = 0; i < 3; i += 1) await limits.admit(actor, {}, `ok-${i}`);
+    const error = await refusal(limits.admit(actor, {}, 'burst'));
+    expect(error).toBeInstanceOf(RetryLaterError);
+    expect(error.code).toBe(ApiErrorCode.RateLimited);
+    expect((error as RetryLaterError).retryAfterSeconds).toBe(20);
+    expect(audit.events).toEqual([
+      expect.objectContaining({ requestId: 'burst', action: 'job.submit', result: 'deny', reason: 'rate_limited', actorTenant: 'team-a', actorSubject: 'alice' }),
+    ]);
+  });
+
+  it('refuses every submission when the rate is 0, without touching the bucket', async () => {
+    tenants.put({ id: 'team-a', name: 'A', submitRatePerMinute: 0 });
+    const error = (await refusal(limits.admit(actor, {}, 'r1'))) as RetryLaterError;
+    expect(error.code).toBe(ApiErrorCode.RateLimited);
+    expect(error.retryAfterSeconds).toBe(60);
+    expect(tenants.tokens.size).toBe(0);
+  });
+
+  it('answers quota_exceeded once the tenant has max_queued_jobs waiting', async () => {
+    tenants.put({ id: 'team-a', name: 'A', maxQueuedJobs: 2 });
+    tenants.queued = 1;
+    await limits.admit(actor, {}, 'r1');
+    tenants.queued = 2;
+    const error = (await refusal(limits.admit(actor, {}, 'r2'))) as RetryLaterError;
+    expect(error.code).toBe(ApiErrorCode.QuotaExceeded);
+    expect(error.retryAfterSeconds).toBe(QUEUE_FULL_RETRY_SECONDS);
+    expect(audit.events.map((e) => e.reason)).toEqual(['quota_exceeded']);
+  });
+
+  it('still refuses when the denial cannot be audited', async () => {
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    tenants.put({ id: 'team-a', name: 'A', maxQueuedJobs: 0 });
+    audit.failing = true;
+    expect((await refusal(limits.admit(actor, {}, 'r1'))).code).toBe(ApiErrorCode.QuotaExceeded);
+  });
+
+  it('has no limits for a tenant without any', async () => {
+    tenants.queued = 1_000;
+    for (let i = 0; i < 100; i += 1) await limits.admit(actor, {}, `r${i}`);
+    expect(audit.events).toEqual([]);
+  });
+});
+
+describe('retryAfterSeconds', () => {
+  it('is the time until one whole token has refilled, at least a second', () => {
+    expect(retryAfterSeconds(0, 60)).toBe(1);
+    expect(retryAfterSeconds(0, 5)).toBe(12);
+    expect(retryAfterSeconds(0.5, 5)).toBe(6);
+    expect(retryAfterSeconds(0.99, 5)).toBe(1);
+    expect(retryAfterSeconds(0, 1)).toBe(60);
+    expect(retryAfterSeconds(0, 0)).toBe(60);
+  });
+});

@@ -1,0 +1,86 @@
+import request from 'supertest';
+import { createTestApp, type TestApp } from '../testing/test-app';
+import { TenantsController } from './tenants.controller';
+
+describe(TenantsController.name, () => {
+  let t: TestApp;
+
+  afterEach(async () => {
+    await t.app.close();
+  });
+
+  const http = () => request(t.app.getHttpServer());
+
+  describe('with a caller holding every scope', () => {
+    beforeEach(async () => {
+      t = await createTestApp();
+    });
+
+    it('creates a tenant with its limits (201) and audits it with the request id', async () => {
+      const response = await http()
+        .post('/v1/tenants')
+        .set('X-Request-ID', 'create-1')
+        .send({ id: 'team-a', name: 'Team A', max_queued_jobs: 10, submit_rate_per_minute: 60 })
+        .expect(201);
+      expect(response.body).toMatchObject({
+        id: 'team-a',
+        name: 'Team A',
+        max_queued_jobs: 10,
+        submit_rate_per_minute: 60,
+        max_running_jobs: null,
+        max_gpus: null,
+      });
+      expect(t.audit.events).toEqual([
+        expect.objectContaining({ requestId: 'create-1', action: 'tenant.create', resource: 'tenant/team-a', targetTenant: 'team-a', result: 'allow' }),
+      ]);
+    });
+
+    it('answers 409 tenant_exists for a taken id', async () => {
+      const response = await http().post('/v1/tenants').send({ id: 'default' }).expect(409);
+      expect(response.body.error.code).toBe('tenant_exists');
+    });
+
+    it('refuses bad ids, negative or fractional limits and unknown fields with 400', async () => {
+      for (const body of [{ id: 'Team_A' }, { id: 'x', max_queued_jobs: -1 }, { id: 'x', submit_rate_per_minute: 1.5 }, { id: 'x', tenant_id: 'y' }]) {
+        const response = await http().post('/v1/tenants').send(body);
+        expect({ body, status: response.status, code: response.body.error?.code }).toEqual({ body, status: 400, code: 'validation_failed' });
+      }
+      expect(t.audit.events).toEqual([]);
+    });
+
+    it('changes only the limits given, null removing one, and records what changed', async () => {
+      t.tenants.put({ id: 'team-b', name: 'B', maxQueuedJobs: 5, submitRatePerMinute: 10 });
+      const response = await http().patch('/v1/tenants/team-b').send({ submit_rate_per_minute: null, max_gpus: 4 }).expect(200);
+      expect(response.body).toMatchObject({ max_queued_jobs: 5, submit_rate_per_minute: null, max_gpus: 4 });
+      expect(t.audit.events).toEqual([
+        expect.objectContaining({ action: 'tenant.update', reason: 'submit_rate_per_minute=null max_gpus=4', targetTenant: 'team-b' }),
+      ]);
+    });
+
+    it('answers 404 tenant_not_found and 400 for an impossible id', async () => {
+      expect((await http().get('/v1/tenants/nope').expect(404)).body.error.code).toBe('tenant_not_found');
+      expect((await http().patch('/v1/tenants/nope').send({ max_gpus: 1 }).expect(404)).body.error.code).toBe('tenant_not_found');
+      expect((await http().get('/v1/tenants/NOT..valid').expect(400)).body.error.code).toBe('validation_failed');
+    });
+
+    it('lists tenants by id', async () => {
+      t.tenants.put({ id: 'alpha', name: 'A' });
+      const response = await http().get('/v1/tenants').expect(200);
+      expect(response.body.items.map((tenant: { id: string }) => tenant.id)).toEqual(['alpha', 'default']);
+    });
+  });
+
+  describe('with the real token guard', () => {
+    beforeEach(async () => {
+      t = await createTestApp({}, { auth: 'real' });
+    });
+
+    it('needs a token with admin:tenants', async () => {
+      await http().get('/v1/tenants').expect(401);
+      const reader = t.userToken({ scope: 'jobs:read jobs:submit' });
+      await http().post('/v1/tenants').set('Authorization', `Bearer ${reader}`).send({ id: 'team-c' }).expect(403);
+      const admin = t.userToken({ scope: 'admin:tenants' });
+      await http().post('/v1/tenants').set('Authorization', `Bearer ${admin}`).send({ id: 'team-c' }).expect(201);
+    });
+  });
+});

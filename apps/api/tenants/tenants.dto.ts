@@ -1,0 +1,88 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+
+const INT32_MAX = 2_147_483_647;
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+// Limits: null (or absent at creation) means unlimited; on PATCH, absent means unchanged.
+class TenantLimitsDto {
+  @ApiPropertyOptional({ description: 'Most jobs the tenant may have waiting (QUEUED); null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(INT32_MAX)
+  max_queued_jobs?: number | null;
+
+  @ApiPropertyOptional({ description: 'Submissions allowed per minute (a bucket of this size); null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(INT32_MAX)
+  submit_rate_per_minute?: number | null;
+
+  @ApiPropertyOptional({ description: 'Most jobs running at once (stored for the scheduler); null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(INT32_MAX)
+  max_running_jobs?: number | null;
+
+  @ApiPropertyOptional({ description: 'Most GPUs in use at once (stored for the scheduler); null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(INT32_MAX)
+  max_gpus?: number | null;
+}
+
+export class CreateTenantDto extends TenantLimitsDto {
+  @ApiProperty({ description: 'Tenant id: lowercase letters, digits and dashes, up to 63 characters.', example: 'team-a' })
+  @IsString()
+  @Matches(TENANT_ID_PATTERN, { message: 'id must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
+  id: string;
+
+  @ApiPropertyOptional({ description: 'Display name (default: the id).' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+}
+
+export class UpdateTenantDto extends TenantLimitsDto {
+  @ApiPropertyOptional({ description: 'Display name.' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+}
+
+export class TenantResponseDto {
+  @ApiProperty({ description: 'Tenant id.' })
+  id: string;
+
+  @ApiProperty({ description: 'Display name.' })
+  name: string;
+
+  @ApiProperty({ description: 'Most jobs waiting (QUEUED); null for no limit.', type: Number, nullable: true })
+  max_queued_jobs: number | null;
+
+  @ApiProperty({ description: 'Submissions per minute; null for no limit.', type: Number, nullable: true })
+  submit_rate_per_minute: number | null;
+
+  @ApiProperty({ description: 'Most jobs running at once; null for no limit.', type: Number, nullable: true })
+  max_running_jobs: number | null;
+
+  @ApiProperty({ description: 'Most GPUs in use at once; null for no limit.', type: Number, nullable: true })
+  max_gpus: number | null;
+
+  @ApiProperty({ description: 'When it was created.', format: 'date-time' })
+  created_at: string;
+
+  @ApiProperty({ description: 'When it last changed.', format: 'date-time' })
+  updated_at: string;
+}
+
+export class TenantListResponseDto {
+  @ApiProperty({ description: 'Every tenant, by id.', type: [TenantResponseDto] })
+  items: TenantResponseDto[];
+}

@@ -1,0 +1,108 @@
+// In-memory audit log and tenants, for specs that run without Postgres.
+import type { AuditEventInput } from '../../../libs/contracts';
+import type { AuditEventRecord, AuditFilters, AuditRepository } from '../../../libs/db/audit.repository';
+import {
+  TenantExistsError,
+  type TenantLimits,
+  type TenantRecord,
+  type TenantsRepository,
+  type TokenTake,
+} from '../../../libs/db/tenants.repository';
+
+type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
+
+export class FakeAuditRepository implements Db<AuditRepository> {
+  readonly events: AuditEventRecord[] = [];
+  failing = false;
+
+  async record(event: AuditEventInput): Promise<void> {
+    if (this.failing) throw new Error('audit insert failed');
+    this.events.push({ ...event, id: String(this.events.length + 1), at: new Date() });
+  }
+
+  async list(filters: AuditFilters, beforeId: string | undefined, limit: number): Promise<AuditEventRecord[]> {
+    return [...this.events]
+      .reverse()
+      .filter(
+        (e) =>
+          (filters.action === undefined || e.action === filters.action) &&
+          (filters.result === undefined || e.result === filters.result) &&
+          (filters.actorTenant === undefined || e.actorTenant === filters.actorTenant) &&
+          (filters.targetTenant === undefined || e.targetTenant === filters.targetTenant) &&
+          (beforeId === undefined || Number(e.id) < Number(beforeId)),
+      )
+      .slice(0, limit);
+  }
+}
+
+/** Tenants in a map; the submission bucket is a plain counter the spec sets. */
+export class FakeTenantsRepository implements Db<TenantsRepository> {
+  readonly tenants = new Map<string, TenantRecord>();
+  /** Tokens each tenant's bucket has left; absent means full. */
+  readonly tokens = new Map<string, number>();
+  queued = 0;
+
+  constructor() {
+    this.put({ id: 'default', name: 'Default tenant' });
+  }
+
+  put(tenant: { id: string; name: string } & Partial<TenantLimits>): TenantRecord {
+    const now = new Date();
+    const record: TenantRecord = {
+      maxQueuedJobs: null,
+      submitRatePerMinute: null,
+      maxRunningJobs: null,
+      maxGpus: null,
+      ...tenant,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.tenants.set(record.id, record);
+    return record;
+  }
+
+  async create(
+    tenant: { id: string; name: string } & TenantLimits,
+    inTransaction: (manager: never, record: TenantRecord) => Promise<void>,
+  ): Promise<TenantRecord> {
+    if (this.tenants.has(tenant.id)) throw new TenantExistsError(tenant.id);
+    const record = this.put(tenant);
+    await inTransaction(undefined as never, record);
+    return record;
+  }
+
+  async update(
+    id: string,
+    changes: Partial<TenantLimits> & { name?: string },
+    inTransaction: (manager: never, record: TenantRecord) => Promise<void>,
+  ): Promise<TenantRecord | null> {
+    const current = this.tenants.get(id);
+    if (!current) return null;
+    const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+    const record = { ...current, ...defined, updatedAt: new Date() };
+    this.tenants.set(id, record);
+    await inTransaction(undefined as never, record);
+    return record;
+  }
+
+  async findById(id: string): Promise<TenantRecord | null> {
+    return this.tenants.get(id) ?? null;
+  }
+
+  async list(): Promise<TenantRecord[]> {
+    return [...this.tenants.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  async takeSubmitToken(tenantId: string, perMinute: number): Promise<TokenTake> {
+    const tokens = this.tokens.get(tenantId) ?? perMinute;
+    if (tokens >= 1) {
+      this.tokens.set(tenantId, tokens - 1);
+      return { admitted: true, tokens: tokens - 1 };
+    }
+    return { admitted: false, tokens };
+  }
+
+  async countQueuedJobs(): Promise<number> {
+    return this.queued;
+  }
+}

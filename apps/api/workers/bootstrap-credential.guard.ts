@@ -1,0 +1,45 @@
+import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { AuditRecorder } from '../../../libs/contracts';
+import { ApiErrorCode } from '../../../libs/contracts';
+import { AuditRepository } from '../../../libs/db/audit.repository';
+import { DomainError } from '../common/domain-error';
+import { requestIdOf } from '../common/request-context';
+import { WorkerCredentials } from './worker-credentials';
+import { NAME_PATTERN } from './workers.dto';
+
+/**
+ * Node registration: the caller must present the worker bootstrap secret as a bearer credential.
+ * A guard, so that it runs before body validation: strangers learn nothing about the body's rules.
+ */
+@Injectable()
+export class BootstrapCredentialGuard implements CanActivate {
+  private readonly logger = new Logger(BootstrapCredentialGuard.name);
+
+  constructor(
+    private readonly credentials: WorkerCredentials,
+    @Inject(AuditRepository) private readonly audit: AuditRecorder,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const req = http.getRequest<Request>();
+    const refusal = this.credentials.checkBootstrap(req.get('authorization'));
+    if (refusal === null) return true;
+    const nodeId = (req.body as { node_id?: unknown } | undefined)?.node_id;
+    const requestId = requestIdOf(http.getResponse<Response>());
+    // Best effort: the request is refused whether or not the row could be written.
+    await this.audit.record({
+      requestId,
+      actorTenant: null,
+      actorSubject: null,
+      targetTenant: null,
+      action: 'node.register',
+      // Only a well-formed id goes into the row: the body is unvalidated here.
+      resource: typeof nodeId === 'string' && NAME_PATTERN.test(nodeId) ? `node/${nodeId}` : 'POST /v1/internal/nodes/register',
+      result: 'deny',
+      reason: refusal,
+    }).catch((error: unknown) => this.logger.error({ msg: 'audit write failed for a refused registration', request_id: requestId, error: String(error) }));
+    throw new DomainError(ApiErrorCode.InvalidBootstrapCredential, 'node registration needs the worker bootstrap secret as a bearer credential');
+  }
+}

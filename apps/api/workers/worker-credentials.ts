@@ -1,0 +1,63 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { Injectable, Logger } from '@nestjs/common';
+import { mintWorkerToken } from '../../../libs/auth';
+import { readDevSecret } from '../../../libs/auth/token-verifier';
+import type { AppConfig } from '../../../libs/config';
+import { ApiErrorCode } from '../../../libs/contracts';
+import { DomainError } from '../common/domain-error';
+import { InjectAppConfig } from '../core/app-config';
+
+/** Why a registration's bootstrap credential was refused; recorded as the audit row's reason. */
+export type BootstrapRefusal = 'missing_bootstrap_credential' | 'invalid_bootstrap_credential';
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+// Equal-length digests: timingSafeEqual needs equal lengths, and the secret's length stays private too.
+function sameSecret(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The node side of identity: checks the bootstrap secret a node presents and mints its worker token. */
+@Injectable()
+export class WorkerCredentials {
+  private readonly logger = new Logger(WorkerCredentials.name);
+  private signingKey: string | undefined;
+
+  constructor(@InjectAppConfig() private readonly config: AppConfig) {}
+
+  /** null when `authorization` carries the bootstrap secret, else why not. */
+  checkBootstrap(authorization: string | undefined): BootstrapRefusal | null {
+    const presented = BEARER.exec(authorization ?? '')?.[1];
+    if (presented === undefined) return 'missing_bootstrap_credential';
+    return sameSecret(presented, this.bootstrapSecret()) ? null : 'invalid_bootstrap_credential';
+  }
+
+  /** A worker token bound to this node incarnation, signed with the key the API verifies tokens with. */
+  mintToken(nodeId: string, incarnation: number): string {
+    // Read once, like the verifier (AuthModule), so minted tokens always verify in this process.
+    this.signingKey ??= readDevSecret(this.config.auth.devSecretFile);
+    return mintWorkerToken(this.signingKey, this.config.auth, { sub: `node:${nodeId}`, node_id: nodeId, incarnation });
+  }
+
+  // Read on every registration (they are rare): a rotated bootstrap secret takes effect without a restart.
+  private bootstrapSecret(): string {
+    const file = this.config.auth.workerBootstrapSecretFile;
+    let problem: string | undefined;
+    let secret = '';
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) problem = 'is accessible to group or others; chmod 600 it';
+      else secret = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      problem = `is unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'}); run scripts/secrets.sh`;
+    }
+    if (problem === undefined && secret.length < 32) problem = 'is shorter than 32 characters';
+    if (problem !== undefined) {
+      this.logger.error({ msg: `worker bootstrap secret ${problem}; refusing every registration`, file });
+      throw new DomainError(ApiErrorCode.DependencyUnavailable, 'worker registration is not configured on this API');
+    }
+    return secret;
+  }
+}

@@ -1,0 +1,98 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { AuditEventInput, AuditRecorder } from '../contracts';
+
+/** One stored audit row. */
+export interface AuditEventRecord extends AuditEventInput {
+  id: string;
+  at: Date;
+}
+
+export interface AuditFilters {
+  action?: string;
+  result?: 'allow' | 'deny';
+  actorTenant?: string;
+  targetTenant?: string;
+  /** Inclusive lower bound on `at`. */
+  since?: Date;
+  /** Exclusive upper bound on `at`. */
+  until?: Date;
+}
+
+interface AuditRow {
+  id: string;
+  at: Date;
+  request_id: string;
+  actor_tenant: string | null;
+  actor_subject: string | null;
+  target_tenant: string | null;
+  action: string;
+  resource: string;
+  result: 'allow' | 'deny';
+  reason: string | null;
+}
+
+/**
+ * The append-only audit log. `record` throws when the insert fails: callers auditing a state change
+ * let that fail the request; callers auditing a denial catch and log it (best effort, the request is
+ * refused anyway).
+ */
+export class AuditRepository implements AuditRecorder {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Inside `manager`'s transaction when given, so the row commits or rolls back with the change. */
+  async record(event: AuditEventInput, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(
+      `INSERT INTO audit_events (request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        event.requestId,
+        event.actorTenant,
+        event.actorSubject,
+        event.targetTenant,
+        event.action,
+        event.resource,
+        event.result,
+        event.reason,
+      ],
+    );
+  }
+
+  /**
+   * Newest first (by id, which follows insertion order); `beforeId` continues after a previous page.
+   * The ORDER BY names the table's column: a bare `id` would sort the text alias, putting 9 before 89.
+   */
+  async list(filters: AuditFilters, beforeId: string | undefined, limit: number): Promise<AuditEventRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown): void => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filters.action !== undefined) add('action = ?', filters.action);
+    if (filters.result !== undefined) add('result = ?', filters.result);
+    if (filters.actorTenant !== undefined) add('actor_tenant = ?', filters.actorTenant);
+    if (filters.targetTenant !== undefined) add('target_tenant = ?', filters.targetTenant);
+    if (filters.since !== undefined) add('at >= ?', filters.since);
+    if (filters.until !== undefined) add('at < ?', filters.until);
+    if (beforeId !== undefined) add('id < CAST(? AS bigint)', beforeId);
+    params.push(limit);
+    const rows: AuditRow[] = await this.dataSource.query(
+      `SELECT CAST(id AS text) AS id, at, request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason
+       FROM audit_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY audit_events.id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      at: row.at,
+      requestId: row.request_id,
+      actorTenant: row.actor_tenant,
+      actorSubject: row.actor_subject,
+      targetTenant: row.target_tenant,
+      action: row.action,
+      resource: row.resource,
+      result: row.result,
+      reason: row.reason,
+    }));
+  }
+}

@@ -1,0 +1,153 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** Another tenant already has this id. */
+export class TenantExistsError extends Error {}
+
+/** A tenant's limits; null means unlimited. */
+export interface TenantLimits {
+  maxQueuedJobs: number | null;
+  submitRatePerMinute: number | null;
+  maxRunningJobs: number | null;
+  maxGpus: number | null;
+}
+
+export interface TenantRecord extends TenantLimits {
+  id: string;
+  name: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Outcome of taking one submission token from a tenant's bucket. */
+export interface TokenTake {
+  admitted: boolean;
+  /** Tokens left after the take (fractional: the bucket refills continuously). */
+  tokens: number;
+}
+
+interface TenantRow {
+  id: string;
+  name: string;
+  max_queued_jobs: number | null;
+  submit_rate_per_minute: number | null;
+  max_running_jobs: number | null;
+  max_gpus: number | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = 'id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, created_at, updated_at';
+const LIMIT_COLUMNS: Record<keyof TenantLimits, string> = {
+  maxQueuedJobs: 'max_queued_jobs',
+  submitRatePerMinute: 'submit_rate_per_minute',
+  maxRunningJobs: 'max_running_jobs',
+  maxGpus: 'max_gpus',
+};
+
+function toRecord(row: TenantRow): TenantRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    maxQueuedJobs: row.max_queued_jobs,
+    submitRatePerMinute: row.submit_rate_per_minute,
+    maxRunningJobs: row.max_running_jobs,
+    maxGpus: row.max_gpus,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Tenants and their limits, and the shared state that enforces the submission rate. */
+export class TenantsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Inserts the tenant and runs `inTransaction` (its audit row) in the same transaction. */
+  async create(
+    tenant: { id: string; name: string } & TenantLimits,
+    inTransaction: (manager: EntityManager, record: TenantRecord) => Promise<void>,
+  ): Promise<TenantRecord> {
+    try {
+      return await this.dataSource.transaction(async (m) => {
+        const rows: TenantRow[] = await m.query(
+          `INSERT INTO tenants (id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+          [tenant.id, tenant.name, tenant.maxQueuedJobs, tenant.submitRatePerMinute, tenant.maxRunningJobs, tenant.maxGpus],
+        );
+        const record = toRecord(rows[0]);
+        await inTransaction(m, record);
+        return record;
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') throw new TenantExistsError(`tenant ${tenant.id} already exists`);
+      throw error;
+    }
+  }
+
+  /** Changes the given fields; null if there is no such tenant. `inTransaction` sees the updated row. */
+  async update(
+    id: string,
+    changes: Partial<TenantLimits> & { name?: string },
+    inTransaction: (manager: EntityManager, record: TenantRecord) => Promise<void>,
+  ): Promise<TenantRecord | null> {
+    const sets: string[] = ['updated_at = now()'];
+    const params: unknown[] = [id];
+    if (changes.name !== undefined) {
+      params.push(changes.name);
+      sets.push(`name = $${params.length}`);
+    }
+    for (const [key, column] of Object.entries(LIMIT_COLUMNS) as [keyof TenantLimits, string][]) {
+      if (changes[key] === undefined) continue;
+      params.push(changes[key]);
+      sets.push(`${column} = $${params.length}`);
+    }
+    return this.dataSource.transaction(async (m) => {
+      // TypeORM returns [rows, affected] for an UPDATE ... RETURNING.
+      const [rows] = (await m.query(`UPDATE tenants SET ${sets.join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`, params)) as [
+        TenantRow[],
+        number,
+      ];
+      if (rows.length === 0) return null;
+      const record = toRecord(rows[0]);
+      await inTransaction(m, record);
+      return record;
+    });
+  }
+
+  async findById(id: string): Promise<TenantRecord | null> {
+    const rows: TenantRow[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM tenants WHERE id = $1`, [id]);
+    return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  async list(): Promise<TenantRecord[]> {
+    const rows: TenantRow[] = await this.dataSource.query(`SELECT ${COLUMNS} FROM tenants ORDER BY id`);
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Takes one token from the tenant's bucket in a single upsert, so concurrent API replicas serialise
+   * on the row: the bucket holds up to `perMinute` tokens and refills at `perMinute` per minute.
+   */
+  async takeSubmitToken(tenantId: string, perMinute: number): Promise<TokenTake> {
+    const refilled = `LEAST(CAST($2 AS double precision),
+      b.tokens + GREATEST(0, EXTRACT(EPOCH FROM (now() - b.refilled_at))) * CAST($2 AS double precision) / 60.0)`;
+    const rows: { tokens: number; last_admitted: boolean }[] = await this.dataSource.query(
+      `INSERT INTO tenant_submit_buckets AS b (tenant_id, tokens, refilled_at, last_admitted)
+       VALUES ($1, CAST($2 AS double precision) - 1, now(), true)
+       ON CONFLICT (tenant_id) DO UPDATE SET
+         tokens = CASE WHEN ${refilled} >= 1 THEN ${refilled} - 1 ELSE ${refilled} END,
+         last_admitted = ${refilled} >= 1,
+         refilled_at = GREATEST(b.refilled_at, now())
+       RETURNING tokens, last_admitted`,
+      [tenantId, perMinute],
+    );
+    return { admitted: rows[0].last_admitted, tokens: Number(rows[0].tokens) };
+  }
+
+  async countQueuedJobs(tenantId: string): Promise<number> {
+    const rows: { count: number }[] = await this.dataSource.query(
+      `SELECT CAST(count(*) AS integer) AS count FROM jobs WHERE tenant_id = $1 AND state = 'QUEUED'`,
+      [tenantId],
+    );
+    return rows[0].count;
+  }
+}

@@ -1,0 +1,135 @@
+import { api, poll, submit, tokenFor, waitForJob, withDb } from './support/api';
+
+// Append-only audit log: enforced by Postgres for the application's own role, and readable through GET /v1/audit.
+
+const RUN = Date.now().toString(36);
+
+async function auditRows(query: Record<string, string>): Promise<any[]> {
+  const { status, body } = await api('GET', `/v1/audit?${new URLSearchParams(query).toString()}`);
+  expect(status).toBe(200);
+  return body.items;
+}
+
+describe('audit_events immutability', () => {
+  it('refuses UPDATE, DELETE and TRUNCATE for the role the API connects as, which owns the table', async () => {
+    await withDb(async (db) => {
+      const { rows } = await db.query(
+        `SELECT current_user AS me, tableowner FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'audit_events'`,
+      );
+      // The connection is the stack's databaseUrl, the same role as the API; it owns the table.
+      expect(rows[0].tableowner).toBe(rows[0].me);
+      await db.query(
+        `INSERT INTO audit_events (request_id, action, resource, result) VALUES ($1, 'test.marker', 'test', 'allow')`,
+        [`it-immutable-${RUN}`],
+      );
+      for (const statement of [
+        `UPDATE audit_events SET reason = 'rewritten' WHERE request_id = 'it-immutable-${RUN}'`,
+        `DELETE FROM audit_events WHERE request_id = 'it-immutable-${RUN}'`,
+        `TRUNCATE audit_events`,
+      ]) {
+        await expect(db.query(statement)).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/append-only/) });
+      }
+      const after = await db.query(`SELECT reason FROM audit_events WHERE request_id = $1`, [`it-immutable-${RUN}`]);
+      expect(after.rows).toEqual([{ reason: null }]);
+      const total = await db.query(`SELECT count(*)::int AS n FROM audit_events`);
+      expect(total.rows[0].n).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe('audit rows for state changes', () => {
+  it('records submit and cancel as allow rows carrying the X-Request-ID of each request', async () => {
+    const submitId = `it-audit-submit-${RUN}`;
+    const job = await submit({ task_type: 'sleep', params: { seconds: 60 } }, { 'X-Request-ID': submitId });
+    const cancelId = `it-audit-cancel-${RUN}`;
+    const cancel = await api('POST', `/v1/jobs/${job.id}/cancel`, undefined, { 'X-Request-ID': cancelId });
+    expect(cancel.status).toBe(202);
+    await waitForJob(job.id, (j) => j.state === 'CANCELLED');
+
+    const submitted = (await auditRows({ action: 'job.submit', result: 'allow' })).filter((e) => e.request_id === submitId);
+    expect(submitted).toEqual([
+      expect.objectContaining({
+        request_id: submitId,
+        action: 'job.submit',
+        result: 'allow',
+        resource: `job/${job.id}`,
+        actor_tenant: 'default',
+        actor_subject: 'it-user',
+        target_tenant: 'default',
+        reason: null,
+      }),
+    ]);
+    const cancelled = (await auditRows({ action: 'job.cancel' })).filter((e) => e.request_id === cancelId);
+    expect(cancelled).toEqual([
+      expect.objectContaining({ request_id: cancelId, result: 'allow', resource: `job/${job.id}`, target_tenant: 'default' }),
+    ]);
+  });
+});
+
+describe('GET /v1/audit', () => {
+  const tenant = `audit-${RUN}`;
+
+  beforeAll(async () => {
+    // One create and four limit changes: five rows whose target is this tenant.
+    expect((await api('POST', '/v1/tenants', { id: tenant, max_queued_jobs: 10 })).status).toBe(201);
+    for (let rate = 1; rate <= 4; rate += 1) {
+      expect((await api('PATCH', `/v1/tenants/${tenant}`, { submit_rate_per_minute: rate })).status).toBe(200);
+    }
+  });
+
+  it('filters by action, result, target tenant and time', async () => {
+    const all = await auditRows({ target_tenant: tenant });
+    expect(all.map((e) => e.action)).toEqual(['tenant.update', 'tenant.update', 'tenant.update', 'tenant.update', 'tenant.create']);
+    expect(all[0].reason).toBe('submit_rate_per_minute=4');
+    expect(all.every((e) => e.resource === `tenant/${tenant}` && e.result === 'allow' && e.actor_tenant === 'default')).toBe(true);
+
+    expect(await auditRows({ target_tenant: tenant, action: 'tenant.create' })).toHaveLength(1);
+    expect(await auditRows({ target_tenant: tenant, result: 'deny' })).toEqual([]);
+    const oldest = all[all.length - 1].at;
+    expect(await auditRows({ target_tenant: tenant, until: oldest })).toEqual([]);
+    expect(await auditRows({ target_tenant: tenant, since: all[0].at })).toHaveLength(1);
+    expect(await auditRows({ target_tenant: tenant, since: new Date(Date.now() + 3_600_000).toISOString() })).toEqual([]);
+  });
+
+  it('pages newest first with an opaque cursor, without gaps or repeats', async () => {
+    const all = await auditRows({ target_tenant: tenant });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const { status, body } = await api('GET', `/v1/audit?${new URLSearchParams({ target_tenant: tenant, limit: '2', ...(cursor ? { cursor } : {}) }).toString()}`);
+      expect(status).toBe(200);
+      expect(body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...body.items.map((e: any) => e.id));
+      cursor = body.next_cursor ?? undefined;
+      pages += 1;
+    } while (cursor && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(all.map((e) => e.id));
+    expect([...seen].sort((a, b) => Number(b) - Number(a))).toEqual(seen);
+  });
+
+  it('answers 400 for a cursor it did not issue and for bad filters', async () => {
+    for (const query of ['cursor=bm9wZQ', 'result=maybe', 'since=yesterday', 'limit=0', 'unknown=1']) {
+      const { status, body } = await api('GET', `/v1/audit?${query}`);
+      expect({ query, status, code: body.error?.code }).toEqual({ query, status: 400, code: 'validation_failed' });
+    }
+  });
+
+  it('needs the admin:audit scope', async () => {
+    const token = tokenFor({ scopes: ['jobs:read', 'admin:tenants'] });
+    const { status, body, headers } = await api('GET', '/v1/audit', undefined, { authorization: `Bearer ${token}` });
+    expect(status).toBe(403);
+    expect(body.error.code).toBe('forbidden');
+    const none = await api('GET', '/v1/audit', undefined, {}, { auth: false });
+    expect(none.status).toBe(401);
+    // The denial itself is audited, with the request's id.
+    const requestId = headers.get('x-request-id');
+    const denied = await poll(
+      'the audit row of the 403',
+      async () => (await auditRows({ result: 'deny', actor_tenant: 'default' })).find((e) => e.request_id === requestId),
+      { timeoutMs: 5_000 },
+    );
+    expect(denied).toMatchObject({ actor_subject: 'it-user', result: 'deny' });
+  });
+});
