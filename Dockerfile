@@ -14,6 +14,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/examples ./examples
+COPY --from=build /app/scripts ./scripts
 USER node
+# The secrets volume mounts here; creating it as `node` makes a fresh named volume owned by `node`.
+RUN mkdir -p /home/node/.config/mlis && chmod 700 /home/node/.config/mlis
 EXPOSE 8001
 CMD ["node", "dist/apps/api/main.js"]

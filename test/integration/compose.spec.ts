@@ -96,7 +96,7 @@ const configVariables = new Set(
 describe(`docker-compose.yml (read by ${composeAvailable ? 'docker compose config' : 'a line parser: no docker compose here'})`, () => {
   it('declares the whole stack', () => {
     expect(Object.keys(services)).toEqual(
-      expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'temporal-setup', ...appServices]),
+      expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'temporal-setup', 'secrets', ...appServices]),
     );
   });
 
