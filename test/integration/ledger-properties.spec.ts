@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
-import { createDataSource, LedgerRepository } from '../../libs/db';
-import { script } from './support/stack-env';
+import { LedgerRepository } from '../../libs/db';
+import { createLedgerDatabase } from './support/ledger-db';
 
 // Random sequences of ledger operations against real Postgres; after every step the ledger must hold
 // its invariants. A database of its own, so the running stack's nodes stay out of it.
@@ -31,13 +31,7 @@ describe('ledger invariants under random operation sequences', () => {
   let ledger: LedgerRepository;
 
   beforeAll(async () => {
-    const name = `mlis_props_${Date.now()}`;
-    script('scripts/postgres.sh', ['createdb', name]);
-    dataSource = createDataSource(script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${name}`));
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    ledger = new LedgerRepository(dataSource);
-    await ledger.ensureWorkerGroups(['cpu', 'gpu']);
+    ({ dataSource, ledger } = await createLedgerDatabase('mlis_props'));
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { createDataSource, LedgerRepository } from '../../libs/db';
-import { script } from './support/stack-env';
+import { LedgerRepository } from '../../libs/db';
+import { createLedgerDatabase } from './support/ledger-db';
 
 // The ledger alone against real Postgres, in a database of its own so the running stack's nodes stay out of it.
 describe(LedgerRepository.name, () => {
@@ -9,13 +9,7 @@ describe(LedgerRepository.name, () => {
   let ledger: LedgerRepository;
 
   beforeAll(async () => {
-    const name = `mlis_ledger_${Date.now()}`;
-    script('scripts/postgres.sh', ['createdb', name]);
-    dataSource = createDataSource(script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${name}`), 20);
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    ledger = new LedgerRepository(dataSource);
-    await ledger.ensureWorkerGroups(['cpu', 'gpu']);
+    ({ dataSource, ledger } = await createLedgerDatabase('mlis_ledger', 20));
   });
 
   afterAll(async () => {
