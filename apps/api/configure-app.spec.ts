@@ -120,6 +120,8 @@ describe(configureApp.name, () => {
           '/v1/jobs/{id}',
           '/v1/jobs/{id}/cancel',
           '/v1/workers',
+          '/v1/workers/{id}/drain',
+          '/v1/workers/{id}/undrain',
           '/v1/auth/whoami',
           '/v1/audit',
           '/v1/tenants',

@@ -1,4 +1,4 @@
-import type { ApiErrorDetail, AuditPage, AuditQuery, CreateJobRequest, Job, JobPage, ListJobsQuery, Tenant, TenantChanges, TenantList, Whoami, WorkerList } from './api-types';
+import type { ApiErrorDetail, AuditPage, AuditQuery, CreateJobRequest, Job, JobPage, ListJobsQuery, Tenant, TenantChanges, TenantList, Whoami, WorkerList, WorkerNode } from './api-types';
 
 /** The API answered with an error status; fields come from its `{error: {...}}` body when it has one. */
 export class ApiError extends Error {
@@ -100,6 +100,11 @@ export class ApiClient {
 
   listWorkers(): Promise<WorkerList> {
     return this.request<WorkerList>('GET', '/v1/workers');
+  }
+
+  /** Drains (no new placements) or undrains a node. */
+  setDraining(nodeId: string, draining: boolean): Promise<WorkerNode> {
+    return this.request<WorkerNode>('POST', `/v1/workers/${encodeURIComponent(nodeId)}/${draining ? 'drain' : 'undrain'}`);
   }
 
   listTenants(): Promise<TenantList> {

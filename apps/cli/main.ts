@@ -29,7 +29,7 @@ import { statusCommand } from './commands/status.command';
 import { DEFAULT_WAIT_TIMEOUT_SECONDS, submitCommand, type SubmitOptions } from './commands/submit.command';
 import { parseLimit, tenantsCreateCommand, tenantsListCommand, tenantsSetLimitsCommand, type TenantLimitOptions } from './commands/tenants.command';
 import { whoamiCommand } from './commands/whoami.command';
-import { workersCommand } from './commands/workers.command';
+import { drainCommand, workersCommand } from './commands/workers.command';
 
 const SCOPES_HELP = SCOPES.join(', ');
 
@@ -139,10 +139,18 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .argument('<id>', 'job id')
     .action(action((context, id: string) => cancelCommand(context, id)));
 
-  program
+  const workers = program
     .command('workers')
-    .description('list worker nodes and their used/total capacity')
+    .description('list worker nodes and their used/total capacity; drain or undrain one')
     .action(action((context) => workersCommand(context)));
+  workers
+    .command('drain <node>')
+    .description('stop new placements on a node; its running work finishes')
+    .action(action((context, node: string) => drainCommand(context, node, true)));
+  workers
+    .command('undrain <node>')
+    .description('let a drained node take new placements again')
+    .action(action((context, node: string) => drainCommand(context, node, false)));
 
   program
     .command('whoami')

@@ -25,6 +25,8 @@ export enum ApiErrorCode {
   JobAlreadyFinished = 'job_already_finished',
   /** A heartbeat from an older incarnation of a node that registered again: that process must exit. */
   NodeSuperseded = 'node_superseded',
+  /** Drain or undrain of a node that is DEAD: it must register again first. */
+  NodeDead = 'node_dead',
   IdempotencyConflict = 'idempotency_conflict',
   PayloadTooLarge = 'payload_too_large',
   NotFound = 'not_found',

@@ -15,5 +15,6 @@ export const PENDING_REASONS = [
   'no_nodes_registered',
   'insufficient_capacity',
   'no_live_node',
+  'all_nodes_draining',
 ] as const;
 export type PendingReason = (typeof PENDING_REASONS)[number];

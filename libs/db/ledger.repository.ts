@@ -8,9 +8,11 @@ import {
   type JobState,
   type LedgerWriteResult,
   type PlaceJobInput,
+  type PendingReason,
   type PlaceJobResult,
+  type ResourceRequest,
 } from '../contracts';
-import { choosePlacement, describeShortage, type NodeCapacity } from '../ledger';
+import { choosePlacement, describeShortage, fitsWhenEmpty, type NodeCapacity } from '../ledger';
 import type { GpuDevice } from './entities/node.entity';
 
 export class UnknownWorkerGroupError extends Error {}
@@ -72,7 +74,7 @@ export class LedgerRepository {
     }
   }
 
-  /** Registers a node or re-registers it with a new incarnation, back to ACTIVE. */
+  /** Registers a node or re-registers it with a new incarnation: ACTIVE again, unless it was DRAINING. */
   async registerNode(input: RegisterNodeInput): Promise<{ incarnation: number }> {
     return this.dataSource.transaction(async (m) => {
       const groups: unknown[] = await m.query(`SELECT 1 FROM worker_groups WHERE name = $1`, [input.group]);
@@ -82,7 +84,9 @@ export class LedgerRepository {
          VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7, $8, $9)
          ON CONFLICT (id) DO UPDATE SET
            group_name = EXCLUDED.group_name, hostname = EXCLUDED.hostname, pid = EXCLUDED.pid,
-           incarnation = nodes.incarnation + 1, status = 'ACTIVE',
+           incarnation = nodes.incarnation + 1,
+           -- A drain is the operator's intent: a restarted node stays DRAINING until undrained.
+           status = CASE WHEN nodes.status = 'DRAINING' THEN 'DRAINING' ELSE 'ACTIVE' END,
            slots = EXCLUDED.slots, cpu_millis = EXCLUDED.cpu_millis, mem_mb = EXCLUDED.mem_mb,
            gpu_count = EXCLUDED.gpu_count, gpus = EXCLUDED.gpus,
            last_seen_at = now(), registered_at = now(), updated_at = now()
@@ -219,14 +223,7 @@ export class LedgerRepository {
     const choice = choosePlacement(capacities, request, input.excludeNodeIds);
 
     if (!choice) {
-      const eligible = capacities.filter((node) => !input.excludeNodeIds.includes(node.id));
-      const anyNode: unknown[] = liveNodes.length > 0 ? [1] : await m.query(`SELECT 1 FROM nodes LIMIT 1`);
-      const pendingReason =
-        anyNode.length === 0 ? 'no_nodes_registered' : eligible.length === 0 ? 'no_live_node' : 'insufficient_capacity';
-      const detail =
-        eligible.length === 0 && liveNodes.length > 0
-          ? 'every live node already lost this job once'
-          : describeShortage(eligible, request);
+      const { pendingReason, detail } = await this.whyPending(m, capacities, request, input.excludeNodeIds, liveWithinSeconds);
       await m.query(
         `UPDATE jobs SET pending_reason = $2, pending_detail = $3, updated_at = now() WHERE id = $1 AND state = 'QUEUED'`,
         [input.jobId, pendingReason, detail],
@@ -279,6 +276,44 @@ export class LedgerRepository {
         gpuIds: choice.gpuIds,
       },
     };
+  }
+
+  /** Why a job that fits nowhere now must wait, most actionable reason first. */
+  private async whyPending(
+    m: EntityManager,
+    live: NodeCapacity[],
+    request: ResourceRequest,
+    excludeNodeIds: string[],
+    liveWithinSeconds: number,
+  ): Promise<{ pendingReason: PendingReason; detail: string }> {
+    const eligible = live.filter((node) => !excludeNodeIds.includes(node.id));
+    const couldRun = eligible.filter((node) => fitsWhenEmpty(node, request));
+    if (couldRun.length > 0) return { pendingReason: 'insufficient_capacity', detail: describeShortage(couldRun, request) };
+
+    const draining: { slots: number; cpu_millis: number; mem_mb: number; gpu_count: number }[] = await m.query(
+      `SELECT slots, cpu_millis, mem_mb, gpu_count FROM nodes
+       WHERE status = 'DRAINING' AND last_seen_at > now() - make_interval(secs => $1)`,
+      [liveWithinSeconds],
+    );
+    const drainedFit = draining.some((n) =>
+      fitsWhenEmpty(
+        { slots: n.slots, cpuMillis: n.cpu_millis, memMb: n.mem_mb, gpuIndices: Array.from({ length: n.gpu_count }, (_, i) => i) },
+        request,
+      ),
+    );
+    if (drainedFit) {
+      return {
+        pendingReason: 'all_nodes_draining',
+        detail: 'every live node that could run it is DRAINING: undrain one (mlis workers undrain <node>) or add nodes',
+      };
+    }
+    if (live.some((node) => excludeNodeIds.includes(node.id) && fitsWhenEmpty(node, request))) {
+      return { pendingReason: 'no_live_node', detail: 'every live node that could run it already lost this job once' };
+    }
+    const [{ any }] = await m.query(`SELECT EXISTS (SELECT 1 FROM nodes) AS any`);
+    return any
+      ? { pendingReason: 'no_live_node', detail: 'no live node could run it; the nodes that could are DEAD' }
+      : { pendingReason: 'no_nodes_registered', detail: 'no node has registered yet' };
   }
 
   /** The node confirmed it started the attempt. */

@@ -46,6 +46,7 @@ export function statusForCode(code: ErrorCode): number {
     case ApiErrorCode.JobAlreadyFinished:
     case ApiErrorCode.IdempotencyConflict:
     case ApiErrorCode.NodeSuperseded:
+    case ApiErrorCode.NodeDead:
     case ApiErrorCode.TenantExists:
       return 409;
     case ApiErrorCode.PayloadTooLarge:

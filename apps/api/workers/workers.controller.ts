@@ -1,7 +1,8 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorCode } from '../../../libs/contracts';
-import { Public, RequireScopes, WorkerRoute } from '../auth/auth.decorators';
+import { CurrentActor, Public, RequireScopes, WorkerRoute } from '../auth/auth.decorators';
+import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { RequestId } from '../common/request-context';
 import { BootstrapCredentialGuard } from './bootstrap-credential.guard';
@@ -10,6 +11,7 @@ import {
   HeartbeatResponseDto,
   NodeIdParamDto,
   NodeListResponseDto,
+  NodeResponseDto,
   RegisterNodeDto,
   RegisterNodeResponseDto,
 } from './workers.dto';
@@ -27,6 +29,26 @@ export class WorkersController {
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
   list(): Promise<NodeListResponseDto> {
     return this.workers.list();
+  }
+
+  @Post(':id/drain')
+  @HttpCode(HttpStatus.OK)
+  @RequireScopes('admin:workers')
+  @ApiOperation({ summary: 'Drain a node: no new placements, its running work finishes (scope admin:workers)' })
+  @ApiOkResponse({ type: NodeResponseDto })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.NodeNotFound, ApiErrorCode.NodeDead)
+  drain(@Param() params: NodeIdParamDto, @CurrentActor() actor: RequestActor): Promise<NodeResponseDto> {
+    return this.workers.setDraining(params.id, true, actor);
+  }
+
+  @Post(':id/undrain')
+  @HttpCode(HttpStatus.OK)
+  @RequireScopes('admin:workers')
+  @ApiOperation({ summary: 'Undrain a node: it takes new placements again (scope admin:workers)' })
+  @ApiOkResponse({ type: NodeResponseDto })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.NodeNotFound, ApiErrorCode.NodeDead)
+  undrain(@Param() params: NodeIdParamDto, @CurrentActor() actor: RequestActor): Promise<NodeResponseDto> {
+    return this.workers.setDraining(params.id, false, actor);
   }
 }
 

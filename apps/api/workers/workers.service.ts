@@ -6,7 +6,15 @@ import { AuditRepository } from '../../../libs/db/audit.repository';
 import { CapacityWaker } from '../../../libs/temporal';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
-import type { HeartbeatDto, HeartbeatResponseDto, NodeListResponseDto, RegisterNodeDto, RegisterNodeResponseDto } from './workers.dto';
+import type { RequestActor } from '../common/actor';
+import type {
+  HeartbeatDto,
+  HeartbeatResponseDto,
+  NodeListResponseDto,
+  NodeResponseDto,
+  RegisterNodeDto,
+  RegisterNodeResponseDto,
+} from './workers.dto';
 import { WorkerCredentials } from './worker-credentials';
 import { toNodeResponse } from './workers.mapper';
 
@@ -92,10 +100,35 @@ export class WorkersService implements OnApplicationBootstrap {
     }
   }
 
+  /**
+   * DRAINING: no new placements, running work finishes. Undrain brings the node back and wakes
+   * waiting jobs. Both are audited; a DEAD node must register again first.
+   */
+  async setDraining(nodeId: string, draining: boolean, actor: RequestActor): Promise<NodeResponseDto> {
+    const before = (await this.nodes.list()).find((node) => node.id === nodeId);
+    if (!before) throw new DomainError(ApiErrorCode.NodeNotFound, `node ${nodeId} is not registered`);
+    if (!(await this.ledger.setNodeDraining(nodeId, draining))) {
+      throw new DomainError(ApiErrorCode.NodeDead, `node ${nodeId} is DEAD; it must register again before it can be ${draining ? 'drained' : 'undrained'}`);
+    }
+    await this.audit.record({
+      requestId: actor.requestId,
+      actorTenant: actor.tenantId,
+      actorSubject: actor.subject,
+      targetTenant: null,
+      action: draining ? 'node.drain' : 'node.undrain',
+      resource: `node/${nodeId}`,
+      result: 'allow',
+      reason: null,
+    });
+    if (!draining) await this.wakeWaitingJobs(nodeId);
+    const after = (await this.nodes.list()).find((node) => node.id === nodeId)!;
+    return toNodeResponse(after);
+  }
+
   private async wakeWaitingJobs(nodeId: string): Promise<void> {
     try {
       const woken = await this.waker.wake();
-      this.logger.log({ msg: 'node registered; waiting jobs signalled', node_id: nodeId, woken });
+      this.logger.log({ msg: 'capacity appeared on a node; waiting jobs signalled', node_id: nodeId, woken });
     } catch (error) {
       this.logger.warn({ msg: 'waking waiting jobs failed; their retry timer will place them', node_id: nodeId, error: String(error) });
     }

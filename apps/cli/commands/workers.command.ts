@@ -8,3 +8,11 @@ export async function workersCommand(context: CliContext): Promise<ExitCode> {
   else context.out(workers.items.length > 0 ? formatWorkers(workers.items, context.now()) : 'no workers registered');
   return ExitCode.Ok;
 }
+
+/** POST /v1/workers/:id/drain|undrain. */
+export async function drainCommand(context: CliContext, nodeId: string, draining: boolean): Promise<ExitCode> {
+  const node = await context.client.setDraining(nodeId, draining);
+  if (context.json) printJson(context, node);
+  else context.out(`${node.node_id} ${node.status}`);
+  return ExitCode.Ok;
+}
