@@ -1,8 +1,10 @@
+import { dropDatabase } from './support/ledger-db';
 import { readStackEnv, script, stack } from './support/stack-env';
 
-/** Stops the processes and the Temporal dev server the suite started; Postgres stays up for the next run. */
+/** Stops what the suite started and drops its database; Postgres itself stays up for the next run. */
 export default async function globalTeardown(): Promise<void> {
   const env = readStackEnv();
   stack(env, 'stop');
   script('temporal/dev-server.sh', ['stop'], env.processEnv);
+  dropDatabase(new URL(env.databaseUrl).pathname.slice(1));
 }

@@ -29,13 +29,14 @@ describe('ledger invariants under random operation sequences', () => {
   jest.setTimeout(180_000);
   let dataSource: DataSource;
   let ledger: LedgerRepository;
+  let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ({ dataSource, ledger } = await createLedgerDatabase('mlis_props'));
+    ({ dataSource, ledger, drop } = await createLedgerDatabase('mlis_props'));
   });
 
   afterAll(async () => {
-    await dataSource?.destroy();
+    await drop?.();
   });
 
   async function register(index: number): Promise<void> {

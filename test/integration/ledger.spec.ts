@@ -7,13 +7,14 @@ import { createLedgerDatabase } from './support/ledger-db';
 describe(LedgerRepository.name, () => {
   let dataSource: DataSource;
   let ledger: LedgerRepository;
+  let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ({ dataSource, ledger } = await createLedgerDatabase('mlis_ledger', 20));
+    ({ dataSource, ledger, drop } = await createLedgerDatabase('mlis_ledger', 20));
   });
 
   afterAll(async () => {
-    await dataSource?.destroy();
+    await drop?.();
   });
 
   async function register(nodeId: string, group: string, slots: number, gpus = 0): Promise<number> {
