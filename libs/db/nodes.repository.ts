@@ -10,6 +10,10 @@ export class NodesRepository {
     return this.dataSource.getRepository(NodeEntity).find({ order: { groupName: 'ASC', id: 'ASC' } });
   }
 
+  async findById(nodeId: string): Promise<NodeEntity | null> {
+    return this.dataSource.getRepository(NodeEntity).findOneBy({ id: nodeId });
+  }
+
   /** ACTIVE nodes seen within the window, counted per worker group (groups without any are absent). */
   async liveCountsByGroup(seenWithinSeconds: number): Promise<Map<string, number>> {
     const rows: { group_name: string; live: number }[] = await this.dataSource.query(

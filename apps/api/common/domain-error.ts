@@ -1,7 +1,5 @@
 import { ApiErrorCode } from '../../../libs/contracts';
 
-export type ErrorCode = ApiErrorCode;
-
 /** One problem with one input field, in the error body's `details`. */
 export interface ErrorDetail {
   field: string;
@@ -11,7 +9,7 @@ export interface ErrorDetail {
 /** Thrown by services for every expected failure; the exception filter turns the code into a status. */
 export class DomainError extends Error {
   constructor(
-    readonly code: ErrorCode,
+    readonly code: ApiErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
   ) {
@@ -23,7 +21,7 @@ export class DomainError extends Error {
 /** A refusal that the same request may pass later; the exception filter sends the wait as Retry-After. */
 export class RetryLaterError extends DomainError {
   constructor(
-    code: ErrorCode,
+    code: ApiErrorCode,
     message: string,
     readonly retryAfterSeconds: number,
   ) {
@@ -32,7 +30,7 @@ export class RetryLaterError extends DomainError {
 }
 
 /** The HTTP status of each error code; exhaustive, so a new code does not compile until it has one. */
-export function statusForCode(code: ErrorCode): number {
+export function statusForCode(code: ApiErrorCode): number {
   switch (code) {
     case ApiErrorCode.ValidationFailed:
     case ApiErrorCode.MalformedJson:

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
 import { ApiErrorCode } from '../../../libs/contracts';
-import { statusForCode, type ErrorCode } from './domain-error';
+import { statusForCode } from './domain-error';
 
 export class ErrorDetailDto {
   @ApiProperty({ description: 'The input field at fault, dotted for nested fields (e.g. "gpus.0.index").' })
@@ -34,8 +34,8 @@ export class ErrorResponseDto {
 }
 
 /** Documents a route's error responses, grouped by status; every route can also answer 500 internal_error. */
-export function ApiErrorResponses(...codes: ErrorCode[]): MethodDecorator & ClassDecorator {
-  const byStatus = new Map<number, ErrorCode[]>();
+export function ApiErrorResponses(...codes: ApiErrorCode[]): MethodDecorator & ClassDecorator {
+  const byStatus = new Map<number, ApiErrorCode[]>();
   for (const code of [...codes, ApiErrorCode.Internal]) {
     const status = statusForCode(code);
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);

@@ -164,6 +164,10 @@ export class FakeNodesRepository implements Db<NodesRepository> {
     return this.nodes;
   }
 
+  async findById(nodeId: string): Promise<NodeEntity | null> {
+    return this.nodes.find((node) => node.id === nodeId) ?? null;
+  }
+
   async liveCountsByGroup(): Promise<Map<string, number>> {
     return this.liveCounts();
   }

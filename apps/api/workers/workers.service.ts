@@ -105,8 +105,7 @@ export class WorkersService implements OnApplicationBootstrap {
    * waiting jobs. Both are audited; a DEAD node must register again first.
    */
   async setDraining(nodeId: string, draining: boolean, actor: RequestActor): Promise<NodeResponseDto> {
-    const before = (await this.nodes.list()).find((node) => node.id === nodeId);
-    if (!before) throw new DomainError(ApiErrorCode.NodeNotFound, `node ${nodeId} is not registered`);
+    if (!(await this.nodes.findById(nodeId))) throw new DomainError(ApiErrorCode.NodeNotFound, `node ${nodeId} is not registered`);
     if (!(await this.ledger.setNodeDraining(nodeId, draining))) {
       throw new DomainError(ApiErrorCode.NodeDead, `node ${nodeId} is DEAD; it must register again before it can be ${draining ? 'drained' : 'undrained'}`);
     }
@@ -121,8 +120,7 @@ export class WorkersService implements OnApplicationBootstrap {
       reason: null,
     });
     if (!draining) await this.wakeWaitingJobs(nodeId);
-    const after = (await this.nodes.list()).find((node) => node.id === nodeId)!;
-    return toNodeResponse(after);
+    return toNodeResponse((await this.nodes.findById(nodeId))!);
   }
 
   private async wakeWaitingJobs(nodeId: string): Promise<void> {
