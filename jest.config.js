@@ -22,6 +22,8 @@ module.exports = {
       testEnvironment: 'node',
       transform: tsJest,
       testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
+      // Real processes over HTTP on a 2-core machine: Jest's 5 s default is a flake, not a check.
+      testTimeout: 60_000,
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
     },
