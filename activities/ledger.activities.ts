@@ -1,5 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
-import { log } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import {
   FailureCode,
   type EndAssignmentInput,
@@ -8,14 +7,14 @@ import {
   type PlaceJobInput,
   type PlaceJobResult,
 } from '../libs/contracts';
-import { JobNotFoundError, type LedgerRepository } from '../libs/db/ledger.repository';
+import { JobNotFoundError, type CycleOutcome, type LedgerRepository } from '../libs/db/ledger.repository';
 
 export interface LedgerActivityDeps {
   ledger: LedgerRepository;
-  /** Signals waiting jobs after a reservation is released. */
-  wakeWaitingJobs: () => Promise<number>;
-  /** Nodes silent for longer than this are not placed on. */
-  liveWithinSeconds: number;
+  /** Runs a scheduling cycle that starts after the call (shared with concurrent callers). */
+  requestCycle: () => Promise<CycleOutcome>;
+  /** How many jobs of each lane a cycle looks at: a job deeper than that waits its turn. */
+  laneWindow: number;
 }
 
 function jobNotFound(error: unknown): never {
@@ -26,10 +25,33 @@ function jobNotFound(error: unknown): never {
 }
 
 /** Ledger activities run on the control queue; each is one idempotent transaction keyed by (job, attempt). */
-export function createLedgerActivities({ ledger, wakeWaitingJobs, liveWithinSeconds }: LedgerActivityDeps) {
+export function createLedgerActivities({ ledger, requestCycle, laneWindow }: LedgerActivityDeps) {
+  // A cycle after capacity frees is an optimisation (the control process also runs one on a timer),
+  // so its failure must not fail the ledger write that triggered it.
+  const cycleAfterRelease = async (): Promise<void> => {
+    await requestCycle().catch((error: unknown) => log.warn('scheduling cycle after a release failed', { error: String(error) }));
+  };
+
   return {
-    async placeJob(input: PlaceJobInput): Promise<PlaceJobResult> {
-      return ledger.placeJob(input, liveWithinSeconds).catch(jobNotFound);
+    /**
+     * The placement a scheduling cycle made for this attempt, or why the job waits. Only a job no
+     * cycle has looked at yet (new, or just re-queued) asks for a cycle; a job already waiting for a
+     * known reason is woken by a signal when a cycle places it, so its safety-net retries cost one read.
+     */
+    async placeJob({ jobId, attempt }: PlaceJobInput): Promise<PlaceJobResult> {
+      try {
+        const known = await ledger.placementOf(jobId, attempt);
+        if (known.placed || known.examined) return known;
+        await requestCycle();
+        const after = await ledger.placementOf(jobId, attempt);
+        if (!after.placed && !after.examined) {
+          await ledger.markWaitingTurn(jobId, laneWindow);
+          return ledger.placementOf(jobId, attempt);
+        }
+        return after;
+      } catch (error) {
+        return jobNotFound(error);
+      }
     },
 
     async markAssignmentRunning(input: { jobId: string; attempt: number }): Promise<void> {
@@ -38,15 +60,15 @@ export function createLedgerActivities({ ledger, wakeWaitingJobs, liveWithinSeco
 
     async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult> {
       const { jobState, released } = await ledger.endAssignment(input).catch(jobNotFound);
-      if (released) {
-        // Waking is an optimisation: waiting jobs also retry on a slow timer, so a failure here must not fail the write.
-        await wakeWaitingJobs().catch((error: unknown) => log.warn('waking waiting jobs failed', { error: String(error) }));
-      }
+      // A re-queued job also needs a cycle, even when nothing was released (the release already happened).
+      if (released || jobState === 'QUEUED') await cycleAfterRelease();
       return { jobState };
     },
 
     async finishJob(input: FinishJobInput): Promise<LedgerWriteResult> {
-      return ledger.finishJob(input).catch(jobNotFound);
+      const { jobState, released } = await ledger.finishJob(input).catch(jobNotFound);
+      if (released) await cycleAfterRelease();
+      return { jobState };
     },
   };
 }

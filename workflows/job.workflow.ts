@@ -19,6 +19,7 @@ import {
   CONTROL_TASK_QUEUE,
   FailureCode,
   getJobStatusQuery,
+  preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
   type EndAssignmentInput,
   type JobError,
@@ -83,10 +84,14 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   let state: JobState = 'QUEUED';
   let attempt = 1;
   let pendingReason: PendingReason | null = null;
+  let queuePosition: number | null = null;
   let placement: Placement | null = null;
   const lostNodeIds: string[] = [];
+  // Preempted attempts are not the job's fault: they do not count against maxAttempts.
+  let preemptedAttempts = 0;
   let capacitySignals = 0;
   const startedAttempts = new Set<number>();
+  const preemptRequests = new Set<number>();
 
   setHandler(capacityAvailableSignal, () => {
     capacitySignals += 1;
@@ -94,9 +99,12 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   setHandler(assignmentStartedSignal, ({ attempt: started }) => {
     startedAttempts.add(started);
   });
+  setHandler(preemptAssignmentSignal, ({ attempt: preempted }) => {
+    preemptRequests.add(preempted);
+  });
   setHandler(
     getJobStatusQuery,
-    (): JobWorkflowStatus => ({ state, attempt, pendingReason, placement, lostNodeIds: [...lostNodeIds] }),
+    (): JobWorkflowStatus => ({ state, attempt, pendingReason, queuePosition, placement, lostNodeIds: [...lostNodeIds], preemptedAttempts }),
   );
 
   const publish = (next: JobState): void => {
@@ -117,17 +125,17 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       // end the job as cancelled rather than placing it again.
       if (CancellationScope.current().consideredCancelled) await CancellationScope.current().cancelRequested;
       const signalsBeforePlacing = capacitySignals;
-      const placed = await CancellationScope.nonCancellable(() =>
-        ledger.placeJob({ jobId: input.jobId, attempt, excludeNodeIds: lostNodeIds }),
-      );
+      const placed = await CancellationScope.nonCancellable(() => ledger.placeJob({ jobId: input.jobId, attempt }));
       if (!placed.placed) {
         pendingReason = placed.pendingReason;
+        queuePosition = placed.queuePosition;
         // Woken by a capacity signal; the timer is only a safety net.
         await condition(() => capacitySignals > signalsBeforePlacing, seconds(input.capacityRetrySeconds));
         continue;
       }
       placement = placed.placement;
       pendingReason = null;
+      queuePosition = null;
       publish('RUNNING');
 
       const node = proxyActivities<ExecutionActivities>({
@@ -148,23 +156,50 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         })
         .catch(() => undefined);
 
+      // The attempt runs in its own scope so a preemption can cancel it without cancelling the job.
+      const execution = new CancellationScope();
+      const preemption = new CancellationScope();
+      const preempted = preemption
+        .run(async () => {
+          await condition(() => preemptRequests.has(current.attempt));
+          execution.cancel();
+        })
+        .catch(() => undefined);
+
       try {
-        const result = await node.runAssignment({
-          jobId: input.jobId,
-          assignmentId: current.assignmentId,
-          attempt: current.attempt,
-          taskType: input.taskType,
-          params: input.params,
-          gpuIds: current.gpuIds,
-        });
+        const result = await execution.run(() =>
+          node.runAssignment({
+            jobId: input.jobId,
+            assignmentId: current.assignmentId,
+            attempt: current.attempt,
+            taskType: input.taskType,
+            params: input.params,
+            gpuIds: current.gpuIds,
+          }),
+        );
         marking.cancel();
         await markRunning;
+        preemption.cancel();
+        await preempted;
         const written = await endAssignment({ state: 'SUCCEEDED', jobState: 'SUCCEEDED', result });
         publish(written.jobState);
         return { state, attempts: attempt };
       } catch (error) {
         marking.cancel();
         await markRunning;
+        preemption.cancel();
+        await preempted;
+        const jobCancelled = CancellationScope.current().consideredCancelled;
+        if (isCancellation(error) && preemptRequests.has(current.attempt) && !jobCancelled) {
+          // Evicted for a higher-priority job: back to the queue with a new attempt, never FAILED.
+          const written = await endAssignment({ state: 'PREEMPTED', reason: 'preempted by a higher-priority job', jobState: 'QUEUED' });
+          placement = null;
+          publish(written.jobState);
+          if (written.jobState !== 'QUEUED') return { state, attempts: attempt };
+          preemptedAttempts += 1;
+          attempt += 1;
+          continue;
+        }
         if (isCancellation(error)) throw error;
 
         const lost = lostAttempt(error);
@@ -177,7 +212,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
 
         lostNodeIds.push(current.nodeId);
         const reason = `lease lost on node ${current.nodeId}: ${lost}`;
-        const exhausted = attempt >= input.maxAttempts;
+        const exhausted = attempt - preemptedAttempts >= input.maxAttempts;
         const error_: JobError | undefined = exhausted
           ? { code: 'MaxAttemptsExhausted', message: `${reason}; all ${input.maxAttempts} attempts used` }
           : undefined;

@@ -3,14 +3,14 @@ import { createLedgerActivities } from '../../activities/ledger.activities';
 import { loadConfig } from '../../libs/config';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
 import { createDataSource, LedgerRepository } from '../../libs/db';
-import { CapacityWaker, connectClient } from '../../libs/temporal';
+import { connectClient, Scheduler } from '../../libs/temporal';
 import { NodeReaper } from './node-reaper';
 
 function log(line: string): void {
   console.log(`${new Date().toISOString()} control ${line}`);
 }
 
-/** The control process: job workflows and ledger activities on the control queue, plus the node reaper. */
+/** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, and the node reaper. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const dataSource = createDataSource(config.databaseUrl);
@@ -18,20 +18,28 @@ async function main(): Promise<void> {
   const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const ledger = new LedgerRepository(dataSource);
-  const waker = new CapacityWaker(ledger, client, config.scheduling.wakeBatchSize);
+  const { scheduling } = config;
+  const scheduler = new Scheduler(
+    ledger,
+    client,
+    {
+      liveWithinSeconds: scheduling.nodeDeadAfterSeconds,
+      agingSeconds: scheduling.agingSeconds,
+      laneWindow: scheduling.laneWindow,
+      holdDepth: scheduling.holdDepth,
+    },
+    log,
+  );
   const reaper = new NodeReaper(ledger, config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
 
+  let cycleTimer: NodeJS.Timeout | undefined;
   try {
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
-      activities: createLedgerActivities({
-        ledger,
-        wakeWaitingJobs: () => waker.wake(),
-        liveWithinSeconds: config.scheduling.nodeDeadAfterSeconds,
-      }),
+      activities: createLedgerActivities({ ledger, requestCycle: () => scheduler.requestCycle(), laneWindow: scheduling.laneWindow }),
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -41,9 +49,15 @@ async function main(): Promise<void> {
       });
     }
     reaper.start();
+    // Events (submissions, releases, node joins) trigger cycles at once; this one catches what they
+    // cannot: aging, a node whose heartbeat lapsed, a signal that was lost.
+    cycleTimer = setInterval(() => {
+      scheduler.requestCycle().catch((error: unknown) => log(`scheduling cycle failed: ${error instanceof Error ? error.message : String(error)}`));
+    }, scheduling.cycleIntervalSeconds * 1000);
     log(`pid ${process.pid} polling ${CONTROL_TASK_QUEUE} ready`);
     await worker.run();
   } finally {
+    clearInterval(cycleTimer);
     reaper.stop();
     await connection.close();
     await client.connection.close();

@@ -45,8 +45,49 @@ export interface SchedulingConfig {
   nodeHeartbeatSeconds: number;
   /** A node silent for this long is marked DEAD and never placed on. */
   nodeDeadAfterSeconds: number;
-  /** How many waiting jobs one freed reservation wakes, in queue order. */
-  wakeBatchSize: number;
+  /** Waiting time that raises a job's effective priority by one step, so low priority eventually runs; 0 turns aging off. */
+  agingSeconds: number;
+  /** How many jobs of each (tenant, priority) lane one scheduling cycle looks at. */
+  laneWindow: number;
+  /** How many blocked jobs at the front of the queue may hold a node until it frees up for them. */
+  holdDepth: number;
+  /** Safety-net period of the control process's own scheduling cycle; events trigger cycles at once. */
+  cycleIntervalSeconds: number;
+  /** Named priorities users may submit with `priority_class`; only classes marked preempting may evict. */
+  priorityClasses: PriorityClass[];
+}
+
+export interface PriorityClass {
+  name: string;
+  priority: number;
+  /** Jobs of this class may evict running jobs of strictly lower priority when that is the only way they fit. */
+  preempting: boolean;
+}
+
+/** `name:priority[:preempting]`, comma separated, e.g. `batch:-10,normal:0,urgent:100:preempting`. */
+function priorityClasses(env: Env, name: string, fallback: string): PriorityClass[] {
+  const classes = str(env, name, fallback)
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const match = /^([a-z0-9][a-z0-9-]{0,62}):(-?\d+)(:preempting)?$/.exec(item);
+      if (!match) throw new ConfigError(`${name}: "${item}" is not name:priority[:preempting]`);
+      return { name: match[1], priority: Number(match[2]), preempting: match[3] !== undefined };
+    });
+  if (new Set(classes.map((c) => c.name)).size !== classes.length) throw new ConfigError(`${name} names a class twice`);
+  return classes;
+}
+
+/** `key=value`, comma separated; keys and values are short plain words. */
+function labels(env: Env, name: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const item of list(env, name, [])) {
+    const match = /^([A-Za-z0-9][A-Za-z0-9._/-]{0,62})=([A-Za-z0-9._-]{0,63})$/.exec(item);
+    if (!match) throw new ConfigError(`${name}: "${item}" is not key=value`);
+    result[match[1]] = match[2];
+  }
+  return result;
 }
 
 export interface AuthConfig {
@@ -104,7 +145,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       capacityRetrySeconds: int(env, 'MLIS_CAPACITY_RETRY_SECONDS', 60, 1),
       nodeHeartbeatSeconds: int(env, 'MLIS_NODE_HEARTBEAT_SECONDS', 3, 1),
       nodeDeadAfterSeconds: int(env, 'MLIS_NODE_DEAD_AFTER_SECONDS', 15, 2),
-      wakeBatchSize: int(env, 'MLIS_WAKE_BATCH_SIZE', 32, 1),
+      agingSeconds: int(env, 'MLIS_SCHEDULER_AGING_SECONDS', 600, 0),
+      laneWindow: int(env, 'MLIS_SCHEDULER_LANE_WINDOW', 32, 1),
+      holdDepth: int(env, 'MLIS_SCHEDULER_HOLD_DEPTH', 16, 0),
+      cycleIntervalSeconds: int(env, 'MLIS_SCHEDULER_CYCLE_INTERVAL_SECONDS', 10, 1),
+      priorityClasses: priorityClasses(env, 'MLIS_PRIORITY_CLASSES', 'low:-10,normal:0,high:10,urgent:100:preempting'),
     },
     api: { host, port, bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024) },
     apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
@@ -145,6 +190,16 @@ export interface NodeConfig {
   gpuCount: number;
   gpuModel: string;
   gpuMemoryMb: number;
+  /** simulated: advertise gpuCount GPUs of gpuModel/gpuMemoryMb; nvidia-smi: discover the real ones. */
+  gpuProbe: 'simulated' | 'nvidia-smi';
+  /** Free-form key=value labels that jobs select with node_selector. */
+  labels: Record<string, string>;
+}
+
+function gpuProbe(env: Env): NodeConfig['gpuProbe'] {
+  const value = str(env, 'MLIS_NODE_GPU_PROBE', 'simulated');
+  if (value !== 'simulated' && value !== 'nvidia-smi') throw new ConfigError(`MLIS_NODE_GPU_PROBE must be simulated or nvidia-smi, got "${value}"`);
+  return value;
 }
 
 export function loadNodeConfig(env: Env = process.env): NodeConfig {
@@ -162,5 +217,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuCount: int(env, 'MLIS_NODE_GPUS', 0, 0),
     gpuModel: str(env, 'MLIS_NODE_GPU_MODEL', 'simulated'),
     gpuMemoryMb: int(env, 'MLIS_NODE_GPU_MEMORY_MB', 16384, 0),
+    gpuProbe: gpuProbe(env),
+    labels: labels(env, 'MLIS_NODE_LABELS'),
   };
 }

@@ -7,6 +7,17 @@ export interface ResourceRequest {
   gpu: number;
 }
 
+/** Where a job may run, beyond how much it needs. Every field is optional; an empty selector matches every node. */
+export interface NodeSelector {
+  workerGroup?: string | null;
+  /** Every label must be present on the node with exactly this value. */
+  labels?: Record<string, string>;
+  /** The GPUs it gets must all be of this model. */
+  gpuModel?: string | null;
+  /** The GPUs it gets must each have at least this much memory. */
+  gpuMemoryMb?: number | null;
+}
+
 export interface JobWorkflowInput {
   jobId: string;
   tenantId: string;
@@ -26,8 +37,6 @@ export interface JobWorkflowInput {
 export interface PlaceJobInput {
   jobId: string;
   attempt: number;
-  /** Nodes that lost this job's lease earlier: never placed on again for this job. */
-  excludeNodeIds: string[];
 }
 
 export interface Placement {
@@ -41,7 +50,7 @@ export interface Placement {
 
 export type PlaceJobResult =
   | { placed: true; placement: Placement }
-  | { placed: false; pendingReason: PendingReason; detail: string };
+  | { placed: false; pendingReason: PendingReason; detail: string; queuePosition: number | null };
 
 export interface JobError {
   code: string;
@@ -84,6 +93,10 @@ export interface JobWorkflowStatus {
   state: JobState;
   attempt: number;
   pendingReason: PendingReason | null;
+  /** 1 = next to be placed, as of the last scheduling cycle that looked at the job. */
+  queuePosition: number | null;
   placement: Placement | null;
   lostNodeIds: string[];
+  /** Attempts given back to a higher-priority job; they do not count against maxAttempts. */
+  preemptedAttempts: number;
 }

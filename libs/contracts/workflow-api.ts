@@ -6,6 +6,8 @@ import type { JobWorkflowStatus } from './payloads';
 export const capacityAvailableSignal = defineSignal('capacityAvailable');
 /** Sent by the node when it starts executing an attempt. */
 export const assignmentStartedSignal = defineSignal<[{ attempt: number }]>('assignmentStarted');
+/** Sent by the scheduler: give the attempt back (PREEMPTED) so a higher-priority job can have its resources. */
+export const preemptAssignmentSignal = defineSignal<[{ attempt: number }]>('preemptAssignment');
 export const getJobStatusQuery = defineQuery<JobWorkflowStatus>('getJobStatus');
 
 export const SEARCH_ATTRIBUTES = {

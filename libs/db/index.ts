@@ -7,3 +7,4 @@ export * from './entities/job-assignment.entity';
 export * from './ledger.repository';
 export * from './jobs.repository';
 export * from './nodes.repository';
+export * from './metrics.repository';

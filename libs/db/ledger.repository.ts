@@ -4,15 +4,14 @@ import {
   nodeTaskQueue,
   TERMINAL_JOB_STATES,
   type EndAssignmentInput,
+  type EndedAssignmentState,
   type FinishJobInput,
   type JobState,
   type LedgerWriteResult,
-  type PlaceJobInput,
   type PendingReason,
   type PlaceJobResult,
-  type ResourceRequest,
 } from '../contracts';
-import { choosePlacement, describeShortage, fitsWhenEmpty, type NodeCapacity } from '../ledger';
+import { planCycle, type PlannedPlacement, type SchedulerNode, type WaitingJob } from '../ledger';
 import type { GpuDevice } from './entities/node.entity';
 
 export class UnknownWorkerGroupError extends Error {}
@@ -27,12 +26,32 @@ export interface RegisterNodeInput {
   cpuMillis: number;
   memMb: number;
   gpus: GpuDevice[];
+  labels: Record<string, string>;
 }
 
 export type NodeHeartbeatResult = 'ok' | 'superseded' | 'unknown';
 
-// Postgres error codes a concurrent placement can hit; the whole placement is retried.
+export interface CycleOptions {
+  /** Nodes silent for longer than this are not placed on. */
+  liveWithinSeconds: number;
+  agingSeconds: number;
+  laneWindow: number;
+  holdDepth: number;
+}
+
+export interface CycleOutcome {
+  /** Jobs placed: their workflows are told to pick the placement up. */
+  placed: { jobId: string; attempt: number }[];
+  /** Running attempts asked to give their resources back. */
+  preempted: { jobId: string; attempt: number; forJobId: string }[];
+  /** Waiting jobs the cycle looked at and left waiting. */
+  waiting: number;
+}
+
+// Postgres error codes a concurrent placement can hit; the whole cycle is retried.
 const RETRYABLE_PLACEMENT_ERRORS = new Set(['23505', '23514', '40001', '40P01']);
+// One scheduling cycle at a time across every process (pg_advisory_xact_lock key).
+const SCHEDULER_LOCK_KEY = 727_001;
 const PLACEMENT_TRIES = 5;
 const TERMINAL = TERMINAL_JOB_STATES as readonly string[];
 
@@ -51,6 +70,8 @@ interface NodeRow {
   id: string;
   group_name: string;
   incarnation: number;
+  status: SchedulerNode['status'];
+  labels: Record<string, string>;
   slots: number;
   cpu_millis: number;
   mem_mb: number;
@@ -58,7 +79,98 @@ interface NodeRow {
   used_slots: number;
   used_cpu_millis: number;
   used_mem_mb: number;
+  live: boolean;
   reserved: number[];
+}
+
+/** What a node advertised when it registered: fixed for one incarnation. */
+interface NodeShape {
+  id: string;
+  incarnation: number;
+  group_name: string;
+  labels: Record<string, string>;
+  slots: number;
+  cpu_millis: number;
+  mem_mb: number;
+  gpus: GpuDevice[];
+}
+
+type NodeUsageRow = Pick<NodeRow, 'id' | 'incarnation' | 'status' | 'used_slots' | 'used_cpu_millis' | 'used_mem_mb' | 'live' | 'reserved'>;
+
+interface TenantRow {
+  id: string;
+  weight: number;
+  max_running_jobs: number | null;
+  max_gpus: number | null;
+  running_jobs: number | null;
+  cpu_millis: string | null;
+  mem_mb: string | null;
+  gpus: number | null;
+}
+
+interface WaitingRow {
+  id: string;
+  tenant_id: string;
+  priority: number;
+  may_preempt: boolean;
+  created_ms: number;
+  attempts: number;
+  cpu_millis: number;
+  mem_mb: number;
+  gpu: number;
+  worker_group: string | null;
+  node_selector: Record<string, string>;
+  gpu_model: string | null;
+  gpu_memory_mb: number | null;
+  pending_reason: PendingReason | null;
+  pending_detail: string | null;
+}
+
+interface RunningRow {
+  id: string;
+  job_id: string;
+  attempt: number;
+  tenant_id: string;
+  priority: number;
+  node_id: string;
+  cpu_millis: number;
+  mem_mb: number;
+  gpu_ids: number[];
+  created_ms: number;
+  preempting: boolean;
+}
+
+function toSchedulerNode(n: NodeRow): SchedulerNode {
+  return {
+    id: n.id,
+    group: n.group_name,
+    incarnation: n.incarnation,
+    status: n.status,
+    live: n.live,
+    labels: n.labels,
+    slots: n.slots,
+    cpuMillis: n.cpu_millis,
+    memMb: n.mem_mb,
+    gpus: n.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memoryMb: gpu.memory_mb })),
+    usedSlots: n.used_slots,
+    usedCpuMillis: n.used_cpu_millis,
+    usedMemMb: n.used_mem_mb,
+    reservedGpuIndices: n.reserved,
+  };
+}
+
+function toWaitingJob(row: WaitingRow, lost: { job_id: string; node_id: string; node_incarnation: number }[]): WaitingJob {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    priority: row.priority,
+    mayPreempt: row.may_preempt,
+    createdAtMs: row.created_ms,
+    nextAttempt: row.attempts + 1,
+    request: { cpuMillis: row.cpu_millis, memMb: row.mem_mb, gpu: row.gpu },
+    selector: { workerGroup: row.worker_group, labels: row.node_selector, gpuModel: row.gpu_model, gpuMemoryMb: row.gpu_memory_mb },
+    lostOn: lost.filter((l) => l.job_id === row.id).map((l) => ({ nodeId: l.node_id, incarnation: l.node_incarnation })),
+  };
 }
 
 /**
@@ -66,6 +178,10 @@ interface NodeRow {
  * keyed by (job id, attempt), because Temporal may run an activity more than once.
  */
 export class LedgerRepository {
+  // What a node advertised at registration, by id; an entry is good until the node registers again
+  // (which always bumps its incarnation), so a cycle reads only the columns that change between cycles.
+  private readonly nodeShapes = new Map<string, NodeShape>();
+
   constructor(private readonly dataSource: DataSource) {}
 
   async ensureWorkerGroups(names: string[]): Promise<void> {
@@ -80,15 +196,15 @@ export class LedgerRepository {
       const groups: unknown[] = await m.query(`SELECT 1 FROM worker_groups WHERE name = $1`, [input.group]);
       if (groups.length === 0) throw new UnknownWorkerGroupError(`unknown worker group "${input.group}"`);
       const rows: { incarnation: number }[] = await m.query(
-        `INSERT INTO nodes (id, group_name, hostname, pid, status, slots, cpu_millis, mem_mb, gpu_count, gpus)
-         VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7, $8, $9)
+        `INSERT INTO nodes (id, group_name, hostname, pid, status, slots, cpu_millis, mem_mb, gpu_count, gpus, labels)
+         VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7, $8, $9, $10)
          ON CONFLICT (id) DO UPDATE SET
            group_name = EXCLUDED.group_name, hostname = EXCLUDED.hostname, pid = EXCLUDED.pid,
            incarnation = nodes.incarnation + 1,
            -- A drain is the operator's intent: a restarted node stays DRAINING until undrained.
            status = CASE WHEN nodes.status = 'DRAINING' THEN 'DRAINING' ELSE 'ACTIVE' END,
            slots = EXCLUDED.slots, cpu_millis = EXCLUDED.cpu_millis, mem_mb = EXCLUDED.mem_mb,
-           gpu_count = EXCLUDED.gpu_count, gpus = EXCLUDED.gpus,
+           gpu_count = EXCLUDED.gpu_count, gpus = EXCLUDED.gpus, labels = EXCLUDED.labels,
            last_seen_at = now(), registered_at = now(), updated_at = now()
          RETURNING incarnation`,
         [
@@ -101,6 +217,7 @@ export class LedgerRepository {
           input.memMb,
           input.gpus.length,
           JSON.stringify(input.gpus),
+          JSON.stringify(input.labels),
         ],
       );
       return { incarnation: rows[0].incarnation };
@@ -145,23 +262,58 @@ export class LedgerRepository {
     return rows.map((row) => row.id);
   }
 
-  /** Waiting jobs in queue order: the ones to wake when capacity appears. */
-  async waitingJobIds(limit: number): Promise<string[]> {
-    const rows: { id: string }[] = await this.dataSource.query(
-      `SELECT id FROM jobs WHERE state = 'QUEUED' ORDER BY priority DESC, created_at, id LIMIT $1`,
-      [limit],
+  /**
+   * The placement of (job, attempt) if a scheduling cycle made one, else why the job waits.
+   * `examined` is false while no cycle has looked at the job since it was (re)queued.
+   */
+  async placementOf(jobId: string, attempt: number): Promise<PlaceJobResult & { examined: boolean }> {
+    const rows: { state: JobState; pending_reason: PendingReason | null; pending_detail: string | null; queue_position: number | null }[] =
+      await this.dataSource.query(
+        `SELECT j.state, j.pending_reason, j.pending_detail, array_position(q.job_ids, j.id) AS queue_position
+         FROM jobs j LEFT JOIN scheduler_queue q ON true WHERE j.id = $1`,
+        [jobId],
+      );
+    if (rows.length === 0) throw new JobNotFoundError(`job ${jobId} not found`);
+    const assignments: { id: string; node_id: string; group_name: string; gpu_ids: number[] }[] = await this.dataSource.query(
+      `SELECT id, node_id, group_name, gpu_ids FROM job_assignments WHERE job_id = $1 AND attempt = $2`,
+      [jobId, attempt],
     );
-    return rows.map((row) => row.id);
+    if (assignments.length > 0) {
+      const a = assignments[0];
+      const placement = { assignmentId: a.id, attempt, nodeId: a.node_id, group: a.group_name, taskQueue: nodeTaskQueue(a.group_name, a.node_id), gpuIds: a.gpu_ids };
+      return { placed: true, placement, examined: true };
+    }
+    const job = rows[0];
+    if (TERMINAL.includes(job.state)) throw new JobNotFoundError(`job ${jobId} already ended ${job.state}`);
+    return {
+      placed: false,
+      pendingReason: job.pending_reason ?? 'queued',
+      detail: job.pending_detail ?? 'not examined by the scheduler yet',
+      queuePosition: job.queue_position,
+      examined: job.pending_reason !== null,
+    };
+  }
+
+  /** A job a cycle did not reach (deep in its lane) waits its turn; marking it stops it asking for more cycles. */
+  async markWaitingTurn(jobId: string, laneWindow: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE jobs SET pending_reason = 'queued', updated_at = now(),
+              pending_detail = 'behind the first ' || $2::int || ' waiting jobs of its tenant at its priority'
+       WHERE id = $1 AND state = 'QUEUED' AND pending_reason IS NULL`,
+      [jobId, laneWindow],
+    );
   }
 
   /**
-   * Reserves a slot, cpu, memory and GPU ids on one live node for (job, attempt), or records
-   * why the job must wait. Calling it again for the same attempt returns the same placement.
+   * One scheduling cycle (see planCycle): reads the nodes, the tenants and the heads of the waiting
+   * lanes, decides in memory, and writes every placement, wait reason and preemption request in one
+   * transaction. Cycles are serialised across processes by an advisory lock; the node counters'
+   * conditional UPDATE and CHECK constraints and the GPU reservation key still refuse any over-commit.
    */
-  async placeJob(input: PlaceJobInput, liveWithinSeconds: number): Promise<PlaceJobResult> {
+  async runCycle(options: CycleOptions): Promise<CycleOutcome> {
     for (let tryNumber = 1; ; tryNumber++) {
       try {
-        return await this.dataSource.transaction((m) => this.placeOnce(m, input, liveWithinSeconds));
+        return await this.dataSource.transaction((m) => this.cycleOnce(m, options));
       } catch (error) {
         const code = (error as { code?: string }).code;
         const retryable = error instanceof PlacementRaceError || (code !== undefined && RETRYABLE_PLACEMENT_ERRORS.has(code));
@@ -170,150 +322,249 @@ export class LedgerRepository {
     }
   }
 
-  private async placeOnce(m: EntityManager, input: PlaceJobInput, liveWithinSeconds: number): Promise<PlaceJobResult> {
-    const jobs: { state: JobState; cpu_millis: number; mem_mb: number; gpu: number }[] = await m.query(
-      `SELECT state, cpu_millis, mem_mb, gpu FROM jobs WHERE id = $1 FOR UPDATE`,
-      [input.jobId],
+  private async cycleOnce(m: EntityManager, options: CycleOptions): Promise<CycleOutcome> {
+    const [{ now_ms }] = (await m.query(
+      `SELECT pg_advisory_xact_lock(${SCHEDULER_LOCK_KEY}), (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`,
+    )) as { now_ms: number }[];
+    const nodeRows = await this.readNodes(m, options.liveWithinSeconds);
+    const tenantRows: TenantRow[] = await m.query(
+      `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus, u.running_jobs, u.cpu_millis, u.mem_mb, u.gpus
+       FROM tenants t LEFT JOIN tenant_usage u ON u.tenant_id = t.id`,
     );
-    if (jobs.length === 0) throw new JobNotFoundError(`job ${input.jobId} not found`);
-    const job = jobs[0];
+    // The first laneWindow jobs of every (tenant, priority) lane, found by a loose index scan:
+    // the cost follows the number of lanes, not the length of the queue.
+    const waitingRows: WaitingRow[] = await m.query(
+      `WITH RECURSIVE lanes AS (
+         (SELECT tenant_id, priority FROM jobs WHERE state = 'QUEUED' ORDER BY tenant_id, priority LIMIT 1)
+         UNION ALL
+         SELECT next.tenant_id, next.priority FROM lanes l CROSS JOIN LATERAL (
+           SELECT tenant_id, priority FROM jobs
+           WHERE state = 'QUEUED' AND (tenant_id, priority) > (l.tenant_id, l.priority)
+           ORDER BY tenant_id, priority LIMIT 1) next
+       )
+       SELECT j.* FROM lanes l CROSS JOIN LATERAL (
+         SELECT id, tenant_id, priority, may_preempt, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
+                attempts, cpu_millis, mem_mb, gpu, worker_group, node_selector, gpu_model, gpu_memory_mb,
+                pending_reason, pending_detail
+         FROM jobs WHERE state = 'QUEUED' AND tenant_id = l.tenant_id AND priority = l.priority
+         ORDER BY created_at, id LIMIT $1) j`,
+      [options.laneWindow],
+    );
+    // Only a job that ran before (attempts > 0) can have lost an attempt somewhere.
+    const requeued = waitingRows.filter((row) => row.attempts > 0).map((row) => row.id);
+    const lost: { job_id: string; node_id: string; node_incarnation: number }[] =
+      requeued.length === 0
+        ? []
+        : await m.query(`SELECT job_id, node_id, node_incarnation FROM job_assignments WHERE job_id = ANY($1::uuid[]) AND state = 'LOST'`, [requeued]);
+    const running: RunningRow[] = waitingRows.some((row) => row.may_preempt)
+      ? await m.query(
+          `SELECT a.id, a.job_id, a.attempt, j.tenant_id, j.priority, a.node_id, a.cpu_millis, a.mem_mb, a.gpu_ids,
+                  (extract(epoch FROM a.created_at) * 1000)::float8 AS created_ms, a.preempt_requested_at IS NOT NULL AS preempting
+           FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.state IN ('PLACED', 'RUNNING')`,
+        )
+      : [];
 
-    const existing: { id: string; node_id: string; group_name: string; gpu_ids: number[] }[] = await m.query(
-      `SELECT id, node_id, group_name, gpu_ids FROM job_assignments WHERE job_id = $1 AND attempt = $2`,
-      [input.jobId, input.attempt],
-    );
-    if (existing.length > 0) {
-      const a = existing[0];
-      return {
-        placed: true,
-        placement: {
-          assignmentId: a.id,
-          attempt: input.attempt,
-          nodeId: a.node_id,
-          group: a.group_name,
-          taskQueue: nodeTaskQueue(a.group_name, a.node_id),
-          gpuIds: a.gpu_ids,
-        },
-      };
+    const plan = planCycle({
+      nowMs: now_ms,
+      agingSeconds: options.agingSeconds,
+      holdDepth: options.holdDepth,
+      nodes: nodeRows.map(toSchedulerNode),
+      tenants: new Map(tenantRows.map((t) => [t.id, { weight: t.weight, maxRunningJobs: t.max_running_jobs, maxGpus: t.max_gpus }])),
+      usage: new Map(
+        tenantRows.map((t) => [
+          t.id,
+          { runningJobs: t.running_jobs ?? 0, cpuMillis: Number(t.cpu_millis ?? 0), memMb: Number(t.mem_mb ?? 0), gpus: t.gpus ?? 0 },
+        ]),
+      ),
+      waiting: waitingRows.map((row) => toWaitingJob(row, lost)),
+      running: running.map((row) => ({
+        assignmentId: row.id,
+        jobId: row.job_id,
+        attempt: row.attempt,
+        tenantId: row.tenant_id,
+        priority: row.priority,
+        nodeId: row.node_id,
+        cpuMillis: row.cpu_millis,
+        memMb: row.mem_mb,
+        gpuIds: row.gpu_ids,
+        createdAtMs: row.created_ms,
+        preempting: row.preempting,
+      })),
+    });
+
+    const placed = await this.reserve(m, plan.placements, new Map(nodeRows.map((n) => [n.id, n])));
+
+    // Reasons are written only when they change; positions go into the one-row queue snapshot.
+    const before = new Map(waitingRows.map((row) => [row.id, row]));
+    const changed = plan.waits.filter((w) => before.get(w.jobId)!.pending_reason !== w.reason || before.get(w.jobId)!.pending_detail !== w.detail);
+    if (changed.length > 0) {
+      await m.query(
+        `UPDATE jobs j SET pending_reason = w.reason, pending_detail = w.detail, updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS w(id, reason, detail)
+         WHERE j.id = w.id AND j.state = 'QUEUED'`,
+        [changed.map((w) => w.jobId), changed.map((w) => w.reason), changed.map((w) => w.detail)],
+      );
     }
-    if (TERMINAL.includes(job.state)) throw new JobNotFoundError(`job ${input.jobId} already ended ${job.state}`);
+    await m.query(
+      `INSERT INTO scheduler_queue (singleton, job_ids, cycle_at) VALUES (true, $1, now())
+       ON CONFLICT (singleton) DO UPDATE SET job_ids = EXCLUDED.job_ids, cycle_at = EXCLUDED.cycle_at`,
+      [plan.waits.map((w) => w.jobId)],
+    );
 
-    const request = { cpuMillis: job.cpu_millis, memMb: job.mem_mb, gpu: job.gpu };
-    const liveNodes: NodeRow[] = await m.query(
-      `SELECT n.id, n.group_name, n.incarnation, n.slots, n.cpu_millis, n.mem_mb, n.gpus,
-              n.used_slots, n.used_cpu_millis, n.used_mem_mb,
-              COALESCE(array_agg(r.gpu_index) FILTER (WHERE r.gpu_index IS NOT NULL), '{}') AS reserved
-       FROM nodes n LEFT JOIN gpu_reservations r ON r.node_id = n.id
-       WHERE n.status = 'ACTIVE' AND n.last_seen_at > now() - make_interval(secs => $1)
-       GROUP BY n.id`,
+    const preempted: CycleOutcome['preempted'] = [];
+    for (const p of plan.preemptions) {
+      const marked = await updateReturning(
+        m,
+        `UPDATE job_assignments SET preempt_requested_at = clock_timestamp(), preempted_by = $2
+         WHERE id = $1 AND state IN ('PLACED', 'RUNNING') AND preempt_requested_at IS NULL RETURNING id`,
+        [p.assignmentId, p.forJobId],
+      );
+      if (marked.length > 0) preempted.push({ jobId: p.jobId, attempt: p.attempt, forJobId: p.forJobId });
+    }
+
+    // Decisions are counted when they change something: a placement, a preemption, a job's reason to wait.
+    const decisions = [
+      ...placed.map(() => ['placed', 'fit']),
+      ...preempted.map(() => ['preempted', 'higher_priority']),
+      ...changed.filter((w) => before.get(w.jobId)!.pending_reason !== w.reason).map((w) => ['waiting', w.reason]),
+    ];
+    if (decisions.length > 0) {
+      await m.query(
+        `INSERT INTO scheduler_decisions (outcome, reason, total)
+         SELECT outcome, reason, count(*) FROM unnest($1::text[], $2::text[]) AS d(outcome, reason) GROUP BY outcome, reason
+         ON CONFLICT (outcome, reason) DO UPDATE SET total = scheduler_decisions.total + EXCLUDED.total`,
+        [decisions.map((d) => d[0]), decisions.map((d) => d[1])],
+      );
+    }
+    return { placed, preempted, waiting: plan.waits.length };
+  }
+
+  private async readNodes(m: EntityManager, liveWithinSeconds: number): Promise<NodeRow[]> {
+    const usage: NodeUsageRow[] = await m.query(
+      `SELECT n.id, n.incarnation, n.status, n.used_slots, n.used_cpu_millis, n.used_mem_mb,
+              n.last_seen_at > now() - make_interval(secs => $1) AS live, COALESCE(r.reserved, '{}') AS reserved
+       FROM nodes n LEFT JOIN (SELECT node_id, array_agg(gpu_index) AS reserved FROM gpu_reservations GROUP BY node_id) r ON r.node_id = n.id`,
       [liveWithinSeconds],
     );
-    const capacities: NodeCapacity[] = liveNodes.map((n) => ({
-      id: n.id,
-      group: n.group_name,
-      slots: n.slots,
-      cpuMillis: n.cpu_millis,
-      memMb: n.mem_mb,
-      gpuIndices: n.gpus.map((gpu) => gpu.index),
-      usedSlots: n.used_slots,
-      usedCpuMillis: n.used_cpu_millis,
-      usedMemMb: n.used_mem_mb,
-      reservedGpuIndices: n.reserved,
-    }));
-    const choice = choosePlacement(capacities, request, input.excludeNodeIds);
-
-    if (!choice) {
-      const { pendingReason, detail } = await this.whyPending(m, capacities, request, input.excludeNodeIds, liveWithinSeconds);
-      await m.query(
-        `UPDATE jobs SET pending_reason = $2, pending_detail = $3, updated_at = now() WHERE id = $1 AND state = 'QUEUED'`,
-        [input.jobId, pendingReason, detail],
+    const unknown = usage.filter((row) => this.nodeShapes.get(row.id)?.incarnation !== row.incarnation).map((row) => row.id);
+    if (unknown.length > 0) {
+      const shapes: NodeShape[] = await m.query(
+        `SELECT id, incarnation, group_name, labels, slots, cpu_millis, mem_mb, gpus FROM nodes WHERE id = ANY($1::text[])`,
+        [unknown],
       );
-      return { placed: false, pendingReason, detail };
+      for (const shape of shapes) this.nodeShapes.set(shape.id, shape);
     }
+    // A node that registered again between the two reads is left out of this cycle; the next one sees it.
+    return usage.flatMap((row) => {
+      const shape = this.nodeShapes.get(row.id);
+      return shape && shape.incarnation === row.incarnation ? [{ ...shape, ...row }] : [];
+    });
+  }
 
-    const node = liveNodes.find((n) => n.id === choice.nodeId)!;
-    // The WHERE clause re-checks capacity on the locked row: a concurrent placement that got there first makes it miss.
+  /**
+   * Writes the cycle's placements in a handful of statements, whatever their number. A job that stopped
+   * waiting since it was read (cancelled, say) is skipped; a node that no longer has room (or changed
+   * incarnation or status) throws PlacementRaceError, which retries the whole cycle.
+   */
+  private async reserve(m: EntityManager, planned: PlannedPlacement[], nodes: Map<string, NodeRow>): Promise<CycleOutcome['placed']> {
+    if (planned.length === 0) return [];
+    const moved = await updateReturning<{ id: string }>(
+      m,
+      `UPDATE jobs j SET state = 'RUNNING', attempts = p.attempt, pending_reason = NULL, pending_detail = NULL,
+              started_at = COALESCE(j.started_at, now()), updated_at = now()
+       FROM unnest($1::uuid[], $2::int[]) AS p(id, attempt)
+       WHERE j.id = p.id AND j.state = 'QUEUED' AND j.attempts = p.attempt - 1
+       RETURNING j.id`,
+      [planned.map((p) => p.jobId), planned.map((p) => p.attempt)],
+    );
+    const movedIds = new Set(moved.map((row) => row.id));
+    const placements = planned.filter((p) => movedIds.has(p.jobId));
+    if (placements.length === 0) return [];
+
+    const perNode = new Map<string, { slots: number; cpu: number; mem: number; gpus: number }>();
+    for (const p of placements) {
+      const sum = perNode.get(p.nodeId) ?? { slots: 0, cpu: 0, mem: 0, gpus: 0 };
+      sum.slots += 1;
+      sum.cpu += p.request.cpuMillis;
+      sum.mem += p.request.memMb;
+      sum.gpus += p.request.gpu;
+      perNode.set(p.nodeId, sum);
+    }
+    const nodeIds = [...perNode.keys()].sort();
+    // The WHERE clause re-checks capacity on the locked rows: a concurrent change that got there first makes a row miss.
     const reserved = await updateReturning(
       m,
-      `UPDATE nodes SET used_slots = used_slots + 1, used_cpu_millis = used_cpu_millis + $2,
-              used_mem_mb = used_mem_mb + $3, used_gpus = used_gpus + $4, updated_at = now()
-       WHERE id = $1 AND status = 'ACTIVE' AND used_slots + 1 <= slots
-         AND used_cpu_millis + $2 <= cpu_millis AND used_mem_mb + $3 <= mem_mb AND used_gpus + $4 <= gpu_count
-       RETURNING id`,
-      [node.id, request.cpuMillis, request.memMb, request.gpu],
+      `UPDATE nodes n SET used_slots = n.used_slots + d.slots, used_cpu_millis = n.used_cpu_millis + d.cpu,
+              used_mem_mb = n.used_mem_mb + d.mem, used_gpus = n.used_gpus + d.gpus, updated_at = now()
+       FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[]) AS d(id, incarnation, slots, cpu, mem, gpus)
+       WHERE n.id = d.id AND n.incarnation = d.incarnation AND n.status = 'ACTIVE'
+         AND n.used_slots + d.slots <= n.slots AND n.used_cpu_millis + d.cpu <= n.cpu_millis
+         AND n.used_mem_mb + d.mem <= n.mem_mb AND n.used_gpus + d.gpus <= n.gpu_count
+       RETURNING n.id`,
+      [
+        nodeIds,
+        nodeIds.map((id) => nodes.get(id)!.incarnation),
+        nodeIds.map((id) => perNode.get(id)!.slots),
+        nodeIds.map((id) => perNode.get(id)!.cpu),
+        nodeIds.map((id) => perNode.get(id)!.mem),
+        nodeIds.map((id) => perNode.get(id)!.gpus),
+      ],
     );
-    if (reserved.length === 0) throw new PlacementRaceError(`node ${node.id} filled up`);
+    if (reserved.length !== nodeIds.length) throw new PlacementRaceError('a node changed between reading and reserving');
 
-    const assignmentId = randomUUID();
+    const assignmentIds = placements.map(() => randomUUID());
     await m.query(
       // clock_timestamp(), not now() (the transaction's start): an assignment's recorded lifetime must
       // start after the release it reused capacity from, so its history shows no false overlap.
       `INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, gpu_ids, slots, cpu_millis, mem_mb, state, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, 'PLACED', clock_timestamp())`,
-      [assignmentId, input.jobId, input.attempt, node.id, node.incarnation, node.group_name, choice.gpuIds, request.cpuMillis, request.memMb],
+       SELECT a.id, a.job_id, a.attempt, a.node_id, a.incarnation, a.group_name, a.gpu_ids::int[], 1, a.cpu, a.mem, 'PLACED', clock_timestamp()
+       FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[], $9::int[])
+         AS a(id, job_id, attempt, node_id, incarnation, group_name, gpu_ids, cpu, mem)`,
+      [
+        assignmentIds,
+        placements.map((p) => p.jobId),
+        placements.map((p) => p.attempt),
+        placements.map((p) => p.nodeId),
+        placements.map((p) => nodes.get(p.nodeId)!.incarnation),
+        placements.map((p) => nodes.get(p.nodeId)!.group_name),
+        placements.map((p) => `{${p.gpuIds.join(',')}}`),
+        placements.map((p) => p.request.cpuMillis),
+        placements.map((p) => p.request.memMb),
+      ],
     );
-    for (const gpuIndex of choice.gpuIds) {
-      await m.query(`INSERT INTO gpu_reservations (node_id, gpu_index, assignment_id) VALUES ($1, $2, $3)`, [
-        node.id,
-        gpuIndex,
-        assignmentId,
-      ]);
+    const gpus = placements.flatMap((p, i) => p.gpuIds.map((gpuIndex) => ({ nodeId: p.nodeId, gpuIndex, assignmentId: assignmentIds[i] })));
+    if (gpus.length > 0) {
+      await m.query(
+        `INSERT INTO gpu_reservations (node_id, gpu_index, assignment_id) SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[])`,
+        [gpus.map((g) => g.nodeId), gpus.map((g) => g.gpuIndex), gpus.map((g) => g.assignmentId)],
+      );
     }
+
+    // Tenant rows last, after every node row: a release locks node then tenant, so the same order here cannot deadlock.
+    const perTenant = new Map<string, { jobs: number; cpu: number; mem: number; gpus: number }>();
+    for (const p of placements) {
+      const sum = perTenant.get(p.tenantId) ?? { jobs: 0, cpu: 0, mem: 0, gpus: 0 };
+      sum.jobs += 1;
+      sum.cpu += p.request.cpuMillis;
+      sum.mem += p.request.memMb;
+      sum.gpus += p.request.gpu;
+      perTenant.set(p.tenantId, sum);
+    }
+    const tenantIds = [...perTenant.keys()].sort();
     await m.query(
-      `UPDATE jobs SET state = 'RUNNING', attempts = $2, pending_reason = NULL, pending_detail = NULL,
-              started_at = COALESCE(started_at, now()), updated_at = now()
-       WHERE id = $1`,
-      [input.jobId, input.attempt],
+      `INSERT INTO tenant_usage AS u (tenant_id, running_jobs, cpu_millis, mem_mb, gpus)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::int[])
+       ON CONFLICT (tenant_id) DO UPDATE SET running_jobs = u.running_jobs + EXCLUDED.running_jobs,
+         cpu_millis = u.cpu_millis + EXCLUDED.cpu_millis, mem_mb = u.mem_mb + EXCLUDED.mem_mb, gpus = u.gpus + EXCLUDED.gpus`,
+      [
+        tenantIds,
+        tenantIds.map((id) => perTenant.get(id)!.jobs),
+        tenantIds.map((id) => perTenant.get(id)!.cpu),
+        tenantIds.map((id) => perTenant.get(id)!.mem),
+        tenantIds.map((id) => perTenant.get(id)!.gpus),
+      ],
     );
-    return {
-      placed: true,
-      placement: {
-        assignmentId,
-        attempt: input.attempt,
-        nodeId: node.id,
-        group: node.group_name,
-        taskQueue: nodeTaskQueue(node.group_name, node.id),
-        gpuIds: choice.gpuIds,
-      },
-    };
-  }
-
-  /** Why a job that fits nowhere now must wait, most actionable reason first. */
-  private async whyPending(
-    m: EntityManager,
-    live: NodeCapacity[],
-    request: ResourceRequest,
-    excludeNodeIds: string[],
-    liveWithinSeconds: number,
-  ): Promise<{ pendingReason: PendingReason; detail: string }> {
-    const eligible = live.filter((node) => !excludeNodeIds.includes(node.id));
-    const couldRun = eligible.filter((node) => fitsWhenEmpty(node, request));
-    if (couldRun.length > 0) return { pendingReason: 'insufficient_capacity', detail: describeShortage(couldRun, request) };
-
-    const draining: { slots: number; cpu_millis: number; mem_mb: number; gpu_count: number }[] = await m.query(
-      `SELECT slots, cpu_millis, mem_mb, gpu_count FROM nodes
-       WHERE status = 'DRAINING' AND last_seen_at > now() - make_interval(secs => $1)`,
-      [liveWithinSeconds],
-    );
-    const drainedFit = draining.some((n) =>
-      fitsWhenEmpty(
-        { slots: n.slots, cpuMillis: n.cpu_millis, memMb: n.mem_mb, gpuIndices: Array.from({ length: n.gpu_count }, (_, i) => i) },
-        request,
-      ),
-    );
-    if (drainedFit) {
-      return {
-        pendingReason: 'all_nodes_draining',
-        detail: 'every live node that could run it is DRAINING: undrain one (mlis workers undrain <node>) or add nodes',
-      };
-    }
-    if (live.some((node) => excludeNodeIds.includes(node.id) && fitsWhenEmpty(node, request))) {
-      return { pendingReason: 'no_live_node', detail: 'every live node that could run it already lost this job once' };
-    }
-    const [{ any }] = await m.query(`SELECT EXISTS (SELECT 1 FROM nodes) AS any`);
-    return any
-      ? { pendingReason: 'no_live_node', detail: 'no live node could run it; the nodes that could are DEAD' }
-      : { pendingReason: 'no_nodes_registered', detail: 'no node has registered yet' };
+    return placements.map((p) => ({ jobId: p.jobId, attempt: p.attempt }));
   }
 
   /** The node confirmed it started the attempt. */
@@ -330,40 +581,47 @@ export class LedgerRepository {
    */
   async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult & { released: boolean }> {
     return this.dataSource.transaction(async (m) => {
-      const ended = await updateReturning<{
-        id: string;
-        node_id: string;
-        slots: number;
-        cpu_millis: number;
-        mem_mb: number;
-        gpu_ids: number[];
-      }>(
-        m,
-        `UPDATE job_assignments SET state = $3, reason = $4, ended_at = clock_timestamp()
-         WHERE job_id = $1 AND attempt = $2 AND state IN ('PLACED', 'RUNNING')
-         RETURNING id, node_id, slots, cpu_millis, mem_mb, gpu_ids`,
-        [input.jobId, input.attempt, input.state, input.reason ?? null],
-      );
-      if (ended.length > 0) {
-        const a = ended[0];
-        await m.query(`DELETE FROM gpu_reservations WHERE assignment_id = $1`, [a.id]);
-        await m.query(
-          `UPDATE nodes SET used_slots = used_slots - $2, used_cpu_millis = used_cpu_millis - $3,
-                  used_mem_mb = used_mem_mb - $4, used_gpus = used_gpus - $5, updated_at = now()
-           WHERE id = $1`,
-          [a.node_id, a.slots, a.cpu_millis, a.mem_mb, a.gpu_ids.length],
-        );
-      }
+      const released = await this.release(m, input.jobId, input.attempt, input.state, input.reason ?? null);
       const jobState = await this.moveJob(m, input.jobId, input.jobState, input.result, input.error, input.attempt);
-      return { jobState, released: ended.length > 0 };
+      return { jobState, released };
     });
   }
 
-  /** Ends a job that holds no reservation (cancelled while waiting, or out of attempts). */
-  async finishJob(input: FinishJobInput): Promise<LedgerWriteResult> {
-    return this.dataSource.transaction(async (m) => ({
-      jobState: await this.moveJob(m, input.jobId, input.state, undefined, input.error),
-    }));
+  /**
+   * Ends a job that its workflow holds no placement for (cancelled while waiting, or out of attempts).
+   * A cycle may have placed it meanwhile: that reservation is given back too.
+   */
+  async finishJob(input: FinishJobInput): Promise<LedgerWriteResult & { released: boolean }> {
+    return this.dataSource.transaction(async (m) => {
+      const released = await this.release(m, input.jobId, null, input.state, `job ${input.state.toLowerCase()} before it started`);
+      return { jobState: await this.moveJob(m, input.jobId, input.state, undefined, input.error), released };
+    });
+  }
+
+  /** Ends the job's live assignment (of this attempt, or any) and returns its resources to the node and the tenant. */
+  private async release(m: EntityManager, jobId: string, attempt: number | null, state: EndedAssignmentState, reason: string | null): Promise<boolean> {
+    const ended = await updateReturning<{ id: string; node_id: string; slots: number; cpu_millis: number; mem_mb: number; gpu_ids: number[] }>(
+      m,
+      `UPDATE job_assignments SET state = $3, reason = $4, ended_at = clock_timestamp()
+       WHERE job_id = $1 AND ($2::int IS NULL OR attempt = $2) AND state IN ('PLACED', 'RUNNING')
+       RETURNING id, node_id, slots, cpu_millis, mem_mb, gpu_ids`,
+      [jobId, attempt, state, reason],
+    );
+    for (const a of ended) {
+      await m.query(`DELETE FROM gpu_reservations WHERE assignment_id = $1`, [a.id]);
+      await m.query(
+        `UPDATE nodes SET used_slots = used_slots - $2, used_cpu_millis = used_cpu_millis - $3,
+                used_mem_mb = used_mem_mb - $4, used_gpus = used_gpus - $5, updated_at = now()
+         WHERE id = $1`,
+        [a.node_id, a.slots, a.cpu_millis, a.mem_mb, a.gpu_ids.length],
+      );
+      await m.query(
+        `UPDATE tenant_usage SET running_jobs = running_jobs - 1, cpu_millis = cpu_millis - $2, mem_mb = mem_mb - $3, gpus = gpus - $4
+         WHERE tenant_id = (SELECT tenant_id FROM jobs WHERE id = $1)`,
+        [jobId, a.cpu_millis, a.mem_mb, a.gpu_ids.length],
+      );
+    }
+    return ended.length > 0;
   }
 
   private async moveJob(

@@ -4,10 +4,11 @@ function node(id: string, overrides: Partial<NodeCapacity> = {}): NodeCapacity {
   return {
     id,
     group: 'cpu',
+    labels: {},
     slots: 4,
     cpuMillis: 4000,
     memMb: 8192,
-    gpuIndices: [],
+    gpus: [],
     usedSlots: 0,
     usedCpuMillis: 0,
     usedMemMb: 0,
@@ -16,8 +17,9 @@ function node(id: string, overrides: Partial<NodeCapacity> = {}): NodeCapacity {
   };
 }
 
-const gpuNode = (id: string, overrides: Partial<NodeCapacity> = {}) =>
-  node(id, { group: 'gpu', gpuIndices: [0, 1, 2, 3], ...overrides });
+const gpus = (count: number, model = 'A100', memoryMb = 40_960) =>
+  Array.from({ length: count }, (_, index) => ({ index, model, memoryMb }));
+const gpuNode = (id: string, overrides: Partial<NodeCapacity> = {}) => node(id, { group: 'gpu', gpus: gpus(4), ...overrides });
 
 const cpuJob = { cpuMillis: 1000, memMb: 256, gpu: 0 };
 
@@ -36,9 +38,19 @@ describe('choosePlacement', () => {
     });
   });
 
-  it('never places on an excluded node, even when it is the only one that fits', () => {
-    expect(choosePlacement([node('lost'), node('b', { usedSlots: 4 })], cpuJob, ['lost'])).toBeNull();
-    expect(choosePlacement([node('lost'), node('b')], cpuJob, ['lost'])?.nodeId).toBe('b');
+  it('honours worker group and label selectors', () => {
+    const nodes = [node('a', { labels: { zone: 'x' } }), node('b', { group: 'batch', labels: { zone: 'y' } })];
+    expect(choosePlacement(nodes, cpuJob, { labels: { zone: 'y' } })?.nodeId).toBe('b');
+    expect(choosePlacement(nodes, cpuJob, { workerGroup: 'batch' })?.nodeId).toBe('b');
+    expect(choosePlacement(nodes, cpuJob, { workerGroup: 'cpu', labels: { zone: 'y' } })).toBeNull();
+  });
+
+  it('gives only GPUs of the requested model and memory', () => {
+    const mixed = gpuNode('m', { gpus: [...gpus(2, 'T4', 16_384), { index: 2, model: 'A100', memoryMb: 81_920 }, { index: 3, model: 'A100', memoryMb: 81_920 }] });
+    expect(choosePlacement([mixed], { ...cpuJob, gpu: 2 }, { gpuModel: 'A100' })).toEqual({ nodeId: 'm', gpuIds: [2, 3] });
+    expect(choosePlacement([mixed], { ...cpuJob, gpu: 1 }, { gpuMemoryMb: 40_000 })).toEqual({ nodeId: 'm', gpuIds: [2] });
+    expect(choosePlacement([mixed], { ...cpuJob, gpu: 3 }, { gpuModel: 'A100' })).toBeNull();
+    expect(fitsWhenEmpty(mixed, { ...cpuJob, gpu: 3 }, { gpuModel: 'A100' })).toBe(false);
   });
 
   it('spreads CPU jobs onto the emptiest node and keeps them off GPU nodes while a CPU node fits', () => {
@@ -89,6 +101,8 @@ describe('fitsWhenEmpty and describeShortage', () => {
     expect(describeShortage([gpuNode('g', { reservedGpuIndices: [0, 1, 2, 3] })], { ...cpuJob, gpu: 1 })).toBe(
       'no node has enough free gpu',
     );
-    expect(describeShortage([], cpuJob)).toBe('no live node in any worker group');
+    expect(describeShortage([node('a', { usedSlots: 4 }), node('b', { usedCpuMillis: 3500 })], cpuJob)).toBe(
+      'no single node has all requested resources free at once',
+    );
   });
 });

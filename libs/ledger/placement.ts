@@ -1,14 +1,20 @@
-import type { ResourceRequest } from '../contracts';
+import type { NodeSelector, ResourceRequest } from '../contracts';
+
+export interface GpuSpec {
+  index: number;
+  model: string;
+  memoryMb: number;
+}
 
 /** A node's capacity and current usage, as the placement logic sees it. */
 export interface NodeCapacity {
   id: string;
   group: string;
+  labels: Record<string, string>;
   slots: number;
   cpuMillis: number;
   memMb: number;
-  /** Indices of the node's GPUs. */
-  gpuIndices: number[];
+  gpus: GpuSpec[];
   usedSlots: number;
   usedCpuMillis: number;
   usedMemMb: number;
@@ -21,31 +27,81 @@ export interface PlacementChoice {
   gpuIds: number[];
 }
 
-/** Whether a node of this shape could run the request when empty. */
+/** The node is in the job's worker group (if it names one) and carries every selected label. */
+export function matchesSelector(node: Pick<NodeCapacity, 'group' | 'labels'>, selector: NodeSelector): boolean {
+  if (selector.workerGroup && node.group !== selector.workerGroup) return false;
+  for (const key in selector.labels) if (node.labels[key] !== selector.labels[key]) return false;
+  return true;
+}
+
+// Placement runs for every waiting job against every candidate node in a cycle: the counting helpers
+// below skip building GPU lists when the job does not constrain which GPUs it gets.
+function selectsGpus(selector: NodeSelector): boolean {
+  return Boolean(selector.gpuModel) || (selector.gpuMemoryMb ?? 0) > 0;
+}
+
+function usableGpuCount(node: Pick<NodeCapacity, 'gpus'>, selector: NodeSelector): number {
+  return selectsGpus(selector) ? usableGpuIndices(node, selector).length : node.gpus.length;
+}
+
+function freeUsableGpuCount(node: Pick<NodeCapacity, 'gpus' | 'reservedGpuIndices'>, selector: NodeSelector): number {
+  return selectsGpus(selector) ? freeUsableGpuIndices(node, selector).length : node.gpus.length - node.reservedGpuIndices.length;
+}
+
+/** GPU indices of the node that the job may be given: the right model, enough memory. */
+export function usableGpuIndices(node: Pick<NodeCapacity, 'gpus'>, selector: NodeSelector): number[] {
+  return node.gpus
+    .filter((gpu) => (!selector.gpuModel || gpu.model === selector.gpuModel) && gpu.memoryMb >= (selector.gpuMemoryMb ?? 0))
+    .map((gpu) => gpu.index)
+    .sort((a, b) => a - b);
+}
+
+/** Whether this node could run the request when empty: the selector matches and every resource is large enough. */
 export function fitsWhenEmpty(
-  node: Pick<NodeCapacity, 'slots' | 'cpuMillis' | 'memMb' | 'gpuIndices'>,
+  node: Pick<NodeCapacity, 'group' | 'labels' | 'slots' | 'cpuMillis' | 'memMb' | 'gpus'>,
   request: ResourceRequest,
+  selector: NodeSelector = {},
 ): boolean {
   return (
+    matchesSelector(node, selector) &&
     node.slots >= 1 &&
     node.cpuMillis >= request.cpuMillis &&
     node.memMb >= request.memMb &&
-    node.gpuIndices.length >= request.gpu
+    (request.gpu === 0 || usableGpuCount(node, selector) >= request.gpu)
   );
 }
 
-export function fitsNow(node: NodeCapacity, request: ResourceRequest): boolean {
+/** Usable GPU ids that no live assignment holds. */
+export function freeUsableGpuIndices(node: Pick<NodeCapacity, 'gpus' | 'reservedGpuIndices'>, selector: NodeSelector): number[] {
+  const reserved = new Set(node.reservedGpuIndices);
+  return usableGpuIndices(node, selector).filter((index) => !reserved.has(index));
+}
+
+/** Resources the request needs on this node beyond what is free now, as fractions of the node; all zero when it fits. */
+export function shortfall(node: NodeCapacity, request: ResourceRequest, selector: NodeSelector): Record<'slots' | 'cpu' | 'mem_mb' | 'gpu', number> {
+  const usable = request.gpu === 0 ? 0 : usableGpuCount(node, selector);
+  return {
+    slots: Math.max(0, node.usedSlots + 1 - node.slots) / node.slots,
+    cpu: Math.max(0, node.usedCpuMillis + request.cpuMillis - node.cpuMillis) / node.cpuMillis,
+    mem_mb: Math.max(0, node.usedMemMb + request.memMb - node.memMb) / node.memMb,
+    gpu: usable === 0 ? 0 : Math.max(0, request.gpu - freeUsableGpuCount(node, selector)) / usable,
+  };
+}
+
+/** The largest fraction of any resource the node still lacks for the request; 0 when it fits now. */
+export function worstShortfall(node: NodeCapacity, request: ResourceRequest, selector: NodeSelector): number {
+  const missing = shortfall(node, request, selector);
+  return Math.max(missing.slots, missing.cpu, missing.mem_mb, missing.gpu);
+}
+
+export function fitsNow(node: NodeCapacity, request: ResourceRequest, selector: NodeSelector = {}): boolean {
   return (
     node.usedSlots + 1 <= node.slots &&
     node.usedCpuMillis + request.cpuMillis <= node.cpuMillis &&
     node.usedMemMb + request.memMb <= node.memMb &&
-    freeGpuIndices(node).length >= request.gpu
+    (request.gpu === 0 || freeUsableGpuCount(node, selector) >= request.gpu) &&
+    matchesSelector(node, selector)
   );
-}
-
-export function freeGpuIndices(node: Pick<NodeCapacity, 'gpuIndices' | 'reservedGpuIndices'>): number[] {
-  const reserved = new Set(node.reservedGpuIndices);
-  return node.gpuIndices.filter((index) => !reserved.has(index)).sort((a, b) => a - b);
 }
 
 /**
@@ -72,14 +128,12 @@ function loadAfter(node: NodeCapacity, request: ResourceRequest): number {
     (node.usedCpuMillis + request.cpuMillis) / node.cpuMillis,
     (node.usedMemMb + request.memMb) / node.memMb,
   ];
-  if (node.gpuIndices.length > 0) {
-    shares.push((node.gpuIndices.length - freeGpuIndices(node).length + request.gpu) / node.gpuIndices.length);
-  }
+  if (node.gpus.length > 0) shares.push((node.reservedGpuIndices.length + request.gpu) / node.gpus.length);
   return Math.max(...shares);
 }
 
 /**
- * Chooses a node for the request, or null when none fits now.
+ * Chooses among nodes the request fits on now, or null when there is none.
  * GPU jobs pack (fullest node first) so whole GPU nodes stay free for large requests;
  * CPU jobs spread (emptiest node first) and avoid GPU nodes while a CPU-only node fits.
  * Ties break on node id so the choice is deterministic.
@@ -87,32 +141,33 @@ function loadAfter(node: NodeCapacity, request: ResourceRequest): number {
 export function choosePlacement(
   nodes: NodeCapacity[],
   request: ResourceRequest,
-  excludeNodeIds: readonly string[] = [],
+  selector: NodeSelector = {},
 ): PlacementChoice | null {
-  const excluded = new Set(excludeNodeIds);
-  const candidates = nodes.filter((node) => !excluded.has(node.id) && fitsNow(node, request));
+  const candidates = nodes.filter((node) => fitsNow(node, request, selector));
   if (candidates.length === 0) return null;
 
   const wantsGpu = request.gpu > 0;
   const ranked = candidates
-    .map((node) => ({ node, load: loadAfter(node, request), hasGpus: node.gpuIndices.length > 0 }))
+    .map((node) => ({ node, load: loadAfter(node, request), hasGpus: node.gpus.length > 0 }))
     .sort((a, b) => {
       if (!wantsGpu && a.hasGpus !== b.hasGpus) return a.hasGpus ? 1 : -1;
       const byLoad = wantsGpu ? b.load - a.load : a.load - b.load;
       return byLoad !== 0 ? byLoad : a.node.id.localeCompare(b.node.id);
     });
   const best = ranked[0].node;
-  return { nodeId: best.id, gpuIds: chooseGpuIds(freeGpuIndices(best), request.gpu) };
+  return { nodeId: best.id, gpuIds: chooseGpuIds(freeUsableGpuIndices(best, selector), request.gpu) };
 }
 
-/** Names the resource that no candidate node has enough of, for `pending_detail`. */
-export function describeShortage(nodes: NodeCapacity[], request: ResourceRequest): string {
-  if (nodes.length === 0) return 'no live node in any worker group';
-  const short: string[] = [];
-  if (!nodes.some((n) => n.usedSlots + 1 <= n.slots)) short.push('slots');
-  if (!nodes.some((n) => n.usedCpuMillis + request.cpuMillis <= n.cpuMillis)) short.push('cpu');
-  if (!nodes.some((n) => n.usedMemMb + request.memMb <= n.memMb)) short.push('mem_mb');
-  if (!nodes.some((n) => freeGpuIndices(n).length >= request.gpu)) short.push('gpu');
+/** Names the resource that none of these nodes has enough of free, for `pending_detail`. */
+export function describeShortage(nodes: NodeCapacity[], request: ResourceRequest, selector: NodeSelector = {}): string {
+  const resources = ['slots', 'cpu', 'mem_mb', 'gpu'] as const;
+  const someoneHas = new Set<string>();
+  for (const node of nodes) {
+    const missing = shortfall(node, request, selector);
+    for (const resource of resources) if (missing[resource] === 0) someoneHas.add(resource);
+    if (someoneHas.size === resources.length) break;
+  }
+  const short = resources.filter((resource) => !someoneHas.has(resource));
   return short.length > 0
     ? `no node has enough free ${short.join(', ')}`
     : 'no single node has all requested resources free at once';

@@ -1,2 +1,2 @@
 export * from './connection';
-export * from './capacity-waker';
+export * from './scheduler';

@@ -13,15 +13,32 @@ const NODES = [
 ];
 
 type Op =
-  | { kind: 'place'; cpu: number; mem: number; gpu: number }
-  | { kind: 'end'; pick: number; lost: boolean }
-  | { kind: 'retry'; pick: number }
+  | { kind: 'submit'; cpu: number; mem: number; gpu: number; tenant: number; priority: number; preempt: boolean }
+  | { kind: 'cycle' }
+  | { kind: 'end'; pick: number; how: 'SUCCEEDED' | 'LOST' | 'PREEMPTED' }
+  | { kind: 'cancel'; pick: number }
   | { kind: 'drain' | 'undrain' | 'kill' | 'register'; node: number };
 
+// 'quota' has max_gpus 2 and max_running_jobs 2: the ledger must never let it hold more.
+const TENANTS = ['default', 'quota'];
+const CYCLE = { liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 8, holdDepth: 4 };
+
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('place' as const), cpu: fc.integer({ min: 0, max: 3 }), mem: fc.integer({ min: 0, max: 3000 }), gpu: fc.integer({ min: 0, max: 3 }) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('end' as const), pick: fc.nat(), lost: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('retry' as const), pick: fc.nat() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('submit' as const),
+      cpu: fc.integer({ min: 0, max: 3 }),
+      mem: fc.integer({ min: 0, max: 3000 }),
+      gpu: fc.integer({ min: 0, max: 3 }),
+      tenant: fc.integer({ min: 0, max: 1 }),
+      priority: fc.integer({ min: 0, max: 2 }),
+      preempt: fc.boolean(),
+    }),
+  },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('cycle' as const) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('end' as const), pick: fc.nat(), how: fc.constantFrom('SUCCEEDED' as const, 'LOST' as const, 'PREEMPTED' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('drain' as const, 'undrain' as const, 'kill' as const, 'register' as const), node: fc.integer({ min: 0, max: NODES.length - 1 }) }) },
 );
 
@@ -33,6 +50,7 @@ describe('ledger invariants under random operation sequences', () => {
 
   beforeAll(async () => {
     ({ dataSource, ledger, drop } = await createLedgerDatabase('mlis_props'));
+    await dataSource.query(`INSERT INTO tenants (id, name, max_gpus, max_running_jobs) VALUES ('quota', 'Quota', 2, 2)`);
   });
 
   afterAll(async () => {
@@ -50,6 +68,7 @@ describe('ledger invariants under random operation sequences', () => {
       cpuMillis: n.cpu * 1000,
       memMb: n.mem,
       gpus: Array.from({ length: n.gpus }, (_, i) => ({ index: i, model: 'sim', memory_mb: 1 })),
+      labels: {},
     });
   }
 
@@ -79,55 +98,58 @@ describe('ledger invariants under random operation sequences', () => {
       SELECT count(*)::int AS n FROM gpu_reservations r
       JOIN job_assignments a ON a.id = r.assignment_id WHERE a.state NOT IN ('PLACED', 'RUNNING')`);
     expect(orphans).toBe(0);
+    const usageDrift = await dataSource.query(`
+      SELECT t.id FROM tenants t
+      LEFT JOIN tenant_usage u ON u.tenant_id = t.id
+      LEFT JOIN (SELECT j.tenant_id, count(*) AS jobs, sum(a.cpu_millis) AS cpu, sum(a.mem_mb) AS mem, sum(cardinality(a.gpu_ids)) AS gpus
+                 FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.state IN ('PLACED', 'RUNNING') GROUP BY j.tenant_id) live
+        ON live.tenant_id = t.id
+      WHERE coalesce(u.running_jobs, 0) <> coalesce(live.jobs, 0) OR coalesce(u.cpu_millis, 0) <> coalesce(live.cpu, 0)
+         OR coalesce(u.mem_mb, 0) <> coalesce(live.mem, 0) OR coalesce(u.gpus, 0) <> coalesce(live.gpus, 0)
+         OR coalesce(u.gpus, 0) > coalesce(t.max_gpus, 2147483647) OR coalesce(u.running_jobs, 0) > coalesce(t.max_running_jobs, 2147483647)`);
+    expect(usageDrift).toEqual([]);
+    // A job is never placed again on the node incarnation that lost it.
+    const replacedOnLoser = await dataSource.query(`
+      SELECT a.id FROM job_assignments a JOIN job_assignments lost
+        ON lost.job_id = a.job_id AND lost.state = 'LOST' AND lost.node_id = a.node_id AND lost.node_incarnation = a.node_incarnation
+      WHERE a.attempt > lost.attempt`);
+    expect(replacedOnLoser).toEqual([]);
   }
 
   it('never over-commits, never double-books a GPU id, counters always equal the live assignments', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArbitrary, { minLength: 5, maxLength: 30 }), async (ops) => {
-        await dataSource.query(`TRUNCATE gpu_reservations, job_assignments, jobs, nodes`);
+        await dataSource.query(`TRUNCATE gpu_reservations, job_assignments, jobs, nodes, tenant_usage, scheduler_decisions`);
         for (let i = 0; i < NODES.length; i++) await register(i);
-        const live: { jobId: string; attempt: number }[] = [];
-        const requeued: { jobId: string; attempt: number; exclude: string[] }[] = [];
 
         for (const op of ops) {
-          if (op.kind === 'place' || op.kind === 'retry') {
-            let jobId: string;
-            let attempt = 1;
-            let exclude: string[] = [];
-            if (op.kind === 'retry') {
-              if (requeued.length === 0) continue;
-              ({ jobId, attempt, exclude } = requeued.splice(op.pick % requeued.length, 1)[0]);
-            } else {
-              jobId = randomUUID();
-              await dataSource.query(
-                `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, cpu_millis, mem_mb, gpu, state, max_attempts, timeout_seconds)
-                 VALUES ($1, 'default', 'prop', 'sleep', $2, $3, $4, 'QUEUED', 10, 60)`,
-                [jobId, op.cpu * 1000, op.mem, op.gpu],
+          if (op.kind === 'submit') {
+            await dataSource.query(
+              `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, cpu_millis, mem_mb, gpu, priority, may_preempt, state, max_attempts, timeout_seconds)
+               VALUES ($1, $2, 'prop', 'sleep', $3, $4, $5, $6, $7, 'QUEUED', 10, 60)`,
+              [randomUUID(), TENANTS[op.tenant], op.cpu * 1000, op.mem, op.gpu, op.priority, op.preempt],
+            );
+          } else if (op.kind === 'cycle') {
+            const { placed } = await ledger.runCycle(CYCLE);
+            for (const { jobId, attempt } of placed) {
+              const [a] = await dataSource.query(
+                `SELECT n.status, a.node_incarnation = n.incarnation AS current FROM job_assignments a JOIN nodes n ON n.id = a.node_id
+                 WHERE a.job_id = $1 AND a.attempt = $2`,
+                [jobId, attempt],
               );
-            }
-            const result = await ledger.placeJob({ jobId, attempt, excludeNodeIds: exclude }, 60);
-            if (result.placed) {
-              const [node] = await dataSource.query(`SELECT status FROM nodes WHERE id = $1`, [result.placement.nodeId]);
-              expect(node.status).toBe('ACTIVE');
-              expect(exclude).not.toContain(result.placement.nodeId);
-              live.push({ jobId, attempt });
-            } else {
-              requeued.push({ jobId, attempt, exclude });
+              expect(a).toEqual({ status: 'ACTIVE', current: true });
             }
           } else if (op.kind === 'end') {
-            if (live.length === 0) continue;
-            const { jobId, attempt } = live.splice(op.pick % live.length, 1)[0];
-            const [assignment] = await dataSource.query(
-              `SELECT node_id FROM job_assignments WHERE job_id = $1 AND attempt = $2`,
-              [jobId, attempt],
+            const live: { job_id: string; attempt: number }[] = await dataSource.query(
+              `SELECT job_id, attempt FROM job_assignments WHERE state IN ('PLACED', 'RUNNING') ORDER BY created_at, id`,
             );
-            await ledger.endAssignment({
-              jobId,
-              attempt,
-              state: op.lost ? 'LOST' : 'SUCCEEDED',
-              jobState: op.lost ? 'QUEUED' : 'SUCCEEDED',
-            });
-            if (op.lost) requeued.push({ jobId, attempt: attempt + 1, exclude: [assignment.node_id] });
+            if (live.length === 0) continue;
+            const { job_id: jobId, attempt } = live[op.pick % live.length];
+            await ledger.endAssignment({ jobId, attempt, state: op.how, jobState: op.how === 'SUCCEEDED' ? 'SUCCEEDED' : 'QUEUED' });
+          } else if (op.kind === 'cancel') {
+            const open: { id: string }[] = await dataSource.query(`SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING') ORDER BY created_at, id`);
+            if (open.length === 0) continue;
+            await ledger.finishJob({ jobId: open[op.pick % open.length].id, state: 'CANCELLED' });
           } else if (op.kind === 'drain' || op.kind === 'undrain') {
             await ledger.setNodeDraining(NODES[op.node].id, op.kind === 'drain');
           } else if (op.kind === 'kill') {
@@ -140,13 +162,18 @@ describe('ledger invariants under random operation sequences', () => {
         }
 
         // Ending every live attempt leaves an empty ledger.
-        for (const { jobId, attempt } of live) {
+        const live: { job_id: string; attempt: number }[] = await dataSource.query(
+          `SELECT job_id, attempt FROM job_assignments WHERE state IN ('PLACED', 'RUNNING')`,
+        );
+        for (const { job_id: jobId, attempt } of live) {
           await ledger.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
         }
         const [{ used }] = await dataSource.query(
           `SELECT coalesce(sum(used_slots + used_cpu_millis + used_mem_mb + used_gpus), 0)::int AS used FROM nodes`,
         );
         expect(used).toBe(0);
+        const [{ held }] = await dataSource.query(`SELECT coalesce(sum(running_jobs + cpu_millis + mem_mb + gpus), 0)::int AS held FROM tenant_usage`);
+        expect(held).toBe(0);
         const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM gpu_reservations`);
         expect(n).toBe(0);
       }),

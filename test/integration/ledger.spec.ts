@@ -17,7 +17,9 @@ describe(LedgerRepository.name, () => {
     await drop?.();
   });
 
-  async function register(nodeId: string, group: string, slots: number, gpus = 0): Promise<number> {
+  const CYCLE = { liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 32, holdDepth: 16 };
+
+  async function register(nodeId: string, group: string, slots: number, gpus = 0, labels: Record<string, string> = {}): Promise<number> {
     const { incarnation } = await ledger.registerNode({
       nodeId,
       group,
@@ -27,16 +29,21 @@ describe(LedgerRepository.name, () => {
       cpuMillis: slots * 1000,
       memMb: slots * 1024,
       gpus: Array.from({ length: gpus }, (_, index) => ({ index, model: 'simulated', memory_mb: 16384 })),
+      labels,
     });
     return incarnation;
   }
 
-  async function insertJob(resources: { cpuMillis: number; memMb: number; gpu: number }): Promise<string> {
+  async function insertJob(
+    resources: { cpuMillis: number; memMb: number; gpu: number },
+    extra: { tenant?: string; priority?: number; mayPreempt?: boolean; labels?: Record<string, string> } = {},
+  ): Promise<string> {
     const id = randomUUID();
     await dataSource.query(
-      `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, state, max_attempts, timeout_seconds)
-       VALUES ($1, 'default', 'test', 'sleep', '{}', $2, $3, $4, 'QUEUED', 3, 60)`,
-      [id, resources.cpuMillis, resources.memMb, resources.gpu],
+      `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority, may_preempt, node_selector,
+                         state, max_attempts, timeout_seconds)
+       VALUES ($1, $5, 'test', 'sleep', '{}', $2, $3, $4, $6, $7, $8, 'QUEUED', 3, 60)`,
+      [id, resources.cpuMillis, resources.memMb, resources.gpu, extra.tenant ?? 'default', extra.priority ?? 0, extra.mayPreempt ?? false, JSON.stringify(extra.labels ?? {})],
     );
     return id;
   }
@@ -49,39 +56,63 @@ describe(LedgerRepository.name, () => {
     return row;
   }
 
-  it('40 concurrent placements onto 6 slots reserve exactly 6 and never two jobs on one GPU id', async () => {
+  async function job(id: string) {
+    const [row] = await dataSource.query(
+      `SELECT j.state, j.attempts, j.pending_reason, j.pending_detail, array_position(q.job_ids, j.id) AS queue_position
+       FROM jobs j LEFT JOIN scheduler_queue q ON true WHERE j.id = $1`,
+      [id],
+    );
+    return row;
+  }
+
+  /** Ends the test's jobs (giving their reservations back) and retires its nodes, so later cycles ignore them. */
+  async function retire(pattern: string): Promise<void> {
+    const open: { id: string }[] = await dataSource.query(`SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING')`);
+    for (const { id } of open) await ledger.finishJob({ jobId: id, state: 'CANCELLED' });
+    await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id LIKE $1`, [pattern]);
+  }
+
+  it('10 concurrent cycles over 40 waiting jobs reserve exactly the 6 free GPUs, each GPU id once', async () => {
     await register('race-gpu-1', 'gpu', 3, 3);
     await register('race-gpu-2', 'gpu', 3, 3);
     const jobs = await Promise.all(Array.from({ length: 40 }, () => insertJob({ cpuMillis: 1000, memMb: 512, gpu: 1 })));
-    const results = await Promise.all(jobs.map((jobId) => ledger.placeJob({ jobId, attempt: 1, excludeNodeIds: [] }, 60)));
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => ledger.runCycle(CYCLE)));
 
-    const placed = results.filter((r) => r.placed);
+    const placed = outcomes.flatMap((o) => o.placed);
     expect(placed).toHaveLength(6);
-    const gpuKeys = placed.map((r) => (r.placed ? `${r.placement.nodeId}/${r.placement.gpuIds.join(',')}` : ''));
+    const placements = await Promise.all(jobs.map((id) => ledger.placementOf(id, 1)));
+    const gpuKeys = placements.flatMap((r) => (r.placed ? [`${r.placement.nodeId}/${r.placement.gpuIds.join(',')}`] : []));
+    expect(gpuKeys).toHaveLength(6);
     expect(new Set(gpuKeys).size).toBe(6);
     expect(await usage('race-gpu-1')).toEqual({ used_slots: 3, used_cpu_millis: 3000, used_mem_mb: 1536, used_gpus: 3 });
-    for (const r of results.filter((x) => !x.placed)) {
-      expect(r).toMatchObject({ placed: false, pendingReason: 'insufficient_capacity' });
-    }
+    const waiting = placements.filter((r) => !r.placed);
+    expect(waiting).toHaveLength(34);
+    // A cycle looks at the first 32 waiting jobs of the lane: those wait with a reason and a distinct
+    // queue position; the 2 behind them have not been looked at yet.
+    expect(waiting.filter((r) => r.examined)).toHaveLength(32);
+    const positions = (await Promise.all(jobs.map(job))).flatMap((row) => (row.queue_position === null ? [] : [row.queue_position]));
+    expect([...positions].sort((a, b) => a - b)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+    const [usageRow] = await dataSource.query(`SELECT running_jobs, gpus FROM tenant_usage WHERE tenant_id = 'default'`);
+    expect(usageRow).toEqual({ running_jobs: 6, gpus: 6 });
 
-    // Release everything: counters back to zero, no reservation left.
-    for (const [i, r] of results.entries()) {
-      if (!r.placed) continue;
-      const written = await ledger.endAssignment({ jobId: jobs[i], attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
+    // Release everything: counters back to zero, no reservation left; the next cycle fills the GPUs again.
+    for (const { jobId, attempt } of placed) {
+      const written = await ledger.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
       expect(written).toEqual({ jobState: 'SUCCEEDED', released: true });
     }
     expect(await usage('race-gpu-1')).toEqual({ used_slots: 0, used_cpu_millis: 0, used_mem_mb: 0, used_gpus: 0 });
-    const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM gpu_reservations`);
-    expect(n).toBe(0);
-    await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id LIKE 'race-%'`);
+    expect((await ledger.runCycle(CYCLE)).placed).toHaveLength(6);
+    await retire('race-%');
   });
 
-  it('placing the same attempt twice returns the same placement and reserves once', async () => {
+  it('returns the same placement for an attempt however often it is asked, and releases once', async () => {
     await register('idem-1', 'cpu', 4);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    const first = await ledger.placeJob({ jobId, attempt: 1, excludeNodeIds: [] }, 60);
-    const second = await ledger.placeJob({ jobId, attempt: 1, excludeNodeIds: [] }, 60);
-    expect(second).toEqual(first);
+    await ledger.runCycle(CYCLE);
+    const first = await ledger.placementOf(jobId, 1);
+    expect(first.placed).toBe(true);
+    await ledger.runCycle(CYCLE);
+    expect(await ledger.placementOf(jobId, 1)).toEqual(first);
     expect(await usage('idem-1')).toMatchObject({ used_slots: 1, used_cpu_millis: 1000 });
 
     // Ending it twice releases once; the job keeps the state of the first write.
@@ -92,25 +123,38 @@ describe(LedgerRepository.name, () => {
 
     // A later write cannot move a finished job.
     await ledger.finishJob({ jobId, state: 'CANCELLED' });
-    expect(await ledger.finishJob({ jobId, state: 'FAILED' })).toEqual({ jobState: 'CANCELLED' });
-    await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id = 'idem-1'`);
+    expect(await ledger.finishJob({ jobId, state: 'FAILED' })).toEqual({ jobState: 'CANCELLED', released: false });
+    await retire('idem-%');
+  });
+
+  it('a cancel that lands after a cycle placed the waiting job gives the reservation back', async () => {
+    await register('cancel-1', 'cpu', 1);
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
+    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 1 }]);
+    expect(await ledger.finishJob({ jobId, state: 'CANCELLED' })).toEqual({ jobState: 'CANCELLED', released: true });
+    expect(await usage('cancel-1')).toMatchObject({ used_slots: 0 });
+    const [a] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1`, [jobId]);
+    expect(a.state).toBe('CANCELLED');
+    await retire('cancel-%');
   });
 
   it('fences a superseded attempt: its outcome moves neither the job nor the live attempt', async () => {
     await register('fence-1', 'cpu', 2);
     await register('fence-2', 'cpu', 2);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    const first = await ledger.placeJob({ jobId, attempt: 1, excludeNodeIds: [] }, 60);
+    await ledger.runCycle(CYCLE);
+    const first = await ledger.placementOf(jobId, 1);
     expect(first.placed).toBe(true);
     await ledger.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
-    const second = await ledger.placeJob({ jobId, attempt: 2, excludeNodeIds: first.placed ? [first.placement.nodeId] : [] }, 60);
-    expect(second.placed).toBe(true);
+    await ledger.runCycle(CYCLE);
+    const second = await ledger.placementOf(jobId, 2);
+    expect(second.placed && first.placed && second.placement.nodeId !== first.placement.nodeId).toBe(true);
 
     // A late "success" for attempt 1 (a zombie node) is refused by the attempt fence.
     const late = await ledger.endAssignment({ jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { from: 'zombie' } });
     expect(late).toEqual({ jobState: 'RUNNING', released: false });
-    const [job] = await dataSource.query(`SELECT state, result, attempts FROM jobs WHERE id = $1`, [jobId]);
-    expect(job).toEqual({ state: 'RUNNING', result: null, attempts: 2 });
+    const [row] = await dataSource.query(`SELECT state, result, attempts FROM jobs WHERE id = $1`, [jobId]);
+    expect(row).toEqual({ state: 'RUNNING', result: null, attempts: 2 });
     const [a2] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1 AND attempt = 2`, [jobId]);
     expect(a2.state).toBe('PLACED');
 
@@ -118,17 +162,20 @@ describe(LedgerRepository.name, () => {
       jobState: 'SUCCEEDED',
       released: true,
     });
-    await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id LIKE 'fence-%'`);
+    await retire('fence-%');
   });
 
-  it('never places on an excluded node, and says why the job waits', async () => {
+  it('never places on the node incarnation that lost the job; the same node after it rejoined is fine', async () => {
     await register('excl-1', 'cpu', 2);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    const result = await ledger.placeJob({ jobId, attempt: 2, excludeNodeIds: ['excl-1'] }, 60);
-    expect(result).toMatchObject({ placed: false, pendingReason: 'no_live_node' });
-    const [job] = await dataSource.query(`SELECT pending_reason, pending_detail FROM jobs WHERE id = $1`, [jobId]);
-    expect(job.pending_reason).toBe('no_live_node');
-    await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id = 'excl-1'`);
+    await ledger.runCycle(CYCLE);
+    await ledger.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+    await ledger.runCycle(CYCLE);
+    expect(await job(jobId)).toMatchObject({ state: 'QUEUED', pending_reason: 'no_live_node', pending_detail: expect.stringContaining('already lost this job') });
+
+    await register('excl-1', 'cpu', 2);
+    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 2 }]);
+    await retire('excl-%');
   });
 
   it('a silent node is marked DEAD, stops receiving work, and must re-register with a new incarnation', async () => {
@@ -138,13 +185,66 @@ describe(LedgerRepository.name, () => {
     expect(await ledger.heartbeatNode('silent-1', incarnation)).toBe('unknown');
 
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    expect(await ledger.placeJob({ jobId, attempt: 1, excludeNodeIds: [] }, 60)).toMatchObject({ placed: false });
+    expect((await ledger.runCycle(CYCLE)).placed).toEqual([]);
+    expect(await job(jobId)).toMatchObject({ pending_reason: 'no_live_node' });
 
     const next = await register('silent-1', 'cpu', 2);
     expect(next).toBe(incarnation + 1);
     expect(await ledger.heartbeatNode('silent-1', next)).toBe('ok');
     expect(await ledger.heartbeatNode('silent-1', incarnation)).toBe('superseded');
-    expect(await ledger.placeJob({ jobId, attempt: 1, excludeNodeIds: [] }, 60)).toMatchObject({ placed: true });
+    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 1 }]);
+    await retire('silent-%');
+  });
+
+  it('keeps a job over its tenant quota waiting with quota_exceeded, and places it once the quota allows', async () => {
+    await register('quota-1', 'gpu', 4, 4);
+    await dataSource.query(`INSERT INTO tenants (id, name, max_gpus) VALUES ('quota-t', 'Quota', 2)`);
+    const first = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 2 }, { tenant: 'quota-t' });
+    const second = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 1 }, { tenant: 'quota-t' });
+    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId: first, attempt: 1 }]);
+    expect(await job(second)).toMatchObject({
+      state: 'QUEUED',
+      pending_reason: 'quota_exceeded',
+      pending_detail: 'tenant quota-t holds 2 GPUs; 1 more would pass max_gpus 2',
+    });
+    await ledger.endAssignment({ jobId: first, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
+    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId: second, attempt: 1 }]);
+    const [counted] = await dataSource.query(`SELECT total::int FROM scheduler_decisions WHERE outcome = 'waiting' AND reason = 'quota_exceeded'`);
+    expect(counted.total).toBeGreaterThanOrEqual(1);
+    await retire('quota-%');
+  });
+
+  it('asks lower-priority running jobs to give way to a preempting job, and places it on their node', async () => {
+    await register('pre-1', 'gpu', 2, 2);
+    const low = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 2 }, { priority: -10 });
+    await ledger.runCycle(CYCLE);
+    const urgent = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 2 }, { priority: 100, mayPreempt: true });
+    const outcome = await ledger.runCycle(CYCLE);
+    expect(outcome.preempted).toEqual([{ jobId: low, attempt: 1, forJobId: urgent }]);
+    expect(await job(urgent)).toMatchObject({ pending_reason: 'preempting' });
+    // Asked once: the next cycle waits for the eviction instead of asking again.
+    expect((await ledger.runCycle(CYCLE)).preempted).toEqual([]);
+
+    // The victim's workflow gives the attempt back: PREEMPTED, job QUEUED, and the urgent job takes the GPUs.
+    expect(await ledger.endAssignment({ jobId: low, attempt: 1, state: 'PREEMPTED', reason: 'preempted', jobState: 'QUEUED' })).toEqual({
+      jobState: 'QUEUED',
+      released: true,
+    });
+    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId: urgent, attempt: 1 }]);
+    expect(await job(low)).toMatchObject({ state: 'QUEUED', attempts: 1, pending_reason: 'insufficient_capacity' });
+    await retire('pre-%');
+  });
+
+  it('places only on nodes whose labels match the selector', async () => {
+    await register('label-a', 'cpu', 2, 0, { zone: 'a' });
+    await register('label-b', 'cpu', 2, 0, { zone: 'b' });
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { zone: 'b' } });
+    await ledger.runCycle(CYCLE);
+    expect(await ledger.placementOf(jobId, 1)).toMatchObject({ placed: true, placement: { nodeId: 'label-b' } });
+    const nowhere = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { zone: 'c' } });
+    await ledger.runCycle(CYCLE);
+    expect(await job(nowhere)).toMatchObject({ pending_reason: 'no_matching_group', pending_detail: expect.stringContaining('label zone=c') });
+    await retire('label-%');
   });
 
   it('refuses a node in an unknown worker group', async () => {

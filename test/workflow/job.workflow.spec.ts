@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import {
   ApplicationFailure,
   CancelledFailure,
@@ -14,6 +15,7 @@ import {
   FailureCode,
   getJobStatusQuery,
   jobWorkflowId,
+  preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
   type JobWorkflowInput,
 } from '../../libs/contracts';
@@ -82,6 +84,13 @@ async function cancelSeenByWorkflow(handle: WorkflowHandle): Promise<boolean> {
   const events = (await handle.fetchHistory()).events ?? [];
   const requested = events.findIndex((event) => event.workflowExecutionCancelRequestedEventAttributes);
   return requested >= 0 && events.slice(requested).some((event) => event.workflowTaskCompletedEventAttributes);
+}
+
+/** Whether the workflow has completed a workflow task since the named signal reached it. */
+async function signalSeenByWorkflow(handle: WorkflowHandle, signalName: string): Promise<boolean> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const signalled = events.findIndex((event) => event.workflowExecutionSignaledEventAttributes?.signalName === signalName);
+  return signalled >= 0 && events.slice(signalled).some((event) => event.workflowTaskCompletedEventAttributes);
 }
 
 describe('jobWorkflow', () => {
@@ -188,8 +197,8 @@ describe('jobWorkflow', () => {
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
     expect(ledger.placeJobCalls).toEqual([
-      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
-      { jobId: input.jobId, attempt: 2, excludeNodeIds: ['node-a'] },
+      { jobId: input.jobId, attempt: 1 },
+      { jobId: input.jobId, attempt: 2 },
     ]);
     expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([
       ['node-a', 1],
@@ -218,8 +227,8 @@ describe('jobWorkflow', () => {
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
     expect(ledger.placeJobCalls).toEqual([
-      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
-      { jobId: input.jobId, attempt: 2, excludeNodeIds: ['node-gone'] },
+      { jobId: input.jobId, attempt: 1 },
+      { jobId: input.jobId, attempt: 2 },
     ]);
     expect(ledger.endAssignmentCalls).toHaveLength(2);
     expect(ledger.endAssignmentCalls[0]).toEqual({
@@ -254,7 +263,7 @@ describe('jobWorkflow', () => {
     );
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
-    expect(ledger.placeJobCalls.map((call) => call.excludeNodeIds)).toEqual([[], ['node-a']]);
+    expect(ledger.placedNodes(input.jobId)).toEqual(['node-a', 'node-b']);
     expect(ledger.endAssignmentCalls.map(({ attempt, state, reason, jobState }) => ({ attempt, state, reason, jobState }))).toEqual([
       { attempt: 1, state: 'LOST', reason: 'lease lost on node node-a: node shut down', jobState: 'QUEUED' },
       { attempt: 2, state: 'SUCCEEDED', reason: undefined, jobState: 'SUCCEEDED' },
@@ -279,8 +288,8 @@ describe('jobWorkflow', () => {
     expect(error.cause).toBeInstanceOf(ApplicationFailure);
     expect(error.cause).toMatchObject({ type: 'MaxAttemptsExhausted', nonRetryable: true });
     expect(ledger.placeJobCalls).toEqual([
-      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
-      { jobId: input.jobId, attempt: 2, excludeNodeIds: ['node-a'] },
+      { jobId: input.jobId, attempt: 1 },
+      { jobId: input.jobId, attempt: 2 },
     ]);
     expect(ledger.endAssignmentCalls.map(({ attempt, state, jobState }) => ({ attempt, state, jobState }))).toEqual([
       { attempt: 1, state: 'LOST', jobState: 'QUEUED' },
@@ -351,6 +360,61 @@ describe('jobWorkflow', () => {
     expect(ledger.finishJobCalls).toEqual([]);
   }, TEST_TIMEOUT_MS);
 
+  it('gives a preempted attempt back, re-queues the job with a new attempt, and does not count it against max attempts', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput({ maxAttempts: 1 });
+    const preemptedOnce: FakeRunner = (nodeId, log) => async (assignment) =>
+      assignment.attempt === 1 ? heartbeatsUntilCancelled(nodeId, log)(assignment) : succeeds(nodeId, log)(assignment);
+
+    const { result, status } = await withWorkers(ledger, runs, [[NODE_A, preemptedOnce]], async () => {
+      const handle = await startJob(input);
+      await waitFor(async () => runs.startedOn('node-a') === 1, { timeoutMs: WAIT_MS, description: 'the first attempt to start' });
+      await handle.signal(preemptAssignmentSignal, { attempt: 1 });
+      const outcome = await handle.result();
+      return { result: outcome, status: await handle.query(getJobStatusQuery) };
+    });
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
+    expect(status.preemptedAttempts).toBe(1);
+    expect(runs.cancelled.map((run) => run.attempt)).toEqual([1]);
+    expect(ledger.endAssignmentCalls.map(({ attempt, state, jobState }) => ({ attempt, state, jobState }))).toEqual([
+      { attempt: 1, state: 'PREEMPTED', jobState: 'QUEUED' },
+      { attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED' },
+    ]);
+    expect(ledger.placeJobCalls.map((call) => call.attempt)).toEqual([1, 2]);
+  }, TEST_TIMEOUT_MS);
+
+  it('ignores a preemption request for an attempt that is not the current one', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+    let finish = false;
+    // Runs until the test has seen the workflow process the stray signal, then succeeds.
+    const runsUntilTold: FakeRunner = (nodeId, log) => async (assignment) => {
+      log.started.push({ ...assignment, nodeId });
+      const context = Context.current();
+      while (!finish) {
+        context.heartbeat();
+        await context.sleep(100);
+      }
+      return { slept: assignment.params.seconds };
+    };
+
+    const result = await withWorkers(ledger, runs, [[NODE_A, runsUntilTold]], async () => {
+      const handle = await startJob(input);
+      await waitFor(async () => runs.startedOn('node-a') === 1, { timeoutMs: WAIT_MS, description: 'the attempt to start' });
+      await handle.signal(preemptAssignmentSignal, { attempt: 7 });
+      await waitFor(async () => signalSeenByWorkflow(handle, 'preemptAssignment'), { timeoutMs: WAIT_MS, description: 'the signal to be handled' });
+      finish = true;
+      return handle.result();
+    });
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
+    expect(runs.cancelled).toEqual([]);
+    expect(ledger.endAssignmentCalls.map(({ state }) => state)).toEqual(['SUCCEEDED']);
+  }, TEST_TIMEOUT_MS);
+
   // The Java test server never times out an activity whose cancellation was requested, so the wider
   // window (a dead node holding the lease when the cancel comes) cannot be staged here; the same branch
   // runs when the cancel lands while the workflow records the lost lease.
@@ -382,7 +446,7 @@ describe('jobWorkflow', () => {
 
     expect(error.cause).toBeInstanceOf(CancelledFailure);
     expect(ledger.endAssignmentCalls[0]).toMatchObject({ attempt: 1, state: 'LOST', jobState: 'QUEUED' });
-    expect(ledger.placeJobCalls).toEqual([{ jobId: input.jobId, attempt: 1, excludeNodeIds: [] }]);
+    expect(ledger.placeJobCalls).toEqual([{ jobId: input.jobId, attempt: 1 }]);
     expect(runs.startedOn('node-b')).toBe(0);
     // The cancelled job must end CANCELLED without a second attempt.
     expect(ledger.endAssignmentCalls.map(({ attempt, jobState }) => ({ attempt, jobState }))).toEqual([
@@ -433,8 +497,10 @@ describe('jobWorkflow', () => {
         state: 'QUEUED',
         attempt: 1,
         pendingReason: 'insufficient_capacity',
+        queuePosition: 1,
         placement: null,
         lostNodeIds: [],
+        preemptedAttempts: 0,
       });
 
       // Half the safety-net timer: without a signal the job must not try again yet.
@@ -451,8 +517,8 @@ describe('jobWorkflow', () => {
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
     expect(ledger.placeJobCalls).toEqual([
-      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
-      { jobId: input.jobId, attempt: 1, excludeNodeIds: [] },
+      { jobId: input.jobId, attempt: 1 },
+      { jobId: input.jobId, attempt: 1 },
     ]);
     expect(ledger.endAssignmentCalls).toHaveLength(1);
   }, TEST_TIMEOUT_MS);

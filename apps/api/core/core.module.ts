@@ -1,9 +1,9 @@
-import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../../libs/config';
 import { createDataSource, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
-import { CapacityWaker, connectClient } from '../../../libs/temporal';
+import { connectClient, Scheduler } from '../../../libs/temporal';
 import { APP_CONFIG } from './app-config';
 
 /** Closes what CoreModule opened, after the HTTP server stopped taking requests. */
@@ -33,9 +33,20 @@ export class CoreModule {
       { provide: JobsRepository, useFactory: (db: DataSource) => new JobsRepository(db), inject: [DataSource] },
       { provide: NodesRepository, useFactory: (db: DataSource) => new NodesRepository(db), inject: [DataSource] },
       {
-        provide: CapacityWaker,
+        // The API runs a cycle when a node joins or is undrained, so waiting jobs need not wait for the control's timer.
+        provide: Scheduler,
         useFactory: (ledger: LedgerRepository, client: Client) =>
-          new CapacityWaker(ledger, client, config.scheduling.wakeBatchSize),
+          new Scheduler(
+            ledger,
+            client,
+            {
+              liveWithinSeconds: config.scheduling.nodeDeadAfterSeconds,
+              agingSeconds: config.scheduling.agingSeconds,
+              laneWindow: config.scheduling.laneWindow,
+              holdDepth: config.scheduling.holdDepth,
+            },
+            (message) => new Logger('Scheduler').warn(message),
+          ),
         inject: [LedgerRepository, Client],
       },
     ];

@@ -5,6 +5,7 @@ import type { JobState } from '../../../libs/contracts';
 import {
   IdempotencyKeyTakenError,
   UnknownWorkerGroupError,
+  type CycleOutcome,
   type JobAssignmentEntity,
   type JobCursor,
   type JobEntity,
@@ -193,14 +194,14 @@ export class FakeLedgerRepository implements Pick<LedgerRepository, 'registerNod
   }
 }
 
-export class FakeCapacityWaker {
+export class FakeScheduler {
   calls = 0;
   failWith: Error | undefined;
 
-  async wake(): Promise<number> {
+  async requestCycle(): Promise<CycleOutcome> {
     this.calls += 1;
     if (this.failWith) throw this.failWith;
-    return 0;
+    return { placed: [], preempted: [], waiting: 0 };
   }
 }
 

@@ -15,7 +15,7 @@ import { JobsRepository, LedgerRepository, NodesRepository } from '../../../libs
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
 import { readDevSecret } from '../../../libs/auth/token-verifier';
-import { CapacityWaker } from '../../../libs/temporal';
+import { Scheduler } from '../../../libs/temporal';
 import { AppModule } from '../app.module';
 import { ApiAuthGuard } from '../auth/auth.guard';
 import type { AuthenticatedRequest } from '../auth/auth.decorators';
@@ -23,7 +23,7 @@ import { requestIdOf } from '../common/request-context';
 import { configureApp } from '../configure-app';
 import { FakeAuditRepository, FakeTenantsRepository } from './audit-fakes';
 import {
-  FakeCapacityWaker,
+  FakeScheduler,
   FakeDataSource,
   FakeJobsRepository,
   FakeLedgerRepository,
@@ -37,7 +37,7 @@ export interface TestApp {
   jobs: FakeJobsRepository;
   nodes: FakeNodesRepository;
   ledger: FakeLedgerRepository;
-  waker: FakeCapacityWaker;
+  scheduler: FakeScheduler;
   temporal: FakeTemporalClient;
   db: FakeDataSource;
   audit: FakeAuditRepository;
@@ -95,7 +95,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     jobs: new FakeJobsRepository(),
     nodes: new FakeNodesRepository(),
     ledger: new FakeLedgerRepository(),
-    waker: new FakeCapacityWaker(),
+    scheduler: new FakeScheduler(),
     temporal: new FakeTemporalClient(),
     db: new FakeDataSource(),
     audit: new FakeAuditRepository(),
@@ -112,8 +112,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .useValue(fakes.nodes)
     .overrideProvider(LedgerRepository)
     .useValue(fakes.ledger)
-    .overrideProvider(CapacityWaker)
-    .useValue(fakes.waker)
+    .overrideProvider(Scheduler)
+    .useValue(fakes.scheduler)
     .overrideProvider(AuditRepository)
     .useValue(fakes.audit)
     .overrideProvider(TenantsRepository)

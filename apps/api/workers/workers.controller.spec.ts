@@ -137,22 +137,22 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
           gpus: registration.gpus,
         },
       ]);
-      expect(t.waker.calls).toBe(1);
+      expect(t.scheduler.calls).toBe(1);
       const again = await register().expect(200);
       expect(again.body.incarnation).toBe(2);
       expect((verify(again.body.worker_token, DEV_SECRET) as JwtPayload).incarnation).toBe(2);
     });
 
     it('still registers when waking waiting jobs fails', async () => {
-      t.waker.failWith = new Error('temporal down');
+      t.scheduler.failWith = new Error('temporal down');
       await register().expect(200);
-      expect(t.waker.calls).toBe(1);
+      expect(t.scheduler.calls).toBe(1);
     });
 
     it('answers 404 unknown_worker_group for a group that is not configured', async () => {
       const response = await register({ ...registration, group: 'tpu' }).expect(404);
       expect(response.body.error.code).toBe('unknown_worker_group');
-      expect(t.waker.calls).toBe(0);
+      expect(t.scheduler.calls).toBe(0);
     });
 
     it.each([

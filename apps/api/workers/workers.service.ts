@@ -3,7 +3,7 @@ import type { AppConfig } from '../../../libs/config';
 import { ApiErrorCode, nodeTaskQueue, type AuditRecorder } from '../../../libs/contracts';
 import { LedgerRepository, NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
 import { AuditRepository } from '../../../libs/db/audit.repository';
-import { CapacityWaker } from '../../../libs/temporal';
+import { Scheduler } from '../../../libs/temporal';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import type { RequestActor } from '../common/actor';
@@ -26,7 +26,7 @@ export class WorkersService implements OnApplicationBootstrap {
   constructor(
     @Inject(LedgerRepository) private readonly ledger: LedgerRepository,
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
-    @Inject(CapacityWaker) private readonly waker: CapacityWaker,
+    @Inject(Scheduler) private readonly scheduler: Scheduler,
     @Inject(AuditRepository) private readonly audit: AuditRecorder,
     private readonly credentials: WorkerCredentials,
     @InjectAppConfig() private readonly config: AppConfig,
@@ -125,10 +125,10 @@ export class WorkersService implements OnApplicationBootstrap {
 
   private async wakeWaitingJobs(nodeId: string): Promise<void> {
     try {
-      const woken = await this.waker.wake();
-      this.logger.log({ msg: 'capacity appeared on a node; waiting jobs signalled', node_id: nodeId, woken });
+      const { placed } = await this.scheduler.requestCycle();
+      this.logger.log({ msg: 'capacity appeared on a node; scheduling cycle ran', node_id: nodeId, placed: placed.length });
     } catch (error) {
-      this.logger.warn({ msg: 'waking waiting jobs failed; their retry timer will place them', node_id: nodeId, error: String(error) });
+      this.logger.warn({ msg: 'scheduling cycle failed; the control process runs one on its timer', node_id: nodeId, error: String(error) });
     }
   }
 }

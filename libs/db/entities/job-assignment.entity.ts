@@ -19,6 +19,8 @@ export class JobAssignmentEntity {
   @Column('integer', { name: 'mem_mb' }) memMb: number;
   @Column('text') state: AssignmentState;
   @Column('text', { nullable: true }) reason: string | null;
+  @Column('timestamptz', { name: 'preempt_requested_at', nullable: true }) preemptRequestedAt: Date | null;
+  @Column('uuid', { name: 'preempted_by', nullable: true }) preemptedBy: string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
   @Column('timestamptz', { name: 'ended_at', nullable: true }) endedAt: Date | null;

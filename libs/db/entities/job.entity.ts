@@ -1,4 +1,4 @@
-import { Column, Entity, OneToMany, PrimaryColumn } from 'typeorm';
+import { Column, Entity, OneToMany, PrimaryColumn, VirtualColumn } from 'typeorm';
 import type { JobError, JobState, PendingReason } from '../../contracts';
 import { JobAssignmentEntity } from './job-assignment.entity';
 
@@ -13,6 +13,19 @@ export class JobEntity {
   @Column('integer', { name: 'mem_mb' }) memMb: number;
   @Column('integer') gpu: number;
   @Column('integer') priority: number;
+  @Column('text', { name: 'priority_class', nullable: true }) priorityClass: string | null;
+  @Column('boolean', { name: 'may_preempt' }) mayPreempt: boolean;
+  @Column('text', { name: 'worker_group', nullable: true }) workerGroup: string | null;
+  @Column('jsonb', { name: 'node_selector' }) nodeSelector: Record<string, string>;
+  @Column('text', { name: 'gpu_model', nullable: true }) gpuModel: string | null;
+  @Column('integer', { name: 'gpu_memory_mb', nullable: true }) gpuMemoryMb: number | null;
+  /** 1 = next to be placed, in the last scheduling cycle's order; null when not waiting or not reached by that cycle. */
+  @VirtualColumn({
+    type: 'integer',
+    query: (alias) =>
+      `SELECT CASE WHEN ${alias}.state = 'QUEUED' THEN array_position(q.job_ids, ${alias}.id) END FROM scheduler_queue q`,
+  })
+  queuePosition: number | null;
   @Column('text') state: JobState;
   @Column('text', { name: 'pending_reason', nullable: true }) pendingReason: PendingReason | null;
   @Column('text', { name: 'pending_detail', nullable: true }) pendingDetail: string | null;

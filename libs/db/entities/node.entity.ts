@@ -20,6 +20,7 @@ export class NodeEntity {
   @Column('integer', { name: 'mem_mb' }) memMb: number;
   @Column('integer', { name: 'gpu_count' }) gpuCount: number;
   @Column('jsonb') gpus: GpuDevice[];
+  @Column('jsonb') labels: Record<string, string>;
   @Column('integer', { name: 'used_slots' }) usedSlots: number;
   @Column('integer', { name: 'used_cpu_millis' }) usedCpuMillis: number;
   @Column('integer', { name: 'used_mem_mb' }) usedMemMb: number;

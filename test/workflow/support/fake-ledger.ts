@@ -14,14 +14,20 @@ export interface FakeNode {
 }
 
 /**
- * An in-memory capacity ledger for workflow tests: places on the first listed node that the
- * job has not excluded, answers "no capacity" while withheld, and records every call in order.
+ * An in-memory capacity ledger for workflow tests: places on the first listed node that has not
+ * lost the job (like the real ledger, from the job's LOST attempts), answers "no capacity" while
+ * withheld, and records every call in order.
  */
 export class FakeLedger {
   readonly placeJobCalls: PlaceJobInput[] = [];
   readonly markRunningCalls: { jobId: string; attempt: number }[] = [];
   readonly endAssignmentCalls: EndAssignmentInput[] = [];
   readonly finishJobCalls: FinishJobInput[] = [];
+  /** The node each attempt was placed on, in attempt order. */
+  placedNodes(jobId: string): string[] {
+    return [...this.placements.entries()].filter(([key]) => key.startsWith(`${jobId}/`)).map(([, placement]) => placement.nodeId);
+  }
+
   /** Every call by activity name, in the order they arrived. */
   readonly calls: string[] = [];
   private capacity = true;
@@ -59,10 +65,13 @@ export class FakeLedger {
       const known = this.placements.get(key);
       if (known) return { placed: true, placement: known };
       if (!this.capacity) {
-        return { placed: false, pendingReason: 'insufficient_capacity', detail: 'the fake ledger withholds capacity' };
+        return { placed: false, pendingReason: 'insufficient_capacity', detail: 'the fake ledger withholds capacity', queuePosition: 1 };
       }
-      const node = this.nodes.find((candidate) => !input.excludeNodeIds.includes(candidate.nodeId));
-      if (!node) return { placed: false, pendingReason: 'no_live_node', detail: 'every fake node is excluded' };
+      const lostOn = this.endAssignmentCalls
+        .filter((end) => end.jobId === input.jobId && end.state === 'LOST')
+        .map((end) => this.placements.get(`${end.jobId}/${end.attempt}`)?.nodeId);
+      const node = this.nodes.find((candidate) => !lostOn.includes(candidate.nodeId));
+      if (!node) return { placed: false, pendingReason: 'no_live_node', detail: 'every fake node lost the job', queuePosition: 1 };
       const placement: Placement = {
         assignmentId: `assignment-${input.jobId}-${input.attempt}`,
         attempt: input.attempt,

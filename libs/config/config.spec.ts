@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig, loadNodeConfig } from './config';
+
+describe('scheduling config', () => {
+  it('parses priority classes, only the marked ones preempting', () => {
+    expect(loadConfig({ MLIS_PRIORITY_CLASSES: 'batch:-5, normal:0,critical:1000:preempting' }).scheduling.priorityClasses).toEqual([
+      { name: 'batch', priority: -5, preempting: false },
+      { name: 'normal', priority: 0, preempting: false },
+      { name: 'critical', priority: 1000, preempting: true },
+    ]);
+    expect(loadConfig({}).scheduling.priorityClasses.filter((c) => c.preempting).map((c) => c.name)).toEqual(['urgent']);
+  });
+
+  it('refuses a malformed or duplicated priority class', () => {
+    expect(() => loadConfig({ MLIS_PRIORITY_CLASSES: 'urgent:high' })).toThrow(ConfigError);
+    expect(() => loadConfig({ MLIS_PRIORITY_CLASSES: 'a:1,a:2' })).toThrow(/names a class twice/);
+    expect(() => loadConfig({ MLIS_PRIORITY_CLASSES: 'a:1:evicting' })).toThrow(/name:priority\[:preempting\]/);
+  });
+
+  it('has cycle defaults and accepts aging 0 (off)', () => {
+    const { scheduling } = loadConfig({ MLIS_SCHEDULER_AGING_SECONDS: '0' });
+    expect(scheduling).toMatchObject({ agingSeconds: 0, laneWindow: 32, holdDepth: 16, cycleIntervalSeconds: 10 });
+  });
+});
+
+describe('node config', () => {
+  it('parses labels and the GPU probe', () => {
+    const node = loadNodeConfig({ MLIS_NODE_ID: 'gpu-1', MLIS_NODE_LABELS: 'zone=eu-1, rack=r7', MLIS_NODE_GPU_PROBE: 'nvidia-smi' });
+    expect(node.labels).toEqual({ zone: 'eu-1', rack: 'r7' });
+    expect(node.gpuProbe).toBe('nvidia-smi');
+    expect(loadNodeConfig({ MLIS_NODE_ID: 'cpu-1' })).toMatchObject({ labels: {}, gpuProbe: 'simulated' });
+  });
+
+  it('refuses a label that is not key=value and an unknown probe', () => {
+    expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_LABELS: 'zone' })).toThrow(/not key=value/);
+    expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_GPU_PROBE: 'rocm' })).toThrow(/simulated or nvidia-smi/);
+  });
+});
