@@ -66,36 +66,19 @@ async function updateReturning<T>(db: Queryable, sql: string, params: unknown[])
 /** Lost a race for a node between choosing it and reserving it. */
 class PlacementRaceError extends Error {}
 
-interface NodeRow {
+/** What a node advertised when it registered, as the scheduler sees it: fixed for one incarnation. */
+type NodeStatic = Pick<SchedulerNode, 'id' | 'incarnation' | 'group' | 'labels' | 'slots' | 'cpuMillis' | 'memMb' | 'gpus'>;
+
+interface NodeUsageRow {
   id: string;
-  group_name: string;
   incarnation: number;
   status: SchedulerNode['status'];
-  labels: Record<string, string>;
-  slots: number;
-  cpu_millis: number;
-  mem_mb: number;
-  gpus: GpuDevice[];
   used_slots: number;
   used_cpu_millis: number;
   used_mem_mb: number;
   live: boolean;
   reserved: number[];
 }
-
-/** What a node advertised when it registered: fixed for one incarnation. */
-interface NodeShape {
-  id: string;
-  incarnation: number;
-  group_name: string;
-  labels: Record<string, string>;
-  slots: number;
-  cpu_millis: number;
-  mem_mb: number;
-  gpus: GpuDevice[];
-}
-
-type NodeUsageRow = Pick<NodeRow, 'id' | 'incarnation' | 'status' | 'used_slots' | 'used_cpu_millis' | 'used_mem_mb' | 'live' | 'reserved'>;
 
 interface TenantRow {
   id: string;
@@ -140,25 +123,6 @@ interface RunningRow {
   preempting: boolean;
 }
 
-function toSchedulerNode(n: NodeRow): SchedulerNode {
-  return {
-    id: n.id,
-    group: n.group_name,
-    incarnation: n.incarnation,
-    status: n.status,
-    live: n.live,
-    labels: n.labels,
-    slots: n.slots,
-    cpuMillis: n.cpu_millis,
-    memMb: n.mem_mb,
-    gpus: n.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memoryMb: gpu.memory_mb })),
-    usedSlots: n.used_slots,
-    usedCpuMillis: n.used_cpu_millis,
-    usedMemMb: n.used_mem_mb,
-    reservedGpuIndices: n.reserved,
-  };
-}
-
 function toWaitingJob(row: WaitingRow, lost: { job_id: string; node_id: string; node_incarnation: number }[]): WaitingJob {
   return {
     id: row.id,
@@ -180,7 +144,7 @@ function toWaitingJob(row: WaitingRow, lost: { job_id: string; node_id: string; 
 export class LedgerRepository {
   // What a node advertised at registration, by id; an entry is good until the node registers again
   // (which always bumps its incarnation), so a cycle reads only the columns that change between cycles.
-  private readonly nodeShapes = new Map<string, NodeShape>();
+  private readonly nodeStatics = new Map<string, NodeStatic>();
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -326,7 +290,7 @@ export class LedgerRepository {
     const [{ now_ms }] = (await m.query(
       `SELECT pg_advisory_xact_lock(${SCHEDULER_LOCK_KEY}), (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`,
     )) as { now_ms: number }[];
-    const nodeRows = await this.readNodes(m, options.liveWithinSeconds);
+    const nodes = await this.readNodes(m, options.liveWithinSeconds);
     const tenantRows: TenantRow[] = await m.query(
       `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus, u.running_jobs, u.cpu_millis, u.mem_mb, u.gpus
        FROM tenants t LEFT JOIN tenant_usage u ON u.tenant_id = t.id`,
@@ -368,7 +332,7 @@ export class LedgerRepository {
       nowMs: now_ms,
       agingSeconds: options.agingSeconds,
       holdDepth: options.holdDepth,
-      nodes: nodeRows.map(toSchedulerNode),
+      nodes,
       tenants: new Map(tenantRows.map((t) => [t.id, { weight: t.weight, maxRunningJobs: t.max_running_jobs, maxGpus: t.max_gpus }])),
       usage: new Map(
         tenantRows.map((t) => [
@@ -392,24 +356,7 @@ export class LedgerRepository {
       })),
     });
 
-    const placed = await this.reserve(m, plan.placements, new Map(nodeRows.map((n) => [n.id, n])));
-
-    // Reasons are written only when they change; positions go into the one-row queue snapshot.
-    const before = new Map(waitingRows.map((row) => [row.id, row]));
-    const changed = plan.waits.filter((w) => before.get(w.jobId)!.pending_reason !== w.reason || before.get(w.jobId)!.pending_detail !== w.detail);
-    if (changed.length > 0) {
-      await m.query(
-        `UPDATE jobs j SET pending_reason = w.reason, pending_detail = w.detail, updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS w(id, reason, detail)
-         WHERE j.id = w.id AND j.state = 'QUEUED'`,
-        [changed.map((w) => w.jobId), changed.map((w) => w.reason), changed.map((w) => w.detail)],
-      );
-    }
-    await m.query(
-      `INSERT INTO scheduler_queue (singleton, job_ids, cycle_at) VALUES (true, $1, now())
-       ON CONFLICT (singleton) DO UPDATE SET job_ids = EXCLUDED.job_ids, cycle_at = EXCLUDED.cycle_at`,
-      [plan.waits.map((w) => w.jobId)],
-    );
+    const placed = await this.reserve(m, plan.placements, new Map(nodes.map((n) => [n.id, n])));
 
     const preempted: CycleOutcome['preempted'] = [];
     for (const p of plan.preemptions) {
@@ -422,43 +369,82 @@ export class LedgerRepository {
       if (marked.length > 0) preempted.push({ jobId: p.jobId, attempt: p.attempt, forJobId: p.forJobId });
     }
 
+    // Wait reasons are written only when they change; positions go into the one-row queue snapshot.
     // Decisions are counted when they change something: a placement, a preemption, a job's reason to wait.
+    const before = new Map(waitingRows.map((row) => [row.id, row]));
+    const changed = plan.waits.filter((w) => before.get(w.jobId)!.pending_reason !== w.reason || before.get(w.jobId)!.pending_detail !== w.detail);
     const decisions = [
       ...placed.map(() => ['placed', 'fit']),
       ...preempted.map(() => ['preempted', 'higher_priority']),
       ...changed.filter((w) => before.get(w.jobId)!.pending_reason !== w.reason).map((w) => ['waiting', w.reason]),
     ];
-    if (decisions.length > 0) {
-      await m.query(
-        `INSERT INTO scheduler_decisions (outcome, reason, total)
-         SELECT outcome, reason, count(*) FROM unnest($1::text[], $2::text[]) AS d(outcome, reason) GROUP BY outcome, reason
-         ON CONFLICT (outcome, reason) DO UPDATE SET total = scheduler_decisions.total + EXCLUDED.total`,
-        [decisions.map((d) => d[0]), decisions.map((d) => d[1])],
-      );
-    }
+    // One round trip: data-modifying CTEs all run to completion, whether or not the final SELECT reads them.
+    await m.query(
+      `WITH waits AS (
+         UPDATE jobs j SET pending_reason = w.reason, pending_detail = w.detail, updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS w(id, reason, detail)
+         WHERE j.id = w.id AND j.state = 'QUEUED' RETURNING j.id
+       ), queue AS (
+         INSERT INTO scheduler_queue (singleton, job_ids, cycle_at) VALUES (true, $4, now())
+         ON CONFLICT (singleton) DO UPDATE SET job_ids = EXCLUDED.job_ids, cycle_at = EXCLUDED.cycle_at RETURNING 1
+       ), counted AS (
+         INSERT INTO scheduler_decisions (outcome, reason, total)
+         SELECT outcome, reason, count(*) FROM unnest($5::text[], $6::text[]) AS d(outcome, reason) GROUP BY outcome, reason
+         ON CONFLICT (outcome, reason) DO UPDATE SET total = scheduler_decisions.total + EXCLUDED.total RETURNING 1
+       )
+       SELECT 1`,
+      [
+        changed.map((w) => w.jobId),
+        changed.map((w) => w.reason),
+        changed.map((w) => w.detail),
+        plan.waits.map((w) => w.jobId),
+        decisions.map((d) => d[0]),
+        decisions.map((d) => d[1]),
+      ],
+    );
     return { placed, preempted, waiting: plan.waits.length };
   }
 
-  private async readNodes(m: EntityManager, liveWithinSeconds: number): Promise<NodeRow[]> {
+  private async readNodes(m: EntityManager, liveWithinSeconds: number): Promise<SchedulerNode[]> {
     const usage: NodeUsageRow[] = await m.query(
       `SELECT n.id, n.incarnation, n.status, n.used_slots, n.used_cpu_millis, n.used_mem_mb,
               n.last_seen_at > now() - make_interval(secs => $1) AS live, COALESCE(r.reserved, '{}') AS reserved
        FROM nodes n LEFT JOIN (SELECT node_id, array_agg(gpu_index) AS reserved FROM gpu_reservations GROUP BY node_id) r ON r.node_id = n.id`,
       [liveWithinSeconds],
     );
-    const unknown = usage.filter((row) => this.nodeShapes.get(row.id)?.incarnation !== row.incarnation).map((row) => row.id);
+    const unknown = usage.filter((row) => this.nodeStatics.get(row.id)?.incarnation !== row.incarnation).map((row) => row.id);
     if (unknown.length > 0) {
-      const shapes: NodeShape[] = await m.query(
-        `SELECT id, incarnation, group_name, labels, slots, cpu_millis, mem_mb, gpus FROM nodes WHERE id = ANY($1::text[])`,
-        [unknown],
-      );
-      for (const shape of shapes) this.nodeShapes.set(shape.id, shape);
+      const rows: { id: string; incarnation: number; group_name: string; labels: Record<string, string>; slots: number; cpu_millis: number; mem_mb: number; gpus: GpuDevice[] }[] =
+        await m.query(`SELECT id, incarnation, group_name, labels, slots, cpu_millis, mem_mb, gpus FROM nodes WHERE id = ANY($1::text[])`, [unknown]);
+      for (const row of rows) {
+        this.nodeStatics.set(row.id, {
+          id: row.id,
+          incarnation: row.incarnation,
+          group: row.group_name,
+          labels: row.labels,
+          slots: row.slots,
+          cpuMillis: row.cpu_millis,
+          memMb: row.mem_mb,
+          gpus: row.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memoryMb: gpu.memory_mb })),
+        });
+      }
     }
     // A node that registered again between the two reads is left out of this cycle; the next one sees it.
-    return usage.flatMap((row) => {
-      const shape = this.nodeShapes.get(row.id);
-      return shape && shape.incarnation === row.incarnation ? [{ ...shape, ...row }] : [];
-    });
+    const nodes: SchedulerNode[] = [];
+    for (const row of usage) {
+      const known = this.nodeStatics.get(row.id);
+      if (!known || known.incarnation !== row.incarnation) continue;
+      nodes.push({
+        ...known,
+        status: row.status,
+        live: row.live,
+        usedSlots: row.used_slots,
+        usedCpuMillis: row.used_cpu_millis,
+        usedMemMb: row.used_mem_mb,
+        reservedGpuIndices: row.reserved,
+      });
+    }
+    return nodes;
   }
 
   /**
@@ -466,7 +452,7 @@ export class LedgerRepository {
    * waiting since it was read (cancelled, say) is skipped; a node that no longer has room (or changed
    * incarnation or status) throws PlacementRaceError, which retries the whole cycle.
    */
-  private async reserve(m: EntityManager, planned: PlannedPlacement[], nodes: Map<string, NodeRow>): Promise<CycleOutcome['placed']> {
+  private async reserve(m: EntityManager, planned: PlannedPlacement[], nodes: Map<string, SchedulerNode>): Promise<CycleOutcome['placed']> {
     if (planned.length === 0) return [];
     const moved = await updateReturning<{ id: string }>(
       m,
@@ -513,34 +499,7 @@ export class LedgerRepository {
     if (reserved.length !== nodeIds.length) throw new PlacementRaceError('a node changed between reading and reserving');
 
     const assignmentIds = placements.map(() => randomUUID());
-    await m.query(
-      // clock_timestamp(), not now() (the transaction's start): an assignment's recorded lifetime must
-      // start after the release it reused capacity from, so its history shows no false overlap.
-      `INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, gpu_ids, slots, cpu_millis, mem_mb, state, created_at)
-       SELECT a.id, a.job_id, a.attempt, a.node_id, a.incarnation, a.group_name, a.gpu_ids::int[], 1, a.cpu, a.mem, 'PLACED', clock_timestamp()
-       FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[], $9::int[])
-         AS a(id, job_id, attempt, node_id, incarnation, group_name, gpu_ids, cpu, mem)`,
-      [
-        assignmentIds,
-        placements.map((p) => p.jobId),
-        placements.map((p) => p.attempt),
-        placements.map((p) => p.nodeId),
-        placements.map((p) => nodes.get(p.nodeId)!.incarnation),
-        placements.map((p) => nodes.get(p.nodeId)!.group_name),
-        placements.map((p) => `{${p.gpuIds.join(',')}}`),
-        placements.map((p) => p.request.cpuMillis),
-        placements.map((p) => p.request.memMb),
-      ],
-    );
     const gpus = placements.flatMap((p, i) => p.gpuIds.map((gpuIndex) => ({ nodeId: p.nodeId, gpuIndex, assignmentId: assignmentIds[i] })));
-    if (gpus.length > 0) {
-      await m.query(
-        `INSERT INTO gpu_reservations (node_id, gpu_index, assignment_id) SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[])`,
-        [gpus.map((g) => g.nodeId), gpus.map((g) => g.gpuIndex), gpus.map((g) => g.assignmentId)],
-      );
-    }
-
-    // Tenant rows last, after every node row: a release locks node then tenant, so the same order here cannot deadlock.
     const perTenant = new Map<string, { jobs: number; cpu: number; mem: number; gpus: number }>();
     for (const p of placements) {
       const sum = perTenant.get(p.tenantId) ?? { jobs: 0, cpu: 0, mem: 0, gpus: 0 };
@@ -551,12 +510,44 @@ export class LedgerRepository {
       perTenant.set(p.tenantId, sum);
     }
     const tenantIds = [...perTenant.keys()].sort();
+    // One round trip for the rows that follow from the reservations. clock_timestamp(), not now() (the
+    // transaction's start): an assignment's lifetime must start after the release it reused capacity from.
+    // Tenant rows come after every node row: a release locks node then tenant, so this order cannot deadlock.
     await m.query(
-      `INSERT INTO tenant_usage AS u (tenant_id, running_jobs, cpu_millis, mem_mb, gpus)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::int[])
-       ON CONFLICT (tenant_id) DO UPDATE SET running_jobs = u.running_jobs + EXCLUDED.running_jobs,
-         cpu_millis = u.cpu_millis + EXCLUDED.cpu_millis, mem_mb = u.mem_mb + EXCLUDED.mem_mb, gpus = u.gpus + EXCLUDED.gpus`,
+      `WITH assignments AS (
+         INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, gpu_ids, slots, cpu_millis, mem_mb, state, created_at)
+         SELECT a.id, a.job_id, a.attempt, a.node_id, a.incarnation, a.group_name, a.gpu_ids::int[], 1, a.cpu, a.mem, 'PLACED', clock_timestamp()
+         FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[], $9::int[])
+           AS a(id, job_id, attempt, node_id, incarnation, group_name, gpu_ids, cpu, mem)
+         RETURNING id
+       ), gpus AS (
+         INSERT INTO gpu_reservations (node_id, gpu_index, assignment_id)
+         SELECT g.node_id, g.gpu_index, g.assignment_id
+         FROM unnest($10::text[], $11::int[], $12::uuid[]) AS g(node_id, gpu_index, assignment_id)
+         -- The reservation references its assignment: read the CTE so the assignments are inserted first.
+         WHERE g.assignment_id IN (SELECT id FROM assignments)
+         RETURNING 1
+       ), usage AS (
+         INSERT INTO tenant_usage AS u (tenant_id, running_jobs, cpu_millis, mem_mb, gpus)
+         SELECT * FROM unnest($13::text[], $14::int[], $15::bigint[], $16::bigint[], $17::int[])
+         ON CONFLICT (tenant_id) DO UPDATE SET running_jobs = u.running_jobs + EXCLUDED.running_jobs,
+           cpu_millis = u.cpu_millis + EXCLUDED.cpu_millis, mem_mb = u.mem_mb + EXCLUDED.mem_mb, gpus = u.gpus + EXCLUDED.gpus
+         RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM gpus)::int AS gpus`,
       [
+        assignmentIds,
+        placements.map((p) => p.jobId),
+        placements.map((p) => p.attempt),
+        placements.map((p) => p.nodeId),
+        placements.map((p) => nodes.get(p.nodeId)!.incarnation),
+        placements.map((p) => nodes.get(p.nodeId)!.group),
+        placements.map((p) => `{${p.gpuIds.join(',')}}`),
+        placements.map((p) => p.request.cpuMillis),
+        placements.map((p) => p.request.memMb),
+        gpus.map((g) => g.nodeId),
+        gpus.map((g) => g.gpuIndex),
+        gpus.map((g) => g.assignmentId),
         tenantIds,
         tenantIds.map((id) => perTenant.get(id)!.jobs),
         tenantIds.map((id) => perTenant.get(id)!.cpu),

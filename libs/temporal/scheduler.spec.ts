@@ -1,0 +1,80 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { CycleOutcome, LedgerRepository } from '../db/ledger.repository';
+import { Scheduler } from './scheduler';
+
+const OPTIONS = { liveWithinSeconds: 15, agingSeconds: 600, laneWindow: 32, holdDepth: 16 };
+
+/** A ledger whose cycles stay open until the test ends them, so requests can pile up during one. */
+class GatedLedger {
+  cycles = 0;
+  private gates: (() => void)[] = [];
+  outcome: CycleOutcome = { placed: [], preempted: [], waiting: 0 };
+
+  async runCycle(): Promise<CycleOutcome> {
+    this.cycles += 1;
+    await new Promise<void>((resolve) => this.gates.push(resolve));
+    return this.outcome;
+  }
+
+  finishCycle(): void {
+    this.gates.shift()?.();
+  }
+}
+
+function fakeClient(signalled: string[], failFor = new Map<string, Error>()): Client {
+  return {
+    workflow: {
+      getHandle: (workflowId: string) => ({
+        signal: async (signal: { name: string }, arg?: unknown) => {
+          const failure = failFor.get(workflowId);
+          if (failure) throw failure;
+          signalled.push(`${workflowId} ${signal.name}${arg ? ` ${JSON.stringify(arg)}` : ''}`);
+        },
+      }),
+    },
+  } as unknown as Client;
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+describe(Scheduler.name, () => {
+  it('shares one follow-up cycle among every request made while a cycle runs', async () => {
+    const ledger = new GatedLedger();
+    const scheduler = new Scheduler(ledger as unknown as LedgerRepository, fakeClient([]), OPTIONS, () => undefined);
+    const first = scheduler.requestCycle();
+    const during = [scheduler.requestCycle(), scheduler.requestCycle(), scheduler.requestCycle()];
+    expect(ledger.cycles).toBe(1);
+
+    ledger.finishCycle();
+    await first;
+    await settle();
+    // The three requests made during the first cycle need a cycle that started after them: one, shared.
+    expect(ledger.cycles).toBe(2);
+    ledger.finishCycle();
+    await Promise.all(during);
+    expect(ledger.cycles).toBe(2);
+  });
+
+  it('signals the jobs it placed and the attempts it preempts; a job that ended meanwhile is fine, other failures are warned', async () => {
+    const ledger = new GatedLedger();
+    ledger.outcome = {
+      placed: [{ jobId: 'a', attempt: 1 }, { jobId: 'gone', attempt: 1 }, { jobId: 'broken', attempt: 1 }],
+      preempted: [{ jobId: 'low', attempt: 3, forJobId: 'a' }],
+      waiting: 0,
+    };
+    const signalled: string[] = [];
+    const warnings: string[] = [];
+    const failures = new Map<string, Error>([
+      ['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)],
+      ['job-broken', new Error('temporal unavailable')],
+    ]);
+    const scheduler = new Scheduler(ledger as unknown as LedgerRepository, fakeClient(signalled, failures), OPTIONS, (w) => warnings.push(w));
+    const cycle = scheduler.requestCycle();
+    ledger.finishCycle();
+    await expect(cycle).resolves.toBe(ledger.outcome);
+    expect(signalled).toEqual(['job-a capacityAvailable', 'job-low preemptAssignment {"attempt":3}']);
+    expect(warnings).toEqual([expect.stringContaining('temporal unavailable')]);
+  });
+});

@@ -1,0 +1,53 @@
+import { api, submit, TERMINAL, waitForJob, withDb } from './support/api';
+
+// The test stack's GPU nodes: gpu-1 and gpu-2, two GPUs each. Classes are the default MLIS_PRIORITY_CLASSES.
+describe('priorities and preemption on the real stack', () => {
+  jest.setTimeout(120_000);
+  const started: string[] = [];
+
+  afterAll(async () => {
+    for (const id of started) await api('POST', `/v1/jobs/${id}/cancel`);
+    for (const id of started) await waitForJob(id, (j) => TERMINAL.includes(j.state));
+  });
+
+  async function submitJob(job: Record<string, unknown>): Promise<string> {
+    const accepted = await submit({ task_type: 'sleep', cpu: 1, mem_mb: 256, ...job });
+    started.push(accepted.id);
+    return accepted.id as string;
+  }
+
+  it('an urgent job evicts a low-priority one (PREEMPTED, re-queued, not failed); a high but non-preempting job only waits', async () => {
+    const low = [await submitJob({ gpu: 2, priority_class: 'low', params: { seconds: 120 } }), await submitJob({ gpu: 2, priority_class: 'low', params: { seconds: 120 } })];
+    for (const id of low) await waitForJob(id, (j) => j.latest_assignment?.state === 'RUNNING');
+
+    const high = await submitJob({ gpu: 2, priority_class: 'high', params: { seconds: 1 } });
+    const waiting = await waitForJob(high, (j) => j.pending_reason === 'insufficient_capacity');
+    expect(waiting).toMatchObject({ state: 'QUEUED', priority: 10, queue_position: 1 });
+
+    const urgent = await submitJob({ gpu: 2, priority_class: 'urgent', params: { seconds: 1 } });
+    const done = await waitForJob(urgent, (j) => TERMINAL.includes(j.state));
+    expect(done).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+
+    // Exactly one low job gave way, for the urgent one; it is back in the queue with a new attempt.
+    const rows = await withDb(
+      async (db) =>
+        (
+          await db.query(
+            `SELECT job_id, attempt, state, preempted_by FROM job_assignments WHERE job_id = ANY($1::uuid[]) AND preempted_by IS NOT NULL`,
+            [[...low, high]],
+          )
+        ).rows,
+    );
+    expect(rows).toEqual([{ job_id: expect.any(String), attempt: 1, state: 'PREEMPTED', preempted_by: urgent }]);
+    const victim = rows[0].job_id as string;
+    expect(low).toContain(victim);
+    const requeued = await waitForJob(victim, (j) => j.assignments[0]?.state === 'PREEMPTED');
+    expect(['QUEUED', 'RUNNING']).toContain(requeued.state);
+    expect(requeued.error).toBeNull();
+
+    // The freed GPUs go to the high job next (priority 10 before the re-queued low job's -10).
+    expect((await waitForJob(high, (j) => TERMINAL.includes(j.state))).state).toBe('SUCCEEDED');
+    const lowAgain = await waitForJob(victim, (j) => j.assignments.length === 2 && j.latest_assignment.state === 'RUNNING');
+    expect(lowAgain).toMatchObject({ state: 'RUNNING', attempts: 2 });
+  });
+});
