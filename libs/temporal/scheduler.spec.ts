@@ -7,6 +7,7 @@ const OPTIONS = { liveWithinSeconds: 15, agingSeconds: 600, laneWindow: 32, hold
 /** A ledger whose cycles stay open until the test ends them, so requests can pile up during one. */
 class GatedLedger {
   cycles = 0;
+  finished: unknown[] = [];
   private gates: (() => void)[] = [];
   outcome: CycleOutcome = { placed: [], preempted: [], waiting: 0 };
 
@@ -14,6 +15,11 @@ class GatedLedger {
     this.cycles += 1;
     await new Promise<void>((resolve) => this.gates.push(resolve));
     return this.outcome;
+  }
+
+  async finishJob(input: unknown): Promise<{ jobState: string; released: boolean }> {
+    this.finished.push(input);
+    return { jobState: 'FAILED', released: true };
   }
 
   finishCycle(): void {
@@ -57,7 +63,7 @@ describe(Scheduler.name, () => {
     expect(ledger.cycles).toBe(2);
   });
 
-  it('signals the jobs it placed and the attempts it preempts; a job that ended meanwhile is fine, other failures are warned', async () => {
+  it('signals the jobs it placed and the attempts it preempts; releases a placement whose workflow is gone; warns on other failures', async () => {
     const ledger = new GatedLedger();
     ledger.outcome = {
       placed: [{ jobId: 'a', attempt: 1 }, { jobId: 'gone', attempt: 1 }, { jobId: 'broken', attempt: 1 }],
@@ -75,6 +81,7 @@ describe(Scheduler.name, () => {
     ledger.finishCycle();
     await expect(cycle).resolves.toBe(ledger.outcome);
     expect(signalled).toEqual(['job-a capacityAvailable', 'job-low preemptAssignment {"attempt":3}']);
-    expect(warnings).toEqual([expect.stringContaining('temporal unavailable')]);
+    expect(ledger.finished).toEqual([{ jobId: 'gone', state: 'FAILED', error: { code: 'WorkflowGone', message: expect.any(String) } }]);
+    expect(warnings).toEqual([expect.stringContaining('job gone was placed but its workflow is gone'), expect.stringContaining('temporal unavailable')]);
   });
 });

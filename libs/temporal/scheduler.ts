@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal } from '../contracts';
 import type { CycleOptions, CycleOutcome, LedgerRepository } from '../db/ledger.repository';
@@ -43,19 +43,40 @@ export class Scheduler {
 
   private async cycle(): Promise<CycleOutcome> {
     const outcome = await this.ledger.runCycle(this.options);
-    const results = await Promise.allSettled([
-      ...outcome.placed.map(({ jobId }) => this.client.workflow.getHandle(jobWorkflowId(jobId)).signal(capacityAvailableSignal)),
-      ...outcome.preempted.map(({ jobId, attempt }) =>
-        this.client.workflow.getHandle(jobWorkflowId(jobId)).signal(preemptAssignmentSignal, { attempt }),
-      ),
+    const signal = (jobId: string, send: (handle: WorkflowHandle) => Promise<void>) =>
+      send(this.client.workflow.getHandle(jobWorkflowId(jobId))).then(
+        () => ({ jobId, error: undefined }),
+        (error: unknown) => ({ jobId, error }),
+      );
+    const results = await Promise.all([
+      ...outcome.placed.map(({ jobId }) => signal(jobId, (handle) => handle.signal(capacityAvailableSignal))),
+      ...outcome.preempted.map(({ jobId, attempt }) => signal(jobId, (handle) => handle.signal(preemptAssignmentSignal, { attempt }))),
     ]);
-    // The ledger already holds the decision; a job that ended meanwhile is fine, and one that missed its
-    // signal finds its placement on its safety-net timer. Worth a warning, not a failed cycle.
-    for (const result of results) {
-      if (result.status === 'rejected' && !(result.reason instanceof WorkflowNotFoundError)) {
-        this.warn(`signalling after a scheduling cycle failed: ${String(result.reason)}`);
+    const placed = new Set(outcome.placed.map(({ jobId }) => jobId));
+    for (const { jobId, error } of results) {
+      if (error === undefined) continue;
+      if (error instanceof WorkflowNotFoundError) {
+        // A job whose workflow is gone (terminated by an operator) would hold its placement forever.
+        if (placed.has(jobId)) await this.releaseOrphan(jobId);
+        continue;
       }
+      // The ledger already holds the decision; a job that missed its signal finds its placement on its
+      // safety-net timer. Worth a warning, not a failed cycle.
+      this.warn(`signalling job ${jobId} after a scheduling cycle failed: ${String(error)}`);
     }
     return outcome;
+  }
+
+  private async releaseOrphan(jobId: string): Promise<void> {
+    try {
+      await this.ledger.finishJob({
+        jobId,
+        state: 'FAILED',
+        error: { code: 'WorkflowGone', message: 'the job workflow is no longer running; its placement was released' },
+      });
+      this.warn(`job ${jobId} was placed but its workflow is gone: ended FAILED (WorkflowGone), placement released`);
+    } catch (error) {
+      this.warn(`releasing the placement of job ${jobId}, whose workflow is gone, failed: ${String(error)}`);
+    }
   }
 }
