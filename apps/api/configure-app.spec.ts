@@ -113,6 +113,7 @@ describe(configureApp.name, () => {
           '/health/live',
           '/health/ready',
           '/health/ready/full',
+          '/metrics',
           '/ui/api/overview',
           '/v1/internal/nodes/register',
           '/v1/internal/nodes/{id}/heartbeat',
@@ -122,6 +123,7 @@ describe(configureApp.name, () => {
           '/v1/workers',
           '/v1/workers/{id}/drain',
           '/v1/workers/{id}/undrain',
+          '/v1/worker-groups',
           '/v1/auth/whoami',
           '/v1/audit',
           '/v1/tenants',
@@ -135,12 +137,12 @@ describe(configureApp.name, () => {
       }
       expect(Object.keys(paths['/v1/jobs'].post.responses).sort()).toEqual(['200', '202', '400', '401', '403', '409', '413', '422', '500', '503']);
       expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500']);
-      // Every route but the probes documents a 401 (registration's is for its bootstrap credential).
+      // Every route but the probes and the metrics scrape documents a 401 (registration's is for its bootstrap credential).
       const withoutToken = Object.entries(paths)
         .flatMap(([path, operations]) => Object.entries(operations).map(([method, operation]) => ({ path, method, operation })))
         .filter(({ operation }) => !('401' in operation.responses))
         .map(({ path }) => path);
-      expect(withoutToken.sort()).toEqual(['/health/live', '/health/ready', '/health/ready/full']);
+      expect(withoutToken.sort()).toEqual(['/health/live', '/health/ready', '/health/ready/full', '/metrics']);
     });
 
     it('serves the UI at /docs', async () => {

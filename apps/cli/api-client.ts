@@ -1,4 +1,4 @@
-import type { ApiErrorDetail, AuditPage, AuditQuery, CreateJobRequest, Job, JobPage, ListJobsQuery, Tenant, TenantChanges, TenantList, Whoami, WorkerList, WorkerNode } from './api-types';
+import type { ApiErrorDetail, AuditPage, AuditQuery, CreateJobRequest, Job, JobPage, ListJobsQuery, Tenant, TenantChanges, TenantList, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
 
 /** The API answered with an error status; fields come from its `{error: {...}}` body when it has one. */
 export class ApiError extends Error {
@@ -100,6 +100,10 @@ export class ApiClient {
 
   listWorkers(): Promise<WorkerList> {
     return this.request<WorkerList>('GET', '/v1/workers');
+  }
+
+  listWorkerGroups(): Promise<WorkerGroupList> {
+    return this.request<WorkerGroupList>('GET', '/v1/worker-groups');
   }
 
   /** Drains (no new placements) or undrains a node. */

@@ -68,12 +68,34 @@ export interface WorkerNode {
   gpu_count: number;
   used_gpus: number;
   gpus: { index: number; model: string; memory_mb: number }[];
+  labels: Record<string, string>;
   last_seen_at: string;
   registered_at: string;
 }
 
 export interface WorkerList {
   items: WorkerNode[];
+}
+
+/** A worker group as GET /v1/worker-groups returns it: totals cover its live ACTIVE nodes. */
+export interface WorkerGroup {
+  name: string;
+  description: string;
+  nodes: { active: number; draining: number; dead: number };
+  live_nodes: number;
+  slots: number;
+  used_slots: number;
+  cpu: number;
+  used_cpu: number;
+  mem_mb: number;
+  used_mem_mb: number;
+  gpu_count: number;
+  used_gpus: number;
+  gpu_models: string[];
+}
+
+export interface WorkerGroupList {
+  items: WorkerGroup[];
 }
 
 /** Body of POST /v1/jobs: absent fields take the API's defaults. */

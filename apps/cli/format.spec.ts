@@ -1,4 +1,4 @@
-import { formatAge, formatJob, formatJobList, formatNumber, formatTable, formatTime, formatWorkers } from './format';
+import { formatAge, formatJob, formatJobList, formatLabels, formatNumber, formatTable, formatTime, formatWorkers } from './format';
 import { assignmentFixture, jobFixture, workerFixture } from './testing/fixtures';
 
 describe('formatTable', () => {
@@ -87,7 +87,13 @@ describe('formatJobList and formatWorkers', () => {
   it('shows used/total capacity per worker', () => {
     const gpu = workerFixture({ node_id: 'gpu-1', group: 'gpu', used_cpu: 0.5, gpu_count: 2, used_gpus: 1 });
     const lines = formatWorkers([gpu], new Date('2025-01-02T03:04:08.000Z')).split('\n');
-    expect(lines[0]).toMatch(/^NODE\s+GROUP\s+STATUS\s+HOST\s+PID\s+SLOTS\s+CPU\s+MEM MB\s+GPUS\s+LAST SEEN$/);
-    expect(lines[1]).toMatch(/^gpu-1\s+gpu\s+ACTIVE\s+host-a\s+4242\s+1\/4\s+0.5\/4\s+256\/8192\s+1\/2\s+3s ago$/);
+    expect(lines[0]).toMatch(/^NODE\s+GROUP\s+STATUS\s+HOST\s+PID\s+SLOTS\s+CPU\s+MEM MB\s+GPUS\s+LAST SEEN\s+LABELS$/);
+    expect(lines[1]).toMatch(/^gpu-1\s+gpu\s+ACTIVE\s+host-a\s+4242\s+1\/4\s+0.5\/4\s+256\/8192\s+1\/2\s+3s ago\s+-$/);
+  });
+
+  it('shows labels as k=v pairs by key', () => {
+    expect(formatLabels({ zone: 'eu-1', 'example.com/rack': 'r7', spot: '' })).toBe('example.com/rack=r7,spot=,zone=eu-1');
+    const labelled = workerFixture({ labels: { zone: 'eu-1' } });
+    expect(formatWorkers([labelled], new Date('2025-01-02T03:04:08.000Z'))).toMatch(/3s ago\s+zone=eu-1$/);
   });
 });

@@ -115,9 +115,17 @@ export function formatJobList(jobs: Job[]): string {
   );
 }
 
+/** `k=v,k2=v2` by key, or `-`: the same form MLIS_NODE_LABELS takes. */
+export function formatLabels(labels: Record<string, string>): string {
+  const pairs = Object.keys(labels)
+    .sort()
+    .map((key) => `${key}=${labels[key]}`);
+  return pairs.length > 0 ? pairs.join(',') : NONE;
+}
+
 export function formatWorkers(nodes: WorkerNode[], now: Date): string {
   return formatTable(
-    ['NODE', 'GROUP', 'STATUS', 'HOST', 'PID', 'SLOTS', 'CPU', 'MEM MB', 'GPUS', 'LAST SEEN'],
+    ['NODE', 'GROUP', 'STATUS', 'HOST', 'PID', 'SLOTS', 'CPU', 'MEM MB', 'GPUS', 'LAST SEEN', 'LABELS'],
     nodes.map((node) => [
       node.node_id,
       node.group,
@@ -129,6 +137,7 @@ export function formatWorkers(nodes: WorkerNode[], now: Date): string {
       `${node.used_mem_mb}/${node.mem_mb}`,
       `${node.used_gpus}/${node.gpu_count}`,
       formatAge(node.last_seen_at, now),
+      formatLabels(node.labels),
     ]),
   );
 }

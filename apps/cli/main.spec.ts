@@ -261,7 +261,7 @@ describe('mlis CLI against a fake API', () => {
       expect(await run(['workers', '--api-url', url], io)).toBe(0);
       const lines = io.out().trimEnd().split('\n');
       expect(lines).toHaveLength(3);
-      expect(lines[2]).toMatch(/^gpu-1\s+gpu\s+ACTIVE\s+host-a\s+4242\s+1\/4\s+1\/4\s+256\/8192\s+2\/2\s+10s ago$/);
+      expect(lines[2]).toMatch(/^gpu-1\s+gpu\s+ACTIVE\s+host-a\s+4242\s+1\/4\s+1\/4\s+256\/8192\s+2\/2\s+10s ago\s+-$/);
     });
 
     it('a body that is not the API error shape is still reported, with the X-Request-ID header', async () => {

@@ -24,6 +24,7 @@ import {
   type DevTokenOptions,
 } from './commands/dev-token.command';
 import { auditCommand, parseAuditResult } from './commands/audit.command';
+import { groupsCommand } from './commands/groups.command';
 import { listCommand } from './commands/list.command';
 import { statusCommand } from './commands/status.command';
 import { DEFAULT_WAIT_TIMEOUT_SECONDS, submitCommand, type SubmitOptions } from './commands/submit.command';
@@ -151,6 +152,11 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .command('undrain <node>')
     .description('let a drained node take new placements again')
     .action(action((context, node: string) => drainCommand(context, node, false)));
+
+  program
+    .command('groups')
+    .description('list worker groups: nodes by status, used/total capacity of the live nodes, GPU models')
+    .action(action((context) => groupsCommand(context)));
 
   program
     .command('whoami')

@@ -6,6 +6,7 @@ import { loadConfig, loadNodeConfig } from '../../libs/config';
 import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
 import { RUNNERS } from '../../libs/runners/registry';
 import { connectClient } from '../../libs/temporal';
+import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
 
 // In-flight work gets this long to finish after SIGTERM; then it is cancelled, and the process
@@ -36,6 +37,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const node = loadNodeConfig();
   const nodeLog = (line: string): void => log(`node ${node.nodeId} ${line}`);
+  const gpus = await probeGpus(node);
+  const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
+  nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
 
   let worker: Worker | undefined;
   let stopping = false;
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
   const registration = new NodeRegistration({
     apiUrl: config.apiUrl,
     bootstrapSecret: readBootstrapSecret(config.auth.workerBootstrapSecretFile),
-    request: registerNodeRequest(node, hostname(), process.pid),
+    request: registerNodeRequest(node, gpus, hostname(), process.pid),
     log: nodeLog,
     onFatal: (reason) => {
       process.exitCode = EXIT_SUPERSEDED;
@@ -111,7 +115,9 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(),
   (error: unknown) => {
-    console.error(`worker failed: ${error instanceof Error ? error.stack : String(error)}`);
+    // A failed GPU probe is an operator's problem to fix, not a bug: its message says what to do.
+    const why = error instanceof GpuProbeError ? error.message : error instanceof Error ? error.stack : String(error);
+    console.error(`worker failed: ${why}`);
     process.exit(1);
   },
 );

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NodeConfig } from '../../libs/config';
+import { simulatedGpus } from './gpu-probe';
 import { NodeRegistration, RegistrationError, registerNodeRequest, type RegisterNodeResponse } from './node-registration';
 
 interface Call {
@@ -19,6 +20,8 @@ const NODE: NodeConfig = {
   gpuCount: 2,
   gpuModel: 'simulated',
   gpuMemoryMb: 16384,
+  gpuProbe: 'simulated',
+  labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
 };
 
 const BOOTSTRAP_SECRET = 'bootstrap-secret-for-the-spec';
@@ -88,7 +91,7 @@ describe(NodeRegistration.name, () => {
     registration = new NodeRegistration({
       apiUrl,
       bootstrapSecret: BOOTSTRAP_SECRET,
-      request: registerNodeRequest(NODE, 'host-a', 4242),
+      request: registerNodeRequest(NODE, simulatedGpus(NODE), 'host-a', 4242),
       log: (line) => lines.push(line),
       onFatal: fatal,
       registerDeadlineMs,
@@ -105,7 +108,7 @@ describe(NodeRegistration.name, () => {
     fatal.mockReset();
   });
 
-  it('advertises the node and retries until the API answers', async () => {
+  it('advertises the node, its GPUs and labels, and retries until the API answers', async () => {
     const node = await setup((_call, index) =>
       index < 2 ? { status: 503, body: { error: { code: 'dependency_unavailable', message: 'starting' } } } : { status: 200, body: registered(7) },
     );
@@ -126,6 +129,7 @@ describe(NodeRegistration.name, () => {
           { index: 0, model: 'simulated', memory_mb: 16384 },
           { index: 1, model: 'simulated', memory_mb: 16384 },
         ],
+        labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
       },
     });
     expect(lines[0]).toMatch(/dependency_unavailable.*retrying/);

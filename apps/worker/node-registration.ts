@@ -1,4 +1,5 @@
 import type { NodeConfig } from '../../libs/config';
+import type { AdvertisedGpu } from './gpu-probe';
 
 /** Body of POST /v1/internal/nodes/register. */
 export interface RegisterNodeRequest {
@@ -9,7 +10,9 @@ export interface RegisterNodeRequest {
   slots: number;
   cpu_millis: number;
   mem_mb: number;
-  gpus: { index: number; model: string; memory_mb: number }[];
+  gpus: AdvertisedGpu[];
+  /** key=value labels that jobs select nodes by (MLIS_NODE_LABELS). */
+  labels: Record<string, string>;
 }
 
 export interface RegisterNodeResponse {
@@ -41,7 +44,8 @@ export interface NodeRegistrationOptions {
   requestTimeoutMs?: number;
 }
 
-export function registerNodeRequest(node: NodeConfig, hostname: string, pid: number): RegisterNodeRequest {
+/** What the node advertises: its configured capacity and labels, and the GPUs the probe found. */
+export function registerNodeRequest(node: NodeConfig, gpus: AdvertisedGpu[], hostname: string, pid: number): RegisterNodeRequest {
   return {
     node_id: node.nodeId,
     group: node.group,
@@ -50,11 +54,8 @@ export function registerNodeRequest(node: NodeConfig, hostname: string, pid: num
     slots: node.slots,
     cpu_millis: node.cpuMillis,
     mem_mb: node.memMb,
-    gpus: Array.from({ length: node.gpuCount }, (_, index) => ({
-      index,
-      model: node.gpuModel,
-      memory_mb: node.gpuMemoryMb,
-    })),
+    gpus,
+    labels: node.labels,
   };
 }
 

@@ -1,6 +1,46 @@
 import type { DataSource } from 'typeorm';
 import { NodeEntity } from './entities/node.entity';
 
+/** A worker group with its nodes counted by status and the capacity of its live nodes summed up. */
+export interface WorkerGroupSummary {
+  name: string;
+  description: string;
+  active: number;
+  draining: number;
+  dead: number;
+  /** ACTIVE nodes seen within the window: what the totals cover. */
+  live: number;
+  slots: number;
+  usedSlots: number;
+  cpuMillis: number;
+  usedCpuMillis: number;
+  memMb: number;
+  usedMemMb: number;
+  gpuCount: number;
+  usedGpus: number;
+  /** Distinct models of the live nodes' GPUs, sorted. */
+  gpuModels: string[];
+}
+
+interface GroupSummaryRow {
+  name: string;
+  description: string;
+  active: number;
+  draining: number;
+  dead: number;
+  live: number;
+  // bigint sums come back as strings.
+  slots: string;
+  used_slots: string;
+  cpu_millis: string;
+  used_cpu_millis: string;
+  mem_mb: string;
+  used_mem_mb: string;
+  gpu_count: string;
+  used_gpus: string;
+  gpu_models: string[];
+}
+
 /** Read side of the node registry; registration and liveness writes live in LedgerRepository. */
 export class NodesRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -23,5 +63,52 @@ export class NodesRepository {
       [seenWithinSeconds],
     );
     return new Map(rows.map((row) => [row.group_name, row.live]));
+  }
+
+  /** Every worker group, by name, with node counts by status and the summed capacity and usage of its live nodes. */
+  async groupSummaries(seenWithinSeconds: number): Promise<WorkerGroupSummary[]> {
+    const rows: GroupSummaryRow[] = await this.dataSource.query(
+      `WITH n AS (
+         SELECT *, status = 'ACTIVE' AND last_seen_at > now() - make_interval(secs => $1) AS live FROM nodes
+       )
+       SELECT g.name, g.description,
+         CAST(count(n.id) FILTER (WHERE n.status = 'ACTIVE') AS integer) AS active,
+         CAST(count(n.id) FILTER (WHERE n.status = 'DRAINING') AS integer) AS draining,
+         CAST(count(n.id) FILTER (WHERE n.status = 'DEAD') AS integer) AS dead,
+         CAST(count(n.id) FILTER (WHERE n.live) AS integer) AS live,
+         COALESCE(sum(n.slots) FILTER (WHERE n.live), 0) AS slots,
+         COALESCE(sum(n.used_slots) FILTER (WHERE n.live), 0) AS used_slots,
+         COALESCE(sum(n.cpu_millis) FILTER (WHERE n.live), 0) AS cpu_millis,
+         COALESCE(sum(n.used_cpu_millis) FILTER (WHERE n.live), 0) AS used_cpu_millis,
+         COALESCE(sum(n.mem_mb) FILTER (WHERE n.live), 0) AS mem_mb,
+         COALESCE(sum(n.used_mem_mb) FILTER (WHERE n.live), 0) AS used_mem_mb,
+         COALESCE(sum(n.gpu_count) FILTER (WHERE n.live), 0) AS gpu_count,
+         COALESCE(sum(n.used_gpus) FILTER (WHERE n.live), 0) AS used_gpus,
+         ARRAY(
+           SELECT DISTINCT gpu ->> 'model' FROM n AS m, jsonb_array_elements(m.gpus) AS gpu
+           WHERE m.group_name = g.name AND m.live ORDER BY 1
+         ) AS gpu_models
+       FROM worker_groups g LEFT JOIN n ON n.group_name = g.name
+       GROUP BY g.name, g.description
+       ORDER BY g.name`,
+      [seenWithinSeconds],
+    );
+    return rows.map((row) => ({
+      name: row.name,
+      description: row.description,
+      active: row.active,
+      draining: row.draining,
+      dead: row.dead,
+      live: row.live,
+      slots: Number(row.slots),
+      usedSlots: Number(row.used_slots),
+      cpuMillis: Number(row.cpu_millis),
+      usedCpuMillis: Number(row.used_cpu_millis),
+      memMb: Number(row.mem_mb),
+      usedMemMb: Number(row.used_mem_mb),
+      gpuCount: Number(row.gpu_count),
+      usedGpus: Number(row.used_gpus),
+      gpuModels: row.gpu_models,
+    }));
   }
 }

@@ -2,6 +2,7 @@ import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from '../auth/auth.decorators';
+import { ApiErrorResponses } from '../common/error-response.dto';
 import { MetricsService } from './metrics.service';
 
 // Scraped by Prometheus without credentials, like the health probes: aggregates only, no tenant ids,
@@ -16,6 +17,7 @@ export class MetricsController {
   @ApiOperation({ summary: 'Prometheus metrics: jobs by state, waiting jobs by reason, scheduling decisions, capacity' })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text exposition format.' })
+  @ApiErrorResponses()
   @Header('Cache-Control', 'no-store')
   async scrape(@Res({ passthrough: true }) res: Response): Promise<string> {
     const body = await this.metrics.render();

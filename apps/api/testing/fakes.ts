@@ -17,6 +17,7 @@ import {
   type NodeEntity,
   type NodesRepository,
   type RegisterNodeInput,
+  type WorkerGroupSummary,
 } from '../../../libs/db';
 
 type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
@@ -145,6 +146,7 @@ export function fakeNode(overrides: Partial<NodeEntity> & { id: string }): NodeE
     memMb: 8192,
     gpuCount: 0,
     gpus: [],
+    labels: {},
     usedSlots: 0,
     usedCpuMillis: 0,
     usedMemMb: 0,
@@ -171,6 +173,15 @@ export class FakeNodesRepository implements Db<NodesRepository> {
 
   async liveCountsByGroup(): Promise<Map<string, number>> {
     return this.liveCounts();
+  }
+
+  /** Group summaries are SQL aggregates: a spec sets what the repository answers, and the arguments are recorded. */
+  groups: WorkerGroupSummary[] = [];
+  readonly groupSummaryCalls: number[] = [];
+
+  async groupSummaries(seenWithinSeconds: number): Promise<WorkerGroupSummary[]> {
+    this.groupSummaryCalls.push(seenWithinSeconds);
+    return this.groups;
   }
 }
 

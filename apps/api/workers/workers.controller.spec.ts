@@ -6,7 +6,7 @@ import request from 'supertest';
 import { mintUserToken, mintWorkerToken, SCOPES } from '../../../libs/auth';
 import { fakeNode } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
-import { InternalNodesController, WorkersController } from './workers.controller';
+import { InternalNodesController, WorkerGroupsController, WorkersController } from './workers.controller';
 
 const DEV_SECRET = 'dev-signing-key-for-the-workers-spec-0123456789';
 const BOOTSTRAP_SECRET = 'bootstrap-secret-for-the-workers-spec-0123456789';
@@ -25,7 +25,7 @@ const registration = {
   ],
 };
 
-describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => {
+describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${InternalNodesController.name}`, () => {
   let t: TestApp;
   let dir: string;
 
@@ -61,7 +61,7 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
   });
 
   describe('GET /v1/workers', () => {
-    it('lists nodes in the Node shape, cpu in cores', async () => {
+    it('lists nodes in the Node shape, cpu in cores, with their GPUs and labels', async () => {
       t.nodes.nodes = [
         fakeNode({
           id: 'gpu-1',
@@ -70,7 +70,8 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
           usedCpuMillis: 1500,
           gpuCount: 1,
           usedGpus: 1,
-          gpus: [{ index: 0, model: 'simulated', memory_mb: 16384 }],
+          gpus: [{ index: 0, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559 }],
+          labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
         }),
       ];
       const response = await http().get('/v1/workers').set('Authorization', `Bearer ${userToken()}`).expect(200);
@@ -91,12 +92,66 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
             used_mem_mb: 0,
             gpu_count: 1,
             used_gpus: 1,
-            gpus: [{ index: 0, model: 'simulated', memory_mb: 16384 }],
+            gpus: [{ index: 0, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559 }],
+            labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
             last_seen_at: '2025-01-01T00:00:00.000Z',
             registered_at: '2025-01-01T00:00:00.000Z',
           },
         ],
       });
+    });
+  });
+
+  describe('GET /v1/worker-groups', () => {
+    const summary = {
+      name: 'gpu',
+      description: 'H100 nodes',
+      active: 2,
+      draining: 1,
+      dead: 3,
+      live: 1,
+      slots: 2,
+      usedSlots: 1,
+      cpuMillis: 8000,
+      usedCpuMillis: 2500,
+      memMb: 16384,
+      usedMemMb: 4096,
+      gpuCount: 8,
+      usedGpus: 3,
+      gpuModels: ['NVIDIA A100-SXM4-40GB', 'NVIDIA H100 80GB HBM3'],
+    };
+
+    it('lists each group with node counts by status and live capacity, cpu in cores', async () => {
+      t.nodes.groups = [summary, { ...summary, name: 'cpu', description: '', active: 0, draining: 0, dead: 0, live: 0, slots: 0, usedSlots: 0, cpuMillis: 0, usedCpuMillis: 0, memMb: 0, usedMemMb: 0, gpuCount: 0, usedGpus: 0, gpuModels: [] }];
+      const response = await http().get('/v1/worker-groups').set('Authorization', `Bearer ${userToken()}`).expect(200);
+      expect(response.body.items).toEqual([
+        {
+          name: 'gpu',
+          description: 'H100 nodes',
+          nodes: { active: 2, draining: 1, dead: 3 },
+          live_nodes: 1,
+          slots: 2,
+          used_slots: 1,
+          cpu: 8,
+          used_cpu: 2.5,
+          mem_mb: 16384,
+          used_mem_mb: 4096,
+          gpu_count: 8,
+          used_gpus: 3,
+          gpu_models: ['NVIDIA A100-SXM4-40GB', 'NVIDIA H100 80GB HBM3'],
+        },
+        expect.objectContaining({ name: 'cpu', nodes: { active: 0, draining: 0, dead: 0 }, live_nodes: 0, cpu: 0, gpu_models: [] }),
+      ]);
+      // Live means what the scheduler places on: ACTIVE and heard from within the dead-after window.
+      expect(t.nodes.groupSummaryCalls).toEqual([t.config.scheduling.nodeDeadAfterSeconds]);
+    });
+
+    it('needs a token with admin:workers', async () => {
+      await http().get('/v1/worker-groups').expect(401);
+      const jobsOnly = mintUserToken(DEV_SECRET, t.config.auth, { sub: 'bob', tenant: 'default', scope: 'jobs:read jobs:submit' });
+      const refused = await http().get('/v1/worker-groups').set('Authorization', `Bearer ${jobsOnly}`).expect(403);
+      expect(refused.body.error.code).toBe('forbidden');
+      expect(t.nodes.groupSummaryCalls).toHaveLength(0);
     });
   });
 
@@ -135,6 +190,7 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
           cpuMillis: 4000,
           memMb: 16384,
           gpus: registration.gpus,
+          labels: {},
         },
       ]);
       expect(t.scheduler.calls).toBe(1);
@@ -180,6 +236,35 @@ describe(`${WorkersController.name} and ${InternalNodesController.name}`, () => 
       const response = await register({ ...registration, ...change }).expect(400);
       expect(response.body.error.code).toBe('validation_failed');
       expect(response.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+      expect(t.ledger.registered).toHaveLength(0);
+    });
+
+    it('stores the labels a node registers with', async () => {
+      // Keys that name Object methods are labels like any other.
+      const labels = { zone: 'eu-1', 'example.com/rack': 'r7', 'gpu.vendor': 'NVIDIA', spot: '', toString: 'x', valueOf: 'y' };
+      await register({ ...registration, labels }).expect(200);
+      expect(t.ledger.registered[0].labels).toEqual(labels);
+      const many = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, `v${i}`]));
+      await register({ ...registration, labels: many }).expect(200);
+      expect(Object.keys(t.ledger.registered[1].labels)).toHaveLength(32);
+    });
+
+    it.each([
+      ['an array', ['zone=eu-1']],
+      ['a string', 'zone=eu-1'],
+      ['a key starting with a dot', { '.zone': 'eu' }],
+      ['an empty key', { '': 'eu' }],
+      ['a key with a space', { 'my zone': 'eu' }],
+      ['a 64-character key', { ['k'.repeat(64)]: 'v' }],
+      ['a value with a slash', { zone: 'eu/1' }],
+      ['a 64-character value', { zone: 'v'.repeat(64) }],
+      ['a number value', { slots: 4 }],
+      ['a null value', { zone: null }],
+      ['33 labels', Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v']))],
+    ])('rejects labels that are %s with 400 validation_failed', async (_name, labels) => {
+      const response = await register({ ...registration, labels }).expect(400);
+      expect(response.body.error.code).toBe('validation_failed');
+      expect(response.body.error.details).toEqual([expect.objectContaining({ field: 'labels', problem: expect.stringMatching(/label/) })]);
       expect(t.ledger.registered).toHaveLength(0);
     });
 

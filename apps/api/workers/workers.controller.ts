@@ -14,6 +14,7 @@ import {
   NodeResponseDto,
   RegisterNodeDto,
   RegisterNodeResponseDto,
+  WorkerGroupListResponseDto,
 } from './workers.dto';
 import { WorkersService } from './workers.service';
 
@@ -49,6 +50,21 @@ export class WorkersController {
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.NodeNotFound, ApiErrorCode.NodeDead)
   undrain(@Param() params: NodeIdParamDto, @CurrentActor() actor: RequestActor): Promise<NodeResponseDto> {
     return this.workers.setDraining(params.id, false, actor);
+  }
+}
+
+@ApiTags('workers')
+@Controller('v1/worker-groups')
+export class WorkerGroupsController {
+  constructor(private readonly workers: WorkersService) {}
+
+  @Get()
+  @RequireScopes('admin:workers')
+  @ApiOperation({ summary: 'List worker groups: nodes by status, capacity and usage of the live nodes, GPU models (scope admin:workers)' })
+  @ApiOkResponse({ type: WorkerGroupListResponseDto })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
+  list(): Promise<WorkerGroupListResponseDto> {
+    return this.workers.listGroups();
   }
 }
 

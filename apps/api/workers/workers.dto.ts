@@ -1,9 +1,10 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsInt,
+  IsOptional,
   IsString,
   Length,
   Matches,
@@ -20,6 +21,10 @@ const INT32_MAX = 2_147_483_647;
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const NAME_RULE = 'lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters';
 export const MAX_GPUS_PER_NODE = 64;
+// Node labels, as MLIS_NODE_LABELS accepts them: short plain words, keys may carry a prefix/ or dots.
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+export const LABEL_VALUE_PATTERN = /^[A-Za-z0-9._-]{0,63}$/;
+export const MAX_LABELS_PER_NODE = 32;
 
 /** GPU indices must be exactly 0..n-1, each once: they become CUDA_VISIBLE_DEVICES ids. */
 function IsGpuIndexSequence(options?: ValidationOptions): PropertyDecorator {
@@ -35,6 +40,31 @@ function IsGpuIndexSequence(options?: ValidationOptions): PropertyDecorator {
           return [...(indices as number[])].sort((a, b) => a - b).every((index, position) => index === position);
         },
         defaultMessage: () => 'gpus indices must be unique and numbered 0..n-1',
+      },
+    },
+    options,
+  );
+}
+
+/** Why `value` is not a label map, or null when it is one. */
+function labelMapProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'labels must be an object of string values';
+  const entries = Object.entries(value);
+  if (entries.length > MAX_LABELS_PER_NODE) return `labels must have at most ${MAX_LABELS_PER_NODE} entries`;
+  for (const [key, label] of entries) {
+    if (!LABEL_KEY_PATTERN.test(key)) return `label key "${key.slice(0, 80)}" must match ${LABEL_KEY_PATTERN.source}`;
+    if (typeof label !== 'string' || !LABEL_VALUE_PATTERN.test(label)) return `label "${key}" must have a string value matching ${LABEL_VALUE_PATTERN.source}`;
+  }
+  return null;
+}
+
+function IsLabelMap(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isLabelMap',
+      validator: {
+        validate: (value: unknown): boolean => labelMapProblem(value) === null,
+        defaultMessage: (args) => labelMapProblem(args?.value) ?? 'labels are invalid',
       },
     },
     options,
@@ -107,6 +137,19 @@ export class RegisterNodeDto {
   @Type(() => GpuDeviceDto)
   @IsGpuIndexSequence()
   gpus: GpuDeviceDto[];
+
+  @ApiPropertyOptional({
+    description: `Labels jobs select the node by (node_selector): at most ${MAX_LABELS_PER_NODE}, keys ${LABEL_KEY_PATTERN.source}, values ${LABEL_VALUE_PATTERN.source}. Default: none.`,
+    type: 'object',
+    additionalProperties: { type: 'string', pattern: LABEL_VALUE_PATTERN.source },
+    example: { zone: 'eu-1', 'example.com/rack': 'r7' },
+  })
+  // The body's object as parsed: class-transformer's copy drops keys that name Object methods ("toString").
+  // (Nest's pipe strips "constructor" and "prototype" keys before anything else sees the body.)
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.labels, { toClassOnly: true })
+  @IsOptional()
+  @IsLabelMap()
+  labels?: Record<string, string>;
 }
 
 export class RegisterNodeResponseDto {
@@ -205,8 +248,11 @@ export class NodeResponseDto {
   @ApiProperty({ description: 'GPUs reserved.' })
   used_gpus: number;
 
-  @ApiProperty({ description: 'GPU inventory.', type: [GpuResponseDto] })
+  @ApiProperty({ description: 'GPU inventory: index, model and memory of each GPU.', type: [GpuResponseDto] })
   gpus: GpuResponseDto[];
+
+  @ApiProperty({ description: 'Labels the node registered with.', type: 'object', additionalProperties: { type: 'string' }, example: { zone: 'eu-1' } })
+  labels: Record<string, string>;
 
   @ApiProperty({ description: 'Last heartbeat.', format: 'date-time' })
   last_seen_at: string;
@@ -218,4 +264,61 @@ export class NodeResponseDto {
 export class NodeListResponseDto {
   @ApiProperty({ description: 'Every registered node, by group then id.', type: [NodeResponseDto] })
   items: NodeResponseDto[];
+}
+
+export class GroupNodeCountsDto {
+  @ApiProperty({ description: 'Nodes whose status is ACTIVE (including any whose heartbeat is overdue but not yet declared DEAD).' })
+  active: number;
+
+  @ApiProperty({ description: 'Nodes being drained: no new placements.' })
+  draining: number;
+
+  @ApiProperty({ description: 'Nodes declared dead; they must register again.' })
+  dead: number;
+}
+
+export class WorkerGroupResponseDto {
+  @ApiProperty({ description: 'Group name, as nodes register into it and jobs select it.', example: 'gpu' })
+  name: string;
+
+  @ApiProperty({ description: 'Free-form description of the group.' })
+  description: string;
+
+  @ApiProperty({ description: 'Registered nodes of the group by status.', type: GroupNodeCountsDto })
+  nodes: GroupNodeCountsDto;
+
+  @ApiProperty({ description: 'ACTIVE nodes with a recent heartbeat: the ones jobs can be placed on, and that the totals below cover.' })
+  live_nodes: number;
+
+  @ApiProperty({ description: 'Slots of the live nodes.' })
+  slots: number;
+
+  @ApiProperty({ description: 'Slots in use on the live nodes.' })
+  used_slots: number;
+
+  @ApiProperty({ description: 'CPU cores of the live nodes.' })
+  cpu: number;
+
+  @ApiProperty({ description: 'CPU cores reserved on the live nodes (may be fractional).' })
+  used_cpu: number;
+
+  @ApiProperty({ description: 'Memory of the live nodes, MiB.' })
+  mem_mb: number;
+
+  @ApiProperty({ description: 'Memory reserved on the live nodes, MiB.' })
+  used_mem_mb: number;
+
+  @ApiProperty({ description: 'GPUs of the live nodes.' })
+  gpu_count: number;
+
+  @ApiProperty({ description: 'GPUs reserved on the live nodes.' })
+  used_gpus: number;
+
+  @ApiProperty({ description: 'Distinct GPU models of the live nodes, sorted.', type: [String], example: ['NVIDIA H100 80GB HBM3'] })
+  gpu_models: string[];
+}
+
+export class WorkerGroupListResponseDto {
+  @ApiProperty({ description: 'Every configured worker group, by name.', type: [WorkerGroupResponseDto] })
+  items: WorkerGroupResponseDto[];
 }

@@ -1,5 +1,5 @@
-import type { NodeEntity } from '../../../libs/db';
-import type { NodeResponseDto } from './workers.dto';
+import type { NodeEntity, WorkerGroupSummary } from '../../../libs/db';
+import type { NodeResponseDto, WorkerGroupResponseDto } from './workers.dto';
 
 export function toNodeResponse(node: NodeEntity): NodeResponseDto {
   return {
@@ -18,7 +18,26 @@ export function toNodeResponse(node: NodeEntity): NodeResponseDto {
     gpu_count: node.gpuCount,
     used_gpus: node.usedGpus,
     gpus: node.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memory_mb: gpu.memory_mb })),
+    labels: node.labels,
     last_seen_at: node.lastSeenAt.toISOString(),
     registered_at: node.registeredAt.toISOString(),
+  };
+}
+
+export function toWorkerGroupResponse(group: WorkerGroupSummary): WorkerGroupResponseDto {
+  return {
+    name: group.name,
+    description: group.description,
+    nodes: { active: group.active, draining: group.draining, dead: group.dead },
+    live_nodes: group.live,
+    slots: group.slots,
+    used_slots: group.usedSlots,
+    cpu: group.cpuMillis / 1000,
+    used_cpu: group.usedCpuMillis / 1000,
+    mem_mb: group.memMb,
+    used_mem_mb: group.usedMemMb,
+    gpu_count: group.gpuCount,
+    used_gpus: group.usedGpus,
+    gpu_models: group.gpuModels,
   };
 }

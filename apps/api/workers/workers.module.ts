@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { BootstrapCredentialGuard } from './bootstrap-credential.guard';
 import { WorkerCredentials } from './worker-credentials';
-import { InternalNodesController, WorkersController } from './workers.controller';
+import { InternalNodesController, WorkerGroupsController, WorkersController } from './workers.controller';
 import { WorkersService } from './workers.service';
 
 @Module({
-  controllers: [WorkersController, InternalNodesController],
+  controllers: [WorkersController, WorkerGroupsController, InternalNodesController],
   providers: [WorkersService, WorkerCredentials, BootstrapCredentialGuard],
   exports: [WorkersService],
 })

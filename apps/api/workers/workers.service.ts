@@ -14,9 +14,10 @@ import type {
   NodeResponseDto,
   RegisterNodeDto,
   RegisterNodeResponseDto,
+  WorkerGroupListResponseDto,
 } from './workers.dto';
 import { WorkerCredentials } from './worker-credentials';
-import { toNodeResponse } from './workers.mapper';
+import { toNodeResponse, toWorkerGroupResponse } from './workers.mapper';
 
 /** The node registry: registration, liveness heartbeats and the node list. */
 @Injectable()
@@ -41,6 +42,12 @@ export class WorkersService implements OnApplicationBootstrap {
     return { items: (await this.nodes.list()).map(toNodeResponse) };
   }
 
+  /** Worker groups with their nodes by status; totals cover the nodes a job could be placed on now. */
+  async listGroups(): Promise<WorkerGroupListResponseDto> {
+    const groups = await this.nodes.groupSummaries(this.config.scheduling.nodeDeadAfterSeconds);
+    return { items: groups.map(toWorkerGroupResponse) };
+  }
+
   /**
    * Registers (or re-registers, with a new incarnation) a node whose bootstrap credential was checked,
    * mints its worker token for that incarnation, then wakes jobs waiting for capacity.
@@ -57,6 +64,7 @@ export class WorkersService implements OnApplicationBootstrap {
         cpuMillis: dto.cpu_millis,
         memMb: dto.mem_mb,
         gpus: dto.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memory_mb: gpu.memory_mb })),
+        labels: dto.labels ?? {},
       }));
     } catch (error) {
       if (error instanceof UnknownWorkerGroupError) {

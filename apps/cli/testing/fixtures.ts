@@ -69,6 +69,7 @@ export function workerFixture(overrides: Partial<WorkerNode> = {}): WorkerNode {
     gpu_count: 0,
     used_gpus: 0,
     gpus: [],
+    labels: {},
     last_seen_at: '2025-01-02T03:04:05.000Z',
     registered_at: '2025-01-02T03:00:00.000Z',
     ...overrides,
