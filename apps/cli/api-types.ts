@@ -31,9 +31,16 @@ export interface Job {
   mem_mb: number;
   gpu: number;
   priority: number;
+  priority_class: string | null;
+  may_preempt: boolean;
+  worker_group: string | null;
+  node_selector: Record<string, string>;
+  gpu_model: string | null;
+  gpu_memory_mb: number | null;
   state: JobState;
   pending_reason: string | null;
   pending_detail: string | null;
+  queue_position: number | null;
   attempts: number;
   max_attempts: number;
   timeout_seconds: number;
@@ -106,6 +113,11 @@ export interface CreateJobRequest {
   mem_mb?: number;
   gpu?: number;
   priority?: number;
+  priority_class?: string;
+  worker_group?: string;
+  node_selector?: Record<string, string>;
+  gpu_model?: string;
+  gpu_memory_mb?: number;
   max_attempts?: number;
   timeout_seconds?: number;
 }
@@ -132,6 +144,7 @@ export interface Tenant {
   submit_rate_per_minute: number | null;
   max_running_jobs: number | null;
   max_gpus: number | null;
+  weight: number;
   created_at: string;
   updated_at: string;
 }
@@ -148,6 +161,7 @@ export interface TenantChanges {
   submit_rate_per_minute?: number | null;
   max_running_jobs?: number | null;
   max_gpus?: number | null;
+  weight?: number;
 }
 
 export interface AuditEvent {

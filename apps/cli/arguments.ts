@@ -95,3 +95,10 @@ export function buildParams(
   if (seconds !== undefined) params.seconds = seconds;
   return params;
 }
+
+/** One `--selector key=value` (a node label the job's node must carry), collected into a map. */
+export function collectSelector(raw: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = raw.indexOf('=');
+  if (at <= 0) throw new UsageError(`a selector is key=value, got "${raw}"`);
+  return { ...previous, [raw.slice(0, at)]: raw.slice(at + 1) };
+}

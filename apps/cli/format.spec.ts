@@ -66,12 +66,18 @@ describe('formatJob', () => {
   });
 
   it('shows why a queued job waits, and the error of a failed one', () => {
-    const queued = formatJob(jobFixture({ pending_reason: 'insufficient_capacity', pending_detail: 'no node has 2 free GPUs' }));
+    const queued = formatJob(
+      jobFixture({ pending_reason: 'insufficient_capacity', pending_detail: 'no node has 2 free GPUs', queue_position: 3, gpu: 2, gpu_model: 'A100', node_selector: { zone: 'eu-1' } }),
+    );
     expect(queued).toContain('pending:    insufficient_capacity: no node has 2 free GPUs');
+    expect(queued).toContain('position:   3 in the queue');
+    expect(queued).toContain('placement:  labels zone=eu-1, gpu model A100');
+    expect(formatJob(jobFixture({ pending_reason: 'queued' }))).toContain('position:   - (not reached by the last scheduling cycle)');
     expect(queued).toContain('assignments:\nnone yet');
     const failed = formatJob(jobFixture({ state: 'FAILED', error: { code: 'RunnerError', message: 'boom' } }));
     expect(failed).toContain('error:      RunnerError: boom');
     expect(failed).not.toContain('pending:');
+    expect(failed).toContain('placement:  any node');
   });
 });
 

@@ -77,6 +77,17 @@ export function formatAssignments(assignments: Assignment[]): string {
   );
 }
 
+/** Where the job may run, as submitted: "any node" when it did not say. */
+function placementConstraints(job: Job): string {
+  const parts: string[] = [];
+  if (job.worker_group) parts.push(`group ${job.worker_group}`);
+  const labels = formatLabels(job.node_selector);
+  if (labels !== NONE) parts.push(`labels ${labels}`);
+  if (job.gpu_model) parts.push(`gpu model ${job.gpu_model}`);
+  if (job.gpu_memory_mb !== null) parts.push(`gpu memory >= ${job.gpu_memory_mb} MiB`);
+  return parts.length > 0 ? parts.join(', ') : 'any node';
+}
+
 /** The readable block of `mlis status` (and of `mlis submit --wait`). */
 export function formatJob(job: Job): string {
   const fields: [string, string][] = [
@@ -86,10 +97,12 @@ export function formatJob(job: Job): string {
   ];
   if (job.pending_reason) {
     fields.push(['pending', job.pending_detail ? `${job.pending_reason}: ${job.pending_detail}` : job.pending_reason]);
+    fields.push(['position', job.queue_position === null ? `${NONE} (not reached by the last scheduling cycle)` : `${job.queue_position} in the queue`]);
   }
   fields.push(
     ['attempts', `${job.attempts}/${job.max_attempts}`],
-    ['resources', `cpu ${formatNumber(job.cpu)}, mem ${job.mem_mb} MiB, gpu ${job.gpu}, priority ${job.priority}`],
+    ['resources', `cpu ${formatNumber(job.cpu)}, mem ${job.mem_mb} MiB, gpu ${job.gpu}, priority ${job.priority}${job.priority_class ? ` (${job.priority_class})` : ''}`],
+    ['placement', placementConstraints(job)],
     ['params', compactJson(job.params)],
     ['result', compactJson(job.result)],
     ['error', job.error ? `${job.error.code}: ${job.error.message}` : NONE],

@@ -131,6 +131,28 @@ describe('mlis CLI against a fake API', () => {
       expect(io.err()).toBe('QUEUED (attempt 0/3)\nRUNNING on cpu-1 (attempt 1/3)\nSUCCEEDED (attempt 1/3)\n');
     });
 
+    it('sends placement selectors and a priority class as given', async () => {
+      scriptJob(['QUEUED']);
+      const io = captureIo();
+      const code = await run(
+        ['submit', 'sleep', '--gpu', '2', '--priority-class', 'urgent', '--worker-group', 'gpu', '--selector', 'zone=eu-1', '--selector', 'rack=r7',
+          '--gpu-model', 'A100', '--gpu-memory-mb', '40000', '--api-url', url],
+        io,
+      );
+      expect(code).toBe(0);
+      expect(api.requests[0].body).toEqual({
+        task_type: 'sleep',
+        params: {},
+        gpu: 2,
+        priority_class: 'urgent',
+        worker_group: 'gpu',
+        node_selector: { zone: 'eu-1', rack: 'r7' },
+        gpu_model: 'A100',
+        gpu_memory_mb: 40000,
+      });
+      expect(await run(['submit', 'sleep', '--selector', 'zone', '--api-url', url], captureIo())).toBe(2);
+    });
+
     it('--wait exits 1 when the job FAILED, and --json prints only the final job', async () => {
       scriptJob(['FAILED'], { error: { code: 'RunnerError', message: 'boom' } });
       const io = captureIo();

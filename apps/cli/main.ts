@@ -5,6 +5,7 @@ import { loadConfig, type AppConfig } from '../../libs/config';
 import { ApiClient } from './api-client';
 import {
   collectParam,
+  collectSelector,
   parseInteger,
   parseJobState,
   parseNonNegativeInteger,
@@ -111,6 +112,11 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .option('--mem-mb <n>', 'memory to reserve, MiB', parseNonNegativeInteger)
     .option('--gpu <n>', 'GPUs to reserve', parseNonNegativeInteger)
     .option('--priority <n>', 'priority among waiting jobs (higher first)', parseInteger)
+    .option('--priority-class <name>', 'a configured priority class instead of --priority (e.g. low, normal, high, urgent)')
+    .option('--worker-group <group>', 'run only on nodes of this worker group')
+    .option('--selector <key=value>', 'run only on nodes with this label, repeatable', collectSelector)
+    .option('--gpu-model <model>', 'the GPUs must be of this model')
+    .option('--gpu-memory-mb <n>', 'each GPU must have at least this much memory, MiB', parsePositiveInteger)
     .option('--max-attempts <n>', 'attempts allowed when nodes are lost', parsePositiveInteger)
     .option('--timeout-seconds <n>', 'run time limit of one attempt', parsePositiveInteger)
     .option('--idempotency-key <key>', 'resubmitting with the same key returns the same job')
@@ -190,7 +196,8 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
       .option('--max-queued-jobs <n>', 'most jobs waiting at once, or "none"', parseLimit)
       .option('--submit-rate <n>', 'submissions per minute, or "none"', parseLimit)
       .option('--max-running-jobs <n>', 'most jobs running at once, or "none"', parseLimit)
-      .option('--max-gpus <n>', 'most GPUs in use at once, or "none"', parseLimit);
+      .option('--max-gpus <n>', 'most GPUs in use at once, or "none"', parseLimit)
+      .option('--weight <n>', 'fair-share weight (1-1000): weight 2 is entitled to twice the share of weight 1', parsePositiveInteger);
   tenants
     .command('list')
     .description('list tenants and their limits')

@@ -18,6 +18,12 @@ export interface NewJob {
   memMb: number;
   gpu: number;
   priority: number;
+  priorityClass: string | null;
+  mayPreempt: boolean;
+  workerGroup: string | null;
+  nodeSelector: Record<string, string>;
+  gpuModel: string | null;
+  gpuMemoryMb: number | null;
   maxAttempts: number;
   timeoutSeconds: number;
   idempotencyKey: string | null;
@@ -70,8 +76,9 @@ export class JobsRepository {
       return await this.dataSource.transaction(async (m) => {
         await m.query(
           `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority,
-                             state, attempts, max_attempts, timeout_seconds, idempotency_key, request_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13)`,
+                             state, attempts, max_attempts, timeout_seconds, idempotency_key, request_id,
+                             priority_class, may_preempt, worker_group, node_selector, gpu_model, gpu_memory_mb)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
           [
             job.id,
             job.tenantId,
@@ -86,6 +93,12 @@ export class JobsRepository {
             job.timeoutSeconds,
             job.idempotencyKey,
             job.requestId,
+            job.priorityClass,
+            job.mayPreempt,
+            job.workerGroup,
+            JSON.stringify(job.nodeSelector),
+            job.gpuModel,
+            job.gpuMemoryMb,
           ],
         );
         const record = await this.findById(job.tenantId, job.id, m);

@@ -65,6 +65,12 @@ export class NodesRepository {
     return new Map(rows.map((row) => [row.group_name, row.live]));
   }
 
+  /** The configured worker groups' names, sorted. */
+  async workerGroupNames(): Promise<string[]> {
+    const rows: { name: string }[] = await this.dataSource.query(`SELECT name FROM worker_groups ORDER BY name`);
+    return rows.map((row) => row.name);
+  }
+
   /** Every worker group, by name, with node counts by status and the summed capacity and usage of its live nodes. */
   async groupSummaries(seenWithinSeconds: number): Promise<WorkerGroupSummary[]> {
     const rows: GroupSummaryRow[] = await this.dataSource.query(

@@ -3,12 +3,14 @@ import type { DataSource, EntityManager } from 'typeorm';
 /** Another tenant already has this id. */
 export class TenantExistsError extends Error {}
 
-/** A tenant's limits; null means unlimited. */
+/** A tenant's limits (null means unlimited) and its fair-share weight. */
 export interface TenantLimits {
   maxQueuedJobs: number | null;
   submitRatePerMinute: number | null;
   maxRunningJobs: number | null;
   maxGpus: number | null;
+  /** Entitles the tenant to weight × the dominant share of a weight-1 tenant (1-1000). */
+  weight: number;
 }
 
 export interface TenantRecord extends TenantLimits {
@@ -32,16 +34,18 @@ interface TenantRow {
   submit_rate_per_minute: number | null;
   max_running_jobs: number | null;
   max_gpus: number | null;
+  weight: number;
   created_at: Date;
   updated_at: Date;
 }
 
-const COLUMNS = 'id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, created_at, updated_at';
+const COLUMNS = 'id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight, created_at, updated_at';
 const LIMIT_COLUMNS: Record<keyof TenantLimits, string> = {
   maxQueuedJobs: 'max_queued_jobs',
   submitRatePerMinute: 'submit_rate_per_minute',
   maxRunningJobs: 'max_running_jobs',
   maxGpus: 'max_gpus',
+  weight: 'weight',
 };
 
 function toRecord(row: TenantRow): TenantRecord {
@@ -52,6 +56,7 @@ function toRecord(row: TenantRow): TenantRecord {
     submitRatePerMinute: row.submit_rate_per_minute,
     maxRunningJobs: row.max_running_jobs,
     maxGpus: row.max_gpus,
+    weight: row.weight,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -69,9 +74,9 @@ export class TenantsRepository {
     try {
       return await this.dataSource.transaction(async (m) => {
         const rows: TenantRow[] = await m.query(
-          `INSERT INTO tenants (id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-          [tenant.id, tenant.name, tenant.maxQueuedJobs, tenant.submitRatePerMinute, tenant.maxRunningJobs, tenant.maxGpus],
+          `INSERT INTO tenants (id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
+          [tenant.id, tenant.name, tenant.maxQueuedJobs, tenant.submitRatePerMinute, tenant.maxRunningJobs, tenant.maxGpus, tenant.weight],
         );
         const record = toRecord(rows[0]);
         await inTransaction(m, record);

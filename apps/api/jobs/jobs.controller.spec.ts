@@ -158,6 +158,64 @@ describe(JobsController.name, () => {
       await http().post('/v1/jobs').send({ ...valid, gpu: 64 }).expect(202);
     });
 
+    describe('placement requests', () => {
+      it('stores selectors and a priority class (its priority, its preemption right) and returns them', async () => {
+        t.nodes.nodes[1].labels = { zone: 'eu-1' };
+        const response = await http()
+          .post('/v1/jobs')
+          .send({ ...valid, gpu: 1, worker_group: 'gpu', node_selector: { zone: 'eu-1' }, gpu_model: 'simulated', gpu_memory_mb: 8000, priority_class: 'urgent' })
+          .expect(202);
+        expect(response.body).toMatchObject({
+          priority: 100,
+          priority_class: 'urgent',
+          may_preempt: true,
+          worker_group: 'gpu',
+          node_selector: { zone: 'eu-1' },
+          gpu_model: 'simulated',
+          gpu_memory_mb: 8000,
+          pending_reason: 'queued',
+          queue_position: null,
+        });
+        expect(t.jobs.records[0].job).toMatchObject({ priority: 100, mayPreempt: true, nodeSelector: { zone: 'eu-1' } });
+      });
+
+      it('gives a plain priority no preemption right and no class', async () => {
+        const response = await http().post('/v1/jobs').send({ ...valid, priority: 100 }).expect(202);
+        expect(response.body).toMatchObject({ priority: 100, priority_class: null, may_preempt: false, node_selector: {} });
+      });
+
+      it('refuses priority together with priority_class, an unknown class, and GPU selectors without GPUs (400, nothing stored)', async () => {
+        const both = await http().post('/v1/jobs').send({ ...valid, priority: 5, priority_class: 'high' }).expect(400);
+        expect(both.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'priority_class', problem: 'cannot be combined with priority' }] });
+        const unknown = await http().post('/v1/jobs').send({ ...valid, priority_class: 'vip' }).expect(400);
+        expect(unknown.body.error.message).toBe('unknown priority_class "vip"; the classes are low, normal, high, urgent');
+        const model = await http().post('/v1/jobs').send({ ...valid, gpu_model: 'A100' }).expect(400);
+        expect(model.body.error.details).toEqual([{ field: 'gpu_model', problem: 'only meaningful with gpu > 0' }]);
+        const selector = await http().post('/v1/jobs').send({ ...valid, node_selector: { zone: 5 } }).expect(400);
+        expect(selector.body.error.details).toEqual([{ field: 'node_selector', problem: expect.stringContaining('node_selector "zone"') }]);
+        expect(t.jobs.records).toHaveLength(0);
+      });
+
+      it('answers 422 unschedulable for an unknown group, labels or a GPU model no node has, and a job over the tenant max_gpus', async () => {
+        const group = await http().post('/v1/jobs').send({ ...valid, worker_group: 'tpu' }).expect(422);
+        expect(group.body.error).toMatchObject({ code: 'unschedulable', message: 'no worker group "tpu"; the groups are cpu, gpu' });
+        const labels = await http().post('/v1/jobs').send({ ...valid, node_selector: { zone: 'mars' } }).expect(422);
+        expect(labels.body.error.message).toBe('no node registered has the labels zone=mars');
+        const model = await http().post('/v1/jobs').send({ ...valid, gpu: 1, gpu_model: 'H100' }).expect(422);
+        expect(model.body.error.message).toMatch(/too much gpu; largest available: cpu 4, mem_mb 16384, gpu 0 of the requested model and memory/);
+        expect(model.body.error.details).toEqual([{ field: 'gpu_model', problem: expect.stringContaining('of the requested model') }]);
+        t.tenants.put({ id: 'default', name: 'Default tenant', maxGpus: 1 });
+        const quota = await http().post('/v1/jobs').send({ ...valid, gpu: 2 }).expect(422);
+        expect(quota.body.error.details).toEqual([{ field: 'gpu', problem: "exceeds the tenant's max_gpus 1" }]);
+        expect(t.jobs.records).toHaveLength(0);
+      });
+
+      it('accepts a job for a configured group no node has joined yet: it waits', async () => {
+        t.nodes.workerGroups = ['cpu', 'gpu', 'batch'];
+        await http().post('/v1/jobs').send({ ...valid, worker_group: 'batch' }).expect(202);
+      });
+    });
+
     it('answers 503 dependency_unavailable and keeps no row when the workflow cannot start', async () => {
       t.temporal.startError = new Error('14 UNAVAILABLE: No connection established');
       const response = await http().post('/v1/jobs').send(valid).expect(503);

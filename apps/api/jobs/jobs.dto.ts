@@ -3,6 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
 import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
 import { TASK_TYPES } from '../../../libs/runners/registry';
+import { IsLabelMap, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MAX_LABELS } from '../common/label-map';
 
 const INT32_MAX = 2_147_483_647;
 // cpu is stored in millicores in a 32-bit column.
@@ -56,12 +57,58 @@ export class CreateJobDto {
   @Max(1024)
   gpu?: number;
 
-  @ApiPropertyOptional({ description: 'Higher runs first among waiting jobs.', minimum: -INT32_MAX, maximum: INT32_MAX, default: DEFAULT_PRIORITY })
+  @ApiPropertyOptional({
+    description: 'Higher runs first among waiting jobs. Give this or priority_class, not both.',
+    minimum: -INT32_MAX,
+    maximum: INT32_MAX,
+    default: DEFAULT_PRIORITY,
+  })
   @IsOptional()
   @IsInt()
   @Min(-INT32_MAX)
   @Max(INT32_MAX)
   priority?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default).',
+    example: 'high',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/)
+  priority_class?: string;
+
+  @ApiPropertyOptional({ description: 'Run only on nodes of this worker group.', example: 'gpu' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/)
+  worker_group?: string;
+
+  @ApiPropertyOptional({
+    description: `Run only on nodes carrying every one of these labels (at most ${MAX_LABELS}; keys ${LABEL_KEY_PATTERN.source}, values ${LABEL_VALUE_PATTERN.source}).`,
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { zone: 'eu-1' },
+  })
+  // The body's object as parsed: class-transformer's copy drops keys that name Object methods.
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.node_selector, { toClassOnly: true })
+  @IsOptional()
+  @IsLabelMap()
+  node_selector?: Record<string, string>;
+
+  @ApiPropertyOptional({ description: 'GPUs it gets must be of this model (as nvidia-smi names it). Needs gpu > 0.', example: 'NVIDIA A100-SXM4-80GB' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  gpu_model?: string;
+
+  @ApiPropertyOptional({ description: 'GPUs it gets must each have at least this much memory, MiB. Needs gpu > 0.', minimum: 1, maximum: INT32_MAX })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(INT32_MAX)
+  gpu_memory_mb?: number;
 
   @ApiPropertyOptional({
     description: 'Attempts allowed when nodes are lost (default from MLIS_DEFAULT_MAX_ATTEMPTS).',
@@ -198,14 +245,39 @@ export class JobResponseDto {
   @ApiProperty({ description: 'Priority among waiting jobs.' })
   priority: number;
 
+  @ApiProperty({ description: 'The priority class it was submitted with.', type: String, nullable: true })
+  priority_class: string | null;
+
+  @ApiProperty({ description: 'Whether it may evict lower-priority running jobs (its class is preempting).' })
+  may_preempt: boolean;
+
+  @ApiProperty({ description: 'Worker group it must run in.', type: String, nullable: true })
+  worker_group: string | null;
+
+  @ApiProperty({ description: 'Labels its node must carry.', type: 'object', additionalProperties: { type: 'string' } })
+  node_selector: Record<string, string>;
+
+  @ApiProperty({ description: 'GPU model it must get.', type: String, nullable: true })
+  gpu_model: string | null;
+
+  @ApiProperty({ description: 'Memory each of its GPUs must have, MiB.', type: Number, nullable: true })
+  gpu_memory_mb: number | null;
+
   @ApiProperty({ description: 'Job state.', enum: JOB_STATES })
   state: JobState;
 
   @ApiProperty({ description: 'Why a QUEUED job is waiting.', enum: PENDING_REASONS, nullable: true })
   pending_reason: PendingReason | null;
 
-  @ApiProperty({ description: 'Which resource is short, for a waiting job.', type: String, nullable: true })
+  @ApiProperty({ description: 'Which resource is short, or which job holds the capacity, for a waiting job.', type: String, nullable: true })
   pending_detail: string | null;
+
+  @ApiProperty({
+    description: "A waiting job's place in the last scheduling cycle's order (1 = next); null when not waiting or deeper than that cycle looked.",
+    type: Number,
+    nullable: true,
+  })
+  queue_position: number | null;
 
   @ApiProperty({ description: 'Attempts started so far.' })
   attempts: number;

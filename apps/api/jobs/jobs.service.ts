@@ -10,11 +10,11 @@ import {
   TERMINAL_JOB_STATES,
   type AuditEventInput,
   type JobWorkflowInput,
-  type ResourceRequest,
 } from '../../../libs/contracts';
 import { IdempotencyKeyTakenError, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
+import { TenantsRepository } from '../../../libs/db/tenants.repository';
+import type { PriorityClass } from '../../../libs/config';
 import { AuditRepository } from '../../../libs/db/audit.repository';
-import { fitsWhenEmpty } from '../../../libs/ledger';
 import { InvalidParamsError } from '../../../libs/runners/runner';
 import { getRunner } from '../../../libs/runners/registry';
 import type { Scope } from '../../../libs/auth/claims';
@@ -34,6 +34,7 @@ import {
   type JobResponseDto,
 } from './jobs.dto';
 import { toJobResponse } from './jobs.mapper';
+import { whyUnschedulable } from './schedulability';
 import { SubmissionLimitsService } from './submission-limits.service';
 
 /** Started by name so the API never loads workflow code; typed by its input. */
@@ -44,7 +45,23 @@ const JOB_WORKFLOW_TYPE = 'jobWorkflow';
 const TEMPORAL_CALL_DEADLINE_MS = 5_000;
 
 /** The part of a submission that decides what runs; an idempotent replay must match it exactly. */
-type JobSpec = Pick<NewJob, 'taskType' | 'params' | 'cpuMillis' | 'memMb' | 'gpu' | 'priority' | 'maxAttempts' | 'timeoutSeconds'>;
+type JobSpec = Pick<
+  NewJob,
+  | 'taskType'
+  | 'params'
+  | 'cpuMillis'
+  | 'memMb'
+  | 'gpu'
+  | 'priority'
+  | 'priorityClass'
+  | 'mayPreempt'
+  | 'workerGroup'
+  | 'nodeSelector'
+  | 'gpuModel'
+  | 'gpuMemoryMb'
+  | 'maxAttempts'
+  | 'timeoutSeconds'
+>;
 
 export interface SubmitResult {
   job: JobResponseDto;
@@ -71,6 +88,12 @@ function specOf(record: JobRecord): JobSpec {
     memMb: job.memMb,
     gpu: job.gpu,
     priority: job.priority,
+    priorityClass: job.priorityClass,
+    mayPreempt: job.mayPreempt,
+    workerGroup: job.workerGroup,
+    nodeSelector: job.nodeSelector,
+    gpuModel: job.gpuModel,
+    gpuMemoryMb: job.gpuMemoryMb,
     maxAttempts: job.maxAttempts,
     timeoutSeconds: job.timeoutSeconds,
   };
@@ -87,6 +110,7 @@ export class JobsService {
     @Inject(Client) private readonly client: Client,
     @Inject(SubmissionLimitsService) private readonly limits: SubmissionLimitsService,
     @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
@@ -101,7 +125,7 @@ export class JobsService {
       const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
       if (earlier) return this.replay(earlier, spec);
     }
-    await this.checkSchedulable(spec);
+    await this.checkSchedulable(spec, actor.tenantId);
 
     const job: NewJob = {
       ...spec,
@@ -254,16 +278,47 @@ export class JobsService {
       throw error;
     }
     const { scheduling } = this.config;
+    const gpu = dto.gpu ?? DEFAULT_GPU;
+    if (gpu === 0 && (dto.gpu_model !== undefined || dto.gpu_memory_mb !== undefined)) {
+      throw new DomainError(ApiErrorCode.ValidationFailed, 'gpu_model and gpu_memory_mb need gpu > 0', [
+        { field: dto.gpu_model !== undefined ? 'gpu_model' : 'gpu_memory_mb', problem: 'only meaningful with gpu > 0' },
+      ]);
+    }
+    const priorityClass = this.priorityClass(dto);
     return {
       taskType: dto.task_type,
       params,
       cpuMillis: (dto.cpu ?? DEFAULT_CPU) * 1000,
       memMb: dto.mem_mb ?? DEFAULT_MEM_MB,
-      gpu: dto.gpu ?? DEFAULT_GPU,
-      priority: dto.priority ?? DEFAULT_PRIORITY,
+      gpu,
+      priority: priorityClass?.priority ?? dto.priority ?? DEFAULT_PRIORITY,
+      priorityClass: priorityClass?.name ?? null,
+      mayPreempt: priorityClass?.preempting ?? false,
+      workerGroup: dto.worker_group ?? null,
+      nodeSelector: dto.node_selector ?? {},
+      gpuModel: dto.gpu_model ?? null,
+      gpuMemoryMb: dto.gpu_memory_mb ?? null,
       maxAttempts: dto.max_attempts ?? scheduling.defaultMaxAttempts,
       timeoutSeconds: dto.timeout_seconds ?? scheduling.defaultTimeoutSeconds,
     };
+  }
+
+  /** The configured class a submission names; a priority and a class together are two answers to one question. */
+  private priorityClass(dto: CreateJobDto): PriorityClass | null {
+    if (dto.priority_class === undefined) return null;
+    if (dto.priority !== undefined) {
+      throw new DomainError(ApiErrorCode.ValidationFailed, 'give priority or priority_class, not both', [
+        { field: 'priority_class', problem: 'cannot be combined with priority' },
+      ]);
+    }
+    const classes = this.config.scheduling.priorityClasses;
+    const found = classes.find((candidate) => candidate.name === dto.priority_class);
+    if (!found) {
+      throw new DomainError(ApiErrorCode.ValidationFailed, `unknown priority_class "${dto.priority_class}"; the classes are ${classes.map((c) => c.name).join(', ')}`, [
+        { field: 'priority_class', problem: `one of ${classes.map((c) => c.name).join(', ')}` },
+      ]);
+    }
+    return found;
   }
 
   private replay(earlier: JobRecord, spec: JobSpec): SubmitResult {
@@ -277,38 +332,27 @@ export class JobsService {
   }
 
   /**
-   * Refuses a request that no registered node could run even when empty. With no node registered
-   * yet the job is accepted and waits, since the cluster's shape is unknown.
+   * Refuses a request that no registered node could run even when empty (its selectors included), or that
+   * the tenant's max_gpus could never allow. With no node registered yet (in its group) the job is accepted
+   * and waits, since the cluster's shape is unknown.
    */
-  private async checkSchedulable(spec: JobSpec): Promise<void> {
-    const nodes = await this.nodes.list();
-    if (nodes.length === 0) return;
-    const request: ResourceRequest = { cpuMillis: spec.cpuMillis, memMb: spec.memMb, gpu: spec.gpu };
-    const shapes = nodes.map((node) => ({
-      slots: node.slots,
-      cpuMillis: node.cpuMillis,
-      memMb: node.memMb,
-      gpuIndices: node.gpus.map((gpu) => gpu.index),
-    }));
-    if (shapes.some((shape) => fitsWhenEmpty(shape, request))) return;
-
-    const largest = {
-      cpu: Math.max(...shapes.map((s) => s.cpuMillis)) / 1000,
-      mem_mb: Math.max(...shapes.map((s) => s.memMb)),
-      gpu: Math.max(...shapes.map((s) => s.gpuIndices.length)),
-    };
-    const requested = { cpu: spec.cpuMillis / 1000, mem_mb: spec.memMb, gpu: spec.gpu };
-    const short = (['cpu', 'mem_mb', 'gpu'] as const).filter((field) => requested[field] > largest[field]);
-    const why =
-      short.length > 0
-        ? `too much ${short.join(', ')}`
-        : 'every resource fits some node, but no single node has all of them';
-    throw new DomainError(
-      ApiErrorCode.Unschedulable,
-      `no registered node can ever run this job (cpu ${requested.cpu}, mem_mb ${requested.mem_mb}, gpu ${requested.gpu}): ${why}; ` +
-        `largest available: cpu ${largest.cpu}, mem_mb ${largest.mem_mb}, gpu ${largest.gpu}`,
-      short.map((field) => ({ field, problem: `exceeds the largest node's ${largest[field]}` })),
+  private async checkSchedulable(spec: JobSpec, tenantId: string): Promise<void> {
+    const [nodes, groups, tenant] = await Promise.all([this.nodes.list(), this.nodes.workerGroupNames(), this.tenants.findById(tenantId)]);
+    const problem = whyUnschedulable(
+      { cpuMillis: spec.cpuMillis, memMb: spec.memMb, gpu: spec.gpu },
+      { workerGroup: spec.workerGroup, labels: spec.nodeSelector, gpuModel: spec.gpuModel, gpuMemoryMb: spec.gpuMemoryMb },
+      nodes.map((node) => ({
+        group: node.groupName,
+        labels: node.labels,
+        slots: node.slots,
+        cpuMillis: node.cpuMillis,
+        memMb: node.memMb,
+        gpus: node.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memoryMb: gpu.memory_mb })),
+      })),
+      groups,
+      tenant?.maxGpus ?? null,
     );
+    if (problem) throw new DomainError(ApiErrorCode.Unschedulable, problem.message, problem.details);
   }
 
   private withDeadline<T>(call: () => Promise<T>): Promise<T> {

@@ -29,6 +29,7 @@ describe(TenantsController.name, () => {
         submit_rate_per_minute: 60,
         max_running_jobs: null,
         max_gpus: null,
+        weight: 1,
       });
       expect(t.audit.events).toEqual([
         expect.objectContaining({ requestId: 'create-1', action: 'tenant.create', resource: 'tenant/team-a', targetTenant: 'team-a', result: 'allow' }),
@@ -41,7 +42,15 @@ describe(TenantsController.name, () => {
     });
 
     it('refuses bad ids, negative or fractional limits and unknown fields with 400', async () => {
-      for (const body of [{ id: 'Team_A' }, { id: 'x', max_queued_jobs: -1 }, { id: 'x', submit_rate_per_minute: 1.5 }, { id: 'x', tenant_id: 'y' }]) {
+      for (const body of [
+        { id: 'Team_A' },
+        { id: 'x', max_queued_jobs: -1 },
+        { id: 'x', submit_rate_per_minute: 1.5 },
+        { id: 'x', tenant_id: 'y' },
+        { id: 'x', weight: 0 },
+        { id: 'x', weight: 1001 },
+        { id: 'x', weight: null },
+      ]) {
         const response = await http().post('/v1/tenants').send(body);
         expect({ body, status: response.status, code: response.body.error?.code }).toEqual({ body, status: 400, code: 'validation_failed' });
       }
@@ -50,10 +59,10 @@ describe(TenantsController.name, () => {
 
     it('changes only the limits given, null removing one, and records what changed', async () => {
       t.tenants.put({ id: 'team-b', name: 'B', maxQueuedJobs: 5, submitRatePerMinute: 10 });
-      const response = await http().patch('/v1/tenants/team-b').send({ submit_rate_per_minute: null, max_gpus: 4 }).expect(200);
-      expect(response.body).toMatchObject({ max_queued_jobs: 5, submit_rate_per_minute: null, max_gpus: 4 });
+      const response = await http().patch('/v1/tenants/team-b').send({ submit_rate_per_minute: null, max_gpus: 4, weight: 3 }).expect(200);
+      expect(response.body).toMatchObject({ max_queued_jobs: 5, submit_rate_per_minute: null, max_gpus: 4, weight: 3 });
       expect(t.audit.events).toEqual([
-        expect.objectContaining({ action: 'tenant.update', reason: 'submit_rate_per_minute=null max_gpus=4', targetTenant: 'team-b' }),
+        expect.objectContaining({ action: 'tenant.update', reason: 'submit_rate_per_minute=null max_gpus=4 weight=3', targetTenant: 'team-b' }),
       ]);
     });
 

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 
 const INT32_MAX = 2_147_483_647;
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -20,19 +20,27 @@ class TenantLimitsDto {
   @Max(INT32_MAX)
   submit_rate_per_minute?: number | null;
 
-  @ApiPropertyOptional({ description: 'Most jobs running at once (stored for the scheduler); null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @ApiPropertyOptional({ description: 'Most jobs running at once; more wait with quota_exceeded. null for no limit.', type: Number, nullable: true, minimum: 0 })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(INT32_MAX)
   max_running_jobs?: number | null;
 
-  @ApiPropertyOptional({ description: 'Most GPUs in use at once (stored for the scheduler); null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @ApiPropertyOptional({ description: 'Most GPUs in use at once; more wait with quota_exceeded. null for no limit.', type: Number, nullable: true, minimum: 0 })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(INT32_MAX)
   max_gpus?: number | null;
+
+  @ApiPropertyOptional({ description: 'Fair-share weight: a tenant of weight 2 is entitled to twice the dominant share of one of weight 1. Default 1.', minimum: 1, maximum: 1000 })
+  // Absent means default (create) or unchanged (update); null is not a weight.
+  @ValidateIf((_, value) => value !== undefined)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  weight?: number;
 }
 
 export class CreateTenantDto extends TenantLimitsDto {
@@ -74,6 +82,9 @@ export class TenantResponseDto {
 
   @ApiProperty({ description: 'Most GPUs in use at once; null for no limit.', type: Number, nullable: true })
   max_gpus: number | null;
+
+  @ApiProperty({ description: 'Fair-share weight (1-1000).' })
+  weight: number;
 
   @ApiProperty({ description: 'When it was created.', format: 'date-time' })
   created_at: string;

@@ -14,6 +14,7 @@ function toResponse(tenant: TenantRecord): TenantResponseDto {
     submit_rate_per_minute: tenant.submitRatePerMinute,
     max_running_jobs: tenant.maxRunningJobs,
     max_gpus: tenant.maxGpus,
+    weight: tenant.weight,
     created_at: tenant.createdAt.toISOString(),
     updated_at: tenant.updatedAt.toISOString(),
   };
@@ -25,6 +26,7 @@ function limitsOf(dto: CreateTenantDto | UpdateTenantDto): Partial<TenantLimits>
     submitRatePerMinute: dto.submit_rate_per_minute,
     maxRunningJobs: dto.max_running_jobs,
     maxGpus: dto.max_gpus,
+    weight: dto.weight,
   };
 }
 
@@ -47,6 +49,7 @@ export class TenantsService {
           submitRatePerMinute: limits.submitRatePerMinute ?? null,
           maxRunningJobs: limits.maxRunningJobs ?? null,
           maxGpus: limits.maxGpus ?? null,
+          weight: limits.weight ?? 1,
         },
         (manager, record) => this.audit.record(this.allow(actor, requestId, 'tenant.create', record), manager),
       );

@@ -53,6 +53,7 @@ export class FakeTenantsRepository implements Db<TenantsRepository> {
       submitRatePerMinute: null,
       maxRunningJobs: null,
       maxGpus: null,
+      weight: 1,
       ...tenant,
       createdAt: now,
       updatedAt: now,

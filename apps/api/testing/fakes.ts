@@ -88,9 +88,16 @@ export class FakeJobsRepository implements Db<JobsRepository> {
       memMb: 256,
       gpu: 0,
       priority: 0,
+      priorityClass: null,
+      mayPreempt: false,
+      workerGroup: null,
+      nodeSelector: {},
+      gpuModel: null,
+      gpuMemoryMb: null,
       state: 'QUEUED',
       pendingReason: null,
       pendingDetail: null,
+      queuePosition: null,
       attempts: 0,
       maxAttempts: 3,
       timeoutSeconds: 3600,
@@ -120,6 +127,8 @@ export class FakeJobsRepository implements Db<JobsRepository> {
           memMb: job.memMb,
           state: 'RUNNING',
           reason: null,
+          preemptRequestedAt: null,
+          preemptedBy: null,
           createdAt,
           startedAt: null,
           endedAt: null,
@@ -169,6 +178,13 @@ export class FakeNodesRepository implements Db<NodesRepository> {
 
   async findById(nodeId: string): Promise<NodeEntity | null> {
     return this.nodes.find((node) => node.id === nodeId) ?? null;
+  }
+
+  /** The groups the test app is configured with (MLIS_WORKER_GROUPS defaults). */
+  workerGroups = ['cpu', 'gpu'];
+
+  async workerGroupNames(): Promise<string[]> {
+    return [...this.workerGroups].sort();
   }
 
   async liveCountsByGroup(): Promise<Map<string, number>> {

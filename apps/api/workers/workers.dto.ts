@@ -15,16 +15,13 @@ import {
   type ValidationOptions,
 } from 'class-validator';
 import { NODE_STATUSES, type NodeStatus } from '../../../libs/contracts';
+import { IsLabelMap, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MAX_LABELS } from '../common/label-map';
 
 const INT32_MAX = 2_147_483_647;
 /** Node ids and group names, as the database's CHECK constraints allow them. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const NAME_RULE = 'lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters';
 export const MAX_GPUS_PER_NODE = 64;
-// Node labels, as MLIS_NODE_LABELS accepts them: short plain words, keys may carry a prefix/ or dots.
-export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
-export const LABEL_VALUE_PATTERN = /^[A-Za-z0-9._-]{0,63}$/;
-export const MAX_LABELS_PER_NODE = 32;
 
 /** GPU indices must be exactly 0..n-1, each once: they become CUDA_VISIBLE_DEVICES ids. */
 function IsGpuIndexSequence(options?: ValidationOptions): PropertyDecorator {
@@ -40,31 +37,6 @@ function IsGpuIndexSequence(options?: ValidationOptions): PropertyDecorator {
           return [...(indices as number[])].sort((a, b) => a - b).every((index, position) => index === position);
         },
         defaultMessage: () => 'gpus indices must be unique and numbered 0..n-1',
-      },
-    },
-    options,
-  );
-}
-
-/** Why `value` is not a label map, or null when it is one. */
-function labelMapProblem(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'labels must be an object of string values';
-  const entries = Object.entries(value);
-  if (entries.length > MAX_LABELS_PER_NODE) return `labels must have at most ${MAX_LABELS_PER_NODE} entries`;
-  for (const [key, label] of entries) {
-    if (!LABEL_KEY_PATTERN.test(key)) return `label key "${key.slice(0, 80)}" must match ${LABEL_KEY_PATTERN.source}`;
-    if (typeof label !== 'string' || !LABEL_VALUE_PATTERN.test(label)) return `label "${key}" must have a string value matching ${LABEL_VALUE_PATTERN.source}`;
-  }
-  return null;
-}
-
-function IsLabelMap(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isLabelMap',
-      validator: {
-        validate: (value: unknown): boolean => labelMapProblem(value) === null,
-        defaultMessage: (args) => labelMapProblem(args?.value) ?? 'labels are invalid',
       },
     },
     options,
@@ -139,7 +111,7 @@ export class RegisterNodeDto {
   gpus: GpuDeviceDto[];
 
   @ApiPropertyOptional({
-    description: `Labels jobs select the node by (node_selector): at most ${MAX_LABELS_PER_NODE}, keys ${LABEL_KEY_PATTERN.source}, values ${LABEL_VALUE_PATTERN.source}. Default: none.`,
+    description: `Labels jobs select the node by (node_selector): at most ${MAX_LABELS}, keys ${LABEL_KEY_PATTERN.source}, values ${LABEL_VALUE_PATTERN.source}. Default: none.`,
     type: 'object',
     additionalProperties: { type: 'string', pattern: LABEL_VALUE_PATTERN.source },
     example: { zone: 'eu-1', 'example.com/rack': 'r7' },

@@ -14,6 +14,11 @@ export interface SubmitOptions {
   memMb?: number;
   gpu?: number;
   priority?: number;
+  priorityClass?: string;
+  workerGroup?: string;
+  selector?: Record<string, string>;
+  gpuModel?: string;
+  gpuMemoryMb?: number;
   maxAttempts?: number;
   timeoutSeconds?: number;
   idempotencyKey?: string;
@@ -33,6 +38,11 @@ export function createJobRequest(taskType: string, options: SubmitOptions): Crea
   if (options.memMb !== undefined) request.mem_mb = options.memMb;
   if (options.gpu !== undefined) request.gpu = options.gpu;
   if (options.priority !== undefined) request.priority = options.priority;
+  if (options.priorityClass !== undefined) request.priority_class = options.priorityClass;
+  if (options.workerGroup !== undefined) request.worker_group = options.workerGroup;
+  if (options.selector !== undefined) request.node_selector = options.selector;
+  if (options.gpuModel !== undefined) request.gpu_model = options.gpuModel;
+  if (options.gpuMemoryMb !== undefined) request.gpu_memory_mb = options.gpuMemoryMb;
   if (options.maxAttempts !== undefined) request.max_attempts = options.maxAttempts;
   if (options.timeoutSeconds !== undefined) request.timeout_seconds = options.timeoutSeconds;
   return request;
@@ -51,7 +61,8 @@ function progressLine(job: Job): string {
   const attempt = `attempt ${job.attempts}/${job.max_attempts}`;
   if (job.state === 'RUNNING' && job.latest_assignment) return `RUNNING on ${job.latest_assignment.node_id} (${attempt})`;
   if (job.state === 'QUEUED' && job.pending_reason) {
-    return `QUEUED: ${job.pending_reason}${job.pending_detail ? ` (${job.pending_detail})` : ''}`;
+    const position = job.queue_position === null ? '' : `, position ${job.queue_position}`;
+    return `QUEUED: ${job.pending_reason}${job.pending_detail ? ` (${job.pending_detail})` : ''}${position}`;
   }
   return `${job.state} (${attempt})`;
 }

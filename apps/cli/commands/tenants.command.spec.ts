@@ -17,6 +17,7 @@ const tenant: Tenant = {
   submit_rate_per_minute: null,
   max_running_jobs: null,
   max_gpus: 2,
+  weight: 1,
   created_at: '2026-01-01T00:00:00.000Z',
   updated_at: '2026-01-01T00:00:00.000Z',
 };
@@ -87,8 +88,8 @@ describe('mlis tenants and mlis audit', () => {
     const { code, out } = await mlis('tenants', 'create', 'team-a', '--name', 'Team A', '--max-queued-jobs', '10', '--max-gpus', '2');
     expect(code).toBe(0);
     expect(seen).toEqual([{ method: 'POST', url: '/v1/tenants', body: { id: 'team-a', name: 'Team A', max_queued_jobs: 10, max_gpus: 2 } }]);
-    expect(out).toMatch(/^ID\s+NAME\s+MAX_QUEUED/);
-    expect(out).toMatch(/team-a\s+Team A\s+10\s+-\s+-\s+2/);
+    expect(out).toMatch(/^ID\s+NAME\s+WEIGHT\s+MAX_QUEUED/);
+    expect(out).toMatch(/team-a\s+Team A\s+1\s+10\s+-\s+-\s+2/);
   });
 
   it('sets only the limits given; none sends null', async () => {

@@ -13,6 +13,7 @@ export interface TenantLimitOptions {
   submitRate?: LimitArgument;
   maxRunningJobs?: LimitArgument;
   maxGpus?: LimitArgument;
+  weight?: number;
 }
 
 /** A limit value: a non-negative integer, or `none` to remove the limit. */
@@ -35,6 +36,7 @@ function changesOf(options: TenantLimitOptions): TenantChanges {
     submit_rate_per_minute: limitValue(options.submitRate),
     max_running_jobs: limitValue(options.maxRunningJobs),
     max_gpus: limitValue(options.maxGpus),
+    weight: options.weight,
   };
   return Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
 }
@@ -45,10 +47,11 @@ function limit(value: number | null): string {
 
 export function formatTenants(tenants: Tenant[]): string {
   return formatTable(
-    ['ID', 'NAME', 'MAX_QUEUED', 'SUBMIT/MIN', 'MAX_RUNNING', 'MAX_GPUS', 'CREATED'],
+    ['ID', 'NAME', 'WEIGHT', 'MAX_QUEUED', 'SUBMIT/MIN', 'MAX_RUNNING', 'MAX_GPUS', 'CREATED'],
     tenants.map((t) => [
       t.id,
       t.name,
+      String(t.weight),
       limit(t.max_queued_jobs),
       limit(t.submit_rate_per_minute),
       limit(t.max_running_jobs),

@@ -1,0 +1,34 @@
+import { ValidateBy, type ValidationOptions } from 'class-validator';
+
+// Node labels and job node selectors, as MLIS_NODE_LABELS accepts them: short plain words, keys may carry a prefix/ or dots.
+export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+export const LABEL_VALUE_PATTERN = /^[A-Za-z0-9._-]{0,63}$/;
+export const MAX_LABELS = 32;
+
+/** Why `value` is not a label map, or null when it is one. */
+function labelMapProblem(value: unknown, field: string): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${field} must be an object of string values`;
+  const entries = Object.entries(value);
+  if (entries.length > MAX_LABELS) return `${field} must have at most ${MAX_LABELS} entries`;
+  for (const [key, label] of entries) {
+    if (!LABEL_KEY_PATTERN.test(key)) return `${field} key "${key.slice(0, 80)}" must match ${LABEL_KEY_PATTERN.source}`;
+    if (typeof label !== 'string' || !LABEL_VALUE_PATTERN.test(label)) {
+      return `${field} "${key}" must have a string value matching ${LABEL_VALUE_PATTERN.source}`;
+    }
+  }
+  return null;
+}
+
+/** A map of label key to value (node labels, a job's node_selector). */
+export function IsLabelMap(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isLabelMap',
+      validator: {
+        validate: (value: unknown, args): boolean => labelMapProblem(value, args?.property ?? 'labels') === null,
+        defaultMessage: (args) => labelMapProblem(args?.value, args?.property ?? 'labels') ?? `${args?.property ?? 'labels'} are invalid`,
+      },
+    },
+    options,
+  );
+}
