@@ -116,7 +116,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .option('--worker-group <group>', 'run only on nodes of this worker group')
     .option('--selector <key=value>', 'run only on nodes with this label, repeatable', collectSelector)
     .option('--gpu-model <model>', 'the GPUs must be of this model')
-    .option('--gpu-memory-mb <n>', 'each GPU must have at least this much memory, MiB', parsePositiveInteger)
+    .option('--gpu-memory-mb <n>', 'each GPU must have at least this much memory, MiB (0: any)', parseNonNegativeInteger)
     .option('--max-attempts <n>', 'attempts allowed when nodes are lost', parsePositiveInteger)
     .option('--timeout-seconds <n>', 'run time limit of one attempt', parsePositiveInteger)
     .option('--idempotency-key <key>', 'resubmitting with the same key returns the same job')

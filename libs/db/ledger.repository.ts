@@ -572,6 +572,7 @@ export class LedgerRepository {
    */
   async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult & { released: boolean }> {
     return this.dataSource.transaction(async (m) => {
+      await this.lockJob(m, input.jobId);
       const released = await this.release(m, input.jobId, input.attempt, input.state, input.reason ?? null);
       const jobState = await this.moveJob(m, input.jobId, input.jobState, input.result, input.error, input.attempt);
       return { jobState, released };
@@ -584,9 +585,19 @@ export class LedgerRepository {
    */
   async finishJob(input: FinishJobInput): Promise<LedgerWriteResult & { released: boolean }> {
     return this.dataSource.transaction(async (m) => {
+      await this.lockJob(m, input.jobId);
       const released = await this.release(m, input.jobId, null, input.state, `job ${input.state.toLowerCase()} before it started`);
       return { jobState: await this.moveJob(m, input.jobId, input.state, undefined, input.error), released };
     });
+  }
+
+  /**
+   * Takes the job's row lock before anything else: a cycle placing the job holds it until its assignment is
+   * committed, so the release below sees that assignment instead of looking past it. Lock order everywhere:
+   * job, then node, then tenant usage.
+   */
+  private async lockJob(m: EntityManager, jobId: string): Promise<void> {
+    await m.query(`SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, [jobId]);
   }
 
   /** Ends the job's live assignment (of this attempt, or any) and returns its resources to the node and the tenant. */

@@ -44,24 +44,25 @@ describe('fair share between tenants on the real stack', () => {
 
     // No GPU capacity while the queue fills, so the scheduler sees both tenants' backlogs at once.
     for (const node of GPU_NODES) expect((await api('POST', `/v1/workers/${node}/drain`)).status).toBe(200);
-    const job = { task_type: 'sleep', params: { seconds: 3 }, cpu: 1, mem_mb: 256, gpu: 1 };
+    const job = { task_type: 'sleep', params: { seconds: 2 }, cpu: 1, mem_mb: 256, gpu: 1 };
     const heavyJobs: string[] = [];
-    for (let i = 0; i < 60; i++) heavyJobs.push(await submitAs(heavy, job));
+    for (let i = 0; i < 100; i++) heavyJobs.push(await submitAs(heavy, job));
     const lightJobs: string[] = [];
-    for (let i = 0; i < 6; i++) lightJobs.push(await submitAs(light, job));
+    for (let i = 0; i < 10; i++) lightJobs.push(await submitAs(light, job));
 
     for (const node of GPU_NODES) expect((await api('POST', `/v1/workers/${node}/undrain`)).status).toBe(200);
-    await poll('the light tenant to finish its 6 jobs', async () => ((await states(lightJobs)).every((s) => TERMINAL.includes(s)) ? true : undefined), {
+    await poll('the light tenant to finish its 10 jobs', async () => ((await states(lightJobs)).every((s) => TERMINAL.includes(s)) ? true : undefined), {
       timeoutMs: 120_000,
     });
     expect(await states(lightJobs)).toEqual(lightJobs.map(() => 'SUCCEEDED'));
 
-    // The window in which both tenants had jobs waiting: from the first placement to the light tenant's last release.
+    // The window in which both tenants had jobs waiting: from the first placement to the light tenant's last
+    // placement (after it, the light tenant has nothing left to ask for and the heavy one rightly takes the rest).
     const [window] = await withDb(
       async (db) =>
         (
           await db.query(
-            `SELECT min(a.created_at)::text AS "from", max(a.ended_at) FILTER (WHERE j.tenant_id = $2)::text AS "to"
+            `SELECT min(a.created_at)::text AS "from", max(a.created_at) FILTER (WHERE j.tenant_id = $2)::text AS "to"
              FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE j.tenant_id = ANY($1::text[])`,
             [[heavy, light], light],
           )

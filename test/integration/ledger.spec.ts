@@ -138,6 +138,37 @@ describe(LedgerRepository.name, () => {
     await retire('cancel-%');
   });
 
+  it('a cancel that races a placement still in flight waits for it and gives the reservation back', async () => {
+    await register('race-cancel-1', 'cpu', 1);
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
+    // What a cycle's transaction writes for a placement, held open: the job row is locked, the assignment not yet visible.
+    const cycle = dataSource.createQueryRunner();
+    await cycle.connect();
+    await cycle.startTransaction();
+    await cycle.query(`UPDATE jobs SET state = 'RUNNING', attempts = 1 WHERE id = $1`, [jobId]);
+    await cycle.query(`UPDATE nodes SET used_slots = 1, used_cpu_millis = 1000, used_mem_mb = 256 WHERE id = 'race-cancel-1'`);
+    await cycle.query(
+      `INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, slots, cpu_millis, mem_mb, state)
+       VALUES (gen_random_uuid(), $1, 1, 'race-cancel-1', 1, 'cpu', 1, 1000, 256, 'PLACED')`,
+      [jobId],
+    );
+    await cycle.query(
+      `INSERT INTO tenant_usage AS u (tenant_id, running_jobs, cpu_millis, mem_mb, gpus) VALUES ('default', 1, 1000, 256, 0)
+       ON CONFLICT (tenant_id) DO UPDATE SET running_jobs = u.running_jobs + 1, cpu_millis = u.cpu_millis + 1000, mem_mb = u.mem_mb + 256`,
+    );
+    const cancel = ledger.finishJob({ jobId, state: 'CANCELLED' });
+    // The cancel must wait for the placement rather than look past it.
+    const early = await Promise.race([cancel.then(() => 'finished'), new Promise((resolve) => setTimeout(resolve, 300, 'waiting'))]);
+    await cycle.commitTransaction();
+    await cycle.release();
+    expect(early).toBe('waiting');
+    expect(await cancel).toEqual({ jobState: 'CANCELLED', released: true });
+    expect(await usage('race-cancel-1')).toMatchObject({ used_slots: 0, used_cpu_millis: 0 });
+    const [a] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1`, [jobId]);
+    expect(a.state).toBe('CANCELLED');
+    await retire('race-cancel-%');
+  });
+
   it('fences a superseded attempt: its outcome moves neither the job nor the live attempt', async () => {
     await register('fence-1', 'cpu', 2);
     await register('fence-2', 'cpu', 2);

@@ -75,9 +75,15 @@ describe('two control processes scheduling against one Postgres', () => {
 
     let replicasDone = false;
     const replicas = Promise.all([runReplica(databaseUrl), runReplica(databaseUrl)]).finally(() => (replicasDone = true));
-    // Churn while they run: finish a live attempt and submit a new job, again and again.
+    // Churn while they run: finish a live attempt, cancel a job (waiting, or just placed), submit a new one.
     let ended = 0;
+    let cancelled = 0;
     while (!replicasDone) {
+      const open: { id: string }[] = await dataSource.query(`SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING') ORDER BY random() LIMIT 1`);
+      if (open.length > 0) {
+        await ledger.finishJob({ jobId: open[0].id, state: 'CANCELLED' });
+        cancelled += 1;
+      }
       const live: { job_id: string; attempt: number }[] = await dataSource.query(
         `SELECT job_id, attempt FROM job_assignments WHERE state IN ('PLACED', 'RUNNING') ORDER BY random() LIMIT 1`,
       );
@@ -106,10 +112,17 @@ describe('two control processes scheduling against one Postgres', () => {
       SELECT a.node_id, g FROM job_assignments a, unnest(a.gpu_ids) g
       WHERE a.state IN ('PLACED', 'RUNNING') GROUP BY a.node_id, g HAVING count(*) > 1`);
     expect(doubleBooked).toEqual([]);
-    // Every job has at most one live attempt, and every placed job left QUEUED exactly once per attempt.
+    // Every job has at most one live attempt, and no ended job keeps one (a cancel racing a placement).
     const twice = await dataSource.query(`
       SELECT job_id FROM job_assignments WHERE state IN ('PLACED', 'RUNNING') GROUP BY job_id HAVING count(*) > 1`);
     expect(twice).toEqual([]);
-    console.log(`two replicas: ${first.placed} + ${second.placed} placements in ${CYCLES_PER_PROCESS} cycles each, ${ended} attempts ended meanwhile`);
+    const leaked = await dataSource.query(`
+      SELECT a.job_id FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+      WHERE a.state IN ('PLACED', 'RUNNING') AND j.state IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`);
+    expect(leaked).toEqual([]);
+    expect(cancelled).toBeGreaterThan(0);
+    console.log(
+      `two replicas: ${first.placed} + ${second.placed} placements in ${CYCLES_PER_PROCESS} cycles each, ${ended} attempts ended and ${cancelled} jobs cancelled meanwhile`,
+    );
   });
 });

@@ -134,8 +134,7 @@ describe(JobsController.name, () => {
     it('rejects a request no registered node could ever fit with 422 unschedulable naming the resource', async () => {
       const response = await http().post('/v1/jobs').send({ ...valid, mem_mb: 10_000_000 }).expect(422);
       expect(response.body.error.code).toBe('unschedulable');
-      expect(response.body.error.message).toMatch(/mem_mb/);
-      expect(response.body.error.message).toMatch(/largest available: cpu 4, mem_mb 16384, gpu 2/);
+      expect(response.body.error.message).toBe('no node registered has 10000000 MiB of memory (the most any has: 16384)');
       expect(response.body.error.details).toEqual([{ field: 'mem_mb', problem: expect.stringContaining('16384') }]);
       expect(t.jobs.records).toHaveLength(0);
     });
@@ -144,7 +143,8 @@ describe(JobsController.name, () => {
       // 8 cores fit the 16-core CPU node, a GPU fits the 4-core GPU node; no node has both.
       t.nodes.nodes[0].cpuMillis = 16_000;
       const response = await http().post('/v1/jobs').send({ ...valid, cpu: 8, gpu: 1 }).expect(422);
-      expect(response.body.error.message).toMatch(/no single node/);
+      expect(response.body.error.message).toBe('no node registered with 1 GPU has 8 CPUs (the most any has: 4)');
+      expect(response.body.error.details).toEqual([{ field: 'cpu', problem: response.body.error.message }]);
     });
 
     it('counts nodes in any status when judging schedulability', async () => {
@@ -202,12 +202,87 @@ describe(JobsController.name, () => {
         const labels = await http().post('/v1/jobs').send({ ...valid, node_selector: { zone: 'mars' } }).expect(422);
         expect(labels.body.error.message).toBe('no node registered has the labels zone=mars');
         const model = await http().post('/v1/jobs').send({ ...valid, gpu: 1, gpu_model: 'H100' }).expect(422);
-        expect(model.body.error.message).toMatch(/too much gpu; largest available: cpu 4, mem_mb 16384, gpu 0 of the requested model and memory/);
-        expect(model.body.error.details).toEqual([{ field: 'gpu_model', problem: expect.stringContaining('of the requested model') }]);
+        expect(model.body.error.message).toBe('no node registered has 1 GPU of model H100 (the most any has: 0)');
+        expect(model.body.error.details).toEqual([{ field: 'gpu_model', problem: model.body.error.message }]);
+        const memory = await http().post('/v1/jobs').send({ ...valid, gpu: 2, worker_group: 'gpu', gpu_memory_mb: 20_000 }).expect(422);
+        expect(memory.body.error).toMatchObject({
+          code: 'unschedulable',
+          message: 'no node in group gpu has 2 GPUs with at least 20000 MiB each (the most any has: 0)',
+          details: [{ field: 'gpu_memory_mb' }],
+        });
         t.tenants.put({ id: 'default', name: 'Default tenant', maxGpus: 1 });
         const quota = await http().post('/v1/jobs').send({ ...valid, gpu: 2 }).expect(422);
         expect(quota.body.error.details).toEqual([{ field: 'gpu', problem: "exceeds the tenant's max_gpus 1" }]);
         expect(t.jobs.records).toHaveLength(0);
+      });
+
+      it('validates the request fields: selector size and patterns, gpu_model length, gpu_memory_mb range, class and group names', async () => {
+        const labels = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, 'v']));
+        const many = await http().post('/v1/jobs').send({ ...valid, node_selector: labels(17) }).expect(400);
+        expect(many.body.error.details).toEqual([{ field: 'node_selector', problem: 'node_selector must have at most 16 entries' }]);
+        const key = await http().post('/v1/jobs').send({ ...valid, node_selector: { '-zone': 'a' } }).expect(400);
+        expect(key.body.error.details).toEqual([{ field: 'node_selector', problem: expect.stringContaining('node_selector key "-zone" must match') }]);
+        const list = await http().post('/v1/jobs').send({ ...valid, node_selector: ['zone=a'] }).expect(400);
+        expect(list.body.error.details).toEqual([{ field: 'node_selector', problem: 'node_selector must be an object of string values' }]);
+        const longModel = await http().post('/v1/jobs').send({ ...valid, gpu: 1, gpu_model: 'x'.repeat(101) }).expect(400);
+        expect(longModel.body.error.details).toEqual([{ field: 'gpu_model', problem: expect.stringContaining('100') }]);
+        const negative = await http().post('/v1/jobs').send({ ...valid, gpu: 1, gpu_memory_mb: -1 }).expect(400);
+        expect(negative.body.error.details).toEqual([{ field: 'gpu_memory_mb', problem: expect.stringContaining('0') }]);
+        const fraction = await http().post('/v1/jobs').send({ ...valid, gpu: 1, gpu_memory_mb: 1.5 }).expect(400);
+        expect(fraction.body.error.details[0].field).toBe('gpu_memory_mb');
+        const bothWithoutGpu = await http().post('/v1/jobs').send({ ...valid, gpu_model: 'simulated', gpu_memory_mb: 0 }).expect(400);
+        expect(bothWithoutGpu.body.error).toMatchObject({
+          code: 'validation_failed',
+          message: 'gpu_model and gpu_memory_mb need gpu > 0',
+          details: [
+            { field: 'gpu_model', problem: 'only meaningful with gpu > 0' },
+            { field: 'gpu_memory_mb', problem: 'only meaningful with gpu > 0' },
+          ],
+        });
+        // Not a class name at all still gets the list of classes.
+        const upper = await http().post('/v1/jobs').send({ ...valid, priority_class: 'URGENT' }).expect(400);
+        expect(upper.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'priority_class', problem: 'one of low, normal, high, urgent' }] });
+        const group = await http().post('/v1/jobs').send({ ...valid, worker_group: 'GPU' }).expect(400);
+        expect(group.body.error.details).toEqual([{ field: 'worker_group', problem: expect.stringContaining('lowercase letters') }]);
+        expect(t.jobs.records).toHaveLength(0);
+
+        // At the limits: 16 labels (a node carries them all), a 100-character model, 0 MiB (any GPU).
+        t.nodes.nodes[1].labels = labels(16);
+        t.nodes.nodes[1].gpus = [{ index: 0, model: 'm'.repeat(100), memory_mb: 1024 }];
+        await http()
+          .post('/v1/jobs')
+          .send({ ...valid, gpu: 1, node_selector: labels(16), gpu_model: 'm'.repeat(100), gpu_memory_mb: 0 })
+          .expect(202);
+        expect(t.jobs.records[0].job).toMatchObject({ gpuModel: 'm'.repeat(100), gpuMemoryMb: 0, nodeSelector: labels(16) });
+      });
+
+      it('gives the default priority 0, no class and no preemption right when neither priority nor class is given', async () => {
+        const response = await http().post('/v1/jobs').send(valid).expect(202);
+        expect(response.body).toMatchObject({ priority: 0, priority_class: null, may_preempt: false, worker_group: null, gpu_model: null, gpu_memory_mb: null });
+      });
+
+      it('gives a non-preempting class its priority without the preemption right', async () => {
+        const response = await http().post('/v1/jobs').send({ ...valid, priority_class: 'low' }).expect(202);
+        expect(response.body).toMatchObject({ priority: -10, priority_class: 'low', may_preempt: false });
+      });
+
+      it('treats a replay with the same key but other placement fields as a conflict, and an identical one as a replay', async () => {
+        t.nodes.nodes[1].labels = { a: '1', b: '2' };
+        const request = { ...valid, gpu: 1, worker_group: 'gpu', node_selector: { a: '1', b: '2' }, priority_class: 'high' };
+        await http().post('/v1/jobs').set('Idempotency-Key', 'k-place').send(request).expect(202);
+        // Key order in the selector does not make it another request.
+        await http().post('/v1/jobs').set('Idempotency-Key', 'k-place').send({ ...request, node_selector: { b: '2', a: '1' } }).expect(200);
+        for (const changed of [
+          { worker_group: 'cpu', gpu: 0 },
+          { node_selector: { a: '1' } },
+          { gpu_model: 'simulated' },
+          { gpu_memory_mb: 1 },
+          { priority_class: 'urgent' },
+        ]) {
+          const response = await http().post('/v1/jobs').set('Idempotency-Key', 'k-place').send({ ...request, ...changed }).expect(409);
+          expect(response.body.error.code).toBe('idempotency_conflict');
+        }
+        expect(t.jobs.records).toHaveLength(1);
       });
 
       it('accepts a job for a configured group no node has joined yet: it waits', async () => {

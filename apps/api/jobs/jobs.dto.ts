@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, type ValidationOptions } from 'class-validator';
 import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
 import { TASK_TYPES } from '../../../libs/runners/registry';
-import { IsLabelMap, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MAX_LABELS } from '../common/label-map';
+import { IsLabelMap, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../common/label-map';
 
 const INT32_MAX = 2_147_483_647;
 // cpu is stored in millicores in a 32-bit column.
@@ -16,6 +16,26 @@ export const DEFAULT_GPU = 0;
 export const DEFAULT_PRIORITY = 0;
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
+/** A selector names a few labels; a node may carry more. */
+export const MAX_SELECTOR_LABELS = 16;
+export const MAX_GPU_MODEL_LENGTH = 100;
+// Worker group names, as the worker_groups table's CHECK constraint allows them.
+const GROUP_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** An object with at most `max` keys; other shapes are left to the property's other validators. */
+function HasAtMostEntries(max: number, options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'hasAtMostEntries',
+      constraints: [max],
+      validator: {
+        validate: (value: unknown): boolean => typeof value !== 'object' || value === null || Object.keys(value).length <= max,
+        defaultMessage: (args) => `${args?.property ?? 'value'} must have at most ${max} entries`,
+      },
+    },
+    options,
+  );
+}
 
 export class CreateJobDto {
   @ApiProperty({ description: `The task to run; one of ${TASK_TYPES.join(', ')}.`, example: 'sleep' })
@@ -74,19 +94,20 @@ export class CreateJobDto {
       'A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default).',
     example: 'high',
   })
+  // Any short string: a name that is not a configured class gets a 400 that lists the classes.
   @IsOptional()
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/)
+  @Length(1, 63)
   priority_class?: string;
 
   @ApiPropertyOptional({ description: 'Run only on nodes of this worker group.', example: 'gpu' })
   @IsOptional()
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/)
+  @Matches(GROUP_NAME_PATTERN, { message: 'worker_group must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   worker_group?: string;
 
   @ApiPropertyOptional({
-    description: `Run only on nodes carrying every one of these labels (at most ${MAX_LABELS}; keys ${LABEL_KEY_PATTERN.source}, values ${LABEL_VALUE_PATTERN.source}).`,
+    description: `Run only on nodes carrying every one of these labels (at most ${MAX_SELECTOR_LABELS}; keys ${LABEL_KEY_PATTERN.source}, values ${LABEL_VALUE_PATTERN.source}).`,
     type: 'object',
     additionalProperties: { type: 'string' },
     example: { zone: 'eu-1' },
@@ -95,18 +116,19 @@ export class CreateJobDto {
   @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.node_selector, { toClassOnly: true })
   @IsOptional()
   @IsLabelMap()
+  @HasAtMostEntries(MAX_SELECTOR_LABELS)
   node_selector?: Record<string, string>;
 
-  @ApiPropertyOptional({ description: 'GPUs it gets must be of this model (as nvidia-smi names it). Needs gpu > 0.', example: 'NVIDIA A100-SXM4-80GB' })
+  @ApiPropertyOptional({ description: `GPUs it gets must be of this model, exactly as nvidia-smi names it (at most ${MAX_GPU_MODEL_LENGTH} characters). Needs gpu > 0.`, example: 'NVIDIA A100-SXM4-80GB' })
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @Length(1, MAX_GPU_MODEL_LENGTH)
   gpu_model?: string;
 
-  @ApiPropertyOptional({ description: 'GPUs it gets must each have at least this much memory, MiB. Needs gpu > 0.', minimum: 1, maximum: INT32_MAX })
+  @ApiPropertyOptional({ description: 'GPUs it gets must each have at least this much memory, MiB (0: any). Needs gpu > 0.', minimum: 0, maximum: INT32_MAX })
   @IsOptional()
   @IsInt()
-  @Min(1)
+  @Min(0)
   @Max(INT32_MAX)
   gpu_memory_mb?: number;
 

@@ -279,10 +279,14 @@ export class JobsService {
     }
     const { scheduling } = this.config;
     const gpu = dto.gpu ?? DEFAULT_GPU;
-    if (gpu === 0 && (dto.gpu_model !== undefined || dto.gpu_memory_mb !== undefined)) {
-      throw new DomainError(ApiErrorCode.ValidationFailed, 'gpu_model and gpu_memory_mb need gpu > 0', [
-        { field: dto.gpu_model !== undefined ? 'gpu_model' : 'gpu_memory_mb', problem: 'only meaningful with gpu > 0' },
-      ]);
+    // A GPU selector on a job without GPUs selects nothing: most likely --gpu was forgotten.
+    const gpuSelectors = (['gpu_model', 'gpu_memory_mb'] as const).filter((field) => dto[field] !== undefined);
+    if (gpu === 0 && gpuSelectors.length > 0) {
+      throw new DomainError(
+        ApiErrorCode.ValidationFailed,
+        `${gpuSelectors.join(' and ')} need gpu > 0`,
+        gpuSelectors.map((field) => ({ field, problem: 'only meaningful with gpu > 0' })),
+      );
     }
     const priorityClass = this.priorityClass(dto);
     return {
@@ -337,21 +341,18 @@ export class JobsService {
    * and waits, since the cluster's shape is unknown.
    */
   private async checkSchedulable(spec: JobSpec, tenantId: string): Promise<void> {
-    const [nodes, groups, tenant] = await Promise.all([this.nodes.list(), this.nodes.workerGroupNames(), this.tenants.findById(tenantId)]);
-    const problem = whyUnschedulable(
-      { cpuMillis: spec.cpuMillis, memMb: spec.memMb, gpu: spec.gpu },
-      { workerGroup: spec.workerGroup, labels: spec.nodeSelector, gpuModel: spec.gpuModel, gpuMemoryMb: spec.gpuMemoryMb },
-      nodes.map((node) => ({
+    const [nodes, workerGroups, tenant] = await Promise.all([this.nodes.list(), this.nodes.workerGroupNames(), this.tenants.findById(tenantId)]);
+    const problem = whyUnschedulable(spec, {
+      nodes: nodes.map((node) => ({
         group: node.groupName,
         labels: node.labels,
-        slots: node.slots,
         cpuMillis: node.cpuMillis,
         memMb: node.memMb,
         gpus: node.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memoryMb: gpu.memory_mb })),
       })),
-      groups,
-      tenant?.maxGpus ?? null,
-    );
+      workerGroups,
+      tenantMaxGpus: tenant?.maxGpus ?? null,
+    });
     if (problem) throw new DomainError(ApiErrorCode.Unschedulable, problem.message, problem.details);
   }
 

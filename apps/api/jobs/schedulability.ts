@@ -1,75 +1,131 @@
-import type { NodeSelector, ResourceRequest } from '../../../libs/contracts';
-import { fitsWhenEmpty, matchesSelector, usableGpuIndices, type NodeCapacity } from '../../../libs/ledger';
+import { matchesSelector, usableGpuIndices, type NodeCapacity } from '../../../libs/ledger';
 import type { ErrorDetail } from '../common/domain-error';
 
 /** A registered node's shape, whatever its status: what it could run when empty. */
-export type NodeShape = Pick<NodeCapacity, 'group' | 'labels' | 'slots' | 'cpuMillis' | 'memMb' | 'gpus'>;
+export type NodeShape = Pick<NodeCapacity, 'group' | 'labels' | 'cpuMillis' | 'memMb' | 'gpus'>;
+
+/** What a submission asks for: its size and where it may run. */
+export interface JobRequirements {
+  cpuMillis: number;
+  memMb: number;
+  gpu: number;
+  workerGroup: string | null;
+  nodeSelector: Record<string, string>;
+  gpuModel: string | null;
+  gpuMemoryMb: number | null;
+}
+
+/** The cluster as admission sees it. */
+export interface ClusterShape {
+  nodes: NodeShape[];
+  /** Configured worker group names. */
+  workerGroups: string[];
+  /** The submitting tenant's max_gpus; null for no limit. */
+  tenantMaxGpus: number | null;
+}
 
 export interface Unschedulable {
   message: string;
   details: ErrorDetail[];
 }
 
-function describeRequest(request: ResourceRequest, selector: NodeSelector): string {
-  const parts = [`cpu ${request.cpuMillis / 1000}`, `mem_mb ${request.memMb}`, `gpu ${request.gpu}`];
-  if (selector.gpuModel) parts.push(`gpu_model ${selector.gpuModel}`);
-  if (selector.gpuMemoryMb) parts.push(`gpu_memory_mb ${selector.gpuMemoryMb}`);
-  return parts.join(', ');
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function formatSelector(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((key) => `${key}=${labels[key]}`)
+    .join(',');
+}
+
+// Matching is the scheduler's own (libs/ledger), so admission and placement can never disagree.
+function hasLabels(node: NodeShape, wanted: Record<string, string>): boolean {
+  return matchesSelector(node, { labels: wanted });
+}
+
+/** GPUs of the node the job could be given: of its model (if it names one) with at least its memory each. */
+function usableGpus(node: NodeShape, model: string | null, memoryMb: number | null): number {
+  return usableGpuIndices(node, { gpuModel: model, gpuMemoryMb: memoryMb }).length;
+}
+
+function gpuPhrase(job: JobRequirements): string {
+  let phrase = plural(job.gpu, 'GPU');
+  if (job.gpuModel !== null) phrase += ` of model ${job.gpuModel}`;
+  if (job.gpuMemoryMb) phrase += ` with at least ${job.gpuMemoryMb} MiB each`;
+  return phrase;
+}
+
+// Which field to blame when no node has enough usable GPUs: the count itself when no node has that many
+// GPUs of any kind, else the model, else the memory.
+function gpuField(job: JobRequirements, nodes: NodeShape[]): string {
+  const enough = (model: string | null, memoryMb: number | null): boolean => nodes.some((node) => usableGpus(node, model, memoryMb) >= job.gpu);
+  if (!enough(null, null)) return 'gpu';
+  if (job.gpuModel !== null && !enough(job.gpuModel, null)) return 'gpu_model';
+  return 'gpu_memory_mb';
 }
 
 /**
- * Why no registered node could ever run the request, even empty, or null when one could (or when the
- * cluster's shape is not known yet: no node registered at all, or none in the requested group).
- * A quota smaller than the request can never be met either.
+ * Why no registered node could ever run the job, even empty, or null when one could. The nodes are
+ * narrowed one constraint at a time (group, labels, GPUs, cpu, memory), and the first constraint that
+ * leaves none is the answer, phrased with the ones before it ("no node in group gpu with labels
+ * zone=eu-1 has 2 GPUs of model A100"). With no node registered at all, or none yet in a configured
+ * group, the cluster's shape is unknown and the job is accepted to wait. A job asking for more GPUs
+ * than the tenant's max_gpus could never start either.
  */
-export function whyUnschedulable(
-  request: ResourceRequest,
-  selector: NodeSelector,
-  nodes: NodeShape[],
-  workerGroups: string[],
-  tenantMaxGpus: number | null,
-): Unschedulable | null {
-  if (selector.workerGroup && !workerGroups.includes(selector.workerGroup)) {
+export function whyUnschedulable(job: JobRequirements, cluster: ClusterShape): Unschedulable | null {
+  if (job.workerGroup !== null && !cluster.workerGroups.includes(job.workerGroup)) {
+    const known = cluster.workerGroups.length > 0 ? `the groups are ${cluster.workerGroups.join(', ')}` : 'no group is configured';
     return {
-      message: `no worker group "${selector.workerGroup}"; the groups are ${workerGroups.join(', ')}`,
+      message: `no worker group "${job.workerGroup}"; ${known}`,
       details: [{ field: 'worker_group', problem: 'no such worker group' }],
     };
   }
-  if (tenantMaxGpus !== null && request.gpu > tenantMaxGpus) {
+  if (cluster.tenantMaxGpus !== null && job.gpu > cluster.tenantMaxGpus) {
     return {
-      message: `the tenant's max_gpus is ${tenantMaxGpus}: a job asking for ${request.gpu} GPUs could never start`,
-      details: [{ field: 'gpu', problem: `exceeds the tenant's max_gpus ${tenantMaxGpus}` }],
+      message: `the tenant's max_gpus is ${cluster.tenantMaxGpus}: a job asking for ${plural(job.gpu, 'GPU')} could never start`,
+      details: [{ field: 'gpu', problem: `exceeds the tenant's max_gpus ${cluster.tenantMaxGpus}` }],
     };
   }
-  const inGroup = nodes.filter((node) => !selector.workerGroup || node.group === selector.workerGroup);
-  if (inGroup.length === 0) return null;
-  if (inGroup.some((node) => fitsWhenEmpty(node, request, selector))) return null;
 
-  const where = selector.workerGroup ? `in group ${selector.workerGroup}` : 'registered';
-  const labelled = inGroup.filter((node) => matchesSelector(node, { labels: selector.labels }));
-  if (labelled.length === 0) {
-    const wanted = Object.entries(selector.labels ?? {}).map(([key, value]) => `${key}=${value}`).join(', ');
-    return {
-      message: `no node ${where} has the labels ${wanted}`,
-      details: [{ field: 'node_selector', problem: `no node ${where} has these labels` }],
-    };
+  let candidates = job.workerGroup === null ? cluster.nodes : cluster.nodes.filter((node) => node.group === job.workerGroup);
+  if (candidates.length === 0) return null;
+  const scope = [job.workerGroup === null ? 'registered' : `in group ${job.workerGroup}`];
+  const refuse = (field: string, lacking: string): Unschedulable => {
+    const message = `no node ${scope.join(' ')} has ${lacking}`;
+    return { message, details: [{ field, problem: message }] };
+  };
+
+  if (Object.keys(job.nodeSelector).length > 0) {
+    const labels = formatSelector(job.nodeSelector);
+    candidates = candidates.filter((node) => hasLabels(node, job.nodeSelector));
+    if (candidates.length === 0) return refuse('node_selector', `the labels ${labels}`);
+    scope.push(`with labels ${labels}`);
   }
-  const largest = {
-    cpu: Math.max(...labelled.map((node) => node.cpuMillis)) / 1000,
-    mem_mb: Math.max(...labelled.map((node) => node.memMb)),
-    gpu: Math.max(...labelled.map((node) => usableGpuIndices(node, selector).length)),
-  };
-  const requested = { cpu: request.cpuMillis / 1000, mem_mb: request.memMb, gpu: request.gpu };
-  const short = (['cpu', 'mem_mb', 'gpu'] as const).filter((field) => requested[field] > largest[field]);
-  const gpuKind = selector.gpuModel || selector.gpuMemoryMb ? ' of the requested model and memory' : '';
-  const why = short.length > 0 ? `too much ${short.join(', ')}` : 'every resource fits some node, but no single node has all of them';
-  return {
-    message:
-      `no node ${where} can ever run this job (${describeRequest(request, selector)}): ${why}; ` +
-      `largest available: cpu ${largest.cpu}, mem_mb ${largest.mem_mb}, gpu ${largest.gpu}${gpuKind}`,
-    details: short.map((field) => ({
-      field: field === 'gpu' && gpuKind ? (selector.gpuModel ? 'gpu_model' : 'gpu_memory_mb') : field,
-      problem: `exceeds the largest node's ${largest[field]}${field === 'gpu' ? gpuKind : ''}`,
-    })),
-  };
+
+  if (job.gpu > 0) {
+    const fitting = candidates.filter((node) => usableGpus(node, job.gpuModel, job.gpuMemoryMb) >= job.gpu);
+    if (fitting.length === 0) {
+      const most = Math.max(...candidates.map((node) => usableGpus(node, job.gpuModel, job.gpuMemoryMb)));
+      return refuse(gpuField(job, candidates), `${gpuPhrase(job)} (the most any has: ${most})`);
+    }
+    candidates = fitting;
+    scope.push(`with ${gpuPhrase(job)}`);
+  }
+
+  const cpus = job.cpuMillis / 1000;
+  const withCpu = candidates.filter((node) => node.cpuMillis >= job.cpuMillis);
+  if (withCpu.length === 0) {
+    const most = Math.max(...candidates.map((node) => node.cpuMillis)) / 1000;
+    return refuse('cpu', `${plural(cpus, 'CPU')} (the most any has: ${most})`);
+  }
+  // Name the cpu only when it narrowed the nodes: otherwise it explains nothing.
+  if (withCpu.length < candidates.length) scope.push(`with ${plural(cpus, 'CPU')}`);
+
+  if (!withCpu.some((node) => node.memMb >= job.memMb)) {
+    const most = Math.max(...withCpu.map((node) => node.memMb));
+    return refuse('mem_mb', `${job.memMb} MiB of memory (the most any has: ${most})`);
+  }
+  return null;
 }

@@ -1,0 +1,104 @@
+import { whyUnschedulable, type ClusterShape, type JobRequirements, type NodeShape } from './schedulability';
+
+function job(overrides: Partial<JobRequirements> = {}): JobRequirements {
+  return { cpuMillis: 1000, memMb: 256, gpu: 0, workerGroup: null, nodeSelector: {}, gpuModel: null, gpuMemoryMb: null, ...overrides };
+}
+
+function node(overrides: Partial<NodeShape> = {}): NodeShape {
+  return { group: 'cpu', labels: {}, cpuMillis: 4000, memMb: 8192, gpus: [], ...overrides };
+}
+
+function gpus(count: number, model: string, memoryMb: number, first = 0): NodeShape['gpus'] {
+  return Array.from({ length: count }, (_, i) => ({ index: first + i, model, memoryMb }));
+}
+
+const cpuNode = node({ labels: { zone: 'eu-1' } });
+const a100Node = node({ group: 'gpu', cpuMillis: 32_000, memMb: 262_144, gpus: gpus(4, 'A100', 40_960) });
+const mixedNode = node({ group: 'gpu', cpuMillis: 8000, memMb: 65_536, gpus: [...gpus(1, 'A100', 81_920), ...gpus(2, 'T4', 16_384, 1)] });
+
+function cluster(overrides: Partial<ClusterShape> = {}): ClusterShape {
+  return { nodes: [cpuNode, a100Node, mixedNode], workerGroups: ['cpu', 'gpu'], tenantMaxGpus: null, ...overrides };
+}
+
+describe(whyUnschedulable.name, () => {
+  it('accepts what some node could run when empty, whatever it runs now', () => {
+    expect(whyUnschedulable(job(), cluster())).toBeNull();
+    expect(whyUnschedulable(job({ gpu: 4, workerGroup: 'gpu', gpuModel: 'A100', gpuMemoryMb: 40_960 }), cluster())).toBeNull();
+    expect(whyUnschedulable(job({ gpu: 2, gpuModel: 'T4' }), cluster())).toBeNull();
+    expect(whyUnschedulable(job({ workerGroup: 'cpu', nodeSelector: { zone: 'eu-1' }, cpuMillis: 4000, memMb: 8192 }), cluster())).toBeNull();
+  });
+
+  it('accepts anything that fits its group when no node is registered at all, or none yet in a configured group', () => {
+    expect(whyUnschedulable(job({ gpu: 64, gpuModel: 'H100', nodeSelector: { zone: 'mars' } }), cluster({ nodes: [] }))).toBeNull();
+    expect(whyUnschedulable(job({ workerGroup: 'batch', gpu: 8 }), cluster({ workerGroups: ['batch', 'cpu', 'gpu'] }))).toBeNull();
+  });
+
+  it('refuses a worker group that is not configured, listing the groups, even with no node registered', () => {
+    const refusal = whyUnschedulable(job({ workerGroup: 'tpu' }), cluster({ nodes: [] }));
+    expect(refusal).toEqual({
+      message: 'no worker group "tpu"; the groups are cpu, gpu',
+      details: [{ field: 'worker_group', problem: 'no such worker group' }],
+    });
+  });
+
+  it("refuses more GPUs than the tenant's max_gpus could ever allow, even with no node registered", () => {
+    const refusal = whyUnschedulable(job({ gpu: 2 }), cluster({ nodes: [], tenantMaxGpus: 1 }));
+    expect(refusal?.details).toEqual([{ field: 'gpu', problem: "exceeds the tenant's max_gpus 1" }]);
+    expect(refusal?.message).toBe("the tenant's max_gpus is 1: a job asking for 2 GPUs could never start");
+    expect(whyUnschedulable(job({ gpu: 1 }), cluster({ tenantMaxGpus: 1 }))).toBeNull();
+    // A limit of 0 GPUs still lets CPU jobs run.
+    expect(whyUnschedulable(job(), cluster({ tenantMaxGpus: 0 }))).toBeNull();
+  });
+
+  it('refuses labels no node of the group carries, all of them together', () => {
+    expect(whyUnschedulable(job({ nodeSelector: { zone: 'mars' } }), cluster())).toEqual({
+      message: 'no node registered has the labels zone=mars',
+      details: [{ field: 'node_selector', problem: 'no node registered has the labels zone=mars' }],
+    });
+    // zone=eu-1 exists, but only in group cpu.
+    expect(whyUnschedulable(job({ workerGroup: 'gpu', nodeSelector: { zone: 'eu-1' } }), cluster())?.message).toBe(
+      'no node in group gpu has the labels zone=eu-1',
+    );
+    // Each label exists on some node, never both on one.
+    const split = cluster({ nodes: [node({ labels: { zone: 'eu-1' } }), node({ labels: { rack: 'r7' } })] });
+    expect(whyUnschedulable(job({ nodeSelector: { zone: 'eu-1', rack: 'r7' } }), split)?.message).toBe('no node registered has the labels rack=r7,zone=eu-1');
+    // A label named like an Object method is not "carried" by every node.
+    expect(whyUnschedulable(job({ nodeSelector: { constructor: '' } }), cluster())?.details[0].field).toBe('node_selector');
+  });
+
+  it('counts only GPUs of the requested model with enough memory, and blames the constraint that excluded every node', () => {
+    const model = whyUnschedulable(job({ gpu: 2, workerGroup: 'gpu', gpuModel: 'H100' }), cluster());
+    expect(model).toEqual({
+      message: 'no node in group gpu has 2 GPUs of model H100 (the most any has: 0)',
+      details: [{ field: 'gpu_model', problem: 'no node in group gpu has 2 GPUs of model H100 (the most any has: 0)' }],
+    });
+    // Two A100s exist on one node (40 GiB) and one 80 GiB A100 on the other: never two 80 GiB on one node.
+    const memory = whyUnschedulable(job({ gpu: 2, gpuModel: 'A100', gpuMemoryMb: 81_920 }), cluster());
+    expect(memory?.message).toBe('no node registered has 2 GPUs of model A100 with at least 81920 MiB each (the most any has: 1)');
+    expect(memory?.details[0].field).toBe('gpu_memory_mb');
+    // Three T4s: mixedNode has two T4s and three GPUs in all, so the model is what excludes it.
+    expect(whyUnschedulable(job({ gpu: 3, gpuModel: 'T4' }), cluster())?.details[0].field).toBe('gpu_model');
+    // No node has 5 GPUs of any kind: the count itself is the problem.
+    const count = whyUnschedulable(job({ gpu: 5, gpuModel: 'A100' }), cluster());
+    expect(count?.message).toBe('no node registered has 5 GPUs of model A100 (the most any has: 4)');
+    expect(count?.details[0].field).toBe('gpu');
+    expect(whyUnschedulable(job({ gpu: 1 }), cluster({ nodes: [cpuNode] }))?.message).toBe('no node registered has 1 GPU (the most any has: 0)');
+  });
+
+  it('checks cpu and memory on the nodes that passed the selectors, and names those selectors', () => {
+    // 16 CPUs exist (a100Node), but not on a node with a T4.
+    const cpu = whyUnschedulable(job({ gpu: 1, gpuModel: 'T4', cpuMillis: 16_000 }), cluster());
+    expect(cpu).toEqual({
+      message: 'no node registered with 1 GPU of model T4 has 16 CPUs (the most any has: 8)',
+      details: [{ field: 'cpu', problem: 'no node registered with 1 GPU of model T4 has 16 CPUs (the most any has: 8)' }],
+    });
+    expect(whyUnschedulable(job({ workerGroup: 'cpu', cpuMillis: 500, memMb: 10_000 }), cluster())?.message).toBe(
+      'no node in group cpu has 10000 MiB of memory (the most any has: 8192)',
+    );
+    // Enough cpu on one node, enough memory on the other, never both on one.
+    const split = cluster({ nodes: [node({ cpuMillis: 16_000, memMb: 1024 }), node({ cpuMillis: 2000, memMb: 65_536 })] });
+    const both = whyUnschedulable(job({ cpuMillis: 8000, memMb: 4096 }), split);
+    expect(both?.message).toBe('no node registered with 8 CPUs has 4096 MiB of memory (the most any has: 1024)');
+    expect(both?.details[0].field).toBe('mem_mb');
+  });
+});
