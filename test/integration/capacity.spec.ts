@@ -106,7 +106,8 @@ describe('the capacity ledger under concurrent submissions', () => {
     );
     await Promise.all(blockers.map((b) => waitForJob(b.id, (j) => j.state === 'RUNNING')));
     const waiting = await submit({ task_type: 'gpu_demo', params: { seconds: 0.2 }, cpu: 1, mem_mb: 256, gpu: 2 });
-    const pending = await waitForJob(waiting.id, (j) => j.pending_reason !== null);
+    // "queued": no scheduling cycle has looked at it yet; wait for the cycle's explanation.
+    const pending = await waitForJob(waiting.id, (j) => j.pending_reason !== null && j.pending_reason !== 'queued');
     expect(pending).toMatchObject({ state: 'QUEUED', pending_reason: 'insufficient_capacity' });
     expect(pending.pending_detail).toMatch(/gpu/);
     const done = await waitForJob(waiting.id, (j) => TERMINAL.includes(j.state));

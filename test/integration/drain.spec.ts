@@ -44,7 +44,8 @@ describe('draining a node', () => {
   it('a job that only drained nodes could run waits with all_nodes_draining and runs after an undrain', async () => {
     for (const node of ['gpu-1', 'gpu-2']) expect((await api('POST', `/v1/workers/${node}/drain`)).status).toBe(200);
     const waiting = await submit({ task_type: 'gpu_demo', params: { seconds: 0.2 }, cpu: 1, mem_mb: 256, gpu: 1 });
-    const pending = await waitForJob(waiting.id, (j) => j.pending_reason !== null);
+    // "queued": no scheduling cycle has looked at it yet; wait for the cycle's explanation.
+    const pending = await waitForJob(waiting.id, (j) => j.pending_reason !== null && j.pending_reason !== 'queued');
     expect(pending).toMatchObject({ state: 'QUEUED', pending_reason: 'all_nodes_draining' });
 
     await api('POST', '/v1/workers/gpu-2/undrain');
