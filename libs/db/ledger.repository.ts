@@ -123,6 +123,20 @@ interface RunningRow {
   preempting: boolean;
 }
 
+/** How many placements, and how much they reserve, per key (node or tenant). */
+function totalsBy(placements: PlannedPlacement[], keyOf: (p: PlannedPlacement) => string): Map<string, { count: number; cpu: number; mem: number; gpus: number }> {
+  const totals = new Map<string, { count: number; cpu: number; mem: number; gpus: number }>();
+  for (const p of placements) {
+    const sum = totals.get(keyOf(p)) ?? { count: 0, cpu: 0, mem: 0, gpus: 0 };
+    sum.count += 1;
+    sum.cpu += p.request.cpuMillis;
+    sum.mem += p.request.memMb;
+    sum.gpus += p.request.gpu;
+    totals.set(keyOf(p), sum);
+  }
+  return totals;
+}
+
 function toWaitingJob(row: WaitingRow, lost: { job_id: string; node_id: string; node_incarnation: number }[]): WaitingJob {
   return {
     id: row.id,
@@ -467,15 +481,7 @@ export class LedgerRepository {
     const placements = planned.filter((p) => movedIds.has(p.jobId));
     if (placements.length === 0) return [];
 
-    const perNode = new Map<string, { slots: number; cpu: number; mem: number; gpus: number }>();
-    for (const p of placements) {
-      const sum = perNode.get(p.nodeId) ?? { slots: 0, cpu: 0, mem: 0, gpus: 0 };
-      sum.slots += 1;
-      sum.cpu += p.request.cpuMillis;
-      sum.mem += p.request.memMb;
-      sum.gpus += p.request.gpu;
-      perNode.set(p.nodeId, sum);
-    }
+    const perNode = totalsBy(placements, (p) => p.nodeId);
     const nodeIds = [...perNode.keys()].sort();
     // The WHERE clause re-checks capacity on the locked rows: a concurrent change that got there first makes a row miss.
     const reserved = await updateReturning(
@@ -490,7 +496,7 @@ export class LedgerRepository {
       [
         nodeIds,
         nodeIds.map((id) => nodes.get(id)!.incarnation),
-        nodeIds.map((id) => perNode.get(id)!.slots),
+        nodeIds.map((id) => perNode.get(id)!.count),
         nodeIds.map((id) => perNode.get(id)!.cpu),
         nodeIds.map((id) => perNode.get(id)!.mem),
         nodeIds.map((id) => perNode.get(id)!.gpus),
@@ -500,15 +506,7 @@ export class LedgerRepository {
 
     const assignmentIds = placements.map(() => randomUUID());
     const gpus = placements.flatMap((p, i) => p.gpuIds.map((gpuIndex) => ({ nodeId: p.nodeId, gpuIndex, assignmentId: assignmentIds[i] })));
-    const perTenant = new Map<string, { jobs: number; cpu: number; mem: number; gpus: number }>();
-    for (const p of placements) {
-      const sum = perTenant.get(p.tenantId) ?? { jobs: 0, cpu: 0, mem: 0, gpus: 0 };
-      sum.jobs += 1;
-      sum.cpu += p.request.cpuMillis;
-      sum.mem += p.request.memMb;
-      sum.gpus += p.request.gpu;
-      perTenant.set(p.tenantId, sum);
-    }
+    const perTenant = totalsBy(placements, (p) => p.tenantId);
     const tenantIds = [...perTenant.keys()].sort();
     // One round trip for the rows that follow from the reservations. clock_timestamp(), not now() (the
     // transaction's start): an assignment's lifetime must start after the release it reused capacity from.
@@ -549,7 +547,7 @@ export class LedgerRepository {
         gpus.map((g) => g.gpuIndex),
         gpus.map((g) => g.assignmentId),
         tenantIds,
-        tenantIds.map((id) => perTenant.get(id)!.jobs),
+        tenantIds.map((id) => perTenant.get(id)!.count),
         tenantIds.map((id) => perTenant.get(id)!.cpu),
         tenantIds.map((id) => perTenant.get(id)!.mem),
         tenantIds.map((id) => perTenant.get(id)!.gpus),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
 import { LedgerRepository } from '../../libs/db';
-import { createLedgerDatabase } from './support/ledger-db';
+import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 
 // Random sequences of ledger operations against real Postgres; after every step the ledger must hold
 // its invariants. A database of its own, so the running stack's nodes stay out of it.
@@ -72,50 +72,6 @@ describe('ledger invariants under random operation sequences', () => {
     });
   }
 
-  /** Every invariant the ledger promises, checked from the tables themselves. */
-  async function checkInvariants(): Promise<void> {
-    const drift = await dataSource.query(`
-      SELECT n.id FROM nodes n
-      LEFT JOIN job_assignments a ON a.node_id = n.id AND a.state IN ('PLACED', 'RUNNING')
-      GROUP BY n.id
-      HAVING n.used_slots <> count(a.id)
-          OR n.used_cpu_millis <> coalesce(sum(a.cpu_millis), 0)
-          OR n.used_mem_mb <> coalesce(sum(a.mem_mb), 0)
-          OR n.used_gpus <> coalesce(sum(cardinality(a.gpu_ids)), 0)
-          OR n.used_slots > n.slots OR n.used_cpu_millis > n.cpu_millis OR n.used_mem_mb > n.mem_mb OR n.used_gpus > n.gpu_count`);
-    expect(drift).toEqual([]);
-    const doubleBooked = await dataSource.query(`
-      SELECT a.node_id, g FROM job_assignments a, unnest(a.gpu_ids) g
-      WHERE a.state IN ('PLACED', 'RUNNING') GROUP BY a.node_id, g HAVING count(*) > 1`);
-    expect(doubleBooked).toEqual([]);
-    const reservationsMatch = await dataSource.query(`
-      SELECT count(*)::int AS n FROM (
-        (SELECT a.node_id, g, a.id FROM job_assignments a, unnest(a.gpu_ids) g WHERE a.state IN ('PLACED', 'RUNNING'))
-        EXCEPT (SELECT node_id, gpu_index, assignment_id FROM gpu_reservations)
-      ) missing`);
-    expect(reservationsMatch[0].n).toBe(0);
-    const [{ n: orphans }] = await dataSource.query(`
-      SELECT count(*)::int AS n FROM gpu_reservations r
-      JOIN job_assignments a ON a.id = r.assignment_id WHERE a.state NOT IN ('PLACED', 'RUNNING')`);
-    expect(orphans).toBe(0);
-    const usageDrift = await dataSource.query(`
-      SELECT t.id FROM tenants t
-      LEFT JOIN tenant_usage u ON u.tenant_id = t.id
-      LEFT JOIN (SELECT j.tenant_id, count(*) AS jobs, sum(a.cpu_millis) AS cpu, sum(a.mem_mb) AS mem, sum(cardinality(a.gpu_ids)) AS gpus
-                 FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.state IN ('PLACED', 'RUNNING') GROUP BY j.tenant_id) live
-        ON live.tenant_id = t.id
-      WHERE coalesce(u.running_jobs, 0) <> coalesce(live.jobs, 0) OR coalesce(u.cpu_millis, 0) <> coalesce(live.cpu, 0)
-         OR coalesce(u.mem_mb, 0) <> coalesce(live.mem, 0) OR coalesce(u.gpus, 0) <> coalesce(live.gpus, 0)
-         OR coalesce(u.gpus, 0) > coalesce(t.max_gpus, 2147483647) OR coalesce(u.running_jobs, 0) > coalesce(t.max_running_jobs, 2147483647)`);
-    expect(usageDrift).toEqual([]);
-    // A job is never placed again on the node incarnation that lost it.
-    const replacedOnLoser = await dataSource.query(`
-      SELECT a.id FROM job_assignments a JOIN job_assignments lost
-        ON lost.job_id = a.job_id AND lost.state = 'LOST' AND lost.node_id = a.node_id AND lost.node_incarnation = a.node_incarnation
-      WHERE a.attempt > lost.attempt`);
-    expect(replacedOnLoser).toEqual([]);
-  }
-
   it('never over-commits, never double-books a GPU id, counters always equal the live assignments', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArbitrary, { minLength: 5, maxLength: 30 }), async (ops) => {
@@ -158,7 +114,7 @@ describe('ledger invariants under random operation sequences', () => {
           } else {
             await register(op.node);
           }
-          await checkInvariants();
+          expect(await ledgerInvariantViolations(dataSource)).toEqual({});
         }
 
         // Ending every live attempt leaves an empty ledger.

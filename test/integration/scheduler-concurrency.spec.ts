@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { LedgerRepository } from '../../libs/db';
-import { createLedgerDatabase } from './support/ledger-db';
+import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 import { ROOT } from './support/stack-env';
 
 // Two separate OS processes, each a control replica running scheduling cycles as fast as it can
@@ -101,25 +101,7 @@ describe('two control processes scheduling against one Postgres', () => {
     expect(assignments).toBe(first.placed + second.placed);
     expect(ended).toBeGreaterThan(0);
 
-    const overCommitted = await dataSource.query(`
-      SELECT n.id FROM nodes n
-      LEFT JOIN job_assignments a ON a.node_id = n.id AND a.state IN ('PLACED', 'RUNNING')
-      GROUP BY n.id
-      HAVING n.used_slots <> count(a.id) OR n.used_gpus <> coalesce(sum(cardinality(a.gpu_ids)), 0)
-          OR n.used_slots > n.slots OR n.used_gpus > n.gpu_count OR n.used_cpu_millis > n.cpu_millis`);
-    expect(overCommitted).toEqual([]);
-    const doubleBooked = await dataSource.query(`
-      SELECT a.node_id, g FROM job_assignments a, unnest(a.gpu_ids) g
-      WHERE a.state IN ('PLACED', 'RUNNING') GROUP BY a.node_id, g HAVING count(*) > 1`);
-    expect(doubleBooked).toEqual([]);
-    // Every job has at most one live attempt, and no ended job keeps one (a cancel racing a placement).
-    const twice = await dataSource.query(`
-      SELECT job_id FROM job_assignments WHERE state IN ('PLACED', 'RUNNING') GROUP BY job_id HAVING count(*) > 1`);
-    expect(twice).toEqual([]);
-    const leaked = await dataSource.query(`
-      SELECT a.job_id FROM job_assignments a JOIN jobs j ON j.id = a.job_id
-      WHERE a.state IN ('PLACED', 'RUNNING') AND j.state IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`);
-    expect(leaked).toEqual([]);
+    expect(await ledgerInvariantViolations(dataSource)).toEqual({});
     expect(cancelled).toBeGreaterThan(0);
     console.log(
       `two replicas: ${first.placed} + ${second.placed} placements in ${CYCLES_PER_PROCESS} cycles each, ${ended} attempts ended and ${cancelled} jobs cancelled meanwhile`,
