@@ -1,4 +1,4 @@
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import {
   FailureCode,
   type EndAssignmentInput,
@@ -7,7 +7,12 @@ import {
   type PlaceJobInput,
   type PlaceJobResult,
 } from '../libs/contracts';
-import { JobNotFoundError, type CycleOutcome, type LedgerRepository } from '../libs/db/ledger.repository';
+import { JobNotFoundError, JobRowMissingError, type CycleOutcome, type LedgerRepository } from '../libs/db/ledger.repository';
+
+// The API starts a job's workflow inside the transaction that inserts its row, so the first placeJob can run
+// before that commit. Retried this many times (1 + 2 + 4 + 8 s with the workflow's policy) before the job is
+// taken for one whose submission was rolled back.
+const ROW_MISSING_ATTEMPTS = 4;
 
 export interface LedgerActivityDeps {
   ledger: LedgerRepository;
@@ -50,6 +55,9 @@ export function createLedgerActivities({ ledger, requestCycle, laneWindow }: Led
         }
         return after;
       } catch (error) {
+        if (error instanceof JobRowMissingError && Context.current().info.attempt < ROW_MISSING_ATTEMPTS) {
+          throw ApplicationFailure.create({ type: FailureCode.JobNotFound, message: `${error.message} (yet)`, nonRetryable: false });
+        }
         return jobNotFound(error);
       }
     },

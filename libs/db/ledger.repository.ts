@@ -16,6 +16,8 @@ import type { GpuDevice } from './entities/node.entity';
 
 export class UnknownWorkerGroupError extends Error {}
 export class JobNotFoundError extends Error {}
+/** No row for the job (yet): the API starts the workflow inside the transaction that inserts it. */
+export class JobRowMissingError extends JobNotFoundError {}
 
 export interface RegisterNodeInput {
   nodeId: string;
@@ -251,7 +253,7 @@ export class LedgerRepository {
          FROM jobs j LEFT JOIN scheduler_queue q ON true WHERE j.id = $1`,
         [jobId],
       );
-    if (rows.length === 0) throw new JobNotFoundError(`job ${jobId} not found`);
+    if (rows.length === 0) throw new JobRowMissingError(`job ${jobId} not found`);
     const assignments: { id: string; node_id: string; group_name: string; gpu_ids: number[] }[] = await this.dataSource.query(
       `SELECT id, node_id, group_name, gpu_ids FROM job_assignments WHERE job_id = $1 AND attempt = $2`,
       [jobId, attempt],
