@@ -10,8 +10,8 @@ import {
 import { JobNotFoundError, JobRowMissingError, type CycleOutcome, type LedgerRepository } from '../libs/db/ledger.repository';
 
 // The API starts a job's workflow inside the transaction that inserts its row, so the first placeJob can run
-// before that commit. Retried this many times (1 + 2 + 4 + 8 s with the workflow's policy) before the job is
-// taken for one whose submission was rolled back.
+// before that commit. Attempts before this one retry (after 1, 2 and 4 s with the workflow's policy); then the
+// job is taken for one whose submission was rolled back.
 const ROW_MISSING_ATTEMPTS = 4;
 
 export interface LedgerActivityDeps {
