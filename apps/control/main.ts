@@ -50,9 +50,14 @@ async function main(): Promise<void> {
     }
     reaper.start();
     // Events (submissions, releases, node joins) trigger cycles at once; this one catches what they
-    // cannot: aging, a node whose heartbeat lapsed, a signal that was lost.
+    // cannot: aging, a node whose heartbeat lapsed, a placement signal that was lost.
+    // A placement older than schedule-to-start plus one tick was never dispatched: its workflow missed the signal.
+    const staleAfterSeconds = scheduling.scheduleToStartSeconds + scheduling.cycleIntervalSeconds;
     cycleTimer = setInterval(() => {
-      scheduler.requestCycle().catch((error: unknown) => log(`scheduling cycle failed: ${error instanceof Error ? error.message : String(error)}`));
+      scheduler
+        .requestCycle()
+        .then(() => scheduler.nudgeStalePlacements(staleAfterSeconds))
+        .catch((error: unknown) => log(`periodic scheduling failed: ${error instanceof Error ? error.message : String(error)}`));
     }, scheduling.cycleIntervalSeconds * 1000);
     log(`pid ${process.pid} polling ${CONTROL_TASK_QUEUE} ready`);
     await worker.run();

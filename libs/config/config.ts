@@ -142,7 +142,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       scheduleToStartSeconds: int(env, 'MLIS_SCHEDULE_TO_START_SECONDS', 30, 1),
       defaultMaxAttempts: int(env, 'MLIS_DEFAULT_MAX_ATTEMPTS', 3, 1),
       defaultTimeoutSeconds: int(env, 'MLIS_DEFAULT_TIMEOUT_SECONDS', 3600, 1),
-      capacityRetrySeconds: int(env, 'MLIS_CAPACITY_RETRY_SECONDS', 60, 1),
+      capacityRetrySeconds: int(env, 'MLIS_CAPACITY_RETRY_SECONDS', 300, 1),
       nodeHeartbeatSeconds: int(env, 'MLIS_NODE_HEARTBEAT_SECONDS', 3, 1),
       nodeDeadAfterSeconds: int(env, 'MLIS_NODE_DEAD_AFTER_SECONDS', 15, 2),
       agingSeconds: int(env, 'MLIS_SCHEDULER_AGING_SECONDS', 600, 0),

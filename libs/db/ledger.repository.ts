@@ -558,6 +558,20 @@ export class LedgerRepository {
     return placements.map((p) => ({ jobId: p.jobId, attempt: p.attempt }));
   }
 
+  /**
+   * Jobs placed longer ago than `olderThanSeconds` whose node never started them: a dispatched attempt starts or
+   * is LOST within its schedule-to-start timeout, so these workflows most likely missed their placement signal.
+   */
+  async stalePlacements(olderThanSeconds: number, limit: number): Promise<string[]> {
+    const rows: { job_id: string }[] = await this.dataSource.query(
+      `SELECT job_id FROM job_assignments
+       WHERE state = 'PLACED' AND created_at < now() - make_interval(secs => $1)
+       ORDER BY created_at LIMIT $2`,
+      [olderThanSeconds, limit],
+    );
+    return rows.map((row) => row.job_id);
+  }
+
   /** The node confirmed it started the attempt. */
   async markAssignmentRunning(jobId: string, attempt: number): Promise<void> {
     await this.dataSource.query(

@@ -17,6 +17,12 @@ class GatedLedger {
     return this.outcome;
   }
 
+  stale: string[] = [];
+
+  async stalePlacements(): Promise<string[]> {
+    return this.stale;
+  }
+
   async finishJob(input: unknown): Promise<{ jobState: string; released: boolean }> {
     this.finished.push(input);
     return { jobState: 'FAILED', released: true };
@@ -83,5 +89,16 @@ describe(Scheduler.name, () => {
     expect(signalled).toEqual(['job-a capacityAvailable', 'job-low preemptAssignment {"attempt":3}']);
     expect(ledger.finished).toEqual([{ jobId: 'gone', state: 'FAILED', error: { code: 'WorkflowGone', message: expect.any(String) } }]);
     expect(warnings).toEqual([expect.stringContaining('job gone was placed but its workflow is gone'), expect.stringContaining('temporal unavailable')]);
+  });
+
+  it('signals placements that never started again, and releases one whose workflow is gone', async () => {
+    const ledger = new GatedLedger();
+    ledger.stale = ['late', 'gone'];
+    const signalled: string[] = [];
+    const failures = new Map<string, Error>([['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)]]);
+    const scheduler = new Scheduler(ledger as unknown as LedgerRepository, fakeClient(signalled, failures), OPTIONS, () => undefined);
+    expect(await scheduler.nudgeStalePlacements(40)).toBe(2);
+    expect(signalled).toEqual(['job-late capacityAvailable']);
+    expect(ledger.finished).toEqual([expect.objectContaining({ jobId: 'gone', state: 'FAILED' })]);
   });
 });

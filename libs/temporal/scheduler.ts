@@ -10,6 +10,9 @@ import type { CycleOptions, CycleOutcome, LedgerRepository } from '../db/ledger.
  * jobs finishing at once) costs two cycles, not a hundred. Cycles of different processes are
  * serialised by the ledger's advisory lock.
  */
+// Stale placements nudged per periodic tick; more wait for the next one.
+const NUDGE_BATCH = 100;
+
 export class Scheduler {
   private running: Promise<CycleOutcome> | null = null;
   private next: Promise<CycleOutcome> | null = null;
@@ -43,28 +46,46 @@ export class Scheduler {
 
   private async cycle(): Promise<CycleOutcome> {
     const outcome = await this.ledger.runCycle(this.options);
-    const signal = (jobId: string, send: (handle: WorkflowHandle) => Promise<void>) =>
-      send(this.client.workflow.getHandle(jobWorkflowId(jobId))).then(
-        () => ({ jobId, error: undefined }),
-        (error: unknown) => ({ jobId, error }),
-      );
-    const results = await Promise.all([
-      ...outcome.placed.map(({ jobId }) => signal(jobId, (handle) => handle.signal(capacityAvailableSignal))),
-      ...outcome.preempted.map(({ jobId, attempt }) => signal(jobId, (handle) => handle.signal(preemptAssignmentSignal, { attempt }))),
+    await this.signalAll([
+      ...outcome.placed.map(({ jobId }) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })),
+      ...outcome.preempted.map(({ jobId, attempt }) => ({
+        jobId,
+        placed: false,
+        send: (h: WorkflowHandle) => h.signal(preemptAssignmentSignal, { attempt }),
+      })),
     ]);
-    const placed = new Set(outcome.placed.map(({ jobId }) => jobId));
-    for (const { jobId, error } of results) {
+    return outcome;
+  }
+
+  /**
+   * Signals again the jobs placed more than `olderThanSeconds` ago that never started: their workflow missed
+   * the first signal (Temporal briefly unreachable, say). Returns how many were nudged.
+   */
+  async nudgeStalePlacements(olderThanSeconds: number): Promise<number> {
+    const jobIds = await this.ledger.stalePlacements(olderThanSeconds, NUDGE_BATCH);
+    await this.signalAll(jobIds.map((jobId) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })));
+    return jobIds.length;
+  }
+
+  private async signalAll(signals: { jobId: string; placed: boolean; send: (handle: WorkflowHandle) => Promise<void> }[]): Promise<void> {
+    const results = await Promise.all(
+      signals.map(({ jobId, placed, send }) =>
+        send(this.client.workflow.getHandle(jobWorkflowId(jobId))).then(
+          () => ({ jobId, placed, error: undefined }),
+          (error: unknown) => ({ jobId, placed, error }),
+        ),
+      ),
+    );
+    for (const { jobId, placed, error } of results) {
       if (error === undefined) continue;
       if (error instanceof WorkflowNotFoundError) {
         // A job whose workflow is gone (terminated by an operator) would hold its placement forever.
-        if (placed.has(jobId)) await this.releaseOrphan(jobId);
+        if (placed) await this.releaseOrphan(jobId);
         continue;
       }
-      // The ledger already holds the decision; a job that missed its signal finds its placement on its
-      // safety-net timer. Worth a warning, not a failed cycle.
+      // The ledger already holds the decision; the periodic nudge signals it again. Worth a warning, not a failed cycle.
       this.warn(`signalling job ${jobId} after a scheduling cycle failed: ${String(error)}`);
     }
-    return outcome;
   }
 
   private async releaseOrphan(jobId: string): Promise<void> {

@@ -278,6 +278,17 @@ describe(LedgerRepository.name, () => {
     await retire('label-%');
   });
 
+  it('lists placements that never started once they are older than the given age', async () => {
+    await register('stale-1', 'cpu', 2);
+    const [late, started] = [await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }), await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 })];
+    await ledger.runCycle(CYCLE);
+    await ledger.markAssignmentRunning(started, 1);
+    expect(await ledger.stalePlacements(60, 10)).toEqual([]);
+    await dataSource.query(`UPDATE job_assignments SET created_at = now() - interval '2 minutes' WHERE job_id = ANY($1::uuid[])`, [[late, started]]);
+    expect(await ledger.stalePlacements(60, 10)).toEqual([late]);
+    await retire('stale-%');
+  });
+
   it('refuses a node in an unknown worker group', async () => {
     await expect(register('lost-1', 'tpu', 1)).rejects.toThrow(/unknown worker group "tpu"/);
   });
