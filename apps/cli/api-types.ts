@@ -19,6 +19,7 @@ export interface Assignment {
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
+  preempted_by: string | null;
 }
 
 export interface Job {

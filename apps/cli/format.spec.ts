@@ -65,6 +65,13 @@ describe('formatJob', () => {
     expect(rows[header + 2]).toMatch(/^2\s+SUCCEEDED\s+gpu-2\s+gpu\s+1\s+host-b:7\s/);
   });
 
+  it('names the job an attempt gave way to', () => {
+    const job = jobFixture({
+      assignments: [assignmentFixture({ state: 'PREEMPTED', reason: 'preempted by a higher-priority job', preempted_by: 'job-urgent' })],
+    });
+    expect(formatJob(job)).toMatch(/PREEMPTED .* preempted by a higher-priority job \(for job job-urgent\)$/m);
+  });
+
   it('shows why a queued job waits, and the error of a failed one', () => {
     const queued = formatJob(
       jobFixture({ pending_reason: 'insufficient_capacity', pending_detail: 'no node has 2 free GPUs', queue_position: 3, gpu: 2, gpu_model: 'A100', node_selector: { zone: 'eu-1' } }),

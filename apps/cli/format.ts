@@ -72,7 +72,7 @@ export function formatAssignments(assignments: Assignment[]): string {
       hostPid(assignment),
       formatTime(assignment.started_at),
       formatTime(assignment.ended_at),
-      assignment.reason ?? NONE,
+      assignment.preempted_by ? `${assignment.reason ?? 'preempted'} (for job ${assignment.preempted_by})` : (assignment.reason ?? NONE),
     ]),
   );
 }

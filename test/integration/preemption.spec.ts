@@ -43,6 +43,7 @@ describe('priorities and preemption on the real stack', () => {
     expect(low).toContain(victim);
     const requeued = await waitForJob(victim, (j) => j.assignments[0]?.state === 'PREEMPTED');
     expect(['QUEUED', 'RUNNING']).toContain(requeued.state);
+    expect(requeued.assignments[0]).toMatchObject({ attempt: 1, state: 'PREEMPTED', preempted_by: urgent });
     expect(requeued.error).toBeNull();
 
     // The freed GPUs go to the high job next (priority 10 before the re-queued low job's -10).

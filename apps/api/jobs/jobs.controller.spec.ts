@@ -363,10 +363,12 @@ describe(JobsController.name, () => {
       const id = randomUUID();
       t.jobs.seed({ id, state: 'RUNNING', attempts: 2 }, [
         { state: 'LOST', reason: 'lease expired', nodeId: 'gpu-1', groupName: 'gpu', gpuIds: [0, 1] },
+        { state: 'PREEMPTED', reason: 'preempted by a higher-priority job', preemptedBy: '00000000-0000-4000-8000-0000000000aa' },
         { state: 'RUNNING' },
       ]);
       const response = await http().get(`/v1/jobs/${id}`).expect(200);
-      expect(response.body.assignments.map((a: { attempt: number }) => a.attempt)).toEqual([1, 2]);
+      expect(response.body.assignments.map((a: { attempt: number }) => a.attempt)).toEqual([1, 2, 3]);
+      expect(response.body.assignments[1]).toMatchObject({ state: 'PREEMPTED', preempted_by: '00000000-0000-4000-8000-0000000000aa' });
       expect(response.body.assignments[0]).toMatchObject({
         state: 'LOST',
         node_id: 'gpu-1',
@@ -377,7 +379,7 @@ describe(JobsController.name, () => {
         hostname: 'host-a',
         pid: 4242,
       });
-      expect(response.body.latest_assignment).toMatchObject({ attempt: 2, state: 'RUNNING', cuda_visible_devices: '' });
+      expect(response.body.latest_assignment).toMatchObject({ attempt: 3, state: 'RUNNING', cuda_visible_devices: '', preempted_by: null });
     });
 
     it('answers 400 validation_failed for a non-UUID id', async () => {

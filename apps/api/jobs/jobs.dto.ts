@@ -237,6 +237,9 @@ export class AssignmentResponseDto {
 
   @ApiProperty({ description: 'When it ended.', type: String, format: 'date-time', nullable: true })
   ended_at: string | null;
+
+  @ApiProperty({ description: 'The higher-priority job this attempt was asked to give way to.', type: String, format: 'uuid', nullable: true })
+  preempted_by: string | null;
 }
 
 export class JobResponseDto {

@@ -22,6 +22,7 @@ export function toAssignmentResponse({ assignment, hostname, pid }: AssignmentRe
     created_at: assignment.createdAt.toISOString(),
     started_at: iso(assignment.startedAt),
     ended_at: iso(assignment.endedAt),
+    preempted_by: assignment.preemptedBy,
   };
 }
 

@@ -19,6 +19,7 @@ export function assignmentFixture(overrides: Partial<Assignment> = {}): Assignme
     created_at: '2025-01-02T03:04:05.678Z',
     started_at: '2025-01-02T03:04:06.000Z',
     ended_at: null,
+    preempted_by: null,
     ...overrides,
   };
 }
