@@ -3,7 +3,7 @@ import { createLedgerActivities } from '../../activities/ledger.activities';
 import { loadConfig } from '../../libs/config';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
 import { createDataSource, LedgerRepository } from '../../libs/db';
-import { connectClient, Scheduler } from '../../libs/temporal';
+import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
 import { NodeReaper } from './node-reaper';
 
 function log(line: string): void {
@@ -19,17 +19,8 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const ledger = new LedgerRepository(dataSource);
   const { scheduling } = config;
-  const scheduler = new Scheduler(
-    ledger,
-    client,
-    {
-      liveWithinSeconds: scheduling.nodeDeadAfterSeconds,
-      agingSeconds: scheduling.agingSeconds,
-      laneWindow: scheduling.laneWindow,
-      holdDepth: scheduling.holdDepth,
-    },
-    log,
-  );
+  const scheduler = new Scheduler(ledger, client, cycleOptions(scheduling), log);
+
   const reaper = new NodeReaper(ledger, config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
 
   let cycleTimer: NodeJS.Timeout | undefined;

@@ -1,6 +1,8 @@
 // The only module that reads process.env: every variable is parsed and checked once, here,
 // and listed with its default in .env.example.
 
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../contracts/labels';
+
 export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
@@ -83,9 +85,10 @@ function priorityClasses(env: Env, name: string, fallback: string): PriorityClas
 function labels(env: Env, name: string): Record<string, string> {
   const result: Record<string, string> = {};
   for (const item of list(env, name, [])) {
-    const match = /^([A-Za-z0-9][A-Za-z0-9._/-]{0,62})=([A-Za-z0-9._-]{0,63})$/.exec(item);
-    if (!match) throw new ConfigError(`${name}: "${item}" is not key=value`);
-    result[match[1]] = match[2];
+    const at = item.indexOf('=');
+    const [key, value] = [item.slice(0, at), item.slice(at + 1)];
+    if (at < 0 || !LABEL_KEY_PATTERN.test(key) || !LABEL_VALUE_PATTERN.test(value)) throw new ConfigError(`${name}: "${item}" is not key=value`);
+    result[key] = value;
   }
   return result;
 }

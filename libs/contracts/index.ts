@@ -4,3 +4,4 @@ export * from './failures';
 export * from './payloads';
 export * from './workflow-api';
 export * from './audit';
+export * from './labels';

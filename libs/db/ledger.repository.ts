@@ -247,23 +247,36 @@ export class LedgerRepository {
    * `examined` is false while no cycle has looked at the job since it was (re)queued.
    */
   async placementOf(jobId: string, attempt: number): Promise<PlaceJobResult & { examined: boolean }> {
-    const rows: { state: JobState; pending_reason: PendingReason | null; pending_detail: string | null; queue_position: number | null }[] =
-      await this.dataSource.query(
-        `SELECT j.state, j.pending_reason, j.pending_detail, array_position(q.job_ids, j.id) AS queue_position
-         FROM jobs j LEFT JOIN scheduler_queue q ON true WHERE j.id = $1`,
-        [jobId],
-      );
-    if (rows.length === 0) throw new JobRowMissingError(`job ${jobId} not found`);
-    const assignments: { id: string; node_id: string; group_name: string; gpu_ids: number[] }[] = await this.dataSource.query(
-      `SELECT id, node_id, group_name, gpu_ids FROM job_assignments WHERE job_id = $1 AND attempt = $2`,
+    // One read: this runs for every waiting job's safety-net timer.
+    const rows: {
+      state: JobState;
+      pending_reason: PendingReason | null;
+      pending_detail: string | null;
+      queue_position: number | null;
+      assignment_id: string | null;
+      node_id: string;
+      group_name: string;
+      gpu_ids: number[];
+    }[] = await this.dataSource.query(
+      `SELECT j.state, j.pending_reason, j.pending_detail, array_position(q.job_ids, j.id) AS queue_position,
+              a.id AS assignment_id, a.node_id, a.group_name, a.gpu_ids
+       FROM jobs j LEFT JOIN scheduler_queue q ON true LEFT JOIN job_assignments a ON a.job_id = j.id AND a.attempt = $2
+       WHERE j.id = $1`,
       [jobId, attempt],
     );
-    if (assignments.length > 0) {
-      const a = assignments[0];
-      const placement = { assignmentId: a.id, attempt, nodeId: a.node_id, group: a.group_name, taskQueue: nodeTaskQueue(a.group_name, a.node_id), gpuIds: a.gpu_ids };
+    if (rows.length === 0) throw new JobRowMissingError(`job ${jobId} not found`);
+    const job = rows[0];
+    if (job.assignment_id !== null) {
+      const placement = {
+        assignmentId: job.assignment_id,
+        attempt,
+        nodeId: job.node_id,
+        group: job.group_name,
+        taskQueue: nodeTaskQueue(job.group_name, job.node_id),
+        gpuIds: job.gpu_ids,
+      };
       return { placed: true, placement, examined: true };
     }
-    const job = rows[0];
     if (TERMINAL.includes(job.state)) throw new JobNotFoundError(`job ${jobId} already ended ${job.state}`);
     return {
       placed: false,

@@ -1,6 +1,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal } from '../contracts';
+import type { SchedulingConfig } from '../config';
 import type { CycleOptions, CycleOutcome, LedgerRepository } from '../db/ledger.repository';
 
 /**
@@ -10,6 +11,16 @@ import type { CycleOptions, CycleOutcome, LedgerRepository } from '../db/ledger.
  * jobs finishing at once) costs two cycles, not a hundred. Cycles of different processes are
  * serialised by the ledger's advisory lock.
  */
+/** The cycle settings every process that schedules (control, API) takes from the same configuration. */
+export function cycleOptions(scheduling: SchedulingConfig): CycleOptions {
+  return {
+    liveWithinSeconds: scheduling.nodeDeadAfterSeconds,
+    agingSeconds: scheduling.agingSeconds,
+    laneWindow: scheduling.laneWindow,
+    holdDepth: scheduling.holdDepth,
+  };
+}
+
 // Stale placements nudged per periodic tick; more wait for the next one.
 const NUDGE_BATCH = 100;
 

@@ -1,8 +1,6 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
 
-// Node labels and job node selectors, as MLIS_NODE_LABELS accepts them: short plain words, keys may carry a prefix/ or dots.
-export const LABEL_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
-export const LABEL_VALUE_PATTERN = /^[A-Za-z0-9._-]{0,63}$/;
 export const MAX_LABELS = 32;
 
 /** Why `value` is not a label map, or null when it is one. */

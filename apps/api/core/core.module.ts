@@ -3,7 +3,7 @@ import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../../libs/config';
 import { createDataSource, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
-import { connectClient, Scheduler } from '../../../libs/temporal';
+import { connectClient, cycleOptions, Scheduler } from '../../../libs/temporal';
 import { APP_CONFIG } from './app-config';
 
 /** Closes what CoreModule opened, after the HTTP server stopped taking requests. */
@@ -36,17 +36,7 @@ export class CoreModule {
         // The API runs a cycle when a node joins or is undrained, so waiting jobs need not wait for the control's timer.
         provide: Scheduler,
         useFactory: (ledger: LedgerRepository, client: Client) =>
-          new Scheduler(
-            ledger,
-            client,
-            {
-              liveWithinSeconds: config.scheduling.nodeDeadAfterSeconds,
-              agingSeconds: config.scheduling.agingSeconds,
-              laneWindow: config.scheduling.laneWindow,
-              holdDepth: config.scheduling.holdDepth,
-            },
-            (message) => new Logger('Scheduler').warn(message),
-          ),
+          new Scheduler(ledger, client, cycleOptions(config.scheduling), (message) => new Logger('Scheduler').warn(message)),
         inject: [LedgerRepository, Client],
       },
     ];

@@ -3,7 +3,8 @@ import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, type ValidationOptions } from 'class-validator';
 import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
 import { TASK_TYPES } from '../../../libs/runners/registry';
-import { IsLabelMap, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../common/label-map';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
+import { IsLabelMap } from '../common/label-map';
 
 const INT32_MAX = 2_147_483_647;
 // cpu is stored in millicores in a 32-bit column.

@@ -15,7 +15,8 @@ import {
   type ValidationOptions,
 } from 'class-validator';
 import { NODE_STATUSES, type NodeStatus } from '../../../libs/contracts';
-import { IsLabelMap, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MAX_LABELS } from '../common/label-map';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
+import { IsLabelMap, MAX_LABELS } from '../common/label-map';
 
 const INT32_MAX = 2_147_483_647;
 /** Node ids and group names, as the database's CHECK constraints allow them. */
