@@ -14,12 +14,13 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOG_TAG=stack
+source "$ROOT/scripts/lib.sh"
 STATE_DIR="${MLIS_STATE_DIR:-$ROOT/.mlis/stack}"
 NODES="${MLIS_STACK_NODES:-cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2}"
 API_URL="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"
 export MLIS_API_URL="$API_URL"
 
-log() { printf '[stack] %s\n' "$*" >&2; }
 pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
 log_file() { printf '%s/%s.log' "$STATE_DIR" "$1"; }
 
@@ -84,8 +85,10 @@ case "${1:-}" in
     [[ -f "$ROOT/dist/apps/api/main.js" ]] || { log "dist/ missing: run npm run build first"; exit 1; }
     # The API signs worker tokens with the dev key and checks the bootstrap secret that nodes present.
     bash "$ROOT/scripts/secrets.sh" ensure
-    launch api -- node "$ROOT/dist/apps/api/main.js"
-    launch control -- node "$ROOT/dist/apps/control/main.js"
+    # shellcheck disable=SC2086 # the flags are words
+    launch api -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
+    # shellcheck disable=SC2086
+    launch control -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
     wait_for "$API_URL/health/ready" 60 "API"
     for spec in $NODES; do start_node "${spec%%:*}"; done
     wait_for "$API_URL/health/ready/full" 90 "every worker group"

@@ -13,6 +13,8 @@ import {
 } from '../contracts';
 import { planCycle, type PlannedPlacement, type SchedulerNode, type WaitingJob } from '../ledger';
 import type { GpuDevice } from './entities/node.entity';
+import { NodeView } from './node-view';
+import { preparedOn, type PreparedQuery } from './prepared';
 
 export class UnknownWorkerGroupError extends Error {}
 export class JobNotFoundError extends Error {}
@@ -67,20 +69,6 @@ async function updateReturning<T>(db: Queryable, sql: string, params: unknown[])
 
 /** Lost a race for a node between choosing it and reserving it. */
 class PlacementRaceError extends Error {}
-
-/** What a node advertised when it registered, as the scheduler sees it: fixed for one incarnation. */
-type NodeStatic = Pick<SchedulerNode, 'id' | 'incarnation' | 'group' | 'labels' | 'slots' | 'cpuMillis' | 'memMb' | 'gpus'>;
-
-interface NodeUsageRow {
-  id: string;
-  incarnation: number;
-  status: SchedulerNode['status'];
-  used_slots: number;
-  used_cpu_millis: number;
-  used_mem_mb: number;
-  live: boolean;
-  reserved: number[];
-}
 
 interface TenantRow {
   id: string;
@@ -158,9 +146,8 @@ function toWaitingJob(row: WaitingRow, lost: { job_id: string; node_id: string; 
  * keyed by (job id, attempt), because Temporal may run an activity more than once.
  */
 export class LedgerRepository {
-  // What a node advertised at registration, by id; an entry is good until the node registers again
-  // (which always bumps its incarnation), so a cycle reads only the columns that change between cycles.
-  private readonly nodeStatics = new Map<string, NodeStatic>();
+  // The nodes as the last cycle read them; each cycle reads only the rows changed since.
+  private readonly nodeView = new NodeView();
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -310,23 +297,30 @@ export class LedgerRepository {
       } catch (error) {
         const code = (error as { code?: string }).code;
         const retryable = error instanceof PlacementRaceError || (code !== undefined && RETRYABLE_PLACEMENT_ERRORS.has(code));
+        // Lost races are rare (a drain or re-registration in mid-cycle); the retry reads every node again, so
+        // a view that had somehow missed a change cannot make the cycle fail again and again.
+        if (error instanceof PlacementRaceError) this.nodeView.forget();
         if (!retryable || tryNumber >= PLACEMENT_TRIES) throw error;
       }
     }
   }
 
   private async cycleOnce(m: EntityManager, options: CycleOptions): Promise<CycleOutcome> {
-    const [{ now_ms }] = (await m.query(
+    const query = preparedOn(m);
+    const [{ now_ms }] = await query<{ now_ms: number }>(
+      'mlis_cycle_lock',
       `SELECT pg_advisory_xact_lock(${SCHEDULER_LOCK_KEY}), (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`,
-    )) as { now_ms: number }[];
-    const nodes = await this.readNodes(m, options.liveWithinSeconds);
-    const tenantRows: TenantRow[] = await m.query(
+    );
+    const nodes = await this.nodeView.refresh(query, options.liveWithinSeconds);
+    const tenantRows = await query<TenantRow>(
+      'mlis_cycle_tenants',
       `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus, u.running_jobs, u.cpu_millis, u.mem_mb, u.gpus
        FROM tenants t LEFT JOIN tenant_usage u ON u.tenant_id = t.id`,
     );
     // The first laneWindow jobs of every (tenant, priority) lane, found by a loose index scan:
     // the cost follows the number of lanes, not the length of the queue.
-    const waitingRows: WaitingRow[] = await m.query(
+    const waitingRows = await query<WaitingRow>(
+      'mlis_cycle_lanes',
       `WITH RECURSIVE lanes AS (
          (SELECT tenant_id, priority FROM jobs WHERE state = 'QUEUED' ORDER BY tenant_id, priority LIMIT 1)
          UNION ALL
@@ -348,9 +342,14 @@ export class LedgerRepository {
     const lost: { job_id: string; node_id: string; node_incarnation: number }[] =
       requeued.length === 0
         ? []
-        : await m.query(`SELECT job_id, node_id, node_incarnation FROM job_assignments WHERE job_id = ANY($1::uuid[]) AND state = 'LOST'`, [requeued]);
+        : await query(
+            'mlis_cycle_lost',
+            `SELECT job_id, node_id, node_incarnation FROM job_assignments WHERE job_id = ANY($1::uuid[]) AND state = 'LOST'`,
+            [requeued],
+          );
     const running: RunningRow[] = waitingRows.some((row) => row.may_preempt)
-      ? await m.query(
+      ? await query(
+          'mlis_cycle_running',
           `SELECT a.id, a.job_id, a.attempt, j.tenant_id, j.priority, a.node_id, a.cpu_millis, a.mem_mb, a.gpu_ids,
                   (extract(epoch FROM a.created_at) * 1000)::float8 AS created_ms, a.preempt_requested_at IS NOT NULL AS preempting
            FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.state IN ('PLACED', 'RUNNING')`,
@@ -361,7 +360,7 @@ export class LedgerRepository {
       nowMs: now_ms,
       agingSeconds: options.agingSeconds,
       holdDepth: options.holdDepth,
-      nodes,
+      nodes: [...nodes.values()],
       tenants: new Map(tenantRows.map((t) => [t.id, { weight: t.weight, maxRunningJobs: t.max_running_jobs, maxGpus: t.max_gpus }])),
       usage: new Map(
         tenantRows.map((t) => [
@@ -385,12 +384,12 @@ export class LedgerRepository {
       })),
     });
 
-    const placed = await this.reserve(m, plan.placements, new Map(nodes.map((n) => [n.id, n])));
+    const placed = await this.reserve(query, plan.placements, nodes);
 
     const preempted: CycleOutcome['preempted'] = [];
     for (const p of plan.preemptions) {
-      const marked = await updateReturning(
-        m,
+      const marked = await query(
+        'mlis_cycle_preempt',
         `UPDATE job_assignments SET preempt_requested_at = clock_timestamp(), preempted_by = $2
          WHERE id = $1 AND state IN ('PLACED', 'RUNNING') AND preempt_requested_at IS NULL RETURNING id`,
         [p.assignmentId, p.forJobId],
@@ -408,7 +407,8 @@ export class LedgerRepository {
       ...changed.filter((w) => before.get(w.jobId)!.pending_reason !== w.reason).map((w) => ['waiting', w.reason]),
     ];
     // One round trip: data-modifying CTEs all run to completion, whether or not the final SELECT reads them.
-    await m.query(
+    await query(
+      'mlis_cycle_waits',
       `WITH waits AS (
          UPDATE jobs j SET pending_reason = w.reason, pending_detail = w.detail, updated_at = now()
          FROM unnest($1::uuid[], $2::text[], $3::text[]) AS w(id, reason, detail)
@@ -434,57 +434,15 @@ export class LedgerRepository {
     return { placed, preempted, waiting: plan.waits.length };
   }
 
-  private async readNodes(m: EntityManager, liveWithinSeconds: number): Promise<SchedulerNode[]> {
-    const usage: NodeUsageRow[] = await m.query(
-      `SELECT n.id, n.incarnation, n.status, n.used_slots, n.used_cpu_millis, n.used_mem_mb,
-              n.last_seen_at > now() - make_interval(secs => $1) AS live, COALESCE(r.reserved, '{}') AS reserved
-       FROM nodes n LEFT JOIN (SELECT node_id, array_agg(gpu_index) AS reserved FROM gpu_reservations GROUP BY node_id) r ON r.node_id = n.id`,
-      [liveWithinSeconds],
-    );
-    const unknown = usage.filter((row) => this.nodeStatics.get(row.id)?.incarnation !== row.incarnation).map((row) => row.id);
-    if (unknown.length > 0) {
-      const rows: { id: string; incarnation: number; group_name: string; labels: Record<string, string>; slots: number; cpu_millis: number; mem_mb: number; gpus: GpuDevice[] }[] =
-        await m.query(`SELECT id, incarnation, group_name, labels, slots, cpu_millis, mem_mb, gpus FROM nodes WHERE id = ANY($1::text[])`, [unknown]);
-      for (const row of rows) {
-        this.nodeStatics.set(row.id, {
-          id: row.id,
-          incarnation: row.incarnation,
-          group: row.group_name,
-          labels: row.labels,
-          slots: row.slots,
-          cpuMillis: row.cpu_millis,
-          memMb: row.mem_mb,
-          gpus: row.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memoryMb: gpu.memory_mb })),
-        });
-      }
-    }
-    // A node that registered again between the two reads is left out of this cycle; the next one sees it.
-    const nodes: SchedulerNode[] = [];
-    for (const row of usage) {
-      const known = this.nodeStatics.get(row.id);
-      if (!known || known.incarnation !== row.incarnation) continue;
-      nodes.push({
-        ...known,
-        status: row.status,
-        live: row.live,
-        usedSlots: row.used_slots,
-        usedCpuMillis: row.used_cpu_millis,
-        usedMemMb: row.used_mem_mb,
-        reservedGpuIndices: row.reserved,
-      });
-    }
-    return nodes;
-  }
-
   /**
    * Writes the cycle's placements in a handful of statements, whatever their number. A job that stopped
    * waiting since it was read (cancelled, say) is skipped; a node that no longer has room (or changed
    * incarnation or status) throws PlacementRaceError, which retries the whole cycle.
    */
-  private async reserve(m: EntityManager, planned: PlannedPlacement[], nodes: Map<string, SchedulerNode>): Promise<CycleOutcome['placed']> {
+  private async reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes: ReadonlyMap<string, SchedulerNode>): Promise<CycleOutcome['placed']> {
     if (planned.length === 0) return [];
-    const moved = await updateReturning<{ id: string }>(
-      m,
+    const moved = await query<{ id: string }>(
+      'mlis_cycle_move_jobs',
       `UPDATE jobs j SET state = 'RUNNING', attempts = p.attempt, pending_reason = NULL, pending_detail = NULL,
               started_at = COALESCE(j.started_at, now()), updated_at = now()
        FROM unnest($1::uuid[], $2::int[]) AS p(id, attempt)
@@ -499,8 +457,8 @@ export class LedgerRepository {
     const perNode = totalsBy(placements, (p) => p.nodeId);
     const nodeIds = [...perNode.keys()].sort();
     // The WHERE clause re-checks capacity on the locked rows: a concurrent change that got there first makes a row miss.
-    const reserved = await updateReturning(
-      m,
+    const reserved = await query(
+      'mlis_cycle_reserve_nodes',
       `UPDATE nodes n SET used_slots = n.used_slots + d.slots, used_cpu_millis = n.used_cpu_millis + d.cpu,
               used_mem_mb = n.used_mem_mb + d.mem, used_gpus = n.used_gpus + d.gpus, updated_at = now()
        FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[]) AS d(id, incarnation, slots, cpu, mem, gpus)
@@ -526,7 +484,8 @@ export class LedgerRepository {
     // One round trip for the rows that follow from the reservations. clock_timestamp(), not now() (the
     // transaction's start): an assignment's lifetime must start after the release it reused capacity from.
     // Tenant rows come after every node row: a release locks node then tenant, so this order cannot deadlock.
-    await m.query(
+    await query(
+      'mlis_cycle_assignments',
       `WITH assignments AS (
          INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, gpu_ids, slots, cpu_millis, mem_mb, state, created_at)
          SELECT a.id, a.job_id, a.attempt, a.node_id, a.incarnation, a.group_name, a.gpu_ids::int[], 1, a.cpu, a.mem, 'PLACED', clock_timestamp()

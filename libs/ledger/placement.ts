@@ -79,19 +79,35 @@ export function freeUsableGpuIndices(node: Pick<NodeCapacity, 'gpus' | 'reserved
 
 /** Resources the request needs on this node beyond what is free now, as fractions of the node; all zero when it fits. */
 export function shortfall(node: NodeCapacity, request: ResourceRequest, selector: NodeSelector): Record<'slots' | 'cpu' | 'mem_mb' | 'gpu', number> {
-  const usable = request.gpu === 0 ? 0 : usableGpuCount(node, selector);
   return {
-    slots: Math.max(0, node.usedSlots + 1 - node.slots) / node.slots,
-    cpu: Math.max(0, node.usedCpuMillis + request.cpuMillis - node.cpuMillis) / node.cpuMillis,
-    mem_mb: Math.max(0, node.usedMemMb + request.memMb - node.memMb) / node.memMb,
-    gpu: usable === 0 ? 0 : Math.max(0, request.gpu - freeUsableGpuCount(node, selector)) / usable,
+    slots: missingSlots(node),
+    cpu: missingCpu(node, request),
+    mem_mb: missingMem(node, request),
+    gpu: missingGpus(node, request, selector),
   };
 }
 
 /** The largest fraction of any resource the node still lacks for the request; 0 when it fits now. */
 export function worstShortfall(node: NodeCapacity, request: ResourceRequest, selector: NodeSelector): number {
-  const missing = shortfall(node, request, selector);
-  return Math.max(missing.slots, missing.cpu, missing.mem_mb, missing.gpu);
+  // Runs for every node a blocked job could hold, every cycle: no intermediate objects.
+  return Math.max(missingSlots(node), missingCpu(node, request), missingMem(node, request), missingGpus(node, request, selector));
+}
+
+function missingSlots(node: NodeCapacity): number {
+  return Math.max(0, node.usedSlots + 1 - node.slots) / node.slots;
+}
+
+function missingCpu(node: NodeCapacity, request: ResourceRequest): number {
+  return Math.max(0, node.usedCpuMillis + request.cpuMillis - node.cpuMillis) / node.cpuMillis;
+}
+
+function missingMem(node: NodeCapacity, request: ResourceRequest): number {
+  return Math.max(0, node.usedMemMb + request.memMb - node.memMb) / node.memMb;
+}
+
+function missingGpus(node: NodeCapacity, request: ResourceRequest, selector: NodeSelector): number {
+  const usable = request.gpu === 0 ? 0 : usableGpuCount(node, selector);
+  return usable === 0 ? 0 : Math.max(0, request.gpu - freeUsableGpuCount(node, selector)) / usable;
 }
 
 export function fitsNow(node: NodeCapacity, request: ResourceRequest, selector: NodeSelector = {}): boolean {

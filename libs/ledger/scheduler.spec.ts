@@ -341,3 +341,18 @@ describe('fairness over time (simulation)', () => {
     expect(startedAt.get(big.id)!).toBeLessThanOrEqual(5 + 6);
   });
 });
+
+describe('planCycle input', () => {
+  it('leaves the nodes it is given as they were, while later placements in the cycle see earlier ones', () => {
+    const nodes = [node('n1', { slots: 2, gpus: A100(2) }), node('n2', { slots: 1, gpus: A100(1) })];
+    const before = structuredClone(nodes);
+    const waiting = [job(), job(), job(), job()];
+    const plan = planCycle(input({ nodes, waiting }));
+    // Three GPUs, three slots: the fourth job waits; no GPU id is given out twice.
+    expect(plan.placements).toHaveLength(3);
+    const given = plan.placements.flatMap((p) => p.gpuIds.map((gpu) => `${p.nodeId}/${gpu}`));
+    expect(new Set(given).size).toBe(3);
+    expect(plan.waits.map((w) => w.jobId)).toEqual([waiting[3].id]);
+    expect(nodes).toEqual(before);
+  });
+});

@@ -102,8 +102,16 @@ export interface CyclePlan {
   preemptions: PlannedPreemption[];
 }
 
+/** A tenant's waiting jobs in the order it runs them; `next` is the first not yet decided this cycle. */
+interface Lane {
+  tenantId: string;
+  entries: { job: WaitingJob; effective: number }[];
+  next: number;
+}
+
 const EMPTY_USAGE: TenantUsage = { runningJobs: 0, cpuMillis: 0, memMb: 0, gpus: 0 };
 const DEFAULT_POLICY: TenantPolicy = { weight: 1, maxRunningJobs: null, maxGpus: null };
+const NO_LOSSES: ReadonlySet<string> = new Set();
 
 export function effectivePriority(job: Pick<WaitingJob, 'priority' | 'createdAtMs'>, nowMs: number, agingSeconds: number): number {
   if (agingSeconds <= 0) return job.priority;
@@ -112,12 +120,13 @@ export function effectivePriority(job: Pick<WaitingJob, 'priority' | 'createdAtM
 
 /** Dominant-resource share of a tenant's usage over the cluster, divided by its weight (DRF). */
 export function weightedDominantShare(usage: TenantUsage, totals: ResourceRequest, weight: number): number {
-  const shares = [
-    totals.cpuMillis > 0 ? usage.cpuMillis / totals.cpuMillis : 0,
-    totals.memMb > 0 ? usage.memMb / totals.memMb : 0,
-    totals.gpu > 0 ? usage.gpus / totals.gpu : 0,
-  ];
-  return Math.max(...shares) / weight;
+  return (
+    Math.max(
+      totals.cpuMillis > 0 ? usage.cpuMillis / totals.cpuMillis : 0,
+      totals.memMb > 0 ? usage.memMb / totals.memMb : 0,
+      totals.gpu > 0 ? usage.gpus / totals.gpu : 0,
+    ) / weight
+  );
 }
 
 /** The tenant's quota would be exceeded by one more job of this size; the reason, or null. */
@@ -151,12 +160,25 @@ function reserve(node: SchedulerNode, request: ResourceRequest, gpuIds: number[]
  * node to give their resources back. Only the first `holdDepth` blocked jobs hold a node.
  */
 export function planCycle(input: CycleInput): CyclePlan {
-  const nodes = input.nodes.map((node) => ({ ...node, reservedGpuIndices: [...node.reservedGpuIndices] }));
-  const placeable = nodes.filter((node) => node.status === 'ACTIVE' && node.live);
-  const totals = placeable.reduce(
-    (sum, node) => ({ cpuMillis: sum.cpuMillis + node.cpuMillis, memMb: sum.memMb + node.memMb, gpu: sum.gpu + node.gpus.length }),
-    { cpuMillis: 0, memMb: 0, gpu: 0 },
-  );
+  // A node is copied when a placement in this cycle first changes it, not up front: the input stays as
+  // given, and on a large busy cluster a cycle changes a few nodes of thousands.
+  const changed = new Map<SchedulerNode, SchedulerNode>();
+  const current = (node: SchedulerNode): SchedulerNode => changed.get(node) ?? node;
+  const writable = (node: SchedulerNode): SchedulerNode => {
+    let copy = changed.get(node);
+    if (!copy) {
+      copy = { ...node };
+      changed.set(node, copy);
+    }
+    return copy;
+  };
+  const placeable = input.nodes.filter((node) => node.status === 'ACTIVE' && node.live);
+  const totals: ResourceRequest = { cpuMillis: 0, memMb: 0, gpu: 0 };
+  for (const node of placeable) {
+    totals.cpuMillis += node.cpuMillis;
+    totals.memMb += node.memMb;
+    totals.gpu += node.gpus.length;
+  }
   const usage = new Map<string, TenantUsage>();
   const usageOf = (tenantId: string): TenantUsage => {
     let current = usage.get(tenantId);
@@ -169,17 +191,24 @@ export function planCycle(input: CycleInput): CyclePlan {
   const policyOf = (tenantId: string): TenantPolicy => input.tenants.get(tenantId) ?? DEFAULT_POLICY;
 
   // One lane per tenant, each in (effective priority, submission time) order; the cycle merges them.
-  const lanes = new Map<string, (WaitingJob & { effective: number })[]>();
+  const lanes = new Map<string, Lane>();
   for (const job of input.waiting) {
-    const lane = lanes.get(job.tenantId) ?? [];
-    lane.push({ ...job, effective: effectivePriority(job, input.nowMs, input.agingSeconds) });
-    lanes.set(job.tenantId, lane);
+    let lane = lanes.get(job.tenantId);
+    if (!lane) {
+      lane = { tenantId: job.tenantId, entries: [], next: 0 };
+      lanes.set(job.tenantId, lane);
+    }
+    lane.entries.push({ job, effective: effectivePriority(job, input.nowMs, input.agingSeconds) });
   }
   for (const lane of lanes.values()) {
-    lane.sort((a, b) => b.effective - a.effective || a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
+    lane.entries.sort((a, b) => b.effective - a.effective || a.job.createdAtMs - b.job.createdAtMs || a.job.id.localeCompare(b.job.id));
   }
 
   const heldBy = new Map<string, string>();
+  const free = (node: SchedulerNode, job: WaitingJob): boolean => {
+    const heldFor = heldBy.get(node.id);
+    return heldFor === undefined || heldFor === job.id;
+  };
   const plan: CyclePlan = { placements: [], waits: [], preemptions: [] };
   const running = input.running.map((assignment) => ({ ...assignment }));
   const wait = (job: WaitingJob, reason: PendingReason, detail: string): void => {
@@ -188,14 +217,15 @@ export function planCycle(input: CycleInput): CyclePlan {
   // Nodes with a free slot: the only ones a job can be placed on now. On a busy cluster this set is
   // small, so trying a waiting job costs little however many nodes there are.
   const open = new Set(placeable.filter((node) => node.usedSlots < node.slots));
-  // Per request shape (resources + selector), the placeable nodes it fits on when empty; computed once a cycle.
-  const shapes = new Map<string, { nodes: Set<SchedulerNode>; list: SchedulerNode[]; shortage?: string }>();
-  const shapedFor = (job: WaitingJob) => {
-    const key = JSON.stringify([job.request, job.selector]);
+  // Per request shape (resources + selector): whether any placeable node could take it when empty, and
+  // which; each worked out once a cycle, when a job of that shape first needs it.
+  const shapes = new Map<string, { any?: boolean; nodes?: SchedulerNode[]; shortage?: string }>();
+  const shapeOf = (job: WaitingJob) => {
+    const { request, selector } = job;
+    const key = JSON.stringify([request.cpuMillis, request.memMb, request.gpu, selector.workerGroup, selector.labels, selector.gpuModel, selector.gpuMemoryMb]);
     let shape = shapes.get(key);
     if (!shape) {
-      const list = placeable.filter((node) => fitsWhenEmpty(node, job.request, job.selector));
-      shape = { nodes: new Set(list), list, shortage: undefined };
+      shape = {};
       shapes.set(key, shape);
     }
     return shape;
@@ -203,22 +233,33 @@ export function planCycle(input: CycleInput): CyclePlan {
   let holds = 0;
 
   for (;;) {
-    let next: { tenantId: string; job: WaitingJob & { effective: number }; share: number } | undefined;
-    for (const [tenantId, lane] of lanes) {
-      const head = lane[0];
+    // The next job: the best lane head by effective priority, then weighted dominant share, then age.
+    let best: Lane | undefined;
+    let bestShare = 0;
+    for (const lane of lanes.values()) {
+      const head = lane.entries[lane.next];
       if (!head) continue;
-      const share = weightedDominantShare(usageOf(tenantId), totals, policyOf(tenantId).weight);
+      const share = weightedDominantShare(usageOf(lane.tenantId), totals, policyOf(lane.tenantId).weight);
+      if (!best) {
+        best = lane;
+        bestShare = share;
+        continue;
+      }
+      const leader = best.entries[best.next];
       const better =
-        !next ||
-        head.effective > next.job.effective ||
-        (head.effective === next.job.effective &&
-          (share < next.share ||
-            (share === next.share && (head.createdAtMs < next.job.createdAtMs || (head.createdAtMs === next.job.createdAtMs && head.id < next.job.id)))));
-      if (better) next = { tenantId, job: head, share };
+        head.effective > leader.effective ||
+        (head.effective === leader.effective &&
+          (share < bestShare ||
+            (share === bestShare &&
+              (head.job.createdAtMs < leader.job.createdAtMs || (head.job.createdAtMs === leader.job.createdAtMs && head.job.id < leader.job.id)))));
+      if (better) {
+        best = lane;
+        bestShare = share;
+      }
     }
-    if (!next) break;
-    const job = next.job;
-    lanes.get(next.tenantId)!.shift();
+    if (!best) break;
+    const job = best.entries[best.next].job;
+    best.next += 1;
 
     const tenantUsage = usageOf(job.tenantId);
     const overQuota = quotaBlock(policyOf(job.tenantId), tenantUsage, job);
@@ -227,16 +268,18 @@ export function planCycle(input: CycleInput): CyclePlan {
       continue;
     }
 
-    const lostOn = new Set(job.lostOn.map((lost) => `${lost.nodeId}#${lost.incarnation}`));
-    const usable = (node: SchedulerNode): boolean => !lostOn.has(`${node.id}#${node.incarnation}`);
-    const shape = shapedFor(job);
-    const free = (heldFor: string | undefined): boolean => heldFor === undefined || heldFor === job.id;
-    const candidates = [...open].filter((node) => shape.nodes.has(node) && usable(node) && free(heldBy.get(node.id)));
-    const choice = choosePlacement(candidates, job.request, job.selector);
+    const lostOn = job.lostOn.length === 0 ? NO_LOSSES : new Set(job.lostOn.map((lost) => `${lost.nodeId}#${lost.incarnation}`));
+    const usable = (node: SchedulerNode): boolean => lostOn.size === 0 || !lostOn.has(`${node.id}#${node.incarnation}`);
+    const candidates: SchedulerNode[] = [];
+    for (const node of open) {
+      if (usable(node) && free(node, job) && fitsWhenEmpty(node, job.request, job.selector)) candidates.push(node);
+    }
+    const choice = candidates.length === 0 ? null : choosePlacement(candidates.map(current), job.request, job.selector);
     if (choice) {
-      const node = candidates.find((candidate) => candidate.id === choice.nodeId)!;
+      const original = candidates.find((node) => node.id === choice.nodeId)!;
+      const node = writable(original);
       reserve(node, job.request, choice.gpuIds);
-      if (node.usedSlots >= node.slots) open.delete(node);
+      if (node.usedSlots >= node.slots) open.delete(original);
       tenantUsage.runningJobs += 1;
       tenantUsage.cpuMillis += job.request.cpuMillis;
       tenantUsage.memMb += job.request.memMb;
@@ -245,9 +288,12 @@ export function planCycle(input: CycleInput): CyclePlan {
       continue;
     }
 
-    const eligible = lostOn.size === 0 ? shape.list : shape.list.filter(usable);
-    if (eligible.length === 0) {
-      const [reason, detail] = whyNoNode(nodes, job, lostOn);
+    const shape = shapeOf(job);
+    const eligibleWhenEmpty = (node: SchedulerNode): boolean => usable(node) && fitsWhenEmpty(node, job.request, job.selector);
+    // Only this job's lost nodes make it differ from others of its shape.
+    const anyEligible = lostOn.size === 0 ? (shape.any ??= placeable.some(eligibleWhenEmpty)) : placeable.some(eligibleWhenEmpty);
+    if (!anyEligible) {
+      const [reason, detail] = whyNoNode(input.nodes, job, lostOn);
       wait(job, reason, detail);
       continue;
     }
@@ -256,14 +302,26 @@ export function planCycle(input: CycleInput): CyclePlan {
       wait(job, 'insufficient_capacity', `${input.holdDepth} jobs ahead of it already wait for capacity to free`);
       continue;
     }
-    const unheld = eligible.filter((node) => free(heldBy.get(node.id)));
-    if (unheld.length === 0) {
+    const eligible = lostOn.size === 0 ? (shape.nodes ??= placeable.filter(eligibleWhenEmpty)) : placeable.filter(eligibleWhenEmpty);
+    // The node it is closest to fitting on, among those not held for jobs ahead of it.
+    let closest: SchedulerNode | undefined;
+    let closestMissing = Infinity;
+    for (const node of eligible) {
+      if (!free(node, job)) continue;
+      const missing = worstShortfall(current(node), job.request, job.selector);
+      if (missing < closestMissing || (missing === closestMissing && node.id < closest!.id)) {
+        closest = node;
+        closestMissing = missing;
+      }
+    }
+    if (!closest) {
       wait(job, 'insufficient_capacity', 'every node that could run it is held for jobs ahead of it in the queue');
       continue;
     }
+    const unheld = () => eligible.filter((node) => free(node, job)).map(current);
 
     if (job.mayPreempt) {
-      const eviction = planEviction(unheld, running, job);
+      const eviction = planEviction(unheld(), running, job);
       if (eviction) {
         holds += 1;
         heldBy.set(eviction.node.id, job.id);
@@ -276,26 +334,17 @@ export function planCycle(input: CycleInput): CyclePlan {
       }
     }
 
-    // Hold the node it is closest to fitting on: nothing later in the queue may take that capacity.
+    // Hold that node: nothing later in the queue may take the capacity it waits for.
     holds += 1;
-    let closest = unheld[0];
-    let closestMissing = worstShortfall(closest, job.request, job.selector);
-    for (const node of unheld) {
-      const missing = worstShortfall(node, job.request, job.selector);
-      if (missing < closestMissing || (missing === closestMissing && node.id < closest.id)) {
-        closest = node;
-        closestMissing = missing;
-      }
-    }
     heldBy.set(closest.id, job.id);
-    shape.shortage ??= describeShortage(unheld, job.request, job.selector);
+    shape.shortage ??= describeShortage(unheld(), job.request, job.selector);
     wait(job, 'insufficient_capacity', `${shape.shortage}; node ${closest.id} is held for it`);
   }
   return plan;
 }
 
 /** Why no live ACTIVE node could take the job even when empty. */
-function whyNoNode(nodes: SchedulerNode[], job: WaitingJob, lostOn: Set<string>): [PendingReason, string] {
+function whyNoNode(nodes: SchedulerNode[], job: WaitingJob, lostOn: ReadonlySet<string>): [PendingReason, string] {
   if (nodes.length === 0) return ['no_nodes_registered', 'no node has registered yet'];
   const shaped = nodes.filter((node) => fitsWhenEmpty(node, job.request, job.selector));
   if (shaped.length === 0) {

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
 import { LedgerRepository } from '../../libs/db';
+import { NodeView } from '../../libs/db/node-view';
+import { preparedOn } from '../../libs/db/prepared';
 import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 
 // Random sequences of ledger operations against real Postgres; after every step the ledger must hold
@@ -72,6 +74,10 @@ describe('ledger invariants under random operation sequences', () => {
     });
   }
 
+  // The scheduler reads nodes incrementally; after any step, what it holds must equal a full read.
+  const view = new NodeView();
+  const refresh = (nodeView: NodeView) => dataSource.transaction(async (m) => new Map(await nodeView.refresh(preparedOn(m), CYCLE.liveWithinSeconds)));
+
   it('never over-commits, never double-books a GPU id, counters always equal the live assignments', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArbitrary, { minLength: 5, maxLength: 30 }), async (ops) => {
@@ -115,6 +121,7 @@ describe('ledger invariants under random operation sequences', () => {
             await register(op.node);
           }
           expect(await ledgerInvariantViolations(dataSource)).toEqual({});
+          expect(await refresh(view)).toEqual(await refresh(new NodeView()));
         }
 
         // Ending every live attempt leaves an empty ledger.
