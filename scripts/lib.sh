@@ -7,7 +7,8 @@ MLIS_CACHE="${MLIS_CACHE_DIR:-$HOME/.cache/mlis}"
 # Project-local state (git-ignored).
 MLIS_STATE="$MLIS_ROOT/.mlis"
 
-# V8 flags for the processes that run scheduling cycles (api, control; and the placement benchmark).
+# V8 flags for the processes that run scheduling cycles (api, control; and the placement benchmark);
+# docker-compose.yml repeats them in the api and control commands.
 # A cycle on a large cluster allocates about 1 MB; with V8's default 16 MB semi-space, scavenges come every
 # few cycles and copy and promote the objects of the cycle in flight, which made up most of a cycle's p99.
 # A 64 MB young generation makes them rare and cheap (ADR 0010, docs/benchmarks.md).
