@@ -21,6 +21,10 @@ const NODE: NodeConfig = {
 const H100_BOX = Array.from({ length: 8 }, (_, i) => `${i}, NVIDIA H100 80GB HBM3, 81559`).join('\n') + '\n';
 
 describe(parseNvidiaSmi.name, () => {
+  it('reads what nvidia-smi printed for the query on a real H200 (driver 580.159.04, CUDA 13.0, recorded 2026-11-27)', () => {
+    expect(parseNvidiaSmi('0, NVIDIA H200, 143771\n')).toEqual([{ index: 0, model: 'NVIDIA H200', memory_mb: 143_771 }]);
+  });
+
   it('reads one GPU', () => {
     expect(parseNvidiaSmi('0, NVIDIA H100 80GB HBM3, 81559\n')).toEqual([{ index: 0, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559 }]);
   });
