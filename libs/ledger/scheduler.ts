@@ -305,11 +305,11 @@ export function planCycle(input: CycleInput): CyclePlan {
     const eligible = lostOn.size === 0 ? (shape.nodes ??= placeable.filter(eligibleWhenEmpty)) : placeable.filter(eligibleWhenEmpty);
     // The node it is closest to fitting on, among those not held for jobs ahead of it.
     let closest: SchedulerNode | undefined;
-    let closestMissing = Infinity;
+    let closestMissing = 0;
     for (const node of eligible) {
       if (!free(node, job)) continue;
       const missing = worstShortfall(current(node), job.request, job.selector);
-      if (missing < closestMissing || (missing === closestMissing && node.id < closest!.id)) {
+      if (!closest || missing < closestMissing || (missing === closestMissing && node.id < closest.id)) {
         closest = node;
         closestMissing = missing;
       }
