@@ -146,8 +146,15 @@ export interface Tenant {
   max_running_jobs: number | null;
   max_gpus: number | null;
   weight: number;
+  /** Limits inside worker groups; a group not listed has none of its own. */
+  group_limits: Record<string, GroupLimits>;
   created_at: string;
   updated_at: string;
+}
+
+export interface GroupLimits {
+  max_running_jobs: number | null;
+  max_gpus: number | null;
 }
 
 export interface TenantList {
@@ -163,6 +170,8 @@ export interface TenantChanges {
   max_running_jobs?: number | null;
   max_gpus?: number | null;
   weight?: number;
+  /** Each group given replaces that group's limits; a group given as null loses them. */
+  group_limits?: Record<string, GroupLimits | null>;
 }
 
 export interface AuditEvent {

@@ -2,6 +2,13 @@ import { InitialLedger1764190000000 } from './1764190000000-initial-ledger';
 import { AuditAndLimits1764200000000 } from './1764200000000-audit-and-limits';
 import { Scheduling1764300000000 } from './1764300000000-scheduling';
 import { NodeChangeTracking1764400000000 } from './1764400000000-node-change-tracking';
+import { TenantGroupLimits1764500000000 } from './1764500000000-tenant-group-limits';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
-export const MIGRATIONS = [InitialLedger1764190000000, AuditAndLimits1764200000000, Scheduling1764300000000, NodeChangeTracking1764400000000];
+export const MIGRATIONS = [
+  InitialLedger1764190000000,
+  AuditAndLimits1764200000000,
+  Scheduling1764300000000,
+  NodeChangeTracking1764400000000,
+  TenantGroupLimits1764500000000,
+];

@@ -16,6 +16,8 @@ export function createDataSource(url: string, poolSize = 10): DataSource {
     migrations: MIGRATIONS,
     migrationsTableName: 'typeorm_migrations',
     synchronize: false,
-    extra: { max: poolSize, application_name: 'mlis' },
+    // JIT off: every statement here is short, and compiling one whose estimate passes jit_above_cost (say, a
+    // jsonb_each with its 100-row guess over a few tables) costs 100-300 ms, more than a hundred cycles.
+    extra: { max: poolSize, application_name: 'mlis', options: '-c jit=off' },
   });
 }

@@ -11,10 +11,11 @@ import {
   type PendingReason,
   type PlaceJobResult,
 } from '../contracts';
-import { planCycle, type PlannedPlacement, type SchedulerNode, type WaitingJob } from '../ledger';
+import { planCycle, type GroupUsage, type PlannedPlacement, type SchedulerNode, type TenantPolicy, type WaitingJob } from '../ledger';
 import type { GpuDevice } from './entities/node.entity';
 import { NodeView } from './node-view';
 import { preparedOn, type PreparedQuery } from './prepared';
+import { groupLimitsOf } from './tenants.repository';
 
 export class UnknownWorkerGroupError extends Error {}
 export class JobNotFoundError extends Error {}
@@ -75,6 +76,7 @@ interface TenantRow {
   weight: number;
   max_running_jobs: number | null;
   max_gpus: number | null;
+  group_limits: Parameters<typeof groupLimitsOf>[0];
   running_jobs: number | null;
   cpu_millis: string | null;
   mem_mb: string | null;
@@ -314,9 +316,35 @@ export class LedgerRepository {
     const nodes = await this.nodeView.refresh(query, options.liveWithinSeconds);
     const tenantRows = await query<TenantRow>(
       'mlis_cycle_tenants',
-      `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus, u.running_jobs, u.cpu_millis, u.mem_mb, u.gpus
+      `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus, t.group_limits, u.running_jobs, u.cpu_millis, u.mem_mb, u.gpus
        FROM tenants t LEFT JOIN tenant_usage u ON u.tenant_id = t.id`,
     );
+    const policies = new Map(
+      tenantRows.map((t): [string, TenantPolicy] => {
+        const groupLimits = groupLimitsOf(t.group_limits);
+        const policy = { weight: t.weight, maxRunningJobs: t.max_running_jobs, maxGpus: t.max_gpus };
+        return [t.id, Object.keys(groupLimits).length > 0 ? { ...policy, groupLimits } : policy];
+      }),
+    );
+    // What tenants with group limits hold in each group, summed from their live assignments: only they need it.
+    const limitedTenants = [...policies].filter(([, policy]) => policy.groupLimits).map(([id]) => id);
+    const groupUsageRows =
+      limitedTenants.length === 0
+        ? []
+        : await query<{ tenant_id: string; group_name: string; running_jobs: number; gpus: number }>(
+            'mlis_cycle_group_usage',
+            `SELECT j.tenant_id, a.group_name, count(*)::int AS running_jobs, COALESCE(sum(cardinality(a.gpu_ids)), 0)::int AS gpus
+             FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+             WHERE a.state IN ('PLACED', 'RUNNING') AND j.tenant_id = ANY($1::text[])
+             GROUP BY j.tenant_id, a.group_name`,
+            [limitedTenants],
+          );
+    const groupUsage = new Map<string, Map<string, GroupUsage>>();
+    for (const row of groupUsageRows) {
+      const byGroup = groupUsage.get(row.tenant_id) ?? new Map<string, GroupUsage>();
+      byGroup.set(row.group_name, { runningJobs: row.running_jobs, gpus: row.gpus });
+      groupUsage.set(row.tenant_id, byGroup);
+    }
     // The first laneWindow jobs of every (tenant, priority) lane, found by a loose index scan:
     // the cost follows the number of lanes, not the length of the queue.
     const waitingRows = await query<WaitingRow>(
@@ -361,7 +389,8 @@ export class LedgerRepository {
       agingSeconds: options.agingSeconds,
       holdDepth: options.holdDepth,
       nodes: [...nodes.values()],
-      tenants: new Map(tenantRows.map((t) => [t.id, { weight: t.weight, maxRunningJobs: t.max_running_jobs, maxGpus: t.max_gpus }])),
+      tenants: policies,
+      groupUsage,
       usage: new Map(
         tenantRows.map((t) => [
           t.id,

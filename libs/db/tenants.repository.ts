@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import type { GroupLimits } from '../ledger';
 
 /** Another tenant already has this id. */
 export class TenantExistsError extends Error {}
@@ -11,6 +12,28 @@ export interface TenantLimits {
   maxGpus: number | null;
   /** Entitles the tenant to weight × the dominant share of a weight-1 tenant (1-1000). */
   weight: number;
+  /** By worker group; a group not listed has no limits of its own. */
+  groupLimits: Record<string, GroupLimits>;
+}
+
+/** A change of limits: the fields given replace the tenant's; a group given as null loses its limits. */
+export type TenantChanges = Partial<Omit<TenantLimits, 'groupLimits'>> & { name?: string; groupLimits?: Record<string, GroupLimits | null> };
+
+/** How group limits are stored (tenants.group_limits): by group, snake_case, as the API shows them. */
+type StoredGroupLimits = Record<string, { max_running_jobs: number | null; max_gpus: number | null } | null>;
+
+export function storedGroupLimits(limits: Record<string, GroupLimits | null>): StoredGroupLimits {
+  return Object.fromEntries(
+    Object.entries(limits).map(([group, l]) => [group, l === null ? null : { max_running_jobs: l.maxRunningJobs, max_gpus: l.maxGpus }]),
+  );
+}
+
+export function groupLimitsOf(stored: StoredGroupLimits): Record<string, GroupLimits> {
+  return Object.fromEntries(
+    Object.entries(stored)
+      .filter((entry): entry is [string, NonNullable<StoredGroupLimits[string]>] => entry[1] !== null)
+      .map(([group, l]) => [group, { maxRunningJobs: l.max_running_jobs ?? null, maxGpus: l.max_gpus ?? null }]),
+  );
 }
 
 export interface TenantRecord extends TenantLimits {
@@ -35,12 +58,13 @@ interface TenantRow {
   max_running_jobs: number | null;
   max_gpus: number | null;
   weight: number;
+  group_limits: StoredGroupLimits;
   created_at: Date;
   updated_at: Date;
 }
 
-const COLUMNS = 'id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight, created_at, updated_at';
-const LIMIT_COLUMNS: Record<keyof TenantLimits, string> = {
+const COLUMNS = 'id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight, group_limits, created_at, updated_at';
+const LIMIT_COLUMNS: Record<keyof Omit<TenantLimits, 'groupLimits'>, string> = {
   maxQueuedJobs: 'max_queued_jobs',
   submitRatePerMinute: 'submit_rate_per_minute',
   maxRunningJobs: 'max_running_jobs',
@@ -57,6 +81,7 @@ function toRecord(row: TenantRow): TenantRecord {
     maxRunningJobs: row.max_running_jobs,
     maxGpus: row.max_gpus,
     weight: row.weight,
+    groupLimits: groupLimitsOf(row.group_limits),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -74,9 +99,18 @@ export class TenantsRepository {
     try {
       return await this.dataSource.transaction(async (m) => {
         const rows: TenantRow[] = await m.query(
-          `INSERT INTO tenants (id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-          [tenant.id, tenant.name, tenant.maxQueuedJobs, tenant.submitRatePerMinute, tenant.maxRunningJobs, tenant.maxGpus, tenant.weight],
+          `INSERT INTO tenants (id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight, group_limits)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+          [
+            tenant.id,
+            tenant.name,
+            tenant.maxQueuedJobs,
+            tenant.submitRatePerMinute,
+            tenant.maxRunningJobs,
+            tenant.maxGpus,
+            tenant.weight,
+            JSON.stringify(storedGroupLimits(tenant.groupLimits)),
+          ],
         );
         const record = toRecord(rows[0]);
         await inTransaction(m, record);
@@ -91,7 +125,7 @@ export class TenantsRepository {
   /** Changes the given fields; null if there is no such tenant. `inTransaction` sees the updated row. */
   async update(
     id: string,
-    changes: Partial<TenantLimits> & { name?: string },
+    changes: TenantChanges,
     inTransaction: (manager: EntityManager, record: TenantRecord) => Promise<void>,
   ): Promise<TenantRecord | null> {
     const sets: string[] = ['updated_at = now()'];
@@ -100,10 +134,17 @@ export class TenantsRepository {
       params.push(changes.name);
       sets.push(`name = $${params.length}`);
     }
-    for (const [key, column] of Object.entries(LIMIT_COLUMNS) as [keyof TenantLimits, string][]) {
+    for (const [key, column] of Object.entries(LIMIT_COLUMNS) as [keyof typeof LIMIT_COLUMNS, string][]) {
       if (changes[key] === undefined) continue;
       params.push(changes[key]);
       sets.push(`${column} = $${params.length}`);
+    }
+    if (changes.groupLimits !== undefined) {
+      // Merged by group in the row's own UPDATE: a concurrent change to another group is kept.
+      params.push(JSON.stringify(storedGroupLimits(changes.groupLimits)));
+      sets.push(
+        `group_limits = (SELECT COALESCE(jsonb_object_agg(key, value), '{}') FROM jsonb_each(group_limits || $${params.length}::jsonb) WHERE value <> 'null'::jsonb)`,
+      );
     }
     return this.dataSource.transaction(async (m) => {
       // TypeORM returns [rows, affected] for an UPDATE ... RETURNING.

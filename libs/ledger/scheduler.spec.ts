@@ -147,6 +147,36 @@ describe('planCycle quotas', () => {
     expect(second.placements).toHaveLength(1);
     expect(second.waits[0]).toMatchObject({ reason: 'quota_exceeded', detail: 'tenant a runs 1 of max_running_jobs 1' });
   });
+
+  it('keeps a tenant within its limits inside a worker group, counting placements made in the same cycle', () => {
+    const tenants = new Map<string, TenantPolicy>([['a', { weight: 1, maxRunningJobs: null, maxGpus: null, groupLimits: { gpu: { maxRunningJobs: null, maxGpus: 3 } } }]]);
+    const groupUsage = new Map([['a', new Map([['gpu', { runningJobs: 1, gpus: 1 }]])]]);
+    const gpuJobs = [job({ tenantId: 'a' }), job({ tenantId: 'a' }), job({ tenantId: 'a' })];
+    const otherTenant = job({ tenantId: 'b' });
+    const plan = planCycle(input({ nodes: [node('g1', { usedSlots: 1, reservedGpuIndices: [0] })], tenants, groupUsage, waiting: [...gpuJobs, otherTenant] }));
+    // One GPU held already, three allowed: two more place, the third waits without holding the node from tenant b.
+    expect(placedIds(plan)).toEqual([gpuJobs[0].id, otherTenant.id, gpuJobs[1].id]);
+    expect(plan.waits).toEqual([
+      expect.objectContaining({ jobId: gpuJobs[2].id, reason: 'quota_exceeded', detail: 'tenant a holds 3 GPUs in group gpu; 1 more would pass its max_gpus 3' }),
+    ]);
+  });
+
+  it('places a job in a group still under the limit, and names every blocked group when all are', () => {
+    const limits = { cpu: { maxRunningJobs: 1, maxGpus: null }, gpu: { maxRunningJobs: 0, maxGpus: null } };
+    const tenants = new Map<string, TenantPolicy>([['a', { weight: 1, maxRunningJobs: null, maxGpus: null, groupLimits: limits }]]);
+    const nodes = [node('c1', { group: 'cpu', gpus: [] }), node('g1', { gpus: A100(2) })];
+    const cpuJobs = [job({ tenantId: 'a', request: { cpuMillis: 1000, memMb: 1024, gpu: 0 } }), job({ tenantId: 'a', request: { cpuMillis: 1000, memMb: 1024, gpu: 0 } })];
+    const plan = planCycle(input({ nodes, tenants, waiting: cpuJobs }));
+    // gpu allows none: the first goes to cpu (though CPU jobs would spread to g1 too); the second finds both groups full.
+    expect(plan.placements).toEqual([expect.objectContaining({ jobId: cpuJobs[0].id, nodeId: 'c1' })]);
+    expect(plan.waits).toEqual([
+      expect.objectContaining({
+        jobId: cpuJobs[1].id,
+        reason: 'quota_exceeded',
+        detail: 'tenant a runs 1 of max_running_jobs 1 in group cpu; tenant a runs 0 of max_running_jobs 0 in group gpu',
+      }),
+    ]);
+  });
 });
 
 describe('planCycle head-of-line holding and backfill', () => {

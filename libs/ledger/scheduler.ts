@@ -39,10 +39,24 @@ export interface RunningAssignment {
   preempting: boolean;
 }
 
+/** A tenant's limits inside one worker group (null means unlimited there). */
+export interface GroupLimits {
+  maxRunningJobs: number | null;
+  maxGpus: number | null;
+}
+
 export interface TenantPolicy {
   weight: number;
   maxRunningJobs: number | null;
   maxGpus: number | null;
+  /** By worker group, on top of the tenant-wide limits. */
+  groupLimits?: Record<string, GroupLimits>;
+}
+
+/** What a tenant's live assignments hold in one worker group. */
+export interface GroupUsage {
+  runningJobs: number;
+  gpus: number;
 }
 
 export interface TenantUsage {
@@ -68,6 +82,8 @@ export interface CycleInput {
   waiting: WaitingJob[];
   /** Live assignments; only needed (and only loaded) when a waiting job may preempt. */
   running: RunningAssignment[];
+  /** By tenant, then worker group; only needed (and only loaded) for tenants with group limits. */
+  groupUsage?: Map<string, Map<string, GroupUsage>>;
 }
 
 export interface PlannedPlacement {
@@ -112,6 +128,7 @@ interface Lane {
 const EMPTY_USAGE: TenantUsage = { runningJobs: 0, cpuMillis: 0, memMb: 0, gpus: 0 };
 const DEFAULT_POLICY: TenantPolicy = { weight: 1, maxRunningJobs: null, maxGpus: null };
 const NO_LOSSES: ReadonlySet<string> = new Set();
+const NO_BLOCKS: ReadonlyMap<string, string> = new Map();
 
 export function effectivePriority(job: Pick<WaitingJob, 'priority' | 'createdAtMs'>, nowMs: number, agingSeconds: number): number {
   if (agingSeconds <= 0) return job.priority;
@@ -138,6 +155,21 @@ function quotaBlock(policy: TenantPolicy, usage: TenantUsage, job: WaitingJob): 
     return `tenant ${job.tenantId} holds ${usage.gpus} GPUs; ${job.request.gpu} more would pass max_gpus ${policy.maxGpus}`;
   }
   return null;
+}
+
+/** The groups whose limits for the job's tenant one more job of this size would pass, each with why. */
+function groupBlocks(policy: TenantPolicy, usageIn: (group: string) => GroupUsage, job: WaitingJob): ReadonlyMap<string, string> {
+  if (!policy.groupLimits) return NO_BLOCKS;
+  const blocks = new Map<string, string>();
+  for (const [group, limits] of Object.entries(policy.groupLimits)) {
+    const used = usageIn(group);
+    if (limits.maxRunningJobs !== null && used.runningJobs + 1 > limits.maxRunningJobs) {
+      blocks.set(group, `tenant ${job.tenantId} runs ${used.runningJobs} of max_running_jobs ${limits.maxRunningJobs} in group ${group}`);
+    } else if (job.request.gpu > 0 && limits.maxGpus !== null && used.gpus + job.request.gpu > limits.maxGpus) {
+      blocks.set(group, `tenant ${job.tenantId} holds ${used.gpus} GPUs in group ${group}; ${job.request.gpu} more would pass its max_gpus ${limits.maxGpus}`);
+    }
+  }
+  return blocks;
 }
 
 /** Applies a placement to the in-memory copy of a node, so later decisions in the cycle see it. */
@@ -189,6 +221,16 @@ export function planCycle(input: CycleInput): CyclePlan {
     return current;
   };
   const policyOf = (tenantId: string): TenantPolicy => input.tenants.get(tenantId) ?? DEFAULT_POLICY;
+  const groupUsage = new Map<string, GroupUsage>();
+  const groupUsageOf = (tenantId: string, group: string): GroupUsage => {
+    const key = `${tenantId}\u0000${group}`;
+    let current = groupUsage.get(key);
+    if (!current) {
+      current = { ...(input.groupUsage?.get(tenantId)?.get(group) ?? { runningJobs: 0, gpus: 0 }) };
+      groupUsage.set(key, current);
+    }
+    return current;
+  };
 
   // One lane per tenant, each in (effective priority, submission time) order; the cycle merges them.
   const lanes = new Map<string, Lane>();
@@ -268,11 +310,13 @@ export function planCycle(input: CycleInput): CyclePlan {
       continue;
     }
 
+    const blocked = groupBlocks(policyOf(job.tenantId), (group) => groupUsageOf(job.tenantId, group), job);
+    const allowed = (node: SchedulerNode): boolean => blocked.size === 0 || !blocked.has(node.group);
     const lostOn = job.lostOn.length === 0 ? NO_LOSSES : new Set(job.lostOn.map((lost) => `${lost.nodeId}#${lost.incarnation}`));
     const usable = (node: SchedulerNode): boolean => lostOn.size === 0 || !lostOn.has(`${node.id}#${node.incarnation}`);
     const candidates: SchedulerNode[] = [];
     for (const node of open) {
-      if (usable(node) && free(node, job) && fitsWhenEmpty(node, job.request, job.selector)) candidates.push(node);
+      if (usable(node) && allowed(node) && free(node, job) && fitsWhenEmpty(node, job.request, job.selector)) candidates.push(node);
     }
     const choice = candidates.length === 0 ? null : choosePlacement(candidates.map(current), job.request, job.selector);
     if (choice) {
@@ -284,6 +328,11 @@ export function planCycle(input: CycleInput): CyclePlan {
       tenantUsage.cpuMillis += job.request.cpuMillis;
       tenantUsage.memMb += job.request.memMb;
       tenantUsage.gpus += job.request.gpu;
+      if (policyOf(job.tenantId).groupLimits) {
+        const inGroup = groupUsageOf(job.tenantId, node.group);
+        inGroup.runningJobs += 1;
+        inGroup.gpus += job.request.gpu;
+      }
       plan.placements.push({ jobId: job.id, tenantId: job.tenantId, attempt: job.nextAttempt, nodeId: node.id, gpuIds: choice.gpuIds, request: job.request });
       continue;
     }
@@ -297,12 +346,19 @@ export function planCycle(input: CycleInput): CyclePlan {
       wait(job, reason, detail);
       continue;
     }
+    const eligibleNodes = () => (lostOn.size === 0 ? (shape.nodes ??= placeable.filter(eligibleWhenEmpty)) : placeable.filter(eligibleWhenEmpty));
+    if (blocked.size > 0 && !eligibleNodes().some(allowed)) {
+      // Every group it could run in is at the tenant's limit there: it waits without holding anything.
+      const groups = [...new Set(eligibleNodes().map((node) => node.group))];
+      wait(job, 'quota_exceeded', groups.map((group) => blocked.get(group)).join('; '));
+      continue;
+    }
     if (holds >= input.holdDepth) {
       // Deep in the queue: it waits its turn without holding anything; later jobs may still backfill.
       wait(job, 'insufficient_capacity', `${input.holdDepth} jobs ahead of it already wait for capacity to free`);
       continue;
     }
-    const eligible = lostOn.size === 0 ? (shape.nodes ??= placeable.filter(eligibleWhenEmpty)) : placeable.filter(eligibleWhenEmpty);
+    const eligible = blocked.size === 0 ? eligibleNodes() : eligibleNodes().filter(allowed);
     // The node it is closest to fitting on, among those not held for jobs ahead of it.
     let closest: SchedulerNode | undefined;
     let closestMissing = 0;

@@ -21,7 +21,8 @@ type Op =
   | { kind: 'cancel'; pick: number }
   | { kind: 'drain' | 'undrain' | 'kill' | 'register'; node: number };
 
-// 'quota' has max_gpus 2 and max_running_jobs 2: the ledger must never let it hold more.
+// 'quota' has max_gpus 2 and max_running_jobs 2, and in its groups at most one job on cpu nodes and one GPU on
+// gpu nodes: the ledger must never let it hold more.
 const TENANTS = ['default', 'quota'];
 const CYCLE = { liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 8, holdDepth: 4 };
 
@@ -52,7 +53,10 @@ describe('ledger invariants under random operation sequences', () => {
 
   beforeAll(async () => {
     ({ dataSource, ledger, drop } = await createLedgerDatabase('mlis_props'));
-    await dataSource.query(`INSERT INTO tenants (id, name, max_gpus, max_running_jobs) VALUES ('quota', 'Quota', 2, 2)`);
+    await dataSource.query(
+      `INSERT INTO tenants (id, name, max_gpus, max_running_jobs, group_limits)
+       VALUES ('quota', 'Quota', 2, 2, '{"cpu": {"max_running_jobs": 1}, "gpu": {"max_gpus": 1}}')`,
+    );
   });
 
   afterAll(async () => {

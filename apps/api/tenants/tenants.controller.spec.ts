@@ -66,6 +66,39 @@ describe(TenantsController.name, () => {
       ]);
     });
 
+    it('sets limits by worker group: a group given replaces its limits, null removes them, others stay', async () => {
+      const created = await http()
+        .post('/v1/tenants')
+        .send({ id: 'team-g', group_limits: { gpu: { max_gpus: 4 }, cpu: { max_running_jobs: 10, max_gpus: null } } })
+        .expect(201);
+      expect(created.body.group_limits).toEqual({ gpu: { max_running_jobs: null, max_gpus: 4 }, cpu: { max_running_jobs: 10, max_gpus: null } });
+
+      const changed = await http().patch('/v1/tenants/team-g').send({ group_limits: { gpu: { max_running_jobs: 2 } } }).expect(200);
+      expect(changed.body.group_limits).toEqual({ gpu: { max_running_jobs: 2, max_gpus: null }, cpu: { max_running_jobs: 10, max_gpus: null } });
+      // A group left with no limit at all is gone, like one given as null.
+      const removed = await http().patch('/v1/tenants/team-g').send({ group_limits: { gpu: null, cpu: {} } }).expect(200);
+      expect(removed.body.group_limits).toEqual({});
+      expect(t.audit.events.at(-1)).toEqual(expect.objectContaining({ action: 'tenant.update', reason: 'group_limits={"gpu":null,"cpu":{}}' }));
+    });
+
+    it('refuses malformed group limits and groups that do not exist with 400, naming the problem', async () => {
+      const cases: [unknown, RegExp][] = [
+        [[1], /must be an object keyed by worker group/],
+        [{ GPU: { max_gpus: 1 } }, /key "GPU" must be a worker group name/],
+        [{ gpu: 3 }, /group_limits.gpu must be an object or null/],
+        [{ gpu: { max_gpus: -1 } }, /group_limits.gpu.max_gpus must be a non-negative integer or null/],
+        [{ gpu: { max_running: 1 } }, /unknown field "max_running"/],
+        [{ tpu: { max_gpus: 1 } }, /do not exist: tpu \(configured: cpu, gpu\)/],
+      ];
+      for (const [groupLimits, message] of cases) {
+        const response = await http().patch('/v1/tenants/default').send({ group_limits: groupLimits });
+        expect({ groupLimits, status: response.status, code: response.body.error?.code }).toEqual({ groupLimits, status: 400, code: "validation_failed" });
+        expect(response.body.error.message).toMatch(message);
+      }
+      expect((await http().get('/v1/tenants/default').expect(200)).body.group_limits).toEqual({});
+      expect(t.audit.events).toEqual([]);
+    });
+
     it('answers 404 tenant_not_found and 400 for an impossible id', async () => {
       expect((await http().get('/v1/tenants/nope').expect(404)).body.error.code).toBe('tenant_not_found');
       expect((await http().patch('/v1/tenants/nope').send({ max_gpus: 1 }).expect(404)).body.error.code).toBe('tenant_not_found');

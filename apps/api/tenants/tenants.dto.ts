@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsGroupLimitsMap, MAX_GROUP_LIMITS, type GroupLimitsBody } from './group-limits';
 
 const INT32_MAX = 2_147_483_647;
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -41,6 +43,22 @@ class TenantLimitsDto {
   @Min(1)
   @Max(1000)
   weight?: number;
+
+  @ApiPropertyOptional({
+    description: `Limits inside worker groups (at most ${MAX_GROUP_LIMITS}), on top of the tenant-wide ones: a job the limits of every group it could run in would pass waits with quota_exceeded. On PATCH each group given replaces that group's limits (an absent or null field is no limit) and a group given as null loses its limits; groups not given are unchanged.`,
+    type: 'object',
+    additionalProperties: {
+      type: 'object',
+      nullable: true,
+      properties: { max_running_jobs: { type: 'integer', nullable: true, minimum: 0 }, max_gpus: { type: 'integer', nullable: true, minimum: 0 } },
+    },
+    example: { gpu: { max_gpus: 4, max_running_jobs: 10 } },
+  })
+  // The body's object as parsed: class-transformer's copy drops keys that name Object methods.
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.group_limits, { toClassOnly: true })
+  @IsOptional()
+  @IsGroupLimitsMap()
+  group_limits?: Record<string, GroupLimitsBody | null>;
 }
 
 export class CreateTenantDto extends TenantLimitsDto {
@@ -85,6 +103,17 @@ export class TenantResponseDto {
 
   @ApiProperty({ description: 'Fair-share weight (1-1000).' })
   weight: number;
+
+  @ApiProperty({
+    description: 'Limits inside worker groups; a group not listed has none of its own.',
+    type: 'object',
+    additionalProperties: {
+      type: 'object',
+      properties: { max_running_jobs: { type: 'integer', nullable: true }, max_gpus: { type: 'integer', nullable: true } },
+    },
+    example: { gpu: { max_running_jobs: 10, max_gpus: 4 } },
+  })
+  group_limits: Record<string, { max_running_jobs: number | null; max_gpus: number | null }>;
 
   @ApiProperty({ description: 'When it was created.', format: 'date-time' })
   created_at: string;

@@ -1,9 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../../../libs/config';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { AuditRepository } from '../../../libs/db/audit.repository';
-import { TenantExistsError, TenantsRepository, type TenantLimits, type TenantRecord } from '../../../libs/db/tenants.repository';
+import { TenantExistsError, TenantsRepository, type TenantChanges, type TenantRecord } from '../../../libs/db/tenants.repository';
+import type { GroupLimits } from '../../../libs/ledger';
 import type { Actor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
+import { InjectAppConfig } from '../core/app-config';
+import type { GroupLimitsBody } from './group-limits';
 import type { CreateTenantDto, TenantListResponseDto, TenantResponseDto, UpdateTenantDto } from './tenants.dto';
 
 function toResponse(tenant: TenantRecord): TenantResponseDto {
@@ -15,18 +19,28 @@ function toResponse(tenant: TenantRecord): TenantResponseDto {
     max_running_jobs: tenant.maxRunningJobs,
     max_gpus: tenant.maxGpus,
     weight: tenant.weight,
+    group_limits: Object.fromEntries(
+      Object.entries(tenant.groupLimits).map(([group, l]) => [group, { max_running_jobs: l.maxRunningJobs, max_gpus: l.maxGpus }]),
+    ),
     created_at: tenant.createdAt.toISOString(),
     updated_at: tenant.updatedAt.toISOString(),
   };
 }
 
-function limitsOf(dto: CreateTenantDto | UpdateTenantDto): Partial<TenantLimits> {
+/** A group's limits as given; null when it sets none, which is the same as removing them. */
+function groupLimitsOf(body: GroupLimitsBody | null): GroupLimits | null {
+  const limits = { maxRunningJobs: body?.max_running_jobs ?? null, maxGpus: body?.max_gpus ?? null };
+  return limits.maxRunningJobs === null && limits.maxGpus === null ? null : limits;
+}
+
+function limitsOf(dto: CreateTenantDto | UpdateTenantDto): TenantChanges {
   return {
     maxQueuedJobs: dto.max_queued_jobs,
     submitRatePerMinute: dto.submit_rate_per_minute,
     maxRunningJobs: dto.max_running_jobs,
     maxGpus: dto.max_gpus,
     weight: dto.weight,
+    groupLimits: dto.group_limits && Object.fromEntries(Object.entries(dto.group_limits).map(([group, body]) => [group, groupLimitsOf(body)])),
   };
 }
 
@@ -36,10 +50,12 @@ export class TenantsService {
   constructor(
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
   async create(actor: Actor, dto: CreateTenantDto, requestId: string): Promise<TenantResponseDto> {
     const limits = limitsOf(dto);
+    this.checkGroups(limits);
     try {
       const tenant = await this.tenants.create(
         {
@@ -50,6 +66,9 @@ export class TenantsService {
           maxRunningJobs: limits.maxRunningJobs ?? null,
           maxGpus: limits.maxGpus ?? null,
           weight: limits.weight ?? 1,
+          groupLimits: Object.fromEntries(
+            Object.entries(limits.groupLimits ?? {}).filter((entry): entry is [string, GroupLimits] => entry[1] !== null),
+          ),
         },
         (manager, record) => this.audit.record(this.allow(actor, requestId, 'tenant.create', record), manager),
       );
@@ -61,7 +80,9 @@ export class TenantsService {
   }
 
   async update(actor: Actor, id: string, dto: UpdateTenantDto, requestId: string): Promise<TenantResponseDto> {
-    const tenant = await this.tenants.update(id, { ...limitsOf(dto), name: dto.name }, (manager, record) =>
+    const limits = limitsOf(dto);
+    this.checkGroups(limits);
+    const tenant = await this.tenants.update(id, { ...limits, name: dto.name }, (manager, record) =>
       this.audit.record(this.allow(actor, requestId, 'tenant.update', record, dto), manager),
     );
     if (!tenant) throw this.notFound(id);
@@ -76,6 +97,17 @@ export class TenantsService {
 
   async list(): Promise<TenantListResponseDto> {
     return { items: (await this.tenants.list()).map(toResponse) };
+  }
+
+  /** Limits for a group this deployment does not have are a typo, not a no-op. */
+  private checkGroups(limits: TenantChanges): void {
+    const unknown = Object.keys(limits.groupLimits ?? {}).filter((group) => !this.config.workerGroups.includes(group));
+    if (unknown.length === 0) return;
+    throw new DomainError(
+      ApiErrorCode.ValidationFailed,
+      `group_limits names worker groups that do not exist: ${unknown.join(', ')} (configured: ${this.config.workerGroups.join(', ')})`,
+      unknown.map((group) => ({ field: `group_limits.${group}`, problem: 'no such worker group' })),
+    );
   }
 
   private notFound(id: string): DomainError {

@@ -3,11 +3,13 @@ import type { AuditEventInput } from '../../../libs/contracts';
 import type { AuditEventRecord, AuditFilters, AuditRepository } from '../../../libs/db/audit.repository';
 import {
   TenantExistsError,
+  type TenantChanges,
   type TenantLimits,
   type TenantRecord,
   type TenantsRepository,
   type TokenTake,
 } from '../../../libs/db/tenants.repository';
+import type { GroupLimits } from '../../../libs/ledger';
 
 type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 
@@ -54,6 +56,7 @@ export class FakeTenantsRepository implements Db<TenantsRepository> {
       maxRunningJobs: null,
       maxGpus: null,
       weight: 1,
+      groupLimits: {},
       ...tenant,
       createdAt: now,
       updatedAt: now,
@@ -74,13 +77,16 @@ export class FakeTenantsRepository implements Db<TenantsRepository> {
 
   async update(
     id: string,
-    changes: Partial<TenantLimits> & { name?: string },
+    changes: TenantChanges,
     inTransaction: (manager: never, record: TenantRecord) => Promise<void>,
   ): Promise<TenantRecord | null> {
     const current = this.tenants.get(id);
     if (!current) return null;
-    const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
-    const record = { ...current, ...defined, updatedAt: new Date() };
+    const { groupLimits, ...rest } = changes;
+    const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
+    // Merged by group, as the repository does: a group given as null loses its limits.
+    const merged = Object.entries({ ...current.groupLimits, ...groupLimits }).filter((entry): entry is [string, GroupLimits] => entry[1] !== null);
+    const record = { ...current, ...defined, groupLimits: Object.fromEntries(merged), updatedAt: new Date() };
     this.tenants.set(id, record);
     await inTransaction(undefined as never, record);
     return record;

@@ -18,6 +18,7 @@ const tenant: Tenant = {
   max_running_jobs: null,
   max_gpus: 2,
   weight: 1,
+  group_limits: {},
   created_at: '2026-01-01T00:00:00.000Z',
   updated_at: '2026-01-01T00:00:00.000Z',
 };
@@ -96,6 +97,19 @@ describe('mlis tenants and mlis audit', () => {
     reply = tenant;
     expect((await mlis('tenants', 'set-limits', 'team-a', '--submit-rate', 'none', '--max-queued-jobs', '3')).code).toBe(0);
     expect(seen).toEqual([{ method: 'PATCH', url: '/v1/tenants/team-a', body: { max_queued_jobs: 3, submit_rate_per_minute: null } }]);
+  });
+
+  it('sets limits inside a worker group with --group, both together, and shows them', async () => {
+    reply = { ...tenant, group_limits: { gpu: { max_running_jobs: null, max_gpus: 4 } } };
+    const { code, out } = await mlis('tenants', 'set-limits', 'team-a', '--group', 'gpu', '--max-gpus', '4', '--weight', '2');
+    expect(code).toBe(0);
+    expect(seen).toEqual([{ method: 'PATCH', url: '/v1/tenants/team-a', body: { weight: 2, group_limits: { gpu: { max_running_jobs: null, max_gpus: 4 } } } }]);
+    expect(out).toMatch(/MAX_GPUS\s+GROUP_LIMITS/);
+    expect(out).toMatch(/\s2\s+gpu\(gpus 4\)\s/);
+
+    seen.length = 0;
+    expect((await mlis('tenants', 'set-limits', 'team-a', '--group', 'gpu')).code).toBe(0);
+    expect(seen[0].body).toEqual({ group_limits: { gpu: null } });
   });
 
   it('refuses set-limits without any limit, before calling the API', async () => {

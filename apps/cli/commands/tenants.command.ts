@@ -14,6 +14,8 @@ export interface TenantLimitOptions {
   maxRunningJobs?: LimitArgument;
   maxGpus?: LimitArgument;
   weight?: number;
+  /** --max-running-jobs and --max-gpus apply inside this worker group instead of tenant-wide. */
+  group?: string;
 }
 
 /** A limit value: a non-negative integer, or `none` to remove the limit. */
@@ -30,13 +32,17 @@ function limitValue(value: LimitArgument | undefined): number | null | undefined
 }
 
 function changesOf(options: TenantLimitOptions): TenantChanges {
+  const running = limitValue(options.maxRunningJobs);
+  const gpus = limitValue(options.maxGpus);
   const changes: TenantChanges = {
     name: options.name,
     max_queued_jobs: limitValue(options.maxQueuedJobs),
     submit_rate_per_minute: limitValue(options.submitRate),
-    max_running_jobs: limitValue(options.maxRunningJobs),
-    max_gpus: limitValue(options.maxGpus),
     weight: options.weight,
+    // A group's two limits are set together: one not given is no limit, neither removes the group's limits.
+    ...(options.group === undefined
+      ? { max_running_jobs: running, max_gpus: gpus }
+      : { group_limits: { [options.group]: running === undefined && gpus === undefined ? null : { max_running_jobs: running ?? null, max_gpus: gpus ?? null } } }),
   };
   return Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
 }
@@ -45,9 +51,18 @@ function limit(value: number | null): string {
   return value === null ? '-' : String(value);
 }
 
+/** `gpu(running 10, gpus 4)`, one entry per group with limits; `-` for none. */
+function groupLimits(limits: Tenant['group_limits']): string {
+  const entries = Object.entries(limits ?? {}).map(([group, l]) => {
+    const parts = [l.max_running_jobs !== null ? `running ${l.max_running_jobs}` : null, l.max_gpus !== null ? `gpus ${l.max_gpus}` : null];
+    return `${group}(${parts.filter((part) => part !== null).join(', ')})`;
+  });
+  return entries.length > 0 ? entries.join(' ') : '-';
+}
+
 export function formatTenants(tenants: Tenant[]): string {
   return formatTable(
-    ['ID', 'NAME', 'WEIGHT', 'MAX_QUEUED', 'SUBMIT/MIN', 'MAX_RUNNING', 'MAX_GPUS', 'CREATED'],
+    ['ID', 'NAME', 'WEIGHT', 'MAX_QUEUED', 'SUBMIT/MIN', 'MAX_RUNNING', 'MAX_GPUS', 'GROUP_LIMITS', 'CREATED'],
     tenants.map((t) => [
       t.id,
       t.name,
@@ -56,6 +71,7 @@ export function formatTenants(tenants: Tenant[]): string {
       limit(t.submit_rate_per_minute),
       limit(t.max_running_jobs),
       limit(t.max_gpus),
+      groupLimits(t.group_limits),
       formatTime(t.created_at),
     ]),
   );

@@ -62,6 +62,13 @@ const INVARIANTS: Record<string, string> = {
     WHERE coalesce(u.running_jobs, 0) <> coalesce(live.jobs, 0) OR coalesce(u.cpu_millis, 0) <> coalesce(live.cpu, 0)
        OR coalesce(u.mem_mb, 0) <> coalesce(live.mem, 0) OR coalesce(u.gpus, 0) <> coalesce(live.gpus, 0)
        OR coalesce(u.gpus, 0) > coalesce(t.max_gpus, 2147483647) OR coalesce(u.running_jobs, 0) > coalesce(t.max_running_jobs, 2147483647)`,
+  // Inside a worker group, a tenant stays within that group's limits.
+  groupLimitPassed: `
+    SELECT t.id, g.key AS group_name FROM tenants t CROSS JOIN LATERAL jsonb_each(t.group_limits) g
+    CROSS JOIN LATERAL (SELECT count(*) AS jobs, coalesce(sum(cardinality(a.gpu_ids)), 0) AS gpus
+                        FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+                        WHERE j.tenant_id = t.id AND a.group_name = g.key AND a.state IN ('PLACED', 'RUNNING')) live
+    WHERE live.jobs > (g.value->>'max_running_jobs')::int OR live.gpus > (g.value->>'max_gpus')::int`,
   // A job has at most one live attempt, and an ended job none.
   twoLiveAttempts: `
     SELECT job_id FROM job_assignments WHERE state IN ('PLACED', 'RUNNING') GROUP BY job_id HAVING count(*) > 1`,
