@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { api, submit, TERMINAL, tokenFor, waitForJob } from './support/api';
+import { api, poll, submit, TERMINAL, tokenFor } from './support/api';
 
 // The test stack's GPU nodes: gpu-1 and gpu-2, two GPUs each, so both jobs below would fit at once.
 describe('per-group limits on the real stack', () => {
@@ -7,6 +7,14 @@ describe('per-group limits on the real stack', () => {
   const tenant = `group-${randomUUID().slice(0, 8)}`;
   const asTenant = { authorization: `Bearer ${tokenFor({ tenant, sub: 'alice' })}` };
   const started: string[] = [];
+
+  /** The tenant's job once `done` holds (its jobs are invisible to other tenants' tokens). */
+  const waitForJob = (id: string, done: (job: any) => boolean): Promise<any> =>
+    poll(`job ${id}`, async () => {
+      const { status, body } = await api('GET', `/v1/jobs/${id}`, undefined, asTenant);
+      if (status !== 200) throw new Error(`GET job ${id}: ${status}`);
+      return done(body) ? body : undefined;
+    });
 
   afterAll(async () => {
     for (const id of started) await api('POST', `/v1/jobs/${id}/cancel`, undefined, asTenant);
