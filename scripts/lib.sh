@@ -11,8 +11,9 @@ MLIS_STATE="$MLIS_ROOT/.mlis"
 # docker-compose.yml repeats them in the api and control commands.
 # A cycle on a large cluster allocates about 1 MB; with V8's default 16 MB semi-space, scavenges come every
 # few cycles and copy and promote the objects of the cycle in flight, which made up most of a cycle's p99.
-# A 64 MB young generation makes them rare and cheap (ADR 0010, docs/benchmarks.md).
-MLIS_SCHEDULER_NODE_FLAGS="--max-semi-space-size=64"
+# A 64 MB young generation makes them rare and cheap (ADR 0010, docs/benchmarks.md). Set it in the
+# environment to trade that for memory (about 64 MB more resident under load).
+MLIS_SCHEDULER_NODE_FLAGS="${MLIS_SCHEDULER_NODE_FLAGS:---max-semi-space-size=64}"
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-mlis}" "$*" >&2; }
 die() { log "$*"; exit 1; }
