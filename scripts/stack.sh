@@ -24,18 +24,13 @@ export MLIS_API_URL="$API_URL"
 pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
 log_file() { printf '%s/%s.log' "$STATE_DIR" "$1"; }
 
-is_running() {
-  local file; file="$(pid_file "$1")"
-  [[ -f "$file" ]] && kill -0 "$(cat "$file")" 2>/dev/null
-}
-
 # launch NAME ENV... -- COMMAND...: runs in its own session so a stop never hits the caller.
 launch() {
   local name="$1"; shift
   local env_args=()
   while [[ "$1" != "--" ]]; do env_args+=("$1"); shift; done
   shift
-  if is_running "$name"; then log "$name already running (pid $(cat "$(pid_file "$name")"))"; return; fi
+  if pid_alive "$(pid_file "$name")"; then log "$name already running (pid $(cat "$(pid_file "$name")"))"; return; fi
   mkdir -p "$STATE_DIR"
   env "${env_args[@]}" setsid "$@" >>"$(log_file "$name")" 2>&1 < /dev/null &
   echo $! >"$(pid_file "$name")"
@@ -71,15 +66,6 @@ start_node() {
     MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" -- node "$ROOT/dist/apps/worker/main.js"
 }
 
-wait_for() {
-  local url="$1" seconds="$2" what="$3"
-  for _ in $(seq 1 $((seconds * 4))); do
-    if curl -fsS --max-time 2 "$url" >/dev/null 2>&1; then return 0; fi
-    sleep 0.25
-  done
-  log "$what not ready after ${seconds}s ($url); see the logs in $STATE_DIR"; return 1
-}
-
 case "${1:-}" in
   start)
     [[ -f "$ROOT/dist/apps/api/main.js" ]] || { log "dist/ missing: run npm run build first"; exit 1; }
@@ -89,9 +75,9 @@ case "${1:-}" in
     launch api -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
     # shellcheck disable=SC2086
     launch control -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
-    wait_for "$API_URL/health/ready" 60 "API"
+    wait_until 60 "API (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready"
     for spec in $NODES; do start_node "${spec%%:*}"; done
-    wait_for "$API_URL/health/ready/full" 90 "every worker group"
+    wait_until 90 "every worker group (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready/full"
     log "ready: $API_URL"
     ;;
   stop)
@@ -108,7 +94,7 @@ case "${1:-}" in
     for file in "$STATE_DIR"/*.pid; do
       [[ -e "$file" ]] || continue
       name="$(basename "$file" .pid)"
-      if is_running "$name"; then echo "$name running pid $(cat "$file")"; else echo "$name stopped"; fi
+      if pid_alive "$file"; then echo "$name running pid $(cat "$file")"; else echo "$name stopped"; fi
     done
     ;;
   *) sed -n '2,13p' "$0" >&2; exit 2 ;;

@@ -15,7 +15,7 @@ import { planCycle, type GroupUsage, type PlannedPlacement, type SchedulerNode, 
 import type { GpuDevice } from './entities/node.entity';
 import { NodeView } from './node-view';
 import { preparedOn, type PreparedQuery } from './prepared';
-import { groupLimitsOf } from './tenants.repository';
+import { groupLimitsOf, type StoredGroupLimits } from './tenants.repository';
 
 export class UnknownWorkerGroupError extends Error {}
 export class JobNotFoundError extends Error {}
@@ -76,7 +76,7 @@ interface TenantRow {
   weight: number;
   max_running_jobs: number | null;
   max_gpus: number | null;
-  group_limits: Parameters<typeof groupLimitsOf>[0];
+  group_limits: StoredGroupLimits;
   running_jobs: number | null;
   cpu_millis: string | null;
   mem_mb: string | null;

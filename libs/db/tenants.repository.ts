@@ -20,7 +20,7 @@ export interface TenantLimits {
 export type TenantChanges = Partial<Omit<TenantLimits, 'groupLimits'>> & { name?: string; groupLimits?: Record<string, GroupLimits | null> };
 
 /** How group limits are stored (tenants.group_limits): by group, snake_case, as the API shows them. */
-type StoredGroupLimits = Record<string, { max_running_jobs: number | null; max_gpus: number | null } | null>;
+export type StoredGroupLimits = Record<string, { max_running_jobs: number | null; max_gpus: number | null } | null>;
 
 export function storedGroupLimits(limits: Record<string, GroupLimits | null>): StoredGroupLimits {
   return Object.fromEntries(

@@ -28,7 +28,7 @@ function toResponse(tenant: TenantRecord): TenantResponseDto {
 }
 
 /** A group's limits as given; null when it sets none, which is the same as removing them. */
-function groupLimitsOf(body: GroupLimitsBody | null): GroupLimits | null {
+function groupLimitsFromBody(body: GroupLimitsBody | null): GroupLimits | null {
   const limits = { maxRunningJobs: body?.max_running_jobs ?? null, maxGpus: body?.max_gpus ?? null };
   return limits.maxRunningJobs === null && limits.maxGpus === null ? null : limits;
 }
@@ -40,7 +40,7 @@ function limitsOf(dto: CreateTenantDto | UpdateTenantDto): TenantChanges {
     maxRunningJobs: dto.max_running_jobs,
     maxGpus: dto.max_gpus,
     weight: dto.weight,
-    groupLimits: dto.group_limits && Object.fromEntries(Object.entries(dto.group_limits).map(([group, body]) => [group, groupLimitsOf(body)])),
+    groupLimits: dto.group_limits && Object.fromEntries(Object.entries(dto.group_limits).map(([group, body]) => [group, groupLimitsFromBody(body)])),
   };
 }
 
