@@ -29,3 +29,18 @@ export interface Runner<P = unknown, R = unknown> {
   validate(params: unknown): P;
   run(params: P, context: RunContext): Promise<R>;
 }
+
+/** A node-local copy of an artifact the running job references, fetched through the API and cached by sha256. */
+export interface LocalArtifact {
+  id: string;
+  /** Read-only file in the node's artifact cache. */
+  path: string;
+  sha256: string;
+  sizeBytes: number;
+  contentType: string;
+}
+
+/** How a runner reads the artifacts its params reference (`artifact://<id>`); only its own job's, only while its assignment is live. */
+export interface ArtifactReader {
+  open(ref: string, signal?: AbortSignal): Promise<LocalArtifact>;
+}

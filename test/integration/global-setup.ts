@@ -2,10 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, script, stack, STATE_DIR, writeStackEnv, type StackEnv } from './support/stack-env';
 
-// Ports apart from `npm run up`'s so the suite can run beside a developer's stack.
-const API_PORT = '18001';
-const TEMPORAL_PORT = '17233';
-const TEMPORAL_UI_PORT = '18233';
+// Ports apart from `npm run up`'s so the suite can run beside a developer's stack; a second checkout
+// runs its own suite beside this one by setting these (and MLIS_PG_PORT).
+const API_PORT = process.env.MLIS_IT_API_PORT ?? '18001';
+const TEMPORAL_PORT = process.env.MLIS_IT_TEMPORAL_PORT ?? '17233';
+const TEMPORAL_UI_PORT = process.env.MLIS_IT_TEMPORAL_UI_PORT ?? '18233';
 
 /**
  * Brings up the real stack for the integration suite: Postgres with a fresh database, a Temporal dev
