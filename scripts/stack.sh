@@ -7,10 +7,12 @@
 #   stack.sh start-node ID         (re)start one node of MLIS_STACK_NODES
 #   stack.sh stop-node ID [SIG]    stop one node (default TERM; KILL simulates a crash)
 #   stack.sh pid NAME              print the pid of api, control or a node
+#   stack.sh metrics-port NAME     print the /metrics port of control or a node
 #   stack.sh status
 #
 # Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
-# list of id:group:slots:cpu:mem_mb:gpus), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
+# list of id:group:slots:cpu:mem_mb:gpus), MLIS_STACK_METRICS_PORT (default 9464: control's /metrics there, the
+# nodes' on the next ports in MLIS_STACK_NODES order), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, ...).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +21,7 @@ source "$ROOT/scripts/lib.sh"
 STATE_DIR="${MLIS_STATE_DIR:-$ROOT/.mlis/stack}"
 NODES="${MLIS_STACK_NODES:-cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2}"
 API_URL="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"
+METRICS_PORT="${MLIS_STACK_METRICS_PORT:-9464}"
 export MLIS_API_URL="$API_URL"
 
 pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
@@ -59,11 +62,20 @@ node_spec() {
   log "unknown node $1 (MLIS_STACK_NODES: $NODES)"; exit 2
 }
 
+# A node's /metrics port: one past control's, then one per node in MLIS_STACK_NODES order, so a restart keeps it.
+node_metrics_port() {
+  local spec port=$((METRICS_PORT + 1))
+  for spec in $NODES; do
+    if [[ "${spec%%:*}" == "$1" ]]; then printf '%s' "$port"; return; fi
+    port=$((port + 1))
+  done
+}
+
 start_node() {
   local id group slots cpu mem gpus
   IFS=: read -r id group slots cpu mem gpus <<<"$(node_spec "$1")"
   launch "node-$id" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
-    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" -- node "$ROOT/dist/apps/worker/main.js"
+    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- node "$ROOT/dist/apps/worker/main.js"
 }
 
 case "${1:-}" in
@@ -74,7 +86,7 @@ case "${1:-}" in
     # shellcheck disable=SC2086 # the flags are words
     launch api -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
     # shellcheck disable=SC2086
-    launch control -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
+    launch control MLIS_CONTROL_METRICS_PORT="$METRICS_PORT" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
     wait_until 60 "API (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready"
     for spec in $NODES; do start_node "${spec%%:*}"; done
     wait_until 90 "every worker group (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready/full"
@@ -90,6 +102,7 @@ case "${1:-}" in
   start-node) start_node "${2:?node id}" ;;
   stop-node) stop_process "node-${2:?node id}" "${3:-TERM}" ;;
   pid) cat "$(pid_file "${2:?name}")" ;;
+  metrics-port) if [[ "${2:?control or a node id}" == control ]]; then echo "$METRICS_PORT"; else node_spec "$2" >/dev/null; node_metrics_port "$2"; echo; fi ;;
   status)
     for file in "$STATE_DIR"/*.pid; do
       [[ -e "$file" ]] || continue
@@ -97,5 +110,5 @@ case "${1:-}" in
       if pid_alive "$file"; then echo "$name running pid $(cat "$file")"; else echo "$name stopped"; fi
     done
     ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

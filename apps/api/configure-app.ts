@@ -7,6 +7,7 @@ import { ApiExceptionFilter } from './common/api-exception.filter';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-context';
 import { createValidationPipe } from './common/validation';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 
 /**
  * Everything around the routes, shared by the real app and the specs. Order matters: the request id
@@ -17,6 +18,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
   app.use(accessLogMiddleware(new Logger('http')));
+  app.use(httpMetricsMiddleware());
   app.use(jsonBodyMiddleware(config.api.bodyLimitBytes));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ApiExceptionFilter());

@@ -3,6 +3,7 @@ import { createLedgerActivities } from '../../activities/ledger.activities';
 import { loadConfig } from '../../libs/config';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
 import { createDataSource, LedgerRepository } from '../../libs/db';
+import { serveWorkerProcessMetrics } from '../../libs/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
 import { NodeReaper } from './node-reaper';
 
@@ -13,6 +14,9 @@ function log(line: string): void {
 /** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, and the node reaper. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const { metrics } = config;
+  const metricsServer = await serveWorkerProcessMetrics({ process: 'control', host: metrics.host, port: metrics.controlPort, revision: metrics.buildRevision });
+  if (metricsServer) log(`metrics on http://${metrics.host}:${metrics.controlPort}/metrics`);
   const dataSource = createDataSource(config.databaseUrl);
   await dataSource.initialize();
   const client = await connectClient(config.temporal);
@@ -55,6 +59,7 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(cycleTimer);
     reaper.stop();
+    metricsServer?.close();
     await connection.close();
     await client.connection.close();
     await dataSource.destroy();

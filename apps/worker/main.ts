@@ -5,9 +5,11 @@ import { createExecutionActivities } from '../../activities/execution.activities
 import { loadConfig, loadNodeConfig } from '../../libs/config';
 import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
 import { RUNNERS } from '../../libs/runners/registry';
+import { serveWorkerProcessMetrics } from '../../libs/metrics/worker-process-metrics';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
+import { runsInProgressInterceptors } from './runs-in-progress.interceptor';
 
 // In-flight work gets this long to finish after SIGTERM; then it is cancelled, and the process
 // exits by the force time even if something hangs (both below the stack's 10 s SIGKILL).
@@ -40,6 +42,15 @@ async function main(): Promise<void> {
   const gpus = await probeGpus(node);
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
+  const { metrics } = config;
+  const metricsServer = await serveWorkerProcessMetrics({
+    process: 'node',
+    host: metrics.host,
+    port: node.metricsPort,
+    revision: metrics.buildRevision,
+    labels: { group: node.group, node: node.nodeId },
+  });
+  if (metricsServer) nodeLog(`metrics on http://${metrics.host}:${node.metricsPort}/metrics`);
 
   let worker: Worker | undefined;
   let stopping = false;
@@ -88,6 +99,7 @@ async function main(): Promise<void> {
       // Cancellation reaches an activity only in a heartbeat's reply; the SDK's default throttle
       // (80% of the lease) would let a cancelled job run on for seconds.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+      interceptors: { activity: [runsInProgressInterceptors] },
     });
     const running = worker.run();
     if (stopping) {
@@ -105,6 +117,7 @@ async function main(): Promise<void> {
     nodeLog(`forced shutdown (${error instanceof Error ? error.message : String(error)}); in-flight assignments left to their leases`);
   } finally {
     registration.stop();
+    metricsServer?.close();
     await connection.close().catch(() => undefined);
     await client.connection.close();
     nodeLog('stopped');

@@ -112,6 +112,27 @@ export interface AuthConfig {
   workerTokenTtlSeconds: number;
 }
 
+export interface MetricsConfig {
+  /** Address the control's and the nodes' own /metrics servers bind (the API serves /metrics on its port). */
+  host: string;
+  /** The control process's /metrics port; 0: no metrics server. */
+  controlPort: number;
+  /** Label ledger gauges with the N tenants with most active jobs plus "other"; null: no tenant label at all. */
+  tenantLabelTopN: number | null;
+  /** The commit or tag this build came from, on mlis_build_info. */
+  buildRevision: string;
+}
+
+/** `off`, or `top:N` with 1 <= N <= 100. */
+function tenantLabel(env: Env, name: string): number | null {
+  const value = str(env, name, 'off');
+  if (value === 'off') return null;
+  const match = /^top:(\d+)$/.exec(value);
+  const n = match ? Number(match[1]) : NaN;
+  if (!(n >= 1 && n <= 100)) throw new ConfigError(`${name} must be off or top:N with N from 1 to 100, got "${value}"`);
+  return n;
+}
+
 export interface AppConfig {
   databaseUrl: string;
   temporal: TemporalConfig;
@@ -122,6 +143,7 @@ export interface AppConfig {
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
+  metrics: MetricsConfig;
   auth: AuthConfig;
   /** Bearer token the CLI and the worker send: MLIS_TOKEN, else the file `npm run up` writes. */
   token: string | null;
@@ -159,6 +181,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),
+    metrics: {
+      host: str(env, 'MLIS_METRICS_HOST', '127.0.0.1'),
+      controlPort: int(env, 'MLIS_CONTROL_METRICS_PORT', 9464, 0),
+      tenantLabelTopN: tenantLabel(env, 'MLIS_METRICS_TENANT_LABEL'),
+      buildRevision: str(env, 'MLIS_BUILD_REVISION', 'unknown'),
+    },
     auth: {
       issuer: str(env, 'MLIS_AUTH_ISSUER', 'mlis-dev'),
       audience: str(env, 'MLIS_AUTH_AUDIENCE', 'mlis-api'),
@@ -197,6 +225,8 @@ export interface NodeConfig {
   gpuProbe: 'simulated' | 'nvidia-smi';
   /** Free-form key=value labels that jobs select with node_selector. */
   labels: Record<string, string>;
+  /** This node's /metrics port (its own and the Temporal SDK's worker metrics); 0: no metrics server. */
+  metricsPort: number;
 }
 
 function gpuProbe(env: Env): NodeConfig['gpuProbe'] {
@@ -222,5 +252,6 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuMemoryMb: int(env, 'MLIS_NODE_GPU_MEMORY_MB', 16384, 0),
     gpuProbe: gpuProbe(env),
     labels: labels(env, 'MLIS_NODE_LABELS'),
+    metricsPort: int(env, 'MLIS_NODE_METRICS_PORT', 9465, 0),
   };
 }
