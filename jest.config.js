@@ -1,4 +1,4 @@
-// Three suites: unit specs next to the code, workflow tests on the time-skipping server,
+// Four suites: unit specs next to the code, workflow tests on the time-skipping server, deployment artefacts,
 // integration tests against the real stack (Postgres, Temporal dev server, API, control, workers).
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] };
 // The build copies package.json into dist/ (mlis_build_info reads its version); Jest must not see two packages.
@@ -20,6 +20,14 @@ module.exports = {
       transform: tsJest,
       modulePathIgnorePatterns: ignoreBuild,
       testMatch: ['<rootDir>/test/workflow/**/*.spec.ts'],
+    },
+    {
+      // Deployment artefacts (Grafana dashboard, Kubernetes manifests) checked offline.
+      displayName: 'deploy',
+      testEnvironment: 'node',
+      transform: tsJest,
+      modulePathIgnorePatterns: ignoreBuild,
+      testMatch: ['<rootDir>/test/deploy/**/*.spec.ts'],
     },
     {
       displayName: 'integration',
