@@ -15,6 +15,9 @@ npm run --silent lint
 MLIS_TEST_SERVER="$(bash temporal/install-test-server.sh)"
 export MLIS_TEST_SERVER
 bash temporal/install-cli.sh >/dev/null
+# promtool (metrics and dashboard checks), kustomize and kubernetes-validate (manifest checks).
+bash scripts/install-promtool.sh >/dev/null
+bash scripts/install-k8s-tools.sh >/dev/null
 
 status=0
 # --forceExit: a failing test can leave a Temporal worker polling; CI must still end with the totals.
