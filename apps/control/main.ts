@@ -3,19 +3,19 @@ import { createLedgerActivities } from '../../activities/ledger.activities';
 import { loadConfig } from '../../libs/config';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
 import { createDataSource, LedgerRepository } from '../../libs/db';
-import { serveWorkerProcessMetrics } from '../../libs/metrics/worker-process-metrics';
+import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
+import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
 import { NodeReaper } from './node-reaper';
-
-function log(line: string): void {
-  console.log(`${new Date().toISOString()} control ${line}`);
-}
 
 /** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, and the node reaper. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const logger = createLogger('control', config.logLevel);
+  const log = (line: string): void => logger.info(line);
+  logger.info({ revision: config.metrics.buildRevision }, 'starting');
   const { metrics } = config;
-  const metricsServer = await serveWorkerProcessMetrics({ process: 'control', host: metrics.host, port: metrics.controlPort, revision: metrics.buildRevision });
+  const metricsServer = await installWorkerRuntime({ process: 'control', logger: temporalLogger(logger), host: metrics.host, port: metrics.controlPort, revision: metrics.buildRevision });
   if (metricsServer) log(`metrics on http://${metrics.host}:${metrics.controlPort}/metrics`);
   const dataSource = createDataSource(config.databaseUrl);
   await dataSource.initialize();
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const ledger = new LedgerRepository(dataSource);
   const { scheduling } = config;
-  const scheduler = new Scheduler(ledger, client, cycleOptions(scheduling), log);
+  const scheduler = new Scheduler(ledger, client, cycleOptions(scheduling), (line) => logger.warn(line));
 
   const reaper = new NodeReaper(ledger, config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
 
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
       taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: createLedgerActivities({ ledger, requestCycle: () => scheduler.requestCycle(), laneWindow: scheduling.laneWindow }),
+      interceptors: { activity: [activityLoggingInterceptors(logger, 'debug')] },
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
       scheduler
         .requestCycle()
         .then(() => scheduler.nudgeStalePlacements(staleAfterSeconds))
-        .catch((error: unknown) => log(`periodic scheduling failed: ${error instanceof Error ? error.message : String(error)}`));
+        .catch((error: unknown) => logger.warn(errorFields(error), 'periodic scheduling failed'));
     }, scheduling.cycleIntervalSeconds * 1000);
     log(`pid ${process.pid} polling ${CONTROL_TASK_QUEUE} ready`);
     await worker.run();
@@ -68,6 +69,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`control failed: ${error instanceof Error ? error.stack : String(error)}`);
+  createLogger('control', 'info').fatal({ ...errorFields(error), stack: error instanceof Error ? error.stack : undefined }, 'control failed');
   process.exit(1);
 });

@@ -5,7 +5,8 @@ import { createExecutionActivities } from '../../activities/execution.activities
 import { loadConfig, loadNodeConfig } from '../../libs/config';
 import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
 import { RUNNERS } from '../../libs/runners/registry';
-import { serveWorkerProcessMetrics } from '../../libs/metrics/worker-process-metrics';
+import { activityLogger, activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
+import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
@@ -17,10 +18,6 @@ const SHUTDOWN_GRACE = '5s';
 const SHUTDOWN_FORCE = '8s';
 const HEARTBEAT_THROTTLE = '1s';
 const EXIT_SUPERSEDED = 3;
-
-function log(line: string): void {
-  console.log(`${new Date().toISOString()} worker ${line}`);
-}
 
 /** The secret a node proves itself with at registration; the file's path is logged, its contents never. */
 function readBootstrapSecret(file: string): string {
@@ -38,13 +35,17 @@ function readBootstrapSecret(file: string): string {
 async function main(): Promise<void> {
   const config = loadConfig();
   const node = loadNodeConfig();
-  const nodeLog = (line: string): void => log(`node ${node.nodeId} ${line}`);
+  const logger = createLogger('node', config.logLevel, { node: node.nodeId, group: node.group });
+  // Inside an activity, its job's fields (job_id, attempt, workflow_id) come with the line.
+  const nodeLog = (line: string): void => activityLogger(logger).info(line);
+  logger.info({ revision: config.metrics.buildRevision }, 'starting');
   const gpus = await probeGpus(node);
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
   const { metrics } = config;
-  const metricsServer = await serveWorkerProcessMetrics({
+  const metricsServer = await installWorkerRuntime({
     process: 'node',
+    logger: temporalLogger(logger),
     host: metrics.host,
     port: node.metricsPort,
     revision: metrics.buildRevision,
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
       // Cancellation reaches an activity only in a heartbeat's reply; the SDK's default throttle
       // (80% of the lease) would let a cancelled job run on for seconds.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
-      interceptors: { activity: [runsInProgressInterceptors] },
+      interceptors: { activity: [runsInProgressInterceptors, activityLoggingInterceptors(logger, 'debug')] },
     });
     const running = worker.run();
     if (stopping) {
@@ -129,8 +130,8 @@ main().then(
   () => process.exit(),
   (error: unknown) => {
     // A failed GPU probe is an operator's problem to fix, not a bug: its message says what to do.
-    const why = error instanceof GpuProbeError ? error.message : error instanceof Error ? error.stack : String(error);
-    console.error(`worker failed: ${why}`);
+    const why = error instanceof GpuProbeError ? { error: error.message } : { ...errorFields(error), stack: error instanceof Error ? error.stack : undefined };
+    createLogger('node', 'info').fatal(why, 'worker failed');
     process.exit(1);
   },
 );

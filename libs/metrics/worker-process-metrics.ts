@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { createServer } from 'node:net';
+import type { Logger } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
 import { startMetricsServer } from './metrics-server';
 import { createProcessRegistry } from './process-registry';
@@ -23,9 +24,10 @@ async function freeLoopbackPort(): Promise<number> {
  * that exposition, which the process's own /metrics appends. One endpoint per process keeps scrape
  * configuration to one target. Must run before the first Temporal connection of the process.
  */
-async function installTemporalRuntimeMetrics(globalTags: Record<string, string>): Promise<() => Promise<string>> {
+async function installTemporalRuntimeMetrics(logger: Logger, globalTags: Record<string, string>): Promise<() => Promise<string>> {
   const port = await freeLoopbackPort();
   Runtime.install({
+    logger,
     telemetryOptions: {
       metrics: {
         prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true },
@@ -44,6 +46,8 @@ async function installTemporalRuntimeMetrics(globalTags: Record<string, string>)
 
 export interface WorkerProcessMetricsOptions {
   process: 'control' | 'node';
+  /** Where the Temporal runtime's own logs go. */
+  logger: Logger;
   host: string;
   /** 0: no metrics server, and the Temporal runtime keeps its defaults. */
   port: number;
@@ -52,10 +56,16 @@ export interface WorkerProcessMetricsOptions {
   labels?: Record<string, string>;
 }
 
-/** The /metrics of a Temporal worker process: its own metrics and the SDK's. Call before connecting to Temporal. */
-export async function serveWorkerProcessMetrics({ process, host, port, revision, labels }: WorkerProcessMetricsOptions): Promise<Server | undefined> {
-  if (port === 0) return undefined;
-  const readTemporal = await installTemporalRuntimeMetrics(labels ?? {});
+/**
+ * Installs the Temporal runtime of a worker process (control, node) with our logger and, unless the port is 0,
+ * serves its /metrics: its own metrics and the SDK's. Call before connecting to Temporal.
+ */
+export async function installWorkerRuntime({ process, logger, host, port, revision, labels }: WorkerProcessMetricsOptions): Promise<Server | undefined> {
+  if (port === 0) {
+    Runtime.install({ logger });
+    return undefined;
+  }
+  const readTemporal = await installTemporalRuntimeMetrics(logger, labels ?? {});
   const registry = createProcessRegistry(process, { revision, defaultLabels: labels });
   return startMetricsServer({ host, port, registry, extra: readTemporal });
 }
