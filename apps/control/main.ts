@@ -35,7 +35,10 @@ async function main(): Promise<void> {
       taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: createLedgerActivities({ ledger, requestCycle: () => scheduler.requestCycle(), laneWindow: scheduling.laneWindow }),
-      interceptors: { activity: [activityLoggingInterceptors(logger, 'debug')] },
+      interceptors: {
+        activity: [activityLoggingInterceptors(logger, 'debug')],
+        workflowModules: [require.resolve('../../workflows/log-context.interceptors')],
+      },
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {

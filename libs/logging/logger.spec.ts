@@ -41,7 +41,9 @@ describe(ActivityLoggingInterceptor.name, () => {
     const { lines, stream } = capture();
     const logger = createLogger('node', 'info', { node: 'cpu-1' }, stream);
     const env = new MockActivityEnvironment({ activityType: 'runAssignment', workflowExecution: { workflowId: 'job-j1', runId: 'r' } });
-    const input = { args: [{ jobId: 'j1', attempt: 2, params: { password: 'x' } }], headers: {} };
+    const { defaultPayloadConverter } = await import('@temporalio/common');
+    const headers = { 'mlis-log-context': defaultPayloadConverter.toPayload({ request_id: 'req-9', tenant: 'acme' }) };
+    const input = { args: [{ jobId: 'j1', attempt: 2, params: { password: 'x' } }], headers };
     await env.run(async () => {
       const { Context } = await import('@temporalio/activity');
       const interceptor = new ActivityLoggingInterceptor(Context.current(), logger, 'info');
@@ -54,7 +56,7 @@ describe(ActivityLoggingInterceptor.name, () => {
       await expect(interceptor.execute(input as never, async () => Promise.reject(failure))).rejects.toThrow('runner failed');
     });
     expect(lines).toEqual([
-      expect.objectContaining({ level: 'info', msg: 'runAssignment started', workflow_id: 'job-j1', job_id: 'j1', attempt: 2 }),
+      expect.objectContaining({ level: 'info', msg: 'runAssignment started', request_id: 'req-9', tenant: 'acme', workflow_id: 'job-j1', job_id: 'j1', attempt: 2 }),
       expect.objectContaining({ level: 'info', msg: 'activity completed', workflow_id: 'job-j1', job_id: 'j1', attempt: 2, activity: 'runAssignment', node: 'cpu-1' }),
       expect.objectContaining({ level: 'info', msg: 'outside any activity' }),
       expect.objectContaining({ level: 'warn', msg: 'activity failed', job_id: 'j1', error: 'runner failed', error_type: 'RunnerError' }),

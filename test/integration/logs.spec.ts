@@ -12,7 +12,7 @@ function currentRun(process: string): string[] {
 }
 
 describe('process logs', () => {
-  it("every process writes JSON lines; the API's carry the request id, a node's about an attempt its job, attempt and workflow; no secret anywhere", async () => {
+  it("every process writes JSON lines; a node's lines about an attempt carry the submission's request id and tenant, its job, attempt and workflow; no secret anywhere", async () => {
     const submitted = await api('POST', '/v1/jobs', { task_type: 'sleep', params: { seconds: 0.2 }, cpu: 1, mem_mb: 256, gpu: 0 });
     expect(submitted.status).toBe(202);
     const accepted = submitted.body;
@@ -38,7 +38,15 @@ describe('process logs', () => {
     const attemptLines = lines.filter((line) => line.job_id === accepted.id);
     expect(attemptLines.length).toBeGreaterThanOrEqual(2);
     for (const line of attemptLines) {
-      expect(line).toMatchObject({ process: 'node', node, attempt: 1, workflow_id: `job-${accepted.id}`, activity: 'runAssignment' });
+      expect(line).toMatchObject({
+        process: 'node',
+        node,
+        attempt: 1,
+        workflow_id: `job-${accepted.id}`,
+        activity: 'runAssignment',
+        request_id: requestId,
+        tenant: 'default',
+      });
     }
     expect(lines.some((line) => /^registered as incarnation \d+$/.test(String(line.msg)))).toBe(true);
 
