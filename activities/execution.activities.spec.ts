@@ -2,9 +2,14 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { FailureCode, type RunAssignmentInput } from '../libs/contracts';
-import { RUNNERS } from '../libs/runners/registry';
+import { loadModelConfig } from '../libs/config';
+import { ModelHost } from '../libs/models';
+import { createRunners } from '../libs/runners/registry';
+import { fakeArtifacts } from '../test/support/fake-artifacts';
 import type { Runner } from '../libs/runners/runner';
 import { createExecutionActivities } from './execution.activities';
+
+const RUNNERS = createRunners({ models: new ModelHost(loadModelConfig()) });
 
 function assignment(overrides: Partial<RunAssignmentInput> = {}): RunAssignmentInput {
   return {
@@ -43,7 +48,7 @@ function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, notifyStarted = j
   const heartbeats: unknown[] = [];
   env.on('heartbeat', (details: unknown) => heartbeats.push(details));
   const lines: string[] = [];
-  const activities = createExecutionActivities({ runners, notifyStarted, log: (line) => lines.push(line) });
+  const activities = createExecutionActivities({ runners, notifyStarted, log: (line) => lines.push(line), artifacts: fakeArtifacts() });
   const run = (input: RunAssignmentInput) => env.run(activities.runAssignment, input);
   return { env, heartbeats, lines, notifyStarted, run };
 }
