@@ -74,6 +74,11 @@ describe('createExecutionActivities', () => {
     expect(result).toMatchObject({ gpu_ids: [1], cuda_visible_devices: '1' });
   });
 
+  it("hands runners the node's artifact reader", async () => {
+    const { run } = setup(fakeRunner(async (_params, context) => context.artifacts.open('artifact://x').catch((error: Error) => error.message)));
+    await expect(run(assignment({ taskType: 'fake' }))).resolves.toBe('no artifact artifact://x in this test');
+  });
+
   it('still runs when signalling the start fails', async () => {
     const { run, lines } = setup(RUNNERS, jest.fn(async () => Promise.reject(new Error('temporal down'))));
     await expect(run(assignment())).resolves.toEqual({ slept: 0.05 });

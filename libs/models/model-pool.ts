@@ -10,6 +10,8 @@ export interface Loaded<T> {
 interface Entry<T> {
   loading: Promise<Loaded<T>>;
   bytes: number;
+  /** Loaded: a request that finds it so is warm; one that waits for the load is cold too. */
+  ready: boolean;
   /** Runs using the value now; an evicted entry is released when the last one ends. */
   users: number;
   evicted: boolean;
@@ -30,17 +32,18 @@ export class ModelPool<T> {
   /** Runs fn with the model under key, loading it first when it is not in the pool (cold) . */
   async use<R>(key: string, load: () => Promise<Loaded<T>>, fn: (value: T, cache: CacheState) => Promise<R>): Promise<R> {
     let entry = this.entries.get(key);
-    const cache: CacheState = entry ? 'warm' : 'cold';
+    const cache: CacheState = entry?.ready ? 'warm' : 'cold';
     if (entry) {
       this.entries.delete(key);
       this.entries.set(key, entry);
     } else {
-      entry = { loading: load(), bytes: 0, users: 0, evicted: false };
+      entry = { loading: load(), bytes: 0, ready: false, users: 0, evicted: false };
       this.entries.set(key, entry);
       const created = entry;
       created.loading.then(
         (loaded) => {
           created.bytes = loaded.bytes;
+          created.ready = true;
           this.bytes += loaded.bytes;
           this.evictOverBudget();
         },
@@ -77,7 +80,7 @@ export class ModelPool<T> {
     for (const [key, entry] of this.entries) {
       if (this.bytes <= this.capacityBytes) return;
       // Still loading: its size is not counted yet.
-      if (entry.bytes === 0) continue;
+      if (!entry.ready) continue;
       this.entries.delete(key);
       this.bytes -= entry.bytes;
       entry.evicted = true;

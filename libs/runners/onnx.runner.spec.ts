@@ -1,4 +1,4 @@
-/** @jest-environment ./test/support/onnx-environment.js */
+/** @jest-environment ./test/support/onnx-environment.ts */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
