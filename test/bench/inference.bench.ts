@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadModelConfig, type ModelConfig } from '../../libs/config';
@@ -99,6 +99,7 @@ async function coldLoads(config: ModelConfig, times: number): Promise<number[]> 
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0];
   const base = loadModelConfig();
   const off: ModelConfig = { ...base, batchMaxWaitMs: 0 };
   const on: ModelConfig = { ...base, batchMaxWaitMs: base.batchMaxWaitMs || 5 };
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
   const section = [
     '<!-- bench:inference:start -->',
     `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0].model.trim()}), Node ${process.version},`,
-    `onnxruntime-node on ${base.onnxProviders.join(',')} with ${base.intraOpThreads} intra-op thread(s).`,
+    `onnxruntime-node on ${base.onnxProviders.join(',')} with ${base.intraOpThreads} intra-op thread(s); 1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after.`,
     `Runner level, one process standing in for one node: \`createInferenceRunner\` over a \`ModelHost\`, ${JOBS} \`embed\` jobs of one`,
     'sentence (15-20 word pieces) each, a fixed number in flight (a node runs as many as its slots); latency is one job, submit to result.',
     '',
