@@ -10,7 +10,8 @@
 #   stack.sh status
 #
 # Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
-# list of id:group:slots:cpu:mem_mb:gpus), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
+# list of id:group:slots:cpu:mem_mb:gpus), MLIS_MODEL_DIR (default: what scripts/install-model.sh installs), plus everything
+# libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -106,5 +107,5 @@ case "${1:-}" in
       if pid_alive "$file"; then echo "$name running pid $(cat "$file")"; else echo "$name stopped"; fi
     done
     ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

@@ -43,11 +43,13 @@ function readBootstrapSecret(file: string): string {
 async function main(): Promise<void> {
   const config = loadConfig();
   const node = loadNodeConfig();
-  const models = new ModelHost(loadModelConfig());
+  const modelConfig = loadModelConfig();
+  const models = new ModelHost(modelConfig);
   const nodeLog = (line: string): void => log(`node ${node.nodeId} ${line}`);
   const gpus = await probeGpus(node);
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
+  nodeLog(`models: ${modelConfig.modelDir}, providers ${modelConfig.onnxProviders.join(',')}, batches of ${modelConfig.batchMaxSize} within ${modelConfig.batchMaxWaitMs} ms`);
 
   let worker: Worker | undefined;
   let stopping = false;

@@ -44,6 +44,7 @@ export class Batcher<I, O, X> {
 
   constructor(private readonly options: BatchOptions) {}
 
+  /** `run` must be the same model run for every submission under one key: a batch runs with the one that flushes it. */
   submit(key: string, items: readonly I[], run: RunBatch<I, O, X>): Promise<{ outputs: O[] } & BatchReport<X>> {
     if (items.length === 0) return Promise.resolve({ outputs: [], batchSize: 0, batchRequests: 0, runs: [] });
     return new Promise((resolve, reject) => {
