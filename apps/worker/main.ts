@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExecutionActivities } from '../../activities/execution.activities';
-import { loadConfig, loadNodeConfig } from '../../libs/config';
+import { loadConfig, loadModelConfig, loadNodeConfig } from '../../libs/config';
 import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
-import { RUNNERS } from '../../libs/runners/registry';
+import { ModelHost } from '../../libs/models';
+import { createRunners } from '../../libs/runners/registry';
+import type { ArtifactReader } from '../../libs/runners/runner';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
@@ -15,6 +17,11 @@ const SHUTDOWN_GRACE = '5s';
 const SHUTDOWN_FORCE = '8s';
 const HEARTBEAT_THROTTLE = '1s';
 const EXIT_SUPERSEDED = 3;
+
+// Replaced by the API-backed reader when the artifacts API lands.
+const noArtifacts: ArtifactReader = {
+  open: (ref) => Promise.reject(new Error(`cannot read ${ref}: artifact reads need the artifacts API`)),
+};
 
 function log(line: string): void {
   console.log(`${new Date().toISOString()} worker ${line}`);
@@ -36,10 +43,13 @@ function readBootstrapSecret(file: string): string {
 async function main(): Promise<void> {
   const config = loadConfig();
   const node = loadNodeConfig();
+  const modelConfig = loadModelConfig();
+  const models = new ModelHost(modelConfig);
   const nodeLog = (line: string): void => log(`node ${node.nodeId} ${line}`);
   const gpus = await probeGpus(node);
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
+  nodeLog(`models: ${modelConfig.modelDir}, providers ${modelConfig.onnxProviders.join(',')}, batches of ${modelConfig.batchMaxSize} within ${modelConfig.batchMaxWaitMs} ms`);
 
   let worker: Worker | undefined;
   let stopping = false;
@@ -77,7 +87,8 @@ async function main(): Promise<void> {
       taskQueue: registered.task_queue,
       identity: `${node.nodeId}@${hostname()}:${process.pid}`,
       activities: createExecutionActivities({
-        runners: RUNNERS,
+        runners: createRunners({ models }),
+        artifacts: noArtifacts,
         notifyStarted: ({ jobId, attempt }) =>
           client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
         log: nodeLog,
@@ -105,6 +116,7 @@ async function main(): Promise<void> {
     nodeLog(`forced shutdown (${error instanceof Error ? error.message : String(error)}); in-flight assignments left to their leases`);
   } finally {
     registration.stop();
+    await models.close();
     await connection.close().catch(() => undefined);
     await client.connection.close();
     nodeLog('stopped');
