@@ -2,9 +2,14 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { FailureCode, type RunAssignmentInput } from '../libs/contracts';
-import { RUNNERS } from '../libs/runners/registry';
+import { loadModelConfig } from '../libs/config';
+import { ModelHost } from '../libs/models';
+import { createRunners } from '../libs/runners/registry';
+import { fakeArtifacts } from '../test/support/fake-artifacts';
 import type { Runner } from '../libs/runners/runner';
 import { createExecutionActivities } from './execution.activities';
+
+const RUNNERS = createRunners({ models: new ModelHost(loadModelConfig()) });
 
 function assignment(overrides: Partial<RunAssignmentInput> = {}): RunAssignmentInput {
   return {
@@ -43,7 +48,7 @@ function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, notifyStarted = j
   const heartbeats: unknown[] = [];
   env.on('heartbeat', (details: unknown) => heartbeats.push(details));
   const lines: string[] = [];
-  const activities = createExecutionActivities({ runners, notifyStarted, log: (line) => lines.push(line) });
+  const activities = createExecutionActivities({ runners, notifyStarted, log: (line) => lines.push(line), artifacts: fakeArtifacts() });
   const run = (input: RunAssignmentInput) => env.run(activities.runAssignment, input);
   return { env, heartbeats, lines, notifyStarted, run };
 }
@@ -67,6 +72,11 @@ describe('createExecutionActivities', () => {
     const { run } = setup();
     const result = await run(assignment({ taskType: 'gpu_demo', params: { seconds: 0, matrix_size: 4 }, gpuIds: [1] }));
     expect(result).toMatchObject({ gpu_ids: [1], cuda_visible_devices: '1' });
+  });
+
+  it("hands runners the node's artifact reader", async () => {
+    const { run } = setup(fakeRunner(async (_params, context) => context.artifacts.open('artifact://x').catch((error: Error) => error.message)));
+    await expect(run(assignment({ taskType: 'fake' }))).resolves.toBe('no artifact artifact://x in this test');
   });
 
   it('still runs when signalling the start fails', async () => {

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { FailureCode, type RunAssignmentInput } from '../libs/contracts';
-import { InvalidParamsError, type RunContext, type Runner } from '../libs/runners/runner';
+import { InvalidParamsError, type ArtifactReader, type RunContext, type Runner } from '../libs/runners/runner';
 
 /** Below any lease we configure (>= 1 s); the SDK throttles what actually reaches the server. */
 const HEARTBEAT_INTERVAL_MS = 1000;
@@ -11,6 +11,8 @@ export interface ExecutionActivityDeps {
   notifyStarted: (input: { jobId: string; attempt: number }) => Promise<void>;
   /** One line per assignment start and end; defaults to the activity logger. */
   log?: (line: string) => void;
+  /** How runners read the artifacts their job's params reference. */
+  artifacts: ArtifactReader;
 }
 
 function invalidParams(error: InvalidParamsError): ApplicationFailure {
@@ -27,7 +29,7 @@ function describe(error: unknown): string {
 }
 
 /** A RunContext over the current activity: heartbeats, its abort signal, and a cancellable sleep. */
-function runContext(context: Context, input: RunAssignmentInput): RunContext & { lastDetails(): unknown } {
+function runContext(context: Context, input: RunAssignmentInput, artifacts: ArtifactReader): RunContext & { lastDetails(): unknown } {
   const signal = context.cancellationSignal;
   let details: unknown;
   const heartbeat = (next?: unknown): void => {
@@ -59,12 +61,13 @@ function runContext(context: Context, input: RunAssignmentInput): RunContext & {
     heartbeat,
     signal,
     sleep,
+    artifacts,
     lastDetails: () => details,
   };
 }
 
 /** Execution activities run on a node's own task queue; the heartbeat timeout is the assignment's lease. */
-export function createExecutionActivities({ runners, notifyStarted, log }: ExecutionActivityDeps) {
+export function createExecutionActivities({ runners, notifyStarted, log, artifacts }: ExecutionActivityDeps) {
   return {
     async runAssignment(input: RunAssignmentInput): Promise<unknown> {
       const context = Context.current();
@@ -89,7 +92,7 @@ export function createExecutionActivities({ runners, notifyStarted, log }: Execu
         throw ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
       }
 
-      const run = runContext(context, input);
+      const run = runContext(context, input, artifacts);
       run.heartbeat({ phase: 'started' });
       // Keeps the lease while a runner computes between its own heartbeats (and delivers cancellation).
       const beat = setInterval(() => context.heartbeat(run.lastDetails()), HEARTBEAT_INTERVAL_MS);

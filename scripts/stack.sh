@@ -11,8 +11,9 @@
 #   stack.sh status
 #
 # Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
-# list of id:group:slots:cpu:mem_mb:gpus), MLIS_STACK_METRICS_PORT (default 9464: control's /metrics there, the
-# nodes' on the next ports in MLIS_STACK_NODES order), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, ...).
+# list of id:group:slots:cpu:mem_mb:gpus), MLIS_MODEL_DIR (default: what scripts/install-model.sh installs),
+# MLIS_STACK_METRICS_PORT (default 9464: control's /metrics there, the nodes' on the next ports in MLIS_STACK_NODES
+# order), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -71,6 +72,14 @@ node_metrics_port() {
   done
 }
 
+# Nodes run the `inference` model: installed once per machine (cheap when done), unless MLIS_MODEL_DIR names one.
+ensure_model() {
+  if [[ -z "${MLIS_MODEL_DIR:-}" ]]; then
+    MLIS_MODEL_DIR="$(bash "$ROOT/scripts/install-model.sh")"
+    export MLIS_MODEL_DIR
+  fi
+}
+
 start_node() {
   local id group slots cpu mem gpus
   IFS=: read -r id group slots cpu mem gpus <<<"$(node_spec "$1")"
@@ -88,6 +97,7 @@ case "${1:-}" in
     # shellcheck disable=SC2086
     launch control MLIS_CONTROL_METRICS_PORT="$METRICS_PORT" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
     wait_until 60 "API (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready"
+    ensure_model
     for spec in $NODES; do start_node "${spec%%:*}"; done
     wait_until 90 "every worker group (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready/full"
     log "ready: $API_URL"
@@ -99,7 +109,7 @@ case "${1:-}" in
       stop_process api
     fi
     ;;
-  start-node) start_node "${2:?node id}" ;;
+  start-node) ensure_model; start_node "${2:?node id}" ;;
   stop-node) stop_process "node-${2:?node id}" "${3:-TERM}" ;;
   pid) cat "$(pid_file "${2:?name}")" ;;
   metrics-port) if [[ "${2:?control or a node id}" == control ]]; then echo "$METRICS_PORT"; else node_spec "$2" >/dev/null; node_metrics_port "$2"; echo; fi ;;
@@ -110,5 +120,5 @@ case "${1:-}" in
       if pid_alive "$file"; then echo "$name running pid $(cat "$file")"; else echo "$name stopped"; fi
     done
     ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac

@@ -15,6 +15,9 @@ npm run --silent lint
 MLIS_TEST_SERVER="$(bash temporal/install-test-server.sh)"
 export MLIS_TEST_SERVER
 bash temporal/install-cli.sh >/dev/null
+# The `inference` model: unit specs load it, and the stack's nodes run it.
+MLIS_MODEL_DIR="$(bash scripts/install-model.sh)"
+export MLIS_MODEL_DIR
 # promtool (metrics and dashboard checks), kustomize and kubernetes-validate (manifest checks).
 bash scripts/install-promtool.sh >/dev/null
 bash scripts/install-k8s-tools.sh >/dev/null

@@ -104,7 +104,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
   program
     .command('submit')
     .description('submit a job; with --wait, follow it to the end (exit 0 SUCCEEDED, 1 FAILED/CANCELLED, 3 wait timeout)')
-    .argument('<task_type>', 'runner to use, e.g. sleep, gpu_demo, inference')
+    .argument('<task_type>', 'runner to use, e.g. sleep, gpu_demo, inference, onnx')
     .option('--seconds <n>', 'shorthand for --param seconds=<n>', parseSeconds)
     .option('--param <key=value>', 'a runner param, repeatable; the value is parsed as JSON when it parses, else kept as a string', collectParam)
     .option('--params-file <file>', 'a JSON object of params; --param and --seconds override its keys')

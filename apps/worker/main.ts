@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExecutionActivities } from '../../activities/execution.activities';
-import { loadConfig, loadNodeConfig } from '../../libs/config';
+import { loadConfig, loadModelConfig, loadNodeConfig } from '../../libs/config';
 import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
-import { RUNNERS } from '../../libs/runners/registry';
 import { activityLogger, activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
 import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
+import { ModelHost } from '../../libs/models';
+import { createRunners } from '../../libs/runners/registry';
+import type { ArtifactReader } from '../../libs/runners/runner';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
@@ -18,6 +20,11 @@ const SHUTDOWN_GRACE = '5s';
 const SHUTDOWN_FORCE = '8s';
 const HEARTBEAT_THROTTLE = '1s';
 const EXIT_SUPERSEDED = 3;
+
+// Replaced by the API-backed reader when the artifacts API lands.
+const noArtifacts: ArtifactReader = {
+  open: (ref) => Promise.reject(new Error(`cannot read ${ref}: artifact reads need the artifacts API`)),
+};
 
 /** The secret a node proves itself with at registration; the file's path is logged, its contents never. */
 function readBootstrapSecret(file: string): string {
@@ -35,6 +42,8 @@ function readBootstrapSecret(file: string): string {
 async function main(): Promise<void> {
   const config = loadConfig();
   const node = loadNodeConfig();
+  const modelConfig = loadModelConfig();
+  const models = new ModelHost(modelConfig);
   const logger = createLogger('node', config.logLevel, { node: node.nodeId, group: node.group });
   // Inside an activity, its job's fields (job_id, attempt, workflow_id) come with the line.
   const nodeLog = (line: string): void => activityLogger(logger).info(line);
@@ -42,6 +51,7 @@ async function main(): Promise<void> {
   const gpus = await probeGpus(node);
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
+  nodeLog(`models: ${modelConfig.modelDir}, providers ${modelConfig.onnxProviders.join(',')}, batches of ${modelConfig.batchMaxSize} within ${modelConfig.batchMaxWaitMs} ms`);
   const { metrics } = config;
   const metricsServer = await installWorkerRuntime({
     process: 'node',
@@ -89,7 +99,8 @@ async function main(): Promise<void> {
       taskQueue: registered.task_queue,
       identity: `${node.nodeId}@${hostname()}:${process.pid}`,
       activities: createExecutionActivities({
-        runners: RUNNERS,
+        runners: createRunners({ models }),
+        artifacts: noArtifacts,
         notifyStarted: ({ jobId, attempt }) =>
           client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
         log: nodeLog,
@@ -119,6 +130,7 @@ async function main(): Promise<void> {
   } finally {
     registration.stop();
     metricsServer?.close();
+    await models.close();
     await connection.close().catch(() => undefined);
     await client.connection.close();
     nodeLog('stopped');

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, loadNodeConfig } from './config';
+import { ConfigError, loadConfig, loadModelConfig, loadNodeConfig } from './config';
 
 describe('scheduling config', () => {
   it('parses priority classes, only the marked ones preempting', () => {
@@ -50,5 +50,29 @@ describe('metrics config', () => {
     for (const value of ['on', 'top:0', 'top:101', 'top:', 'all']) {
       expect(() => loadConfig({ MLIS_METRICS_TENANT_LABEL: value })).toThrow(/off or top:N/);
     }
+  });
+});
+
+describe('model config', () => {
+  it('defaults to the installed MiniLM under the machine cache, cpu, one thread and a 5 ms batch window', () => {
+    expect(loadModelConfig({ HOME: '/home/u' })).toEqual({
+      modelDir: '/home/u/.cache/mlis/models/all-minilm-l6-v2-q-1.19.0-beta29',
+      onnxProviders: ['cpu'],
+      intraOpThreads: 1,
+      cacheBytes: 268_435_456,
+      batchMaxSize: 8,
+      batchMaxWaitMs: 5,
+    });
+    expect(loadModelConfig({ MLIS_CACHE_DIR: '/c', MLIS_NODE_ONNX_PROVIDERS: 'cuda, cpu', MLIS_BATCH_MAX_WAIT_MS: '0' })).toMatchObject({
+      modelDir: '/c/models/all-minilm-l6-v2-q-1.19.0-beta29',
+      onnxProviders: ['cuda', 'cpu'],
+      batchMaxWaitMs: 0,
+    });
+  });
+
+  it('refuses an unknown or repeated provider and a zero batch size', () => {
+    expect(() => loadModelConfig({ MLIS_NODE_ONNX_PROVIDERS: 'rocm' })).toThrow(/only list cpu and cuda/);
+    expect(() => loadModelConfig({ MLIS_NODE_ONNX_PROVIDERS: 'cpu,cpu' })).toThrow(/twice/);
+    expect(() => loadModelConfig({ MLIS_BATCH_MAX_SIZE: '0' })).toThrow(ConfigError);
   });
 });

@@ -255,3 +255,42 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     metricsPort: int(env, 'MLIS_NODE_METRICS_PORT', 9465, 0),
   };
 }
+
+export type OnnxExecutionProvider = 'cpu' | 'cuda';
+
+/** How one node runs models (the `inference` and `onnx` task types); read by apps/worker. */
+export interface ModelConfig {
+  /** Holds model.onnx and tokenizer.json of all-MiniLM-L6-v2 (int8); scripts/install-model.sh installs it and prints it. */
+  modelDir: string;
+  /** Execution providers in order of preference; a provider whose library is missing falls back to cpu. */
+  onnxProviders: OnnxExecutionProvider[];
+  /** onnxruntime's intra-op threads per session: explicit, so a session does not take every core of a shared node. */
+  intraOpThreads: number;
+  /** Budget of the warm pool: loaded sessions are evicted least recently used first above it. */
+  cacheBytes: number;
+  /** Most texts one model run takes; requests arriving together are cut into runs of this size. */
+  batchMaxSize: number;
+  /** How long the first request of a batch waits for others; 0 turns batching across requests off. */
+  batchMaxWaitMs: number;
+}
+
+function onnxProviders(env: Env, name: string): OnnxExecutionProvider[] {
+  const providers = list(env, name, ['cpu']);
+  for (const provider of providers) {
+    if (provider !== 'cpu' && provider !== 'cuda') throw new ConfigError(`${name} may only list cpu and cuda, got "${provider}"`);
+  }
+  if (new Set(providers).size !== providers.length) throw new ConfigError(`${name} names a provider twice`);
+  return providers as OnnxExecutionProvider[];
+}
+
+export function loadModelConfig(env: Env = process.env): ModelConfig {
+  const cacheDir = str(env, 'MLIS_CACHE_DIR', `${str(env, 'HOME', '/root')}/.cache/mlis`);
+  return {
+    modelDir: str(env, 'MLIS_MODEL_DIR', `${cacheDir}/models/all-minilm-l6-v2-q-1.19.0-beta29`),
+    onnxProviders: onnxProviders(env, 'MLIS_NODE_ONNX_PROVIDERS'),
+    intraOpThreads: int(env, 'MLIS_NODE_ONNX_THREADS', 1, 1),
+    cacheBytes: int(env, 'MLIS_MODEL_CACHE_BYTES', 268_435_456, 1),
+    batchMaxSize: int(env, 'MLIS_BATCH_MAX_SIZE', 8, 1),
+    batchMaxWaitMs: int(env, 'MLIS_BATCH_MAX_WAIT_MS', 5, 0),
+  };
+}

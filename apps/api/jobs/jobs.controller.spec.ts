@@ -133,6 +133,16 @@ describe(JobsController.name, () => {
       expect(t.jobs.records).toHaveLength(0);
     });
 
+    it('rejects an onnx tensor whose data does not match its dims with 422, before any model is loaded', async () => {
+      const params = { model: 'artifact://0b5c3f7e-4f43-4b0e-9a55-6a1d2f6f9e01', inputs: { X: { type: 'float32', dims: [2, 3], data: [1, 2, 3] } } };
+      const response = await http().post('/v1/jobs').send({ ...valid, task_type: 'onnx', params }).expect(422);
+      expect(response.body.error).toMatchObject({
+        code: 'invalid_params',
+        details: [{ field: 'params.inputs.X.data', problem: 'has 3 elements but dims [2, 3] need 6' }],
+      });
+      expect(t.jobs.records).toHaveLength(0);
+    });
+
     it('rejects a request no registered node could ever fit with 422 unschedulable naming the resource', async () => {
       const response = await http().post('/v1/jobs').send({ ...valid, mem_mb: 10_000_000 }).expect(422);
       expect(response.body.error.code).toBe('unschedulable');

@@ -17,7 +17,7 @@ import { TenantsRepository } from '../../../libs/db/tenants.repository';
 import type { PriorityClass } from '../../../libs/config';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { InvalidParamsError } from '../../../libs/runners/runner';
-import { getRunner } from '../../../libs/runners/registry';
+import { getTaskSpec } from '../../../libs/runners/registry';
 import type { Scope } from '../../../libs/auth/claims';
 import { mayAccessTenant, type Actor, type RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
@@ -263,15 +263,15 @@ export class JobsService {
    * user sent them: the node validates them again, and a runner's parsed form is not its input format.
    */
   private admit(dto: CreateJobDto): JobSpec {
-    const runner = getRunner(dto.task_type);
-    if (!runner) {
+    const task = getTaskSpec(dto.task_type);
+    if (!task) {
       throw new DomainError(ApiErrorCode.UnknownTaskType, `unknown task type "${dto.task_type}"`, [
         { field: 'task_type', problem: 'no runner for this task type' },
       ]);
     }
     const params = dto.params ?? {};
     try {
-      runner.validate(params);
+      task.validate(params);
     } catch (error) {
       if (error instanceof InvalidParamsError) {
         throw new DomainError(ApiErrorCode.InvalidParams, error.message, error.details);
