@@ -7,6 +7,7 @@ import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
 import { RUNNERS } from '../../libs/runners/registry';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
+import { NodeArtifacts } from './node-artifacts';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
 
 // In-flight work gets this long to finish after SIGTERM; then it is cancelled, and the process
@@ -68,6 +69,12 @@ async function main(): Promise<void> {
   });
   if (!registered) return;
   nodeLog(`registered as incarnation ${registered.incarnation}`);
+  const artifacts = new NodeArtifacts({
+    apiUrl: config.apiUrl,
+    cacheDir: node.artifactCacheDir,
+    // The registration renews the token when it registers again.
+    token: () => (registration.registration ?? registered).worker_token,
+  });
   const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
@@ -78,6 +85,8 @@ async function main(): Promise<void> {
       identity: `${node.nodeId}@${hostname()}:${process.pid}`,
       activities: createExecutionActivities({
         runners: RUNNERS,
+        artifacts,
+        inlinePayloadMaxBytes: config.inlinePayloadMaxBytes,
         notifyStarted: ({ jobId, attempt }) =>
           client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
         log: nodeLog,

@@ -119,6 +119,11 @@ export interface AppConfig {
   api: { host: string; port: number; bodyLimitBytes: number };
   /** Base URL the worker and CLI use to reach the API. */
   apiUrl: string;
+  /**
+   * Params or a result whose JSON is larger than this travel as an artifact (`artifact://<id>`) instead of
+   * inline, so no job row and no Temporal payload carries more.
+   */
+  inlinePayloadMaxBytes: number;
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
@@ -156,6 +161,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     api: { host, port, bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024) },
     apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
+    inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 1024),
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),
@@ -197,6 +203,8 @@ export interface NodeConfig {
   gpuProbe: 'simulated' | 'nvidia-smi';
   /** Free-form key=value labels that jobs select with node_selector. */
   labels: Record<string, string>;
+  /** Where the node keeps the artifacts its jobs read, by sha256; reused across jobs and restarts. */
+  artifactCacheDir: string;
 }
 
 function gpuProbe(env: Env): NodeConfig['gpuProbe'] {
@@ -222,5 +230,6 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuMemoryMb: int(env, 'MLIS_NODE_GPU_MEMORY_MB', 16384, 0),
     gpuProbe: gpuProbe(env),
     labels: labels(env, 'MLIS_NODE_LABELS'),
+    artifactCacheDir: str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', `${str(env, 'XDG_CACHE_HOME', `${str(env, 'HOME', '/root')}/.cache`)}/mlis/nodes/${nodeId}/artifacts`),
   };
 }

@@ -44,4 +44,6 @@ export enum ApiErrorCode {
   QuotaExceeded = 'quota_exceeded',
   TenantNotFound = 'tenant_not_found',
   TenantExists = 'tenant_exists',
+  /** An artifact (or an `artifact://` reference in params) that does not exist for the caller's tenant. */
+  ArtifactNotFound = 'artifact_not_found',
 }

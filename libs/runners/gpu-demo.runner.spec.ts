@@ -2,7 +2,15 @@ import { gpuDemoRunner } from './gpu-demo.runner';
 import { InvalidParamsError, type RunContext } from './runner';
 
 function fakeContext(gpuIds: number[], signal = new AbortController().signal): RunContext {
-  return { jobId: 'job-1', attempt: 1, gpuIds, heartbeat: () => undefined, signal, sleep: async () => undefined };
+  return {
+    jobId: 'job-1',
+    attempt: 1,
+    gpuIds,
+    heartbeat: () => undefined,
+    signal,
+    sleep: async () => undefined,
+    artifacts: { open: () => Promise.reject(new Error('this runner reads no artifacts')) },
+  };
 }
 
 describe('gpuDemoRunner', () => {

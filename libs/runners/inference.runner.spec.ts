@@ -9,6 +9,7 @@ function fakeContext(signal = new AbortController().signal): RunContext & { beat
     gpuIds: [],
     heartbeat: (details) => beats.push(details),
     signal,
+    artifacts: { open: () => Promise.reject(new Error('this runner reads no artifacts')) },
     sleep: async () => undefined,
     beats,
   };

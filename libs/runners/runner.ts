@@ -20,6 +20,8 @@ export interface RunContext {
   signal: AbortSignal;
   /** Sleeps, heartbeating at least every second; rejects promptly on cancellation. */
   sleep(ms: number): Promise<void>;
+  /** Reads the artifacts this job's params reference. */
+  artifacts: ArtifactReader;
 }
 
 /** A task type: validates its params (also at submission, in the API) and runs them on a node. */

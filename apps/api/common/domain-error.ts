@@ -29,6 +29,12 @@ export class RetryLaterError extends DomainError {
   }
 }
 
+/**
+ * A request naming something the caller cannot see (an `artifact://` reference in params): the request is
+ * unprocessable (422), whatever status the same code has on that thing's own route (a 404 there).
+ */
+export class UnresolvableReferenceError extends DomainError {}
+
 /** The HTTP status of each error code; exhaustive, so a new code does not compile until it has one. */
 export function statusForCode(code: ApiErrorCode): number {
   switch (code) {
@@ -36,6 +42,7 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.MalformedJson:
       return 400;
     case ApiErrorCode.JobNotFound:
+    case ApiErrorCode.ArtifactNotFound:
     case ApiErrorCode.NodeNotFound:
     case ApiErrorCode.UnknownWorkerGroup:
     case ApiErrorCode.NotFound:
