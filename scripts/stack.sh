@@ -63,7 +63,7 @@ start_node() {
   local id group slots cpu mem gpus
   IFS=: read -r id group slots cpu mem gpus <<<"$(node_spec "$1")"
   launch "node-$id" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
-    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_ARTIFACT_CACHE_DIR="${MLIS_NODE_ARTIFACT_CACHE_DIR:-$STATE_DIR/node-$id-artifacts}" -- node "$ROOT/dist/apps/worker/main.js"
+    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" -- node "$ROOT/dist/apps/worker/main.js"
 }
 
 case "${1:-}" in

@@ -134,11 +134,40 @@ export class ApiClient {
     return this.request<Whoami>('GET', '/v1/auth/whoami');
   }
 
+  /** GET /v1/jobs/:id/result: the job's whole result (JSON), streamed, since it may be large. */
+  jobResult(id: string): Promise<ReadableStream<Uint8Array>> {
+    return this.stream('GET', `/v1/jobs/${encodeURIComponent(id)}/result`);
+  }
+
   private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const { response, text } = await this.send(method, path, options, async (answer) => answer.text());
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(response.status, 'invalid_response', `${method} ${path} answered with a body that is not JSON`, [], response.headers.get('x-request-id'));
+    }
+  }
+
+  /** The response body as it arrives; the timeout covers only the wait for the response to start. */
+  private async stream(method: string, path: string): Promise<ReadableStream<Uint8Array>> {
+    const { response } = await this.send(method, path, {}, async () => '');
+    if (!response.body) throw new ApiError(response.status, 'invalid_response', `${method} ${path} answered without a body`, [], response.headers.get('x-request-id'));
+    return response.body;
+  }
+
+  /** One request: `read` consumes a successful body within the timeout; an error body becomes an ApiError. */
+  private async send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    read: (response: Response) => Promise<string>,
+  ): Promise<{ response: Response; text: string }> {
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
     const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new DOMException('timed out', 'TimeoutError')), timeoutMs);
     let response: Response;
     let text: string;
     try {
@@ -146,9 +175,9 @@ export class ApiClient {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: timeout.signal,
       });
-      text = await response.text();
+      text = response.ok ? await read(response) : await response.text();
     } catch (error) {
       if ((error as Error).name === 'TimeoutError') {
         throw new ApiUnreachableError(this.baseUrl, `no answer within ${timeoutMs / 1000} s`, false);
@@ -156,14 +185,12 @@ export class ApiClient {
       const code = networkFailure(error);
       if (code === 'ECONNREFUSED') throw new ApiUnreachableError(this.baseUrl, 'connection refused', true);
       throw new ApiUnreachableError(this.baseUrl, code ?? (error as Error).message, false);
+    } finally {
+      clearTimeout(timer);
     }
     if (!response.ok) {
       throw parseErrorBody(response.status, response.statusText, text, response.headers.get('x-request-id'));
     }
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new ApiError(response.status, 'invalid_response', `${method} ${path} answered with a body that is not JSON`, [], response.headers.get('x-request-id'));
-    }
+    return { response, text };
   }
 }

@@ -1,5 +1,8 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Job } from './api-types';
 import type { CliIo } from './cli-context';
 import { run } from './main';
@@ -291,6 +294,41 @@ describe('mlis CLI against a fake API', () => {
       const io = captureIo();
       expect(await run(['workers', '--api-url', url], io)).toBe(2);
       expect(io.err()).toBe('error http_502: Bad Gateway\nrequest id: req-header-id\n');
+    });
+  });
+
+  describe('result', () => {
+    const result = { vectors: Array.from({ length: 2000 }, (_, i) => [i, i / 2]) };
+
+    it('prints the whole result JSON from the result route', async () => {
+      const job = jobFixture({ state: 'SUCCEEDED' });
+      api.route = () => ({ status: 200, body: null, raw: JSON.stringify(result) });
+      const io = captureIo();
+      expect(await run(['result', job.id, '--api-url', url], io)).toBe(0);
+      expect(api.requests[0]).toMatchObject({ method: 'GET', url: `/v1/jobs/${job.id}/result` });
+      expect(JSON.parse(io.out())).toEqual(result);
+    });
+
+    it('-o writes it to a file and says how many bytes; an error leaves no file', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mlis-cli-result-'));
+      try {
+        const job = jobFixture({ state: 'SUCCEEDED' });
+        api.route = () => ({ status: 200, body: null, raw: JSON.stringify(result) });
+        const io = captureIo();
+        const file = join(dir, 'result.json');
+        expect(await run(['result', job.id, '-o', file, '--api-url', url], io)).toBe(0);
+        expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(result);
+        expect(io.err()).toBe(`wrote ${JSON.stringify(result).length} bytes to ${file}\n`);
+
+        api.route = () => apiError(409, 'result_not_available', 'job is RUNNING: it has no result yet');
+        const failed = captureIo();
+        const other = join(dir, 'other.json');
+        expect(await run(['result', job.id, '-o', other, '--api-url', url], failed)).toBe(2);
+        expect(failed.err()).toContain('error result_not_available: job is RUNNING: it has no result yet');
+        expect(existsSync(other)).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

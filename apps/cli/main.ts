@@ -27,6 +27,7 @@ import {
 import { auditCommand, parseAuditResult } from './commands/audit.command';
 import { groupsCommand } from './commands/groups.command';
 import { listCommand } from './commands/list.command';
+import { resultCommand, type ResultOptions } from './commands/result.command';
 import { statusCommand } from './commands/status.command';
 import { DEFAULT_WAIT_TIMEOUT_SECONDS, submitCommand, type SubmitOptions } from './commands/submit.command';
 import { parseLimit, tenantsCreateCommand, tenantsListCommand, tenantsSetLimitsCommand, type TenantLimitOptions } from './commands/tenants.command';
@@ -131,6 +132,13 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .description('show one job: state, result, error and its assignments')
     .argument('<id>', 'job id')
     .action(action((context, id: string) => statusCommand(context, id)));
+
+  program
+    .command('result')
+    .description("print a job's whole result JSON (also when it is stored as an artifact), or write it to a file")
+    .argument('<id>', 'job id')
+    .option('-o, --output <file>', 'write the result to this file instead of stdout')
+    .action(action((context, id: string, options: ResultOptions) => resultCommand(context, id, options)));
 
   program
     .command('list')

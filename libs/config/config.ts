@@ -1,6 +1,7 @@
 // The only module that reads process.env: every variable is parsed and checked once, here,
 // and listed with its default in .env.example.
 
+import { join, resolve } from 'node:path';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../contracts/labels';
 
 export class ConfigError extends Error {}
@@ -230,6 +231,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuMemoryMb: int(env, 'MLIS_NODE_GPU_MEMORY_MB', 16384, 0),
     gpuProbe: gpuProbe(env),
     labels: labels(env, 'MLIS_NODE_LABELS'),
-    artifactCacheDir: str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', `${str(env, 'XDG_CACHE_HOME', `${str(env, 'HOME', '/root')}/.cache`)}/mlis/nodes/${nodeId}/artifacts`),
+    // Under the stack's state dir (scripts/stack.sh exports it), like the API's fs artifact store.
+    artifactCacheDir: resolve(str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', join(str(env, 'MLIS_STATE_DIR', '.mlis/stack'), 'nodes', nodeId, 'artifacts'))),
   };
 }

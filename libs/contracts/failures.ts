@@ -46,4 +46,6 @@ export enum ApiErrorCode {
   TenantExists = 'tenant_exists',
   /** An artifact (or an `artifact://` reference in params) that does not exist for the caller's tenant. */
   ArtifactNotFound = 'artifact_not_found',
+  /** GET /v1/jobs/:id/result of a job that has not SUCCEEDED (yet): there is no result to give. */
+  ResultNotAvailable = 'result_not_available',
 }

@@ -48,6 +48,7 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.NotFound:
     case ApiErrorCode.TenantNotFound:
       return 404;
+    case ApiErrorCode.ResultNotAvailable:
     case ApiErrorCode.JobAlreadyFinished:
     case ApiErrorCode.IdempotencyConflict:
     case ApiErrorCode.NodeSuperseded:
