@@ -30,6 +30,8 @@ class FakeArtifactsApi {
   readonly seen: Seen[] = [];
   /** Holds every body download until released, so a test can open the same artifact concurrently. */
   gate: Promise<void> | undefined;
+  /** Answers this many uploads with 503 before accepting one. */
+  failUploads = 0;
   private server!: Server;
 
   async start(): Promise<string> {
@@ -67,6 +69,10 @@ class FakeArtifactsApi {
     if (seen.authorization !== `Bearer ${TOKEN}` || seen.assignment !== ASSIGNMENT) {
       return json(404, { error: { code: 'artifact_not_found', message: 'not found' } });
     }
+    if (seen.method === 'POST' && this.failUploads > 0) {
+      this.failUploads -= 1;
+      return json(503, { error: { code: 'dependency_unavailable', message: 'store down' } });
+    }
     if (seen.method === 'POST' && seen.url.startsWith('/v1/artifacts?')) {
       const id = randomUUID();
       const sha256 = createHash('sha256').update(seen.body).digest('hex');
@@ -97,6 +103,7 @@ describe(NodeArtifacts.name, () => {
     artifacts = new NodeArtifacts({ apiUrl, cacheDir, token: () => TOKEN });
     api.seen.length = 0;
     api.gate = undefined;
+    api.failUploads = 0;
   });
   afterEach(() => rmSync(cacheDir, { recursive: true, force: true }));
 
@@ -178,6 +185,16 @@ describe(NodeArtifacts.name, () => {
     expect(post).toMatchObject({ method: 'POST', authorization: `Bearer ${TOKEN}`, assignment: ASSIGNMENT, contentType: 'application/json' });
     expect(query.get('name')).toBe('result-job.json');
     expect(query.get('sha256')).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('asks again when the API is unavailable, and gives up after three answers of 503', async () => {
+    api.failUploads = 2;
+    const id = await artifacts.upload(ASSIGNMENT, Buffer.from('{"a":1}'), 'application/json', 'r.json');
+    expect(api.artifacts.get(id)?.bytes.toString()).toBe('{"a":1}');
+    expect(api.seen.filter((s) => s.method === 'POST')).toHaveLength(3);
+
+    api.failUploads = 3;
+    await expect(artifacts.upload(ASSIGNMENT, Buffer.from('{"a":2}'), 'application/json', 'r.json')).rejects.toMatchObject({ status: 503 });
   });
 
   it('reports a refused upload with the API error', async () => {

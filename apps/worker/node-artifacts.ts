@@ -37,6 +37,8 @@ export interface NodeArtifactsOptions {
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const UPLOAD_ATTEMPTS = 3;
+const UPLOAD_RETRY_MS = 500;
 
 function errorText(status: number, body: string): string {
   try {
@@ -82,18 +84,30 @@ export class NodeArtifacts {
     return { id, path, sha256: meta.sha256, sizeBytes: meta.size_bytes, contentType: meta.content_type };
   }
 
-  /** Uploads `body` as an artifact of the assignment's job (the API links it as the job's result); returns its id. */
+  /**
+   * Uploads `body` as an artifact of the assignment's job (the API links it as the job's result); returns its id.
+   * An API that is unreachable or answers 5xx/429 is asked again a few times: losing a finished result is costly.
+   */
   async upload(assignmentId: string, body: Buffer, contentType: string, name: string, signal?: AbortSignal): Promise<string> {
     const sha256 = createHash('sha256').update(body).digest('hex');
     const query = new URLSearchParams({ name, sha256 });
-    const response = await this.request(`/v1/artifacts?${query.toString()}`, assignmentId, signal, {
-      method: 'POST',
-      headers: { 'content-type': contentType },
-      body,
-    });
-    const text = await response.text();
-    if (response.status !== 201) throw new ArtifactTransferError(`uploading ${name}: ${errorText(response.status, text)}`, response.status);
-    return (JSON.parse(text) as ArtifactMeta).id;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const response = await this.request(`/v1/artifacts?${query.toString()}`, assignmentId, signal, {
+          method: 'POST',
+          headers: { 'content-type': contentType },
+          body,
+        });
+        const text = await response.text();
+        if (response.status !== 201) throw new ArtifactTransferError(`uploading ${name}: ${errorText(response.status, text)}`, response.status);
+        return (JSON.parse(text) as ArtifactMeta).id;
+      } catch (error) {
+        const status = error instanceof ArtifactTransferError ? error.status : -1;
+        const transient = status === 0 || status === 429 || status >= 500;
+        if (!transient || attempt >= UPLOAD_ATTEMPTS || signal?.aborted) throw error;
+        await new Promise((resolve) => setTimeout(resolve, UPLOAD_RETRY_MS * attempt));
+      }
+    }
   }
 
   private async meta(assignmentId: string, id: string, signal?: AbortSignal): Promise<ArtifactMeta> {
