@@ -44,4 +44,11 @@ export enum ApiErrorCode {
   QuotaExceeded = 'quota_exceeded',
   TenantNotFound = 'tenant_not_found',
   TenantExists = 'tenant_exists',
+  /** No such artifact, or one the caller may not see (another tenant's, another job's for a worker). */
+  ArtifactNotFound = 'artifact_not_found',
+  /** The uploaded bytes do not hash to the `sha256` the caller gave; nothing was kept. */
+  ChecksumMismatch = 'checksum_mismatch',
+  /** A QUEUED or RUNNING job references the artifact. */
+  ArtifactInUse = 'artifact_in_use',
+  RangeNotSatisfiable = 'range_not_satisfiable',
 }

@@ -34,21 +34,26 @@ export function statusForCode(code: ApiErrorCode): number {
   switch (code) {
     case ApiErrorCode.ValidationFailed:
     case ApiErrorCode.MalformedJson:
+    case ApiErrorCode.ChecksumMismatch:
       return 400;
     case ApiErrorCode.JobNotFound:
     case ApiErrorCode.NodeNotFound:
     case ApiErrorCode.UnknownWorkerGroup:
     case ApiErrorCode.NotFound:
     case ApiErrorCode.TenantNotFound:
+    case ApiErrorCode.ArtifactNotFound:
       return 404;
     case ApiErrorCode.JobAlreadyFinished:
     case ApiErrorCode.IdempotencyConflict:
     case ApiErrorCode.NodeSuperseded:
     case ApiErrorCode.NodeDead:
     case ApiErrorCode.TenantExists:
+    case ApiErrorCode.ArtifactInUse:
       return 409;
     case ApiErrorCode.PayloadTooLarge:
       return 413;
+    case ApiErrorCode.RangeNotSatisfiable:
+      return 416;
     case ApiErrorCode.RateLimited:
     case ApiErrorCode.QuotaExceeded:
       return 429;
