@@ -40,13 +40,14 @@ export function statusForCode(code: ApiErrorCode): number {
   switch (code) {
     case ApiErrorCode.ValidationFailed:
     case ApiErrorCode.MalformedJson:
+    case ApiErrorCode.ChecksumMismatch:
       return 400;
     case ApiErrorCode.JobNotFound:
-    case ApiErrorCode.ArtifactNotFound:
     case ApiErrorCode.NodeNotFound:
     case ApiErrorCode.UnknownWorkerGroup:
     case ApiErrorCode.NotFound:
     case ApiErrorCode.TenantNotFound:
+    case ApiErrorCode.ArtifactNotFound:
       return 404;
     case ApiErrorCode.ResultNotAvailable:
     case ApiErrorCode.JobAlreadyFinished:
@@ -54,9 +55,12 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.NodeSuperseded:
     case ApiErrorCode.NodeDead:
     case ApiErrorCode.TenantExists:
+    case ApiErrorCode.ArtifactInUse:
       return 409;
     case ApiErrorCode.PayloadTooLarge:
       return 413;
+    case ApiErrorCode.RangeNotSatisfiable:
+      return 416;
     case ApiErrorCode.RateLimited:
     case ApiErrorCode.QuotaExceeded:
       return 429;
