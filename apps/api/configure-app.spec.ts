@@ -120,6 +120,7 @@ describe(configureApp.name, () => {
           '/v1/jobs',
           '/v1/jobs/{id}',
           '/v1/jobs/{id}/cancel',
+          '/v1/jobs/{id}/result',
           '/v1/workers',
           '/v1/workers/{id}/drain',
           '/v1/workers/{id}/undrain',
@@ -139,6 +140,8 @@ describe(configureApp.name, () => {
         }
       }
       expect(Object.keys(paths['/v1/jobs'].post.responses).sort()).toEqual(['200', '202', '400', '401', '403', '409', '413', '422', '500', '503']);
+      expect(paths['/v1/jobs'].post.responses['422']).toMatchObject({ description: expect.stringContaining('artifact_not_found') });
+      expect(Object.keys(paths['/v1/jobs/{id}/result'].get.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500']);
       expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500']);
       expect(Object.keys(paths['/v1/artifacts'].post.responses).sort()).toEqual(['201', '400', '401', '403', '413', '500']);
       expect(Object.keys(paths['/v1/artifacts/{id}'].get.responses).sort()).toEqual(['200', '206', '304', '400', '401', '403', '404', '416', '500']);

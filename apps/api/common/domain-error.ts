@@ -35,6 +35,8 @@ export class RetryLaterError extends DomainError {
  */
 export class UnresolvableReferenceError extends DomainError {}
 
+export const UNRESOLVABLE_REFERENCE_STATUS = 422;
+
 /** The HTTP status of each error code; exhaustive, so a new code does not compile until it has one. */
 export function statusForCode(code: ApiErrorCode): number {
   switch (code) {
