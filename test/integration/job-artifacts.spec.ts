@@ -31,17 +31,16 @@ async function upload(bytes: Buffer, token = tokenFor()): Promise<{ id: string; 
   return body;
 }
 
-/** Every Temporal payload in the job workflow's history: anything shaped like one (metadata + data bytes). */
-function payloadSizes(value: unknown, sizes: number[] = []): number[] {
-  if (value === null || typeof value !== 'object') return sizes;
+/** Every Temporal payload's data in the job workflow's history: anything shaped like one (metadata + data bytes). */
+function payloads(value: unknown, found: Buffer[] = []): Buffer[] {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return found;
   const candidate = value as { metadata?: unknown; data?: unknown };
   if (candidate.data instanceof Uint8Array && candidate.metadata !== undefined) {
-    sizes.push(candidate.data.length);
-    return sizes;
+    found.push(Buffer.from(candidate.data));
+    return found;
   }
-  if (value instanceof Uint8Array) return sizes;
-  for (const item of Object.values(value)) payloadSizes(item, sizes);
-  return sizes;
+  for (const item of Object.values(value)) payloads(item, found);
+  return found;
 }
 
 async function jobRowSizes(jobId: string): Promise<{ params: number; result: number }> {
@@ -74,9 +73,13 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
     await temporal.connection.close();
   });
 
-  async function historyPayloadSizes(jobId: string): Promise<number[]> {
+  async function historyPayloads(jobId: string): Promise<Buffer[]> {
     const history = await temporal.workflow.getHandle(jobWorkflowId(jobId)).fetchHistory();
-    return payloadSizes(history.events);
+    return payloads(history.events);
+  }
+
+  async function historyPayloadSizes(jobId: string): Promise<number[]> {
+    return (await historyPayloads(jobId)).map((data) => data.length);
   }
 
   it('a 1 MB result and 1 MB of params travel as artifacts: no workflow payload or job row above the threshold, /result returns it whole', async () => {
@@ -96,10 +99,13 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
     expect(result.body.length).toBeGreaterThan(1_000_000);
     expect(JSON.parse(result.body)).toEqual({ params: { text }, artifacts: {} });
 
-    const sizes = await historyPayloadSizes(job.id);
-    // Not vacuous: the workflow input, the activity's input and output and the ledger calls are all there.
-    expect(sizes.length).toBeGreaterThan(5);
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(THRESHOLD);
+    const history = await historyPayloads(job.id);
+    // Not vacuous: the workflow input, the activity's input and output and the ledger calls are all there,
+    // the node's output and the ledger's input carrying the result artifact's id, the inputs the params artifact's.
+    expect(history.length).toBeGreaterThan(5);
+    expect(history.filter((data) => data.toString('utf8').includes(done.result_artifact)).length).toBeGreaterThanOrEqual(2);
+    expect(history.filter((data) => data.toString('utf8').includes(job.params_artifact)).length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...history.map((data) => data.length))).toBeLessThanOrEqual(THRESHOLD);
     const rows = await jobRowSizes(job.id);
     expect(rows.params).toBeLessThanOrEqual(THRESHOLD);
     expect(rows.result).toBeLessThanOrEqual(THRESHOLD);
