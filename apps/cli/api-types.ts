@@ -138,6 +138,34 @@ export interface ApiErrorDetail {
 export type Whoami = Record<string, unknown>;
 
 /** A tenant and its limits (null: no limit), as GET /v1/tenants returns it. */
+/** GET /v1/artifacts/{id}/meta, and each item of the list. */
+export interface Artifact {
+  id: string;
+  tenant_id: string;
+  name: string | null;
+  content_type: string;
+  size_bytes: number;
+  sha256: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+}
+
+export interface ArtifactPage {
+  items: Artifact[];
+  next_cursor: string | null;
+}
+
+/** What an upload records besides the bytes. */
+export interface ArtifactUploadOptions {
+  name?: string;
+  contentType: string;
+  expiresInSeconds?: number;
+  /** The bytes' sha256: the API refuses (and keeps nothing) when what arrived differs. */
+  sha256: string;
+  sizeBytes: number;
+}
+
 export interface Tenant {
   id: string;
   name: string;

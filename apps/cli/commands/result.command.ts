@@ -1,8 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ExitCode, type CliContext } from '../cli-context';
 
 export interface ResultOptions {
@@ -15,7 +13,7 @@ export interface ResultOptions {
  * stdout or, with -o, to a file (written aside and renamed, so a failed download never leaves a partial file).
  */
 export async function resultCommand(context: CliContext, id: string, options: ResultOptions): Promise<ExitCode> {
-  const body = Readable.fromWeb((await context.client.jobResult(id)) as WebReadableStream<Uint8Array>);
+  const body = await context.client.jobResult(id);
   if (options.output === undefined) {
     const decoder = new TextDecoder();
     for await (const chunk of body) context.io.stdout(decoder.decode(chunk as Uint8Array, { stream: true }));
