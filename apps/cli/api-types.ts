@@ -27,7 +27,9 @@ export interface Job {
   tenant_id: string;
   submitted_by: string | null;
   task_type: string;
-  params: Record<string, unknown>;
+  /** null when they are stored as the artifact params_artifact. */
+  params: Record<string, unknown> | null;
+  params_artifact: string | null;
   cpu: number;
   mem_mb: number;
   gpu: number;
@@ -46,6 +48,8 @@ export interface Job {
   max_attempts: number;
   timeout_seconds: number;
   result: unknown;
+  /** Set (and result null) when the result is stored as an artifact: `mlis result` reads it. */
+  result_artifact: string | null;
   error: { code: string; message: string } | null;
   created_at: string;
   updated_at: string;

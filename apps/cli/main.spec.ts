@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -294,6 +295,44 @@ describe('mlis CLI against a fake API', () => {
       const io = captureIo();
       expect(await run(['workers', '--api-url', url], io)).toBe(2);
       expect(io.err()).toBe('error http_502: Bad Gateway\nrequest id: req-header-id\n');
+    });
+  });
+
+  describe('submit --input', () => {
+    it('uploads the file with its sha256, then submits with params.input referencing the new artifact', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mlis-cli-input-'));
+      try {
+        const file = join(dir, 'texts.json');
+        writeFileSync(file, JSON.stringify(['a text', 'another']));
+        const queued = jobFixture();
+        api.route = (request) => {
+          if (request.method === 'POST' && request.url.startsWith('/v1/artifacts?')) {
+            return { status: 201, body: { id: 'a1b2c3d4-0000-4000-8000-000000000001', size_bytes: 20 } };
+          }
+          if (request.method === 'POST' && request.url === '/v1/jobs') return { status: 202, body: queued };
+          return apiError(404, 'not_found', 'no route');
+        };
+        const io = captureIo();
+        expect(await run(['submit', 'inference', '--input', file, '--param', 'mode=embed', '--api-url', url], io)).toBe(0);
+
+        const [uploadRequest, submitRequest] = api.requests;
+        const query = new URL(uploadRequest.url, url).searchParams;
+        expect(query.get('name')).toBe('texts.json');
+        expect(query.get('sha256')).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
+        expect(uploadRequest.headers['content-type']).toBe('application/json');
+        expect(submitRequest.body).toEqual({ task_type: 'inference', params: { mode: 'embed', input: 'artifact://a1b2c3d4-0000-4000-8000-000000000001' } });
+        expect(io.err()).toContain(`uploaded ${file} as artifact a1b2c3d4-0000-4000-8000-000000000001`);
+        expect(io.out()).toBe(`${queued.id} QUEUED\n`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses --input together with an input param, before uploading anything', async () => {
+      const io = captureIo();
+      expect(await run(['submit', 'inference', '--input', '/nonexistent', '--param', 'input=x', '--api-url', url], io)).toBe(2);
+      expect(io.err()).toContain('give --input or an "input" param, not both');
+      expect(api.requests).toEqual([]);
     });
   });
 

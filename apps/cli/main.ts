@@ -117,6 +117,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .option('--seconds <n>', 'shorthand for --param seconds=<n>', parseSeconds)
     .option('--param <key=value>', 'a runner param, repeatable; the value is parsed as JSON when it parses, else kept as a string', collectParam)
     .option('--params-file <file>', 'a JSON object of params; --param and --seconds override its keys')
+    .option('--input <file>', 'upload this file as an artifact first and pass it as params.input ("artifact://<id>")')
     .option('--cpu <n>', 'whole CPU cores to reserve', parseNonNegativeInteger)
     .option('--mem-mb <n>', 'memory to reserve, MiB', parseNonNegativeInteger)
     .option('--gpu <n>', 'GPUs to reserve', parseNonNegativeInteger)

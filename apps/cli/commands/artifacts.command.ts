@@ -50,6 +50,14 @@ function formatArtifact(artifact: Artifact): string {
  * unless exactly these bytes arrived.
  */
 export async function artifactsUploadCommand(context: CliContext, file: string, options: UploadOptions): Promise<ExitCode> {
+  const artifact = await uploadFile(context, file, options);
+  if (context.json) printJson(context, artifact);
+  else context.out(formatArtifact(artifact));
+  return ExitCode.Ok;
+}
+
+/** Uploads FILE as `artifacts upload` does and returns the new artifact (also used by `submit --input`). */
+export async function uploadFile(context: CliContext, file: string, options: UploadOptions): Promise<Artifact> {
   let sizeBytes: number;
   try {
     const info = await stat(file);
@@ -59,16 +67,13 @@ export async function artifactsUploadCommand(context: CliContext, file: string, 
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  const artifact = await context.client.uploadArtifact(createReadStream(file), {
+  return context.client.uploadArtifact(createReadStream(file), {
     name: options.name ?? basename(file),
     contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
     expiresInSeconds: options.expiresIn,
     sha256: await sha256Of(file),
     sizeBytes,
   });
-  if (context.json) printJson(context, artifact);
-  else context.out(formatArtifact(artifact));
-  return ExitCode.Ok;
 }
 
 /**
