@@ -178,8 +178,18 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
     expect(missing.body.error.details).toEqual([{ field: 'params.nested[0].input', problem: expect.stringMatching(/not found/) }]);
 
     const theirs = await upload(Buffer.from('their data'), tokenFor({ tenant: OTHER_TENANT }));
-    const other = await api('POST', '/v1/jobs', { task_type: 'echo', params: { model: `artifact://${theirs.id}` } }, { authorization: `Bearer ${token}` });
+    const requestId = `it-art-${randomUUID()}`;
+    const other = await api(
+      'POST',
+      '/v1/jobs',
+      { task_type: 'echo', params: { model: `artifact://${theirs.id}` } },
+      { authorization: `Bearer ${token}`, 'x-request-id': requestId },
+    );
     expect(other.status).toBe(422);
+    const denials = await withDb(
+      async (db) => (await db.query(`SELECT action, resource, result, reason, target_tenant FROM audit_events WHERE request_id = $1`, [requestId])).rows,
+    );
+    expect(denials).toEqual([{ action: 'job.submit', resource: `artifact/${theirs.id}`, result: 'deny', reason: 'other_tenant', target_tenant: OTHER_TENANT }]);
     expect(other.body.error.code).toBe('artifact_not_found');
     expect(other.body.error.details).toEqual([{ field: 'params.model', problem: expect.stringMatching(/not found/) }]);
     // Told apart from a missing one by nothing: the same message shape.

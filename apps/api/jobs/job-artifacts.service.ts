@@ -6,8 +6,10 @@ import { deleteBytesIfUnused, type ArtifactStore, type StagedObject } from '../.
 import type { AppConfig } from '../../../libs/config';
 import { ApiErrorCode, findArtifactRefs } from '../../../libs/contracts';
 import { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
+import { AuditRepository } from '../../../libs/db/audit.repository';
 import type { JobEntity } from '../../../libs/db/entities/job.entity';
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
+import type { Actor } from '../common/actor';
 import { DomainError, UnresolvableReferenceError, type ErrorDetail } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import { canonicalJson } from './canonical-json';
@@ -48,14 +50,16 @@ export class JobArtifactsService {
   constructor(
     @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    @Inject(AuditRepository) private readonly audit: AuditRepository,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
   /**
    * The ids of the artifacts `params` reference. A malformed reference, a missing artifact and another tenant's
-   * all answer 422 artifact_not_found naming the param path (alike: no existence leak across tenants).
+   * all answer 422 artifact_not_found naming the param path (alike: no existence leak across tenants); another
+   * tenant's also leaves a deny row in the audit log.
    */
-  async inputs(tenantId: string, params: unknown): Promise<string[]> {
+  async inputs(actor: Actor, requestId: string, params: unknown): Promise<string[]> {
     const refs = findArtifactRefs(params);
     const distinct = new Set(refs.map((ref) => ref.id));
     if (distinct.size > MAX_PARAM_ARTIFACT_REFS) {
@@ -70,11 +74,33 @@ export class JobArtifactsService {
         problems.push({ field: ref.path, problem: 'not an artifact reference: artifact://<uuid>' });
         continue;
       }
-      if (!found.has(ref.id)) found.set(ref.id, (await this.artifacts.findById(ref.id))?.tenantId === tenantId);
+      if (!found.has(ref.id)) {
+        const owner = (await this.artifacts.findById(ref.id))?.tenantId;
+        if (owner !== undefined && owner !== actor.tenantId) await this.denyOtherTenant(actor, requestId, owner, ref.id);
+        found.set(ref.id, owner === actor.tenantId);
+      }
       if (!found.get(ref.id)) problems.push({ field: ref.path, problem: `artifact ${ref.id} not found` });
     }
     if (problems.length > 0) throw unresolvable(problems);
     return [...found.keys()];
+  }
+
+  // Best effort: the submission is refused whether or not the row could be written.
+  private async denyOtherTenant(actor: Actor, requestId: string, targetTenant: string, artifactId: string): Promise<void> {
+    try {
+      await this.audit.record({
+        requestId,
+        actorTenant: actor.tenantId,
+        actorSubject: actor.subject,
+        targetTenant,
+        action: 'job.submit',
+        resource: `artifact/${artifactId}`,
+        result: 'deny',
+        reason: 'other_tenant',
+      });
+    } catch (error) {
+      this.logger.error({ msg: 'audit write failed for a cross-tenant reference', request_id: requestId, error: String(error) });
+    }
   }
 
   /** Whether params this large (as canonical JSON) are stored as an artifact instead of inline. */

@@ -401,6 +401,10 @@ describe(JobsController.name, () => {
       expect(t.jobs.records).toHaveLength(0);
       expect(t.artifacts.links).toHaveLength(0);
       expect(t.temporal.started).toHaveLength(0);
+      // Only the other tenant's artifact is a denial worth auditing; its owner is named, the caller is not told.
+      expect(t.audit.events).toEqual([
+        expect.objectContaining({ action: 'job.submit', resource: `artifact/${theirs}`, result: 'deny', reason: 'other_tenant', targetTenant: 'other' }),
+      ]);
     });
 
     it('links each referenced artifact once as an input and keeps the params inline', async () => {

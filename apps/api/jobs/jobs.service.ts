@@ -121,7 +121,7 @@ export class JobsService {
       const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
       if (earlier) return this.replay(earlier, spec, paramsJson);
     }
-    const inputs = await this.jobArtifacts.inputs(actor.tenantId, spec.params);
+    const inputs = await this.jobArtifacts.inputs(actor, requestId, spec.params);
     await this.checkSchedulable(spec, actor.tenantId);
 
     const params: StagedParams | null = this.jobArtifacts.offloads(paramsJson) ? await this.jobArtifacts.stageParams(paramsJson) : null;
