@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { FailureCode, type RunAssignmentInput } from '../libs/contracts';
+import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type RunAssignmentInput } from '../libs/contracts';
 import { RUNNERS } from '../libs/runners/registry';
 import type { ArtifactReader, LocalArtifact, Runner } from '../libs/runners/runner';
 import { createExecutionActivities, type NodeArtifactAccess } from './execution.activities';
 
-const INLINE_MAX_BYTES = 1024;
+const INLINE_MAX_BYTES = 4096;
 
 /** Artifacts as the node would see them through the API: files by id, and the uploads it made. */
 class FakeNodeArtifacts implements NodeArtifactAccess {
@@ -110,14 +110,17 @@ describe('createExecutionActivities', () => {
     expect(lines.some((line) => line.includes('temporal down'))).toBe(true);
   });
 
-  it('returns a result up to the threshold inline and uploads a larger one, returning only its artifact id', async () => {
+  it('returns a result that fits a payload with its envelope inline and uploads a larger one, returning only its artifact id', async () => {
     // JSON.stringify of a string adds its two quotes.
-    const atThreshold = 'x'.repeat(INLINE_MAX_BYTES - 2);
-    const small = setup(fakeRunner(async () => atThreshold));
-    await expect(small.run(assignment({ taskType: 'fake' }))).resolves.toEqual({ result: atThreshold });
+    const atLimit = 'x'.repeat(INLINE_MAX_BYTES - PAYLOAD_ENVELOPE_BYTES - 2);
+    const small = setup(fakeRunner(async () => atLimit));
+    await expect(small.run(assignment({ taskType: 'fake' }))).resolves.toEqual({ result: atLimit });
     expect(small.artifacts.uploads).toEqual([]);
 
-    const large = { rows: Array.from({ length: 200 }, (_, i) => ({ i, text: 'embedding' })) };
+    const overLimit = setup(fakeRunner(async () => `${atLimit}x`));
+    await expect(overLimit.run(assignment({ taskType: 'fake' }))).resolves.toEqual({ resultArtifactId: '33333333-3333-4333-8333-333333333333' });
+
+    const large = { rows: Array.from({ length: 400 }, (_, i) => ({ i, text: 'embedding' })) };
     const big = setup(fakeRunner(async () => large));
     await expect(big.run(assignment({ taskType: 'fake' }))).resolves.toEqual({ resultArtifactId: '33333333-3333-4333-8333-333333333333' });
     expect(big.artifacts.uploads).toEqual([

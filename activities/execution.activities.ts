@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { artifactRef, FailureCode, type AssignmentOutput, type RunAssignmentInput } from '../libs/contracts';
+import { artifactRef, FailureCode, travelsAsArtifact, type AssignmentOutput, type RunAssignmentInput } from '../libs/contracts';
 import { InvalidParamsError, type ArtifactReader, type RunContext, type Runner } from '../libs/runners/runner';
 
 /** Below any lease we configure (>= 1 s); the SDK throttles what actually reaches the server. */
@@ -16,7 +16,7 @@ export interface NodeArtifactAccess {
 export interface ExecutionActivityDeps {
   runners: ReadonlyMap<string, Runner>;
   artifacts: NodeArtifactAccess;
-  /** A result whose JSON is larger is uploaded as an artifact; only its id goes back to the workflow. */
+  /** A result too large for a payload of this size (travelsAsArtifact) is uploaded; only its id goes back to the workflow. */
   inlinePayloadMaxBytes: number;
   /** Tells the job workflow that this attempt started; best effort. */
   notifyStarted: (input: { jobId: string; attempt: number }) => Promise<void>;
@@ -87,7 +87,7 @@ export function createExecutionActivities({ runners, artifacts, inlinePayloadMax
   /** The result inline, or uploaded as the job's result artifact when its JSON exceeds the threshold. */
   const outputOf = async (input: RunAssignmentInput, result: unknown, signal: AbortSignal): Promise<AssignmentOutput> => {
     const json = JSON.stringify(result);
-    if (json === undefined || Buffer.byteLength(json) <= inlinePayloadMaxBytes) return { result };
+    if (json === undefined || !travelsAsArtifact(Buffer.byteLength(json), inlinePayloadMaxBytes)) return { result };
     const id = await artifacts.upload(input.assignmentId, Buffer.from(json), 'application/json', `result-${input.jobId}.json`, signal);
     return { resultArtifactId: id };
   };

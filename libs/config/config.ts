@@ -192,7 +192,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     api: { host, port, bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024) },
     apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
-    inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 1024),
+    // Above the 1 KiB kept for a payload's envelope (libs/contracts PAYLOAD_ENVELOPE_BYTES).
+    inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 4096),
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),

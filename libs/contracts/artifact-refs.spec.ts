@@ -1,4 +1,5 @@
 import { artifactRef, findArtifactRefs, parseArtifactRef } from './artifact-refs';
+import { PAYLOAD_ENVELOPE_BYTES, travelsAsArtifact } from './payloads';
 
 const ID = '0b6a4c1e-3f1d-4c55-9d2e-7a1b2c3d4e5f';
 
@@ -23,5 +24,12 @@ describe(findArtifactRefs.name, () => {
     expect(parseArtifactRef(`artifact://${ID}/x`)).toBeNull();
     expect(parseArtifactRef(`s3://${ID}`)).toBeNull();
     expect(findArtifactRefs({ text: 'see artifact://x in the docs' })).toEqual([]);
+  });
+});
+
+describe(travelsAsArtifact.name, () => {
+  it('keeps a value inline only while it and its envelope fit the payload limit', () => {
+    expect(travelsAsArtifact(65_536 - PAYLOAD_ENVELOPE_BYTES, 65_536)).toBe(false);
+    expect(travelsAsArtifact(65_536 - PAYLOAD_ENVELOPE_BYTES + 1, 65_536)).toBe(true);
   });
 });

@@ -94,6 +94,17 @@ export interface RunAssignmentInput {
   gpuIds: number[];
 }
 
+/** Room kept for what travels with params or a result in one Temporal payload (ids, states, timeouts, GPU ids). */
+export const PAYLOAD_ENVELOPE_BYTES = 1024;
+
+/**
+ * Whether params or a result of `jsonBytes` bytes of JSON travel as an artifact: so that no Temporal payload (the
+ * value plus its envelope) and no job row carries more than `maxPayloadBytes` (MLIS_INLINE_PAYLOAD_MAX_BYTES).
+ */
+export function travelsAsArtifact(jsonBytes: number, maxPayloadBytes: number): boolean {
+  return jsonBytes > maxPayloadBytes - PAYLOAD_ENVELOPE_BYTES;
+}
+
 /**
  * What a node returns for a successful attempt: the runner's result inline, or the artifact it uploaded the
  * result to because its JSON exceeded the inline threshold. Its keys are EndAssignmentInput's.

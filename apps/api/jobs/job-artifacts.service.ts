@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { deleteBytesIfUnused, type ArtifactStore, type StagedObject } from '../../../libs/artifacts';
 import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode, findArtifactRefs } from '../../../libs/contracts';
+import { ApiErrorCode, findArtifactRefs, travelsAsArtifact } from '../../../libs/contracts';
 import { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import type { JobEntity } from '../../../libs/db/entities/job.entity';
@@ -105,7 +105,7 @@ export class JobArtifactsService {
 
   /** Whether params this large (as canonical JSON) are stored as an artifact instead of inline. */
   offloads(paramsJson: string): boolean {
-    return Buffer.byteLength(paramsJson) > this.config.inlinePayloadMaxBytes;
+    return travelsAsArtifact(Buffer.byteLength(paramsJson), this.config.inlinePayloadMaxBytes);
   }
 
   /** The params' sha256 as an idempotent replay compares them: of their canonical JSON, the bytes an offloaded copy holds. */
