@@ -5,3 +5,4 @@ export * from './payloads';
 export * from './workflow-api';
 export * from './audit';
 export * from './labels';
+export * from './artifacts';
