@@ -96,7 +96,6 @@ export class ArtifactsController {
   async upload(
     @CurrentActor() actor: RequestActor,
     @Req() req: AuthenticatedRequest,
-    @Res({ passthrough: true }) res: Response,
     @Query() query: UploadArtifactQueryDto,
   ): Promise<ArtifactResponseDto> {
     // The store reads a pass-through, not the request: a refusal mid-body must not destroy the socket
@@ -114,9 +113,8 @@ export class ArtifactsController {
         declaredBytes: declaredLength(req),
       });
     } catch (error) {
+      // Stop feeding the store; the error response closes the connection if the body did not end (ApiExceptionFilter).
       req.unpipe(body);
-      // Refused before the body ended: stop reading it and close the connection after the answer.
-      if (!req.complete) res.setHeader('Connection', 'close');
       throw error;
     }
   }
