@@ -7,6 +7,8 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ChecksumMismatchError, ObjectMissingError, ObjectTooLargeError, type ArtifactStore } from './artifact-store';
+import { loadConfig } from '../config';
+import { createArtifactStore } from './create-artifact-store';
 import { FsArtifactStore } from './fs-artifact.store';
 import { createS3Client, S3ArtifactStore } from './s3-artifact.store';
 
@@ -141,17 +143,27 @@ storeSuite(
 );
 
 // A real S3-compatible server (moto, scripts/s3-test-server.sh): `npm test` starts one and sets
-// MLIS_S3_TEST_ENDPOINT; a targeted run of this spec starts its own and stops it afterwards.
+// MLIS_S3_TEST_ENDPOINT; a targeted run of this spec starts its own and stops it when the file is done.
 let startedServer = false;
+let s3Endpoint: string;
+beforeAll(() => {
+  const given = process.env.MLIS_S3_TEST_ENDPOINT;
+  if (given) {
+    s3Endpoint = given;
+    return;
+  }
+  execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  startedServer = true;
+  s3Endpoint = execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'url'], { encoding: 'utf8' }).trim();
+}, 300_000);
+afterAll(() => {
+  if (startedServer) execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'stop'], { stdio: 'ignore' });
+});
+
 storeSuite(
   's3',
   async () => {
-    let endpoint = process.env.MLIS_S3_TEST_ENDPOINT;
-    if (!endpoint) {
-      execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
-      startedServer = true;
-      endpoint = execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'url'], { encoding: 'utf8' }).trim();
-    }
+    const endpoint = s3Endpoint;
     const client = createS3Client({
       endpoint,
       region: 'us-east-1',
@@ -161,6 +173,7 @@ storeSuite(
     const bucket = `mlis-spec-${Date.now()}-${process.pid}`;
     const store = new S3ArtifactStore(client, bucket);
     await store.ensureBucket();
+    // Idempotent: a second start-up finds the bucket.
     await store.ensureBucket();
     const listAll = async (): Promise<string[]> => {
       const keys: string[] = [];
@@ -174,7 +187,34 @@ storeSuite(
     };
     return { store, listAll };
   },
-  async () => {
-    if (startedServer) execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'stop'], { stdio: 'ignore' });
-  },
+  async () => undefined,
 );
+
+describe(createArtifactStore.name, () => {
+  it('builds the fs backend under MLIS_ARTIFACTS_DIR', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlis-artifacts-config-'));
+    const store = await createArtifactStore(loadConfig({ MLIS_ARTIFACTS_DIR: dir }).artifacts);
+    const stored = await store.put(Readable.from([Buffer.from('configured')]));
+    expect((await readdir(join(dir, 'sha256', stored.sha256.slice(0, 2))))).toEqual([stored.sha256]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Credentials come from the SDK's usual environment variables.
+  it('builds the s3 backend from MLIS_S3_* and creates a missing bucket', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    try {
+      const config = loadConfig({ MLIS_ARTIFACTS_BACKEND: 's3', MLIS_S3_ENDPOINT: s3Endpoint, MLIS_S3_BUCKET: `mlis-config-${Date.now()}` });
+      const store = await createArtifactStore(config.artifacts);
+      expect(store.backend).toBe('s3');
+      const stored = await store.put(Readable.from([Buffer.from('configured')]));
+      expect((await buffer(await store.get(stored.sha256))).toString()).toBe('configured');
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.id;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+});

@@ -17,6 +17,7 @@ import {
 } from './artifact-store';
 
 const STAGING = 'staging';
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
@@ -75,7 +76,9 @@ export class FsArtifactStore implements ArtifactStore {
       if (isMissing(error)) throw new ObjectMissingError(sha256);
       throw error;
     }
-    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads instead of the default 64 KiB: fewer, larger writes to the socket (a download's throughput
+    // is bound by per-chunk overhead), and still a bounded amount in flight.
+    return handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async exists(sha256: string): Promise<boolean> {

@@ -1,9 +1,6 @@
 /** How params name an artifact: `"artifact://<uuid>"`, anywhere in the params (any depth, in arrays too). */
 export const ARTIFACT_REF_PREFIX = 'artifact://';
 
-/** Header a node sends with its worker token: the assignment it reads or writes artifacts for. */
-export const ASSIGNMENT_HEADER = 'X-MLIS-Assignment';
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The artifact id of a reference, or null when `value` is not one (a malformed id is not a reference either). */

@@ -14,8 +14,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiErrorCode } from '../../../libs/contracts';
-import { ASSIGNMENT_HEADER, CurrentActor, RequireScopes, WorkerAccess, type AuthenticatedRequest } from '../auth/auth.decorators';
+import { ApiErrorCode, ASSIGNMENT_HEADER } from '../../../libs/contracts';
+import { CurrentActor, RequireScopes, WorkerAccess, type AuthenticatedRequest } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { ApiErrorResponses } from '../common/error-response.dto';
@@ -29,7 +29,7 @@ const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+)
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const ASSIGNMENT_DOC = {
-  name: 'X-MLIS-Assignment',
+  name: ASSIGNMENT_HEADER,
   required: false,
   description:
     'Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. ' +
@@ -39,9 +39,9 @@ const ASSIGNMENT_DOC = {
 /** The caller as the service sees it: a node names the assignment it acts for. */
 function callerOf(actor: RequestActor, req: AuthenticatedRequest): ArtifactCaller {
   if (actor.kind !== 'worker') return { actor };
-  const assignmentId = req.headers[ASSIGNMENT_HEADER];
+  const assignmentId = req.headers[ASSIGNMENT_HEADER.toLowerCase()];
   if (typeof assignmentId !== 'string' || !UUID.test(assignmentId) || !req.workerBinding) {
-    throw validationFailed([{ field: 'X-MLIS-Assignment', problem: 'must be one assignment id (uuid)' }]);
+    throw validationFailed([{ field: ASSIGNMENT_HEADER, problem: 'must be one assignment id (uuid)' }]);
   }
   return { actor, worker: { ...req.workerBinding, assignmentId: assignmentId.toLowerCase() } };
 }
@@ -96,7 +96,6 @@ export class ArtifactsController {
   async upload(
     @CurrentActor() actor: RequestActor,
     @Req() req: AuthenticatedRequest,
-    @Res({ passthrough: true }) res: Response,
     @Query() query: UploadArtifactQueryDto,
   ): Promise<ArtifactResponseDto> {
     // The store reads a pass-through, not the request: a refusal mid-body must not destroy the socket
@@ -114,9 +113,8 @@ export class ArtifactsController {
         declaredBytes: declaredLength(req),
       });
     } catch (error) {
+      // Stop feeding the store; the error response closes the connection if the body did not end (ApiExceptionFilter).
       req.unpipe(body);
-      // Refused before the body ended: stop reading it and close the connection after the answer.
-      if (!req.complete) res.setHeader('Connection', 'close');
       throw error;
     }
   }

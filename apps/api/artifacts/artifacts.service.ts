@@ -49,7 +49,7 @@ export interface ArtifactUpload {
 }
 
 /** Whose artifact an upload becomes; a node's upload also becomes its job's result. */
-interface ArtifactOwner {
+export interface ArtifactOwner {
   tenantId: string;
   createdBy: string;
   resultOf?: LiveAssignment;

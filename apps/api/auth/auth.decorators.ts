@@ -8,8 +8,6 @@ export const PUBLIC_ROUTE = 'mlis:public';
 export const REQUIRED_SCOPES = 'mlis:scopes';
 export const WORKER_ROUTE = 'mlis:worker-route';
 export const WORKER_ACCESS = 'mlis:worker-access';
-/** Names the assignment a worker token acts for on routes that also take worker tokens (@WorkerAccess). */
-export const ASSIGNMENT_HEADER = 'x-mlis-assignment';
 
 /** What the worker guard binds: the route parameter naming the node (and the body's `incarnation`, when sent). */
 export interface WorkerRouteOptions {

@@ -1,5 +1,5 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { DomainError, RetryLaterError, statusForCode, UNRESOLVABLE_REFERENCE_STATUS, UnresolvableReferenceError } from './domain-error';
 import { redactSecrets } from './redact';
@@ -41,6 +41,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return;
     }
     if (error instanceof RetryLaterError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+    // Refused before the request body was read (a streamed upload): close the connection after the answer
+    // instead of reading and discarding the rest of the body, however large.
+    if (host.switchToHttp().getRequest<Request>().complete === false) res.setHeader('Connection', 'close');
     res.status(error instanceof UnresolvableReferenceError ? UNRESOLVABLE_REFERENCE_STATUS : statusForCode(error.code)).json({
       error: {
         code: error.code,
