@@ -6,9 +6,9 @@ import { loadConfig, loadModelConfig, loadNodeConfig } from '../../libs/config';
 import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
 import { ModelHost } from '../../libs/models';
 import { createRunners } from '../../libs/runners/registry';
-import type { ArtifactReader } from '../../libs/runners/runner';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
+import { NodeArtifacts } from './node-artifacts';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
 
 // In-flight work gets this long to finish after SIGTERM; then it is cancelled, and the process
@@ -17,11 +17,6 @@ const SHUTDOWN_GRACE = '5s';
 const SHUTDOWN_FORCE = '8s';
 const HEARTBEAT_THROTTLE = '1s';
 const EXIT_SUPERSEDED = 3;
-
-// Replaced by the API-backed reader when the artifacts API lands.
-const noArtifacts: ArtifactReader = {
-  open: (ref) => Promise.reject(new Error(`cannot read ${ref}: artifact reads need the artifacts API`)),
-};
 
 function log(line: string): void {
   console.log(`${new Date().toISOString()} worker ${line}`);
@@ -78,6 +73,12 @@ async function main(): Promise<void> {
   });
   if (!registered) return;
   nodeLog(`registered as incarnation ${registered.incarnation}`);
+  const artifacts = new NodeArtifacts({
+    apiUrl: config.apiUrl,
+    cacheDir: node.artifactCacheDir,
+    // The registration renews the token when it registers again.
+    token: () => (registration.registration ?? registered).worker_token,
+  });
   const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
@@ -88,7 +89,8 @@ async function main(): Promise<void> {
       identity: `${node.nodeId}@${hostname()}:${process.pid}`,
       activities: createExecutionActivities({
         runners: createRunners({ models }),
-        artifacts: noArtifacts,
+        artifacts,
+        inlinePayloadMaxBytes: config.inlinePayloadMaxBytes,
         notifyStarted: ({ jobId, attempt }) =>
           client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
         log: nodeLog,
