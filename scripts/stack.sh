@@ -20,6 +20,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG_TAG=stack
 source "$ROOT/scripts/lib.sh"
 STATE_DIR="${MLIS_STATE_DIR:-$ROOT/.mlis/stack}"
+# The processes keep their own state there too (the fs artifact store: libs/config).
+export MLIS_STATE_DIR="$STATE_DIR"
 NODES="${MLIS_STACK_NODES:-cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2}"
 API_URL="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"
 METRICS_PORT="${MLIS_STACK_METRICS_PORT:-9464}"

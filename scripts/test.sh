@@ -21,6 +21,11 @@ export MLIS_MODEL_DIR
 # promtool (metrics and dashboard checks), kustomize and kubernetes-validate (manifest checks).
 bash scripts/install-promtool.sh >/dev/null
 bash scripts/install-k8s-tools.sh >/dev/null
+# The S3 artifact store's suite runs against a real S3-compatible server (moto), stopped when the run ends.
+bash scripts/s3-test-server.sh start
+trap 'bash scripts/s3-test-server.sh stop' EXIT
+MLIS_S3_TEST_ENDPOINT="$(bash scripts/s3-test-server.sh url)"
+export MLIS_S3_TEST_ENDPOINT
 
 status=0
 # --forceExit: a failing test can leave a Temporal worker polling; CI must still end with the totals.

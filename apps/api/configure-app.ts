@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '../../libs/config';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
+import { isArtifactUpload } from './artifacts/artifact-upload-route';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-context';
 import { createValidationPipe } from './common/validation';
@@ -19,7 +20,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(requestIdMiddleware);
   app.use(accessLogMiddleware(new Logger('http')));
   app.use(httpMetricsMiddleware());
-  app.use(jsonBodyMiddleware(config.api.bodyLimitBytes));
+  // Artifact uploads stream their raw body to the store: neither parsed nor held by the JSON limit.
+  app.use(jsonBodyMiddleware(config.api.bodyLimitBytes, isArtifactUpload));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ApiExceptionFilter());
 

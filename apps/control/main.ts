@@ -1,14 +1,16 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLedgerActivities } from '../../activities/ledger.activities';
+import { createArtifactStore } from '../../libs/artifacts';
 import { loadConfig } from '../../libs/config';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
-import { createDataSource, LedgerRepository } from '../../libs/db';
+import { ArtifactsRepository, createDataSource, LedgerRepository } from '../../libs/db';
 import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
 import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
+import { ArtifactRetention } from './artifact-retention';
 import { NodeReaper } from './node-reaper';
 
-/** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, and the node reaper. */
+/** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node reaper and artifact retention. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('control', config.logLevel);
@@ -26,6 +28,12 @@ async function main(): Promise<void> {
   const scheduler = new Scheduler(ledger, client, cycleOptions(scheduling), (line) => logger.warn(line));
 
   const reaper = new NodeReaper(ledger, config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
+  const retention = new ArtifactRetention(
+    new ArtifactsRepository(dataSource),
+    await createArtifactStore(config.artifacts),
+    config.artifacts.retentionIntervalSeconds * 1000,
+    log,
+  );
 
   let cycleTimer: NodeJS.Timeout | undefined;
   try {
@@ -48,6 +56,7 @@ async function main(): Promise<void> {
       });
     }
     reaper.start();
+    retention.start();
     // Events (submissions, releases, node joins) trigger cycles at once; this one catches what they
     // cannot: aging, a node whose heartbeat lapsed, a placement signal that was lost.
     // A placement older than schedule-to-start plus one tick was never dispatched: its workflow missed the signal.
@@ -64,6 +73,7 @@ async function main(): Promise<void> {
     clearInterval(cycleTimer);
     reaper.stop();
     metricsServer?.close();
+    await retention.stop();
     await connection.close();
     await client.connection.close();
     await dataSource.destroy();

@@ -8,9 +8,9 @@ import { activityLogger, activityLoggingInterceptors, createLogger, errorFields,
 import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { ModelHost } from '../../libs/models';
 import { createRunners } from '../../libs/runners/registry';
-import type { ArtifactReader } from '../../libs/runners/runner';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
+import { NodeArtifacts } from './node-artifacts';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
 import { runsInProgressInterceptors } from './runs-in-progress.interceptor';
 
@@ -20,11 +20,6 @@ const SHUTDOWN_GRACE = '5s';
 const SHUTDOWN_FORCE = '8s';
 const HEARTBEAT_THROTTLE = '1s';
 const EXIT_SUPERSEDED = 3;
-
-// Replaced by the API-backed reader when the artifacts API lands.
-const noArtifacts: ArtifactReader = {
-  open: (ref) => Promise.reject(new Error(`cannot read ${ref}: artifact reads need the artifacts API`)),
-};
 
 /** The secret a node proves itself with at registration; the file's path is logged, its contents never. */
 function readBootstrapSecret(file: string): string {
@@ -90,6 +85,12 @@ async function main(): Promise<void> {
   });
   if (!registered) return;
   nodeLog(`registered as incarnation ${registered.incarnation}`);
+  const artifacts = new NodeArtifacts({
+    apiUrl: config.apiUrl,
+    cacheDir: node.artifactCacheDir,
+    // The registration renews the token when it registers again.
+    token: () => (registration.registration ?? registered).worker_token,
+  });
   const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
@@ -100,7 +101,8 @@ async function main(): Promise<void> {
       identity: `${node.nodeId}@${hostname()}:${process.pid}`,
       activities: createExecutionActivities({
         runners: createRunners({ models }),
-        artifacts: noArtifacts,
+        artifacts,
+        inlinePayloadMaxBytes: config.inlinePayloadMaxBytes,
         notifyStarted: ({ jobId, attempt }) =>
           client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
         log: nodeLog,

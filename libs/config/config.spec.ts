@@ -76,3 +76,25 @@ describe('model config', () => {
     expect(() => loadModelConfig({ MLIS_BATCH_MAX_SIZE: '0' })).toThrow(ConfigError);
   });
 });
+
+describe('artifacts config', () => {
+  it('defaults to the fs store under the state dir, 1 GiB, 7 days', () => {
+    const { artifacts } = loadConfig({ MLIS_STATE_DIR: '/var/lib/mlis' });
+    expect(artifacts).toEqual({
+      backend: 'fs',
+      dir: '/var/lib/mlis/artifacts',
+      s3: { endpoint: null, bucket: 'mlis-artifacts', region: 'us-east-1', forcePathStyle: true },
+      maxBytes: 1024 ** 3,
+      defaultExpirySeconds: 7 * 24 * 3600,
+      retentionIntervalSeconds: 300,
+    });
+    expect(loadConfig({ MLIS_STATE_DIR: '/x', MLIS_ARTIFACTS_DIR: '/data/a' }).artifacts.dir).toBe('/data/a');
+  });
+
+  it('refuses an unknown backend, a bad flag, and an s3 cap above one CopyObject', () => {
+    expect(() => loadConfig({ MLIS_ARTIFACTS_BACKEND: 'gcs' })).toThrow(/fs or s3/);
+    expect(() => loadConfig({ MLIS_S3_FORCE_PATH_STYLE: 'yes' })).toThrow(/true or false/);
+    expect(() => loadConfig({ MLIS_ARTIFACTS_BACKEND: 's3', MLIS_ARTIFACTS_MAX_BYTES: String(6 * 1024 ** 3) })).toThrow(/at most 5368709120/);
+    expect(loadConfig({ MLIS_ARTIFACTS_MAX_BYTES: String(6 * 1024 ** 3) }).artifacts.maxBytes).toBe(6 * 1024 ** 3);
+  });
+});

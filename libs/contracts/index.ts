@@ -6,3 +6,5 @@ export * from './workflow-api';
 export * from './audit';
 export * from './labels';
 export * from './log-context';
+export * from './artifacts';
+export * from './artifact-refs';

@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import { Counter, Gauge, Histogram } from 'prom-client';
 
 // Every metric an MLIS process observes in-process, defined once here so that any module can record into it.
@@ -95,3 +96,13 @@ export const modelBatchSize = new Histogram({
   buckets: [1, 2, 4, 8, 16, 32, 64, 128],
   registers: [],
 });
+
+/** A pass-through stream that counts what flows through it in mlis_artifact_bytes_total (no listener: it never starts the flow itself). */
+export function countArtifactBytes(direction: 'in' | 'out'): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      artifactBytes.inc({ direction }, chunk.length);
+      done(null, chunk);
+    },
+  });
+}

@@ -4,7 +4,7 @@ import { createRunners, getTaskSpec, TASK_TYPES } from './registry';
 
 describe('runner registry', () => {
   it('knows the task types, the same for validation and for running', () => {
-    expect([...TASK_TYPES].sort()).toEqual(['gpu_demo', 'inference', 'onnx', 'sleep']);
+    expect([...TASK_TYPES].sort()).toEqual(['echo', 'gpu_demo', 'inference', 'onnx', 'sleep']);
     for (const taskType of TASK_TYPES) expect(getTaskSpec(taskType)?.taskType).toBe(taskType);
     expect(getTaskSpec('nope')).toBeUndefined();
     const runners = createRunners({ models: new ModelHost(loadModelConfig()) });

@@ -1,4 +1,5 @@
 import type { ModelHost } from '../models';
+import { echoRunner } from './echo.runner';
 import { gpuDemoRunner } from './gpu-demo.runner';
 import { createInferenceRunner, inferenceTask } from './inference.runner';
 import { createOnnxRunner, onnxTask } from './onnx.runner';
@@ -6,7 +7,7 @@ import type { Runner, TaskSpec } from './runner';
 import { sleepRunner } from './sleep.runner';
 
 const TASK_SPECS: ReadonlyMap<string, TaskSpec> = new Map(
-  [sleepRunner, gpuDemoRunner, inferenceTask, onnxTask].map((spec): [string, TaskSpec] => [spec.taskType, spec]),
+  [sleepRunner, gpuDemoRunner, inferenceTask, onnxTask, echoRunner].map((spec): [string, TaskSpec] => [spec.taskType, spec]),
 );
 
 /** Every task type this build can run. */
@@ -24,6 +25,6 @@ export interface RunnerDeps {
 
 /** The runners of one node, keyed by task type; model-backed ones share the node's model host. */
 export function createRunners({ models }: RunnerDeps): ReadonlyMap<string, Runner> {
-  const runners: Runner[] = [sleepRunner, gpuDemoRunner, createInferenceRunner(models), createOnnxRunner(models)];
+  const runners: Runner[] = [sleepRunner, gpuDemoRunner, createInferenceRunner(models), createOnnxRunner(models), echoRunner];
   return new Map(runners.map((runner) => [runner.taskType, runner]));
 }

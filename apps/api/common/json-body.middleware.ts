@@ -18,10 +18,17 @@ function toDomainError(error: unknown): unknown {
   return error;
 }
 
-/** Parses JSON bodies up to the limit and turns parser failures into our error codes for the filter. */
-export function jsonBodyMiddleware(limitBytes: number): RequestHandler {
+/**
+ * Parses JSON bodies up to the limit and turns parser failures into our error codes for the filter.
+ * Requests `streamed` picks are left alone: their route reads the raw body as a stream (artifact uploads).
+ */
+export function jsonBodyMiddleware(limitBytes: number, streamed: (req: Request) => boolean): RequestHandler {
   const parse = json({ limit: limitBytes });
   return (req: Request, res: Response, next: NextFunction) => {
+    if (streamed(req)) {
+      next();
+      return;
+    }
     parse(req, res, (error?: unknown) => (error === undefined ? next() : next(toDomainError(error))));
   };
 }

@@ -256,8 +256,21 @@ export class JobResponseDto {
   @ApiProperty({ description: 'Task type.' })
   task_type: string;
 
-  @ApiProperty({ description: 'Params as the runner validated them (defaults filled in).', type: 'object', additionalProperties: true })
-  params: Record<string, unknown>;
+  @ApiProperty({
+    description: 'Params as submitted; null when they were larger than MLIS_INLINE_PAYLOAD_MAX_BYTES as JSON and stored as the artifact params_artifact.',
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+  })
+  params: Record<string, unknown> | null;
+
+  @ApiProperty({
+    description: 'The artifact holding the params (their JSON, keys sorted) when they were too large to keep inline; GET /v1/artifacts/{id} reads it.',
+    type: String,
+    format: 'uuid',
+    nullable: true,
+  })
+  params_artifact: string | null;
 
   @ApiProperty({ description: 'CPU cores reserved.' })
   cpu: number;
@@ -314,8 +327,16 @@ export class JobResponseDto {
   @ApiProperty({ description: 'Run time limit of one attempt, seconds.' })
   timeout_seconds: number;
 
-  @ApiProperty({ description: "The runner's result once SUCCEEDED.", nullable: true, type: 'object', additionalProperties: true })
+  @ApiProperty({
+    description: "The runner's result once SUCCEEDED; null when it was larger than MLIS_INLINE_PAYLOAD_MAX_BYTES as JSON and stored as result_artifact. GET /v1/jobs/{id}/result returns it either way.",
+    nullable: true,
+    type: 'object',
+    additionalProperties: true,
+  })
   result: unknown;
+
+  @ApiProperty({ description: 'The artifact holding the result when it was too large to keep inline, else null.', type: String, format: 'uuid', nullable: true })
+  result_artifact: string | null;
 
   @ApiProperty({ description: 'Why the job FAILED.', type: JobErrorDto, nullable: true })
   error: JobErrorDto | null;
