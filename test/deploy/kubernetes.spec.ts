@@ -107,20 +107,24 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     const configRefs = refs(/"configMapRef":\{[^}]*"name":"([^"]+)"/g);
     expect(configRefs.size).toBe(1);
     for (const ref of configRefs) expect({ ref, exists: names('ConfigMap').has(ref) }).toEqual({ ref, exists: true });
-    const secretRefs = new Set([...refs(/"secretName":"([^"]+)"/g), ...refs(/"secretKeyRef":\{[^}]*"name":"([^"]+)"/g)]);
+    const secretRefs = new Set([
+      ...refs(/"secretName":"([^"]+)"/g),
+      ...refs(/"secretKeyRef":\{[^}]*"name":"([^"]+)"/g),
+      ...refs(/"secretRef":\{[^}]*"name":"([^"]+)"/g),
+    ]);
     expect(secretRefs.size).toBeGreaterThan(0);
     if (overlay === 'dev') {
       for (const ref of secretRefs) expect({ ref, exists: names('Secret').has(ref) }).toEqual({ ref, exists: true });
     } else {
       expect(names('Secret').size).toBe(0);
-      expect([...secretRefs].sort()).toEqual(['mlis-auth', 'mlis-database']);
-      expect(readFileSync(join(ROOT, 'docs/runbooks/production-deploy.md'), 'utf8')).toMatch(/kubectl -n mlis create secret generic mlis-auth[\s\S]*mlis-database/);
+      expect([...secretRefs].sort()).toEqual(['mlis-auth', 'mlis-database', 'mlis-s3']);
+      expect(readFileSync(join(ROOT, 'docs/runbooks/production-deploy.md'), 'utf8')).toMatch(/kubectl -n mlis create secret generic mlis-auth[\s\S]*mlis-database[\s\S]*mlis-s3/);
     }
   });
 
   it('stays in step with docker-compose.yml: one image, the same entry points, only variables libs/config reads', () => {
     const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
-    const known = new Set(readFileSync(join(ROOT, '.env.example'), 'utf8').match(/^[A-Z_]+(?==)/gm));
+    const known = new Set(readFileSync(join(ROOT, '.env.example'), 'utf8').match(/^[A-Z0-9_]+(?==)/gm));
     const mlis = workloads(docs()).filter((w) => container(w).image !== undefined && !container(w).image.startsWith('temporalio/'));
     const images = new Set(mlis.map((w) => container(w).image));
     expect(images.size).toBe(1);
