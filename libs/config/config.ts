@@ -21,6 +21,12 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
   return value;
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name, String(fallback));
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
+}
+
 function list(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -112,6 +118,17 @@ export interface AuthConfig {
   workerTokenTtlSeconds: number;
 }
 
+export interface ConsoleConfig {
+  /** The built console (console/dist), served at /console when it holds an index.html. */
+  dir: string;
+  /** The dev sign-in form's token route; only ever on while tokens are HS256 with the dev secret (no JWKS). */
+  devSignIn: boolean;
+  /** Temporal Web UI base URL, for the console's links to a job's workflow. */
+  temporalUiUrl: string;
+  /** The overview flags a job QUEUED longer than this. */
+  waitingAttentionSeconds: number;
+}
+
 export interface AppConfig {
   databaseUrl: string;
   temporal: TemporalConfig;
@@ -125,6 +142,7 @@ export interface AppConfig {
   auth: AuthConfig;
   /** Bearer token the CLI and the worker send: MLIS_TOKEN, else the file `npm run up` writes. */
   token: string | null;
+  console: ConsoleConfig;
   tokenFile: string;
 }
 
@@ -172,6 +190,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     token: str(env, 'MLIS_TOKEN', '') || null,
     tokenFile: str(env, 'MLIS_TOKEN_FILE', `${configDir}/token`),
+    console: {
+      dir: str(env, 'MLIS_CONSOLE_DIR', 'console/dist'),
+      devSignIn: bool(env, 'MLIS_CONSOLE_DEV_SIGN_IN', true) && !jwksUrl,
+      temporalUiUrl: str(env, 'MLIS_TEMPORAL_UI_URL', 'http://127.0.0.1:8233'),
+      waitingAttentionSeconds: int(env, 'MLIS_CONSOLE_WAITING_ATTENTION_SECONDS', 300, 1),
+    },
   };
   if (config.auth.algorithms.some((alg) => !ALLOWED_ALGORITHMS.includes(alg))) {
     throw new ConfigError(`MLIS_AUTH_ALGORITHMS may only list ${ALLOWED_ALGORITHMS.join(', ')}`);

@@ -50,10 +50,53 @@ export interface JobRecord {
   cursor: JobCursor;
 }
 
+/** A job the console's overview flags, with why. */
+export interface AttentionJob {
+  id: string;
+  state: JobState;
+  pendingReason: string | null;
+  pendingDetail: string | null;
+  errorCode: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface JobChange {
+  id: string;
+  state: JobState;
+  /** Exact (microseconds), as Postgres prints it. */
+  updated_at: string;
+}
+
+export interface JobHealthQuery {
+  waitingSince: Date;
+  failedSince: Date;
+  exhaustedSince: Date;
+  limit: number;
+}
+
+export interface TenantJobHealth {
+  oldestQueuedAt: Date | null;
+  /** FAILED at or after `failedSince`. */
+  failedSince: number;
+  /** QUEUED since before `waitingSince`, oldest first. */
+  waitingLong: AttentionJob[];
+  /** FAILED with every attempt used, since `exhaustedSince`, newest first. */
+  exhausted: AttentionJob[];
+}
+
 export interface JobListQuery {
   /** null: every tenant (only for callers with the cross-tenant capability). */
   tenantId: string | null;
   state?: JobState;
+  taskType?: string;
+  /** The job's requested worker group. */
+  workerGroup?: string;
+  /** Jobs with any attempt on this node. */
+  nodeId?: string;
+  submittedBy?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
   limit: number;
   /** Only jobs strictly after this position (older, or same time and smaller id). */
   after?: JobCursor;
@@ -134,6 +177,14 @@ export class JobsRepository {
     const select = this.jobs().where('TRUE').orderBy('job.created_at', 'DESC').addOrderBy('job.id', 'DESC').limit(query.limit);
     if (query.tenantId !== null) select.andWhere('job.tenant_id = :tenantId', { tenantId: query.tenantId });
     if (query.state) select.andWhere('job.state = :state', { state: query.state });
+    if (query.taskType) select.andWhere('job.task_type = :taskType', { taskType: query.taskType });
+    if (query.workerGroup) select.andWhere('job.worker_group = :workerGroup', { workerGroup: query.workerGroup });
+    if (query.submittedBy) select.andWhere('job.submitted_by = :submittedBy', { submittedBy: query.submittedBy });
+    if (query.createdAfter) select.andWhere('job.created_at >= :createdAfter', { createdAfter: query.createdAfter });
+    if (query.createdBefore) select.andWhere('job.created_at < :createdBefore', { createdBefore: query.createdBefore });
+    if (query.nodeId) {
+      select.andWhere('EXISTS (SELECT 1 FROM job_assignments a WHERE a.job_id = job.id AND a.node_id = :nodeId)', { nodeId: query.nodeId });
+    }
     if (query.after) {
       select.andWhere('(job.created_at, job.id) < (CAST(:afterCreatedAt AS timestamptz), CAST(:afterId AS uuid))', {
         afterCreatedAt: query.after.createdAt,
@@ -141,6 +192,54 @@ export class JobsRepository {
       });
     }
     return this.load(select);
+  }
+
+  /** The database's clock, exact: where a change feed starts. */
+  async clock(): Promise<string> {
+    const [row] = (await this.dataSource.query(`SELECT CAST(clock_timestamp() AS text) AS now`)) as { now: string }[];
+    return row.now;
+  }
+
+  /** A tenant's jobs changed after `since` (an exact timestamp from clock() or an earlier change), oldest change first. */
+  async changedSince(tenantId: string, since: string, limit: number): Promise<JobChange[]> {
+    return this.dataSource.query(
+      `SELECT id, state, CAST(updated_at AS text) AS updated_at FROM jobs
+        WHERE tenant_id = $1 AND updated_at > CAST($2 AS timestamptz) ORDER BY updated_at, id LIMIT $3`,
+      [tenantId, since, limit],
+    );
+  }
+
+  /** What the overview flags for a tenant; each list at most `limit` long. */
+  async health(tenantId: string, { waitingSince, failedSince, exhaustedSince, limit }: JobHealthQuery): Promise<TenantJobHealth> {
+    const [summary] = (await this.dataSource.query(
+      `SELECT min(created_at) FILTER (WHERE state = 'QUEUED') AS oldest_queued_at,
+              CAST(count(*) FILTER (WHERE state = 'FAILED' AND finished_at >= $2) AS integer) AS failed_since
+         FROM jobs WHERE tenant_id = $1`,
+      [tenantId, failedSince],
+    )) as { oldest_queued_at: Date | null; failed_since: number }[];
+    const pick = (where: string, order: string, param: Date): Promise<AttentionJob[]> =>
+      this.dataSource
+        .query(
+          `SELECT id, state, pending_reason, pending_detail, error->>'code' AS error_code, created_at, finished_at
+             FROM jobs WHERE tenant_id = $1 AND ${where} ORDER BY ${order} LIMIT $3`,
+          [tenantId, param, limit],
+        )
+        .then((rows: Record<string, never>[]) =>
+          rows.map((row) => ({
+            id: row.id,
+            state: row.state,
+            pendingReason: row.pending_reason,
+            pendingDetail: row.pending_detail,
+            errorCode: row.error_code,
+            createdAt: row.created_at,
+            finishedAt: row.finished_at,
+          })),
+        );
+    const [waitingLong, exhausted] = await Promise.all([
+      pick(`state = 'QUEUED' AND created_at < $2`, 'created_at, id', waitingSince),
+      pick(`state = 'FAILED' AND error->>'code' = 'MaxAttemptsExhausted' AND finished_at >= $2`, 'finished_at DESC, id', exhaustedSince),
+    ]);
+    return { oldestQueuedAt: summary?.oldest_queued_at ?? null, failedSince: summary?.failed_since ?? 0, waitingLong, exhausted };
   }
 
   async countByState(tenantId: string): Promise<Map<JobState, number>> {
