@@ -7,6 +7,7 @@ import {
   UnknownWorkerGroupError,
   type CycleOutcome,
   type AttentionJob,
+  type GpuReservation,
   type JobAssignmentEntity,
   type JobChange,
   type JobCursor,
@@ -214,6 +215,12 @@ export function fakeNode(overrides: Partial<NodeEntity> & { id: string }): NodeE
 
 export class FakeNodesRepository implements Db<NodesRepository> {
   nodes: NodeEntity[] = [];
+  reservations: GpuReservation[] = [];
+
+  async gpuReservations(nodeId?: string): Promise<GpuReservation[]> {
+    return this.reservations.filter((r) => nodeId === undefined || r.nodeId === nodeId);
+  }
+
   /** What liveCountsByGroup answers; a function so a spec can make it fail. */
   liveCounts: () => Promise<Map<string, number>> = async () => new Map();
 

@@ -838,6 +838,16 @@ export interface components {
             model: string;
             /** @description GPU memory, MiB. */
             memory_mb: number;
+            /**
+             * @description free; held: reserved for a placed attempt not running yet; used: its attempt runs.
+             * @enum {string}
+             */
+            use: "free" | "held" | "used";
+            /**
+             * Format: uuid
+             * @description The job it is reserved for.
+             */
+            job_id: string | null;
         };
         NodeResponseDto: {
             /** @description Node id. */
@@ -1282,6 +1292,8 @@ export interface operations {
                 actor_tenant?: string;
                 /** @description Only events that acted on this tenant. */
                 target_tenant?: string;
+                /** @description Only events on exactly this resource, e.g. job/<id>. */
+                resource?: string;
                 /** @description Only events at or after this instant (ISO 8601). */
                 since?: string;
                 /** @description Only events before this instant (ISO 8601). */
