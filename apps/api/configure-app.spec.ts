@@ -119,6 +119,7 @@ describe(configureApp.name, () => {
           '/v1/auth/dev-token',
           '/v1/stream',
           '/v1/stream/tickets',
+          '/v1/task-types',
           '/v1/internal/nodes/register',
           '/v1/internal/nodes/{id}/heartbeat',
           '/v1/jobs',

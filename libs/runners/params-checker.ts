@@ -1,3 +1,4 @@
+import { recordParamRule } from './params-schema';
 import { InvalidParamsError } from './runner';
 
 export interface ParamProblem {
@@ -57,6 +58,12 @@ export class ParamsChecker {
   }
 
   number(key: string, rule: NumberRule, fallback: number): number {
+    recordParamRule(key, {
+      type: rule.integer ? 'integer' : 'number',
+      ...(rule.exclusiveMin ? { exclusiveMinimum: rule.min } : { minimum: rule.min }),
+      maximum: rule.max,
+      default: fallback,
+    });
     const value = this.values[key];
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -76,6 +83,7 @@ export class ParamsChecker {
   }
 
   string(key: string, rule: StringRule): string | undefined {
+    recordParamRule(key, { type: 'string', minLength: rule.minLength, maxLength: rule.maxLength });
     const value = this.values[key];
     if (value === undefined) return undefined;
     if (typeof value !== 'string') {
@@ -86,6 +94,7 @@ export class ParamsChecker {
   }
 
   stringArray(key: string, rule: StringRule & { minItems: number; maxItems: number }): string[] | undefined {
+    recordParamRule(key, { type: 'array', minItems: rule.minItems, maxItems: rule.maxItems, items: { type: 'string', minLength: rule.minLength, maxLength: rule.maxLength } });
     const value = this.values[key];
     if (value === undefined) return undefined;
     if (!Array.isArray(value)) {

@@ -27,6 +27,7 @@ export class UiController {
       dev_sign_in: this.config.console.devSignIn,
       temporal_ui_url: this.config.console.temporalUiUrl,
       temporal_namespace: this.config.temporal.namespace,
+      priority_classes: [...this.config.scheduling.priorityClasses].sort((a, b) => a.priority - b.priority).map((c) => c.name),
     };
   }
 

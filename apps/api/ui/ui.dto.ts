@@ -137,4 +137,7 @@ export class ConsoleConfigResponseDto {
 
   @ApiProperty({ description: 'Temporal namespace the job workflows run in.', example: 'default' })
   temporal_namespace: string;
+
+  @ApiProperty({ description: 'Configured priority classes (MLIS_PRIORITY_CLASSES), lowest priority first.', type: [String], example: ['low', 'normal', 'high', 'urgent'] })
+  priority_classes: string[];
 }

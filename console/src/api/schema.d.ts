@@ -381,6 +381,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/task-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Task types with the JSON Schema of their params (what the console builds its submit form from) */
+        get: operations["TaskTypesController_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1084,6 +1101,16 @@ export interface components {
              * @example default
              */
             temporal_namespace: string;
+            /**
+             * @description Configured priority classes (MLIS_PRIORITY_CLASSES), lowest priority first.
+             * @example [
+             *       "low",
+             *       "normal",
+             *       "high",
+             *       "urgent"
+             *     ]
+             */
+            priority_classes: string[];
         };
         JobsByStateDto: {
             /** @description Jobs waiting for placement (or re-placement). */
@@ -1271,6 +1298,37 @@ export interface components {
              * @description When it stops being accepted.
              */
             expires_at: string;
+        };
+        TaskTypeDto: {
+            /**
+             * @description Task type, as submitted in task_type.
+             * @example sleep
+             */
+            task_type: string;
+            /** @description What the runner does. */
+            description: string;
+            /**
+             * @description JSON Schema of params, read from the runner's own checks (type, bounds, defaults). Cross-field rules (inference: text or inputs, not both) are checked at submission: a 400 invalid_params names the field.
+             * @example {
+             *       "type": "object",
+             *       "additionalProperties": false,
+             *       "properties": {
+             *         "seconds": {
+             *           "type": "number",
+             *           "exclusiveMinimum": 0,
+             *           "maximum": 86400,
+             *           "default": 1
+             *         }
+             *       }
+             *     }
+             */
+            params_schema: {
+                [key: string]: unknown;
+            };
+        };
+        TaskTypeListResponseDto: {
+            /** @description Every task type this build runs. */
+            items: components["schemas"]["TaskTypeDto"][];
         };
     };
     responses: never;
@@ -2705,6 +2763,52 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    TaskTypesController_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTypeListResponseDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
