@@ -17,7 +17,7 @@ function generateTypes(documentJson: string): string {
   const input = join(dir, 'openapi.json');
   const output = join(dir, 'schema.d.ts');
   writeFileSync(input, documentJson);
-  execFileSync(join(CONSOLE, 'node_modules/.bin/openapi-typescript'), [input, '-o', output], { stdio: 'pipe' });
+  execFileSync(join(CONSOLE, 'node_modules/.bin/openapi-typescript'), [input, '-o', output, '--default-non-nullable', 'false'], { stdio: 'pipe' });
   return readFileSync(output, 'utf8');
 }
 

@@ -509,7 +509,7 @@ export interface components {
              * @description Lifetime in seconds.
              * @default 3600
              */
-            ttl_seconds: number;
+            ttl_seconds?: number;
         };
         DevTokenResponseDto: {
             /** @description A user token (HS256, signed with the dev key); never cross-tenant. */
@@ -533,29 +533,29 @@ export interface components {
              *       "seconds": 1
              *     }
              */
-            params: {
+            params?: {
                 [key: string]: unknown;
             };
             /**
              * @description Whole CPU cores to reserve.
              * @default 1
              */
-            cpu: number;
+            cpu?: number;
             /**
              * @description Memory to reserve, in MiB.
              * @default 256
              */
-            mem_mb: number;
+            mem_mb?: number;
             /**
              * @description Number of GPUs to reserve on one node.
              * @default 0
              */
-            gpu: number;
+            gpu?: number;
             /**
              * @description Higher runs first among waiting jobs. Give this or priority_class, not both.
              * @default 0
              */
-            priority: number;
+            priority?: number;
             /**
              * @description A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default).
              * @example high
