@@ -3,11 +3,13 @@ import { IdentityProvider, useIdentity } from './lib/identity';
 import { LiveProvider, useLive } from './lib/live';
 import { PrefsProvider, usePrefs } from './lib/prefs';
 import { formatTime } from './lib/time';
+import { AuditPage } from './pages/audit-page';
 import { JobDetailPage } from './pages/job-detail-page';
 import { JobsPage } from './pages/jobs-page';
 import { OverviewPage } from './pages/overview-page';
 import { SignInPage } from './pages/sign-in-page';
 import { SubmitPage } from './pages/submit-page';
+import { TenantsPage } from './pages/tenants-page';
 import { WorkersPage } from './pages/workers-page';
 
 export function App() {
@@ -36,6 +38,8 @@ function Shell() {
           <Route path="/jobs/:id" element={<JobDetailPage />} />
           <Route path="/workers" element={<WorkersPage />} />
           <Route path="/submit" element={<SubmitPage />} />
+          <Route path="/tenants" element={<TenantsPage />} />
+          <Route path="/audit" element={<AuditPage />} />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Routes>
       </main>
@@ -61,6 +65,8 @@ function Header() {
         <NavLink to="/jobs">Jobs</NavLink>
         <NavLink to="/workers">Workers</NavLink>
         <NavLink to="/submit">Submit</NavLink>
+        {whoami.scopes.includes('admin:tenants') ? <NavLink to="/tenants">Tenants</NavLink> : null}
+        {whoami.scopes.includes('admin:audit') ? <NavLink to="/audit">Audit</NavLink> : null}
       </nav>
       <div className="header-tools">
         <span className={`live live-${live.mode}`} role="status" aria-live="polite" data-testid="live-status">

@@ -200,12 +200,23 @@ export class JobsRepository {
     return row.now;
   }
 
-  /** A tenant's jobs changed after `since` (an exact timestamp from clock() or an earlier change), oldest change first. */
-  async changedSince(tenantId: string, since: string, limit: number): Promise<JobChange[]> {
+  /** When the last scheduling cycle wrote the queue order (queue positions, pending reasons); exact, or null before the first. */
+  async queueCycleAt(): Promise<string | null> {
+    const [row] = (await this.dataSource.query(`SELECT CAST(cycle_at AS text) AS at FROM scheduler_queue`)) as { at: string }[];
+    return row?.at ?? null;
+  }
+
+  /**
+   * A tenant's jobs changed after `since` minus `lookbackSeconds` (since: an exact timestamp from clock() or
+   * an earlier change), oldest change first. updated_at is a transaction's time, so a change can commit after
+   * a later-stamped one: callers look back and drop what they already saw.
+   */
+  async changedSince(tenantId: string, since: string, lookbackSeconds: number, limit: number): Promise<JobChange[]> {
     return this.dataSource.query(
       `SELECT id, state, CAST(updated_at AS text) AS updated_at FROM jobs
-        WHERE tenant_id = $1 AND updated_at > CAST($2 AS timestamptz) ORDER BY updated_at, id LIMIT $3`,
-      [tenantId, since, limit],
+        WHERE tenant_id = $1 AND updated_at > CAST($2 AS timestamptz) - make_interval(secs => $3)
+        ORDER BY updated_at, id LIMIT $4`,
+      [tenantId, since, lookbackSeconds, limit],
     );
   }
 

@@ -64,8 +64,26 @@ describe('change stream (/v1/stream)', () => {
     t.nodes.nodes = [fakeNode({ id: 'cpu-1', status: 'DRAINING' })];
     received.push(await stream.next());
     expect(received[1]).toEqual({ event: 'node', data: { node_id: 'cpu-1', status: 'DRAINING' } });
+    t.jobs.cycleAt = '2030-01-01 00:00:02+00';
+    received.push(await stream.next());
+    expect(received[2]).toEqual({ event: 'queue', data: { cycle_at: '2030-01-01 00:00:02+00' } });
     stream.close();
     expect(JSON.stringify(received)).not.toContain(other);
+  });
+
+  it('sends a change stamped before the last one but committed after it, and each change once', async () => {
+    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201);
+    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    const [early, late, next] = [randomUUID(), randomUUID(), randomUUID()];
+    t.jobs.seed({ id: early, state: 'RUNNING', updatedAt: new Date('2030-01-01T00:00:05Z') });
+    expect((await stream.next()).data.id).toBe(early);
+    // Its transaction started first (older stamp) but committed after `early` was sent.
+    t.jobs.seed({ id: late, state: 'QUEUED', updatedAt: new Date('2030-01-01T00:00:03Z') });
+    expect((await stream.next()).data.id).toBe(late);
+    t.jobs.seed({ id: next, state: 'QUEUED', updatedAt: new Date('2030-01-01T00:00:06Z') });
+    // Not `early` again, although every poll re-reads the look-back window.
+    expect((await stream.next()).data.id).toBe(next);
+    stream.close();
   });
 
   it('takes a ticket once: a reused, unknown or expired ticket is 401, and a ticket needs jobs:read', async () => {

@@ -36,7 +36,7 @@ export class StreamController {
   @Public()
   @ApiOperation({
     summary:
-      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes; a comment every 15 s keeps it open",
+      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions; a comment every 15 s keeps it open",
   })
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } })

@@ -70,14 +70,21 @@ export class FakeJobsRepository implements Db<JobsRepository> {
       .slice(0, query.limit);
   }
 
+  /** What queueCycleAt answers. */
+  cycleAt: string | null = null;
+
+  async queueCycleAt(): Promise<string | null> {
+    return this.cycleAt;
+  }
+
   async clock(): Promise<string> {
     return new Date(this.clockMs).toISOString();
   }
 
-  async changedSince(tenantId: string, since: string, limit: number): Promise<JobChange[]> {
+  async changedSince(tenantId: string, since: string, lookbackSeconds: number, limit: number): Promise<JobChange[]> {
     return this.records
       .map((r) => r.job)
-      .filter((job) => job.tenantId === tenantId && job.updatedAt.getTime() > Date.parse(since))
+      .filter((job) => job.tenantId === tenantId && job.updatedAt.getTime() > Date.parse(since) - lookbackSeconds * 1000)
       .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime())
       .slice(0, limit)
       .map((job) => ({ id: job.id, state: job.state, updated_at: job.updatedAt.toISOString() }));

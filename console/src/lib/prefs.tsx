@@ -27,6 +27,15 @@ export function PrefsProvider({ children }: { children: ReactNode }) {
     localStorage.setItem('mlis.theme', theme);
   }, [theme]);
   useEffect(() => localStorage.setItem('mlis.time', timeMode), [timeMode]);
+  // Another tab (or a test) changed a preference: follow it.
+  useEffect(() => {
+    const onStorage = (event: StorageEvent) => {
+      if (event.key === 'mlis.theme' && (event.newValue === 'light' || event.newValue === 'dark')) setTheme(event.newValue);
+      if (event.key === 'mlis.time' && (event.newValue === 'utc' || event.newValue === 'local')) setTimeMode(event.newValue);
+    };
+    window.addEventListener('storage', onStorage);
+    return () => window.removeEventListener('storage', onStorage);
+  }, []);
   return <PrefsContext.Provider value={{ theme, setTheme, timeMode, setTimeMode }}>{children}</PrefsContext.Provider>;
 }
 
