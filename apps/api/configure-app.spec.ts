@@ -116,6 +116,7 @@ describe(configureApp.name, () => {
           '/metrics',
           '/ui/api/overview',
           '/ui/api/console-config',
+          '/ui/api/queue',
           '/v1/auth/dev-token',
           '/v1/stream',
           '/v1/stream/tickets',

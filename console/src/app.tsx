@@ -7,6 +7,7 @@ import { AuditPage } from './pages/audit-page';
 import { JobDetailPage } from './pages/job-detail-page';
 import { JobsPage } from './pages/jobs-page';
 import { OverviewPage } from './pages/overview-page';
+import { QueuePage } from './pages/queue-page';
 import { SignInPage } from './pages/sign-in-page';
 import { SubmitPage } from './pages/submit-page';
 import { TenantsPage } from './pages/tenants-page';
@@ -36,6 +37,7 @@ function Shell() {
           <Route path="/" element={<OverviewPage />} />
           <Route path="/jobs" element={<JobsPage />} />
           <Route path="/jobs/:id" element={<JobDetailPage />} />
+          <Route path="/queue" element={<QueuePage />} />
           <Route path="/workers" element={<WorkersPage />} />
           <Route path="/submit" element={<SubmitPage />} />
           <Route path="/tenants" element={<TenantsPage />} />
@@ -63,6 +65,7 @@ function Header() {
           Overview
         </NavLink>
         <NavLink to="/jobs">Jobs</NavLink>
+        <NavLink to="/queue">Queue</NavLink>
         <NavLink to="/workers">Workers</NavLink>
         <NavLink to="/submit">Submit</NavLink>
         {whoami.scopes.includes('admin:tenants') ? <NavLink to="/tenants">Tenants</NavLink> : null}

@@ -68,6 +68,33 @@ export interface JobChange {
   updated_at: string;
 }
 
+/** A waiting job in the last cycle's order (position from 1). */
+export interface QueuedJob {
+  position: number;
+  id: string;
+  tenantId: string;
+  workerGroup: string | null;
+  priority: number;
+  priorityClass: string | null;
+  gpu: number;
+  pendingReason: string | null;
+  pendingDetail: string | null;
+  createdAt: Date;
+}
+
+/** A tenant's current allocation against its weight and quotas. */
+export interface TenantShare {
+  tenantId: string;
+  weight: number;
+  runningJobs: number;
+  cpuMillis: number;
+  memMb: number;
+  gpus: number;
+  waitingJobs: number;
+  maxRunningJobs: number | null;
+  maxGpus: number | null;
+}
+
 export interface JobHealthQuery {
   waitingSince: Date;
   failedSince: Date;
@@ -198,6 +225,54 @@ export class JobsRepository {
   async clock(): Promise<string> {
     const [row] = (await this.dataSource.query(`SELECT CAST(clock_timestamp() AS text) AS now`)) as { now: string }[];
     return row.now;
+  }
+
+  /** The first `limit` waiting jobs of every tenant in the last scheduling cycle's order. */
+  async queue(limit: number): Promise<QueuedJob[]> {
+    const rows: Record<string, never>[] = await this.dataSource.query(
+      `SELECT q.position::int AS position, j.id, j.tenant_id, j.worker_group, j.priority, j.priority_class, j.gpu,
+              j.pending_reason, j.pending_detail, j.created_at
+         FROM scheduler_queue s CROSS JOIN LATERAL unnest(s.job_ids) WITH ORDINALITY AS q(job_id, position)
+         JOIN jobs j ON j.id = q.job_id AND j.state = 'QUEUED'
+        ORDER BY q.position LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({
+      position: row.position,
+      id: row.id,
+      tenantId: row.tenant_id,
+      workerGroup: row.worker_group,
+      priority: row.priority,
+      priorityClass: row.priority_class,
+      gpu: row.gpu,
+      pendingReason: row.pending_reason,
+      pendingDetail: row.pending_detail,
+      createdAt: row.created_at,
+    }));
+  }
+
+  /** Every tenant with running or waiting work: what it holds, its weight and quotas. */
+  async tenantShares(): Promise<TenantShare[]> {
+    const rows: Record<string, never>[] = await this.dataSource.query(
+      `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus,
+              COALESCE(u.running_jobs, 0)::int AS running_jobs, COALESCE(u.cpu_millis, 0)::float8 AS cpu_millis,
+              COALESCE(u.mem_mb, 0)::float8 AS mem_mb, COALESCE(u.gpus, 0)::int AS gpus,
+              (SELECT count(*)::int FROM jobs j WHERE j.tenant_id = t.id AND j.state = 'QUEUED') AS waiting_jobs
+         FROM tenants t LEFT JOIN tenant_usage u ON u.tenant_id = t.id
+        WHERE COALESCE(u.running_jobs, 0) > 0 OR EXISTS (SELECT 1 FROM jobs j WHERE j.tenant_id = t.id AND j.state = 'QUEUED')
+        ORDER BY t.id`,
+    );
+    return rows.map((row) => ({
+      tenantId: row.id,
+      weight: row.weight,
+      runningJobs: row.running_jobs,
+      cpuMillis: row.cpu_millis,
+      memMb: row.mem_mb,
+      gpus: row.gpus,
+      waitingJobs: row.waiting_jobs,
+      maxRunningJobs: row.max_running_jobs,
+      maxGpus: row.max_gpus,
+    }));
   }
 
   /** When the last scheduling cycle wrote the queue order (queue positions, pending reasons); exact, or null before the first. */

@@ -131,12 +131,19 @@ describe('the console at /console, in Chromium', () => {
     await page.waitForFunction(() => /^\d+$/.test(document.querySelector('[data-testid="queue-position"]')?.textContent ?? ''), null, { timeout: 45_000 });
     expect(await why.textContent()).toContain('insufficient_capacity');
     expect(Number(await page.getByTestId('queue-position').textContent())).toBeGreaterThanOrEqual(1);
+    await page.getByRole('link', { name: 'Queue' }).click();
+    // It asked for a GPU but no group: it waits in the "any group" lane.
+    const gpuQueue = page.getByTestId('queue-any');
+    await page.waitForFunction((id) => document.querySelector('[data-testid="queue-any"]')?.textContent?.includes(id), waiting.id.slice(0, 8), { timeout: 15_000 });
+    expect(await gpuQueue.textContent()).toContain('insufficient_capacity');
+    expect(await page.getByTestId('tenant-shares').textContent()).toContain('default');
+    expect(await auditPage(page, 'queue')).toEqual({ light: [], dark: [] });
     await page.getByRole('link', { name: 'Workers' }).click();
     // Every GPU of the stack is in use, each cell linked to the job using it.
     await page.waitForFunction(() => document.querySelectorAll('a.gpu-used').length === 4, null, { timeout: 15_000 });
     expect(await page.locator('[data-testid="gpu-cell"]:not(a)').count()).toBe(0);
     expect(await auditPage(page, 'workers')).toEqual({ light: [], dark: [] });
-    await page.goBack();
+    await page.goto(consoleUrl(`/jobs/${waiting.id}`));
     await waitForBadge('SUCCEEDED', 60_000);
     expect(await badge().textContent()).toBe('SUCCEEDED');
     await Promise.all(holders.map((h) => waitForJob(h.id, (j) => TERMINAL.includes(j.state))));
@@ -187,7 +194,9 @@ describe('the console at /console, in Chromium', () => {
       expect(await auditPage(page, 'jobs')).toEqual({ light: [], dark: [] });
       expect((await api('GET', `/v1/jobs/${job.id}`)).body.state).not.toBe('CANCELLED');
     } finally {
+      // Leave nothing running for the suites after this one.
       await api('POST', `/v1/jobs/${job.id}/cancel`);
+      await waitForJob(job.id, (j) => TERMINAL.includes(j.state));
     }
   });
 
@@ -203,6 +212,30 @@ describe('the console at /console, in Chromium', () => {
     await page.getByRole('button', { name: 'Cancel 2 job(s)' }).click();
     expect(await page.getByTestId('bulk-result').textContent()).toContain('Cancelled 2; skipped 1 already finished');
     for (const job of jobs) await waitForJob(job.id, (j) => j.state === 'CANCELLED');
+  });
+
+  it('an admin creates a tenant, sets its limits, and finds both changes in the audit log', async () => {
+    const id = `e2e-t${Date.now().toString(36)}`;
+    await signInWithToken(page, tokenFor({ sub: 'e2e-tenant-admin' }));
+    await page.getByRole('link', { name: 'Tenants' }).click();
+    await page.getByLabel('New tenant id').fill(id);
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.getByRole('button', { name: `Edit ${id}` }).click();
+    const limits = page.getByRole('form', { name: `Limits of ${id}` });
+    await limits.getByLabel('Max GPUs').fill('3');
+    await limits.getByLabel('Group limits (JSON)').fill('{"gpu": {"max_running_jobs": 1}}');
+    await limits.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: `Edit ${id}` }).waitFor();
+    expect((await api('GET', `/v1/tenants/${id}`)).body).toMatchObject({ id, max_gpus: 3, group_limits: { gpu: { max_running_jobs: 1 } } });
+    expect(await auditPage(page, 'tenants')).toEqual({ light: [], dark: [] });
+
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByLabel('Target tenant').fill(id);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(new RegExp(`target_tenant=${id}`));
+    await page.waitForFunction(() => (document.querySelector('[data-testid="audit-table"]')?.textContent ?? '').includes('tenant.update'), null, { timeout: 15_000 });
+    expect(await page.getByTestId('audit-table').textContent()).toContain('tenant.create');
+    expect(await auditPage(page, 'audit')).toEqual({ light: [], dark: [] });
   });
 
   it('1,000 jobs: the first rows render fast, every page loads on scroll, the DOM stays small', async () => {
@@ -236,7 +269,6 @@ describe('the console at /console, in Chromium', () => {
     measured.jobs_page_all_1000_loaded_ms = Date.now() - allStarted;
     measured.jobs_page_dom_rows = await page.getByTestId('job-row').count();
     expect(measured.jobs_page_dom_rows).toBeLessThan(80);
-    measured.jobs_page_first_rows_ms_limit = 3000;
     expect(measured.jobs_page_first_rows_ms).toBeLessThan(3000);
     await scroller.evaluate((el) => (el.scrollTop = 0));
     await page.setViewportSize({ width: 480, height: 900 });

@@ -20,8 +20,10 @@ import {
   type NewJob,
   type NodeEntity,
   type NodesRepository,
+  type QueuedJob,
   type RegisterNodeInput,
   type TenantJobHealth,
+  type TenantShare,
   type WorkerGroupSummary,
 } from '../../../libs/db';
 
@@ -70,8 +72,18 @@ export class FakeJobsRepository implements Db<JobsRepository> {
       .slice(0, query.limit);
   }
 
-  /** What queueCycleAt answers. */
+  /** What queueCycleAt, queue and tenantShares answer. */
   cycleAt: string | null = null;
+  queued: QueuedJob[] = [];
+  shares: TenantShare[] = [];
+
+  async queue(limit: number): Promise<QueuedJob[]> {
+    return this.queued.slice(0, limit);
+  }
+
+  async tenantShares(): Promise<TenantShare[]> {
+    return this.shares;
+  }
 
   async queueCycleAt(): Promise<string | null> {
     return this.cycleAt;

@@ -81,4 +81,39 @@ describe(UiController.name, () => {
       { name: 'gpu', active_nodes: 1, other_nodes: 0, slots: 2, used_slots: 2, gpus: 2, used_gpus: 2 },
     ]);
   });
+
+  it('GET /ui/api/queue groups waiting jobs by requested group in cycle order and sets each tenant\'s share against its weight', async () => {
+    const at = new Date('2026-01-01T00:00:00.000Z');
+    const job = (position: number, tenantId: string, workerGroup: string | null) => ({
+      position,
+      id: randomUUID(),
+      tenantId,
+      workerGroup,
+      priority: 0,
+      priorityClass: null,
+      gpu: workerGroup === 'gpu' ? 1 : 0,
+      pendingReason: 'insufficient_capacity',
+      pendingDetail: null,
+      createdAt: at,
+    });
+    t.jobs.cycleAt = '2026-01-01 00:00:05.5+00';
+    t.jobs.queued = [job(1, 'a', 'gpu'), job(2, 'b', null), job(3, 'b', 'gpu')];
+    t.jobs.shares = [
+      { tenantId: 'a', weight: 3, runningJobs: 2, cpuMillis: 2000, memMb: 512, gpus: 2, waitingJobs: 1, maxRunningJobs: null, maxGpus: 2 },
+      { tenantId: 'b', weight: 1, runningJobs: 1, cpuMillis: 4000, memMb: 256, gpus: 0, waitingJobs: 2, maxRunningJobs: 5, maxGpus: null },
+    ];
+    t.nodes.nodes = [fakeNode({ id: 'cpu-1', cpuMillis: 8000, memMb: 8192 }), fakeNode({ id: 'gpu-1', groupName: 'gpu', cpuMillis: 8000, memMb: 8192, gpuCount: 4 })];
+
+    const { body } = await request(t.app.getHttpServer()).get('/ui/api/queue').expect(200);
+
+    expect(body.cycle_at).toBe('2026-01-01T00:00:05.500Z');
+    expect(body.groups.map((g: { group: string | null; jobs: { position: number; tenant_id: string }[] }) => [g.group, g.jobs.map((j) => [j.position, j.tenant_id])])).toEqual([
+      ['gpu', [[1, 'a'], [3, 'b']]],
+      [null, [[2, 'b']]],
+    ]);
+    expect(body.tenants).toEqual([
+      { tenant_id: 'a', weight: 3, fair_share: 0.75, dominant_share: 0.5, running_jobs: 2, gpus: 2, waiting_jobs: 1, max_running_jobs: null, max_gpus: 2 },
+      { tenant_id: 'b', weight: 1, fair_share: 0.25, dominant_share: 0.25, running_jobs: 1, gpus: 0, waiting_jobs: 2, max_running_jobs: 5, max_gpus: null },
+    ]);
+  });
 });

@@ -6,7 +6,7 @@ import { CurrentActor, Public, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { InjectAppConfig } from '../core/app-config';
-import { ConsoleConfigResponseDto, OverviewResponseDto } from './ui.dto';
+import { ConsoleConfigResponseDto, OverviewResponseDto, QueueResponseDto } from './ui.dto';
 import { UiService } from './ui.service';
 
 @ApiTags('ui')
@@ -38,5 +38,14 @@ export class UiController {
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
   overview(@CurrentActor() actor: RequestActor): Promise<OverviewResponseDto> {
     return this.ui.overview(actor);
+  }
+
+  @Get('queue')
+  @RequireScopes('admin:workers')
+  @ApiOperation({ summary: "Every tenant's waiting jobs in scheduling order per worker group, and each tenant's share against its weight and quotas (scope admin:workers)" })
+  @ApiOkResponse({ type: QueueResponseDto })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
+  queue(): Promise<QueueResponseDto> {
+    return this.ui.queue();
   }
 }

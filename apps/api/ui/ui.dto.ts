@@ -141,3 +141,80 @@ export class ConsoleConfigResponseDto {
   @ApiProperty({ description: 'Configured priority classes (MLIS_PRIORITY_CLASSES), lowest priority first.', type: [String], example: ['low', 'normal', 'high', 'urgent'] })
   priority_classes: string[];
 }
+
+export class QueuedJobDto {
+  @ApiProperty({ description: 'Place in the last scheduling cycle\'s order (1 = next), across groups.' })
+  position: number;
+
+  @ApiProperty({ description: 'Job id.', format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ description: 'Owning tenant.' })
+  tenant_id: string;
+
+  @ApiProperty({ description: 'Priority.' })
+  priority: number;
+
+  @ApiProperty({ description: 'Priority class it was submitted with.', type: String, nullable: true })
+  priority_class: string | null;
+
+  @ApiProperty({ description: 'GPUs it asks for.' })
+  gpu: number;
+
+  @ApiProperty({ description: 'Why it waits.', type: String, nullable: true })
+  pending_reason: string | null;
+
+  @ApiProperty({ description: 'Which resource is short, or which job holds the capacity.', type: String, nullable: true })
+  pending_detail: string | null;
+
+  @ApiProperty({ description: 'Submission time.', format: 'date-time' })
+  created_at: string;
+}
+
+export class QueueGroupDto {
+  @ApiProperty({ description: 'Worker group the jobs asked for; null: any group.', type: String, nullable: true })
+  group: string | null;
+
+  @ApiProperty({ description: 'Its waiting jobs in scheduling order.', type: [QueuedJobDto] })
+  jobs: QueuedJobDto[];
+}
+
+export class TenantShareDto {
+  @ApiProperty({ description: 'Tenant.' })
+  tenant_id: string;
+
+  @ApiProperty({ description: 'Fair-share weight.' })
+  weight: number;
+
+  @ApiProperty({ description: 'Its weight over the weights of every tenant listed (tenants with running or waiting work), 0-1.' })
+  fair_share: number;
+
+  @ApiProperty({ description: 'Dominant share: the largest of its CPU, memory and GPU fractions of ACTIVE capacity, 0-1.' })
+  dominant_share: number;
+
+  @ApiProperty({ description: 'Running jobs.' })
+  running_jobs: number;
+
+  @ApiProperty({ description: 'GPUs held.' })
+  gpus: number;
+
+  @ApiProperty({ description: 'Waiting jobs.' })
+  waiting_jobs: number;
+
+  @ApiProperty({ description: 'Quota on running jobs.', type: Number, nullable: true })
+  max_running_jobs: number | null;
+
+  @ApiProperty({ description: 'Quota on GPUs.', type: Number, nullable: true })
+  max_gpus: number | null;
+}
+
+export class QueueResponseDto {
+  @ApiProperty({ description: 'When the last scheduling cycle ran.', type: String, format: 'date-time', nullable: true })
+  cycle_at: string | null;
+
+  @ApiProperty({ description: 'Waiting jobs per requested worker group (the first 500 of the order).', type: [QueueGroupDto] })
+  groups: QueueGroupDto[];
+
+  @ApiProperty({ description: 'Tenants with running or waiting work.', type: [TenantShareDto] })
+  tenants: TenantShareDto[];
+}

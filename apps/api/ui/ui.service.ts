@@ -6,9 +6,20 @@ import type { Actor } from '../common/actor';
 import { JobsService } from '../jobs/jobs.service';
 import type { JobResponseDto } from '../jobs/jobs.dto';
 import { InjectAppConfig } from '../core/app-config';
-import type { AttentionItemDto, CapacityDto, GroupCapacityDto, JobsByStateDto, JobSummaryDto, NodesByStatusDto, OverviewResponseDto } from './ui.dto';
+import type {
+  AttentionItemDto,
+  CapacityDto,
+  GroupCapacityDto,
+  JobsByStateDto,
+  JobSummaryDto,
+  NodesByStatusDto,
+  OverviewResponseDto,
+  QueueGroupDto,
+  QueueResponseDto,
+} from './ui.dto';
 
 const RECENT_JOBS = 10;
+const QUEUE_VIEW_LIMIT = 500;
 const ATTENTION_PER_KIND = 10;
 const HOUR_MS = 3600_000;
 const EXHAUSTED_WINDOW_MS = 24 * HOUR_MS;
@@ -67,6 +78,47 @@ export class UiService {
       failed_last_hour: health.failedSince,
       attention: this.attention(health, nodes, now),
       groups: this.groups(nodes),
+    };
+  }
+
+  /** Every tenant's waiting jobs in scheduling order per group, and each tenant's share against its weight and quotas. */
+  async queue(): Promise<QueueResponseDto> {
+    const [cycleAt, queued, shares, nodes] = await Promise.all([this.jobs.queueCycleAt(), this.jobs.queue(QUEUE_VIEW_LIMIT), this.jobs.tenantShares(), this.nodes.list()]);
+    const groups = new Map<string | null, QueueGroupDto>();
+    for (const job of queued) {
+      const group = groups.get(job.workerGroup) ?? { group: job.workerGroup, jobs: [] };
+      group.jobs.push({
+        position: job.position,
+        id: job.id,
+        tenant_id: job.tenantId,
+        priority: job.priority,
+        priority_class: job.priorityClass,
+        gpu: job.gpu,
+        pending_reason: job.pendingReason,
+        pending_detail: job.pendingDetail,
+        created_at: job.createdAt.toISOString(),
+      });
+      groups.set(job.workerGroup, group);
+    }
+    const active = nodes.filter((node) => node.status === 'ACTIVE');
+    const total = (pick: (node: NodeEntity) => number) => active.reduce((sum, node) => sum + pick(node), 0);
+    const capacity = { cpu: total((n) => n.cpuMillis), mem: total((n) => n.memMb), gpus: total((n) => n.gpuCount) };
+    const fraction = (used: number, of: number) => (of > 0 ? used / of : 0);
+    const weights = shares.reduce((sum, share) => sum + share.weight, 0);
+    return {
+      cycle_at: cycleAt === null ? null : new Date(cycleAt).toISOString(),
+      groups: [...groups.values()],
+      tenants: shares.map((share) => ({
+        tenant_id: share.tenantId,
+        weight: share.weight,
+        fair_share: weights > 0 ? share.weight / weights : 0,
+        dominant_share: Math.max(fraction(share.cpuMillis, capacity.cpu), fraction(share.memMb, capacity.mem), fraction(share.gpus, capacity.gpus)),
+        running_jobs: share.runningJobs,
+        gpus: share.gpus,
+        waiting_jobs: share.waitingJobs,
+        max_running_jobs: share.maxRunningJobs,
+        max_gpus: share.maxGpus,
+      })),
     };
   }
 

@@ -347,6 +347,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ui/api/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every tenant's waiting jobs in scheduling order per worker group, and each tenant's share against its weight and quotas (scope admin:workers) */
+        get: operations["UiController_queue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/stream/tickets": {
         parameters: {
             query?: never;
@@ -1289,6 +1306,69 @@ export interface components {
             attention: components["schemas"]["AttentionItemDto"][];
             /** @description Capacity and usage per worker group (configured groups and any group with nodes). */
             groups: components["schemas"]["GroupCapacityDto"][];
+        };
+        QueuedJobDto: {
+            /** @description Place in the last scheduling cycle's order (1 = next), across groups. */
+            position: number;
+            /**
+             * Format: uuid
+             * @description Job id.
+             */
+            id: string;
+            /** @description Owning tenant. */
+            tenant_id: string;
+            /** @description Priority. */
+            priority: number;
+            /** @description Priority class it was submitted with. */
+            priority_class: string | null;
+            /** @description GPUs it asks for. */
+            gpu: number;
+            /** @description Why it waits. */
+            pending_reason: string | null;
+            /** @description Which resource is short, or which job holds the capacity. */
+            pending_detail: string | null;
+            /**
+             * Format: date-time
+             * @description Submission time.
+             */
+            created_at: string;
+        };
+        QueueGroupDto: {
+            /** @description Worker group the jobs asked for; null: any group. */
+            group: string | null;
+            /** @description Its waiting jobs in scheduling order. */
+            jobs: components["schemas"]["QueuedJobDto"][];
+        };
+        TenantShareDto: {
+            /** @description Tenant. */
+            tenant_id: string;
+            /** @description Fair-share weight. */
+            weight: number;
+            /** @description Its weight over the weights of every tenant listed (tenants with running or waiting work), 0-1. */
+            fair_share: number;
+            /** @description Dominant share: the largest of its CPU, memory and GPU fractions of ACTIVE capacity, 0-1. */
+            dominant_share: number;
+            /** @description Running jobs. */
+            running_jobs: number;
+            /** @description GPUs held. */
+            gpus: number;
+            /** @description Waiting jobs. */
+            waiting_jobs: number;
+            /** @description Quota on running jobs. */
+            max_running_jobs: number | null;
+            /** @description Quota on GPUs. */
+            max_gpus: number | null;
+        };
+        QueueResponseDto: {
+            /**
+             * Format: date-time
+             * @description When the last scheduling cycle ran.
+             */
+            cycle_at: string | null;
+            /** @description Waiting jobs per requested worker group (the first 500 of the order). */
+            groups: components["schemas"]["QueueGroupDto"][];
+            /** @description Tenants with running or waiting work. */
+            tenants: components["schemas"]["TenantShareDto"][];
         };
         StreamTicketResponseDto: {
             /** @description Single-use ticket for GET /v1/stream?ticket=…; valid 30 s. */
@@ -2640,6 +2720,52 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OverviewResponseDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    UiController_queue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueResponseDto"];
                 };
             };
             /** @description error.code: unauthorized */
