@@ -54,6 +54,11 @@ describe('the console at /console, in Chromium', () => {
     expect(await identity.textContent()).toContain('e2e-operator @ default');
     expect(await identity.textContent()).toContain('jobs:cancel');
     await page.getByRole('heading', { name: 'Needs attention' }).waitFor();
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the page's content.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
     expect(await auditPage(page, 'overview')).toEqual({ light: [], dark: [] });
     // The token lives in sessionStorage, not in localStorage or the URL.
     expect(await page.evaluate(() => [sessionStorage.getItem('mlis.token') !== null, JSON.stringify(localStorage).includes('eyJ')])).toEqual([true, false]);

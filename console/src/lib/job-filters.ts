@@ -59,6 +59,7 @@ export function hasFilters(filters: JobFilters): boolean {
 
 /** The list route's query for one page (the id filter is a direct lookup instead). */
 export function listQuery(filters: JobFilters, cursor: string | undefined, limit: number): JobListQuery {
-  const { id: _id, ...rest } = filters;
+  const rest: JobFilters = { ...filters };
+  delete rest.id;
   return { ...rest, limit, ...(cursor ? { cursor } : {}) };
 }

@@ -64,7 +64,7 @@ export function SubmitPage() {
     setBusy(true);
     try {
       const job = await unwrap(api.POST('/v1/jobs', { body }));
-      navigate(`/jobs/${job.id}`);
+      void navigate(`/jobs/${job.id}`);
     } catch (cause) {
       const apiError = cause as ApiError;
       setError(apiError);
