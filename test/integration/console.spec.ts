@@ -136,6 +136,10 @@ describe('the console at /console, in Chromium', () => {
     await page.waitForFunction(() => /^\d+$/.test(document.querySelector('[data-testid="queue-position"]')?.textContent ?? ''), null, { timeout: 45_000 });
     expect(await why.textContent()).toContain('insufficient_capacity');
     expect(Number(await page.getByTestId('queue-position').textContent())).toBeGreaterThanOrEqual(1);
+    // The overview, from the same ledger: every GPU used, and the GPU group flagged as admitting nothing.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.waitForFunction(() => (document.querySelector('[data-testid="attention"]')?.textContent ?? '').includes('Group admits nothing gpu'), null, { timeout: 15_000 });
+    expect(await page.locator('.stat', { hasText: 'GPUs used' }).textContent()).toContain('4/4');
     await page.getByRole('link', { name: 'Queue' }).click();
     // It asked for a GPU but no group: it waits in the "any group" lane.
     const gpuQueue = page.getByTestId('queue-any');
