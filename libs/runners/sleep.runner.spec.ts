@@ -9,7 +9,6 @@ function fakeContext(slept: number[]): RunContext {
     gpuIds: [],
     heartbeat: () => undefined,
     signal: new AbortController().signal,
-    artifacts: { open: () => Promise.reject(new Error('this runner reads no artifacts')) },
     sleep: async (ms) => {
       slept.push(ms);
     },
