@@ -10,6 +10,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # onnxruntime-node's postinstall would download the CUDA provider; the CPU one is in the package.
 RUN ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund
+COPY console/package.json console/package-lock.json ./console/
+RUN cd console && npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
@@ -21,6 +23,8 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The console, served by the API at /console (MLIS_CONSOLE_DIR defaults to console/dist).
+COPY --from=build /app/console/dist ./console/dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/examples ./examples
 COPY --from=build /app/scripts ./scripts

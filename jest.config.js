@@ -35,8 +35,8 @@ module.exports = {
       transform: tsJest,
       modulePathIgnorePatterns: ignoreBuild,
       testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
-      // Real processes over HTTP on a 2-core machine: Jest's 5 s default is a flake, not a check.
-      testTimeout: 60_000,
+      // A 60 s default test timeout (a project cannot set testTimeout: Jest ignores it there).
+      setupFilesAfterEnv: ['<rootDir>/test/integration/support/timeout.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
     },

@@ -95,7 +95,10 @@ case "${1:-}" in
     # The API signs worker tokens with the dev key and checks the bootstrap secret that nodes present.
     bash "$ROOT/scripts/secrets.sh" ensure
     # shellcheck disable=SC2086 # the flags are words
-    launch api -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
+    # The console build (npm run build) is served at /console; its job pages link to this Temporal Web UI.
+    launch api MLIS_CONSOLE_DIR="${MLIS_CONSOLE_DIR:-$ROOT/console/dist}" \
+      MLIS_TEMPORAL_UI_URL="${MLIS_TEMPORAL_UI_URL:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}}" \
+      -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
     # shellcheck disable=SC2086
     launch control MLIS_CONTROL_METRICS_PORT="$METRICS_PORT" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
     wait_until 60 "API (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready"

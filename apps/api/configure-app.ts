@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { AppConfig } from '../../libs/config';
+import { serveConsole } from './common/console-static';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { isArtifactUpload } from './artifacts/artifact-upload-route';
@@ -25,7 +26,13 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ApiExceptionFilter());
 
-  const document = SwaggerModule.createDocument(
+  serveConsole(app, config.console.dir);
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
+}
+
+/** The API's OpenAPI document, as /docs-json serves it; the console's typed client is generated from it. */
+export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('MLIS')
@@ -37,5 +44,4 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
       .addBearerAuth()
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

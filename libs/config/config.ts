@@ -22,6 +22,12 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
   return value;
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name, String(fallback));
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
+}
+
 function list(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -157,10 +163,15 @@ function artifactsBackend(env: Env): ArtifactsConfig['backend'] {
   return value;
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const value = str(env, name, String(fallback));
-  if (value !== 'true' && value !== 'false') throw new ConfigError(`${name} must be true or false, got "${value}"`);
-  return value === 'true';
+export interface ConsoleConfig {
+  /** The built console (console/dist), served at /console when it holds an index.html. */
+  dir: string;
+  /** The dev sign-in form's token route; only ever on while tokens are HS256 with the dev secret (no JWKS). */
+  devSignIn: boolean;
+  /** Temporal Web UI base URL, for the console's links to a job's workflow. */
+  temporalUiUrl: string;
+  /** The overview flags a job QUEUED longer than this. */
+  waitingAttentionSeconds: number;
 }
 
 export interface AppConfig {
@@ -182,6 +193,7 @@ export interface AppConfig {
   auth: AuthConfig;
   /** Bearer token the CLI and the worker send: MLIS_TOKEN, else the file `npm run up` writes. */
   token: string | null;
+  console: ConsoleConfig;
   tokenFile: string;
   artifacts: ArtifactsConfig;
 }
@@ -251,6 +263,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxBytes: int(env, 'MLIS_ARTIFACTS_MAX_BYTES', 1024 ** 3, 1),
       defaultExpirySeconds: int(env, 'MLIS_ARTIFACTS_DEFAULT_EXPIRY_SECONDS', 7 * 24 * 3600, 0),
       retentionIntervalSeconds: int(env, 'MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS', 300, 1),
+    },
+    console: {
+      dir: str(env, 'MLIS_CONSOLE_DIR', 'console/dist'),
+      devSignIn: bool(env, 'MLIS_CONSOLE_DEV_SIGN_IN', true) && !jwksUrl,
+      temporalUiUrl: str(env, 'MLIS_TEMPORAL_UI_URL', 'http://127.0.0.1:8233'),
+      waitingAttentionSeconds: int(env, 'MLIS_CONSOLE_WAITING_ATTENTION_SECONDS', 300, 1),
     },
   };
   if (config.artifacts.backend === 's3' && config.artifacts.maxBytes > S3_MAX_COPY_BYTES) {

@@ -178,6 +178,12 @@ export class JobsService {
     const records = await this.jobs.list({
       tenantId,
       state: query.state,
+      taskType: query.task_type,
+      workerGroup: query.worker_group,
+      nodeId: query.node,
+      submittedBy: query.submitted_by,
+      createdAfter: query.created_after === undefined ? undefined : new Date(query.created_after),
+      createdBefore: query.created_before === undefined ? undefined : new Date(query.created_before),
       // One extra row tells whether another page exists.
       limit: limit + 1,
       after: query.cursor === undefined ? undefined : decodeJobCursor(query.cursor),
