@@ -147,6 +147,16 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     await upload(randomBytes(MAX_BYTES)).expect(201);
   });
 
+  it("applies a tenant's own lower cap", async () => {
+    t.tenants.put({ id: 'small', name: 'Small', maxArtifactBytes: 1000 });
+    const small = t.userToken({ tenant: 'small' });
+    expect((await upload(randomBytes(1001), '', undefined, small).expect(413)).body.error.message).toContain('limit of 1000 bytes');
+    await upload(randomBytes(1000), '', undefined, small).expect(201);
+    // A tenant's cap above the server's does not raise it.
+    t.tenants.put({ id: 'big', name: 'Big', maxArtifactBytes: MAX_BYTES * 10 });
+    await upload(randomBytes(MAX_BYTES + 1), '', undefined, t.userToken({ tenant: 'big' })).expect(413);
+  });
+
   it('validates query, content type and ids with 400 before reading anything', async () => {
     for (const query of ['?sha256=xyz', '?expires_in_seconds=0', '?expires_in_seconds=1.5', '?name=a/b', '?unknown=1']) {
       const response = await upload(Buffer.from('x'), query).expect(400);
