@@ -100,6 +100,9 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     expect(unsatisfiable.headers['content-range']).toBe('bytes */1000');
     expect(unsatisfiable.body.error.code).toBe('range_not_satisfiable');
 
+    const head = await request(http).head(`/v1/artifacts/${body.id}`).set('Authorization', `Bearer ${token}`).expect(200);
+    expect(head.headers).toMatchObject({ 'content-length': '1000', etag: `"${sha256(bytes)}"`, 'accept-ranges': 'bytes' });
+
     const notModified = await get().set('If-None-Match', `"${sha256(bytes)}"`).expect(304);
     expect(notModified.headers.etag).toBe(`"${sha256(bytes)}"`);
     expect((notModified.body as Buffer).length).toBe(0);
