@@ -3,7 +3,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * Artifact metadata (the bytes live in the artifact store, addressed by sha256: several rows may share one
  * object) and which jobs use each artifact. A link to a finished job does not keep an artifact: deleting the
- * artifact removes its links. A tenant may have a lower upload cap than the configured one.
+ * artifact removes its links.
  */
 export class Artifacts1764600000000 implements MigrationInterface {
   name = 'Artifacts1764600000000';
@@ -33,11 +33,9 @@ export class Artifacts1764600000000 implements MigrationInterface {
         PRIMARY KEY (job_id, artifact_id, role)
       )`);
     await q.query(`CREATE INDEX job_artifacts_by_artifact ON job_artifacts (artifact_id)`);
-    await q.query(`ALTER TABLE tenants ADD COLUMN max_artifact_bytes bigint CHECK (max_artifact_bytes >= 0)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE tenants DROP COLUMN max_artifact_bytes`);
     await q.query(`DROP TABLE job_artifacts`);
     await q.query(`DROP TABLE artifacts`);
   }

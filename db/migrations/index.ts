@@ -4,6 +4,7 @@ import { Scheduling1764300000000 } from './1764300000000-scheduling';
 import { NodeChangeTracking1764400000000 } from './1764400000000-node-change-tracking';
 import { TenantGroupLimits1764500000000 } from './1764500000000-tenant-group-limits';
 import { Artifacts1764600000000 } from './1764600000000-artifacts';
+import { TenantArtifactCap1764700000000 } from './1764700000000-tenant-artifact-cap';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   NodeChangeTracking1764400000000,
   TenantGroupLimits1764500000000,
   Artifacts1764600000000,
+  TenantArtifactCap1764700000000,
 ];
