@@ -177,6 +177,8 @@ export interface Tenant {
   submit_rate_per_minute: number | null;
   max_running_jobs: number | null;
   max_gpus: number | null;
+  /** Largest artifact upload; null: the server's limit. */
+  max_artifact_bytes: number | null;
   weight: number;
   /** Limits inside worker groups; a group not listed has none of its own. */
   group_limits: Record<string, GroupLimits>;
@@ -201,6 +203,7 @@ export interface TenantChanges {
   submit_rate_per_minute?: number | null;
   max_running_jobs?: number | null;
   max_gpus?: number | null;
+  max_artifact_bytes?: number | null;
   weight?: number;
   /** Each group given replaces that group's limits; a group given as null loses them. */
   group_limits?: Record<string, GroupLimits | null>;

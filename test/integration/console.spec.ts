@@ -126,6 +126,23 @@ describe('the console at /console, in Chromium', () => {
     }
   });
 
+  it('a result too large to show inline is downloaded from the job page', async () => {
+    await signInWithToken(page, tokenFor({ sub: 'e2e-artifact' }));
+    // 100 vectors of 384 numbers: far above the 64 KiB inline threshold, so the node stores it as an artifact.
+    const texts = Array.from({ length: 100 }, (_, i) => `console download check number ${i}`);
+    const accepted = await submit({ task_type: 'inference', params: { mode: 'embed', texts } });
+    const done = await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state));
+    expect(done.state).toBe('SUCCEEDED');
+    expect(done.result_artifact).toEqual(expect.any(String));
+    await page.goto(consoleUrl(`/jobs/${accepted.id}`));
+    expect(await page.getByTestId('result-artifact').textContent()).toContain(done.result_artifact);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download result' }).click()]);
+    expect(download.suggestedFilename()).toBe(`result-${accepted.id}.json`);
+    const result = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    expect(result).toMatchObject({ mode: 'embed', texts: 100, embedding_dim: 384 });
+    expect(result.embeddings).toHaveLength(100);
+  });
+
   it('a waiting GPU job shows its reason and queue position, then starts when a GPU frees', async () => {
     await signInWithToken(page, tokenFor({ sub: 'e2e-gpu' }));
     const holders = await Promise.all([1, 2, 3, 4].map(() => submit({ task_type: 'gpu_demo', params: { seconds: 15 }, cpu: 1, mem_mb: 256, gpu: 1 })));

@@ -54,6 +54,7 @@ export class FakeTenantsRepository implements Db<TenantsRepository> {
     const record: TenantRecord = {
       maxQueuedJobs: null,
       submitRatePerMinute: null,
+      maxArtifactBytes: null,
       maxRunningJobs: null,
       maxGpus: null,
       weight: 1,

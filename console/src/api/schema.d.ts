@@ -880,6 +880,11 @@ export interface components {
             max_running_jobs?: number | null;
             /** @description Most GPUs in use at once; more wait with quota_exceeded. null for no limit. */
             max_gpus?: number | null;
+            /**
+             * Format: int64
+             * @description Largest artifact upload in bytes (413 above it), below the server's MLIS_ARTIFACTS_MAX_BYTES; null: the server's.
+             */
+            max_artifact_bytes?: number | null;
             /** @description Fair-share weight: a tenant of weight 2 is entitled to twice the dominant share of one of weight 1. Default 1. */
             weight?: number;
             /**
@@ -918,6 +923,11 @@ export interface components {
             max_running_jobs: number | null;
             /** @description Most GPUs in use at once; null for no limit. */
             max_gpus: number | null;
+            /**
+             * Format: int64
+             * @description Largest artifact upload in bytes; null: the server's MLIS_ARTIFACTS_MAX_BYTES.
+             */
+            max_artifact_bytes: number | null;
             /** @description Fair-share weight (1-1000). */
             weight: number;
             /**
@@ -959,6 +969,11 @@ export interface components {
             max_running_jobs?: number | null;
             /** @description Most GPUs in use at once; more wait with quota_exceeded. null for no limit. */
             max_gpus?: number | null;
+            /**
+             * Format: int64
+             * @description Largest artifact upload in bytes (413 above it), below the server's MLIS_ARTIFACTS_MAX_BYTES; null: the server's.
+             */
+            max_artifact_bytes?: number | null;
             /** @description Fair-share weight: a tenant of weight 2 is entitled to twice the dominant share of one of weight 1. Default 1. */
             weight?: number;
             /**

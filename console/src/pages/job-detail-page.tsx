@@ -32,11 +32,31 @@ export function JobDetailPage() {
   const cancelBlocked = missingScope(whoami, 'jobs:cancel');
   const [cancelError, setCancelError] = useState<ApiError | null>(null);
   const [cancelling, setCancelling] = useState(false);
+  const [downloading, setDownloading] = useState(false);
+  const [downloadError, setDownloadError] = useState<ApiError | null>(null);
 
   if (job.error && !job.data) return <ErrorNotice error={job.error} what={`job ${id}`} />;
   if (!job.data) return <p>Loading…</p>;
   const j = job.data;
   const finished = j.state !== 'QUEUED' && j.state !== 'RUNNING';
+  // The result route needs the bearer token, so a plain link cannot fetch it: download through the client, save as a file.
+  const downloadResult = async () => {
+    setDownloading(true);
+    setDownloadError(null);
+    try {
+      const blob = await unwrap(api.GET('/v1/jobs/{id}/result', { params: { path: { id } }, parseAs: 'blob' }));
+      const url = URL.createObjectURL(blob as Blob);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = `result-${id}.json`;
+      link.click();
+      URL.revokeObjectURL(url);
+    } catch (error) {
+      setDownloadError(error as ApiError);
+    } finally {
+      setDownloading(false);
+    }
+  };
   const cancel = async () => {
     setCancelling(true);
     setCancelError(null);
@@ -123,7 +143,13 @@ export function JobDetailPage() {
             <dd>{formatTime(j.finished_at, timeMode)}</dd>
           </dl>
           <h3>Params</h3>
-          <JsonView value={j.params} label="Params" />
+          {j.params_artifact ? (
+            <p>
+              Too large to show here: stored as artifact <code>{j.params_artifact}</code>.
+            </p>
+          ) : (
+            <JsonView value={j.params} label="Params" />
+          )}
         </section>
         <section className="card" aria-labelledby="result-title">
           <h2 id="result-title">Result</h2>
@@ -132,7 +158,19 @@ export function JobDetailPage() {
               <strong>{j.error.code}</strong>: {j.error.message}
             </div>
           ) : null}
-          {j.result !== null && j.result !== undefined ? <JsonView value={j.result} label="Result" /> : <p className="muted">No result{finished ? '' : ' yet'}.</p>}
+          {j.result_artifact ? (
+            <p data-testid="result-artifact">
+              The result is too large to show here: artifact <code>{j.result_artifact}</code>.{' '}
+              <button type="button" onClick={() => void downloadResult()} disabled={downloading}>
+                Download result
+              </button>
+            </p>
+          ) : j.result !== null && j.result !== undefined ? (
+            <JsonView value={j.result} label="Result" />
+          ) : (
+            <p className="muted">No result{finished ? '' : ' yet'}.</p>
+          )}
+          {downloadError ? <ErrorNotice error={downloadError} what="the result" /> : null}
         </section>
       </div>
       <section aria-labelledby="audit-title">
