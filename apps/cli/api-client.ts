@@ -36,6 +36,8 @@ export interface ApiClientOptions {
 interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
+  /** Added to the request timeout: how long the server may hold a long-poll. */
+  extraTimeoutMs?: number;
 }
 
 interface SendOptions {
@@ -43,6 +45,7 @@ interface SendOptions {
   headers?: Record<string, string>;
   /** Off for transfers, whose length has no bound: they end when the bytes do. */
   timeout: boolean;
+  extraTimeoutMs?: number;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -90,8 +93,11 @@ export class ApiClient {
     return this.request<Job>('POST', '/v1/jobs', { body: request, headers });
   }
 
-  getJob(id: string): Promise<Job> {
-    return this.request<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  /** With `waitSeconds` (1-60) a long-poll: the API answers once the job is final or the wait ends. */
+  getJob(id: string, waitSeconds = 0): Promise<Job> {
+    const path = `/v1/jobs/${encodeURIComponent(id)}`;
+    if (waitSeconds === 0) return this.request<Job>('GET', path);
+    return this.request<Job>('GET', `${path}?wait=${waitSeconds}`, { extraTimeoutMs: waitSeconds * 1000 });
   }
 
   listJobs(query: ListJobsQuery): Promise<JobPage> {
@@ -195,6 +201,7 @@ export class ApiClient {
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       timeout: true,
+      extraTimeoutMs: options.extraTimeoutMs,
     });
     return this.json<T>(method, path, response, await this.text(response));
   }
@@ -203,7 +210,7 @@ export class ApiClient {
   private async send(method: string, path: string, options: SendOptions): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeoutMs = (this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) + (options.extraTimeoutMs ?? 0);
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
