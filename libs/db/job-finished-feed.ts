@@ -50,9 +50,14 @@ export class JobFinishedFeed {
   private async connect(): Promise<void> {
     if (this.closed) return;
     const client = new Client({ connectionString: this.databaseUrl });
+    let gone = false;
+    // Once per connection, however it failed ('error', 'end' or a rejected connect, in any order and number).
     const lost = (error?: unknown) => {
+      if (gone) return;
+      gone = true;
       if (this.client === client) this.client = null;
       client.removeAllListeners();
+      client.on('error', () => undefined);
       void client.end().catch(() => undefined);
       if (this.closed) return;
       this.warn(`job-finished feed lost its Postgres connection (${String(error ?? 'ended')}); waiters re-read on their timer`);
@@ -70,6 +75,7 @@ export class JobFinishedFeed {
       lost(error);
       return;
     }
+    if (gone) return;
     if (this.closed) {
       await client.end().catch(() => undefined);
       return;

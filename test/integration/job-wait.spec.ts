@@ -1,4 +1,4 @@
-import { api, submit, tokenFor } from './support/api';
+import { api, poll, submit, tokenFor, withDb } from './support/api';
 
 // GET /v1/jobs/:id?wait=: the long-poll answers when the job's final state commits (woken by the API's
 // LISTEN on the job-finished channel), at the deadline with the job as it is, and never waits on another tenant's job.
@@ -15,6 +15,24 @@ describe('waiting for a job (GET /v1/jobs/:id?wait=)', () => {
     // finished_at is stamped in the transaction that moved the job; the answer follows its commit.
     expect(answered - Date.parse(response.body.finished_at)).toBeLessThan(1_000);
     expect(answered - asked).toBeLessThan(15_000);
+  });
+
+  it('listens again after its Postgres connection is cut, and still answers promptly', async () => {
+    const listeners = (db: Parameters<Parameters<typeof withDb>[0]>[0]) =>
+      db.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN mlis_job_finished'`);
+    const before = await withDb(async (db) => {
+      const { rows } = await listeners(db);
+      for (const { pid } of rows) await db.query('SELECT pg_terminate_backend($1)', [pid]);
+      return rows.map((row: { pid: number }) => row.pid);
+    });
+    expect(before.length).toBeGreaterThan(0);
+    await poll('the API listening on a new connection', () =>
+      withDb(async (db) => ((await listeners(db)).rows.some((row: { pid: number }) => !before.includes(row.pid)) ? true : undefined)),
+    );
+    const accepted = await submit({ task_type: 'sleep', params: { seconds: 1 }, cpu: 1 });
+    const response = await api('GET', `/v1/jobs/${accepted.id}?wait=30`);
+    expect(response.body.state).toBe('SUCCEEDED');
+    expect(Date.now() - Date.parse(response.body.finished_at)).toBeLessThan(1_000);
   });
 
   it('answers at the deadline, 200 with the current state, when the job stays queued', async () => {
