@@ -5,19 +5,19 @@ import type { ApiErrorDetail, Artifact, ArtifactPage, AuditPage, AuditQuery, Cre
 
 // Every route is typed from the generated `paths`: a route, its path and query parameters, headers, JSON body and
 // success body all come from the API's OpenAPI document, so a change there fails the CLI's typecheck.
-type Method = 'get' | 'post' | 'patch' | 'delete';
+export type Method = 'get' | 'post' | 'patch' | 'delete';
 /** The routes that answer `M`. */
-type RouteWith<M extends Method> = { [R in keyof paths]: paths[R][M] extends undefined ? never : R }[keyof paths];
-type Operation<R extends keyof paths, M extends Method> = NonNullable<paths[R][M]>;
+export type RouteWith<M extends Method> = { [R in keyof paths]: paths[R][M] extends undefined ? never : R }[keyof paths];
+export type Operation<R extends keyof paths, M extends Method> = NonNullable<paths[R][M]>;
 type JsonOf<T> = T extends { content: { 'application/json': infer B } } ? B : never;
 /** The JSON body a route answers with on success. */
-type SuccessBody<Op> = Op extends { responses: infer S } ? JsonOf<S[Extract<keyof S, 200 | 201 | 202>]> : never;
+export type SuccessBody<Op> = Op extends { responses: infer S } ? JsonOf<S[Extract<keyof S, 200 | 201 | 202>]> : never;
 type PathParams<Op> = Op extends { parameters: { path: infer P } } ? P : never;
 type QueryParams<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 type HeaderParams<Op> = Op extends { parameters: { header?: infer H } } ? NonNullable<H> : never;
 type JsonBody<Op> = Op extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
 /** What one call of a route sends: `path` is required when the route has path parameters. */
-type RouteParts<Op> = ([PathParams<Op>] extends [never] ? { path?: never } : { path: PathParams<Op> }) & {
+export type RouteParts<Op> = ([PathParams<Op>] extends [never] ? { path?: never } : { path: PathParams<Op> }) & {
   query?: QueryParams<Op>;
   headers?: HeaderParams<Op>;
   body?: JsonBody<Op>;
