@@ -16,7 +16,9 @@ COPY . .
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+# docker build --build-arg MLIS_BUILD_REVISION=$(git rev-parse --short HEAD): shown on mlis_build_info.
+ARG MLIS_BUILD_REVISION=unknown
+ENV NODE_ENV=production MLIS_BUILD_REVISION=$MLIS_BUILD_REVISION
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -1,6 +1,8 @@
-// Three suites: unit specs next to the code, workflow tests on the time-skipping server,
+// Four suites: unit specs next to the code, workflow tests on the time-skipping server, deployment artefacts,
 // integration tests against the real stack (Postgres, Temporal dev server, API, control, workers).
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] };
+// The build copies package.json into dist/ (mlis_build_info reads its version); Jest must not see two packages.
+const ignoreBuild = ['<rootDir>/dist/'];
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -9,18 +11,29 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform: tsJest,
+      modulePathIgnorePatterns: ignoreBuild,
       testMatch: ['<rootDir>/{apps,activities,libs,workflows,db}/**/*.spec.ts'],
     },
     {
       displayName: 'workflow',
       testEnvironment: 'node',
       transform: tsJest,
+      modulePathIgnorePatterns: ignoreBuild,
       testMatch: ['<rootDir>/test/workflow/**/*.spec.ts'],
+    },
+    {
+      // Deployment artefacts (Grafana dashboard, Kubernetes manifests) checked offline.
+      displayName: 'deploy',
+      testEnvironment: 'node',
+      transform: tsJest,
+      modulePathIgnorePatterns: ignoreBuild,
+      testMatch: ['<rootDir>/test/deploy/**/*.spec.ts'],
     },
     {
       displayName: 'integration',
       testEnvironment: 'node',
       transform: tsJest,
+      modulePathIgnorePatterns: ignoreBuild,
       testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
       // A 60 s default test timeout (a project cannot set testTimeout: Jest ignores it there).
       setupFilesAfterEnv: ['<rootDir>/test/integration/support/timeout.ts'],

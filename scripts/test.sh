@@ -19,6 +19,9 @@ bash temporal/install-cli.sh >/dev/null
 # The `inference` model: unit specs load it, and the stack's nodes run it.
 MLIS_MODEL_DIR="$(bash scripts/install-model.sh)"
 export MLIS_MODEL_DIR
+# promtool (metrics and dashboard checks), kustomize and kubernetes-validate (manifest checks).
+bash scripts/install-promtool.sh >/dev/null
+bash scripts/install-k8s-tools.sh >/dev/null
 # The S3 artifact store's suite runs against a real S3-compatible server (moto), stopped when the run ends.
 bash scripts/s3-test-server.sh start
 trap 'bash scripts/s3-test-server.sh stop' EXIT

@@ -39,6 +39,7 @@ MLIS is up in $(( $(date +%s) - started ))s.
   Console         $api/console   (sign in with the dev token below, or the dev sign-in form)
   OpenAPI         $api/docs
   Temporal Web UI http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
+  Metrics         $api/metrics, control http://127.0.0.1:${MLIS_STACK_METRICS_PORT:-9464}/metrics, nodes on the next ports (bash scripts/stack.sh metrics-port cpu-1)
   CLI             ./bin/mlis workers    (MLIS_API_URL=$api)
   Logs            .mlis/stack/*.log, .mlis/logs/temporal.log
 

@@ -9,6 +9,7 @@ import { isArtifactUpload } from './artifacts/artifact-upload-route';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-context';
 import { createValidationPipe } from './common/validation';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 
 /**
  * Everything around the routes, shared by the real app and the specs. Order matters: the request id
@@ -19,6 +20,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
   app.use(accessLogMiddleware(new Logger('http')));
+  app.use(httpMetricsMiddleware());
   // Artifact uploads stream their raw body to the store: neither parsed nor held by the JSON limit.
   app.use(jsonBodyMiddleware(config.api.bodyLimitBytes, isArtifactUpload));
   app.useGlobalPipes(createValidationPipe());

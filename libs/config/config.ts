@@ -119,6 +119,27 @@ export interface AuthConfig {
   workerTokenTtlSeconds: number;
 }
 
+export interface MetricsConfig {
+  /** Address the control's and the nodes' own /metrics servers bind (the API serves /metrics on its port). */
+  host: string;
+  /** The control process's /metrics port; 0: no metrics server. */
+  controlPort: number;
+  /** Label ledger gauges with the N tenants with most active jobs plus "other"; null: no tenant label at all. */
+  tenantLabelTopN: number | null;
+  /** The commit or tag this build came from, on mlis_build_info. */
+  buildRevision: string;
+}
+
+/** `off`, or `top:N` with 1 <= N <= 100. */
+function tenantLabel(env: Env, name: string): number | null {
+  const value = str(env, name, 'off');
+  if (value === 'off') return null;
+  const match = /^top:(\d+)$/.exec(value);
+  const n = match ? Number(match[1]) : NaN;
+  if (!(n >= 1 && n <= 100)) throw new ConfigError(`${name} must be off or top:N with N from 1 to 100, got "${value}"`);
+  return n;
+}
+
 /** The largest object one S3 CopyObject may copy: the S3 backend commits an upload with one server-side copy. */
 export const S3_MAX_COPY_BYTES = 5 * 1024 ** 3;
 
@@ -168,6 +189,7 @@ export interface AppConfig {
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
+  metrics: MetricsConfig;
   auth: AuthConfig;
   /** Bearer token the CLI and the worker send: MLIS_TOKEN, else the file `npm run up` writes. */
   token: string | null;
@@ -209,6 +231,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),
+    metrics: {
+      host: str(env, 'MLIS_METRICS_HOST', '127.0.0.1'),
+      controlPort: int(env, 'MLIS_CONTROL_METRICS_PORT', 9464, 0),
+      tenantLabelTopN: tenantLabel(env, 'MLIS_METRICS_TENANT_LABEL'),
+      buildRevision: str(env, 'MLIS_BUILD_REVISION', 'unknown'),
+    },
     auth: {
       issuer: str(env, 'MLIS_AUTH_ISSUER', 'mlis-dev'),
       audience: str(env, 'MLIS_AUTH_AUDIENCE', 'mlis-api'),
@@ -270,6 +298,8 @@ export interface NodeConfig {
   gpuProbe: 'simulated' | 'nvidia-smi';
   /** Free-form key=value labels that jobs select with node_selector. */
   labels: Record<string, string>;
+  /** This node's /metrics port (its own and the Temporal SDK's worker metrics); 0: no metrics server. */
+  metricsPort: number;
   /** Where the node keeps the artifacts its jobs read, by sha256; reused across jobs and restarts. */
   artifactCacheDir: string;
 }
@@ -297,6 +327,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuMemoryMb: int(env, 'MLIS_NODE_GPU_MEMORY_MB', 16384, 0),
     gpuProbe: gpuProbe(env),
     labels: labels(env, 'MLIS_NODE_LABELS'),
+    metricsPort: int(env, 'MLIS_NODE_METRICS_PORT', 9465, 0),
     // Under the stack's state dir (scripts/stack.sh exports it), like the API's fs artifact store.
     artifactCacheDir: resolve(str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', join(str(env, 'MLIS_STATE_DIR', '.mlis/stack'), 'nodes', nodeId, 'artifacts'))),
   };

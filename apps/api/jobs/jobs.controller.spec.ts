@@ -82,6 +82,8 @@ describe(JobsController.name, () => {
         ['MlisTaskType', 'sleep'],
         ['MlisState', 'QUEUED'],
       ]);
+      // The log context every activity of the job logs with.
+      expect(started.options.memo).toEqual({ request_id: response.headers['x-request-id'], tenant: 'default' });
     });
 
     it('applies defaults: cpu 1, mem_mb 256, gpu 0, and keeps the params as sent (the runner fills its own defaults)', async () => {

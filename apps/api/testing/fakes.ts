@@ -307,7 +307,13 @@ export class FakeScheduler {
 
 export interface StartedWorkflow {
   workflowType: string;
-  options: { taskQueue: string; workflowId: string; args: unknown[]; typedSearchAttributes: { key: { name: string }; value: unknown }[] };
+  options: {
+    taskQueue: string;
+    workflowId: string;
+    args: unknown[];
+    typedSearchAttributes: { key: { name: string }; value: unknown }[];
+    memo?: Record<string, unknown>;
+  };
 }
 
 /** The slice of the Temporal client the API uses. */
