@@ -2,7 +2,7 @@ import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type On
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../../libs/config';
-import { createDataSource, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
+import { createDataSource, JobFinishedFeed, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
 import { connectClient, cycleOptions, Scheduler } from '../../../libs/temporal';
 import { APP_CONFIG } from './app-config';
 
@@ -12,15 +12,17 @@ export class ConnectionsCloser implements OnApplicationShutdown {
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(Client) private readonly client: Client,
+    @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.finished.close();
     await this.client.connection.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }
 
-/** Config, Postgres, the Temporal client and the repositories, each under its class token. */
+/** Config, Postgres (with the job-finished feed), the Temporal client and the repositories, each under its class token. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -29,6 +31,15 @@ export class CoreModule {
       { provide: APP_CONFIG, useValue: config },
       { provide: DataSource, useFactory: () => createDataSource(config.databaseUrl).initialize() },
       { provide: Client, useFactory: () => connectClient(config.temporal) },
+      {
+        // One LISTEN connection for every GET /v1/jobs/:id?wait= in this process.
+        provide: JobFinishedFeed,
+        useFactory: () => {
+          const feed = new JobFinishedFeed(config.databaseUrl, (message) => new Logger('JobFinishedFeed').warn(message));
+          feed.start();
+          return feed;
+        },
+      },
       { provide: LedgerRepository, useFactory: (db: DataSource) => new LedgerRepository(db), inject: [DataSource] },
       { provide: JobsRepository, useFactory: (db: DataSource) => new JobsRepository(db), inject: [DataSource] },
       { provide: NodesRepository, useFactory: (db: DataSource) => new NodesRepository(db), inject: [DataSource] },
