@@ -5,6 +5,7 @@ import type { AppConfig } from '../../libs/config';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
+import { methodNotAllowedMiddleware, type DeclaredPaths } from './common/method-not-allowed.middleware';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-context';
 import { createValidationPipe } from './common/validation';
 
@@ -14,13 +15,6 @@ import { createValidationPipe } from './common/validation';
  * The app must be created with `bodyParser: false`: JSON parsing happens here, with our limit and errors.
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
-  app.disable('x-powered-by');
-  app.use(requestIdMiddleware);
-  app.use(accessLogMiddleware(new Logger('http')));
-  app.use(jsonBodyMiddleware(config.api.bodyLimitBytes));
-  app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new ApiExceptionFilter());
-
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -33,5 +27,13 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
       .addBearerAuth()
       .build(),
   );
+  app.disable('x-powered-by');
+  app.use(requestIdMiddleware);
+  app.use(accessLogMiddleware(new Logger('http')));
+  // Before the body is read, and before the routes (they are mounted at init): from the document clients read.
+  app.use(methodNotAllowedMiddleware(document.paths as DeclaredPaths));
+  app.use(jsonBodyMiddleware(config.api.bodyLimitBytes));
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ApiExceptionFilter());
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

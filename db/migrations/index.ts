@@ -3,6 +3,7 @@ import { AuditAndLimits1764200000000 } from './1764200000000-audit-and-limits';
 import { Scheduling1764300000000 } from './1764300000000-scheduling';
 import { NodeChangeTracking1764400000000 } from './1764400000000-node-change-tracking';
 import { TenantGroupLimits1764500000000 } from './1764500000000-tenant-group-limits';
+import { AssignmentProcess1764900000000 } from './1764900000000-assignment-process';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   Scheduling1764300000000,
   NodeChangeTracking1764400000000,
   TenantGroupLimits1764500000000,
+  AssignmentProcess1764900000000,
 ];

@@ -47,6 +47,8 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.NodeDead:
     case ApiErrorCode.TenantExists:
       return 409;
+    case ApiErrorCode.MethodNotAllowed:
+      return 405;
     case ApiErrorCode.PayloadTooLarge:
       return 413;
     case ApiErrorCode.RateLimited:

@@ -19,7 +19,7 @@ import { InvalidParamsError } from '../../../libs/runners/runner';
 import { getRunner } from '../../../libs/runners/registry';
 import type { Scope } from '../../../libs/auth/claims';
 import { mayAccessTenant, type Actor, type RequestActor } from '../common/actor';
-import { DomainError } from '../common/domain-error';
+import { DomainError, RetryLaterError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import { decodeJobCursor, encodeJobCursor } from './jobs-cursor';
 import {
@@ -119,7 +119,7 @@ export class JobsService {
    * With an idempotency key, a repeat of the same submission returns the job accepted the first time.
    */
   async submit(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
-    await this.limits.admit(actor, dto.params, requestId);
+    const queueLimit = await this.limits.admit(actor, dto.params, requestId);
     const spec = this.admit(dto);
     if (idempotencyKey !== undefined) {
       const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
@@ -139,11 +139,16 @@ export class JobsService {
       // The audit row shares the job row's transaction (and connection: a second one per submission
       // would exhaust the pool under a burst); the workflow starts last, so nothing starts for a job that is not committed.
       const record = await this.jobs.insert(job, async (_record, manager) => {
+        if (queueLimit) await this.limits.holdQueuePlace(queueLimit, manager);
         await this.audit.record(this.allowed(actor, requestId, 'job.submit', job.id, job.tenantId), manager);
         await this.startWorkflow(job);
       });
       return { job: toJobResponse(record), created: true };
     } catch (error) {
+      if (error instanceof RetryLaterError && error.code === ApiErrorCode.QuotaExceeded) {
+        await this.limits.deny(actor, requestId, 'quota_exceeded');
+        throw error;
+      }
       // A concurrent submission with the same key committed first.
       if (error instanceof IdempotencyKeyTakenError && idempotencyKey !== undefined) {
         const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
