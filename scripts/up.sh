@@ -14,8 +14,10 @@ echo "[up] building" >&2
 npm run --silent build
 
 bash scripts/postgres.sh start
+# The owner runs migrations; api and control connect as the runtime role (owner-url first: it falls back to DATABASE_URL).
+MLIS_MIGRATION_DATABASE_URL="$(bash scripts/postgres.sh owner-url)"
 DATABASE_URL="$(bash scripts/postgres.sh url)"
-export DATABASE_URL
+export DATABASE_URL MLIS_MIGRATION_DATABASE_URL
 bash temporal/dev-server.sh start
 export TEMPORAL_ADDRESS="127.0.0.1:${TEMPORAL_PORT:-7233}"
 

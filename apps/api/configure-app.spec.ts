@@ -159,6 +159,7 @@ describe(configureApp.name, () => {
           '/ui/api/overview',
           '/v1/internal/nodes/register',
           '/v1/internal/nodes/{id}/heartbeat',
+          '/v1/internal/nodes/{id}/token',
           '/v1/jobs',
           '/v1/jobs/{id}',
           '/v1/jobs/{id}/cancel',

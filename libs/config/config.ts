@@ -113,7 +113,10 @@ export interface AuthConfig {
 }
 
 export interface AppConfig {
+  /** The runtime role's connection (api, control): it may not alter, update or delete audit rows. */
   databaseUrl: string;
+  /** The owner's connection, used only to run migrations and grant the runtime role its privileges. */
+  migrationDatabaseUrl: string;
   temporal: TemporalConfig;
   scheduling: SchedulingConfig;
   api: { host: string; port: number; bodyLimitBytes: number };
@@ -134,8 +137,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const configDir = str(env, 'MLIS_CONFIG_DIR', `${str(env, 'XDG_CONFIG_HOME', `${home}/.config`)}/mlis`);
   const jwksUrl = str(env, 'MLIS_AUTH_JWKS_URL', '');
   const host = str(env, 'MLIS_API_HOST', '127.0.0.1');
+  const databaseUrl = str(env, 'DATABASE_URL', 'postgres://mlis_app@127.0.0.1:55432/mlis');
   const config: AppConfig = {
-    databaseUrl: str(env, 'DATABASE_URL', 'postgres://mlis@127.0.0.1:55432/mlis'),
+    databaseUrl,
+    // Your own DATABASE_URL without a migration URL: one role does both (it then owns audit_events).
+    migrationDatabaseUrl: str(env, 'MLIS_MIGRATION_DATABASE_URL', env.DATABASE_URL ? databaseUrl : 'postgres://mlis@127.0.0.1:55432/mlis'),
     temporal: {
       address: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
       namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),

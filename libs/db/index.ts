@@ -8,3 +8,4 @@ export * from './ledger.repository';
 export * from './jobs.repository';
 export * from './nodes.repository';
 export * from './metrics.repository';
+export * from './runtime-role';

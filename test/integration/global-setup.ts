@@ -17,8 +17,9 @@ export default async function globalSetup(): Promise<void> {
   script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
   const database = `mlis_it_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
-  const baseUrl = script('scripts/postgres.sh', ['url']);
-  const databaseUrl = baseUrl.replace(/\/[^/]*$/, `/${database}`);
+  // The stack connects as the runtime role; migrations run as the owner, which grants the runtime role its rights.
+  const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);
+  const migrationDatabaseUrl = script('scripts/postgres.sh', ['owner-url']).replace(/\/[^/]*$/, `/${database}`);
 
   const temporalEnv = {
     TEMPORAL_PORT,
@@ -53,13 +54,14 @@ export default async function globalSetup(): Promise<void> {
   const env: StackEnv = {
     apiUrl: processEnv.MLIS_API_URL,
     databaseUrl,
+    ownerDatabaseUrl: migrationDatabaseUrl,
     temporalAddress: processEnv.TEMPORAL_ADDRESS,
     processEnv,
   };
   writeStackEnv(env);
 
   execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], {
-    env: { ...process.env, ...processEnv },
+    env: { ...process.env, ...processEnv, MLIS_MIGRATION_DATABASE_URL: migrationDatabaseUrl },
     stdio: 'inherit',
   });
   stack(env, 'stop');
