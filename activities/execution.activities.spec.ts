@@ -50,7 +50,7 @@ function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, notifyStarted = j
 
 /** A runner whose run() is supplied by the test. */
 function fakeRunner(run: Runner['run']): ReadonlyMap<string, Runner> {
-  return new Map([['fake', { taskType: 'fake', description: 'test', validate: (p: unknown) => p, run }]]);
+  return new Map([['fake', { taskType: 'fake', description: 'test', paramsSchema: {}, validate: (p: unknown) => p, run }]]);
 }
 
 describe('createExecutionActivities', () => {

@@ -1,13 +1,54 @@
 import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import type { AppConfig } from '../../libs/config';
+import { LABEL_KEY_PATTERN } from '../../libs/contracts/labels';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
 import { methodNotAllowedMiddleware, type DeclaredPaths } from './common/method-not-allowed.middleware';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-context';
 import { createValidationPipe } from './common/validation';
+import { CREATE_JOB_CROSS_FIELD_RULES, CREATE_JOB_DEPENDENCIES } from './jobs/jobs.dto';
+
+/** What the decorators cannot say: rules across fields, and the values this deployment configured. */
+function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): void {
+  const createJob = document.components?.schemas?.CreateJobDto as SchemaObject | undefined;
+  if (!createJob?.properties) throw new Error('OpenAPI document has no CreateJobDto schema');
+  createJob.allOf = CREATE_JOB_CROSS_FIELD_RULES as SchemaObject[];
+  Object.assign(createJob, { dependencies: CREATE_JOB_DEPENDENCIES });
+  createJob.description = 'gpu_model and gpu_memory_mb need gpu >= 1; give priority or priority_class, not both.';
+  // One consistent whole example: the per-field examples and defaults together would break the rules above
+  // (a gpu_model with the default gpu 0, priority_class with the default priority).
+  createJob.example = { task_type: 'sleep', params: { seconds: 1 }, cpu: 1, mem_mb: 256, gpu: 0, priority_class: 'normal' };
+  for (const field of ['gpu_model', 'gpu_memory_mb', 'priority_class', 'priority']) {
+    const property = createJob.properties[field] as SchemaObject;
+    if (property.default !== undefined) property.description = `${property.description ?? ''} Default ${JSON.stringify(property.default)}.`;
+    delete property.example;
+    delete property.default;
+  }
+  Object.assign(createJob.properties.priority_class as SchemaObject, { enum: config.scheduling.priorityClasses.map((c) => c.name) });
+  Object.assign(createJob.properties.worker_group as SchemaObject, { enum: config.workerGroups });
+  // JSON Schema's propertyNames: OpenAPI 3.0 has no keyword for map keys, and the fuzzer reads this one.
+  Object.assign(createJob.properties.node_selector as SchemaObject, { propertyNames: { pattern: LABEL_KEY_PATTERN.source } });
+  // Bodies are validated with forbidNonWhitelisted: a field the schema does not name is refused.
+  for (const operations of Object.values(document.paths)) {
+    for (const operation of Object.values(operations) as { requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }[]) {
+      const ref = operation?.requestBody?.content?.['application/json']?.schema?.$ref;
+      const schema = ref ? (document.components?.schemas?.[ref.split('/').pop() ?? ''] as SchemaObject | undefined) : undefined;
+      if (schema) schema.additionalProperties = false;
+    }
+  }
+  // group_limits: only configured groups, each with only the two limit fields.
+  for (const name of ['CreateTenantDto', 'UpdateTenantDto']) {
+    const groupLimits = (document.components?.schemas?.[name] as SchemaObject | undefined)?.properties?.group_limits as SchemaObject | undefined;
+    if (!groupLimits) throw new Error(`OpenAPI document has no ${name}.group_limits`);
+    const perGroup = { ...(groupLimits.additionalProperties as SchemaObject), additionalProperties: false };
+    groupLimits.properties = Object.fromEntries(config.workerGroups.map((group) => [group, perGroup]));
+    groupLimits.additionalProperties = false;
+  }
+}
 
 /**
  * Everything around the routes, shared by the real app and the specs. Order matters: the request id
@@ -27,6 +68,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
       .addBearerAuth()
       .build(),
   );
+  describeCrossFieldRules(document, config);
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
   app.use(accessLogMiddleware(new Logger('http')));

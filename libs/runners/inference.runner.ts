@@ -98,6 +98,16 @@ export function classify(tokens: readonly string[]): { label: SentimentLabel; sc
 export const inferenceRunner: Runner<InferenceParams, InferenceResult> = {
   taskType: 'inference',
   description: `Sentiment (${INFERENCE_MODEL}) and a ${EMBEDDING_DIM}-dim hashed bag-of-words embedding of params.text or params.inputs.`,
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      text: { type: 'string', minLength: 1, maxLength: MAX_TEXT_CHARS },
+      inputs: { type: 'array', minItems: 1, maxItems: MAX_INPUTS, items: { type: 'string', minLength: 1, maxLength: MAX_TEXT_CHARS } },
+    },
+    // Exactly one of them.
+    oneOf: [{ required: ['text'] }, { required: ['inputs'] }],
+  },
 
   validate(params: unknown): InferenceParams {
     const check = new ParamsChecker('inference', params, ['text', 'inputs']);

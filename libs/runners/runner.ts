@@ -26,6 +26,8 @@ export interface RunContext {
 export interface Runner<P = unknown, R = unknown> {
   readonly taskType: string;
   readonly description: string;
+  /** What validate() accepts, as an OpenAPI 3.0 schema: the API document states it for POST /v1/jobs. */
+  readonly paramsSchema: Readonly<Record<string, unknown>>;
   validate(params: unknown): P;
   run(params: P, context: RunContext): Promise<R>;
 }

@@ -166,6 +166,8 @@ export class JobsService {
   /** The actor's tenant's jobs; with the cross-tenant capability every tenant's, or `query.tenant`'s. */
   async list(actor: RequestActor, query: JobListQueryDto): Promise<JobListResponseDto> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    // Checked first: a malformed cursor is a 400 whatever tenant is asked for.
+    const after = query.cursor === undefined ? undefined : decodeJobCursor(query.cursor);
     const tenantId = await this.listedTenant(actor, query.tenant);
     if (tenantId === undefined) return { items: [], next_cursor: null };
     const records = await this.jobs.list({
@@ -173,7 +175,7 @@ export class JobsService {
       state: query.state,
       // One extra row tells whether another page exists.
       limit: limit + 1,
-      after: query.cursor === undefined ? undefined : decodeJobCursor(query.cursor),
+      after,
     });
     const page = records.slice(0, limit);
     return {

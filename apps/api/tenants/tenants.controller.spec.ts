@@ -99,6 +99,13 @@ describe(TenantsController.name, () => {
       expect(t.audit.events).toEqual([]);
     });
 
+    it('leaves the name as it is for name null (found by schemathesis: it was a 500), and for no body at all', async () => {
+      t.tenants.put({ id: 'team-n', name: 'Named' });
+      const response = await http().patch('/v1/tenants/team-n').send({ name: null, max_gpus: 2 }).expect(200);
+      expect(response.body).toMatchObject({ name: 'Named', max_gpus: 2 });
+      expect((await http().patch('/v1/tenants/team-n').expect(200)).body).toMatchObject({ name: 'Named', max_gpus: 2 });
+    });
+
     it('answers 404 tenant_not_found and 400 for an impossible id', async () => {
       expect((await http().get('/v1/tenants/nope').expect(404)).body.error.code).toBe('tenant_not_found');
       expect((await http().patch('/v1/tenants/nope').send({ max_gpus: 1 }).expect(404)).body.error.code).toBe('tenant_not_found');
