@@ -11,6 +11,8 @@ export interface ExecutionActivityDeps {
   notifyStarted: (input: { jobId: string; attempt: number }) => Promise<void>;
   /** One line per assignment start and end; defaults to the activity logger. */
   log?: (line: string) => void;
+  /** Called once per runner execution that completed, before its result is reported (MLIS_NODE_EXECUTION_LOG). */
+  recordCompletion?: (input: { jobId: string; attempt: number; assignmentId: string }) => void;
 }
 
 function invalidParams(error: InvalidParamsError): ApplicationFailure {
@@ -64,7 +66,7 @@ function runContext(context: Context, input: RunAssignmentInput): RunContext & {
 }
 
 /** Execution activities run on a node's own task queue; the heartbeat timeout is the assignment's lease. */
-export function createExecutionActivities({ runners, notifyStarted, log }: ExecutionActivityDeps) {
+export function createExecutionActivities({ runners, notifyStarted, log, recordCompletion }: ExecutionActivityDeps) {
   return {
     async runAssignment(input: RunAssignmentInput): Promise<unknown> {
       const context = Context.current();
@@ -102,6 +104,7 @@ export function createExecutionActivities({ runners, notifyStarted, log }: Execu
         if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
         // Racing `cancelled` ends the attempt promptly even if a runner ignores its signal.
         const result = await Promise.race([runner.run(params, run), context.cancelled]);
+        recordCompletion?.({ jobId: input.jobId, attempt: input.attempt, assignmentId: input.assignmentId });
         say(`${name} succeeded in ${((Date.now() - startedAt) / 1000).toFixed(2)} s`);
         return result;
       } catch (error) {

@@ -41,6 +41,9 @@ MLIS is up in $(( $(date +%s) - started ))s.
   Temporal Web UI http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
   CLI             ./bin/mlis workers    (MLIS_API_URL=$api)
   Logs            .mlis/stack/*.log, .mlis/logs/temporal.log
+  Supervised      $(cd "${MLIS_STATE_DIR:-.mlis/stack}" && ls *.supervisor.pid 2>/dev/null | sed 's/.supervisor.pid//' | tr '\n' ' ')
+                  restarted with backoff when they exit on their own (bash scripts/stack.sh status; .mlis/stack/supervisor.log);
+                  Postgres and the Temporal dev server are not supervised
 
 Dev token (tenant default, user dev, every scope, 12 h), saved to $token_file for the CLI:
   $token

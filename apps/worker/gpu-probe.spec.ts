@@ -15,6 +15,7 @@ const NODE: NodeConfig = {
   gpuMemoryMb: 16384,
   gpuProbe: 'simulated',
   labels: {},
+  executionLogFile: null,
 };
 
 // What nvidia-smi prints for the query on an 8-GPU H100 box, as it ends it: with a newline.

@@ -22,6 +22,7 @@ const NODE: NodeConfig = {
   gpuMemoryMb: 16384,
   gpuProbe: 'simulated',
   labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
+  executionLogFile: null,
 };
 
 const BOOTSTRAP_SECRET = 'bootstrap-secret-for-the-spec';

@@ -203,6 +203,11 @@ export interface NodeConfig {
   gpuProbe: 'simulated' | 'nvidia-smi';
   /** Free-form key=value labels that jobs select with node_selector. */
   labels: Record<string, string>;
+  /**
+   * For tests that count effects (the chaos suite): a file the node appends one JSON line to each time a runner
+   * completes an attempt, before the result is reported. null (the default): no record.
+   */
+  executionLogFile: string | null;
 }
 
 function gpuProbe(env: Env): NodeConfig['gpuProbe'] {
@@ -228,5 +233,6 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuMemoryMb: int(env, 'MLIS_NODE_GPU_MEMORY_MB', 16384, 0),
     gpuProbe: gpuProbe(env),
     labels: labels(env, 'MLIS_NODE_LABELS'),
+    executionLogFile: str(env, 'MLIS_NODE_EXECUTION_LOG', '') || null,
   };
 }

@@ -49,6 +49,8 @@ export default async function globalSetup(): Promise<void> {
     MLIS_NODE_HEARTBEAT_SECONDS: '1',
     MLIS_NODE_DEAD_AFTER_SECONDS: '4',
     MLIS_CAPACITY_RETRY_SECONDS: '30',
+    // Every completed runner execution, one JSON line: the chaos spec counts effects with it.
+    MLIS_NODE_EXECUTION_LOG: join(STATE_DIR, 'executions.jsonl'),
     MLIS_STACK_NODES: 'cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2',
   };
   const env: StackEnv = {
