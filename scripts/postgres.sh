@@ -5,6 +5,7 @@
 #
 #   postgres.sh start          start the local cluster (initdb, roles mlis and mlis_app, database mlis) or check DATABASE_URL
 #   postgres.sh stop           stop the local cluster
+#   postgres.sh crash          stop the local cluster with an immediate shutdown (no checkpoint: a crash, for chaos tests)
 #   postgres.sh status         exit 0 when reachable
 #   postgres.sh url            print the runtime role's URL of the mlis database (DATABASE_URL)
 #   postgres.sh owner-url      print the owner's URL (MLIS_MIGRATION_DATABASE_URL, else DATABASE_URL when set)
@@ -101,6 +102,8 @@ start_local() {
   local_psql -d postgres <<SQL
 SELECT 'CREATE ROLE $ROLE LOGIN CREATEDB' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$ROLE') \gexec
 SELECT 'CREATE ROLE $APP_ROLE LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_ROLE') \gexec
+-- DROP DATABASE ... WITH (FORCE) as the owner ends the runtime role's sessions too.
+SELECT 'GRANT pg_signal_backend TO $ROLE' WHERE NOT pg_has_role('$ROLE', 'pg_signal_backend', 'MEMBER') \gexec
 SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DATABASE') \gexec
 SQL
   log "ready: $(url)"
@@ -160,6 +163,13 @@ case "${1:-}" in
       log "not running"
     fi
     ;;
+  crash)
+    [[ -z "${DATABASE_URL:-}" ]] || die "DATABASE_URL is set: crash only stops the project-local cluster"
+    PGBIN="$(pg_bin)"
+    running || die "not running"
+    as_owner "$PGBIN/pg_ctl" stop -D "$DATA" -m immediate -w >/dev/null
+    log "crashed (immediate shutdown)"
+    ;;
   status)
     if reachable; then echo "running $(url)"; else echo "stopped"; exit 1; fi
     ;;
@@ -167,5 +177,5 @@ case "${1:-}" in
   owner-url) owner_url ;;
   createdb) create_database "${2:?database name}" ;;
   psql) shift; exec "$(client_bin)/psql" -X -d "$(owner_url)" "$@" ;;
-  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac
