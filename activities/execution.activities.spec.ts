@@ -1,10 +1,42 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { FailureCode, type RunAssignmentInput } from '../libs/contracts';
-import { RUNNERS } from '../libs/runners/registry';
-import type { Runner } from '../libs/runners/runner';
-import { createExecutionActivities } from './execution.activities';
+import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type RunAssignmentInput } from '../libs/contracts';
+import { loadModelConfig } from '../libs/config';
+import { ModelHost } from '../libs/models';
+import { createRunners } from '../libs/runners/registry';
+import type { ArtifactReader, LocalArtifact, Runner } from '../libs/runners/runner';
+import { createExecutionActivities, type NodeArtifactAccess } from './execution.activities';
+
+const INLINE_MAX_BYTES = 4096;
+
+/** Artifacts as the node would see them through the API: files by id, and the uploads it made. */
+class FakeNodeArtifacts implements NodeArtifactAccess {
+  readonly files = new Map<string, LocalArtifact>();
+  readonly uploads: { assignmentId: string; body: string; contentType: string; name: string }[] = [];
+  readonly readers: string[] = [];
+
+  reader(assignmentId: string): ArtifactReader {
+    this.readers.push(assignmentId);
+    return {
+      open: async (ref) => {
+        const found = this.files.get(ref);
+        if (!found) throw new Error(`${ref}: HTTP 404 artifact_not_found`);
+        return found;
+      },
+    };
+  }
+
+  async upload(assignmentId: string, body: Buffer, contentType: string, name: string): Promise<string> {
+    this.uploads.push({ assignmentId, body: body.toString('utf8'), contentType, name });
+    return '33333333-3333-4333-8333-333333333333';
+  }
+}
+
+const RUNNERS = createRunners({ models: new ModelHost(loadModelConfig()) });
 
 function assignment(overrides: Partial<RunAssignmentInput> = {}): RunAssignmentInput {
   return {
@@ -43,26 +75,29 @@ function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, notifyStarted = j
   const heartbeats: unknown[] = [];
   env.on('heartbeat', (details: unknown) => heartbeats.push(details));
   const lines: string[] = [];
+  const artifacts = new FakeNodeArtifacts();
   const completions: unknown[] = [];
   const activities = createExecutionActivities({
     runners,
+    artifacts,
+    inlinePayloadMaxBytes: INLINE_MAX_BYTES,
     notifyStarted,
     log: (line) => lines.push(line),
     recordCompletion: (done) => completions.push(done),
   });
   const run = (input: RunAssignmentInput) => env.run(activities.runAssignment, input);
-  return { env, heartbeats, lines, notifyStarted, run, completions };
+  return { env, heartbeats, lines, notifyStarted, run, artifacts, completions };
 }
 
 /** A runner whose run() is supplied by the test. */
 function fakeRunner(run: Runner['run']): ReadonlyMap<string, Runner> {
-  return new Map([['fake', { taskType: 'fake', description: 'test', paramsSchema: {}, validate: (p: unknown) => p, run }]]);
+  return new Map([['fake', { taskType: 'fake', description: 'test', validate: (p: unknown) => p, run }]]);
 }
 
 describe('createExecutionActivities', () => {
   it('runs the runner, signals the start and heartbeats', async () => {
     const { run, heartbeats, notifyStarted, lines, completions } = setup();
-    await expect(run(assignment())).resolves.toEqual({ slept: 0.05 });
+    await expect(run(assignment())).resolves.toEqual({ result: { slept: 0.05 } });
     // One record per completed execution, for tests that count effects.
     expect(completions).toEqual([{ jobId: assignment().jobId, attempt: 1, assignmentId: assignment().assignmentId }]);
     expect(notifyStarted).toHaveBeenCalledWith({ jobId: assignment().jobId, attempt: 1 });
@@ -74,13 +109,72 @@ describe('createExecutionActivities', () => {
   it('passes the assigned GPU ids to the runner', async () => {
     const { run } = setup();
     const result = await run(assignment({ taskType: 'gpu_demo', params: { seconds: 0, matrix_size: 4 }, gpuIds: [1] }));
-    expect(result).toMatchObject({ gpu_ids: [1], cuda_visible_devices: '1' });
+    expect(result).toMatchObject({ result: { gpu_ids: [1], cuda_visible_devices: '1' } });
   });
 
   it('still runs when signalling the start fails', async () => {
     const { run, lines } = setup(RUNNERS, jest.fn(async () => Promise.reject(new Error('temporal down'))));
-    await expect(run(assignment())).resolves.toEqual({ slept: 0.05 });
+    await expect(run(assignment())).resolves.toEqual({ result: { slept: 0.05 } });
     expect(lines.some((line) => line.includes('temporal down'))).toBe(true);
+  });
+
+  it('returns a result that fits a payload with its envelope inline and uploads a larger one, returning only its artifact id', async () => {
+    // JSON.stringify of a string adds its two quotes.
+    const atLimit = 'x'.repeat(INLINE_MAX_BYTES - PAYLOAD_ENVELOPE_BYTES - 2);
+    const small = setup(fakeRunner(async () => atLimit));
+    await expect(small.run(assignment({ taskType: 'fake' }))).resolves.toEqual({ result: atLimit });
+    expect(small.artifacts.uploads).toEqual([]);
+
+    const overLimit = setup(fakeRunner(async () => `${atLimit}x`));
+    await expect(overLimit.run(assignment({ taskType: 'fake' }))).resolves.toEqual({ resultArtifactId: '33333333-3333-4333-8333-333333333333' });
+
+    const large = { rows: Array.from({ length: 400 }, (_, i) => ({ i, text: 'embedding' })) };
+    const big = setup(fakeRunner(async () => large));
+    await expect(big.run(assignment({ taskType: 'fake' }))).resolves.toEqual({ resultArtifactId: '33333333-3333-4333-8333-333333333333' });
+    expect(big.artifacts.uploads).toEqual([
+      {
+        assignmentId: assignment().assignmentId,
+        body: JSON.stringify(large),
+        contentType: 'application/json',
+        name: `result-${assignment().jobId}.json`,
+      },
+    ]);
+    expect(big.lines[1]).toMatch(/succeeded .* \(result in artifact 3333/);
+  });
+
+  it('reads offloaded params from their artifact and gives the runner a reader for its own assignment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlis-exec-'));
+    try {
+      const paramsArtifactId = '44444444-4444-4444-8444-444444444444';
+      const path = join(dir, 'params.json');
+      writeFileSync(path, JSON.stringify({ seconds: 0.01, note: 'y'.repeat(2000) }));
+      let seen: unknown;
+      let opened: LocalArtifact | undefined;
+      const { run, artifacts } = setup(
+        fakeRunner(async (params, context) => {
+          seen = params;
+          opened = await context.artifacts.open(`artifact://${paramsArtifactId}`);
+          return 'done';
+        }),
+      );
+      const local: LocalArtifact = { id: paramsArtifactId, path, sha256: 'a'.repeat(64), sizeBytes: 2030, contentType: 'application/json' };
+      artifacts.files.set(`artifact://${paramsArtifactId}`, local);
+
+      await expect(run(assignment({ taskType: 'fake', params: {}, paramsArtifactId }))).resolves.toEqual({ result: 'done' });
+      expect(seen).toEqual({ seconds: 0.01, note: 'y'.repeat(2000) });
+      expect(opened).toEqual(local);
+      expect(artifacts.readers).toEqual([assignment().assignmentId]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the attempt as a RunnerError when its params artifact cannot be read', async () => {
+    const { run, notifyStarted } = setup();
+    const failure = await failureOf(run(assignment({ params: {}, paramsArtifactId: '55555555-5555-4555-8555-555555555555' })));
+    expect(failure.type).toBe(FailureCode.RunnerError);
+    expect(failure.message).toMatch(/artifact_not_found/);
+    expect(notifyStarted).not.toHaveBeenCalled();
   });
 
   it('fails unknown task types and invalid params as non-retryable, with their type codes', async () => {
@@ -108,7 +202,7 @@ describe('createExecutionActivities', () => {
     // The runner never heartbeats itself: the second beat comes from the background timer.
     await until('a background heartbeat', () => (heartbeats.length >= 2 ? true : undefined));
     resolveRun('done');
-    await expect(running).resolves.toBe('done');
+    await expect(running).resolves.toEqual({ result: 'done' });
   });
 
   it('propagates cancellation as CancelledFailure promptly', async () => {

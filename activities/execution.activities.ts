@@ -1,12 +1,23 @@
+import { readFile } from 'node:fs/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { FailureCode, type RunAssignmentInput } from '../libs/contracts';
-import { InvalidParamsError, type RunContext, type Runner } from '../libs/runners/runner';
+import { artifactRef, FailureCode, travelsAsArtifact, type AssignmentOutput, type RunAssignmentInput } from '../libs/contracts';
+import { InvalidParamsError, type ArtifactReader, type RunContext, type Runner } from '../libs/runners/runner';
 
 /** Below any lease we configure (>= 1 s); the SDK throttles what actually reaches the server. */
 const HEARTBEAT_INTERVAL_MS = 1000;
 
+/** The node's access to the artifacts API, on behalf of one assignment at a time. */
+export interface NodeArtifactAccess {
+  reader(assignmentId: string): ArtifactReader;
+  /** Uploads bytes as an artifact linked to the assignment's job as its result; returns the artifact id. */
+  upload(assignmentId: string, body: Buffer, contentType: string, name: string, signal?: AbortSignal): Promise<string>;
+}
+
 export interface ExecutionActivityDeps {
   runners: ReadonlyMap<string, Runner>;
+  artifacts: NodeArtifactAccess;
+  /** A result too large for a payload of this size (travelsAsArtifact) is uploaded; only its id goes back to the workflow. */
+  inlinePayloadMaxBytes: number;
   /** Tells the job workflow that this attempt started; best effort. */
   notifyStarted: (input: { jobId: string; attempt: number }) => Promise<void>;
   /** One line per assignment start and end; defaults to the activity logger. */
@@ -29,7 +40,7 @@ function describe(error: unknown): string {
 }
 
 /** A RunContext over the current activity: heartbeats, its abort signal, and a cancellable sleep. */
-function runContext(context: Context, input: RunAssignmentInput): RunContext & { lastDetails(): unknown } {
+function runContext(context: Context, input: RunAssignmentInput, artifacts: ArtifactReader): RunContext & { lastDetails(): unknown } {
   const signal = context.cancellationSignal;
   let details: unknown;
   const heartbeat = (next?: unknown): void => {
@@ -61,14 +72,30 @@ function runContext(context: Context, input: RunAssignmentInput): RunContext & {
     heartbeat,
     signal,
     sleep,
+    artifacts,
     lastDetails: () => details,
   };
 }
 
 /** Execution activities run on a node's own task queue; the heartbeat timeout is the assignment's lease. */
-export function createExecutionActivities({ runners, notifyStarted, log, recordCompletion }: ExecutionActivityDeps) {
+export function createExecutionActivities({ runners, artifacts, inlinePayloadMaxBytes, notifyStarted, log, recordCompletion }: ExecutionActivityDeps) {
+  /** Params that were too large to travel inline come from their artifact. */
+  const paramsOf = async (input: RunAssignmentInput, reader: ArtifactReader, signal: AbortSignal): Promise<unknown> => {
+    if (!input.paramsArtifactId) return input.params;
+    const local = await reader.open(artifactRef(input.paramsArtifactId), signal);
+    return JSON.parse(await readFile(local.path, 'utf8')) as unknown;
+  };
+
+  /** The result inline, or uploaded as the job's result artifact when its JSON exceeds the threshold. */
+  const outputOf = async (input: RunAssignmentInput, result: unknown, signal: AbortSignal): Promise<AssignmentOutput> => {
+    const json = JSON.stringify(result);
+    if (json === undefined || !travelsAsArtifact(Buffer.byteLength(json), inlinePayloadMaxBytes)) return { result };
+    const id = await artifacts.upload(input.assignmentId, Buffer.from(json), 'application/json', `result-${input.jobId}.json`, signal);
+    return { resultArtifactId: id };
+  };
+
   return {
-    async runAssignment(input: RunAssignmentInput): Promise<unknown> {
+    async runAssignment(input: RunAssignmentInput): Promise<AssignmentOutput> {
       const context = Context.current();
       const say = log ?? ((line: string) => context.log.info(line));
       const name = `job ${input.jobId} attempt ${input.attempt} (${input.taskType})`;
@@ -82,16 +109,17 @@ export function createExecutionActivities({ runners, notifyStarted, log, recordC
           nonRetryable: true,
         });
       }
+      const reader = artifacts.reader(input.assignmentId);
       let params: unknown;
       try {
-        params = runner.validate(input.params);
+        params = runner.validate(await paramsOf(input, reader, context.cancellationSignal));
       } catch (error) {
         say(`${name} rejected: ${describe(error)}`);
         if (error instanceof InvalidParamsError) throw invalidParams(error);
         throw ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
       }
 
-      const run = runContext(context, input);
+      const run = runContext(context, input, reader);
       run.heartbeat({ phase: 'started' });
       // Keeps the lease while a runner computes between its own heartbeats (and delivers cancellation).
       const beat = setInterval(() => context.heartbeat(run.lastDetails()), HEARTBEAT_INTERVAL_MS);
@@ -105,8 +133,10 @@ export function createExecutionActivities({ runners, notifyStarted, log, recordC
         // Racing `cancelled` ends the attempt promptly even if a runner ignores its signal.
         const result = await Promise.race([runner.run(params, run), context.cancelled]);
         recordCompletion?.({ jobId: input.jobId, attempt: input.attempt, assignmentId: input.assignmentId });
-        say(`${name} succeeded in ${((Date.now() - startedAt) / 1000).toFixed(2)} s`);
-        return result;
+        const output = await outputOf(input, result, context.cancellationSignal);
+        const where = 'resultArtifactId' in output ? ` (result in artifact ${output.resultArtifactId})` : '';
+        say(`${name} succeeded in ${((Date.now() - startedAt) / 1000).toFixed(2)} s${where}`);
+        return output;
       } catch (error) {
         if (context.cancellationSignal.aborted) {
           const reason: unknown = context.cancellationSignal.reason;

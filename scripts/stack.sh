@@ -16,13 +16,16 @@
 # 60 s starts again from the first delay. Every restart is a line in the process's log and in supervisor.log.
 #
 # Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
-# list of id:group:slots:cpu:mem_mb:gpus), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
+# list of id:group:slots:cpu:mem_mb:gpus), MLIS_MODEL_DIR (default: what scripts/install-model.sh installs), plus everything
+# libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG_TAG=stack
 source "$ROOT/scripts/lib.sh"
 STATE_DIR="${MLIS_STATE_DIR:-$ROOT/.mlis/stack}"
+# The processes keep their own state there too (the fs artifact store: libs/config).
+export MLIS_STATE_DIR="$STATE_DIR"
 NODES="${MLIS_STACK_NODES:-cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2}"
 API_URL="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"
 export MLIS_API_URL="$API_URL"
@@ -119,6 +122,14 @@ node_spec() {
   log "unknown node $1 (MLIS_STACK_NODES: $NODES)"; exit 2
 }
 
+# Nodes run the `inference` model: installed once per machine (cheap when done), unless MLIS_MODEL_DIR names one.
+ensure_model() {
+  if [[ -z "${MLIS_MODEL_DIR:-}" ]]; then
+    MLIS_MODEL_DIR="$(bash "$ROOT/scripts/install-model.sh")"
+    export MLIS_MODEL_DIR
+  fi
+}
+
 start_node() {
   local id group slots cpu mem gpus
   IFS=: read -r id group slots cpu mem gpus <<<"$(node_spec "$1")"
@@ -136,6 +147,7 @@ case "${1:-}" in
     # shellcheck disable=SC2086
     launch control "$BACKOFF" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
     wait_until 60 "API (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready"
+    ensure_model
     for spec in $NODES; do start_node "${spec%%:*}"; done
     wait_until 90 "every worker group (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready/full"
     log "ready: $API_URL"
@@ -151,7 +163,7 @@ case "${1:-}" in
       stop_process api
     fi
     ;;
-  start-node) start_node "${2:?node id}" ;;
+  start-node) ensure_model; start_node "${2:?node id}" ;;
   stop-node) stop_process "node-${2:?node id}" "${3:-TERM}" ;;
   pid) cat "$(pid_file "${2:?name}")" ;;
   status)

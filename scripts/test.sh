@@ -15,6 +15,14 @@ npm run --silent lint
 MLIS_TEST_SERVER="$(bash temporal/install-test-server.sh)"
 export MLIS_TEST_SERVER
 bash temporal/install-cli.sh >/dev/null
+# The `inference` model: unit specs load it, and the stack's nodes run it.
+MLIS_MODEL_DIR="$(bash scripts/install-model.sh)"
+export MLIS_MODEL_DIR
+# The S3 artifact store's suite runs against a real S3-compatible server (moto), stopped when the run ends.
+bash scripts/s3-test-server.sh start
+trap 'bash scripts/s3-test-server.sh stop' EXIT
+MLIS_S3_TEST_ENDPOINT="$(bash scripts/s3-test-server.sh url)"
+export MLIS_S3_TEST_ENDPOINT
 
 status=0
 # --forceExit: a failing test can leave a Temporal worker polling; CI must still end with the totals.

@@ -23,6 +23,8 @@ export TEMPORAL_ADDRESS="127.0.0.1:${TEMPORAL_PORT:-7233}"
 
 node dist/db/run-migrations.js
 bash scripts/secrets.sh ensure
+MLIS_MODEL_DIR="$(bash scripts/install-model.sh)"
+export MLIS_MODEL_DIR
 bash scripts/stack.sh start
 
 api="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"

@@ -167,13 +167,15 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         .catch(() => undefined);
 
       try {
-        const result = await execution.run(() =>
+        // The result itself, or only the id of the artifact the node uploaded it to: never a large payload.
+        const output = await execution.run(() =>
           node.runAssignment({
             jobId: input.jobId,
             assignmentId: current.assignmentId,
             attempt: current.attempt,
             taskType: input.taskType,
             params: input.params,
+            paramsArtifactId: input.paramsArtifactId,
             gpuIds: current.gpuIds,
           }),
         );
@@ -181,7 +183,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         await markRunning;
         preemption.cancel();
         await preempted;
-        const written = await endAssignment({ state: 'SUCCEEDED', jobState: 'SUCCEEDED', result });
+        const written = await endAssignment({ state: 'SUCCEEDED', jobState: 'SUCCEEDED', ...output });
         publish(written.jobState);
         return { state, attempts: attempt };
       } catch (error) {

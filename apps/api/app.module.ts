@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '../../libs/config';
+import { ArtifactsModule } from './artifacts/artifacts.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CoreModule } from './core/core.module';
@@ -15,7 +16,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), AuditModule, AuthModule.forRoot(config), JobsModule, TenantsModule, WorkersModule, HealthModule, MetricsModule, UiModule],
+      imports: [CoreModule.forRoot(config), AuditModule, AuthModule.forRoot(config), JobsModule, ArtifactsModule, TenantsModule, WorkersModule, HealthModule, MetricsModule, UiModule],
     };
   }
 }

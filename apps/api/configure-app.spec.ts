@@ -163,6 +163,7 @@ describe(configureApp.name, () => {
           '/v1/jobs',
           '/v1/jobs/{id}',
           '/v1/jobs/{id}/cancel',
+          '/v1/jobs/{id}/result',
           '/v1/workers',
           '/v1/workers/{id}/drain',
           '/v1/workers/{id}/undrain',
@@ -171,6 +172,9 @@ describe(configureApp.name, () => {
           '/v1/audit',
           '/v1/tenants',
           '/v1/tenants/{id}',
+          '/v1/artifacts',
+          '/v1/artifacts/{id}',
+          '/v1/artifacts/{id}/meta',
         ].sort(),
       );
       for (const [path, operations] of Object.entries(paths)) {
@@ -179,7 +183,12 @@ describe(configureApp.name, () => {
         }
       }
       expect(Object.keys(paths['/v1/jobs'].post.responses).sort()).toEqual(['200', '202', '400', '401', '403', '409', '413', '422', '500', '503']);
+      expect(paths['/v1/jobs'].post.responses['422']).toMatchObject({ description: expect.stringContaining('artifact_not_found') });
+      expect(Object.keys(paths['/v1/jobs/{id}/result'].get.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500']);
       expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500']);
+      expect(Object.keys(paths['/v1/artifacts'].post.responses).sort()).toEqual(['201', '400', '401', '403', '413', '500']);
+      expect(Object.keys(paths['/v1/artifacts/{id}'].get.responses).sort()).toEqual(['200', '206', '304', '400', '401', '403', '404', '416', '500']);
+      expect(Object.keys(paths['/v1/artifacts/{id}'].delete.responses).sort()).toEqual(['204', '400', '401', '403', '404', '409', '500']);
       // Every route but the probes and the metrics scrape documents a 401 (registration's is for its bootstrap credential).
       const withoutToken = Object.entries(paths)
         .flatMap(([path, operations]) => Object.entries(operations).map(([method, operation]) => ({ path, method, operation })))

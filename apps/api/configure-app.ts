@@ -6,6 +6,7 @@ import type { AppConfig } from '../../libs/config';
 import { LABEL_KEY_PATTERN } from '../../libs/contracts/labels';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
+import { isArtifactUpload } from './artifacts/artifact-upload-route';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
 import { methodNotAllowedMiddleware, type DeclaredPaths } from './common/method-not-allowed.middleware';
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-context';
@@ -74,7 +75,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(accessLogMiddleware(new Logger('http')));
   // Before the body is read, and before the routes (they are mounted at init): from the document clients read.
   app.use(methodNotAllowedMiddleware(document.paths as DeclaredPaths));
-  app.use(jsonBodyMiddleware(config.api.bodyLimitBytes));
+  // Artifact uploads stream their raw body to the store: neither parsed nor held by the JSON limit.
+  app.use(jsonBodyMiddleware(config.api.bodyLimitBytes, isArtifactUpload));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ApiExceptionFilter());
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

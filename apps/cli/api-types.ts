@@ -27,7 +27,9 @@ export interface Job {
   tenant_id: string;
   submitted_by: string | null;
   task_type: string;
-  params: Record<string, unknown>;
+  /** null when they are stored as the artifact params_artifact. */
+  params: Record<string, unknown> | null;
+  params_artifact: string | null;
   cpu: number;
   mem_mb: number;
   gpu: number;
@@ -46,6 +48,8 @@ export interface Job {
   max_attempts: number;
   timeout_seconds: number;
   result: unknown;
+  /** Set (and result null) when the result is stored as an artifact: `mlis result` reads it. */
+  result_artifact: string | null;
   error: { code: string; message: string } | null;
   created_at: string;
   updated_at: string;
@@ -138,6 +142,34 @@ export interface ApiErrorDetail {
 export type Whoami = Record<string, unknown>;
 
 /** A tenant and its limits (null: no limit), as GET /v1/tenants returns it. */
+/** GET /v1/artifacts/{id}/meta, and each item of the list. */
+export interface Artifact {
+  id: string;
+  tenant_id: string;
+  name: string | null;
+  content_type: string;
+  size_bytes: number;
+  sha256: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+}
+
+export interface ArtifactPage {
+  items: Artifact[];
+  next_cursor: string | null;
+}
+
+/** What an upload records besides the bytes. */
+export interface ArtifactUploadOptions {
+  name?: string;
+  contentType: string;
+  expiresInSeconds?: number;
+  /** The bytes' sha256: the API refuses (and keeps nothing) when what arrived differs. */
+  sha256: string;
+  sizeBytes: number;
+}
+
 export interface Tenant {
   id: string;
   name: string;

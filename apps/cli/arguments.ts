@@ -54,6 +54,14 @@ export function parseSeconds(raw: string): number {
   return value;
 }
 
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `90`, `90s`, `30m`, `12h`, `7d` in seconds; NaN when it is none of those. */
+export function durationSeconds(raw: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(raw.trim());
+  return match ? Number(match[1]) * UNIT_SECONDS[match[2] || 's'] : NaN;
+}
+
 export function parseJobState(raw: string): JobState {
   const state = raw.toUpperCase();
   if (!(JOB_STATES as readonly string[]).includes(state)) {

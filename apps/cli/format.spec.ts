@@ -65,6 +65,13 @@ describe('formatJob', () => {
     expect(rows[header + 2]).toMatch(/^2\s+SUCCEEDED\s+gpu-2\s+gpu\s+1\s+host-b:7\s/);
   });
 
+  it('points to the artifacts that hold large params and results, and to mlis result', () => {
+    const job = jobFixture({ state: 'SUCCEEDED', params: null, params_artifact: 'art-params', result: null, result_artifact: 'art-result' });
+    const text = formatJob(job);
+    expect(text).toContain('params:     in artifact art-params');
+    expect(text).toContain(`result:     in artifact art-result (mlis result ${job.id})`);
+  });
+
   it('names the job an attempt gave way to', () => {
     const job = jobFixture({
       assignments: [assignmentFixture({ state: 'PREEMPTED', reason: 'preempted by a higher-priority job', preempted_by: 'job-urgent' })],

@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Job } from './api-types';
 import type { CliIo } from './cli-context';
 import { run } from './main';
@@ -291,6 +295,79 @@ describe('mlis CLI against a fake API', () => {
       const io = captureIo();
       expect(await run(['workers', '--api-url', url], io)).toBe(2);
       expect(io.err()).toBe('error http_502: Bad Gateway\nrequest id: req-header-id\n');
+    });
+  });
+
+  describe('submit --input', () => {
+    it('uploads the file with its sha256, then submits with params.input referencing the new artifact', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mlis-cli-input-'));
+      try {
+        const file = join(dir, 'texts.json');
+        writeFileSync(file, JSON.stringify(['a text', 'another']));
+        const queued = jobFixture();
+        api.route = (request) => {
+          if (request.method === 'POST' && request.url.startsWith('/v1/artifacts?')) {
+            return { status: 201, body: { id: 'a1b2c3d4-0000-4000-8000-000000000001', size_bytes: 20 } };
+          }
+          if (request.method === 'POST' && request.url === '/v1/jobs') return { status: 202, body: queued };
+          return apiError(404, 'not_found', 'no route');
+        };
+        const io = captureIo();
+        expect(await run(['submit', 'inference', '--input', file, '--param', 'mode=embed', '--api-url', url], io)).toBe(0);
+
+        const [uploadRequest, submitRequest] = api.requests;
+        const query = new URL(uploadRequest.url, url).searchParams;
+        expect(query.get('name')).toBe('texts.json');
+        expect(query.get('sha256')).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
+        expect(uploadRequest.headers['content-type']).toBe('application/json');
+        expect(submitRequest.body).toEqual({ task_type: 'inference', params: { mode: 'embed', input: 'artifact://a1b2c3d4-0000-4000-8000-000000000001' } });
+        expect(io.err()).toContain(`uploaded ${file} as artifact a1b2c3d4-0000-4000-8000-000000000001`);
+        expect(io.out()).toBe(`${queued.id} QUEUED\n`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses --input together with an input param, before uploading anything', async () => {
+      const io = captureIo();
+      expect(await run(['submit', 'inference', '--input', '/nonexistent', '--param', 'input=x', '--api-url', url], io)).toBe(2);
+      expect(io.err()).toContain('give --input or an "input" param, not both');
+      expect(api.requests).toEqual([]);
+    });
+  });
+
+  describe('result', () => {
+    const result = { vectors: Array.from({ length: 2000 }, (_, i) => [i, i / 2]) };
+
+    it('prints the whole result JSON from the result route', async () => {
+      const job = jobFixture({ state: 'SUCCEEDED' });
+      api.route = () => ({ status: 200, body: null, raw: JSON.stringify(result) });
+      const io = captureIo();
+      expect(await run(['result', job.id, '--api-url', url], io)).toBe(0);
+      expect(api.requests[0]).toMatchObject({ method: 'GET', url: `/v1/jobs/${job.id}/result` });
+      expect(JSON.parse(io.out())).toEqual(result);
+    });
+
+    it('-o writes it to a file and says how many bytes; an error leaves no file', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mlis-cli-result-'));
+      try {
+        const job = jobFixture({ state: 'SUCCEEDED' });
+        api.route = () => ({ status: 200, body: null, raw: JSON.stringify(result) });
+        const io = captureIo();
+        const file = join(dir, 'result.json');
+        expect(await run(['result', job.id, '-o', file, '--api-url', url], io)).toBe(0);
+        expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(result);
+        expect(io.err()).toBe(`wrote ${JSON.stringify(result).length} bytes to ${file}\n`);
+
+        api.route = () => apiError(409, 'result_not_available', 'job is RUNNING: it has no result yet');
+        const failed = captureIo();
+        const other = join(dir, 'other.json');
+        expect(await run(['result', job.id, '-o', other, '--api-url', url], failed)).toBe(2);
+        expect(failed.err()).toContain('error result_not_available: job is RUNNING: it has no result yet');
+        expect(existsSync(other)).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

@@ -14,6 +14,14 @@ import {
   UsageError,
 } from './arguments';
 import { createContext, ExitCode, reportError, type CliContext, type CliIo } from './cli-context';
+import {
+  artifactsDownloadCommand,
+  artifactsListCommand,
+  artifactsRmCommand,
+  artifactsUploadCommand,
+  parseExpiresIn,
+  type UploadOptions,
+} from './commands/artifacts.command';
 import { cancelCommand } from './commands/cancel.command';
 import {
   DEFAULT_DEV_TOKEN_SCOPES,
@@ -27,6 +35,7 @@ import {
 import { auditCommand, parseAuditResult } from './commands/audit.command';
 import { groupsCommand } from './commands/groups.command';
 import { listCommand } from './commands/list.command';
+import { resultCommand, type ResultOptions } from './commands/result.command';
 import { statusCommand } from './commands/status.command';
 import { DEFAULT_WAIT_TIMEOUT_SECONDS, submitCommand, type SubmitOptions } from './commands/submit.command';
 import { parseLimit, tenantsCreateCommand, tenantsListCommand, tenantsSetLimitsCommand, type TenantLimitOptions } from './commands/tenants.command';
@@ -104,10 +113,11 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
   program
     .command('submit')
     .description('submit a job; with --wait, follow it to the end (exit 0 SUCCEEDED, 1 FAILED/CANCELLED, 3 wait timeout)')
-    .argument('<task_type>', 'runner to use, e.g. sleep, gpu_demo, inference')
+    .argument('<task_type>', 'runner to use, e.g. sleep, gpu_demo, inference, onnx')
     .option('--seconds <n>', 'shorthand for --param seconds=<n>', parseSeconds)
     .option('--param <key=value>', 'a runner param, repeatable; the value is parsed as JSON when it parses, else kept as a string', collectParam)
     .option('--params-file <file>', 'a JSON object of params; --param and --seconds override its keys')
+    .option('--input <file>', 'upload this file as an artifact first and pass it as params.input ("artifact://<id>")')
     .option('--cpu <n>', 'whole CPU cores to reserve', parseNonNegativeInteger)
     .option('--mem-mb <n>', 'memory to reserve, MiB', parseNonNegativeInteger)
     .option('--gpu <n>', 'GPUs to reserve', parseNonNegativeInteger)
@@ -131,6 +141,13 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .description('show one job: state, result, error and its assignments')
     .argument('<id>', 'job id')
     .action(action((context, id: string) => statusCommand(context, id)));
+
+  program
+    .command('result')
+    .description("print a job's whole result JSON (also when it is stored as an artifact), or write it to a file")
+    .argument('<id>', 'job id')
+    .option('-o, --output <file>', 'write the result to this file instead of stdout')
+    .action(action((context, id: string, options: ResultOptions) => resultCommand(context, id, options)));
 
   program
     .command('list')
@@ -207,6 +224,33 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .action(action((context, id: string, options: TenantLimitOptions) => tenantsCreateCommand(context, id, options)));
   limitOptions(tenants.command('set-limits').description("change a tenant's limits; the ones not given stay").argument('<id>', 'tenant id'))
     .action(action((context, id: string, options: TenantLimitOptions) => tenantsSetLimitsCommand(context, id, options)));
+
+  const artifacts = program.command('artifacts').description('upload, download, list and delete artifacts (scopes artifacts:read, artifacts:write)');
+  artifacts
+    .command('upload')
+    .description('upload a file, streamed; prints the artifact (its id is what params reference as artifact://<id>)')
+    .argument('<file>', 'the file to upload')
+    .option('--name <name>', 'name to record (default: the file name)')
+    .option('--content-type <type>', 'media type to record (default: application/octet-stream)')
+    .option('--expires-in <duration>', 'deletable after this long, once no waiting or running job uses it: 3600, 30m, 12h, 7d (default: the server\'s)', parseExpiresIn)
+    .action(action((context, file: string, options: UploadOptions) => artifactsUploadCommand(context, file, options)));
+  artifacts
+    .command('download')
+    .description('download an artifact, streamed, checked against its sha256')
+    .argument('<id>', 'artifact id')
+    .requiredOption('-o, --output <file>', 'where to write it (replaced only once the whole artifact arrived intact)')
+    .action(action((context, id: string, options: { output: string }) => artifactsDownloadCommand(context, id, options.output)));
+  artifacts
+    .command('ls')
+    .description("list your tenant's artifacts, newest first")
+    .option('--limit <n>', 'page size', parsePositiveInteger)
+    .option('--cursor <cursor>', 'the next cursor printed by the previous page')
+    .action(action((context, options: { limit?: number; cursor?: string }) => artifactsListCommand(context, options)));
+  artifacts
+    .command('rm')
+    .description('delete an artifact (refused while a waiting or running job uses it)')
+    .argument('<id>', 'artifact id')
+    .action(action((context, id: string) => artifactsRmCommand(context, id)));
 
   program
     .command('audit')

@@ -1,16 +1,18 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLedgerActivities } from '../../activities/ledger.activities';
+import { createArtifactStore } from '../../libs/artifacts';
 import { loadConfig } from '../../libs/config';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
-import { createDataSource, LedgerRepository } from '../../libs/db';
+import { ArtifactsRepository, createDataSource, LedgerRepository } from '../../libs/db';
 import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
+import { ArtifactRetention } from './artifact-retention';
 import { NodeReaper } from './node-reaper';
 
 function log(line: string): void {
   console.log(`${new Date().toISOString()} control ${line}`);
 }
 
-/** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, and the node reaper. */
+/** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node reaper and artifact retention. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const dataSource = createDataSource(config.databaseUrl);
@@ -22,6 +24,12 @@ async function main(): Promise<void> {
   const scheduler = new Scheduler(ledger, client, cycleOptions(scheduling), log);
 
   const reaper = new NodeReaper(ledger, config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
+  const retention = new ArtifactRetention(
+    new ArtifactsRepository(dataSource),
+    await createArtifactStore(config.artifacts),
+    config.artifacts.retentionIntervalSeconds * 1000,
+    log,
+  );
 
   let cycleTimer: NodeJS.Timeout | undefined;
   try {
@@ -40,6 +48,7 @@ async function main(): Promise<void> {
       });
     }
     reaper.start();
+    retention.start();
     // Events (submissions, releases, node joins) trigger cycles at once; this one catches what they
     // cannot: aging, a node whose heartbeat lapsed, a placement signal that was lost.
     // A placement older than schedule-to-start plus one tick was never dispatched: its workflow missed the signal.
@@ -55,6 +64,7 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(cycleTimer);
     reaper.stop();
+    await retention.stop();
     await connection.close();
     await client.connection.close();
     await dataSource.destroy();

@@ -16,6 +16,7 @@ const NODE: NodeConfig = {
   gpuProbe: 'simulated',
   labels: {},
   executionLogFile: null,
+  artifactCacheDir: '/nonexistent/artifacts',
 };
 
 // What nvidia-smi prints for the query on an 8-GPU H100 box, as it ends it: with a newline.

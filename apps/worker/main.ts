@@ -2,11 +2,13 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExecutionActivities } from '../../activities/execution.activities';
-import { loadConfig, loadNodeConfig } from '../../libs/config';
+import { loadConfig, loadModelConfig, loadNodeConfig } from '../../libs/config';
 import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
-import { RUNNERS } from '../../libs/runners/registry';
+import { ModelHost } from '../../libs/models';
+import { createRunners } from '../../libs/runners/registry';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
+import { NodeArtifacts } from './node-artifacts';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
 
 // In-flight work gets this long to finish after SIGTERM; then it is cancelled, and the process
@@ -36,10 +38,13 @@ function readBootstrapSecret(file: string): string {
 async function main(): Promise<void> {
   const config = loadConfig();
   const node = loadNodeConfig();
+  const modelConfig = loadModelConfig();
+  const models = new ModelHost(modelConfig);
   const nodeLog = (line: string): void => log(`node ${node.nodeId} ${line}`);
   const gpus = await probeGpus(node);
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
+  nodeLog(`models: ${modelConfig.modelDir}, providers ${modelConfig.onnxProviders.join(',')}, batches of ${modelConfig.batchMaxSize} within ${modelConfig.batchMaxWaitMs} ms`);
 
   let worker: Worker | undefined;
   let stopping = false;
@@ -68,6 +73,12 @@ async function main(): Promise<void> {
   });
   if (!registered) return;
   nodeLog(`registered as incarnation ${registered.incarnation}`);
+  const artifacts = new NodeArtifacts({
+    apiUrl: config.apiUrl,
+    cacheDir: node.artifactCacheDir,
+    // The registration renews the token when it registers again.
+    token: () => (registration.registration ?? registered).worker_token,
+  });
   const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
@@ -77,7 +88,9 @@ async function main(): Promise<void> {
       taskQueue: registered.task_queue,
       identity: `${node.nodeId}@${hostname()}:${process.pid}`,
       activities: createExecutionActivities({
-        runners: RUNNERS,
+        runners: createRunners({ models }),
+        artifacts,
+        inlinePayloadMaxBytes: config.inlinePayloadMaxBytes,
         notifyStarted: ({ jobId, attempt }) =>
           client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
         log: nodeLog,
@@ -109,6 +122,7 @@ async function main(): Promise<void> {
     nodeLog(`forced shutdown (${error instanceof Error ? error.message : String(error)}); in-flight assignments left to their leases`);
   } finally {
     registration.stop();
+    await models.close();
     await connection.close().catch(() => undefined);
     await client.connection.close();
     nodeLog('stopped');

@@ -3,6 +3,8 @@ import { AuditAndLimits1764200000000 } from './1764200000000-audit-and-limits';
 import { Scheduling1764300000000 } from './1764300000000-scheduling';
 import { NodeChangeTracking1764400000000 } from './1764400000000-node-change-tracking';
 import { TenantGroupLimits1764500000000 } from './1764500000000-tenant-group-limits';
+import { Artifacts1764600000000 } from './1764600000000-artifacts';
+import { JobArtifactReferences1764700000000 } from './1764700000000-job-artifact-references';
 import { AssignmentProcess1764900000000 } from './1764900000000-assignment-process';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
@@ -12,5 +14,7 @@ export const MIGRATIONS = [
   Scheduling1764300000000,
   NodeChangeTracking1764400000000,
   TenantGroupLimits1764500000000,
+  Artifacts1764600000000,
+  JobArtifactReferences1764700000000,
   AssignmentProcess1764900000000,
 ];

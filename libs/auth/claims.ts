@@ -6,6 +6,8 @@ export const SCOPES = [
   'admin:workers',
   'admin:tenants',
   'admin:audit',
+  'artifacts:read',
+  'artifacts:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, loadNodeConfig } from './config';
+import { ConfigError, loadConfig, loadModelConfig, loadNodeConfig } from './config';
 
 describe('scheduling config', () => {
   it('parses priority classes, only the marked ones preempting', () => {
@@ -33,5 +33,51 @@ describe('node config', () => {
   it('refuses a label that is not key=value and an unknown probe', () => {
     expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_LABELS: 'zone' })).toThrow(/not key=value/);
     expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_GPU_PROBE: 'rocm' })).toThrow(/simulated or nvidia-smi/);
+  });
+});
+
+describe('model config', () => {
+  it('defaults to the installed MiniLM under the machine cache, cpu, one thread and a 5 ms batch window', () => {
+    expect(loadModelConfig({ HOME: '/home/u' })).toEqual({
+      modelDir: '/home/u/.cache/mlis/models/all-minilm-l6-v2-q-1.19.0-beta29',
+      onnxProviders: ['cpu'],
+      intraOpThreads: 1,
+      cacheBytes: 268_435_456,
+      batchMaxSize: 8,
+      batchMaxWaitMs: 5,
+    });
+    expect(loadModelConfig({ MLIS_CACHE_DIR: '/c', MLIS_NODE_ONNX_PROVIDERS: 'cuda, cpu', MLIS_BATCH_MAX_WAIT_MS: '0' })).toMatchObject({
+      modelDir: '/c/models/all-minilm-l6-v2-q-1.19.0-beta29',
+      onnxProviders: ['cuda', 'cpu'],
+      batchMaxWaitMs: 0,
+    });
+  });
+
+  it('refuses an unknown or repeated provider and a zero batch size', () => {
+    expect(() => loadModelConfig({ MLIS_NODE_ONNX_PROVIDERS: 'rocm' })).toThrow(/only list cpu and cuda/);
+    expect(() => loadModelConfig({ MLIS_NODE_ONNX_PROVIDERS: 'cpu,cpu' })).toThrow(/twice/);
+    expect(() => loadModelConfig({ MLIS_BATCH_MAX_SIZE: '0' })).toThrow(ConfigError);
+  });
+});
+
+describe('artifacts config', () => {
+  it('defaults to the fs store under the state dir, 1 GiB, 7 days', () => {
+    const { artifacts } = loadConfig({ MLIS_STATE_DIR: '/var/lib/mlis' });
+    expect(artifacts).toEqual({
+      backend: 'fs',
+      dir: '/var/lib/mlis/artifacts',
+      s3: { endpoint: null, bucket: 'mlis-artifacts', region: 'us-east-1', forcePathStyle: true },
+      maxBytes: 1024 ** 3,
+      defaultExpirySeconds: 7 * 24 * 3600,
+      retentionIntervalSeconds: 300,
+    });
+    expect(loadConfig({ MLIS_STATE_DIR: '/x', MLIS_ARTIFACTS_DIR: '/data/a' }).artifacts.dir).toBe('/data/a');
+  });
+
+  it('refuses an unknown backend, a bad flag, and an s3 cap above one CopyObject', () => {
+    expect(() => loadConfig({ MLIS_ARTIFACTS_BACKEND: 'gcs' })).toThrow(/fs or s3/);
+    expect(() => loadConfig({ MLIS_S3_FORCE_PATH_STYLE: 'yes' })).toThrow(/true or false/);
+    expect(() => loadConfig({ MLIS_ARTIFACTS_BACKEND: 's3', MLIS_ARTIFACTS_MAX_BYTES: String(6 * 1024 ** 3) })).toThrow(/at most 5368709120/);
+    expect(loadConfig({ MLIS_ARTIFACTS_MAX_BYTES: String(6 * 1024 ** 3) }).artifacts.maxBytes).toBe(6 * 1024 ** 3);
   });
 });

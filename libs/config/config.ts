@@ -1,6 +1,7 @@
 // The only module that reads process.env: every variable is parsed and checked once, here,
 // and listed with its default in .env.example.
 
+import { join, resolve } from 'node:path';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../contracts/labels';
 
 export class ConfigError extends Error {}
@@ -112,6 +113,35 @@ export interface AuthConfig {
   workerTokenTtlSeconds: number;
 }
 
+/** The largest object one S3 CopyObject may copy: the S3 backend commits an upload with one server-side copy. */
+export const S3_MAX_COPY_BYTES = 5 * 1024 ** 3;
+
+export interface ArtifactsConfig {
+  backend: 'fs' | 's3';
+  /** The fs backend's root (objects under sha256/, uploads in progress under staging/). */
+  dir: string;
+  /** Credentials come from the AWS SDK's usual sources (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profiles, roles). */
+  s3: { endpoint: string | null; bucket: string; region: string; forcePathStyle: boolean };
+  /** The largest upload accepted, for every tenant; larger ones are refused with 413 and nothing is kept. */
+  maxBytes: number;
+  /** Expiry of an upload that names none; 0: artifacts never expire unless the upload says so. */
+  defaultExpirySeconds: number;
+  /** How often the control process deletes expired, unreferenced artifacts. */
+  retentionIntervalSeconds: number;
+}
+
+function artifactsBackend(env: Env): ArtifactsConfig['backend'] {
+  const value = str(env, 'MLIS_ARTIFACTS_BACKEND', 'fs');
+  if (value !== 'fs' && value !== 's3') throw new ConfigError(`MLIS_ARTIFACTS_BACKEND must be fs or s3, got "${value}"`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const value = str(env, name, String(fallback));
+  if (value !== 'true' && value !== 'false') throw new ConfigError(`${name} must be true or false, got "${value}"`);
+  return value === 'true';
+}
+
 export interface AppConfig {
   /** The runtime role's connection (api, control): it may not alter, update or delete audit rows. */
   databaseUrl: string;
@@ -122,6 +152,11 @@ export interface AppConfig {
   api: { host: string; port: number; bodyLimitBytes: number };
   /** Base URL the worker and CLI use to reach the API. */
   apiUrl: string;
+  /**
+   * Params or a result whose JSON is larger than this travel as an artifact (`artifact://<id>`) instead of
+   * inline, so no job row and no Temporal payload carries more.
+   */
+  inlinePayloadMaxBytes: number;
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
@@ -129,6 +164,7 @@ export interface AppConfig {
   /** Bearer token the CLI and the worker send: MLIS_TOKEN, else the file `npm run up` writes. */
   token: string | null;
   tokenFile: string;
+  artifacts: ArtifactsConfig;
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -162,6 +198,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     api: { host, port, bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024) },
     apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
+    // Above the 1 KiB kept for a payload's envelope (libs/contracts PAYLOAD_ENVELOPE_BYTES).
+    inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 4096),
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),
@@ -178,7 +216,24 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     token: str(env, 'MLIS_TOKEN', '') || null,
     tokenFile: str(env, 'MLIS_TOKEN_FILE', `${configDir}/token`),
+    artifacts: {
+      backend: artifactsBackend(env),
+      // The stack's state dir (scripts/stack.sh exports it), so a test stack's artifacts stay with the test stack.
+      dir: resolve(str(env, 'MLIS_ARTIFACTS_DIR', join(str(env, 'MLIS_STATE_DIR', '.mlis/stack'), 'artifacts'))),
+      s3: {
+        endpoint: str(env, 'MLIS_S3_ENDPOINT', '') || null,
+        bucket: str(env, 'MLIS_S3_BUCKET', 'mlis-artifacts'),
+        region: str(env, 'MLIS_S3_REGION', 'us-east-1'),
+        forcePathStyle: bool(env, 'MLIS_S3_FORCE_PATH_STYLE', true),
+      },
+      maxBytes: int(env, 'MLIS_ARTIFACTS_MAX_BYTES', 1024 ** 3, 1),
+      defaultExpirySeconds: int(env, 'MLIS_ARTIFACTS_DEFAULT_EXPIRY_SECONDS', 7 * 24 * 3600, 0),
+      retentionIntervalSeconds: int(env, 'MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS', 300, 1),
+    },
   };
+  if (config.artifacts.backend === 's3' && config.artifacts.maxBytes > S3_MAX_COPY_BYTES) {
+    throw new ConfigError(`MLIS_ARTIFACTS_MAX_BYTES may be at most ${S3_MAX_COPY_BYTES} with the s3 backend`);
+  }
   if (config.auth.algorithms.some((alg) => !ALLOWED_ALGORITHMS.includes(alg))) {
     throw new ConfigError(`MLIS_AUTH_ALGORITHMS may only list ${ALLOWED_ALGORITHMS.join(', ')}`);
   }
@@ -208,6 +263,8 @@ export interface NodeConfig {
    * completes an attempt, before the result is reported. null (the default): no record.
    */
   executionLogFile: string | null;
+  /** Where the node keeps the artifacts its jobs read, by sha256; reused across jobs and restarts. */
+  artifactCacheDir: string;
 }
 
 function gpuProbe(env: Env): NodeConfig['gpuProbe'] {
@@ -234,5 +291,46 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuProbe: gpuProbe(env),
     labels: labels(env, 'MLIS_NODE_LABELS'),
     executionLogFile: str(env, 'MLIS_NODE_EXECUTION_LOG', '') || null,
+    // Under the stack's state dir (scripts/stack.sh exports it), like the API's fs artifact store.
+    artifactCacheDir: resolve(str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', join(str(env, 'MLIS_STATE_DIR', '.mlis/stack'), 'nodes', nodeId, 'artifacts'))),
+  };
+}
+
+export type OnnxExecutionProvider = 'cpu' | 'cuda';
+
+/** How one node runs models (the `inference` and `onnx` task types); read by apps/worker. */
+export interface ModelConfig {
+  /** Holds model.onnx and tokenizer.json of all-MiniLM-L6-v2 (int8); scripts/install-model.sh installs it and prints it. */
+  modelDir: string;
+  /** Execution providers in order of preference; a provider whose library is missing falls back to cpu. */
+  onnxProviders: OnnxExecutionProvider[];
+  /** onnxruntime's intra-op threads per session: explicit, so a session does not take every core of a shared node. */
+  intraOpThreads: number;
+  /** Budget of the warm pool: loaded sessions are evicted least recently used first above it. */
+  cacheBytes: number;
+  /** Most texts one model run takes; requests arriving together are cut into runs of this size. */
+  batchMaxSize: number;
+  /** How long the first request of a batch waits for others; 0 turns batching across requests off. */
+  batchMaxWaitMs: number;
+}
+
+function onnxProviders(env: Env, name: string): OnnxExecutionProvider[] {
+  const providers = list(env, name, ['cpu']);
+  for (const provider of providers) {
+    if (provider !== 'cpu' && provider !== 'cuda') throw new ConfigError(`${name} may only list cpu and cuda, got "${provider}"`);
+  }
+  if (new Set(providers).size !== providers.length) throw new ConfigError(`${name} names a provider twice`);
+  return providers as OnnxExecutionProvider[];
+}
+
+export function loadModelConfig(env: Env = process.env): ModelConfig {
+  const cacheDir = str(env, 'MLIS_CACHE_DIR', `${str(env, 'HOME', '/root')}/.cache/mlis`);
+  return {
+    modelDir: str(env, 'MLIS_MODEL_DIR', `${cacheDir}/models/all-minilm-l6-v2-q-1.19.0-beta29`),
+    onnxProviders: onnxProviders(env, 'MLIS_NODE_ONNX_PROVIDERS'),
+    intraOpThreads: int(env, 'MLIS_NODE_ONNX_THREADS', 1, 1),
+    cacheBytes: int(env, 'MLIS_MODEL_CACHE_BYTES', 268_435_456, 1),
+    batchMaxSize: int(env, 'MLIS_BATCH_MAX_SIZE', 8, 1),
+    batchMaxWaitMs: int(env, 'MLIS_BATCH_MAX_WAIT_MS', 5, 0),
   };
 }

@@ -46,4 +46,16 @@ export enum ApiErrorCode {
   QuotaExceeded = 'quota_exceeded',
   TenantNotFound = 'tenant_not_found',
   TenantExists = 'tenant_exists',
+  /**
+   * No such artifact, or one the caller may not see (another tenant's, another job's for a worker); 422 for an
+   * `artifact://` reference in a job's params.
+   */
+  ArtifactNotFound = 'artifact_not_found',
+  /** The uploaded bytes do not hash to the `sha256` the caller gave; nothing was kept. */
+  ChecksumMismatch = 'checksum_mismatch',
+  /** A QUEUED or RUNNING job references the artifact. */
+  ArtifactInUse = 'artifact_in_use',
+  RangeNotSatisfiable = 'range_not_satisfiable',
+  /** GET /v1/jobs/:id/result of a job that has not SUCCEEDED (yet): there is no result to give. */
+  ResultNotAvailable = 'result_not_available',
 }

@@ -5,3 +5,5 @@ export * from './payloads';
 export * from './workflow-api';
 export * from './audit';
 export * from './labels';
+export * from './artifacts';
+export * from './artifact-refs';

@@ -22,8 +22,10 @@ export interface JobWorkflowInput {
   jobId: string;
   tenantId: string;
   taskType: string;
-  /** Small, already validated runner params; large inputs will travel as artifact references. */
+  /** Already validated runner params; `{}` when they were too large to travel inline (see paramsArtifactId). */
   params: Record<string, unknown>;
+  /** The artifact holding the params' JSON when it exceeded the inline threshold; the node reads it. */
+  paramsArtifactId?: string | null;
   maxAttempts: number;
   timeoutSeconds: number;
   /** Heartbeat timeout of the dispatched assignment: the lease. */
@@ -65,6 +67,8 @@ export interface EndAssignmentInput {
   /** The job's next state: QUEUED after a lost lease with attempts left, else terminal. */
   jobState: JobState;
   result?: unknown;
+  /** Set instead of result when the node uploaded the result as an artifact (larger than the inline threshold). */
+  resultArtifactId?: string;
   error?: JobError;
 }
 
@@ -85,8 +89,27 @@ export interface RunAssignmentInput {
   attempt: number;
   taskType: string;
   params: Record<string, unknown>;
+  /** See JobWorkflowInput.paramsArtifactId. */
+  paramsArtifactId?: string | null;
   gpuIds: number[];
 }
+
+/** Room kept for what travels with params or a result in one Temporal payload (ids, states, timeouts, GPU ids). */
+export const PAYLOAD_ENVELOPE_BYTES = 1024;
+
+/**
+ * Whether params or a result of `jsonBytes` bytes of JSON travel as an artifact: so that no Temporal payload (the
+ * value plus its envelope) and no job row carries more than `maxPayloadBytes` (MLIS_INLINE_PAYLOAD_MAX_BYTES).
+ */
+export function travelsAsArtifact(jsonBytes: number, maxPayloadBytes: number): boolean {
+  return jsonBytes > maxPayloadBytes - PAYLOAD_ENVELOPE_BYTES;
+}
+
+/**
+ * What a node returns for a successful attempt: the runner's result inline, or the artifact it uploaded the
+ * result to because its JSON exceeded the inline threshold. Its keys are EndAssignmentInput's.
+ */
+export type AssignmentOutput = { result: unknown } | { resultArtifactId: string };
 
 /** Live status returned by the workflow's query handler. */
 export interface JobWorkflowStatus {

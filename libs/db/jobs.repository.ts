@@ -12,7 +12,9 @@ export interface NewJob {
   tenantId: string;
   submittedBy: string;
   taskType: string;
+  /** `{}` when paramsArtifactId holds them. */
   params: Record<string, unknown>;
+  paramsArtifactId: string | null;
   cpuMillis: number;
   memMb: number;
   gpu: number;
@@ -76,8 +78,8 @@ export class JobsRepository {
         await m.query(
           `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority,
                              state, attempts, max_attempts, timeout_seconds, idempotency_key, request_id,
-                             priority_class, may_preempt, worker_group, node_selector, gpu_model, gpu_memory_mb)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+                             priority_class, may_preempt, worker_group, node_selector, gpu_model, gpu_memory_mb, params_artifact_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
           [
             job.id,
             job.tenantId,
@@ -98,6 +100,7 @@ export class JobsRepository {
             JSON.stringify(job.nodeSelector),
             job.gpuModel,
             job.gpuMemoryMb,
+            job.paramsArtifactId,
           ],
         );
         const record = await this.findById(job.tenantId, job.id, m);

@@ -593,7 +593,7 @@ export class LedgerRepository {
     return this.dataSource.transaction(async (m) => {
       await this.lockJob(m, input.jobId);
       const released = await this.release(m, input.jobId, input.attempt, input.state, input.reason ?? null);
-      const jobState = await this.moveJob(m, input.jobId, input.jobState, input.result, input.error, input.attempt);
+      const jobState = await this.moveJob(m, input.jobId, input.jobState, input.result, input.error, input.attempt, input.resultArtifactId);
       return { jobState, released };
     });
   }
@@ -652,13 +652,14 @@ export class LedgerRepository {
     result: unknown,
     error: EndAssignmentInput['error'],
     attempt?: number,
+    resultArtifactId?: string,
   ): Promise<JobState> {
     const terminal = TERMINAL.includes(state);
     // Fencing: the outcome of a superseded attempt never moves the job (its current attempt is jobs.attempts).
     const rows = await updateReturning<{ state: JobState }>(
       m,
       `UPDATE jobs SET state = $2, result = COALESCE($3::jsonb, result), error = COALESCE($4::jsonb, error),
-              pending_reason = NULL, pending_detail = NULL, updated_at = now(),
+              result_artifact_id = COALESCE($7::uuid, result_artifact_id), pending_reason = NULL, pending_detail = NULL, updated_at = now(),
               finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
        WHERE id = $1 AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND ($6::int IS NULL OR attempts = $6)
        RETURNING state`,
@@ -669,6 +670,7 @@ export class LedgerRepository {
         error ? JSON.stringify(error) : null,
         terminal,
         attempt ?? null,
+        resultArtifactId ?? null,
       ],
     );
     if (rows.length > 0) return rows[0].state;

@@ -1,8 +1,9 @@
+import { fakeArtifacts } from '../../test/support/fake-artifacts';
 import { gpuDemoRunner } from './gpu-demo.runner';
 import { InvalidParamsError, type RunContext } from './runner';
 
 function fakeContext(gpuIds: number[], signal = new AbortController().signal): RunContext {
-  return { jobId: 'job-1', attempt: 1, gpuIds, heartbeat: () => undefined, signal, sleep: async () => undefined };
+  return { jobId: 'job-1', attempt: 1, gpuIds, heartbeat: () => undefined, signal, sleep: async () => undefined, artifacts: fakeArtifacts() };
 }
 
 describe('gpuDemoRunner', () => {

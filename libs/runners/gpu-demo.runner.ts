@@ -63,14 +63,6 @@ async function runKernel(matrixSize: number, env: Record<string, string>, signal
 export const gpuDemoRunner: Runner<GpuDemoParams, GpuDemoResult> = {
   taskType: 'gpu_demo',
   description: 'Runs a simulated GPU kernel with CUDA_VISIBLE_DEVICES set to the assigned GPU ids.',
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      seconds: { type: 'number', minimum: 0, maximum: 86_400, default: 0.5 },
-      matrix_size: { type: 'integer', minimum: 1, maximum: 512, default: 64 },
-    },
-  },
 
   validate(params: unknown): GpuDemoParams {
     const check = new ParamsChecker('gpu_demo', params, ['seconds', 'matrix_size']);

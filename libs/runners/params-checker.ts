@@ -18,7 +18,9 @@ interface StringRule {
   maxLength: number;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+const ARTIFACT_REF = /^artifact:\/\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -107,6 +109,33 @@ export class ParamsChecker {
       }
     });
     return ok ? (value as string[]) : undefined;
+  }
+
+  /** One of a fixed set of strings. */
+  choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
+    const value = this.values[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' || !choices.includes(value as T)) {
+      this.problem(key, `must be one of ${choices.join(', ')}`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  /** A reference to an artifact, `artifact://<uuid>`; the node reads it through RunContext.artifacts. */
+  artifactRef(key: string): string | undefined {
+    const value = this.values[key];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || !ARTIFACT_REF.test(value)) {
+      this.problem(key, 'must be an artifact reference, artifact://<uuid>');
+      return undefined;
+    }
+    return value;
+  }
+
+  /** The raw value, for checks this class has no rule for. */
+  raw(key: string): unknown {
+    return this.values[key];
   }
 
   /** Returns the parsed params, or throws InvalidParamsError listing every problem found. */

@@ -20,15 +20,19 @@ export interface RunContext {
   signal: AbortSignal;
   /** Sleeps, heartbeating at least every second; rejects promptly on cancellation. */
   sleep(ms: number): Promise<void>;
+  /** Reads the artifacts this job's params reference. */
+  artifacts: ArtifactReader;
 }
 
-/** A task type: validates its params (also at submission, in the API) and runs them on a node. */
-export interface Runner<P = unknown, R = unknown> {
+/** A task type as the API knows it: its params check, pure, never loading a model. */
+export interface TaskSpec<P = unknown> {
   readonly taskType: string;
   readonly description: string;
-  /** What validate() accepts, as an OpenAPI 3.0 schema: the API document states it for POST /v1/jobs. */
-  readonly paramsSchema: Readonly<Record<string, unknown>>;
   validate(params: unknown): P;
+}
+
+/** A task type on a node: validates its params (also at submission, in the API) and runs them. */
+export interface Runner<P = unknown, R = unknown> extends TaskSpec<P> {
   run(params: P, context: RunContext): Promise<R>;
 }
 

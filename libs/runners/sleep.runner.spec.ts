@@ -1,3 +1,4 @@
+import { fakeArtifacts } from '../../test/support/fake-artifacts';
 import { InvalidParamsError, type RunContext } from './runner';
 import { sleepRunner } from './sleep.runner';
 
@@ -11,6 +12,7 @@ function fakeContext(slept: number[]): RunContext {
     sleep: async (ms) => {
       slept.push(ms);
     },
+    artifacts: fakeArtifacts(),
   };
 }
 

@@ -15,11 +15,6 @@ export const MAX_SLEEP_SECONDS = 86_400;
 export const sleepRunner: Runner<SleepParams, SleepResult> = {
   taskType: 'sleep',
   description: 'Sleeps for params.seconds (default 1, at most one day), heartbeating; cancellable.',
-  paramsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: { seconds: { type: 'number', minimum: 0, exclusiveMinimum: true, maximum: MAX_SLEEP_SECONDS, default: 1 } },
-  },
 
   validate(params: unknown): SleepParams {
     const check = new ParamsChecker('sleep', params, ['seconds']);

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { env, tokenFor } from './support/api';
@@ -46,6 +49,33 @@ describe('the mlis CLI against the real API', () => {
     expect(status.stdout).toContain(job.id);
     expect(status.stdout).toContain('SUCCEEDED');
     expect(status.stdout).toContain(job.latest_assignment.node_id);
+  });
+
+  it('submit --input uploads the file and references it; result prints the whole result, or writes it with -o', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlis-it-cli-'));
+    try {
+      const input = join(dir, 'texts.json');
+      writeFileSync(input, JSON.stringify(['first text', 'second text']));
+      const submitted = await mlis('--json', 'submit', 'echo', '--input', input, '--param', 'pad="' + 'x'.repeat(70_000) + '"', '--wait');
+      expect(submitted.code).toBe(0);
+      expect(submitted.stderr).toMatch(/uploaded .*texts\.json as artifact [0-9a-f-]{36}/);
+      const job = JSON.parse(submitted.stdout);
+      expect(job).toMatchObject({ state: 'SUCCEEDED', result: null, result_artifact: expect.any(String) });
+
+      const printed = await mlis('result', job.id);
+      expect(printed.code).toBe(0);
+      const result = JSON.parse(printed.stdout);
+      const ref: string = result.params.input;
+      expect(ref).toMatch(/^artifact:\/\/[0-9a-f-]{36}$/);
+      expect(result.artifacts[ref]).toEqual({ sha256: createHash('sha256').update(readFileSync(input)).digest('hex'), size_bytes: readFileSync(input).length, content_type: 'application/json' });
+
+      const output = join(dir, 'result.json');
+      const written = await mlis('result', job.id, '-o', output);
+      expect(written.code).toBe(0);
+      expect(JSON.parse(readFileSync(output, 'utf8'))).toEqual(result);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('workers lists every node with its pid', async () => {

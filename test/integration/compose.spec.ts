@@ -89,7 +89,7 @@ const appServices = ['api', 'control', 'worker', 'gpu-worker', 'migrate'];
 const configVariables = new Set(
   readFileSync(join(ROOT, '.env.example'), 'utf8')
     .split('\n')
-    .map((line) => /^([A-Z_]+)=/.exec(line)?.[1])
+    .map((line) => /^([A-Z][A-Z0-9_]*)=/.exec(line)?.[1])
     .filter((name): name is string => Boolean(name)),
 );
 

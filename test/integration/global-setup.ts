@@ -51,6 +51,9 @@ export default async function globalSetup(): Promise<void> {
     MLIS_CAPACITY_RETRY_SECONDS: '30',
     // Every completed runner execution, one JSON line: the chaos spec counts effects with it.
     MLIS_NODE_EXECUTION_LOG: join(STATE_DIR, 'executions.jsonl'),
+    // Artifacts: a cap the 413 spec can pass without sending a gigabyte, and retention every 2 s.
+    MLIS_ARTIFACTS_MAX_BYTES: String(256 * 1024 * 1024),
+    MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS: '2',
     MLIS_STACK_NODES: 'cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2',
   };
   const env: StackEnv = {

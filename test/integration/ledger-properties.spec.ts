@@ -85,7 +85,7 @@ describe('ledger invariants under random operation sequences', () => {
   it('never over-commits, never double-books a GPU id, counters always equal the live assignments', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArbitrary, { minLength: 5, maxLength: 30 }), async (ops) => {
-        await dataSource.query(`TRUNCATE gpu_reservations, job_assignments, jobs, nodes, tenant_usage, scheduler_decisions`);
+        await dataSource.query(`TRUNCATE gpu_reservations, job_assignments, job_artifacts, jobs, nodes, tenant_usage, scheduler_decisions`);
         for (let i = 0; i < NODES.length; i++) await register(i);
 
         for (const op of ops) {

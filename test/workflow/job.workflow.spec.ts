@@ -29,6 +29,7 @@ import {
   signalsStartThenSucceeds,
   succeeds,
   throws,
+  uploadsResult,
   type FakeRunner,
 } from './support/fake-runners';
 import {
@@ -398,7 +399,7 @@ describe('jobWorkflow', () => {
         context.heartbeat();
         await context.sleep(100);
       }
-      return { slept: assignment.params.seconds };
+      return { result: { slept: assignment.params.seconds } };
     };
 
     const result = await withWorkers(ledger, runs, [[NODE_A, runsUntilTold]], async () => {
@@ -545,6 +546,24 @@ describe('jobWorkflow', () => {
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
     expect(ledger.placeJobCalls).toHaveLength(2);
     expect(waitedMs).toBeGreaterThanOrEqual(input.capacityRetrySeconds * 1000 - 1000);
+  }, TEST_TIMEOUT_MS);
+
+  it('hands the node the params artifact and carries only the result artifact id to the ledger', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const paramsArtifactId = randomUUID();
+    const resultArtifactId = randomUUID();
+    const input = jobInput({ params: {}, paramsArtifactId });
+
+    const result = await withWorkers(ledger, runs, [[NODE_A, uploadsResult(resultArtifactId)]], async () => (await startJob(input)).result());
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
+    expect(runs.started).toHaveLength(1);
+    expect(runs.started[0].params).toEqual({});
+    expect(runs.started[0].paramsArtifactId).toBe(paramsArtifactId);
+    expect(ledger.endAssignmentCalls).toEqual([
+      { jobId: input.jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', resultArtifactId },
+    ]);
   }, TEST_TIMEOUT_MS);
 
   it('marks the assignment RUNNING when the node signals that the attempt started', async () => {

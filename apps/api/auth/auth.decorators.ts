@@ -7,6 +7,7 @@ import type { RequestActor } from '../common/actor';
 export const PUBLIC_ROUTE = 'mlis:public';
 export const REQUIRED_SCOPES = 'mlis:scopes';
 export const WORKER_ROUTE = 'mlis:worker-route';
+export const WORKER_ACCESS = 'mlis:worker-access';
 
 /** What the worker guard binds: the route parameter naming the node (and the body's `incarnation`, when sent). */
 export interface WorkerRouteOptions {
@@ -26,6 +27,13 @@ export const RequireScopes = (...scopes: Scope[]): MethodDecorator & ClassDecora
  */
 export const WorkerRoute = (options: WorkerRouteOptions = {}): MethodDecorator & ClassDecorator =>
   applyDecorators(SetMetadata(WORKER_ROUTE, options), ApiBearerAuth());
+
+/**
+ * A user route that a node may also call for one of its assignments: a request carrying the X-MLIS-Assignment
+ * header must present a worker token (the route's service checks the assignment); without the header, a user
+ * token with the route's scopes.
+ */
+export const WorkerAccess = (): MethodDecorator & ClassDecorator => SetMetadata(WORKER_ACCESS, true);
 
 /** Where the guard leaves the verified caller on the request. */
 export interface AuthenticatedRequest extends Request {

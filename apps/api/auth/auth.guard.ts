@@ -3,11 +3,18 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
 import { TokenRejectedError, TokenVerifier, type VerifiedToken } from '../../../libs/auth/token-verifier';
-import { ApiErrorCode, type AuditEventInput } from '../../../libs/contracts';
+import { ApiErrorCode, ASSIGNMENT_HEADER, type AuditEventInput } from '../../../libs/contracts';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { DomainError } from '../common/domain-error';
 import { requestIdOf } from '../common/request-context';
-import { PUBLIC_ROUTE, REQUIRED_SCOPES, WORKER_ROUTE, type AuthenticatedRequest, type WorkerRouteOptions } from './auth.decorators';
+import {
+  PUBLIC_ROUTE,
+  REQUIRED_SCOPES,
+  WORKER_ACCESS,
+  WORKER_ROUTE,
+  type AuthenticatedRequest,
+  type WorkerRouteOptions,
+} from './auth.decorators';
 import { USER_JWT_STRATEGY, WORKER_JWT_STRATEGY } from './jwt.strategy';
 
 function passportGuard(strategy: string) {
@@ -47,7 +54,8 @@ export class ApiAuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const requestId = requestIdOf(context.switchToHttp().getResponse<Response>());
-    const worker = this.reflector.getAllAndOverride<WorkerRouteOptions | undefined>(WORKER_ROUTE, targets);
+    const workerAccess = this.reflector.getAllAndOverride<boolean | undefined>(WORKER_ACCESS, targets) === true && req.headers[ASSIGNMENT_HEADER.toLowerCase()] !== undefined;
+    const worker = this.reflector.getAllAndOverride<WorkerRouteOptions | undefined>(WORKER_ROUTE, targets) ?? (workerAccess ? {} : undefined);
     const kind = worker ? 'worker' : 'user';
 
     try {

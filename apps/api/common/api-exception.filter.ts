@@ -1,7 +1,7 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiErrorCode } from '../../../libs/contracts';
-import { DomainError, RetryLaterError, statusForCode } from './domain-error';
+import { DomainError, RetryLaterError, statusForCode, UNRESOLVABLE_REFERENCE_STATUS, UnresolvableReferenceError } from './domain-error';
 import { redactSecrets } from './redact';
 import { requestIdOf } from './request-context';
 
@@ -41,7 +41,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return;
     }
     if (error instanceof RetryLaterError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-    res.status(statusForCode(error.code)).json({
+    // Refused before the request body was read (a streamed upload): close the connection after the answer
+    // instead of reading and discarding the rest of the body, however large.
+    if (host.switchToHttp().getRequest<Request>().complete === false) res.setHeader('Connection', 'close');
+    res.status(error instanceof UnresolvableReferenceError ? UNRESOLVABLE_REFERENCE_STATUS : statusForCode(error.code)).json({
       error: {
         code: error.code,
         // Messages may quote the request (a 404 names the path): never echo a credential.

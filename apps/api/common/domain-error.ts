@@ -29,28 +29,42 @@ export class RetryLaterError extends DomainError {
   }
 }
 
+/**
+ * A request naming something the caller cannot see (an `artifact://` reference in params): the request is
+ * unprocessable (422), whatever status the same code has on that thing's own route (a 404 there).
+ */
+export class UnresolvableReferenceError extends DomainError {}
+
+export const UNRESOLVABLE_REFERENCE_STATUS = 422;
+
 /** The HTTP status of each error code; exhaustive, so a new code does not compile until it has one. */
 export function statusForCode(code: ApiErrorCode): number {
   switch (code) {
     case ApiErrorCode.ValidationFailed:
     case ApiErrorCode.MalformedJson:
+    case ApiErrorCode.ChecksumMismatch:
       return 400;
     case ApiErrorCode.JobNotFound:
     case ApiErrorCode.NodeNotFound:
     case ApiErrorCode.UnknownWorkerGroup:
     case ApiErrorCode.NotFound:
     case ApiErrorCode.TenantNotFound:
+    case ApiErrorCode.ArtifactNotFound:
       return 404;
+    case ApiErrorCode.ResultNotAvailable:
     case ApiErrorCode.JobAlreadyFinished:
     case ApiErrorCode.IdempotencyConflict:
     case ApiErrorCode.NodeSuperseded:
     case ApiErrorCode.NodeDead:
     case ApiErrorCode.TenantExists:
+    case ApiErrorCode.ArtifactInUse:
       return 409;
     case ApiErrorCode.MethodNotAllowed:
       return 405;
     case ApiErrorCode.PayloadTooLarge:
       return 413;
+    case ApiErrorCode.RangeNotSatisfiable:
+      return 416;
     case ApiErrorCode.RateLimited:
     case ApiErrorCode.QuotaExceeded:
       return 429;

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
 import { ApiErrorCode } from '../../../libs/contracts';
-import { statusForCode } from './domain-error';
+import { statusForCode, UNRESOLVABLE_REFERENCE_STATUS } from './domain-error';
 
 export class ErrorDetailDto {
   @ApiProperty({ description: 'The input field at fault, dotted for nested fields (e.g. "gpus.0.index").' })
@@ -33,11 +33,16 @@ export class ErrorResponseDto {
   error: ErrorBodyDto;
 }
 
+/** A code this route answers with the status of an UnresolvableReferenceError instead of the code's own. */
+export function asUnresolvableReference(code: ApiErrorCode): { code: ApiErrorCode; status: number } {
+  return { code, status: UNRESOLVABLE_REFERENCE_STATUS };
+}
+
 /** Documents a route's error responses, grouped by status; every route can also answer 500 internal_error. */
-export function ApiErrorResponses(...codes: ApiErrorCode[]): MethodDecorator & ClassDecorator {
+export function ApiErrorResponses(...codes: (ApiErrorCode | { code: ApiErrorCode; status: number })[]): MethodDecorator & ClassDecorator {
   const byStatus = new Map<number, ApiErrorCode[]>();
-  for (const code of [...codes, ApiErrorCode.Internal]) {
-    const status = statusForCode(code);
+  for (const entry of [...codes, ApiErrorCode.Internal]) {
+    const { code, status } = typeof entry === 'string' ? { code: entry, status: statusForCode(entry) } : entry;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   return applyDecorators(

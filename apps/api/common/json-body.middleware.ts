@@ -39,12 +39,17 @@ export function forbiddenKeyPath(body: unknown): string | undefined {
 }
 
 /**
- * Parses JSON bodies up to the limit and turns parser failures into our error codes for the filter;
- * refuses a body with a key such as `constructor` anywhere in it.
+ * Parses JSON bodies up to the limit and turns parser failures into our error codes for the filter; refuses a
+ * body with a key such as `constructor` anywhere in it. Requests `streamed` picks are left alone: their route
+ * reads the raw body as a stream (artifact uploads).
  */
-export function jsonBodyMiddleware(limitBytes: number): RequestHandler {
+export function jsonBodyMiddleware(limitBytes: number, streamed: (req: Request) => boolean): RequestHandler {
   const parse = json({ limit: limitBytes });
   return (req: Request, res: Response, next: NextFunction) => {
+    if (streamed(req)) {
+      next();
+      return;
+    }
     parse(req, res, (error?: unknown) => {
       if (error !== undefined) return next(toDomainError(error));
       const path = forbiddenKeyPath(req.body);

@@ -1,8 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import request from 'supertest';
+import type { EntityManager } from 'typeorm';
+import type { ArtifactStore } from '../../../libs/artifacts';
 import { CONTROL_TASK_QUEUE } from '../../../libs/contracts';
+import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
 import { fakeNode, FakeTemporalClient } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
+import { canonicalJson } from './canonical-json';
+import { MAX_PARAM_ARTIFACT_REFS } from './job-artifacts.service';
 import { JobsController } from './jobs.controller';
 
 const valid = { task_type: 'sleep', params: { seconds: 1 }, cpu: 1, mem_mb: 256, gpu: 0 };
@@ -74,6 +80,7 @@ describe(JobsController.name, () => {
           tenantId: 'default',
           taskType: 'sleep',
           params: { seconds: 1 },
+          paramsArtifactId: null,
           maxAttempts: t.config.scheduling.defaultMaxAttempts,
           timeoutSeconds: t.config.scheduling.defaultTimeoutSeconds,
           leaseSeconds: t.config.scheduling.leaseSeconds,
@@ -139,6 +146,16 @@ describe(JobsController.name, () => {
       const response = await http().post('/v1/jobs').send({ ...valid, params: { seconds: 'soon' } }).expect(422);
       expect(response.body.error.code).toBe('invalid_params');
       expect(response.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'params.seconds' })]));
+      expect(t.jobs.records).toHaveLength(0);
+    });
+
+    it('rejects an onnx tensor whose data does not match its dims with 422, before any model is loaded', async () => {
+      const params = { model: 'artifact://0b5c3f7e-4f43-4b0e-9a55-6a1d2f6f9e01', inputs: { X: { type: 'float32', dims: [2, 3], data: [1, 2, 3] } } };
+      const response = await http().post('/v1/jobs').send({ ...valid, task_type: 'onnx', params }).expect(422);
+      expect(response.body.error).toMatchObject({
+        code: 'invalid_params',
+        details: [{ field: 'params.inputs.X.data', problem: 'has 3 elements but dims [2, 3] need 6' }],
+      });
       expect(t.jobs.records).toHaveLength(0);
     });
 
@@ -365,6 +382,167 @@ describe(JobsController.name, () => {
       it('rejects a key longer than 200 characters with 400', async () => {
         const response = await http().post('/v1/jobs').set('Idempotency-Key', 'x'.repeat(201)).send(valid).expect(400);
         expect(response.body.error.details).toEqual([expect.objectContaining({ field: 'Idempotency-Key' })]);
+      });
+    });
+  });
+
+  describe('artifacts in params and results', () => {
+    const NODES = () => [fakeNode({ id: 'cpu-1', cpuMillis: 4000, memMb: 8192 })];
+
+    /** An artifact row (and its bytes in the app's real fs store) of `tenantId`. */
+    async function artifact(app: TestApp, tenantId: string, bytes = Buffer.from('hello')): Promise<string> {
+      const store = app.app.get<ArtifactStore>(ARTIFACT_STORE);
+      const stored = await store.put(Readable.from([bytes]));
+      const id = randomUUID();
+      await app.artifacts.insert({} as EntityManager, {
+        id,
+        tenantId,
+        name: null,
+        contentType: 'application/json',
+        sizeBytes: stored.sizeBytes,
+        sha256: stored.sha256,
+        createdBy: 'someone',
+        expiresAt: null,
+      });
+      return id;
+    }
+
+    it('answers 422 artifact_not_found naming each bad reference, whether missing, malformed or another tenant’s; nothing stored', async () => {
+      const theirs = await artifact(t, 'other');
+      const response = await http()
+        .post('/v1/jobs')
+        .send({ task_type: 'echo', params: { a: `artifact://${randomUUID()}`, list: ['x', { b: `artifact://${theirs}` }], c: 'artifact://nope' } })
+        .expect(422);
+      expect(response.body.error.code).toBe('artifact_not_found');
+      expect(response.body.error.details).toEqual([
+        { field: 'params.a', problem: expect.stringMatching(/not found/) },
+        { field: 'params.list[1].b', problem: `artifact ${theirs} not found` },
+        { field: 'params.c', problem: 'not an artifact reference: artifact://<uuid>' },
+      ]);
+      expect(t.jobs.records).toHaveLength(0);
+      expect(t.artifacts.links).toHaveLength(0);
+      expect(t.temporal.started).toHaveLength(0);
+      // Only the other tenant's artifact is a denial worth auditing; its owner is named, the caller is not told.
+      expect(t.audit.events).toEqual([
+        expect.objectContaining({ action: 'job.submit', resource: `artifact/${theirs}`, result: 'deny', reason: 'other_tenant', targetTenant: 'other' }),
+      ]);
+    });
+
+    it('links each referenced artifact once as an input and keeps the params inline', async () => {
+      const mine = await artifact(t, 'default');
+      const params = { input: `artifact://${mine}`, again: [`artifact://${mine}`] };
+      const response = await http().post('/v1/jobs').send({ task_type: 'echo', params }).expect(202);
+      expect(response.body).toMatchObject({ params, params_artifact: null, result: null, result_artifact: null });
+      expect(t.artifacts.links).toEqual([{ jobId: response.body.id, artifactId: mine, role: 'input' }]);
+      expect(t.temporal.started[0].options.args[0]).toMatchObject({ params, paramsArtifactId: null });
+    });
+
+    it(`refuses more than ${MAX_PARAM_ARTIFACT_REFS} distinct references with 400 before looking any up`, async () => {
+      const refs = Array.from({ length: MAX_PARAM_ARTIFACT_REFS + 1 }, () => `artifact://${randomUUID()}`);
+      const small = await createTestApp({ MLIS_API_BODY_LIMIT_BYTES: '65536' });
+      try {
+        const response = await request(small.app.getHttpServer()).post('/v1/jobs').send({ task_type: 'echo', params: { refs } }).expect(400);
+        expect(response.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'params' }] });
+      } finally {
+        await small.app.close();
+      }
+    });
+
+    describe('with params over MLIS_INLINE_PAYLOAD_MAX_BYTES', () => {
+      let big: TestApp;
+      // Over 4096 - 1024 (the envelope kept for the other fields of a payload), under the test app's 4096-byte body limit.
+      const params = { text: 'x'.repeat(3100), b: 1, a: 2 };
+
+      beforeEach(async () => {
+        big = await createTestApp({ MLIS_INLINE_PAYLOAD_MAX_BYTES: '4096' });
+        big.nodes.nodes = NODES();
+      });
+      afterEach(() => big.app.close());
+
+      it('stores them as the job’s params artifact: the row and the workflow input carry only its id', async () => {
+        const response = await request(big.app.getHttpServer()).post('/v1/jobs').send({ task_type: 'echo', params }).expect(202);
+        const jobId: string = response.body.id;
+        expect(response.body).toMatchObject({ params: null, params_artifact: expect.any(String) });
+        const artifactId: string = response.body.params_artifact;
+
+        expect(big.jobs.records[0].job).toMatchObject({ params: {}, paramsArtifactId: artifactId });
+        expect(big.temporal.started[0].options.args[0]).toMatchObject({ params: {}, paramsArtifactId: artifactId });
+        const json = canonicalJson(params);
+        expect(big.artifacts.rows).toEqual([
+          expect.objectContaining({
+            id: artifactId,
+            tenantId: 'default',
+            name: `params-${jobId}.json`,
+            contentType: 'application/json',
+            sizeBytes: json.length,
+            sha256: createHash('sha256').update(json).digest('hex'),
+            createdBy: 'anonymous',
+          }),
+        ]);
+        expect(big.artifacts.links).toEqual([{ jobId, artifactId, role: 'params' }]);
+        const stored = await big.app.get<ArtifactStore>(ARTIFACT_STORE).get(big.artifacts.rows[0].sha256);
+        const chunks: Buffer[] = [];
+        for await (const chunk of stored) chunks.push(chunk as Buffer);
+        expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toEqual(params);
+      });
+
+      it('replays the same params (any key order) by content and refuses changed ones', async () => {
+        const server = big.app.getHttpServer();
+        const first = await request(server).post('/v1/jobs').set('Idempotency-Key', 'k-big').send({ task_type: 'echo', params }).expect(202);
+        const again = await request(server)
+          .post('/v1/jobs')
+          .set('Idempotency-Key', 'k-big')
+          .send({ task_type: 'echo', params: { a: 2, b: 1, text: params.text } })
+          .expect(200);
+        expect(again.body.id).toBe(first.body.id);
+        const changed = await request(server)
+          .post('/v1/jobs')
+          .set('Idempotency-Key', 'k-big')
+          .send({ task_type: 'echo', params: { ...params, a: 3 } })
+          .expect(409);
+        expect(changed.body.error.code).toBe('idempotency_conflict');
+        expect(big.artifacts.rows).toHaveLength(1);
+        expect(big.temporal.started).toHaveLength(1);
+      });
+    });
+
+    describe('GET /v1/jobs/:id/result', () => {
+      it('answers 409 result_not_available until the job SUCCEEDED', async () => {
+        const id = randomUUID();
+        t.jobs.seed({ id, state: 'RUNNING' });
+        const response = await http().get(`/v1/jobs/${id}/result`).expect(409);
+        expect(response.body.error.code).toBe('result_not_available');
+      });
+
+      it('returns an inline result as JSON', async () => {
+        const id = randomUUID();
+        t.jobs.seed({ id, state: 'SUCCEEDED', result: { slept: 1 } });
+        const response = await http().get(`/v1/jobs/${id}/result`).expect(200).expect('content-type', /application\/json/);
+        expect(JSON.parse(response.text)).toEqual({ slept: 1 });
+        expect((await http().get(`/v1/jobs/${id}`).expect(200)).body).toMatchObject({ result: { slept: 1 }, result_artifact: null });
+      });
+
+      it('streams a result kept as an artifact, with its length; 404 once that artifact is gone', async () => {
+        const result = JSON.stringify({ vectors: Array.from({ length: 100 }, (_, i) => [i, i + 0.5]) });
+        const artifactId = await artifact(t, 'default', Buffer.from(result));
+        const id = randomUUID();
+        t.jobs.seed({ id, state: 'SUCCEEDED', result: null, resultArtifactId: artifactId });
+
+        expect((await http().get(`/v1/jobs/${id}`).expect(200)).body).toMatchObject({ result: null, result_artifact: artifactId });
+        const response = await http().get(`/v1/jobs/${id}/result`).expect(200).expect('content-type', /application\/json/);
+        expect(response.headers['content-length']).toBe(String(result.length));
+        expect(response.text).toBe(result);
+
+        t.artifacts.rows.splice(0);
+        const gone = await http().get(`/v1/jobs/${id}/result`).expect(404);
+        expect(gone.body.error.code).toBe('artifact_not_found');
+      });
+
+      it("answers 404 for another tenant's job", async () => {
+        const id = randomUUID();
+        t.jobs.seed({ id, tenantId: 'other', state: 'SUCCEEDED', result: { secret: true } });
+        const response = await http().get(`/v1/jobs/${id}/result`).expect(404);
+        expect(response.body.error.code).toBe('job_not_found');
       });
     });
   });

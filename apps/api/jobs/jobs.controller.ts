@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags, ApiParam } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
-import { ApiErrorResponses } from '../common/error-response.dto';
+import { ApiErrorResponses, asUnresolvableReference } from '../common/error-response.dto';
 import { RequestId } from '../common/request-context';
 import { uuidParam } from '../common/validation';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey, IdempotencyKeyPipe, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.pipe';
@@ -38,6 +38,7 @@ export class JobsController {
     ApiErrorCode.UnknownTaskType,
     ApiErrorCode.InvalidParams,
     ApiErrorCode.Unschedulable,
+    asUnresolvableReference(ApiErrorCode.ArtifactNotFound),
     ApiErrorCode.IdempotencyConflict,
     ApiErrorCode.DependencyUnavailable,
   )
@@ -70,6 +71,24 @@ export class JobsController {
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.JobNotFound)
   get(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<JobResponseDto> {
     return this.jobs.get(actor, id);
+  }
+
+  @Get(':id/result')
+  @RequireScopes('jobs:read')
+  @ApiOperation({ summary: "The job's whole result JSON, whether it is kept inline or as its result artifact (streamed)" })
+  @ApiProduces('application/json')
+  @ApiOkResponse({ description: "The runner's result, exactly as it returned it.", schema: { type: 'object', additionalProperties: true } })
+  @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.JobNotFound,
+    ApiErrorCode.ResultNotAvailable,
+    ApiErrorCode.ArtifactNotFound,
+  )
+  async result(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<StreamableFile> {
+    const { body, sizeBytes } = await this.jobs.result(actor, id);
+    return new StreamableFile(body, { type: 'application/json', length: sizeBytes });
   }
 
   @Post(':id/cancel')

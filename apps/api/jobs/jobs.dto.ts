@@ -3,8 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 import { JOB_CURSOR_PATTERN } from './jobs-cursor';
 import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
-import { RUNNERS, TASK_TYPES } from '../../../libs/runners/registry';
-import type { Runner } from '../../../libs/runners/runner';
+import { TASK_TYPES } from '../../../libs/runners/registry';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
 import { IsLabelMap } from '../common/label-map';
 
@@ -40,30 +39,18 @@ function HasAtMostEntries(max: number, options?: ValidationOptions): PropertyDec
   );
 }
 
-function acceptsNoParams(runner: Runner): boolean {
-  try {
-    runner.validate({});
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // A submission's optional fields are absent or a value: null is refused, not taken for the default.
 const present = (_: object, value: unknown): boolean => value !== undefined;
 
 /**
  * Rules across CreateJobDto's fields that a property cannot state, for the OpenAPI document (JSON Schema):
- * params by task type; gpu_model and gpu_memory_mb need gpu >= 1; priority and priority_class exclude each other.
+ * gpu_model and gpu_memory_mb need gpu >= 1; priority and priority_class exclude each other.
  */
 export const CREATE_JOB_CROSS_FIELD_RULES = [
-  // params as the task type's runner validates them; required where the runner has no default for everything.
-  {
-    anyOf: [...RUNNERS.values()].map((runner) => ({
-      properties: { task_type: { enum: [runner.taskType] }, params: runner.paramsSchema },
-      ...(acceptsNoParams(runner) ? {} : { required: ['params'] }),
-    })),
-  },
+  ...['gpu_model', 'gpu_memory_mb'].map((field) => ({
+    anyOf: [{ not: { required: [field] } }, { required: ['gpu'], properties: { gpu: { minimum: 1 } } }],
+  })),
+  { not: { required: ['priority', 'priority_class'] } },
 ];
 
 /** The same rules as JSON Schema `dependencies` (the field on the left needs the schema on the right), which fuzzers read. */
@@ -300,8 +287,21 @@ export class JobResponseDto {
   @ApiProperty({ description: 'Task type.' })
   task_type: string;
 
-  @ApiProperty({ description: 'Params as the runner validated them (defaults filled in).', type: 'object', additionalProperties: true })
-  params: Record<string, unknown>;
+  @ApiProperty({
+    description: 'Params as submitted; null when they were larger than MLIS_INLINE_PAYLOAD_MAX_BYTES as JSON and stored as the artifact params_artifact.',
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+  })
+  params: Record<string, unknown> | null;
+
+  @ApiProperty({
+    description: 'The artifact holding the params (their JSON, keys sorted) when they were too large to keep inline; GET /v1/artifacts/{id} reads it.',
+    type: String,
+    format: 'uuid',
+    nullable: true,
+  })
+  params_artifact: string | null;
 
   @ApiProperty({ description: 'CPU cores reserved.' })
   cpu: number;
@@ -358,8 +358,16 @@ export class JobResponseDto {
   @ApiProperty({ description: 'Run time limit of one attempt, seconds.' })
   timeout_seconds: number;
 
-  @ApiProperty({ description: "The runner's result once SUCCEEDED.", nullable: true, type: 'object', additionalProperties: true })
+  @ApiProperty({
+    description: "The runner's result once SUCCEEDED; null when it was larger than MLIS_INLINE_PAYLOAD_MAX_BYTES as JSON and stored as result_artifact. GET /v1/jobs/{id}/result returns it either way.",
+    nullable: true,
+    type: 'object',
+    additionalProperties: true,
+  })
   result: unknown;
+
+  @ApiProperty({ description: 'The artifact holding the result when it was too large to keep inline, else null.', type: String, format: 'uuid', nullable: true })
+  result_artifact: string | null;
 
   @ApiProperty({ description: 'Why the job FAILED.', type: JobErrorDto, nullable: true })
   error: JobErrorDto | null;

@@ -1,13 +1,15 @@
 import { Module } from '@nestjs/common';
+import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { TenantsModule } from '../tenants/tenants.module';
+import { JobArtifactsService } from './job-artifacts.service';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { SubmissionLimitsService } from './submission-limits.service';
 
 @Module({
-  imports: [TenantsModule],
+  imports: [TenantsModule, ArtifactsModule],
   controllers: [JobsController],
-  providers: [JobsService, SubmissionLimitsService],
+  providers: [JobsService, SubmissionLimitsService, JobArtifactsService],
   exports: [JobsService],
 })
 export class JobsModule {}

@@ -16,11 +16,13 @@ import { TenantsRepository } from '../../../libs/db/tenants.repository';
 import type { PriorityClass } from '../../../libs/config';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { InvalidParamsError } from '../../../libs/runners/runner';
-import { getRunner } from '../../../libs/runners/registry';
+import { getTaskSpec } from '../../../libs/runners/registry';
 import type { Scope } from '../../../libs/auth/claims';
 import { mayAccessTenant, type Actor, type RequestActor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
+import { canonicalJson } from './canonical-json';
+import { JobArtifactsService, type JobResultBody, type StagedParams } from './job-artifacts.service';
 import { decodeJobCursor, encodeJobCursor } from './jobs-cursor';
 import {
   DEFAULT_CPU,
@@ -69,16 +71,6 @@ export interface SubmitResult {
   created: boolean;
 }
 
-/** JSON with object keys sorted, so two specs compare equal whatever order their params came in. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonical(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 function specOf(record: JobRecord): JobSpec {
   const { job } = record;
   return {
@@ -111,24 +103,32 @@ export class JobsService {
     @Inject(SubmissionLimitsService) private readonly limits: SubmissionLimitsService,
     @Inject(AuditRepository) private readonly audit: AuditRepository,
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
+    @Inject(JobArtifactsService) private readonly jobArtifacts: JobArtifactsService,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
   /**
-   * Accepts a job: checks it can run, then inserts it and starts its workflow in one transaction.
+   * Accepts a job: checks it can run (and that the artifacts its params reference are the tenant's), then
+   * inserts it, links its artifacts and starts its workflow in one transaction. Params larger than the inline
+   * threshold are stored as an artifact: the row and the workflow input carry only its id.
    * With an idempotency key, a repeat of the same submission returns the job accepted the first time.
    */
   async submit(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
     const queueLimit = await this.limits.admit(actor, dto.params, requestId);
     const spec = this.admit(dto);
+    const paramsJson = canonicalJson(spec.params);
     if (idempotencyKey !== undefined) {
       const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
-      if (earlier) return this.replay(earlier, spec);
+      if (earlier) return this.replay(earlier, spec, paramsJson);
     }
+    const inputs = await this.jobArtifacts.inputs(actor, requestId, spec.params);
     await this.checkSchedulable(spec, actor.tenantId);
 
+    const params: StagedParams | null = this.jobArtifacts.offloads(paramsJson) ? await this.jobArtifacts.stageParams(paramsJson) : null;
     const job: NewJob = {
       ...spec,
+      params: params ? {} : spec.params,
+      paramsArtifactId: params?.artifactId ?? null,
       id: randomUUID(),
       tenantId: actor.tenantId,
       submittedBy: actor.subject,
@@ -140,11 +140,13 @@ export class JobsService {
       // would exhaust the pool under a burst); the workflow starts last, so nothing starts for a job that is not committed.
       const record = await this.jobs.insert(job, async (_record, manager) => {
         if (queueLimit) await this.limits.holdQueuePlace(queueLimit, manager);
+        await this.jobArtifacts.attach(manager, job, inputs, params);
         await this.audit.record(this.allowed(actor, requestId, 'job.submit', job.id, job.tenantId), manager);
         await this.startWorkflow(job);
       });
       return { job: toJobResponse(record), created: true };
     } catch (error) {
+      await this.jobArtifacts.discard(params);
       if (error instanceof RetryLaterError && error.code === ApiErrorCode.QuotaExceeded) {
         await this.limits.deny(actor, requestId, 'quota_exceeded');
         throw error;
@@ -152,10 +154,19 @@ export class JobsService {
       // A concurrent submission with the same key committed first.
       if (error instanceof IdempotencyKeyTakenError && idempotencyKey !== undefined) {
         const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
-        if (earlier) return this.replay(earlier, spec);
+        if (earlier) return this.replay(earlier, spec, paramsJson);
       }
       throw error;
     }
+  }
+
+  /** The whole result of a SUCCEEDED job (inline or from its artifact); 409 result_not_available before that. */
+  async result(actor: RequestActor, id: string): Promise<JobResultBody> {
+    const { job } = await this.find(actor, id, 'jobs:read', 'job.read');
+    if (job.state !== 'SUCCEEDED') {
+      throw new DomainError(ApiErrorCode.ResultNotAvailable, `job ${id} is ${job.state}: only a SUCCEEDED job has a result`);
+    }
+    return this.jobArtifacts.result(job);
   }
 
   /** The job with its result; another tenant's job is a 404 unless the actor may act across tenants. */
@@ -269,15 +280,15 @@ export class JobsService {
    * user sent them: the node validates them again, and a runner's parsed form is not its input format.
    */
   private admit(dto: CreateJobDto): JobSpec {
-    const runner = getRunner(dto.task_type);
-    if (!runner) {
+    const task = getTaskSpec(dto.task_type);
+    if (!task) {
       throw new DomainError(ApiErrorCode.UnknownTaskType, `unknown task type "${dto.task_type}"`, [
         { field: 'task_type', problem: 'no runner for this task type' },
       ]);
     }
     const params = dto.params ?? {};
     try {
-      runner.validate(params);
+      task.validate(params);
     } catch (error) {
       if (error instanceof InvalidParamsError) {
         throw new DomainError(ApiErrorCode.InvalidParams, error.message, error.details);
@@ -332,8 +343,11 @@ export class JobsService {
     return found;
   }
 
-  private replay(earlier: JobRecord, spec: JobSpec): SubmitResult {
-    if (canonical(specOf(earlier)) !== canonical(spec)) {
+  /** Params compare by the sha256 of their canonical JSON, so offloaded params compare without being read back. */
+  private async replay(earlier: JobRecord, spec: JobSpec, paramsJson: string): Promise<SubmitResult> {
+    const before = { ...specOf(earlier), params: await this.jobArtifacts.paramsDigest(earlier.job) };
+    const now = { ...spec, params: this.jobArtifacts.digestOf(paramsJson) };
+    if (canonicalJson(before) !== canonicalJson(now)) {
       throw new DomainError(
         ApiErrorCode.IdempotencyConflict,
         `Idempotency-Key was already used for job ${earlier.job.id} with a different request`,
@@ -374,6 +388,7 @@ export class JobsService {
       tenantId: job.tenantId,
       taskType: job.taskType,
       params: job.params,
+      paramsArtifactId: job.paramsArtifactId,
       maxAttempts: job.maxAttempts,
       timeoutSeconds: job.timeoutSeconds,
       leaseSeconds: scheduling.leaseSeconds,

@@ -9,8 +9,6 @@ import { validationFailed } from '../common/validation';
 
 /** Deepest nesting allowed in params; the params object itself is level 1. */
 export const MAX_PARAMS_DEPTH = 8;
-/** Largest params allowed, as serialized JSON (UTF-8 bytes). */
-export const MAX_PARAMS_BYTES = 64 * 1024;
 /** Retry-After for a tenant whose queue is full: queued jobs leave at the pace of the cluster, not of a clock. */
 export const QUEUE_FULL_RETRY_SECONDS = 30;
 
@@ -104,9 +102,6 @@ export class SubmissionLimitsService {
     if (params === undefined) return;
     if (jsonDepth(params) > MAX_PARAMS_DEPTH) {
       throw validationFailed([{ field: 'params', problem: `params must not be nested deeper than ${MAX_PARAMS_DEPTH} levels` }]);
-    }
-    if (Buffer.byteLength(JSON.stringify(params), 'utf8') > MAX_PARAMS_BYTES) {
-      throw validationFailed([{ field: 'params', problem: `params must not exceed ${MAX_PARAMS_BYTES} bytes as JSON` }]);
     }
   }
 

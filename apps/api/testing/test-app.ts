@@ -13,6 +13,7 @@ import { mintUserToken, mintWorkerToken, SCOPES, type Actor, type UserTokenClaim
 import { loadConfig, type AppConfig } from '../../../libs/config';
 import { JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
 import { AuditRepository } from '../../../libs/db/audit.repository';
+import { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
 import { readDevSecret } from '../../../libs/auth/token-verifier';
 import { Scheduler } from '../../../libs/temporal';
@@ -21,6 +22,7 @@ import { ApiAuthGuard } from '../auth/auth.guard';
 import type { AuthenticatedRequest } from '../auth/auth.decorators';
 import { requestIdOf } from '../common/request-context';
 import { configureApp } from '../configure-app';
+import { FakeArtifactsRepository } from './artifact-fakes';
 import { FakeAuditRepository, FakeTenantsRepository } from './audit-fakes';
 import {
   FakeScheduler,
@@ -42,6 +44,7 @@ export interface TestApp {
   db: FakeDataSource;
   audit: FakeAuditRepository;
   tenants: FakeTenantsRepository;
+  artifacts: FakeArtifactsRepository;
   /** The install's HS256 secret (a 0600 temp file unless `env` names one). */
   secret: string;
   /** A user token for this app (defaults: tenant default, subject anonymous, every scope). */
@@ -88,6 +91,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
   const generated = env.MLIS_AUTH_DEV_SECRET_FILE === undefined ? writeSecret() : undefined;
   const config = loadConfig({
     MLIS_API_BODY_LIMIT_BYTES: '4096',
+    // The fs artifact store's bytes, in a fresh folder per app.
+    MLIS_ARTIFACTS_DIR: mkdtempSync(join(tmpdir(), 'mlis-test-artifacts-')),
     ...(generated ? { MLIS_AUTH_DEV_SECRET_FILE: generated.file } : {}),
     ...env,
   });
@@ -100,6 +105,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     db: new FakeDataSource(),
     audit: new FakeAuditRepository(),
     tenants: new FakeTenantsRepository(),
+    artifacts: new FakeArtifactsRepository(),
   };
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
     .overrideProvider(DataSource)
@@ -117,7 +123,9 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .overrideProvider(AuditRepository)
     .useValue(fakes.audit)
     .overrideProvider(TenantsRepository)
-    .useValue(fakes.tenants);
+    .useValue(fakes.tenants)
+    .overrideProvider(ArtifactsRepository)
+    .useValue(fakes.artifacts);
   if (options.auth !== 'real') builder.overrideProvider(ApiAuthGuard).useValue(new FixedActorGuard(options.actor ?? FIXED_ACTOR));
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });

@@ -3,13 +3,12 @@ import { dirname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { mintUserToken, SCOPES, type Scope } from '../../../libs/auth';
 import type { AppConfig } from '../../../libs/config';
-import { UsageError } from '../arguments';
+import { durationSeconds, UsageError } from '../arguments';
 import { ExitCode, type CliIo } from '../cli-context';
 
 export const DEFAULT_DEV_TOKEN_SCOPES: readonly Scope[] = ['jobs:submit', 'jobs:read', 'jobs:cancel'];
 export const DEFAULT_DEV_TOKEN_TTL_SECONDS = 12 * 3600;
 const MAX_TTL_SECONDS = 30 * 24 * 3600;
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 
 export interface DevTokenOptions {
@@ -34,8 +33,7 @@ export function parseScopeList(raw: string): Scope[] {
 
 /** `90`, `90s`, `30m`, `12h`, `7d`; between one minute and 30 days. */
 export function parseTtl(raw: string): number {
-  const match = /^(\d+)([smhd]?)$/.exec(raw.trim());
-  const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2] || 's'] : NaN;
+  const seconds = durationSeconds(raw);
   if (!(seconds >= 60 && seconds <= MAX_TTL_SECONDS)) throw new InvalidArgumentError('must be a duration like 3600, 30m, 12h or 7d, from 1m to 30d');
   return seconds;
 }

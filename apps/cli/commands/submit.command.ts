@@ -1,13 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TERMINAL_JOB_STATES } from '../../../libs/contracts/states';
+import { extname } from 'node:path';
+import { artifactRef } from '../../../libs/contracts/artifact-refs';
 import { ApiError, ApiUnreachableError } from '../api-client';
 import type { CreateJobRequest, Job } from '../api-types';
-import { buildParams, readParamsFile, type ParamAssignment } from '../arguments';
+import { buildParams, readParamsFile, UsageError, type ParamAssignment } from '../arguments';
 import { ExitCode, printJson, type CliContext } from '../cli-context';
 import { formatJob } from '../format';
+import { uploadFile } from './artifacts.command';
 
 export interface SubmitOptions {
   seconds?: number;
+  /** A file to upload first; the job gets `params.input = "artifact://<id>"`. */
+  input?: string;
   param?: ParamAssignment[];
   paramsFile?: string;
   cpu?: number;
@@ -97,9 +102,21 @@ async function waitForJob(context: CliContext, submitted: Job, timeoutSeconds: n
   }
 }
 
-/** POST /v1/jobs, then with --wait poll until the job ends or the wait times out. */
+// What the runner is told the input is; anything else is bytes.
+const INPUT_CONTENT_TYPES: Record<string, string> = { '.json': 'application/json', '.txt': 'text/plain' };
+
+/** --input FILE: uploads it (streamed, checksummed) and references it as params.input. */
+async function withInput(context: CliContext, request: CreateJobRequest, file: string): Promise<CreateJobRequest> {
+  if (request.params !== undefined && 'input' in request.params) throw new UsageError('give --input or an "input" param, not both');
+  const artifact = await uploadFile(context, file, { contentType: INPUT_CONTENT_TYPES[extname(file).toLowerCase()] });
+  context.err(`uploaded ${file} as artifact ${artifact.id} (${artifact.size_bytes} bytes)`);
+  return { ...request, params: { ...request.params, input: artifactRef(artifact.id) } };
+}
+
+/** POST /v1/jobs (with --input, after uploading the file), then with --wait poll until the job ends or the wait times out. */
 export async function submitCommand(context: CliContext, taskType: string, options: SubmitOptions): Promise<ExitCode> {
-  const request = createJobRequest(taskType, options);
+  const built = createJobRequest(taskType, options);
+  const request = options.input === undefined ? built : await withInput(context, built, options.input);
   const submitted = await context.client.createJob(request, options.idempotencyKey);
   if (!options.wait) {
     if (context.json) printJson(context, submitted);

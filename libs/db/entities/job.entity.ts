@@ -8,7 +8,10 @@ export class JobEntity {
   @Column('text', { name: 'tenant_id' }) tenantId: string;
   @Column('text', { name: 'submitted_by' }) submittedBy: string;
   @Column('text', { name: 'task_type' }) taskType: string;
+  /** `{}` when the params were stored as an artifact (paramsArtifactId). */
   @Column('jsonb') params: Record<string, unknown>;
+  /** The artifact holding the params' JSON when it exceeded the inline threshold. */
+  @Column('uuid', { name: 'params_artifact_id', nullable: true }) paramsArtifactId: string | null;
   @Column('integer', { name: 'cpu_millis' }) cpuMillis: number;
   @Column('integer', { name: 'mem_mb' }) memMb: number;
   @Column('integer') gpu: number;
@@ -34,6 +37,8 @@ export class JobEntity {
   @Column('integer', { name: 'timeout_seconds' }) timeoutSeconds: number;
   @Column('text', { name: 'idempotency_key', nullable: true }) idempotencyKey: string | null;
   @Column('jsonb', { nullable: true }) result: unknown;
+  /** The artifact holding the result's JSON when it exceeded the inline threshold (result is then null). */
+  @Column('uuid', { name: 'result_artifact_id', nullable: true }) resultArtifactId: string | null;
   @Column('jsonb', { nullable: true }) error: JobError | null;
   @Column('text', { name: 'request_id', nullable: true }) requestId: string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;

@@ -26,8 +26,17 @@ export type FakeRunner = (nodeId: string, log: RunnerLog) => RunAssignment;
 export const succeeds: FakeRunner = (nodeId, log) => async (input) => {
   log.started.push({ ...input, nodeId });
   Context.current().heartbeat();
-  return { slept: input.params.seconds };
+  return { result: { slept: input.params.seconds } };
 };
+
+/** A node whose result was over the inline threshold: it uploaded it and returns only the artifact's id. */
+export function uploadsResult(resultArtifactId: string): FakeRunner {
+  return (nodeId, log) => async (input) => {
+    log.started.push({ ...input, nodeId });
+    Context.current().heartbeat();
+    return { resultArtifactId };
+  };
+}
 
 /**
  * A node that dies mid-run: one heartbeat, then silence. The activity ends only when its worker
@@ -76,6 +85,6 @@ export function signalsStartThenSucceeds(client: Client, ledger: FakeLedger): Fa
       async () => ledger.markRunningCalls.some((call) => call.jobId === input.jobId && call.attempt === input.attempt),
       { timeoutMs: 5_000, description: `markAssignmentRunning for attempt ${input.attempt}` },
     );
-    return { slept: input.params.seconds };
+    return { result: { slept: input.params.seconds } };
   };
 }

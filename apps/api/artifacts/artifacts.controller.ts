@@ -1,0 +1,218 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { Controller, Delete, Get, HttpCode, HttpStatus, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { ApiErrorCode, ASSIGNMENT_HEADER } from '../../../libs/contracts';
+import { CurrentActor, RequireScopes, WorkerAccess, type AuthenticatedRequest } from '../auth/auth.decorators';
+import type { RequestActor } from '../common/actor';
+import { DomainError } from '../common/domain-error';
+import { ApiErrorResponses } from '../common/error-response.dto';
+import { uuidParam, validationFailed } from '../common/validation';
+import { ArtifactListQueryDto, ArtifactListResponseDto, ArtifactResponseDto, UploadArtifactQueryDto } from './artifacts.dto';
+import { ArtifactsService, type ArtifactCaller } from './artifacts.service';
+import { noneMatch, parseRange } from './byte-range';
+
+const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+))*$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const ASSIGNMENT_DOC = {
+  name: ASSIGNMENT_HEADER,
+  required: false,
+  description:
+    'Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. ' +
+    'It must be live (PLACED or RUNNING) on that node incarnation; a node reads only its job’s artifacts and uploads its job’s result.',
+};
+
+/** The caller as the service sees it: a node names the assignment it acts for. */
+function callerOf(actor: RequestActor, req: AuthenticatedRequest): ArtifactCaller {
+  if (actor.kind !== 'worker') return { actor };
+  const assignmentId = req.headers[ASSIGNMENT_HEADER.toLowerCase()];
+  if (typeof assignmentId !== 'string' || !UUID.test(assignmentId) || !req.workerBinding) {
+    throw validationFailed([{ field: ASSIGNMENT_HEADER, problem: 'must be one assignment id (uuid)' }]);
+  }
+  return { actor, worker: { ...req.workerBinding, assignmentId: assignmentId.toLowerCase() } };
+}
+
+function contentTypeOf(req: Request): string {
+  const value = req.headers['content-type']?.trim();
+  if (value === undefined || value === '') return DEFAULT_CONTENT_TYPE;
+  if (value.length > 255 || !CONTENT_TYPE.test(value)) {
+    throw validationFailed([{ field: 'Content-Type', problem: 'must be a media type such as application/octet-stream' }]);
+  }
+  return value;
+}
+
+function declaredLength(req: Request): number | undefined {
+  const value = req.headers['content-length'];
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+@ApiTags('artifacts')
+@Controller('v1/artifacts')
+export class ArtifactsController {
+  private readonly logger = new Logger(ArtifactsController.name);
+
+  constructor(private readonly artifacts: ArtifactsService) {}
+
+  @Post()
+  @RequireScopes('artifacts:write')
+  @WorkerAccess()
+  @HttpCode(HttpStatus.CREATED)
+  @ApiOperation({
+    summary: 'Upload an artifact: the request body is the raw bytes, streamed to the store (never buffered whole)',
+    description:
+      'Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within ' +
+      'MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch).',
+  })
+  @ApiConsumes('application/octet-stream', '*/*')
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  @ApiHeader(ASSIGNMENT_DOC)
+  @ApiCreatedResponse({ type: ArtifactResponseDto })
+  @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.ChecksumMismatch,
+    ApiErrorCode.PayloadTooLarge,
+  )
+  async upload(
+    @CurrentActor() actor: RequestActor,
+    @Req() req: AuthenticatedRequest,
+    @Query() query: UploadArtifactQueryDto,
+  ): Promise<ArtifactResponseDto> {
+    // The store reads a pass-through, not the request: a refusal mid-body must not destroy the socket
+    // before the error response goes out. A client gone mid-upload fails it, and the upload keeps nothing.
+    const body = new PassThrough();
+    req.pipe(body);
+    finished(req).catch((error: unknown) => body.destroy(error instanceof Error ? error : new Error(String(error))));
+    try {
+      return await this.artifacts.upload(callerOf(actor, req), {
+        body,
+        contentType: contentTypeOf(req),
+        name: query.name ?? null,
+        expectedSha256: query.sha256,
+        expiresInSeconds: query.expires_in_seconds,
+        declaredBytes: declaredLength(req),
+      });
+    } catch (error) {
+      // Stop feeding the store; the error response closes the connection if the body did not end (ApiExceptionFilter).
+      req.unpipe(body);
+      throw error;
+    }
+  }
+
+  @Get()
+  @RequireScopes('artifacts:read')
+  @ApiOperation({ summary: "List the caller's tenant's artifacts, newest first" })
+  @ApiOkResponse({ type: ArtifactListResponseDto })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed)
+  list(@CurrentActor() actor: RequestActor, @Query() query: ArtifactListQueryDto): Promise<ArtifactListResponseDto> {
+    return this.artifacts.list(actor, query);
+  }
+
+  @Get(':id/meta')
+  @RequireScopes('artifacts:read')
+  @WorkerAccess()
+  @ApiOperation({ summary: "An artifact's metadata" })
+  @ApiHeader(ASSIGNMENT_DOC)
+  @ApiOkResponse({ type: ArtifactResponseDto })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.ArtifactNotFound)
+  meta(@CurrentActor() actor: RequestActor, @Req() req: AuthenticatedRequest, @Param('id', uuidParam('id')) id: string): Promise<ArtifactResponseDto> {
+    return this.artifacts.meta(callerOf(actor, req), id);
+  }
+
+  @Get(':id')
+  @RequireScopes('artifacts:read')
+  @WorkerAccess()
+  @ApiOperation({
+    summary: "Download an artifact's bytes, streamed",
+    description:
+      'Sends Content-Type (as uploaded), Content-Length, ETag ("<sha256>") and Accept-Ranges: bytes. One `Range: bytes=a-b` ' +
+      '(or a-, or -n) answers 206 with Content-Range, 416 when it starts past the end; If-None-Match with the ETag answers 304.',
+  })
+  @ApiHeader(ASSIGNMENT_DOC)
+  @ApiHeader({ name: 'Range', required: false, description: 'One byte range, e.g. bytes=0-1023.' })
+  @ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag of a copy the caller has.' })
+  @ApiProduces('application/octet-stream', '*/*')
+  @ApiOkResponse({ description: 'The whole artifact.', schema: { type: 'string', format: 'binary' } })
+  @ApiResponse({ status: HttpStatus.PARTIAL_CONTENT, description: 'The requested range.', schema: { type: 'string', format: 'binary' } })
+  @ApiResponse({ status: HttpStatus.NOT_MODIFIED, description: 'If-None-Match matched the ETag.' })
+  @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.ArtifactNotFound,
+    ApiErrorCode.RangeNotSatisfiable,
+  )
+  async download(
+    @CurrentActor() actor: RequestActor,
+    @Req() req: AuthenticatedRequest,
+    @Res() res: Response,
+    @Param('id', uuidParam('id')) id: string,
+  ): Promise<void> {
+    const record = await this.artifacts.readable(callerOf(actor, req), id);
+    const etag = `"${record.sha256}"`;
+    res.setHeader('ETag', etag);
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Cache-Control', 'private, no-cache');
+    if (noneMatch(req.headers['if-none-match'], etag)) {
+      res.status(HttpStatus.NOT_MODIFIED).end();
+      return;
+    }
+    const range = parseRange(req.headers.range, record.sizeBytes);
+    if (range.kind === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${record.sizeBytes}`);
+      throw new DomainError(ApiErrorCode.RangeNotSatisfiable, `the range ${String(req.headers.range)} is outside the artifact's ${record.sizeBytes} bytes`);
+    }
+    const stream: Readable = await this.artifacts.open(record, range.kind === 'range' ? range.range : undefined);
+    res.setHeader('Content-Type', record.contentType);
+    if (record.name !== null) res.setHeader('Content-Disposition', contentDisposition(record.name));
+    if (range.kind === 'range') {
+      res.status(HttpStatus.PARTIAL_CONTENT);
+      res.setHeader('Content-Range', `bytes ${range.range.start}-${range.range.end}/${record.sizeBytes}`);
+      res.setHeader('Content-Length', String(range.range.end - range.range.start + 1));
+    } else {
+      res.status(HttpStatus.OK);
+      res.setHeader('Content-Length', String(record.sizeBytes));
+    }
+    if (req.method === 'HEAD') {
+      stream.destroy();
+      res.end();
+      return;
+    }
+    try {
+      await pipeline(stream, res);
+    } catch (error) {
+      // Usually the client went away; the status line is out, so all that is left is to log it.
+      this.logger.warn({ msg: 'artifact download ended early', artifact_id: id, request_id: actor.requestId, error: String(error) });
+    }
+  }
+
+  @Delete(':id')
+  @RequireScopes('artifacts:write')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Delete an artifact (its bytes too when no other artifact has the same content)' })
+  @ApiNoContentResponse({ description: 'Deleted.' })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.ArtifactNotFound, ApiErrorCode.ArtifactInUse)
+  remove(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<void> {
+    return this.artifacts.remove(actor, id);
+  }
+}

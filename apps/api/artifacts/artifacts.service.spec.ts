@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { FsArtifactStore } from '../../../libs/artifacts';
+import { loadConfig } from '../../../libs/config';
+import type { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
+import type { AuditRepository } from '../../../libs/db/audit.repository';
+import type { RequestActor } from '../common/actor';
+import { DomainError } from '../common/domain-error';
+import { FakeArtifactsRepository } from '../testing/artifact-fakes';
+import { FakeAuditRepository } from '../testing/audit-fakes';
+import { ArtifactsService, type ArtifactCaller } from './artifacts.service';
+
+const user = (tenantId: string, scopes: string[] = ['artifacts:read', 'artifacts:write'], crossTenant = false): RequestActor => ({
+  kind: 'user',
+  subject: `${tenantId}-user`,
+  tenantId,
+  scopes: new Set(scopes),
+  crossTenant,
+  requestId: 'req-1',
+});
+
+const NODE: RequestActor = { kind: 'worker', subject: 'node:cpu-1', tenantId: '', scopes: new Set(), crossTenant: false, requestId: 'req-2' };
+
+// The one access decision for artifacts (ArtifactsService.readable and .owner), case by case.
+describe('artifact access', () => {
+  const repository = new FakeArtifactsRepository();
+  const audit = new FakeAuditRepository();
+  const service = new ArtifactsService(
+    repository as unknown as ArtifactsRepository,
+    new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-access-'))),
+    audit as unknown as AuditRepository,
+    loadConfig({}),
+  );
+  const job = randomUUID();
+  const assignment = { assignmentId: randomUUID(), jobId: job, tenantId: 'acme', nodeId: 'cpu-1', incarnation: 3, live: true };
+  const worker = (overrides: Partial<NonNullable<ArtifactCaller['worker']>> = {}): ArtifactCaller => ({
+    actor: NODE,
+    worker: { nodeId: 'cpu-1', incarnation: 3, assignmentId: assignment.assignmentId, ...overrides },
+  });
+  let linked: string;
+  let unlinked: string;
+
+  beforeAll(async () => {
+    repository.assignments.push(assignment);
+    linked = (await service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('a')]), contentType: 'text/plain', name: null })).id;
+    unlinked = (await service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('b')]), contentType: 'text/plain', name: null })).id;
+    repository.links.push({ jobId: job, artifactId: linked, role: 'params' });
+  });
+
+  const notFound = expect.objectContaining({ code: 'artifact_not_found' });
+
+  it('lets a user read their own tenant’s artifacts, and another tenant’s only with the capability and the scope', async () => {
+    expect((await service.readable({ actor: user('acme') }, linked)).id).toBe(linked);
+    await expect(service.readable({ actor: user('other') }, linked)).rejects.toEqual(notFound);
+    await expect(service.readable({ actor: user('other', ['artifacts:write'], true) }, linked)).rejects.toEqual(notFound);
+    expect((await service.readable({ actor: user('other', ['artifacts:read'], true) }, linked)).id).toBe(linked);
+    await expect(service.readable({ actor: user('acme') }, randomUUID())).rejects.toEqual(notFound);
+  });
+
+  it('lets a node read only artifacts linked to its live assignment’s job, on its current incarnation', async () => {
+    expect((await service.readable(worker(), linked)).id).toBe(linked);
+    await expect(service.readable(worker(), unlinked)).rejects.toEqual(notFound);
+    await expect(service.readable(worker({ incarnation: 2 }), linked)).rejects.toEqual(notFound);
+    await expect(service.readable(worker({ nodeId: 'cpu-2' }), linked)).rejects.toEqual(notFound);
+    await expect(service.readable(worker({ assignmentId: randomUUID() }), linked)).rejects.toEqual(notFound);
+    assignment.live = false;
+    await expect(service.readable(worker(), linked)).rejects.toEqual(notFound);
+    assignment.live = true;
+  });
+
+  it("makes a node's upload its job's tenant's, created by the node, only while the assignment is live", async () => {
+    expect(await service.owner(worker())).toEqual({
+      tenantId: 'acme',
+      createdBy: 'node:cpu-1',
+      resultOf: { assignmentId: assignment.assignmentId, jobId: job, tenantId: 'acme' },
+    });
+    expect(await service.owner({ actor: user('acme') })).toEqual({ tenantId: 'acme', createdBy: 'acme-user' });
+    assignment.live = false;
+    const refused = service.owner(worker());
+    await expect(refused).rejects.toBeInstanceOf(DomainError);
+    await expect(refused).rejects.toEqual(expect.objectContaining({ code: 'forbidden' }));
+    assignment.live = true;
+  });
+});

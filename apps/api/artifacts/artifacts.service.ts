@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import {
+  ChecksumMismatchError,
+  deleteArtifact,
+  deleteBytesIfUnused,
+  ObjectTooLargeError,
+  type ArtifactStore,
+  type ByteRange,
+  type StagedObject,
+} from '../../../libs/artifacts';
+import type { AppConfig } from '../../../libs/config';
+import { ApiErrorCode, type AuditEventInput } from '../../../libs/contracts';
+import { ArtifactsRepository, type ArtifactRecord, type LiveAssignment } from '../../../libs/db/artifacts.repository';
+import { AuditRepository } from '../../../libs/db/audit.repository';
+import { mayAccessTenant, type RequestActor } from '../common/actor';
+import { DomainError } from '../common/domain-error';
+import { InjectAppConfig } from '../core/app-config';
+import { decodeJobCursor, encodeJobCursor } from '../jobs/jobs-cursor';
+import { DEFAULT_ARTIFACT_PAGE_SIZE, type ArtifactListQueryDto, type ArtifactListResponseDto, type ArtifactResponseDto } from './artifacts.dto';
+import { toArtifactResponse } from './artifacts.mapper';
+
+/** The API's artifact store (libs/artifacts), built from config by ArtifactsModule. */
+export const ARTIFACT_STORE = Symbol('ArtifactStore');
+
+/** A node acting for one of its assignments: the worker token's binding and the X-MLIS-Assignment header. */
+export interface WorkerAssignmentClaim {
+  nodeId: string;
+  incarnation: number;
+  assignmentId: string;
+}
+
+/** Who calls: a user (tenant and scopes in the actor), or a node for one assignment. */
+export interface ArtifactCaller {
+  actor: RequestActor;
+  worker?: WorkerAssignmentClaim;
+}
+
+export interface ArtifactUpload {
+  body: Readable;
+  contentType: string;
+  name: string | null;
+  expectedSha256?: string;
+  expiresInSeconds?: number;
+  /** Content-Length, when the client sent one: too large is refused before a byte is read. */
+  declaredBytes?: number;
+}
+
+/** Whose artifact an upload becomes; a node's upload also becomes its job's result. */
+export interface ArtifactOwner {
+  tenantId: string;
+  createdBy: string;
+  resultOf?: LiveAssignment;
+}
+
+/** Uploads, reads, lists and deletes artifacts; decides who may do which (`readable`, `owner`). */
+@Injectable()
+export class ArtifactsService {
+  private readonly logger = new Logger(ArtifactsService.name);
+
+  constructor(
+    @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
+    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @InjectAppConfig() private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * The artifact if the caller may read it. A user: its own tenant's (or any, with the cross-tenant capability
+   * and artifacts:read). A node: only while the named assignment is live on that node incarnation, and only
+   * an artifact linked to that assignment's job. Everything else answers exactly like a missing artifact.
+   */
+  async readable(caller: ArtifactCaller, id: string): Promise<ArtifactRecord> {
+    const record = await this.artifacts.findById(id);
+    if (caller.worker) {
+      const { nodeId, incarnation, assignmentId } = caller.worker;
+      const live = await this.artifacts.findLiveAssignment(assignmentId, nodeId, incarnation);
+      if (record && live && (await this.artifacts.isLinkedToJob(id, live.jobId))) return record;
+    } else {
+      if (record && mayAccessTenant(caller.actor, record.tenantId, 'artifacts:read')) return record;
+      if (record) await this.denyOtherTenant(caller.actor, record.tenantId, 'artifact.read', id);
+    }
+    throw notFound(id);
+  }
+
+  /**
+   * Whose artifact the caller's upload becomes: a user's tenant; for a node, the tenant of the live assignment's
+   * job. With a manager the assignment row is share-locked, so it stays live until the upload's row commits.
+   */
+  async owner(caller: ArtifactCaller, manager?: EntityManager): Promise<ArtifactOwner> {
+    if (!caller.worker) return { tenantId: caller.actor.tenantId, createdBy: caller.actor.subject };
+    const { nodeId, incarnation, assignmentId } = caller.worker;
+    const live = await this.artifacts.findLiveAssignment(assignmentId, nodeId, incarnation, manager);
+    if (!live) throw new DomainError(ApiErrorCode.Forbidden, `assignment ${assignmentId} is not live on this node incarnation`);
+    return { tenantId: live.tenantId, createdBy: `node:${nodeId}`, resultOf: live };
+  }
+
+  /**
+   * Streams the body into the store and records it. Nothing is kept unless the whole body arrived within the
+   * size limit and matched the expected sha256; the bytes become visible together with the row.
+   */
+  async upload(caller: ArtifactCaller, upload: ArtifactUpload): Promise<ArtifactResponseDto> {
+    const maxBytes = this.config.artifacts.maxBytes;
+    // Checked before reading: a node whose assignment ended, or a body announced too large, costs no transfer.
+    await this.owner(caller);
+    if (upload.declaredBytes !== undefined && upload.declaredBytes > maxBytes) throw tooLarge(maxBytes);
+    let staged: StagedObject;
+    try {
+      staged = await this.store.stage(upload.body, { expectedSha256: upload.expectedSha256, maxBytes });
+    } catch (error) {
+      if (error instanceof ObjectTooLargeError) throw tooLarge(maxBytes);
+      if (error instanceof ChecksumMismatchError) {
+        throw new DomainError(ApiErrorCode.ChecksumMismatch, `the uploaded bytes hash to sha256 ${error.actual}, not ${error.expected}; nothing was kept`, [
+          { field: 'sha256', problem: 'does not match the uploaded bytes' },
+        ]);
+      }
+      throw error;
+    }
+    let committed = false;
+    try {
+      const record = await this.artifacts.transaction(async (manager) => {
+        const owner = await this.owner(caller, manager);
+        await this.artifacts.lockContent(manager, staged.sha256);
+        await staged.commit();
+        committed = true;
+        const expiresInSeconds = upload.expiresInSeconds ?? this.config.artifacts.defaultExpirySeconds;
+        const inserted = await this.artifacts.insert(manager, {
+          id: randomUUID(),
+          tenantId: owner.tenantId,
+          name: upload.name,
+          contentType: upload.contentType,
+          sizeBytes: staged.sizeBytes,
+          sha256: staged.sha256,
+          createdBy: owner.createdBy,
+          expiresAt: expiresInSeconds > 0 ? new Date(Date.now() + expiresInSeconds * 1000) : null,
+        });
+        if (owner.resultOf) await this.artifacts.linkToJob(manager, owner.resultOf.jobId, inserted.id, 'result');
+        await this.audit.record(this.allowed(caller.actor, 'artifact.upload', inserted), manager);
+        return inserted;
+      });
+      return toArtifactResponse(record);
+    } catch (error) {
+      if (!committed) await staged.discard();
+      else await deleteBytesIfUnused(this.artifacts, this.store, staged.sha256).catch((cleanup: unknown) =>
+        this.logger.error({ msg: 'could not remove the bytes of a failed upload', sha256: staged.sha256, error: String(cleanup) }),
+      );
+      throw error;
+    }
+  }
+
+  /** The artifact's bytes, or a range of them. */
+  open(record: ArtifactRecord, range?: ByteRange): Promise<Readable> {
+    return this.store.get(record.sha256, range);
+  }
+
+  async meta(caller: ArtifactCaller, id: string): Promise<ArtifactResponseDto> {
+    return toArtifactResponse(await this.readable(caller, id));
+  }
+
+  /** The caller's tenant's artifacts, newest first. */
+  async list(actor: RequestActor, query: ArtifactListQueryDto): Promise<ArtifactListResponseDto> {
+    const limit = query.limit ?? DEFAULT_ARTIFACT_PAGE_SIZE;
+    const records = await this.artifacts.list({
+      tenantId: actor.tenantId,
+      // One extra row tells whether another page exists.
+      limit: limit + 1,
+      after: query.cursor === undefined ? undefined : decodeJobCursor(query.cursor),
+    });
+    const page = records.slice(0, limit);
+    return {
+      items: page.map(toArtifactResponse),
+      next_cursor: records.length > limit ? encodeJobCursor(page[page.length - 1].cursor) : null,
+    };
+  }
+
+  /** Deletes the artifact (its bytes too when no other artifact shares them); 409 while a waiting or running job uses it. */
+  async remove(actor: RequestActor, id: string): Promise<void> {
+    const outcome = await this.artifacts.transaction(async (manager): Promise<{ deleted: boolean; otherTenant?: string }> => {
+      const record = await this.artifacts.lockForDelete(manager, id);
+      if (!record) return { deleted: false };
+      if (!mayAccessTenant(actor, record.tenantId, 'artifacts:write')) return { deleted: false, otherTenant: record.tenantId };
+      if (await this.artifacts.isInUse(manager, id)) {
+        throw new DomainError(ApiErrorCode.ArtifactInUse, `artifact ${id} is used by a waiting or running job`);
+      }
+      await deleteArtifact(this.artifacts, this.store, manager, record);
+      await this.audit.record(this.allowed(actor, 'artifact.delete', record), manager);
+      return { deleted: true };
+    });
+    if (outcome.otherTenant !== undefined) await this.denyOtherTenant(actor, outcome.otherTenant, 'artifact.delete', id);
+    if (!outcome.deleted) throw notFound(id);
+  }
+
+  private allowed(actor: RequestActor, action: string, record: ArtifactRecord): AuditEventInput {
+    return {
+      requestId: actor.requestId,
+      actorTenant: actor.kind === 'user' ? actor.tenantId : null,
+      actorSubject: actor.subject,
+      targetTenant: record.tenantId,
+      action,
+      resource: `artifact/${record.id}`,
+      result: 'allow',
+      reason: null,
+    };
+  }
+
+  // Best effort: the caller gets its 404 whether or not the row could be written.
+  private async denyOtherTenant(actor: RequestActor, targetTenant: string, action: string, id: string): Promise<void> {
+    try {
+      await this.audit.record({
+        requestId: actor.requestId,
+        actorTenant: actor.tenantId,
+        actorSubject: actor.subject,
+        targetTenant,
+        action,
+        resource: `artifact/${id}`,
+        result: 'deny',
+        reason: 'other_tenant',
+      });
+    } catch (error) {
+      this.logger.error({ msg: 'audit write failed for a cross-tenant denial', request_id: actor.requestId, error: String(error) });
+    }
+  }
+}
+
+function notFound(id: string): DomainError {
+  return new DomainError(ApiErrorCode.ArtifactNotFound, `artifact ${id} not found`);
+}
+
+function tooLarge(maxBytes: number): DomainError {
+  return new DomainError(ApiErrorCode.PayloadTooLarge, `the artifact exceeds the limit of ${maxBytes} bytes; nothing was kept`);
+}

@@ -1,0 +1,191 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { deleteBytesIfUnused, type ArtifactStore, type StagedObject } from '../../../libs/artifacts';
+import type { AppConfig } from '../../../libs/config';
+import { ApiErrorCode, findArtifactRefs, travelsAsArtifact } from '../../../libs/contracts';
+import { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
+import { AuditRepository } from '../../../libs/db/audit.repository';
+import type { JobEntity } from '../../../libs/db/entities/job.entity';
+import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
+import type { Actor } from '../common/actor';
+import { DomainError, UnresolvableReferenceError, type ErrorDetail } from '../common/domain-error';
+import { InjectAppConfig } from '../core/app-config';
+import { canonicalJson } from './canonical-json';
+
+/** More distinct references than this in one job's params is refused: each costs a lookup in the submission. */
+export const MAX_PARAM_ARTIFACT_REFS = 256;
+
+/** Params too large to travel inline: their canonical JSON staged in the store, not yet visible. */
+export interface StagedParams {
+  artifactId: string;
+  staged: StagedObject;
+  /** Set once the bytes are committed under their content address (they then need a row or a clean-up). */
+  committed: boolean;
+}
+
+/** A job's whole result, whichever way it is kept. */
+export interface JobResultBody {
+  body: Readable;
+  sizeBytes: number;
+}
+
+// Postgres foreign_key_violation: the artifact was deleted between the check and the link.
+const FOREIGN_KEY_VIOLATION = '23503';
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Where jobs meet artifacts in the API: `artifact://` references in params are checked and linked as the job's
+ * inputs, params larger than the inline threshold become the job's params artifact, and a result stored as an
+ * artifact is read back from the store.
+ */
+@Injectable()
+export class JobArtifactsService {
+  private readonly logger = new Logger(JobArtifactsService.name);
+
+  constructor(
+    @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
+    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @InjectAppConfig() private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * The ids of the artifacts `params` reference. A malformed reference, a missing artifact and another tenant's
+   * all answer 422 artifact_not_found naming the param path (alike: no existence leak across tenants); another
+   * tenant's also leaves a deny row in the audit log.
+   */
+  async inputs(actor: Actor, requestId: string, params: unknown): Promise<string[]> {
+    const refs = findArtifactRefs(params);
+    const distinct = new Set(refs.map((ref) => ref.id));
+    if (distinct.size > MAX_PARAM_ARTIFACT_REFS) {
+      throw new DomainError(ApiErrorCode.ValidationFailed, `params reference more than ${MAX_PARAM_ARTIFACT_REFS} artifacts`, [
+        { field: 'params', problem: `at most ${MAX_PARAM_ARTIFACT_REFS} distinct artifact:// references` },
+      ]);
+    }
+    const found = new Map<string, boolean>();
+    const problems: ErrorDetail[] = [];
+    for (const ref of refs) {
+      if (ref.id === null) {
+        problems.push({ field: ref.path, problem: 'not an artifact reference: artifact://<uuid>' });
+        continue;
+      }
+      if (!found.has(ref.id)) {
+        const owner = (await this.artifacts.findById(ref.id))?.tenantId;
+        if (owner !== undefined && owner !== actor.tenantId) await this.denyOtherTenant(actor, requestId, owner, ref.id);
+        found.set(ref.id, owner === actor.tenantId);
+      }
+      if (!found.get(ref.id)) problems.push({ field: ref.path, problem: `artifact ${ref.id} not found` });
+    }
+    if (problems.length > 0) throw unresolvable(problems);
+    return [...found.keys()];
+  }
+
+  // Best effort: the submission is refused whether or not the row could be written.
+  private async denyOtherTenant(actor: Actor, requestId: string, targetTenant: string, artifactId: string): Promise<void> {
+    try {
+      await this.audit.record({
+        requestId,
+        actorTenant: actor.tenantId,
+        actorSubject: actor.subject,
+        targetTenant,
+        action: 'job.submit',
+        resource: `artifact/${artifactId}`,
+        result: 'deny',
+        reason: 'other_tenant',
+      });
+    } catch (error) {
+      this.logger.error({ msg: 'audit write failed for a cross-tenant reference', request_id: requestId, error: String(error) });
+    }
+  }
+
+  /** Whether params this large (as canonical JSON) are stored as an artifact instead of inline. */
+  offloads(paramsJson: string): boolean {
+    return travelsAsArtifact(Buffer.byteLength(paramsJson), this.config.inlinePayloadMaxBytes);
+  }
+
+  /** The params' sha256 as an idempotent replay compares them: of their canonical JSON, the bytes an offloaded copy holds. */
+  async paramsDigest(job: Pick<JobEntity, 'params' | 'paramsArtifactId'>): Promise<string | null> {
+    if (job.paramsArtifactId === null) return sha256Hex(canonicalJson(job.params));
+    return (await this.artifacts.findById(job.paramsArtifactId))?.sha256 ?? null;
+  }
+
+  digestOf(paramsJson: string): string {
+    return sha256Hex(paramsJson);
+  }
+
+  /** Writes the params' canonical JSON to the store's staging area (invisible until attach commits it). */
+  async stageParams(paramsJson: string): Promise<StagedParams> {
+    const staged = await this.store.stage(Readable.from([Buffer.from(paramsJson)]));
+    return { artifactId: randomUUID(), staged, committed: false };
+  }
+
+  /**
+   * In the submission's transaction, after the job row: links the referenced inputs (their foreign key keeps a
+   * concurrent delete out until commit) and records the params artifact.
+   */
+  async attach(
+    manager: EntityManager,
+    job: { id: string; tenantId: string; submittedBy: string },
+    inputs: string[],
+    params: StagedParams | null,
+  ): Promise<void> {
+    for (const id of inputs) {
+      await this.artifacts.linkToJob(manager, job.id, id, 'input').catch((error: unknown) => {
+        if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) throw unresolvable([{ field: 'params', problem: `artifact ${id} not found` }]);
+        throw error;
+      });
+    }
+    if (!params) return;
+    const { staged } = params;
+    await this.artifacts.lockContent(manager, staged.sha256);
+    await staged.commit();
+    params.committed = true;
+    const expirySeconds = this.config.artifacts.defaultExpirySeconds;
+    await this.artifacts.insert(manager, {
+      id: params.artifactId,
+      tenantId: job.tenantId,
+      name: `params-${job.id}.json`,
+      contentType: 'application/json',
+      sizeBytes: staged.sizeBytes,
+      sha256: staged.sha256,
+      createdBy: job.submittedBy,
+      // Retention never takes an artifact a waiting or running job uses; afterwards it ages like any upload.
+      expiresAt: expirySeconds > 0 ? new Date(Date.now() + expirySeconds * 1000) : null,
+    });
+    await this.artifacts.linkToJob(manager, job.id, params.artifactId, 'params');
+  }
+
+  /** After a submission that did not commit: drops the staged params, or their bytes if nothing else uses them. */
+  async discard(params: StagedParams | null): Promise<void> {
+    if (!params) return;
+    try {
+      if (params.committed) await deleteBytesIfUnused(this.artifacts, this.store, params.staged.sha256);
+      else await params.staged.discard();
+    } catch (error) {
+      this.logger.error({ msg: 'could not remove the params of a failed submission', sha256: params.staged.sha256, error: String(error) });
+    }
+  }
+
+  /** The whole result JSON of a SUCCEEDED job: from its result artifact, or its inline result. */
+  async result(job: Pick<JobEntity, 'id' | 'result' | 'resultArtifactId'>): Promise<JobResultBody> {
+    if (job.resultArtifactId === null) {
+      const bytes = Buffer.from(JSON.stringify(job.result ?? null));
+      return { body: Readable.from([bytes]), sizeBytes: bytes.length };
+    }
+    const artifact = await this.artifacts.findById(job.resultArtifactId);
+    if (!artifact) {
+      throw new DomainError(ApiErrorCode.ArtifactNotFound, `the result of job ${job.id} was stored as artifact ${job.resultArtifactId}, which no longer exists (expired or deleted)`);
+    }
+    return { body: await this.store.get(artifact.sha256), sizeBytes: artifact.sizeBytes };
+  }
+}
+
+function unresolvable(problems: ErrorDetail[]): UnresolvableReferenceError {
+  const what = problems.length === 1 ? 'an artifact' : `${problems.length} artifacts`;
+  return new UnresolvableReferenceError(ApiErrorCode.ArtifactNotFound, `params reference ${what} that this tenant does not have`, problems);
+}

@@ -1,0 +1,103 @@
+// In-memory artifact metadata, for specs that run without Postgres (the bytes go to a real fs store).
+import type { EntityManager } from 'typeorm';
+import type { JobState } from '../../../libs/contracts';
+import type {
+  ArtifactListQuery,
+  ArtifactRecord,
+  ArtifactRole,
+  ArtifactsRepository,
+  LiveAssignment,
+  NewArtifact,
+} from '../../../libs/db/artifacts.repository';
+
+type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
+
+/** A placed assignment as the fake ledger knows it. */
+export interface FakeAssignment extends LiveAssignment {
+  nodeId: string;
+  incarnation: number;
+  live: boolean;
+}
+
+export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
+  readonly rows: ArtifactRecord[] = [];
+  readonly links: { jobId: string; artifactId: string; role: ArtifactRole }[] = [];
+  readonly assignments: FakeAssignment[] = [];
+  /** Job states for the in-use check; a job not listed is finished. */
+  readonly jobStates = new Map<string, JobState>();
+  private clock = Date.parse('2025-01-01T00:00:00.000Z');
+
+  // No database: work runs directly, and a throw leaves whatever it changed (specs check rows only after success).
+  async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const rows = [...this.rows];
+    const links = [...this.links];
+    try {
+      return await work({} as EntityManager);
+    } catch (error) {
+      this.rows.splice(0, this.rows.length, ...rows);
+      this.links.splice(0, this.links.length, ...links);
+      throw error;
+    }
+  }
+
+  async lockContent(): Promise<void> {}
+
+  async insert(_manager: EntityManager, artifact: NewArtifact): Promise<ArtifactRecord> {
+    const createdAt = new Date((this.clock += 1));
+    const record = { ...artifact, createdAt, cursor: { createdAt: createdAt.toISOString().replace('Z', '000Z'), id: artifact.id } };
+    this.rows.push(record);
+    return record;
+  }
+
+  async findById(id: string): Promise<ArtifactRecord | null> {
+    return this.rows.find((row) => row.id === id) ?? null;
+  }
+
+  async list(query: ArtifactListQuery): Promise<ArtifactRecord[]> {
+    const after = query.after;
+    return this.rows
+      .filter((row) => row.tenantId === query.tenantId)
+      .filter((row) => !after || row.cursor.createdAt < after.createdAt || (row.cursor.createdAt === after.createdAt && row.id < after.id))
+      .sort((a, b) => (a.cursor.createdAt === b.cursor.createdAt ? (a.id < b.id ? 1 : -1) : a.cursor.createdAt < b.cursor.createdAt ? 1 : -1))
+      .slice(0, query.limit);
+  }
+
+  async lockForDelete(_manager: EntityManager, id: string): Promise<ArtifactRecord | null> {
+    return this.findById(id);
+  }
+
+  async isInUse(_manager: EntityManager, id: string): Promise<boolean> {
+    return this.links.some((link) => link.artifactId === id && ['QUEUED', 'RUNNING'].includes(this.jobStates.get(link.jobId) ?? 'SUCCEEDED'));
+  }
+
+  async delete(manager: EntityManager, artifact: Pick<ArtifactRecord, 'id' | 'sha256'>): Promise<number> {
+    this.rows.splice(this.rows.findIndex((row) => row.id === artifact.id), 1);
+    this.links.splice(0, this.links.length, ...this.links.filter((link) => link.artifactId !== artifact.id));
+    return this.countBySha256(manager, artifact.sha256);
+  }
+
+  async countBySha256(_manager: EntityManager, sha256: string): Promise<number> {
+    return this.rows.filter((row) => row.sha256 === sha256).length;
+  }
+
+  async linkToJob(_manager: EntityManager, jobId: string, artifactId: string, role: ArtifactRole): Promise<void> {
+    this.links.push({ jobId, artifactId, role });
+  }
+
+  async isLinkedToJob(artifactId: string, jobId: string): Promise<boolean> {
+    return this.links.some((link) => link.artifactId === artifactId && link.jobId === jobId);
+  }
+
+  async findExpiredUnreferenced(): Promise<ArtifactRecord[]> {
+    throw new Error('retention runs in the control process, not the API');
+  }
+
+  async lockExpiredUnreferenced(): Promise<ArtifactRecord | null> {
+    throw new Error('retention runs in the control process, not the API');
+  }
+
+  async findLiveAssignment(assignmentId: string, nodeId: string, incarnation: number): Promise<LiveAssignment | null> {
+    const found = this.assignments.find((a) => a.assignmentId === assignmentId && a.nodeId === nodeId && a.incarnation === incarnation && a.live);
+    return found ? { assignmentId: found.assignmentId, jobId: found.jobId, tenantId: found.tenantId } : null;
+  }
+}

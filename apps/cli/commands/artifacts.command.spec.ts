@@ -1,0 +1,88 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestApp, type TestApp } from '../../api/testing/test-app';
+import { run } from '../main';
+import { parseExpiresIn } from './artifacts.command';
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+// The artifacts commands against the real API app (in-memory metadata, fs store), over HTTP.
+describe('mlis artifacts', () => {
+  let t: TestApp;
+  let apiUrl: string;
+  let token: string;
+  const dir = mkdtempSync(join(tmpdir(), 'mlis-cli-artifacts-'));
+
+  beforeAll(async () => {
+    t = await createTestApp({}, { auth: 'real' });
+    await t.app.listen(0, '127.0.0.1');
+    apiUrl = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    token = t.userToken({ sub: 'cli-user' });
+  });
+
+  afterAll(() => t.app.close());
+
+  async function mlis(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    const code = await run(['--api-url', apiUrl, '--token', token, ...args], {
+      stdout: (text) => (stdout += text),
+      stderr: (text) => (stderr += text),
+    });
+    return { code, stdout, stderr };
+  }
+
+  it('uploads, lists, downloads byte-identical and removes', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 5);
+    const file = join(dir, 'model.onnx');
+    writeFileSync(file, bytes);
+
+    const uploaded = await mlis('--json', 'artifacts', 'upload', file, '--content-type', 'application/x-onnx', '--expires-in', '2h');
+    expect(uploaded).toMatchObject({ code: 0, stderr: '' });
+    const artifact = JSON.parse(uploaded.stdout);
+    expect(artifact).toMatchObject({ name: 'model.onnx', content_type: 'application/x-onnx', size_bytes: bytes.length, sha256: sha256(bytes), created_by: 'cli-user' });
+    expect(Date.parse(artifact.expires_at) - Date.parse(artifact.created_at)).toBeGreaterThan(7190_000);
+
+    const listed = await mlis('artifacts', 'ls');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(artifact.id);
+    expect(listed.stdout).toContain('model.onnx');
+
+    const output = join(dir, 'copy.onnx');
+    const downloaded = await mlis('artifacts', 'download', artifact.id, '-o', output);
+    expect(downloaded).toMatchObject({ code: 0, stderr: '' });
+    expect(downloaded.stdout).toContain(`sha256 ${sha256(bytes)}`);
+    expect(readFileSync(output).equals(bytes)).toBe(true);
+
+    expect(await mlis('artifacts', 'rm', artifact.id)).toMatchObject({ code: 0, stdout: `deleted artifact ${artifact.id}\n` });
+    const gone = await mlis('artifacts', 'download', artifact.id, '-o', join(dir, 'gone'));
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain('error artifact_not_found');
+    // Nothing partial was left behind.
+    expect(readdirSync(dir).sort()).toEqual(['copy.onnx', 'model.onnx']);
+  });
+
+  it('reports a refused upload and a missing file without a stack trace', async () => {
+    const missing = await mlis('artifacts', 'upload', join(dir, 'nope.bin'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: cannot read .*nope\.bin: ENOENT/);
+
+    const readOnly = t.userToken({ scope: 'artifacts:read' });
+    let stderr = '';
+    const file = join(dir, 'small.bin');
+    writeFileSync(file, 'small');
+    const code = await run(['--api-url', apiUrl, '--token', readOnly, 'artifacts', 'upload', file], { stdout: () => undefined, stderr: (text) => (stderr += text) });
+    expect(code).toBe(2);
+    expect(stderr).toContain('error forbidden: this token lacks the scope artifacts:write');
+  });
+
+  it('parses --expires-in durations', () => {
+    expect(parseExpiresIn('90')).toBe(90);
+    expect(parseExpiresIn('7d')).toBe(7 * 86400);
+    expect(() => parseExpiresIn('0')).toThrow('must be a duration');
+    expect(() => parseExpiresIn('soon')).toThrow('must be a duration');
+  });
+});

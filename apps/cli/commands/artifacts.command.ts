@@ -1,0 +1,136 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { InvalidArgumentError } from 'commander';
+import type { Artifact } from '../api-types';
+import { durationSeconds, UsageError } from '../arguments';
+import { ExitCode, printJson, type CliContext } from '../cli-context';
+import { formatFields, formatNumber, formatTable, formatTime } from '../format';
+
+const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+/** The API's own bound (apps/api/artifacts/artifacts.dto.ts). */
+const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600;
+
+export interface UploadOptions {
+  name?: string;
+  contentType?: string;
+  expiresIn?: number;
+}
+
+/** `--expires-in 3600`, `30m`, `12h`, `7d`. */
+export function parseExpiresIn(raw: string): number {
+  const seconds = durationSeconds(raw);
+  if (!(seconds >= 1 && seconds <= MAX_EXPIRES_IN_SECONDS)) throw new InvalidArgumentError('must be a duration like 3600, 30m, 12h or 7d, up to ten years');
+  return seconds;
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+function formatArtifact(artifact: Artifact): string {
+  return formatFields([
+    ['ID', artifact.id],
+    ['NAME', artifact.name ?? '-'],
+    ['CONTENT TYPE', artifact.content_type],
+    ['SIZE', `${formatNumber(artifact.size_bytes)} bytes`],
+    ['SHA256', artifact.sha256],
+    ['CREATED', `${formatTime(artifact.created_at)} by ${artifact.created_by}`],
+    ['EXPIRES', artifact.expires_at ? formatTime(artifact.expires_at) : 'never'],
+  ]);
+}
+
+/**
+ * Uploads FILE, streamed. The file is hashed first and the digest sent along, so the API keeps nothing
+ * unless exactly these bytes arrived.
+ */
+export async function artifactsUploadCommand(context: CliContext, file: string, options: UploadOptions): Promise<ExitCode> {
+  const artifact = await uploadFile(context, file, options);
+  if (context.json) printJson(context, artifact);
+  else context.out(formatArtifact(artifact));
+  return ExitCode.Ok;
+}
+
+/** Uploads FILE as `artifacts upload` does and returns the new artifact (also used by `submit --input`). */
+export async function uploadFile(context: CliContext, file: string, options: UploadOptions): Promise<Artifact> {
+  let sizeBytes: number;
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new UsageError(`${file} is not a regular file`);
+    sizeBytes = info.size;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return context.client.uploadArtifact(createReadStream(file), {
+    name: options.name ?? basename(file),
+    contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
+    expiresInSeconds: options.expiresIn,
+    sha256: await sha256Of(file),
+    sizeBytes,
+  });
+}
+
+/**
+ * Streams the artifact into a temporary file beside OUTPUT and renames it into place only once its sha256
+ * matched the ETag: an interrupted or corrupted download never leaves a partial OUTPUT.
+ */
+export async function artifactsDownloadCommand(context: CliContext, id: string, output: string): Promise<ExitCode> {
+  const { body, etag } = await context.client.downloadArtifact(id);
+  const temporary = join(dirname(output), `.${basename(output)}.${randomUUID()}.part`);
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      sizeBytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(body, hashing, createWriteStream(temporary, { flags: 'wx' }));
+    const sha256 = hash.digest('hex');
+    if (etag !== null && etag !== `"${sha256}"`) {
+      context.err(`error: the downloaded bytes hash to ${sha256}, not ${etag}; nothing was written`);
+      await rm(temporary, { force: true });
+      return ExitCode.Error;
+    }
+    await rename(temporary, output);
+    if (context.json) printJson(context, { id, output, size_bytes: sizeBytes, sha256 });
+    else context.out(`wrote ${formatNumber(sizeBytes)} bytes to ${output} (sha256 ${sha256})`);
+    return ExitCode.Ok;
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+export async function artifactsListCommand(context: CliContext, query: { limit?: number; cursor?: string }): Promise<ExitCode> {
+  const page = await context.client.listArtifacts(query);
+  if (context.json) {
+    printJson(context, page);
+    return ExitCode.Ok;
+  }
+  context.out(
+    page.items.length > 0
+      ? formatTable(
+          ['ID', 'NAME', 'SIZE', 'CONTENT_TYPE', 'CREATED', 'EXPIRES'],
+          page.items.map((a) => [a.id, a.name ?? '-', formatNumber(a.size_bytes), a.content_type, formatTime(a.created_at), a.expires_at ? formatTime(a.expires_at) : 'never']),
+        )
+      : 'no artifacts',
+  );
+  if (page.next_cursor) context.out(`next cursor: ${page.next_cursor}`);
+  return ExitCode.Ok;
+}
+
+export async function artifactsRmCommand(context: CliContext, id: string): Promise<ExitCode> {
+  await context.client.deleteArtifact(id);
+  if (context.json) printJson(context, { id, deleted: true });
+  else context.out(`deleted artifact ${id}`);
+  return ExitCode.Ok;
+}

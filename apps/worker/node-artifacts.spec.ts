@@ -1,0 +1,207 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ArtifactTransferError, NodeArtifacts } from './node-artifacts';
+
+const TOKEN = 'worker-token-for-the-spec';
+const ASSIGNMENT = '22222222-2222-4222-8222-222222222222';
+
+interface Stored {
+  bytes: Buffer;
+  /** What the server claims; a lying server sends another digest than the bytes have. */
+  sha256: string;
+}
+
+interface Seen {
+  method: string;
+  url: string;
+  authorization: string | undefined;
+  assignment: string | undefined;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+/** A stand-in for the artifacts API: the routes and headers the node uses, nothing else. */
+class FakeArtifactsApi {
+  readonly artifacts = new Map<string, Stored>();
+  readonly seen: Seen[] = [];
+  /** Holds every body download until released, so a test can open the same artifact concurrently. */
+  gate: Promise<void> | undefined;
+  /** Answers this many uploads with 503 before accepting one. */
+  failUploads = 0;
+  private server!: Server;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      void this.handle(req).then(({ status, headers, body }) => {
+        res.writeHead(status, headers);
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  downloads(id: string): number {
+    return this.seen.filter((s) => s.method === 'GET' && s.url === `/v1/artifacts/${id}`).length;
+  }
+
+  private async handle(req: IncomingMessage): Promise<{ status: number; headers: Record<string, string>; body: Buffer | string }> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const seen: Seen = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      authorization: req.headers.authorization,
+      assignment: req.headers['x-mlis-assignment'] as string | undefined,
+      contentType: req.headers['content-type'],
+      body: Buffer.concat(chunks),
+    };
+    this.seen.push(seen);
+    const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (seen.authorization !== `Bearer ${TOKEN}` || seen.assignment !== ASSIGNMENT) {
+      return json(404, { error: { code: 'artifact_not_found', message: 'not found' } });
+    }
+    if (seen.method === 'POST' && this.failUploads > 0) {
+      this.failUploads -= 1;
+      return json(503, { error: { code: 'dependency_unavailable', message: 'store down' } });
+    }
+    if (seen.method === 'POST' && seen.url.startsWith('/v1/artifacts?')) {
+      const id = randomUUID();
+      const sha256 = createHash('sha256').update(seen.body).digest('hex');
+      this.artifacts.set(id, { bytes: seen.body, sha256 });
+      return json(201, { id, sha256, size_bytes: seen.body.length, content_type: seen.contentType });
+    }
+    const match = /^\/v1\/artifacts\/([0-9a-f-]{36})(\/meta)?$/.exec(seen.url);
+    const stored = match ? this.artifacts.get(match[1]) : undefined;
+    if (!match || !stored) return json(404, { error: { code: 'artifact_not_found', message: 'not found' } });
+    if (match[2]) return json(200, { id: match[1], sha256: stored.sha256, size_bytes: stored.bytes.length, content_type: 'application/octet-stream' });
+    await this.gate;
+    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: stored.bytes };
+  }
+}
+
+describe(NodeArtifacts.name, () => {
+  const api = new FakeArtifactsApi();
+  let apiUrl: string;
+  let cacheDir: string;
+  let artifacts: NodeArtifacts;
+
+  beforeAll(async () => {
+    apiUrl = await api.start();
+  });
+  afterAll(() => api.stop());
+  beforeEach(() => {
+    cacheDir = mkdtempSync(join(tmpdir(), 'mlis-node-artifacts-'));
+    artifacts = new NodeArtifacts({ apiUrl, cacheDir, token: () => TOKEN });
+    api.seen.length = 0;
+    api.gate = undefined;
+    api.failUploads = 0;
+  });
+  afterEach(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+  function store(bytes: Buffer, sha256 = createHash('sha256').update(bytes).digest('hex')): string {
+    const id = randomUUID();
+    api.artifacts.set(id, { bytes, sha256 });
+    return id;
+  }
+
+  it('downloads an artifact into the cache by sha256, read-only, with the worker token and the assignment', async () => {
+    const bytes = Buffer.from('{"texts":["a","b"]}');
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const id = store(bytes);
+
+    const local = await artifacts.reader(ASSIGNMENT).open(`artifact://${id}`);
+
+    expect(local).toEqual({ id, path: join(cacheDir, sha256), sha256, sizeBytes: bytes.length, contentType: 'application/octet-stream' });
+    expect(readFileSync(local.path)).toEqual(bytes);
+    expect(statSync(local.path).mode & 0o777).toBe(0o444);
+    expect(readdirSync(join(cacheDir, 'tmp'))).toEqual([]);
+    expect(api.seen.map((s) => [s.method, s.url, s.authorization, s.assignment])).toEqual([
+      ['GET', `/v1/artifacts/${id}/meta`, `Bearer ${TOKEN}`, ASSIGNMENT],
+      ['GET', `/v1/artifacts/${id}`, `Bearer ${TOKEN}`, ASSIGNMENT],
+    ]);
+  });
+
+  it('reuses the cached copy on the next open but still asks the API whether this assignment may read it', async () => {
+    const id = store(Buffer.alloc(4096, 7));
+    await artifacts.open(ASSIGNMENT, `artifact://${id}`);
+    const again = await artifacts.open(ASSIGNMENT, `artifact://${id}`);
+
+    expect(readFileSync(again.path)).toEqual(Buffer.alloc(4096, 7));
+    expect(api.downloads(id)).toBe(1);
+    expect(api.seen.filter((s) => s.url.endsWith('/meta'))).toHaveLength(2);
+    // The API refuses another assignment: the cached bytes are not handed out.
+    await expect(artifacts.open('99999999-9999-4999-8999-999999999999', `artifact://${id}`)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('fetches the bytes once when several jobs open the same artifact at the same time', async () => {
+    const id = store(Buffer.alloc(256 * 1024, 3));
+    let release!: () => void;
+    api.gate = new Promise((resolve) => (release = resolve));
+    const opens = Array.from({ length: 5 }, () => artifacts.open(ASSIGNMENT, `artifact://${id}`));
+    // All five have asked for the metadata before the one download is let through.
+    for (const deadline = Date.now() + 5000; api.seen.filter((s) => s.url.endsWith('/meta')).length < 5; ) {
+      if (Date.now() > deadline) throw new Error('the opens never reached the API');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    release();
+    const locals = await Promise.all(opens);
+
+    expect(new Set(locals.map((local) => local.path)).size).toBe(1);
+    expect(api.downloads(id)).toBe(1);
+  });
+
+  it('keeps nothing when the bytes do not match the sha256 the API announced', async () => {
+    const id = store(Buffer.from('the real bytes'), 'f'.repeat(64));
+
+    await expect(artifacts.open(ASSIGNMENT, `artifact://${id}`)).rejects.toThrow(/expected 14 bytes with f{64}/);
+    expect(readdirSync(cacheDir)).toEqual(['tmp']);
+    expect(readdirSync(join(cacheDir, 'tmp'))).toEqual([]);
+  });
+
+  it('refuses a malformed reference without asking the API, and reports a refusal with its status', async () => {
+    await expect(artifacts.open(ASSIGNMENT, 'artifact://not-a-uuid')).rejects.toThrow(/is not an artifact reference/);
+    expect(api.seen).toEqual([]);
+    const missing = await artifacts.open(ASSIGNMENT, `artifact://${randomUUID()}`).catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(ArtifactTransferError);
+    expect(missing).toMatchObject({ status: 404, message: expect.stringContaining('artifact_not_found') });
+  });
+
+  it('uploads raw bytes with their sha256 and content type and returns the new id', async () => {
+    const body = Buffer.from(JSON.stringify({ vectors: [[0.1, 0.2]] }));
+    const id = await artifacts.upload(ASSIGNMENT, body, 'application/json', 'result-job.json');
+
+    expect(api.artifacts.get(id)?.bytes).toEqual(body);
+    const [post] = api.seen;
+    const query = new URL(post.url, apiUrl).searchParams;
+    expect(post).toMatchObject({ method: 'POST', authorization: `Bearer ${TOKEN}`, assignment: ASSIGNMENT, contentType: 'application/json' });
+    expect(query.get('name')).toBe('result-job.json');
+    expect(query.get('sha256')).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('asks again when the API is unavailable, and gives up after three answers of 503', async () => {
+    api.failUploads = 2;
+    const id = await artifacts.upload(ASSIGNMENT, Buffer.from('{"a":1}'), 'application/json', 'r.json');
+    expect(api.artifacts.get(id)?.bytes.toString()).toBe('{"a":1}');
+    expect(api.seen.filter((s) => s.method === 'POST')).toHaveLength(3);
+
+    api.failUploads = 3;
+    await expect(artifacts.upload(ASSIGNMENT, Buffer.from('{"a":2}'), 'application/json', 'r.json')).rejects.toMatchObject({ status: 503 });
+  });
+
+  it('reports a refused upload with the API error', async () => {
+    const other = new NodeArtifacts({ apiUrl, cacheDir, token: () => 'stale-token' });
+    await expect(other.upload(ASSIGNMENT, Buffer.from('x'), 'application/json', 'r.json')).rejects.toMatchObject({
+      status: 404,
+      message: expect.stringContaining('artifact_not_found'),
+    });
+  });
+});

@@ -1,0 +1,194 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { ASSIGNMENT_HEADER, parseArtifactRef } from '../../libs/contracts';
+import type { ArtifactReader, LocalArtifact } from '../../libs/runners/runner';
+
+/** What the artifacts API answers for `/meta` and for an upload (the fields the node uses). */
+interface ArtifactMeta {
+  id: string;
+  sha256: string;
+  size_bytes: number;
+  content_type: string;
+}
+
+/** The API refused or failed an artifact read or write; `status` is its HTTP status (0: no answer). */
+export class ArtifactTransferError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface NodeArtifactsOptions {
+  apiUrl: string;
+  /** The node's cache directory; artifacts land in it as `<sha256>`, partial downloads under `tmp/`. */
+  cacheDir: string;
+  /** The node's current worker token (it changes when the node registers again); never logged. */
+  token: () => string;
+  /** Per request, for the headers and metadata; a download's body may take longer. */
+  requestTimeoutMs?: number;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const UPLOAD_ATTEMPTS = 3;
+const UPLOAD_RETRY_MS = 500;
+
+function errorText(status: number, body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: string; message?: string } };
+    if (parsed.error) return `HTTP ${status} ${parsed.error.code}: ${parsed.error.message}`;
+  } catch {
+    // Not the API's error body (a proxy's page): the status alone.
+  }
+  return `HTTP ${status}`;
+}
+
+/**
+ * A node's access to artifacts through the API, with its worker token and the assignment it acts for (the API
+ * allows only that job's artifacts, only while the assignment is live). Reads land in a cache keyed by sha256
+ * that every job on the node shares; the access check (`/meta`) runs on every open, a cache hit or not.
+ */
+export class NodeArtifacts {
+  /** Downloads in progress, by sha256: concurrent opens of the same bytes share one transfer. */
+  private readonly downloads = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: NodeArtifactsOptions) {}
+
+  /** The ArtifactReader a runner gets for one assignment. */
+  reader(assignmentId: string): ArtifactReader {
+    return { open: (ref, signal) => this.open(assignmentId, ref, signal) };
+  }
+
+  async open(assignmentId: string, ref: string, signal?: AbortSignal): Promise<LocalArtifact> {
+    const id = parseArtifactRef(ref);
+    if (id === null) throw new ArtifactTransferError(`"${ref}" is not an artifact reference (artifact://<uuid>)`, 0);
+    const meta = await this.meta(assignmentId, id, signal);
+    if (!SHA256_HEX.test(meta.sha256)) throw new ArtifactTransferError(`artifact ${id}: the API answered an invalid sha256`, 0);
+    const path = join(this.options.cacheDir, meta.sha256);
+    if (!(await this.cached(path, meta.size_bytes))) {
+      let download = this.downloads.get(meta.sha256);
+      if (!download) {
+        // Not tied to one caller's signal: another job may be waiting for the same bytes.
+        download = this.download(assignmentId, meta, path).finally(() => this.downloads.delete(meta.sha256));
+        this.downloads.set(meta.sha256, download);
+      }
+      await (signal ? abortable(download, signal) : download);
+    }
+    return { id, path, sha256: meta.sha256, sizeBytes: meta.size_bytes, contentType: meta.content_type };
+  }
+
+  /**
+   * Uploads `body` as an artifact of the assignment's job (the API links it as the job's result); returns its id.
+   * An API that is unreachable or answers 5xx/429 is asked again a few times: losing a finished result is costly.
+   */
+  async upload(assignmentId: string, body: Buffer, contentType: string, name: string, signal?: AbortSignal): Promise<string> {
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const query = new URLSearchParams({ name, sha256 });
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const response = await this.request(`/v1/artifacts?${query.toString()}`, assignmentId, signal, {
+          method: 'POST',
+          headers: { 'content-type': contentType },
+          body,
+        });
+        const text = await response.text();
+        if (response.status !== 201) throw new ArtifactTransferError(`uploading ${name}: ${errorText(response.status, text)}`, response.status);
+        return (JSON.parse(text) as ArtifactMeta).id;
+      } catch (error) {
+        const status = error instanceof ArtifactTransferError ? error.status : -1;
+        const transient = status === 0 || status === 429 || status >= 500;
+        if (!transient || attempt >= UPLOAD_ATTEMPTS || signal?.aborted) throw error;
+        await new Promise((resolve) => setTimeout(resolve, UPLOAD_RETRY_MS * attempt));
+      }
+    }
+  }
+
+  private async meta(assignmentId: string, id: string, signal?: AbortSignal): Promise<ArtifactMeta> {
+    const response = await this.request(`/v1/artifacts/${id}/meta`, assignmentId, signal);
+    const text = await response.text();
+    if (response.status !== 200) throw new ArtifactTransferError(`artifact ${id}: ${errorText(response.status, text)}`, response.status);
+    return JSON.parse(text) as ArtifactMeta;
+  }
+
+  private async cached(path: string, sizeBytes: number): Promise<boolean> {
+    try {
+      return (await stat(path)).size === sizeBytes;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Streams the bytes to a temp file, hashing as they pass, and renames it into place only if the sha256 matches. */
+  private async download(assignmentId: string, meta: ArtifactMeta, path: string): Promise<void> {
+    const tmpDir = join(this.options.cacheDir, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, `${meta.sha256}.${randomUUID()}`);
+    try {
+      const response = await this.request(`/v1/artifacts/${meta.id}`, assignmentId, undefined, {}, false);
+      if (response.status !== 200 || !response.body) {
+        throw new ArtifactTransferError(`artifact ${meta.id}: ${errorText(response.status, await response.text())}`, response.status);
+      }
+      const hash = createHash('sha256');
+      let size = 0;
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), hashing, createWriteStream(tmp, { mode: 0o600 }));
+      const digest = hash.digest('hex');
+      if (digest !== meta.sha256 || size !== meta.size_bytes) {
+        throw new ArtifactTransferError(`artifact ${meta.id}: received ${size} bytes with sha256 ${digest}, expected ${meta.size_bytes} bytes with ${meta.sha256}`, 0);
+      }
+      await chmod(tmp, 0o444);
+      // Atomic on one file system: a reader sees the whole verified file or none.
+      await rename(tmp, path);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  private async request(path: string, assignmentId: string, signal?: AbortSignal, init: RequestInit = {}, timeout = true): Promise<Response> {
+    const signals = [signal, timeout ? AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000) : undefined].filter(
+      (item): item is AbortSignal => item !== undefined,
+    );
+    try {
+      return await fetch(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.options.token()}`, [ASSIGNMENT_HEADER]: assignmentId },
+        signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new ArtifactTransferError(`${init.method ?? 'GET'} ${path}: ${error instanceof Error ? error.message : String(error)}`, 0);
+    }
+  }
+}
+
+/** Waits for `work` but gives up when `signal` aborts (the work itself goes on for whoever else waits). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}

@@ -1,0 +1,220 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ChecksumMismatchError, ObjectMissingError, ObjectTooLargeError, type ArtifactStore } from './artifact-store';
+import { loadConfig } from '../config';
+import { createArtifactStore } from './create-artifact-store';
+import { FsArtifactStore } from './fs-artifact.store';
+import { createS3Client, S3ArtifactStore } from './s3-artifact.store';
+
+const ROOT = resolve(__dirname, '../..');
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Yields `bytes` in chunks, then fails: a client that went away mid-upload. */
+function failingAfter(bytes: Buffer): Readable {
+  return new Readable({
+    read() {
+      this.push(bytes);
+      this.destroy(new Error('client went away'));
+    },
+  });
+}
+
+interface Backend {
+  store: ArtifactStore;
+  /** Every key or file the backend holds, staging included. */
+  listAll(): Promise<string[]>;
+}
+
+/** The same behaviour is required of every backend. */
+function storeSuite(name: string, open: () => Promise<Backend>, close: () => Promise<void>): void {
+  describe(`${name} artifact store`, () => {
+    let backend: Backend;
+    beforeAll(async () => {
+      backend = await open();
+    }, 120_000);
+    afterAll(close);
+
+    it('stores bytes under their sha256 and reads them back, whole and by range', async () => {
+      // Above one multipart part (8 MiB) so the S3 backend streams it in parts.
+      const bytes = randomBytes(9 * 1024 * 1024 + 17);
+      const stored = await backend.store.put(Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]));
+      expect(stored).toEqual({ sha256: sha256(bytes), sizeBytes: bytes.length });
+      expect(await backend.store.exists(stored.sha256)).toBe(true);
+      expect((await buffer(await backend.store.get(stored.sha256))).equals(bytes)).toBe(true);
+      expect((await buffer(await backend.store.get(stored.sha256, { start: 10, end: 19 }))).equals(bytes.subarray(10, 20))).toBe(true);
+      const last = bytes.length - 1;
+      expect((await buffer(await backend.store.get(stored.sha256, { start: last, end: last }))).equals(bytes.subarray(last))).toBe(true);
+    });
+
+    it('stores an empty object', async () => {
+      const stored = await backend.store.put(Readable.from([Buffer.alloc(0)]));
+      expect(stored).toEqual({ sha256: sha256(Buffer.alloc(0)), sizeBytes: 0 });
+      expect((await buffer(await backend.store.get(stored.sha256))).length).toBe(0);
+    });
+
+    it('keeps one copy of the same bytes, and delete removes it', async () => {
+      const bytes = randomBytes(1024);
+      const first = await backend.store.put(Readable.from([bytes]));
+      const second = await backend.store.put(Readable.from([bytes]));
+      expect(second).toEqual(first);
+      expect((await backend.listAll()).filter((key) => key.endsWith(first.sha256))).toHaveLength(1);
+      await backend.store.delete(first.sha256);
+      expect(await backend.store.exists(first.sha256)).toBe(false);
+      await expect(backend.store.get(first.sha256)).rejects.toBeInstanceOf(ObjectMissingError);
+      await backend.store.delete(first.sha256);
+    });
+
+    it('keeps nothing when the expected sha256 does not match', async () => {
+      const bytes = randomBytes(2048);
+      const wrong = sha256(Buffer.from('something else'));
+      const before = await backend.listAll();
+      await expect(backend.store.put(Readable.from([bytes]), { expectedSha256: wrong })).rejects.toEqual(
+        new ChecksumMismatchError(wrong, sha256(bytes)),
+      );
+      expect(await backend.store.exists(sha256(bytes))).toBe(false);
+      expect(await backend.listAll()).toEqual(before);
+    });
+
+    it('stops at the size limit and keeps nothing', async () => {
+      const bytes = randomBytes(64 * 1024);
+      const before = await backend.listAll();
+      await expect(backend.store.put(Readable.from([bytes]), { maxBytes: 1000 })).rejects.toBeInstanceOf(ObjectTooLargeError);
+      expect(await backend.store.exists(sha256(bytes))).toBe(false);
+      expect(await backend.listAll()).toEqual(before);
+      // Exactly at the limit is allowed.
+      expect((await backend.store.put(Readable.from([bytes.subarray(0, 1000)]), { maxBytes: 1000 })).sizeBytes).toBe(1000);
+    });
+
+    it('keeps nothing visible or staged when the source fails mid-upload', async () => {
+      const bytes = randomBytes(9 * 1024 * 1024);
+      const before = await backend.listAll();
+      await expect(backend.store.put(failingAfter(bytes))).rejects.toThrow('client went away');
+      expect(await backend.store.exists(sha256(bytes))).toBe(false);
+      expect(await backend.listAll()).toEqual(before);
+    });
+
+    it('a staged upload is invisible until committed, and discard drops it', async () => {
+      const bytes = randomBytes(4096);
+      const staged = await backend.store.stage(Readable.from([bytes]));
+      expect(staged.sha256).toBe(sha256(bytes));
+      expect(await backend.store.exists(staged.sha256)).toBe(false);
+      await staged.commit();
+      expect(await backend.store.exists(staged.sha256)).toBe(true);
+
+      const other = randomBytes(4096);
+      const before = await backend.listAll();
+      const dropped = await backend.store.stage(Readable.from([other]));
+      expect((await backend.listAll()).length).toBe(before.length + 1);
+      await dropped.discard();
+      expect(await backend.listAll()).toEqual(before);
+      expect(await backend.store.exists(dropped.sha256)).toBe(false);
+    });
+
+    it('sweeps staged uploads older than the given age, and only those', async () => {
+      const staged = await backend.store.stage(Readable.from([randomBytes(100)]));
+      expect(await backend.store.sweepStaging(60_000)).toBe(0);
+      const keys = await backend.listAll();
+      expect(await backend.store.sweepStaging(-1_000)).toBe(1);
+      expect((await backend.listAll()).length).toBe(keys.length - 1);
+      await staged.discard();
+    });
+  });
+}
+
+let fsRoot: string;
+storeSuite(
+  'fs',
+  async () => {
+    fsRoot = await mkdtemp(join(tmpdir(), 'mlis-artifacts-'));
+    const list = async (dir: string): Promise<string[]> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      const nested = await Promise.all(entries.map((entry) => (entry.isDirectory() ? list(join(dir, entry.name)) : [join(dir, entry.name)])));
+      return nested.flat().sort();
+    };
+    return { store: new FsArtifactStore(fsRoot), listAll: () => list(fsRoot) };
+  },
+  () => rm(fsRoot, { recursive: true, force: true }),
+);
+
+// A real S3-compatible server (moto, scripts/s3-test-server.sh): `npm test` starts one and sets
+// MLIS_S3_TEST_ENDPOINT; a targeted run of this spec starts its own and stops it when the file is done.
+let startedServer = false;
+let s3Endpoint: string;
+beforeAll(() => {
+  const given = process.env.MLIS_S3_TEST_ENDPOINT;
+  if (given) {
+    s3Endpoint = given;
+    return;
+  }
+  execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  startedServer = true;
+  s3Endpoint = execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'url'], { encoding: 'utf8' }).trim();
+}, 300_000);
+afterAll(() => {
+  if (startedServer) execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'stop'], { stdio: 'ignore' });
+});
+
+storeSuite(
+  's3',
+  async () => {
+    const endpoint = s3Endpoint;
+    const client = createS3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const bucket = `mlis-spec-${Date.now()}-${process.pid}`;
+    const store = new S3ArtifactStore(client, bucket);
+    await store.ensureBucket();
+    // Idempotent: a second start-up finds the bucket.
+    await store.ensureBucket();
+    const listAll = async (): Promise<string[]> => {
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+        keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return keys.sort();
+    };
+    return { store, listAll };
+  },
+  async () => undefined,
+);
+
+describe(createArtifactStore.name, () => {
+  it('builds the fs backend under MLIS_ARTIFACTS_DIR', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlis-artifacts-config-'));
+    const store = await createArtifactStore(loadConfig({ MLIS_ARTIFACTS_DIR: dir }).artifacts);
+    const stored = await store.put(Readable.from([Buffer.from('configured')]));
+    expect((await readdir(join(dir, 'sha256', stored.sha256.slice(0, 2))))).toEqual([stored.sha256]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Credentials come from the SDK's usual environment variables.
+  it('builds the s3 backend from MLIS_S3_* and creates a missing bucket', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    try {
+      const config = loadConfig({ MLIS_ARTIFACTS_BACKEND: 's3', MLIS_S3_ENDPOINT: s3Endpoint, MLIS_S3_BUCKET: `mlis-config-${Date.now()}` });
+      const store = await createArtifactStore(config.artifacts);
+      expect(store.backend).toBe('s3');
+      const stored = await store.put(Readable.from([Buffer.from('configured')]));
+      expect((await buffer(await store.get(stored.sha256))).toString()).toBe('configured');
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.id;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+});

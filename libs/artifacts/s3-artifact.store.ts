@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { finished, Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  S3ServiceException,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import {
+  checkDigest,
+  contentKey,
+  DigestingCounter,
+  ObjectMissingError,
+  type ArtifactStore,
+  type ByteRange,
+  type PutOptions,
+  type StagedObject,
+  type StoredObject,
+} from './artifact-store';
+
+const STAGING_PREFIX = 'staging/';
+// Multipart parts in flight per upload: memory held is about partSize × queueSize.
+const PART_SIZE = 8 * 1024 * 1024;
+const QUEUE_SIZE = 2;
+
+/**
+ * An S3 client for any S3-compatible server. The SDK's default flexible checksums (CRC32 on every request and
+ * response) are only used where S3 requires them: servers other than AWS disagree on them (a copied multipart
+ * object's checksum, for one), and the store checks every upload's sha256 itself.
+ */
+export function createS3Client(config: Pick<S3ClientConfig, 'endpoint' | 'region' | 'forcePathStyle' | 'credentials'>): S3Client {
+  return new S3Client({ ...config, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof S3ServiceException &&
+    (error.name === 'NotFound' || error.name === 'NoSuchKey' || error.name === 'NoSuchBucket' || error.$metadata.httpStatusCode === 404)
+  );
+}
+
+/**
+ * Objects in one bucket of any S3-compatible service: `sha256/ab/<sha256>`. An upload streams as a multipart
+ * upload to `staging/<uuid>` while it is hashed; commit copies it server-side under its content address.
+ * A crashed upload leaves only a staging key (or an incomplete multipart upload), never a content key.
+ */
+export class S3ArtifactStore implements ArtifactStore {
+  readonly backend = 's3';
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  /** Creates the bucket when it does not exist (a fresh MinIO or test server). */
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    }
+  }
+
+  async stage(body: Readable, options?: PutOptions): Promise<StagedObject> {
+    const key = `${STAGING_PREFIX}${randomUUID()}`;
+    const counter = new DigestingCounter(options?.maxBytes);
+    // A source that fails or closes early (a client gone mid-upload) fails the upload, which then aborts.
+    finished(body, (error) => {
+      if (error) counter.destroy(error);
+    });
+    body.pipe(counter);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: counter },
+      partSize: PART_SIZE,
+      queueSize: QUEUE_SIZE,
+      leavePartsOnError: false,
+    });
+    let stored: StoredObject;
+    try {
+      await upload.done();
+      stored = checkDigest(counter, options);
+    } catch (error) {
+      body.unpipe(counter);
+      counter.destroy();
+      await this.deleteKey(key);
+      // The counter's own failure (too large, source gone) is the cause; the SDK may wrap or replace it.
+      throw counterFailure(counter) ?? error;
+    }
+    return {
+      ...stored,
+      commit: async () => {
+        await this.client.send(
+          new CopyObjectCommand({ Bucket: this.bucket, CopySource: `${this.bucket}/${key}`, Key: contentKey(stored.sha256) }),
+        );
+        await this.deleteKey(key);
+      },
+      discard: () => this.deleteKey(key),
+    };
+  }
+
+  async put(body: Readable, options?: PutOptions): Promise<StoredObject> {
+    const { commit, ...stored } = await this.stage(body, options);
+    await commit();
+    return { sha256: stored.sha256, sizeBytes: stored.sizeBytes };
+  }
+
+  async get(sha256: string, range?: ByteRange): Promise<Readable> {
+    try {
+      const output = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: contentKey(sha256),
+          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        }),
+      );
+      if (!(output.Body instanceof Readable)) throw new Error('the S3 client returned a body that is not a Node stream');
+      return output.Body;
+    } catch (error) {
+      if (isNotFound(error)) throw new ObjectMissingError(sha256);
+      throw error;
+    }
+  }
+
+  async exists(sha256: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: contentKey(sha256) }));
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  async delete(sha256: string): Promise<void> {
+    await this.deleteKey(contentKey(sha256));
+  }
+
+  async sweepStaging(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: STAGING_PREFIX, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key && object.LastModified && object.LastModified.getTime() < cutoff) {
+          await this.deleteKey(object.Key);
+          removed += 1;
+        }
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    const uploads = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: STAGING_PREFIX }));
+    for (const upload of uploads.Uploads ?? []) {
+      if (upload.Key && upload.UploadId && upload.Initiated && upload.Initiated.getTime() < cutoff) {
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }));
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  private async deleteKey(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+}
+
+function counterFailure(counter: DigestingCounter): Error | undefined {
+  const error = counter.errored;
+  return error instanceof Error ? error : undefined;
+}

@@ -1,0 +1,191 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { JobCursor } from './jobs.repository';
+
+/** How a job uses an artifact: a referenced input, its own params stored aside, or the result a node uploaded. */
+export type ArtifactRole = 'input' | 'params' | 'result';
+
+export interface NewArtifact {
+  id: string;
+  tenantId: string;
+  name: string | null;
+  contentType: string;
+  sizeBytes: number;
+  sha256: string;
+  createdBy: string;
+  expiresAt: Date | null;
+}
+
+export interface ArtifactRecord extends NewArtifact {
+  createdAt: Date;
+  /** Keyset position in the newest-first list (the same cursor shape as jobs). */
+  cursor: JobCursor;
+}
+
+export interface ArtifactListQuery {
+  tenantId: string;
+  limit: number;
+  /** Only artifacts strictly after this position (older, or same time and smaller id). */
+  after?: JobCursor;
+}
+
+/** An assignment that is live (PLACED or RUNNING) on the node incarnation asking, with its job. */
+export interface LiveAssignment {
+  assignmentId: string;
+  jobId: string;
+  tenantId: string;
+}
+
+interface ArtifactRow {
+  id: string;
+  tenant_id: string;
+  name: string | null;
+  content_type: string;
+  size_bytes: string;
+  sha256: string;
+  created_by: string;
+  created_at: Date;
+  expires_at: Date | null;
+  cursor_created_at: string;
+}
+
+const COLUMNS = `id, tenant_id, name, content_type, size_bytes, sha256, created_by, created_at, expires_at,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_created_at`;
+
+// A job that may still read its artifacts: deleting one of them now would fail the job.
+const IN_USE = `EXISTS (SELECT 1 FROM job_artifacts ja JOIN jobs j ON j.id = ja.job_id
+  WHERE ja.artifact_id = artifacts.id AND j.state IN ('QUEUED', 'RUNNING'))`;
+
+function toRecord(row: ArtifactRow): ArtifactRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    contentType: row.content_type,
+    // bigint arrives as text; artifacts are capped far below 2^53.
+    sizeBytes: Number(row.size_bytes),
+    sha256: row.sha256,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    cursor: { createdAt: row.cursor_created_at, id: row.id },
+  };
+}
+
+/**
+ * Artifact metadata and its links to jobs. Rows sharing a sha256 share the stored bytes: whoever adds or
+ * removes a row for a sha256 holds `lockContent` for it, so "the last row is gone, delete the bytes" and
+ * "the bytes are there, add a row" never interleave.
+ */
+export class ArtifactsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  /** Serializes row changes for one sha256 until the transaction ends. */
+  async lockContent(manager: EntityManager, sha256: string): Promise<void> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('artifact-content:' || $1, 0))`, [sha256]);
+  }
+
+  async insert(manager: EntityManager, artifact: NewArtifact): Promise<ArtifactRecord> {
+    const rows: ArtifactRow[] = await manager.query(
+      `INSERT INTO artifacts (id, tenant_id, name, content_type, size_bytes, sha256, created_by, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+      [artifact.id, artifact.tenantId, artifact.name, artifact.contentType, artifact.sizeBytes, artifact.sha256, artifact.createdBy, artifact.expiresAt],
+    );
+    return toRecord(rows[0]);
+  }
+
+  /** The artifact, whatever its tenant: callers decide who may see it. */
+  async findById(id: string, manager?: EntityManager): Promise<ArtifactRecord | null> {
+    const rows: ArtifactRow[] = await (manager ?? this.dataSource.manager).query(`SELECT ${COLUMNS} FROM artifacts WHERE id = $1`, [id]);
+    return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  async list(query: ArtifactListQuery): Promise<ArtifactRecord[]> {
+    const params: unknown[] = [query.tenantId, query.limit];
+    let after = '';
+    if (query.after) {
+      params.push(query.after.createdAt, query.after.id);
+      after = 'AND (created_at, id) < (CAST($3 AS timestamptz), CAST($4 AS uuid))';
+    }
+    const rows: ArtifactRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM artifacts WHERE tenant_id = $1 ${after} ORDER BY created_at DESC, id DESC LIMIT $2`,
+      params,
+    );
+    return rows.map(toRecord);
+  }
+
+  /** Locks the row against concurrent deletes and new job links (their foreign key waits) until the transaction ends. */
+  async lockForDelete(manager: EntityManager, id: string): Promise<ArtifactRecord | null> {
+    const rows: ArtifactRow[] = await manager.query(`SELECT ${COLUMNS} FROM artifacts WHERE id = $1 FOR UPDATE`, [id]);
+    return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  /** Whether a QUEUED or RUNNING job references the artifact (any role). */
+  async isInUse(manager: EntityManager, id: string): Promise<boolean> {
+    const rows: { in_use: boolean }[] = await manager.query(`SELECT ${IN_USE} AS in_use FROM artifacts WHERE id = $1`, [id]);
+    return rows.length > 0 && rows[0].in_use;
+  }
+
+  /** Deletes the row (and its job links); returns how many rows still use its sha256. Hold lockContent first. */
+  async delete(manager: EntityManager, artifact: Pick<ArtifactRecord, 'id' | 'sha256'>): Promise<number> {
+    await manager.query(`DELETE FROM artifacts WHERE id = $1`, [artifact.id]);
+    return this.countBySha256(manager, artifact.sha256);
+  }
+
+  async countBySha256(manager: EntityManager, sha256: string): Promise<number> {
+    const rows: { count: number }[] = await manager.query(`SELECT CAST(count(*) AS integer) AS count FROM artifacts WHERE sha256 = $1`, [sha256]);
+    return rows[0].count;
+  }
+
+  /** Records that `jobId` uses the artifact; linking twice in the same role is a no-op. */
+  async linkToJob(manager: EntityManager, jobId: string, artifactId: string, role: ArtifactRole): Promise<void> {
+    await manager.query(`INSERT INTO job_artifacts (job_id, artifact_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [jobId, artifactId, role]);
+  }
+
+  async isLinkedToJob(artifactId: string, jobId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(`SELECT 1 FROM job_artifacts WHERE artifact_id = $1 AND job_id = $2 LIMIT 1`, [artifactId, jobId]);
+    return rows.length > 0;
+  }
+
+  /** Up to `limit` artifacts that expired before `now` and that no QUEUED or RUNNING job references, oldest expiry first. */
+  async findExpiredUnreferenced(now: Date, limit: number): Promise<ArtifactRecord[]> {
+    const rows: ArtifactRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM artifacts WHERE expires_at IS NOT NULL AND expires_at <= $1 AND NOT ${IN_USE}
+       ORDER BY expires_at LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Locks the artifact for deletion only if it is still expired and unused (retention re-checks under the lock:
+   * a job may have linked it since the scan); skips a row another transaction holds.
+   */
+  async lockExpiredUnreferenced(manager: EntityManager, id: string, now: Date): Promise<ArtifactRecord | null> {
+    const rows: ArtifactRow[] = await manager.query(
+      `SELECT ${COLUMNS} FROM artifacts WHERE id = $1 AND expires_at <= $2 FOR UPDATE SKIP LOCKED`,
+      [id, now],
+    );
+    if (rows.length === 0 || (await this.isInUse(manager, id))) return null;
+    return toRecord(rows[0]);
+  }
+
+  /**
+   * The assignment if it is live (PLACED or RUNNING) on exactly this node incarnation, and that incarnation is
+   * the node's current one. With a manager, the assignment row is share-locked so it stays live until commit.
+   */
+  async findLiveAssignment(assignmentId: string, nodeId: string, incarnation: number, manager?: EntityManager): Promise<LiveAssignment | null> {
+    const rows: { assignment_id: string; job_id: string; tenant_id: string }[] = await (manager ?? this.dataSource.manager).query(
+      `SELECT a.id AS assignment_id, a.job_id, j.tenant_id
+       FROM job_assignments a JOIN jobs j ON j.id = a.job_id JOIN nodes n ON n.id = a.node_id
+       WHERE a.id = $1 AND a.node_id = $2 AND a.node_incarnation = $3 AND n.incarnation = $3 AND n.status <> 'DEAD'
+         AND a.state IN ('PLACED', 'RUNNING')
+       ${manager ? 'FOR SHARE OF a' : ''}`,
+      [assignmentId, nodeId, incarnation],
+    );
+    return rows.length > 0 ? { assignmentId: rows[0].assignment_id, jobId: rows[0].job_id, tenantId: rows[0].tenant_id } : null;
+  }
+}

@@ -1,0 +1,366 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FsArtifactStore } from '../../libs/artifacts';
+import { createDataSource } from '../../libs/db';
+import { ArtifactsRepository } from '../../libs/db/artifacts.repository';
+import { ArtifactRetention } from '../../apps/control/artifact-retention';
+import { api, env, poll, stackBootstrapSecret, submit, tokenFor, withDb } from './support/api';
+import { stack } from './support/stack-env';
+
+const MiB = 1024 * 1024;
+const BIG_MB = 200;
+// global-setup.ts sets the stack's cap to 256 MiB so the 413 needs no gigabyte.
+const CAP_BYTES = Number(env.processEnv.MLIS_ARTIFACTS_MAX_BYTES);
+const ARTIFACTS_DIR = join(env.processEnv.MLIS_STATE_DIR, 'artifacts');
+const url = new URL(env.apiUrl);
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+/** `count` MiB of bytes that differ per MiB, generated as they are sent: the test never holds them whole. */
+function generated(count: number): { stream: () => Readable; sha256: string } {
+  const base = randomBytes(MiB);
+  const chunk = (i: number): Buffer => {
+    const copy = Buffer.from(base);
+    copy.writeUInt32BE(i, 0);
+    return copy;
+  };
+  const hash = createHash('sha256');
+  for (let i = 0; i < count; i += 1) hash.update(chunk(i));
+  return {
+    stream: () =>
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < count; i += 1) yield chunk(i);
+        })(),
+      ),
+    sha256: hash.digest('hex'),
+  };
+}
+
+interface RawResponse {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+/** A raw HTTP call that streams `body` in, and either buffers the answer or hands it to `sink`. */
+function raw(method: string, path: string, headers: Record<string, string>, body?: Readable, sink?: (res: IncomingMessage) => Promise<void>): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      if (sink) {
+        sink(res).then(() => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0) }), reject);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body) pipeline(body, req).catch(reject);
+    else req.end();
+  });
+}
+
+const auth = (token = tokenFor()): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+async function uploadBytes(bytes: Buffer, query = '', token?: string): Promise<RawResponse> {
+  return raw('POST', `/v1/artifacts${query}`, { ...auth(token), 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) }, Readable.from([bytes]));
+}
+
+/** Every file of the stack's fs store, staged uploads included. */
+function storedFiles(): string[] {
+  const walk = (dir: string): string[] =>
+    existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)])) : [];
+  return walk(ARTIFACTS_DIR).sort();
+}
+
+async function rowsWithSha(sha: string): Promise<number> {
+  return withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts WHERE sha256 = $1', [sha])).rows[0].n);
+}
+
+/** The API process's resident set, from /proc (kB → bytes). */
+function apiRss(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** Samples the API's RSS every 20 ms while `work` runs; returns its result and the highest sample. */
+async function sampled<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peak: number; ms: number }> {
+  let peak = apiRss(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, apiRss(pid))), 20);
+  const started = Date.now();
+  try {
+    const result = await work();
+    return { result, peak: Math.max(peak, apiRss(pid)), ms: Date.now() - started };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe('artifacts on the real stack', () => {
+  jest.setTimeout(300_000);
+
+  it(`uploads and downloads ${BIG_MB} MB byte-identical while the API grows by less than 50 MB`, async () => {
+    const pid = Number(stack(env, 'pid', 'api'));
+    // Warm the route up first, so code loading and first-use allocations are not counted as streaming.
+    expect((await uploadBytes(randomBytes(4 * MiB))).status).toBe(201);
+    const data = generated(BIG_MB);
+    const baseline = apiRss(pid);
+
+    const up = await sampled(pid, () =>
+      raw('POST', `/v1/artifacts?sha256=${data.sha256}&name=big.bin`, { ...auth(), 'content-length': String(BIG_MB * MiB) }, data.stream()),
+    );
+    expect(up.result.status).toBe(201);
+    const artifact = JSON.parse(up.result.body.toString());
+    expect(artifact).toMatchObject({ size_bytes: BIG_MB * MiB, sha256: data.sha256, name: 'big.bin' });
+
+    const hash = createHash('sha256');
+    let received = 0;
+    const down = await sampled(pid, () =>
+      raw('GET', `/v1/artifacts/${artifact.id}`, auth(), undefined, async (res) => {
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['content-length']).toBe(String(BIG_MB * MiB));
+        expect(res.headers.etag).toBe(`"${data.sha256}"`);
+        for await (const chunk of res) {
+          hash.update(chunk as Buffer);
+          received += (chunk as Buffer).length;
+        }
+      }),
+    );
+    expect(received).toBe(BIG_MB * MiB);
+    expect(hash.digest('hex')).toBe(data.sha256);
+
+    const growth = Math.max(up.peak, down.peak) - baseline;
+    console.log(
+      `artifacts ${BIG_MB} MB: upload ${((BIG_MB * 1000) / up.ms).toFixed(0)} MB/s, download ${((BIG_MB * 1000) / down.ms).toFixed(0)} MB/s, ` +
+        `API RSS baseline ${(baseline / MiB).toFixed(0)} MB, peak growth ${(growth / MiB).toFixed(1)} MB`,
+    );
+    expect(growth).toBeLessThan(50 * MiB);
+
+    expect((await api('DELETE', `/v1/artifacts/${artifact.id}`)).status).toBe(204);
+    expect(storedFiles().some((file) => file.endsWith(data.sha256))).toBe(false);
+  });
+
+  it('serves ranges (206, 416) and revalidation (ETag, 304)', async () => {
+    const bytes = randomBytes(10_000);
+    const { body } = await uploadBytes(bytes);
+    const { id } = JSON.parse(body.toString());
+    const partial = await raw('GET', `/v1/artifacts/${id}`, { ...auth(), range: 'bytes=9000-' });
+    expect(partial.status).toBe(206);
+    expect(partial.headers['content-range']).toBe('bytes 9000-9999/10000');
+    expect(partial.body.equals(bytes.subarray(9000))).toBe(true);
+    const outside = await raw('GET', `/v1/artifacts/${id}`, { ...auth(), range: 'bytes=10000-10001' });
+    expect(outside.status).toBe(416);
+    expect(outside.headers['content-range']).toBe('bytes */10000');
+    const cached = await raw('GET', `/v1/artifacts/${id}`, { ...auth(), 'if-none-match': `"${sha256(bytes)}"` });
+    expect(cached.status).toBe(304);
+    expect(cached.body.length).toBe(0);
+  });
+
+  it('refuses a checksum mismatch with 400 and stores nothing: no row, no bytes', async () => {
+    const bytes = randomBytes(2 * MiB);
+    const before = storedFiles();
+    const response = await uploadBytes(bytes, `?sha256=${sha256(Buffer.from('not these bytes'))}`);
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body.toString()).error.code).toBe('checksum_mismatch');
+    expect(await rowsWithSha(sha256(bytes))).toBe(0);
+    expect(storedFiles()).toEqual(before);
+  });
+
+  it("answers another tenant's artifact with 404", async () => {
+    const { body } = await uploadBytes(Buffer.from('tenant default only'));
+    const { id } = JSON.parse(body.toString());
+    const other = tokenFor({ tenant: 'artifacts-other' });
+    for (const path of [`/v1/artifacts/${id}`, `/v1/artifacts/${id}/meta`]) {
+      const response = await raw('GET', path, auth(other));
+      expect(response.status).toBe(404);
+      expect(JSON.parse(response.body.toString()).error.code).toBe('artifact_not_found');
+    }
+    expect((await raw('DELETE', `/v1/artifacts/${id}`, auth(other))).status).toBe(404);
+    expect((await api('GET', `/v1/artifacts/${id}/meta`)).status).toBe(200);
+  });
+
+  it('refuses a body over the cap with 413 without reading it, and keeps nothing', async () => {
+    const rows = await withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n);
+    const before = storedFiles();
+    // Announce more than the cap, send a little: the answer comes before the rest would have to.
+    const response = await new Promise<RawResponse>((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: '/v1/artifacts', headers: { ...auth(), 'content-length': String(CAP_BYTES + 1) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', (error) => (/EPIPE|ECONNRESET/.test(error.message) ? undefined : reject(error)));
+      req.write(randomBytes(MiB));
+    });
+    expect(response.status).toBe(413);
+    expect(JSON.parse(response.body.toString()).error.code).toBe('payload_too_large');
+    expect(await withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n)).toBe(rows);
+    expect(storedFiles()).toEqual(before);
+  });
+
+  it('leaves no row and no bytes when the client is killed mid-upload', async () => {
+    const rows = await withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n);
+    const before = storedFiles();
+    // A separate process streams 100 MB slowly and is SIGKILLed once the API has started staging it.
+    const client = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const http = require('node:http');
+         const req = http.request({ host: '${url.hostname}', port: ${url.port}, method: 'POST', path: '/v1/artifacts',
+           headers: { authorization: 'Bearer ${tokenFor()}', 'content-length': String(100 * 1024 * 1024) } });
+         req.on('error', () => {});
+         const chunk = Buffer.alloc(1024 * 1024, 7);
+         setInterval(() => req.write(chunk), 20);`,
+      ],
+      { stdio: 'ignore' },
+    );
+    await poll('a staged upload in progress', async () => (storedFiles().some((file) => file.includes('/staging/')) ? true : undefined), { timeoutMs: 20_000, intervalMs: 50 });
+    client.kill('SIGKILL');
+    await poll('the staged upload removed', async () => (storedFiles().every((file) => !file.includes('/staging/')) ? true : undefined), { timeoutMs: 20_000 });
+    expect(storedFiles()).toEqual(before);
+    expect(await withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n)).toBe(rows);
+  });
+
+  describe('worker tokens', () => {
+    const NODE = 'it-artifacts-node';
+    let token: string;
+    let incarnation: number;
+    const jobId = randomUUID();
+    const otherJobId = randomUUID();
+    const assignmentId = randomUUID();
+    let input: string;
+    let otherInput: string;
+
+    async function heartbeat(): Promise<void> {
+      const response = await api('POST', `/v1/internal/nodes/${NODE}/heartbeat`, { incarnation }, { authorization: `Bearer ${token}` });
+      expect(response.status).toBe(200);
+    }
+
+    const asNode = (assignment: string): Record<string, string> => ({ authorization: `Bearer ${token}`, 'x-mlis-assignment': assignment });
+
+    beforeAll(async () => {
+      // A node no job can fit (1 millicore, 1 MiB), so the scheduler never places real work on it.
+      const registered = await api(
+        'POST',
+        '/v1/internal/nodes/register',
+        { node_id: NODE, group: 'cpu', hostname: 'it-host', pid: 4242, slots: 1, cpu_millis: 1, mem_mb: 1, gpus: [] },
+        { authorization: `Bearer ${stackBootstrapSecret()}` },
+        { auth: false },
+      );
+      expect(registered.status).toBe(200);
+      ({ worker_token: token, incarnation } = registered.body);
+      input = JSON.parse((await uploadBytes(Buffer.from('the job input'))).body.toString()).id;
+      otherInput = JSON.parse((await uploadBytes(Buffer.from('another job input'))).body.toString()).id;
+      // Two RUNNING jobs written into the ledger: one with a live assignment on our node (counters kept exact).
+      await withDb(async (db) => {
+        for (const id of [jobId, otherJobId]) {
+          await db.query(
+            `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, cpu_millis, mem_mb, gpu, state, max_attempts, timeout_seconds)
+             VALUES ($1, 'default', 'it-user', 'sleep', 1, 1, 0, 'RUNNING', 1, 60)`,
+            [id],
+          );
+        }
+        await db.query(
+          `INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, slots, cpu_millis, mem_mb, state)
+           VALUES ($1, $2, 1, $3, $4, 'cpu', 1, 1, 1, 'RUNNING')`,
+          [assignmentId, jobId, NODE, incarnation],
+        );
+        await db.query(`UPDATE nodes SET used_slots = 1, used_cpu_millis = 1, used_mem_mb = 1 WHERE id = $1`, [NODE]);
+        await db.query(`INSERT INTO job_artifacts (job_id, artifact_id, role) VALUES ($1, $2, 'input'), ($3, $4, 'input')`, [jobId, input, otherJobId, otherInput]);
+      });
+    });
+
+    afterAll(async () => {
+      await withDb(async (db) => {
+        await db.query('DELETE FROM job_artifacts WHERE job_id = ANY($1)', [[jobId, otherJobId]]);
+        await db.query('DELETE FROM job_assignments WHERE id = $1', [assignmentId]);
+        await db.query('DELETE FROM jobs WHERE id = ANY($1)', [[jobId, otherJobId]]);
+        await db.query('DELETE FROM nodes WHERE id = $1', [NODE]);
+      });
+    });
+
+    it("reads its assignment's job's artifact, never another job's; uploads a result linked to the job", async () => {
+      await heartbeat();
+      const own = await raw('GET', `/v1/artifacts/${input}`, asNode(assignmentId));
+      expect(own.status).toBe(200);
+      expect(own.body.toString()).toBe('the job input');
+      const other = await raw('GET', `/v1/artifacts/${otherInput}`, asNode(assignmentId));
+      expect(other.status).toBe(404);
+      expect(JSON.parse(other.body.toString()).error.code).toBe('artifact_not_found');
+      expect((await raw('GET', `/v1/artifacts/${input}`, asNode(randomUUID()))).status).toBe(404);
+
+      const result = Buffer.from(JSON.stringify({ scores: [0.9, 0.1] }));
+      const uploaded = await raw('POST', '/v1/artifacts', { ...asNode(assignmentId), 'content-type': 'application/json', 'content-length': String(result.length) }, Readable.from([result]));
+      expect(uploaded.status).toBe(201);
+      const artifact = JSON.parse(uploaded.body.toString());
+      expect(artifact).toMatchObject({ tenant_id: 'default', created_by: `node:${NODE}`, sha256: sha256(result) });
+      const links = await withDb(async (db) => (await db.query('SELECT job_id, role FROM job_artifacts WHERE artifact_id = $1', [artifact.id])).rows);
+      expect(links).toEqual([{ job_id: jobId, role: 'result' }]);
+      // An artifact in use by a RUNNING job cannot be deleted.
+      expect((await api('DELETE', `/v1/artifacts/${input}`)).status).toBe(409);
+    });
+
+    it('may not read or upload once the assignment has ended', async () => {
+      await withDb((db) => db.query(`UPDATE job_assignments SET state = 'SUCCEEDED', ended_at = now() WHERE id = $1`, [assignmentId]));
+      await withDb((db) => db.query(`UPDATE nodes SET used_slots = 0, used_cpu_millis = 0, used_mem_mb = 0 WHERE id = $1`, [NODE]));
+      await heartbeat();
+      expect((await raw('GET', `/v1/artifacts/${input}`, asNode(assignmentId))).status).toBe(404);
+      const refused = await raw('POST', '/v1/artifacts', { ...asNode(assignmentId), 'content-length': '2' }, Readable.from([Buffer.from('{}')]));
+      expect(refused.status).toBe(403);
+    });
+  });
+
+  describe('retention', () => {
+    const dataSource = createDataSource(env.databaseUrl, 2);
+    let retention: ArtifactRetention;
+
+    beforeAll(async () => {
+      await dataSource.initialize();
+      retention = new ArtifactRetention(new ArtifactsRepository(dataSource), new FsArtifactStore(ARTIFACTS_DIR), 3_600_000, () => undefined);
+    });
+
+    afterAll(() => dataSource.destroy());
+
+    const expire = (ids: string[]) => withDb((db) => db.query(`UPDATE artifacts SET expires_at = now() - interval '1 second' WHERE id = ANY($1)`, [ids]));
+
+    it('deletes expired artifacts no waiting or running job uses, and only the bytes no artifact still shares', async () => {
+      const shared = randomBytes(4096);
+      const used = randomBytes(4096);
+      const expiredA = JSON.parse((await uploadBytes(shared)).body.toString()).id;
+      const keptSameBytes = JSON.parse((await uploadBytes(shared, '?expires_in_seconds=3600')).body.toString()).id;
+      const expiredInUse = JSON.parse((await uploadBytes(used)).body.toString()).id;
+      const lone = randomBytes(4096);
+      const expiredLone = JSON.parse((await uploadBytes(lone)).body.toString()).id;
+      const job = await submit({ task_type: 'sleep', params: { seconds: 60 } });
+      await withDb((db) => db.query(`INSERT INTO job_artifacts (job_id, artifact_id, role) VALUES ($1, $2, 'input')`, [job.id, expiredInUse]));
+      await expire([expiredA, expiredInUse, expiredLone]);
+
+      // The control process sweeps every 2 s too: which of the two deletes what does not matter, only that a
+      // whole sweep has run since the expiry.
+      await retention.sweep();
+      expect((await api('GET', `/v1/artifacts/${expiredA}/meta`)).status).toBe(404);
+      expect((await api('GET', `/v1/artifacts/${expiredLone}/meta`)).status).toBe(404);
+      expect(storedFiles().some((file) => file.endsWith(sha256(lone)))).toBe(false);
+      // Its bytes stay for the artifact that shares them.
+      const kept = await raw('GET', `/v1/artifacts/${keptSameBytes}`, auth());
+      expect(kept.body.equals(shared)).toBe(true);
+      expect((await raw('GET', `/v1/artifacts/${expiredInUse}`, auth())).body.equals(used)).toBe(true);
+
+      // Once the job has finished, its expired input goes too; the control process does it on its own.
+      expect((await api('POST', `/v1/jobs/${job.id}/cancel`)).status).toBe(202);
+      await poll('the control process to delete the expired input', async () => ((await api('GET', `/v1/artifacts/${expiredInUse}/meta`)).status === 404 ? true : undefined), {
+        timeoutMs: 60_000,
+      });
+      expect(storedFiles().some((file) => file.endsWith(sha256(used)))).toBe(false);
+    });
+  });
+});
