@@ -103,6 +103,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     script('scripts/postgres.sh', ['stop']);
     script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
+    // Fresh supervisors: the run leaves their backoffs doubled up to a minute, and specs after it expect the first delay.
+    stack(env, 'stop');
+    stack(env, 'start');
     await until('ready again after the run', 120_000, ready);
   }
 
