@@ -190,9 +190,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             const node = pick(NODES);
             const incarnation = await nodeIncarnation(node);
             process.kill(await livePid(`node-${node}`), 'SIGKILL');
-            // The supervisor brings it back as a new incarnation; measured in the background.
+            // The supervisor brings it back as a new incarnation; measured in the background. A node killed again
+            // and again waits up to the 60 s backoff cap, then starts on two busy cores: allow four minutes.
             nodeReturns.push(
-              until(`${node} back`, 120_000, async () => ((await nodeIncarnation(node)) > incarnation ? true : undefined)).then(() => {
+              until(`${node} back`, 240_000, async () => ((await nodeIncarnation(node)) > incarnation ? true : undefined)).then(() => {
                 nodeReturnMs.push(Date.now() - at);
               }),
             );
