@@ -10,15 +10,21 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # onnxruntime-node's postinstall would download the CUDA provider; the CPU one is in the package.
 RUN ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund
+COPY console/package.json console/package-lock.json ./console/
+RUN cd console && npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+# docker build --build-arg MLIS_BUILD_REVISION=$(git rev-parse --short HEAD): shown on mlis_build_info.
+ARG MLIS_BUILD_REVISION=unknown
+ENV NODE_ENV=production MLIS_BUILD_REVISION=$MLIS_BUILD_REVISION
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The console, served by the API at /console (MLIS_CONSOLE_DIR defaults to console/dist).
+COPY --from=build /app/console/dist ./console/dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/examples ./examples
 COPY --from=build /app/scripts ./scripts

@@ -2,11 +2,12 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'console/**', 'coverage/**', '.mlis/**', 'jest.config.js', 'test/fuzz/jest.config.js', 'test/chaos/jest.config.js', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'console/dist/**', 'console/node_modules/**', 'coverage/**', '.mlis/**', 'jest.config.js', 'test/fuzz/jest.config.js', 'test/chaos/jest.config.js', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    // The console (console/, its own tsconfig) is linted with the same rules: the project service finds its tsconfig.
+    files: ['**/*.ts', 'console/**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

@@ -1,6 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { JobRowMissingError, type LedgerRepository } from '../libs/db/ledger.repository';
+import { JobRowMissingError, type EndedAttempt, type LedgerRepository, type StartedAttempt } from '../libs/db/ledger.repository';
+import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
 import { createLedgerActivities } from './ledger.activities';
 
 function activitiesWithMissingRow() {
@@ -32,5 +33,52 @@ describe('placeJob', () => {
     const { placeJob } = activitiesWithMissingRow();
     const late = await failureOf(new MockActivityEnvironment({ attempt: 4 }).run(placeJob, { jobId: 'j-1', attempt: 1 }));
     expect(late).toMatchObject({ type: 'JobNotFound', nonRetryable: true, message: 'job j-1 not found' });
+  });
+});
+
+/** The sample of a metric with exactly these labels (histograms: their _count), 0 when there is none. */
+async function valueOf(
+  metric: { get(): Promise<{ values: { value: number; labels: Record<string, unknown>; metricName?: string }[] }> },
+  labels: Record<string, string>,
+): Promise<number> {
+  const same = (actual: Record<string, unknown>) =>
+    Object.keys(actual).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => actual[k] === v);
+  const { values } = await metric.get();
+  const match = values.find((v) => (v.metricName === undefined || v.metricName.endsWith('_count')) && same(v.labels));
+  return match?.value ?? 0;
+}
+
+describe('ledger activity metrics', () => {
+  function activities(started: StartedAttempt | null, ended: EndedAttempt | null) {
+    const ledger = {
+      markAssignmentRunning: async () => started,
+      endAssignment: async () => ({ jobState: 'QUEUED', ended }),
+    } as unknown as LedgerRepository;
+    return createLedgerActivities({ ledger, requestCycle: async () => ({ placed: [], preempted: [], waiting: 0 }), laneWindow: 32 });
+  }
+  const env = () => new MockActivityEnvironment();
+
+  it("observes admission wait only for a job's first attempt to run, by group", async () => {
+    const before = await valueOf(admissionWait, { group: 'm-gpu' });
+    await env().run(activities({ group: 'm-gpu', admissionWaitSeconds: 2.5 }, null).markAssignmentRunning, { jobId: 'j', attempt: 1 });
+    await env().run(activities({ group: 'm-gpu', admissionWaitSeconds: null }, null).markAssignmentRunning, { jobId: 'j', attempt: 2 });
+    await env().run(activities(null, null).markAssignmentRunning, { jobId: 'j', attempt: 2 });
+    expect(await valueOf(admissionWait, { group: 'm-gpu' })).toBe(before + 1);
+  });
+
+  it('counts a lost lease and a preemption by group, and run time by task type and outcome, once per ended attempt', async () => {
+    const lostBefore = await valueOf(leaseLosses, { group: 'm-cpu' });
+    const preemptedBefore = await valueOf(preemptions, { group: 'm-cpu' });
+    const runsBefore = await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' });
+    const end = (state: 'LOST' | 'PREEMPTED') => ({ jobId: 'j', attempt: 1, state, jobState: 'QUEUED' as const });
+    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 4 }).endAssignment, end('LOST'));
+    // Placed but never started: a loss, no run time.
+    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: null }).endAssignment, end('LOST'));
+    // A retried write that ended nothing counts nothing.
+    await env().run(activities(null, null).endAssignment, end('LOST'));
+    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 1 }).endAssignment, end('PREEMPTED'));
+    expect(await valueOf(leaseLosses, { group: 'm-cpu' })).toBe(lostBefore + 2);
+    expect(await valueOf(preemptions, { group: 'm-cpu' })).toBe(preemptedBefore + 1);
+    expect(await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' })).toBe(runsBefore + 1);
   });
 });

@@ -7,7 +7,8 @@ import {
   type PlaceJobInput,
   type PlaceJobResult,
 } from '../libs/contracts';
-import { JobNotFoundError, JobRowMissingError, type CycleOutcome, type LedgerRepository } from '../libs/db/ledger.repository';
+import { JobNotFoundError, JobRowMissingError, type CycleOutcome, type EndedAttempt, type LedgerRepository } from '../libs/db/ledger.repository';
+import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
 
 // The API starts a job's workflow inside the transaction that inserts its row, so the first placeJob can run
 // before that commit. Attempts before this one retry (after 1, 2 and 4 s with the workflow's policy); then the
@@ -20,6 +21,13 @@ export interface LedgerActivityDeps {
   requestCycle: () => Promise<CycleOutcome>;
   /** How many jobs of each lane a cycle looks at: a job deeper than that waits its turn. */
   laneWindow: number;
+}
+
+// Observed only by the write that made the transition, so a retried activity never counts twice.
+function observeEnded(ended: EndedAttempt, outcome: EndAssignmentInput['state']): void {
+  if (ended.runSeconds !== null) runDuration.observe({ task_type: ended.taskType, outcome }, ended.runSeconds);
+  if (outcome === 'LOST') leaseLosses.inc({ group: ended.group });
+  if (outcome === 'PREEMPTED') preemptions.inc({ group: ended.group });
 }
 
 function jobNotFound(error: unknown): never {
@@ -63,13 +71,15 @@ export function createLedgerActivities({ ledger, requestCycle, laneWindow }: Led
     },
 
     async markAssignmentRunning(input: { jobId: string; attempt: number }): Promise<void> {
-      await ledger.markAssignmentRunning(input.jobId, input.attempt);
+      const started = await ledger.markAssignmentRunning(input.jobId, input.attempt);
+      if (started?.admissionWaitSeconds != null) admissionWait.observe({ group: started.group }, started.admissionWaitSeconds);
     },
 
     async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult> {
-      const { jobState, released } = await ledger.endAssignment(input).catch(jobNotFound);
+      const { jobState, ended } = await ledger.endAssignment(input).catch(jobNotFound);
+      if (ended) observeEnded(ended, input.state);
       // A re-queued job also needs a cycle, even when nothing was released (the release already happened).
-      if (released || jobState === 'QUEUED') await cycleAfterRelease();
+      if (ended || jobState === 'QUEUED') await cycleAfterRelease();
       return { jobState };
     },
 

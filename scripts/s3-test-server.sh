@@ -36,6 +36,8 @@ case "${1:-}" in
     install
     mkdir -p "$DIR"
     if pid_alive "$PID_FILE"; then log "already running (pid $(cat "$PID_FILE"))"; exit 0; fi
+    # Someone else's server on this port would answer the readiness check below: refuse instead.
+    if curl -fsS --max-time 2 "$URL/moto-api/" >/dev/null 2>&1; then die "port $PORT is taken by a server this state dir did not start"; fi
     setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >>"$DIR/moto.log" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
     wait_until 60 "moto on $URL (log $DIR/moto.log)" curl -fsS --max-time 2 "$URL/moto-api/"

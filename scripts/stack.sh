@@ -8,6 +8,7 @@
 #   stack.sh start-node ID         (re)start one node of MLIS_STACK_NODES, supervised
 #   stack.sh stop-node ID [SIG]    stop one node and its supervisor (default TERM); it stays down
 #   stack.sh pid NAME              print the pid of api, control or a node (the process, not its supervisor)
+#   stack.sh metrics-port NAME     print the /metrics port of control or a node
 #   stack.sh status                each process, its pid and how often its supervisor restarted it
 #
 # Restarts: api and control after MLIS_SUPERVISE_BACKOFF_SECONDS (1), a node after its lease has run out
@@ -16,8 +17,9 @@
 # 60 s starts again from the first delay. Every restart is a line in the process's log and in supervisor.log.
 #
 # Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
-# list of id:group:slots:cpu:mem_mb:gpus), MLIS_MODEL_DIR (default: what scripts/install-model.sh installs), plus everything
-# libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
+# list of id:group:slots:cpu:mem_mb:gpus), MLIS_MODEL_DIR (default: what scripts/install-model.sh installs),
+# MLIS_STACK_METRICS_PORT (default 9464: control's /metrics there, the nodes' on the next ports in MLIS_STACK_NODES
+# order), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +30,7 @@ STATE_DIR="${MLIS_STATE_DIR:-$ROOT/.mlis/stack}"
 export MLIS_STATE_DIR="$STATE_DIR"
 NODES="${MLIS_STACK_NODES:-cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2}"
 API_URL="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"
+METRICS_PORT="${MLIS_STACK_METRICS_PORT:-9464}"
 export MLIS_API_URL="$API_URL"
 
 pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
@@ -122,6 +125,15 @@ node_spec() {
   log "unknown node $1 (MLIS_STACK_NODES: $NODES)"; exit 2
 }
 
+# A node's /metrics port: one past control's, then one per node in MLIS_STACK_NODES order, so a restart keeps it.
+node_metrics_port() {
+  local spec port=$((METRICS_PORT + 1))
+  for spec in $NODES; do
+    if [[ "${spec%%:*}" == "$1" ]]; then printf '%s' "$port"; return; fi
+    port=$((port + 1))
+  done
+}
+
 # Nodes run the `inference` model: installed once per machine (cheap when done), unless MLIS_MODEL_DIR names one.
 ensure_model() {
   if [[ -z "${MLIS_MODEL_DIR:-}" ]]; then
@@ -134,7 +146,7 @@ start_node() {
   local id group slots cpu mem gpus
   IFS=: read -r id group slots cpu mem gpus <<<"$(node_spec "$1")"
   launch "node-$id" "$NODE_BACKOFF" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
-    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" -- node "$ROOT/dist/apps/worker/main.js"
+    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- node "$ROOT/dist/apps/worker/main.js"
 }
 
 case "${1:-}" in
@@ -143,9 +155,12 @@ case "${1:-}" in
     # The API signs worker tokens with the dev key and checks the bootstrap secret that nodes present.
     bash "$ROOT/scripts/secrets.sh" ensure
     # shellcheck disable=SC2086 # the flags are words
-    launch api "$BACKOFF" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
+    # The console build (npm run build) is served at /console; its job pages link to this Temporal Web UI.
+    launch api "$BACKOFF" MLIS_CONSOLE_DIR="${MLIS_CONSOLE_DIR:-$ROOT/console/dist}" \
+      MLIS_TEMPORAL_UI_URL="${MLIS_TEMPORAL_UI_URL:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}}" \
+      -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
     # shellcheck disable=SC2086
-    launch control "$BACKOFF" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
+    launch control "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$METRICS_PORT" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
     wait_until 60 "API (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready"
     ensure_model
     for spec in $NODES; do start_node "${spec%%:*}"; done
@@ -166,6 +181,7 @@ case "${1:-}" in
   start-node) ensure_model; start_node "${2:?node id}" ;;
   stop-node) stop_process "node-${2:?node id}" "${3:-TERM}" ;;
   pid) cat "$(pid_file "${2:?name}")" ;;
+  metrics-port) if [[ "${2:?control or a node id}" == control ]]; then echo "$METRICS_PORT"; else node_spec "$2" >/dev/null; node_metrics_port "$2"; echo; fi ;;
   status)
     for file in "$STATE_DIR"/*.pid; do
       [[ -e "$file" && "$file" != *.supervisor.pid ]] || continue

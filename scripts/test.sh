@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: provisions everything the suites need on a fresh machine, then runs unit, workflow
-# and integration tests. Writes the totals to .mlis/test-summary.txt as `N passed, N failed, N skipped`.
+# and integration tests (the console's end-to-end tests in Chromium among them) and the console's
+# component tests (Vitest). Writes the totals to .mlis/test-summary.txt as `N passed, N failed, N skipped`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,21 +19,35 @@ bash temporal/install-cli.sh >/dev/null
 # The `inference` model: unit specs load it, and the stack's nodes run it.
 MLIS_MODEL_DIR="$(bash scripts/install-model.sh)"
 export MLIS_MODEL_DIR
+# promtool (metrics and dashboard checks), kustomize and kubernetes-validate (manifest checks).
+bash scripts/install-promtool.sh >/dev/null
+bash scripts/install-k8s-tools.sh >/dev/null
 # The S3 artifact store's suite runs against a real S3-compatible server (moto), stopped when the run ends.
 bash scripts/s3-test-server.sh start
 trap 'bash scripts/s3-test-server.sh stop' EXIT
 MLIS_S3_TEST_ENDPOINT="$(bash scripts/s3-test-server.sh url)"
 export MLIS_S3_TEST_ENDPOINT
+# Debian's chromium for the console's end-to-end tests (no browser download).
+bash scripts/install-chromium.sh
 
 status=0
+rm -f .mlis/jest-results.json .mlis/vitest-results.json
 # --forceExit: a failing test can leave a Temporal worker polling; CI must still end with the totals.
 npx jest --runInBand --ci --forceExit --json --outputFile=.mlis/jest-results.json "$@" || status=$?
+(cd console && npx vitest run --reporter=default --reporter=json --outputFile=../.mlis/vitest-results.json) || status=$?
 
 node -e '
-  const r = require("./.mlis/jest-results.json");
-  const skipped = r.numPendingTests + r.numTodoTests;
-  // A suite that fails to load has no failed tests but must still fail the run.
-  const failed = r.numFailedTests + (r.numFailedTestSuites > 0 && r.numFailedTests === 0 ? r.numFailedTestSuites : 0);
-  console.log(`${r.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
+  const fs = require("fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const file of [".mlis/jest-results.json", ".mlis/vitest-results.json"]) {
+    // A runner that wrote no results (it crashed) fails the run.
+    if (!fs.existsSync(file)) { failed += 1; continue; }
+    const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    passed += r.numPassedTests;
+    skipped += r.numPendingTests + r.numTodoTests;
+    // A suite that fails to load has no failed tests but must still fail the run.
+    failed += r.numFailedTests + (r.numFailedTestSuites > 0 && r.numFailedTests === 0 ? r.numFailedTestSuites : 0);
+  }
+  console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' | tee "$summary"
 exit "$status"

@@ -38,9 +38,10 @@ cat <<TXT
 
 MLIS is up in $(( $(date +%s) - started ))s.
   API             $api
+  Console         $api/console   (sign in with the dev token below, or the dev sign-in form)
   OpenAPI         $api/docs
-  Console data    $api/ui/api/overview
   Temporal Web UI http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}
+  Metrics         $api/metrics, control http://127.0.0.1:${MLIS_STACK_METRICS_PORT:-9464}/metrics, nodes on the next ports (bash scripts/stack.sh metrics-port cpu-1)
   CLI             ./bin/mlis workers    (MLIS_API_URL=$api)
   Logs            .mlis/stack/*.log, .mlis/logs/temporal.log
   Supervised      $(cd "${MLIS_STATE_DIR:-.mlis/stack}" && ls *.supervisor.pid 2>/dev/null | sed 's/.supervisor.pid//' | tr '\n' ' ')

@@ -7,6 +7,8 @@ import { CoreModule } from './core/core.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { StreamModule } from './stream/stream.module';
+import { TaskTypesModule } from './task-types/task-types.module';
 import { TenantsModule } from './tenants/tenants.module';
 import { UiModule } from './ui/ui.module';
 import { WorkersModule } from './workers/workers.module';
@@ -16,7 +18,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), AuditModule, AuthModule.forRoot(config), JobsModule, ArtifactsModule, TenantsModule, WorkersModule, HealthModule, MetricsModule, UiModule],
+      imports: [CoreModule.forRoot(config), AuditModule, AuthModule.forRoot(config), JobsModule, ArtifactsModule, TenantsModule, WorkersModule, HealthModule, MetricsModule, UiModule, StreamModule, TaskTypesModule],
     };
   }
 }

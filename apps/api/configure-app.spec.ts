@@ -157,6 +157,12 @@ describe(configureApp.name, () => {
           '/health/ready/full',
           '/metrics',
           '/ui/api/overview',
+          '/ui/api/console-config',
+          '/ui/api/queue',
+          '/v1/auth/dev-token',
+          '/v1/stream',
+          '/v1/stream/tickets',
+          '/v1/task-types',
           '/v1/internal/nodes/register',
           '/v1/internal/nodes/{id}/heartbeat',
           '/v1/internal/nodes/{id}/token',
@@ -194,7 +200,8 @@ describe(configureApp.name, () => {
         .flatMap(([path, operations]) => Object.entries(operations).map(([method, operation]) => ({ path, method, operation })))
         .filter(({ operation }) => !('401' in operation.responses))
         .map(({ path }) => path);
-      expect(withoutToken.sort()).toEqual(['/health/live', '/health/ready', '/health/ready/full', '/metrics']);
+      // The console's pre-sign-in routes are public too: its config, and the dev sign-in form (dev key only).
+      expect(withoutToken.sort()).toEqual(['/health/live', '/health/ready', '/health/ready/full', '/metrics', '/ui/api/console-config', '/v1/auth/dev-token'].sort());
     });
 
     it('serves the UI at /docs', async () => {

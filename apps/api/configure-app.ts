@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import type { AppConfig } from '../../libs/config';
 import { LABEL_KEY_PATTERN } from '../../libs/contracts/labels';
+import { serveConsole } from './common/console-static';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { isArtifactUpload } from './artifacts/artifact-upload-route';
@@ -12,6 +13,7 @@ import { methodNotAllowedMiddleware, type DeclaredPaths } from './common/method-
 import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-context';
 import { createValidationPipe } from './common/validation';
 import { CREATE_JOB_CROSS_FIELD_RULES, CREATE_JOB_DEPENDENCIES } from './jobs/jobs.dto';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 
 /** What the decorators cannot say: rules across fields, and the values this deployment configured. */
 function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): void {
@@ -57,6 +59,24 @@ function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): vo
  * The app must be created with `bodyParser: false`: JSON parsing happens here, with our limit and errors.
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  const document = buildOpenApiDocument(app, config);
+  app.disable('x-powered-by');
+  app.use(requestIdMiddleware);
+  app.use(accessLogMiddleware(new Logger('http')));
+  app.use(httpMetricsMiddleware());
+  // Before the body is read, and before the routes (they are mounted at init): from the document clients read.
+  app.use(methodNotAllowedMiddleware(document.paths as DeclaredPaths));
+  // Artifact uploads stream their raw body to the store: neither parsed nor held by the JSON limit.
+  app.use(jsonBodyMiddleware(config.api.bodyLimitBytes, isArtifactUpload));
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ApiExceptionFilter());
+
+  serveConsole(app, config.console.dir);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+/** The API's OpenAPI document, as /docs-json serves it; the console's typed client is generated from it. */
+export function buildOpenApiDocument(app: NestExpressApplication, config: AppConfig): OpenAPIObject {
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -70,14 +90,5 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
       .build(),
   );
   describeCrossFieldRules(document, config);
-  app.disable('x-powered-by');
-  app.use(requestIdMiddleware);
-  app.use(accessLogMiddleware(new Logger('http')));
-  // Before the body is read, and before the routes (they are mounted at init): from the document clients read.
-  app.use(methodNotAllowedMiddleware(document.paths as DeclaredPaths));
-  // Artifact uploads stream their raw body to the store: neither parsed nor held by the JSON limit.
-  app.use(jsonBodyMiddleware(config.api.bodyLimitBytes, isArtifactUpload));
-  app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new ApiExceptionFilter());
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return document;
 }

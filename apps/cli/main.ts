@@ -214,6 +214,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
       .option('--submit-rate <n>', 'submissions per minute, or "none"', parseLimit)
       .option('--max-running-jobs <n>', 'most jobs running at once, or "none"', parseLimit)
       .option('--max-gpus <n>', 'most GPUs in use at once, or "none"', parseLimit)
+      .option('--max-artifact-bytes <n>', "largest artifact upload in bytes (below the server's limit), or \"none\"", parseLimit)
       .option('--weight <n>', 'fair-share weight (1-1000): weight 2 is entitled to twice the share of weight 1', parsePositiveInteger)
       .option('--group <name>', 'apply --max-running-jobs and --max-gpus inside this worker group, together (one not given: none; neither: remove the group limits)');
   tenants

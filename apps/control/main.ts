@@ -4,24 +4,28 @@ import { createArtifactStore } from '../../libs/artifacts';
 import { loadConfig } from '../../libs/config';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
 import { ArtifactsRepository, createDataSource, LedgerRepository } from '../../libs/db';
+import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
+import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
 import { ArtifactRetention } from './artifact-retention';
 import { NodeReaper } from './node-reaper';
 
-function log(line: string): void {
-  console.log(`${new Date().toISOString()} control ${line}`);
-}
-
 /** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node reaper and artifact retention. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const logger = createLogger('control', config.logLevel);
+  const log = (line: string): void => logger.info(line);
+  logger.info({ revision: config.metrics.buildRevision }, 'starting');
+  const { metrics } = config;
+  const metricsServer = await installWorkerRuntime({ process: 'control', logger: temporalLogger(logger), host: metrics.host, port: metrics.controlPort, revision: metrics.buildRevision });
+  if (metricsServer) log(`metrics on http://${metrics.host}:${metrics.controlPort}/metrics`);
   const dataSource = createDataSource(config.databaseUrl);
   await dataSource.initialize();
   const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const ledger = new LedgerRepository(dataSource);
   const { scheduling } = config;
-  const scheduler = new Scheduler(ledger, client, cycleOptions(scheduling), log);
+  const scheduler = new Scheduler(ledger, client, cycleOptions(scheduling), (line) => logger.warn(line));
 
   const reaper = new NodeReaper(ledger, config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
   const retention = new ArtifactRetention(
@@ -39,6 +43,10 @@ async function main(): Promise<void> {
       taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: createLedgerActivities({ ledger, requestCycle: () => scheduler.requestCycle(), laneWindow: scheduling.laneWindow }),
+      interceptors: {
+        activity: [activityLoggingInterceptors(logger, 'debug')],
+        workflowModules: [require.resolve('../../workflows/log-context.interceptors')],
+      },
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -57,13 +65,14 @@ async function main(): Promise<void> {
       scheduler
         .requestCycle()
         .then(() => scheduler.nudgeStalePlacements(staleAfterSeconds))
-        .catch((error: unknown) => log(`periodic scheduling failed: ${error instanceof Error ? error.message : String(error)}`));
+        .catch((error: unknown) => logger.warn(errorFields(error), 'periodic scheduling failed'));
     }, scheduling.cycleIntervalSeconds * 1000);
     log(`pid ${process.pid} polling ${CONTROL_TASK_QUEUE} ready`);
     await worker.run();
   } finally {
     clearInterval(cycleTimer);
     reaper.stop();
+    metricsServer?.close();
     await retention.stop();
     await connection.close();
     await client.connection.close();
@@ -73,6 +82,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`control failed: ${error instanceof Error ? error.stack : String(error)}`);
+  createLogger('control', 'info').fatal({ ...errorFields(error), stack: error instanceof Error ? error.stack : undefined }, 'control failed');
   process.exit(1);
 });

@@ -16,6 +16,7 @@ const NODE: NodeConfig = {
   gpuProbe: 'simulated',
   labels: {},
   executionLogFile: null,
+  metricsPort: 9465,
   artifactCacheDir: '/nonexistent/artifacts',
 };
 

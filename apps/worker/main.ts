@@ -4,12 +4,15 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExecutionActivities } from '../../activities/execution.activities';
 import { loadConfig, loadModelConfig, loadNodeConfig } from '../../libs/config';
 import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
+import { activityLogger, activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
+import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { ModelHost } from '../../libs/models';
 import { createRunners } from '../../libs/runners/registry';
 import { connectClient } from '../../libs/temporal';
 import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeArtifacts } from './node-artifacts';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
+import { runsInProgressInterceptors } from './runs-in-progress.interceptor';
 
 // In-flight work gets this long to finish after SIGTERM; then it is cancelled, and the process
 // exits by the force time even if something hangs (both below the stack's 10 s SIGKILL).
@@ -17,10 +20,6 @@ const SHUTDOWN_GRACE = '5s';
 const SHUTDOWN_FORCE = '8s';
 const HEARTBEAT_THROTTLE = '1s';
 const EXIT_SUPERSEDED = 3;
-
-function log(line: string): void {
-  console.log(`${new Date().toISOString()} worker ${line}`);
-}
 
 /** The secret a node proves itself with at registration; the file's path is logged, its contents never. */
 function readBootstrapSecret(file: string): string {
@@ -40,11 +39,24 @@ async function main(): Promise<void> {
   const node = loadNodeConfig();
   const modelConfig = loadModelConfig();
   const models = new ModelHost(modelConfig);
-  const nodeLog = (line: string): void => log(`node ${node.nodeId} ${line}`);
+  const logger = createLogger('node', config.logLevel, { node: node.nodeId, group: node.group });
+  // Inside an activity, its job's fields (job_id, attempt, workflow_id) come with the line.
+  const nodeLog = (line: string): void => activityLogger(logger).info(line);
+  logger.info({ revision: config.metrics.buildRevision }, 'starting');
   const gpus = await probeGpus(node);
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
   nodeLog(`models: ${modelConfig.modelDir}, providers ${modelConfig.onnxProviders.join(',')}, batches of ${modelConfig.batchMaxSize} within ${modelConfig.batchMaxWaitMs} ms`);
+  const { metrics } = config;
+  const metricsServer = await installWorkerRuntime({
+    process: 'node',
+    logger: temporalLogger(logger),
+    host: metrics.host,
+    port: node.metricsPort,
+    revision: metrics.buildRevision,
+    labels: { group: node.group, node: node.nodeId },
+  });
+  if (metricsServer) nodeLog(`metrics on http://${metrics.host}:${node.metricsPort}/metrics`);
 
   let worker: Worker | undefined;
   let stopping = false;
@@ -105,6 +117,7 @@ async function main(): Promise<void> {
       // Cancellation reaches an activity only in a heartbeat's reply; the SDK's default throttle
       // (80% of the lease) would let a cancelled job run on for seconds.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+      interceptors: { activity: [runsInProgressInterceptors, activityLoggingInterceptors(logger, 'debug')] },
     });
     const running = worker.run();
     if (stopping) {
@@ -122,6 +135,7 @@ async function main(): Promise<void> {
     nodeLog(`forced shutdown (${error instanceof Error ? error.message : String(error)}); in-flight assignments left to their leases`);
   } finally {
     registration.stop();
+    metricsServer?.close();
     await models.close();
     await connection.close().catch(() => undefined);
     await client.connection.close();
@@ -134,8 +148,8 @@ main().then(
   () => process.exit(),
   (error: unknown) => {
     // A failed GPU probe is an operator's problem to fix, not a bug: its message says what to do.
-    const why = error instanceof GpuProbeError ? error.message : error instanceof Error ? error.stack : String(error);
-    console.error(`worker failed: ${why}`);
+    const why = error instanceof GpuProbeError ? { error: error.message } : { ...errorFields(error), stack: error instanceof Error ? error.stack : undefined };
+    createLogger('node', 'info').fatal(why, 'worker failed');
     process.exit(1);
   },
 );

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ASSIGNMENT_HEADER, parseArtifactRef } from '../../libs/contracts';
 import type { ArtifactReader, LocalArtifact } from '../../libs/runners/runner';
+import { artifactBytes } from '../../libs/metrics/mlis-metrics';
 
 /** What the artifacts API answers for `/meta` and for an upload (the fields the node uses). */
 interface ArtifactMeta {
@@ -100,6 +101,7 @@ export class NodeArtifacts {
         });
         const text = await response.text();
         if (response.status !== 201) throw new ArtifactTransferError(`uploading ${name}: ${errorText(response.status, text)}`, response.status);
+        artifactBytes.inc({ direction: 'out' }, body.length);
         return (JSON.parse(text) as ArtifactMeta).id;
       } catch (error) {
         const status = error instanceof ArtifactTransferError ? error.status : -1;
@@ -141,6 +143,7 @@ export class NodeArtifacts {
         transform(chunk: Buffer, _encoding, done) {
           hash.update(chunk);
           size += chunk.length;
+          artifactBytes.inc({ direction: 'in' }, chunk.length);
           done(null, chunk);
         },
       });

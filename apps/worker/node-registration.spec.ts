@@ -23,6 +23,7 @@ const NODE: NodeConfig = {
   gpuProbe: 'simulated',
   labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
   executionLogFile: null,
+  metricsPort: 9465,
   artifactCacheDir: '/nonexistent/artifacts',
 };
 

@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -11,8 +10,8 @@ import { loadConfig } from '../config';
 import { createArtifactStore } from './create-artifact-store';
 import { FsArtifactStore } from './fs-artifact.store';
 import { createS3Client, S3ArtifactStore } from './s3-artifact.store';
+import { useS3TestServer } from './testing/s3-test-server';
 
-const ROOT = resolve(__dirname, '../..');
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /** Yields `bytes` in chunks, then fails: a client that went away mid-upload. */
@@ -142,28 +141,12 @@ storeSuite(
   () => rm(fsRoot, { recursive: true, force: true }),
 );
 
-// A real S3-compatible server (moto, scripts/s3-test-server.sh): `npm test` starts one and sets
-// MLIS_S3_TEST_ENDPOINT; a targeted run of this spec starts its own and stops it when the file is done.
-let startedServer = false;
-let s3Endpoint: string;
-beforeAll(() => {
-  const given = process.env.MLIS_S3_TEST_ENDPOINT;
-  if (given) {
-    s3Endpoint = given;
-    return;
-  }
-  execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  startedServer = true;
-  s3Endpoint = execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'url'], { encoding: 'utf8' }).trim();
-}, 300_000);
-afterAll(() => {
-  if (startedServer) execFileSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), 'stop'], { stdio: 'ignore' });
-});
+const s3Endpoint = useS3TestServer();
 
 storeSuite(
   's3',
   async () => {
-    const endpoint = s3Endpoint;
+    const endpoint = s3Endpoint();
     const client = createS3Client({
       endpoint,
       region: 'us-east-1',
@@ -205,7 +188,7 @@ describe(createArtifactStore.name, () => {
     process.env.AWS_ACCESS_KEY_ID = 'test';
     process.env.AWS_SECRET_ACCESS_KEY = 'test';
     try {
-      const config = loadConfig({ MLIS_ARTIFACTS_BACKEND: 's3', MLIS_S3_ENDPOINT: s3Endpoint, MLIS_S3_BUCKET: `mlis-config-${Date.now()}` });
+      const config = loadConfig({ MLIS_ARTIFACTS_BACKEND: 's3', MLIS_S3_ENDPOINT: s3Endpoint(), MLIS_S3_BUCKET: `mlis-config-${Date.now()}` });
       const store = await createArtifactStore(config.artifacts);
       expect(store.backend).toBe('s3');
       const stored = await store.put(Readable.from([Buffer.from('configured')]));

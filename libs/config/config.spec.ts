@@ -36,6 +36,23 @@ describe('node config', () => {
   });
 });
 
+describe('metrics config', () => {
+  it('has no tenant label unless top:N asks for one, and metrics ports that 0 turns off', () => {
+    expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', controlPort: 9464, tenantLabelTopN: null, buildRevision: 'unknown' });
+    expect(loadConfig({ MLIS_METRICS_TENANT_LABEL: 'top:5', MLIS_CONTROL_METRICS_PORT: '0' }).metrics).toMatchObject({
+      tenantLabelTopN: 5,
+      controlPort: 0,
+    });
+    expect(loadNodeConfig({ MLIS_NODE_ID: 'n' }).metricsPort).toBe(9465);
+  });
+
+  it('refuses an unbounded or malformed tenant label setting', () => {
+    for (const value of ['on', 'top:0', 'top:101', 'top:', 'all']) {
+      expect(() => loadConfig({ MLIS_METRICS_TENANT_LABEL: value })).toThrow(/off or top:N/);
+    }
+  });
+});
+
 describe('model config', () => {
   it('defaults to the installed MiniLM under the machine cache, cpu, one thread and a 5 ms batch window', () => {
     expect(loadModelConfig({ HOME: '/home/u' })).toEqual({

@@ -22,6 +22,12 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
   return value;
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name, String(fallback));
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
+}
+
 function list(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -113,6 +119,27 @@ export interface AuthConfig {
   workerTokenTtlSeconds: number;
 }
 
+export interface MetricsConfig {
+  /** Address the control's and the nodes' own /metrics servers bind (the API serves /metrics on its port). */
+  host: string;
+  /** The control process's /metrics port; 0: no metrics server. */
+  controlPort: number;
+  /** Label ledger gauges with the N tenants with most active jobs plus "other"; null: no tenant label at all. */
+  tenantLabelTopN: number | null;
+  /** The commit or tag this build came from, on mlis_build_info. */
+  buildRevision: string;
+}
+
+/** `off`, or `top:N` with 1 <= N <= 100. */
+function tenantLabel(env: Env, name: string): number | null {
+  const value = str(env, name, 'off');
+  if (value === 'off') return null;
+  const match = /^top:(\d+)$/.exec(value);
+  const n = match ? Number(match[1]) : NaN;
+  if (!(n >= 1 && n <= 100)) throw new ConfigError(`${name} must be off or top:N with N from 1 to 100, got "${value}"`);
+  return n;
+}
+
 /** The largest object one S3 CopyObject may copy: the S3 backend commits an upload with one server-side copy. */
 export const S3_MAX_COPY_BYTES = 5 * 1024 ** 3;
 
@@ -136,10 +163,15 @@ function artifactsBackend(env: Env): ArtifactsConfig['backend'] {
   return value;
 }
 
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const value = str(env, name, String(fallback));
-  if (value !== 'true' && value !== 'false') throw new ConfigError(`${name} must be true or false, got "${value}"`);
-  return value === 'true';
+export interface ConsoleConfig {
+  /** The built console (console/dist), served at /console when it holds an index.html. */
+  dir: string;
+  /** The dev sign-in form's token route; only ever on while tokens are HS256 with the dev secret (no JWKS). */
+  devSignIn: boolean;
+  /** Temporal Web UI base URL, for the console's links to a job's workflow. */
+  temporalUiUrl: string;
+  /** The overview flags a job QUEUED longer than this. */
+  waitingAttentionSeconds: number;
 }
 
 export interface AppConfig {
@@ -160,9 +192,11 @@ export interface AppConfig {
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
+  metrics: MetricsConfig;
   auth: AuthConfig;
   /** Bearer token the CLI and the worker send: MLIS_TOKEN, else the file `npm run up` writes. */
   token: string | null;
+  console: ConsoleConfig;
   tokenFile: string;
   artifacts: ArtifactsConfig;
 }
@@ -203,6 +237,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),
+    metrics: {
+      host: str(env, 'MLIS_METRICS_HOST', '127.0.0.1'),
+      controlPort: int(env, 'MLIS_CONTROL_METRICS_PORT', 9464, 0),
+      tenantLabelTopN: tenantLabel(env, 'MLIS_METRICS_TENANT_LABEL'),
+      buildRevision: str(env, 'MLIS_BUILD_REVISION', 'unknown'),
+    },
     auth: {
       issuer: str(env, 'MLIS_AUTH_ISSUER', 'mlis-dev'),
       audience: str(env, 'MLIS_AUTH_AUDIENCE', 'mlis-api'),
@@ -229,6 +269,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxBytes: int(env, 'MLIS_ARTIFACTS_MAX_BYTES', 1024 ** 3, 1),
       defaultExpirySeconds: int(env, 'MLIS_ARTIFACTS_DEFAULT_EXPIRY_SECONDS', 7 * 24 * 3600, 0),
       retentionIntervalSeconds: int(env, 'MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS', 300, 1),
+    },
+    console: {
+      dir: str(env, 'MLIS_CONSOLE_DIR', 'console/dist'),
+      devSignIn: bool(env, 'MLIS_CONSOLE_DEV_SIGN_IN', true) && !jwksUrl,
+      temporalUiUrl: str(env, 'MLIS_TEMPORAL_UI_URL', 'http://127.0.0.1:8233'),
+      waitingAttentionSeconds: int(env, 'MLIS_CONSOLE_WAITING_ATTENTION_SECONDS', 300, 1),
     },
   };
   if (config.artifacts.backend === 's3' && config.artifacts.maxBytes > S3_MAX_COPY_BYTES) {
@@ -263,6 +309,8 @@ export interface NodeConfig {
    * completes an attempt, before the result is reported. null (the default): no record.
    */
   executionLogFile: string | null;
+  /** This node's /metrics port (its own and the Temporal SDK's worker metrics); 0: no metrics server. */
+  metricsPort: number;
   /** Where the node keeps the artifacts its jobs read, by sha256; reused across jobs and restarts. */
   artifactCacheDir: string;
 }
@@ -291,6 +339,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuProbe: gpuProbe(env),
     labels: labels(env, 'MLIS_NODE_LABELS'),
     executionLogFile: str(env, 'MLIS_NODE_EXECUTION_LOG', '') || null,
+    metricsPort: int(env, 'MLIS_NODE_METRICS_PORT', 9465, 0),
     // Under the stack's state dir (scripts/stack.sh exports it), like the API's fs artifact store.
     artifactCacheDir: resolve(str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', join(str(env, 'MLIS_STATE_DIR', '.mlis/stack'), 'nodes', nodeId, 'artifacts'))),
   };

@@ -3,6 +3,9 @@ export const ARTIFACT_REF_PREFIX = 'artifact://';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The whole form of a reference, for schemas that state it. */
+export const ARTIFACT_REF_PATTERN = '^artifact://[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+
 /** The artifact id of a reference, or null when `value` is not one (a malformed id is not a reference either). */
 export function parseArtifactRef(value: string): string | null {
   if (!value.startsWith(ARTIFACT_REF_PREFIX)) return null;

@@ -5,5 +5,6 @@ export * from './payloads';
 export * from './workflow-api';
 export * from './audit';
 export * from './labels';
+export * from './log-context';
 export * from './artifacts';
 export * from './artifact-refs';

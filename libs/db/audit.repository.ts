@@ -12,6 +12,8 @@ export interface AuditFilters {
   result?: 'allow' | 'deny';
   actorTenant?: string;
   targetTenant?: string;
+  /** Exactly this resource, e.g. job/<id>. */
+  resource?: string;
   /** Inclusive lower bound on `at`. */
   since?: Date;
   /** Exclusive upper bound on `at`. */
@@ -72,6 +74,7 @@ export class AuditRepository implements AuditRecorder {
     if (filters.result !== undefined) add('result = ?', filters.result);
     if (filters.actorTenant !== undefined) add('actor_tenant = ?', filters.actorTenant);
     if (filters.targetTenant !== undefined) add('target_tenant = ?', filters.targetTenant);
+    if (filters.resource !== undefined) add('resource = ?', filters.resource);
     if (filters.since !== undefined) add('at >= ?', filters.since);
     if (filters.until !== undefined) add('at < ?', filters.until);
     if (beforeId !== undefined) add('id < CAST(? AS bigint)', beforeId);

@@ -51,10 +51,80 @@ export interface JobRecord {
   cursor: JobCursor;
 }
 
+/** A job the console's overview flags, with why. */
+export interface AttentionJob {
+  id: string;
+  state: JobState;
+  pendingReason: string | null;
+  pendingDetail: string | null;
+  errorCode: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface JobChange {
+  id: string;
+  state: JobState;
+  /** Exact (microseconds), as Postgres prints it. */
+  updated_at: string;
+}
+
+/** A waiting job in the last cycle's order (position from 1). */
+export interface QueuedJob {
+  position: number;
+  id: string;
+  tenantId: string;
+  workerGroup: string | null;
+  priority: number;
+  priorityClass: string | null;
+  gpu: number;
+  pendingReason: string | null;
+  pendingDetail: string | null;
+  createdAt: Date;
+}
+
+/** A tenant's current allocation against its weight and quotas. */
+export interface TenantShare {
+  tenantId: string;
+  weight: number;
+  runningJobs: number;
+  cpuMillis: number;
+  memMb: number;
+  gpus: number;
+  waitingJobs: number;
+  maxRunningJobs: number | null;
+  maxGpus: number | null;
+}
+
+export interface JobHealthQuery {
+  waitingSince: Date;
+  failedSince: Date;
+  exhaustedSince: Date;
+  limit: number;
+}
+
+export interface TenantJobHealth {
+  oldestQueuedAt: Date | null;
+  /** FAILED at or after `failedSince`. */
+  failedSince: number;
+  /** QUEUED since before `waitingSince`, oldest first. */
+  waitingLong: AttentionJob[];
+  /** FAILED with every attempt used, since `exhaustedSince`, newest first. */
+  exhausted: AttentionJob[];
+}
+
 export interface JobListQuery {
   /** null: every tenant (only for callers with the cross-tenant capability). */
   tenantId: string | null;
   state?: JobState;
+  taskType?: string;
+  /** The job's requested worker group. */
+  workerGroup?: string;
+  /** Jobs with any attempt on this node. */
+  nodeId?: string;
+  submittedBy?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
   limit: number;
   /** Only jobs strictly after this position (older, or same time and smaller id). */
   after?: JobCursor;
@@ -136,6 +206,14 @@ export class JobsRepository {
     const select = this.jobs().where('TRUE').orderBy('job.created_at', 'DESC').addOrderBy('job.id', 'DESC').limit(query.limit);
     if (query.tenantId !== null) select.andWhere('job.tenant_id = :tenantId', { tenantId: query.tenantId });
     if (query.state) select.andWhere('job.state = :state', { state: query.state });
+    if (query.taskType) select.andWhere('job.task_type = :taskType', { taskType: query.taskType });
+    if (query.workerGroup) select.andWhere('job.worker_group = :workerGroup', { workerGroup: query.workerGroup });
+    if (query.submittedBy) select.andWhere('job.submitted_by = :submittedBy', { submittedBy: query.submittedBy });
+    if (query.createdAfter) select.andWhere('job.created_at >= :createdAfter', { createdAfter: query.createdAfter });
+    if (query.createdBefore) select.andWhere('job.created_at < :createdBefore', { createdBefore: query.createdBefore });
+    if (query.nodeId) {
+      select.andWhere('EXISTS (SELECT 1 FROM job_assignments a WHERE a.job_id = job.id AND a.node_id = :nodeId)', { nodeId: query.nodeId });
+    }
     if (query.after) {
       select.andWhere('(job.created_at, job.id) < (CAST(:afterCreatedAt AS timestamptz), CAST(:afterId AS uuid))', {
         afterCreatedAt: query.after.createdAt,
@@ -143,6 +221,113 @@ export class JobsRepository {
       });
     }
     return this.load(select);
+  }
+
+  /** The database's clock, exact: where a change feed starts. */
+  async clock(): Promise<string> {
+    const [row] = (await this.dataSource.query(`SELECT CAST(clock_timestamp() AS text) AS now`)) as { now: string }[];
+    return row.now;
+  }
+
+  /** The first `limit` waiting jobs of every tenant in the last scheduling cycle's order. */
+  async queue(limit: number): Promise<QueuedJob[]> {
+    const rows: Record<string, never>[] = await this.dataSource.query(
+      `SELECT q.position::int AS position, j.id, j.tenant_id, j.worker_group, j.priority, j.priority_class, j.gpu,
+              j.pending_reason, j.pending_detail, j.created_at
+         FROM scheduler_queue s CROSS JOIN LATERAL unnest(s.job_ids) WITH ORDINALITY AS q(job_id, position)
+         JOIN jobs j ON j.id = q.job_id AND j.state = 'QUEUED'
+        ORDER BY q.position LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({
+      position: row.position,
+      id: row.id,
+      tenantId: row.tenant_id,
+      workerGroup: row.worker_group,
+      priority: row.priority,
+      priorityClass: row.priority_class,
+      gpu: row.gpu,
+      pendingReason: row.pending_reason,
+      pendingDetail: row.pending_detail,
+      createdAt: row.created_at,
+    }));
+  }
+
+  /** Every tenant with running or waiting work: what it holds, its weight and quotas. */
+  async tenantShares(): Promise<TenantShare[]> {
+    const rows: Record<string, never>[] = await this.dataSource.query(
+      `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus,
+              COALESCE(u.running_jobs, 0)::int AS running_jobs, COALESCE(u.cpu_millis, 0)::float8 AS cpu_millis,
+              COALESCE(u.mem_mb, 0)::float8 AS mem_mb, COALESCE(u.gpus, 0)::int AS gpus,
+              (SELECT count(*)::int FROM jobs j WHERE j.tenant_id = t.id AND j.state = 'QUEUED') AS waiting_jobs
+         FROM tenants t LEFT JOIN tenant_usage u ON u.tenant_id = t.id
+        WHERE COALESCE(u.running_jobs, 0) > 0 OR EXISTS (SELECT 1 FROM jobs j WHERE j.tenant_id = t.id AND j.state = 'QUEUED')
+        ORDER BY t.id`,
+    );
+    return rows.map((row) => ({
+      tenantId: row.id,
+      weight: row.weight,
+      runningJobs: row.running_jobs,
+      cpuMillis: row.cpu_millis,
+      memMb: row.mem_mb,
+      gpus: row.gpus,
+      waitingJobs: row.waiting_jobs,
+      maxRunningJobs: row.max_running_jobs,
+      maxGpus: row.max_gpus,
+    }));
+  }
+
+  /** When the last scheduling cycle wrote the queue order (queue positions, pending reasons); exact, or null before the first. */
+  async queueCycleAt(): Promise<string | null> {
+    const [row] = (await this.dataSource.query(`SELECT CAST(cycle_at AS text) AS at FROM scheduler_queue`)) as { at: string }[];
+    return row?.at ?? null;
+  }
+
+  /**
+   * A tenant's jobs changed after `since` minus `lookbackSeconds` (since: an exact timestamp from clock() or
+   * an earlier change), oldest change first. updated_at is a transaction's time, so a change can commit after
+   * a later-stamped one: callers look back and drop what they already saw.
+   */
+  async changedSince(tenantId: string, since: string, lookbackSeconds: number, limit: number): Promise<JobChange[]> {
+    return this.dataSource.query(
+      `SELECT id, state, CAST(updated_at AS text) AS updated_at FROM jobs
+        WHERE tenant_id = $1 AND updated_at > CAST($2 AS timestamptz) - make_interval(secs => $3)
+        ORDER BY updated_at, id LIMIT $4`,
+      [tenantId, since, lookbackSeconds, limit],
+    );
+  }
+
+  /** What the overview flags for a tenant; each list at most `limit` long. */
+  async health(tenantId: string, { waitingSince, failedSince, exhaustedSince, limit }: JobHealthQuery): Promise<TenantJobHealth> {
+    const [summary] = (await this.dataSource.query(
+      `SELECT min(created_at) FILTER (WHERE state = 'QUEUED') AS oldest_queued_at,
+              CAST(count(*) FILTER (WHERE state = 'FAILED' AND finished_at >= $2) AS integer) AS failed_since
+         FROM jobs WHERE tenant_id = $1`,
+      [tenantId, failedSince],
+    )) as { oldest_queued_at: Date | null; failed_since: number }[];
+    const pick = (where: string, order: string, param: Date): Promise<AttentionJob[]> =>
+      this.dataSource
+        .query(
+          `SELECT id, state, pending_reason, pending_detail, error->>'code' AS error_code, created_at, finished_at
+             FROM jobs WHERE tenant_id = $1 AND ${where} ORDER BY ${order} LIMIT $3`,
+          [tenantId, param, limit],
+        )
+        .then((rows: Record<string, never>[]) =>
+          rows.map((row) => ({
+            id: row.id,
+            state: row.state,
+            pendingReason: row.pending_reason,
+            pendingDetail: row.pending_detail,
+            errorCode: row.error_code,
+            createdAt: row.created_at,
+            finishedAt: row.finished_at,
+          })),
+        );
+    const [waitingLong, exhausted] = await Promise.all([
+      pick(`state = 'QUEUED' AND created_at < $2`, 'created_at, id', waitingSince),
+      pick(`state = 'FAILED' AND error->>'code' = 'MaxAttemptsExhausted' AND finished_at >= $2`, 'finished_at DESC, id', exhaustedSince),
+    ]);
+    return { oldestQueuedAt: summary?.oldest_queued_at ?? null, failedSince: summary?.failed_since ?? 0, waitingLong, exhausted };
   }
 
   async countByState(tenantId: string): Promise<Map<JobState, number>> {

@@ -53,6 +53,21 @@ export interface CycleOutcome {
   waiting: number;
 }
 
+/** An attempt a node confirmed it started: what its admission-wait observation needs. */
+export interface StartedAttempt {
+  group: string;
+  /** Seconds from submission, when this is the job's first attempt to run; null for a later one. */
+  admissionWaitSeconds: number | null;
+}
+
+/** An attempt a ledger write ended: what its run-duration, lease-loss and preemption observations need. */
+export interface EndedAttempt {
+  group: string;
+  taskType: string;
+  /** Seconds it ran; null when it ended before it started (PLACED). */
+  runSeconds: number | null;
+}
+
 // Postgres error codes a concurrent placement can hit; the whole cycle is retried.
 const RETRYABLE_PLACEMENT_ERRORS = new Set(['23505', '23514', '40001', '40P01']);
 // One scheduling cycle at a time across every process (pg_advisory_xact_lock key).
@@ -577,24 +592,31 @@ export class LedgerRepository {
     return rows.map((row) => row.job_id);
   }
 
-  /** The node confirmed it started the attempt. */
-  async markAssignmentRunning(jobId: string, attempt: number): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE job_assignments SET state = 'RUNNING', started_at = now() WHERE job_id = $1 AND attempt = $2 AND state = 'PLACED'`,
+  /** The node confirmed it started the attempt. Null when it had already (a retried activity) or was ended meanwhile. */
+  async markAssignmentRunning(jobId: string, attempt: number): Promise<StartedAttempt | null> {
+    const rows = await updateReturning<StartedAttempt>(
+      this.dataSource,
+      `UPDATE job_assignments a SET state = 'RUNNING', started_at = now()
+       FROM jobs j
+       WHERE a.job_id = $1 AND a.attempt = $2 AND a.state = 'PLACED' AND j.id = a.job_id
+       RETURNING a.group_name AS "group",
+                 CASE WHEN NOT EXISTS (SELECT 1 FROM job_assignments p WHERE p.job_id = a.job_id AND p.attempt <> a.attempt AND p.started_at IS NOT NULL)
+                      THEN extract(epoch FROM now() - j.created_at)::float8 END AS "admissionWaitSeconds"`,
       [jobId, attempt],
     );
+    return rows[0] ?? null;
   }
 
   /**
    * Ends an attempt: sets its final state, gives its reservation back (only the first time),
-   * and moves the job to its next state. Returns whether capacity was freed.
+   * and moves the job to its next state. Returns the attempt this call ended (capacity was freed), or null.
    */
-  async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult & { released: boolean }> {
+  async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult & { ended: EndedAttempt | null }> {
     return this.dataSource.transaction(async (m) => {
       await this.lockJob(m, input.jobId);
-      const released = await this.release(m, input.jobId, input.attempt, input.state, input.reason ?? null);
+      const [ended] = await this.release(m, input.jobId, input.attempt, input.state, input.reason ?? null);
       const jobState = await this.moveJob(m, input.jobId, input.jobState, input.result, input.error, input.attempt, input.resultArtifactId);
-      return { jobState, released };
+      return { jobState, ended: ended ?? null };
     });
   }
 
@@ -605,8 +627,8 @@ export class LedgerRepository {
   async finishJob(input: FinishJobInput): Promise<LedgerWriteResult & { released: boolean }> {
     return this.dataSource.transaction(async (m) => {
       await this.lockJob(m, input.jobId);
-      const released = await this.release(m, input.jobId, null, input.state, `job ${input.state.toLowerCase()} before it started`);
-      return { jobState: await this.moveJob(m, input.jobId, input.state, undefined, input.error), released };
+      const ended = await this.release(m, input.jobId, null, input.state, `job ${input.state.toLowerCase()} before it started`);
+      return { jobState: await this.moveJob(m, input.jobId, input.state, undefined, input.error), released: ended.length > 0 };
     });
   }
 
@@ -619,13 +641,17 @@ export class LedgerRepository {
     await m.query(`SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, [jobId]);
   }
 
-  /** Ends the job's live assignment (of this attempt, or any) and returns its resources to the node and the tenant. */
-  private async release(m: EntityManager, jobId: string, attempt: number | null, state: EndedAssignmentState, reason: string | null): Promise<boolean> {
-    const ended = await updateReturning<{ id: string; node_id: string; slots: number; cpu_millis: number; mem_mb: number; gpu_ids: number[] }>(
+  /** Ends the job's live assignment (of this attempt, or any), returns its resources to the node and the tenant, and says which it ended. */
+  private async release(m: EntityManager, jobId: string, attempt: number | null, state: EndedAssignmentState, reason: string | null): Promise<EndedAttempt[]> {
+    const ended = await updateReturning<
+      EndedAttempt & { id: string; node_id: string; slots: number; cpu_millis: number; mem_mb: number; gpu_ids: number[] }
+    >(
       m,
-      `UPDATE job_assignments SET state = $3, reason = $4, ended_at = clock_timestamp()
-       WHERE job_id = $1 AND ($2::int IS NULL OR attempt = $2) AND state IN ('PLACED', 'RUNNING')
-       RETURNING id, node_id, slots, cpu_millis, mem_mb, gpu_ids`,
+      `UPDATE job_assignments a SET state = $3, reason = $4, ended_at = clock_timestamp()
+       FROM jobs j
+       WHERE a.job_id = $1 AND ($2::int IS NULL OR a.attempt = $2) AND a.state IN ('PLACED', 'RUNNING') AND j.id = a.job_id
+       RETURNING a.id, a.node_id, a.slots, a.cpu_millis, a.mem_mb, a.gpu_ids, a.group_name AS "group", j.task_type AS "taskType",
+                 extract(epoch FROM clock_timestamp() - a.started_at)::float8 AS "runSeconds"`,
       [jobId, attempt, state, reason],
     );
     for (const a of ended) {
@@ -642,7 +668,7 @@ export class LedgerRepository {
         [jobId, a.cpu_millis, a.mem_mb, a.gpu_ids.length],
       );
     }
-    return ended.length > 0;
+    return ended.map(({ group, taskType, runSeconds }) => ({ group, taskType, runSeconds }));
   }
 
   private async moveJob(

@@ -1,45 +1,89 @@
 import type { DataSource } from 'typeorm';
+import { foldTenants, topTenants } from '../metrics/tenant-label';
+
+/** One node's capacity and reservations, in base units (cores, bytes). */
+export interface NodeCapacityRow {
+  group: string;
+  node: string;
+  slots: number;
+  usedSlots: number;
+  cpuCores: number;
+  usedCpuCores: number;
+  memoryBytes: number;
+  usedMemoryBytes: number;
+  gpus: number;
+  usedGpus: number;
+}
 
 export interface MetricsSnapshot {
-  jobsByState: { state: string; count: number }[];
-  waitingByReason: { reason: string; count: number }[];
+  /** `tenant` only when a tenant label is configured. */
+  jobsByState: { state: string; tenant?: string; count: number }[];
+  waitingByReason: { reason: string; tenant?: string; count: number }[];
   decisions: { outcome: string; reason: string; total: number }[];
   nodes: { group: string; status: string; count: number }[];
-  /** Totals over live ACTIVE nodes, by group. */
-  capacity: { group: string; resource: 'slots' | 'cpu_millis' | 'mem_mb' | 'gpus'; total: number; used: number }[];
+  /** Live ACTIVE nodes: the capacity scheduling cycles place on. */
+  capacity: NodeCapacityRow[];
+  /** Seconds since each node's last heartbeat; nodes seen in the last hour (a dead one stays visible that long). */
+  heartbeatAges: { group: string; node: string; seconds: number }[];
   /** Seconds since the epoch of the last scheduling cycle; null before the first. */
   lastCycleAt: number | null;
 }
 
-/** Aggregates for GET /metrics: counts only, never a tenant id or a job's content. */
+export interface SnapshotOptions {
+  liveWithinSeconds: number;
+  /** Label job counts with the top N tenants plus "other"; null: no tenant at all. */
+  tenantTopN: number | null;
+}
+
+// How long a silent node's heartbeat age stays exported: long enough to see it die and be replaced.
+const HEARTBEAT_AGE_WINDOW_SECONDS = 3600;
+const MIB = 1024 * 1024;
+
+/** Aggregates for GET /metrics: counts only, never a job's content; tenant ids only when configured (top N). */
 export class MetricsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async snapshot(liveWithinSeconds: number): Promise<MetricsSnapshot> {
-    const [jobsByState, waitingByReason, decisions, nodes, capacity, cycle] = await Promise.all([
-      this.dataSource.query(`SELECT state, count(*)::int AS count FROM jobs GROUP BY state`),
+  async snapshot({ liveWithinSeconds, tenantTopN }: SnapshotOptions): Promise<MetricsSnapshot> {
+    const byTenant = tenantTopN !== null;
+    const tenantColumn = byTenant ? ', tenant_id AS tenant' : '';
+    const [jobsByState, waitingByReason, decisions, nodes, capacity, heartbeatAges, cycle] = await Promise.all([
+      this.dataSource.query(`SELECT state${tenantColumn}, count(*)::int AS count FROM jobs GROUP BY state${byTenant ? ', tenant_id' : ''}`),
       this.dataSource.query(
-        `SELECT coalesce(pending_reason, 'queued') AS reason, count(*)::int AS count FROM jobs WHERE state = 'QUEUED' GROUP BY 1`,
+        `SELECT coalesce(pending_reason, 'queued') AS reason${tenantColumn}, count(*)::int AS count FROM jobs WHERE state = 'QUEUED'
+         GROUP BY 1${byTenant ? ', tenant_id' : ''}`,
       ),
       this.dataSource.query(`SELECT outcome, reason, total::float8 AS total FROM scheduler_decisions`),
       this.dataSource.query(`SELECT group_name AS "group", status, count(*)::int AS count FROM nodes GROUP BY 1, 2`),
       this.dataSource.query(
-        `SELECT n.group_name AS "group", r.resource, sum(r.total)::float8 AS total, sum(r.used)::float8 AS used
-         FROM nodes n CROSS JOIN LATERAL (VALUES ('slots', n.slots, n.used_slots), ('cpu_millis', n.cpu_millis, n.used_cpu_millis),
-                                                 ('mem_mb', n.mem_mb, n.used_mem_mb), ('gpus', n.gpu_count, n.used_gpus)) AS r(resource, total, used)
-         WHERE n.status = 'ACTIVE' AND n.last_seen_at > now() - make_interval(secs => $1)
-         GROUP BY 1, 2`,
+        `SELECT group_name AS "group", id AS node, slots, used_slots AS "usedSlots", cpu_millis / 1000.0::float8 AS "cpuCores",
+                used_cpu_millis / 1000.0::float8 AS "usedCpuCores", mem_mb::float8 * ${MIB} AS "memoryBytes",
+                used_mem_mb::float8 * ${MIB} AS "usedMemoryBytes", gpu_count AS gpus, used_gpus AS "usedGpus"
+         FROM nodes WHERE status = 'ACTIVE' AND last_seen_at > now() - make_interval(secs => $1)`,
         [liveWithinSeconds],
+      ),
+      this.dataSource.query(
+        `SELECT group_name AS "group", id AS node, extract(epoch FROM now() - last_seen_at)::float8 AS seconds
+         FROM nodes WHERE last_seen_at > now() - make_interval(secs => $1)`,
+        [HEARTBEAT_AGE_WINDOW_SECONDS],
       ),
       this.dataSource.query(`SELECT extract(epoch FROM cycle_at)::float8 AS at FROM scheduler_queue`),
     ]);
-    return {
+    const snapshot: MetricsSnapshot = {
       jobsByState,
       waitingByReason,
       decisions,
       nodes,
       capacity,
+      heartbeatAges,
       lastCycleAt: (cycle as { at: number }[])[0]?.at ?? null,
+    };
+    if (tenantTopN === null) return snapshot;
+    const rows = snapshot.jobsByState as { state: string; tenant: string; count: number }[];
+    const top = topTenants(rows.filter((row) => row.state === 'QUEUED' || row.state === 'RUNNING'), tenantTopN);
+    return {
+      ...snapshot,
+      jobsByState: foldTenants(rows, top),
+      waitingByReason: foldTenants(snapshot.waitingByReason as { reason: string; tenant: string; count: number }[], top),
     };
   }
 }

@@ -42,12 +42,30 @@ interface GroupSummaryRow {
 }
 
 /** Read side of the node registry; registration and liveness writes live in LedgerRepository. */
+export interface GpuReservation {
+  nodeId: string;
+  gpuIndex: number;
+  jobId: string;
+  /** The attempt runs (else it is placed and the GPU held for it). */
+  running: boolean;
+}
+
 export class NodesRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Every node ever registered, in any status, by group then id. */
   async list(): Promise<NodeEntity[]> {
     return this.dataSource.getRepository(NodeEntity).find({ order: { groupName: 'ASC', id: 'ASC' } });
+  }
+
+  /** Which job each reserved GPU is for, and whether its attempt runs yet (PLACED: held, RUNNING: used). */
+  async gpuReservations(nodeId?: string): Promise<GpuReservation[]> {
+    const rows: { node_id: string; gpu_index: number; job_id: string; state: string }[] = await this.dataSource.query(
+      `SELECT r.node_id, r.gpu_index, a.job_id, a.state FROM gpu_reservations r JOIN job_assignments a ON a.id = r.assignment_id
+        WHERE $1::text IS NULL OR r.node_id = $1 ORDER BY r.node_id, r.gpu_index`,
+      [nodeId ?? null],
+    );
+    return rows.map((row) => ({ nodeId: row.node_id, gpuIndex: row.gpu_index, jobId: row.job_id, running: row.state === 'RUNNING' }));
   }
 
   async findById(nodeId: string): Promise<NodeEntity | null> {

@@ -10,6 +10,8 @@ export interface TenantLimits {
   submitRatePerMinute: number | null;
   maxRunningJobs: number | null;
   maxGpus: number | null;
+  /** The largest artifact upload, below MLIS_ARTIFACTS_MAX_BYTES (which applies when this is null or higher). */
+  maxArtifactBytes: number | null;
   /** Entitles the tenant to weight × the dominant share of a weight-1 tenant (1-1000). */
   weight: number;
   /** By worker group; a group not listed has no limits of its own. */
@@ -57,18 +59,21 @@ interface TenantRow {
   submit_rate_per_minute: number | null;
   max_running_jobs: number | null;
   max_gpus: number | null;
+  // bigint arrives as text.
+  max_artifact_bytes: string | null;
   weight: number;
   group_limits: StoredGroupLimits;
   created_at: Date;
   updated_at: Date;
 }
 
-const COLUMNS = 'id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight, group_limits, created_at, updated_at';
+const COLUMNS = 'id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, max_artifact_bytes, weight, group_limits, created_at, updated_at';
 const LIMIT_COLUMNS: Record<keyof Omit<TenantLimits, 'groupLimits'>, string> = {
   maxQueuedJobs: 'max_queued_jobs',
   submitRatePerMinute: 'submit_rate_per_minute',
   maxRunningJobs: 'max_running_jobs',
   maxGpus: 'max_gpus',
+  maxArtifactBytes: 'max_artifact_bytes',
   weight: 'weight',
 };
 
@@ -80,6 +85,7 @@ function toRecord(row: TenantRow): TenantRecord {
     submitRatePerMinute: row.submit_rate_per_minute,
     maxRunningJobs: row.max_running_jobs,
     maxGpus: row.max_gpus,
+    maxArtifactBytes: row.max_artifact_bytes === null ? null : Number(row.max_artifact_bytes),
     weight: row.weight,
     groupLimits: groupLimitsOf(row.group_limits),
     createdAt: row.created_at,
@@ -99,8 +105,8 @@ export class TenantsRepository {
     try {
       return await this.dataSource.transaction(async (m) => {
         const rows: TenantRow[] = await m.query(
-          `INSERT INTO tenants (id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight, group_limits)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+          `INSERT INTO tenants (id, name, max_queued_jobs, submit_rate_per_minute, max_running_jobs, max_gpus, weight, group_limits, max_artifact_bytes)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
           [
             tenant.id,
             tenant.name,
@@ -110,6 +116,7 @@ export class TenantsRepository {
             tenant.maxGpus,
             tenant.weight,
             JSON.stringify(storedGroupLimits(tenant.groupLimits)),
+            tenant.maxArtifactBytes,
           ],
         );
         const record = toRecord(rows[0]);

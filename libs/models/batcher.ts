@@ -1,3 +1,5 @@
+import { modelBatchSize } from '../metrics/mlis-metrics';
+
 export interface BatchOptions {
   /** Most items in one run. */
   maxSize: number;
@@ -94,6 +96,7 @@ export class Batcher<I, O, X> {
 
   private async runOne(batch: Pending<I, O, X>[], run: RunBatch<I, O, X>): Promise<void> {
     const requests = new Set(batch.map((p) => p.request));
+    modelBatchSize.observe(batch.length);
     let result: { outputs: O[]; report: X };
     try {
       result = await run(batch.map((p) => p.item));

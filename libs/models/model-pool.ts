@@ -1,3 +1,5 @@
+import { modelCacheLookups } from '../metrics/mlis-metrics';
+
 export type CacheState = 'cold' | 'warm';
 
 /** What a loader hands the pool: the loaded value, what it costs in the budget, and how to free it. */
@@ -33,6 +35,7 @@ export class ModelPool<T> {
   async use<R>(key: string, load: () => Promise<Loaded<T>>, fn: (value: T, cache: CacheState) => Promise<R>): Promise<R> {
     let entry = this.entries.get(key);
     const cache: CacheState = entry?.ready ? 'warm' : 'cold';
+    modelCacheLookups.inc({ result: cache === 'warm' ? 'hit' : 'miss' });
     if (entry) {
       this.entries.delete(key);
       this.entries.set(key, entry);

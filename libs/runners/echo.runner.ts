@@ -1,4 +1,5 @@
 import { findArtifactRefs } from '../contracts/artifact-refs';
+import { recordOpenParams } from './params-schema';
 import { InvalidParamsError, type RunContext, type Runner } from './runner';
 
 export type EchoParams = Record<string, unknown>;
@@ -27,6 +28,7 @@ export const echoRunner: Runner<EchoParams, EchoResult> = {
   description: 'Returns its params, and the sha256, size and content type of every artifact:// they reference as read on the node.',
 
   validate(params: unknown): EchoParams {
+    recordOpenParams();
     const value = params === undefined ? {} : params;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new InvalidParamsError('echo: params must be an object', [{ field: 'params', problem: 'must be an object' }]);

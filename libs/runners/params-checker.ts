@@ -1,3 +1,5 @@
+import { ARTIFACT_REF_PATTERN, parseArtifactRef } from '../contracts/artifact-refs';
+import { recordParamRule } from './params-schema';
 import { InvalidParamsError } from './runner';
 
 export interface ParamProblem {
@@ -17,8 +19,6 @@ interface StringRule {
   minLength: number;
   maxLength: number;
 }
-
-const ARTIFACT_REF = /^artifact:\/\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -59,6 +59,12 @@ export class ParamsChecker {
   }
 
   number(key: string, rule: NumberRule, fallback: number): number {
+    recordParamRule(key, {
+      type: rule.integer ? 'integer' : 'number',
+      ...(rule.exclusiveMin ? { exclusiveMinimum: rule.min } : { minimum: rule.min }),
+      maximum: rule.max,
+      default: fallback,
+    });
     const value = this.values[key];
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -78,6 +84,7 @@ export class ParamsChecker {
   }
 
   string(key: string, rule: StringRule): string | undefined {
+    recordParamRule(key, { type: 'string', minLength: rule.minLength, maxLength: rule.maxLength });
     const value = this.values[key];
     if (value === undefined) return undefined;
     if (typeof value !== 'string') {
@@ -88,6 +95,7 @@ export class ParamsChecker {
   }
 
   stringArray(key: string, rule: StringRule & { minItems: number; maxItems: number }): string[] | undefined {
+    recordParamRule(key, { type: 'array', minItems: rule.minItems, maxItems: rule.maxItems, items: { type: 'string', minLength: rule.minLength, maxLength: rule.maxLength } });
     const value = this.values[key];
     if (value === undefined) return undefined;
     if (!Array.isArray(value)) {
@@ -113,6 +121,7 @@ export class ParamsChecker {
 
   /** One of a fixed set of strings. */
   choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
+    recordParamRule(key, { type: 'string', enum: [...choices], default: fallback });
     const value = this.values[key];
     if (value === undefined) return fallback;
     if (typeof value !== 'string' || !choices.includes(value as T)) {
@@ -124,9 +133,10 @@ export class ParamsChecker {
 
   /** A reference to an artifact, `artifact://<uuid>`; the node reads it through RunContext.artifacts. */
   artifactRef(key: string): string | undefined {
+    recordParamRule(key, { type: 'string', pattern: ARTIFACT_REF_PATTERN });
     const value = this.values[key];
     if (value === undefined) return undefined;
-    if (typeof value !== 'string' || !ARTIFACT_REF.test(value)) {
+    if (typeof value !== 'string' || parseArtifactRef(value) === null) {
       this.problem(key, 'must be an artifact reference, artifact://<uuid>');
       return undefined;
     }
@@ -135,6 +145,7 @@ export class ParamsChecker {
 
   /** The raw value, for checks this class has no rule for. */
   raw(key: string): unknown {
+    recordParamRule(key, {});
     return this.values[key];
   }
 

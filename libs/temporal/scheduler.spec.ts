@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { CycleOutcome, LedgerRepository } from '../db/ledger.repository';
+import { schedulerCycleDuration } from '../metrics/mlis-metrics';
 import { Scheduler } from './scheduler';
 
 const OPTIONS = { liveWithinSeconds: 15, agingSeconds: 600, laneWindow: 32, holdDepth: 16 };
@@ -100,5 +101,18 @@ describe(Scheduler.name, () => {
     expect(await scheduler.nudgeStalePlacements(40)).toBe(2);
     expect(signalled).toEqual(['job-late capacityAvailable']);
     expect(ledger.finished).toEqual([expect.objectContaining({ jobId: 'gone', state: 'FAILED' })]);
+  });
+
+  it('observes every cycle it runs, a failed one too, in mlis_scheduler_cycle_duration_seconds', async () => {
+    const count = async () => (await schedulerCycleDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+    const before = await count();
+    const ledger = new GatedLedger();
+    const scheduler = new Scheduler(ledger as unknown as LedgerRepository, fakeClient([]), OPTIONS, () => undefined);
+    const cycle = scheduler.requestCycle();
+    ledger.finishCycle();
+    await cycle;
+    const failing = { runCycle: async () => Promise.reject(new Error('lock timeout')) } as unknown as LedgerRepository;
+    await expect(new Scheduler(failing, fakeClient([]), OPTIONS, () => undefined).requestCycle()).rejects.toThrow('lock timeout');
+    expect(await count()).toBe(before + 2);
   });
 });

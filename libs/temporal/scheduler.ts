@@ -3,6 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal } from '../contracts';
 import type { SchedulingConfig } from '../config';
 import type { CycleOptions, CycleOutcome, LedgerRepository } from '../db/ledger.repository';
+import { schedulerCycleDuration } from '../metrics/mlis-metrics';
 
 /**
  * Runs scheduling cycles for this process and tells the affected workflows: placed jobs get
@@ -56,7 +57,8 @@ export class Scheduler {
   }
 
   private async cycle(): Promise<CycleOutcome> {
-    const outcome = await this.ledger.runCycle(this.options);
+    const endTimer = schedulerCycleDuration.startTimer();
+    const outcome = await this.ledger.runCycle(this.options).finally(endTimer);
     await this.signalAll([
       ...outcome.placed.map(({ jobId }) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })),
       ...outcome.preempted.map(({ jobId, attempt }) => ({

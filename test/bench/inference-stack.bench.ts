@@ -9,6 +9,7 @@ import { loadConfig } from '../../libs/config';
 // Part of `npm run bench:inference`: 200 `embed` jobs through the real stack (API, Temporal, Postgres ledger, control,
 // one cpu node with 4 slots) with batching off and on; jobs/s from the first submission to the last finish, per-job
 // latency from the job's own timestamps, and the node process's peak RSS (VmHWM). Writes its table into docs/benchmarks.md.
+// Then, on the same stack, the artifact transfer benchmark (test/bench/artifacts.bench.ts) prints upload/download MB/s.
 // Ports: TEMPORAL_PORT, TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT as for `npm run up` (defaults 7233, 8233, 8001, 55432).
 const ROOT = resolve(__dirname, '../../..');
 const STATE_DIR = join(ROOT, '.mlis/bench-inference');
@@ -41,7 +42,12 @@ interface Row {
   rssMb: number;
 }
 
-async function measure(env: Record<string, string>, label: string, batch: Record<string, string>): Promise<Row> {
+/** The artifact transfer benchmark (upload/download MB/s against dd) on this stack while it is up. */
+function measureTransfers(stackEnv: Record<string, string>, token: string): void {
+  execFileSync('node', [join(ROOT, 'dist/test/bench/artifacts.bench.js')], { env: { ...process.env, ...stackEnv, MLIS_TOKEN: token }, stdio: 'inherit' });
+}
+
+async function measure(env: Record<string, string>, label: string, batch: Record<string, string>, transfers = false): Promise<Row> {
   const stackEnv = { ...env, ...batch };
   script('scripts/stack.sh', ['start'], stackEnv);
   try {
@@ -83,6 +89,7 @@ async function measure(env: Record<string, string>, label: string, batch: Record
     const start = Math.min(...jobs.map((j) => Date.parse(j.created_at)));
     const end = Math.max(...jobs.map((j) => Date.parse(j.finished_at as string)));
     const latencies = jobs.map((j) => Date.parse(j.finished_at as string) - Date.parse(j.created_at)).sort((a, b) => a - b);
+    if (transfers) measureTransfers(stackEnv, token);
     const pid = script('scripts/stack.sh', ['pid', 'node-cpu-1'], stackEnv);
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return {
@@ -121,7 +128,7 @@ async function main(): Promise<void> {
     script('scripts/secrets.sh', ['ensure'], env);
     execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], { env: { ...process.env, ...env }, stdio: 'inherit' });
     rows.push(await measure(env, 'off', { MLIS_BATCH_MAX_WAIT_MS: '0' }));
-    rows.push(await measure(env, `on: wait 5 ms, max ${SLOTS}`, { MLIS_BATCH_MAX_WAIT_MS: '5', MLIS_BATCH_MAX_SIZE: String(SLOTS) }));
+    rows.push(await measure(env, `on: wait 5 ms, max ${SLOTS}`, { MLIS_BATCH_MAX_WAIT_MS: '5', MLIS_BATCH_MAX_SIZE: String(SLOTS) }, true));
   } finally {
     script('temporal/dev-server.sh', ['stop'], env);
     script('scripts/postgres.sh', ['psql', '-q', '-c', `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`]);

@@ -206,6 +206,16 @@ describe('artifacts on the real stack', () => {
     expect(storedFiles()).toEqual(before);
   });
 
+  it("applies a tenant's own lower cap (max_artifact_bytes)", async () => {
+    const tenant = `it-art-cap-${Date.now()}`;
+    expect((await api('POST', '/v1/tenants', { id: tenant, max_artifact_bytes: 1000 })).status).toBe(201);
+    const token = tokenFor({ tenant });
+    const over = await uploadBytes(randomBytes(1001), '', token);
+    expect(over.status).toBe(413);
+    expect(JSON.parse(over.body.toString()).error.message).toContain('limit of 1000 bytes');
+    expect((await uploadBytes(randomBytes(1000), '', token)).status).toBe(201);
+  });
+
   it('leaves no row and no bytes when the client is killed mid-upload', async () => {
     const rows = await withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n);
     const before = storedFiles();

@@ -7,6 +7,8 @@ import { ROOT, script, stack, STATE_DIR, writeStackEnv, type StackEnv } from './
 const API_PORT = process.env.MLIS_IT_API_PORT ?? '18001';
 const TEMPORAL_PORT = process.env.MLIS_IT_TEMPORAL_PORT ?? '17233';
 const TEMPORAL_UI_PORT = process.env.MLIS_IT_TEMPORAL_UI_PORT ?? '18233';
+// Control's /metrics; the nodes' follow on the next ports (scripts/stack.sh).
+const METRICS_PORT = process.env.MLIS_IT_METRICS_PORT ?? '19464';
 
 /**
  * Brings up the real stack for the integration suite: Postgres with a fresh database, a Temporal dev
@@ -43,6 +45,7 @@ export default async function globalSetup(): Promise<void> {
     MLIS_API_PORT: API_PORT,
     MLIS_API_URL: `http://127.0.0.1:${API_PORT}`,
     MLIS_STATE_DIR: STATE_DIR,
+    MLIS_STACK_METRICS_PORT: METRICS_PORT,
     // A short lease and fast liveness keep the kill-a-worker test quick; production defaults are 10 s and 15 s.
     MLIS_LEASE_SECONDS: '3',
     MLIS_SCHEDULE_TO_START_SECONDS: '10',

@@ -98,7 +98,8 @@ describe(LedgerRepository.name, () => {
     // Release everything: counters back to zero, no reservation left; the next cycle fills the GPUs again.
     for (const { jobId, attempt } of placed) {
       const written = await ledger.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
-      expect(written).toEqual({ jobState: 'SUCCEEDED', released: true });
+      // Placed, never started: an ended attempt without run time.
+      expect(written).toEqual({ jobState: 'SUCCEEDED', ended: expect.objectContaining({ group: 'gpu', runSeconds: null }) });
     }
     expect(await usage('race-gpu-1')).toEqual({ used_slots: 0, used_cpu_millis: 0, used_mem_mb: 0, used_gpus: 0 });
     expect((await ledger.runCycle(CYCLE)).placed).toHaveLength(6);
@@ -117,8 +118,8 @@ describe(LedgerRepository.name, () => {
 
     // Ending it twice releases once; the job keeps the state of the first write.
     const end = { jobId, attempt: 1, state: 'LOST' as const, reason: 'test', jobState: 'QUEUED' as const };
-    expect(await ledger.endAssignment(end)).toEqual({ jobState: 'QUEUED', released: true });
-    expect(await ledger.endAssignment(end)).toEqual({ jobState: 'QUEUED', released: false });
+    expect(await ledger.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: { group: 'cpu', taskType: expect.any(String), runSeconds: null } });
+    expect(await ledger.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: null });
     expect(await usage('idem-1')).toMatchObject({ used_slots: 0, used_cpu_millis: 0 });
 
     // A later write cannot move a finished job.
@@ -183,7 +184,7 @@ describe(LedgerRepository.name, () => {
 
     // A late "success" for attempt 1 (a zombie node) is refused by the attempt fence.
     const late = await ledger.endAssignment({ jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { from: 'zombie' } });
-    expect(late).toEqual({ jobState: 'RUNNING', released: false });
+    expect(late).toEqual({ jobState: 'RUNNING', ended: null });
     const [row] = await dataSource.query(`SELECT state, result, attempts FROM jobs WHERE id = $1`, [jobId]);
     expect(row).toEqual({ state: 'RUNNING', result: null, attempts: 2 });
     const [a2] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1 AND attempt = 2`, [jobId]);
@@ -191,7 +192,7 @@ describe(LedgerRepository.name, () => {
 
     expect(await ledger.endAssignment({ jobId, attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} })).toEqual({
       jobState: 'SUCCEEDED',
-      released: true,
+      ended: expect.objectContaining({ group: 'cpu' }),
     });
     await retire('fence-%');
   });
@@ -287,7 +288,7 @@ describe(LedgerRepository.name, () => {
     // The victim's workflow gives the attempt back: PREEMPTED, job QUEUED, and the urgent job takes the GPUs.
     expect(await ledger.endAssignment({ jobId: low, attempt: 1, state: 'PREEMPTED', reason: 'preempted', jobState: 'QUEUED' })).toEqual({
       jobState: 'QUEUED',
-      released: true,
+      ended: expect.objectContaining({ group: 'gpu' }),
     });
     expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId: urgent, attempt: 1 }]);
     expect(await job(low)).toMatchObject({ state: 'QUEUED', attempts: 1, pending_reason: 'insufficient_capacity' });
@@ -310,8 +311,12 @@ describe(LedgerRepository.name, () => {
     await register('stale-1', 'cpu', 2);
     const [late, started] = [await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }), await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 })];
     await ledger.runCycle(CYCLE);
-    await ledger.markAssignmentRunning(started, 1);
+    // The job's first attempt to run: its admission wait; asked again (a retried activity): nothing to observe.
+    expect(await ledger.markAssignmentRunning(started, 1)).toEqual({ group: 'cpu', admissionWaitSeconds: expect.any(Number) });
+    expect(await ledger.markAssignmentRunning(started, 1)).toBeNull();
     expect(await ledger.stalePlacements(60, 10)).toEqual([]);
+    const ended = await ledger.endAssignment({ jobId: started, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
+    expect(ended.ended?.runSeconds).toBeGreaterThanOrEqual(0);
     await dataSource.query(`UPDATE job_assignments SET created_at = now() - interval '2 minutes' WHERE job_id = ANY($1::uuid[])`, [[late, started]]);
     expect(await ledger.stalePlacements(60, 10)).toEqual([late]);
     await retire('stale-%');

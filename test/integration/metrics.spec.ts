@@ -1,45 +1,103 @@
-import { api, env, submit, TERMINAL, waitForJob } from './support/api';
+import { TEMPORAL_SDK_METRICS } from '../../libs/metrics';
+import { api, killNode, poll, restartNode, submit, TERMINAL, waitForJob } from './support/api';
+import { families, metricsUrl, parseSamples, promtoolCheck, scrape, valueOf, type Sample } from './support/metrics';
 
-/** The value of one sample line, e.g. sample(body, 'mlis_jobs_waiting{reason="queued"}'). */
-function sample(body: string, series: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+async function samplesOf(process: string): Promise<Sample[]> {
+  return parseSamples(await scrape(metricsUrl(process)));
 }
 
-async function scrape(): Promise<string> {
-  const response = await fetch(`${env.apiUrl}/metrics`);
-  expect(response.status).toBe(200);
-  expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
-  return response.text();
-}
-
-describe('GET /metrics', () => {
-  jest.setTimeout(90_000);
+describe('metrics', () => {
+  jest.setTimeout(120_000);
 
   afterAll(async () => {
     for (const node of ['gpu-1', 'gpu-2']) await api('POST', `/v1/workers/${node}/undrain`);
   });
 
-  it('counts waiting jobs and scheduling decisions by reason, and capacity by group, without credentials', async () => {
+  it('API: waiting jobs and decisions by reason, capacity by group and node in base units, heartbeat age; no tenant, no job id', async () => {
     for (const node of ['gpu-1', 'gpu-2']) await api('POST', `/v1/workers/${node}/drain`);
     const waiting = await submit({ task_type: 'gpu_demo', params: { seconds: 0.2 }, cpu: 1, mem_mb: 256, gpu: 1 });
     await waitForJob(waiting.id, (j) => j.pending_reason === 'all_nodes_draining');
 
-    const during = await scrape();
-    expect(sample(during, 'mlis_jobs_waiting{reason="all_nodes_draining"}')).toBeGreaterThanOrEqual(1);
-    expect(sample(during, 'mlis_scheduler_decisions_total{outcome="waiting",reason="all_nodes_draining"}')).toBeGreaterThanOrEqual(1);
-    expect(sample(during, 'mlis_capacity{group="cpu",resource="slots"}')).toBe(8);
-    expect(sample(during, 'mlis_nodes{group="gpu",status="DRAINING"}')).toBe(2);
-    expect(sample(during, 'mlis_scheduler_last_cycle_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
-    // Aggregates only: no job id, no tenant.
-    expect(during).not.toContain(waiting.id);
-    expect(during).not.toMatch(/tenant/);
+    const text = await scrape(metricsUrl('api'));
+    const during = parseSamples(text);
+    expect(valueOf(during, 'mlis_jobs_waiting', { reason: 'all_nodes_draining' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(during, 'mlis_scheduler_decisions_total', { outcome: 'waiting', reason: 'all_nodes_draining' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(during, 'mlis_node_capacity_slots', { group: 'cpu' })).toBe(8);
+    expect(valueOf(during, 'mlis_node_capacity_cpu_cores', { group: 'cpu', node: 'cpu-1' })).toBe(4);
+    expect(valueOf(during, 'mlis_node_capacity_memory_bytes', { group: 'cpu', node: 'cpu-1' })).toBe(8192 * 1024 * 1024);
+    expect(valueOf(during, 'mlis_nodes', { group: 'gpu', status: 'DRAINING' })).toBe(2);
+    expect(valueOf(during, 'mlis_scheduler_last_cycle_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 60);
+    // Heartbeats every second here, dead after 4 s of silence.
+    for (const node of ['cpu-1', 'cpu-2', 'gpu-1', 'gpu-2']) {
+      expect({ node, age: valueOf(during, 'mlis_node_heartbeat_age_seconds', { node }) }).toEqual({ node, age: expect.any(Number) });
+      expect(valueOf(during, 'mlis_node_heartbeat_age_seconds', { node })).toBeLessThan(4);
+    }
+    expect(valueOf(during, 'mlis_build_info', { process: 'api' })).toBe(1);
+    expect(valueOf(during, 'mlis_http_request_duration_seconds_count', { route: '/v1/jobs', method: 'POST', status_class: '2xx' })).toBeGreaterThanOrEqual(1);
+    // Aggregates only: no job id, no tenant label or id (MLIS_METRICS_TENANT_LABEL is off by default; a route
+    // pattern such as /v1/tenants/:id may name the word).
+    expect(text).not.toContain(waiting.id);
+    expect(text).not.toMatch(/tenant="/);
+    expect(text).not.toContain('"default"');
 
-    const placedBefore = sample(during, 'mlis_scheduler_decisions_total{outcome="placed",reason="fit"}') ?? 0;
+    const placedBefore = valueOf(during, 'mlis_scheduler_decisions_total', { outcome: 'placed', reason: 'fit' }) ?? 0;
+    const controlBefore = await samplesOf('control');
     for (const node of ['gpu-1', 'gpu-2']) await api('POST', `/v1/workers/${node}/undrain`);
-    expect((await waitForJob(waiting.id, (j) => TERMINAL.includes(j.state))).state).toBe('SUCCEEDED');
-    const after = await scrape();
-    expect(sample(after, 'mlis_scheduler_decisions_total{outcome="placed",reason="fit"}')).toBeGreaterThan(placedBefore);
-    expect(sample(after, 'mlis_capacity{group="gpu",resource="gpus"}')).toBe(4);
+    const done = await waitForJob(waiting.id, (j) => TERMINAL.includes(j.state));
+    expect(done.state).toBe('SUCCEEDED');
+    const after = await samplesOf('api');
+    expect(valueOf(after, 'mlis_scheduler_decisions_total', { outcome: 'placed', reason: 'fit' })).toBeGreaterThan(placedBefore);
+    expect(valueOf(after, 'mlis_node_capacity_gpus', { group: 'gpu' })).toBe(4);
+
+    // Control observed its admission (it waited while the group drained) and its run.
+    const control = await samplesOf('control');
+    const waits = (s: Sample[]) => valueOf(s, 'mlis_admission_wait_seconds_count', { group: 'gpu' }) ?? 0;
+    const waitSum = (s: Sample[]) => valueOf(s, 'mlis_admission_wait_seconds_sum', { group: 'gpu' }) ?? 0;
+    const runs = (s: Sample[]) => valueOf(s, 'mlis_run_duration_seconds_count', { task_type: 'gpu_demo', outcome: 'SUCCEEDED' }) ?? 0;
+    expect(waits(control) - waits(controlBefore)).toBe(1);
+    expect(waitSum(control) - waitSum(controlBefore)).toBeGreaterThan(0);
+    expect(runs(control) - runs(controlBefore)).toBe(1);
+    expect(valueOf(control, 'mlis_scheduler_cycle_duration_seconds_count')).toBeGreaterThan(0);
+    expect(valueOf(control, 'mlis_build_info', { process: 'control' })).toBe(1);
+  });
+
+  it("every process's /metrics passes promtool check metrics; control and nodes carry the Temporal SDK's worker metrics in seconds", async () => {
+    const job = await submit({ task_type: 'gpu_demo', params: { seconds: 0.3 }, cpu: 1, mem_mb: 256, gpu: 1 });
+    const done = await waitForJob(job.id, (j) => TERMINAL.includes(j.state));
+    expect(done.state).toBe('SUCCEEDED');
+    const ranOn = done.latest_assignment.node_id as string;
+
+    for (const process of ['api', 'control', 'cpu-1', 'cpu-2', 'gpu-1', 'gpu-2']) {
+      const text = await scrape(metricsUrl(process));
+      expect({ process, check: promtoolCheck(text) }).toEqual({ process, check: { status: 0, output: '' } });
+    }
+    for (const process of ['control', ranOn]) {
+      const declared = families(await scrape(metricsUrl(process)));
+      const expected: readonly string[] = process === 'control' ? TEMPORAL_SDK_METRICS.control : TEMPORAL_SDK_METRICS.node;
+      expect({ process, missing: expected.filter((name) => !declared.has(name)) }).toEqual({ process, missing: [] });
+    }
+
+    const node = parseSamples(await scrape(metricsUrl(ranOn)));
+    expect(valueOf(node, 'mlis_build_info', { process: 'node', group: 'gpu', node: ranOn })).toBe(1);
+    // Seconds, not milliseconds: on an idle stack an activity starts well within a second of being scheduled.
+    const started = valueOf(node, 'temporal_activity_schedule_to_start_latency_seconds_count', { node: ranOn }) ?? 0;
+    const startSum = valueOf(node, 'temporal_activity_schedule_to_start_latency_seconds_sum', { node: ranOn }) ?? 0;
+    expect(started).toBeGreaterThan(0);
+    expect(startSum / started).toBeLessThan(5);
+    expect(valueOf(node, 'temporal_worker_task_slots_available', { node: ranOn, worker_type: 'ActivityWorker' })).toBe(2);
+  });
+
+  it("a killed node's lost lease shows on control's mlis_lease_losses_total and its run as outcome LOST", async () => {
+    const lost = async () => valueOf(await samplesOf('control'), 'mlis_lease_losses_total', { group: 'cpu' }) ?? 0;
+    const before = await lost();
+    const accepted = await submit({ task_type: 'sleep', params: { seconds: 6 }, cpu: 1, mem_mb: 256, gpu: 0 });
+    const running = await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'RUNNING');
+    const victim = running.latest_assignment.node_id as string;
+    killNode(victim);
+    await poll('a lease loss on control', async () => ((await lost()) > before ? true : undefined));
+    const control = await samplesOf('control');
+    expect(valueOf(control, 'mlis_run_duration_seconds_count', { task_type: 'sleep', outcome: 'LOST' })).toBeGreaterThanOrEqual(1);
+    expect((await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state))).state).toBe('SUCCEEDED');
+    await restartNode(victim);
   });
 });

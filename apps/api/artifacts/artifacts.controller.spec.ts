@@ -100,6 +100,9 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     expect(unsatisfiable.headers['content-range']).toBe('bytes */1000');
     expect(unsatisfiable.body.error.code).toBe('range_not_satisfiable');
 
+    const head = await request(http).head(`/v1/artifacts/${body.id}`).set('Authorization', `Bearer ${token}`).expect(200);
+    expect(head.headers).toMatchObject({ 'content-length': '1000', etag: `"${sha256(bytes)}"`, 'accept-ranges': 'bytes' });
+
     const notModified = await get().set('If-None-Match', `"${sha256(bytes)}"`).expect(304);
     expect(notModified.headers.etag).toBe(`"${sha256(bytes)}"`);
     expect((notModified.body as Buffer).length).toBe(0);
@@ -145,6 +148,16 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     expect(storedFiles(t)).toEqual(before.files);
     // Exactly the limit is fine.
     await upload(randomBytes(MAX_BYTES)).expect(201);
+  });
+
+  it("applies a tenant's own lower cap", async () => {
+    t.tenants.put({ id: 'small', name: 'Small', maxArtifactBytes: 1000 });
+    const small = t.userToken({ tenant: 'small' });
+    expect((await upload(randomBytes(1001), '', undefined, small).expect(413)).body.error.message).toContain('limit of 1000 bytes');
+    await upload(randomBytes(1000), '', undefined, small).expect(201);
+    // A tenant's cap above the server's does not raise it.
+    t.tenants.put({ id: 'big', name: 'Big', maxArtifactBytes: MAX_BYTES * 10 });
+    await upload(randomBytes(MAX_BYTES + 1), '', undefined, t.userToken({ tenant: 'big' })).expect(413);
   });
 
   it('validates query, content type and ids with 400 before reading anything', async () => {

@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { Controller, Delete, Get, HttpCode, HttpStatus, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
@@ -23,6 +23,7 @@ import { uuidParam, validationFailed } from '../common/validation';
 import { ArtifactListQueryDto, ArtifactListResponseDto, ArtifactResponseDto, UploadArtifactQueryDto } from './artifacts.dto';
 import { ArtifactsService, type ArtifactCaller } from './artifacts.service';
 import { noneMatch, parseRange } from './byte-range';
+import { countArtifactBytes } from '../../../libs/metrics';
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+))*$/;
@@ -100,7 +101,7 @@ export class ArtifactsController {
   ): Promise<ArtifactResponseDto> {
     // The store reads a pass-through, not the request: a refusal mid-body must not destroy the socket
     // before the error response goes out. A client gone mid-upload fails it, and the upload keeps nothing.
-    const body = new PassThrough();
+    const body = countArtifactBytes('in');
     req.pipe(body);
     finished(req).catch((error: unknown) => body.destroy(error instanceof Error ? error : new Error(String(error))));
     try {
@@ -199,7 +200,7 @@ export class ArtifactsController {
       return;
     }
     try {
-      await pipeline(stream, res);
+      await pipeline(stream, countArtifactBytes('out'), res);
     } catch (error) {
       // Usually the client went away; the status line is out, so all that is left is to log it.
       this.logger.warn({ msg: 'artifact download ended early', artifact_id: id, request_id: actor.requestId, error: String(error) });

@@ -7,10 +7,11 @@ import { FsArtifactStore } from '../../../libs/artifacts';
 import { loadConfig } from '../../../libs/config';
 import type { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
 import type { AuditRepository } from '../../../libs/db/audit.repository';
+import type { TenantsRepository } from '../../../libs/db/tenants.repository';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { FakeArtifactsRepository } from '../testing/artifact-fakes';
-import { FakeAuditRepository } from '../testing/audit-fakes';
+import { FakeAuditRepository, FakeTenantsRepository } from '../testing/audit-fakes';
 import { ArtifactsService, type ArtifactCaller } from './artifacts.service';
 
 const user = (tenantId: string, scopes: string[] = ['artifacts:read', 'artifacts:write'], crossTenant = false): RequestActor => ({
@@ -32,6 +33,7 @@ describe('artifact access', () => {
     repository as unknown as ArtifactsRepository,
     new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-access-'))),
     audit as unknown as AuditRepository,
+    new FakeTenantsRepository() as unknown as TenantsRepository,
     loadConfig({}),
   );
   const job = randomUUID();

@@ -15,6 +15,7 @@ import type { AppConfig } from '../../../libs/config';
 import { ApiErrorCode, type AuditEventInput } from '../../../libs/contracts';
 import { ArtifactsRepository, type ArtifactRecord, type LiveAssignment } from '../../../libs/db/artifacts.repository';
 import { AuditRepository } from '../../../libs/db/audit.repository';
+import { TenantsRepository } from '../../../libs/db/tenants.repository';
 import { mayAccessTenant, type RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
@@ -64,6 +65,7 @@ export class ArtifactsService {
     @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
     @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
@@ -102,9 +104,8 @@ export class ArtifactsService {
    * size limit and matched the expected sha256; the bytes become visible together with the row.
    */
   async upload(caller: ArtifactCaller, upload: ArtifactUpload): Promise<ArtifactResponseDto> {
-    const maxBytes = this.config.artifacts.maxBytes;
     // Checked before reading: a node whose assignment ended, or a body announced too large, costs no transfer.
-    await this.owner(caller);
+    const maxBytes = await this.maxBytesFor((await this.owner(caller)).tenantId);
     if (upload.declaredBytes !== undefined && upload.declaredBytes > maxBytes) throw tooLarge(maxBytes);
     let staged: StagedObject;
     try {
@@ -148,6 +149,12 @@ export class ArtifactsService {
       );
       throw error;
     }
+  }
+
+  /** The upload cap of a tenant: MLIS_ARTIFACTS_MAX_BYTES, or the tenant's own max_artifact_bytes when lower. */
+  async maxBytesFor(tenantId: string): Promise<number> {
+    const tenant = await this.tenants.findById(tenantId);
+    return Math.min(this.config.artifacts.maxBytes, tenant?.maxArtifactBytes ?? Number.POSITIVE_INFINITY);
   }
 
   /** The artifact's bytes, or a range of them. */

@@ -65,6 +65,11 @@ describe(AuditController.name, () => {
       expect(response.body.items.map((e: { request_id: string }) => e.request_id)).toEqual(['r5', 'r3', 'r1']);
     });
 
+    it('filters by exact resource (a job page shows its own events)', async () => {
+      const response = await http().get('/v1/audit?resource=job/4').expect(200);
+      expect(response.body.items.map((e: { request_id: string }) => e.request_id)).toEqual(['r4']);
+    });
+
     it('refuses cursors it did not issue and malformed filters with 400', async () => {
       for (const query of ['cursor=abc', `cursor=${Buffer.from('a:-1').toString('base64url')}`, 'result=ok', 'until=tomorrow', 'limit=501']) {
         const response = await http().get(`/v1/audit?${query}`);

@@ -32,6 +32,12 @@ export class AuditQueryDto {
   @Length(1, 100)
   target_tenant?: string;
 
+  @ApiPropertyOptional({ description: 'Only events on exactly this resource, e.g. job/<id>.', example: 'job/0b9f3c1e-8a57-4c1b-9d0e-2f6a3b7c8d9e' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 300)
+  resource?: string;
+
   @ApiPropertyOptional({ description: 'Only events at or after this instant (ISO 8601, UTC).', format: 'date-time', pattern: UTC_INSTANT_PATTERN })
   @IsOptional()
   @IsISO8601({ strict: true })

@@ -31,6 +31,7 @@ export class AuditService {
         result: query.result,
         actorTenant: query.actor_tenant,
         targetTenant: query.target_tenant,
+        resource: query.resource,
         since: query.since === undefined ? undefined : new Date(query.since),
         until: query.until === undefined ? undefined : new Date(query.until),
       },

@@ -4,6 +4,7 @@ import { PassportModule } from '@nestjs/passport';
 import type { AppConfig } from '../../../libs/config';
 import { JwksKeySource, readDevSecret, TokenVerifier } from '../../../libs/auth/token-verifier';
 import { AuthController } from './auth.controller';
+import { DevSignInController } from './dev-sign-in.controller';
 import { ApiAuthGuard, UserTokenGuard, WorkerTokenGuard } from './auth.guard';
 import { UserJwtStrategy, WorkerJwtStrategy } from './jwt.strategy';
 
@@ -18,7 +19,7 @@ export class AuthModule {
     return {
       module: AuthModule,
       imports: [PassportModule.register({ session: false })],
-      controllers: [AuthController],
+      controllers: config.console.devSignIn ? [AuthController, DevSignInController] : [AuthController],
       providers: [
         {
           provide: TokenVerifier,

@@ -6,6 +6,10 @@ import { requestIdMiddleware } from './request-context';
 
 class CapturingLogger implements LoggerService {
   readonly lines: unknown[] = [];
+  readonly debugLines: unknown[] = [];
+  debug(message: unknown): void {
+    this.debugLines.push(message);
+  }
   log(message: unknown): void {
     this.lines.push(message);
   }
@@ -40,5 +44,21 @@ describe(accessLogMiddleware.name, () => {
     while (logger.lines.length === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
     expect(logger.lines).toEqual([{ method: 'POST', path: '/v1/jobs', status: 202, ms: expect.any(Number), request_id: 'req-1' }]);
     expect(JSON.stringify(logger.lines)).not.toMatch(/secret/);
+  });
+
+  it('logs successful node heartbeats at debug and failed ones at the normal level', async () => {
+    const logger = new CapturingLogger();
+    const app = express();
+    app.use(requestIdMiddleware);
+    app.use(accessLogMiddleware(logger));
+    app.post('/v1/internal/nodes/:id/heartbeat', (req, res) => {
+      res.status(req.params.id === 'gone' ? 404 : 200).json({});
+    });
+    await request(app).post('/v1/internal/nodes/cpu-1/heartbeat').expect(200);
+    await request(app).post('/v1/internal/nodes/gone/heartbeat').expect(404);
+    const deadline = Date.now() + 2_000;
+    while (logger.lines.length + logger.debugLines.length < 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(logger.debugLines).toEqual([expect.objectContaining({ path: '/v1/internal/nodes/cpu-1/heartbeat', status: 200 })]);
+    expect(logger.lines).toEqual([expect.objectContaining({ path: '/v1/internal/nodes/gone/heartbeat', status: 404 })]);
   });
 });

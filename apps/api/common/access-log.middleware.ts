@@ -3,12 +3,16 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { redactSecrets } from './redact';
 import { requestIdOf } from './request-context';
 
+// Every node heartbeats every few seconds: those lines are debug, unless they fail.
+const HEARTBEAT = /^\/v1\/internal\/nodes\/[^/]+\/heartbeat$/;
+
 /** One structured line per request. Never bodies, headers or query strings: they may carry secrets. */
 export function accessLogMiddleware(logger: LoggerService): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
     res.once('close', () => {
-      logger.log({
+      const routine = HEARTBEAT.test(req.path) && res.statusCode < 400;
+      (routine ? (logger.debug?.bind(logger) ?? (() => undefined)) : logger.log.bind(logger))({
         method: req.method,
         // A token pasted into the path is still a token.
         path: redactSecrets(req.originalUrl.split('?')[0]),

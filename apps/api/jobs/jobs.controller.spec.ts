@@ -93,6 +93,8 @@ describe(JobsController.name, () => {
         ['MlisTaskType', 'sleep'],
         ['MlisState', 'QUEUED'],
       ]);
+      // The log context every activity of the job logs with.
+      expect(started.options.memo).toEqual({ request_id: response.headers['x-request-id'], tenant: 'default' });
     });
 
     it('applies defaults: cpu 1, mem_mb 256, gpu 0, and keeps the params as sent (the runner fills its own defaults)', async () => {
@@ -621,6 +623,19 @@ describe(JobsController.name, () => {
       expect(running.body.next_cursor).toBeNull();
     });
 
+    it('filters by task type, group, submitter, node and submission time, all together', async () => {
+      const match = randomUUID();
+      const at = new Date('2025-03-01T12:00:00.000Z');
+      t.jobs.seed({ id: match, taskType: 'gpu_demo', workerGroup: 'gpu', submittedBy: 'alice', createdAt: at }, [{ nodeId: 'gpu-1' }]);
+      t.jobs.seed({ id: randomUUID(), taskType: 'sleep', workerGroup: 'gpu', submittedBy: 'alice', createdAt: at }, [{ nodeId: 'gpu-1' }]);
+      t.jobs.seed({ id: randomUUID(), taskType: 'gpu_demo', workerGroup: 'gpu', submittedBy: 'bob', createdAt: at }, [{ nodeId: 'gpu-1' }]);
+      t.jobs.seed({ id: randomUUID(), taskType: 'gpu_demo', workerGroup: 'gpu', submittedBy: 'alice', createdAt: at }, [{ nodeId: 'gpu-2' }]);
+      t.jobs.seed({ id: randomUUID(), taskType: 'gpu_demo', workerGroup: 'gpu', submittedBy: 'alice', createdAt: new Date('2025-03-02T00:00:00.000Z') }, [{ nodeId: 'gpu-1' }]);
+      const query = 'task_type=gpu_demo&worker_group=gpu&submitted_by=alice&node=gpu-1&created_after=2025-03-01T00:00:00Z&created_before=2025-03-01T23:59:59Z';
+      const page = await http().get(`/v1/jobs?${query}`).expect(200);
+      expect(page.body.items.map((job: { id: string }) => job.id)).toEqual([match]);
+    });
+
     it.each([
       ['limit=0', 'limit'],
       ['limit=101', 'limit'],
@@ -629,6 +644,8 @@ describe(JobsController.name, () => {
       ['state=SLEEPING', 'state'],
       ['cursor=bm9wZQ', 'cursor'],
       ['colour=blue', 'colour'],
+      ['created_after=yesterday', 'created_after'],
+      ['created_before=2025-13-01T00:00:00Z', 'created_before'],
     ])('rejects ?%s with 400 validation_failed', async (query, field) => {
       const response = await http().get(`/v1/jobs?${query}`).expect(400);
       expect(response.body.error.code).toBe('validation_failed');

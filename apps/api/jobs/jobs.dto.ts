@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 import { JOB_CURSOR_PATTERN } from './jobs-cursor';
 import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
 import { TASK_TYPES } from '../../../libs/runners/registry';
@@ -214,6 +214,40 @@ export class JobListQueryDto {
   @IsString()
   @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
   tenant?: string;
+
+  @ApiPropertyOptional({ description: 'Only jobs of this task type.', maxLength: 100, example: 'sleep' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  task_type?: string;
+
+  @ApiPropertyOptional({ description: 'Only jobs that asked for this worker group.', maxLength: 100, example: 'gpu' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  worker_group?: string;
+
+  @ApiPropertyOptional({ description: 'Only jobs with an attempt on this node.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  node?: string;
+
+  @ApiPropertyOptional({ description: 'Only jobs submitted by this subject.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  submitted_by?: string;
+
+  @ApiPropertyOptional({ description: 'Only jobs submitted at or after this time.', format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  created_after?: string;
+
+  @ApiPropertyOptional({ description: 'Only jobs submitted before this time.', format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  created_before?: string;
 }
 
 export class JobErrorDto {

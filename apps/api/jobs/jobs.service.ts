@@ -10,6 +10,7 @@ import {
   TERMINAL_JOB_STATES,
   type AuditEventInput,
   type JobWorkflowInput,
+  type LogContext,
 } from '../../../libs/contracts';
 import { IdempotencyKeyTakenError, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
@@ -184,6 +185,12 @@ export class JobsService {
     const records = await this.jobs.list({
       tenantId,
       state: query.state,
+      taskType: query.task_type,
+      workerGroup: query.worker_group,
+      nodeId: query.node,
+      submittedBy: query.submitted_by,
+      createdAfter: query.created_after === undefined ? undefined : new Date(query.created_after),
+      createdBefore: query.created_before === undefined ? undefined : new Date(query.created_before),
       // One extra row tells whether another page exists.
       limit: limit + 1,
       after,
@@ -401,6 +408,8 @@ export class JobsService {
           taskQueue: CONTROL_TASK_QUEUE,
           workflowId: jobWorkflowId(job.id),
           args: [input],
+          // Read by the workflow's interceptor, which hands it to every activity's log lines.
+          memo: { request_id: job.requestId ?? undefined, tenant: job.tenantId } satisfies LogContext,
           typedSearchAttributes: [
             { key: SEARCH_ATTRIBUTES.tenant, value: job.tenantId },
             { key: SEARCH_ATTRIBUTES.taskType, value: job.taskType },

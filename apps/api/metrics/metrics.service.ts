@@ -1,48 +1,59 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AppConfig } from '../../../libs/config';
-import { MetricsRepository, type MetricsSnapshot } from '../../../libs/db';
+import { MetricsRepository, type MetricsSnapshot, type NodeCapacityRow } from '../../../libs/db';
+import { createProcessRegistry } from '../../../libs/metrics';
 import { InjectAppConfig } from '../core/app-config';
 
+// Capacity and reservations of live ACTIVE nodes, one metric per resource so that each has one unit.
+const RESOURCES: { name: string; what: string; total: keyof NodeCapacityRow; used: keyof NodeCapacityRow }[] = [
+  { name: 'slots', what: 'Run slots', total: 'slots', used: 'usedSlots' },
+  { name: 'cpu_cores', what: 'CPU cores', total: 'cpuCores', used: 'usedCpuCores' },
+  { name: 'memory_bytes', what: 'Memory in bytes', total: 'memoryBytes', used: 'usedMemoryBytes' },
+  { name: 'gpus', what: 'GPUs', total: 'gpus', used: 'usedGpus' },
+];
+
 /**
- * Prometheus metrics. Scheduling figures come from the ledger at scrape time, so every API replica
- * reports the same cluster-wide numbers, whichever process made the decisions.
+ * The API's /metrics: what this process records (HTTP, its own scheduling cycles), and the ledger's figures
+ * read from Postgres at scrape time, so every API replica reports the same cluster-wide numbers whichever
+ * process made the decisions (ADR 0016). Tenant ids appear only with MLIS_METRICS_TENANT_LABEL=top:N.
  */
 @Injectable()
 export class MetricsService {
-  private readonly registry = new Registry();
+  private readonly registry: Registry;
   private snapshot: MetricsSnapshot | undefined;
 
   constructor(
     @Inject(MetricsRepository) private readonly metrics: MetricsRepository,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'mlis_api_' });
+    this.registry = createProcessRegistry('api', { revision: config.metrics.buildRevision });
     const registers = [this.registry];
     const current = (): MetricsSnapshot => this.snapshot!;
+    const tenant = config.metrics.tenantLabelTopN === null ? [] : ['tenant'];
     new Gauge({
       name: 'mlis_jobs',
       help: 'Jobs by state.',
-      labelNames: ['state'],
+      labelNames: ['state', ...tenant],
       registers,
       collect() {
         this.reset();
-        for (const row of current().jobsByState) this.set({ state: row.state }, row.count);
+        for (const { count, ...labels } of current().jobsByState) this.set(labels, count);
       },
     });
     new Gauge({
       name: 'mlis_jobs_waiting',
       help: 'Waiting (QUEUED) jobs by pending reason.',
-      labelNames: ['reason'],
+      labelNames: ['reason', ...tenant],
       registers,
       collect() {
         this.reset();
-        for (const row of current().waitingByReason) this.set({ reason: row.reason }, row.count);
+        for (const { count, ...labels } of current().waitingByReason) this.set(labels, count);
       },
     });
     new Counter({
       name: 'mlis_scheduler_decisions_total',
-      help: 'Scheduling decisions that changed something: placements, preemptions, and a job starting to wait for a (new) reason.',
+      help: 'Scheduling decisions that changed something, by outcome and reason: placements, preemptions, and a job starting to wait for a (new) reason.',
       labelNames: ['outcome', 'reason'],
       registers,
       collect() {
@@ -61,24 +72,31 @@ export class MetricsService {
         for (const row of current().nodes) this.set({ group: row.group, status: row.status }, row.count);
       },
     });
+    for (const { name, what, total, used } of RESOURCES) {
+      for (const [metric, column, help] of [
+        [`mlis_node_capacity_${name}`, total, `${what} of each live ACTIVE node.`],
+        [`mlis_node_reserved_${name}`, used, `${what} reserved by placed and running attempts on each live ACTIVE node.`],
+      ] as const) {
+        new Gauge({
+          name: metric,
+          help,
+          labelNames: ['group', 'node'],
+          registers,
+          collect() {
+            this.reset();
+            for (const row of current().capacity) this.set({ group: row.group, node: row.node }, Number(row[column]));
+          },
+        });
+      }
+    }
     new Gauge({
-      name: 'mlis_capacity',
-      help: 'Capacity of live ACTIVE nodes by worker group and resource.',
-      labelNames: ['group', 'resource'],
+      name: 'mlis_node_heartbeat_age_seconds',
+      help: "Seconds since each node's last heartbeat reached the ledger (nodes seen in the last hour).",
+      labelNames: ['group', 'node'],
       registers,
       collect() {
         this.reset();
-        for (const row of current().capacity) this.set({ group: row.group, resource: row.resource }, row.total);
-      },
-    });
-    new Gauge({
-      name: 'mlis_capacity_used',
-      help: 'Reserved capacity on live ACTIVE nodes by worker group and resource.',
-      labelNames: ['group', 'resource'],
-      registers,
-      collect() {
-        this.reset();
-        for (const row of current().capacity) this.set({ group: row.group, resource: row.resource }, row.used);
+        for (const row of current().heartbeatAges) this.set({ group: row.group, node: row.node }, row.seconds);
       },
     });
     new Gauge({
@@ -97,7 +115,10 @@ export class MetricsService {
   }
 
   async render(): Promise<string> {
-    this.snapshot = await this.metrics.snapshot(this.config.scheduling.nodeDeadAfterSeconds);
+    this.snapshot = await this.metrics.snapshot({
+      liveWithinSeconds: this.config.scheduling.nodeDeadAfterSeconds,
+      tenantTopN: this.config.metrics.tenantLabelTopN,
+    });
     return this.registry.metrics();
   }
 }

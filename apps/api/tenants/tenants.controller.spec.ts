@@ -29,6 +29,7 @@ describe(TenantsController.name, () => {
         submit_rate_per_minute: 60,
         max_running_jobs: null,
         max_gpus: null,
+        max_artifact_bytes: null,
         weight: 1,
       });
       expect(t.audit.events).toEqual([
@@ -50,6 +51,8 @@ describe(TenantsController.name, () => {
         { id: 'x', weight: 0 },
         { id: 'x', weight: 1001 },
         { id: 'x', weight: null },
+        { id: 'x', max_artifact_bytes: -1 },
+        { id: 'x', max_artifact_bytes: 2 ** 60 },
       ]) {
         const response = await http().post('/v1/tenants').send(body);
         expect({ body, status: response.status, code: response.body.error?.code }).toEqual({ body, status: 400, code: 'validation_failed' });
@@ -59,10 +62,17 @@ describe(TenantsController.name, () => {
 
     it('changes only the limits given, null removing one, and records what changed', async () => {
       t.tenants.put({ id: 'team-b', name: 'B', maxQueuedJobs: 5, submitRatePerMinute: 10 });
-      const response = await http().patch('/v1/tenants/team-b').send({ submit_rate_per_minute: null, max_gpus: 4, weight: 3 }).expect(200);
-      expect(response.body).toMatchObject({ max_queued_jobs: 5, submit_rate_per_minute: null, max_gpus: 4, weight: 3 });
+      const response = await http()
+        .patch('/v1/tenants/team-b')
+        .send({ submit_rate_per_minute: null, max_gpus: 4, weight: 3, max_artifact_bytes: 5_000_000_000 })
+        .expect(200);
+      expect(response.body).toMatchObject({ max_queued_jobs: 5, submit_rate_per_minute: null, max_gpus: 4, weight: 3, max_artifact_bytes: 5_000_000_000 });
       expect(t.audit.events).toEqual([
-        expect.objectContaining({ action: 'tenant.update', reason: 'submit_rate_per_minute=null max_gpus=4 weight=3', targetTenant: 'team-b' }),
+        expect.objectContaining({
+          action: 'tenant.update',
+          reason: 'submit_rate_per_minute=null max_gpus=4 max_artifact_bytes=5000000000 weight=3',
+          targetTenant: 'team-b',
+        }),
       ]);
     });
 

@@ -36,6 +36,19 @@ class TenantLimitsDto {
   @Max(INT32_MAX)
   max_gpus?: number | null;
 
+  @ApiPropertyOptional({
+    description: "Largest artifact upload in bytes (413 above it), below the server's MLIS_ARTIFACTS_MAX_BYTES; null: the server's.",
+    type: 'integer',
+    format: 'int64',
+    nullable: true,
+    minimum: 0,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  max_artifact_bytes?: number | null;
+
   @ApiPropertyOptional({ description: 'Fair-share weight: a tenant of weight 2 is entitled to twice the dominant share of one of weight 1. Default 1.', type: 'integer', minimum: 1, maximum: 1000 })
   // Absent means default (create) or unchanged (update); null is not a weight.
   @ValidateIf((_, value) => value !== undefined)
@@ -105,6 +118,9 @@ export class TenantResponseDto {
   @ApiProperty({ description: 'Most GPUs in use at once; null for no limit.', type: Number, nullable: true })
   max_gpus: number | null;
 
+  @ApiProperty({ description: "Largest artifact upload in bytes; null: the server's MLIS_ARTIFACTS_MAX_BYTES.", type: 'integer', format: 'int64', nullable: true })
+  max_artifact_bytes: number | null;
+
   @ApiProperty({ description: 'Fair-share weight (1-1000).' })
   weight: number;
 
@@ -114,6 +130,8 @@ export class TenantResponseDto {
     additionalProperties: {
       type: 'object',
       properties: { max_running_jobs: { type: 'integer', nullable: true }, max_gpus: { type: 'integer', nullable: true } },
+      // Both are always sent (null: no limit in that group).
+      required: ['max_running_jobs', 'max_gpus'],
     },
     example: { gpu: { max_running_jobs: 10, max_gpus: 4 } },
   })

@@ -18,6 +18,7 @@ function toResponse(tenant: TenantRecord): TenantResponseDto {
     submit_rate_per_minute: tenant.submitRatePerMinute,
     max_running_jobs: tenant.maxRunningJobs,
     max_gpus: tenant.maxGpus,
+    max_artifact_bytes: tenant.maxArtifactBytes,
     weight: tenant.weight,
     group_limits: Object.fromEntries(
       Object.entries(tenant.groupLimits).map(([group, l]) => [group, { max_running_jobs: l.maxRunningJobs, max_gpus: l.maxGpus }]),
@@ -39,6 +40,7 @@ function limitsOf(dto: CreateTenantDto | UpdateTenantDto): TenantChanges {
     submitRatePerMinute: dto.submit_rate_per_minute,
     maxRunningJobs: dto.max_running_jobs,
     maxGpus: dto.max_gpus,
+    maxArtifactBytes: dto.max_artifact_bytes,
     weight: dto.weight,
     groupLimits: dto.group_limits && Object.fromEntries(Object.entries(dto.group_limits).map(([group, body]) => [group, groupLimitsFromBody(body)])),
   };
@@ -65,6 +67,7 @@ export class TenantsService {
           submitRatePerMinute: limits.submitRatePerMinute ?? null,
           maxRunningJobs: limits.maxRunningJobs ?? null,
           maxGpus: limits.maxGpus ?? null,
+          maxArtifactBytes: limits.maxArtifactBytes ?? null,
           weight: limits.weight ?? 1,
           groupLimits: Object.fromEntries(
             Object.entries(limits.groupLimits ?? {}).filter((entry): entry is [string, GroupLimits] => entry[1] !== null),

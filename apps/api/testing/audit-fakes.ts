@@ -31,6 +31,7 @@ export class FakeAuditRepository implements Db<AuditRepository> {
           (filters.result === undefined || e.result === filters.result) &&
           (filters.actorTenant === undefined || e.actorTenant === filters.actorTenant) &&
           (filters.targetTenant === undefined || e.targetTenant === filters.targetTenant) &&
+          (filters.resource === undefined || e.resource === filters.resource) &&
           (beforeId === undefined || Number(e.id) < Number(beforeId)),
       )
       .slice(0, limit);
@@ -53,6 +54,7 @@ export class FakeTenantsRepository implements Db<TenantsRepository> {
     const record: TenantRecord = {
       maxQueuedJobs: null,
       submitRatePerMinute: null,
+      maxArtifactBytes: null,
       maxRunningJobs: null,
       maxGpus: null,
       weight: 1,

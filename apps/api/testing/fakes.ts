@@ -6,9 +6,13 @@ import {
   IdempotencyKeyTakenError,
   UnknownWorkerGroupError,
   type CycleOutcome,
+  type AttentionJob,
+  type GpuReservation,
   type JobAssignmentEntity,
+  type JobChange,
   type JobCursor,
   type JobEntity,
+  type JobHealthQuery,
   type JobListQuery,
   type JobRecord,
   type JobsRepository,
@@ -16,7 +20,10 @@ import {
   type NewJob,
   type NodeEntity,
   type NodesRepository,
+  type QueuedJob,
   type RegisterNodeInput,
+  type TenantJobHealth,
+  type TenantShare,
   type WorkerGroupSummary,
 } from '../../../libs/db';
 
@@ -32,7 +39,7 @@ function byNewest(a: JobCursor, b: JobCursor): number {
 
 export class FakeJobsRepository implements Db<JobsRepository> {
   readonly records: JobRecord[] = [];
-  private clock = Date.parse('2025-01-01T00:00:00.000Z');
+  private clockMs = Date.parse('2025-01-01T00:00:00.000Z');
 
   async insert(job: NewJob, afterInsert: (record: JobRecord, manager: EntityManager) => Promise<void>): Promise<JobRecord> {
     if (job.idempotencyKey !== null && this.records.some((r) => r.job.tenantId === job.tenantId && r.job.idempotencyKey === job.idempotencyKey)) {
@@ -57,9 +64,67 @@ export class FakeJobsRepository implements Db<JobsRepository> {
     const after = query.after;
     return this.records
       .filter((r) => (query.tenantId === null || r.job.tenantId === query.tenantId) && (!query.state || r.job.state === query.state))
+      .filter((r) => (!query.taskType || r.job.taskType === query.taskType) && (!query.workerGroup || r.job.workerGroup === query.workerGroup))
+      .filter((r) => (!query.submittedBy || r.job.submittedBy === query.submittedBy) && (!query.nodeId || r.assignments.some((a) => a.assignment.nodeId === query.nodeId)))
+      .filter((r) => (!query.createdAfter || r.job.createdAt >= query.createdAfter) && (!query.createdBefore || r.job.createdAt < query.createdBefore))
       .filter((r) => !after || byNewest(r.cursor, after) > 0)
       .sort((a, b) => byNewest(a.cursor, b.cursor))
       .slice(0, query.limit);
+  }
+
+  /** What queueCycleAt, queue and tenantShares answer. */
+  cycleAt: string | null = null;
+  queued: QueuedJob[] = [];
+  shares: TenantShare[] = [];
+
+  async queue(limit: number): Promise<QueuedJob[]> {
+    return this.queued.slice(0, limit);
+  }
+
+  async tenantShares(): Promise<TenantShare[]> {
+    return this.shares;
+  }
+
+  async queueCycleAt(): Promise<string | null> {
+    return this.cycleAt;
+  }
+
+  async clock(): Promise<string> {
+    return new Date(this.clockMs).toISOString();
+  }
+
+  async changedSince(tenantId: string, since: string, lookbackSeconds: number, limit: number): Promise<JobChange[]> {
+    return this.records
+      .map((r) => r.job)
+      .filter((job) => job.tenantId === tenantId && job.updatedAt.getTime() > Date.parse(since) - lookbackSeconds * 1000)
+      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime())
+      .slice(0, limit)
+      .map((job) => ({ id: job.id, state: job.state, updated_at: job.updatedAt.toISOString() }));
+  }
+
+  async health(tenantId: string, { waitingSince, failedSince, exhaustedSince, limit }: JobHealthQuery): Promise<TenantJobHealth> {
+    const mine = this.records.map((r) => r.job).filter((job) => job.tenantId === tenantId);
+    const queued = mine.filter((job) => job.state === 'QUEUED').sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    const failedAfter = (since: Date) => mine.filter((job) => job.state === 'FAILED' && job.finishedAt !== null && job.finishedAt >= since);
+    const lite = (job: JobRecord['job']): AttentionJob => ({
+      id: job.id,
+      state: job.state,
+      pendingReason: job.pendingReason,
+      pendingDetail: job.pendingDetail,
+      errorCode: job.error?.code ?? null,
+      createdAt: job.createdAt,
+      finishedAt: job.finishedAt,
+    });
+    return {
+      oldestQueuedAt: queued[0]?.createdAt ?? null,
+      failedSince: failedAfter(failedSince).length,
+      waitingLong: queued.filter((job) => job.createdAt < waitingSince).slice(0, limit).map(lite),
+      exhausted: failedAfter(exhaustedSince)
+        .filter((job) => job.error?.code === 'MaxAttemptsExhausted')
+        .sort((a, b) => b.finishedAt!.getTime() - a.finishedAt!.getTime())
+        .slice(0, limit)
+        .map(lite),
+    };
   }
 
   async countByState(tenantId: string): Promise<Map<JobState, number>> {
@@ -78,7 +143,7 @@ export class FakeJobsRepository implements Db<JobsRepository> {
   }
 
   private build(overrides: Partial<JobEntity> & { id: string }, assignments: Partial<JobAssignmentEntity>[] = []): JobRecord {
-    const createdAt = overrides.createdAt ?? new Date((this.clock += 1));
+    const createdAt = overrides.createdAt ?? new Date((this.clockMs += 1));
     const job: JobEntity = {
       tenantId: 'default',
       submittedBy: 'anonymous',
@@ -173,6 +238,12 @@ export function fakeNode(overrides: Partial<NodeEntity> & { id: string }): NodeE
 
 export class FakeNodesRepository implements Db<NodesRepository> {
   nodes: NodeEntity[] = [];
+  reservations: GpuReservation[] = [];
+
+  async gpuReservations(nodeId?: string): Promise<GpuReservation[]> {
+    return this.reservations.filter((r) => nodeId === undefined || r.nodeId === nodeId);
+  }
+
   /** What liveCountsByGroup answers; a function so a spec can make it fail. */
   liveCounts: () => Promise<Map<string, number>> = async () => new Map();
 
@@ -238,7 +309,13 @@ export class FakeScheduler {
 
 export interface StartedWorkflow {
   workflowType: string;
-  options: { taskQueue: string; workflowId: string; args: unknown[]; typedSearchAttributes: { key: { name: string }; value: unknown }[] };
+  options: {
+    taskQueue: string;
+    workflowId: string;
+    args: unknown[];
+    typedSearchAttributes: { key: { name: string }; value: unknown }[];
+    memo?: Record<string, unknown>;
+  };
 }
 
 /** The slice of the Temporal client the API uses. */

@@ -61,16 +61,21 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
   });
 
   describe('GET /v1/workers', () => {
-    it('lists nodes in the Node shape, cpu in cores, with their GPUs and labels', async () => {
+    it('lists nodes in the Node shape, cpu in cores, with their GPUs (which job each serves) and labels', async () => {
+      t.nodes.reservations = [
+        { nodeId: 'gpu-1', gpuIndex: 0, jobId: '5f0c8e0a-1b2c-4d3e-8f4a-5b6c7d8e9f00', running: true },
+        { nodeId: 'gpu-1', gpuIndex: 1, jobId: '6a1d9f1b-2c3d-4e4f-9a5b-6c7d8e9f0a11', running: false },
+        { nodeId: 'gpu-9', gpuIndex: 2, jobId: '7b2e0a2c-3d4e-4f5a-8b6c-7d8e9f0a1b22', running: true },
+      ];
       t.nodes.nodes = [
         fakeNode({
           id: 'gpu-1',
           groupName: 'gpu',
           cpuMillis: 4000,
           usedCpuMillis: 1500,
-          gpuCount: 1,
-          usedGpus: 1,
-          gpus: [{ index: 0, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559 }],
+          gpuCount: 3,
+          usedGpus: 2,
+          gpus: [0, 1, 2].map((index) => ({ index, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559 })),
           labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
         }),
       ];
@@ -90,9 +95,13 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
             used_cpu: 1.5,
             mem_mb: 8192,
             used_mem_mb: 0,
-            gpu_count: 1,
-            used_gpus: 1,
-            gpus: [{ index: 0, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559 }],
+            gpu_count: 3,
+            used_gpus: 2,
+            gpus: [
+              { index: 0, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559, use: 'used', job_id: '5f0c8e0a-1b2c-4d3e-8f4a-5b6c7d8e9f00' },
+              { index: 1, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559, use: 'held', job_id: '6a1d9f1b-2c3d-4e4f-9a5b-6c7d8e9f0a11' },
+              { index: 2, model: 'NVIDIA H100 80GB HBM3', memory_mb: 81559, use: 'free', job_id: null },
+            ],
             labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
             last_seen_at: '2025-01-01T00:00:00.000Z',
             registered_at: '2025-01-01T00:00:00.000Z',

@@ -187,6 +187,12 @@ export class GpuResponseDto {
 
   @ApiProperty({ description: 'GPU memory, MiB.' })
   memory_mb: number;
+
+  @ApiProperty({ description: 'free; held: reserved for a placed attempt not running yet; used: its attempt runs.', enum: ['free', 'held', 'used'] })
+  use: 'free' | 'held' | 'used';
+
+  @ApiProperty({ description: 'The job it is reserved for.', type: String, format: 'uuid', nullable: true })
+  job_id: string | null;
 }
 
 export class NodeResponseDto {

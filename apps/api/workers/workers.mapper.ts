@@ -1,7 +1,9 @@
-import type { NodeEntity, WorkerGroupSummary } from '../../../libs/db';
+import type { GpuReservation, NodeEntity, WorkerGroupSummary } from '../../../libs/db';
 import type { NodeResponseDto, WorkerGroupResponseDto } from './workers.dto';
 
-export function toNodeResponse(node: NodeEntity): NodeResponseDto {
+/** `reservations`: the node's GPU reservations (others are ignored). */
+export function toNodeResponse(node: NodeEntity, reservations: GpuReservation[]): NodeResponseDto {
+  const byIndex = new Map(reservations.filter((r) => r.nodeId === node.id).map((r) => [r.gpuIndex, r]));
   return {
     node_id: node.id,
     group: node.groupName,
@@ -17,7 +19,16 @@ export function toNodeResponse(node: NodeEntity): NodeResponseDto {
     used_mem_mb: node.usedMemMb,
     gpu_count: node.gpuCount,
     used_gpus: node.usedGpus,
-    gpus: node.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memory_mb: gpu.memory_mb })),
+    gpus: node.gpus.map((gpu) => {
+      const reservation = byIndex.get(gpu.index);
+      return {
+        index: gpu.index,
+        model: gpu.model,
+        memory_mb: gpu.memory_mb,
+        use: reservation ? (reservation.running ? 'used' : 'held') : 'free',
+        job_id: reservation?.jobId ?? null,
+      };
+    }),
     labels: node.labels,
     last_seen_at: node.lastSeenAt.toISOString(),
     registered_at: node.registeredAt.toISOString(),

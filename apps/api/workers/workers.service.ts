@@ -40,7 +40,8 @@ export class WorkersService implements OnApplicationBootstrap {
   }
 
   async list(): Promise<NodeListResponseDto> {
-    return { items: (await this.nodes.list()).map(toNodeResponse) };
+    const [nodes, reservations] = await Promise.all([this.nodes.list(), this.nodes.gpuReservations()]);
+    return { items: nodes.map((node) => toNodeResponse(node, reservations)) };
   }
 
   /** Worker groups with their nodes by status; totals cover the nodes a job could be placed on now. */
@@ -150,7 +151,7 @@ export class WorkersService implements OnApplicationBootstrap {
       reason: null,
     });
     if (!draining) await this.wakeWaitingJobs(nodeId);
-    return toNodeResponse((await this.nodes.findById(nodeId))!);
+    return toNodeResponse((await this.nodes.findById(nodeId))!, await this.nodes.gpuReservations(nodeId));
   }
 
   private async wakeWaitingJobs(nodeId: string): Promise<void> {

@@ -17,6 +17,7 @@ const tenant: Tenant = {
   submit_rate_per_minute: null,
   max_running_jobs: null,
   max_gpus: 2,
+  max_artifact_bytes: null,
   weight: 1,
   group_limits: {},
   created_at: '2026-01-01T00:00:00.000Z',

@@ -1,4 +1,4 @@
-import type { Tenant, TenantChanges } from '../api-types';
+import type { Tenant, UpdateTenantRequest } from '../api-types';
 import { UsageError } from '../arguments';
 import { ExitCode, printJson, type CliContext } from '../cli-context';
 import { formatTable, formatTime } from '../format';
@@ -13,6 +13,7 @@ export interface TenantLimitOptions {
   submitRate?: LimitArgument;
   maxRunningJobs?: LimitArgument;
   maxGpus?: LimitArgument;
+  maxArtifactBytes?: LimitArgument;
   weight?: number;
   /** --max-running-jobs and --max-gpus apply inside this worker group instead of tenant-wide. */
   group?: string;
@@ -31,13 +32,14 @@ function limitValue(value: LimitArgument | undefined): number | null | undefined
   return value === 'none' ? null : value;
 }
 
-function changesOf(options: TenantLimitOptions): TenantChanges {
+function changesOf(options: TenantLimitOptions): UpdateTenantRequest {
   const running = limitValue(options.maxRunningJobs);
   const gpus = limitValue(options.maxGpus);
-  const changes: TenantChanges = {
+  const changes: UpdateTenantRequest = {
     name: options.name,
     max_queued_jobs: limitValue(options.maxQueuedJobs),
     submit_rate_per_minute: limitValue(options.submitRate),
+    max_artifact_bytes: limitValue(options.maxArtifactBytes),
     weight: options.weight,
     // A group's two limits are set together: one not given is no limit, neither removes the group's limits.
     ...(options.group === undefined
@@ -62,7 +64,7 @@ function groupLimits(limits: Tenant['group_limits']): string {
 
 export function formatTenants(tenants: Tenant[]): string {
   return formatTable(
-    ['ID', 'NAME', 'WEIGHT', 'MAX_QUEUED', 'SUBMIT/MIN', 'MAX_RUNNING', 'MAX_GPUS', 'GROUP_LIMITS', 'CREATED'],
+    ['ID', 'NAME', 'WEIGHT', 'MAX_QUEUED', 'SUBMIT/MIN', 'MAX_RUNNING', 'MAX_GPUS', 'GROUP_LIMITS', 'MAX_ARTIFACT_BYTES', 'CREATED'],
     tenants.map((t) => [
       t.id,
       t.name,
@@ -72,6 +74,7 @@ export function formatTenants(tenants: Tenant[]): string {
       limit(t.max_running_jobs),
       limit(t.max_gpus),
       groupLimits(t.group_limits),
+      limit(t.max_artifact_bytes),
       formatTime(t.created_at),
     ]),
   );

@@ -1,0 +1,39 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { SCOPES } from '../../../libs/auth/claims';
+import { TENANT_ID_PATTERN } from '../tenants/tenants.dto';
+
+export const MAX_DEV_SIGN_IN_TTL_SECONDS = 12 * 3600;
+
+export class DevTokenRequestDto {
+  @ApiProperty({ description: 'Tenant the token acts for.', example: 'default', pattern: TENANT_ID_PATTERN.source })
+  @IsString()
+  @Matches(TENANT_ID_PATTERN, { message: 'tenant must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
+  tenant: string;
+
+  @ApiProperty({ description: 'Subject (sub) of the token.', example: 'dev', minLength: 1, maxLength: 200 })
+  @IsString()
+  @Length(1, 200)
+  user: string;
+
+  @ApiProperty({ description: 'Scopes the token carries.', enum: SCOPES, isArray: true, example: ['jobs:read', 'jobs:submit'] })
+  @IsArray()
+  @ArrayMaxSize(SCOPES.length)
+  @IsIn(SCOPES, { each: true })
+  scopes: string[];
+
+  @ApiPropertyOptional({ description: 'Lifetime in seconds.', minimum: 60, maximum: MAX_DEV_SIGN_IN_TTL_SECONDS, default: 3600 })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(MAX_DEV_SIGN_IN_TTL_SECONDS)
+  ttl_seconds?: number;
+}
+
+export class DevTokenResponseDto {
+  @ApiProperty({ description: 'A user token (HS256, signed with the dev key); never cross-tenant.' })
+  token: string;
+
+  @ApiProperty({ description: 'When it expires.', format: 'date-time' })
+  expires_at: string;
+}

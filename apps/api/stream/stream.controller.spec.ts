@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { fakeNode } from '../testing/fakes';
+import { createTestApp, type TestApp } from '../testing/test-app';
+import { StreamTickets } from './stream-tickets';
+
+/** SSE events from a real HTTP connection, read one at a time. */
+async function openStream(url: string): Promise<{ next(): Promise<{ event: string; data: any }>; close(): void }> {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal });
+  expect(response.headers.get('content-type')).toBe('text/event-stream');
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const queued: { event: string; data: any }[] = [];
+  let buffer = '';
+  return {
+    async next() {
+      while (queued.length === 0) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        buffer += decoder.decode(value, { stream: true });
+        const blocks = buffer.split('\n\n');
+        buffer = blocks.pop()!;
+        for (const block of blocks) {
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) queued.push({ event, data: JSON.parse(data) });
+        }
+      }
+      return queued.shift()!;
+    },
+    close: () => controller.abort(),
+  };
+}
+
+describe('change stream (/v1/stream)', () => {
+  let t: TestApp;
+  let base: string;
+
+  beforeEach(async () => {
+    t = await createTestApp({}, { auth: 'real' });
+    await t.app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    await t.app.close();
+  });
+
+  it("streams the ticket holder's tenant's job changes and node changes, and nothing of another tenant's", async () => {
+    const token = t.userToken({ tenant: 'default', scope: 'jobs:read' });
+    t.nodes.nodes = [fakeNode({ id: 'cpu-1' })];
+    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${token}`).expect(201);
+    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    const other = randomUUID();
+    const mine = randomUUID();
+    // Later than the stream's starting point (the fakes' clock is in 2025).
+    t.jobs.seed({ id: other, tenantId: 'other', state: 'RUNNING', updatedAt: new Date('2030-01-01T00:00:00Z') });
+    t.jobs.seed({ id: mine, state: 'RUNNING', updatedAt: new Date('2030-01-01T00:00:01Z') });
+    const received = [await stream.next()];
+    expect(received[0]).toEqual({ event: 'job', data: { id: mine, state: 'RUNNING', updated_at: '2030-01-01T00:00:01.000Z' } });
+    // The poll that sent the job event also took the nodes' starting point.
+    t.nodes.nodes = [fakeNode({ id: 'cpu-1', status: 'DRAINING' })];
+    received.push(await stream.next());
+    expect(received[1]).toEqual({ event: 'node', data: { node_id: 'cpu-1', status: 'DRAINING' } });
+    t.jobs.cycleAt = '2030-01-01 00:00:02+00';
+    received.push(await stream.next());
+    expect(received[2]).toEqual({ event: 'queue', data: { cycle_at: '2030-01-01 00:00:02+00' } });
+    stream.close();
+    expect(JSON.stringify(received)).not.toContain(other);
+  });
+
+  it('sends a change stamped before the last one but committed after it, and each change once', async () => {
+    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201);
+    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    const [early, late, next] = [randomUUID(), randomUUID(), randomUUID()];
+    t.jobs.seed({ id: early, state: 'RUNNING', updatedAt: new Date('2030-01-01T00:00:05Z') });
+    expect((await stream.next()).data.id).toBe(early);
+    // Its transaction started first (older stamp) but committed after `early` was sent.
+    t.jobs.seed({ id: late, state: 'QUEUED', updatedAt: new Date('2030-01-01T00:00:03Z') });
+    expect((await stream.next()).data.id).toBe(late);
+    t.jobs.seed({ id: next, state: 'QUEUED', updatedAt: new Date('2030-01-01T00:00:06Z') });
+    // Not `early` again, although every poll re-reads the look-back window.
+    expect((await stream.next()).data.id).toBe(next);
+    stream.close();
+  });
+
+  it('takes a ticket once: a reused, unknown or expired ticket is 401, and a ticket needs jobs:read', async () => {
+    const http = request(t.app.getHttpServer());
+    const { body } = await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201);
+    const first = await fetch(`${base}/v1/stream?ticket=${body.ticket}`);
+    expect(first.status).toBe(200);
+    await first.body!.cancel();
+    const again = await http.get(`/v1/stream?ticket=${body.ticket}`).expect(401);
+    expect(again.body.error.code).toBe('unauthorized');
+    await http.get('/v1/stream?ticket=nope').expect(401);
+    await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:submit' })}`).expect(403);
+    await http.post('/v1/stream/tickets').expect(401);
+
+    const tickets = new StreamTickets();
+    const issued = tickets.issue({ kind: 'user', subject: 's', tenantId: 'default', scopes: new Set(), crossTenant: false }, 0);
+    expect(tickets.redeem(issued.ticket, 30_001)).toBeNull();
+  });
+});

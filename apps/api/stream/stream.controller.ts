@@ -1,0 +1,63 @@
+import { Controller, Get, HttpCode, HttpStatus, Logger, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { ApiErrorCode } from '../../../libs/contracts';
+import { CurrentActor, Public, RequireScopes } from '../auth/auth.decorators';
+import type { RequestActor } from '../common/actor';
+import { DomainError } from '../common/domain-error';
+import { ApiErrorResponses } from '../common/error-response.dto';
+import { StreamService } from './stream.service';
+import { StreamTickets } from './stream-tickets';
+import { StreamQueryDto, StreamTicketResponseDto } from './stream.dto';
+
+@ApiTags('stream')
+@Controller('v1/stream')
+export class StreamController {
+  private readonly logger = new Logger('stream');
+
+  constructor(
+    private readonly tickets: StreamTickets,
+    private readonly stream: StreamService,
+  ) {}
+
+  @Post('tickets')
+  @HttpCode(HttpStatus.CREATED)
+  @RequireScopes('jobs:read')
+  @ApiOperation({ summary: 'A single-use, 30-second ticket to open the change stream with (EventSource cannot send a bearer token)' })
+  @ApiCreatedResponse({ type: StreamTicketResponseDto })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
+  issue(@CurrentActor() actor: RequestActor): StreamTicketResponseDto {
+    const { ticket, expiresAt } = this.tickets.issue(actor);
+    return { ticket, expires_at: expiresAt.toISOString() };
+  }
+
+  // Public to the bearer guard: the ticket is this route's credential.
+  @Get()
+  @Public()
+  @ApiOperation({
+    summary:
+      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions; a comment every 15 s keeps it open",
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
+  open(@Query() query: StreamQueryDto, @Req() req: Request, @Res() res: Response): void {
+    const actor = this.tickets.redeem(query.ticket);
+    if (!actor) throw new DomainError(ApiErrorCode.Unauthorized, 'stream ticket unknown, used or expired: get a new one');
+    res.status(HttpStatus.OK);
+    res.setHeader('Content-Type', 'text/event-stream');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.write('retry: 10000\n\n');
+    const stop = this.stream.follow(actor.tenantId, (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`), (error) => {
+      this.logger.warn({ msg: 'stream ended', error: String(error) });
+      res.end();
+    });
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.on('close', () => {
+      clearInterval(ping);
+      stop();
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JobsRepository, NodesRepository, type NodeEntity } from '../../../libs/db';
+
+export const STREAM_POLL_MS = 1000;
+const CHANGES_PER_POLL = 2000;
+// Longer than any ledger transaction: a change stamped earlier but committed later is still read (and sent once).
+const LOOKBACK_SECONDS = 5;
+
+export type StreamEvent = 'job' | 'node' | 'queue';
+
+/** What of a node the console redraws on: not last_seen_at, which moves on every heartbeat. */
+function nodeSignature(node: NodeEntity): string {
+  return [node.status, node.incarnation, node.usedSlots, node.usedCpuMillis, node.usedMemMb, node.usedGpus].join('/');
+}
+
+/**
+ * The change feed behind /v1/stream: polls the ledger once a second per open stream (jobs by updated_at,
+ * nodes by what the console shows, the scheduling cycle's time) and emits what changed. Polling the ledger keeps the feed exact
+ * without a second source of truth; a console has a handful of streams open, each one cheap indexed read.
+ */
+@Injectable()
+export class StreamService {
+  constructor(
+    @Inject(JobsRepository) private readonly jobs: JobsRepository,
+    @Inject(NodesRepository) private readonly nodes: NodesRepository,
+  ) {}
+
+  /** Calls `emit` for each change until the returned function is called; `fail` on a database error. */
+  follow(tenantId: string, emit: (event: StreamEvent, data: unknown) => void, fail: (error: unknown) => void, pollMs = STREAM_POLL_MS): () => void {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let since: string | null = null;
+    // What was sent per job (its updated_at, and when), kept for twice the look-back window.
+    const sent = new Map<string, { updatedAt: string; at: number }>();
+    let nodes: Map<string, string> | null = null;
+    let cycleAt: string | null | undefined;
+    const poll = async () => {
+      since ??= await this.jobs.clock();
+      const changes = await this.jobs.changedSince(tenantId, since, LOOKBACK_SECONDS, CHANGES_PER_POLL);
+      const now = Date.now();
+      for (const change of changes) {
+        if (sent.get(change.id)?.updatedAt === change.updated_at) continue;
+        sent.set(change.id, { updatedAt: change.updated_at, at: now });
+        emit('job', change);
+      }
+      if (changes.length > 0) since = changes[changes.length - 1].updated_at;
+      for (const [id, entry] of sent) if (entry.at < now - 2 * LOOKBACK_SECONDS * 1000) sent.delete(id);
+      const current = new Map((await this.nodes.list()).map((node) => [node.id, nodeSignature(node)]));
+      if (nodes) {
+        for (const [id, signature] of current) if (nodes.get(id) !== signature) emit('node', { node_id: id, status: signature.split('/')[0] });
+        for (const id of nodes.keys()) if (!current.has(id)) emit('node', { node_id: id, status: 'GONE' });
+      }
+      nodes = current;
+      // A cycle rewrites queue positions and pending reasons without touching the jobs' updated_at.
+      const cycle = await this.jobs.queueCycleAt();
+      if (cycleAt !== undefined && cycle !== cycleAt) emit('queue', { cycle_at: cycle });
+      cycleAt = cycle;
+    };
+    const loop = () => {
+      poll().then(
+        () => {
+          if (!stopped) timer = setTimeout(loop, pollMs);
+        },
+        (error: unknown) => {
+          if (!stopped) fail(error);
+        },
+      );
+    };
+    loop();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
+}

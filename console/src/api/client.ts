@@ -1,0 +1,73 @@
+import createClient, { type Middleware } from 'openapi-fetch';
+import type { components, paths } from '../../../libs/api-client/schema';
+import { readToken } from '../lib/session';
+
+export type Job = components['schemas']['JobResponseDto'];
+export type Assignment = components['schemas']['AssignmentResponseDto'];
+export type Node = components['schemas']['NodeResponseDto'];
+export type Overview = components['schemas']['OverviewResponseDto'];
+export type Whoami = components['schemas']['WhoamiResponseDto'];
+export type ConsoleConfig = components['schemas']['ConsoleConfigResponseDto'];
+export type JobListQuery = NonNullable<paths['/v1/jobs']['get']['parameters']['query']>;
+export type CreateJob = components['schemas']['CreateJobDto'];
+export type { components };
+export type ErrorBody = components['schemas']['ErrorBodyDto'];
+export type JobState = Job['state'];
+
+export const JOB_STATES: readonly JobState[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+export const UNAUTHORIZED_EVENT = 'mlis:unauthorized';
+
+/** A non-2xx answer from the API, with its error body; `status` 0 means the API could not be reached. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly requestId?: string,
+    readonly details?: ErrorBody['details'],
+  ) {
+    super(message);
+  }
+
+  get unreachable(): boolean {
+    return this.status === 0;
+  }
+}
+
+const auth: Middleware = {
+  onRequest({ request }) {
+    const token = readToken();
+    if (token) request.headers.set('Authorization', `Bearer ${token}`);
+    return request;
+  },
+  onResponse({ response }) {
+    // An expired or revoked token: back to sign-in, whatever page asked.
+    if (response.status === 401) window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+    return response;
+  },
+};
+
+/** The typed client, generated from the API's own OpenAPI document (libs/api-client/schema.d.ts). Same origin. */
+export const api = createClient<paths>({ baseUrl: '' });
+api.use(auth);
+
+type Result<T> = { data?: T; error?: unknown; response: Response };
+
+/** The data of a typed call, or an ApiError carrying the project's error body. */
+export async function unwrap<T>(call: Promise<Result<T>>): Promise<T> {
+  let result: Result<T>;
+  try {
+    result = await call;
+  } catch (cause) {
+    throw new ApiError(0, 'unreachable', `The API could not be reached (${cause instanceof Error ? cause.message : String(cause)})`);
+  }
+  if (result.response.ok) return result.data as T;
+  const body = (result.error as { error?: ErrorBody } | undefined)?.error;
+  throw new ApiError(
+    result.response.status,
+    body?.code ?? 'http_error',
+    body?.message ?? `HTTP ${result.response.status}`,
+    body?.request_id ?? result.response.headers.get('x-request-id') ?? undefined,
+    body?.details,
+  );
+}

@@ -1,0 +1,3 @@
+export * from './activity-logging.interceptor';
+export * from './logger';
+export * from './temporal-logger';

@@ -1,0 +1,36 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+// Values under these keys never reach a log line, at the top level or one object down.
+const SECRET_KEYS = ['authorization', 'token', 'worker_token', 'secret', 'password', 'bootstrapSecret', 'bootstrap_secret'];
+export const REDACTED_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
+
+// MLIS_LOG_LEVEL also takes Nest's names.
+const ALIASES: Record<string, string> = { log: 'info', verbose: 'trace' };
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
+
+/**
+ * The JSON-lines logger of every MLIS process (the API's through apps/api/common/logger.ts): one object per line with `level`, `time` (ISO),
+ * `process`, `pid`, the given bindings (a node's `node` and `group`) and `msg`; secrets redacted.
+ */
+export function createLogger(process: 'api' | 'control' | 'node', level: string, bindings: Record<string, unknown> = {}, destination?: pino.DestinationStream): Logger {
+  const resolved = ALIASES[level] ?? level;
+  return pino(
+    {
+      level: LEVELS.has(resolved) ? resolved : 'info',
+      base: { process, pid: globalThis.process.pid, ...bindings },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+/** The error fields worth a log line: its type and message, never the objects it carries. */
+export function errorFields(error: unknown): { error: string; error_type?: string } {
+  if (!(error instanceof Error)) return { error: String(error) };
+  const type = (error as { type?: unknown }).type;
+  return { error: error.message, ...(typeof type === 'string' ? { error_type: type } : { error_type: error.name }) };
+}

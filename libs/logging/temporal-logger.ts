@@ -1,0 +1,21 @@
+import type { Logger as SdkLogger, LogLevel, LogMetadata } from '@temporalio/common';
+import type { Logger } from './logger';
+
+const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+
+/** The Temporal SDK's logs (worker state, bundling, core warnings) as lines of our logger, its metadata as fields. */
+export function temporalLogger(logger: Logger): SdkLogger {
+  const write = (level: LogLevel, message: string, meta?: LogMetadata): void => {
+    // Symbol keys (the SDK's internal markers) are not loggable fields.
+    const fields = Object.fromEntries(Object.entries(meta ?? {}));
+    logger[LEVELS[level]]({ sdk: true, ...fields }, message);
+  };
+  return {
+    log: write,
+    trace: (message, meta) => write('TRACE', message, meta),
+    debug: (message, meta) => write('DEBUG', message, meta),
+    info: (message, meta) => write('INFO', message, meta),
+    warn: (message, meta) => write('WARN', message, meta),
+    error: (message, meta) => write('ERROR', message, meta),
+  };
+}

@@ -1,0 +1,108 @@
+import { Transform } from 'node:stream';
+import { Counter, Gauge, Histogram } from 'prom-client';
+
+// Every metric an MLIS process observes in-process, defined once here so that any module can record into it.
+// None registers itself: each process's registry (process-registry.ts) serves only the ones that process
+// records, so no endpoint advertises a series that can never move. Names follow Prometheus' conventions:
+// base units (seconds, bytes), `_total` on counters, labels with a small, fixed set of values.
+
+// Seconds from submission to a job's first RUNNING attempt: from a blink to a long queue.
+const WAIT_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+// Seconds one attempt runs: inference calls to hour-long jobs.
+const RUN_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+// One scheduling cycle is milliseconds (docs/benchmarks.md); the tail shows lock waits.
+const CYCLE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** API: every request, by the route pattern that matched (never the raw path), method and status class. */
+export const httpRequestDuration = new Histogram({
+  name: 'mlis_http_request_duration_seconds',
+  help: 'HTTP request duration by method, matched route pattern ("unmatched" for none) and status class (2xx, 4xx, ...).',
+  labelNames: ['method', 'route', 'status_class'] as const,
+  buckets: HTTP_BUCKETS,
+  registers: [],
+});
+
+/** API and control: each process that runs scheduling cycles observes its own. */
+export const schedulerCycleDuration = new Histogram({
+  name: 'mlis_scheduler_cycle_duration_seconds',
+  help: 'Duration of one scheduling cycle in this process, lock wait included.',
+  buckets: CYCLE_BUCKETS,
+  registers: [],
+});
+
+/** Control: when a node confirms it started a job's first attempt. */
+export const admissionWait = new Histogram({
+  name: 'mlis_admission_wait_seconds',
+  help: "Time from a job's submission to its first attempt RUNNING on a node, by the node's worker group.",
+  labelNames: ['group'] as const,
+  buckets: WAIT_BUCKETS,
+  registers: [],
+});
+
+/** Control: when an attempt that had started ends, whatever ended it. */
+export const runDuration = new Histogram({
+  name: 'mlis_run_duration_seconds',
+  help: 'Running time of one attempt (RUNNING to its end) by task type and outcome (SUCCEEDED, FAILED, LOST, CANCELLED, PREEMPTED).',
+  labelNames: ['task_type', 'outcome'] as const,
+  buckets: RUN_BUCKETS,
+  registers: [],
+});
+
+/** Control: an attempt whose node went silent (heartbeat or schedule-to-start timeout). */
+export const leaseLosses = new Counter({
+  name: 'mlis_lease_losses_total',
+  help: 'Attempts ended LOST (the node stopped heartbeating or never picked the attempt up), by worker group.',
+  labelNames: ['group'] as const,
+  registers: [],
+});
+
+/** Control: an attempt evicted for a higher-priority job. */
+export const preemptions = new Counter({
+  name: 'mlis_preemptions_total',
+  help: 'Attempts ended PREEMPTED to make room for a higher-priority job, by worker group.',
+  labelNames: ['group'] as const,
+  registers: [],
+});
+
+/** Node: assignments this node is executing now. */
+export const nodeRunsInProgress = new Gauge({
+  name: 'mlis_node_runs_in_progress',
+  help: 'Attempts this node is running now, by task type.',
+  labelNames: ['task_type'] as const,
+  registers: [],
+});
+
+/** API (uploads in, downloads out) and nodes (inputs in, outputs out): the artifacts branch records into it. */
+export const artifactBytes = new Counter({
+  name: 'mlis_artifact_bytes_total',
+  help: 'Artifact bytes moved by this process, by direction (in: received or read, out: sent or written).',
+  labelNames: ['direction'] as const,
+  registers: [],
+});
+
+/** Node: a model runner looked a model up in its warm pool. */
+export const modelCacheLookups = new Counter({
+  name: 'mlis_model_cache_lookups_total',
+  help: "Model cache lookups on this node by result (hit: the model was loaded; miss: it had to be loaded).",
+  labelNames: ['result'] as const,
+  registers: [],
+});
+
+/** Node: a model runner ran one batch. */
+export const modelBatchSize = new Histogram({
+  name: 'mlis_model_batch_size',
+  help: 'Inputs per model invocation (batch size) on this node.',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+  registers: [],
+});
+
+/** A pass-through stream that counts what flows through it in mlis_artifact_bytes_total (no listener: it never starts the flow itself). */
+export function countArtifactBytes(direction: 'in' | 'out'): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      artifactBytes.inc({ direction }, chunk.length);
+      done(null, chunk);
+    },
+  });
+}

@@ -1,0 +1,26 @@
+import { createProcessRegistry } from './process-registry';
+
+async function names(registry: ReturnType<typeof createProcessRegistry>): Promise<string[]> {
+  return (await registry.getMetricsAsJSON()).map((metric) => metric.name);
+}
+
+describe(createProcessRegistry.name, () => {
+  it('serves build info and only what each process records', async () => {
+    const api = await names(createProcessRegistry('api', { revision: 'abc123' }));
+    const control = await names(createProcessRegistry('control', { revision: 'abc123' }));
+    const node = await names(createProcessRegistry('node', { revision: 'abc123', defaultLabels: { group: 'gpu', node: 'gpu-1' } }));
+    for (const served of [api, control, node]) expect(served).toEqual(expect.arrayContaining(['mlis_build_info', 'process_cpu_seconds_total']));
+    expect(api).toEqual(expect.arrayContaining(['mlis_http_request_duration_seconds', 'mlis_scheduler_cycle_duration_seconds']));
+    expect(control).toEqual(expect.arrayContaining(['mlis_admission_wait_seconds', 'mlis_run_duration_seconds', 'mlis_lease_losses_total', 'mlis_preemptions_total']));
+    expect(control).not.toContain('mlis_http_request_duration_seconds');
+    expect(node).toEqual(expect.arrayContaining(['mlis_node_runs_in_progress', 'mlis_model_cache_lookups_total', 'mlis_model_batch_size']));
+    expect(node).not.toContain('mlis_admission_wait_seconds');
+    // Gauges named like counters are left out (promtool rejects them).
+    expect([...api, ...control, ...node].filter((name) => name.startsWith('nodejs_') && name.endsWith('_total'))).toEqual([]);
+  });
+
+  it('labels build info with the process, version and revision, and a node\'s series with its group and id', async () => {
+    const text = await createProcessRegistry('node', { revision: 'abc123', defaultLabels: { group: 'gpu', node: 'gpu-1' } }).metrics();
+    expect(text).toMatch(/^mlis_build_info\{process="node",version="\d+\.\d+\.\d+",revision="abc123",nodejs_version="v\d+[^"]*",group="gpu",node="gpu-1"\} 1$/m);
+  });
+});

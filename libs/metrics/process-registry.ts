@@ -1,0 +1,51 @@
+import { collectDefaultMetrics, Gauge, Registry, type Metric } from 'prom-client';
+import { version } from '../../package.json';
+import {
+  admissionWait,
+  artifactBytes,
+  httpRequestDuration,
+  leaseLosses,
+  modelBatchSize,
+  modelCacheLookups,
+  nodeRunsInProgress,
+  preemptions,
+  runDuration,
+  schedulerCycleDuration,
+} from './mlis-metrics';
+
+export type MlisProcess = 'api' | 'control' | 'node';
+
+/**
+ * What each process records (ADR 0016). Ledger-wide figures (jobs, waiting reasons, capacity, heartbeat age)
+ * are not here: the API reads them from Postgres at scrape time (apps/api/metrics).
+ */
+export const PROCESS_METRICS: Record<MlisProcess, Metric[]> = {
+  api: [httpRequestDuration, schedulerCycleDuration, artifactBytes],
+  control: [schedulerCycleDuration, admissionWait, runDuration, leaseLosses, preemptions],
+  node: [nodeRunsInProgress, artifactBytes, modelCacheLookups, modelBatchSize],
+};
+
+export interface ProcessRegistryOptions {
+  /** The commit or tag this build came from (MLIS_BUILD_REVISION). */
+  revision: string;
+  /** Labels on every series of this process, e.g. a node's group and id. */
+  defaultLabels?: Record<string, string>;
+}
+
+/** A registry with Node's process metrics, `mlis_build_info` and the metrics this process records. */
+export function createProcessRegistry(process: MlisProcess, { revision, defaultLabels }: ProcessRegistryOptions): Registry {
+  const registry = new Registry();
+  if (defaultLabels) registry.setDefaultLabels(defaultLabels);
+  collectDefaultMetrics({ register: registry });
+  // Gauges that prom-client names with `_total`, a suffix Prometheus reserves for counters (promtool flags
+  // them); the same counts stay in nodejs_active_handles / _requests / _resources, by type.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  new Gauge({
+    name: 'mlis_build_info',
+    help: 'Always 1; the labels say which process and build this is.',
+    labelNames: ['process', 'version', 'revision', 'nodejs_version'] as const,
+    registers: [registry],
+  }).set({ process, version, revision, nodejs_version: globalThis.process.version }, 1);
+  for (const metric of PROCESS_METRICS[process]) registry.registerMetric(metric);
+  return registry;
+}

@@ -1,0 +1,71 @@
+import type { Server } from 'node:http';
+import { createServer } from 'node:net';
+import type { Logger } from '@temporalio/common';
+import { Runtime } from '@temporalio/worker';
+import { startMetricsServer } from './metrics-server';
+import { createProcessRegistry } from './process-registry';
+
+// Imported by the Temporal worker processes only (control, nodes): @temporalio/worker loads the native core.
+
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Installs the Temporal runtime with its Prometheus exporter (task slots, poll and schedule-to-start latency,
+ * in seconds, counters with `_total`) on a loopback port only this process knows, and returns a reader of
+ * that exposition, which the process's own /metrics appends. One endpoint per process keeps scrape
+ * configuration to one target. Must run before the first Temporal connection of the process.
+ */
+async function installTemporalRuntimeMetrics(logger: Logger, globalTags: Record<string, string>): Promise<() => Promise<string>> {
+  const port = await freeLoopbackPort();
+  Runtime.install({
+    logger,
+    telemetryOptions: {
+      metrics: {
+        prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true },
+        globalTags,
+        // The scrape's job and instance labels already say which process this is.
+        attachServiceName: false,
+      },
+    },
+  });
+  return async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    if (!response.ok) throw new Error(`the Temporal runtime's metrics answered ${response.status}`);
+    return response.text();
+  };
+}
+
+export interface WorkerProcessMetricsOptions {
+  process: 'control' | 'node';
+  /** Where the Temporal runtime's own logs go. */
+  logger: Logger;
+  host: string;
+  /** 0: no metrics server, and the Temporal runtime keeps its defaults. */
+  port: number;
+  revision: string;
+  /** On every series of the process, the Temporal SDK's included (a node's group and id). */
+  labels?: Record<string, string>;
+}
+
+/**
+ * Installs the Temporal runtime of a worker process (control, node) with our logger and, unless the port is 0,
+ * serves its /metrics: its own metrics and the SDK's. Call before connecting to Temporal.
+ */
+export async function installWorkerRuntime({ process, logger, host, port, revision, labels }: WorkerProcessMetricsOptions): Promise<Server | undefined> {
+  if (port === 0) {
+    Runtime.install({ logger });
+    return undefined;
+  }
+  const readTemporal = await installTemporalRuntimeMetrics(logger, labels ?? {});
+  const registry = createProcessRegistry(process, { revision, defaultLabels: labels });
+  return startMetricsServer({ host, port, registry, extra: readTemporal });
+}
