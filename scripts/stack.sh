@@ -108,8 +108,9 @@ stop_process() {
       log "$name stopped (pid $pid, SIG$signal)"
     fi
   fi
-  if [[ -f "$(supervisor_file "$name")" ]]; then
-    supervisor="$(cat "$(supervisor_file "$name")")"
+  # The supervisor removes its own pid file when it sees the marker: it may be gone already.
+  supervisor="$(cat "$(supervisor_file "$name")" 2>/dev/null || true)"
+  if [[ -n "$supervisor" ]]; then
     for _ in $(seq 1 50); do kill -0 "$supervisor" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$supervisor" 2>/dev/null || true
   fi
