@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, type PipeTransform } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
@@ -52,8 +52,6 @@ export class TenantsController {
   @ApiParam({ name: 'id', description: 'Tenant id.', schema: { type: 'string', pattern: TENANT_ID_PATTERN.source } })
   @ApiOperation({ summary: 'Change a tenant\'s name or limits; null removes a limit (scope admin:tenants)' })
   @ApiOkResponse({ type: TenantResponseDto })
-  // No body, or {}, changes nothing and answers the tenant as it is.
-  @ApiBody({ type: UpdateTenantDto, required: false })
   @ApiErrorResponses(ApiErrorCode.ValidationFailed, ApiErrorCode.MalformedJson, ApiErrorCode.TenantNotFound)
   update(
     @CurrentActor() actor: RequestActor,
