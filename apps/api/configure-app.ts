@@ -31,8 +31,8 @@ function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): vo
     delete property.example;
     delete property.default;
   }
-  Object.assign(createJob.properties.priority_class as SchemaObject, { enum: config.scheduling.priorityClasses.map((c) => c.name) });
-  Object.assign(createJob.properties.worker_group as SchemaObject, { enum: config.workerGroups });
+  // Configured priority classes and worker groups stay out of the document: the console's types are generated
+  // from it once, and a deployment configures its own (an unknown one is a 400 naming the configured ones).
   // JSON Schema's propertyNames: OpenAPI 3.0 has no keyword for map keys, and the fuzzer reads this one.
   Object.assign(createJob.properties.node_selector as SchemaObject, { propertyNames: { pattern: LABEL_KEY_PATTERN.source } });
   // Bodies are validated with forbidNonWhitelisted: a field the schema does not name is refused.

@@ -677,17 +677,13 @@ export interface components {
             gpu?: number;
             /** @description Higher runs first among waiting jobs. Give this or priority_class, not both. Default 0. */
             priority?: number;
-            /**
-             * @description A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default).
-             * @enum {string}
-             */
-            priority_class?: "low" | "normal" | "high" | "urgent";
+            /** @description A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default). */
+            priority_class?: string;
             /**
              * @description Run only on nodes of this worker group.
              * @example gpu
-             * @enum {string}
              */
-            worker_group?: "cpu" | "gpu";
+            worker_group?: string;
             /**
              * @description Run only on nodes carrying every one of these labels (at most 16; keys ^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$, values ^[A-Za-z0-9._-]{0,63}$).
              * @example {

@@ -37,15 +37,15 @@ const DEFAULT_POLL_INTERVAL_MS = 500;
 
 export function createJobRequest(taskType: string, options: SubmitOptions): CreateJobRequest {
   const fileParams = options.paramsFile === undefined ? undefined : readParamsFile(options.paramsFile);
-  // The API checks the task type and class against what it runs and is configured with; the CLI passes them through.
+  // The API checks the task type against the ones it runs; the CLI passes it through.
   const request: CreateJobRequest = { task_type: taskType as CreateJobRequest['task_type'], params: buildParams(fileParams, options.param ?? [], options.seconds) };
   // Only what was given: the API owns the defaults.
   if (options.cpu !== undefined) request.cpu = options.cpu;
   if (options.memMb !== undefined) request.mem_mb = options.memMb;
   if (options.gpu !== undefined) request.gpu = options.gpu;
   if (options.priority !== undefined) request.priority = options.priority;
-  if (options.priorityClass !== undefined) request.priority_class = options.priorityClass as CreateJobRequest['priority_class'];
-  if (options.workerGroup !== undefined) request.worker_group = options.workerGroup as CreateJobRequest['worker_group'];
+  if (options.priorityClass !== undefined) request.priority_class = options.priorityClass;
+  if (options.workerGroup !== undefined) request.worker_group = options.workerGroup;
   if (options.selector !== undefined) request.node_selector = options.selector;
   if (options.gpuModel !== undefined) request.gpu_model = options.gpuModel;
   if (options.gpuMemoryMb !== undefined) request.gpu_memory_mb = options.gpuMemoryMb;
