@@ -76,15 +76,17 @@ function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, notifyStarted = j
   env.on('heartbeat', (details: unknown) => heartbeats.push(details));
   const lines: string[] = [];
   const artifacts = new FakeNodeArtifacts();
+  const completions: unknown[] = [];
   const activities = createExecutionActivities({
     runners,
     artifacts,
     inlinePayloadMaxBytes: INLINE_MAX_BYTES,
     notifyStarted,
     log: (line) => lines.push(line),
+    recordCompletion: (done) => completions.push(done),
   });
   const run = (input: RunAssignmentInput) => env.run(activities.runAssignment, input);
-  return { env, heartbeats, lines, notifyStarted, run, artifacts };
+  return { env, heartbeats, lines, notifyStarted, run, artifacts, completions };
 }
 
 /** A runner whose run() is supplied by the test. */
@@ -94,8 +96,10 @@ function fakeRunner(run: Runner['run']): ReadonlyMap<string, Runner> {
 
 describe('createExecutionActivities', () => {
   it('runs the runner, signals the start and heartbeats', async () => {
-    const { run, heartbeats, notifyStarted, lines } = setup();
+    const { run, heartbeats, notifyStarted, lines, completions } = setup();
     await expect(run(assignment())).resolves.toEqual({ result: { slept: 0.05 } });
+    // One record per completed execution, for tests that count effects.
+    expect(completions).toEqual([{ jobId: assignment().jobId, attempt: 1, assignmentId: assignment().assignmentId }]);
     expect(notifyStarted).toHaveBeenCalledWith({ jobId: assignment().jobId, attempt: 1 });
     expect(heartbeats[0]).toEqual({ phase: 'started' });
     expect(lines[0]).toMatch(/^job 1111.* attempt 1 \(sleep\) started/);
@@ -185,9 +189,10 @@ describe('createExecutionActivities', () => {
   });
 
   it('turns a runner error into a non-retryable RunnerError carrying its message', async () => {
-    const { run } = setup(fakeRunner(async () => Promise.reject(new Error('model exploded'))));
+    const { run, completions } = setup(fakeRunner(async () => Promise.reject(new Error('model exploded'))));
     const failure = await failureOf(run(assignment({ taskType: 'fake' })));
     expect(failure).toMatchObject({ type: FailureCode.RunnerError, nonRetryable: true, message: 'model exploded' });
+    expect(completions).toEqual([]);
   });
 
   it('keeps heartbeating in the background while a runner is busy', async () => {

@@ -22,6 +22,8 @@ export interface ExecutionActivityDeps {
   notifyStarted: (input: { jobId: string; attempt: number }) => Promise<void>;
   /** One line per assignment start and end; defaults to the activity logger. */
   log?: (line: string) => void;
+  /** Called once per runner execution that completed, before its result is reported (MLIS_NODE_EXECUTION_LOG). */
+  recordCompletion?: (input: { jobId: string; attempt: number; assignmentId: string }) => void;
 }
 
 function invalidParams(error: InvalidParamsError): ApplicationFailure {
@@ -76,7 +78,7 @@ function runContext(context: Context, input: RunAssignmentInput, artifacts: Arti
 }
 
 /** Execution activities run on a node's own task queue; the heartbeat timeout is the assignment's lease. */
-export function createExecutionActivities({ runners, artifacts, inlinePayloadMaxBytes, notifyStarted, log }: ExecutionActivityDeps) {
+export function createExecutionActivities({ runners, artifacts, inlinePayloadMaxBytes, notifyStarted, log, recordCompletion }: ExecutionActivityDeps) {
   /** Params that were too large to travel inline come from their artifact. */
   const paramsOf = async (input: RunAssignmentInput, reader: ArtifactReader, signal: AbortSignal): Promise<unknown> => {
     if (!input.paramsArtifactId) return input.params;
@@ -130,6 +132,7 @@ export function createExecutionActivities({ runners, artifacts, inlinePayloadMax
         if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
         // Racing `cancelled` ends the attempt promptly even if a runner ignores its signal.
         const result = await Promise.race([runner.run(params, run), context.cancelled]);
+        recordCompletion?.({ jobId: input.jobId, attempt: input.attempt, assignmentId: input.assignmentId });
         const output = await outputOf(input, result, context.cancellationSignal);
         const where = 'resultArtifactId' in output ? ` (result in artifact ${output.resultArtifactId})` : '';
         say(`${name} succeeded in ${((Date.now() - startedAt) / 1000).toFixed(2)} s${where}`);

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Postgres for MLIS. With DATABASE_URL set, uses that server as is; otherwise a project-local dev cluster
 # in .mlis/pg (port MLIS_PG_PORT, default 55432, 127.0.0.1 only, trust auth: it is a dev cluster).
+# Two roles: mlis owns the database and runs migrations; mlis_app is what api and control connect as.
 #
-#   postgres.sh start          start the local cluster (initdb, role mlis, database mlis) or check DATABASE_URL
+#   postgres.sh start          start the local cluster (initdb, roles mlis and mlis_app, database mlis) or check DATABASE_URL
 #   postgres.sh stop           stop the local cluster
+#   postgres.sh crash          stop the local cluster with an immediate shutdown (no checkpoint: a crash, for chaos tests)
 #   postgres.sh status         exit 0 when reachable
-#   postgres.sh url            print the connection URL of the mlis database
-#   postgres.sh createdb NAME  create database NAME owned by mlis, if missing
-#   postgres.sh psql [ARGS]    psql on the mlis database
+#   postgres.sh url            print the runtime role's URL of the mlis database (DATABASE_URL)
+#   postgres.sh owner-url      print the owner's URL (MLIS_MIGRATION_DATABASE_URL, else DATABASE_URL when set)
+#   postgres.sh createdb NAME  create database NAME owned by the owner, if missing
+#   postgres.sh psql [ARGS]    psql on the mlis database, as the owner
 #
 # MLIS_PG_FAST=1 (tests) starts the local cluster with fsync, synchronous_commit and full_page_writes off.
 set -euo pipefail
@@ -20,6 +23,7 @@ DATA="$PG_DIR/data"
 SOCKET_DIR="$PG_DIR/run"
 LOG_FILE="$PG_DIR/postgres.log"
 ROLE=mlis
+APP_ROLE=mlis_app
 DATABASE=mlis
 
 pg_bin() {
@@ -97,13 +101,22 @@ start_local() {
   fi
   local_psql -d postgres <<SQL
 SELECT 'CREATE ROLE $ROLE LOGIN CREATEDB' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$ROLE') \gexec
+SELECT 'CREATE ROLE $APP_ROLE LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_ROLE') \gexec
+-- DROP DATABASE ... WITH (FORCE) as the owner ends the runtime role's sessions too.
+SELECT 'GRANT pg_signal_backend TO $ROLE' WHERE NOT pg_has_role('$ROLE', 'pg_signal_backend', 'MEMBER') \gexec
 SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DATABASE') \gexec
 SQL
   log "ready: $(url)"
 }
 
 url() {
-  if [[ -n "${DATABASE_URL:-}" ]]; then printf '%s\n' "$DATABASE_URL"; else printf 'postgres://%s@127.0.0.1:%s/%s\n' "$ROLE" "$PORT" "$DATABASE"; fi
+  if [[ -n "${DATABASE_URL:-}" ]]; then printf '%s\n' "$DATABASE_URL"; else printf 'postgres://%s@127.0.0.1:%s/%s\n' "$APP_ROLE" "$PORT" "$DATABASE"; fi
+}
+
+owner_url() {
+  if [[ -n "${MLIS_MIGRATION_DATABASE_URL:-}" ]]; then printf '%s\n' "$MLIS_MIGRATION_DATABASE_URL"
+  elif [[ -n "${DATABASE_URL:-}" ]]; then printf '%s\n' "$DATABASE_URL"
+  else printf 'postgres://%s@127.0.0.1:%s/%s\n' "$ROLE" "$PORT" "$DATABASE"; fi
 }
 
 client_bin() {
@@ -113,7 +126,7 @@ client_bin() {
 }
 
 reachable() {
-  "$(client_bin)/psql" -X -q -d "$(url)" -c 'SELECT 1' >/dev/null 2>&1
+  "$(client_bin)/psql" -X -q -d "$(owner_url)" -c 'SELECT 1' >/dev/null 2>&1
 }
 
 create_database() {
@@ -123,7 +136,7 @@ create_database() {
   mkdir -p "$MLIS_STATE"
   exec 9>"$MLIS_STATE/.pg-createdb.lock"
   flock 9
-  "$(client_bin)/psql" -X -q -v ON_ERROR_STOP=1 -d "$(url)" <<SQL
+  "$(client_bin)/psql" -X -q -v ON_ERROR_STOP=1 -d "$(owner_url)" <<SQL
 SELECT 'CREATE DATABASE $name' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$name') \gexec
 SQL
 }
@@ -150,11 +163,19 @@ case "${1:-}" in
       log "not running"
     fi
     ;;
+  crash)
+    [[ -z "${DATABASE_URL:-}" ]] || die "DATABASE_URL is set: crash only stops the project-local cluster"
+    PGBIN="$(pg_bin)"
+    running || die "not running"
+    as_owner "$PGBIN/pg_ctl" stop -D "$DATA" -m immediate -w >/dev/null
+    log "crashed (immediate shutdown)"
+    ;;
   status)
     if reachable; then echo "running $(url)"; else echo "stopped"; exit 1; fi
     ;;
   url) url ;;
+  owner-url) owner_url ;;
   createdb) create_database "${2:?database name}" ;;
-  psql) shift; exec "$(client_bin)/psql" -X -d "$(url)" "$@" ;;
-  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  psql) shift; exec "$(client_bin)/psql" -X -d "$(owner_url)" "$@" ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

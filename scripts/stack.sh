@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Starts and stops the MLIS processes (api, control, executor nodes) in the background, by pid file.
+# Starts and stops the MLIS processes (api, control, executor nodes) in the background, each under a supervisor
+# that restarts it with backoff when it exits without the operator asking (a crash, kill -9, an OOM kill).
 # Postgres and the Temporal dev server are started separately (scripts/postgres.sh, temporal/dev-server.sh).
 #
-#   stack.sh start                 api + control + every node of MLIS_STACK_NODES, then wait until ready
+#   stack.sh start                 api + control + every node of MLIS_STACK_NODES, supervised, then wait until ready
 #   stack.sh stop                  stop everything this state dir started (SIGTERM, then SIGKILL after a grace period)
-#   stack.sh start-node ID         (re)start one node of MLIS_STACK_NODES
-#   stack.sh stop-node ID [SIG]    stop one node (default TERM; KILL simulates a crash)
-#   stack.sh pid NAME              print the pid of api, control or a node
+#   stack.sh start-node ID         (re)start one node of MLIS_STACK_NODES, supervised
+#   stack.sh stop-node ID [SIG]    stop one node and its supervisor (default TERM); it stays down
+#   stack.sh pid NAME              print the pid of api, control or a node (the process, not its supervisor)
 #   stack.sh metrics-port NAME     print the /metrics port of control or a node
-#   stack.sh status
+#   stack.sh status                each process, its pid and how often its supervisor restarted it
+#
+# Restarts: api and control after MLIS_SUPERVISE_BACKOFF_SECONDS (1), a node after its lease has run out
+# (MLIS_LEASE_SECONDS + 2, so its lost work is placed elsewhere first and it comes back as a new incarnation);
+# each further restart waits twice as long, at most MLIS_SUPERVISE_MAX_BACKOFF_SECONDS (60); a process that ran
+# 60 s starts again from the first delay. Every restart is a line in the process's log and in supervisor.log.
 #
 # Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
 # list of id:group:slots:cpu:mem_mb:gpus), MLIS_MODEL_DIR (default: what scripts/install-model.sh installs),
@@ -28,33 +34,88 @@ METRICS_PORT="${MLIS_STACK_METRICS_PORT:-9464}"
 export MLIS_API_URL="$API_URL"
 
 pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
+supervisor_file() { printf '%s/%s.supervisor.pid' "$STATE_DIR" "$1"; }
+stopped_file() { printf '%s/%s.stopped' "$STATE_DIR" "$1"; }
+restarts_file() { printf '%s/%s.restarts' "$STATE_DIR" "$1"; }
 log_file() { printf '%s/%s.log' "$STATE_DIR" "$1"; }
+BACKOFF="${MLIS_SUPERVISE_BACKOFF_SECONDS:-1}"
+NODE_BACKOFF=$(( ${MLIS_LEASE_SECONDS:-10} + 2 ))
+MAX_BACKOFF="${MLIS_SUPERVISE_MAX_BACKOFF_SECONDS:-60}"
 
-# launch NAME ENV... -- COMMAND...: runs in its own session so a stop never hits the caller.
-launch() {
-  local name="$1"; shift
+# supervise NAME FIRST_BACKOFF ENV... -- COMMAND...: runs COMMAND, and again after a backoff each time it exits,
+# until the operator's stop marker exists. Runs in its own session (see launch); writes the child's pid file.
+supervise() {
+  local name="$1" first="$2"; shift 2
   local env_args=()
   while [[ "$1" != "--" ]]; do env_args+=("$1"); shift; done
   shift
-  if pid_alive "$(pid_file "$name")"; then log "$name already running (pid $(cat "$(pid_file "$name")"))"; return; fi
+  local backoff="$first" restarts=0 child status started
+  # The operator's TERM goes to the child (stop_process); one sent here is passed on to it.
+  trap '[[ -n "${child:-}" ]] && kill -TERM "$child" 2>/dev/null' TERM INT
+  while [[ ! -e "$(stopped_file "$name")" ]]; do
+    started=$SECONDS
+    env "${env_args[@]}" "$@" &
+    child=$!
+    echo "$child" >"$(pid_file "$name")"
+    status=0
+    wait "$child" || status=$?
+    # wait returns early when a trapped signal arrives: wait for the child itself to end.
+    while kill -0 "$child" 2>/dev/null; do wait "$child" || status=$?; done
+    [[ -e "$(stopped_file "$name")" ]] && break
+    if ((SECONDS - started >= 60)); then backoff="$first"; fi
+    restarts=$((restarts + 1))
+    echo "$restarts" >"$(restarts_file "$name")"
+    printf '%s [supervisor] %s (pid %s) exited with status %s; restart %s in %ss\n' "$(date -u +%FT%TZ)" "$name" "$child" "$status" "$restarts" "$backoff" \
+      | tee -a "$STATE_DIR/supervisor.log"
+    local resume=$((SECONDS + backoff))
+    while ((SECONDS < resume)) && [[ ! -e "$(stopped_file "$name")" ]]; do sleep 0.2; done
+    backoff=$((backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : backoff * 2))
+  done
+  rm -f "$(supervisor_file "$name")"
+}
+
+# launch NAME FIRST_BACKOFF ENV... -- COMMAND...: a supervised process in its own session, so a stop never hits the caller.
+launch() {
+  local name="$1" first="$2"; shift 2
+  if pid_alive "$(supervisor_file "$name")"; then log "$name already running (pid $(cat "$(pid_file "$name")"), supervised)"; return; fi
   mkdir -p "$STATE_DIR"
-  env "${env_args[@]}" setsid "$@" >>"$(log_file "$name")" 2>&1 < /dev/null &
-  echo $! >"$(pid_file "$name")"
-  log "$name started (pid $!, log $(log_file "$name"))"
+  rm -f "$(stopped_file "$name")" "$(pid_file "$name")" "$(restarts_file "$name")"
+  setsid bash "$ROOT/scripts/stack.sh" __supervise "$name" "$first" "$@" >>"$(log_file "$name")" 2>&1 </dev/null &
+  echo $! >"$(supervisor_file "$name")"
+  wait_until 10 "$name to start" test -s "$(pid_file "$name")"
+  log "$name started (pid $(cat "$(pid_file "$name")"), supervised by $!, log $(log_file "$name"))"
+}
+
+# wait_gone PID: up to 10 s, then SIGKILL.
+wait_gone() {
+  local pid="$1" name="$2"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  log "$name did not stop in 10s: SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
 }
 
 stop_process() {
-  local name="$1" signal="${2:-TERM}" file pid
+  local name="$1" signal="${2:-TERM}" file pid supervisor
+  mkdir -p "$STATE_DIR"
+  # The marker first: the supervisor must not restart what the operator stops.
+  touch "$(stopped_file "$name")"
   file="$(pid_file "$name")"
-  [[ -f "$file" ]] || return 0
-  pid="$(cat "$file")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "-$signal" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then log "$name did not stop in 10s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-    log "$name stopped (pid $pid, SIG$signal)"
+  if [[ -f "$file" ]]; then
+    pid="$(cat "$file")"
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "-$signal" "$pid" 2>/dev/null || true
+      wait_gone "$pid" "$name"
+      log "$name stopped (pid $pid, SIG$signal)"
+    fi
   fi
-  rm -f "$file"
+  # The supervisor removes its own pid file when it sees the marker: it may be gone already.
+  supervisor="$(cat "$(supervisor_file "$name")" 2>/dev/null || true)"
+  if [[ -n "$supervisor" ]]; then
+    for _ in $(seq 1 50); do kill -0 "$supervisor" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$supervisor" 2>/dev/null || true
+  fi
+  # The pid file stays: status reports the process as stopped.
+  rm -f "$(supervisor_file "$name")"
 }
 
 node_spec() {
@@ -85,7 +146,7 @@ ensure_model() {
 start_node() {
   local id group slots cpu mem gpus
   IFS=: read -r id group slots cpu mem gpus <<<"$(node_spec "$1")"
-  launch "node-$id" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
+  launch "node-$id" "$NODE_BACKOFF" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
     MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- node "$ROOT/dist/apps/worker/main.js"
 }
 
@@ -96,11 +157,11 @@ case "${1:-}" in
     bash "$ROOT/scripts/secrets.sh" ensure
     # shellcheck disable=SC2086 # the flags are words
     # The console build (npm run build) is served at /console; its job pages link to this Temporal Web UI.
-    launch api MLIS_CONSOLE_DIR="${MLIS_CONSOLE_DIR:-$ROOT/console/dist}" \
+    launch api "$BACKOFF" MLIS_CONSOLE_DIR="${MLIS_CONSOLE_DIR:-$ROOT/console/dist}" \
       MLIS_TEMPORAL_UI_URL="${MLIS_TEMPORAL_UI_URL:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}}" \
       -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
     # shellcheck disable=SC2086
-    launch control MLIS_CONTROL_METRICS_PORT="$METRICS_PORT" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
+    launch control "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$METRICS_PORT" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
     wait_until 60 "API (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready"
     ensure_model
     for spec in $NODES; do start_node "${spec%%:*}"; done
@@ -109,7 +170,11 @@ case "${1:-}" in
     ;;
   stop)
     if [[ -d "$STATE_DIR" ]]; then
-      for file in "$STATE_DIR"/node-*.pid; do [[ -e "$file" ]] && stop_process "$(basename "$file" .pid)"; done
+      for file in "$STATE_DIR"/node-*.pid; do
+        [[ -e "$file" ]] || continue
+        name="$(basename "$file" .pid)"
+        stop_process "${name%.supervisor}"
+      done
       stop_process control
       stop_process api
     fi
@@ -120,10 +185,13 @@ case "${1:-}" in
   metrics-port) if [[ "${2:?control or a node id}" == control ]]; then echo "$METRICS_PORT"; else node_spec "$2" >/dev/null; node_metrics_port "$2"; echo; fi ;;
   status)
     for file in "$STATE_DIR"/*.pid; do
-      [[ -e "$file" ]] || continue
+      [[ -e "$file" && "$file" != *.supervisor.pid ]] || continue
       name="$(basename "$file" .pid)"
-      if pid_alive "$file"; then echo "$name running pid $(cat "$file")"; else echo "$name stopped"; fi
+      restarts="$(cat "$(restarts_file "$name")" 2>/dev/null || echo 0)"
+      supervised="$(pid_alive "$(supervisor_file "$name")" && echo supervised || echo unsupervised)"
+      if pid_alive "$file"; then echo "$name running pid $(cat "$file") ($supervised, $restarts restarts)"; else echo "$name stopped ($supervised, $restarts restarts)"; fi
     done
     ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  __supervise) shift; supervise "$@" ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

@@ -14,8 +14,10 @@ echo "[up] building" >&2
 npm run --silent build
 
 bash scripts/postgres.sh start
+# The owner runs migrations; api and control connect as the runtime role (owner-url first: it falls back to DATABASE_URL).
+MLIS_MIGRATION_DATABASE_URL="$(bash scripts/postgres.sh owner-url)"
 DATABASE_URL="$(bash scripts/postgres.sh url)"
-export DATABASE_URL
+export DATABASE_URL MLIS_MIGRATION_DATABASE_URL
 bash temporal/dev-server.sh start
 export TEMPORAL_ADDRESS="127.0.0.1:${TEMPORAL_PORT:-7233}"
 
@@ -42,6 +44,9 @@ MLIS is up in $(( $(date +%s) - started ))s.
   Metrics         $api/metrics, control http://127.0.0.1:${MLIS_STACK_METRICS_PORT:-9464}/metrics, nodes on the next ports (bash scripts/stack.sh metrics-port cpu-1)
   CLI             ./bin/mlis workers    (MLIS_API_URL=$api)
   Logs            .mlis/stack/*.log, .mlis/logs/temporal.log
+  Supervised      $(cd "${MLIS_STATE_DIR:-.mlis/stack}" && ls *.supervisor.pid 2>/dev/null | sed 's/.supervisor.pid//' | tr '\n' ' ')
+                  restarted with backoff when they exit on their own (bash scripts/stack.sh status; .mlis/stack/supervisor.log);
+                  Postgres and the Temporal dev server are not supervised
 
 Dev token (tenant default, user dev, every scope, 12 h), saved to $token_file for the CLI:
   $token

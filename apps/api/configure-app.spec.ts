@@ -59,6 +59,48 @@ describe(configureApp.name, () => {
     });
   });
 
+  it.each([
+    ['DELETE', '/v1/jobs', 'GET, HEAD, POST'],
+    ['PUT', '/v1/jobs/0b9e2a8e-55d5-4c55-9f57-7a3f0d9d2f10', 'GET, HEAD'],
+    ['GET', '/v1/jobs/0b9e2a8e-55d5-4c55-9f57-7a3f0d9d2f10/cancel', 'POST'],
+    ['PATCH', '/health/live', 'GET, HEAD'],
+    ['OPTIONS', '/v1/tenants/acme', 'GET, HEAD, PATCH'],
+    ['TRACE', '/v1/workers', 'GET, HEAD'],
+  ])('answers %s on %s, a path it serves, with 405, the error body and Allow: %s', async (method, path, allow) => {
+    const response = await http()[method.toLowerCase() as 'delete'](path).expect(405);
+    expect(response.headers.allow).toBe(allow);
+    expect(response.body).toEqual({
+      error: { code: 'method_not_allowed', message: `${method} is not allowed on ${path}; allowed: ${allow}`, request_id: response.headers['x-request-id'] },
+    });
+  });
+
+  it('answers 405 before reading the body, and 404 for a path it does not serve', async () => {
+    const response = await http().put('/v1/jobs').set('content-type', 'application/json').send('{not json').expect(405);
+    expect(response.body.error.code).toBe('method_not_allowed');
+    await http().delete('/v1/jobs/x/y/z').expect(404);
+  });
+
+  it.each([
+    ['at the top level', { task_type: 'sleep', constructor: { a: 1 } }, 'constructor'],
+    ['in params', { task_type: 'sleep', params: { nested: { __proto__: { polluted: true } } } }, 'params.nested.__proto__'],
+    ['in an array', { task_type: 'sleep', params: { items: [{ prototype: 1 }] } }, 'params.items[0].prototype'],
+    ['in labels', { task_type: 'sleep', node_selector: { constructor: 'x' } }, 'node_selector.constructor'],
+  ])('refuses a reserved key %s with 400 validation_failed naming it, nothing stored', async (_where, body, field) => {
+    // Raw JSON: an object literal's __proto__ would set the prototype instead of a key.
+    const raw = JSON.stringify(body).replace('"nested":{}', '"nested":{"__proto__":{"polluted":true}}');
+    const response = await http().post('/v1/jobs').set('content-type', 'application/json').send(raw).expect(400);
+    expect(response.body.error.code).toBe('validation_failed');
+    expect(response.body.error.details).toEqual([{ field, problem: expect.stringContaining('reserved name') }]);
+    expect(t.jobs.records).toHaveLength(0);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses a reserved key on PATCH /v1/tenants/{id} group_limits instead of dropping it', async () => {
+    const raw = '{"group_limits": {"constructor": {"max_gpus": 1}}}';
+    const response = await http().patch('/v1/tenants/default').set('content-type', 'application/json').send(raw).expect(400);
+    expect(response.body.error.details).toEqual([{ field: 'group_limits.constructor', problem: expect.any(String) }]);
+  });
+
   it('answers a body over the limit with 413 payload_too_large', async () => {
     const body = { task_type: 'sleep', params: { seconds: 1, padding: 'x'.repeat(4096) } };
     const response = await http().post('/v1/jobs').send(body).expect(413);
@@ -123,6 +165,7 @@ describe(configureApp.name, () => {
           '/v1/task-types',
           '/v1/internal/nodes/register',
           '/v1/internal/nodes/{id}/heartbeat',
+          '/v1/internal/nodes/{id}/token',
           '/v1/jobs',
           '/v1/jobs/{id}',
           '/v1/jobs/{id}/cancel',

@@ -36,7 +36,7 @@ describe('the typed API client (console and CLI)', () => {
 
   it('is generated from exactly the document the API serves at /docs-json', async () => {
     const served = (await request(t.app.getHttpServer()).get('/docs-json').expect(200)).body;
-    const built = buildOpenApiDocument(t.app);
+    const built = buildOpenApiDocument(t.app, t.config);
     expect(built).toEqual(served);
     const documentJson = `${JSON.stringify(served, null, 2)}\n`;
     const types = generateTypes(documentJson);

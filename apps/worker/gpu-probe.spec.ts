@@ -15,6 +15,7 @@ const NODE: NodeConfig = {
   gpuMemoryMb: 16384,
   gpuProbe: 'simulated',
   labels: {},
+  executionLogFile: null,
   metricsPort: 9465,
   artifactCacheDir: '/nonexistent/artifacts',
 };

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExecutionActivities } from '../../activities/execution.activities';
@@ -106,6 +106,10 @@ async function main(): Promise<void> {
         notifyStarted: ({ jobId, attempt }) =>
           client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
         log: nodeLog,
+        // Synchronous append: the record is on disk before the result leaves the process.
+        recordCompletion: node.executionLogFile
+          ? (done) => appendFileSync(node.executionLogFile!, `${JSON.stringify({ ...done, node_id: node.nodeId, pid: process.pid })}\n`)
+          : undefined,
       }),
       maxConcurrentActivityTaskExecutions: node.slots,
       shutdownGraceTime: SHUTDOWN_GRACE,

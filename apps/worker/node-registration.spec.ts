@@ -22,6 +22,7 @@ const NODE: NodeConfig = {
   gpuMemoryMb: 16384,
   gpuProbe: 'simulated',
   labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
+  executionLogFile: null,
   metricsPort: 9465,
   artifactCacheDir: '/nonexistent/artifacts',
 };
@@ -80,6 +81,7 @@ async function until(what: string, probe: () => boolean, timeoutMs = 5000): Prom
 
 const REGISTER = '/v1/internal/nodes/register';
 const HEARTBEAT = '/v1/internal/nodes/gpu-1/heartbeat';
+const TOKEN = '/v1/internal/nodes/gpu-1/token';
 
 describe(NodeRegistration.name, () => {
   let api: FakeApi | undefined;
@@ -172,20 +174,67 @@ describe(NodeRegistration.name, () => {
     expect(fatal).not.toHaveBeenCalled();
   });
 
-  it('registers again for a new worker token when the API refuses the current one', async () => {
+  it('renews a refused worker token for the same incarnation, with the bootstrap secret, never registering again', async () => {
     const node = await setup((call) => {
-      if (call.path === REGISTER) return { status: 200, body: registered(api?.count(REGISTER) ?? 0) };
+      if (call.path === REGISTER) return { status: 200, body: registered(1) };
+      if (call.path === TOKEN) return { status: 200, body: { node_id: 'gpu-1', incarnation: call.body.incarnation, worker_token: 'worker-token-1b' } };
       return call.authorization === 'Bearer worker-token-1'
         ? { status: 401, body: { error: { code: 'unauthorized', message: 'token expired' } } }
         : { status: 200, body: { status: 'ok' } };
     });
     await node.register();
     node.start();
-    await until('a heartbeat with the new token', () => api?.calls.some((c) => c.path === HEARTBEAT && c.authorization === 'Bearer worker-token-2') ?? false);
-    expect(api?.calls.filter((c) => c.path === REGISTER).every((c) => c.authorization === `Bearer ${BOOTSTRAP_SECRET}`)).toBe(true);
+    await until('a heartbeat with the new token', () => api?.calls.some((c) => c.path === HEARTBEAT && c.authorization === 'Bearer worker-token-1b') ?? false);
+    expect(api?.count(REGISTER)).toBe(1);
+    expect(api?.calls.filter((c) => c.path === TOKEN)).toEqual([{ path: TOKEN, authorization: `Bearer ${BOOTSTRAP_SECRET}`, body: { incarnation: 1 } }]);
+    expect(node.registration).toMatchObject({ incarnation: 1, worker_token: 'worker-token-1b' });
     expect(lines.join('\n')).toMatch(/worker token refused/);
     expect(lines.join('\n')).not.toMatch(/worker-token-|bootstrap-secret-for/);
     expect(fatal).not.toHaveBeenCalled();
+  });
+
+  it('renews a worker token half-way through its life, before any heartbeat is refused', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = (iat: number, exp: number) => `h.${Buffer.from(JSON.stringify({ iat, exp })).toString('base64url')}.s`;
+    const old = jwt(now - 60, now + 30);
+    const fresh = jwt(now, now + 3600);
+    const node = await setup((call) => {
+      if (call.path === REGISTER) return { status: 200, body: { ...registered(4), worker_token: old } };
+      if (call.path === TOKEN) return { status: 200, body: { node_id: 'gpu-1', incarnation: 4, worker_token: fresh } };
+      return { status: 200, body: { status: 'ok' } };
+    });
+    await node.register();
+    node.start();
+    await until('heartbeats with the renewed token', () => (api?.calls.filter((c) => c.path === HEARTBEAT && c.authorization === `Bearer ${fresh}`).length ?? 0) >= 3);
+    expect(api?.count(TOKEN)).toBe(1);
+    expect(api?.calls.some((c) => c.path === HEARTBEAT && c.authorization === `Bearer ${old}`)).toBe(false);
+    expect(api?.count(REGISTER)).toBe(1);
+  });
+
+  it('registers again when a token renewal finds the node unknown (declared dead)', async () => {
+    const node = await setup((call) => {
+      if (call.path === REGISTER) return { status: 200, body: registered(api?.count(REGISTER) ?? 0) };
+      if (call.path === TOKEN) return { status: 404, body: { error: { code: 'node_not_found', message: 'gone' } } };
+      return call.body.incarnation === 1 ? { status: 401, body: { error: { code: 'unauthorized', message: 'expired' } } } : { status: 200, body: { status: 'ok' } };
+    });
+    await node.register();
+    node.start();
+    await until('a heartbeat of incarnation 2', () => api?.calls.some((c) => c.path === HEARTBEAT && c.body.incarnation === 2) ?? false);
+    expect(api?.count(TOKEN)).toBeGreaterThanOrEqual(1);
+    expect(fatal).not.toHaveBeenCalled();
+  });
+
+  it('stops when a token renewal says another process superseded the node', async () => {
+    const node = await setup((call) => {
+      if (call.path === REGISTER) return { status: 200, body: registered(1) };
+      if (call.path === TOKEN) return { status: 409, body: { error: { code: 'node_superseded', message: 'newer' } } };
+      return { status: 401, body: { error: { code: 'unauthorized', message: 'expired' } } };
+    });
+    await node.register();
+    node.start();
+    await until('the fatal report', () => fatal.mock.calls.length > 0);
+    expect(fatal).toHaveBeenCalledWith(expect.stringMatching(/incarnation 1 superseded/));
+    expect(node.stopped).toBe(true);
   });
 
   it('registers again when the API forgets the node, then beats with the new incarnation', async () => {

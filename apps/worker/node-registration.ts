@@ -25,6 +25,13 @@ export interface RegisterNodeResponse {
   worker_token: string;
 }
 
+/** Body of POST /v1/internal/nodes/:id/token's answer: a fresh worker token for the same incarnation. */
+export interface WorkerTokenResponse {
+  node_id: string;
+  incarnation: number;
+  worker_token: string;
+}
+
 /** Registration cannot succeed: the API refused it, or did not answer before the deadline. */
 export class RegistrationError extends Error {}
 
@@ -69,6 +76,20 @@ function errorCode(body: unknown): string {
   return error ? `${String(error.code)}: ${String(error.message)}` : JSON.stringify(body);
 }
 
+/**
+ * When a JWT's life is half over (epoch ms), read from its unverified claims; undefined for anything else.
+ * Only a hint for refreshing early: the API still decides whether the token is accepted.
+ */
+export function refreshDueAt(token: string): number | undefined {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iat?: unknown; exp?: unknown };
+    if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number' || claims.exp <= claims.iat) return undefined;
+    return ((claims.iat + claims.exp) / 2) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
 // 408/429/5xx mean "not now"; any other 4xx will not change by asking again.
 function retryable(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
@@ -76,9 +97,10 @@ function retryable(status: number): boolean {
 
 /**
  * The node's membership in the ledger: registers with the bootstrap secret (retrying while the API
- * starts), then heartbeats its liveness with the worker token the registration returned. A 404
- * heartbeat means the API forgot the node, a 401 that the token is no longer accepted (expired, or a
- * new signing key): register again, which also brings a new token. A 409 means another process
+ * starts), then heartbeats its liveness with the worker token the registration returned. Half-way through
+ * the token's life, or when a heartbeat answers 401 (expired, or a new signing key), it asks for a fresh
+ * token for the same incarnation, so running work keeps its placement. A 404 means the API forgot the
+ * node (or declared it dead): register again, as a new incarnation. A 409 means another process
  * registered the same node id since: this one must stop.
  */
 export class NodeRegistration {
@@ -143,21 +165,24 @@ export class NodeRegistration {
     const current = this.current;
     if (!current) return;
     try {
+      const due = refreshDueAt(current.worker_token);
+      if (due !== undefined && Date.now() >= due && !(await this.refreshToken(current, 'half its life over'))) return;
       const reply = await this.post(
         `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/heartbeat`,
         { incarnation: current.incarnation },
-        current.worker_token,
+        this.current?.worker_token ?? current.worker_token,
       );
       if (reply.status === 200) {
         if (this.failing) this.options.log('heartbeat: API reachable again');
         this.failing = false;
-      } else if (reply.status === 404 || reply.status === 401) {
-        const why = reply.status === 404 ? 'node unknown to the API' : 'worker token refused';
-        this.options.log(`heartbeat: ${why} (${errorCode(reply.body)}); registering again`);
+      } else if (reply.status === 401) {
+        this.options.log(`heartbeat: worker token refused (${errorCode(reply.body)}); asking for a new one`);
+        await this.refreshToken(current, 'refused');
+      } else if (reply.status === 404) {
+        this.options.log(`heartbeat: node unknown to the API (${errorCode(reply.body)}); registering again`);
         await this.reregister(current);
       } else if (reply.status === 409) {
-        this.stop();
-        this.options.onFatal(`incarnation ${current.incarnation} superseded (${errorCode(reply.body)})`);
+        this.superseded(current, reply.body);
       } else {
         this.fail(`HTTP ${reply.status} ${errorCode(reply.body)}`);
       }
@@ -165,6 +190,38 @@ export class NodeRegistration {
       // Network trouble: keep beating; the lease on running work is Temporal's, not this loop's.
       if (!this.stopping.signal.aborted) this.fail(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /**
+   * A new worker token for the same incarnation, with the bootstrap secret (the old token may be refused
+   * already). True when the node carries on under its incarnation; a 404 registers again instead.
+   */
+  private async refreshToken(current: RegisterNodeResponse, why: string): Promise<boolean> {
+    const reply = await this.post(
+      `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/token`,
+      { incarnation: current.incarnation },
+      this.options.bootstrapSecret,
+    );
+    if (reply.status === 200) {
+      const fresh = reply.body as WorkerTokenResponse;
+      this.current = { ...current, worker_token: fresh.worker_token };
+      this.options.log(`worker token renewed for incarnation ${current.incarnation} (${why})`);
+      return true;
+    }
+    if (reply.status === 404) {
+      this.options.log(`token renewal: node unknown to the API (${errorCode(reply.body)}); registering again`);
+      await this.reregister(current);
+    } else if (reply.status === 409) {
+      this.superseded(current, reply.body);
+    } else {
+      this.fail(`token renewal: HTTP ${reply.status} ${errorCode(reply.body)}`);
+    }
+    return false;
+  }
+
+  private superseded(current: RegisterNodeResponse, body: unknown): void {
+    this.stop();
+    this.options.onFatal(`incarnation ${current.incarnation} superseded (${errorCode(body)})`);
   }
 
   private async reregister(previous: RegisterNodeResponse): Promise<void> {

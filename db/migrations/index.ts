@@ -6,6 +6,7 @@ import { TenantGroupLimits1764500000000 } from './1764500000000-tenant-group-lim
 import { Artifacts1764600000000 } from './1764600000000-artifacts';
 import { JobArtifactReferences1764700000000 } from './1764700000000-job-artifact-references';
 import { TenantArtifactCap1764750000000 } from './1764750000000-tenant-artifact-cap';
+import { AssignmentProcess1764900000000 } from './1764900000000-assignment-process';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Artifacts1764600000000,
   JobArtifactReferences1764700000000,
   TenantArtifactCap1764750000000,
+  AssignmentProcess1764900000000,
 ];

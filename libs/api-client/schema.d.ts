@@ -304,6 +304,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/internal/nodes/{id}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A fresh worker token for the same node incarnation, with the bootstrap secret as bearer credential; 409 means a newer incarnation exists (exit), 404 means register again */
+        post: operations["InternalNodesController_renewToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/internal/nodes/{id}/heartbeat": {
         parameters: {
             query?: never;
@@ -540,7 +557,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "job_already_finished" | "node_superseded" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "dependency_unavailable" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
+            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "job_already_finished" | "node_superseded" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
             /** @description Human-readable explanation; never contains internals. */
             message: string;
             /** @description Per-field problems, for validation errors. */
@@ -613,12 +630,26 @@ export interface components {
              */
             expires_at: string;
         };
+        /**
+         * @description gpu_model and gpu_memory_mb need gpu >= 1; give priority or priority_class, not both.
+         * @example {
+         *       "task_type": "sleep",
+         *       "params": {
+         *         "seconds": 1
+         *       },
+         *       "cpu": 1,
+         *       "mem_mb": 256,
+         *       "gpu": 0,
+         *       "priority_class": "normal"
+         *     }
+         */
         CreateJobDto: {
             /**
              * @description The task to run; one of sleep, gpu_demo, inference, onnx, echo.
              * @example sleep
+             * @enum {string}
              */
-            task_type: string;
+            task_type: "sleep" | "gpu_demo" | "inference" | "onnx" | "echo";
             /**
              * @description Parameters for the task type's runner, checked at submission.
              * @default {}
@@ -644,15 +675,9 @@ export interface components {
              * @default 0
              */
             gpu?: number;
-            /**
-             * @description Higher runs first among waiting jobs. Give this or priority_class, not both.
-             * @default 0
-             */
+            /** @description Higher runs first among waiting jobs. Give this or priority_class, not both. Default 0. */
             priority?: number;
-            /**
-             * @description A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default).
-             * @example high
-             */
+            /** @description A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default). */
             priority_class?: string;
             /**
              * @description Run only on nodes of this worker group.
@@ -668,10 +693,7 @@ export interface components {
             node_selector?: {
                 [key: string]: string;
             };
-            /**
-             * @description GPUs it gets must be of this model, exactly as nvidia-smi names it (at most 100 characters). Needs gpu > 0.
-             * @example NVIDIA A100-SXM4-80GB
-             */
+            /** @description GPUs it gets must be of this model, exactly as nvidia-smi names it (at most 100 characters). Needs gpu > 0. */
             gpu_model?: string;
             /** @description GPUs it gets must each have at least this much memory, MiB (0: any). Needs gpu > 0. */
             gpu_memory_mb?: number;
@@ -679,7 +701,11 @@ export interface components {
             max_attempts?: number;
             /** @description Run time limit of one attempt, in seconds (default from MLIS_DEFAULT_TIMEOUT_SECONDS). */
             timeout_seconds?: number;
-        };
+        } & ((unknown | {
+            gpu: unknown;
+        }) & (unknown | {
+            gpu: unknown;
+        }) & unknown);
         JobErrorDto: {
             /** @description Failure type code (e.g. RunnerError, MaxAttemptsExhausted). */
             code: string;
@@ -705,9 +731,9 @@ export interface components {
             worker_uid: string;
             /** @description Incarnation of the node when the attempt was placed. */
             node_incarnation: number;
-            /** @description Hostname of the node's current registration. */
+            /** @description Hostname of the node process the attempt was placed on (null for attempts placed before this was recorded). */
             hostname: string | null;
-            /** @description Process id of the node's current registration. */
+            /** @description Process id of the node process the attempt was placed on (null for attempts placed before this was recorded). */
             pid: number | null;
             /** @description Worker group of the node. */
             group: string;
@@ -897,7 +923,11 @@ export interface components {
              *     }
              */
             group_limits?: {
-                [key: string]: {
+                cpu?: {
+                    max_running_jobs?: number | null;
+                    max_gpus?: number | null;
+                } | null;
+                gpu?: {
                     max_running_jobs?: number | null;
                     max_gpus?: number | null;
                 } | null;
@@ -907,8 +937,8 @@ export interface components {
              * @example team-a
              */
             id: string;
-            /** @description Display name (default: the id). */
-            name?: string;
+            /** @description Display name (absent or null: the id). */
+            name?: string | null;
         };
         TenantResponseDto: {
             /** @description Tenant id. */
@@ -986,13 +1016,17 @@ export interface components {
              *     }
              */
             group_limits?: {
-                [key: string]: {
+                cpu?: {
+                    max_running_jobs?: number | null;
+                    max_gpus?: number | null;
+                } | null;
+                gpu?: {
                     max_running_jobs?: number | null;
                     max_gpus?: number | null;
                 } | null;
             };
-            /** @description Display name. */
-            name?: string;
+            /** @description Display name (absent or null: unchanged). */
+            name?: string | null;
         };
         GpuResponseDto: {
             /** @description GPU index. */
@@ -1183,6 +1217,14 @@ export interface components {
         HeartbeatDto: {
             /** @description Incarnation returned by registration. */
             incarnation: number;
+        };
+        WorkerTokenResponseDto: {
+            /** @description The node id. */
+            node_id: string;
+            /** @description The incarnation the token is bound to: the same one, unchanged by a renewal. */
+            incarnation: number;
+            /** @description A fresh worker token for this node incarnation; send it as the bearer token on heartbeats. */
+            worker_token: string;
         };
         HeartbeatResponseDto: {
             /**
@@ -1571,13 +1613,13 @@ export interface operations {
                 target_tenant?: string;
                 /** @description Only events on exactly this resource, e.g. job/<id>. */
                 resource?: string;
-                /** @description Only events at or after this instant (ISO 8601). */
+                /** @description Only events at or after this instant (ISO 8601, UTC). */
                 since?: string;
-                /** @description Only events before this instant (ISO 8601). */
+                /** @description Only events before this instant (ISO 8601, UTC). */
                 until?: string;
                 /** @description Page size. */
                 limit?: number;
-                /** @description Opaque cursor from a previous page's next_cursor. */
+                /** @description next_cursor of the previous page: the id of its last event. */
                 cursor?: string;
             };
             header?: never;
@@ -1717,7 +1759,7 @@ export interface operations {
                 limit?: number;
                 /** @description Only jobs in this state. */
                 state?: "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
-                /** @description Opaque cursor from a previous page's next_cursor. */
+                /** @description next_cursor of the previous page: the last job's created_at (UTC, up to microseconds) and id, joined by _. */
                 cursor?: string;
                 /** @description Only this tenant's jobs; another tenant than the caller's needs the cross-tenant capability (else the page is empty). */
                 tenant?: string;
@@ -1902,6 +1944,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -2046,6 +2089,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -2634,6 +2678,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Tenant id. */
                 id: string;
             };
             cookie?: never;
@@ -2700,6 +2745,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Tenant id. */
                 id: string;
             };
             cookie?: never;
@@ -3059,6 +3105,77 @@ export interface operations {
             };
             /** @description error.code: payload_too_large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    InternalNodesController_renewToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HeartbeatDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkerTokenResponseDto"];
+                };
+            };
+            /** @description error.code: validation_failed | malformed_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: invalid_bootstrap_credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: node_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: node_superseded */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -175,7 +175,10 @@ export interface ConsoleConfig {
 }
 
 export interface AppConfig {
+  /** The runtime role's connection (api, control): it may not alter, update or delete audit rows. */
   databaseUrl: string;
+  /** The owner's connection, used only to run migrations and grant the runtime role its privileges. */
+  migrationDatabaseUrl: string;
   temporal: TemporalConfig;
   scheduling: SchedulingConfig;
   api: { host: string; port: number; bodyLimitBytes: number };
@@ -204,8 +207,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const configDir = str(env, 'MLIS_CONFIG_DIR', `${str(env, 'XDG_CONFIG_HOME', `${home}/.config`)}/mlis`);
   const jwksUrl = str(env, 'MLIS_AUTH_JWKS_URL', '');
   const host = str(env, 'MLIS_API_HOST', '127.0.0.1');
+  const databaseUrl = str(env, 'DATABASE_URL', 'postgres://mlis_app@127.0.0.1:55432/mlis');
   const config: AppConfig = {
-    databaseUrl: str(env, 'DATABASE_URL', 'postgres://mlis@127.0.0.1:55432/mlis'),
+    databaseUrl,
+    // Your own DATABASE_URL without a migration URL: one role does both (it then owns audit_events).
+    migrationDatabaseUrl: str(env, 'MLIS_MIGRATION_DATABASE_URL', env.DATABASE_URL ? databaseUrl : 'postgres://mlis@127.0.0.1:55432/mlis'),
     temporal: {
       address: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
       namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
@@ -298,6 +304,11 @@ export interface NodeConfig {
   gpuProbe: 'simulated' | 'nvidia-smi';
   /** Free-form key=value labels that jobs select with node_selector. */
   labels: Record<string, string>;
+  /**
+   * For tests that count effects (the chaos suite): a file the node appends one JSON line to each time a runner
+   * completes an attempt, before the result is reported. null (the default): no record.
+   */
+  executionLogFile: string | null;
   /** This node's /metrics port (its own and the Temporal SDK's worker metrics); 0: no metrics server. */
   metricsPort: number;
   /** Where the node keeps the artifacts its jobs read, by sha256; reused across jobs and restarts. */
@@ -327,6 +338,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     gpuMemoryMb: int(env, 'MLIS_NODE_GPU_MEMORY_MB', 16384, 0),
     gpuProbe: gpuProbe(env),
     labels: labels(env, 'MLIS_NODE_LABELS'),
+    executionLogFile: str(env, 'MLIS_NODE_EXECUTION_LOG', '') || null,
     metricsPort: int(env, 'MLIS_NODE_METRICS_PORT', 9465, 0),
     // Under the stack's state dir (scripts/stack.sh exports it), like the API's fs artifact store.
     artifactCacheDir: resolve(str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', join(str(env, 'MLIS_STATE_DIR', '.mlis/stack'), 'nodes', nodeId, 'artifacts'))),

@@ -30,6 +30,8 @@ export enum ApiErrorCode {
   IdempotencyConflict = 'idempotency_conflict',
   PayloadTooLarge = 'payload_too_large',
   NotFound = 'not_found',
+  /** A path the API serves, with a method it does not declare there; the Allow header lists those it does. */
+  MethodNotAllowed = 'method_not_allowed',
   DependencyUnavailable = 'dependency_unavailable',
   Internal = 'internal_error',
   /** Node registration without the right bootstrap secret. */

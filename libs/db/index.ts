@@ -8,5 +8,6 @@ export * from './ledger.repository';
 export * from './jobs.repository';
 export * from './nodes.repository';
 export * from './metrics.repository';
+export * from './runtime-role';
 export * from './artifacts.repository';
 export * from './job-finished-feed';

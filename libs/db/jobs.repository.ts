@@ -2,7 +2,6 @@ import type { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import type { JobState } from '../contracts';
 import { JobAssignmentEntity } from './entities/job-assignment.entity';
 import { JobEntity } from './entities/job.entity';
-import { NodeEntity } from './entities/node.entity';
 
 /** Another submission of this tenant already holds the idempotency key. */
 export class IdempotencyKeyTakenError extends Error {}
@@ -38,7 +37,7 @@ export interface JobCursor {
   id: string;
 }
 
-/** One attempt, with the hostname and pid of the node that ran it (its current registration). */
+/** One attempt, with the hostname and pid of the node process it was placed on (recorded at placement). */
 export interface AssignmentRecord {
   assignment: JobAssignmentEntity;
   hostname: string | null;
@@ -362,22 +361,17 @@ export class JobsRepository {
   }
 
   private async assignmentsOf(jobIds: string[], manager?: EntityManager): Promise<Map<string, AssignmentRecord[]>> {
-    const { entities, raw } = await (manager ?? this.dataSource.manager)
+    const assignments = await (manager ?? this.dataSource.manager)
       .getRepository(JobAssignmentEntity)
       .createQueryBuilder('a')
-      .leftJoin(NodeEntity, 'node', 'node.id = a.node_id')
-      .addSelect('node.hostname', 'node_hostname')
-      .addSelect('node.pid', 'node_pid')
       .where('a.job_id IN (:...jobIds)', { jobIds })
       .orderBy('a.job_id')
       .addOrderBy('a.attempt', 'ASC')
-      .getRawAndEntities<{ a_id: string; node_hostname: string | null; node_pid: number | null }>();
-    const nodeOf = new Map(raw.map((row) => [row.a_id, row]));
+      .getMany();
     const byJob = new Map<string, AssignmentRecord[]>();
-    for (const assignment of entities) {
-      const node = nodeOf.get(assignment.id);
+    for (const assignment of assignments) {
       const list = byJob.get(assignment.jobId) ?? [];
-      list.push({ assignment, hostname: node?.node_hostname ?? null, pid: node?.node_pid ?? null });
+      list.push({ assignment, hostname: assignment.nodeHostname, pid: assignment.nodePid });
       byJob.set(assignment.jobId, list);
     }
     return byJob;

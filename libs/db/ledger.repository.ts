@@ -532,10 +532,14 @@ export class LedgerRepository {
     await query(
       'mlis_cycle_assignments',
       `WITH assignments AS (
-         INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, gpu_ids, slots, cpu_millis, mem_mb, state, created_at)
-         SELECT a.id, a.job_id, a.attempt, a.node_id, a.incarnation, a.group_name, a.gpu_ids::int[], 1, a.cpu, a.mem, 'PLACED', clock_timestamp()
+         INSERT INTO job_assignments (id, job_id, attempt, node_id, node_incarnation, group_name, gpu_ids, slots, cpu_millis, mem_mb, state, created_at,
+                                      node_hostname, node_pid)
+         -- The node rows are locked by the reservation above, for the incarnation placed on: their host and pid are that process's.
+         SELECT a.id, a.job_id, a.attempt, a.node_id, a.incarnation, a.group_name, a.gpu_ids::int[], 1, a.cpu, a.mem, 'PLACED', clock_timestamp(),
+                n.hostname, n.pid
          FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[], $9::int[])
            AS a(id, job_id, attempt, node_id, incarnation, group_name, gpu_ids, cpu, mem)
+         JOIN nodes n ON n.id = a.node_id
          RETURNING id
        ), gpus AS (
          INSERT INTO gpu_reservations (node_id, gpu_index, assignment_id)

@@ -196,8 +196,13 @@ export class TenantsRepository {
     return { admitted: rows[0].last_admitted, tokens: Number(rows[0].tokens) };
   }
 
-  async countQueuedJobs(tenantId: string): Promise<number> {
-    const rows: { count: number }[] = await this.dataSource.query(
+  /**
+   * In the caller's transaction: locks the tenant row until commit, then counts its queued jobs. FOR NO KEY
+   * UPDATE, so rows that only reference the tenant (jobs, usage) are not blocked by the lock.
+   */
+  async lockAndCountQueuedJobs(tenantId: string, manager: EntityManager): Promise<number> {
+    await manager.query(`SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE`, [tenantId]);
+    const rows: { count: number }[] = await manager.query(
       `SELECT CAST(count(*) AS integer) AS count FROM jobs WHERE tenant_id = $1 AND state = 'QUEUED'`,
       [tenantId],
     );

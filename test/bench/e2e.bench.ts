@@ -16,8 +16,9 @@ import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
 //  (b) MLIS over HTTP: C clients each submitting a `sleep` job (0.01 s, cpu 1) and waiting for it through the long-poll
 //      (GET /v1/jobs/:id?wait=60), on the README's stack (api, control, nodes cpu-1 cpu-2 gpu-1 gpu-2, default settings);
 //  (c) recovery: kill -9 of the node running a long job, again and again; kill → the next attempt RUNNING elsewhere
-//      (its assignment's started_at), on a stack with a 3 s lease and three cpu nodes. stack.sh has no supervisor:
-//      the bench restarts each killed node itself and waits until it is ACTIVE before the next kill.
+//      (its assignment's started_at), on a stack with a 3 s lease and three cpu nodes. The bench stops the killed
+//      node's supervisor (stop-node), so the restart is its own and not a backoff that doubles with every kill, then
+//      starts the node again and waits until it is ACTIVE before the next kill.
 // CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants) around each load.
 // Writes its section into docs/benchmarks.md. Ports: TEMPORAL_PORT, TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT,
 // MLIS_STACK_METRICS_PORT as for `npm run up`.
@@ -403,6 +404,8 @@ async function main(): Promise<void> {
   const database = `mlis_bench_e2e_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
   const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);
+  // Migrations run as the owner, which grants the runtime role (DATABASE_URL) its rights.
+  const migrationDatabaseUrl = script('scripts/postgres.sh', ['owner-url']).replace(/\/[^/]*$/, `/${database}`);
   const pgSettings = script('scripts/postgres.sh', ['psql', '-At', '-c', `SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'max_connections')`]);
   const postmaster = Number(readFileSync(join(ROOT, '.mlis/pg/data/postmaster.pid'), 'utf8').split('\n')[0]);
   const temporalPort = process.env.TEMPORAL_PORT ?? '7233';
@@ -419,7 +422,7 @@ async function main(): Promise<void> {
   let section: string;
   try {
     script('scripts/secrets.sh', ['ensure'], env);
-    execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], { env: { ...process.env, ...env }, stdio: 'inherit' });
+    execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], { env: { ...process.env, ...env, MLIS_MIGRATION_DATABASE_URL: migrationDatabaseUrl }, stdio: 'inherit' });
     const temporalPid = Number(readFileSync(join(temporalDir, 'temporal.pid'), 'utf8').trim());
     const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
     const client = new Client({ connection });

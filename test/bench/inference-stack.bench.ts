@@ -111,6 +111,8 @@ async function main(): Promise<void> {
   const database = `mlis_bench_inference_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
   const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);
+  // Migrations run as the owner, which grants the runtime role (DATABASE_URL) its rights.
+  const migrationDatabaseUrl = script('scripts/postgres.sh', ['owner-url']).replace(/\/[^/]*$/, `/${database}`);
   const temporalPort = process.env.TEMPORAL_PORT ?? '7233';
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     script('scripts/secrets.sh', ['ensure'], env);
-    execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], { env: { ...process.env, ...env }, stdio: 'inherit' });
+    execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], { env: { ...process.env, ...env, MLIS_MIGRATION_DATABASE_URL: migrationDatabaseUrl }, stdio: 'inherit' });
     rows.push(await measure(env, 'off', { MLIS_BATCH_MAX_WAIT_MS: '0' }));
     rows.push(await measure(env, `on: wait 5 ms, max ${SLOTS}`, { MLIS_BATCH_MAX_WAIT_MS: '5', MLIS_BATCH_MAX_SIZE: String(SLOTS) }, true));
   } finally {

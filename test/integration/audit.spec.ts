@@ -11,13 +11,26 @@ async function auditRows(query: Record<string, string>): Promise<any[]> {
 }
 
 describe('audit_events immutability', () => {
-  it('refuses UPDATE, DELETE and TRUNCATE for the role the API connects as, which owns the table', async () => {
+  it('the role the API connects as does not own audit_events and may only insert and read it', async () => {
     await withDb(async (db) => {
       const { rows } = await db.query(
         `SELECT current_user AS me, tableowner FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'audit_events'`,
       );
-      // The connection is the stack's databaseUrl, the same role as the API; it owns the table.
-      expect(rows[0].tableowner).toBe(rows[0].me);
+      // The connection is the stack's databaseUrl, the same role as the API; migrations ran as the owner.
+      expect(rows[0].tableowner).not.toBe(rows[0].me);
+      const rights = await db.query(
+        `SELECT p AS privilege, has_table_privilege(current_user, 'audit_events', p) AS granted
+         FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER', 'REFERENCES']) AS p`,
+      );
+      expect(Object.fromEntries(rights.rows.map((r) => [r.privilege, r.granted]))).toEqual({
+        SELECT: true,
+        INSERT: true,
+        UPDATE: false,
+        DELETE: false,
+        TRUNCATE: false,
+        TRIGGER: false,
+        REFERENCES: false,
+      });
       await db.query(
         `INSERT INTO audit_events (request_id, action, resource, result) VALUES ($1, 'test.marker', 'test', 'allow')`,
         [`it-immutable-${RUN}`],
@@ -26,14 +39,40 @@ describe('audit_events immutability', () => {
         `UPDATE audit_events SET reason = 'rewritten' WHERE request_id = 'it-immutable-${RUN}'`,
         `DELETE FROM audit_events WHERE request_id = 'it-immutable-${RUN}'`,
         `TRUNCATE audit_events`,
+        // Only the owner may touch the triggers that keep the table append-only, or drop it.
+        `ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete`,
+        `ALTER TABLE audit_events DISABLE TRIGGER ALL`,
+        `DROP TRIGGER audit_events_no_update_delete ON audit_events`,
+        `DROP TABLE audit_events`,
       ]) {
-        await expect(db.query(statement)).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/append-only/) });
+        await expect(db.query(statement)).rejects.toMatchObject({ code: '42501' });
       }
       const after = await db.query(`SELECT reason FROM audit_events WHERE request_id = $1`, [`it-immutable-${RUN}`]);
       expect(after.rows).toEqual([{ reason: null }]);
-      const total = await db.query(`SELECT count(*)::int AS n FROM audit_events`);
-      expect(total.rows[0].n).toBeGreaterThan(0);
+      const triggers = await db.query(
+        `SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass AND NOT tgisinternal ORDER BY tgname`,
+      );
+      expect(triggers.rows).toEqual([
+        { tgname: 'audit_events_no_truncate', tgenabled: 'O' },
+        { tgname: 'audit_events_no_update_delete', tgenabled: 'O' },
+      ]);
     });
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE even for the owner, by trigger', async () => {
+    await withDb(async (db) => {
+      await db.query(
+        `INSERT INTO audit_events (request_id, action, resource, result) VALUES ($1, 'test.marker', 'test', 'allow')`,
+        [`it-owner-${RUN}`],
+      );
+      for (const statement of [
+        `UPDATE audit_events SET reason = 'rewritten' WHERE request_id = 'it-owner-${RUN}'`,
+        `DELETE FROM audit_events WHERE request_id = 'it-owner-${RUN}'`,
+        `TRUNCATE audit_events`,
+      ]) {
+        await expect(db.query(statement)).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/append-only/) });
+      }
+    }, 'owner');
   });
 });
 

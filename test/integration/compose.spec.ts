@@ -108,6 +108,16 @@ describe(`docker-compose.yml (read by ${composeAvailable ? 'docker compose confi
     }
   });
 
+  it('runs api, control and nodes as a runtime role that does not own the tables; migrate as the owner, which grants it', () => {
+    const role = (url: string) => decodeURIComponent(new URL(url).username);
+    const runtime = role(services.api.environment.DATABASE_URL);
+    const owner = role(services.migrate.environment.MLIS_MIGRATION_DATABASE_URL);
+    expect(runtime).not.toBe(owner);
+    for (const name of ['control', 'worker', 'gpu-worker', 'migrate']) expect(role(services[name].environment.DATABASE_URL)).toBe(runtime);
+    expect(text).toContain('./db/postgres-init:/docker-entrypoint-initdb.d:ro');
+    expect(readFileSync(join(ROOT, 'db/postgres-init/01-runtime-role.sql'), 'utf8')).toContain(`CREATE ROLE ${runtime} LOGIN`);
+  });
+
   it('runs entry points that the build produces', () => {
     for (const name of appServices) {
       const entry = services[name].command.join(' ').match(/dist\/([\w/-]+)\.js/);

@@ -19,8 +19,9 @@ export default async function globalSetup(): Promise<void> {
   script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
   const database = `mlis_it_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
-  const baseUrl = script('scripts/postgres.sh', ['url']);
-  const databaseUrl = baseUrl.replace(/\/[^/]*$/, `/${database}`);
+  // The stack connects as the runtime role; migrations run as the owner, which grants the runtime role its rights.
+  const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);
+  const migrationDatabaseUrl = script('scripts/postgres.sh', ['owner-url']).replace(/\/[^/]*$/, `/${database}`);
 
   const temporalEnv = {
     TEMPORAL_PORT,
@@ -51,6 +52,8 @@ export default async function globalSetup(): Promise<void> {
     MLIS_NODE_HEARTBEAT_SECONDS: '1',
     MLIS_NODE_DEAD_AFTER_SECONDS: '4',
     MLIS_CAPACITY_RETRY_SECONDS: '30',
+    // Every completed runner execution, one JSON line: the chaos spec counts effects with it.
+    MLIS_NODE_EXECUTION_LOG: join(STATE_DIR, 'executions.jsonl'),
     // Artifacts: a cap the 413 spec can pass without sending a gigabyte, and retention every 2 s.
     MLIS_ARTIFACTS_MAX_BYTES: String(256 * 1024 * 1024),
     MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS: '2',
@@ -59,13 +62,14 @@ export default async function globalSetup(): Promise<void> {
   const env: StackEnv = {
     apiUrl: processEnv.MLIS_API_URL,
     databaseUrl,
+    ownerDatabaseUrl: migrationDatabaseUrl,
     temporalAddress: processEnv.TEMPORAL_ADDRESS,
     processEnv,
   };
   writeStackEnv(env);
 
   execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], {
-    env: { ...process.env, ...processEnv },
+    env: { ...process.env, ...processEnv, MLIS_MIGRATION_DATABASE_URL: migrationDatabaseUrl },
     stdio: 'inherit',
   });
   stack(env, 'stop');

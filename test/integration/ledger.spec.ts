@@ -19,12 +19,12 @@ describe(LedgerRepository.name, () => {
 
   const CYCLE = { liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 32, holdDepth: 16 };
 
-  async function register(nodeId: string, group: string, slots: number, gpus = 0, labels: Record<string, string> = {}): Promise<number> {
+  async function register(nodeId: string, group: string, slots: number, gpus = 0, labels: Record<string, string> = {}, pid = 1): Promise<number> {
     const { incarnation } = await ledger.registerNode({
       nodeId,
       group,
-      hostname: 'test-host',
-      pid: 1,
+      hostname: `host-of-${nodeId}`,
+      pid,
       slots,
       cpuMillis: slots * 1000,
       memMb: slots * 1024,
@@ -208,6 +208,34 @@ describe(LedgerRepository.name, () => {
     await register('excl-1', 'cpu', 2);
     expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 2 }]);
     await retire('excl-%');
+  });
+
+  it('a job lost on every node runs again when they come back; each attempt keeps the host and pid it was placed on', async () => {
+    await register('everywhere-1', 'cpu', 1, 0, { pool: 'everywhere' }, 101);
+    await register('everywhere-2', 'cpu', 1, 0, { pool: 'everywhere' }, 102);
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { pool: 'everywhere' } });
+    for (const attempt of [1, 2]) {
+      await ledger.runCycle(CYCLE);
+      await ledger.endAssignment({ jobId, attempt, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+    }
+    await ledger.runCycle(CYCLE);
+    expect(await job(jobId)).toMatchObject({ state: 'QUEUED', pending_reason: 'no_live_node' });
+
+    // Both processes restart: new incarnations, new pids.
+    await register('everywhere-1', 'cpu', 1, 0, { pool: 'everywhere' }, 201);
+    await register('everywhere-2', 'cpu', 1, 0, { pool: 'everywhere' }, 202);
+    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 3 }]);
+    const attempts: { attempt: number; node_id: string; node_incarnation: number; node_hostname: string; node_pid: number }[] = await dataSource.query(
+      `SELECT attempt, node_id, node_incarnation, node_hostname, node_pid FROM job_assignments WHERE job_id = $1 ORDER BY attempt`,
+      [jobId],
+    );
+    expect(attempts.map((a) => a.node_incarnation)).toEqual([1, 1, 2]);
+    // The lost attempts name the processes that had them, not the nodes' current registrations.
+    for (const a of attempts) {
+      expect(a.node_hostname).toBe(`host-of-${a.node_id}`);
+      expect(a.node_pid).toBe((a.node_incarnation === 1 ? 100 : 200) + Number(a.node_id.slice(-1)));
+    }
+    await retire('everywhere-%');
   });
 
   it('a silent node is marked DEAD, stops receiving work, and must re-register with a new incarnation', async () => {

@@ -114,6 +114,29 @@ describe('max queued jobs per tenant', () => {
   });
 });
 
+describe('max queued jobs under concurrent submissions', () => {
+  const tenant = `queue-race-${RUN}`;
+  const accepted: string[] = [];
+
+  afterAll(async () => {
+    await Promise.all(accepted.map((id) => api('POST', `/v1/jobs/${id}/cancel`, undefined, as(tenant))));
+    await Promise.all(accepted.map((id) => waitForJob(tenant, id, (job) => TERMINAL.includes(job.state))));
+  });
+
+  it('accepts exactly max_queued_jobs of 16 simultaneous submissions: the count and the insert are one transaction', async () => {
+    // max_running_jobs 0 keeps every accepted job QUEUED, so each one counts.
+    await createTenant(tenant, { max_queued_jobs: 4, max_running_jobs: 0 });
+    const burst = await Promise.all(
+      Array.from({ length: 16 }, () => api('POST', '/v1/jobs', { task_type: 'sleep', params: { seconds: 1 } }, as(tenant))),
+    );
+    accepted.push(...burst.filter((r) => r.status === 202).map((r) => r.body.id as string));
+    expect(burst.map((r) => r.status).sort()).toEqual([...Array(4).fill(202), ...Array(12).fill(429)]);
+    expect(new Set(burst.filter((r) => r.status === 429).map((r) => r.body.error.code))).toEqual(new Set(['quota_exceeded']));
+    const waiting = await api('GET', '/v1/jobs?state=QUEUED', undefined, as(tenant));
+    expect(waiting.body.items).toHaveLength(4);
+  });
+});
+
 describe('request and params bounds', () => {
   it('answers 413 payload_too_large for a body over the limit', async () => {
     const body = JSON.stringify({ task_type: 'sleep', params: { pad: 'x'.repeat(2 * 1024 * 1024) } });

@@ -1,12 +1,19 @@
-import { killNode, restartNode, submit, TERMINAL, waitForJob, withDb } from './support/api';
+import { api, env, killNode, poll, restartNode, submit, TERMINAL, waitForJob, withDb } from './support/api';
+import { stack } from './support/stack-env';
+
+async function nodeRow(nodeId: string): Promise<{ incarnation: number; pid: number; status: string }> {
+  const { body } = await api('GET', '/v1/workers');
+  return body.items.find((n: any) => n.node_id === nodeId);
+}
 
 describe('lease-based recovery with a real worker process', () => {
   jest.setTimeout(120_000);
 
-  it('kill -9 of the node running a job: the job ends SUCCEEDED on another node, first assignment LOST', async () => {
+  it('kill -9 of the node running a job: the job ends SUCCEEDED on another node, and the supervisor brings the node back as a new incarnation', async () => {
     const accepted = await submit({ task_type: 'sleep', params: { seconds: 8 }, cpu: 1, mem_mb: 256, gpu: 0 });
     const running = await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'RUNNING');
     const victim = running.latest_assignment.node_id as string;
+    const before = await nodeRow(victim);
     const pid = killNode(victim);
     expect(pid).toBe(running.latest_assignment.pid);
     const killedAt = Date.now();
@@ -16,11 +23,20 @@ describe('lease-based recovery with a real worker process', () => {
     // Printed for the benchmark notes: detection is bounded by the lease (3 s here).
     console.log(`kill -9 of ${victim}: running again on ${replaced.latest_assignment.node_id} after ${recoverySeconds.toFixed(1)} s`);
 
+    // Nobody restarts it by hand: its supervisor does, after the lease, as a new incarnation with a new pid.
+    const back = await poll(`${victim} back with a new incarnation`, async () => {
+      const node = await nodeRow(victim);
+      return node?.status === 'ACTIVE' && node.incarnation > before.incarnation ? node : undefined;
+    });
+    expect(back.pid).not.toBe(pid);
+    console.log(`${victim} back as incarnation ${back.incarnation} (pid ${back.pid}) ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+
     const job = await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state));
     expect(job.state).toBe('SUCCEEDED');
     expect(job.result).toEqual({ slept: 8 });
     expect(job.assignments).toHaveLength(2);
-    expect(job.assignments[0]).toMatchObject({ attempt: 1, state: 'LOST', node_id: victim });
+    // The lost attempt still names the process that had it, not the node's new registration.
+    expect(job.assignments[0]).toMatchObject({ attempt: 1, state: 'LOST', node_id: victim, pid, node_incarnation: before.incarnation });
     expect(job.assignments[0].reason).toMatch(/HEARTBEAT|SCHEDULE_TO_START/);
     expect(job.assignments[1]).toMatchObject({ attempt: 2, state: 'SUCCEEDED' });
     expect(job.assignments[1].node_id).not.toBe(victim);
@@ -28,7 +44,31 @@ describe('lease-based recovery with a real worker process', () => {
     // The lost attempt gave its reservation back.
     const used = await withDb((db) => db.query(`SELECT used_slots, used_cpu_millis FROM nodes WHERE id = $1`, [victim]));
     expect(used.rows[0]).toEqual({ used_slots: 0, used_cpu_millis: 0 });
+  });
 
-    await restartNode(victim);
+  it('kill -9 of the api or control process: its supervisor starts it again and jobs still run', async () => {
+    for (const name of ['api', 'control']) {
+      const pid = Number(stack(env, 'pid', name));
+      process.kill(pid, 'SIGKILL');
+      await poll(`${name} restarted`, async () => {
+        const now = Number(stack(env, 'pid', name));
+        if (now === pid) return undefined;
+        const { status } = await api('GET', '/health/ready').catch(() => ({ status: 0 }));
+        return status === 200 ? now : undefined;
+      });
+    }
+    const accepted = await submit({ task_type: 'sleep', params: { seconds: 0.2 } });
+    expect((await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state))).state).toBe('SUCCEEDED');
+    expect(stack(env, 'status')).toMatch(/^api running pid \d+ \(supervised, 1 restarts\)$/m);
+  });
+
+  it('a node the operator stops stays down: its supervisor ends with it', async () => {
+    const pid = Number(stack(env, 'pid', 'node-cpu-2'));
+    stack(env, 'stop-node', 'cpu-2', 'KILL');
+    // No supervisor is left to restart it (stop-node writes the operator's marker before the signal).
+    expect(stack(env, 'status')).toMatch(/^node-cpu-2 stopped \(unsupervised/m);
+    expect(() => process.kill(pid, 0)).toThrow();
+    await restartNode('cpu-2');
+    expect(stack(env, 'status')).toMatch(/^node-cpu-2 running pid \d+ \(supervised, 0 restarts\)$/m);
   });
 });

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { AuditController } from './audit.controller';
-import { encodeAuditCursor } from './audit.service';
+import { encodeAuditCursor } from './audit-cursor';
 
 function event(n: number, overrides: Record<string, unknown> = {}) {
   return {

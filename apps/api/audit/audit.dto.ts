@@ -1,4 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
+import { AUDIT_CURSOR_PATTERN } from './audit-cursor';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 
@@ -7,7 +9,7 @@ export const DEFAULT_AUDIT_PAGE_SIZE = 50;
 export const MAX_AUDIT_PAGE_SIZE = 500;
 
 export class AuditQueryDto {
-  @ApiPropertyOptional({ description: 'Only this action, e.g. job.submit, job.cancel, tenant.update, auth.authenticate.' })
+  @ApiPropertyOptional({ description: 'Only this action, e.g. job.submit, job.cancel, tenant.update, auth.authenticate.', minLength: 1, maxLength: 100 })
   @IsOptional()
   @IsString()
   @Length(1, 100)
@@ -18,13 +20,13 @@ export class AuditQueryDto {
   @IsIn(AUDIT_RESULTS)
   result?: 'allow' | 'deny';
 
-  @ApiPropertyOptional({ description: 'Only events whose caller belongs to this tenant.' })
+  @ApiPropertyOptional({ description: 'Only events whose caller belongs to this tenant.', minLength: 1, maxLength: 100 })
   @IsOptional()
   @IsString()
   @Length(1, 100)
   actor_tenant?: string;
 
-  @ApiPropertyOptional({ description: 'Only events that acted on this tenant.' })
+  @ApiPropertyOptional({ description: 'Only events that acted on this tenant.', minLength: 1, maxLength: 100 })
   @IsOptional()
   @IsString()
   @Length(1, 100)
@@ -36,17 +38,17 @@ export class AuditQueryDto {
   @Length(1, 300)
   resource?: string;
 
-  @ApiPropertyOptional({ description: 'Only events at or after this instant (ISO 8601).', format: 'date-time' })
+  @ApiPropertyOptional({ description: 'Only events at or after this instant (ISO 8601, UTC).', format: 'date-time', pattern: UTC_INSTANT_PATTERN })
   @IsOptional()
   @IsISO8601({ strict: true })
   since?: string;
 
-  @ApiPropertyOptional({ description: 'Only events before this instant (ISO 8601).', format: 'date-time' })
+  @ApiPropertyOptional({ description: 'Only events before this instant (ISO 8601, UTC).', format: 'date-time', pattern: UTC_INSTANT_PATTERN })
   @IsOptional()
   @IsISO8601({ strict: true })
   until?: string;
 
-  @ApiPropertyOptional({ description: 'Page size.', minimum: 1, maximum: MAX_AUDIT_PAGE_SIZE, default: DEFAULT_AUDIT_PAGE_SIZE })
+  @ApiPropertyOptional({ description: 'Page size.', type: 'integer', minimum: 1, maximum: MAX_AUDIT_PAGE_SIZE, default: DEFAULT_AUDIT_PAGE_SIZE })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -54,7 +56,7 @@ export class AuditQueryDto {
   @Max(MAX_AUDIT_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's next_cursor." })
+  @ApiPropertyOptional({ description: "next_cursor of the previous page: the id of its last event.", pattern: AUDIT_CURSOR_PATTERN, example: '1234' })
   @IsOptional()
   @IsString()
   @MaxLength(100)

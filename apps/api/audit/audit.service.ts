@@ -1,21 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditRepository, type AuditEventRecord } from '../../../libs/db/audit.repository';
-import { validationFailed } from '../common/validation';
+import { decodeAuditCursor, encodeAuditCursor } from './audit-cursor';
 import { DEFAULT_AUDIT_PAGE_SIZE, type AuditEventDto, type AuditPageDto, type AuditQueryDto } from './audit.dto';
-
-const CURSOR_PREFIX = 'a:';
-
-/** Opaque to callers: base64url of `a:<id>`. */
-export function encodeAuditCursor(id: string): string {
-  return Buffer.from(`${CURSOR_PREFIX}${id}`, 'utf8').toString('base64url');
-}
-
-export function decodeAuditCursor(value: string): string {
-  const text = Buffer.from(value, 'base64url').toString('utf8');
-  const id = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
-  if (!/^[1-9][0-9]{0,18}$/.test(id)) throw validationFailed([{ field: 'cursor', problem: 'cursor is not one this API issued' }]);
-  return id;
-}
 
 function toDto(event: AuditEventRecord): AuditEventDto {
   return {

@@ -59,6 +59,8 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.TenantExists:
     case ApiErrorCode.ArtifactInUse:
       return 409;
+    case ApiErrorCode.MethodNotAllowed:
+      return 405;
     case ApiErrorCode.PayloadTooLarge:
       return 413;
     case ApiErrorCode.RangeNotSatisfiable:

@@ -47,6 +47,17 @@ describe(JobsController.name, () => {
   const http = () => request(t.app.getHttpServer());
 
   describe('POST /v1/jobs', () => {
+    it('refuses a job past max_queued_jobs inside the insert: 429, nothing stored or started, the denial audited', async () => {
+      t.tenants.put({ id: 'default', name: 'Default', maxQueuedJobs: 1 });
+      t.tenants.queued = 1;
+      const response = await http().post('/v1/jobs').set('X-Request-ID', 'req-full').send(valid).expect(429);
+      expect(response.body.error.code).toBe('quota_exceeded');
+      expect(response.headers['retry-after']).toBe('30');
+      expect(t.jobs.records).toHaveLength(0);
+      expect(t.temporal.started).toHaveLength(0);
+      expect(t.audit.events).toEqual([expect.objectContaining({ requestId: 'req-full', result: 'deny', reason: 'quota_exceeded' })]);
+    });
+
     it('accepts a job: 202, QUEUED, row inserted and workflow started with the contract input', async () => {
       const response = await http().post('/v1/jobs').send(valid).expect(202);
       expect(response.body).toMatchObject({

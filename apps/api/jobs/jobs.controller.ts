@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
@@ -24,6 +24,8 @@ export class JobsController {
     name: IDEMPOTENCY_KEY_HEADER,
     required: false,
     description: `Up to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters; repeating a submission with the same key returns the first job.`,
+    // Printable ASCII; HTTP drops leading and trailing spaces, so the key neither starts nor ends with one.
+    schema: { type: 'string', pattern: `^[\\x21-\\x7e](?:[\\x20-\\x7e]{0,${MAX_IDEMPOTENCY_KEY_LENGTH - 2}}[\\x21-\\x7e])?$` },
   })
   @ApiAcceptedResponse({ description: 'Accepted and QUEUED.', type: JobResponseDto })
   @ApiOkResponse({ description: 'Replay of an earlier submission with the same Idempotency-Key.', type: JobResponseDto })
@@ -64,6 +66,7 @@ export class JobsController {
   @Get(':id')
   @RequireScopes('jobs:read')
   @ApiOperation({ summary: 'Get a job with its assignments; with ?wait=, once it is final or the wait ends' })
+  @ApiParam({ name: 'id', description: 'Job id.', format: 'uuid' })
   @ApiOkResponse({ type: JobResponseDto })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.JobNotFound)
   get(
@@ -101,6 +104,7 @@ export class JobsController {
   @RequireScopes('jobs:cancel')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Cancel a job; it ends CANCELLED once its reservation is released' })
+  @ApiParam({ name: 'id', description: 'Job id.', format: 'uuid' })
   @ApiAcceptedResponse({ description: 'Cancellation requested; the job as it was.', type: JobResponseDto })
   @ApiErrorResponses(
     ApiErrorCode.Unauthorized,

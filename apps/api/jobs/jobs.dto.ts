@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, type ValidationOptions } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
+import { JOB_CURSOR_PATTERN } from './jobs-cursor';
 import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
 import { TASK_TYPES } from '../../../libs/runners/registry';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
@@ -38,8 +39,29 @@ function HasAtMostEntries(max: number, options?: ValidationOptions): PropertyDec
   );
 }
 
+// A submission's optional fields are absent or a value: null is refused, not taken for the default.
+const present = (_: object, value: unknown): boolean => value !== undefined;
+
+/**
+ * Rules across CreateJobDto's fields that a property cannot state, for the OpenAPI document (JSON Schema):
+ * gpu_model and gpu_memory_mb need gpu >= 1; priority and priority_class exclude each other.
+ */
+export const CREATE_JOB_CROSS_FIELD_RULES = [
+  ...['gpu_model', 'gpu_memory_mb'].map((field) => ({
+    anyOf: [{ not: { required: [field] } }, { required: ['gpu'], properties: { gpu: { minimum: 1 } } }],
+  })),
+  { not: { required: ['priority', 'priority_class'] } },
+];
+
+/** The same rules as JSON Schema `dependencies` (the field on the left needs the schema on the right), which fuzzers read. */
+export const CREATE_JOB_DEPENDENCIES = {
+  gpu_model: { required: ['gpu'], properties: { gpu: { minimum: 1 } } },
+  gpu_memory_mb: { required: ['gpu'], properties: { gpu: { minimum: 1 } } },
+  priority_class: { not: { required: ['priority'] } },
+};
+
 export class CreateJobDto {
-  @ApiProperty({ description: `The task to run; one of ${TASK_TYPES.join(', ')}.`, example: 'sleep' })
+  @ApiProperty({ description: `The task to run; one of ${TASK_TYPES.join(', ')}.`, example: 'sleep', enum: TASK_TYPES })
   @IsString()
   @Length(1, 100)
   task_type: string;
@@ -51,28 +73,28 @@ export class CreateJobDto {
     default: {},
     example: { seconds: 1 },
   })
-  @IsOptional()
+  @ValidateIf(present)
   @IsObject()
   // Kept exactly as parsed: the runner, not class-transformer, decides what params mean.
   @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.params, { toClassOnly: true })
   params?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: 'Whole CPU cores to reserve.', minimum: 0, maximum: MAX_CPU_CORES, default: DEFAULT_CPU })
-  @IsOptional()
+  @ApiPropertyOptional({ description: 'Whole CPU cores to reserve.', type: 'integer', minimum: 0, maximum: MAX_CPU_CORES, default: DEFAULT_CPU })
+  @ValidateIf(present)
   @IsInt()
   @Min(0)
   @Max(MAX_CPU_CORES)
   cpu?: number;
 
-  @ApiPropertyOptional({ description: 'Memory to reserve, in MiB.', minimum: 0, maximum: INT32_MAX, default: DEFAULT_MEM_MB })
-  @IsOptional()
+  @ApiPropertyOptional({ description: 'Memory to reserve, in MiB.', type: 'integer', minimum: 0, maximum: INT32_MAX, default: DEFAULT_MEM_MB })
+  @ValidateIf(present)
   @IsInt()
   @Min(0)
   @Max(INT32_MAX)
   mem_mb?: number;
 
-  @ApiPropertyOptional({ description: 'Number of GPUs to reserve on one node.', minimum: 0, maximum: 1024, default: DEFAULT_GPU })
-  @IsOptional()
+  @ApiPropertyOptional({ description: 'Number of GPUs to reserve on one node.', type: 'integer', minimum: 0, maximum: 1024, default: DEFAULT_GPU })
+  @ValidateIf(present)
   @IsInt()
   @Min(0)
   @Max(1024)
@@ -80,11 +102,12 @@ export class CreateJobDto {
 
   @ApiPropertyOptional({
     description: 'Higher runs first among waiting jobs. Give this or priority_class, not both.',
+    type: 'integer',
     minimum: -INT32_MAX,
     maximum: INT32_MAX,
     default: DEFAULT_PRIORITY,
   })
-  @IsOptional()
+  @ValidateIf(present)
   @IsInt()
   @Min(-INT32_MAX)
   @Max(INT32_MAX)
@@ -96,13 +119,13 @@ export class CreateJobDto {
     example: 'high',
   })
   // Any short string: a name that is not a configured class gets a 400 that lists the classes.
-  @IsOptional()
+  @ValidateIf(present)
   @IsString()
   @Length(1, 63)
   priority_class?: string;
 
   @ApiPropertyOptional({ description: 'Run only on nodes of this worker group.', example: 'gpu' })
-  @IsOptional()
+  @ValidateIf(present)
   @IsString()
   @Matches(GROUP_NAME_PATTERN, { message: 'worker_group must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   worker_group?: string;
@@ -110,24 +133,25 @@ export class CreateJobDto {
   @ApiPropertyOptional({
     description: `Run only on nodes carrying every one of these labels (at most ${MAX_SELECTOR_LABELS}; keys ${LABEL_KEY_PATTERN.source}, values ${LABEL_VALUE_PATTERN.source}).`,
     type: 'object',
-    additionalProperties: { type: 'string' },
+    maxProperties: MAX_SELECTOR_LABELS,
+    additionalProperties: { type: 'string', pattern: LABEL_VALUE_PATTERN.source },
     example: { zone: 'eu-1' },
   })
   // The body's object as parsed: class-transformer's copy drops keys that name Object methods.
   @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.node_selector, { toClassOnly: true })
-  @IsOptional()
+  @ValidateIf(present)
   @IsLabelMap()
   @HasAtMostEntries(MAX_SELECTOR_LABELS)
   node_selector?: Record<string, string>;
 
-  @ApiPropertyOptional({ description: `GPUs it gets must be of this model, exactly as nvidia-smi names it (at most ${MAX_GPU_MODEL_LENGTH} characters). Needs gpu > 0.`, example: 'NVIDIA A100-SXM4-80GB' })
-  @IsOptional()
+  @ApiPropertyOptional({ description: `GPUs it gets must be of this model, exactly as nvidia-smi names it (at most ${MAX_GPU_MODEL_LENGTH} characters). Needs gpu > 0.`, example: 'NVIDIA A100-SXM4-80GB', minLength: 1, maxLength: MAX_GPU_MODEL_LENGTH })
+  @ValidateIf(present)
   @IsString()
   @Length(1, MAX_GPU_MODEL_LENGTH)
   gpu_model?: string;
 
-  @ApiPropertyOptional({ description: 'GPUs it gets must each have at least this much memory, MiB (0: any). Needs gpu > 0.', minimum: 0, maximum: INT32_MAX })
-  @IsOptional()
+  @ApiPropertyOptional({ description: 'GPUs it gets must each have at least this much memory, MiB (0: any). Needs gpu > 0.', type: 'integer', minimum: 0, maximum: INT32_MAX })
+  @ValidateIf(present)
   @IsInt()
   @Min(0)
   @Max(INT32_MAX)
@@ -135,10 +159,11 @@ export class CreateJobDto {
 
   @ApiPropertyOptional({
     description: 'Attempts allowed when nodes are lost (default from MLIS_DEFAULT_MAX_ATTEMPTS).',
+    type: 'integer',
     minimum: 1,
     maximum: MAX_ATTEMPTS_LIMIT,
   })
-  @IsOptional()
+  @ValidateIf(present)
   @IsInt()
   @Min(1)
   @Max(MAX_ATTEMPTS_LIMIT)
@@ -146,10 +171,11 @@ export class CreateJobDto {
 
   @ApiPropertyOptional({
     description: 'Run time limit of one attempt, in seconds (default from MLIS_DEFAULT_TIMEOUT_SECONDS).',
+    type: 'integer',
     minimum: 1,
     maximum: MAX_TIMEOUT_SECONDS,
   })
-  @IsOptional()
+  @ValidateIf(present)
   @IsInt()
   @Min(1)
   @Max(MAX_TIMEOUT_SECONDS)
@@ -176,7 +202,7 @@ export class JobWaitQueryDto {
 }
 
 export class JobListQueryDto {
-  @ApiPropertyOptional({ description: 'Page size.', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
+  @ApiPropertyOptional({ description: 'Page size.', type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -189,7 +215,11 @@ export class JobListQueryDto {
   @IsIn(JOB_STATES)
   state?: JobState;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page\'s next_cursor.' })
+  @ApiPropertyOptional({
+    description: "next_cursor of the previous page: the last job's created_at (UTC, up to microseconds) and id, joined by _.",
+    pattern: JOB_CURSOR_PATTERN,
+    example: '2026-12-01T21:45:16.302123Z_0b9e2a8e-55d5-4c55-9f57-7a3f0d9d2f10',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -197,6 +227,7 @@ export class JobListQueryDto {
 
   @ApiPropertyOptional({
     description: "Only this tenant's jobs; another tenant than the caller's needs the cross-tenant capability (else the page is empty).",
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
   })
   @IsOptional()
   @IsString()
@@ -265,10 +296,10 @@ export class AssignmentResponseDto {
   @ApiProperty({ description: 'Incarnation of the node when the attempt was placed.' })
   node_incarnation: number;
 
-  @ApiProperty({ description: "Hostname of the node's current registration.", type: String, nullable: true })
+  @ApiProperty({ description: 'Hostname of the node process the attempt was placed on (null for attempts placed before this was recorded).', type: String, nullable: true })
   hostname: string | null;
 
-  @ApiProperty({ description: "Process id of the node's current registration.", type: Number, nullable: true })
+  @ApiProperty({ description: 'Process id of the node process the attempt was placed on (null for attempts placed before this was recorded).', type: Number, nullable: true })
   pid: number | null;
 
   @ApiProperty({ description: 'Worker group of the node.' })

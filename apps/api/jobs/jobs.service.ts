@@ -20,7 +20,7 @@ import { InvalidParamsError } from '../../../libs/runners/runner';
 import { getTaskSpec } from '../../../libs/runners/registry';
 import type { Scope } from '../../../libs/auth/claims';
 import { mayAccessTenant, type Actor, type RequestActor } from '../common/actor';
-import { DomainError } from '../common/domain-error';
+import { DomainError, RetryLaterError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import { canonicalJson } from './canonical-json';
 import { JobArtifactsService, type JobResultBody, type StagedParams } from './job-artifacts.service';
@@ -118,7 +118,7 @@ export class JobsService {
    * With an idempotency key, a repeat of the same submission returns the job accepted the first time.
    */
   async submit(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
-    await this.limits.admit(actor, dto.params, requestId);
+    const queueLimit = await this.limits.admit(actor, dto.params, requestId);
     const spec = this.admit(dto);
     const paramsJson = canonicalJson(spec.params);
     if (idempotencyKey !== undefined) {
@@ -143,6 +143,7 @@ export class JobsService {
       // The audit row shares the job row's transaction (and connection: a second one per submission
       // would exhaust the pool under a burst); the workflow starts last, so nothing starts for a job that is not committed.
       const record = await this.jobs.insert(job, async (_record, manager) => {
+        if (queueLimit) await this.limits.holdQueuePlace(queueLimit, manager);
         await this.jobArtifacts.attach(manager, job, inputs, params);
         await this.audit.record(this.allowed(actor, requestId, 'job.submit', job.id, job.tenantId), manager);
         await this.startWorkflow(job);
@@ -150,6 +151,10 @@ export class JobsService {
       return { job: toJobResponse(record), created: true };
     } catch (error) {
       await this.jobArtifacts.discard(params);
+      if (error instanceof RetryLaterError && error.code === ApiErrorCode.QuotaExceeded) {
+        await this.limits.deny(actor, requestId, 'quota_exceeded');
+        throw error;
+      }
       // A concurrent submission with the same key committed first.
       if (error instanceof IdempotencyKeyTakenError && idempotencyKey !== undefined) {
         const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
@@ -216,6 +221,8 @@ export class JobsService {
   /** The actor's tenant's jobs; with the cross-tenant capability every tenant's, or `query.tenant`'s. */
   async list(actor: RequestActor, query: JobListQueryDto): Promise<JobListResponseDto> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    // Checked first: a malformed cursor is a 400 whatever tenant is asked for.
+    const after = query.cursor === undefined ? undefined : decodeJobCursor(query.cursor);
     const tenantId = await this.listedTenant(actor, query.tenant);
     if (tenantId === undefined) return { items: [], next_cursor: null };
     const records = await this.jobs.list({
@@ -229,7 +236,7 @@ export class JobsService {
       createdBefore: query.created_before === undefined ? undefined : new Date(query.created_before),
       // One extra row tells whether another page exists.
       limit: limit + 1,
-      after: query.cursor === undefined ? undefined : decodeJobCursor(query.cursor),
+      after,
     });
     const page = records.slice(0, limit);
     return {

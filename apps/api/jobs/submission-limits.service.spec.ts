@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { ApiErrorCode } from '../../../libs/contracts';
 import type { AuditRepository } from '../../../libs/db/audit.repository';
 import type { TenantsRepository } from '../../../libs/db/tenants.repository';
@@ -50,7 +51,7 @@ describe(SubmissionLimitsService.name, () => {
   });
 
   it('accepts params at the depth limit and refuses one level more with validation_failed', async () => {
-    await expect(limits.admit(actor, nested(MAX_PARAMS_DEPTH), 'r1')).resolves.toBeUndefined();
+    await expect(limits.admit(actor, nested(MAX_PARAMS_DEPTH), 'r1')).resolves.toBeNull();
     const error = await refusal(limits.admit(actor, nested(MAX_PARAMS_DEPTH + 1), 'r2'));
     expect(error.code).toBe(ApiErrorCode.ValidationFailed);
     expect(error.details?.[0].field).toBe('params');
@@ -76,27 +77,38 @@ describe(SubmissionLimitsService.name, () => {
     expect(tenants.tokens.size).toBe(0);
   });
 
-  it('answers quota_exceeded once the tenant has max_queued_jobs waiting', async () => {
+  it('hands the queue limit to the insert transaction, which refuses the job past max_queued_jobs', async () => {
     tenants.put({ id: 'team-a', name: 'A', maxQueuedJobs: 2 });
+    const limit = await limits.admit(actor, {}, 'r1');
+    expect(limit).toEqual({ tenantId: 'team-a', maxQueuedJobs: 2 });
+    const manager = {} as EntityManager;
     tenants.queued = 1;
-    await limits.admit(actor, {}, 'r1');
+    await limits.holdQueuePlace(limit!, manager);
     tenants.queued = 2;
-    const error = (await refusal(limits.admit(actor, {}, 'r2'))) as RetryLaterError;
+    const error = (await refusal(limits.holdQueuePlace(limit!, manager))) as RetryLaterError;
     expect(error.code).toBe(ApiErrorCode.QuotaExceeded);
+    expect(error.message).toBe('tenant team-a already has 2 queued jobs (max_queued_jobs 2)');
     expect(error.retryAfterSeconds).toBe(QUEUE_FULL_RETRY_SECONDS);
-    expect(audit.events.map((e) => e.reason)).toEqual(['quota_exceeded']);
+  });
+
+  it('tells a token naming a tenant nobody created how to create it', async () => {
+    const ghost: Actor = { ...actor, tenantId: 'acme' };
+    const error = await refusal(limits.admit(ghost, {}, 'r1'));
+    expect(error.code).toBe(ApiErrorCode.TenantNotFound);
+    expect(error.message).toBe('tenant "acme" does not exist; an admin creates it with: mlis tenants create acme');
   });
 
   it('still refuses when the denial cannot be audited', async () => {
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
-    tenants.put({ id: 'team-a', name: 'A', maxQueuedJobs: 0 });
+    tenants.put({ id: 'team-a', name: 'A', submitRatePerMinute: 0 });
     audit.failing = true;
-    expect((await refusal(limits.admit(actor, {}, 'r1'))).code).toBe(ApiErrorCode.QuotaExceeded);
+    await limits.deny(actor, 'r1', 'rate_limited');
+    expect((await refusal(limits.admit(actor, {}, 'r1'))).code).toBe(ApiErrorCode.RateLimited);
   });
 
   it('has no limits for a tenant without any', async () => {
     tenants.queued = 1_000;
-    for (let i = 0; i < 100; i += 1) await limits.admit(actor, {}, `r${i}`);
+    for (let i = 0; i < 100; i += 1) expect(await limits.admit(actor, {}, `r${i}`)).toBeNull();
     expect(audit.events).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
@@ -33,9 +34,15 @@ export function retryAfterSeconds(tokens: number, perMinute: number): number {
   return Math.max(1, Math.ceil(((1 - tokens) * 60) / perMinute));
 }
 
+/** What a submission's transaction must enforce once the job row is in: null when the tenant has no queue limit. */
+export interface QueueLimit {
+  tenantId: string;
+  maxQueuedJobs: number;
+}
+
 /**
- * Abuse limits checked before a submission does any work: bounded params, the tenant's submission
- * rate (a token bucket row in Postgres, shared by every API replica) and its max queued jobs.
+ * Abuse limits: bounded params and the tenant's submission rate (a token bucket row in Postgres, shared
+ * by every API replica) before a submission does any work; its max queued jobs inside the insert transaction.
  */
 @Injectable()
 export class SubmissionLimitsService {
@@ -46,12 +53,20 @@ export class SubmissionLimitsService {
     @Inject(AuditRepository) private readonly audit: AuditRepository,
   ) {}
 
-  /** Throws 400 for oversized params, 429 (with Retry-After, audited) when a limit is reached. */
-  async admit(actor: Actor, params: unknown, requestId: string): Promise<void> {
+  /**
+   * Throws 400 for oversized params, 429 (with Retry-After, audited) when the rate is used up. Returns the
+   * queue limit that `holdQueuePlace` enforces inside the insert transaction.
+   */
+  async admit(actor: Actor, params: unknown, requestId: string): Promise<QueueLimit | null> {
     this.checkParams(params);
     const tenant = await this.tenants.findById(actor.tenantId);
     // A verified token can still name a tenant nobody created: refuse it before it reaches the foreign key.
-    if (!tenant) throw new DomainError(ApiErrorCode.TenantNotFound, `tenant "${actor.tenantId}" does not exist`);
+    if (!tenant) {
+      throw new DomainError(
+        ApiErrorCode.TenantNotFound,
+        `tenant "${actor.tenantId}" does not exist; an admin creates it with: mlis tenants create ${actor.tenantId}`,
+      );
+    }
     const perMinute = tenant.submitRatePerMinute;
     if (perMinute !== null) {
       const take = perMinute > 0 ? await this.tenants.takeSubmitToken(tenant.id, perMinute) : { admitted: false, tokens: 0 };
@@ -64,17 +79,22 @@ export class SubmissionLimitsService {
         );
       }
     }
-    // A soft limit: submissions racing on other replicas may each see the last free place.
-    if (tenant.maxQueuedJobs !== null) {
-      const queued = await this.tenants.countQueuedJobs(tenant.id);
-      if (queued >= tenant.maxQueuedJobs) {
-        await this.deny(actor, requestId, 'quota_exceeded');
-        throw new RetryLaterError(
-          ApiErrorCode.QuotaExceeded,
-          `tenant ${tenant.id} already has ${queued} queued jobs (max_queued_jobs ${tenant.maxQueuedJobs})`,
-          QUEUE_FULL_RETRY_SECONDS,
-        );
-      }
+    return tenant.maxQueuedJobs === null ? null : { tenantId: tenant.id, maxQueuedJobs: tenant.maxQueuedJobs };
+  }
+
+  /**
+   * Inside the submission's transaction, after its job row is inserted: locks the tenant row (so concurrent
+   * submissions of one tenant, on any API replica, take turns) and counts its queued jobs, this one included.
+   * Throws 429 quota_exceeded, rolling the insert back; the caller audits the denial once the transaction is gone.
+   */
+  async holdQueuePlace(limit: QueueLimit, manager: EntityManager): Promise<void> {
+    const queued = await this.tenants.lockAndCountQueuedJobs(limit.tenantId, manager);
+    if (queued > limit.maxQueuedJobs) {
+      throw new RetryLaterError(
+        ApiErrorCode.QuotaExceeded,
+        `tenant ${limit.tenantId} already has ${queued - 1} queued jobs (max_queued_jobs ${limit.maxQueuedJobs})`,
+        QUEUE_FULL_RETRY_SECONDS,
+      );
     }
   }
 
@@ -85,8 +105,8 @@ export class SubmissionLimitsService {
     }
   }
 
-  // Best effort: the request is refused whether or not its denial row is written.
-  private async deny(actor: Actor, requestId: string, reason: string): Promise<void> {
+  /** Best effort: the request is refused whether or not its denial row is written. */
+  async deny(actor: Actor, requestId: string, reason: string): Promise<void> {
     try {
       await this.audit.record({
         requestId,

@@ -109,6 +109,19 @@ describe(TenantsController.name, () => {
       expect(t.audit.events).toEqual([]);
     });
 
+    it('leaves the name as it is for name null (found by schemathesis: it was a 500), and for no body at all', async () => {
+      t.tenants.put({ id: 'team-n', name: 'Named' });
+      const response = await http().patch('/v1/tenants/team-n').send({ name: null, max_gpus: 2 }).expect(200);
+      expect(response.body).toMatchObject({ name: 'Named', max_gpus: 2 });
+      expect((await http().patch('/v1/tenants/team-n').expect(200)).body).toMatchObject({ name: 'Named', max_gpus: 2 });
+    });
+
+    it('refuses group_limits null with 400 naming the field (found by schemathesis: it was a 500)', async () => {
+      t.tenants.put({ id: 'team-g', name: 'G' });
+      const response = await http().patch('/v1/tenants/team-g').send({ group_limits: null }).expect(400);
+      expect(response.body.error.details).toEqual([expect.objectContaining({ field: 'group_limits' })]);
+    });
+
     it('answers 404 tenant_not_found and 400 for an impossible id', async () => {
       expect((await http().get('/v1/tenants/nope').expect(404)).body.error.code).toBe('tenant_not_found');
       expect((await http().patch('/v1/tenants/nope').send({ max_gpus: 1 }).expect(404)).body.error.code).toBe('tenant_not_found');

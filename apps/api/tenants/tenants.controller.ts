@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, type PipeTransform } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
@@ -40,6 +40,7 @@ export class TenantsController {
   }
 
   @Get(':id')
+  @ApiParam({ name: 'id', description: 'Tenant id.', schema: { type: 'string', pattern: TENANT_ID_PATTERN.source } })
   @ApiOperation({ summary: 'Get a tenant and its limits (scope admin:tenants)' })
   @ApiOkResponse({ type: TenantResponseDto })
   @ApiErrorResponses(ApiErrorCode.ValidationFailed, ApiErrorCode.TenantNotFound)
@@ -48,6 +49,7 @@ export class TenantsController {
   }
 
   @Patch(':id')
+  @ApiParam({ name: 'id', description: 'Tenant id.', schema: { type: 'string', pattern: TENANT_ID_PATTERN.source } })
   @ApiOperation({ summary: 'Change a tenant\'s name or limits; null removes a limit (scope admin:tenants)' })
   @ApiOkResponse({ type: TenantResponseDto })
   @ApiErrorResponses(ApiErrorCode.ValidationFailed, ApiErrorCode.MalformedJson, ApiErrorCode.TenantNotFound)

@@ -8,28 +8,28 @@ export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 // Limits: null (or absent at creation) means unlimited; on PATCH, absent means unchanged.
 class TenantLimitsDto {
-  @ApiPropertyOptional({ description: 'Most jobs the tenant may have waiting (QUEUED); null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @ApiPropertyOptional({ description: 'Most jobs the tenant may have waiting (QUEUED); null for no limit.', type: 'integer', nullable: true, minimum: 0, maximum: INT32_MAX })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(INT32_MAX)
   max_queued_jobs?: number | null;
 
-  @ApiPropertyOptional({ description: 'Submissions allowed per minute (a bucket of this size); null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @ApiPropertyOptional({ description: 'Submissions allowed per minute (a bucket of this size); null for no limit.', type: 'integer', nullable: true, minimum: 0, maximum: INT32_MAX })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(INT32_MAX)
   submit_rate_per_minute?: number | null;
 
-  @ApiPropertyOptional({ description: 'Most jobs running at once; more wait with quota_exceeded. null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @ApiPropertyOptional({ description: 'Most jobs running at once; more wait with quota_exceeded. null for no limit.', type: 'integer', nullable: true, minimum: 0, maximum: INT32_MAX })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(INT32_MAX)
   max_running_jobs?: number | null;
 
-  @ApiPropertyOptional({ description: 'Most GPUs in use at once; more wait with quota_exceeded. null for no limit.', type: Number, nullable: true, minimum: 0 })
+  @ApiPropertyOptional({ description: 'Most GPUs in use at once; more wait with quota_exceeded. null for no limit.', type: 'integer', nullable: true, minimum: 0, maximum: INT32_MAX })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -49,7 +49,7 @@ class TenantLimitsDto {
   @Max(Number.MAX_SAFE_INTEGER)
   max_artifact_bytes?: number | null;
 
-  @ApiPropertyOptional({ description: 'Fair-share weight: a tenant of weight 2 is entitled to twice the dominant share of one of weight 1. Default 1.', minimum: 1, maximum: 1000 })
+  @ApiPropertyOptional({ description: 'Fair-share weight: a tenant of weight 2 is entitled to twice the dominant share of one of weight 1. Default 1.', type: 'integer', minimum: 1, maximum: 1000 })
   // Absent means default (create) or unchanged (update); null is not a weight.
   @ValidateIf((_, value) => value !== undefined)
   @IsInt()
@@ -63,24 +63,28 @@ class TenantLimitsDto {
     additionalProperties: {
       type: 'object',
       nullable: true,
-      properties: { max_running_jobs: { type: 'integer', nullable: true, minimum: 0 }, max_gpus: { type: 'integer', nullable: true, minimum: 0 } },
+      properties: {
+        max_running_jobs: { type: 'integer', nullable: true, minimum: 0, maximum: INT32_MAX },
+        max_gpus: { type: 'integer', nullable: true, minimum: 0, maximum: INT32_MAX },
+      },
     },
     example: { gpu: { max_gpus: 4, max_running_jobs: 10 } },
   })
   // The body's object as parsed: class-transformer's copy drops keys that name Object methods.
   @Transform(({ obj }: { obj: Record<string, unknown> }) => obj.group_limits, { toClassOnly: true })
-  @IsOptional()
+  // Absent means none (create) or unchanged (update); null is not a map (a group given as null loses its limits).
+  @ValidateIf((_, value) => value !== undefined)
   @IsGroupLimitsMap()
   group_limits?: Record<string, GroupLimitsBody | null>;
 }
 
 export class CreateTenantDto extends TenantLimitsDto {
-  @ApiProperty({ description: 'Tenant id: lowercase letters, digits and dashes, up to 63 characters.', example: 'team-a' })
+  @ApiProperty({ description: 'Tenant id: lowercase letters, digits and dashes, up to 63 characters.', example: 'team-a', pattern: TENANT_ID_PATTERN.source })
   @IsString()
   @Matches(TENANT_ID_PATTERN, { message: 'id must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   id: string;
 
-  @ApiPropertyOptional({ description: 'Display name (default: the id).' })
+  @ApiPropertyOptional({ description: 'Display name (absent or null: the id).', type: String, nullable: true, minLength: 1, maxLength: 200 })
   @IsOptional()
   @IsString()
   @Length(1, 200)
@@ -88,7 +92,7 @@ export class CreateTenantDto extends TenantLimitsDto {
 }
 
 export class UpdateTenantDto extends TenantLimitsDto {
-  @ApiPropertyOptional({ description: 'Display name.' })
+  @ApiPropertyOptional({ description: 'Display name (absent or null: unchanged).', type: String, nullable: true, minLength: 1, maxLength: 200 })
   @IsOptional()
   @IsString()
   @Length(1, 200)

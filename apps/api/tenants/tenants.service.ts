@@ -85,7 +85,8 @@ export class TenantsService {
   async update(actor: Actor, id: string, dto: UpdateTenantDto, requestId: string): Promise<TenantResponseDto> {
     const limits = limitsOf(dto);
     this.checkGroups(limits);
-    const tenant = await this.tenants.update(id, { ...limits, name: dto.name }, (manager, record) =>
+    // A null name, like an absent one, leaves the name as it is (the column is NOT NULL).
+    const tenant = await this.tenants.update(id, { ...limits, name: dto.name ?? undefined }, (manager, record) =>
       this.audit.record(this.allow(actor, requestId, 'tenant.update', record, dto), manager),
     );
     if (!tenant) throw this.notFound(id);

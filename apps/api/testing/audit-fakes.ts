@@ -111,7 +111,8 @@ export class FakeTenantsRepository implements Db<TenantsRepository> {
     return { admitted: false, tokens };
   }
 
-  async countQueuedJobs(): Promise<number> {
-    return this.queued;
+  /** Counts like the database would after the caller's insert: the queued jobs plus the one being submitted. */
+  async lockAndCountQueuedJobs(): Promise<number> {
+    return this.queued + 1;
   }
 }

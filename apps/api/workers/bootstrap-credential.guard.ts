@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, Logger, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import type { AuditRecorder } from '../../../libs/contracts';
 import { ApiErrorCode } from '../../../libs/contracts';
@@ -8,8 +9,13 @@ import { requestIdOf } from '../common/request-context';
 import { WorkerCredentials } from './worker-credentials';
 import { NAME_PATTERN } from './workers.dto';
 
+const BOOTSTRAP_ACTION = 'mlis:bootstrap-action';
+
+/** The audit action a refused bootstrap credential is recorded under on this route. */
+export const BootstrapAction = (action: 'node.register' | 'token.renew') => SetMetadata(BOOTSTRAP_ACTION, action);
+
 /**
- * Node registration: the caller must present the worker bootstrap secret as a bearer credential.
+ * Node registration and worker-token renewal: the caller must present the worker bootstrap secret as a bearer credential.
  * A guard, so that it runs before body validation: strangers learn nothing about the body's rules.
  */
 @Injectable()
@@ -19,6 +25,7 @@ export class BootstrapCredentialGuard implements CanActivate {
   constructor(
     private readonly credentials: WorkerCredentials,
     @Inject(AuditRepository) private readonly audit: AuditRecorder,
+    private readonly reflector: Reflector,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -26,7 +33,8 @@ export class BootstrapCredentialGuard implements CanActivate {
     const req = http.getRequest<Request>();
     const refusal = this.credentials.checkBootstrap(req.get('authorization'));
     if (refusal === null) return true;
-    const nodeId = (req.body as { node_id?: unknown } | undefined)?.node_id;
+    const action = this.reflector.get<string | undefined>(BOOTSTRAP_ACTION, context.getHandler()) ?? 'node.register';
+    const nodeId = (req.params as { id?: unknown } | undefined)?.id ?? (req.body as { node_id?: unknown } | undefined)?.node_id;
     const requestId = requestIdOf(http.getResponse<Response>());
     // Best effort: the request is refused whether or not the row could be written.
     await this.audit.record({
@@ -34,9 +42,9 @@ export class BootstrapCredentialGuard implements CanActivate {
       actorTenant: null,
       actorSubject: null,
       targetTenant: null,
-      action: 'node.register',
+      action,
       // Only a well-formed id goes into the row: the body is unvalidated here.
-      resource: typeof nodeId === 'string' && NAME_PATTERN.test(nodeId) ? `node/${nodeId}` : 'POST /v1/internal/nodes/register',
+      resource: typeof nodeId === 'string' && NAME_PATTERN.test(nodeId) ? `node/${nodeId}` : `${req.method} ${(req.route as { path?: string } | undefined)?.path ?? '/v1/internal/nodes'}`,
       result: 'deny',
       reason: refusal,
     }).catch((error: unknown) => this.logger.error({ msg: 'audit write failed for a refused registration', request_id: requestId, error: String(error) }));

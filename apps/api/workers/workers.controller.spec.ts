@@ -310,6 +310,44 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
     });
   });
 
+  describe('POST /v1/internal/nodes/:id/token', () => {
+    const renew = (nodeId: string, body: object, authorization = `Bearer ${BOOTSTRAP_SECRET}`) =>
+      http().post(`/v1/internal/nodes/${nodeId}/token`).set('Authorization', authorization).send(body);
+
+    it('mints a fresh worker token for the same incarnation, audited, and the new token heartbeats', async () => {
+      const response = await renew('cpu-1', { incarnation: 3 }).expect(200);
+      expect(response.body).toEqual({ node_id: 'cpu-1', incarnation: 3, worker_token: expect.any(String) });
+      const payload = verify(response.body.worker_token, DEV_SECRET, { audience: t.config.auth.workerAudience }) as JwtPayload;
+      expect(payload).toMatchObject({ sub: 'node:cpu-1', node_id: 'cpu-1', incarnation: 3 });
+      expect(t.ledger.registered).toHaveLength(0);
+      expect(t.audit.events.map((e) => [e.action, e.result, e.resource, e.reason])).toEqual([['token.mint', 'allow', 'node/cpu-1', 'renewal']]);
+      await heartbeat('cpu-1', { incarnation: 3 }, response.body.worker_token).expect(200);
+    });
+
+    it('needs the bootstrap secret: a worker token or a wrong secret get 401, audited as token.renew', async () => {
+      expect((await renew('cpu-1', { incarnation: 1 }, `Bearer ${workerToken('cpu-1')}`).expect(401)).body.error.code).toBe('invalid_bootstrap_credential');
+      await renew('cpu-1', { incarnation: 1 }, 'Bearer wrong').expect(401);
+      expect(t.audit.events.map((e) => [e.action, e.result, e.resource])).toEqual([
+        ['token.renew', 'deny', 'node/cpu-1'],
+        ['token.renew', 'deny', 'node/cpu-1'],
+      ]);
+    });
+
+    it('answers 409 for a superseded incarnation and 404 for an unknown or DEAD node, minting nothing', async () => {
+      t.ledger.heartbeatAnswer = 'superseded';
+      expect((await renew('cpu-1', { incarnation: 1 }).expect(409)).body.error.code).toBe('node_superseded');
+      t.ledger.heartbeatAnswer = 'unknown';
+      expect((await renew('cpu-1', { incarnation: 1 }).expect(404)).body.error.code).toBe('node_not_found');
+      expect(t.audit.events).toHaveLength(0);
+    });
+
+    it('validates the node id and the incarnation', async () => {
+      await renew('CPU_1', { incarnation: 1 }).expect(400);
+      await renew('cpu-1', { incarnation: 0 }).expect(400);
+      await renew('cpu-1', {}).expect(400);
+    });
+  });
+
   describe('POST /v1/internal/nodes/:id/heartbeat', () => {
     it('answers 200 ok for the live incarnation', async () => {
       const response = await heartbeat('cpu-1', { incarnation: 1 }).expect(200);

@@ -5,7 +5,7 @@ import { CurrentActor, Public, RequireScopes, WorkerRoute } from '../auth/auth.d
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { RequestId } from '../common/request-context';
-import { BootstrapCredentialGuard } from './bootstrap-credential.guard';
+import { BootstrapAction, BootstrapCredentialGuard } from './bootstrap-credential.guard';
 import {
   HeartbeatDto,
   HeartbeatResponseDto,
@@ -15,6 +15,7 @@ import {
   RegisterNodeDto,
   RegisterNodeResponseDto,
   WorkerGroupListResponseDto,
+  WorkerTokenResponseDto,
 } from './workers.dto';
 import { WorkersService } from './workers.service';
 
@@ -78,6 +79,7 @@ export class InternalNodesController {
   @Post('register')
   @Public()
   @UseGuards(BootstrapCredentialGuard)
+  @BootstrapAction('node.register')
   @HttpCode(HttpStatus.OK)
   @ApiBearerAuth()
   @ApiOperation({
@@ -93,6 +95,29 @@ export class InternalNodesController {
   )
   register(@Body() body: RegisterNodeDto, @RequestId() requestId: string): Promise<RegisterNodeResponseDto> {
     return this.workers.register(body, requestId);
+  }
+
+  // The bootstrap secret again, not the worker token: the token being renewed may already be refused.
+  @Post(':id/token')
+  @Public()
+  @UseGuards(BootstrapCredentialGuard)
+  @BootstrapAction('token.renew')
+  @HttpCode(HttpStatus.OK)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary:
+      'A fresh worker token for the same node incarnation, with the bootstrap secret as bearer credential; 409 means a newer incarnation exists (exit), 404 means register again',
+  })
+  @ApiOkResponse({ type: WorkerTokenResponseDto })
+  @ApiErrorResponses(
+    ApiErrorCode.InvalidBootstrapCredential,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.MalformedJson,
+    ApiErrorCode.NodeSuperseded,
+    ApiErrorCode.NodeNotFound,
+  )
+  renewToken(@Param() params: NodeIdParamDto, @Body() body: HeartbeatDto, @RequestId() requestId: string): Promise<WorkerTokenResponseDto> {
+    return this.workers.renewToken(params.id, body, requestId);
   }
 
   // The guard binds the worker token to this node id and the body's incarnation (403 otherwise).

@@ -162,6 +162,17 @@ export class HeartbeatDto {
   incarnation: number;
 }
 
+export class WorkerTokenResponseDto {
+  @ApiProperty({ description: 'The node id.' })
+  node_id: string;
+
+  @ApiProperty({ description: 'The incarnation the token is bound to: the same one, unchanged by a renewal.' })
+  incarnation: number;
+
+  @ApiProperty({ description: 'A fresh worker token for this node incarnation; send it as the bearer token on heartbeats.' })
+  worker_token: string;
+}
+
 export class HeartbeatResponseDto {
   @ApiProperty({ description: 'Always "ok": the node is live under this incarnation.', enum: ['ok'] })
   status: 'ok';

@@ -15,6 +15,7 @@ import type {
   RegisterNodeDto,
   RegisterNodeResponseDto,
   WorkerGroupListResponseDto,
+  WorkerTokenResponseDto,
 } from './workers.dto';
 import { WorkerCredentials } from './worker-credentials';
 import { toNodeResponse, toWorkerGroupResponse } from './workers.mapper';
@@ -107,6 +108,27 @@ export class WorkersService implements OnApplicationBootstrap {
       case 'unknown':
         throw new DomainError(ApiErrorCode.NodeNotFound, `node ${nodeId} is not registered (or was declared dead); register again`);
     }
+  }
+
+  /**
+   * A fresh worker token for a live node incarnation (bootstrap secret checked by the guard): the node keeps
+   * its incarnation, and so its running work. Counts as a heartbeat; 409 for a superseded incarnation, 404
+   * for an unknown or DEAD node (it must register again).
+   */
+  async renewToken(nodeId: string, dto: HeartbeatDto, requestId: string): Promise<WorkerTokenResponseDto> {
+    await this.heartbeat(nodeId, dto);
+    const workerToken = this.credentials.mintToken(nodeId, dto.incarnation);
+    await this.audit.record({
+      requestId,
+      actorTenant: null,
+      actorSubject: `node:${nodeId}`,
+      targetTenant: null,
+      action: 'token.mint',
+      resource: `node/${nodeId}`,
+      result: 'allow',
+      reason: 'renewal',
+    });
+    return { node_id: nodeId, incarnation: dto.incarnation, worker_token: workerToken };
   }
 
   /**

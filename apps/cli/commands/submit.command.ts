@@ -31,7 +31,8 @@ export interface SubmitOptions {
 
 export function createJobRequest(taskType: string, options: SubmitOptions): CreateJobRequest {
   const fileParams = options.paramsFile === undefined ? undefined : readParamsFile(options.paramsFile);
-  const request: CreateJobRequest = { task_type: taskType, params: buildParams(fileParams, options.param ?? [], options.seconds) };
+  // The API checks the task type against the ones it runs; the CLI passes it through.
+  const request: CreateJobRequest = { task_type: taskType as CreateJobRequest['task_type'], params: buildParams(fileParams, options.param ?? [], options.seconds) };
   // Only what was given: the API owns the defaults.
   if (options.cpu !== undefined) request.cpu = options.cpu;
   if (options.memMb !== undefined) request.mem_mb = options.memMb;

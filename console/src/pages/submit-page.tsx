@@ -52,7 +52,7 @@ export function SubmitPage() {
     setError(null);
     if (Object.keys(found).length > 0) return;
     const body: CreateJob = {
-      task_type: selected.task_type,
+      task_type: selected.task_type as CreateJob['task_type'],
       params,
       cpu: Number(resources.cpu),
       mem_mb: Number(resources.mem_mb),

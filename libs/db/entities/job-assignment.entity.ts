@@ -13,6 +13,9 @@ export class JobAssignmentEntity {
   @Column('text', { name: 'node_id' }) nodeId: string;
   @Column('integer', { name: 'node_incarnation' }) nodeIncarnation: number;
   @Column('text', { name: 'group_name' }) groupName: string;
+  /** The node process placed on, as registered by that incarnation; null only for attempts placed before this was recorded. */
+  @Column('text', { name: 'node_hostname', nullable: true }) nodeHostname: string | null;
+  @Column('integer', { name: 'node_pid', nullable: true }) nodePid: number | null;
   @Column('integer', { name: 'gpu_ids', array: true }) gpuIds: number[];
   @Column('integer') slots: number;
   @Column('integer', { name: 'cpu_millis' }) cpuMillis: number;

@@ -120,8 +120,9 @@ export async function submit(job: Record<string, unknown>, headers: Record<strin
   return body;
 }
 
-export async function withDb<T>(fn: (db: Client) => Promise<T>): Promise<T> {
-  const db = new Client({ connectionString: env.databaseUrl });
+/** A connection as the runtime role the API uses (default), or as the owner that ran the migrations. */
+export async function withDb<T>(fn: (db: Client) => Promise<T>, role: 'runtime' | 'owner' = 'runtime'): Promise<T> {
+  const db = new Client({ connectionString: role === 'owner' ? env.ownerDatabaseUrl : env.databaseUrl });
   await db.connect();
   try {
     return await fn(db);

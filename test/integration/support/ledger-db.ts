@@ -12,7 +12,8 @@ export async function createLedgerDatabase(
 ): Promise<{ dataSource: DataSource; ledger: LedgerRepository; drop: () => Promise<void> }> {
   const name = `${prefix}_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', name]);
-  const dataSource = createDataSource(script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${name}`), poolSize);
+  // As the owner: these specs migrate their database and reset tables between cases.
+  const dataSource = createDataSource(script('scripts/postgres.sh', ['owner-url']).replace(/\/[^/]*$/, `/${name}`), poolSize);
   await dataSource.initialize();
   await dataSource.runMigrations();
   const ledger = new LedgerRepository(dataSource);

@@ -9,7 +9,10 @@ const ENV_FILE = join(STATE_DIR, 'env.json');
 /** Where the integration stack listens; written by global setup, read by every spec. */
 export interface StackEnv {
   apiUrl: string;
+  /** The runtime role's URL, as api and control connect. */
   databaseUrl: string;
+  /** The owner's URL, as migrations ran. */
+  ownerDatabaseUrl: string;
   temporalAddress: string;
   /** Environment for scripts/stack.sh and the processes it starts. */
   processEnv: Record<string, string>;

@@ -1,0 +1,438 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import { api, env, tokenFor } from '../integration/support/api';
+import { script, stack } from '../integration/support/stack-env';
+
+// A bounded fault run against the integration stack (loopback only): jobs submitted while processes are
+// killed, frozen and restarted, then invariants checked with SQL against the ledger and with the Temporal client.
+
+export type FaultKind = 'node_kill' | 'node_freeze' | 'control_kill' | 'api_kill' | 'temporal_kill' | 'postgres_crash';
+
+export interface ChaosOptions {
+  jobs: number;
+  faults: number;
+  /** Upper bound for submitting and faulting, ms; the run then waits for quiescence (bounded too). */
+  durationMs: number;
+  quiesceMs: number;
+  seed: number;
+  /** Relative weights; a kind with weight 0 never happens. */
+  weights: Record<FaultKind, number>;
+  log: (line: string) => void;
+}
+
+export interface ChaosReport {
+  jobs: { accepted: number; byState: Record<string, number>; byTaskType: Record<string, number>; cancelRequested: number; preempted: number; idempotentReplays: number };
+  faults: Record<FaultKind, { count: number; worstRecoveryMs: number }>;
+  nodeReturnMs: number[];
+  invariants: Record<string, string[]>;
+  effects: { records: number; duplicateExecutions: number };
+  elapsedMs: number;
+}
+
+const NODES = ['cpu-1', 'cpu-2', 'gpu-1', 'gpu-2'];
+const KINDS: FaultKind[] = ['node_kill', 'node_freeze', 'control_kill', 'api_kill', 'temporal_kill', 'postgres_crash'];
+
+/** Small deterministic PRNG (mulberry32), so a run can be replayed with its seed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A finding, not a transient failure: `until` does not retry it. */
+class ChaosError extends Error {}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      if (error instanceof ChaosError) throw error;
+      // The stack is recovering: ask again.
+    }
+    if (Date.now() > deadline) throw new Error(`chaos: timed out waiting for ${what}`);
+    await pause(200);
+  }
+}
+
+/** The pid of a live api, control or node process, waiting while its supervisor restarts it. */
+async function livePid(name: string): Promise<number> {
+  return until(`${name} running`, 120_000, async () => {
+    const pid = Number(stack(env, 'pid', name));
+    return isAlive(pid) ? pid : undefined;
+  });
+}
+
+function temporalEnv(): Record<string, string> {
+  const { TEMPORAL_PORT, TEMPORAL_UI_PORT, MLIS_TEMPORAL_DIR } = env.processEnv;
+  return { TEMPORAL_PORT, TEMPORAL_UI_PORT, MLIS_TEMPORAL_DIR };
+}
+
+async function ready(): Promise<boolean | undefined> {
+  const { status } = await api('GET', '/health/ready/full', undefined, {}, { auth: false });
+  return status === 200 ? true : undefined;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const rand = random(options.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
+  const started = Date.now();
+  const tenant = `chaos-${options.seed}-${Date.now().toString(36)}`;
+  const token = tokenFor({ tenant, sub: 'chaos' });
+  const auth = { authorization: `Bearer ${token}` };
+  const leaseMs = Number(env.processEnv.MLIS_LEASE_SECONDS ?? '3') * 1000;
+  const executionLog = env.processEnv.MLIS_NODE_EXECUTION_LOG;
+  // The suite's cluster runs without fsync and synchronous commit (MLIS_PG_FAST): a crash would lose answered
+  // commits. This run restarts it durable, and leaves it as it found it.
+  script('scripts/postgres.sh', ['stop']);
+  script('scripts/postgres.sh', ['start']);
+  await until('ready on a durable Postgres', 120_000, ready);
+  try {
+    return await faultRun();
+  } finally {
+    script('scripts/postgres.sh', ['stop']);
+    script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
+    // Fresh supervisors: the run leaves their backoffs doubled up to a minute, and specs after it expect the first delay.
+    stack(env, 'stop');
+    stack(env, 'start');
+    await until('ready again after the run', 120_000, ready);
+  }
+
+  async function faultRun(): Promise<ChaosReport> {
+    const created = await api('POST', '/v1/tenants', { id: tenant });
+    if (created.status !== 201) throw new Error(`chaos: tenant not created: ${created.status}`);
+
+    // --- submissions: every one carries an Idempotency-Key, so a retry after a fault is the same submission ---
+    const accepted = new Map<string, { key: string; body: Record<string, unknown> }>();
+    const cancelAccepted = new Map<string, number>();
+    let replays = 0;
+    const submitOnce = async (key: string, body: Record<string, unknown>): Promise<{ id: string; status: number }> =>
+      until(`submission ${key}`, 120_000, async () => {
+        const response = await api('POST', '/v1/jobs', body, { ...auth, 'Idempotency-Key': key });
+        if (response.status === 202 || response.status === 200) return { id: response.body.id as string, status: response.status };
+        if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+          throw new ChaosError(`chaos: submission refused ${response.status} ${JSON.stringify(response.body)}`);
+        }
+        return undefined;
+      });
+    const jobBody = (): Record<string, unknown> => {
+      const roll = rand();
+      const common = { max_attempts: 20, timeout_seconds: 300 };
+      if (roll < 0.55) return { ...common, task_type: 'sleep', params: { seconds: 0.2 + Math.round(rand() * 12) / 10 } };
+      if (roll < 0.75) return { ...common, task_type: 'gpu_demo', params: { seconds: 0.3, matrix_size: 16 }, gpu: 1 };
+      if (roll < 0.92) return { ...common, task_type: 'inference', params: { text: `chaos run ${Math.floor(rand() * 1e6)} was good` } };
+      // Lower-priority GPU work for the urgent ones to evict.
+      if (roll < 0.96) return { ...common, task_type: 'sleep', params: { seconds: 3 }, gpu: 2, priority_class: 'low' };
+      return { ...common, task_type: 'sleep', params: { seconds: 0.5 }, gpu: 2, priority_class: 'urgent' };
+    };
+    const submitter = (async () => {
+      const gap = options.durationMs / options.jobs;
+      const inFlight: Promise<void>[] = [];
+      for (let i = 0; i < options.jobs; i += 1) {
+        const key = `chaos-${i}`;
+        const body = jobBody();
+        const cancel = rand() < 0.1;
+        const replay = rand() < 0.1;
+        inFlight.push(
+          (async () => {
+            const { id } = await submitOnce(key, body);
+            accepted.set(id, { key, body });
+            if (replay) {
+              const again = await submitOnce(key, body);
+              if (again.id !== id) throw new ChaosError(`chaos: replay of ${key} answered job ${again.id}, not ${id}`);
+              replays += 1;
+            }
+            if (cancel) {
+              await pause(rand() * 1500);
+              await until(`cancel ${id}`, 120_000, async () => {
+                const response = await api('POST', `/v1/jobs/${id}/cancel`, undefined, auth);
+                if (response.status === 202) {
+                  cancelAccepted.set(id, (cancelAccepted.get(id) ?? 0) + 1);
+                  return true;
+                }
+                // Already finished: nothing to cancel.
+                if (response.status === 409) return true;
+                return undefined;
+              });
+            }
+          })(),
+        );
+        await pause(gap * (0.5 + rand()));
+        // Bounded concurrency: at most 64 submissions (with their retries) at once.
+        if (inFlight.length >= 64) await Promise.all(inFlight.splice(0, inFlight.length));
+      }
+      await Promise.all(inFlight);
+    })();
+
+    // --- faults: one at a time, each followed by the wait until the stack answers ready again ---
+    const faults = Object.fromEntries(KINDS.map((kind) => [kind, { count: 0, worstRecoveryMs: 0 }])) as ChaosReport['faults'];
+    const nodeReturnMs: number[] = [];
+    const nodeReturns: Promise<void>[] = [];
+    const weighted = KINDS.flatMap((kind) => Array<FaultKind>(options.weights[kind]).fill(kind));
+    const faulter = (async () => {
+      const gap = options.durationMs / options.faults;
+      for (let i = 0; i < options.faults; i += 1) {
+        const kind = pick(weighted);
+        const at = Date.now();
+        switch (kind) {
+          case 'node_kill': {
+            const node = pick(NODES);
+            const incarnation = await nodeIncarnation(node);
+            process.kill(await livePid(`node-${node}`), 'SIGKILL');
+            // The supervisor brings it back as a new incarnation; measured in the background. A node killed again
+            // and again waits up to the 60 s backoff cap, then starts on two busy cores: allow four minutes.
+            nodeReturns.push(
+              until(`${node} back`, 240_000, async () => ((await nodeIncarnation(node)) > incarnation ? true : undefined)).then(() => {
+                nodeReturnMs.push(Date.now() - at);
+              }),
+            );
+            break;
+          }
+          case 'node_freeze': {
+            const node = pick(NODES);
+            const pid = await livePid(`node-${node}`);
+            process.kill(pid, 'SIGSTOP');
+            // Past its lease: its attempts are LOST and re-placed; thawed, it is a zombie that must not write.
+            await pause(leaseMs * 2);
+            process.kill(pid, 'SIGCONT');
+            break;
+          }
+          case 'control_kill':
+            process.kill(await livePid('control'), 'SIGKILL');
+            break;
+          case 'api_kill':
+            process.kill(await livePid('api'), 'SIGKILL');
+            break;
+          case 'temporal_kill': {
+            const pid = Number(readFileSync(join(temporalEnv().MLIS_TEMPORAL_DIR, 'temporal.pid'), 'utf8'));
+            process.kill(pid, 'SIGKILL');
+            await until('temporal dev server gone', 10_000, async () => (isAlive(pid) ? undefined : true));
+            script('temporal/dev-server.sh', ['start'], temporalEnv());
+            break;
+          }
+          case 'postgres_crash':
+            script('scripts/postgres.sh', ['crash']);
+            script('scripts/postgres.sh', ['start']);
+            break;
+        }
+        // A moment for the fault to be noticed before asking whether the stack is back.
+        await pause(300);
+        await until(`ready after ${kind}`, 180_000, ready);
+        faults[kind].count += 1;
+        faults[kind].worstRecoveryMs = Math.max(faults[kind].worstRecoveryMs, Date.now() - at);
+        options.log(`fault ${i + 1}/${options.faults} ${kind}: ready again after ${Date.now() - at} ms`);
+        await pause(gap * rand());
+      }
+    })();
+
+    await Promise.all([submitter, faulter]);
+    await Promise.all(nodeReturns);
+    options.log(`submitted ${accepted.size} jobs, ${options.faults} faults in ${Date.now() - started} ms; waiting for quiescence`);
+
+    const db = new PgClient({ connectionString: env.databaseUrl });
+    await db.connect();
+    const connection = await Connection.connect({ address: env.temporalAddress });
+    const temporal = new TemporalClient({ connection });
+    try {
+      const ids = [...accepted.keys()];
+      // Quiescence: every accepted job final, and no live attempt anywhere.
+      await until('every accepted job in a final state', options.quiesceMs, async () => {
+        const { rows } = await db.query(`SELECT count(*)::int AS open FROM jobs WHERE id = ANY($1) AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`, [ids]);
+        return rows[0].open === 0 ? true : undefined;
+      }).catch((error: unknown) => options.log(String(error)));
+      const invariants = await checkInvariants(db, temporal, ids, cancelAccepted, tenant);
+      const effects = checkEffects(db, executionLog, ids, invariants);
+      const { rows: states } = await db.query(`SELECT state, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY state`, [ids]);
+      const { rows: types } = await db.query(`SELECT task_type, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY task_type`, [ids]);
+      const { rows: preempted } = await db.query(`SELECT count(*)::int AS n FROM job_assignments WHERE job_id = ANY($1) AND state = 'PREEMPTED'`, [ids]);
+      return {
+        jobs: {
+          accepted: ids.length,
+          byState: Object.fromEntries(states.map((r) => [r.state, r.n])),
+          byTaskType: Object.fromEntries(types.map((r) => [r.task_type, r.n])),
+          cancelRequested: cancelAccepted.size,
+          preempted: preempted[0].n,
+          idempotentReplays: replays,
+        },
+        faults,
+        nodeReturnMs,
+        invariants,
+        effects: await effects,
+        elapsedMs: Date.now() - started,
+      };
+    } finally {
+      await db.end();
+      await connection.close();
+    }
+  }
+
+  async function nodeIncarnation(node: string): Promise<number> {
+    const { rows } = await (async () => {
+      const client = new PgClient({ connectionString: env.databaseUrl });
+      await client.connect();
+      try {
+        return await client.query(`SELECT incarnation, status FROM nodes WHERE id = $1`, [node]);
+      } finally {
+        await client.end();
+      }
+    })();
+    return rows[0]?.status === 'ACTIVE' ? rows[0].incarnation : -1;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Each invariant's violations (job ids or rows, at most 20 shown); an empty list means it holds. */
+async function checkInvariants(
+  db: PgClient,
+  temporal: TemporalClient,
+  ids: string[],
+  cancels: Map<string, number>,
+  tenant: string,
+): Promise<Record<string, string[]>> {
+  const rows = async (sql: string, params: unknown[] = [ids]): Promise<string[]> =>
+    (await db.query(sql, params)).rows.map((row) => JSON.stringify(row)).slice(0, 20);
+  const invariants: Record<string, string[]> = {
+    // A missing row counts: an answered 202 must survive any crash.
+    'every accepted submission is in a final state': await rows(
+      `SELECT c.id, j.state FROM unnest($1::uuid[]) AS c(id) LEFT JOIN jobs j ON j.id = c.id
+       WHERE j.id IS NULL OR j.state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`,
+    ),
+    // max_attempts 20: only a runner error or attempts used up may fail a job, and the runner inputs are valid.
+    'no job FAILED by a fault while attempts remained': await rows(
+      `SELECT j.id, j.error FROM jobs j WHERE j.id = ANY($1) AND j.state = 'FAILED'
+         AND NOT (j.error->>'code' = 'MaxAttemptsExhausted'
+                  AND (SELECT count(*) FROM job_assignments a WHERE a.job_id = j.id AND a.state = 'LOST') >= j.max_attempts)`,
+    ),
+    'exactly one SUCCEEDED assignment per SUCCEEDED job, none for the others': await rows(
+      `SELECT j.id, j.state, count(a.id) FILTER (WHERE a.state = 'SUCCEEDED') AS succeeded FROM jobs j
+       LEFT JOIN job_assignments a ON a.job_id = j.id WHERE j.id = ANY($1) GROUP BY j.id, j.state
+       HAVING count(a.id) FILTER (WHERE a.state = 'SUCCEEDED') <> CASE WHEN j.state = 'SUCCEEDED' THEN 1 ELSE 0 END`,
+    ),
+    // A superseded attempt's outcome is never taken: the accepted success is the job's last attempt.
+    'no write from a superseded attempt or incarnation accepted': await rows(
+      `SELECT a.job_id, a.attempt FROM job_assignments a
+       WHERE a.job_id = ANY($1) AND a.state = 'SUCCEEDED'
+         AND (a.attempt <> (SELECT max(b.attempt) FROM job_assignments b WHERE b.job_id = a.job_id)
+              OR EXISTS (SELECT 1 FROM job_assignments l WHERE l.job_id = a.job_id AND l.state = 'LOST'
+                           AND l.node_id = a.node_id AND l.node_incarnation = a.node_incarnation AND l.attempt < a.attempt))`,
+    ),
+    'used_* counters equal live assignments (none live at quiescence)': await rows(
+      `SELECT n.id, n.used_slots, n.used_cpu_millis, n.used_mem_mb, n.used_gpus, count(a.id) AS live FROM nodes n
+       LEFT JOIN job_assignments a ON a.node_id = n.id AND a.state IN ('PLACED', 'RUNNING')
+       GROUP BY n.id HAVING n.used_slots <> count(a.id) OR n.used_cpu_millis <> coalesce(sum(a.cpu_millis), 0)
+         OR n.used_mem_mb <> coalesce(sum(a.mem_mb), 0) OR n.used_gpus <> coalesce(sum(cardinality(a.gpu_ids)), 0)
+         OR count(a.id) > 0`,
+      [],
+    ),
+    'no GPU reservation outlives its assignment': await rows(
+      `SELECT r.node_id, r.gpu_index, a.state FROM gpu_reservations r JOIN job_assignments a ON a.id = r.assignment_id
+       WHERE a.state NOT IN ('PLACED', 'RUNNING')`,
+      [],
+    ),
+    'tenant usage back to zero': await rows(`SELECT * FROM tenant_usage WHERE tenant_id = $1 AND (running_jobs <> 0 OR gpus <> 0 OR cpu_millis <> 0)`, [tenant]),
+    'an audit row for every accepted submission': await rows(
+      `SELECT j.id FROM jobs j WHERE j.id = ANY($1) AND (SELECT count(*) FROM audit_events e
+         WHERE e.action = 'job.submit' AND e.result = 'allow' AND e.resource = 'job/' || j.id) <> 1`,
+    ),
+    'an audit row for every accepted cancel': await rows(
+      `SELECT c.id, c.accepted FROM unnest($1::uuid[], $2::int[]) AS c(id, accepted)
+       WHERE (SELECT count(*) FROM audit_events e WHERE e.action = 'job.cancel' AND e.result = 'allow' AND e.resource = 'job/' || c.id) <> c.accepted`,
+      [[...cancels.keys()], [...cancels.values()]],
+    ),
+  };
+  // Temporal agrees: every job's workflow is closed, with the outcome the ledger recorded.
+  const expected: Record<string, string> = { SUCCEEDED: 'COMPLETED', FAILED: 'FAILED', CANCELLED: 'CANCELLED' };
+  const mismatched: string[] = [];
+  const { rows: states } = await db.query(`SELECT id, state FROM jobs WHERE id = ANY($1)`, [ids]);
+  for (let i = 0; i < states.length; i += 32) {
+    await Promise.all(
+      states.slice(i, i + 32).map(async ({ id, state }: { id: string; state: string }) => {
+        const description = await temporal.workflow.getHandle(`job-${id}`).describe();
+        if (description.status.name !== expected[state]) mismatched.push(`${id}: ledger ${state}, workflow ${description.status.name}`);
+      }),
+    );
+  }
+  invariants['every workflow closed with the ledger state (Temporal client)'] = mismatched.slice(0, 20);
+  return invariants;
+}
+
+/** The runner's effect: one completion record for each SUCCEEDED job's successful attempt; other records are re-runs of lost attempts. */
+async function checkEffects(db: PgClient, file: string | undefined, ids: string[], invariants: Record<string, string[]>): Promise<ChaosReport['effects']> {
+  if (!file || !existsSync(file)) {
+    invariants['runner effect observed once per SUCCEEDED job'] = ['no execution log (MLIS_NODE_EXECUTION_LOG)'];
+    return { records: 0, duplicateExecutions: 0 };
+  }
+  const records = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { jobId: string; attempt: number });
+  const byAttempt = new Map<string, number>();
+  for (const record of records) byAttempt.set(`${record.jobId}#${record.attempt}`, (byAttempt.get(`${record.jobId}#${record.attempt}`) ?? 0) + 1);
+  const { rows } = await db.query(
+    `SELECT a.job_id, a.attempt, (SELECT count(*)::int FROM job_assignments l WHERE l.job_id = a.job_id AND l.state = 'LOST') AS lost
+     FROM job_assignments a WHERE a.state = 'SUCCEEDED' AND a.job_id = ANY($1)`,
+    [ids],
+  );
+  const problems: string[] = [];
+  let duplicates = 0;
+  const perJob = new Map<string, number>();
+  for (const record of records) perJob.set(record.jobId, (perJob.get(record.jobId) ?? 0) + 1);
+  for (const row of rows as { job_id: string; attempt: number; lost: number }[]) {
+    const own = byAttempt.get(`${row.job_id}#${row.attempt}`) ?? 0;
+    if (own !== 1) problems.push(`${row.job_id}: successful attempt ${row.attempt} recorded ${own} times`);
+    const extra = (perJob.get(row.job_id) ?? 0) - own;
+    duplicates += extra;
+    // A second execution is only possible for an attempt whose lease was lost after the runner finished.
+    if (extra > row.lost) problems.push(`${row.job_id}: ${extra} other executions but only ${row.lost} lost attempts`);
+  }
+  invariants['runner effect observed once per SUCCEEDED job'] = problems.slice(0, 20);
+  return { records: records.length, duplicateExecutions: duplicates };
+}
+
+/** The report as the markdown table in docs/validation/chaos.md. */
+export function chaosTable(report: ChaosReport, options: Pick<ChaosOptions, 'jobs' | 'faults' | 'seed'>): string {
+  const lines = [
+    `Run: ${options.jobs} jobs, ${options.faults} faults, seed ${options.seed}, ${(report.elapsedMs / 1000).toFixed(0)} s.`,
+    '',
+    '| fault | count | worst time until ready again |',
+    '| --- | ---: | ---: |',
+    ...KINDS.map((kind) => `| ${kind} | ${report.faults[kind].count} | ${(report.faults[kind].worstRecoveryMs / 1000).toFixed(1)} s |`),
+    '',
+    `Killed nodes back as a new incarnation: ${report.nodeReturnMs.length}, worst ${(Math.max(0, ...report.nodeReturnMs) / 1000).toFixed(1)} s after the kill.`,
+    '',
+    '| jobs | count |',
+    '| --- | ---: |',
+    `| accepted | ${report.jobs.accepted} |`,
+    ...Object.entries(report.jobs.byState).map(([state, n]) => `| ${state} | ${n} |`),
+    ...Object.entries(report.jobs.byTaskType).map(([type, n]) => `| task ${type} | ${n} |`),
+    `| cancel requested | ${report.jobs.cancelRequested} |`,
+    `| preempted attempts | ${report.jobs.preempted} |`,
+    `| resubmitted with the same Idempotency-Key | ${report.jobs.idempotentReplays} |`,
+    `| runner executions recorded | ${report.effects.records} |`,
+    `| re-executions after a lost attempt | ${report.effects.duplicateExecutions} |`,
+    '',
+    '| invariant | result |',
+    '| --- | --- |',
+    ...Object.entries(report.invariants).map(([name, violations]) => `| ${name} | ${violations.length === 0 ? 'holds' : `VIOLATED: ${violations.length}`} |`),
+  ];
+  return lines.join('\n');
+}

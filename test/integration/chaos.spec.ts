@@ -1,0 +1,25 @@
+import { chaosTable, runChaos } from '../chaos/chaos-run';
+
+// The short chaos run of `npm test`: at least 50 faults of every kind but the network partition and the full disk
+// (docs/validation/chaos.md says why) while jobs run; every invariant must hold after quiescence.
+describe('chaos (short run)', () => {
+  jest.setTimeout(900_000);
+
+  it('keeps every invariant through 50 faults', async () => {
+    const options = {
+      jobs: 150,
+      faults: 50,
+      durationMs: 150_000,
+      quiesceMs: 300_000,
+      seed: 7,
+      weights: { node_kill: 4, node_freeze: 1, control_kill: 2, api_kill: 2, temporal_kill: 1, postgres_crash: 1 },
+      log: (line: string) => process.stderr.write(`[chaos] ${line}\n`),
+    };
+    const report = await runChaos(options);
+    console.log(chaosTable(report, options));
+    expect(Object.values(report.faults).reduce((sum, fault) => sum + fault.count, 0)).toBe(50);
+    expect(report.jobs.accepted).toBe(150);
+    for (const kind of Object.keys(options.weights)) expect({ kind, count: report.faults[kind as keyof typeof report.faults].count > 0 }).toEqual({ kind, count: true });
+    expect(report.invariants).toEqual(Object.fromEntries(Object.keys(report.invariants).map((name) => [name, []])));
+  });
+});
