@@ -7,8 +7,10 @@ import { buildOpenApiDocument } from './configure-app';
 import { createTestApp, type TestApp } from './testing/test-app';
 
 const CONSOLE = resolve(__dirname, '../../console');
-const DOCUMENT = join(CONSOLE, 'src/api/openapi.json');
-const SCHEMA = join(CONSOLE, 'src/api/schema.d.ts');
+// One generated contract, shared: the console and the CLI both import these types.
+const CONTRACT = resolve(__dirname, '../../libs/api-client');
+const DOCUMENT = join(CONTRACT, 'openapi.json');
+const SCHEMA = join(CONTRACT, 'schema.d.ts');
 // `npm run generate:api-client` sets this to rewrite both files instead of comparing.
 const UPDATE = process.env.MLIS_UPDATE_API_CLIENT === '1';
 
@@ -21,7 +23,7 @@ function generateTypes(documentJson: string): string {
   return readFileSync(output, 'utf8');
 }
 
-describe('the console typed client', () => {
+describe('the typed API client (console and CLI)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
@@ -42,7 +44,7 @@ describe('the console typed client', () => {
       writeFileSync(DOCUMENT, documentJson);
       writeFileSync(SCHEMA, types);
     }
-    // A failure here means an API change without `npm run generate:api-client`: the console's types drifted.
+    // A failure here means an API change without `npm run generate:api-client`: the console's and the CLI's types drifted.
     expect(readFileSync(DOCUMENT, 'utf8')).toBe(documentJson);
     expect(readFileSync(SCHEMA, 'utf8')).toBe(types);
   }, 60_000);

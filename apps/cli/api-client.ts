@@ -1,6 +1,37 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { Artifact, ArtifactPage, ArtifactUploadOptions, ApiErrorDetail, AuditPage, AuditQuery, CreateJobRequest, Job, JobPage, ListJobsQuery, Tenant, TenantChanges, TenantList, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
+import type { paths } from '../../libs/api-client/schema';
+import type { ApiErrorDetail, Artifact, ArtifactPage, AuditPage, AuditQuery, CreateJobRequest, CreateTenantRequest, Job, JobPage, ListArtifactsQuery, ListJobsQuery, Tenant, TenantList, UpdateTenantRequest, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
+
+// Every route is typed from the generated `paths`: a route, its path and query parameters, headers, JSON body and
+// success body all come from the API's OpenAPI document, so a change there fails the CLI's typecheck.
+export type Method = 'get' | 'post' | 'patch' | 'delete';
+/** The routes that answer `M`. */
+export type RouteWith<M extends Method> = { [R in keyof paths]: paths[R][M] extends undefined ? never : R }[keyof paths];
+export type Operation<R extends keyof paths, M extends Method> = NonNullable<paths[R][M]>;
+type JsonOf<T> = T extends { content: { 'application/json': infer B } } ? B : never;
+/** The JSON body a route answers with on success. */
+export type SuccessBody<Op> = Op extends { responses: infer S } ? JsonOf<S[Extract<keyof S, 200 | 201 | 202>]> : never;
+type PathParams<Op> = Op extends { parameters: { path: infer P } } ? P : never;
+type QueryParams<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
+type HeaderParams<Op> = Op extends { parameters: { header?: infer H } } ? NonNullable<H> : never;
+type JsonBody<Op> = Op extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
+/** What one call of a route sends: `path` is required when the route has path parameters. */
+export type RouteParts<Op> = ([PathParams<Op>] extends [never] ? { path?: never } : { path: PathParams<Op> }) & {
+  query?: QueryParams<Op>;
+  headers?: HeaderParams<Op>;
+  body?: JsonBody<Op>;
+};
+
+/** What an upload records besides the bytes. */
+export interface ArtifactUploadOptions {
+  name?: string;
+  contentType: string;
+  expiresInSeconds?: number;
+  /** The bytes' sha256: the API refuses (and keeps nothing) when what arrived differs. */
+  sha256: string;
+  sizeBytes: number;
+}
 
 /** The API answered with an error status; fields come from its `{error: {...}}` body when it has one. */
 export class ApiError extends Error {
@@ -31,11 +62,6 @@ export interface ApiClientOptions {
   /** Sent as `Authorization: Bearer <token>` when set. */
   token?: string;
   requestTimeoutMs?: number;
-}
-
-interface RequestOptions {
-  body?: unknown;
-  headers?: Record<string, string>;
 }
 
 interface SendOptions {
@@ -77,7 +103,22 @@ function parseErrorBody(status: number, statusText: string, text: string, header
   return new ApiError(status, `http_${status}`, snippet || statusText || 'no body', [], headerRequestId);
 }
 
-/** A thin typed client for the MLIS HTTP API. */
+/** The URL path of `route` with its path parameters filled in and its query appended (absent values left out). */
+function routePath(route: string, path: object | undefined, query: object | undefined): string {
+  const params = (path ?? {}) as Record<string, unknown>;
+  const filled = route.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(params[name])));
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) search.set(key, String(value));
+  const qs = search.toString();
+  return qs ? `${filled}?${qs}` : filled;
+}
+
+/** Header parameters as fetch takes them; absent ones left out. */
+function headerValues(headers: object | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)]])));
+}
+
+/** A thin client for the MLIS HTTP API, typed from the generated contract. */
 export class ApiClient {
   readonly baseUrl: string;
 
@@ -86,86 +127,78 @@ export class ApiClient {
   }
 
   createJob(request: CreateJobRequest, idempotencyKey?: string): Promise<Job> {
-    const headers: Record<string, string> = idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey };
-    return this.request<Job>('POST', '/v1/jobs', { body: request, headers });
+    return this.request('post', '/v1/jobs', { body: request, headers: { 'Idempotency-Key': idempotencyKey } });
   }
 
   getJob(id: string): Promise<Job> {
-    return this.request<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    return this.request('get', '/v1/jobs/{id}', { path: { id } });
   }
 
   listJobs(query: ListJobsQuery): Promise<JobPage> {
-    const search = new URLSearchParams();
-    if (query.limit !== undefined) search.set('limit', String(query.limit));
-    if (query.state !== undefined) search.set('state', query.state);
-    if (query.cursor !== undefined) search.set('cursor', query.cursor);
-    const qs = search.toString();
-    return this.request<JobPage>('GET', qs ? `/v1/jobs?${qs}` : '/v1/jobs');
+    return this.request('get', '/v1/jobs', { query });
   }
 
   cancelJob(id: string): Promise<Job> {
-    return this.request<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+    return this.request('post', '/v1/jobs/{id}/cancel', { path: { id } });
   }
 
   listWorkers(): Promise<WorkerList> {
-    return this.request<WorkerList>('GET', '/v1/workers');
+    return this.request('get', '/v1/workers', {});
   }
 
   listWorkerGroups(): Promise<WorkerGroupList> {
-    return this.request<WorkerGroupList>('GET', '/v1/worker-groups');
+    return this.request('get', '/v1/worker-groups', {});
   }
 
   /** Drains (no new placements) or undrains a node. */
   setDraining(nodeId: string, draining: boolean): Promise<WorkerNode> {
-    return this.request<WorkerNode>('POST', `/v1/workers/${encodeURIComponent(nodeId)}/${draining ? 'drain' : 'undrain'}`);
+    return draining
+      ? this.request('post', '/v1/workers/{id}/drain', { path: { id: nodeId } })
+      : this.request('post', '/v1/workers/{id}/undrain', { path: { id: nodeId } });
   }
 
   listTenants(): Promise<TenantList> {
-    return this.request<TenantList>('GET', '/v1/tenants');
+    return this.request('get', '/v1/tenants', {});
   }
 
-  createTenant(tenant: TenantChanges): Promise<Tenant> {
-    return this.request<Tenant>('POST', '/v1/tenants', { body: tenant });
+  createTenant(tenant: CreateTenantRequest): Promise<Tenant> {
+    return this.request('post', '/v1/tenants', { body: tenant });
   }
 
-  updateTenant(id: string, changes: TenantChanges): Promise<Tenant> {
-    return this.request<Tenant>('PATCH', `/v1/tenants/${encodeURIComponent(id)}`, { body: changes });
+  updateTenant(id: string, changes: UpdateTenantRequest): Promise<Tenant> {
+    return this.request('patch', '/v1/tenants/{id}', { path: { id }, body: changes });
   }
 
   listAudit(query: AuditQuery): Promise<AuditPage> {
-    const search = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, String(value));
-    const qs = search.toString();
-    return this.request<AuditPage>('GET', qs ? `/v1/audit?${qs}` : '/v1/audit');
+    return this.request('get', '/v1/audit', { query });
   }
 
   whoami(): Promise<Whoami> {
-    return this.request<Whoami>('GET', '/v1/auth/whoami');
+    return this.request('get', '/v1/auth/whoami', {});
   }
 
   /** GET /v1/jobs/:id/result: the job's whole result JSON, streamed (it may be large). */
   async jobResult(id: string): Promise<Readable> {
-    const response = await this.send('GET', `/v1/jobs/${encodeURIComponent(id)}/result`, { headers: { Accept: 'application/json' }, timeout: false });
+    const path = this.path('get', '/v1/jobs/{id}/result', { path: { id } });
+    const response = await this.send('GET', path, { headers: { Accept: 'application/json' }, timeout: false });
     if (!response.body) throw new ApiError(response.status, 'invalid_response', 'the result has no body', [], response.headers.get('x-request-id'));
     return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   }
 
   /** Streams `body` (never held whole) as a new artifact. */
   async uploadArtifact(body: Readable, options: ArtifactUploadOptions): Promise<Artifact> {
-    const search = new URLSearchParams({ sha256: options.sha256 });
-    if (options.name !== undefined) search.set('name', options.name);
-    if (options.expiresInSeconds !== undefined) search.set('expires_in_seconds', String(options.expiresInSeconds));
-    const response = await this.send('POST', `/v1/artifacts?${search.toString()}`, {
+    const path = this.path('post', '/v1/artifacts', { query: { sha256: options.sha256, name: options.name, expires_in_seconds: options.expiresInSeconds } });
+    const response = await this.send('POST', path, {
       body: Readable.toWeb(body) as WebReadableStream<Uint8Array>,
       headers: { 'Content-Type': options.contentType, 'Content-Length': String(options.sizeBytes), Accept: 'application/json' },
       timeout: false,
     });
-    return this.json<Artifact>('POST', '/v1/artifacts', response, await this.text(response));
+    return this.json<SuccessBody<Operation<'/v1/artifacts', 'post'>>>('POST', '/v1/artifacts', response, await this.text(response));
   }
 
   /** The artifact's bytes as a stream, with the ETag (its sha256, quoted) to check them against. */
   async downloadArtifact(id: string): Promise<{ body: Readable; etag: string | null; sizeBytes: number | null }> {
-    const response = await this.send('GET', `/v1/artifacts/${encodeURIComponent(id)}`, { timeout: false });
+    const response = await this.send('GET', this.path('get', '/v1/artifacts/{id}', { path: { id } }), { timeout: false });
     if (!response.body) throw new ApiError(response.status, 'invalid_response', 'the download has no body', [], response.headers.get('x-request-id'));
     const length = response.headers.get('content-length');
     return {
@@ -175,28 +208,32 @@ export class ApiClient {
     };
   }
 
-  listArtifacts(query: { limit?: number; cursor?: string }): Promise<ArtifactPage> {
-    const search = new URLSearchParams();
-    if (query.limit !== undefined) search.set('limit', String(query.limit));
-    if (query.cursor !== undefined) search.set('cursor', query.cursor);
-    const qs = search.toString();
-    return this.request<ArtifactPage>('GET', qs ? `/v1/artifacts?${qs}` : '/v1/artifacts');
+  listArtifacts(query: ListArtifactsQuery): Promise<ArtifactPage> {
+    return this.request('get', '/v1/artifacts', { query });
   }
 
   async deleteArtifact(id: string): Promise<void> {
-    const response = await this.send('DELETE', `/v1/artifacts/${encodeURIComponent(id)}`, { timeout: true });
+    const response = await this.send('DELETE', this.path('delete', '/v1/artifacts/{id}', { path: { id } }), { timeout: true });
     await this.text(response);
   }
 
-  private async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
-    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await this.send(method, path, {
+  /** The concrete path of one call of a route; the route and its parameters are checked against the contract. */
+  private path<M extends Method, R extends RouteWith<M>>(_method: M, route: R, parts: RouteParts<Operation<R, M>>): string {
+    return routePath(route, parts.path, parts.query);
+  }
+
+  /** One JSON call of a route, answered with the route's success body. */
+  private async request<M extends Method, R extends RouteWith<M>>(method: M, route: R, parts: RouteParts<Operation<R, M>>): Promise<SuccessBody<Operation<R, M>>> {
+    const path = routePath(route, parts.path, parts.query);
+    const verb = method.toUpperCase();
+    const headers: Record<string, string> = { Accept: 'application/json', ...headerValues(parts.headers) };
+    if (parts.body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await this.send(verb, path, {
       headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body: parts.body === undefined ? undefined : JSON.stringify(parts.body),
       timeout: true,
     });
-    return this.json<T>(method, path, response, await this.text(response));
+    return this.json(verb, path, response, await this.text(response));
   }
 
   /** One call; an error status becomes an ApiError, no answer an ApiUnreachableError. */

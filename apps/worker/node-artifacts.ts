@@ -2,9 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { DigestingCounter } from '../../libs/artifacts/artifact-store';
 import { ASSIGNMENT_HEADER, parseArtifactRef } from '../../libs/contracts';
 import type { ArtifactReader, LocalArtifact } from '../../libs/runners/runner';
 import { artifactBytes } from '../../libs/metrics/mlis-metrics';
@@ -137,18 +138,11 @@ export class NodeArtifacts {
       if (response.status !== 200 || !response.body) {
         throw new ArtifactTransferError(`artifact ${meta.id}: ${errorText(response.status, await response.text())}`, response.status);
       }
-      const hash = createHash('sha256');
-      let size = 0;
-      const hashing = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          artifactBytes.inc({ direction: 'in' }, chunk.length);
-          done(null, chunk);
-        },
-      });
-      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), hashing, createWriteStream(tmp, { mode: 0o600 }));
-      const digest = hash.digest('hex');
+      const counter = new DigestingCounter();
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), counter, createWriteStream(tmp, { mode: 0o600 }));
+      artifactBytes.inc({ direction: 'in' }, counter.sizeBytes);
+      const digest = counter.digest();
+      const size = counter.sizeBytes;
       if (digest !== meta.sha256 || size !== meta.size_bytes) {
         throw new ArtifactTransferError(`artifact ${meta.id}: received ${size} bytes with sha256 ${digest}, expected ${meta.size_bytes} bytes with ${meta.sha256}`, 0);
       }

@@ -1,23 +1,13 @@
-import { Writable } from 'node:stream';
+import { captureLogLines } from '../../test/support/log-capture';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { activityLogger, ActivityLoggingInterceptor } from './activity-logging.interceptor';
 import { createLogger } from './logger';
 import { temporalLogger } from './temporal-logger';
 
-function capture(): { lines: Record<string, unknown>[]; stream: Writable } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, stream };
-}
 
 describe(createLogger.name, () => {
   it('writes one JSON object per line with level, ISO time, process and bindings, and redacts secrets', () => {
-    const { lines, stream } = capture();
+    const { lines, stream } = captureLogLines();
     const logger = createLogger('node', 'info', { node: 'gpu-1', group: 'gpu' }, stream);
     logger.info({ worker_token: 'tok-123', request: { authorization: 'Bearer abc', bootstrapSecret: 'shh' } }, 'registered');
     logger.debug('heartbeat ok');
@@ -29,7 +19,7 @@ describe(createLogger.name, () => {
   });
 
   it("takes Nest's level names and shows debug lines only when asked", () => {
-    const { lines, stream } = capture();
+    const { lines, stream } = captureLogLines();
     createLogger('control', 'verbose', {}, stream).debug('cycle');
     createLogger('control', 'log', {}, stream).debug('hidden');
     expect(lines.map((l) => l.msg)).toEqual(['cycle']);
@@ -38,7 +28,7 @@ describe(createLogger.name, () => {
 
 describe(ActivityLoggingInterceptor.name, () => {
   it("logs an activity's end with its workflow, job, attempt and activity, and a failure as a warning with its type", async () => {
-    const { lines, stream } = capture();
+    const { lines, stream } = captureLogLines();
     const logger = createLogger('node', 'info', { node: 'cpu-1' }, stream);
     const env = new MockActivityEnvironment({ activityType: 'runAssignment', workflowExecution: { workflowId: 'job-j1', runId: 'r' } });
     const { defaultPayloadConverter } = await import('@temporalio/common');
@@ -69,7 +59,7 @@ describe(ActivityLoggingInterceptor.name, () => {
 
 describe(temporalLogger.name, () => {
   it("writes the SDK's logs as our JSON lines, its level mapped and its metadata as fields", () => {
-    const { lines, stream } = capture();
+    const { lines, stream } = captureLogLines();
     const sdk = temporalLogger(createLogger('control', 'info', {}, stream));
     sdk.info('Worker state changed', { sdkComponent: 'worker', taskQueue: 'mlis-control', state: 'RUNNING' });
     sdk.log('WARN', 'core warning', { [Symbol('internal')]: true });

@@ -1,27 +1,16 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { trace } from '@opentelemetry/api';
+import { captureLogLines } from '../../test/support/log-capture';
 import { createLogger } from '../logging/logger';
 import { activeTraceId, inSpan, startTracing } from './tracing';
-
-function logLines(): { lines: Record<string, unknown>[]; stream: Writable } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, stream };
-}
 
 // One file, in this order: the no-op default first, then the global provider a configured endpoint registers.
 describe(startTracing.name, () => {
   it('without an endpoint registers nothing: spans are no-ops, log lines carry no trace id, the sink and shutdown do nothing', async () => {
     const tracing = startTracing('control', { otlpEndpoint: null });
     expect(tracing.enabled).toBe(false);
-    const { lines, stream } = logLines();
+    const { lines, stream } = captureLogLines();
     const logger = createLogger('control', 'info', {}, stream);
     const result = await inSpan('work', { 'mlis.job_id': 'j1' }, async () => {
       expect(trace.getActiveSpan()).toBeUndefined();
@@ -50,7 +39,7 @@ describe(startTracing.name, () => {
     try {
       const tracing = startTracing('node', { otlpEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, { 'service.instance.id': 'cpu-1' });
       expect(tracing.enabled).toBe(true);
-      const { lines, stream } = logLines();
+      const { lines, stream } = captureLogLines();
       const logger = createLogger('node', 'info', {}, stream);
       let traceId: string | undefined;
       await inSpan('runAssignment', { 'mlis.job_id': 'j1', 'mlis.attempt': 2 }, async () => {

@@ -1,20 +1,10 @@
-import { Writable } from 'node:stream';
+import { captureLogLines } from '../../../test/support/log-capture';
 import { createLogger } from './logger';
 
-function capture(): { lines: Record<string, unknown>[]; stream: Writable } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, stream };
-}
 
 describe('API logger', () => {
   it("writes Nest's calls as the JSON lines every process writes: context, objects as fields, errors with stack, secrets redacted", () => {
-    const { lines, stream } = capture();
+    const { lines, stream } = captureLogLines();
     const logger = createLogger('info', stream);
     logger.log('Mapped {/v1/jobs, POST} route', 'RouterExplorer');
     logger.log({ method: 'POST', path: '/v1/jobs', status: 202, authorization: 'Bearer abc' }, 'http');

@@ -126,6 +126,8 @@ export class TenantResponseDto {
     additionalProperties: {
       type: 'object',
       properties: { max_running_jobs: { type: 'integer', nullable: true }, max_gpus: { type: 'integer', nullable: true } },
+      // Both are always sent (null: no limit in that group).
+      required: ['max_running_jobs', 'max_gpus'],
     },
     example: { gpu: { max_running_jobs: 10, max_gpus: 4 } },
   })

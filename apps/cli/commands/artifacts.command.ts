@@ -2,9 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError } from 'commander';
+import { DigestingCounter } from '../../../libs/artifacts/artifact-store';
 import type { Artifact } from '../api-types';
 import { durationSeconds, UsageError } from '../arguments';
 import { ExitCode, printJson, type CliContext } from '../cli-context';
@@ -83,18 +83,11 @@ export async function uploadFile(context: CliContext, file: string, options: Upl
 export async function artifactsDownloadCommand(context: CliContext, id: string, output: string): Promise<ExitCode> {
   const { body, etag } = await context.client.downloadArtifact(id);
   const temporary = join(dirname(output), `.${basename(output)}.${randomUUID()}.part`);
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      sizeBytes += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const counter = new DigestingCounter();
   try {
-    await pipeline(body, hashing, createWriteStream(temporary, { flags: 'wx' }));
-    const sha256 = hash.digest('hex');
+    await pipeline(body, counter, createWriteStream(temporary, { flags: 'wx' }));
+    const sha256 = counter.digest();
+    const { sizeBytes } = counter;
     if (etag !== null && etag !== `"${sha256}"`) {
       context.err(`error: the downloaded bytes hash to ${sha256}, not ${etag}; nothing was written`);
       await rm(temporary, { force: true });

@@ -1,4 +1,4 @@
-import type { Tenant, TenantChanges } from '../api-types';
+import type { Tenant, UpdateTenantRequest } from '../api-types';
 import { UsageError } from '../arguments';
 import { ExitCode, printJson, type CliContext } from '../cli-context';
 import { formatTable, formatTime } from '../format';
@@ -32,10 +32,10 @@ function limitValue(value: LimitArgument | undefined): number | null | undefined
   return value === 'none' ? null : value;
 }
 
-function changesOf(options: TenantLimitOptions): TenantChanges {
+function changesOf(options: TenantLimitOptions): UpdateTenantRequest {
   const running = limitValue(options.maxRunningJobs);
   const gpus = limitValue(options.maxGpus);
-  const changes: TenantChanges = {
+  const changes: UpdateTenantRequest = {
     name: options.name,
     max_queued_jobs: limitValue(options.maxQueuedJobs),
     submit_rate_per_minute: limitValue(options.submitRate),

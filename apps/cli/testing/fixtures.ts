@@ -28,7 +28,7 @@ export function jobFixture(overrides: Partial<Job> = {}): Job {
   return {
     id: '0d4b8a52-1111-4000-8000-000000000001',
     tenant_id: 'default',
-    submitted_by: null,
+    submitted_by: 'dev',
     task_type: 'sleep',
     params: { seconds: 1 },
     params_artifact: null,

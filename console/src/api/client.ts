@@ -1,5 +1,5 @@
 import createClient, { type Middleware } from 'openapi-fetch';
-import type { components, paths } from './schema';
+import type { components, paths } from '../../../libs/api-client/schema';
 import { readToken } from '../lib/session';
 
 export type Job = components['schemas']['JobResponseDto'];
@@ -47,7 +47,7 @@ const auth: Middleware = {
   },
 };
 
-/** The typed client, generated from the API's own OpenAPI document (src/api/schema.d.ts). Same origin. */
+/** The typed client, generated from the API's own OpenAPI document (libs/api-client/schema.d.ts). Same origin. */
 export const api = createClient<paths>({ baseUrl: '' });
 api.use(auth);
 

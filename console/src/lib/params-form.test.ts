@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { describeParam, paramsFromForm, type ParamsSchema } from './params-form';
 
-const gpuDemo: ParamsSchema = {
+const gpuDemo: Pick<ParamsSchema, 'properties'> = {
   properties: {
     seconds: { type: 'number', minimum: 0, maximum: 86400, default: 0.5 },
     matrix_size: { type: 'integer', minimum: 1, maximum: 512, default: 64 },
   },
 };
-const inference: ParamsSchema = {
+const inference: Pick<ParamsSchema, 'properties'> = {
   properties: {
     text: { type: 'string', minLength: 1, maxLength: 10 },
     inputs: { type: 'array', minItems: 1, maxItems: 2, items: { type: 'string' } },
@@ -31,7 +31,7 @@ describe(paramsFromForm.name, () => {
   });
 
   it('parses untyped fields as JSON and checks string patterns', () => {
-    const onnx: ParamsSchema = { properties: { model: { type: 'string', pattern: '^artifact://[0-9a-f-]{36}$' }, inputs: {} } };
+    const onnx: Pick<ParamsSchema, 'properties'> = { properties: { model: { type: 'string', pattern: '^artifact://[0-9a-f-]{36}$' }, inputs: {} } };
     const model = 'artifact://2d7e5b9a-6b65-4d2a-9c77-8c3f4b8bb023';
     expect(paramsFromForm(onnx, { model, inputs: '{"X": {"type": "float32", "dims": [1], "data": [1]}}' })).toEqual({
       params: { model, inputs: { X: { type: 'float32', dims: [1], data: [1] } } },

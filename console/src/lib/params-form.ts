@@ -1,23 +1,6 @@
-/** The subset of JSON Schema the API's task-type schemas use (GET /v1/task-types). */
-export interface ParamSchema {
-  /** Absent: any JSON value, typed into the form as JSON. */
-  type?: 'number' | 'integer' | 'string' | 'array';
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  minLength?: number;
-  maxLength?: number;
-  minItems?: number;
-  maxItems?: number;
-  items?: ParamSchema;
-  enum?: string[];
-  pattern?: string;
-  default?: unknown;
-}
+import type { ParamSchema, ParamsSchema } from '../../../libs/runners/params-schema';
 
-export interface ParamsSchema {
-  properties: Record<string, ParamSchema>;
-}
+export type { ParamSchema, ParamsSchema };
 
 export type FormValues = Record<string, string>;
 
@@ -31,7 +14,7 @@ export interface ParamsResult {
  * Turns the form's text inputs into params: an empty field is left out (the runner's default applies),
  * numbers are parsed and bounds-checked, arrays are one item per line.
  */
-export function paramsFromForm(schema: ParamsSchema, values: FormValues): ParamsResult {
+export function paramsFromForm(schema: Pick<ParamsSchema, 'properties'>, values: FormValues): ParamsResult {
   const params: Record<string, unknown> = {};
   const problems: Record<string, string> = {};
   for (const [key, param] of Object.entries(schema.properties)) {

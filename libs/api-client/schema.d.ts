@@ -941,8 +941,8 @@ export interface components {
              */
             group_limits: {
                 [key: string]: {
-                    max_running_jobs?: number | null;
-                    max_gpus?: number | null;
+                    max_running_jobs: number | null;
+                    max_gpus: number | null;
                 };
             };
             /**
