@@ -69,6 +69,7 @@ interface SendOptions {
   headers?: Record<string, string>;
   /** Off for transfers, whose length has no bound: they end when the bytes do. */
   timeout: boolean;
+  extraTimeoutMs?: number;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -130,8 +131,10 @@ export class ApiClient {
     return this.request('post', '/v1/jobs', { body: request, headers: { 'Idempotency-Key': idempotencyKey } });
   }
 
-  getJob(id: string): Promise<Job> {
-    return this.request('get', '/v1/jobs/{id}', { path: { id } });
+  /** With `waitSeconds` (1-60) a long-poll: the API answers once the job is final or the wait ends. */
+  getJob(id: string, waitSeconds = 0): Promise<Job> {
+    if (waitSeconds === 0) return this.request('get', '/v1/jobs/{id}', { path: { id } });
+    return this.request('get', '/v1/jobs/{id}', { path: { id }, query: { wait: waitSeconds } }, waitSeconds * 1000);
   }
 
   listJobs(query: ListJobsQuery): Promise<JobPage> {
@@ -222,8 +225,13 @@ export class ApiClient {
     return routePath(route, parts.path, parts.query);
   }
 
-  /** One JSON call of a route, answered with the route's success body. */
-  private async request<M extends Method, R extends RouteWith<M>>(method: M, route: R, parts: RouteParts<Operation<R, M>>): Promise<SuccessBody<Operation<R, M>>> {
+  /** One JSON call of a route, answered with the route's success body; `extraTimeoutMs`: how long the server may hold it (a long-poll). */
+  private async request<M extends Method, R extends RouteWith<M>>(
+    method: M,
+    route: R,
+    parts: RouteParts<Operation<R, M>>,
+    extraTimeoutMs = 0,
+  ): Promise<SuccessBody<Operation<R, M>>> {
     const path = routePath(route, parts.path, parts.query);
     const verb = method.toUpperCase();
     const headers: Record<string, string> = { Accept: 'application/json', ...headerValues(parts.headers) };
@@ -232,6 +240,7 @@ export class ApiClient {
       headers,
       body: parts.body === undefined ? undefined : JSON.stringify(parts.body),
       timeout: true,
+      extraTimeoutMs,
     });
     return this.json(verb, path, response, await this.text(response));
   }
@@ -240,7 +249,7 @@ export class ApiClient {
   private async send(method: string, path: string, options: SendOptions): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeoutMs = (this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) + (options.extraTimeoutMs ?? 0);
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {

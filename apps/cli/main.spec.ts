@@ -100,7 +100,7 @@ describe('mlis CLI against a fake API', () => {
     let polls = 0;
     api.route = (request) => {
       if (request.method === 'POST' && request.url === '/v1/jobs') return { status: 202, body: queued };
-      if (request.method === 'GET' && request.url === `/v1/jobs/${queued.id}`) {
+      if (request.method === 'GET' && request.url.split('?')[0] === `/v1/jobs/${queued.id}`) {
         const state = states[Math.min(polls++, states.length - 1)];
         const assignment = assignmentFixture({ state: state === 'RUNNING' ? 'RUNNING' : 'SUCCEEDED' });
         const terminal = state !== 'RUNNING' && state !== 'QUEUED';
@@ -127,7 +127,10 @@ describe('mlis CLI against a fake API', () => {
       expect(post.body).toEqual({ task_type: 'sleep', params: { seconds: 0.2, model: 'm', n: 3 }, cpu: 2, gpu: 0, priority: -1, max_attempts: 2, timeout_seconds: 30 });
       expect(post.headers['idempotency-key']).toBe('k-1');
       expect(post.headers.authorization).toBe('Bearer t0k');
-      expect(api.requests.filter((r) => r.method === 'GET')).toHaveLength(3);
+      const gets = api.requests.filter((r) => r.method === 'GET');
+      expect(gets).toHaveLength(3);
+      // It waits through the API's long-poll, not a polling loop.
+      expect(gets.every((r) => /\?wait=([1-9]|10)$/.test(r.url))).toBe(true);
       expect(io.out().split('\n')[0]).toBe(`${queued.id} QUEUED`);
       expect(io.out()).toContain('state:      SUCCEEDED');
       expect(io.out()).toContain('result:     {"slept":0.2}');
@@ -258,6 +261,16 @@ describe('mlis CLI against a fake API', () => {
       expect(api.requests[0].url).toBe(`/v1/jobs/${job.id}`);
       expect(io.out()).toContain('task type:  sleep');
       expect(io.out()).toMatch(/\n1\s+RUNNING\s+cpu-1\s+cpu\s+0\s+host-a:4242\s/);
+    });
+
+    it('status --wait follows the job through the long-poll and exits as submit --wait does', async () => {
+      const job = jobFixture({ state: 'RUNNING', attempts: 1 });
+      let reads = 0;
+      api.route = () => ({ status: 200, body: { ...job, state: reads++ === 0 ? 'RUNNING' : 'FAILED' } });
+      const io = captureIo();
+      expect(await run(['status', job.id, '--wait', '--api-url', url], io)).toBe(1);
+      expect(api.requests.map((r) => r.url)).toEqual([`/v1/jobs/${job.id}`, `/v1/jobs/${job.id}?wait=10`]);
+      expect(io.out()).toContain('state:      FAILED');
     });
 
     it('status of an unknown job exits 2 with job_not_found', async () => {

@@ -36,8 +36,9 @@ import { auditCommand, parseAuditResult } from './commands/audit.command';
 import { groupsCommand } from './commands/groups.command';
 import { listCommand } from './commands/list.command';
 import { resultCommand, type ResultOptions } from './commands/result.command';
-import { statusCommand } from './commands/status.command';
-import { DEFAULT_WAIT_TIMEOUT_SECONDS, submitCommand, type SubmitOptions } from './commands/submit.command';
+import { statusCommand, type StatusOptions } from './commands/status.command';
+import { DEFAULT_WAIT_TIMEOUT_SECONDS } from './commands/job-waiter';
+import { submitCommand, type SubmitOptions } from './commands/submit.command';
 import { parseLimit, tenantsCreateCommand, tenantsListCommand, tenantsSetLimitsCommand, type TenantLimitOptions } from './commands/tenants.command';
 import { whoamiCommand } from './commands/whoami.command';
 import { drainCommand, workersCommand } from './commands/workers.command';
@@ -130,7 +131,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .option('--max-attempts <n>', 'attempts allowed when nodes are lost', parsePositiveInteger)
     .option('--timeout-seconds <n>', 'run time limit of one attempt', parsePositiveInteger)
     .option('--idempotency-key <key>', 'resubmitting with the same key returns the same job')
-    .option('--wait', 'poll until the job ends, then print it')
+    .option('--wait', 'follow the job (long-poll, no polling loop) until it ends, then print it')
     .addOption(
       new Option('--wait-timeout <seconds>', 'give up waiting after this long (exit 3)').argParser(parseSeconds).default(DEFAULT_WAIT_TIMEOUT_SECONDS),
     )
@@ -138,9 +139,13 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
 
   program
     .command('status')
-    .description('show one job: state, result, error and its assignments')
+    .description('show one job: state, result, error and its assignments; with --wait, once it ends (exit codes as submit --wait)')
     .argument('<id>', 'job id')
-    .action(action((context, id: string) => statusCommand(context, id)));
+    .option('--wait', 'follow the job (long-poll) until it ends, then print it')
+    .addOption(
+      new Option('--wait-timeout <seconds>', 'give up waiting after this long (exit 3)').argParser(parseSeconds).default(DEFAULT_WAIT_TIMEOUT_SECONDS),
+    )
+    .action(action((context, id: string, options: StatusOptions) => statusCommand(context, id, options)));
 
   program
     .command('result')

@@ -80,7 +80,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a job with its assignments */
+        /** Get a job with its assignments; with ?wait=, once it is final or the wait ends */
         get: operations["JobsController_get"];
         put?: never;
         post?: never;
@@ -1896,7 +1896,10 @@ export interface operations {
     };
     JobsController_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Long-poll: answer as soon as the job is SUCCEEDED, FAILED or CANCELLED, or after this many seconds with the job as it is then (200 either way). 0 (the default) answers at once. */
+                wait?: number;
+            };
             header?: never;
             path: {
                 id: string;

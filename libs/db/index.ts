@@ -9,3 +9,4 @@ export * from './jobs.repository';
 export * from './nodes.repository';
 export * from './metrics.repository';
 export * from './artifacts.repository';
+export * from './job-finished-feed';

@@ -13,6 +13,7 @@ import {
 } from '../contracts';
 import { planCycle, type GroupUsage, type PlannedPlacement, type SchedulerNode, type TenantPolicy, type WaitingJob } from '../ledger';
 import type { GpuDevice } from './entities/node.entity';
+import { JOB_FINISHED_CHANNEL } from './job-finished-feed';
 import { NodeView } from './node-view';
 import { preparedOn, type PreparedQuery } from './prepared';
 import { groupLimitsOf, type StoredGroupLimits } from './tenants.repository';
@@ -695,7 +696,11 @@ export class LedgerRepository {
         resultArtifactId ?? null,
       ],
     );
-    if (rows.length > 0) return rows[0].state;
+    if (rows.length > 0) {
+      // Delivered at commit (dropped on rollback): wakes the API's long-polls waiting on this job (JobFinishedFeed).
+      if (terminal) await m.query(`SELECT pg_notify($1, $2)`, [JOB_FINISHED_CHANNEL, jobId]);
+      return rows[0].state;
+    }
     const current: { state: JobState }[] = await m.query(`SELECT state FROM jobs WHERE id = $1`, [jobId]);
     if (current.length === 0) throw new JobNotFoundError(`job ${jobId} not found`);
     return current[0].state;

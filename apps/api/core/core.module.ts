@@ -2,7 +2,7 @@ import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type On
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../../libs/config';
-import { createDataSource, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
+import { createDataSource, JobFinishedFeed, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
 import { connectClient, cycleOptions, Scheduler } from '../../../libs/temporal';
 import { startTracing, type Tracing } from '../../../libs/tracing';
 import { APP_CONFIG } from './app-config';
@@ -16,17 +16,19 @@ export class ConnectionsCloser implements OnApplicationShutdown {
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(Client) private readonly client: Client,
+    @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
     @Inject(TRACING) private readonly tracing: Tracing,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.finished.close();
     await this.client.connection.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
     await this.tracing.shutdown();
   }
 }
 
-/** Config, Postgres, the Temporal client and the repositories, each under its class token. */
+/** Config, Postgres (with the job-finished feed), the Temporal client and the repositories, each under its class token. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -37,6 +39,15 @@ export class CoreModule {
       { provide: DataSource, useFactory: () => createDataSource(config.databaseUrl).initialize() },
       // After TRACING, so the client's interceptors find the tracer provider registered.
       { provide: Client, useFactory: (_tracing: Tracing) => connectClient(config.temporal), inject: [TRACING] },
+      {
+        // One LISTEN connection for every GET /v1/jobs/:id?wait= in this process.
+        provide: JobFinishedFeed,
+        useFactory: () => {
+          const feed = new JobFinishedFeed(config.databaseUrl, (message) => new Logger('JobFinishedFeed').warn(message));
+          feed.start();
+          return feed;
+        },
+      },
       { provide: LedgerRepository, useFactory: (db: DataSource) => new LedgerRepository(db), inject: [DataSource] },
       { provide: JobsRepository, useFactory: (db: DataSource) => new JobsRepository(db), inject: [DataSource] },
       { provide: NodesRepository, useFactory: (db: DataSource) => new NodesRepository(db), inject: [DataSource] },

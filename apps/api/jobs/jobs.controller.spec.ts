@@ -13,6 +13,15 @@ import { JobsController } from './jobs.controller';
 
 const valid = { task_type: 'sleep', params: { seconds: 1 }, cpu: 1, mem_mb: 256, gpu: 0 };
 
+/** Polls `condition` until it holds (2 s at most). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in 2 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe(JobsController.name, () => {
   let t: TestApp;
 
@@ -576,6 +585,62 @@ describe(JobsController.name, () => {
       const id = randomUUID();
       t.jobs.seed({ id, tenantId: 'other' });
       await http().get(`/v1/jobs/${id}`).expect(404);
+    });
+  });
+
+  describe('GET /v1/jobs/:id?wait=', () => {
+    it.each(['61', '-1', '1.5', 'soon'])('answers 400 validation_failed for wait=%s', async (wait) => {
+      const response = await http().get(`/v1/jobs/${randomUUID()}?wait=${wait}`).expect(400);
+      expect(response.body.error.code).toBe('validation_failed');
+      expect(response.body.error.details.length).toBeGreaterThan(0);
+      expect(response.body.error.details).toEqual(response.body.error.details.map(() => ({ field: 'wait', problem: expect.any(String) })));
+    });
+
+    it('answers a final job at once without waiting', async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id, state: 'SUCCEEDED' });
+      const started = Date.now();
+      const response = await http().get(`/v1/jobs/${id}?wait=60`).expect(200);
+      expect(response.body.state).toBe('SUCCEEDED');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(t.finished.subscribed).toBe(0);
+    });
+
+    it('answers as soon as the feed says the job became final, with the final row', async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id, state: 'RUNNING' });
+      const started = Date.now();
+      const pending = http().get(`/v1/jobs/${id}?wait=60`).then((r) => r);
+      await waitFor(() => t.finished.subscribed === 1);
+      const record = t.jobs.records.find((r) => r.job.id === id);
+      if (!record) throw new Error('seeded job missing');
+      record.job.state = 'FAILED';
+      t.finished.notify(id);
+      const response = await pending;
+      expect(response.status).toBe(200);
+      expect(response.body.state).toBe('FAILED');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(t.finished.subscribed).toBe(0);
+    });
+
+    it('answers with the current state when the wait ends first', async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id, state: 'QUEUED' });
+      const started = Date.now();
+      const response = await http().get(`/v1/jobs/${id}?wait=1`).expect(200);
+      expect(response.body.state).toBe('QUEUED');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      expect(t.finished.subscribed).toBe(0);
+    });
+
+    it("answers another tenant's job 404 at once, without waiting", async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id, tenantId: 'other', state: 'QUEUED' });
+      const started = Date.now();
+      const response = await http().get(`/v1/jobs/${id}?wait=60`).expect(404);
+      expect(response.body.error.code).toBe('job_not_found');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(t.finished.subscribed).toBe(0);
     });
   });
 

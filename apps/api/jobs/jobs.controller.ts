@@ -8,7 +8,7 @@ import { ApiErrorResponses, asUnresolvableReference } from '../common/error-resp
 import { RequestId } from '../common/request-context';
 import { uuidParam } from '../common/validation';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey, IdempotencyKeyPipe, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.pipe';
-import { CreateJobDto, JobListQueryDto, JobListResponseDto, JobResponseDto } from './jobs.dto';
+import { CreateJobDto, JobListQueryDto, JobListResponseDto, JobResponseDto, JobWaitQueryDto } from './jobs.dto';
 import { JobsService } from './jobs.service';
 
 @ApiTags('jobs')
@@ -63,11 +63,20 @@ export class JobsController {
 
   @Get(':id')
   @RequireScopes('jobs:read')
-  @ApiOperation({ summary: 'Get a job with its assignments' })
+  @ApiOperation({ summary: 'Get a job with its assignments; with ?wait=, once it is final or the wait ends' })
   @ApiOkResponse({ type: JobResponseDto })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.JobNotFound)
-  get(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<JobResponseDto> {
-    return this.jobs.get(actor, id);
+  get(
+    @CurrentActor() actor: RequestActor,
+    @Param('id', uuidParam('id')) id: string,
+    @Query() query: JobWaitQueryDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobResponseDto> {
+    if (!query.wait) return this.jobs.get(actor, id);
+    // The client hanging up ends the wait: nothing is left waiting for a response nobody reads.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    return this.jobs.waitForFinal(actor, id, query.wait, gone.signal);
   }
 
   @Get(':id/result')

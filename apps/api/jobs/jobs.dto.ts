@@ -156,6 +156,25 @@ export class CreateJobDto {
   timeout_seconds?: number;
 }
 
+/** The longest a GET /v1/jobs/:id?wait= holds the request, in seconds. */
+export const MAX_JOB_WAIT_SECONDS = 60;
+
+export class JobWaitQueryDto {
+  @ApiPropertyOptional({
+    description:
+      'Long-poll: answer as soon as the job is SUCCEEDED, FAILED or CANCELLED, or after this many seconds with the job as it is then (200 either way). 0 (the default) answers at once.',
+    minimum: 0,
+    maximum: MAX_JOB_WAIT_SECONDS,
+    default: 0,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_JOB_WAIT_SECONDS)
+  wait?: number;
+}
+
 export class JobListQueryDto {
   @ApiPropertyOptional({ description: 'Page size.', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()

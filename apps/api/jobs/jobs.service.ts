@@ -12,7 +12,7 @@ import {
   type JobWorkflowInput,
   type LogContext,
 } from '../../../libs/contracts';
-import { IdempotencyKeyTakenError, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
+import { IdempotencyKeyTakenError, JobFinishedFeed, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
 import type { PriorityClass } from '../../../libs/config';
 import { AuditRepository } from '../../../libs/db/audit.repository';
@@ -47,6 +47,8 @@ const JOB_WORKFLOW_TYPE = 'jobWorkflow';
 // The client retries an unreachable server for much longer; a submission holds a database
 // transaction meanwhile, so give up early and answer 503.
 const TEMPORAL_CALL_DEADLINE_MS = 5_000;
+// A long-poll re-reads its job this often even without a notification: a safety net, not the way it normally wakes.
+export const JOB_WAIT_REREAD_MS = 5_000;
 
 /** The part of a submission that decides what runs; an idempotent replay must match it exactly. */
 type JobSpec = Pick<
@@ -106,6 +108,7 @@ export class JobsService {
     @Inject(AuditRepository) private readonly audit: AuditRepository,
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @Inject(JobArtifactsService) private readonly jobArtifacts: JobArtifactsService,
+    @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
@@ -175,6 +178,46 @@ export class JobsService {
   /** The job with its result; another tenant's job is a 404 unless the actor may act across tenants. */
   async get(actor: RequestActor, id: string): Promise<JobResponseDto> {
     return toJobResponse(await this.find(actor, id, 'jobs:read', 'job.read'));
+  }
+
+  /**
+   * The job once it is final, or as it is when `waitSeconds` run out or `abort` fires (the client went away).
+   * Access is checked once, first (another tenant's job is a 404 at once); the waiter then sleeps on the
+   * process's one LISTEN connection (JobFinishedFeed) and re-reads only when woken or every JOB_WAIT_REREAD_MS.
+   */
+  async waitForFinal(actor: RequestActor, id: string, waitSeconds: number, abort: AbortSignal): Promise<JobResponseDto> {
+    let record = await this.find(actor, id, 'jobs:read', 'job.read');
+    const deadline = Date.now() + waitSeconds * 1000;
+    let woken = false;
+    let wake: () => void = () => undefined;
+    const onWake = () => {
+      woken = true;
+      wake();
+    };
+    // Subscribed before the re-read below, so a job finishing in between still wakes this waiter.
+    const unsubscribe = this.finished.subscribe(id, onWake);
+    abort.addEventListener('abort', onWake);
+    try {
+      record = (await this.jobs.findById(null, id)) ?? record;
+      while (!TERMINAL_JOB_STATES.includes(record.job.state) && !abort.aborted && Date.now() < deadline) {
+        if (!woken) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(JOB_WAIT_REREAD_MS, deadline - Date.now()));
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        woken = false;
+        if (abort.aborted) break;
+        record = (await this.jobs.findById(null, id)) ?? record;
+      }
+    } finally {
+      unsubscribe();
+      abort.removeEventListener('abort', onWake);
+    }
+    return toJobResponse(record);
   }
 
   /** The actor's tenant's jobs; with the cross-tenant capability every tenant's, or `query.tenant`'s. */

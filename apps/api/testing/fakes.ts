@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { JobState } from '../../../libs/contracts';
 import {
+  JobFinishedFeed,
   IdempotencyKeyTakenError,
   UnknownWorkerGroupError,
   type CycleOutcome,
@@ -367,4 +368,29 @@ export class FakeDataSource {
   }
 
   async destroy(): Promise<void> {}
+}
+
+/** The job-finished feed without Postgres: a spec calls `notify` where a committed final state would. */
+export class FakeJobFinishedFeed implements Db<JobFinishedFeed> {
+  private readonly listeners = new Map<string, Set<() => void>>();
+
+  start(): void {}
+
+  subscribe(jobId: string, listener: () => void): () => void {
+    const set = this.listeners.get(jobId) ?? new Set();
+    this.listeners.set(jobId, set);
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  notify(jobId: string): void {
+    for (const listener of [...(this.listeners.get(jobId) ?? [])]) listener();
+  }
+
+  /** Waiters subscribed now, over all jobs. */
+  get subscribed(): number {
+    return [...this.listeners.values()].reduce((sum, set) => sum + set.size, 0);
+  }
+
+  async close(): Promise<void> {}
 }

@@ -11,7 +11,7 @@ import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import { mintUserToken, mintWorkerToken, SCOPES, type Actor, type UserTokenClaims, type WorkerTokenClaims } from '../../../libs/auth';
 import { loadConfig, type AppConfig } from '../../../libs/config';
-import { JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
+import { JobFinishedFeed, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
@@ -27,6 +27,7 @@ import { FakeAuditRepository, FakeTenantsRepository } from './audit-fakes';
 import {
   FakeScheduler,
   FakeDataSource,
+  FakeJobFinishedFeed,
   FakeJobsRepository,
   FakeLedgerRepository,
   FakeNodesRepository,
@@ -45,6 +46,7 @@ export interface TestApp {
   audit: FakeAuditRepository;
   tenants: FakeTenantsRepository;
   artifacts: FakeArtifactsRepository;
+  finished: FakeJobFinishedFeed;
   /** The install's HS256 secret (a 0600 temp file unless `env` names one). */
   secret: string;
   /** A user token for this app (defaults: tenant default, subject anonymous, every scope). */
@@ -106,6 +108,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     audit: new FakeAuditRepository(),
     tenants: new FakeTenantsRepository(),
     artifacts: new FakeArtifactsRepository(),
+    finished: new FakeJobFinishedFeed(),
   };
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
     .overrideProvider(DataSource)
@@ -125,7 +128,9 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .overrideProvider(TenantsRepository)
     .useValue(fakes.tenants)
     .overrideProvider(ArtifactsRepository)
-    .useValue(fakes.artifacts);
+    .useValue(fakes.artifacts)
+    .overrideProvider(JobFinishedFeed)
+    .useValue(fakes.finished);
   if (options.auth !== 'real') builder.overrideProvider(ApiAuthGuard).useValue(new FixedActorGuard(options.actor ?? FIXED_ACTOR));
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });

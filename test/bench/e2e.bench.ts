@@ -1,0 +1,460 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { mintUserToken, SCOPES } from '../../libs/auth';
+import { loadConfig } from '../../libs/config';
+import { jobWorkflowId } from '../../libs/contracts';
+import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
+
+// `npm run bench:e2e`: the job path end to end against raw Temporal, in one run on one machine (issue #11).
+//  (a) raw baseline: a workflow running one 10 ms activity on a remote task queue, workflow and activity workers in two
+//      processes of their own (test/bench/e2e-raw-worker.ts), on the same dev server, C callers each starting one and
+//      waiting for its result;
+//  (b) MLIS over HTTP: C clients each submitting a `sleep` job (0.01 s, cpu 1) and waiting for it through the long-poll
+//      (GET /v1/jobs/:id?wait=60), on the README's stack (api, control, nodes cpu-1 cpu-2 gpu-1 gpu-2, default settings);
+//  (c) recovery: kill -9 of the node running a long job, again and again; kill → the next attempt RUNNING elsewhere
+//      (its assignment's started_at), on a stack with a 3 s lease and three cpu nodes. stack.sh has no supervisor:
+//      the bench restarts each killed node itself and waits until it is ACTIVE before the next kill.
+// CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants) around each load.
+// Writes its section into docs/benchmarks.md. Ports: TEMPORAL_PORT, TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT,
+// MLIS_STACK_METRICS_PORT as for `npm run up`.
+const ROOT = resolve(__dirname, '../../..');
+const STATE_DIR = join(ROOT, '.mlis/bench-e2e');
+const LOADS = [
+  { clients: 1, jobs: 30 },
+  { clients: 20, jobs: 400 },
+  { clients: 50, jobs: 400 },
+];
+const JOB_SECONDS = 0.01;
+const WAIT_SECONDS = 60;
+const THROUGHPUT_NODES = 'cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2';
+const RECOVERY_NODES = 'cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 cpu-3:cpu:4:4:8192:0';
+const RECOVERY_ENV = { MLIS_WORKER_GROUPS: 'cpu', MLIS_LEASE_SECONDS: '3', MLIS_NODE_HEARTBEAT_SECONDS: '1', MLIS_NODE_DEAD_AFTER_SECONDS: '4', MLIS_SCHEDULE_TO_START_SECONDS: '10' };
+const KILLS = 21;
+// Attempts one recovery job may use up (MAX_ATTEMPTS_LIMIT is 20); then the next job takes over.
+const KILLS_PER_JOB = 7;
+const HISTORY_SAMPLE = 20;
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+function script(path: string, args: string[], env: Record<string, string> = {}): string {
+  return execFileSync('bash', [join(ROOT, path), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+// ---- CPU seconds from /proc ----
+
+interface ProcStat {
+  ppid: number;
+  ticks: number;
+}
+
+function procTable(): Map<number, ProcStat> {
+  const table = new Map<number, ProcStat>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state ppid ... utime(14) stime(15).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      table.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return table;
+}
+
+/** CPU seconds used so far by each group: the processes named and all their descendants. */
+function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
+  const table = procTable();
+  const children = new Map<number, number[]>();
+  for (const [pid, { ppid }] of table) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  const result: Record<string, number> = {};
+  for (const [name, roots] of Object.entries(groups)) {
+    let ticks = 0;
+    const pending = [...roots];
+    while (pending.length > 0) {
+      const pid = pending.pop() as number;
+      ticks += table.get(pid)?.ticks ?? 0;
+      pending.push(...(children.get(pid) ?? []));
+    }
+    result[name] = ticks / CLOCK_TICKS;
+  }
+  return result;
+}
+
+function diff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((name) => [name, after[name] - (before[name] ?? 0)]));
+}
+
+// ---- one load ----
+
+interface Run {
+  clients: number;
+  jobs: number;
+  jobsPerSecond: number;
+  submitP50: number;
+  submitP99: number;
+  e2eP50: number;
+  e2eP99: number;
+  failed: number;
+  /** MLIS: from the job's finished_at to the long-poll's answer, p50 / p99 ms. */
+  wakeP50: number;
+  wakeP99: number;
+  /** CPU seconds per job, per process group. */
+  cpuPerJob: Record<string, number>;
+  ids: string[];
+}
+
+/** `clients` loops share `jobs` jobs; `one` submits one job, waits for it and returns its id and two latencies (ms). */
+async function drive(
+  clients: number,
+  jobs: number,
+  groups: () => Record<string, number[]>,
+  one: () => Promise<{ id: string; submitMs: number; e2eMs: number; ok: boolean; wakeMs?: number }>,
+): Promise<Run> {
+  let next = 0;
+  const wake: number[] = [];
+  const submit: number[] = [];
+  const e2e: number[] = [];
+  const ids: string[] = [];
+  let failed = 0;
+  const before = cpuSeconds(groups());
+  const benchBefore = process.cpuUsage();
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < jobs) {
+        next += 1;
+        const result = await one();
+        submit.push(result.submitMs);
+        e2e.push(result.e2eMs);
+        ids.push(result.id);
+        if (result.wakeMs !== undefined) wake.push(result.wakeMs);
+        if (!result.ok) failed += 1;
+      }
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  const used = diff(cpuSeconds(groups()), before);
+  const bench = process.cpuUsage(benchBefore);
+  used['bench client'] = (bench.user + bench.system) / 1e6;
+  return {
+    clients,
+    jobs,
+    jobsPerSecond: jobs / seconds,
+    submitP50: percentile(submit, 50),
+    submitP99: percentile(submit, 99),
+    e2eP50: percentile(e2e, 50),
+    e2eP99: percentile(e2e, 99),
+    failed,
+    wakeP50: wake.length > 0 ? percentile(wake, 50) : Number.NaN,
+    wakeP99: wake.length > 0 ? percentile(wake, 99) : Number.NaN,
+    cpuPerJob: Object.fromEntries(Object.entries(used).map(([name, value]) => [name, value / jobs])),
+    ids,
+  };
+}
+
+async function historyEvents(client: Client, workflowIds: string[]): Promise<{ mean: number; min: number; max: number }> {
+  const counts: number[] = [];
+  for (const id of workflowIds) counts.push((await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0);
+  return { mean: counts.reduce((a, b) => a + b, 0) / counts.length, min: Math.min(...counts), max: Math.max(...counts) };
+}
+
+// ---- (a) raw Temporal ----
+
+function startRawWorker(role: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn('node', [join(ROOT, 'dist/test/bench/e2e-raw-worker.js'), role], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolvePromise, reject) => {
+    child.once('exit', (code) => reject(new Error(`raw ${role} worker exited ${code}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolvePromise(child);
+    });
+  });
+}
+
+interface Measured {
+  runs: Run[];
+  history: { mean: number; min: number; max: number };
+}
+
+async function measureRaw(env: Record<string, string>, client: Client, temporalPid: number): Promise<Measured> {
+  const workflows = await startRawWorker('workflows', env);
+  const activities = await startRawWorker('activities', env);
+  try {
+    let sequence = 0;
+    const one = async () => {
+      const workflowId = `bench-raw-${Date.now()}-${(sequence += 1)}`;
+      const asked = Date.now();
+      const handle = await client.workflow.start('rawJobWorkflow', { taskQueue: RAW_WORKFLOW_QUEUE, workflowId, args: [JOB_SECONDS * 1000] });
+      const submitMs = Date.now() - asked;
+      await handle.result();
+      return { id: workflowId, submitMs, e2eMs: Date.now() - asked, ok: true };
+    };
+    for (let i = 0; i < 5; i += 1) await one();
+    const groups = () => ({ 'workflow worker': [workflows.pid as number], 'activity worker': [activities.pid as number], temporal: [temporalPid] });
+    const runs: Run[] = [];
+    for (const load of LOADS) runs.push(await drive(load.clients, load.jobs, groups, one));
+    return { runs, history: await historyEvents(client, runs[1].ids.slice(0, HISTORY_SAMPLE)) };
+  } finally {
+    workflows.kill('SIGTERM');
+    activities.kill('SIGTERM');
+  }
+}
+
+// ---- (b) MLIS over HTTP ----
+
+interface Job {
+  id: string;
+  state: string;
+  finished_at: string | null;
+  latest_assignment: { attempt: number; node_id: string; state: string; started_at: string | null } | null;
+}
+
+const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+function httpClient(apiUrl: string, token: string, agent: Agent) {
+  return (method: string, path: string, body?: unknown): Promise<Job> =>
+    new Promise((resolvePromise, reject) => {
+      const request = httpRequest(`${apiUrl}${path}`, { method, agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          if ((response.statusCode ?? 500) >= 300) reject(new Error(`${method} ${path}: ${response.statusCode} ${text}`));
+          else resolvePromise(JSON.parse(text) as Job);
+        });
+      });
+      request.on('error', reject);
+      request.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+}
+
+function startStack(env: Record<string, string>): { call: ReturnType<typeof httpClient>; agent: Agent; apiUrl: string; token: string } {
+  script('scripts/stack.sh', ['start'], env);
+  const config = loadConfig({ ...process.env, ...env });
+  const token = mintUserToken(readFileSync(config.auth.devSecretFile, 'utf8').trim(), config.auth, { sub: 'bench', tenant: 'default', scope: SCOPES.join(' ') });
+  const agent = new Agent({ keepAlive: true, maxSockets: 200 });
+  return { call: httpClient(config.apiUrl, token, agent), agent, apiUrl: config.apiUrl, token };
+}
+
+async function waitFinal(call: ReturnType<typeof httpClient>, id: string): Promise<Job> {
+  for (;;) {
+    const job = await call('GET', `/v1/jobs/${id}?wait=${WAIT_SECONDS}`);
+    if (FINAL.includes(job.state)) return job;
+  }
+}
+
+async function measureMlis(env: Record<string, string>, client: Client, processes: Record<string, number[]>): Promise<Measured> {
+  const stackEnv = { ...env, MLIS_STACK_NODES: THROUGHPUT_NODES };
+  const { call, agent } = startStack(stackEnv);
+  try {
+    const one = async () => {
+      const asked = Date.now();
+      const accepted = await call('POST', '/v1/jobs', { task_type: 'sleep', params: { seconds: JOB_SECONDS }, cpu: 1 });
+      const submitMs = Date.now() - asked;
+      const job = await waitFinal(call, accepted.id);
+      const answered = Date.now();
+      return { id: accepted.id, submitMs, e2eMs: answered - asked, ok: job.state === 'SUCCEEDED', wakeMs: answered - Date.parse(job.finished_at as string) };
+    };
+    for (let i = 0; i < 5; i += 1) await one();
+    const pid = (name: string) => Number(script('scripts/stack.sh', ['pid', name], stackEnv));
+    const groups = () => ({
+      api: [pid('api')],
+      control: [pid('control')],
+      nodes: THROUGHPUT_NODES.split(' ').map((spec) => pid(`node-${spec.split(':')[0]}`)),
+      ...processes,
+    });
+    const runs: Run[] = [];
+    for (const load of LOADS) runs.push(await drive(load.clients, load.jobs, groups, one));
+    return { runs, history: await historyEvents(client, runs[1].ids.slice(0, HISTORY_SAMPLE).map(jobWorkflowId)) };
+  } finally {
+    agent.destroy();
+    script('scripts/stack.sh', ['stop'], stackEnv);
+  }
+}
+
+// ---- (c) recovery ----
+
+async function measureRecovery(env: Record<string, string>): Promise<number[]> {
+  const stackEnv = { ...env, ...RECOVERY_ENV, MLIS_STACK_NODES: RECOVERY_NODES };
+  const { call, agent, apiUrl, token } = startStack(stackEnv);
+  const list = (): Promise<{ items: { node_id: string; status: string }[] }> =>
+    fetch(`${apiUrl}/v1/workers`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ items: { node_id: string; status: string }[] }>);
+  const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const recoveries: number[] = [];
+  try {
+    let job: Job | undefined;
+    for (let kill = 0; kill < KILLS; kill += 1) {
+      if (kill % KILLS_PER_JOB === 0) {
+        if (job) await call('POST', `/v1/jobs/${job.id}/cancel`);
+        job = await call('POST', '/v1/jobs', { task_type: 'sleep', params: { seconds: 3600 }, cpu: 1, max_attempts: KILLS_PER_JOB + 1 });
+      }
+      const id = (job as Job).id;
+      const running = await until('the job RUNNING', async () => {
+        const current = await call('GET', `/v1/jobs/${id}`);
+        return current.latest_assignment?.state === 'RUNNING' ? current : undefined;
+      });
+      const { node_id: victim, attempt } = running.latest_assignment as NonNullable<Job['latest_assignment']>;
+      const pid = Number(script('scripts/stack.sh', ['pid', `node-${victim}`], stackEnv));
+      process.kill(pid, 'SIGKILL');
+      const killedAt = Date.now();
+      script('scripts/stack.sh', ['stop-node', victim, 'KILL'], stackEnv);
+      const moved = await until(`attempt ${attempt + 1} RUNNING after killing ${victim}`, async () => {
+        const current = await call('GET', `/v1/jobs/${id}`);
+        const latest = current.latest_assignment;
+        return latest && latest.attempt > attempt && latest.state === 'RUNNING' && latest.started_at ? latest : undefined;
+      });
+      if (moved.node_id === victim) throw new Error(`attempt ${moved.attempt} ran on the killed node ${victim}`);
+      recoveries.push(Date.parse(moved.started_at as string) - killedAt);
+      console.log(`kill ${kill + 1}/${KILLS}: ${victim} → ${moved.node_id} RUNNING after ${recoveries[recoveries.length - 1]} ms`);
+      script('scripts/stack.sh', ['start-node', victim], stackEnv);
+      await until(`${victim} ACTIVE again`, async () => ((await list()).items.find((n) => n.node_id === victim)?.status === 'ACTIVE' ? true : undefined));
+    }
+    if (job) await call('POST', `/v1/jobs/${job.id}/cancel`);
+    return recoveries;
+  } finally {
+    agent.destroy();
+    script('scripts/stack.sh', ['stop'], stackEnv);
+  }
+}
+
+// ---- report ----
+
+function ms(value: number): string {
+  return value.toFixed(0);
+}
+
+function report(raw: Measured, mlis: Measured, recoveries: number[], facts: string[]): string {
+  const loadRows = mlis.runs.map((run, i) => {
+    const base = raw.runs[i];
+    return `| ${run.clients} | ${run.jobs} | ${base.jobsPerSecond.toFixed(1)} | ${run.jobsPerSecond.toFixed(1)} | ${(run.jobsPerSecond / base.jobsPerSecond).toFixed(2)} | ${ms(base.submitP50)} / ${ms(base.submitP99)} | ${ms(run.submitP50)} / ${ms(run.submitP99)} | ${ms(base.e2eP50)} / ${ms(base.e2eP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${run.failed} |`;
+  });
+  const cpuNames = Object.keys(mlis.runs[0].cpuPerJob);
+  const rawNames = Object.keys(raw.runs[0].cpuPerJob);
+  const cpuRows = [
+    ...mlis.runs.map((run) => `| MLIS, ${run.clients} client${run.clients > 1 ? 's' : ''} | ${cpuNames.map((name) => `${name} ${(run.cpuPerJob[name] * 1000).toFixed(1)}`).join(', ')} | ${(Object.values(run.cpuPerJob).reduce((a, b) => a + b, 0) * 1000).toFixed(1)} |`),
+    ...raw.runs.map((run) => `| raw, ${run.clients} caller${run.clients > 1 ? 's' : ''} | ${rawNames.map((name) => `${name} ${(run.cpuPerJob[name] * 1000).toFixed(1)}`).join(', ')} | ${(Object.values(run.cpuPerJob).reduce((a, b) => a + b, 0) * 1000).toFixed(1)} |`),
+  ];
+  const lease = Number(RECOVERY_ENV.MLIS_LEASE_SECONDS);
+  const at = (clients: number) => ({ mlis: mlis.runs.find((r) => r.clients === clients) as Run, raw: raw.runs.find((r) => r.clients === clients) as Run });
+  const met = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const targets = [
+    `| throughput ≥ 0.8 × raw at 20 clients | ${(at(20).mlis.jobsPerSecond / at(20).raw.jobsPerSecond).toFixed(2)} × | ${met(at(20).mlis.jobsPerSecond >= 0.8 * at(20).raw.jobsPerSecond)} |`,
+    `| throughput ≥ 0.8 × raw at 50 clients | ${(at(50).mlis.jobsPerSecond / at(50).raw.jobsPerSecond).toFixed(2)} × | ${met(at(50).mlis.jobsPerSecond >= 0.8 * at(50).raw.jobsPerSecond)} |`,
+    `| no lower at 50 clients than at 20 | ${at(50).mlis.jobsPerSecond.toFixed(1)} vs ${at(20).mlis.jobsPerSecond.toFixed(1)} jobs/s | ${met(at(50).mlis.jobsPerSecond >= at(20).mlis.jobsPerSecond)} |`,
+    `| submission p99 ≤ 50 ms at 20 clients | ${ms(at(20).mlis.submitP99)} ms | ${met(at(20).mlis.submitP99 <= 50)} |`,
+    `| end-to-end p50 with 1 client ≤ 1.5 × raw's | ${ms(at(1).mlis.e2eP50)} ms vs ${ms(at(1).raw.e2eP50)} ms (${(at(1).mlis.e2eP50 / at(1).raw.e2eP50).toFixed(1)} ×) | ${met(at(1).mlis.e2eP50 <= 1.5 * at(1).raw.e2eP50)} |`,
+    `| ≤ 20 history events for a job that succeeds first time | ${mlis.history.mean.toFixed(1)} (min ${mlis.history.min}, max ${mlis.history.max}) | ${met(mlis.history.max <= 20)} |`,
+    `| kill → RUNNING elsewhere p99 ≤ lease + 2 s (${lease + 2} s) | ${(percentile(recoveries, 99) / 1000).toFixed(1)} s | ${met(percentile(recoveries, 99) <= (lease + 2) * 1000)} |`,
+  ];
+  return [
+    '<!-- bench:e2e:start -->',
+    ...facts,
+    '',
+    '| clients | jobs | raw wf/s | MLIS jobs/s | ratio | raw start p50 / p99 ms | MLIS submit p50 / p99 ms | raw end-to-end p50 / p99 ms | MLIS end-to-end p50 / p99 ms | MLIS jobs not SUCCEEDED |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...loadRows,
+    '',
+    `Long-poll wake-up (the job's \`finished_at\` to the answer): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} p50 ${ms(r.wakeP50)} / p99 ${ms(r.wakeP99)} ms`).join('; ')}.`,
+    '',
+    `History events per workflow (${HISTORY_SAMPLE} of the 20-client run, read through the Temporal client): MLIS job ${mlis.history.mean.toFixed(1)}`,
+    `(min ${mlis.history.min}, max ${mlis.history.max}); raw workflow ${raw.history.mean.toFixed(1)}.`,
+    '',
+    'CPU milliseconds per job, by process (utime + stime from /proc of the process and its children, over the load):',
+    '',
+    '| run | per process | total |',
+    '|---|---|---:|',
+    ...cpuRows,
+    '',
+    `Recovery: ${recoveries.length} kill -9 of the node running a \`sleep\` job (lease ${lease} s, node heartbeat ${RECOVERY_ENV.MLIS_NODE_HEARTBEAT_SECONDS} s,`,
+    `dead after ${RECOVERY_ENV.MLIS_NODE_DEAD_AFTER_SECONDS} s; nodes ${RECOVERY_NODES.split(' ').map((s) => s.split(':')[0]).join(', ')}); kill → the next attempt's \`started_at\`:`,
+    `p50 ${(percentile(recoveries, 50) / 1000).toFixed(1)} s, p99 ${(percentile(recoveries, 99) / 1000).toFixed(1)} s, max ${(Math.max(...recoveries) / 1000).toFixed(1)} s,`,
+    `min ${(Math.min(...recoveries) / 1000).toFixed(1)} s.`,
+    '',
+    'Targets of #11:',
+    '',
+    '| target | measured | |',
+    '|---|---|---|',
+    ...targets,
+    '<!-- bench:e2e:end -->',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  const began = Date.now();
+  script('scripts/postgres.sh', ['start']);
+  const database = `mlis_bench_e2e_${Date.now()}`;
+  script('scripts/postgres.sh', ['createdb', database]);
+  const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);
+  const pgSettings = script('scripts/postgres.sh', ['psql', '-At', '-c', `SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'max_connections')`]);
+  const postmaster = Number(readFileSync(join(ROOT, '.mlis/pg/data/postmaster.pid'), 'utf8').split('\n')[0]);
+  const temporalPort = process.env.TEMPORAL_PORT ?? '7233';
+  const temporalDir = join(STATE_DIR, 'temporal');
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    MLIS_TEMPORAL_DIR: temporalDir,
+    MLIS_STATE_DIR: STATE_DIR,
+    MLIS_AUTH_DEV_SECRET_FILE: join(STATE_DIR, 'secrets', 'dev-signing-key'),
+    MLIS_WORKER_BOOTSTRAP_SECRET_FILE: join(STATE_DIR, 'secrets', 'worker-bootstrap-secret'),
+  };
+  script('temporal/dev-server.sh', ['start'], env);
+  let section: string;
+  try {
+    script('scripts/secrets.sh', ['ensure'], env);
+    execFileSync('node', [join(ROOT, 'dist/db/run-migrations.js')], { env: { ...process.env, ...env }, stdio: 'inherit' });
+    const temporalPid = Number(readFileSync(join(temporalDir, 'temporal.pid'), 'utf8').trim());
+    const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+    const client = new Client({ connection });
+    try {
+      console.log('(a) raw Temporal baseline');
+      const raw = await measureRaw(env, client, temporalPid);
+      console.log('(b) MLIS over HTTP');
+      const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] });
+      console.log('(c) recovery');
+      const recoveries = await measureRecovery(env);
+      const loadAfter = loadavg();
+      section = report(raw, mlis, recoveries, [
+        `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores (${cpus()[0].model.trim()}), Node ${process.version},`,
+        `in ${((Date.now() - began) / 60000).toFixed(1)} min. Load average (1/5/15 min) ${loadBefore.map((l) => l.toFixed(1)).join('/')} before, ${loadAfter.map((l) => l.toFixed(1)).join('/')} after`,
+        '(the machine is shared: other work ran beside it). Postgres (local cluster):',
+        `${pgSettings}; Temporal dev server (SQLite); every process on this machine. Jobs: \`sleep\` ${JOB_SECONDS} s, cpu 1; the raw`,
+        `workflow's activity sleeps ${JOB_SECONDS * 1000} ms. jobs/s: jobs over the wall time from the first submission to the last answer;`,
+        'submit: the POST (raw: `workflow.start`) round trip; end-to-end: from sending the submission to receiving the final state',
+        `(MLIS: GET /v1/jobs/:id?wait=${WAIT_SECONDS}; raw: \`handle.result()\`). Each client submits its next job once its last one is final.`,
+      ]);
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    script('temporal/dev-server.sh', ['stop'], env);
+    script('scripts/postgres.sh', ['psql', '-q', '-c', `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`]);
+  }
+  console.log(section);
+  const file = join(ROOT, 'docs/benchmarks.md');
+  const current = readFileSync(file, 'utf8');
+  const marked = /<!-- bench:e2e:start -->[\s\S]*<!-- bench:e2e:end -->/;
+  writeFileSync(file, marked.test(current) ? current.replace(marked, section) : `${current.trimEnd()}\n\n## End to end (\`npm run bench:e2e\`)\n\n${section}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
