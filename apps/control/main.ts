@@ -7,15 +7,17 @@ import { ArtifactsRepository, createDataSource, LedgerRepository } from '../../l
 import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
 import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
+import { startTracing, TRACING_WORKFLOW_MODULE, tracingActivityInterceptors } from '../../libs/tracing';
 import { ArtifactRetention } from './artifact-retention';
 import { NodeReaper } from './node-reaper';
 
 /** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node reaper and artifact retention. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const tracing = startTracing('control', config.tracing);
   const logger = createLogger('control', config.logLevel);
   const log = (line: string): void => logger.info(line);
-  logger.info({ revision: config.metrics.buildRevision }, 'starting');
+  logger.info({ revision: config.metrics.buildRevision, tracing: tracing.enabled }, 'starting');
   const { metrics } = config;
   const metricsServer = await installWorkerRuntime({ process: 'control', logger: temporalLogger(logger), host: metrics.host, port: metrics.controlPort, revision: metrics.buildRevision });
   if (metricsServer) log(`metrics on http://${metrics.host}:${metrics.controlPort}/metrics`);
@@ -43,10 +45,12 @@ async function main(): Promise<void> {
       taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: createLedgerActivities({ ledger, requestCycle: () => scheduler.requestCycle(), laneWindow: scheduling.laneWindow }),
+      // Tracing first: the logging interceptor's lines then carry the activity span's trace_id.
       interceptors: {
-        activity: [activityLoggingInterceptors(logger, 'debug')],
-        workflowModules: [require.resolve('../../workflows/log-context.interceptors')],
+        activity: [tracingActivityInterceptors, activityLoggingInterceptors(logger, 'debug')],
+        workflowModules: [TRACING_WORKFLOW_MODULE, require.resolve('../../workflows/log-context.interceptors')],
       },
+      sinks: tracing.workflowSinks,
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -77,6 +81,7 @@ async function main(): Promise<void> {
     await connection.close();
     await client.connection.close();
     await dataSource.destroy();
+    await tracing.shutdown();
     log('stopped');
   }
 }

@@ -9,9 +9,11 @@ import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics'
 import { ModelHost } from '../../libs/models';
 import { createRunners } from '../../libs/runners/registry';
 import { connectClient } from '../../libs/temporal';
+import { startTracing, tracingActivityInterceptors } from '../../libs/tracing';
 import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeArtifacts } from './node-artifacts';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
+import { runAssignmentSpanInterceptors } from './run-assignment-span.interceptor';
 import { runsInProgressInterceptors } from './runs-in-progress.interceptor';
 
 // In-flight work gets this long to finish after SIGTERM; then it is cancelled, and the process
@@ -39,10 +41,11 @@ async function main(): Promise<void> {
   const node = loadNodeConfig();
   const modelConfig = loadModelConfig();
   const models = new ModelHost(modelConfig);
+  const tracing = startTracing('node', config.tracing, { 'service.instance.id': node.nodeId, 'mlis.group': node.group });
   const logger = createLogger('node', config.logLevel, { node: node.nodeId, group: node.group });
   // Inside an activity, its job's fields (job_id, attempt, workflow_id) come with the line.
   const nodeLog = (line: string): void => activityLogger(logger).info(line);
-  logger.info({ revision: config.metrics.buildRevision }, 'starting');
+  logger.info({ revision: config.metrics.buildRevision, tracing: tracing.enabled }, 'starting');
   const gpus = await probeGpus(node);
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
@@ -117,7 +120,10 @@ async function main(): Promise<void> {
       // Cancellation reaches an activity only in a heartbeat's reply; the SDK's default throttle
       // (80% of the lease) would let a cancelled job run on for seconds.
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
-      interceptors: { activity: [runsInProgressInterceptors, activityLoggingInterceptors(logger, 'debug')] },
+      // Tracing first: the runAssignment span and the log lines sit inside the activity's span.
+      interceptors: {
+        activity: [tracingActivityInterceptors, runAssignmentSpanInterceptors(node), runsInProgressInterceptors, activityLoggingInterceptors(logger, 'debug')],
+      },
     });
     const running = worker.run();
     if (stopping) {
@@ -139,6 +145,7 @@ async function main(): Promise<void> {
     await models.close();
     await connection.close().catch(() => undefined);
     await client.connection.close();
+    await tracing.shutdown();
     nodeLog('stopped');
   }
 }

@@ -53,6 +53,22 @@ describe('metrics config', () => {
   });
 });
 
+describe('tracing config', () => {
+  it('is off without an endpoint, and prefers the MLIS_ variable over the standard one', () => {
+    expect(loadConfig({}).tracing).toEqual({ otlpEndpoint: null });
+    expect(loadConfig({ MLIS_OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_ENDPOINT: ' ' }).tracing.otlpEndpoint).toBeNull();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing.otlpEndpoint).toBe('http://collector:4318');
+    expect(
+      loadConfig({ MLIS_OTEL_EXPORTER_OTLP_ENDPOINT: 'https://tempo.example/otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing.otlpEndpoint,
+    ).toBe('https://tempo.example/otlp');
+  });
+
+  it('refuses an endpoint that is not an http(s) URL, naming the variable', () => {
+    expect(() => loadConfig({ MLIS_OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/MLIS_OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' })).toThrow(/^OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL/);
+  });
+});
+
 describe('model config', () => {
   it('defaults to the installed MiniLM under the machine cache, cpu, one thread and a 5 ms batch window', () => {
     expect(loadModelConfig({ HOME: '/home/u' })).toEqual({

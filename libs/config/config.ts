@@ -140,6 +140,29 @@ function tenantLabel(env: Env, name: string): number | null {
   return n;
 }
 
+export interface TracingConfig {
+  /**
+   * Base URL of an OTLP/HTTP receiver (a collector, Jaeger, Tempo); spans go to `<base>/v1/traces`.
+   * null: tracing off, every span a no-op (docs/adr/0026-tracing.md).
+   */
+  otlpEndpoint: string | null;
+}
+
+/** MLIS_OTEL_EXPORTER_OTLP_ENDPOINT, else the standard OTEL_EXPORTER_OTLP_ENDPOINT; an http(s) URL or nothing. */
+function otlpEndpoint(env: Env): string | null {
+  const name = env.MLIS_OTEL_EXPORTER_OTLP_ENDPOINT ? 'MLIS_OTEL_EXPORTER_OTLP_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const value = str(env, name, '').trim();
+  if (value === '') return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
+  return value.replace(/\/+$/, '');
+}
+
 /** The largest object one S3 CopyObject may copy: the S3 backend commits an upload with one server-side copy. */
 export const S3_MAX_COPY_BYTES = 5 * 1024 ** 3;
 
@@ -193,6 +216,7 @@ export interface AppConfig {
   defaultTenantId: string;
   logLevel: string;
   metrics: MetricsConfig;
+  tracing: TracingConfig;
   auth: AuthConfig;
   /** Bearer token the CLI and the worker send: MLIS_TOKEN, else the file `npm run up` writes. */
   token: string | null;
@@ -243,6 +267,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       tenantLabelTopN: tenantLabel(env, 'MLIS_METRICS_TENANT_LABEL'),
       buildRevision: str(env, 'MLIS_BUILD_REVISION', 'unknown'),
     },
+    tracing: { otlpEndpoint: otlpEndpoint(env) },
     auth: {
       issuer: str(env, 'MLIS_AUTH_ISSUER', 'mlis-dev'),
       audience: str(env, 'MLIS_AUTH_AUDIENCE', 'mlis-api'),

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { activeTraceId } from '../tracing/tracing';
 
 export type { Logger } from 'pino';
 
@@ -12,7 +13,8 @@ const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
 
 /**
  * The JSON-lines logger of every MLIS process (the API's through apps/api/common/logger.ts): one object per line with `level`, `time` (ISO),
- * `process`, `pid`, the given bindings (a node's `node` and `group`) and `msg`; secrets redacted.
+ * `process`, `pid`, the given bindings (a node's `node` and `group`) and `msg`; secrets redacted. A line written inside
+ * a span (tracing on) carries its `trace_id`.
  */
 export function createLogger(process: 'api' | 'control' | 'node', level: string, bindings: Record<string, unknown> = {}, destination?: pino.DestinationStream): Logger {
   const resolved = ALIASES[level] ?? level;
@@ -23,6 +25,10 @@ export function createLogger(process: 'api' | 'control' | 'node', level: string,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      mixin: () => {
+        const traceId = activeTraceId();
+        return traceId ? { trace_id: traceId } : {};
+      },
     },
     destination,
   );

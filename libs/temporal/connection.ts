@@ -1,8 +1,9 @@
 import { Client, Connection } from '@temporalio/client';
 import type { TemporalConfig } from '../config';
+import { tracingClientInterceptors } from '../tracing';
 
-/** A Temporal client for the configured namespace; close it with `client.connection.close()`. */
+/** A Temporal client for the configured namespace, tracing its starts and signals; close it with `client.connection.close()`. */
 export async function connectClient(config: TemporalConfig): Promise<Client> {
   const connection = await Connection.connect({ address: config.address });
-  return new Client({ connection, namespace: config.namespace });
+  return new Client({ connection, namespace: config.namespace, interceptors: { workflow: tracingClientInterceptors() } });
 }

@@ -4,7 +4,11 @@ import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../../libs/config';
 import { createDataSource, JobFinishedFeed, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
 import { connectClient, cycleOptions, Scheduler } from '../../../libs/temporal';
+import { startTracing, type Tracing } from '../../../libs/tracing';
 import { APP_CONFIG } from './app-config';
+
+/** The process's tracing (libs/tracing): started with the app, its buffered spans flushed at shutdown. */
+export const TRACING = Symbol('TRACING');
 
 /** Closes what CoreModule opened, after the HTTP server stopped taking requests. */
 @Injectable()
@@ -13,12 +17,14 @@ export class ConnectionsCloser implements OnApplicationShutdown {
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(Client) private readonly client: Client,
     @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
+    @Inject(TRACING) private readonly tracing: Tracing,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.finished.close();
     await this.client.connection.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await this.tracing.shutdown();
   }
 }
 
@@ -29,8 +35,10 @@ export class CoreModule {
   static forRoot(config: AppConfig): DynamicModule {
     const shared: Provider[] = [
       { provide: APP_CONFIG, useValue: config },
+      { provide: TRACING, useFactory: () => startTracing('api', config.tracing) },
       { provide: DataSource, useFactory: () => createDataSource(config.databaseUrl).initialize() },
-      { provide: Client, useFactory: () => connectClient(config.temporal) },
+      // After TRACING, so the client's interceptors find the tracer provider registered.
+      { provide: Client, useFactory: (_tracing: Tracing) => connectClient(config.temporal), inject: [TRACING] },
       {
         // One LISTEN connection for every GET /v1/jobs/:id?wait= in this process.
         provide: JobFinishedFeed,

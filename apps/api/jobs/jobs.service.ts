@@ -36,6 +36,7 @@ import {
   type JobListResponseDto,
   type JobResponseDto,
 } from './jobs.dto';
+import { inSpan, setSpanAttributes } from '../../../libs/tracing';
 import { toJobResponse } from './jobs.mapper';
 import { whyUnschedulable } from './schedulability';
 import { SubmissionLimitsService } from './submission-limits.service';
@@ -116,8 +117,14 @@ export class JobsService {
    * inserts it, links its artifacts and starts its workflow in one transaction. Params larger than the inline
    * threshold are stored as an artifact: the row and the workflow input carry only its id.
    * With an idempotency key, a repeat of the same submission returns the job accepted the first time.
+   * Traced as `submitJob`: the workflow's spans and the node's runAssignment span join its trace.
    */
-  async submit(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
+  submit(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
+    const attributes = { 'mlis.request_id': requestId, 'mlis.tenant': actor.tenantId };
+    return inSpan('submitJob', attributes, () => this.accept(actor, dto, idempotencyKey, requestId));
+  }
+
+  private async accept(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
     const queueLimit = await this.limits.admit(actor, dto.params, requestId);
     const spec = this.admit(dto);
     const paramsJson = canonicalJson(spec.params);
@@ -445,6 +452,7 @@ export class JobsService {
       scheduleToStartSeconds: scheduling.scheduleToStartSeconds,
       capacityRetrySeconds: scheduling.capacityRetrySeconds,
     };
+    setSpanAttributes({ 'mlis.job_id': job.id });
     try {
       await this.withDeadline(() =>
         this.client.workflow.start<JobWorkflow>(JOB_WORKFLOW_TYPE, {

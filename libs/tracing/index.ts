@@ -1,0 +1,2 @@
+export * from './temporal-tracing';
+export * from './tracing';
