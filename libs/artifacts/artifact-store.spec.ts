@@ -10,7 +10,7 @@ import { loadConfig } from '../config';
 import { createArtifactStore } from './create-artifact-store';
 import { FsArtifactStore } from './fs-artifact.store';
 import { createS3Client, S3ArtifactStore } from './s3-artifact.store';
-import { useS3TestServer } from './testing/s3-test-server';
+import { useS3TestServer } from '../../test/support/s3-test-server';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -8,6 +8,7 @@ import { mintUserToken, SCOPES } from '../../libs/auth';
 import { loadConfig } from '../../libs/config';
 import { jobWorkflowId } from '../../libs/contracts';
 import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
+import { jsonClient } from './support/json-client';
 
 // `npm run bench:e2e`: the job path end to end against raw Temporal, in one run on one machine (issue #11).
 //  (a) raw baseline: a workflow running one 10 ms activity on a remote task queue, workflow and activity workers in two
@@ -221,32 +222,15 @@ interface Job {
 
 const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
-function httpClient(apiUrl: string, token: string, agent: Agent) {
-  return (method: string, path: string, body?: unknown): Promise<Job> =>
-    new Promise((resolvePromise, reject) => {
-      const request = httpRequest(`${apiUrl}${path}`, { method, agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => {
-          if ((response.statusCode ?? 500) >= 300) reject(new Error(`${method} ${path}: ${response.statusCode} ${text}`));
-          else resolvePromise(JSON.parse(text) as Job);
-        });
-      });
-      request.on('error', reject);
-      request.end(body === undefined ? undefined : JSON.stringify(body));
-    });
-}
-
-function startStack(env: Record<string, string>): { call: ReturnType<typeof httpClient>; agent: Agent; apiUrl: string; token: string } {
+function startStack(env: Record<string, string>): { call: ReturnType<typeof jsonClient<Job>>; agent: Agent; apiUrl: string; token: string } {
   script('scripts/stack.sh', ['start'], env);
   const config = loadConfig({ ...process.env, ...env });
   const token = mintUserToken(readFileSync(config.auth.devSecretFile, 'utf8').trim(), config.auth, { sub: 'bench', tenant: 'default', scope: SCOPES.join(' ') });
   const agent = new Agent({ keepAlive: true, maxSockets: 200 });
-  return { call: httpClient(config.apiUrl, token, agent), agent, apiUrl: config.apiUrl, token };
+  return { call: jsonClient<Job>(config.apiUrl, token, agent), agent, apiUrl: config.apiUrl, token };
 }
 
-async function waitFinal(call: ReturnType<typeof httpClient>, id: string): Promise<Job> {
+async function waitFinal(call: ReturnType<typeof jsonClient<Job>>, id: string): Promise<Job> {
   for (;;) {
     const job = await call('GET', `/v1/jobs/${id}?wait=${WAIT_SECONDS}`);
     if (FINAL.includes(job.state)) return job;

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mintUserToken, SCOPES } from '../../libs/auth';
 import { loadConfig } from '../../libs/config';
+import { jsonClient } from './support/json-client';
 
 // Part of `npm run bench:inference`: 200 `embed` jobs through the real stack (API, Temporal, Postgres ledger, control,
 // one cpu node with 4 slots) with batching off and on; jobs/s from the first submission to the last finish, per-job
@@ -54,20 +54,7 @@ async function measure(env: Record<string, string>, label: string, batch: Record
     const config = loadConfig({ ...process.env, ...stackEnv });
     const token = mintUserToken(readFileSync(config.auth.devSecretFile, 'utf8').trim(), config.auth, { sub: 'bench', tenant: 'default', scope: SCOPES.join(' ') });
     // A fresh connection per request: a pooled one from the previous run's API (stopped since) would fail.
-    const call = (method: string, path: string, body?: unknown): Promise<Job> =>
-      new Promise((resolvePromise, reject) => {
-        const request = httpRequest(`${config.apiUrl}${path}`, { method, agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => {
-            if ((response.statusCode ?? 500) >= 300) reject(new Error(`${method} ${path}: ${response.statusCode} ${text}`));
-            else resolvePromise(JSON.parse(text) as Job);
-          });
-        });
-        request.on('error', reject);
-        request.end(body === undefined ? undefined : JSON.stringify(body));
-      });
+    const call = jsonClient<Job>(config.apiUrl, token, false);
     const submit = (i: number) => call('POST', '/v1/jobs', { task_type: 'inference', params: { mode: 'embed', text: `Benchmark sentence number ${i} about GPUs, queues and schedulers.` }, cpu: 1, mem_mb: 256 });
     const finish = async (id: string): Promise<Job> => {
       const deadline = Date.now() + 300_000;

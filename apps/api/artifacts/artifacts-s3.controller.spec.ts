@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import request from 'supertest';
 import { createS3Client } from '../../../libs/artifacts';
-import { useS3TestServer } from '../../../libs/artifacts/testing/s3-test-server';
+import { useS3TestServer } from '../../../test/support/s3-test-server';
 import { createTestApp, type TestApp } from '../testing/test-app';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');

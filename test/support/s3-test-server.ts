@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
-const SCRIPT = join(resolve(__dirname, '../../..'), 'scripts/s3-test-server.sh');
+const SCRIPT = join(resolve(__dirname, '../..'), 'scripts/s3-test-server.sh');
 
 /**
  * The endpoint of a real S3-compatible server (moto, scripts/s3-test-server.sh) for the calling spec file:
@@ -15,7 +15,7 @@ export function useS3TestServer(): () => string {
   const env = {
     ...process.env,
     MLIS_S3_TEST_PORT: String(Number(process.env.MLIS_S3_TEST_PORT ?? 39000) + 1 + (process.pid % 99)),
-    MLIS_S3_TEST_DIR: join(resolve(__dirname, '../../..'), '.mlis', `s3-test-server-${process.pid}`),
+    MLIS_S3_TEST_DIR: join(resolve(__dirname, '../..'), '.mlis', `s3-test-server-${process.pid}`),
   };
   let started = false;
   beforeAll(() => {
