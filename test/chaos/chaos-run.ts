@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
+import { Client as PgClient, Pool } from 'pg';
 import { api, env, tokenFor } from '../integration/support/api';
 import { script, stack } from '../integration/support/stack-env';
 
@@ -93,6 +93,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const auth = { authorization: `Bearer ${token}` };
   const leaseMs = Number(env.processEnv.MLIS_LEASE_SECONDS ?? '3') * 1000;
   const executionLog = env.processEnv.MLIS_NODE_EXECUTION_LOG;
+  // Probes during faults: a connection that Postgres' crash cuts is an 'error' event on the pool (ignored, the
+  // probe's query fails and `until` asks again), never an unhandled one; a hung server cannot stall a probe.
+  const probes = new Pool({ connectionString: env.databaseUrl, max: 4, connectionTimeoutMillis: 5_000, query_timeout: 5_000 });
+  probes.on('error', () => undefined);
   // The suite's cluster runs without fsync and synchronous commit (MLIS_PG_FAST): a crash would lose answered
   // commits. This run restarts it durable, and leaves it as it found it.
   script('scripts/postgres.sh', ['stop']);
@@ -107,6 +111,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     stack(env, 'stop');
     stack(env, 'start');
     await until('ready again after the run', 120_000, ready);
+    await probes.end();
   }
 
   async function faultRun(): Promise<ChaosReport> {
@@ -192,10 +197,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             process.kill(await livePid(`node-${node}`), 'SIGKILL');
             // The supervisor brings it back as a new incarnation; measured in the background. A node killed again
             // and again waits up to the 60 s backoff cap, then starts on two busy cores: allow four minutes.
+            let seen = 'nothing yet';
             nodeReturns.push(
-              until(`${node} back`, 240_000, async () => ((await nodeIncarnation(node)) > incarnation ? true : undefined)).then(() => {
-                nodeReturnMs.push(Date.now() - at);
-              }),
+              until(`${node} back`, 240_000, async () => {
+                const row = await nodeRow(node);
+                seen = JSON.stringify(row);
+                return row?.status === 'ACTIVE' && row.incarnation > incarnation ? true : undefined;
+              }).then(
+                () => {
+                  nodeReturnMs.push(Date.now() - at);
+                },
+                (error: Error) => {
+                  throw new Error(`${error.message} (killed incarnation ${incarnation}, last row ${seen}, supervisors:\n${stack(env, 'status')})`);
+                },
+              ),
             );
             break;
           }
@@ -241,6 +256,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     options.log(`submitted ${accepted.size} jobs, ${options.faults} faults in ${Date.now() - started} ms; waiting for quiescence`);
 
     const db = new PgClient({ connectionString: env.databaseUrl });
+    db.on('error', () => undefined);
     await db.connect();
     const connection = await Connection.connect({ address: env.temporalAddress });
     const temporal = new TemporalClient({ connection });
@@ -277,17 +293,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   }
 
+  async function nodeRow(node: string): Promise<{ incarnation: number; status: string } | undefined> {
+    const { rows } = await probes.query(`SELECT incarnation, status FROM nodes WHERE id = $1`, [node]);
+    return rows[0];
+  }
+
+  /** The node's incarnation while it is ACTIVE, -1 otherwise. */
   async function nodeIncarnation(node: string): Promise<number> {
-    const { rows } = await (async () => {
-      const client = new PgClient({ connectionString: env.databaseUrl });
-      await client.connect();
-      try {
-        return await client.query(`SELECT incarnation, status FROM nodes WHERE id = $1`, [node]);
-      } finally {
-        await client.end();
-      }
-    })();
-    return rows[0]?.status === 'ACTIVE' ? rows[0].incarnation : -1;
+    const row = await nodeRow(node);
+    return row?.status === 'ACTIVE' ? row.incarnation : -1;
   }
 }
 
