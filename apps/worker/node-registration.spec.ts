@@ -89,7 +89,8 @@ describe(NodeRegistration.name, () => {
   const lines: string[] = [];
   const fatal = jest.fn();
 
-  async function setup(handler: Handler, registerDeadlineMs = 5000): Promise<NodeRegistration> {
+  /** `registerDeadlineMs` null: the default, no deadline. */
+  async function setup(handler: Handler, registerDeadlineMs: number | null = 5000): Promise<NodeRegistration> {
     api = new FakeApi(handler);
     const apiUrl = await api.start();
     registration = new NodeRegistration({
@@ -98,7 +99,7 @@ describe(NodeRegistration.name, () => {
       request: registerNodeRequest(NODE, simulatedGpus(NODE), 'host-a', 4242),
       log: (line) => lines.push(line),
       onFatal: fatal,
-      registerDeadlineMs,
+      registerDeadlineMs: registerDeadlineMs ?? undefined,
       initialBackoffMs: 10,
       maxBackoffMs: 20,
     });
@@ -144,6 +145,24 @@ describe(NodeRegistration.name, () => {
     const node = await setup(() => 'drop', 200);
     await expect(node.register()).rejects.toBeInstanceOf(RegistrationError);
     expect(api?.calls.length).toBeGreaterThan(1);
+  });
+
+  it('without a deadline, waits for the API however long it is down (drops and 503s alike)', async () => {
+    let down = true;
+    const unavailable = { status: 503, body: { error: { code: 'dependency_unavailable', message: 'starting' } } };
+    const node = await setup((_call, index) => (down ? (index % 2 === 0 ? 'drop' : unavailable) : { status: 200, body: registered(3) }), null);
+    const registering = node.register();
+    await until('forty refused attempts', () => (api?.calls.length ?? 0) >= 40);
+    down = false;
+    await expect(registering).resolves.toEqual(registered(3));
+  });
+
+  it('without a deadline, stops waiting for the API when stopped', async () => {
+    const node = await setup(() => ({ status: 503, body: { error: { code: 'dependency_unavailable', message: 'starting' } } }), null);
+    const registering = node.register();
+    await until('three refused attempts', () => (api?.calls.length ?? 0) >= 3);
+    node.stop();
+    await expect(registering).rejects.toThrow('registration stopped');
   });
 
   it('fails at once when the API refuses the bootstrap secret, without logging it', async () => {

@@ -43,7 +43,11 @@ export interface NodeRegistrationOptions {
   log: (line: string) => void;
   /** Called once when this process must stop serving the node: superseded, or moved to another queue. */
   onFatal: (reason: string) => void;
-  /** How long register() keeps retrying while the API is unreachable or unavailable. */
+  /**
+   * How long register() keeps retrying while the API is unreachable or unavailable; by default until the process
+   * stops. Giving up would only hand the node to its supervisor, which starts it again after a delay that grows with
+   * every exit: a node that waits here registers as soon as the API is back.
+   */
   registerDeadlineMs?: number;
   /** First retry delay; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
@@ -122,7 +126,7 @@ export class NodeRegistration {
 
   /** Registers, retrying with backoff on network errors and 5xx until the deadline. */
   async register(): Promise<RegisterNodeResponse> {
-    const deadline = Date.now() + (this.options.registerDeadlineMs ?? 60_000);
+    const deadline = Date.now() + (this.options.registerDeadlineMs ?? Number.POSITIVE_INFINITY);
     let backoff = this.options.initialBackoffMs ?? 250;
     for (;;) {
       let problem: string;
@@ -140,6 +144,7 @@ export class NodeRegistration {
       if (wait <= 0) throw new RegistrationError(`API at ${this.options.apiUrl} did not accept the registration in time: ${problem}`);
       this.options.log(`register: ${problem}; retrying in ${wait} ms`);
       await this.pause(wait);
+      if (this.stopping.signal.aborted) throw new RegistrationError('registration stopped');
       backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 5000);
     }
   }
