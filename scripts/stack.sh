@@ -6,9 +6,11 @@
 #   stack.sh start                 api + control + every node of MLIS_STACK_NODES, supervised, then wait until ready
 #   stack.sh stop                  stop everything this state dir started (SIGTERM, then SIGKILL after a grace period)
 #   stack.sh start-node ID         (re)start one node of MLIS_STACK_NODES, supervised
+#   stack.sh start-replica api|control N   start replica N (2, 3, ...) of the api or control process, supervised
+#   stack.sh stop-replica api|control N    stop it and its supervisor; it stays down
 #   stack.sh stop-node ID [SIG]    stop one node and its supervisor (default TERM); it stays down
 #   stack.sh pid NAME              print the pid of api, control or a node (the process, not its supervisor)
-#   stack.sh metrics-port NAME     print the /metrics port of control or a node
+#   stack.sh metrics-port NAME     print the /metrics port of control, control-N or a node
 #   stack.sh status                each process, its pid and how often its supervisor restarted it
 #
 # Restarts: api and control after MLIS_SUPERVISE_BACKOFF_SECONDS (1), a node after its lease has run out
@@ -19,7 +21,9 @@
 # Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
 # list of id:group:slots:cpu:mem_mb:gpus), MLIS_MODEL_DIR (default: what scripts/install-model.sh installs),
 # MLIS_STACK_METRICS_PORT (default 9464: control's /metrics there, the nodes' on the next ports in MLIS_STACK_NODES
-# order), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
+# order), MLIS_STACK_API_REPLICAS and MLIS_STACK_CONTROL_REPLICAS (default 1: how many api and control processes
+# `start` runs; replica N of the api listens on MLIS_API_PORT + N - 1, replica N of control serves /metrics after the
+# nodes' ports), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,8 +33,11 @@ STATE_DIR="${MLIS_STATE_DIR:-$ROOT/.mlis/stack}"
 # The processes keep their own state there too (the fs artifact store: libs/config).
 export MLIS_STATE_DIR="$STATE_DIR"
 NODES="${MLIS_STACK_NODES:-cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2}"
-API_URL="${MLIS_API_URL:-http://127.0.0.1:${MLIS_API_PORT:-8001}}"
+API_PORT="${MLIS_API_PORT:-8001}"
+API_URL="${MLIS_API_URL:-http://127.0.0.1:$API_PORT}"
 METRICS_PORT="${MLIS_STACK_METRICS_PORT:-9464}"
+API_REPLICAS="${MLIS_STACK_API_REPLICAS:-1}"
+CONTROL_REPLICAS="${MLIS_STACK_CONTROL_REPLICAS:-1}"
 export MLIS_API_URL="$API_URL"
 
 pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
@@ -150,19 +157,46 @@ start_node() {
     MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- node "$ROOT/dist/apps/worker/main.js"
 }
 
+# Replica 1 is `api` / `control`; replica N > 1 is `api-N` / `control-N`. Every replica shares Postgres and Temporal:
+# scheduling cycles take an advisory lock and ledger writes are conditional, so replicas never double-book.
+replica_name() { if (("$2" == 1)); then printf '%s' "$1"; else printf '%s-%s' "$1" "$2"; fi; }
+
+start_api() {
+  local port=$((API_PORT + $1 - 1))
+  # shellcheck disable=SC2086 # the flags are words
+  # The console build (npm run build) is served at /console; its job pages link to this Temporal Web UI.
+  launch "$(replica_name api "$1")" "$BACKOFF" MLIS_API_PORT="$port" MLIS_CONSOLE_DIR="${MLIS_CONSOLE_DIR:-$ROOT/console/dist}" \
+    MLIS_TEMPORAL_UI_URL="${MLIS_TEMPORAL_UI_URL:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}}" \
+    -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
+}
+
+api_ready() {
+  wait_until 60 "$(replica_name api "$1") (logs in $STATE_DIR)" curl -fsS --max-time 2 "http://127.0.0.1:$((API_PORT + $1 - 1))/health/ready"
+}
+
+# Control's /metrics: replica 1 on MLIS_STACK_METRICS_PORT, further replicas after the nodes' ports.
+control_metrics_port() {
+  local port="$METRICS_PORT" spec
+  if (("$1" > 1)); then
+    port=$((METRICS_PORT + $1 - 1))
+    for spec in $NODES; do port=$((port + 1)); done
+  fi
+  printf '%s' "$port"
+}
+
+start_control() {
+  # shellcheck disable=SC2086
+  launch "$(replica_name control "$1")" "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$(control_metrics_port "$1")" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
+}
+
 case "${1:-}" in
   start)
     [[ -f "$ROOT/dist/apps/api/main.js" ]] || { log "dist/ missing: run npm run build first"; exit 1; }
     # The API signs worker tokens with the dev key and checks the bootstrap secret that nodes present.
     bash "$ROOT/scripts/secrets.sh" ensure
-    # shellcheck disable=SC2086 # the flags are words
-    # The console build (npm run build) is served at /console; its job pages link to this Temporal Web UI.
-    launch api "$BACKOFF" MLIS_CONSOLE_DIR="${MLIS_CONSOLE_DIR:-$ROOT/console/dist}" \
-      MLIS_TEMPORAL_UI_URL="${MLIS_TEMPORAL_UI_URL:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}}" \
-      -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
-    # shellcheck disable=SC2086
-    launch control "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$METRICS_PORT" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
-    wait_until 60 "API (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready"
+    for n in $(seq 1 "$API_REPLICAS"); do start_api "$n"; done
+    for n in $(seq 1 "$CONTROL_REPLICAS"); do start_control "$n"; done
+    for n in $(seq 1 "$API_REPLICAS"); do api_ready "$n"; done
     ensure_model
     for spec in $NODES; do start_node "${spec%%:*}"; done
     wait_until 90 "every worker group (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready/full"
@@ -175,14 +209,30 @@ case "${1:-}" in
         name="$(basename "$file" .pid)"
         stop_process "${name%.supervisor}"
       done
-      stop_process control
-      stop_process api
+      for file in "$STATE_DIR"/control*.pid "$STATE_DIR"/api*.pid; do
+        [[ -e "$file" && "$file" != *.supervisor.pid ]] || continue
+        stop_process "$(basename "$file" .pid)"
+      done
     fi
     ;;
+  start-replica)
+    case "${2:?api or control}" in
+      api) start_api "${3:?replica number}"; api_ready "$3" ;;
+      control) start_control "${3:?replica number}" ;;
+      *) log "start-replica: api or control, not $2"; exit 2 ;;
+    esac
+    ;;
+  stop-replica) stop_process "$(replica_name "${2:?api or control}" "${3:?replica number}")" ;;
   start-node) ensure_model; start_node "${2:?node id}" ;;
   stop-node) stop_process "node-${2:?node id}" "${3:-TERM}" ;;
   pid) cat "$(pid_file "${2:?name}")" ;;
-  metrics-port) if [[ "${2:?control or a node id}" == control ]]; then echo "$METRICS_PORT"; else node_spec "$2" >/dev/null; node_metrics_port "$2"; echo; fi ;;
+  metrics-port)
+    case "${2:?control, control-N or a node id}" in
+      control) control_metrics_port 1; echo ;;
+      control-[0-9]*) control_metrics_port "${2#control-}"; echo ;;
+      *) node_spec "$2" >/dev/null; node_metrics_port "$2"; echo ;;
+    esac
+    ;;
   status)
     for file in "$STATE_DIR"/*.pid; do
       [[ -e "$file" && "$file" != *.supervisor.pid ]] || continue
@@ -193,5 +243,5 @@ case "${1:-}" in
     done
     ;;
   __supervise) shift; supervise "$@" ;;
-  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac

@@ -16,6 +16,8 @@ import { jsonClient } from './support/json-client';
 //      waiting for its result;
 //  (b) MLIS over HTTP: C clients each submitting a `sleep` job (0.01 s, cpu 1) and waiting for it through the long-poll
 //      (GET /v1/jobs/:id?wait=60), on the README's stack (api, control, nodes cpu-1 cpu-2 gpu-1 gpu-2, default settings);
+//  (b') scale-out: the same loads at 20 and 50 clients with two api and two control processes (MLIS_STACK_API_REPLICAS,
+//      MLIS_STACK_CONTROL_REPLICAS), the clients' jobs spread over both APIs;
 //  (c) recovery: kill -9 of the node running a long job, again and again; kill → the next attempt RUNNING elsewhere
 //      (its assignment's started_at), on a stack with a 3 s lease and three cpu nodes. The bench stops the killed
 //      node's supervisor (stop-node), so the restart is its own and not a backoff that doubles with every kill, then
@@ -30,6 +32,14 @@ const LOADS = [
   { clients: 20, jobs: 400 },
   { clients: 50, jobs: 400 },
 ];
+/** The scale-out comparison: one api + one control process against two of each. */
+interface Topology {
+  apis: number;
+  controls: number;
+}
+const SINGLE: Topology = { apis: 1, controls: 1 };
+const SCALED: Topology = { apis: 2, controls: 2 };
+const SCALED_LOADS = LOADS.filter((load) => load.clients > 1);
 const JOB_SECONDS = 0.01;
 const WAIT_SECONDS = 60;
 const THROUGHPUT_NODES = 'cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2';
@@ -222,12 +232,17 @@ interface Job {
 
 const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
-function startStack(env: Record<string, string>): { call: ReturnType<typeof jsonClient<Job>>; agent: Agent; apiUrl: string; token: string } {
-  script('scripts/stack.sh', ['start'], env);
+/** Starts the stack; `calls` holds one client per API replica (replica N listens on the API port + N - 1). */
+function startStack(
+  env: Record<string, string>,
+  topology: Topology = SINGLE,
+): { call: ReturnType<typeof jsonClient<Job>>; calls: ReturnType<typeof jsonClient<Job>>[]; agent: Agent; apiUrl: string; token: string } {
+  script('scripts/stack.sh', ['start'], { ...env, MLIS_STACK_API_REPLICAS: String(topology.apis), MLIS_STACK_CONTROL_REPLICAS: String(topology.controls) });
   const config = loadConfig({ ...process.env, ...env });
   const token = mintUserToken(readFileSync(config.auth.devSecretFile, 'utf8').trim(), config.auth, { sub: 'bench', tenant: 'default', scope: SCOPES.join(' ') });
   const agent = new Agent({ keepAlive: true, maxSockets: 200 });
-  return { call: jsonClient<Job>(config.apiUrl, token, agent), agent, apiUrl: config.apiUrl, token };
+  const calls = Array.from({ length: topology.apis }, (_, i) => jsonClient<Job>(`http://${config.api.host}:${config.api.port + i}`, token, agent));
+  return { call: calls[0], calls, agent, apiUrl: config.apiUrl, token };
 }
 
 async function waitFinal(call: ReturnType<typeof jsonClient<Job>>, id: string): Promise<Job> {
@@ -237,11 +252,20 @@ async function waitFinal(call: ReturnType<typeof jsonClient<Job>>, id: string): 
   }
 }
 
-async function measureMlis(env: Record<string, string>, client: Client, processes: Record<string, number[]>): Promise<Measured> {
+async function measureMlis(
+  env: Record<string, string>,
+  client: Client,
+  processes: Record<string, number[]>,
+  topology: Topology = SINGLE,
+  loads = LOADS,
+): Promise<Measured> {
   const stackEnv = { ...env, MLIS_STACK_NODES: THROUGHPUT_NODES };
-  const { call, agent } = startStack(stackEnv);
+  const { calls, agent } = startStack(stackEnv, topology);
+  let turn = 0;
   try {
     const one = async () => {
+      // Round robin over the API replicas, as a load balancer would.
+      const call = calls[turn++ % calls.length];
       const asked = Date.now();
       const accepted = await call('POST', '/v1/jobs', { task_type: 'sleep', params: { seconds: JOB_SECONDS }, cpu: 1 });
       const submitMs = Date.now() - asked;
@@ -251,15 +275,17 @@ async function measureMlis(env: Record<string, string>, client: Client, processe
     };
     for (let i = 0; i < 5; i += 1) await one();
     const pid = (name: string) => Number(script('scripts/stack.sh', ['pid', name], stackEnv));
+    const replicas = (name: string, count: number) => Array.from({ length: count }, (_, i) => pid(i === 0 ? name : `${name}-${i + 1}`));
     const groups = () => ({
-      api: [pid('api')],
-      control: [pid('control')],
+      api: replicas('api', topology.apis),
+      control: replicas('control', topology.controls),
       nodes: THROUGHPUT_NODES.split(' ').map((spec) => pid(`node-${spec.split(':')[0]}`)),
       ...processes,
     });
     const runs: Run[] = [];
-    for (const load of LOADS) runs.push(await drive(load.clients, load.jobs, groups, one));
-    return { runs, history: await historyEvents(client, runs[1].ids.slice(0, HISTORY_SAMPLE).map(jobWorkflowId)) };
+    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one));
+    const sample = runs.find((run) => run.clients === 20) ?? runs[0];
+    return { runs, history: await historyEvents(client, sample.ids.slice(0, HISTORY_SAMPLE).map(jobWorkflowId)) };
   } finally {
     agent.destroy();
     script('scripts/stack.sh', ['stop'], stackEnv);
@@ -325,7 +351,7 @@ function ms(value: number): string {
   return value.toFixed(0);
 }
 
-function report(raw: Measured, mlis: Measured, recoveries: number[], facts: string[]): string {
+function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: number[], facts: string[]): string {
   const loadRows = mlis.runs.map((run, i) => {
     const base = raw.runs[i];
     return `| ${run.clients} | ${run.jobs} | ${base.jobsPerSecond.toFixed(1)} | ${run.jobsPerSecond.toFixed(1)} | ${(run.jobsPerSecond / base.jobsPerSecond).toFixed(2)} | ${ms(base.submitP50)} / ${ms(base.submitP99)} | ${ms(run.submitP50)} / ${ms(run.submitP99)} | ${ms(base.e2eP50)} / ${ms(base.e2eP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${run.failed} |`;
@@ -360,6 +386,15 @@ function report(raw: Measured, mlis: Measured, recoveries: number[], facts: stri
     '',
     `History events per workflow (${HISTORY_SAMPLE} of the 20-client run, read through the Temporal client): MLIS job ${mlis.history.mean.toFixed(1)}`,
     `(min ${mlis.history.min}, max ${mlis.history.max}); raw workflow ${raw.history.mean.toFixed(1)}.`,
+    '',
+    `Scale-out: ${SINGLE.apis} api + ${SINGLE.controls} control process against ${SCALED.apis} + ${SCALED.controls} (jobs spread round robin over the APIs), same nodes and server:`,
+    '',
+    '| clients | jobs/s 1 + 1 | jobs/s 2 + 2 | end-to-end p50 / p99 ms 1 + 1 | end-to-end p50 / p99 ms 2 + 2 | CPU ms per job api / control, 2 + 2 | jobs not SUCCEEDED, 2 + 2 |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...scaled.runs.map((run) => {
+      const single = at(run.clients).mlis;
+      return `| ${run.clients} | ${single.jobsPerSecond.toFixed(1)} | ${run.jobsPerSecond.toFixed(1)} | ${ms(single.e2eP50)} / ${ms(single.e2eP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${(run.cpuPerJob.api * 1000).toFixed(1)} / ${(run.cpuPerJob.control * 1000).toFixed(1)} | ${run.failed} |`;
+    }),
     '',
     'CPU milliseconds per job, by process (utime + stime from /proc of the process and its children, over the load):',
     '',
@@ -415,10 +450,12 @@ async function main(): Promise<void> {
       const raw = await measureRaw(env, client, temporalPid);
       console.log('(b) MLIS over HTTP');
       const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] });
+      console.log("(b') MLIS with two api and two control processes");
+      const scaled = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SCALED, SCALED_LOADS);
       console.log('(c) recovery');
       const recoveries = await measureRecovery(env);
       const loadAfter = loadavg();
-      section = report(raw, mlis, recoveries, [
+      section = report(raw, mlis, scaled, recoveries, [
         `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores (${cpus()[0].model.trim()}), Node ${process.version},`,
         `in ${((Date.now() - began) / 60000).toFixed(1)} min. Load average (1/5/15 min) ${loadBefore.map((l) => l.toFixed(1)).join('/')} before, ${loadAfter.map((l) => l.toFixed(1)).join('/')} after`,
         '(the machine is shared: other work ran beside it). Postgres (local cluster):',

@@ -18,9 +18,11 @@ interface ComposeService {
 const composeAvailable = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0;
 
 function fromDockerCompose(): Record<string, ComposeService> {
-  execFileSync('docker', ['compose', '-f', COMPOSE_FILE, 'config', '--quiet']);
+  // Every profile, so the optional services (observability, scale) are checked too.
+  const compose = ['compose', '-f', COMPOSE_FILE, '--profile', '*'];
+  execFileSync('docker', [...compose, 'config', '--quiet']);
   const config = JSON.parse(
-    execFileSync('docker', ['compose', '-f', COMPOSE_FILE, 'config', '--format', 'json'], { encoding: 'utf8' }),
+    execFileSync('docker', [...compose, 'config', '--format', 'json'], { encoding: 'utf8' }),
   ) as { services: Record<string, { environment?: Record<string, string>; command?: string[]; ports?: { host_ip?: string; published?: string }[]; container_name?: string }> };
   const services: Record<string, ComposeService> = {};
   for (const [name, service] of Object.entries(config.services)) {
@@ -130,6 +132,14 @@ describe(`docker-compose.yml (read by ${composeAvailable ? 'docker compose confi
     expect(services.worker.containerName).toBeUndefined();
     expect(services.worker.ports).toEqual([]);
     expect(services.worker.command.join(' ')).toContain('MLIS_NODE_ID=');
+  });
+
+  it('offers a second api and control process under the "scale" profile, the api on a port of its own', () => {
+    expect(text).toMatch(/^ {2}api-2:\n {4}<<: \*mlis-app\n {4}profiles: \["scale"\]\n/m);
+    expect(text).toMatch(/^ {2}control-2:\n {4}<<: \*mlis-app\n {4}profiles: \["scale"\]\n/m);
+    expect(services['api-2'].ports).toEqual(['127.0.0.1:8002']);
+    expect(services['api-2'].command).toEqual(services.api.command);
+    expect(services['control-2'].command).toEqual(services.control.command);
   });
 
   it('publishes ports on 127.0.0.1 only', () => {

@@ -1,0 +1,109 @@
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
+import { createDataSource } from '../../libs/db';
+import { env, poll, TERMINAL, tokenFor } from './support/api';
+import { ledgerInvariantViolations } from './support/ledger-db';
+import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
+import { stack } from './support/stack-env';
+
+// Scale-out: a second API and a second control process beside the stack's own (scripts/stack.sh start-replica), every
+// job submitted through one API and awaited through the other; both control processes must take work from the control
+// queue, and the ledger must never double-book.
+const SECOND_API = `http://127.0.0.1:${Number(env.processEnv.MLIS_API_PORT) + 1}`;
+const auth = { authorization: `Bearer ${tokenFor({ sub: 'scale-out' })}` };
+
+async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Activities the control process has run, from its Temporal worker metrics. */
+async function controlActivities(name: string): Promise<number> {
+  return valueOf(parseSamples(await scrape(metricsUrl(name))), 'temporal_activity_schedule_to_start_latency_seconds_count') ?? 0;
+}
+
+/** True once the process polls the control queue for activities (the SDK's default identity is pid@host). */
+async function pollsControlQueue(pid: number): Promise<true | undefined> {
+  const connection = await Connection.connect({ address: env.temporalAddress });
+  try {
+    const { pollers } = await connection.workflowService.describeTaskQueue({
+      namespace: env.processEnv.TEMPORAL_NAMESPACE ?? 'default',
+      taskQueue: { name: CONTROL_TASK_QUEUE },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    });
+    return pollers.some((poller) => poller.identity?.startsWith(`${pid}@`)) ? true : undefined;
+  } finally {
+    await connection.close();
+  }
+}
+
+describe('two api and two control processes on one Postgres and one Temporal', () => {
+  beforeAll(async () => {
+    stack(env, 'start-replica', 'api', '2');
+    stack(env, 'start-replica', 'control', '2');
+    // A control process bundles the workflow code before it polls: tens of seconds on a busy machine.
+    const pid = Number(stack(env, 'pid', 'control-2'));
+    await poll('control-2 polling the control queue', () => pollsControlQueue(pid), { timeoutMs: 120_000 });
+  }, 180_000);
+
+  afterAll(() => {
+    stack(env, 'stop-replica', 'control', '2');
+    stack(env, 'stop-replica', 'api', '2');
+  });
+
+  it('runs every job once whichever API took it, spreads the control work, and never double-books', async () => {
+    const before = await controlActivities('control-2');
+    const apis = [env.apiUrl, SECOND_API];
+    const bodies = Array.from({ length: 24 }, (_, i) =>
+      i % 3 === 0
+        ? { task_type: 'gpu_demo', params: { seconds: 0.2, matrix_size: 8 }, gpu: 1 }
+        : i % 3 === 1
+          ? { task_type: 'sleep', params: { seconds: 0.2 }, gpu: 2 }
+          : { task_type: 'sleep', params: { seconds: 0.1 } },
+    );
+    const submitted = await Promise.all(
+      bodies.map(async (body, i) => {
+        const { status, body: job } = await call(apis[i % 2], 'POST', '/v1/jobs', body);
+        expect(status).toBe(202);
+        return job.id as string;
+      }),
+    );
+
+    // Each job awaited through the API that did not take it (the long-poll answers from the shared ledger).
+    const finals = await Promise.all(
+      submitted.map(async (id, i) => {
+        for (;;) {
+          const { status, body } = await call(apis[(i + 1) % 2], 'GET', `/v1/jobs/${id}?wait=20`);
+          expect(status).toBe(200);
+          if (TERMINAL.includes(body.state)) return body;
+        }
+      }),
+    );
+    expect(finals.map((job) => job.state)).toEqual(submitted.map(() => 'SUCCEEDED'));
+    // Both control processes poll the control queue: the second one ran ledger activities too.
+    expect(await controlActivities('control-2')).toBeGreaterThan(before);
+    expect(await controlActivities('control')).toBeGreaterThan(0);
+
+    const dataSource = createDataSource(env.databaseUrl, 2);
+    await dataSource.initialize();
+    try {
+      expect(await ledgerInvariantViolations(dataSource)).toEqual({});
+      // Over the whole history, no GPU id was held by two of these jobs' attempts at the same time.
+      const overlaps = await dataSource.query(
+        `SELECT a.id AS first, b.id AS second FROM job_assignments a JOIN job_assignments b
+           ON a.node_id = b.node_id AND a.id < b.id AND a.gpu_ids && b.gpu_ids
+          AND tstzrange(a.created_at, coalesce(a.ended_at, 'infinity')) && tstzrange(b.created_at, coalesce(b.ended_at, 'infinity'))
+         WHERE a.job_id = ANY($1) OR b.job_id = ANY($1)`,
+        [submitted],
+      );
+      expect(overlaps).toEqual([]);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+});
