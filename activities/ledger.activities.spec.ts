@@ -4,14 +4,7 @@ import { JobRowMissingError, type EndedAttempt, type LedgerRepository, type Star
 import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
 import { createLedgerActivities } from './ledger.activities';
 
-function activitiesWithMissingRow() {
-  const ledger = {
-    placementOf: async (jobId: string) => {
-      throw new JobRowMissingError(`job ${jobId} not found`);
-    },
-  } as unknown as LedgerRepository;
-  return createLedgerActivities({ ledger, requestCycle: async () => ({ placed: [], preempted: [], waiting: 0 }), laneWindow: 32 });
-}
+const noCycle = async () => ({ placed: [], preempted: [], waiting: 0 });
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const outcome = await promise.then(
@@ -23,16 +16,34 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 }
 
 describe('placeJob', () => {
-  it('retries while the job row may still be committing (the workflow starts inside the insert transaction)', async () => {
-    const { placeJob } = activitiesWithMissingRow();
-    const early = await failureOf(new MockActivityEnvironment({ attempt: 1 }).run(placeJob, { jobId: 'j-1', attempt: 1 }));
-    expect(early).toMatchObject({ type: 'JobNotFound', nonRetryable: false, message: 'job j-1 not found (yet)' });
+  it('waits on the submission fence when the row is not there, then reads it (the workflow starts inside the insert transaction)', async () => {
+    let committed = false;
+    const fenced: string[] = [];
+    const placement = { placed: false, examined: true, pendingReason: 'insufficient_capacity', queuePosition: 1 };
+    const ledger = {
+      placementOf: async (jobId: string) => {
+        if (!committed) throw new JobRowMissingError(`job ${jobId} not found`);
+        return placement;
+      },
+    } as unknown as LedgerRepository;
+    const awaitSubmission = async (jobId: string) => {
+      fenced.push(jobId);
+      committed = true;
+    };
+    const { placeJob } = createLedgerActivities({ ledger, awaitSubmission, requestCycle: noCycle, laneWindow: 32 });
+    expect(await new MockActivityEnvironment().run(placeJob, { jobId: 'j-1', attempt: 1 })).toEqual(placement);
+    expect(fenced).toEqual(['j-1']);
   });
 
-  it('gives up once the row would long have committed: the submission was rolled back', async () => {
-    const { placeJob } = activitiesWithMissingRow();
-    const late = await failureOf(new MockActivityEnvironment({ attempt: 4 }).run(placeJob, { jobId: 'j-1', attempt: 1 }));
-    expect(late).toMatchObject({ type: 'JobNotFound', nonRetryable: true, message: 'job j-1 not found' });
+  it('fails the job for good when the row is still missing after the fence: the submission was rolled back', async () => {
+    const ledger = {
+      placementOf: async (jobId: string) => {
+        throw new JobRowMissingError(`job ${jobId} not found`);
+      },
+    } as unknown as LedgerRepository;
+    const { placeJob } = createLedgerActivities({ ledger, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
+    const failure = await failureOf(new MockActivityEnvironment().run(placeJob, { jobId: 'j-1', attempt: 1 }));
+    expect(failure).toMatchObject({ type: 'JobNotFound', nonRetryable: true, message: 'job j-1 not found' });
   });
 });
 
@@ -54,7 +65,7 @@ describe('ledger activity metrics', () => {
       markAssignmentRunning: async () => started,
       endAssignment: async () => ({ jobState: 'QUEUED', ended }),
     } as unknown as LedgerRepository;
-    return createLedgerActivities({ ledger, requestCycle: async () => ({ placed: [], preempted: [], waiting: 0 }), laneWindow: 32 });
+    return createLedgerActivities({ ledger, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
   }
   const env = () => new MockActivityEnvironment();
 

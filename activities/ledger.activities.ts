@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import {
   FailureCode,
   type EndAssignmentInput,
@@ -10,13 +10,13 @@ import {
 import { JobNotFoundError, JobRowMissingError, type CycleOutcome, type EndedAttempt, type LedgerRepository } from '../libs/db/ledger.repository';
 import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
 
-// The API starts a job's workflow inside the transaction that inserts its row, so the first placeJob can run
-// before that commit. Attempts before this one retry (after 1, 2 and 4 s with the workflow's policy); then the
-// job is taken for one whose submission was rolled back.
-const ROW_MISSING_ATTEMPTS = 4;
-
 export interface LedgerActivityDeps {
   ledger: LedgerRepository;
+  /**
+   * Returns once the job's submission transaction has committed or rolled back. The API starts a job's workflow
+   * inside the transaction that inserts its row, so the first placeJob can run before that commit.
+   */
+  awaitSubmission: (jobId: string) => Promise<void>;
   /** Runs a scheduling cycle that starts after the call (shared with concurrent callers). */
   requestCycle: () => Promise<CycleOutcome>;
   /** How many jobs of each lane a cycle looks at: a job deeper than that waits its turn. */
@@ -38,7 +38,7 @@ function jobNotFound(error: unknown): never {
 }
 
 /** Ledger activities run on the control queue; each is one idempotent transaction keyed by (job, attempt). */
-export function createLedgerActivities({ ledger, requestCycle, laneWindow }: LedgerActivityDeps) {
+export function createLedgerActivities({ ledger, awaitSubmission, requestCycle, laneWindow }: LedgerActivityDeps) {
   // A cycle after capacity frees is an optimisation (the control process also runs one on a timer),
   // so its failure must not fail the ledger write that triggered it.
   const cycleAfterRelease = async (): Promise<void> => {
@@ -53,7 +53,12 @@ export function createLedgerActivities({ ledger, requestCycle, laneWindow }: Led
      */
     async placeJob({ jobId, attempt }: PlaceJobInput): Promise<PlaceJobResult> {
       try {
-        const known = await ledger.placementOf(jobId, attempt);
+        const known = await ledger.placementOf(jobId, attempt).catch(async (error: unknown) => {
+          if (!(error instanceof JobRowMissingError)) throw error;
+          // Not committed yet, or never: after the fence the row is there, or the submission was rolled back.
+          await awaitSubmission(jobId);
+          return ledger.placementOf(jobId, attempt);
+        });
         if (known.placed || known.examined) return known;
         await requestCycle();
         const after = await ledger.placementOf(jobId, attempt);
@@ -63,9 +68,6 @@ export function createLedgerActivities({ ledger, requestCycle, laneWindow }: Led
         }
         return after;
       } catch (error) {
-        if (error instanceof JobRowMissingError && Context.current().info.attempt < ROW_MISSING_ATTEMPTS) {
-          throw ApplicationFailure.create({ type: FailureCode.JobNotFound, message: `${error.message} (yet)`, nonRetryable: false });
-        }
         return jobNotFound(error);
       }
     },

@@ -53,6 +53,9 @@ export class FakeJobsRepository implements Db<JobsRepository> {
     return record;
   }
 
+  // One process, no transactions: a submission here is over before anyone could wait for it.
+  async awaitSubmission(): Promise<void> {}
+
   async findById(tenantId: string | null, id: string): Promise<JobRecord | null> {
     return this.records.find((r) => (tenantId === null || r.job.tenantId === tenantId) && r.job.id === id) ?? null;
   }
