@@ -49,7 +49,8 @@ async function run(queued: number): Promise<Row[]> {
   postgres('start');
   const name = `mlis_bench_${queued}_${Date.now()}`;
   postgres('createdb', name);
-  const dataSource = createDataSource(postgres('url').replace(/\/[^/]*$/, `/${name}`), 4);
+  // As the owner: the bench migrates its own database.
+  const dataSource = createDataSource(postgres('owner-url').replace(/\/[^/]*$/, `/${name}`), 4);
   await dataSource.initialize();
   try {
     await dataSource.runMigrations();
