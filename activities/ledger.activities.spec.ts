@@ -1,16 +1,18 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { JobRowMissingError, type EndedAttempt, type LedgerRepository, type StartedAttempt } from '../libs/db/ledger.repository';
+import type { AssignmentsRepository, EndedAttempt, StartedAttempt } from '../libs/db/assignments.repository';
+import { JobRowMissingError } from '../libs/db/jobs.repository';
+import type { SchedulingStore } from '../libs/db/scheduling/scheduling.store';
 import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
 import { createLedgerActivities } from './ledger.activities';
 
 function activitiesWithMissingRow() {
-  const ledger = {
+  const scheduling = {
     placementOf: async (jobId: string) => {
       throw new JobRowMissingError(`job ${jobId} not found`);
     },
-  } as unknown as LedgerRepository;
-  return createLedgerActivities({ ledger, requestCycle: async () => ({ placed: [], preempted: [], waiting: 0 }), laneWindow: 32 });
+  } as unknown as SchedulingStore;
+  return createLedgerActivities({ scheduling, assignments: {} as AssignmentsRepository, requestCycle: async () => ({ placed: [], preempted: [], waiting: 0 }), laneWindow: 32 });
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -50,11 +52,11 @@ async function valueOf(
 
 describe('ledger activity metrics', () => {
   function activities(started: StartedAttempt | null, ended: EndedAttempt | null) {
-    const ledger = {
+    const assignments = {
       markAssignmentRunning: async () => started,
       endAssignment: async () => ({ jobState: 'QUEUED', ended }),
-    } as unknown as LedgerRepository;
-    return createLedgerActivities({ ledger, requestCycle: async () => ({ placed: [], preempted: [], waiting: 0 }), laneWindow: 32 });
+    } as unknown as AssignmentsRepository;
+    return createLedgerActivities({ scheduling: {} as SchedulingStore, assignments, requestCycle: async () => ({ placed: [], preempted: [], waiting: 0 }), laneWindow: 32 });
   }
   const env = () => new MockActivityEnvironment();
 
