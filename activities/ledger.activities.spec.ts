@@ -1,10 +1,13 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { JobRowMissingError, type EndedAttempt, type LedgerRepository, type StartedAttempt } from '../libs/db/ledger.repository';
+import type { AssignmentsRepository, EndedAttempt, StartedAttempt } from '../libs/db/assignments.repository';
+import { JobRowMissingError } from '../libs/db/jobs.repository';
+import type { SchedulingStore } from '../libs/db/scheduling/scheduling.store';
 import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
 import { createLedgerActivities } from './ledger.activities';
 
 const noCycle = async () => ({ placed: [], preempted: [], waiting: 0 });
+const noAssignments = {} as AssignmentsRepository;
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   const outcome = await promise.then(
@@ -20,28 +23,28 @@ describe('placeJob', () => {
     let committed = false;
     const fenced: string[] = [];
     const placement = { placed: false, examined: true, pendingReason: 'insufficient_capacity', queuePosition: 1 };
-    const ledger = {
+    const scheduling = {
       placementOf: async (jobId: string) => {
         if (!committed) throw new JobRowMissingError(`job ${jobId} not found`);
         return placement;
       },
-    } as unknown as LedgerRepository;
+    } as unknown as SchedulingStore;
     const awaitSubmission = async (jobId: string) => {
       fenced.push(jobId);
       committed = true;
     };
-    const { placeJob } = createLedgerActivities({ ledger, awaitSubmission, requestCycle: noCycle, laneWindow: 32 });
+    const { placeJob } = createLedgerActivities({ scheduling, assignments: noAssignments, awaitSubmission, requestCycle: noCycle, laneWindow: 32 });
     expect(await new MockActivityEnvironment().run(placeJob, { jobId: 'j-1', attempt: 1 })).toEqual(placement);
     expect(fenced).toEqual(['j-1']);
   });
 
   it('fails the job for good when the row is still missing after the fence: the submission was rolled back', async () => {
-    const ledger = {
+    const scheduling = {
       placementOf: async (jobId: string) => {
         throw new JobRowMissingError(`job ${jobId} not found`);
       },
-    } as unknown as LedgerRepository;
-    const { placeJob } = createLedgerActivities({ ledger, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
+    } as unknown as SchedulingStore;
+    const { placeJob } = createLedgerActivities({ scheduling, assignments: noAssignments, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
     const failure = await failureOf(new MockActivityEnvironment().run(placeJob, { jobId: 'j-1', attempt: 1 }));
     expect(failure).toMatchObject({ type: 'JobNotFound', nonRetryable: true, message: 'job j-1 not found' });
   });
@@ -61,11 +64,11 @@ async function valueOf(
 
 describe('ledger activity metrics', () => {
   function activities(started: StartedAttempt | null, ended: EndedAttempt | null) {
-    const ledger = {
+    const assignments = {
       markAssignmentRunning: async () => started,
       endAssignment: async () => ({ jobState: 'QUEUED', ended }),
-    } as unknown as LedgerRepository;
-    return createLedgerActivities({ ledger, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
+    } as unknown as AssignmentsRepository;
+    return createLedgerActivities({ scheduling: {} as SchedulingStore, assignments, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
   }
   const env = () => new MockActivityEnvironment();
 

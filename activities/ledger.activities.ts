@@ -7,11 +7,14 @@ import {
   type PlaceJobInput,
   type PlaceJobResult,
 } from '../libs/contracts';
-import { JobNotFoundError, JobRowMissingError, type CycleOutcome, type EndedAttempt, type LedgerRepository } from '../libs/db/ledger.repository';
+import type { AssignmentsRepository, EndedAttempt } from '../libs/db/assignments.repository';
+import { JobNotFoundError, JobRowMissingError } from '../libs/db/jobs.repository';
+import type { CycleOutcome, SchedulingStore } from '../libs/db/scheduling/scheduling.store';
 import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
 
 export interface LedgerActivityDeps {
-  ledger: LedgerRepository;
+  scheduling: SchedulingStore;
+  assignments: AssignmentsRepository;
   /**
    * Returns once the job's submission transaction has committed or rolled back. The API starts a job's workflow
    * inside the transaction that inserts its row, so the first placeJob can run before that commit.
@@ -38,7 +41,7 @@ function jobNotFound(error: unknown): never {
 }
 
 /** Ledger activities run on the control queue; each is one idempotent transaction keyed by (job, attempt). */
-export function createLedgerActivities({ ledger, awaitSubmission, requestCycle, laneWindow }: LedgerActivityDeps) {
+export function createLedgerActivities({ scheduling, assignments, awaitSubmission, requestCycle, laneWindow }: LedgerActivityDeps) {
   // A cycle after capacity frees is an optimisation (the control process also runs one on a timer),
   // so its failure must not fail the ledger write that triggered it.
   const cycleAfterRelease = async (): Promise<void> => {
@@ -53,18 +56,18 @@ export function createLedgerActivities({ ledger, awaitSubmission, requestCycle, 
      */
     async placeJob({ jobId, attempt }: PlaceJobInput): Promise<PlaceJobResult> {
       try {
-        const known = await ledger.placementOf(jobId, attempt).catch(async (error: unknown) => {
+        const known = await scheduling.placementOf(jobId, attempt).catch(async (error: unknown) => {
           if (!(error instanceof JobRowMissingError)) throw error;
           // Not committed yet, or never: after the fence the row is there, or the submission was rolled back.
           await awaitSubmission(jobId);
-          return ledger.placementOf(jobId, attempt);
+          return scheduling.placementOf(jobId, attempt);
         });
         if (known.placed || known.examined) return known;
         await requestCycle();
-        const after = await ledger.placementOf(jobId, attempt);
+        const after = await scheduling.placementOf(jobId, attempt);
         if (!after.placed && !after.examined) {
-          await ledger.markWaitingTurn(jobId, laneWindow);
-          return ledger.placementOf(jobId, attempt);
+          await scheduling.markWaitingTurn(jobId, laneWindow);
+          return scheduling.placementOf(jobId, attempt);
         }
         return after;
       } catch (error) {
@@ -73,12 +76,12 @@ export function createLedgerActivities({ ledger, awaitSubmission, requestCycle, 
     },
 
     async markAssignmentRunning(input: { jobId: string; attempt: number }): Promise<void> {
-      const started = await ledger.markAssignmentRunning(input.jobId, input.attempt);
+      const started = await assignments.markAssignmentRunning(input.jobId, input.attempt);
       if (started?.admissionWaitSeconds != null) admissionWait.observe({ group: started.group }, started.admissionWaitSeconds);
     },
 
     async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult> {
-      const { jobState, ended } = await ledger.endAssignment(input).catch(jobNotFound);
+      const { jobState, ended } = await assignments.endAssignment(input).catch(jobNotFound);
       if (ended) observeEnded(ended, input.state);
       // A re-queued job also needs a cycle, even when nothing was released (the release already happened).
       if (ended || jobState === 'QUEUED') await cycleAfterRelease();
@@ -86,7 +89,7 @@ export function createLedgerActivities({ ledger, awaitSubmission, requestCycle, 
     },
 
     async finishJob(input: FinishJobInput): Promise<LedgerWriteResult> {
-      const { jobState, released } = await ledger.finishJob(input).catch(jobNotFound);
+      const { jobState, released } = await assignments.finishJob(input).catch(jobNotFound);
       if (released) await cycleAfterRelease();
       return { jobState };
     },

@@ -3,7 +3,7 @@ import { createLedgerActivities } from '../../activities/ledger.activities';
 import { createArtifactStore } from '../../libs/artifacts';
 import { loadConfig } from '../../libs/config';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
-import { ArtifactsRepository, createDataSource, JobsRepository, LedgerRepository } from '../../libs/db';
+import { ArtifactsRepository, AssignmentsRepository, createDataSource, JobsRepository, NodesRepository, SchedulingStore } from '../../libs/db';
 import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
 import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
@@ -25,12 +25,13 @@ async function main(): Promise<void> {
   await dataSource.initialize();
   const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const ledger = new LedgerRepository(dataSource);
+  const store = new SchedulingStore(dataSource);
+  const assignments = new AssignmentsRepository(dataSource);
   const jobs = new JobsRepository(dataSource);
   const { scheduling } = config;
-  const scheduler = new Scheduler(ledger, client, cycleOptions(scheduling), (line) => logger.warn(line));
+  const scheduler = new Scheduler(store, assignments, client, cycleOptions(scheduling), (line) => logger.warn(line));
 
-  const reaper = new NodeReaper(ledger, config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
+  const reaper = new NodeReaper(new NodesRepository(dataSource), config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
   const retention = new ArtifactRetention(
     new ArtifactsRepository(dataSource),
     await createArtifactStore(config.artifacts),
@@ -46,7 +47,8 @@ async function main(): Promise<void> {
       taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: createLedgerActivities({
-        ledger,
+        scheduling: store,
+        assignments,
         awaitSubmission: (jobId) => jobs.awaitSubmission(jobId),
         requestCycle: () => scheduler.requestCycle(),
         laneWindow: scheduling.laneWindow,

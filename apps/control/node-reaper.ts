@@ -1,4 +1,4 @@
-import type { LedgerRepository } from '../../libs/db/ledger.repository';
+import type { NodesRepository } from '../../libs/db/nodes.repository';
 
 /**
  * Marks nodes that stopped heartbeating as DEAD so placement skips them. Every control
@@ -8,7 +8,7 @@ export class NodeReaper {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly ledger: LedgerRepository,
+    private readonly nodes: NodesRepository,
     private readonly deadAfterSeconds: number,
     private readonly intervalMs: number,
     private readonly log: (line: string) => void,
@@ -25,7 +25,7 @@ export class NodeReaper {
 
   async sweep(): Promise<string[]> {
     try {
-      const dead = await this.ledger.markSilentNodesDead(this.deadAfterSeconds);
+      const dead = await this.nodes.markSilentNodesDead(this.deadAfterSeconds);
       for (const nodeId of dead) this.log(`node ${nodeId} marked DEAD after ${this.deadAfterSeconds}s without a heartbeat`);
       return dead;
     } catch (error) {

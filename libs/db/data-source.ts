@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { MIGRATIONS } from '../../db/migrations';
+import { MIGRATIONS } from './migrations';
 import { JobAssignmentEntity } from './entities/job-assignment.entity';
 import { JobEntity } from './entities/job.entity';
 import { NodeEntity } from './entities/node.entity';

@@ -5,6 +5,9 @@ import { JobEntity } from './entities/job.entity';
 
 /** Another submission of this tenant already holds the idempotency key. */
 export class IdempotencyKeyTakenError extends Error {}
+export class JobNotFoundError extends Error {}
+/** No row for the job (yet): the API starts the workflow inside the transaction that inserts it. */
+export class JobRowMissingError extends JobNotFoundError {}
 
 /** What the API writes when it accepts a job; the workflow owns every later change. */
 export interface NewJob {

@@ -1,5 +1,22 @@
 import type { DataSource } from 'typeorm';
-import { NodeEntity } from './entities/node.entity';
+import { NodeEntity, type GpuDevice } from './entities/node.entity';
+import { updateReturning } from './sql';
+
+export class UnknownWorkerGroupError extends Error {}
+
+export interface RegisterNodeInput {
+  nodeId: string;
+  group: string;
+  hostname: string;
+  pid: number;
+  slots: number;
+  cpuMillis: number;
+  memMb: number;
+  gpus: GpuDevice[];
+  labels: Record<string, string>;
+}
+
+export type NodeHeartbeatResult = 'ok' | 'superseded' | 'unknown';
 
 /** A worker group with its nodes counted by status and the capacity of its live nodes summed up. */
 export interface WorkerGroupSummary {
@@ -41,7 +58,6 @@ interface GroupSummaryRow {
   gpu_models: string[];
 }
 
-/** Read side of the node registry; registration and liveness writes live in LedgerRepository. */
 export interface GpuReservation {
   nodeId: string;
   gpuIndex: number;
@@ -50,8 +66,90 @@ export interface GpuReservation {
   running: boolean;
 }
 
+/**
+ * The node registry: worker groups, node registration, liveness and drain, and what the API and the console read.
+ * The capacity counters on node rows belong to the scheduling cycle (reserve) and the assignment lifecycle (release).
+ */
 export class NodesRepository {
   constructor(private readonly dataSource: DataSource) {}
+
+  async ensureWorkerGroups(names: string[]): Promise<void> {
+    for (const name of names) {
+      await this.dataSource.query(`INSERT INTO worker_groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, [name]);
+    }
+  }
+
+  /** Registers a node or re-registers it with a new incarnation: ACTIVE again, unless it was DRAINING. */
+  async registerNode(input: RegisterNodeInput): Promise<{ incarnation: number }> {
+    return this.dataSource.transaction(async (m) => {
+      const groups: unknown[] = await m.query(`SELECT 1 FROM worker_groups WHERE name = $1`, [input.group]);
+      if (groups.length === 0) throw new UnknownWorkerGroupError(`unknown worker group "${input.group}"`);
+      const rows: { incarnation: number }[] = await m.query(
+        `INSERT INTO nodes (id, group_name, hostname, pid, status, slots, cpu_millis, mem_mb, gpu_count, gpus, labels)
+         VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (id) DO UPDATE SET
+           group_name = EXCLUDED.group_name, hostname = EXCLUDED.hostname, pid = EXCLUDED.pid,
+           incarnation = nodes.incarnation + 1,
+           -- A drain is the operator's intent: a restarted node stays DRAINING until undrained.
+           status = CASE WHEN nodes.status = 'DRAINING' THEN 'DRAINING' ELSE 'ACTIVE' END,
+           slots = EXCLUDED.slots, cpu_millis = EXCLUDED.cpu_millis, mem_mb = EXCLUDED.mem_mb,
+           gpu_count = EXCLUDED.gpu_count, gpus = EXCLUDED.gpus, labels = EXCLUDED.labels,
+           last_seen_at = now(), registered_at = now(), updated_at = now()
+         RETURNING incarnation`,
+        [
+          input.nodeId,
+          input.group,
+          input.hostname,
+          input.pid,
+          input.slots,
+          input.cpuMillis,
+          input.memMb,
+          input.gpus.length,
+          JSON.stringify(input.gpus),
+          JSON.stringify(input.labels),
+        ],
+      );
+      return { incarnation: rows[0].incarnation };
+    });
+  }
+
+  /** Records node liveness. A DEAD node must register again (new incarnation) before it counts. */
+  async heartbeatNode(nodeId: string, incarnation: number): Promise<NodeHeartbeatResult> {
+    const updated = await updateReturning(
+      this.dataSource,
+      `UPDATE nodes SET last_seen_at = now() WHERE id = $1 AND incarnation = $2 AND status <> 'DEAD' RETURNING id`,
+      [nodeId, incarnation],
+    );
+    if (updated.length > 0) return 'ok';
+    const rows: { incarnation: number; status: string }[] = await this.dataSource.query(
+      `SELECT incarnation, status FROM nodes WHERE id = $1`,
+      [nodeId],
+    );
+    if (rows.length === 0 || rows[0].status === 'DEAD') return 'unknown';
+    return rows[0].incarnation > incarnation ? 'superseded' : 'unknown';
+  }
+
+  /** DRAINING nodes take no new placements; their running work finishes. A DEAD node stays DEAD. */
+  async setNodeDraining(nodeId: string, draining: boolean): Promise<boolean> {
+    const rows = await updateReturning(
+      this.dataSource,
+      `UPDATE nodes SET status = $2, updated_at = now() WHERE id = $1 AND status <> 'DEAD' RETURNING id`,
+      [nodeId, draining ? 'DRAINING' : 'ACTIVE'],
+    );
+    return rows.length > 0;
+  }
+
+  /** Marks nodes that stopped heartbeating as DEAD; returns their ids. */
+  async markSilentNodesDead(deadAfterSeconds: number): Promise<string[]> {
+    const rows = await updateReturning<{ id: string }>(
+      this.dataSource,
+      `UPDATE nodes SET status = 'DEAD', updated_at = now()
+       WHERE status <> 'DEAD' AND last_seen_at < now() - make_interval(secs => $1)
+       RETURNING id`,
+      [deadAfterSeconds],
+    );
+    return rows.map((row) => row.id);
+  }
 
   /** Every node ever registered, in any status, by group then id. */
   async list(): Promise<NodeEntity[]> {

@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { GroupLimits } from '../ledger';
+import { updateReturning } from './sql';
 
 /** Another tenant already has this id. */
 export class TenantExistsError extends Error {}
@@ -154,11 +155,7 @@ export class TenantsRepository {
       );
     }
     return this.dataSource.transaction(async (m) => {
-      // TypeORM returns [rows, affected] for an UPDATE ... RETURNING.
-      const [rows] = (await m.query(`UPDATE tenants SET ${sets.join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`, params)) as [
-        TenantRow[],
-        number,
-      ];
+      const rows = await updateReturning<TenantRow>(m, `UPDATE tenants SET ${sets.join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`, params);
       if (rows.length === 0) return null;
       const record = toRecord(rows[0]);
       await inTransaction(m, record);

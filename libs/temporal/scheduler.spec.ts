@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { CycleOutcome, LedgerRepository } from '../db/ledger.repository';
+import type { AssignmentsRepository } from '../db/assignments.repository';
+import type { CycleOutcome, SchedulingStore } from '../db/scheduling/scheduling.store';
 import { schedulerCycleDuration } from '../metrics/mlis-metrics';
 import { Scheduler } from './scheduler';
 
@@ -55,7 +56,7 @@ async function settle(): Promise<void> {
 describe(Scheduler.name, () => {
   it('shares one follow-up cycle among every request made while a cycle runs', async () => {
     const ledger = new GatedLedger();
-    const scheduler = new Scheduler(ledger as unknown as LedgerRepository, fakeClient([]), OPTIONS, () => undefined);
+    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient([]), OPTIONS, () => undefined);
     const first = scheduler.requestCycle();
     const during = [scheduler.requestCycle(), scheduler.requestCycle(), scheduler.requestCycle()];
     expect(ledger.cycles).toBe(1);
@@ -83,7 +84,7 @@ describe(Scheduler.name, () => {
       ['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)],
       ['job-broken', new Error('temporal unavailable')],
     ]);
-    const scheduler = new Scheduler(ledger as unknown as LedgerRepository, fakeClient(signalled, failures), OPTIONS, (w) => warnings.push(w));
+    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient(signalled, failures), OPTIONS, (w) => warnings.push(w));
     const cycle = scheduler.requestCycle();
     ledger.finishCycle();
     await expect(cycle).resolves.toBe(ledger.outcome);
@@ -97,7 +98,7 @@ describe(Scheduler.name, () => {
     ledger.stale = ['late', 'gone'];
     const signalled: string[] = [];
     const failures = new Map<string, Error>([['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)]]);
-    const scheduler = new Scheduler(ledger as unknown as LedgerRepository, fakeClient(signalled, failures), OPTIONS, () => undefined);
+    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient(signalled, failures), OPTIONS, () => undefined);
     expect(await scheduler.nudgeStalePlacements(40)).toBe(2);
     expect(signalled).toEqual(['job-late capacityAvailable']);
     expect(ledger.finished).toEqual([expect.objectContaining({ jobId: 'gone', state: 'FAILED' })]);
@@ -107,12 +108,12 @@ describe(Scheduler.name, () => {
     const count = async () => (await schedulerCycleDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
     const before = await count();
     const ledger = new GatedLedger();
-    const scheduler = new Scheduler(ledger as unknown as LedgerRepository, fakeClient([]), OPTIONS, () => undefined);
+    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient([]), OPTIONS, () => undefined);
     const cycle = scheduler.requestCycle();
     ledger.finishCycle();
     await cycle;
-    const failing = { runCycle: async () => Promise.reject(new Error('lock timeout')) } as unknown as LedgerRepository;
-    await expect(new Scheduler(failing, fakeClient([]), OPTIONS, () => undefined).requestCycle()).rejects.toThrow('lock timeout');
+    const failing = { runCycle: async () => Promise.reject(new Error('lock timeout')) } as unknown as SchedulingStore;
+    await expect(new Scheduler(failing, ledger as unknown as AssignmentsRepository, fakeClient([]), OPTIONS, () => undefined).requestCycle()).rejects.toThrow('lock timeout');
     expect(await count()).toBe(before + 2);
   });
 });

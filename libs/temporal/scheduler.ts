@@ -2,7 +2,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal } from '../contracts';
 import type { SchedulingConfig } from '../config';
-import type { CycleOptions, CycleOutcome, LedgerRepository } from '../db/ledger.repository';
+import type { AssignmentsRepository } from '../db/assignments.repository';
+import type { CycleOptions, CycleOutcome, SchedulingStore } from '../db/scheduling/scheduling.store';
 import { schedulerCycleDuration } from '../metrics/mlis-metrics';
 
 /**
@@ -30,7 +31,8 @@ export class Scheduler {
   private next: Promise<CycleOutcome> | null = null;
 
   constructor(
-    private readonly ledger: LedgerRepository,
+    private readonly store: SchedulingStore,
+    private readonly assignments: AssignmentsRepository,
     private readonly client: Client,
     private readonly options: CycleOptions,
     private readonly warn: (message: string) => void,
@@ -58,7 +60,7 @@ export class Scheduler {
 
   private async cycle(): Promise<CycleOutcome> {
     const endTimer = schedulerCycleDuration.startTimer();
-    const outcome = await this.ledger.runCycle(this.options).finally(endTimer);
+    const outcome = await this.store.runCycle(this.options).finally(endTimer);
     await this.signalAll([
       ...outcome.placed.map(({ jobId }) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })),
       ...outcome.preempted.map(({ jobId, attempt }) => ({
@@ -75,7 +77,7 @@ export class Scheduler {
    * the first signal (Temporal briefly unreachable, say). Returns how many were nudged.
    */
   async nudgeStalePlacements(olderThanSeconds: number): Promise<number> {
-    const jobIds = await this.ledger.stalePlacements(olderThanSeconds, NUDGE_BATCH);
+    const jobIds = await this.store.stalePlacements(olderThanSeconds, NUDGE_BATCH);
     await this.signalAll(jobIds.map((jobId) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })));
     return jobIds.length;
   }
@@ -103,7 +105,7 @@ export class Scheduler {
 
   private async releaseOrphan(jobId: string): Promise<void> {
     try {
-      await this.ledger.finishJob({
+      await this.assignments.finishJob({
         jobId,
         state: 'FAILED',
         error: { code: 'WorkflowGone', message: 'the job workflow is no longer running; its placement was released' },

@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DataSource } from 'typeorm';
-import { createDataSource, LedgerRepository, type CycleOptions } from '../../libs/db';
+import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '../../libs/db';
 
 // `npm run bench:placement`: scheduling decision latency against real Postgres with 1,000 busy nodes,
 // at 100 and at 10,000 waiting jobs. Writes its table into docs/benchmarks.md.
@@ -49,16 +49,19 @@ async function run(queued: number): Promise<Row[]> {
   postgres('start');
   const name = `mlis_bench_${queued}_${Date.now()}`;
   postgres('createdb', name);
-  const dataSource = createDataSource(postgres('url').replace(/\/[^/]*$/, `/${name}`), 4);
+  // As the owner: the bench migrates its own database.
+  const dataSource = createDataSource(postgres('owner-url').replace(/\/[^/]*$/, `/${name}`), 4);
   await dataSource.initialize();
   try {
     await dataSource.runMigrations();
-    const ledger = new LedgerRepository(dataSource);
-    await ledger.ensureWorkerGroups(['cpu', 'gpu']);
+    const nodes = new NodesRepository(dataSource);
+    const scheduling = new SchedulingStore(dataSource);
+    const assignments = new AssignmentsRepository(dataSource);
+    await nodes.ensureWorkerGroups(['cpu', 'gpu']);
     for (const tenant of TENANTS) await dataSource.query(`INSERT INTO tenants (id, name) VALUES ($1, $1)`, [tenant]);
     for (let i = 0; i < NODE_COUNT; i++) {
       const gpu = i < GPU_NODES;
-      await ledger.registerNode({
+      await nodes.registerNode({
         nodeId: `${gpu ? 'gpu' : 'cpu'}-${i}`,
         group: gpu ? 'gpu' : 'cpu',
         hostname: 'bench',
@@ -72,13 +75,13 @@ async function run(queued: number): Promise<Row[]> {
     }
     // Fill the cluster: every slot busy, so each decision below is about capacity that just freed.
     await submit(dataSource, NODE_COUNT * SLOTS);
-    while ((await ledger.runCycle({ ...CYCLE, laneWindow: 512 })).placed.length > 0);
+    while ((await scheduling.runCycle({ ...CYCLE, laneWindow: 512 })).placed.length > 0);
     await dataSource.query(`UPDATE jobs SET state = 'CANCELLED' WHERE state = 'QUEUED'`);
     await submit(dataSource, queued);
     // Untimed: the new queue's first cycles fill what the first jobs left free (shapes that did not fit
     // then fit now); measuring starts once a cycle places nothing, with every slot that can be used busy.
     for (let placed = 1; placed > 0; ) {
-      placed = (await ledger.runCycle(CYCLE)).placed.length;
+      placed = (await scheduling.runCycle(CYCLE)).placed.length;
       await submit(dataSource, placed);
     }
     await dataSource.query('ANALYZE');
@@ -95,10 +98,10 @@ async function run(queued: number): Promise<Row[]> {
           [freedPerCycle],
         );
         for (const a of ending) {
-          await ledger.endAssignment({ jobId: a.job_id, attempt: a.attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
+          await assignments.endAssignment({ jobId: a.job_id, attempt: a.attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
         }
         const t0 = performance.now();
-        const { placed } = await ledger.runCycle(CYCLE);
+        const { placed } = await scheduling.runCycle(CYCLE);
         const ms = performance.now() - t0;
         latencies.push(ms);
         cycleSeconds += ms / 1000;

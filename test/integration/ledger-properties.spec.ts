@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
-import { LedgerRepository } from '../../libs/db';
-import { NodeView } from '../../libs/db/node-view';
-import { preparedOn } from '../../libs/db/prepared';
+import type { AssignmentsRepository, NodesRepository, SchedulingStore } from '../../libs/db';
+import { NodeView } from '../../libs/db/scheduling/node-view';
+import { preparedOn } from '../../libs/db/scheduling/prepared';
 import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 
 // Random sequences of ledger operations against real Postgres; after every step the ledger must hold
@@ -48,11 +48,13 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
 describe('ledger invariants under random operation sequences', () => {
   jest.setTimeout(180_000);
   let dataSource: DataSource;
-  let ledger: LedgerRepository;
+  let nodes: NodesRepository;
+  let scheduling: SchedulingStore;
+  let assignments: AssignmentsRepository;
   let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ({ dataSource, ledger, drop } = await createLedgerDatabase('mlis_props'));
+    ({ dataSource, nodes, scheduling, assignments, drop } = await createLedgerDatabase('mlis_props'));
     await dataSource.query(
       `INSERT INTO tenants (id, name, max_gpus, max_running_jobs, group_limits)
        VALUES ('quota', 'Quota', 2, 2, '{"cpu": {"max_running_jobs": 1}, "gpu": {"max_gpus": 1}}')`,
@@ -65,7 +67,7 @@ describe('ledger invariants under random operation sequences', () => {
 
   async function register(index: number): Promise<void> {
     const n = NODES[index];
-    await ledger.registerNode({
+    await nodes.registerNode({
       nodeId: n.id,
       group: n.group,
       hostname: 'prop',
@@ -96,7 +98,7 @@ describe('ledger invariants under random operation sequences', () => {
               [randomUUID(), TENANTS[op.tenant], op.cpu * 1000, op.mem, op.gpu, op.priority, op.preempt],
             );
           } else if (op.kind === 'cycle') {
-            const { placed } = await ledger.runCycle(CYCLE);
+            const { placed } = await scheduling.runCycle(CYCLE);
             for (const { jobId, attempt } of placed) {
               const [a] = await dataSource.query(
                 `SELECT n.status, a.node_incarnation = n.incarnation AS current FROM job_assignments a JOIN nodes n ON n.id = a.node_id
@@ -111,16 +113,16 @@ describe('ledger invariants under random operation sequences', () => {
             );
             if (live.length === 0) continue;
             const { job_id: jobId, attempt } = live[op.pick % live.length];
-            await ledger.endAssignment({ jobId, attempt, state: op.how, jobState: op.how === 'SUCCEEDED' ? 'SUCCEEDED' : 'QUEUED' });
+            await assignments.endAssignment({ jobId, attempt, state: op.how, jobState: op.how === 'SUCCEEDED' ? 'SUCCEEDED' : 'QUEUED' });
           } else if (op.kind === 'cancel') {
             const open: { id: string }[] = await dataSource.query(`SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING') ORDER BY created_at, id`);
             if (open.length === 0) continue;
-            await ledger.finishJob({ jobId: open[op.pick % open.length].id, state: 'CANCELLED' });
+            await assignments.finishJob({ jobId: open[op.pick % open.length].id, state: 'CANCELLED' });
           } else if (op.kind === 'drain' || op.kind === 'undrain') {
-            await ledger.setNodeDraining(NODES[op.node].id, op.kind === 'drain');
+            await nodes.setNodeDraining(NODES[op.node].id, op.kind === 'drain');
           } else if (op.kind === 'kill') {
             await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 hour' WHERE id = $1`, [NODES[op.node].id]);
-            await ledger.markSilentNodesDead(15);
+            await nodes.markSilentNodesDead(15);
           } else {
             await register(op.node);
           }
@@ -133,7 +135,7 @@ describe('ledger invariants under random operation sequences', () => {
           `SELECT job_id, attempt FROM job_assignments WHERE state IN ('PLACED', 'RUNNING')`,
         );
         for (const { job_id: jobId, attempt } of live) {
-          await ledger.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
+          await assignments.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
         }
         const [{ used }] = await dataSource.query(
           `SELECT coalesce(sum(used_slots + used_cpu_millis + used_mem_mb + used_gpus), 0)::int AS used FROM nodes`,

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { LedgerRepository } from '../../libs/db';
+import type { AssignmentsRepository, NodesRepository, SchedulingStore } from '../../libs/db';
 import { createLedgerDatabase } from './support/ledger-db';
 
 // The ledger alone against real Postgres, in a database of its own so the running stack's nodes stay out of it.
-describe(LedgerRepository.name, () => {
+describe('the capacity ledger', () => {
   let dataSource: DataSource;
-  let ledger: LedgerRepository;
+  let nodes: NodesRepository;
+  let scheduling: SchedulingStore;
+  let assignments: AssignmentsRepository;
   let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ({ dataSource, ledger, drop } = await createLedgerDatabase('mlis_ledger', 20));
+    ({ dataSource, nodes, scheduling, assignments, drop } = await createLedgerDatabase('mlis_ledger', 20));
   });
 
   afterAll(async () => {
@@ -20,7 +22,7 @@ describe(LedgerRepository.name, () => {
   const CYCLE = { liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 32, holdDepth: 16 };
 
   async function register(nodeId: string, group: string, slots: number, gpus = 0, labels: Record<string, string> = {}, pid = 1): Promise<number> {
-    const { incarnation } = await ledger.registerNode({
+    const { incarnation } = await nodes.registerNode({
       nodeId,
       group,
       hostname: `host-of-${nodeId}`,
@@ -68,7 +70,7 @@ describe(LedgerRepository.name, () => {
   /** Ends the test's jobs (giving their reservations back) and retires its nodes, so later cycles ignore them. */
   async function retire(pattern: string): Promise<void> {
     const open: { id: string }[] = await dataSource.query(`SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING')`);
-    for (const { id } of open) await ledger.finishJob({ jobId: id, state: 'CANCELLED' });
+    for (const { id } of open) await assignments.finishJob({ jobId: id, state: 'CANCELLED' });
     await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id LIKE $1`, [pattern]);
   }
 
@@ -76,11 +78,11 @@ describe(LedgerRepository.name, () => {
     await register('race-gpu-1', 'gpu', 3, 3);
     await register('race-gpu-2', 'gpu', 3, 3);
     const jobs = await Promise.all(Array.from({ length: 40 }, () => insertJob({ cpuMillis: 1000, memMb: 512, gpu: 1 })));
-    const outcomes = await Promise.all(Array.from({ length: 10 }, () => ledger.runCycle(CYCLE)));
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => scheduling.runCycle(CYCLE)));
 
     const placed = outcomes.flatMap((o) => o.placed);
     expect(placed).toHaveLength(6);
-    const placements = await Promise.all(jobs.map((id) => ledger.placementOf(id, 1)));
+    const placements = await Promise.all(jobs.map((id) => scheduling.placementOf(id, 1)));
     const gpuKeys = placements.flatMap((r) => (r.placed ? [`${r.placement.nodeId}/${r.placement.gpuIds.join(',')}`] : []));
     expect(gpuKeys).toHaveLength(6);
     expect(new Set(gpuKeys).size).toBe(6);
@@ -97,42 +99,42 @@ describe(LedgerRepository.name, () => {
 
     // Release everything: counters back to zero, no reservation left; the next cycle fills the GPUs again.
     for (const { jobId, attempt } of placed) {
-      const written = await ledger.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
+      const written = await assignments.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
       // Placed, never started: an ended attempt without run time.
       expect(written).toEqual({ jobState: 'SUCCEEDED', ended: expect.objectContaining({ group: 'gpu', runSeconds: null }) });
     }
     expect(await usage('race-gpu-1')).toEqual({ used_slots: 0, used_cpu_millis: 0, used_mem_mb: 0, used_gpus: 0 });
-    expect((await ledger.runCycle(CYCLE)).placed).toHaveLength(6);
+    expect((await scheduling.runCycle(CYCLE)).placed).toHaveLength(6);
     await retire('race-%');
   });
 
   it('returns the same placement for an attempt however often it is asked, and releases once', async () => {
     await register('idem-1', 'cpu', 4);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    await ledger.runCycle(CYCLE);
-    const first = await ledger.placementOf(jobId, 1);
+    await scheduling.runCycle(CYCLE);
+    const first = await scheduling.placementOf(jobId, 1);
     expect(first.placed).toBe(true);
-    await ledger.runCycle(CYCLE);
-    expect(await ledger.placementOf(jobId, 1)).toEqual(first);
+    await scheduling.runCycle(CYCLE);
+    expect(await scheduling.placementOf(jobId, 1)).toEqual(first);
     expect(await usage('idem-1')).toMatchObject({ used_slots: 1, used_cpu_millis: 1000 });
 
     // Ending it twice releases once; the job keeps the state of the first write.
     const end = { jobId, attempt: 1, state: 'LOST' as const, reason: 'test', jobState: 'QUEUED' as const };
-    expect(await ledger.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: { group: 'cpu', taskType: expect.any(String), runSeconds: null } });
-    expect(await ledger.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: null });
+    expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: { group: 'cpu', taskType: expect.any(String), runSeconds: null } });
+    expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: null });
     expect(await usage('idem-1')).toMatchObject({ used_slots: 0, used_cpu_millis: 0 });
 
     // A later write cannot move a finished job.
-    await ledger.finishJob({ jobId, state: 'CANCELLED' });
-    expect(await ledger.finishJob({ jobId, state: 'FAILED' })).toEqual({ jobState: 'CANCELLED', released: false });
+    await assignments.finishJob({ jobId, state: 'CANCELLED' });
+    expect(await assignments.finishJob({ jobId, state: 'FAILED' })).toEqual({ jobState: 'CANCELLED', released: false });
     await retire('idem-%');
   });
 
   it('a cancel that lands after a cycle placed the waiting job gives the reservation back', async () => {
     await register('cancel-1', 'cpu', 1);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 1 }]);
-    expect(await ledger.finishJob({ jobId, state: 'CANCELLED' })).toEqual({ jobState: 'CANCELLED', released: true });
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 1 }]);
+    expect(await assignments.finishJob({ jobId, state: 'CANCELLED' })).toEqual({ jobState: 'CANCELLED', released: true });
     expect(await usage('cancel-1')).toMatchObject({ used_slots: 0 });
     const [a] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1`, [jobId]);
     expect(a.state).toBe('CANCELLED');
@@ -157,7 +159,7 @@ describe(LedgerRepository.name, () => {
       `INSERT INTO tenant_usage AS u (tenant_id, running_jobs, cpu_millis, mem_mb, gpus) VALUES ('default', 1, 1000, 256, 0)
        ON CONFLICT (tenant_id) DO UPDATE SET running_jobs = u.running_jobs + 1, cpu_millis = u.cpu_millis + 1000, mem_mb = u.mem_mb + 256`,
     );
-    const cancel = ledger.finishJob({ jobId, state: 'CANCELLED' });
+    const cancel = assignments.finishJob({ jobId, state: 'CANCELLED' });
     // The cancel must wait for the placement rather than look past it.
     const early = await Promise.race([cancel.then(() => 'finished'), new Promise((resolve) => setTimeout(resolve, 300, 'waiting'))]);
     await cycle.commitTransaction();
@@ -174,23 +176,23 @@ describe(LedgerRepository.name, () => {
     await register('fence-1', 'cpu', 2);
     await register('fence-2', 'cpu', 2);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    await ledger.runCycle(CYCLE);
-    const first = await ledger.placementOf(jobId, 1);
+    await scheduling.runCycle(CYCLE);
+    const first = await scheduling.placementOf(jobId, 1);
     expect(first.placed).toBe(true);
-    await ledger.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
-    await ledger.runCycle(CYCLE);
-    const second = await ledger.placementOf(jobId, 2);
+    await assignments.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+    await scheduling.runCycle(CYCLE);
+    const second = await scheduling.placementOf(jobId, 2);
     expect(second.placed && first.placed && second.placement.nodeId !== first.placement.nodeId).toBe(true);
 
     // A late "success" for attempt 1 (a zombie node) is refused by the attempt fence.
-    const late = await ledger.endAssignment({ jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { from: 'zombie' } });
+    const late = await assignments.endAssignment({ jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { from: 'zombie' } });
     expect(late).toEqual({ jobState: 'RUNNING', ended: null });
     const [row] = await dataSource.query(`SELECT state, result, attempts FROM jobs WHERE id = $1`, [jobId]);
     expect(row).toEqual({ state: 'RUNNING', result: null, attempts: 2 });
     const [a2] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1 AND attempt = 2`, [jobId]);
     expect(a2.state).toBe('PLACED');
 
-    expect(await ledger.endAssignment({ jobId, attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} })).toEqual({
+    expect(await assignments.endAssignment({ jobId, attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} })).toEqual({
       jobState: 'SUCCEEDED',
       ended: expect.objectContaining({ group: 'cpu' }),
     });
@@ -200,13 +202,13 @@ describe(LedgerRepository.name, () => {
   it('never places on the node incarnation that lost the job; the same node after it rejoined is fine', async () => {
     await register('excl-1', 'cpu', 2);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    await ledger.runCycle(CYCLE);
-    await ledger.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
-    await ledger.runCycle(CYCLE);
+    await scheduling.runCycle(CYCLE);
+    await assignments.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+    await scheduling.runCycle(CYCLE);
     expect(await job(jobId)).toMatchObject({ state: 'QUEUED', pending_reason: 'no_live_node', pending_detail: expect.stringContaining('already lost this job') });
 
     await register('excl-1', 'cpu', 2);
-    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 2 }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 2 }]);
     await retire('excl-%');
   });
 
@@ -215,16 +217,16 @@ describe(LedgerRepository.name, () => {
     await register('everywhere-2', 'cpu', 1, 0, { pool: 'everywhere' }, 102);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { pool: 'everywhere' } });
     for (const attempt of [1, 2]) {
-      await ledger.runCycle(CYCLE);
-      await ledger.endAssignment({ jobId, attempt, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+      await scheduling.runCycle(CYCLE);
+      await assignments.endAssignment({ jobId, attempt, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
     }
-    await ledger.runCycle(CYCLE);
+    await scheduling.runCycle(CYCLE);
     expect(await job(jobId)).toMatchObject({ state: 'QUEUED', pending_reason: 'no_live_node' });
 
     // Both processes restart: new incarnations, new pids.
     await register('everywhere-1', 'cpu', 1, 0, { pool: 'everywhere' }, 201);
     await register('everywhere-2', 'cpu', 1, 0, { pool: 'everywhere' }, 202);
-    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 3 }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 3 }]);
     const attempts: { attempt: number; node_id: string; node_incarnation: number; node_hostname: string; node_pid: number }[] = await dataSource.query(
       `SELECT attempt, node_id, node_incarnation, node_hostname, node_pid FROM job_assignments WHERE job_id = $1 ORDER BY attempt`,
       [jobId],
@@ -241,18 +243,18 @@ describe(LedgerRepository.name, () => {
   it('a silent node is marked DEAD, stops receiving work, and must re-register with a new incarnation', async () => {
     const incarnation = await register('silent-1', 'cpu', 2);
     await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'silent-1'`);
-    expect(await ledger.markSilentNodesDead(15)).toEqual(['silent-1']);
-    expect(await ledger.heartbeatNode('silent-1', incarnation)).toBe('unknown');
+    expect(await nodes.markSilentNodesDead(15)).toEqual(['silent-1']);
+    expect(await nodes.heartbeatNode('silent-1', incarnation)).toBe('unknown');
 
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    expect((await ledger.runCycle(CYCLE)).placed).toEqual([]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([]);
     expect(await job(jobId)).toMatchObject({ pending_reason: 'no_live_node' });
 
     const next = await register('silent-1', 'cpu', 2);
     expect(next).toBe(incarnation + 1);
-    expect(await ledger.heartbeatNode('silent-1', next)).toBe('ok');
-    expect(await ledger.heartbeatNode('silent-1', incarnation)).toBe('superseded');
-    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 1 }]);
+    expect(await nodes.heartbeatNode('silent-1', next)).toBe('ok');
+    expect(await nodes.heartbeatNode('silent-1', incarnation)).toBe('superseded');
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 1 }]);
     await retire('silent-%');
   });
 
@@ -261,14 +263,14 @@ describe(LedgerRepository.name, () => {
     await dataSource.query(`INSERT INTO tenants (id, name, max_gpus) VALUES ('quota-t', 'Quota', 2)`);
     const first = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 2 }, { tenant: 'quota-t' });
     const second = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 1 }, { tenant: 'quota-t' });
-    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId: first, attempt: 1 }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId: first, attempt: 1 }]);
     expect(await job(second)).toMatchObject({
       state: 'QUEUED',
       pending_reason: 'quota_exceeded',
       pending_detail: 'tenant quota-t holds 2 GPUs; 1 more would pass max_gpus 2',
     });
-    await ledger.endAssignment({ jobId: first, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
-    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId: second, attempt: 1 }]);
+    await assignments.endAssignment({ jobId: first, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId: second, attempt: 1 }]);
     const [counted] = await dataSource.query(`SELECT total::int FROM scheduler_decisions WHERE outcome = 'waiting' AND reason = 'quota_exceeded'`);
     expect(counted.total).toBeGreaterThanOrEqual(1);
     await retire('quota-%');
@@ -277,20 +279,20 @@ describe(LedgerRepository.name, () => {
   it('asks lower-priority running jobs to give way to a preempting job, and places it on their node', async () => {
     await register('pre-1', 'gpu', 2, 2);
     const low = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 2 }, { priority: -10 });
-    await ledger.runCycle(CYCLE);
+    await scheduling.runCycle(CYCLE);
     const urgent = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 2 }, { priority: 100, mayPreempt: true });
-    const outcome = await ledger.runCycle(CYCLE);
+    const outcome = await scheduling.runCycle(CYCLE);
     expect(outcome.preempted).toEqual([{ jobId: low, attempt: 1, forJobId: urgent }]);
     expect(await job(urgent)).toMatchObject({ pending_reason: 'preempting' });
     // Asked once: the next cycle waits for the eviction instead of asking again.
-    expect((await ledger.runCycle(CYCLE)).preempted).toEqual([]);
+    expect((await scheduling.runCycle(CYCLE)).preempted).toEqual([]);
 
     // The victim's workflow gives the attempt back: PREEMPTED, job QUEUED, and the urgent job takes the GPUs.
-    expect(await ledger.endAssignment({ jobId: low, attempt: 1, state: 'PREEMPTED', reason: 'preempted', jobState: 'QUEUED' })).toEqual({
+    expect(await assignments.endAssignment({ jobId: low, attempt: 1, state: 'PREEMPTED', reason: 'preempted', jobState: 'QUEUED' })).toEqual({
       jobState: 'QUEUED',
       ended: expect.objectContaining({ group: 'gpu' }),
     });
-    expect((await ledger.runCycle(CYCLE)).placed).toEqual([{ jobId: urgent, attempt: 1 }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId: urgent, attempt: 1 }]);
     expect(await job(low)).toMatchObject({ state: 'QUEUED', attempts: 1, pending_reason: 'insufficient_capacity' });
     await retire('pre-%');
   });
@@ -299,10 +301,10 @@ describe(LedgerRepository.name, () => {
     await register('label-a', 'cpu', 2, 0, { zone: 'a' });
     await register('label-b', 'cpu', 2, 0, { zone: 'b' });
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { zone: 'b' } });
-    await ledger.runCycle(CYCLE);
-    expect(await ledger.placementOf(jobId, 1)).toMatchObject({ placed: true, placement: { nodeId: 'label-b' } });
+    await scheduling.runCycle(CYCLE);
+    expect(await scheduling.placementOf(jobId, 1)).toMatchObject({ placed: true, placement: { nodeId: 'label-b' } });
     const nowhere = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { zone: 'c' } });
-    await ledger.runCycle(CYCLE);
+    await scheduling.runCycle(CYCLE);
     expect(await job(nowhere)).toMatchObject({ pending_reason: 'no_matching_group', pending_detail: expect.stringContaining('label zone=c') });
     await retire('label-%');
   });
@@ -310,15 +312,15 @@ describe(LedgerRepository.name, () => {
   it('lists placements that never started once they are older than the given age', async () => {
     await register('stale-1', 'cpu', 2);
     const [late, started] = [await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }), await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 })];
-    await ledger.runCycle(CYCLE);
+    await scheduling.runCycle(CYCLE);
     // The job's first attempt to run: its admission wait; asked again (a retried activity): nothing to observe.
-    expect(await ledger.markAssignmentRunning(started, 1)).toEqual({ group: 'cpu', admissionWaitSeconds: expect.any(Number) });
-    expect(await ledger.markAssignmentRunning(started, 1)).toBeNull();
-    expect(await ledger.stalePlacements(60, 10)).toEqual([]);
-    const ended = await ledger.endAssignment({ jobId: started, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
+    expect(await assignments.markAssignmentRunning(started, 1)).toEqual({ group: 'cpu', admissionWaitSeconds: expect.any(Number) });
+    expect(await assignments.markAssignmentRunning(started, 1)).toBeNull();
+    expect(await scheduling.stalePlacements(60, 10)).toEqual([]);
+    const ended = await assignments.endAssignment({ jobId: started, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
     expect(ended.ended?.runSeconds).toBeGreaterThanOrEqual(0);
     await dataSource.query(`UPDATE job_assignments SET created_at = now() - interval '2 minutes' WHERE job_id = ANY($1::uuid[])`, [[late, started]]);
-    expect(await ledger.stalePlacements(60, 10)).toEqual([late]);
+    expect(await scheduling.stalePlacements(60, 10)).toEqual([late]);
     await retire('stale-%');
   });
 

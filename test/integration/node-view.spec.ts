@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
-import type { LedgerRepository } from '../../libs/db';
-import { NodeView } from '../../libs/db/node-view';
-import { preparedOn } from '../../libs/db/prepared';
+import type { NodesRepository } from '../../libs/db';
+import { NodeView } from '../../libs/db/scheduling/node-view';
+import { preparedOn } from '../../libs/db/scheduling/prepared';
 import type { SchedulerNode } from '../../libs/ledger';
 import { createLedgerDatabase } from './support/ledger-db';
 
@@ -10,13 +10,13 @@ import { createLedgerDatabase } from './support/ledger-db';
 // and heartbeats, which must not count as changes.
 describe('NodeView', () => {
   let dataSource: DataSource;
-  let ledger: LedgerRepository;
+  let nodes: NodesRepository;
   let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ({ dataSource, ledger, drop } = await createLedgerDatabase('mlis_node_view', 4));
+    ({ dataSource, nodes, drop } = await createLedgerDatabase('mlis_node_view', 4));
     for (const id of ['v-1', 'v-2', 'v-3']) {
-      await ledger.registerNode({ nodeId: id, group: 'cpu', hostname: 'view', pid: 1, slots: 4, cpuMillis: 4000, memMb: 4096, gpus: [], labels: {} });
+      await nodes.registerNode({ nodeId: id, group: 'cpu', hostname: 'view', pid: 1, slots: 4, cpuMillis: 4000, memMb: 4096, gpus: [], labels: {} });
     }
   });
 
@@ -39,7 +39,7 @@ describe('NodeView', () => {
       await early.startTransaction();
       await early.query(`UPDATE nodes SET used_slots = 1, used_cpu_millis = 500 WHERE id = 'v-1'`);
       // A later transaction commits first; the view reads while the early one is still open.
-      await ledger.setNodeDraining('v-2', true);
+      await nodes.setNodeDraining('v-2', true);
       const during = await refresh(view);
       expect(during.get('v-1')?.usedSlots).toBe(0);
       expect(during.get('v-2')?.status).toBe('DRAINING');
@@ -51,14 +51,14 @@ describe('NodeView', () => {
     expect(after.get('v-1')).toMatchObject({ usedSlots: 1, usedCpuMillis: 500 });
     expect(after).toEqual(await fullRead());
     await dataSource.query(`UPDATE nodes SET used_slots = 0, used_cpu_millis = 0 WHERE id = 'v-1'`);
-    await ledger.setNodeDraining('v-2', false);
+    await nodes.setNodeDraining('v-2', false);
   });
 
   it('forgets deleted nodes and picks up new incarnations', async () => {
     const view = new NodeView();
     await refresh(view);
     await dataSource.query(`DELETE FROM nodes WHERE id = 'v-3'`);
-    await ledger.registerNode({ nodeId: 'v-1', group: 'cpu', hostname: 'view', pid: 2, slots: 6, cpuMillis: 8000, memMb: 4096, gpus: [], labels: { zone: 'b' } });
+    await nodes.registerNode({ nodeId: 'v-1', group: 'cpu', hostname: 'view', pid: 2, slots: 6, cpuMillis: 8000, memMb: 4096, gpus: [], labels: { zone: 'b' } });
     const after = await refresh(view);
     expect([...after.keys()].sort()).toEqual(['v-1', 'v-2']);
     expect(after.get('v-1')).toMatchObject({ incarnation: 2, slots: 6, cpuMillis: 8000, labels: { zone: 'b' } });
@@ -71,14 +71,14 @@ describe('NodeView', () => {
     const [{ incarnation }] = await dataSource.query(`SELECT incarnation FROM nodes WHERE id = 'v-2'`);
     const stamp = async () => (await dataSource.query(`SELECT change_xid::text AS x FROM nodes WHERE id = 'v-2'`))[0].x as string;
     const stamped = await stamp();
-    expect(await ledger.heartbeatNode('v-2', incarnation)).toBe('ok');
+    expect(await nodes.heartbeatNode('v-2', incarnation)).toBe('ok');
     expect(await stamp()).toBe(stamped);
 
     await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 hour' WHERE id = 'v-2'`);
     const silent = await refresh(view);
     expect(silent.get('v-2')?.live).toBe(false);
     expect(before.get('v-2')?.live).toBe(true);
-    expect(await ledger.heartbeatNode('v-2', incarnation)).toBe('ok');
+    expect(await nodes.heartbeatNode('v-2', incarnation)).toBe('ok');
     expect((await refresh(view)).get('v-2')?.live).toBe(true);
   });
 });

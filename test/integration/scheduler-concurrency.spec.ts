@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import type { LedgerRepository } from '../../libs/db';
+import type { AssignmentsRepository, NodesRepository } from '../../libs/db';
 import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 import { ROOT } from './support/stack-env';
 
@@ -10,14 +10,14 @@ import { ROOT } from './support/stack-env';
 // against one Postgres, while this process keeps submitting jobs and ending attempts.
 const CYCLES_PER_PROCESS = 120;
 const CONTROL_REPLICA = `
-const { createDataSource, LedgerRepository } = require(${JSON.stringify(join(ROOT, 'dist/libs/db'))});
+const { createDataSource, SchedulingStore } = require(${JSON.stringify(join(ROOT, 'dist/libs/db'))});
 (async () => {
   const dataSource = createDataSource(process.env.DATABASE_URL, 4);
   await dataSource.initialize();
-  const ledger = new LedgerRepository(dataSource);
+  const scheduling = new SchedulingStore(dataSource);
   let placed = 0;
   for (let i = 0; i < ${CYCLES_PER_PROCESS}; i++) {
-    placed += (await ledger.runCycle({ liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 16, holdDepth: 8 })).placed.length;
+    placed += (await scheduling.runCycle({ liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 16, holdDepth: 8 })).placed.length;
   }
   await dataSource.destroy();
   console.log(JSON.stringify({ placed }));
@@ -37,12 +37,13 @@ function runReplica(databaseUrl: string): Promise<{ placed: number }> {
 
 describe('two control processes scheduling against one Postgres', () => {
   let dataSource: DataSource;
-  let ledger: LedgerRepository;
+  let nodes: NodesRepository;
+  let assignments: AssignmentsRepository;
   let drop: (() => Promise<void>) | undefined;
   let databaseUrl: string;
 
   beforeAll(async () => {
-    ({ dataSource, ledger, drop } = await createLedgerDatabase('mlis_replicas'));
+    ({ dataSource, nodes, assignments, drop } = await createLedgerDatabase('mlis_replicas'));
     databaseUrl = (dataSource.options as { url: string }).url;
   });
 
@@ -52,7 +53,7 @@ describe('two control processes scheduling against one Postgres', () => {
 
   it('never double-books a GPU id or over-commits a node, and both replicas place work', async () => {
     for (const [nodeId, gpus] of [['r-gpu-1', 4], ['r-gpu-2', 2], ['r-gpu-3', 8]] as const) {
-      await ledger.registerNode({
+      await nodes.registerNode({
         nodeId,
         group: 'gpu',
         hostname: 'replica-test',
@@ -81,14 +82,14 @@ describe('two control processes scheduling against one Postgres', () => {
     while (!replicasDone) {
       const open: { id: string }[] = await dataSource.query(`SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING') ORDER BY random() LIMIT 1`);
       if (open.length > 0) {
-        await ledger.finishJob({ jobId: open[0].id, state: 'CANCELLED' });
+        await assignments.finishJob({ jobId: open[0].id, state: 'CANCELLED' });
         cancelled += 1;
       }
       const live: { job_id: string; attempt: number }[] = await dataSource.query(
         `SELECT job_id, attempt FROM job_assignments WHERE state IN ('PLACED', 'RUNNING') ORDER BY random() LIMIT 1`,
       );
       if (live.length > 0) {
-        await ledger.endAssignment({ jobId: live[0].job_id, attempt: live[0].attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
+        await assignments.endAssignment({ jobId: live[0].job_id, attempt: live[0].attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
         ended += 1;
       }
       await submitJob();
@@ -97,8 +98,8 @@ describe('two control processes scheduling against one Postgres', () => {
 
     expect(first.placed).toBeGreaterThan(0);
     expect(second.placed).toBeGreaterThan(0);
-    const [{ n: assignments }] = await dataSource.query(`SELECT count(*)::int AS n FROM job_assignments`);
-    expect(assignments).toBe(first.placed + second.placed);
+    const [{ n: assignmentCount }] = await dataSource.query(`SELECT count(*)::int AS n FROM job_assignments`);
+    expect(assignmentCount).toBe(first.placed + second.placed);
     expect(ended).toBeGreaterThan(0);
 
     expect(await ledgerInvariantViolations(dataSource)).toEqual({});

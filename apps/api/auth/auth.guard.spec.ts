@@ -101,7 +101,7 @@ describe(ApiAuthGuard.name, () => {
 
   describe('worker routes', () => {
     beforeEach(() => {
-      t.ledger.heartbeatAnswer = 'ok';
+      t.nodes.heartbeatAnswer = 'ok';
     });
 
     it("accept the node's own worker token, and refuse another node's or another incarnation's with 403", async () => {

@@ -2,7 +2,7 @@ import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type On
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../../libs/config';
-import { createDataSource, JobFinishedFeed, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
+import { AssignmentsRepository, createDataSource, JobFinishedFeed, SchedulingStore } from '../../../libs/db';
 import { connectClient, cycleOptions, Scheduler } from '../../../libs/temporal';
 import { startTracing, type Tracing } from '../../../libs/tracing';
 import { APP_CONFIG } from './app-config';
@@ -28,7 +28,7 @@ export class ConnectionsCloser implements OnApplicationShutdown {
   }
 }
 
-/** Config, Postgres (with the job-finished feed), the Temporal client and the repositories, each under its class token. */
+/** Config, Postgres (with the job-finished feed), the Temporal client and the scheduler, each under its class token. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -48,15 +48,12 @@ export class CoreModule {
           return feed;
         },
       },
-      { provide: LedgerRepository, useFactory: (db: DataSource) => new LedgerRepository(db), inject: [DataSource] },
-      { provide: JobsRepository, useFactory: (db: DataSource) => new JobsRepository(db), inject: [DataSource] },
-      { provide: NodesRepository, useFactory: (db: DataSource) => new NodesRepository(db), inject: [DataSource] },
       {
         // The API runs a cycle when a node joins or is undrained, so waiting jobs need not wait for the control's timer.
         provide: Scheduler,
-        useFactory: (ledger: LedgerRepository, client: Client) =>
-          new Scheduler(ledger, client, cycleOptions(config.scheduling), (message) => new Logger('Scheduler').warn(message)),
-        inject: [LedgerRepository, Client],
+        useFactory: (store: SchedulingStore, assignments: AssignmentsRepository, client: Client) =>
+          new Scheduler(store, assignments, client, cycleOptions(config.scheduling), (message) => new Logger('Scheduler').warn(message)),
+        inject: [SchedulingStore, AssignmentsRepository, Client],
       },
     ];
     return {

@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module';
-import { TenantsModule } from '../tenants/tenants.module';
 import { JobArtifactsService } from './job-artifacts.service';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { SubmissionLimitsService } from './submission-limits.service';
 
 @Module({
-  imports: [TenantsModule, ArtifactsModule],
+  imports: [ArtifactsModule],
   controllers: [JobsController],
   providers: [JobsService, SubmissionLimitsService, JobArtifactsService],
   exports: [JobsService],

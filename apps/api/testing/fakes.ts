@@ -17,9 +17,9 @@ import {
   type JobListQuery,
   type JobRecord,
   type JobsRepository,
-  type LedgerRepository,
   type NewJob,
   type NodeEntity,
+  type NodeHeartbeatResult,
   type NodesRepository,
   type QueuedJob,
   type RegisterNodeInput,
@@ -240,7 +240,8 @@ export function fakeNode(overrides: Partial<NodeEntity> & { id: string }): NodeE
   };
 }
 
-export class FakeNodesRepository implements Db<NodesRepository> {
+/** The node registry as the API uses it (marking silent nodes dead is the control process's reaper's). */
+export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilentNodesDead'> {
   nodes: NodeEntity[] = [];
   reservations: GpuReservation[] = [];
 
@@ -259,11 +260,35 @@ export class FakeNodesRepository implements Db<NodesRepository> {
     return this.nodes.find((node) => node.id === nodeId) ?? null;
   }
 
-  /** The groups the test app is configured with (MLIS_WORKER_GROUPS defaults). */
-  workerGroups = ['cpu', 'gpu'];
+  /** The worker groups: the API ensures its configured ones (MLIS_WORKER_GROUPS defaults: cpu, gpu) at start. */
+  workerGroups: string[] = [];
+  registered: RegisterNodeInput[] = [];
+  heartbeatAnswer: NodeHeartbeatResult = 'ok';
+
+  async ensureWorkerGroups(names: string[]): Promise<void> {
+    this.workerGroups.push(...names.filter((name) => !this.workerGroups.includes(name)));
+  }
 
   async workerGroupNames(): Promise<string[]> {
     return [...this.workerGroups].sort();
+  }
+
+  async registerNode(input: RegisterNodeInput): Promise<{ incarnation: number }> {
+    if (!this.workerGroups.includes(input.group)) throw new UnknownWorkerGroupError(`unknown worker group "${input.group}"`);
+    this.registered.push(input);
+    return { incarnation: this.registered.filter((r) => r.nodeId === input.nodeId).length };
+  }
+
+  async heartbeatNode(): Promise<NodeHeartbeatResult> {
+    return this.heartbeatAnswer;
+  }
+
+  /** Like the ledger: a DEAD node stays DEAD. */
+  async setNodeDraining(nodeId: string, draining: boolean): Promise<boolean> {
+    const node = this.nodes.find((n) => n.id === nodeId);
+    if (!node || node.status === 'DEAD') return false;
+    node.status = draining ? 'DRAINING' : 'ACTIVE';
+    return true;
   }
 
   async liveCountsByGroup(): Promise<Map<string, number>> {
@@ -277,26 +302,6 @@ export class FakeNodesRepository implements Db<NodesRepository> {
   async groupSummaries(seenWithinSeconds: number): Promise<WorkerGroupSummary[]> {
     this.groupSummaryCalls.push(seenWithinSeconds);
     return this.groups;
-  }
-}
-
-export class FakeLedgerRepository implements Pick<LedgerRepository, 'registerNode' | 'heartbeatNode' | 'ensureWorkerGroups'> {
-  groups: string[] = [];
-  registered: RegisterNodeInput[] = [];
-  heartbeatAnswer: 'ok' | 'superseded' | 'unknown' = 'ok';
-
-  async ensureWorkerGroups(names: string[]): Promise<void> {
-    this.groups.push(...names.filter((name) => !this.groups.includes(name)));
-  }
-
-  async registerNode(input: RegisterNodeInput): Promise<{ incarnation: number }> {
-    if (!this.groups.includes(input.group)) throw new UnknownWorkerGroupError(`unknown worker group "${input.group}"`);
-    this.registered.push(input);
-    return { incarnation: this.registered.filter((r) => r.nodeId === input.nodeId).length };
-  }
-
-  async heartbeatNode(): Promise<'ok' | 'superseded' | 'unknown'> {
-    return this.heartbeatAnswer;
   }
 }
 

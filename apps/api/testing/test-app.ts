@@ -11,7 +11,7 @@ import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import { mintUserToken, mintWorkerToken, SCOPES, type Actor, type UserTokenClaims, type WorkerTokenClaims } from '../../../libs/auth';
 import { loadConfig, type AppConfig } from '../../../libs/config';
-import { JobFinishedFeed, JobsRepository, LedgerRepository, NodesRepository } from '../../../libs/db';
+import { JobFinishedFeed, JobsRepository, NodesRepository } from '../../../libs/db';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
@@ -29,7 +29,6 @@ import {
   FakeDataSource,
   FakeJobFinishedFeed,
   FakeJobsRepository,
-  FakeLedgerRepository,
   FakeNodesRepository,
   FakeTemporalClient,
 } from './fakes';
@@ -39,7 +38,6 @@ export interface TestApp {
   config: AppConfig;
   jobs: FakeJobsRepository;
   nodes: FakeNodesRepository;
-  ledger: FakeLedgerRepository;
   scheduler: FakeScheduler;
   temporal: FakeTemporalClient;
   db: FakeDataSource;
@@ -101,7 +99,6 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
   const fakes = {
     jobs: new FakeJobsRepository(),
     nodes: new FakeNodesRepository(),
-    ledger: new FakeLedgerRepository(),
     scheduler: new FakeScheduler(),
     temporal: new FakeTemporalClient(),
     db: new FakeDataSource(),
@@ -119,8 +116,6 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .useValue(fakes.jobs)
     .overrideProvider(NodesRepository)
     .useValue(fakes.nodes)
-    .overrideProvider(LedgerRepository)
-    .useValue(fakes.ledger)
     .overrideProvider(Scheduler)
     .useValue(fakes.scheduler)
     .overrideProvider(AuditRepository)

@@ -57,7 +57,7 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
     http().post(`/v1/internal/nodes/${nodeId}/heartbeat`).set('Authorization', `Bearer ${token}`).send(body);
 
   it('creates the configured worker groups on start', () => {
-    expect(t.ledger.groups).toEqual(['cpu', 'gpu']);
+    expect(t.nodes.workerGroups).toEqual(['cpu', 'gpu']);
   });
 
   describe('GET /v1/workers', () => {
@@ -189,7 +189,7 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
         ['node.register', 'allow', 'node/gpu-1', 'node:gpu-1'],
         ['token.mint', 'allow', 'node/gpu-1', 'node:gpu-1'],
       ]);
-      expect(t.ledger.registered).toEqual([
+      expect(t.nodes.registered).toEqual([
         {
           nodeId: 'gpu-1',
           group: 'gpu',
@@ -245,17 +245,17 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
       const response = await register({ ...registration, ...change }).expect(400);
       expect(response.body.error.code).toBe('validation_failed');
       expect(response.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
-      expect(t.ledger.registered).toHaveLength(0);
+      expect(t.nodes.registered).toHaveLength(0);
     });
 
     it('stores the labels a node registers with', async () => {
       // Keys that name Object methods are labels like any other.
       const labels = { zone: 'eu-1', 'example.com/rack': 'r7', 'gpu.vendor': 'NVIDIA', spot: '', toString: 'x', valueOf: 'y' };
       await register({ ...registration, labels }).expect(200);
-      expect(t.ledger.registered[0].labels).toEqual(labels);
+      expect(t.nodes.registered[0].labels).toEqual(labels);
       const many = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, `v${i}`]));
       await register({ ...registration, labels: many }).expect(200);
-      expect(Object.keys(t.ledger.registered[1].labels)).toHaveLength(32);
+      expect(Object.keys(t.nodes.registered[1].labels)).toHaveLength(32);
     });
 
     it.each([
@@ -274,7 +274,7 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
       const response = await register({ ...registration, labels }).expect(400);
       expect(response.body.error.code).toBe('validation_failed');
       expect(response.body.error.details).toEqual([expect.objectContaining({ field: 'labels', problem: expect.stringMatching(/label/) })]);
-      expect(t.ledger.registered).toHaveLength(0);
+      expect(t.nodes.registered).toHaveLength(0);
     });
 
     it('accepts a node without GPUs', async () => {
@@ -295,7 +295,7 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
       const response = await call.send({ ...registration, slots: 0 }).expect(401);
       expect(response.body.error.code).toBe('invalid_bootstrap_credential');
       expect(JSON.stringify(response.body)).not.toContain(BOOTSTRAP_SECRET);
-      expect(t.ledger.registered).toHaveLength(0);
+      expect(t.nodes.registered).toHaveLength(0);
       expect(t.audit.events).toEqual([
         expect.objectContaining({ action: 'node.register', result: 'deny', reason, resource: 'node/gpu-1', requestId: response.headers['x-request-id'] }),
       ]);
@@ -306,7 +306,7 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
       expect((await register().expect(503)).body.error.code).toBe('dependency_unavailable');
       rmSync(join(dir, 'bootstrap'));
       await register().expect(503);
-      expect(t.ledger.registered).toHaveLength(0);
+      expect(t.nodes.registered).toHaveLength(0);
     });
   });
 
@@ -319,7 +319,7 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
       expect(response.body).toEqual({ node_id: 'cpu-1', incarnation: 3, worker_token: expect.any(String) });
       const payload = verify(response.body.worker_token, DEV_SECRET, { audience: t.config.auth.workerAudience }) as JwtPayload;
       expect(payload).toMatchObject({ sub: 'node:cpu-1', node_id: 'cpu-1', incarnation: 3 });
-      expect(t.ledger.registered).toHaveLength(0);
+      expect(t.nodes.registered).toHaveLength(0);
       expect(t.audit.events.map((e) => [e.action, e.result, e.resource, e.reason])).toEqual([['token.mint', 'allow', 'node/cpu-1', 'renewal']]);
       await heartbeat('cpu-1', { incarnation: 3 }, response.body.worker_token).expect(200);
     });
@@ -334,9 +334,9 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
     });
 
     it('answers 409 for a superseded incarnation and 404 for an unknown or DEAD node, minting nothing', async () => {
-      t.ledger.heartbeatAnswer = 'superseded';
+      t.nodes.heartbeatAnswer = 'superseded';
       expect((await renew('cpu-1', { incarnation: 1 }).expect(409)).body.error.code).toBe('node_superseded');
-      t.ledger.heartbeatAnswer = 'unknown';
+      t.nodes.heartbeatAnswer = 'unknown';
       expect((await renew('cpu-1', { incarnation: 1 }).expect(404)).body.error.code).toBe('node_not_found');
       expect(t.audit.events).toHaveLength(0);
     });
@@ -372,13 +372,13 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
     });
 
     it('answers 409 when a newer incarnation exists: the process must exit', async () => {
-      t.ledger.heartbeatAnswer = 'superseded';
+      t.nodes.heartbeatAnswer = 'superseded';
       const response = await heartbeat('cpu-1', { incarnation: 1 }).expect(409);
       expect(response.body.error.code).toBe('node_superseded');
     });
 
     it('answers 404 node_not_found when the node must register again', async () => {
-      t.ledger.heartbeatAnswer = 'unknown';
+      t.nodes.heartbeatAnswer = 'unknown';
       const response = await heartbeat('cpu-1', { incarnation: 1 }).expect(404);
       expect(response.body.error.code).toBe('node_not_found');
     });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { AppConfig } from '../../../libs/config';
 import { ApiErrorCode, nodeTaskQueue, type AuditRecorder } from '../../../libs/contracts';
-import { LedgerRepository, NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
+import { NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { Scheduler } from '../../../libs/temporal';
 import { DomainError } from '../common/domain-error';
@@ -26,7 +26,6 @@ export class WorkersService implements OnApplicationBootstrap {
   private readonly logger = new Logger(WorkersService.name);
 
   constructor(
-    @Inject(LedgerRepository) private readonly ledger: LedgerRepository,
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
     @Inject(Scheduler) private readonly scheduler: Scheduler,
     @Inject(AuditRepository) private readonly audit: AuditRecorder,
@@ -36,7 +35,7 @@ export class WorkersService implements OnApplicationBootstrap {
 
   /** Nodes can only register into configured groups; make sure they exist. */
   async onApplicationBootstrap(): Promise<void> {
-    await this.ledger.ensureWorkerGroups(this.config.workerGroups);
+    await this.nodes.ensureWorkerGroups(this.config.workerGroups);
   }
 
   async list(): Promise<NodeListResponseDto> {
@@ -57,7 +56,7 @@ export class WorkersService implements OnApplicationBootstrap {
   async register(dto: RegisterNodeDto, requestId: string): Promise<RegisterNodeResponseDto> {
     let incarnation: number;
     try {
-      ({ incarnation } = await this.ledger.registerNode({
+      ({ incarnation } = await this.nodes.registerNode({
         nodeId: dto.node_id,
         group: dto.group,
         hostname: dto.hostname,
@@ -96,7 +95,7 @@ export class WorkersService implements OnApplicationBootstrap {
 
   /** Liveness of a node; the auth guard has checked that the worker token is this node incarnation's. */
   async heartbeat(nodeId: string, dto: HeartbeatDto): Promise<HeartbeatResponseDto> {
-    const result = await this.ledger.heartbeatNode(nodeId, dto.incarnation);
+    const result = await this.nodes.heartbeatNode(nodeId, dto.incarnation);
     switch (result) {
       case 'ok':
         return { status: 'ok' };
@@ -137,7 +136,7 @@ export class WorkersService implements OnApplicationBootstrap {
    */
   async setDraining(nodeId: string, draining: boolean, actor: RequestActor): Promise<NodeResponseDto> {
     if (!(await this.nodes.findById(nodeId))) throw new DomainError(ApiErrorCode.NodeNotFound, `node ${nodeId} is not registered`);
-    if (!(await this.ledger.setNodeDraining(nodeId, draining))) {
+    if (!(await this.nodes.setNodeDraining(nodeId, draining))) {
       throw new DomainError(ApiErrorCode.NodeDead, `node ${nodeId} is DEAD; it must register again before it can be ${draining ? 'drained' : 'undrained'}`);
     }
     await this.audit.record({

@@ -1,14 +1,10 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { AssignmentState } from '../../contracts';
-import { JobEntity } from './job.entity';
 
 @Entity({ name: 'job_assignments' })
 export class JobAssignmentEntity {
   @PrimaryColumn('uuid') id: string;
   @Column('uuid', { name: 'job_id' }) jobId: string;
-  @ManyToOne(() => JobEntity, (job) => job.assignments)
-  @JoinColumn({ name: 'job_id' })
-  job?: JobEntity;
   @Column('integer') attempt: number;
   @Column('text', { name: 'node_id' }) nodeId: string;
   @Column('integer', { name: 'node_incarnation' }) nodeIncarnation: number;

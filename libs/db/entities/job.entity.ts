@@ -1,6 +1,5 @@
-import { Column, Entity, OneToMany, PrimaryColumn, VirtualColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, VirtualColumn } from 'typeorm';
 import type { JobError, JobState, PendingReason } from '../../contracts';
-import { JobAssignmentEntity } from './job-assignment.entity';
 
 @Entity({ name: 'jobs' })
 export class JobEntity {
@@ -45,5 +44,4 @@ export class JobEntity {
   @Column('timestamptz', { name: 'updated_at' }) updatedAt: Date;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
-  @OneToMany(() => JobAssignmentEntity, (assignment) => assignment.job) assignments?: JobAssignmentEntity[];
 }

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { createDataSource, LedgerRepository } from '../../../libs/db';
+import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore } from '../../../libs/db';
 import { script } from './stack-env';
 
 /**
@@ -9,20 +9,20 @@ import { script } from './stack-env';
 export async function createLedgerDatabase(
   prefix: string,
   poolSize = 10,
-): Promise<{ dataSource: DataSource; ledger: LedgerRepository; drop: () => Promise<void> }> {
+): Promise<{ dataSource: DataSource; nodes: NodesRepository; scheduling: SchedulingStore; assignments: AssignmentsRepository; drop: () => Promise<void> }> {
   const name = `${prefix}_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', name]);
   // As the owner: these specs migrate their database and reset tables between cases.
   const dataSource = createDataSource(script('scripts/postgres.sh', ['owner-url']).replace(/\/[^/]*$/, `/${name}`), poolSize);
   await dataSource.initialize();
   await dataSource.runMigrations();
-  const ledger = new LedgerRepository(dataSource);
-  await ledger.ensureWorkerGroups(['cpu', 'gpu']);
+  const nodes = new NodesRepository(dataSource);
+  await nodes.ensureWorkerGroups(['cpu', 'gpu']);
   const drop = async (): Promise<void> => {
     await dataSource.destroy();
     dropDatabase(name);
   };
-  return { dataSource, ledger, drop };
+  return { dataSource, nodes, scheduling: new SchedulingStore(dataSource), assignments: new AssignmentsRepository(dataSource), drop };
 }
 
 /** Drops a database the suite created, so test runs do not pile databases up in the local cluster. */

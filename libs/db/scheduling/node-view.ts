@@ -1,5 +1,5 @@
-import type { SchedulerNode } from '../ledger';
-import type { GpuDevice } from './entities/node.entity';
+import type { SchedulerNode } from '../../ledger';
+import type { GpuDevice } from '../entities/node.entity';
 import type { PreparedQuery } from './prepared';
 
 interface ChangedNodeRow {

@@ -1,0 +1,33 @@
+import { Global, Module, type Provider } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ArtifactsRepository } from './artifacts.repository';
+import { AssignmentsRepository } from './assignments.repository';
+import { AuditRepository } from './audit.repository';
+import { JobsRepository } from './jobs.repository';
+import { MetricsRepository } from './metrics.repository';
+import { NodesRepository } from './nodes.repository';
+import { SchedulingStore } from './scheduling/scheduling.store';
+import { TenantsRepository } from './tenants.repository';
+
+/** Every repository: each is built on the process's DataSource, which the process provides. */
+const REPOSITORIES = [
+  ArtifactsRepository,
+  AssignmentsRepository,
+  AuditRepository,
+  JobsRepository,
+  MetricsRepository,
+  NodesRepository,
+  SchedulingStore,
+  TenantsRepository,
+];
+
+const providers: Provider[] = REPOSITORIES.map((repository) => ({
+  provide: repository,
+  useFactory: (dataSource: DataSource) => new repository(dataSource),
+  inject: [DataSource],
+}));
+
+/** Provides every repository under its class token, to every module of a Nest application. */
+@Global()
+@Module({ providers, exports: REPOSITORIES })
+export class DatabaseModule {}

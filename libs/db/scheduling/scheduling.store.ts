@@ -1,0 +1,147 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { nodeTaskQueue, TERMINAL_JOB_STATES, type JobState, type PendingReason, type PlaceJobResult } from '../../contracts';
+import { planCycle } from '../../ledger';
+import { JobNotFoundError, JobRowMissingError } from '../jobs.repository';
+import { readCycleInput } from './cycle-input';
+import { PlacementRaceError, writeCycleDecisions } from './cycle-decisions';
+import { NodeView } from './node-view';
+import { preparedOn } from './prepared';
+
+export interface CycleOptions {
+  /** Nodes silent for longer than this are not placed on. */
+  liveWithinSeconds: number;
+  agingSeconds: number;
+  laneWindow: number;
+  holdDepth: number;
+}
+
+export interface CycleOutcome {
+  /** Jobs placed: their workflows are told to pick the placement up. */
+  placed: { jobId: string; attempt: number }[];
+  /** Running attempts asked to give their resources back. */
+  preempted: { jobId: string; attempt: number; forJobId: string }[];
+  /** Waiting jobs the cycle looked at and left waiting. */
+  waiting: number;
+}
+
+// Postgres error codes a concurrent placement can hit; the whole cycle is retried.
+const RETRYABLE_PLACEMENT_ERRORS = new Set(['23505', '23514', '40001', '40P01']);
+// One scheduling cycle at a time across every process (pg_advisory_xact_lock key).
+const SCHEDULER_LOCK_KEY = 727_001;
+const PLACEMENT_TRIES = 5;
+const TERMINAL = TERMINAL_JOB_STATES as readonly string[];
+
+/**
+ * The scheduling cycle and the placements it decides: each cycle reads its input (cycle-input.ts), plans in
+ * memory (planCycle, libs/ledger) and writes its decisions (cycle-decisions.ts) in one transaction; a job's
+ * workflow and the scheduler read those decisions back here.
+ */
+export class SchedulingStore {
+  // The nodes as the last cycle read them; each cycle reads only the rows changed since.
+  private readonly nodeView = new NodeView();
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * One scheduling cycle (see planCycle): reads the nodes, the tenants and the heads of the waiting
+   * lanes, decides in memory, and writes every placement, wait reason and preemption request in one
+   * transaction. Cycles are serialised across processes by an advisory lock; the node counters'
+   * conditional UPDATE and CHECK constraints and the GPU reservation key still refuse any over-commit.
+   */
+  async runCycle(options: CycleOptions): Promise<CycleOutcome> {
+    for (let tryNumber = 1; ; tryNumber++) {
+      try {
+        return await this.dataSource.transaction((m) => this.cycleOnce(m, options));
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        const retryable = error instanceof PlacementRaceError || (code !== undefined && RETRYABLE_PLACEMENT_ERRORS.has(code));
+        // Lost races are rare (a drain or re-registration in mid-cycle); the retry reads every node again, so
+        // a view that had somehow missed a change cannot make the cycle fail again and again.
+        if (error instanceof PlacementRaceError) this.nodeView.forget();
+        if (!retryable || tryNumber >= PLACEMENT_TRIES) throw error;
+      }
+    }
+  }
+
+  private async cycleOnce(m: EntityManager, options: CycleOptions): Promise<CycleOutcome> {
+    const query = preparedOn(m);
+    const [{ now_ms }] = await query<{ now_ms: number }>(
+      'mlis_cycle_lock',
+      `SELECT pg_advisory_xact_lock(${SCHEDULER_LOCK_KEY}), (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`,
+    );
+    // Read the cycle's input → plan in memory → write the cycle's decisions.
+    const read = await readCycleInput(query, this.nodeView, now_ms, options);
+    return writeCycleDecisions(query, planCycle(read.input), read);
+  }
+
+  // What the cycles decided, as a job's placeJob activity and the scheduler's nudge read it.
+
+  /**
+   * The placement of (job, attempt) if a scheduling cycle made one, else why the job waits.
+   * `examined` is false while no cycle has looked at the job since it was (re)queued.
+   */
+  async placementOf(jobId: string, attempt: number): Promise<PlaceJobResult & { examined: boolean }> {
+    // One read: this runs for every waiting job's safety-net timer.
+    const rows: {
+      state: JobState;
+      pending_reason: PendingReason | null;
+      pending_detail: string | null;
+      queue_position: number | null;
+      assignment_id: string | null;
+      node_id: string;
+      group_name: string;
+      gpu_ids: number[];
+    }[] = await this.dataSource.query(
+      `SELECT j.state, j.pending_reason, j.pending_detail, array_position(q.job_ids, j.id) AS queue_position,
+              a.id AS assignment_id, a.node_id, a.group_name, a.gpu_ids
+       FROM jobs j LEFT JOIN scheduler_queue q ON true LEFT JOIN job_assignments a ON a.job_id = j.id AND a.attempt = $2
+       WHERE j.id = $1`,
+      [jobId, attempt],
+    );
+    if (rows.length === 0) throw new JobRowMissingError(`job ${jobId} not found`);
+    const job = rows[0];
+    if (job.assignment_id !== null) {
+      const placement = {
+        assignmentId: job.assignment_id,
+        attempt,
+        nodeId: job.node_id,
+        group: job.group_name,
+        taskQueue: nodeTaskQueue(job.group_name, job.node_id),
+        gpuIds: job.gpu_ids,
+      };
+      return { placed: true, placement, examined: true };
+    }
+    if (TERMINAL.includes(job.state)) throw new JobNotFoundError(`job ${jobId} already ended ${job.state}`);
+    return {
+      placed: false,
+      pendingReason: job.pending_reason ?? 'queued',
+      detail: job.pending_detail ?? 'not examined by the scheduler yet',
+      queuePosition: job.queue_position,
+      examined: job.pending_reason !== null,
+    };
+  }
+
+  /** A job a cycle did not reach (deep in its lane) waits its turn; marking it stops it asking for more cycles. */
+  async markWaitingTurn(jobId: string, laneWindow: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE jobs SET pending_reason = 'queued', updated_at = now(),
+              pending_detail = 'behind the first ' || $2::int || ' waiting jobs of its tenant at its priority'
+       WHERE id = $1 AND state = 'QUEUED' AND pending_reason IS NULL`,
+      [jobId, laneWindow],
+    );
+  }
+
+  /**
+   * Jobs placed longer ago than `olderThanSeconds` whose node never started them: a dispatched attempt starts or
+   * is LOST within its schedule-to-start timeout, so these workflows most likely missed their placement signal.
+   */
+  async stalePlacements(olderThanSeconds: number, limit: number): Promise<string[]> {
+    const rows: { job_id: string }[] = await this.dataSource.query(
+      `SELECT job_id FROM job_assignments
+       WHERE state = 'PLACED' AND created_at < now() - make_interval(secs => $1)
+       ORDER BY created_at LIMIT $2`,
+      [olderThanSeconds, limit],
+    );
+    return rows.map((row) => row.job_id);
+  }
+}
