@@ -1,4 +1,4 @@
-import { whyUnschedulable, type ClusterShape, type JobRequirements, type NodeShape } from './schedulability';
+import { whyUnschedulable, type ClusterShape, type JobRequirements, type NodeShape } from './admission';
 
 function job(overrides: Partial<JobRequirements> = {}): JobRequirements {
   return { cpuMillis: 1000, memMb: 256, gpu: 0, workerGroup: null, nodeSelector: {}, gpuModel: null, gpuMemoryMb: null, ...overrides };
