@@ -1,2 +1,3 @@
 export * from './placement';
 export * from './scheduler';
+export * from './admission';

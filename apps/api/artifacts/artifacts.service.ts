@@ -12,11 +12,12 @@ import {
   type StagedObject,
 } from '../../../libs/artifacts';
 import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode, type AuditEventInput } from '../../../libs/contracts';
+import { ApiErrorCode } from '../../../libs/contracts';
 import { ArtifactsRepository, type ArtifactRecord, type LiveAssignment } from '../../../libs/db/artifacts.repository';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
-import { mayAccessTenant, type RequestActor } from '../common/actor';
+import { Access } from '../common/access';
+import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import { decodeJobCursor, encodeJobCursor } from '../jobs/jobs-cursor';
@@ -60,14 +61,17 @@ export interface ArtifactOwner {
 @Injectable()
 export class ArtifactsService {
   private readonly logger = new Logger(ArtifactsService.name);
+  private readonly access: Access;
 
   constructor(
     @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
-    @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @Inject(AuditRepository) audit: AuditRepository,
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.access = new Access(audit);
+  }
 
   /**
    * The artifact if the caller may read it. A user: its own tenant's (or any, with the cross-tenant capability
@@ -80,9 +84,8 @@ export class ArtifactsService {
       const { nodeId, incarnation, assignmentId } = caller.worker;
       const live = await this.artifacts.findLiveAssignment(assignmentId, nodeId, incarnation);
       if (record && live && (await this.artifacts.isLinkedToJob(id, live.jobId))) return record;
-    } else {
-      if (record && mayAccessTenant(caller.actor, record.tenantId, 'artifacts:read')) return record;
-      if (record) await this.denyOtherTenant(caller.actor, record.tenantId, 'artifact.read', id);
+    } else if (record && (await this.access.require(caller.actor, record.tenantId, 'artifacts:read', 'artifact.read', `artifact/${id}`))) {
+      return record;
     }
     throw notFound(id);
   }
@@ -138,7 +141,7 @@ export class ArtifactsService {
           expiresAt: expiresInSeconds > 0 ? new Date(Date.now() + expiresInSeconds * 1000) : null,
         });
         if (owner.resultOf) await this.artifacts.linkToJob(manager, owner.resultOf.jobId, inserted.id, 'result');
-        await this.audit.record(this.allowed(caller.actor, 'artifact.upload', inserted), manager);
+        await this.access.allow(caller.actor, { action: 'artifact.upload', resource: `artifact/${inserted.id}`, targetTenant: inserted.tenantId }, manager);
         return inserted;
       });
       return toArtifactResponse(record);
@@ -182,52 +185,23 @@ export class ArtifactsService {
     };
   }
 
-  /** Deletes the artifact (its bytes too when no other artifact shares them); 409 while a waiting or running job uses it. */
+  /**
+   * Deletes the artifact (its bytes too when no other artifact shares them); 409 while a waiting or running job uses it.
+   * Access is decided before the transaction (an artifact never changes tenant), so a denial's row is written outside it.
+   */
   async remove(actor: RequestActor, id: string): Promise<void> {
-    const outcome = await this.artifacts.transaction(async (manager): Promise<{ deleted: boolean; otherTenant?: string }> => {
+    const owner = (await this.artifacts.findById(id))?.tenantId;
+    const grant = owner !== undefined && (await this.access.require(actor, owner, 'artifacts:write', 'artifact.delete', `artifact/${id}`));
+    if (!grant) throw notFound(id);
+    await this.artifacts.transaction(async (manager) => {
       const record = await this.artifacts.lockForDelete(manager, id);
-      if (!record) return { deleted: false };
-      if (!mayAccessTenant(actor, record.tenantId, 'artifacts:write')) return { deleted: false, otherTenant: record.tenantId };
+      if (!record) throw notFound(id);
       if (await this.artifacts.isInUse(manager, id)) {
         throw new DomainError(ApiErrorCode.ArtifactInUse, `artifact ${id} is used by a waiting or running job`);
       }
       await deleteArtifact(this.artifacts, this.store, manager, record);
-      await this.audit.record(this.allowed(actor, 'artifact.delete', record), manager);
-      return { deleted: true };
+      await grant.record(manager);
     });
-    if (outcome.otherTenant !== undefined) await this.denyOtherTenant(actor, outcome.otherTenant, 'artifact.delete', id);
-    if (!outcome.deleted) throw notFound(id);
-  }
-
-  private allowed(actor: RequestActor, action: string, record: ArtifactRecord): AuditEventInput {
-    return {
-      requestId: actor.requestId,
-      actorTenant: actor.kind === 'user' ? actor.tenantId : null,
-      actorSubject: actor.subject,
-      targetTenant: record.tenantId,
-      action,
-      resource: `artifact/${record.id}`,
-      result: 'allow',
-      reason: null,
-    };
-  }
-
-  // Best effort: the caller gets its 404 whether or not the row could be written.
-  private async denyOtherTenant(actor: RequestActor, targetTenant: string, action: string, id: string): Promise<void> {
-    try {
-      await this.audit.record({
-        requestId: actor.requestId,
-        actorTenant: actor.tenantId,
-        actorSubject: actor.subject,
-        targetTenant,
-        action,
-        resource: `artifact/${id}`,
-        result: 'deny',
-        reason: 'other_tenant',
-      });
-    } catch (error) {
-      this.logger.error({ msg: 'audit write failed for a cross-tenant denial', request_id: actor.requestId, error: String(error) });
-    }
   }
 }
 

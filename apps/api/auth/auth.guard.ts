@@ -1,10 +1,12 @@
-import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
 import { TokenRejectedError, TokenVerifier, type VerifiedToken } from '../../../libs/auth/token-verifier';
-import { ApiErrorCode, ASSIGNMENT_HEADER, type AuditEventInput } from '../../../libs/contracts';
+import { ApiErrorCode, ASSIGNMENT_HEADER } from '../../../libs/contracts';
 import { AuditRepository } from '../../../libs/db/audit.repository';
+import { Access } from '../common/access';
+import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { requestIdOf } from '../common/request-context';
 import {
@@ -40,14 +42,16 @@ export class WorkerTokenGuard extends passportGuard(WORKER_JWT_STRATEGY) {}
  */
 @Injectable()
 export class ApiAuthGuard implements CanActivate {
-  private readonly logger = new Logger(ApiAuthGuard.name);
+  private readonly access: Access;
 
   constructor(
     private readonly reflector: Reflector,
     @Inject(UserTokenGuard) private readonly userGuard: UserTokenGuard,
     @Inject(WorkerTokenGuard) private readonly workerGuard: WorkerTokenGuard,
-    @Inject(AuditRepository) private readonly audit: AuditRepository,
-  ) {}
+    @Inject(AuditRepository) audit: AuditRepository,
+  ) {
+    this.access = new Access(audit);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
@@ -89,28 +93,13 @@ export class ApiAuthGuard implements CanActivate {
     return true;
   }
 
-  // Best effort: the request is refused whether or not the audit row could be written.
-  private async deny(
-    req: AuthenticatedRequest,
-    requestId: string,
-    actor: { kind: string; tenantId: string; subject: string } | null,
-    action: string,
-    reason: string,
-  ): Promise<void> {
-    const event: AuditEventInput = {
-      requestId,
-      actorTenant: actor && actor.kind === 'user' ? actor.tenantId : null,
-      actorSubject: actor?.subject ?? null,
-      targetTenant: actor && actor.kind === 'user' ? actor.tenantId : null,
+  // The row names the route; a user's own tenant is the target, a node or an unverified caller has none.
+  private deny(req: AuthenticatedRequest, requestId: string, actor: RequestActor | null, action: string, reason: string): Promise<void> {
+    return this.access.deny(actor ?? { requestId, subject: null }, {
       action,
       resource: `${req.method} ${req.route ? String((req.route as { path?: unknown }).path) : req.path}`,
-      result: 'deny',
+      targetTenant: actor?.kind === 'user' ? actor.tenantId : null,
       reason,
-    };
-    try {
-      await this.audit.record(event);
-    } catch (error) {
-      this.logger.error({ msg: 'audit write failed for a denied request', request_id: requestId, error: String(error) });
-    }
+    });
   }
 }

@@ -9,6 +9,7 @@ import { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import type { JobEntity } from '../../../libs/db/entities/job.entity';
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
+import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError, UnresolvableReferenceError, type ErrorDetail } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
@@ -46,18 +47,22 @@ function sha256Hex(text: string): string {
 @Injectable()
 export class JobArtifactsService {
   private readonly logger = new Logger(JobArtifactsService.name);
+  private readonly access: Access;
 
   constructor(
     @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
-    @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @Inject(AuditRepository) audit: AuditRepository,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.access = new Access(audit);
+  }
 
   /**
    * The ids of the artifacts `params` reference. A malformed reference, a missing artifact and another tenant's
    * all answer 422 artifact_not_found naming the param path (alike: no existence leak across tenants); another
-   * tenant's also leaves a deny row in the audit log.
+   * tenant's also leaves a deny row in the audit log. Only the tenant's own artifacts: the cross-tenant capability
+   * does not let a job of one tenant read another's.
    */
   async inputs(actor: Actor, requestId: string, params: unknown): Promise<string[]> {
     const refs = findArtifactRefs(params);
@@ -76,31 +81,13 @@ export class JobArtifactsService {
       }
       if (!found.has(ref.id)) {
         const owner = (await this.artifacts.findById(ref.id))?.tenantId;
-        if (owner !== undefined && owner !== actor.tenantId) await this.denyOtherTenant(actor, requestId, owner, ref.id);
-        found.set(ref.id, owner === actor.tenantId);
+        const grant = owner !== undefined && (await this.access.require({ ...actor, requestId }, owner, null, 'job.submit', `artifact/${ref.id}`));
+        found.set(ref.id, Boolean(grant));
       }
       if (!found.get(ref.id)) problems.push({ field: ref.path, problem: `artifact ${ref.id} not found` });
     }
     if (problems.length > 0) throw unresolvable(problems);
     return [...found.keys()];
-  }
-
-  // Best effort: the submission is refused whether or not the row could be written.
-  private async denyOtherTenant(actor: Actor, requestId: string, targetTenant: string, artifactId: string): Promise<void> {
-    try {
-      await this.audit.record({
-        requestId,
-        actorTenant: actor.tenantId,
-        actorSubject: actor.subject,
-        targetTenant,
-        action: 'job.submit',
-        resource: `artifact/${artifactId}`,
-        result: 'deny',
-        reason: 'other_tenant',
-      });
-    } catch (error) {
-      this.logger.error({ msg: 'audit write failed for a cross-tenant reference', request_id: requestId, error: String(error) });
-    }
   }
 
   /** Whether params this large (as canonical JSON) are stored as an artifact instead of inline. */

@@ -115,6 +115,6 @@ export class JobsController {
     ApiErrorCode.DependencyUnavailable,
   )
   cancel(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<JobResponseDto> {
-    return this.jobs.cancel(actor, id, actor.requestId);
+    return this.jobs.cancel(actor, id);
   }
 }

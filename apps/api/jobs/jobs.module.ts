@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { JobArtifactsService } from './job-artifacts.service';
+import { JobWorkflows } from './job-workflows';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { SubmissionLimitsService } from './submission-limits.service';
@@ -8,7 +9,7 @@ import { SubmissionLimitsService } from './submission-limits.service';
 @Module({
   imports: [ArtifactsModule],
   controllers: [JobsController],
-  providers: [JobsService, SubmissionLimitsService, JobArtifactsService],
+  providers: [JobsService, SubmissionLimitsService, JobArtifactsService, JobWorkflows],
   exports: [JobsService],
 })
 export class JobsModule {}

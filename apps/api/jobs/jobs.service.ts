@@ -1,29 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../../../libs/config';
-import {
-  ApiErrorCode,
-  CONTROL_TASK_QUEUE,
-  jobWorkflowId,
-  SEARCH_ATTRIBUTES,
-  TERMINAL_JOB_STATES,
-  type AuditEventInput,
-  type JobWorkflowInput,
-  type LogContext,
-} from '../../../libs/contracts';
+import { ApiErrorCode, TERMINAL_JOB_STATES } from '../../../libs/contracts';
 import { IdempotencyKeyTakenError, JobFinishedFeed, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
-import { TenantsRepository } from '../../../libs/db/tenants.repository';
-import type { PriorityClass } from '../../../libs/config';
 import { AuditRepository } from '../../../libs/db/audit.repository';
-import { InvalidParamsError } from '../../../libs/runners/runner';
+import { TenantsRepository } from '../../../libs/db/tenants.repository';
+import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type JobSpec } from '../../../libs/ledger';
 import { getTaskSpec } from '../../../libs/runners/registry';
 import type { Scope } from '../../../libs/auth/claims';
-import { mayAccessTenant, type Actor, type RequestActor } from '../common/actor';
+import { inSpan } from '../../../libs/tracing';
+import { Access, actsAcrossTenants, type Grant } from '../common/access';
+import type { Actor, RequestActor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import { canonicalJson } from './canonical-json';
 import { JobArtifactsService, type JobResultBody, type StagedParams } from './job-artifacts.service';
+import { JobWorkflows } from './job-workflows';
 import { decodeJobCursor, encodeJobCursor } from './jobs-cursor';
 import {
   DEFAULT_CPU,
@@ -36,38 +28,11 @@ import {
   type JobListResponseDto,
   type JobResponseDto,
 } from './jobs.dto';
-import { inSpan, setSpanAttributes } from '../../../libs/tracing';
 import { toJobResponse } from './jobs.mapper';
-import { whyUnschedulable } from './schedulability';
 import { SubmissionLimitsService } from './submission-limits.service';
 
-/** Started by name so the API never loads workflow code; typed by its input. */
-type JobWorkflow = (input: JobWorkflowInput) => Promise<unknown>;
-const JOB_WORKFLOW_TYPE = 'jobWorkflow';
-// The client retries an unreachable server for much longer; a submission holds a database
-// transaction meanwhile, so give up early and answer 503.
-const TEMPORAL_CALL_DEADLINE_MS = 5_000;
 // A long-poll re-reads its job this often even without a notification: a safety net, not the way it normally wakes.
 export const JOB_WAIT_REREAD_MS = 5_000;
-
-/** The part of a submission that decides what runs; an idempotent replay must match it exactly. */
-type JobSpec = Pick<
-  NewJob,
-  | 'taskType'
-  | 'params'
-  | 'cpuMillis'
-  | 'memMb'
-  | 'gpu'
-  | 'priority'
-  | 'priorityClass'
-  | 'mayPreempt'
-  | 'workerGroup'
-  | 'nodeSelector'
-  | 'gpuModel'
-  | 'gpuMemoryMb'
-  | 'maxAttempts'
-  | 'timeoutSeconds'
->;
 
 export interface SubmitResult {
   job: JobResponseDto;
@@ -75,42 +40,47 @@ export interface SubmitResult {
   created: boolean;
 }
 
-function specOf(record: JobRecord): JobSpec {
-  const { job } = record;
-  return {
-    taskType: job.taskType,
-    params: job.params,
-    cpuMillis: job.cpuMillis,
-    memMb: job.memMb,
-    gpu: job.gpu,
-    priority: job.priority,
-    priorityClass: job.priorityClass,
-    mayPreempt: job.mayPreempt,
-    workerGroup: job.workerGroup,
-    nodeSelector: job.nodeSelector,
-    gpuModel: job.gpuModel,
-    gpuMemoryMb: job.gpuMemoryMb,
-    maxAttempts: job.maxAttempts,
-    timeoutSeconds: job.timeoutSeconds,
-  };
+/** A job the actor may act on, with the grant that writes its allow row. */
+interface FoundJob {
+  record: JobRecord;
+  grant: Grant;
 }
 
-/** Admission, the job read model and cancellation. */
+/**
+ * Jobs in the API: orchestrates a submission (limits, the admission policy of libs/ledger, idempotent replay,
+ * artifacts, the insert and the workflow start in one transaction), the job read model and cancellation.
+ */
 @Injectable()
 export class JobsService {
-  private readonly logger = new Logger(JobsService.name);
+  private readonly access: Access;
+  private readonly policy: AdmissionPolicy;
 
   constructor(
     @Inject(JobsRepository) private readonly jobs: JobsRepository,
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
-    @Inject(Client) private readonly client: Client,
+    @Inject(JobWorkflows) private readonly workflows: JobWorkflows,
     @Inject(SubmissionLimitsService) private readonly limits: SubmissionLimitsService,
-    @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @Inject(AuditRepository) audit: AuditRepository,
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @Inject(JobArtifactsService) private readonly jobArtifacts: JobArtifactsService,
     @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
-    @InjectAppConfig() private readonly config: AppConfig,
-  ) {}
+    @InjectAppConfig() config: AppConfig,
+  ) {
+    this.access = new Access(audit);
+    const { scheduling } = config;
+    this.policy = {
+      taskSpec: getTaskSpec,
+      priorityClasses: scheduling.priorityClasses,
+      defaults: {
+        cpu: DEFAULT_CPU,
+        memMb: DEFAULT_MEM_MB,
+        gpu: DEFAULT_GPU,
+        priority: DEFAULT_PRIORITY,
+        maxAttempts: scheduling.defaultMaxAttempts,
+        timeoutSeconds: scheduling.defaultTimeoutSeconds,
+      },
+    };
+  }
 
   /**
    * Accepts a job: checks it can run (and that the artifacts its params reference are the tenant's), then
@@ -152,8 +122,8 @@ export class JobsService {
       const record = await this.jobs.insert(job, async (_record, manager) => {
         if (queueLimit) await this.limits.holdQueuePlace(queueLimit, manager);
         await this.jobArtifacts.attach(manager, job, inputs, params);
-        await this.audit.record(this.allowed(actor, requestId, 'job.submit', job.id, job.tenantId), manager);
-        await this.startWorkflow(job);
+        await this.access.allow({ ...actor, requestId }, { action: 'job.submit', resource: `job/${job.id}`, targetTenant: job.tenantId }, manager);
+        await this.workflows.start(job);
       });
       return { job: toJobResponse(record), created: true };
     } catch (error) {
@@ -173,7 +143,7 @@ export class JobsService {
 
   /** The whole result of a SUCCEEDED job (inline or from its artifact); 409 result_not_available before that. */
   async result(actor: RequestActor, id: string): Promise<JobResultBody> {
-    const { job } = await this.find(actor, id, 'jobs:read', 'job.read');
+    const { job } = (await this.find(actor, id, 'jobs:read', 'job.read')).record;
     if (job.state !== 'SUCCEEDED') {
       throw new DomainError(ApiErrorCode.ResultNotAvailable, `job ${id} is ${job.state}: only a SUCCEEDED job has a result`);
     }
@@ -182,7 +152,7 @@ export class JobsService {
 
   /** The job with its result; another tenant's job is a 404 unless the actor may act across tenants. */
   async get(actor: RequestActor, id: string): Promise<JobResponseDto> {
-    return toJobResponse(await this.find(actor, id, 'jobs:read', 'job.read'));
+    return toJobResponse((await this.find(actor, id, 'jobs:read', 'job.read')).record);
   }
 
   /**
@@ -191,7 +161,7 @@ export class JobsService {
    * process's one LISTEN connection (JobFinishedFeed) and re-reads only when woken or every JOB_WAIT_REREAD_MS.
    */
   async waitForFinal(actor: RequestActor, id: string, waitSeconds: number, abort: AbortSignal): Promise<JobResponseDto> {
-    let record = await this.find(actor, id, 'jobs:read', 'job.read');
+    let { record } = await this.find(actor, id, 'jobs:read', 'job.read');
     const deadline = Date.now() + waitSeconds * 1000;
     let woken = false;
     let wake: () => void = () => undefined;
@@ -253,35 +223,16 @@ export class JobsService {
   }
 
   /** Asks the job's workflow to cancel; it writes CANCELLED once it has released the reservation. */
-  async cancel(actor: RequestActor, id: string, requestId: string): Promise<JobResponseDto> {
-    const record = await this.find(actor, id, 'jobs:cancel', 'job.cancel');
+  async cancel(actor: RequestActor, id: string): Promise<JobResponseDto> {
+    const { record, grant } = await this.find(actor, id, 'jobs:cancel', 'job.cancel');
     this.assertNotFinished(record);
-    try {
-      await this.withDeadline(() => this.client.workflow.getHandle(jobWorkflowId(id)).cancel());
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) {
-        // The workflow closed after our read: the job has just finished.
-        this.assertNotFinished(await this.find(actor, id, 'jobs:cancel', 'job.cancel'));
-        throw error;
-      }
-      this.logger.warn({ msg: 'cancel request failed', job_id: id, error: String(error) });
-      throw new DomainError(ApiErrorCode.DependencyUnavailable, 'could not reach the workflow service to cancel the job');
+    if (!(await this.workflows.cancel(id))) {
+      // The workflow closed after our read: the job has just finished.
+      this.assertNotFinished((await this.find(actor, id, 'jobs:cancel', 'job.cancel')).record);
+      throw new Error(`the workflow of job ${id} has closed but the job is still ${record.job.state}`);
     }
-    await this.audit.record(this.allowed(actor, requestId, 'job.cancel', id, record.job.tenantId));
+    await grant.record();
     return toJobResponse(record);
-  }
-
-  private allowed(actor: Actor, requestId: string, action: string, jobId: string, jobTenant: string): AuditEventInput {
-    return {
-      requestId,
-      actorTenant: actor.tenantId,
-      actorSubject: actor.subject,
-      targetTenant: jobTenant,
-      action,
-      resource: `job/${jobId}`,
-      result: 'allow',
-      reason: null,
-    };
   }
 
   /** Most recent jobs of the tenant, for the console. */
@@ -290,40 +241,20 @@ export class JobsService {
   }
 
   /**
-   * The job, if the actor may see it under `scope`. Another tenant's job answers exactly like a missing
+   * The job, if the actor may act on it under `scope`. Another tenant's job answers exactly like a missing
    * one (no existence leak) but leaves a deny row in the audit log.
    */
-  private async find(actor: RequestActor, id: string, scope: Scope, action: string): Promise<JobRecord> {
+  private async find(actor: RequestActor, id: string, scope: Scope, action: string): Promise<FoundJob> {
     const record = await this.jobs.findById(null, id);
-    if (record && mayAccessTenant(actor, record.job.tenantId, scope)) return record;
-    if (record) await this.denyOtherTenant(actor, record.job.tenantId, action, `job/${id}`);
-    throw new DomainError(ApiErrorCode.JobNotFound, `job ${id} not found`);
+    const grant = record && (await this.access.require(actor, record.job.tenantId, scope, action, `job/${id}`));
+    if (!record || !grant) throw new DomainError(ApiErrorCode.JobNotFound, `job ${id} not found`);
+    return { record, grant };
   }
 
   /** Which tenant a list shows: null for every tenant, undefined for nothing (another tenant, without the capability). */
   private async listedTenant(actor: RequestActor, requested: string | undefined): Promise<string | null | undefined> {
-    if (actor.crossTenant && actor.scopes.has('jobs:read')) return requested ?? null;
-    if (requested === undefined || requested === actor.tenantId) return actor.tenantId;
-    await this.denyOtherTenant(actor, requested, 'job.list', `tenant/${requested}`);
-    return undefined;
-  }
-
-  // Best effort: the caller gets its 404 (or empty page) whether or not the row could be written.
-  private async denyOtherTenant(actor: RequestActor, targetTenant: string, action: string, resource: string): Promise<void> {
-    try {
-      await this.audit.record({
-        requestId: actor.requestId,
-        actorTenant: actor.tenantId,
-        actorSubject: actor.subject,
-        targetTenant,
-        action,
-        resource,
-        result: 'deny',
-        reason: 'other_tenant',
-      });
-    } catch (error) {
-      this.logger.error({ msg: 'audit write failed for a cross-tenant denial', request_id: actor.requestId, error: String(error) });
-    }
+    if (requested === undefined) return actsAcrossTenants(actor, 'jobs:read') ? null : actor.tenantId;
+    return (await this.access.require(actor, requested, 'jobs:read', 'job.list', `tenant/${requested}`)) ? requested : undefined;
   }
 
   private assertNotFinished(record: JobRecord): void {
@@ -332,77 +263,19 @@ export class JobsService {
     }
   }
 
-  /**
-   * Task type and params, checked by the same runner code the node runs. The params are stored as the
-   * user sent them: the node validates them again, and a runner's parsed form is not its input format.
-   */
+  /** The admission policy's verdict on the submission (libs/ledger), as the API's error. */
   private admit(dto: CreateJobDto): JobSpec {
-    const task = getTaskSpec(dto.task_type);
-    if (!task) {
-      throw new DomainError(ApiErrorCode.UnknownTaskType, `unknown task type "${dto.task_type}"`, [
-        { field: 'task_type', problem: 'no runner for this task type' },
-      ]);
-    }
-    const params = dto.params ?? {};
     try {
-      task.validate(params);
+      return admit(dto, this.policy);
     } catch (error) {
-      if (error instanceof InvalidParamsError) {
-        throw new DomainError(ApiErrorCode.InvalidParams, error.message, error.details);
-      }
+      if (error instanceof AdmissionRefused) throw new DomainError(error.code, error.message, error.details);
       throw error;
     }
-    const { scheduling } = this.config;
-    const gpu = dto.gpu ?? DEFAULT_GPU;
-    // A GPU selector on a job without GPUs selects nothing: most likely --gpu was forgotten.
-    const gpuSelectors = (['gpu_model', 'gpu_memory_mb'] as const).filter((field) => dto[field] !== undefined);
-    if (gpu === 0 && gpuSelectors.length > 0) {
-      throw new DomainError(
-        ApiErrorCode.ValidationFailed,
-        `${gpuSelectors.join(' and ')} need gpu > 0`,
-        gpuSelectors.map((field) => ({ field, problem: 'only meaningful with gpu > 0' })),
-      );
-    }
-    const priorityClass = this.priorityClass(dto);
-    return {
-      taskType: dto.task_type,
-      params,
-      cpuMillis: (dto.cpu ?? DEFAULT_CPU) * 1000,
-      memMb: dto.mem_mb ?? DEFAULT_MEM_MB,
-      gpu,
-      priority: priorityClass?.priority ?? dto.priority ?? DEFAULT_PRIORITY,
-      priorityClass: priorityClass?.name ?? null,
-      mayPreempt: priorityClass?.preempting ?? false,
-      workerGroup: dto.worker_group ?? null,
-      nodeSelector: dto.node_selector ?? {},
-      gpuModel: dto.gpu_model ?? null,
-      gpuMemoryMb: dto.gpu_memory_mb ?? null,
-      maxAttempts: dto.max_attempts ?? scheduling.defaultMaxAttempts,
-      timeoutSeconds: dto.timeout_seconds ?? scheduling.defaultTimeoutSeconds,
-    };
-  }
-
-  /** The configured class a submission names; a priority and a class together are two answers to one question. */
-  private priorityClass(dto: CreateJobDto): PriorityClass | null {
-    if (dto.priority_class === undefined) return null;
-    if (dto.priority !== undefined) {
-      throw new DomainError(ApiErrorCode.ValidationFailed, 'give priority or priority_class, not both', [
-        { field: 'priority_class', problem: 'cannot be combined with priority' },
-      ]);
-    }
-    const classes = this.config.scheduling.priorityClasses;
-    const found = classes.find((candidate) => candidate.name === dto.priority_class);
-    if (!found) {
-      throw new DomainError(ApiErrorCode.ValidationFailed, `unknown priority_class "${dto.priority_class}"; the classes are ${classes.map((c) => c.name).join(', ')}`, [
-        { field: 'priority_class', problem: `one of ${classes.map((c) => c.name).join(', ')}` },
-      ]);
-    }
-    return found;
   }
 
   /** Params compare by the sha256 of their canonical JSON, so offloaded params compare without being read back. */
   private async replay(earlier: JobRecord, spec: JobSpec, paramsJson: string): Promise<SubmitResult> {
-    const before = { ...specOf(earlier), params: await this.jobArtifacts.paramsDigest(earlier.job) };
+    const before = { ...specOf(earlier.job), params: await this.jobArtifacts.paramsDigest(earlier.job) };
     const now = { ...spec, params: this.jobArtifacts.digestOf(paramsJson) };
     if (canonicalJson(before) !== canonicalJson(now)) {
       throw new DomainError(
@@ -432,46 +305,5 @@ export class JobsService {
       tenantMaxGpus: tenant?.maxGpus ?? null,
     });
     if (problem) throw new DomainError(ApiErrorCode.Unschedulable, problem.message, problem.details);
-  }
-
-  private withDeadline<T>(call: () => Promise<T>): Promise<T> {
-    return this.client.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, call);
-  }
-
-  private async startWorkflow(job: NewJob): Promise<void> {
-    const { scheduling } = this.config;
-    const input: JobWorkflowInput = {
-      jobId: job.id,
-      tenantId: job.tenantId,
-      taskType: job.taskType,
-      params: job.params,
-      paramsArtifactId: job.paramsArtifactId,
-      maxAttempts: job.maxAttempts,
-      timeoutSeconds: job.timeoutSeconds,
-      leaseSeconds: scheduling.leaseSeconds,
-      scheduleToStartSeconds: scheduling.scheduleToStartSeconds,
-      capacityRetrySeconds: scheduling.capacityRetrySeconds,
-    };
-    setSpanAttributes({ 'mlis.job_id': job.id });
-    try {
-      await this.withDeadline(() =>
-        this.client.workflow.start<JobWorkflow>(JOB_WORKFLOW_TYPE, {
-          taskQueue: CONTROL_TASK_QUEUE,
-          workflowId: jobWorkflowId(job.id),
-          args: [input],
-          // Read by the workflow's interceptor, which hands it to every activity's log lines.
-          memo: { request_id: job.requestId ?? undefined, tenant: job.tenantId } satisfies LogContext,
-          typedSearchAttributes: [
-            { key: SEARCH_ATTRIBUTES.tenant, value: job.tenantId },
-            { key: SEARCH_ATTRIBUTES.taskType, value: job.taskType },
-            { key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' },
-          ],
-        }),
-      );
-    } catch (error) {
-      // Thrown inside the insert transaction: the job row is rolled back with it.
-      this.logger.error({ msg: 'starting the job workflow failed', job_id: job.id, error: String(error) });
-      throw new DomainError(ApiErrorCode.DependencyUnavailable, 'the workflow service is unavailable; the job was not accepted');
-    }
   }
 }

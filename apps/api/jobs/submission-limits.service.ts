@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
+import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
 import { validationFailed } from '../common/validation';
@@ -46,12 +47,14 @@ export interface QueueLimit {
  */
 @Injectable()
 export class SubmissionLimitsService {
-  private readonly logger = new Logger(SubmissionLimitsService.name);
+  private readonly access: Access;
 
   constructor(
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
-    @Inject(AuditRepository) private readonly audit: AuditRepository,
-  ) {}
+    @Inject(AuditRepository) audit: AuditRepository,
+  ) {
+    this.access = new Access(audit);
+  }
 
   /**
    * Throws 400 for oversized params, 429 (with Retry-After, audited) when the rate is used up. Returns the
@@ -106,20 +109,7 @@ export class SubmissionLimitsService {
   }
 
   /** Best effort: the request is refused whether or not its denial row is written. */
-  async deny(actor: Actor, requestId: string, reason: string): Promise<void> {
-    try {
-      await this.audit.record({
-        requestId,
-        actorTenant: actor.tenantId,
-        actorSubject: actor.subject,
-        targetTenant: actor.tenantId,
-        action: 'job.submit',
-        resource: 'jobs',
-        result: 'deny',
-        reason,
-      });
-    } catch (error) {
-      this.logger.error({ msg: 'audit write for a denial failed', request_id: requestId, reason, error: String(error) });
-    }
+  deny(actor: Actor, requestId: string, reason: string): Promise<void> {
+    return this.access.deny({ ...actor, requestId }, { action: 'job.submit', resource: 'jobs', targetTenant: actor.tenantId, reason });
   }
 }

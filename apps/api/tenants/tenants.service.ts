@@ -4,6 +4,7 @@ import { ApiErrorCode } from '../../../libs/contracts';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { TenantExistsError, TenantsRepository, type TenantChanges, type TenantRecord } from '../../../libs/db/tenants.repository';
 import type { GroupLimits } from '../../../libs/ledger';
+import { Access, type AuditEntry } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
@@ -49,11 +50,15 @@ function limitsOf(dto: CreateTenantDto | UpdateTenantDto): TenantChanges {
 /** Tenant administration; every change is audited in the transaction that makes it. */
 @Injectable()
 export class TenantsService {
+  private readonly access: Access;
+
   constructor(
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
-    @Inject(AuditRepository) private readonly audit: AuditRepository,
+    @Inject(AuditRepository) audit: AuditRepository,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.access = new Access(audit);
+  }
 
   async create(actor: Actor, dto: CreateTenantDto, requestId: string): Promise<TenantResponseDto> {
     const limits = limitsOf(dto);
@@ -73,7 +78,7 @@ export class TenantsService {
             Object.entries(limits.groupLimits ?? {}).filter((entry): entry is [string, GroupLimits] => entry[1] !== null),
           ),
         },
-        (manager, record) => this.audit.record(this.allow(actor, requestId, 'tenant.create', record), manager),
+        (manager, record) => this.access.allow({ ...actor, requestId }, this.change('tenant.create', record), manager),
       );
       return toResponse(tenant);
     } catch (error) {
@@ -87,7 +92,7 @@ export class TenantsService {
     this.checkGroups(limits);
     // A null name, like an absent one, leaves the name as it is (the column is NOT NULL).
     const tenant = await this.tenants.update(id, { ...limits, name: dto.name ?? undefined }, (manager, record) =>
-      this.audit.record(this.allow(actor, requestId, 'tenant.update', record, dto), manager),
+      this.access.allow({ ...actor, requestId }, this.change('tenant.update', record, dto), manager),
     );
     if (!tenant) throw this.notFound(id);
     return toResponse(tenant);
@@ -119,22 +124,13 @@ export class TenantsService {
   }
 
   // The reason column of an allowed change lists what changed, so quota changes are readable in the log.
-  private allow(actor: Actor, requestId: string, action: string, tenant: TenantRecord, changes?: UpdateTenantDto) {
+  private change(action: string, tenant: TenantRecord, changes?: UpdateTenantDto): AuditEntry {
     const changed = changes
       ? Object.entries(changes)
           .filter(([, value]) => value !== undefined)
           .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
           .join(' ')
       : null;
-    return {
-      requestId,
-      actorTenant: actor.tenantId,
-      actorSubject: actor.subject,
-      targetTenant: tenant.id,
-      action,
-      resource: `tenant/${tenant.id}`,
-      result: 'allow' as const,
-      reason: changed || null,
-    };
+    return { action, resource: `tenant/${tenant.id}`, targetTenant: tenant.id, reason: changed || null };
   }
 }

@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import type { AuditRecorder } from '../../../libs/contracts';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { AuditRepository } from '../../../libs/db/audit.repository';
+import { Access } from '../common/access';
 import { DomainError } from '../common/domain-error';
 import { requestIdOf } from '../common/request-context';
 import { WorkerCredentials } from './worker-credentials';
@@ -20,13 +20,15 @@ export const BootstrapAction = (action: 'node.register' | 'token.renew') => SetM
  */
 @Injectable()
 export class BootstrapCredentialGuard implements CanActivate {
-  private readonly logger = new Logger(BootstrapCredentialGuard.name);
+  private readonly access: Access;
 
   constructor(
     private readonly credentials: WorkerCredentials,
-    @Inject(AuditRepository) private readonly audit: AuditRecorder,
+    @Inject(AuditRepository) audit: AuditRepository,
     private readonly reflector: Reflector,
-  ) {}
+  ) {
+    this.access = new Access(audit);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
@@ -35,19 +37,16 @@ export class BootstrapCredentialGuard implements CanActivate {
     if (refusal === null) return true;
     const action = this.reflector.get<string | undefined>(BOOTSTRAP_ACTION, context.getHandler()) ?? 'node.register';
     const nodeId = (req.params as { id?: unknown } | undefined)?.id ?? (req.body as { node_id?: unknown } | undefined)?.node_id;
-    const requestId = requestIdOf(http.getResponse<Response>());
-    // Best effort: the request is refused whether or not the row could be written.
-    await this.audit.record({
-      requestId,
-      actorTenant: null,
-      actorSubject: null,
-      targetTenant: null,
-      action,
-      // Only a well-formed id goes into the row: the body is unvalidated here.
-      resource: typeof nodeId === 'string' && NAME_PATTERN.test(nodeId) ? `node/${nodeId}` : `${req.method} ${(req.route as { path?: string } | undefined)?.path ?? '/v1/internal/nodes'}`,
-      result: 'deny',
-      reason: refusal,
-    }).catch((error: unknown) => this.logger.error({ msg: 'audit write failed for a refused registration', request_id: requestId, error: String(error) }));
+    await this.access.deny(
+      { requestId: requestIdOf(http.getResponse<Response>()), subject: null },
+      {
+        action,
+        // Only a well-formed id goes into the row: the body is unvalidated here.
+        resource: typeof nodeId === 'string' && NAME_PATTERN.test(nodeId) ? `node/${nodeId}` : `${req.method} ${(req.route as { path?: string } | undefined)?.path ?? '/v1/internal/nodes'}`,
+        targetTenant: null,
+        reason: refusal,
+      },
+    );
     throw new DomainError(ApiErrorCode.InvalidBootstrapCredential, 'node registration needs the worker bootstrap secret as a bearer credential');
   }
 }

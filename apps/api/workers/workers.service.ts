@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode, nodeTaskQueue, type AuditRecorder } from '../../../libs/contracts';
+import { ApiErrorCode, nodeTaskQueue } from '../../../libs/contracts';
 import { NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { Scheduler } from '../../../libs/temporal';
+import { Access } from '../common/access';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import type { RequestActor } from '../common/actor';
@@ -24,14 +25,17 @@ import { toNodeResponse, toWorkerGroupResponse } from './workers.mapper';
 @Injectable()
 export class WorkersService implements OnApplicationBootstrap {
   private readonly logger = new Logger(WorkersService.name);
+  private readonly access: Access;
 
   constructor(
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
     @Inject(Scheduler) private readonly scheduler: Scheduler,
-    @Inject(AuditRepository) private readonly audit: AuditRecorder,
+    @Inject(AuditRepository) audit: AuditRepository,
     private readonly credentials: WorkerCredentials,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.access = new Access(audit);
+  }
 
   /** Nodes can only register into configured groups; make sure they exist. */
   async onApplicationBootstrap(): Promise<void> {
@@ -76,11 +80,10 @@ export class WorkersService implements OnApplicationBootstrap {
       }
       throw error;
     }
-    const subject = `node:${dto.node_id}`;
     const workerToken = this.credentials.mintToken(dto.node_id, incarnation);
-    const row = { requestId, actorTenant: null, actorSubject: subject, targetTenant: null, resource: `node/${dto.node_id}`, result: 'allow', reason: null } as const;
-    await this.audit.record({ ...row, action: 'node.register' });
-    await this.audit.record({ ...row, action: 'token.mint' });
+    const node = { requestId, subject: `node:${dto.node_id}` };
+    await this.access.allow(node, { action: 'node.register', resource: `node/${dto.node_id}`, targetTenant: null });
+    await this.access.allow(node, { action: 'token.mint', resource: `node/${dto.node_id}`, targetTenant: null });
     // Not awaited: the node is registered whether or not Temporal takes the signals right now.
     void this.wakeWaitingJobs(dto.node_id);
     return {
@@ -117,16 +120,7 @@ export class WorkersService implements OnApplicationBootstrap {
   async renewToken(nodeId: string, dto: HeartbeatDto, requestId: string): Promise<WorkerTokenResponseDto> {
     await this.heartbeat(nodeId, dto);
     const workerToken = this.credentials.mintToken(nodeId, dto.incarnation);
-    await this.audit.record({
-      requestId,
-      actorTenant: null,
-      actorSubject: `node:${nodeId}`,
-      targetTenant: null,
-      action: 'token.mint',
-      resource: `node/${nodeId}`,
-      result: 'allow',
-      reason: 'renewal',
-    });
+    await this.access.allow({ requestId, subject: `node:${nodeId}` }, { action: 'token.mint', resource: `node/${nodeId}`, targetTenant: null, reason: 'renewal' });
     return { node_id: nodeId, incarnation: dto.incarnation, worker_token: workerToken };
   }
 
@@ -139,16 +133,7 @@ export class WorkersService implements OnApplicationBootstrap {
     if (!(await this.nodes.setNodeDraining(nodeId, draining))) {
       throw new DomainError(ApiErrorCode.NodeDead, `node ${nodeId} is DEAD; it must register again before it can be ${draining ? 'drained' : 'undrained'}`);
     }
-    await this.audit.record({
-      requestId: actor.requestId,
-      actorTenant: actor.tenantId,
-      actorSubject: actor.subject,
-      targetTenant: null,
-      action: draining ? 'node.drain' : 'node.undrain',
-      resource: `node/${nodeId}`,
-      result: 'allow',
-      reason: null,
-    });
+    await this.access.allow(actor, { action: draining ? 'node.drain' : 'node.undrain', resource: `node/${nodeId}`, targetTenant: null });
     if (!draining) await this.wakeWaitingJobs(nodeId);
     return toNodeResponse((await this.nodes.findById(nodeId))!, await this.nodes.gpuReservations(nodeId));
   }

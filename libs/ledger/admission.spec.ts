@@ -1,4 +1,6 @@
-import { whyUnschedulable, type ClusterShape, type JobRequirements, type NodeShape } from './schedulability';
+import { ApiErrorCode } from '../contracts';
+import { InvalidParamsError, type TaskSpec } from '../runners/runner';
+import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type ClusterShape, type JobRequirements, type NodeShape, type Submission } from './admission';
 
 function job(overrides: Partial<JobRequirements> = {}): JobRequirements {
   return { cpuMillis: 1000, memMb: 256, gpu: 0, workerGroup: null, nodeSelector: {}, gpuModel: null, gpuMemoryMb: null, ...overrides };
@@ -100,5 +102,117 @@ describe(whyUnschedulable.name, () => {
     const both = whyUnschedulable(job({ cpuMillis: 8000, memMb: 4096 }), split);
     expect(both?.message).toBe('no node registered with 8 CPUs has 4096 MiB of memory (the most any has: 1024)');
     expect(both?.details[0].field).toBe('mem_mb');
+  });
+});
+
+// A task type whose params need a positive `seconds`, like the sleep runner's.
+const timed: TaskSpec = {
+  taskType: 'timed',
+  description: 'needs seconds',
+  validate(params) {
+    const { seconds } = params as { seconds?: unknown };
+    if (typeof seconds !== 'number' || seconds <= 0) throw new InvalidParamsError('seconds must be a positive number', [{ field: 'params.seconds', problem: 'a positive number' }]);
+    return params;
+  },
+};
+
+const policy: AdmissionPolicy = {
+  taskSpec: (taskType) => (taskType === timed.taskType ? timed : undefined),
+  priorityClasses: [
+    { name: 'batch', priority: -10, preempting: false },
+    { name: 'urgent', priority: 100, preempting: true },
+  ],
+  defaults: { cpu: 1, memMb: 256, gpu: 0, priority: 0, maxAttempts: 3, timeoutSeconds: 600 },
+};
+
+function submission(overrides: Partial<Submission> = {}): Submission {
+  return { task_type: 'timed', params: { seconds: 1 }, ...overrides };
+}
+
+function refusalOf(request: Submission): AdmissionRefused {
+  try {
+    admit(request, policy);
+  } catch (error) {
+    if (error instanceof AdmissionRefused) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe(admit.name, () => {
+  it('fills what the submission leaves out from the policy, keeping the params as sent', () => {
+    expect(admit(submission(), policy)).toEqual({
+      taskType: 'timed',
+      params: { seconds: 1 },
+      cpuMillis: 1000,
+      memMb: 256,
+      gpu: 0,
+      priority: 0,
+      priorityClass: null,
+      mayPreempt: false,
+      workerGroup: null,
+      nodeSelector: {},
+      gpuModel: null,
+      gpuMemoryMb: null,
+      maxAttempts: 3,
+      timeoutSeconds: 600,
+    });
+    const full = admit(
+      submission({ cpu: 4, mem_mb: 1024, gpu: 2, priority: 7, worker_group: 'gpu', node_selector: { zone: 'eu-1' }, gpu_model: 'A100', gpu_memory_mb: 40_960, max_attempts: 1, timeout_seconds: 30 }),
+      policy,
+    );
+    expect(full).toMatchObject({ cpuMillis: 4000, memMb: 1024, gpu: 2, priority: 7, workerGroup: 'gpu', nodeSelector: { zone: 'eu-1' }, gpuModel: 'A100', gpuMemoryMb: 40_960, maxAttempts: 1, timeoutSeconds: 30 });
+  });
+
+  it('refuses a task type without a runner, and params its runner refuses, with the runner\'s details', () => {
+    const unknown = refusalOf(submission({ task_type: 'nope' }));
+    expect(unknown).toMatchObject({ code: ApiErrorCode.UnknownTaskType, message: 'unknown task type "nope"', details: [{ field: 'task_type', problem: 'no runner for this task type' }] });
+    const invalid = refusalOf(submission({ params: { seconds: -1 } }));
+    expect(invalid).toMatchObject({ code: ApiErrorCode.InvalidParams, message: 'seconds must be a positive number', details: [{ field: 'params.seconds', problem: 'a positive number' }] });
+    // Absent params are checked as {}.
+    expect(refusalOf(submission({ params: undefined })).code).toBe(ApiErrorCode.InvalidParams);
+  });
+
+  it('lets an unexpected error of a runner through as it is', () => {
+    const bug = (): never => {
+      throw new TypeError('bug');
+    };
+    const broken: AdmissionPolicy = { ...policy, taskSpec: () => ({ ...timed, validate: bug }) };
+    expect(() => admit(submission(), broken)).toThrow(TypeError);
+  });
+
+  it('refuses GPU selectors on a job without GPUs, naming each', () => {
+    const both = refusalOf(submission({ gpu_model: 'A100', gpu_memory_mb: 1024 }));
+    expect(both).toMatchObject({
+      code: ApiErrorCode.ValidationFailed,
+      message: 'gpu_model and gpu_memory_mb need gpu > 0',
+      details: [
+        { field: 'gpu_model', problem: 'only meaningful with gpu > 0' },
+        { field: 'gpu_memory_mb', problem: 'only meaningful with gpu > 0' },
+      ],
+    });
+    expect(refusalOf(submission({ gpu: 0, gpu_memory_mb: 1024 })).details).toEqual([{ field: 'gpu_memory_mb', problem: 'only meaningful with gpu > 0' }]);
+  });
+
+  it('takes priority and preemption from a configured class, never together with a priority', () => {
+    expect(admit(submission({ priority_class: 'urgent' }), policy)).toMatchObject({ priority: 100, priorityClass: 'urgent', mayPreempt: true });
+    expect(admit(submission({ priority_class: 'batch' }), policy)).toMatchObject({ priority: -10, priorityClass: 'batch', mayPreempt: false });
+    expect(refusalOf(submission({ priority_class: 'urgent', priority: 5 }))).toMatchObject({
+      code: ApiErrorCode.ValidationFailed,
+      message: 'give priority or priority_class, not both',
+      details: [{ field: 'priority_class', problem: 'cannot be combined with priority' }],
+    });
+    expect(refusalOf(submission({ priority_class: 'vip' }))).toMatchObject({
+      code: ApiErrorCode.ValidationFailed,
+      message: 'unknown priority_class "vip"; the classes are batch, urgent',
+      details: [{ field: 'priority_class', problem: 'one of batch, urgent' }],
+    });
+  });
+});
+
+describe(specOf.name, () => {
+  it('keeps only what decides what runs, so a stored job compares with a new submission', () => {
+    const spec = admit(submission({ gpu: 1, gpu_model: 'T4' }), policy);
+    expect(specOf({ ...spec, id: 'job-1', tenantId: 'acme', createdAt: new Date() } as typeof spec)).toEqual(spec);
   });
 });

@@ -1,0 +1,82 @@
+import { Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { Scope } from '../../../libs/auth/claims';
+import type { AuditEventInput } from '../../../libs/contracts';
+import type { AuditRepository } from '../../../libs/db/audit.repository';
+import type { Actor, RequestActor } from './actor';
+
+/** Who an audit row names as acting: a verified caller, or (before anyone is verified) the request and a node's subject when known. */
+export type AuditCaller = RequestActor | { requestId: string; subject: string | null };
+
+/** What an audit row records beyond who acted and whether it was allowed. */
+export interface AuditEntry {
+  action: string;
+  /** What was acted on, e.g. `job/<id>`, `tenant/<id>`, or the route for a refused request. */
+  resource: string;
+  targetTenant: string | null;
+  /** Why it was denied; for an allowed change, what changed (or nothing). */
+  reason?: string | null;
+}
+
+/** The one way an audit row is built: only a user acts for a tenant, nodes and unverified callers for none. */
+function auditEvent(caller: AuditCaller, result: 'allow' | 'deny', entry: AuditEntry): AuditEventInput {
+  return {
+    requestId: caller.requestId,
+    actorTenant: 'kind' in caller && caller.kind === 'user' ? caller.tenantId : null,
+    actorSubject: caller.subject,
+    targetTenant: entry.targetTenant,
+    action: entry.action,
+    resource: entry.resource,
+    result,
+    reason: entry.reason ?? null,
+  };
+}
+
+/** Whether the actor may act on every tenant's resources under `scope`: the cross-tenant capability plus the scope. */
+export function actsAcrossTenants(actor: Actor, scope: Scope): boolean {
+  return actor.crossTenant && actor.scopes.has(scope);
+}
+
+/** An allowed action; its allow row is written where the change it records commits (reads write none). */
+export interface Grant {
+  /** Inside `manager`'s transaction when given; throws when the row cannot be written, failing the change with it. */
+  record(manager?: EntityManager): Promise<void>;
+}
+
+/**
+ * Tenant access and the audit log in one place (after immich's `requireAccess`): who may act on which tenant's
+ * resources, and the allow and deny rows that record it. Built over the API's audit repository by each service.
+ */
+export class Access {
+  private readonly logger = new Logger(Access.name);
+
+  constructor(private readonly audit: Pick<AuditRepository, 'record'>) {}
+
+  /**
+   * Whether `actor` may do `action` on `resource` of `tenant`: its own tenant's, or another's with `scope` and the
+   * cross-tenant capability (a null scope: its own tenant's only). A denial writes a deny row `other_tenant`
+   * (best effort) and answers null; the caller answers it like a missing resource, so nothing leaks across tenants.
+   */
+  async require(actor: RequestActor, tenant: string, scope: Scope | null, action: string, resource: string): Promise<Grant | null> {
+    const entry = { action, resource, targetTenant: tenant };
+    if (actor.tenantId === tenant || (scope !== null && actsAcrossTenants(actor, scope))) {
+      return { record: (manager) => this.allow(actor, entry, manager) };
+    }
+    await this.deny(actor, { ...entry, reason: 'other_tenant' });
+    return null;
+  }
+
+  /** Writes an allow row, inside `manager`'s transaction when given; throws when it cannot, so the change fails with it. */
+  async allow(caller: AuditCaller, entry: AuditEntry, manager?: EntityManager): Promise<void> {
+    await this.audit.record(auditEvent(caller, 'allow', entry), manager);
+  }
+
+  /** Writes a deny row. Best effort: the request is refused whether or not the row could be written. */
+  async deny(caller: AuditCaller, entry: AuditEntry): Promise<void> {
+    try {
+      await this.audit.record(auditEvent(caller, 'deny', entry));
+    } catch (error) {
+      this.logger.error({ msg: 'audit write failed for a denial', request_id: caller.requestId, action: entry.action, reason: entry.reason, error: String(error) });
+    }
+  }
+}
