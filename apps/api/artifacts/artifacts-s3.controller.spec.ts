@@ -77,5 +77,6 @@ describe('artifacts API on the s3 backend', () => {
 
     await request(t.app.getHttpServer()).delete(`/v1/artifacts/${created.body.id}`).set('Authorization', `Bearer ${token}`).expect(204);
     expect(await keys()).toEqual([]);
-  });
+    // ~50 MiB through moto (a Python server) and back: seconds on a quiet machine, more when the cores are shared.
+  }, 60_000);
 });
