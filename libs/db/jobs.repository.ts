@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import type { JobState } from '../contracts';
+import type { JobSpec } from '../ledger';
 import { JobAssignmentEntity } from './entities/job-assignment.entity';
 import { JobEntity } from './entities/job.entity';
 
@@ -10,26 +11,13 @@ export class JobNotFoundError extends Error {}
 export class JobRowMissingError extends JobNotFoundError {}
 
 /** What the API writes when it accepts a job; the workflow owns every later change. */
-export interface NewJob {
+/** A submission the admission policy accepted, as the API inserts it. */
+export interface NewJob extends JobSpec {
   id: string;
   tenantId: string;
   submittedBy: string;
-  taskType: string;
-  /** `{}` when paramsArtifactId holds them. */
-  params: Record<string, unknown>;
+  /** Set when the params travel as an artifact; `params` is then `{}`. */
   paramsArtifactId: string | null;
-  cpuMillis: number;
-  memMb: number;
-  gpu: number;
-  priority: number;
-  priorityClass: string | null;
-  mayPreempt: boolean;
-  workerGroup: string | null;
-  nodeSelector: Record<string, string>;
-  gpuModel: string | null;
-  gpuMemoryMb: number | null;
-  maxAttempts: number;
-  timeoutSeconds: number;
   idempotencyKey: string | null;
   requestId: string | null;
 }
