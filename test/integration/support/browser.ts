@@ -7,7 +7,8 @@ import { env } from './api';
 import { ROOT } from './stack-env';
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const SCREENSHOTS = join(ROOT, 'docs/console');
+// A test run leaves the committed screenshots alone; MLIS_UPDATE_SCREENSHOTS=1 refreshes the README's (docs/console).
+export const SCREENSHOTS = join(ROOT, process.env.MLIS_UPDATE_SCREENSHOTS === '1' ? 'docs/console' : '.mlis/console-screenshots');
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Debian's chromium, headless (scripts/install-chromium.sh puts it there; npm test runs that first). */
@@ -55,7 +56,7 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
-/** Checks a page with axe in both themes and writes a screenshot of each to docs/console/<name>-<theme>.png. */
+/** Checks a page with axe in both themes and writes a screenshot of each to SCREENSHOTS/<name>-<theme>.png. */
 export async function auditPage(page: Page, name: string): Promise<Record<Theme, AxeViolation[]>> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const found = {} as Record<Theme, AxeViolation[]>;
