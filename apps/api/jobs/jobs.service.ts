@@ -5,7 +5,7 @@ import { ApiErrorCode, TERMINAL_JOB_STATES } from '../../../libs/contracts';
 import { IdempotencyKeyTakenError, JobFinishedFeed, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
-import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type JobSpec } from '../../../libs/ledger';
+import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type JobSpec } from '../../../libs/scheduling';
 import { getTaskSpec } from '../../../libs/runners/registry';
 import type { Scope } from '../../../libs/auth/claims';
 import { inSpan } from '../../../libs/tracing';
@@ -47,7 +47,7 @@ interface FoundJob {
 }
 
 /**
- * Jobs in the API: orchestrates a submission (limits, the admission policy of libs/ledger, idempotent replay,
+ * Jobs in the API: orchestrates a submission (limits, the admission policy of libs/scheduling, idempotent replay,
  * artifacts, the insert and the workflow start in one transaction), the job read model and cancellation.
  */
 @Injectable()
@@ -263,7 +263,7 @@ export class JobsService {
     }
   }
 
-  /** The admission policy's verdict on the submission (libs/ledger), as the API's error. */
+  /** The admission policy's verdict on the submission (libs/scheduling), as the API's error. */
   private admit(dto: CreateJobDto): JobSpec {
     try {
       return admit(dto, this.policy);

@@ -3,7 +3,7 @@ import type { AppConfig } from '../../../libs/config';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { TenantExistsError, TenantsRepository, type TenantChanges, type TenantRecord } from '../../../libs/db/tenants.repository';
-import type { GroupLimits } from '../../../libs/ledger';
+import type { GroupLimits } from '../../../libs/scheduling';
 import { Access, type AuditEntry } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError } from '../common/domain-error';

@@ -9,7 +9,7 @@ import {
   type TenantsRepository,
   type TokenTake,
 } from '../../../libs/db/tenants.repository';
-import type { GroupLimits } from '../../../libs/ledger';
+import type { GroupLimits } from '../../../libs/scheduling';
 
 type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 

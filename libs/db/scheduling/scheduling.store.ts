@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { nodeTaskQueue, TERMINAL_JOB_STATES, type JobState, type PendingReason, type PlaceJobResult } from '../../contracts';
-import { planCycle } from '../../ledger';
+import { planCycle } from '../../scheduling';
 import { JobNotFoundError, JobRowMissingError } from '../jobs.repository';
 import { readCycleInput } from './cycle-input';
 import { PlacementRaceError, writeCycleDecisions } from './cycle-decisions';
@@ -33,7 +33,7 @@ const TERMINAL = TERMINAL_JOB_STATES as readonly string[];
 
 /**
  * The scheduling cycle and the placements it decides: each cycle reads its input (cycle-input.ts), plans in
- * memory (planCycle, libs/ledger) and writes its decisions (cycle-decisions.ts) in one transaction; a job's
+ * memory (planCycle, libs/scheduling) and writes its decisions (cycle-decisions.ts) in one transaction; a job's
  * workflow and the scheduler read those decisions back here.
  */
 export class SchedulingStore {

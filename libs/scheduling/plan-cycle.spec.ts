@@ -1,4 +1,4 @@
-import { planCycle, weightedDominantShare, type CycleInput, type RunningAssignment, type SchedulerNode, type TenantPolicy, type WaitingJob } from './scheduler';
+import { planCycle, weightedDominantShare, type CycleInput, type RunningAssignment, type SchedulerNode, type TenantPolicy, type WaitingJob } from './plan-cycle';
 
 const A100 = (count: number) => Array.from({ length: count }, (_, index) => ({ index, model: 'A100', memoryMb: 40_960 }));
 

@@ -1,3 +1,3 @@
 export * from './placement';
-export * from './scheduler';
+export * from './plan-cycle';
 export * from './admission';
