@@ -47,14 +47,13 @@ describe('API fuzzing from the OpenAPI document (schemathesis, all checks)', () 
         '--max-examples', String(MAX_EXAMPLES),
         '--seed', String(SEED),
         '--header', `Authorization: Bearer ${tokenFor({ tenant: TENANT, sub: 'fuzzer' })}`,
-        '--request-timeout', '10',
         '--report',
         'junit',
         '--report-junit-path',
         junit,
         '--no-color',
       ],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: join(ROOT, 'test/fuzz/hooks.py') } },
     );
     const output = `${run.stdout}\n${run.stderr}`;
     // The summary goes to the log for docs/validation; the failures in full when there are any.

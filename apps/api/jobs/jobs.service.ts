@@ -393,7 +393,7 @@ export class JobsService {
     const classes = this.config.scheduling.priorityClasses;
     const found = classes.find((candidate) => candidate.name === dto.priority_class);
     if (!found) {
-      throw new DomainError(ApiErrorCode.ValidationFailed, `unknown priority_class "${dto.priority_class}"; the classes are ${classes.map((c) => c.name).join(', ')}`, [
+      throw new DomainError(ApiErrorCode.UnknownPriorityClass, `unknown priority_class "${dto.priority_class}"; the classes are ${classes.map((c) => c.name).join(', ')}`, [
         { field: 'priority_class', problem: `one of ${classes.map((c) => c.name).join(', ')}` },
       ]);
     }
