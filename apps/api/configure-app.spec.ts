@@ -102,13 +102,18 @@ describe(configureApp.name, () => {
   });
 
   it.each([
-    ['in a params string', { task_type: 'echo', params: { text: 'a\u0000b' } }, 'params.text', 'must not contain U+0000 (NUL)'],
+    ['in a params string', { task_type: 'echo', params: { text: 'a\u0000b' } }, 'params.text', 'a string must not contain U+0000 (NUL)'],
     ['in a params key', { task_type: 'echo', params: { 'a\u0000': 1 } }, 'params.a\u0000', 'a key must not contain U+0000 (NUL)'],
-    ['in an array', { task_type: 'echo', params: { items: ['ok', '\u0000'] } }, 'params.items[1]', 'must not contain U+0000 (NUL)'],
-  ])('refuses a NUL character %s with 400 naming where (the ledger cannot store it), nothing stored', async (_where, body, field, problem) => {
-    const response = await http().post('/v1/jobs').send(body).expect(400);
-    expect(response.body.error).toMatchObject({ code: 'validation_failed', details: [{ field, problem }] });
+    ['in an array', { task_type: 'echo', params: { items: ['ok', '\u0000'] } }, 'params.items[1]', 'a string must not contain U+0000 (NUL)'],
+  ])('refuses a NUL character %s with 422 invalid_params naming where (the ledger cannot store it), nothing stored', async (_where, body, field, problem) => {
+    const response = await http().post('/v1/jobs').send(body).expect(422);
+    expect(response.body.error).toMatchObject({ code: 'invalid_params', details: [{ field, problem }] });
     expect(t.jobs.records).toHaveLength(0);
+  });
+
+  it('refuses a NUL character in a text field with 400, as the document states (tenant name)', async () => {
+    const response = await http().patch('/v1/tenants/default').send({ name: 'a\u0000b' }).expect(400);
+    expect(response.body.error.details).toEqual([{ field: 'name', problem: 'name must not contain control characters' }]);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { ParseUUIDPipe, ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
 import { ApiErrorCode } from '../../../libs/contracts';
-import { refusedContent } from './body-content';
+import { reservedKey } from './body-content';
 import { DomainError, type ErrorDetail } from './domain-error';
 
 /** Flattens class-validator's tree into one `{field, problem}` per failed constraint, with dotted paths. */
@@ -24,15 +24,15 @@ export function validationFailed(details: ErrorDetail[]): DomainError {
 /**
  * Strict DTO validation: unknown fields are an error, not silently dropped; no implicit type coercion. A body is
  * required wherever a route reads one (the document says so): a request without a JSON body is refused, not
- * taken for `{}`; so is one holding what no DTO may (a reserved key, a NUL), wherever it is.
+ * taken for `{}`; so is one with a reserved key anywhere in it.
  */
 class StrictValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body') {
       // The JSON parser leaves the body undefined when there is none, or it is not application/json.
       if (value === undefined) throw validationFailed([{ field: 'body', problem: 'a JSON request body (Content-Type: application/json) is required' }]);
-      const refused = refusedContent(value);
-      if (refused !== undefined) throw validationFailed([refused]);
+      const reserved = reservedKey(value);
+      if (reserved !== undefined) throw validationFailed([reserved]);
     }
     return super.transform(value, metadata) as Promise<unknown>;
   }

@@ -21,6 +21,7 @@ import { getTaskSpec } from '../../../libs/runners/registry';
 import type { Scope } from '../../../libs/auth/claims';
 import { mayAccessTenant, type Actor, type RequestActor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
+import { nulCharacter } from '../common/body-content';
 import { InjectAppConfig } from '../core/app-config';
 import { canonicalJson } from './canonical-json';
 import { JobArtifactsService, type JobResultBody, type StagedParams } from './job-artifacts.service';
@@ -344,6 +345,9 @@ export class JobsService {
       ]);
     }
     const params = dto.params ?? {};
+    // Free JSON in the document, so the ledger's limit is the params' problem (422), like the runner's rules.
+    const nul = nulCharacter(params, 'params');
+    if (nul !== undefined) throw new DomainError(ApiErrorCode.InvalidParams, `params ${nul.problem}: the ledger cannot store it`, [nul]);
     try {
       task.validate(params);
     } catch (error) {
