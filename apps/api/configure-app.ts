@@ -31,7 +31,7 @@ function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): vo
     delete property.default;
   }
   // Configured priority classes and worker groups stay out of the document: the console's types are generated
-  // from it once, and a deployment configures its own (an unknown one is a 400 naming the configured ones).
+  // from it once, and a deployment configures its own (an unknown one is a 422 naming the configured ones).
   // Bodies are validated with forbidNonWhitelisted: a field the schema does not name is refused.
   for (const operations of Object.values(document.paths)) {
     for (const operation of Object.values(operations) as { requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }[]) {
