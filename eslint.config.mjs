@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'console/dist/**', 'console/node_modules/**', 'coverage/**', '.mlis/**', 'jest.config.js', 'test/fuzz/jest.config.js', 'test/chaos/jest.config.js', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'console/dist/**', 'console/node_modules/**', 'coverage/**', '.mlis/**', 'jest.config.js', 'test/sequencer.js', 'test/chaos/jest.config.js', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

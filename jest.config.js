@@ -1,11 +1,13 @@
 // Four suites: unit specs next to the code, workflow tests on the time-skipping server, deployment artefacts,
-// integration tests against the real stack (Postgres, Temporal dev server, API, control, workers).
+// integration tests against the real stack (Postgres, Temporal dev server, API, control, workers), the API
+// fuzzing spec (test/fuzz) among them.
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] };
 // The build copies package.json into dist/ (mlis_build_info reads its version); Jest must not see two packages.
 const ignoreBuild = ['<rootDir>/dist/'];
 
 /** @type {import('jest').Config} */
 module.exports = {
+  testSequencer: '<rootDir>/test/sequencer.js',
   projects: [
     {
       displayName: 'unit',
@@ -34,7 +36,8 @@ module.exports = {
       testEnvironment: 'node',
       transform: tsJest,
       modulePathIgnorePatterns: ignoreBuild,
-      testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
+      // The fuzzing spec shares the stack; the sequencer runs it last.
+      testMatch: ['<rootDir>/test/integration/**/*.spec.ts', '<rootDir>/test/fuzz/**/*.spec.ts'],
       // A 60 s default test timeout (a project cannot set testTimeout: Jest ignores it there).
       setupFilesAfterEnv: ['<rootDir>/test/integration/support/timeout.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.ts',

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: provisions everything the suites need on a fresh machine, then runs unit, workflow
-# and integration tests (the console's end-to-end tests in Chromium among them) and the console's
+# and integration tests (the console's end-to-end tests in Chromium and the API fuzzing among them) and the console's
 # component tests (Vitest). Writes the totals to .mlis/test-summary.txt as `N passed, N failed, N skipped`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,9 +19,10 @@ bash temporal/install-cli.sh >/dev/null
 # The `inference` model: unit specs load it, and the stack's nodes run it.
 MLIS_MODEL_DIR="$(bash scripts/install-model.sh)"
 export MLIS_MODEL_DIR
-# promtool (metrics and dashboard checks), kustomize and kubernetes-validate (manifest checks).
+# promtool (metrics and dashboard checks), kustomize and kubernetes-validate (manifest checks), schemathesis (API fuzzing).
 bash scripts/install-promtool.sh >/dev/null
 bash scripts/install-k8s-tools.sh >/dev/null
+bash scripts/install-schemathesis.sh >/dev/null
 # The S3 artifact store's suite runs against a real S3-compatible server (moto), stopped when the run ends.
 bash scripts/s3-test-server.sh start
 trap 'bash scripts/s3-test-server.sh stop' EXIT

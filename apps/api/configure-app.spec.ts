@@ -101,6 +101,31 @@ describe(configureApp.name, () => {
     expect(response.body.error.details).toEqual([{ field: 'group_limits.constructor', problem: expect.any(String) }]);
   });
 
+  it.each([
+    ['in a params string', { task_type: 'echo', params: { text: 'a\u0000b' } }, 'params.text', 'a string must not contain U+0000 (NUL)'],
+    ['in a params key', { task_type: 'echo', params: { 'a\u0000': 1 } }, 'params.a\u0000', 'a key must not contain U+0000 (NUL)'],
+    ['in an array', { task_type: 'echo', params: { items: ['ok', '\u0000'] } }, 'params.items[1]', 'a string must not contain U+0000 (NUL)'],
+  ])('refuses a NUL character %s with 422 invalid_params naming where (the ledger cannot store it), nothing stored', async (_where, body, field, problem) => {
+    const response = await http().post('/v1/jobs').send(body).expect(422);
+    expect(response.body.error).toMatchObject({ code: 'invalid_params', details: [{ field, problem }] });
+    expect(t.jobs.records).toHaveLength(0);
+  });
+
+  it('refuses a NUL character in a text field with 400, as the document states (tenant name)', async () => {
+    const response = await http().patch('/v1/tenants/default').send({ name: 'a\u0000b' }).expect(400);
+    expect(response.body.error.details).toEqual([{ field: 'name', problem: 'name must not contain control characters' }]);
+  });
+
+  it.each([
+    ['no body', undefined, undefined],
+    ['a body that is not JSON', 'text/plain', 'max_gpus=1'],
+  ])('refuses %s where the route reads one (PATCH /v1/tenants/{id} included), instead of taking it for {}', async (_what, type, body) => {
+    const patch = http().patch('/v1/tenants/default');
+    const response = await (type === undefined ? patch : patch.set('content-type', type).send(body)).expect(400);
+    expect(response.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'body', problem: expect.stringContaining('JSON request body') }] });
+    await http().patch('/v1/tenants/default').send({}).expect(200);
+  });
+
   it('answers a body over the limit with 413 payload_too_large', async () => {
     const body = { task_type: 'sleep', params: { seconds: 1, padding: 'x'.repeat(4096) } };
     const response = await http().post('/v1/jobs').send(body).expect(413);

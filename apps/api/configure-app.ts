@@ -3,7 +3,6 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import type { AppConfig } from '../../libs/config';
-import { LABEL_KEY_PATTERN } from '../../libs/contracts/labels';
 import { serveConsole } from './common/console-static';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
@@ -32,9 +31,7 @@ function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): vo
     delete property.default;
   }
   // Configured priority classes and worker groups stay out of the document: the console's types are generated
-  // from it once, and a deployment configures its own (an unknown one is a 400 naming the configured ones).
-  // JSON Schema's propertyNames: OpenAPI 3.0 has no keyword for map keys, and the fuzzer reads this one.
-  Object.assign(createJob.properties.node_selector as SchemaObject, { propertyNames: { pattern: LABEL_KEY_PATTERN.source } });
+  // from it once, and a deployment configures its own (an unknown one is a 422 naming the configured ones).
   // Bodies are validated with forbidNonWhitelisted: a field the schema does not name is refused.
   for (const operations of Object.values(document.paths)) {
     for (const operation of Object.values(operations) as { requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }[]) {

@@ -512,6 +512,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ErrorDetailDto: {
+            /** @description The input field at fault, dotted for nested fields (e.g. "gpus.0.index"). */
+            field: string;
+            /** @description What is wrong with it. */
+            problem: string;
+        };
+        ErrorBodyDto: {
+            /**
+             * @description Stable machine-readable error code.
+             * @enum {string}
+             */
+            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
+            /** @description Human-readable explanation; never contains internals. */
+            message: string;
+            /** @description Per-field problems, for validation errors. */
+            details?: components["schemas"]["ErrorDetailDto"][];
+            /** @description The request id, also in the X-Request-ID response header. */
+            request_id: string;
+        };
+        ErrorResponseDto: {
+            /** @description The error. */
+            error: components["schemas"]["ErrorBodyDto"];
+        };
         AuditEventDto: {
             /** @description Event id; increases with insertion. */
             id: string;
@@ -545,29 +568,6 @@ export interface components {
             items: components["schemas"]["AuditEventDto"][];
             /** @description Cursor of the next (older) page; null on the last page. */
             next_cursor: string | null;
-        };
-        ErrorDetailDto: {
-            /** @description The input field at fault, dotted for nested fields (e.g. "gpus.0.index"). */
-            field: string;
-            /** @description What is wrong with it. */
-            problem: string;
-        };
-        ErrorBodyDto: {
-            /**
-             * @description Stable machine-readable error code.
-             * @enum {string}
-             */
-            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "job_already_finished" | "node_superseded" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
-            /** @description Human-readable explanation; never contains internals. */
-            message: string;
-            /** @description Per-field problems, for validation errors. */
-            details?: components["schemas"]["ErrorDetailDto"][];
-            /** @description The request id, also in the X-Request-ID response header. */
-            request_id: string;
-        };
-        ErrorResponseDto: {
-            /** @description The error. */
-            error: components["schemas"]["ErrorBodyDto"];
         };
         WhoamiResponseDto: {
             /**
@@ -677,10 +677,10 @@ export interface components {
             gpu?: number;
             /** @description Higher runs first among waiting jobs. Give this or priority_class, not both. Default 0. */
             priority?: number;
-            /** @description A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default). */
+            /** @description A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default). A name this deployment does not configure is a 422 unknown_priority_class that lists the classes. */
             priority_class?: string;
             /**
-             * @description Run only on nodes of this worker group.
+             * @description Run only on nodes of this worker group; a group this deployment does not configure is a 422 unschedulable.
              * @example gpu
              */
             worker_group?: string;
@@ -1771,9 +1771,9 @@ export interface operations {
                 node?: string;
                 /** @description Only jobs submitted by this subject. */
                 submitted_by?: string;
-                /** @description Only jobs submitted at or after this time. */
+                /** @description Only jobs submitted at or after this instant (ISO 8601, UTC). */
                 created_after?: string;
-                /** @description Only jobs submitted before this time. */
+                /** @description Only jobs submitted before this instant (ISO 8601, UTC). */
                 created_before?: string;
             };
             header?: never;
@@ -1907,7 +1907,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description error.code: unknown_task_type | invalid_params | unschedulable | artifact_not_found */
+            /** @description error.code: unknown_task_type | unknown_priority_class | invalid_params | unschedulable | artifact_not_found */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2011,6 +2011,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Job id. */
                 id: string;
             };
             cookie?: never;
@@ -2175,7 +2176,7 @@ export interface operations {
             query?: {
                 /** @description Page size. */
                 limit?: number;
-                /** @description Opaque cursor from a previous page's next_cursor. */
+                /** @description next_cursor of the previous page: the last artifact's created_at (UTC, up to microseconds) and id, joined by _. */
                 cursor?: string;
             };
             header?: never;
@@ -2233,7 +2234,7 @@ export interface operations {
     ArtifactsController_upload: {
         parameters: {
             query?: {
-                /** @description A file name to remember (shown in lists, sent back in Content-Disposition). */
+                /** @description A file name to remember (shown in lists, sent back in Content-Disposition): no control characters or slashes. */
                 name?: string;
                 /** @description The sha256 the bytes must hash to, hex; on a mismatch the answer is 400 checksum_mismatch and nothing is kept. */
                 sha256?: string;
@@ -2317,6 +2318,7 @@ export interface operations {
                 "X-MLIS-Assignment"?: string;
             };
             path: {
+                /** @description Artifact id. */
                 id: string;
             };
             cookie?: never;
@@ -2390,20 +2392,21 @@ export interface operations {
                 "X-MLIS-Assignment"?: string;
             };
             path: {
+                /** @description Artifact id. */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The whole artifact. */
+            /** @description The whole artifact, with the Content-Type it was uploaded with. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/octet-stream": string;
-                    "*/*": string;
+                    "*/*": unknown;
                 };
             };
             /** @description The requested range. */
@@ -2413,7 +2416,7 @@ export interface operations {
                 };
                 content: {
                     "application/octet-stream": string;
-                    "*/*": string;
+                    "*/*": unknown;
                 };
             };
             /** @description If-None-Match matched the ETag. */
@@ -2429,8 +2432,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorResponseDto"];
-                    "*/*": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description error.code: unauthorized */
@@ -2439,8 +2441,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorResponseDto"];
-                    "*/*": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description error.code: forbidden */
@@ -2449,8 +2450,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorResponseDto"];
-                    "*/*": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description error.code: artifact_not_found */
@@ -2459,8 +2459,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorResponseDto"];
-                    "*/*": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description error.code: range_not_satisfiable */
@@ -2469,8 +2468,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorResponseDto"];
-                    "*/*": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description error.code: internal_error */
@@ -2479,8 +2477,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": components["schemas"]["ErrorResponseDto"];
-                    "*/*": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -2490,6 +2487,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Artifact id. */
                 id: string;
             };
             cookie?: never;
@@ -3398,7 +3396,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -3587,7 +3585,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event: "job";
+                        data: string;
+                    } | {
+                        /** @enum {string} */
+                        event: "node";
+                        data: string;
+                    } | {
+                        /** @enum {string} */
+                        event: "queue";
+                        data: string;
+                    };
                 };
             };
             /** @description error.code: validation_failed */
@@ -3596,7 +3606,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description error.code: unauthorized */
@@ -3605,7 +3615,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description error.code: internal_error */
@@ -3614,7 +3624,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorResponseDto"];
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };

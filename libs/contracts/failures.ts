@@ -22,6 +22,8 @@ export enum ApiErrorCode {
   JobNotFound = 'job_not_found',
   NodeNotFound = 'node_not_found',
   UnknownWorkerGroup = 'unknown_worker_group',
+  /** A submission's priority_class that this deployment does not configure (MLIS_PRIORITY_CLASSES). */
+  UnknownPriorityClass = 'unknown_priority_class',
   JobAlreadyFinished = 'job_already_finished',
   /** A heartbeat from an older incarnation of a node that registered again: that process must exit. */
   NodeSuperseded = 'node_superseded',

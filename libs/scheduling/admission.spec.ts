@@ -202,8 +202,9 @@ describe(admit.name, () => {
       message: 'give priority or priority_class, not both',
       details: [{ field: 'priority_class', problem: 'cannot be combined with priority' }],
     });
+    // 422 like an unknown task type: the classes are the deployment's, which the OpenAPI document cannot list.
     expect(refusalOf(submission({ priority_class: 'vip' }))).toMatchObject({
-      code: ApiErrorCode.ValidationFailed,
+      code: ApiErrorCode.UnknownPriorityClass,
       message: 'unknown priority_class "vip"; the classes are batch, urgent',
       details: [{ field: 'priority_class', problem: 'one of batch, urgent' }],
     });

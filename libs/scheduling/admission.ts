@@ -143,7 +143,7 @@ function priorityClassOf(submission: Submission, classes: readonly PriorityClass
   const found = classes.find((candidate) => candidate.name === submission.priority_class);
   if (!found) {
     const names = classes.map((c) => c.name).join(', ');
-    throw new AdmissionRefused(ApiErrorCode.ValidationFailed, `unknown priority_class "${submission.priority_class}"; the classes are ${names}`, [
+    throw new AdmissionRefused(ApiErrorCode.UnknownPriorityClass, `unknown priority_class "${submission.priority_class}"; the classes are ${names}`, [
       { field: 'priority_class', problem: `one of ${names}` },
     ]);
   }

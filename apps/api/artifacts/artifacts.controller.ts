@@ -9,7 +9,7 @@ import {
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiProduces,
+  ApiParam,
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -28,6 +28,12 @@ import { countArtifactBytes } from '../../../libs/metrics';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+))*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// The bytes as uploaded, under the Content-Type given then: any media type, and no schema can say more of them
+// (an artifact uploaded as application/json need not hold JSON).
+const ARTIFACT_BYTES = { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } }, '*/*': {} };
+
+const ID_DOC = { name: 'id', description: 'Artifact id.', format: 'uuid' };
 
 const ASSIGNMENT_DOC = {
   name: ASSIGNMENT_HEADER,
@@ -132,6 +138,7 @@ export class ArtifactsController {
   @Get(':id/meta')
   @RequireScopes('artifacts:read')
   @WorkerAccess()
+  @ApiParam(ID_DOC)
   @ApiOperation({ summary: "An artifact's metadata" })
   @ApiHeader(ASSIGNMENT_DOC)
   @ApiOkResponse({ type: ArtifactResponseDto })
@@ -150,11 +157,11 @@ export class ArtifactsController {
       '(or a-, or -n) answers 206 with Content-Range, 416 when it starts past the end; If-None-Match with the ETag answers 304.',
   })
   @ApiHeader(ASSIGNMENT_DOC)
+  @ApiParam(ID_DOC)
   @ApiHeader({ name: 'Range', required: false, description: 'One byte range, e.g. bytes=0-1023.' })
   @ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag of a copy the caller has.' })
-  @ApiProduces('application/octet-stream', '*/*')
-  @ApiOkResponse({ description: 'The whole artifact.', schema: { type: 'string', format: 'binary' } })
-  @ApiResponse({ status: HttpStatus.PARTIAL_CONTENT, description: 'The requested range.', schema: { type: 'string', format: 'binary' } })
+  @ApiOkResponse({ description: 'The whole artifact, with the Content-Type it was uploaded with.', content: ARTIFACT_BYTES })
+  @ApiResponse({ status: HttpStatus.PARTIAL_CONTENT, description: 'The requested range.', content: ARTIFACT_BYTES })
   @ApiResponse({ status: HttpStatus.NOT_MODIFIED, description: 'If-None-Match matched the ETag.' })
   @ApiErrorResponses(
     ApiErrorCode.Unauthorized,
@@ -211,6 +218,7 @@ export class ArtifactsController {
   @RequireScopes('artifacts:write')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Delete an artifact (its bytes too when no other artifact has the same content)' })
+  @ApiParam(ID_DOC)
   @ApiNoContentResponse({ description: 'Deleted.' })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.ArtifactNotFound, ApiErrorCode.ArtifactInUse)
   remove(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<void> {

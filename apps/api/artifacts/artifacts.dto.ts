@@ -1,6 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { JOB_CURSOR_PATTERN } from '../jobs/jobs-cursor';
+
+// eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not carry
+const FILE_NAME_PATTERN = /^[^\u0000-\u001f\u007f/\\]+$/;
 
 export const DEFAULT_ARTIFACT_PAGE_SIZE = 50;
 export const MAX_ARTIFACT_PAGE_SIZE = 200;
@@ -8,13 +12,17 @@ export const MAX_ARTIFACT_PAGE_SIZE = 200;
 export const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600;
 
 export class UploadArtifactQueryDto {
-  @ApiPropertyOptional({ description: 'A file name to remember (shown in lists, sent back in Content-Disposition).', maxLength: 255 })
+  @ApiPropertyOptional({
+    description: 'A file name to remember (shown in lists, sent back in Content-Disposition): no control characters or slashes.',
+    minLength: 1,
+    maxLength: 255,
+    pattern: FILE_NAME_PATTERN.source,
+  })
   @IsOptional()
   @IsString()
   @MinLength(1)
   @MaxLength(255)
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not carry
-  @Matches(/^[^\u0000-\u001f\u007f/\\]+$/, { message: 'name must not contain control characters or slashes' })
+  @Matches(FILE_NAME_PATTERN, { message: 'name must not contain control characters or slashes' })
   name?: string;
 
   @ApiPropertyOptional({
@@ -50,7 +58,11 @@ export class ArtifactListQueryDto {
   @Max(MAX_ARTIFACT_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's next_cursor." })
+  @ApiPropertyOptional({
+    description: "next_cursor of the previous page: the last artifact's created_at (UTC, up to microseconds) and id, joined by _.",
+    pattern: JOB_CURSOR_PATTERN,
+    example: '2026-12-01T21:45:16.302123Z_0b9e2a8e-55d5-4c55-9f57-7a3f0d9d2f10',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200)

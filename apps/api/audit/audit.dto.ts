@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
+import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 import { AUDIT_CURSOR_PATTERN } from './audit-cursor';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
@@ -9,9 +10,9 @@ export const DEFAULT_AUDIT_PAGE_SIZE = 50;
 export const MAX_AUDIT_PAGE_SIZE = 500;
 
 export class AuditQueryDto {
-  @ApiPropertyOptional({ description: 'Only this action, e.g. job.submit, job.cancel, tenant.update, auth.authenticate.', minLength: 1, maxLength: 100 })
+  @ApiPropertyOptional({ description: 'Only this action, e.g. job.submit, job.cancel, tenant.update, auth.authenticate.', minLength: 1, maxLength: 100, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @Length(1, 100)
   action?: string;
 
@@ -20,21 +21,21 @@ export class AuditQueryDto {
   @IsIn(AUDIT_RESULTS)
   result?: 'allow' | 'deny';
 
-  @ApiPropertyOptional({ description: 'Only events whose caller belongs to this tenant.', minLength: 1, maxLength: 100 })
+  @ApiPropertyOptional({ description: 'Only events whose caller belongs to this tenant.', minLength: 1, maxLength: 100, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @Length(1, 100)
   actor_tenant?: string;
 
-  @ApiPropertyOptional({ description: 'Only events that acted on this tenant.', minLength: 1, maxLength: 100 })
+  @ApiPropertyOptional({ description: 'Only events that acted on this tenant.', minLength: 1, maxLength: 100, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @Length(1, 100)
   target_tenant?: string;
 
-  @ApiPropertyOptional({ description: 'Only events on exactly this resource, e.g. job/<id>.', example: 'job/0b9f3c1e-8a57-4c1b-9d0e-2f6a3b7c8d9e' })
+  @ApiPropertyOptional({ description: 'Only events on exactly this resource, e.g. job/<id>.', example: 'job/0b9f3c1e-8a57-4c1b-9d0e-2f6a3b7c8d9e', minLength: 1, maxLength: 300, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @Length(1, 300)
   resource?: string;
 

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { SCOPES } from '../../../libs/auth/claims';
+import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 import { TENANT_ID_PATTERN } from '../tenants/tenants.dto';
 
 export const MAX_DEV_SIGN_IN_TTL_SECONDS = 12 * 3600;
@@ -11,19 +12,20 @@ export class DevTokenRequestDto {
   @Matches(TENANT_ID_PATTERN, { message: 'tenant must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   tenant: string;
 
-  @ApiProperty({ description: 'Subject (sub) of the token.', example: 'dev', minLength: 1, maxLength: 200 })
-  @IsString()
+  @ApiProperty({ description: 'Subject (sub) of the token.', example: 'dev', minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN })
+  @IsPlainText()
   @Length(1, 200)
   user: string;
 
-  @ApiProperty({ description: 'Scopes the token carries.', enum: SCOPES, isArray: true, example: ['jobs:read', 'jobs:submit'] })
+  @ApiProperty({ description: 'Scopes the token carries.', enum: SCOPES, isArray: true, maxItems: SCOPES.length, example: ['jobs:read', 'jobs:submit'] })
   @IsArray()
   @ArrayMaxSize(SCOPES.length)
   @IsIn(SCOPES, { each: true })
   scopes: string[];
 
-  @ApiPropertyOptional({ description: 'Lifetime in seconds.', minimum: 60, maximum: MAX_DEV_SIGN_IN_TTL_SECONDS, default: 3600 })
-  @IsOptional()
+  @ApiPropertyOptional({ description: 'Lifetime in seconds.', type: 'integer', minimum: 60, maximum: MAX_DEV_SIGN_IN_TTL_SECONDS, default: 3600 })
+  // Absent means the default; null is not a lifetime.
+  @ValidateIf((_, value) => value !== undefined)
   @IsInt()
   @Min(60)
   @Max(MAX_DEV_SIGN_IN_TTL_SECONDS)

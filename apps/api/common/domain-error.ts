@@ -69,6 +69,7 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.QuotaExceeded:
       return 429;
     case ApiErrorCode.UnknownTaskType:
+    case ApiErrorCode.UnknownPriorityClass:
     case ApiErrorCode.InvalidParams:
     case ApiErrorCode.Unschedulable:
       return 422;

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { statusForCode, UNRESOLVABLE_REFERENCE_STATUS } from './domain-error';
 
@@ -38,16 +38,19 @@ export function asUnresolvableReference(code: ApiErrorCode): { code: ApiErrorCod
   return { code, status: UNRESOLVABLE_REFERENCE_STATUS };
 }
 
-/** Documents a route's error responses, grouped by status; every route can also answer 500 internal_error. */
+/**
+ * Documents a route's error responses, grouped by status; every route can also answer 500 internal_error.
+ * Errors are JSON whatever the route's success responses are (an event stream, an artifact's bytes).
+ */
 export function ApiErrorResponses(...codes: (ApiErrorCode | { code: ApiErrorCode; status: number })[]): MethodDecorator & ClassDecorator {
   const byStatus = new Map<number, ApiErrorCode[]>();
   for (const entry of [...codes, ApiErrorCode.Internal]) {
     const { code, status } = typeof entry === 'string' ? { code: entry, status: statusForCode(entry) } : entry;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
+  const content = { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) } } };
   return applyDecorators(
-    ...[...byStatus].map(([status, statusCodes]) =>
-      ApiResponse({ status, type: ErrorResponseDto, description: `error.code: ${statusCodes.join(' | ')}` }),
-    ),
+    ApiExtraModels(ErrorResponseDto),
+    ...[...byStatus].map(([status, statusCodes]) => ApiResponse({ status, content, description: `error.code: ${statusCodes.join(' | ')}` })),
   );
 }

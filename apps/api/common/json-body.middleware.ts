@@ -18,29 +18,9 @@ function toDomainError(error: unknown): unknown {
   return error;
 }
 
-/** Keys that name JavaScript object machinery: the validation layer would drop them silently, so they are refused. */
-export const FORBIDDEN_BODY_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
-
-/** The dotted path of the first forbidden key anywhere in a parsed JSON body, or undefined. */
-export function forbiddenKeyPath(body: unknown): string | undefined {
-  // Iterative: the body is not validated yet and may be deep.
-  const stack: [unknown, string][] = [[body, '']];
-  while (stack.length > 0) {
-    const [value, path] = stack.pop() as [unknown, string];
-    if (value === null || typeof value !== 'object') continue;
-    const isArray = Array.isArray(value);
-    for (const key of Object.keys(value)) {
-      const child = isArray ? `${path}[${key}]` : path ? `${path}.${key}` : key;
-      if (!isArray && FORBIDDEN_BODY_KEYS.has(key)) return child;
-      stack.push([(value as Record<string, unknown>)[key], child]);
-    }
-  }
-  return undefined;
-}
-
 /**
- * Parses JSON bodies up to the limit and turns parser failures into our error codes for the filter; refuses a
- * body with a key such as `constructor` anywhere in it. Requests `streamed` picks are left alone: their route
+ * Parses JSON bodies up to the limit and turns parser failures into our error codes for the filter (what a body
+ * may hold is the validation pipe's, after authentication). Requests `streamed` picks are left alone: their route
  * reads the raw body as a stream (artifact uploads).
  */
 export function jsonBodyMiddleware(limitBytes: number, streamed: (req: Request) => boolean): RequestHandler {
@@ -52,14 +32,7 @@ export function jsonBodyMiddleware(limitBytes: number, streamed: (req: Request) 
     }
     parse(req, res, (error?: unknown) => {
       if (error !== undefined) return next(toDomainError(error));
-      const path = forbiddenKeyPath(req.body);
-      if (path === undefined) return next();
-      const key = path.slice(path.lastIndexOf('.') + 1);
-      next(
-        new DomainError(ApiErrorCode.ValidationFailed, `invalid request: the key "${key}" is not allowed in a request body`, [
-          { field: path, problem: `"${key}" is a reserved name (${[...FORBIDDEN_BODY_KEYS].join(', ')}) and not allowed as a key` },
-        ]),
-      );
+      next();
     });
   };
 }

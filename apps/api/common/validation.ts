@@ -1,6 +1,7 @@
-import { ParseUUIDPipe, ValidationPipe } from '@nestjs/common';
+import { ParseUUIDPipe, ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
 import { ApiErrorCode } from '../../../libs/contracts';
+import { reservedKey } from './body-content';
 import { DomainError, type ErrorDetail } from './domain-error';
 
 /** Flattens class-validator's tree into one `{field, problem}` per failed constraint, with dotted paths. */
@@ -20,9 +21,25 @@ export function validationFailed(details: ErrorDetail[]): DomainError {
   return new DomainError(ApiErrorCode.ValidationFailed, `invalid request: ${summary || 'validation failed'}`, details);
 }
 
-/** Strict DTO validation: unknown fields are an error, not silently dropped; no implicit type coercion. */
+/**
+ * Strict DTO validation: unknown fields are an error, not silently dropped; no implicit type coercion. A body is
+ * required wherever a route reads one (the document says so): a request without a JSON body is refused, not
+ * taken for `{}`; so is one with a reserved key anywhere in it.
+ */
+class StrictValidationPipe extends ValidationPipe {
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body') {
+      // The JSON parser leaves the body undefined when there is none, or it is not application/json.
+      if (value === undefined) throw validationFailed([{ field: 'body', problem: 'a JSON request body (Content-Type: application/json) is required' }]);
+      const reserved = reservedKey(value);
+      if (reserved !== undefined) throw validationFailed([reserved]);
+    }
+    return super.transform(value, metadata) as Promise<unknown>;
+  }
+}
+
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

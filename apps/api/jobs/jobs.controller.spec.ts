@@ -223,11 +223,15 @@ describe(JobsController.name, () => {
         expect(response.body).toMatchObject({ priority: 100, priority_class: null, may_preempt: false, node_selector: {} });
       });
 
-      it('refuses priority together with priority_class, an unknown class, and GPU selectors without GPUs (400, nothing stored)', async () => {
+      it('refuses priority together with priority_class (400), an unknown class (422), and GPU selectors without GPUs (400), storing nothing', async () => {
         const both = await http().post('/v1/jobs').send({ ...valid, priority: 5, priority_class: 'high' }).expect(400);
         expect(both.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'priority_class', problem: 'cannot be combined with priority' }] });
-        const unknown = await http().post('/v1/jobs').send({ ...valid, priority_class: 'vip' }).expect(400);
-        expect(unknown.body.error.message).toBe('unknown priority_class "vip"; the classes are low, normal, high, urgent');
+        const unknown = await http().post('/v1/jobs').send({ ...valid, priority_class: 'vip' }).expect(422);
+        expect(unknown.body.error).toMatchObject({
+          code: 'unknown_priority_class',
+          message: 'unknown priority_class "vip"; the classes are low, normal, high, urgent',
+          details: [{ field: 'priority_class', problem: 'one of low, normal, high, urgent' }],
+        });
         const model = await http().post('/v1/jobs').send({ ...valid, gpu_model: 'A100' }).expect(400);
         expect(model.body.error.details).toEqual([{ field: 'gpu_model', problem: 'only meaningful with gpu > 0' }]);
         const selector = await http().post('/v1/jobs').send({ ...valid, node_selector: { zone: 5 } }).expect(400);
@@ -278,9 +282,9 @@ describe(JobsController.name, () => {
             { field: 'gpu_memory_mb', problem: 'only meaningful with gpu > 0' },
           ],
         });
-        // Not a class name at all still gets the list of classes.
+        // Not a class name at all: the form the document states.
         const upper = await http().post('/v1/jobs').send({ ...valid, priority_class: 'URGENT' }).expect(400);
-        expect(upper.body.error).toMatchObject({ code: 'validation_failed', details: [{ field: 'priority_class', problem: 'one of low, normal, high, urgent' }] });
+        expect(upper.body.error.details).toEqual([{ field: 'priority_class', problem: expect.stringContaining('lowercase letters') }]);
         const group = await http().post('/v1/jobs').send({ ...valid, worker_group: 'GPU' }).expect(400);
         expect(group.body.error.details).toEqual([{ field: 'worker_group', problem: expect.stringContaining('lowercase letters') }]);
         expect(t.jobs.records).toHaveLength(0);

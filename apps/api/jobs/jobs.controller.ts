@@ -36,6 +36,7 @@ export class JobsController {
     ApiErrorCode.MalformedJson,
     ApiErrorCode.PayloadTooLarge,
     ApiErrorCode.UnknownTaskType,
+    ApiErrorCode.UnknownPriorityClass,
     ApiErrorCode.InvalidParams,
     ApiErrorCode.Unschedulable,
     asUnresolvableReference(ApiErrorCode.ArtifactNotFound),
@@ -85,6 +86,7 @@ export class JobsController {
   @Get(':id/result')
   @RequireScopes('jobs:read')
   @ApiOperation({ summary: "The job's whole result JSON, whether it is kept inline or as its result artifact (streamed)" })
+  @ApiParam({ name: 'id', description: 'Job id.', format: 'uuid' })
   @ApiProduces('application/json')
   @ApiOkResponse({ description: "The runner's result, exactly as it returned it.", schema: { type: 'object', additionalProperties: true } })
   @ApiErrorResponses(

@@ -2,6 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 import { JOB_CURSOR_PATTERN } from './jobs-cursor';
+import { UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
+import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
 import { TASK_TYPES } from '../../../libs/runners/registry';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
@@ -21,8 +23,8 @@ export const MAX_PAGE_SIZE = 100;
 /** A selector names a few labels; a node may carry more. */
 export const MAX_SELECTOR_LABELS = 16;
 export const MAX_GPU_MODEL_LENGTH = 100;
-// Worker group names, as the worker_groups table's CHECK constraint allows them.
-const GROUP_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// Worker group and priority class names, as the configuration (and the worker_groups table's CHECK) allows them.
+const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** An object with at most `max` keys; other shapes are left to the property's other validators. */
 function HasAtMostEntries(max: number, options?: ValidationOptions): PropertyDecorator {
@@ -115,26 +117,33 @@ export class CreateJobDto {
 
   @ApiPropertyOptional({
     description:
-      'A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default).',
+      'A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default). A name this deployment does not configure is a 422 unknown_priority_class that lists the classes.',
     example: 'high',
+    pattern: NAME_PATTERN.source,
   })
-  // Any short string: a name that is not a configured class gets a 400 that lists the classes.
+  // The classes are the deployment's, not the document's (the console's types are generated from it once).
   @ValidateIf(present)
   @IsString()
-  @Length(1, 63)
+  @Matches(NAME_PATTERN, { message: 'priority_class must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   priority_class?: string;
 
-  @ApiPropertyOptional({ description: 'Run only on nodes of this worker group.', example: 'gpu' })
+  @ApiPropertyOptional({
+    description: 'Run only on nodes of this worker group; a group this deployment does not configure is a 422 unschedulable.',
+    example: 'gpu',
+    pattern: NAME_PATTERN.source,
+  })
   @ValidateIf(present)
   @IsString()
-  @Matches(GROUP_NAME_PATTERN, { message: 'worker_group must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
+  @Matches(NAME_PATTERN, { message: 'worker_group must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   worker_group?: string;
 
   @ApiPropertyOptional({
     description: `Run only on nodes carrying every one of these labels (at most ${MAX_SELECTOR_LABELS}; keys ${LABEL_KEY_PATTERN.source}, values ${LABEL_VALUE_PATTERN.source}).`,
     type: 'object',
     maxProperties: MAX_SELECTOR_LABELS,
-    additionalProperties: { type: 'string', pattern: LABEL_VALUE_PATTERN.source },
+    // Keys by patternProperties: OpenAPI 3.0 schemas are JSON Schema draft 4, which has no propertyNames.
+    patternProperties: { [LABEL_KEY_PATTERN.source]: { type: 'string', pattern: LABEL_VALUE_PATTERN.source } },
+    additionalProperties: false,
     example: { zone: 'eu-1' },
   })
   // The body's object as parsed: class-transformer's copy drops keys that name Object methods.
@@ -144,9 +153,9 @@ export class CreateJobDto {
   @HasAtMostEntries(MAX_SELECTOR_LABELS)
   node_selector?: Record<string, string>;
 
-  @ApiPropertyOptional({ description: `GPUs it gets must be of this model, exactly as nvidia-smi names it (at most ${MAX_GPU_MODEL_LENGTH} characters). Needs gpu > 0.`, example: 'NVIDIA A100-SXM4-80GB', minLength: 1, maxLength: MAX_GPU_MODEL_LENGTH })
+  @ApiPropertyOptional({ description: `GPUs it gets must be of this model, exactly as nvidia-smi names it (at most ${MAX_GPU_MODEL_LENGTH} characters). Needs gpu > 0.`, example: 'NVIDIA A100-SXM4-80GB', minLength: 1, maxLength: MAX_GPU_MODEL_LENGTH, pattern: PLAIN_TEXT_PATTERN })
   @ValidateIf(present)
-  @IsString()
+  @IsPlainText()
   @Length(1, MAX_GPU_MODEL_LENGTH)
   gpu_model?: string;
 
@@ -192,6 +201,7 @@ export class JobWaitQueryDto {
     minimum: 0,
     maximum: MAX_JOB_WAIT_SECONDS,
     default: 0,
+    type: 'integer',
   })
   @IsOptional()
   @Type(() => Number)
@@ -234,36 +244,36 @@ export class JobListQueryDto {
   @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
   tenant?: string;
 
-  @ApiPropertyOptional({ description: 'Only jobs of this task type.', maxLength: 100, example: 'sleep' })
+  @ApiPropertyOptional({ description: 'Only jobs of this task type.', maxLength: 100, pattern: PLAIN_TEXT_PATTERN, example: 'sleep' })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @MaxLength(100)
   task_type?: string;
 
-  @ApiPropertyOptional({ description: 'Only jobs that asked for this worker group.', maxLength: 100, example: 'gpu' })
+  @ApiPropertyOptional({ description: 'Only jobs that asked for this worker group.', maxLength: 100, pattern: PLAIN_TEXT_PATTERN, example: 'gpu' })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @MaxLength(100)
   worker_group?: string;
 
-  @ApiPropertyOptional({ description: 'Only jobs with an attempt on this node.', maxLength: 200 })
+  @ApiPropertyOptional({ description: 'Only jobs with an attempt on this node.', maxLength: 200, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @MaxLength(200)
   node?: string;
 
-  @ApiPropertyOptional({ description: 'Only jobs submitted by this subject.', maxLength: 200 })
+  @ApiPropertyOptional({ description: 'Only jobs submitted by this subject.', maxLength: 200, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @MaxLength(200)
   submitted_by?: string;
 
-  @ApiPropertyOptional({ description: 'Only jobs submitted at or after this time.', format: 'date-time' })
+  @ApiPropertyOptional({ description: 'Only jobs submitted at or after this instant (ISO 8601, UTC).', format: 'date-time', pattern: UTC_INSTANT_PATTERN })
   @IsOptional()
   @IsISO8601({ strict: true })
   created_after?: string;
 
-  @ApiPropertyOptional({ description: 'Only jobs submitted before this time.', format: 'date-time' })
+  @ApiPropertyOptional({ description: 'Only jobs submitted before this instant (ISO 8601, UTC).', format: 'date-time', pattern: UTC_INSTANT_PATTERN })
   @IsOptional()
   @IsISO8601({ strict: true })
   created_before?: string;

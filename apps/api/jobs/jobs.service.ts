@@ -12,6 +12,7 @@ import { inSpan } from '../../../libs/tracing';
 import { Access, actsAcrossTenants, type Grant } from '../common/access';
 import type { Actor, RequestActor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
+import { nulCharacter } from '../common/body-content';
 import { InjectAppConfig } from '../core/app-config';
 import { canonicalJson } from './canonical-json';
 import { JobArtifactsService, type JobResultBody, type StagedParams } from './job-artifacts.service';
@@ -265,12 +266,17 @@ export class JobsService {
 
   /** The admission policy's verdict on the submission (libs/scheduling), as the API's error. */
   private admit(dto: CreateJobDto): JobSpec {
+    let spec: JobSpec;
     try {
-      return admit(dto, this.policy);
+      spec = admit(dto, this.policy);
     } catch (error) {
       if (error instanceof AdmissionRefused) throw new DomainError(error.code, error.message, error.details);
       throw error;
     }
+    // Free JSON in the document, so the ledger's limit is the params' problem (422), like the runner's rules.
+    const nul = nulCharacter(spec.params, 'params');
+    if (nul !== undefined) throw new DomainError(ApiErrorCode.InvalidParams, `params ${nul.problem}: the ledger cannot store it`, [nul]);
+    return spec;
   }
 
   /** Params compare by the sha256 of their canonical JSON, so offloaded params compare without being read back. */

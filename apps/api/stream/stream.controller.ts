@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, HttpStatus, Logger, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { CurrentActor, Public, RequireScopes } from '../auth/auth.decorators';
@@ -8,7 +8,7 @@ import { DomainError } from '../common/domain-error';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { StreamService } from './stream.service';
 import { StreamTickets } from './stream-tickets';
-import { StreamQueryDto, StreamTicketResponseDto } from './stream.dto';
+import { STREAM_EVENT_SCHEMA, StreamQueryDto, StreamTicketResponseDto } from './stream.dto';
 
 @ApiTags('stream')
 @Controller('v1/stream')
@@ -38,8 +38,7 @@ export class StreamController {
     summary:
       "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions; a comment every 15 s keeps it open",
   })
-  @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } })
+  @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: STREAM_EVENT_SCHEMA } } })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
   open(@Query() query: StreamQueryDto, @Req() req: Request, @Res() res: Response): void {
     const actor = this.tickets.redeem(query.ticket);

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 import { IsGroupLimitsMap, MAX_GROUP_LIMITS, type GroupLimitsBody } from './group-limits';
 
 const INT32_MAX = 2_147_483_647;
@@ -42,6 +43,7 @@ class TenantLimitsDto {
     format: 'int64',
     nullable: true,
     minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
   })
   @IsOptional()
   @IsInt()
@@ -84,17 +86,17 @@ export class CreateTenantDto extends TenantLimitsDto {
   @Matches(TENANT_ID_PATTERN, { message: 'id must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   id: string;
 
-  @ApiPropertyOptional({ description: 'Display name (absent or null: the id).', type: String, nullable: true, minLength: 1, maxLength: 200 })
+  @ApiPropertyOptional({ description: 'Display name (absent or null: the id).', type: String, nullable: true, minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @Length(1, 200)
   name?: string;
 }
 
 export class UpdateTenantDto extends TenantLimitsDto {
-  @ApiPropertyOptional({ description: 'Display name (absent or null: unchanged).', type: String, nullable: true, minLength: 1, maxLength: 200 })
+  @ApiPropertyOptional({ description: 'Display name (absent or null: unchanged).', type: String, nullable: true, minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
-  @IsString()
+  @IsPlainText()
   @Length(1, 200)
   name?: string;
 }

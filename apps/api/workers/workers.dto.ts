@@ -17,6 +17,7 @@ import {
 import { NODE_STATUSES, type NodeStatus } from '../../../libs/contracts';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
 import { IsLabelMap, MAX_LABELS } from '../common/label-map';
+import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 
 const INT32_MAX = 2_147_483_647;
 /** Node ids and group names, as the database's CHECK constraints allow them. */
@@ -51,8 +52,8 @@ export class GpuDeviceDto {
   @Max(MAX_GPUS_PER_NODE - 1)
   index: number;
 
-  @ApiProperty({ description: 'GPU model name.', example: 'simulated' })
-  @IsString()
+  @ApiProperty({ description: 'GPU model name.', example: 'simulated', minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN })
+  @IsPlainText()
   @Length(1, 200)
   model: string;
 
@@ -74,8 +75,8 @@ export class RegisterNodeDto {
   @Matches(NAME_PATTERN, { message: `group must be ${NAME_RULE}` })
   group: string;
 
-  @ApiProperty({ description: 'Hostname of the node process.' })
-  @IsString()
+  @ApiProperty({ description: 'Hostname of the node process.', minLength: 1, maxLength: 255, pattern: PLAIN_TEXT_PATTERN })
+  @IsPlainText()
   @Length(1, 255)
   hostname: string;
 
