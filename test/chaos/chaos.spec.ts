@@ -20,7 +20,7 @@ describe('chaos (full run)', () => {
       durationMs: minutes * 60_000,
       quiesceMs: 15 * 60_000,
       seed: number('MLIS_CHAOS_SEED', 1),
-      weights: { node_kill: 4, node_freeze: 2, control_kill: 2, api_kill: 2, temporal_kill: 1, postgres_crash: 1 },
+      weights: { node_kill: 4, node_freeze: 2, node_partition: 2, control_kill: 2, api_kill: 2, temporal_kill: 1, postgres_crash: 1, disk_full: 1 },
       log: (line: string) => process.stderr.write(`[chaos] ${line}\n`),
     };
     const report = await runChaos(options);
