@@ -35,6 +35,8 @@ export interface ChaosOptions {
 
 export interface ChaosReport {
   jobs: { accepted: number; byState: Record<string, number>; byTaskType: Record<string, number>; cancelRequested: number; preempted: number; idempotentReplays: number };
+  /** Input artifacts uploaded for echo jobs; answers 507 insufficient_storage to uploads and submissions. */
+  artifacts: { inputs: number; refusedFull: number };
   faults: Record<FaultKind, { count: number; worstRecoveryMs: number }>;
   nodeReturnMs: number[];
   invariants: Record<string, string[]>;
@@ -108,8 +110,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const tenant = `chaos-${options.seed}-${Date.now().toString(36)}`;
   const token = tokenFor({ tenant, sub: 'chaos' });
   const auth = { authorization: `Bearer ${token}` };
-  const upload = (name: string, bytes: string) =>
-    api('POST', `/v1/artifacts?name=${encodeURIComponent(name)}`, bytes, { ...auth, 'content-type': 'application/octet-stream' });
+  const artifacts = { inputs: 0, refusedFull: 0 };
+  const upload = async (name: string, bytes: string) => {
+    const response = await api('POST', `/v1/artifacts?name=${encodeURIComponent(name)}`, bytes, { ...auth, 'content-type': 'application/octet-stream' });
+    if (response.status === 507) artifacts.refusedFull += 1;
+    return response;
+  };
   const leaseMs = Number(env.processEnv.MLIS_LEASE_SECONDS ?? '3') * 1000;
   const executionLog = env.processEnv.MLIS_NODE_EXECUTION_LOG;
   // Probes during faults: a connection that Postgres' crash cuts is an 'error' event on the pool (ignored, the
@@ -163,6 +169,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       until(`submission ${key}`, 120_000, async () => {
         const response = await api('POST', '/v1/jobs', body, { ...auth, 'Idempotency-Key': key });
         if (response.status === 202 || response.status === 200) return { id: response.body.id as string, status: response.status };
+        if (response.status === 507) artifacts.refusedFull += 1;
         if (response.status >= 400 && response.status < 500 && response.status !== 429) {
           throw new ChaosError(`chaos: submission refused ${response.status} ${JSON.stringify(response.body)}`);
         }
@@ -173,7 +180,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const bytes = randomBytes(512 + Math.floor(rand() * 16 * 1024)).toString('hex');
       return until(`input of ${key}`, 180_000, async () => {
         const response = await upload(`${key}.bin`, bytes);
-        if (response.status === 201) return response.body.id as string;
+        if (response.status === 201) {
+          artifacts.inputs += 1;
+          return response.body.id as string;
+        }
         if (response.status >= 400 && response.status < 500 && response.status !== 429) {
           throw new ChaosError(`chaos: upload refused ${response.status} ${JSON.stringify(response.body)}`);
         }
@@ -377,6 +387,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           preempted: preempted[0].n,
           idempotentReplays: replays,
         },
+        artifacts,
         faults,
         nodeReturnMs,
         invariants,
@@ -570,7 +581,7 @@ export function chaosTable(report: ChaosReport, options: Pick<ChaosOptions, 'job
     '| --- | ---: | ---: |',
     ...KINDS.map((kind) => `| ${kind} | ${report.faults[kind].count} | ${(report.faults[kind].worstRecoveryMs / 1000).toFixed(1)} s |`),
     '',
-    `Killed nodes back as a new incarnation: ${report.nodeReturnMs.length}, worst ${(Math.max(0, ...report.nodeReturnMs) / 1000).toFixed(1)} s after the kill.`,
+    `Killed or cut-off nodes back as a new incarnation: ${report.nodeReturnMs.length}, worst ${(Math.max(0, ...report.nodeReturnMs) / 1000).toFixed(1)} s after the kill.`,
     '',
     '| jobs | count |',
     '| --- | ---: |',
@@ -580,6 +591,8 @@ export function chaosTable(report: ChaosReport, options: Pick<ChaosOptions, 'job
     `| cancel requested | ${report.jobs.cancelRequested} |`,
     `| preempted attempts | ${report.jobs.preempted} |`,
     `| resubmitted with the same Idempotency-Key | ${report.jobs.idempotentReplays} |`,
+    `| input artifacts uploaded (echo) | ${report.artifacts.inputs} |`,
+    `| answered 507 insufficient_storage (uploads, submissions) | ${report.artifacts.refusedFull} |`,
     `| runner executions recorded | ${report.effects.records} |`,
     `| re-executions after a lost attempt | ${report.effects.duplicateExecutions} |`,
     '',
