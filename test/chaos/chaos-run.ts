@@ -269,7 +269,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
     };
     const faulter = (async () => {
-      const gap = options.durationMs / options.faults;
+      const end = Date.now() + options.durationMs;
       for (let i = 0; i < options.faults; i += 1) {
         const kind = pick(weighted);
         const at = Date.now();
@@ -352,7 +352,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         faults[kind].count += 1;
         faults[kind].worstRecoveryMs = Math.max(faults[kind].worstRecoveryMs, Date.now() - at);
         options.log(`fault ${i + 1}/${options.faults} ${kind}: ready again after ${Date.now() - at} ms`);
-        await pause(gap * rand());
+        // Paced to end near durationMs: a fault's own wait (a freeze, a cut, the recovery) comes out of the time
+        // left, shared among the faults left; past it, the rest follow one another at once.
+        await pause((Math.max(0, end - Date.now()) / (options.faults - i)) * rand());
       }
     })();
 
