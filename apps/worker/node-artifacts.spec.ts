@@ -35,6 +35,8 @@ class FakeArtifactsApi {
   failStatus = 503;
   /** Answers this many reads (GET) with `failStatus` before serving one. */
   failReads = 0;
+  /** Called as each request arrives, before it is answered. */
+  onRequest: (() => void) | undefined;
   private server!: Server;
 
   async start(): Promise<string> {
@@ -68,6 +70,7 @@ class FakeArtifactsApi {
       body: Buffer.concat(chunks),
     };
     this.seen.push(seen);
+    this.onRequest?.();
     const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (seen.authorization !== `Bearer ${TOKEN}` || seen.assignment !== ASSIGNMENT) {
       return json(404, { error: { code: 'artifact_not_found', message: 'not found' } });
@@ -113,6 +116,7 @@ describe(NodeArtifacts.name, () => {
     api.failUploads = 0;
     api.failStatus = 503;
     api.failReads = 0;
+    api.onRequest = undefined;
   });
   afterEach(() => rmSync(cacheDir, { recursive: true, force: true }));
 
@@ -239,6 +243,21 @@ describe(NodeArtifacts.name, () => {
     // Without an attempt's signal: three tries, as before.
     api.failReads = 3;
     await expect(patient.open(ASSIGNMENT, `artifact://${id}`)).rejects.toMatchObject({ status: 503 });
+  });
+
+  it('asks again with the new worker token when the node registered again while a request was in flight', async () => {
+    const id = store(Buffer.from('read with the renewed token'));
+    let token = 'token-of-the-replaced-incarnation';
+    const renewing = new NodeArtifacts({ apiUrl, cacheDir, token: () => token, retryMs: 10 });
+    api.onRequest = () => {
+      token = TOKEN;
+    };
+    const local = await renewing.open(ASSIGNMENT, `artifact://${id}`, new AbortController().signal);
+    expect(readFileSync(local.path, 'utf8')).toBe('read with the renewed token');
+    expect(api.seen.filter((s) => s.url === `/v1/artifacts/${id}/meta`).map((s) => s.authorization)).toEqual([
+      'Bearer token-of-the-replaced-incarnation',
+      `Bearer ${TOKEN}`,
+    ]);
   });
 
   it('reports a refused upload with the API error', async () => {

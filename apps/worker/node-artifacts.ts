@@ -114,15 +114,19 @@ export class NodeArtifacts {
    * 5xx (507: the store is full) or 429, a transfer cut short. With an attempt's signal it keeps asking until
    * the signal aborts: the attempt keeps its lease and its work rather than failing the job for a passing fault
    * (its lease and timeout bound the wait; a zombie's calls are refused for good, 403/404). Without, three tries.
+   * A 404 for a worker token that was replaced while the request was in flight is asked again with the new one.
    */
   private async persistently<T>(signal: AbortSignal | undefined, transfer: () => Promise<T>): Promise<T> {
     const retryMs = this.options.retryMs ?? 500;
     for (let attempt = 1; ; attempt += 1) {
+      const token = this.options.token();
       try {
         return await transfer();
       } catch (error) {
         const status = error instanceof ArtifactTransferError ? error.status : -1;
-        const transient = status === 0 || status === 429 || status >= 500;
+        // Refused for a token the node replaced meanwhile (it registered again): the new one may pass.
+        const tokenRenewed = status === 404 && this.options.token() !== token;
+        const transient = status === 0 || status === 429 || status >= 500 || tokenRenewed;
         if (!transient || signal?.aborted || (!signal && attempt >= UNBOUND_ATTEMPTS)) throw error;
         await new Promise((resolve) => setTimeout(resolve, retryMs * Math.min(attempt, 10)));
       }
