@@ -14,7 +14,8 @@ module.exports = {
       testEnvironment: 'node',
       transform: tsJest,
       modulePathIgnorePatterns: ignoreBuild,
-      testMatch: ['<rootDir>/{apps,activities,libs,workflows,db}/**/*.spec.ts'],
+      // test/support: the tools the suites start (the chaos run's network-namespace relay).
+      testMatch: ['<rootDir>/{apps,activities,libs,workflows,db,test/support}/**/*.spec.ts'],
     },
     {
       displayName: 'workflow',

@@ -19,7 +19,9 @@
 # 60 s starts again from the first delay. Every restart is a line in the process's log and in supervisor.log.
 #
 # Environment: MLIS_STATE_DIR (pid files and logs; default .mlis/stack), MLIS_STACK_NODES (a space separated
-# list of id:group:slots:cpu:mem_mb:gpus), MLIS_MODEL_DIR (default: what scripts/install-model.sh installs),
+# list of id:group:slots:cpu:mem_mb:gpus), MLIS_STACK_NETNS (node ids that run in a network namespace of their own,
+# reaching the API and Temporal only through a relay that the chaos run can cut: root, `ip netns`; see below),
+# MLIS_MODEL_DIR (default: what scripts/install-model.sh installs),
 # MLIS_STACK_METRICS_PORT (default 9464: control's /metrics there, the nodes' on the next ports in MLIS_STACK_NODES
 # order), MLIS_STACK_API_REPLICAS and MLIS_STACK_CONTROL_REPLICAS (default 1: how many api and control processes
 # `start` runs; replica N of the api listens on MLIS_API_PORT + N - 1, replica N of control serves /metrics after the
@@ -150,11 +152,41 @@ ensure_model() {
   fi
 }
 
+# A node of MLIS_STACK_NETNS runs inside the network namespace NETNS_PREFIX-<id>, which has nothing but its own
+# loopback. Two relays (test/support/netns-relay.ts) carry its connections to the API's and Temporal's ports out
+# through Unix sockets in RELAY_DIR: `relay-host` in this namespace, `relay-<id>` inside the node's. SIGUSR1 to
+# relay-<id> cuts the node off from both, SIGUSR2 heals it (the chaos run's partition fault).
+NETNS_NODES=" ${MLIS_STACK_NETNS:-} "
+# Namespaces are machine-wide: named after this state dir, so two stacks on one machine never share one.
+NETNS_PREFIX="mlis-$(printf '%s' "$STATE_DIR" | cksum | cut -d' ' -f1)"
+RELAY_DIR="$STATE_DIR/relay"
+RELAY="$ROOT/dist/test/support/netns-relay.js"
+relay_ports() {
+  local temporal="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
+  printf '%s %s' "${API_URL##*:}" "${temporal##*:}"
+}
+in_netns() { [[ "$NETNS_NODES" == *" $1 "* ]]; }
+
+ensure_netns() {
+  local name="$NETNS_PREFIX-$1"
+  ip netns list | grep -qx "$name\( .*\)\?" || ip netns add "$name"
+  ip -n "$name" link set lo up
+  # shellcheck disable=SC2046 # the ports are words
+  launch relay-host "$BACKOFF" -- node "$RELAY" host "$RELAY_DIR" $(relay_ports)
+  # shellcheck disable=SC2046
+  launch "relay-$1" "$BACKOFF" -- ip netns exec "$name" node "$RELAY" inside "$RELAY_DIR" $(relay_ports)
+}
+
 start_node() {
-  local id group slots cpu mem gpus
+  local id group slots cpu mem gpus netns=()
   IFS=: read -r id group slots cpu mem gpus <<<"$(node_spec "$1")"
+  if in_netns "$id"; then
+    ensure_netns "$id"
+    # `ip netns exec` execs the node: the pid file holds the node's own pid, as without a namespace.
+    netns=(ip netns exec "$NETNS_PREFIX-$id")
+  fi
   launch "node-$id" "$NODE_BACKOFF" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
-    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- node "$ROOT/dist/apps/worker/main.js"
+    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- "${netns[@]}" node "$ROOT/dist/apps/worker/main.js"
 }
 
 # Replica 1 is `api` / `control`; replica N > 1 is `api-N` / `control-N`. Every replica shares Postgres and Temporal:
@@ -204,7 +236,7 @@ case "${1:-}" in
     ;;
   stop)
     if [[ -d "$STATE_DIR" ]]; then
-      for file in "$STATE_DIR"/node-*.pid; do
+      for file in "$STATE_DIR"/node-*.pid "$STATE_DIR"/relay-*.pid; do
         [[ -e "$file" ]] || continue
         name="$(basename "$file" .pid)"
         stop_process "${name%.supervisor}"
@@ -213,6 +245,9 @@ case "${1:-}" in
         [[ -e "$file" && "$file" != *.supervisor.pid ]] || continue
         stop_process "$(basename "$file" .pid)"
       done
+    fi
+    if command -v ip >/dev/null; then
+      for name in $(ip netns list 2>/dev/null | awk -v prefix="$NETNS_PREFIX-" 'index($1, prefix) == 1 { print $1 }'); do ip netns del "$name"; done
     fi
     ;;
   start-replica)

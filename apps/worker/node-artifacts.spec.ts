@@ -30,8 +30,13 @@ class FakeArtifactsApi {
   readonly seen: Seen[] = [];
   /** Holds every body download until released, so a test can open the same artifact concurrently. */
   gate: Promise<void> | undefined;
-  /** Answers this many uploads with 503 before accepting one. */
+  /** Answers this many uploads with `failStatus` (503 unless set) before accepting one. */
   failUploads = 0;
+  failStatus = 503;
+  /** Answers this many reads (GET) with `failStatus` before serving one. */
+  failReads = 0;
+  /** Called as each request arrives, before it is answered. */
+  onRequest: (() => void) | undefined;
   private server!: Server;
 
   async start(): Promise<string> {
@@ -65,13 +70,18 @@ class FakeArtifactsApi {
       body: Buffer.concat(chunks),
     };
     this.seen.push(seen);
+    this.onRequest?.();
     const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (seen.authorization !== `Bearer ${TOKEN}` || seen.assignment !== ASSIGNMENT) {
       return json(404, { error: { code: 'artifact_not_found', message: 'not found' } });
     }
+    if (seen.method === 'GET' && this.failReads > 0) {
+      this.failReads -= 1;
+      return json(this.failStatus, { error: { code: 'dependency_unavailable', message: 'restarting' } });
+    }
     if (seen.method === 'POST' && this.failUploads > 0) {
       this.failUploads -= 1;
-      return json(503, { error: { code: 'dependency_unavailable', message: 'store down' } });
+      return json(this.failStatus, { error: { code: this.failStatus === 507 ? 'insufficient_storage' : 'dependency_unavailable', message: 'store down' } });
     }
     if (seen.method === 'POST' && seen.url.startsWith('/v1/artifacts?')) {
       const id = randomUUID();
@@ -104,6 +114,9 @@ describe(NodeArtifacts.name, () => {
     api.seen.length = 0;
     api.gate = undefined;
     api.failUploads = 0;
+    api.failStatus = 503;
+    api.failReads = 0;
+    api.onRequest = undefined;
   });
   afterEach(() => rmSync(cacheDir, { recursive: true, force: true }));
 
@@ -195,6 +208,56 @@ describe(NodeArtifacts.name, () => {
 
     api.failUploads = 3;
     await expect(artifacts.upload(ASSIGNMENT, Buffer.from('{"a":2}'), 'application/json', 'r.json')).rejects.toMatchObject({ status: 503 });
+  });
+
+  it("for an attempt, waits out a full store (507) beyond three tries, until the attempt's signal aborts", async () => {
+    const patient = new NodeArtifacts({ apiUrl, cacheDir, token: () => TOKEN, retryMs: 10 });
+    const posts = () => api.seen.filter((s) => s.method === 'POST').length;
+    api.failStatus = 507;
+    api.failUploads = 5;
+    const id = await patient.upload(ASSIGNMENT, Buffer.from('{"a":3}'), 'application/json', 'r.json', new AbortController().signal);
+    expect(api.artifacts.get(id)?.bytes.toString()).toBe('{"a":3}');
+    expect(posts()).toBe(6);
+
+    api.failUploads = Number.MAX_SAFE_INTEGER;
+    const attempt = new AbortController();
+    const abandoned = patient.upload(ASSIGNMENT, Buffer.from('{"a":4}'), 'application/json', 'r.json', attempt.signal);
+    const deadline = Date.now() + 5_000;
+    while (posts() < 6 + 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    attempt.abort();
+    // The 507 it last saw, or the abort of the request in flight: either way the upload gives up.
+    await expect(abandoned).rejects.toMatchObject({ message: expect.stringMatching(/insufficient_storage|abort/i) });
+    expect(posts()).toBeGreaterThanOrEqual(16);
+  });
+
+  it('for an attempt, opens an artifact once the API answers again after more than three 503s', async () => {
+    const patient = new NodeArtifacts({ apiUrl, cacheDir, token: () => TOKEN, retryMs: 10 });
+    const bytes = Buffer.from('read after the restart');
+    const id = store(bytes);
+    api.failStatus = 503;
+    api.failReads = 4;
+    const local = await patient.open(ASSIGNMENT, `artifact://${id}`, new AbortController().signal);
+    expect(readFileSync(local.path)).toEqual(bytes);
+    expect(api.seen.filter((s) => s.url === `/v1/artifacts/${id}/meta`)).toHaveLength(5);
+
+    // Without an attempt's signal: three tries, as before.
+    api.failReads = 3;
+    await expect(patient.open(ASSIGNMENT, `artifact://${id}`)).rejects.toMatchObject({ status: 503 });
+  });
+
+  it('asks again with the new worker token when the node registered again while a request was in flight', async () => {
+    const id = store(Buffer.from('read with the renewed token'));
+    let token = 'token-of-the-replaced-incarnation';
+    const renewing = new NodeArtifacts({ apiUrl, cacheDir, token: () => token, retryMs: 10 });
+    api.onRequest = () => {
+      token = TOKEN;
+    };
+    const local = await renewing.open(ASSIGNMENT, `artifact://${id}`, new AbortController().signal);
+    expect(readFileSync(local.path, 'utf8')).toBe('read with the renewed token');
+    expect(api.seen.filter((s) => s.url === `/v1/artifacts/${id}/meta`).map((s) => s.authorization)).toEqual([
+      'Bearer token-of-the-replaced-incarnation',
+      `Bearer ${TOKEN}`,
+    ]);
   });
 
   it('reports a refused upload with the API error', async () => {

@@ -36,11 +36,13 @@ export interface NodeArtifactsOptions {
   token: () => string;
   /** Per request, for the headers and metadata; a download's body may take longer. */
   requestTimeoutMs?: number;
+  /** The first wait before asking again after an unreachable API or a 5xx/429; each further wait is one more of it, up to ten. */
+  retryMs?: number;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-const UPLOAD_ATTEMPTS = 3;
-const UPLOAD_RETRY_MS = 500;
+/** Tries of a transfer that no attempt's signal bounds. */
+const UNBOUND_ATTEMPTS = 3;
 
 function errorText(status: number, body: string): string {
   try {
@@ -71,6 +73,10 @@ export class NodeArtifacts {
   async open(assignmentId: string, ref: string, signal?: AbortSignal): Promise<LocalArtifact> {
     const id = parseArtifactRef(ref);
     if (id === null) throw new ArtifactTransferError(`"${ref}" is not an artifact reference (artifact://<uuid>)`, 0);
+    return this.persistently(signal, () => this.openOnce(assignmentId, id, signal));
+  }
+
+  private async openOnce(assignmentId: string, id: string, signal?: AbortSignal): Promise<LocalArtifact> {
     const meta = await this.meta(assignmentId, id, signal);
     if (!SHA256_HEX.test(meta.sha256)) throw new ArtifactTransferError(`artifact ${id}: the API answered an invalid sha256`, 0);
     const path = join(this.options.cacheDir, meta.sha256);
@@ -86,29 +92,43 @@ export class NodeArtifacts {
     return { id, path, sha256: meta.sha256, sizeBytes: meta.size_bytes, contentType: meta.content_type };
   }
 
-  /**
-   * Uploads `body` as an artifact of the assignment's job (the API links it as the job's result); returns its id.
-   * An API that is unreachable or answers 5xx/429 is asked again a few times: losing a finished result is costly.
-   */
+  /** Uploads `body` as an artifact of the assignment's job (the API links it as the job's result); returns its id. */
   async upload(assignmentId: string, body: Buffer, contentType: string, name: string, signal?: AbortSignal): Promise<string> {
     const sha256 = createHash('sha256').update(body).digest('hex');
     const query = new URLSearchParams({ name, sha256 });
+    return this.persistently(signal, async () => {
+      const response = await this.request(`/v1/artifacts?${query.toString()}`, assignmentId, signal, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body,
+      });
+      const text = await response.text();
+      if (response.status !== 201) throw new ArtifactTransferError(`uploading ${name}: ${errorText(response.status, text)}`, response.status);
+      artifactBytes.inc({ direction: 'out' }, body.length);
+      return (JSON.parse(text) as ArtifactMeta).id;
+    });
+  }
+
+  /**
+   * Runs `transfer` again while it fails in a way that may pass later: the API unreachable or restarting, a
+   * 5xx (507: the store is full) or 429, a transfer cut short. With an attempt's signal it keeps asking until
+   * the signal aborts: the attempt keeps its lease and its work rather than failing the job for a passing fault
+   * (its lease and timeout bound the wait; a zombie's calls are refused for good, 403/404). Without, three tries.
+   * A 404 for a worker token that was replaced while the request was in flight is asked again with the new one.
+   */
+  private async persistently<T>(signal: AbortSignal | undefined, transfer: () => Promise<T>): Promise<T> {
+    const retryMs = this.options.retryMs ?? 500;
     for (let attempt = 1; ; attempt += 1) {
+      const token = this.options.token();
       try {
-        const response = await this.request(`/v1/artifacts?${query.toString()}`, assignmentId, signal, {
-          method: 'POST',
-          headers: { 'content-type': contentType },
-          body,
-        });
-        const text = await response.text();
-        if (response.status !== 201) throw new ArtifactTransferError(`uploading ${name}: ${errorText(response.status, text)}`, response.status);
-        artifactBytes.inc({ direction: 'out' }, body.length);
-        return (JSON.parse(text) as ArtifactMeta).id;
+        return await transfer();
       } catch (error) {
         const status = error instanceof ArtifactTransferError ? error.status : -1;
-        const transient = status === 0 || status === 429 || status >= 500;
-        if (!transient || attempt >= UPLOAD_ATTEMPTS || signal?.aborted) throw error;
-        await new Promise((resolve) => setTimeout(resolve, UPLOAD_RETRY_MS * attempt));
+        // Refused for a token the node replaced meanwhile (it registered again): the new one may pass.
+        const tokenRenewed = status === 404 && this.options.token() !== token;
+        const transient = status === 0 || status === 429 || status >= 500 || tokenRenewed;
+        if (!transient || signal?.aborted || (!signal && attempt >= UNBOUND_ATTEMPTS)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, retryMs * Math.min(attempt, 10)));
       }
     }
   }

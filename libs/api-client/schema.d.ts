@@ -136,7 +136,7 @@ export interface paths {
         put?: never;
         /**
          * Upload an artifact: the request body is the raw bytes, streamed to the store (never buffered whole)
-         * @description Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch).
+         * @description Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch), and the store has room for it (507 insufficient_storage).
          */
         post: operations["ArtifactsController_upload"];
         delete?: never;
@@ -523,7 +523,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
+            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "insufficient_storage" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
             /** @description Human-readable explanation; never contains internals. */
             message: string;
             /** @description Per-field problems, for validation errors. */
@@ -1934,6 +1934,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: insufficient_storage */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     JobsController_get: {
@@ -2301,6 +2310,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: insufficient_storage */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { ChecksumMismatchError, ObjectMissingError, ObjectTooLargeError, type ArtifactStore } from './artifact-store';
+import { ChecksumMismatchError, ObjectMissingError, ObjectTooLargeError, StoreFullError, type ArtifactStore } from './artifact-store';
 import { loadConfig } from '../config';
 import { createArtifactStore } from './create-artifact-store';
 import { FsArtifactStore } from './fs-artifact.store';
@@ -140,6 +140,62 @@ storeSuite(
   },
   () => rm(fsRoot, { recursive: true, force: true }),
 );
+
+describe('fs artifact store on a full disk', () => {
+  const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'mlis-artifacts-full-'));
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** The staging file takes its first chunk, then the disk is full: the write fails as the kernel's does. */
+  function diskFullAfterFirstChunk(): void {
+    const createWriteStream = fs.createWriteStream;
+    jest.spyOn(fs, 'createWriteStream').mockImplementationOnce((path, options) => {
+      const stream = createWriteStream(path, options);
+      const write = stream._write.bind(stream);
+      let chunks = 0;
+      // One chunk per write, so the second one is the one refused.
+      Object.assign(stream, { _writev: null });
+      stream._write = (chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void) => {
+        chunks += 1;
+        if (chunks === 1) write(chunk, encoding, callback);
+        else callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+      };
+      return stream;
+    });
+  }
+
+  it('refuses the upload as StoreFullError and keeps no partial file', async () => {
+    const store = new FsArtifactStore(root);
+    diskFullAfterFirstChunk();
+    const bytes = randomBytes(64 * 1024);
+    const error = await store.put(Readable.from([bytes.subarray(0, 1024), bytes.subarray(1024)])).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StoreFullError);
+    expect((error as StoreFullError).cause).toMatchObject({ code: 'ENOSPC' });
+    expect(await readdir(join(root, 'staging'))).toEqual([]);
+    expect(await store.exists(sha256(bytes))).toBe(false);
+    // Space again: the same upload is stored.
+    expect(await store.put(Readable.from([bytes]))).toEqual({ sha256: sha256(bytes), sizeBytes: bytes.length });
+  });
+
+  it('passes other write errors on unchanged', async () => {
+    const store = new FsArtifactStore(root);
+    const createWriteStream = fs.createWriteStream;
+    jest.spyOn(fs, 'createWriteStream').mockImplementationOnce((path, options) => {
+      const stream = createWriteStream(path, options);
+      stream._write = (_chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void) =>
+        callback(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
+      return stream;
+    });
+    await expect(store.put(Readable.from([randomBytes(10)]))).rejects.toMatchObject({ code: 'EIO' });
+    expect(await readdir(join(root, 'staging'))).toEqual([]);
+  });
+});
 
 const s3Endpoint = useS3TestServer();
 

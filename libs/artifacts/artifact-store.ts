@@ -70,6 +70,20 @@ export class ObjectMissingError extends Error {
   }
 }
 
+/** The store has no room left (a full disk or quota): nothing of the upload was kept; the same upload may pass later. */
+export class StoreFullError extends Error {
+  constructor(cause: unknown) {
+    super('the artifact store has no space left', { cause });
+    this.name = 'StoreFullError';
+  }
+}
+
+/** A file system's "no space" errors: the disk (ENOSPC) or the user's quota (EDQUOT) is full. */
+export function isOutOfSpace(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** The storage key of an object: a fan-out directory keeps any one directory (or listing prefix) small. */

@@ -8,7 +8,9 @@ import {
   checkDigest,
   contentKey,
   DigestingCounter,
+  isOutOfSpace,
   ObjectMissingError,
+  StoreFullError,
   type ArtifactStore,
   type ByteRange,
   type PutOptions,
@@ -46,14 +48,20 @@ export class FsArtifactStore implements ArtifactStore {
         await handle.close();
       }
     } catch (error) {
+      // Nothing half-written stays behind, whatever stopped the upload.
       await rm(path, { force: true });
-      throw error;
+      throw isOutOfSpace(error) ? new StoreFullError(error) : error;
     }
     return {
       ...stored,
       commit: async () => {
         const target = this.pathOf(stored.sha256);
-        await mkdir(dirname(target), { recursive: true });
+        try {
+          await mkdir(dirname(target), { recursive: true });
+        } catch (error) {
+          // A new fan-out directory needs room too; the caller discards the staged file.
+          throw isOutOfSpace(error) ? new StoreFullError(error) : error;
+        }
         // Atomic; replacing an existing object swaps identical bytes, and open readers keep theirs.
         await rename(path, target);
       },

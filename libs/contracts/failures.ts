@@ -35,6 +35,8 @@ export enum ApiErrorCode {
   /** A path the API serves, with a method it does not declare there; the Allow header lists those it does. */
   MethodNotAllowed = 'method_not_allowed',
   DependencyUnavailable = 'dependency_unavailable',
+  /** The artifact store is full: nothing of the upload (or of the params it would have offloaded) was kept. */
+  InsufficientStorage = 'insufficient_storage',
   Internal = 'internal_error',
   /** Node registration without the right bootstrap secret. */
   InvalidBootstrapCredential = 'invalid_bootstrap_credential',

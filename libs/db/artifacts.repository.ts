@@ -174,14 +174,18 @@ export class ArtifactsRepository {
   }
 
   /**
-   * The assignment if it is live (PLACED or RUNNING) on exactly this node incarnation, and that incarnation is
-   * the node's current one. With a manager, the assignment row is share-locked so it stays live until commit.
+   * The assignment if it is live (PLACED or RUNNING) on this node, the caller's incarnation is the node's current
+   * one, and the assignment was placed on it or on an earlier incarnation: a node that restarted picks up what was
+   * placed on its predecessor from the node's queue, and runs it under the same lease (a zombie, an incarnation
+   * since replaced, is refused). The node row may be DEAD: its heartbeats go through the API, so an API outage
+   * marks a live node dead while its attempts keep their leases; the assignment's liveness is the fence.
+   * With a manager, the assignment row is share-locked so it stays live until commit.
    */
   async findLiveAssignment(assignmentId: string, nodeId: string, incarnation: number, manager?: EntityManager): Promise<LiveAssignment | null> {
     const rows: { assignment_id: string; job_id: string; tenant_id: string }[] = await (manager ?? this.dataSource.manager).query(
       `SELECT a.id AS assignment_id, a.job_id, j.tenant_id
        FROM job_assignments a JOIN jobs j ON j.id = a.job_id JOIN nodes n ON n.id = a.node_id
-       WHERE a.id = $1 AND a.node_id = $2 AND a.node_incarnation = $3 AND n.incarnation = $3 AND n.status <> 'DEAD'
+       WHERE a.id = $1 AND a.node_id = $2 AND a.node_incarnation <= $3 AND n.incarnation = $3
          AND a.state IN ('PLACED', 'RUNNING')
        ${manager ? 'FOR SHARE OF a' : ''}`,
       [assignmentId, nodeId, incarnation],

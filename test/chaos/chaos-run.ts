@@ -1,14 +1,25 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient, Pool } from 'pg';
 import { api, env, tokenFor } from '../integration/support/api';
-import { script, stack } from '../integration/support/stack-env';
+import { script, stack, STATE_DIR, type StackEnv } from '../integration/support/stack-env';
 
-// A bounded fault run against the integration stack (loopback only): jobs submitted while processes are
-// killed, frozen and restarted, then invariants checked with SQL against the ledger and with the Temporal client.
+// A bounded fault run against the integration stack (loopback, and network namespaces it creates): jobs submitted
+// while processes are killed, frozen, restarted and cut off and the artifact store's disk fills up, then invariants
+// checked with SQL against the ledger and with the Temporal client.
 
-export type FaultKind = 'node_kill' | 'node_freeze' | 'control_kill' | 'api_kill' | 'temporal_kill' | 'postgres_crash';
+export type FaultKind =
+  | 'node_kill'
+  | 'node_freeze'
+  | 'node_partition'
+  | 'control_kill'
+  | 'api_kill'
+  | 'temporal_kill'
+  | 'postgres_crash'
+  | 'disk_full';
 
 export interface ChaosOptions {
   jobs: number;
@@ -24,6 +35,8 @@ export interface ChaosOptions {
 
 export interface ChaosReport {
   jobs: { accepted: number; byState: Record<string, number>; byTaskType: Record<string, number>; cancelRequested: number; preempted: number; idempotentReplays: number };
+  /** Input artifacts uploaded for echo jobs; answers 507 insufficient_storage to uploads and submissions. */
+  artifacts: { inputs: number; refusedFull: number };
   faults: Record<FaultKind, { count: number; worstRecoveryMs: number }>;
   nodeReturnMs: number[];
   invariants: Record<string, string[]>;
@@ -32,7 +45,13 @@ export interface ChaosReport {
 }
 
 const NODES = ['cpu-1', 'cpu-2', 'gpu-1', 'gpu-2'];
-const KINDS: FaultKind[] = ['node_kill', 'node_freeze', 'control_kill', 'api_kill', 'temporal_kill', 'postgres_crash'];
+/** With node_partition: one node of each group runs in a network namespace of its own (scripts/stack.sh). */
+const NETNS_NODES = ['cpu-2', 'gpu-2'];
+const KINDS: FaultKind[] = ['node_kill', 'node_freeze', 'node_partition', 'control_kill', 'api_kill', 'temporal_kill', 'postgres_crash', 'disk_full'];
+/** With disk_full: the API's fs artifact store on a tmpfs of this size, mounted (and unmounted) by the run. */
+const STORE_TMPFS_MB = 128;
+/** Echo params padded past the inline threshold (MLIS_INLINE_PAYLOAD_MAX_BYTES, 64 KiB): params and result travel as artifacts. */
+const OFFLOADED_PAD = 'x'.repeat(66 * 1024);
 
 /** Small deterministic PRNG (mulberry32), so a run can be replayed with its seed. */
 function random(seed: number): () => number {
@@ -91,16 +110,38 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const tenant = `chaos-${options.seed}-${Date.now().toString(36)}`;
   const token = tokenFor({ tenant, sub: 'chaos' });
   const auth = { authorization: `Bearer ${token}` };
+  const artifacts = { inputs: 0, refusedFull: 0 };
+  const upload = async (name: string, bytes: string) => {
+    const response = await api('POST', `/v1/artifacts?name=${encodeURIComponent(name)}`, bytes, { ...auth, 'content-type': 'application/octet-stream' });
+    if (response.status === 507) artifacts.refusedFull += 1;
+    return response;
+  };
   const leaseMs = Number(env.processEnv.MLIS_LEASE_SECONDS ?? '3') * 1000;
   const executionLog = env.processEnv.MLIS_NODE_EXECUTION_LOG;
   // Probes during faults: a connection that Postgres' crash cuts is an 'error' event on the pool (ignored, the
   // probe's query fails and `until` asks again), never an unhandled one; a hung server cannot stall a probe.
   const probes = new Pool({ connectionString: env.databaseUrl, max: 4, connectionTimeoutMillis: 5_000, query_timeout: 5_000 });
   probes.on('error', () => undefined);
+  // The stack as the run's faults need it: nodes in namespaces for partitions, the store on a tmpfs to fill.
+  const partitions = options.weights.node_partition > 0;
+  const storeDir = options.weights.disk_full > 0 ? join(STATE_DIR, 'chaos-artifacts') : undefined;
+  const chaosEnv: StackEnv = {
+    ...env,
+    processEnv: {
+      ...env.processEnv,
+      ...(partitions ? { MLIS_STACK_NETNS: NETNS_NODES.join(' ') } : {}),
+      ...(storeDir ? { MLIS_ARTIFACTS_DIR: storeDir } : {}),
+    },
+  };
   // The suite's cluster runs without fsync and synchronous commit (MLIS_PG_FAST): a crash would lose answered
   // commits. This run restarts it durable, and leaves it as it found it.
   script('scripts/postgres.sh', ['stop']);
   script('scripts/postgres.sh', ['start']);
+  if (partitions || storeDir) {
+    stack(env, 'stop');
+    if (storeDir) mountStore(storeDir);
+    stack(chaosEnv, 'start');
+  }
   await until('ready on a durable Postgres', 120_000, ready);
   try {
     return await faultRun();
@@ -108,7 +149,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     script('scripts/postgres.sh', ['stop']);
     script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
     // Fresh supervisors: the run leaves their backoffs doubled up to a minute, and specs after it expect the first delay.
+    // The stop also removes the nodes' namespaces and relays.
     stack(env, 'stop');
+    if (storeDir) unmountStore(storeDir);
     stack(env, 'start');
     await until('ready again after the run', 120_000, ready);
     await probes.end();
@@ -126,14 +169,33 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       until(`submission ${key}`, 120_000, async () => {
         const response = await api('POST', '/v1/jobs', body, { ...auth, 'Idempotency-Key': key });
         if (response.status === 202 || response.status === 200) return { id: response.body.id as string, status: response.status };
+        if (response.status === 507) artifacts.refusedFull += 1;
         if (response.status >= 400 && response.status < 500 && response.status !== 429) {
           throw new ChaosError(`chaos: submission refused ${response.status} ${JSON.stringify(response.body)}`);
         }
         return undefined;
       });
+    /** An input artifact for one echo job (1-32 KiB), retried like a submission while the stack recovers. */
+    const uploadInput = (key: string): Promise<string> => {
+      const bytes = randomBytes(512 + Math.floor(rand() * 16 * 1024)).toString('hex');
+      return until(`input of ${key}`, 180_000, async () => {
+        const response = await upload(`${key}.bin`, bytes);
+        if (response.status === 201) {
+          artifacts.inputs += 1;
+          return response.body.id as string;
+        }
+        if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+          throw new ChaosError(`chaos: upload refused ${response.status} ${JSON.stringify(response.body)}`);
+        }
+        return undefined;
+      });
+    };
     const jobBody = (): Record<string, unknown> => {
       const roll = rand();
       const common = { max_attempts: 20, timeout_seconds: 300 };
+      // Artifacts from the first jobs on (what disk_full needs): an input uploaded for the job and read on the
+      // node; every other one with params and result large enough to be stored as artifacts too.
+      if (roll < 0.08) return { ...common, task_type: 'echo', params: { input: 'artifact://', ...(rand() < 0.5 ? { pad: OFFLOADED_PAD } : {}) } };
       if (roll < 0.55) return { ...common, task_type: 'sleep', params: { seconds: 0.2 + Math.round(rand() * 12) / 10 } };
       if (roll < 0.75) return { ...common, task_type: 'gpu_demo', params: { seconds: 0.3, matrix_size: 16 }, gpu: 1 };
       if (roll < 0.92) return { ...common, task_type: 'inference', params: { text: `chaos run ${Math.floor(rand() * 1e6)} was good` } };
@@ -151,6 +213,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const replay = rand() < 0.1;
         inFlight.push(
           (async () => {
+            if (body.task_type === 'echo') (body.params as { input: string }).input = `artifact://${await uploadInput(key)}`;
             const { id } = await submitOnce(key, body);
             accepted.set(id, { key, body });
             if (replay) {
@@ -184,9 +247,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const faults = Object.fromEntries(KINDS.map((kind) => [kind, { count: 0, worstRecoveryMs: 0 }])) as ChaosReport['faults'];
     const nodeReturnMs: number[] = [];
     const nodeReturns: Promise<void>[] = [];
+    const apiKills: number[] = [];
     const weighted = KINDS.flatMap((kind) => Array<FaultKind>(options.weights[kind]).fill(kind));
+    /** Waits in the background until a node is ACTIVE as a newer incarnation than `incarnation`, and records how long. */
+    const awaitReturn = (node: string, incarnation: number, at: number, what: string): void => {
+      // A node killed again and again waits up to the 60 s backoff cap, then starts on two busy cores: allow four minutes.
+      let seen = 'nothing yet';
+      nodeReturns.push(
+        until(`${node} back`, 240_000, async () => {
+          const row = await nodeRow(node);
+          seen = JSON.stringify(row);
+          return row?.status === 'ACTIVE' && row.incarnation > incarnation ? true : undefined;
+        }).then(
+          () => {
+            nodeReturnMs.push(Date.now() - at);
+          },
+          (error: Error) => {
+            throw new Error(`${error.message} (${what}, incarnation ${incarnation}, last row ${seen}, supervisors:\n${stack(env, 'status')})`);
+          },
+        ),
+      );
+    };
     const faulter = (async () => {
-      const gap = options.durationMs / options.faults;
+      const end = Date.now() + options.durationMs;
       for (let i = 0; i < options.faults; i += 1) {
         const kind = pick(weighted);
         const at = Date.now();
@@ -195,22 +278,43 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             const node = pick(NODES);
             const incarnation = await nodeIncarnation(node);
             process.kill(await livePid(`node-${node}`), 'SIGKILL');
-            // The supervisor brings it back as a new incarnation; measured in the background. A node killed again
-            // and again waits up to the 60 s backoff cap, then starts on two busy cores: allow four minutes.
-            let seen = 'nothing yet';
-            nodeReturns.push(
-              until(`${node} back`, 240_000, async () => {
-                const row = await nodeRow(node);
-                seen = JSON.stringify(row);
-                return row?.status === 'ACTIVE' && row.incarnation > incarnation ? true : undefined;
-              }).then(
-                () => {
-                  nodeReturnMs.push(Date.now() - at);
-                },
-                (error: Error) => {
-                  throw new Error(`${error.message} (killed incarnation ${incarnation}, last row ${seen}, supervisors:\n${stack(env, 'status')})`);
-                },
-              ),
+            // The supervisor brings it back as a new incarnation; measured in the background.
+            awaitReturn(node, incarnation, at, 'killed');
+            break;
+          }
+          case 'node_partition': {
+            const node = pick(NETNS_NODES);
+            const incarnation = await nodeIncarnation(node);
+            const relay = await livePid(`relay-${node}`);
+            // Cut off from Temporal and the API while it keeps running: past its lease its attempts are LOST and
+            // re-placed, and the ledger declares it DEAD; healed, whatever it still sends for them must be refused.
+            process.kill(relay, 'SIGUSR1');
+            await pause(leaseMs * 2);
+            await until(`${node} declared dead while cut off`, 60_000, async () => ((await nodeRow(node))?.status === 'ACTIVE' ? undefined : true));
+            // A relay that ended would have let the node back in early (its supervisor starts it healed).
+            if (!isAlive(relay)) throw new ChaosError(`chaos: the relay of ${node} ended while it was cut`);
+            process.kill(relay, 'SIGUSR2');
+            // It registers again as a new incarnation (or exits superseded and its supervisor restarts it).
+            awaitReturn(node, incarnation, at, 'cut off');
+            break;
+          }
+          case 'disk_full': {
+            // Every byte of the store's file system taken: uploads, offloaded params and node results must be
+            // refused whole (507), then accepted again once there is room.
+            const filler = join(storeDir!, 'chaos-filler');
+            fillUp(filler);
+            await until('an upload refused with 507 on the full store', 60_000, async () => {
+              const response = await upload('probe.bin', randomBytes(64 * 1024).toString('hex'));
+              if (response.status === 201) throw new ChaosError(`chaos: an upload was accepted on a full store: ${JSON.stringify(response.body)}`);
+              if (response.status !== 507) return undefined;
+              if (response.body?.error?.code !== 'insufficient_storage') throw new ChaosError(`chaos: full store answered ${JSON.stringify(response.body)}`);
+              return true;
+            });
+            // Full for a while: node results and submissions meet it too.
+            await pause(leaseMs * 2);
+            rmSync(filler);
+            await until('an upload accepted after the store has room again', 60_000, async () =>
+              (await upload('probe.bin', randomBytes(1024).toString('hex'))).status === 201 ? true : undefined,
             );
             break;
           }
@@ -228,6 +332,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             break;
           case 'api_kill':
             process.kill(await livePid('api'), 'SIGKILL');
+            apiKills.push(Date.now());
             break;
           case 'temporal_kill': {
             const pid = Number(readFileSync(join(temporalEnv().MLIS_TEMPORAL_DIR, 'temporal.pid'), 'utf8'));
@@ -247,7 +352,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         faults[kind].count += 1;
         faults[kind].worstRecoveryMs = Math.max(faults[kind].worstRecoveryMs, Date.now() - at);
         options.log(`fault ${i + 1}/${options.faults} ${kind}: ready again after ${Date.now() - at} ms`);
-        await pause(gap * rand());
+        // Paced to end near durationMs: a fault's own wait (a freeze, a cut, the recovery) comes out of the time
+        // left, shared among the faults left; past it, the rest follow one another at once.
+        await pause((Math.max(0, end - Date.now()) / (options.faults - i)) * rand());
       }
     })();
 
@@ -268,6 +375,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         return rows[0].open === 0 ? true : undefined;
       }).catch((error: unknown) => options.log(String(error)));
       const invariants = await checkInvariants(db, temporal, ids, cancelAccepted, tenant);
+      if (storeDir) invariants['no partial upload left in the store but those of a killed API'] = unexplainedInStaging(storeDir, apiKills);
       const effects = checkEffects(db, executionLog, ids, invariants);
       const { rows: states } = await db.query(`SELECT state, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY state`, [ids]);
       const { rows: types } = await db.query(`SELECT task_type, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY task_type`, [ids]);
@@ -281,6 +389,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           preempted: preempted[0].n,
           idempotentReplays: replays,
         },
+        artifacts,
         faults,
         nodeReturnMs,
         invariants,
@@ -303,6 +412,49 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const row = await nodeRow(node);
     return row?.status === 'ACTIVE' ? row.incarnation : -1;
   }
+}
+
+/** Mounts a tmpfs for the artifact store: a disk this run can fill without touching the machine's. */
+function mountStore(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${STORE_TMPFS_MB}m,mode=0700`, 'mlis-chaos-artifacts', dir]);
+}
+
+function unmountStore(dir: string): void {
+  execFileSync('umount', [dir]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Writes `path` until the file system is full: 1 MiB at a time, then one page at a time to the last one. */
+function fillUp(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const chunk of [Buffer.alloc(1024 * 1024, 1), Buffer.alloc(4096, 1), Buffer.alloc(1, 1)]) {
+      for (;;) {
+        try {
+          writeSync(fd, chunk);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw error;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Files under the fs store's staging directory that no api kill explains: an upload in flight when its API process
+ * died stays there until control sweeps it (after 24 h); any other is an upload that was neither kept nor removed.
+ */
+function unexplainedInStaging(storeDir: string, apiKills: number[]): string[] {
+  const staging = join(storeDir, 'staging');
+  if (!existsSync(staging)) return [];
+  const cutOff = (mtimeMs: number) => apiKills.some((at) => mtimeMs <= at + 1_000 && mtimeMs >= at - 60_000);
+  return readdirSync(staging)
+    .filter((name) => !cutOff(statSync(join(staging, name)).mtimeMs))
+    .slice(0, 20);
 }
 
 function isAlive(pid: number): boolean {
@@ -431,7 +583,7 @@ export function chaosTable(report: ChaosReport, options: Pick<ChaosOptions, 'job
     '| --- | ---: | ---: |',
     ...KINDS.map((kind) => `| ${kind} | ${report.faults[kind].count} | ${(report.faults[kind].worstRecoveryMs / 1000).toFixed(1)} s |`),
     '',
-    `Killed nodes back as a new incarnation: ${report.nodeReturnMs.length}, worst ${(Math.max(0, ...report.nodeReturnMs) / 1000).toFixed(1)} s after the kill.`,
+    `Killed or cut-off nodes back as a new incarnation: ${report.nodeReturnMs.length}, worst ${(Math.max(0, ...report.nodeReturnMs) / 1000).toFixed(1)} s after the kill.`,
     '',
     '| jobs | count |',
     '| --- | ---: |',
@@ -441,6 +593,8 @@ export function chaosTable(report: ChaosReport, options: Pick<ChaosOptions, 'job
     `| cancel requested | ${report.jobs.cancelRequested} |`,
     `| preempted attempts | ${report.jobs.preempted} |`,
     `| resubmitted with the same Idempotency-Key | ${report.jobs.idempotentReplays} |`,
+    `| input artifacts uploaded (echo) | ${report.artifacts.inputs} |`,
+    `| answered 507 insufficient_storage (uploads, submissions) | ${report.artifacts.refusedFull} |`,
     `| runner executions recorded | ${report.effects.records} |`,
     `| re-executions after a lost attempt | ${report.effects.duplicateExecutions} |`,
     '',

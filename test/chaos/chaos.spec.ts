@@ -11,7 +11,9 @@ describe('chaos (full run)', () => {
   const jobs = number('MLIS_CHAOS_JOBS', 2000);
   const faults = number('MLIS_CHAOS_FAULTS', 200);
   const minutes = number('MLIS_CHAOS_MINUTES', 20);
-  jest.setTimeout((minutes + 20) * 60_000);
+  // Submitting and faulting (paced to `minutes`, longer when the faults' own recoveries take more), quiescence
+  // (at most 15 min) and the checks.
+  jest.setTimeout((minutes * 1.5 + 30) * 60_000);
 
   it(`keeps every invariant through ${faults} faults over ${jobs} jobs`, async () => {
     const options = {
@@ -20,7 +22,7 @@ describe('chaos (full run)', () => {
       durationMs: minutes * 60_000,
       quiesceMs: 15 * 60_000,
       seed: number('MLIS_CHAOS_SEED', 1),
-      weights: { node_kill: 4, node_freeze: 2, control_kill: 2, api_kill: 2, temporal_kill: 1, postgres_crash: 1 },
+      weights: { node_kill: 4, node_freeze: 2, node_partition: 2, control_kill: 2, api_kill: 2, temporal_kill: 1, postgres_crash: 1, disk_full: 1 },
       log: (line: string) => process.stderr.write(`[chaos] ${line}\n`),
     };
     const report = await runChaos(options);

@@ -220,16 +220,23 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
     });
 
     it('reads only the artifacts of the assignment it names, and only while that assignment is live', async () => {
-      const registered = await api(
-        'POST',
-        '/v1/internal/nodes/register',
-        { node_id: NODE_ID, group: 'cpu', hostname: 'it-host', pid: 4242, slots: 2, cpu_millis: 2000, mem_mb: 1024, gpus: [], labels: NODE_LABELS },
-        { authorization: `Bearer ${stackBootstrapSecret()}` },
-      );
-      expect(registered.status).toBe(200);
-      const { worker_token: workerToken, incarnation } = registered.body as { worker_token: string; incarnation: number };
+      const register = async (): Promise<{ workerToken: string; incarnation: number }> => {
+        const registered = await api(
+          'POST',
+          '/v1/internal/nodes/register',
+          { node_id: NODE_ID, group: 'cpu', hostname: 'it-host', pid: 4242, slots: 2, cpu_millis: 2000, mem_mb: 1024, gpus: [], labels: NODE_LABELS },
+          { authorization: `Bearer ${stackBootstrapSecret()}` },
+        );
+        expect(registered.status).toBe(200);
+        const body = registered.body as { worker_token: string; incarnation: number };
+        return { workerToken: body.worker_token, incarnation: body.incarnation };
+      };
+      let current = await register();
+      const { workerToken } = current;
       heartbeat = setInterval(() => {
-        api('POST', `/v1/internal/nodes/${NODE_ID}/heartbeat`, { incarnation }, { authorization: `Bearer ${workerToken}` }).catch(() => undefined);
+        api('POST', `/v1/internal/nodes/${NODE_ID}/heartbeat`, { incarnation: current.incarnation }, { authorization: `Bearer ${current.workerToken}` }).catch(
+          () => undefined,
+        );
       }, 500);
 
       const mine = await upload(Buffer.from('input of job X'));
@@ -257,10 +264,22 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
         expect(raw.status).toBe(404);
         expect(raw.body.error.code).toBe('artifact_not_found');
 
+        // The node restarts: its next incarnation picks up what was placed on this one and may read for it; the
+        // replaced incarnation (a zombie) may not.
+        current = await register();
+        const restarted = new NodeArtifacts({ apiUrl: env.apiUrl, cacheDir, token: () => current.workerToken });
+        expect((await restarted.open(placed.id, `artifact://${mine.id}`)).sha256).toBe(mine.sha256);
+        await expect(node.open(placed.id, `artifact://${mine.id}`)).rejects.toMatchObject({ status: 404 });
+
+        // Its heartbeats (through the API) lapsed during an API outage and control marked it DEAD: the attempt
+        // still holds its lease, and still reads.
+        await withDb((db) => db.query(`UPDATE nodes SET status = 'DEAD' WHERE id = $1`, [NODE_ID]));
+        expect((await restarted.open(placed.id, `artifact://${mine.id}`)).sha256).toBe(mine.sha256);
+
         // Once the assignment has ended the same request is refused, although the bytes sit in the node's cache.
         expect((await api('POST', `/v1/jobs/${x.id}/cancel`)).status).toBe(202);
         await waitForJob(x.id, (j) => j.state === 'CANCELLED');
-        await expect(node.open(placed.id, `artifact://${mine.id}`)).rejects.toMatchObject({ status: 404 });
+        await expect(restarted.open(placed.id, `artifact://${mine.id}`)).rejects.toMatchObject({ status: 404 });
       } finally {
         for (const id of [x.id, y.id]) await api('POST', `/v1/jobs/${id}/cancel`);
         await waitForJob(y.id, (j) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.state));

@@ -87,7 +87,8 @@ export class ArtifactsController {
     summary: 'Upload an artifact: the request body is the raw bytes, streamed to the store (never buffered whole)',
     description:
       'Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within ' +
-      'MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch).',
+      'MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch), ' +
+      'and the store has room for it (507 insufficient_storage).',
   })
   @ApiConsumes('application/octet-stream', '*/*')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
@@ -99,6 +100,7 @@ export class ArtifactsController {
     ApiErrorCode.ValidationFailed,
     ApiErrorCode.ChecksumMismatch,
     ApiErrorCode.PayloadTooLarge,
+    ApiErrorCode.InsufficientStorage,
   )
   async upload(
     @CurrentActor() actor: RequestActor,

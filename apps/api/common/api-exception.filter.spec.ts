@@ -2,6 +2,7 @@ import { Controller, Get, type LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
+import { StoreFullError } from '../../../libs/artifacts/artifact-store';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { accessLogMiddleware } from './access-log.middleware';
 import { ApiExceptionFilter } from './api-exception.filter';
@@ -31,6 +32,11 @@ class BoomController {
   @Get('internal')
   internal(): never {
     throw new Error(`upstream refused Authorization: ${BEARER} and token ${JWT}`);
+  }
+
+  @Get('full')
+  full(): never {
+    throw new StoreFullError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
   }
 
   @Get('domain')
@@ -75,6 +81,15 @@ describe(ApiExceptionFilter.name, () => {
     expect(log).not.toContain(JWT);
     expect(log).not.toContain('opaque-credential-123');
     expect(JSON.stringify(response.body)).not.toContain(JWT);
+  });
+
+  it('answers a full artifact store with 507 insufficient_storage', async () => {
+    const response = await request(app.getHttpServer()).get('/boom/full').expect(507);
+    expect(response.body.error).toEqual({
+      code: 'insufficient_storage',
+      message: 'the artifact store has no space left; nothing was kept, try again later',
+      request_id: expect.any(String),
+    });
   });
 
   it('redacts credentials quoted in a domain error message and its details', async () => {

@@ -1,5 +1,6 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { StoreFullError } from '../../../libs/artifacts/artifact-store';
 import { ApiErrorCode } from '../../../libs/contracts';
 import { DomainError, RetryLaterError, statusForCode, UNRESOLVABLE_REFERENCE_STATUS, UnresolvableReferenceError } from './domain-error';
 import { redactSecrets } from './redact';
@@ -29,6 +30,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const requestId = requestIdOf(res);
     let error = exception instanceof DomainError ? exception : undefined;
     if (!error && exception instanceof HttpException) error = fromHttpException(exception);
+    // From any route that writes to the store (an upload, a submission whose params are offloaded).
+    if (!error && exception instanceof StoreFullError) {
+      error = new DomainError(ApiErrorCode.InsufficientStorage, 'the artifact store has no space left; nothing was kept, try again later');
+    }
     if (!error) {
       // Internals go to the log, tied to the request id; the caller only gets the id.
       this.logger.error(

@@ -83,6 +83,8 @@ export function statusForCode(code: ApiErrorCode): number {
       return 500;
     case ApiErrorCode.DependencyUnavailable:
       return 503;
+    case ApiErrorCode.InsufficientStorage:
+      return 507;
     default: {
       const unhandled: never = code;
       throw new Error(`no HTTP status for error code ${String(unhandled)}`);

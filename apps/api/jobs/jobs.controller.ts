@@ -42,6 +42,7 @@ export class JobsController {
     asUnresolvableReference(ApiErrorCode.ArtifactNotFound),
     ApiErrorCode.IdempotencyConflict,
     ApiErrorCode.DependencyUnavailable,
+    ApiErrorCode.InsufficientStorage,
   )
   async submit(
     @CurrentActor() actor: RequestActor,
