@@ -3,6 +3,7 @@
 
 import { join, resolve } from 'node:path';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../contracts/labels';
+import { NAME_PATTERN } from '../contracts/names';
 
 export class ConfigError extends Error {}
 
@@ -349,7 +350,7 @@ function gpuProbe(env: Env): NodeConfig['gpuProbe'] {
 export function loadNodeConfig(env: Env = process.env): NodeConfig {
   const group = str(env, 'MLIS_NODE_GROUP', 'cpu');
   const nodeId = str(env, 'MLIS_NODE_ID', '');
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(nodeId)) {
+  if (!NAME_PATTERN.test(nodeId)) {
     throw new ConfigError('MLIS_NODE_ID is required: lowercase letters, digits and dashes, e.g. "cpu-1"');
   }
   return {

@@ -8,3 +8,4 @@ export * from './labels';
 export * from './log-context';
 export * from './artifacts';
 export * from './artifact-refs';
+export * from './names';

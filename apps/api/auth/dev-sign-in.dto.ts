@@ -2,14 +2,14 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { SCOPES } from '../../../libs/auth/claims';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
-import { TENANT_ID_PATTERN } from '../tenants/tenants.dto';
+import { NAME_PATTERN } from '../../../libs/contracts';
 
 export const MAX_DEV_SIGN_IN_TTL_SECONDS = 12 * 3600;
 
 export class DevTokenRequestDto {
-  @ApiProperty({ description: 'Tenant the token acts for.', example: 'default', pattern: TENANT_ID_PATTERN.source })
+  @ApiProperty({ description: 'Tenant the token acts for.', example: 'default', pattern: NAME_PATTERN.source })
   @IsString()
-  @Matches(TENANT_ID_PATTERN, { message: 'tenant must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
+  @Matches(NAME_PATTERN, { message: 'tenant must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   tenant: string;
 
   @ApiProperty({ description: 'Subject (sub) of the token.', example: 'dev', minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN })

@@ -4,7 +4,7 @@ import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches
 import { JOB_CURSOR_PATTERN } from './jobs-cursor';
 import { UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
-import { ASSIGNMENT_STATES, JOB_STATES, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
+import { ASSIGNMENT_STATES, JOB_STATES, NAME_PATTERN, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
 import { TASK_TYPES } from '../../../libs/runners/registry';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
 import { IsLabelMap } from '../common/label-map';
@@ -24,7 +24,6 @@ export const MAX_PAGE_SIZE = 100;
 export const MAX_SELECTOR_LABELS = 16;
 export const MAX_GPU_MODEL_LENGTH = 100;
 // Worker group and priority class names, as the configuration (and the worker_groups table's CHECK) allows them.
-const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** An object with at most `max` keys; other shapes are left to the property's other validators. */
 function HasAtMostEntries(max: number, options?: ValidationOptions): PropertyDecorator {

@@ -1,8 +1,8 @@
+import { NAME_PATTERN } from '../../../libs/contracts';
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 
 export const MAX_GROUP_LIMITS = 64;
 const INT32_MAX = 2_147_483_647;
-const GROUP_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const LIMIT_FIELDS = ['max_running_jobs', 'max_gpus'];
 
 /** Limits of one group as the API takes and shows them; null is no limit. */
@@ -21,7 +21,7 @@ function groupLimitsProblem(value: unknown): string | null {
   const entries = Object.entries(value);
   if (entries.length > MAX_GROUP_LIMITS) return `group_limits must have at most ${MAX_GROUP_LIMITS} groups`;
   for (const [group, limits] of entries) {
-    if (!GROUP_NAME_PATTERN.test(group)) return `group_limits key "${group.slice(0, 80)}" must be a worker group name (${GROUP_NAME_PATTERN.source})`;
+    if (!NAME_PATTERN.test(group)) return `group_limits key "${group.slice(0, 80)}" must be a worker group name (${NAME_PATTERN.source})`;
     if (limits === null) continue;
     if (typeof limits !== 'object' || Array.isArray(limits)) return `group_limits.${group} must be an object or null`;
     const unknown = Object.keys(limits).find((key) => !LIMIT_FIELDS.includes(key));

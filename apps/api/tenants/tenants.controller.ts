@@ -5,13 +5,14 @@ import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { validationFailed } from '../common/validation';
-import { CreateTenantDto, TENANT_ID_PATTERN, TenantListResponseDto, TenantResponseDto, UpdateTenantDto } from './tenants.dto';
+import { NAME_PATTERN } from '../../../libs/contracts';
+import { CreateTenantDto, TenantListResponseDto, TenantResponseDto, UpdateTenantDto } from './tenants.dto';
 import { TenantsService } from './tenants.service';
 
 /** A path tenant id that cannot exist is a 400 before the database sees it. */
 class TenantIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
-    if (!TENANT_ID_PATTERN.test(value)) throw validationFailed([{ field: 'id', problem: 'id is not a valid tenant id' }]);
+    if (!NAME_PATTERN.test(value)) throw validationFailed([{ field: 'id', problem: 'id is not a valid tenant id' }]);
     return value;
   }
 }
@@ -40,7 +41,7 @@ export class TenantsController {
   }
 
   @Get(':id')
-  @ApiParam({ name: 'id', description: 'Tenant id.', schema: { type: 'string', pattern: TENANT_ID_PATTERN.source } })
+  @ApiParam({ name: 'id', description: 'Tenant id.', schema: { type: 'string', pattern: NAME_PATTERN.source } })
   @ApiOperation({ summary: 'Get a tenant and its limits (scope admin:tenants)' })
   @ApiOkResponse({ type: TenantResponseDto })
   @ApiErrorResponses(ApiErrorCode.ValidationFailed, ApiErrorCode.TenantNotFound)
@@ -49,7 +50,7 @@ export class TenantsController {
   }
 
   @Patch(':id')
-  @ApiParam({ name: 'id', description: 'Tenant id.', schema: { type: 'string', pattern: TENANT_ID_PATTERN.source } })
+  @ApiParam({ name: 'id', description: 'Tenant id.', schema: { type: 'string', pattern: NAME_PATTERN.source } })
   @ApiOperation({ summary: 'Change a tenant\'s name or limits; null removes a limit (scope admin:tenants)' })
   @ApiOkResponse({ type: TenantResponseDto })
   @ApiErrorResponses(ApiErrorCode.ValidationFailed, ApiErrorCode.MalformedJson, ApiErrorCode.TenantNotFound)

@@ -1,11 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { NAME_PATTERN } from '../../../libs/contracts';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 import { IsGroupLimitsMap, MAX_GROUP_LIMITS, type GroupLimitsBody } from './group-limits';
 
 const INT32_MAX = 2_147_483_647;
-export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 // Limits: null (or absent at creation) means unlimited; on PATCH, absent means unchanged.
 class TenantLimitsDto {
@@ -81,9 +81,9 @@ class TenantLimitsDto {
 }
 
 export class CreateTenantDto extends TenantLimitsDto {
-  @ApiProperty({ description: 'Tenant id: lowercase letters, digits and dashes, up to 63 characters.', example: 'team-a', pattern: TENANT_ID_PATTERN.source })
+  @ApiProperty({ description: 'Tenant id: lowercase letters, digits and dashes, up to 63 characters.', example: 'team-a', pattern: NAME_PATTERN.source })
   @IsString()
-  @Matches(TENANT_ID_PATTERN, { message: 'id must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
+  @Matches(NAME_PATTERN, { message: 'id must be lowercase letters, digits and dashes (1-63), starting with a letter or digit' })
   id: string;
 
   @ApiPropertyOptional({ description: 'Display name (absent or null: the id).', type: String, nullable: true, minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN })

@@ -7,7 +7,7 @@ import { Access } from '../common/access';
 import { DomainError } from '../common/domain-error';
 import { requestIdOf } from '../common/request-context';
 import { WorkerCredentials } from './worker-credentials';
-import { NAME_PATTERN } from './workers.dto';
+import { NAME_PATTERN } from '../../../libs/contracts';
 
 const BOOTSTRAP_ACTION = 'mlis:bootstrap-action';
 

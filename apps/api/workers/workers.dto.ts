@@ -14,14 +14,13 @@ import {
   ValidateNested,
   type ValidationOptions,
 } from 'class-validator';
-import { NODE_STATUSES, type NodeStatus } from '../../../libs/contracts';
+import { NAME_PATTERN, NODE_STATUSES, type NodeStatus } from '../../../libs/contracts';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
 import { IsLabelMap, MAX_LABELS } from '../common/label-map';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 
 const INT32_MAX = 2_147_483_647;
 /** Node ids and group names, as the database's CHECK constraints allow them. */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const NAME_RULE = 'lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters';
 export const MAX_GPUS_PER_NODE = 64;
 
