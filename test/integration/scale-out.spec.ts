@@ -2,7 +2,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
 import { createDataSource } from '../../libs/db';
-import { env, poll, TERMINAL, tokenFor } from './support/api';
+import { api, env, poll, TERMINAL, tokenFor, type ApiResponse } from './support/api';
 import { ledgerInvariantViolations } from './support/ledger-db';
 import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
 import { stack } from './support/stack-env';
@@ -13,13 +13,8 @@ import { stack } from './support/stack-env';
 const SECOND_API = `http://127.0.0.1:${Number(env.processEnv.MLIS_API_PORT) + 1}`;
 const auth = { authorization: `Bearer ${tokenFor({ sub: 'scale-out' })}` };
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
+function call(base: string, method: string, path: string, body?: unknown): Promise<ApiResponse> {
+  return api(method, path, body, auth, { baseUrl: base });
 }
 
 /** Activities the control process has run, from its Temporal worker metrics. */

@@ -39,6 +39,8 @@ let defaultToken: string | undefined;
 export interface ApiOptions {
   /** false: send no Authorization header at all (the default is a token from tokenFor()). */
   auth?: boolean;
+  /** Another API process than the stack's own (a replica). */
+  baseUrl?: string;
 }
 
 export interface ApiResponse<T = any> {
@@ -60,7 +62,7 @@ export async function api<T = any>(
 ): Promise<ApiResponse<T>> {
   const own = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
   const auth: Record<string, string> = own || options.auth === false ? {} : { authorization: `Bearer ${(defaultToken ??= tokenFor())}` };
-  const response = await fetch(`${env.apiUrl}${path}`, {
+  const response = await fetch(`${options.baseUrl ?? env.apiUrl}${path}`, {
     method,
     headers: body === undefined ? { ...auth, ...headers } : { 'content-type': 'application/json', ...auth, ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
