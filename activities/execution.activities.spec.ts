@@ -69,7 +69,7 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   return error as ApplicationFailure;
 }
 
-function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, notifyStarted = jest.fn(async () => undefined)) {
+function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, reportStarted = jest.fn(async () => undefined)) {
   // Quiet: the SDK logs every failed activity, and failing is what half of these tests do.
   const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
   const heartbeats: unknown[] = [];
@@ -81,12 +81,12 @@ function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, notifyStarted = j
     runners,
     artifacts,
     inlinePayloadMaxBytes: INLINE_MAX_BYTES,
-    notifyStarted,
+    reportStarted,
     log: (line) => lines.push(line),
     recordCompletion: (done) => completions.push(done),
   });
   const run = (input: RunAssignmentInput) => env.run(activities.runAssignment, input);
-  return { env, heartbeats, lines, notifyStarted, run, artifacts, completions };
+  return { env, heartbeats, lines, reportStarted, run, artifacts, completions };
 }
 
 /** A runner whose run() is supplied by the test. */
@@ -96,11 +96,11 @@ function fakeRunner(run: Runner['run']): ReadonlyMap<string, Runner> {
 
 describe('createExecutionActivities', () => {
   it('runs the runner, signals the start and heartbeats', async () => {
-    const { run, heartbeats, notifyStarted, lines, completions } = setup();
+    const { run, heartbeats, reportStarted, lines, completions } = setup();
     await expect(run(assignment())).resolves.toEqual({ result: { slept: 0.05 } });
     // One record per completed execution, for tests that count effects.
     expect(completions).toEqual([{ jobId: assignment().jobId, attempt: 1, assignmentId: assignment().assignmentId }]);
-    expect(notifyStarted).toHaveBeenCalledWith({ jobId: assignment().jobId, attempt: 1 });
+    expect(reportStarted).toHaveBeenCalledWith({ assignmentId: assignment().assignmentId });
     expect(heartbeats[0]).toEqual({ phase: 'started' });
     expect(lines[0]).toMatch(/^job 1111.* attempt 1 \(sleep\) started/);
     expect(lines[1]).toMatch(/succeeded/);
@@ -170,22 +170,22 @@ describe('createExecutionActivities', () => {
   });
 
   it('fails the attempt as a RunnerError when its params artifact cannot be read', async () => {
-    const { run, notifyStarted } = setup();
+    const { run, reportStarted } = setup();
     const failure = await failureOf(run(assignment({ params: {}, paramsArtifactId: '55555555-5555-4555-8555-555555555555' })));
     expect(failure.type).toBe(FailureCode.RunnerError);
     expect(failure.message).toMatch(/artifact_not_found/);
-    expect(notifyStarted).not.toHaveBeenCalled();
+    expect(reportStarted).not.toHaveBeenCalled();
   });
 
   it('fails unknown task types and invalid params as non-retryable, with their type codes', async () => {
-    const { run, notifyStarted } = setup();
+    const { run, reportStarted } = setup();
     const unknown = await failureOf(run(assignment({ taskType: 'nope' })));
     expect(unknown).toMatchObject({ type: FailureCode.UnknownTaskType, nonRetryable: true });
 
     const invalid = await failureOf(run(assignment({ params: { seconds: 'soon' } })));
     expect(invalid).toMatchObject({ type: FailureCode.InvalidParams, nonRetryable: true });
     expect(invalid.details).toEqual([[{ field: 'params.seconds', problem: 'must be a number' }]]);
-    expect(notifyStarted).not.toHaveBeenCalled();
+    expect(reportStarted).not.toHaveBeenCalled();
   });
 
   it('turns a runner error into a non-retryable RunnerError carrying its message', async () => {

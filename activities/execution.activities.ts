@@ -18,8 +18,8 @@ export interface ExecutionActivityDeps {
   artifacts: NodeArtifactAccess;
   /** A result too large for a payload of this size (travelsAsArtifact) is uploaded; only its id goes back to the workflow. */
   inlinePayloadMaxBytes: number;
-  /** Tells the job workflow that this attempt started; best effort. */
-  notifyStarted: (input: { jobId: string; attempt: number }) => Promise<void>;
+  /** Marks this attempt RUNNING in the ledger through the API (ADR 0018); best effort: the lease, not this, keeps it alive. */
+  reportStarted: (input: { assignmentId: string }) => Promise<void>;
   /** One line per assignment start and end; defaults to the activity logger. */
   log?: (line: string) => void;
   /** Called once per runner execution that completed, before its result is reported (MLIS_NODE_EXECUTION_LOG). */
@@ -78,7 +78,7 @@ function runContext(context: Context, input: RunAssignmentInput, artifacts: Arti
 }
 
 /** Execution activities run on a node's own task queue; the heartbeat timeout is the assignment's lease. */
-export function createExecutionActivities({ runners, artifacts, inlinePayloadMaxBytes, notifyStarted, log, recordCompletion }: ExecutionActivityDeps) {
+export function createExecutionActivities({ runners, artifacts, inlinePayloadMaxBytes, reportStarted, log, recordCompletion }: ExecutionActivityDeps) {
   /** Params that were too large to travel inline come from their artifact. */
   const paramsOf = async (input: RunAssignmentInput, reader: ArtifactReader, signal: AbortSignal): Promise<unknown> => {
     if (!input.paramsArtifactId) return input.params;
@@ -126,8 +126,8 @@ export function createExecutionActivities({ runners, artifacts, inlinePayloadMax
       const startedAt = Date.now();
       say(`${name} started on gpus [${input.gpuIds.join(',')}]`);
       try {
-        await notifyStarted({ jobId: input.jobId, attempt: input.attempt }).catch((error: unknown) =>
-          say(`${name}: could not signal the start to the workflow: ${describe(error)}`),
+        await reportStarted({ assignmentId: input.assignmentId }).catch((error: unknown) =>
+          say(`${name}: could not report the start: ${describe(error)}`),
         );
         if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
         // Racing `cancelled` ends the attempt promptly even if a runner ignores its signal.

@@ -4,8 +4,8 @@ import {
   type EndAssignmentInput,
   type FinishJobInput,
   type LedgerWriteResult,
-  type PlaceJobInput,
-  type PlaceJobResult,
+  type AwaitPlacementInput,
+  type AwaitPlacementResult,
 } from '../libs/contracts';
 import type { AssignmentsRepository, EndedAttempt } from '../libs/db/assignments.repository';
 import { JobNotFoundError, JobRowMissingError } from '../libs/db/jobs.repository';
@@ -48,35 +48,40 @@ export function createLedgerActivities({ scheduling, assignments, awaitSubmissio
     await requestCycle().catch((error: unknown) => log.warn('scheduling cycle after a release failed', { error: String(error) }));
   };
 
-  return {
-    /**
-     * The placement a scheduling cycle made for this attempt, or why the job waits. Only a job no
-     * cycle has looked at yet (new, or just re-queued) asks for a cycle; a job already waiting for a
-     * known reason is woken by a signal when a cycle places it, so its safety-net retries cost one read.
-     */
-    async placeJob({ jobId, attempt }: PlaceJobInput): Promise<PlaceJobResult> {
-      try {
-        const known = await scheduling.placementOf(jobId, attempt).catch(async (error: unknown) => {
-          if (!(error instanceof JobRowMissingError)) throw error;
-          // Not committed yet, or never: after the fence the row is there, or the submission was rolled back.
-          await awaitSubmission(jobId);
-          return scheduling.placementOf(jobId, attempt);
-        });
-        if (known.placed || known.examined) return known;
-        await requestCycle();
-        const after = await scheduling.placementOf(jobId, attempt);
-        if (!after.placed && !after.examined) {
-          await scheduling.markWaitingTurn(jobId, laneWindow);
-          return scheduling.placementOf(jobId, attempt);
-        }
-        return after;
-      } catch (error) {
-        return jobNotFound(error);
+  /**
+   * The placement a scheduling cycle made for this attempt, or why the job waits. Only a job no
+   * cycle has looked at yet (new, or just re-queued) asks for a cycle; a job already waiting for a
+   * known reason is woken by a signal when a cycle places it, so its safety-net retries cost one read.
+   */
+  const awaitPlacement = async ({ jobId, attempt }: AwaitPlacementInput): Promise<AwaitPlacementResult> => {
+    try {
+      const known = await scheduling.placementOf(jobId, attempt).catch(async (error: unknown) => {
+        if (!(error instanceof JobRowMissingError)) throw error;
+        // Not committed yet, or never: after the fence the row is there, or the submission was rolled back.
+        await awaitSubmission(jobId);
+        return scheduling.placementOf(jobId, attempt);
+      });
+      if (known.placed || known.examined) return known;
+      await requestCycle();
+      const after = await scheduling.placementOf(jobId, attempt);
+      if (!after.placed && !after.examined) {
+        await scheduling.markWaitingTurn(jobId, laneWindow);
+        return scheduling.placementOf(jobId, attempt);
       }
-    },
+      return after;
+    } catch (error) {
+      return jobNotFound(error);
+    }
+  };
 
+  return {
+    awaitPlacement,
+    /** awaitPlacement's name in workflows started before the ledger-in-workflow-task patch (ADR 0018). */
+    placeJob: awaitPlacement,
+
+    /** Only workflows started before the ledger-in-workflow-task patch call this: a node now marks RUNNING through the API. */
     async markAssignmentRunning(input: { jobId: string; attempt: number }): Promise<void> {
-      const started = await assignments.markAssignmentRunning(input.jobId, input.attempt);
+      const started = await assignments.markAssignmentRunning(input);
       if (started?.admissionWaitSeconds != null) admissionWait.observe({ group: started.group }, started.admissionWaitSeconds);
     },
 

@@ -5,12 +5,14 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { TimeoutType } from '@temporalio/common';
+import { TimeoutType, type RetryPolicy } from '@temporalio/common';
 import type { createExecutionActivities } from '../activities/execution.activities';
 import type { LedgerActivities } from '../activities/ledger.activities';
 import {
@@ -21,6 +23,7 @@ import {
   getJobStatusQuery,
   preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
+  TERMINAL_JOB_STATES,
   type EndAssignmentInput,
   type JobError,
   type JobState,
@@ -32,12 +35,19 @@ import {
 
 type ExecutionActivities = ReturnType<typeof createExecutionActivities>;
 
-// Ledger writes are short idempotent transactions: retry them until the database answers.
-const ledger = proxyActivities<LedgerActivities>({
-  taskQueue: CONTROL_TASK_QUEUE,
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+// Ledger calls are short idempotent transactions: retry them until the database answers.
+const LEDGER_RETRY: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' };
+/** A ledger call as its own task on the control queue: the workflow task ends while it runs (ADR 0004). */
+const ledgerTask = proxyActivities<LedgerActivities>({ taskQueue: CONTROL_TASK_QUEUE, startToCloseTimeout: '30s', retry: LEDGER_RETRY });
+/** A ledger call inside the workflow task that needs it: one marker event, no task round trip (ADR 0018). */
+const ledgerLocal = proxyLocalActivities<LedgerActivities>({ startToCloseTimeout: '30s', retry: LEDGER_RETRY });
+
+/**
+ * Workflows started before this patch replay ADR 0004's shape: every ledger call a task on the control queue,
+ * and RUNNING marked by markAssignmentRunning when the node signals assignmentStarted. Replace with
+ * deprecatePatch once no such workflow is open (docs/runbooks/upgrades.md).
+ */
+export const LEDGER_IN_WORKFLOW_TASK_PATCH = 'ledger-in-workflow-task';
 
 /** What the job's workflow returns; the full result lives in the ledger. */
 export interface JobWorkflowResult {
@@ -115,9 +125,19 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       { key: SEARCH_ATTRIBUTES.node, value: placement?.nodeId ?? null },
     ]);
   };
-  // A ledger write must land even while the job is being cancelled, or a reservation could leak.
+  const inWorkflowTask = patched(LEDGER_IN_WORKFLOW_TASK_PATCH);
+  const ledger = inWorkflowTask ? ledgerLocal : ledgerTask;
+  // A ledger write must land even while the job is being cancelled, or a reservation could leak. A write
+  // after which the job goes on (back to the queue) stays a task of its own: the workflow task ends with it,
+  // so a cancel that came meanwhile is seen before the job is placed again.
   const endAssignment = (end: Omit<EndAssignmentInput, 'jobId' | 'attempt'>) =>
-    CancellationScope.nonCancellable(() => ledger.endAssignment({ jobId: input.jobId, attempt, ...end }));
+    CancellationScope.nonCancellable(() =>
+      (TERMINAL_JOB_STATES.includes(end.jobState) ? ledger : ledgerTask).endAssignment({ jobId: input.jobId, attempt, ...end }),
+    );
+  const awaitPlacement = () =>
+    CancellationScope.nonCancellable(() =>
+      inWorkflowTask ? ledgerLocal.awaitPlacement({ jobId: input.jobId, attempt }) : ledgerTask.placeJob({ jobId: input.jobId, attempt }),
+    );
 
   try {
     for (;;) {
@@ -125,7 +145,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       // end the job as cancelled rather than placing it again.
       if (CancellationScope.current().consideredCancelled) await CancellationScope.current().cancelRequested;
       const signalsBeforePlacing = capacitySignals;
-      const placed = await CancellationScope.nonCancellable(() => ledger.placeJob({ jobId: input.jobId, attempt }));
+      const placed = await awaitPlacement();
       if (!placed.placed) {
         pendingReason = placed.pendingReason;
         queuePosition = placed.queuePosition;
@@ -148,13 +168,16 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       });
       const current = placement;
+      // The node marks its attempt RUNNING through the API; only a pre-patch workflow does it on the node's signal.
       const marking = new CancellationScope();
-      const markRunning = marking
-        .run(async () => {
-          await condition(() => startedAttempts.has(current.attempt));
-          await ledger.markAssignmentRunning({ jobId: input.jobId, attempt: current.attempt });
-        })
-        .catch(() => undefined);
+      const markRunning = inWorkflowTask
+        ? Promise.resolve()
+        : marking
+            .run(async () => {
+              await condition(() => startedAttempts.has(current.attempt));
+              await ledgerTask.markAssignmentRunning({ jobId: input.jobId, attempt: current.attempt });
+            })
+            .catch(() => undefined);
 
       // The attempt runs in its own scope so a preemption can cancel it without cancelling the job.
       const execution = new CancellationScope();
@@ -165,6 +188,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
           execution.cancel();
         })
         .catch(() => undefined);
+      const stopWatching = async (): Promise<void> => {
+        marking.cancel();
+        preemption.cancel();
+        await Promise.all([markRunning, preempted]);
+      };
 
       try {
         // The result itself, or only the id of the artifact the node uploaded it to: never a large payload.
@@ -179,18 +207,12 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
             gpuIds: current.gpuIds,
           }),
         );
-        marking.cancel();
-        await markRunning;
-        preemption.cancel();
-        await preempted;
+        await stopWatching();
         const written = await endAssignment({ state: 'SUCCEEDED', jobState: 'SUCCEEDED', ...output });
         publish(written.jobState);
         return { state, attempts: attempt };
       } catch (error) {
-        marking.cancel();
-        await markRunning;
-        preemption.cancel();
-        await preempted;
+        await stopWatching();
         const jobCancelled = CancellationScope.current().consideredCancelled;
         if (isCancellation(error) && preemptRequests.has(current.attempt) && !jobCancelled) {
           // Evicted for a higher-priority job: back to the queue with a new attempt, never FAILED.

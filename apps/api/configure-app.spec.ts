@@ -189,6 +189,7 @@ describe(configureApp.name, () => {
           '/v1/stream/tickets',
           '/v1/task-types',
           '/v1/internal/nodes/register',
+          '/v1/internal/nodes/{id}/assignments/{assignmentId}/started',
           '/v1/internal/nodes/{id}/heartbeat',
           '/v1/internal/nodes/{id}/token',
           '/v1/jobs',

@@ -3,12 +3,10 @@ import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExecutionActivities } from '../../activities/execution.activities';
 import { loadConfig, loadModelConfig, loadNodeConfig } from '../../libs/config';
-import { assignmentStartedSignal, jobWorkflowId } from '../../libs/contracts';
 import { activityLogger, activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
 import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { ModelHost } from '../../libs/models';
 import { createRunners } from '../../libs/runners/registry';
-import { connectClient } from '../../libs/temporal';
 import { startTracing, tracingActivityInterceptors } from '../../libs/tracing';
 import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeArtifacts } from './node-artifacts';
@@ -94,7 +92,6 @@ async function main(): Promise<void> {
     // The registration renews the token when it registers again.
     token: () => (registration.registration ?? registered).worker_token,
   });
-  const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
     worker = await Worker.create({
@@ -106,8 +103,7 @@ async function main(): Promise<void> {
         runners: createRunners({ models }),
         artifacts,
         inlinePayloadMaxBytes: config.inlinePayloadMaxBytes,
-        notifyStarted: ({ jobId, attempt }) =>
-          client.workflow.getHandle(jobWorkflowId(jobId)).signal(assignmentStartedSignal, { attempt }),
+        reportStarted: ({ assignmentId }) => registration.reportStarted(assignmentId),
         log: nodeLog,
         // Synchronous append: the record is on disk before the result leaves the process.
         recordCompletion: node.executionLogFile
@@ -144,7 +140,6 @@ async function main(): Promise<void> {
     metricsServer?.close();
     await models.close();
     await connection.close().catch(() => undefined);
-    await client.connection.close();
     await tracing.shutdown();
     nodeLog('stopped');
   }

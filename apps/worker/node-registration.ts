@@ -149,6 +149,21 @@ export class NodeRegistration {
     }
   }
 
+  /**
+   * Tells the API this incarnation started an assignment: PLACED → RUNNING in the ledger (ADR 0018). Rejects with
+   * the API's answer otherwise; a 409 means the assignment is not PLACED here any more (its workflow decides the rest).
+   */
+  async reportStarted(assignmentId: string): Promise<void> {
+    const current = this.current;
+    if (!current) throw new RegistrationError('not registered');
+    const reply = await this.post(
+      `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/assignments/${encodeURIComponent(assignmentId)}/started`,
+      { incarnation: current.incarnation },
+      current.worker_token,
+    );
+    if (reply.status !== 200) throw new Error(`HTTP ${reply.status} ${errorCode(reply.body)}`);
+  }
+
   /** Starts heartbeating every heartbeat_seconds; needs a successful register() first. */
   start(): void {
     if (!this.current) throw new Error('register() before start()');

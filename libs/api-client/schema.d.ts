@@ -338,6 +338,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/internal/nodes/{id}/assignments/{assignmentId}/started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The node started running an assignment placed on it: PLACED → RUNNING, with the node's own worker token; 409 when the assignment is not PLACED on this node incarnation */
+        post: operations["InternalNodesController_assignmentStarted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health/live": {
         parameters: {
             query?: never;
@@ -523,7 +540,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "insufficient_storage" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
+            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "assignment_not_placed" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "insufficient_storage" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
             /** @description Human-readable explanation; never contains internals. */
             message: string;
             /** @description Per-field problems, for validation errors. */
@@ -1232,6 +1249,12 @@ export interface components {
              * @enum {string}
              */
             status: "ok";
+        };
+        AssignmentStartedResponseDto: {
+            /** Format: uuid */
+            assignment_id: string;
+            /** @enum {string} */
+            state: "RUNNING";
         };
         LiveResponseDto: {
             /**
@@ -3271,6 +3294,79 @@ export interface operations {
                 };
             };
             /** @description error.code: node_superseded */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    InternalNodesController_assignmentStarted: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Node id. */
+                id: string;
+                /** @description Assignment id (from the runAssignment input). */
+                assignmentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HeartbeatDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssignmentStartedResponseDto"];
+                };
+            };
+            /** @description error.code: validation_failed | malformed_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: assignment_not_placed */
             409: {
                 headers: {
                     [name: string]: unknown;

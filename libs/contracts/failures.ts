@@ -27,6 +27,8 @@ export enum ApiErrorCode {
   JobAlreadyFinished = 'job_already_finished',
   /** A heartbeat from an older incarnation of a node that registered again: that process must exit. */
   NodeSuperseded = 'node_superseded',
+  /** A node's report on an assignment that is not PLACED on that node incarnation (started already, ended, or placed elsewhere). */
+  AssignmentNotPlaced = 'assignment_not_placed',
   /** Drain or undrain of a node that is DEAD: it must register again first. */
   NodeDead = 'node_dead',
   IdempotencyConflict = 'idempotency_conflict',

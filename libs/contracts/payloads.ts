@@ -36,7 +36,7 @@ export interface JobWorkflowInput {
   capacityRetrySeconds: number;
 }
 
-export interface PlaceJobInput {
+export interface AwaitPlacementInput {
   jobId: string;
   attempt: number;
 }
@@ -50,7 +50,7 @@ export interface Placement {
   gpuIds: number[];
 }
 
-export type PlaceJobResult =
+export type AwaitPlacementResult =
   | { placed: true; placement: Placement }
   | { placed: false; pendingReason: PendingReason; detail: string; queuePosition: number | null };
 

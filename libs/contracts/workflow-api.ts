@@ -4,7 +4,7 @@ import type { JobWorkflowStatus } from './payloads';
 
 /** Sent by the ledger when capacity frees up or nodes join: waiting jobs try to place again. */
 export const capacityAvailableSignal = defineSignal('capacityAvailable');
-/** Sent by the node when it starts executing an attempt. */
+/** Sent by nodes before ADR 0018 when they started an attempt; only workflows started before its patch still listen. */
 export const assignmentStartedSignal = defineSignal<[{ attempt: number }]>('assignmentStarted');
 /** Sent by the scheduler: give the attempt back (PREEMPTED) so a higher-priority job can have its resources. */
 export const preemptAssignmentSignal = defineSignal<[{ attempt: number }]>('preemptAssignment');

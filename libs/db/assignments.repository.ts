@@ -18,6 +18,9 @@ export interface StartedAttempt {
   admissionWaitSeconds: number | null;
 }
 
+/** Who reports an attempt started: the node incarnation running it, or (before ADR 0018) the job's workflow. */
+export type StartedBy = { assignmentId: string; nodeId: string; incarnation: number } | { jobId: string; attempt: number };
+
 /** An attempt a ledger write ended: what its run-duration, lease-loss and preemption observations need. */
 export interface EndedAttempt {
   group: string;
@@ -35,17 +38,30 @@ const TERMINAL = TERMINAL_JOB_STATES as readonly string[];
 export class AssignmentsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** The node confirmed it started the attempt. Null when it had already (a retried activity) or was ended meanwhile. */
-  async markAssignmentRunning(jobId: string, attempt: number): Promise<StartedAttempt | null> {
+  /**
+   * The attempt started: PLACED → RUNNING, once. Keyed by the node incarnation that runs it (the node reports
+   * through the API; the same fence as its artifact calls: placed on this incarnation or an earlier one of the
+   * node, which is still the node's current one), or by job and attempt for a workflow started before the
+   * ledger-in-workflow-task patch (ADR 0018). Null when it was not PLACED under that key.
+   */
+  async markAssignmentRunning(started: StartedBy): Promise<StartedAttempt | null> {
+    const [where, params] =
+      'assignmentId' in started
+        ? [
+            `a.id = $1 AND a.node_id = $2 AND a.node_incarnation <= $3
+             AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = a.node_id AND n.incarnation = $3)`,
+            [started.assignmentId, started.nodeId, started.incarnation],
+          ]
+        : ['a.job_id = $1 AND a.attempt = $2', [started.jobId, started.attempt]];
     const rows = await updateReturning<StartedAttempt>(
       this.dataSource,
       `UPDATE job_assignments a SET state = 'RUNNING', started_at = now()
        FROM jobs j
-       WHERE a.job_id = $1 AND a.attempt = $2 AND a.state = 'PLACED' AND j.id = a.job_id
+       WHERE ${where} AND a.state = 'PLACED' AND j.id = a.job_id
        RETURNING a.group_name AS "group",
                  CASE WHEN NOT EXISTS (SELECT 1 FROM job_assignments p WHERE p.job_id = a.job_id AND p.attempt <> a.attempt AND p.started_at IS NOT NULL)
                       THEN extract(epoch FROM now() - j.created_at)::float8 END AS "admissionWaitSeconds"`,
-      [jobId, attempt],
+      params,
     );
     return rows[0] ?? null;
   }

@@ -20,7 +20,7 @@ export type MlisProcess = 'api' | 'control' | 'node';
  * are not here: the API reads them from Postgres at scrape time (apps/api/metrics).
  */
 export const PROCESS_METRICS: Record<MlisProcess, Metric[]> = {
-  api: [httpRequestDuration, schedulerCycleDuration, artifactBytes],
+  api: [httpRequestDuration, schedulerCycleDuration, artifactBytes, admissionWait],
   control: [schedulerCycleDuration, admissionWait, runDuration, leaseLosses, preemptions],
   node: [nodeRunsInProgress, artifactBytes, modelCacheLookups, modelBatchSize],
 };

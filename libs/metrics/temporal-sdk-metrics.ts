@@ -4,10 +4,10 @@
  * this list, and the integration test checks the list against live endpoints once work has run.
  */
 export const TEMPORAL_SDK_METRICS = {
-  /** The control process: the job workflows and the ledger activities. */
+  /** The control process: the job workflows and their ledger calls (local activities, ADR 0018). */
   control: [
     'temporal_workflow_task_schedule_to_start_latency_seconds',
-    'temporal_activity_schedule_to_start_latency_seconds',
+    'temporal_local_activity_execution_latency_seconds',
     'temporal_worker_task_slots_available',
     'temporal_worker_task_slots_used',
     'temporal_workflow_completed_total',

@@ -313,9 +313,18 @@ describe('the capacity ledger', () => {
     await register('stale-1', 'cpu', 2);
     const [late, started] = [await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }), await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 })];
     await scheduling.runCycle(CYCLE);
-    // The job's first attempt to run: its admission wait; asked again (a retried activity): nothing to observe.
-    expect(await assignments.markAssignmentRunning(started, 1)).toEqual({ group: 'cpu', admissionWaitSeconds: expect.any(Number) });
-    expect(await assignments.markAssignmentRunning(started, 1)).toBeNull();
+    const [placed]: { id: string; node_incarnation: number }[] = await dataSource.query(
+      'SELECT id, node_incarnation FROM job_assignments WHERE job_id = $1',
+      [started],
+    );
+    const byNode = { assignmentId: placed.id, nodeId: 'stale-1', incarnation: placed.node_incarnation };
+    // Only the node incarnation it was placed on may report it started: not another node, not a later incarnation.
+    expect(await assignments.markAssignmentRunning({ ...byNode, nodeId: 'stale-2' })).toBeNull();
+    expect(await assignments.markAssignmentRunning({ ...byNode, incarnation: byNode.incarnation + 1 })).toBeNull();
+    // The job's first attempt to run: its admission wait; reported again, by the node or a pre-patch workflow: nothing.
+    expect(await assignments.markAssignmentRunning(byNode)).toEqual({ group: 'cpu', admissionWaitSeconds: expect.any(Number) });
+    expect(await assignments.markAssignmentRunning(byNode)).toBeNull();
+    expect(await assignments.markAssignmentRunning({ jobId: started, attempt: 1 })).toBeNull();
     expect(await scheduling.stalePlacements(60, 10)).toEqual([]);
     const ended = await assignments.endAssignment({ jobId: started, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
     expect(ended.ended?.runSeconds).toBeGreaterThanOrEqual(0);

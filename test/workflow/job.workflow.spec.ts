@@ -26,7 +26,6 @@ import {
   hangsAfterOneHeartbeat,
   heartbeatsUntilCancelled,
   RunnerLog,
-  signalsStartThenSucceeds,
   succeeds,
   throws,
   uploadsResult,
@@ -168,7 +167,7 @@ describe('jobWorkflow', () => {
         gpuIds: [],
       },
     ]);
-    expect(ledger.calls).toEqual(['placeJob', 'endAssignment']);
+    expect(ledger.calls).toEqual(['awaitPlacement', 'endAssignment']);
     expect(ledger.endAssignmentCalls).toEqual([
       { jobId: input.jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { slept: 1 } },
     ]);
@@ -197,7 +196,7 @@ describe('jobWorkflow', () => {
     );
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
-    expect(ledger.placeJobCalls).toEqual([
+    expect(ledger.placementCalls).toEqual([
       { jobId: input.jobId, attempt: 1 },
       { jobId: input.jobId, attempt: 2 },
     ]);
@@ -227,7 +226,7 @@ describe('jobWorkflow', () => {
     const result = await withWorkers(ledger, runs, [[NODE_B, succeeds]], async () => (await startJob(input)).result());
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
-    expect(ledger.placeJobCalls).toEqual([
+    expect(ledger.placementCalls).toEqual([
       { jobId: input.jobId, attempt: 1 },
       { jobId: input.jobId, attempt: 2 },
     ]);
@@ -288,7 +287,7 @@ describe('jobWorkflow', () => {
 
     expect(error.cause).toBeInstanceOf(ApplicationFailure);
     expect(error.cause).toMatchObject({ type: 'MaxAttemptsExhausted', nonRetryable: true });
-    expect(ledger.placeJobCalls).toEqual([
+    expect(ledger.placementCalls).toEqual([
       { jobId: input.jobId, attempt: 1 },
       { jobId: input.jobId, attempt: 2 },
     ]);
@@ -324,7 +323,7 @@ describe('jobWorkflow', () => {
 
     expect(error.cause).toBeInstanceOf(ApplicationFailure);
     expect(error.cause).toMatchObject({ type: FailureCode.RunnerError, nonRetryable: true });
-    expect(ledger.placeJobCalls).toHaveLength(1);
+    expect(ledger.placementCalls).toHaveLength(1);
     expect(runs.started.map((run) => run.nodeId)).toEqual(['node-a']);
     expect(ledger.endAssignmentCalls).toEqual([
       {
@@ -354,7 +353,7 @@ describe('jobWorkflow', () => {
     expect(description.status.name).toBe('CANCELLED');
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.state)).toBe('CANCELLED');
     expect(runs.cancelled.map((run) => [run.nodeId, run.attempt])).toEqual([['node-a', 1]]);
-    expect(ledger.placeJobCalls).toHaveLength(1);
+    expect(ledger.placementCalls).toHaveLength(1);
     expect(ledger.endAssignmentCalls).toEqual([
       { jobId: input.jobId, attempt: 1, state: 'CANCELLED', reason: 'cancelled by request', jobState: 'CANCELLED' },
     ]);
@@ -383,7 +382,7 @@ describe('jobWorkflow', () => {
       { attempt: 1, state: 'PREEMPTED', jobState: 'QUEUED' },
       { attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED' },
     ]);
-    expect(ledger.placeJobCalls.map((call) => call.attempt)).toEqual([1, 2]);
+    expect(ledger.placementCalls.map((call) => call.attempt)).toEqual([1, 2]);
   }, TEST_TIMEOUT_MS);
 
   it('ignores a preemption request for an attempt that is not the current one', async () => {
@@ -447,7 +446,7 @@ describe('jobWorkflow', () => {
 
     expect(error.cause).toBeInstanceOf(CancelledFailure);
     expect(ledger.endAssignmentCalls[0]).toMatchObject({ attempt: 1, state: 'LOST', jobState: 'QUEUED' });
-    expect(ledger.placeJobCalls).toEqual([{ jobId: input.jobId, attempt: 1 }]);
+    expect(ledger.placementCalls).toEqual([{ jobId: input.jobId, attempt: 1 }]);
     expect(runs.startedOn('node-b')).toBe(0);
     // The cancelled job must end CANCELLED without a second attempt.
     expect(ledger.endAssignmentCalls.map(({ attempt, jobState }) => ({ attempt, jobState }))).toEqual([
@@ -473,7 +472,7 @@ describe('jobWorkflow', () => {
     });
 
     expect(error.cause).toBeInstanceOf(CancelledFailure);
-    expect(ledger.placeJobCalls).toHaveLength(1);
+    expect(ledger.placementCalls).toHaveLength(1);
     expect(ledger.finishJobCalls).toEqual([{ jobId: input.jobId, state: 'CANCELLED' }]);
     expect(ledger.endAssignmentCalls).toEqual([]);
     expect(runs.started).toEqual([]);
@@ -507,7 +506,7 @@ describe('jobWorkflow', () => {
       // Half the safety-net timer: without a signal the job must not try again yet.
       await env.sleep(`${input.capacityRetrySeconds / 2}s`);
       expect((await handle.query(getJobStatusQuery)).pendingReason).toBe('insufficient_capacity');
-      expect(ledger.placeJobCalls).toHaveLength(1);
+      expect(ledger.placementCalls).toHaveLength(1);
       const { events } = await handle.fetchHistory();
       expect(events?.filter((event) => event.timerFiredEventAttributes)).toEqual([]);
 
@@ -517,7 +516,7 @@ describe('jobWorkflow', () => {
     });
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
-    expect(ledger.placeJobCalls).toEqual([
+    expect(ledger.placementCalls).toEqual([
       { jobId: input.jobId, attempt: 1 },
       { jobId: input.jobId, attempt: 1 },
     ]);
@@ -544,7 +543,7 @@ describe('jobWorkflow', () => {
     });
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
-    expect(ledger.placeJobCalls).toHaveLength(2);
+    expect(ledger.placementCalls).toHaveLength(2);
     expect(waitedMs).toBeGreaterThanOrEqual(input.capacityRetrySeconds * 1000 - 1000);
   }, TEST_TIMEOUT_MS);
 
@@ -566,20 +565,22 @@ describe('jobWorkflow', () => {
     ]);
   }, TEST_TIMEOUT_MS);
 
-  it('marks the assignment RUNNING when the node signals that the attempt started', async () => {
+  it('keeps a job that succeeds first time to 20 history events: ledger calls are markers, not tasks', async () => {
     const ledger = new FakeLedger([NODE_A]);
     const runs = new RunnerLog();
     const input = jobInput();
 
-    const result = await withWorkers(
-      ledger,
-      runs,
-      [[NODE_A, signalsStartThenSucceeds(env.client, ledger)]],
-      async () => (await startJob(input)).result(),
-    );
+    const events = await withWorkers(ledger, runs, [[NODE_A, succeeds]], async () => {
+      const handle = await startJob(input);
+      await handle.result();
+      return (await handle.fetchHistory()).events ?? [];
+    });
 
-    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
-    expect(ledger.markRunningCalls).toEqual([{ jobId: input.jobId, attempt: 1 }]);
-    expect(ledger.calls).toEqual(['placeJob', 'markAssignmentRunning', 'endAssignment']);
+    expect(ledger.calls).toEqual(['awaitPlacement', 'endAssignment']);
+    const scheduled = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(scheduled).toEqual(['runAssignment']);
+    // The patch marker and one marker per ledger call.
+    expect(events.filter((event) => event.markerRecordedEventAttributes)).toHaveLength(3);
+    expect(events.length).toBeLessThanOrEqual(20);
   }, TEST_TIMEOUT_MS);
 });

@@ -56,6 +56,7 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.IdempotencyConflict:
     case ApiErrorCode.NodeSuperseded:
     case ApiErrorCode.NodeDead:
+    case ApiErrorCode.AssignmentNotPlaced:
     case ApiErrorCode.TenantExists:
     case ApiErrorCode.ArtifactInUse:
       return 409;

@@ -4,6 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { JobState } from '../../../libs/contracts';
 import {
   JobFinishedFeed,
+  type AssignmentsRepository,
   IdempotencyKeyTakenError,
   UnknownWorkerGroupError,
   type CycleOutcome,
@@ -23,6 +24,8 @@ import {
   type NodesRepository,
   type QueuedJob,
   type RegisterNodeInput,
+  type StartedAttempt,
+  type StartedBy,
   type TenantJobHealth,
   type TenantShare,
   type WorkerGroupSummary,
@@ -241,6 +244,21 @@ export function fakeNode(overrides: Partial<NodeEntity> & { id: string }): NodeE
 }
 
 /** The node registry as the API uses it (marking silent nodes dead is the control process's reaper's). */
+/** The assignments PLACED on each node incarnation, for a node's "started" report; the rest of the lifecycle is control's. */
+export class FakeAssignmentsRepository implements Pick<Db<AssignmentsRepository>, 'markAssignmentRunning'> {
+  placed: { assignmentId: string; nodeId: string; incarnation: number; group: string }[] = [];
+
+  async markAssignmentRunning(started: StartedBy): Promise<StartedAttempt | null> {
+    if (!('assignmentId' in started)) return null;
+    const index = this.placed.findIndex(
+      (a) => a.assignmentId === started.assignmentId && a.nodeId === started.nodeId && a.incarnation === started.incarnation,
+    );
+    if (index < 0) return null;
+    const [{ group }] = this.placed.splice(index, 1);
+    return { group, admissionWaitSeconds: 1.5 };
+  }
+}
+
 export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilentNodesDead'> {
   nodes: NodeEntity[] = [];
   reservations: GpuReservation[] = [];

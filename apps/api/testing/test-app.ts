@@ -11,7 +11,7 @@ import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import { mintUserToken, mintWorkerToken, SCOPES, type Actor, type UserTokenClaims, type WorkerTokenClaims } from '../../../libs/auth';
 import { loadConfig, type AppConfig } from '../../../libs/config';
-import { JobFinishedFeed, JobsRepository, NodesRepository } from '../../../libs/db';
+import { AssignmentsRepository, JobFinishedFeed, JobsRepository, NodesRepository } from '../../../libs/db';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { ArtifactsRepository } from '../../../libs/db/artifacts.repository';
 import { TenantsRepository } from '../../../libs/db/tenants.repository';
@@ -28,6 +28,7 @@ import {
   FakeScheduler,
   FakeDataSource,
   FakeJobFinishedFeed,
+  FakeAssignmentsRepository,
   FakeJobsRepository,
   FakeNodesRepository,
   FakeTemporalClient,
@@ -38,6 +39,7 @@ export interface TestApp {
   config: AppConfig;
   jobs: FakeJobsRepository;
   nodes: FakeNodesRepository;
+  assignments: FakeAssignmentsRepository;
   scheduler: FakeScheduler;
   temporal: FakeTemporalClient;
   db: FakeDataSource;
@@ -99,6 +101,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
   const fakes = {
     jobs: new FakeJobsRepository(),
     nodes: new FakeNodesRepository(),
+    assignments: new FakeAssignmentsRepository(),
     scheduler: new FakeScheduler(),
     temporal: new FakeTemporalClient(),
     db: new FakeDataSource(),
@@ -116,6 +119,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .useValue(fakes.jobs)
     .overrideProvider(NodesRepository)
     .useValue(fakes.nodes)
+    .overrideProvider(AssignmentsRepository)
+    .useValue(fakes.assignments)
     .overrideProvider(Scheduler)
     .useValue(fakes.scheduler)
     .overrideProvider(AuditRepository)

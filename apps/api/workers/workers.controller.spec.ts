@@ -392,4 +392,41 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
       await heartbeat('cpu-1', {}).expect(400);
     });
   });
+
+  describe('POST /v1/internal/nodes/:id/assignments/:assignmentId/started', () => {
+    const ASSIGNMENT = '6f1d2c3b-4a59-4e8f-9a7b-0c1d2e3f4a5b';
+    const started = (nodeId: string, assignmentId: string, body: object, token = workerToken(nodeId)) =>
+      http().post(`/v1/internal/nodes/${nodeId}/assignments/${assignmentId}/started`).set('Authorization', `Bearer ${token}`).send(body);
+
+    it('marks an assignment placed on this node incarnation RUNNING, once; a second report is a 409', async () => {
+      t.assignments.placed.push({ assignmentId: ASSIGNMENT, nodeId: 'cpu-1', incarnation: 1, group: 'cpu' });
+      expect((await started('cpu-1', ASSIGNMENT, { incarnation: 1 }).expect(200)).body).toEqual({ assignment_id: ASSIGNMENT, state: 'RUNNING' });
+      const again = await started('cpu-1', ASSIGNMENT, { incarnation: 1 }).expect(409);
+      expect(again.body.error).toEqual(
+        expect.objectContaining({ code: 'assignment_not_placed', message: expect.stringContaining('not PLACED on node cpu-1 incarnation 1') }),
+      );
+    });
+
+    it('answers 409 for an assignment placed on another node or incarnation', async () => {
+      t.assignments.placed.push({ assignmentId: ASSIGNMENT, nodeId: 'cpu-2', incarnation: 1, group: 'cpu' });
+      expect((await started('cpu-1', ASSIGNMENT, { incarnation: 1 }).expect(409)).body.error.code).toBe('assignment_not_placed');
+      expect((await started('cpu-2', ASSIGNMENT, { incarnation: 2 }, workerToken('cpu-2', 2)).expect(409)).body.error.code).toBe('assignment_not_placed');
+      expect(t.assignments.placed).toHaveLength(1);
+    });
+
+    it("needs the node's own worker token for the body's incarnation: a user token 401, another node's or incarnation's 403", async () => {
+      t.assignments.placed.push({ assignmentId: ASSIGNMENT, nodeId: 'cpu-1', incarnation: 1, group: 'cpu' });
+      await started('cpu-1', ASSIGNMENT, { incarnation: 1 }, userToken()).expect(401);
+      await started('cpu-1', ASSIGNMENT, { incarnation: 1 }, workerToken('cpu-2')).expect(403);
+      await started('cpu-1', ASSIGNMENT, { incarnation: 1 }, workerToken('cpu-1', 2)).expect(403);
+      expect(t.assignments.placed).toHaveLength(1);
+    });
+
+    it('validates the assignment id and the incarnation', async () => {
+      expect((await started('cpu-1', 'not-a-uuid', { incarnation: 1 }).expect(400)).body.error.details).toEqual([
+        expect.objectContaining({ field: 'assignmentId', problem: 'assignmentId must be a UUID' }),
+      ]);
+      await started('cpu-1', ASSIGNMENT, {}).expect(400);
+    });
+  });
 });

@@ -7,8 +7,10 @@ import { ApiErrorResponses } from '../common/error-response.dto';
 import { RequestId } from '../common/request-context';
 import { BootstrapAction, BootstrapCredentialGuard } from './bootstrap-credential.guard';
 import {
+  AssignmentStartedResponseDto,
   HeartbeatDto,
   HeartbeatResponseDto,
+  NodeAssignmentParamDto,
   NodeIdParamDto,
   NodeListResponseDto,
   NodeResponseDto,
@@ -138,5 +140,25 @@ export class InternalNodesController {
   )
   heartbeat(@Param() params: NodeIdParamDto, @Body() body: HeartbeatDto): Promise<HeartbeatResponseDto> {
     return this.workers.heartbeat(params.id, body);
+  }
+
+  // Bound like the heartbeat; the write itself is fenced by the assignment's node incarnation.
+  @Post(':id/assignments/:assignmentId/started')
+  @WorkerRoute({ nodeParam: 'id' })
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary:
+      "The node started running an assignment placed on it: PLACED → RUNNING, with the node's own worker token; 409 when the assignment is not PLACED on this node incarnation",
+  })
+  @ApiOkResponse({ type: AssignmentStartedResponseDto })
+  @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.MalformedJson,
+    ApiErrorCode.AssignmentNotPlaced,
+  )
+  assignmentStarted(@Param() params: NodeAssignmentParamDto, @Body() body: HeartbeatDto): Promise<AssignmentStartedResponseDto> {
+    return this.workers.assignmentStarted(params.id, params.assignmentId, body.incarnation);
   }
 }

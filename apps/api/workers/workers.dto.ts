@@ -6,6 +6,7 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  IsUUID,
   Length,
   Matches,
   Max,
@@ -152,6 +153,20 @@ export class NodeIdParamDto {
   @IsString()
   @Matches(NAME_PATTERN, { message: `id must be ${NAME_RULE}` })
   id: string;
+}
+
+export class NodeAssignmentParamDto extends NodeIdParamDto {
+  @ApiProperty({ description: 'Assignment id (from the runAssignment input).', format: 'uuid' })
+  @IsUUID('all', { message: 'assignmentId must be a UUID' })
+  assignmentId: string;
+}
+
+export class AssignmentStartedResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  assignment_id: string;
+
+  @ApiProperty({ enum: ['RUNNING'] })
+  state: 'RUNNING';
 }
 
 export class HeartbeatDto {

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { AppConfig } from '../../../libs/config';
 import { ApiErrorCode, nodeTaskQueue } from '../../../libs/contracts';
-import { NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
+import { AssignmentsRepository, NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
+import { admissionWait } from '../../../libs/metrics/mlis-metrics';
 import { AuditRepository } from '../../../libs/db/audit.repository';
 import { Scheduler } from '../../../libs/temporal';
 import { Access } from '../common/access';
@@ -9,6 +10,7 @@ import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import type { RequestActor } from '../common/actor';
 import type {
+  AssignmentStartedResponseDto,
   HeartbeatDto,
   HeartbeatResponseDto,
   NodeListResponseDto,
@@ -29,6 +31,7 @@ export class WorkersService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
+    @Inject(AssignmentsRepository) private readonly assignments: AssignmentsRepository,
     @Inject(Scheduler) private readonly scheduler: Scheduler,
     @Inject(AuditRepository) audit: AuditRepository,
     private readonly credentials: WorkerCredentials,
@@ -110,6 +113,22 @@ export class WorkersService implements OnApplicationBootstrap {
       case 'unknown':
         throw new DomainError(ApiErrorCode.NodeNotFound, `node ${nodeId} is not registered (or was declared dead); register again`);
     }
+  }
+
+  /**
+   * The node started an attempt placed on this incarnation (or on an earlier one of the node, whose queue it took
+   * over): the assignment goes PLACED → RUNNING (ADR 0018). The first attempt of a job to run records its admission wait.
+   */
+  async assignmentStarted(nodeId: string, assignmentId: string, incarnation: number): Promise<AssignmentStartedResponseDto> {
+    const started = await this.assignments.markAssignmentRunning({ assignmentId, nodeId, incarnation });
+    if (!started) {
+      throw new DomainError(
+        ApiErrorCode.AssignmentNotPlaced,
+        `assignment ${assignmentId} is not PLACED on node ${nodeId} incarnation ${incarnation}: it started already, ended, or was placed elsewhere`,
+      );
+    }
+    if (started.admissionWaitSeconds !== null) admissionWait.observe({ group: started.group }, started.admissionWaitSeconds);
+    return { assignment_id: assignmentId, state: 'RUNNING' };
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { nodeTaskQueue, TERMINAL_JOB_STATES, type JobState, type PendingReason, type PlaceJobResult } from '../../contracts';
+import { nodeTaskQueue, TERMINAL_JOB_STATES, type AwaitPlacementResult, type JobState, type PendingReason } from '../../contracts';
 import { planCycle } from '../../scheduling';
 import { JobNotFoundError, JobRowMissingError } from '../jobs.repository';
 import { readCycleInput } from './cycle-input';
@@ -80,7 +80,7 @@ export class SchedulingStore {
    * The placement of (job, attempt) if a scheduling cycle made one, else why the job waits.
    * `examined` is false while no cycle has looked at the job since it was (re)queued.
    */
-  async placementOf(jobId: string, attempt: number): Promise<PlaceJobResult & { examined: boolean }> {
+  async placementOf(jobId: string, attempt: number): Promise<AwaitPlacementResult & { examined: boolean }> {
     // One read: this runs for every waiting job's safety-net timer.
     const rows: {
       state: JobState;

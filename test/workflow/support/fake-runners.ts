@@ -1,9 +1,6 @@
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { createExecutionActivities } from '../../../activities/execution.activities';
-import { assignmentStartedSignal, jobWorkflowId, type RunAssignmentInput } from '../../../libs/contracts';
-import { waitFor } from '../../support/wait-for';
-import type { FakeLedger } from './fake-ledger';
+import type { RunAssignmentInput } from '../../../libs/contracts';
 
 export type RunAssignment = ReturnType<typeof createExecutionActivities>['runAssignment'];
 
@@ -69,22 +66,5 @@ export function throws(error: Error): FakeRunner {
     log.started.push({ ...input, nodeId });
     Context.current().heartbeat();
     throw error;
-  };
-}
-
-/**
- * Signals assignmentStarted to the job's workflow as a real node does, then finishes only once the
- * workflow has answered with markAssignmentRunning, so the test sees the signal's effect deterministically.
- */
-export function signalsStartThenSucceeds(client: Client, ledger: FakeLedger): FakeRunner {
-  return (nodeId, log) => async (input) => {
-    log.started.push({ ...input, nodeId });
-    Context.current().heartbeat();
-    await client.workflow.getHandle(jobWorkflowId(input.jobId)).signal(assignmentStartedSignal, { attempt: input.attempt });
-    await waitFor(
-      async () => ledger.markRunningCalls.some((call) => call.jobId === input.jobId && call.attempt === input.attempt),
-      { timeoutMs: 5_000, description: `markAssignmentRunning for attempt ${input.attempt}` },
-    );
-    return { result: { slept: input.params.seconds } };
   };
 }
