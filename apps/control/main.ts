@@ -7,9 +7,10 @@ import { ArtifactsRepository, AssignmentsRepository, createDataSource, JobsRepos
 import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
 import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
-import { startTracing, TRACING_WORKFLOW_MODULE, tracingActivityInterceptors } from '../../libs/tracing';
+import { startTracing, tracingActivityInterceptors } from '../../libs/tracing';
 import { ArtifactRetention } from './artifact-retention';
 import { NodeReaper } from './node-reaper';
+import { jobWorkflowBundle } from './workflow-bundle';
 
 /** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node reaper and artifact retention. */
 async function main(): Promise<void> {
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: CONTROL_TASK_QUEUE,
-      workflowsPath: require.resolve('../../workflows'),
+      workflowBundle: jobWorkflowBundle(),
       activities: createLedgerActivities({
         scheduling: store,
         assignments,
@@ -53,10 +54,10 @@ async function main(): Promise<void> {
         requestCycle: () => scheduler.requestCycle(),
         laneWindow: scheduling.laneWindow,
       }),
-      // Tracing first: the logging interceptor's lines then carry the activity span's trace_id.
+      // Tracing first: the logging interceptor's lines then carry the activity span's trace_id. The workflow
+      // interceptors are in the bundle.
       interceptors: {
         activity: [tracingActivityInterceptors, activityLoggingInterceptors(logger, 'debug')],
-        workflowModules: [TRACING_WORKFLOW_MODULE, require.resolve('../../workflows/log-context.interceptors')],
       },
       sinks: tracing.workflowSinks,
     });

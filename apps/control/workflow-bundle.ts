@@ -1,0 +1,34 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleOption } from '@temporalio/worker';
+import { TRACING_WORKFLOW_MODULE } from '../../libs/tracing';
+
+/** Workflow interceptors are part of the bundle: a Worker given a bundle ignores its own `workflowModules`. */
+const WORKFLOW_INTERCEPTOR_MODULES = [TRACING_WORKFLOW_MODULE, require.resolve('../../workflows/log-context.interceptors')];
+const BUNDLE_PATH = resolve(__dirname, 'job-workflows.bundle.js');
+
+/**
+ * Bundles the job workflows with their interceptors once, at build time (`npm run build` runs this file), so a control
+ * process starts polling at once instead of spending seconds of CPU in webpack on every start and restart.
+ */
+async function writeWorkflowBundle(): Promise<void> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger: new DefaultLogger('WARN'),
+  });
+  writeFileSync(BUNDLE_PATH, code);
+}
+
+/** The bundle `npm run build` wrote beside this file. */
+export function jobWorkflowBundle(): WorkflowBundleOption {
+  if (!existsSync(BUNDLE_PATH)) throw new Error(`no workflow bundle at ${BUNDLE_PATH}: run npm run build`);
+  return { codePath: BUNDLE_PATH };
+}
+
+if (require.main === module) {
+  writeWorkflowBundle().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
