@@ -42,10 +42,10 @@ function jobNotFound(error: unknown): never {
 
 /** Ledger activities run on the control queue; each is one idempotent transaction keyed by (job, attempt). */
 export function createLedgerActivities({ scheduling, assignments, awaitSubmission, requestCycle, laneWindow }: LedgerActivityDeps) {
-  // A cycle after capacity frees is an optimisation (the control process also runs one on a timer),
-  // so its failure must not fail the ledger write that triggered it.
-  const cycleAfterRelease = async (): Promise<void> => {
-    await requestCycle().catch((error: unknown) => log.warn('scheduling cycle after a release failed', { error: String(error) }));
+  // A cycle after capacity frees is an optimisation (the control process also runs one on a timer), so the
+  // write neither waits for it (the job's workflow task would stay open for a whole cycle) nor fails with it.
+  const cycleAfterRelease = (): void => {
+    requestCycle().catch((error: unknown) => log.warn('scheduling cycle after a release failed', { error: String(error) }));
   };
 
   /**
@@ -89,13 +89,13 @@ export function createLedgerActivities({ scheduling, assignments, awaitSubmissio
       const { jobState, ended } = await assignments.endAssignment(input).catch(jobNotFound);
       if (ended) observeEnded(ended, input.state);
       // A re-queued job also needs a cycle, even when nothing was released (the release already happened).
-      if (ended || jobState === 'QUEUED') await cycleAfterRelease();
+      if (ended || jobState === 'QUEUED') cycleAfterRelease();
       return { jobState };
     },
 
     async finishJob(input: FinishJobInput): Promise<LedgerWriteResult> {
       const { jobState, released } = await assignments.finishJob(input).catch(jobNotFound);
-      if (released) await cycleAfterRelease();
+      if (released) cycleAfterRelease();
       return { jobState };
     },
   };

@@ -71,10 +71,16 @@ describe(Scheduler.name, () => {
     expect(ledger.cycles).toBe(2);
   });
 
-  it('signals the jobs it placed and the attempts it preempts; releases a placement whose workflow is gone; warns on other failures', async () => {
+  it('signals the waiting jobs it placed and the attempts it preempts; releases a placement whose workflow is gone; warns on other failures', async () => {
     const ledger = new GatedLedger();
     ledger.outcome = {
-      placed: [{ jobId: 'a', attempt: 1 }, { jobId: 'gone', attempt: 1 }, { jobId: 'broken', attempt: 1 }],
+      placed: [
+        { jobId: 'a', attempt: 1, waited: true },
+        // Placed at its first look: its own awaitPlacement reads the placement, no signal.
+        { jobId: 'fresh', attempt: 1, waited: false },
+        { jobId: 'gone', attempt: 1, waited: true },
+        { jobId: 'broken', attempt: 1, waited: true },
+      ],
       preempted: [{ jobId: 'low', attempt: 3, forJobId: 'a' }],
       waiting: 0,
     };

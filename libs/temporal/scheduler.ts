@@ -7,8 +7,9 @@ import type { CycleOptions, CycleOutcome, SchedulingStore } from '../db/scheduli
 import { schedulerCycleDuration } from '../metrics/mlis-metrics';
 
 /**
- * Runs scheduling cycles for this process and tells the affected workflows: placed jobs get
- * `capacityAvailable` (they pick their placement up), preempted ones get `preemptAssignment`.
+ * Runs scheduling cycles for this process and tells the affected workflows: placed jobs that had been
+ * waiting get `capacityAvailable` (they pick their placement up; a job placed at its first look reads it
+ * in its own awaitPlacement), preempted ones get `preemptAssignment`.
  * Requests that arrive while a cycle runs share the next one, so a burst of events (a hundred
  * jobs finishing at once) costs two cycles, not a hundred. Cycles of different processes are
  * serialised by the ledger's advisory lock.
@@ -62,7 +63,9 @@ export class Scheduler {
     const endTimer = schedulerCycleDuration.startTimer();
     const outcome = await this.store.runCycle(this.options).finally(endTimer);
     await this.signalAll([
-      ...outcome.placed.map(({ jobId }) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })),
+      ...outcome.placed
+        .filter(({ waited }) => waited)
+        .map(({ jobId }) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })),
       ...outcome.preempted.map(({ jobId, attempt }) => ({
         jobId,
         placed: false,

@@ -82,16 +82,23 @@ export async function writeCycleDecisions(query: PreparedQuery, plan: CyclePlan,
  */
 async function reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes: ReadonlyMap<string, SchedulerNode>): Promise<CycleOutcome['placed']> {
   if (planned.length === 0) return [];
-  const moved = await query<{ id: string }>(
+  // `waited`: the job had a reason to wait when it was placed (read under the row's lock, so a reason written
+  // meanwhile counts), so its workflow may be waiting for a signal; a job placed the first time a cycle looked at
+  // it has its awaitPlacement still in flight, which reads the placement itself.
+  const moved = await query<{ id: string; waited: boolean }>(
     'mlis_cycle_move_jobs',
-    `UPDATE jobs j SET state = 'RUNNING', attempts = p.attempt, pending_reason = NULL, pending_detail = NULL,
+    `WITH before AS (
+       SELECT id, pending_reason IS NOT NULL AS waited FROM jobs WHERE id = ANY($1::uuid[]) FOR UPDATE
+     )
+     UPDATE jobs j SET state = 'RUNNING', attempts = p.attempt, pending_reason = NULL, pending_detail = NULL,
             started_at = COALESCE(j.started_at, now()), updated_at = now()
-     FROM unnest($1::uuid[], $2::int[]) AS p(id, attempt)
-     WHERE j.id = p.id AND j.state = 'QUEUED' AND j.attempts = p.attempt - 1
-     RETURNING j.id`,
+     FROM unnest($1::uuid[], $2::int[]) AS p(id, attempt), before b
+     WHERE j.id = p.id AND b.id = j.id AND j.state = 'QUEUED' AND j.attempts = p.attempt - 1
+     RETURNING j.id, b.waited`,
     [planned.map((p) => p.jobId), planned.map((p) => p.attempt)],
   );
-  const movedIds = new Set(moved.map((row) => row.id));
+  const waited = new Map(moved.map((row) => [row.id, row.waited]));
+  const movedIds = new Set(waited.keys());
   const placements = planned.filter((p) => movedIds.has(p.jobId));
   if (placements.length === 0) return [];
 
@@ -172,5 +179,5 @@ async function reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes:
       tenantIds.map((id) => perTenant.get(id)!.gpus),
     ],
   );
-  return placements.map((p) => ({ jobId: p.jobId, attempt: p.attempt }));
+  return placements.map((p) => ({ jobId: p.jobId, attempt: p.attempt, waited: waited.get(p.jobId)! }));
 }

@@ -16,8 +16,11 @@ export interface CycleOptions {
 }
 
 export interface CycleOutcome {
-  /** Jobs placed: their workflows are told to pick the placement up. */
-  placed: { jobId: string; attempt: number }[];
+  /**
+   * Jobs placed. `waited`: a cycle had left the job waiting before, so its workflow may be waiting for a signal
+   * to pick the placement up; a job placed at its first look reads the placement in its own awaitPlacement.
+   */
+  placed: { jobId: string; attempt: number; waited: boolean }[];
   /** Running attempts asked to give their resources back. */
   preempted: { jobId: string; attempt: number; forJobId: string }[];
   /** Waiting jobs the cycle looked at and left waiting. */
