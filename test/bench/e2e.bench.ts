@@ -4,6 +4,7 @@ import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { mintUserToken, SCOPES } from '../../libs/auth';
 import { loadConfig } from '../../libs/config';
 import { jobWorkflowId } from '../../libs/contracts';
@@ -15,7 +16,9 @@ import { jsonClient } from './support/json-client';
 //      processes of their own (test/bench/e2e-raw-worker.ts), on the same dev server, C callers each starting one and
 //      waiting for its result;
 //  (b) MLIS over HTTP: C clients each submitting a `sleep` job (0.01 s, cpu 1) and waiting for it through the long-poll
-//      (GET /v1/jobs/:id?wait=60), on the README's stack (api, control, nodes cpu-1 cpu-2 gpu-1 gpu-2, default settings);
+//      (GET /v1/jobs/:id?wait=60), on the README's stack (api, control, nodes cpu-1 cpu-2 gpu-1 gpu-2, default settings)
+//      with 16 slots and 16 cores per node: 64 slots, more than the most clients, as the raw activity worker takes 100
+//      at once, so that jobs wait for the job path, not for capacity;
 //  (b') scale-out: the same loads at 20 and 50 clients with two api and two control processes (MLIS_STACK_API_REPLICAS,
 //      MLIS_STACK_CONTROL_REPLICAS), the clients' jobs spread over both APIs;
 //  (c) recovery: kill -9 of the node running a long job, again and again; kill → the next attempt RUNNING elsewhere
@@ -42,7 +45,7 @@ const SCALED: Topology = { apis: 2, controls: 2 };
 const SCALED_LOADS = LOADS.filter((load) => load.clients > 1);
 const JOB_SECONDS = 0.01;
 const WAIT_SECONDS = 60;
-const THROUGHPUT_NODES = 'cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 gpu-1:gpu:2:4:16384:2 gpu-2:gpu:2:4:16384:2';
+const THROUGHPUT_NODES = 'cpu-1:cpu:16:16:16384:0 cpu-2:cpu:16:16:16384:0 gpu-1:gpu:16:16:16384:2 gpu-2:gpu:16:16:16384:2';
 const RECOVERY_NODES = 'cpu-1:cpu:4:4:8192:0 cpu-2:cpu:4:4:8192:0 cpu-3:cpu:4:4:8192:0';
 const RECOVERY_ENV = { MLIS_WORKER_GROUPS: 'cpu', MLIS_LEASE_SECONDS: '3', MLIS_NODE_HEARTBEAT_SECONDS: '1', MLIS_NODE_DEAD_AFTER_SECONDS: '4', MLIS_SCHEDULE_TO_START_SECONDS: '10' };
 const KILLS = 21;
@@ -120,6 +123,8 @@ interface Run {
   /** MLIS: from the job's finished_at to the long-poll's answer, p50 / p99 ms. */
   wakeP50: number;
   wakeP99: number;
+  /** MLIS: p50 ms of each stage of a job's life in the ledger. */
+  stageP50: Partial<Record<Stage, number>>;
   /** CPU seconds per job, per process group. */
   cpuPerJob: Record<string, number>;
   ids: string[];
@@ -130,10 +135,11 @@ async function drive(
   clients: number,
   jobs: number,
   groups: () => Record<string, number[]>,
-  one: () => Promise<{ id: string; submitMs: number; e2eMs: number; ok: boolean; wakeMs?: number }>,
+  one: () => Promise<{ id: string; submitMs: number; e2eMs: number; ok: boolean; wakeMs?: number; stages?: Record<Stage, number> }>,
 ): Promise<Run> {
   let next = 0;
   const wake: number[] = [];
+  const stages = new Map<Stage, number[]>(STAGES.map((stage) => [stage, []]));
   const submit: number[] = [];
   const e2e: number[] = [];
   const ids: string[] = [];
@@ -150,6 +156,7 @@ async function drive(
         e2e.push(result.e2eMs);
         ids.push(result.id);
         if (result.wakeMs !== undefined) wake.push(result.wakeMs);
+        for (const stage of STAGES) if (result.stages) stages.get(stage)?.push(result.stages[stage]);
         if (!result.ok) failed += 1;
       }
     }),
@@ -169,15 +176,29 @@ async function drive(
     failed,
     wakeP50: wake.length > 0 ? percentile(wake, 50) : Number.NaN,
     wakeP99: wake.length > 0 ? percentile(wake, 99) : Number.NaN,
+    stageP50: Object.fromEntries([...stages].filter(([, values]) => values.length > 0).map(([stage, values]) => [stage, percentile(values, 50)])),
     cpuPerJob: Object.fromEntries(Object.entries(used).map(([name, value]) => [name, value / jobs])),
     ids,
   };
 }
 
-async function historyEvents(client: Client, workflowIds: string[]): Promise<{ mean: number; min: number; max: number }> {
-  const counts: number[] = [];
-  for (const id of workflowIds) counts.push((await client.workflow.getHandle(id).fetchHistory()).events?.length ?? 0);
-  return { mean: counts.reduce((a, b) => a + b, 0) / counts.length, min: Math.min(...counts), max: Math.max(...counts) };
+interface HistorySample {
+  mean: number;
+  min: number;
+  max: number;
+  /** The event types of the history with the median count, in order. */
+  typical: string[];
+}
+
+async function historyEvents(client: Client, workflowIds: string[]): Promise<HistorySample> {
+  const histories: string[][] = [];
+  for (const id of workflowIds) {
+    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+    histories.push(events.map((event) => String(temporal.api.enums.v1.EventType[event.eventType ?? 0]).replace(/^EVENT_TYPE_/, '')));
+  }
+  const counts = histories.map((history) => history.length);
+  const typical = [...histories].sort((a, b) => a.length - b.length)[Math.floor(histories.length / 2)];
+  return { mean: counts.reduce((a, b) => a + b, 0) / counts.length, min: Math.min(...counts), max: Math.max(...counts), typical };
 }
 
 // ---- (a) raw Temporal ----
@@ -194,7 +215,7 @@ function startRawWorker(role: string, env: Record<string, string>): Promise<Chil
 
 interface Measured {
   runs: Run[];
-  history: { mean: number; min: number; max: number };
+  history: HistorySample;
 }
 
 async function measureRaw(env: Record<string, string>, client: Client, temporalPid: number): Promise<Measured> {
@@ -226,8 +247,24 @@ async function measureRaw(env: Record<string, string>, client: Client, temporalP
 interface Job {
   id: string;
   state: string;
+  created_at: string;
   finished_at: string | null;
-  latest_assignment: { attempt: number; node_id: string; state: string; started_at: string | null } | null;
+  latest_assignment: { attempt: number; node_id: string; state: string; created_at: string; started_at: string | null; ended_at: string | null } | null;
+}
+
+/** Where a job's time went, from the ledger's timestamps (each a transaction's start on the database clock), ms. */
+const STAGES = ['submitted → placed', 'placed → running', 'running → ended'] as const;
+type Stage = (typeof STAGES)[number];
+
+function stagesOf(job: Job): Record<Stage, number> | undefined {
+  const assignment = job.latest_assignment;
+  if (!assignment?.started_at || !assignment.ended_at) return undefined;
+  const at = (value: string) => Date.parse(value);
+  return {
+    'submitted → placed': at(assignment.created_at) - at(job.created_at),
+    'placed → running': at(assignment.started_at) - at(assignment.created_at),
+    'running → ended': at(assignment.ended_at) - at(assignment.started_at),
+  };
 }
 
 const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
@@ -271,7 +308,14 @@ async function measureMlis(
       const submitMs = Date.now() - asked;
       const job = await waitFinal(call, accepted.id);
       const answered = Date.now();
-      return { id: accepted.id, submitMs, e2eMs: answered - asked, ok: job.state === 'SUCCEEDED', wakeMs: answered - Date.parse(job.finished_at as string) };
+      return {
+        id: accepted.id,
+        submitMs,
+        e2eMs: answered - asked,
+        ok: job.state === 'SUCCEEDED',
+        wakeMs: answered - Date.parse(job.finished_at as string),
+        stages: stagesOf(job),
+      };
     };
     for (let i = 0; i < 5; i += 1) await one();
     const pid = (name: string) => Number(script('scripts/stack.sh', ['pid', name], stackEnv));
@@ -385,7 +429,12 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     `Long-poll wake-up (the job's \`finished_at\` to the answer): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} p50 ${ms(r.wakeP50)} / p99 ${ms(r.wakeP99)} ms`).join('; ')}.`,
     '',
     `History events per workflow (${HISTORY_SAMPLE} of the 20-client run, read through the Temporal client): MLIS job ${mlis.history.mean.toFixed(1)}`,
-    `(min ${mlis.history.min}, max ${mlis.history.max}); raw workflow ${raw.history.mean.toFixed(1)}.`,
+    `(min ${mlis.history.min}, max ${mlis.history.max}); raw workflow ${raw.history.mean.toFixed(1)}. A median MLIS history:`,
+    `${mlis.history.typical.map((type) => type.toLowerCase()).join(', ')}.`,
+    '',
+    `Where an MLIS job's time goes (p50 ms, from the ledger's timestamps): ${mlis.runs
+      .map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''}: submit ${ms(r.submitP50)}, ${STAGES.map((stage) => `${stage} ${ms(r.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(r.wakeP50)}`)
+      .join('; ')}.`,
     '',
     `Scale-out: ${SINGLE.apis} api + ${SINGLE.controls} control process against ${SCALED.apis} + ${SCALED.controls} (jobs spread round robin over the APIs), same nodes and server:`,
     '',
