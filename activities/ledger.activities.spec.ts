@@ -1,9 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AssignmentsRepository, EndedAttempt, StartedAttempt } from '../libs/db/assignments.repository';
-import { JobRowMissingError } from '../libs/db/jobs.repository';
-import type { SchedulingStore } from '../libs/db/scheduling/scheduling.store';
-import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
+import { JobRowMissingError, type AssignmentsRepository, type EndedAttempt, type SchedulingStore, type StartedAttempt } from '@mlis/db';
+import { admissionWait, leaseLosses, preemptions, runDuration } from '@mlis/metrics';
 import { createLedgerActivities } from './ledger.activities';
 
 const noCycle = async () => ({ placed: [], preempted: [], waiting: 0 });

@@ -28,7 +28,7 @@ import {
   type JobWorkflowStatus,
   type PendingReason,
   type Placement,
-} from '../libs/contracts';
+} from '@mlis/contracts';
 
 type ExecutionActivities = ReturnType<typeof createExecutionActivities>;
 

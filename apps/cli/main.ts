@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { SCOPES } from '../../libs/auth';
-import { loadConfig, type AppConfig } from '../../libs/config';
+import { SCOPES } from '@mlis/auth/claims';
+import { loadConfig, type AppConfig } from '@mlis/config';
 import { ApiClient } from './api-client';
 import {
   collectParam,

@@ -1,13 +1,13 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLedgerActivities } from '../../activities/ledger.activities';
-import { createArtifactStore } from '../../libs/artifacts';
-import { loadConfig } from '../../libs/config';
-import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
-import { ArtifactsRepository, AssignmentsRepository, createDataSource, JobsRepository, NodesRepository, SchedulingStore } from '../../libs/db';
-import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '../../libs/logging';
-import { installWorkerRuntime } from '../../libs/metrics/worker-process-metrics';
-import { connectClient, cycleOptions, Scheduler } from '../../libs/temporal';
-import { startTracing, TRACING_WORKFLOW_MODULE, tracingActivityInterceptors } from '../../libs/tracing';
+import { createArtifactStore } from '@mlis/artifacts';
+import { loadConfig } from '@mlis/config';
+import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
+import { ArtifactsRepository, AssignmentsRepository, createDataSource, JobsRepository, NodesRepository, SchedulingStore } from '@mlis/db';
+import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '@mlis/logging';
+import { installWorkerRuntime } from '@mlis/metrics/worker-process-metrics';
+import { connectClient, cycleOptions, Scheduler } from '@mlis/temporal';
+import { startTracing, TRACING_WORKFLOW_MODULE, tracingActivityInterceptors } from '@mlis/tracing';
 import { ArtifactRetention } from './artifact-retention';
 import { NodeReaper } from './node-reaper';
 

@@ -1,4 +1,4 @@
-import type { NodeSelector, PendingReason, ResourceRequest } from '../contracts';
+import type { NodeSelector, PendingReason, ResourceRequest } from '@mlis/contracts';
 import { choosePlacement, describeShortage, fitsWhenEmpty, worstShortfall, type NodeCapacity } from './placement';
 
 /** A registered node; only ACTIVE live ones take placements, the rest explain why a job waits. */

@@ -1,7 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { AssignmentsRepository } from '../db/assignments.repository';
-import type { CycleOutcome, SchedulingStore } from '../db/scheduling/scheduling.store';
-import { schedulerCycleDuration } from '../metrics/mlis-metrics';
+import type { AssignmentsRepository, CycleOutcome, SchedulingStore } from '@mlis/db';
+import { schedulerCycleDuration } from '@mlis/metrics';
 import { Scheduler } from './scheduler';
 
 const OPTIONS = { liveWithinSeconds: 15, agingSeconds: 600, laneWindow: 32, holdDepth: 16 };

@@ -2,9 +2,9 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
-import { TokenRejectedError, TokenVerifier, type VerifiedToken } from '../../../libs/auth/token-verifier';
-import { ApiErrorCode, ASSIGNMENT_HEADER } from '../../../libs/contracts';
-import { AuditRepository } from '../../../libs/db/audit.repository';
+import { TokenRejectedError, TokenVerifier, type VerifiedToken } from '@mlis/auth';
+import { ApiErrorCode, ASSIGNMENT_HEADER } from '@mlis/contracts';
+import { AuditRepository } from '@mlis/db';
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';

@@ -1,7 +1,7 @@
 // In-memory stand-ins for the API's dependencies, for specs that run without Postgres or Temporal.
 import type { EntityManager } from 'typeorm';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { JobState } from '../../../libs/contracts';
+import type { JobState } from '@mlis/contracts';
 import {
   JobFinishedFeed,
   IdempotencyKeyTakenError,
@@ -26,7 +26,7 @@ import {
   type TenantJobHealth,
   type TenantShare,
   type WorkerGroupSummary,
-} from '../../../libs/db';
+} from '@mlis/db';
 
 type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 

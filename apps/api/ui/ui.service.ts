@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../../../libs/config';
-import { JOB_STATES, NODE_STATUSES } from '../../../libs/contracts';
-import { JobsRepository, NodesRepository, type NodeEntity, type TenantJobHealth } from '../../../libs/db';
+import type { AppConfig } from '@mlis/config';
+import { JOB_STATES, NODE_STATUSES } from '@mlis/contracts';
+import { JobsRepository, NodesRepository, type NodeEntity, type TenantJobHealth } from '@mlis/db';
 import type { Actor } from '../common/actor';
 import { JobsService } from '../jobs/jobs.service';
 import type { JobResponseDto } from '../jobs/jobs.dto';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CyclePlan, PlannedPlacement, SchedulerNode } from '../../scheduling';
+import type { CyclePlan, PlannedPlacement, SchedulerNode } from '@mlis/scheduling';
 import type { CycleRead } from './cycle-input';
 import type { PreparedQuery } from './prepared';
 import type { CycleOutcome } from './scheduling.store';

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { createExecutionActivities } from '../../../activities/execution.activities';
-import { assignmentStartedSignal, jobWorkflowId, type RunAssignmentInput } from '../../../libs/contracts';
+import { assignmentStartedSignal, jobWorkflowId, type RunAssignmentInput } from '@mlis/contracts';
 import { waitFor } from '../../support/wait-for';
 import type { FakeLedger } from './fake-ledger';
 
