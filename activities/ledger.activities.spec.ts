@@ -42,7 +42,13 @@ describe('placeJob', () => {
         throw new JobRowMissingError(`job ${jobId} not found`);
       },
     } as unknown as SchedulingStore;
-    const { placeJob } = createLedgerActivities({ scheduling, assignments: noAssignments, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
+    const { placeJob } = createLedgerActivities({
+      scheduling,
+      assignments: noAssignments,
+      awaitSubmission: async () => undefined,
+      requestCycle: noCycle,
+      laneWindow: 32,
+    });
     const failure = await failureOf(new MockActivityEnvironment().run(placeJob, { jobId: 'j-1', attempt: 1 }));
     expect(failure).toMatchObject({ type: 'JobNotFound', nonRetryable: true, message: 'job j-1 not found' });
   });
@@ -66,7 +72,13 @@ describe('ledger activity metrics', () => {
       markAssignmentRunning: async () => started,
       endAssignment: async () => ({ jobState: 'QUEUED', ended }),
     } as unknown as AssignmentsRepository;
-    return createLedgerActivities({ scheduling: {} as SchedulingStore, assignments, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
+    return createLedgerActivities({
+      scheduling: {} as SchedulingStore,
+      assignments,
+      awaitSubmission: async () => undefined,
+      requestCycle: noCycle,
+      laneWindow: 32,
+    });
   }
   const env = () => new MockActivityEnvironment();
 

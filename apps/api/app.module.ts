@@ -19,7 +19,21 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), DatabaseModule, AuditModule, AuthModule.forRoot(config), JobsModule, ArtifactsModule, TenantsModule, WorkersModule, HealthModule, MetricsModule, UiModule, StreamModule, TaskTypesModule],
+      imports: [
+        CoreModule.forRoot(config),
+        DatabaseModule,
+        AuditModule,
+        AuthModule.forRoot(config),
+        JobsModule,
+        ArtifactsModule,
+        TenantsModule,
+        WorkersModule,
+        HealthModule,
+        MetricsModule,
+        UiModule,
+        StreamModule,
+        TaskTypesModule,
+      ],
     };
   }
 }

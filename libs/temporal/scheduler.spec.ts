@@ -83,7 +83,13 @@ describe(Scheduler.name, () => {
       ['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)],
       ['job-broken', new Error('temporal unavailable')],
     ]);
-    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient(signalled, failures), OPTIONS, (w) => warnings.push(w));
+    const scheduler = new Scheduler(
+      ledger as unknown as SchedulingStore,
+      ledger as unknown as AssignmentsRepository,
+      fakeClient(signalled, failures),
+      OPTIONS,
+      (w) => warnings.push(w),
+    );
     const cycle = scheduler.requestCycle();
     ledger.finishCycle();
     await expect(cycle).resolves.toBe(ledger.outcome);
@@ -97,7 +103,13 @@ describe(Scheduler.name, () => {
     ledger.stale = ['late', 'gone'];
     const signalled: string[] = [];
     const failures = new Map<string, Error>([['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)]]);
-    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient(signalled, failures), OPTIONS, () => undefined);
+    const scheduler = new Scheduler(
+      ledger as unknown as SchedulingStore,
+      ledger as unknown as AssignmentsRepository,
+      fakeClient(signalled, failures),
+      OPTIONS,
+      () => undefined,
+    );
     expect(await scheduler.nudgeStalePlacements(40)).toBe(2);
     expect(signalled).toEqual(['job-late capacityAvailable']);
     expect(ledger.finished).toEqual([expect.objectContaining({ jobId: 'gone', state: 'FAILED' })]);

@@ -48,7 +48,13 @@ interface RawResponse {
 }
 
 /** A raw HTTP call that streams `body` in, and either buffers the answer or hands it to `sink`. */
-function raw(method: string, path: string, headers: Record<string, string>, body?: Readable, sink?: (res: IncomingMessage) => Promise<void>): Promise<RawResponse> {
+function raw(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Readable,
+  sink?: (res: IncomingMessage) => Promise<void>,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
       if (sink) {

@@ -222,7 +222,13 @@ export class ArtifactsController {
   @ApiOperation({ summary: 'Delete an artifact (its bytes too when no other artifact has the same content)' })
   @ApiParam(ID_DOC)
   @ApiNoContentResponse({ description: 'Deleted.' })
-  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.ArtifactNotFound, ApiErrorCode.ArtifactInUse)
+  @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.ArtifactNotFound,
+    ApiErrorCode.ArtifactInUse,
+  )
   remove(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<void> {
     return this.artifacts.remove(actor, id);
   }

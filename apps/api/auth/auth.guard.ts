@@ -58,7 +58,8 @@ export class ApiAuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const requestId = requestIdOf(context.switchToHttp().getResponse<Response>());
-    const workerAccess = this.reflector.getAllAndOverride<boolean | undefined>(WORKER_ACCESS, targets) === true && req.headers[ASSIGNMENT_HEADER.toLowerCase()] !== undefined;
+    const workerAccess =
+      this.reflector.getAllAndOverride<boolean | undefined>(WORKER_ACCESS, targets) === true && req.headers[ASSIGNMENT_HEADER.toLowerCase()] !== undefined;
     const worker = this.reflector.getAllAndOverride<WorkerRouteOptions | undefined>(WORKER_ROUTE, targets) ?? (workerAccess ? {} : undefined);
     const kind = worker ? 'worker' : 'user';
 

@@ -301,7 +301,14 @@ describe(JobsController.name, () => {
 
       it('gives the default priority 0, no class and no preemption right when neither priority nor class is given', async () => {
         const response = await http().post('/v1/jobs').send(valid).expect(202);
-        expect(response.body).toMatchObject({ priority: 0, priority_class: null, may_preempt: false, worker_group: null, gpu_model: null, gpu_memory_mb: null });
+        expect(response.body).toMatchObject({
+          priority: 0,
+          priority_class: null,
+          may_preempt: false,
+          worker_group: null,
+          gpu_model: null,
+          gpu_memory_mb: null,
+        });
       });
 
       it('gives a non-preempting class its priority without the preemption right', async () => {

@@ -69,7 +69,8 @@ export class FakeJobsRepository implements Db<JobsRepository> {
     return this.records
       .filter((r) => (query.tenantId === null || r.job.tenantId === query.tenantId) && (!query.state || r.job.state === query.state))
       .filter((r) => (!query.taskType || r.job.taskType === query.taskType) && (!query.workerGroup || r.job.workerGroup === query.workerGroup))
-      .filter((r) => (!query.submittedBy || r.job.submittedBy === query.submittedBy) && (!query.nodeId || r.assignments.some((a) => a.assignment.nodeId === query.nodeId)))
+      .filter((r) => !query.submittedBy || r.job.submittedBy === query.submittedBy)
+      .filter((r) => !query.nodeId || r.assignments.some((a) => a.assignment.nodeId === query.nodeId))
       .filter((r) => (!query.createdAfter || r.job.createdAt >= query.createdAfter) && (!query.createdBefore || r.job.createdAt < query.createdBefore))
       .filter((r) => !after || byNewest(r.cursor, after) > 0)
       .sort((a, b) => byNewest(a.cursor, b.cursor))

@@ -83,7 +83,12 @@ export class UiService {
 
   /** Every tenant's waiting jobs in scheduling order per group, and each tenant's share against its weight and quotas. */
   async queue(): Promise<QueueResponseDto> {
-    const [cycleAt, queued, shares, nodes] = await Promise.all([this.jobs.queueCycleAt(), this.jobs.queue(QUEUE_VIEW_LIMIT), this.jobs.tenantShares(), this.nodes.list()]);
+    const [cycleAt, queued, shares, nodes] = await Promise.all([
+      this.jobs.queueCycleAt(),
+      this.jobs.queue(QUEUE_VIEW_LIMIT),
+      this.jobs.tenantShares(),
+      this.nodes.list(),
+    ]);
     const groups = new Map<string | null, QueueGroupDto>();
     for (const job of queued) {
       const group = groups.get(job.workerGroup) ?? { group: job.workerGroup, jobs: [] };
