@@ -45,6 +45,18 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.\\./\\.\\./(?!\\.\\./)', message: 'Import another lib as @mlis/<lib>.' }] }] },
   },
   {
+    // Every CLI command starts a process: the CLI imports single files of the libs whose barrels load server
+    // dependencies (the AWS SDK, jwks-rsa, @temporalio/workflow), and only @mlis/config and @mlis/api-client whole.
+    files: ['apps/cli/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [libsByAlias, { regex: '^@mlis/(?!config$|api-client$)[a-z-]+$', message: 'The CLI imports the file it needs, not this barrel (start-up time).' }] },
+      ],
+    },
+  },
+  {
     // Tests read JSON bodies from real HTTP responses: untyped by nature.
     files: ['test/**/*.ts', '**/*.spec.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
