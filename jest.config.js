@@ -4,6 +4,8 @@
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] };
 // The build copies package.json into dist/ (mlis_build_info reads its version); Jest must not see two packages.
 const ignoreBuild = ['<rootDir>/dist/'];
+// tsconfig.json's paths: @mlis/<lib> is libs/<lib>.
+const moduleNameMapper = { '^@mlis/(.*)$': '<rootDir>/libs/$1' };
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -14,6 +16,7 @@ module.exports = {
       testEnvironment: 'node',
       transform: tsJest,
       modulePathIgnorePatterns: ignoreBuild,
+      moduleNameMapper,
       // test/support: the tools the suites start (the chaos run's network-namespace relay).
       testMatch: ['<rootDir>/{apps,activities,libs,workflows,db,test/support}/**/*.spec.ts'],
     },
@@ -22,6 +25,7 @@ module.exports = {
       testEnvironment: 'node',
       transform: tsJest,
       modulePathIgnorePatterns: ignoreBuild,
+      moduleNameMapper,
       testMatch: ['<rootDir>/test/workflow/**/*.spec.ts'],
     },
     {
@@ -30,6 +34,7 @@ module.exports = {
       testEnvironment: 'node',
       transform: tsJest,
       modulePathIgnorePatterns: ignoreBuild,
+      moduleNameMapper,
       testMatch: ['<rootDir>/test/deploy/**/*.spec.ts'],
     },
     {
@@ -37,6 +42,7 @@ module.exports = {
       testEnvironment: 'node',
       transform: tsJest,
       modulePathIgnorePatterns: ignoreBuild,
+      moduleNameMapper,
       // The fuzzing spec shares the stack; the sequencer runs it last.
       testMatch: ['<rootDir>/test/integration/**/*.spec.ts', '<rootDir>/test/fuzz/**/*.spec.ts'],
       // A 60 s default test timeout (a project cannot set testTimeout: Jest ignores it there).

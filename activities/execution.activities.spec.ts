@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type RunAssignmentInput } from '../libs/contracts';
-import { loadModelConfig } from '../libs/config';
-import { ModelHost } from '../libs/models';
-import { createRunners } from '../libs/runners/registry';
-import type { ArtifactReader, LocalArtifact, Runner } from '../libs/runners/runner';
+import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type RunAssignmentInput } from '@mlis/contracts';
+import { loadModelConfig } from '@mlis/config';
+import { ModelHost } from '@mlis/models';
+import { createRunners, type ArtifactReader, type LocalArtifact, type Runner } from '@mlis/runners';
 import { createExecutionActivities, type NodeArtifactAccess } from './execution.activities';
 
 const INLINE_MAX_BYTES = 4096;

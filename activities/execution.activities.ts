@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { artifactRef, FailureCode, travelsAsArtifact, type AssignmentOutput, type RunAssignmentInput } from '../libs/contracts';
-import { InvalidParamsError, type ArtifactReader, type RunContext, type Runner } from '../libs/runners/runner';
+import { artifactRef, FailureCode, travelsAsArtifact, type AssignmentOutput, type RunAssignmentInput } from '@mlis/contracts';
+import { InvalidParamsError, type ArtifactReader, type RunContext, type Runner } from '@mlis/runners';
 
 /** Below any lease we configure (>= 1 s); the SDK throttles what actually reaches the server. */
 const HEARTBEAT_INTERVAL_MS = 1000;

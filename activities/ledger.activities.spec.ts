@@ -1,9 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AssignmentsRepository, EndedAttempt, StartedAttempt } from '../libs/db/assignments.repository';
-import { JobRowMissingError } from '../libs/db/jobs.repository';
-import type { SchedulingStore } from '../libs/db/scheduling/scheduling.store';
-import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
+import { JobRowMissingError, type AssignmentsRepository, type EndedAttempt, type SchedulingStore, type StartedAttempt } from '@mlis/db';
+import { admissionWait, leaseLosses, preemptions, runDuration } from '@mlis/metrics';
 import { createLedgerActivities } from './ledger.activities';
 
 const noCycle = async () => ({ placed: [], preempted: [], waiting: 0 });
@@ -44,7 +42,13 @@ describe('placeJob', () => {
         throw new JobRowMissingError(`job ${jobId} not found`);
       },
     } as unknown as SchedulingStore;
-    const { placeJob } = createLedgerActivities({ scheduling, assignments: noAssignments, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
+    const { placeJob } = createLedgerActivities({
+      scheduling,
+      assignments: noAssignments,
+      awaitSubmission: async () => undefined,
+      requestCycle: noCycle,
+      laneWindow: 32,
+    });
     const failure = await failureOf(new MockActivityEnvironment().run(placeJob, { jobId: 'j-1', attempt: 1 }));
     expect(failure).toMatchObject({ type: 'JobNotFound', nonRetryable: true, message: 'job j-1 not found' });
   });
@@ -68,7 +72,13 @@ describe('ledger activity metrics', () => {
       markAssignmentRunning: async () => started,
       endAssignment: async () => ({ jobState: 'QUEUED', ended }),
     } as unknown as AssignmentsRepository;
-    return createLedgerActivities({ scheduling: {} as SchedulingStore, assignments, awaitSubmission: async () => undefined, requestCycle: noCycle, laneWindow: 32 });
+    return createLedgerActivities({
+      scheduling: {} as SchedulingStore,
+      assignments,
+      awaitSubmission: async () => undefined,
+      requestCycle: noCycle,
+      laneWindow: 32,
+    });
   }
   const env = () => new MockActivityEnvironment();
 

@@ -6,11 +6,9 @@ import {
   type LedgerWriteResult,
   type AwaitPlacementInput,
   type AwaitPlacementResult,
-} from '../libs/contracts';
-import type { AssignmentsRepository, EndedAttempt } from '../libs/db/assignments.repository';
-import { JobNotFoundError, JobRowMissingError } from '../libs/db/jobs.repository';
-import type { CycleOutcome, SchedulingStore } from '../libs/db/scheduling/scheduling.store';
-import { admissionWait, leaseLosses, preemptions, runDuration } from '../libs/metrics/mlis-metrics';
+} from '@mlis/contracts';
+import { JobNotFoundError, JobRowMissingError, type AssignmentsRepository, type CycleOutcome, type EndedAttempt, type SchedulingStore } from '@mlis/db';
+import { admissionWait, leaseLosses, preemptions, runDuration } from '@mlis/metrics';
 
 export interface LedgerActivityDeps {
   scheduling: SchedulingStore;

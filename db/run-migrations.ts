@@ -1,5 +1,5 @@
-import { loadConfig } from '../libs/config';
-import { createDataSource, grantRuntimeRole, roleOf } from '../libs/db';
+import { loadConfig } from '@mlis/config';
+import { createDataSource, grantRuntimeRole, roleOf } from '@mlis/db';
 
 /**
  * `npm run migration:run`: applies pending migrations as the owner (MLIS_MIGRATION_DATABASE_URL), then grants

@@ -31,7 +31,7 @@ import {
   type JobWorkflowStatus,
   type PendingReason,
   type Placement,
-} from '../libs/contracts';
+} from '@mlis/contracts';
 
 type ExecutionActivities = ReturnType<typeof createExecutionActivities>;
 

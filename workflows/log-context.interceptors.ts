@@ -6,7 +6,7 @@ import {
   type WorkflowInterceptorsFactory,
   type WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
-import { LOG_CONTEXT_HEADER, type LogContext } from '../libs/contracts';
+import { LOG_CONTEXT_HEADER, type LogContext } from '@mlis/contracts';
 
 /** Hands the job's log context (from the memo the API set at start) to every activity, in a header. */
 class LogContextOutbound implements WorkflowOutboundCallsInterceptor {

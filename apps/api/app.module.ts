@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import type { AppConfig } from '../../libs/config';
-import { DatabaseModule } from '../../libs/db/database.module';
+import type { AppConfig } from '@mlis/config';
+import { DatabaseModule } from '@mlis/db/database.module';
 import { ArtifactsModule } from './artifacts/artifacts.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
@@ -19,7 +19,21 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config), DatabaseModule, AuditModule, AuthModule.forRoot(config), JobsModule, ArtifactsModule, TenantsModule, WorkersModule, HealthModule, MetricsModule, UiModule, StreamModule, TaskTypesModule],
+      imports: [
+        CoreModule.forRoot(config),
+        DatabaseModule,
+        AuditModule,
+        AuthModule.forRoot(config),
+        JobsModule,
+        ArtifactsModule,
+        TenantsModule,
+        WorkersModule,
+        HealthModule,
+        MetricsModule,
+        UiModule,
+        StreamModule,
+        TaskTypesModule,
+      ],
     };
   }
 }

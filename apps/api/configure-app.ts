@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
-import type { AppConfig } from '../../libs/config';
+import type { AppConfig } from '@mlis/config';
 import { serveConsole } from './common/console-static';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';

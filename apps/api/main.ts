@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { loadConfig, type AppConfig } from '../../libs/config';
+import { loadConfig, type AppConfig } from '@mlis/config';
 import { AppModule } from './app.module';
 import { createLogger } from './common/logger';
 import { configureApp } from './configure-app';

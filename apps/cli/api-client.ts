@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { paths } from '../../libs/api-client/schema';
+import type { paths } from '@mlis/api-client';
 import type { ApiErrorDetail, Artifact, ArtifactPage, AuditPage, AuditQuery, CreateJobRequest, CreateTenantRequest, Job, JobPage, ListArtifactsQuery, ListJobsQuery, Tenant, TenantList, UpdateTenantRequest, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
 
 // Every route is typed from the generated `paths`: a route, its path and query parameters, headers, JSON body and

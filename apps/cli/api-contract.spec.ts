@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { components, paths } from '../../libs/api-client/schema';
+import type { components, paths } from '@mlis/api-client';
 import { ApiClient, type Operation, type RouteParts, type RouteWith, type SuccessBody } from './api-client';
 import type * as Wire from './api-types';
 

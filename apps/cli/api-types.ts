@@ -1,4 +1,4 @@
-import type { components, paths } from '../../libs/api-client/schema';
+import type { components, paths } from '@mlis/api-client';
 
 // The CLI's view of the HTTP API contract: names for the types generated from the API's own OpenAPI document
 // (libs/api-client/schema.d.ts, `npm run generate:api-client`), never a hand-written copy and never the API's

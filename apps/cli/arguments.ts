@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { JOB_STATES, type JobState } from '../../libs/contracts/states';
+import { JOB_STATES, type JobState } from '@mlis/contracts/states';
 
 /** A mistake in the command line or its inputs: exit code 2, nothing was sent. */
 export class UsageError extends Error {}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { SCOPES } from '../../libs/auth';
-import { loadConfig, type AppConfig } from '../../libs/config';
+import { SCOPES } from '@mlis/auth/claims';
+import { loadConfig, type AppConfig } from '@mlis/config';
 import { ApiClient } from './api-client';
 import {
   collectParam,
@@ -86,20 +86,18 @@ function lazyConfig(): () => AppConfig {
 
 function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command {
   // Every action runs through here: one place turns errors into messages and exit codes.
-  const action =
-    <A extends unknown[]>(handler: (context: CliContext, ...args: A) => Promise<ExitCode>) =>
-    async (...args: unknown[]): Promise<void> => {
-      const command = args[args.length - 1] as Command;
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      try {
-        const config = lazyConfig();
-        const client = new ApiClient({ baseUrl: apiBaseUrl(globals.apiUrl, config), token: bearerToken(globals.token, config) });
-        const context = createContext(client, globals.json === true, io);
-        setExitCode(await handler(context, ...(args.slice(0, -1) as A)));
-      } catch (error) {
-        setExitCode(reportError(error, (line) => io.stderr(`${line}\n`)));
-      }
-    };
+  const action = <A extends unknown[]>(handler: (context: CliContext, ...args: A) => Promise<ExitCode>) => async (...args: unknown[]): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    try {
+      const config = lazyConfig();
+      const client = new ApiClient({ baseUrl: apiBaseUrl(globals.apiUrl, config), token: bearerToken(globals.token, config) });
+      const context = createContext(client, globals.json === true, io);
+      setExitCode(await handler(context, ...(args.slice(0, -1) as A)));
+    } catch (error) {
+      setExitCode(reportError(error, (line) => io.stderr(`${line}\n`)));
+    }
+  };
 
   const program = new Command('mlis')
     .description('Submit and inspect MLIS jobs and workers.')

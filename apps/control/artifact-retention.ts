@@ -1,5 +1,5 @@
-import { deleteArtifact, type ArtifactStore } from '../../libs/artifacts';
-import type { ArtifactsRepository } from '../../libs/db/artifacts.repository';
+import { deleteArtifact, type ArtifactStore } from '@mlis/artifacts';
+import type { ArtifactsRepository } from '@mlis/db';
 
 const BATCH = 100;
 /** A staged upload this old belongs to a process that died mid-upload (a live one commits or discards it). */

@@ -1,4 +1,4 @@
-import type { NodesRepository } from '../../libs/db/nodes.repository';
+import type { NodesRepository } from '@mlis/db';
 
 /**
  * Marks nodes that stopped heartbeating as DEAD so placement skips them. Every control

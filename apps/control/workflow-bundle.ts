@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleOption } from '@temporalio/worker';
-import { TRACING_WORKFLOW_MODULE } from '../../libs/tracing';
+import { TRACING_WORKFLOW_MODULE } from '@mlis/tracing';
 
 /** Workflow interceptors are part of the bundle: a Worker given a bundle ignores its own `workflowModules`. */
 const WORKFLOW_INTERCEPTOR_MODULES = [TRACING_WORKFLOW_MODULE, require.resolve('../../workflows/log-context.interceptors')];

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NodeConfig } from '../../libs/config';
+import type { NodeConfig } from '@mlis/config';
 import { GpuProbeError, NVIDIA_SMI_ARGS, parseNvidiaSmi, probeGpus } from './gpu-probe';
 
 const NODE: NodeConfig = {

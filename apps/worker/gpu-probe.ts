@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { NodeConfig } from '../../libs/config';
+import type { NodeConfig } from '@mlis/config';
 
 /** One GPU as the node advertises it at registration. */
 export interface AdvertisedGpu {

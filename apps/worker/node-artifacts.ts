@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { DigestingCounter } from '../../libs/artifacts/artifact-store';
-import { ASSIGNMENT_HEADER, parseArtifactRef } from '../../libs/contracts';
-import type { ArtifactReader, LocalArtifact } from '../../libs/runners/runner';
-import { artifactBytes } from '../../libs/metrics/mlis-metrics';
+// The file, not the barrel: that would load the AWS SDK (the S3 store) into every node.
+import { DigestingCounter } from '@mlis/artifacts/artifact-store';
+import { ASSIGNMENT_HEADER, parseArtifactRef } from '@mlis/contracts';
+import type { ArtifactReader, LocalArtifact } from '@mlis/runners';
+import { artifactBytes } from '@mlis/metrics';
 
 /** What the artifacts API answers for `/meta` and for an upload (the fields the node uses). */
 interface ArtifactMeta {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NodeConfig } from '../../libs/config';
+import type { NodeConfig } from '@mlis/config';
 import { simulatedGpus } from './gpu-probe';
 import { NodeRegistration, RegistrationError, registerNodeRequest, type RegisterNodeResponse } from './node-registration';
 

@@ -1,4 +1,4 @@
-import type { NodeConfig } from '../../libs/config';
+import type { NodeConfig } from '@mlis/config';
 import type { AdvertisedGpu } from './gpu-probe';
 
 /** Body of POST /v1/internal/nodes/register. */

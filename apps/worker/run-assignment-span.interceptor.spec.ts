@@ -14,7 +14,7 @@ const input = (args: unknown[]) => ({ args, headers: {} }) as never;
 describe(RunAssignmentSpanInterceptor.name, () => {
   beforeEach(() => exporter.reset());
 
-  it("wraps runAssignment in a span with the job, attempt, node, group and task type, and marks a failed attempt", async () => {
+  it('wraps runAssignment in a span with the job, attempt, node, group and task type, and marks a failed attempt', async () => {
     const interceptor = new RunAssignmentSpanInterceptor('runAssignment', node);
     const assignment = { jobId: 'j1', attempt: 2, taskType: 'sleep', params: { secret: 'x' } };
     await expect(interceptor.execute(input([assignment]), async () => 'done')).resolves.toBe('done');

@@ -1,7 +1,7 @@
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Next } from '@temporalio/worker';
-import type { NodeConfig } from '../../libs/config';
-import type { RunAssignmentInput } from '../../libs/contracts';
-import { inSpan } from '../../libs/tracing';
+import type { NodeConfig } from '@mlis/config';
+import type { RunAssignmentInput } from '@mlis/contracts';
+import { inSpan } from '@mlis/tracing';
 
 /** Wraps each attempt this node executes in a `runAssignment` span carrying the job, attempt, node and group. */
 export class RunAssignmentSpanInterceptor implements ActivityInboundCallsInterceptor {

@@ -1,5 +1,5 @@
 import type { ActivityExecuteInput } from '@temporalio/worker';
-import { nodeRunsInProgress } from '../../libs/metrics';
+import { nodeRunsInProgress } from '@mlis/metrics';
 import { RunsInProgressInterceptor } from './runs-in-progress.interceptor';
 
 async function running(taskType: string): Promise<number> {

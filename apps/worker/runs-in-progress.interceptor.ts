@@ -1,6 +1,6 @@
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptors, Next } from '@temporalio/worker';
-import type { RunAssignmentInput } from '../../libs/contracts';
-import { nodeRunsInProgress } from '../../libs/metrics';
+import type { RunAssignmentInput } from '@mlis/contracts';
+import { nodeRunsInProgress } from '@mlis/metrics';
 
 /** Counts the attempts this node is executing, by task type, around every activity it runs (runAssignment). */
 export class RunsInProgressInterceptor implements ActivityInboundCallsInterceptor {

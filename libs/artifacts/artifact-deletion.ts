@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { ArtifactRecord, ArtifactsRepository } from '../db/artifacts.repository';
+import type { ArtifactRecord, ArtifactsRepository } from '@mlis/db';
 import type { ArtifactStore } from './artifact-store';
 
 /**

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ChecksumMismatchError, ObjectMissingError, ObjectTooLargeError, StoreFullError, type ArtifactStore } from './artifact-store';
-import { loadConfig } from '../config';
+import { loadConfig } from '@mlis/config';
 import { createArtifactStore } from './create-artifact-store';
 import { FsArtifactStore } from './fs-artifact.store';
 import { createS3Client, S3ArtifactStore } from './s3-artifact.store';

@@ -1,4 +1,4 @@
-import type { ArtifactsConfig } from '../config';
+import type { ArtifactsConfig } from '@mlis/config';
 import type { ArtifactStore } from './artifact-store';
 import { FsArtifactStore } from './fs-artifact.store';
 import { createS3Client, S3ArtifactStore } from './s3-artifact.store';

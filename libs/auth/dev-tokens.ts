@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import type { AuthConfig } from '../config';
+import type { AuthConfig } from '@mlis/config';
 import { USER_TOKEN_TYPE, WORKER_TOKEN_TYPE, type UserTokenClaims, type WorkerTokenClaims } from './claims';
 
 /** A development user token signed with the per-install HS256 secret (`mlis dev-token`, tests, `npm run up`). */

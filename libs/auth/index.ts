@@ -1,2 +1,3 @@
 export * from './claims';
 export * from './dev-tokens';
+export * from './token-verifier';

@@ -1,7 +1,7 @@
 import { statSync, readFileSync } from 'node:fs';
 import { decode, verify, JsonWebTokenError, NotBeforeError, TokenExpiredError, type Algorithm, type JwtHeader, type JwtPayload, type VerifyOptions } from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
-import type { AuthConfig } from '../config';
+import type { AuthConfig } from '@mlis/config';
 import { parseScopes, USER_TOKEN_TYPE, WORKER_TOKEN_TYPE, type Actor } from './claims';
 
 export type TokenKind = 'user' | 'worker';

@@ -2,8 +2,9 @@
 // and listed with its default in .env.example.
 
 import { join, resolve } from 'node:path';
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../contracts/labels';
-import { NAME_PATTERN } from '../contracts/names';
+// The files, not the barrel: that would load @temporalio/workflow into every process that reads config (the CLI).
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '@mlis/contracts/labels';
+import { NAME_PATTERN } from '@mlis/contracts/names';
 
 export class ConfigError extends Error {}
 

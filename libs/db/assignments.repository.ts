@@ -6,7 +6,7 @@ import {
   type FinishJobInput,
   type JobState,
   type LedgerWriteResult,
-} from '../contracts';
+} from '@mlis/contracts';
 import { JOB_FINISHED_CHANNEL } from './job-finished-feed';
 import { JobNotFoundError } from './jobs.repository';
 import { updateReturning } from './sql';

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { AuditEventInput, AuditRecorder } from '../contracts';
+import type { AuditEventInput, AuditRecorder } from '@mlis/contracts';
 
 /** One stored audit row. */
 export interface AuditEventRecord extends AuditEventInput {

@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
-import type { JobState } from '../contracts';
-import type { JobSpec } from '../scheduling';
+import type { JobState } from '@mlis/contracts';
+import type { JobSpec } from '@mlis/scheduling';
 import { JobAssignmentEntity } from './entities/job-assignment.entity';
 import { JobEntity } from './entities/job.entity';
 

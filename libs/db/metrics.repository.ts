@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { foldTenants, topTenants } from '../metrics/tenant-label';
+// The file, not the barrel: that would load prom-client into every process that opens the database (migrations).
+import { foldTenants, topTenants } from '@mlis/metrics/tenant-label';
 
 /** One node's capacity and reservations, in base units (cores, bytes). */
 export interface NodeCapacityRow {

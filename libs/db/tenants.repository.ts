@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { GroupLimits } from '../scheduling';
+import type { GroupLimits } from '@mlis/scheduling';
 import { updateReturning } from './sql';
 
 /** Another tenant already has this id. */

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Next } from '@temporalio/worker';
-import { LOG_CONTEXT_HEADER, type LogContext } from '../contracts/log-context';
+import { LOG_CONTEXT_HEADER, type LogContext } from '@mlis/contracts';
 import { errorFields, type Logger } from './logger';
 
 const current = new AsyncLocalStorage<Logger>();

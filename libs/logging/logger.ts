@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { activeTraceId } from '../tracing/tracing';
+import { activeTraceId } from '@mlis/tracing';
 
 export type { Logger } from 'pino';
 

@@ -84,7 +84,7 @@ export const artifactBytes = new Counter({
 /** Node: a model runner looked a model up in its warm pool. */
 export const modelCacheLookups = new Counter({
   name: 'mlis_model_cache_lookups_total',
-  help: "Model cache lookups on this node by result (hit: the model was loaded; miss: it had to be loaded).",
+  help: 'Model cache lookups on this node by result (hit: the model was loaded; miss: it had to be loaded).',
   labelNames: ['result'] as const,
   registers: [],
 });

@@ -1,4 +1,4 @@
-import { modelBatchSize } from '../metrics/mlis-metrics';
+import { modelBatchSize } from '@mlis/metrics';
 
 export interface BatchOptions {
   /** Most items in one run. */

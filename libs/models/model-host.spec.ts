@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { tinyOnnxModel } from '../../test/support/tiny-onnx';
-import { loadModelConfig, type ModelConfig } from '../config';
+import { loadModelConfig, type ModelConfig } from '@mlis/config';
 import { ModelHost } from './model-host';
 import { cosine, MAX_TOKENS, SENTENCE_DIM } from './sentence-embedder';
 import reference from './fixtures/minilm-reference.json';

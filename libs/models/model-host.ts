@@ -1,6 +1,6 @@
 import type { Tokenizer } from '@huggingface/tokenizers';
 import type { InferenceSession } from 'onnxruntime-node';
-import type { ModelConfig, OnnxExecutionProvider } from '../config';
+import type { ModelConfig, OnnxExecutionProvider } from '@mlis/config';
 import { Batcher } from './batcher';
 import { ModelLoadError } from './model-load-error';
 import { ModelPool, type CacheState, type Loaded } from './model-pool';

@@ -1,4 +1,4 @@
-import { modelBatchSize, modelCacheLookups } from '../metrics/mlis-metrics';
+import { modelBatchSize, modelCacheLookups } from '@mlis/metrics';
 import { Batcher } from './batcher';
 import { ModelPool } from './model-pool';
 

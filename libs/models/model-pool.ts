@@ -1,4 +1,4 @@
-import { modelCacheLookups } from '../metrics/mlis-metrics';
+import { modelCacheLookups } from '@mlis/metrics';
 
 export type CacheState = 'cold' | 'warm';
 

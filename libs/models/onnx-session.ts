@@ -1,5 +1,5 @@
 import { InferenceSession } from 'onnxruntime-node';
-import type { OnnxExecutionProvider } from '../config';
+import type { OnnxExecutionProvider } from '@mlis/config';
 
 export interface SessionOptions {
   /** In order of preference; cpu is always the last resort. */

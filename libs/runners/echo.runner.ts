@@ -1,4 +1,4 @@
-import { findArtifactRefs } from '../contracts/artifact-refs';
+import { findArtifactRefs } from '@mlis/contracts';
 import { recordOpenParams } from './params-schema';
 import { InvalidParamsError, type RunContext, type Runner } from './runner';
 

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeArtifacts } from '../../test/support/fake-artifacts';
-import { loadModelConfig } from '../config';
-import { ModelHost } from '../models';
+import { loadModelConfig } from '@mlis/config';
+import { ModelHost } from '@mlis/models';
 import { createInferenceRunner, DEFAULT_LABELS, inferenceTask, type ClassifyResult, type EmbedResult, type InferenceResult, type SimilarityResult } from './inference.runner';
 import { InvalidParamsError, type ArtifactReader, type RunContext } from './runner';
 

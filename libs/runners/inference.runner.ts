@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Embeddings, ModelHost } from '../models';
+import type { Embeddings, ModelHost } from '@mlis/models';
 import { ParamsChecker, isPlainObject } from './params-checker';
 import { InvalidParamsError, type LocalArtifact, type RunContext, type Runner, type TaskSpec } from './runner';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeArtifacts } from '../../test/support/fake-artifacts';
 import { TINY_B, TINY_W, tinyOnnxModel } from '../../test/support/tiny-onnx';
-import { loadModelConfig } from '../config';
-import { ModelHost } from '../models';
+import { loadModelConfig } from '@mlis/config';
+import { ModelHost } from '@mlis/models';
 import { createOnnxRunner, onnxTask, type OnnxResult } from './onnx.runner';
 import { InvalidParamsError, type RunContext } from './runner';
 

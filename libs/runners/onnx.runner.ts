@@ -1,7 +1,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { ModelHost } from '../models';
+import type { ModelHost } from '@mlis/models';
 // Not the package index: that would load the native runtime into every process that validates params.
-import { ModelLoadError } from '../models/model-load-error';
+import { ModelLoadError } from '@mlis/models/model-load-error';
 import { ParamsChecker, isPlainObject } from './params-checker';
 import { InvalidParamsError, type RunContext, type Runner, type TaskSpec } from './runner';
 

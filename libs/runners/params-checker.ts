@@ -1,4 +1,4 @@
-import { ARTIFACT_REF_PATTERN, parseArtifactRef } from '../contracts/artifact-refs';
+import { ARTIFACT_REF_PATTERN, parseArtifactRef } from '@mlis/contracts';
 import { recordParamRule } from './params-schema';
 import { InvalidParamsError } from './runner';
 

@@ -1,5 +1,5 @@
-import { loadModelConfig } from '../config';
-import { ModelHost } from '../models';
+import { loadModelConfig } from '@mlis/config';
+import { ModelHost } from '@mlis/models';
 import { createRunners, getTaskSpec, TASK_TYPES } from './registry';
 
 describe('runner registry', () => {

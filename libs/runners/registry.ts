@@ -1,4 +1,4 @@
-import type { ModelHost } from '../models';
+import type { ModelHost } from '@mlis/models';
 import { echoRunner } from './echo.runner';
 import { gpuDemoRunner } from './gpu-demo.runner';
 import { createInferenceRunner, inferenceTask } from './inference.runner';

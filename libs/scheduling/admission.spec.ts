@@ -1,5 +1,5 @@
-import { ApiErrorCode } from '../contracts';
-import { InvalidParamsError, type TaskSpec } from '../runners/runner';
+import { ApiErrorCode } from '@mlis/contracts';
+import { InvalidParamsError, type TaskSpec } from '@mlis/runners';
 import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type ClusterShape, type JobRequirements, type NodeShape, type Submission } from './admission';
 
 function job(overrides: Partial<JobRequirements> = {}): JobRequirements {

@@ -1,6 +1,7 @@
-import type { PriorityClass } from '../config';
-import { ApiErrorCode } from '../contracts';
-import { InvalidParamsError, type TaskSpec } from '../runners/runner';
+import type { PriorityClass } from '@mlis/config';
+import { ApiErrorCode } from '@mlis/contracts';
+// The file, not the barrel: that would load the runner implementations into the API, control and migrations.
+import { InvalidParamsError, type TaskSpec } from '@mlis/runners/runner';
 import { matchesSelector, usableGpuIndices, type NodeCapacity } from './placement';
 
 /** One problem with one field of a submission. */

@@ -1,4 +1,4 @@
-import type { NodeSelector, ResourceRequest } from '../contracts';
+import type { NodeSelector, ResourceRequest } from '@mlis/contracts';
 
 export interface GpuSpec {
   index: number;

@@ -1,4 +1,4 @@
-import type { NodeSelector, PendingReason, ResourceRequest } from '../contracts';
+import type { NodeSelector, PendingReason, ResourceRequest } from '@mlis/contracts';
 import { choosePlacement, describeShortage, fitsWhenEmpty, worstShortfall, type NodeCapacity } from './placement';
 
 /** A registered node; only ACTIVE live ones take placements, the rest explain why a job waits. */
@@ -347,7 +347,8 @@ export function planCycle(input: CycleInput): CyclePlan {
       continue;
     }
     let ownEligible: SchedulerNode[] | undefined;
-    const eligibleNodes = () => (lostOn.size === 0 ? (shape.nodes ??= placeable.filter(eligibleWhenEmpty)) : (ownEligible ??= placeable.filter(eligibleWhenEmpty)));
+    const eligibleNodes = () =>
+      lostOn.size === 0 ? (shape.nodes ??= placeable.filter(eligibleWhenEmpty)) : (ownEligible ??= placeable.filter(eligibleWhenEmpty));
     if (blocked.size > 0 && !eligibleNodes().some(allowed)) {
       // Every group it could run in is at the tenant's limit there: it waits without holding anything.
       const groups = [...new Set(eligibleNodes().map((node) => node.group))];

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import type { TemporalConfig } from '../config';
-import { tracingClientInterceptors } from '../tracing';
+import type { TemporalConfig } from '@mlis/config';
+import { tracingClientInterceptors } from '@mlis/tracing';
 
 /** A Temporal client for the configured namespace, tracing its starts and signals; close it with `client.connection.close()`. */
 export async function connectClient(config: TemporalConfig): Promise<Client> {

@@ -1,7 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { AssignmentsRepository } from '../db/assignments.repository';
-import type { CycleOutcome, SchedulingStore } from '../db/scheduling/scheduling.store';
-import { schedulerCycleDuration } from '../metrics/mlis-metrics';
+import type { AssignmentsRepository, CycleOutcome, SchedulingStore } from '@mlis/db';
+import { schedulerCycleDuration } from '@mlis/metrics';
 import { Scheduler } from './scheduler';
 
 const OPTIONS = { liveWithinSeconds: 15, agingSeconds: 600, laneWindow: 32, holdDepth: 16 };
@@ -90,7 +89,13 @@ describe(Scheduler.name, () => {
       ['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)],
       ['job-broken', new Error('temporal unavailable')],
     ]);
-    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient(signalled, failures), OPTIONS, (w) => warnings.push(w));
+    const scheduler = new Scheduler(
+      ledger as unknown as SchedulingStore,
+      ledger as unknown as AssignmentsRepository,
+      fakeClient(signalled, failures),
+      OPTIONS,
+      (w) => warnings.push(w),
+    );
     const cycle = scheduler.requestCycle();
     ledger.finishCycle();
     await expect(cycle).resolves.toBe(ledger.outcome);
@@ -104,7 +109,13 @@ describe(Scheduler.name, () => {
     ledger.stale = ['late', 'gone'];
     const signalled: string[] = [];
     const failures = new Map<string, Error>([['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)]]);
-    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient(signalled, failures), OPTIONS, () => undefined);
+    const scheduler = new Scheduler(
+      ledger as unknown as SchedulingStore,
+      ledger as unknown as AssignmentsRepository,
+      fakeClient(signalled, failures),
+      OPTIONS,
+      () => undefined,
+    );
     expect(await scheduler.nudgeStalePlacements(40)).toBe(2);
     expect(signalled).toEqual(['job-late capacityAvailable']);
     expect(ledger.finished).toEqual([expect.objectContaining({ jobId: 'gone', state: 'FAILED' })]);

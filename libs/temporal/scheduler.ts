@@ -1,10 +1,9 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal } from '../contracts';
-import type { SchedulingConfig } from '../config';
-import type { AssignmentsRepository } from '../db/assignments.repository';
-import type { CycleOptions, CycleOutcome, SchedulingStore } from '../db/scheduling/scheduling.store';
-import { schedulerCycleDuration } from '../metrics/mlis-metrics';
+import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal } from '@mlis/contracts';
+import type { SchedulingConfig } from '@mlis/config';
+import type { AssignmentsRepository, CycleOptions, CycleOutcome, SchedulingStore } from '@mlis/db';
+import { schedulerCycleDuration } from '@mlis/metrics';
 
 /**
  * Runs scheduling cycles for this process and tells the affected workflows: placed jobs that had been

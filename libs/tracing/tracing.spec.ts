@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { trace } from '@opentelemetry/api';
 import { captureLogLines } from '../../test/support/log-capture';
-import { createLogger } from '../logging/logger';
+import { createLogger } from '@mlis/logging';
 import { activeTraceId, inSpan, startTracing } from './tracing';
 
 // One file, in this order: the no-op default first, then the global provider a configured endpoint registers.

@@ -5,7 +5,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { loadConfig } from '../../libs/config';
+import { loadConfig } from '@mlis/config';
 
 // `npm run bench:artifacts` against a running stack (`npm run up`, or MLIS_API_URL and MLIS_TOKEN): uploads and
 // downloads 200 MiB through the API and compares the rates with what dd gets from the disk under the store's folder.

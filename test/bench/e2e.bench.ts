@@ -5,9 +5,9 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { mintUserToken, SCOPES } from '../../libs/auth';
-import { loadConfig } from '../../libs/config';
-import { jobWorkflowId } from '../../libs/contracts';
+import { mintUserToken, SCOPES } from '@mlis/auth';
+import { loadConfig } from '@mlis/config';
+import { jobWorkflowId } from '@mlis/contracts';
 import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
 import { jsonClient } from './support/json-client';
 

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { mintUserToken, SCOPES } from '../../libs/auth';
-import { loadConfig } from '../../libs/config';
+import { mintUserToken, SCOPES } from '@mlis/auth';
+import { loadConfig } from '@mlis/config';
 import { jsonClient } from './support/json-client';
 
 // Part of `npm run bench:inference`: 200 `embed` jobs through the real stack (API, Temporal, Postgres ledger, control,

@@ -2,10 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadModelConfig, type ModelConfig } from '../../libs/config';
-import { ModelHost } from '../../libs/models';
-import { createInferenceRunner, inferenceTask, type EmbedResult } from '../../libs/runners/inference.runner';
-import type { RunContext } from '../../libs/runners/runner';
+import { loadModelConfig, type ModelConfig } from '@mlis/config';
+import { ModelHost } from '@mlis/models';
+import { createInferenceRunner, inferenceTask, type EmbedResult, type RunContext } from '@mlis/runners';
 
 // `npm run bench:inference`: the `inference` runner on one node's model host (warm pool, batcher, onnxruntime-node,
 // all-MiniLM-L6-v2 int8), in this process, as a node runs it: cold load, warm latency, jobs/s for 200 `embed` jobs

@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DataSource } from 'typeorm';
-import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '../../libs/db';
+import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
 
 // `npm run bench:placement`: scheduling decision latency against real Postgres with 1,000 busy nodes,
 // at 100 and at 10,000 waiting jobs. Writes its table into docs/benchmarks.md.

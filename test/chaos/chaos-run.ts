@@ -34,7 +34,14 @@ export interface ChaosOptions {
 }
 
 export interface ChaosReport {
-  jobs: { accepted: number; byState: Record<string, number>; byTaskType: Record<string, number>; cancelRequested: number; preempted: number; idempotentReplays: number };
+  jobs: {
+    accepted: number;
+    byState: Record<string, number>;
+    byTaskType: Record<string, number>;
+    cancelRequested: number;
+    preempted: number;
+    idempotentReplays: number;
+  };
   /** Input artifacts uploaded for echo jobs; answers 507 insufficient_storage to uploads and submissions. */
   artifacts: { inputs: number; refusedFull: number };
   faults: Record<FaultKind, { count: number; worstRecoveryMs: number }>;

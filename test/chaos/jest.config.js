@@ -7,6 +7,8 @@ module.exports = {
   rootDir: '../..',
   testEnvironment: 'node',
   transform: tsJest,
+  // tsconfig.json's paths: @mlis/<lib> is libs/<lib>.
+  moduleNameMapper: { '^@mlis/(.*)$': '<rootDir>/libs/$1' },
   testMatch: ['<rootDir>/test/chaos/**/*.spec.ts'],
   globalSetup: '<rootDir>/test/integration/global-setup.ts',
   globalTeardown: '<rootDir>/test/integration/global-teardown.ts',

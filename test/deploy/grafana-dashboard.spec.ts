@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsService } from '../../apps/api/metrics/metrics.service';
-import { loadConfig } from '../../libs/config';
-import type { MetricsRepository, MetricsSnapshot } from '../../libs/db';
-import { createProcessRegistry, TEMPORAL_SDK_METRICS } from '../../libs/metrics';
+import { loadConfig } from '@mlis/config';
+import type { MetricsRepository, MetricsSnapshot } from '@mlis/db';
+import { createProcessRegistry, TEMPORAL_SDK_METRICS } from '@mlis/metrics';
 import { exposedSeries, metricNamesIn, metricOfVariableQuery } from './promql-names';
 
 const ROOT = join(__dirname, '../..');

@@ -133,7 +133,8 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
       expect({ workload: workload.metadata.name, inCompose: compose.includes(entry) }).toEqual({ workload: workload.metadata.name, inCompose: true });
       // NVIDIA_DRIVER_CAPABILITIES is for the container runtime, not MLIS.
       const variables = (container(workload).env ?? []).map((e: Doc) => e.name).filter((n: string) => n !== 'NVIDIA_DRIVER_CAPABILITIES');
-      expect({ workload: workload.metadata.name, unknown: variables.filter((n: string) => !known.has(n)) }).toEqual({ workload: workload.metadata.name, unknown: [] });
+      const unknown = variables.filter((n: string) => !known.has(n));
+      expect({ workload: workload.metadata.name, unknown }).toEqual({ workload: workload.metadata.name, unknown: [] });
     }
     const config = docs().find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('mlis-config'));
     expect(Object.keys(config.data).filter((n) => !known.has(n))).toEqual([]);

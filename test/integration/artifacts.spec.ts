@@ -5,9 +5,8 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FsArtifactStore } from '../../libs/artifacts';
-import { createDataSource } from '../../libs/db';
-import { ArtifactsRepository } from '../../libs/db/artifacts.repository';
+import { FsArtifactStore } from '@mlis/artifacts';
+import { ArtifactsRepository, createDataSource } from '@mlis/db';
 import { ArtifactRetention } from '../../apps/control/artifact-retention';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, withDb } from './support/api';
 import { stack } from './support/stack-env';
@@ -49,7 +48,13 @@ interface RawResponse {
 }
 
 /** A raw HTTP call that streams `body` in, and either buffers the answer or hands it to `sink`. */
-function raw(method: string, path: string, headers: Record<string, string>, body?: Readable, sink?: (res: IncomingMessage) => Promise<void>): Promise<RawResponse> {
+function raw(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Readable,
+  sink?: (res: IncomingMessage) => Promise<void>,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
       if (sink) {

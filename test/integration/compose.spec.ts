@@ -17,13 +17,21 @@ interface ComposeService {
 // it needs no engine. Without it (this machine), a line-based reading of our own fixed two-space layout.
 const composeAvailable = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0;
 
+/** A service as `docker compose config --format json` prints it. */
+interface ResolvedService {
+  environment?: Record<string, string>;
+  command?: string[];
+  ports?: { host_ip?: string; published?: string }[];
+  container_name?: string;
+}
+
 function fromDockerCompose(): Record<string, ComposeService> {
   // Every profile, so the optional services (observability, scale) are checked too.
   const compose = ['compose', '-f', COMPOSE_FILE, '--profile', '*'];
   execFileSync('docker', [...compose, 'config', '--quiet']);
   const config = JSON.parse(
     execFileSync('docker', [...compose, 'config', '--format', 'json'], { encoding: 'utf8' }),
-  ) as { services: Record<string, { environment?: Record<string, string>; command?: string[]; ports?: { host_ip?: string; published?: string }[]; container_name?: string }> };
+  ) as { services: Record<string, ResolvedService> };
   const services: Record<string, ComposeService> = {};
   for (const [name, service] of Object.entries(config.services)) {
     services[name] = {

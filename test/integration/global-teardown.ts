@@ -1,5 +1,4 @@
-import { dropDatabase } from './support/ledger-db';
-import { readStackEnv, script, stack } from './support/stack-env';
+import { dropDatabase, readStackEnv, script, stack } from './support/stack-env';
 
 /** Stops what the suite started and drops its database; Postgres itself stays up for the next run. */
 export default async function globalTeardown(): Promise<void> {

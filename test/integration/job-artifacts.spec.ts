@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ArtifactTransferError, NodeArtifacts } from '../../apps/worker/node-artifacts';
-import { loadConfig } from '../../libs/config';
-import { ASSIGNMENT_HEADER, jobWorkflowId } from '../../libs/contracts';
+import { loadConfig } from '@mlis/config';
+import { ASSIGNMENT_HEADER, jobWorkflowId } from '@mlis/contracts';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, waitForJob, withDb } from './support/api';
 
 /** The stack runs with the default threshold; read it the way its processes do. */

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { DataSource } from 'typeorm';
-import type { AssignmentsRepository, NodesRepository, SchedulingStore } from '../../libs/db';
-import { NodeView } from '../../libs/db/scheduling/node-view';
-import { preparedOn } from '../../libs/db/scheduling/prepared';
+import { NodeView, preparedOn, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
 import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 
 // Random sequences of ledger operations against real Postgres; after every step the ledger must hold

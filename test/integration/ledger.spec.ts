@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { AssignmentsRepository, NodesRepository, SchedulingStore } from '../../libs/db';
+import type { AssignmentsRepository, NodesRepository, SchedulingStore } from '@mlis/db';
 import { createLedgerDatabase } from './support/ledger-db';
 
 // The ledger alone against real Postgres, in a database of its own so the running stack's nodes stay out of it.

@@ -1,5 +1,4 @@
-import { createDataSource } from '../../libs/db';
-import { TenantsRepository } from '../../libs/db/tenants.repository';
+import { createDataSource, TenantsRepository } from '@mlis/db';
 import { api, env, poll, tokenFor, TERMINAL } from './support/api';
 
 // Abuse limits on submission: per-tenant rate and queue quota (429 + Retry-After + audit), body and params bounds.

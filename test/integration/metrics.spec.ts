@@ -1,4 +1,4 @@
-import { TEMPORAL_SDK_METRICS } from '../../libs/metrics';
+import { TEMPORAL_SDK_METRICS } from '@mlis/metrics';
 import { api, killNode, poll, restartNode, submit, TERMINAL, waitForJob } from './support/api';
 import { families, metricsUrl, parseSamples, promtoolCheck, scrape, valueOf, type Sample } from './support/metrics';
 

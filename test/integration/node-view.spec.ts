@@ -1,8 +1,6 @@
 import type { DataSource } from 'typeorm';
-import type { NodesRepository } from '../../libs/db';
-import { NodeView } from '../../libs/db/scheduling/node-view';
-import { preparedOn } from '../../libs/db/scheduling/prepared';
-import type { SchedulerNode } from '../../libs/scheduling';
+import { NodeView, preparedOn, type NodesRepository } from '@mlis/db';
+import type { SchedulerNode } from '@mlis/scheduling';
 import { createLedgerDatabase } from './support/ledger-db';
 
 // The scheduler's node view reads only the node rows changed since its last read. These cases are the

@@ -1,7 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { CONTROL_TASK_QUEUE } from '../../libs/contracts';
-import { createDataSource } from '../../libs/db';
+import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
+import { createDataSource } from '@mlis/db';
 import { api, env, poll, TERMINAL, tokenFor, type ApiResponse } from './support/api';
 import { ledgerInvariantViolations } from './support/ledger-db';
 import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import type { AssignmentsRepository, NodesRepository } from '../../libs/db';
+import type { AssignmentsRepository, NodesRepository } from '@mlis/db';
 import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 import { ROOT } from './support/stack-env';
 

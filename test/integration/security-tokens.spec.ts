@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { sign, type Algorithm, type SignOptions } from 'jsonwebtoken';
-import { mintUserToken, mintWorkerToken, USER_TOKEN_TYPE } from '../../libs/auth';
+import { mintUserToken, mintWorkerToken, USER_TOKEN_TYPE } from '@mlis/auth';
 import { api, authConfig, env, poll, stackDevSecret, tokenFor, withDb } from './support/api';
 import { ROOT } from './support/stack-env';
 

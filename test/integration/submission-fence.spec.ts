@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { JobsRepository, type NewJob } from '../../libs/db';
+import { JobsRepository, type NewJob } from '@mlis/db';
 import { poll } from './support/api';
 import { createLedgerDatabase } from './support/ledger-db';
 

@@ -1,7 +1,7 @@
 // The cross-tenant matrix: every job route × every kind of caller, exact status per cell, and no body
 // ever carries another tenant's data. Tenant A owns the target jobs; B is the other tenant.
 import { randomUUID } from 'node:crypto';
-import { mintWorkerToken } from '../../libs/auth';
+import { mintWorkerToken } from '@mlis/auth';
 import { api, authConfig, poll, stackDevSecret, tokenFor, withDb, type ApiResponse } from './support/api';
 
 type Caller = 'own' | 'other' | 'other+capability' | 'worker' | 'none';

@@ -26,14 +26,16 @@ function requestId(): string {
 }
 
 async function auditRows(id: string, expected: number): Promise<AuditRow[]> {
-  return poll(`${expected} audit row(s) for ${id}`, () =>
-    withDb(async (db) => {
-      const { rows } = await db.query<AuditRow>(
-        'SELECT action, result, reason, resource, actor_subject FROM audit_events WHERE request_id = $1 ORDER BY id',
-        [id],
-      );
-      return rows.length >= expected ? rows : undefined;
-    }),
+  return poll(
+    `${expected} audit row(s) for ${id}`,
+    () =>
+      withDb(async (db) => {
+        const { rows } = await db.query<AuditRow>(
+          'SELECT action, result, reason, resource, actor_subject FROM audit_events WHERE request_id = $1 ORDER BY id',
+          [id],
+        );
+        return rows.length >= expected ? rows : undefined;
+      }),
     { timeoutMs: 10_000 },
   );
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ArtifactReader, LocalArtifact } from '../../libs/runners/runner';
+import type { ArtifactReader, LocalArtifact } from '@mlis/runners';
 
 /** An ArtifactReader over local files, for runner tests: what the node's API-backed reader hands a runner. */
 export function fakeArtifacts(files: Record<string, { path: string; contentType?: string }> = {}): ArtifactReader & { opened: string[] } {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../../libs/contracts';
+import { SEARCH_ATTRIBUTES } from '@mlis/contracts';
 
 const ROOT = resolve(__dirname, '../..');
 

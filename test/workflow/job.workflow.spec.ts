@@ -18,7 +18,7 @@ import {
   preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
   type JobWorkflowInput,
-} from '../../libs/contracts';
+} from '@mlis/contracts';
 import { createTimeSkippingEnv } from '../support/time-skipping';
 import { waitFor } from '../support/wait-for';
 import { FakeLedger, type FakeNode } from './support/fake-ledger';

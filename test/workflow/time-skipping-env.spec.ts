@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../../libs/contracts';
+import { SEARCH_ATTRIBUTES } from '@mlis/contracts';
 import { createTimeSkippingEnv } from '../support/time-skipping';
 
 // The harness every workflow spec builds on: the offline Java test server, time skipping, our search attributes.

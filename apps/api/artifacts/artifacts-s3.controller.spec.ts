@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import request from 'supertest';
-import { createS3Client } from '../../../libs/artifacts';
+import { createS3Client } from '@mlis/artifacts';
 import { useS3TestServer } from '../../../test/support/s3-test-server';
 import { createTestApp, type TestApp } from '../testing/test-app';
 

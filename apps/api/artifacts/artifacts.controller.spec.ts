@@ -4,7 +4,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
-import { SCOPES } from '../../../libs/auth';
+import { SCOPES } from '@mlis/auth';
 import { createTestApp, type TestApp } from '../testing/test-app';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');

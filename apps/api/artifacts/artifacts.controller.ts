@@ -14,7 +14,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiErrorCode, ASSIGNMENT_HEADER } from '../../../libs/contracts';
+import { ApiErrorCode, ASSIGNMENT_HEADER } from '@mlis/contracts';
 import { CurrentActor, RequireScopes, WorkerAccess, type AuthenticatedRequest } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
@@ -23,7 +23,7 @@ import { uuidParam, validationFailed } from '../common/validation';
 import { ArtifactListQueryDto, ArtifactListResponseDto, ArtifactResponseDto, UploadArtifactQueryDto } from './artifacts.dto';
 import { ArtifactsService, type ArtifactCaller } from './artifacts.service';
 import { noneMatch, parseRange } from './byte-range';
-import { countArtifactBytes } from '../../../libs/metrics';
+import { countArtifactBytes } from '@mlis/metrics';
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+))*$/;
@@ -222,7 +222,13 @@ export class ArtifactsController {
   @ApiOperation({ summary: 'Delete an artifact (its bytes too when no other artifact has the same content)' })
   @ApiParam(ID_DOC)
   @ApiNoContentResponse({ description: 'Deleted.' })
-  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.ArtifactNotFound, ApiErrorCode.ArtifactInUse)
+  @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.ArtifactNotFound,
+    ApiErrorCode.ArtifactInUse,
+  )
   remove(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<void> {
     return this.artifacts.remove(actor, id);
   }

@@ -1,4 +1,4 @@
-import type { ArtifactRecord } from '../../../libs/db';
+import type { ArtifactRecord } from '@mlis/db';
 import type { ArtifactResponseDto } from './artifacts.dto';
 
 /** The API's view of an artifact. */

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { createArtifactStore } from '../../../libs/artifacts';
-import type { AppConfig } from '../../../libs/config';
+import { createArtifactStore } from '@mlis/artifacts';
+import type { AppConfig } from '@mlis/config';
 import { APP_CONFIG } from '../core/app-config';
 import { ArtifactsController } from './artifacts.controller';
 import { ARTIFACT_STORE, ArtifactsService } from './artifacts.service';

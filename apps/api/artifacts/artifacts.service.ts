@@ -10,12 +10,10 @@ import {
   type ArtifactStore,
   type ByteRange,
   type StagedObject,
-} from '../../../libs/artifacts';
-import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode } from '../../../libs/contracts';
-import { ArtifactsRepository, type ArtifactRecord, type LiveAssignment } from '../../../libs/db/artifacts.repository';
-import { AuditRepository } from '../../../libs/db/audit.repository';
-import { TenantsRepository } from '../../../libs/db/tenants.repository';
+} from '@mlis/artifacts';
+import type { AppConfig } from '@mlis/config';
+import { ApiErrorCode } from '@mlis/contracts';
+import { ArtifactsRepository, AuditRepository, TenantsRepository, type ArtifactRecord, type LiveAssignment } from '@mlis/db';
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';

@@ -1,4 +1,4 @@
-import type { ByteRange } from '../../../libs/artifacts';
+import type { ByteRange } from '@mlis/artifacts';
 
 /** What a `Range` header asks of an object of a given size (RFC 9110 §14). */
 export type RangeRequest = { kind: 'whole' } | { kind: 'range'; range: ByteRange } | { kind: 'unsatisfiable' };

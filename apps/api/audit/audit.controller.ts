@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode } from '@mlis/contracts';
 import { RequireScopes } from '../auth/auth.decorators';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { AuditPageDto, AuditQueryDto } from './audit.dto';

@@ -57,7 +57,7 @@ export class AuditQueryDto {
   @Max(MAX_AUDIT_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: "next_cursor of the previous page: the id of its last event.", pattern: AUDIT_CURSOR_PATTERN, example: '1234' })
+  @ApiPropertyOptional({ description: 'next_cursor of the previous page: the id of its last event.', pattern: AUDIT_CURSOR_PATTERN, example: '1234' })
   @IsOptional()
   @IsString()
   @MaxLength(100)

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AuditRepository, type AuditEventRecord } from '../../../libs/db/audit.repository';
+import { AuditRepository, type AuditEventRecord } from '@mlis/db';
 import { decodeAuditCursor, encodeAuditCursor } from './audit-cursor';
 import { DEFAULT_AUDIT_PAGE_SIZE, type AuditEventDto, type AuditPageDto, type AuditQueryDto } from './audit.dto';
 

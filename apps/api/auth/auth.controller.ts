@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode } from '@mlis/contracts';
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { CurrentActor, RequireScopes } from './auth.decorators';

@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import type { Request } from 'express';
-import type { Scope } from '../../../libs/auth/claims';
+import type { Scope } from '@mlis/auth';
 import type { RequestActor } from '../common/actor';
 
 export const PUBLIC_ROUTE = 'mlis:public';

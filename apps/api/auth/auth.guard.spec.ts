@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { mintUserToken } from '../../../libs/auth';
+import { mintUserToken } from '@mlis/auth';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { ApiAuthGuard } from './auth.guard';
 

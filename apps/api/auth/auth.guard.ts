@@ -2,9 +2,9 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
-import { TokenRejectedError, TokenVerifier, type VerifiedToken } from '../../../libs/auth/token-verifier';
-import { ApiErrorCode, ASSIGNMENT_HEADER } from '../../../libs/contracts';
-import { AuditRepository } from '../../../libs/db/audit.repository';
+import { TokenRejectedError, TokenVerifier, type VerifiedToken } from '@mlis/auth';
+import { ApiErrorCode, ASSIGNMENT_HEADER } from '@mlis/contracts';
+import { AuditRepository } from '@mlis/db';
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
@@ -58,7 +58,8 @@ export class ApiAuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const requestId = requestIdOf(context.switchToHttp().getResponse<Response>());
-    const workerAccess = this.reflector.getAllAndOverride<boolean | undefined>(WORKER_ACCESS, targets) === true && req.headers[ASSIGNMENT_HEADER.toLowerCase()] !== undefined;
+    const workerAccess =
+      this.reflector.getAllAndOverride<boolean | undefined>(WORKER_ACCESS, targets) === true && req.headers[ASSIGNMENT_HEADER.toLowerCase()] !== undefined;
     const worker = this.reflector.getAllAndOverride<WorkerRouteOptions | undefined>(WORKER_ROUTE, targets) ?? (workerAccess ? {} : undefined);
     const kind = worker ? 'worker' : 'user';
 

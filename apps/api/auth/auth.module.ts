@@ -1,8 +1,8 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
-import type { AppConfig } from '../../../libs/config';
-import { JwksKeySource, readDevSecret, TokenVerifier } from '../../../libs/auth/token-verifier';
+import type { AppConfig } from '@mlis/config';
+import { JwksKeySource, readDevSecret, TokenVerifier } from '@mlis/auth';
 import { AuthController } from './auth.controller';
 import { DevSignInController } from './dev-sign-in.controller';
 import { ApiAuthGuard, UserTokenGuard, WorkerTokenGuard } from './auth.guard';

@@ -1,9 +1,8 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { mintUserToken } from '../../../libs/auth';
-import { readDevSecret } from '../../../libs/auth/token-verifier';
-import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { mintUserToken, readDevSecret } from '@mlis/auth';
+import type { AppConfig } from '@mlis/config';
+import { ApiErrorCode } from '@mlis/contracts';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { InjectAppConfig } from '../core/app-config';
 import { Public } from './auth.decorators';

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
-import { SCOPES } from '../../../libs/auth/claims';
+import { SCOPES } from '@mlis/auth';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
-import { NAME_PATTERN } from '../../../libs/contracts';
+import { NAME_PATTERN } from '@mlis/contracts';
 
 export const MAX_DEV_SIGN_IN_TTL_SECONDS = 12 * 3600;
 

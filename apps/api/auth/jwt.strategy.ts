@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { ExtractJwt, Strategy, type StrategyOptionsWithRequest } from 'passport-jwt';
-import { TokenVerifier, type TokenKind, type VerifiedToken } from '../../../libs/auth/token-verifier';
+import { TokenVerifier, type TokenKind, type VerifiedToken } from '@mlis/auth';
 
 export const USER_JWT_STRATEGY = 'mlis-user-jwt';
 export const WORKER_JWT_STRATEGY = 'mlis-worker-jwt';

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { AuditEventInput } from '../../../libs/contracts';
+import type { AuditEventInput } from '@mlis/contracts';
 import { Access, actsAcrossTenants } from './access';
 import type { RequestActor } from './actor';
 

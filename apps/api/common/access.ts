@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { Scope } from '../../../libs/auth/claims';
-import type { AuditEventInput } from '../../../libs/contracts';
-import type { AuditRepository } from '../../../libs/db/audit.repository';
+import type { Scope } from '@mlis/auth';
+import type { AuditEventInput } from '@mlis/contracts';
+import type { AuditRepository } from '@mlis/db';
 import type { Actor, RequestActor } from './actor';
 
 /** Who an audit row names as acting: a verified caller, or (before anyone is verified) the request and a node's subject when known. */

@@ -1,4 +1,4 @@
-import type { Actor } from '../../../libs/auth/claims';
+import type { Actor } from '@mlis/auth';
 
 export type { Actor };
 

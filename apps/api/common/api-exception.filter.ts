@@ -1,7 +1,7 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { StoreFullError } from '../../../libs/artifacts/artifact-store';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { StoreFullError } from '@mlis/artifacts';
+import { ApiErrorCode } from '@mlis/contracts';
 import { DomainError, RetryLaterError, statusForCode, UNRESOLVABLE_REFERENCE_STATUS, UnresolvableReferenceError } from './domain-error';
 import { redactSecrets } from './redact';
 import { requestIdOf } from './request-context';

@@ -1,4 +1,4 @@
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode } from '@mlis/contracts';
 
 /** One problem with one input field, in the error body's `details`. */
 export interface ErrorDetail {

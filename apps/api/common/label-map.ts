@@ -1,5 +1,5 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '@mlis/contracts';
 
 export const MAX_LABELS = 32;
 

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { createLogger as createProcessLogger, errorFields, type Logger } from '../../../libs/logging';
+import { createLogger as createProcessLogger, errorFields, type Logger } from '@mlis/logging';
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 

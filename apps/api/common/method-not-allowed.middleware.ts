@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode } from '@mlis/contracts';
 import { DomainError } from './domain-error';
 
 /** The operations an OpenAPI document declares, by path template (`/v1/jobs/{id}`). */

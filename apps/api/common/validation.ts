@@ -1,6 +1,6 @@
 import { ParseUUIDPipe, ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode } from '@mlis/contracts';
 import { reservedKey } from './body-content';
 import { DomainError, type ErrorDetail } from './domain-error';
 

@@ -1,10 +1,10 @@
 import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../../../libs/config';
-import { AssignmentsRepository, createDataSource, JobFinishedFeed, SchedulingStore } from '../../../libs/db';
-import { connectClient, cycleOptions, Scheduler } from '../../../libs/temporal';
-import { startTracing, type Tracing } from '../../../libs/tracing';
+import type { AppConfig } from '@mlis/config';
+import { AssignmentsRepository, createDataSource, JobFinishedFeed, SchedulingStore } from '@mlis/db';
+import { connectClient, cycleOptions, Scheduler } from '@mlis/temporal';
+import { startTracing, type Tracing } from '@mlis/tracing';
 import { APP_CONFIG } from './app-config';
 
 /** The process's tracing (libs/tracing): started with the app, its buffered spans flushed at shutdown. */

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../../../libs/config';
-import { NodesRepository } from '../../../libs/db';
+import type { AppConfig } from '@mlis/config';
+import { NodesRepository } from '@mlis/db';
 import { InjectAppConfig } from '../core/app-config';
 import type { CheckResult, ReadyResponseDto } from './health.dto';
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode, CONTROL_TASK_QUEUE, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput, type LogContext } from '../../../libs/contracts';
-import type { NewJob } from '../../../libs/db';
-import { setSpanAttributes } from '../../../libs/tracing';
+import type { AppConfig } from '@mlis/config';
+import { ApiErrorCode, CONTROL_TASK_QUEUE, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput, type LogContext } from '@mlis/contracts';
+import type { NewJob } from '@mlis/db';
+import { setSpanAttributes } from '@mlis/tracing';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 

@@ -1,4 +1,4 @@
-import type { JobCursor } from '../../../libs/db';
+import type { JobCursor } from '@mlis/db';
 import { UTC_INSTANT } from '../common/date-time-pattern';
 import { validationFailed } from '../common/validation';
 

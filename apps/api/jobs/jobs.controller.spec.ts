@@ -2,8 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import request from 'supertest';
 import type { EntityManager } from 'typeorm';
-import type { ArtifactStore } from '../../../libs/artifacts';
-import { CONTROL_TASK_QUEUE } from '../../../libs/contracts';
+import type { ArtifactStore } from '@mlis/artifacts';
+import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
 import { fakeNode, FakeTemporalClient } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
@@ -301,7 +301,14 @@ describe(JobsController.name, () => {
 
       it('gives the default priority 0, no class and no preemption right when neither priority nor class is given', async () => {
         const response = await http().post('/v1/jobs').send(valid).expect(202);
-        expect(response.body).toMatchObject({ priority: 0, priority_class: null, may_preempt: false, worker_group: null, gpu_model: null, gpu_memory_mb: null });
+        expect(response.body).toMatchObject({
+          priority: 0,
+          priority_class: null,
+          may_preempt: false,
+          worker_group: null,
+          gpu_model: null,
+          gpu_memory_mb: null,
+        });
       });
 
       it('gives a non-preempting class its priority without the preemption right', async () => {

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode } from '@mlis/contracts';
 import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses, asUnresolvableReference } from '../common/error-response.dto';

@@ -4,9 +4,18 @@ import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches
 import { JOB_CURSOR_PATTERN } from './jobs-cursor';
 import { UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
-import { ASSIGNMENT_STATES, JOB_STATES, NAME_PATTERN, PENDING_REASONS, type AssignmentState, type JobState, type PendingReason } from '../../../libs/contracts';
-import { TASK_TYPES } from '../../../libs/runners/registry';
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
+import {
+  ASSIGNMENT_STATES,
+  JOB_STATES,
+  LABEL_KEY_PATTERN,
+  LABEL_VALUE_PATTERN,
+  NAME_PATTERN,
+  PENDING_REASONS,
+  type AssignmentState,
+  type JobState,
+  type PendingReason,
+} from '@mlis/contracts';
+import { TASK_TYPES } from '@mlis/runners';
 import { IsLabelMap } from '../common/label-map';
 
 const INT32_MAX = 2_147_483_647;

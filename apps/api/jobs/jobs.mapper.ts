@@ -1,4 +1,4 @@
-import type { AssignmentRecord, JobRecord } from '../../../libs/db';
+import type { AssignmentRecord, JobRecord } from '@mlis/db';
 import type { AssignmentResponseDto, JobResponseDto } from './jobs.dto';
 
 function iso(date: Date | null): string | null {

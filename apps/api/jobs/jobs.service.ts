@@ -1,14 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode, TERMINAL_JOB_STATES } from '../../../libs/contracts';
-import { IdempotencyKeyTakenError, JobFinishedFeed, JobsRepository, NodesRepository, type JobRecord, type NewJob } from '../../../libs/db';
-import { AuditRepository } from '../../../libs/db/audit.repository';
-import { TenantsRepository } from '../../../libs/db/tenants.repository';
-import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type JobSpec } from '../../../libs/scheduling';
-import { getTaskSpec } from '../../../libs/runners/registry';
-import type { Scope } from '../../../libs/auth/claims';
-import { inSpan } from '../../../libs/tracing';
+import type { AppConfig } from '@mlis/config';
+import { ApiErrorCode, TERMINAL_JOB_STATES } from '@mlis/contracts';
+import {
+  AuditRepository,
+  IdempotencyKeyTakenError,
+  JobFinishedFeed,
+  JobsRepository,
+  NodesRepository,
+  TenantsRepository,
+  type JobRecord,
+  type NewJob,
+} from '@mlis/db';
+import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type JobSpec } from '@mlis/scheduling';
+import { getTaskSpec } from '@mlis/runners';
+import type { Scope } from '@mlis/auth';
+import { inSpan } from '@mlis/tracing';
 import { Access, actsAcrossTenants, type Grant } from '../common/access';
 import type { Actor, RequestActor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';

@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { ApiErrorCode } from '../../../libs/contracts';
-import type { AuditRepository } from '../../../libs/db/audit.repository';
-import type { TenantsRepository } from '../../../libs/db/tenants.repository';
+import { ApiErrorCode } from '@mlis/contracts';
+import type { AuditRepository, TenantsRepository } from '@mlis/db';
 import type { Actor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
 import { FakeAuditRepository, FakeTenantsRepository } from '../testing/audit-fakes';

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { ApiErrorCode } from '../../../libs/contracts';
-import { AuditRepository } from '../../../libs/db/audit.repository';
-import { TenantsRepository } from '../../../libs/db/tenants.repository';
+import { ApiErrorCode } from '@mlis/contracts';
+import { AuditRepository, TenantsRepository } from '@mlis/db';
 import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';

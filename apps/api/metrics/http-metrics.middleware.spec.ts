@@ -1,6 +1,6 @@
 import express from 'express';
 import request from 'supertest';
-import { httpRequestDuration } from '../../../libs/metrics';
+import { httpRequestDuration } from '@mlis/metrics';
 import { httpMetricsMiddleware } from './http-metrics.middleware';
 
 async function countOf(labels: Record<string, string>): Promise<number> {

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { httpRequestDuration } from '../../../libs/metrics';
+import { httpRequestDuration } from '@mlis/metrics';
 
 /**
  * Observes every request in mlis_http_request_duration_seconds. The route is the pattern that matched

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AppConfig } from '../../../libs/config';
-import { MetricsRepository, type MetricsSnapshot, type NodeCapacityRow } from '../../../libs/db';
-import { createProcessRegistry } from '../../../libs/metrics';
+import type { AppConfig } from '@mlis/config';
+import { MetricsRepository, type MetricsSnapshot, type NodeCapacityRow } from '@mlis/db';
+import { createProcessRegistry } from '@mlis/metrics';
 import { InjectAppConfig } from '../core/app-config';
 
 // Capacity and reservations of live ACTIVE nodes, one metric per resource so that each has one unit.

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, HttpStatus, Logger, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode } from '@mlis/contracts';
 import { CurrentActor, Public, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsString, Length } from 'class-validator';
-import { JOB_STATES, NODE_STATUSES } from '../../../libs/contracts';
+import { JOB_STATES, NODE_STATUSES } from '@mlis/contracts';
 
 /** One `event:` kind and the JSON its `data:` carries. */
 function streamEvent(name: string, data: Record<string, unknown>): Record<string, unknown> {

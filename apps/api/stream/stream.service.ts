@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JobsRepository, NodesRepository, type NodeEntity } from '../../../libs/db';
+import { JobsRepository, NodesRepository, type NodeEntity } from '@mlis/db';
 
 export const STREAM_POLL_MS = 1000;
 const CHANGES_PER_POLL = 2000;

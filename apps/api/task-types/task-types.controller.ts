@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrorCode } from '../../../libs/contracts';
-import { getTaskSpec, paramsSchemaOf, TASK_TYPES } from '../../../libs/runners';
+import { ApiErrorCode } from '@mlis/contracts';
+import { getTaskSpec, paramsSchemaOf, TASK_TYPES } from '@mlis/runners';
 import { RequireScopes } from '../auth/auth.decorators';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { TaskTypeListResponseDto } from './task-types.dto';

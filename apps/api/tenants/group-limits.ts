@@ -1,4 +1,4 @@
-import { NAME_PATTERN } from '../../../libs/contracts';
+import { NAME_PATTERN } from '@mlis/contracts';
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 
 export const MAX_GROUP_LIMITS = 64;

@@ -102,7 +102,7 @@ describe(TenantsController.name, () => {
       ];
       for (const [groupLimits, message] of cases) {
         const response = await http().patch('/v1/tenants/default').send({ group_limits: groupLimits });
-        expect({ groupLimits, status: response.status, code: response.body.error?.code }).toEqual({ groupLimits, status: 400, code: "validation_failed" });
+        expect({ groupLimits, status: response.status, code: response.body.error?.code }).toEqual({ groupLimits, status: 400, code: 'validation_failed' });
         expect(response.body.error.message).toMatch(message);
       }
       expect((await http().get('/v1/tenants/default').expect(200)).body.group_limits).toEqual({});

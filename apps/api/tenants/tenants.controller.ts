@@ -1,11 +1,10 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, type PipeTransform } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode, NAME_PATTERN } from '@mlis/contracts';
 import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { validationFailed } from '../common/validation';
-import { NAME_PATTERN } from '../../../libs/contracts';
 import { CreateTenantDto, TenantListResponseDto, TenantResponseDto, UpdateTenantDto } from './tenants.dto';
 import { TenantsService } from './tenants.service';
 

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
-import { NAME_PATTERN } from '../../../libs/contracts';
+import { NAME_PATTERN } from '@mlis/contracts';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 import { IsGroupLimitsMap, MAX_GROUP_LIMITS, type GroupLimitsBody } from './group-limits';
 

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode } from '../../../libs/contracts';
-import { AuditRepository } from '../../../libs/db/audit.repository';
-import { TenantExistsError, TenantsRepository, type TenantChanges, type TenantRecord } from '../../../libs/db/tenants.repository';
-import type { GroupLimits } from '../../../libs/scheduling';
+import type { AppConfig } from '@mlis/config';
+import { ApiErrorCode } from '@mlis/contracts';
+import { AuditRepository, TenantExistsError, TenantsRepository, type TenantChanges, type TenantRecord } from '@mlis/db';
+import type { GroupLimits } from '@mlis/scheduling';
 import { Access, type AuditEntry } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError } from '../common/domain-error';

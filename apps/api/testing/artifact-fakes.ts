@@ -1,6 +1,6 @@
 // In-memory artifact metadata, for specs that run without Postgres (the bytes go to a real fs store).
 import type { EntityManager } from 'typeorm';
-import type { JobState } from '../../../libs/contracts';
+import type { JobState } from '@mlis/contracts';
 import type {
   ArtifactListQuery,
   ArtifactRecord,
@@ -8,7 +8,7 @@ import type {
   ArtifactsRepository,
   LiveAssignment,
   NewArtifact,
-} from '../../../libs/db/artifacts.repository';
+} from '@mlis/db';
 
 type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 

@@ -1,15 +1,17 @@
 // In-memory audit log and tenants, for specs that run without Postgres.
-import type { AuditEventInput } from '../../../libs/contracts';
-import type { AuditEventRecord, AuditFilters, AuditRepository } from '../../../libs/db/audit.repository';
+import type { AuditEventInput } from '@mlis/contracts';
 import {
   TenantExistsError,
+  type AuditEventRecord,
+  type AuditFilters,
+  type AuditRepository,
   type TenantChanges,
   type TenantLimits,
   type TenantRecord,
   type TenantsRepository,
   type TokenTake,
-} from '../../../libs/db/tenants.repository';
-import type { GroupLimits } from '../../../libs/scheduling';
+} from '@mlis/db';
+import type { GroupLimits } from '@mlis/scheduling';
 
 type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 

@@ -1,7 +1,7 @@
 // In-memory stand-ins for the API's dependencies, for specs that run without Postgres or Temporal.
 import type { EntityManager } from 'typeorm';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { JobState } from '../../../libs/contracts';
+import type { JobState } from '@mlis/contracts';
 import {
   JobFinishedFeed,
   type AssignmentsRepository,
@@ -29,7 +29,7 @@ import {
   type TenantJobHealth,
   type TenantShare,
   type WorkerGroupSummary,
-} from '../../../libs/db';
+} from '@mlis/db';
 
 type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 
@@ -72,7 +72,8 @@ export class FakeJobsRepository implements Db<JobsRepository> {
     return this.records
       .filter((r) => (query.tenantId === null || r.job.tenantId === query.tenantId) && (!query.state || r.job.state === query.state))
       .filter((r) => (!query.taskType || r.job.taskType === query.taskType) && (!query.workerGroup || r.job.workerGroup === query.workerGroup))
-      .filter((r) => (!query.submittedBy || r.job.submittedBy === query.submittedBy) && (!query.nodeId || r.assignments.some((a) => a.assignment.nodeId === query.nodeId)))
+      .filter((r) => !query.submittedBy || r.job.submittedBy === query.submittedBy)
+      .filter((r) => !query.nodeId || r.assignments.some((a) => a.assignment.nodeId === query.nodeId))
       .filter((r) => (!query.createdAfter || r.job.createdAt >= query.createdAfter) && (!query.createdBefore || r.job.createdAt < query.createdBefore))
       .filter((r) => !after || byNewest(r.cursor, after) > 0)
       .sort((a, b) => byNewest(a.cursor, b.cursor))

@@ -107,7 +107,8 @@ describe(UiController.name, () => {
     const { body } = await request(t.app.getHttpServer()).get('/ui/api/queue').expect(200);
 
     expect(body.cycle_at).toBe('2026-01-01T00:00:05.500Z');
-    expect(body.groups.map((g: { group: string | null; jobs: { position: number; tenant_id: string }[] }) => [g.group, g.jobs.map((j) => [j.position, j.tenant_id])])).toEqual([
+    const groups = body.groups as { group: string | null; jobs: { position: number; tenant_id: string }[] }[];
+    expect(groups.map((g) => [g.group, g.jobs.map((j) => [j.position, j.tenant_id])])).toEqual([
       ['gpu', [[1, 'a'], [3, 'b']]],
       [null, [[2, 'b']]],
     ]);

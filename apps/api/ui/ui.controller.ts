@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrorCode } from '../../../libs/contracts';
-import type { AppConfig } from '../../../libs/config';
+import { ApiErrorCode } from '@mlis/contracts';
+import type { AppConfig } from '@mlis/config';
 import { CurrentActor, Public, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';

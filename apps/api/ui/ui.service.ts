@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../../../libs/config';
-import { JOB_STATES, NODE_STATUSES } from '../../../libs/contracts';
-import { JobsRepository, NodesRepository, type NodeEntity, type TenantJobHealth } from '../../../libs/db';
+import type { AppConfig } from '@mlis/config';
+import { JOB_STATES, NODE_STATUSES } from '@mlis/contracts';
+import { JobsRepository, NodesRepository, type NodeEntity, type TenantJobHealth } from '@mlis/db';
 import type { Actor } from '../common/actor';
 import { JobsService } from '../jobs/jobs.service';
 import type { JobResponseDto } from '../jobs/jobs.dto';
@@ -83,7 +83,12 @@ export class UiService {
 
   /** Every tenant's waiting jobs in scheduling order per group, and each tenant's share against its weight and quotas. */
   async queue(): Promise<QueueResponseDto> {
-    const [cycleAt, queued, shares, nodes] = await Promise.all([this.jobs.queueCycleAt(), this.jobs.queue(QUEUE_VIEW_LIMIT), this.jobs.tenantShares(), this.nodes.list()]);
+    const [cycleAt, queued, shares, nodes] = await Promise.all([
+      this.jobs.queueCycleAt(),
+      this.jobs.queue(QUEUE_VIEW_LIMIT),
+      this.jobs.tenantShares(),
+      this.nodes.list(),
+    ]);
     const groups = new Map<string | null, QueueGroupDto>();
     for (const job of queued) {
       const group = groups.get(job.workerGroup) ?? { group: job.workerGroup, jobs: [] };

@@ -1,13 +1,12 @@
 import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
-import { ApiErrorCode } from '../../../libs/contracts';
-import { AuditRepository } from '../../../libs/db/audit.repository';
+import { ApiErrorCode, NAME_PATTERN } from '@mlis/contracts';
+import { AuditRepository } from '@mlis/db';
 import { Access } from '../common/access';
 import { DomainError } from '../common/domain-error';
 import { requestIdOf } from '../common/request-context';
 import { WorkerCredentials } from './worker-credentials';
-import { NAME_PATTERN } from '../../../libs/contracts';
 
 const BOOTSTRAP_ACTION = 'mlis:bootstrap-action';
 

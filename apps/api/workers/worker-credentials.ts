@@ -1,10 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { Injectable, Logger } from '@nestjs/common';
-import { mintWorkerToken } from '../../../libs/auth';
-import { readDevSecret } from '../../../libs/auth/token-verifier';
-import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { mintWorkerToken, readDevSecret } from '@mlis/auth';
+import type { AppConfig } from '@mlis/config';
+import { ApiErrorCode } from '@mlis/contracts';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verify, type JwtPayload } from 'jsonwebtoken';
 import request from 'supertest';
-import { mintUserToken, mintWorkerToken, SCOPES } from '../../../libs/auth';
+import { mintUserToken, mintWorkerToken, SCOPES } from '@mlis/auth';
 import { fakeNode } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { InternalNodesController, WorkerGroupsController, WorkersController } from './workers.controller';

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrorCode } from '../../../libs/contracts';
+import { ApiErrorCode } from '@mlis/contracts';
 import { CurrentActor, Public, RequireScopes, WorkerRoute } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses } from '../common/error-response.dto';

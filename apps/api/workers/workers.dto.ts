@@ -15,8 +15,7 @@ import {
   ValidateNested,
   type ValidationOptions,
 } from 'class-validator';
-import { NAME_PATTERN, NODE_STATUSES, type NodeStatus } from '../../../libs/contracts';
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../../../libs/contracts/labels';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, NAME_PATTERN, NODE_STATUSES, type NodeStatus } from '@mlis/contracts';
 import { IsLabelMap, MAX_LABELS } from '../common/label-map';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 

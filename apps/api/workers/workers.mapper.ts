@@ -1,4 +1,4 @@
-import type { GpuReservation, NodeEntity, WorkerGroupSummary } from '../../../libs/db';
+import type { GpuReservation, NodeEntity, WorkerGroupSummary } from '@mlis/db';
 import type { NodeResponseDto, WorkerGroupResponseDto } from './workers.dto';
 
 /** `reservations`: the node's GPU reservations (others are ignored). */

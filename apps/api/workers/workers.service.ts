@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import type { AppConfig } from '../../../libs/config';
-import { ApiErrorCode, nodeTaskQueue } from '../../../libs/contracts';
-import { AssignmentsRepository, NodesRepository, UnknownWorkerGroupError } from '../../../libs/db';
-import { admissionWait } from '../../../libs/metrics/mlis-metrics';
-import { AuditRepository } from '../../../libs/db/audit.repository';
-import { Scheduler } from '../../../libs/temporal';
+import type { AppConfig } from '@mlis/config';
+import { ApiErrorCode, nodeTaskQueue } from '@mlis/contracts';
+import { AssignmentsRepository, AuditRepository, NodesRepository, UnknownWorkerGroupError } from '@mlis/db';
+import { admissionWait } from '@mlis/metrics';
+import { Scheduler } from '@mlis/temporal';
 import { Access } from '../common/access';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';

@@ -4,7 +4,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError } from 'commander';
-import { DigestingCounter } from '../../../libs/artifacts/artifact-store';
+import { DigestingCounter } from '@mlis/artifacts/artifact-store';
 import type { Artifact } from '../api-types';
 import { durationSeconds, UsageError } from '../arguments';
 import { ExitCode, printJson, type CliContext } from '../cli-context';

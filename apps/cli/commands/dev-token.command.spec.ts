@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verify, type JwtPayload } from 'jsonwebtoken';
-import { SCOPES } from '../../../libs/auth';
+import { SCOPES } from '@mlis/auth';
 import type { CliIo } from '../cli-context';
 import { run } from '../main';
 import { parseTtl } from './dev-token.command';

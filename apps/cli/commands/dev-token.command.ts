@@ -1,8 +1,9 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { mintUserToken, SCOPES, type Scope } from '../../../libs/auth';
-import type { AppConfig } from '../../../libs/config';
+import { SCOPES, type Scope } from '@mlis/auth/claims';
+import { mintUserToken } from '@mlis/auth/dev-tokens';
+import type { AppConfig } from '@mlis/config';
 import { durationSeconds, UsageError } from '../arguments';
 import { ExitCode, type CliIo } from '../cli-context';
 

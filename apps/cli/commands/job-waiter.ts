@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TERMINAL_JOB_STATES } from '../../../libs/contracts/states';
+import { TERMINAL_JOB_STATES } from '@mlis/contracts/states';
 import { ApiError, ApiUnreachableError } from '../api-client';
 import type { Job } from '../api-types';
 import { ExitCode, printJson, type CliContext } from '../cli-context';

@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { artifactRef } from '../../../libs/contracts/artifact-refs';
+import { artifactRef } from '@mlis/contracts/artifact-refs';
 import type { CreateJobRequest } from '../api-types';
 import { buildParams, readParamsFile, UsageError, type ParamAssignment } from '../arguments';
 import { ExitCode, printJson, type CliContext } from '../cli-context';

@@ -35,6 +35,7 @@ function limitValue(value: LimitArgument | undefined): number | null | undefined
 function changesOf(options: TenantLimitOptions): UpdateTenantRequest {
   const running = limitValue(options.maxRunningJobs);
   const gpus = limitValue(options.maxGpus);
+  const groupLimits = running === undefined && gpus === undefined ? null : { max_running_jobs: running ?? null, max_gpus: gpus ?? null };
   const changes: UpdateTenantRequest = {
     name: options.name,
     max_queued_jobs: limitValue(options.maxQueuedJobs),
@@ -44,7 +45,7 @@ function changesOf(options: TenantLimitOptions): UpdateTenantRequest {
     // A group's two limits are set together: one not given is no limit, neither removes the group's limits.
     ...(options.group === undefined
       ? { max_running_jobs: running, max_gpus: gpus }
-      : { group_limits: { [options.group]: running === undefined && gpus === undefined ? null : { max_running_jobs: running ?? null, max_gpus: gpus ?? null } } }),
+      : { group_limits: { [options.group]: groupLimits } }),
   };
   return Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
 }

@@ -1,5 +1,5 @@
 import createClient, { type Middleware } from 'openapi-fetch';
-import type { components, paths } from '../../../libs/api-client/schema';
+import type { components, paths } from '@mlis/api-client';
 import { readToken } from '../lib/session';
 
 export type Job = components['schemas']['JobResponseDto'];

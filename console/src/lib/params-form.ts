@@ -1,4 +1,5 @@
-import type { ParamSchema, ParamsSchema } from '../../../libs/runners/params-schema';
+// The file, not the barrel: the console compiles for the browser, and the runners barrel is Node code.
+import type { ParamSchema, ParamsSchema } from '@mlis/runners/params-schema';
 
 export type { ParamSchema, ParamsSchema };
 

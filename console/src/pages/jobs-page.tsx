@@ -93,7 +93,13 @@ export function JobsPage() {
     if (!list.nextCursor || loadingMore.current) return;
     loadingMore.current = true;
     fetchPage(filters, list.nextCursor)
-      .then((page) => setList((state) => ({ ...state, items: [...state.items, ...page.items.filter((job) => !state.items.some((known) => known.id === job.id))], nextCursor: page.next_cursor })))
+      .then((page) =>
+        setList((state) => ({
+          ...state,
+          items: [...state.items, ...page.items.filter((job) => !state.items.some((known) => known.id === job.id))],
+          nextCursor: page.next_cursor,
+        })),
+      )
       .catch((error: ApiError) => setList((state) => ({ ...state, error })))
       .finally(() => {
         loadingMore.current = false;

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { AssignmentState } from '../../contracts';
+import type { AssignmentState } from '@mlis/contracts';
 
 @Entity({ name: 'job_assignments' })
 export class JobAssignmentEntity {

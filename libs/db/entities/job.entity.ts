@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn, VirtualColumn } from 'typeorm';
-import type { JobError, JobState, PendingReason } from '../../contracts';
+import type { JobError, JobState, PendingReason } from '@mlis/contracts';
 
 @Entity({ name: 'jobs' })
 export class JobEntity {

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { NodeStatus } from '../../contracts';
+import type { NodeStatus } from '@mlis/contracts';
 
 export interface GpuDevice {
   index: number;

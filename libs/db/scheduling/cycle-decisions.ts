@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CyclePlan, PlannedPlacement, SchedulerNode } from '../../scheduling';
+import type { CyclePlan, PlannedPlacement, SchedulerNode } from '@mlis/scheduling';
 import type { CycleRead } from './cycle-input';
 import type { PreparedQuery } from './prepared';
 import type { CycleOutcome } from './scheduling.store';
@@ -8,7 +8,10 @@ import type { CycleOutcome } from './scheduling.store';
 export class PlacementRaceError extends Error {}
 
 /** How many placements, and how much they reserve, per key (node or tenant). */
-function totalsBy(placements: PlannedPlacement[], keyOf: (p: PlannedPlacement) => string): Map<string, { count: number; cpu: number; mem: number; gpus: number }> {
+function totalsBy(
+  placements: PlannedPlacement[],
+  keyOf: (p: PlannedPlacement) => string,
+): Map<string, { count: number; cpu: number; mem: number; gpus: number }> {
   const totals = new Map<string, { count: number; cpu: number; mem: number; gpus: number }>();
   for (const p of placements) {
     const sum = totals.get(keyOf(p)) ?? { count: 0, cpu: 0, mem: 0, gpus: 0 };

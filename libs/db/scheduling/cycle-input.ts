@@ -1,5 +1,5 @@
-import type { PendingReason } from '../../contracts';
-import type { CycleInput, GroupUsage, SchedulerNode, TenantPolicy, WaitingJob } from '../../scheduling';
+import type { PendingReason } from '@mlis/contracts';
+import type { CycleInput, GroupUsage, SchedulerNode, TenantPolicy, WaitingJob } from '@mlis/scheduling';
 import { groupLimitsOf, type StoredGroupLimits } from '../tenants.repository';
 import type { NodeView } from './node-view';
 import type { PreparedQuery } from './prepared';

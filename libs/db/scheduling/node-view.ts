@@ -1,4 +1,4 @@
-import type { SchedulerNode } from '../../scheduling';
+import type { SchedulerNode } from '@mlis/scheduling';
 import type { GpuDevice } from '../entities/node.entity';
 import type { PreparedQuery } from './prepared';
 

@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { nodeTaskQueue, TERMINAL_JOB_STATES, type AwaitPlacementResult, type JobState, type PendingReason } from '../../contracts';
-import { planCycle } from '../../scheduling';
+import { nodeTaskQueue, TERMINAL_JOB_STATES, type AwaitPlacementResult, type JobState, type PendingReason } from '@mlis/contracts';
+import { planCycle } from '@mlis/scheduling';
 import { JobNotFoundError, JobRowMissingError } from '../jobs.repository';
 import { readCycleInput } from './cycle-input';
 import { PlacementRaceError, writeCycleDecisions } from './cycle-decisions';

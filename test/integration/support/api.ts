@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { mintUserToken, SCOPES } from '../../../libs/auth';
-import { loadConfig } from '../../../libs/config';
+import { mintUserToken, SCOPES } from '@mlis/auth';
+import { loadConfig } from '@mlis/config';
 import { readStackEnv, stack } from './stack-env';
 
 export const env = readStackEnv();

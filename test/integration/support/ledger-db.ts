@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore } from '../../../libs/db';
-import { script } from './stack-env';
+import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore } from '@mlis/db';
+import { dropDatabase, script } from './stack-env';
 
 /**
  * A migrated database of its own, with the cpu and gpu groups, for specs that drive the ledger
@@ -23,11 +23,6 @@ export async function createLedgerDatabase(
     dropDatabase(name);
   };
   return { dataSource, nodes, scheduling: new SchedulingStore(dataSource), assignments: new AssignmentsRepository(dataSource), drop };
-}
-
-/** Drops a database the suite created, so test runs do not pile databases up in the local cluster. */
-export function dropDatabase(name: string): void {
-  script('scripts/postgres.sh', ['psql', '-q', '-c', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`]);
 }
 
 // Each query lists what breaks one promise of the ledger; an empty result means the promise holds.

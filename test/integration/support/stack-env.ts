@@ -2,6 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+// Global setup and teardown import this file: Jest loads them outside its module registry, where moduleNameMapper
+// does not apply, so it (and what it imports) must not import @mlis/* modules.
+
 export const ROOT = resolve(__dirname, '../../..');
 export const STATE_DIR = join(ROOT, '.mlis/test-stack');
 const ENV_FILE = join(STATE_DIR, 'env.json');
@@ -42,4 +45,9 @@ export function script(path: string, args: string[], env: Record<string, string>
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
+}
+
+/** Drops a database the suite created, so test runs do not pile databases up in the local cluster. */
+export function dropDatabase(name: string): void {
+  script('scripts/postgres.sh', ['psql', '-q', '-c', `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`]);
 }

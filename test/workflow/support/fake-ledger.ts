@@ -6,7 +6,7 @@ import {
   type AwaitPlacementInput,
   type AwaitPlacementResult,
   type Placement,
-} from '../../../libs/contracts';
+} from '@mlis/contracts';
 
 export interface FakeNode {
   nodeId: string;

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { createExecutionActivities } from '../../../activities/execution.activities';
-import type { RunAssignmentInput } from '../../../libs/contracts';
+import type { RunAssignmentInput } from '@mlis/contracts';
 
 export type RunAssignment = ReturnType<typeof createExecutionActivities>['runAssignment'];
 

@@ -1,6 +1,7 @@
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { CONTROL_TASK_QUEUE, nodeTaskQueue } from '../../../libs/contracts';
+import { CONTROL_TASK_QUEUE, nodeTaskQueue } from '@mlis/contracts';
+import { resolveLibAliases } from '../../support/workflow-bundle';
 import type { FakeLedger, FakeNode } from './fake-ledger';
 import type { FakeRunner, RunnerLog } from './fake-runners';
 
@@ -20,6 +21,7 @@ export function bundleJobWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../../../workflows'),
     logger: new DefaultLogger('WARN'),
+    webpackConfigHook: resolveLibAliases,
   });
 }
 
