@@ -200,6 +200,22 @@ describe('the capacity ledger', () => {
     await retire('fence-%');
   });
 
+  it('counts a loss against the incarnation that had taken over the node before it, not only the one placed on', async () => {
+    const placedOn = await register('takeover-1', 'cpu', 2);
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
+    await scheduling.runCycle(CYCLE);
+    // The process restarts and takes over the node's queue (and the attempt placed on its predecessor), then dies too.
+    expect(await register('takeover-1', 'cpu', 2)).toBe(placedOn + 1);
+    await assignments.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+    await scheduling.runCycle(CYCLE);
+    expect(await job(jobId)).toMatchObject({ state: 'QUEUED', pending_reason: 'no_live_node' });
+
+    // A process that registers after the loss may run it.
+    await register('takeover-1', 'cpu', 2);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 2, waited: true }]);
+    await retire('takeover-%');
+  });
+
   it('never places on the node incarnation that lost the job; the same node after it rejoined is fine', async () => {
     await register('excl-1', 'cpu', 2);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });

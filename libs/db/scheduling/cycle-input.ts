@@ -138,14 +138,19 @@ export async function readCycleInput(query: PreparedQuery, nodeView: NodeView, n
        ORDER BY created_at, id LIMIT $1) j`,
     [options.laneWindow],
   );
-  // Only a job that ran before (attempts > 0) can have lost an attempt somewhere.
+  // Only a job that ran before (attempts > 0) can have lost an attempt somewhere. The incarnation that lost it is
+  // the one it was placed on, or the node's current one when that registered before the loss: a restarted process
+  // takes over the queue, and what was placed on its predecessor, so it may be the one that lost the attempt. A
+  // node that registers after the loss is a new process, and may run the job again.
   const requeued = waitingRows.filter((row) => row.attempts > 0).map((row) => row.id);
   const lost: LostRow[] =
     requeued.length === 0
       ? []
       : await query(
           'mlis_cycle_lost',
-          `SELECT job_id, node_id, node_incarnation FROM job_assignments WHERE job_id = ANY($1::uuid[]) AND state = 'LOST'`,
+          `SELECT a.job_id, a.node_id, CASE WHEN n.registered_at <= a.ended_at THEN n.incarnation ELSE a.node_incarnation END AS node_incarnation
+           FROM job_assignments a LEFT JOIN nodes n ON n.id = a.node_id
+           WHERE a.job_id = ANY($1::uuid[]) AND a.state = 'LOST'`,
           [requeued],
         );
   const running: RunningRow[] = waitingRows.some((row) => row.may_preempt)
