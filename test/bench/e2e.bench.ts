@@ -341,8 +341,10 @@ async function measureMlis(
 async function measureRecovery(env: Record<string, string>): Promise<number[]> {
   const stackEnv = { ...env, ...RECOVERY_ENV, MLIS_STACK_NODES: RECOVERY_NODES };
   const { call, agent, apiUrl, token } = startStack(stackEnv);
-  const list = (): Promise<{ items: { node_id: string; status: string }[] }> =>
-    fetch(`${apiUrl}/v1/workers`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ items: { node_id: string; status: string }[] }>);
+  type NodeRow = { node_id: string; status: string; incarnation: number };
+  const list = (): Promise<{ items: NodeRow[] }> =>
+    fetch(`${apiUrl}/v1/workers`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ items: NodeRow[] }>);
+  const incarnationOf = async (nodeId: string): Promise<number> => (await list()).items.find((n) => n.node_id === nodeId)?.incarnation ?? 0;
   const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -366,6 +368,7 @@ async function measureRecovery(env: Record<string, string>): Promise<number[]> {
         return current.latest_assignment?.state === 'RUNNING' ? current : undefined;
       });
       const { node_id: victim, attempt } = running.latest_assignment as NonNullable<Job['latest_assignment']>;
+      const killedIncarnation = await incarnationOf(victim);
       const pid = Number(script('scripts/stack.sh', ['pid', `node-${victim}`], stackEnv));
       process.kill(pid, 'SIGKILL');
       const killedAt = Date.now();
@@ -379,7 +382,11 @@ async function measureRecovery(env: Record<string, string>): Promise<number[]> {
       recoveries.push(Date.parse(moved.started_at as string) - killedAt);
       console.log(`kill ${kill + 1}/${KILLS}: ${victim} → ${moved.node_id} RUNNING after ${recoveries[recoveries.length - 1]} ms`);
       script('scripts/stack.sh', ['start-node', victim], stackEnv);
-      await until(`${victim} ACTIVE again`, async () => ((await list()).items.find((n) => n.node_id === victim)?.status === 'ACTIVE' ? true : undefined));
+      // As a new incarnation: the killed one's row may still read ACTIVE until it is declared dead.
+      await until(`${victim} ACTIVE again`, async () => {
+        const node = (await list()).items.find((n) => n.node_id === victim);
+        return node?.status === 'ACTIVE' && node.incarnation > killedIncarnation ? true : undefined;
+      });
     }
     if (job) await call('POST', `/v1/jobs/${job.id}/cancel`);
     return recoveries;
