@@ -16,9 +16,10 @@ function strategyOptions(verifier: TokenVerifier, kind: TokenKind): StrategyOpti
   const { algorithms, issuer, audience, clockTolerance } = verifier.verifyOptions(kind);
   return {
     jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+    // A KeyObject, which jsonwebtoken takes as it is; passport-jwt's types only name strings and buffers.
     secretOrKeyProvider: (_req: Request, rawJwt: string, done: (err: unknown, key?: string) => void) => {
       verifier.keyFor(rawJwt, kind).then(
-        (key) => done(null, key),
+        (key) => done(null, key as unknown as string),
         (error: unknown) => done(error),
       );
     },
