@@ -9,8 +9,8 @@ import type {
   LiveAssignment,
   NewArtifact,
 } from '@mlis/db';
+import type { Db } from './fakes';
 
-type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 
 /** A placed assignment as the fake ledger knows it. */
 export interface FakeAssignment extends LiveAssignment {

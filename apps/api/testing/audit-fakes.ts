@@ -12,8 +12,8 @@ import {
   type TokenTake,
 } from '@mlis/db';
 import type { GroupLimits } from '@mlis/scheduling';
+import type { Db } from './fakes';
 
-type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 
 export class FakeAuditRepository implements Db<AuditRepository> {
   readonly events: AuditEventRecord[] = [];

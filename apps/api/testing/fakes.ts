@@ -31,7 +31,8 @@ import {
   type WorkerGroupSummary,
 } from '@mlis/db';
 
-type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
+/** A repository's methods: what a fake of it implements. */
+export type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
 
 function exactTime(date: Date): string {
   return date.toISOString().replace('Z', '000Z');
