@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), project-local Postgres (fsync on),`,
     `Node ${process.version} with \`${process.execArgv.join(' ') || 'no flags'}\` (the flags scripts/stack.sh gives api and control).`,
     `${NODE_COUNT} nodes (${GPU_NODES} with 8 GPUs), ${SLOTS} slots each, every slot busy; ${TENANTS.length} tenants at two priorities, one job in five wants 1-4 GPUs.`,
-    `Each row is ${CYCLES} scheduling cycles (\`LedgerRepository.runCycle\`: advisory lock, read the nodes changed since the last cycle, the tenants,`,
+    `Each row is ${CYCLES} scheduling cycles (\`SchedulingStore.runCycle\`: advisory lock, read the nodes changed since the last cycle, the tenants,`,
     `and the first ${CYCLE.laneWindow} jobs of each (tenant, priority) lane; decide; write placements, wait reasons and queue positions) after`,
     'some attempts ended; as many jobs are submitted after each cycle as it placed, so the queue keeps its length. A decision is one cycle:',
     'with one attempt ended it places the job that takes the freed slot. Timing starts once the new queue has settled (a cycle placed',
