@@ -221,6 +221,14 @@ start_control() {
   launch "$(replica_name control "$1")" "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$(control_metrics_port "$1")" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
 }
 
+# Whether node NAME's current process has registered (its log says so under its pid): right after a restart the
+# previous process's row still reads live for a few seconds, so /health/ready/full alone can pass too early.
+node_registered() {
+  local pid
+  pid="$(cat "$(pid_file "node-$1")" 2>/dev/null)" || return 1
+  grep -q "\"pid\":$pid,.*\"msg\":\"registered as incarnation" "$(log_file "node-$1")"
+}
+
 case "${1:-}" in
   start)
     [[ -f "$ROOT/dist/apps/api/main.js" ]] || { log "dist/ missing: run npm run build first"; exit 1; }
@@ -231,6 +239,7 @@ case "${1:-}" in
     for n in $(seq 1 "$API_REPLICAS"); do api_ready "$n"; done
     ensure_model
     for spec in $NODES; do start_node "${spec%%:*}"; done
+    for spec in $NODES; do wait_until 90 "node ${spec%%:*} to register (logs in $STATE_DIR)" node_registered "${spec%%:*}"; done
     wait_until 90 "every worker group (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready/full"
     log "ready: $API_URL"
     ;;
