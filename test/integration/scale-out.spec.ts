@@ -17,9 +17,9 @@ function call(base: string, method: string, path: string, body?: unknown): Promi
   return api(method, path, body, auth, { baseUrl: base });
 }
 
-/** Activities the control process has run, from its Temporal worker metrics. */
+/** Ledger calls (local activities, ADR 0018) the control process has run, from its Temporal worker metrics. */
 async function controlActivities(name: string): Promise<number> {
-  return valueOf(parseSamples(await scrape(metricsUrl(name))), 'temporal_activity_schedule_to_start_latency_seconds_count') ?? 0;
+  return valueOf(parseSamples(await scrape(metricsUrl(name))), 'temporal_local_activity_execution_latency_seconds_count') ?? 0;
 }
 
 /** True once the process polls the control queue for activities (the SDK's default identity is pid@host). */
@@ -80,7 +80,7 @@ describe('two api and two control processes on one Postgres and one Temporal', (
       }),
     );
     expect(finals.map((job) => job.state)).toEqual(submitted.map(() => 'SUCCEEDED'));
-    // Both control processes poll the control queue: the second one ran ledger activities too.
+    // Both control processes poll the control queue: the second one ran job workflows, and their ledger calls, too.
     expect(await controlActivities('control-2')).toBeGreaterThan(before);
     expect(await controlActivities('control')).toBeGreaterThan(0);
 
