@@ -1,10 +1,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleOption } from '@temporalio/worker';
-import { TRACING_WORKFLOW_MODULE } from '@mlis/tracing';
 
-/** Workflow interceptors are part of the bundle: a Worker given a bundle ignores its own `workflowModules`. */
-const WORKFLOW_INTERCEPTOR_MODULES = [TRACING_WORKFLOW_MODULE, require.resolve('../../workflows/log-context.interceptors')];
+/**
+ * Workflow interceptors are part of the bundle: a Worker given a bundle ignores its own `workflowModules`. The workflow
+ * tests bundle the same list.
+ */
+export const JOB_WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../../workflows/interceptors')];
 const BUNDLE_PATH = resolve(__dirname, 'job-workflows.bundle.js');
 
 /**
@@ -14,7 +16,7 @@ const BUNDLE_PATH = resolve(__dirname, 'job-workflows.bundle.js');
 async function writeWorkflowBundle(): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    workflowInterceptorModules: JOB_WORKFLOW_INTERCEPTOR_MODULES,
     logger: new DefaultLogger('WARN'),
   });
   writeFileSync(BUNDLE_PATH, code);

@@ -8,3 +8,12 @@ export interface LogContext {
 }
 
 export const LOG_CONTEXT_HEADER = 'mlis-log-context';
+
+/** The job workflow's memo, written by the API when it starts the workflow and fixed for the workflow's life. */
+export interface JobWorkflowMemo extends LogContext {
+  /**
+   * The API traced the submission: the workflow runs the OpenTelemetry interceptors. Read from the start event, so
+   * every replay of the workflow, on any control process, runs the interceptors its first run did (ADR 0019).
+   */
+  traced?: boolean;
+}

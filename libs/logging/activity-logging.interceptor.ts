@@ -7,7 +7,7 @@ import { errorFields, type Logger } from './logger';
 
 const current = new AsyncLocalStorage<Logger>();
 
-/** request_id and tenant from the header the job workflow sets (workflows/log-context.interceptors.ts). */
+/** request_id and tenant from the header the job workflow sets (workflows/interceptors.ts). */
 function logContextOf(input: ActivityExecuteInput): LogContext {
   const header = input.headers[LOG_CONTEXT_HEADER];
   if (!header) return {};

@@ -7,8 +7,9 @@ import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 
 /**
- * The Temporal SDK's OpenTelemetry interceptors, installed whether tracing is on or off: off, the global tracer
- * is a no-op and no propagator injects anything; the workflow bundle is then the same in every configuration.
+ * The Temporal SDK's OpenTelemetry client and activity interceptors, installed whether tracing is on or off: off, the
+ * global tracer is a no-op and no propagator injects anything. The workflow interceptors run only in a workflow whose
+ * submission was traced (workflows/interceptors.ts, ADR 0019).
  */
 
 /** Starting and signalling a workflow opens a span and hands its context to the workflow in a header. */
@@ -21,6 +22,3 @@ export const tracingActivityInterceptors: ActivityInterceptorsFactory = (context
   inbound: new OpenTelemetryActivityInboundInterceptor(context),
   outbound: new OpenTelemetryActivityOutboundInterceptor(context),
 });
-
-/** For `interceptors.workflowModules`: spans for the workflow run, its signals and the activities it schedules. */
-export const TRACING_WORKFLOW_MODULE = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');

@@ -26,7 +26,8 @@ import { jsonClient } from './support/json-client';
 //      node's supervisor (stop-node), so the restart is its own and not a backoff that doubles with every kill, then
 //      starts the node again and waits until it is ACTIVE before the next kill.
 // CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants) around each load.
-// Writes its section into docs/benchmarks.md. Ports: TEMPORAL_PORT, TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT,
+// Writes its section into docs/benchmarks.md. MLIS_BENCH_E2E_QUICK=C runs only (b) at C clients (300 jobs) and prints
+// one summary without touching the docs: an A/B of a change in about two minutes. Ports: TEMPORAL_PORT, TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT,
 // MLIS_STACK_METRICS_PORT as for `npm run up`.
 const ROOT = resolve(__dirname, '../../..');
 const STATE_DIR = join(ROOT, '.mlis/bench-e2e');
@@ -472,7 +473,20 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
   ].join('\n');
 }
 
+/** One line per figure of a quick run (MLIS_BENCH_E2E_QUICK). */
+function quickSummary(mlis: Measured): string {
+  const run = mlis.runs[0];
+  const cpu = Object.entries(run.cpuPerJob);
+  return [
+    `${run.clients} clients, ${run.jobs} jobs: ${run.jobsPerSecond.toFixed(1)} jobs/s, submit p50 / p99 ${ms(run.submitP50)} / ${ms(run.submitP99)} ms,`,
+    `end-to-end p50 / p99 ${ms(run.e2eP50)} / ${ms(run.e2eP99)} ms, not SUCCEEDED ${run.failed}, history events ${mlis.history.mean.toFixed(1)}`,
+    `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
+    `CPU ms per job: ${cpu.map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`).join(', ')}; total ${(cpu.reduce((sum, [, value]) => sum + value, 0) * 1000).toFixed(1)}`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
+  const quickClients = Number(process.env.MLIS_BENCH_E2E_QUICK ?? 0);
   const loadBefore = loadavg();
   const began = Date.now();
   script('scripts/postgres.sh', ['start']);
@@ -502,6 +516,11 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
     const client = new Client({ connection });
     try {
+      if (quickClients > 0) {
+        const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, [{ clients: quickClients, jobs: 300 }]);
+        console.log(quickSummary(mlis));
+        return;
+      }
       console.log('(a) raw Temporal baseline');
       const raw = await measureRaw(env, client, temporalPid);
       console.log('(b) MLIS over HTTP');

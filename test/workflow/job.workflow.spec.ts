@@ -18,6 +18,7 @@ import {
   preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
   type JobWorkflowInput,
+  type JobWorkflowMemo,
 } from '@mlis/contracts';
 import { createTimeSkippingEnv } from '../support/time-skipping';
 import { waitFor } from '../support/wait-for';
@@ -35,6 +36,7 @@ import {
   bundleJobWorkflows,
   createControlWorker,
   createNodeWorker,
+  ExportedSpans,
   installQuietRuntime,
   runWithWorkers,
 } from './support/workers';
@@ -115,12 +117,13 @@ describe('jobWorkflow', () => {
     await env?.teardown();
   });
 
-  // Started the way the API starts it: workflow id job-<id>, tenant/task type/state attributes.
-  async function startJob(input: JobWorkflowInput) {
+  // Started the way the API starts it: workflow id job-<id>, tenant/task type/state attributes, the memo.
+  async function startJob(input: JobWorkflowInput, memo: JobWorkflowMemo = { request_id: `request-${input.jobId}`, tenant: input.tenantId }) {
     const handle = await env.client.workflow.start(jobWorkflow, {
       taskQueue: CONTROL_TASK_QUEUE,
       workflowId: jobWorkflowId(input.jobId),
       args: [input],
+      memo: { ...memo },
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.tenant, value: input.tenantId },
         { key: SEARCH_ATTRIBUTES.taskType, value: input.taskType },
@@ -137,9 +140,10 @@ describe('jobWorkflow', () => {
     runs: RunnerLog,
     nodes: [FakeNode, FakeRunner][],
     body: () => Promise<T>,
+    spans?: ExportedSpans,
   ): Promise<T> {
     const workers = await Promise.all([
-      createControlWorker(env, workflowBundle, ledger),
+      createControlWorker(env, workflowBundle, ledger, spans),
       ...nodes.map(([node, runner]) => createNodeWorker(env, node, runner, runs)),
     ]);
     return runWithWorkers(workers, BODY_DEADLINE_MS, body);
@@ -582,5 +586,30 @@ describe('jobWorkflow', () => {
     // The patch marker and one marker per ledger call.
     expect(events.filter((event) => event.markerRecordedEventAttributes)).toHaveLength(3);
     expect(events.length).toBeLessThanOrEqual(20);
+  }, TEST_TIMEOUT_MS);
+
+  it('runs the tracing interceptors only in a workflow whose submission was traced (its memo says so)', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const spans = new ExportedSpans();
+    const untraced = jobInput();
+    const traced = jobInput();
+
+    await withWorkers(
+      ledger,
+      runs,
+      [[NODE_A, succeeds]],
+      async () => {
+        await (await startJob(untraced)).result();
+        expect(spans.names).toEqual([]);
+        await (await startJob(traced, { tenant: traced.tenantId, traced: true })).result();
+      },
+      spans,
+    );
+
+    expect(runs.started.map((run) => run.jobId)).toEqual([untraced.jobId, traced.jobId]);
+    expect(spans.names).toEqual(
+      expect.arrayContaining(['RunWorkflow:jobWorkflow', 'StartActivity:awaitPlacement', 'StartActivity:runAssignment', 'StartActivity:endAssignment']),
+    );
   }, TEST_TIMEOUT_MS);
 });

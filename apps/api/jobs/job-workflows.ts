@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { AppConfig } from '@mlis/config';
-import { ApiErrorCode, CONTROL_TASK_QUEUE, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput, type LogContext } from '@mlis/contracts';
+import { ApiErrorCode, CONTROL_TASK_QUEUE, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput, type JobWorkflowMemo } from '@mlis/contracts';
 import type { NewJob } from '@mlis/db';
 import { setSpanAttributes } from '@mlis/tracing';
 import { DomainError } from '../common/domain-error';
@@ -18,11 +18,15 @@ const TEMPORAL_CALL_DEADLINE_MS = 5_000;
 @Injectable()
 export class JobWorkflows {
   private readonly logger = new Logger(JobWorkflows.name);
+  /** Spans leave this process: the workflows it starts join the submission's trace. */
+  private readonly traced: boolean;
 
   constructor(
     @Inject(Client) private readonly client: Client,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.traced = config.tracing.otlpEndpoint !== null;
+  }
 
   /** Starts the job's workflow; 503 when Temporal cannot be reached (inside the insert transaction, the job row rolls back with it). */
   async start(job: NewJob): Promise<void> {
@@ -46,8 +50,9 @@ export class JobWorkflows {
           taskQueue: CONTROL_TASK_QUEUE,
           workflowId: jobWorkflowId(job.id),
           args: [input],
-          // Read by the workflow's interceptor, which hands it to every activity's log lines.
-          memo: { request_id: job.requestId ?? undefined, tenant: job.tenantId } satisfies LogContext,
+          // Read by the workflow's interceptors: the log context goes to every activity's log lines; a traced
+          // submission's workflow runs the tracing interceptors (ADR 0019).
+          memo: { request_id: job.requestId ?? undefined, tenant: job.tenantId, ...(this.traced ? { traced: true } : {}) } satisfies JobWorkflowMemo,
           typedSearchAttributes: [
             { key: SEARCH_ATTRIBUTES.tenant, value: job.tenantId },
             { key: SEARCH_ATTRIBUTES.taskType, value: job.taskType },

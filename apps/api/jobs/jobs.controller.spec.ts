@@ -102,7 +102,7 @@ describe(JobsController.name, () => {
         ['MlisTaskType', 'sleep'],
         ['MlisState', 'QUEUED'],
       ]);
-      // The log context every activity of the job logs with.
+      // The log context every activity of the job logs with; no `traced`: this API exports no spans (ADR 0019).
       expect(started.options.memo).toEqual({ request_id: response.headers['x-request-id'], tenant: 'default' });
     });
 

@@ -1,6 +1,8 @@
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CONTROL_TASK_QUEUE, nodeTaskQueue } from '@mlis/contracts';
+import { JOB_WORKFLOW_INTERCEPTOR_MODULES } from '../../../apps/control/workflow-bundle';
 import { resolveLibAliases } from '../../support/workflow-bundle';
 import type { FakeLedger, FakeNode } from './fake-ledger';
 import type { FakeRunner, RunnerLog } from './fake-runners';
@@ -16,13 +18,28 @@ export function installQuietRuntime(): void {
   });
 }
 
-/** The real workflows folder, bundled once per spec file rather than once per Worker. */
+/** The real workflows folder with control's interceptors, bundled once per spec file rather than once per Worker. */
 export function bundleJobWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../../../workflows'),
+    workflowInterceptorModules: JOB_WORKFLOW_INTERCEPTOR_MODULES,
     logger: new DefaultLogger('WARN'),
     webpackConfigHook: resolveLibAliases,
   });
+}
+
+/** The names of the spans a control Worker's workflows handed to the tracing sink, as control's sink would export them. */
+export class ExportedSpans {
+  readonly names: string[] = [];
+  readonly sinks: InjectedSinks<OpenTelemetrySinks> = {
+    exporter: {
+      export: {
+        fn: (_info, spans) => {
+          this.names.push(...spans.map((span) => span.name));
+        },
+      },
+    },
+  };
 }
 
 /** The control Worker: the real job workflow with the fake ledger's activities. */
@@ -30,6 +47,7 @@ export function createControlWorker(
   env: TestWorkflowEnvironment,
   workflowBundle: WorkflowBundle,
   ledger: FakeLedger,
+  spans: ExportedSpans = new ExportedSpans(),
 ): Promise<Worker> {
   return Worker.create({
     connection: env.nativeConnection,
@@ -37,6 +55,7 @@ export function createControlWorker(
     taskQueue: CONTROL_TASK_QUEUE,
     workflowBundle,
     activities: ledger.activities,
+    sinks: spans.sinks,
   });
 }
 
