@@ -170,7 +170,8 @@ export class JobsRepository {
             job.paramsArtifactId,
           ],
         );
-        const record = await this.findById(job.tenantId, job.id, m);
+        // A job this transaction has just inserted has no attempts to read.
+        const [record] = await this.load(this.jobs(m).where('job.id = :id', { id: job.id }), m, false);
         if (!record) throw new Error(`job ${job.id} vanished inside its own insert transaction`);
         await afterInsert(record, m);
         return record;
@@ -347,14 +348,11 @@ export class JobsRepository {
       .addSelect(EXACT_CREATED_AT, 'cursor_created_at');
   }
 
-  private async load(query: SelectQueryBuilder<JobEntity>, manager?: EntityManager): Promise<JobRecord[]> {
+  private async load(query: SelectQueryBuilder<JobEntity>, manager?: EntityManager, withAssignments = true): Promise<JobRecord[]> {
     const { entities, raw } = await query.getRawAndEntities<{ job_id: string; cursor_created_at: string }>();
     if (entities.length === 0) return [];
     const exactCreatedAt = new Map(raw.map((row) => [row.job_id, row.cursor_created_at]));
-    const assignments = await this.assignmentsOf(
-      entities.map((job) => job.id),
-      manager,
-    );
+    const assignments = withAssignments ? await this.assignmentsOf(entities.map((job) => job.id), manager) : new Map<string, AssignmentRecord[]>();
     return entities.map((job) => ({
       job,
       assignments: assignments.get(job.id) ?? [],

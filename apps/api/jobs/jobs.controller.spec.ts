@@ -197,6 +197,18 @@ describe(JobsController.name, () => {
       await http().post('/v1/jobs').send({ ...valid, gpu: 64 }).expect(202);
     });
 
+    it('admits on a recent read of the nodes and reads them again before refusing', async () => {
+      await http().post('/v1/jobs').send(valid).expect(202);
+      await http().post('/v1/jobs').send(valid).expect(202);
+      expect(t.nodes.listed).toBe(1);
+      // Registered after that read: the cached shape refuses 8 GPUs, the fresh read admits.
+      t.nodes.nodes.push(fakeNode({ id: 'gpu-8', groupName: 'gpu', gpuCount: 8, gpus: [...Array(8).keys()].map((index) => ({ index, model: 'simulated', memory_mb: 16384 })) }));
+      await http().post('/v1/jobs').send({ ...valid, gpu: 8 }).expect(202);
+      expect(t.nodes.listed).toBe(2);
+      await http().post('/v1/jobs').send({ ...valid, gpu: 64 }).expect(422);
+      expect(t.nodes.listed).toBe(3);
+    });
+
     describe('placement requests', () => {
       it('stores selectors and a priority class (its priority, its preemption right) and returns them', async () => {
         t.nodes.nodes[1].labels = { zone: 'eu-1' };

@@ -8,11 +8,10 @@ import {
   JobFinishedFeed,
   JobsRepository,
   NodesRepository,
-  TenantsRepository,
   type JobRecord,
   type NewJob,
 } from '@mlis/db';
-import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type JobSpec } from '@mlis/scheduling';
+import { admit, AdmissionRefused, specOf, whyUnschedulable, type AdmissionPolicy, type ClusterShape, type JobSpec } from '@mlis/scheduling';
 import { getTaskSpec } from '@mlis/runners';
 import type { Scope } from '@mlis/auth';
 import { inSpan } from '@mlis/tracing';
@@ -41,6 +40,10 @@ import { SubmissionLimitsService } from './submission-limits.service';
 
 // A long-poll re-reads its job this often even without a notification: a safety net, not the way it normally wakes.
 export const JOB_WAIT_REREAD_MS = 5_000;
+// How long a read of the registered nodes and worker groups may admit submissions. Nodes and groups are never removed:
+// a stale read misses what registered since, so a refusal always reads again; it wrongly admits only a job that fits
+// no node but one that re-registered smaller meanwhile, and that job waits, as for any node that went away.
+export const CLUSTER_SHAPE_REUSE_MS = 5_000;
 
 export interface SubmitResult {
   job: JobResponseDto;
@@ -62,6 +65,8 @@ interface FoundJob {
 export class JobsService {
   private readonly access: Access;
   private readonly policy: AdmissionPolicy;
+  /** The last read of the registered nodes and worker groups, for CLUSTER_SHAPE_REUSE_MS. */
+  private clusterShape: { readAt: number; shape: Promise<Omit<ClusterShape, 'tenantMaxGpus'>> } | null = null;
 
   constructor(
     @Inject(JobsRepository) private readonly jobs: JobsRepository,
@@ -69,7 +74,6 @@ export class JobsService {
     @Inject(JobWorkflows) private readonly workflows: JobWorkflows,
     @Inject(SubmissionLimitsService) private readonly limits: SubmissionLimitsService,
     @Inject(AuditRepository) audit: AuditRepository,
-    @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @Inject(JobArtifactsService) private readonly jobArtifacts: JobArtifactsService,
     @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
     @InjectAppConfig() config: AppConfig,
@@ -103,7 +107,7 @@ export class JobsService {
   }
 
   private async accept(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
-    const queueLimit = await this.limits.admit(actor, dto.params, requestId);
+    const { tenant, queueLimit } = await this.limits.admit(actor, dto.params, requestId);
     const spec = this.admit(dto);
     const paramsJson = canonicalJson(spec.params);
     if (idempotencyKey !== undefined) {
@@ -111,7 +115,7 @@ export class JobsService {
       if (earlier) return this.replay(earlier, spec, paramsJson);
     }
     const inputs = await this.jobArtifacts.inputs(actor, requestId, spec.params);
-    await this.checkSchedulable(spec, actor.tenantId);
+    await this.checkSchedulable(spec, tenant.maxGpus);
 
     const params: StagedParams | null = this.jobArtifacts.offloads(paramsJson) ? await this.jobArtifacts.stageParams(paramsJson) : null;
     const job: NewJob = {
@@ -165,11 +169,10 @@ export class JobsService {
 
   /**
    * The job once it is final, or as it is when `waitSeconds` run out or `abort` fires (the client went away).
-   * Access is checked once, first (another tenant's job is a 404 at once); the waiter then sleeps on the
-   * process's one LISTEN connection (JobFinishedFeed) and re-reads only when woken or every JOB_WAIT_REREAD_MS.
+   * Access is checked once, with the first read (another tenant's job is a 404 at once); the waiter then sleeps on
+   * the process's one LISTEN connection (JobFinishedFeed) and re-reads only when woken or every JOB_WAIT_REREAD_MS.
    */
   async waitForFinal(actor: RequestActor, id: string, waitSeconds: number, abort: AbortSignal): Promise<JobResponseDto> {
-    let { record } = await this.find(actor, id, 'jobs:read', 'job.read');
     const deadline = Date.now() + waitSeconds * 1000;
     let woken = false;
     let wake: () => void = () => undefined;
@@ -177,11 +180,11 @@ export class JobsService {
       woken = true;
       wake();
     };
-    // Subscribed before the re-read below, so a job finishing in between still wakes this waiter.
+    // Subscribed before the first read, so a job finishing after it still wakes this waiter.
     const unsubscribe = this.finished.subscribe(id, onWake);
     abort.addEventListener('abort', onWake);
     try {
-      record = (await this.jobs.findById(null, id)) ?? record;
+      let { record } = await this.find(actor, id, 'jobs:read', 'job.read');
       while (!TERMINAL_JOB_STATES.includes(record.job.state) && !abort.aborted && Date.now() < deadline) {
         if (!woken) {
           await new Promise<void>((resolve) => {
@@ -196,11 +199,11 @@ export class JobsService {
         if (abort.aborted) break;
         record = (await this.jobs.findById(null, id)) ?? record;
       }
+      return toJobResponse(record);
     } finally {
       unsubscribe();
       abort.removeEventListener('abort', onWake);
     }
-    return toJobResponse(record);
   }
 
   /** The actor's tenant's jobs; with the cross-tenant capability every tenant's, or `query.tenant`'s. */
@@ -302,11 +305,18 @@ export class JobsService {
   /**
    * Refuses a request that no registered node could run even when empty (its selectors included), or that
    * the tenant's max_gpus could never allow. With no node registered yet (in its group) the job is accepted
-   * and waits, since the cluster's shape is unknown.
+   * and waits, since the cluster's shape is unknown. A recent read of the nodes may accept; only a fresh one refuses.
    */
-  private async checkSchedulable(spec: JobSpec, tenantId: string): Promise<void> {
-    const [nodes, workerGroups, tenant] = await Promise.all([this.nodes.list(), this.nodes.workerGroupNames(), this.tenants.findById(tenantId)]);
-    const problem = whyUnschedulable(spec, {
+  private async checkSchedulable(spec: JobSpec, tenantMaxGpus: number | null): Promise<void> {
+    const reused = this.clusterShape !== null && Date.now() - this.clusterShape.readAt < CLUSTER_SHAPE_REUSE_MS;
+    let problem = whyUnschedulable(spec, { ...(await this.readClusterShape(!reused)), tenantMaxGpus });
+    if (problem && reused) problem = whyUnschedulable(spec, { ...(await this.readClusterShape(true)), tenantMaxGpus });
+    if (problem) throw new DomainError(ApiErrorCode.Unschedulable, problem.message, problem.details);
+  }
+
+  private readClusterShape(fresh: boolean): Promise<Omit<ClusterShape, 'tenantMaxGpus'>> {
+    if (!fresh && this.clusterShape) return this.clusterShape.shape;
+    const shape = Promise.all([this.nodes.list(), this.nodes.workerGroupNames()]).then(([nodes, workerGroups]) => ({
       nodes: nodes.map((node) => ({
         group: node.groupName,
         labels: node.labels,
@@ -315,8 +325,13 @@ export class JobsService {
         gpus: node.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memoryMb: gpu.memory_mb })),
       })),
       workerGroups,
-      tenantMaxGpus: tenant?.maxGpus ?? null,
+    }));
+    const read = { readAt: Date.now(), shape };
+    this.clusterShape = read;
+    // A failed read is not kept: the next submission reads again.
+    shape.catch(() => {
+      if (this.clusterShape === read) this.clusterShape = null;
     });
-    if (problem) throw new DomainError(ApiErrorCode.Unschedulable, problem.message, problem.details);
+    return shape;
   }
 }

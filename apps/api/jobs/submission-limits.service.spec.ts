@@ -50,7 +50,7 @@ describe(SubmissionLimitsService.name, () => {
   });
 
   it('accepts params at the depth limit and refuses one level more with validation_failed', async () => {
-    await expect(limits.admit(actor, nested(MAX_PARAMS_DEPTH), 'r1')).resolves.toBeNull();
+    await expect(limits.admit(actor, nested(MAX_PARAMS_DEPTH), 'r1')).resolves.toMatchObject({ queueLimit: null });
     const error = await refusal(limits.admit(actor, nested(MAX_PARAMS_DEPTH + 1), 'r2'));
     expect(error.code).toBe(ApiErrorCode.ValidationFailed);
     expect(error.details?.[0].field).toBe('params');
@@ -78,7 +78,8 @@ describe(SubmissionLimitsService.name, () => {
 
   it('hands the queue limit to the insert transaction, which refuses the job past max_queued_jobs', async () => {
     tenants.put({ id: 'team-a', name: 'A', maxQueuedJobs: 2 });
-    const limit = await limits.admit(actor, {}, 'r1');
+    const { tenant, queueLimit: limit } = await limits.admit(actor, {}, 'r1');
+    expect(tenant).toMatchObject({ id: 'team-a', maxQueuedJobs: 2 });
     expect(limit).toEqual({ tenantId: 'team-a', maxQueuedJobs: 2 });
     const manager = {} as EntityManager;
     tenants.queued = 1;
@@ -107,7 +108,7 @@ describe(SubmissionLimitsService.name, () => {
 
   it('has no limits for a tenant without any', async () => {
     tenants.queued = 1_000;
-    for (let i = 0; i < 100; i += 1) expect(await limits.admit(actor, {}, `r${i}`)).toBeNull();
+    for (let i = 0; i < 100; i += 1) expect((await limits.admit(actor, {}, `r${i}`)).queueLimit).toBeNull();
     expect(audit.events).toEqual([]);
   });
 });

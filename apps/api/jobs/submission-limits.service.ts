@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ApiErrorCode } from '@mlis/contracts';
-import { AuditRepository, TenantsRepository } from '@mlis/db';
+import { AuditRepository, TenantsRepository, type TenantRecord } from '@mlis/db';
 import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
@@ -40,6 +40,12 @@ export interface QueueLimit {
   maxQueuedJobs: number;
 }
 
+/** A submission past the limits checked before any work: its tenant's row, and what the insert must enforce. */
+export interface AdmittedSubmission {
+  tenant: TenantRecord;
+  queueLimit: QueueLimit | null;
+}
+
 /**
  * Abuse limits: bounded params and the tenant's submission rate (a token bucket row in Postgres, shared
  * by every API replica) before a submission does any work; its max queued jobs inside the insert transaction.
@@ -57,9 +63,9 @@ export class SubmissionLimitsService {
 
   /**
    * Throws 400 for oversized params, 429 (with Retry-After, audited) when the rate is used up. Returns the
-   * queue limit that `holdQueuePlace` enforces inside the insert transaction.
+   * tenant and the queue limit that `holdQueuePlace` enforces inside the insert transaction.
    */
-  async admit(actor: Actor, params: unknown, requestId: string): Promise<QueueLimit | null> {
+  async admit(actor: Actor, params: unknown, requestId: string): Promise<AdmittedSubmission> {
     this.checkParams(params);
     const tenant = await this.tenants.findById(actor.tenantId);
     // A verified token can still name a tenant nobody created: refuse it before it reaches the foreign key.
@@ -81,7 +87,7 @@ export class SubmissionLimitsService {
         );
       }
     }
-    return tenant.maxQueuedJobs === null ? null : { tenantId: tenant.id, maxQueuedJobs: tenant.maxQueuedJobs };
+    return { tenant, queueLimit: tenant.maxQueuedJobs === null ? null : { tenantId: tenant.id, maxQueuedJobs: tenant.maxQueuedJobs } };
   }
 
   /**

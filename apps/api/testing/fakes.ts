@@ -272,7 +272,11 @@ export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilen
   /** What liveCountsByGroup answers; a function so a spec can make it fail. */
   liveCounts: () => Promise<Map<string, number>> = async () => new Map();
 
+  /** How many times the node list was read. */
+  listed = 0;
+
   async list(): Promise<NodeEntity[]> {
+    this.listed += 1;
     return this.nodes;
   }
 
