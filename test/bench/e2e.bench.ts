@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -507,6 +507,10 @@ async function main(): Promise<void> {
     MLIS_AUTH_DEV_SECRET_FILE: join(STATE_DIR, 'secrets', 'dev-signing-key'),
     MLIS_WORKER_BOOTSTRAP_SECRET_FILE: join(STATE_DIR, 'secrets', 'worker-bootstrap-secret'),
   };
+  // Every run starts on an empty Temporal database: the dev server's SQLite file keeps every workflow of every earlier
+  // run (420 MB after a day of runs) and the server slows as it grows, so runs would not compare.
+  script('temporal/dev-server.sh', ['stop'], env);
+  rmSync(temporalDir, { recursive: true, force: true });
   script('temporal/dev-server.sh', ['start'], env);
   let section: string;
   try {
