@@ -34,10 +34,12 @@ describe('artifacts API on the s3 backend', () => {
     process.env.AWS_SECRET_ACCESS_KEY = 'test';
     t = await createTestApp({ MLIS_ARTIFACTS_BACKEND: 's3', MLIS_S3_ENDPOINT: endpoint(), MLIS_S3_BUCKET: bucket }, { auth: 'real' });
     token = t.userToken();
-  });
+    // The app creates its bucket at start: the first request to a fresh moto loads its S3 backend, which takes
+    // seconds on a busy machine (the default 5 s hook timeout failed a clean-clone CI run).
+  }, 120_000);
 
   afterAll(async () => {
-    await t.app.close();
+    await t?.app.close();
     for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
