@@ -18,15 +18,11 @@ const TEMPORAL_CALL_DEADLINE_MS = 5_000;
 @Injectable()
 export class JobWorkflows {
   private readonly logger = new Logger(JobWorkflows.name);
-  /** Spans leave this process: the workflows it starts join the submission's trace. */
-  private readonly traced: boolean;
 
   constructor(
     @Inject(Client) private readonly client: Client,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {
-    this.traced = config.tracing.otlpEndpoint !== null;
-  }
+  ) {}
 
   /** Starts the job's workflow; 503 when Temporal cannot be reached (inside the insert transaction, the job row rolls back with it). */
   async start(job: NewJob): Promise<void> {
@@ -51,8 +47,12 @@ export class JobWorkflows {
           workflowId: jobWorkflowId(job.id),
           args: [input],
           // Read by the workflow's interceptors: the log context goes to every activity's log lines; a traced
-          // submission's workflow runs the tracing interceptors (ADR 0019).
-          memo: { request_id: job.requestId ?? undefined, tenant: job.tenantId, ...(this.traced ? { traced: true } : {}) } satisfies JobWorkflowMemo,
+          // submission's workflow (this process exports spans) runs the tracing interceptors (ADR 0019).
+          memo: {
+            request_id: job.requestId ?? undefined,
+            tenant: job.tenantId,
+            ...(this.config.tracing.otlpEndpoint !== null ? { traced: true } : {}),
+          } satisfies JobWorkflowMemo,
           typedSearchAttributes: [
             { key: SEARCH_ATTRIBUTES.tenant, value: job.tenantId },
             { key: SEARCH_ATTRIBUTES.taskType, value: job.taskType },
