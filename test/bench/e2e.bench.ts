@@ -128,6 +128,8 @@ interface Run {
   stageP50: Partial<Record<Stage, number>>;
   /** CPU seconds per job, per process group. */
   cpuPerJob: Record<string, number>;
+  /** MLIS: scheduling cycles run per job, by every control process. */
+  cyclesPerJob?: number;
   ids: string[];
 }
 
@@ -137,6 +139,7 @@ async function drive(
   jobs: number,
   groups: () => Record<string, number[]>,
   one: () => Promise<{ id: string; submitMs: number; e2eMs: number; ok: boolean; wakeMs?: number; stages?: Record<Stage, number> }>,
+  cycles?: () => Promise<number>,
 ): Promise<Run> {
   let next = 0;
   const wake: number[] = [];
@@ -145,6 +148,7 @@ async function drive(
   const e2e: number[] = [];
   const ids: string[] = [];
   let failed = 0;
+  const cyclesBefore = await cycles?.();
   const before = cpuSeconds(groups());
   const benchBefore = process.cpuUsage();
   const started = Date.now();
@@ -166,6 +170,7 @@ async function drive(
   const used = diff(cpuSeconds(groups()), before);
   const bench = process.cpuUsage(benchBefore);
   used['bench client'] = (bench.user + bench.system) / 1e6;
+  const cyclesAfter = await cycles?.();
   return {
     clients,
     jobs,
@@ -179,6 +184,7 @@ async function drive(
     wakeP99: wake.length > 0 ? percentile(wake, 99) : Number.NaN,
     stageP50: Object.fromEntries([...stages].filter(([, values]) => values.length > 0).map(([stage, values]) => [stage, percentile(values, 50)])),
     cpuPerJob: Object.fromEntries(Object.entries(used).map(([name, value]) => [name, value / jobs])),
+    cyclesPerJob: cyclesBefore === undefined || cyclesAfter === undefined ? undefined : (cyclesAfter - cyclesBefore) / jobs,
     ids,
   };
 }
@@ -327,8 +333,18 @@ async function measureMlis(
       nodes: THROUGHPUT_NODES.split(' ').map((spec) => pid(`node-${spec.split(':')[0]}`)),
       ...processes,
     });
+    // Scheduling cycles, summed over every control process's /metrics.
+    const metricsPorts = Array.from({ length: topology.controls }, (_, i) => script('scripts/stack.sh', ['metrics-port', i === 0 ? 'control' : `control-${i + 1}`], stackEnv));
+    const cycles = async (): Promise<number> => {
+      let total = 0;
+      for (const port of metricsPorts) {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        total += Number(/^mlis_scheduler_cycle_duration_seconds_count (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+      }
+      return total;
+    };
     const runs: Run[] = [];
-    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one));
+    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, cycles));
     const sample = runs.find((run) => run.clients === 20) ?? runs[0];
     return { runs, history: await historyEvents(client, sample.ids.slice(0, HISTORY_SAMPLE).map(jobWorkflowId)) };
   } finally {
@@ -436,6 +452,8 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     '',
     `Long-poll wake-up (the job's \`finished_at\` to the answer): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} p50 ${ms(r.wakeP50)} / p99 ${ms(r.wakeP99)} ms`).join('; ')}.`,
     '',
+    `Scheduling cycles per job (control's \`mlis_scheduler_cycle_duration_seconds_count\`): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} ${r.cyclesPerJob?.toFixed(2)}`).join('; ')}.`,
+    '',
     `History events per workflow (${HISTORY_SAMPLE} of the 20-client run, read through the Temporal client): MLIS job ${mlis.history.mean.toFixed(1)}`,
     `(min ${mlis.history.min}, max ${mlis.history.max}); raw workflow ${raw.history.mean.toFixed(1)}. A median MLIS history:`,
     `${mlis.history.typical.map((type) => type.toLowerCase()).join(', ')}.`,
@@ -482,6 +500,7 @@ function quickSummary(mlis: Measured): string {
     `end-to-end p50 / p99 ${ms(run.e2eP50)} / ${ms(run.e2eP99)} ms, not SUCCEEDED ${run.failed}, history events ${mlis.history.mean.toFixed(1)}`,
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
     `CPU ms per job: ${cpu.map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`).join(', ')}; total ${(cpu.reduce((sum, [, value]) => sum + value, 0) * 1000).toFixed(1)}`,
+    `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}`,
   ].join('\n');
 }
 
