@@ -25,7 +25,7 @@ import { jsonClient } from './support/json-client';
 //      (its assignment's started_at), on a stack with a 3 s lease and three cpu nodes. The bench stops the killed
 //      node's supervisor (stop-node), so the restart is its own and not a backoff that doubles with every kill, then
 //      starts the node again and waits until it is ACTIVE before the next kill.
-// CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants) around each load.
+// CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants, with the children they reaped) around each load.
 // Writes its section into docs/benchmarks.md. MLIS_BENCH_E2E_QUICK=C runs only (b) at C clients (300 jobs) and prints
 // one summary without touching the docs: an A/B of a change in about two minutes. Ports: TEMPORAL_PORT,
 // TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT, MLIS_STACK_METRICS_PORT as for `npm run up`.
@@ -77,9 +77,10 @@ function procTable(): Map<number, ProcStat> {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces): state ppid ... utime(14) stime(15).
+      // Fields after the command name (which may hold spaces): state ppid ... utime(14) stime(15) cutime(16) cstime(17).
+      // cutime and cstime hold the children it has reaped, so a Postgres backend that exits keeps counting.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      table.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+      table.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) });
     } catch {
       // Gone meanwhile.
     }
@@ -223,7 +224,14 @@ function startRawWorker(role: string, env: Record<string, string>): Promise<Chil
 interface Measured {
   runs: Run[];
   history: HistorySample;
+  /** MLIS: ms of CPU a second per process group with no job running, when measured. */
+  idleCpuMsPerSecond?: Record<string, number>;
 }
+
+// The idle sample: what the processes cost with nothing to do (timers, heartbeats, pollers). It starts a minute after
+// the warm-up jobs: for about 40 s after work stops every process spends several times its idle CPU (V8 tidying its heap).
+const IDLE_SETTLE_MS = 60_000;
+const IDLE_SAMPLE_MS = 30_000;
 
 async function measureRaw(env: Record<string, string>, client: Client, temporalPid: number): Promise<Measured> {
   const workflows = await startRawWorker('workflows', env);
@@ -302,6 +310,7 @@ async function measureMlis(
   processes: Record<string, number[]>,
   topology: Topology = SINGLE,
   loads = LOADS,
+  { idle = false }: { idle?: boolean } = {},
 ): Promise<Measured> {
   const stackEnv = { ...env, MLIS_STACK_NODES: THROUGHPUT_NODES };
   const { calls, agent } = startStack(stackEnv, topology);
@@ -343,10 +352,18 @@ async function measureMlis(
       }
       return total;
     };
+    let idleCpuMsPerSecond: Record<string, number> | undefined;
+    if (idle) {
+      await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+      const before = cpuSeconds(groups());
+      await new Promise((resolve) => setTimeout(resolve, IDLE_SAMPLE_MS));
+      const used = diff(cpuSeconds(groups()), before);
+      idleCpuMsPerSecond = Object.fromEntries(Object.entries(used).map(([name, seconds]) => [name, (seconds * 1000) / (IDLE_SAMPLE_MS / 1000)]));
+    }
     const runs: Run[] = [];
     for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, cycles));
     const sample = runs.find((run) => run.clients === 20) ?? runs[0];
-    return { runs, history: await historyEvents(client, sample.ids.slice(0, HISTORY_SAMPLE).map(jobWorkflowId)) };
+    return { runs, history: await historyEvents(client, sample.ids.slice(0, HISTORY_SAMPLE).map(jobWorkflowId)), idleCpuMsPerSecond };
   } finally {
     agent.destroy();
     script('scripts/stack.sh', ['stop'], stackEnv);
@@ -454,6 +471,10 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     '',
     `Scheduling cycles per job (control's \`mlis_scheduler_cycle_duration_seconds_count\`): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} ${r.cyclesPerJob?.toFixed(2)}`).join('; ')}.`,
     '',
+    `Idle, before the loads (${IDLE_SAMPLE_MS / 1000} s with no job, ${IDLE_SETTLE_MS / 1000} s after the warm-up jobs), ms of CPU a second: ${Object.entries(mlis.idleCpuMsPerSecond ?? {})
+      .map(([name, value]) => `${name} ${value.toFixed(1)}`)
+      .join(', ')} (nodes: all four together).`,
+    '',
     `History events per workflow (${HISTORY_SAMPLE} of the 20-client run, read through the Temporal client): MLIS job ${mlis.history.mean.toFixed(1)}`,
     `(min ${mlis.history.min}, max ${mlis.history.max}); raw workflow ${raw.history.mean.toFixed(1)}. A median MLIS history:`,
     `${mlis.history.typical.map((type) => type.toLowerCase()).join(', ')}.`,
@@ -471,7 +492,7 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
       return `| ${run.clients} | ${single.jobsPerSecond.toFixed(1)} | ${run.jobsPerSecond.toFixed(1)} | ${ms(single.e2eP50)} / ${ms(single.e2eP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${(run.cpuPerJob.api * 1000).toFixed(1)} / ${(run.cpuPerJob.control * 1000).toFixed(1)} | ${run.failed} |`;
     }),
     '',
-    'CPU milliseconds per job, by process (utime + stime from /proc of the process and its children, over the load):',
+    'CPU milliseconds per job, by process (utime + stime from /proc of the process and its children, those it reaped included, over the load):',
     '',
     '| run | per process | total |',
     '|---|---|---:|',
@@ -547,7 +568,7 @@ async function main(): Promise<void> {
       console.log('(a) raw Temporal baseline');
       const raw = await measureRaw(env, client, temporalPid);
       console.log('(b) MLIS over HTTP');
-      const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] });
+      const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, LOADS, { idle: true });
       console.log("(b') MLIS with two api and two control processes");
       const scaled = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SCALED, SCALED_LOADS);
       console.log('(c) recovery');
