@@ -39,7 +39,8 @@ export function createProcessRegistry(process: MlisProcess, { revision, defaultL
   const registry = new Registry();
   if (defaultLabels) registry.setDefaultLabels(defaultLabels);
   // The event-loop lag histogram samples on a timer: prom-client's default of every 10 ms woke each idle process 100
-  // times a second, 5 ms of CPU a second per process on the benchmark machine; every 100 ms still sees any stall.
+  // times a second, 5 ms of CPU a second per process on the benchmark machine. Every 100 ms still catches the stalls
+  // that matter: one of 100 ms or more always delays a sample.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   // Gauges that prom-client names with `_total`, a suffix Prometheus reserves for counters (promtool flags
   // them); the same counts stay in nodejs_active_handles / _requests / _resources, by type.

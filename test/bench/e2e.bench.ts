@@ -25,7 +25,8 @@ import { jsonClient } from './support/json-client';
 //      (its assignment's started_at), on a stack with a 3 s lease and three cpu nodes. The bench stops the killed
 //      node's supervisor (stop-node), so the restart is its own and not a backoff that doubles with every kill, then
 //      starts the node again and waits until it is ACTIVE before the next kill.
-// CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants, with the children they reaped) around each load.
+// CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants, with the children they
+// reaped) around each load.
 // Writes its section into docs/benchmarks.md. MLIS_BENCH_E2E_QUICK=C runs only (b) at C clients (300 jobs) and prints
 // one summary without touching the docs: an A/B of a change in about two minutes. Ports: TEMPORAL_PORT,
 // TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT, MLIS_STACK_METRICS_PORT as for `npm run up`.
