@@ -155,7 +155,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     script('scripts/postgres.sh', ['stop']);
     script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
-    // Fresh supervisors: the run leaves their backoffs doubled up to a minute, and specs after it expect the first delay.
+    // Fresh supervisors: the run leaves their backoffs doubled up to the cap, and specs after it expect the first delay.
     // The stop also removes the nodes' namespaces and relays.
     stack(env, 'stop');
     if (storeDir) unmountStore(storeDir);
@@ -258,7 +258,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const weighted = KINDS.flatMap((kind) => Array<FaultKind>(options.weights[kind]).fill(kind));
     /** Waits in the background until a node is ACTIVE as a newer incarnation than `incarnation`, and records how long. */
     const awaitReturn = (node: string, incarnation: number, at: number, what: string): void => {
-      // A node killed again and again waits up to the 60 s backoff cap, then starts on two busy cores: allow four minutes.
+      // A node killed again and again waits up to the supervisors' backoff cap, then starts on two busy cores: allow four minutes.
       let seen = 'nothing yet';
       nodeReturns.push(
         until(`${node} back`, 240_000, async () => {
