@@ -474,7 +474,7 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     '',
     `Idle, before the loads (${IDLE_SAMPLE_MS / 1000} s with no job, ${IDLE_SETTLE_MS / 1000} s after the warm-up jobs), ms of CPU a second: ${Object.entries(mlis.idleCpuMsPerSecond ?? {})
       .map(([name, value]) => `${name} ${value.toFixed(1)}`)
-      .join(', ')} (nodes: all four together).`,
+      .join(', ')} (nodes: all ${THROUGHPUT_NODES.split(' ').length} together).`,
     '',
     `History events per workflow (${HISTORY_SAMPLE} of the 20-client run, read through the Temporal client): MLIS job ${mlis.history.mean.toFixed(1)}`,
     `(min ${mlis.history.min}, max ${mlis.history.max}); raw workflow ${raw.history.mean.toFixed(1)}. A median MLIS history:`,
