@@ -1,6 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { JobRowMissingError, type AssignmentsRepository, type EndedAttempt, type SchedulingStore, type StartedAttempt } from '@mlis/db';
+import { JobNotFoundError, type AssignmentsRepository, type EndedAttempt, type SchedulingStore, type StartedAttempt } from '@mlis/db';
 import { admissionWait, leaseLosses, preemptions, runDuration } from '@mlis/metrics';
 import { createLedgerActivities } from './ledger.activities';
 
@@ -17,38 +17,13 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 }
 
 describe('placeJob', () => {
-  it('waits on the submission fence when the row is not there, then reads it (the workflow starts inside the insert transaction)', async () => {
-    let committed = false;
-    const fenced: string[] = [];
-    const placement = { placed: false, examined: true, pendingReason: 'insufficient_capacity', queuePosition: 1 };
+  it('fails the job for good when it has no row (the workflow starts only after the row has committed)', async () => {
     const scheduling = {
       placementOf: async (jobId: string) => {
-        if (!committed) throw new JobRowMissingError(`job ${jobId} not found`);
-        return placement;
+        throw new JobNotFoundError(`job ${jobId} not found`);
       },
     } as unknown as SchedulingStore;
-    const awaitSubmission = async (jobId: string) => {
-      fenced.push(jobId);
-      committed = true;
-    };
-    const { placeJob } = createLedgerActivities({ scheduling, assignments: noAssignments, awaitSubmission, requestCycle: noCycle, laneWindow: 32 });
-    expect(await new MockActivityEnvironment().run(placeJob, { jobId: 'j-1', attempt: 1 })).toEqual(placement);
-    expect(fenced).toEqual(['j-1']);
-  });
-
-  it('fails the job for good when the row is still missing after the fence: the submission was rolled back', async () => {
-    const scheduling = {
-      placementOf: async (jobId: string) => {
-        throw new JobRowMissingError(`job ${jobId} not found`);
-      },
-    } as unknown as SchedulingStore;
-    const { placeJob } = createLedgerActivities({
-      scheduling,
-      assignments: noAssignments,
-      awaitSubmission: async () => undefined,
-      requestCycle: noCycle,
-      laneWindow: 32,
-    });
+    const { placeJob } = createLedgerActivities({ scheduling, assignments: noAssignments, requestCycle: noCycle, laneWindow: 32 });
     const failure = await failureOf(new MockActivityEnvironment().run(placeJob, { jobId: 'j-1', attempt: 1 }));
     expect(failure).toMatchObject({ type: 'JobNotFound', nonRetryable: true, message: 'job j-1 not found' });
   });
@@ -75,7 +50,6 @@ describe('ledger activity metrics', () => {
     return createLedgerActivities({
       scheduling: {} as SchedulingStore,
       assignments,
-      awaitSubmission: async () => undefined,
       requestCycle: noCycle,
       laneWindow: 32,
     });

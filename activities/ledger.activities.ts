@@ -7,17 +7,12 @@ import {
   type AwaitPlacementInput,
   type AwaitPlacementResult,
 } from '@mlis/contracts';
-import { JobNotFoundError, JobRowMissingError, type AssignmentsRepository, type CycleOutcome, type EndedAttempt, type SchedulingStore } from '@mlis/db';
+import { JobNotFoundError, type AssignmentsRepository, type CycleOutcome, type EndedAttempt, type SchedulingStore } from '@mlis/db';
 import { admissionWait, leaseLosses, preemptions, runDuration } from '@mlis/metrics';
 
 export interface LedgerActivityDeps {
   scheduling: SchedulingStore;
   assignments: AssignmentsRepository;
-  /**
-   * Returns once the job's submission transaction has committed or rolled back. The API starts a job's workflow
-   * inside the transaction that inserts its row, so the first placeJob can run before that commit.
-   */
-  awaitSubmission: (jobId: string) => Promise<void>;
   /** Runs a scheduling cycle that starts after the call (shared with concurrent callers). */
   requestCycle: () => Promise<CycleOutcome>;
   /** How many jobs of each lane a cycle looks at: a job deeper than that waits its turn. */
@@ -39,7 +34,7 @@ function jobNotFound(error: unknown): never {
 }
 
 /** Ledger activities run on the control queue; each is one idempotent transaction keyed by (job, attempt). */
-export function createLedgerActivities({ scheduling, assignments, awaitSubmission, requestCycle, laneWindow }: LedgerActivityDeps) {
+export function createLedgerActivities({ scheduling, assignments, requestCycle, laneWindow }: LedgerActivityDeps) {
   // A cycle after capacity frees is an optimisation (the control process also runs one on a timer), so the
   // write neither waits for it (the job's workflow task would stay open for a whole cycle) nor fails with it.
   const cycleAfterRelease = (): void => {
@@ -53,12 +48,8 @@ export function createLedgerActivities({ scheduling, assignments, awaitSubmissio
    */
   const awaitPlacement = async ({ jobId, attempt }: AwaitPlacementInput): Promise<AwaitPlacementResult> => {
     try {
-      const known = await scheduling.placementOf(jobId, attempt).catch(async (error: unknown) => {
-        if (!(error instanceof JobRowMissingError)) throw error;
-        // Not committed yet, or never: after the fence the row is there, or the submission was rolled back.
-        await awaitSubmission(jobId);
-        return scheduling.placementOf(jobId, attempt);
-      });
+      // The workflow starts after its job's row has committed (ADR 0027): a missing row is a job that does not exist.
+      const known = await scheduling.placementOf(jobId, attempt);
       if (known.placed || known.examined) return known;
       await requestCycle();
       const after = await scheduling.placementOf(jobId, attempt);

@@ -6,7 +6,7 @@ import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
 import { ArtifactsRepository, AssignmentsRepository, createDataSource, JobsRepository, NodesRepository, SchedulingStore } from '@mlis/db';
 import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '@mlis/logging';
 import { installWorkerRuntime } from '@mlis/metrics/worker-process-metrics';
-import { connectClient, cycleOptions, Scheduler } from '@mlis/temporal';
+import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mlis/temporal';
 import { startTracing, tracingActivityInterceptors } from '@mlis/tracing';
 import { ArtifactRetention } from './artifact-retention';
 import { NodeReaper } from './node-reaper';
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   const assignments = new AssignmentsRepository(dataSource);
   const jobs = new JobsRepository(dataSource);
   const { scheduling } = config;
-  const scheduler = new Scheduler(store, assignments, client, cycleOptions(scheduling), (line) => logger.warn(line));
+  const starter = new JobWorkflowStarter(client, scheduling, tracing.enabled);
+  const scheduler = new Scheduler(store, assignments, jobs, client, starter, cycleOptions(scheduling), (line) => logger.warn(line));
 
   const reaper = new NodeReaper(new NodesRepository(dataSource), config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
   const retention = new ArtifactRetention(
@@ -50,7 +51,6 @@ async function main(): Promise<void> {
       activities: createLedgerActivities({
         scheduling: store,
         assignments,
-        awaitSubmission: (jobId) => jobs.awaitSubmission(jobId),
         requestCycle: () => scheduler.requestCycle(),
         laneWindow: scheduling.laneWindow,
       }),

@@ -7,8 +7,6 @@ import { JobEntity } from './entities/job.entity';
 /** Another submission of this tenant already holds the idempotency key. */
 export class IdempotencyKeyTakenError extends Error {}
 export class JobNotFoundError extends Error {}
-/** No row for the job (yet): the API starts the workflow inside the transaction that inserts it. */
-export class JobRowMissingError extends JobNotFoundError {}
 
 /** What the API writes when it accepts a job; the workflow owns every later change. */
 /** A submission the admission policy accepted, as the API inserts it. */
@@ -125,23 +123,17 @@ const IDEMPOTENCY_CONSTRAINT = 'jobs_idempotency_key_per_tenant';
 // JS Dates stop at milliseconds; the cursor needs the column's full precision to be exact.
 const EXACT_CREATED_AT = `to_char(job.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-// The submission fence: the insert transaction holds this advisory lock until it commits or rolls back, so a
-// reader that takes it (shared) sees the job's row if and only if the submission committed.
-const SUBMISSION_LOCK = `hashtextextended('job-submission:' || $1, 0)`;
-
 /** The jobs read model, and the one insert the API makes. Scoped by tenant everywhere. */
 export class JobsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Inserts the job and runs `afterInsert` (starting its workflow) in the same transaction:
-   * if `afterInsert` throws, the row is never committed. The workflow can therefore run before the commit;
-   * it waits on the submission fence (`awaitSubmission`) instead of guessing.
+   * Inserts the job and runs `afterInsert` (its audit row, artifact links, queue limit) in the same transaction:
+   * if `afterInsert` throws, the row is never committed. The caller starts the job's workflow after the commit.
    */
-  async insert(job: NewJob, afterInsert: (record: JobRecord, manager: EntityManager) => Promise<void>): Promise<JobRecord> {
+  async insert(job: NewJob, afterInsert: (manager: EntityManager) => Promise<void>): Promise<JobRecord> {
     try {
       return await this.dataSource.transaction(async (m) => {
-        await m.query(`SELECT pg_advisory_xact_lock(${SUBMISSION_LOCK})`, [job.id]);
         await m.query(
           `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority,
                              state, attempts, max_attempts, timeout_seconds, idempotency_key, request_id,
@@ -173,7 +165,7 @@ export class JobsRepository {
         // A job this transaction has just inserted has no attempts to read.
         const [record] = await this.load(this.jobs(m).where('job.id = :id', { id: job.id }), m, false);
         if (!record) throw new Error(`job ${job.id} vanished inside its own insert transaction`);
-        await afterInsert(record, m);
+        await afterInsert(m);
         return record;
       });
     } catch (error) {
@@ -183,11 +175,6 @@ export class JobsRepository {
       }
       throw error;
     }
-  }
-
-  /** Returns once the submission of `jobId` has committed or rolled back (at once when none is in flight). */
-  async awaitSubmission(jobId: string): Promise<void> {
-    await this.dataSource.query(`SELECT pg_advisory_xact_lock_shared(${SUBMISSION_LOCK})`, [jobId]);
   }
 
   /** `tenantId` null looks in every tenant (cross-tenant callers, and telling a 404-by-tenant apart for the audit). */

@@ -1,2 +1,3 @@
 export * from './connection';
+export * from './job-workflow-starter';
 export * from './scheduler';

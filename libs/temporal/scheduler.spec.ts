@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { AssignmentsRepository, CycleOutcome, SchedulingStore } from '@mlis/db';
+import type { AssignmentsRepository, CycleOutcome, JobRecord, SchedulingStore } from '@mlis/db';
 import { schedulerCycleDuration } from '@mlis/metrics';
+import type { JobToStart } from './job-workflow-starter';
 import { Scheduler } from './scheduler';
 
 const OPTIONS = { liveWithinSeconds: 15, agingSeconds: 600, laneWindow: 32, holdDepth: 16 };
@@ -22,6 +23,10 @@ class GatedLedger {
 
   async stalePlacements(): Promise<string[]> {
     return this.stale;
+  }
+
+  async findById(_tenantId: string | null, id: string): Promise<JobRecord | null> {
+    return { job: { id }, assignments: [] } as unknown as JobRecord;
   }
 
   async finishJob(input: unknown): Promise<{ jobState: string; released: boolean }> {
@@ -48,6 +53,29 @@ function fakeClient(signalled: string[], failFor = new Map<string, Error>()): Cl
   } as unknown as Client;
 }
 
+/** Starts the workflows of `neverStarted` with the placement signal; any other job's workflow has closed. */
+function fakeStarter(started: string[], neverStarted: string[] = []) {
+  return {
+    signalPlaced: async (job: JobToStart) => {
+      if (!neverStarted.includes(job.id)) return false;
+      started.push(job.id);
+      return true;
+    },
+  };
+}
+
+function schedulerOver(ledger: GatedLedger, client: Client, warn: (line: string) => void = () => undefined, starter = fakeStarter([])): Scheduler {
+  return new Scheduler(
+    ledger as unknown as SchedulingStore,
+    ledger as unknown as AssignmentsRepository,
+    ledger,
+    client,
+    starter,
+    OPTIONS,
+    warn,
+  );
+}
+
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
@@ -55,7 +83,7 @@ async function settle(): Promise<void> {
 describe(Scheduler.name, () => {
   it('shares one follow-up cycle among every request made while a cycle runs', async () => {
     const ledger = new GatedLedger();
-    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient([]), OPTIONS, () => undefined);
+    const scheduler = schedulerOver(ledger, fakeClient([]));
     const first = scheduler.requestCycle();
     const during = [scheduler.requestCycle(), scheduler.requestCycle(), scheduler.requestCycle()];
     expect(ledger.cycles).toBe(1);
@@ -70,7 +98,7 @@ describe(Scheduler.name, () => {
     expect(ledger.cycles).toBe(2);
   });
 
-  it('signals the waiting jobs it placed and the attempts it preempts; releases a placement whose workflow is gone; warns on other failures', async () => {
+  it('signals the waiting jobs it placed and the attempts it preempts; starts a workflow that never started; releases a placement whose workflow is gone; warns on other failures', async () => {
     const ledger = new GatedLedger();
     ledger.outcome = {
       placed: [
@@ -78,6 +106,8 @@ describe(Scheduler.name, () => {
         // Placed at its first look: its own awaitPlacement reads the placement, no signal.
         { jobId: 'fresh', attempt: 1, waited: false },
         { jobId: 'gone', attempt: 1, waited: true },
+        // Accepted, but its API has not started (or never will start) its workflow.
+        { jobId: 'unstarted', attempt: 1, waited: true },
         { jobId: 'broken', attempt: 1, waited: true },
       ],
       preempted: [{ jobId: 'low', attempt: 3, forJobId: 'a' }],
@@ -87,21 +117,22 @@ describe(Scheduler.name, () => {
     const warnings: string[] = [];
     const failures = new Map<string, Error>([
       ['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)],
+      ['job-unstarted', new WorkflowNotFoundError('not found', 'job-unstarted', undefined)],
       ['job-broken', new Error('temporal unavailable')],
     ]);
-    const scheduler = new Scheduler(
-      ledger as unknown as SchedulingStore,
-      ledger as unknown as AssignmentsRepository,
-      fakeClient(signalled, failures),
-      OPTIONS,
-      (w) => warnings.push(w),
-    );
+    const started: string[] = [];
+    const scheduler = schedulerOver(ledger, fakeClient(signalled, failures), (w) => warnings.push(w), fakeStarter(started, ['unstarted']));
     const cycle = scheduler.requestCycle();
     ledger.finishCycle();
     await expect(cycle).resolves.toBe(ledger.outcome);
     expect(signalled).toEqual(['job-a capacityAvailable', 'job-low preemptAssignment {"attempt":3}']);
+    expect(started).toEqual(['unstarted']);
     expect(ledger.finished).toEqual([{ jobId: 'gone', state: 'FAILED', error: { code: 'WorkflowGone', message: expect.any(String) } }]);
-    expect(warnings).toEqual([expect.stringContaining('job gone was placed but its workflow is gone'), expect.stringContaining('temporal unavailable')]);
+    expect(warnings).toEqual([
+      expect.stringContaining('job gone was placed but its workflow is gone'),
+      expect.stringContaining('job unstarted was placed but its workflow had never started: started it'),
+      expect.stringContaining('temporal unavailable'),
+    ]);
   });
 
   it('signals placements that never started again, and releases one whose workflow is gone', async () => {
@@ -109,13 +140,7 @@ describe(Scheduler.name, () => {
     ledger.stale = ['late', 'gone'];
     const signalled: string[] = [];
     const failures = new Map<string, Error>([['job-gone', new WorkflowNotFoundError('gone', 'job-gone', undefined)]]);
-    const scheduler = new Scheduler(
-      ledger as unknown as SchedulingStore,
-      ledger as unknown as AssignmentsRepository,
-      fakeClient(signalled, failures),
-      OPTIONS,
-      () => undefined,
-    );
+    const scheduler = schedulerOver(ledger, fakeClient(signalled, failures));
     expect(await scheduler.nudgeStalePlacements(40)).toBe(2);
     expect(signalled).toEqual(['job-late capacityAvailable']);
     expect(ledger.finished).toEqual([expect.objectContaining({ jobId: 'gone', state: 'FAILED' })]);
@@ -125,12 +150,14 @@ describe(Scheduler.name, () => {
     const count = async () => (await schedulerCycleDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
     const before = await count();
     const ledger = new GatedLedger();
-    const scheduler = new Scheduler(ledger as unknown as SchedulingStore, ledger as unknown as AssignmentsRepository, fakeClient([]), OPTIONS, () => undefined);
+    const scheduler = schedulerOver(ledger, fakeClient([]));
     const cycle = scheduler.requestCycle();
     ledger.finishCycle();
     await cycle;
     const failing = { runCycle: async () => Promise.reject(new Error('lock timeout')) } as unknown as SchedulingStore;
-    await expect(new Scheduler(failing, ledger as unknown as AssignmentsRepository, fakeClient([]), OPTIONS, () => undefined).requestCycle()).rejects.toThrow('lock timeout');
+    const assignments = ledger as unknown as AssignmentsRepository;
+    const failingScheduler = new Scheduler(failing, assignments, ledger, fakeClient([]), fakeStarter([]), OPTIONS, () => undefined);
+    await expect(failingScheduler.requestCycle()).rejects.toThrow('lock timeout');
     expect(await count()).toBe(before + 2);
   });
 });

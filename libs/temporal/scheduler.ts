@@ -2,8 +2,9 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal } from '@mlis/contracts';
 import type { SchedulingConfig } from '@mlis/config';
-import type { AssignmentsRepository, CycleOptions, CycleOutcome, SchedulingStore } from '@mlis/db';
+import type { AssignmentsRepository, CycleOptions, CycleOutcome, JobsRepository, SchedulingStore } from '@mlis/db';
 import { schedulerCycleDuration } from '@mlis/metrics';
+import type { JobWorkflowStarter } from './job-workflow-starter';
 
 /**
  * Runs scheduling cycles for this process and tells the affected workflows: placed jobs that had been
@@ -33,7 +34,9 @@ export class Scheduler {
   constructor(
     private readonly store: SchedulingStore,
     private readonly assignments: AssignmentsRepository,
+    private readonly jobs: Pick<JobsRepository, 'findById'>,
     private readonly client: Client,
+    private readonly starter: Pick<JobWorkflowStarter, 'signalPlaced'>,
     private readonly options: CycleOptions,
     private readonly warn: (message: string) => void,
   ) {}
@@ -76,7 +79,8 @@ export class Scheduler {
 
   /**
    * Signals again the jobs placed more than `olderThanSeconds` ago that never started: their workflow missed
-   * the first signal (Temporal briefly unreachable, say). Returns how many were nudged.
+   * the first signal (Temporal briefly unreachable, say), or never started (its API died after the commit).
+   * Returns how many were nudged.
    */
   async nudgeStalePlacements(olderThanSeconds: number): Promise<number> {
     const jobIds = await this.store.stalePlacements(olderThanSeconds, NUDGE_BATCH);
@@ -96,13 +100,32 @@ export class Scheduler {
     for (const { jobId, placed, error } of results) {
       if (error === undefined) continue;
       if (error instanceof WorkflowNotFoundError) {
-        // A job whose workflow is gone (terminated by an operator) would hold its placement forever.
-        if (placed) await this.releaseOrphan(jobId);
+        if (placed) await this.startOrRelease(jobId);
         continue;
       }
       // The ledger already holds the decision; the periodic nudge signals it again. Worth a warning, not a failed cycle.
       this.warn(`signalling job ${jobId} after a scheduling cycle failed: ${String(error)}`);
     }
+  }
+
+  /**
+   * A placed job whose workflow is not running: one that never started (its API died between the commit and the
+   * start, ADR 0027) starts now with the placement signal; one that has closed (terminated by an operator) would
+   * hold its placement forever, so it ends FAILED and its placement is released.
+   */
+  private async startOrRelease(jobId: string): Promise<void> {
+    try {
+      const record = await this.jobs.findById(null, jobId);
+      if (record && (await this.starter.signalPlaced(record.job))) {
+        this.warn(`job ${jobId} was placed but its workflow had never started: started it`);
+        return;
+      }
+    } catch (error) {
+      // The ledger still holds the placement: the next nudge tries again.
+      this.warn(`starting the workflow of placed job ${jobId} failed: ${String(error)}`);
+      return;
+    }
+    await this.releaseOrphan(jobId);
   }
 
   private async releaseOrphan(jobId: string): Promise<void> {

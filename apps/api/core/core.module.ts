@@ -2,8 +2,8 @@ import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type On
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '@mlis/config';
-import { AssignmentsRepository, createDataSource, JobFinishedFeed, SchedulingStore } from '@mlis/db';
-import { connectClient, cycleOptions, Scheduler } from '@mlis/temporal';
+import { AssignmentsRepository, createDataSource, JobFinishedFeed, JobsRepository, SchedulingStore } from '@mlis/db';
+import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mlis/temporal';
 import { startTracing, type Tracing } from '@mlis/tracing';
 import { APP_CONFIG } from './app-config';
 
@@ -28,7 +28,7 @@ export class ConnectionsCloser implements OnApplicationShutdown {
   }
 }
 
-/** Config, Postgres (with the job-finished feed), the Temporal client and the scheduler, each under its class token. */
+/** Config, Postgres (with the job-finished feed), the Temporal client, the job workflow starter and the scheduler, each under its class token. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -49,11 +49,17 @@ export class CoreModule {
         },
       },
       {
+        // This process exports spans: the workflows it starts run the tracing interceptors (ADR 0019).
+        provide: JobWorkflowStarter,
+        useFactory: (client: Client) => new JobWorkflowStarter(client, config.scheduling, config.tracing.otlpEndpoint !== null),
+        inject: [Client],
+      },
+      {
         // The API runs a cycle when a node joins or is undrained, so waiting jobs need not wait for the control's timer.
         provide: Scheduler,
-        useFactory: (store: SchedulingStore, assignments: AssignmentsRepository, client: Client) =>
-          new Scheduler(store, assignments, client, cycleOptions(config.scheduling), (message) => new Logger('Scheduler').warn(message)),
-        inject: [SchedulingStore, AssignmentsRepository, Client],
+        useFactory: (store: SchedulingStore, assignments: AssignmentsRepository, jobs: JobsRepository, client: Client, starter: JobWorkflowStarter) =>
+          new Scheduler(store, assignments, jobs, client, starter, cycleOptions(config.scheduling), (message) => new Logger('Scheduler').warn(message)),
+        inject: [SchedulingStore, AssignmentsRepository, JobsRepository, Client, JobWorkflowStarter],
       },
     ];
     return {

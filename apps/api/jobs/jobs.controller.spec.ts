@@ -353,12 +353,15 @@ describe(JobsController.name, () => {
       });
     });
 
-    it('answers 503 dependency_unavailable and keeps no row when the workflow cannot start', async () => {
+    it('accepts the job while its workflow cannot start, and starts it once Temporal answers', async () => {
       t.temporal.startError = new Error('14 UNAVAILABLE: No connection established');
-      const response = await http().post('/v1/jobs').send(valid).expect(503);
-      expect(response.body.error.code).toBe('dependency_unavailable');
-      expect(response.body.error.message).not.toMatch(/UNAVAILABLE|connection/);
-      expect(t.jobs.records).toHaveLength(0);
+      const response = await http().post('/v1/jobs').send(valid).expect(202);
+      expect(response.body.state).toBe('QUEUED');
+      expect(t.jobs.records).toHaveLength(1);
+      expect(t.temporal.started).toHaveLength(0);
+      t.temporal.startError = undefined;
+      await waitFor(() => t.temporal.started.length === 1);
+      expect(t.temporal.started[0].options.workflowId).toBe(`job-${response.body.id}`);
     });
 
     describe('Idempotency-Key', () => {
@@ -372,6 +375,13 @@ describe(JobsController.name, () => {
         expect(again.body.id).toBe(first.body.id);
         expect(t.jobs.records).toHaveLength(1);
         expect(t.temporal.started).toHaveLength(1);
+      });
+
+      it('starts the workflow of the first job on a replay when it never started (its API died after the commit)', async () => {
+        const first = await http().post('/v1/jobs').set('Idempotency-Key', 'k-lost').send(valid).expect(202);
+        t.temporal.started.length = 0;
+        await http().post('/v1/jobs').set('Idempotency-Key', 'k-lost').send(valid).expect(200);
+        expect(t.temporal.started.map((s) => s.options.workflowId)).toEqual([`job-${first.body.id}`]);
       });
 
       it('treats explicit resource defaults as the same body', async () => {
@@ -758,9 +768,18 @@ describe(JobsController.name, () => {
       expect(t.temporal.cancelled).toEqual([]);
     });
 
-    it('answers 409 when the workflow closed between the read and the cancel', async () => {
+    it('starts a workflow that has not started yet, then cancels it', async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id });
+      await http().post(`/v1/jobs/${id}/cancel`).expect(202);
+      expect(t.temporal.started.map((s) => s.options.workflowId)).toEqual([`job-${id}`]);
+      expect(t.temporal.cancelled).toEqual([`job-${id}`]);
+    });
+
+    it('answers 409 when the workflow closed between the read and the cancel, starting nothing', async () => {
       const id = randomUUID();
       const record = t.jobs.seed({ id, state: 'RUNNING' });
+      await t.temporal.workflow.start('jobWorkflow', { taskQueue: CONTROL_TASK_QUEUE, workflowId: `job-${id}`, args: [], typedSearchAttributes: [] });
       t.temporal.cancelError = FakeTemporalClient.notFound(`job-${id}`);
       const original = t.jobs.findById.bind(t.jobs);
       let reads = 0;
@@ -771,6 +790,7 @@ describe(JobsController.name, () => {
       };
       const response = await http().post(`/v1/jobs/${id}/cancel`).expect(409);
       expect(response.body.error.code).toBe('job_already_finished');
+      expect(t.temporal.started).toHaveLength(1);
     });
 
     it('answers 503 when Temporal is unreachable', async () => {

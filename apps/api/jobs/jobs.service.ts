@@ -59,7 +59,7 @@ interface FoundJob {
 
 /**
  * Jobs in the API: orchestrates a submission (limits, the admission policy of libs/scheduling, idempotent replay,
- * artifacts, the insert and the workflow start in one transaction), the job read model and cancellation.
+ * artifacts, the insert in one transaction, then the workflow start), the job read model and cancellation.
  */
 @Injectable()
 export class JobsService {
@@ -96,9 +96,11 @@ export class JobsService {
 
   /**
    * Accepts a job: checks it can run (and that the artifacts its params reference are the tenant's), then
-   * inserts it, links its artifacts and starts its workflow in one transaction. Params larger than the inline
-   * threshold are stored as an artifact: the row and the workflow input carry only its id.
-   * With an idempotency key, a repeat of the same submission returns the job accepted the first time.
+   * inserts it and links its artifacts in one transaction, and starts its workflow once that has committed,
+   * without waiting for the start (ADR 0027). Params larger than the inline threshold are stored as an artifact:
+   * the row and the workflow input carry only its id.
+   * With an idempotency key, a repeat of the same submission returns the job accepted the first time, and starts
+   * its workflow if that never started.
    * Traced as `submitJob`: the workflow's spans and the node's runAssignment span join its trace.
    */
   submit(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
@@ -130,13 +132,13 @@ export class JobsService {
     };
     try {
       // The audit row shares the job row's transaction (and connection: a second one per submission
-      // would exhaust the pool under a burst); the workflow starts last, so nothing starts for a job that is not committed.
-      const record = await this.jobs.insert(job, async (_record, manager) => {
+      // would exhaust the pool under a burst).
+      const record = await this.jobs.insert(job, async (manager) => {
         if (queueLimit) await this.limits.holdQueuePlace(queueLimit, manager);
         await this.jobArtifacts.attach(manager, job, inputs, params);
         await this.access.allow({ ...actor, requestId }, { action: 'job.submit', resource: `job/${job.id}`, targetTenant: job.tenantId }, manager);
-        await this.workflows.start(job);
       });
+      this.workflows.startSoon(job);
       return { job: toJobResponse(record), created: true };
     } catch (error) {
       await this.jobArtifacts.discard(params);
@@ -238,9 +240,13 @@ export class JobsService {
     const { record, grant } = await this.find(actor, id, 'jobs:cancel', 'job.cancel');
     this.assertNotFinished(record);
     if (!(await this.workflows.cancel(id))) {
-      // The workflow closed after our read: the job has just finished.
-      this.assertNotFinished((await this.find(actor, id, 'jobs:cancel', 'job.cancel')).record);
-      throw new Error(`the workflow of job ${id} has closed but the job is still ${record.job.state}`);
+      // Not running: not started yet (the job was accepted moments ago), or closed since our read (the job has
+      // just finished). A start here finds a closed workflow and starts nothing.
+      await this.workflows.ensureStarted(record.job);
+      if (!(await this.workflows.cancel(id))) {
+        this.assertNotFinished((await this.find(actor, id, 'jobs:cancel', 'job.cancel')).record);
+        throw new Error(`the workflow of job ${id} has closed but the job is still ${record.job.state}`);
+      }
     }
     await grant.record();
     return toJobResponse(record);
@@ -299,6 +305,8 @@ export class JobsService {
         `Idempotency-Key was already used for job ${earlier.job.id} with a different request`,
       );
     }
+    // The first submission's API may have died between its commit and the workflow start: a retry heals that.
+    if (!TERMINAL_JOB_STATES.includes(earlier.job.state)) this.workflows.startSoon(earlier.job);
     return { job: toJobResponse(earlier), created: false };
   }
 

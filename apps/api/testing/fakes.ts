@@ -1,6 +1,6 @@
 // In-memory stand-ins for the API's dependencies, for specs that run without Postgres or Temporal.
 import type { EntityManager } from 'typeorm';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { JobState } from '@mlis/contracts';
 import {
   JobFinishedFeed,
@@ -46,19 +46,16 @@ export class FakeJobsRepository implements Db<JobsRepository> {
   readonly records: JobRecord[] = [];
   private clockMs = Date.parse('2025-01-01T00:00:00.000Z');
 
-  async insert(job: NewJob, afterInsert: (record: JobRecord, manager: EntityManager) => Promise<void>): Promise<JobRecord> {
+  async insert(job: NewJob, afterInsert: (manager: EntityManager) => Promise<void>): Promise<JobRecord> {
     if (job.idempotencyKey !== null && this.records.some((r) => r.job.tenantId === job.tenantId && r.job.idempotencyKey === job.idempotencyKey)) {
       throw new IdempotencyKeyTakenError('taken');
     }
     const record = this.build({ ...job });
     // No database here: the fake audit recorder ignores the manager.
-    await afterInsert(record, {} as EntityManager);
+    await afterInsert({} as EntityManager);
     this.records.push(record);
     return record;
   }
-
-  // One process, no transactions: a submission here is over before anyone could wait for it.
-  async awaitSubmission(): Promise<void> {}
 
   async findById(tenantId: string | null, id: string): Promise<JobRecord | null> {
     return this.records.find((r) => (tenantId === null || r.job.tenantId === tenantId) && r.job.id === id) ?? null;
@@ -363,12 +360,17 @@ export class FakeTemporalClient {
   readonly workflow = {
     start: async (workflowType: string, options: StartedWorkflow['options']) => {
       if (this.startError) throw this.startError;
+      // Every start uses REJECT_DUPLICATE: a job's workflow id runs once, ever.
+      if (this.started.some((s) => s.options.workflowId === options.workflowId)) {
+        throw new WorkflowExecutionAlreadyStartedError('already started', options.workflowId, workflowType);
+      }
       this.started.push({ workflowType, options });
       return { workflowId: options.workflowId };
     },
     getHandle: (workflowId: string) => ({
       cancel: async () => {
         if (this.cancelError) throw this.cancelError;
+        if (!this.started.some((s) => s.options.workflowId === workflowId)) throw FakeTemporalClient.notFound(workflowId);
         this.cancelled.push(workflowId);
       },
     }),

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { nodeTaskQueue, TERMINAL_JOB_STATES, type AwaitPlacementResult, type JobState, type PendingReason } from '@mlis/contracts';
 import { planCycle } from '@mlis/scheduling';
-import { JobNotFoundError, JobRowMissingError } from '../jobs.repository';
+import { JobNotFoundError } from '../jobs.repository';
 import { readCycleInput } from './cycle-input';
 import { PlacementRaceError, writeCycleDecisions } from './cycle-decisions';
 import { NodeView } from './node-view';
@@ -101,7 +101,7 @@ export class SchedulingStore {
        WHERE j.id = $1`,
       [jobId, attempt],
     );
-    if (rows.length === 0) throw new JobRowMissingError(`job ${jobId} not found`);
+    if (rows.length === 0) throw new JobNotFoundError(`job ${jobId} not found`);
     const job = rows[0];
     if (job.assignment_id !== null) {
       const placement = {
