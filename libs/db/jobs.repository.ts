@@ -123,6 +123,54 @@ const IDEMPOTENCY_CONSTRAINT = 'jobs_idempotency_key_per_tenant';
 // JS Dates stop at milliseconds; the cursor needs the column's full precision to be exact.
 const EXACT_CREATED_AT = `to_char(job.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/** What the insert returns: the columns the database sets or normalises. */
+interface InsertedJob {
+  params: Record<string, unknown>;
+  node_selector: Record<string, string>;
+  created_at: Date;
+  updated_at: Date;
+  cursor_created_at: string;
+}
+
+/** The record of a job its own transaction has just inserted: QUEUED, never placed, no attempts. */
+function insertedRecord(job: NewJob, inserted: InsertedJob): JobRecord {
+  const entity: JobEntity = {
+    id: job.id,
+    tenantId: job.tenantId,
+    submittedBy: job.submittedBy,
+    taskType: job.taskType,
+    params: inserted.params,
+    paramsArtifactId: job.paramsArtifactId,
+    cpuMillis: job.cpuMillis,
+    memMb: job.memMb,
+    gpu: job.gpu,
+    priority: job.priority,
+    priorityClass: job.priorityClass,
+    mayPreempt: job.mayPreempt,
+    workerGroup: job.workerGroup,
+    nodeSelector: inserted.node_selector,
+    gpuModel: job.gpuModel,
+    gpuMemoryMb: job.gpuMemoryMb,
+    queuePosition: null,
+    state: 'QUEUED',
+    pendingReason: null,
+    pendingDetail: null,
+    attempts: 0,
+    maxAttempts: job.maxAttempts,
+    timeoutSeconds: job.timeoutSeconds,
+    idempotencyKey: job.idempotencyKey,
+    result: null,
+    resultArtifactId: null,
+    error: null,
+    requestId: job.requestId,
+    createdAt: inserted.created_at,
+    updatedAt: inserted.updated_at,
+    startedAt: null,
+    finishedAt: null,
+  };
+  return { job: entity, assignments: [], cursor: { createdAt: inserted.cursor_created_at, id: job.id } };
+}
+
 /** The jobs read model, and the one insert the API makes. Scoped by tenant everywhere. */
 export class JobsRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -134,11 +182,13 @@ export class JobsRepository {
   async insert(job: NewJob, afterInsert: (manager: EntityManager) => Promise<void>): Promise<JobRecord> {
     try {
       return await this.dataSource.transaction(async (m) => {
-        await m.query(
-          `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority,
+        // The row comes back with the insert: what the database sets or normalises (timestamps, jsonb) is returned.
+        const [inserted]: InsertedJob[] = await m.query(
+          `INSERT INTO jobs AS job (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority,
                              state, attempts, max_attempts, timeout_seconds, idempotency_key, request_id,
                              priority_class, may_preempt, worker_group, node_selector, gpu_model, gpu_memory_mb, params_artifact_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+           RETURNING job.params, job.node_selector, job.created_at, job.updated_at, ${EXACT_CREATED_AT} AS cursor_created_at`,
           [
             job.id,
             job.tenantId,
@@ -162,11 +212,8 @@ export class JobsRepository {
             job.paramsArtifactId,
           ],
         );
-        // A job this transaction has just inserted has no attempts to read.
-        const [record] = await this.load(this.jobs(m).where('job.id = :id', { id: job.id }), m, false);
-        if (!record) throw new Error(`job ${job.id} vanished inside its own insert transaction`);
         await afterInsert(m);
-        return record;
+        return insertedRecord(job, inserted);
       });
     } catch (error) {
       const { code, constraint } = error as { code?: string; constraint?: string };
@@ -335,11 +382,11 @@ export class JobsRepository {
       .addSelect(EXACT_CREATED_AT, 'cursor_created_at');
   }
 
-  private async load(query: SelectQueryBuilder<JobEntity>, manager?: EntityManager, withAssignments = true): Promise<JobRecord[]> {
+  private async load(query: SelectQueryBuilder<JobEntity>, manager?: EntityManager): Promise<JobRecord[]> {
     const { entities, raw } = await query.getRawAndEntities<{ job_id: string; cursor_created_at: string }>();
     if (entities.length === 0) return [];
     const exactCreatedAt = new Map(raw.map((row) => [row.job_id, row.cursor_created_at]));
-    const assignments = withAssignments ? await this.assignmentsOf(entities.map((job) => job.id), manager) : new Map<string, AssignmentRecord[]>();
+    const assignments = await this.assignmentsOf(entities.map((job) => job.id), manager);
     return entities.map((job) => ({
       job,
       assignments: assignments.get(job.id) ?? [],

@@ -29,6 +29,20 @@ describe('job requests against the real stack', () => {
     expect(listed.body.items.find((job: { id: string }) => job.id === gpuJob.id)).toMatchObject({ gpu_model: 'simulated', priority_class: 'urgent' });
   });
 
+  it('answers a submission with the job as it was stored: what a later read returns, timestamps and params included', async () => {
+    // Keys out of order: jsonb stores them sorted, and the answer shows the stored params.
+    const accepted = await submit({ task_type: 'echo', params: { text: 'stored', pad: 'x' }, cpu: 0, mem_mb: 16, node_selector: {} });
+    const read = await api('GET', `/v1/jobs/${accepted.id}`);
+    // What the job's run cannot change.
+    const fixed = ['id', 'tenant_id', 'submitted_by', 'task_type', 'params', 'params_artifact', 'cpu', 'mem_mb', 'gpu', 'priority', 'priority_class',
+      'may_preempt', 'worker_group', 'node_selector', 'gpu_model', 'gpu_memory_mb', 'max_attempts', 'timeout_seconds', 'created_at'];
+    const unchanging = (job: Record<string, unknown>) => Object.fromEntries(fixed.map((key) => [key, job[key]]));
+    expect(unchanging(accepted)).toEqual(unchanging(read.body));
+    expect(accepted.created_at).toEqual(expect.any(String));
+    expect(Object.keys(accepted.params)).toEqual(Object.keys(read.body.params));
+    expect(accepted).toMatchObject({ state: 'QUEUED', attempts: 0, assignments: [], result: null });
+  });
+
   it('answers 422 unschedulable for a GPU model no node has and for a worker group that is not configured', async () => {
     const model = await api('POST', '/v1/jobs', { ...SHORT, gpu: 1, gpu_model: 'H100' });
     expect(model.status).toBe(422);
