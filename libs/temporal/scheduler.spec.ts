@@ -130,7 +130,7 @@ describe(Scheduler.name, () => {
     expect(ledger.finished).toEqual([{ jobId: 'gone', state: 'FAILED', error: { code: 'WorkflowGone', message: expect.any(String) } }]);
     expect(warnings).toEqual([
       expect.stringContaining('job gone was placed but its workflow is gone'),
-      expect.stringContaining('job unstarted was placed but its workflow had never started: started it'),
+      expect.stringContaining('job unstarted was placed before its workflow had started: started it'),
       expect.stringContaining('temporal unavailable'),
     ]);
   });

@@ -117,7 +117,7 @@ export class Scheduler {
     try {
       const record = await this.jobs.findById(null, jobId);
       if (record && (await this.starter.signalPlaced(record.job))) {
-        this.warn(`job ${jobId} was placed but its workflow had never started: started it`);
+        this.warn(`job ${jobId} was placed before its workflow had started: started it with the placement signal`);
         return;
       }
     } catch (error) {

@@ -20,13 +20,13 @@ describe('a job whose workflow never started', () => {
     await dataSource.destroy();
   });
 
-  const acceptedWithoutWorkflow = async (): Promise<string> => {
+  const acceptedWithoutWorkflow = async (seconds: number): Promise<string> => {
     const job: NewJob = {
       id: randomUUID(),
       tenantId: 'default',
       submittedBy: 'it-user',
       taskType: 'sleep',
-      params: { seconds: 0.1 },
+      params: { seconds },
       paramsArtifactId: null,
       cpuMillis: 1000,
       memMb: 256,
@@ -48,17 +48,17 @@ describe('a job whose workflow never started', () => {
   };
 
   it('runs once a scheduling cycle has placed it: the stale-placement check starts its workflow', async () => {
-    const id = await acceptedWithoutWorkflow();
+    const id = await acceptedWithoutWorkflow(0.1);
     const job = await waitForJob(id, (j) => j.state === 'SUCCEEDED', 90_000);
     expect(job.assignments).toHaveLength(1);
     expect(job.latest_assignment.state).toBe('SUCCEEDED');
   });
 
   it('is cancelled on request: the API starts its workflow, then cancels it', async () => {
-    const id = await acceptedWithoutWorkflow();
+    // Long enough that a cycle placing it before the cancel arrives cannot let it finish first.
+    const id = await acceptedWithoutWorkflow(60);
     const response = await api('POST', `/v1/jobs/${id}/cancel`);
     expect(response.status).toBe(202);
-    // A cycle may place it before the cancel reaches the workflow, so it may end with an attempt, CANCELLED too.
     const job = await waitForJob(id, (j) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.state), 60_000);
     expect(job.state).toBe('CANCELLED');
   });
