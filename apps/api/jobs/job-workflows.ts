@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApiErrorCode, jobWorkflowId } from '@mlis/contracts';
 import { JobWorkflowStarter, type JobToStart } from '@mlis/temporal';
@@ -12,11 +12,14 @@ const TEMPORAL_CALL_DEADLINE_MS = 5_000;
 // Past that, a scheduler starts the workflow once a cycle has placed the job (ADR 0027).
 const BACKGROUND_START_TRIES = 6;
 const BACKGROUND_START_FIRST_RETRY_MS = 1_000;
+// How long a stopping API waits for its background starts: a restart should not leave jobs for the scheduler's path.
+const SHUTDOWN_START_WAIT_MS = 5_000;
 
 /** The API's gateway to Temporal: starts a job's workflow and asks it to cancel. */
 @Injectable()
-export class JobWorkflows {
+export class JobWorkflows implements BeforeApplicationShutdown {
   private readonly logger = new Logger(JobWorkflows.name);
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     @Inject(Client) private readonly client: Client,
@@ -29,7 +32,16 @@ export class JobWorkflows {
    */
   startSoon(job: JobToStart): void {
     setSpanAttributes({ 'mlis.job_id': job.id });
-    void this.startInBackground(job);
+    const start = this.startInBackground(job).finally(() => this.inFlight.delete(start));
+    this.inFlight.add(start);
+  }
+
+  /** Before the Temporal connection closes: lets the background starts finish, for SHUTDOWN_START_WAIT_MS at most. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    const pending = this.inFlight.size;
+    const finished = await Promise.race([Promise.all(this.inFlight).then(() => true), delay(SHUTDOWN_START_WAIT_MS, false, { ref: false })]);
+    if (!finished) this.logger.warn({ msg: 'stopping with workflow starts still in flight', pending, next: 'a scheduler starts them once their jobs are placed' });
   }
 
   /** Starts the job's workflow now unless it has one; 503 when Temporal cannot be reached. */

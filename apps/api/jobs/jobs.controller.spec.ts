@@ -364,6 +364,17 @@ describe(JobsController.name, () => {
       expect(t.temporal.started[0].options.workflowId).toBe(`job-${response.body.id}`);
     });
 
+    it('lets its background starts finish before it stops', async () => {
+      const stopping = await createTestApp();
+      stopping.nodes.nodes = t.nodes.nodes;
+      stopping.temporal.startError = new Error('14 UNAVAILABLE: No connection established');
+      const accepted = await request(stopping.app.getHttpServer()).post('/v1/jobs').send(valid).expect(202);
+      // The first start failed; the retry a second later reaches Temporal, and the app waits for it.
+      stopping.temporal.startError = undefined;
+      await stopping.app.close();
+      expect(stopping.temporal.started.map((s) => s.options.workflowId)).toEqual([`job-${accepted.body.id}`]);
+    });
+
     describe('Idempotency-Key', () => {
       it('returns the first job with 200 for the same key and body, starting nothing new', async () => {
         const first = await http().post('/v1/jobs').set('Idempotency-Key', 'k-1').send(valid).expect(202);
