@@ -361,7 +361,7 @@ export class FakeTemporalClient {
     start: async (workflowType: string, options: StartedWorkflow['options']) => {
       if (this.startError) throw this.startError;
       // Every start uses REJECT_DUPLICATE: a job's workflow id runs once, ever.
-      if (this.started.some((s) => s.options.workflowId === options.workflowId)) {
+      if (this.hasStarted(options.workflowId)) {
         throw new WorkflowExecutionAlreadyStartedError('already started', options.workflowId, workflowType);
       }
       this.started.push({ workflowType, options });
@@ -370,7 +370,7 @@ export class FakeTemporalClient {
     getHandle: (workflowId: string) => ({
       cancel: async () => {
         if (this.cancelError) throw this.cancelError;
-        if (!this.started.some((s) => s.options.workflowId === workflowId)) throw FakeTemporalClient.notFound(workflowId);
+        if (!this.hasStarted(workflowId)) throw FakeTemporalClient.notFound(workflowId);
         this.cancelled.push(workflowId);
       },
     }),
@@ -388,6 +388,10 @@ export class FakeTemporalClient {
       this.closed = true;
     },
   };
+
+  private hasStarted(workflowId: string): boolean {
+    return this.started.some((s) => s.options.workflowId === workflowId);
+  }
 
   static notFound(workflowId: string): WorkflowNotFoundError {
     return new WorkflowNotFoundError('workflow not found', workflowId, undefined);
