@@ -1,13 +1,11 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import {
-  TERMINAL_JOB_STATES,
   type EndAssignmentInput,
   type EndedAssignmentState,
   type FinishJobInput,
   type JobState,
   type LedgerWriteResult,
 } from '@mlis/contracts';
-import { JOB_FINISHED_CHANNEL } from './job-finished-feed';
 import { JobNotFoundError } from './jobs.repository';
 import { updateReturning } from './sql';
 
@@ -29,7 +27,14 @@ export interface EndedAttempt {
   runSeconds: number | null;
 }
 
-const TERMINAL = TERMINAL_JOB_STATES as readonly string[];
+/** The row `mlis_end_attempt` answers: the job's state after the call (null: no such job) and the attempt it ended. */
+interface EndAttemptRow {
+  job_state: JobState | null;
+  ended_count: number;
+  ended_group: string | null;
+  ended_task_type: string | null;
+  run_seconds: number | null;
+}
 
 /**
  * The assignment lifecycle: an attempt a cycle placed starts, ends (giving its reservation back) and moves its job on.
@@ -71,12 +76,19 @@ export class AssignmentsRepository {
    * and moves the job to its next state. Returns the attempt this call ended (capacity was freed), or null.
    */
   async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult & { ended: EndedAttempt | null }> {
-    return this.dataSource.transaction(async (m) => {
-      await this.lockJob(m, input.jobId);
-      const [ended] = await this.release(m, input.jobId, input.attempt, input.state, input.reason ?? null);
-      const jobState = await this.moveJob(m, input.jobId, input.jobState, input.result, input.error, input.attempt, input.resultArtifactId);
-      return { jobState, ended: ended ?? null };
+    const row = await this.endAttempt(input.jobId, {
+      attempt: input.attempt,
+      state: input.state,
+      reason: input.reason ?? null,
+      jobState: input.jobState,
+      result: input.result,
+      error: input.error,
+      resultArtifactId: input.resultArtifactId,
+      // Fencing: the outcome of a superseded attempt never moves the job.
+      fenceAttempt: input.attempt,
     });
+    const ended = row.ended_count > 0 ? { group: row.ended_group!, taskType: row.ended_task_type!, runSeconds: row.run_seconds } : null;
+    return { jobState: row.job_state, ended };
   }
 
   /**
@@ -84,87 +96,50 @@ export class AssignmentsRepository {
    * A cycle may have placed it meanwhile: that reservation is given back too.
    */
   async finishJob(input: FinishJobInput): Promise<LedgerWriteResult & { released: boolean }> {
-    return this.dataSource.transaction(async (m) => {
-      await this.lockJob(m, input.jobId);
-      const ended = await this.release(m, input.jobId, null, input.state, `job ${input.state.toLowerCase()} before it started`);
-      return { jobState: await this.moveJob(m, input.jobId, input.state, undefined, input.error), released: ended.length > 0 };
+    const row = await this.endAttempt(input.jobId, {
+      attempt: null,
+      state: input.state,
+      reason: `job ${input.state.toLowerCase()} before it started`,
+      jobState: input.state,
+      error: input.error,
+      fenceAttempt: null,
     });
+    return { jobState: row.job_state, released: row.ended_count > 0 };
   }
 
   /**
-   * Takes the job's row lock before anything else: a cycle placing the job holds it until its assignment is
-   * committed, so the release below sees that assignment instead of looking past it. Lock order everywhere:
-   * job, then node, then tenant usage.
+   * One call of `mlis_end_attempt` (migration 1765000000000, ADR 0028), one transaction: takes the job's row lock
+   * before anything else (a cycle placing the job holds it until its assignment is committed, so the release sees
+   * that assignment instead of looking past it; lock order everywhere: job, then node, then tenant usage), ends the
+   * job's live assignment of this attempt (or any), returns its resources to the node and the tenant, and moves the
+   * job on unless it is final already or on a later attempt than `fenceAttempt`. A final state NOTIFYs the API's
+   * long-polls at commit.
    */
-  private async lockJob(m: EntityManager, jobId: string): Promise<void> {
-    await m.query(`SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, [jobId]);
-  }
-
-  /** Ends the job's live assignment (of this attempt, or any), returns its resources to the node and the tenant, and says which it ended. */
-  private async release(m: EntityManager, jobId: string, attempt: number | null, state: EndedAssignmentState, reason: string | null): Promise<EndedAttempt[]> {
-    const ended = await updateReturning<
-      EndedAttempt & { id: string; node_id: string; slots: number; cpu_millis: number; mem_mb: number; gpu_ids: number[] }
-    >(
-      m,
-      `UPDATE job_assignments a SET state = $3, reason = $4, ended_at = clock_timestamp()
-       FROM jobs j
-       WHERE a.job_id = $1 AND ($2::int IS NULL OR a.attempt = $2) AND a.state IN ('PLACED', 'RUNNING') AND j.id = a.job_id
-       RETURNING a.id, a.node_id, a.slots, a.cpu_millis, a.mem_mb, a.gpu_ids, a.group_name AS "group", j.task_type AS "taskType",
-                 extract(epoch FROM clock_timestamp() - a.started_at)::float8 AS "runSeconds"`,
-      [jobId, attempt, state, reason],
-    );
-    for (const a of ended) {
-      await m.query(`DELETE FROM gpu_reservations WHERE assignment_id = $1`, [a.id]);
-      await m.query(
-        `UPDATE nodes SET used_slots = used_slots - $2, used_cpu_millis = used_cpu_millis - $3,
-                used_mem_mb = used_mem_mb - $4, used_gpus = used_gpus - $5, updated_at = now()
-         WHERE id = $1`,
-        [a.node_id, a.slots, a.cpu_millis, a.mem_mb, a.gpu_ids.length],
-      );
-      await m.query(
-        `UPDATE tenant_usage SET running_jobs = running_jobs - 1, cpu_millis = cpu_millis - $2, mem_mb = mem_mb - $3, gpus = gpus - $4
-         WHERE tenant_id = (SELECT tenant_id FROM jobs WHERE id = $1)`,
-        [jobId, a.cpu_millis, a.mem_mb, a.gpu_ids.length],
-      );
-    }
-    return ended.map(({ group, taskType, runSeconds }) => ({ group, taskType, runSeconds }));
-  }
-
-  private async moveJob(
-    m: EntityManager,
+  private async endAttempt(
     jobId: string,
-    state: JobState,
-    result: unknown,
-    error: EndAssignmentInput['error'],
-    attempt?: number,
-    resultArtifactId?: string,
-  ): Promise<JobState> {
-    const terminal = TERMINAL.includes(state);
-    // Fencing: the outcome of a superseded attempt never moves the job (its current attempt is jobs.attempts).
-    const rows = await updateReturning<{ state: JobState }>(
-      m,
-      `UPDATE jobs SET state = $2, result = COALESCE($3::jsonb, result), error = COALESCE($4::jsonb, error),
-              result_artifact_id = COALESCE($7::uuid, result_artifact_id), pending_reason = NULL, pending_detail = NULL, updated_at = now(),
-              finished_at = CASE WHEN $5 THEN now() ELSE finished_at END
-       WHERE id = $1 AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND ($6::int IS NULL OR attempts = $6)
-       RETURNING state`,
-      [
-        jobId,
-        state,
-        result === undefined ? null : JSON.stringify(result),
-        error ? JSON.stringify(error) : null,
-        terminal,
-        attempt ?? null,
-        resultArtifactId ?? null,
-      ],
-    );
-    if (rows.length > 0) {
-      // Delivered at commit (dropped on rollback): wakes the API's long-polls waiting on this job (JobFinishedFeed).
-      if (terminal) await m.query(`SELECT pg_notify($1, $2)`, [JOB_FINISHED_CHANNEL, jobId]);
-      return rows[0].state;
-    }
-    const current: { state: JobState }[] = await m.query(`SELECT state FROM jobs WHERE id = $1`, [jobId]);
-    if (current.length === 0) throw new JobNotFoundError(`job ${jobId} not found`);
-    return current[0].state;
+    end: {
+      attempt: number | null;
+      state: EndedAssignmentState;
+      reason: string | null;
+      jobState: JobState;
+      result?: unknown;
+      error?: EndAssignmentInput['error'];
+      resultArtifactId?: string;
+      fenceAttempt: number | null;
+    },
+  ): Promise<EndAttemptRow & { job_state: JobState }> {
+    const [row] = (await this.dataSource.query(`SELECT * FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+      jobId,
+      end.attempt,
+      end.state,
+      end.reason,
+      end.jobState,
+      end.result === undefined ? null : JSON.stringify(end.result),
+      end.error ? JSON.stringify(end.error) : null,
+      end.resultArtifactId ?? null,
+      end.fenceAttempt,
+    ])) as EndAttemptRow[];
+    if (row.job_state === null) throw new JobNotFoundError(`job ${jobId} not found`);
+    return { ...row, job_state: row.job_state };
   }
 }

@@ -1,6 +1,9 @@
 import { Client } from 'pg';
 
-/** The Postgres channel a transaction notifies, with the job id as payload, when it moves a job to a final state. */
+/**
+ * The Postgres channel a transaction notifies, with the job id as payload, when it moves a job to a final state.
+ * The ledger function `mlis_end_attempt` (migration 1765000000000) names it too.
+ */
 export const JOB_FINISHED_CHANNEL = 'mlis_job_finished';
 
 const RECONNECT_MS = 1_000;

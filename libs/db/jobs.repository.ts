@@ -121,6 +121,9 @@ export interface JobListQuery {
 
 const IDEMPOTENCY_CONSTRAINT = 'jobs_idempotency_key_per_tenant';
 // JS Dates stop at milliseconds; the cursor needs the column's full precision to be exact.
+/** The property loadOne maps a job's joined attempts onto before it splits them off the entity. */
+const JOINED_ASSIGNMENTS = 'joinedAssignments';
+
 const EXACT_CREATED_AT = `to_char(job.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** What the insert returns: the columns the database sets or normalises. */
@@ -212,14 +215,11 @@ export class JobsRepository {
   async findById(tenantId: string | null, id: string, manager?: EntityManager): Promise<JobRecord | null> {
     const query = this.jobs(manager).where('job.id = :id', { id });
     if (tenantId !== null) query.andWhere('job.tenant_id = :tenantId', { tenantId });
-    const [record] = await this.load(query, manager);
-    return record ?? null;
+    return this.loadOne(query);
   }
 
   async findByIdempotencyKey(tenantId: string, key: string): Promise<JobRecord | null> {
-    const query = this.jobs().where('job.tenant_id = :tenantId AND job.idempotency_key = :key', { tenantId, key });
-    const [record] = await this.load(query);
-    return record ?? null;
+    return this.loadOne(this.jobs().where('job.tenant_id = :tenantId AND job.idempotency_key = :key', { tenantId, key }));
   }
 
   /** Newest first; ties on created_at break on id so pages never skip or repeat a job. */
@@ -364,6 +364,27 @@ export class JobsRepository {
       .getRepository(JobEntity)
       .createQueryBuilder('job')
       .addSelect(EXACT_CREATED_AT, 'cursor_created_at');
+  }
+
+  /**
+   * At most one job, with its attempts joined in the same statement: a job read is one round trip (the long-poll makes
+   * two a job). A page of jobs (load) reads its attempts in a second statement, as a LIMIT over joined rows would count
+   * attempts instead of jobs.
+   */
+  private async loadOne(query: SelectQueryBuilder<JobEntity>): Promise<JobRecord | null> {
+    const { entities, raw } = await query
+      .leftJoinAndMapMany(`job.${JOINED_ASSIGNMENTS}`, JobAssignmentEntity, 'a', 'a.job_id = job.id')
+      .addOrderBy('a.attempt', 'ASC')
+      .getRawAndEntities<{ cursor_created_at: string }>();
+    const [job] = entities as (JobEntity & { [JOINED_ASSIGNMENTS]?: JobAssignmentEntity[] })[];
+    if (!job) return null;
+    const assignments = job[JOINED_ASSIGNMENTS] ?? [];
+    delete job[JOINED_ASSIGNMENTS];
+    return {
+      job,
+      assignments: assignments.map((assignment) => ({ assignment, hostname: assignment.nodeHostname, pid: assignment.nodePid })),
+      cursor: { createdAt: raw[0].cursor_created_at, id: job.id },
+    };
   }
 
   private async load(query: SelectQueryBuilder<JobEntity>, manager?: EntityManager): Promise<JobRecord[]> {

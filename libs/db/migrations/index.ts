@@ -7,6 +7,7 @@ import { Artifacts1764600000000 } from './1764600000000-artifacts';
 import { JobArtifactReferences1764700000000 } from './1764700000000-job-artifact-references';
 import { TenantArtifactCap1764750000000 } from './1764750000000-tenant-artifact-cap';
 import { AssignmentProcess1764900000000 } from './1764900000000-assignment-process';
+import { EndAttemptFunction1765000000000 } from './1765000000000-end-attempt-function';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   JobArtifactReferences1764700000000,
   TenantArtifactCap1764750000000,
   AssignmentProcess1764900000000,
+  EndAttemptFunction1765000000000,
 ];
