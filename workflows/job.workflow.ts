@@ -11,6 +11,7 @@ import {
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { TimeoutType, type RetryPolicy } from '@temporalio/common';
 import type { createExecutionActivities } from '../activities/execution.activities';
@@ -48,6 +49,18 @@ const ledgerLocal = proxyLocalActivities<LedgerActivities>({ startToCloseTimeout
  * deprecatePatch once no such workflow is open (docs/runbooks/upgrades.md).
  */
 export const LEDGER_IN_WORKFLOW_TASK_PATCH = 'ledger-in-workflow-task';
+
+/**
+ * Whether this workflow runs ADR 0018's shape. A workflow whose input carries a version knows it from there (ADR 0029);
+ * one started before that asks the patch.
+ */
+function ledgerInWorkflowTask(input: JobWorkflowInput): boolean {
+  if (input.workflowVersion === undefined) return patched(LEDGER_IN_WORKFLOW_TASK_PATCH);
+  // A control from before ADR 0029 that ran this workflow's first task recorded the patch's marker anyway: a replay
+  // must match it. While replaying, patched() matches a marker that is there and records none that is not.
+  if (workflowInfo().unsafe.isReplaying) patched(LEDGER_IN_WORKFLOW_TASK_PATCH);
+  return true;
+}
 
 /** What the job's workflow returns; the full result lives in the ledger. */
 export interface JobWorkflowResult {
@@ -125,7 +138,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       { key: SEARCH_ATTRIBUTES.node, value: placement?.nodeId ?? null },
     ]);
   };
-  const inWorkflowTask = patched(LEDGER_IN_WORKFLOW_TASK_PATCH);
+  const inWorkflowTask = ledgerInWorkflowTask(input);
   const ledger = inWorkflowTask ? ledgerLocal : ledgerTask;
   // A ledger write must land even while the job is being cancelled, or a reservation could leak. A write
   // after which the job goes on (back to the queue) stays a task of its own: the workflow task ends with it,

@@ -34,7 +34,18 @@ export interface JobWorkflowInput {
   scheduleToStartSeconds: number;
   /** Safety-net wait before a waiting job tries to place again without a capacity signal. */
   capacityRetrySeconds: number;
+  /**
+   * The workflow shape the starter asks for (JOB_WORKFLOW_VERSION, ADR 0029). Absent in workflows started before
+   * ADR 0029: those learn their shape from `patched()`, as they always did.
+   */
+  workflowVersion?: number;
 }
+
+/**
+ * The job workflow's shape, carried in its input. 2: ADR 0018's, ledger calls in the workflow task; such a workflow
+ * runs it without `patched('ledger-in-workflow-task')` and the marker and search-attribute upsert that call records.
+ */
+export const JOB_WORKFLOW_VERSION = 2;
 
 export interface AwaitPlacementInput {
   jobId: string;

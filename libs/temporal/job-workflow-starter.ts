@@ -1,7 +1,15 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { SchedulingConfig } from '@mlis/config';
-import { capacityAvailableSignal, CONTROL_TASK_QUEUE, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput, type JobWorkflowMemo } from '@mlis/contracts';
+import {
+  capacityAvailableSignal,
+  CONTROL_TASK_QUEUE,
+  JOB_WORKFLOW_VERSION,
+  jobWorkflowId,
+  SEARCH_ATTRIBUTES,
+  type JobWorkflowInput,
+  type JobWorkflowMemo,
+} from '@mlis/contracts';
 
 /** What starting a job's workflow needs from the job: the API's new job, or its row read back. */
 export interface JobToStart {
@@ -71,6 +79,7 @@ export class JobWorkflowStarter {
       leaseSeconds: scheduling.leaseSeconds,
       scheduleToStartSeconds: scheduling.scheduleToStartSeconds,
       capacityRetrySeconds: scheduling.capacityRetrySeconds,
+      workflowVersion: JOB_WORKFLOW_VERSION,
     };
     return {
       taskQueue: CONTROL_TASK_QUEUE,

@@ -14,6 +14,7 @@ import {
   CONTROL_TASK_QUEUE,
   FailureCode,
   getJobStatusQuery,
+  JOB_WORKFLOW_VERSION,
   jobWorkflowId,
   preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
@@ -66,6 +67,7 @@ function jobInput(overrides: Partial<JobWorkflowInput> = {}): JobWorkflowInput {
     leaseSeconds: 2,
     scheduleToStartSeconds: 3,
     capacityRetrySeconds: 60,
+    workflowVersion: JOB_WORKFLOW_VERSION,
     ...overrides,
   };
 }
@@ -93,6 +95,11 @@ async function signalSeenByWorkflow(handle: WorkflowHandle, signalName: string):
   const events = (await handle.fetchHistory()).events ?? [];
   const signalled = events.findIndex((event) => event.workflowExecutionSignaledEventAttributes?.signalName === signalName);
   return signalled >= 0 && events.slice(signalled).some((event) => event.workflowTaskCompletedEventAttributes);
+}
+
+/** The names of a history's markers, in order (core_patch, core_local_activity). */
+function markerNames(events: { markerRecordedEventAttributes?: { markerName?: string | null } | null }[]): string[] {
+  return events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
 }
 
 describe('jobWorkflow', () => {
@@ -583,9 +590,25 @@ describe('jobWorkflow', () => {
     expect(ledger.calls).toEqual(['awaitPlacement', 'endAssignment']);
     const scheduled = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
     expect(scheduled).toEqual(['runAssignment']);
-    // The patch marker and one marker per ledger call.
-    expect(events.filter((event) => event.markerRecordedEventAttributes)).toHaveLength(3);
-    expect(events.length).toBeLessThanOrEqual(20);
+    // One marker per ledger call; the workflow version in the input stands in for a patch marker (ADR 0029).
+    expect(markerNames(events)).toEqual(['core_local_activity', 'core_local_activity']);
+    expect(events.length).toBe(15);
+  }, TEST_TIMEOUT_MS);
+
+  it('asks the ledger-in-workflow-task patch in a workflow started without a version (before ADR 0029), and runs the same shape', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput({ workflowVersion: undefined });
+
+    const events = await withWorkers(ledger, runs, [[NODE_A, succeeds]], async () => {
+      const handle = await startJob(input);
+      await handle.result();
+      return (await handle.fetchHistory()).events ?? [];
+    });
+
+    expect(ledger.calls).toEqual(['awaitPlacement', 'endAssignment']);
+    expect(markerNames(events)).toEqual(['core_patch', 'core_local_activity', 'core_local_activity']);
+    expect(events.length).toBe(17);
   }, TEST_TIMEOUT_MS);
 
   it('runs the tracing interceptors only in a workflow whose submission was traced (its memo says so)', async () => {

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import request from 'supertest';
 import type { EntityManager } from 'typeorm';
 import type { ArtifactStore } from '@mlis/artifacts';
-import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
+import { CONTROL_TASK_QUEUE, JOB_WORKFLOW_VERSION } from '@mlis/contracts';
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
 import { fakeNode, FakeTemporalClient } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
@@ -95,6 +95,7 @@ describe(JobsController.name, () => {
           leaseSeconds: t.config.scheduling.leaseSeconds,
           scheduleToStartSeconds: t.config.scheduling.scheduleToStartSeconds,
           capacityRetrySeconds: t.config.scheduling.capacityRetrySeconds,
+          workflowVersion: JOB_WORKFLOW_VERSION,
         },
       ]);
       expect(started.options.typedSearchAttributes.map((a) => [a.key.name, a.value])).toEqual([
