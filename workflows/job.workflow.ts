@@ -122,8 +122,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   setHandler(assignmentStartedSignal, ({ attempt: started }) => {
     startedAttempts.add(started);
   });
+  // The scope of the attempt being run: a preemption cancels it without cancelling the job.
+  let running: { attempt: number; execution: CancellationScope } | null = null;
   setHandler(preemptAssignmentSignal, ({ attempt: preempted }) => {
     preemptRequests.add(preempted);
+    if (running?.attempt === preempted) running.execution.cancel();
   });
   setHandler(
     getJobStatusQuery,
@@ -182,34 +185,23 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       });
       const current = placement;
       // The node marks its attempt RUNNING through the API; only a pre-patch workflow does it on the node's signal.
-      const marking = new CancellationScope();
-      const markRunning = inWorkflowTask
-        ? Promise.resolve()
-        : marking
-            .run(async () => {
-              await condition(() => startedAttempts.has(current.attempt));
-              await ledgerTask.markAssignmentRunning({ jobId: input.jobId, attempt: current.attempt });
-            })
-            .catch(() => undefined);
-
-      // The attempt runs in its own scope so a preemption can cancel it without cancelling the job.
-      const execution = new CancellationScope();
-      const preemption = new CancellationScope();
-      const preempted = preemption
-        .run(async () => {
-          await condition(() => preemptRequests.has(current.attempt));
-          execution.cancel();
+      const marking = inWorkflowTask ? null : new CancellationScope();
+      const markRunning = marking
+        ?.run(async () => {
+          await condition(() => startedAttempts.has(current.attempt));
+          await ledgerTask.markAssignmentRunning({ jobId: input.jobId, attempt: current.attempt });
         })
         .catch(() => undefined);
+      const execution = new CancellationScope();
       const stopWatching = async (): Promise<void> => {
-        marking.cancel();
-        preemption.cancel();
-        await Promise.all([markRunning, preempted]);
+        running = null;
+        marking?.cancel();
+        await markRunning;
       };
 
       try {
         // The result itself, or only the id of the artifact the node uploaded it to: never a large payload.
-        const output = await execution.run(() =>
+        const run = execution.run(() =>
           node.runAssignment({
             jobId: input.jobId,
             assignmentId: current.assignmentId,
@@ -220,6 +212,10 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
             gpuIds: current.gpuIds,
           }),
         );
+        running = { attempt: current.attempt, execution };
+        // A preemption that came before the attempt was dispatched.
+        if (preemptRequests.has(current.attempt)) execution.cancel();
+        const output = await run;
         await stopWatching();
         const written = await endAssignment({ state: 'SUCCEEDED', jobState: 'SUCCEEDED', ...output });
         publish(written.jobState);
