@@ -34,6 +34,19 @@ interface AuditRow {
 }
 
 /**
+ * The INSERT of one audit row, its parameters numbered from `$first`: `AuditRepository.record`'s statement, and the
+ * audit part of a statement that writes its row together with the change it records (`JobsRepository.insert`).
+ */
+export function auditInsert(event: AuditEventInput, first: number): { sql: string; params: unknown[] } {
+  const params = [event.requestId, event.actorTenant, event.actorSubject, event.targetTenant, event.action, event.resource, event.result, event.reason];
+  return {
+    sql: `INSERT INTO audit_events (request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason)
+          VALUES (${params.map((_, i) => `$${first + i}`).join(', ')})`,
+    params,
+  };
+}
+
+/**
  * The append-only audit log. `record` throws when the insert fails: callers auditing a state change
  * let that fail the request; callers auditing a denial catch and log it (best effort, the request is
  * refused anyway).
@@ -43,20 +56,8 @@ export class AuditRepository implements AuditRecorder {
 
   /** Inside `manager`'s transaction when given, so the row commits or rolls back with the change. */
   async record(event: AuditEventInput, manager?: EntityManager): Promise<void> {
-    await (manager ?? this.dataSource.manager).query(
-      `INSERT INTO audit_events (request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        event.requestId,
-        event.actorTenant,
-        event.actorSubject,
-        event.targetTenant,
-        event.action,
-        event.resource,
-        event.result,
-        event.reason,
-      ],
-    );
+    const insert = auditInsert(event, 1);
+    await (manager ?? this.dataSource.manager).query(insert.sql, insert.params);
   }
 
   /**

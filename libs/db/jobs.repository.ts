@@ -1,8 +1,10 @@
 import type { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
-import type { JobState } from '@mlis/contracts';
+import type { AuditEventInput, JobState } from '@mlis/contracts';
 import type { JobSpec } from '@mlis/scheduling';
 import { JobAssignmentEntity } from './entities/job-assignment.entity';
 import { JobEntity } from './entities/job.entity';
+import { auditInsert } from './audit.repository';
+import type { Queryable } from './sql';
 
 /** Another submission of this tenant already holds the idempotency key. */
 export class IdempotencyKeyTakenError extends Error {}
@@ -163,44 +165,54 @@ export class JobsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Inserts the job and runs `afterInsert` (its audit row, artifact links, queue limit) in the same transaction:
-   * if `afterInsert` throws, the row is never committed. The caller starts the job's workflow after the commit.
+   * Inserts the job and its audit row in one statement (ADR 0028), and runs `afterInsert` (artifact links, the queue
+   * limit) after it in the same transaction when there is one: if `afterInsert` throws, nothing is committed. Without
+   * `afterInsert` the statement is its own transaction, one round trip. The caller starts the job's workflow after the commit.
    */
-  async insert(job: NewJob, afterInsert: (manager: EntityManager) => Promise<void>): Promise<JobRecord> {
+  async insert(job: NewJob, audit: AuditEventInput, afterInsert?: (manager: EntityManager) => Promise<void>): Promise<JobRecord> {
+    // Parameters $1-$20 are the job's, the audit row's follow.
+    const auditRow = auditInsert(audit, 21);
+    const insert = async (db: Queryable): Promise<JobRecord> => {
+      // The row comes back with the insert: what the database sets or normalises (timestamps, jsonb) is returned.
+      const [inserted]: InsertedJob[] = await db.query(
+        `WITH audit AS (${auditRow.sql})
+         INSERT INTO jobs AS job (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority,
+                           state, attempts, max_attempts, timeout_seconds, idempotency_key, request_id,
+                           priority_class, may_preempt, worker_group, node_selector, gpu_model, gpu_memory_mb, params_artifact_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         RETURNING job.params, job.node_selector, job.created_at, job.updated_at, ${EXACT_CREATED_AT} AS cursor_created_at`,
+        [
+          job.id,
+          job.tenantId,
+          job.submittedBy,
+          job.taskType,
+          JSON.stringify(job.params),
+          job.cpuMillis,
+          job.memMb,
+          job.gpu,
+          job.priority,
+          job.maxAttempts,
+          job.timeoutSeconds,
+          job.idempotencyKey,
+          job.requestId,
+          job.priorityClass,
+          job.mayPreempt,
+          job.workerGroup,
+          JSON.stringify(job.nodeSelector),
+          job.gpuModel,
+          job.gpuMemoryMb,
+          job.paramsArtifactId,
+          ...auditRow.params,
+        ],
+      );
+      return insertedRecord(job, inserted);
+    };
     try {
+      if (!afterInsert) return await insert(this.dataSource.manager);
       return await this.dataSource.transaction(async (m) => {
-        // The row comes back with the insert: what the database sets or normalises (timestamps, jsonb) is returned.
-        const [inserted]: InsertedJob[] = await m.query(
-          `INSERT INTO jobs AS job (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority,
-                             state, attempts, max_attempts, timeout_seconds, idempotency_key, request_id,
-                             priority_class, may_preempt, worker_group, node_selector, gpu_model, gpu_memory_mb, params_artifact_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-           RETURNING job.params, job.node_selector, job.created_at, job.updated_at, ${EXACT_CREATED_AT} AS cursor_created_at`,
-          [
-            job.id,
-            job.tenantId,
-            job.submittedBy,
-            job.taskType,
-            JSON.stringify(job.params),
-            job.cpuMillis,
-            job.memMb,
-            job.gpu,
-            job.priority,
-            job.maxAttempts,
-            job.timeoutSeconds,
-            job.idempotencyKey,
-            job.requestId,
-            job.priorityClass,
-            job.mayPreempt,
-            job.workerGroup,
-            JSON.stringify(job.nodeSelector),
-            job.gpuModel,
-            job.gpuMemoryMb,
-            job.paramsArtifactId,
-          ],
-        );
+        const record = await insert(m);
         await afterInsert(m);
-        return insertedRecord(job, inserted);
+        return record;
       });
     } catch (error) {
       const { code, constraint } = error as { code?: string; constraint?: string };

@@ -43,7 +43,16 @@ describe('a job whose workflow never started', () => {
       idempotencyKey: null,
       requestId: null,
     };
-    await jobs.insert(job, async () => undefined);
+    await jobs.insert(job, {
+      requestId: 'workflow-start-spec',
+      actorTenant: job.tenantId,
+      actorSubject: job.submittedBy,
+      targetTenant: job.tenantId,
+      action: 'job.submit',
+      resource: `job/${job.id}`,
+      result: 'allow',
+      reason: null,
+    });
     return job.id;
   };
 

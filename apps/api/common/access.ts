@@ -68,7 +68,12 @@ export class Access {
 
   /** Writes an allow row, inside `manager`'s transaction when given; throws when it cannot, so the change fails with it. */
   async allow(caller: AuditCaller, entry: AuditEntry, manager?: EntityManager): Promise<void> {
-    await this.audit.record(auditEvent(caller, 'allow', entry), manager);
+    await this.audit.record(this.allowRow(caller, entry), manager);
+  }
+
+  /** The allow row of an action, for a repository that writes it in the statement making the change (a job's submission). */
+  allowRow(caller: AuditCaller, entry: AuditEntry): AuditEventInput {
+    return auditEvent(caller, 'allow', entry);
   }
 
   /** Writes a deny row. Best effort: the request is refused whether or not the row could be written. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, TERMINAL_JOB_STATES } from '@mlis/contracts';
 import {
@@ -131,13 +132,15 @@ export class JobsService {
       requestId,
     };
     try {
-      // The audit row shares the job row's transaction (and connection: a second one per submission
-      // would exhaust the pool under a burst).
-      const record = await this.jobs.insert(job, async (manager) => {
+      // The audit row goes in with the job row, in one statement. A queue limit and artifact links need a transaction
+      // around it (on the insert's connection: a second one per submission would exhaust the pool under a burst).
+      const audit = this.access.allowRow({ ...actor, requestId }, { action: 'job.submit', resource: `job/${job.id}`, targetTenant: job.tenantId });
+      const afterInsert = async (manager: EntityManager): Promise<void> => {
         if (queueLimit) await this.limits.holdQueuePlace(queueLimit, manager);
         await this.jobArtifacts.attach(manager, job, inputs, params);
-        await this.access.allow({ ...actor, requestId }, { action: 'job.submit', resource: `job/${job.id}`, targetTenant: job.tenantId }, manager);
-      });
+      };
+      const needsTransaction = queueLimit !== null || inputs.length > 0 || params !== null;
+      const record = await this.jobs.insert(job, audit, needsTransaction ? afterInsert : undefined);
       this.workflows.startSoon(job);
       return { job: toJobResponse(record), created: true };
     } catch (error) {

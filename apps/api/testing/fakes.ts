@@ -1,10 +1,11 @@
 // In-memory stand-ins for the API's dependencies, for specs that run without Postgres or Temporal.
 import type { EntityManager } from 'typeorm';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { JobState } from '@mlis/contracts';
+import type { AuditEventInput, JobState } from '@mlis/contracts';
 import {
   JobFinishedFeed,
   type AssignmentsRepository,
+  type AuditRepository,
   IdempotencyKeyTakenError,
   UnknownWorkerGroupError,
   type CycleOutcome,
@@ -46,13 +47,17 @@ export class FakeJobsRepository implements Db<JobsRepository> {
   readonly records: JobRecord[] = [];
   private clockMs = Date.parse('2025-01-01T00:00:00.000Z');
 
-  async insert(job: NewJob, afterInsert: (manager: EntityManager) => Promise<void>): Promise<JobRecord> {
+  /** The audit log the job's audit row goes to, with the job, as in the one statement of JobsRepository.insert. */
+  constructor(private readonly audit: Pick<AuditRepository, 'record'>) {}
+
+  async insert(job: NewJob, audit: AuditEventInput, afterInsert?: (manager: EntityManager) => Promise<void>): Promise<JobRecord> {
     if (job.idempotencyKey !== null && this.records.some((r) => r.job.tenantId === job.tenantId && r.job.idempotencyKey === job.idempotencyKey)) {
       throw new IdempotencyKeyTakenError('taken');
     }
     const record = this.build({ ...job });
-    // No database here: the fake audit recorder ignores the manager.
-    await afterInsert({} as EntityManager);
+    // No database here: the fakes ignore the manager. Both rows are kept only when everything succeeded, as at a commit.
+    await afterInsert?.({} as EntityManager);
+    await this.audit.record(audit);
     this.records.push(record);
     return record;
   }

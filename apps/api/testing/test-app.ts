@@ -94,14 +94,15 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     ...(generated ? { MLIS_AUTH_DEV_SECRET_FILE: generated.file } : {}),
     ...env,
   });
+  const audit = new FakeAuditRepository();
   const fakes = {
-    jobs: new FakeJobsRepository(),
+    jobs: new FakeJobsRepository(audit),
     nodes: new FakeNodesRepository(),
     assignments: new FakeAssignmentsRepository(),
     scheduler: new FakeScheduler(),
     temporal: new FakeTemporalClient(),
     db: new FakeDataSource(),
-    audit: new FakeAuditRepository(),
+    audit,
     tenants: new FakeTenantsRepository(),
     artifacts: new FakeArtifactsRepository(),
     finished: new FakeJobFinishedFeed(),
