@@ -4,6 +4,7 @@ import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { mintUserToken, SCOPES } from '@mlis/auth';
 import { loadConfig } from '@mlis/config';
@@ -53,7 +54,7 @@ const RECOVERY_ENV = { MLIS_WORKER_GROUPS: 'cpu', MLIS_LEASE_SECONDS: '3', MLIS_
 const KILLS = 21;
 // Attempts one recovery job may use up (MAX_ATTEMPTS_LIMIT is 20); then the next job takes over.
 const KILLS_PER_JOB = 7;
-const HISTORY_SAMPLE = 20;
+const HISTORY_SAMPLE = 50;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 function script(path: string, args: string[], env: Record<string, string> = {}): string {
@@ -225,6 +226,8 @@ function startRawWorker(role: string, env: Record<string, string>): Promise<Chil
 interface Measured {
   runs: Run[];
   history: HistorySample;
+  /** MLIS: p50 ms of each step of a job's path (JOB_PATH), over the history sample. */
+  path?: Record<PathStep, number>;
   /** MLIS: ms of CPU a second per process group with no job running, when measured. */
   idleCpuMsPerSecond?: Record<string, number>;
 }
@@ -283,6 +286,46 @@ function stagesOf(job: Job): Record<Stage, number> | undefined {
   };
 }
 
+/**
+ * A job's path in finer steps: the ledger's timestamps (database clock) between the events of its workflow's history
+ * (Temporal server clock; one machine, one clock). Each step names what runs in it.
+ */
+const JOB_PATH = [
+  ['submitted → workflow started', "the API's background start after the commit"],
+  ['→ first workflow task picked up', "the task waits on control's queue"],
+  ['first workflow task', 'the placement read (a local activity), the attempt dispatched'],
+  ['→ attempt picked up by the node', "the activity task waits on the node's queue"],
+  ['→ RUNNING in the ledger', "the node's start report through the API"],
+  ['→ attempt completed', 'the 10 ms run and the completion'],
+  ['→ second workflow task picked up', "the task waits on control's sticky queue"],
+  ['second workflow task', 'the end write (a local activity) and the final state'],
+] as const;
+type PathStep = (typeof JOB_PATH)[number][0];
+
+async function jobPath(client: Client, jobs: Job[]): Promise<Record<PathStep, number>> {
+  const steps = new Map<PathStep, number[]>(JOB_PATH.map(([step]) => [step, []]));
+  for (const job of jobs) {
+    const assignment = job.latest_assignment;
+    if (!assignment?.started_at) continue;
+    const events = (await client.workflow.getHandle(jobWorkflowId(job.id)).fetchHistory()).events ?? [];
+    const at = (type: temporal.api.enums.v1.EventType, nth = 0): number => tsToMs(events.filter((event) => event.eventType === type)[nth]?.eventTime);
+    const { EventType } = temporal.api.enums.v1;
+    const times = [
+      Date.parse(job.created_at),
+      at(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
+      at(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED),
+      at(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+      at(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED),
+      Date.parse(assignment.started_at),
+      at(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED),
+      at(EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, 1),
+      at(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 1),
+    ];
+    JOB_PATH.forEach(([step], i) => steps.get(step)?.push(times[i + 1] - times[i]));
+  }
+  return Object.fromEntries([...steps].map(([step, values]) => [step, percentile(values, 50)])) as Record<PathStep, number>;
+}
+
 const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 /** Starts the stack; `calls` holds one client per API replica (replica N listens on the API port + N - 1). */
@@ -316,6 +359,7 @@ async function measureMlis(
   const stackEnv = { ...env, MLIS_STACK_NODES: THROUGHPUT_NODES };
   const { calls, agent } = startStack(stackEnv, topology);
   let turn = 0;
+  const finals = new Map<string, Job>();
   try {
     const one = async () => {
       // Round robin over the API replicas, as a load balancer would.
@@ -325,6 +369,7 @@ async function measureMlis(
       const submitMs = Date.now() - asked;
       const job = await waitFinal(call, accepted.id);
       const answered = Date.now();
+      finals.set(job.id, job);
       return {
         id: accepted.id,
         submitMs,
@@ -364,7 +409,15 @@ async function measureMlis(
     const runs: Run[] = [];
     for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, cycles));
     const sample = runs.find((run) => run.clients === 20) ?? runs[0];
-    return { runs, history: await historyEvents(client, sample.ids.slice(0, HISTORY_SAMPLE).map(jobWorkflowId)), idleCpuMsPerSecond };
+    // From the middle of the run: its first jobs start together, its last finish with fewer clients left.
+    const from = Math.max(0, Math.floor((sample.ids.length - HISTORY_SAMPLE) / 2));
+    const sampled = sample.ids.slice(from, from + HISTORY_SAMPLE);
+    return {
+      runs,
+      history: await historyEvents(client, sampled.map(jobWorkflowId)),
+      path: await jobPath(client, sampled.map((id) => finals.get(id) as Job)),
+      idleCpuMsPerSecond,
+    };
   } finally {
     agent.destroy();
     script('scripts/stack.sh', ['stop'], stackEnv);
@@ -484,6 +537,13 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
       .map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''}: submit ${ms(r.submitP50)}, ${STAGES.map((stage) => `${stage} ${ms(r.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(r.wakeP50)}`)
       .join('; ')}.`,
     '',
+    `The same path in finer steps (p50 ms over the ${HISTORY_SAMPLE} jobs of the history sample, the ledger's timestamps between the events of`,
+    "the job's workflow history):",
+    '',
+    '| step | what runs in it | p50 ms |',
+    '|---|---|---:|',
+    ...JOB_PATH.map(([step, what]) => `| ${step} | ${what} | ${ms(mlis.path?.[step] ?? Number.NaN)} |`),
+    '',
     `Scale-out: ${SINGLE.apis} api + ${SINGLE.controls} control process against ${SCALED.apis} + ${SCALED.controls} (jobs spread round robin over the APIs), same nodes and server:`,
     '',
     '| clients | jobs/s 1 + 1 | jobs/s 2 + 2 | end-to-end p50 / p99 ms 1 + 1 | end-to-end p50 / p99 ms 2 + 2 | CPU ms per job api / control, 2 + 2 | jobs not SUCCEEDED, 2 + 2 |',
@@ -523,6 +583,7 @@ function quickSummary(mlis: Measured): string {
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
     `CPU ms per job: ${cpu.map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`).join(', ')}; total ${(cpu.reduce((sum, [, value]) => sum + value, 0) * 1000).toFixed(1)}`,
     `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}`,
+    `job path p50 ms (${HISTORY_SAMPLE} jobs): ${JOB_PATH.map(([step]) => `${step} ${ms(mlis.path?.[step] ?? Number.NaN)}`).join(', ')}`,
   ].join('\n');
 }
 
