@@ -9,7 +9,8 @@ interface Call {
   authorization: string | undefined;
   body: Record<string, unknown>;
 }
-type Handler = (call: Call, index: number) => { status: number; body?: unknown } | 'drop';
+/** An answer, or 'drop' (the connection is closed) or 'hang' (never answered). */
+type Handler = (call: Call, index: number) => { status: number; body?: unknown } | 'drop' | 'hang';
 
 const NODE: NodeConfig = {
   nodeId: 'gpu-1',
@@ -53,6 +54,7 @@ class FakeApi {
           req.socket.destroy();
           return;
         }
+        if (answer === 'hang') return;
         res.writeHead(answer.status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(answer.body ?? {}));
       });
@@ -90,7 +92,7 @@ describe(NodeRegistration.name, () => {
   const fatal = jest.fn();
 
   /** `registerDeadlineMs` null: the default, no deadline. */
-  async function setup(handler: Handler, registerDeadlineMs: number | null = 5000): Promise<NodeRegistration> {
+  async function setup(handler: Handler, registerDeadlineMs: number | null = 5000, requestTimeoutMs?: number): Promise<NodeRegistration> {
     api = new FakeApi(handler);
     const apiUrl = await api.start();
     registration = new NodeRegistration({
@@ -102,6 +104,7 @@ describe(NodeRegistration.name, () => {
       registerDeadlineMs: registerDeadlineMs ?? undefined,
       initialBackoffMs: 10,
       maxBackoffMs: 20,
+      requestTimeoutMs,
     });
     return registration;
   }
@@ -145,6 +148,13 @@ describe(NodeRegistration.name, () => {
     const node = await setup(() => 'drop', 200);
     await expect(node.register()).rejects.toBeInstanceOf(RegistrationError);
     expect(api?.calls.length).toBeGreaterThan(1);
+  });
+
+  it('gives up on a request the API never answers after requestTimeoutMs, and tries again', async () => {
+    const node = await setup((_call, index) => (index === 0 ? 'hang' : { status: 200, body: registered(5) }), 5000, 100);
+    await expect(node.register()).resolves.toEqual(registered(5));
+    expect(api?.calls).toHaveLength(2);
+    expect(lines[0]).toMatch(/^register: .*retrying in \d+ ms$/);
   });
 
   it('without a deadline, waits for the API however long it is down (drops and 503s alike)', async () => {

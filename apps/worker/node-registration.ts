@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { NodeConfig } from '@mlis/config';
 import type { AdvertisedGpu } from './gpu-probe';
 
@@ -111,6 +113,8 @@ export class NodeRegistration {
   private current: RegisterNodeResponse | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly stopping = new AbortController();
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
   private failing = false;
 
   constructor(private readonly options: NodeRegistrationOptions) {}
@@ -174,6 +178,8 @@ export class NodeRegistration {
     this.stopping.abort();
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 
   private schedule(): void {
@@ -268,22 +274,43 @@ export class NodeRegistration {
     this.failing = true;
   }
 
-  private async post(path: string, body: unknown, bearer: string): Promise<Reply> {
+  /**
+   * One JSON POST to the API over a kept-alive connection. node:http rather than fetch: the start report is one request
+   * per attempt, and fetch's streams cost a node about three times the CPU of the request itself (issue #11's profiles).
+   */
+  private post(path: string, body: unknown, bearer: string): Promise<Reply> {
     const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.requestTimeoutMs ?? 5000)]);
-    const response = await fetch(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
-      body: JSON.stringify(body),
-      signal,
+    const payload = JSON.stringify(body);
+    const url = new URL(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`);
+    const secure = url.protocol === 'https:';
+    return new Promise<Reply>((resolve, reject) => {
+      const request = (secure ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: 'POST',
+          agent: secure ? this.httpsAgent : this.httpAgent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: `Bearer ${bearer}` },
+          signal,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = text === '' ? null : JSON.parse(text);
+            } catch {
+              // Not JSON (a proxy's error page): keep the text for the log.
+            }
+            resolve({ status: response.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
+      request.on('error', reject);
+      request.end(payload);
     });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text === '' ? null : JSON.parse(text);
-    } catch {
-      // Not JSON (a proxy's error page): keep the text for the log.
-    }
-    return { status: response.status, body: parsed };
   }
 
   private pause(ms: number): Promise<void> {
