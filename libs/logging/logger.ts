@@ -15,6 +15,8 @@ const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
  * The JSON-lines logger of every MLIS process (the API's through apps/api/common/logger.ts): one object per line with `level`, `time` (ISO),
  * `process`, `pid`, the given bindings (a node's `node` and `group`) and `msg`; secrets redacted. A line written inside
  * a span (tracing on) carries its `trace_id`.
+ * Lines go to stdout asynchronously: a busy process writes several in one call instead of one call a line (issue #11's
+ * profiles), and pino flushes what is left when the process exits; only a kill -9 can lose the last few.
  */
 export function createLogger(process: 'api' | 'control' | 'node', level: string, bindings: Record<string, unknown> = {}, destination?: pino.DestinationStream): Logger {
   const resolved = ALIASES[level] ?? level;
@@ -30,7 +32,7 @@ export function createLogger(process: 'api' | 'control' | 'node', level: string,
         return traceId ? { trace_id: traceId } : {};
       },
     },
-    destination,
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
 
