@@ -46,7 +46,7 @@ describe(accessLogMiddleware.name, () => {
     expect(JSON.stringify(logger.lines)).not.toMatch(/secret/);
   });
 
-  it('logs successful node heartbeats at debug and failed ones at the normal level', async () => {
+  it('logs successful node heartbeats and start reports at debug, failed ones at the normal level', async () => {
     const logger = new CapturingLogger();
     const app = express();
     app.use(requestIdMiddleware);
@@ -54,11 +54,22 @@ describe(accessLogMiddleware.name, () => {
     app.post('/v1/internal/nodes/:id/heartbeat', (req, res) => {
       res.status(req.params.id === 'gone' ? 404 : 200).json({});
     });
+    app.post('/v1/internal/nodes/:id/assignments/:assignmentId/started', (req, res) => {
+      res.status(req.params.assignmentId === 'ended' ? 409 : 200).json({});
+    });
     await request(app).post('/v1/internal/nodes/cpu-1/heartbeat').expect(200);
     await request(app).post('/v1/internal/nodes/gone/heartbeat').expect(404);
+    await request(app).post('/v1/internal/nodes/cpu-1/assignments/a-1/started').expect(200);
+    await request(app).post('/v1/internal/nodes/cpu-1/assignments/ended/started').expect(409);
     const deadline = Date.now() + 2_000;
-    while (logger.lines.length + logger.debugLines.length < 2 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
-    expect(logger.debugLines).toEqual([expect.objectContaining({ path: '/v1/internal/nodes/cpu-1/heartbeat', status: 200 })]);
-    expect(logger.lines).toEqual([expect.objectContaining({ path: '/v1/internal/nodes/gone/heartbeat', status: 404 })]);
+    while (logger.lines.length + logger.debugLines.length < 4 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(logger.debugLines).toEqual([
+      expect.objectContaining({ path: '/v1/internal/nodes/cpu-1/heartbeat', status: 200 }),
+      expect.objectContaining({ path: '/v1/internal/nodes/cpu-1/assignments/a-1/started', status: 200 }),
+    ]);
+    expect(logger.lines).toEqual([
+      expect.objectContaining({ path: '/v1/internal/nodes/gone/heartbeat', status: 404 }),
+      expect.objectContaining({ path: '/v1/internal/nodes/cpu-1/assignments/ended/started', status: 409 }),
+    ]);
   });
 });

@@ -3,15 +3,16 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { redactSecrets } from './redact';
 import { requestIdOf } from './request-context';
 
-// Every node heartbeats every few seconds: those lines are debug, unless they fail.
-const HEARTBEAT = /^\/v1\/internal\/nodes\/[^/]+\/heartbeat$/;
+// Every node heartbeats every few seconds and reports each attempt it starts (its own log says so): those lines are
+// debug, unless they fail.
+const ROUTINE_NODE_CALL = /^\/v1\/internal\/nodes\/[^/]+\/(heartbeat|assignments\/[^/]+\/started)$/;
 
 /** One structured line per request. Never bodies, headers or query strings: they may carry secrets. */
 export function accessLogMiddleware(logger: LoggerService): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
     res.once('close', () => {
-      const routine = HEARTBEAT.test(req.path) && res.statusCode < 400;
+      const routine = ROUTINE_NODE_CALL.test(req.path) && res.statusCode < 400;
       (routine ? (logger.debug?.bind(logger) ?? (() => undefined)) : logger.log.bind(logger))({
         method: req.method,
         // A token pasted into the path is still a token.
