@@ -6,6 +6,8 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 /** The Temporal SDK's logs (worker state, bundling, core warnings) as lines of our logger, its metadata as fields. */
 export function temporalLogger(logger: Logger): SdkLogger {
   const write = (level: LogLevel, message: string, meta?: LogMetadata): void => {
+    // The SDK logs every task at debug or trace: below the logger's level, build nothing.
+    if (!logger.isLevelEnabled(LEVELS[level])) return;
     // Symbol keys (the SDK's internal markers) are not loggable fields.
     const fields = Object.fromEntries(Object.entries(meta ?? {}));
     logger[LEVELS[level]]({ sdk: true, ...fields }, message);
