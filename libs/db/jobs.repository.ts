@@ -122,10 +122,10 @@ export interface JobListQuery {
 }
 
 const IDEMPOTENCY_CONSTRAINT = 'jobs_idempotency_key_per_tenant';
-// JS Dates stop at milliseconds; the cursor needs the column's full precision to be exact.
 /** The property loadOne maps a job's joined attempts onto before it splits them off the entity. */
 const JOINED_ASSIGNMENTS = 'joinedAssignments';
 
+// JS Dates stop at milliseconds; the cursor needs the column's full precision to be exact.
 const EXACT_CREATED_AT = `to_char(job.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** What the insert returns: the columns the database sets or normalises. */
