@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { AssignmentsRepository, NodesRepository, SchedulingStore } from '@mlis/db';
+import { JobsRepository, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
 import { createLedgerDatabase } from './support/ledger-db';
 
 // The ledger alone against real Postgres, in a database of its own so the running stack's nodes stay out of it.
@@ -171,6 +171,30 @@ describe('the capacity ledger', () => {
     const [a] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1`, [jobId]);
     expect(a.state).toBe('CANCELLED');
     await retire('race-cancel-%');
+  });
+
+  it('reads one job (one statement) exactly as a page of jobs reads it (two), its attempts in order', async () => {
+    await register('read-1', 'cpu', 2, 0, { zone: 'z1' });
+    await register('read-2', 'cpu', 2, 0, { zone: 'z1' });
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { zone: 'z1' } });
+    await scheduling.runCycle(CYCLE);
+    await assignments.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+    await scheduling.runCycle(CYCLE);
+    const jobs = new JobsRepository(dataSource);
+
+    const one = await jobs.findById('default', jobId);
+    expect(one?.assignments.map((a) => [a.assignment.attempt, a.assignment.state])).toEqual([
+      [1, 'LOST'],
+      [2, 'PLACED'],
+    ]);
+    // Only this job ever ran on this test's nodes.
+    const page = await jobs.list({ tenantId: 'default', nodeId: one?.assignments[1].assignment.nodeId, limit: 10 });
+    expect(page).toEqual([one]);
+    expect(one?.job.createdAt).toBeInstanceOf(Date);
+    expect(one?.job.nodeSelector).toEqual({ zone: 'z1' });
+    expect(await jobs.findById('another-tenant', jobId)).toBeNull();
+    await assignments.finishJob({ jobId, state: 'CANCELLED' });
+    await retire('read-%');
   });
 
   it('fences a superseded attempt: its outcome moves neither the job nor the live attempt', async () => {
