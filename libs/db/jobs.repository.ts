@@ -129,6 +129,12 @@ interface SelectList {
   select: string;
 }
 
+/** Sets each of the list's columns on `entity` from the row's `<prefix><property>` value, converted as TypeORM would. */
+function hydrate<T extends object>(driver: Driver, entity: T, list: SelectList, prefix: string, row: Record<string, unknown>): T {
+  for (const column of list.columns) column.setEntityValue(entity, driver.prepareHydratedValue(row[`${prefix}${column.propertyName}`], column));
+  return entity;
+}
+
 // JS Dates stop at milliseconds; the cursor needs the column's full precision to be exact.
 const EXACT_CREATED_AT = `to_char(job.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
@@ -166,7 +172,7 @@ function insertedRecord(job: NewJob, inserted: InsertedJob): JobRecord {
 
 /** The jobs read model, and the one insert the API makes. Scoped by tenant everywhere. */
 export class JobsRepository {
-  private singleJob: { job: SelectList; assignment: SelectList; driver: Driver } | undefined;
+  private singleJob: { job: SelectList; assignment: SelectList } | undefined;
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -389,7 +395,8 @@ export class JobsRepository {
    * attempts in a second statement, as a LIMIT over joined rows would count attempts instead of jobs.
    */
   private async loadOne(where: string, params: unknown[]): Promise<JobRecord | null> {
-    const { job, assignment, driver } = this.singleJobColumns();
+    const { job, assignment } = this.singleJobColumns();
+    const { driver } = this.dataSource;
     const rows: Record<string, unknown>[] = await this.dataSource.query(
       `SELECT ${job.select}, ${EXACT_CREATED_AT} AS cursor_created_at, ${assignment.select}
        FROM jobs job LEFT JOIN job_assignments a ON a.job_id = job.id
@@ -398,15 +405,13 @@ export class JobsRepository {
       params,
     );
     if (rows.length === 0) return null;
-    const hydrate = <T extends object>(entity: T, columns: ColumnMetadata[], prefix: string, row: Record<string, unknown>): T => {
-      for (const column of columns) column.setEntityValue(entity, driver.prepareHydratedValue(row[`${prefix}${column.propertyName}`], column));
-      return entity;
-    };
-    const record = hydrate(new JobEntity(), job.columns, 'job_', rows[0]);
+    const record = hydrate(driver, new JobEntity(), job, 'job_', rows[0]);
     const assignments = rows
       .filter((row) => row.a_id !== null)
-      .map((row) => hydrate(new JobAssignmentEntity(), assignment.columns, 'a_', row))
-      .map((a) => ({ assignment: a, hostname: a.nodeHostname, pid: a.nodePid }));
+      .map((row) => {
+        const a = hydrate(driver, new JobAssignmentEntity(), assignment, 'a_', row);
+        return { assignment: a, hostname: a.nodeHostname, pid: a.nodePid };
+      });
     return { job: record, assignments, cursor: { createdAt: rows[0].cursor_created_at as string, id: record.id } };
   }
 
@@ -422,7 +427,6 @@ export class JobsRepository {
     this.singleJob = {
       job: { columns: jobColumns, select: select('job', 'job_', jobColumns) },
       assignment: { columns: assignmentColumns, select: select('a', 'a_', assignmentColumns) },
-      driver: this.dataSource.driver,
     };
     return this.singleJob;
   }
