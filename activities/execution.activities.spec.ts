@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type RunAssignmentInput } from '@mlis/contracts';
+import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type AssignmentOutput, type RunAssignmentInput } from '@mlis/contracts';
 import { loadModelConfig } from '@mlis/config';
 import { ModelHost } from '@mlis/models';
 import { createRunners, type ArtifactReader, type LocalArtifact, type Runner } from '@mlis/runners';
@@ -68,7 +68,8 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   return error as ApplicationFailure;
 }
 
-function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, reportStarted = jest.fn(async () => undefined)) {
+/** Every start reported at once unless a test gives the report a delay (ADR 0030). */
+function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, reportStarted = jest.fn(async () => undefined), startReportDelayMs = 0) {
   // Quiet: the SDK logs every failed activity, and failing is what half of these tests do.
   const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
   const heartbeats: unknown[] = [];
@@ -81,6 +82,7 @@ function setup(runners: ReadonlyMap<string, Runner> = RUNNERS, reportStarted = j
     artifacts,
     inlinePayloadMaxBytes: INLINE_MAX_BYTES,
     reportStarted,
+    startReportDelayMs,
     log: (line) => lines.push(line),
     recordCompletion: (done) => completions.push(done),
   });
@@ -99,7 +101,7 @@ describe('createExecutionActivities', () => {
     await expect(run(assignment())).resolves.toEqual({ result: { slept: 0.05 } });
     // One record per completed execution, for tests that count effects.
     expect(completions).toEqual([{ jobId: assignment().jobId, attempt: 1, assignmentId: assignment().assignmentId }]);
-    expect(reportStarted).toHaveBeenCalledWith({ assignmentId: assignment().assignmentId });
+    expect(reportStarted).toHaveBeenCalledWith({ assignmentId: assignment().assignmentId, runningForMs: expect.any(Number) });
     expect(heartbeats[0]).toEqual({ phase: 'started' });
     expect(lines[0]).toMatch(/^job 1111.* attempt 1 \(sleep\) started/);
     expect(lines[1]).toMatch(/succeeded/);
@@ -111,10 +113,52 @@ describe('createExecutionActivities', () => {
     expect(result).toMatchObject({ result: { gpu_ids: [1], cuda_visible_devices: '1' } });
   });
 
-  it('still runs when signalling the start fails', async () => {
-    const { run, lines } = setup(RUNNERS, jest.fn(async () => Promise.reject(new Error('temporal down'))));
-    await expect(run(assignment())).resolves.toEqual({ result: { slept: 0.05 } });
-    expect(lines.some((line) => line.includes('temporal down'))).toBe(true);
+  it('still runs when reporting the start fails, and hands its run time to the end write instead', async () => {
+    const { run, lines } = setup(RUNNERS, jest.fn(async () => Promise.reject(new Error('api down'))));
+    const output = (await run(assignment())) as AssignmentOutput;
+    expect(output).toEqual({ result: { slept: 0.05 }, ranMs: expect.any(Number) });
+    expect(output.ranMs).toBeGreaterThanOrEqual(45);
+    expect(lines.some((line) => line.includes('could not report the start: api down'))).toBe(true);
+  });
+
+  describe('with the start report delayed (ADR 0030)', () => {
+    it('reports no start for an attempt that succeeds within the delay, and hands back its run time', async () => {
+      const { run, reportStarted } = setup(RUNNERS, undefined, 60_000);
+      const output = (await run(assignment())) as AssignmentOutput;
+      expect(output).toEqual({ result: { slept: 0.05 }, ranMs: expect.any(Number) });
+      expect(output.ranMs).toBeGreaterThanOrEqual(45);
+      expect(reportStarted).not.toHaveBeenCalled();
+    });
+
+    it('reports the start of an attempt that outlives the delay, with how long it has run, and no run time after', async () => {
+      const { run, reportStarted } = setup(RUNNERS, undefined, 20);
+      await expect(run(assignment({ params: { seconds: 0.2 } }))).resolves.toEqual({ result: { slept: 0.2 } });
+      expect(reportStarted).toHaveBeenCalledTimes(1);
+      const [[report]] = reportStarted.mock.calls as unknown as [[{ assignmentId: string; runningForMs: number }]];
+      expect(report.assignmentId).toBe(assignment().assignmentId);
+      expect(report.runningForMs).toBeGreaterThanOrEqual(20);
+      expect(report.runningForMs).toBeLessThan(200);
+    });
+
+    it('waits for a report in flight when the attempt succeeds, so the start is on record before the end', async () => {
+      let accept: () => void = () => undefined;
+      const reportStarted = jest.fn(() => new Promise<undefined>((resolve) => (accept = () => resolve(undefined))));
+      const { run, completions } = setup(RUNNERS, reportStarted, 10);
+      let settled = false;
+      const running = run(assignment()).finally(() => (settled = true));
+      await until('the start report', () => (reportStarted.mock.calls.length > 0 ? true : undefined));
+      await until('the runner to complete', () => (completions.length > 0 ? true : undefined));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(settled).toBe(false);
+      accept();
+      await expect(running).resolves.toEqual({ result: { slept: 0.05 } });
+    });
+
+    it('reports the start of an attempt that fails within the delay before failing it', async () => {
+      const { run, reportStarted } = setup(fakeRunner(async () => Promise.reject(new Error('model exploded'))), undefined, 60_000);
+      expect((await failureOf(run(assignment({ taskType: 'fake' })))).message).toBe('model exploded');
+      expect(reportStarted).toHaveBeenCalledTimes(1);
+    });
   });
 
   it('returns a result that fits a payload with its envelope inline and uploads a larger one, returning only its artifact id', async () => {

@@ -18,8 +18,16 @@ export interface ExecutionActivityDeps {
   artifacts: NodeArtifactAccess;
   /** A result too large for a payload of this size (travelsAsArtifact) is uploaded; only its id goes back to the workflow. */
   inlinePayloadMaxBytes: number;
-  /** Marks this attempt RUNNING in the ledger through the API (ADR 0018); best effort: the lease, not this, keeps it alive. */
-  reportStarted: (input: { assignmentId: string }) => Promise<void>;
+  /**
+   * Marks this attempt RUNNING in the ledger through the API (ADR 0018), saying how long it has run; best effort: the
+   * lease, not this, keeps it alive.
+   */
+  reportStarted: (input: { assignmentId: string; runningForMs: number }) => Promise<void>;
+  /**
+   * How long an attempt runs before its start is reported (ADR 0030). One that succeeds sooner is never reported: its
+   * output carries its run time, and the write that ends it records its start. 0: report every start at once.
+   */
+  startReportDelayMs: number;
   /** One line per assignment start and end; defaults to the activity logger. */
   log?: (line: string) => void;
   /** Called once per runner execution that completed, before its result is reported (MLIS_NODE_EXECUTION_LOG). */
@@ -37,6 +45,41 @@ function invalidParams(error: InvalidParamsError): ApplicationFailure {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One attempt's start report (ADR 0030): sent once the attempt has run for `delayMs`, or when it ends in any way but
+ * success before that. A success within the delay sends none and hands its run time to the end write instead.
+ */
+function startReport(send: (runningForMs: number) => Promise<void>, delayMs: number, warn: (line: string) => void) {
+  const startedAt = performance.now();
+  const runningForMs = (): number => Math.round(performance.now() - startedAt);
+  let accepted: Promise<boolean> | undefined;
+  const sendOnce = (): Promise<boolean> =>
+    (accepted ??= send(runningForMs()).then(
+      () => true,
+      (error: unknown) => {
+        warn(`could not report the start: ${describe(error)}`);
+        return false;
+      },
+    ));
+  let timer: NodeJS.Timeout | undefined;
+  if (delayMs > 0) timer = setTimeout(() => void sendOnce(), delayMs);
+  else void sendOnce();
+  return {
+    runningForMs,
+    /** The attempt succeeded: the run time for its end write, unless the ledger took the report (awaited if in flight). */
+    async succeeded(): Promise<number | undefined> {
+      clearTimeout(timer);
+      if (accepted === undefined) return runningForMs();
+      return (await accepted) ? undefined : runningForMs();
+    },
+    /** The attempt ended otherwise: its start goes on record before its end. */
+    async endedOtherwise(): Promise<void> {
+      clearTimeout(timer);
+      await sendOnce();
+    },
+  };
 }
 
 /** A RunContext over the current activity: heartbeats, its abort signal, and a cancellable sleep. */
@@ -78,7 +121,15 @@ function runContext(context: Context, input: RunAssignmentInput, artifacts: Arti
 }
 
 /** Execution activities run on a node's own task queue; the heartbeat timeout is the assignment's lease. */
-export function createExecutionActivities({ runners, artifacts, inlinePayloadMaxBytes, reportStarted, log, recordCompletion }: ExecutionActivityDeps) {
+export function createExecutionActivities({
+  runners,
+  artifacts,
+  inlinePayloadMaxBytes,
+  reportStarted,
+  startReportDelayMs,
+  log,
+  recordCompletion,
+}: ExecutionActivityDeps) {
   /** Params that were too large to travel inline come from their artifact. */
   const paramsOf = async (input: RunAssignmentInput, reader: ArtifactReader, signal: AbortSignal): Promise<unknown> => {
     if (!input.paramsArtifactId) return input.params;
@@ -123,21 +174,23 @@ export function createExecutionActivities({ runners, artifacts, inlinePayloadMax
       run.heartbeat({ phase: 'started' });
       // Keeps the lease while a runner computes between its own heartbeats (and delivers cancellation).
       const beat = setInterval(() => context.heartbeat(run.lastDetails()), HEARTBEAT_INTERVAL_MS);
-      const startedAt = Date.now();
       say(`${name} started on gpus [${input.gpuIds.join(',')}]`);
+      const report = startReport(
+        (runningForMs) => reportStarted({ assignmentId: input.assignmentId, runningForMs }),
+        startReportDelayMs,
+        (line) => say(`${name}: ${line}`),
+      );
       try {
-        await reportStarted({ assignmentId: input.assignmentId }).catch((error: unknown) =>
-          say(`${name}: could not report the start: ${describe(error)}`),
-        );
-        if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
         // Racing `cancelled` ends the attempt promptly even if a runner ignores its signal.
         const result = await Promise.race([runner.run(params, run), context.cancelled]);
         recordCompletion?.({ jobId: input.jobId, attempt: input.attempt, assignmentId: input.assignmentId });
         const output = await outputOf(input, result, context.cancellationSignal);
         const where = 'resultArtifactId' in output ? ` (result in artifact ${output.resultArtifactId})` : '';
-        say(`${name} succeeded in ${((Date.now() - startedAt) / 1000).toFixed(2)} s${where}`);
-        return output;
+        say(`${name} succeeded in ${(report.runningForMs() / 1000).toFixed(2)} s${where}`);
+        const ranMs = await report.succeeded();
+        return ranMs === undefined ? output : { ...output, ranMs };
       } catch (error) {
+        await report.endedOtherwise();
         if (context.cancellationSignal.aborted) {
           const reason: unknown = context.cancellationSignal.reason;
           const cancelled = reason instanceof CancelledFailure ? reason : error;

@@ -64,17 +64,26 @@ describe('ledger activity metrics', () => {
     expect(await valueOf(admissionWait, { group: 'm-gpu' })).toBe(before + 1);
   });
 
+  it('observes the admission wait of an attempt whose start only its end write recorded (ADR 0030)', async () => {
+    const before = await valueOf(admissionWait, { group: 'm-fast' });
+    const end = { jobId: 'j', attempt: 1, state: 'SUCCEEDED' as const, jobState: 'SUCCEEDED' as const, ranMs: 12 };
+    await env().run(activities(null, { group: 'm-fast', taskType: 'm-sleep', runSeconds: 0.012, admissionWaitSeconds: 0.3 }).endAssignment, end);
+    // Its start reported by the node (or a later attempt): the API observed it, the end write does not.
+    await env().run(activities(null, { group: 'm-fast', taskType: 'm-sleep', runSeconds: 2, admissionWaitSeconds: null }).endAssignment, end);
+    expect(await valueOf(admissionWait, { group: 'm-fast' })).toBe(before + 1);
+  });
+
   it('counts a lost lease and a preemption by group, and run time by task type and outcome, once per ended attempt', async () => {
     const lostBefore = await valueOf(leaseLosses, { group: 'm-cpu' });
     const preemptedBefore = await valueOf(preemptions, { group: 'm-cpu' });
     const runsBefore = await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' });
     const end = (state: 'LOST' | 'PREEMPTED') => ({ jobId: 'j', attempt: 1, state, jobState: 'QUEUED' as const });
-    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 4 }).endAssignment, end('LOST'));
+    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 4, admissionWaitSeconds: null }).endAssignment, end('LOST'));
     // Placed but never started: a loss, no run time.
-    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: null }).endAssignment, end('LOST'));
+    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, end('LOST'));
     // A retried write that ended nothing counts nothing.
     await env().run(activities(null, null).endAssignment, end('LOST'));
-    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 1 }).endAssignment, end('PREEMPTED'));
+    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 1, admissionWaitSeconds: null }).endAssignment, end('PREEMPTED'));
     expect(await valueOf(leaseLosses, { group: 'm-cpu' })).toBe(lostBefore + 2);
     expect(await valueOf(preemptions, { group: 'm-cpu' })).toBe(preemptedBefore + 1);
     expect(await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' })).toBe(runsBefore + 1);

@@ -22,6 +22,8 @@ export interface LedgerActivityDeps {
 // Observed only by the write that made the transition, so a retried activity never counts twice.
 function observeEnded(ended: EndedAttempt, outcome: EndAssignmentInput['state']): void {
   if (ended.runSeconds !== null) runDuration.observe({ task_type: ended.taskType, outcome }, ended.runSeconds);
+  // An attempt that ended before its node reported its start (ADR 0030): the API never saw it begin.
+  if (ended.admissionWaitSeconds !== null) admissionWait.observe({ group: ended.group }, ended.admissionWaitSeconds);
   if (outcome === 'LOST') leaseLosses.inc({ group: ended.group });
   if (outcome === 'PREEMPTED') preemptions.inc({ group: ended.group });
 }

@@ -18,6 +18,7 @@ const NODE: NodeConfig = {
   executionLogFile: null,
   metricsPort: 9465,
   artifactCacheDir: '/nonexistent/artifacts',
+  startReportDelayMs: 250,
 };
 
 // What nvidia-smi prints for the query on an 8-GPU H100 box, as it ends it: with a newline.

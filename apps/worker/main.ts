@@ -103,7 +103,8 @@ async function main(): Promise<void> {
         runners: createRunners({ models }),
         artifacts,
         inlinePayloadMaxBytes: config.inlinePayloadMaxBytes,
-        reportStarted: ({ assignmentId }) => registration.reportStarted(assignmentId),
+        reportStarted: ({ assignmentId, runningForMs }) => registration.reportStarted(assignmentId, runningForMs),
+        startReportDelayMs: node.startReportDelayMs,
         log: nodeLog,
         // Synchronous append: the record is on disk before the result leaves the process.
         recordCompletion: node.executionLogFile

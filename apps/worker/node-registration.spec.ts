@@ -26,6 +26,7 @@ const NODE: NodeConfig = {
   executionLogFile: null,
   metricsPort: 9465,
   artifactCacheDir: '/nonexistent/artifacts',
+  startReportDelayMs: 250,
 };
 
 const BOOTSTRAP_SECRET = 'bootstrap-secret-for-the-spec';
@@ -203,18 +204,18 @@ describe(NodeRegistration.name, () => {
     expect(fatal).not.toHaveBeenCalled();
   });
 
-  it("reports an assignment started with its incarnation and worker token, and rejects with the API's refusal", async () => {
+  it("reports an assignment started with its incarnation, its run time and worker token, and rejects with the API's refusal", async () => {
     const started = '/v1/internal/nodes/gpu-1/assignments/a-1/started';
     const node = await setup((call) => {
       if (call.path === REGISTER) return { status: 200, body: registered(4) };
       if (call.path === started && call.body.incarnation === 4) return { status: 200, body: { assignment_id: 'a-1', state: 'RUNNING' } };
       return { status: 409, body: { error: { code: 'assignment_not_placed', message: 'not PLACED here' } } };
     });
-    await expect(node.reportStarted('a-1')).rejects.toThrow(RegistrationError);
+    await expect(node.reportStarted('a-1', 0)).rejects.toThrow(RegistrationError);
     await node.register();
-    await node.reportStarted('a-1');
-    expect(api?.calls.at(-1)).toEqual({ path: started, authorization: 'Bearer worker-token-4', body: { incarnation: 4 } });
-    await expect(node.reportStarted('a-2')).rejects.toThrow('HTTP 409 assignment_not_placed: not PLACED here');
+    await node.reportStarted('a-1', 260);
+    expect(api?.calls.at(-1)).toEqual({ path: started, authorization: 'Bearer worker-token-4', body: { incarnation: 4, running_for_ms: 260 } });
+    await expect(node.reportStarted('a-2', 0)).rejects.toThrow('HTTP 409 assignment_not_placed: not PLACED here');
   });
 
   it('renews a refused worker token for the same incarnation, with the bootstrap secret, never registering again', async () => {

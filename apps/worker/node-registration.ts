@@ -154,15 +154,16 @@ export class NodeRegistration {
   }
 
   /**
-   * Tells the API this incarnation started an assignment: PLACED → RUNNING in the ledger (ADR 0018). Rejects with
-   * the API's answer otherwise; a 409 means the assignment is not PLACED here any more (its workflow decides the rest).
+   * Tells the API this incarnation started an assignment `runningForMs` ago: PLACED → RUNNING in the ledger (ADRs 0018,
+   * 0030). Rejects with the API's answer otherwise; a 409 means the assignment is not PLACED here any more (its
+   * workflow decides the rest).
    */
-  async reportStarted(assignmentId: string): Promise<void> {
+  async reportStarted(assignmentId: string, runningForMs: number): Promise<void> {
     const current = this.current;
     if (!current) throw new RegistrationError('not registered');
     const reply = await this.post(
       `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/assignments/${encodeURIComponent(assignmentId)}/started`,
-      { incarnation: current.incarnation },
+      { incarnation: current.incarnation, running_for_ms: runningForMs },
       current.worker_token,
     );
     if (reply.status !== 200) throw new Error(`HTTP ${reply.status} ${errorCode(reply.body)}`);

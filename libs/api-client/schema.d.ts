@@ -347,7 +347,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The node started running an assignment placed on it: PLACED → RUNNING, with the node's own worker token; 409 when the assignment is not PLACED on this node incarnation */
+        /** The node started running an assignment placed on it (running_for_ms ago): PLACED → RUNNING, with the node's own worker token; 409 when the assignment is not PLACED on this node incarnation */
         post: operations["InternalNodesController_assignmentStarted"];
         delete?: never;
         options?: never;
@@ -1053,7 +1053,7 @@ export interface components {
             /** @description GPU memory, MiB. */
             memory_mb: number;
             /**
-             * @description free; held: reserved for a placed attempt not running yet; used: its attempt runs.
+             * @description free; held: reserved for a placed attempt whose start its node has not reported yet (it reports after MLIS_NODE_START_REPORT_DELAY_MS); used: its attempt runs.
              * @enum {string}
              */
             use: "free" | "held" | "used";
@@ -1249,6 +1249,12 @@ export interface components {
              * @enum {string}
              */
             status: "ok";
+        };
+        AssignmentStartedDto: {
+            /** @description Incarnation returned by registration. */
+            incarnation: number;
+            /** @description How long the attempt has run, ms, when the node reports its start late (it waits MLIS_NODE_START_REPORT_DELAY_MS): started_at is back-dated by it, never before the placement. Default 0. */
+            running_for_ms?: number;
         };
         AssignmentStartedResponseDto: {
             /** Format: uuid */
@@ -3327,7 +3333,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["HeartbeatDto"];
+                "application/json": components["schemas"]["AssignmentStartedDto"];
             };
         };
         responses: {

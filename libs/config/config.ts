@@ -340,6 +340,11 @@ export interface NodeConfig {
   metricsPort: number;
   /** Where the node keeps the artifacts its jobs read, by sha256; reused across jobs and restarts. */
   artifactCacheDir: string;
+  /**
+   * How long an attempt runs before the node reports its start (ADR 0030); one that succeeds sooner is recorded as
+   * started by the write that ends it. 0: report every start at once.
+   */
+  startReportDelayMs: number;
 }
 
 function gpuProbe(env: Env): NodeConfig['gpuProbe'] {
@@ -368,6 +373,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     executionLogFile: str(env, 'MLIS_NODE_EXECUTION_LOG', '') || null,
     metricsPort: int(env, 'MLIS_NODE_METRICS_PORT', 9465, 0),
     // Under the stack's state dir (scripts/stack.sh exports it), like the API's fs artifact store.
+    startReportDelayMs: int(env, 'MLIS_NODE_START_REPORT_DELAY_MS', 250, 0),
     artifactCacheDir: resolve(str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', join(str(env, 'MLIS_STATE_DIR', '.mlis/stack'), 'nodes', nodeId, 'artifacts'))),
   };
 }

@@ -81,6 +81,11 @@ export interface EndAssignmentInput {
   /** Set instead of result when the node uploaded the result as an artifact (larger than the inline threshold). */
   resultArtifactId?: string;
   error?: JobError;
+  /**
+   * How long the attempt ran on its node, ms, when the node's start report did not reach the ledger (it ended within
+   * the report's delay, ADR 0030): the write back-dates the attempt's started_at by it.
+   */
+  ranMs?: number;
 }
 
 /** The job's state after a ledger write: another writer may have ended it first. */
@@ -118,9 +123,10 @@ export function travelsAsArtifact(jsonBytes: number, maxPayloadBytes: number): b
 
 /**
  * What a node returns for a successful attempt: the runner's result inline, or the artifact it uploaded the
- * result to because its JSON exceeded the inline threshold. Its keys are EndAssignmentInput's.
+ * result to because its JSON exceeded the inline threshold; and how long it ran when its start was not reported.
+ * Its keys are EndAssignmentInput's.
  */
-export type AssignmentOutput = { result: unknown } | { resultArtifactId: string };
+export type AssignmentOutput = ({ result: unknown } | { resultArtifactId: string }) & Pick<EndAssignmentInput, 'ranMs'>;
 
 /** Live status returned by the workflow's query handler. */
 export interface JobWorkflowStatus {

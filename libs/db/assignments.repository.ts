@@ -16,8 +16,11 @@ export interface StartedAttempt {
   admissionWaitSeconds: number | null;
 }
 
-/** Who reports an attempt started: the node incarnation running it, or (before ADR 0018) the job's workflow. */
-export type StartedBy = { assignmentId: string; nodeId: string; incarnation: number } | { jobId: string; attempt: number };
+/**
+ * Who reports an attempt started: the node incarnation running it, with how long it has run (ADR 0030), or (before
+ * ADR 0018) the job's workflow.
+ */
+export type StartedBy = { assignmentId: string; nodeId: string; incarnation: number; runningForMs: number } | { jobId: string; attempt: number };
 
 /** An attempt a ledger write ended: what its run-duration, lease-loss and preemption observations need. */
 export interface EndedAttempt {
@@ -25,6 +28,8 @@ export interface EndedAttempt {
   taskType: string;
   /** Seconds it ran; null when it ended before it started (PLACED). */
   runSeconds: number | null;
+  /** Seconds from submission, when this write gave the job's first attempt to run its start (ADR 0030); else null. */
+  admissionWaitSeconds: number | null;
 }
 
 /** The row `mlis_end_attempt` answers: the job's state after the call (null: no such job) and the attempt it ended. */
@@ -34,6 +39,7 @@ interface EndAttemptRow {
   ended_group: string | null;
   ended_task_type: string | null;
   run_seconds: number | null;
+  admission_wait_seconds: number | null;
 }
 
 /**
@@ -58,15 +64,17 @@ export class AssignmentsRepository {
             [started.assignmentId, started.nodeId, started.incarnation],
           ]
         : ['a.job_id = $1 AND a.attempt = $2', [started.jobId, started.attempt]];
+    const runningForMs = 'runningForMs' in started ? started.runningForMs : 0;
+    // Back-dated by how long the attempt has run (the node reports after a delay), never before it was placed.
     const rows = await updateReturning<StartedAttempt>(
       this.dataSource,
-      `UPDATE job_assignments a SET state = 'RUNNING', started_at = now()
+      `UPDATE job_assignments a SET state = 'RUNNING', started_at = GREATEST(a.created_at, now() - make_interval(secs => $${params.length + 1}::float8 / 1000))
        FROM jobs j
        WHERE ${where} AND a.state = 'PLACED' AND j.id = a.job_id
        RETURNING a.group_name AS "group",
                  CASE WHEN NOT EXISTS (SELECT 1 FROM job_assignments p WHERE p.job_id = a.job_id AND p.attempt <> a.attempt AND p.started_at IS NOT NULL)
-                      THEN extract(epoch FROM now() - j.created_at)::float8 END AS "admissionWaitSeconds"`,
-      params,
+                      THEN extract(epoch FROM a.started_at - j.created_at)::float8 END AS "admissionWaitSeconds"`,
+      [...params, runningForMs],
     );
     return rows[0] ?? null;
   }
@@ -84,10 +92,14 @@ export class AssignmentsRepository {
       result: input.result,
       error: input.error,
       resultArtifactId: input.resultArtifactId,
+      ranMs: input.ranMs,
       // Fencing: the outcome of a superseded attempt never moves the job.
       fenceAttempt: input.attempt,
     });
-    const ended = row.ended_count > 0 ? { group: row.ended_group!, taskType: row.ended_task_type!, runSeconds: row.run_seconds } : null;
+    const ended =
+      row.ended_count > 0
+        ? { group: row.ended_group!, taskType: row.ended_task_type!, runSeconds: row.run_seconds, admissionWaitSeconds: row.admission_wait_seconds }
+        : null;
     return { jobState: row.job_state, ended };
   }
 
@@ -108,12 +120,12 @@ export class AssignmentsRepository {
   }
 
   /**
-   * One call of `mlis_end_attempt` (migration 1765000000000, ADR 0028), one transaction: takes the job's row lock
+   * One call of `mlis_end_attempt` (migrations 1765000000000 and 1765100000000, ADRs 0028 and 0030), one transaction: takes the job's row lock
    * before anything else (a cycle placing the job holds it until its assignment is committed, so the release sees
    * that assignment instead of looking past it; lock order everywhere: job, then node, then tenant usage), ends the
    * job's live assignment of this attempt (or any), returns its resources to the node and the tenant, and moves the
    * job on unless it is final already or on a later attempt than `fenceAttempt`. A final state NOTIFYs the API's
-   * long-polls at commit.
+   * long-polls at commit. An attempt whose start the node did not report gets one `ranMs` before its end.
    */
   private async endAttempt(
     jobId: string,
@@ -125,10 +137,11 @@ export class AssignmentsRepository {
       result?: unknown;
       error?: EndAssignmentInput['error'];
       resultArtifactId?: string;
+      ranMs?: number;
       fenceAttempt: number | null;
     },
   ): Promise<EndAttemptRow & { job_state: JobState }> {
-    const [row] = (await this.dataSource.query(`SELECT * FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+    const [row] = (await this.dataSource.query(`SELECT * FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
       jobId,
       end.attempt,
       end.state,
@@ -138,6 +151,7 @@ export class AssignmentsRepository {
       end.error ? JSON.stringify(end.error) : null,
       end.resultArtifactId ?? null,
       end.fenceAttempt,
+      end.ranMs ?? null,
     ])) as EndAttemptRow[];
     if (row.job_state === null) throw new JobNotFoundError(`job ${jobId} not found`);
     return { ...row, job_state: row.job_state };

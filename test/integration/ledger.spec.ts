@@ -120,7 +120,7 @@ describe('the capacity ledger', () => {
 
     // Ending it twice releases once; the job keeps the state of the first write.
     const end = { jobId, attempt: 1, state: 'LOST' as const, reason: 'test', jobState: 'QUEUED' as const };
-    expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: { group: 'cpu', taskType: expect.any(String), runSeconds: null } });
+    expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: { group: 'cpu', taskType: expect.any(String), runSeconds: null, admissionWaitSeconds: null } });
     expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: null });
     expect(await usage('idem-1')).toMatchObject({ used_slots: 0, used_cpu_millis: 0 });
 
@@ -350,6 +350,49 @@ describe('the capacity ledger', () => {
     await retire('label-%');
   });
 
+  it("back-dates an attempt's start by how long it ran, never before its placement, from the node's late report or its end write (ADR 0030)", async () => {
+    await register('late-1', 'cpu', 4);
+    const [reported, unreported, again] = [
+      await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }),
+      await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }),
+      await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }),
+    ];
+    await scheduling.runCycle(CYCLE);
+    // Placed 10 s ago, so that back-dating has room; the jobs were submitted 20 s ago.
+    await dataSource.query(`UPDATE job_assignments SET created_at = now() - interval '10 seconds' WHERE job_id = ANY($1::uuid[])`, [[reported, unreported, again]]);
+    await dataSource.query(`UPDATE jobs SET created_at = now() - interval '20 seconds' WHERE id = ANY($1::uuid[])`, [[reported, unreported, again]]);
+    const attemptOf = async (jobId: string): Promise<{ id: string; node_incarnation: number; ran: number; placed_before: number; waited: number }> => {
+      const [row] = await dataSource.query(
+        `SELECT a.id, a.node_incarnation, extract(epoch FROM now() - a.started_at)::float8 AS ran,
+                extract(epoch FROM a.started_at - a.created_at)::float8 AS placed_before, extract(epoch FROM a.started_at - j.created_at)::float8 AS waited
+           FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = $1`,
+        [jobId],
+      );
+      return row;
+    };
+
+    // The node reports 3 s into the run: started 3 s ago, admission wait 17 s.
+    const first = await attemptOf(reported);
+    const started = await assignments.markAssignmentRunning({ assignmentId: first.id, nodeId: 'late-1', incarnation: first.node_incarnation, runningForMs: 3000 });
+    expect(started?.admissionWaitSeconds).toBeCloseTo(17, 0);
+    expect((await attemptOf(reported)).ran).toBeCloseTo(3, 0);
+    // A run time longer than the placement is old starts it at the placement.
+    const other = await attemptOf(again);
+    await assignments.markAssignmentRunning({ assignmentId: other.id, nodeId: 'late-1', incarnation: other.node_incarnation, runningForMs: 60_000 });
+    expect((await attemptOf(again)).placed_before).toBe(0);
+
+    // Never reported: the end write starts it 2 s before now and answers the admission wait (18 s); a reported
+    // attempt keeps its start and answers none.
+    const ended = await assignments.endAssignment({ jobId: unreported, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {}, ranMs: 2000 });
+    expect(ended.ended?.admissionWaitSeconds).toBeCloseTo(18, 0);
+    expect(ended.ended?.runSeconds).toBeCloseTo(2, 0);
+    expect((await attemptOf(unreported)).ran).toBeCloseTo(2, 0);
+    const reportedEnd = await assignments.endAssignment({ jobId: reported, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {}, ranMs: 50 });
+    expect(reportedEnd.ended).toMatchObject({ admissionWaitSeconds: null, runSeconds: expect.closeTo(3, 0) });
+    expect((await attemptOf(reported)).ran).toBeCloseTo(3, 0);
+    await retire('late-%');
+  });
+
   it('lists placements that never started once they are older than the given age', async () => {
     await register('stale-1', 'cpu', 2);
     const [late, started] = [await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }), await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 })];
@@ -358,7 +401,7 @@ describe('the capacity ledger', () => {
       'SELECT id, node_incarnation FROM job_assignments WHERE job_id = $1',
       [started],
     );
-    const byNode = { assignmentId: placed.id, nodeId: 'stale-1', incarnation: placed.node_incarnation };
+    const byNode = { assignmentId: placed.id, nodeId: 'stale-1', incarnation: placed.node_incarnation, runningForMs: 0 };
     // Only the node incarnation it was placed on may report it started: not another node, not a later incarnation.
     expect(await assignments.markAssignmentRunning({ ...byNode, nodeId: 'stale-2' })).toBeNull();
     expect(await assignments.markAssignmentRunning({ ...byNode, incarnation: byNode.incarnation + 1 })).toBeNull();

@@ -251,6 +251,8 @@ export function fakeNode(overrides: Partial<NodeEntity> & { id: string }): NodeE
 /** The assignments PLACED on each node incarnation, for a node's "started" report; the rest of the lifecycle is control's. */
 export class FakeAssignmentsRepository implements Pick<Db<AssignmentsRepository>, 'markAssignmentRunning'> {
   placed: { assignmentId: string; nodeId: string; incarnation: number; group: string }[] = [];
+  /** How long each attempt marked RUNNING had run when reported, ms. */
+  runningForMs: number[] = [];
 
   async markAssignmentRunning(started: StartedBy): Promise<StartedAttempt | null> {
     if (!('assignmentId' in started)) return null;
@@ -259,6 +261,7 @@ export class FakeAssignmentsRepository implements Pick<Db<AssignmentsRepository>
     );
     if (index < 0) return null;
     const [{ group }] = this.placed.splice(index, 1);
+    this.runningForMs.push(started.runningForMs);
     return { group, admissionWaitSeconds: 1.5 };
   }
 }

@@ -405,6 +405,13 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
       expect(again.body.error).toEqual(
         expect.objectContaining({ code: 'assignment_not_placed', message: expect.stringContaining('not PLACED on node cpu-1 incarnation 1') }),
       );
+      expect(t.assignments.runningForMs).toEqual([0]);
+    });
+
+    it('passes on how long the attempt has run, for the ledger to back-date its start', async () => {
+      t.assignments.placed.push({ assignmentId: ASSIGNMENT, nodeId: 'cpu-1', incarnation: 1, group: 'cpu' });
+      await started('cpu-1', ASSIGNMENT, { incarnation: 1, running_for_ms: 250 }).expect(200);
+      expect(t.assignments.runningForMs).toEqual([250]);
     });
 
     it('answers 409 for an assignment placed on another node or incarnation', async () => {
@@ -427,6 +434,11 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
         expect.objectContaining({ field: 'assignmentId', problem: 'assignmentId must be a UUID' }),
       ]);
       await started('cpu-1', ASSIGNMENT, {}).expect(400);
+      for (const running_for_ms of [-1, 2.5, '250']) {
+        const { details } = (await started('cpu-1', ASSIGNMENT, { incarnation: 1, running_for_ms }).expect(400)).body.error;
+        expect(details).toContainEqual(expect.objectContaining({ field: 'running_for_ms' }));
+        expect(details.every((detail: { field: string }) => detail.field === 'running_for_ms')).toBe(true);
+      }
     });
   });
 });

@@ -7,6 +7,7 @@ import { ApiErrorResponses } from '../common/error-response.dto';
 import { RequestId } from '../common/request-context';
 import { BootstrapAction, BootstrapCredentialGuard } from './bootstrap-credential.guard';
 import {
+  AssignmentStartedDto,
   AssignmentStartedResponseDto,
   HeartbeatDto,
   HeartbeatResponseDto,
@@ -148,7 +149,7 @@ export class InternalNodesController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary:
-      "The node started running an assignment placed on it: PLACED → RUNNING, with the node's own worker token; 409 when the assignment is not PLACED on this node incarnation",
+      "The node started running an assignment placed on it (running_for_ms ago): PLACED → RUNNING, with the node's own worker token; 409 when the assignment is not PLACED on this node incarnation",
   })
   @ApiOkResponse({ type: AssignmentStartedResponseDto })
   @ApiErrorResponses(
@@ -158,7 +159,7 @@ export class InternalNodesController {
     ApiErrorCode.MalformedJson,
     ApiErrorCode.AssignmentNotPlaced,
   )
-  assignmentStarted(@Param() params: NodeAssignmentParamDto, @Body() body: HeartbeatDto): Promise<AssignmentStartedResponseDto> {
-    return this.workers.assignmentStarted(params.id, params.assignmentId, body.incarnation);
+  assignmentStarted(@Param() params: NodeAssignmentParamDto, @Body() body: AssignmentStartedDto): Promise<AssignmentStartedResponseDto> {
+    return this.workers.assignmentStarted(params.id, params.assignmentId, body.incarnation, body.running_for_ms ?? 0);
   }
 }

@@ -176,6 +176,20 @@ export class HeartbeatDto {
   incarnation: number;
 }
 
+export class AssignmentStartedDto extends HeartbeatDto {
+  @ApiPropertyOptional({
+    description:
+      'How long the attempt has run, ms, when the node reports its start late (it waits MLIS_NODE_START_REPORT_DELAY_MS): started_at is back-dated by it, never before the placement. Default 0.',
+    minimum: 0,
+    maximum: INT32_MAX,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(INT32_MAX)
+  running_for_ms?: number;
+}
+
 export class WorkerTokenResponseDto {
   @ApiProperty({ description: 'The node id.' })
   node_id: string;
@@ -202,7 +216,7 @@ export class GpuResponseDto {
   @ApiProperty({ description: 'GPU memory, MiB.' })
   memory_mb: number;
 
-  @ApiProperty({ description: 'free; held: reserved for a placed attempt not running yet; used: its attempt runs.', enum: ['free', 'held', 'used'] })
+  @ApiProperty({ description: 'free; held: reserved for a placed attempt whose start its node has not reported yet (it reports after MLIS_NODE_START_REPORT_DELAY_MS); used: its attempt runs.', enum: ['free', 'held', 'used'] })
   use: 'free' | 'held' | 'used';
 
   @ApiProperty({ description: 'The job it is reserved for.', type: String, format: 'uuid', nullable: true })

@@ -116,10 +116,11 @@ export class WorkersService implements OnApplicationBootstrap {
 
   /**
    * The node started an attempt placed on this incarnation (or on an earlier one of the node, whose queue it took
-   * over): the assignment goes PLACED → RUNNING (ADR 0018). The first attempt of a job to run records its admission wait.
+   * over) `runningForMs` ago: the assignment goes PLACED → RUNNING (ADRs 0018, 0030). The first attempt of a job to run
+   * records its admission wait.
    */
-  async assignmentStarted(nodeId: string, assignmentId: string, incarnation: number): Promise<AssignmentStartedResponseDto> {
-    const started = await this.assignments.markAssignmentRunning({ assignmentId, nodeId, incarnation });
+  async assignmentStarted(nodeId: string, assignmentId: string, incarnation: number, runningForMs: number): Promise<AssignmentStartedResponseDto> {
+    const started = await this.assignments.markAssignmentRunning({ assignmentId, nodeId, incarnation, runningForMs });
     if (!started) {
       throw new DomainError(
         ApiErrorCode.AssignmentNotPlaced,

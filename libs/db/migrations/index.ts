@@ -8,6 +8,7 @@ import { JobArtifactReferences1764700000000 } from './1764700000000-job-artifact
 import { TenantArtifactCap1764750000000 } from './1764750000000-tenant-artifact-cap';
 import { AssignmentProcess1764900000000 } from './1764900000000-assignment-process';
 import { EndAttemptFunction1765000000000 } from './1765000000000-end-attempt-function';
+import { EndAttemptRunTime1765100000000 } from './1765100000000-end-attempt-run-time';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   TenantArtifactCap1764750000000,
   AssignmentProcess1764900000000,
   EndAttemptFunction1765000000000,
+  EndAttemptRunTime1765100000000,
 ];
