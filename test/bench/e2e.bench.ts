@@ -212,12 +212,17 @@ function middleOf(run: Run): string[] {
   return run.ids.slice(from, from + HISTORY_SAMPLE);
 }
 
-async function historyEvents(client: Client, workflowIds: string[]): Promise<HistorySample> {
-  const histories: string[][] = [];
-  for (const id of workflowIds) {
-    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
-    histories.push(events.map((event) => String(temporal.api.enums.v1.EventType[event.eventType ?? 0]).replace(/^EVENT_TYPE_/, '')));
-  }
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** The events of each workflow's history, read once for both the event counts and the path. */
+async function fetchHistories(client: Client, workflowIds: string[]): Promise<HistoryEvent[][]> {
+  const histories: HistoryEvent[][] = [];
+  for (const id of workflowIds) histories.push((await client.workflow.getHandle(id).fetchHistory()).events ?? []);
+  return histories;
+}
+
+function historySample(eventsOf: HistoryEvent[][]): HistorySample {
+  const histories = eventsOf.map((events) => events.map((event) => String(temporal.api.enums.v1.EventType[event.eventType ?? 0]).replace(/^EVENT_TYPE_/, '')));
   const counts = histories.map((history) => history.length);
   const typical = [...histories].sort((a, b) => a.length - b.length)[Math.floor(histories.length / 2)];
   return { mean: counts.reduce((a, b) => a + b, 0) / counts.length, min: Math.min(...counts), max: Math.max(...counts), typical };
@@ -266,8 +271,8 @@ async function measureRaw(env: Record<string, string>, client: Client, temporalP
     const groups = () => ({ 'workflow worker': [workflows.pid as number], 'activity worker': [activities.pid as number], temporal: [temporalPid] });
     const runs: Run[] = [];
     for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one));
-    const sampled = middleOf(runs.find((run) => run.clients === 20) ?? runs[0]);
-    return { runs, history: await historyEvents(client, sampled), path: await jobPath(client, sampled.map((workflowId) => ({ workflowId }))) };
+    const histories = await fetchHistories(client, middleOf(runs.find((run) => run.clients === 20) ?? runs[0]));
+    return { runs, history: historySample(histories), path: jobPath(histories.map((events) => ({ events }))) };
   } finally {
     workflows.kill('SIGTERM');
     activities.kill('SIGTERM');
@@ -315,10 +320,9 @@ const JOB_PATH = [
 ] as const;
 type PathStep = (typeof JOB_PATH)[number][0];
 
-async function jobPath(client: Client, workflows: { workflowId: string; submittedAt?: number }[]): Promise<Record<PathStep, number>> {
+function jobPath(workflows: { events: HistoryEvent[]; submittedAt?: number }[]): Record<PathStep, number> {
   const steps = new Map<PathStep, number[]>(JOB_PATH.map(([step]) => [step, []]));
-  for (const { workflowId, submittedAt } of workflows) {
-    const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  for (const { events, submittedAt } of workflows) {
     const at = (type: temporal.api.enums.v1.EventType, nth = 0): number => tsToMs(events.filter((event) => event.eventType === type)[nth]?.eventTime);
     const { EventType } = temporal.api.enums.v1;
     const times = [
@@ -426,13 +430,11 @@ async function measureMlis(
     const runs: Run[] = [];
     for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, cycles));
     const sampled = middleOf(runs.find((run) => run.clients === 20) ?? runs[0]);
+    const histories = await fetchHistories(client, sampled.map(jobWorkflowId));
     return {
       runs,
-      history: await historyEvents(client, sampled.map(jobWorkflowId)),
-      path: await jobPath(
-        client,
-        sampled.map((id) => ({ workflowId: jobWorkflowId(id), submittedAt: Date.parse((finals.get(id) as Job).created_at) })),
-      ),
+      history: historySample(histories),
+      path: jobPath(histories.map((events, i) => ({ events, submittedAt: Date.parse((finals.get(sampled[i]) as Job).created_at) }))),
       idleCpuMsPerSecond,
     };
   } finally {
