@@ -161,7 +161,10 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       // end the job as cancelled rather than placing it again.
       if (CancellationScope.current().consideredCancelled) await CancellationScope.current().cancelRequested;
       const signalsBeforePlacing = capacitySignals;
-      const placed = await awaitPlacement();
+      // Placed before the workflow started (ADR 0031): the attempt goes out in this first task, no ledger read, and the
+      // start already set the RUNNING search attributes.
+      const placedAtStart = attempt === 1 ? input.placement : undefined;
+      const placed = placedAtStart ? { placed: true as const, placement: placedAtStart } : await awaitPlacement();
       if (!placed.placed) {
         pendingReason = placed.pendingReason;
         queuePosition = placed.queuePosition;
@@ -172,7 +175,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       placement = placed.placement;
       pendingReason = null;
       queuePosition = null;
-      publish('RUNNING');
+      if (placedAtStart) state = 'RUNNING';
+      else publish('RUNNING');
 
       const node = proxyActivities<ExecutionActivities>({
         taskQueue: placement.taskQueue,

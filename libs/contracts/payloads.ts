@@ -39,13 +39,19 @@ export interface JobWorkflowInput {
    * ADR 0029: those learn their shape from `patched()`, as they always did.
    */
   workflowVersion?: number;
+  /**
+   * Attempt 1's placement, when a scheduling cycle placed the job before its workflow started (version 3, ADR 0031).
+   * The workflow then dispatches the attempt in its first task, without reading the ledger.
+   */
+  placement?: Placement;
 }
 
 /**
  * The job workflow's shape, carried in its input. 2: ADR 0018's, ledger calls in the workflow task; such a workflow
  * runs it without `patched('ledger-in-workflow-task')` and the marker and search-attribute upsert that call records.
+ * 3: the input may carry attempt 1's placement (ADR 0031).
  */
-export const JOB_WORKFLOW_VERSION = 2;
+export const JOB_WORKFLOW_VERSION = 3;
 
 export interface AwaitPlacementInput {
   jobId: string;

@@ -9,6 +9,7 @@ import {
   SEARCH_ATTRIBUTES,
   type JobWorkflowInput,
   type JobWorkflowMemo,
+  type Placement,
 } from '@mlis/contracts';
 
 /** What starting a job's workflow needs from the job: the API's new job, or its row read back. */
@@ -40,10 +41,13 @@ export class JobWorkflowStarter {
     private readonly traced: boolean,
   ) {}
 
-  /** Starts the job's workflow; false when it already has one, running or closed. */
-  async start(job: JobToStart): Promise<boolean> {
+  /**
+   * Starts the job's workflow, with attempt 1's placement when a cycle has placed the job already (ADR 0031); false
+   * when it already has one, running or closed.
+   */
+  async start(job: JobToStart, placement?: Placement): Promise<boolean> {
     try {
-      await this.client.workflow.start<JobWorkflow>(JOB_WORKFLOW_TYPE, this.options(job));
+      await this.client.workflow.start<JobWorkflow>(JOB_WORKFLOW_TYPE, this.options(job, placement));
       return true;
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return false;
@@ -66,7 +70,7 @@ export class JobWorkflowStarter {
     }
   }
 
-  private options(job: JobToStart) {
+  private options(job: JobToStart, placement?: Placement) {
     const { scheduling } = this;
     const input: JobWorkflowInput = {
       jobId: job.id,
@@ -80,6 +84,7 @@ export class JobWorkflowStarter {
       scheduleToStartSeconds: scheduling.scheduleToStartSeconds,
       capacityRetrySeconds: scheduling.capacityRetrySeconds,
       workflowVersion: JOB_WORKFLOW_VERSION,
+      ...(placement ? { placement } : {}),
     };
     return {
       taskQueue: CONTROL_TASK_QUEUE,
@@ -94,10 +99,17 @@ export class JobWorkflowStarter {
         tenant: job.tenantId,
         ...(this.traced ? { traced: true } : {}),
       } satisfies JobWorkflowMemo,
+      // A placed job is RUNNING in the ledger: its workflow starts with the attributes its first task would upsert.
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.tenant, value: job.tenantId },
         { key: SEARCH_ATTRIBUTES.taskType, value: job.taskType },
-        { key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' },
+        ...(placement
+          ? [
+              { key: SEARCH_ATTRIBUTES.state, value: 'RUNNING' },
+              { key: SEARCH_ATTRIBUTES.workerGroup, value: placement.group },
+              { key: SEARCH_ATTRIBUTES.node, value: placement.nodeId },
+            ]
+          : [{ key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' }]),
       ],
     };
   }

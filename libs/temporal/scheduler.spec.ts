@@ -20,6 +20,12 @@ class GatedLedger {
   }
 
   stale: string[] = [];
+  /** What placementOf answers per job; a job not listed is new: no cycle has looked at it. */
+  reads = new Map<string, Awaited<ReturnType<SchedulingStore['placementOf']>>>();
+
+  async placementOf(jobId: string): ReturnType<SchedulingStore['placementOf']> {
+    return this.reads.get(jobId) ?? { placed: false, pendingReason: 'queued', detail: 'not examined by the scheduler yet', queuePosition: null, examined: false };
+  }
 
   async stalePlacements(): Promise<string[]> {
     return this.stale;
@@ -76,6 +82,11 @@ function schedulerOver(ledger: GatedLedger, client: Client, warn: (line: string)
   );
 }
 
+function placedJob(jobId: string, waited: boolean, attempt = 1): CycleOutcome['placed'][number] {
+  const placement = { assignmentId: `assignment-of-${jobId}`, attempt, nodeId: 'node-1', group: 'default', taskQueue: 'mlis-node-default-node-1', gpuIds: [] };
+  return { jobId, attempt, waited, placement };
+}
+
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
@@ -102,13 +113,13 @@ describe(Scheduler.name, () => {
     const ledger = new GatedLedger();
     ledger.outcome = {
       placed: [
-        { jobId: 'a', attempt: 1, waited: true },
-        // Placed at its first look: its own awaitPlacement reads the placement, no signal.
-        { jobId: 'fresh', attempt: 1, waited: false },
-        { jobId: 'gone', attempt: 1, waited: true },
+        placedJob('a', true),
+        // Placed at its first look: its workflow starts with the placement or reads it in awaitPlacement, no signal.
+        placedJob('fresh', false),
+        placedJob('gone', true),
         // Accepted, but its API has not started (or never will start) its workflow.
-        { jobId: 'unstarted', attempt: 1, waited: true },
-        { jobId: 'broken', attempt: 1, waited: true },
+        placedJob('unstarted', true),
+        placedJob('broken', true),
       ],
       preempted: [{ jobId: 'low', attempt: 3, forJobId: 'a' }],
       waiting: 0,
@@ -133,6 +144,33 @@ describe(Scheduler.name, () => {
       expect.stringContaining('job unstarted was placed before its workflow had started: started it'),
       expect.stringContaining('temporal unavailable'),
     ]);
+  });
+
+  it('gives a new job its first placement: read back when a cycle placed it already, else from a cycle that started after the request', async () => {
+    const ledger = new GatedLedger();
+    const scheduler = schedulerOver(ledger, fakeClient([]));
+    ledger.reads.set('placed-elsewhere', { placed: true, placement: placedJob('placed-elsewhere', false).placement, examined: true });
+    ledger.reads.set('waiting', { placed: false, pendingReason: 'insufficient_capacity', detail: 'full', queuePosition: 3, examined: true });
+    // Placed or left waiting by an earlier cycle (of any process): no cycle for it.
+    await expect(scheduler.placeNewJob('placed-elsewhere')).resolves.toEqual(placedJob('placed-elsewhere', false).placement);
+    await expect(scheduler.placeNewJob('waiting')).resolves.toBeUndefined();
+    expect(ledger.cycles).toBe(0);
+
+    const running = scheduler.requestCycle();
+    // Asked while a cycle runs (it may have read the queue before the job's row committed): answered by the next one.
+    const placing = scheduler.placeNewJob('new');
+    const raced = scheduler.placeNewJob('raced');
+    await settle();
+    ledger.finishCycle();
+    await running;
+    ledger.outcome = { placed: [placedJob('other', false), placedJob('new', false)], preempted: [], waiting: 0 };
+    // Another process's cycle placed this one between the first read and ours: it is read back.
+    ledger.reads.set('raced', { placed: true, placement: placedJob('raced', false).placement, examined: true });
+    await settle();
+    expect(ledger.cycles).toBe(2);
+    ledger.finishCycle();
+    await expect(placing).resolves.toEqual(placedJob('new', false).placement);
+    await expect(raced).resolves.toEqual(placedJob('raced', false).placement);
   });
 
   it('signals placements that never started again, and releases one whose workflow is gone', async () => {

@@ -1,6 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal } from '@mlis/contracts';
+import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal, type Placement } from '@mlis/contracts';
 import type { SchedulingConfig } from '@mlis/config';
 import type { AssignmentsRepository, CycleOptions, CycleOutcome, JobsRepository, SchedulingStore } from '@mlis/db';
 import { schedulerCycleDuration } from '@mlis/metrics';
@@ -8,8 +8,8 @@ import type { JobWorkflowStarter } from './job-workflow-starter';
 
 /**
  * Runs scheduling cycles for this process and tells the affected workflows: placed jobs that had been
- * waiting get `capacityAvailable` (they pick their placement up; a job placed at its first look reads it
- * in its own awaitPlacement), preempted ones get `preemptAssignment`.
+ * waiting get `capacityAvailable` (they pick their placement up; a job placed at its first look gets it in
+ * its workflow's input or reads it in its own awaitPlacement), preempted ones get `preemptAssignment`.
  * Requests that arrive while a cycle runs share the next one, so a burst of events (a hundred
  * jobs finishing at once) costs two cycles, not a hundred. Cycles of different processes are
  * serialised by the ledger's advisory lock.
@@ -51,6 +51,22 @@ export class Scheduler {
       return this.start();
     });
     return this.next;
+  }
+
+  /**
+   * For a job whose row has just committed: its first placement, so its workflow can start with it (ADR 0031). A job no
+   * cycle has looked at yet gets a cycle that starts after this call; one that a cycle (of any process) has placed
+   * already is read back. Undefined when the job waits: its workflow then waits for it as any waiting job does.
+   */
+  async placeNewJob(jobId: string): Promise<Placement | undefined> {
+    const known = await this.store.placementOf(jobId, 1);
+    if (known.placed) return known.placement;
+    if (known.examined) return undefined;
+    const { placed } = await this.requestCycle();
+    const ours = placed.find((p) => p.jobId === jobId);
+    if (ours) return ours.placement;
+    const after = await this.store.placementOf(jobId, 1);
+    return after.placed ? after.placement : undefined;
   }
 
   private start(): Promise<CycleOutcome> {

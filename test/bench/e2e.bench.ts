@@ -137,7 +137,7 @@ interface Run {
   stageP50: Partial<Record<Stage, number>>;
   /** CPU seconds per job, per process group. */
   cpuPerJob: Record<string, number>;
-  /** MLIS: scheduling cycles run per job, by every control process. */
+  /** MLIS: scheduling cycles run per job, by every API and control process. */
   cyclesPerJob?: number;
   ids: string[];
 }
@@ -310,9 +310,9 @@ function stagesOf(job: Job): Record<Stage, number> | undefined {
  * goes through the same events with no MLIS code in its tasks.
  */
 const JOB_PATH = [
-  ['submitted → workflow started', "the API's background start after the commit"],
+  ['submitted → workflow started', "the API's cycle that places the job, then the workflow's start (ADR 0031)"],
   ['→ first workflow task picked up', "the task waits on control's queue"],
-  ['first workflow task', 'the placement read (a local activity), the attempt dispatched'],
+  ['first workflow task', 'the attempt dispatched (a placement read, a local activity, only when the start came without it)'],
   ['→ attempt picked up by the node', "the activity task waits on the node's queue"],
   ['→ attempt completed', 'the 10 ms run (its start reported only after 250 ms, ADR 0030) and the completion'],
   ['→ second workflow task picked up', "the task waits on control's sticky queue"],
@@ -353,13 +353,21 @@ const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 function startStack(
   env: Record<string, string>,
   topology: Topology = SINGLE,
-): { call: ReturnType<typeof jsonClient<Job>>; calls: ReturnType<typeof jsonClient<Job>>[]; agent: Agent; apiUrl: string; token: string } {
+): {
+  call: ReturnType<typeof jsonClient<Job>>;
+  calls: ReturnType<typeof jsonClient<Job>>[];
+  apiUrls: string[];
+  agent: Agent;
+  apiUrl: string;
+  token: string;
+} {
   script('scripts/stack.sh', ['start'], { ...env, MLIS_STACK_API_REPLICAS: String(topology.apis), MLIS_STACK_CONTROL_REPLICAS: String(topology.controls) });
   const config = loadConfig({ ...process.env, ...env });
   const token = mintUserToken(readFileSync(config.auth.devSecretFile, 'utf8').trim(), config.auth, { sub: 'bench', tenant: 'default', scope: SCOPES.join(' ') });
   const agent = new Agent({ keepAlive: true, maxSockets: 200 });
-  const calls = Array.from({ length: topology.apis }, (_, i) => jsonClient<Job>(`http://${config.api.host}:${config.api.port + i}`, token, agent));
-  return { call: calls[0], calls, agent, apiUrl: config.apiUrl, token };
+  const apiUrls = Array.from({ length: topology.apis }, (_, i) => `http://${config.api.host}:${config.api.port + i}`);
+  const calls = apiUrls.map((url) => jsonClient<Job>(url, token, agent));
+  return { call: calls[0], calls, apiUrls, agent, apiUrl: config.apiUrl, token };
 }
 
 async function waitFinal(call: ReturnType<typeof jsonClient<Job>>, id: string): Promise<Job> {
@@ -378,7 +386,7 @@ async function measureMlis(
   { idle = false }: { idle?: boolean } = {},
 ): Promise<Measured> {
   const stackEnv = { ...env, MLIS_STACK_NODES: THROUGHPUT_NODES };
-  const { calls, agent } = startStack(stackEnv, topology);
+  const { calls, apiUrls, agent } = startStack(stackEnv, topology);
   let turn = 0;
   const finals = new Map<string, Job>();
   try {
@@ -409,12 +417,19 @@ async function measureMlis(
       nodes: THROUGHPUT_NODES.split(' ').map((spec) => pid(`node-${spec.split(':')[0]}`)),
       ...processes,
     });
-    // Scheduling cycles, summed over every control process's /metrics.
-    const metricsPorts = Array.from({ length: topology.controls }, (_, i) => script('scripts/stack.sh', ['metrics-port', i === 0 ? 'control' : `control-${i + 1}`], stackEnv));
+    // Scheduling cycles, summed over every process that runs them: the APIs (one per burst of submissions, ADR 0031)
+    // and the control processes.
+    const metricsUrls = [
+      ...apiUrls.map((url) => `${url}/metrics`),
+      ...Array.from({ length: topology.controls }, (_, i) => {
+        const port = script('scripts/stack.sh', ['metrics-port', i === 0 ? 'control' : `control-${i + 1}`], stackEnv);
+        return `http://127.0.0.1:${port}/metrics`;
+      }),
+    ];
     const cycles = async (): Promise<number> => {
       let total = 0;
-      for (const port of metricsPorts) {
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const url of metricsUrls) {
+        const text = await (await fetch(url)).text();
         total += Number(/^mlis_scheduler_cycle_duration_seconds_count (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
       }
       return total;
@@ -566,7 +581,7 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     '',
     `Long-poll wake-up (the job's \`finished_at\` to the answer): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} p50 ${ms(r.wakeP50)} / p99 ${ms(r.wakeP99)} ms`).join('; ')}.`,
     '',
-    `Scheduling cycles per job (control's \`mlis_scheduler_cycle_duration_seconds_count\`): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} ${r.cyclesPerJob?.toFixed(2)}`).join('; ')}.`,
+    `Scheduling cycles per job (\`mlis_scheduler_cycle_duration_seconds_count\`, api and control): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} ${r.cyclesPerJob?.toFixed(2)}`).join('; ')}.`,
     '',
     `Idle, before the loads (${IDLE_SAMPLE_MS / 1000} s with no job, ${IDLE_SETTLE_MS / 1000} s after the warm-up jobs), ms of CPU a second: ${Object.entries(mlis.idleCpuMsPerSecond ?? {})
       .map(([name, value]) => `${name} ${value.toFixed(1)}`)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { JobsRepository, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
+import { nodeTaskQueue } from '@mlis/contracts';
 import { createLedgerDatabase } from './support/ledger-db';
 
 // The ledger alone against real Postgres, in a database of its own so the running stack's nodes stay out of it.
@@ -133,8 +134,13 @@ describe('the capacity ledger', () => {
   it('a cancel that lands after a cycle placed the waiting job gives the reservation back', async () => {
     await register('cancel-1', 'cpu', 1);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
-    // Placed at its first look: its workflow's own awaitPlacement reads the placement, nobody to signal.
-    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 1, waited: false }]);
+    // Placed at its first look: nobody to signal. The cycle answers the placement its workflow's awaitPlacement would
+    // read, so the API can start the workflow with it (ADR 0031).
+    const { placed } = await scheduling.runCycle(CYCLE);
+    const read = await scheduling.placementOf(jobId, 1);
+    expect(read.placed).toBe(true);
+    expect(placed).toEqual([{ jobId, attempt: 1, waited: false, placement: read.placed ? read.placement : undefined }]);
+    expect(placed[0].placement).toMatchObject({ attempt: 1, nodeId: 'cancel-1', group: 'cpu', taskQueue: nodeTaskQueue('cpu', 'cancel-1'), gpuIds: [] });
     expect(await assignments.finishJob({ jobId, state: 'CANCELLED' })).toEqual({ jobState: 'CANCELLED', released: true });
     expect(await usage('cancel-1')).toMatchObject({ used_slots: 0 });
     const [a] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1`, [jobId]);
@@ -236,7 +242,7 @@ describe('the capacity ledger', () => {
 
     // A process that registers after the loss may run it.
     await register('takeover-1', 'cpu', 2);
-    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 2, waited: true }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId, attempt: 2, waited: true })]);
     await retire('takeover-%');
   });
 
@@ -249,7 +255,7 @@ describe('the capacity ledger', () => {
     expect(await job(jobId)).toMatchObject({ state: 'QUEUED', pending_reason: 'no_live_node', pending_detail: expect.stringContaining('already lost this job') });
 
     await register('excl-1', 'cpu', 2);
-    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 2, waited: true }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId, attempt: 2, waited: true })]);
     await retire('excl-%');
   });
 
@@ -267,7 +273,7 @@ describe('the capacity ledger', () => {
     // Both processes restart: new incarnations, new pids.
     await register('everywhere-1', 'cpu', 1, 0, { pool: 'everywhere' }, 201);
     await register('everywhere-2', 'cpu', 1, 0, { pool: 'everywhere' }, 202);
-    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 3, waited: true }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId, attempt: 3, waited: true })]);
     const attempts: { attempt: number; node_id: string; node_incarnation: number; node_hostname: string; node_pid: number }[] = await dataSource.query(
       `SELECT attempt, node_id, node_incarnation, node_hostname, node_pid FROM job_assignments WHERE job_id = $1 ORDER BY attempt`,
       [jobId],
@@ -295,7 +301,7 @@ describe('the capacity ledger', () => {
     expect(next).toBe(incarnation + 1);
     expect(await nodes.heartbeatNode('silent-1', next)).toBe('ok');
     expect(await nodes.heartbeatNode('silent-1', incarnation)).toBe('superseded');
-    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId, attempt: 1, waited: true }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId, attempt: 1, waited: true })]);
     await retire('silent-%');
   });
 
@@ -304,14 +310,14 @@ describe('the capacity ledger', () => {
     await dataSource.query(`INSERT INTO tenants (id, name, max_gpus) VALUES ('quota-t', 'Quota', 2)`);
     const first = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 2 }, { tenant: 'quota-t' });
     const second = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 1 }, { tenant: 'quota-t' });
-    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId: first, attempt: 1, waited: false }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId: first, attempt: 1, waited: false })]);
     expect(await job(second)).toMatchObject({
       state: 'QUEUED',
       pending_reason: 'quota_exceeded',
       pending_detail: 'tenant quota-t holds 2 GPUs; 1 more would pass max_gpus 2',
     });
     await assignments.endAssignment({ jobId: first, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
-    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId: second, attempt: 1, waited: true }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId: second, attempt: 1, waited: true })]);
     const [counted] = await dataSource.query(`SELECT total::int FROM scheduler_decisions WHERE outcome = 'waiting' AND reason = 'quota_exceeded'`);
     expect(counted.total).toBeGreaterThanOrEqual(1);
     await retire('quota-%');
@@ -333,7 +339,7 @@ describe('the capacity ledger', () => {
       jobState: 'QUEUED',
       ended: expect.objectContaining({ group: 'gpu' }),
     });
-    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([{ jobId: urgent, attempt: 1, waited: true }]);
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId: urgent, attempt: 1, waited: true })]);
     expect(await job(low)).toMatchObject({ state: 'QUEUED', attempts: 1, pending_reason: 'insufficient_capacity' });
     await retire('pre-%');
   });

@@ -134,7 +134,13 @@ describe('jobWorkflow', () => {
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.tenant, value: input.tenantId },
         { key: SEARCH_ATTRIBUTES.taskType, value: input.taskType },
-        { key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' },
+        ...(input.placement
+          ? [
+              { key: SEARCH_ATTRIBUTES.state, value: 'RUNNING' },
+              { key: SEARCH_ATTRIBUTES.workerGroup, value: input.placement.group },
+              { key: SEARCH_ATTRIBUTES.node, value: input.placement.nodeId },
+            ]
+          : [{ key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' }]),
       ],
     });
     started.push(handle);
@@ -593,6 +599,87 @@ describe('jobWorkflow', () => {
     // One marker per ledger call; the workflow version in the input stands in for a patch marker (ADR 0029).
     expect(markerNames(events)).toEqual(['core_local_activity', 'core_local_activity']);
     expect(events.length).toBe(15);
+  }, TEST_TIMEOUT_MS);
+
+  it('dispatches attempt 1 in its first task when the input carries its placement: one ledger call, 13 history events (ADR 0031)', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+    input.placement = ledger.placeBeforeStart(input.jobId);
+
+    const { status, result, events, description } = await withWorkers(ledger, runs, [[NODE_A, succeeds]], async () => {
+      const handle = await startJob(input);
+      const result = await handle.result();
+      const status = await handle.query(getJobStatusQuery);
+      return { status, result, events: (await handle.fetchHistory()).events ?? [], description: await handle.describe() };
+    });
+
+    expect(status).toMatchObject({ state: 'SUCCEEDED', attempt: 1, placement: input.placement, pendingReason: null });
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 1 });
+    expect(runs.started.map((run) => [run.nodeId, run.assignmentId, run.attempt])).toEqual([['node-a', `assignment-${input.jobId}-1`, 1]]);
+    expect(ledger.calls).toEqual(['endAssignment']);
+    // The first workflow task schedules the attempt and nothing else: no marker, no search-attribute upsert (the start
+    // set RUNNING, the group and the node).
+    const scheduledAt = events.findIndex((event) => event.activityTaskScheduledEventAttributes);
+    const beforeDispatch = events.slice(0, scheduledAt);
+    expect(beforeDispatch.filter((event) => event.markerRecordedEventAttributes || event.upsertWorkflowSearchAttributesEventAttributes)).toEqual([]);
+    expect(markerNames(events)).toEqual(['core_local_activity']);
+    expect(events.length).toBe(13);
+    const attributes = description.typedSearchAttributes;
+    expect([attributes.get(SEARCH_ATTRIBUTES.state), attributes.get(SEARCH_ATTRIBUTES.workerGroup), attributes.get(SEARCH_ATTRIBUTES.node)]).toEqual(['SUCCEEDED', 'cpu', 'node-a']);
+  }, TEST_TIMEOUT_MS);
+
+  it('places an attempt after the first through the ledger when the job came with its first placement', async () => {
+    const ledger = new FakeLedger([NODE_A, NODE_B]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+    input.placement = ledger.placeBeforeStart(input.jobId);
+
+    const result = await withWorkers(
+      ledger,
+      runs,
+      [
+        [NODE_A, hangsAfterOneHeartbeat],
+        [NODE_B, succeeds],
+      ],
+      async () => (await startJob(input)).result(),
+    );
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
+    expect(ledger.placementCalls).toEqual([{ jobId: input.jobId, attempt: 2 }]);
+    expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([
+      ['node-a', 1],
+      ['node-b', 2],
+    ]);
+    expect(ledger.endAssignmentCalls.map((end) => [end.attempt, end.state, end.jobState])).toEqual([
+      [1, 'LOST', 'QUEUED'],
+      [2, 'SUCCEEDED', 'SUCCEEDED'],
+    ]);
+  }, TEST_TIMEOUT_MS);
+
+  it('ends a job cancelled before its first placement was dispatched CANCELLED, releasing that placement', async () => {
+    const ledger = new FakeLedger([NODE_GONE]);
+    const runs = new RunnerLog();
+    const input = jobInput();
+    input.placement = ledger.placeBeforeStart(input.jobId);
+
+    // No worker polls the placed node's queue, so the attempt never starts.
+    const { error } = await withWorkers(ledger, runs, [], async () => {
+      const handle = await startJob(input);
+      await handle.cancel();
+      return { error: await failureOf(handle) };
+    });
+
+    expect(error.cause).toBeInstanceOf(CancelledFailure);
+    expect(runs.started).toEqual([]);
+    expect(ledger.placementCalls).toEqual([]);
+    // Whether the cancel reached the workflow before or after it dispatched the attempt, the placement is released once.
+    const releases = [
+      ...ledger.endAssignmentCalls.map((end) => `endAssignment ${end.attempt} ${end.state} ${end.jobState}`),
+      ...ledger.finishJobCalls.map((finish) => `finishJob ${finish.state}`),
+    ];
+    expect(releases).toHaveLength(1);
+    expect(['endAssignment 1 CANCELLED CANCELLED', 'finishJob CANCELLED']).toContain(releases[0]);
   }, TEST_TIMEOUT_MS);
 
   it('asks the ledger-in-workflow-task patch in a workflow started without a version (before ADR 0029), and runs the same shape', async () => {

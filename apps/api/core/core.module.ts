@@ -55,7 +55,8 @@ export class CoreModule {
         inject: [Client],
       },
       {
-        // The API runs a cycle when a node joins or is undrained, so waiting jobs need not wait for the control's timer.
+        // The API runs a cycle for each burst of submissions, so a new job's workflow can start with its placement (ADR 0031),
+        // and when a node joins or is undrained, so waiting jobs need not wait for the control's timer.
         provide: Scheduler,
         useFactory: (store: SchedulingStore, assignments: AssignmentsRepository, jobs: JobsRepository, client: Client, starter: JobWorkflowStarter) =>
           new Scheduler(store, assignments, jobs, client, starter, cycleOptions(config.scheduling), (message) => new Logger('Scheduler').warn(message)),

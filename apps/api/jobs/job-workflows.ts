@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
-import { ApiErrorCode, jobWorkflowId } from '@mlis/contracts';
-import { JobWorkflowStarter, type JobToStart } from '@mlis/temporal';
+import { ApiErrorCode, jobWorkflowId, type Placement } from '@mlis/contracts';
+import { JobWorkflowStarter, Scheduler, type JobToStart } from '@mlis/temporal';
 import { setSpanAttributes } from '@mlis/tracing';
 import { DomainError } from '../common/domain-error';
 
@@ -15,7 +15,7 @@ const BACKGROUND_START_FIRST_RETRY_MS = 1_000;
 // How long a stopping API waits for its background starts: a restart should not leave jobs for the scheduler's path.
 const SHUTDOWN_START_WAIT_MS = 5_000;
 
-/** The API's gateway to Temporal: starts a job's workflow and asks it to cancel. */
+/** The API's gateway to Temporal: places a new job and starts its workflow, and asks a workflow to cancel. */
 @Injectable()
 export class JobWorkflows implements BeforeApplicationShutdown {
   private readonly logger = new Logger(JobWorkflows.name);
@@ -24,6 +24,7 @@ export class JobWorkflows implements BeforeApplicationShutdown {
   constructor(
     @Inject(Client) private readonly client: Client,
     @Inject(JobWorkflowStarter) private readonly starter: JobWorkflowStarter,
+    @Inject(Scheduler) private readonly scheduler: Scheduler,
   ) {}
 
   /**
@@ -67,9 +68,10 @@ export class JobWorkflows implements BeforeApplicationShutdown {
   }
 
   private async startInBackground(job: JobToStart): Promise<void> {
+    const placement = await this.placeFirst(job.id);
     for (let tries = 1; ; tries += 1) {
       try {
-        await this.withDeadline(() => this.starter.start(job));
+        await this.withDeadline(() => this.starter.start(job, placement));
         return;
       } catch (error) {
         const fields = { msg: 'starting the job workflow failed', job_id: job.id, tries, error: String(error) };
@@ -80,6 +82,19 @@ export class JobWorkflows implements BeforeApplicationShutdown {
         this.logger.warn(fields);
         await delay(BACKGROUND_START_FIRST_RETRY_MS * 2 ** (tries - 1));
       }
+    }
+  }
+
+  /**
+   * A cycle for the new job before its workflow starts: when it places the job, the workflow starts with the placement
+   * and dispatches the attempt in its first task (ADR 0031). A failed cycle only costs that: the workflow reads the ledger.
+   */
+  private async placeFirst(jobId: string): Promise<Placement | undefined> {
+    try {
+      return await this.scheduler.placeNewJob(jobId);
+    } catch (error) {
+      this.logger.warn({ msg: 'scheduling cycle before the workflow start failed; the workflow places the job itself', job_id: jobId, error: String(error) });
+      return undefined;
     }
   }
 

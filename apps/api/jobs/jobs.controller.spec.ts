@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import request from 'supertest';
 import type { EntityManager } from 'typeorm';
 import type { ArtifactStore } from '@mlis/artifacts';
-import { CONTROL_TASK_QUEUE, JOB_WORKFLOW_VERSION } from '@mlis/contracts';
+import { CONTROL_TASK_QUEUE, JOB_WORKFLOW_VERSION, type JobWorkflowInput } from '@mlis/contracts';
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
 import { fakeNode, FakeTemporalClient } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
@@ -79,7 +79,7 @@ describe(JobsController.name, () => {
       });
       expect(t.jobs.records.map((r) => r.job.id)).toEqual([response.body.id]);
       expect(t.jobs.records[0].job.requestId).toBe(response.headers['x-request-id']);
-      expect(t.temporal.started).toHaveLength(1);
+      await waitFor(() => t.temporal.started.length === 1);
       const [started] = t.temporal.started;
       expect(started.workflowType).toBe('jobWorkflow');
       expect(started.options).toMatchObject({ taskQueue: CONTROL_TASK_QUEUE, workflowId: `job-${response.body.id}` });
@@ -363,6 +363,33 @@ describe(JobsController.name, () => {
       t.temporal.startError = undefined;
       await waitFor(() => t.temporal.started.length === 1);
       expect(t.temporal.started[0].options.workflowId).toBe(`job-${response.body.id}`);
+    });
+
+    it('starts the workflow with attempt 1\'s placement when the cycle before the start placed the job (ADR 0031)', async () => {
+      const placement = { assignmentId: 'a1', attempt: 1, nodeId: 'node-1', group: 'cpu', taskQueue: 'mlis-node-cpu-node-1', gpuIds: [] };
+      t.scheduler.newJobPlacement = placement;
+      const response = await http().post('/v1/jobs').send(valid).expect(202);
+      await waitFor(() => t.temporal.started.length === 1);
+      expect(t.scheduler.newJobs).toEqual([response.body.id]);
+      expect(t.temporal.started[0].options.args).toEqual([expect.objectContaining({ jobId: response.body.id, placement })]);
+      // Placed is RUNNING in the ledger: the workflow starts with the search attributes its first task would have set.
+      expect(t.temporal.started[0].options.typedSearchAttributes.map((a) => [a.key.name, a.value])).toEqual([
+        ['MlisTenant', 'default'],
+        ['MlisTaskType', 'sleep'],
+        ['MlisState', 'RUNNING'],
+        ['MlisWorkerGroup', 'cpu'],
+        ['MlisNode', 'node-1'],
+      ]);
+    });
+
+    it('starts the workflow without a placement when the cycle before the start fails: the workflow places the job itself', async () => {
+      t.scheduler.failWith = new Error('could not obtain the scheduler lock');
+      const response = await http().post('/v1/jobs').send(valid).expect(202);
+      await waitFor(() => t.temporal.started.length === 1);
+      expect(t.scheduler.newJobs).toEqual([response.body.id]);
+      const [input] = t.temporal.started[0].options.args as JobWorkflowInput[];
+      expect(input.jobId).toBe(response.body.id);
+      expect(input).not.toHaveProperty('placement');
     });
 
     it('lets its background starts finish before it stops', async () => {

@@ -1,7 +1,7 @@
 // In-memory stand-ins for the API's dependencies, for specs that run without Postgres or Temporal.
 import type { EntityManager } from 'typeorm';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { AuditEventInput, JobState } from '@mlis/contracts';
+import type { AuditEventInput, JobState, Placement } from '@mlis/contracts';
 import {
   JobFinishedFeed,
   type AssignmentsRepository,
@@ -342,6 +342,16 @@ export class FakeScheduler {
     this.calls += 1;
     if (this.failWith) throw this.failWith;
     return { placed: [], preempted: [], waiting: 0 };
+  }
+
+  /** What the cycle before a new job's workflow start answers for every job: a spec sets it; by default the job waits. */
+  newJobPlacement: Placement | undefined;
+  readonly newJobs: string[] = [];
+
+  async placeNewJob(jobId: string): Promise<Placement | undefined> {
+    this.newJobs.push(jobId);
+    if (this.failWith) throw this.failWith;
+    return this.newJobPlacement;
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { nodeTaskQueue } from '@mlis/contracts';
 import type { CyclePlan, PlannedPlacement, SchedulerNode } from '@mlis/scheduling';
 import type { CycleRead } from './cycle-input';
 import type { PreparedQuery } from './prepared';
@@ -182,5 +183,10 @@ async function reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes:
       tenantIds.map((id) => perTenant.get(id)!.gpus),
     ],
   );
-  return placements.map((p) => ({ jobId: p.jobId, attempt: p.attempt, waited: waited.get(p.jobId)! }));
+  return placements.map((p, i) => {
+    const group = nodes.get(p.nodeId)!.group;
+    const taskQueue = nodeTaskQueue(group, p.nodeId);
+    const placement = { assignmentId: assignmentIds[i], attempt: p.attempt, nodeId: p.nodeId, group, taskQueue, gpuIds: p.gpuIds };
+    return { jobId: p.jobId, attempt: p.attempt, waited: waited.get(p.jobId)!, placement };
+  });
 }

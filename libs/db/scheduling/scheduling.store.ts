@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { nodeTaskQueue, TERMINAL_JOB_STATES, type AwaitPlacementResult, type JobState, type PendingReason } from '@mlis/contracts';
+import { nodeTaskQueue, TERMINAL_JOB_STATES, type AwaitPlacementResult, type JobState, type PendingReason, type Placement } from '@mlis/contracts';
 import { planCycle } from '@mlis/scheduling';
 import { JobNotFoundError } from '../jobs.repository';
 import { readCycleInput } from './cycle-input';
@@ -18,9 +18,10 @@ export interface CycleOptions {
 export interface CycleOutcome {
   /**
    * Jobs placed. `waited`: a cycle had left the job waiting before, so its workflow may be waiting for a signal
-   * to pick the placement up; a job placed at its first look reads the placement in its own awaitPlacement.
+   * to pick the placement up; a job placed at its first look reads the placement in its own awaitPlacement, or gets
+   * it in its workflow's input (ADR 0031).
    */
-  placed: { jobId: string; attempt: number; waited: boolean }[];
+  placed: { jobId: string; attempt: number; waited: boolean; placement: Placement }[];
   /** Running attempts asked to give their resources back. */
   preempted: { jobId: string; attempt: number; forJobId: string }[];
   /** Waiting jobs the cycle looked at and left waiting. */

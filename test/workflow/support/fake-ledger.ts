@@ -56,9 +56,20 @@ export class FakeLedger {
     };
   }
 
+  /** Places attempt 1 as the API's cycle before the workflow start does (ADR 0031): the placement goes in the input. */
+  placeBeforeStart(jobId: string): Placement {
+    const placed = this.place({ jobId, attempt: 1 });
+    if (!placed.placed) throw new Error(`the fake ledger could not place job ${jobId}: ${placed.pendingReason}`);
+    return placed.placement;
+  }
+
   private readonly awaitPlacement = async (input: AwaitPlacementInput): Promise<AwaitPlacementResult> => {
     this.calls.push('awaitPlacement');
     this.placementCalls.push(input);
+    return this.place(input);
+  };
+
+  private place(input: AwaitPlacementInput): AwaitPlacementResult {
     const key = `${input.jobId}/${input.attempt}`;
     const known = this.placements.get(key);
     if (known) return { placed: true, placement: known };
@@ -80,7 +91,7 @@ export class FakeLedger {
     };
     this.placements.set(key, placement);
     return { placed: true, placement };
-  };
+  }
 
   readonly activities: LedgerActivities = {
     awaitPlacement: this.awaitPlacement,
