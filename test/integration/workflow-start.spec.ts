@@ -1,7 +1,42 @@
 import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
+import { JOB_WORKFLOW_VERSION, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput } from '@mlis/contracts';
 import { createDataSource, JobsRepository, type NewJob } from '@mlis/db';
-import { api, env, waitForJob } from './support/api';
+import { api, env, submit, waitForJob } from './support/api';
+
+// The API places a new job before it starts the job's workflow, and starts it with that placement (ADR 0031).
+describe('a job placed before its workflow started', () => {
+  let temporal: Client;
+
+  beforeAll(async () => {
+    temporal = new Client({ connection: await Connection.connect({ address: env.temporalAddress }) });
+  });
+
+  afterAll(async () => {
+    await temporal.connection.close();
+  });
+
+  it('runs from the placement in its workflow input: the first task dispatches it, 13 history events', async () => {
+    // Nothing else runs between suites, so a cycle places this job at its first look.
+    const accepted = await submit({ task_type: 'sleep', params: { seconds: 0.05 } });
+    const job = await waitForJob(accepted.id, (j) => j.state === 'SUCCEEDED');
+    expect(job.assignments).toHaveLength(1);
+    const [assignment] = job.assignments;
+
+    const handle = temporal.workflow.getHandle(jobWorkflowId(job.id));
+    const events = (await handle.fetchHistory()).events ?? [];
+    const [payload] = events[0].workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+    const input = JSON.parse(Buffer.from(payload.data!).toString('utf8')) as JobWorkflowInput;
+    expect(input.workflowVersion).toBe(JOB_WORKFLOW_VERSION);
+    expect(input.placement).toMatchObject({ assignmentId: assignment.id, attempt: 1, nodeId: assignment.node_id, group: assignment.group });
+    const scheduledAt = events.findIndex((event) => event.activityTaskScheduledEventAttributes);
+    expect(events.slice(0, scheduledAt).filter((event) => event.markerRecordedEventAttributes)).toEqual([]);
+    expect(events).toHaveLength(13);
+    const attributes = (await handle.describe()).typedSearchAttributes;
+    expect([attributes.get(SEARCH_ATTRIBUTES.state), attributes.get(SEARCH_ATTRIBUTES.node)]).toEqual(['SUCCEEDED', assignment.node_id]);
+  });
+});
 
 // The API starts a job's workflow after the job's row has committed, without waiting for the start (ADR 0027). These
 // jobs are inserted as the API inserts them, but nothing starts their workflows: what an API that died between its
