@@ -86,14 +86,14 @@ export class JobWorkflows implements BeforeApplicationShutdown {
   }
 
   /**
-   * A cycle for the new job before its workflow starts: when it places the job, the workflow starts with the placement
-   * and dispatches the attempt in its first task (ADR 0031). A failed cycle only costs that: the workflow reads the ledger.
+   * The new job's first placement, so that its workflow dispatches the attempt in its first task (ADR 0031). A failed
+   * read or cycle only costs that: the workflow places the job itself.
    */
   private async placeFirst(jobId: string): Promise<Placement | undefined> {
     try {
       return await this.scheduler.placeNewJob(jobId);
     } catch (error) {
-      this.logger.warn({ msg: 'scheduling cycle before the workflow start failed; the workflow places the job itself', job_id: jobId, error: String(error) });
+      this.logger.warn({ msg: 'placing the job before its workflow start failed; the workflow places it itself', job_id: jobId, error: String(error) });
       return undefined;
     }
   }
