@@ -197,10 +197,15 @@ describe('jobWorkflow', () => {
     expect(attributes.get(SEARCH_ATTRIBUTES.taskType)).toBe('sleep');
   }, TEST_TIMEOUT_MS);
 
-  it('marks an attempt LOST when its node stops heartbeating and succeeds on another node', async () => {
+  it.each([
+    ['its workflow placed the first attempt', false],
+    // Only attempt 1 comes in the input: the next is placed through the ledger.
+    ['the first attempt was placed before the workflow started (ADR 0031)', true],
+  ])('marks an attempt LOST when its node stops heartbeating and succeeds on another node: %s', async (_how, placedAtStart) => {
     const ledger = new FakeLedger([NODE_A, NODE_B]);
     const runs = new RunnerLog();
     const input = jobInput();
+    if (placedAtStart) input.placement = ledger.placeBeforeStart(input.jobId);
 
     const result = await withWorkers(
       ledger,
@@ -213,10 +218,7 @@ describe('jobWorkflow', () => {
     );
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
-    expect(ledger.placementCalls).toEqual([
-      { jobId: input.jobId, attempt: 1 },
-      { jobId: input.jobId, attempt: 2 },
-    ]);
+    expect(ledger.placementCalls).toEqual([...(placedAtStart ? [] : [{ jobId: input.jobId, attempt: 1 }]), { jobId: input.jobId, attempt: 2 }]);
     expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([
       ['node-a', 1],
       ['node-b', 2],
@@ -627,34 +629,6 @@ describe('jobWorkflow', () => {
     expect(events.length).toBe(13);
     const attributes = description.typedSearchAttributes;
     expect([attributes.get(SEARCH_ATTRIBUTES.state), attributes.get(SEARCH_ATTRIBUTES.workerGroup), attributes.get(SEARCH_ATTRIBUTES.node)]).toEqual(['SUCCEEDED', 'cpu', 'node-a']);
-  }, TEST_TIMEOUT_MS);
-
-  it('places an attempt after the first through the ledger when the job came with its first placement', async () => {
-    const ledger = new FakeLedger([NODE_A, NODE_B]);
-    const runs = new RunnerLog();
-    const input = jobInput();
-    input.placement = ledger.placeBeforeStart(input.jobId);
-
-    const result = await withWorkers(
-      ledger,
-      runs,
-      [
-        [NODE_A, hangsAfterOneHeartbeat],
-        [NODE_B, succeeds],
-      ],
-      async () => (await startJob(input)).result(),
-    );
-
-    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
-    expect(ledger.placementCalls).toEqual([{ jobId: input.jobId, attempt: 2 }]);
-    expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([
-      ['node-a', 1],
-      ['node-b', 2],
-    ]);
-    expect(ledger.endAssignmentCalls.map((end) => [end.attempt, end.state, end.jobState])).toEqual([
-      [1, 'LOST', 'QUEUED'],
-      [2, 'SUCCEEDED', 'SUCCEEDED'],
-    ]);
   }, TEST_TIMEOUT_MS);
 
   it('ends a job cancelled before its first placement was dispatched CANCELLED, releasing that placement', async () => {
