@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdReusePolicy, type SearchAttributePair } from '@temporalio/common';
 import type { SchedulingConfig } from '@mlis/config';
 import {
   capacityAvailableSignal,
@@ -99,18 +99,25 @@ export class JobWorkflowStarter {
         tenant: job.tenantId,
         ...(this.traced ? { traced: true } : {}),
       } satisfies JobWorkflowMemo,
-      // A placed job is RUNNING in the ledger: its workflow starts with the attributes its first task would upsert.
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.tenant, value: job.tenantId },
-        { key: SEARCH_ATTRIBUTES.taskType, value: job.taskType },
-        ...(placement
-          ? [
-              { key: SEARCH_ATTRIBUTES.state, value: 'RUNNING' },
-              { key: SEARCH_ATTRIBUTES.workerGroup, value: placement.group },
-              { key: SEARCH_ATTRIBUTES.node, value: placement.nodeId },
-            ]
-          : [{ key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' }]),
-      ],
+      typedSearchAttributes: startSearchAttributes(job, placement),
     };
   }
+}
+
+/**
+ * A job workflow's search attributes at its start. A placed job is RUNNING in the ledger: its workflow starts with the
+ * attributes its first task would otherwise upsert (ADR 0031).
+ */
+export function startSearchAttributes(job: { tenantId: string; taskType: string }, placement?: Placement): SearchAttributePair[] {
+  return [
+    { key: SEARCH_ATTRIBUTES.tenant, value: job.tenantId },
+    { key: SEARCH_ATTRIBUTES.taskType, value: job.taskType },
+    ...(placement
+      ? [
+          { key: SEARCH_ATTRIBUTES.state, value: 'RUNNING' },
+          { key: SEARCH_ATTRIBUTES.workerGroup, value: placement.group },
+          { key: SEARCH_ATTRIBUTES.node, value: placement.nodeId },
+        ]
+      : [{ key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' }]),
+  ];
 }

@@ -21,6 +21,7 @@ import {
   type JobWorkflowInput,
   type JobWorkflowMemo,
 } from '@mlis/contracts';
+import { startSearchAttributes } from '@mlis/temporal';
 import { createTimeSkippingEnv } from '../support/time-skipping';
 import { waitFor } from '../support/wait-for';
 import { FakeLedger, type FakeNode } from './support/fake-ledger';
@@ -131,17 +132,7 @@ describe('jobWorkflow', () => {
       workflowId: jobWorkflowId(input.jobId),
       args: [input],
       memo: { ...memo },
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.tenant, value: input.tenantId },
-        { key: SEARCH_ATTRIBUTES.taskType, value: input.taskType },
-        ...(input.placement
-          ? [
-              { key: SEARCH_ATTRIBUTES.state, value: 'RUNNING' },
-              { key: SEARCH_ATTRIBUTES.workerGroup, value: input.placement.group },
-              { key: SEARCH_ATTRIBUTES.node, value: input.placement.nodeId },
-            ]
-          : [{ key: SEARCH_ATTRIBUTES.state, value: 'QUEUED' }]),
-      ],
+      typedSearchAttributes: startSearchAttributes(input, input.placement),
     });
     started.push(handle);
     return handle;
