@@ -61,6 +61,10 @@ start() {
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=NORMAL
     # The server would otherwise call out to check for updates; there is no internet here.
     --dynamic-config-value frontend.enableServerVersionCheck=false
+    # One partition a task queue (the server's default is 4): on one host a task then always meets a waiting poller
+    # instead of landing on a partition that has none (ADR 0032).
+    --dynamic-config-value matching.numTaskqueueReadPartitions=1
+    --dynamic-config-value matching.numTaskqueueWritePartitions=1
     --namespace default
     --log-level warn)
   local name

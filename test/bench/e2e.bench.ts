@@ -28,8 +28,8 @@ import { jsonClient } from './support/json-client';
 //      starts the node again and waits until it is ACTIVE before the next kill.
 // CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants, with the children they
 // reaped) around each load.
-// Writes its section into docs/benchmarks.md. MLIS_BENCH_E2E_QUICK=C runs only (b) at C clients (300 jobs) and prints
-// one summary without touching the docs: an A/B of a change in about two minutes. Ports: TEMPORAL_PORT,
+// Writes its section into docs/benchmarks.md. MLIS_BENCH_E2E_QUICK=C runs only (a) and (b) at C clients (300 jobs each)
+// and prints one summary without touching the docs: an A/B of a change in about two minutes. Ports: TEMPORAL_PORT,
 // TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT, MLIS_STACK_METRICS_PORT as for `npm run up`.
 const ROOT = resolve(__dirname, '../../..');
 const STATE_DIR = join(ROOT, '.mlis/bench-e2e');
@@ -632,14 +632,17 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
 }
 
 /** One line per figure of a quick run (MLIS_BENCH_E2E_QUICK). */
-function quickSummary(mlis: Measured): string {
+function quickSummary(raw: Measured, mlis: Measured): string {
   const run = mlis.runs[0];
+  const rawRun = raw.runs[0];
+  const total = (cpuPerJob: Record<string, number>) => (Object.values(cpuPerJob).reduce((sum, value) => sum + value, 0) * 1000).toFixed(1);
   const cpu = Object.entries(run.cpuPerJob);
   return [
+    `raw: ${rawRun.jobsPerSecond.toFixed(1)} workflows/s, CPU ms per workflow ${total(rawRun.cpuPerJob)}; ratio ${(run.jobsPerSecond / rawRun.jobsPerSecond).toFixed(2)}`,
     `${run.clients} clients, ${run.jobs} jobs: ${run.jobsPerSecond.toFixed(1)} jobs/s, submit p50 / p99 ${ms(run.submitP50)} / ${ms(run.submitP99)} ms,`,
     `end-to-end p50 / p99 ${ms(run.e2eP50)} / ${ms(run.e2eP99)} ms, not SUCCEEDED ${run.failed}, history events ${mlis.history.mean.toFixed(1)}`,
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
-    `CPU ms per job: ${cpu.map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`).join(', ')}; total ${(cpu.reduce((sum, [, value]) => sum + value, 0) * 1000).toFixed(1)}`,
+    `CPU ms per job: ${cpu.map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`).join(', ')}; total ${total(run.cpuPerJob)}`,
     `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}`,
     `job path p50 ms (${HISTORY_SAMPLE} jobs): ${JOB_PATH.map(([step]) => `${step} ${ms(mlis.path[step])}`).join(', ')}`,
   ].join('\n');
@@ -681,8 +684,10 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     try {
       if (quickClients > 0) {
-        const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, [{ clients: quickClients, jobs: 300 }]);
-        console.log(quickSummary(mlis));
+        const quickLoad = [{ clients: quickClients, jobs: 300 }];
+        const raw = await measureRaw(env, client, temporalPid, quickLoad);
+        const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, quickLoad);
+        console.log(quickSummary(raw, mlis));
         return;
       }
       console.log('(a) raw Temporal baseline');
