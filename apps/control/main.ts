@@ -78,6 +78,9 @@ async function main(): Promise<void> {
       scheduler
         .requestCycle()
         .then(() => scheduler.nudgeStalePlacements(staleAfterSeconds))
+        // A victim that got its request stops at its next heartbeat, well within a lease: one still holding its place
+        // after a lease most likely never got it.
+        .then(() => scheduler.resendStalePreemptions(scheduling.leaseSeconds))
         .catch((error: unknown) => logger.warn(errorFields(error), 'periodic scheduling failed'));
     }, scheduling.cycleIntervalSeconds * 1000);
     log(`pid ${process.pid} polling ${CONTROL_TASK_QUEUE} ready`);

@@ -31,6 +31,12 @@ class GatedLedger {
     return this.stale;
   }
 
+  stalePreemptionRequests: { jobId: string; attempt: number }[] = [];
+
+  async stalePreemptions(): Promise<{ jobId: string; attempt: number }[]> {
+    return this.stalePreemptionRequests;
+  }
+
   async findById(_tenantId: string | null, id: string): Promise<JobRecord | null> {
     return { job: { id }, assignments: [] } as unknown as JobRecord;
   }
@@ -182,6 +188,25 @@ describe(Scheduler.name, () => {
     expect(await scheduler.nudgeStalePlacements(40)).toBe(2);
     expect(signalled).toEqual(['job-late capacityAvailable']);
     expect(ledger.finished).toEqual([expect.objectContaining({ jobId: 'gone', state: 'FAILED' })]);
+  });
+
+  it('asks stale preemption victims again, and skips one whose workflow is not running', async () => {
+    const ledger = new GatedLedger();
+    ledger.stalePreemptionRequests = [
+      { jobId: 'victim', attempt: 2 },
+      { jobId: 'unstarted', attempt: 1 },
+    ];
+    const signalled: string[] = [];
+    const warnings: string[] = [];
+    const failures = new Map<string, Error>([['job-unstarted', new WorkflowNotFoundError('not started', 'job-unstarted', undefined)]]);
+    const started: string[] = [];
+    const scheduler = schedulerOver(ledger, fakeClient(signalled, failures), (line) => warnings.push(line), fakeStarter(started, ['unstarted']));
+    expect(await scheduler.resendStalePreemptions(10)).toBe(2);
+    expect(signalled).toEqual(['job-victim preemptAssignment {"attempt":2}']);
+    // Not started, not released: a placement is the stale-placement nudge's to start; the request goes again next tick.
+    expect(started).toEqual([]);
+    expect(ledger.finished).toEqual([]);
+    expect(warnings).toEqual([]);
   });
 
   it('observes every cycle it runs, a failed one too, in mlis_scheduler_cycle_duration_seconds', async () => {

@@ -6,14 +6,6 @@ import type { AssignmentsRepository, CycleOptions, CycleOutcome, JobsRepository,
 import { schedulerCycleDuration } from '@mlis/metrics';
 import type { JobWorkflowStarter } from './job-workflow-starter';
 
-/**
- * Runs scheduling cycles for this process and tells the affected workflows: placed jobs that had been
- * waiting get `capacityAvailable` (they pick their placement up; a job placed at its first look gets it in
- * its workflow's input or reads it in its own awaitPlacement), preempted ones get `preemptAssignment`.
- * Requests that arrive while a cycle runs share the next one, so a burst of events (a hundred
- * jobs finishing at once) costs two cycles, not a hundred. Cycles of different processes are
- * serialised by the ledger's advisory lock.
- */
 /** The cycle settings every process that schedules (control, API) takes from the same configuration. */
 export function cycleOptions(scheduling: SchedulingConfig): CycleOptions {
   return {
@@ -24,9 +16,32 @@ export function cycleOptions(scheduling: SchedulingConfig): CycleOptions {
   };
 }
 
-// Stale placements nudged per periodic tick; more wait for the next one.
+// Stale placements nudged, and stale preemption requests sent again, per periodic tick; more wait for the next one.
 const NUDGE_BATCH = 100;
 
+/** A signal for a job's workflow; `placed` when the job holds a placement its workflow must pick up. */
+interface WorkflowSignal {
+  jobId: string;
+  placed: boolean;
+  send: (handle: WorkflowHandle) => Promise<void>;
+}
+
+function placedSignal(jobId: string): WorkflowSignal {
+  return { jobId, placed: true, send: (handle) => handle.signal(capacityAvailableSignal) };
+}
+
+function preemptSignal({ jobId, attempt }: { jobId: string; attempt: number }): WorkflowSignal {
+  return { jobId, placed: false, send: (handle) => handle.signal(preemptAssignmentSignal, { attempt }) };
+}
+
+/**
+ * Runs scheduling cycles for this process and tells the affected workflows: placed jobs that had been
+ * waiting get `capacityAvailable` (they pick their placement up; a job placed at its first look gets it in
+ * its workflow's input or reads it in its own awaitPlacement), preempted ones get `preemptAssignment`.
+ * Requests that arrive while a cycle runs share the next one, so a burst of events (a hundred
+ * jobs finishing at once) costs two cycles, not a hundred. Cycles of different processes are
+ * serialised by the ledger's advisory lock.
+ */
 export class Scheduler {
   private running: Promise<CycleOutcome> | null = null;
   private next: Promise<CycleOutcome> | null = null;
@@ -80,16 +95,7 @@ export class Scheduler {
   private async cycle(): Promise<CycleOutcome> {
     const endTimer = schedulerCycleDuration.startTimer();
     const outcome = await this.store.runCycle(this.options).finally(endTimer);
-    await this.signalAll([
-      ...outcome.placed
-        .filter(({ waited }) => waited)
-        .map(({ jobId }) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })),
-      ...outcome.preempted.map(({ jobId, attempt }) => ({
-        jobId,
-        placed: false,
-        send: (h: WorkflowHandle) => h.signal(preemptAssignmentSignal, { attempt }),
-      })),
-    ]);
+    await this.signalAll([...outcome.placed.filter(({ waited }) => waited).map(({ jobId }) => placedSignal(jobId)), ...outcome.preempted.map(preemptSignal)]);
     return outcome;
   }
 
@@ -100,11 +106,22 @@ export class Scheduler {
    */
   async nudgeStalePlacements(olderThanSeconds: number): Promise<number> {
     const jobIds = await this.store.stalePlacements(olderThanSeconds, NUDGE_BATCH);
-    await this.signalAll(jobIds.map((jobId) => ({ jobId, placed: true, send: (h: WorkflowHandle) => h.signal(capacityAvailableSignal) })));
+    await this.signalAll(jobIds.map(placedSignal));
     return jobIds.length;
   }
 
-  private async signalAll(signals: { jobId: string; placed: boolean; send: (handle: WorkflowHandle) => Promise<void> }[]): Promise<void> {
+  /**
+   * Asks again the attempts a cycle asked to give way more than `olderThanSeconds` ago that still hold their place: the
+   * first request found no workflow (the job was placed but its workflow not started yet, ADR 0031) or could not reach
+   * Temporal. A workflow that has the request already ignores the repeat. Returns how many were asked.
+   */
+  async resendStalePreemptions(olderThanSeconds: number): Promise<number> {
+    const attempts = await this.store.stalePreemptions(olderThanSeconds, NUDGE_BATCH);
+    await this.signalAll(attempts.map(preemptSignal));
+    return attempts.length;
+  }
+
+  private async signalAll(signals: WorkflowSignal[]): Promise<void> {
     const results = await Promise.all(
       signals.map(({ jobId, placed, send }) =>
         send(this.client.workflow.getHandle(jobWorkflowId(jobId))).then(
@@ -116,10 +133,11 @@ export class Scheduler {
     for (const { jobId, placed, error } of results) {
       if (error === undefined) continue;
       if (error instanceof WorkflowNotFoundError) {
+        // A preemption request for a workflow not started yet is sent again once it is stale (resendStalePreemptions).
         if (placed) await this.startOrRelease(jobId);
         continue;
       }
-      // The ledger already holds the decision; the periodic nudge signals it again. Worth a warning, not a failed cycle.
+      // The ledger already holds the decision; the periodic tick signals it again. Worth a warning, not a failed cycle.
       this.warn(`signalling job ${jobId} after a scheduling cycle failed: ${String(error)}`);
     }
   }

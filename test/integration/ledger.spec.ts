@@ -423,6 +423,31 @@ describe('the capacity ledger', () => {
     await retire('stale-%');
   });
 
+  it('lists live attempts whose preemption request is older than the given age, the oldest request first', async () => {
+    await register('preempt-1', 'cpu', 3);
+    const [older, newer, fresh] = [
+      await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }),
+      await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }),
+      await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }),
+    ];
+    await scheduling.runCycle(CYCLE);
+    const ask = (jobId: string, secondsAgo: number) =>
+      dataSource.query(`UPDATE job_assignments SET preempt_requested_at = now() - make_interval(secs => $2) WHERE job_id = $1`, [jobId, secondsAgo]);
+    expect(await scheduling.stalePreemptions(60, 10)).toEqual([]);
+    await ask(newer, 90);
+    await ask(older, 120);
+    await ask(fresh, 5);
+    expect(await scheduling.stalePreemptions(60, 10)).toEqual([
+      { jobId: older, attempt: 1 },
+      { jobId: newer, attempt: 1 },
+    ]);
+    expect(await scheduling.stalePreemptions(60, 1)).toEqual([{ jobId: older, attempt: 1 }]);
+    // An attempt that has given its place back is not asked again.
+    await assignments.endAssignment({ jobId: older, attempt: 1, state: 'PREEMPTED', reason: 'preempted', jobState: 'QUEUED' });
+    expect(await scheduling.stalePreemptions(60, 10)).toEqual([{ jobId: newer, attempt: 1 }]);
+    await retire('preempt-%');
+  });
+
   it('refuses a node in an unknown worker group', async () => {
     await expect(register('lost-1', 'tpu', 1)).rejects.toThrow(/unknown worker group "tpu"/);
   });

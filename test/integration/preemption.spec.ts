@@ -51,4 +51,27 @@ describe('priorities and preemption on the real stack', () => {
     const lowAgain = await waitForJob(victim, (j) => j.assignments.length === 2 && j.latest_assignment.state === 'RUNNING');
     expect(lowAgain).toMatchObject({ state: 'RUNNING', attempts: 2 });
   });
+
+  it('asks a victim again when its request never reached the workflow: control resends a stale preemption request', async () => {
+    const victim = await submitJob({ priority_class: 'low', params: { seconds: 120 } });
+    await waitForJob(victim, (j) => j.latest_assignment?.state === 'RUNNING');
+    // A cycle's request as the ledger holds it when the signal found no workflow (placed, not started yet) or no Temporal.
+    const marked = await withDb(
+      async (db) =>
+        (
+          await db.query(
+            `UPDATE job_assignments SET preempt_requested_at = now() - interval '1 minute' WHERE job_id = $1 AND state = 'RUNNING' RETURNING attempt`,
+            [victim],
+          )
+        ).rows,
+    );
+    expect(marked).toEqual([{ attempt: 1 }]);
+
+    // Control's periodic tick (every 10 s) sends the request; the attempt gives its place back and the job runs again.
+    const requeued = await waitForJob(victim, (j) => j.assignments[0]?.state === 'PREEMPTED', 45_000);
+    expect(requeued.assignments[0]).toMatchObject({ attempt: 1, state: 'PREEMPTED' });
+    expect(requeued.error).toBeNull();
+    const again = await waitForJob(victim, (j) => j.assignments.length === 2 && j.latest_assignment.state === 'RUNNING');
+    expect(again).toMatchObject({ state: 'RUNNING', attempts: 2 });
+  });
 });

@@ -370,7 +370,7 @@ describe('jobWorkflow', () => {
     expect(ledger.finishJobCalls).toEqual([]);
   }, TEST_TIMEOUT_MS);
 
-  it('gives a preempted attempt back, re-queues the job with a new attempt, and does not count it against max attempts', async () => {
+  it('gives a preempted attempt back once when asked twice, re-queues the job with a new attempt, and does not count it against max attempts', async () => {
     const ledger = new FakeLedger([NODE_A]);
     const runs = new RunnerLog();
     const input = jobInput({ maxAttempts: 1 });
@@ -380,6 +380,8 @@ describe('jobWorkflow', () => {
     const { result, status } = await withWorkers(ledger, runs, [[NODE_A, preemptedOnce]], async () => {
       const handle = await startJob(input);
       await waitFor(async () => runs.startedOn('node-a') === 1, { timeoutMs: WAIT_MS, description: 'the first attempt to start' });
+      await handle.signal(preemptAssignmentSignal, { attempt: 1 });
+      // Control's periodic tick sends a request again while the attempt still holds its place.
       await handle.signal(preemptAssignmentSignal, { attempt: 1 });
       const outcome = await handle.result();
       return { result: outcome, status: await handle.query(getJobStatusQuery) };

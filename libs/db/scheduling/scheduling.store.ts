@@ -148,4 +148,18 @@ export class SchedulingStore {
     );
     return rows.map((row) => row.job_id);
   }
+
+  /**
+   * Attempts a cycle asked to give way more than `olderThanSeconds` ago that still hold their place, oldest request
+   * first: their workflow may never have received the request.
+   */
+  async stalePreemptions(olderThanSeconds: number, limit: number): Promise<{ jobId: string; attempt: number }[]> {
+    const rows: { job_id: string; attempt: number }[] = await this.dataSource.query(
+      `SELECT job_id, attempt FROM job_assignments
+       WHERE state IN ('PLACED', 'RUNNING') AND preempt_requested_at < now() - make_interval(secs => $1)
+       ORDER BY preempt_requested_at LIMIT $2`,
+      [olderThanSeconds, limit],
+    );
+    return rows.map((row) => ({ jobId: row.job_id, attempt: row.attempt }));
+  }
 }
