@@ -61,8 +61,8 @@ start() {
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=NORMAL
     # The server would otherwise call out to check for updates; there is no internet here.
     --dynamic-config-value frontend.enableServerVersionCheck=false
-    # One partition a task queue (the server's default is 4): on one host a task then always meets a waiting poller
-    # instead of landing on a partition that has none (ADR 0032).
+    # One partition a task queue (the server's default is 4): on one host a task then meets any poller that waits on
+    # its queue, instead of landing on a partition none of them is on (ADR 0032).
     --dynamic-config-value matching.numTaskqueueReadPartitions=1
     --dynamic-config-value matching.numTaskqueueWritePartitions=1
     --namespace default

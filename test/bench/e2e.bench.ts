@@ -29,7 +29,7 @@ import { jsonClient } from './support/json-client';
 // CPU per process from /proc/<pid>/stat (utime + stime of the process and its descendants, with the children they
 // reaped) around each load.
 // Writes its section into docs/benchmarks.md. MLIS_BENCH_E2E_QUICK=C runs only (a) and (b) at C clients (300 jobs each)
-// and prints one summary without touching the docs: an A/B of a change in about two minutes. Ports: TEMPORAL_PORT,
+// and prints one summary without touching the docs: an A/B of a change in about three minutes. Ports: TEMPORAL_PORT,
 // TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT, MLIS_STACK_METRICS_PORT as for `npm run up`.
 const ROOT = resolve(__dirname, '../../..');
 const STATE_DIR = join(ROOT, '.mlis/bench-e2e');
