@@ -16,6 +16,9 @@ const METRICS_PORT = process.env.MLIS_IT_METRICS_PORT ?? '19464';
  * Needs `npm run build` first (npm test does it).
  */
 export default async function globalSetup(): Promise<void> {
+  // A cluster already up (a developer's `npm run up`) stays up after the suite; one the suite starts is stopped by the
+  // teardown, so it does not hold the port against another checkout's tests or benchmarks.
+  const startedPostgres = !postgresUp();
   script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
   const database = `mlis_it_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
@@ -69,6 +72,7 @@ export default async function globalSetup(): Promise<void> {
     ownerDatabaseUrl: migrationDatabaseUrl,
     temporalAddress: processEnv.TEMPORAL_ADDRESS,
     processEnv,
+    startedPostgres,
   };
   writeStackEnv(env);
 
@@ -78,4 +82,13 @@ export default async function globalSetup(): Promise<void> {
   });
   stack(env, 'stop');
   stack(env, 'start');
+}
+
+function postgresUp(): boolean {
+  try {
+    script('scripts/postgres.sh', ['status']);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -19,6 +19,8 @@ export interface StackEnv {
   temporalAddress: string;
   /** Environment for scripts/stack.sh and the processes it starts. */
   processEnv: Record<string, string>;
+  /** The suite started the local Postgres cluster (it was not up): the teardown stops it again. */
+  startedPostgres: boolean;
 }
 
 export function writeStackEnv(env: StackEnv): void {
