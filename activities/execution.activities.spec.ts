@@ -7,7 +7,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type AssignmentOutput, type RunAssignmentInput } from '@mlis/contracts';
 import { loadModelConfig } from '@mlis/config';
 import { ModelHost } from '@mlis/models';
-import { createRunners, type ArtifactReader, type LocalArtifact, type Runner } from '@mlis/runners';
+import { AssignmentNotLiveError, createRunners, type ArtifactReader, type LocalArtifact, type Runner } from '@mlis/runners';
 import { createExecutionActivities, type NodeArtifactAccess } from './execution.activities';
 
 const INLINE_MAX_BYTES = 4096;
@@ -17,11 +17,14 @@ class FakeNodeArtifacts implements NodeArtifactAccess {
   readonly files = new Map<string, LocalArtifact>();
   readonly uploads: { assignmentId: string; body: string; contentType: string; name: string }[] = [];
   readonly readers: string[] = [];
+  /** The API answers every read and upload with 409 assignment_not_live, as to a node fenced off its assignment. */
+  fenced = false;
 
   reader(assignmentId: string): ArtifactReader {
     this.readers.push(assignmentId);
     return {
       open: async (ref) => {
+        if (this.fenced) throw new AssignmentNotLiveError(`${ref}: HTTP 409 assignment_not_live`);
         const found = this.files.get(ref);
         if (!found) throw new Error(`${ref}: HTTP 404 artifact_not_found`);
         return found;
@@ -30,6 +33,7 @@ class FakeNodeArtifacts implements NodeArtifactAccess {
   }
 
   async upload(assignmentId: string, body: Buffer, contentType: string, name: string): Promise<string> {
+    if (this.fenced) throw new AssignmentNotLiveError(`uploading ${name}: HTTP 409 assignment_not_live`);
     this.uploads.push({ assignmentId, body: body.toString('utf8'), contentType, name });
     return '33333333-3333-4333-8333-333333333333';
   }
@@ -136,7 +140,8 @@ describe('createExecutionActivities', () => {
       expect(reportStarted).toHaveBeenCalledTimes(1);
       const [[report]] = reportStarted.mock.calls as unknown as [[{ assignmentId: string; runningForMs: number }]];
       expect(report.assignmentId).toBe(assignment().assignmentId);
-      expect(report.runningForMs).toBeGreaterThanOrEqual(20);
+      // Node's timers run on libuv's millisecond loop clock: a 20 ms timer can fire 19.x ms later by performance.now().
+      expect(report.runningForMs).toBeGreaterThanOrEqual(19);
       expect(report.runningForMs).toBeLessThan(200);
     });
 
@@ -218,6 +223,26 @@ describe('createExecutionActivities', () => {
     expect(failure.type).toBe(FailureCode.RunnerError);
     expect(failure.message).toMatch(/artifact_not_found/);
     expect(reportStarted).not.toHaveBeenCalled();
+  });
+
+  it('gives the attempt up as AssignmentNotLive when the API says the node was fenced off it, wherever it reads or writes', async () => {
+    // Reading offloaded params, before the runner starts.
+    const beforeRun = setup();
+    beforeRun.artifacts.fenced = true;
+    const params = await failureOf(beforeRun.run(assignment({ params: {}, paramsArtifactId: '55555555-5555-4555-8555-555555555555' })));
+    expect(params).toMatchObject({ type: FailureCode.AssignmentNotLive, nonRetryable: true, message: expect.stringContaining('assignment_not_live') });
+    expect(beforeRun.lines).toEqual([expect.stringMatching(/attempt 1 \(sleep\) given up: .*assignment_not_live/)]);
+
+    // A runner reading an input while it runs.
+    const reading = setup(fakeRunner(async (_params, context) => context.artifacts.open('artifact://66666666-6666-4666-8666-666666666666')));
+    reading.artifacts.fenced = true;
+    expect(await failureOf(reading.run(assignment({ taskType: 'fake' })))).toMatchObject({ type: FailureCode.AssignmentNotLive });
+
+    // Uploading a result too large to travel inline.
+    const uploading = setup(fakeRunner(async () => 'z'.repeat(2 * INLINE_MAX_BYTES)));
+    uploading.artifacts.fenced = true;
+    expect(await failureOf(uploading.run(assignment({ taskType: 'fake' })))).toMatchObject({ type: FailureCode.AssignmentNotLive });
+    expect(uploading.lines.at(-1)).toMatch(/given up: uploading result-.*assignment_not_live/);
   });
 
   it('fails unknown task types and invalid params as non-retryable, with their type codes', async () => {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { artifactRef, FailureCode, travelsAsArtifact, type AssignmentOutput, type RunAssignmentInput } from '@mlis/contracts';
-import { InvalidParamsError, type ArtifactReader, type RunContext, type Runner } from '@mlis/runners';
+import { AssignmentNotLiveError, InvalidParamsError, type ArtifactReader, type RunContext, type Runner } from '@mlis/runners';
 
 /** Below any lease we configure (>= 1 s); the SDK throttles what actually reaches the server. */
 const HEARTBEAT_INTERVAL_MS = 1000;
@@ -41,6 +41,11 @@ function invalidParams(error: InvalidParamsError): ApplicationFailure {
     nonRetryable: true,
     details: [error.details],
   });
+}
+
+/** The node was fenced off the attempt: the workflow places the job again, as after a lost lease. */
+function notLive(error: AssignmentNotLiveError): ApplicationFailure {
+  return ApplicationFailure.create({ type: FailureCode.AssignmentNotLive, message: error.message, nonRetryable: true });
 }
 
 function describe(error: unknown): string {
@@ -165,6 +170,10 @@ export function createExecutionActivities({
       try {
         params = runner.validate(await paramsOf(input, reader, context.cancellationSignal));
       } catch (error) {
+        if (error instanceof AssignmentNotLiveError) {
+          say(`${name} given up: ${error.message}`);
+          throw notLive(error);
+        }
         say(`${name} rejected: ${describe(error)}`);
         if (error instanceof InvalidParamsError) throw invalidParams(error);
         throw ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
@@ -205,6 +214,10 @@ export function createExecutionActivities({
           }
           say(`${name} cancelled (${describe(cancelled)})`);
           throw cancelled;
+        }
+        if (error instanceof AssignmentNotLiveError) {
+          say(`${name} given up: ${error.message}`);
+          throw notLive(error);
         }
         say(`${name} failed: ${describe(error)}`);
         if (error instanceof ApplicationFailure) throw error;

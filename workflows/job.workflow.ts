@@ -75,7 +75,8 @@ function seconds(value: number): number {
 
 /**
  * Why the node lost the attempt, when it did: it stopped heartbeating, never picked the assignment
- * up, or handed it back while shutting down. Anything else is the job's own outcome.
+ * up, handed it back while shutting down, or was told by the API that it had been fenced off the
+ * assignment. Anything else is the job's own outcome.
  */
 function lostAttempt(error: unknown): string | undefined {
   if (!(error instanceof ActivityFailure)) return undefined;
@@ -83,6 +84,7 @@ function lostAttempt(error: unknown): string | undefined {
   const leaseTimeouts: unknown[] = [TimeoutType.HEARTBEAT, TimeoutType.SCHEDULE_TO_START];
   if (cause instanceof TimeoutFailure && leaseTimeouts.includes(cause.timeoutType)) return `${cause.timeoutType} timeout`;
   if (cause instanceof ApplicationFailure && cause.type === FailureCode.NodeShutdown) return 'node shut down';
+  if (cause instanceof ApplicationFailure && cause.type === FailureCode.AssignmentNotLive) return 'assignment no longer live on the node';
   return undefined;
 }
 

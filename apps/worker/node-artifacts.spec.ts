@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AssignmentNotLiveError } from '@mlis/runners';
 import { ArtifactTransferError, NodeArtifacts } from './node-artifacts';
 
 const TOKEN = 'worker-token-for-the-spec';
@@ -72,8 +73,9 @@ class FakeArtifactsApi {
     this.seen.push(seen);
     this.onRequest?.();
     const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    // As the API answers a node acting for an assignment that is not live on its incarnation.
     if (seen.authorization !== `Bearer ${TOKEN}` || seen.assignment !== ASSIGNMENT) {
-      return json(404, { error: { code: 'artifact_not_found', message: 'not found' } });
+      return json(409, { error: { code: 'assignment_not_live', message: 'assignment is not live on this node incarnation' } });
     }
     if (seen.method === 'GET' && this.failReads > 0) {
       this.failReads -= 1;
@@ -152,7 +154,9 @@ describe(NodeArtifacts.name, () => {
     expect(api.downloads(id)).toBe(1);
     expect(api.seen.filter((s) => s.url.endsWith('/meta'))).toHaveLength(2);
     // The API refuses another assignment: the cached bytes are not handed out.
-    await expect(artifacts.open('99999999-9999-4999-8999-999999999999', `artifact://${id}`)).rejects.toMatchObject({ status: 404 });
+    const refused = await artifacts.open('99999999-9999-4999-8999-999999999999', `artifact://${id}`).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AssignmentNotLiveError);
+    expect(refused).toMatchObject({ message: expect.stringContaining('HTTP 409 assignment_not_live') });
   });
 
   it('fetches the bytes once when several jobs open the same artifact at the same time', async () => {
@@ -262,9 +266,8 @@ describe(NodeArtifacts.name, () => {
 
   it('reports a refused upload with the API error', async () => {
     const other = new NodeArtifacts({ apiUrl, cacheDir, token: () => 'stale-token' });
-    await expect(other.upload(ASSIGNMENT, Buffer.from('x'), 'application/json', 'r.json')).rejects.toMatchObject({
-      status: 404,
-      message: expect.stringContaining('artifact_not_found'),
-    });
+    const refused = await other.upload(ASSIGNMENT, Buffer.from('x'), 'application/json', 'r.json').catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AssignmentNotLiveError);
+    expect(refused).toMatchObject({ message: expect.stringContaining('uploading r.json: HTTP 409 assignment_not_live') });
   });
 });

@@ -7,8 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 // The file, not the barrel: that would load the AWS SDK (the S3 store) into every node.
 import { DigestingCounter } from '@mlis/artifacts/artifact-store';
-import { ASSIGNMENT_HEADER, parseArtifactRef } from '@mlis/contracts';
-import type { ArtifactReader, LocalArtifact } from '@mlis/runners';
+import { ApiErrorCode, ASSIGNMENT_HEADER, parseArtifactRef } from '@mlis/contracts';
+import { AssignmentNotLiveError, type ArtifactReader, type LocalArtifact } from '@mlis/runners';
 import { artifactBytes } from '@mlis/metrics';
 
 /** What the artifacts API answers for `/meta` and for an upload (the fields the node uses). */
@@ -45,14 +45,21 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Tries of a transfer that no attempt's signal bounds. */
 const UNBOUND_ATTEMPTS = 3;
 
-function errorText(status: number, body: string): string {
+/**
+ * The error for an answer other than the one expected, with the API's error code and message when it sent them;
+ * an AssignmentNotLiveError when the API says the assignment is no longer live on this node incarnation.
+ */
+function refused(what: string, status: number, body: string): ArtifactTransferError | AssignmentNotLiveError {
   try {
     const parsed = JSON.parse(body) as { error?: { code?: string; message?: string } };
-    if (parsed.error) return `HTTP ${status} ${parsed.error.code}: ${parsed.error.message}`;
+    if (parsed.error) {
+      const message = `${what}: HTTP ${status} ${parsed.error.code}: ${parsed.error.message}`;
+      return parsed.error.code === ApiErrorCode.AssignmentNotLive ? new AssignmentNotLiveError(message) : new ArtifactTransferError(message, status);
+    }
   } catch {
     // Not the API's error body (a proxy's page): the status alone.
   }
-  return `HTTP ${status}`;
+  return new ArtifactTransferError(`${what}: HTTP ${status}`, status);
 }
 
 /**
@@ -104,7 +111,7 @@ export class NodeArtifacts {
         body,
       });
       const text = await response.text();
-      if (response.status !== 201) throw new ArtifactTransferError(`uploading ${name}: ${errorText(response.status, text)}`, response.status);
+      if (response.status !== 201) throw refused(`uploading ${name}`, response.status, text);
       artifactBytes.inc({ direction: 'out' }, body.length);
       return (JSON.parse(text) as ArtifactMeta).id;
     });
@@ -114,8 +121,9 @@ export class NodeArtifacts {
    * Runs `transfer` again while it fails in a way that may pass later: the API unreachable or restarting, a
    * 5xx (507: the store is full) or 429, a transfer cut short. With an attempt's signal it keeps asking until
    * the signal aborts: the attempt keeps its lease and its work rather than failing the job for a passing fault
-   * (its lease and timeout bound the wait; a zombie's calls are refused for good, 403/404). Without, three tries.
-   * A 404 for a worker token that was replaced while the request was in flight is asked again with the new one.
+   * (its lease and timeout bound the wait; a zombie's calls are refused for good, 409 assignment_not_live). Without,
+   * three tries. A refusal for a worker token that was replaced while the request was in flight is asked again with
+   * the new one.
    */
   private async persistently<T>(signal: AbortSignal | undefined, transfer: () => Promise<T>): Promise<T> {
     const retryMs = this.options.retryMs ?? 500;
@@ -126,7 +134,7 @@ export class NodeArtifacts {
       } catch (error) {
         const status = error instanceof ArtifactTransferError ? error.status : -1;
         // Refused for a token the node replaced meanwhile (it registered again): the new one may pass.
-        const tokenRenewed = status === 404 && this.options.token() !== token;
+        const tokenRenewed = error instanceof AssignmentNotLiveError && this.options.token() !== token;
         const transient = status === 0 || status === 429 || status >= 500 || tokenRenewed;
         if (!transient || signal?.aborted || (!signal && attempt >= UNBOUND_ATTEMPTS)) throw error;
         await new Promise((resolve) => setTimeout(resolve, retryMs * Math.min(attempt, 10)));
@@ -137,7 +145,7 @@ export class NodeArtifacts {
   private async meta(assignmentId: string, id: string, signal?: AbortSignal): Promise<ArtifactMeta> {
     const response = await this.request(`/v1/artifacts/${id}/meta`, assignmentId, signal);
     const text = await response.text();
-    if (response.status !== 200) throw new ArtifactTransferError(`artifact ${id}: ${errorText(response.status, text)}`, response.status);
+    if (response.status !== 200) throw refused(`artifact ${id}`, response.status, text);
     return JSON.parse(text) as ArtifactMeta;
   }
 
@@ -157,7 +165,7 @@ export class NodeArtifacts {
     try {
       const response = await this.request(`/v1/artifacts/${meta.id}`, assignmentId, undefined, {}, false);
       if (response.status !== 200 || !response.body) {
-        throw new ArtifactTransferError(`artifact ${meta.id}: ${errorText(response.status, await response.text())}`, response.status);
+        throw refused(`artifact ${meta.id}`, response.status, await response.text());
       }
       const counter = new DigestingCounter();
       await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), counter, createWriteStream(tmp, { mode: 0o600 }));

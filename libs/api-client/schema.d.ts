@@ -540,7 +540,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "assignment_not_placed" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "insufficient_storage" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
+            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "assignment_not_placed" | "assignment_not_live" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "insufficient_storage" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
             /** @description Human-readable explanation; never contains internals. */
             message: string;
             /** @description Per-field problems, for validation errors. */
@@ -2280,7 +2280,7 @@ export interface operations {
                 expires_in_seconds?: number;
             };
             header?: {
-                /** @description Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. It must be live (PLACED or RUNNING) on that node incarnation; a node reads only its job’s artifacts and uploads its job’s result. */
+                /** @description Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. It must be live (PLACED or RUNNING) on that node incarnation (409 assignment_not_live otherwise); a node reads only its job’s artifacts and uploads its job’s result. */
                 "X-MLIS-Assignment"?: string;
             };
             path?: never;
@@ -2328,6 +2328,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: assignment_not_live */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: payload_too_large */
             413: {
                 headers: {
@@ -2361,7 +2370,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. It must be live (PLACED or RUNNING) on that node incarnation; a node reads only its job’s artifacts and uploads its job’s result. */
+                /** @description Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. It must be live (PLACED or RUNNING) on that node incarnation (409 assignment_not_live otherwise); a node reads only its job’s artifacts and uploads its job’s result. */
                 "X-MLIS-Assignment"?: string;
             };
             path: {
@@ -2416,6 +2425,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: assignment_not_live */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: internal_error */
             500: {
                 headers: {
@@ -2435,7 +2453,7 @@ export interface operations {
                 "If-None-Match"?: string;
                 /** @description One byte range, e.g. bytes=0-1023. */
                 Range?: string;
-                /** @description Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. It must be live (PLACED or RUNNING) on that node incarnation; a node reads only its job’s artifacts and uploads its job’s result. */
+                /** @description Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. It must be live (PLACED or RUNNING) on that node incarnation (409 assignment_not_live otherwise); a node reads only its job’s artifacts and uploads its job’s result. */
                 "X-MLIS-Assignment"?: string;
             };
             path: {
@@ -2502,6 +2520,15 @@ export interface operations {
             };
             /** @description error.code: artifact_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: assignment_not_live */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,6 +10,12 @@ export enum FailureCode {
   JobNotFound = 'JobNotFound',
   /** The node is shutting down and handed the attempt back: the job is placed elsewhere, like a lost lease. */
   NodeShutdown = 'NodeShutdown',
+  /**
+   * The API refused the attempt's artifact reads or writes because the ledger no longer holds the assignment live
+   * on the node's incarnation (the node was fenced off, or registered again meanwhile): the job is placed again,
+   * like a lost lease.
+   */
+  AssignmentNotLive = 'AssignmentNotLive',
 }
 
 /** Error codes of the HTTP API's `{error: {code}}` body. */
@@ -29,6 +35,11 @@ export enum ApiErrorCode {
   NodeSuperseded = 'node_superseded',
   /** A node's report on an assignment that is not PLACED on that node incarnation (started already, ended, or placed elsewhere). */
   AssignmentNotPlaced = 'assignment_not_placed',
+  /**
+   * A node's artifact read or write for an assignment that is not live (PLACED or RUNNING) on that node incarnation:
+   * the attempt was fenced off. Only a node gets it, and only of the assignment it named.
+   */
+  AssignmentNotLive = 'assignment_not_live',
   /** Drain or undrain of a node that is DEAD: it must register again first. */
   NodeDead = 'node_dead',
   IdempotencyConflict = 'idempotency_conflict',

@@ -8,6 +8,12 @@ export class InvalidParamsError extends Error {
   }
 }
 
+/**
+ * Thrown by an ArtifactReader (and the node's result upload) when the API no longer holds the assignment live on
+ * this node incarnation: the attempt was fenced off, and the job goes back to be placed again.
+ */
+export class AssignmentNotLiveError extends Error {}
+
 /** What a runner gets from the node while it runs one assignment. */
 export interface RunContext {
   jobId: string;

@@ -311,7 +311,10 @@ describe('artifacts on the real stack', () => {
       const other = await raw('GET', `/v1/artifacts/${otherInput}`, asNode(assignmentId));
       expect(other.status).toBe(404);
       expect(JSON.parse(other.body.toString()).error.code).toBe('artifact_not_found');
-      expect((await raw('GET', `/v1/artifacts/${input}`, asNode(randomUUID()))).status).toBe(404);
+      // An assignment that is not this node's: the node learns only that it is not live on it.
+      const unknown = await raw('GET', `/v1/artifacts/${input}`, asNode(randomUUID()));
+      expect(unknown.status).toBe(409);
+      expect(JSON.parse(unknown.body.toString()).error.code).toBe('assignment_not_live');
 
       const result = Buffer.from(JSON.stringify({ scores: [0.9, 0.1] }));
       const uploaded = await raw('POST', '/v1/artifacts', { ...asNode(assignmentId), 'content-type': 'application/json', 'content-length': String(result.length) }, Readable.from([result]));
@@ -328,9 +331,13 @@ describe('artifacts on the real stack', () => {
       await withDb((db) => db.query(`UPDATE job_assignments SET state = 'SUCCEEDED', ended_at = now() WHERE id = $1`, [assignmentId]));
       await withDb((db) => db.query(`UPDATE nodes SET used_slots = 0, used_cpu_millis = 0, used_mem_mb = 0 WHERE id = $1`, [NODE]));
       await heartbeat();
-      expect((await raw('GET', `/v1/artifacts/${input}`, asNode(assignmentId))).status).toBe(404);
+      // 409 assignment_not_live: the node gives the attempt up instead of failing the job.
+      const read = await raw('GET', `/v1/artifacts/${input}`, asNode(assignmentId));
+      expect(read.status).toBe(409);
+      expect(JSON.parse(read.body.toString()).error.code).toBe('assignment_not_live');
       const refused = await raw('POST', '/v1/artifacts', { ...asNode(assignmentId), 'content-length': '2' }, Readable.from([Buffer.from('{}')]));
-      expect(refused.status).toBe(403);
+      expect(refused.status).toBe(409);
+      expect(JSON.parse(refused.body.toString()).error.code).toBe('assignment_not_live');
     });
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ArtifactTransferError, NodeArtifacts } from '../../apps/worker/node-artifacts';
+import { AssignmentNotLiveError } from '@mlis/runners';
 import { loadConfig } from '@mlis/config';
 import { ASSIGNMENT_HEADER, jobWorkflowId } from '@mlis/contracts';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, waitForJob, withDb } from './support/api';
@@ -266,11 +267,14 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
         expect(raw.body.error.code).toBe('artifact_not_found');
 
         // The node restarts: its next incarnation picks up what was placed on this one and may read for it; the
-        // replaced incarnation (a zombie) may not.
+        // replaced incarnation (a zombie) is told that the assignment is not live on it, so it gives the attempt up.
         current = await register();
         const restarted = new NodeArtifacts({ apiUrl: env.apiUrl, cacheDir, token: () => current.workerToken });
         expect((await restarted.open(placed.id, `artifact://${mine.id}`)).sha256).toBe(mine.sha256);
-        await expect(node.open(placed.id, `artifact://${mine.id}`)).rejects.toMatchObject({ status: 404 });
+        await expect(node.open(placed.id, `artifact://${mine.id}`)).rejects.toBeInstanceOf(AssignmentNotLiveError);
+        const zombie = await api('GET', `/v1/artifacts/${mine.id}/meta`, undefined, { authorization: `Bearer ${workerToken}`, [ASSIGNMENT_HEADER]: placed.id });
+        expect(zombie.status).toBe(409);
+        expect(zombie.body.error.code).toBe('assignment_not_live');
 
         // Its heartbeats (through the API) lapsed during an API outage and control marked it DEAD: the attempt
         // still holds its lease, and still reads.
@@ -280,7 +284,7 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
         // Once the assignment has ended the same request is refused, although the bytes sit in the node's cache.
         expect((await api('POST', `/v1/jobs/${x.id}/cancel`)).status).toBe(202);
         await waitForJob(x.id, (j) => j.state === 'CANCELLED');
-        await expect(restarted.open(placed.id, `artifact://${mine.id}`)).rejects.toMatchObject({ status: 404 });
+        await expect(restarted.open(placed.id, `artifact://${mine.id}`)).rejects.toBeInstanceOf(AssignmentNotLiveError);
       } finally {
         for (const id of [x.id, y.id]) await api('POST', `/v1/jobs/${id}/cancel`);
         await waitForJob(y.id, (j) => ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(j.state));

@@ -252,21 +252,20 @@ describe('jobWorkflow', () => {
     expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([['node-b', 2]]);
   }, TEST_TIMEOUT_MS);
 
-  it('re-places at once when the node hands the attempt back while shutting down', async () => {
+  it.each([
+    [FailureCode.NodeShutdown, 'the node shut down during the attempt', 'node shut down'],
+    [FailureCode.AssignmentNotLive, 'HTTP 409 assignment_not_live', 'assignment no longer live on the node'],
+  ])('re-places at once when the node hands the attempt back with %s', async (type, message, lost) => {
     const ledger = new FakeLedger([NODE_A, NODE_B]);
     const runs = new RunnerLog();
     const input = jobInput();
-    const shutdown = ApplicationFailure.create({
-      type: FailureCode.NodeShutdown,
-      message: 'the node shut down during the attempt',
-      nonRetryable: true,
-    });
+    const handedBack = ApplicationFailure.create({ type, message, nonRetryable: true });
 
     const result = await withWorkers(
       ledger,
       runs,
       [
-        [NODE_A, throws(shutdown)],
+        [NODE_A, throws(handedBack)],
         [NODE_B, succeeds],
       ],
       async () => (await startJob(input)).result(),
@@ -275,7 +274,7 @@ describe('jobWorkflow', () => {
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
     expect(ledger.placedNodes(input.jobId)).toEqual(['node-a', 'node-b']);
     expect(ledger.endAssignmentCalls.map(({ attempt, state, reason, jobState }) => ({ attempt, state, reason, jobState }))).toEqual([
-      { attempt: 1, state: 'LOST', reason: 'lease lost on node node-a: node shut down', jobState: 'QUEUED' },
+      { attempt: 1, state: 'LOST', reason: `lease lost on node node-a: ${lost}`, jobState: 'QUEUED' },
       { attempt: 2, state: 'SUCCEEDED', reason: undefined, jobState: 'SUCCEEDED' },
     ]);
   }, TEST_TIMEOUT_MS);

@@ -271,11 +271,14 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
       await asWorker(request(http).get(`/v1/artifacts/${jobInput}/meta`), live.assignmentId).expect(200);
       // Another job's artifact, though of the same tenant.
       expect((await asWorker(request(http).get(`/v1/artifacts/${otherJobInput}`), live.assignmentId).expect(404)).body.error.code).toBe('artifact_not_found');
-      // Its own job's artifact through an assignment that has ended.
-      await asWorker(request(http).get(`/v1/artifacts/${otherJobInput}`), ended.assignmentId).expect(404);
+      // Its own job's artifact through an assignment that has ended: the node learns that it was fenced off.
+      const notLive = await asWorker(request(http).get(`/v1/artifacts/${otherJobInput}`), ended.assignmentId).expect(409);
+      expect(notLive.body.error).toMatchObject({ code: 'assignment_not_live', message: `assignment ${ended.assignmentId} is not live on this node incarnation` });
       // The same assignment claimed by another incarnation of the node.
       const stale = t.workerToken({ sub: `node:${node.nodeId}`, node_id: node.nodeId, incarnation: 1 });
-      await asWorker(request(http).get(`/v1/artifacts/${jobInput}`), live.assignmentId, stale).expect(404);
+      expect((await asWorker(request(http).get(`/v1/artifacts/${jobInput}/meta`), live.assignmentId, stale).expect(409)).body.error.code).toBe(
+        'assignment_not_live',
+      );
     });
 
     it('uploads a result while the assignment is live: the job’s tenant’s, created by the node, linked as result', async () => {
@@ -287,8 +290,8 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
         expect.objectContaining({ action: 'artifact.upload', actorTenant: null, actorSubject: `node:${node.nodeId}`, targetTenant: 'acme' }),
       );
       const rows = t.artifacts.rows.length;
-      const refused = await asWorker(request(http).post('/v1/artifacts').send(bytes), ended.assignmentId).expect(403);
-      expect(refused.body.error.code).toBe('forbidden');
+      const refused = await asWorker(request(http).post('/v1/artifacts').send(bytes), ended.assignmentId).expect(409);
+      expect(refused.body.error.code).toBe('assignment_not_live');
       expect(t.artifacts.rows.length).toBe(rows);
     });
 

@@ -40,7 +40,8 @@ const ASSIGNMENT_DOC = {
   required: false,
   description:
     'Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. ' +
-    'It must be live (PLACED or RUNNING) on that node incarnation; a node reads only its job’s artifacts and uploads its job’s result.',
+    'It must be live (PLACED or RUNNING) on that node incarnation (409 assignment_not_live otherwise); a node reads only its ' +
+    'job’s artifacts and uploads its job’s result.',
 };
 
 /** The caller as the service sees it: a node names the assignment it acts for. */
@@ -101,6 +102,7 @@ export class ArtifactsController {
     ApiErrorCode.ChecksumMismatch,
     ApiErrorCode.PayloadTooLarge,
     ApiErrorCode.InsufficientStorage,
+    ApiErrorCode.AssignmentNotLive,
   )
   async upload(
     @CurrentActor() actor: RequestActor,
@@ -144,7 +146,13 @@ export class ArtifactsController {
   @ApiOperation({ summary: "An artifact's metadata" })
   @ApiHeader(ASSIGNMENT_DOC)
   @ApiOkResponse({ type: ArtifactResponseDto })
-  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.ArtifactNotFound)
+  @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.ArtifactNotFound,
+    ApiErrorCode.AssignmentNotLive,
+  )
   meta(@CurrentActor() actor: RequestActor, @Req() req: AuthenticatedRequest, @Param('id', uuidParam('id')) id: string): Promise<ArtifactResponseDto> {
     return this.artifacts.meta(callerOf(actor, req), id);
   }
@@ -171,6 +179,7 @@ export class ArtifactsController {
     ApiErrorCode.ValidationFailed,
     ApiErrorCode.ArtifactNotFound,
     ApiErrorCode.RangeNotSatisfiable,
+    ApiErrorCode.AssignmentNotLive,
   )
   async download(
     @CurrentActor() actor: RequestActor,

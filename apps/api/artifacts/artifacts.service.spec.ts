@@ -63,11 +63,15 @@ describe('artifact access', () => {
   it('lets a node read only artifacts linked to its live assignment’s job, on its current incarnation', async () => {
     expect((await service.readable(worker(), linked)).id).toBe(linked);
     await expect(service.readable(worker(), unlinked)).rejects.toEqual(notFound);
-    await expect(service.readable(worker({ incarnation: 2 }), linked)).rejects.toEqual(notFound);
-    await expect(service.readable(worker({ nodeId: 'cpu-2' }), linked)).rejects.toEqual(notFound);
-    await expect(service.readable(worker({ assignmentId: randomUUID() }), linked)).rejects.toEqual(notFound);
+    await expect(service.readable(worker(), randomUUID())).rejects.toEqual(notFound);
+    // Not live for this caller: it learns only that, whichever artifact it asked for.
+    const notLive = expect.objectContaining({ code: 'assignment_not_live' });
+    await expect(service.readable(worker({ incarnation: 2 }), linked)).rejects.toEqual(notLive);
+    await expect(service.readable(worker({ nodeId: 'cpu-2' }), linked)).rejects.toEqual(notLive);
+    await expect(service.readable(worker({ assignmentId: randomUUID() }), linked)).rejects.toEqual(notLive);
     assignment.live = false;
-    await expect(service.readable(worker(), linked)).rejects.toEqual(notFound);
+    await expect(service.readable(worker(), linked)).rejects.toEqual(notLive);
+    await expect(service.readable(worker(), unlinked)).rejects.toEqual(notLive);
     assignment.live = true;
   });
 
@@ -81,7 +85,7 @@ describe('artifact access', () => {
     assignment.live = false;
     const refused = service.owner(worker());
     await expect(refused).rejects.toBeInstanceOf(DomainError);
-    await expect(refused).rejects.toEqual(expect.objectContaining({ code: 'forbidden' }));
+    await expect(refused).rejects.toEqual(expect.objectContaining({ code: 'assignment_not_live' }));
     assignment.live = true;
   });
 });

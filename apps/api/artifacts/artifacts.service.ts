@@ -73,15 +73,17 @@ export class ArtifactsService {
 
   /**
    * The artifact if the caller may read it. A user: its own tenant's (or any, with the cross-tenant capability
-   * and artifacts:read). A node: only while the named assignment is live on that node incarnation, and only
-   * an artifact linked to that assignment's job. Everything else answers exactly like a missing artifact.
+   * and artifacts:read). A node: only while the named assignment is live on that node incarnation (409
+   * assignment_not_live otherwise, so the node gives the attempt up rather than fail the job), and only an
+   * artifact linked to that assignment's job. Everything else answers exactly like a missing artifact.
    */
   async readable(caller: ArtifactCaller, id: string): Promise<ArtifactRecord> {
     const record = await this.artifacts.findById(id);
     if (caller.worker) {
       const { nodeId, incarnation, assignmentId } = caller.worker;
       const live = await this.artifacts.findLiveAssignment(assignmentId, nodeId, incarnation);
-      if (record && live && (await this.artifacts.isLinkedToJob(id, live.jobId))) return record;
+      if (!live) throw notLive(assignmentId);
+      if (record && (await this.artifacts.isLinkedToJob(id, live.jobId))) return record;
     } else if (record && (await this.access.require(caller.actor, record.tenantId, 'artifacts:read', 'artifact.read', `artifact/${id}`))) {
       return record;
     }
@@ -96,7 +98,7 @@ export class ArtifactsService {
     if (!caller.worker) return { tenantId: caller.actor.tenantId, createdBy: caller.actor.subject };
     const { nodeId, incarnation, assignmentId } = caller.worker;
     const live = await this.artifacts.findLiveAssignment(assignmentId, nodeId, incarnation, manager);
-    if (!live) throw new DomainError(ApiErrorCode.Forbidden, `assignment ${assignmentId} is not live on this node incarnation`);
+    if (!live) throw notLive(assignmentId);
     return { tenantId: live.tenantId, createdBy: `node:${nodeId}`, resultOf: live };
   }
 
@@ -205,6 +207,10 @@ export class ArtifactsService {
 
 function notFound(id: string): DomainError {
   return new DomainError(ApiErrorCode.ArtifactNotFound, `artifact ${id} not found`);
+}
+
+function notLive(assignmentId: string): DomainError {
+  return new DomainError(ApiErrorCode.AssignmentNotLive, `assignment ${assignmentId} is not live on this node incarnation`);
 }
 
 function tooLarge(maxBytes: number): DomainError {

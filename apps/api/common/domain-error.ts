@@ -57,6 +57,7 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.NodeSuperseded:
     case ApiErrorCode.NodeDead:
     case ApiErrorCode.AssignmentNotPlaced:
+    case ApiErrorCode.AssignmentNotLive:
     case ApiErrorCode.TenantExists:
     case ApiErrorCode.ArtifactInUse:
       return 409;
