@@ -10,6 +10,7 @@ import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mli
 import { startTracing, tracingActivityInterceptors } from '@mlis/tracing';
 import { ArtifactRetention } from './artifact-retention';
 import { NodeReaper } from './node-reaper';
+import { runPeriodicSteps, type PeriodicStep } from './periodic-steps';
 import { jobWorkflowBundle } from './workflow-bundle';
 
 /** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node reaper and artifact retention. */
@@ -74,14 +75,15 @@ async function main(): Promise<void> {
     // cannot: aging, a node whose heartbeat lapsed, a placement signal that was lost.
     // A placement older than schedule-to-start plus one tick was never dispatched: its workflow missed the signal.
     const staleAfterSeconds = scheduling.scheduleToStartSeconds + scheduling.cycleIntervalSeconds;
+    const periodicSteps: PeriodicStep[] = [
+      ['cycle', () => scheduler.requestCycle()],
+      ['stale placements', () => scheduler.nudgeStalePlacements(staleAfterSeconds)],
+      // A victim that got its request stops at its next heartbeat, well within a lease: one still holding its place
+      // after a lease most likely never got it.
+      ['stale preemptions', () => scheduler.resendStalePreemptions(scheduling.leaseSeconds)],
+    ];
     cycleTimer = setInterval(() => {
-      scheduler
-        .requestCycle()
-        .then(() => scheduler.nudgeStalePlacements(staleAfterSeconds))
-        // A victim that got its request stops at its next heartbeat, well within a lease: one still holding its place
-        // after a lease most likely never got it.
-        .then(() => scheduler.resendStalePreemptions(scheduling.leaseSeconds))
-        .catch((error: unknown) => logger.warn(errorFields(error), 'periodic scheduling failed'));
+      void runPeriodicSteps(periodicSteps, (step, error) => logger.warn({ ...errorFields(error), step }, 'periodic scheduling failed'));
     }, scheduling.cycleIntervalSeconds * 1000);
     log(`pid ${process.pid} polling ${CONTROL_TASK_QUEUE} ready`);
     await worker.run();
