@@ -43,11 +43,6 @@ function invalidParams(error: InvalidParamsError): ApplicationFailure {
   });
 }
 
-/** The node was fenced off the attempt: the workflow places the job again, as after a lost lease. */
-function notLive(error: AssignmentNotLiveError): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureCode.AssignmentNotLive, message: error.message, nonRetryable: true });
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -165,15 +160,17 @@ export function createExecutionActivities({
           nonRetryable: true,
         });
       }
+      // The API says the node was fenced off the attempt: the workflow places the job again, as after a lost lease.
+      const giveUp = (error: AssignmentNotLiveError): ApplicationFailure => {
+        say(`${name} given up: ${error.message}`);
+        return ApplicationFailure.create({ type: FailureCode.AssignmentNotLive, message: error.message, nonRetryable: true });
+      };
       const reader = artifacts.reader(input.assignmentId);
       let params: unknown;
       try {
         params = runner.validate(await paramsOf(input, reader, context.cancellationSignal));
       } catch (error) {
-        if (error instanceof AssignmentNotLiveError) {
-          say(`${name} given up: ${error.message}`);
-          throw notLive(error);
-        }
+        if (error instanceof AssignmentNotLiveError) throw giveUp(error);
         say(`${name} rejected: ${describe(error)}`);
         if (error instanceof InvalidParamsError) throw invalidParams(error);
         throw ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
@@ -215,10 +212,7 @@ export function createExecutionActivities({
           say(`${name} cancelled (${describe(cancelled)})`);
           throw cancelled;
         }
-        if (error instanceof AssignmentNotLiveError) {
-          say(`${name} given up: ${error.message}`);
-          throw notLive(error);
-        }
+        if (error instanceof AssignmentNotLiveError) throw giveUp(error);
         say(`${name} failed: ${describe(error)}`);
         if (error instanceof ApplicationFailure) throw error;
         if (error instanceof InvalidParamsError) throw invalidParams(error);
