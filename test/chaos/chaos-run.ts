@@ -554,10 +554,13 @@ async function checkEffects(db: PgClient, file: string | undefined, ids: string[
     invariants['runner effect observed once per SUCCEEDED job'] = ['no execution log (MLIS_NODE_EXECUTION_LOG)'];
     return { records: 0, duplicateExecutions: 0 };
   }
+  // The log is the stack's, kept across the suite's specs and runs: only this run's jobs count.
+  const ofThisRun = new Set(ids);
   const records = readFileSync(file, 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as { jobId: string; attempt: number });
+    .map((line) => JSON.parse(line) as { jobId: string; attempt: number })
+    .filter((record) => ofThisRun.has(record.jobId));
   const byAttempt = new Map<string, number>();
   for (const record of records) byAttempt.set(`${record.jobId}#${record.attempt}`, (byAttempt.get(`${record.jobId}#${record.attempt}`) ?? 0) + 1);
   const { rows } = await db.query(
