@@ -1701,6 +1701,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     AuthController_whoami: {
@@ -1731,6 +1740,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1772,6 +1790,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1848,6 +1875,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2042,6 +2078,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     JobsController_result: {
@@ -2114,6 +2159,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2267,6 +2321,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     ArtifactsController_upload: {
@@ -2355,6 +2418,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: insufficient_storage */
             507: {
                 headers: {
@@ -2436,6 +2508,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2554,6 +2635,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     ArtifactsController_remove: {
@@ -2629,6 +2719,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     TenantsController_list: {
@@ -2668,6 +2767,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2743,6 +2851,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     TenantsController_get: {
@@ -2803,6 +2920,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2881,6 +3007,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     WorkersController_list: {
@@ -2920,6 +3055,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3003,6 +3147,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     WorkersController_undrain: {
@@ -3079,6 +3232,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     WorkerGroupsController_list: {
@@ -3118,6 +3280,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3193,6 +3364,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     InternalNodesController_renewToken: {
@@ -3257,6 +3437,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3344,6 +3533,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     InternalNodesController_assignmentStarted: {
@@ -3417,6 +3615,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     HealthController_live: {
@@ -3438,6 +3645,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3473,7 +3689,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description A dependency failed; checks says which. */
+            /**
+             * @description error.code: dependency_unavailable
+             *
+             *     A dependency failed; checks says which.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3510,7 +3730,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description A dependency or a worker group is down; checks says which. */
+            /**
+             * @description error.code: dependency_unavailable
+             *
+             *     A dependency or a worker group is down; checks says which.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3546,6 +3770,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     UiController_consoleConfig: {
@@ -3567,6 +3800,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3620,6 +3862,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     UiController_queue: {
@@ -3666,6 +3917,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     StreamController_issue: {
@@ -3705,6 +3965,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3774,6 +4043,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     TaskTypesController_types: {
@@ -3813,6 +4091,15 @@ export interface operations {
             };
             /** @description error.code: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -16,3 +16,4 @@ export * from './artifacts.repository';
 export * from './audit.repository';
 export * from './tenants.repository';
 export * from './job-finished-feed';
+export * from './unavailable';

@@ -2,6 +2,7 @@ import { Controller, Get, type LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
+import { QueryFailedError } from 'typeorm';
 import { StoreFullError } from '@mlis/artifacts';
 import { ApiErrorCode } from '@mlis/contracts';
 import { accessLogMiddleware } from './access-log.middleware';
@@ -37,6 +38,11 @@ class BoomController {
   @Get('full')
   full(): never {
     throw new StoreFullError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+  }
+
+  @Get('database')
+  database(): never {
+    throw new QueryFailedError('SELECT 1', [], Object.assign(new Error('the database system is starting up'), { code: '57P03' }));
   }
 
   @Get('domain')
@@ -90,6 +96,15 @@ describe(ApiExceptionFilter.name, () => {
       message: 'the artifact store has no space left; nothing was kept, try again later',
       request_id: expect.any(String),
     });
+  });
+
+  it('answers a database that is down or restarting with 503 dependency_unavailable and a Retry-After, logged as a warning', async () => {
+    const response = await request(app.getHttpServer()).get('/boom/database').expect(503);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(response.body.error).toEqual({ code: 'dependency_unavailable', message: 'the database is unavailable; try again shortly', request_id: expect.any(String) });
+    const log = await logged();
+    expect(log).toContain('database unavailable');
+    expect(log).not.toContain('unhandled error');
   });
 
   it('redacts credentials quoted in a domain error message and its details', async () => {

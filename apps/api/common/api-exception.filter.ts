@@ -2,9 +2,13 @@ import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type Exce
 import type { Request, Response } from 'express';
 import { StoreFullError } from '@mlis/artifacts';
 import { ApiErrorCode } from '@mlis/contracts';
+import { isDatabaseUnavailable } from '@mlis/db';
 import { DomainError, RetryLaterError, statusForCode, UNRESOLVABLE_REFERENCE_STATUS, UnresolvableReferenceError } from './domain-error';
 import { redactSecrets } from './redact';
 import { requestIdOf } from './request-context';
+
+/** A restarted Postgres takes about a second to accept connections again (the chaos runs' crashes: 0.8-2.3 s). */
+const DATABASE_RETRY_AFTER_SECONDS = 1;
 
 /** Framework exceptions that have a meaning for callers; anything else is an internal error. */
 function fromHttpException(exception: HttpException): DomainError | undefined {
@@ -33,6 +37,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     // From any route that writes to the store (an upload, a submission whose params are offloaded).
     if (!error && exception instanceof StoreFullError) {
       error = new DomainError(ApiErrorCode.InsufficientStorage, 'the artifact store has no space left; nothing was kept, try again later');
+    }
+    // Postgres down or restarting: the same request may pass in a moment, so say so instead of an internal error.
+    // Whether a write that was cut off committed is unknown: a submission retried with its Idempotency-Key is safe.
+    if (!error && isDatabaseUnavailable(exception)) {
+      this.logger.warn({ msg: 'database unavailable', request_id: requestId, error: redactSecrets(exception instanceof Error ? exception.message : String(exception)) });
+      error = new RetryLaterError(ApiErrorCode.DependencyUnavailable, 'the database is unavailable; try again shortly', DATABASE_RETRY_AFTER_SECONDS);
     }
     if (!error) {
       // Internals go to the log, tied to the request id; the caller only gets the id.

@@ -39,14 +39,16 @@ export function asUnresolvableReference(code: ApiErrorCode): { code: ApiErrorCod
 }
 
 /**
- * Documents a route's error responses, grouped by status; every route can also answer 500 internal_error.
+ * Documents a route's error responses, grouped by status; every route can also answer 500 internal_error, and 503
+ * dependency_unavailable (with Retry-After) while the database is down or restarting.
  * Errors are JSON whatever the route's success responses are (an event stream, an artifact's bytes).
  */
 export function ApiErrorResponses(...codes: (ApiErrorCode | { code: ApiErrorCode; status: number })[]): MethodDecorator & ClassDecorator {
   const byStatus = new Map<number, ApiErrorCode[]>();
-  for (const entry of [...codes, ApiErrorCode.Internal]) {
+  for (const entry of [...codes, ApiErrorCode.DependencyUnavailable, ApiErrorCode.Internal]) {
     const { code, status } = typeof entry === 'string' ? { code: entry, status: statusForCode(entry) } : entry;
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+    const listed = byStatus.get(status) ?? [];
+    if (!listed.includes(code)) byStatus.set(status, [...listed, code]);
   }
   const content = { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) } } };
   return applyDecorators(
