@@ -13,8 +13,10 @@ const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /^timeout exceeded when 
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (SOCKET_CODES.has(code) || UNAVAILABLE_SQLSTATE.some((pattern) => pattern.test(code)))) return true;
+    const { code, syscall } = current as { code?: unknown; syscall?: unknown };
+    // A socket error names its system call; Node's own ECONNRESET "aborted" (an HTTP client that went away) has none.
+    if (typeof code === 'string' && typeof syscall === 'string' && SOCKET_CODES.has(code)) return true;
+    if (typeof code === 'string' && UNAVAILABLE_SQLSTATE.some((pattern) => pattern.test(code))) return true;
     if (UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(current instanceof Error ? current.message : ''))) return true;
     current = (current as { driverError?: unknown }).driverError ?? current.cause;
   }

@@ -72,4 +72,19 @@ describe(accessLogMiddleware.name, () => {
       expect.objectContaining({ path: '/v1/internal/nodes/cpu-1/assignments/ended/started', status: 409 }),
     ]);
   });
+
+  it('logs a request whose client went away before the answer as aborted, with no status', async () => {
+    const logger = new CapturingLogger();
+    const app = express();
+    app.use(requestIdMiddleware);
+    app.use(accessLogMiddleware(logger));
+    app.post('/v1/artifacts', (req, res) => {
+      res.status(201);
+      req.socket.destroy();
+    });
+    await expect(request(app).post('/v1/artifacts').send('bytes')).rejects.toThrow(/socket hang up|ECONNRESET/);
+    const deadline = Date.now() + 2_000;
+    while (logger.lines.length === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    expect(logger.lines).toEqual([{ method: 'POST', path: '/v1/artifacts', status: null, ms: expect.any(Number), request_id: expect.any(String), aborted: true }]);
+  });
 });

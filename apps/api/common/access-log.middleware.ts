@@ -17,7 +17,8 @@ export function accessLogMiddleware(logger: LoggerService): RequestHandler {
         method: req.method,
         // A token pasted into the path is still a token.
         path: redactSecrets(req.originalUrl.split('?')[0]),
-        status: res.statusCode,
+        // A client gone before the answer got none: the status a route sets up front (201 for a POST) was never sent.
+        status: res.headersSent ? res.statusCode : null,
         ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         request_id: requestIdOf(res),
         ...(res.writableFinished ? {} : { aborted: true }),

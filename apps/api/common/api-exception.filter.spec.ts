@@ -1,4 +1,5 @@
-import { Controller, Get, type LoggerService } from '@nestjs/common';
+import { Controller, Get, Req, type LoggerService } from '@nestjs/common';
+import type { Request } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
@@ -43,6 +44,13 @@ class BoomController {
   @Get('database')
   database(): never {
     throw new QueryFailedError('SELECT 1', [], Object.assign(new Error('the database system is starting up'), { code: '57P03' }));
+  }
+
+  @Get('gone')
+  gone(@Req() req: Request): never {
+    // As when the client of an upload vanishes: its socket is gone, and the read fails with Node's "aborted".
+    req.socket.destroy();
+    throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
   }
 
   @Get('domain')
@@ -105,6 +113,14 @@ describe(ApiExceptionFilter.name, () => {
     const log = await logged();
     expect(log).toContain('database unavailable');
     expect(log).not.toContain('unhandled error');
+  });
+
+  it('logs a request whose client went away as such, not as an error or an outage, and answers nothing', async () => {
+    await expect(request(app.getHttpServer()).get('/boom/gone')).rejects.toThrow(/socket hang up|ECONNRESET/);
+    const log = await logged();
+    expect(log).toContain('client went away before the answer');
+    expect(log).not.toContain('unhandled error');
+    expect(log).not.toContain('database unavailable');
   });
 
   it('redacts credentials quoted in a domain error message and its details', async () => {

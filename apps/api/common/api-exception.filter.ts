@@ -10,6 +10,10 @@ import { requestIdOf } from './request-context';
 /** A restarted Postgres takes about a second to accept connections again (the chaos runs' crashes: 0.8-2.3 s). */
 const DATABASE_RETRY_AFTER_SECONDS = 1;
 
+function describe(exception: unknown): string {
+  return exception instanceof Error ? exception.message : String(exception);
+}
+
 /** Framework exceptions that have a meaning for callers; anything else is an internal error. */
 function fromHttpException(exception: HttpException): DomainError | undefined {
   switch (exception.getStatus()) {
@@ -31,7 +35,13 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
+    const req = host.switchToHttp().getRequest<Request>();
     const requestId = requestIdOf(res);
+    // The client went away (mid-upload, say): there is no one to answer, and it is not our failure.
+    if (req.socket?.destroyed && !(exception instanceof DomainError)) {
+      this.logger.log({ msg: 'client went away before the answer', request_id: requestId, error: redactSecrets(describe(exception)) });
+      return;
+    }
     let error = exception instanceof DomainError ? exception : undefined;
     if (!error && exception instanceof HttpException) error = fromHttpException(exception);
     // From any route that writes to the store (an upload, a submission whose params are offloaded).
@@ -41,7 +51,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     // Postgres down or restarting: the same request may pass in a moment, so say so instead of an internal error.
     // Whether a write that was cut off committed is unknown: a submission retried with its Idempotency-Key is safe.
     if (!error && isDatabaseUnavailable(exception)) {
-      this.logger.warn({ msg: 'database unavailable', request_id: requestId, error: redactSecrets(exception instanceof Error ? exception.message : String(exception)) });
+      this.logger.warn({ msg: 'database unavailable', request_id: requestId, error: redactSecrets(describe(exception)) });
       error = new RetryLaterError(ApiErrorCode.DependencyUnavailable, 'the database is unavailable; try again shortly', DATABASE_RETRY_AFTER_SECONDS);
     }
     if (!error) {
@@ -58,7 +68,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (error instanceof RetryLaterError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
     // Refused before the request body was read (a streamed upload): close the connection after the answer
     // instead of reading and discarding the rest of the body, however large.
-    if (host.switchToHttp().getRequest<Request>().complete === false) res.setHeader('Connection', 'close');
+    if (req.complete === false) res.setHeader('Connection', 'close');
     res.status(error instanceof UnresolvableReferenceError ? UNRESOLVABLE_REFERENCE_STATUS : statusForCode(error.code)).json({
       error: {
         code: error.code,
