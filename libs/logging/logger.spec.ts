@@ -64,9 +64,12 @@ describe(temporalLogger.name, () => {
     sdk.info('Worker state changed', { sdkComponent: 'worker', taskQueue: 'mlis-control', state: 'RUNNING' });
     sdk.log('WARN', 'core warning', { [Symbol('internal')]: true });
     sdk.debug('not shown at info');
+    // A node's worker runs activities only, by design: that is not a warning.
+    sdk.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker' });
     expect(lines).toEqual([
       expect.objectContaining({ level: 'info', sdk: true, msg: 'Worker state changed', sdkComponent: 'worker', taskQueue: 'mlis-control', state: 'RUNNING' }),
       expect.objectContaining({ level: 'warn', sdk: true, msg: 'core warning' }),
+      expect.objectContaining({ level: 'info', sdk: true, msg: 'No workflows registered, not polling for workflow tasks' }),
     ]);
   });
 });

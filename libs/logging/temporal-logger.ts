@@ -3,9 +3,13 @@ import type { Logger } from './logger';
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
+/** SDK warnings that describe how MLIS runs by design: a node's worker has activities and no workflows. */
+const EXPECTED_WARNINGS = new Set(['No workflows registered, not polling for workflow tasks']);
+
 /** The Temporal SDK's logs (worker state, bundling, core warnings) as lines of our logger, its metadata as fields. */
 export function temporalLogger(logger: Logger): SdkLogger {
-  const write = (level: LogLevel, message: string, meta?: LogMetadata): void => {
+  const write = (sdkLevel: LogLevel, message: string, meta?: LogMetadata): void => {
+    const level = sdkLevel === 'WARN' && EXPECTED_WARNINGS.has(message) ? 'INFO' : sdkLevel;
     // The SDK logs every task at debug or trace: below the logger's level, build nothing.
     if (!logger.isLevelEnabled(LEVELS[level])) return;
     // Symbol keys (the SDK's internal markers) are not loggable fields.
