@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     cacheDir: node.artifactCacheDir,
     // The registration renews the token when it registers again.
     token: () => (registration.registration ?? registered).worker_token,
+    tokenSettled: () => registration.settled(),
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {

@@ -264,6 +264,27 @@ describe(NodeArtifacts.name, () => {
     ]);
   });
 
+  it('asks again with the new token once a registration in flight has replaced it, and gives up when none did', async () => {
+    const id = store(Buffer.from('read after the node registered again'));
+    let token = 'token-of-the-replaced-incarnation';
+    // The heartbeat in flight registers again: the new incarnation's token arrives when it has finished.
+    const tokenSettled = async (): Promise<void> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      token = TOKEN;
+    };
+    const renewing = new NodeArtifacts({ apiUrl, cacheDir, token: () => token, tokenSettled });
+    const opened = await renewing.open(ASSIGNMENT, `artifact://${id}`, new AbortController().signal);
+    expect(readFileSync(opened.path, 'utf8')).toBe('read after the node registered again');
+    expect(api.seen.filter((s) => s.url === `/v1/artifacts/${id}/meta`).map((s) => s.authorization)).toEqual([
+      'Bearer token-of-the-replaced-incarnation',
+      `Bearer ${TOKEN}`,
+    ]);
+
+    // Nothing replaced the token: the assignment is not live for this node, and the attempt is given up.
+    const fenced = new NodeArtifacts({ apiUrl, cacheDir, token: () => 'stale-token', tokenSettled: async () => undefined });
+    await expect(fenced.open(ASSIGNMENT, `artifact://${id}`, new AbortController().signal)).rejects.toBeInstanceOf(AssignmentNotLiveError);
+  });
+
   it('reports a refused upload with the API error', async () => {
     const other = new NodeArtifacts({ apiUrl, cacheDir, token: () => 'stale-token' });
     const refused = await other.upload(ASSIGNMENT, Buffer.from('x'), 'application/json', 'r.json').catch((error: unknown) => error);

@@ -35,6 +35,11 @@ export interface NodeArtifactsOptions {
   cacheDir: string;
   /** The node's current worker token (it changes when the node registers again); never logged. */
   token: () => string;
+  /**
+   * Resolves once the node's heartbeat in flight, if any, has finished: a registration again in it replaces the token.
+   * A refusal as not live waits for it, and is asked again if the token changed.
+   */
+  tokenSettled?: () => Promise<void>;
   /** Per request, for the headers and metadata; a download's body may take longer. */
   requestTimeoutMs?: number;
   /** The first wait before asking again after an unreachable API or a 5xx/429; each further wait is one more of it, up to ten. */
@@ -122,8 +127,8 @@ export class NodeArtifacts {
    * 5xx (507: the store is full) or 429, a transfer cut short. With an attempt's signal it keeps asking until
    * the signal aborts: the attempt keeps its lease and its work rather than failing the job for a passing fault
    * (its lease and timeout bound the wait; a zombie's calls are refused for good, 409 assignment_not_live). Without,
-   * three tries. A refusal for a worker token that was replaced while the request was in flight is asked again with
-   * the new one.
+   * three tries. A refusal as not live for a worker token that the node replaced meanwhile, or is replacing (it
+   * registered again: its new incarnation runs what the old one was given), is asked again with the new token.
    */
   private async persistently<T>(signal: AbortSignal | undefined, transfer: () => Promise<T>): Promise<T> {
     const retryMs = this.options.retryMs ?? 500;
@@ -132,10 +137,14 @@ export class NodeArtifacts {
       try {
         return await transfer();
       } catch (error) {
+        if (error instanceof AssignmentNotLiveError) {
+          await this.options.tokenSettled?.();
+          // Refused for a token the node has replaced since: the new one may pass, at once.
+          if (this.options.token() !== token && !signal?.aborted) continue;
+          throw error;
+        }
         const status = error instanceof ArtifactTransferError ? error.status : -1;
-        // Refused for a token the node replaced meanwhile (it registered again): the new one may pass.
-        const tokenRenewed = error instanceof AssignmentNotLiveError && this.options.token() !== token;
-        const transient = status === 0 || status === 429 || status >= 500 || tokenRenewed;
+        const transient = status === 0 || status === 429 || status >= 500;
         if (!transient || signal?.aborted || (!signal && attempt >= UNBOUND_ATTEMPTS)) throw error;
         await new Promise((resolve) => setTimeout(resolve, retryMs * Math.min(attempt, 10)));
       }

@@ -9,8 +9,9 @@ interface Call {
   authorization: string | undefined;
   body: Record<string, unknown>;
 }
-/** An answer, or 'drop' (the connection is closed) or 'hang' (never answered). */
-type Handler = (call: Call, index: number) => { status: number; body?: unknown } | 'drop' | 'hang';
+/** An answer (now or later), or 'drop' (the connection is closed) or 'hang' (never answered). */
+type Answer = { status: number; body?: unknown } | 'drop' | 'hang';
+type Handler = (call: Call, index: number) => Answer | Promise<Answer>;
 
 const NODE: NodeConfig = {
   nodeId: 'gpu-1',
@@ -47,10 +48,10 @@ class FakeApi {
     this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
       let raw = '';
       req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-      req.on('end', () => {
+      req.on('end', async () => {
         const call = { path: req.url ?? '', authorization: req.headers.authorization, body: JSON.parse(raw || '{}') as Record<string, unknown> };
         this.calls.push(call);
-        const answer = this.handler(call, this.calls.length - 1);
+        const answer = await this.handler(call, this.calls.length - 1);
         if (answer === 'drop') {
           req.socket.destroy();
           return;
@@ -291,6 +292,30 @@ describe(NodeRegistration.name, () => {
     await until('a heartbeat of incarnation 2', () => api?.calls.some((c) => c.path === HEARTBEAT && c.body.incarnation === 2) ?? false);
     expect(node.registration?.incarnation).toBe(2);
     expect(fatal).not.toHaveBeenCalled();
+  });
+
+  it('settles once the heartbeat in flight has registered again, with the new incarnation and token in place', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const node = await setup(async (call) => {
+      if (call.path !== REGISTER) {
+        return call.body.incarnation === 1 ? { status: 404, body: { error: { code: 'node_not_found', message: 'gone' } } } : { status: 200, body: { status: 'ACTIVE' } };
+      }
+      // The registration again is held until the spec has asked for settled().
+      if ((api?.count(REGISTER) ?? 0) > 1) await gate;
+      return { status: 200, body: registered(api?.count(REGISTER) ?? 0) };
+    });
+    await node.register();
+    await expect(node.settled()).resolves.toBeUndefined();
+    node.start();
+    await until('registering again', () => (api?.count(REGISTER) ?? 0) === 2);
+    let settled = false;
+    const settling = node.settled().then(() => (settled = true));
+    for (let tick = 0; tick < 10; tick += 1) await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    release();
+    await settling;
+    expect(node.registration).toMatchObject({ incarnation: 2, worker_token: 'worker-token-2' });
   });
 
   it('stops and reports when another process superseded the node', async () => {

@@ -116,6 +116,7 @@ export class NodeRegistration {
   private readonly httpAgent = new HttpAgent({ keepAlive: true });
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
   private failing = false;
+  private beating: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: NodeRegistrationOptions) {}
 
@@ -183,9 +184,20 @@ export class NodeRegistration {
     this.httpsAgent.destroy();
   }
 
+  /**
+   * Resolves once the heartbeat in flight, if any, has finished (it never fails): a registration again or a token
+   * renewal in it has then replaced the worker token.
+   */
+  settled(): Promise<void> {
+    return this.beating;
+  }
+
   private schedule(): void {
     if (this.stopping.signal.aborted || !this.current) return;
-    this.timer = setTimeout(() => void this.beat().finally(() => this.schedule()), this.current.heartbeat_seconds * 1000);
+    this.timer = setTimeout(() => {
+      this.beating = this.beat();
+      void this.beating.finally(() => this.schedule());
+    }, this.current.heartbeat_seconds * 1000);
   }
 
   private async beat(): Promise<void> {
