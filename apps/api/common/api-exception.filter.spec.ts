@@ -109,9 +109,9 @@ describe(ApiExceptionFilter.name, () => {
   it('answers a database that is down or restarting with 503 dependency_unavailable and a Retry-After, logged as a warning', async () => {
     const response = await request(app.getHttpServer()).get('/boom/database').expect(503);
     expect(response.headers['retry-after']).toBe('1');
-    expect(response.body.error).toEqual({ code: 'dependency_unavailable', message: 'the database is unavailable; try again shortly', request_id: expect.any(String) });
+    expect(response.body.error).toEqual({ code: 'dependency_unavailable', message: 'a service the API depends on (its database or artifact store) is unavailable; try again shortly', request_id: expect.any(String) });
     const log = await logged();
-    expect(log).toContain('database unavailable');
+    expect(log).toContain('dependency unavailable');
     expect(log).not.toContain('unhandled error');
   });
 
@@ -120,7 +120,7 @@ describe(ApiExceptionFilter.name, () => {
     const log = await logged();
     expect(log).toContain('client went away before the answer');
     expect(log).not.toContain('unhandled error');
-    expect(log).not.toContain('database unavailable');
+    expect(log).not.toContain('dependency unavailable');
   });
 
   it('redacts credentials quoted in a domain error message and its details', async () => {

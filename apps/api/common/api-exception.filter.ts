@@ -8,7 +8,7 @@ import { redactSecrets } from './redact';
 import { requestIdOf } from './request-context';
 
 /** A restarted Postgres takes about a second to accept connections again (the chaos runs' crashes: 0.8-2.3 s). */
-const DATABASE_RETRY_AFTER_SECONDS = 1;
+const RETRY_AFTER_SECONDS = 1;
 
 function describe(exception: unknown): string {
   return exception instanceof Error ? exception.message : String(exception);
@@ -48,11 +48,16 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (!error && exception instanceof StoreFullError) {
       error = new DomainError(ApiErrorCode.InsufficientStorage, 'the artifact store has no space left; nothing was kept, try again later');
     }
-    // Postgres down or restarting: the same request may pass in a moment, so say so instead of an internal error.
-    // Whether a write that was cut off committed is unknown: a submission retried with its Idempotency-Key is safe.
+    // Postgres down or restarting (or another server refusing connections, such as an S3 store): the same request may
+    // pass in a moment, so say so instead of an internal error. Whether a write that was cut off committed is unknown:
+    // a submission retried with its Idempotency-Key is safe.
     if (!error && isDatabaseUnavailable(exception)) {
-      this.logger.warn({ msg: 'database unavailable', request_id: requestId, error: redactSecrets(describe(exception)) });
-      error = new RetryLaterError(ApiErrorCode.DependencyUnavailable, 'the database is unavailable; try again shortly', DATABASE_RETRY_AFTER_SECONDS);
+      this.logger.warn({ msg: 'dependency unavailable', request_id: requestId, error: redactSecrets(describe(exception)) });
+      error = new RetryLaterError(
+        ApiErrorCode.DependencyUnavailable,
+        'a service the API depends on (its database or artifact store) is unavailable; try again shortly',
+        RETRY_AFTER_SECONDS,
+      );
     }
     if (!error) {
       // Internals go to the log, tied to the request id; the caller only gets the id.
