@@ -10,6 +10,7 @@ const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /^timeout exceeded when 
 /**
  * Whether `error` (as `pg` or TypeORM throws it, with its `driverError`) means the database could not be reached or went
  * away under the statement, so the same request may pass once it is back: a crash, a restart, a full connection table.
+ * The socket errors are any server's: an S3 artifact store that refuses connections counts too.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; depth += 1) {
