@@ -65,7 +65,9 @@ supervise() {
     started=$SECONDS
     env "${env_args[@]}" "$@" &
     child=$!
-    echo "$child" >"$(pid_file "$name")"
+    # Written aside and renamed: a reader never sees the file empty (a test would signal pid 0, its own process group).
+    echo "$child" >"$(pid_file "$name").tmp"
+    mv -f "$(pid_file "$name").tmp" "$(pid_file "$name")"
     status=0
     wait "$child" || status=$?
     # wait returns early when a trapped signal arrives: wait for the child itself to end.

@@ -10,6 +10,7 @@ import { mintUserToken, SCOPES } from '@mlis/auth';
 import { loadConfig } from '@mlis/config';
 import { jobWorkflowId } from '@mlis/contracts';
 import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
+import { parsePid } from '../support/pid';
 import { jsonClient } from './support/json-client';
 
 // `npm run bench:e2e`: the job path end to end against raw Temporal, in one run on one machine (issue #11).
@@ -65,6 +66,13 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf
 
 function script(path: string, args: string[], env: Record<string, string> = {}): string {
   return execFileSync('bash', [join(ROOT, path), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+/** The pid scripts/stack.sh recorded for a process of the bench's stack; throws when it holds none. */
+function recordedPid(name: string, stackEnv: Record<string, string>): number {
+  const pid = parsePid(script('scripts/stack.sh', ['pid', name], stackEnv));
+  if (pid === undefined) throw new Error(`no pid recorded for ${name}`);
+  return pid;
 }
 
 function percentile(values: number[], p: number): number {
@@ -409,7 +417,7 @@ async function measureMlis(
       };
     };
     for (let i = 0; i < 5; i += 1) await one();
-    const pid = (name: string) => Number(script('scripts/stack.sh', ['pid', name], stackEnv));
+    const pid = (name: string): number => recordedPid(name, stackEnv);
     const replicas = (name: string, count: number) => Array.from({ length: count }, (_, i) => pid(i === 0 ? name : `${name}-${i + 1}`));
     const groups = () => ({
       api: replicas('api', topology.apis),
@@ -491,7 +499,7 @@ async function measureRecovery(env: Record<string, string>): Promise<number[]> {
       });
       const { node_id: victim, attempt } = running.latest_assignment as NonNullable<Job['latest_assignment']>;
       const killedIncarnation = await incarnationOf(victim);
-      const pid = Number(script('scripts/stack.sh', ['pid', `node-${victim}`], stackEnv));
+      const pid = recordedPid(`node-${victim}`, stackEnv);
       process.kill(pid, 'SIGKILL');
       const killedAt = Date.now();
       script('scripts/stack.sh', ['stop-node', victim, 'KILL'], stackEnv);

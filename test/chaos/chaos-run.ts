@@ -6,6 +6,7 @@ import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient, Pool } from 'pg';
 import { api, env, tokenFor } from '../integration/support/api';
 import { script, stack, STATE_DIR, type StackEnv } from '../integration/support/stack-env';
+import { parsePid } from '../support/pid';
 
 // A bounded fault run against the integration stack (loopback, and network namespaces it creates): jobs submitted
 // while processes are killed, frozen, restarted and cut off and the artifact store's disk fills up, then invariants
@@ -95,8 +96,9 @@ async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T
 /** The pid of a live api, control or node process, waiting while its supervisor restarts it. */
 async function livePid(name: string): Promise<number> {
   return until(`${name} running`, 120_000, async () => {
-    const pid = Number(stack(env, 'pid', name));
-    return isAlive(pid) ? pid : undefined;
+    // Empty while its supervisor rewrites it: ask again.
+    const pid = parsePid(stack(env, 'pid', name));
+    return pid !== undefined && isAlive(pid) ? pid : undefined;
   });
 }
 
@@ -342,7 +344,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             apiKills.push(Date.now());
             break;
           case 'temporal_kill': {
-            const pid = Number(readFileSync(join(temporalEnv().MLIS_TEMPORAL_DIR, 'temporal.pid'), 'utf8'));
+            const pid = parsePid(readFileSync(join(temporalEnv().MLIS_TEMPORAL_DIR, 'temporal.pid'), 'utf8'));
+            if (pid === undefined) throw new ChaosError('chaos: the temporal dev server has no pid recorded');
             process.kill(pid, 'SIGKILL');
             await until('temporal dev server gone', 10_000, async () => (isAlive(pid) ? undefined : true));
             script('temporal/dev-server.sh', ['start'], temporalEnv());

@@ -9,7 +9,7 @@ import { FsArtifactStore } from '@mlis/artifacts';
 import { ArtifactsRepository, createDataSource } from '@mlis/db';
 import { ArtifactRetention } from '../../apps/control/artifact-retention';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, withDb } from './support/api';
-import { stack } from './support/stack-env';
+import { stackPid } from './support/stack-env';
 
 const MiB = 1024 * 1024;
 const BIG_MB = 200;
@@ -113,7 +113,7 @@ describe('artifacts on the real stack', () => {
   jest.setTimeout(300_000);
 
   it(`uploads and downloads ${BIG_MB} MB byte-identical while the API grows by less than 50 MB`, async () => {
-    const pid = Number(stack(env, 'pid', 'api'));
+    const pid = stackPid(env, 'api');
     // Warm the route up first, so code loading and first-use allocations are not counted as streaming.
     expect((await uploadBytes(randomBytes(4 * MiB))).status).toBe(201);
     const data = generated(BIG_MB);

@@ -1,5 +1,6 @@
 import { api, env, killNode, poll, restartNode, submit, TERMINAL, waitForJob, withDb } from './support/api';
-import { stack } from './support/stack-env';
+import { parsePid } from '../support/pid';
+import { stack, stackPid } from './support/stack-env';
 
 async function nodeRow(nodeId: string): Promise<{ incarnation: number; pid: number; status: string }> {
   const { body } = await api('GET', '/v1/workers');
@@ -48,11 +49,11 @@ describe('lease-based recovery with a real worker process', () => {
 
   it('kill -9 of the api or control process: its supervisor starts it again and jobs still run', async () => {
     for (const name of ['api', 'control']) {
-      const pid = Number(stack(env, 'pid', name));
+      const pid = stackPid(env, name);
       process.kill(pid, 'SIGKILL');
       await poll(`${name} restarted`, async () => {
-        const now = Number(stack(env, 'pid', name));
-        if (now === pid) return undefined;
+        const now = parsePid(stack(env, 'pid', name));
+        if (now === undefined || now === pid) return undefined;
         const { status } = await api('GET', '/health/ready').catch(() => ({ status: 0 }));
         return status === 200 ? now : undefined;
       });
@@ -63,7 +64,7 @@ describe('lease-based recovery with a real worker process', () => {
   });
 
   it('a node the operator stops stays down: its supervisor ends with it', async () => {
-    const pid = Number(stack(env, 'pid', 'node-cpu-2'));
+    const pid = stackPid(env, 'node-cpu-2');
     stack(env, 'stop-node', 'cpu-2', 'KILL');
     // No supervisor is left to restart it (stop-node writes the operator's marker before the signal).
     expect(stack(env, 'status')).toMatch(/^node-cpu-2 stopped \(unsupervised/m);

@@ -5,7 +5,7 @@ import { createDataSource } from '@mlis/db';
 import { api, env, poll, TERMINAL, tokenFor, type ApiResponse } from './support/api';
 import { ledgerInvariantViolations } from './support/ledger-db';
 import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
-import { stack } from './support/stack-env';
+import { stack, stackPid } from './support/stack-env';
 
 // Scale-out: a second API and a second control process beside the stack's own (scripts/stack.sh start-replica), every
 // job submitted through one API and awaited through the other; both control processes must take work from the control
@@ -42,7 +42,7 @@ describe('two api and two control processes on one Postgres and one Temporal', (
     stack(env, 'start-replica', 'api', '2');
     stack(env, 'start-replica', 'control', '2');
     // A control process bundles the workflow code before it polls: tens of seconds on a busy machine.
-    const pid = Number(stack(env, 'pid', 'control-2'));
+    const pid = stackPid(env, 'control-2');
     await poll('control-2 polling the control queue', () => pollsControlQueue(pid), { timeoutMs: 120_000 });
   }, 180_000);
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { mintUserToken, SCOPES } from '@mlis/auth';
 import { loadConfig } from '@mlis/config';
-import { readStackEnv, stack } from './stack-env';
+import { readStackEnv, stack, stackPid } from './stack-env';
 
 export const env = readStackEnv();
 
@@ -144,7 +144,7 @@ export async function restartNode(nodeId: string): Promise<void> {
 }
 
 export function killNode(nodeId: string, signal: NodeJS.Signals = 'SIGKILL'): number {
-  const pid = Number(stack(env, 'pid', `node-${nodeId}`));
+  const pid = stackPid(env, `node-${nodeId}`);
   process.kill(pid, signal);
   return pid;
 }

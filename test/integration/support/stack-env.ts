@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parsePid } from '../../support/pid';
 
 // Global setup and teardown import this file: Jest loads them outside its module registry, where moduleNameMapper
 // does not apply, so it (and what it imports) must not import @mlis/* modules.
@@ -39,6 +40,14 @@ export function stack(env: StackEnv, ...args: string[]): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
+}
+
+/** The pid scripts/stack.sh recorded for a process it supervises; throws when it has none. */
+export function stackPid(env: StackEnv, name: string): number {
+  const text = stack(env, 'pid', name);
+  const pid = parsePid(text);
+  if (pid === undefined) throw new Error(`no pid recorded for ${name} (read "${text}")`);
+  return pid;
 }
 
 export function script(path: string, args: string[], env: Record<string, string> = {}): string {
