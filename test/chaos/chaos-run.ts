@@ -96,7 +96,7 @@ async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T
 /** The pid of a live api, control or node process, waiting while its supervisor restarts it. */
 async function livePid(name: string): Promise<number> {
   return until(`${name} running`, 120_000, async () => {
-    // Empty while its supervisor rewrites it: ask again.
+    // A pidfile that holds no pid (missing, or empty as an older stack.sh left it mid-write) is asked again.
     const pid = parsePid(stack(env, 'pid', name));
     return pid !== undefined && isAlive(pid) ? pid : undefined;
   });
