@@ -19,11 +19,16 @@ class FakeNodeArtifacts implements NodeArtifactAccess {
   readonly readers: string[] = [];
   /** The API answers every read and upload with 409 assignment_not_live, as to a node fenced off its assignment. */
   fenced = false;
+  /** The API cannot be reached: a read keeps asking until its signal aborts, as NodeArtifacts' reads do. */
+  unreachable = false;
 
   reader(assignmentId: string): ArtifactReader {
     this.readers.push(assignmentId);
     return {
-      open: async (ref) => {
+      open: async (ref, signal) => {
+        if (this.unreachable) {
+          return new Promise<never>((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error(`${ref}: fetch failed: aborted`))));
+        }
         if (this.fenced) throw new AssignmentNotLiveError(`${ref}: HTTP 409 assignment_not_live`);
         const found = this.files.get(ref);
         if (!found) throw new Error(`${ref}: HTTP 404 artifact_not_found`);
@@ -223,6 +228,32 @@ describe('createExecutionActivities', () => {
     expect(failure.type).toBe(FailureCode.RunnerError);
     expect(failure.message).toMatch(/artifact_not_found/);
     expect(reportStarted).not.toHaveBeenCalled();
+  });
+
+  describe('while it reads offloaded params from an API it cannot reach', () => {
+    const waitingForParams = () => {
+      const waiting = setup();
+      waiting.artifacts.unreachable = true;
+      const running = waiting.run(assignment({ params: {}, paramsArtifactId: '55555555-5555-4555-8555-555555555555' }));
+      return { ...waiting, running };
+    };
+
+    it('keeps the lease with heartbeats, and a cancellation (the job\'s, or the lease\'s timeout) ends it as cancelled', async () => {
+      const { env, heartbeats, lines, running, reportStarted } = waitingForParams();
+      await until('a heartbeat while the params are read', () => (heartbeats.length > 0 ? true : undefined));
+      env.cancel('TIMED_OUT');
+      await expect(running).rejects.toBeInstanceOf(CancelledFailure);
+      expect(lines).toEqual([expect.stringMatching(/attempt 1 \(sleep\) cancelled \(TIMED_OUT\)/)]);
+      expect(reportStarted).not.toHaveBeenCalled();
+    });
+
+    it('hands the attempt back with NodeShutdown when the node shuts down, instead of failing the job', async () => {
+      const { env, heartbeats, lines, running } = waitingForParams();
+      await until('a heartbeat while the params are read', () => (heartbeats.length > 0 ? true : undefined));
+      env.cancel('WORKER_SHUTDOWN');
+      await expect(running).rejects.toMatchObject({ type: FailureCode.NodeShutdown, nonRetryable: true });
+      expect(lines).toEqual([expect.stringMatching(/attempt 1 \(sleep\) handed back: node shutting down/)]);
+    });
   });
 
   it('gives the attempt up as AssignmentNotLive when the API says the node was fenced off it, wherever it reads or writes', async () => {

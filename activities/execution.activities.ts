@@ -160,63 +160,66 @@ export function createExecutionActivities({
           nonRetryable: true,
         });
       }
-      // The API says the node was fenced off the attempt: the workflow places the job again, as after a lost lease.
-      const giveUp = (error: AssignmentNotLiveError): ApplicationFailure => {
-        say(`${name} given up: ${error.message}`);
-        return ApplicationFailure.create({ type: FailureCode.AssignmentNotLive, message: error.message, nonRetryable: true });
-      };
-      const reader = artifacts.reader(input.assignmentId);
-      let params: unknown;
-      try {
-        params = runner.validate(await paramsOf(input, reader, context.cancellationSignal));
-      } catch (error) {
-        if (error instanceof AssignmentNotLiveError) throw giveUp(error);
-        say(`${name} rejected: ${describe(error)}`);
-        if (error instanceof InvalidParamsError) throw invalidParams(error);
-        throw ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
-      }
-
-      const run = runContext(context, input, reader);
-      run.heartbeat({ phase: 'started' });
-      // Keeps the lease while a runner computes between its own heartbeats (and delivers cancellation).
-      const beat = setInterval(() => context.heartbeat(run.lastDetails()), HEARTBEAT_INTERVAL_MS);
-      say(`${name} started on gpus [${input.gpuIds.join(',')}]`);
-      const report = startReport(
-        (runningForMs) => reportStarted({ assignmentId: input.assignmentId, runningForMs }),
-        startReportDelayMs,
-        (line) => say(`${name}: ${line}`),
-      );
-      try {
-        // Racing `cancelled` ends the attempt promptly even if a runner ignores its signal.
-        const result = await Promise.race([runner.run(params, run), context.cancelled]);
-        recordCompletion?.({ jobId: input.jobId, attempt: input.attempt, assignmentId: input.assignmentId });
-        const output = await outputOf(input, result, context.cancellationSignal);
-        const where = 'resultArtifactId' in output ? ` (result in artifact ${output.resultArtifactId})` : '';
-        say(`${name} succeeded in ${(report.runningForMs() / 1000).toFixed(2)} s${where}`);
-        const ranMs = await report.succeeded();
-        return ranMs === undefined ? output : { ...output, ranMs };
-      } catch (error) {
-        await report.endedOtherwise();
+      /**
+       * What an attempt that threw ends with. A cancelled activity, whatever the work in hand threw: a node shutting
+       * down hands the attempt back (not a job cancellation: the workflow re-places the job at once, as after a lost
+       * lease); otherwise the job's cancellation or the lease's timeout. The API saying the node was fenced off the
+       * attempt gives it up (the workflow places the job again). Anything else fails the job: `verb` says whether
+       * before the runner started (rejected) or after.
+       */
+      const endedBy = (error: unknown, verb: 'rejected' | 'failed'): unknown => {
         if (context.cancellationSignal.aborted) {
           const reason: unknown = context.cancellationSignal.reason;
           const cancelled = reason instanceof CancelledFailure ? reason : error;
           if (cancelled instanceof CancelledFailure && cancelled.message === 'WORKER_SHUTDOWN') {
             say(`${name} handed back: node shutting down`);
-            // Not a job cancellation: the workflow re-places the job at once, as it would after a lost lease.
-            throw ApplicationFailure.create({
-              type: FailureCode.NodeShutdown,
-              message: 'the node shut down during the attempt',
-              nonRetryable: true,
-            });
+            return ApplicationFailure.create({ type: FailureCode.NodeShutdown, message: 'the node shut down during the attempt', nonRetryable: true });
           }
           say(`${name} cancelled (${describe(cancelled)})`);
-          throw cancelled;
+          return cancelled;
         }
-        if (error instanceof AssignmentNotLiveError) throw giveUp(error);
-        say(`${name} failed: ${describe(error)}`);
-        if (error instanceof ApplicationFailure) throw error;
-        if (error instanceof InvalidParamsError) throw invalidParams(error);
-        throw ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
+        if (error instanceof AssignmentNotLiveError) {
+          say(`${name} given up: ${error.message}`);
+          return ApplicationFailure.create({ type: FailureCode.AssignmentNotLive, message: error.message, nonRetryable: true });
+        }
+        say(`${name} ${verb}: ${describe(error)}`);
+        if (error instanceof ApplicationFailure) return error;
+        if (error instanceof InvalidParamsError) return invalidParams(error);
+        return ApplicationFailure.create({ type: FailureCode.RunnerError, message: describe(error), nonRetryable: true });
+      };
+      const reader = artifacts.reader(input.assignmentId);
+      const run = runContext(context, input, reader);
+      // Keeps the lease from the start, offloaded params' read included (which waits out an API that is down), and
+      // delivers cancellation meanwhile; it also keeps it while a runner computes between its own heartbeats.
+      const beat = setInterval(() => context.heartbeat(run.lastDetails()), HEARTBEAT_INTERVAL_MS);
+      try {
+        let params: unknown;
+        try {
+          params = runner.validate(await paramsOf(input, reader, context.cancellationSignal));
+        } catch (error) {
+          throw endedBy(error, 'rejected');
+        }
+
+        run.heartbeat({ phase: 'started' });
+        say(`${name} started on gpus [${input.gpuIds.join(',')}]`);
+        const report = startReport(
+          (runningForMs) => reportStarted({ assignmentId: input.assignmentId, runningForMs }),
+          startReportDelayMs,
+          (line) => say(`${name}: ${line}`),
+        );
+        try {
+          // Racing `cancelled` ends the attempt promptly even if a runner ignores its signal.
+          const result = await Promise.race([runner.run(params, run), context.cancelled]);
+          recordCompletion?.({ jobId: input.jobId, attempt: input.attempt, assignmentId: input.assignmentId });
+          const output = await outputOf(input, result, context.cancellationSignal);
+          const where = 'resultArtifactId' in output ? ` (result in artifact ${output.resultArtifactId})` : '';
+          say(`${name} succeeded in ${(report.runningForMs() / 1000).toFixed(2)} s${where}`);
+          const ranMs = await report.succeeded();
+          return ranMs === undefined ? output : { ...output, ranMs };
+        } catch (error) {
+          await report.endedOtherwise();
+          throw endedBy(error, 'failed');
+        }
       } finally {
         clearInterval(beat);
       }
