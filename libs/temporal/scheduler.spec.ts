@@ -41,9 +41,12 @@ class GatedLedger {
     return { job: { id }, assignments: [] } as unknown as JobRecord;
   }
 
+  /** What `finishJob` answers: by default the job ends FAILED and its placement is released. */
+  finishAnswer = { jobState: 'FAILED', released: true };
+
   async finishJob(input: unknown): Promise<{ jobState: string; released: boolean }> {
     this.finished.push(input);
-    return { jobState: 'FAILED', released: true };
+    return this.finishAnswer;
   }
 
   finishCycle(): void {
@@ -146,7 +149,7 @@ describe(Scheduler.name, () => {
     expect(started).toEqual(['unstarted']);
     expect(ledger.finished).toEqual([{ jobId: 'gone', state: 'FAILED', error: { code: 'WorkflowGone', message: expect.any(String) } }]);
     expect(warnings).toEqual([
-      expect.stringContaining('job gone was placed but its workflow is gone'),
+      'job gone was placed but its workflow is gone: the job ended FAILED (WorkflowGone), its placement released',
       expect.stringContaining('job unstarted was placed before its workflow had started: started it'),
       expect.stringContaining('temporal unavailable'),
     ]);
@@ -188,6 +191,17 @@ describe(Scheduler.name, () => {
     expect(await scheduler.nudgeStalePlacements(40)).toBe(2);
     expect(signalled).toEqual(['job-late capacityAvailable']);
     expect(ledger.finished).toEqual([expect.objectContaining({ jobId: 'gone', state: 'FAILED' })]);
+  });
+
+  it('says so when the workflow that is gone had ended its job itself (a cancel that raced the placing cycle)', async () => {
+    const ledger = new GatedLedger();
+    ledger.stale = ['cancelled'];
+    ledger.finishAnswer = { jobState: 'CANCELLED', released: false };
+    const warnings: string[] = [];
+    const failures = new Map<string, Error>([['job-cancelled', new WorkflowNotFoundError('closed', 'job-cancelled', undefined)]]);
+    const scheduler = schedulerOver(ledger, fakeClient([], failures), (line) => warnings.push(line));
+    expect(await scheduler.nudgeStalePlacements(40)).toBe(1);
+    expect(warnings).toEqual(['job cancelled was placed but its workflow is gone: the job is CANCELLED, no placement left to release']);
   });
 
   it('asks stale preemption victims again, and skips one whose workflow is not running', async () => {

@@ -162,14 +162,19 @@ export class Scheduler {
     await this.releaseOrphan(jobId);
   }
 
+  /**
+   * Says what the release did: a workflow that closed after a cancel (racing the cycle that placed its job) has ended
+   * the job CANCELLED and given the placement back itself, so there the job stays CANCELLED and nothing is released.
+   */
   private async releaseOrphan(jobId: string): Promise<void> {
     try {
-      await this.assignments.finishJob({
+      const { jobState, released } = await this.assignments.finishJob({
         jobId,
         state: 'FAILED',
         error: { code: 'WorkflowGone', message: 'the job workflow is no longer running; its placement was released' },
       });
-      this.warn(`job ${jobId} was placed but its workflow is gone: ended FAILED (WorkflowGone), placement released`);
+      const outcome = jobState === 'FAILED' ? 'the job ended FAILED (WorkflowGone)' : `the job is ${jobState}`;
+      this.warn(`job ${jobId} was placed but its workflow is gone: ${outcome}, ${released ? 'its placement released' : 'no placement left to release'}`);
     } catch (error) {
       this.warn(`releasing the placement of job ${jobId}, whose workflow is gone, failed: ${String(error)}`);
     }
