@@ -4,6 +4,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mintUserToken, SCOPES } from '@mlis/auth';
 import { loadConfig } from '@mlis/config';
+import { requireDurablePostgres } from './support/durable-postgres';
 import { jsonClient } from './support/json-client';
 
 // Part of `npm run bench:inference`: 200 `embed` jobs through the real stack (API, Temporal, Postgres ledger, control,
@@ -95,6 +96,7 @@ async function measure(env: Record<string, string>, label: string, batch: Record
 async function main(): Promise<void> {
   const loadBefore = loadavg()[0];
   script('scripts/postgres.sh', ['start']);
+  requireDurablePostgres();
   const database = `mlis_bench_inference_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
   const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);

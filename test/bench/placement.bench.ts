@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DataSource } from 'typeorm';
 import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
+import { requireDurablePostgres } from './support/durable-postgres';
 
 // `npm run bench:placement`: scheduling decision latency against real Postgres with 1,000 busy nodes,
 // at 100 and at 10,000 waiting jobs. Writes its table into docs/benchmarks.md.
@@ -47,6 +48,7 @@ async function submit(dataSource: DataSource, count: number): Promise<void> {
 
 async function run(queued: number): Promise<Row[]> {
   postgres('start');
+  requireDurablePostgres();
   const name = `mlis_bench_${queued}_${Date.now()}`;
   postgres('createdb', name);
   // As the owner: the bench migrates its own database.

@@ -143,7 +143,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     },
   };
   // The suite's cluster runs without fsync and synchronous commit (MLIS_PG_FAST): a crash would lose answered
-  // commits. This run restarts it durable, and leaves it as it found it.
+  // commits. This run restarts it durable, and leaves it as it found it: fast as the suite starts it, or durable as a
+  // cluster that was up before the suite (a benchmark's, a developer's `npm run up`) stays.
+  const foundFast = script('scripts/postgres.sh', ['psql', '-At', '-c', 'SHOW fsync']) === 'off';
   script('scripts/postgres.sh', ['stop']);
   script('scripts/postgres.sh', ['start']);
   if (partitions || storeDir) {
@@ -156,7 +158,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     return await faultRun();
   } finally {
     script('scripts/postgres.sh', ['stop']);
-    script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
+    script('scripts/postgres.sh', ['start'], foundFast ? { MLIS_PG_FAST: '1' } : {});
     // Fresh supervisors: the run leaves their backoffs doubled up to the cap, and specs after it expect the first delay.
     // The stop also removes the nodes' namespaces and relays.
     stack(env, 'stop');
