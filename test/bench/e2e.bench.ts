@@ -11,6 +11,7 @@ import { loadConfig } from '@mlis/config';
 import { jobWorkflowId } from '@mlis/contracts';
 import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
 import { parsePid } from '../support/pid';
+import { requireDurablePostgres } from './support/durable-postgres';
 import { jsonClient } from './support/json-client';
 
 // `npm run bench:e2e`: the job path end to end against raw Temporal, in one run on one machine (issue #11).
@@ -104,23 +105,52 @@ function procTable(): Map<number, ProcStat> {
   return table;
 }
 
-/** CPU seconds used so far by each group: the processes named and all their descendants. */
-function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
-  const table = procTable();
+/** The processes named and all their descendants, by group. */
+function processTrees(groups: Record<string, number[]>, table = procTable()): Record<string, number[]> {
   const children = new Map<number, number[]>();
   for (const [pid, { ppid }] of table) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-  const result: Record<string, number> = {};
+  const result: Record<string, number[]> = {};
   for (const [name, roots] of Object.entries(groups)) {
-    let ticks = 0;
+    const pids: number[] = [];
     const pending = [...roots];
     while (pending.length > 0) {
       const pid = pending.pop() as number;
-      ticks += table.get(pid)?.ticks ?? 0;
+      pids.push(pid);
       pending.push(...(children.get(pid) ?? []));
     }
-    result[name] = ticks / CLOCK_TICKS;
+    result[name] = pids;
   }
   return result;
+}
+
+/** CPU seconds used so far by each group: the processes named and all their descendants. */
+function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
+  const table = procTable();
+  const trees = processTrees(groups, table);
+  const ticksOf = (pids: number[]) => pids.reduce((ticks, pid) => ticks + (table.get(pid)?.ticks ?? 0), 0);
+  return Object.fromEntries(Object.entries(trees).map(([name, pids]) => [name, ticksOf(pids) / CLOCK_TICKS]));
+}
+
+/**
+ * MLIS_BENCH_E2E_SPLIT_CORES=1: what the ratio would be with the API and Postgres off the Temporal side's cores, as on a
+ * Temporal cluster. The Temporal side (the server, the raw workflow's two workers, control and the nodes) runs on core
+ * 0; the API, Postgres and the bench client on core 1. Both loads get the same single core for their Temporal side.
+ */
+const SPLIT_CORES = process.env.MLIS_BENCH_E2E_SPLIT_CORES === '1';
+const TEMPORAL_SIDE = new Set(['temporal', 'workflow worker', 'activity worker', 'control', 'nodes']);
+
+/** Pins every thread of each group's processes (and of the bench itself) to its side's core; `all` undoes it. */
+function pinCores(groups: Record<string, number[]>, all = false): void {
+  const pin = (pid: number, cores: string) => {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
+    } catch {
+      // Gone meanwhile (a Postgres backend that ended).
+    }
+  };
+  const every = `0-${cpus().length - 1}`;
+  for (const [name, pids] of Object.entries(processTrees(groups))) for (const pid of pids) pin(pid, all ? every : TEMPORAL_SIDE.has(name) ? '0' : '1');
+  pin(process.pid, all ? every : '1');
 }
 
 function diff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
@@ -135,6 +165,9 @@ interface Run {
   jobsPerSecond: number;
   submitP50: number;
   submitP99: number;
+  /** p99 ms of the clients' first submissions (all sent at once, a burst) and of their later ones. */
+  submitP99Burst: number;
+  submitP99Later: number;
   e2eP50: number;
   e2eP99: number;
   failed: number;
@@ -162,19 +195,23 @@ async function drive(
   const wake: number[] = [];
   const stages = new Map<Stage, number[]>(STAGES.map((stage) => [stage, []]));
   const submit: number[] = [];
+  const burst: number[] = [];
   const e2e: number[] = [];
   const ids: string[] = [];
   let failed = 0;
   const cyclesBefore = await cycles?.();
+  if (SPLIT_CORES) pinCores(groups());
   const before = cpuSeconds(groups());
   const benchBefore = process.cpuUsage();
   const started = Date.now();
   await Promise.all(
     Array.from({ length: clients }, async () => {
+      let first = true;
       while (next < jobs) {
         next += 1;
         const result = await one();
-        submit.push(result.submitMs);
+        (first ? burst : submit).push(result.submitMs);
+        first = false;
         e2e.push(result.e2eMs);
         ids.push(result.id);
         if (result.wakeMs !== undefined) wake.push(result.wakeMs);
@@ -192,8 +229,10 @@ async function drive(
     clients,
     jobs,
     jobsPerSecond: jobs / seconds,
-    submitP50: percentile(submit, 50),
-    submitP99: percentile(submit, 99),
+    submitP50: percentile([...burst, ...submit], 50),
+    submitP99: percentile([...burst, ...submit], 99),
+    submitP99Burst: percentile(burst, 99),
+    submitP99Later: submit.length > 0 ? percentile(submit, 99) : Number.NaN,
     e2eP50: percentile(e2e, 50),
     e2eP99: percentile(e2e, 99),
     failed,
@@ -608,6 +647,14 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
       return `| ${clients} | ${list(each.map((r) => r.raw), 1)} | ${list(each.map((r) => r.mlis), 1)} | ${list(each.map((r) => r.ratio), 2)} | ${ratio.toFixed(2)} |`;
     }),
     '',
+    `Submission p99, the clients' first jobs (sent all at once) / their later ones, ms: ${mlis.runs
+      .filter((r) => r.clients > 1)
+      .map((r) => {
+        const base = at(r.clients).raw;
+        return `${r.clients} clients MLIS ${ms(r.submitP99Burst)} / ${ms(r.submitP99Later)}, raw ${ms(base.submitP99Burst)} / ${ms(base.submitP99Later)}`;
+      })
+      .join('; ')}.`,
+    '',
     `Long-poll wake-up (the job's \`finished_at\` to the answer): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} p50 ${ms(r.wakeP50)} / p99 ${ms(r.wakeP99)} ms`).join('; ')}.`,
     '',
     `Scheduling cycles per job (\`mlis_scheduler_cycle_duration_seconds_count\`, api and control): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} ${r.cyclesPerJob?.toFixed(2)}`).join('; ')}.`,
@@ -672,8 +719,10 @@ function quickSummary(raw: Measured, mlis: Measured): string {
   const rawRun = raw.runs[0];
   const cpu = Object.entries(run.cpuPerJob);
   return [
+    ...(SPLIT_CORES ? ['cores split: the Temporal side on core 0; the API, Postgres and the bench client on core 1'] : []),
     `raw: ${rawRun.jobsPerSecond.toFixed(1)} workflows/s, CPU ms per workflow ${(cpuTotal(rawRun) * 1000).toFixed(1)}; ratio ${(run.jobsPerSecond / rawRun.jobsPerSecond).toFixed(2)}`,
-    `${run.clients} clients, ${run.jobs} jobs: ${run.jobsPerSecond.toFixed(1)} jobs/s, submit p50 / p99 ${ms(run.submitP50)} / ${ms(run.submitP99)} ms,`,
+    `${run.clients} clients, ${run.jobs} jobs: ${run.jobsPerSecond.toFixed(1)} jobs/s, submit p50 / p99 ${ms(run.submitP50)} / ${ms(run.submitP99)} ms`,
+    `(p99 of the first jobs / of the later ones: ${ms(run.submitP99Burst)} / ${ms(run.submitP99Later)}; raw ${ms(rawRun.submitP99Burst)} / ${ms(rawRun.submitP99Later)}),`,
     `end-to-end p50 / p99 ${ms(run.e2eP50)} / ${ms(run.e2eP99)} ms, not SUCCEEDED ${run.failed}, history events ${mlis.history.mean.toFixed(1)}`,
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
     `CPU ms per job: ${cpu.map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`).join(', ')}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
@@ -684,9 +733,12 @@ function quickSummary(raw: Measured, mlis: Measured): string {
 
 async function main(): Promise<void> {
   const quickClients = Number(process.env.MLIS_BENCH_E2E_QUICK ?? 0);
+  // The split is an experiment beside a quick run: it prints its figures and never writes docs/benchmarks.md.
+  if (SPLIT_CORES && (quickClients === 0 || cpus().length < 2)) throw new Error('MLIS_BENCH_E2E_SPLIT_CORES=1 needs MLIS_BENCH_E2E_QUICK and two cores');
   const loadBefore = loadavg();
   const began = Date.now();
   script('scripts/postgres.sh', ['start']);
+  requireDurablePostgres();
   const database = `mlis_bench_e2e_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
   const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);
@@ -753,6 +805,7 @@ async function main(): Promise<void> {
       await connection.close();
     }
   } finally {
+    if (SPLIT_CORES) pinCores({ postgres: [postmaster] }, true);
     script('temporal/dev-server.sh', ['stop'], env);
     script('scripts/postgres.sh', ['psql', '-q', '-c', `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`]);
   }
