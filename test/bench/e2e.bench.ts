@@ -11,7 +11,7 @@ import { loadConfig } from '@mlis/config';
 import { jobWorkflowId } from '@mlis/contracts';
 import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
 import { parsePid } from '../support/pid';
-import { requireDurablePostgres } from './support/durable-postgres';
+import { startDurablePostgres } from './support/durable-postgres';
 import { jsonClient } from './support/json-client';
 
 // `npm run bench:e2e`: the job path end to end against raw Temporal, in one run on one machine (issue #11).
@@ -737,8 +737,7 @@ async function main(): Promise<void> {
   if (SPLIT_CORES && (quickClients === 0 || cpus().length < 2)) throw new Error('MLIS_BENCH_E2E_SPLIT_CORES=1 needs MLIS_BENCH_E2E_QUICK and two cores');
   const loadBefore = loadavg();
   const began = Date.now();
-  script('scripts/postgres.sh', ['start']);
-  requireDurablePostgres();
+  const stopPostgres = startDurablePostgres();
   const database = `mlis_bench_e2e_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
   const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);
@@ -808,6 +807,7 @@ async function main(): Promise<void> {
     if (SPLIT_CORES) pinCores({ postgres: [postmaster] }, true);
     script('temporal/dev-server.sh', ['stop'], env);
     script('scripts/postgres.sh', ['psql', '-q', '-c', `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`]);
+    stopPostgres();
   }
   console.log(section);
   const file = join(ROOT, 'docs/benchmarks.md');

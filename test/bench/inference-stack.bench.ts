@@ -4,7 +4,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mintUserToken, SCOPES } from '@mlis/auth';
 import { loadConfig } from '@mlis/config';
-import { requireDurablePostgres } from './support/durable-postgres';
+import { startDurablePostgres } from './support/durable-postgres';
 import { jsonClient } from './support/json-client';
 
 // Part of `npm run bench:inference`: 200 `embed` jobs through the real stack (API, Temporal, Postgres ledger, control,
@@ -95,8 +95,7 @@ async function measure(env: Record<string, string>, label: string, batch: Record
 
 async function main(): Promise<void> {
   const loadBefore = loadavg()[0];
-  script('scripts/postgres.sh', ['start']);
-  requireDurablePostgres();
+  const stopPostgres = startDurablePostgres();
   const database = `mlis_bench_inference_${Date.now()}`;
   script('scripts/postgres.sh', ['createdb', database]);
   const databaseUrl = script('scripts/postgres.sh', ['url']).replace(/\/[^/]*$/, `/${database}`);
@@ -123,6 +122,7 @@ async function main(): Promise<void> {
   } finally {
     script('temporal/dev-server.sh', ['stop'], env);
     script('scripts/postgres.sh', ['psql', '-q', '-c', `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`]);
+    stopPostgres();
   }
 
   const section = [

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DataSource } from 'typeorm';
 import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
-import { requireDurablePostgres } from './support/durable-postgres';
+import { startDurablePostgres } from './support/durable-postgres';
 
 // `npm run bench:placement`: scheduling decision latency against real Postgres with 1,000 busy nodes,
 // at 100 and at 10,000 waiting jobs. Writes its table into docs/benchmarks.md.
@@ -47,8 +47,6 @@ async function submit(dataSource: DataSource, count: number): Promise<void> {
 }
 
 async function run(queued: number): Promise<Row[]> {
-  postgres('start');
-  requireDurablePostgres();
   const name = `mlis_bench_${queued}_${Date.now()}`;
   postgres('createdb', name);
   // As the owner: the bench migrates its own database.
@@ -129,7 +127,13 @@ async function run(queued: number): Promise<Row[]> {
 }
 
 async function main(): Promise<void> {
-  const rows = [...(await run(100)), ...(await run(10_000))];
+  const stopPostgres = startDurablePostgres();
+  let rows: Row[];
+  try {
+    rows = [...(await run(100)), ...(await run(10_000))];
+  } finally {
+    stopPostgres();
+  }
   const table = [
     '| waiting jobs | attempts ended before each cycle | cycle p50 ms | cycle p99 ms | max ms | placed per cycle | placements/s |',
     '|---:|---:|---:|---:|---:|---:|---:|',

@@ -4,14 +4,32 @@ import { join, resolve } from 'node:path';
 // dist/test/bench/support → the repository root.
 const ROOT = resolve(__dirname, '../../../..');
 
+function postgres(...args: string[]): string {
+  return execFileSync('bash', [join(ROOT, 'scripts/postgres.sh'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+function postgresUp(): boolean {
+  try {
+    postgres('status');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Refuses a local cluster that commits without flushing. The test suites start it that way (MLIS_PG_FAST) and a
- * cluster already running keeps its settings, so a benchmark run after them would measure a Postgres unlike the
- * README's stack, and its figures would not compare with earlier runs.
+ * Starts the local cluster unless it is up, and refuses one that commits without flushing: the test suites start it
+ * that way (MLIS_PG_FAST) and a running cluster keeps its settings, so a benchmark after them would measure a Postgres
+ * unlike the README's stack, and its figures would not compare with earlier runs. Returns what stops the cluster again
+ * if this call started it; one that was up (a developer's `npm run up`) stays up, as after the integration suite.
  */
-export function requireDurablePostgres(): void {
-  const fsync = execFileSync('bash', [join(ROOT, 'scripts/postgres.sh'), 'psql', '-At', '-c', 'SHOW fsync'], { encoding: 'utf8' }).trim();
-  if (fsync !== 'on') {
+export function startDurablePostgres(): () => void {
+  const wasUp = postgresUp();
+  postgres('start');
+  if (postgres('psql', '-At', '-c', 'SHOW fsync') !== 'on') {
     throw new Error('the local Postgres runs with fsync off (a test suite started it): stop it with `bash scripts/postgres.sh stop` and run again');
   }
+  return () => {
+    if (!wasUp) postgres('stop');
+  };
 }
