@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 // dist/test/bench/support → the repository root.
 const ROOT = resolve(__dirname, '../../../..');
 
-function postgres(...args: string[]): string {
+/** Runs scripts/postgres.sh with `args`; its trimmed output. */
+export function postgres(...args: string[]): string {
   return execFileSync('bash', [join(ROOT, 'scripts/postgres.sh'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 }
 
