@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const SCRIPT = join(resolve(__dirname, '../..'), 'scripts/s3-test-server.sh');
@@ -26,7 +27,10 @@ export function useS3TestServer(): () => string {
     endpoint = execFileSync('bash', [SCRIPT, 'url'], { env, encoding: 'utf8' }).trim();
   }, 300_000);
   afterAll(() => {
-    if (started) execFileSync('bash', [SCRIPT, 'stop'], { env, stdio: 'ignore' });
+    if (!started) return;
+    execFileSync('bash', [SCRIPT, 'stop'], { env, stdio: 'ignore' });
+    // The state dir is this process's alone (pid file and moto's log): nothing in it outlives the server.
+    rmSync(env.MLIS_S3_TEST_DIR, { recursive: true, force: true });
   });
   return () => {
     if (!endpoint) throw new Error('the S3 test server is not started yet (use the endpoint inside tests or hooks)');
