@@ -593,6 +593,13 @@ function cpuTotal(run: Run): number {
   return Object.values(run.cpuPerJob).reduce((sum, value) => sum + value, 0);
 }
 
+/** A run's CPU milliseconds per job, process by process: "api 8.4, control 14.0, ...". */
+function cpuByProcess(run: Run): string {
+  return Object.entries(run.cpuPerJob)
+    .map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`)
+    .join(', ');
+}
+
 /**
  * How much of the machine each load keeps busy (jobs a second × CPU a job), and the CPU a job MLIS may cost to reach the
  * ratio target on the cores it uses now: when both loads are CPU-bound, the ratio follows their CPU per job.
@@ -611,11 +618,9 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     const base = raw.runs[i];
     return `| ${run.clients} | ${run.jobs} | ${base.jobsPerSecond.toFixed(1)} | ${run.jobsPerSecond.toFixed(1)} | ${(run.jobsPerSecond / base.jobsPerSecond).toFixed(2)} | ${ms(base.submitP50)} / ${ms(base.submitP99)} | ${ms(run.submitP50)} / ${ms(run.submitP99)} | ${ms(base.e2eP50)} / ${ms(base.e2eP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${run.failed} |`;
   });
-  const cpuNames = Object.keys(mlis.runs[0].cpuPerJob);
-  const rawNames = Object.keys(raw.runs[0].cpuPerJob);
   const cpuRows = [
-    ...mlis.runs.map((run) => `| MLIS, ${run.clients} client${run.clients > 1 ? 's' : ''} | ${cpuNames.map((name) => `${name} ${(run.cpuPerJob[name] * 1000).toFixed(1)}`).join(', ')} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
-    ...raw.runs.map((run) => `| raw, ${run.clients} caller${run.clients > 1 ? 's' : ''} | ${rawNames.map((name) => `${name} ${(run.cpuPerJob[name] * 1000).toFixed(1)}`).join(', ')} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
+    ...mlis.runs.map((run) => `| MLIS, ${run.clients} client${run.clients > 1 ? 's' : ''} | ${cpuByProcess(run)} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
+    ...raw.runs.map((run) => `| raw, ${run.clients} caller${run.clients > 1 ? 's' : ''} | ${cpuByProcess(run)} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
   ];
   const lease = Number(RECOVERY_ENV.MLIS_LEASE_SECONDS);
   const at = (clients: number) => ({ mlis: mlis.runs.find((r) => r.clients === clients) as Run, raw: raw.runs.find((r) => r.clients === clients) as Run });
@@ -717,15 +722,14 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
 function quickSummary(raw: Measured, mlis: Measured): string {
   const run = mlis.runs[0];
   const rawRun = raw.runs[0];
-  const cpu = Object.entries(run.cpuPerJob);
   return [
     ...(SPLIT_CORES ? ['cores split: the Temporal side on core 0; the API, Postgres and the bench client on core 1'] : []),
-    `raw: ${rawRun.jobsPerSecond.toFixed(1)} workflows/s, CPU ms per workflow ${(cpuTotal(rawRun) * 1000).toFixed(1)}; ratio ${(run.jobsPerSecond / rawRun.jobsPerSecond).toFixed(2)}`,
+    `raw: ${rawRun.jobsPerSecond.toFixed(1)} workflows/s, CPU ms per workflow ${(cpuTotal(rawRun) * 1000).toFixed(1)} (${cpuByProcess(rawRun)}); ratio ${(run.jobsPerSecond / rawRun.jobsPerSecond).toFixed(2)}`,
     `${run.clients} clients, ${run.jobs} jobs: ${run.jobsPerSecond.toFixed(1)} jobs/s, submit p50 / p99 ${ms(run.submitP50)} / ${ms(run.submitP99)} ms`,
     `(p99 of the first jobs / of the later ones: ${ms(run.submitP99Burst)} / ${ms(run.submitP99Later)}; raw ${ms(rawRun.submitP99Burst)} / ${ms(rawRun.submitP99Later)}),`,
     `end-to-end p50 / p99 ${ms(run.e2eP50)} / ${ms(run.e2eP99)} ms, not SUCCEEDED ${run.failed}, history events ${mlis.history.mean.toFixed(1)}`,
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
-    `CPU ms per job: ${cpu.map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`).join(', ')}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
+    `CPU ms per job: ${cpuByProcess(run)}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
     `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}`,
     `job path p50 ms (${HISTORY_SAMPLE} jobs): ${JOB_PATH.map(([step]) => `${step} ${ms(mlis.path[step])}`).join(', ')}`,
   ].join('\n');
