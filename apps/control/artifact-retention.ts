@@ -1,21 +1,27 @@
-import { deleteArtifact, type ArtifactStore } from '@mlis/artifacts';
+import { abandonUpload, deleteArtifact, type ArtifactStore } from '@mlis/artifacts';
 import type { ArtifactsRepository } from '@mlis/db';
 
 const BATCH = 100;
-/** A staged upload this old belongs to a process that died mid-upload (a live one commits or discards it). */
-const STAGING_MAX_AGE_MS = 24 * 3600 * 1000;
+/** An upload this old belongs to a process that died mid-upload: a live one commits or discards it well before. */
+const ABANDONED_AFTER_MS = 24 * 3600 * 1000;
 
 export interface RetentionSweep {
   /** Ids of the artifacts deleted. */
   deleted: string[];
   /** Abandoned staged uploads removed. */
   staged: number;
+  /** Abandoned uploads' pending records cleared, their bytes deleted unless a row uses them. */
+  rowless: number;
 }
 
 /**
  * Deletes artifacts whose expiry has passed and that no QUEUED or RUNNING job references: row, links and,
  * when no other row shares the sha256, the bytes. Each deletion re-checks under a row lock, so a job that
  * links the artifact meanwhile keeps it. Every control replica may run one: a row another holds is skipped.
+ *
+ * Then cleans up after uploads a crash cut off: staged bytes no one committed or discarded, and bytes committed
+ * without their row, found through the upload's pending record (ADR 0012). Only bytes an upload of this install
+ * recorded are ever deleted that way, never an object the database simply does not know.
  */
 export class ArtifactRetention {
   private timer: NodeJS.Timeout | undefined;
@@ -50,6 +56,7 @@ export class ArtifactRetention {
   private async pass(now: Date): Promise<RetentionSweep> {
     const deleted: string[] = [];
     let staged = 0;
+    let rowless = 0;
     try {
       for (;;) {
         const candidates = await this.artifacts.findExpiredUnreferenced(now, BATCH);
@@ -69,11 +76,25 @@ export class ArtifactRetention {
         // A short page is the last; a page of rows all skipped (locked or linked meanwhile) would come back the same.
         if (candidates.length < BATCH || progress === 0) break;
       }
-      staged = await this.store.sweepStaging(STAGING_MAX_AGE_MS);
+      staged = await this.store.sweepStaging(ABANDONED_AFTER_MS);
+      rowless = await this.removeAbandonedUploads(new Date(now.getTime() - ABANDONED_AFTER_MS));
     } catch (error) {
       this.log(`artifact retention failed: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (deleted.length > 0 || staged > 0) this.log(`artifact retention deleted ${deleted.length} expired artifact(s), ${staged} abandoned upload(s)`);
-    return { deleted, staged };
+    if (deleted.length > 0 || staged > 0 || rowless > 0) {
+      this.log(`artifact retention deleted ${deleted.length} expired artifact(s), ${staged} abandoned upload(s), ${rowless} upload(s) cut off before their row`);
+    }
+    return { deleted, staged, rowless };
+  }
+
+  /** Clears the pending records of uploads started before `before`, deleting their bytes unless a row uses them; returns how many. */
+  private async removeAbandonedUploads(before: Date): Promise<number> {
+    let cleared = 0;
+    for (;;) {
+      const uploads = await this.artifacts.findPendingUploads(before, BATCH);
+      for (const upload of uploads) await abandonUpload(this.artifacts, this.store, upload);
+      cleared += uploads.length;
+      if (uploads.length < BATCH) return cleared;
+    }
   }
 }

@@ -18,11 +18,3 @@ export async function deleteArtifact(
   const remaining = await repository.delete(manager, artifact);
   if (remaining === 0) await store.delete(artifact.sha256);
 }
-
-/** Deletes the bytes of `sha256` if no row uses them: the clean-up of an upload whose row was never committed. */
-export async function deleteBytesIfUnused(repository: ArtifactsRepository, store: ArtifactStore, sha256: string): Promise<void> {
-  await repository.transaction(async (manager) => {
-    await repository.lockContent(manager, sha256);
-    if ((await repository.countBySha256(manager, sha256)) === 0) await store.delete(sha256);
-  });
-}

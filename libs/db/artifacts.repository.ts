@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JobCursor } from './jobs.repository';
 
@@ -33,6 +34,12 @@ export interface LiveAssignment {
   assignmentId: string;
   jobId: string;
   tenantId: string;
+}
+
+/** An upload that recorded itself before committing its bytes (`recordPendingUpload`) and was not cleared yet. */
+export interface PendingUpload {
+  id: string;
+  sha256: string;
 }
 
 interface ArtifactRow {
@@ -86,6 +93,26 @@ export class ArtifactsRepository {
   /** Serializes row changes for one sha256 until the transaction ends. */
   async lockContent(manager: EntityManager, sha256: string): Promise<void> {
     await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('artifact-content:' || $1, 0))`, [sha256]);
+  }
+
+  /**
+   * Records, in a transaction of its own, an upload about to commit `sha256`'s bytes: should its row never commit and
+   * its own clean-up fail too (a crash), retention finds the bytes through this record. Returns the record's id.
+   */
+  async recordPendingUpload(sha256: string): Promise<string> {
+    const id = randomUUID();
+    await this.dataSource.query(`INSERT INTO pending_uploads (id, sha256) VALUES ($1, $2)`, [id, sha256]);
+    return id;
+  }
+
+  /** Removes the record: in the upload's transaction once its row is in, or once its bytes are dealt with. */
+  async clearPendingUpload(id: string, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(`DELETE FROM pending_uploads WHERE id = $1`, [id]);
+  }
+
+  /** Up to `limit` pending uploads started before `before`, oldest first. */
+  async findPendingUploads(before: Date, limit: number): Promise<PendingUpload[]> {
+    return this.dataSource.query(`SELECT id, sha256 FROM pending_uploads WHERE started_at < $1 ORDER BY started_at LIMIT $2`, [before, limit]);
   }
 
   async insert(manager: EntityManager, artifact: NewArtifact): Promise<ArtifactRecord> {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FsArtifactStore } from '@mlis/artifacts';
 import { ArtifactsRepository, createDataSource } from '@mlis/db';
-import { ArtifactRetention } from '../../apps/control/artifact-retention';
+import { ArtifactRetention, type RetentionSweep } from '../../apps/control/artifact-retention';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, withDb } from './support/api';
 import { stackPid } from './support/stack-env';
 
@@ -342,12 +342,16 @@ describe('artifacts on the real stack', () => {
   });
 
   describe('retention', () => {
-    const dataSource = createDataSource(env.databaseUrl, 2);
+    // Three connections: an upload's transaction held open, and the sweep's two (its scan, its delete).
+    const dataSource = createDataSource(env.databaseUrl, 3);
+    const store = new FsArtifactStore(ARTIFACTS_DIR);
+    let repository: ArtifactsRepository;
     let retention: ArtifactRetention;
 
     beforeAll(async () => {
       await dataSource.initialize();
-      retention = new ArtifactRetention(new ArtifactsRepository(dataSource), new FsArtifactStore(ARTIFACTS_DIR), 3_600_000, () => undefined);
+      repository = new ArtifactsRepository(dataSource);
+      retention = new ArtifactRetention(repository, store, 3_600_000, () => undefined);
     });
 
     afterAll(() => dataSource.destroy());
@@ -384,5 +388,115 @@ describe('artifacts on the real stack', () => {
       });
       expect(storedFiles().some((file) => file.endsWith(sha256(used)))).toBe(false);
     });
+
+    const pendingUploads = (sha: string): Promise<number> =>
+      withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM pending_uploads WHERE sha256 = $1', [sha])).rows[0].n);
+    const backdate = (pendingId: string) => withDb((db) => db.query(`UPDATE pending_uploads SET started_at = now() - interval '25 hours' WHERE id = $1`, [pendingId]));
+
+    it('an upload records itself before its bytes and clears the record with its row; a failed one leaves neither bytes nor record', async () => {
+      const kept = randomBytes(4096);
+      expect((await uploadBytes(kept)).status).toBe(201);
+      expect(await pendingUploads(sha256(kept))).toBe(0);
+
+      // The row's insert fails after the bytes were committed: the API's own clean-up removes both.
+      await withDb(async (db) => {
+        await db.query(`CREATE FUNCTION it_fail_upload() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'it: row refused'; END $$`);
+        await db.query(`CREATE TRIGGER it_fail_upload BEFORE INSERT ON artifacts FOR EACH ROW WHEN (NEW.name = 'it-fail-upload') EXECUTE FUNCTION it_fail_upload()`);
+      }, 'owner');
+      try {
+        const refused = randomBytes(4096);
+        expect((await uploadBytes(refused, '?name=it-fail-upload')).status).toBe(500);
+        expect(await store.exists(sha256(refused))).toBe(false);
+        expect(await pendingUploads(sha256(refused))).toBe(0);
+        expect(await rowsWithSha(sha256(refused))).toBe(0);
+      } finally {
+        await withDb((db) => db.query('DROP TRIGGER it_fail_upload ON artifacts; DROP FUNCTION it_fail_upload()'), 'owner');
+      }
+    });
+
+    it('removes the bytes of an upload cut off between its bytes and its row once a day old, and never an object no upload recorded', async () => {
+      // What a crash between an upload's commit of its bytes and its row's leaves, its own clean-up cut off too.
+      const cutOff = randomBytes(4096);
+      const pending = { id: await repository.recordPendingUpload(sha256(cutOff)), sha256: sha256(cutOff) };
+      await store.put(Readable.from([cutOff]));
+      // An object the database knows nothing of (say, after a restore from an older backup): not retention's to judge.
+      const unknown = await store.put(Readable.from([randomBytes(4096)]));
+
+      await retention.sweep();
+      expect(await store.exists(pending.sha256)).toBe(true);
+      await backdate(pending.id);
+      await retention.sweep();
+      expect(await store.exists(pending.sha256)).toBe(false);
+      expect(await pendingUploads(pending.sha256)).toBe(0);
+      expect(await store.exists(unknown.sha256)).toBe(true);
+      await store.delete(unknown.sha256);
+    });
+
+    /**
+     * An upload whose pending record is a day old (its process stalled) and that holds the content lock with its bytes
+     * committed, as between its commit and its row's; a sweep starts and waits for that lock, then the upload ends
+     * with `outcome`. Returns the bytes' sha256.
+     */
+    async function stalledUploadRacingSweep(outcome: 'commit' | 'rollback'): Promise<string> {
+      const bytes = randomBytes(4096);
+      const pendingId = await repository.recordPendingUpload(sha256(bytes));
+      await backdate(pendingId);
+      let sweeping: Promise<RetentionSweep> | undefined;
+      await dataSource
+        .transaction(async (manager) => {
+          await repository.lockContent(manager, sha256(bytes));
+          await store.put(Readable.from([bytes]));
+          const [{ pid }]: { pid: number }[] = await manager.query('SELECT pg_backend_pid() AS pid');
+          sweeping = retention.sweep();
+          await poll("a sweep to wait for the upload's content lock", () => contentLockWaiters(pid).then((n) => (n > 0 ? true : undefined)), { timeoutMs: 30_000 });
+          if (outcome === 'rollback') throw new Error('the upload failed');
+          await repository.insert(manager, {
+            id: randomUUID(),
+            tenantId: 'default',
+            name: 'racing-the-sweep',
+            contentType: 'application/octet-stream',
+            sizeBytes: bytes.length,
+            sha256: sha256(bytes),
+            createdBy: 'it-user',
+            expiresAt: null,
+          });
+          await repository.clearPendingUpload(pendingId, manager);
+        })
+        .catch((error: Error) => {
+          if (error.message !== 'the upload failed') throw error;
+        });
+      await sweeping;
+      return sha256(bytes);
+    }
+
+    it('keeps the bytes of a stalled upload whose row commits while a sweep waits for them, and removes them when it fails', async () => {
+      const kept = await stalledUploadRacingSweep('commit');
+      expect(await store.exists(kept)).toBe(true);
+      expect(await rowsWithSha(kept)).toBe(1);
+
+      const dropped = await stalledUploadRacingSweep('rollback');
+      // The sweep that waited, or control's own: whichever took the lock first removes them, and clears the record as
+      // it commits.
+      await poll('a sweep to remove the failed upload', async () => (!(await store.exists(dropped)) && (await pendingUploads(dropped)) === 0 ? true : undefined), {
+        timeoutMs: 30_000,
+      });
+      expect(await rowsWithSha(dropped)).toBe(0);
+      await withDb((db) => db.query('DELETE FROM artifacts WHERE sha256 = $1', [kept]));
+      await store.delete(kept);
+    });
   });
 });
+
+/** How many sessions wait for an advisory lock that the session `holder` holds. */
+function contentLockWaiters(holder: number): Promise<number> {
+  return withDb(async (db) => {
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM pg_locks waiting JOIN pg_locks held
+         ON held.locktype = 'advisory' AND held.granted AND held.pid = $1
+        AND (waiting.classid, waiting.objid, waiting.objsubid) = (held.classid, held.objid, held.objsubid)
+       WHERE waiting.locktype = 'advisory' AND NOT waiting.granted`,
+      [holder],
+    );
+    return rows[0].n;
+  });
+}

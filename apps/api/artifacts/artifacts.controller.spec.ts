@@ -65,6 +65,8 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
       expires_at: expect.any(String),
     });
     expect(Date.parse(created.body.expires_at) - Date.parse(created.body.created_at)).toBeGreaterThan(3590_000);
+    // Recorded before the bytes were committed, cleared with the row.
+    expect(t.artifacts.pendingUploads.size).toBe(0);
     expect(t.audit.events).toContainEqual(
       expect.objectContaining({ action: 'artifact.upload', result: 'allow', resource: `artifact/${created.body.id}`, actorSubject: 'alice', targetTenant: 'default' }),
     );

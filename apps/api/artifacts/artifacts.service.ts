@@ -4,12 +4,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
   ChecksumMismatchError,
+  commitUpload,
   deleteArtifact,
-  deleteBytesIfUnused,
+  dropUpload,
   ObjectTooLargeError,
+  stageUpload,
   type ArtifactStore,
   type ByteRange,
-  type StagedObject,
+  type RecordedUpload,
 } from '@mlis/artifacts';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode } from '@mlis/contracts';
@@ -106,13 +108,13 @@ export class ArtifactsService {
    * Streams the body into the store and records it. Nothing is kept unless the whole body arrived within the
    * size limit and matched the expected sha256; the bytes become visible together with the row.
    */
-  async upload(caller: ArtifactCaller, upload: ArtifactUpload): Promise<ArtifactResponseDto> {
+  async upload(caller: ArtifactCaller, incoming: ArtifactUpload): Promise<ArtifactResponseDto> {
     // Checked before reading: a node whose assignment ended, or a body announced too large, costs no transfer.
     const maxBytes = await this.maxBytesFor((await this.owner(caller)).tenantId);
-    if (upload.declaredBytes !== undefined && upload.declaredBytes > maxBytes) throw tooLarge(maxBytes);
-    let staged: StagedObject;
+    if (incoming.declaredBytes !== undefined && incoming.declaredBytes > maxBytes) throw tooLarge(maxBytes);
+    let upload: RecordedUpload;
     try {
-      staged = await this.store.stage(upload.body, { expectedSha256: upload.expectedSha256, maxBytes });
+      upload = await stageUpload(this.artifacts, this.store, incoming.body, { expectedSha256: incoming.expectedSha256, maxBytes });
     } catch (error) {
       if (error instanceof ObjectTooLargeError) throw tooLarge(maxBytes);
       if (error instanceof ChecksumMismatchError) {
@@ -122,19 +124,17 @@ export class ArtifactsService {
       }
       throw error;
     }
-    let committed = false;
+    const { staged } = upload;
     try {
       const record = await this.artifacts.transaction(async (manager) => {
         const owner = await this.owner(caller, manager);
-        await this.artifacts.lockContent(manager, staged.sha256);
-        await staged.commit();
-        committed = true;
-        const expiresInSeconds = upload.expiresInSeconds ?? this.config.artifacts.defaultExpirySeconds;
+        await commitUpload(this.artifacts, manager, upload);
+        const expiresInSeconds = incoming.expiresInSeconds ?? this.config.artifacts.defaultExpirySeconds;
         const inserted = await this.artifacts.insert(manager, {
           id: randomUUID(),
           tenantId: owner.tenantId,
-          name: upload.name,
-          contentType: upload.contentType,
+          name: incoming.name,
+          contentType: incoming.contentType,
           sizeBytes: staged.sizeBytes,
           sha256: staged.sha256,
           createdBy: owner.createdBy,
@@ -146,9 +146,8 @@ export class ArtifactsService {
       });
       return toArtifactResponse(record);
     } catch (error) {
-      if (!committed) await staged.discard();
-      else await deleteBytesIfUnused(this.artifacts, this.store, staged.sha256).catch((cleanup: unknown) =>
-        this.logger.error({ msg: 'could not remove the bytes of a failed upload', sha256: staged.sha256, error: String(cleanup) }),
+      await dropUpload(this.artifacts, this.store, upload).catch((cleanup: unknown) =>
+        this.logger.error({ msg: 'could not clean up after a failed upload; artifact retention will', sha256: staged.sha256, error: String(cleanup) }),
       );
       throw error;
     }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { deleteBytesIfUnused, type ArtifactStore, type StagedObject } from '@mlis/artifacts';
+import { commitUpload, dropUpload, stageUpload, type ArtifactStore, type RecordedUpload } from '@mlis/artifacts';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, findArtifactRefs, travelsAsArtifact } from '@mlis/contracts';
 import { ArtifactsRepository, AuditRepository, type JobEntity } from '@mlis/db';
@@ -19,9 +19,7 @@ export const MAX_PARAM_ARTIFACT_REFS = 256;
 /** Params too large to travel inline: their canonical JSON staged in the store, not yet visible. */
 export interface StagedParams {
   artifactId: string;
-  staged: StagedObject;
-  /** Set once the bytes are committed under their content address (they then need a row or a clean-up). */
-  committed: boolean;
+  upload: RecordedUpload;
 }
 
 /** A job's whole result, whichever way it is kept. */
@@ -105,8 +103,7 @@ export class JobArtifactsService {
 
   /** Writes the params' canonical JSON to the store's staging area (invisible until attach commits it). */
   async stageParams(paramsJson: string): Promise<StagedParams> {
-    const staged = await this.store.stage(Readable.from([Buffer.from(paramsJson)]));
-    return { artifactId: randomUUID(), staged, committed: false };
+    return { artifactId: randomUUID(), upload: await stageUpload(this.artifacts, this.store, Readable.from([Buffer.from(paramsJson)])) };
   }
 
   /**
@@ -126,10 +123,8 @@ export class JobArtifactsService {
       });
     }
     if (!params) return;
-    const { staged } = params;
-    await this.artifacts.lockContent(manager, staged.sha256);
-    await staged.commit();
-    params.committed = true;
+    await commitUpload(this.artifacts, manager, params.upload);
+    const { staged } = params.upload;
     const expirySeconds = this.config.artifacts.defaultExpirySeconds;
     await this.artifacts.insert(manager, {
       id: params.artifactId,
@@ -148,12 +143,9 @@ export class JobArtifactsService {
   /** After a submission that did not commit: drops the staged params, or their bytes if nothing else uses them. */
   async discard(params: StagedParams | null): Promise<void> {
     if (!params) return;
-    try {
-      if (params.committed) await deleteBytesIfUnused(this.artifacts, this.store, params.staged.sha256);
-      else await params.staged.discard();
-    } catch (error) {
-      this.logger.error({ msg: 'could not remove the params of a failed submission', sha256: params.staged.sha256, error: String(error) });
-    }
+    await dropUpload(this.artifacts, this.store, params.upload).catch((error: unknown) =>
+      this.logger.error({ msg: 'could not clean up the params of a failed submission; artifact retention will', sha256: params.upload.staged.sha256, error: String(error) }),
+    );
   }
 
   /** The whole result JSON of a SUCCEEDED job: from its result artifact, or its inline result. */

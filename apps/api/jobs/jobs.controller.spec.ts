@@ -563,10 +563,22 @@ describe(JobsController.name, () => {
           }),
         ]);
         expect(big.artifacts.links).toEqual([{ jobId, artifactId, role: 'params' }]);
+        // Recorded before the bytes were committed, cleared with the row.
+        expect(big.artifacts.pendingUploads.size).toBe(0);
         const stored = await big.app.get<ArtifactStore>(ARTIFACT_STORE).get(big.artifacts.rows[0].sha256);
         const chunks: Buffer[] = [];
         for await (const chunk of stored) chunks.push(chunk as Buffer);
         expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toEqual(params);
+      });
+
+      it('keeps neither their bytes nor their pending upload record when the submission is refused inside the insert', async () => {
+        big.tenants.put({ id: 'default', name: 'Default', maxQueuedJobs: 1 });
+        big.tenants.queued = 1;
+        await request(big.app.getHttpServer()).post('/v1/jobs').send({ task_type: 'echo', params }).expect(429);
+        const sha256 = createHash('sha256').update(canonicalJson(params)).digest('hex');
+        expect(big.artifacts.rows).toHaveLength(0);
+        expect(big.artifacts.pendingUploads.size).toBe(0);
+        expect(await big.app.get<ArtifactStore>(ARTIFACT_STORE).exists(sha256)).toBe(false);
       });
 
       it('replays the same params (any key order) by content and refuses changed ones', async () => {

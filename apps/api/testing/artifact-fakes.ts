@@ -1,4 +1,5 @@
 // In-memory artifact metadata, for specs that run without Postgres (the bytes go to a real fs store).
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { JobState } from '@mlis/contracts';
 import type {
@@ -8,6 +9,7 @@ import type {
   ArtifactsRepository,
   LiveAssignment,
   NewArtifact,
+  PendingUpload,
 } from '@mlis/db';
 import type { Db } from './fakes';
 
@@ -25,22 +27,37 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   readonly assignments: FakeAssignment[] = [];
   /** Job states for the in-use check; a job not listed is finished. */
   readonly jobStates = new Map<string, JobState>();
+  /** Uploads recorded before their bytes were committed and not cleared since, by id. */
+  readonly pendingUploads = new Map<string, string>();
   private clock = Date.parse('2025-01-01T00:00:00.000Z');
 
   // No database: work runs directly, and a throw leaves whatever it changed (specs check rows only after success).
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     const rows = [...this.rows];
     const links = [...this.links];
+    const pendingUploads = new Map(this.pendingUploads);
     try {
       return await work({} as EntityManager);
     } catch (error) {
       this.rows.splice(0, this.rows.length, ...rows);
       this.links.splice(0, this.links.length, ...links);
+      this.pendingUploads.clear();
+      for (const [id, sha256] of pendingUploads) this.pendingUploads.set(id, sha256);
       throw error;
     }
   }
 
   async lockContent(): Promise<void> {}
+
+  async recordPendingUpload(sha256: string): Promise<string> {
+    const id = randomUUID();
+    this.pendingUploads.set(id, sha256);
+    return id;
+  }
+
+  async clearPendingUpload(id: string): Promise<void> {
+    this.pendingUploads.delete(id);
+  }
 
   async insert(_manager: EntityManager, artifact: NewArtifact): Promise<ArtifactRecord> {
     const createdAt = new Date((this.clock += 1));
@@ -93,6 +110,10 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   }
 
   async lockExpiredUnreferenced(): Promise<ArtifactRecord | null> {
+    throw new Error('retention runs in the control process, not the API');
+  }
+
+  async findPendingUploads(): Promise<PendingUpload[]> {
     throw new Error('retention runs in the control process, not the API');
   }
 

@@ -9,6 +9,7 @@ import { TenantArtifactCap1764750000000 } from './1764750000000-tenant-artifact-
 import { AssignmentProcess1764900000000 } from './1764900000000-assignment-process';
 import { EndAttemptFunction1765000000000 } from './1765000000000-end-attempt-function';
 import { EndAttemptRunTime1765100000000 } from './1765100000000-end-attempt-run-time';
+import { PendingUploads1765200000000 } from './1765200000000-pending-uploads';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   AssignmentProcess1764900000000,
   EndAttemptFunction1765000000000,
   EndAttemptRunTime1765100000000,
+  PendingUploads1765200000000,
 ];
