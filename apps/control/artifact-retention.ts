@@ -1,5 +1,6 @@
 import { abandonUpload, deleteArtifact, type ArtifactStore } from '@mlis/artifacts';
 import type { ArtifactsRepository } from '@mlis/db';
+import { artifactRetentionFailures, artifactRetentionRemoved } from '@mlis/metrics';
 
 const BATCH = 100;
 /** An upload this old belongs to a process that died mid-upload: a live one commits or discards it well before. */
@@ -79,8 +80,12 @@ export class ArtifactRetention {
       staged = await this.store.sweepStaging(ABANDONED_AFTER_MS);
       rowless = await this.removeAbandonedUploads(new Date(now.getTime() - ABANDONED_AFTER_MS));
     } catch (error) {
+      artifactRetentionFailures.inc();
       this.log(`artifact retention failed: ${error instanceof Error ? error.message : String(error)}`);
     }
+    artifactRetentionRemoved.inc({ what: 'expired' }, deleted.length);
+    artifactRetentionRemoved.inc({ what: 'staged' }, staged);
+    artifactRetentionRemoved.inc({ what: 'rowless' }, rowless);
     if (deleted.length > 0 || staged > 0 || rowless > 0) {
       this.log(`artifact retention deleted ${deleted.length} expired artifact(s), ${staged} abandoned upload(s), ${rowless} upload(s) cut off before their row`);
     }

@@ -81,6 +81,21 @@ export const artifactBytes = new Counter({
   registers: [],
 });
 
+/** Control: what each artifact retention pass removed. */
+export const artifactRetentionRemoved = new Counter({
+  name: 'mlis_artifact_retention_removed_total',
+  help: 'Removed by artifact retention, by what: expired (artifacts past their expiry), staged (uploads abandoned mid-stream), rowless (uploads cut off before their row).',
+  labelNames: ['what'] as const,
+  registers: [],
+});
+
+/** Control: an artifact retention pass that stopped on an error (Postgres or the store unreachable); the next pass tries again. */
+export const artifactRetentionFailures = new Counter({
+  name: 'mlis_artifact_retention_failures_total',
+  help: 'Artifact retention passes that stopped on an error (Postgres or the artifact store unreachable); the next pass takes up the rest.',
+  registers: [],
+});
+
 /** Node: a model runner looked a model up in its warm pool. */
 export const modelCacheLookups = new Counter({
   name: 'mlis_model_cache_lookups_total',

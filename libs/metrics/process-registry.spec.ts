@@ -11,7 +11,17 @@ describe(createProcessRegistry.name, () => {
     const node = await names(createProcessRegistry('node', { revision: 'abc123', defaultLabels: { group: 'gpu', node: 'gpu-1' } }));
     for (const served of [api, control, node]) expect(served).toEqual(expect.arrayContaining(['mlis_build_info', 'process_cpu_seconds_total']));
     expect(api).toEqual(expect.arrayContaining(['mlis_http_request_duration_seconds', 'mlis_scheduler_cycle_duration_seconds', 'mlis_admission_wait_seconds']));
-    expect(control).toEqual(expect.arrayContaining(['mlis_admission_wait_seconds', 'mlis_run_duration_seconds', 'mlis_lease_losses_total', 'mlis_preemptions_total']));
+    expect(control).toEqual(
+      expect.arrayContaining([
+        'mlis_admission_wait_seconds',
+        'mlis_run_duration_seconds',
+        'mlis_lease_losses_total',
+        'mlis_preemptions_total',
+        'mlis_artifact_retention_removed_total',
+        'mlis_artifact_retention_failures_total',
+      ]),
+    );
+    expect(api).not.toContain('mlis_artifact_retention_removed_total');
     expect(control).not.toContain('mlis_http_request_duration_seconds');
     expect(node).toEqual(expect.arrayContaining(['mlis_node_runs_in_progress', 'mlis_model_cache_lookups_total', 'mlis_model_batch_size']));
     expect(node).not.toContain('mlis_admission_wait_seconds');

@@ -3,6 +3,8 @@ import { version } from '../../package.json';
 import {
   admissionWait,
   artifactBytes,
+  artifactRetentionFailures,
+  artifactRetentionRemoved,
   httpRequestDuration,
   leaseLosses,
   modelBatchSize,
@@ -21,7 +23,7 @@ export type MlisProcess = 'api' | 'control' | 'node';
  */
 export const PROCESS_METRICS: Record<MlisProcess, Metric[]> = {
   api: [httpRequestDuration, schedulerCycleDuration, artifactBytes, admissionWait],
-  control: [schedulerCycleDuration, admissionWait, runDuration, leaseLosses, preemptions],
+  control: [schedulerCycleDuration, admissionWait, runDuration, leaseLosses, preemptions, artifactRetentionRemoved, artifactRetentionFailures],
   node: [nodeRunsInProgress, artifactBytes, modelCacheLookups, modelBatchSize],
 };
 

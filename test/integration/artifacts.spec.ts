@@ -9,6 +9,7 @@ import { FsArtifactStore } from '@mlis/artifacts';
 import { ArtifactsRepository, createDataSource } from '@mlis/db';
 import { ArtifactRetention, type RetentionSweep } from '../../apps/control/artifact-retention';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, withDb } from './support/api';
+import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
 import { stackPid } from './support/stack-env';
 
 const MiB = 1024 * 1024;
@@ -424,10 +425,14 @@ describe('artifacts on the real stack', () => {
 
       await retention.sweep();
       expect(await store.exists(pending.sha256)).toBe(true);
+      // A day later the control process removes both, and counts it.
       await backdate(pending.id);
+      await poll('control to remove the cut-off upload', async () => (!(await store.exists(pending.sha256)) && (await pendingUploads(pending.sha256)) === 0 ? true : undefined), {
+        timeoutMs: 30_000,
+      });
+      const control = parseSamples(await scrape(metricsUrl('control')));
+      expect(valueOf(control, 'mlis_artifact_retention_removed_total', { what: 'rowless' })).toBeGreaterThanOrEqual(1);
       await retention.sweep();
-      expect(await store.exists(pending.sha256)).toBe(false);
-      expect(await pendingUploads(pending.sha256)).toBe(0);
       expect(await store.exists(unknown.sha256)).toBe(true);
       await store.delete(unknown.sha256);
     });
