@@ -22,8 +22,9 @@ export interface PutOptions {
 
 /**
  * An upload that arrived whole and matched its checksum but is not visible yet: `commit` moves it under its
- * content address (idempotent: the same bytes may already be there), `discard` drops it. Until one of them
- * runs it lives under a staging name that readers never see, so a crash mid-upload leaves no half object.
+ * content address (idempotent: the same bytes may already be there), `discard` drops it (after a commit, it does
+ * nothing). Until one of them runs it lives under a staging name that readers never see, so a crash mid-upload
+ * leaves no half object.
  */
 export interface StagedObject extends StoredObject {
   commit(): Promise<void>;

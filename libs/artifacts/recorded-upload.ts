@@ -12,15 +12,18 @@ import type { ArtifactStore, PutOptions, StagedObject } from './artifact-store';
 export interface RecordedUpload {
   readonly staged: StagedObject;
   readonly pending: PendingUpload;
-  /** Set once the bytes are under their content address: then only a row, or `abandonUpload`, settles them. */
-  committed: boolean;
+  /**
+   * Set as the commit begins: from then on the bytes may be under their content address, even if the commit failed
+   * part-way (S3: copied, the staging key not yet deleted), and only a row or `abandonUpload` settles them.
+   */
+  commitBegun: boolean;
 }
 
 /** Stages the body and records the upload as pending; if the record fails, the staged bytes are discarded. */
 export async function stageUpload(repository: ArtifactsRepository, store: ArtifactStore, body: Readable, options?: PutOptions): Promise<RecordedUpload> {
   const staged = await store.stage(body, options);
   try {
-    return { staged, pending: { id: await repository.recordPendingUpload(staged.sha256), sha256: staged.sha256 }, committed: false };
+    return { staged, pending: { id: await repository.recordPendingUpload(staged.sha256), sha256: staged.sha256 }, commitBegun: false };
   } catch (error) {
     await staged.discard();
     throw error;
@@ -30,19 +33,17 @@ export async function stageUpload(repository: ArtifactsRepository, store: Artifa
 /** In the transaction that inserts the upload's row: takes the content lock, makes the bytes visible, clears the record. */
 export async function commitUpload(repository: ArtifactsRepository, manager: EntityManager, upload: RecordedUpload): Promise<void> {
   await repository.lockContent(manager, upload.staged.sha256);
+  upload.commitBegun = true;
   await upload.staged.commit();
-  upload.committed = true;
   await repository.clearPendingUpload(upload.pending.id, manager);
 }
 
-/** After the row's transaction failed: the staged bytes discarded, or the committed ones abandoned; the record cleared. */
+/** After the row's transaction failed: the staged bytes discarded, committed ones abandoned, the record cleared. */
 export async function dropUpload(repository: ArtifactsRepository, store: ArtifactStore, upload: RecordedUpload): Promise<void> {
-  if (upload.committed) {
-    await abandonUpload(repository, store, upload.pending);
-    return;
-  }
+  // Nothing left to discard once a commit went through: the staging name is gone.
   await upload.staged.discard();
-  await repository.clearPendingUpload(upload.pending.id);
+  if (upload.commitBegun) await abandonUpload(repository, store, upload.pending);
+  else await repository.clearPendingUpload(upload.pending.id);
 }
 
 /**
