@@ -387,10 +387,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         return rows[0].open === 0 ? true : undefined;
       }).catch((error: unknown) => options.log(String(error)));
       const invariants = await checkInvariants(db, temporal, ids, cancelAccepted, tenant);
-      if (storeDir) {
-        invariants['no partial upload left in the store but those of a killed API'] = unexplainedInStaging(storeDir, apiKills);
-        invariants['every stored object named by an artifact row or a pending upload'] = await unaccountedInStore(db, storeDir);
-      }
+      if (storeDir) invariants['no partial upload left in the store but those of a killed API'] = unexplainedInStaging(storeDir, apiKills);
+      // The run's own store, or the suite's (new with the suite's database).
+      const store = storeDir ?? join(env.processEnv.MLIS_STATE_DIR, 'artifacts');
+      invariants['every stored object named by an artifact row or a pending upload'] = await unaccountedInStore(db, store);
       const effects = checkEffects(db, executionLog, ids, invariants);
       const { rows: states } = await db.query(`SELECT state, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY state`, [ids]);
       const { rows: types } = await db.query(`SELECT task_type, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY task_type`, [ids]);

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, script, stack, STATE_DIR, writeStackEnv, type StackEnv } from './support/stack-env';
 
@@ -81,6 +82,8 @@ export default async function globalSetup(): Promise<void> {
     stdio: 'inherit',
   });
   stack(env, 'stop');
+  // A new database gets a new artifact store: the old store's objects would be ones no row of it names.
+  rmSync(join(STATE_DIR, 'artifacts'), { recursive: true, force: true });
   stack(env, 'start');
 }
 
