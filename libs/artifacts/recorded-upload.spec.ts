@@ -18,7 +18,7 @@ function ledger(rowsBySha256: Record<string, number> = {}) {
     recordPendingUpload: async (sha256: string) => {
       const id = `pending-${(next += 1)}`;
       pending.set(id, sha256);
-      return id;
+      return { id, sha256 };
     },
     clearPendingUpload: async (id: string) => void pending.delete(id),
     countBySha256: async (_manager: EntityManager, sha256: string) => rowsBySha256[sha256] ?? 0,

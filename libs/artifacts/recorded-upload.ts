@@ -23,7 +23,7 @@ export interface RecordedUpload {
 export async function stageUpload(repository: ArtifactsRepository, store: ArtifactStore, body: Readable, options?: PutOptions): Promise<RecordedUpload> {
   const staged = await store.stage(body, options);
   try {
-    return { staged, pending: { id: await repository.recordPendingUpload(staged.sha256), sha256: staged.sha256 }, commitBegun: false };
+    return { staged, pending: await repository.recordPendingUpload(staged.sha256), commitBegun: false };
   } catch (error) {
     await staged.discard();
     throw error;

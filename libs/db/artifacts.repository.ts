@@ -97,12 +97,12 @@ export class ArtifactsRepository {
 
   /**
    * Records, in a transaction of its own, an upload about to commit `sha256`'s bytes: should its row never commit and
-   * its own clean-up fail too (a crash), retention finds the bytes through this record. Returns the record's id.
+   * its own clean-up fail too (a crash), retention finds the bytes through this record.
    */
-  async recordPendingUpload(sha256: string): Promise<string> {
+  async recordPendingUpload(sha256: string): Promise<PendingUpload> {
     const id = randomUUID();
     await this.dataSource.query(`INSERT INTO pending_uploads (id, sha256) VALUES ($1, $2)`, [id, sha256]);
-    return id;
+    return { id, sha256 };
   }
 
   /** Removes the record: in the upload's transaction once its row is in, or once its bytes are dealt with. */

@@ -418,7 +418,7 @@ describe('artifacts on the real stack', () => {
     it('removes the bytes of an upload cut off between its bytes and its row once a day old, and never an object no upload recorded', async () => {
       // What a crash between an upload's commit of its bytes and its row's leaves, its own clean-up cut off too.
       const cutOff = randomBytes(4096);
-      const pending = { id: await repository.recordPendingUpload(sha256(cutOff)), sha256: sha256(cutOff) };
+      const pending = await repository.recordPendingUpload(sha256(cutOff));
       await store.put(Readable.from([cutOff]));
       // An object the database knows nothing of (say, after a restore from an older backup): not retention's to judge.
       const unknown = await store.put(Readable.from([randomBytes(4096)]));
@@ -444,8 +444,8 @@ describe('artifacts on the real stack', () => {
      */
     async function stalledUploadRacingSweep(outcome: 'commit' | 'rollback'): Promise<string> {
       const bytes = randomBytes(4096);
-      const pendingId = await repository.recordPendingUpload(sha256(bytes));
-      await backdate(pendingId);
+      const pending = await repository.recordPendingUpload(sha256(bytes));
+      await backdate(pending.id);
       let sweeping: Promise<RetentionSweep> | undefined;
       await dataSource
         .transaction(async (manager) => {
@@ -465,7 +465,7 @@ describe('artifacts on the real stack', () => {
             createdBy: 'it-user',
             expiresAt: null,
           });
-          await repository.clearPendingUpload(pendingId, manager);
+          await repository.clearPendingUpload(pending.id, manager);
         })
         .catch((error: Error) => {
           if (error.message !== 'the upload failed') throw error;

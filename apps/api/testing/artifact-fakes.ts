@@ -49,10 +49,10 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
 
   async lockContent(): Promise<void> {}
 
-  async recordPendingUpload(sha256: string): Promise<string> {
+  async recordPendingUpload(sha256: string): Promise<PendingUpload> {
     const id = randomUUID();
     this.pendingUploads.set(id, sha256);
-    return id;
+    return { id, sha256 };
   }
 
   async clearPendingUpload(id: string): Promise<void> {
