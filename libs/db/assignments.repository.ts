@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import {
+  TERMINAL_JOB_STATES,
   type EndAssignmentInput,
   type EndedAssignmentState,
   type FinishJobInput,
@@ -82,6 +83,8 @@ export class AssignmentsRepository {
   /**
    * Ends an attempt: sets its final state, gives its reservation back (only the first time),
    * and moves the job to its next state. Returns the attempt this call ended (capacity was freed), or null.
+   * Idempotent for the workflow that retries it: a re-queue answers QUEUED even when its first try committed and a
+   * cycle has placed the next attempt since (which the fence keeps this write from touching).
    */
   async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult & { ended: EndedAttempt | null }> {
     const row = await this.endAttempt(input.jobId, {
@@ -100,7 +103,10 @@ export class AssignmentsRepository {
       row.ended_count > 0
         ? { group: row.ended_group!, taskType: row.ended_task_type!, runSeconds: row.run_seconds, admissionWaitSeconds: row.admission_wait_seconds }
         : null;
-    return { jobState: row.job_state, ended };
+    // Only this attempt's own re-queue lets a cycle place a later one, so a re-queue that finds the job alive and
+    // past its fence had already landed.
+    const requeued = input.jobState === 'QUEUED' && !TERMINAL_JOB_STATES.includes(row.job_state);
+    return { jobState: requeued ? 'QUEUED' : row.job_state, ended };
   }
 
   /**

@@ -230,6 +230,29 @@ describe('the capacity ledger', () => {
     await retire('fence-%');
   });
 
+  it('a retried re-queue that finds the next attempt placed answers QUEUED and leaves that attempt alone', async () => {
+    await register('requeue-1', 'cpu', 2);
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
+    await scheduling.runCycle(CYCLE);
+    // The workflow's re-queue commits, but its answer is lost (control killed): a cycle places attempt 2 meanwhile.
+    const requeue = { jobId, attempt: 1, state: 'LOST' as const, reason: 'test', jobState: 'QUEUED' as const };
+    expect(await assignments.endAssignment(requeue)).toMatchObject({ jobState: 'QUEUED' });
+    await scheduling.runCycle(CYCLE);
+    expect((await scheduling.placementOf(jobId, 2)).placed).toBe(true);
+
+    // The retry: the job did go back to the queue, so the workflow goes on to attempt 2 instead of giving up.
+    expect(await assignments.endAssignment(requeue)).toEqual({ jobState: 'QUEUED', ended: null });
+    const [row] = await dataSource.query(`SELECT state, attempts FROM jobs WHERE id = $1`, [jobId]);
+    expect(row).toEqual({ state: 'RUNNING', attempts: 2 });
+    const [a2] = await dataSource.query(`SELECT state FROM job_assignments WHERE job_id = $1 AND attempt = 2`, [jobId]);
+    expect(a2.state).toBe('PLACED');
+    // The same for a preemption's re-queue; a final write of the stale attempt still answers the job's own state.
+    expect(await assignments.endAssignment({ ...requeue, state: 'PREEMPTED' })).toEqual({ jobState: 'QUEUED', ended: null });
+    expect(await assignments.endAssignment({ ...requeue, state: 'FAILED', jobState: 'FAILED' })).toEqual({ jobState: 'RUNNING', ended: null });
+    await assignments.finishJob({ jobId, state: 'CANCELLED' });
+    await retire('requeue-%');
+  });
+
   it('counts a loss against the incarnation that had taken over the node before it, not only the one placed on', async () => {
     const placedOn = await register('takeover-1', 'cpu', 2);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
