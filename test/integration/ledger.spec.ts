@@ -443,6 +443,21 @@ describe('the capacity ledger', () => {
     expect(ended.ended?.runSeconds).toBeGreaterThanOrEqual(0);
     await dataSource.query(`UPDATE job_assignments SET created_at = now() - interval '2 minutes' WHERE job_id = ANY($1::uuid[])`, [[late, started]]);
     expect(await scheduling.stalePlacements(60, 10)).toEqual([late]);
+
+    // A running attempt is listed once it has run past its job's timeout (60 s here) by the given age: its workflow
+    // would have ended it, so most likely the workflow is gone.
+    await assignments.finishJob({ jobId: late, state: 'CANCELLED' });
+    const overdue = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
+    await scheduling.runCycle(CYCLE);
+    expect(await assignments.markAssignmentRunning({ jobId: overdue, attempt: 1 })).not.toBeNull();
+    await dataSource.query(`UPDATE job_assignments SET created_at = now() - interval '10 minutes' WHERE job_id = $1`, [overdue]);
+    const startedAgo = async (seconds: number) => {
+      await dataSource.query(`UPDATE job_assignments SET started_at = now() - make_interval(secs => $2) WHERE job_id = $1`, [overdue, seconds]);
+      return scheduling.stalePlacements(60, 10);
+    };
+    expect(await startedAgo(110)).toEqual([]);
+    expect(await startedAgo(130)).toEqual([overdue]);
+    await assignments.finishJob({ jobId: overdue, state: 'CANCELLED' });
     await retire('stale-%');
   });
 

@@ -107,3 +107,37 @@ describe('a job whose workflow never started', () => {
     expect(job.state).toBe('CANCELLED');
   });
 });
+
+// An operator terminated the workflow of a job whose attempt had started: nothing else would end that attempt.
+describe('a job whose workflow was terminated while it ran', () => {
+  jest.setTimeout(120_000);
+  let temporal: Client;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    temporal = new Client({ connection: await Connection.connect({ address: env.temporalAddress }) });
+    dataSource = await createDataSource(env.databaseUrl, 2).initialize();
+  });
+
+  afterAll(async () => {
+    await temporal.connection.close();
+    await dataSource.destroy();
+  });
+
+  it('ends FAILED (WorkflowGone) once its attempt outlives its timeout, and gives the node its capacity back', async () => {
+    const accepted = await submit({ task_type: 'sleep', params: { seconds: 600 }, timeout_seconds: 900 });
+    const running = await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'RUNNING');
+    const nodeId = running.latest_assignment.node_id;
+    await temporal.workflow.getHandle(jobWorkflowId(accepted.id)).terminate('operator test');
+    // Rather than wait out the 900 s timeout: the attempt started long enough ago to be overdue.
+    await dataSource.query(`UPDATE job_assignments SET started_at = now() - interval '1000 seconds' WHERE job_id = $1`, [accepted.id]);
+
+    const failed = await waitForJob(accepted.id, (j) => j.state !== 'RUNNING', 60_000);
+    expect(failed.state).toBe('FAILED');
+    expect(failed.error).toMatchObject({ code: 'WorkflowGone' });
+    expect(failed.latest_assignment.state).toBe('FAILED');
+    const [live] = await dataSource.query(`SELECT count(*)::int AS n FROM job_assignments WHERE node_id = $1 AND state IN ('PLACED', 'RUNNING')`, [nodeId]);
+    const [node] = await dataSource.query(`SELECT used_slots FROM nodes WHERE id = $1`, [nodeId]);
+    expect(node.used_slots).toBe(live.n);
+  });
+});

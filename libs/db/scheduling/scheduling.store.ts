@@ -136,14 +136,17 @@ export class SchedulingStore {
   }
 
   /**
-   * Jobs placed longer ago than `olderThanSeconds` whose node never started them: a dispatched attempt starts or
-   * is LOST within its schedule-to-start timeout, so these workflows most likely missed their placement signal.
+   * Jobs whose live attempt should have moved on by now: placed longer ago than `olderThanSeconds` and never started
+   * (a dispatched attempt starts or is LOST within its schedule-to-start timeout, so their workflow most likely missed
+   * its placement signal), or running longer than the job's timeout plus `olderThanSeconds` (its workflow would have
+   * ended the attempt at the timeout: most likely it is gone, terminated by an operator).
    */
   async stalePlacements(olderThanSeconds: number, limit: number): Promise<string[]> {
     const rows: { job_id: string }[] = await this.dataSource.query(
-      `SELECT job_id FROM job_assignments
-       WHERE state = 'PLACED' AND created_at < now() - make_interval(secs => $1)
-       ORDER BY created_at LIMIT $2`,
+      `SELECT a.job_id FROM job_assignments a JOIN jobs j ON j.id = a.job_id
+       WHERE (a.state = 'PLACED' AND a.created_at < now() - make_interval(secs => $1))
+          OR (a.state = 'RUNNING' AND a.started_at < now() - make_interval(secs => j.timeout_seconds + $1))
+       ORDER BY a.created_at LIMIT $2`,
       [olderThanSeconds, limit],
     );
     return rows.map((row) => row.job_id);
