@@ -8,7 +8,7 @@ import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type AssignmentOutput, type RunAss
 import { loadModelConfig } from '@mlis/config';
 import { ModelHost } from '@mlis/models';
 import { AssignmentNotLiveError, createRunners, type ArtifactReader, type LocalArtifact, type Runner } from '@mlis/runners';
-import { createExecutionActivities, type NodeArtifactAccess } from './execution.activities';
+import { createExecutionActivities, StartReportRefusedError, type NodeArtifactAccess } from './execution.activities';
 
 const INLINE_MAX_BYTES = 4096;
 
@@ -127,7 +127,7 @@ describe('createExecutionActivities', () => {
     const output = (await run(assignment())) as AssignmentOutput;
     expect(output).toEqual({ result: { slept: 0.05 }, ranMs: expect.any(Number) });
     expect(output.ranMs).toBeGreaterThanOrEqual(45);
-    expect(lines.some((line) => line.includes('could not report the start: api down'))).toBe(true);
+    expect(lines.some((line) => line.includes('could not report the start, sending it again until it is taken: api down'))).toBe(true);
   });
 
   describe('with the start report delayed (ADR 0030)', () => {
@@ -162,6 +162,31 @@ describe('createExecutionActivities', () => {
       expect(settled).toBe(false);
       accept();
       await expect(running).resolves.toEqual({ result: { slept: 0.05 } });
+    });
+
+    it('sends a report the API could not take again until it is taken, so the attempt does not look undispatched', async () => {
+      const reportStarted = jest.fn().mockRejectedValueOnce(new Error('api restarting')).mockResolvedValue(undefined);
+      const { run } = setup(RUNNERS, reportStarted, 10);
+      // Past the first retry (1 s): the second report is taken, so the end write needs no run time.
+      await expect(run(assignment({ params: { seconds: 1.3 } }))).resolves.toEqual({ result: { slept: 1.3 } });
+      expect(reportStarted).toHaveBeenCalledTimes(2);
+    });
+
+    it('sends a report the API could not take once more before an attempt that failed ends, never one it refused', async () => {
+      const failing = fakeRunner(async (_params, context) => {
+        await context.sleep(50);
+        throw new Error('model exploded');
+      });
+      const unreachable = jest.fn(async () => Promise.reject(new Error('api down')));
+      const down = setup(failing, unreachable, 10);
+      expect((await failureOf(down.run(assignment({ taskType: 'fake' })))).message).toBe('model exploded');
+      expect(unreachable).toHaveBeenCalledTimes(2);
+
+      const refusing = jest.fn(async () => Promise.reject(new StartReportRefusedError('HTTP 409 assignment_not_live')));
+      const refused = setup(failing, refusing, 10);
+      expect((await failureOf(refused.run(assignment({ taskType: 'fake' })))).message).toBe('model exploded');
+      expect(refusing).toHaveBeenCalledTimes(1);
+      expect(refused.lines.some((line) => line.includes('start report refused: HTTP 409 assignment_not_live'))).toBe(true);
     });
 
     it('reports the start of an attempt that fails within the delay before failing it', async () => {

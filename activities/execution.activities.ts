@@ -47,37 +47,68 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The API refused an attempt's start report for good: the attempt is not PLACED on this node incarnation any more. */
+export class StartReportRefusedError extends Error {
+  override name = 'StartReportRefusedError';
+}
+
+/** A start report the API could not take (down, restarting) is sent again, 1 s later, then twice as long each time. */
+const START_REPORT_RETRY_FIRST_MS = 1000;
+const START_REPORT_RETRY_MAX_MS = 30_000;
+
 /**
- * One attempt's start report (ADR 0030): sent once the attempt has run for `delayMs`, or when it ends in any way but
- * success before that. A success within the delay sends none and hands its run time to the end write instead.
+ * One attempt's start report (ADR 0030): sent once the attempt has run for `delayMs`, and again until the API takes or
+ * refuses it, or the attempt ends; when it ends in any way but success, once more before its end. Left unreported, a
+ * running attempt looks never dispatched to control's stale-placement check. A success before the report was taken
+ * hands its run time to the end write instead.
  */
 function startReport(send: (runningForMs: number) => Promise<void>, delayMs: number, warn: (line: string) => void) {
   const startedAt = performance.now();
   const runningForMs = (): number => Math.round(performance.now() - startedAt);
-  let accepted: Promise<boolean> | undefined;
-  const sendOnce = (): Promise<boolean> =>
-    (accepted ??= send(runningForMs()).then(
-      () => true,
-      (error: unknown) => {
-        warn(`could not report the start: ${describe(error)}`);
-        return false;
-      },
-    ));
+  let answer: 'accepted' | 'refused' | undefined;
+  let ended = false;
+  let inFlight: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
-  if (delayMs > 0) timer = setTimeout(() => void sendOnce(), delayMs);
-  else void sendOnce();
+  let retryMs = START_REPORT_RETRY_FIRST_MS;
+  const sendNow = (): Promise<void> =>
+    (inFlight ??= send(runningForMs())
+      .then(
+        () => {
+          answer = 'accepted';
+        },
+        (error: unknown) => {
+          if (error instanceof StartReportRefusedError) {
+            answer = 'refused';
+            warn(`start report refused: ${describe(error)}`);
+            return;
+          }
+          if (retryMs === START_REPORT_RETRY_FIRST_MS) warn(`could not report the start, sending it again until it is taken: ${describe(error)}`);
+          if (ended) return;
+          timer = setTimeout(() => void sendNow(), retryMs);
+          retryMs = Math.min(retryMs * 2, START_REPORT_RETRY_MAX_MS);
+        },
+      )
+      .finally(() => {
+        inFlight = undefined;
+      }));
+  const stop = async (): Promise<void> => {
+    ended = true;
+    clearTimeout(timer);
+    await inFlight;
+  };
+  if (delayMs > 0) timer = setTimeout(() => void sendNow(), delayMs);
+  else void sendNow();
   return {
     runningForMs,
     /** The attempt succeeded: the run time for its end write, unless the ledger took the report (awaited if in flight). */
     async succeeded(): Promise<number | undefined> {
-      clearTimeout(timer);
-      if (accepted === undefined) return runningForMs();
-      return (await accepted) ? undefined : runningForMs();
+      await stop();
+      return answer === 'accepted' ? undefined : runningForMs();
     },
     /** The attempt ended otherwise: its start goes on record before its end. */
     async endedOtherwise(): Promise<void> {
-      clearTimeout(timer);
-      await sendOnce();
+      await stop();
+      if (answer === undefined) await sendNow();
     },
   };
 }

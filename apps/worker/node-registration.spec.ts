@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NodeConfig } from '@mlis/config';
+import { StartReportRefusedError } from '../../activities/execution.activities';
 import { simulatedGpus } from './gpu-probe';
 import { NodeRegistration, RegistrationError, registerNodeRequest, type RegisterNodeResponse } from './node-registration';
 
@@ -210,13 +211,20 @@ describe(NodeRegistration.name, () => {
     const node = await setup((call) => {
       if (call.path === REGISTER) return { status: 200, body: registered(4) };
       if (call.path === started && call.body.incarnation === 4) return { status: 200, body: { assignment_id: 'a-1', state: 'RUNNING' } };
+      if (call.path.includes('/a-3/')) return { status: 503, body: { error: { code: 'database_unavailable', message: 'try again' } } };
       return { status: 409, body: { error: { code: 'assignment_not_placed', message: 'not PLACED here' } } };
     });
     await expect(node.reportStarted('a-1', 0)).rejects.toThrow(RegistrationError);
     await node.register();
     await node.reportStarted('a-1', 260);
     expect(api?.calls.at(-1)).toEqual({ path: started, authorization: 'Bearer worker-token-4', body: { incarnation: 4, running_for_ms: 260 } });
-    await expect(node.reportStarted('a-2', 0)).rejects.toThrow('HTTP 409 assignment_not_placed: not PLACED here');
+    // A refusal no retry can change, and an answer a retry may: the activity sends only the second again.
+    const refused = node.reportStarted('a-2', 0);
+    await expect(refused).rejects.toThrow('HTTP 409 assignment_not_placed: not PLACED here');
+    await expect(refused).rejects.toBeInstanceOf(StartReportRefusedError);
+    const unavailable = node.reportStarted('a-3', 0);
+    await expect(unavailable).rejects.toThrow('HTTP 503 database_unavailable: try again');
+    await expect(unavailable).rejects.not.toBeInstanceOf(StartReportRefusedError);
   });
 
   it('renews a refused worker token for the same incarnation, with the bootstrap secret, never registering again', async () => {

@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { NodeConfig } from '@mlis/config';
 import type { AdvertisedGpu } from './gpu-probe';
+import { StartReportRefusedError } from '../../activities/execution.activities';
 
 /** Body of POST /v1/internal/nodes/register. */
 export interface RegisterNodeRequest {
@@ -156,8 +157,9 @@ export class NodeRegistration {
 
   /**
    * Tells the API this incarnation started an assignment `runningForMs` ago: PLACED → RUNNING in the ledger (ADRs 0018,
-   * 0030). Rejects with the API's answer otherwise; a 409 means the assignment is not PLACED here any more (its
-   * workflow decides the rest).
+   * 0030). Rejects with StartReportRefusedError when no retry can help (a 409: the assignment is not PLACED here any
+   * more, its workflow decides the rest; or another refusal of the request itself), with a plain error when a retry
+   * may (no answer, 5xx, 429, or a 401 the heartbeat's token renewal cures).
    */
   async reportStarted(assignmentId: string, runningForMs: number): Promise<void> {
     const current = this.current;
@@ -167,7 +169,10 @@ export class NodeRegistration {
       { incarnation: current.incarnation, running_for_ms: runningForMs },
       current.worker_token,
     );
-    if (reply.status !== 200) throw new Error(`HTTP ${reply.status} ${errorCode(reply.body)}`);
+    if (reply.status === 200) return;
+    const answer = `HTTP ${reply.status} ${errorCode(reply.body)}`;
+    const retryable = reply.status >= 500 || reply.status === 429 || reply.status === 401;
+    throw retryable ? new Error(answer) : new StartReportRefusedError(answer);
   }
 
   /** Starts heartbeating every heartbeat_seconds; needs a successful register() first. */
