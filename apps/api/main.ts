@@ -4,7 +4,9 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { loadConfig, type AppConfig } from '@mlis/config';
+import type { Tracing } from '@mlis/tracing';
 import { AppModule } from './app.module';
+import { TRACING } from './core/core.module';
 import { createLogger } from './common/logger';
 import { configureApp } from './configure-app';
 
@@ -30,7 +32,8 @@ export async function bootstrap(): Promise<NestExpressApplication> {
   const server = app.getHttpServer() as Server;
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  Logger.log({ msg: 'listening', url: `http://${config.api.host}:${config.api.port}`, pid: process.pid }, 'api');
+  const tracing = app.get<Tracing>(TRACING).enabled;
+  Logger.log({ msg: 'listening', url: `http://${config.api.host}:${config.api.port}`, pid: process.pid, tracing }, 'api');
   return app;
 }
 

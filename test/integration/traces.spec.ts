@@ -88,6 +88,18 @@ describe('traces', () => {
     await new Promise((resolve) => receiver.server.close(resolve));
   }, 120_000);
 
+  it('every process says on its start line that it traces', () => {
+    const lastLine = (file: string, msg: string): Record<string, unknown> | undefined =>
+      readFileSync(join(env.processEnv.MLIS_STATE_DIR, file), 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.msg === msg)
+        .at(-1);
+    expect(lastLine('api.log', 'listening')).toMatchObject({ tracing: true });
+    expect(lastLine('control.log', 'starting')).toMatchObject({ tracing: true });
+  });
+
   it("one trace links the API's submission span, the workflow's spans and the node's runAssignment span; the node's log lines carry its id", async () => {
     const submitted = await api('POST', '/v1/jobs', { task_type: 'sleep', params: { seconds: 0.2 }, cpu: 1, mem_mb: 256, gpu: 0 });
     expect(submitted.status).toBe(202);
