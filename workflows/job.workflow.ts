@@ -3,6 +3,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   patched,
@@ -49,6 +50,12 @@ const ledgerLocal = proxyLocalActivities<LedgerActivities>({ startToCloseTimeout
  * deprecatePatch once no such workflow is open (docs/runbooks/upgrades.md).
  */
 export const LEDGER_IN_WORKFLOW_TASK_PATCH = 'ledger-in-workflow-task';
+
+/**
+ * A cancel or a preemption request that meets a lost lease or a node shutting down decides the attempt's outcome:
+ * before this patch the loss did (a cancelled job could end FAILED, a preempted one use up an attempt).
+ */
+export const REQUEST_BEFORE_LOSS_PATCH = 'request-before-loss';
 
 /**
  * Whether this workflow runs ADR 0018's shape. A workflow whose input carries a version knows it from there (ADR 0029);
@@ -229,7 +236,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       } catch (error) {
         await stopWatching();
         const jobCancelled = CancellationScope.current().consideredCancelled;
-        if (isCancellation(error) && preemptRequests.has(current.attempt) && !jobCancelled) {
+        const lost = lostAttempt(error);
+        // The node died or shut down before it acknowledged the request: the attempt is gone either way.
+        const requested = jobCancelled || preemptRequests.has(current.attempt);
+        const endsAsRequested = isCancellation(error) || (lost !== undefined && requested && patched(REQUEST_BEFORE_LOSS_PATCH));
+        if (endsAsRequested && preemptRequests.has(current.attempt) && !jobCancelled) {
           // Evicted for a higher-priority job: back to the queue with a new attempt, never FAILED.
           const written = await endAssignment({ state: 'PREEMPTED', reason: 'preempted by a higher-priority job', jobState: 'QUEUED' });
           placement = null;
@@ -240,8 +251,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
           continue;
         }
         if (isCancellation(error)) throw error;
+        // The outer handler ends the job CANCELLED with this attempt.
+        if (endsAsRequested) throw new CancelledFailure(`cancelled by request; the attempt was lost meanwhile (${lost})`);
 
-        const lost = lostAttempt(error);
         if (!lost) {
           const failure = describeFailure(error);
           const written = await endAssignment({ state: 'FAILED', reason: failure.message, jobState: 'FAILED', error: failure });

@@ -29,6 +29,7 @@ import {
   hangsAfterOneHeartbeat,
   heartbeatsUntilCancelled,
   RunnerLog,
+  shutsDownWhenCancelled,
   succeeds,
   throws,
   uploadsResult,
@@ -394,6 +395,47 @@ describe('jobWorkflow', () => {
       { attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED' },
     ]);
     expect(ledger.placementCalls.map((call) => call.attempt)).toEqual([1, 2]);
+  }, TEST_TIMEOUT_MS);
+
+  it('ends a job CANCELLED when its cancel meets the loss of its node, even on its last attempt', async () => {
+    const ledger = new FakeLedger([NODE_A, NODE_B]);
+    const runs = new RunnerLog();
+    const input = jobInput({ maxAttempts: 1 });
+
+    const { error, history } = await withWorkers(ledger, runs, [[NODE_A, shutsDownWhenCancelled]], async () => {
+      const handle = await startJob(input);
+      await waitFor(async () => runs.startedOn('node-a') === 1, { timeoutMs: WAIT_MS, description: 'the runner to start' });
+      await handle.cancel();
+      return { error: await failureOf(handle), history: (await handle.fetchHistory()).events ?? [] };
+    });
+
+    expect(error.cause).toBeInstanceOf(CancelledFailure);
+    expect(ledger.endAssignmentCalls.map(({ attempt, state, jobState }) => ({ attempt, state, jobState }))).toEqual([
+      { attempt: 1, state: 'CANCELLED', jobState: 'CANCELLED' },
+    ]);
+    expect(ledger.placementCalls).toHaveLength(1);
+    expect(markerNames(history)).toContain('core_patch');
+  }, TEST_TIMEOUT_MS);
+
+  it('re-queues a job asked to give way whose node is lost meanwhile, without counting the attempt', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput({ maxAttempts: 1 });
+    const preemptedOnce: FakeRunner = (nodeId, log) => async (assignment) =>
+      assignment.attempt === 1 ? shutsDownWhenCancelled(nodeId, log)(assignment) : succeeds(nodeId, log)(assignment);
+
+    const result = await withWorkers(ledger, runs, [[NODE_A, preemptedOnce]], async () => {
+      const handle = await startJob(input);
+      await waitFor(async () => runs.startedOn('node-a') === 1, { timeoutMs: WAIT_MS, description: 'the first attempt to start' });
+      await handle.signal(preemptAssignmentSignal, { attempt: 1 });
+      return handle.result();
+    });
+
+    expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
+    expect(ledger.endAssignmentCalls.map(({ attempt, state, jobState }) => ({ attempt, state, jobState }))).toEqual([
+      { attempt: 1, state: 'PREEMPTED', jobState: 'QUEUED' },
+      { attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED' },
+    ]);
   }, TEST_TIMEOUT_MS);
 
   it('ignores a preemption request for an attempt that is not the current one', async () => {

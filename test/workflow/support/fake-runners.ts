@@ -1,6 +1,6 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { createExecutionActivities } from '../../../activities/execution.activities';
-import type { RunAssignmentInput } from '@mlis/contracts';
+import { FailureCode, type RunAssignmentInput } from '@mlis/contracts';
 
 export type RunAssignment = ReturnType<typeof createExecutionActivities>['runAssignment'];
 
@@ -57,6 +57,19 @@ export const heartbeatsUntilCancelled: FakeRunner = (nodeId, log) => async (inpu
   } catch (error) {
     if (context.cancellationSignal.aborted) log.cancelled.push({ ...input, nodeId });
     throw error;
+  }
+};
+
+/**
+ * Heartbeats until cancelled, then hands the attempt back as a node shutting down would: the request met the loss of
+ * its node (the Java test server never times out an activity whose cancellation was requested, so a dead node's
+ * heartbeat timeout cannot be staged; the workflow treats both losses alike).
+ */
+export const shutsDownWhenCancelled: FakeRunner = (nodeId, log) => async (input) => {
+  try {
+    return await heartbeatsUntilCancelled(nodeId, log)(input);
+  } catch {
+    throw ApplicationFailure.create({ type: FailureCode.NodeShutdown, message: 'the node shut down during the attempt', nonRetryable: true });
   }
 };
 
