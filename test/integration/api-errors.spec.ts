@@ -17,6 +17,9 @@ describe('bad input gets a clear 4xx in one error shape and is never half-applie
     ['an unknown task type', 'POST', { ...valid, task_type: 'train_gpt' }, 422, 'unknown_task_type'],
     ['params the runner rejects', 'POST', { ...valid, params: { seconds: 'soon' } }, 422, 'invalid_params'],
     ['a request no node could ever fit', 'POST', { ...valid, gpu: 64 }, 422, 'unschedulable'],
+    // Postgres' jsonb refuses both: a 500 from the insert before the API looked for them.
+    ['a NUL character in params', 'POST', { ...valid, task_type: 'echo', params: { text: 'a\u0000b' } }, 422, 'invalid_params'],
+    ['half a character in params (a lone surrogate)', 'POST', { ...valid, task_type: 'echo', params: { text: 'cut \ud83d' } }, 422, 'invalid_params'],
   ];
 
   it.each(cases)('POST /v1/jobs with %s', async (_name, method, body, status, code) => {

@@ -4,6 +4,8 @@ import type { ErrorDetail } from './domain-error';
 export const FORBIDDEN_BODY_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 const NUL = '\u0000';
+/** In a `u` regex a surrogate pair is one code point, so this matches only a lone surrogate. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /** The first key or string anywhere in parsed JSON that `refuse` names a problem for, as an error detail (dotted path). */
 function findInJson(json: unknown, root: string, refuse: (text: string, isKey: boolean) => string | undefined): ErrorDetail | undefined {
@@ -32,7 +34,15 @@ export function reservedKey(body: unknown): ErrorDetail | undefined {
   );
 }
 
-/** A key or string holding U+0000 anywhere in `json` (Postgres text and jsonb cannot store it), or undefined. */
-export function nulCharacter(json: unknown, root: string): ErrorDetail | undefined {
-  return findInJson(json, root, (text, isKey) => (text.includes(NUL) ? `${isKey ? 'a key' : 'a string'} must not contain U+0000 (NUL)` : undefined));
+/**
+ * A key or string anywhere in `json` that Postgres jsonb cannot store, or undefined: one holding U+0000, or one that is
+ * not well-formed UTF-16 (a lone surrogate, as a client that cut an emoji in half sends; JSON allows it as an escape).
+ */
+export function unstorableText(json: unknown, root: string): ErrorDetail | undefined {
+  return findInJson(json, root, (text, isKey) => {
+    const what = isKey ? 'a key' : 'a string';
+    if (text.includes(NUL)) return `${what} must not contain U+0000 (NUL)`;
+    if (LONE_SURROGATE.test(text)) return `${what} must not contain a lone UTF-16 surrogate (half of a character)`;
+    return undefined;
+  });
 }

@@ -19,7 +19,7 @@ import { inSpan } from '@mlis/tracing';
 import { Access, actsAcrossTenants, type Grant } from '../common/access';
 import type { Actor, RequestActor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
-import { nulCharacter } from '../common/body-content';
+import { unstorableText } from '../common/body-content';
 import { InjectAppConfig } from '../core/app-config';
 import { canonicalJson } from './canonical-json';
 import { JobArtifactsService, type JobResultBody, type StagedParams } from './job-artifacts.service';
@@ -293,8 +293,10 @@ export class JobsService {
       throw error;
     }
     // Free JSON in the document, so the ledger's limit is the params' problem (422), like the runner's rules.
-    const nul = nulCharacter(spec.params, 'params');
-    if (nul !== undefined) throw new DomainError(ApiErrorCode.InvalidParams, `params ${nul.problem}: the ledger cannot store it`, [nul]);
+    const unstorable = unstorableText(spec.params, 'params');
+    if (unstorable !== undefined) {
+      throw new DomainError(ApiErrorCode.InvalidParams, `params ${unstorable.problem}: the ledger cannot store it`, [unstorable]);
+    }
     return spec;
   }
 
