@@ -785,6 +785,10 @@ describe(JobsController.name, () => {
       expect(page.body.items.map((job: { id: string }) => job.id)).toEqual([match]);
     });
 
+    it('takes a date alone, and a time with an offset, as instants', async () => {
+      await http().get('/v1/jobs?created_after=2025-03-01&created_before=2025-03-01T23:59:59.5%2B01:00').expect(200);
+    });
+
     it.each([
       ['limit=0', 'limit'],
       ['limit=101', 'limit'],
@@ -795,6 +799,12 @@ describe(JobsController.name, () => {
       ['colour=blue', 'colour'],
       ['created_after=yesterday', 'created_after'],
       ['created_before=2025-13-01T00:00:00Z', 'created_before'],
+      // ISO 8601, but not an instant JavaScript reads as one (a week date, an ordinal date, a comma fraction), or one
+      // it would read in the server's own zone (no zone given).
+      ['created_after=2026-W01', 'created_after'],
+      ['created_after=2026-123', 'created_after'],
+      ['created_after=2026-01-01T10:00:00,5Z', 'created_after'],
+      ['created_before=2026-01-01T10:00', 'created_before'],
     ])('rejects ?%s with 400 validation_failed', async (query, field) => {
       const response = await http().get(`/v1/jobs?${query}`).expect(400);
       expect(response.body.error.code).toBe('validation_failed');

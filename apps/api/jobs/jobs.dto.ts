@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 import { JOB_CURSOR_PATTERN } from './jobs-cursor';
-import { UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
+import { IsInstant, UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 import {
   ASSIGNMENT_STATES,
@@ -278,12 +278,12 @@ export class JobListQueryDto {
 
   @ApiPropertyOptional({ description: 'Only jobs submitted at or after this instant (ISO 8601, UTC).', format: 'date-time', pattern: UTC_INSTANT_PATTERN })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   created_after?: string;
 
   @ApiPropertyOptional({ description: 'Only jobs submitted before this instant (ISO 8601, UTC).', format: 'date-time', pattern: UTC_INSTANT_PATTERN })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   created_before?: string;
 }
 
