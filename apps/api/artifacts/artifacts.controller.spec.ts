@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -162,6 +162,27 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     await upload(randomBytes(MAX_BYTES + 1), '', undefined, t.userToken({ tenant: 'big' })).expect(413);
   });
 
+  it('refuses an upload from a token whose tenant nobody created with 404 tenant_not_found, keeping nothing', async () => {
+    const before = { rows: t.artifacts.rows.length, files: storedFiles(t) };
+    const response = await upload(randomBytes(1000), '', undefined, t.userToken({ tenant: 'ghost' })).expect(404);
+    expect(response.body.error.code).toBe('tenant_not_found');
+    expect({ rows: t.artifacts.rows.length, files: storedFiles(t) }).toEqual(before);
+  });
+
+  it('streams an upload whatever the case of its path: a JSON body is stored, not parsed away', async () => {
+    const bytes = Buffer.from(JSON.stringify({ text: 'kept' }));
+    const created = await request(http).post('/v1/Artifacts').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send(bytes.toString('utf8')).expect(201);
+    expect(created.body).toMatchObject({ size_bytes: bytes.length, sha256: sha256(bytes) });
+  });
+
+  it('answers 404 artifact_not_found for an artifact whose bytes a delete took after its row was read', async () => {
+    const bytes = randomBytes(200);
+    const created = (await upload(bytes).expect(201)).body;
+    for (const file of storedFiles(t).filter((path) => path.endsWith(sha256(bytes)))) rmSync(file);
+    const response = await request(http).get(`/v1/artifacts/${created.id}`).set('Authorization', `Bearer ${token}`).expect(404);
+    expect(response.body.error.code).toBe('artifact_not_found');
+  });
+
   it('validates query, content type and ids with 400 before reading anything', async () => {
     for (const query of ['?sha256=xyz', '?expires_in_seconds=0', '?expires_in_seconds=1.5', '?name=a/b', '?unknown=1']) {
       const response = await upload(Buffer.from('x'), query).expect(400);
@@ -208,6 +229,7 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
 
   it('lists newest first with a cursor', async () => {
     const tenant = `list-${Date.now()}`;
+    t.tenants.put({ id: tenant, name: tenant });
     const own = t.userToken({ tenant });
     const ids: string[] = [];
     for (let i = 0; i < 5; i += 1) ids.push((await upload(Buffer.from(`item ${i}`), '', undefined, own).expect(201)).body.id);
@@ -256,6 +278,7 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     beforeAll(async () => {
       workerToken = t.workerToken({ sub: `node:${node.nodeId}`, node_id: node.nodeId, incarnation: node.incarnation });
       t.artifacts.assignments.push(live, ended);
+      t.tenants.put({ id: 'acme', name: 'Acme' });
       const acme = t.userToken({ tenant: 'acme' });
       jobInput = (await upload(Buffer.from('input of the job'), '', undefined, acme).expect(201)).body.id;
       otherJobInput = (await upload(Buffer.from('input of another job'), '', undefined, acme).expect(201)).body.id;

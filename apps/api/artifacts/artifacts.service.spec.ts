@@ -27,11 +27,13 @@ const NODE: RequestActor = { kind: 'worker', subject: 'node:cpu-1', tenantId: ''
 describe('artifact access', () => {
   const repository = new FakeArtifactsRepository();
   const audit = new FakeAuditRepository();
+  const tenants = new FakeTenantsRepository();
+  tenants.put({ id: 'acme', name: 'Acme' });
   const service = new ArtifactsService(
     repository as unknown as ArtifactsRepository,
     new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-access-'))),
     audit as unknown as AuditRepository,
-    new FakeTenantsRepository() as unknown as TenantsRepository,
+    tenants as unknown as TenantsRepository,
     loadConfig({}),
   );
   const job = randomUUID();

@@ -7,6 +7,7 @@ import {
   commitUpload,
   deleteArtifact,
   dropUpload,
+  ObjectMissingError,
   ObjectTooLargeError,
   stageUpload,
   type ArtifactStore,
@@ -18,7 +19,7 @@ import { ApiErrorCode } from '@mlis/contracts';
 import { ArtifactsRepository, AuditRepository, TenantsRepository, type ArtifactRecord, type LiveAssignment } from '@mlis/db';
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
-import { DomainError } from '../common/domain-error';
+import { DomainError, unknownTenant } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import { decodeJobCursor, encodeJobCursor } from '../jobs/jobs-cursor';
 import { DEFAULT_ARTIFACT_PAGE_SIZE, type ArtifactListQueryDto, type ArtifactListResponseDto, type ArtifactResponseDto } from './artifacts.dto';
@@ -109,7 +110,8 @@ export class ArtifactsService {
    * size limit and matched the expected sha256; the bytes become visible together with the row.
    */
   async upload(caller: ArtifactCaller, incoming: ArtifactUpload): Promise<ArtifactResponseDto> {
-    // Checked before reading: a node whose assignment ended, or a body announced too large, costs no transfer.
+    // Checked before reading: a node whose assignment ended, a tenant nobody created, or a body announced too large
+    // costs no transfer.
     const maxBytes = await this.maxBytesFor((await this.owner(caller)).tenantId);
     if (incoming.declaredBytes !== undefined && incoming.declaredBytes > maxBytes) throw tooLarge(maxBytes);
     let upload: RecordedUpload;
@@ -153,15 +155,24 @@ export class ArtifactsService {
     }
   }
 
-  /** The upload cap of a tenant: MLIS_ARTIFACTS_MAX_BYTES, or the tenant's own max_artifact_bytes when lower. */
+  /**
+   * The upload cap of a tenant: MLIS_ARTIFACTS_MAX_BYTES, or the tenant's own max_artifact_bytes when lower. A verified
+   * token can still name a tenant nobody created: 404 tenant_not_found, before the upload reaches the foreign key.
+   */
   async maxBytesFor(tenantId: string): Promise<number> {
     const tenant = await this.tenants.findById(tenantId);
-    return Math.min(this.config.artifacts.maxBytes, tenant?.maxArtifactBytes ?? Number.POSITIVE_INFINITY);
+    if (!tenant) throw unknownTenant(tenantId);
+    return Math.min(this.config.artifacts.maxBytes, tenant.maxArtifactBytes ?? Number.POSITIVE_INFINITY);
   }
 
-  /** The artifact's bytes, or a range of them. */
-  open(record: ArtifactRecord, range?: ByteRange): Promise<Readable> {
-    return this.store.get(record.sha256, range);
+  /** The artifact's bytes, or a range of them; 404 when a delete took them after the row was read. */
+  async open(record: ArtifactRecord, range?: ByteRange): Promise<Readable> {
+    try {
+      return await this.store.get(record.sha256, range);
+    } catch (error) {
+      if (error instanceof ObjectMissingError) throw notFound(record.id);
+      throw error;
+    }
   }
 
   async meta(caller: ArtifactCaller, id: string): Promise<ArtifactResponseDto> {
@@ -198,8 +209,9 @@ export class ArtifactsService {
       if (await this.artifacts.isInUse(manager, id)) {
         throw new DomainError(ApiErrorCode.ArtifactInUse, `artifact ${id} is used by a waiting or running job`);
       }
-      await deleteArtifact(this.artifacts, this.store, manager, record);
+      // The bytes go last: once they are gone, only the commit itself can still fail and leave a row without them.
       await grant.record(manager);
+      await deleteArtifact(this.artifacts, this.store, manager, record);
     });
   }
 }

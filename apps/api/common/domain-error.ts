@@ -18,6 +18,14 @@ export class DomainError extends Error {
   }
 }
 
+/** A verified token that names a tenant nobody created: refused before any write reaches the tenant's foreign key. */
+export function unknownTenant(tenantId: string): DomainError {
+  return new DomainError(
+    ApiErrorCode.TenantNotFound,
+    `tenant "${tenantId}" does not exist; an admin creates it with: mlis tenants create ${tenantId}`,
+  );
+}
+
 /** A refusal that the same request may pass later; the exception filter sends the wait as Retry-After. */
 export class RetryLaterError extends DomainError {
   constructor(

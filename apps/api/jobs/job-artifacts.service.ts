@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { commitUpload, dropUpload, stageUpload, type ArtifactStore, type RecordedUpload } from '@mlis/artifacts';
+import { commitUpload, dropUpload, ObjectMissingError, stageUpload, type ArtifactStore, type RecordedUpload } from '@mlis/artifacts';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, findArtifactRefs, travelsAsArtifact } from '@mlis/contracts';
 import { ArtifactsRepository, AuditRepository, type JobEntity } from '@mlis/db';
@@ -154,11 +154,17 @@ export class JobArtifactsService {
       const bytes = Buffer.from(JSON.stringify(job.result ?? null));
       return { body: Readable.from([bytes]), sizeBytes: bytes.length };
     }
+    const gone = () =>
+      new DomainError(ApiErrorCode.ArtifactNotFound, `the result of job ${job.id} was stored as artifact ${job.resultArtifactId}, which no longer exists (expired or deleted)`);
     const artifact = await this.artifacts.findById(job.resultArtifactId);
-    if (!artifact) {
-      throw new DomainError(ApiErrorCode.ArtifactNotFound, `the result of job ${job.id} was stored as artifact ${job.resultArtifactId}, which no longer exists (expired or deleted)`);
+    if (!artifact) throw gone();
+    try {
+      return { body: await this.store.get(artifact.sha256), sizeBytes: artifact.sizeBytes };
+    } catch (error) {
+      // A delete took the bytes after the row was read.
+      if (error instanceof ObjectMissingError) throw gone();
+      throw error;
     }
-    return { body: await this.store.get(artifact.sha256), sizeBytes: artifact.sizeBytes };
   }
 }
 

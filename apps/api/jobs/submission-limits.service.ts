@@ -4,7 +4,7 @@ import { ApiErrorCode } from '@mlis/contracts';
 import { AuditRepository, TenantsRepository, type TenantRecord } from '@mlis/db';
 import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
-import { DomainError, RetryLaterError } from '../common/domain-error';
+import { RetryLaterError, unknownTenant } from '../common/domain-error';
 import { validationFailed } from '../common/validation';
 
 /** Deepest nesting allowed in params; the params object itself is level 1. */
@@ -68,13 +68,7 @@ export class SubmissionLimitsService {
   async admit(actor: Actor, params: unknown, requestId: string): Promise<AdmittedSubmission> {
     this.checkParams(params);
     const tenant = await this.tenants.findById(actor.tenantId);
-    // A verified token can still name a tenant nobody created: refuse it before it reaches the foreign key.
-    if (!tenant) {
-      throw new DomainError(
-        ApiErrorCode.TenantNotFound,
-        `tenant "${actor.tenantId}" does not exist; an admin creates it with: mlis tenants create ${actor.tenantId}`,
-      );
-    }
+    if (!tenant) throw unknownTenant(actor.tenantId);
     const perMinute = tenant.submitRatePerMinute;
     if (perMinute !== null) {
       const take = perMinute > 0 ? await this.tenants.takeSubmitToken(tenant.id, perMinute) : { admitted: false, tokens: 0 };
