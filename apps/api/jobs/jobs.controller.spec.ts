@@ -456,6 +456,19 @@ describe(JobsController.name, () => {
         expect(t.jobs.records).toHaveLength(1);
       });
 
+      it('replays an accepted job while the tenant is out of submission tokens, taking none', async () => {
+        t.tenants.put({ id: 'default', name: 'Default', submitRatePerMinute: 1 });
+        const first = await http().post('/v1/jobs').set('Idempotency-Key', 'k-rate').send(valid).expect(202);
+        expect(t.tenants.tokens.get('default')).toBe(0);
+        // The answer was lost; the client sends the same submission again.
+        const again = await http().post('/v1/jobs').set('Idempotency-Key', 'k-rate').send(valid).expect(200);
+        expect(again.body.id).toBe(first.body.id);
+        expect(t.tenants.tokens.get('default')).toBe(0);
+        expect(t.audit.events.filter((event) => event.result === 'deny')).toEqual([]);
+        // A new submission still waits for a token.
+        expect((await http().post('/v1/jobs').send(valid).expect(429)).body.error.code).toBe('rate_limited');
+      });
+
       it('keeps different keys apart', async () => {
         await http().post('/v1/jobs').set('Idempotency-Key', 'a').send(valid).expect(202);
         await http().post('/v1/jobs').set('Idempotency-Key', 'b').send(valid).expect(202);

@@ -110,13 +110,14 @@ export class JobsService {
   }
 
   private async accept(actor: Actor, dto: CreateJobDto, idempotencyKey: string | undefined, requestId: string): Promise<SubmitResult> {
-    const { tenant, queueLimit } = await this.limits.admit(actor, dto.params, requestId);
+    this.limits.checkParams(dto.params);
     const spec = this.admit(dto);
     const paramsJson = canonicalJson(spec.params);
     if (idempotencyKey !== undefined) {
       const earlier = await this.jobs.findByIdempotencyKey(actor.tenantId, idempotencyKey);
       if (earlier) return this.replay(earlier, spec, paramsJson);
     }
+    const { tenant, queueLimit } = await this.limits.admit(actor, requestId);
     const inputs = await this.jobArtifacts.inputs(actor, requestId, spec.params);
     await this.checkSchedulable(spec, tenant.maxGpus);
 

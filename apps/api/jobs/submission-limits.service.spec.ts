@@ -50,16 +50,16 @@ describe(SubmissionLimitsService.name, () => {
   });
 
   it('accepts params at the depth limit and refuses one level more with validation_failed', async () => {
-    await expect(limits.admit(actor, nested(MAX_PARAMS_DEPTH), 'r1')).resolves.toMatchObject({ queueLimit: null });
-    const error = await refusal(limits.admit(actor, nested(MAX_PARAMS_DEPTH + 1), 'r2'));
+    expect(() => limits.checkParams(nested(MAX_PARAMS_DEPTH))).not.toThrow();
+    const error = await refusal(Promise.resolve().then(() => limits.checkParams(nested(MAX_PARAMS_DEPTH + 1))));
     expect(error.code).toBe(ApiErrorCode.ValidationFailed);
     expect(error.details?.[0].field).toBe('params');
   });
 
   it('admits up to the rate, then answers rate_limited with Retry-After and a deny audit row', async () => {
     tenants.put({ id: 'team-a', name: 'A', submitRatePerMinute: 3 });
-    for (let i = 0; i < 3; i += 1) await limits.admit(actor, {}, `ok-${i}`);
-    const error = await refusal(limits.admit(actor, {}, 'burst'));
+    for (let i = 0; i < 3; i += 1) await limits.admit(actor, `ok-${i}`);
+    const error = await refusal(limits.admit(actor, 'burst'));
     expect(error).toBeInstanceOf(RetryLaterError);
     expect(error.code).toBe(ApiErrorCode.RateLimited);
     expect((error as RetryLaterError).retryAfterSeconds).toBe(20);
@@ -70,7 +70,7 @@ describe(SubmissionLimitsService.name, () => {
 
   it('refuses every submission when the rate is 0, without touching the bucket', async () => {
     tenants.put({ id: 'team-a', name: 'A', submitRatePerMinute: 0 });
-    const error = (await refusal(limits.admit(actor, {}, 'r1'))) as RetryLaterError;
+    const error = (await refusal(limits.admit(actor, 'r1'))) as RetryLaterError;
     expect(error.code).toBe(ApiErrorCode.RateLimited);
     expect(error.retryAfterSeconds).toBe(60);
     expect(tenants.tokens.size).toBe(0);
@@ -78,7 +78,7 @@ describe(SubmissionLimitsService.name, () => {
 
   it('hands the queue limit to the insert transaction, which refuses the job past max_queued_jobs', async () => {
     tenants.put({ id: 'team-a', name: 'A', maxQueuedJobs: 2 });
-    const { tenant, queueLimit: limit } = await limits.admit(actor, {}, 'r1');
+    const { tenant, queueLimit: limit } = await limits.admit(actor, 'r1');
     expect(tenant).toMatchObject({ id: 'team-a', maxQueuedJobs: 2 });
     expect(limit).toEqual({ tenantId: 'team-a', maxQueuedJobs: 2 });
     const manager = {} as EntityManager;
@@ -93,7 +93,7 @@ describe(SubmissionLimitsService.name, () => {
 
   it('tells a token naming a tenant nobody created how to create it', async () => {
     const ghost: Actor = { ...actor, tenantId: 'acme' };
-    const error = await refusal(limits.admit(ghost, {}, 'r1'));
+    const error = await refusal(limits.admit(ghost, 'r1'));
     expect(error.code).toBe(ApiErrorCode.TenantNotFound);
     expect(error.message).toBe('tenant "acme" does not exist; an admin creates it with: mlis tenants create acme');
   });
@@ -103,12 +103,12 @@ describe(SubmissionLimitsService.name, () => {
     tenants.put({ id: 'team-a', name: 'A', submitRatePerMinute: 0 });
     audit.failing = true;
     await limits.deny(actor, 'r1', 'rate_limited');
-    expect((await refusal(limits.admit(actor, {}, 'r1'))).code).toBe(ApiErrorCode.RateLimited);
+    expect((await refusal(limits.admit(actor, 'r1'))).code).toBe(ApiErrorCode.RateLimited);
   });
 
   it('has no limits for a tenant without any', async () => {
     tenants.queued = 1_000;
-    for (let i = 0; i < 100; i += 1) expect((await limits.admit(actor, {}, `r${i}`)).queueLimit).toBeNull();
+    for (let i = 0; i < 100; i += 1) expect((await limits.admit(actor, `r${i}`)).queueLimit).toBeNull();
     expect(audit.events).toEqual([]);
   });
 });

@@ -62,11 +62,11 @@ export class SubmissionLimitsService {
   }
 
   /**
-   * Throws 400 for oversized params, 429 (with Retry-After, audited) when the rate is used up. Returns the
-   * tenant and the queue limit that `holdQueuePlace` enforces inside the insert transaction.
+   * Throws 404 for a tenant nobody created, 429 (with Retry-After, audited) when the rate is used up. Returns the
+   * tenant and the queue limit that `holdQueuePlace` enforces inside the insert transaction. A submission's params
+   * pass `checkParams` first; a replay of an accepted one (its Idempotency-Key) never gets here, so it takes no token.
    */
-  async admit(actor: Actor, params: unknown, requestId: string): Promise<AdmittedSubmission> {
-    this.checkParams(params);
+  async admit(actor: Actor, requestId: string): Promise<AdmittedSubmission> {
     const tenant = await this.tenants.findById(actor.tenantId);
     if (!tenant) throw unknownTenant(actor.tenantId);
     const perMinute = tenant.submitRatePerMinute;
@@ -100,7 +100,8 @@ export class SubmissionLimitsService {
     }
   }
 
-  private checkParams(params: unknown): void {
+  /** Throws 400 for params nested deeper than MAX_PARAMS_DEPTH, before anything walks them recursively. */
+  checkParams(params: unknown): void {
     if (params === undefined) return;
     if (jsonDepth(params) > MAX_PARAMS_DEPTH) {
       throw validationFailed([{ field: 'params', problem: `params must not be nested deeper than ${MAX_PARAMS_DEPTH} levels` }]);
