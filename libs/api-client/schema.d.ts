@@ -1632,7 +1632,7 @@ export interface operations {
     AuditController_list: {
         parameters: {
             query?: {
-                /** @description Only this action, e.g. job.submit, job.cancel, tenant.update, auth.authenticate. */
+                /** @description Only this action, e.g. job.submit, job.cancel, tenant.update, auth.scope (a token without the scope a route needs). */
                 action?: string;
                 /** @description Only allowed or only denied requests. */
                 result?: "allow" | "deny";
@@ -1954,6 +1954,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: tenant_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: idempotency_conflict */
             409: {
                 headers: {
@@ -1974,6 +1983,15 @@ export interface operations {
             };
             /** @description error.code: unknown_task_type | unknown_priority_class | invalid_params | unschedulable | artifact_not_found */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: rate_limited | quota_exceeded */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2384,6 +2402,15 @@ export interface operations {
             };
             /** @description error.code: forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: tenant_not_found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

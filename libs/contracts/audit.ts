@@ -4,7 +4,7 @@ export interface AuditEventInput {
   actorTenant: string | null;
   actorSubject: string | null;
   targetTenant: string | null;
-  /** Dotted verb, e.g. `job.submit`, `job.cancel`, `tenant.update`, `node.register`, `token.mint`, `auth.authenticate`. */
+  /** Dotted verb, e.g. `job.submit`, `job.cancel`, `tenant.update`, `node.register`, `token.mint`, `auth.user_token` (a user token refused), `auth.scope`. */
   action: string;
   /** What was acted on, e.g. `job/<id>`, `tenant/<id>`, `node/<id>`, or the route for denials. */
   resource: string;

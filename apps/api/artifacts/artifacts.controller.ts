@@ -100,6 +100,7 @@ export class ArtifactsController {
     ApiErrorCode.Forbidden,
     ApiErrorCode.ValidationFailed,
     ApiErrorCode.ChecksumMismatch,
+    ApiErrorCode.TenantNotFound,
     ApiErrorCode.PayloadTooLarge,
     ApiErrorCode.InsufficientStorage,
     ApiErrorCode.AssignmentNotLive,

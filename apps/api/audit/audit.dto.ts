@@ -10,7 +10,7 @@ export const DEFAULT_AUDIT_PAGE_SIZE = 50;
 export const MAX_AUDIT_PAGE_SIZE = 500;
 
 export class AuditQueryDto {
-  @ApiPropertyOptional({ description: 'Only this action, e.g. job.submit, job.cancel, tenant.update, auth.authenticate.', minLength: 1, maxLength: 100, pattern: PLAIN_TEXT_PATTERN })
+  @ApiPropertyOptional({ description: 'Only this action, e.g. job.submit, job.cancel, tenant.update, auth.scope (a token without the scope a route needs).', minLength: 1, maxLength: 100, pattern: PLAIN_TEXT_PATTERN })
   @IsOptional()
   @IsPlainText()
   @Length(1, 100)

@@ -40,7 +40,10 @@ export class JobsController {
     ApiErrorCode.InvalidParams,
     ApiErrorCode.Unschedulable,
     asUnresolvableReference(ApiErrorCode.ArtifactNotFound),
+    ApiErrorCode.TenantNotFound,
     ApiErrorCode.IdempotencyConflict,
+    ApiErrorCode.RateLimited,
+    ApiErrorCode.QuotaExceeded,
     ApiErrorCode.DependencyUnavailable,
     ApiErrorCode.InsufficientStorage,
   )
