@@ -777,7 +777,7 @@ export interface components {
             ended_at: string | null;
             /**
              * Format: uuid
-             * @description The higher-priority job this attempt was asked to give way to.
+             * @description The higher-priority job this attempt was asked to give way to; null when that job is another tenant's.
              */
             preempted_by: string | null;
         };

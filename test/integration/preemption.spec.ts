@@ -1,4 +1,4 @@
-import { api, submit, TERMINAL, waitForJob, withDb } from './support/api';
+import { api, poll, submit, TERMINAL, tokenFor, waitForJob, withDb } from './support/api';
 
 // The test stack's GPU nodes: gpu-1 and gpu-2, two GPUs each. Classes are the default MLIS_PRIORITY_CLASSES.
 describe('priorities and preemption on the real stack', () => {
@@ -50,6 +50,25 @@ describe('priorities and preemption on the real stack', () => {
     expect((await waitForJob(high, (j) => TERMINAL.includes(j.state))).state).toBe('SUCCEEDED');
     const lowAgain = await waitForJob(victim, (j) => j.assignments.length === 2 && j.latest_assignment.state === 'RUNNING');
     expect(lowAgain).toMatchObject({ state: 'RUNNING', attempts: 2 });
+  });
+
+  it("shows a victim the job it gave way to only when that job is its own tenant's", async () => {
+    const other = `preempt-other-${Date.now()}`;
+    expect((await api('POST', '/v1/tenants', { id: other, name: other })).status).toBe(201);
+    const low = [await submitJob({ gpu: 2, priority_class: 'low', params: { seconds: 120 } }), await submitJob({ gpu: 2, priority_class: 'low', params: { seconds: 120 } })];
+    for (const id of low) await waitForJob(id, (j) => j.latest_assignment?.state === 'RUNNING');
+
+    const asOther = { authorization: `Bearer ${tokenFor({ tenant: other })}` };
+    const urgent = (await submit({ task_type: 'sleep', cpu: 1, mem_mb: 256, gpu: 2, priority_class: 'urgent', params: { seconds: 1 } }, asOther)).id as string;
+    const [victim] = await poll('the victim of the other tenant\'s job', async () => {
+      const rows = await withDb(async (db) => (await db.query(`SELECT job_id FROM job_assignments WHERE preempted_by = $1`, [urgent])).rows);
+      return rows.length > 0 ? rows.map((row) => row.job_id as string) : undefined;
+    });
+    expect(low).toContain(victim);
+    const requeued = await waitForJob(victim, (j) => j.assignments[0]?.state === 'PREEMPTED');
+    // The ledger knows the preemptor; the victim's tenant is not shown another tenant's job id.
+    expect(requeued.assignments[0]).toMatchObject({ attempt: 1, state: 'PREEMPTED', preempted_by: null });
+    expect(JSON.stringify(requeued)).not.toContain(urgent);
   });
 
   it('asks a victim again when its request never reached the workflow: control resends a stale preemption request', async () => {

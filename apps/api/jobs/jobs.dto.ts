@@ -341,7 +341,7 @@ export class AssignmentResponseDto {
   @ApiProperty({ description: 'When it ended.', type: String, format: 'date-time', nullable: true })
   ended_at: string | null;
 
-  @ApiProperty({ description: 'The higher-priority job this attempt was asked to give way to.', type: String, format: 'uuid', nullable: true })
+  @ApiProperty({ description: "The higher-priority job this attempt was asked to give way to; null when that job is another tenant's.", type: String, format: 'uuid', nullable: true })
   preempted_by: string | null;
 }
 

@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, VirtualColumn } from 'typeorm';
 import type { AssignmentState } from '@mlis/contracts';
 
 @Entity({ name: 'job_assignments' })
@@ -19,7 +19,17 @@ export class JobAssignmentEntity {
   @Column('text') state: AssignmentState;
   @Column('text', { nullable: true }) reason: string | null;
   @Column('timestamptz', { name: 'preempt_requested_at', nullable: true }) preemptRequestedAt: Date | null;
-  @Column('uuid', { name: 'preempted_by', nullable: true }) preemptedBy: string | null;
+  /**
+   * The higher-priority job this attempt was asked to give way to (the `preempted_by` column), only when it belongs to
+   * the same tenant: preemption crosses tenants, and another tenant's job id is not this tenant's to see.
+   */
+  @VirtualColumn({
+    type: 'uuid',
+    query: (alias) =>
+      `SELECT preemptor.id FROM jobs preemptor, jobs own
+        WHERE preemptor.id = ${alias}.preempted_by AND own.id = ${alias}.job_id AND preemptor.tenant_id = own.tenant_id`,
+  })
+  preemptedBy: string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
   @Column('timestamptz', { name: 'ended_at', nullable: true }) endedAt: Date | null;
