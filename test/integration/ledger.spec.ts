@@ -231,7 +231,9 @@ describe('the capacity ledger', () => {
   });
 
   it('a retried re-queue that finds the next attempt placed answers QUEUED and leaves that attempt alone', async () => {
+    // Two nodes: the next attempt never goes to the node incarnation that lost the job.
     await register('requeue-1', 'cpu', 2);
+    await register('requeue-2', 'cpu', 2);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
     await scheduling.runCycle(CYCLE);
     // The workflow's re-queue commits, but its answer is lost (control killed): a cycle places attempt 2 meanwhile.

@@ -53,6 +53,11 @@ describe('priorities and preemption on the real stack', () => {
   });
 
   it("shows a victim the job it gave way to only when that job is its own tenant's", async () => {
+    // The GPUs free again: the last test's jobs are done with.
+    for (const id of started.splice(0)) {
+      await api('POST', `/v1/jobs/${id}/cancel`);
+      await waitForJob(id, (j) => TERMINAL.includes(j.state));
+    }
     const other = `preempt-other-${Date.now()}`;
     expect((await api('POST', '/v1/tenants', { id: other, name: other })).status).toBe(201);
     const low = [await submitJob({ gpu: 2, priority_class: 'low', params: { seconds: 120 } }), await submitJob({ gpu: 2, priority_class: 'low', params: { seconds: 120 } })];
