@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { NodeEntity, type GpuDevice } from './entities/node.entity';
 import { updateReturning } from './sql';
 
@@ -79,8 +79,11 @@ export class NodesRepository {
     }
   }
 
-  /** Registers a node or re-registers it with a new incarnation: ACTIVE again, unless it was DRAINING. */
-  async registerNode(input: RegisterNodeInput): Promise<{ incarnation: number }> {
+  /**
+   * Registers a node or re-registers it with a new incarnation: ACTIVE again, unless it was DRAINING. `audit` writes
+   * the registration's audit rows in its transaction.
+   */
+  async registerNode(input: RegisterNodeInput, audit?: (manager: EntityManager) => Promise<void>): Promise<{ incarnation: number }> {
     return this.dataSource.transaction(async (m) => {
       const groups: unknown[] = await m.query(`SELECT 1 FROM worker_groups WHERE name = $1`, [input.group]);
       if (groups.length === 0) throw new UnknownWorkerGroupError(`unknown worker group "${input.group}"`);
@@ -109,6 +112,7 @@ export class NodesRepository {
           JSON.stringify(input.labels),
         ],
       );
+      await audit?.(m);
       return { incarnation: rows[0].incarnation };
     });
   }
@@ -129,14 +133,21 @@ export class NodesRepository {
     return rows[0].incarnation > incarnation ? 'superseded' : 'unknown';
   }
 
-  /** DRAINING nodes take no new placements; their running work finishes. A DEAD node stays DEAD. */
-  async setNodeDraining(nodeId: string, draining: boolean): Promise<boolean> {
-    const rows = await updateReturning(
-      this.dataSource,
-      `UPDATE nodes SET status = $2, updated_at = now() WHERE id = $1 AND status <> 'DEAD' RETURNING id`,
-      [nodeId, draining ? 'DRAINING' : 'ACTIVE'],
-    );
-    return rows.length > 0;
+  /**
+   * DRAINING nodes take no new placements; their running work finishes. A DEAD node stays DEAD (false). `audit` writes
+   * the change's audit row in its transaction.
+   */
+  async setNodeDraining(nodeId: string, draining: boolean, audit?: (manager: EntityManager) => Promise<void>): Promise<boolean> {
+    return this.dataSource.transaction(async (m) => {
+      const rows = await updateReturning(
+        m,
+        `UPDATE nodes SET status = $2, updated_at = now() WHERE id = $1 AND status <> 'DEAD' RETURNING id`,
+        [nodeId, draining ? 'DRAINING' : 'ACTIVE'],
+      );
+      if (rows.length === 0) return false;
+      await audit?.(m);
+      return true;
+    });
   }
 
   /** Marks nodes that stopped heartbeating as DEAD; returns their ids. */

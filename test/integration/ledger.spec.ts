@@ -488,6 +488,19 @@ describe('the capacity ledger', () => {
     await retire('preempt-%');
   });
 
+  it('applies a registration or a drain only with its audit rows: a failed audit write leaves the node as it was', async () => {
+    const first = await register('audited-1', 'cpu', 2);
+    const failingAudit = async (): Promise<void> => {
+      throw new Error('audit insert failed');
+    };
+    const input = { nodeId: 'audited-1', group: 'cpu', hostname: 'h', pid: 2, slots: 2, cpuMillis: 2000, memMb: 2048, gpus: [], labels: {} };
+    await expect(nodes.registerNode(input, failingAudit)).rejects.toThrow('audit insert failed');
+    await expect(nodes.setNodeDraining('audited-1', true, failingAudit)).rejects.toThrow('audit insert failed');
+    const [row] = await dataSource.query(`SELECT incarnation, status, pid FROM nodes WHERE id = 'audited-1'`);
+    expect(row).toEqual({ incarnation: first, status: 'ACTIVE', pid: 1 });
+    await retire('audited-%');
+  });
+
   it('refuses a node in an unknown worker group', async () => {
     await expect(register('lost-1', 'tpu', 1)).rejects.toThrow(/unknown worker group "tpu"/);
   });

@@ -302,8 +302,9 @@ export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilen
     return [...this.workerGroups].sort();
   }
 
-  async registerNode(input: RegisterNodeInput): Promise<{ incarnation: number }> {
+  async registerNode(input: RegisterNodeInput, audit?: (manager: EntityManager) => Promise<void>): Promise<{ incarnation: number }> {
     if (!this.workerGroups.includes(input.group)) throw new UnknownWorkerGroupError(`unknown worker group "${input.group}"`);
+    await audit?.({} as EntityManager);
     this.registered.push(input);
     return { incarnation: this.registered.filter((r) => r.nodeId === input.nodeId).length };
   }
@@ -313,9 +314,10 @@ export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilen
   }
 
   /** Like the ledger: a DEAD node stays DEAD. */
-  async setNodeDraining(nodeId: string, draining: boolean): Promise<boolean> {
+  async setNodeDraining(nodeId: string, draining: boolean, audit?: (manager: EntityManager) => Promise<void>): Promise<boolean> {
     const node = this.nodes.find((n) => n.id === nodeId);
     if (!node || node.status === 'DEAD') return false;
+    await audit?.({} as EntityManager);
     node.status = draining ? 'DRAINING' : 'ACTIVE';
     return true;
   }

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, nodeTaskQueue } from '@mlis/contracts';
 import { AssignmentsRepository, AuditRepository, NodesRepository, UnknownWorkerGroupError } from '@mlis/db';
@@ -60,6 +61,11 @@ export class WorkersService implements OnApplicationBootstrap {
    * mints its worker token for that incarnation, then wakes jobs waiting for capacity.
    */
   async register(dto: RegisterNodeDto, requestId: string): Promise<RegisterNodeResponseDto> {
+    const node = { requestId, subject: `node:${dto.node_id}` };
+    const audit = async (manager: EntityManager): Promise<void> => {
+      await this.access.allow(node, { action: 'node.register', resource: `node/${dto.node_id}`, targetTenant: null }, manager);
+      await this.access.allow(node, { action: 'token.mint', resource: `node/${dto.node_id}`, targetTenant: null }, manager);
+    };
     let incarnation: number;
     try {
       ({ incarnation } = await this.nodes.registerNode({
@@ -72,7 +78,7 @@ export class WorkersService implements OnApplicationBootstrap {
         memMb: dto.mem_mb,
         gpus: dto.gpus.map((gpu) => ({ index: gpu.index, model: gpu.model, memory_mb: gpu.memory_mb })),
         labels: dto.labels ?? {},
-      }));
+      }, audit));
     } catch (error) {
       if (error instanceof UnknownWorkerGroupError) {
         throw new DomainError(
@@ -83,9 +89,6 @@ export class WorkersService implements OnApplicationBootstrap {
       throw error;
     }
     const workerToken = this.credentials.mintToken(dto.node_id, incarnation);
-    const node = { requestId, subject: `node:${dto.node_id}` };
-    await this.access.allow(node, { action: 'node.register', resource: `node/${dto.node_id}`, targetTenant: null });
-    await this.access.allow(node, { action: 'token.mint', resource: `node/${dto.node_id}`, targetTenant: null });
     // Not awaited: the node is registered whether or not Temporal takes the signals right now.
     void this.wakeWaitingJobs(dto.node_id);
     return {
@@ -149,10 +152,11 @@ export class WorkersService implements OnApplicationBootstrap {
    */
   async setDraining(nodeId: string, draining: boolean, actor: RequestActor): Promise<NodeResponseDto> {
     if (!(await this.nodes.findById(nodeId))) throw new DomainError(ApiErrorCode.NodeNotFound, `node ${nodeId} is not registered`);
-    if (!(await this.nodes.setNodeDraining(nodeId, draining))) {
+    const audit = (manager: EntityManager) =>
+      this.access.allow(actor, { action: draining ? 'node.drain' : 'node.undrain', resource: `node/${nodeId}`, targetTenant: null }, manager);
+    if (!(await this.nodes.setNodeDraining(nodeId, draining, audit))) {
       throw new DomainError(ApiErrorCode.NodeDead, `node ${nodeId} is DEAD; it must register again before it can be ${draining ? 'drained' : 'undrained'}`);
     }
-    await this.access.allow(actor, { action: draining ? 'node.drain' : 'node.undrain', resource: `node/${nodeId}`, targetTenant: null });
     if (!draining) await this.wakeWaitingJobs(nodeId);
     return toNodeResponse((await this.nodes.findById(nodeId))!, await this.nodes.gpuReservations(nodeId));
   }
