@@ -340,6 +340,16 @@ export class JobsRepository {
     );
   }
 
+  /** The tenant's job changes after `after` in (updated_at, id) order, oldest first: the page after a full one. */
+  async changedAfter(tenantId: string, after: Pick<JobChange, 'id' | 'updated_at'>, limit: number): Promise<JobChange[]> {
+    return this.dataSource.query(
+      `SELECT id, state, CAST(updated_at AS text) AS updated_at FROM jobs
+        WHERE tenant_id = $1 AND (updated_at, id) > (CAST($2 AS timestamptz), $3)
+        ORDER BY updated_at, id LIMIT $4`,
+      [tenantId, after.updated_at, after.id, limit],
+    );
+  }
+
   /** What the overview flags for a tenant; each list at most `limit` long. */
   async health(tenantId: string, { waitingSince, failedSince, exhaustedSince, limit }: JobHealthQuery): Promise<TenantJobHealth> {
     const [summary] = (await this.dataSource.query(

@@ -501,6 +501,19 @@ describe('the capacity ledger', () => {
     await retire('audited-%');
   });
 
+  it("reads a tenant's job changes a page at a time in (updated_at, id) order, the page after a full one included", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push(await insertJob({ cpuMillis: 0, memMb: 0, gpu: 0 }));
+    // One instant for all three, as a burst written in one statement has.
+    await dataSource.query(`UPDATE jobs SET updated_at = '2031-01-01T00:00:00.123456Z' WHERE id = ANY($1::uuid[])`, [ids]);
+    const jobs = new JobsRepository(dataSource);
+    const page = await jobs.changedSince('default', '2031-01-01 00:00:00.123456+00', 5, 2);
+    expect(page.map((change) => change.id)).toEqual([...ids].sort().slice(0, 2));
+    const rest = await jobs.changedAfter('default', page[1], 2);
+    expect(rest).toEqual([{ id: [...ids].sort()[2], state: 'QUEUED', updated_at: page[1].updated_at }]);
+    for (const id of ids) await assignments.finishJob({ jobId: id, state: 'CANCELLED' });
+  });
+
   it('refuses a node in an unknown worker group', async () => {
     await expect(register('lost-1', 'tpu', 1)).rejects.toThrow(/unknown worker group "tpu"/);
   });

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { fakeNode } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { StreamTickets } from './stream-tickets';
+import { CHANGES_PER_POLL } from './stream.service';
 
 /** SSE events from a real HTTP connection, read one at a time. */
 async function openStream(url: string): Promise<{ next(): Promise<{ event: string; data: any }>; close(): void }> {
@@ -84,6 +85,21 @@ describe('change stream (/v1/stream)', () => {
     // Not `early` again, although every poll re-reads the look-back window.
     expect((await stream.next()).data.id).toBe(next);
     stream.close();
+  });
+
+  it('sends every change when more than a page of them fall inside one look-back window', async () => {
+    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201);
+    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    // A burst: a page and a half of changes within one second, then one more.
+    const burst = Array.from({ length: CHANGES_PER_POLL + CHANGES_PER_POLL / 2 }, (_, i) => ({ id: randomUUID(), at: 1_000 + (i % 1000) }));
+    for (const { id, at } of burst) t.jobs.seed({ id, state: 'SUCCEEDED', updatedAt: new Date(Date.parse('2030-01-01T00:00:00Z') + at) });
+    const last = randomUUID();
+    t.jobs.seed({ id: last, state: 'QUEUED', updatedAt: new Date('2030-01-01T00:00:03Z') });
+    const received: string[] = [];
+    while (!received.includes(last)) received.push((await stream.next()).data.id);
+    stream.close();
+    expect(received).toHaveLength(burst.length + 1);
+    expect(new Set(received)).toEqual(new Set([...burst.map(({ id }) => id), last]));
   });
 
   it('takes a ticket once: a reused, unknown or expired ticket is 401, and a ticket needs jobs:read', async () => {

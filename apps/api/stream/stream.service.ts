@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JobsRepository, NodesRepository, type NodeEntity } from '@mlis/db';
+import { JobsRepository, NodesRepository, type JobChange, type NodeEntity } from '@mlis/db';
 
 export const STREAM_POLL_MS = 1000;
-const CHANGES_PER_POLL = 2000;
+export const CHANGES_PER_POLL = 2000;
 // Longer than any ledger transaction: a change stamped earlier but committed later is still read (and sent once).
 const LOOKBACK_SECONDS = 5;
 
@@ -30,13 +30,17 @@ export class StreamService {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     let since: string | null = null;
+    // Set after a full page: more changes wait than a page holds, so the next poll reads on from the page's last.
+    let resumeAfter: JobChange | null = null;
     // What was sent per job (its updated_at, and when), kept for twice the look-back window.
     const sent = new Map<string, { updatedAt: string; at: number }>();
     let nodes: Map<string, string> | null = null;
     let cycleAt: string | null | undefined;
     const poll = async () => {
       since ??= await this.jobs.clock();
-      const changes = await this.jobs.changedSince(tenantId, since, LOOKBACK_SECONDS, CHANGES_PER_POLL);
+      const changes = resumeAfter
+        ? await this.jobs.changedAfter(tenantId, resumeAfter, CHANGES_PER_POLL)
+        : await this.jobs.changedSince(tenantId, since, LOOKBACK_SECONDS, CHANGES_PER_POLL);
       const now = Date.now();
       for (const change of changes) {
         if (sent.get(change.id)?.updatedAt === change.updated_at) continue;
@@ -44,6 +48,8 @@ export class StreamService {
         emit('job', change);
       }
       if (changes.length > 0) since = changes[changes.length - 1].updated_at;
+      // Without it, more than a page of changes inside the look-back window read as the same page at every poll.
+      resumeAfter = changes.length === CHANGES_PER_POLL ? changes[changes.length - 1] : null;
       for (const [id, entry] of sent) if (entry.at < now - 2 * LOOKBACK_SECONDS * 1000) sent.delete(id);
       const current = new Map((await this.nodes.list()).map((node) => [node.id, nodeSignature(node)]));
       if (nodes) {

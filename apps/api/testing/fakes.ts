@@ -108,7 +108,17 @@ export class FakeJobsRepository implements Db<JobsRepository> {
     return this.records
       .map((r) => r.job)
       .filter((job) => job.tenantId === tenantId && job.updatedAt.getTime() > Date.parse(since) - lookbackSeconds * 1000)
-      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime())
+      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime() || (a.id < b.id ? -1 : 1))
+      .slice(0, limit)
+      .map((job) => ({ id: job.id, state: job.state, updated_at: job.updatedAt.toISOString() }));
+  }
+
+  async changedAfter(tenantId: string, after: Pick<JobChange, 'id' | 'updated_at'>, limit: number): Promise<JobChange[]> {
+    const afterMs = Date.parse(after.updated_at);
+    return this.records
+      .map((r) => r.job)
+      .filter((job) => job.tenantId === tenantId && (job.updatedAt.getTime() > afterMs || (job.updatedAt.getTime() === afterMs && job.id > after.id)))
+      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime() || (a.id < b.id ? -1 : 1))
       .slice(0, limit)
       .map((job) => ({ id: job.id, state: job.state, updated_at: job.updatedAt.toISOString() }));
   }
