@@ -264,6 +264,46 @@ describe(NodeRegistration.name, () => {
     expect(api?.count(REGISTER)).toBe(1);
   });
 
+  it('keeps beating with a token half-way through its life when its renewal is refused or fails', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const old = `h.${Buffer.from(JSON.stringify({ iat: now - 60, exp: now + 30 })).toString('base64url')}.s`;
+    const node = await setup((call, index) => {
+      if (call.path === REGISTER) return { status: 200, body: { ...registered(4), worker_token: old } };
+      // The secret file is briefly unreadable, then the secret was rotated: neither is a reason to stop beating.
+      if (call.path === TOKEN) return index % 2 === 0 ? { status: 503, body: {} } : { status: 401, body: { error: { code: 'unauthorized', message: 'bad secret' } } };
+      return { status: 200, body: { status: 'ok' } };
+    });
+    await node.register();
+    node.start();
+    await until('heartbeats after refused renewals', () => (api?.count(TOKEN) ?? 0) >= 2 && (api?.count(HEARTBEAT) ?? 0) >= 3);
+    expect(api?.calls.filter((c) => c.path === HEARTBEAT).every((c) => c.authorization === `Bearer ${old}`)).toBe(true);
+    expect(fatal).not.toHaveBeenCalled();
+  });
+
+  it('stops for a restart when its token is refused and so is the renewal (the bootstrap secret changed)', async () => {
+    const node = await setup((call) => {
+      if (call.path === REGISTER) return { status: 200, body: registered(1) };
+      return { status: 401, body: { error: { code: 'unauthorized', message: 'refused' } } };
+    });
+    await node.register();
+    node.start();
+    await until('the fatal report', () => fatal.mock.calls.length > 0);
+    expect(fatal).toHaveBeenCalledWith(expect.stringMatching(/refused to renew/));
+    expect(node.stopped).toBe(true);
+  });
+
+  it('stops for a restart when registering again is refused, as a first registration would be', async () => {
+    const node = await setup((call) => {
+      if (call.path === REGISTER) return api?.count(REGISTER) === 1 ? { status: 200, body: registered(1) } : { status: 401, body: { error: { code: 'unauthorized', message: 'bad secret' } } };
+      return { status: 404, body: { error: { code: 'node_not_found', message: 'declared dead' } } };
+    });
+    await node.register();
+    node.start();
+    await until('the fatal report', () => fatal.mock.calls.length > 0);
+    expect(fatal).toHaveBeenCalledWith(expect.stringMatching(/re-register: HTTP 401/));
+    expect(node.stopped).toBe(true);
+  });
+
   it('registers again when a token renewal finds the node unknown (declared dead)', async () => {
     const node = await setup((call) => {
       if (call.path === REGISTER) return { status: 200, body: registered(api?.count(REGISTER) ?? 0) };

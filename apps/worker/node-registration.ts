@@ -106,9 +106,11 @@ function retryable(status: number): boolean {
  * The node's membership in the ledger: registers with the bootstrap secret (retrying while the API
  * starts), then heartbeats its liveness with the worker token the registration returned. Half-way through
  * the token's life, or when a heartbeat answers 401 (expired, or a new signing key), it asks for a fresh
- * token for the same incarnation, so running work keeps its placement. A 404 means the API forgot the
- * node (or declared it dead): register again, as a new incarnation. A 409 means another process
- * registered the same node id since: this one must stop.
+ * token for the same incarnation, so running work keeps its placement; a half-life renewal that does not happen
+ * leaves the old token in use. A 404 means the API forgot the node (or declared it dead): register again, as a new
+ * incarnation. A 409 means another process registered the same node id since: this one must stop. So must one whose
+ * expired token, or registration again, the API refuses for good (a rotated bootstrap secret): a restart reads the
+ * current one.
  */
 export class NodeRegistration {
   private current: RegisterNodeResponse | undefined;
@@ -210,7 +212,11 @@ export class NodeRegistration {
     if (!current) return;
     try {
       const due = refreshDueAt(current.worker_token);
-      if (due !== undefined && Date.now() >= due && !(await this.refreshToken(current, 'half its life over'))) return;
+      if (due !== undefined && Date.now() >= due) {
+        const renewal = await this.refreshToken(current, 'half its life over');
+        // A renewal that did not happen leaves a token good for the other half of its life: keep beating with it.
+        if (renewal === 'moved on') return;
+      }
       const reply = await this.post(
         `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/heartbeat`,
         { incarnation: current.incarnation },
@@ -221,7 +227,11 @@ export class NodeRegistration {
         this.failing = false;
       } else if (reply.status === 401) {
         this.options.log(`heartbeat: worker token refused (${errorCode(reply.body)}); asking for a new one`);
-        await this.refreshToken(current, 'refused');
+        if ((await this.refreshToken(current, 'refused')) === 'refused') {
+          // Neither token nor secret is taken: only a restart, reading the current secret, brings the node back.
+          this.stop();
+          this.options.onFatal('the worker token expired and the API refused to renew it with this bootstrap secret');
+        }
       } else if (reply.status === 404) {
         this.options.log(`heartbeat: node unknown to the API (${errorCode(reply.body)}); registering again`);
         await this.reregister(current);
@@ -238,29 +248,39 @@ export class NodeRegistration {
 
   /**
    * A new worker token for the same incarnation, with the bootstrap secret (the old token may be refused
-   * already). True when the node carries on under its incarnation; a 404 registers again instead.
+   * already). Renewed: the node carries on under its incarnation. Moved on: a 404 registered it again, or a 409
+   * stopped it. Failed: no answer, or one that may change (5xx, 429). Refused: any other answer, which asking again
+   * will not change (the secret is no longer the API's).
    */
-  private async refreshToken(current: RegisterNodeResponse, why: string): Promise<boolean> {
-    const reply = await this.post(
-      `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/token`,
-      { incarnation: current.incarnation },
-      this.options.bootstrapSecret,
-    );
+  private async refreshToken(current: RegisterNodeResponse, why: string): Promise<'renewed' | 'moved on' | 'failed' | 'refused'> {
+    let reply: Reply;
+    try {
+      reply = await this.post(
+        `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/token`,
+        { incarnation: current.incarnation },
+        this.options.bootstrapSecret,
+      );
+    } catch (error) {
+      this.fail(`token renewal: ${error instanceof Error ? error.message : String(error)}`);
+      return 'failed';
+    }
     if (reply.status === 200) {
       const fresh = reply.body as WorkerTokenResponse;
       this.current = { ...current, worker_token: fresh.worker_token };
       this.options.log(`worker token renewed for incarnation ${current.incarnation} (${why})`);
-      return true;
+      return 'renewed';
     }
     if (reply.status === 404) {
       this.options.log(`token renewal: node unknown to the API (${errorCode(reply.body)}); registering again`);
       await this.reregister(current);
-    } else if (reply.status === 409) {
-      this.superseded(current, reply.body);
-    } else {
-      this.fail(`token renewal: HTTP ${reply.status} ${errorCode(reply.body)}`);
+      return 'moved on';
     }
-    return false;
+    if (reply.status === 409) {
+      this.superseded(current, reply.body);
+      return 'moved on';
+    }
+    this.fail(`token renewal: HTTP ${reply.status} ${errorCode(reply.body)}`);
+    return retryable(reply.status) ? 'failed' : 'refused';
   }
 
   private superseded(current: RegisterNodeResponse, body: unknown): void {
@@ -271,7 +291,14 @@ export class NodeRegistration {
   private async reregister(previous: RegisterNodeResponse): Promise<void> {
     const reply = await this.post('/v1/internal/nodes/register', this.options.request, this.options.bootstrapSecret);
     if (reply.status !== 200) {
-      this.fail(`re-register: HTTP ${reply.status} ${errorCode(reply.body)}`);
+      const problem = `re-register: HTTP ${reply.status} ${errorCode(reply.body)}`;
+      if (retryable(reply.status)) {
+        this.fail(problem);
+        return;
+      }
+      // Refused for good, as a first registration would be: a restart reads the current secret and settings.
+      this.stop();
+      this.options.onFatal(problem);
       return;
     }
     const next = reply.body as RegisterNodeResponse;
