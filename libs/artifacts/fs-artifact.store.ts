@@ -21,6 +21,16 @@ import {
 const STAGING = 'staging';
 const READ_CHUNK_BYTES = 1024 * 1024;
 
+/** fsync of a file (its bytes), or of a directory (the names created or renamed in it). */
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
 }
@@ -41,12 +51,7 @@ export class FsArtifactStore implements ArtifactStore {
       await pipeline(body, counter, createWriteStream(path, { flags: 'wx' }));
       stored = checkDigest(counter, options);
       // On disk before the rename makes it visible: a power cut must not leave a named, empty object.
-      const handle = await open(path, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await fsyncPath(path);
     } catch (error) {
       // Nothing half-written stays behind, whatever stopped the upload.
       await rm(path, { force: true });
@@ -56,14 +61,21 @@ export class FsArtifactStore implements ArtifactStore {
       ...stored,
       commit: async () => {
         const target = this.pathOf(stored.sha256);
+        let created: string | undefined;
         try {
-          await mkdir(dirname(target), { recursive: true });
+          created = await mkdir(dirname(target), { recursive: true });
         } catch (error) {
           // A new fan-out directory needs room too; the caller discards the staged file.
           throw isOutOfSpace(error) ? new StoreFullError(error) : error;
         }
         // Atomic; replacing an existing object swaps identical bytes, and open readers keep theirs.
         await rename(path, target);
+        // The name is durable only once its directory is (and a new directory's own name in its parent): the row
+        // that commits after this must not outlive a power cut that its bytes' name did not.
+        for (let dir = dirname(target); ; dir = dirname(dir)) {
+          await fsyncPath(dir);
+          if (created === undefined || dir === dirname(created)) break;
+        }
       },
       discard: () => rm(path, { force: true }),
     };
