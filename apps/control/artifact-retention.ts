@@ -54,15 +54,51 @@ export class ArtifactRetention {
     return this.running;
   }
 
+  /**
+   * Each of the three clean-ups runs whatever the others did, and one object whose removal fails (a file the process
+   * may not delete, an S3 object under a legal hold) is counted, logged and skipped for the pass rather than stopping
+   * everything behind it.
+   */
   private async pass(now: Date): Promise<RetentionSweep> {
-    const deleted: string[] = [];
-    let staged = 0;
-    let rowless = 0;
+    const deleted = await this.step('deleting expired artifacts', [], () => this.removeExpired(now));
+    const staged = await this.step('sweeping abandoned staged uploads', 0, () => this.store.sweepStaging(ABANDONED_AFTER_MS));
+    const rowless = await this.step('removing uploads cut off before their row', 0, () =>
+      this.removeAbandonedUploads(new Date(now.getTime() - ABANDONED_AFTER_MS)),
+    );
+    artifactRetentionRemoved.inc({ what: 'expired' }, deleted.length);
+    artifactRetentionRemoved.inc({ what: 'staged' }, staged);
+    artifactRetentionRemoved.inc({ what: 'rowless' }, rowless);
+    if (deleted.length > 0 || staged > 0 || rowless > 0) {
+      this.log(`artifact retention deleted ${deleted.length} expired artifact(s), ${staged} abandoned upload(s), ${rowless} upload(s) cut off before their row`);
+    }
+    return { deleted, staged, rowless };
+  }
+
+  /** One clean-up; `none` when it fails. */
+  private async step<T>(what: string, none: T, run: () => Promise<T>): Promise<T> {
     try {
-      for (;;) {
-        const candidates = await this.artifacts.findExpiredUnreferenced(now, BATCH);
-        let progress = 0;
-        for (const candidate of candidates) {
+      return await run();
+    } catch (error) {
+      this.failed(what, error);
+      return none;
+    }
+  }
+
+  private failed(what: string, error: unknown): void {
+    artifactRetentionFailures.inc();
+    this.log(`artifact retention: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  /** Deletes the expired, unused artifacts; returns their ids. */
+  private async removeExpired(now: Date): Promise<string[]> {
+    const deleted: string[] = [];
+    // Failed this pass: not asked for again until the next one.
+    const skip: string[] = [];
+    for (;;) {
+      const candidates = await this.artifacts.findExpiredUnreferenced(now, BATCH, skip);
+      let progress = 0;
+      for (const candidate of candidates) {
+        try {
           const gone = await this.artifacts.transaction(async (manager) => {
             const locked = await this.artifacts.lockExpiredUnreferenced(manager, candidate.id, now);
             if (!locked) return false;
@@ -73,32 +109,33 @@ export class ArtifactRetention {
             deleted.push(candidate.id);
             progress += 1;
           }
+        } catch (error) {
+          this.failed(`deleting artifact ${candidate.id}`, error);
+          skip.push(candidate.id);
+          progress += 1;
         }
-        // A short page is the last; a page of rows all skipped (locked or linked meanwhile) would come back the same.
-        if (candidates.length < BATCH || progress === 0) break;
       }
-      staged = await this.store.sweepStaging(ABANDONED_AFTER_MS);
-      rowless = await this.removeAbandonedUploads(new Date(now.getTime() - ABANDONED_AFTER_MS));
-    } catch (error) {
-      artifactRetentionFailures.inc();
-      this.log(`artifact retention failed: ${error instanceof Error ? error.message : String(error)}`);
+      // A short page is the last; a page of rows all skipped (locked or linked meanwhile) would come back the same.
+      if (candidates.length < BATCH || progress === 0) return deleted;
     }
-    artifactRetentionRemoved.inc({ what: 'expired' }, deleted.length);
-    artifactRetentionRemoved.inc({ what: 'staged' }, staged);
-    artifactRetentionRemoved.inc({ what: 'rowless' }, rowless);
-    if (deleted.length > 0 || staged > 0 || rowless > 0) {
-      this.log(`artifact retention deleted ${deleted.length} expired artifact(s), ${staged} abandoned upload(s), ${rowless} upload(s) cut off before their row`);
-    }
-    return { deleted, staged, rowless };
   }
 
   /** Clears the pending records of uploads started before `before`, deleting their bytes unless a row uses them; returns how many. */
   private async removeAbandonedUploads(before: Date): Promise<number> {
     let cleared = 0;
+    // Failed this pass: not asked for again until the next one.
+    const skip: string[] = [];
     for (;;) {
-      const uploads = await this.artifacts.findPendingUploads(before, BATCH);
-      for (const upload of uploads) await abandonUpload(this.artifacts, this.store, upload);
-      cleared += uploads.length;
+      const uploads = await this.artifacts.findPendingUploads(before, BATCH, skip);
+      for (const upload of uploads) {
+        try {
+          await abandonUpload(this.artifacts, this.store, upload);
+          cleared += 1;
+        } catch (error) {
+          this.failed(`removing the bytes of upload ${upload.id}`, error);
+          skip.push(upload.id);
+        }
+      }
       if (uploads.length < BATCH) return cleared;
     }
   }

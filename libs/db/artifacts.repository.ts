@@ -111,8 +111,12 @@ export class ArtifactsRepository {
   }
 
   /** Up to `limit` pending uploads started before `before`, oldest first. */
-  async findPendingUploads(before: Date, limit: number): Promise<PendingUpload[]> {
-    return this.dataSource.query(`SELECT id, sha256 FROM pending_uploads WHERE started_at < $1 ORDER BY started_at LIMIT $2`, [before, limit]);
+  /** Pending uploads started before `before`, oldest first, but for the ids in `skip`. */
+  async findPendingUploads(before: Date, limit: number, skip: readonly string[] = []): Promise<PendingUpload[]> {
+    return this.dataSource.query(
+      `SELECT id, sha256 FROM pending_uploads WHERE started_at < $1 AND NOT (id = ANY($3::uuid[])) ORDER BY started_at LIMIT $2`,
+      [before, limit, skip],
+    );
   }
 
   async insert(manager: EntityManager, artifact: NewArtifact): Promise<ArtifactRecord> {
@@ -177,12 +181,12 @@ export class ArtifactsRepository {
     return rows.length > 0;
   }
 
-  /** Up to `limit` artifacts that expired before `now` and that no QUEUED or RUNNING job references, oldest expiry first. */
-  async findExpiredUnreferenced(now: Date, limit: number): Promise<ArtifactRecord[]> {
+  /** Up to `limit` artifacts that expired before `now` and that no QUEUED or RUNNING job references, oldest expiry first, but for the ids in `skip`. */
+  async findExpiredUnreferenced(now: Date, limit: number, skip: readonly string[] = []): Promise<ArtifactRecord[]> {
     const rows: ArtifactRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM artifacts WHERE expires_at IS NOT NULL AND expires_at <= $1 AND NOT ${IN_USE}
+      `SELECT ${COLUMNS} FROM artifacts WHERE expires_at IS NOT NULL AND expires_at <= $1 AND NOT ${IN_USE} AND NOT (id = ANY($3::uuid[]))
        ORDER BY expires_at LIMIT $2`,
-      [now, limit],
+      [now, limit, skip],
     );
     return rows.map(toRecord);
   }
