@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -257,6 +258,29 @@ describe(createArtifactStore.name, () => {
       process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
       if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
       if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+});
+
+describe('s3 artifact store against a server that stops answering', () => {
+  it('gives a request up once its socket has been silent for the idle timeout, instead of waiting for ever', async () => {
+    // Takes connections and reads requests, never answers: a hung S3 server or a half-open connection.
+    const silent = createServer((socket) => socket.on('data', () => undefined));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const client = createS3Client(
+        { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } },
+        { connectMs: 1000, idleMs: 300 },
+      );
+      const store = new S3ArtifactStore(client, 'silent-bucket');
+      const started = Date.now();
+      await expect(store.sweepStaging(0)).rejects.toThrow();
+      // Well under the time the SDK's own retries of a hung request would otherwise take: for ever.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      client.destroy();
+    } finally {
+      silent.close();
     }
   });
 });

@@ -33,12 +33,31 @@ const PART_SIZE = 8 * 1024 * 1024;
 const QUEUE_SIZE = 2;
 
 /**
+ * The SDK waits for ever by default: a server that stops answering would hang a request, and whatever awaits it
+ * (a retention pass, a shutdown). A socket silent for `idleMs` is given up: long enough for a slow reader of a download.
+ */
+export interface S3Timeouts {
+  connectMs: number;
+  idleMs: number;
+}
+
+const S3_TIMEOUTS: S3Timeouts = { connectMs: 10_000, idleMs: 120_000 };
+
+/**
  * An S3 client for any S3-compatible server. The SDK's default flexible checksums (CRC32 on every request and
  * response) are only used where S3 requires them: servers other than AWS disagree on them (a copied multipart
  * object's checksum, for one), and the store checks every upload's sha256 itself.
  */
-export function createS3Client(config: Pick<S3ClientConfig, 'endpoint' | 'region' | 'forcePathStyle' | 'credentials'>): S3Client {
-  return new S3Client({ ...config, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+export function createS3Client(
+  config: Pick<S3ClientConfig, 'endpoint' | 'region' | 'forcePathStyle' | 'credentials'>,
+  timeouts: S3Timeouts = S3_TIMEOUTS,
+): S3Client {
+  return new S3Client({
+    ...config,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { connectionTimeout: timeouts.connectMs, socketTimeout: timeouts.idleMs },
+  });
 }
 
 function isNotFound(error: unknown): boolean {
