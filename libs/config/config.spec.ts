@@ -20,6 +20,16 @@ describe('scheduling config', () => {
     const { scheduling } = loadConfig({ MLIS_SCHEDULER_AGING_SECONDS: '0' });
     expect(scheduling).toMatchObject({ agingSeconds: 0, laneWindow: 32, holdDepth: 16, cycleIntervalSeconds: 10 });
   });
+
+  it("refuses a lease the node's 1 s heartbeat would race, and a period longer than Node's timers take", () => {
+    expect(() => loadConfig({ MLIS_LEASE_SECONDS: '1' })).toThrow('MLIS_LEASE_SECONDS must be >= 2, got 1');
+    expect(loadConfig({ MLIS_LEASE_SECONDS: '2' }).scheduling.leaseSeconds).toBe(2);
+    // 30 days: Node would run such a timer every millisecond.
+    for (const name of ['MLIS_SCHEDULER_CYCLE_INTERVAL_SECONDS', 'MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS', 'MLIS_NODE_HEARTBEAT_SECONDS']) {
+      expect(() => loadConfig({ [name]: '2592000' })).toThrow(`${name} must be <= 2147483, got 2592000`);
+    }
+    expect(loadConfig({ MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS: '2147483' }).artifacts.retentionIntervalSeconds).toBe(2147483);
+  });
 });
 
 describe('node config', () => {

@@ -15,14 +15,18 @@ function str(env: Env, name: string, fallback: string): string {
   return value === undefined || value === '' ? fallback : value;
 }
 
-function int(env: Env, name: string, fallback: number, min = 0): number {
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
   const value = Number(raw);
   if (value < min) throw new ConfigError(`${name} must be >= ${min}, got ${value}`);
+  if (value > max) throw new ConfigError(`${name} must be <= ${max}, got ${value}`);
   return value;
 }
+
+/** The longest period Node's timers take (2^31 - 1 ms); a longer one fires at once, again and again. */
+const TIMER_MAX_SECONDS = Math.floor(0x7fffffff / 1000);
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = str(env, name, String(fallback));
@@ -243,17 +247,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
       namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
     },
     scheduling: {
-      leaseSeconds: int(env, 'MLIS_LEASE_SECONDS', 10, 1),
+      // Above the node's 1 s heartbeat: a lease of 1 s would race every beat.
+      leaseSeconds: int(env, 'MLIS_LEASE_SECONDS', 10, 2),
       scheduleToStartSeconds: int(env, 'MLIS_SCHEDULE_TO_START_SECONDS', 30, 1),
       defaultMaxAttempts: int(env, 'MLIS_DEFAULT_MAX_ATTEMPTS', 3, 1),
       defaultTimeoutSeconds: int(env, 'MLIS_DEFAULT_TIMEOUT_SECONDS', 3600, 1),
       capacityRetrySeconds: int(env, 'MLIS_CAPACITY_RETRY_SECONDS', 300, 1),
-      nodeHeartbeatSeconds: int(env, 'MLIS_NODE_HEARTBEAT_SECONDS', 3, 1),
-      nodeDeadAfterSeconds: int(env, 'MLIS_NODE_DEAD_AFTER_SECONDS', 15, 2),
+      nodeHeartbeatSeconds: int(env, 'MLIS_NODE_HEARTBEAT_SECONDS', 3, 1, TIMER_MAX_SECONDS),
+      nodeDeadAfterSeconds: int(env, 'MLIS_NODE_DEAD_AFTER_SECONDS', 15, 2, TIMER_MAX_SECONDS),
       agingSeconds: int(env, 'MLIS_SCHEDULER_AGING_SECONDS', 600, 0),
       laneWindow: int(env, 'MLIS_SCHEDULER_LANE_WINDOW', 32, 1),
       holdDepth: int(env, 'MLIS_SCHEDULER_HOLD_DEPTH', 16, 0),
-      cycleIntervalSeconds: int(env, 'MLIS_SCHEDULER_CYCLE_INTERVAL_SECONDS', 10, 1),
+      cycleIntervalSeconds: int(env, 'MLIS_SCHEDULER_CYCLE_INTERVAL_SECONDS', 10, 1, TIMER_MAX_SECONDS),
       priorityClasses: priorityClasses(env, 'MLIS_PRIORITY_CLASSES', 'low:-10,normal:0,high:10,urgent:100:preempting'),
     },
     api: { host, port, bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024) },
@@ -295,7 +300,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       },
       maxBytes: int(env, 'MLIS_ARTIFACTS_MAX_BYTES', 1024 ** 3, 1),
       defaultExpirySeconds: int(env, 'MLIS_ARTIFACTS_DEFAULT_EXPIRY_SECONDS', 7 * 24 * 3600, 0),
-      retentionIntervalSeconds: int(env, 'MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS', 300, 1),
+      retentionIntervalSeconds: int(env, 'MLIS_ARTIFACTS_RETENTION_INTERVAL_SECONDS', 300, 1, TIMER_MAX_SECONDS),
     },
     console: {
       dir: str(env, 'MLIS_CONSOLE_DIR', 'console/dist'),
