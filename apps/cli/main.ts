@@ -29,6 +29,7 @@ import {
   devTokenCommand,
   parseName,
   parseScopeList,
+  parseTenantId,
   parseTtl,
   type DevTokenOptions,
 } from './commands/dev-token.command';
@@ -192,7 +193,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
   program
     .command('dev-token')
     .description('mint a development token locally with the per-install key (no API call); prints it, --save stores it for the CLI')
-    .option('--tenant <tenant>', 'tenant of the token (default: MLIS_DEFAULT_TENANT, "default")', parseName)
+    .option('--tenant <tenant>', 'tenant of the token (default: MLIS_DEFAULT_TENANT, "default")', parseTenantId)
     .addOption(new Option('--user <user>', 'subject (sub) of the token').argParser(parseName).default('dev'))
     .addOption(
       new Option('--scope <scopes>', `comma-separated scopes, or "all" (${SCOPES_HELP})`)

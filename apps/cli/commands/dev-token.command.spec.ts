@@ -87,6 +87,13 @@ describe('mlis dev-token, whoami and token resolution', () => {
     expect(await run(['dev-token', '--scope', 'jobs:read,root'], bad)).toBe(2);
     expect(bad.err()).toContain('unknown: root');
     expect(bad.out()).toBe('');
+    // A tenant id the API could never know (the verifier refuses ':'; tenants are lowercase): refused before minting.
+    for (const tenant of ['acme:prod', 'Acme']) {
+      const refused = captureIo();
+      expect(await run(['dev-token', '--tenant', tenant, '--save'], refused)).toBe(2);
+      expect(refused.err()).toContain('must be a tenant id');
+      expect(refused.out()).toBe('');
+    }
     process.env.MLIS_AUTH_DEV_SECRET_FILE = join(dir, 'missing');
     const missing = captureIo();
     expect(await run(['dev-token'], missing)).toBe(2);

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { SCOPES, type Scope } from '@mlis/auth/claims';
 import { mintUserToken } from '@mlis/auth/dev-tokens';
 import type { AppConfig } from '@mlis/config';
+import { NAME_PATTERN } from '@mlis/contracts/names';
 import { durationSeconds, UsageError } from '../arguments';
 import { ExitCode, type CliIo } from '../cli-context';
 
@@ -41,6 +42,12 @@ export function parseTtl(raw: string): number {
 
 export function parseName(raw: string): string {
   if (!NAME.test(raw)) throw new InvalidArgumentError('must be 1-128 letters, digits or . _ : @ -, starting with a letter or digit');
+  return raw;
+}
+
+/** A tenant id the API could ever know: a token for any other would be refused, or see no tenant at all. */
+export function parseTenantId(raw: string): string {
+  if (!NAME_PATTERN.test(raw)) throw new InvalidArgumentError('must be a tenant id: 1-63 lowercase letters, digits or -, starting with a letter or digit');
   return raw;
 }
 
