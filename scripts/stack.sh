@@ -47,6 +47,16 @@ supervisor_file() { printf '%s/%s.supervisor.pid' "$STATE_DIR" "$1"; }
 stopped_file() { printf '%s/%s.stopped' "$STATE_DIR" "$1"; }
 restarts_file() { printf '%s/%s.restarts' "$STATE_DIR" "$1"; }
 log_file() { printf '%s/%s.log' "$STATE_DIR" "$1"; }
+# Whether the pid in FILE is alive and runs a command line holding PATTERN. Pid files outlive their processes (a stop
+# keeps them; a reboot or SIGKILL leaves them), and their pids are reused: a bare kill -0 could name anything.
+pid_runs() {
+  local pid
+  pid="$(cat "$1" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+# Every process this script supervises runs from this checkout, and its supervisor is this script.
+child_alive() { pid_runs "$(pid_file "$1")" "$ROOT/"; }
+supervisor_alive() { pid_runs "$(supervisor_file "$1")" "__supervise $1 "; }
 BACKOFF="${MLIS_SUPERVISE_BACKOFF_SECONDS:-1}"
 NODE_BACKOFF=$(( ${MLIS_LEASE_SECONDS:-10} + 2 ))
 MAX_BACKOFF="${MLIS_SUPERVISE_MAX_BACKOFF_SECONDS:-60}"
@@ -88,7 +98,13 @@ supervise() {
 # launch NAME FIRST_BACKOFF ENV... -- COMMAND...: a supervised process in its own session, so a stop never hits the caller.
 launch() {
   local name="$1" first="$2"; shift 2
-  if pid_alive "$(supervisor_file "$name")"; then log "$name already running (pid $(cat "$(pid_file "$name")"), supervised)"; return; fi
+  if supervisor_alive "$name"; then log "$name already running (pid $(cat "$(pid_file "$name")"), supervised)"; return; fi
+  # Its supervisor died but it did not: stopped first, or two would run (the second failing on the first's port).
+  if child_alive "$name"; then
+    log "$name still running unsupervised (pid $(cat "$(pid_file "$name")")): stopping it first"
+    kill -TERM "$(cat "$(pid_file "$name")")" 2>/dev/null || true
+    wait_gone "$(cat "$(pid_file "$name")")" "$name"
+  fi
   mkdir -p "$STATE_DIR"
   rm -f "$(stopped_file "$name")" "$(pid_file "$name")" "$(restarts_file "$name")"
   setsid bash "$ROOT/scripts/stack.sh" __supervise "$name" "$first" "$@" >>"$(log_file "$name")" 2>&1 </dev/null &
@@ -106,22 +122,19 @@ wait_gone() {
 }
 
 stop_process() {
-  local name="$1" signal="${2:-TERM}" file pid supervisor
+  local name="$1" signal="${2:-TERM}" pid supervisor
   mkdir -p "$STATE_DIR"
   # The marker first: the supervisor must not restart what the operator stops.
   touch "$(stopped_file "$name")"
-  file="$(pid_file "$name")"
-  if [[ -f "$file" ]]; then
-    pid="$(cat "$file")"
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "-$signal" "$pid" 2>/dev/null || true
-      wait_gone "$pid" "$name"
-      log "$name stopped (pid $pid, SIG$signal)"
-    fi
+  if child_alive "$name"; then
+    pid="$(cat "$(pid_file "$name")")"
+    kill "-$signal" "$pid" 2>/dev/null || true
+    wait_gone "$pid" "$name"
+    log "$name stopped (pid $pid, SIG$signal)"
   fi
   # The supervisor removes its own pid file when it sees the marker: it may be gone already.
-  supervisor="$(cat "$(supervisor_file "$name")" 2>/dev/null || true)"
-  if [[ -n "$supervisor" ]]; then
+  if supervisor_alive "$name"; then
+    supervisor="$(cat "$(supervisor_file "$name")")"
     for _ in $(seq 1 50); do kill -0 "$supervisor" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$supervisor" 2>/dev/null || true
   fi
@@ -284,8 +297,8 @@ case "${1:-}" in
       [[ -e "$file" && "$file" != *.supervisor.pid ]] || continue
       name="$(basename "$file" .pid)"
       restarts="$(cat "$(restarts_file "$name")" 2>/dev/null || echo 0)"
-      supervised="$(pid_alive "$(supervisor_file "$name")" && echo supervised || echo unsupervised)"
-      if pid_alive "$file"; then echo "$name running pid $(cat "$file") ($supervised, $restarts restarts)"; else echo "$name stopped ($supervised, $restarts restarts)"; fi
+      supervised="$(supervisor_alive "$name" && echo supervised || echo unsupervised)"
+      if child_alive "$name"; then echo "$name running pid $(cat "$file") ($supervised, $restarts restarts)"; else echo "$name stopped ($supervised, $restarts restarts)"; fi
     done
     ;;
   __supervise) shift; supervise "$@" ;;
