@@ -70,7 +70,9 @@ export function TenantsPage() {
     }
     const groups = String(data.get('group_limits') ?? '').trim();
     try {
-      body.group_limits = groups ? (JSON.parse(groups) as Update['group_limits']) : {};
+      // The API merges group_limits by group: a group taken out of the JSON is removed only when sent as null.
+      const removed = Object.fromEntries(Object.keys(tenant.group_limits).map((group) => [group, null]));
+      body.group_limits = { ...removed, ...(groups ? (JSON.parse(groups) as Update['group_limits']) : {}) };
     } catch {
       setError(new ApiError(400, 'validation_failed', 'Group limits must be JSON, e.g. {"gpu": {"max_gpus": 2}}'));
       return;
