@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
 import { api, ApiError, unwrap, type components } from '../api/client';
 import { ErrorNotice } from '../components/common';
@@ -21,19 +21,23 @@ export function AuditPage() {
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [loading, setLoading] = useState(false);
+  // Each load supersedes the one before: a late answer (for filters since changed) is dropped.
+  const latest = useRef(0);
 
   const load = async (after: string | null) => {
+    const mine = ++latest.current;
     setLoading(true);
     try {
       const query = { ...filters, result: filters.result as 'allow' | 'deny' | undefined, limit: 100, ...(after ? { cursor: after } : {}) };
       const page = await unwrap(api.GET('/v1/audit', { params: { query } }));
+      if (mine !== latest.current) return;
       setEvents((current) => (after ? [...current, ...page.items] : page.items));
       setCursor(page.next_cursor);
       setError(null);
     } catch (cause) {
-      setError(cause as ApiError);
+      if (mine === latest.current) setError(cause as ApiError);
     } finally {
-      setLoading(false);
+      if (mine === latest.current) setLoading(false);
     }
   };
 

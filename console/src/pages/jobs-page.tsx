@@ -15,6 +15,8 @@ const PAGE_SIZE = 100;
 const ROW_HEIGHT = 40;
 
 interface ListState {
+  /** The filters and reload the rows were loaded for: a later answer asked for another is dropped. */
+  key: string;
   items: Job[];
   nextCursor: string | null;
   error: ApiError | null;
@@ -33,11 +35,16 @@ async function fetchPage(filters: JobFilters, cursor: string | undefined): Promi
   return unwrap(api.GET('/v1/jobs', { params: { query: listQuery(filters, cursor, PAGE_SIZE) } }));
 }
 
-/** Newer data for the first page merged into what is loaded: updated rows replaced, new ones on top. */
-function mergeFirstPage(loaded: Job[], first: Job[]): Job[] {
-  const fresh = new Map(first.map((job) => [job.id, job]));
-  const known = new Set(loaded.map((job) => job.id));
-  return [...first.filter((job) => !known.has(job.id)), ...loaded.map((job) => fresh.get(job.id) ?? job)];
+/**
+ * A fresh first page merged into what is loaded. The page is the whole list (newest first) down to its last job, so
+ * loaded rows in that range it lacks no longer match the filters and go; older rows from later pages stay.
+ */
+function mergeFirstPage(loaded: ListState, first: { items: Job[]; next_cursor: string | null }): Pick<ListState, 'items' | 'nextCursor'> {
+  const last = first.items.at(-1);
+  const fresh = new Set(first.items.map((job) => job.id));
+  // Without a next page the fresh one is every matching job. created_at has milliseconds only: a tie with the last stays.
+  const older = last && first.next_cursor ? loaded.items.filter((job) => !fresh.has(job.id) && job.created_at <= last.created_at) : [];
+  return { items: [...first.items, ...older], nextCursor: older.length > 0 ? loaded.nextCursor : first.next_cursor };
 }
 
 export function JobsPage() {
@@ -46,65 +53,69 @@ export function JobsPage() {
   const filterKey = filtersToSearch(filters).toString();
   const { tick, markUpdated } = useLive();
   const { whoami } = useIdentity();
-  const [list, setList] = useState<ListState>({ items: [], nextCursor: null, error: null, loading: true });
+  const [reloads, setReloads] = useState(0);
+  const listKey = `${filterKey}#${reloads}`;
+  const [list, setList] = useState<ListState>({ key: listKey, items: [], nextCursor: null, error: null, loading: true });
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [preview, setPreview] = useState<Job[] | null>(null);
   const [result, setResult] = useState<BulkResult | null>(null);
-  const [reloads, setReloads] = useState(0);
-  const loadingMore = useRef(false);
+  // The list key a next page is being fetched for.
+  const loadingMore = useRef<string | null>(null);
 
   useEffect(() => {
     let current = true;
-    setList({ items: [], nextCursor: null, error: null, loading: true });
+    setList({ key: listKey, items: [], nextCursor: null, error: null, loading: true });
     setSelected(new Set());
     fetchPage(filters, undefined)
       .then((page) => {
         if (!current) return;
-        setList({ items: page.items, nextCursor: page.next_cursor, error: null, loading: false });
+        setList({ key: listKey, items: page.items, nextCursor: page.next_cursor, error: null, loading: false });
         markUpdated();
       })
-      .catch((error: ApiError) => current && setList({ items: [], nextCursor: null, error, loading: false }));
+      .catch((error: ApiError) => current && setList({ key: listKey, items: [], nextCursor: null, error, loading: false }));
     return () => {
       current = false;
     };
-  }, [filterKey, reloads, markUpdated]);
+  }, [listKey, markUpdated]);
 
   useEffect(() => {
     if (tick === 0) return;
     let current = true;
+    const asked = listKey;
     fetchPage(filters, undefined)
       .then((page) => {
         if (!current) return;
-        setList((state) => ({
-          ...state,
-          items: mergeFirstPage(state.items, page.items),
-          nextCursor: state.items.length === 0 ? page.next_cursor : state.nextCursor,
-          error: null,
-        }));
+        setList((state) => (state.key === asked ? { ...state, ...mergeFirstPage(state, page), error: null } : state));
         markUpdated();
       })
-      .catch((error: ApiError) => current && setList((state) => ({ ...state, error })));
+      .catch((error: ApiError) => current && setList((state) => (state.key === asked ? { ...state, error } : state)));
     return () => {
       current = false;
     };
   }, [tick]);
 
   const loadMore = useCallback(() => {
-    if (!list.nextCursor || loadingMore.current) return;
-    loadingMore.current = true;
+    // Until the list has started over, its cursor belongs to the previous filters.
+    if (list.key !== listKey || !list.nextCursor || loadingMore.current === listKey) return;
+    const asked = listKey;
+    loadingMore.current = asked;
     fetchPage(filters, list.nextCursor)
       .then((page) =>
-        setList((state) => ({
-          ...state,
-          items: [...state.items, ...page.items.filter((job) => !state.items.some((known) => known.id === job.id))],
-          nextCursor: page.next_cursor,
-        })),
+        setList((state) =>
+          state.key === asked
+            ? {
+                ...state,
+                items: [...state.items, ...page.items.filter((job) => !state.items.some((known) => known.id === job.id))],
+                nextCursor: page.next_cursor,
+              }
+            : state,
+        ),
       )
-      .catch((error: ApiError) => setList((state) => ({ ...state, error })))
+      .catch((error: ApiError) => setList((state) => (state.key === asked ? { ...state, error } : state)))
       .finally(() => {
-        loadingMore.current = false;
+        if (loadingMore.current === asked) loadingMore.current = null;
       });
-  }, [filters, list.nextCursor]);
+  }, [filters, listKey, list.key, list.nextCursor]);
 
   const scroller = useRef<HTMLDivElement>(null);
   const rows = useVirtualizer({ count: list.items.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 10 });
