@@ -1,4 +1,4 @@
-import { useMemo, useState, type FormEvent } from 'react';
+import { useMemo, useRef, useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
 import { api, ApiError, unwrap, type CreateJob } from '../api/client';
 import { ErrorNotice } from '../components/common';
@@ -17,6 +17,16 @@ function parseSelector(text: string): Record<string, string> | null {
   return selector;
 }
 
+/** 128 random bits in hex. crypto.randomUUID needs a secure context (https, localhost); getRandomValues works on any page. */
+function newIdempotencyKey(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** 503 (dependency_unavailable) or no answer at all: the job may or may not have been created. */
+function outcomeUnknown(error: ApiError): boolean {
+  return error.status === 503 || error.unreachable;
+}
+
 export function SubmitPage() {
   const { whoami, config } = useIdentity();
   const blocked = missingScope(whoami, 'jobs:submit');
@@ -28,6 +38,8 @@ export function SubmitPage() {
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  // One Idempotency-Key per form content: a retry of the same submission returns the job it may have created.
+  const idempotency = useRef<{ content: string; key: string } | null>(null);
 
   const selected = types.data?.items.find((item) => item.task_type === (taskType || types.data?.items[0]?.task_type));
   const schema = selected?.params_schema as unknown as ParamsSchema | undefined;
@@ -61,9 +73,12 @@ export function SubmitPage() {
       ...(selector && Object.keys(selector).length ? { node_selector: selector } : {}),
       ...(resources.priority_class ? { priority_class: resources.priority_class } : {}),
     };
+    const content = JSON.stringify(body);
+    if (idempotency.current?.content !== content) idempotency.current = { content, key: newIdempotencyKey() };
     setBusy(true);
     try {
-      const job = await unwrap(api.POST('/v1/jobs', { body }));
+      const job = await unwrap(api.POST('/v1/jobs', { body, params: { header: { 'Idempotency-Key': idempotency.current.key } } }));
+      idempotency.current = null;
       void navigate(`/jobs/${job.id}`);
     } catch (cause) {
       const apiError = cause as ApiError;
@@ -171,9 +186,12 @@ export function SubmitPage() {
           {error ? (
             <div className="notice notice-error" role="alert" data-testid="submit-error">
               <strong>
-                {error.status === 422 ? 'Unschedulable' : `Refused (${error.status || 'unreachable'})`}: {error.code}
+                {error.status === 422 ? 'Unschedulable' : outcomeUnknown(error) ? `Outcome unknown (${error.status || 'unreachable'})` : `Refused (${error.status})`}: {error.code}
               </strong>
               <p>{error.message}</p>
+              {outcomeUnknown(error) ? (
+                <p>The job may or may not have been created. Submitting the same form again is safe: it cannot create a second job.</p>
+              ) : null}
             </div>
           ) : null}
           <button type="submit" disabled={busy}>
