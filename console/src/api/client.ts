@@ -40,9 +40,10 @@ const auth: Middleware = {
     if (token) request.headers.set('Authorization', `Bearer ${token}`);
     return request;
   },
-  onResponse({ response }) {
-    // An expired or revoked token: back to sign-in, whatever page asked.
-    if (response.status === 401) window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+  onResponse({ response, schemaPath }) {
+    // An expired or revoked token: back to sign-in, whatever page asked. Not the sign-in check (whoami) itself:
+    // there was no session to end, and signIn reports the refusal.
+    if (response.status === 401 && schemaPath !== '/v1/auth/whoami') window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
     return response;
   },
 };
