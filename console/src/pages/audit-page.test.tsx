@@ -1,19 +1,18 @@
-import { act, render, screen, waitFor } from '@testing-library/react';
+import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { api, type components } from '../api/client';
+import { type components } from '../api/client';
+import { holdGets, type HeldGet } from '../testing/held-requests';
 import { AuditPage } from './audit-page';
 
 vi.mock('../lib/identity', () => ({ useIdentity: () => ({ whoami: { subject: 'admin', tenant: 'default', scopes: ['admin:audit'] } }) }));
 vi.mock('../lib/prefs', () => ({ usePrefs: () => ({ timeMode: 'utc' }) }));
 
 type AuditEvent = components['schemas']['AuditEventDto'];
-interface Call {
-  query: Record<string, unknown>;
-  resolve(page: { items: AuditEvent[]; next_cursor: string | null }): void;
-}
-let calls: Call[];
+type Page = { items: AuditEvent[]; next_cursor: string | null };
+let held: ReturnType<typeof holdGets<Page>>;
+let calls: HeldGet<Page>[];
 
 const event = (id: string, action: string): AuditEvent =>
   ({
@@ -28,17 +27,12 @@ const event = (id: string, action: string): AuditEvent =>
     result: 'allow',
     reason: null,
   }) as AuditEvent;
-const answer = async (index: number, items: AuditEvent[], next_cursor: string | null = null) => {
-  await act(async () => calls[index].resolve({ items, next_cursor }));
-};
+const answer = (index: number, items: AuditEvent[], next_cursor: string | null = null) => held.answer(index, { items, next_cursor });
 const actions = () => screen.queryAllByRole('row').slice(1).map((row) => row.children[1].textContent);
 
 beforeEach(() => {
-  calls = [];
-  vi.spyOn(api, 'GET').mockImplementation(((_path: string, init: { params: { query: Record<string, unknown> } }) =>
-    new Promise((resolve) =>
-      calls.push({ query: init.params.query, resolve: (data) => resolve({ data, response: new Response(null, { status: 200 }) }) }),
-    )) as never);
+  held = holdGets<Page>();
+  calls = held.calls;
 });
 afterEach(() => vi.restoreAllMocks());
 

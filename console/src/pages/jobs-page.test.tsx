@@ -2,7 +2,8 @@ import { act, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { api, type Job, type JobState } from '../api/client';
+import { type Job, type JobState } from '../api/client';
+import { holdGets, type HeldGet } from '../testing/held-requests';
 import { JobsPage } from './jobs-page';
 
 const live = vi.hoisted(() => ({ tick: 0, listeners: new Set<() => void>(), markUpdated: () => {} }));
@@ -24,11 +25,9 @@ vi.mock('@tanstack/react-virtual', () => ({
   }),
 }));
 
-interface Call {
-  query: Record<string, unknown>;
-  resolve(page: { items: Job[]; next_cursor: string | null }): void;
-}
-let calls: Call[];
+type Page = { items: Job[]; next_cursor: string | null };
+let held: ReturnType<typeof holdGets<Page>>;
+let calls: HeldGet<Page>[];
 
 const job = (n: number, state: JobState): Job =>
   ({
@@ -51,17 +50,12 @@ const bumpTick = () =>
     live.tick += 1;
     live.listeners.forEach((listener) => listener());
   });
-const answer = async (index: number, body: ReturnType<typeof page>) => {
-  await act(async () => calls[index].resolve(body));
-};
+const answer = (index: number, body: Page) => held.answer(index, body);
 
 beforeEach(() => {
   live.tick = 0;
-  calls = [];
-  vi.spyOn(api, 'GET').mockImplementation(((_path: string, init: { params: { query: Record<string, unknown> } }) =>
-    new Promise((resolve) =>
-      calls.push({ query: init.params.query, resolve: (data) => resolve({ data, response: new Response(null, { status: 200 }) }) }),
-    )) as never);
+  held = holdGets<Page>();
+  calls = held.calls;
 });
 afterEach(() => vi.restoreAllMocks());
 
