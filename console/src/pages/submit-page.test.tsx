@@ -64,6 +64,15 @@ describe('SubmitPage', () => {
     expect(notice).not.toHaveTextContent('Refused');
   });
 
+  it('says the outcome of a proxy\'s 504 is unknown too', async () => {
+    post.mockImplementation(() => answer(504, undefined, { error: { code: 'gateway_timeout', message: 'Upstream timed out', request_id: 'r3' } }));
+    renderPage();
+    await screen.findByRole('button', { name: 'Submit sleep' });
+    await submit();
+
+    expect(await screen.findByTestId('submit-error')).toHaveTextContent('Outcome unknown (504): gateway_timeout');
+  });
+
   it('says the outcome is unknown when the API could not be reached', async () => {
     post.mockImplementation(() => Promise.reject(new TypeError('Failed to fetch')) as never);
     renderPage();

@@ -22,9 +22,9 @@ function newIdempotencyKey(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-/** 503 (dependency_unavailable) or no answer at all: the job may or may not have been created. */
+/** A server error (a 503 dependency_unavailable, a proxy's 502 or 504) or no answer: the job may or may not exist. */
 function outcomeUnknown(error: ApiError): boolean {
-  return error.status === 503 || error.unreachable;
+  return error.status >= 500 || error.unreachable;
 }
 
 export function SubmitPage() {
