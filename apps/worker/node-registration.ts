@@ -161,7 +161,7 @@ export class NodeRegistration {
    * Tells the API this incarnation started an assignment `runningForMs` ago: PLACED → RUNNING in the ledger (ADRs 0018,
    * 0030). Rejects with StartReportRefusedError when no retry can help (a 409: the assignment is not PLACED here any
    * more, its workflow decides the rest; or another refusal of the request itself), with a plain error when a retry
-   * may (no answer, 5xx, 429, or a 401 the heartbeat's token renewal cures).
+   * may (no answer, an answer `retryable` names, or a 401).
    */
   async reportStarted(assignmentId: string, runningForMs: number): Promise<void> {
     const current = this.current;
@@ -173,8 +173,8 @@ export class NodeRegistration {
     );
     if (reply.status === 200) return;
     const answer = `HTTP ${reply.status} ${errorCode(reply.body)}`;
-    const retryable = reply.status >= 500 || reply.status === 429 || reply.status === 401;
-    throw retryable ? new Error(answer) : new StartReportRefusedError(answer);
+    // A 401 too: the heartbeat's token renewal cures it.
+    throw retryable(reply.status) || reply.status === 401 ? new Error(answer) : new StartReportRefusedError(answer);
   }
 
   /** Starts heartbeating every heartbeat_seconds; needs a successful register() first. */
