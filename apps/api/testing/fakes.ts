@@ -105,19 +105,19 @@ export class FakeJobsRepository implements Db<JobsRepository> {
   }
 
   async changedSince(tenantId: string, since: string, lookbackSeconds: number, limit: number): Promise<JobChange[]> {
-    return this.records
-      .map((r) => r.job)
-      .filter((job) => job.tenantId === tenantId && job.updatedAt.getTime() > Date.parse(since) - lookbackSeconds * 1000)
-      .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime() || (a.id < b.id ? -1 : 1))
-      .slice(0, limit)
-      .map((job) => ({ id: job.id, state: job.state, updated_at: job.updatedAt.toISOString() }));
+    return this.changes(tenantId, limit, (job) => job.updatedAt.getTime() > Date.parse(since) - lookbackSeconds * 1000);
   }
 
   async changedAfter(tenantId: string, after: Pick<JobChange, 'id' | 'updated_at'>, limit: number): Promise<JobChange[]> {
     const afterMs = Date.parse(after.updated_at);
+    return this.changes(tenantId, limit, (job) => job.updatedAt.getTime() > afterMs || (job.updatedAt.getTime() === afterMs && job.id > after.id));
+  }
+
+  /** The tenant's jobs that `keep` takes, in the ledger's (updated_at, id) order. */
+  private changes(tenantId: string, limit: number, keep: (job: JobRecord['job']) => boolean): JobChange[] {
     return this.records
       .map((r) => r.job)
-      .filter((job) => job.tenantId === tenantId && (job.updatedAt.getTime() > afterMs || (job.updatedAt.getTime() === afterMs && job.id > after.id)))
+      .filter((job) => job.tenantId === tenantId && keep(job))
       .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime() || (a.id < b.id ? -1 : 1))
       .slice(0, limit)
       .map((job) => ({ id: job.id, state: job.state, updated_at: job.updatedAt.toISOString() }));
