@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const reaper = new NodeReaper(new NodesRepository(dataSource), config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
   const retention = new ArtifactRetention(
     new ArtifactsRepository(dataSource),
-    await createArtifactStore(config.artifacts),
+    createArtifactStore(config.artifacts),
     config.artifacts.retentionIntervalSeconds * 1000,
     log,
   );

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -214,10 +214,8 @@ storeSuite(
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     });
     const bucket = `mlis-spec-${Date.now()}-${process.pid}`;
+    // The bucket does not exist yet: the store's first call creates it.
     const store = new S3ArtifactStore(client, bucket);
-    await store.ensureBucket();
-    // Idempotent: a second start-up finds the bucket.
-    await store.ensureBucket();
     const listAll = async (): Promise<string[]> => {
       const keys: string[] = [];
       let token: string | undefined;
@@ -236,7 +234,7 @@ storeSuite(
 describe(createArtifactStore.name, () => {
   it('builds the fs backend under MLIS_ARTIFACTS_DIR', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mlis-artifacts-config-'));
-    const store = await createArtifactStore(loadConfig({ MLIS_ARTIFACTS_DIR: dir }).artifacts);
+    const store = createArtifactStore(loadConfig({ MLIS_ARTIFACTS_DIR: dir }).artifacts);
     const stored = await store.put(Readable.from([Buffer.from('configured')]));
     expect((await readdir(join(dir, 'sha256', stored.sha256.slice(0, 2))))).toEqual([stored.sha256]);
     await rm(dir, { recursive: true, force: true });
@@ -249,7 +247,7 @@ describe(createArtifactStore.name, () => {
     process.env.AWS_SECRET_ACCESS_KEY = 'test';
     try {
       const config = loadConfig({ MLIS_ARTIFACTS_BACKEND: 's3', MLIS_S3_ENDPOINT: s3Endpoint(), MLIS_S3_BUCKET: `mlis-config-${Date.now()}` });
-      const store = await createArtifactStore(config.artifacts);
+      const store = createArtifactStore(config.artifacts);
       expect(store.backend).toBe('s3');
       const stored = await store.put(Readable.from([Buffer.from('configured')]));
       expect((await buffer(await store.get(stored.sha256))).toString()).toBe('configured');
@@ -258,6 +256,38 @@ describe(createArtifactStore.name, () => {
       process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
       if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
       if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+  });
+});
+
+describe('s3 artifact store made while its server is down', () => {
+  it('checks and creates the bucket on a later call once the server answers', async () => {
+    // A port with nothing behind it yet, later a plain TCP relay to the test server: the server "comes up".
+    const server = new URL(s3Endpoint());
+    const relay = createServer((socket) => {
+      const upstream = connect(Number(server.port), server.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const { port } = relay.address() as AddressInfo;
+    await new Promise<void>((resolve) => relay.close(() => resolve()));
+    const client = createS3Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const store = new S3ArtifactStore(client, `mlis-late-${Date.now()}-${process.pid}`);
+    try {
+      await expect(store.exists('0'.repeat(64))).rejects.toThrow();
+      await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+      const stored = await store.put(Readable.from([Buffer.from('after the outage')]));
+      expect((await buffer(await store.get(stored.sha256))).toString()).toBe('after the outage');
+    } finally {
+      client.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
     }
   });
 });

@@ -3,11 +3,9 @@ import type { ArtifactStore } from './artifact-store';
 import { FsArtifactStore } from './fs-artifact.store';
 import { createS3Client, S3ArtifactStore } from './s3-artifact.store';
 
-/** The configured backend, ready to use (the S3 bucket is created when missing). */
-export async function createArtifactStore(config: ArtifactsConfig): Promise<ArtifactStore> {
+/** The configured backend. An S3 bucket is checked, and created when missing, by the store's first call, not here. */
+export function createArtifactStore(config: ArtifactsConfig): ArtifactStore {
   if (config.backend === 'fs') return new FsArtifactStore(config.dir);
   const { endpoint, region, bucket, forcePathStyle } = config.s3;
-  const store = new S3ArtifactStore(createS3Client({ region, forcePathStyle, ...(endpoint ? { endpoint } : {}) }), bucket);
-  await store.ensureBucket();
-  return store;
+  return new S3ArtifactStore(createS3Client({ region, forcePathStyle, ...(endpoint ? { endpoint } : {}) }), bucket);
 }

@@ -75,13 +75,27 @@ function isNotFound(error: unknown): boolean {
 export class S3ArtifactStore implements ArtifactStore {
   readonly backend = 's3';
 
+  private bucketChecked: Promise<void> | undefined;
+
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
   ) {}
 
+  /**
+   * Every call first waits for the bucket's check, made once: a process starts while the S3 server is down (control
+   * needs it only for retention, the API only for artifacts), and a check that failed is made again by the next call.
+   */
+  private bucketReady(): Promise<void> {
+    this.bucketChecked ??= this.ensureBucket().catch((error: unknown) => {
+      this.bucketChecked = undefined;
+      throw error;
+    });
+    return this.bucketChecked;
+  }
+
   /** Creates the bucket when it does not exist (a fresh MinIO or test server). */
-  async ensureBucket(): Promise<void> {
+  private async ensureBucket(): Promise<void> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (error) {
@@ -91,6 +105,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async stage(body: Readable, options?: PutOptions): Promise<StagedObject> {
+    await this.bucketReady();
     const key = `${STAGING_PREFIX}${randomUUID()}`;
     const counter = new DigestingCounter(options?.maxBytes);
     // A source that fails or closes early (a client gone mid-upload) fails the upload, which then aborts.
@@ -135,6 +150,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async get(sha256: string, range?: ByteRange): Promise<Readable> {
+    await this.bucketReady();
     try {
       const output = await this.client.send(
         new GetObjectCommand({
@@ -152,6 +168,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async exists(sha256: string): Promise<boolean> {
+    await this.bucketReady();
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: contentKey(sha256) }));
       return true;
@@ -162,10 +179,12 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async delete(sha256: string): Promise<void> {
+    await this.bucketReady();
     await this.deleteKey(contentKey(sha256));
   }
 
   async sweepStaging(olderThanMs: number): Promise<number> {
+    await this.bucketReady();
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     let token: string | undefined;
