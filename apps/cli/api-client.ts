@@ -31,6 +31,8 @@ export interface ArtifactUploadOptions {
   /** The bytes' sha256: the API refuses (and keeps nothing) when what arrived differs. */
   sha256: string;
   sizeBytes: number;
+  /** Repeating the upload with this key returns the artifact it made instead of a second one. */
+  idempotencyKey?: string;
 }
 
 /** The API answered with an error status; fields come from its `{error: {...}}` body when it has one. */
@@ -193,7 +195,12 @@ export class ApiClient {
     const path = this.path('post', '/v1/artifacts', { query: { sha256: options.sha256, name: options.name, expires_in_seconds: options.expiresInSeconds } });
     const response = await this.send('POST', path, {
       body: Readable.toWeb(body) as WebReadableStream<Uint8Array>,
-      headers: { 'Content-Type': options.contentType, 'Content-Length': String(options.sizeBytes), Accept: 'application/json' },
+      headers: {
+        'Content-Type': options.contentType,
+        'Content-Length': String(options.sizeBytes),
+        Accept: 'application/json',
+        ...headerValues({ 'Idempotency-Key': options.idempotencyKey }),
+      },
       timeout: false,
     });
     return this.json<SuccessBody<Operation<'/v1/artifacts', 'post'>>>('POST', '/v1/artifacts', response, await this.text(response));

@@ -129,7 +129,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .option('--gpu-memory-mb <n>', 'each GPU must have at least this much memory, MiB (0: any)', parseNonNegativeInteger)
     .option('--max-attempts <n>', 'attempts allowed when nodes are lost', parsePositiveInteger)
     .option('--timeout-seconds <n>', 'run time limit of one attempt', parsePositiveInteger)
-    .option('--idempotency-key <key>', 'resubmitting with the same key returns the same job')
+    .option('--idempotency-key <key>', 'resubmitting with the same key returns the same job (and, with --input, the same artifact)')
     .option('--wait', 'follow the job (long-poll, no polling loop) until it ends, then print it')
     .addOption(
       new Option('--wait-timeout <seconds>', 'give up waiting after this long (exit 3)').argParser(parseSeconds).default(DEFAULT_WAIT_TIMEOUT_SECONDS),
@@ -238,6 +238,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .option('--name <name>', 'name to record (default: the file name)')
     .option('--content-type <type>', 'media type to record (default: application/octet-stream)')
     .option('--expires-in <duration>', 'deletable after this long, once no waiting or running job uses it: 3600, 30m, 12h, 7d (default: the server\'s)', parseExpiresIn)
+    .option('--idempotency-key <key>', 'uploading again with the same key returns the same artifact')
     .action(action((context, file: string, options: UploadOptions) => artifactsUploadCommand(context, file, options)));
   artifacts
     .command('download')

@@ -136,7 +136,7 @@ export interface paths {
         put?: never;
         /**
          * Upload an artifact: the request body is the raw bytes, streamed to the store (never buffered whole)
-         * @description Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch), and the store has room for it (507 insufficient_storage).
+         * @description Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch), and the store has room for it (507 insufficient_storage). With an Idempotency-Key, repeating the upload returns the artifact it made (200) and keeps nothing new; the expiry of the first upload stands.
          */
         post: operations["ArtifactsController_upload"];
         delete?: never;
@@ -1897,7 +1897,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Up to 200 characters; repeating a submission with the same key returns the first job. */
+                /** @description Up to 200 characters, one key per tenant; repeating a submission with the same key returns the first job (200), a different request with it gets 409. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2361,6 +2361,8 @@ export interface operations {
                 expires_in_seconds?: number;
             };
             header?: {
+                /** @description Up to 200 characters, one key per tenant; repeating an upload with the same key returns the artifact it made (200) while that artifact exists; an upload with other bytes, name or content type gets 409. User tokens only. */
+                "Idempotency-Key"?: string;
                 /** @description Nodes only, with their worker token instead of a user token: the assignment (uuid) the node acts for. It must be live (PLACED or RUNNING) on that node incarnation (409 assignment_not_live otherwise); a node reads only its job’s artifacts and uploads its job’s result. */
                 "X-MLIS-Assignment"?: string;
             };
@@ -2374,6 +2376,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Repeat of an earlier upload with the same Idempotency-Key: its artifact. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactResponseDto"];
+                };
+            };
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2418,7 +2429,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description error.code: assignment_not_live */
+            /** @description error.code: idempotency_conflict | assignment_not_live */
             409: {
                 headers: {
                     [name: string]: unknown;

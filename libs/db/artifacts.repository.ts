@@ -119,13 +119,38 @@ export class ArtifactsRepository {
     );
   }
 
-  async insert(manager: EntityManager, artifact: NewArtifact): Promise<ArtifactRecord> {
+  /** `idempotencyKey`: the upload's key, unique in its tenant; take `lockIdempotencyKey` first. */
+  async insert(manager: EntityManager, artifact: NewArtifact, idempotencyKey: string | null = null): Promise<ArtifactRecord> {
     const rows: ArtifactRow[] = await manager.query(
-      `INSERT INTO artifacts (id, tenant_id, name, content_type, size_bytes, sha256, created_by, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-      [artifact.id, artifact.tenantId, artifact.name, artifact.contentType, artifact.sizeBytes, artifact.sha256, artifact.createdBy, artifact.expiresAt],
+      `INSERT INTO artifacts (id, tenant_id, name, content_type, size_bytes, sha256, created_by, expires_at, idempotency_key)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+      [
+        artifact.id,
+        artifact.tenantId,
+        artifact.name,
+        artifact.contentType,
+        artifact.sizeBytes,
+        artifact.sha256,
+        artifact.createdBy,
+        artifact.expiresAt,
+        idempotencyKey,
+      ],
     );
     return toRecord(rows[0]);
+  }
+
+  /** Serializes uploads with the same key in a tenant until the transaction ends: the second one finds the first's row. */
+  async lockIdempotencyKey(manager: EntityManager, tenantId: string, key: string): Promise<void> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('artifact-key:' || $1 || ':' || $2, 0))`, [tenantId, key]);
+  }
+
+  /** The tenant's artifact uploaded with this key, while it exists. */
+  async findByIdempotencyKey(tenantId: string, key: string, manager?: EntityManager): Promise<ArtifactRecord | null> {
+    const rows: ArtifactRow[] = await (manager ?? this.dataSource.manager).query(
+      `SELECT ${COLUMNS} FROM artifacts WHERE tenant_id = $1 AND idempotency_key = $2`,
+      [tenantId, key],
+    );
+    return rows.length > 0 ? toRecord(rows[0]) : null;
   }
 
   /** The artifact, whatever its tenant: callers decide who may see it. */

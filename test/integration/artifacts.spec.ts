@@ -79,6 +79,22 @@ async function uploadBytes(bytes: Buffer, query = '', token?: string): Promise<R
   return raw('POST', `/v1/artifacts${query}`, { ...auth(token), 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) }, Readable.from([bytes]));
 }
 
+/**
+ * Announces `announced` bytes and sends one MiB: the answer to a request refused before its body is read comes
+ * before the rest would have to.
+ */
+function announcedUpload(path: string, headers: Record<string, string>, announced: number): Promise<RawResponse> {
+  return new Promise<RawResponse>((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path, headers: { ...headers, 'content-length': String(announced) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', (error) => (/EPIPE|ECONNRESET/.test(error.message) ? undefined : reject(error)));
+    req.write(randomBytes(MiB));
+  });
+}
+
 /** Every file of the stack's fs store, staged uploads included. */
 function storedFiles(): string[] {
   const walk = (dir: string): string[] =>
@@ -196,16 +212,7 @@ describe('artifacts on the real stack', () => {
   it('refuses a body over the cap with 413 without reading it, and keeps nothing', async () => {
     const rows = await withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n);
     const before = storedFiles();
-    // Announce more than the cap, send a little: the answer comes before the rest would have to.
-    const response = await new Promise<RawResponse>((resolve, reject) => {
-      const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: '/v1/artifacts', headers: { ...auth(), 'content-length': String(CAP_BYTES + 1) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('error', (error) => (/EPIPE|ECONNRESET/.test(error.message) ? undefined : reject(error)));
-      req.write(randomBytes(MiB));
-    });
+    const response = await announcedUpload('/v1/artifacts', auth(), CAP_BYTES + 1);
     expect(response.status).toBe(413);
     expect(JSON.parse(response.body.toString()).error.code).toBe('payload_too_large');
     expect(await withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n)).toBe(rows);
@@ -244,6 +251,82 @@ describe('artifacts on the real stack', () => {
     await poll('the staged upload removed', async () => (storedFiles().every((file) => !file.includes('/staging/')) ? true : undefined), { timeoutMs: 20_000 });
     expect(storedFiles()).toEqual(before);
     expect(await withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n)).toBe(rows);
+  });
+
+  describe('with an Idempotency-Key', () => {
+    const keyed = (bytes: Buffer, key: string, query = '', token?: string): Promise<RawResponse> =>
+      raw(
+        'POST',
+        `/v1/artifacts${query}`,
+        { ...auth(token), 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), 'idempotency-key': key },
+        Readable.from([bytes]),
+      );
+    const pendingWith = (sha: string): Promise<number> =>
+      withDb(async (db) => (await db.query('SELECT count(*)::int AS n FROM pending_uploads WHERE sha256 = $1', [sha])).rows[0].n);
+
+    it('answers a repeat with the artifact it made (200) and keeps nothing new; the key is per tenant', async () => {
+      const key = `it-upload-${randomUUID()}`;
+      const bytes = randomBytes(64 * 1024);
+      const first = await keyed(bytes, key, '?name=input.bin');
+      expect(first.status).toBe(201);
+      const made = JSON.parse(first.body.toString());
+      const files = storedFiles();
+      // The expiry may differ: the first upload's stands.
+      const again = await keyed(bytes, key, '?name=input.bin&expires_in_seconds=60');
+      expect(again.status).toBe(200);
+      expect(JSON.parse(again.body.toString())).toEqual(made);
+      expect(await rowsWithSha(sha256(bytes))).toBe(1);
+      expect(await pendingWith(sha256(bytes))).toBe(0);
+      expect(storedFiles()).toEqual(files);
+      const tenant = `it-art-key-${Date.now()}`;
+      expect((await api('POST', '/v1/tenants', { id: tenant })).status).toBe(201);
+      const elsewhere = await keyed(bytes, key, '?name=input.bin', tokenFor({ tenant }));
+      expect(elsewhere.status).toBe(201);
+      expect(JSON.parse(elsewhere.body.toString()).id).not.toBe(made.id);
+    });
+
+    it('refuses another upload with the key (409) and keeps none of it; before its body when its sha256 shows it', async () => {
+      const key = `it-upload-${randomUUID()}`;
+      const bytes = randomBytes(1024);
+      expect((await keyed(bytes, key, '?name=a.bin')).status).toBe(201);
+      const files = storedFiles();
+      const other = randomBytes(1024);
+      for (const [body, query] of [
+        [other, '?name=a.bin'],
+        [bytes, '?name=b.bin'],
+        [bytes, ''],
+      ] as const) {
+        const refused = await keyed(body, key, query);
+        expect(refused.status).toBe(409);
+        expect(JSON.parse(refused.body.toString()).error.code).toBe('idempotency_conflict');
+      }
+      expect(await rowsWithSha(sha256(other))).toBe(0);
+      expect(await pendingWith(sha256(other))).toBe(0);
+      expect(storedFiles()).toEqual(files);
+      // A declared sha256 of other bytes is refused on the earlier row alone: 100 MiB announced, one sent.
+      const early = await announcedUpload(`/v1/artifacts?name=a.bin&sha256=${sha256(other)}`, { ...auth(), 'idempotency-key': key }, 100 * MiB);
+      expect(early.status).toBe(409);
+      expect(storedFiles()).toEqual(files);
+    });
+
+    it('makes one artifact of concurrent uploads with the same key', async () => {
+      const key = `it-upload-${randomUUID()}`;
+      const bytes = randomBytes(256 * 1024);
+      const answers = await Promise.all(Array.from({ length: 4 }, () => keyed(bytes, key)));
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 201]);
+      expect(new Set(answers.map((answer) => JSON.parse(answer.body.toString()).id)).size).toBe(1);
+      expect(await rowsWithSha(sha256(bytes))).toBe(1);
+      expect(await pendingWith(sha256(bytes))).toBe(0);
+    });
+
+    it('frees the key when its artifact is deleted', async () => {
+      const key = `it-upload-${randomUUID()}`;
+      const first = JSON.parse((await keyed(Buffer.from('first'), key)).body.toString());
+      expect((await raw('DELETE', `/v1/artifacts/${first.id}`, auth())).status).toBe(204);
+      const next = await keyed(Buffer.from('second'), key);
+      expect(next.status).toBe(201);
+      expect(JSON.parse(next.body.toString()).id).not.toBe(first.id);
+    });
   });
 
   describe('worker tokens', () => {
@@ -324,6 +407,15 @@ describe('artifacts on the real stack', () => {
       expect(artifact).toMatchObject({ tenant_id: 'default', created_by: `node:${NODE}`, sha256: sha256(result) });
       const links = await withDb(async (db) => (await db.query('SELECT job_id, role FROM job_artifacts WHERE artifact_id = $1', [artifact.id])).rows);
       expect(links).toEqual([{ job_id: jobId, role: 'result' }]);
+      // A key would let a node reach the tenant's other artifacts through it: user tokens only.
+      const keyed = await raw(
+        'POST',
+        '/v1/artifacts',
+        { ...asNode(assignmentId), 'content-length': String(result.length), 'idempotency-key': 'node-key' },
+        Readable.from([result]),
+      );
+      expect(keyed.status).toBe(400);
+      expect(JSON.parse(keyed.body.toString()).error.details).toEqual([{ field: 'Idempotency-Key', problem: expect.stringContaining('user tokens') }]);
       // An artifact in use by a RUNNING job cannot be deleted.
       expect((await api('DELETE', `/v1/artifacts/${input}`)).status).toBe(409);
     });

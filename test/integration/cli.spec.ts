@@ -78,6 +78,30 @@ describe('the mlis CLI against the real API', () => {
     }
   });
 
+  it('submit --input with --idempotency-key, run again, returns the same job and uploads no second artifact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlis-it-cli-'));
+    try {
+      const input = join(dir, 'texts.txt');
+      writeFileSync(input, 'one text\n');
+      const key = `it-cli-${Date.now()}`;
+      const first = await mlis('--json', 'submit', 'echo', '--input', input, '--idempotency-key', key);
+      expect(first.code).toBe(0);
+      // The rerun after a lost answer: the upload finds its artifact, so the job's params compare equal.
+      const again = await mlis('--json', 'submit', 'echo', '--input', input, '--idempotency-key', key);
+      expect(again.code).toBe(0);
+      const artifactOf = (stderr: string): string | undefined => /as artifact ([0-9a-f-]{36})/.exec(stderr)?.[1];
+      expect(artifactOf(again.stderr)).toBe(artifactOf(first.stderr));
+      expect(JSON.parse(again.stdout).id).toBe(JSON.parse(first.stdout).id);
+      // Another file under the same key is another request: refused, as another job would be.
+      writeFileSync(input, 'another text\n');
+      const changed = await mlis('submit', 'echo', '--input', input, '--idempotency-key', key);
+      expect(changed.code).toBe(2);
+      expect(changed.stderr).toContain('idempotency_conflict');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('workers lists every node with its pid', async () => {
     const workers = await mlis('--json', 'workers');
     expect(workers.code).toBe(0);

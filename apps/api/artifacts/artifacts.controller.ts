@@ -18,6 +18,7 @@ import { ApiErrorCode, ASSIGNMENT_HEADER } from '@mlis/contracts';
 import { CurrentActor, RequireScopes, WorkerAccess, type AuthenticatedRequest } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
+import { IdempotencyKey, idempotencyKeyHeaderDoc, IdempotencyKeyPipe } from '../common/idempotency-key';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { uuidParam, validationFailed } from '../common/validation';
 import { ArtifactListQueryDto, ArtifactListResponseDto, ArtifactResponseDto, UploadArtifactQueryDto } from './artifacts.dto';
@@ -89,18 +90,27 @@ export class ArtifactsController {
     description:
       'Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within ' +
       'MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch), ' +
-      'and the store has room for it (507 insufficient_storage).',
+      'and the store has room for it (507 insufficient_storage). With an Idempotency-Key, repeating the upload returns the artifact ' +
+      'it made (200) and keeps nothing new; the expiry of the first upload stands.',
   })
   @ApiConsumes('application/octet-stream', '*/*')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
   @ApiHeader(ASSIGNMENT_DOC)
+  @ApiHeader(
+    idempotencyKeyHeaderDoc(
+      'repeating an upload with the same key returns the artifact it made (200) while that artifact exists; ' +
+        'an upload with other bytes, name or content type gets 409. User tokens only.',
+    ),
+  )
   @ApiCreatedResponse({ type: ArtifactResponseDto })
+  @ApiOkResponse({ description: 'Repeat of an earlier upload with the same Idempotency-Key: its artifact.', type: ArtifactResponseDto })
   @ApiErrorResponses(
     ApiErrorCode.Unauthorized,
     ApiErrorCode.Forbidden,
     ApiErrorCode.ValidationFailed,
     ApiErrorCode.ChecksumMismatch,
     ApiErrorCode.TenantNotFound,
+    ApiErrorCode.IdempotencyConflict,
     ApiErrorCode.PayloadTooLarge,
     ApiErrorCode.InsufficientStorage,
     ApiErrorCode.AssignmentNotLive,
@@ -108,7 +118,9 @@ export class ArtifactsController {
   async upload(
     @CurrentActor() actor: RequestActor,
     @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
     @Query() query: UploadArtifactQueryDto,
+    @IdempotencyKey(IdempotencyKeyPipe) idempotencyKey: string | undefined,
   ): Promise<ArtifactResponseDto> {
     // The store reads a pass-through, not the request: a refusal mid-body must not destroy the socket
     // before the error response goes out. A client gone mid-upload fails it, and the upload keeps nothing.
@@ -116,14 +128,17 @@ export class ArtifactsController {
     req.pipe(body);
     finished(req).catch((error: unknown) => body.destroy(error instanceof Error ? error : new Error(String(error))));
     try {
-      return await this.artifacts.upload(callerOf(actor, req), {
+      const { artifact, created } = await this.artifacts.upload(callerOf(actor, req), {
         body,
         contentType: contentTypeOf(req),
         name: query.name ?? null,
         expectedSha256: query.sha256,
         expiresInSeconds: query.expires_in_seconds,
         declaredBytes: declaredLength(req),
+        idempotencyKey,
       });
+      if (!created) res.status(HttpStatus.OK);
+      return artifact;
     } catch (error) {
       // Stop feeding the store; the error response closes the connection if the body did not end (ApiExceptionFilter).
       req.unpipe(body);

@@ -47,8 +47,8 @@ describe('artifact access', () => {
 
   beforeAll(async () => {
     repository.assignments.push(assignment);
-    linked = (await service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('a')]), contentType: 'text/plain', name: null })).id;
-    unlinked = (await service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('b')]), contentType: 'text/plain', name: null })).id;
+    linked = (await service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('a')]), contentType: 'text/plain', name: null })).artifact.id;
+    unlinked = (await service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('b')]), contentType: 'text/plain', name: null })).artifact.id;
     repository.links.push({ jobId: job, artifactId: linked, role: 'params' });
   });
 

@@ -20,6 +20,8 @@ import { ArtifactsRepository, AuditRepository, TenantsRepository, type ArtifactR
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 import { DomainError, unknownTenant } from '../common/domain-error';
+import { IDEMPOTENCY_KEY_HEADER } from '../common/idempotency-key';
+import { validationFailed } from '../common/validation';
 import { InjectAppConfig } from '../core/app-config';
 import { decodeJobCursor, encodeJobCursor } from '../jobs/jobs-cursor';
 import { DEFAULT_ARTIFACT_PAGE_SIZE, type ArtifactListQueryDto, type ArtifactListResponseDto, type ArtifactResponseDto } from './artifacts.dto';
@@ -49,6 +51,14 @@ export interface ArtifactUpload {
   expiresInSeconds?: number;
   /** Content-Length, when the client sent one: too large is refused before a byte is read. */
   declaredBytes?: number;
+  /** Idempotency-Key: a repeat of the upload that made the tenant's artifact with this key returns that artifact. */
+  idempotencyKey?: string;
+}
+
+/** The artifact, and whether this upload made it (false: a repeat with its Idempotency-Key). */
+export interface UploadResult {
+  artifact: ArtifactResponseDto;
+  created: boolean;
 }
 
 /** Whose artifact an upload becomes; a node's upload also becomes its job's result. */
@@ -56,6 +66,24 @@ export interface ArtifactOwner {
   tenantId: string;
   createdBy: string;
   resultOf?: LiveAssignment;
+}
+
+/**
+ * A repeat of an upload with its Idempotency-Key must be the same upload: the same bytes (`sha256`, when known),
+ * name and content type. The expiry may differ: the first upload's stands.
+ */
+function assertSameUpload(earlier: ArtifactRecord, incoming: ArtifactUpload, sha256: string | undefined): void {
+  const differs = [
+    ...(sha256 !== undefined && sha256 !== earlier.sha256 ? ['its bytes (sha256)'] : []),
+    ...(incoming.name !== earlier.name ? ['its name'] : []),
+    ...(incoming.contentType !== earlier.contentType ? ['its content type'] : []),
+  ];
+  if (differs.length > 0) {
+    throw new DomainError(
+      ApiErrorCode.IdempotencyConflict,
+      `Idempotency-Key was already used for artifact ${earlier.id} by an upload that differs in ${differs.join(', ')}; nothing was kept`,
+    );
+  }
 }
 
 /** Uploads, reads, lists and deletes artifacts; decides who may do which (`readable`, `owner`). */
@@ -107,13 +135,22 @@ export class ArtifactsService {
 
   /**
    * Streams the body into the store and records it. Nothing is kept unless the whole body arrived within the
-   * size limit and matched the expected sha256; the bytes become visible together with the row.
+   * size limit and matched the expected sha256; the bytes become visible together with the row. With an
+   * Idempotency-Key that made an artifact before, the same upload (bytes, name and content type) returns that
+   * artifact and keeps nothing new; another one gets 409, refused before its body is read when its query shows it.
    */
-  async upload(caller: ArtifactCaller, incoming: ArtifactUpload): Promise<ArtifactResponseDto> {
-    // Checked before reading: a node whose assignment ended, a tenant nobody created, or a body announced too large
-    // costs no transfer.
-    const maxBytes = await this.maxBytesFor((await this.owner(caller)).tenantId);
+  async upload(caller: ArtifactCaller, incoming: ArtifactUpload): Promise<UploadResult> {
+    // Checked before reading: a node whose assignment ended, a tenant nobody created, a body announced too large,
+    // or a key already used for another upload costs no transfer.
+    const { tenantId } = await this.owner(caller);
+    const maxBytes = await this.maxBytesFor(tenantId);
     if (incoming.declaredBytes !== undefined && incoming.declaredBytes > maxBytes) throw tooLarge(maxBytes);
+    const { idempotencyKey } = incoming;
+    if (idempotencyKey !== undefined) {
+      if (caller.worker) throw validationFailed([{ field: IDEMPOTENCY_KEY_HEADER, problem: 'only for user tokens, not a node’s upload' }]);
+      const earlier = await this.artifacts.findByIdempotencyKey(tenantId, idempotencyKey);
+      if (earlier) assertSameUpload(earlier, incoming, incoming.expectedSha256);
+    }
     let upload: RecordedUpload;
     try {
       upload = await stageUpload(this.artifacts, this.store, incoming.body, { expectedSha256: incoming.expectedSha256, maxBytes });
@@ -127,32 +164,52 @@ export class ArtifactsService {
       throw error;
     }
     const { staged } = upload;
+    let result: UploadResult;
     try {
-      const record = await this.artifacts.transaction(async (manager) => {
+      result = await this.artifacts.transaction(async (manager): Promise<UploadResult> => {
         const owner = await this.owner(caller, manager);
+        if (idempotencyKey !== undefined) {
+          // Under the key's lock a concurrent upload with the same key has committed its row or not begun.
+          await this.artifacts.lockIdempotencyKey(manager, owner.tenantId, idempotencyKey);
+          const earlier = await this.artifacts.findByIdempotencyKey(owner.tenantId, idempotencyKey, manager);
+          if (earlier) {
+            assertSameUpload(earlier, incoming, staged.sha256);
+            return { artifact: toArtifactResponse(earlier), created: false };
+          }
+        }
         await commitUpload(this.artifacts, manager, upload);
         const expiresInSeconds = incoming.expiresInSeconds ?? this.config.artifacts.defaultExpirySeconds;
-        const inserted = await this.artifacts.insert(manager, {
-          id: randomUUID(),
-          tenantId: owner.tenantId,
-          name: incoming.name,
-          contentType: incoming.contentType,
-          sizeBytes: staged.sizeBytes,
-          sha256: staged.sha256,
-          createdBy: owner.createdBy,
-          expiresAt: expiresInSeconds > 0 ? new Date(Date.now() + expiresInSeconds * 1000) : null,
-        });
+        const inserted = await this.artifacts.insert(
+          manager,
+          {
+            id: randomUUID(),
+            tenantId: owner.tenantId,
+            name: incoming.name,
+            contentType: incoming.contentType,
+            sizeBytes: staged.sizeBytes,
+            sha256: staged.sha256,
+            createdBy: owner.createdBy,
+            expiresAt: expiresInSeconds > 0 ? new Date(Date.now() + expiresInSeconds * 1000) : null,
+          },
+          idempotencyKey ?? null,
+        );
         if (owner.resultOf) await this.artifacts.linkToJob(manager, owner.resultOf.jobId, inserted.id, 'result');
         await this.access.allow(caller.actor, { action: 'artifact.upload', resource: `artifact/${inserted.id}`, targetTenant: inserted.tenantId }, manager);
-        return inserted;
+        return { artifact: toArtifactResponse(inserted), created: true };
       });
-      return toArtifactResponse(record);
     } catch (error) {
-      await dropUpload(this.artifacts, this.store, upload).catch((cleanup: unknown) =>
-        this.logger.error({ msg: 'could not clean up after a failed upload; artifact retention will', sha256: staged.sha256, error: String(cleanup) }),
-      );
+      await this.drop(upload);
       throw error;
     }
+    // A repeat keeps nothing: its staged bytes go, the earlier artifact's stay.
+    if (!result.created) await this.drop(upload);
+    return result;
+  }
+
+  private async drop(upload: RecordedUpload): Promise<void> {
+    await dropUpload(this.artifacts, this.store, upload).catch((cleanup: unknown) =>
+      this.logger.error({ msg: 'could not clean up after a failed upload; artifact retention will', sha256: upload.staged.sha256, error: String(cleanup) }),
+    );
   }
 
   /**

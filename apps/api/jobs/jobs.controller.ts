@@ -7,7 +7,7 @@ import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses, asUnresolvableReference } from '../common/error-response.dto';
 import { RequestId } from '../common/request-context';
 import { uuidParam } from '../common/validation';
-import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey, IdempotencyKeyPipe, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.pipe';
+import { IdempotencyKey, idempotencyKeyHeaderDoc, IdempotencyKeyPipe } from '../common/idempotency-key';
 import { CreateJobDto, JobListQueryDto, JobListResponseDto, JobResponseDto, JobWaitQueryDto } from './jobs.dto';
 import { JobsService } from './jobs.service';
 
@@ -20,13 +20,9 @@ export class JobsController {
   @RequireScopes('jobs:submit')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Submit a job' })
-  @ApiHeader({
-    name: IDEMPOTENCY_KEY_HEADER,
-    required: false,
-    description: `Up to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters; repeating a submission with the same key returns the first job.`,
-    // Printable ASCII; HTTP drops leading and trailing spaces, so the key neither starts nor ends with one.
-    schema: { type: 'string', pattern: `^[\\x21-\\x7e](?:[\\x20-\\x7e]{0,${MAX_IDEMPOTENCY_KEY_LENGTH - 2}}[\\x21-\\x7e])?$` },
-  })
+  @ApiHeader(
+    idempotencyKeyHeaderDoc('repeating a submission with the same key returns the first job (200), a different request with it gets 409.'),
+  )
   @ApiAcceptedResponse({ description: 'Accepted and QUEUED.', type: JobResponseDto })
   @ApiOkResponse({ description: 'Replay of an earlier submission with the same Idempotency-Key.', type: JobResponseDto })
   @ApiErrorResponses(

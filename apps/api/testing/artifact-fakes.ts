@@ -29,6 +29,8 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   readonly jobStates = new Map<string, JobState>();
   /** Uploads recorded before their bytes were committed and not cleared since, by id. */
   readonly pendingUploads = new Map<string, string>();
+  /** Idempotency keys by artifact id (a deleted artifact's is never found: its row is gone). */
+  private readonly keys = new Map<string, string>();
   private clock = Date.parse('2025-01-01T00:00:00.000Z');
 
   // No database: work runs directly, and a throw leaves whatever it changed (specs check rows only after success).
@@ -59,11 +61,19 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
     this.pendingUploads.delete(id);
   }
 
-  async insert(_manager: EntityManager, artifact: NewArtifact): Promise<ArtifactRecord> {
+  async insert(_manager: EntityManager, artifact: NewArtifact, idempotencyKey: string | null = null): Promise<ArtifactRecord> {
     const createdAt = new Date((this.clock += 1));
     const record = { ...artifact, createdAt, cursor: { createdAt: createdAt.toISOString().replace('Z', '000Z'), id: artifact.id } };
     this.rows.push(record);
+    if (idempotencyKey !== null) this.keys.set(artifact.id, idempotencyKey);
     return record;
+  }
+
+  // One process, no interleaving inside a transaction: nothing to serialize.
+  async lockIdempotencyKey(): Promise<void> {}
+
+  async findByIdempotencyKey(tenantId: string, key: string): Promise<ArtifactRecord | null> {
+    return this.rows.find((row) => row.tenantId === tenantId && this.keys.get(row.id) === key) ?? null;
   }
 
   async findById(id: string): Promise<ArtifactRecord | null> {

@@ -18,6 +18,8 @@ export interface UploadOptions {
   name?: string;
   contentType?: string;
   expiresIn?: number;
+  /** Repeating the upload with this key returns the artifact it made. */
+  idempotencyKey?: string;
 }
 
 /** `--expires-in 3600`, `30m`, `12h`, `7d`. */
@@ -73,6 +75,7 @@ export async function uploadFile(context: CliContext, file: string, options: Upl
     expiresInSeconds: options.expiresIn,
     sha256: await sha256Of(file),
     sizeBytes,
+    idempotencyKey: options.idempotencyKey,
   });
 }
 

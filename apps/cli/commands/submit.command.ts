@@ -51,10 +51,13 @@ export function createJobRequest(taskType: string, options: SubmitOptions): Crea
 // What the runner is told the input is; anything else is bytes.
 const INPUT_CONTENT_TYPES: Record<string, string> = { '.json': 'application/json', '.txt': 'text/plain' };
 
-/** --input FILE: uploads it (streamed, checksummed) and references it as params.input. */
-async function withInput(context: CliContext, request: CreateJobRequest, file: string): Promise<CreateJobRequest> {
+/**
+ * --input FILE: uploads it (streamed, checksummed) and references it as params.input. The upload carries the job's
+ * Idempotency-Key too, so a rerun finds the same artifact and the job's params compare equal.
+ */
+async function withInput(context: CliContext, request: CreateJobRequest, file: string, idempotencyKey: string | undefined): Promise<CreateJobRequest> {
   if (request.params !== undefined && 'input' in request.params) throw new UsageError('give --input or an "input" param, not both');
-  const artifact = await uploadFile(context, file, { contentType: INPUT_CONTENT_TYPES[extname(file).toLowerCase()] });
+  const artifact = await uploadFile(context, file, { contentType: INPUT_CONTENT_TYPES[extname(file).toLowerCase()], idempotencyKey });
   context.err(`uploaded ${file} as artifact ${artifact.id} (${artifact.size_bytes} bytes)`);
   return { ...request, params: { ...request.params, input: artifactRef(artifact.id) } };
 }
@@ -62,7 +65,7 @@ async function withInput(context: CliContext, request: CreateJobRequest, file: s
 /** POST /v1/jobs (with --input, after uploading the file), then with --wait follow it (long-poll) until it ends or the wait times out. */
 export async function submitCommand(context: CliContext, taskType: string, options: SubmitOptions): Promise<ExitCode> {
   const built = createJobRequest(taskType, options);
-  const request = options.input === undefined ? built : await withInput(context, built, options.input);
+  const request = options.input === undefined ? built : await withInput(context, built, options.input, options.idempotencyKey);
   const submitted = await context.client.createJob(request, options.idempotencyKey);
   if (!options.wait) {
     if (context.json) printJson(context, submitted);

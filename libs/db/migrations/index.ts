@@ -10,6 +10,7 @@ import { AssignmentProcess1764900000000 } from './1764900000000-assignment-proce
 import { EndAttemptFunction1765000000000 } from './1765000000000-end-attempt-function';
 import { EndAttemptRunTime1765100000000 } from './1765100000000-end-attempt-run-time';
 import { PendingUploads1765200000000 } from './1765200000000-pending-uploads';
+import { ArtifactIdempotencyKeys1765300000000 } from './1765300000000-artifact-idempotency-keys';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   EndAttemptFunction1765000000000,
   EndAttemptRunTime1765100000000,
   PendingUploads1765200000000,
+  ArtifactIdempotencyKeys1765300000000,
 ];
