@@ -36,6 +36,8 @@ class FakeArtifactsApi {
   failStatus = 503;
   /** Answers this many reads (GET) with `failStatus` before serving one. */
   failReads = 0;
+  /** The assignments live on the node; a held download is checked again once its gate opens. */
+  readonly live = new Set<string>();
   /** Called as each request arrives, before it is answered. */
   onRequest: (() => void) | undefined;
   private server!: Server;
@@ -74,9 +76,8 @@ class FakeArtifactsApi {
     this.onRequest?.();
     const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     // As the API answers a node acting for an assignment that is not live on its incarnation.
-    if (seen.authorization !== `Bearer ${TOKEN}` || seen.assignment !== ASSIGNMENT) {
-      return json(409, { error: { code: 'assignment_not_live', message: 'assignment is not live on this node incarnation' } });
-    }
+    const notLive = json(409, { error: { code: 'assignment_not_live', message: 'assignment is not live on this node incarnation' } });
+    if (seen.authorization !== `Bearer ${TOKEN}` || !this.live.has(seen.assignment ?? '')) return notLive;
     if (seen.method === 'GET' && this.failReads > 0) {
       this.failReads -= 1;
       return json(this.failStatus, { error: { code: 'dependency_unavailable', message: 'restarting' } });
@@ -96,6 +97,7 @@ class FakeArtifactsApi {
     if (!match || !stored) return json(404, { error: { code: 'artifact_not_found', message: 'not found' } });
     if (match[2]) return json(200, { id: match[1], sha256: stored.sha256, size_bytes: stored.bytes.length, content_type: 'application/octet-stream' });
     await this.gate;
+    if (!this.live.has(seen.assignment ?? '')) return notLive;
     return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: stored.bytes };
   }
 }
@@ -119,6 +121,8 @@ describe(NodeArtifacts.name, () => {
     api.failStatus = 503;
     api.failReads = 0;
     api.onRequest = undefined;
+    api.live.clear();
+    api.live.add(ASSIGNMENT);
   });
   afterEach(() => rmSync(cacheDir, { recursive: true, force: true }));
 
@@ -174,6 +178,28 @@ describe(NodeArtifacts.name, () => {
 
     expect(new Set(locals.map((local) => local.path)).size).toBe(1);
     expect(api.downloads(id)).toBe(1);
+  });
+
+  it("downloads again under its own assignment when another job's shared download fails, its assignment ended", async () => {
+    const bytes = Buffer.alloc(64 * 1024, 5);
+    const id = store(bytes);
+    const cancelled = '33333333-3333-4333-8333-333333333333';
+    api.live.add(cancelled);
+    let release!: () => void;
+    api.gate = new Promise((resolve) => (release = resolve));
+    const first = artifacts.open(cancelled, `artifact://${id}`).catch((error: unknown) => error);
+    const second = artifacts.open(ASSIGNMENT, `artifact://${id}`);
+    for (const deadline = Date.now() + 5000; api.seen.filter((s) => s.url.endsWith('/meta')).length < 2; ) {
+      if (Date.now() > deadline) throw new Error('the opens never reached the API');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // The first job is cancelled while its download (the one both wait for) is under way.
+    api.live.delete(cancelled);
+    release();
+
+    expect(await first).toBeInstanceOf(AssignmentNotLiveError);
+    expect(readFileSync((await second).path)).toEqual(bytes);
+    expect(api.seen.filter((s) => s.url === `/v1/artifacts/${id}`).map((s) => s.assignment)).toEqual([cancelled, ASSIGNMENT]);
   });
 
   it('keeps nothing when the bytes do not match the sha256 the API announced', async () => {

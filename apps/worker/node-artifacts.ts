@@ -73,8 +73,8 @@ function refused(what: string, status: number, body: string): ArtifactTransferEr
  * that every job on the node shares; the access check (`/meta`) runs on every open, a cache hit or not.
  */
 export class NodeArtifacts {
-  /** Downloads in progress, by sha256: concurrent opens of the same bytes share one transfer. */
-  private readonly downloads = new Map<string, Promise<void>>();
+  /** Downloads in progress, by sha256, with the assignment each runs for: concurrent opens of the same bytes share one. */
+  private readonly downloads = new Map<string, { assignmentId: string; done: Promise<void> }>();
 
   constructor(private readonly options: NodeArtifactsOptions) {}
 
@@ -93,16 +93,29 @@ export class NodeArtifacts {
     const meta = await this.meta(assignmentId, id, signal);
     if (!SHA256_HEX.test(meta.sha256)) throw new ArtifactTransferError(`artifact ${id}: the API answered an invalid sha256`, 0);
     const path = join(this.options.cacheDir, meta.sha256);
-    if (!(await this.cached(path, meta.size_bytes))) {
-      let download = this.downloads.get(meta.sha256);
-      if (!download) {
-        // Not tied to one caller's signal: another job may be waiting for the same bytes.
-        download = this.download(assignmentId, meta, path).finally(() => this.downloads.delete(meta.sha256));
-        this.downloads.set(meta.sha256, download);
-      }
-      await (signal ? abortable(download, signal) : download);
-    }
+    await this.intoCache(assignmentId, meta, path, signal);
     return { id, path, sha256: meta.sha256, sizeBytes: meta.size_bytes, contentType: meta.content_type };
+  }
+
+  /**
+   * Makes sure the bytes are in the cache, sharing a download in progress. Another assignment's download failing
+   * is not this one's failure (that job may have been cancelled, its assignment no longer live): once it has
+   * ended, this assignment looks again and downloads under its own name if it must.
+   */
+  private async intoCache(assignmentId: string, meta: ArtifactMeta, path: string, signal?: AbortSignal): Promise<void> {
+    const wait = (work: Promise<void>): Promise<void> => (signal ? abortable(work, signal) : work);
+    while (!(await this.cached(path, meta.size_bytes))) {
+      const running = this.downloads.get(meta.sha256);
+      if (running && running.assignmentId !== assignmentId) {
+        await wait(running.done.catch(() => undefined));
+        continue;
+      }
+      if (running) return wait(running.done);
+      // Not tied to one caller's signal: another job may be waiting for the same bytes.
+      const done = this.download(assignmentId, meta, path).finally(() => this.downloads.delete(meta.sha256));
+      this.downloads.set(meta.sha256, { assignmentId, done });
+      return wait(done);
+    }
   }
 
   /** Uploads `body` as an artifact of the assignment's job (the API links it as the job's result); returns its id. */
