@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EXPECTED_SEARCH_ATTRIBUTES, searchAttributesCreated } from '../support/search-attribute-command';
 
 const ROOT = join(__dirname, '../..');
 const OVERLAYS = ['dev', 'prod'] as const;
@@ -46,6 +47,10 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     const lines = `${result.stdout}${result.stderr}`.trim().split('\n').filter(Boolean);
     expect({ status: result.status, errors: lines.filter((l) => !l.includes("Couldn't find schema for kind ServiceMonitor")) }).toEqual({ status: 0, errors: [] });
     expect(docs().length).toBeGreaterThan(20);
+  });
+
+  it('creates every search attribute the workflows set, each name with its type', () => {
+    expect(searchAttributesCreated(container(find(docs(), 'Job', 'mlis-temporal-setup')).command)).toEqual(EXPECTED_SEARCH_ATTRIBUTES);
   });
 
   it('runs the API behind a Service with health probes and an HPA, and the control process twice over in production', () => {

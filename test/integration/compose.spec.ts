@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { EXPECTED_SEARCH_ATTRIBUTES, searchAttributesCreated } from '../support/search-attribute-command';
 
 const ROOT = resolve(__dirname, '../..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -148,6 +149,10 @@ describe(`docker-compose.yml (read by ${composeAvailable ? 'docker compose confi
     expect(services['api-2'].ports).toEqual(['127.0.0.1:8002']);
     expect(services['api-2'].command).toEqual(services.api.command);
     expect(services['control-2'].command).toEqual(services.control.command);
+  });
+
+  it('creates every search attribute the workflows set, each name with its type', () => {
+    expect(searchAttributesCreated(services['temporal-setup'].command)).toEqual(EXPECTED_SEARCH_ATTRIBUTES);
   });
 
   it('publishes ports on 127.0.0.1 only', () => {
