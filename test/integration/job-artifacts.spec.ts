@@ -125,6 +125,18 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
     expect(meta.body.created_by).toMatch(/^node:/);
   }, 120_000);
 
+  it("never serves another tenant's artifact as a job's result, whatever id the node reported", async () => {
+    // What a node that ran jobs of two tenants could report: the id of an artifact it read for the other one.
+    const foreign = await upload(Buffer.from('the other tenant’s bytes'), tokenFor({ tenant: OTHER_TENANT }));
+    const job = await submit({ task_type: 'echo', params: { hello: 'world' } });
+    await waitForJob(job.id, (j) => j.state === 'SUCCEEDED');
+    await withDb((db) => db.query('UPDATE jobs SET result = NULL, result_artifact_id = $2 WHERE id = $1', [job.id, foreign.id]));
+    const result = await resultOf(job.id);
+    expect(result.status).toBe(404);
+    expect(JSON.parse(result.body).error.code).toBe('artifact_not_found');
+    expect(result.body).not.toContain('other tenant');
+  });
+
   it('params just above the threshold are stored aside and still reach the runner; a small result stays inline', async () => {
     const params = { rows: Array.from({ length: 1_000 }, (_, i) => ({ i, label: `row ${i} `.repeat(8) })) };
     expect(JSON.stringify(params).length).toBeGreaterThan(THRESHOLD);

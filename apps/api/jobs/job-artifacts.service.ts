@@ -149,7 +149,7 @@ export class JobArtifactsService {
   }
 
   /** The whole result JSON of a SUCCEEDED job: from its result artifact, or its inline result. */
-  async result(job: Pick<JobEntity, 'id' | 'result' | 'resultArtifactId'>): Promise<JobResultBody> {
+  async result(job: Pick<JobEntity, 'id' | 'tenantId' | 'result' | 'resultArtifactId'>): Promise<JobResultBody> {
     if (job.resultArtifactId === null) {
       const bytes = Buffer.from(JSON.stringify(job.result ?? null));
       return { body: Readable.from([bytes]), sizeBytes: bytes.length };
@@ -158,6 +158,11 @@ export class JobArtifactsService {
       new DomainError(ApiErrorCode.ArtifactNotFound, `the result of job ${job.id} was stored as artifact ${job.resultArtifactId}, which no longer exists (expired or deleted)`);
     const artifact = await this.artifacts.findById(job.resultArtifactId);
     if (!artifact) throw gone();
+    // The id comes from the node that ran the job: one that named another tenant's artifact is answered as if it were gone.
+    if (artifact.tenantId !== job.tenantId) {
+      this.logger.warn({ msg: "a job's result names another tenant's artifact", job_id: job.id, artifact_id: artifact.id });
+      throw gone();
+    }
     try {
       return { body: await this.store.get(artifact.sha256), sizeBytes: artifact.sizeBytes };
     } catch (error) {
