@@ -867,6 +867,18 @@ describe(JobsController.name, () => {
       expect(t.temporal.started).toHaveLength(1);
     });
 
+    it('writes the allow row before the cancel goes out: an audit write that fails sends no cancel', async () => {
+      const id = randomUUID();
+      t.jobs.seed({ id, state: 'RUNNING' });
+      t.audit.failing = true;
+      await http().post(`/v1/jobs/${id}/cancel`).expect(500);
+      expect(t.temporal.cancelled).toEqual([]);
+      t.audit.failing = false;
+      await http().post(`/v1/jobs/${id}/cancel`).expect(202);
+      expect(t.audit.events).toEqual([expect.objectContaining({ action: 'job.cancel', result: 'allow', resource: `job/${id}` })]);
+      expect(t.temporal.cancelled).toEqual([`job-${id}`]);
+    });
+
     it('answers 503 when Temporal is unreachable', async () => {
       const id = randomUUID();
       t.jobs.seed({ id });

@@ -243,6 +243,9 @@ export class JobsService {
   async cancel(actor: RequestActor, id: string): Promise<JobResponseDto> {
     const { record, grant } = await this.find(actor, id, 'jobs:cancel', 'job.cancel');
     this.assertNotFinished(record);
+    // The change is a request to Temporal, outside any transaction: the row goes first, so no cancel is sent
+    // unaudited (a request that then fails leaves a row for a cancel the caller is told to retry).
+    await grant.record();
     if (!(await this.workflows.cancel(id))) {
       // Not running: not started yet (the job was accepted moments ago), or closed since our read (the job has
       // just finished). A start here finds a closed workflow and starts nothing.
@@ -252,7 +255,6 @@ export class JobsService {
         throw new Error(`the workflow of job ${id} has closed but the job is still ${record.job.state}`);
       }
     }
-    await grant.record();
     return toJobResponse(record);
   }
 
