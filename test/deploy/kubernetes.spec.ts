@@ -105,6 +105,38 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     for (const endpoint of monitor.spec.endpoints) expect(ports.has(endpoint.port)).toBe(true);
   });
 
+  it("applies, with the runbook's first selector, the migrations and setup Jobs and the ServiceAccount they run as", () => {
+    const runbook = readFileSync(join(ROOT, 'docs/runbooks/production-deploy.md'), 'utf8');
+    const selector = /-l 'app\.kubernetes\.io\/component in \(([^)]*)\)'/.exec(runbook);
+    expect(selector).not.toBeNull();
+    const components = new Set(selector![1].split(','));
+    const first = docs().filter((d) => components.has(d.metadata.labels?.['app.kubernetes.io/component']));
+    const jobs = first.filter((d) => d.kind === 'Job');
+    expect(jobs.map((j) => j.metadata.name).sort()).toEqual(['mlis-migrations', 'mlis-temporal-setup']);
+    for (const job of jobs) {
+      const account = job.spec.template.spec.serviceAccountName;
+      expect({ job: job.metadata.name, account, applied: first.some((d) => d.kind === 'ServiceAccount' && d.metadata.name === account) }).toEqual({
+        job: job.metadata.name,
+        account,
+        applied: true,
+      });
+    }
+  });
+
+  it('migrates as the owner and runs api and control as another role, so the audit log stays append-only', () => {
+    const secretKey = (workload: Doc, name: string): string | undefined =>
+      container(workload).env?.find((e: Doc) => e.name === name)?.valueFrom?.secretKeyRef?.key;
+    expect(secretKey(find(docs(), 'Job', 'mlis-migrations'), 'MLIS_MIGRATION_DATABASE_URL')).toBe('migration-url');
+    expect(secretKey(find(docs(), 'Job', 'mlis-migrations'), 'DATABASE_URL')).toBe('url');
+    for (const name of ['mlis-api', 'mlis-control']) {
+      const workload = find(docs(), 'Deployment', name);
+      expect(JSON.stringify(container(workload))).not.toContain('migration-url');
+    }
+    if (overlay === 'prod') {
+      expect(readFileSync(join(ROOT, 'docs/runbooks/production-deploy.md'), 'utf8')).toMatch(/--from-literal=url='postgres:\/\/mlis_app:[\s\S]*--from-literal=migration-url='postgres:\/\/mlis:/);
+    }
+  });
+
   it('refers only to ConfigMaps and Secrets that exist or, in production, that the runbook creates; commits no secret to production', () => {
     const names = (kind: string) => new Set(docs().filter((d) => d.kind === kind).map((d) => d.metadata.name));
     const text = JSON.stringify(workloads(docs()));
