@@ -18,9 +18,12 @@ MLIS_SCHEDULER_NODE_FLAGS="${MLIS_SCHEDULER_NODE_FLAGS:---max-semi-space-size=64
 log() { printf '[%s] %s\n' "${LOG_TAG:-mlis}" "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-# pid_alive FILE: the pid in FILE names a live process.
-pid_alive() {
-  [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
+# pid_runs FILE PATTERN: the pid in FILE is alive and runs a command line holding PATTERN. Pid files outlive their
+# processes (a reboot or SIGKILL leaves them) and pids are reused: a bare kill -0 could name anything.
+pid_runs() {
+  local pid
+  pid="$(cat "$1" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
 
 # wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s until it succeeds or the deadline passes.
@@ -36,20 +39,23 @@ wait_until() {
   return 1
 }
 
-# stop_pid_file FILE NAME: SIGTERM, SIGKILL after 15 s, then removes FILE.
+# stop_pid_file FILE NAME PATTERN: SIGTERM, SIGKILL after 15 s, then removes FILE; a pid that no longer runs PATTERN
+# (see pid_runs) is left alone and only the stale FILE goes.
 stop_pid_file() {
-  local file="$1" name="$2" pid
-  [[ -f "$file" ]] || { log "$name not running"; return 0; }
-  pid="$(cat "$file")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 15))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$name (pid $pid) ignored SIGTERM for 15s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    log "$name stopped (pid $pid)"
+  local file="$1" name="$2" pattern="$3" pid
+  if ! pid_runs "$file" "$pattern"; then
+    rm -f "$file"
+    log "$name not running"
+    return 0
   fi
+  pid="$(cat "$file")"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 15))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name (pid $pid) ignored SIGTERM for 15s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  log "$name stopped (pid $pid)"
   rm -f "$file"
 }

@@ -35,7 +35,7 @@ case "${1:-}" in
   start)
     install
     mkdir -p "$DIR"
-    if pid_alive "$PID_FILE"; then log "already running (pid $(cat "$PID_FILE"))"; exit 0; fi
+    if pid_runs "$PID_FILE" "$VENV/bin/moto_server"; then log "already running (pid $(cat "$PID_FILE"))"; exit 0; fi
     # Someone else's server on this port would answer the readiness check below: refuse instead.
     if curl -fsS --max-time 2 "$URL/moto-api/" >/dev/null 2>&1; then die "port $PORT is taken by a server this state dir did not start"; fi
     setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >>"$DIR/moto.log" 2>&1 </dev/null &
@@ -43,7 +43,7 @@ case "${1:-}" in
     wait_until 60 "moto on $URL (log $DIR/moto.log)" curl -fsS --max-time 2 "$URL/moto-api/"
     log "ready: $URL (pid $(cat "$PID_FILE"))"
     ;;
-  stop) stop_pid_file "$PID_FILE" moto ;;
+  stop) stop_pid_file "$PID_FILE" moto "$VENV/bin/moto_server" ;;
   url) echo "$URL" ;;
   *) sed -n '2,11p' "$0" >&2; exit 2 ;;
 esac

@@ -47,13 +47,6 @@ supervisor_file() { printf '%s/%s.supervisor.pid' "$STATE_DIR" "$1"; }
 stopped_file() { printf '%s/%s.stopped' "$STATE_DIR" "$1"; }
 restarts_file() { printf '%s/%s.restarts' "$STATE_DIR" "$1"; }
 log_file() { printf '%s/%s.log' "$STATE_DIR" "$1"; }
-# Whether the pid in FILE is alive and runs a command line holding PATTERN. Pid files outlive their processes (a stop
-# keeps them; a reboot or SIGKILL leaves them), and their pids are reused: a bare kill -0 could name anything.
-pid_runs() {
-  local pid
-  pid="$(cat "$1" 2>/dev/null)" || return 1
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
-}
 # Every process this script supervises runs from this checkout, and its supervisor is this script.
 child_alive() { pid_runs "$(pid_file "$1")" "$ROOT/"; }
 supervisor_alive() { pid_runs "$(supervisor_file "$1")" "__supervise $1 "; }

@@ -34,7 +34,7 @@ healthy() {
 
 # The pid file names a live dev server (not a process that reused the pid after a reboot).
 server_alive() {
-  pid_alive "$PID_FILE" && tr '\0' ' ' <"/proc/$(cat "$PID_FILE")/cmdline" 2>/dev/null | grep -q 'server start-dev'
+  pid_runs "$PID_FILE" 'server start-dev'
 }
 
 ready_or_dead() {
@@ -80,7 +80,7 @@ start() {
   wait_until "$START_TIMEOUT" "temporal dev server" ready_or_dead || true
   if ! server_alive || ! healthy; then
     tail -n 20 "$LOG_FILE" >&2 || true
-    stop_pid_file "$PID_FILE" "temporal dev server"
+    stop_pid_file "$PID_FILE" "temporal dev server" 'server start-dev'
     die "dev server failed to start; full log: $LOG_FILE"
   fi
   log "ready (pid $(cat "$PID_FILE"))"
@@ -92,12 +92,7 @@ case "${1:-}" in
     start
     ;;
   stop)
-    if server_alive; then
-      stop_pid_file "$PID_FILE" "temporal dev server"
-    else
-      rm -f "$PID_FILE"
-      log "not running"
-    fi
+    stop_pid_file "$PID_FILE" "temporal dev server" 'server start-dev'
     ;;
   status)
     TEMPORAL="$(bash "$MLIS_ROOT/temporal/install-cli.sh")"

@@ -1,9 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const STACK = join(__dirname, '../../scripts/stack.sh');
+const SCRIPTS = join(__dirname, '../../scripts');
+const STACK = join(SCRIPTS, 'stack.sh');
 
 // Pid files outlive their processes (a stop keeps them, a reboot or a SIGKILL leaves them) and pids are reused.
 describe('scripts/stack.sh with pid files that name some other process', () => {
@@ -29,8 +30,29 @@ describe('scripts/stack.sh with pid files that name some other process', () => {
       'node-cpu-1 stopped (unsupervised, 0 restarts)',
     ]);
     stack('stop');
-    // Still running, not a zombie: a signal would have ended it before stop returned.
-    const processState = readFileSync(`/proc/${stranger.pid}/stat`, 'utf8').split(') ')[1][0];
-    expect(processState).not.toBe('Z');
+    expect(stateOf(stranger.pid!)).not.toBe('Z');
+  });
+
+  it('is not the S3 test server or the Temporal dev server either: their stop leaves it alone and drops the stale file', () => {
+    const servers = [
+      { script: join(SCRIPTS, 's3-test-server.sh'), pidFile: join(state, 'moto.pid'), env: { MLIS_S3_TEST_DIR: state } },
+      {
+        script: join(__dirname, '../../temporal/dev-server.sh'),
+        pidFile: join(state, 'temporal', 'temporal.pid'),
+        env: { MLIS_TEMPORAL_DIR: join(state, 'temporal') },
+      },
+    ];
+    for (const server of servers) {
+      execFileSync('mkdir', ['-p', join(server.pidFile, '..')]);
+      writeFileSync(server.pidFile, `${stranger.pid}\n`);
+      execFileSync('bash', [server.script, 'stop'], { env: { ...process.env, ...server.env }, stdio: 'ignore' });
+      expect({ server: server.script, stale: existsSync(server.pidFile) }).toEqual({ server: server.script, stale: false });
+      expect(stateOf(stranger.pid!)).not.toBe('Z');
+    }
   });
 });
+
+/** The process's state letter: still running, not a zombie, means no signal ended it before stop returned. */
+function stateOf(pid: number): string {
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0];
+}
