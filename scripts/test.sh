@@ -51,4 +51,6 @@ node -e '
   }
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' | tee "$summary"
+# The totals decide as well: a failure the runners' exit codes missed still fails the run.
+[[ "$(cat "$summary")" =~ ^[0-9]+\ passed,\ 0\ failed ]] || status=1
 exit "$status"
