@@ -32,7 +32,8 @@ export class StreamService {
     let since: string | null = null;
     // Set after a full page: more changes wait than a page holds, so the next poll reads on from the page's last.
     let resumeAfter: JobChange | null = null;
-    // What was sent per job (its updated_at, and when), kept for twice the look-back window.
+    // What was sent per job (its updated_at, and when it was last read), kept until unread for twice the look-back window:
+    // while the tenant is idle, `since` stays put and every poll reads the same changes again.
     const sent = new Map<string, { updatedAt: string; at: number }>();
     let nodes: Map<string, string> | null = null;
     let cycleAt: string | null | undefined;
@@ -43,9 +44,9 @@ export class StreamService {
         : await this.jobs.changedSince(tenantId, since, LOOKBACK_SECONDS, CHANGES_PER_POLL);
       const now = Date.now();
       for (const change of changes) {
-        if (sent.get(change.id)?.updatedAt === change.updated_at) continue;
+        const known = sent.get(change.id)?.updatedAt === change.updated_at;
         sent.set(change.id, { updatedAt: change.updated_at, at: now });
-        emit('job', change);
+        if (!known) emit('job', change);
       }
       if (changes.length > 0) since = changes[changes.length - 1].updated_at;
       // Without it, more than a page of changes inside the look-back window read as the same page at every poll.
