@@ -27,6 +27,8 @@ export interface RetentionSweep {
 export class ArtifactRetention {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RetentionSweep> | undefined;
+  /** Whether something failed in the pass in flight (passes never overlap: `sweep` joins one in flight). */
+  private passFailed = false;
 
   constructor(
     private readonly artifacts: ArtifactsRepository,
@@ -60,6 +62,7 @@ export class ArtifactRetention {
    * everything behind it.
    */
   private async pass(now: Date): Promise<RetentionSweep> {
+    this.passFailed = false;
     const deleted = await this.step('deleting expired artifacts', [], () => this.removeExpired(now));
     const staged = await this.step('sweeping abandoned staged uploads', 0, () => this.store.sweepStaging(ABANDONED_AFTER_MS));
     const rowless = await this.step('removing uploads cut off before their row', 0, () =>
@@ -68,6 +71,8 @@ export class ArtifactRetention {
     artifactRetentionRemoved.inc({ what: 'expired' }, deleted.length);
     artifactRetentionRemoved.inc({ what: 'staged' }, staged);
     artifactRetentionRemoved.inc({ what: 'rowless' }, rowless);
+    // Once a pass, however many objects failed in it: an outage would otherwise count every expired artifact.
+    if (this.passFailed) artifactRetentionFailures.inc();
     if (deleted.length > 0 || staged > 0 || rowless > 0) {
       this.log(`artifact retention deleted ${deleted.length} expired artifact(s), ${staged} abandoned upload(s), ${rowless} upload(s) cut off before their row`);
     }
@@ -85,7 +90,7 @@ export class ArtifactRetention {
   }
 
   private failed(what: string, error: unknown): void {
-    artifactRetentionFailures.inc();
+    this.passFailed = true;
     this.log(`artifact retention: ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 

@@ -89,10 +89,10 @@ export const artifactRetentionRemoved = new Counter({
   registers: [],
 });
 
-/** Control: an artifact retention pass that stopped on an error (Postgres or the store unreachable); the next pass tries again. */
+/** Control: an artifact retention pass in which something failed, counted once a pass; the next pass tries again. */
 export const artifactRetentionFailures = new Counter({
   name: 'mlis_artifact_retention_failures_total',
-  help: 'Artifact retention passes that stopped on an error (Postgres or the artifact store unreachable); the next pass takes up the rest.',
+  help: 'Artifact retention passes in which a clean-up or an object failed (Postgres or the artifact store unreachable, an object the store refused to delete); the next pass tries again.',
   registers: [],
 });
 
