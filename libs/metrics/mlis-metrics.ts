@@ -52,7 +52,7 @@ export const runDuration = new Histogram({
 /** Control: an attempt whose node went silent (heartbeat or schedule-to-start timeout). */
 export const leaseLosses = new Counter({
   name: 'mlis_lease_losses_total',
-  help: 'Attempts ended LOST (the node stopped heartbeating or never picked the attempt up), by worker group.',
+  help: 'Attempts ended LOST (the node stopped heartbeating, never picked the attempt up, handed it back while shutting down, or was fenced off it), by worker group.',
   labelNames: ['group'] as const,
   registers: [],
 });

@@ -1,0 +1,64 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '../..');
+
+/** The runbook's suggested alerts: the `| what | expression | for |` rows of its alert table, named by position. */
+function suggestedAlerts(): { name: string; expr: string; for: string }[] {
+  const runbook = readFileSync(join(ROOT, 'docs/runbooks/production-deploy.md'), 'utf8');
+  return [...runbook.matchAll(/^\| ([^|`]+?) \| `([^`]+)` \| (\d+m) \|$/gm)].map((row, i) => ({ name: `alert_${i}`, expr: row[2], for: row[3] }));
+}
+
+describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mlis-alerts-'));
+  const rules = join(dir, 'rules.yml');
+  let promtool: string;
+
+  beforeAll(() => {
+    promtool = execFileSync('bash', [join(ROOT, 'scripts/install-promtool.sh')], { encoding: 'utf8' }).trim();
+    const alerts = suggestedAlerts();
+    // JSON is YAML: no quoting rules of our own.
+    writeFileSync(rules, JSON.stringify({ groups: [{ name: 'mlis', rules: alerts.map((a) => ({ alert: a.name, expr: a.expr, for: a.for })) }] }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('are valid Prometheus rules', () => {
+    expect(suggestedAlerts().length).toBeGreaterThanOrEqual(7);
+    const check = spawnSync(promtool, ['check', 'rules', rules], { encoding: 'utf8' });
+    expect({ status: check.status, output: check.stdout + check.stderr }).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
+  });
+
+  it('fire for a group that lost a node for good, not for a rollout that replaced one, nor for the losses a rollout hands back', () => {
+    const alerts = suggestedAlerts();
+    const nodesAlert = alerts.find((a) => a.expr.includes('mlis_nodes{status="ACTIVE"}'))!.name;
+    const lossesAlert = alerts.find((a) => a.expr.includes('mlis_lease_losses_total'))!.name;
+    const test = join(dir, 'test.yml');
+    writeFileSync(
+      test,
+      JSON.stringify({
+        rule_files: [rules],
+        evaluation_interval: '1m',
+        tests: [
+          {
+            interval: '1m',
+            input_series: [
+              // cpu: three nodes, one replaced by a rollout at 30 min (one fewer for 3 min), which hands 12 attempts back.
+              { series: 'mlis_nodes{group="cpu",status="ACTIVE"}', values: '3x29 2x3 3x60' },
+              { series: 'mlis_lease_losses_total{group="cpu"}', values: '0x29 4 8 12 12x60' },
+              // gpu: a node dies at 30 min and nothing replaces it.
+              { series: 'mlis_nodes{group="gpu",status="ACTIVE"}', values: '2x29 1x63' },
+            ],
+            alert_rule_test: [
+              { eval_time: '50m', alertname: nodesAlert, exp_alerts: [{ exp_labels: { group: 'gpu' } }] },
+              { eval_time: '40m', alertname: lossesAlert, exp_alerts: [] },
+            ],
+          },
+        ],
+      }),
+    );
+    const run = spawnSync(promtool, ['test', 'rules', test], { encoding: 'utf8' });
+    expect({ status: run.status, output: run.stdout + run.stderr }).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
+  });
+});
