@@ -39,4 +39,22 @@ describe(httpMetricsMiddleware.name, () => {
     // Ids never become label values.
     expect(values.some((v) => String(v.labels.route).includes('a1'))).toBe(false);
   });
+
+  it('keeps long-polls (?wait= above 0) apart from the route’s plain reads', async () => {
+    const app = express();
+    app.use(httpMetricsMiddleware());
+    app.get('/m-spec/wait/:id', (_req, res) => {
+      res.json({});
+    });
+    const plain = { method: 'GET', route: '/m-spec/wait/:id', status_class: '2xx' };
+    const waiting = { ...plain, route: '/m-spec/wait/:id?wait' };
+    const before = [await countOf(plain), await countOf(waiting)];
+
+    await request(app).get('/m-spec/wait/a1?wait=30').expect(200);
+    await request(app).get('/m-spec/wait/a1?wait=0').expect(200);
+    await request(app).get('/m-spec/wait/a1').expect(200);
+    await until(async () => (await countOf(plain)) >= before[0] + 2 && (await countOf(waiting)) >= before[1] + 1);
+
+    expect([await countOf(plain), await countOf(waiting)]).toEqual([before[0] + 2, before[1] + 1]);
+  });
 });
