@@ -2,7 +2,8 @@
 # Installs Temporal's Java time-skipping test server into the machine cache and prints the absolute
 # path of its launcher (temporal/test-server.sh); logs go to stderr. Idempotent and cheap when done.
 #   1. the classpath (version from temporal/test-server/pom.xml) from Maven Central via mvn;
-#   2. a dynamic AppCDS archive, which cuts JVM start-to-listening roughly 3x (the SDK allows ~5 s).
+#   2. LoopbackTestServer, compiled against it: the server bound to 127.0.0.1 (the SDK's main binds every interface);
+#   3. a dynamic AppCDS archive, which cuts JVM start-to-listening roughly 3x (the SDK allows ~5 s).
 set -euo pipefail
 LOG_TAG=test-server
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -13,7 +14,11 @@ VERSION="$(sed -n 's:.*<temporal.version>\(.*\)</temporal.version>.*:\1:p' "$POM
 [[ -n "$VERSION" ]] || die "no <temporal.version> in $POM"
 DIR="$MLIS_CACHE/temporal-test-server-$VERSION"
 LIB="$DIR/lib"
-ARCHIVE="$DIR/test-server.jsa"
+SOURCE="$MLIS_ROOT/temporal/test-server/LoopbackTestServer.java"
+# A jar, not a class directory: a CDS archive refuses a non-empty directory on the classpath.
+LAUNCHER_JAR="$DIR/loopback-test-server.jar"
+# Named after the main class it was recorded with: an archive of the SDK's own main is not reused.
+ARCHIVE="$DIR/loopback-test-server.jsa"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 
 command -v "$JAVA" >/dev/null || die "java not found; install a JDK >= 17 (e.g. apt-get install -y openjdk-17-jdk-headless)"
@@ -29,8 +34,21 @@ install_classpath() {
   mv "$LIB.tmp" "$LIB"
 }
 
+install_launcher() {
+  [[ -f "$LAUNCHER_JAR" && "$LAUNCHER_JAR" -nt "$SOURCE" ]] && return 0
+  local jdk="${JAVA_HOME:+$JAVA_HOME/bin/}"
+  command -v "${jdk}javac" >/dev/null || die "javac not found; install a JDK >= 17 (e.g. apt-get install -y openjdk-17-jdk-headless)"
+  log "compiling $SOURCE"
+  rm -rf "$DIR/classes.tmp" "$ARCHIVE"
+  "${jdk}javac" -nowarn -d "$DIR/classes.tmp" -cp "$LIB/*" "$SOURCE" >&2
+  "${jdk}jar" cf "$LAUNCHER_JAR.tmp" -C "$DIR/classes.tmp" .
+  rm -rf "$DIR/classes.tmp"
+  mv -f "$LAUNCHER_JAR.tmp" "$LAUNCHER_JAR"
+}
+
+# The launcher's classpath (temporal/test-server.sh): the archive holds only for the classpath it was recorded with.
 archive_valid() {
-  [[ -f "$ARCHIVE" ]] && "$JAVA" -Xshare:on -XX:SharedArchiveFile="$ARCHIVE" -cp "$LIB/*" -version >/dev/null 2>&1
+  [[ -f "$ARCHIVE" ]] && "$JAVA" -Xshare:on -XX:SharedArchiveFile="$ARCHIVE" -cp "$LIB/*:$LAUNCHER_JAR" -version >/dev/null 2>&1
 }
 
 free_port() {
@@ -70,5 +88,6 @@ mkdir -p "$DIR"
 exec 9>"$DIR/.install.lock"
 flock 9
 install_classpath
+install_launcher
 build_archive
 printf '%s\n' "$LAUNCHER"

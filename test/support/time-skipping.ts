@@ -7,7 +7,7 @@ import { SEARCH_ATTRIBUTES } from '@mlis/contracts';
 const ROOT = resolve(__dirname, '../..');
 
 // npm test installs once and exports the launcher path; a bare `npx jest` installs here (a no-op when done).
-function testServerPath(): string {
+export function testServerPath(): string {
   const fromEnv = process.env.MLIS_TEST_SERVER;
   if (fromEnv) return fromEnv;
   return execFileSync('bash', [resolve(ROOT, 'temporal/install-test-server.sh')], {
