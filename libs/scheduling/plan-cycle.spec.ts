@@ -262,6 +262,17 @@ describe('planCycle preemption', () => {
     expect(plan.waits[0]).toMatchObject({ jobId: urgent.id, reason: 'preempting' });
   });
 
+  it('evicts no job whose resources the preempting job does not need', () => {
+    // Node n: 8 GPUs all held by `normal`; `low` holds CPU only, which the urgent job does not lack.
+    const busy = node('n', { usedSlots: 2, usedCpuMillis: 2000, usedMemMb: 2048, reservedGpuIndices: [0, 1, 2, 3, 4, 5, 6, 7] });
+    const low = running({ jobId: 'low', priority: -10, gpuIds: [], createdAtMs: 1 });
+    const normal = running({ jobId: 'normal', priority: 0, gpuIds: [0, 1, 2, 3, 4, 5, 6, 7], createdAtMs: 2 });
+    const urgent = job({ priority: 100, mayPreempt: true, request: { cpuMillis: 1000, memMb: 1024, gpu: 8 } });
+    const plan = planCycle(input({ nodes: [busy], waiting: [urgent], running: [low, normal] }));
+    expect(plan.preemptions.map((p) => p.jobId)).toEqual(['normal']);
+    expect(plan.waits[0]).toMatchObject({ jobId: urgent.id, reason: 'preempting', detail: expect.stringContaining('1 lower-priority job(s)') });
+  });
+
   it('never evicts equal or higher priority, and not for a class that may not preempt', () => {
     const peer = running({ jobId: 'peer', priority: 100, gpuIds: [0, 1] });
     expect(planCycle(input({ nodes: [full], waiting: [job({ priority: 100, mayPreempt: true })], running: [peer] })).preemptions).toEqual([]);

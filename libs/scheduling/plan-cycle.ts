@@ -430,7 +430,7 @@ function describeSelector(job: WaitingJob): string {
 /**
  * The node where evicting the fewest lower-priority assignments makes the job fit, counting what
  * assignments already being preempted will free. Victims go lowest priority first, newest first
- * (the least work lost).
+ * (the least work lost), and only those whose resources the job needs.
  */
 function planEviction(
   eligible: SchedulerNode[],
@@ -458,6 +458,12 @@ function planEviction(
     };
     while (!fitsAfter() && candidates.length > 0) newVictims.push(candidates.shift()!);
     if (!fitsAfter()) continue;
+    // A victim taken on the way may free nothing the job lacks (CPU when it waits for GPUs): spare every one the job
+    // fits without, the highest priority first.
+    for (let i = newVictims.length - 1; i >= 0; i -= 1) {
+      const [spared] = newVictims.splice(i, 1);
+      if (!fitsAfter()) newVictims.splice(i, 0, spared);
+    }
     const victims = freed.length + newVictims.length;
     if (victims === 0) continue;
     if (!best || newVictims.length < best.newVictims.length || (newVictims.length === best.newVictims.length && node.id < best.node.id)) {
