@@ -37,6 +37,13 @@ class GatedLedger {
     return this.stalePreemptionRequests;
   }
 
+  withdrawn = 0;
+
+  async withdrawStalePreemptions(): Promise<number> {
+    this.withdrawn += 1;
+    return 0;
+  }
+
   async findById(_tenantId: string | null, id: string): Promise<JobRecord | null> {
     return { job: { id }, assignments: [] } as unknown as JobRecord;
   }
@@ -216,6 +223,7 @@ describe(Scheduler.name, () => {
     const started: string[] = [];
     const scheduler = schedulerOver(ledger, fakeClient(signalled, failures), (line) => warnings.push(line), fakeStarter(started, ['unstarted']));
     expect(await scheduler.resendStalePreemptions(10)).toBe(2);
+    expect(ledger.withdrawn).toBe(1);
     expect(signalled).toEqual(['job-victim preemptAssignment {"attempt":2}']);
     // Not started, not released: a placement is the stale-placement nudge's to start; the request goes again next tick.
     expect(started).toEqual([]);

@@ -113,9 +113,11 @@ export class Scheduler {
   /**
    * Asks again the attempts a cycle asked to give way more than `olderThanSeconds` ago that still hold their place: the
    * first request found no workflow (the job was placed but its workflow not started yet, ADR 0031) or could not reach
-   * Temporal. A workflow that has the request already ignores the repeat. Returns how many were asked.
+   * Temporal. A workflow that has the request already ignores the repeat. A request whose preemptor no longer waits
+   * is withdrawn instead. Returns how many were asked.
    */
   async resendStalePreemptions(olderThanSeconds: number): Promise<number> {
+    await this.store.withdrawStalePreemptions(olderThanSeconds);
     const attempts = await this.store.stalePreemptions(olderThanSeconds, NUDGE_BATCH);
     await this.signalAll(attempts.map(preemptSignal));
     return attempts.length;

@@ -471,8 +471,14 @@ describe('the capacity ledger', () => {
       await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }),
     ];
     await scheduling.runCycle(CYCLE);
+    // The job they give way to, still waiting: it needs more than the node has, so no cycle places it.
+    const preemptor = await insertJob({ cpuMillis: 64_000, memMb: 256, gpu: 0 });
     const ask = (jobId: string, secondsAgo: number) =>
-      dataSource.query(`UPDATE job_assignments SET preempt_requested_at = now() - make_interval(secs => $2) WHERE job_id = $1`, [jobId, secondsAgo]);
+      dataSource.query(`UPDATE job_assignments SET preempt_requested_at = now() - make_interval(secs => $2), preempted_by = $3 WHERE job_id = $1`, [
+        jobId,
+        secondsAgo,
+        preemptor,
+      ]);
     expect(await scheduling.stalePreemptions(60, 10)).toEqual([]);
     await ask(newer, 90);
     await ask(older, 120);
@@ -482,9 +488,25 @@ describe('the capacity ledger', () => {
       { jobId: newer, attempt: 1 },
     ]);
     expect(await scheduling.stalePreemptions(60, 1)).toEqual([{ jobId: older, attempt: 1 }]);
+    const marked = async (): Promise<Record<string, boolean>> =>
+      Object.fromEntries(
+        (
+          await dataSource.query(`SELECT job_id, preempted_by IS NOT NULL AS marked FROM job_assignments WHERE job_id = ANY($1::uuid[]) AND state IN ('PLACED', 'RUNNING')`, [
+            [older, newer, fresh],
+          ])
+        ).map((row: { job_id: string; marked: boolean }) => [row.job_id, row.marked]),
+      );
+    // While the preemptor waits, nothing is withdrawn.
+    await scheduling.withdrawStalePreemptions(60);
+    expect(await marked()).toEqual({ [older]: true, [newer]: true, [fresh]: true });
     // An attempt that has given its place back is not asked again.
     await assignments.endAssignment({ jobId: older, attempt: 1, state: 'PREEMPTED', reason: 'preempted', jobState: 'QUEUED' });
     expect(await scheduling.stalePreemptions(60, 10)).toEqual([{ jobId: newer, attempt: 1 }]);
+    // Once the preemptor no longer waits (cancelled here), the stale request is withdrawn, not asked again; a fresh one stays.
+    await assignments.finishJob({ jobId: preemptor, state: 'CANCELLED' });
+    expect(await scheduling.stalePreemptions(60, 10)).toEqual([]);
+    expect(await scheduling.withdrawStalePreemptions(60)).toBeGreaterThanOrEqual(1);
+    expect(await marked()).toEqual({ [newer]: false, [fresh]: true });
     await retire('preempt-%');
   });
 

@@ -153,16 +153,33 @@ export class SchedulingStore {
   }
 
   /**
-   * Attempts a cycle asked to give way more than `olderThanSeconds` ago that still hold their place, oldest request
-   * first: their workflow may never have received the request.
+   * Attempts a cycle asked to give way more than `olderThanSeconds` ago that still hold their place while the job
+   * they give way to still waits, oldest request first: their workflow may never have received the request.
    */
   async stalePreemptions(olderThanSeconds: number, limit: number): Promise<{ jobId: string; attempt: number }[]> {
     const rows: { job_id: string; attempt: number }[] = await this.dataSource.query(
-      `SELECT job_id, attempt FROM job_assignments
-       WHERE state IN ('PLACED', 'RUNNING') AND preempt_requested_at < now() - make_interval(secs => $1)
-       ORDER BY preempt_requested_at LIMIT $2`,
+      `SELECT a.job_id, a.attempt FROM job_assignments a JOIN jobs preemptor ON preemptor.id = a.preempted_by
+       WHERE a.state IN ('PLACED', 'RUNNING') AND a.preempt_requested_at < now() - make_interval(secs => $1)
+         AND preemptor.state = 'QUEUED'
+       ORDER BY a.preempt_requested_at LIMIT $2`,
       [olderThanSeconds, limit],
     );
     return rows.map((row) => ({ jobId: row.job_id, attempt: row.attempt }));
+  }
+
+  /**
+   * Withdraws requests to give way, older than `olderThanSeconds`, whose attempt still holds its place though the job
+   * it was to give way to no longer waits (placed elsewhere, cancelled): asking again would evict it for nothing, and
+   * cycles would count its resources as about to free. Returns how many.
+   */
+  async withdrawStalePreemptions(olderThanSeconds: number): Promise<number> {
+    const rows: unknown[] = await this.dataSource.query(
+      `UPDATE job_assignments a SET preempt_requested_at = NULL, preempted_by = NULL
+       WHERE a.state IN ('PLACED', 'RUNNING') AND a.preempt_requested_at < now() - make_interval(secs => $1)
+         AND NOT EXISTS (SELECT 1 FROM jobs preemptor WHERE preemptor.id = a.preempted_by AND preemptor.state = 'QUEUED')
+       RETURNING a.id`,
+      [olderThanSeconds],
+    );
+    return rows.length;
   }
 }
