@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { api, poll, submit, TERMINAL, tokenFor, waitForJob, withDb } from './support/api';
 
 // The test stack's GPU nodes: gpu-1 and gpu-2, two GPUs each. Classes are the default MLIS_PRIORITY_CLASSES.
@@ -79,23 +80,63 @@ describe('priorities and preemption on the real stack', () => {
   it('asks a victim again when its request never reached the workflow: control resends a stale preemption request', async () => {
     const victim = await submitJob({ priority_class: 'low', params: { seconds: 120 } });
     await waitForJob(victim, (j) => j.latest_assignment?.state === 'RUNNING');
-    // A cycle's request as the ledger holds it when the signal found no workflow (placed, not started yet) or no Temporal.
-    const marked = await withDb(
-      async (db) =>
-        (
-          await db.query(
-            `UPDATE job_assignments SET preempt_requested_at = now() - interval '1 minute' WHERE job_id = $1 AND state = 'RUNNING' RETURNING attempt`,
-            [victim],
-          )
-        ).rows,
+    // The job it gives way to, still waiting: a row no node could take (more CPU than any has), so no cycle places it,
+    // and without a workflow, so nothing else moves it.
+    const preemptor = randomUUID();
+    await withDb((db) =>
+      db.query(
+        `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority, may_preempt, node_selector,
+                           state, max_attempts, timeout_seconds)
+         VALUES ($1, 'default', 'it-preemption', 'sleep', '{}', 1000000, 256, 0, 100, true, '{}', 'QUEUED', 1, 60)`,
+        [preemptor],
+      ),
     );
-    expect(marked).toEqual([{ attempt: 1 }]);
+    try {
+      // A cycle's request as the ledger holds it when the signal found no workflow (placed, not started yet) or no Temporal.
+      const marked = await withDb(
+        async (db) =>
+          (
+            await db.query(
+              `UPDATE job_assignments SET preempt_requested_at = now() - interval '1 minute', preempted_by = $2
+               WHERE job_id = $1 AND state = 'RUNNING' RETURNING attempt`,
+              [victim, preemptor],
+            )
+          ).rows,
+      );
+      expect(marked).toEqual([{ attempt: 1 }]);
 
-    // Control's periodic tick (every 10 s) sends the request; the attempt gives its place back and the job runs again.
-    const requeued = await waitForJob(victim, (j) => j.assignments[0]?.state === 'PREEMPTED', 45_000);
-    expect(requeued.assignments[0]).toMatchObject({ attempt: 1, state: 'PREEMPTED' });
-    expect(requeued.error).toBeNull();
-    const again = await waitForJob(victim, (j) => j.assignments.length === 2 && j.latest_assignment.state === 'RUNNING');
-    expect(again).toMatchObject({ state: 'RUNNING', attempts: 2 });
+      // Control's periodic tick (every 10 s) sends the request; the attempt gives its place back and the job runs again.
+      const requeued = await waitForJob(victim, (j) => j.assignments[0]?.state === 'PREEMPTED', 45_000);
+      expect(requeued.assignments[0]).toMatchObject({ attempt: 1, state: 'PREEMPTED' });
+      expect(requeued.error).toBeNull();
+      const again = await waitForJob(victim, (j) => j.assignments.length === 2 && j.latest_assignment.state === 'RUNNING');
+      expect(again).toMatchObject({ state: 'RUNNING', attempts: 2 });
+    } finally {
+      await withDb((db) => db.query(`UPDATE jobs SET state = 'CANCELLED', pending_reason = NULL, finished_at = now() WHERE id = $1`, [preemptor]));
+    }
+  });
+
+  it('withdraws a stale request whose preemptor no longer waits, and the victim runs on', async () => {
+    const victim = await submitJob({ priority_class: 'low', params: { seconds: 120 } });
+    await waitForJob(victim, (j) => j.latest_assignment?.state === 'RUNNING');
+    // Asked to give way to a job that has since ended: the request never reached the workflow (no Temporal, say).
+    const gone = await submitJob({ params: { seconds: 0.1 } });
+    await waitForJob(gone, (j) => TERMINAL.includes(j.state));
+    await withDb((db) =>
+      db.query(`UPDATE job_assignments SET preempt_requested_at = now() - interval '1 minute', preempted_by = $2 WHERE job_id = $1 AND state = 'RUNNING'`, [
+        victim,
+        gone,
+      ]),
+    );
+    // Control's periodic tick (every 10 s) withdraws it instead of evicting the victim.
+    await poll('the request withdrawn', async () =>
+      withDb(async (db) => {
+        const { rows } = await db.query(`SELECT preempted_by FROM job_assignments WHERE job_id = $1 AND state = 'RUNNING'`, [victim]);
+        return rows.length === 1 && rows[0].preempted_by === null ? true : undefined;
+      }), { timeoutMs: 45_000 },
+    );
+    const after = await api('GET', `/v1/jobs/${victim}`);
+    expect(after.body).toMatchObject({ state: 'RUNNING', attempts: 1 });
+    expect(after.body.assignments).toHaveLength(1);
   });
 });
