@@ -30,8 +30,7 @@ function totalsBy(
  * reservations), every preemption request, and the wait reasons, queue positions and decision counters.
  */
 export async function writeCycleDecisions(query: PreparedQuery, plan: CyclePlan, { nodes, lastWaits }: CycleRead): Promise<CycleOutcome> {
-  const placed = await reserve(query, plan.placements, nodes);
-
+  // The victims' assignment rows before any node row: a release locks its assignment, then its node (ADR 0006).
   const preempted: CycleOutcome['preempted'] = [];
   for (const p of plan.preemptions) {
     const marked = await query(
@@ -42,6 +41,8 @@ export async function writeCycleDecisions(query: PreparedQuery, plan: CyclePlan,
     );
     if (marked.length > 0) preempted.push({ jobId: p.jobId, attempt: p.attempt, forJobId: p.forJobId });
   }
+
+  const placed = await reserve(query, plan.placements, nodes);
 
   // Wait reasons are written only when they change; positions go into the one-row queue snapshot.
   // Decisions are counted when they change something: a placement, a preemption, a job's reason to wait.
