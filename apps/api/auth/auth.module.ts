@@ -7,10 +7,11 @@ import { AuthController } from './auth.controller';
 import { DevSignInController } from './dev-sign-in.controller';
 import { ApiAuthGuard, UserTokenGuard, WorkerTokenGuard } from './auth.guard';
 import { UserJwtStrategy, WorkerJwtStrategy } from './jwt.strategy';
+import { SIGNING_SECRET } from './signing-secret';
 
 /**
- * Token verification and the global guard. The signing secret is read once here: a missing or
- * group/world-readable file stops the API from starting.
+ * Token verification and the global guard. The signing secret is read once here, for every use in the process
+ * (SIGNING_SECRET): a missing or group/world-readable file stops the API from starting.
  */
 @Global()
 @Module({})
@@ -21,14 +22,12 @@ export class AuthModule {
       imports: [PassportModule.register({ session: false })],
       controllers: config.console.devSignIn ? [AuthController, DevSignInController] : [AuthController],
       providers: [
+        { provide: SIGNING_SECRET, useFactory: () => readDevSecret(config.auth.devSecretFile) },
         {
           provide: TokenVerifier,
-          useFactory: () =>
-            new TokenVerifier({
-              auth: config.auth,
-              secret: readDevSecret(config.auth.devSecretFile),
-              jwks: config.auth.jwksUrl ? new JwksKeySource(config.auth.jwksUrl) : undefined,
-            }),
+          useFactory: (secret: string) =>
+            new TokenVerifier({ auth: config.auth, secret, jwks: config.auth.jwksUrl ? new JwksKeySource(config.auth.jwksUrl) : undefined }),
+          inject: [SIGNING_SECRET],
         },
         UserJwtStrategy,
         WorkerJwtStrategy,
@@ -38,7 +37,7 @@ export class AuthModule {
         // useExisting, so a spec can replace ApiAuthGuard with overrideProvider.
         { provide: APP_GUARD, useExisting: ApiAuthGuard },
       ],
-      exports: [TokenVerifier],
+      exports: [TokenVerifier, SIGNING_SECRET],
     };
   }
 }

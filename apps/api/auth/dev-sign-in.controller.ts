@@ -1,12 +1,13 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { mintUserToken, readDevSecret } from '@mlis/auth';
+import { mintUserToken } from '@mlis/auth';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode } from '@mlis/contracts';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { InjectAppConfig } from '../core/app-config';
 import { Public } from './auth.decorators';
 import { DevTokenRequestDto, DevTokenResponseDto } from './dev-sign-in.dto';
+import { InjectSigningSecret } from './signing-secret';
 
 const DEFAULT_TTL_SECONDS = 3600;
 
@@ -17,11 +18,10 @@ const DEFAULT_TTL_SECONDS = 3600;
 @ApiTags('auth')
 @Controller('v1/auth')
 export class DevSignInController {
-  private readonly secret: string;
-
-  constructor(@InjectAppConfig() private readonly config: AppConfig) {
-    this.secret = readDevSecret(config.auth.devSecretFile);
-  }
+  constructor(
+    @InjectAppConfig() private readonly config: AppConfig,
+    @InjectSigningSecret() private readonly secret: string,
+  ) {}
 
   @Post('dev-token')
   @Public()

@@ -1,10 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { Injectable, Logger } from '@nestjs/common';
-import { mintWorkerToken, readDevSecret } from '@mlis/auth';
+import { mintWorkerToken } from '@mlis/auth';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode } from '@mlis/contracts';
 import { DomainError } from '../common/domain-error';
+import { InjectSigningSecret } from '../auth/signing-secret';
 import { InjectAppConfig } from '../core/app-config';
 
 /** Why a registration's bootstrap credential was refused; recorded as the audit row's reason. */
@@ -23,9 +24,11 @@ function sameSecret(presented: string, expected: string): boolean {
 @Injectable()
 export class WorkerCredentials {
   private readonly logger = new Logger(WorkerCredentials.name);
-  private signingKey: string | undefined;
 
-  constructor(@InjectAppConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectAppConfig() private readonly config: AppConfig,
+    @InjectSigningSecret() private readonly signingKey: string,
+  ) {}
 
   /** null when `authorization` carries the bootstrap secret, else why not. */
   checkBootstrap(authorization: string | undefined): BootstrapRefusal | null {
@@ -36,8 +39,6 @@ export class WorkerCredentials {
 
   /** A worker token bound to this node incarnation, signed with the key the API verifies tokens with. */
   mintToken(nodeId: string, incarnation: number): string {
-    // Read once, like the verifier (AuthModule), so minted tokens always verify in this process.
-    this.signingKey ??= readDevSecret(this.config.auth.devSecretFile);
     return mintWorkerToken(this.signingKey, this.config.auth, { sub: `node:${nodeId}`, node_id: nodeId, incarnation });
   }
 

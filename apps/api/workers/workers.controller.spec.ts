@@ -208,6 +208,13 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
       expect((verify(again.body.worker_token, DEV_SECRET) as JwtPayload).incarnation).toBe(2);
     });
 
+    it('mints with the key it verifies with, though the key file changed after start-up', async () => {
+      // A rotated Secret reaches the file before the first registration; the verifier keeps the key it started with.
+      writeFileSync(join(dir, 'dev-signing-key'), `${'r'.repeat(48)}\n`, { mode: 0o600 });
+      const registered = await register().expect(200);
+      await heartbeat('gpu-1', { incarnation: 1 }, registered.body.worker_token).expect(200);
+    });
+
     it('still registers when waking waiting jobs fails', async () => {
       t.scheduler.failWith = new Error('temporal down');
       await register().expect(200);
