@@ -249,12 +249,18 @@ describe(JwksKeySource.name, () => {
   let server: Server;
   let served: Record<string, unknown>[] = [];
   let requests = 0;
+  let down = false;
   let uri = '';
   const jwk = (key: KeyObject, kid: string) => ({ ...key.export({ format: 'jwk' }), kid, use: 'sig' });
 
   beforeAll(async () => {
     server = createServer((_req, res) => {
       requests += 1;
+      if (down) {
+        res.statusCode = 503;
+        res.end();
+        return;
+      }
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ keys: served }));
     });
@@ -283,6 +289,37 @@ describe(JwksKeySource.name, () => {
     await expect(verifier.verify(newToken, 'user')).resolves.toMatchObject({ kind: 'user' });
     expect(requests).toBe(2);
     expect(await rejection(verifier.verify(oldToken, 'user'))).toBe('unknown_kid');
+  });
+
+  it('keeps verifying with the last key set while the identity provider is down, asking it again only every so often', async () => {
+    served = [jwk(rsa.publicKey, 'old')];
+    requests = 0;
+    let clock = 0;
+    const keys = new JwksKeySource(uri, { cacheMaxAgeMs: 60_000, staleGraceMs: 3_600_000, retryAfterFailureMs: 30_000, now: () => clock });
+    expect(await keys.getKey('old')).toBeDefined();
+    down = true;
+    try {
+      clock += 120_000;
+      // Stale: refetched, refused, and the old key still verifies.
+      expect(await keys.getKey('old')).toBeDefined();
+      expect(requests).toBe(2);
+      // Within the back-off: no request at all, the old key; a kid the old set lacks cannot be told (503, not 401).
+      for (let i = 0; i < 5; i += 1) expect(await keys.getKey('old')).toBeDefined();
+      await expect(keys.getKey('other')).rejects.toThrow();
+      expect(requests).toBe(2);
+      clock += 30_000;
+      expect(await keys.getKey('old')).toBeDefined();
+      expect(requests).toBe(3);
+      // Past the grace: the set is too old to trust.
+      clock += 3_600_000;
+      await expect(keys.getKey('old')).rejects.toThrow();
+      await expect(keys.getKey('old')).rejects.toThrow();
+      expect(requests).toBe(4);
+    } finally {
+      down = false;
+    }
+    clock += 30_000;
+    expect(await keys.getKey('old')).toBeDefined();
   });
 
   it('rate-limits refetches for unknown kids', async () => {

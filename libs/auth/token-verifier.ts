@@ -78,6 +78,12 @@ export function readDevSecret(path: string): string {
 export interface JwksKeySourceOptions {
   /** How long a fetched key set is trusted before a known kid triggers a refetch too. */
   cacheMaxAgeMs?: number;
+  /**
+   * While the identity provider cannot be reached, how long after its last answer the keys it served then go on
+   * verifying; and how long after a failed fetch the next one waits (requests meanwhile use the old set, or fail fast).
+   */
+  staleGraceMs?: number;
+  retryAfterFailureMs?: number;
   /** Token bucket for refetches on unknown kids: burst size and refill per minute. */
   refetchBurst?: number;
   refetchPerMinute?: number;
@@ -88,12 +94,17 @@ export interface JwksKeySourceOptions {
 /**
  * Keys from the configured JWKS URL, fetched and converted by jwks-rsa. The whole key set is cached and
  * replaced on refetch, so a key removed at rotation stops verifying at the next refetch; an unknown kid
- * triggers one (rate limited, concurrent misses share one request).
+ * triggers one (rate limited, concurrent misses share one request). An identity provider that does not answer
+ * leaves the last set in use for `staleGraceMs`, asked again every `retryAfterFailureMs`: an outage of it does not
+ * log every user out at once, nor make every request wait for a fetch that times out.
  */
 export class JwksKeySource implements KeySource {
   private readonly client: JwksClient;
   private keys = new Map<string, string>();
   private fetchedAt = Number.NEGATIVE_INFINITY;
+  private failedAt = Number.NEGATIVE_INFINITY;
+  private readonly staleGraceMs: number;
+  private readonly retryAfterFailureMs: number;
   private inFlight: Promise<void> | undefined;
   private tokens: number;
   private refilledAt: number;
@@ -106,6 +117,8 @@ export class JwksKeySource implements KeySource {
     // jwks-rsa's own per-kid cache would keep removed keys alive; this class caches the set instead.
     this.client = new JwksClient({ jwksUri, cache: false, rateLimit: false, timeout: options.timeoutMs ?? 5_000 });
     this.cacheMaxAgeMs = options.cacheMaxAgeMs ?? 10 * 60_000;
+    this.staleGraceMs = options.staleGraceMs ?? 24 * 3600_000;
+    this.retryAfterFailureMs = options.retryAfterFailureMs ?? 30_000;
     this.burst = options.refetchBurst ?? 5;
     this.perMinute = options.refetchPerMinute ?? 10;
     this.now = options.now ?? Date.now;
@@ -114,8 +127,21 @@ export class JwksKeySource implements KeySource {
   }
 
   async getKey(kid: string): Promise<string | undefined> {
-    const stale = this.now() - this.fetchedAt > this.cacheMaxAgeMs;
-    if (stale || !this.keys.has(kid)) await this.refetch(stale);
+    const now = this.now();
+    const stale = now - this.fetchedAt > this.cacheMaxAgeMs;
+    const usable = this.keys.has(kid) && now - this.fetchedAt <= this.staleGraceMs;
+    if (!stale && this.keys.has(kid)) return this.keys.get(kid);
+    if (now - this.failedAt < this.retryAfterFailureMs) {
+      if (usable) return this.keys.get(kid);
+      if (stale) throw new Error('the signing keys could not be fetched a moment ago');
+      return undefined;
+    }
+    try {
+      await this.refetch(stale);
+    } catch (error) {
+      this.failedAt = this.now();
+      if (!usable) throw error;
+    }
     return this.keys.get(kid);
   }
 

@@ -1,7 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { sign } from 'jsonwebtoken';
 import request from 'supertest';
 import { mintUserToken } from '@mlis/auth';
 import { createTestApp, type TestApp } from '../testing/test-app';
@@ -203,5 +205,36 @@ describe('the signing secret at start-up', () => {
     writeFileSync(file, 'x'.repeat(64));
     chmodSync(file, 0o644);
     await expect(createTestApp({ MLIS_AUTH_DEV_SECRET_FILE: file }, { auth: 'real' })).rejects.toThrow(/group or others/);
+  });
+});
+
+describe(`${ApiAuthGuard.name} with an identity provider that does not answer`, () => {
+  it("answers 503 with Retry-After, not 401, and writes no denial: the token's key could not be fetched", async () => {
+    // A port with nothing behind it: the JWKS fetch is refused.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const t = await createTestApp({ MLIS_AUTH_JWKS_URL: `http://127.0.0.1:${port}/jwks.json`, MLIS_AUTH_ISSUER: 'https://idp.example.com/' }, { auth: 'real' });
+    try {
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const token = sign({ tenant: 'default', scope: 'jobs:read' }, privateKey, {
+        algorithm: 'RS256',
+        keyid: 'k1',
+        header: { alg: 'RS256', typ: 'at+jwt', kid: 'k1' },
+        issuer: 'https://idp.example.com/',
+        audience: t.config.auth.audience,
+        subject: 'alice',
+        expiresIn: 600,
+        notBefore: 0,
+      });
+      const response = await request(t.app.getHttpServer()).get('/v1/jobs').set(bearer(token));
+      expect(response.status).toBe(503);
+      expect(response.body.error.code).toBe('dependency_unavailable');
+      expect(response.headers['retry-after']).toBe('5');
+      expect(t.audit.events).toEqual([]);
+    } finally {
+      await t.app.close();
+    }
   });
 });

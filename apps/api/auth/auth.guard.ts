@@ -7,7 +7,7 @@ import { ApiErrorCode, ASSIGNMENT_HEADER } from '@mlis/contracts';
 import { AuditRepository } from '@mlis/db';
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
-import { DomainError } from '../common/domain-error';
+import { DomainError, RetryLaterError } from '../common/domain-error';
 import { requestIdOf } from '../common/request-context';
 import {
   PUBLIC_ROUTE,
@@ -67,6 +67,10 @@ export class ApiAuthGuard implements CanActivate {
       await (worker ? this.workerGuard : this.userGuard).canActivate(context);
     } catch (error) {
       const rejection = error instanceof TokenRejectedError ? error : TokenVerifier.rejectionOf(error);
+      // The identity provider's keys could not be fetched: nothing is known of the token, so nothing is denied.
+      if (rejection.reason === 'key_unavailable') {
+        throw new RetryLaterError(ApiErrorCode.DependencyUnavailable, 'the signing keys of the identity provider could not be fetched; try again shortly', 5);
+      }
       await this.deny(req, requestId, null, `auth.${kind}_token`, rejection.reason);
       throw new DomainError(ApiErrorCode.Unauthorized, `${rejection.message}: a valid ${kind} bearer token is required`);
     }
