@@ -75,6 +75,10 @@ describe('artifact access', () => {
     await expect(service.readable(worker(), linked)).rejects.toEqual(notLive);
     await expect(service.readable(worker(), unlinked)).rejects.toEqual(notLive);
     assignment.live = true;
+    // Every refusal is a denial on record, for the node's subject.
+    const denials = audit.events.filter((e) => e.result === 'deny' && e.actorSubject === NODE.subject);
+    expect(denials.map((e) => e.reason)).toEqual(['not_linked', 'not_linked', ...Array<string>(5).fill('assignment_not_live')]);
+    expect(denials[0]).toMatchObject({ action: 'artifact.read', resource: `artifact/${unlinked}`, targetTenant: 'acme' });
   });
 
   it("makes a node's upload its job's tenant's, created by the node, only while the assignment is live", async () => {

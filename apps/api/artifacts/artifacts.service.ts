@@ -113,8 +113,14 @@ export class ArtifactsService {
     if (caller.worker) {
       const { nodeId, incarnation, assignmentId } = caller.worker;
       const live = await this.artifacts.findLiveAssignment(assignmentId, nodeId, incarnation);
-      if (!live) throw notLive(assignmentId);
+      const entry = { action: 'artifact.read', resource: `artifact/${id}`, targetTenant: live?.tenantId ?? null };
+      // A node's refusals are denials too: one asking for what its assignment does not reach leaves a trace.
+      if (!live) {
+        await this.access.deny(caller.actor, { ...entry, reason: 'assignment_not_live' });
+        throw notLive(assignmentId);
+      }
       if (record && (await this.artifacts.isLinkedToJob(id, live.jobId))) return record;
+      await this.access.deny(caller.actor, { ...entry, reason: 'not_linked' });
     } else if (record && (await this.access.require(caller.actor, record.tenantId, 'artifacts:read', 'artifact.read', `artifact/${id}`))) {
       return record;
     }
