@@ -8,6 +8,7 @@ import { AssignmentNotLiveError } from '@mlis/runners';
 import { loadConfig } from '@mlis/config';
 import { ASSIGNMENT_HEADER, jobWorkflowId } from '@mlis/contracts';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, waitForJob, withDb } from './support/api';
+import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
 
 /** The stack runs with the default threshold; read it the way its processes do. */
 const THRESHOLD = loadConfig(env.processEnv).inlinePayloadMaxBytes;
@@ -58,6 +59,10 @@ async function links(jobId: string): Promise<{ artifact_id: string; role: string
   return withDb(async (db) => (await db.query(`SELECT artifact_id, role FROM job_artifacts WHERE job_id = $1 ORDER BY role, artifact_id`, [jobId])).rows);
 }
 
+async function artifactBytesOut(): Promise<number> {
+  return valueOf(parseSamples(await scrape(metricsUrl('api'))), 'mlis_artifact_bytes_total', { direction: 'out' }) ?? 0;
+}
+
 async function resultOf(jobId: string): Promise<{ status: number; type: string | null; body: string }> {
   const response = await fetch(`${env.apiUrl}/v1/jobs/${jobId}/result`, { headers: { authorization: `Bearer ${tokenFor()}` } });
   return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
@@ -94,10 +99,13 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
     expect(done.result).toBeNull();
     expect(done.result_artifact).toMatch(/^[0-9a-f-]{36}$/);
 
+    const sentBefore = await artifactBytesOut();
     const result = await resultOf(job.id);
     expect(result.status).toBe(200);
     expect(result.type).toMatch(/^application\/json/);
     expect(result.body.length).toBeGreaterThan(1_000_000);
+    // The API counts what it serves from the artifact store, through /result too.
+    expect((await artifactBytesOut()) - sentBefore).toBeGreaterThanOrEqual(result.body.length);
     expect(JSON.parse(result.body)).toEqual({ params: { text }, artifacts: {} });
 
     const history = await historyPayloads(job.id);

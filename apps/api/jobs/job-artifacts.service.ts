@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { commitUpload, dropUpload, ObjectMissingError, stageUpload, type ArtifactStore, type RecordedUpload } from '@mlis/artifacts';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, findArtifactRefs, travelsAsArtifact } from '@mlis/contracts';
 import { ArtifactsRepository, AuditRepository, type JobEntity } from '@mlis/db';
+import { countArtifactBytes } from '@mlis/metrics';
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
 import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
@@ -164,7 +165,10 @@ export class JobArtifactsService {
       throw gone();
     }
     try {
-      return { body: await this.store.get(artifact.sha256), sizeBytes: artifact.sizeBytes };
+      const counted = countArtifactBytes('out');
+      // pipeline, not pipe: a store read that fails mid-way fails the answer too.
+      pipeline(await this.store.get(artifact.sha256), counted, () => undefined);
+      return { body: counted, sizeBytes: artifact.sizeBytes };
     } catch (error) {
       // A delete took the bytes after the row was read.
       if (error instanceof ObjectMissingError) throw gone();
