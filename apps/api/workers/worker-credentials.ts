@@ -12,6 +12,7 @@ import { InjectAppConfig } from '../core/app-config';
 export type BootstrapRefusal = 'missing_bootstrap_credential' | 'invalid_bootstrap_credential';
 
 const BEARER = /^Bearer +(\S+) *$/i;
+const COMPLAINT_INTERVAL_MS = 60_000;
 
 // Equal-length digests: timingSafeEqual needs equal lengths, and the secret's length stays private too.
 function sameSecret(presented: string, expected: string): boolean {
@@ -24,6 +25,7 @@ function sameSecret(presented: string, expected: string): boolean {
 @Injectable()
 export class WorkerCredentials {
   private readonly logger = new Logger(WorkerCredentials.name);
+  private complainedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     @InjectAppConfig() private readonly config: AppConfig,
@@ -55,7 +57,11 @@ export class WorkerCredentials {
     }
     if (problem === undefined && secret.length < 32) problem = 'is shorter than 32 characters';
     if (problem !== undefined) {
-      this.logger.error({ msg: `worker bootstrap secret ${problem}; refusing every registration`, file });
+      // Once a minute at most: every registration attempt meets it, and anyone can make one.
+      if (Date.now() - this.complainedAt >= COMPLAINT_INTERVAL_MS) {
+        this.complainedAt = Date.now();
+        this.logger.error({ msg: `worker bootstrap secret ${problem}; refusing every registration`, file });
+      }
       throw new DomainError(ApiErrorCode.DependencyUnavailable, 'worker registration is not configured on this API');
     }
     return secret;
