@@ -109,6 +109,21 @@ describe('the capacity ledger', () => {
     await retire('race-%');
   });
 
+  it("looks at a lane's other jobs behind more than a window of jobs that no node matches", async () => {
+    await register('lanes-cpu-1', 'cpu', 2);
+    // Three jobs for a zone no node is in, then one any node can run: same tenant, same priority, one lane.
+    const stuck = [];
+    for (let i = 0; i < 3; i += 1) stuck.push(await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { zone: 'nowhere' } }));
+    const runnable = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
+    const state = async (id: string): Promise<{ state: string; pending_reason: string | null }> =>
+      (await dataSource.query(`SELECT state, pending_reason FROM jobs WHERE id = $1`, [id]))[0];
+    // A window of two: the first cycle meets only two of the stuck jobs.
+    for (let cycle = 0; cycle < 3; cycle += 1) await scheduling.runCycle({ ...CYCLE, laneWindow: 2 });
+    expect(await state(runnable)).toEqual({ state: 'RUNNING', pending_reason: null });
+    for (const id of stuck) expect(await state(id)).toEqual({ state: 'QUEUED', pending_reason: 'no_matching_group' });
+    await retire('lanes-%');
+  });
+
   it('returns the same placement for an attempt however often it is asked, and releases once', async () => {
     await register('idem-1', 'cpu', 4);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });

@@ -11,6 +11,7 @@ import { EndAttemptFunction1765000000000 } from './1765000000000-end-attempt-fun
 import { EndAttemptRunTime1765100000000 } from './1765100000000-end-attempt-run-time';
 import { PendingUploads1765200000000 } from './1765200000000-pending-uploads';
 import { ArtifactIdempotencyKeys1765300000000 } from './1765300000000-artifact-idempotency-keys';
+import { BlockedJobsIndex1765400000000 } from './1765400000000-blocked-jobs-index';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   EndAttemptRunTime1765100000000,
   PendingUploads1765200000000,
   ArtifactIdempotencyKeys1765300000000,
+  BlockedJobsIndex1765400000000,
 ];
