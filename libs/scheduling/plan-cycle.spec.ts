@@ -249,6 +249,7 @@ describe('planCycle preemption', () => {
     memMb: 1024,
     gpuIds: [0],
     createdAtMs: 0,
+    jobCreatedAtMs: 0,
     preempting: false,
     ...overrides,
   });
@@ -260,6 +261,21 @@ describe('planCycle preemption', () => {
     const plan = planCycle(input({ nodes: [full], waiting: [urgent], running: [low, normal] }));
     expect(plan.preemptions).toEqual([{ assignmentId: 'as-low', jobId: 'low', attempt: 1, nodeId: 'n', forJobId: urgent.id }]);
     expect(plan.waits[0]).toMatchObject({ jobId: urgent.id, reason: 'preempting' });
+  });
+
+  it('evicts no job whose priority has aged as far as the preempting job’s: it would take the node straight back', () => {
+    // Aging: one step every 600 s. The victim's job was submitted 1,000 steps ago, the urgent one just now.
+    const now = 1_000_000_000;
+    const aged = running({ jobId: 'aged', priority: 0, gpuIds: [0, 1], jobCreatedAtMs: now - 1000 * 600_000 });
+    const urgent = job({ priority: 100, mayPreempt: true, createdAtMs: now });
+    const tied = planCycle(input({ nowMs: now, agingSeconds: 600, nodes: [full], waiting: [urgent], running: [aged] }));
+    expect(tied.preemptions).toEqual([]);
+    expect(tied.waits[0]).toMatchObject({ jobId: urgent.id, reason: 'insufficient_capacity' });
+    // Submitted 50 steps ago: it ranks below the urgent job even back in the queue.
+    const recent = running({ jobId: 'recent', priority: 0, gpuIds: [0, 1], jobCreatedAtMs: now - 50 * 600_000 });
+    expect(planCycle(input({ nowMs: now, agingSeconds: 600, nodes: [full], waiting: [urgent], running: [recent] })).preemptions.map((p) => p.jobId)).toEqual([
+      'recent',
+    ]);
   });
 
   it('evicts no job whose resources the preempting job does not need', () => {

@@ -34,7 +34,10 @@ export interface RunningAssignment {
   cpuMillis: number;
   memMb: number;
   gpuIds: number[];
+  /** When the attempt was placed: among victims of one priority, the newest goes first (the least work lost). */
   createdAtMs: number;
+  /** When its job was submitted: what its priority has aged by, were it back in the queue. */
+  jobCreatedAtMs: number;
   /** Already asked to give its resources back. */
   preempting: boolean;
 }
@@ -300,7 +303,7 @@ export function planCycle(input: CycleInput): CyclePlan {
       }
     }
     if (!best) break;
-    const job = best.entries[best.next].job;
+    const { job, effective: jobEffective } = best.entries[best.next];
     best.next += 1;
 
     const tenantUsage = usageOf(job.tenantId);
@@ -379,7 +382,11 @@ export function planCycle(input: CycleInput): CyclePlan {
     const unheld = () => eligible.filter((node) => free(node, job)).map(current);
 
     if (job.mayPreempt) {
-      const eviction = planEviction(unheld(), running, job);
+      // A victim that would rank with the job once back in the queue (its priority aged as far) could take the node
+      // straight back: evicting it would only repeat.
+      const outranked = (a: RunningAssignment): boolean =>
+        effectivePriority({ priority: a.priority, createdAtMs: a.jobCreatedAtMs }, input.nowMs, input.agingSeconds) < jobEffective;
+      const eviction = planEviction(unheld(), running, job, outranked);
       if (eviction) {
         holds += 1;
         heldBy.set(eviction.node.id, job.id);
@@ -430,19 +437,20 @@ function describeSelector(job: WaitingJob): string {
 /**
  * The node where evicting the fewest lower-priority assignments makes the job fit, counting what
  * assignments already being preempted will free. Victims go lowest priority first, newest first
- * (the least work lost), and only those whose resources the job needs.
+ * (the least work lost), and only those whose resources the job needs and that it `outranked`.
  */
 function planEviction(
   eligible: SchedulerNode[],
   running: RunningAssignment[],
   job: WaitingJob,
+  outranked: (assignment: RunningAssignment) => boolean,
 ): { node: SchedulerNode; victims: number; newVictims: RunningAssignment[] } | null {
   let best: { node: SchedulerNode; victims: number; newVictims: RunningAssignment[] } | null = null;
   for (const node of eligible) {
     const onNode = running.filter((a) => a.nodeId === node.id);
     const freed = onNode.filter((a) => a.preempting);
     const candidates = onNode
-      .filter((a) => !a.preempting && a.priority < job.priority)
+      .filter((a) => !a.preempting && a.priority < job.priority && outranked(a))
       .sort((a, b) => a.priority - b.priority || b.createdAtMs - a.createdAtMs);
     const newVictims: RunningAssignment[] = [];
     const fitsAfter = (): boolean => {

@@ -58,6 +58,7 @@ interface RunningRow {
   mem_mb: number;
   gpu_ids: number[];
   created_ms: number;
+  job_created_ms: number;
   preempting: boolean;
 }
 
@@ -167,7 +168,8 @@ export async function readCycleInput(query: PreparedQuery, nodeView: NodeView, n
     ? await query(
         'mlis_cycle_running',
         `SELECT a.id, a.job_id, a.attempt, j.tenant_id, j.priority, a.node_id, a.cpu_millis, a.mem_mb, a.gpu_ids,
-                (extract(epoch FROM a.created_at) * 1000)::float8 AS created_ms, a.preempt_requested_at IS NOT NULL AS preempting
+                (extract(epoch FROM a.created_at) * 1000)::float8 AS created_ms,
+                (extract(epoch FROM j.created_at) * 1000)::float8 AS job_created_ms, a.preempt_requested_at IS NOT NULL AS preempting
          FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE a.state IN ('PLACED', 'RUNNING')`,
       )
     : [];
@@ -197,6 +199,7 @@ export async function readCycleInput(query: PreparedQuery, nodeView: NodeView, n
       memMb: row.mem_mb,
       gpuIds: row.gpu_ids,
       createdAtMs: row.created_ms,
+      jobCreatedAtMs: row.job_created_ms,
       preempting: row.preempting,
     })),
   };
