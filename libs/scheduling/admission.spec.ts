@@ -197,6 +197,15 @@ describe(admit.name, () => {
   it('takes priority and preemption from a configured class, never together with a priority', () => {
     expect(admit(submission({ priority_class: 'urgent' }), policy)).toMatchObject({ priority: 100, priorityClass: 'urgent', mayPreempt: true });
     expect(admit(submission({ priority_class: 'batch' }), policy)).toMatchObject({ priority: -10, priorityClass: 'batch', mayPreempt: false });
+    // A plain priority stays below the preempting class and no lower than the lowest class.
+    expect(admit(submission({ priority: 99 }), policy)).toMatchObject({ priority: 99, priorityClass: null, mayPreempt: false });
+    expect(admit(submission({ priority: -10 }), policy)).toMatchObject({ priority: -10 });
+    for (const priority of [100, 2_147_483_647, -11]) {
+      expect(refusalOf(submission({ priority }))).toMatchObject({
+        code: 'validation_failed',
+        details: [{ field: 'priority', problem: 'must be between -10 and 99' }],
+      });
+    }
     expect(refusalOf(submission({ priority_class: 'urgent', priority: 5 }))).toMatchObject({
       code: ApiErrorCode.ValidationFailed,
       message: 'give priority or priority_class, not both',

@@ -115,6 +115,7 @@ export function admit(submission: Submission, policy: AdmissionPolicy): JobSpec 
     );
   }
   const priorityClass = priorityClassOf(submission, policy.priorityClasses);
+  if (submission.priority !== undefined) checkPlainPriority(submission.priority, policy.priorityClasses);
   return {
     taskType: submission.task_type,
     params,
@@ -131,6 +132,27 @@ export function admit(submission: Submission, policy: AdmissionPolicy): JobSpec 
     maxAttempts: submission.max_attempts ?? defaults.maxAttempts,
     timeoutSeconds: submission.timeout_seconds ?? defaults.timeoutSeconds,
   };
+}
+
+/**
+ * A plain priority ranks below every preempting class, and no lower than the lowest class: at or above a preempting
+ * class it would go before that class's jobs in the queue and could never be evicted by them. The bound also keeps the
+ * lanes few (each priority value of a tenant is a lane every scheduling cycle reads, ADR 0006). With no preempting
+ * class, the classes' whole range.
+ */
+function checkPlainPriority(priority: number, classes: readonly PriorityClass[]): void {
+  if (classes.length === 0) return;
+  const priorities = classes.map((c) => c.priority);
+  const preempting = classes.filter((c) => c.preempting).map((c) => c.priority);
+  const min = Math.min(...priorities);
+  const max = preempting.length > 0 ? Math.min(...preempting) - 1 : Math.max(...priorities);
+  if (priority < min || priority > max) {
+    throw new AdmissionRefused(
+      ApiErrorCode.ValidationFailed,
+      `priority ${priority} is outside ${min}..${max}: from the lowest priority class to below the first preempting one; use priority_class for more`,
+      [{ field: 'priority', problem: `must be between ${min} and ${max}` }],
+    );
+  }
 }
 
 /** The configured class a submission names; a priority and a class together are two answers to one question. */

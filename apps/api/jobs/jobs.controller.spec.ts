@@ -231,9 +231,12 @@ describe(JobsController.name, () => {
         expect(t.jobs.records[0].job).toMatchObject({ priority: 100, mayPreempt: true, nodeSelector: { zone: 'eu-1' } });
       });
 
-      it('gives a plain priority no preemption right and no class', async () => {
-        const response = await http().post('/v1/jobs').send({ ...valid, priority: 100 }).expect(202);
-        expect(response.body).toMatchObject({ priority: 100, priority_class: null, may_preempt: false, node_selector: {} });
+      it('gives a plain priority no preemption right and no class, and keeps it below the preempting class', async () => {
+        const response = await http().post('/v1/jobs').send({ ...valid, priority: 99 }).expect(202);
+        expect(response.body).toMatchObject({ priority: 99, priority_class: null, may_preempt: false, node_selector: {} });
+        // At urgent's own priority it would go before urgent jobs and never be evicted by them.
+        const refused = await http().post('/v1/jobs').send({ ...valid, priority: 100 }).expect(400);
+        expect(refused.body.error.details).toEqual([{ field: 'priority', problem: 'must be between -10 and 99' }]);
       });
 
       it('refuses priority together with priority_class (400), an unknown class (422), and GPU selectors without GPUs (400), storing nothing', async () => {

@@ -111,7 +111,9 @@ export class CreateJobDto {
   gpu?: number;
 
   @ApiPropertyOptional({
-    description: 'Higher runs first among waiting jobs. Give this or priority_class, not both.',
+    description:
+      'Higher runs first among waiting jobs. From the lowest configured priority class to just below the first preempting ' +
+      'class (-10 to 99 with the default MLIS_PRIORITY_CLASSES); outside it, 400. Give this or priority_class, not both.',
     type: 'integer',
     minimum: -INT32_MAX,
     maximum: INT32_MAX,
