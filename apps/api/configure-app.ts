@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
-import type { AppConfig } from '@mlis/config';
+import { plainPriorityRange, type AppConfig } from '@mlis/config';
 import { serveConsole } from './common/console-static';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
@@ -30,6 +30,9 @@ function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): vo
     delete property.example;
     delete property.default;
   }
+  // A plain priority's bounds follow the configured classes (plainPriorityRange); admission refuses the rest.
+  const plain = plainPriorityRange(config.scheduling.priorityClasses);
+  Object.assign(createJob.properties.priority, { minimum: plain.min, maximum: plain.max });
   // Configured priority classes and worker groups stay out of the document: the console's types are generated
   // from it once, and a deployment configures its own (an unknown one is a 422 naming the configured ones).
   // Bodies are validated with forbidNonWhitelisted: a field the schema does not name is refused.

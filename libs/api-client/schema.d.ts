@@ -692,7 +692,7 @@ export interface components {
              * @default 0
              */
             gpu?: number;
-            /** @description Higher runs first among waiting jobs. From the lowest configured priority class to just below the first preempting class (-10 to 99 with the default MLIS_PRIORITY_CLASSES); outside it, 400. Give this or priority_class, not both. Default 0. */
+            /** @description Higher runs first among waiting jobs. From the lowest of 0 and the configured priority classes to just below the first preempting class (the bounds here are this deployment's); outside them, 400. Give this or priority_class, not both. Default 0. */
             priority?: number;
             /** @description A configured priority class (MLIS_PRIORITY_CLASSES, default low, normal, high, urgent): sets the priority, and lets the job evict lower-priority running jobs if the class is preempting (urgent by default). A name this deployment does not configure is a 422 unknown_priority_class that lists the classes. */
             priority_class?: string;

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, loadModelConfig, loadNodeConfig } from './config';
+import { ConfigError, loadConfig, loadModelConfig, loadNodeConfig, plainPriorityRange } from './config';
 
 describe('scheduling config', () => {
   it('parses priority classes, only the marked ones preempting', () => {
@@ -14,6 +14,18 @@ describe('scheduling config', () => {
     expect(() => loadConfig({ MLIS_PRIORITY_CLASSES: 'urgent:high' })).toThrow(ConfigError);
     expect(() => loadConfig({ MLIS_PRIORITY_CLASSES: 'a:1,a:2' })).toThrow(/names a class twice/);
     expect(() => loadConfig({ MLIS_PRIORITY_CLASSES: 'a:1:evicting' })).toThrow(/name:priority\[:preempting\]/);
+  });
+
+  it('refuses a preempting class at or below the priority of a job that names none', () => {
+    expect(() => loadConfig({ MLIS_PRIORITY_CLASSES: 'batch:-10,urgent:0:preempting' })).toThrow(/preempting class needs a priority above 0/);
+  });
+
+  it('bounds a plain priority from the lowest of 0 and the classes to just below the first preempting class', () => {
+    const range = (classes: string) => plainPriorityRange(loadConfig({ MLIS_PRIORITY_CLASSES: classes }).scheduling.priorityClasses);
+    expect(range('low:-10,normal:0,high:10,urgent:100:preempting')).toEqual({ min: -10, max: 99 });
+    expect(range('normal:5,urgent:50:preempting,critical:1000:preempting')).toEqual({ min: 0, max: 49 });
+    expect(range('batch:-5,normal:0')).toEqual({ min: -5, max: 0 });
+    expect(plainPriorityRange([])).toEqual({ min: 0, max: 0 });
   });
 
   it('has cycle defaults and accepts aging 0 (off)', () => {

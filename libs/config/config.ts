@@ -79,6 +79,20 @@ export interface PriorityClass {
   preempting: boolean;
 }
 
+/** What a job submitted without a priority or a class runs at. */
+export const DEFAULT_PRIORITY = 0;
+
+/**
+ * The priorities a job may give as a plain `priority`: from the lowest of the classes and the default, to just below
+ * the first preempting class. At or above a preempting class a plain priority would go before that class's jobs and
+ * never be evicted by them; and each value is a lane that every scheduling cycle reads, so the range stays small.
+ */
+export function plainPriorityRange(classes: readonly PriorityClass[]): { min: number; max: number } {
+  const preempting = classes.filter((c) => c.preempting).map((c) => c.priority);
+  const max = preempting.length > 0 ? Math.min(...preempting) - 1 : Math.max(DEFAULT_PRIORITY, ...classes.map((c) => c.priority));
+  return { min: Math.min(DEFAULT_PRIORITY, ...classes.map((c) => c.priority)), max };
+}
+
 /** `name:priority[:preempting]`, comma separated, e.g. `batch:-10,normal:0,urgent:100:preempting`. */
 function priorityClasses(env: Env, name: string, fallback: string): PriorityClass[] {
   const classes = str(env, name, fallback)
@@ -91,6 +105,9 @@ function priorityClasses(env: Env, name: string, fallback: string): PriorityClas
       return { name: match[1], priority: Number(match[2]), preempting: match[3] !== undefined };
     });
   if (new Set(classes.map((c) => c.name)).size !== classes.length) throw new ConfigError(`${name} names a class twice`);
+  if (classes.some((c) => c.preempting && c.priority <= DEFAULT_PRIORITY)) {
+    throw new ConfigError(`${name}: a preempting class needs a priority above ${DEFAULT_PRIORITY}, the priority of a job that names none`);
+  }
   return classes;
 }
 

@@ -1,4 +1,4 @@
-import type { PriorityClass } from '@mlis/config';
+import { plainPriorityRange, type PriorityClass } from '@mlis/config';
 import { ApiErrorCode } from '@mlis/contracts';
 // The file, not the barrel: that would load the runner implementations into the API, control and migrations.
 import { InvalidParamsError, type TaskSpec } from '@mlis/runners/runner';
@@ -134,22 +134,13 @@ export function admit(submission: Submission, policy: AdmissionPolicy): JobSpec 
   };
 }
 
-/**
- * A plain priority ranks below every preempting class, and no lower than the lowest class: at or above a preempting
- * class it would go before that class's jobs in the queue and could never be evicted by them. The bound also keeps the
- * lanes few (each priority value of a tenant is a lane every scheduling cycle reads, ADR 0006). With no preempting
- * class, the classes' whole range.
- */
+/** A plain priority in the configured range (plainPriorityRange), else 400. */
 function checkPlainPriority(priority: number, classes: readonly PriorityClass[]): void {
-  if (classes.length === 0) return;
-  const priorities = classes.map((c) => c.priority);
-  const preempting = classes.filter((c) => c.preempting).map((c) => c.priority);
-  const min = Math.min(...priorities);
-  const max = preempting.length > 0 ? Math.min(...preempting) - 1 : Math.max(...priorities);
+  const { min, max } = plainPriorityRange(classes);
   if (priority < min || priority > max) {
     throw new AdmissionRefused(
       ApiErrorCode.ValidationFailed,
-      `priority ${priority} is outside ${min}..${max}: from the lowest priority class to below the first preempting one; use priority_class for more`,
+      `priority ${priority} is outside ${min}..${max}: a plain priority stays below the first preempting class; use priority_class for more`,
       [{ field: 'priority', problem: `must be between ${min} and ${max}` }],
     );
   }

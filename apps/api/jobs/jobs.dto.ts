@@ -15,6 +15,7 @@ import {
   type JobState,
   type PendingReason,
 } from '@mlis/contracts';
+import { DEFAULT_PRIORITY } from '@mlis/config';
 import { TASK_TYPES } from '@mlis/runners';
 import { IsLabelMap } from '../common/label-map';
 
@@ -26,7 +27,6 @@ export const MAX_TIMEOUT_SECONDS = 604_800;
 export const DEFAULT_CPU = 1;
 export const DEFAULT_MEM_MB = 256;
 export const DEFAULT_GPU = 0;
-export const DEFAULT_PRIORITY = 0;
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 /** A selector names a few labels; a node may carry more. */
@@ -112,8 +112,8 @@ export class CreateJobDto {
 
   @ApiPropertyOptional({
     description:
-      'Higher runs first among waiting jobs. From the lowest configured priority class to just below the first preempting ' +
-      'class (-10 to 99 with the default MLIS_PRIORITY_CLASSES); outside it, 400. Give this or priority_class, not both.',
+      'Higher runs first among waiting jobs. From the lowest of 0 and the configured priority classes to just below the first ' +
+      'preempting class (the bounds here are this deployment\'s); outside them, 400. Give this or priority_class, not both.',
     type: 'integer',
     minimum: -INT32_MAX,
     maximum: INT32_MAX,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { AppConfig } from '@mlis/config';
+import { DEFAULT_PRIORITY, type AppConfig } from '@mlis/config';
 import { ApiErrorCode, TERMINAL_JOB_STATES } from '@mlis/contracts';
 import {
   AuditRepository,
@@ -30,7 +30,6 @@ import {
   DEFAULT_GPU,
   DEFAULT_MEM_MB,
   DEFAULT_PAGE_SIZE,
-  DEFAULT_PRIORITY,
   type CreateJobDto,
   type JobListQueryDto,
   type JobListResponseDto,
