@@ -48,7 +48,7 @@ async function run(queued: number): Promise<Row[]> {
   const dataSource = createDataSource(postgres('owner-url').replace(/\/[^/]*$/, `/${name}`), 4);
   await dataSource.initialize();
   try {
-    await dataSource.runMigrations();
+    await dataSource.runMigrations({ transaction: 'each' });
     const nodes = new NodesRepository(dataSource);
     const scheduling = new SchedulingStore(dataSource);
     const assignments = new AssignmentsRepository(dataSource);

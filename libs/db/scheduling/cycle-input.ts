@@ -7,9 +7,33 @@ import type { CycleOptions } from './scheduling.store';
 
 /**
  * Waiting for something other than capacity to free: a quota, a node that matches, one that is live or undrained. Written
- * into the statement, not bound, so that the planner can use the partial index of these (migration 1765400000000).
+ * into the statement, not bound, so that the planner can use the partial indexes over them (migration 1765400000000).
  */
 export const BLOCKED_REASONS: readonly PendingReason[] = ['quota_exceeded', 'no_nodes_registered', 'no_matching_group', 'no_live_node', 'all_nodes_draining'];
+
+const BLOCKED_SQL = `pending_reason IN (${BLOCKED_REASONS.map((reason) => `'${reason}'`).join(', ')})`;
+const laneWindow = (predicate: string): string =>
+  `(SELECT id, tenant_id, priority, may_preempt, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
+           attempts, cpu_millis, mem_mb, gpu, worker_group, node_selector, gpu_model, gpu_memory_mb,
+           pending_reason, pending_detail
+    FROM jobs WHERE state = 'QUEUED' AND tenant_id = l.tenant_id AND priority = l.priority AND ${predicate}
+    ORDER BY created_at, id LIMIT $1)`;
+
+/**
+ * The first $1 waiting jobs of every (tenant, priority) lane, found by a loose index scan: the cost follows the number
+ * of lanes, not the length of the queue. Jobs the last cycle found blocked by something other than capacity
+ * (BLOCKED_REASONS) get a window of their own: however many of them wait, they never hide the lane's other jobs. Each
+ * window reads its own partial index (migration 1765400000000), whose predicate it repeats word for word.
+ */
+export const LANE_WINDOWS_SQL = `WITH RECURSIVE lanes AS (
+    (SELECT tenant_id, priority FROM jobs WHERE state = 'QUEUED' ORDER BY tenant_id, priority LIMIT 1)
+    UNION ALL
+    SELECT next.tenant_id, next.priority FROM lanes l CROSS JOIN LATERAL (
+      SELECT tenant_id, priority FROM jobs
+      WHERE state = 'QUEUED' AND (tenant_id, priority) > (l.tenant_id, l.priority)
+      ORDER BY tenant_id, priority LIMIT 1) next
+  )
+  SELECT j.* FROM lanes l CROSS JOIN LATERAL (${laneWindow(`(pending_reason IS NULL OR NOT ${BLOCKED_SQL})`)} UNION ALL ${laneWindow(BLOCKED_SQL)}) j`;
 
 interface TenantRow {
   id: string;
@@ -125,28 +149,9 @@ export async function readCycleInput(query: PreparedQuery, nodeView: NodeView, n
     byGroup.set(row.group_name, { runningJobs: row.running_jobs, gpus: row.gpus });
     groupUsage.set(row.tenant_id, byGroup);
   }
-  // The first laneWindow jobs of every (tenant, priority) lane, found by a loose index scan: the cost follows the
-  // number of lanes, not the length of the queue. Jobs the last cycle found blocked by something other than capacity
-  // (BLOCKED_REASONS) get a window of their own: however many of them wait, they never hide the lane's other jobs.
-  const reasons = BLOCKED_REASONS.map((reason) => `'${reason}'`).join(', ');
-  const lane = (blocked: boolean) =>
-    `(SELECT id, tenant_id, priority, may_preempt, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
-             attempts, cpu_millis, mem_mb, gpu, worker_group, node_selector, gpu_model, gpu_memory_mb,
-             pending_reason, pending_detail
-      FROM jobs WHERE state = 'QUEUED' AND tenant_id = l.tenant_id AND priority = l.priority
-        AND ${blocked ? `pending_reason IN (${reasons})` : `(pending_reason IS NULL OR pending_reason NOT IN (${reasons}))`}
-      ORDER BY created_at, id LIMIT $1)`;
   const waitingRows = await query<WaitingRow>(
     'mlis_cycle_lanes',
-    `WITH RECURSIVE lanes AS (
-       (SELECT tenant_id, priority FROM jobs WHERE state = 'QUEUED' ORDER BY tenant_id, priority LIMIT 1)
-       UNION ALL
-       SELECT next.tenant_id, next.priority FROM lanes l CROSS JOIN LATERAL (
-         SELECT tenant_id, priority FROM jobs
-         WHERE state = 'QUEUED' AND (tenant_id, priority) > (l.tenant_id, l.priority)
-         ORDER BY tenant_id, priority LIMIT 1) next
-     )
-     SELECT j.* FROM lanes l CROSS JOIN LATERAL (${lane(false)} UNION ALL ${lane(true)}) j`,
+    LANE_WINDOWS_SQL,
     [options.laneWindow],
   );
   // Only a job that ran before (attempts > 0) can have lost an attempt somewhere. The incarnation that lost it is

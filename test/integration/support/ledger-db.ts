@@ -15,7 +15,7 @@ export async function createLedgerDatabase(
   // As the owner: these specs migrate their database and reset tables between cases.
   const dataSource = createDataSource(script('scripts/postgres.sh', ['owner-url']).replace(/\/[^/]*$/, `/${name}`), poolSize);
   await dataSource.initialize();
-  await dataSource.runMigrations();
+  await dataSource.runMigrations({ transaction: 'each' });
   const nodes = new NodesRepository(dataSource);
   await nodes.ensureWorkerGroups(['cpu', 'gpu']);
   const drop = async (): Promise<void> => {
