@@ -131,8 +131,8 @@ describe('priorities and preemption on the real stack', () => {
     // Control's periodic tick (every 10 s) withdraws it instead of evicting the victim.
     await poll('the request withdrawn', async () =>
       withDb(async (db) => {
-        const { rows } = await db.query(`SELECT preempted_by FROM job_assignments WHERE job_id = $1 AND state = 'RUNNING'`, [victim]);
-        return rows.length === 1 && rows[0].preempted_by === null ? true : undefined;
+        const { rows } = await db.query(`SELECT preempt_requested_at FROM job_assignments WHERE job_id = $1 AND state = 'RUNNING'`, [victim]);
+        return rows.length === 1 && rows[0].preempt_requested_at === null ? true : undefined;
       }), { timeoutMs: 45_000 },
     );
     const after = await api('GET', `/v1/jobs/${victim}`);

@@ -6,6 +6,7 @@ import { readCycleInput } from './cycle-input';
 import { PlacementRaceError, writeCycleDecisions } from './cycle-decisions';
 import { NodeView } from './node-view';
 import { preparedOn } from './prepared';
+import { updateReturning } from '../sql';
 
 export interface CycleOptions {
   /** Nodes silent for longer than this are not placed on. */
@@ -168,13 +169,15 @@ export class SchedulingStore {
   }
 
   /**
-   * Withdraws requests to give way, older than `olderThanSeconds`, whose attempt still holds its place though the job
-   * it was to give way to no longer waits (placed elsewhere, cancelled): asking again would evict it for nothing, and
-   * cycles would count its resources as about to free. Returns how many.
+   * Stops asking, for requests to give way older than `olderThanSeconds` whose attempt still holds its place though
+   * the job it was to give way to no longer waits (placed elsewhere, cancelled): asking again would evict it for
+   * nothing if the first request never arrived, and cycles would go on counting its resources as about to free. A
+   * request that did arrive is the workflow's to finish, so `preempted_by` stays for the record. Returns how many.
    */
   async withdrawStalePreemptions(olderThanSeconds: number): Promise<number> {
-    const rows: unknown[] = await this.dataSource.query(
-      `UPDATE job_assignments a SET preempt_requested_at = NULL, preempted_by = NULL
+    const rows = await updateReturning(
+      this.dataSource,
+      `UPDATE job_assignments a SET preempt_requested_at = NULL
        WHERE a.state IN ('PLACED', 'RUNNING') AND a.preempt_requested_at < now() - make_interval(secs => $1)
          AND NOT EXISTS (SELECT 1 FROM jobs preemptor WHERE preemptor.id = a.preempted_by AND preemptor.state = 'QUEUED')
        RETURNING a.id`,
