@@ -299,22 +299,27 @@ describe(JwksKeySource.name, () => {
     expect(await keys.getKey('old')).toBeDefined();
     down = true;
     try {
-      clock += 120_000;
-      // Stale: refetched, refused, and the old key still verifies.
+      // Fresh set, unknown kid: the refetch is refused, and within the back-off the kid stays unknowable (not unknown).
+      await expect(keys.getKey('rotated-in')).rejects.toThrow();
+      await expect(keys.getKey('rotated-in')).rejects.toThrow();
       expect(await keys.getKey('old')).toBeDefined();
       expect(requests).toBe(2);
+      clock += 150_000;
+      // Stale: refetched, refused, and the old key still verifies.
+      expect(await keys.getKey('old')).toBeDefined();
+      expect(requests).toBe(3);
       // Within the back-off: no request at all, the old key; a kid the old set lacks cannot be told (503, not 401).
       for (let i = 0; i < 5; i += 1) expect(await keys.getKey('old')).toBeDefined();
       await expect(keys.getKey('other')).rejects.toThrow();
-      expect(requests).toBe(2);
+      expect(requests).toBe(3);
       clock += 30_000;
       expect(await keys.getKey('old')).toBeDefined();
-      expect(requests).toBe(3);
+      expect(requests).toBe(4);
       // Past the grace: the set is too old to trust.
       clock += 3_600_000;
       await expect(keys.getKey('old')).rejects.toThrow();
       await expect(keys.getKey('old')).rejects.toThrow();
-      expect(requests).toBe(4);
+      expect(requests).toBe(5);
     } finally {
       down = false;
     }

@@ -133,8 +133,8 @@ export class JwksKeySource implements KeySource {
     if (!stale && this.keys.has(kid)) return this.keys.get(kid);
     if (now - this.failedAt < this.retryAfterFailureMs) {
       if (usable) return this.keys.get(kid);
-      if (stale) throw new Error('the signing keys could not be fetched a moment ago');
-      return undefined;
+      // A kid the last set lacks may be one the provider rotated in: unknown until it answers again (503, not 401).
+      throw new Error('the signing keys could not be fetched a moment ago');
     }
     try {
       await this.refetch(stale);
@@ -154,6 +154,7 @@ export class JwksKeySource implements KeySource {
         const signingKeys = await this.client.getSigningKeys();
         this.keys = new Map(signingKeys.filter((key) => key.kid).map((key) => [key.kid, key.getPublicKey()]));
         this.fetchedAt = this.now();
+        this.failedAt = Number.NEGATIVE_INFINITY;
       } finally {
         this.inFlight = undefined;
       }
