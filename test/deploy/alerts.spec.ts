@@ -30,7 +30,7 @@ describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
     expect({ status: check.status, output: check.stdout + check.stderr }).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
   });
 
-  it('fire for a group that lost a node for good, not for a rollout that replaced one, nor for the losses a rollout hands back', () => {
+  it('fire for a group that lost a node or all of them for good, not for a rollout that replaced one, nor for the losses it hands back', () => {
     const alerts = suggestedAlerts();
     const nodesAlert = alerts.find((a) => a.expr.includes('mlis_nodes{status="ACTIVE"}'))!.name;
     const lossesAlert = alerts.find((a) => a.expr.includes('mlis_lease_losses_total'))!.name;
@@ -43,15 +43,22 @@ describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
         tests: [
           {
             interval: '1m',
-            input_series: [
-              // cpu: three nodes, one replaced by a rollout at 30 min (one fewer for 3 min), which hands 12 attempts back.
-              { series: 'mlis_nodes{group="cpu",status="ACTIVE"}', values: '3x29 2x3 3x60' },
-              { series: 'mlis_lease_losses_total{group="cpu"}', values: '0x29 4 8 12 12x60' },
+            // Two API replicas export the same ledger gauges.
+            input_series: ['api-1', 'api-2'].flatMap((instance) => [
+              // cpu: three nodes, one replaced by a rollout at 30 min (one fewer for 3 min).
+              { series: `mlis_nodes{instance="${instance}",group="cpu",status="ACTIVE"}`, values: '3x29 2x3 3x60' },
               // gpu: a node dies at 30 min and nothing replaces it.
-              { series: 'mlis_nodes{group="gpu",status="ACTIVE"}', values: '2x29 1x63' },
-            ],
+              { series: `mlis_nodes{instance="${instance}",group="gpu",status="ACTIVE"}`, values: '2x29 1x63' },
+              { series: `mlis_nodes{instance="${instance}",group="gpu",status="DEAD"}`, values: '0x29 1x63' },
+              // tpu: its only node dies at 30 min: no ACTIVE series any more, only the DEAD one.
+              { series: `mlis_nodes{instance="${instance}",group="tpu",status="ACTIVE"}`, values: '1x29' },
+              { series: `mlis_nodes{instance="${instance}",group="tpu",status="DEAD"}`, values: '0x29 1x63' },
+            ]).concat([
+              // The rollout hands 12 attempts back (control, one series).
+              { series: 'mlis_lease_losses_total{group="cpu"}', values: '0x29 4 8 12 12x60' },
+            ]),
             alert_rule_test: [
-              { eval_time: '50m', alertname: nodesAlert, exp_alerts: [{ exp_labels: { group: 'gpu' } }] },
+              { eval_time: '50m', alertname: nodesAlert, exp_alerts: [{ exp_labels: { group: 'gpu' } }, { exp_labels: { group: 'tpu' } }] },
               { eval_time: '40m', alertname: lossesAlert, exp_alerts: [] },
             ],
           },
