@@ -136,7 +136,7 @@ export interface paths {
         put?: never;
         /**
          * Upload an artifact: the request body is the raw bytes, streamed to the store (never buffered whole)
-         * @description Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch), and the store has room for it (507 insufficient_storage). With an Idempotency-Key, repeating the upload returns the artifact it made (200) and keeps nothing new; the expiry of the first upload stands.
+         * @description Content-Type is recorded (default application/octet-stream). Nothing is kept unless the whole body arrives within MLIS_ARTIFACTS_MAX_BYTES (413 payload_too_large) and, when `sha256` is given, hashes to it (400 checksum_mismatch), and the store has room for it (507 insufficient_storage). With an Idempotency-Key, repeating the upload returns the artifact it made (200) and keeps nothing new; its expiry becomes the later of the two.
          */
         post: operations["ArtifactsController_upload"];
         delete?: never;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JobCursor } from './jobs.repository';
+import { updateReturning } from './sql';
 
 /** How a job uses an artifact: a referenced input, its own params stored aside, or the result a node uploaded. */
 export type ArtifactRole = 'input' | 'params' | 'result';
@@ -142,6 +143,17 @@ export class ArtifactsRepository {
   /** Serializes uploads with the same key in a tenant until the transaction ends: the second one finds the first's row. */
   async lockIdempotencyKey(manager: EntityManager, tenantId: string, key: string): Promise<void> {
     await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('artifact-key:' || $1 || ':' || $2, 0))`, [tenantId, key]);
+  }
+
+  /** Moves the artifact's expiry to `expiresAt` when that is later (null: never); returns the artifact as it now is. */
+  async extendExpiry(manager: EntityManager, id: string, expiresAt: Date | null): Promise<ArtifactRecord> {
+    const rows = await updateReturning<ArtifactRow>(
+      manager,
+      `UPDATE artifacts SET expires_at = CASE WHEN $2::timestamptz IS NULL OR expires_at IS NULL THEN NULL ELSE GREATEST(expires_at, $2) END
+       WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, expiresAt],
+    );
+    return toRecord(rows[0]);
   }
 
   /** The tenant's artifact uploaded with this key, while it exists. */

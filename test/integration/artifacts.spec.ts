@@ -271,10 +271,13 @@ describe('artifacts on the real stack', () => {
       expect(first.status).toBe(201);
       const made = JSON.parse(first.body.toString());
       const files = storedFiles();
-      // The expiry may differ: the first upload's stands.
+      // The expiry may differ: the later of the two stands.
       const again = await keyed(bytes, key, '?name=input.bin&expires_in_seconds=60');
       expect(again.status).toBe(200);
       expect(JSON.parse(again.body.toString())).toEqual(made);
+      const later = JSON.parse((await keyed(bytes, key, `?name=input.bin&expires_in_seconds=${30 * 24 * 3600}`)).body.toString());
+      expect(Date.parse(later.expires_at)).toBeGreaterThan(Date.parse(made.expires_at));
+      expect({ ...later, expires_at: made.expires_at }).toEqual(made);
       expect(await rowsWithSha(sha256(bytes))).toBe(1);
       expect(await pendingWith(sha256(bytes))).toBe(0);
       expect(storedFiles()).toEqual(files);

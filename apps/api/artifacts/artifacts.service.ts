@@ -70,7 +70,7 @@ export interface ArtifactOwner {
 
 /**
  * A repeat of an upload with its Idempotency-Key must be the same upload: the same bytes (`sha256`, when known),
- * name and content type. The expiry may differ: the first upload's stands.
+ * name and content type. The expiry may differ: the later of the two stands.
  */
 function assertSameUpload(earlier: ArtifactRecord, incoming: ArtifactUpload, sha256: string | undefined): void {
   const differs = [
@@ -170,6 +170,8 @@ export class ArtifactsService {
       throw error;
     }
     const { staged } = upload;
+    const expiresInSeconds = incoming.expiresInSeconds ?? this.config.artifacts.defaultExpirySeconds;
+    const expiresAt = expiresInSeconds > 0 ? new Date(Date.now() + expiresInSeconds * 1000) : null;
     let result: UploadResult;
     try {
       result = await this.artifacts.transaction(async (manager): Promise<UploadResult> => {
@@ -180,11 +182,11 @@ export class ArtifactsService {
           const earlier = await this.artifacts.findByIdempotencyKey(owner.tenantId, idempotencyKey, manager);
           if (earlier) {
             assertSameUpload(earlier, incoming, staged.sha256);
-            return { artifact: toArtifactResponse(earlier), created: false };
+            // The later expiry of the two: a repeat that comes as its artifact expires keeps it for the job it precedes.
+            return { artifact: toArtifactResponse(await this.artifacts.extendExpiry(manager, earlier.id, expiresAt)), created: false };
           }
         }
         await commitUpload(this.artifacts, manager, upload);
-        const expiresInSeconds = incoming.expiresInSeconds ?? this.config.artifacts.defaultExpirySeconds;
         const inserted = await this.artifacts.insert(
           manager,
           {
@@ -195,7 +197,7 @@ export class ArtifactsService {
             sizeBytes: staged.sizeBytes,
             sha256: staged.sha256,
             createdBy: owner.createdBy,
-            expiresAt: expiresInSeconds > 0 ? new Date(Date.now() + expiresInSeconds * 1000) : null,
+            expiresAt,
           },
           idempotencyKey ?? null,
         );

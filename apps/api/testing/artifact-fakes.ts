@@ -72,6 +72,12 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   // One process, no interleaving inside a transaction: nothing to serialize.
   async lockIdempotencyKey(): Promise<void> {}
 
+  async extendExpiry(_manager: EntityManager, id: string, expiresAt: Date | null): Promise<ArtifactRecord> {
+    const row = this.rows.find((candidate) => candidate.id === id)!;
+    row.expiresAt = expiresAt === null || row.expiresAt === null ? null : new Date(Math.max(row.expiresAt.getTime(), expiresAt.getTime()));
+    return row;
+  }
+
   async findByIdempotencyKey(tenantId: string, key: string): Promise<ArtifactRecord | null> {
     return this.rows.find((row) => row.tenantId === tenantId && this.keys.get(row.id) === key) ?? null;
   }
