@@ -22,6 +22,8 @@ function percentile(sorted: number[], p: number): number {
 
 interface Row {
   queued: number;
+  /** Waiting at the head of the lanes for a node that does not exist (no_matching_group), besides `queued`. */
+  blocked: number;
   freedPerCycle: number;
   p50: number;
   p99: number;
@@ -30,18 +32,19 @@ interface Row {
   perSecond: number;
 }
 
-/** Waiting jobs of four tenants at two priorities; one in five wants 1-4 GPUs. */
-async function submit(dataSource: DataSource, count: number): Promise<void> {
+/** Waiting jobs of four tenants at two priorities; one in five wants 1-4 GPUs. `selector`: the node labels they need. */
+async function submit(dataSource: DataSource, count: number, selector: Record<string, string> = {}): Promise<void> {
   await dataSource.query(
-    `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, cpu_millis, mem_mb, gpu, priority, state, max_attempts, timeout_seconds, created_at)
+    `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, cpu_millis, mem_mb, gpu, priority, state, max_attempts, timeout_seconds, created_at,
+                       node_selector)
      SELECT gen_random_uuid(), ($2::text[])[1 + g % 4], 'bench', 'sleep', 1000 + (g % 4) * 1000, 1024, CASE WHEN g % 5 = 0 THEN 1 + g % 4 ELSE 0 END,
-            CASE WHEN g % 7 = 0 THEN 10 ELSE 0 END, 'QUEUED', 3, 60, clock_timestamp()
+            CASE WHEN g % 7 = 0 THEN 10 ELSE 0 END, 'QUEUED', 3, 60, clock_timestamp(), $3::jsonb
      FROM generate_series(1, $1) g`,
-    [count, TENANTS],
+    [count, TENANTS, JSON.stringify(selector)],
   );
 }
 
-async function run(queued: number): Promise<Row[]> {
+async function run(queued: number, blocked = 0): Promise<Row[]> {
   const name = `mlis_bench_${queued}_${Date.now()}`;
   postgres('createdb', name);
   // As the owner: the bench migrates its own database.
@@ -72,6 +75,8 @@ async function run(queued: number): Promise<Row[]> {
     await submit(dataSource, NODE_COUNT * SLOTS);
     while ((await scheduling.runCycle({ ...CYCLE, laneWindow: 512 })).placed.length > 0);
     await dataSource.query(`UPDATE jobs SET state = 'CANCELLED' WHERE state = 'QUEUED'`);
+    // Older than the queue, so they lead every lane: a cycle must read past them (their own window) to the rest.
+    await submit(dataSource, blocked, { zone: 'nowhere' });
     await submit(dataSource, queued);
     // Untimed: the new queue's first cycles fill what the first jobs left free (shapes that did not fit
     // then fit now); measuring starts once a cycle places nothing, with every slot that can be used busy.
@@ -106,6 +111,7 @@ async function run(queued: number): Promise<Row[]> {
       latencies.sort((a, b) => a - b);
       rows.push({
         queued,
+        blocked,
         freedPerCycle,
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
@@ -125,7 +131,7 @@ async function main(): Promise<void> {
   const stopPostgres = startDurablePostgres();
   let rows: Row[];
   try {
-    rows = [...(await run(100)), ...(await run(10_000))];
+    rows = [...(await run(100)), ...(await run(10_000)), ...(await run(10_000, 10_000))];
   } finally {
     stopPostgres();
   }
@@ -134,11 +140,11 @@ async function main(): Promise<void> {
     '|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.queued.toLocaleString('en')} | ${r.freedPerCycle} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(2)} | ${r.placedPerCycle.toFixed(2)} | ${r.perSecond.toFixed(0)} |`,
+        `| ${r.queued.toLocaleString('en')}${r.blocked > 0 ? ` + ${r.blocked.toLocaleString('en')} blocked` : ''} | ${r.freedPerCycle} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(2)} | ${r.placedPerCycle.toFixed(2)} | ${r.perSecond.toFixed(0)} |`,
     ),
   ].join('\n');
   console.log(table);
-  const p99 = (queued: number) => rows.find((r) => r.queued === queued && r.freedPerCycle === 1)!.p99;
+  const p99 = (queued: number) => rows.find((r) => r.queued === queued && r.blocked === 0 && r.freedPerCycle === 1)!.p99;
   const ratio = p99(10_000) / p99(100);
   console.log(`p99 ratio 10,000 / 100 waiting (one attempt ended per cycle): ${ratio.toFixed(2)}`);
 
@@ -152,7 +158,8 @@ async function main(): Promise<void> {
     `and the first ${CYCLE.laneWindow} jobs of each (tenant, priority) lane; decide; write placements, wait reasons and queue positions) after`,
     'some attempts ended; as many jobs are submitted after each cycle as it placed, so the queue keeps its length. A decision is one cycle:',
     'with one attempt ended it places the job that takes the freed slot. Timing starts once the new queue has settled (a cycle placed',
-    'nothing). Wall-clock on a shared machine: expect noise.',
+    'nothing). Wall-clock on a shared machine: expect noise. "+ 10,000 blocked": as many jobs again, older, at the head of the same lanes,',
+    'waiting for a label no node has (no_matching_group): the lanes\' blocked window reads past them to the rest.',
     '',
     table,
     '',
