@@ -264,7 +264,7 @@ export function planCycle(input: CycleInput): CyclePlan {
   const open = new Set(placeable.filter((node) => node.usedSlots < node.slots));
   // Per request shape (resources + selector): whether any placeable node could take it when empty, and
   // which; each worked out once a cycle, when a job of that shape first needs it.
-  const shapes = new Map<string, { any?: boolean; nodes?: SchedulerNode[]; shortage?: string }>();
+  const shapes = new Map<string, { any?: boolean; nodes?: SchedulerNode[]; shortage?: string; noNode?: [PendingReason, string] }>();
   const shapeOf = (job: WaitingJob) => {
     const { request, selector } = job;
     const key = JSON.stringify([request.cpuMillis, request.memMb, request.gpu, selector.workerGroup, selector.labels, selector.gpuModel, selector.gpuMemoryMb]);
@@ -345,7 +345,8 @@ export function planCycle(input: CycleInput): CyclePlan {
     // Only this job's lost nodes make it differ from others of its shape.
     const anyEligible = lostOn.size === 0 ? (shape.any ??= placeable.some(eligibleWhenEmpty)) : placeable.some(eligibleWhenEmpty);
     if (!anyEligible) {
-      const [reason, detail] = whyNoNode(input.nodes, job, lostOn);
+      // Every node looked at once per shape: a cycle may meet a lane's worth of blocked jobs of one shape.
+      const [reason, detail] = lostOn.size === 0 ? (shape.noNode ??= whyNoNode(input.nodes, job, lostOn)) : whyNoNode(input.nodes, job, lostOn);
       wait(job, reason, detail);
       continue;
     }
