@@ -145,15 +145,18 @@ export class ArtifactsRepository {
     await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('artifact-key:' || $1 || ':' || $2, 0))`, [tenantId, key]);
   }
 
-  /** Moves the artifact's expiry to `expiresAt` when that is later (null: never); returns the artifact as it now is. */
-  async extendExpiry(manager: EntityManager, id: string, expiresAt: Date | null): Promise<ArtifactRecord> {
+  /**
+   * Moves the artifact's expiry to `expiresAt` when that is later (null: never); returns the artifact as it now is, or
+   * null when a delete took it meanwhile (the update waits for the delete's row lock, then finds no row).
+   */
+  async extendExpiry(manager: EntityManager, id: string, expiresAt: Date | null): Promise<ArtifactRecord | null> {
     const rows = await updateReturning<ArtifactRow>(
       manager,
       `UPDATE artifacts SET expires_at = CASE WHEN $2::timestamptz IS NULL OR expires_at IS NULL THEN NULL ELSE GREATEST(expires_at, $2) END
        WHERE id = $1 RETURNING ${COLUMNS}`,
       [id, expiresAt],
     );
-    return toRecord(rows[0]);
+    return rows.length > 0 ? toRecord(rows[0]) : null;
   }
 
   /** The tenant's artifact uploaded with this key, while it exists. */

@@ -95,3 +95,34 @@ describe('artifact access', () => {
     assignment.live = true;
   });
 });
+
+describe('an upload repeated with its Idempotency-Key', () => {
+  it('makes the artifact again when retention deleted the keyed one between the repeat’s read and its update', async () => {
+    const repository = new FakeArtifactsRepository();
+    const tenants = new FakeTenantsRepository();
+    tenants.put({ id: 'acme', name: 'Acme' });
+    const service = new ArtifactsService(
+      repository as unknown as ArtifactsRepository,
+      new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-repeat-'))),
+      new FakeAuditRepository() as unknown as AuditRepository,
+      tenants as unknown as TenantsRepository,
+      loadConfig({}),
+    );
+    const upload = () =>
+      service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('keyed')]), contentType: 'text/plain', name: null, idempotencyKey: 'k' });
+    const first = await upload();
+    // The repeat reads the row twice (before the body, then in its transaction); retention deletes it after the second.
+    const find = repository.findByIdempotencyKey.bind(repository);
+    let reads = 0;
+    jest.spyOn(repository, 'findByIdempotencyKey').mockImplementation(async (tenantId, key) => {
+      const found = await find(tenantId, key);
+      reads += 1;
+      if (found && reads === 2) repository.rows.splice(repository.rows.indexOf(found), 1);
+      return found;
+    });
+    const again = await upload();
+    expect(again.created).toBe(true);
+    expect(again.artifact.id).not.toBe(first.artifact.id);
+    expect(repository.rows.map((row) => row.id)).toEqual([again.artifact.id]);
+  });
+});

@@ -183,7 +183,9 @@ export class ArtifactsService {
           if (earlier) {
             assertSameUpload(earlier, incoming, staged.sha256);
             // The later expiry of the two: a repeat that comes as its artifact expires keeps it for the job it precedes.
-            return { artifact: toArtifactResponse(await this.artifacts.extendExpiry(manager, earlier.id, expiresAt)), created: false };
+            // One that retention deleted meanwhile freed the key: this upload makes the artifact again.
+            const kept = await this.artifacts.extendExpiry(manager, earlier.id, expiresAt);
+            if (kept) return { artifact: toArtifactResponse(kept), created: false };
           }
         }
         await commitUpload(this.artifacts, manager, upload);

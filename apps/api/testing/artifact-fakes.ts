@@ -72,8 +72,9 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   // One process, no interleaving inside a transaction: nothing to serialize.
   async lockIdempotencyKey(): Promise<void> {}
 
-  async extendExpiry(_manager: EntityManager, id: string, expiresAt: Date | null): Promise<ArtifactRecord> {
-    const row = this.rows.find((candidate) => candidate.id === id)!;
+  async extendExpiry(_manager: EntityManager, id: string, expiresAt: Date | null): Promise<ArtifactRecord | null> {
+    const row = this.rows.find((candidate) => candidate.id === id);
+    if (!row) return null;
     row.expiresAt = expiresAt === null || row.expiresAt === null ? null : new Date(Math.max(row.expiresAt.getTime(), expiresAt.getTime()));
     return row;
   }
