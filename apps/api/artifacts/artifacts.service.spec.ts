@@ -23,19 +23,24 @@ const user = (tenantId: string, scopes: string[] = ['artifacts:read', 'artifacts
 
 const NODE: RequestActor = { kind: 'worker', subject: 'node:cpu-1', tenantId: '', scopes: new Set(), crossTenant: false, requestId: 'req-2' };
 
-// The one access decision for artifacts (ArtifactsService.readable and .owner), case by case.
-describe('artifact access', () => {
-  const repository = new FakeArtifactsRepository();
-  const audit = new FakeAuditRepository();
+/** The service over in-memory metadata, a real fs store and tenant `acme`. */
+function serviceOver(repository: FakeArtifactsRepository, audit = new FakeAuditRepository()): ArtifactsService {
   const tenants = new FakeTenantsRepository();
   tenants.put({ id: 'acme', name: 'Acme' });
-  const service = new ArtifactsService(
+  return new ArtifactsService(
     repository as unknown as ArtifactsRepository,
-    new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-access-'))),
+    new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-artifacts-service-'))),
     audit as unknown as AuditRepository,
     tenants as unknown as TenantsRepository,
     loadConfig({}),
   );
+}
+
+// The one access decision for artifacts (ArtifactsService.readable and .owner), case by case.
+describe('artifact access', () => {
+  const repository = new FakeArtifactsRepository();
+  const audit = new FakeAuditRepository();
+  const service = serviceOver(repository, audit);
   const job = randomUUID();
   const assignment = { assignmentId: randomUUID(), jobId: job, tenantId: 'acme', nodeId: 'cpu-1', incarnation: 3, live: true };
   const worker = (overrides: Partial<NonNullable<ArtifactCaller['worker']>> = {}): ArtifactCaller => ({
@@ -99,15 +104,7 @@ describe('artifact access', () => {
 describe('an upload repeated with its Idempotency-Key', () => {
   it('makes the artifact again when retention deleted the keyed one between the repeat’s read and its update', async () => {
     const repository = new FakeArtifactsRepository();
-    const tenants = new FakeTenantsRepository();
-    tenants.put({ id: 'acme', name: 'Acme' });
-    const service = new ArtifactsService(
-      repository as unknown as ArtifactsRepository,
-      new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-repeat-'))),
-      new FakeAuditRepository() as unknown as AuditRepository,
-      tenants as unknown as TenantsRepository,
-      loadConfig({}),
-    );
+    const service = serviceOver(repository);
     const upload = () =>
       service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('keyed')]), contentType: 'text/plain', name: null, idempotencyKey: 'k' });
     const first = await upload();
