@@ -222,7 +222,7 @@ describe(configureApp.name, () => {
       expect(paths['/v1/jobs'].post.responses['429']).toMatchObject({ description: 'error.code: rate_limited | quota_exceeded' });
       expect(Object.keys(paths['/v1/jobs/{id}/result'].get.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500', '503']);
       expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500', '503']);
-      expect(Object.keys(paths['/v1/artifacts'].post.responses).sort()).toEqual(['200', '201', '400', '401', '403', '404', '409', '413', '500', '503', '507']);
+      expect(Object.keys(paths['/v1/artifacts'].post.responses).sort()).toEqual(['200', '201', '400', '401', '403', '404', '408', '409', '413', '500', '503', '507']);
       expect(paths['/v1/artifacts'].post.responses['409']).toMatchObject({ description: 'error.code: idempotency_conflict | assignment_not_live' });
       expect(Object.keys(paths['/v1/artifacts/{id}'].get.responses).sort()).toEqual(['200', '206', '304', '400', '401', '403', '404', '409', '416', '500', '503']);
       expect(Object.keys(paths['/v1/artifacts/{id}'].delete.responses).sort()).toEqual(['204', '400', '401', '403', '404', '409', '500', '503']);

@@ -5,6 +5,7 @@ import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec
 import { plainPriorityRange, type AppConfig } from '@mlis/config';
 import { serveConsole } from './common/console-static';
 import { accessLogMiddleware } from './common/access-log.middleware';
+import { bodyIdleTimeoutMiddleware, configureHttpServer } from './common/body-idle-timeout.middleware';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { isArtifactUpload } from './artifacts/artifact-upload-route';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
@@ -60,12 +61,14 @@ function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): vo
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   const document = buildOpenApiDocument(app, config);
+  configureHttpServer(app.getHttpServer());
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
   app.use(accessLogMiddleware(new Logger('http')));
   app.use(httpMetricsMiddleware());
   // Before the body is read, and before the routes (they are mounted at init): from the document clients read.
   app.use(methodNotAllowedMiddleware(document.paths as DeclaredPaths));
+  app.use(bodyIdleTimeoutMiddleware(config.api.bodyIdleSeconds));
   // Artifact uploads stream their raw body to the store: neither parsed nor held by the JSON limit.
   app.use(jsonBodyMiddleware(config.api.bodyLimitBytes, isArtifactUpload));
   app.useGlobalPipes(createValidationPipe());

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -27,11 +26,6 @@ export async function bootstrap(): Promise<NestExpressApplication> {
   const config = loadConfig();
   const app = await createApp(config);
   await app.listen(config.api.port, config.api.host);
-  // An idle keep-alive connection outlives the idle timeouts of load balancers and HTTP clients (60 s is common): with
-  // Node's 5 s default, a client that reuses a socket just as the server closes it gets ECONNRESET.
-  const server = app.getHttpServer() as Server;
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
   const tracing = app.get<Tracing>(TRACING).enabled;
   Logger.log({ msg: 'listening', url: `http://${config.api.host}:${config.api.port}`, pid: process.pid, tracing }, 'api');
   return app;

@@ -227,7 +227,8 @@ export interface AppConfig {
   migrationDatabaseUrl: string;
   temporal: TemporalConfig;
   scheduling: SchedulingConfig;
-  api: { host: string; port: number; bodyLimitBytes: number };
+  /** bodyIdleSeconds: a request body that sends no byte for this long, while the API reads it, gets 408. */
+  api: { host: string; port: number; bodyLimitBytes: number; bodyIdleSeconds: number };
   /** Base URL the worker and CLI use to reach the API. */
   apiUrl: string;
   /**
@@ -278,7 +279,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       cycleIntervalSeconds: int(env, 'MLIS_SCHEDULER_CYCLE_INTERVAL_SECONDS', 10, 1, TIMER_MAX_SECONDS),
       priorityClasses: priorityClasses(env, 'MLIS_PRIORITY_CLASSES', 'low:-10,normal:0,high:10,urgent:100:preempting'),
     },
-    api: { host, port, bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024) },
+    api: {
+      host,
+      port,
+      bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024),
+      bodyIdleSeconds: int(env, 'MLIS_API_BODY_IDLE_SECONDS', 60, 1, TIMER_MAX_SECONDS),
+    },
     apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
     // Above the 1 KiB kept for a payload's envelope (libs/contracts PAYLOAD_ENVELOPE_BYTES).
     inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 4096),

@@ -44,6 +44,8 @@ export enum ApiErrorCode {
   NodeDead = 'node_dead',
   IdempotencyConflict = 'idempotency_conflict',
   PayloadTooLarge = 'payload_too_large',
+  /** The request body stopped arriving: no byte for MLIS_API_BODY_IDLE_SECONDS while the API was reading it. */
+  RequestTimeout = 'request_timeout',
   NotFound = 'not_found',
   /** A path the API serves, with a method it does not declare there; the Allow header lists those it does. */
   MethodNotAllowed = 'method_not_allowed',

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
 import { SCOPES } from '@mlis/auth';
+import { waitFor } from '../../../test/support/wait-for';
 import { createTestApp, type TestApp } from '../testing/test-app';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -34,7 +35,10 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
   let token: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ MLIS_ARTIFACTS_MAX_BYTES: String(MAX_BYTES), MLIS_ARTIFACTS_DEFAULT_EXPIRY_SECONDS: '3600' }, { auth: 'real' });
+    t = await createTestApp(
+      { MLIS_ARTIFACTS_MAX_BYTES: String(MAX_BYTES), MLIS_ARTIFACTS_DEFAULT_EXPIRY_SECONDS: '3600', MLIS_API_BODY_IDLE_SECONDS: '1' },
+      { auth: 'real' },
+    );
     // Listening, so a raw client can stream a body in chunks (supertest would start its own server per request).
     await t.app.listen(0, '127.0.0.1');
     http = t.app.getHttpServer();
@@ -150,6 +154,50 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     expect(storedFiles(t)).toEqual(before.files);
     // Exactly the limit is fine.
     await upload(randomBytes(MAX_BYTES)).expect(201);
+  });
+
+  it('answers an upload whose body stops arriving with 408 request_timeout and keeps nothing; a slow one that keeps coming is stored', async () => {
+    const before = { rows: t.artifacts.rows.length, files: storedFiles(t) };
+    const { port } = (http as { address(): AddressInfo }).address();
+    // Half the announced bytes, then nothing: the client keeps its connection open.
+    const stalled = await new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/artifacts', headers: { authorization: `Bearer ${token}`, 'content-length': '2048' } });
+      req.on('response', (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), connection: res.headers.connection }));
+      });
+      req.on('error', reject);
+      req.write(randomBytes(1024));
+    });
+    expect(stalled.status).toBe(408);
+    expect(stalled.connection).toBe('close');
+    expect(JSON.parse(stalled.body).error.code).toBe('request_timeout');
+    // The staged part goes once the answer is out.
+    await waitFor(async () => storedFiles(t).length === before.files.length, { timeoutMs: 10_000, description: 'the staged part removed' });
+    expect(storedFiles(t)).toEqual(before.files);
+    expect(t.artifacts.rows.length).toBe(before.rows);
+
+    // 4 KiB in 16 pieces, 200 ms apart: three times the idle timeout in all.
+    const bytes = randomBytes(4096);
+    const slow = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/v1/artifacts', headers: { authorization: `Bearer ${token}`, 'content-length': String(bytes.length) } });
+      req.on('response', (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      let sent = 0;
+      const next = (): void => {
+        req.write(bytes.subarray(sent, sent + 256));
+        sent += 256;
+        if (sent < bytes.length) setTimeout(next, 200);
+      };
+      next();
+    });
+    expect(slow.status).toBe(201);
+    expect(JSON.parse(slow.body).sha256).toBe(sha256(bytes));
   });
 
   it("applies a tenant's own lower cap", async () => {

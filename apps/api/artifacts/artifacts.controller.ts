@@ -112,6 +112,7 @@ export class ArtifactsController {
     ApiErrorCode.TenantNotFound,
     ApiErrorCode.IdempotencyConflict,
     ApiErrorCode.PayloadTooLarge,
+    ApiErrorCode.RequestTimeout,
     ApiErrorCode.InsufficientStorage,
     ApiErrorCode.AssignmentNotLive,
   )

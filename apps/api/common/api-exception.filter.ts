@@ -66,24 +66,29 @@ export class ApiExceptionFilter implements ExceptionFilter {
       );
       error = new DomainError(ApiErrorCode.Internal, 'internal error');
     }
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    if (error instanceof RetryLaterError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-    // Refused before the request body was read (a streamed upload): close the connection after the answer
-    // instead of reading and discarding the rest of the body, however large.
-    if (req.complete === false) res.setHeader('Connection', 'close');
-    res.status(error instanceof UnresolvableReferenceError ? UNRESOLVABLE_REFERENCE_STATUS : statusForCode(error.code)).json({
-      error: {
-        code: error.code,
-        // Messages may quote the request (a 404 names the path): never echo a credential.
-        message: redactSecrets(error.message),
-        ...(error.details && error.details.length > 0
-          ? { details: error.details.map((detail) => ({ field: detail.field, problem: redactSecrets(detail.problem) })) }
-          : {}),
-        request_id: requestId,
-      },
-    });
+    sendApiError(req, res, error);
   }
+}
+
+/** Writes `error` as the response, in the one shape every error has; ends a response already under way instead. */
+export function sendApiError(req: Request, res: Response, error: DomainError): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (error instanceof RetryLaterError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+  // Refused before the request body was read (a streamed upload): close the connection after the answer
+  // instead of reading and discarding the rest of the body, however large.
+  if (req.complete === false) res.setHeader('Connection', 'close');
+  res.status(error instanceof UnresolvableReferenceError ? UNRESOLVABLE_REFERENCE_STATUS : statusForCode(error.code)).json({
+    error: {
+      code: error.code,
+      // Messages may quote the request (a 404 names the path): never echo a credential.
+      message: redactSecrets(error.message),
+      ...(error.details && error.details.length > 0
+        ? { details: error.details.map((detail) => ({ field: detail.field, problem: redactSecrets(detail.problem) })) }
+        : {}),
+      request_id: requestIdOf(res),
+    },
+  });
 }

@@ -71,6 +71,8 @@ export function statusForCode(code: ApiErrorCode): number {
       return 409;
     case ApiErrorCode.MethodNotAllowed:
       return 405;
+    case ApiErrorCode.RequestTimeout:
+      return 408;
     case ApiErrorCode.PayloadTooLarge:
       return 413;
     case ApiErrorCode.RangeNotSatisfiable:
