@@ -6,6 +6,7 @@ import { plainPriorityRange, type AppConfig } from '@mlis/config';
 import { serveConsole } from './common/console-static';
 import { accessLogMiddleware } from './common/access-log.middleware';
 import { bodyIdleTimeoutMiddleware, configureHttpServer } from './common/body-idle-timeout.middleware';
+import { Draining } from './core/draining';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { isArtifactUpload } from './artifacts/artifact-upload-route';
 import { jsonBodyMiddleware } from './common/json-body.middleware';
@@ -61,9 +62,12 @@ function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): vo
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   const document = buildOpenApiDocument(app, config);
+  const draining = app.get(Draining);
   configureHttpServer(app.getHttpServer());
+  draining.attach(app.getHttpServer());
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
+  app.use(draining.middleware);
   app.use(accessLogMiddleware(new Logger('http')));
   app.use(httpMetricsMiddleware());
   // Before the body is read, and before the routes (they are mounted at init): from the document clients read.

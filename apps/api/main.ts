@@ -17,7 +17,9 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     // Start-up failures reject here instead of aborting the process.
     abortOnError: false,
   });
-  app.enableShutdownHooks();
+  // Ends with process.exit() once the shutdown hooks are done, rather than by raising the signal again: 'exit' is
+  // what flushes the logger's buffer, which held the last requests' lines and the shutdown's own.
+  app.enableShutdownHooks([], { useProcessExit: true });
   configureApp(app, config);
   return app;
 }

@@ -62,10 +62,12 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     expect(annotations['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
   });
 
-  it('runs the API behind a Service with health probes and an HPA, and the control process twice over in production', () => {
+  it('runs the API behind a Service with health probes, a pause before it stops and an HPA, and the control process twice over in production', () => {
     const api = find(docs(), 'Deployment', 'mlis-api');
     expect(container(api).livenessProbe.httpGet.path).toBe('/health/live');
     expect(container(api).readinessProbe.httpGet.path).toBe('/health/ready');
+    // Out of the endpoints before SIGTERM closes its connections, and done well within the grace period.
+    expect(container(api).lifecycle.preStop.sleep.seconds).toBeLessThan(api.spec.template.spec.terminationGracePeriodSeconds - 10);
     expect(find(docs(), 'Service', 'mlis-api').spec.ports).toEqual([expect.objectContaining({ name: 'http', port: 8001 })]);
     expect(find(docs(), 'HorizontalPodAutoscaler', 'mlis-api').spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'mlis-api' });
     if (overlay === 'prod') expect(find(docs(), 'Deployment', 'mlis-control').spec.replicas).toBe(2);

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, env, poll, stackBootstrapSecret, TERMINAL, waitForJob } from './support/api';
+import { ROOT } from './support/stack-env';
 
 /** The lines of the current run of one stack process (scripts/stack.sh appends every run to one file under MLIS_STATE_DIR). */
 function currentRun(process: string): string[] {
@@ -55,5 +57,41 @@ describe('process logs', () => {
       .join('\n');
     expect(everything).not.toContain(stackBootstrapSecret());
     expect(everything).not.toMatch(/"worker_token":"ey/);
+  });
+
+  it('an API told to stop (SIGTERM) with a change stream open ends it, writes its last lines and exits 0', async () => {
+    const base = `http://127.0.0.1:${Number(env.processEnv.MLIS_API_PORT) + 11}`;
+    const child = spawn('node', [join(ROOT, 'dist/apps/api/main.js')], {
+      env: { ...process.env, ...env.processEnv, MLIS_API_PORT: new URL(base).port },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await poll('the second API ready', async () => ((await fetch(`${base}/health/ready`)).ok ? true : undefined), { timeoutMs: 60_000 });
+      const ticket = await api('POST', '/v1/stream/tickets', undefined, {}, { baseUrl: base });
+      // Held open by its client for as long as the test runs: before, it held the process up as long.
+      const stream = await fetch(`${base}/v1/stream?ticket=${ticket.body.ticket as string}`);
+      expect(stream.status).toBe(200);
+      const streamed = stream.text();
+
+      child.kill('SIGTERM');
+
+      expect(await exited).toBe(0);
+      expect(await streamed).toContain('retry: 10000');
+      const lines = output
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      // The stream's access line is written as the stream ends, during the shutdown: the last lines are not lost.
+      expect(lines.find((line) => line.path === '/v1/stream')).toMatchObject({ context: 'http', method: 'GET', status: 200 });
+      expect(lines.find((line) => line.msg === 'draining')).toMatchObject({ context: 'Draining', answering: 1 });
+      const messages = lines.map((line) => line.msg);
+      expect(messages.indexOf('stopped')).toBeGreaterThan(messages.indexOf('draining'));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });

@@ -6,6 +6,7 @@ import { AssignmentsRepository, createDataSource, JobFinishedFeed, JobsRepositor
 import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mlis/temporal';
 import { startTracing, type Tracing } from '@mlis/tracing';
 import { APP_CONFIG } from './app-config';
+import { Draining } from './draining';
 
 /** The process's tracing (libs/tracing): started with the app, its buffered spans flushed at shutdown. */
 export const TRACING = Symbol('TRACING');
@@ -25,6 +26,7 @@ export class ConnectionsCloser implements OnApplicationShutdown {
     await this.client.connection.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
     await this.tracing.shutdown();
+    new Logger('api').log('stopped');
   }
 }
 
@@ -35,6 +37,7 @@ export class CoreModule {
   static forRoot(config: AppConfig): DynamicModule {
     const shared: Provider[] = [
       { provide: APP_CONFIG, useValue: config },
+      Draining,
       { provide: TRACING, useFactory: () => startTracing('api', config.tracing) },
       { provide: DataSource, useFactory: () => createDataSource(config.databaseUrl).initialize() },
       // After TRACING, so the client's interceptors find the tracer provider registered.

@@ -8,13 +8,17 @@ import { ApiErrorResponses, asUnresolvableReference } from '../common/error-resp
 import { RequestId } from '../common/request-context';
 import { uuidParam } from '../common/validation';
 import { IdempotencyKey, idempotencyKeyHeaderDoc, IdempotencyKeyPipe } from '../common/idempotency-key';
+import { Draining } from '../core/draining';
 import { CreateJobDto, JobListQueryDto, JobListResponseDto, JobResponseDto, JobWaitQueryDto } from './jobs.dto';
 import { JobsService } from './jobs.service';
 
 @ApiTags('jobs')
 @Controller('v1/jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly draining: Draining,
+  ) {}
 
   @Post()
   @RequireScopes('jobs:submit')
@@ -77,10 +81,17 @@ export class JobsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<JobResponseDto> {
     if (!query.wait) return this.jobs.get(actor, id);
-    // The client hanging up ends the wait: nothing is left waiting for a response nobody reads.
-    const gone = new AbortController();
-    res.on('close', () => gone.abort());
-    return this.jobs.waitForFinal(actor, id, query.wait, gone.signal);
+    // The client hanging up ends the wait (nothing is left waiting for a response nobody reads), and the API's
+    // shutdown answers it at once.
+    const ended = new AbortController();
+    const end = (): void => ended.abort();
+    this.draining.signal.addEventListener('abort', end, { once: true });
+    if (this.draining.signal.aborted) end();
+    res.on('close', () => {
+      this.draining.signal.removeEventListener('abort', end);
+      end();
+    });
+    return this.jobs.waitForFinal(actor, id, query.wait, ended.signal);
   }
 
   @Get(':id/result')

@@ -173,7 +173,8 @@ export class JobsService {
   }
 
   /**
-   * The job once it is final, or as it is when `waitSeconds` run out or `abort` fires (the client went away).
+   * The job once it is final, or as it is when `waitSeconds` run out or `abort` fires (the client went away, or the
+   * API began to shut down).
    * Access is checked once, with the first read (another tenant's job is a 404 at once); the waiter then sleeps on
    * the process's one LISTEN connection (JobFinishedFeed) and re-reads only when woken or every JOB_WAIT_REREAD_MS.
    */

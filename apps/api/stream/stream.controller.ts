@@ -5,6 +5,7 @@ import { ApiErrorCode } from '@mlis/contracts';
 import { CurrentActor, Public, RequireScopes } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
+import { Draining } from '../core/draining';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { StreamService } from './stream.service';
 import { StreamTickets } from './stream-tickets';
@@ -18,6 +19,7 @@ export class StreamController {
   constructor(
     private readonly tickets: StreamTickets,
     private readonly stream: StreamService,
+    private readonly draining: Draining,
   ) {}
 
   @Post('tickets')
@@ -54,7 +56,12 @@ export class StreamController {
       res.end();
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    // The API's shutdown ends the stream; the console opens another with a new ticket, on another replica.
+    const end = (): void => void res.end();
+    this.draining.signal.addEventListener('abort', end, { once: true });
+    if (this.draining.signal.aborted) end();
     req.on('close', () => {
+      this.draining.signal.removeEventListener('abort', end);
       clearInterval(ping);
       stop();
     });
