@@ -49,8 +49,8 @@ describe('change stream (/v1/stream)', () => {
     await t.app.close();
   });
 
-  it("streams the ticket holder's tenant's job changes and node changes, and nothing of another tenant's", async () => {
-    const token = t.userToken({ tenant: 'default', scope: 'jobs:read' });
+  it("streams the ticket holder's tenant's job changes and, to an operator, node changes, and nothing of another tenant's", async () => {
+    const token = t.userToken({ tenant: 'default', scope: 'jobs:read admin:workers' });
     t.nodes.nodes = [fakeNode({ id: 'cpu-1' })];
     const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${token}`).expect(201);
     const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
@@ -70,6 +70,23 @@ describe('change stream (/v1/stream)', () => {
     expect(received[2]).toEqual({ event: 'queue', data: { cycle_at: '2030-01-01 00:00:02+00' } });
     stream.close();
     expect(JSON.stringify(received)).not.toContain(other);
+  });
+
+  it('sends no node changes to a ticket holder without admin:workers (nodes are operator data)', async () => {
+    const token = t.userToken({ tenant: 'default', scope: 'jobs:read' });
+    t.nodes.nodes = [fakeNode({ id: 'cpu-1' })];
+    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${token}`).expect(201);
+    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    const mine = randomUUID();
+    t.jobs.seed({ id: mine, state: 'RUNNING', updatedAt: new Date('2030-01-01T00:00:01Z') });
+    expect((await stream.next()).event).toBe('job');
+    // A poll sends node changes before the queue's: by the second queue change, a poll has seen the nodes change.
+    t.nodes.nodes = [fakeNode({ id: 'cpu-1', status: 'DRAINING' }), fakeNode({ id: 'cpu-2' })];
+    t.jobs.cycleAt = '2030-01-01 00:00:02+00';
+    expect(await stream.next()).toEqual({ event: 'queue', data: { cycle_at: '2030-01-01 00:00:02+00' } });
+    t.jobs.cycleAt = '2030-01-01 00:00:03+00';
+    expect(await stream.next()).toEqual({ event: 'queue', data: { cycle_at: '2030-01-01 00:00:03+00' } });
+    stream.close();
   });
 
   it('sends a change stamped before the last one but committed after it, and each change once', async () => {

@@ -38,7 +38,7 @@ export class StreamController {
   @Public()
   @ApiOperation({
     summary:
-      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions; a comment every 15 s keeps it open",
+      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions; a comment every 15 s keeps it open",
   })
   @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: STREAM_EVENT_SCHEMA } } })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
@@ -51,7 +51,8 @@ export class StreamController {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     res.write('retry: 10000\n\n');
-    const stop = this.stream.follow(actor.tenantId, (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`), (error) => {
+    const audience = { tenantId: actor.tenantId, nodes: actor.scopes.has('admin:workers') };
+    const stop = this.stream.follow(audience, (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`), (error) => {
       this.logger.warn({ msg: 'stream ended', error: String(error) });
       res.end();
     });

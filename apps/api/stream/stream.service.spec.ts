@@ -19,7 +19,7 @@ describe(StreamService.name, () => {
     let polls = 0;
     await new Promise<void>((resolve, reject) => {
       const stop = service.follow(
-        'default',
+        { tenantId: 'default', nodes: true },
         (event, data) => {
           if (event === 'job') sent.push((data as { id: string }).id);
         },

@@ -8,6 +8,12 @@ const LOOKBACK_SECONDS = 5;
 
 export type StreamEvent = 'job' | 'node' | 'queue';
 
+/** What one stream may see: its tenant's jobs, and node changes only for an operator (nodes are `admin:workers` data). */
+export interface StreamAudience {
+  tenantId: string;
+  nodes: boolean;
+}
+
 /** What of a node the console redraws on: not last_seen_at, which moves on every heartbeat. */
 function nodeSignature(node: NodeEntity): string {
   return [node.status, node.incarnation, node.usedSlots, node.usedCpuMillis, node.usedMemMb, node.usedGpus].join('/');
@@ -26,7 +32,7 @@ export class StreamService {
   ) {}
 
   /** Calls `emit` for each change until the returned function is called; `fail` on a database error. */
-  follow(tenantId: string, emit: (event: StreamEvent, data: unknown) => void, fail: (error: unknown) => void, pollMs = STREAM_POLL_MS): () => void {
+  follow(audience: StreamAudience, emit: (event: StreamEvent, data: unknown) => void, fail: (error: unknown) => void, pollMs = STREAM_POLL_MS): () => void {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     let since: string | null = null;
@@ -40,8 +46,8 @@ export class StreamService {
     const poll = async () => {
       since ??= await this.jobs.clock();
       const changes = resumeAfter
-        ? await this.jobs.changedAfter(tenantId, resumeAfter, CHANGES_PER_POLL)
-        : await this.jobs.changedSince(tenantId, since, LOOKBACK_SECONDS, CHANGES_PER_POLL);
+        ? await this.jobs.changedAfter(audience.tenantId, resumeAfter, CHANGES_PER_POLL)
+        : await this.jobs.changedSince(audience.tenantId, since, LOOKBACK_SECONDS, CHANGES_PER_POLL);
       const now = Date.now();
       for (const change of changes) {
         const known = sent.get(change.id)?.updatedAt === change.updated_at;
@@ -52,12 +58,14 @@ export class StreamService {
       // Without it, more than a page of changes inside the look-back window read as the same page at every poll.
       resumeAfter = changes.length === CHANGES_PER_POLL ? changes[changes.length - 1] : null;
       for (const [id, entry] of sent) if (entry.at < now - 2 * LOOKBACK_SECONDS * 1000) sent.delete(id);
-      const current = new Map((await this.nodes.list()).map((node) => [node.id, nodeSignature(node)]));
-      if (nodes) {
-        for (const [id, signature] of current) if (nodes.get(id) !== signature) emit('node', { node_id: id, status: signature.split('/')[0] });
-        for (const id of nodes.keys()) if (!current.has(id)) emit('node', { node_id: id, status: 'GONE' });
+      if (audience.nodes) {
+        const current = new Map((await this.nodes.list()).map((node) => [node.id, nodeSignature(node)]));
+        if (nodes) {
+          for (const [id, signature] of current) if (nodes.get(id) !== signature) emit('node', { node_id: id, status: signature.split('/')[0] });
+          for (const id of nodes.keys()) if (!current.has(id)) emit('node', { node_id: id, status: 'GONE' });
+        }
+        nodes = current;
       }
-      nodes = current;
       // A cycle rewrites queue positions and pending reasons without touching the jobs' updated_at.
       const cycle = await this.jobs.queueCycleAt();
       if (cycleAt !== undefined && cycle !== cycleAt) emit('queue', { cycle_at: cycle });
