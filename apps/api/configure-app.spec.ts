@@ -193,6 +193,7 @@ describe(configureApp.name, () => {
           '/v1/internal/nodes/register',
           '/v1/internal/nodes/{id}/assignments/{assignmentId}/started',
           '/v1/internal/nodes/{id}/heartbeat',
+          '/v1/internal/nodes/{id}/leave',
           '/v1/internal/nodes/{id}/token',
           '/v1/jobs',
           '/v1/jobs/{id}',

@@ -61,10 +61,13 @@ async function main(): Promise<void> {
 
   let worker: Worker | undefined;
   let stopping = false;
+  let leaving: Promise<void> = Promise.resolve();
   const stop = (why: string): void => {
-    if (!stopping) nodeLog(`${why}: stopping`);
+    if (stopping) return;
+    nodeLog(`${why}: stopping`);
     stopping = true;
-    registration.stop();
+    // First, so nothing more is placed on this node while its work drains.
+    leaving = registration.leave();
     // The Temporal runtime also shuts workers down on SIGINT/SIGTERM; only the first call may.
     if (worker?.getState() === 'RUNNING') worker.shutdown();
   };
@@ -139,6 +142,7 @@ async function main(): Promise<void> {
     nodeLog(`forced shutdown (${error instanceof Error ? error.message : String(error)}); in-flight assignments left to their leases`);
   } finally {
     registration.stop();
+    await leaving;
     metricsServer?.close();
     await models.close();
     await connection.close().catch(() => undefined);

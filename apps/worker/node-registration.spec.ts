@@ -206,6 +206,25 @@ describe(NodeRegistration.name, () => {
     expect(fatal).not.toHaveBeenCalled();
   });
 
+  it('leaves with its incarnation and worker token, stopping its heartbeats', async () => {
+    const leave = '/v1/internal/nodes/gpu-1/leave';
+    const node = await setup((call) => (call.path === REGISTER ? { status: 200, body: registered(5) } : call.path === leave ? { status: 204 } : { status: 200, body: { status: 'ok' } }));
+    await node.register();
+    node.start();
+    await until('a heartbeat', () => (api?.count(HEARTBEAT) ?? 0) >= 1);
+    await node.leave();
+    expect(node.stopped).toBe(true);
+    expect(api?.calls.at(-1)).toEqual({ path: leave, authorization: 'Bearer worker-token-5', body: { incarnation: 5 } });
+    expect(lines.filter((line) => line.startsWith('leave'))).toEqual([]);
+  });
+
+  it('leaves within requestTimeoutMs when the API does not answer, and says the reaper will end the node', async () => {
+    const node = await setup((call) => (call.path === REGISTER ? { status: 200, body: registered(5) } : 'hang'), 5000, 100);
+    await node.register();
+    await node.leave();
+    expect(lines).toEqual([expect.stringMatching(/^leave: .*; the API marks the node DEAD once it stays silent$/)]);
+  });
+
   it("reports an assignment started with its incarnation, its run time and worker token, and rejects with the API's refusal", async () => {
     const started = '/v1/internal/nodes/gpu-1/assignments/a-1/started';
     const node = await setup((call) => {

@@ -150,6 +150,24 @@ export class NodesRepository {
     });
   }
 
+  /**
+   * The node incarnation is stopping: an ACTIVE one is DEAD at once, instead of taking placements until the reaper
+   * notices its silence. A DRAINING one takes none already and stays DRAINING (a restart keeps the drain); a newer
+   * incarnation is left alone. True when it changed; `audit` then writes the change's audit row in its transaction.
+   */
+  async leaveNode(nodeId: string, incarnation: number, audit?: (manager: EntityManager) => Promise<void>): Promise<boolean> {
+    return this.dataSource.transaction(async (m) => {
+      const rows = await updateReturning(
+        m,
+        `UPDATE nodes SET status = 'DEAD', updated_at = now() WHERE id = $1 AND incarnation = $2 AND status = 'ACTIVE' RETURNING id`,
+        [nodeId, incarnation],
+      );
+      if (rows.length === 0) return false;
+      await audit?.(m);
+      return true;
+    });
+  }
+
   /** Marks nodes that stopped heartbeating as DEAD; returns their ids. */
   async markSilentNodesDead(deadAfterSeconds: number): Promise<string[]> {
     const rows = await updateReturning<{ id: string }>(

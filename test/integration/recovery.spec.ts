@@ -47,6 +47,30 @@ describe('lease-based recovery with a real worker process', () => {
     expect(used.rows[0]).toEqual({ used_slots: 0, used_cpu_millis: 0 });
   });
 
+  it('a node stopped (SIGTERM) while it runs a job leaves the ledger itself and hands the attempt back: the job ends SUCCEEDED elsewhere', async () => {
+    const accepted = await submit({ task_type: 'sleep', params: { seconds: 12 }, cpu: 1, mem_mb: 256, gpu: 0 });
+    const running = await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'RUNNING');
+    const victim = running.latest_assignment.node_id as string;
+    const before = await nodeRow(victim);
+    const leaves = () =>
+      withDb(async (db) => (await db.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'node.leave' AND resource = $1`, [`node/${victim}`])).rows[0].n as number);
+    const leftBefore = await leaves();
+
+    // Returns once the process has exited: its work had the shutdown grace to finish, then was handed back.
+    stack(env, 'stop-node', victim);
+
+    // DEAD by its own word (its audit row), not by the reaper noticing its silence: nothing was placed on it meanwhile.
+    expect(await nodeRow(victim)).toMatchObject({ status: 'DEAD', incarnation: before.incarnation });
+    expect(await leaves()).toBe(leftBefore + 1);
+    const job = await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state));
+    expect(job.state).toBe('SUCCEEDED');
+    expect(job.assignments).toHaveLength(2);
+    expect(job.assignments[0]).toMatchObject({ attempt: 1, state: 'LOST', node_id: victim });
+    expect(job.assignments[0].reason).toMatch(/node shut down/);
+    expect(job.assignments[1].node_id).not.toBe(victim);
+    await restartNode(victim);
+  });
+
   it('kill -9 of the api or control process: its supervisor starts it again and jobs still run', async () => {
     for (const name of ['api', 'control']) {
       const pid = stackPid(env, name);

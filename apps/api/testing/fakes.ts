@@ -332,6 +332,15 @@ export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilen
     return true;
   }
 
+  /** Like the ledger: only an ACTIVE node of that incarnation leaves. */
+  async leaveNode(nodeId: string, incarnation: number, audit?: (manager: EntityManager) => Promise<void>): Promise<boolean> {
+    const node = this.nodes.find((n) => n.id === nodeId && n.incarnation === incarnation);
+    if (!node || node.status !== 'ACTIVE') return false;
+    await audit?.({} as EntityManager);
+    node.status = 'DEAD';
+    return true;
+  }
+
   async liveCountsByGroup(): Promise<Map<string, number>> {
     return this.liveCounts();
   }

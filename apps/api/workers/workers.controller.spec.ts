@@ -355,6 +355,32 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
     });
   });
 
+  describe('POST /v1/internal/nodes/:id/leave', () => {
+    const leave = (nodeId: string, body: object, token = workerToken(nodeId)) =>
+      http().post(`/v1/internal/nodes/${nodeId}/leave`).set('Authorization', `Bearer ${token}`).send(body);
+
+    it('makes the ACTIVE incarnation DEAD at once, audited; nothing to do (204 again) for a DRAINING node or an older incarnation', async () => {
+      t.nodes.nodes = [fakeNode({ id: 'cpu-1', incarnation: 2 }), fakeNode({ id: 'cpu-2', status: 'DRAINING' })];
+      await leave('cpu-1', { incarnation: 1 }, workerToken('cpu-1', 1)).expect(204);
+      expect(t.nodes.nodes[0].status).toBe('ACTIVE');
+      await leave('cpu-1', { incarnation: 2 }, workerToken('cpu-1', 2)).expect(204);
+      expect(t.nodes.nodes[0].status).toBe('DEAD');
+      await leave('cpu-1', { incarnation: 2 }, workerToken('cpu-1', 2)).expect(204);
+      await leave('cpu-2', { incarnation: 1 }).expect(204);
+      expect(t.nodes.nodes[1].status).toBe('DRAINING');
+      expect(t.audit.events.map((e) => [e.action, e.result, e.resource, e.actorSubject])).toEqual([['node.leave', 'allow', 'node/cpu-1', 'node:cpu-1']]);
+    });
+
+    it("needs the node's own worker token", async () => {
+      t.nodes.nodes = [fakeNode({ id: 'cpu-1' })];
+      await http().post('/v1/internal/nodes/cpu-1/leave').send({ incarnation: 1 }).expect(401);
+      await leave('cpu-1', { incarnation: 1 }, userToken()).expect(401);
+      expect((await leave('cpu-1', { incarnation: 1 }, workerToken('cpu-2')).expect(403)).body.error.code).toBe('forbidden');
+      await leave('cpu-1', {}).expect(400);
+      expect(t.nodes.nodes[0].status).toBe('ACTIVE');
+    });
+  });
+
   describe('POST /v1/internal/nodes/:id/heartbeat', () => {
     it('answers 200 ok for the live incarnation', async () => {
       const response = await heartbeat('cpu-1', { incarnation: 1 }).expect(200);

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorCode } from '@mlis/contracts';
 import { CurrentActor, Public, RequireScopes, WorkerRoute } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
@@ -141,6 +141,20 @@ export class InternalNodesController {
   )
   heartbeat(@Param() params: NodeIdParamDto, @Body() body: HeartbeatDto): Promise<HeartbeatResponseDto> {
     return this.workers.heartbeat(params.id, body);
+  }
+
+  // Bound like the heartbeat; the write itself is fenced by the incarnation.
+  @Post(':id/leave')
+  @WorkerRoute({ nodeParam: 'id' })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({
+    summary:
+      "The node incarnation is stopping, with the node's own worker token: an ACTIVE node is DEAD at once, so nothing more is placed on it (a DRAINING one stays DRAINING); its running attempts end as they would have",
+  })
+  @ApiNoContentResponse({ description: 'Left, or nothing to do (DRAINING, DEAD, or a newer incarnation registered).' })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.MalformedJson)
+  leave(@Param() params: NodeIdParamDto, @Body() body: HeartbeatDto, @RequestId() requestId: string): Promise<void> {
+    return this.workers.leave(params.id, body, requestId);
   }
 
   // Bound like the heartbeat; the write itself is fenced by the assignment's node incarnation.

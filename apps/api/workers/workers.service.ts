@@ -118,6 +118,19 @@ export class WorkersService implements OnApplicationBootstrap {
   }
 
   /**
+   * The node incarnation is stopping (SIGTERM): nothing more is placed on it from now, rather than for as long as the
+   * reaper takes to notice its silence; its running attempts end through their workflows as before. Nothing to do for
+   * a DRAINING or DEAD node or an older incarnation.
+   */
+  async leave(nodeId: string, dto: HeartbeatDto, requestId: string): Promise<void> {
+    const node = { requestId, subject: `node:${nodeId}` };
+    const left = await this.nodes.leaveNode(nodeId, dto.incarnation, async (manager) => {
+      await this.access.allow(node, { action: 'node.leave', resource: `node/${nodeId}`, targetTenant: null }, manager);
+    });
+    if (left) this.logger.log({ msg: 'node left', node_id: nodeId, incarnation: dto.incarnation });
+  }
+
+  /**
    * The node started an attempt placed on this incarnation (or on an earlier one of the node, whose queue it took
    * over) `runningForMs` ago: the assignment goes PLACED → RUNNING (ADRs 0018, 0030). The first attempt of a job to run
    * records its admission wait.
