@@ -217,12 +217,15 @@ describe(configureApp.name, () => {
           expect([path, method, Object.keys(operation.responses)]).toEqual([path, method, expect.arrayContaining(['500'])]);
         }
       }
-      expect(Object.keys(paths['/v1/jobs'].post.responses).sort()).toEqual(['200', '202', '400', '401', '403', '404', '409', '413', '422', '429', '500', '503', '507']);
+      expect(Object.keys(paths['/v1/jobs'].post.responses).sort()).toEqual(['200', '202', '400', '401', '403', '404', '408', '409', '413', '422', '429', '500', '503', '507']);
       expect(paths['/v1/jobs'].post.responses['422']).toMatchObject({ description: expect.stringContaining('artifact_not_found') });
       expect(paths['/v1/jobs'].post.responses['404']).toMatchObject({ description: 'error.code: tenant_not_found' });
       expect(paths['/v1/jobs'].post.responses['429']).toMatchObject({ description: 'error.code: rate_limited | quota_exceeded' });
       expect(Object.keys(paths['/v1/jobs/{id}/result'].get.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500', '503']);
-      expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '500', '503']);
+      expect(Object.keys(paths['/v1/internal/nodes/{id}/heartbeat'].post.responses).sort()).toEqual(['200', '400', '401', '403', '404', '408', '409', '500', '503']);
+      // Every route that reads a body, and only those, documents the stalled body's 408.
+      const operations = Object.values(paths).flatMap((byMethod) => Object.values(byMethod) as { requestBody?: unknown; responses: Record<string, unknown> }[]);
+      expect(operations.filter((operation) => '408' in operation.responses)).toEqual(operations.filter((operation) => operation.requestBody !== undefined));
       expect(Object.keys(paths['/v1/artifacts'].post.responses).sort()).toEqual(['200', '201', '400', '401', '403', '404', '408', '409', '413', '500', '503', '507']);
       expect(paths['/v1/artifacts'].post.responses['409']).toMatchObject({ description: 'error.code: idempotency_conflict | assignment_not_live' });
       expect(Object.keys(paths['/v1/artifacts/{id}'].get.responses).sort()).toEqual(['200', '206', '304', '400', '401', '403', '404', '409', '416', '500', '503']);

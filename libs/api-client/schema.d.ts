@@ -1805,6 +1805,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: request_timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: internal_error */
             500: {
                 headers: {
@@ -1973,6 +1982,15 @@ export interface operations {
             };
             /** @description error.code: tenant_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: request_timeout */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2897,6 +2915,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: request_timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: tenant_exists */
             409: {
                 headers: {
@@ -3055,6 +3082,15 @@ export interface operations {
             };
             /** @description error.code: tenant_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: request_timeout */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3410,6 +3446,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: request_timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: payload_too_large */
             413: {
                 headers: {
@@ -3483,6 +3528,15 @@ export interface operations {
             };
             /** @description error.code: node_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: request_timeout */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3579,6 +3633,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: request_timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: node_superseded */
             409: {
                 headers: {
@@ -3658,6 +3721,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description error.code: request_timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description error.code: internal_error */
             500: {
                 headers: {
@@ -3724,6 +3796,15 @@ export interface operations {
             };
             /** @description error.code: forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: request_timeout */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -112,7 +112,6 @@ export class ArtifactsController {
     ApiErrorCode.TenantNotFound,
     ApiErrorCode.IdempotencyConflict,
     ApiErrorCode.PayloadTooLarge,
-    ApiErrorCode.RequestTimeout,
     ApiErrorCode.InsufficientStorage,
     ApiErrorCode.AssignmentNotLive,
   )

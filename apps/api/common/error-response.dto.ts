@@ -38,14 +38,18 @@ export function asUnresolvableReference(code: ApiErrorCode): { code: ApiErrorCod
   return { code, status: UNRESOLVABLE_REFERENCE_STATUS };
 }
 
+// A route that reads a request body (these are its errors) can also find the body stalled: 408 request_timeout.
+const BODY_ERRORS: readonly ApiErrorCode[] = [ApiErrorCode.MalformedJson, ApiErrorCode.PayloadTooLarge];
+
 /**
  * Documents a route's error responses, grouped by status; every route can also answer 500 internal_error, and 503
- * dependency_unavailable (with Retry-After) while the database is down or restarting.
- * Errors are JSON whatever the route's success responses are (an event stream, an artifact's bytes).
+ * dependency_unavailable (with Retry-After) while the database is down or restarting, and a route that reads a body
+ * 408 request_timeout. Errors are JSON whatever the route's success responses are (an event stream, an artifact's bytes).
  */
 export function ApiErrorResponses(...codes: (ApiErrorCode | { code: ApiErrorCode; status: number })[]): MethodDecorator & ClassDecorator {
   const byStatus = new Map<number, ApiErrorCode[]>();
-  for (const entry of [...codes, ApiErrorCode.DependencyUnavailable, ApiErrorCode.Internal]) {
+  const readsBody = codes.some((entry) => BODY_ERRORS.includes(typeof entry === 'string' ? entry : entry.code));
+  for (const entry of [...codes, ...(readsBody ? [ApiErrorCode.RequestTimeout] : []), ApiErrorCode.DependencyUnavailable, ApiErrorCode.Internal]) {
     const { code, status } = typeof entry === 'string' ? { code: entry, status: statusForCode(entry) } : entry;
     const listed = byStatus.get(status) ?? [];
     if (!listed.includes(code)) byStatus.set(status, [...listed, code]);
