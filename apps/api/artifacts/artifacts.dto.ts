@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { JOB_CURSOR_PATTERN } from '../jobs/jobs-cursor';
+import { IntegerQuery } from '../common/validation';
 
 // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not carry
 const FILE_NAME_PATTERN = /^[^\u0000-\u001f\u007f/\\]+$/;
@@ -42,7 +43,7 @@ export class UploadArtifactQueryDto {
     type: 'integer',
   })
   @IsOptional()
-  @Type(() => Number)
+  @IntegerQuery()
   @IsInt()
   @Min(1)
   @Max(MAX_EXPIRES_IN_SECONDS)
@@ -52,7 +53,7 @@ export class UploadArtifactQueryDto {
 export class ArtifactListQueryDto {
   @ApiPropertyOptional({ description: 'Page size.', minimum: 1, maximum: MAX_ARTIFACT_PAGE_SIZE, default: DEFAULT_ARTIFACT_PAGE_SIZE, type: 'integer' })
   @IsOptional()
-  @Type(() => Number)
+  @IntegerQuery()
   @IsInt()
   @Min(1)
   @Max(MAX_ARTIFACT_PAGE_SIZE)

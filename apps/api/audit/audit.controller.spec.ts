@@ -71,7 +71,7 @@ describe(AuditController.name, () => {
     });
 
     it('refuses cursors it did not issue and malformed filters with 400', async () => {
-      for (const query of ['cursor=abc', `cursor=${Buffer.from('a:-1').toString('base64url')}`, 'result=ok', 'until=tomorrow', 'since=2026-W01', 'limit=501']) {
+      for (const query of ['cursor=abc', `cursor=${Buffer.from('a:-1').toString('base64url')}`, 'result=ok', 'until=tomorrow', 'since=2026-W01', 'limit=501', 'limit=%20', 'limit=1e1']) {
         const response = await http().get(`/v1/audit?${query}`);
         expect({ query, status: response.status, code: response.body.error?.code }).toEqual({ query, status: 400, code: 'validation_failed' });
       }

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInstant, UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
+import { IntegerQuery } from '../common/validation';
 import { AUDIT_CURSOR_PATTERN } from './audit-cursor';
-import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 
 export const AUDIT_RESULTS = ['allow', 'deny'] as const;
@@ -51,7 +51,7 @@ export class AuditQueryDto {
 
   @ApiPropertyOptional({ description: 'Page size.', type: 'integer', minimum: 1, maximum: MAX_AUDIT_PAGE_SIZE, default: DEFAULT_AUDIT_PAGE_SIZE })
   @IsOptional()
-  @Type(() => Number)
+  @IntegerQuery()
   @IsInt()
   @Min(1)
   @Max(MAX_AUDIT_PAGE_SIZE)

@@ -1,4 +1,5 @@
 import { ParseUUIDPipe, ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
+import { Transform } from 'class-transformer';
 import type { ValidationError } from 'class-validator';
 import { ApiErrorCode } from '@mlis/contracts';
 import { reservedKey } from './body-content';
@@ -45,6 +46,16 @@ export function createValidationPipe(): ValidationPipe {
     transform: true,
     exceptionFactory: (errors: ValidationError[]) => validationFailed(validationDetails(errors)),
   });
+}
+
+const DECIMAL_INTEGER = /^-?[0-9]+$/;
+
+/**
+ * A query parameter that is an integer: only decimal digits become a number. Anything else stays as sent and fails
+ * @IsInt, where Number() would have read '' and blanks as 0, '0x10' as 16 and '1e1' as 10.
+ */
+export function IntegerQuery(): PropertyDecorator {
+  return Transform(({ value }: { value: unknown }) => (typeof value === 'string' && DECIMAL_INTEGER.test(value) ? Number(value) : value));
 }
 
 /** A path id that must be a UUID; anything else is a 400 before the database sees it. */

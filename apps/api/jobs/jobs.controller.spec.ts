@@ -700,7 +700,8 @@ describe(JobsController.name, () => {
   });
 
   describe('GET /v1/jobs/:id?wait=', () => {
-    it.each(['61', '-1', '1.5', 'soon'])('answers 400 validation_failed for wait=%s', async (wait) => {
+    // Blank, hexadecimal and exponent forms too: Number() would have read them as 0, 16 and 10.
+    it.each(['61', '-1', '1.5', 'soon', '', '%0A', '%20', '0x10', '1e1', '5&wait=6'])('answers 400 validation_failed for wait=%s', async (wait) => {
       const response = await http().get(`/v1/jobs/${randomUUID()}?wait=${wait}`).expect(400);
       expect(response.body.error.code).toBe('validation_failed');
       expect(response.body.error.details.length).toBeGreaterThan(0);
@@ -810,6 +811,8 @@ describe(JobsController.name, () => {
       ['limit=101', 'limit'],
       ['limit=abc', 'limit'],
       ['limit=1.5', 'limit'],
+      ['limit=', 'limit'],
+      ['limit=0x10', 'limit'],
       ['state=SLEEPING', 'state'],
       ['cursor=bm9wZQ', 'cursor'],
       ['colour=blue', 'colour'],

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsObject, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 import { JOB_CURSOR_PATTERN } from './jobs-cursor';
 import { IsInstant, UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
@@ -18,6 +18,7 @@ import {
 import { DEFAULT_PRIORITY } from '@mlis/config';
 import { TASK_TYPES } from '@mlis/runners';
 import { IsLabelMap } from '../common/label-map';
+import { IntegerQuery } from '../common/validation';
 
 const INT32_MAX = 2_147_483_647;
 // cpu is stored in millicores in a 32-bit column.
@@ -214,7 +215,7 @@ export class JobWaitQueryDto {
     type: 'integer',
   })
   @IsOptional()
-  @Type(() => Number)
+  @IntegerQuery()
   @IsInt()
   @Min(0)
   @Max(MAX_JOB_WAIT_SECONDS)
@@ -224,7 +225,7 @@ export class JobWaitQueryDto {
 export class JobListQueryDto {
   @ApiPropertyOptional({ description: 'Page size.', type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
-  @Type(() => Number)
+  @IntegerQuery()
   @IsInt()
   @Min(1)
   @Max(MAX_PAGE_SIZE)
