@@ -73,18 +73,22 @@ describe('ledger activity metrics', () => {
     expect(await valueOf(admissionWait, { group: 'm-fast' })).toBe(before + 1);
   });
 
-  it('counts a lost lease and a preemption by group, and run time by task type and outcome, once per ended attempt', async () => {
-    const lostBefore = await valueOf(leaseLosses, { group: 'm-cpu' });
+  it('counts a lost lease by group and cause and a preemption by group, and run time by task type and outcome, once per ended attempt', async () => {
+    const lostBefore = await valueOf(leaseLosses, { group: 'm-cpu', cause: 'heartbeat_timeout' });
     const preemptedBefore = await valueOf(preemptions, { group: 'm-cpu' });
     const runsBefore = await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' });
-    const end = (state: 'LOST' | 'PREEMPTED') => ({ jobId: 'j', attempt: 1, state, jobState: 'QUEUED' as const });
+    const end = (state: 'LOST' | 'PREEMPTED') => ({ jobId: 'j', attempt: 1, state, jobState: 'QUEUED' as const, ...(state === 'LOST' ? { lossCause: 'heartbeat_timeout' as const } : {}) });
     await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 4, admissionWaitSeconds: null }).endAssignment, end('LOST'));
     // Placed but never started: a loss, no run time.
     await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, end('LOST'));
     // A retried write that ended nothing counts nothing.
     await env().run(activities(null, null).endAssignment, end('LOST'));
     await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 1, admissionWaitSeconds: null }).endAssignment, end('PREEMPTED'));
-    expect(await valueOf(leaseLosses, { group: 'm-cpu' })).toBe(lostBefore + 2);
+    expect(await valueOf(leaseLosses, { group: 'm-cpu', cause: 'heartbeat_timeout' })).toBe(lostBefore + 2);
+    // From a workflow that started before the cause was recorded.
+    const unknownBefore = await valueOf(leaseLosses, { group: 'm-cpu', cause: 'unknown' });
+    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, { ...end('LOST'), lossCause: undefined });
+    expect(await valueOf(leaseLosses, { group: 'm-cpu', cause: 'unknown' })).toBe(unknownBefore + 1);
     expect(await valueOf(preemptions, { group: 'm-cpu' })).toBe(preemptedBefore + 1);
     expect(await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' })).toBe(runsBefore + 1);
   });

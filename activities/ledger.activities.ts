@@ -20,11 +20,12 @@ export interface LedgerActivityDeps {
 }
 
 // Observed only by the write that made the transition, so a retried activity never counts twice.
-function observeEnded(ended: EndedAttempt, outcome: EndAssignmentInput['state']): void {
+function observeEnded(ended: EndedAttempt, { state: outcome, lossCause }: EndAssignmentInput): void {
   if (ended.runSeconds !== null) runDuration.observe({ task_type: ended.taskType, outcome }, ended.runSeconds);
   // An attempt that ended before its node reported its start (ADR 0030): the API never saw it begin.
   if (ended.admissionWaitSeconds !== null) admissionWait.observe({ group: ended.group }, ended.admissionWaitSeconds);
-  if (outcome === 'LOST') leaseLosses.inc({ group: ended.group });
+  // 'unknown': written by a workflow that started before the cause was recorded.
+  if (outcome === 'LOST') leaseLosses.inc({ group: ended.group, cause: lossCause ?? 'unknown' });
   if (outcome === 'PREEMPTED') preemptions.inc({ group: ended.group });
 }
 
@@ -78,7 +79,7 @@ export function createLedgerActivities({ scheduling, assignments, requestCycle, 
 
     async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult> {
       const { jobState, ended } = await assignments.endAssignment(input).catch(jobNotFound);
-      if (ended) observeEnded(ended, input.state);
+      if (ended) observeEnded(ended, input);
       // A re-queued job also needs a cycle, even when nothing was released (the release already happened).
       if (ended || jobState === 'QUEUED') cycleAfterRelease();
       return { jobState };

@@ -31,6 +31,7 @@ import {
   type JobState,
   type JobWorkflowInput,
   type JobWorkflowStatus,
+  type LossCause,
   type PendingReason,
   type Placement,
 } from '@mlis/contracts';
@@ -85,13 +86,17 @@ function seconds(value: number): number {
  * up, handed it back while shutting down, or was told by the API that it had been fenced off the
  * assignment. Anything else is the job's own outcome.
  */
-function lostAttempt(error: unknown): string | undefined {
+function lostAttempt(error: unknown): { cause: LossCause; text: string } | undefined {
   if (!(error instanceof ActivityFailure)) return undefined;
   const cause = error.cause;
-  const leaseTimeouts: unknown[] = [TimeoutType.HEARTBEAT, TimeoutType.SCHEDULE_TO_START];
-  if (cause instanceof TimeoutFailure && leaseTimeouts.includes(cause.timeoutType)) return `${cause.timeoutType} timeout`;
-  if (cause instanceof ApplicationFailure && cause.type === FailureCode.NodeShutdown) return 'node shut down';
-  if (cause instanceof ApplicationFailure && cause.type === FailureCode.AssignmentNotLive) return 'assignment no longer live on the node';
+  if (cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.HEARTBEAT) return { cause: 'heartbeat_timeout', text: 'HEARTBEAT timeout' };
+  if (cause instanceof TimeoutFailure && cause.timeoutType === TimeoutType.SCHEDULE_TO_START) {
+    return { cause: 'schedule_to_start_timeout', text: 'SCHEDULE_TO_START timeout' };
+  }
+  if (cause instanceof ApplicationFailure && cause.type === FailureCode.NodeShutdown) return { cause: 'node_shutdown', text: 'node shut down' };
+  if (cause instanceof ApplicationFailure && cause.type === FailureCode.AssignmentNotLive) {
+    return { cause: 'assignment_not_live', text: 'assignment no longer live on the node' };
+  }
   return undefined;
 }
 
@@ -252,7 +257,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         }
         if (isCancellation(error)) throw error;
         // The outer handler ends the job CANCELLED with this attempt.
-        if (endsAsRequested) throw new CancelledFailure(`cancelled by request; the attempt was lost meanwhile (${lost})`);
+        if (endsAsRequested) throw new CancelledFailure(`cancelled by request; the attempt was lost meanwhile (${lost?.text})`);
 
         if (!lost) {
           const failure = describeFailure(error);
@@ -262,7 +267,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         }
 
         lostNodeIds.push(current.nodeId);
-        const reason = `lease lost on node ${current.nodeId}: ${lost}`;
+        const reason = `lease lost on node ${current.nodeId}: ${lost.text}`;
         const exhausted = attempt - preemptedAttempts >= input.maxAttempts;
         const error_: JobError | undefined = exhausted
           ? { code: 'MaxAttemptsExhausted', message: `${reason}; all ${input.maxAttempts} attempts used` }
@@ -270,6 +275,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
         const written = await endAssignment({
           state: 'LOST',
           reason,
+          lossCause: lost.cause,
           jobState: exhausted ? 'FAILED' : 'QUEUED',
           error: error_,
         });

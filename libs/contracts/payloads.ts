@@ -76,11 +76,19 @@ export interface JobError {
   message: string;
 }
 
+/**
+ * Why a node lost an attempt: it stopped heartbeating, never picked the attempt up, handed it back while shutting
+ * down, or was fenced off it by the API.
+ */
+export type LossCause = 'heartbeat_timeout' | 'schedule_to_start_timeout' | 'node_shutdown' | 'assignment_not_live';
+
 export interface EndAssignmentInput {
   jobId: string;
   attempt: number;
   state: EndedAssignmentState;
   reason?: string;
+  /** With state LOST: why (the lease-loss metric's `cause`). */
+  lossCause?: LossCause;
   /** The job's next state: QUEUED after a lost lease with attempts left, else terminal. */
   jobState: JobState;
   result?: unknown;

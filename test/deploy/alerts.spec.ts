@@ -30,7 +30,7 @@ describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
     expect({ status: check.status, output: check.stdout + check.stderr }).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
   });
 
-  it('fire for a group that lost a node or all of them for good, not for a rollout that replaced one, nor for the losses it hands back', () => {
+  it('fire for a group that lost a node or all of them for good, or keeps losing leases; not for a rollout that replaced one, nor for the attempts it hands back', () => {
     const alerts = suggestedAlerts();
     const nodesAlert = alerts.find((a) => a.expr.includes('mlis_nodes{status="ACTIVE"}'))!.name;
     const lossesAlert = alerts.find((a) => a.expr.includes('mlis_lease_losses_total'))!.name;
@@ -54,12 +54,16 @@ describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
               { series: `mlis_nodes{instance="${instance}",group="tpu",status="ACTIVE"}`, values: '1x29' },
               { series: `mlis_nodes{instance="${instance}",group="tpu",status="DEAD"}`, values: '0x29 1x63' },
             ]).concat([
-              // The rollout hands 12 attempts back (control, one series).
-              { series: 'mlis_lease_losses_total{group="cpu"}', values: '0x29 4 8 12 12x60' },
+              // A slow rollout's stopping nodes hand two attempts a minute back for 15 min (control, one series per cause).
+              { series: 'mlis_lease_losses_total{group="cpu",cause="node_shutdown"}', values: '0x29 2+2x14 30x50' },
+              // A gpu node that keeps going silent: a lost lease a minute from 30 min on.
+              { series: 'mlis_lease_losses_total{group="gpu",cause="heartbeat_timeout"}', values: '0x29 1+1x63' },
             ]),
             alert_rule_test: [
               { eval_time: '50m', alertname: nodesAlert, exp_alerts: [{ exp_labels: { group: 'gpu' } }, { exp_labels: { group: 'tpu' } }] },
+              // Over 5 in 10 min from 36 min on: pending for 10 min, then firing.
               { eval_time: '40m', alertname: lossesAlert, exp_alerts: [] },
+              { eval_time: '50m', alertname: lossesAlert, exp_alerts: [{ exp_labels: { group: 'gpu' } }] },
             ],
           },
         ],

@@ -88,8 +88,8 @@ describe('metrics', () => {
     expect(valueOf(node, 'temporal_worker_task_slots_available', { node: ranOn, worker_type: 'ActivityWorker' })).toBe(2);
   });
 
-  it("a killed node's lost lease shows on control's mlis_lease_losses_total and its run as outcome LOST", async () => {
-    const lost = async () => valueOf(await samplesOf('control'), 'mlis_lease_losses_total', { group: 'cpu' }) ?? 0;
+  it("a killed node's lost lease shows on control's mlis_lease_losses_total (cause heartbeat_timeout) and its run as outcome LOST", async () => {
+    const lost = async () => valueOf(await samplesOf('control'), 'mlis_lease_losses_total', { group: 'cpu', cause: 'heartbeat_timeout' }) ?? 0;
     const before = await lost();
     const accepted = await submit({ task_type: 'sleep', params: { seconds: 6 }, cpu: 1, mem_mb: 256, gpu: 0 });
     const running = await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'RUNNING');

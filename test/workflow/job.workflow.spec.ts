@@ -222,6 +222,7 @@ describe('jobWorkflow', () => {
         attempt: 1,
         state: 'LOST',
         reason: 'lease lost on node node-a: HEARTBEAT timeout',
+        lossCause: 'heartbeat_timeout',
         jobState: 'QUEUED',
       },
       { jobId: input.jobId, attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: { slept: 1 } },
@@ -247,6 +248,7 @@ describe('jobWorkflow', () => {
       attempt: 1,
       state: 'LOST',
       reason: expect.stringContaining('SCHEDULE_TO_START'),
+      lossCause: 'schedule_to_start_timeout',
       jobState: 'QUEUED',
     });
     expect(ledger.endAssignmentCalls[1]).toMatchObject({ attempt: 2, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
@@ -254,9 +256,9 @@ describe('jobWorkflow', () => {
   }, TEST_TIMEOUT_MS);
 
   it.each([
-    [FailureCode.NodeShutdown, 'the node shut down during the attempt', 'node shut down'],
-    [FailureCode.AssignmentNotLive, 'HTTP 409 assignment_not_live', 'assignment no longer live on the node'],
-  ])('re-places at once when the node hands the attempt back with %s', async (type, message, lost) => {
+    [FailureCode.NodeShutdown, 'the node shut down during the attempt', 'node shut down', 'node_shutdown'],
+    [FailureCode.AssignmentNotLive, 'HTTP 409 assignment_not_live', 'assignment no longer live on the node', 'assignment_not_live'],
+  ])('re-places at once when the node hands the attempt back with %s', async (type, message, lost, lossCause) => {
     const ledger = new FakeLedger([NODE_A, NODE_B]);
     const runs = new RunnerLog();
     const input = jobInput();
@@ -274,9 +276,9 @@ describe('jobWorkflow', () => {
 
     expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
     expect(ledger.placedNodes(input.jobId)).toEqual(['node-a', 'node-b']);
-    expect(ledger.endAssignmentCalls.map(({ attempt, state, reason, jobState }) => ({ attempt, state, reason, jobState }))).toEqual([
-      { attempt: 1, state: 'LOST', reason: `lease lost on node node-a: ${lost}`, jobState: 'QUEUED' },
-      { attempt: 2, state: 'SUCCEEDED', reason: undefined, jobState: 'SUCCEEDED' },
+    expect(ledger.endAssignmentCalls.map(({ attempt, state, reason, lossCause, jobState }) => ({ attempt, state, reason, lossCause, jobState }))).toEqual([
+      { attempt: 1, state: 'LOST', reason: `lease lost on node node-a: ${lost}`, lossCause, jobState: 'QUEUED' },
+      { attempt: 2, state: 'SUCCEEDED', reason: undefined, lossCause: undefined, jobState: 'SUCCEEDED' },
     ]);
   }, TEST_TIMEOUT_MS);
 
