@@ -7,6 +7,7 @@ import { JobsRepository } from './jobs.repository';
 import { MetricsRepository } from './metrics.repository';
 import { NodesRepository } from './nodes.repository';
 import { SchedulingStore } from './scheduling/scheduling.store';
+import { StreamTicketsRepository } from './stream-tickets.repository';
 import { TenantsRepository } from './tenants.repository';
 
 /** Every repository: each is built on the process's DataSource, which the process provides. */
@@ -18,6 +19,7 @@ const REPOSITORIES = [
   MetricsRepository,
   NodesRepository,
   SchedulingStore,
+  StreamTicketsRepository,
   TenantsRepository,
 ];
 

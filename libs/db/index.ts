@@ -16,5 +16,6 @@ export * from './runtime-role';
 export * from './artifacts.repository';
 export * from './audit.repository';
 export * from './tenants.repository';
+export * from './stream-tickets.repository';
 export * from './job-finished-feed';
 export * from './unavailable';

@@ -53,10 +53,10 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     expect(searchAttributesCreated(container(find(docs(), 'Job', 'mlis-temporal-setup')).command)).toEqual(EXPECTED_SEARCH_ATTRIBUTES);
   });
 
-  it('pins a browser to one API replica (stream tickets live in its memory), outwaits the longest long-poll and streams uploads of any size at the Ingress', () => {
+  it('spreads requests over the API replicas (stream tickets are in Postgres), outwaits the longest long-poll and streams uploads of any size at the Ingress', () => {
     if (overlay === 'dev') return expect(docs().some((d) => d.kind === 'Ingress')).toBe(false);
     const annotations = find(docs(), 'Ingress', 'mlis-api').metadata.annotations;
-    expect(annotations['nginx.ingress.kubernetes.io/affinity']).toBe('cookie');
+    expect(annotations['nginx.ingress.kubernetes.io/affinity']).toBeUndefined();
     expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThan(60 + 5);
     expect(annotations['nginx.ingress.kubernetes.io/proxy-body-size']).toBe('0');
     expect(annotations['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
 import { createDataSource } from '@mlis/db';
-import { api, env, poll, TERMINAL, tokenFor, type ApiResponse } from './support/api';
+import { api, env, poll, TERMINAL, tokenFor, withDb, type ApiResponse } from './support/api';
 import { ledgerInvariantViolations } from './support/ledger-db';
 import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
 import { stack, stackPid } from './support/stack-env';
@@ -100,5 +101,28 @@ describe('two api and two control processes on one Postgres and one Temporal', (
     } finally {
       await dataSource.destroy();
     }
+  });
+
+  it("opens the console's change stream on either API with a ticket the other issued, once; an expired ticket on neither", async () => {
+    const ticketFrom = async (base: string): Promise<string> => {
+      const { status, body } = await call(base, 'POST', '/v1/stream/tickets');
+      expect(status).toBe(201);
+      return body.ticket as string;
+    };
+    const ticket = await ticketFrom(env.apiUrl);
+    // Kept by its SHA-256 only: the table never holds a usable ticket.
+    const stored = await withDb(async (db) => (await db.query(`SELECT encode(ticket_sha256, 'hex') AS key FROM stream_tickets`)).rows.map((row) => row.key as string));
+    expect(stored).toContain(createHash('sha256').update(ticket).digest('hex'));
+    expect(stored.join()).not.toContain(ticket);
+
+    const stream = await fetch(`${SECOND_API}/v1/stream?ticket=${ticket}`);
+    expect({ status: stream.status, type: stream.headers.get('content-type') }).toEqual({ status: 200, type: 'text/event-stream' });
+    await stream.body?.cancel();
+    for (const base of [env.apiUrl, SECOND_API]) expect((await fetch(`${base}/v1/stream?ticket=${ticket}`)).status).toBe(401);
+
+    // Expiry is the database's clock, the same for every replica.
+    const expiring = await ticketFrom(SECOND_API);
+    await withDb((db) => db.query(`UPDATE stream_tickets SET expires_at = now() - interval '1 second' WHERE ticket_sha256 = $1`, [createHash('sha256').update(expiring).digest()]));
+    expect((await fetch(`${env.apiUrl}/v1/stream?ticket=${expiring}`)).status).toBe(401);
   });
 });

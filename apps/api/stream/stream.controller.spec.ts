@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { fakeNode } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
-import { StreamTickets } from './stream-tickets';
 import { CHANGES_PER_POLL } from './stream.service';
 
 /** SSE events from a real HTTP connection, read one at a time. */
@@ -131,8 +130,9 @@ describe('change stream (/v1/stream)', () => {
     await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:submit' })}`).expect(403);
     await http.post('/v1/stream/tickets').expect(401);
 
-    const tickets = new StreamTickets();
-    const issued = tickets.issue({ kind: 'user', subject: 's', tenantId: 'default', scopes: new Set(), crossTenant: false }, 0);
-    expect(tickets.redeem(issued.ticket, 30_001)).toBeNull();
+    const expiring = await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201);
+    expect(Date.parse(expiring.body.expires_at) - Date.now()).toBeGreaterThan(25_000);
+    t.streamTickets.expireAll();
+    await http.get(`/v1/stream?ticket=${expiring.body.ticket}`).expect(401);
   });
 });

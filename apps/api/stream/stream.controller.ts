@@ -28,8 +28,8 @@ export class StreamController {
   @ApiOperation({ summary: 'A single-use, 30-second ticket to open the change stream with (EventSource cannot send a bearer token)' })
   @ApiCreatedResponse({ type: StreamTicketResponseDto })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
-  issue(@CurrentActor() actor: RequestActor): StreamTicketResponseDto {
-    const { ticket, expiresAt } = this.tickets.issue(actor);
+  async issue(@CurrentActor() actor: RequestActor): Promise<StreamTicketResponseDto> {
+    const { ticket, expiresAt } = await this.tickets.issue(actor);
     return { ticket, expires_at: expiresAt.toISOString() };
   }
 
@@ -42,8 +42,8 @@ export class StreamController {
   })
   @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: STREAM_EVENT_SCHEMA } } })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
-  open(@Query() query: StreamQueryDto, @Req() req: Request, @Res() res: Response): void {
-    const actor = this.tickets.redeem(query.ticket);
+  async open(@Query() query: StreamQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const actor = await this.tickets.redeem(query.ticket);
     if (!actor) throw new DomainError(ApiErrorCode.Unauthorized, 'stream ticket unknown, used or expired: get a new one');
     res.status(HttpStatus.OK);
     res.setHeader('Content-Type', 'text/event-stream');

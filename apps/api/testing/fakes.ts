@@ -26,6 +26,8 @@ import {
   type QueuedJob,
   type RegisterNodeInput,
   type StartedAttempt,
+  type StreamTicketsRepository,
+  type TicketHolder,
   type StartedBy,
   type TenantJobHealth,
   type TenantShare,
@@ -472,4 +474,26 @@ export class FakeJobFinishedFeed implements Db<JobFinishedFeed> {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Tickets in memory, by the same SHA-256 key; expiry by the wall clock, or at once by `expireAll`. */
+export class FakeStreamTicketsRepository implements Db<StreamTicketsRepository> {
+  private readonly tickets = new Map<string, { holder: TicketHolder; expiresAt: number }>();
+
+  async issue(ticketSha256: Buffer, holder: TicketHolder, ttlSeconds: number): Promise<Date> {
+    const expiresAt = Date.now() + ttlSeconds * 1000;
+    this.tickets.set(ticketSha256.toString('hex'), { holder, expiresAt });
+    return new Date(expiresAt);
+  }
+
+  async redeem(ticketSha256: Buffer): Promise<TicketHolder | null> {
+    const key = ticketSha256.toString('hex');
+    const entry = this.tickets.get(key);
+    this.tickets.delete(key);
+    return entry && entry.expiresAt > Date.now() ? entry.holder : null;
+  }
+
+  expireAll(): void {
+    for (const entry of this.tickets.values()) entry.expiresAt = 0;
+  }
 }

@@ -11,7 +11,7 @@ import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import { mintUserToken, mintWorkerToken, readDevSecret, SCOPES, type Actor, type UserTokenClaims, type WorkerTokenClaims } from '@mlis/auth';
 import { loadConfig, type AppConfig } from '@mlis/config';
-import { ArtifactsRepository, AssignmentsRepository, AuditRepository, JobFinishedFeed, JobsRepository, NodesRepository, TenantsRepository } from '@mlis/db';
+import { ArtifactsRepository, AssignmentsRepository, AuditRepository, JobFinishedFeed, JobsRepository, NodesRepository, StreamTicketsRepository, TenantsRepository } from '@mlis/db';
 import { Scheduler } from '@mlis/temporal';
 import { AppModule } from '../app.module';
 import { ApiAuthGuard } from '../auth/auth.guard';
@@ -27,6 +27,7 @@ import {
   FakeAssignmentsRepository,
   FakeJobsRepository,
   FakeNodesRepository,
+  FakeStreamTicketsRepository,
   FakeTemporalClient,
 } from './fakes';
 
@@ -43,6 +44,7 @@ export interface TestApp {
   tenants: FakeTenantsRepository;
   artifacts: FakeArtifactsRepository;
   finished: FakeJobFinishedFeed;
+  streamTickets: FakeStreamTicketsRepository;
   /** The install's HS256 secret (a 0600 temp file unless `env` names one). */
   secret: string;
   /** A user token for this app (defaults: tenant default, subject anonymous, every scope). */
@@ -106,6 +108,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     tenants: new FakeTenantsRepository(),
     artifacts: new FakeArtifactsRepository(),
     finished: new FakeJobFinishedFeed(),
+    streamTickets: new FakeStreamTicketsRepository(),
   };
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
     .overrideProvider(DataSource)
@@ -127,7 +130,9 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .overrideProvider(ArtifactsRepository)
     .useValue(fakes.artifacts)
     .overrideProvider(JobFinishedFeed)
-    .useValue(fakes.finished);
+    .useValue(fakes.finished)
+    .overrideProvider(StreamTicketsRepository)
+    .useValue(fakes.streamTickets);
   if (options.auth !== 'real') builder.overrideProvider(ApiAuthGuard).useValue(new FixedActorGuard(options.actor ?? FIXED_ACTOR));
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });

@@ -12,6 +12,7 @@ import { EndAttemptRunTime1765100000000 } from './1765100000000-end-attempt-run-
 import { PendingUploads1765200000000 } from './1765200000000-pending-uploads';
 import { ArtifactIdempotencyKeys1765300000000 } from './1765300000000-artifact-idempotency-keys';
 import { BlockedJobsIndex1765400000000 } from './1765400000000-blocked-jobs-index';
+import { StreamTickets1765500000000 } from './1765500000000-stream-tickets';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   PendingUploads1765200000000,
   ArtifactIdempotencyKeys1765300000000,
   BlockedJobsIndex1765400000000,
+  StreamTickets1765500000000,
 ];

@@ -1,0 +1,52 @@
+import type { DataSource } from 'typeorm';
+import { updateReturning } from './sql';
+
+/** Whom a stream ticket was issued to: the actor its stream serves. */
+export interface TicketHolder {
+  kind: 'user' | 'worker';
+  subject: string;
+  tenantId: string;
+  scopes: string[];
+  crossTenant: boolean;
+}
+
+interface TicketRow {
+  kind: 'user' | 'worker';
+  subject: string;
+  tenant_id: string;
+  scopes: string[];
+  cross_tenant: boolean;
+  live: boolean;
+}
+
+/**
+ * The console's single-use stream tickets (ADR 0014), in Postgres so that any API replica redeems what another
+ * issued, once. Tickets are looked up by their SHA-256 (the caller hashes), and expire by the database's clock.
+ */
+export class StreamTicketsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Stores a ticket valid for `ttlSeconds`; returns when it expires. Expired tickets go with each issue. */
+  async issue(ticketSha256: Buffer, holder: TicketHolder, ttlSeconds: number): Promise<Date> {
+    await this.dataSource.query(`DELETE FROM stream_tickets WHERE expires_at < now()`);
+    const rows: { expires_at: Date }[] = await this.dataSource.query(
+      `INSERT INTO stream_tickets (ticket_sha256, kind, subject, tenant_id, scopes, cross_tenant, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+       RETURNING expires_at`,
+      [ticketSha256, holder.kind, holder.subject, holder.tenantId, holder.scopes, holder.crossTenant, ttlSeconds],
+    );
+    return rows[0].expires_at;
+  }
+
+  /** The holder, once: the ticket is gone after this call; null for an unknown, used or expired one. */
+  async redeem(ticketSha256: Buffer): Promise<TicketHolder | null> {
+    const [row] = await updateReturning<TicketRow>(
+      this.dataSource,
+      `DELETE FROM stream_tickets WHERE ticket_sha256 = $1
+       RETURNING kind, subject, tenant_id, scopes, cross_tenant, expires_at > now() AS live`,
+      [ticketSha256],
+    );
+    if (!row?.live) return null;
+    return { kind: row.kind, subject: row.subject, tenantId: row.tenant_id, scopes: row.scopes, crossTenant: row.cross_tenant };
+  }
+}
