@@ -48,11 +48,15 @@ describe('change stream (/v1/stream)', () => {
     await t.app.close();
   });
 
+  /** A change stream opened with a ticket for a user of tenant default with these scopes. */
+  async function streamAs(scope: string): ReturnType<typeof openStream> {
+    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ tenant: 'default', scope })}`).expect(201);
+    return openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+  }
+
   it("streams the ticket holder's tenant's job changes and, to an operator, node changes, and nothing of another tenant's", async () => {
-    const token = t.userToken({ tenant: 'default', scope: 'jobs:read admin:workers' });
     t.nodes.nodes = [fakeNode({ id: 'cpu-1' })];
-    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${token}`).expect(201);
-    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    const stream = await streamAs('jobs:read admin:workers');
     const other = randomUUID();
     const mine = randomUUID();
     // Later than the stream's starting point (the fakes' clock is in 2025).
@@ -72,10 +76,8 @@ describe('change stream (/v1/stream)', () => {
   });
 
   it('sends no node changes to a ticket holder without admin:workers (nodes are operator data)', async () => {
-    const token = t.userToken({ tenant: 'default', scope: 'jobs:read' });
     t.nodes.nodes = [fakeNode({ id: 'cpu-1' })];
-    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${token}`).expect(201);
-    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    const stream = await streamAs('jobs:read');
     const mine = randomUUID();
     t.jobs.seed({ id: mine, state: 'RUNNING', updatedAt: new Date('2030-01-01T00:00:01Z') });
     expect((await stream.next()).event).toBe('job');
@@ -89,8 +91,7 @@ describe('change stream (/v1/stream)', () => {
   });
 
   it('sends a change stamped before the last one but committed after it, and each change once', async () => {
-    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201);
-    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    const stream = await streamAs('jobs:read');
     const [early, late, next] = [randomUUID(), randomUUID(), randomUUID()];
     t.jobs.seed({ id: early, state: 'RUNNING', updatedAt: new Date('2030-01-01T00:00:05Z') });
     expect((await stream.next()).data.id).toBe(early);
@@ -104,8 +105,7 @@ describe('change stream (/v1/stream)', () => {
   });
 
   it('sends every change when more than a page of them fall inside one look-back window', async () => {
-    const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201);
-    const stream = await openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    const stream = await streamAs('jobs:read');
     // A burst: a page and a half of changes within one second, then one more.
     const burst = Array.from({ length: CHANGES_PER_POLL + CHANGES_PER_POLL / 2 }, (_, i) => ({ id: randomUUID(), at: 1_000 + (i % 1000) }));
     for (const { id, at } of burst) t.jobs.seed({ id, state: 'SUCCEEDED', updatedAt: new Date(Date.parse('2030-01-01T00:00:00Z') + at) });
