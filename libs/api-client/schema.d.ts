@@ -1302,6 +1302,11 @@ export interface components {
              * @enum {string}
              */
             workers?: "ok" | "failed";
+            /**
+             * @description (ready/full only) the artifact store would take an upload: fs, its folder is writable; s3, the bucket answers with these credentials.
+             * @enum {string}
+             */
+            artifacts?: "ok" | "failed";
         };
         ReadyResponseDto: {
             /**

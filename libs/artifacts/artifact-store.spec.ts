@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,10 @@ function storeSuite(name: string, open: () => Promise<Backend>, close: () => Pro
       expect((await buffer(await backend.store.get(stored.sha256, { start: 10, end: 19 }))).equals(bytes.subarray(10, 20))).toBe(true);
       const last = bytes.length - 1;
       expect((await buffer(await backend.store.get(stored.sha256, { start: last, end: last }))).equals(bytes.subarray(last))).toBe(true);
+    });
+
+    it('says it would take an upload', async () => {
+      await expect(backend.store.check()).resolves.toBeUndefined();
     });
 
     it('stores an empty object', async () => {
@@ -144,6 +148,18 @@ storeSuite(
   },
   () => rm(fsRoot, { recursive: true, force: true }),
 );
+
+describe('fs artifact store whose folder cannot be written', () => {
+  it('fails its check: a file stands where the folder should be', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'mlis-artifacts-check-'));
+    try {
+      await writeFile(join(parent, 'store'), '');
+      await expect(new FsArtifactStore(join(parent, 'store')).check()).rejects.toThrow(/ENOTDIR|EEXIST/);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('fs artifact store on a full disk', () => {
   const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
@@ -282,7 +298,9 @@ describe('s3 artifact store made while its server is down', () => {
     const store = new S3ArtifactStore(client, `mlis-late-${Date.now()}-${process.pid}`);
     try {
       await expect(store.exists('0'.repeat(64))).rejects.toThrow();
+      await expect(store.check()).rejects.toThrow();
       await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+      await store.check();
       const stored = await store.put(Readable.from([Buffer.from('after the outage')]));
       expect((await buffer(await store.get(stored.sha256))).toString()).toBe('after the outage');
     } finally {

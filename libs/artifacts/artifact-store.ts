@@ -45,6 +45,8 @@ export interface ArtifactStore {
   delete(sha256: string): Promise<void>;
   /** Removes staged uploads older than this that no one committed or discarded (a crashed process's); returns how many. */
   sweepStaging(olderThanMs: number): Promise<number>;
+  /** Resolves when the store would take an upload now (fs: its folder is writable; s3: the bucket answers these credentials). */
+  check(): Promise<void>;
 }
 
 export class ChecksumMismatchError extends Error {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -99,6 +99,12 @@ export class FsArtifactStore implements ArtifactStore {
     // 1 MiB reads instead of the default 64 KiB: fewer, larger writes to the socket (a download's throughput
     // is bound by per-chunk overhead), and still a bounded amount in flight.
     return handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  async check(): Promise<void> {
+    const staging = join(this.root, STAGING);
+    await mkdir(staging, { recursive: true });
+    await access(staging, constants.W_OK);
   }
 
   async exists(sha256: string): Promise<boolean> {

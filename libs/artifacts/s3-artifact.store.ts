@@ -167,6 +167,11 @@ export class S3ArtifactStore implements ArtifactStore {
     }
   }
 
+  /** Asks every time, unlike the first-use bucket check: credentials revoked since then show. */
+  async check(): Promise<void> {
+    await this.ensureBucket();
+  }
+
   async exists(sha256: string): Promise<boolean> {
     await this.bucketReady();
     try {

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { HealthController } from './health.controller';
@@ -43,7 +46,7 @@ describe(HealthController.name, () => {
     const response = await http().get('/health/ready/full').expect(200);
     expect(response.body).toEqual({
       status: 'ok',
-      checks: { postgres: 'ok', temporal: 'ok', workers: 'ok' },
+      checks: { postgres: 'ok', temporal: 'ok', workers: 'ok', artifacts: 'ok' },
       groups: { cpu: 2, gpu: 1 },
     });
   });
@@ -53,7 +56,7 @@ describe(HealthController.name, () => {
     const response = await http().get('/health/ready/full').expect(503);
     expect(response.body).toEqual({
       status: 'unavailable',
-      checks: { postgres: 'ok', temporal: 'ok', workers: 'failed' },
+      checks: { postgres: 'ok', temporal: 'ok', workers: 'failed', artifacts: 'ok' },
       groups: { cpu: 2, gpu: 0 },
     });
   });
@@ -62,7 +65,7 @@ describe(HealthController.name, () => {
     t.nodes.liveCounts = async () => new Map([['cpu', 1], ['gpu', 1]]);
     t.temporal.healthy = false;
     const response = await http().get('/health/ready/full').expect(503);
-    expect(response.body.checks).toEqual({ postgres: 'ok', temporal: 'failed', workers: 'ok' });
+    expect(response.body.checks).toEqual({ postgres: 'ok', temporal: 'failed', workers: 'ok', artifacts: 'ok' });
   });
 
   it('ready/full answers 503 without counts when they cannot be read', async () => {
@@ -70,6 +73,19 @@ describe(HealthController.name, () => {
       throw new Error('connection terminated');
     };
     const response = await http().get('/health/ready/full').expect(503);
-    expect(response.body).toEqual({ status: 'unavailable', checks: { postgres: 'ok', temporal: 'ok', workers: 'failed' } });
+    expect(response.body).toEqual({ status: 'unavailable', checks: { postgres: 'ok', temporal: 'ok', workers: 'failed', artifacts: 'ok' } });
+  });
+
+  it('ready/full answers 503 naming the artifact store when it would not take an upload; ready stays 200', async () => {
+    await t.app.close();
+    // A file where the store's folder should be: nothing can be staged under it.
+    const notADirectory = join(mkdtempSync(join(tmpdir(), 'mlis-health-')), 'file');
+    writeFileSync(notADirectory, '');
+    t = await createTestApp({ MLIS_WORKER_GROUPS: 'cpu,gpu', MLIS_ARTIFACTS_DIR: notADirectory });
+    t.nodes.liveCounts = async () => new Map([['cpu', 1], ['gpu', 1]]);
+    const response = await http().get('/health/ready/full').expect(503);
+    expect(response.body.checks).toEqual({ postgres: 'ok', temporal: 'ok', workers: 'ok', artifacts: 'failed' });
+    expect(JSON.stringify(response.body)).not.toContain('ENOTDIR');
+    await http().get('/health/ready').expect(200);
   });
 });

@@ -20,6 +20,12 @@ export class ReadyChecksDto {
     enum: CHECK_RESULTS,
   })
   workers?: CheckResult;
+
+  @ApiPropertyOptional({
+    description: '(ready/full only) the artifact store would take an upload: fs, its folder is writable; s3, the bucket answers with these credentials.',
+    enum: CHECK_RESULTS,
+  })
+  artifacts?: CheckResult;
 }
 
 export class ReadyResponseDto {

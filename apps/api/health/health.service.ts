@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
+import type { ArtifactStore } from '@mlis/artifacts';
 import type { AppConfig } from '@mlis/config';
 import { NodesRepository } from '@mlis/db';
+import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
 import { InjectAppConfig } from '../core/app-config';
 import type { CheckResult, ReadyResponseDto } from './health.dto';
 
@@ -30,6 +32,7 @@ export class HealthService {
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(Client) private readonly client: Client,
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
+    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {}
 
@@ -39,13 +42,16 @@ export class HealthService {
     return { status: postgres === 'ok' && temporal === 'ok' ? 'ok' : 'unavailable', checks: { postgres, temporal } };
   }
 
-  /** Also: every configured worker group has at least one ACTIVE node seen recently. */
+  /**
+   * Also: every configured worker group has at least one ACTIVE node seen recently, and the artifact store would take
+   * an upload (not part of ready: without it only artifacts and large params fail, so the API keeps serving the rest).
+   */
   async readyFull(): Promise<ReadyResponseDto> {
-    const [base, groups] = await Promise.all([this.ready(), this.liveNodesPerGroup()]);
+    const [base, groups, artifacts] = await Promise.all([this.ready(), this.liveNodesPerGroup(), this.check('artifacts', () => this.store.check())]);
     const workers: CheckResult = groups !== undefined && Object.values(groups).every((live) => live > 0) ? 'ok' : 'failed';
     return {
-      status: base.status === 'ok' && workers === 'ok' ? 'ok' : 'unavailable',
-      checks: { ...base.checks, workers },
+      status: base.status === 'ok' && workers === 'ok' && artifacts === 'ok' ? 'ok' : 'unavailable',
+      checks: { ...base.checks, workers, artifacts },
       ...(groups !== undefined ? { groups } : {}),
     };
   }
