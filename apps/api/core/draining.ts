@@ -8,8 +8,8 @@ import type { NextFunction, Request, Response } from 'express';
  * The API's shutdown as its connections see it. It begins before the HTTP server stops (Nest calls
  * beforeApplicationShutdown first), and `server.close()` then waits for every open connection, so nothing may hold
  * one open:
- * - `signal` aborts: long-polls answer with the job as it is and change streams end, instead of holding the process
- *   until their client leaves (a console left open held it for ever);
+ * - what waited on `onDrain` ends: long-polls answer with the job as it is and change streams end, instead of holding
+ *   the process until their client leaves (a console left open held it for ever);
  * - every answer under way or to come closes its connection: one kept alive would hold close() for the keep-alive
  *   timeout (65 s), as Node closes only the connections idle at the moment close() is called;
  * - connections with no request under way (kept alive, or opened and never used) are closed at once.
@@ -26,8 +26,18 @@ export class Draining implements BeforeApplicationShutdown {
     setMaxListeners(0, this.controller.signal);
   }
 
-  get signal(): AbortSignal {
+  private get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  /** Calls `end` when draining begins (at once if it has begun), for as long as `res` is open. */
+  onDrain(res: Response, end: () => void): void {
+    if (this.signal.aborted) {
+      end();
+      return;
+    }
+    this.signal.addEventListener('abort', end, { once: true });
+    res.once('close', () => this.signal.removeEventListener('abort', end));
   }
 
   /** Follows the server's connections, to close the unused ones when draining begins. */

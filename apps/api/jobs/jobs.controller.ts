@@ -85,12 +85,8 @@ export class JobsController {
     // shutdown answers it at once.
     const ended = new AbortController();
     const end = (): void => ended.abort();
-    this.draining.signal.addEventListener('abort', end, { once: true });
-    if (this.draining.signal.aborted) end();
-    res.on('close', () => {
-      this.draining.signal.removeEventListener('abort', end);
-      end();
-    });
+    this.draining.onDrain(res, end);
+    res.on('close', end);
     return this.jobs.waitForFinal(actor, id, query.wait, ended.signal);
   }
 

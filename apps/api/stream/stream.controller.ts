@@ -58,11 +58,8 @@ export class StreamController {
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     // The API's shutdown ends the stream; the console opens another with a new ticket, on another replica.
-    const end = (): void => void res.end();
-    this.draining.signal.addEventListener('abort', end, { once: true });
-    if (this.draining.signal.aborted) end();
+    this.draining.onDrain(res, () => void res.end());
     req.on('close', () => {
-      this.draining.signal.removeEventListener('abort', end);
       clearInterval(ping);
       stop();
     });
