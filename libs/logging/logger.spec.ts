@@ -1,7 +1,11 @@
 import { captureLogLines } from '../../test/support/log-capture';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { activityLogger, ActivityLoggingInterceptor } from './activity-logging.interceptor';
-import { createLogger } from './logger';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { closeLogger, createLogger } from './logger';
 import { temporalLogger } from './temporal-logger';
 
 
@@ -71,5 +75,16 @@ describe(temporalLogger.name, () => {
       expect.objectContaining({ level: 'warn', sdk: true, msg: 'core warning' }),
       expect.objectContaining({ level: 'info', sdk: true, msg: 'No workflows registered, not polling for workflow tasks' }),
     ]);
+  });
+});
+
+describe(closeLogger.name, () => {
+  it('has every line written, in order, once it resolves (the destination writes asynchronously)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mlis-logger-')), 'out.log');
+    const logger = createLogger('api', 'info', {}, pino.destination({ dest: file, sync: false }));
+    for (let i = 0; i < 2000; i += 1) logger.info({ i }, 'line');
+    await closeLogger(logger);
+    const written = readFileSync(file, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { i: number }).i);
+    expect(written).toEqual(Array.from({ length: 2000 }, (_, i) => i));
   });
 });

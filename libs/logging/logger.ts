@@ -36,6 +36,19 @@ export function createLogger(process: 'api' | 'control' | 'node', level: string,
   );
 }
 
+/**
+ * Writes out every line logged so far and ends the logger's destination; resolves once all are written. For a process
+ * about to call process.exit(): pino's exit handler writes what is queued while a write may still be under way, so
+ * the last lines came out of order, or could go with the process. Nothing may log after it.
+ */
+export function closeLogger(logger: Logger): Promise<void> {
+  const destination = (logger as unknown as Record<symbol, NodeJS.WritableStream>)[pino.symbols.streamSym];
+  return new Promise((resolve) => {
+    destination.once('close', () => resolve());
+    destination.end();
+  });
+}
+
 /** The error fields worth a log line: its type and message, never the objects it carries. */
 export function errorFields(error: unknown): { error: string; error_type?: string } {
   if (!(error instanceof Error)) return { error: String(error) };

@@ -88,6 +88,9 @@ describe('process logs', () => {
       // The stream's access line is written as the stream ends, during the shutdown: the last lines are not lost.
       expect(lines.find((line) => line.path === '/v1/stream')).toMatchObject({ context: 'http', method: 'GET', status: 200 });
       expect(lines.find((line) => line.msg === 'draining')).toMatchObject({ context: 'Draining', answering: 1 });
+      // Written in the order they were logged: the buffer is flushed before the exit, not around a write under way.
+      const times = lines.map((line) => String(line.time));
+      expect(times).toEqual([...times].sort());
       const messages = lines.map((line) => line.msg);
       expect(messages.indexOf('stopped')).toBeGreaterThan(messages.indexOf('draining'));
     } finally {

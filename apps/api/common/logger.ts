@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { createLogger as createProcessLogger, errorFields, type Logger } from '@mlis/logging';
+import { closeLogger, createLogger as createProcessLogger, errorFields, type Logger } from '@mlis/logging';
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
@@ -27,6 +27,11 @@ export class PinoNestLogger implements LoggerService {
   }
   verbose(message: unknown, ...params: unknown[]): void {
     this.write('trace', message, params);
+  }
+
+  /** Writes out every line logged so far, in order; nothing may log after it (closeLogger). */
+  close(): Promise<void> {
+    return closeLogger(this.logger);
   }
 
   private write(level: Level, message: unknown, params: unknown[]): void {
