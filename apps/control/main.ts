@@ -34,7 +34,15 @@ async function main(): Promise<void> {
   const starter = new JobWorkflowStarter(client, scheduling, tracing.enabled);
   const scheduler = new Scheduler(store, assignments, jobs, client, starter, cycleOptions(scheduling), (line) => logger.warn(line));
 
-  const reaper = new NodeReaper(new NodesRepository(dataSource), config.scheduling.nodeDeadAfterSeconds, config.scheduling.nodeHeartbeatSeconds * 1000, log);
+  const reaper = new NodeReaper(
+    new NodesRepository(dataSource),
+    {
+      deadAfterSeconds: scheduling.nodeDeadAfterSeconds,
+      retentionSeconds: scheduling.nodeRetentionSeconds,
+      intervalMs: scheduling.nodeHeartbeatSeconds * 1000,
+    },
+    log,
+  );
   const retention = new ArtifactRetention(
     new ArtifactsRepository(dataSource),
     createArtifactStore(config.artifacts),

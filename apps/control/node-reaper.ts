@@ -1,21 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditEventInput } from '@mlis/contracts';
 import type { NodesRepository } from '@mlis/db';
 
+/** Nodes deleted by one transaction at most: a sweep over a long backlog (the first after an upgrade) takes several short ones. */
+const FORGET_BATCH = 100;
+/** Node ids named in the log line of one sweep; the audit log has every one. */
+const LOGGED_IDS = 20;
+
+export interface NodeReaperOptions {
+  deadAfterSeconds: number;
+  /** How long a DEAD node stays before it is deleted. */
+  retentionSeconds: number;
+  intervalMs: number;
+}
+
 /**
- * Marks nodes that stopped heartbeating as DEAD so placement skips them. Every control
- * replica may run one: the UPDATE is idempotent.
+ * Marks nodes that stopped heartbeating as DEAD so placement skips them, and deletes nodes DEAD for longer than the
+ * retention (ADR 0034). Every control replica may run one: both statements are idempotent, and concurrent deletes
+ * skip each other's rows.
  */
 export class NodeReaper {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly nodes: NodesRepository,
-    private readonly deadAfterSeconds: number,
-    private readonly intervalMs: number,
+    private readonly options: NodeReaperOptions,
     private readonly log: (line: string) => void,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.intervalMs);
+    this.timer = setInterval(() => void this.sweep(), this.options.intervalMs);
     this.timer.unref();
   }
 
@@ -23,14 +37,36 @@ export class NodeReaper {
     clearInterval(this.timer);
   }
 
-  async sweep(): Promise<string[]> {
+  async sweep(): Promise<{ dead: string[]; forgotten: string[] }> {
+    const { deadAfterSeconds, retentionSeconds } = this.options;
     try {
-      const dead = await this.nodes.markSilentNodesDead(this.deadAfterSeconds);
-      for (const nodeId of dead) this.log(`node ${nodeId} marked DEAD after ${this.deadAfterSeconds}s without a heartbeat`);
-      return dead;
+      const dead = await this.nodes.markSilentNodesDead(deadAfterSeconds);
+      for (const nodeId of dead) this.log(`node ${nodeId} marked DEAD after ${deadAfterSeconds}s without a heartbeat`);
+      const requestId = randomUUID();
+      const audit = (nodeId: string): AuditEventInput => ({
+        requestId,
+        actorTenant: null,
+        actorSubject: 'control',
+        targetTenant: null,
+        action: 'node.forget',
+        resource: `node/${nodeId}`,
+        result: 'allow',
+        reason: null,
+      });
+      const forgotten: string[] = [];
+      let batch: string[];
+      do {
+        batch = await this.nodes.forgetDeadNodes(retentionSeconds, FORGET_BATCH, audit);
+        forgotten.push(...batch);
+      } while (batch.length === FORGET_BATCH);
+      if (forgotten.length > 0) {
+        const named = forgotten.slice(0, LOGGED_IDS).join(', ') + (forgotten.length > LOGGED_IDS ? ', …' : '');
+        this.log(`deleted ${forgotten.length} node(s) DEAD for over ${retentionSeconds}s: ${named}`);
+      }
+      return { dead, forgotten };
     } catch (error) {
       this.log(`node reaper sweep failed: ${error instanceof Error ? error.message : String(error)}`);
-      return [];
+      return { dead: [], forgotten: [] };
     }
   }
 }

@@ -60,6 +60,8 @@ export interface SchedulingConfig {
   nodeHeartbeatSeconds: number;
   /** A node silent for this long is marked DEAD and never placed on. */
   nodeDeadAfterSeconds: number;
+  /** A node DEAD for this long, with no live attempt, is deleted (its attempts keep its id, host and pid). */
+  nodeRetentionSeconds: number;
   /** Waiting time that raises a job's effective priority by one step, so low priority eventually runs; 0 turns aging off. */
   agingSeconds: number;
   /** How many jobs of each (tenant, priority) lane one scheduling cycle looks at. */
@@ -273,6 +275,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       capacityRetrySeconds: int(env, 'MLIS_CAPACITY_RETRY_SECONDS', 300, 1),
       nodeHeartbeatSeconds: int(env, 'MLIS_NODE_HEARTBEAT_SECONDS', 3, 1, TIMER_MAX_SECONDS),
       nodeDeadAfterSeconds: int(env, 'MLIS_NODE_DEAD_AFTER_SECONDS', 15, 2, TIMER_MAX_SECONDS),
+      nodeRetentionSeconds: int(env, 'MLIS_NODE_RETENTION_SECONDS', 86_400, 60),
       agingSeconds: int(env, 'MLIS_SCHEDULER_AGING_SECONDS', 600, 0),
       laneWindow: int(env, 'MLIS_SCHEDULER_LANE_WINDOW', 32, 1),
       holdDepth: int(env, 'MLIS_SCHEDULER_HOLD_DEPTH', 16, 0),

@@ -1,5 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { NodeEntity, type GpuDevice } from './entities/node.entity';
+import type { AuditEventInput } from '@mlis/contracts';
+import { auditInsert } from './audit.repository';
 import { updateReturning } from './sql';
 
 export class UnknownWorkerGroupError extends Error {}
@@ -92,7 +94,8 @@ export class NodesRepository {
          VALUES ($1, $2, $3, $4, 'ACTIVE', $5, $6, $7, $8, $9, $10)
          ON CONFLICT (id) DO UPDATE SET
            group_name = EXCLUDED.group_name, hostname = EXCLUDED.hostname, pid = EXCLUDED.pid,
-           incarnation = nodes.incarnation + 1,
+           -- A fresh number from the sequence (the column's default), above every incarnation this id ever had.
+           incarnation = EXCLUDED.incarnation,
            -- A drain is the operator's intent: a restarted node stays DRAINING until undrained.
            status = CASE WHEN nodes.status = 'DRAINING' THEN 'DRAINING' ELSE 'ACTIVE' END,
            slots = EXCLUDED.slots, cpu_millis = EXCLUDED.cpu_millis, mem_mb = EXCLUDED.mem_mb,
@@ -180,7 +183,37 @@ export class NodesRepository {
     return rows.map((row) => row.id);
   }
 
-  /** Every node ever registered, in any status, by group then id. */
+  /**
+   * Deletes up to `limit` nodes DEAD for longer than `retentionSeconds` with no live attempt, oldest first, each with a
+   * `node.forget` audit row in the same transaction; returns their ids. Their attempts keep the node's id, host and pid.
+   * A node that registers again meanwhile is ACTIVE, and stays.
+   */
+  async forgetDeadNodes(retentionSeconds: number, limit: number, audit: (nodeId: string) => AuditEventInput): Promise<string[]> {
+    return this.dataSource.transaction(async (m) => {
+      const rows = await updateReturning<{ id: string }>(
+        m,
+        // The CTE runs once (a subquery in the DELETE's WHERE may run again per row, and pass the limit).
+        `WITH expired AS (
+           SELECT n.id FROM nodes n
+           WHERE n.status = 'DEAD' AND n.updated_at < now() - make_interval(secs => $1)
+             AND NOT EXISTS (SELECT 1 FROM job_assignments a WHERE a.node_id = n.id AND a.state IN ('PLACED', 'RUNNING'))
+             AND NOT EXISTS (SELECT 1 FROM gpu_reservations r WHERE r.node_id = n.id)
+           ORDER BY n.updated_at LIMIT $2
+           FOR UPDATE SKIP LOCKED
+         )
+         DELETE FROM nodes USING expired WHERE nodes.id = expired.id AND nodes.status = 'DEAD'
+         RETURNING nodes.id`,
+        [retentionSeconds, limit],
+      );
+      for (const { id } of rows) {
+        const insert = auditInsert(audit(id), 1);
+        await m.query(insert.sql, insert.params);
+      }
+      return rows.map((row) => row.id).sort();
+    });
+  }
+
+  /** Every node registered and not yet forgotten, in any status, by group then id. */
   async list(): Promise<NodeEntity[]> {
     return this.dataSource.getRepository(NodeEntity).find({ order: { groupName: 'ASC', id: 'ASC' } });
   }

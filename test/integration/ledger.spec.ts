@@ -287,7 +287,7 @@ describe('the capacity ledger', () => {
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });
     await scheduling.runCycle(CYCLE);
     // The process restarts and takes over the node's queue (and the attempt placed on its predecessor), then dies too.
-    expect(await register('takeover-1', 'cpu', 2)).toBe(placedOn + 1);
+    expect(await register('takeover-1', 'cpu', 2)).toBeGreaterThan(placedOn);
     await assignments.endAssignment({ jobId, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
     await scheduling.runCycle(CYCLE);
     expect(await job(jobId)).toMatchObject({ state: 'QUEUED', pending_reason: 'no_live_node' });
@@ -312,8 +312,10 @@ describe('the capacity ledger', () => {
   });
 
   it('a job lost on every node runs again when they come back; each attempt keeps the host and pid it was placed on', async () => {
-    await register('everywhere-1', 'cpu', 1, 0, { pool: 'everywhere' }, 101);
-    await register('everywhere-2', 'cpu', 1, 0, { pool: 'everywhere' }, 102);
+    const first = new Map([
+      ['everywhere-1', await register('everywhere-1', 'cpu', 1, 0, { pool: 'everywhere' }, 101)],
+      ['everywhere-2', await register('everywhere-2', 'cpu', 1, 0, { pool: 'everywhere' }, 102)],
+    ]);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }, { labels: { pool: 'everywhere' } });
     for (const attempt of [1, 2]) {
       await scheduling.runCycle(CYCLE);
@@ -330,11 +332,11 @@ describe('the capacity ledger', () => {
       `SELECT attempt, node_id, node_incarnation, node_hostname, node_pid FROM job_assignments WHERE job_id = $1 ORDER BY attempt`,
       [jobId],
     );
-    expect(attempts.map((a) => a.node_incarnation)).toEqual([1, 1, 2]);
     // The lost attempts name the processes that had them, not the nodes' current registrations.
+    expect(attempts.map((a) => a.node_incarnation === first.get(a.node_id))).toEqual([true, true, false]);
     for (const a of attempts) {
       expect(a.node_hostname).toBe(`host-of-${a.node_id}`);
-      expect(a.node_pid).toBe((a.node_incarnation === 1 ? 100 : 200) + Number(a.node_id.slice(-1)));
+      expect(a.node_pid).toBe((a.node_incarnation === first.get(a.node_id) ? 100 : 200) + Number(a.node_id.slice(-1)));
     }
     await retire('everywhere-%');
   });

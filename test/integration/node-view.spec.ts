@@ -54,12 +54,13 @@ describe('NodeView', () => {
 
   it('forgets deleted nodes and picks up new incarnations', async () => {
     const view = new NodeView();
-    await refresh(view);
+    const before = await refresh(view);
     await dataSource.query(`DELETE FROM nodes WHERE id = 'v-3'`);
-    await nodes.registerNode({ nodeId: 'v-1', group: 'cpu', hostname: 'view', pid: 2, slots: 6, cpuMillis: 8000, memMb: 4096, gpus: [], labels: { zone: 'b' } });
+    const { incarnation } = await nodes.registerNode({ nodeId: 'v-1', group: 'cpu', hostname: 'view', pid: 2, slots: 6, cpuMillis: 8000, memMb: 4096, gpus: [], labels: { zone: 'b' } });
     const after = await refresh(view);
     expect([...after.keys()].sort()).toEqual(['v-1', 'v-2']);
-    expect(after.get('v-1')).toMatchObject({ incarnation: 2, slots: 6, cpuMillis: 8000, labels: { zone: 'b' } });
+    expect(incarnation).toBeGreaterThan(before.get('v-1')!.incarnation);
+    expect(after.get('v-1')).toMatchObject({ incarnation, slots: 6, cpuMillis: 8000, labels: { zone: 'b' } });
     expect(after).toEqual(await fullRead());
   });
 

@@ -278,7 +278,7 @@ export class FakeAssignmentsRepository implements Pick<Db<AssignmentsRepository>
   }
 }
 
-export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilentNodesDead'> {
+export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilentNodesDead' | 'forgetDeadNodes'> {
   nodes: NodeEntity[] = [];
   reservations: GpuReservation[] = [];
 

@@ -13,6 +13,7 @@ import { PendingUploads1765200000000 } from './1765200000000-pending-uploads';
 import { ArtifactIdempotencyKeys1765300000000 } from './1765300000000-artifact-idempotency-keys';
 import { BlockedJobsIndex1765400000000 } from './1765400000000-blocked-jobs-index';
 import { StreamTickets1765500000000 } from './1765500000000-stream-tickets';
+import { DeadNodeRetention1765600000000 } from './1765600000000-dead-node-retention';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   ArtifactIdempotencyKeys1765300000000,
   BlockedJobsIndex1765400000000,
   StreamTickets1765500000000,
+  DeadNodeRetention1765600000000,
 ];

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { NodeView, preparedOn, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
+import { NodeReaper } from '../../apps/control/node-reaper';
+import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
+
+// DEAD nodes are deleted after the retention (ADR 0034): what goes, what stays, and what their attempts keep.
+describe('dead node retention', () => {
+  let dataSource: DataSource;
+  let nodes: NodesRepository;
+  let scheduling: SchedulingStore;
+  let assignments: AssignmentsRepository;
+  let drop: (() => Promise<void>) | undefined;
+  const RETENTION_SECONDS = 3600;
+  const CYCLE = { liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 32, holdDepth: 16 };
+
+  beforeAll(async () => {
+    ({ dataSource, nodes, scheduling, assignments, drop } = await createLedgerDatabase('mlis_node_retention', 4));
+  });
+
+  afterAll(async () => {
+    await drop?.();
+  });
+
+  afterEach(async () => {
+    const violations = await ledgerInvariantViolations(dataSource);
+    await dataSource.query(`DELETE FROM nodes`);
+    expect(violations).toEqual({});
+  });
+
+  async function register(nodeId: string, pid = 1): Promise<number> {
+    const registered = await nodes.registerNode({ nodeId, group: 'cpu', hostname: `host-of-${nodeId}`, pid, slots: 1, cpuMillis: 1000, memMb: 1024, gpus: [], labels: { pool: nodeId } });
+    return registered.incarnation;
+  }
+
+  /** Puts the node's last change (and heartbeat) `ageSeconds` in the past, as if it had happened then. */
+  async function age(nodeId: string, status: 'ACTIVE' | 'DRAINING' | 'DEAD', ageSeconds: number): Promise<void> {
+    await dataSource.query(
+      `UPDATE nodes SET status = $2, updated_at = now() - make_interval(secs => $3), last_seen_at = now() - make_interval(secs => $3) WHERE id = $1`,
+      [nodeId, status, ageSeconds],
+    );
+  }
+
+  /** A job placed on `nodeId` (labels pin it there); returns its id once attempt 1 is PLACED. */
+  async function placeJobOn(nodeId: string): Promise<string> {
+    const jobId = randomUUID();
+    await dataSource.query(
+      `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, node_selector, state, max_attempts, timeout_seconds)
+       VALUES ($1, 'default', 'test', 'sleep', '{}', 1000, 256, 0, $2, 'QUEUED', 3, 60)`,
+      [jobId, JSON.stringify({ pool: nodeId })],
+    );
+    expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId, attempt: 1 })]);
+    return jobId;
+  }
+
+  const forget = (limit = 100) =>
+    nodes.forgetDeadNodes(RETENTION_SECONDS, limit, (nodeId) => ({
+      requestId: 'retention-test',
+      actorTenant: null,
+      actorSubject: 'control',
+      targetTenant: null,
+      action: 'node.forget',
+      resource: `node/${nodeId}`,
+      result: 'allow',
+      reason: null,
+    }));
+
+  const ids = async (): Promise<string[]> => (await dataSource.query(`SELECT id FROM nodes ORDER BY id`)).map((row: { id: string }) => row.id);
+
+  it('deletes only nodes DEAD for longer than the retention with no live attempt, each with a node.forget audit row', async () => {
+    for (const id of ['old-dead', 'young-dead', 'old-active', 'old-draining', 'old-dead-busy']) await register(id);
+    const busyJob = await placeJobOn('old-dead-busy');
+    await age('old-dead', 'DEAD', RETENTION_SECONDS + 60);
+    await age('young-dead', 'DEAD', RETENTION_SECONDS - 60);
+    await age('old-active', 'ACTIVE', RETENTION_SECONDS + 60);
+    await age('old-draining', 'DRAINING', RETENTION_SECONDS + 60);
+    await age('old-dead-busy', 'DEAD', RETENTION_SECONDS + 60);
+
+    expect(await forget()).toEqual(['old-dead']);
+    expect(await ids()).toEqual(['old-active', 'old-dead-busy', 'old-draining', 'young-dead']);
+    expect(await dataSource.query(`SELECT request_id, actor_subject, action, resource, result FROM audit_events WHERE action = 'node.forget' AND resource LIKE 'node/old-%'`)).toEqual([
+      { request_id: 'retention-test', actor_subject: 'control', action: 'node.forget', resource: 'node/old-dead', result: 'allow' },
+    ]);
+
+    // Once its attempt has ended, the busy node goes too; its attempt keeps the node's id, incarnation, host and pid.
+    const [placed] = await dataSource.query(`SELECT node_id, node_incarnation, node_hostname, node_pid FROM job_assignments WHERE job_id = $1`, [busyJob]);
+    await assignments.endAssignment({ jobId: busyJob, attempt: 1, state: 'LOST', reason: 'node died', jobState: 'FAILED' });
+    // Giving the attempt's capacity back changed the node row; a node counts as DEAD since its last change.
+    expect(await forget()).toEqual([]);
+    await age('old-dead-busy', 'DEAD', RETENTION_SECONDS + 60);
+    expect(await forget()).toEqual(['old-dead-busy']);
+    expect(await dataSource.query(`SELECT node_id, node_incarnation, node_hostname, node_pid FROM job_assignments WHERE job_id = $1`, [busyJob])).toEqual([placed]);
+    expect(placed).toMatchObject({ node_id: 'old-dead-busy', node_hostname: 'host-of-old-dead-busy' });
+    expect(await forget()).toEqual([]);
+  });
+
+  it('deletes at most the batch, oldest first', async () => {
+    for (const [id, extra] of [['batch-a', 30], ['batch-b', 10], ['batch-c', 20]] as const) {
+      await register(id);
+      await age(id, 'DEAD', RETENTION_SECONDS + extra);
+    }
+    expect(await forget(2)).toEqual(['batch-a', 'batch-c']);
+    expect(await forget(2)).toEqual(['batch-b']);
+    expect(await ids()).toEqual([]);
+  });
+
+  it('a node that registers again under a deleted id gets a higher incarnation, so the old process stays fenced out', async () => {
+    const old = await register('reborn', 100);
+    await age('reborn', 'DEAD', RETENTION_SECONDS + 60);
+    expect(await forget()).toEqual(['reborn']);
+    const view = new NodeView();
+    const seen = await dataSource.transaction(async (m) => new Map(await view.refresh(preparedOn(m), 60)));
+    expect(seen.has('reborn')).toBe(false);
+
+    const fresh = await register('reborn', 200);
+    expect(fresh).toBeGreaterThan(old);
+    expect(await nodes.heartbeatNode('reborn', old)).toBe('superseded');
+    expect(await nodes.heartbeatNode('reborn', fresh)).toBe('ok');
+    // The view that read before the deletion picks the new row up, with its new incarnation.
+    const after = await dataSource.transaction(async (m) => new Map(await view.refresh(preparedOn(m), 60)));
+    expect(after.get('reborn')).toMatchObject({ incarnation: fresh, status: 'ACTIVE' });
+  });
+
+  it("control's reaper marks silent nodes DEAD and deletes those past the retention, and leaves the rest", async () => {
+    await register('silent');
+    await register('long-gone');
+    await register('alive');
+    await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'silent'`);
+    await age('long-gone', 'DEAD', RETENTION_SECONDS + 60);
+    const lines: string[] = [];
+    const reaper = new NodeReaper(nodes, { deadAfterSeconds: 15, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 }, (line) => lines.push(line));
+    expect(await reaper.sweep()).toEqual({ dead: ['silent'], forgotten: ['long-gone'] });
+    expect(await ids()).toEqual(['alive', 'silent']);
+    expect(lines).toEqual(['node silent marked DEAD after 15s without a heartbeat', `deleted 1 node(s) DEAD for over ${RETENTION_SECONDS}s: long-gone`]);
+    const [audit] = await dataSource.query(`SELECT actor_subject, request_id FROM audit_events WHERE resource = 'node/long-gone'`);
+    expect(audit).toMatchObject({ actor_subject: 'control', request_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  });
+
+  it('one sweep works through a backlog longer than a batch, and names the first 20 in its log line', async () => {
+    await dataSource.query(
+      `INSERT INTO nodes (id, group_name, hostname, pid, status, slots, cpu_millis, mem_mb, gpus, labels, updated_at, last_seen_at)
+       SELECT 'backlog-' || lpad(i::text, 3, '0'), 'cpu', 'h', 1, 'DEAD', 1, 1000, 1024, '[]', '{}', now() - interval '2 days', now() - interval '2 days'
+       FROM generate_series(1, 250) i`,
+    );
+    const lines: string[] = [];
+    const reaper = new NodeReaper(nodes, { deadAfterSeconds: 15, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 }, (line) => lines.push(line));
+    expect((await reaper.sweep()).forgotten).toHaveLength(250);
+    expect(await ids()).toEqual([]);
+    const first20 = Array.from({ length: 20 }, (_, i) => `backlog-${String(i + 1).padStart(3, '0')}`).join(', ');
+    expect(lines).toEqual([`deleted 250 node(s) DEAD for over ${RETENTION_SECONDS}s: ${first20}, …`]);
+    const [{ count }] = await dataSource.query(`SELECT count(*)::int AS count FROM audit_events WHERE action = 'node.forget' AND resource LIKE 'node/backlog-%'`);
+    expect(count).toBe(250);
+  });
+});
