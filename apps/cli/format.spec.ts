@@ -111,6 +111,14 @@ describe('formatJobList and formatWorkers', () => {
     expect(lines[1]).toMatch(/^gpu-1\s+gpu\s+ACTIVE\s+host-a\s+4242\s+1\/4\s+0.5\/4\s+256\/8192\s+1\/2\s+3s ago\s+-$/);
   });
 
+  it('tells a node that left on SIGTERM from one that went silent', () => {
+    const left = workerFixture({ node_id: 'cpu-1', status: 'DEAD', left_at: '2025-01-02T03:04:06.000Z' });
+    const silent = workerFixture({ node_id: 'cpu-2', status: 'DEAD' });
+    const lines = formatWorkers([left, silent], new Date('2025-01-02T03:04:08.000Z')).split('\n');
+    expect(lines[1]).toMatch(/^cpu-1\s+cpu\s+DEAD \(left\)\s+host-a\s/);
+    expect(lines[2]).toMatch(/^cpu-2\s+cpu\s+DEAD\s+host-a\s/);
+  });
+
   it('shows labels as k=v pairs by key', () => {
     expect(formatLabels({ zone: 'eu-1', 'example.com/rack': 'r7', spot: '' })).toBe('example.com/rack=r7,spot=,zone=eu-1');
     const labelled = workerFixture({ labels: { zone: 'eu-1' } });

@@ -142,7 +142,8 @@ export function formatWorkers(nodes: WorkerNode[], now: Date): string {
     nodes.map((node) => [
       node.node_id,
       node.group,
-      node.status,
+      // A node that said it was stopping (a rollout) against one that went silent.
+      node.left_at ? `${node.status} (left)` : node.status,
       node.hostname,
       String(node.pid),
       `${node.used_slots}/${node.slots}`,

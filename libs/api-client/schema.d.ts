@@ -1094,7 +1094,7 @@ export interface components {
             hostname: string;
             /** @description Process id of the current registration. */
             pid: number;
-            /** @description Registration count; bumps on every re-registration. */
+            /** @description Number of the current registration: every (re-)registration of any node gets a higher one; attempts and worker tokens are bound to it. */
             incarnation: number;
             /** @description Concurrent assignment slots. */
             slots: number;
@@ -1133,9 +1133,14 @@ export interface components {
              * @description Last (re-)registration.
              */
             registered_at: string;
+            /**
+             * Format: date-time
+             * @description When this registration told the API it was stopping (SIGTERM), or null. A DEAD node with it left on purpose; one without it went silent.
+             */
+            left_at: string | null;
         };
         NodeListResponseDto: {
-            /** @description Every registered node, by group then id. */
+            /** @description Every node, by group then id; a DEAD one until it has been DEAD for MLIS_NODE_RETENTION_SECONDS (24 h). */
             items: components["schemas"]["NodeResponseDto"][];
         };
         GroupNodeCountsDto: {
@@ -1488,7 +1493,7 @@ export interface components {
         };
         AttentionItemDto: {
             /**
-             * @description waiting_long: a job QUEUED longer than the threshold; attempts_exhausted: a job that failed with every attempt used (last 24 h); node_dead: a DEAD node; node_silent: an ACTIVE node past two heartbeats without one; group_blocked: a configured worker group no live node of which has a free slot.
+             * @description waiting_long: a job QUEUED longer than the threshold; attempts_exhausted: a job that failed with every attempt used (last 24 h); node_dead: a DEAD node that went silent (not one that said it was stopping); node_silent: an ACTIVE node past two heartbeats without one; group_blocked: a configured worker group no live node of which has a free slot.
              * @enum {string}
              */
             kind: "waiting_long" | "attempts_exhausted" | "node_dead" | "node_silent" | "group_blocked";

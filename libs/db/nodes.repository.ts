@@ -100,7 +100,7 @@ export class NodesRepository {
            status = CASE WHEN nodes.status = 'DRAINING' THEN 'DRAINING' ELSE 'ACTIVE' END,
            slots = EXCLUDED.slots, cpu_millis = EXCLUDED.cpu_millis, mem_mb = EXCLUDED.mem_mb,
            gpu_count = EXCLUDED.gpu_count, gpus = EXCLUDED.gpus, labels = EXCLUDED.labels,
-           last_seen_at = now(), registered_at = now(), updated_at = now()
+           last_seen_at = now(), registered_at = now(), updated_at = now(), left_at = NULL
          RETURNING incarnation`,
         [
           input.nodeId,
@@ -154,15 +154,18 @@ export class NodesRepository {
   }
 
   /**
-   * The node incarnation is stopping: an ACTIVE one is DEAD at once, instead of taking placements until the reaper
-   * notices its silence. A DRAINING one takes none already and stays DRAINING (a restart keeps the drain); a newer
-   * incarnation is left alone. True when it changed; `audit` then writes the change's audit row in its transaction.
+   * The node incarnation is stopping, and records when (`left_at`: its DEAD row then says it left, not went silent). An
+   * ACTIVE one is DEAD at once, instead of taking placements until the reaper notices its silence. A DRAINING one takes
+   * none already and stays DRAINING (a restart keeps the drain) until the reaper marks it DEAD. A newer incarnation, a
+   * DEAD node and one that left already are left alone. True when it changed; `audit` then writes the change's audit
+   * row in its transaction.
    */
   async leaveNode(nodeId: string, incarnation: number, audit?: (manager: EntityManager) => Promise<void>): Promise<boolean> {
     return this.dataSource.transaction(async (m) => {
       const rows = await updateReturning(
         m,
-        `UPDATE nodes SET status = 'DEAD', updated_at = now() WHERE id = $1 AND incarnation = $2 AND status = 'ACTIVE' RETURNING id`,
+        `UPDATE nodes SET status = CASE WHEN status = 'ACTIVE' THEN 'DEAD' ELSE status END, left_at = now(), updated_at = now()
+         WHERE id = $1 AND incarnation = $2 AND status <> 'DEAD' AND left_at IS NULL RETURNING id`,
         [nodeId, incarnation],
       );
       if (rows.length === 0) return false;

@@ -255,6 +255,7 @@ export function fakeNode(overrides: Partial<NodeEntity> & { id: string }): NodeE
     lastSeenAt: now,
     registeredAt: now,
     updatedAt: now,
+    leftAt: null,
     ...overrides,
   };
 }
@@ -334,12 +335,13 @@ export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilen
     return true;
   }
 
-  /** Like the ledger: only an ACTIVE node of that incarnation leaves. */
+  /** Like the ledger: a node of that incarnation leaves once; an ACTIVE one is DEAD, a DRAINING one stays DRAINING. */
   async leaveNode(nodeId: string, incarnation: number, audit?: (manager: EntityManager) => Promise<void>): Promise<boolean> {
     const node = this.nodes.find((n) => n.id === nodeId && n.incarnation === incarnation);
-    if (!node || node.status !== 'ACTIVE') return false;
+    if (!node || node.status === 'DEAD' || node.leftAt !== null) return false;
     await audit?.({} as EntityManager);
-    node.status = 'DEAD';
+    if (node.status === 'ACTIVE') node.status = 'DEAD';
+    node.leftAt = new Date();
     return true;
   }
 

@@ -61,6 +61,8 @@ describe(UiController.name, () => {
     t.nodes.nodes = [
       fakeNode({ id: 'cpu-1', slots: 4, usedSlots: 1, lastSeenAt: new Date(now) }),
       fakeNode({ id: 'cpu-2', status: 'DEAD', lastSeenAt: new Date(now - 60_000) }),
+      // Left on SIGTERM (a rollout): not an incident.
+      fakeNode({ id: 'cpu-3', status: 'DEAD', lastSeenAt: new Date(now - 60_000), leftAt: new Date(now - 60_000) }),
       fakeNode({ id: 'gpu-1', groupName: 'gpu', slots: 2, usedSlots: 2, gpuCount: 2, usedGpus: 2, lastSeenAt: new Date(now - 30_000) }),
     ];
 
@@ -77,7 +79,7 @@ describe(UiController.name, () => {
     ]);
     expect(body.attention[2].message).toBe('insufficient_capacity: gpu');
     expect(body.groups).toEqual([
-      { name: 'cpu', active_nodes: 1, other_nodes: 1, slots: 4, used_slots: 1, gpus: 0, used_gpus: 0 },
+      { name: 'cpu', active_nodes: 1, other_nodes: 2, slots: 4, used_slots: 1, gpus: 0, used_gpus: 0 },
       { name: 'gpu', active_nodes: 1, other_nodes: 0, slots: 2, used_slots: 2, gpus: 2, used_gpus: 2 },
     ]);
   });

@@ -64,7 +64,7 @@ export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export class AttentionItemDto {
   @ApiProperty({
     description:
-      'waiting_long: a job QUEUED longer than the threshold; attempts_exhausted: a job that failed with every attempt used (last 24 h); node_dead: a DEAD node; node_silent: an ACTIVE node past two heartbeats without one; group_blocked: a configured worker group no live node of which has a free slot.',
+      'waiting_long: a job QUEUED longer than the threshold; attempts_exhausted: a job that failed with every attempt used (last 24 h); node_dead: a DEAD node that went silent (not one that said it was stopping); node_silent: an ACTIVE node past two heartbeats without one; group_blocked: a configured worker group no live node of which has a free slot.',
     enum: ATTENTION_KINDS,
   })
   kind: AttentionKind;

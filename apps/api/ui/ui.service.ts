@@ -145,7 +145,8 @@ export class UiService {
     ];
     const nodeItems: AttentionItemDto[] = nodes.flatMap((node): AttentionItemDto[] => {
       const since = node.lastSeenAt.toISOString();
-      if (node.status === 'DEAD') return [{ kind: 'node_dead', subject: node.id, message: `${node.groupName} node stopped heartbeating`, since }];
+      // A node that said it was stopping (a rollout, a scale-down) is no incident.
+      if (node.status === 'DEAD') return node.leftAt === null ? [{ kind: 'node_dead', subject: node.id, message: `${node.groupName} node stopped heartbeating`, since }] : [];
       if (node.status === 'ACTIVE' && now - node.lastSeenAt.getTime() > silentAfterMs) {
         return [{ kind: 'node_silent', subject: node.id, message: `no heartbeat for ${Math.round((now - node.lastSeenAt.getTime()) / 1000)} s`, since }];
       }

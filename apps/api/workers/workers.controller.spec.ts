@@ -105,6 +105,7 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
             labels: { zone: 'eu-1', 'example.com/rack': 'r7' },
             last_seen_at: '2025-01-01T00:00:00.000Z',
             registered_at: '2025-01-01T00:00:00.000Z',
+            left_at: null,
           },
         ],
       });
@@ -359,16 +360,20 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
     const leave = (nodeId: string, body: object, token = workerToken(nodeId)) =>
       http().post(`/v1/internal/nodes/${nodeId}/leave`).set('Authorization', `Bearer ${token}`).send(body);
 
-    it('makes the ACTIVE incarnation DEAD at once, audited; nothing to do (204 again) for a DRAINING node or an older incarnation', async () => {
+    it('makes the ACTIVE incarnation DEAD at once and a DRAINING one stay DRAINING, each audited once; nothing to do (204 again) for an older incarnation', async () => {
       t.nodes.nodes = [fakeNode({ id: 'cpu-1', incarnation: 2 }), fakeNode({ id: 'cpu-2', status: 'DRAINING' })];
       await leave('cpu-1', { incarnation: 1 }, workerToken('cpu-1', 1)).expect(204);
-      expect(t.nodes.nodes[0].status).toBe('ACTIVE');
+      expect(t.nodes.nodes[0]).toMatchObject({ status: 'ACTIVE', leftAt: null });
       await leave('cpu-1', { incarnation: 2 }, workerToken('cpu-1', 2)).expect(204);
-      expect(t.nodes.nodes[0].status).toBe('DEAD');
+      expect(t.nodes.nodes[0]).toMatchObject({ status: 'DEAD', leftAt: expect.any(Date) });
       await leave('cpu-1', { incarnation: 2 }, workerToken('cpu-1', 2)).expect(204);
       await leave('cpu-2', { incarnation: 1 }).expect(204);
-      expect(t.nodes.nodes[1].status).toBe('DRAINING');
-      expect(t.audit.events.map((e) => [e.action, e.result, e.resource, e.actorSubject])).toEqual([['node.leave', 'allow', 'node/cpu-1', 'node:cpu-1']]);
+      await leave('cpu-2', { incarnation: 1 }).expect(204);
+      expect(t.nodes.nodes[1]).toMatchObject({ status: 'DRAINING', leftAt: expect.any(Date) });
+      expect(t.audit.events.map((e) => [e.action, e.result, e.resource, e.actorSubject])).toEqual([
+        ['node.leave', 'allow', 'node/cpu-1', 'node:cpu-1'],
+        ['node.leave', 'allow', 'node/cpu-2', 'node:cpu-2'],
+      ]);
     });
 
     it("needs the node's own worker token", async () => {

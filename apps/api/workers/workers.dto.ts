@@ -239,7 +239,7 @@ export class NodeResponseDto {
   @ApiProperty({ description: 'Process id of the current registration.' })
   pid: number;
 
-  @ApiProperty({ description: 'Registration count; bumps on every re-registration.' })
+  @ApiProperty({ description: 'Number of the current registration: every (re-)registration of any node gets a higher one; attempts and worker tokens are bound to it.' })
   incarnation: number;
 
   @ApiProperty({ description: 'Concurrent assignment slots.' })
@@ -277,10 +277,18 @@ export class NodeResponseDto {
 
   @ApiProperty({ description: 'Last (re-)registration.', format: 'date-time' })
   registered_at: string;
+
+  @ApiProperty({
+    description: 'When this registration told the API it was stopping (SIGTERM), or null. A DEAD node with it left on purpose; one without it went silent.',
+    format: 'date-time',
+    type: String,
+    nullable: true,
+  })
+  left_at: string | null;
 }
 
 export class NodeListResponseDto {
-  @ApiProperty({ description: 'Every registered node, by group then id.', type: [NodeResponseDto] })
+  @ApiProperty({ description: 'Every node, by group then id; a DEAD one until it has been DEAD for MLIS_NODE_RETENTION_SECONDS (24 h).', type: [NodeResponseDto] })
   items: NodeResponseDto[];
 }
 

@@ -32,6 +32,7 @@ export function toNodeResponse(node: NodeEntity, reservations: GpuReservation[])
     labels: node.labels,
     last_seen_at: node.lastSeenAt.toISOString(),
     registered_at: node.registeredAt.toISOString(),
+    left_at: node.leftAt?.toISOString() ?? null,
   };
 }
 

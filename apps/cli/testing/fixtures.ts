@@ -82,6 +82,7 @@ export function workerFixture(overrides: Partial<WorkerNode> = {}): WorkerNode {
     labels: {},
     last_seen_at: '2025-01-02T03:04:05.000Z',
     registered_at: '2025-01-02T03:00:00.000Z',
+    left_at: null,
     ...overrides,
   };
 }

@@ -52,6 +52,7 @@ export function WorkersPage() {
             </h2>
             <p className="muted small">
               group <strong>{node.group}</strong> · {node.hostname}:{node.pid} · incarnation {node.incarnation} · heartbeat {ageOf(node.last_seen_at, now)} ago
+              {node.left_at ? ` · left ${ageOf(node.left_at, now)} ago` : null}
             </p>
             {Object.keys(node.labels).length > 0 ? (
               <p className="labels">

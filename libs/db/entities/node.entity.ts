@@ -28,4 +28,6 @@ export class NodeEntity {
   @Column('timestamptz', { name: 'last_seen_at' }) lastSeenAt: Date;
   @Column('timestamptz', { name: 'registered_at' }) registeredAt: Date;
   @Column('timestamptz', { name: 'updated_at' }) updatedAt: Date;
+  /** When this incarnation said it was stopping; null if it has not (a DEAD node without it went silent). */
+  @Column('timestamptz', { name: 'left_at', nullable: true }) leftAt: Date | null;
 }

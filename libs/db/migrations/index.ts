@@ -14,6 +14,7 @@ import { ArtifactIdempotencyKeys1765300000000 } from './1765300000000-artifact-i
 import { BlockedJobsIndex1765400000000 } from './1765400000000-blocked-jobs-index';
 import { StreamTickets1765500000000 } from './1765500000000-stream-tickets';
 import { DeadNodeRetention1765600000000 } from './1765600000000-dead-node-retention';
+import { NodeLeftAt1765700000000 } from './1765700000000-node-left-at';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   BlockedJobsIndex1765400000000,
   StreamTickets1765500000000,
   DeadNodeRetention1765600000000,
+  NodeLeftAt1765700000000,
 ];

@@ -4,8 +4,9 @@ import { NodeView, preparedOn, type AssignmentsRepository, type NodesRepository,
 import { NodeReaper } from '../../apps/control/node-reaper';
 import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 
-// DEAD nodes are deleted after the retention (ADR 0034): what goes, what stays, and what their attempts keep.
-describe('dead node retention', () => {
+// Why a node is DEAD (it said it was stopping, or went silent), and its deletion after the retention (ADR 0034): what
+// goes, what stays, and what their attempts keep.
+describe('DEAD nodes', () => {
   let dataSource: DataSource;
   let nodes: NodesRepository;
   let scheduling: SchedulingStore;
@@ -15,7 +16,7 @@ describe('dead node retention', () => {
   const CYCLE = { liveWithinSeconds: 60, agingSeconds: 0, laneWindow: 32, holdDepth: 16 };
 
   beforeAll(async () => {
-    ({ dataSource, nodes, scheduling, assignments, drop } = await createLedgerDatabase('mlis_node_retention', 4));
+    ({ dataSource, nodes, scheduling, assignments, drop } = await createLedgerDatabase('mlis_dead_nodes', 4));
   });
 
   afterAll(async () => {
@@ -66,6 +67,29 @@ describe('dead node retention', () => {
     }));
 
   const ids = async (): Promise<string[]> => (await dataSource.query(`SELECT id FROM nodes ORDER BY id`)).map((row: { id: string }) => row.id);
+
+  it('a node that leaves records when: an ACTIVE one is DEAD at once, a DRAINING one stays DRAINING until silent; registering again clears it', async () => {
+    const leftAt = async (id: string) => (await dataSource.query(`SELECT status, left_at FROM nodes WHERE id = $1`, [id]))[0] as { status: string; left_at: Date | null };
+    const active = await register('leaving');
+    const drained = await register('drained');
+    await nodes.setNodeDraining('drained', true);
+    expect(await nodes.leaveNode('leaving', active - 1)).toBe(false);
+    expect(await nodes.leaveNode('leaving', active)).toBe(true);
+    expect(await nodes.leaveNode('leaving', active)).toBe(false);
+    expect(await leftAt('leaving')).toEqual({ status: 'DEAD', left_at: expect.any(Date) });
+    expect(await nodes.leaveNode('drained', drained)).toBe(true);
+    expect(await nodes.leaveNode('drained', drained)).toBe(false);
+    expect(await leftAt('drained')).toEqual({ status: 'DRAINING', left_at: expect.any(Date) });
+    await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'drained'`);
+    expect(await nodes.markSilentNodesDead(15)).toEqual(['drained']);
+    expect(await leftAt('drained')).toEqual({ status: 'DEAD', left_at: expect.any(Date) });
+
+    await register('leaving');
+    expect(await leftAt('leaving')).toEqual({ status: 'ACTIVE', left_at: null });
+    // DEAD by then, so it registers ACTIVE (a drain outlives a restart only while the node is DRAINING).
+    await register('drained');
+    expect(await leftAt('drained')).toEqual({ status: 'ACTIVE', left_at: null });
+  });
 
   it('deletes only nodes DEAD for longer than the retention with no live attempt, each with a node.forget audit row', async () => {
     for (const id of ['old-dead', 'young-dead', 'old-active', 'old-draining', 'old-dead-busy']) await register(id);
