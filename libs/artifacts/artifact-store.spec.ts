@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { ChecksumMismatchError, ObjectMissingError, ObjectTooLargeError, StoreFu
 import { loadConfig } from '@mlis/config';
 import { createArtifactStore } from './create-artifact-store';
 import { FsArtifactStore } from './fs-artifact.store';
-import { createS3Client, S3ArtifactStore } from './s3-artifact.store';
+import { createS3Client, isStoreRefusal, S3ArtifactStore } from './s3-artifact.store';
 import { useS3TestServer } from '../../test/support/s3-test-server';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -329,6 +330,41 @@ describe('s3 artifact store against a server that stops answering', () => {
       client.destroy();
     } finally {
       silent.close();
+    }
+  });
+});
+
+describe('s3 artifact store whose server refuses its credential', () => {
+  it("fails every call with the server's error answer, which isStoreRefusal recognizes; a socket error is not one", async () => {
+    // Answers every request as S3 answers a revoked key: 403 with an S3 error document (HEAD requests get no body).
+    const refusing = createHttpServer((req, res) => {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/xml', 'x-amz-request-id': 'test' });
+      res.end(req.method === 'HEAD' ? undefined : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const { port } = refusing.address() as AddressInfo;
+    const client = createS3Client({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'revoked', secretAccessKey: 'revoked' } });
+    const store = new S3ArtifactStore(client, 'refused-bucket');
+    try {
+      const refusals = await Promise.all(
+        [store.check(), store.exists('0'.repeat(64)), store.get('0'.repeat(64)), store.put(Readable.from([Buffer.from('bytes')])), store.delete('0'.repeat(64))].map((call) =>
+          call.then(
+            () => 'answered',
+            (error: unknown) => error,
+          ),
+        ),
+      );
+      for (const refusal of refusals) {
+        expect(refusal).toBeInstanceOf(Error);
+        expect(isStoreRefusal(refusal)).toBe(true);
+      }
+      expect(refusals.filter((refusal) => refusal instanceof ObjectMissingError)).toEqual([]);
+      expect(isStoreRefusal(new Error('wrapper', { cause: refusals[0] }))).toBe(true);
+      expect(isStoreRefusal(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' }))).toBe(false);
+    } finally {
+      client.destroy();
+      await new Promise<void>((resolve) => refusing.close(() => resolve()));
     }
   });
 });

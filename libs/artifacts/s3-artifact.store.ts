@@ -60,6 +60,19 @@ export function createS3Client(
   });
 }
 
+/**
+ * Whether `error` (or what it wraps) is an S3 server's error answer that the store did not turn into one of its own
+ * (a missing object is `ObjectMissingError`): a refused credential or policy (403), a missing bucket it may not create,
+ * the server's own failure (5xx). The request was valid; the store could not serve it.
+ */
+export function isStoreRefusal(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; depth += 1) {
+    if (current instanceof S3ServiceException) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
 function isNotFound(error: unknown): boolean {
   return (
     error instanceof S3ServiceException &&

@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { QueryFailedError } from 'typeorm';
+import { S3ServiceException } from '@aws-sdk/client-s3';
 import { StoreFullError } from '@mlis/artifacts';
 import { ApiErrorCode } from '@mlis/contracts';
 import { accessLogMiddleware } from './access-log.middleware';
@@ -44,6 +45,11 @@ class BoomController {
   @Get('database')
   database(): never {
     throw new QueryFailedError('SELECT 1', [], Object.assign(new Error('the database system is starting up'), { code: '57P03' }));
+  }
+
+  @Get('store-refused')
+  storeRefused(): never {
+    throw new S3ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Access Denied for key AKIAEXAMPLE' });
   }
 
   @Get('gone')
@@ -112,6 +118,16 @@ describe(ApiExceptionFilter.name, () => {
     expect(response.body.error).toEqual({ code: 'dependency_unavailable', message: 'a service the API depends on (its database or artifact store) is unavailable; try again shortly', request_id: expect.any(String) });
     const log = await logged();
     expect(log).toContain('dependency unavailable');
+    expect(log).not.toContain('unhandled error');
+  });
+
+  it('answers an S3 store that refused the request (a revoked credential) with 503 dependency_unavailable, not 500; the log says why', async () => {
+    const response = await request(app.getHttpServer()).get('/boom/store-refused').expect(503);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(response.body.error).toEqual({ code: 'dependency_unavailable', message: 'a service the API depends on (its database or artifact store) is unavailable; try again shortly', request_id: expect.any(String) });
+    const log = await logged();
+    expect(log).toContain('dependency unavailable');
+    expect(log).toContain('Access Denied');
     expect(log).not.toContain('unhandled error');
   });
 

@@ -1,6 +1,6 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { StoreFullError } from '@mlis/artifacts';
+import { isStoreRefusal, StoreFullError } from '@mlis/artifacts';
 import { ApiErrorCode } from '@mlis/contracts';
 import { isDatabaseUnavailable } from '@mlis/db';
 import { DomainError, RetryLaterError, statusForCode, UNRESOLVABLE_REFERENCE_STATUS, UnresolvableReferenceError } from './domain-error';
@@ -48,10 +48,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (!error && exception instanceof StoreFullError) {
       error = new DomainError(ApiErrorCode.InsufficientStorage, 'the artifact store has no space left; nothing was kept, try again later');
     }
-    // Postgres down or restarting (or another server refusing connections, such as an S3 store): the same request may
-    // pass in a moment, so say so instead of an internal error. Whether a write that was cut off committed is unknown:
-    // a submission retried with its Idempotency-Key is safe.
-    if (!error && isDatabaseUnavailable(exception)) {
+    // Postgres down or restarting (or another server refusing connections, such as an S3 store), or an S3 store that
+    // answered with an error (a revoked credential, its own failure): the request was valid and may pass once the
+    // dependency is back, so say so instead of an internal error; the log says which. Whether a write that was cut off
+    // committed is unknown: a submission retried with its Idempotency-Key is safe.
+    if (!error && (isDatabaseUnavailable(exception) || isStoreRefusal(exception))) {
       this.logger.warn({ msg: 'dependency unavailable', request_id: requestId, error: redactSecrets(describe(exception)) });
       error = new RetryLaterError(
         ApiErrorCode.DependencyUnavailable,

@@ -43,7 +43,8 @@ const BODY_ERRORS: readonly ApiErrorCode[] = [ApiErrorCode.MalformedJson, ApiErr
 
 /**
  * Documents a route's error responses, grouped by status; every route can also answer 500 internal_error, and 503
- * dependency_unavailable (with Retry-After) while the database is down or restarting, and a route that reads a body
+ * dependency_unavailable (with Retry-After) while the database is down or restarting or the artifact store cannot serve a
+ * call it needs, and a route that reads a body
  * 408 request_timeout. Errors are JSON whatever the route's success responses are (an event stream, an artifact's bytes).
  */
 export function ApiErrorResponses(...codes: (ApiErrorCode | { code: ApiErrorCode; status: number })[]): MethodDecorator & ClassDecorator {
