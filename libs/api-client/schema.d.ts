@@ -1361,11 +1361,11 @@ export interface components {
             QUEUED: number;
             /** @description Jobs placed on a node. */
             RUNNING: number;
-            /** @description Jobs that succeeded. */
+            /** @description Jobs that succeeded in the last 24 h. */
             SUCCEEDED: number;
-            /** @description Jobs that failed. */
+            /** @description Jobs that failed in the last 24 h. */
             FAILED: number;
-            /** @description Jobs that were cancelled. */
+            /** @description Jobs that were cancelled in the last 24 h. */
             CANCELLED: number;
         };
         NodesByStatusDto: {
@@ -1524,7 +1524,7 @@ export interface components {
             used_gpus: number;
         };
         OverviewResponseDto: {
-            /** @description Tenant's jobs per state. */
+            /** @description Tenant's jobs per state: those waiting or running now, and those that finished in the last 24 h. */
             jobs_by_state: components["schemas"]["JobsByStateDto"];
             /** @description Nodes per status. */
             nodes_by_status: components["schemas"]["NodesByStatusDto"];

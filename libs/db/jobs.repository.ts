@@ -351,11 +351,11 @@ export class JobsRepository {
   }
 
   /** What the overview flags for a tenant; each list at most `limit` long. */
+  /** Reads the tenant's waiting jobs and those finished since the windows, through their partial indexes: never its whole history. */
   async health(tenantId: string, { waitingSince, failedSince, exhaustedSince, limit }: JobHealthQuery): Promise<TenantJobHealth> {
     const [summary] = (await this.dataSource.query(
-      `SELECT min(created_at) FILTER (WHERE state = 'QUEUED') AS oldest_queued_at,
-              CAST(count(*) FILTER (WHERE state = 'FAILED' AND finished_at >= $2) AS integer) AS failed_since
-         FROM jobs WHERE tenant_id = $1`,
+      `SELECT (SELECT min(created_at) FROM jobs WHERE tenant_id = $1 AND state = 'QUEUED') AS oldest_queued_at,
+              (SELECT CAST(count(*) AS integer) FROM jobs WHERE tenant_id = $1 AND state = 'FAILED' AND finished_at >= $2) AS failed_since`,
       [tenantId, failedSince],
     )) as { oldest_queued_at: Date | null; failed_since: number }[];
     const pick = (where: string, order: string, param: Date): Promise<AttentionJob[]> =>
@@ -383,10 +383,17 @@ export class JobsRepository {
     return { oldestQueuedAt: summary?.oldest_queued_at ?? null, failedSince: summary?.failed_since ?? 0, waitingLong, exhausted };
   }
 
-  async countByState(tenantId: string): Promise<Map<JobState, number>> {
+  /** The tenant's QUEUED and RUNNING jobs, and those that ended in each final state at or after `finishedSince`. */
+  async countByState(tenantId: string, finishedSince: Date): Promise<Map<JobState, number>> {
     const rows: { state: JobState; count: number }[] = await this.dataSource.query(
-      `SELECT state, CAST(count(*) AS integer) AS count FROM jobs WHERE tenant_id = $1 GROUP BY state`,
-      [tenantId],
+      // One SELECT per live state: each is read through its own partial index (an IN list would scan the table).
+      `SELECT 'QUEUED' AS state, CAST(count(*) AS integer) AS count FROM jobs WHERE tenant_id = $1 AND state = 'QUEUED'
+       UNION ALL
+       SELECT 'RUNNING', CAST(count(*) AS integer) FROM jobs WHERE tenant_id = $1 AND state = 'RUNNING'
+       UNION ALL
+       SELECT state, CAST(count(*) AS integer) AS count FROM jobs
+        WHERE tenant_id = $1 AND state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at >= $2 GROUP BY state`,
+      [tenantId, finishedSince],
     );
     return new Map(rows.map((row) => [row.state, row.count]));
   }

@@ -150,9 +150,10 @@ export class FakeJobsRepository implements Db<JobsRepository> {
     };
   }
 
-  async countByState(tenantId: string): Promise<Map<JobState, number>> {
+  async countByState(tenantId: string, finishedSince: Date): Promise<Map<JobState, number>> {
     const counts = new Map<JobState, number>();
-    for (const { job } of this.records.filter((r) => r.job.tenantId === tenantId)) {
+    const counted = (job: JobEntity) => job.finishedAt === null || job.finishedAt >= finishedSince;
+    for (const { job } of this.records.filter((r) => r.job.tenantId === tenantId && counted(r.job))) {
       counts.set(job.state, (counts.get(job.state) ?? 0) + 1);
     }
     return counts;

@@ -8,13 +8,13 @@ export class JobsByStateDto {
   @ApiProperty({ description: 'Jobs placed on a node.' })
   RUNNING: number;
 
-  @ApiProperty({ description: 'Jobs that succeeded.' })
+  @ApiProperty({ description: 'Jobs that succeeded in the last 24 h.' })
   SUCCEEDED: number;
 
-  @ApiProperty({ description: 'Jobs that failed.' })
+  @ApiProperty({ description: 'Jobs that failed in the last 24 h.' })
   FAILED: number;
 
-  @ApiProperty({ description: 'Jobs that were cancelled.' })
+  @ApiProperty({ description: 'Jobs that were cancelled in the last 24 h.' })
   CANCELLED: number;
 }
 
@@ -103,7 +103,7 @@ export class GroupCapacityDto {
 }
 
 export class OverviewResponseDto {
-  @ApiProperty({ description: "Tenant's jobs per state.", type: JobsByStateDto })
+  @ApiProperty({ description: "Tenant's jobs per state: those waiting or running now, and those that finished in the last 24 h.", type: JobsByStateDto })
   jobs_by_state: JobsByStateDto;
 
   @ApiProperty({ description: 'Nodes per status.', type: NodesByStatusDto })

@@ -22,7 +22,8 @@ const RECENT_JOBS = 10;
 const QUEUE_VIEW_LIMIT = 500;
 const ATTENTION_PER_KIND = 10;
 const HOUR_MS = 3600_000;
-const EXHAUSTED_WINDOW_MS = 24 * HOUR_MS;
+/** How far back the overview counts finished jobs and lists exhausted ones: a day, not the tenant's whole history. */
+const FINISHED_WINDOW_MS = 24 * HOUR_MS;
 
 function withoutHistory(job: JobResponseDto): JobSummaryDto {
   const summary: Partial<JobResponseDto> = { ...job };
@@ -43,13 +44,13 @@ export class UiService {
   async overview(actor: Actor): Promise<OverviewResponseDto> {
     const now = Date.now();
     const [jobCounts, nodes, recent, health] = await Promise.all([
-      this.jobs.countByState(actor.tenantId),
+      this.jobs.countByState(actor.tenantId, new Date(now - FINISHED_WINDOW_MS)),
       this.nodes.list(),
       this.jobsService.recent(actor, RECENT_JOBS),
       this.jobs.health(actor.tenantId, {
         waitingSince: new Date(now - this.config.console.waitingAttentionSeconds * 1000),
         failedSince: new Date(now - HOUR_MS),
-        exhaustedSince: new Date(now - EXHAUSTED_WINDOW_MS),
+        exhaustedSince: new Date(now - FINISHED_WINDOW_MS),
         limit: ATTENTION_PER_KIND,
       }),
     ]);

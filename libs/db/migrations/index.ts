@@ -15,6 +15,7 @@ import { BlockedJobsIndex1765400000000 } from './1765400000000-blocked-jobs-inde
 import { StreamTickets1765500000000 } from './1765500000000-stream-tickets';
 import { DeadNodeRetention1765600000000 } from './1765600000000-dead-node-retention';
 import { NodeLeftAt1765700000000 } from './1765700000000-node-left-at';
+import { JobOverviewIndexes1765800000000 } from './1765800000000-job-overview-indexes';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   StreamTickets1765500000000,
   DeadNodeRetention1765600000000,
   NodeLeftAt1765700000000,
+  JobOverviewIndexes1765800000000,
 ];
