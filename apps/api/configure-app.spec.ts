@@ -205,6 +205,7 @@ describe(configureApp.name, () => {
           '/v1/worker-groups',
           '/v1/auth/whoami',
           '/v1/audit',
+          '/v1/audit/export',
           '/v1/tenants',
           '/v1/tenants/{id}',
           '/v1/artifacts',

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { paths } from '@mlis/api-client';
-import type { ApiErrorDetail, Artifact, ArtifactPage, AuditPage, AuditQuery, CreateJobRequest, CreateTenantRequest, Job, JobPage, ListArtifactsQuery, ListJobsQuery, Tenant, TenantList, UpdateTenantRequest, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
+import type { ApiErrorDetail, Artifact, ArtifactPage, AuditExportPage, AuditExportQuery, AuditPage, AuditQuery, CreateJobRequest, CreateTenantRequest, Job, JobPage, ListArtifactsQuery, ListJobsQuery, Tenant, TenantList, UpdateTenantRequest, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
 
 // Every route is typed from the generated `paths`: a route, its path and query parameters, headers, JSON body and
 // success body all come from the API's OpenAPI document, so a change there fails the CLI's typecheck.
@@ -57,6 +57,11 @@ export class ApiUnreachableError extends Error {
   ) {
     super(`cannot reach the MLIS API at ${baseUrl}: ${reason}`);
   }
+}
+
+/** A failure that says nothing about the request: the API restarting, unreachable, or failing (5xx). Worth asking again. */
+export function isTransient(error: unknown): boolean {
+  return error instanceof ApiUnreachableError || (error instanceof ApiError && error.status >= 500);
 }
 
 export interface ApiClientOptions {
@@ -176,6 +181,10 @@ export class ApiClient {
 
   listAudit(query: AuditQuery): Promise<AuditPage> {
     return this.request('get', '/v1/audit', { query });
+  }
+
+  exportAudit(query: AuditExportQuery): Promise<AuditExportPage> {
+    return this.request('get', '/v1/audit/export', { query });
   }
 
   whoami(): Promise<Whoami> {

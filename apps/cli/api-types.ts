@@ -35,3 +35,5 @@ export type UpdateTenantRequest = Schemas['UpdateTenantDto'];
 export type AuditEvent = Schemas['AuditEventDto'];
 export type AuditPage = Schemas['AuditPageDto'];
 export type AuditQuery = NonNullable<paths['/v1/audit']['get']['parameters']['query']>;
+export type AuditExportPage = Schemas['AuditExportPageDto'];
+export type AuditExportQuery = NonNullable<paths['/v1/audit/export']['get']['parameters']['query']>;

@@ -303,6 +303,44 @@ describe('mlis CLI against a fake API', () => {
       expect(lines[2]).toMatch(/^gpu-1\s+gpu\s+ACTIVE\s+host-a\s+4242\s+1\/4\s+1\/4\s+256\/8192\s+2\/2\s+10s ago\s+-$/);
     });
 
+    it('audit export prints one event a line from the stored cursor, stores the next after each page, and with --follow rides out a restart', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mlis-audit-export-'));
+      const cursorFile = join(dir, 'cursor');
+      writeFileSync(cursorFile, '10.5\n');
+      const event = (id: string) => ({ id, at: '2025-01-02T03:04:05.000Z', request_id: `r${id}`, actor_tenant: 'default', actor_subject: 'dev', target_tenant: null, action: 'job.submit', resource: `job/${id}`, result: 'allow', reason: null });
+      // Page 1 (more ready), page 2 (nothing more), a restart (503), page 3, then a refusal that ends the run.
+      const replies: Reply[] = [
+        { status: 200, body: { items: [event('6'), event('7')], next_cursor: '11.7', has_more: true } },
+        { status: 200, body: { items: [event('8')], next_cursor: '12.8', has_more: false } },
+        apiError(503, 'dependency_unavailable', 'database is down'),
+        { status: 200, body: { items: [event('9')], next_cursor: '13.9', has_more: false } },
+        apiError(403, 'forbidden', 'token lacks admin:audit'),
+      ];
+      const cursorsSeen: string[] = [];
+      api.route = (request) => {
+        cursorsSeen.push(new URL(request.url, url).searchParams.get('cursor') ?? '');
+        if (replies.length === 1) expect(readFileSync(cursorFile, 'utf8')).toBe('13.9\n');
+        return replies.shift()!;
+      };
+      try {
+        const io = captureIo();
+        expect(await run(['audit', 'export', '--cursor-file', cursorFile, '--follow', '--limit', '2', '--api-url', url], io)).toBe(2);
+        expect(io.out().trimEnd().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['6', '7', '8', '9']);
+        expect(cursorsSeen).toEqual(['10.5', '11.7', '12.8', '12.8', '13.9']);
+        expect(new URL(api.requests[0].url, url).searchParams.get('limit')).toBe('2');
+        expect(io.err()).toContain('error forbidden: token lacks admin:audit');
+
+        // Without --follow it stops when nothing more is ready, and prints where it stopped.
+        api.route = () => ({ status: 200, body: { items: [event('10')], next_cursor: '14.10', has_more: false } });
+        const once = captureIo();
+        expect(await run(['audit', 'export', '--cursor', '13.9', '--api-url', url], once)).toBe(0);
+        expect(once.err()).toBe('next cursor: 14.10\n');
+        expect(await run(['audit', 'export', '--cursor', '1.1', '--cursor-file', cursorFile, '--api-url', url], captureIo())).toBe(2);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('a body that is not the API error shape is still reported, with the X-Request-ID header', async () => {
       api.route = () => ({ status: 502, body: null, raw: 'Bad Gateway' });
       const io = captureIo();

@@ -33,7 +33,7 @@ import {
   parseTtl,
   type DevTokenOptions,
 } from './commands/dev-token.command';
-import { auditCommand, parseAuditResult } from './commands/audit.command';
+import { auditCommand, auditExportCommand, parseAuditResult, type AuditExportOptions } from './commands/audit.command';
 import { groupsCommand } from './commands/groups.command';
 import { listCommand } from './commands/list.command';
 import { resultCommand, type ResultOptions } from './commands/result.command';
@@ -258,9 +258,9 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .argument('<id>', 'artifact id')
     .action(action((context, id: string) => artifactsRmCommand(context, id)));
 
-  program
+  const audit = program
     .command('audit')
-    .description('show audit events, newest first (scope admin:audit)')
+    .description('show audit events, newest first (scope admin:audit); `audit export` for every event, oldest first')
     .option('--action <action>', 'only this action, e.g. job.submit')
     .option('--result <result>', 'allow or deny', parseAuditResult)
     .option('--actor-tenant <id>', "only events by this tenant's callers")
@@ -280,6 +280,20 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
           cursor: options.cursor,
         }),
       ),
+    );
+  audit
+    .command('export')
+    .description('print every audit event from a cursor, oldest first, one JSON object a line: missing none, even one committed late (scope admin:audit)')
+    .option('--cursor <cursor>', 'start after this cursor (printed to stderr at the end)')
+    .option('--cursor-file <file>', 'start after the cursor stored in this file, if any, and store the next one there after each page')
+    .option('--follow', 'keep asking for new events (every 2 s, through API restarts) until stopped')
+    .option('--limit <n>', 'events a request', parsePositiveInteger)
+    // `audit` parses the --cursor and --limit it shares with `export` wherever they stand: take its values.
+    .action(
+      action((context, options: AuditExportOptions) => {
+        const { cursor, limit } = audit.opts<{ cursor?: string; limit?: number }>();
+        return auditExportCommand(context, { cursor, limit, ...options });
+      }),
     );
 
   return program;

@@ -21,6 +21,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every audit event, oldest first, from a cursor: a complete feed for a log shipper (scope admin:audit)
+         * @description Follow next_cursor from page to page, and keep it to resume: no event is missed or repeated, even one whose transaction commits after a later event was exported. An event is exported once its transaction and every transaction that began writing before it have ended (usually milliseconds). has_more false: poll again later.
+         */
+        get: operations["AuditController_exportPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/whoami": {
         parameters: {
             query?: never;
@@ -602,6 +622,14 @@ export interface components {
             items: components["schemas"]["AuditEventDto"][];
             /** @description Cursor of the next (older) page; null on the last page. */
             next_cursor: string | null;
+        };
+        AuditExportPageDto: {
+            /** @description Events after the cursor in export order (by the transaction that wrote them, then by id; close to time order), only those whose transaction and every earlier one have ended: an event committed later never lands before the cursor. */
+            items: components["schemas"]["AuditEventDto"][];
+            /** @description Where the next page starts: the last event of this page, else the cursor given (null when none was given and nothing was ready). Keep it to resume. */
+            next_cursor: string | null;
+            /** @description More events are ready now: ask again at once. False: ask again later (poll), new events follow the cursor. */
+            has_more: boolean;
         };
         WhoamiResponseDto: {
             /**
@@ -1690,6 +1718,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditPageDto"];
+                };
+            };
+            /** @description error.code: validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    AuditController_exportPage: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of the previous page; none: from the first event. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditExportPageDto"];
                 };
             };
             /** @description error.code: validation_failed */

@@ -20,6 +20,18 @@ export interface AuditFilters {
   until?: Date;
 }
 
+/** A position in the export order: the transaction that wrote an event, then its id. */
+export interface AuditExportPosition {
+  xid: string;
+  id: string;
+}
+
+export interface AuditExportPage {
+  events: (AuditEventRecord & { position: AuditExportPosition })[];
+  /** More events are ready for export after the last one. */
+  more: boolean;
+}
+
 interface AuditRow {
   id: string;
   at: Date;
@@ -86,17 +98,43 @@ export class AuditRepository implements AuditRecorder {
        ORDER BY audit_events.id DESC LIMIT $${params.length}`,
       params,
     );
-    return rows.map((row) => ({
-      id: row.id,
-      at: row.at,
-      requestId: row.request_id,
-      actorTenant: row.actor_tenant,
-      actorSubject: row.actor_subject,
-      targetTenant: row.target_tenant,
-      action: row.action,
-      resource: row.resource,
-      result: row.result,
-      reason: row.reason,
-    }));
+    return rows.map(toRecord);
   }
+
+  /**
+   * Up to `limit` events after `after` in export order: by the transaction that wrote them, then by id, and only those
+   * whose transaction is older than every transaction still running (the snapshot's xmin). Every transaction before
+   * that horizon has ended, so no event can appear later before the last one returned: following the positions misses
+   * none and repeats none, unlike paging by id, whose order is not the commit order (ADR 0035). As in `list`, the
+   * ORDER BY names the table's columns, not the text aliases.
+   */
+  async exportAfter(after: AuditExportPosition | null, limit: number): Promise<AuditExportPage> {
+    const rows: (AuditRow & { xid: string })[] = await this.dataSource.query(
+      `SELECT CAST(id AS text) AS id, xid::text AS xid, at, request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason
+       FROM audit_events
+       WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+         AND ($1::xid8 IS NULL OR (xid, id) > ($1::xid8, CAST($2 AS bigint)))
+       ORDER BY audit_events.xid, audit_events.id LIMIT $3`,
+      [after?.xid ?? null, after?.id ?? null, limit + 1],
+    );
+    return {
+      events: rows.slice(0, limit).map((row) => ({ ...toRecord(row), position: { xid: row.xid, id: row.id } })),
+      more: rows.length > limit,
+    };
+  }
+}
+
+function toRecord(row: AuditRow): AuditEventRecord {
+  return {
+    id: row.id,
+    at: row.at,
+    requestId: row.request_id,
+    actorTenant: row.actor_tenant,
+    actorSubject: row.actor_subject,
+    targetTenant: row.target_tenant,
+    action: row.action,
+    resource: row.resource,
+    result: row.result,
+    reason: row.reason,
+  };
 }

@@ -172,3 +172,83 @@ describe('GET /v1/audit', () => {
     expect(denied).toMatchObject({ actor_subject: 'it-user', result: 'deny' });
   });
 });
+
+describe('GET /v1/audit/export', () => {
+  type Page = { items: { id: string; request_id: string }[]; next_cursor: string | null; has_more: boolean };
+  const exportPage = async (cursor: string | null, limit = 5000): Promise<Page> => {
+    const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+    const { status, body } = await api('GET', `/v1/audit/export?${query.toString()}`);
+    expect(status).toBe(200);
+    return body as Page;
+  };
+  /** Follows the feed from `cursor` until nothing more is ready; returns what it read and where it stopped. */
+  const drain = async (cursor: string | null, limit = 5000): Promise<{ requestIds: string[]; cursor: string | null }> => {
+    const requestIds: string[] = [];
+    for (;;) {
+      const page = await exportPage(cursor, limit);
+      requestIds.push(...page.items.map((item) => item.request_id));
+      cursor = page.next_cursor;
+      if (!page.has_more) return { requestIds, cursor };
+    }
+  };
+  const insert = (db: { query: (sql: string, params: unknown[]) => Promise<unknown> }, requestId: string) =>
+    db.query(`INSERT INTO audit_events (request_id, action, resource, result) VALUES ($1, 'test.export', 'test', 'allow')`, [requestId]);
+
+  it('holds back an event committed after a later one, then exports both, in order, once; never one rolled back', async () => {
+    const start = (await drain(null)).cursor;
+    const [early, late, rolledBack] = ['early', 'late', 'rolled-back'].map((name) => `it-export-${name}-${RUN}`);
+    await withDb(async (slow) => {
+      // A transaction writes its audit row first (the lower id) but commits last, as a slow submission might.
+      await slow.query('BEGIN');
+      await insert(slow, early);
+      await withDb(async (db) => {
+        await insert(db, late);
+        await db.query('BEGIN');
+        await insert(db, rolledBack);
+        await db.query('ROLLBACK');
+      });
+      // Paging by id shows the later event already; the export holds it back behind the open transaction.
+      expect((await auditRows({ action: 'test.export' })).map((e) => e.request_id)).toContain(late);
+      const meanwhile = await drain(start);
+      expect(meanwhile.requestIds).not.toContain(late);
+      expect(meanwhile.requestIds).not.toContain(early);
+      await slow.query('COMMIT');
+    });
+    // Other transactions of the stack may hold the horizon for a moment: poll, one event a page, from the same cursor.
+    const exported = await poll('both events exported', async () => {
+      const read = await drain(start, 1);
+      return read.requestIds.includes(late) && read.requestIds.includes(early) ? read.requestIds : undefined;
+    });
+    const ours = exported.filter((id) => id.startsWith('it-export-'));
+    expect(ours).toEqual([early, late]);
+    expect(new Set(exported).size).toBe(exported.length);
+    expect(exported).not.toContain(rolledBack);
+  });
+
+  it('keeps the numeric order of ids within one transaction, across a power of ten, one event a page', async () => {
+    const start = (await drain(null)).cursor;
+    const batch = Array.from({ length: 4 }, (_, i) => `it-export-batch-${i}-${RUN}`);
+    await withDb(async (db) => {
+      // The next ids cross a power of ten (…98, …99, …00, …01): as text, the last two would sort first.
+      const [{ max }] = (await db.query(`SELECT max(id) AS max FROM audit_events`)).rows as { max: string }[];
+      await db.query(`SELECT setval('audit_events_id_seq', $1)`, [String(10n ** BigInt(max.length) - 3n)]);
+    }, 'owner');
+    await withDb(async (db) => {
+      await db.query('BEGIN');
+      for (const requestId of batch) await insert(db, requestId);
+      await db.query('COMMIT');
+    });
+    const exported = await poll('the batch exported', async () => {
+      const read = await drain(start, 1);
+      return batch.every((id) => read.requestIds.includes(id)) ? read.requestIds : undefined;
+    });
+    expect(exported.filter((id) => id.startsWith('it-export-batch-'))).toEqual(batch);
+    expect(new Set(exported).size).toBe(exported.length);
+  });
+
+  it('answers 400 for a cursor it did not issue', async () => {
+    const { status, body } = await api('GET', '/v1/audit/export?cursor=12');
+    expect(status).toBe(400);
+    expect(body.error.code).toBe('validation_failed');
+  });
+});

@@ -76,6 +76,38 @@ describe(AuditController.name, () => {
         expect({ query, status: response.status, code: response.body.error?.code }).toEqual({ query, status: 400, code: 'validation_failed' });
       }
     });
+
+    it('exports oldest first from a cursor, and hands the cursor back when nothing more is ready', async () => {
+      const first = await http().get('/v1/audit/export?limit=4').expect(200);
+      expect(first.body.items.map((e: { request_id: string }) => e.request_id)).toEqual(['r1', 'r2', 'r3', 'r4']);
+      expect(first.body).toMatchObject({ next_cursor: '4.4', has_more: true });
+      const second = await http().get(`/v1/audit/export?limit=4&cursor=${first.body.next_cursor}`).expect(200);
+      expect(second.body.items.map((e: { request_id: string }) => e.request_id)).toEqual(['r5', 'r6']);
+      expect(second.body).toMatchObject({ next_cursor: '6.6', has_more: false });
+      expect(second.body.items[1]).toEqual({
+        id: '6',
+        at: expect.any(String),
+        request_id: 'r6',
+        actor_tenant: 'other',
+        actor_subject: 'alice',
+        target_tenant: 'default',
+        action: 'job.submit',
+        resource: 'job/6',
+        result: 'deny',
+        reason: 'missing_scope',
+      });
+      expect((await http().get('/v1/audit/export?cursor=6.6').expect(200)).body).toEqual({ items: [], next_cursor: '6.6', has_more: false });
+      await t.audit.record(event(7));
+      expect((await http().get('/v1/audit/export?cursor=6.6').expect(200)).body).toMatchObject({ items: [{ request_id: 'r7' }], next_cursor: '7.7' });
+    });
+
+    it('refuses export cursors it did not issue and bad page sizes with 400', async () => {
+      for (const query of ['cursor=6', 'cursor=abc', 'cursor=1.0', 'cursor=-1.5', 'cursor=18446744073709551616.1', 'cursor=1.2.3', 'limit=0', 'limit=5001', 'limit=1e1']) {
+        const response = await http().get(`/v1/audit/export?${query}`);
+        expect({ query, status: response.status, code: response.body.error?.code }).toEqual({ query, status: 400, code: 'validation_failed' });
+      }
+      await http().get('/v1/audit/export?cursor=18446744073709551615.1').expect(200);
+    });
   });
 
   describe('with the real token guard', () => {
@@ -89,6 +121,9 @@ describe(AuditController.name, () => {
       await http().get('/v1/audit').set('Authorization', `Bearer ${tenantsAdmin}`).expect(403);
       const auditor = t.userToken({ scope: 'admin:audit' });
       await http().get('/v1/audit').set('Authorization', `Bearer ${auditor}`).expect(200);
+      await http().get('/v1/audit/export').expect(401);
+      await http().get('/v1/audit/export').set('Authorization', `Bearer ${tenantsAdmin}`).expect(403);
+      await http().get('/v1/audit/export').set('Authorization', `Bearer ${auditor}`).expect(200);
     });
   });
 });

@@ -2,12 +2,14 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInstant, UTC_INSTANT_PATTERN } from '../common/date-time-pattern';
 import { IsPlainText, PLAIN_TEXT_PATTERN } from '../common/plain-text';
 import { IntegerQuery } from '../common/validation';
-import { AUDIT_CURSOR_PATTERN } from './audit-cursor';
+import { AUDIT_CURSOR_PATTERN, AUDIT_EXPORT_CURSOR_PATTERN } from './audit-cursor';
 import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 
 export const AUDIT_RESULTS = ['allow', 'deny'] as const;
 export const DEFAULT_AUDIT_PAGE_SIZE = 50;
 export const MAX_AUDIT_PAGE_SIZE = 500;
+export const DEFAULT_AUDIT_EXPORT_PAGE_SIZE = 500;
+export const MAX_AUDIT_EXPORT_PAGE_SIZE = 5000;
 
 export class AuditQueryDto {
   @ApiPropertyOptional({ description: 'Only this action, e.g. job.submit, job.cancel, tenant.update, auth.scope (a token without the scope a route needs).', minLength: 1, maxLength: 100, pattern: PLAIN_TEXT_PATTERN })
@@ -102,4 +104,45 @@ export class AuditPageDto {
 
   @ApiProperty({ description: 'Cursor of the next (older) page; null on the last page.', type: String, nullable: true })
   next_cursor: string | null;
+}
+
+export class AuditExportQueryDto {
+  @ApiPropertyOptional({
+    description: 'next_cursor of the previous page; none: from the first event.',
+    pattern: AUDIT_EXPORT_CURSOR_PATTERN,
+    example: '48213.1234',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  cursor?: string;
+
+  @ApiPropertyOptional({ description: 'Page size.', type: 'integer', minimum: 1, maximum: MAX_AUDIT_EXPORT_PAGE_SIZE, default: DEFAULT_AUDIT_EXPORT_PAGE_SIZE })
+  @IsOptional()
+  @IntegerQuery()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_AUDIT_EXPORT_PAGE_SIZE)
+  limit?: number;
+}
+
+export class AuditExportPageDto {
+  @ApiProperty({
+    description:
+      'Events after the cursor in export order (by the transaction that wrote them, then by id; close to time order), only those whose ' +
+      'transaction and every earlier one have ended: an event committed later never lands before the cursor.',
+    type: [AuditEventDto],
+  })
+  items: AuditEventDto[];
+
+  @ApiProperty({
+    description: 'Where the next page starts: the last event of this page, else the cursor given (null when none was given and nothing was ready). Keep it to resume.',
+    type: String,
+    nullable: true,
+    pattern: AUDIT_EXPORT_CURSOR_PATTERN,
+  })
+  next_cursor: string | null;
+
+  @ApiProperty({ description: 'More events are ready now: ask again at once. False: ask again later (poll), new events follow the cursor.' })
+  has_more: boolean;
 }

@@ -1,7 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditRepository, type AuditEventRecord } from '@mlis/db';
-import { decodeAuditCursor, encodeAuditCursor } from './audit-cursor';
-import { DEFAULT_AUDIT_PAGE_SIZE, type AuditEventDto, type AuditPageDto, type AuditQueryDto } from './audit.dto';
+import { decodeAuditCursor, decodeAuditExportCursor, encodeAuditCursor, encodeAuditExportCursor } from './audit-cursor';
+import {
+  DEFAULT_AUDIT_EXPORT_PAGE_SIZE,
+  DEFAULT_AUDIT_PAGE_SIZE,
+  type AuditEventDto,
+  type AuditExportPageDto,
+  type AuditExportQueryDto,
+  type AuditPageDto,
+  type AuditQueryDto,
+} from './audit.dto';
 
 function toDto(event: AuditEventRecord): AuditEventDto {
   return {
@@ -43,6 +51,18 @@ export class AuditService {
     return {
       items: page.map(toDto),
       next_cursor: events.length > limit ? encodeAuditCursor(page[page.length - 1].id) : null,
+    };
+  }
+
+  /** The next events in export order: a complete, resumable feed for a log shipper (ADR 0035). */
+  async exportPage(query: AuditExportQueryDto): Promise<AuditExportPageDto> {
+    const after = query.cursor === undefined ? null : decodeAuditExportCursor(query.cursor);
+    const page = await this.audit.exportAfter(after, query.limit ?? DEFAULT_AUDIT_EXPORT_PAGE_SIZE);
+    const last = page.events.at(-1);
+    return {
+      items: page.events.map(toDto),
+      next_cursor: last ? encodeAuditExportCursor(last.position) : (query.cursor ?? null),
+      has_more: page.more,
     };
   }
 }

@@ -3,6 +3,8 @@ import type { AuditEventInput } from '@mlis/contracts';
 import {
   TenantExistsError,
   type AuditEventRecord,
+  type AuditExportPage,
+  type AuditExportPosition,
   type AuditFilters,
   type AuditRepository,
   type TenantChanges,
@@ -37,6 +39,14 @@ export class FakeAuditRepository implements Db<AuditRepository> {
           (beforeId === undefined || Number(e.id) < Number(beforeId)),
       )
       .slice(0, limit);
+  }
+
+  /** Each event as its own transaction (xid = id), all ended: every event is ready for export. */
+  async exportAfter(after: AuditExportPosition | null, limit: number): Promise<AuditExportPage> {
+    const ready = this.events
+      .map((event) => ({ ...event, position: { xid: event.id, id: event.id } }))
+      .filter((event) => after === null || Number(event.id) > Number(after.id));
+    return { events: ready.slice(0, limit), more: ready.length > limit };
   }
 }
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TERMINAL_JOB_STATES } from '@mlis/contracts/states';
-import { ApiError, ApiUnreachableError } from '../api-client';
+import { isTransient } from '../api-client';
 import type { Job } from '../api-types';
 import { ExitCode, printJson, type CliContext } from '../cli-context';
 import { formatJob } from '../format';
@@ -30,11 +30,6 @@ function progressLine(job: Job): string {
   return `${job.state} (${attempt})`;
 }
 
-// An API restart or a 5xx while waiting is not the job's fate: keep waiting until the deadline.
-function transient(error: unknown): boolean {
-  return error instanceof ApiUnreachableError || (error instanceof ApiError && error.status >= 500);
-}
-
 async function waitForJob(context: CliContext, first: Job, timeoutSeconds: number): Promise<{ job: Job; timedOut: boolean }> {
   const retryMs = context.io.pollIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
   const deadline = Date.now() + timeoutSeconds * 1000;
@@ -57,7 +52,8 @@ async function waitForJob(context: CliContext, first: Job, timeoutSeconds: numbe
       warned = false;
       if (!isTerminal(job) && Date.now() - asked < wait * 1000) await sleep(Math.min(retryMs, Math.max(0, deadline - Date.now())));
     } catch (error) {
-      if (!transient(error)) throw error;
+      // An API restart or a 5xx while waiting is not the job's fate: keep waiting until the deadline.
+      if (!isTransient(error)) throw error;
       if (!warned) context.err(`still waiting: ${(error as Error).message}`);
       warned = true;
       await sleep(Math.min(retryMs, Math.max(0, deadline - Date.now())));

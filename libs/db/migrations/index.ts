@@ -16,6 +16,7 @@ import { StreamTickets1765500000000 } from './1765500000000-stream-tickets';
 import { DeadNodeRetention1765600000000 } from './1765600000000-dead-node-retention';
 import { NodeLeftAt1765700000000 } from './1765700000000-node-left-at';
 import { JobOverviewIndexes1765800000000 } from './1765800000000-job-overview-indexes';
+import { AuditExportOrder1765900000000 } from './1765900000000-audit-export-order';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   DeadNodeRetention1765600000000,
   NodeLeftAt1765700000000,
   JobOverviewIndexes1765800000000,
+  AuditExportOrder1765900000000,
 ];
