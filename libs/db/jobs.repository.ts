@@ -19,6 +19,8 @@ export interface NewJob extends JobSpec {
   submittedBy: string;
   /** Set when the params travel as an artifact; `params` is then `{}`. */
   paramsArtifactId: string | null;
+  /** With paramsArtifactId: the sha256 of the params' canonical JSON. */
+  paramsSha256: string | null;
   idempotencyKey: string | null;
   requestId: string | null;
 }
@@ -182,16 +184,16 @@ export class JobsRepository {
    * `afterInsert` the statement is its own transaction, one round trip. The caller starts the job's workflow after the commit.
    */
   async insert(job: NewJob, audit: AuditEventInput, afterInsert?: (manager: EntityManager) => Promise<void>): Promise<JobRecord> {
-    // Parameters $1-$20 are the job's, the audit row's follow.
-    const auditRow = auditInsert(audit, 21);
+    // Parameters $1-$21 are the job's, the audit row's follow.
+    const auditRow = auditInsert(audit, 22);
     const insert = async (db: Queryable): Promise<JobRecord> => {
       // The row comes back with the insert: what the database sets or normalises (timestamps, jsonb) is returned.
       const [inserted]: InsertedJob[] = await db.query(
         `WITH audit AS (${auditRow.sql})
          INSERT INTO jobs AS job (id, tenant_id, submitted_by, task_type, params, cpu_millis, mem_mb, gpu, priority,
                            state, attempts, max_attempts, timeout_seconds, idempotency_key, request_id,
-                           priority_class, may_preempt, worker_group, node_selector, gpu_model, gpu_memory_mb, params_artifact_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                           priority_class, may_preempt, worker_group, node_selector, gpu_model, gpu_memory_mb, params_artifact_id, params_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'QUEUED', 0, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
          RETURNING job.params, job.node_selector, job.created_at, job.updated_at, ${EXACT_CREATED_AT} AS cursor_created_at`,
         [
           job.id,
@@ -214,6 +216,7 @@ export class JobsRepository {
           job.gpuModel,
           job.gpuMemoryMb,
           job.paramsArtifactId,
+          job.paramsSha256,
           ...auditRow.params,
         ],
       );

@@ -180,6 +180,13 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
     expect(changed.status).toBe(409);
     expect(changed.body.error.code).toBe('idempotency_conflict');
     await waitForJob(first.body.id, (j) => j.state === 'SUCCEEDED' || j.state === 'FAILED');
+
+    // Once the job has ended its params artifact may go (retention, or a delete): a repeat still returns the job.
+    expect((await api('DELETE', `/v1/artifacts/${first.body.params_artifact}`)).status).toBe(204);
+    const later = await api('POST', '/v1/jobs', { task_type: 'echo', params }, { 'idempotency-key': key });
+    expect(later.status).toBe(200);
+    expect(later.body.id).toBe(first.body.id);
+    expect((await api('POST', '/v1/jobs', { task_type: 'echo', params: { ...params, b: 3 } }, { 'idempotency-key': key })).status).toBe(409);
   }, 120_000);
 
   it('links referenced artifacts as inputs that the node reads; a missing or other tenant’s reference is 422 and nothing is kept', async () => {

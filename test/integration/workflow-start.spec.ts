@@ -63,6 +63,7 @@ describe('a job whose workflow never started', () => {
       taskType: 'sleep',
       params: { seconds },
       paramsArtifactId: null,
+      paramsSha256: null,
       cpuMillis: 1000,
       memMb: 256,
       gpu: 0,

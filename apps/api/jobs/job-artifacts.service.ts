@@ -93,9 +93,8 @@ export class JobArtifactsService {
   }
 
   /** The params' sha256 as an idempotent replay compares them: of their canonical JSON, the bytes an offloaded copy holds. */
-  async paramsDigest(job: Pick<JobEntity, 'params' | 'paramsArtifactId'>): Promise<string | null> {
-    if (job.paramsArtifactId === null) return sha256Hex(canonicalJson(job.params));
-    return (await this.artifacts.findById(job.paramsArtifactId))?.sha256 ?? null;
+  paramsDigest(job: Pick<JobEntity, 'params' | 'paramsArtifactId' | 'paramsSha256'>): string | null {
+    return job.paramsArtifactId === null ? sha256Hex(canonicalJson(job.params)) : job.paramsSha256;
   }
 
   digestOf(paramsJson: string): string {

@@ -564,9 +564,9 @@ describe(JobsController.name, () => {
         expect(response.body).toMatchObject({ params: null, params_artifact: expect.any(String) });
         const artifactId: string = response.body.params_artifact;
 
-        expect(big.jobs.records[0].job).toMatchObject({ params: {}, paramsArtifactId: artifactId });
-        expect(big.temporal.started[0].options.args[0]).toMatchObject({ params: {}, paramsArtifactId: artifactId });
         const json = canonicalJson(params);
+        expect(big.jobs.records[0].job).toMatchObject({ params: {}, paramsArtifactId: artifactId, paramsSha256: createHash('sha256').update(json).digest('hex') });
+        expect(big.temporal.started[0].options.args[0]).toMatchObject({ params: {}, paramsArtifactId: artifactId });
         expect(big.artifacts.rows).toEqual([
           expect.objectContaining({
             id: artifactId,
@@ -614,6 +614,13 @@ describe(JobsController.name, () => {
         expect(changed.body.error.code).toBe('idempotency_conflict');
         expect(big.artifacts.rows).toHaveLength(1);
         expect(big.temporal.started).toHaveLength(1);
+
+        // Retention deleted the params artifact after the job ended: the repeat still compares, by the job's own digest.
+        big.jobs.records[0].job.state = 'SUCCEEDED';
+        big.artifacts.rows.length = 0;
+        const later = await request(server).post('/v1/jobs').set('Idempotency-Key', 'k-big').send({ task_type: 'echo', params }).expect(200);
+        expect(later.body.id).toBe(first.body.id);
+        await request(server).post('/v1/jobs').set('Idempotency-Key', 'k-big').send({ task_type: 'echo', params: { ...params, a: 3 } }).expect(409);
       });
     });
 

@@ -125,6 +125,7 @@ export class JobsService {
       ...spec,
       params: params ? {} : spec.params,
       paramsArtifactId: params?.artifactId ?? null,
+      paramsSha256: params?.upload.staged.sha256 ?? null,
       id: randomUUID(),
       tenantId: actor.tenantId,
       submittedBy: actor.subject,
@@ -305,7 +306,7 @@ export class JobsService {
 
   /** Params compare by the sha256 of their canonical JSON, so offloaded params compare without being read back. */
   private async replay(earlier: JobRecord, spec: JobSpec, paramsJson: string): Promise<SubmitResult> {
-    const before = { ...specOf(earlier.job), params: await this.jobArtifacts.paramsDigest(earlier.job) };
+    const before = { ...specOf(earlier.job), params: this.jobArtifacts.paramsDigest(earlier.job) };
     const now = { ...spec, params: this.jobArtifacts.digestOf(paramsJson) };
     if (canonicalJson(before) !== canonicalJson(now)) {
       throw new DomainError(

@@ -174,6 +174,7 @@ export class FakeJobsRepository implements Db<JobsRepository> {
       taskType: 'sleep',
       params: { seconds: 1 },
       paramsArtifactId: null,
+      paramsSha256: null,
       cpuMillis: 1000,
       memMb: 256,
       gpu: 0,

@@ -11,6 +11,8 @@ export class JobEntity {
   @Column('jsonb') params: Record<string, unknown>;
   /** The artifact holding the params' JSON when it exceeded the inline threshold. */
   @Column('uuid', { name: 'params_artifact_id', nullable: true }) paramsArtifactId: string | null;
+  /** The sha256 of the params' canonical JSON when they are an artifact: what a repeat compares, the artifact gone or not. */
+  @Column('text', { name: 'params_sha256', nullable: true }) paramsSha256: string | null;
   @Column('integer', { name: 'cpu_millis' }) cpuMillis: number;
   @Column('integer', { name: 'mem_mb' }) memMb: number;
   @Column('integer') gpu: number;

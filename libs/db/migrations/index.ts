@@ -17,6 +17,7 @@ import { DeadNodeRetention1765600000000 } from './1765600000000-dead-node-retent
 import { NodeLeftAt1765700000000 } from './1765700000000-node-left-at';
 import { JobOverviewIndexes1765800000000 } from './1765800000000-job-overview-indexes';
 import { AuditExportOrder1765900000000 } from './1765900000000-audit-export-order';
+import { JobParamsSha2561766000000000 } from './1766000000000-job-params-sha256';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   NodeLeftAt1765700000000,
   JobOverviewIndexes1765800000000,
   AuditExportOrder1765900000000,
+  JobParamsSha2561766000000000,
 ];
