@@ -3,17 +3,24 @@ import { createLedgerActivities } from '../../activities/ledger.activities';
 import { createArtifactStore } from '@mlis/artifacts';
 import { loadConfig } from '@mlis/config';
 import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
-import { ArtifactsRepository, AssignmentsRepository, createDataSource, JobsRepository, NodesRepository, SchedulingStore } from '@mlis/db';
+import { ArtifactsRepository, AssignmentsRepository, createDataSource, JobsRepository, NodesRepository, SchedulingStore, TenantsRepository } from '@mlis/db';
 import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '@mlis/logging';
 import { installWorkerRuntime } from '@mlis/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mlis/temporal';
 import { startTracing, tracingActivityInterceptors } from '@mlis/tracing';
 import { ArtifactRetention } from './artifact-retention';
+import { JobRetention } from './job-retention';
 import { NodeReaper } from './node-reaper';
 import { runPeriodicSteps, type PeriodicStep } from './periodic-steps';
 import { jobWorkflowBundle } from './workflow-bundle';
 
-/** The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node reaper and artifact retention. */
+// How often control looks for jobs past MLIS_JOB_RETENTION_DAYS: a day's retention is never more than this late.
+const JOB_RETENTION_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node
+ * reaper, and artifact and job retention.
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   const tracing = startTracing('control', config.tracing);
@@ -49,6 +56,7 @@ async function main(): Promise<void> {
     config.artifacts.retentionIntervalSeconds * 1000,
     log,
   );
+  const jobRetention = new JobRetention(jobs, new TenantsRepository(dataSource), config.jobRetentionDays, JOB_RETENTION_INTERVAL_MS, log);
 
   let cycleTimer: NodeJS.Timeout | undefined;
   try {
@@ -79,6 +87,7 @@ async function main(): Promise<void> {
     }
     reaper.start();
     retention.start();
+    jobRetention.start();
     // Events (submissions, releases, node joins) trigger cycles at once; this one catches what they
     // cannot: aging, a node whose heartbeat lapsed, a placement signal that was lost.
     // A placement older than schedule-to-start plus one tick was never dispatched: its workflow missed the signal.
@@ -100,6 +109,7 @@ async function main(): Promise<void> {
     reaper.stop();
     metricsServer?.close();
     await retention.stop();
+    await jobRetention.stop();
     await connection.close();
     await client.connection.close();
     await dataSource.destroy();

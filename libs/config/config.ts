@@ -238,6 +238,8 @@ export interface AppConfig {
    * inline, so no job row and no Temporal payload carries more.
    */
   inlinePayloadMaxBytes: number;
+  /** Jobs finished longer ago than this many days are deleted with their attempts; 0 keeps every job. */
+  jobRetentionDays: number;
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
@@ -291,6 +293,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
     // Above the 1 KiB kept for a payload's envelope (libs/contracts PAYLOAD_ENVELOPE_BYTES).
     inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 4096),
+    jobRetentionDays: int(env, 'MLIS_JOB_RETENTION_DAYS', 0, 0, 36_500),
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),

@@ -386,6 +386,39 @@ export class JobsRepository {
     return { oldestQueuedAt: summary?.oldest_queued_at ?? null, failedSince: summary?.failed_since ?? 0, waitingLong, exhausted };
   }
 
+  /**
+   * Deletes up to `limit` of the tenant's jobs that finished before `before`, oldest first, with their attempts and
+   * artifact links (the artifacts themselves are retention's), and writes `audit(count)`'s row in the same transaction;
+   * returns how many. A job a concurrent pass holds is skipped. Attempts of other jobs they preempted lose only that
+   * reference (ADR 0036).
+   */
+  async deleteFinishedBefore(tenantId: string, before: Date, limit: number, audit: (count: number) => AuditEventInput): Promise<number> {
+    return this.dataSource.transaction(async (m) => {
+      // One statement: the links and attempts go with their jobs, and the jobs' foreign keys are checked at its end.
+      const [{ deleted }] = (await m.query(
+        `WITH expired AS (
+           SELECT id FROM jobs
+           WHERE tenant_id = $1 AND state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at < $2
+           ORDER BY finished_at LIMIT $3
+           FOR UPDATE SKIP LOCKED
+         ), links AS (
+           DELETE FROM job_artifacts WHERE job_id IN (SELECT id FROM expired)
+         ), attempts AS (
+           DELETE FROM job_assignments WHERE job_id IN (SELECT id FROM expired)
+         ), jobs_deleted AS (
+           DELETE FROM jobs WHERE id IN (SELECT id FROM expired) RETURNING 1
+         )
+         SELECT CAST(count(*) AS integer) AS deleted FROM jobs_deleted`,
+        [tenantId, before, limit],
+      )) as { deleted: number }[];
+      if (deleted > 0) {
+        const insert = auditInsert(audit(deleted), 1);
+        await m.query(insert.sql, insert.params);
+      }
+      return deleted;
+    });
+  }
+
   /** The tenant's QUEUED and RUNNING jobs, and those that ended in each final state at or after `finishedSince`. */
   async countByState(tenantId: string, finishedSince: Date): Promise<Map<JobState, number>> {
     const rows: { state: JobState; count: number }[] = await this.dataSource.query(

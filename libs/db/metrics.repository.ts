@@ -48,7 +48,14 @@ export class MetricsRepository {
     const byTenant = tenantTopN !== null;
     const tenantColumn = byTenant ? ', tenant_id AS tenant' : '';
     const [jobsByState, waitingByReason, decisions, nodes, capacity, heartbeatAges, cycle] = await Promise.all([
-      this.dataSource.query(`SELECT state${tenantColumn}, count(*)::int AS count FROM jobs GROUP BY state${byTenant ? ', tenant_id' : ''}`),
+      // Live jobs through their partial indexes (one SELECT per state), ended ones from the totals their trigger keeps.
+      this.dataSource.query(
+        `SELECT state${tenantColumn}, sum(count)::float8 AS count FROM (
+           SELECT 'QUEUED' AS state, tenant_id, count(*) AS count FROM jobs WHERE state = 'QUEUED' GROUP BY tenant_id
+           UNION ALL SELECT 'RUNNING', tenant_id, count(*) FROM jobs WHERE state = 'RUNNING' GROUP BY tenant_id
+           UNION ALL SELECT state, tenant_id, total FROM job_outcomes
+         ) jobs GROUP BY state${byTenant ? ', tenant_id' : ''}`,
+      ),
       this.dataSource.query(
         `SELECT coalesce(pending_reason, 'queued') AS reason${tenantColumn}, count(*)::int AS count FROM jobs WHERE state = 'QUEUED'
          GROUP BY 1${byTenant ? ', tenant_id' : ''}`,

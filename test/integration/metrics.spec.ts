@@ -47,6 +47,10 @@ describe('metrics', () => {
     expect(done.state).toBe('SUCCEEDED');
     const after = await samplesOf('api');
     expect(valueOf(after, 'mlis_scheduler_decisions_total', { outcome: 'placed', reason: 'fit' })).toBeGreaterThan(placedBefore);
+    // Live jobs are counted, ended ones come from the ledger's totals: this one moved from one to the other.
+    expect(valueOf(during, 'mlis_jobs', { state: 'QUEUED' })).toBeGreaterThanOrEqual(1);
+    const succeeded = (s: Sample[]) => valueOf(s, 'mlis_jobs', { state: 'SUCCEEDED' }) ?? 0;
+    expect(succeeded(after) - succeeded(during)).toBeGreaterThanOrEqual(1);
     expect(valueOf(after, 'mlis_node_capacity_gpus', { group: 'gpu' })).toBe(4);
 
     // Its admission (it waited while the group drained) was observed once: by the API when the node reported the

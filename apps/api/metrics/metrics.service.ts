@@ -33,7 +33,7 @@ export class MetricsService {
     const tenant = config.metrics.tenantLabelTopN === null ? [] : ['tenant'];
     new Gauge({
       name: 'mlis_jobs',
-      help: 'Jobs by state.',
+      help: 'Jobs by state: QUEUED and RUNNING now; SUCCEEDED, FAILED and CANCELLED: every job that ever ended so, those deleted since by retention too.',
       labelNames: ['state', ...tenant],
       registers,
       collect() {

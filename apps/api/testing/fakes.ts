@@ -45,7 +45,7 @@ function byNewest(a: JobCursor, b: JobCursor): number {
   return a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
-export class FakeJobsRepository implements Db<JobsRepository> {
+export class FakeJobsRepository implements Omit<Db<JobsRepository>, 'deleteFinishedBefore'> {
   readonly records: JobRecord[] = [];
   private clockMs = Date.parse('2025-01-01T00:00:00.000Z');
 

@@ -18,6 +18,8 @@ import { NodeLeftAt1765700000000 } from './1765700000000-node-left-at';
 import { JobOverviewIndexes1765800000000 } from './1765800000000-job-overview-indexes';
 import { AuditExportOrder1765900000000 } from './1765900000000-audit-export-order';
 import { JobParamsSha2561766000000000 } from './1766000000000-job-params-sha256';
+import { JobRetention1766100000000 } from './1766100000000-job-retention';
+import { JobOutcomeTotals1766200000000 } from './1766200000000-job-outcome-totals';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -41,4 +43,6 @@ export const MIGRATIONS = [
   JobOverviewIndexes1765800000000,
   AuditExportOrder1765900000000,
   JobParamsSha2561766000000000,
+  JobRetention1766100000000,
+  JobOutcomeTotals1766200000000,
 ];
