@@ -1,6 +1,7 @@
 import { abandonUpload, deleteArtifact, type ArtifactStore } from '@mlis/artifacts';
 import type { ArtifactsRepository } from '@mlis/db';
 import { artifactRetentionFailures, artifactRetentionRemoved } from '@mlis/metrics';
+import { PeriodicPass } from './periodic-pass';
 
 const BATCH = 100;
 /** An upload this old belongs to a process that died mid-upload: a live one commits or discards it well before. */
@@ -24,36 +25,17 @@ export interface RetentionSweep {
  * without their row, found through the upload's pending record (ADR 0012). Only bytes an upload of this install
  * recorded are ever deleted that way, never an object the database simply does not know.
  */
-export class ArtifactRetention {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<RetentionSweep> | undefined;
-  /** Whether something failed in the pass in flight (passes never overlap: `sweep` joins one in flight). */
+export class ArtifactRetention extends PeriodicPass<RetentionSweep> {
+  /** Whether something failed in the pass in flight (passes never overlap). */
   private passFailed = false;
 
   constructor(
     private readonly artifacts: ArtifactsRepository,
     private readonly store: ArtifactStore,
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly log: (line: string) => void,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.intervalMs);
-    this.timer.unref();
-  }
-
-  /** Stops the timer and waits for a sweep in flight. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-
-  /** One pass; a sweep already in flight is joined rather than doubled. */
-  sweep(now: Date = new Date()): Promise<RetentionSweep> {
-    this.running ??= this.pass(now).finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+  ) {
+    super(intervalMs);
   }
 
   /**
@@ -61,7 +43,7 @@ export class ArtifactRetention {
    * may not delete, an S3 object under a legal hold) is counted, logged and skipped for the pass rather than stopping
    * everything behind it.
    */
-  private async pass(now: Date): Promise<RetentionSweep> {
+  protected async pass(now: Date): Promise<RetentionSweep> {
     this.passFailed = false;
     const deleted = await this.step('deleting expired artifacts', [], () => this.removeExpired(now));
     const staged = await this.step('sweeping abandoned staged uploads', 0, () => this.store.sweepStaging(ABANDONED_AFTER_MS));

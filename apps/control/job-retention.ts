@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '@mlis/contracts';
 import type { JobsRepository, TenantsRepository } from '@mlis/db';
+import { PeriodicPass } from './periodic-pass';
 
 /** Jobs deleted by one transaction at most: a pass over a long backlog (the first after retention is turned on) takes several short ones. */
 const BATCH = 500;
@@ -10,39 +11,23 @@ const DAY_MS = 24 * 3600 * 1000;
  * Deletes jobs that finished more than the retention ago, with their attempts and artifact links, tenant by tenant,
  * each batch audited `job.expire` (ADR 0036). Every control replica may run one: a job another pass holds is skipped.
  */
-export class JobRetention {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-
+export class JobRetention extends PeriodicPass<number> {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly tenants: TenantsRepository,
     private readonly retentionDays: number,
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly log: (line: string) => void,
-  ) {}
-
-  start(): void {
-    if (this.retentionDays === 0) return;
-    this.timer = setInterval(() => void this.sweep(), this.intervalMs);
-    this.timer.unref();
+  ) {
+    super(intervalMs);
   }
 
-  /** Stops the timer and waits for a pass in flight. */
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  override start(): void {
+    if (this.retentionDays > 0) super.start();
   }
 
-  /** One pass; returns how many jobs it deleted. A pass already in flight is joined rather than doubled. */
-  sweep(now: Date = new Date()): Promise<number> {
-    this.running ??= this.pass(now).finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async pass(now: Date): Promise<number> {
+  /** Returns how many jobs it deleted. */
+  protected async pass(now: Date): Promise<number> {
     if (this.retentionDays === 0) return 0;
     const before = new Date(now.getTime() - this.retentionDays * DAY_MS);
     const requestId = randomUUID();

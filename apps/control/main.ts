@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     clearInterval(cycleTimer);
-    reaper.stop();
+    await reaper.stop();
     metricsServer?.close();
     await retention.stop();
     await jobRetention.stop();

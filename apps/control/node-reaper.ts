@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '@mlis/contracts';
 import type { NodesRepository } from '@mlis/db';
+import { PeriodicPass } from './periodic-pass';
 
 /** Nodes deleted by one transaction at most: a sweep over a long backlog (the first after an upgrade) takes several short ones. */
 const FORGET_BATCH = 100;
@@ -14,45 +15,40 @@ export interface NodeReaperOptions {
   intervalMs: number;
 }
 
+/** The `node.forget` audit row of a node deleted by the sweep `requestId` names. */
+export function nodeForgetAudit(requestId: string): (nodeId: string) => AuditEventInput {
+  return (nodeId) => ({
+    requestId,
+    actorTenant: null,
+    actorSubject: 'control',
+    targetTenant: null,
+    action: 'node.forget',
+    resource: `node/${nodeId}`,
+    result: 'allow',
+    reason: null,
+  });
+}
+
 /**
  * Marks nodes that stopped heartbeating as DEAD so placement skips them, and deletes nodes DEAD for longer than the
  * retention (ADR 0034). Every control replica may run one: both statements are idempotent, and concurrent deletes
  * skip each other's rows.
  */
-export class NodeReaper {
-  private timer: NodeJS.Timeout | undefined;
-
+export class NodeReaper extends PeriodicPass<{ dead: string[]; forgotten: string[] }> {
   constructor(
     private readonly nodes: NodesRepository,
     private readonly options: NodeReaperOptions,
     private readonly log: (line: string) => void,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => void this.sweep(), this.options.intervalMs);
-    this.timer.unref();
+  ) {
+    super(options.intervalMs);
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  async sweep(): Promise<{ dead: string[]; forgotten: string[] }> {
+  protected async pass(): Promise<{ dead: string[]; forgotten: string[] }> {
     const { deadAfterSeconds, retentionSeconds } = this.options;
     try {
       const dead = await this.nodes.markSilentNodesDead(deadAfterSeconds);
       for (const nodeId of dead) this.log(`node ${nodeId} marked DEAD after ${deadAfterSeconds}s without a heartbeat`);
-      const requestId = randomUUID();
-      const audit = (nodeId: string): AuditEventInput => ({
-        requestId,
-        actorTenant: null,
-        actorSubject: 'control',
-        targetTenant: null,
-        action: 'node.forget',
-        resource: `node/${nodeId}`,
-        result: 'allow',
-        reason: null,
-      });
+      const audit = nodeForgetAudit(randomUUID());
       const forgotten: string[] = [];
       let batch: string[];
       do {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { NodeView, preparedOn, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
-import { NodeReaper } from '../../apps/control/node-reaper';
+import { nodeForgetAudit, NodeReaper } from '../../apps/control/node-reaper';
 import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 
 // Why a node is DEAD (it said it was stopping, or went silent), and its deletion after the retention (ADR 0034): what
@@ -54,17 +54,7 @@ describe('DEAD nodes', () => {
     return jobId;
   }
 
-  const forget = (limit = 100) =>
-    nodes.forgetDeadNodes(RETENTION_SECONDS, limit, (nodeId) => ({
-      requestId: 'retention-test',
-      actorTenant: null,
-      actorSubject: 'control',
-      targetTenant: null,
-      action: 'node.forget',
-      resource: `node/${nodeId}`,
-      result: 'allow',
-      reason: null,
-    }));
+  const forget = (limit = 100) => nodes.forgetDeadNodes(RETENTION_SECONDS, limit, nodeForgetAudit('retention-test'));
 
   const ids = async (): Promise<string[]> => (await dataSource.query(`SELECT id FROM nodes ORDER BY id`)).map((row: { id: string }) => row.id);
 
