@@ -230,8 +230,11 @@ describe('GET /v1/audit/export', () => {
     const batch = Array.from({ length: 4 }, (_, i) => `it-export-batch-${i}-${RUN}`);
     await withDb(async (db) => {
       // The next ids cross a power of ten (…98, …99, …00, …01): as text, the last two would sort first.
-      const [{ max }] = (await db.query(`SELECT max(id) AS max FROM audit_events`)).rows as { max: string }[];
-      await db.query(`SELECT setval('audit_events_id_seq', $1)`, [String(10n ** BigInt(max.length) - 3n)]);
+      // Above the last id the sequence handed out (rows in flight included), so no id is handed out twice.
+      const [{ last }] = (await db.query(`SELECT last_value::text AS last FROM audit_events_id_seq`)).rows as { last: string }[];
+      let power = 10n ** BigInt(last.length);
+      if (power - 3n <= BigInt(last)) power *= 10n;
+      await db.query(`SELECT setval('audit_events_id_seq', $1)`, [String(power - 3n)]);
     }, 'owner');
     await withDb(async (db) => {
       await db.query('BEGIN');
