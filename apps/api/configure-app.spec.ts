@@ -187,6 +187,7 @@ describe(configureApp.name, () => {
           '/ui/api/console-config',
           '/ui/api/queue',
           '/v1/auth/dev-token',
+          '/v1/auth/revocations',
           '/v1/stream',
           '/v1/stream/tickets',
           '/v1/task-types',

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { paths } from '@mlis/api-client';
-import type { ApiErrorDetail, Artifact, ArtifactPage, AuditExportPage, AuditExportQuery, AuditPage, AuditQuery, CreateJobRequest, CreateTenantRequest, Job, JobPage, ListArtifactsQuery, ListJobsQuery, Tenant, TenantList, UpdateTenantRequest, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
+import type { ApiErrorDetail, Artifact, ArtifactPage, AuditExportPage, AuditExportQuery, AuditPage, AuditQuery, CreateJobRequest, CreateTenantRequest, Job, JobPage, ListArtifactsQuery, ListJobsQuery, RevokeTokensRequest, Tenant, TenantList, TokenRevocation, TokenRevocationList, UpdateTenantRequest, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
 
 // Every route is typed from the generated `paths`: a route, its path and query parameters, headers, JSON body and
 // success body all come from the API's OpenAPI document, so a change there fails the CLI's typecheck.
@@ -185,6 +185,14 @@ export class ApiClient {
 
   exportAudit(query: AuditExportQuery): Promise<AuditExportPage> {
     return this.request('get', '/v1/audit/export', { query });
+  }
+
+  revokeTokens(holder: RevokeTokensRequest): Promise<TokenRevocation> {
+    return this.request('post', '/v1/auth/revocations', { body: holder });
+  }
+
+  listRevocations(): Promise<TokenRevocationList> {
+    return this.request('get', '/v1/auth/revocations', {});
   }
 
   whoami(): Promise<Whoami> {

@@ -36,4 +36,8 @@ export type AuditEvent = Schemas['AuditEventDto'];
 export type AuditPage = Schemas['AuditPageDto'];
 export type AuditQuery = NonNullable<paths['/v1/audit']['get']['parameters']['query']>;
 export type AuditExportPage = Schemas['AuditExportPageDto'];
+export type TokenRevocation = Schemas['TokenRevocationDto'];
+export type TokenRevocationList = Schemas['TokenRevocationListDto'];
+/** Body of POST /v1/auth/revocations. */
+export type RevokeTokensRequest = Schemas['RevokeTokensDto'];
 export type AuditExportQuery = NonNullable<paths['/v1/audit/export']['get']['parameters']['query']>;

@@ -341,6 +341,20 @@ describe('mlis CLI against a fake API', () => {
       }
     });
 
+    it('tokens revoke posts the holder and says up to when; --tenant is required; tokens revoked lists them', async () => {
+      const revocation = { tenant_id: 'team-a', subject: 'alice', revoked_at: '2025-01-02T03:04:05.000Z', revoked_by: 'default/dev' };
+      api.route = (request) => (request.method === 'POST' ? { status: 201, body: revocation } : { status: 200, body: { items: [revocation] } });
+      const io = captureIo();
+      expect(await run(['tokens', 'revoke', 'alice', '--tenant', 'team-a', '--api-url', url], io)).toBe(0);
+      expect(api.requests[0]).toMatchObject({ method: 'POST', url: '/v1/auth/revocations', body: { tenant_id: 'team-a', subject: 'alice' } });
+      expect(io.out()).toBe('revoked every token of alice in tenant team-a issued up to 2025-01-02T03:04:05Z\n');
+      expect(await run(['tokens', 'revoke', 'alice', '--api-url', url], captureIo())).toBe(2);
+      expect(api.requests).toHaveLength(1);
+      const list = captureIo();
+      expect(await run(['tokens', 'revoked', '--api-url', url], list)).toBe(0);
+      expect(list.out().trimEnd().split('\n')[1]).toMatch(/^team-a\s+alice\s+2025-01-02T03:04:05Z\s+default\/dev$/);
+    });
+
     it('a body that is not the API error shape is still reported, with the X-Request-ID header', async () => {
       api.route = () => ({ status: 502, body: null, raw: 'Bad Gateway' });
       const io = captureIo();

@@ -41,6 +41,7 @@ import { statusCommand, type StatusOptions } from './commands/status.command';
 import { DEFAULT_WAIT_TIMEOUT_SECONDS } from './commands/job-waiter';
 import { submitCommand, type SubmitOptions } from './commands/submit.command';
 import { parseLimit, tenantsCreateCommand, tenantsListCommand, tenantsSetLimitsCommand, type TenantLimitOptions } from './commands/tenants.command';
+import { tokensRevokeCommand, tokensRevokedCommand } from './commands/tokens.command';
 import { whoamiCommand } from './commands/whoami.command';
 import { drainCommand, workersCommand } from './commands/workers.command';
 
@@ -229,6 +230,18 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .action(action((context, id: string, options: TenantLimitOptions) => tenantsCreateCommand(context, id, options)));
   limitOptions(tenants.command('set-limits').description("change a tenant's limits; the ones not given stay").argument('<id>', 'tenant id'))
     .action(action((context, id: string, options: TenantLimitOptions) => tenantsSetLimitsCommand(context, id, options)));
+
+  const tokens = program.command('tokens').description('revoke user tokens (scope admin:tenants)');
+  tokens
+    .command('revoke')
+    .description('refuse every token of a holder issued up to now, on every API replica within 2 s; tokens it gets later work')
+    .argument('<subject>', "the tokens' subject (sub)")
+    .requiredOption('--tenant <tenant>', 'the tenant the tokens name', parseTenantId)
+    .action(action((context, subject: string, options: { tenant: string }) => tokensRevokeCommand(context, subject, options.tenant)));
+  tokens
+    .command('revoked')
+    .description('list every holder whose tokens were revoked, and up to when')
+    .action(action((context) => tokensRevokedCommand(context)));
 
   const artifacts = program.command('artifacts').description('upload, download, list and delete artifacts (scopes artifacts:read, artifacts:write)');
   artifacts

@@ -58,6 +58,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/revocations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every holder whose tokens were revoked, and since when (scope admin:tenants) */
+        get: operations["TokenRevocationsController_list"];
+        put?: never;
+        /**
+         * Revoke every user token of a holder issued up to now (scope admin:tenants)
+         * @description Refused with 401 on every API replica within 2 s (at once on the one that answers), audited token.revoke. Tokens the holder gets afterwards work. Event streams opened before stay open until they close.
+         */
+        post: operations["TokenRevocationsController_revoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/dev-token": {
         parameters: {
             query?: never;
@@ -657,6 +678,44 @@ export interface components {
              * @enum {string}
              */
             token_kind: "user";
+        };
+        RevokeTokensDto: {
+            /**
+             * @description The tenant the tokens name (their `tenant` claim); it need not exist.
+             * @example team-a
+             */
+            tenant_id: string;
+            /**
+             * @description The holder: the tokens' `sub` claim.
+             * @example alice
+             */
+            subject: string;
+        };
+        TokenRevocationDto: {
+            /**
+             * @description The tenant the revoked tokens name.
+             * @example team-a
+             */
+            tenant_id: string;
+            /**
+             * @description The revoked tokens' `sub`.
+             * @example alice
+             */
+            subject: string;
+            /**
+             * Format: date-time
+             * @description Every token of this holder issued at or before this second (its `iat`), or without an `iat`, is refused with 401; tokens issued later are not.
+             */
+            revoked_at: string;
+            /**
+             * @description Who revoked them: `<tenant>/<subject>` of the admin.
+             * @example default/dev
+             */
+            revoked_by: string;
+        };
+        TokenRevocationListDto: {
+            /** @description Every holder whose tokens were revoked, by tenant then subject. */
+            items: components["schemas"]["TokenRevocationDto"][];
         };
         DevTokenRequestDto: {
             /**
@@ -1855,6 +1914,138 @@ export interface operations {
             };
             /** @description error.code: unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    TokenRevocationsController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenRevocationListDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    TokenRevocationsController_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevokeTokensDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenRevocationDto"];
+                };
+            };
+            /** @description error.code: validation_failed | malformed_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: request_timeout */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

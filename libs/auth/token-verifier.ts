@@ -37,7 +37,8 @@ export class TokenRejectedError extends Error {
 
 /** A verified token: the caller, and for worker tokens the node incarnation it is bound to. */
 export type VerifiedToken =
-  | { kind: 'user'; actor: Actor }
+  /** issuedAt: the token's `iat` (seconds), null when it has none; a revocation refuses tokens issued up to its time. */
+  | { kind: 'user'; actor: Actor; issuedAt: number | null }
   | { kind: 'worker'; actor: Actor; nodeId: string; incarnation: number };
 
 /** Where verification keys come from; `kid` is only ever a lookup key. */
@@ -324,6 +325,7 @@ export class TokenVerifier {
     return {
       kind: 'user',
       actor: { kind: 'user', subject, tenantId: tenant, scopes: parseScopes(scope), crossTenant: crossTenant === true },
+      issuedAt: typeof payload.iat === 'number' ? payload.iat : null,
     };
   }
 

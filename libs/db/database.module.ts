@@ -9,6 +9,7 @@ import { NodesRepository } from './nodes.repository';
 import { SchedulingStore } from './scheduling/scheduling.store';
 import { StreamTicketsRepository } from './stream-tickets.repository';
 import { TenantsRepository } from './tenants.repository';
+import { TokenRevocationsRepository } from './token-revocations.repository';
 
 /** Every repository: each is built on the process's DataSource, which the process provides. */
 const REPOSITORIES = [
@@ -21,6 +22,7 @@ const REPOSITORIES = [
   SchedulingStore,
   StreamTicketsRepository,
   TenantsRepository,
+  TokenRevocationsRepository,
 ];
 
 const providers: Provider[] = REPOSITORIES.map((repository) => ({

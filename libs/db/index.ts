@@ -17,5 +17,6 @@ export * from './artifacts.repository';
 export * from './audit.repository';
 export * from './tenants.repository';
 export * from './stream-tickets.repository';
+export * from './token-revocations.repository';
 export * from './job-finished-feed';
 export * from './unavailable';

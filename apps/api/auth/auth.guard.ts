@@ -18,6 +18,7 @@ import {
   type WorkerRouteOptions,
 } from './auth.decorators';
 import { USER_JWT_STRATEGY, WORKER_JWT_STRATEGY } from './jwt.strategy';
+import { TokenRevocations } from './token-revocations';
 
 function passportGuard(strategy: string) {
   class TokenGuard extends AuthGuard(strategy) {
@@ -49,6 +50,7 @@ export class ApiAuthGuard implements CanActivate {
     @Inject(UserTokenGuard) private readonly userGuard: UserTokenGuard,
     @Inject(WorkerTokenGuard) private readonly workerGuard: WorkerTokenGuard,
     @Inject(AuditRepository) audit: AuditRepository,
+    @Inject(TokenRevocations) private readonly revocations: TokenRevocations,
   ) {
     this.access = new Access(audit);
   }
@@ -87,6 +89,11 @@ export class ApiAuthGuard implements CanActivate {
       }
       req.workerBinding = { nodeId: verified.nodeId, incarnation: verified.incarnation };
       return true;
+    }
+
+    if (this.revocations.isRevoked(actor.tenantId, actor.subject, verified.issuedAt)) {
+      await this.deny(req, requestId, actor, 'auth.user_token', 'token_revoked');
+      throw new DomainError(ApiErrorCode.Unauthorized, 'this token was revoked: a valid user bearer token is required');
     }
 
     const required = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_SCOPES, targets) ?? [];

@@ -8,6 +8,8 @@ import { DevSignInController } from './dev-sign-in.controller';
 import { ApiAuthGuard, UserTokenGuard, WorkerTokenGuard } from './auth.guard';
 import { UserJwtStrategy, WorkerJwtStrategy } from './jwt.strategy';
 import { SIGNING_SECRET } from './signing-secret';
+import { TokenRevocations } from './token-revocations';
+import { TokenRevocationsController } from './token-revocations.controller';
 
 /**
  * Token verification and the global guard. The signing secret is read once here, for every use in the process
@@ -20,7 +22,7 @@ export class AuthModule {
     return {
       module: AuthModule,
       imports: [PassportModule.register({ session: false })],
-      controllers: config.console.devSignIn ? [AuthController, DevSignInController] : [AuthController],
+      controllers: config.console.devSignIn ? [AuthController, TokenRevocationsController, DevSignInController] : [AuthController, TokenRevocationsController],
       providers: [
         { provide: SIGNING_SECRET, useFactory: () => readDevSecret(config.auth.devSecretFile) },
         {
@@ -33,11 +35,12 @@ export class AuthModule {
         WorkerJwtStrategy,
         UserTokenGuard,
         WorkerTokenGuard,
+        TokenRevocations,
         ApiAuthGuard,
         // useExisting, so a spec can replace ApiAuthGuard with overrideProvider.
         { provide: APP_GUARD, useExisting: ApiAuthGuard },
       ],
-      exports: [TokenVerifier, SIGNING_SECRET],
+      exports: [TokenVerifier, SIGNING_SECRET, TokenRevocations],
     };
   }
 }

@@ -11,9 +11,12 @@ import {
   type TenantLimits,
   type TenantRecord,
   type TenantsRepository,
+  type TokenRevocation,
+  type TokenRevocationsRepository,
   type TokenTake,
 } from '@mlis/db';
 import type { GroupLimits } from '@mlis/scheduling';
+import type { EntityManager } from 'typeorm';
 import type { Db } from './fakes';
 
 
@@ -126,5 +129,21 @@ export class FakeTenantsRepository implements Db<TenantsRepository> {
   /** Counts like the database would after the caller's insert: the queued jobs plus the one being submitted. */
   async lockAndCountQueuedJobs(): Promise<number> {
     return this.queued + 1;
+  }
+}
+
+/** Revocations in a map; `revoke` stamps them with the wall clock, as the database would with now(). */
+export class FakeTokenRevocationsRepository implements Db<TokenRevocationsRepository> {
+  readonly revocations = new Map<string, TokenRevocation>();
+
+  async revoke(tenantId: string, subject: string, revokedBy: string, audit: (manager: EntityManager) => Promise<void>): Promise<TokenRevocation> {
+    await audit({} as EntityManager);
+    const revocation = { tenantId, subject, revokedAt: new Date(), revokedBy };
+    this.revocations.set(`${tenantId}\n${subject}`, revocation);
+    return revocation;
+  }
+
+  async list(): Promise<TokenRevocation[]> {
+    return [...this.revocations.values()].sort((a, b) => a.tenantId.localeCompare(b.tenantId) || a.subject.localeCompare(b.subject));
   }
 }

@@ -11,7 +11,17 @@ import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import { mintUserToken, mintWorkerToken, readDevSecret, SCOPES, type Actor, type UserTokenClaims, type WorkerTokenClaims } from '@mlis/auth';
 import { loadConfig, type AppConfig } from '@mlis/config';
-import { ArtifactsRepository, AssignmentsRepository, AuditRepository, JobFinishedFeed, JobsRepository, NodesRepository, StreamTicketsRepository, TenantsRepository } from '@mlis/db';
+import {
+  ArtifactsRepository,
+  AssignmentsRepository,
+  AuditRepository,
+  JobFinishedFeed,
+  JobsRepository,
+  NodesRepository,
+  StreamTicketsRepository,
+  TenantsRepository,
+  TokenRevocationsRepository,
+} from '@mlis/db';
 import { Scheduler } from '@mlis/temporal';
 import { AppModule } from '../app.module';
 import { ApiAuthGuard } from '../auth/auth.guard';
@@ -19,7 +29,7 @@ import type { AuthenticatedRequest } from '../auth/auth.decorators';
 import { requestIdOf } from '../common/request-context';
 import { configureApp } from '../configure-app';
 import { FakeArtifactsRepository } from './artifact-fakes';
-import { FakeAuditRepository, FakeTenantsRepository } from './audit-fakes';
+import { FakeAuditRepository, FakeTenantsRepository, FakeTokenRevocationsRepository } from './audit-fakes';
 import {
   FakeScheduler,
   FakeDataSource,
@@ -45,6 +55,7 @@ export interface TestApp {
   artifacts: FakeArtifactsRepository;
   finished: FakeJobFinishedFeed;
   streamTickets: FakeStreamTicketsRepository;
+  tokenRevocations: FakeTokenRevocationsRepository;
   /** The install's HS256 secret (a 0600 temp file unless `env` names one). */
   secret: string;
   /** A user token for this app (defaults: tenant default, subject anonymous, every scope). */
@@ -109,6 +120,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     artifacts: new FakeArtifactsRepository(),
     finished: new FakeJobFinishedFeed(),
     streamTickets: new FakeStreamTicketsRepository(),
+    tokenRevocations: new FakeTokenRevocationsRepository(),
   };
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
     .overrideProvider(DataSource)
@@ -132,7 +144,9 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .overrideProvider(JobFinishedFeed)
     .useValue(fakes.finished)
     .overrideProvider(StreamTicketsRepository)
-    .useValue(fakes.streamTickets);
+    .useValue(fakes.streamTickets)
+    .overrideProvider(TokenRevocationsRepository)
+    .useValue(fakes.tokenRevocations);
   if (options.auth !== 'real') builder.overrideProvider(ApiAuthGuard).useValue(new FixedActorGuard(options.actor ?? FIXED_ACTOR));
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });

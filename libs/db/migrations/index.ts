@@ -20,6 +20,7 @@ import { AuditExportOrder1765900000000 } from './1765900000000-audit-export-orde
 import { JobParamsSha2561766000000000 } from './1766000000000-job-params-sha256';
 import { JobRetention1766100000000 } from './1766100000000-job-retention';
 import { JobOutcomeTotals1766200000000 } from './1766200000000-job-outcome-totals';
+import { TokenRevocations1766300000000 } from './1766300000000-token-revocations';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -45,4 +46,5 @@ export const MIGRATIONS = [
   JobParamsSha2561766000000000,
   JobRetention1766100000000,
   JobOutcomeTotals1766200000000,
+  TokenRevocations1766300000000,
 ];

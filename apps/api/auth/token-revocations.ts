@@ -1,0 +1,74 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { AuditRepository, TokenRevocationsRepository, type TokenRevocation } from '@mlis/db';
+import { Access } from '../common/access';
+import type { RequestActor } from '../common/actor';
+
+/** How often each API replica reads the revocations again: a revocation made on another replica applies within this. */
+export const REVOCATION_REFRESH_MS = 2_000;
+
+const key = (tenantId: string, subject: string): string => `${tenantId}\n${subject}`;
+/** The last second (epoch) whose tokens the revocation refuses. */
+const cutoffOf = (revocation: TokenRevocation): number => Math.floor(revocation.revokedAt.getTime() / 1000);
+
+/**
+ * The revocation list, held in memory so that checking a token costs no query (ADR 0037). Read before the API serves,
+ * again every REVOCATION_REFRESH_MS, and at once after this replica revokes. A failed read keeps the last list.
+ */
+@Injectable()
+export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(TokenRevocations.name);
+  /** Per holder, the last second (epoch) whose tokens are refused. */
+  private cutoffs = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly access: Access;
+
+  constructor(
+    @Inject(TokenRevocationsRepository) private readonly repository: TokenRevocationsRepository,
+    @Inject(AuditRepository) audit: AuditRepository,
+  ) {
+    this.access = new Access(audit);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => {
+      this.refresh().catch((error: unknown) => this.logger.warn({ msg: 'revocation list refresh failed; the last one stays', error: String(error) }));
+    }, REVOCATION_REFRESH_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * Whether a token of this holder issued at `issuedAt` (epoch seconds) is revoked: issued in or before the second of
+   * the revocation, or without an `iat` to tell.
+   */
+  isRevoked(tenantId: string, subject: string, issuedAt: number | null): boolean {
+    const cutoff = this.cutoffs.get(key(tenantId, subject));
+    return cutoff !== undefined && (issuedAt === null || issuedAt <= cutoff);
+  }
+
+  /** Revokes the holder's tokens issued up to now, audited `token.revoke`; this replica refuses them at once. */
+  async revoke(actor: RequestActor, tenantId: string, subject: string): Promise<TokenRevocation> {
+    const revocation = await this.repository.revoke(tenantId, subject, `${actor.tenantId}/${actor.subject}`, (manager) =>
+      this.access.allow(actor, { action: 'token.revoke', resource: `user/${subject}`, targetTenant: tenantId }, manager),
+    );
+    this.cutoffs.set(key(tenantId, subject), cutoffOf(revocation));
+    return revocation;
+  }
+
+  list(): Promise<TokenRevocation[]> {
+    return this.repository.list();
+  }
+
+  /** Reads the list again: every REVOCATION_REFRESH_MS, and whenever a caller cannot wait for that. */
+  async refresh(): Promise<void> {
+    const cutoffs = new Map<string, number>();
+    for (const revocation of await this.repository.list()) {
+      cutoffs.set(key(revocation.tenantId, revocation.subject), cutoffOf(revocation));
+    }
+    this.cutoffs = cutoffs;
+  }
+}
