@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AuditEventInput, AuditRecorder } from '@mlis/contracts';
+import type { Queryable } from './sql';
 
 /** One stored audit row. */
 export interface AuditEventRecord extends AuditEventInput {
@@ -58,6 +59,12 @@ export function auditInsert(event: AuditEventInput, first: number): { sql: strin
   };
 }
 
+/** Writes one audit row with `db`: a transaction's manager, so the row commits or rolls back with the change it records. */
+export async function recordAudit(db: Queryable, event: AuditEventInput): Promise<void> {
+  const insert = auditInsert(event, 1);
+  await db.query(insert.sql, insert.params);
+}
+
 /**
  * The append-only audit log. `record` throws when the insert fails: callers auditing a state change
  * let that fail the request; callers auditing a denial catch and log it (best effort, the request is
@@ -68,8 +75,7 @@ export class AuditRepository implements AuditRecorder {
 
   /** Inside `manager`'s transaction when given, so the row commits or rolls back with the change. */
   async record(event: AuditEventInput, manager?: EntityManager): Promise<void> {
-    const insert = auditInsert(event, 1);
-    await (manager ?? this.dataSource.manager).query(insert.sql, insert.params);
+    await recordAudit(manager ?? this.dataSource.manager, event);
   }
 
   /**

@@ -4,7 +4,7 @@ import type { AuditEventInput, JobState } from '@mlis/contracts';
 import type { JobSpec } from '@mlis/scheduling';
 import { JobAssignmentEntity } from './entities/job-assignment.entity';
 import { JobEntity } from './entities/job.entity';
-import { auditInsert } from './audit.repository';
+import { auditInsert, recordAudit } from './audit.repository';
 import type { Queryable } from './sql';
 
 /** Another submission of this tenant already holds the idempotency key. */
@@ -411,10 +411,7 @@ export class JobsRepository {
          SELECT CAST(count(*) AS integer) AS deleted FROM jobs_deleted`,
         [tenantId, before, limit],
       )) as { deleted: number }[];
-      if (deleted > 0) {
-        const insert = auditInsert(audit(deleted), 1);
-        await m.query(insert.sql, insert.params);
-      }
+      if (deleted > 0) await recordAudit(m, audit(deleted));
       return deleted;
     });
   }

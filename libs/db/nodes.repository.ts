@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { NodeEntity, type GpuDevice } from './entities/node.entity';
 import type { AuditEventInput } from '@mlis/contracts';
-import { auditInsert } from './audit.repository';
+import { recordAudit } from './audit.repository';
 import { updateReturning } from './sql';
 
 export class UnknownWorkerGroupError extends Error {}
@@ -208,10 +208,7 @@ export class NodesRepository {
          RETURNING nodes.id`,
         [retentionSeconds, limit],
       );
-      for (const { id } of rows) {
-        const insert = auditInsert(audit(id), 1);
-        await m.query(insert.sql, insert.params);
-      }
+      for (const { id } of rows) await recordAudit(m, audit(id));
       return rows.map((row) => row.id).sort();
     });
   }
