@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditEventInput } from '@mlis/contracts';
 import type { JobsRepository, TenantsRepository } from '@mlis/db';
+import { controlAuditRow } from './control-audit';
 import { PeriodicPass } from './periodic-pass';
 
 /** Jobs deleted by one transaction at most: a pass over a long backlog (the first after retention is turned on) takes several short ones. */
@@ -34,16 +34,8 @@ export class JobRetention extends PeriodicPass<number> {
     let total = 0;
     try {
       for (const tenant of await this.tenants.list()) {
-        const audit = (count: number): AuditEventInput => ({
-          requestId,
-          actorTenant: null,
-          actorSubject: 'control',
-          targetTenant: tenant.id,
-          action: 'job.expire',
-          resource: 'jobs',
-          result: 'allow',
-          reason: `${count} job(s) finished before ${before.toISOString()}`,
-        });
+        const audit = (count: number) =>
+          controlAuditRow(requestId, { action: 'job.expire', resource: 'jobs', targetTenant: tenant.id, reason: `${count} job(s) finished before ${before.toISOString()}` });
         let deleted: number;
         do {
           deleted = await this.jobs.deleteFinishedBefore(tenant.id, before, BATCH, audit);

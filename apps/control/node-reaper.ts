@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '@mlis/contracts';
 import type { NodesRepository } from '@mlis/db';
+import { controlAuditRow } from './control-audit';
 import { PeriodicPass } from './periodic-pass';
 
 /** Nodes deleted by one transaction at most: a sweep over a long backlog (the first after an upgrade) takes several short ones. */
@@ -17,16 +18,7 @@ export interface NodeReaperOptions {
 
 /** The `node.forget` audit row of a node deleted by the sweep `requestId` names. */
 export function nodeForgetAudit(requestId: string): (nodeId: string) => AuditEventInput {
-  return (nodeId) => ({
-    requestId,
-    actorTenant: null,
-    actorSubject: 'control',
-    targetTenant: null,
-    action: 'node.forget',
-    resource: `node/${nodeId}`,
-    result: 'allow',
-    reason: null,
-  });
+  return (nodeId) => controlAuditRow(requestId, { action: 'node.forget', resource: `node/${nodeId}`, targetTenant: null });
 }
 
 /**
