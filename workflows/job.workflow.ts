@@ -23,6 +23,7 @@ import {
   CONTROL_TASK_QUEUE,
   FailureCode,
   getJobStatusQuery,
+  nodeGoneSignal,
   preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
   TERMINAL_JOB_STATES,
@@ -129,6 +130,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   let capacitySignals = 0;
   const startedAttempts = new Set<number>();
   const preemptRequests = new Set<number>();
+  const withdrawnAttempts = new Set<number>();
 
   setHandler(capacityAvailableSignal, () => {
     capacitySignals += 1;
@@ -141,6 +143,12 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
   setHandler(preemptAssignmentSignal, ({ attempt: preempted }) => {
     preemptRequests.add(preempted);
     if (running?.attempt === preempted) running.execution.cancel();
+  });
+  // Cancelling an activity no node has picked up ends it at once, on the server; one that started after all (the node
+  // was declared DEAD while alive) stops at its next heartbeat, or its lease runs out.
+  setHandler(nodeGoneSignal, ({ attempt: withdrawn }) => {
+    withdrawnAttempts.add(withdrawn);
+    if (running?.attempt === withdrawn) running.execution.cancel();
   });
   setHandler(
     getJobStatusQuery,
@@ -231,8 +239,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
           }),
         );
         running = { attempt: current.attempt, execution };
-        // A preemption that came before the attempt was dispatched.
-        if (preemptRequests.has(current.attempt)) execution.cancel();
+        // A preemption or a withdrawal that came before the attempt was dispatched.
+        if (preemptRequests.has(current.attempt) || withdrawnAttempts.has(current.attempt)) execution.cancel();
         const output = await run;
         await stopWatching();
         const written = await endAssignment({ state: 'SUCCEEDED', jobState: 'SUCCEEDED', ...output });
@@ -241,10 +249,12 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
       } catch (error) {
         await stopWatching();
         const jobCancelled = CancellationScope.current().consideredCancelled;
-        const lost = lostAttempt(error);
         // The node died or shut down before it acknowledged the request: the attempt is gone either way.
         const requested = jobCancelled || preemptRequests.has(current.attempt);
-        const endsAsRequested = isCancellation(error) || (lost !== undefined && requested && patched(REQUEST_BEFORE_LOSS_PATCH));
+        // Withdrawn from a node that is gone: lost like one that timed out waiting for it, only sooner.
+        const withdrawn = !requested && isCancellation(error) && withdrawnAttempts.has(current.attempt);
+        const lost = withdrawn ? { cause: 'node_gone' as const, text: 'the node was gone before it started the attempt' } : lostAttempt(error);
+        const endsAsRequested = (isCancellation(error) && !withdrawn) || (lost !== undefined && requested && patched(REQUEST_BEFORE_LOSS_PATCH));
         if (endsAsRequested && preemptRequests.has(current.attempt) && !jobCancelled) {
           // Evicted for a higher-priority job: back to the queue with a new attempt, never FAILED.
           const written = await endAssignment({ state: 'PREEMPTED', reason: 'preempted by a higher-priority job', jobState: 'QUEUED' });
@@ -255,7 +265,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowR
           attempt += 1;
           continue;
         }
-        if (isCancellation(error)) throw error;
+        if (endsAsRequested && isCancellation(error)) throw error;
         // The outer handler ends the job CANCELLED with this attempt.
         if (endsAsRequested) throw new CancelledFailure(`cancelled by request; the attempt was lost meanwhile (${lost?.text})`);
 

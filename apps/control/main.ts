@@ -43,6 +43,7 @@ async function main(): Promise<void> {
 
   const reaper = new NodeReaper(
     new NodesRepository(dataSource),
+    (settledSeconds) => scheduler.withdrawPlacementsOnGoneNodes(settledSeconds),
     {
       deadAfterSeconds: scheduling.nodeDeadAfterSeconds,
       retentionSeconds: scheduling.nodeRetentionSeconds,

@@ -52,6 +52,12 @@ describe('node config', () => {
     expect(loadNodeConfig({ MLIS_NODE_ID: 'cpu-1' })).toMatchObject({ labels: {}, gpuProbe: 'simulated' });
   });
 
+  it('refuses a start report delay over 1 s: control withdraws an unreported placement 2 s after its node went (ADR 0038)', () => {
+    expect(loadNodeConfig({ MLIS_NODE_ID: 'n' }).startReportDelayMs).toBe(250);
+    expect(loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_START_REPORT_DELAY_MS: '1000' }).startReportDelayMs).toBe(1000);
+    expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_START_REPORT_DELAY_MS: '1001' })).toThrow('MLIS_NODE_START_REPORT_DELAY_MS must be <= 1000, got 1001');
+  });
+
   it('refuses a label that is not key=value and an unknown probe', () => {
     expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_LABELS: 'zone' })).toThrow(/not key=value/);
     expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_GPU_PROBE: 'rocm' })).toThrow(/simulated or nvidia-smi/);

@@ -407,7 +407,8 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
     executionLogFile: str(env, 'MLIS_NODE_EXECUTION_LOG', '') || null,
     metricsPort: int(env, 'MLIS_NODE_METRICS_PORT', 9465, 0),
     // Under the stack's state dir (scripts/stack.sh exports it), like the API's fs artifact store.
-    startReportDelayMs: int(env, 'MLIS_NODE_START_REPORT_DELAY_MS', 250, 0),
+    // At most 1 s: control withdraws a placement its gone node has not reported started 2 s after it went (ADR 0038).
+    startReportDelayMs: int(env, 'MLIS_NODE_START_REPORT_DELAY_MS', 250, 0, 1000),
     artifactCacheDir: resolve(str(env, 'MLIS_NODE_ARTIFACT_CACHE_DIR', join(str(env, 'MLIS_STATE_DIR', '.mlis/stack'), 'nodes', nodeId, 'artifacts'))),
   };
 }

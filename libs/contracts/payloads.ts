@@ -78,9 +78,9 @@ export interface JobError {
 
 /**
  * Why a node lost an attempt: it stopped heartbeating, never picked the attempt up, handed it back while shutting
- * down, or was fenced off it by the API.
+ * down, was fenced off it by the API, or went DEAD or left before it started it (the attempt was withdrawn).
  */
-export type LossCause = 'heartbeat_timeout' | 'schedule_to_start_timeout' | 'node_shutdown' | 'assignment_not_live';
+export type LossCause = 'heartbeat_timeout' | 'schedule_to_start_timeout' | 'node_shutdown' | 'assignment_not_live' | 'node_gone';
 
 export interface EndAssignmentInput {
   jobId: string;

@@ -8,6 +8,11 @@ export const capacityAvailableSignal = defineSignal('capacityAvailable');
 export const assignmentStartedSignal = defineSignal<[{ attempt: number }]>('assignmentStarted');
 /** Sent by the scheduler: give the attempt back (PREEMPTED) so a higher-priority job can have its resources. */
 export const preemptAssignmentSignal = defineSignal<[{ attempt: number }]>('preemptAssignment');
+/**
+ * Sent by control: the node the attempt was placed on is DEAD or has left, and the attempt had not started there. The
+ * workflow withdraws it (LOST, `node_gone`) and places the job again, instead of waiting out schedule-to-start.
+ */
+export const nodeGoneSignal = defineSignal<[{ attempt: number }]>('nodeGone');
 export const getJobStatusQuery = defineQuery<JobWorkflowStatus>('getJobStatus');
 
 export const SEARCH_ATTRIBUTES = {

@@ -52,7 +52,7 @@ export const runDuration = new Histogram({
 /** Control: an attempt whose node went silent (heartbeat or schedule-to-start timeout). */
 export const leaseLosses = new Counter({
   name: 'mlis_lease_losses_total',
-  help: 'Attempts ended LOST, by worker group and cause: heartbeat_timeout (the node went silent), schedule_to_start_timeout (it never picked the attempt up), node_shutdown (it handed the attempt back while stopping), assignment_not_live (the API fenced it off).',
+  help: 'Attempts ended LOST, by worker group and cause: heartbeat_timeout (the node went silent), schedule_to_start_timeout (it never picked the attempt up), node_shutdown (it handed the attempt back while stopping), assignment_not_live (the API fenced it off), node_gone (withdrawn unstarted from a node that went DEAD or left).',
   labelNames: ['group', 'cause'] as const,
   registers: [],
 });

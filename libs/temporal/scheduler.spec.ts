@@ -37,6 +37,14 @@ class GatedLedger {
     return this.stalePreemptionRequests;
   }
 
+  onGoneNodes: { jobId: string; attempt: number }[] = [];
+  goneSettledSeconds: number[] = [];
+
+  async placementsOnGoneNodes(settledSeconds: number): Promise<{ jobId: string; attempt: number }[]> {
+    this.goneSettledSeconds.push(settledSeconds);
+    return this.onGoneNodes;
+  }
+
   withdrawn = 0;
 
   async withdrawStalePreemptions(): Promise<number> {
@@ -229,6 +237,30 @@ describe(Scheduler.name, () => {
     expect(started).toEqual([]);
     expect(ledger.finished).toEqual([]);
     expect(warnings).toEqual([]);
+  });
+
+  it('tells the workflows of attempts placed on gone nodes to withdraw them; one not started yet hears it from a later pass (ADR 0038)', async () => {
+    const ledger = new GatedLedger();
+    ledger.onGoneNodes = [
+      { jobId: 'stranded', attempt: 2 },
+      { jobId: 'unstarted', attempt: 1 },
+      { jobId: 'unreachable', attempt: 1 },
+    ];
+    const signalled: string[] = [];
+    const warnings: string[] = [];
+    const failures = new Map<string, Error>([
+      ['job-unstarted', new WorkflowNotFoundError('not started', 'job-unstarted', undefined)],
+      ['job-unreachable', new Error('14 UNAVAILABLE')],
+    ]);
+    const started: string[] = [];
+    const scheduler = schedulerOver(ledger, fakeClient(signalled, failures), (line) => warnings.push(line), fakeStarter(started, ['unstarted']));
+    expect(await scheduler.withdrawPlacementsOnGoneNodes(2)).toBe(3);
+    expect(ledger.goneSettledSeconds).toEqual([2]);
+    expect(signalled).toEqual(['job-stranded nodeGone {"attempt":2}']);
+    // Neither started nor released: starting a placed job's workflow is the stale-placement nudge's work.
+    expect(started).toEqual([]);
+    expect(ledger.finished).toEqual([]);
+    expect(warnings).toEqual(['signal nodeGone to job unreachable failed (sent again by a later pass): Error: 14 UNAVAILABLE']);
   });
 
   it('observes every cycle it runs, a failed one too, in mlis_scheduler_cycle_duration_seconds', async () => {

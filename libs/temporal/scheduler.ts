@@ -1,6 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { capacityAvailableSignal, jobWorkflowId, preemptAssignmentSignal, type Placement } from '@mlis/contracts';
+import { capacityAvailableSignal, jobWorkflowId, nodeGoneSignal, preemptAssignmentSignal, type Placement } from '@mlis/contracts';
 import type { SchedulingConfig } from '@mlis/config';
 import type { AssignmentsRepository, CycleOptions, CycleOutcome, JobsRepository, SchedulingStore } from '@mlis/db';
 import { schedulerCycleDuration } from '@mlis/metrics';
@@ -22,16 +22,21 @@ const NUDGE_BATCH = 100;
 /** A signal for a job's workflow; `placed` when the job holds a placement its workflow must pick up. */
 interface WorkflowSignal {
   jobId: string;
+  name: string;
   placed: boolean;
   send: (handle: WorkflowHandle) => Promise<void>;
 }
 
 function placedSignal(jobId: string): WorkflowSignal {
-  return { jobId, placed: true, send: (handle) => handle.signal(capacityAvailableSignal) };
+  return { jobId, name: capacityAvailableSignal.name, placed: true, send: (handle) => handle.signal(capacityAvailableSignal) };
 }
 
 function preemptSignal({ jobId, attempt }: { jobId: string; attempt: number }): WorkflowSignal {
-  return { jobId, placed: false, send: (handle) => handle.signal(preemptAssignmentSignal, { attempt }) };
+  return { jobId, name: preemptAssignmentSignal.name, placed: false, send: (handle) => handle.signal(preemptAssignmentSignal, { attempt }) };
+}
+
+function withdrawSignal({ jobId, attempt }: { jobId: string; attempt: number }): WorkflowSignal {
+  return { jobId, name: nodeGoneSignal.name, placed: false, send: (handle) => handle.signal(nodeGoneSignal, { attempt }) };
 }
 
 /**
@@ -123,24 +128,36 @@ export class Scheduler {
     return attempts.length;
   }
 
+  /**
+   * Tells the workflows of attempts placed on nodes that are gone (DEAD, or left) for over `settledSeconds`, and never
+   * started there, to withdraw them (ADR 0038): their jobs are placed again now, not after schedule-to-start. Sent
+   * again at every call while the attempt stays PLACED; a workflow not started yet gets it from a later call. Returns
+   * how many were told.
+   */
+  async withdrawPlacementsOnGoneNodes(settledSeconds: number): Promise<number> {
+    const attempts = await this.store.placementsOnGoneNodes(settledSeconds, NUDGE_BATCH);
+    await this.signalAll(attempts.map(withdrawSignal));
+    return attempts.length;
+  }
+
   private async signalAll(signals: WorkflowSignal[]): Promise<void> {
     const results = await Promise.all(
-      signals.map(({ jobId, placed, send }) =>
+      signals.map(({ jobId, name, placed, send }) =>
         send(this.client.workflow.getHandle(jobWorkflowId(jobId))).then(
-          () => ({ jobId, placed, error: undefined }),
-          (error: unknown) => ({ jobId, placed, error }),
+          () => ({ jobId, name, placed, error: undefined }),
+          (error: unknown) => ({ jobId, name, placed, error }),
         ),
       ),
     );
-    for (const { jobId, placed, error } of results) {
+    for (const { jobId, name, placed, error } of results) {
       if (error === undefined) continue;
       if (error instanceof WorkflowNotFoundError) {
-        // A preemption request for a workflow not started yet is sent again once it is stale (resendStalePreemptions).
+        // A preemption request or a withdrawal for a workflow not started yet is sent again by a later call.
         if (placed) await this.startOrRelease(jobId);
         continue;
       }
-      // The ledger already holds the decision; the periodic tick signals it again. Worth a warning, not a failed cycle.
-      this.warn(`signalling job ${jobId} after a scheduling cycle failed: ${String(error)}`);
+      // The ledger already holds the decision; a periodic pass signals it again. Worth a warning, not a failed cycle.
+      this.warn(`signal ${name} to job ${jobId} failed (sent again by a later pass): ${String(error)}`);
     }
   }
 

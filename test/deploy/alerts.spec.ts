@@ -5,10 +5,17 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
 
-/** The runbook's suggested alerts: the `| what | expression | for |` rows of its alert table, named by position. */
+/**
+ * The runbook's suggested alerts: the `| what | expression | for |` rows of its alert table, named by position. A `|`
+ * in an expression is escaped in the table (`\|`).
+ */
 function suggestedAlerts(): { name: string; expr: string; for: string }[] {
   const runbook = readFileSync(join(ROOT, 'docs/runbooks/production-deploy.md'), 'utf8');
-  return [...runbook.matchAll(/^\| ([^|`]+?) \| `([^`]+)` \| (\d+m) \|$/gm)].map((row, i) => ({ name: `alert_${i}`, expr: row[2], for: row[3] }));
+  return [...runbook.matchAll(/^\| ([^|`]+?) \| `([^`]+)` \| (\d+m) \|$/gm)].map((row, i) => ({
+    name: `alert_${i}`,
+    expr: row[2].replaceAll('\\|', '|'),
+    for: row[3],
+  }));
 }
 
 describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
@@ -56,6 +63,8 @@ describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
             ]).concat([
               // A slow rollout's stopping nodes hand two attempts a minute back for 15 min (control, one series per cause).
               { series: 'mlis_lease_losses_total{group="cpu",cause="node_shutdown"}', values: '0x29 2+2x14 30x50' },
+              // and the attempts placed on each in the moment before it left, withdrawn before they started.
+              { series: 'mlis_lease_losses_total{group="cpu",cause="node_gone"}', values: '0x29 2+2x14 30x50' },
               // A gpu node that keeps going silent: a lost lease a minute from 30 min on.
               { series: 'mlis_lease_losses_total{group="gpu",cause="heartbeat_timeout"}', values: '0x29 1+1x63' },
             ]),

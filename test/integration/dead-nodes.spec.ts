@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { NodeView, preparedOn, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
-import { nodeForgetAudit, NodeReaper } from '../../apps/control/node-reaper';
+import { nodeForgetAudit, NodeReaper, WITHDRAW_SETTLE_SECONDS } from '../../apps/control/node-reaper';
 import { createLedgerDatabase, ledgerInvariantViolations } from './support/ledger-db';
 
 // Why a node is DEAD (it said it was stopping, or went silent), and its deletion after the retention (ADR 0034): what
@@ -108,6 +108,41 @@ describe('DEAD nodes', () => {
     expect(await forget()).toEqual([]);
   });
 
+  it('names the attempts placed on nodes gone for longer than the settling time and never started there (ADR 0038)', async () => {
+    const nodeIds = ['gone-dead', 'gone-left', 'gone-left-draining', 'gone-just-now', 'gone-started', 'gone-and-back', 'alive'];
+    const incarnations = new Map<string, number>();
+    for (const id of nodeIds) incarnations.set(id, await register(id));
+    const jobs = new Map<string, string>();
+    for (const id of nodeIds) jobs.set(id, await placeJobOn(id));
+    const [started] = await dataSource.query(`SELECT id FROM job_assignments WHERE job_id = $1`, [jobs.get('gone-started')]);
+    expect(await assignments.markAssignmentRunning({ assignmentId: started.id, nodeId: 'gone-started', incarnation: incarnations.get('gone-started')!, runningForMs: 0 })).not.toBeNull();
+
+    await age('gone-dead', 'DEAD', 10);
+    expect(await nodes.leaveNode('gone-left', incarnations.get('gone-left')!)).toBe(true);
+    await nodes.setNodeDraining('gone-left-draining', true);
+    expect(await nodes.leaveNode('gone-left-draining', incarnations.get('gone-left-draining')!)).toBe(true);
+    await dataSource.query(`UPDATE nodes SET updated_at = now() - interval '10 seconds' WHERE id IN ('gone-left', 'gone-left-draining')`);
+    await age('gone-just-now', 'DEAD', 0);
+    await age('gone-started', 'DEAD', 10);
+    // DEAD, then back as a new incarnation: it polls the same queue, so its placement stands.
+    await age('gone-and-back', 'DEAD', 10);
+    await register('gone-and-back');
+
+    const gone = ['gone-dead', 'gone-left', 'gone-left-draining'].map((id) => ({ jobId: jobs.get(id), attempt: 1 }));
+    expect(await scheduling.placementsOnGoneNodes(2, 100)).toEqual(gone);
+    expect(await scheduling.placementsOnGoneNodes(2, 2)).toEqual(gone.slice(0, 2));
+    // Once settled, the node that went a moment ago is named too.
+    await age('gone-just-now', 'DEAD', 10);
+    expect(await scheduling.placementsOnGoneNodes(2, 100)).toEqual([...gone, { jobId: jobs.get('gone-just-now'), attempt: 1 }]);
+
+    // An attempt its workflow has ended is named no more.
+    await assignments.endAssignment({ jobId: jobs.get('gone-dead')!, attempt: 1, state: 'LOST', reason: 'withdrawn', jobState: 'FAILED' });
+    expect((await scheduling.placementsOnGoneNodes(2, 100)).map(({ jobId }) => jobId)).not.toContain(jobs.get('gone-dead'));
+    for (const id of nodeIds.filter((id) => id !== 'gone-dead')) {
+      await assignments.endAssignment({ jobId: jobs.get(id)!, attempt: 1, state: 'LOST', reason: 'test over', jobState: 'FAILED' });
+    }
+  });
+
   it('deletes at most the batch, oldest first', async () => {
     for (const [id, extra] of [['batch-a', 30], ['batch-b', 10], ['batch-c', 20]] as const) {
       await register(id);
@@ -142,10 +177,21 @@ describe('DEAD nodes', () => {
     await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'silent'`);
     await age('long-gone', 'DEAD', RETENTION_SECONDS + 60);
     const lines: string[] = [];
-    const reaper = new NodeReaper(nodes, { deadAfterSeconds: 15, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 }, (line) => lines.push(line));
-    expect(await reaper.sweep()).toEqual({ dead: ['silent'], forgotten: ['long-gone'] });
+    const withdrawals: number[] = [];
+    const withdraw = async (settledSeconds: number): Promise<number> => {
+      withdrawals.push(settledSeconds);
+      return 1;
+    };
+    const reaper = new NodeReaper(nodes, withdraw, { deadAfterSeconds: 15, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 }, (line) => lines.push(line));
+    expect(await reaper.sweep()).toEqual({ dead: ['silent'], withdrawn: 1, forgotten: ['long-gone'] });
     expect(await ids()).toEqual(['alive', 'silent']);
-    expect(lines).toEqual(['node silent marked DEAD after 15s without a heartbeat', `deleted 1 node(s) DEAD for over ${RETENTION_SECONDS}s: long-gone`]);
+    // After the silent node went DEAD, in the same pass: its placements are withdrawn once the settling time has passed.
+    expect(withdrawals).toEqual([WITHDRAW_SETTLE_SECONDS]);
+    expect(lines).toEqual([
+      'node silent marked DEAD after 15s without a heartbeat',
+      'asked the workflows of 1 attempt(s) placed on gone nodes, never started there, to place their jobs again',
+      `deleted 1 node(s) DEAD for over ${RETENTION_SECONDS}s: long-gone`,
+    ]);
     const [audit] = await dataSource.query(`SELECT actor_subject, request_id FROM audit_events WHERE resource = 'node/long-gone'`);
     expect(audit).toMatchObject({ actor_subject: 'control', request_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   });
@@ -157,7 +203,8 @@ describe('DEAD nodes', () => {
        FROM generate_series(1, 250) i`,
     );
     const lines: string[] = [];
-    const reaper = new NodeReaper(nodes, { deadAfterSeconds: 15, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 }, (line) => lines.push(line));
+    const options = { deadAfterSeconds: 15, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 };
+    const reaper = new NodeReaper(nodes, async () => 0, options, (line) => lines.push(line));
     expect((await reaper.sweep()).forgotten).toHaveLength(250);
     expect(await ids()).toEqual([]);
     const first20 = Array.from({ length: 20 }, (_, i) => `backlog-${String(i + 1).padStart(3, '0')}`).join(', ');

@@ -71,6 +71,35 @@ describe('lease-based recovery with a real worker process', () => {
     await restartNode(victim);
   });
 
+  it('a job placed on a node that died before picking it up is placed again once the node is DEAD, not after schedule-to-start (ADR 0038)', async () => {
+    const cpuNodes = ['cpu-1', 'cpu-2'];
+    // Killed for good (no supervisor restarts them), both still look alive for the dead-after time (4 s here): the job is
+    // placed on one of them, and stays in its queue, which nobody polls. (A frozen process would differ: its open polls
+    // take the task, which then ends by the lease.)
+    for (const id of cpuNodes) stack(env, 'stop-node', id, 'KILL');
+    let placed: any;
+    let lost: any;
+    const accepted = await submit({ task_type: 'sleep', params: { seconds: 0.2 }, cpu: 1, mem_mb: 256, gpu: 0, worker_group: 'cpu' });
+    try {
+      placed = (await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'PLACED')).latest_assignment;
+      // Backdating their last heartbeat has control's reaper find them silent at its next pass rather than 4 s on.
+      await withDb((db) => db.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = ANY($1)`, [cpuNodes]));
+      lost = (await waitForJob(accepted.id, (j) => j.assignments[0]?.state === 'LOST')).assignments[0];
+    } finally {
+      for (const id of cpuNodes) await restartNode(id);
+    }
+    const withdrawnAfterSeconds = (Date.parse(lost.ended_at) - Date.parse(placed.created_at)) / 1000;
+    console.log(`placed on killed ${placed.node_id}: withdrawn ${withdrawnAfterSeconds.toFixed(1)} s after the placement (schedule-to-start: 10 s)`);
+    expect(cpuNodes).toContain(placed.node_id);
+    // Withdrawn: a placement left to schedule-to-start would say SCHEDULE_TO_START timeout.
+    expect(lost).toMatchObject({ attempt: 1, node_id: placed.node_id, reason: `lease lost on node ${placed.node_id}: the node was gone before it started the attempt` });
+
+    const job = await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state));
+    expect(job).toMatchObject({ state: 'SUCCEEDED', result: { slept: 0.2 } });
+    expect(job.assignments.map((a: any) => a.state)).toEqual(['LOST', 'SUCCEEDED']);
+    expect(cpuNodes).toContain(job.assignments[1].node_id);
+  });
+
   it('kill -9 of the api or control process: its supervisor starts it again and jobs still run', async () => {
     for (const name of ['api', 'control']) {
       const pid = stackPid(env, name);

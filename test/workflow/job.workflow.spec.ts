@@ -16,6 +16,7 @@ import {
   getJobStatusQuery,
   JOB_WORKFLOW_VERSION,
   jobWorkflowId,
+  nodeGoneSignal,
   preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
   type JobWorkflowInput,
@@ -92,10 +93,10 @@ async function cancelSeenByWorkflow(handle: WorkflowHandle): Promise<boolean> {
   return requested >= 0 && events.slice(requested).some((event) => event.workflowTaskCompletedEventAttributes);
 }
 
-/** Whether the workflow has completed a workflow task since the named signal reached it. */
+/** Whether the workflow has completed a workflow task since the named signal last reached it. */
 async function signalSeenByWorkflow(handle: WorkflowHandle, signalName: string): Promise<boolean> {
   const events = (await handle.fetchHistory()).events ?? [];
-  const signalled = events.findIndex((event) => event.workflowExecutionSignaledEventAttributes?.signalName === signalName);
+  const signalled = events.map((event) => event.workflowExecutionSignaledEventAttributes?.signalName).lastIndexOf(signalName);
   return signalled >= 0 && events.slice(signalled).some((event) => event.workflowTaskCompletedEventAttributes);
 }
 
@@ -619,6 +620,106 @@ describe('jobWorkflow', () => {
       { jobId: input.jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', resultArtifactId },
     ]);
   }, TEST_TIMEOUT_MS);
+
+  // The Java test server never gives back the time-skipping lock of an activity cancelled before a worker picked it up
+  // (TestWorkflowMutableStateImpl.processRequestCancelActivityTask): time would stop skipping for every later test.
+  describe('withdrawn from a gone node (ADR 0038), on a test server of their own', () => {
+    let shared: TestWorkflowEnvironment;
+
+    beforeAll(async () => {
+      shared = env;
+      env = await createTimeSkippingEnv();
+    }, 60_000);
+
+    afterAll(async () => {
+      await env.teardown();
+      env = shared;
+    });
+
+    it('withdraws an attempt its gone node never picked up when control says so, and places the job again at once (ADR 0038)', async () => {
+      const ledger = new FakeLedger([NODE_GONE, NODE_B]);
+      const runs = new RunnerLog();
+      // Without the withdrawal the attempt would wait out schedule-to-start, which the test server does not skip.
+      const input = jobInput({ scheduleToStartSeconds: 600 });
+
+      const { result, status } = await withWorkers(ledger, runs, [[NODE_B, succeeds]], async () => {
+        const handle = await startJob(input);
+        await waitFor(async () => (await handle.query(getJobStatusQuery)).placement?.nodeId === NODE_GONE.nodeId, {
+          timeoutMs: WAIT_MS,
+          description: 'attempt 1 to be dispatched to the gone node',
+        });
+        // Control sends it at every pass while the attempt stays PLACED: a repeat changes nothing.
+        await handle.signal(nodeGoneSignal, { attempt: 1 });
+        await handle.signal(nodeGoneSignal, { attempt: 1 });
+        const outcome = await handle.result();
+        return { result: outcome, status: await handle.query(getJobStatusQuery) };
+      });
+
+      expect(result).toEqual({ state: 'SUCCEEDED', attempts: 2 });
+      expect(status.lostNodeIds).toEqual([NODE_GONE.nodeId]);
+      expect(ledger.endAssignmentCalls.map(({ attempt, state, reason, lossCause, jobState }) => ({ attempt, state, reason, lossCause, jobState }))).toEqual([
+        { attempt: 1, state: 'LOST', reason: 'lease lost on node node-gone: the node was gone before it started the attempt', lossCause: 'node_gone', jobState: 'QUEUED' },
+        { attempt: 2, state: 'SUCCEEDED', reason: undefined, lossCause: undefined, jobState: 'SUCCEEDED' },
+      ]);
+      expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([['node-b', 2]]);
+    }, TEST_TIMEOUT_MS);
+
+    it('withdraws an attempt placed before the start in the task that would dispatch it, and ignores a withdrawal of another attempt', async () => {
+      const ledger = new FakeLedger([NODE_GONE, NODE_B]);
+      const runs = new RunnerLog();
+      const input = jobInput({ scheduleToStartSeconds: 600 });
+      input.placement = ledger.placeBeforeStart(input.jobId);
+
+      const result = await withWorkers(ledger, runs, [[NODE_B, heartbeatsUntilCancelled]], async () => {
+        // The signal comes with the start, as when control's pass finds the placement before the workflow's first task.
+        const handle = await env.client.workflow.signalWithStart(jobWorkflow, {
+          taskQueue: CONTROL_TASK_QUEUE,
+          workflowId: jobWorkflowId(input.jobId),
+          args: [input],
+          memo: { request_id: `request-${input.jobId}`, tenant: input.tenantId },
+          typedSearchAttributes: startSearchAttributes(input, input.placement),
+          signal: nodeGoneSignal,
+          signalArgs: [{ attempt: 1 }],
+        });
+        started.push(handle);
+        await waitFor(async () => runs.startedOn('node-b') === 1, { timeoutMs: WAIT_MS, description: 'attempt 2 to start on node-b' });
+        // A late repeat for attempt 1 must not touch attempt 2.
+        await handle.signal(nodeGoneSignal, { attempt: 1 });
+        await waitFor(async () => signalSeenByWorkflow(handle, 'nodeGone'), { timeoutMs: WAIT_MS, description: 'the repeat to be seen' });
+        expect(runs.cancelled).toEqual([]);
+        await handle.cancel();
+        return failureOf(handle);
+      });
+
+      expect(result.cause).toBeInstanceOf(CancelledFailure);
+      expect(ledger.endAssignmentCalls.map(({ attempt, state, lossCause, jobState }) => ({ attempt, state, lossCause, jobState }))).toEqual([
+        { attempt: 1, state: 'LOST', lossCause: 'node_gone', jobState: 'QUEUED' },
+        { attempt: 2, state: 'CANCELLED', lossCause: undefined, jobState: 'CANCELLED' },
+      ]);
+      expect(runs.started.map((run) => [run.nodeId, run.attempt])).toEqual([['node-b', 2]]);
+    }, TEST_TIMEOUT_MS);
+
+    it('ends a job CANCELLED when its cancel meets the withdrawal of its attempt', async () => {
+      const ledger = new FakeLedger([NODE_GONE, NODE_B]);
+      const runs = new RunnerLog();
+      const input = jobInput({ scheduleToStartSeconds: 600 });
+      input.placement = ledger.placeBeforeStart(input.jobId);
+
+      const error = await withWorkers(ledger, runs, [], async () => {
+        const handle = await startJob(input);
+        await waitFor(async () => (await handle.query(getJobStatusQuery)).state === 'RUNNING', { timeoutMs: WAIT_MS, description: 'attempt 1 to be dispatched' });
+        await handle.cancel();
+        await handle.signal(nodeGoneSignal, { attempt: 1 });
+        return failureOf(handle);
+      });
+
+      expect(error.cause).toBeInstanceOf(CancelledFailure);
+      expect(ledger.endAssignmentCalls.map(({ attempt, state, jobState }) => ({ attempt, state, jobState }))).toEqual([
+        { attempt: 1, state: 'CANCELLED', jobState: 'CANCELLED' },
+      ]);
+      expect(ledger.placementCalls).toEqual([]);
+    }, TEST_TIMEOUT_MS);
+  });
 
   it('keeps a job that succeeds first time to 20 history events: ledger calls are markers, not tasks', async () => {
     const ledger = new FakeLedger([NODE_A]);

@@ -154,6 +154,22 @@ export class SchedulingStore {
   }
 
   /**
+   * Attempts placed on a node that has been DEAD, or has said it is leaving, for over `settledSeconds`, and that the
+   * node never reported started: no poller will pick them up (ADR 0038), oldest placement first. The settling time
+   * lets the start report of an attempt that began just before its node left arrive first.
+   */
+  async placementsOnGoneNodes(settledSeconds: number, limit: number): Promise<{ jobId: string; attempt: number }[]> {
+    const rows: { job_id: string; attempt: number }[] = await this.dataSource.query(
+      `SELECT a.job_id, a.attempt FROM job_assignments a JOIN nodes n ON n.id = a.node_id
+       WHERE a.state = 'PLACED' AND (n.status = 'DEAD' OR n.left_at IS NOT NULL)
+         AND n.updated_at < now() - make_interval(secs => $1)
+       ORDER BY a.created_at LIMIT $2`,
+      [settledSeconds, limit],
+    );
+    return rows.map((row) => ({ jobId: row.job_id, attempt: row.attempt }));
+  }
+
+  /**
    * Attempts a cycle asked to give way more than `olderThanSeconds` ago that still hold their place while the job
    * they give way to still waits, oldest request first: their workflow may never have received the request.
    */
