@@ -1,6 +1,7 @@
 import { sign } from 'jsonwebtoken';
 import request from 'supertest';
 import { SCOPES, USER_TOKEN_TYPE, type UserTokenClaims } from '@mlis/auth';
+import type { TokenRevocation } from '@mlis/db';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { TokenRevocations } from './token-revocations';
 import { TokenRevocationsController } from './token-revocations.controller';
@@ -63,6 +64,19 @@ describe(TokenRevocationsController.name, () => {
     await http().get('/v1/auth/whoami').set(bearer(token)).expect(200);
     // What the periodic read does (every REVOCATION_REFRESH_MS).
     await t.app.get(TokenRevocations).refresh();
+    await http().get('/v1/auth/whoami').set(bearer(token)).expect(401);
+  });
+
+  it('a revocation made here while a read of the list is under way outlives that read, which may not have seen it', async () => {
+    const token = t.userToken({ sub: 'dave' });
+    const snapshot = await t.tokenRevocations.list();
+    let answer: (rows: TokenRevocation[]) => void = () => undefined;
+    jest.spyOn(t.tokenRevocations, 'list').mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
+    const reading = t.app.get(TokenRevocations).refresh();
+    await http().post('/v1/auth/revocations').set(admin()).send({ tenant_id: 'default', subject: 'dave' }).expect(201);
+    // The read answers with the list as it was before the revocation committed.
+    answer(snapshot);
+    await reading;
     await http().get('/v1/auth/whoami').set(bearer(token)).expect(401);
   });
 

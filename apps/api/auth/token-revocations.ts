@@ -19,6 +19,8 @@ export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(TokenRevocations.name);
   /** Per holder, the last second (epoch) whose tokens are refused. */
   private cutoffs = new Map<string, number>();
+  /** One per read of the list under way: what this replica revoked meanwhile, which that read may have missed. */
+  private readonly revokedDuringReads = new Set<Map<string, number>>();
   private timer: NodeJS.Timeout | undefined;
   private readonly access: Access;
 
@@ -56,6 +58,7 @@ export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
       this.access.allow(actor, { action: 'token.revoke', resource: `user/${subject}`, targetTenant: tenantId }, manager),
     );
     this.cutoffs.set(key(tenantId, subject), cutoffOf(revocation));
+    for (const revokedDuringRead of this.revokedDuringReads) revokedDuringRead.set(key(tenantId, subject), cutoffOf(revocation));
     return revocation;
   }
 
@@ -65,10 +68,18 @@ export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
 
   /** Reads the list again: every REVOCATION_REFRESH_MS, and whenever a caller cannot wait for that. */
   async refresh(): Promise<void> {
-    const cutoffs = new Map<string, number>();
-    for (const revocation of await this.repository.list()) {
-      cutoffs.set(key(revocation.tenantId, revocation.subject), cutoffOf(revocation));
+    const revokedDuringRead = new Map<string, number>();
+    this.revokedDuringReads.add(revokedDuringRead);
+    let revocations: TokenRevocation[];
+    try {
+      revocations = await this.repository.list();
+    } finally {
+      this.revokedDuringReads.delete(revokedDuringRead);
     }
+    const cutoffs = new Map<string, number>();
+    for (const revocation of revocations) cutoffs.set(key(revocation.tenantId, revocation.subject), cutoffOf(revocation));
+    // A revocation that committed after the read's snapshot was taken would otherwise be dropped until the next read.
+    for (const [holder, cutoff] of revokedDuringRead) cutoffs.set(holder, Math.max(cutoff, cutoffs.get(holder) ?? cutoff));
     this.cutoffs = cutoffs;
   }
 }
