@@ -8,6 +8,8 @@ export interface TicketHolder {
   tenantId: string;
   scopes: string[];
   crossTenant: boolean;
+  /** The `iat` (epoch seconds) of the token the ticket was issued with; null when it had none. */
+  tokenIssuedAt: number | null;
 }
 
 interface TicketRow {
@@ -16,6 +18,7 @@ interface TicketRow {
   tenant_id: string;
   scopes: string[];
   cross_tenant: boolean;
+  token_issued_at: string | null;
   live: boolean;
 }
 
@@ -30,10 +33,10 @@ export class StreamTicketsRepository {
   async issue(ticketSha256: Buffer, holder: TicketHolder, ttlSeconds: number): Promise<Date> {
     await this.dataSource.query(`DELETE FROM stream_tickets WHERE expires_at < now()`);
     const rows: { expires_at: Date }[] = await this.dataSource.query(
-      `INSERT INTO stream_tickets (ticket_sha256, kind, subject, tenant_id, scopes, cross_tenant, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
+      `INSERT INTO stream_tickets (ticket_sha256, kind, subject, tenant_id, scopes, cross_tenant, token_issued_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
        RETURNING expires_at`,
-      [ticketSha256, holder.kind, holder.subject, holder.tenantId, holder.scopes, holder.crossTenant, ttlSeconds],
+      [ticketSha256, holder.kind, holder.subject, holder.tenantId, holder.scopes, holder.crossTenant, holder.tokenIssuedAt, ttlSeconds],
     );
     return rows[0].expires_at;
   }
@@ -43,10 +46,18 @@ export class StreamTicketsRepository {
     const [row] = await updateReturning<TicketRow>(
       this.dataSource,
       `DELETE FROM stream_tickets WHERE ticket_sha256 = $1
-       RETURNING kind, subject, tenant_id, scopes, cross_tenant, expires_at > now() AS live`,
+       RETURNING kind, subject, tenant_id, scopes, cross_tenant, token_issued_at, expires_at > now() AS live`,
       [ticketSha256],
     );
     if (!row?.live) return null;
-    return { kind: row.kind, subject: row.subject, tenantId: row.tenant_id, scopes: row.scopes, crossTenant: row.cross_tenant };
+    return {
+      kind: row.kind,
+      subject: row.subject,
+      tenantId: row.tenant_id,
+      scopes: row.scopes,
+      crossTenant: row.cross_tenant,
+      // bigint comes back as a string.
+      tokenIssuedAt: row.token_issued_at === null ? null : Number(row.token_issued_at),
+    };
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { api, poll, tokenFor, withDb } from './support/api';
+import { api, env, poll, tokenFor, withDb } from './support/api';
 
 // Revoking a holder's user tokens against the real stack (ADR 0037): refused at once by the API that revoked, by any
 // other replica once it reads the list again (here: a row written straight to the table), and audited.
@@ -33,6 +33,26 @@ describe('token revocation', () => {
       timeoutMs: 5_000,
     });
   });
+
+  it("ends a console event stream opened with the holder's token once the API reads a revocation another replica wrote", async () => {
+    const subject = `it-stream-revoked-${randomUUID()}`;
+    const token = tokenFor({ sub: subject });
+    const ticket = await api('POST', '/v1/stream/tickets', undefined, { authorization: `Bearer ${token}` });
+    expect(ticket.status).toBe(201);
+    const stream = await fetch(`${env.apiUrl}/v1/stream?ticket=${ticket.body.ticket}`);
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('retry:');
+
+    await withDb((db) =>
+      db.query(`INSERT INTO token_revocations (tenant_id, subject, revoked_at, revoked_by) VALUES ('default', $1, now(), 'default/another-replica')`, [subject]),
+    );
+    // The API ends the stream within its refresh interval (2 s): reading reaches the end well inside the test's timeout.
+    let read = await reader.read();
+    while (!read.done) read = await reader.read();
+    // A new ticket for the same token is refused.
+    expect((await api('POST', '/v1/stream/tickets', undefined, { authorization: `Bearer ${token}` })).status).toBe(401);
+  }, 20_000);
 
   it('applies a revocation another replica wrote within the refresh interval', async () => {
     const subject = `it-revoked-elsewhere-${randomUUID()}`;

@@ -39,7 +39,16 @@ export const WorkerAccess = (): MethodDecorator & ClassDecorator => SetMetadata(
 export interface AuthenticatedRequest extends Request {
   actor?: RequestActor;
   workerBinding?: { nodeId: string; incarnation: number };
+  /** A user token's `iat` (epoch seconds), null when it has none: what a revocation is compared with. */
+  tokenIssuedAt?: number | null;
 }
+
+/** The `iat` of this request's user token (set by the global auth guard); null when it has none. */
+export const TokenIssuedAt = createParamDecorator((_data: unknown, context: ExecutionContext): number | null => {
+  const issuedAt = context.switchToHttp().getRequest<AuthenticatedRequest>().tokenIssuedAt;
+  if (issuedAt === undefined) throw new Error('TokenIssuedAt used on a route without a user token');
+  return issuedAt;
+});
 
 /** The verified caller of this request (set by the global auth guard). */
 export const CurrentActor = createParamDecorator((_data: unknown, context: ExecutionContext): RequestActor => {

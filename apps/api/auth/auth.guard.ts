@@ -91,6 +91,7 @@ export class ApiAuthGuard implements CanActivate {
       return true;
     }
 
+    req.tokenIssuedAt = verified.issuedAt;
     if (this.revocations.isRevoked(actor.tenantId, actor.subject, verified.issuedAt)) {
       await this.deny(req, requestId, actor, 'auth.user_token', 'token_revoked');
       throw new DomainError(ApiErrorCode.Unauthorized, 'this token was revoked: a valid user bearer token is required');

@@ -12,7 +12,8 @@ const cutoffOf = (revocation: TokenRevocation): number => Math.floor(revocation.
 
 /**
  * The revocation list, held in memory so that checking a token costs no query (ADR 0037). Read before the API serves,
- * again every REVOCATION_REFRESH_MS, and at once after this replica revokes. A failed read keeps the last list.
+ * again every REVOCATION_REFRESH_MS, and at once after this replica revokes. A failed read keeps the last list. What
+ * stays open on a token (an event stream) is ended when the list says the token is revoked.
  */
 @Injectable()
 export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
@@ -21,6 +22,8 @@ export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
   private cutoffs = new Map<string, number>();
   /** One per read of the list under way: what this replica revoked meanwhile, which that read may have missed. */
   private readonly revokedDuringReads = new Set<Map<string, number>>();
+  /** What is open on a token (a console's event stream), to end when the token is revoked. */
+  private readonly watches = new Set<{ tenantId: string; subject: string; issuedAt: number | null; revoked: () => void }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly access: Access;
 
@@ -52,6 +55,25 @@ export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
     return cutoff !== undefined && (issuedAt === null || issuedAt <= cutoff);
   }
 
+  /**
+   * Calls `revoked` once, as soon as this replica learns that the holder's token issued at `issuedAt` is revoked (at
+   * once when it knows already). Returns the function that stops watching.
+   */
+  watch(tenantId: string, subject: string, issuedAt: number | null, revoked: () => void): () => void {
+    const watch = { tenantId, subject, issuedAt, revoked };
+    this.watches.add(watch);
+    this.endRevokedWatches();
+    return () => this.watches.delete(watch);
+  }
+
+  private endRevokedWatches(): void {
+    for (const watch of this.watches) {
+      if (!this.isRevoked(watch.tenantId, watch.subject, watch.issuedAt)) continue;
+      this.watches.delete(watch);
+      watch.revoked();
+    }
+  }
+
   /** Revokes the holder's tokens issued up to now, audited `token.revoke`; this replica refuses them at once. */
   async revoke(actor: RequestActor, tenantId: string, subject: string): Promise<TokenRevocation> {
     const revocation = await this.repository.revoke(tenantId, subject, `${actor.tenantId}/${actor.subject}`, (manager) =>
@@ -59,6 +81,7 @@ export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
     );
     this.cutoffs.set(key(tenantId, subject), cutoffOf(revocation));
     for (const revokedDuringRead of this.revokedDuringReads) revokedDuringRead.set(key(tenantId, subject), cutoffOf(revocation));
+    this.endRevokedWatches();
     return revocation;
   }
 
@@ -81,5 +104,6 @@ export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
     // A revocation that committed after the read's snapshot was taken would otherwise be dropped until the next read.
     for (const [holder, cutoff] of revokedDuringRead) cutoffs.set(holder, Math.max(cutoff, cutoffs.get(holder) ?? cutoff));
     this.cutoffs = cutoffs;
+    this.endRevokedWatches();
   }
 }

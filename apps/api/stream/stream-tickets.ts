@@ -18,16 +18,20 @@ function sha256(ticket: string): Buffer {
 export class StreamTickets {
   constructor(@Inject(StreamTicketsRepository) private readonly tickets: StreamTicketsRepository) {}
 
-  async issue(actor: Actor): Promise<{ ticket: string; expiresAt: Date }> {
+  /** A ticket for `actor`, whose token was issued at `tokenIssuedAt` (its stream ends when that token is revoked). */
+  async issue(actor: Actor, tokenIssuedAt: number | null): Promise<{ ticket: string; expiresAt: Date }> {
     const ticket = randomBytes(32).toString('base64url');
-    const holder = { kind: actor.kind, subject: actor.subject, tenantId: actor.tenantId, scopes: [...actor.scopes], crossTenant: actor.crossTenant };
+    const { kind, subject, tenantId, crossTenant } = actor;
+    const holder = { kind, subject, tenantId, scopes: [...actor.scopes], crossTenant, tokenIssuedAt };
     const expiresAt = await this.tickets.issue(sha256(ticket), holder, STREAM_TICKET_TTL_SECONDS);
     return { ticket, expiresAt };
   }
 
-  /** The actor the ticket was issued to, once; null for an unknown, used or expired ticket. */
-  async redeem(ticket: string): Promise<Actor | null> {
+  /** The actor the ticket was issued to and its token's `iat`, once; null for an unknown, used or expired ticket. */
+  async redeem(ticket: string): Promise<{ actor: Actor; tokenIssuedAt: number | null } | null> {
     const holder = await this.tickets.redeem(sha256(ticket));
-    return holder && { ...holder, scopes: new Set(holder.scopes) };
+    if (!holder) return null;
+    const { tokenIssuedAt, ...actor } = holder;
+    return { actor: { ...actor, scopes: new Set(actor.scopes) }, tokenIssuedAt };
   }
 }

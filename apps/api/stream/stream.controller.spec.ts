@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { fakeNode } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
+import { TokenRevocations } from '../auth/token-revocations';
 import { CHANGES_PER_POLL } from './stream.service';
 
 /** SSE events from a real HTTP connection, read one at a time. */
@@ -116,6 +117,27 @@ describe('change stream (/v1/stream)', () => {
     stream.close();
     expect(received).toHaveLength(burst.length + 1);
     expect(new Set(received)).toEqual(new Set([...burst.map(({ id }) => id), last]));
+  });
+
+  it('ends a stream when the token its ticket was issued with is revoked, and refuses a ticket of that token; an older revocation ends nothing', async () => {
+    const http = request(t.app.getHttpServer());
+    const token = t.userToken({ sub: 'alice', scope: 'jobs:read' });
+    const admin = t.userToken({ sub: 'root', scope: 'admin:tenants' });
+    const ticketOf = async (bearer: string) => (await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${bearer}`).expect(201)).body.ticket as string;
+    const stream = await openStream(`${base}/v1/stream?ticket=${await ticketOf(token)}`);
+
+    // A revocation from before the token was issued (an earlier sign-in of alice's) leaves its stream open.
+    t.tokenRevocations.revocations.set('default\nalice', { tenantId: 'default', subject: 'alice', revokedAt: new Date(Date.now() - 60_000), revokedBy: 'default/root' });
+    await t.app.get(TokenRevocations).refresh();
+    const mine = randomUUID();
+    t.jobs.seed({ id: mine, state: 'RUNNING', updatedAt: new Date('2030-01-01T00:00:01Z') });
+    expect((await stream.next()).data.id).toBe(mine);
+
+    const unused = await ticketOf(token);
+    await http.post('/v1/auth/revocations').set('Authorization', `Bearer ${admin}`).send({ tenant_id: 'default', subject: 'alice' }).expect(201);
+    await expect(stream.next()).rejects.toThrow('stream ended');
+    const refused = await http.get(`/v1/stream?ticket=${unused}`).expect(401);
+    expect(refused.body.error).toMatchObject({ code: 'unauthorized', message: expect.stringContaining('revoked') });
   });
 
   it('takes a ticket once: a reused, unknown or expired ticket is 401, and a ticket needs jobs:read', async () => {

@@ -2,7 +2,8 @@ import { Controller, Get, HttpCode, HttpStatus, Logger, Post, Query, Req, Res } 
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiErrorCode } from '@mlis/contracts';
-import { CurrentActor, Public, RequireScopes } from '../auth/auth.decorators';
+import { CurrentActor, Public, RequireScopes, TokenIssuedAt } from '../auth/auth.decorators';
+import { TokenRevocations } from '../auth/token-revocations';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { Draining } from '../core/draining';
@@ -20,6 +21,7 @@ export class StreamController {
     private readonly tickets: StreamTickets,
     private readonly stream: StreamService,
     private readonly draining: Draining,
+    private readonly revocations: TokenRevocations,
   ) {}
 
   @Post('tickets')
@@ -28,8 +30,8 @@ export class StreamController {
   @ApiOperation({ summary: 'A single-use, 30-second ticket to open the change stream with (EventSource cannot send a bearer token)' })
   @ApiCreatedResponse({ type: StreamTicketResponseDto })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
-  async issue(@CurrentActor() actor: RequestActor): Promise<StreamTicketResponseDto> {
-    const { ticket, expiresAt } = await this.tickets.issue(actor);
+  async issue(@CurrentActor() actor: RequestActor, @TokenIssuedAt() tokenIssuedAt: number | null): Promise<StreamTicketResponseDto> {
+    const { ticket, expiresAt } = await this.tickets.issue(actor, tokenIssuedAt);
     return { ticket, expires_at: expiresAt.toISOString() };
   }
 
@@ -43,8 +45,12 @@ export class StreamController {
   @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: STREAM_EVENT_SCHEMA } } })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
   async open(@Query() query: StreamQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const actor = await this.tickets.redeem(query.ticket);
-    if (!actor) throw new DomainError(ApiErrorCode.Unauthorized, 'stream ticket unknown, used or expired: get a new one');
+    const redeemed = await this.tickets.redeem(query.ticket);
+    if (!redeemed) throw new DomainError(ApiErrorCode.Unauthorized, 'stream ticket unknown, used or expired: get a new one');
+    const { actor, tokenIssuedAt } = redeemed;
+    if (this.revocations.isRevoked(actor.tenantId, actor.subject, tokenIssuedAt)) {
+      throw new DomainError(ApiErrorCode.Unauthorized, 'the token this stream ticket was issued with was revoked: sign in again');
+    }
     res.status(HttpStatus.OK);
     res.setHeader('Content-Type', 'text/event-stream');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -59,9 +65,15 @@ export class StreamController {
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     // The API's shutdown ends the stream; the console opens another with a new ticket, on another replica.
     this.draining.onDrain(res, () => void res.end());
+    // So does a revocation of the token the ticket was issued with (ADR 0037): a new ticket needs a valid token.
+    const unwatch = this.revocations.watch(actor.tenantId, actor.subject, tokenIssuedAt, () => {
+      this.logger.log({ msg: 'stream ended: its token was revoked', tenant: actor.tenantId, subject: actor.subject });
+      res.end();
+    });
     req.on('close', () => {
       clearInterval(ping);
       stop();
+      unwatch();
     });
   }
 }

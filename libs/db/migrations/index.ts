@@ -21,6 +21,7 @@ import { JobParamsSha2561766000000000 } from './1766000000000-job-params-sha256'
 import { JobRetention1766100000000 } from './1766100000000-job-retention';
 import { JobOutcomeTotals1766200000000 } from './1766200000000-job-outcome-totals';
 import { TokenRevocations1766300000000 } from './1766300000000-token-revocations';
+import { StreamTicketTokenIssuedAt1766400000000 } from './1766400000000-stream-ticket-token-issued-at';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -47,4 +48,5 @@ export const MIGRATIONS = [
   JobRetention1766100000000,
   JobOutcomeTotals1766200000000,
   TokenRevocations1766300000000,
+  StreamTicketTokenIssuedAt1766400000000,
 ];
