@@ -22,6 +22,7 @@ import { JobRetention1766100000000 } from './1766100000000-job-retention';
 import { JobOutcomeTotals1766200000000 } from './1766200000000-job-outcome-totals';
 import { TokenRevocations1766300000000 } from './1766300000000-token-revocations';
 import { StreamTicketTokenIssuedAt1766400000000 } from './1766400000000-stream-ticket-token-issued-at';
+import { JobsByStateNewest1766500000000 } from './1766500000000-jobs-by-state-newest';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -49,4 +50,5 @@ export const MIGRATIONS = [
   JobOutcomeTotals1766200000000,
   TokenRevocations1766300000000,
   StreamTicketTokenIssuedAt1766400000000,
+  JobsByStateNewest1766500000000,
 ];
