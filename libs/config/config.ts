@@ -240,6 +240,8 @@ export interface AppConfig {
   inlinePayloadMaxBytes: number;
   /** Jobs finished longer ago than this many days are deleted with their attempts; 0 keeps every job. */
   jobRetentionDays: number;
+  /** Audit rows older than this many days are deleted by `npm run audit:expire` (as the owner); 0 keeps them all. */
+  auditRetentionDays: number;
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
@@ -294,6 +296,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     // Above the 1 KiB kept for a payload's envelope (libs/contracts PAYLOAD_ENVELOPE_BYTES).
     inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 4096),
     jobRetentionDays: int(env, 'MLIS_JOB_RETENTION_DAYS', 0, 0, 36_500),
+    auditRetentionDays: int(env, 'MLIS_AUDIT_RETENTION_DAYS', 0, 0, 36_500),
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),

@@ -65,6 +65,41 @@ export async function recordAudit(db: Queryable, event: AuditEventInput): Promis
   await db.query(insert.sql, insert.params);
 }
 
+/** What one batch of `expireAuditEvents` deleted: how many rows, and the lowest and highest id among them. */
+export interface ExpiredAuditBatch {
+  count: number;
+  firstId: string;
+  lastId: string;
+}
+
+/**
+ * Deletes up to `limit` audit rows written before `before`, oldest first, in one transaction with the audit row `audit`
+ * makes of the batch; returns the batch, or null when nothing was older. `owner` must connect as the owner of
+ * audit_events: the runtime role may not delete, and the append-only trigger lets a delete through only for rows older
+ * than the cut-off the transaction sets (ADR 0039).
+ */
+export async function expireAuditEvents(
+  owner: DataSource,
+  before: Date,
+  limit: number,
+  audit: (batch: ExpiredAuditBatch) => AuditEventInput,
+): Promise<ExpiredAuditBatch | null> {
+  return owner.transaction(async (m) => {
+    await m.query(`SELECT set_config('mlis.audit_expire_before', $1, true)`, [before.toISOString()]);
+    const [batch] = (await m.query(
+      `WITH expired AS (
+         DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY at, id LIMIT $2) RETURNING id
+       )
+       SELECT CAST(count(*) AS integer) AS count, CAST(min(id) AS text) AS first_id, CAST(max(id) AS text) AS last_id FROM expired`,
+      [before, limit],
+    )) as { count: number; first_id: string | null; last_id: string | null }[];
+    if (batch.count === 0) return null;
+    const expired = { count: batch.count, firstId: batch.first_id!, lastId: batch.last_id! };
+    await recordAudit(m, audit(expired));
+    return expired;
+  });
+}
+
 /**
  * The append-only audit log. `record` throws when the insert fails: callers auditing a state change
  * let that fail the request; callers auditing a denial catch and log it (best effort, the request is

@@ -148,6 +148,18 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     }
   });
 
+  it('expires audit rows daily as the owner, one run at a time, with the entry point and variables the code has (ADR 0039)', () => {
+    const cron = find(docs(), 'CronJob', 'mlis-audit-retention');
+    expect(cron.spec).toMatchObject({ schedule: expect.stringMatching(/^\d+ \d+ \* \* \*$/), concurrencyPolicy: 'Forbid' });
+    const job = cron.spec.jobTemplate.spec.template.spec.containers[0];
+    expect(job.command).toEqual(['node', 'dist/db/expire-audit.js']);
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts['audit:expire']).toBe('node dist/db/expire-audit.js');
+    const env = Object.fromEntries(job.env.map((e: Doc) => [e.name, e.valueFrom?.secretKeyRef?.key ?? e.value]));
+    expect(env).toEqual({ MLIS_MIGRATION_DATABASE_URL: 'migration-url', MLIS_AUDIT_RETENTION_DAYS: expect.stringMatching(/^[1-9]\d*$/) });
+    const known = new Set(readFileSync(join(ROOT, '.env.example'), 'utf8').match(/^[A-Z0-9_]+(?==)/gm));
+    for (const name of Object.keys(env)) expect({ name, known: known.has(name) }).toEqual({ name, known: true });
+  });
+
   it('refers only to ConfigMaps and Secrets that exist or, in production, that the runbook creates; commits no secret to production', () => {
     const names = (kind: string) => new Set(docs().filter((d) => d.kind === kind).map((d) => d.metadata.name));
     const text = JSON.stringify(workloads(docs()));

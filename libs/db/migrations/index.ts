@@ -23,6 +23,7 @@ import { JobOutcomeTotals1766200000000 } from './1766200000000-job-outcome-total
 import { TokenRevocations1766300000000 } from './1766300000000-token-revocations';
 import { StreamTicketTokenIssuedAt1766400000000 } from './1766400000000-stream-ticket-token-issued-at';
 import { JobsByStateNewest1766500000000 } from './1766500000000-jobs-by-state-newest';
+import { AuditRetention1766600000000 } from './1766600000000-audit-retention';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -51,4 +52,5 @@ export const MIGRATIONS = [
   TokenRevocations1766300000000,
   StreamTicketTokenIssuedAt1766400000000,
   JobsByStateNewest1766500000000,
+  AuditRetention1766600000000,
 ];
