@@ -119,17 +119,23 @@ stop_process() {
   mkdir -p "$STATE_DIR"
   # The marker first: the supervisor must not restart what the operator stops.
   touch "$(stopped_file "$name")"
-  if child_alive "$name"; then
-    pid="$(cat "$(pid_file "$name")")"
-    kill "-$signal" "$pid" 2>/dev/null || true
-    wait_gone "$pid" "$name"
-    log "$name stopped (pid $pid, SIG$signal)"
-  fi
-  # The supervisor removes its own pid file when it sees the marker: it may be gone already.
+  # Until the supervisor has seen the marker and gone (it removes its own pid file), up to 5 s: a supervisor that
+  # checked for the marker just before it was written starts one more child, which is stopped on the next round.
+  for _ in $(seq 1 50); do
+    if child_alive "$name"; then
+      pid="$(cat "$(pid_file "$name")")"
+      kill "-$signal" "$pid" 2>/dev/null || true
+      wait_gone "$pid" "$name"
+      log "$name stopped (pid $pid, SIG$signal)"
+    fi
+    supervisor_alive "$name" || break
+    sleep 0.1
+  done
   if supervisor_alive "$name"; then
     supervisor="$(cat "$(supervisor_file "$name")")"
-    for _ in $(seq 1 50); do kill -0 "$supervisor" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$supervisor" 2>/dev/null || true
+    # Its last child, if it started one after the last round, goes with it.
+    if child_alive "$name"; then kill -KILL "$(cat "$(pid_file "$name")")" 2>/dev/null || true; fi
   fi
   # The pid file stays: status reports the process as stopped.
   rm -f "$(supervisor_file "$name")"
