@@ -637,6 +637,8 @@ export interface components {
             result: "allow" | "deny";
             /** @description Why it was denied (e.g. invalid_token, missing_scope, rate_limited). */
             reason: string | null;
+            /** @description How many requests the event stands for: 1, except for the summary of a kind of denial (the same action, resource, reason, caller and target) that one API process refused more often in a minute than MLIS_AUDIT_DENIALS_PER_MINUTE rows allow; it counts the refusals past those rows, and its request_id is the last one. */
+            occurrences: number;
         };
         AuditPageDto: {
             /** @description Events, newest first. */

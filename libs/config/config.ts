@@ -242,6 +242,11 @@ export interface AppConfig {
   jobRetentionDays: number;
   /** Audit rows older than this many days are deleted by `npm run audit:expire` (as the owner); 0 keeps them all. */
   auditRetentionDays: number;
+  /**
+   * Deny rows each API process writes in a minute for one kind of refusal (the same action, resource, reason, caller
+   * and target); the rest of the minute's go into one summary row that counts them (ADR 0040). 0 writes every one.
+   */
+  auditDenialsPerMinute: number;
   workerGroups: string[];
   defaultTenantId: string;
   logLevel: string;
@@ -297,6 +302,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 4096),
     jobRetentionDays: int(env, 'MLIS_JOB_RETENTION_DAYS', 0, 0, 36_500),
     auditRetentionDays: int(env, 'MLIS_AUDIT_RETENTION_DAYS', 0, 0, 36_500),
+    auditDenialsPerMinute: int(env, 'MLIS_AUDIT_DENIALS_PER_MINUTE', 20, 0, 1_000_000),
     workerGroups: list(env, 'MLIS_WORKER_GROUPS', ['cpu', 'gpu']),
     defaultTenantId: str(env, 'MLIS_DEFAULT_TENANT', 'default'),
     logLevel: str(env, 'MLIS_LOG_LEVEL', 'info'),

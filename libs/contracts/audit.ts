@@ -11,6 +11,11 @@ export interface AuditEventInput {
   result: 'allow' | 'deny';
   /** Why a request was denied: `invalid_token`, `missing_scope`, `other_tenant`, `rate_limited`, `quota_exceeded`, ... */
   reason: string | null;
+  /**
+   * How many refusals the row stands for; 1 when absent. Only the summary of denials collapsed by the API (ADR 0040)
+   * has more: the refusals of its kind in its window beyond those written one row each.
+   */
+  occurrences?: number;
 }
 
 /** Writes audit rows; implemented over Postgres in libs/db/audit.repository.ts. */

@@ -6,6 +6,7 @@ import type { Queryable } from './sql';
 export interface AuditEventRecord extends AuditEventInput {
   id: string;
   at: Date;
+  occurrences: number;
 }
 
 export interface AuditFilters {
@@ -44,6 +45,7 @@ interface AuditRow {
   resource: string;
   result: 'allow' | 'deny';
   reason: string | null;
+  occurrences: number;
 }
 
 /**
@@ -51,9 +53,19 @@ interface AuditRow {
  * audit part of a statement that writes its row together with the change it records (`JobsRepository.insert`).
  */
 export function auditInsert(event: AuditEventInput, first: number): { sql: string; params: unknown[] } {
-  const params = [event.requestId, event.actorTenant, event.actorSubject, event.targetTenant, event.action, event.resource, event.result, event.reason];
+  const params = [
+    event.requestId,
+    event.actorTenant,
+    event.actorSubject,
+    event.targetTenant,
+    event.action,
+    event.resource,
+    event.result,
+    event.reason,
+    event.occurrences ?? 1,
+  ];
   return {
-    sql: `INSERT INTO audit_events (request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason)
+    sql: `INSERT INTO audit_events (request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason, occurrences)
           VALUES (${params.map((_, i) => `$${first + i}`).join(', ')})`,
     params,
   };
@@ -134,7 +146,7 @@ export class AuditRepository implements AuditRecorder {
     if (beforeId !== undefined) add('id < CAST(? AS bigint)', beforeId);
     params.push(limit);
     const rows: AuditRow[] = await this.dataSource.query(
-      `SELECT CAST(id AS text) AS id, at, request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason
+      `SELECT CAST(id AS text) AS id, at, request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason, occurrences
        FROM audit_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY audit_events.id DESC LIMIT $${params.length}`,
       params,
@@ -151,7 +163,7 @@ export class AuditRepository implements AuditRecorder {
    */
   async exportAfter(after: AuditExportPosition | null, limit: number): Promise<AuditExportPage> {
     const rows: (AuditRow & { xid: string })[] = await this.dataSource.query(
-      `SELECT CAST(id AS text) AS id, xid::text AS xid, at, request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason
+      `SELECT CAST(id AS text) AS id, xid::text AS xid, at, request_id, actor_tenant, actor_subject, target_tenant, action, resource, result, reason, occurrences
        FROM audit_events
        WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
          AND ($1::xid8 IS NULL OR (xid, id) > ($1::xid8, CAST($2 AS bigint)))
@@ -177,5 +189,6 @@ function toRecord(row: AuditRow): AuditEventRecord {
     resource: row.resource,
     result: row.result,
     reason: row.reason,
+    occurrences: row.occurrences,
   };
 }

@@ -1,4 +1,7 @@
-import { api, poll, submit, tokenFor, waitForJob, withDb } from './support/api';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { api, env, poll, submit, tokenFor, waitForJob, withDb } from './support/api';
+import { ROOT } from './support/stack-env';
 
 // Append-only audit log: enforced by Postgres for the application's own role, and readable through GET /v1/audit.
 
@@ -102,6 +105,60 @@ describe('audit rows for state changes', () => {
     expect(cancelled).toEqual([
       expect.objectContaining({ request_id: cancelId, result: 'allow', resource: `job/${job.id}`, target_tenant: 'default' }),
     ]);
+  });
+});
+
+describe('denials past MLIS_AUDIT_DENIALS_PER_MINUTE (ADR 0040)', () => {
+  it('a second API writes the first 3 of a kind, then one summary counting the rest when it stops; a 429 loop likewise', async () => {
+    const base = `http://127.0.0.1:${Number(env.processEnv.MLIS_API_PORT) + 12}`;
+    const child = spawn('node', [join(ROOT, 'dist/apps/api/main.js')], {
+      env: { ...process.env, ...env.processEnv, MLIS_API_PORT: new URL(base).port, MLIS_AUDIT_DENIALS_PER_MINUTE: '3' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const tenant = `flood-${RUN}`;
+    try {
+      await poll('the second API ready', async () => ((await fetch(`${base}/health/ready`)).ok ? true : undefined), { timeoutMs: 60_000 });
+      expect((await api('POST', '/v1/tenants', { id: tenant, submit_rate_per_minute: 1 })).status).toBe(201);
+      const tenantToken = { authorization: `Bearer ${tokenFor({ tenant, sub: `${tenant}-user`, scopes: ['jobs:submit', 'jobs:read'] })}` };
+
+      // Ten requests with a bad token, and a client that keeps submitting past its tenant's rate: 1 accepted, then 429s.
+      for (let i = 1; i <= 10; i += 1) {
+        const { status } = await api('GET', '/v1/jobs', undefined, { authorization: 'Bearer not-a-jwt', 'X-Request-ID': `bad-${RUN}-${i}` }, { baseUrl: base });
+        expect(status).toBe(401);
+      }
+      const submissions: number[] = [];
+      for (let i = 1; i <= 8; i += 1) {
+        const job = { task_type: 'sleep', params: { seconds: 0.01 } };
+        submissions.push((await api('POST', '/v1/jobs', job, { ...tenantToken, 'X-Request-ID': `over-${RUN}-${i}` }, { baseUrl: base })).status);
+      }
+      expect(submissions).toEqual([202, 429, 429, 429, 429, 429, 429, 429]);
+
+      const rowsOf = (prefix: string) =>
+        withDb(async (db) => {
+          const { rows } = await db.query(
+            `SELECT request_id, action, resource, reason, actor_subject, occurrences FROM audit_events WHERE result = 'deny' AND request_id LIKE $1 ORDER BY id`,
+            [`${prefix}-${RUN}-%`],
+          );
+          return rows.map((r) => [r.request_id, r.action, r.resource, r.reason, r.actor_subject, r.occurrences]);
+        });
+      const badToken = (i: number, occurrences = 1) => [`bad-${RUN}-${i}`, 'auth.user_token', 'GET /v1/jobs', 'malformed_token', null, occurrences];
+      const overRate = (i: number, occurrences = 1) => [`over-${RUN}-${i}`, 'job.submit', 'jobs', 'rate_limited', `${tenant}-user`, occurrences];
+      expect(await rowsOf('bad')).toEqual([badToken(1), badToken(2), badToken(3)]);
+      expect(await rowsOf('over')).toEqual([overRate(2), overRate(3), overRate(4)]);
+
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+
+      // The summaries: how many more were refused, with the last one's request id.
+      expect(await rowsOf('bad')).toEqual([badToken(1), badToken(2), badToken(3), badToken(10, 7)]);
+      expect(await rowsOf('over')).toEqual([overRate(2), overRate(3), overRate(4), overRate(8, 4)]);
+      const listed = await auditRows({ action: 'job.submit', result: 'deny', actor_tenant: tenant });
+      expect(listed[0]).toMatchObject({ request_id: `over-${RUN}-8`, reason: 'rate_limited', occurrences: 4 });
+      expect(listed.slice(1).map((e) => e.occurrences)).toEqual([1, 1, 1]);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
 

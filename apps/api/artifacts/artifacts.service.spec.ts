@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { FsArtifactStore } from '@mlis/artifacts';
 import { loadConfig } from '@mlis/config';
 import type { ArtifactsRepository, AuditRepository, TenantsRepository } from '@mlis/db';
+import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { FakeArtifactsRepository } from '../testing/artifact-fakes';
@@ -30,7 +31,7 @@ function serviceOver(repository: FakeArtifactsRepository, audit = new FakeAuditR
   return new ArtifactsService(
     repository as unknown as ArtifactsRepository,
     new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-artifacts-service-'))),
-    audit as unknown as AuditRepository,
+    new Access(audit as unknown as AuditRepository, 0),
     tenants as unknown as TenantsRepository,
     loadConfig({}),
   );

@@ -16,7 +16,7 @@ import {
 } from '@mlis/artifacts';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode } from '@mlis/contracts';
-import { ArtifactsRepository, AuditRepository, TenantsRepository, type ArtifactRecord, type LiveAssignment } from '@mlis/db';
+import { ArtifactsRepository, TenantsRepository, type ArtifactRecord, type LiveAssignment } from '@mlis/db';
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 import { DomainError, unknownTenant } from '../common/domain-error';
@@ -90,17 +90,14 @@ function assertSameUpload(earlier: ArtifactRecord, incoming: ArtifactUpload, sha
 @Injectable()
 export class ArtifactsService {
   private readonly logger = new Logger(ArtifactsService.name);
-  private readonly access: Access;
 
   constructor(
     @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
-    @Inject(AuditRepository) audit: AuditRepository,
+    @Inject(Access) private readonly access: Access,
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {
-    this.access = new Access(audit);
-  }
+  ) {}
 
   /**
    * The artifact if the caller may read it. A user: its own tenant's (or any, with the cross-tenant capability

@@ -30,7 +30,7 @@ describe(AuditController.name, () => {
     beforeEach(async () => {
       t = await createTestApp();
       for (let n = 1; n <= 5; n += 1) await t.audit.record(event(n));
-      await t.audit.record(event(6, { result: 'deny', reason: 'missing_scope', actorTenant: 'other' }));
+      await t.audit.record(event(6, { result: 'deny', reason: 'missing_scope', actorTenant: 'other', occurrences: 12 }));
     });
 
     it('pages newest first with an opaque cursor', async () => {
@@ -56,6 +56,8 @@ describe(AuditController.name, () => {
           resource: 'job/6',
           result: 'deny',
           reason: 'missing_scope',
+        occurrences: 12,
+          occurrences: 12,
         },
       ]);
     });
@@ -95,6 +97,7 @@ describe(AuditController.name, () => {
         resource: 'job/6',
         result: 'deny',
         reason: 'missing_scope',
+        occurrences: 12,
       });
       expect((await http().get('/v1/audit/export?cursor=6.6').expect(200)).body).toEqual({ items: [], next_cursor: '6.6', has_more: false });
       await t.audit.record(event(7));

@@ -96,6 +96,16 @@ export class AuditEventDto {
 
   @ApiProperty({ description: 'Why it was denied (e.g. invalid_token, missing_scope, rate_limited).', type: String, nullable: true })
   reason: string | null;
+
+  @ApiProperty({
+    description:
+      'How many requests the event stands for: 1, except for the summary of a kind of denial (the same action, resource, reason, caller and ' +
+      'target) that one API process refused more often in a minute than MLIS_AUDIT_DENIALS_PER_MINUTE rows allow; it counts the refusals ' +
+      'past those rows, and its request_id is the last one.',
+    type: 'integer',
+    minimum: 1,
+  })
+  occurrences: number;
 }
 
 export class AuditPageDto {

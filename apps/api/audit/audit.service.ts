@@ -23,6 +23,7 @@ function toDto(event: AuditEventRecord): AuditEventDto {
     resource: event.resource,
     result: event.result,
     reason: event.reason,
+    occurrences: event.occurrences,
   };
 }
 

@@ -189,6 +189,27 @@ describe(ApiAuthGuard.name, () => {
   });
 });
 
+describe(`${ApiAuthGuard.name} past MLIS_AUDIT_DENIALS_PER_MINUTE`, () => {
+  it('writes the first denials of a kind, counts the rest, and writes their summary when the API stops', async () => {
+    const t = await createTestApp({ MLIS_AUDIT_DENIALS_PER_MINUTE: '2' }, { auth: 'real' });
+    const http = request(t.app.getHttpServer());
+    for (let i = 1; i <= 5; i += 1) await http.get('/v1/jobs').set('X-Request-ID', `flood-${i}`).expect(401);
+    // Another kind (another route) has rows of its own.
+    await http.get('/v1/tenants').set('X-Request-ID', 'other-route').expect(401);
+    expect(t.audit.events.map((e) => [e.requestId, e.occurrences])).toEqual([
+      ['flood-1', 1],
+      ['flood-2', 1],
+      ['other-route', 1],
+    ]);
+
+    await t.app.close();
+
+    expect(t.audit.events.slice(3)).toEqual([
+      expect.objectContaining({ requestId: 'flood-5', action: 'auth.user_token', resource: 'GET /v1/jobs', reason: 'missing_token', occurrences: 3 }),
+    ]);
+  });
+});
+
 describe('the signing secret at start-up', () => {
   let dir: string;
   beforeEach(() => {

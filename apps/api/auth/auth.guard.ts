@@ -4,7 +4,6 @@ import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
 import { TokenRejectedError, TokenVerifier, type VerifiedToken } from '@mlis/auth';
 import { ApiErrorCode, ASSIGNMENT_HEADER } from '@mlis/contracts';
-import { AuditRepository } from '@mlis/db';
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
@@ -43,17 +42,13 @@ export class WorkerTokenGuard extends passportGuard(WORKER_JWT_STRATEGY) {}
  */
 @Injectable()
 export class ApiAuthGuard implements CanActivate {
-  private readonly access: Access;
-
   constructor(
     private readonly reflector: Reflector,
     @Inject(UserTokenGuard) private readonly userGuard: UserTokenGuard,
     @Inject(WorkerTokenGuard) private readonly workerGuard: WorkerTokenGuard,
-    @Inject(AuditRepository) audit: AuditRepository,
+    @Inject(Access) private readonly access: Access,
     @Inject(TokenRevocations) private readonly revocations: TokenRevocations,
-  ) {
-    this.access = new Access(audit);
-  }
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { AuditRepository, TokenRevocationsRepository, type TokenRevocation } from '@mlis/db';
+import { TokenRevocationsRepository, type TokenRevocation } from '@mlis/db';
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 
@@ -25,14 +25,11 @@ export class TokenRevocations implements OnModuleInit, OnModuleDestroy {
   /** What is open on a token (a console's event stream), to end when the token is revoked. */
   private readonly watches = new Set<{ tenantId: string; subject: string; issuedAt: number | null; revoked: () => void }>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly access: Access;
 
   constructor(
     @Inject(TokenRevocationsRepository) private readonly repository: TokenRevocationsRepository,
-    @Inject(AuditRepository) audit: AuditRepository,
-  ) {
-    this.access = new Access(audit);
-  }
+    @Inject(Access) private readonly access: Access,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     await this.refresh();

@@ -32,7 +32,7 @@ describe(Access.name, () => {
 
   beforeEach(() => {
     audit = new RecordingAudit();
-    access = new Access(audit);
+    access = new Access(audit, 0);
   });
 
   it("allows an actor its own tenant's resources and writes nothing until the grant is recorded", async () => {

@@ -1,9 +1,13 @@
-import { Logger } from '@nestjs/common';
+import { Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Scope } from '@mlis/auth';
 import type { AuditEventInput } from '@mlis/contracts';
 import type { AuditRepository } from '@mlis/db';
 import type { Actor, RequestActor } from './actor';
+import { DenialCollapser } from './denial-collapser';
+
+/** How long a window of the denial collapser lasts: the "minute" of MLIS_AUDIT_DENIALS_PER_MINUTE. */
+export const DENIAL_WINDOW_MS = 60_000;
 
 /** Who an audit row names as acting: a verified caller, or (before anyone is verified) the request and a node's subject when known. */
 export type AuditCaller = RequestActor | { requestId: string; subject: string | null };
@@ -45,12 +49,37 @@ export interface Grant {
 
 /**
  * Tenant access and the audit log in one place (after immich's `requireAccess`): who may act on which tenant's
- * resources, and the allow and deny rows that record it. Built over the API's audit repository by each service.
+ * resources, and the allow and deny rows that record it. One per API process (CoreModule), so that the deny rows of
+ * every route go through one collapser: past `denialsPerMinute` refusals of a kind in a minute, one summary row counts
+ * the rest (ADR 0040).
  */
-export class Access {
+export class Access implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(Access.name);
+  private readonly denials: DenialCollapser;
+  private window: NodeJS.Timeout | undefined;
 
-  constructor(private readonly audit: Pick<AuditRepository, 'record'>) {}
+  constructor(
+    private readonly audit: Pick<AuditRepository, 'record'>,
+    denialsPerMinute: number,
+  ) {
+    this.denials = new DenialCollapser(denialsPerMinute);
+  }
+
+  onModuleInit(): void {
+    this.window = setInterval(() => void this.endDenialWindow(), DENIAL_WINDOW_MS);
+    this.window.unref();
+  }
+
+  /** The last window's summaries are written before the database connection closes (ConnectionsCloser runs after). */
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.window);
+    await this.endDenialWindow();
+  }
+
+  /** Writes the summary row of each kind of refusal the window collapsed, and starts a new window. */
+  async endDenialWindow(): Promise<void> {
+    for (const summary of this.denials.endWindow()) await this.writeDenial(summary);
+  }
 
   /**
    * Whether `actor` may do `action` on `resource` of `tenant`: its own tenant's, or another's with `scope` and the
@@ -76,12 +105,27 @@ export class Access {
     return auditEvent(caller, 'allow', entry);
   }
 
-  /** Writes a deny row. Best effort: the request is refused whether or not the row could be written. */
+  /**
+   * Writes a deny row, or counts it into its kind's summary when the kind had its minute's rows. Best effort: the
+   * request is refused whether or not the row could be written.
+   */
   async deny(caller: AuditCaller, entry: AuditEntry): Promise<void> {
+    const row = auditEvent(caller, 'deny', entry);
+    if (this.denials.admit(row)) await this.writeDenial(row);
+  }
+
+  private async writeDenial(row: AuditEventInput): Promise<void> {
     try {
-      await this.audit.record(auditEvent(caller, 'deny', entry));
+      await this.audit.record(row);
     } catch (error) {
-      this.logger.error({ msg: 'audit write failed for a denial', request_id: caller.requestId, action: entry.action, reason: entry.reason, error: String(error) });
+      this.logger.error({
+        msg: 'audit write failed for a denial',
+        request_id: row.requestId,
+        action: row.action,
+        reason: row.reason,
+        occurrences: row.occurrences ?? 1,
+        error: String(error),
+      });
     }
   }
 }

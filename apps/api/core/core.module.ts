@@ -2,9 +2,10 @@ import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type On
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '@mlis/config';
-import { AssignmentsRepository, createDataSource, JobFinishedFeed, JobsRepository, SchedulingStore } from '@mlis/db';
+import { AssignmentsRepository, AuditRepository, createDataSource, JobFinishedFeed, JobsRepository, SchedulingStore } from '@mlis/db';
 import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mlis/temporal';
 import { startTracing, type Tracing } from '@mlis/tracing';
+import { Access } from '../common/access';
 import { APP_CONFIG } from './app-config';
 import { Draining } from './draining';
 
@@ -30,7 +31,10 @@ export class ConnectionsCloser implements OnApplicationShutdown {
   }
 }
 
-/** Config, Postgres (with the job-finished feed), the Temporal client, the job workflow starter and the scheduler, each under its class token. */
+/**
+ * Config, Postgres (with the job-finished feed), tenant access and the audit log, the Temporal client, the job workflow
+ * starter and the scheduler, each under its class token.
+ */
 @Global()
 @Module({})
 export class CoreModule {
@@ -40,6 +44,8 @@ export class CoreModule {
       Draining,
       { provide: TRACING, useFactory: () => startTracing('api', config.tracing) },
       { provide: DataSource, useFactory: () => createDataSource(config.databaseUrl).initialize() },
+      // One for the process: every route's deny rows go through its one collapser (ADR 0040).
+      { provide: Access, useFactory: (audit: AuditRepository) => new Access(audit, config.auditDenialsPerMinute), inject: [AuditRepository] },
       // After TRACING, so the client's interceptors find the tracer provider registered.
       { provide: Client, useFactory: (_tracing: Tracing) => connectClient(config.temporal), inject: [TRACING] },
       {

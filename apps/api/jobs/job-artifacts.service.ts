@@ -5,7 +5,7 @@ import type { EntityManager } from 'typeorm';
 import { commitUpload, dropUpload, ObjectMissingError, stageUpload, type ArtifactStore, type RecordedUpload } from '@mlis/artifacts';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, findArtifactRefs, travelsAsArtifact } from '@mlis/contracts';
-import { ArtifactsRepository, AuditRepository, type JobEntity } from '@mlis/db';
+import { ArtifactsRepository, type JobEntity } from '@mlis/db';
 import { countArtifactBytes } from '@mlis/metrics';
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
 import { Access } from '../common/access';
@@ -44,16 +44,13 @@ function sha256Hex(text: string): string {
 @Injectable()
 export class JobArtifactsService {
   private readonly logger = new Logger(JobArtifactsService.name);
-  private readonly access: Access;
 
   constructor(
     @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
-    @Inject(AuditRepository) audit: AuditRepository,
+    @Inject(Access) private readonly access: Access,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {
-    this.access = new Access(audit);
-  }
+  ) {}
 
   /**
    * The ids of the artifacts `params` reference. A malformed reference, a missing artifact and another tenant's

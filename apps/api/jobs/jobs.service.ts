@@ -4,7 +4,6 @@ import type { EntityManager } from 'typeorm';
 import { DEFAULT_PRIORITY, type AppConfig } from '@mlis/config';
 import { ApiErrorCode, TERMINAL_JOB_STATES } from '@mlis/contracts';
 import {
-  AuditRepository,
   IdempotencyKeyTakenError,
   JobFinishedFeed,
   JobsRepository,
@@ -63,7 +62,6 @@ interface FoundJob {
  */
 @Injectable()
 export class JobsService {
-  private readonly access: Access;
   private readonly policy: AdmissionPolicy;
   /** The last read of the registered nodes and worker groups, for CLUSTER_SHAPE_REUSE_MS. */
   private clusterShape: { readAt: number; shape: Promise<Omit<ClusterShape, 'tenantMaxGpus'>> } | null = null;
@@ -73,12 +71,11 @@ export class JobsService {
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
     @Inject(JobWorkflows) private readonly workflows: JobWorkflows,
     @Inject(SubmissionLimitsService) private readonly limits: SubmissionLimitsService,
-    @Inject(AuditRepository) audit: AuditRepository,
+    @Inject(Access) private readonly access: Access,
     @Inject(JobArtifactsService) private readonly jobArtifacts: JobArtifactsService,
     @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
     @InjectAppConfig() config: AppConfig,
   ) {
-    this.access = new Access(audit);
     const { scheduling } = config;
     this.policy = {
       taskSpec: getTaskSpec,

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ApiErrorCode } from '@mlis/contracts';
 import type { AuditRepository, TenantsRepository } from '@mlis/db';
+import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
 import { FakeAuditRepository, FakeTenantsRepository } from '../testing/audit-fakes';
@@ -38,7 +39,7 @@ describe(SubmissionLimitsService.name, () => {
   beforeEach(() => {
     tenants = new FakeTenantsRepository();
     audit = new FakeAuditRepository();
-    limits = new SubmissionLimitsService(tenants as unknown as TenantsRepository, audit as unknown as AuditRepository);
+    limits = new SubmissionLimitsService(tenants as unknown as TenantsRepository, new Access(audit as unknown as AuditRepository, 0));
     tenants.put({ id: 'team-a', name: 'A' });
   });
 

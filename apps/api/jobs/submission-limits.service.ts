@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ApiErrorCode } from '@mlis/contracts';
-import { AuditRepository, TenantsRepository, type TenantRecord } from '@mlis/db';
+import { TenantsRepository, type TenantRecord } from '@mlis/db';
 import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
 import { RetryLaterError, unknownTenant } from '../common/domain-error';
@@ -52,14 +52,10 @@ export interface AdmittedSubmission {
  */
 @Injectable()
 export class SubmissionLimitsService {
-  private readonly access: Access;
-
   constructor(
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
-    @Inject(AuditRepository) audit: AuditRepository,
-  ) {
-    this.access = new Access(audit);
-  }
+    @Inject(Access) private readonly access: Access,
+  ) {}
 
   /**
    * Throws 404 for a tenant nobody created, 429 (with Retry-After, audited) when the rate is used up. Returns the

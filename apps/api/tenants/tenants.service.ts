@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode } from '@mlis/contracts';
-import { AuditRepository, TenantExistsError, TenantsRepository, type TenantChanges, type TenantRecord } from '@mlis/db';
+import { TenantExistsError, TenantsRepository, type TenantChanges, type TenantRecord } from '@mlis/db';
 import type { GroupLimits } from '@mlis/scheduling';
 import { Access, type AuditEntry } from '../common/access';
 import type { Actor } from '../common/actor';
@@ -49,15 +49,11 @@ function limitsOf(dto: CreateTenantDto | UpdateTenantDto): TenantChanges {
 /** Tenant administration; every change is audited in the transaction that makes it. */
 @Injectable()
 export class TenantsService {
-  private readonly access: Access;
-
   constructor(
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
-    @Inject(AuditRepository) audit: AuditRepository,
+    @Inject(Access) private readonly access: Access,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {
-    this.access = new Access(audit);
-  }
+  ) {}
 
   async create(actor: Actor, dto: CreateTenantDto, requestId: string): Promise<TenantResponseDto> {
     const limits = limitsOf(dto);

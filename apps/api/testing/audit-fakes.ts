@@ -26,7 +26,7 @@ export class FakeAuditRepository implements Db<AuditRepository> {
 
   async record(event: AuditEventInput): Promise<void> {
     if (this.failing) throw new Error('audit insert failed');
-    this.events.push({ ...event, id: String(this.events.length + 1), at: new Date() });
+    this.events.push({ ...event, id: String(this.events.length + 1), at: new Date(), occurrences: event.occurrences ?? 1 });
   }
 
   async list(filters: AuditFilters, beforeId: string | undefined, limit: number): Promise<AuditEventRecord[]> {

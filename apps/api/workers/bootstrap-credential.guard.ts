@@ -2,7 +2,6 @@ import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContex
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { ApiErrorCode, NAME_PATTERN } from '@mlis/contracts';
-import { AuditRepository } from '@mlis/db';
 import { Access } from '../common/access';
 import { DomainError } from '../common/domain-error';
 import { requestIdOf } from '../common/request-context';
@@ -19,15 +18,11 @@ export const BootstrapAction = (action: 'node.register' | 'token.renew') => SetM
  */
 @Injectable()
 export class BootstrapCredentialGuard implements CanActivate {
-  private readonly access: Access;
-
   constructor(
     private readonly credentials: WorkerCredentials,
-    @Inject(AuditRepository) audit: AuditRepository,
+    @Inject(Access) private readonly access: Access,
     private readonly reflector: Reflector,
-  ) {
-    this.access = new Access(audit);
-  }
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs
 import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, nodeTaskQueue } from '@mlis/contracts';
-import { AssignmentsRepository, AuditRepository, NodesRepository, UnknownWorkerGroupError } from '@mlis/db';
+import { AssignmentsRepository, NodesRepository, UnknownWorkerGroupError } from '@mlis/db';
 import { admissionWait } from '@mlis/metrics';
 import { Scheduler } from '@mlis/temporal';
 import { Access } from '../common/access';
@@ -27,18 +27,15 @@ import { toNodeResponse, toWorkerGroupResponse } from './workers.mapper';
 @Injectable()
 export class WorkersService implements OnApplicationBootstrap {
   private readonly logger = new Logger(WorkersService.name);
-  private readonly access: Access;
 
   constructor(
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
     @Inject(AssignmentsRepository) private readonly assignments: AssignmentsRepository,
     @Inject(Scheduler) private readonly scheduler: Scheduler,
-    @Inject(AuditRepository) audit: AuditRepository,
+    @Inject(Access) private readonly access: Access,
     private readonly credentials: WorkerCredentials,
     @InjectAppConfig() private readonly config: AppConfig,
-  ) {
-    this.access = new Access(audit);
-  }
+  ) {}
 
   /** Nodes can only register into configured groups; make sure they exist. */
   async onApplicationBootstrap(): Promise<void> {

@@ -21,7 +21,8 @@ export function formatAuditEvents(events: AuditEvent[]): string {
       `${e.actor_tenant ?? '-'}/${e.actor_subject ?? '-'}`,
       e.target_tenant ?? '-',
       e.resource,
-      e.reason ?? '-',
+      // A summary of collapsed denials says how many refusals it stands for (ADR 0040).
+      e.occurrences > 1 ? `${e.reason ?? '-'} ×${e.occurrences}` : (e.reason ?? '-'),
       e.request_id,
     ]),
   );

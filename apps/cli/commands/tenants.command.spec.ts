@@ -35,6 +35,7 @@ const denial: AuditEvent = {
   resource: 'jobs',
   result: 'deny',
   reason: 'rate_limited',
+  occurrences: 1,
 };
 
 // The tenants and audit commands against a scripted stand-in for the API.
@@ -134,6 +135,13 @@ describe('mlis tenants and mlis audit', () => {
     expect(seen[0].url).toBe('/v1/audit?action=job.submit&result=deny&limit=5');
     expect(out).toMatch(/deny\s+job\.submit\s+team-a\/alice\s+team-a\s+jobs\s+rate_limited\s+req-7/);
     expect(out).toMatch(/next cursor: abc/);
+  });
+
+  it('shows how many refusals a summary of collapsed denials stands for', async () => {
+    reply = { items: [{ ...denial, id: '8', request_id: 'req-9', occurrences: 41 }], next_cursor: null };
+    const { code, out } = await mlis('audit', '--result', 'deny');
+    expect(code).toBe(0);
+    expect(out).toMatch(/jobs\s+rate_limited ×41\s+req-9/);
   });
 
   it('refuses a --result other than allow or deny', async () => {

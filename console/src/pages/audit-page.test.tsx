@@ -26,6 +26,7 @@ const event = (id: string, action: string): AuditEvent =>
     resource: `job/${id}`,
     result: 'allow',
     reason: null,
+    occurrences: 1,
   }) as AuditEvent;
 const answer = (index: number, items: AuditEvent[], next_cursor: string | null = null) => held.answer(index, { items, next_cursor });
 const actions = () => screen.queryAllByRole('row').slice(1).map((row) => row.children[1].textContent);
@@ -44,6 +45,17 @@ const renderPage = () =>
   );
 
 describe('AuditPage', () => {
+  it('shows how many refusals a summary of collapsed denials stands for, and nothing for a single event', async () => {
+    renderPage();
+    await waitFor(() => expect(calls).toHaveLength(1));
+    const summary: AuditEvent = { ...event('2', 'auth.user_token'), resource: 'GET /v1/jobs', result: 'deny', reason: 'invalid_token', occurrences: 120 };
+    await answer(0, [summary, event('1', 'job.submit')]);
+
+    const rows = screen.queryAllByRole('row').slice(1);
+    expect(rows[0].children[5].textContent).toBe('deny invalid_token ×120');
+    expect(rows[1].children[5].textContent).toBe('allow');
+  });
+
   it('drops a late answer for filters since changed', async () => {
     renderPage();
     await waitFor(() => expect(calls).toHaveLength(1));

@@ -128,6 +128,7 @@ export function AuditPage() {
                   <td>
                     <span className={`badge badge-${event.result === 'deny' ? 'failed' : 'succeeded'}`}>{event.result}</span>
                     {event.reason ? ` ${event.reason}` : ''}
+                    {event.occurrences > 1 ? <span title="requests this summary row stands for"> ×{event.occurrences}</span> : null}
                   </td>
                   <td className="mono small">{event.request_id}</td>
                 </tr>

@@ -24,6 +24,7 @@ import { TokenRevocations1766300000000 } from './1766300000000-token-revocations
 import { StreamTicketTokenIssuedAt1766400000000 } from './1766400000000-stream-ticket-token-issued-at';
 import { JobsByStateNewest1766500000000 } from './1766500000000-jobs-by-state-newest';
 import { AuditRetention1766600000000 } from './1766600000000-audit-retention';
+import { AuditOccurrences1766700000000 } from './1766700000000-audit-occurrences';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -53,4 +54,5 @@ export const MIGRATIONS = [
   StreamTicketTokenIssuedAt1766400000000,
   JobsByStateNewest1766500000000,
   AuditRetention1766600000000,
+  AuditOccurrences1766700000000,
 ];
