@@ -56,7 +56,6 @@ describe(AuditController.name, () => {
           resource: 'job/6',
           result: 'deny',
           reason: 'missing_scope',
-        occurrences: 12,
           occurrences: 12,
         },
       ]);
