@@ -26,6 +26,18 @@ pid_runs() {
   [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
 
+# process_start PID: when the process began, in clock ticks since boot (field 22 of /proc/PID/stat). A pid and its start
+# time name one process for good: a recycled pid has a later start.
+process_start() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  # After "pid (comm) " the fields start at the third, state; the command name may hold spaces and parentheses.
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086 # split into fields on purpose
+  set -- $stat
+  printf '%s' "${20}"
+}
+
 # wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s until it succeeds or the deadline passes.
 wait_until() {
   local seconds="$1" what="$2"; shift 2

@@ -43,12 +43,19 @@ CONTROL_REPLICAS="${MLIS_STACK_CONTROL_REPLICAS:-1}"
 export MLIS_API_URL="$API_URL"
 
 pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
+start_file() { printf '%s/%s.start' "$STATE_DIR" "$1"; }
 supervisor_file() { printf '%s/%s.supervisor.pid' "$STATE_DIR" "$1"; }
 stopped_file() { printf '%s/%s.stopped' "$STATE_DIR" "$1"; }
 restarts_file() { printf '%s/%s.restarts' "$STATE_DIR" "$1"; }
 log_file() { printf '%s/%s.log' "$STATE_DIR" "$1"; }
-# Every process this script supervises runs from this checkout, and its supervisor is this script.
-child_alive() { pid_runs "$(pid_file "$1")" "$ROOT/"; }
+# Every process this script supervises runs a script of this checkout's dist/, and its supervisor is this script. The
+# command line alone is not enough: other processes name this checkout too (the Temporal dev server's and Postgres's
+# data under .mlis, Jest), and a pid file outlives its process, so a recycled pid could name one of them. The start
+# time the supervisor recorded with the pid must match as well.
+child_alive() {
+  pid_runs "$(pid_file "$1")" "$ROOT/dist/" || return 1
+  [[ "$(process_start "$(cat "$(pid_file "$1")")")" == "$(cat "$(start_file "$1")" 2>/dev/null)" ]]
+}
 supervisor_alive() { pid_runs "$(supervisor_file "$1")" "__supervise $1 "; }
 BACKOFF="${MLIS_SUPERVISE_BACKOFF_SECONDS:-1}"
 NODE_BACKOFF=$(( ${MLIS_LEASE_SECONDS:-10} + 2 ))
@@ -68,6 +75,8 @@ supervise() {
     started=$SECONDS
     env "${env_args[@]}" "$@" &
     child=$!
+    # Before the pid file, so that whenever it names this child its start time is there to check (child_alive).
+    process_start "$child" >"$(start_file "$name")" || true
     # Written aside and renamed: a reader never sees the file empty (a test would signal pid 0, its own process group).
     echo "$child" >"$(pid_file "$name").tmp"
     mv -f "$(pid_file "$name").tmp" "$(pid_file "$name")"
@@ -99,7 +108,7 @@ launch() {
     wait_gone "$(cat "$(pid_file "$name")")" "$name"
   fi
   mkdir -p "$STATE_DIR"
-  rm -f "$(stopped_file "$name")" "$(pid_file "$name")" "$(restarts_file "$name")"
+  rm -f "$(stopped_file "$name")" "$(pid_file "$name")" "$(start_file "$name")" "$(restarts_file "$name")"
   setsid bash "$ROOT/scripts/stack.sh" __supervise "$name" "$first" "$@" >>"$(log_file "$name")" 2>&1 </dev/null &
   echo $! >"$(supervisor_file "$name")"
   wait_until 10 "$name to start" test -s "$(pid_file "$name")"

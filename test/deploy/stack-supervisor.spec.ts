@@ -34,11 +34,11 @@ describe('scripts/stack.sh stop', () => {
       dirs.push(state);
       const marker = join(state, 'api9.stopped');
       // A child that exits at once until the marker exists, and stays once it does: the supervisor restarts it without
-      // a pause, so a restart is under way whenever the marker is written. Its command line names the checkout, as the
-      // stack's processes do (stop signals only those).
+      // a pause, so a restart is under way whenever the marker is written. Its command line names the checkout's dist/,
+      // as the stack's processes do (stop signals only those, with the start time their supervisor recorded).
       const supervisor = spawn(
         'bash',
-        [STACK, '__supervise', 'api9', '0', '--', 'bash', '-c', 'if [ -e "$0" ]; then sleep 60 & wait; else exit 1; fi', marker, join(ROOT, 'supervised-child')],
+        [STACK, '__supervise', 'api9', '0', '--', 'bash', '-c', 'if [ -e "$0" ]; then sleep 60 & wait; else exit 1; fi', marker, join(ROOT, 'dist/supervised-child')],
         { env: { ...process.env, MLIS_STATE_DIR: state }, detached: true, stdio: 'ignore' },
       );
       writeFileSync(join(state, 'api9.supervisor.pid'), `${supervisor.pid}\n`);

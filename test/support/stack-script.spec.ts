@@ -33,6 +33,29 @@ describe('scripts/stack.sh with pid files that name some other process', () => {
     expect(stateOf(stranger.pid!)).not.toBe('Z');
   });
 
+  it('nor a process that names this checkout: a dev server with its data under .mlis, or a node of another stack', () => {
+    const root = join(__dirname, '../..');
+    // What a recycled pid could name: the Temporal dev server's command line holds the checkout's .mlis, another
+    // stack's node its dist/ (and its own start time, not the one recorded here).
+    const idle = (arg: string) => spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', arg], { stdio: 'ignore' });
+    const devServer = idle(`${root}/.mlis/test-stack/temporal/dev.sqlite`);
+    const otherNode = idle(`${root}/dist/apps/worker/main.js`);
+    try {
+      writeFileSync(join(state, 'relay-cpu-2.pid'), `${devServer.pid}\n`);
+      writeFileSync(join(state, 'node-cpu-2.pid'), `${otherNode.pid}\n`);
+      writeFileSync(join(state, 'node-cpu-2.start'), '1\n');
+      expect(stack('status').split('\n').filter((line) => /cpu-2/.test(line)).sort()).toEqual([
+        'node-cpu-2 stopped (unsupervised, 0 restarts)',
+        'relay-cpu-2 stopped (unsupervised, 0 restarts)',
+      ]);
+      stack('stop');
+      expect([stateOf(devServer.pid!), stateOf(otherNode.pid!)]).toEqual([expect.not.stringMatching('Z'), expect.not.stringMatching('Z')]);
+    } finally {
+      devServer.kill('SIGKILL');
+      otherNode.kill('SIGKILL');
+    }
+  });
+
   it('is not the S3 test server or the Temporal dev server either: their stop leaves it alone and drops the stale file', () => {
     const servers = [
       { script: join(SCRIPTS, 's3-test-server.sh'), pidFile: join(state, 'moto.pid'), env: { MLIS_S3_TEST_DIR: state } },
