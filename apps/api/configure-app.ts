@@ -15,6 +15,8 @@ import { REQUEST_ID_HEADER, requestIdMiddleware } from './common/request-context
 import { createValidationPipe } from './common/validation';
 import { CREATE_JOB_CROSS_FIELD_RULES, CREATE_JOB_DEPENDENCIES } from './jobs/jobs.dto';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { MetricsService } from './metrics/metrics.service';
+import { submissionMetricsMiddleware } from './metrics/submission-metrics.middleware';
 
 /** What the decorators cannot say: rules across fields, and the values this deployment configured. */
 function describeCrossFieldRules(document: OpenAPIObject, config: AppConfig): void {
@@ -70,6 +72,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(draining.middleware);
   app.use(accessLogMiddleware(new Logger('http')));
   app.use(httpMetricsMiddleware());
+  app.use('/v1/jobs', submissionMetricsMiddleware(app.get(MetricsService)));
   // Before the body is read, and before the routes (they are mounted at init): from the document clients read.
   app.use(methodNotAllowedMiddleware(document.paths as DeclaredPaths));
   app.use(bodyIdleTimeoutMiddleware(config.api.bodyIdleSeconds));

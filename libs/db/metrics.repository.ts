@@ -28,6 +28,8 @@ export interface MetricsSnapshot {
   heartbeatAges: { group: string; node: string; seconds: number }[];
   /** Seconds since the epoch of the last scheduling cycle; null before the first. */
   lastCycleAt: number | null;
+  /** The tenants labelled by id (the top N by active jobs); the rest are `other`. Empty when no tenant label is configured. */
+  topTenants: string[];
 }
 
 export interface SnapshotOptions {
@@ -84,12 +86,14 @@ export class MetricsRepository {
       capacity,
       heartbeatAges,
       lastCycleAt: (cycle as { at: number }[])[0]?.at ?? null,
+      topTenants: [],
     };
     if (tenantTopN === null) return snapshot;
     const rows = snapshot.jobsByState as { state: string; tenant: string; count: number }[];
     const top = topTenants(rows.filter((row) => row.state === 'QUEUED' || row.state === 'RUNNING'), tenantTopN);
     return {
       ...snapshot,
+      topTenants: [...top],
       jobsByState: foldTenants(rows, top),
       waitingByReason: foldTenants(snapshot.waitingByReason as { reason: string; tenant: string; count: number }[], top),
     };

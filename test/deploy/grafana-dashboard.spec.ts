@@ -28,7 +28,16 @@ interface Dashboard {
 const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/mlis.json'), 'utf8')) as Dashboard;
 const panels = dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
 
-const EMPTY: MetricsSnapshot = { jobsByState: [], waitingByReason: [], decisions: [], nodes: [], capacity: [], heartbeatAges: [], lastCycleAt: null };
+const EMPTY: MetricsSnapshot = {
+  jobsByState: [],
+  waitingByReason: [],
+  decisions: [],
+  nodes: [],
+  capacity: [],
+  heartbeatAges: [],
+  lastCycleAt: null,
+  topTenants: [],
+};
 
 /** Every series some MLIS process serves: the three processes' registries (the API's ledger gauges too) and the Temporal SDK's. */
 async function servedSeries(): Promise<Set<string>> {

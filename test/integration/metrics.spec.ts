@@ -66,6 +66,27 @@ describe('metrics', () => {
     expect(valueOf(control, 'mlis_build_info', { process: 'control' })).toBe(1);
   });
 
+  it('API: mlis_job_submissions_total counts accepted, replayed and refused submissions by reason', async () => {
+    const submissions = (s: Sample[], outcome: string, reason: string) => valueOf(s, 'mlis_job_submissions_total', { outcome, reason }) ?? 0;
+    const before = await samplesOf('api');
+    const job = { task_type: 'sleep', params: { seconds: 0.01 } };
+    const key = `metrics-${Date.now()}`;
+    await submit(job, { 'Idempotency-Key': key });
+    expect((await api('POST', '/v1/jobs', job, { 'Idempotency-Key': key })).status).toBe(200);
+    expect((await api('POST', '/v1/jobs', { ...job, mem_mb: 10_000_000 })).status).toBe(422);
+    expect((await api('POST', '/v1/jobs', job, { authorization: 'Bearer not-a-jwt' })).status).toBe(401);
+
+    // Counted as each answer finished: poll until the last one shows.
+    const after = await poll('the refused submissions counted', async () => {
+      const samples = await samplesOf('api');
+      return submissions(samples, 'refused', 'unauthorized') > submissions(before, 'refused', 'unauthorized') ? samples : undefined;
+    });
+    expect(submissions(after, 'accepted', 'none') - submissions(before, 'accepted', 'none')).toBe(1);
+    expect(submissions(after, 'replayed', 'none') - submissions(before, 'replayed', 'none')).toBe(1);
+    expect(submissions(after, 'refused', 'unschedulable') - submissions(before, 'refused', 'unschedulable')).toBe(1);
+    expect(submissions(after, 'refused', 'unauthorized') - submissions(before, 'refused', 'unauthorized')).toBe(1);
+  });
+
   it("every process's /metrics passes promtool check metrics; control and nodes carry the Temporal SDK's worker metrics in seconds", async () => {
     const job = await submit({ task_type: 'gpu_demo', params: { seconds: 0.3 }, cpu: 1, mem_mb: 256, gpu: 1 });
     const done = await waitForJob(job.id, (j) => TERMINAL.includes(j.state));

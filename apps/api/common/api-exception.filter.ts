@@ -71,12 +71,20 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 }
 
+const ERROR_CODE = 'mlis.errorCode';
+
+/** The code of the error `sendApiError` answered with, for what observes the response after it (the submission metrics). */
+export function errorCodeOf(res: Response): ApiErrorCode | undefined {
+  return (res.locals as Record<string, ApiErrorCode | undefined>)[ERROR_CODE];
+}
+
 /** Writes `error` as the response, in the one shape every error has; ends a response already under way instead. */
 export function sendApiError(req: Request, res: Response, error: DomainError): void {
   if (res.headersSent) {
     res.end();
     return;
   }
+  (res.locals as Record<string, ApiErrorCode>)[ERROR_CODE] = error.code;
   if (error instanceof RetryLaterError) res.setHeader('Retry-After', String(error.retryAfterSeconds));
   // Refused before the request body was read (a streamed upload): close the connection after the answer
   // instead of reading and discarding the rest of the body, however large.

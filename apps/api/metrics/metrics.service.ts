@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AppConfig } from '@mlis/config';
 import { MetricsRepository, type MetricsSnapshot, type NodeCapacityRow } from '@mlis/db';
-import { createProcessRegistry } from '@mlis/metrics';
+import { createProcessRegistry, OTHER_TENANT } from '@mlis/metrics';
 import { InjectAppConfig } from '../core/app-config';
 
 // Capacity and reservations of live ACTIVE nodes, one metric per resource so that each has one unit.
@@ -13,6 +13,9 @@ const RESOURCES: { name: string; what: string; total: keyof NodeCapacityRow; use
   { name: 'gpus', what: 'GPUs', total: 'gpus', used: 'usedGpus' },
 ];
 
+/** What became of one `POST /v1/jobs`: a new job, the job an Idempotency-Key replay returned, or a refusal. */
+export type SubmissionOutcome = 'accepted' | 'replayed' | 'refused';
+
 /**
  * The API's /metrics: what this process records (HTTP, its own scheduling cycles), and the ledger's figures
  * read from Postgres at scrape time, so every API replica reports the same cluster-wide numbers whichever
@@ -22,6 +25,9 @@ const RESOURCES: { name: string; what: string; total: keyof NodeCapacityRow; use
 export class MetricsService {
   private readonly registry: Registry;
   private snapshot: MetricsSnapshot | undefined;
+  private readonly submissions: Counter<string>;
+  /** null: no tenant label; else the tenants the last scrape labelled by id (none before the first). */
+  private labelledTenants: Set<string> | null;
 
   constructor(
     @Inject(MetricsRepository) private readonly metrics: MetricsRepository,
@@ -31,6 +37,15 @@ export class MetricsService {
     const registers = [this.registry];
     const current = (): MetricsSnapshot => this.snapshot!;
     const tenant = config.metrics.tenantLabelTopN === null ? [] : ['tenant'];
+    this.labelledTenants = config.metrics.tenantLabelTopN === null ? null : new Set();
+    this.submissions = new Counter({
+      name: 'mlis_job_submissions_total',
+      help:
+        'POST /v1/jobs answered by this process, by outcome (accepted, replayed: an Idempotency-Key repeat, refused) and reason ' +
+        '(the error code of a refusal: rate_limited, quota_exceeded, unschedulable, validation_failed, ...; "none" otherwise).',
+      labelNames: ['outcome', 'reason', ...tenant],
+      registers,
+    });
     new Gauge({
       name: 'mlis_jobs',
       help: 'Jobs by state: QUEUED and RUNNING now; SUCCEEDED, FAILED and CANCELLED: every job that ever ended so, those deleted since by retention too.',
@@ -110,6 +125,20 @@ export class MetricsService {
     });
   }
 
+  /**
+   * Counts one submission. `tenantId` is the caller's verified tenant (undefined before a token was verified); with a tenant
+   * label it is named only when it was among the top N at the last scrape, else counted as `other`, so the label keeps N + 1
+   * values whoever calls.
+   */
+  recordSubmission(outcome: SubmissionOutcome, reason: string, tenantId: string | undefined): void {
+    if (this.labelledTenants === null) {
+      this.submissions.inc({ outcome, reason });
+      return;
+    }
+    const tenant = tenantId !== undefined && this.labelledTenants.has(tenantId) ? tenantId : OTHER_TENANT;
+    this.submissions.inc({ outcome, reason, tenant });
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }
@@ -119,6 +148,7 @@ export class MetricsService {
       liveWithinSeconds: this.config.scheduling.nodeDeadAfterSeconds,
       tenantTopN: this.config.metrics.tenantLabelTopN,
     });
+    if (this.labelledTenants !== null) this.labelledTenants = new Set(this.snapshot.topTenants);
     return this.registry.metrics();
   }
 }

@@ -1,0 +1,50 @@
+import { loadConfig } from '@mlis/config';
+import type { MetricsRepository, MetricsSnapshot } from '@mlis/db';
+import { MetricsService } from './metrics.service';
+
+const SNAPSHOT: MetricsSnapshot = {
+  jobsByState: [],
+  waitingByReason: [],
+  decisions: [],
+  nodes: [],
+  capacity: [],
+  heartbeatAges: [],
+  lastCycleAt: null,
+  topTenants: [],
+};
+
+function serviceWith(tenantLabel: string, topTenants: string[]): MetricsService {
+  const repository = { snapshot: async () => ({ ...SNAPSHOT, topTenants }) } as unknown as MetricsRepository;
+  return new MetricsService(repository, loadConfig({ MLIS_METRICS_TENANT_LABEL: tenantLabel }));
+}
+
+const submissionLines = (text: string) => text.split('\n').filter((line) => line.startsWith('mlis_job_submissions_total{'));
+
+describe('mlis_job_submissions_total', () => {
+  it('carries no tenant label by default', async () => {
+    const metrics = serviceWith('off', []);
+    metrics.recordSubmission('accepted', 'none', 'acme');
+    metrics.recordSubmission('refused', 'rate_limited', 'acme');
+    metrics.recordSubmission('refused', 'rate_limited', undefined);
+    expect(submissionLines(await metrics.render())).toEqual([
+      'mlis_job_submissions_total{outcome="accepted",reason="none"} 1',
+      'mlis_job_submissions_total{outcome="refused",reason="rate_limited"} 2',
+    ]);
+  });
+
+  it('with top:N names only the tenants the last scrape ranked, every other caller as "other"', async () => {
+    const metrics = serviceWith('top:1', ['acme']);
+    // Before the first scrape no tenant is ranked yet.
+    metrics.recordSubmission('accepted', 'none', 'acme');
+    await metrics.render();
+    metrics.recordSubmission('accepted', 'none', 'acme');
+    metrics.recordSubmission('refused', 'quota_exceeded', 'globex');
+    metrics.recordSubmission('refused', 'unauthorized', undefined);
+    expect(submissionLines(await metrics.render())).toEqual([
+      'mlis_job_submissions_total{outcome="accepted",reason="none",tenant="other"} 1',
+      'mlis_job_submissions_total{outcome="accepted",reason="none",tenant="acme"} 1',
+      'mlis_job_submissions_total{outcome="refused",reason="quota_exceeded",tenant="other"} 1',
+      'mlis_job_submissions_total{outcome="refused",reason="unauthorized",tenant="other"} 1',
+    ]);
+  });
+});
