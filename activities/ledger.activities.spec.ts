@@ -1,7 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { JobNotFoundError, type AssignmentsRepository, type EndedAttempt, type SchedulingStore, type StartedAttempt } from '@mlis/db';
-import { admissionWait, leaseLosses, preemptions, runDuration } from '@mlis/metrics';
+import { admissionWait, leaseLosses, preemptions, rankedTenants, runDuration, tenantAdmissionWait } from '@mlis/metrics';
 import { createLedgerActivities } from './ledger.activities';
 
 const noCycle = async () => ({ placed: [], preempted: [], waiting: 0 });
@@ -58,8 +58,8 @@ describe('ledger activity metrics', () => {
 
   it("observes admission wait only for a job's first attempt to run, by group", async () => {
     const before = await valueOf(admissionWait, { group: 'm-gpu' });
-    await env().run(activities({ group: 'm-gpu', admissionWaitSeconds: 2.5 }, null).markAssignmentRunning, { jobId: 'j', attempt: 1 });
-    await env().run(activities({ group: 'm-gpu', admissionWaitSeconds: null }, null).markAssignmentRunning, { jobId: 'j', attempt: 2 });
+    await env().run(activities({ group: 'm-gpu', tenantId: 'm-acme', admissionWaitSeconds: 2.5 }, null).markAssignmentRunning, { jobId: 'j', attempt: 1 });
+    await env().run(activities({ group: 'm-gpu', tenantId: 'm-acme', admissionWaitSeconds: null }, null).markAssignmentRunning, { jobId: 'j', attempt: 2 });
     await env().run(activities(null, null).markAssignmentRunning, { jobId: 'j', attempt: 2 });
     expect(await valueOf(admissionWait, { group: 'm-gpu' })).toBe(before + 1);
   });
@@ -67,10 +67,27 @@ describe('ledger activity metrics', () => {
   it('observes the admission wait of an attempt whose start only its end write recorded (ADR 0030)', async () => {
     const before = await valueOf(admissionWait, { group: 'm-fast' });
     const end = { jobId: 'j', attempt: 1, state: 'SUCCEEDED' as const, jobState: 'SUCCEEDED' as const, ranMs: 12 };
-    await env().run(activities(null, { group: 'm-fast', taskType: 'm-sleep', runSeconds: 0.012, admissionWaitSeconds: 0.3 }).endAssignment, end);
+    await env().run(activities(null, { group: 'm-fast', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: 0.012, admissionWaitSeconds: 0.3 }).endAssignment, end);
     // Its start reported by the node (or a later attempt): the API observed it, the end write does not.
-    await env().run(activities(null, { group: 'm-fast', taskType: 'm-sleep', runSeconds: 2, admissionWaitSeconds: null }).endAssignment, end);
+    await env().run(activities(null, { group: 'm-fast', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: 2, admissionWaitSeconds: null }).endAssignment, end);
     expect(await valueOf(admissionWait, { group: 'm-fast' })).toBe(before + 1);
+  });
+
+  it('observes admission wait by tenant too: the ranked tenants by id, every other one as other', async () => {
+    rankedTenants.rank(['m-ranked']);
+    try {
+      const before = [await valueOf(tenantAdmissionWait, { tenant: 'm-ranked' }), await valueOf(tenantAdmissionWait, { tenant: 'other' })];
+      const started = (tenantId: string) => ({ group: 'm-gpu', tenantId, admissionWaitSeconds: 1 });
+      await env().run(activities(started('m-ranked'), null).markAssignmentRunning, { jobId: 'j', attempt: 1 });
+      const end = { jobId: 'j', attempt: 1, state: 'SUCCEEDED' as const, jobState: 'SUCCEEDED' as const, ranMs: 12 };
+      await env().run(activities(null, { ...started('m-unranked'), taskType: 'm-sleep', runSeconds: 0.012 }).endAssignment, end);
+      expect([await valueOf(tenantAdmissionWait, { tenant: 'm-ranked' }), await valueOf(tenantAdmissionWait, { tenant: 'other' })]).toEqual([
+        before[0] + 1,
+        before[1] + 1,
+      ]);
+    } finally {
+      rankedTenants.rank([]);
+    }
   });
 
   it('counts a lost lease by group and cause and a preemption by group, and run time by task type and outcome, once per ended attempt', async () => {
@@ -78,16 +95,16 @@ describe('ledger activity metrics', () => {
     const preemptedBefore = await valueOf(preemptions, { group: 'm-cpu' });
     const runsBefore = await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' });
     const end = (state: 'LOST' | 'PREEMPTED') => ({ jobId: 'j', attempt: 1, state, jobState: 'QUEUED' as const, ...(state === 'LOST' ? { lossCause: 'heartbeat_timeout' as const } : {}) });
-    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 4, admissionWaitSeconds: null }).endAssignment, end('LOST'));
+    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: 4, admissionWaitSeconds: null }).endAssignment, end('LOST'));
     // Placed but never started: a loss, no run time.
-    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, end('LOST'));
+    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, end('LOST'));
     // A retried write that ended nothing counts nothing.
     await env().run(activities(null, null).endAssignment, end('LOST'));
-    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: 1, admissionWaitSeconds: null }).endAssignment, end('PREEMPTED'));
+    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: 1, admissionWaitSeconds: null }).endAssignment, end('PREEMPTED'));
     expect(await valueOf(leaseLosses, { group: 'm-cpu', cause: 'heartbeat_timeout' })).toBe(lostBefore + 2);
     // From a workflow that started before the cause was recorded.
     const unknownBefore = await valueOf(leaseLosses, { group: 'm-cpu', cause: 'unknown' });
-    await env().run(activities(null, { group: 'm-cpu', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, { ...end('LOST'), lossCause: undefined });
+    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, { ...end('LOST'), lossCause: undefined });
     expect(await valueOf(leaseLosses, { group: 'm-cpu', cause: 'unknown' })).toBe(unknownBefore + 1);
     expect(await valueOf(preemptions, { group: 'm-cpu' })).toBe(preemptedBefore + 1);
     expect(await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' })).toBe(runsBefore + 1);

@@ -8,7 +8,7 @@ import {
   type AwaitPlacementResult,
 } from '@mlis/contracts';
 import { JobNotFoundError, type AssignmentsRepository, type CycleOutcome, type EndedAttempt, type SchedulingStore } from '@mlis/db';
-import { admissionWait, leaseLosses, preemptions, runDuration } from '@mlis/metrics';
+import { leaseLosses, observeAdmissionWait, preemptions, runDuration } from '@mlis/metrics';
 
 export interface LedgerActivityDeps {
   scheduling: SchedulingStore;
@@ -23,7 +23,7 @@ export interface LedgerActivityDeps {
 function observeEnded(ended: EndedAttempt, { state: outcome, lossCause }: EndAssignmentInput): void {
   if (ended.runSeconds !== null) runDuration.observe({ task_type: ended.taskType, outcome }, ended.runSeconds);
   // An attempt that ended before its node reported its start (ADR 0030): the API never saw it begin.
-  if (ended.admissionWaitSeconds !== null) admissionWait.observe({ group: ended.group }, ended.admissionWaitSeconds);
+  if (ended.admissionWaitSeconds !== null) observeAdmissionWait(ended.group, ended.tenantId, ended.admissionWaitSeconds);
   // 'unknown': written by a workflow that started before the cause was recorded.
   if (outcome === 'LOST') leaseLosses.inc({ group: ended.group, cause: lossCause ?? 'unknown' });
   if (outcome === 'PREEMPTED') preemptions.inc({ group: ended.group });
@@ -74,7 +74,7 @@ export function createLedgerActivities({ scheduling, assignments, requestCycle, 
     /** Only workflows started before the ledger-in-workflow-task patch call this: a node now marks RUNNING through the API. */
     async markAssignmentRunning(input: { jobId: string; attempt: number }): Promise<void> {
       const started = await assignments.markAssignmentRunning(input);
-      if (started?.admissionWaitSeconds != null) admissionWait.observe({ group: started.group }, started.admissionWaitSeconds);
+      if (started?.admissionWaitSeconds != null) observeAdmissionWait(started.group, started.tenantId, started.admissionWaitSeconds);
     },
 
     async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult> {

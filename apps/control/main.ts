@@ -3,8 +3,18 @@ import { createLedgerActivities } from '../../activities/ledger.activities';
 import { createArtifactStore } from '@mlis/artifacts';
 import { loadConfig } from '@mlis/config';
 import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
-import { ArtifactsRepository, AssignmentsRepository, createDataSource, JobsRepository, NodesRepository, SchedulingStore, TenantsRepository } from '@mlis/db';
+import {
+  ArtifactsRepository,
+  AssignmentsRepository,
+  createDataSource,
+  JobsRepository,
+  MetricsRepository,
+  NodesRepository,
+  SchedulingStore,
+  TenantsRepository,
+} from '@mlis/db';
 import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '@mlis/logging';
+import { rankedTenants } from '@mlis/metrics';
 import { installWorkerRuntime } from '@mlis/metrics/worker-process-metrics';
 import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mlis/temporal';
 import { startTracing, tracingActivityInterceptors } from '@mlis/tracing';
@@ -12,6 +22,7 @@ import { ArtifactRetention } from './artifact-retention';
 import { JobRetention } from './job-retention';
 import { NodeReaper } from './node-reaper';
 import { runPeriodicSteps, type PeriodicStep } from './periodic-steps';
+import { TENANT_RANKING_INTERVAL_MS, TenantRankingRefresh } from './tenant-ranking';
 import { jobWorkflowBundle } from './workflow-bundle';
 
 // How often control looks for jobs past MLIS_JOB_RETENTION_DAYS: a day's retention is never more than this late.
@@ -19,7 +30,7 @@ const JOB_RETENTION_INTERVAL_MS = 10 * 60_000;
 
 /**
  * The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node
- * reaper, and artifact and job retention.
+ * reaper, artifact and job retention, and (with a tenant label) the ranking its metrics name tenants by.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -28,7 +39,14 @@ async function main(): Promise<void> {
   const log = (line: string): void => logger.info(line);
   logger.info({ revision: config.metrics.buildRevision, tracing: tracing.enabled }, 'starting');
   const { metrics } = config;
-  const metricsServer = await installWorkerRuntime({ process: 'control', logger: temporalLogger(logger), host: metrics.host, port: metrics.controlPort, revision: metrics.buildRevision });
+  const metricsServer = await installWorkerRuntime({
+    process: 'control',
+    logger: temporalLogger(logger),
+    host: metrics.host,
+    port: metrics.controlPort,
+    revision: metrics.buildRevision,
+    byTenant: metrics.tenantLabelTopN !== null,
+  });
   if (metricsServer) log(`metrics on http://${metrics.host}:${metrics.controlPort}/metrics`);
   const dataSource = createDataSource(config.databaseUrl);
   await dataSource.initialize();
@@ -57,6 +75,7 @@ async function main(): Promise<void> {
     config.artifacts.retentionIntervalSeconds * 1000,
     log,
   );
+  const tenantRanking = new TenantRankingRefresh(new MetricsRepository(dataSource), rankedTenants, metrics.tenantLabelTopN, TENANT_RANKING_INTERVAL_MS, log);
   const jobRetention = new JobRetention(jobs, new TenantsRepository(dataSource), config.jobRetentionDays, JOB_RETENTION_INTERVAL_MS, log);
 
   let cycleTimer: NodeJS.Timeout | undefined;
@@ -89,6 +108,7 @@ async function main(): Promise<void> {
     reaper.start();
     retention.start();
     jobRetention.start();
+    tenantRanking.start();
     // Events (submissions, releases, node joins) trigger cycles at once; this one catches what they
     // cannot: aging, a node whose heartbeat lapsed, a placement signal that was lost.
     // A placement older than schedule-to-start plus one tick was never dispatched: its workflow missed the signal.
@@ -111,6 +131,7 @@ async function main(): Promise<void> {
     metricsServer?.close();
     await retention.stop();
     await jobRetention.stop();
+    await tenantRanking.stop();
     await connection.close();
     await client.connection.close();
     await dataSource.destroy();

@@ -13,6 +13,7 @@ import { updateReturning } from './sql';
 /** An attempt a node confirmed it started: what its admission-wait observation needs. */
 export interface StartedAttempt {
   group: string;
+  tenantId: string;
   /** Seconds from submission, when this is the job's first attempt to run; null for a later one. */
   admissionWaitSeconds: number | null;
 }
@@ -26,6 +27,7 @@ export type StartedBy = { assignmentId: string; nodeId: string; incarnation: num
 /** An attempt a ledger write ended: what its run-duration, lease-loss and preemption observations need. */
 export interface EndedAttempt {
   group: string;
+  tenantId: string;
   taskType: string;
   /** Seconds it ran; null when it ended before it started (PLACED). */
   runSeconds: number | null;
@@ -39,6 +41,8 @@ interface EndAttemptRow {
   ended_count: number;
   ended_group: string | null;
   ended_task_type: string | null;
+  /** The job's tenant, read beside the function's answer (its row as the statement began: a tenant never changes). */
+  job_tenant_id: string | null;
   run_seconds: number | null;
   admission_wait_seconds: number | null;
 }
@@ -72,7 +76,7 @@ export class AssignmentsRepository {
       `UPDATE job_assignments a SET state = 'RUNNING', started_at = GREATEST(a.created_at, now() - make_interval(secs => $${params.length + 1}::float8 / 1000))
        FROM jobs j
        WHERE ${where} AND a.state = 'PLACED' AND j.id = a.job_id
-       RETURNING a.group_name AS "group",
+       RETURNING a.group_name AS "group", j.tenant_id AS "tenantId",
                  CASE WHEN NOT EXISTS (SELECT 1 FROM job_assignments p WHERE p.job_id = a.job_id AND p.attempt <> a.attempt AND p.started_at IS NOT NULL)
                       THEN extract(epoch FROM a.started_at - j.created_at)::float8 END AS "admissionWaitSeconds"`,
       [...params, runningForMs],
@@ -101,7 +105,13 @@ export class AssignmentsRepository {
     });
     const ended =
       row.ended_count > 0
-        ? { group: row.ended_group!, taskType: row.ended_task_type!, runSeconds: row.run_seconds, admissionWaitSeconds: row.admission_wait_seconds }
+        ? {
+            group: row.ended_group!,
+            tenantId: row.job_tenant_id!,
+            taskType: row.ended_task_type!,
+            runSeconds: row.run_seconds,
+            admissionWaitSeconds: row.admission_wait_seconds,
+          }
         : null;
     // Only this attempt's own re-queue lets a cycle place a later one, so a re-queue that finds the job alive and
     // past its fence had already landed.
@@ -147,7 +157,7 @@ export class AssignmentsRepository {
       fenceAttempt: number | null;
     },
   ): Promise<EndAttemptRow & { job_state: JobState }> {
-    const [row] = (await this.dataSource.query(`SELECT * FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
+    const [row] = (await this.dataSource.query(`SELECT e.*, (SELECT tenant_id FROM jobs WHERE id = $1) AS job_tenant_id FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) e`, [
       jobId,
       end.attempt,
       end.state,

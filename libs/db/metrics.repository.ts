@@ -46,6 +46,15 @@ const MIB = 1024 * 1024;
 export class MetricsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
+  /** The N tenants with the most active jobs: those a process that labels its own metrics by tenant names (ADR 0041). */
+  async topTenants(n: number): Promise<string[]> {
+    const active: { tenant: string; count: number }[] = await this.dataSource.query(
+      `SELECT tenant_id AS tenant, count(*)::int AS count FROM jobs WHERE state = 'QUEUED' GROUP BY tenant_id
+       UNION ALL SELECT tenant_id, count(*)::int FROM jobs WHERE state = 'RUNNING' GROUP BY tenant_id`,
+    );
+    return [...topTenants(active, n)];
+  }
+
   async snapshot({ liveWithinSeconds, tenantTopN }: SnapshotOptions): Promise<MetricsSnapshot> {
     const byTenant = tenantTopN !== null;
     const tenantColumn = byTenant ? ', tenant_id AS tenant' : '';

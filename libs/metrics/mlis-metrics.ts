@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { rankedTenants } from './tenant-label';
 
 // Every metric an MLIS process observes in-process, defined once here so that any module can record into it.
 // None registers itself: each process's registry (process-registry.ts) serves only the ones that process
@@ -39,6 +40,24 @@ export const admissionWait = new Histogram({
   buckets: WAIT_BUCKETS,
   registers: [],
 });
+
+/**
+ * API and control, served only with MLIS_METRICS_TENANT_LABEL=top:N (ADR 0041): the same waits as
+ * mlis_admission_wait_seconds, by tenant. Observe both through `observeAdmissionWait`.
+ */
+export const tenantAdmissionWait = new Histogram({
+  name: 'mlis_tenant_admission_wait_seconds',
+  help: "Time from a job's submission to its first attempt RUNNING on a node, by tenant: the top N tenants by active jobs, the rest as other.",
+  labelNames: ['tenant'] as const,
+  buckets: WAIT_BUCKETS,
+  registers: [],
+});
+
+/** A job's first attempt started `seconds` after its submission: by the node's group, and by tenant (ranked). */
+export function observeAdmissionWait(group: string, tenantId: string, seconds: number): void {
+  admissionWait.observe({ group }, seconds);
+  tenantAdmissionWait.observe({ tenant: rankedTenants.labelOf(tenantId) }, seconds);
+}
 
 /** Control: when an attempt that had started ends, whatever ended it. */
 export const runDuration = new Histogram({

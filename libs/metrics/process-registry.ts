@@ -13,6 +13,7 @@ import {
   preemptions,
   runDuration,
   schedulerCycleDuration,
+  tenantAdmissionWait,
 } from './mlis-metrics';
 
 export type MlisProcess = 'api' | 'control' | 'node';
@@ -34,10 +35,19 @@ export interface ProcessRegistryOptions {
   revision: string;
   /** Labels on every series of this process, e.g. a node's group and id. */
   defaultLabels?: Record<string, string>;
+  /** MLIS_METRICS_TENANT_LABEL is top:N: also serve this process's metrics by tenant (ADR 0041). */
+  byTenant?: boolean;
 }
 
+/** What each process records by tenant, served only when a tenant label is configured. */
+export const PROCESS_TENANT_METRICS: Record<MlisProcess, Metric[]> = {
+  api: [tenantAdmissionWait],
+  control: [tenantAdmissionWait],
+  node: [],
+};
+
 /** A registry with Node's process metrics, `mlis_build_info` and the metrics this process records. */
-export function createProcessRegistry(process: MlisProcess, { revision, defaultLabels }: ProcessRegistryOptions): Registry {
+export function createProcessRegistry(process: MlisProcess, { revision, defaultLabels, byTenant = false }: ProcessRegistryOptions): Registry {
   const registry = new Registry();
   if (defaultLabels) registry.setDefaultLabels(defaultLabels);
   // The event-loop lag histogram samples on a timer: prom-client's default of every 10 ms woke each idle process 100
@@ -54,5 +64,6 @@ export function createProcessRegistry(process: MlisProcess, { revision, defaultL
     registers: [registry],
   }).set({ process, version, revision, nodejs_version: globalThis.process.version }, 1);
   for (const metric of PROCESS_METRICS[process]) registry.registerMetric(metric);
+  if (byTenant) for (const metric of PROCESS_TENANT_METRICS[process]) registry.registerMetric(metric);
   return registry;
 }

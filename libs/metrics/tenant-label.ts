@@ -25,3 +25,22 @@ export function foldTenants<R extends { tenant: string; count: number }>(rows: R
   }
   return [...folded.values()];
 }
+
+/**
+ * The tenants in-process metrics name by id (ADR 0041): the process's last ranking of the top N, refreshed from the
+ * ledger (the API at each scrape, control every few seconds); every other tenant, and a caller with none, is `other`.
+ */
+export class TenantRanking {
+  private ranked = new Set<string>();
+
+  rank(top: Iterable<string>): void {
+    this.ranked = new Set(top);
+  }
+
+  labelOf(tenantId: string | undefined): string {
+    return tenantId !== undefined && this.ranked.has(tenantId) ? tenantId : OTHER_TENANT;
+  }
+}
+
+/** The process's ranking, beside the metric objects of mlis-metrics.ts that label with it. */
+export const rankedTenants = new TenantRanking();

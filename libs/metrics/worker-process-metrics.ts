@@ -54,18 +54,21 @@ export interface WorkerProcessMetricsOptions {
   revision: string;
   /** On every series of the process, the Temporal SDK's included (a node's group and id). */
   labels?: Record<string, string>;
+  /** Serve the process's metrics by tenant too (MLIS_METRICS_TENANT_LABEL=top:N). */
+  byTenant?: boolean;
 }
 
 /**
  * Installs the Temporal runtime of a worker process (control, node) with our logger and, unless the port is 0,
  * serves its /metrics: its own metrics and the SDK's. Call before connecting to Temporal.
  */
-export async function installWorkerRuntime({ process, logger, host, port, revision, labels }: WorkerProcessMetricsOptions): Promise<Server | undefined> {
+export async function installWorkerRuntime(options: WorkerProcessMetricsOptions): Promise<Server | undefined> {
+  const { process, logger, host, port, revision, labels, byTenant } = options;
   if (port === 0) {
     Runtime.install({ logger });
     return undefined;
   }
   const readTemporal = await installTemporalRuntimeMetrics(logger, labels ?? {});
-  const registry = createProcessRegistry(process, { revision, defaultLabels: labels });
+  const registry = createProcessRegistry(process, { revision, defaultLabels: labels, byTenant });
   return startMetricsServer({ host, port, registry, extra: readTemporal });
 }

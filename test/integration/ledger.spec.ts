@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { JobsRepository, LANE_WINDOWS_SQL, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
+import { JobsRepository, LANE_WINDOWS_SQL, MetricsRepository, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
 import { nodeTaskQueue } from '@mlis/contracts';
 import { createLedgerDatabase } from './support/ledger-db';
 
@@ -163,7 +163,10 @@ describe('the capacity ledger', () => {
 
     // Ending it twice releases once; the job keeps the state of the first write.
     const end = { jobId, attempt: 1, state: 'LOST' as const, reason: 'test', jobState: 'QUEUED' as const };
-    expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: { group: 'cpu', taskType: expect.any(String), runSeconds: null, admissionWaitSeconds: null } });
+    expect(await assignments.endAssignment(end)).toEqual({
+      jobState: 'QUEUED',
+      ended: { group: 'cpu', tenantId: 'default', taskType: expect.any(String), runSeconds: null, admissionWaitSeconds: null },
+    });
     expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: null });
     expect(await usage('idem-1')).toMatchObject({ used_slots: 0, used_cpu_millis: 0 });
 
@@ -481,7 +484,7 @@ describe('the capacity ledger', () => {
     expect(await assignments.markAssignmentRunning({ ...byNode, nodeId: 'stale-2' })).toBeNull();
     expect(await assignments.markAssignmentRunning({ ...byNode, incarnation: byNode.incarnation + 1 })).toBeNull();
     // The job's first attempt to run: its admission wait; reported again, by the node or a pre-patch workflow: nothing.
-    expect(await assignments.markAssignmentRunning(byNode)).toEqual({ group: 'cpu', admissionWaitSeconds: expect.any(Number) });
+    expect(await assignments.markAssignmentRunning(byNode)).toEqual({ group: 'cpu', tenantId: 'default', admissionWaitSeconds: expect.any(Number) });
     expect(await assignments.markAssignmentRunning(byNode)).toBeNull();
     expect(await assignments.markAssignmentRunning({ jobId: started, attempt: 1 })).toBeNull();
     expect(await scheduling.stalePlacements(60, 10)).toEqual([]);
@@ -578,6 +581,20 @@ describe('the capacity ledger', () => {
     const rest = await jobs.changedAfter('default', page[1], 2);
     expect(rest).toEqual([{ id: [...ids].sort()[2], state: 'QUEUED', updated_at: page[1].updated_at }]);
     for (const id of ids) await assignments.finishJob({ jobId: id, state: 'CANCELLED' });
+  });
+
+  it('ranks the tenants with the most active jobs for the metrics that name tenants (ADR 0041); ended jobs do not count', async () => {
+    const run = randomUUID().slice(0, 8);
+    const [busy, quiet, done] = ['busy', 'quiet', 'done'].map((name) => `rank-${name}-${run}`);
+    for (const tenant of [busy, quiet, done]) await dataSource.query(`INSERT INTO tenants (id, name) VALUES ($1, $1)`, [tenant]);
+    for (let i = 0; i < 3; i += 1) await insertJob({ cpuMillis: 1_000_000, memMb: 256, gpu: 0 }, { tenant: busy });
+    const running = await insertJob({ cpuMillis: 1_000_000, memMb: 256, gpu: 0 }, { tenant: quiet });
+    await dataSource.query(`UPDATE jobs SET state = 'RUNNING' WHERE id = $1`, [running]);
+    const ended = await insertJob({ cpuMillis: 1_000_000, memMb: 256, gpu: 0 }, { tenant: done });
+    await dataSource.query(`UPDATE jobs SET state = 'SUCCEEDED', finished_at = now() WHERE id = $1`, [ended]);
+
+    const ranked = (await new MetricsRepository(dataSource).topTenants(100)).filter((tenant) => tenant.endsWith(run));
+    expect(ranked).toEqual([busy, quiet]);
   });
 
   it('refuses a node in an unknown worker group', async () => {

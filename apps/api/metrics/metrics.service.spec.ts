@@ -1,5 +1,6 @@
 import { loadConfig } from '@mlis/config';
 import type { MetricsRepository, MetricsSnapshot } from '@mlis/db';
+import { observeAdmissionWait } from '@mlis/metrics';
 import { MetricsService } from './metrics.service';
 
 const SNAPSHOT: MetricsSnapshot = {
@@ -46,5 +47,15 @@ describe('mlis_job_submissions_total', () => {
       'mlis_job_submissions_total{outcome="refused",reason="quota_exceeded",tenant="other"} 1',
       'mlis_job_submissions_total{outcome="refused",reason="unauthorized",tenant="other"} 1',
     ]);
+  });
+
+  it('serves admission wait by tenant only with top:N, naming the tenants the last scrape ranked', async () => {
+    expect(await serviceWith('off', []).render()).not.toContain('mlis_tenant_admission_wait_seconds');
+    const metrics = serviceWith('top:1', ['acme']);
+    await metrics.render();
+    observeAdmissionWait('cpu', 'acme', 2);
+    observeAdmissionWait('cpu', 'globex', 2);
+    const counts = (await metrics.render()).split('\n').filter((line) => line.startsWith('mlis_tenant_admission_wait_seconds_count'));
+    expect(counts).toEqual(['mlis_tenant_admission_wait_seconds_count{tenant="acme"} 1', 'mlis_tenant_admission_wait_seconds_count{tenant="other"} 1']);
   });
 });

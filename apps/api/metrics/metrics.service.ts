@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AppConfig } from '@mlis/config';
 import { MetricsRepository, type MetricsSnapshot, type NodeCapacityRow } from '@mlis/db';
-import { createProcessRegistry, OTHER_TENANT } from '@mlis/metrics';
+import { createProcessRegistry, rankedTenants } from '@mlis/metrics';
 import { InjectAppConfig } from '../core/app-config';
 
 // Capacity and reservations of live ACTIVE nodes, one metric per resource so that each has one unit.
@@ -26,18 +26,17 @@ export class MetricsService {
   private readonly registry: Registry;
   private snapshot: MetricsSnapshot | undefined;
   private readonly submissions: Counter<string>;
-  /** null: no tenant label; else the tenants the last scrape labelled by id (none before the first). */
-  private labelledTenants: Set<string> | null;
+  private readonly byTenant: boolean;
 
   constructor(
     @Inject(MetricsRepository) private readonly metrics: MetricsRepository,
     @InjectAppConfig() private readonly config: AppConfig,
   ) {
-    this.registry = createProcessRegistry('api', { revision: config.metrics.buildRevision });
+    this.byTenant = config.metrics.tenantLabelTopN !== null;
+    this.registry = createProcessRegistry('api', { revision: config.metrics.buildRevision, byTenant: this.byTenant });
     const registers = [this.registry];
     const current = (): MetricsSnapshot => this.snapshot!;
-    const tenant = config.metrics.tenantLabelTopN === null ? [] : ['tenant'];
-    this.labelledTenants = config.metrics.tenantLabelTopN === null ? null : new Set();
+    const tenant = this.byTenant ? ['tenant'] : [];
     this.submissions = new Counter({
       name: 'mlis_job_submissions_total',
       help:
@@ -131,12 +130,7 @@ export class MetricsService {
    * values whoever calls.
    */
   recordSubmission(outcome: SubmissionOutcome, reason: string, tenantId: string | undefined): void {
-    if (this.labelledTenants === null) {
-      this.submissions.inc({ outcome, reason });
-      return;
-    }
-    const tenant = tenantId !== undefined && this.labelledTenants.has(tenantId) ? tenantId : OTHER_TENANT;
-    this.submissions.inc({ outcome, reason, tenant });
+    this.submissions.inc(this.byTenant ? { outcome, reason, tenant: rankedTenants.labelOf(tenantId) } : { outcome, reason });
   }
 
   get contentType(): string {
@@ -148,7 +142,8 @@ export class MetricsService {
       liveWithinSeconds: this.config.scheduling.nodeDeadAfterSeconds,
       tenantTopN: this.config.metrics.tenantLabelTopN,
     });
-    if (this.labelledTenants !== null) this.labelledTenants = new Set(this.snapshot.topTenants);
+    // The tenants this process's own metrics name until the next scrape (ADR 0041).
+    if (this.byTenant) rankedTenants.rank(this.snapshot.topTenants);
     return this.registry.metrics();
   }
 }

@@ -277,7 +277,7 @@ export class FakeAssignmentsRepository implements Pick<Db<AssignmentsRepository>
     if (index < 0) return null;
     const [{ group }] = this.placed.splice(index, 1);
     this.runningForMs.push(started.runningForMs);
-    return { group, admissionWaitSeconds: 1.5 };
+    return { group, tenantId: 'default', admissionWaitSeconds: 1.5 };
   }
 }
 

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, nodeTaskQueue } from '@mlis/contracts';
 import { AssignmentsRepository, NodesRepository, UnknownWorkerGroupError } from '@mlis/db';
-import { admissionWait } from '@mlis/metrics';
+import { observeAdmissionWait } from '@mlis/metrics';
 import { Scheduler } from '@mlis/temporal';
 import { Access } from '../common/access';
 import { DomainError } from '../common/domain-error';
@@ -140,7 +140,7 @@ export class WorkersService implements OnApplicationBootstrap {
         `assignment ${assignmentId} is not PLACED on node ${nodeId} incarnation ${incarnation}: it started already, ended, or was placed elsewhere`,
       );
     }
-    if (started.admissionWaitSeconds !== null) admissionWait.observe({ group: started.group }, started.admissionWaitSeconds);
+    if (started.admissionWaitSeconds !== null) observeAdmissionWait(started.group, started.tenantId, started.admissionWaitSeconds);
     return { assignment_id: assignmentId, state: 'RUNNING' };
   }
 
