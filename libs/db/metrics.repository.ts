@@ -19,7 +19,8 @@ export interface NodeCapacityRow {
 export interface MetricsSnapshot {
   /** `tenant` only when a tenant label is configured. */
   jobsByState: { state: string; tenant?: string; count: number }[];
-  waitingByReason: { reason: string; tenant?: string; count: number }[];
+  /** `group`: the worker group the job asked for, `any` when it named none. */
+  waitingByReason: { reason: string; group: string; tenant?: string; count: number }[];
   decisions: { outcome: string; reason: string; total: number }[];
   nodes: { group: string; status: string; count: number }[];
   /** Live ACTIVE nodes: the capacity scheduling cycles place on. */
@@ -68,8 +69,8 @@ export class MetricsRepository {
          ) jobs GROUP BY state${byTenant ? ', tenant_id' : ''}`,
       ),
       this.dataSource.query(
-        `SELECT coalesce(pending_reason, 'queued') AS reason${tenantColumn}, count(*)::int AS count FROM jobs WHERE state = 'QUEUED'
-         GROUP BY 1${byTenant ? ', tenant_id' : ''}`,
+        `SELECT coalesce(pending_reason, 'queued') AS reason, coalesce(worker_group, 'any') AS "group"${tenantColumn}, count(*)::int AS count
+         FROM jobs WHERE state = 'QUEUED' GROUP BY 1, 2${byTenant ? ', tenant_id' : ''}`,
       ),
       this.dataSource.query(`SELECT outcome, reason, total::float8 AS total FROM scheduler_decisions`),
       this.dataSource.query(`SELECT group_name AS "group", status, count(*)::int AS count FROM nodes GROUP BY 1, 2`),
@@ -104,7 +105,7 @@ export class MetricsRepository {
       ...snapshot,
       topTenants: [...top],
       jobsByState: foldTenants(rows, top),
-      waitingByReason: foldTenants(snapshot.waitingByReason as { reason: string; tenant: string; count: number }[], top),
+      waitingByReason: foldTenants(snapshot.waitingByReason as { reason: string; group: string; tenant: string; count: number }[], top),
     };
   }
 }

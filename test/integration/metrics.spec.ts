@@ -15,12 +15,12 @@ describe('metrics', () => {
 
   it('API: waiting jobs and decisions by reason, capacity by group and node in base units, heartbeat age; no tenant, no job id', async () => {
     for (const node of ['gpu-1', 'gpu-2']) await api('POST', `/v1/workers/${node}/drain`);
-    const waiting = await submit({ task_type: 'gpu_demo', params: { seconds: 0.2 }, cpu: 1, mem_mb: 256, gpu: 1 });
+    const waiting = await submit({ task_type: 'gpu_demo', params: { seconds: 0.2 }, cpu: 1, mem_mb: 256, gpu: 1, worker_group: 'gpu' });
     await waitForJob(waiting.id, (j) => j.pending_reason === 'all_nodes_draining');
 
     const text = await scrape(metricsUrl('api'));
     const during = parseSamples(text);
-    expect(valueOf(during, 'mlis_jobs_waiting', { reason: 'all_nodes_draining' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(during, 'mlis_jobs_waiting', { reason: 'all_nodes_draining', group: 'gpu' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(during, 'mlis_scheduler_decisions_total', { outcome: 'waiting', reason: 'all_nodes_draining' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(during, 'mlis_node_capacity_slots', { group: 'cpu' })).toBe(8);
     expect(valueOf(during, 'mlis_node_capacity_cpu_cores', { group: 'cpu', node: 'cpu-1' })).toBe(4);

@@ -57,8 +57,8 @@ export class MetricsService {
     });
     new Gauge({
       name: 'mlis_jobs_waiting',
-      help: 'Waiting (QUEUED) jobs by pending reason.',
-      labelNames: ['reason', ...tenant],
+      help: 'Waiting (QUEUED) jobs by pending reason and the worker group they asked for ("any" when none).',
+      labelNames: ['reason', 'group', ...tenant],
       registers,
       collect() {
         this.reset();
