@@ -27,6 +27,9 @@ import { jobWorkflowBundle } from './workflow-bundle';
 
 // How often control looks for jobs past MLIS_JOB_RETENTION_DAYS: a day's retention is never more than this late.
 const JOB_RETENTION_INTERVAL_MS = 10 * 60_000;
+// How far back each tick looks for job workflows that closed without ending their job: a control restart or a missed
+// tick within it loses nothing.
+const CLOSED_WORKFLOW_LOOKBACK_SECONDS = 600;
 
 /**
  * The control process: job workflows and ledger activities on the control queue, the scheduler's periodic cycle, the node
@@ -119,6 +122,8 @@ async function main(): Promise<void> {
       // A victim that got its request stops at its next heartbeat, well within a lease: one still holding its place
       // after a lease most likely never got it.
       ['stale preemptions', () => scheduler.resendStalePreemptions(scheduling.leaseSeconds)],
+      // A workflow an operator terminated leaves its job live in the ledger: ended within a tick (ADR 0042).
+      ['closed workflows', () => scheduler.releaseClosedWorkflows(CLOSED_WORKFLOW_LOOKBACK_SECONDS)],
     ];
     cycleTimer = setInterval(() => {
       void runPeriodicSteps(periodicSteps, (step, error) => logger.warn({ ...errorFields(error), step }, 'periodic scheduling failed'));

@@ -6,6 +6,16 @@ export function nodeTaskQueue(group: string, nodeId: string): string {
   return `mlis-node.${group}.${nodeId}`;
 }
 
+const JOB_WORKFLOW_ID_PREFIX = 'job-';
+
 export function jobWorkflowId(jobId: string): string {
-  return `job-${jobId}`;
+  return `${JOB_WORKFLOW_ID_PREFIX}${jobId}`;
 }
+
+/** The job a workflow id names; undefined for any other workflow. */
+export function jobIdOfWorkflow(workflowId: string): string | undefined {
+  return workflowId.startsWith(JOB_WORKFLOW_ID_PREFIX) ? workflowId.slice(JOB_WORKFLOW_ID_PREFIX.length) : undefined;
+}
+
+/** The workflow type every job runs as. */
+export const JOB_WORKFLOW_TYPE = 'jobWorkflow';

@@ -4,6 +4,7 @@ import type { SchedulingConfig } from '@mlis/config';
 import {
   capacityAvailableSignal,
   CONTROL_TASK_QUEUE,
+  JOB_WORKFLOW_TYPE,
   JOB_WORKFLOW_VERSION,
   jobWorkflowId,
   SEARCH_ATTRIBUTES,
@@ -26,7 +27,6 @@ export interface JobToStart {
 
 /** Started by name so the API never loads workflow code; typed by its input. */
 type JobWorkflow = (input: JobWorkflowInput) => Promise<unknown>;
-const JOB_WORKFLOW_TYPE = 'jobWorkflow';
 
 /**
  * Starts job workflows, after the job's row has committed (ADR 0027). The API starts one for every job it accepts; a

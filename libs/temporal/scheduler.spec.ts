@@ -164,7 +164,7 @@ describe(Scheduler.name, () => {
     expect(started).toEqual(['unstarted']);
     expect(ledger.finished).toEqual([{ jobId: 'gone', state: 'FAILED', error: { code: 'WorkflowGone', message: expect.any(String) } }]);
     expect(warnings).toEqual([
-      'job gone was placed but its workflow is gone: the job ended FAILED (WorkflowGone), its placement released',
+      "job gone's workflow is gone: the job ended FAILED (WorkflowGone), its placement released",
       expect.stringContaining('job unstarted was placed before its workflow had started: started it'),
       expect.stringContaining('temporal unavailable'),
     ]);
@@ -216,7 +216,7 @@ describe(Scheduler.name, () => {
     const failures = new Map<string, Error>([['job-cancelled', new WorkflowNotFoundError('closed', 'job-cancelled', undefined)]]);
     const scheduler = schedulerOver(ledger, fakeClient([], failures), (line) => warnings.push(line));
     expect(await scheduler.nudgeStalePlacements(40)).toBe(1);
-    expect(warnings).toEqual(['job cancelled was placed but its workflow is gone: the job is CANCELLED, no placement left to release']);
+    expect(warnings).toEqual(["job cancelled's workflow is gone: the job is CANCELLED, no placement left to release"]);
   });
 
   it('asks stale preemption victims again, and skips one whose workflow is not running', async () => {
@@ -261,6 +261,48 @@ describe(Scheduler.name, () => {
     expect(started).toEqual([]);
     expect(ledger.finished).toEqual([]);
     expect(warnings).toEqual(['signal nodeGone to job unreachable failed (sent again by a later pass): Error: 14 UNAVAILABLE']);
+  });
+
+  it('ends the live jobs whose workflow was terminated or timed out, not a finished one, one reset to run again, nor another workflow', async () => {
+    const ledger = new GatedLedger();
+    const states = new Map([
+      ['terminated', 'RUNNING'],
+      ['queued', 'QUEUED'],
+      ['reset', 'RUNNING'],
+      ['done', 'SUCCEEDED'],
+    ]);
+    ledger.findById = async (_tenant, id) => (states.has(id) ? ({ job: { id, state: states.get(id) }, assignments: [] } as unknown as JobRecord) : null);
+    const queries: string[] = [];
+    const described: string[] = [];
+    const client = {
+      workflow: {
+        list: ({ query }: { query: string }) => {
+          queries.push(query);
+          return (async function* () {
+            for (const workflowId of ['job-terminated', 'job-queued', 'job-reset', 'job-done', 'job-gone', 'nightly-report']) yield { workflowId };
+          })();
+        },
+        getHandle: (workflowId: string) => ({
+          describe: async () => {
+            described.push(workflowId);
+            return { status: { name: workflowId === 'job-reset' ? 'RUNNING' : 'TERMINATED' } };
+          },
+        }),
+      },
+    } as unknown as Client;
+    const warnings: string[] = [];
+
+    expect(await schedulerOver(ledger, client, (line) => warnings.push(line)).releaseClosedWorkflows(60)).toBe(2);
+
+    expect(queries).toHaveLength(1);
+    expect(queries[0]).toMatch(/^WorkflowType = 'jobWorkflow' AND \(ExecutionStatus = 'Terminated' OR ExecutionStatus = 'TimedOut'\) AND CloseTime >= '20\d\d-/);
+    // Only the live jobs' workflows are described; the finished job and the job with no row are not.
+    expect(described).toEqual(['job-terminated', 'job-queued', 'job-reset']);
+    expect(ledger.finished).toEqual([
+      expect.objectContaining({ jobId: 'terminated', state: 'FAILED', error: expect.objectContaining({ code: 'WorkflowGone' }) }),
+      expect.objectContaining({ jobId: 'queued', state: 'FAILED' }),
+    ]);
+    expect(warnings).toHaveLength(2);
   });
 
   it('observes every cycle it runs, a failed one too, in mlis_scheduler_cycle_duration_seconds', async () => {

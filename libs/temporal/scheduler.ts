@@ -1,6 +1,15 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { capacityAvailableSignal, jobWorkflowId, nodeGoneSignal, preemptAssignmentSignal, type Placement } from '@mlis/contracts';
+import {
+  capacityAvailableSignal,
+  JOB_WORKFLOW_TYPE,
+  jobIdOfWorkflow,
+  jobWorkflowId,
+  nodeGoneSignal,
+  preemptAssignmentSignal,
+  TERMINAL_JOB_STATES,
+  type Placement,
+} from '@mlis/contracts';
 import type { SchedulingConfig } from '@mlis/config';
 import type { AssignmentsRepository, CycleOptions, CycleOutcome, JobsRepository, SchedulingStore } from '@mlis/db';
 import { schedulerCycleDuration } from '@mlis/metrics';
@@ -16,8 +25,11 @@ export function cycleOptions(scheduling: SchedulingConfig): CycleOptions {
   };
 }
 
-// Stale placements nudged, and stale preemption requests sent again, per periodic tick; more wait for the next one.
+// Stale placements nudged, stale preemption requests sent again and jobs of closed workflows ended, per periodic tick;
+// more wait for the next one.
 const NUDGE_BATCH = 100;
+// Closed workflows read per tick at most: after a mass termination the window's first pages are jobs ended already.
+const CLOSED_WORKFLOWS_READ = 1_000;
 
 /** A signal for a job's workflow; `placed` when the job holds a placement its workflow must pick up. */
 interface WorkflowSignal {
@@ -140,6 +152,34 @@ export class Scheduler {
     return attempts.length;
   }
 
+  /**
+   * Ends FAILED (WorkflowGone) the jobs whose workflow closed in the last `withinSeconds` without ending them: terminated
+   * by an operator (Terminate in the Temporal Web UI or CLI) or timed out. Nothing else would end them soon: their
+   * attempts would hold their capacity until the job's own timeout ran out and the stale-placement nudge found them
+   * (ADR 0042). One visibility query a call; a workflow reset by an operator runs again under the same id, so a job
+   * whose workflow is running again is left to it. Returns how many jobs it ended.
+   */
+  async releaseClosedWorkflows(withinSeconds: number): Promise<number> {
+    const since = new Date(Date.now() - withinSeconds * 1000).toISOString();
+    const query =
+      `WorkflowType = '${JOB_WORKFLOW_TYPE}' AND (ExecutionStatus = 'Terminated' OR ExecutionStatus = 'TimedOut') ` +
+      `AND CloseTime >= '${since}'`;
+    let ended = 0;
+    let read = 0;
+    // Jobs ended by an earlier call are read again until they leave the window: the ledger says they are done.
+    for await (const execution of this.client.workflow.list({ query, pageSize: NUDGE_BATCH })) {
+      if (ended >= NUDGE_BATCH || ++read > CLOSED_WORKFLOWS_READ) break;
+      const jobId = jobIdOfWorkflow(execution.workflowId);
+      if (jobId === undefined) continue;
+      const record = await this.jobs.findById(null, jobId);
+      if (!record || TERMINAL_JOB_STATES.includes(record.job.state)) continue;
+      const { status } = await this.client.workflow.getHandle(jobWorkflowId(jobId)).describe();
+      if (status.name === 'RUNNING') continue;
+      if (await this.releaseOrphan(jobId)) ended += 1;
+    }
+    return ended;
+  }
+
   private async signalAll(signals: WorkflowSignal[]): Promise<void> {
     const results = await Promise.all(
       signals.map(({ jobId, name, placed, send }) =>
@@ -182,10 +222,11 @@ export class Scheduler {
   }
 
   /**
-   * Says what the release did: a workflow that closed after a cancel (racing the cycle that placed its job) has ended
-   * the job CANCELLED and given the placement back itself, so there the job stays CANCELLED and nothing is released.
+   * Says what the release did, and answers whether the job is FAILED now: a workflow that closed after a cancel (racing
+   * the cycle that placed its job) has ended the job CANCELLED and given the placement back itself, so there the job
+   * stays CANCELLED and nothing is released.
    */
-  private async releaseOrphan(jobId: string): Promise<void> {
+  private async releaseOrphan(jobId: string): Promise<boolean> {
     try {
       const { jobState, released } = await this.assignments.finishJob({
         jobId,
@@ -193,9 +234,11 @@ export class Scheduler {
         error: { code: 'WorkflowGone', message: 'the job workflow is no longer running; its placement was released' },
       });
       const outcome = jobState === 'FAILED' ? 'the job ended FAILED (WorkflowGone)' : `the job is ${jobState}`;
-      this.warn(`job ${jobId} was placed but its workflow is gone: ${outcome}, ${released ? 'its placement released' : 'no placement left to release'}`);
+      this.warn(`job ${jobId}'s workflow is gone: ${outcome}, ${released ? 'its placement released' : 'no placement left to release'}`);
+      return jobState === 'FAILED';
     } catch (error) {
       this.warn(`releasing the placement of job ${jobId}, whose workflow is gone, failed: ${String(error)}`);
+      return false;
     }
   }
 }

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import { JOB_WORKFLOW_VERSION, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput } from '@mlis/contracts';
 import { createDataSource, JobsRepository, type NewJob } from '@mlis/db';
-import { api, env, submit, waitForJob } from './support/api';
+import { api, env, poll, submit, tokenFor, waitForJob } from './support/api';
 
 // The API places a new job before it starts the job's workflow, and starts it with that placement (ADR 0031).
 describe('a job placed before its workflow started', () => {
@@ -109,8 +109,8 @@ describe('a job whose workflow never started', () => {
   });
 });
 
-// An operator terminated the workflow of a job whose attempt had started: nothing else would end that attempt.
-describe('a job whose workflow was terminated while it ran', () => {
+// An operator terminated a job's workflow (Temporal Web UI or CLI): control ends the job at its next tick (ADR 0042).
+describe('a job whose workflow was terminated', () => {
   jest.setTimeout(120_000);
   let temporal: Client;
   let dataSource: DataSource;
@@ -125,20 +125,44 @@ describe('a job whose workflow was terminated while it ran', () => {
     await dataSource.destroy();
   });
 
-  it('ends FAILED (WorkflowGone) once its attempt outlives its timeout, and gives the node its capacity back', async () => {
+  it('ends FAILED (WorkflowGone) within a control tick, not after its 900 s timeout, and gives the node its capacity back', async () => {
     const accepted = await submit({ task_type: 'sleep', params: { seconds: 600 }, timeout_seconds: 900 });
     const running = await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'RUNNING');
     const nodeId = running.latest_assignment.node_id;
+    const terminatedAt = Date.now();
     await temporal.workflow.getHandle(jobWorkflowId(accepted.id)).terminate('operator test');
-    // Rather than wait out the 900 s timeout: the attempt started long enough ago to be overdue.
-    await dataSource.query(`UPDATE job_assignments SET started_at = now() - interval '1000 seconds' WHERE job_id = $1`, [accepted.id]);
 
     const failed = await waitForJob(accepted.id, (j) => j.state !== 'RUNNING', 60_000);
+    console.log(`terminated workflow: job FAILED ${((Date.parse(failed.finished_at) - terminatedAt) / 1000).toFixed(1)} s after the termination`);
     expect(failed.state).toBe('FAILED');
     expect(failed.error).toMatchObject({ code: 'WorkflowGone' });
     expect(failed.latest_assignment.state).toBe('FAILED');
+    // The control tick is 10 s here; the job's timeout, the only other way out, is 900 s.
+    expect(Date.parse(failed.finished_at) - terminatedAt).toBeLessThan(30_000);
     const [live] = await dataSource.query(`SELECT count(*)::int AS n FROM job_assignments WHERE node_id = $1 AND state IN ('PLACED', 'RUNNING')`, [nodeId]);
     const [node] = await dataSource.query(`SELECT used_slots FROM nodes WHERE id = $1`, [nodeId]);
     expect(node.used_slots).toBe(live.n);
+  });
+
+  it('ends a waiting job whose workflow was terminated before any placement', async () => {
+    // A tenant allowed one running job: its second waits (quota_exceeded), its workflow waiting with it.
+    const tenant = `terminated-${randomUUID().slice(0, 8)}`;
+    expect((await api('POST', '/v1/tenants', { id: tenant, max_running_jobs: 1 })).status).toBe(201);
+    const as = { authorization: `Bearer ${tokenFor({ tenant, sub: `${tenant}-user`, scopes: ['jobs:submit', 'jobs:read', 'jobs:cancel'] })}` };
+    const first = await submit({ task_type: 'sleep', params: { seconds: 600 } }, as);
+    const waiting = await submit({ task_type: 'sleep', params: { seconds: 1 } }, as);
+    const read = async (id: string) => (await api('GET', `/v1/jobs/${id}`, undefined, as)).body;
+    await poll('the second job waiting for its tenant', async () => ((await read(waiting.id)).pending_reason === 'quota_exceeded' ? true : undefined));
+    // The API starts the workflow after the submission's answer (ADR 0027): terminate it once it runs.
+    const handle = temporal.workflow.getHandle(jobWorkflowId(waiting.id));
+    await poll('the waiting job’s workflow started', async () => ((await handle.describe()).status.name === 'RUNNING' ? true : undefined));
+    await handle.terminate('operator test');
+
+    const failed = await poll('the waiting job ended', async () => {
+      const job = await read(waiting.id);
+      return job.state === 'QUEUED' ? undefined : job;
+    });
+    expect(failed).toMatchObject({ state: 'FAILED', error: { code: 'WorkflowGone' } });
+    expect((await api('POST', `/v1/jobs/${first.id}/cancel`, undefined, as)).status).toBe(202);
   });
 });
