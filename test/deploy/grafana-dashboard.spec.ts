@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsService } from '../../apps/api/metrics/metrics.service';
+import { fakeMetricsRepository } from '../../apps/api/testing/fakes';
 import { loadConfig } from '@mlis/config';
-import type { MetricsRepository, MetricsSnapshot } from '@mlis/db';
 import { createProcessRegistry, TEMPORAL_SDK_METRICS } from '@mlis/metrics';
 import { exposedSeries, metricNamesIn, metricOfVariableQuery } from './promql-names';
 
@@ -28,21 +28,9 @@ interface Dashboard {
 const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/mlis.json'), 'utf8')) as Dashboard;
 const panels = dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
 
-const EMPTY: MetricsSnapshot = {
-  jobsByState: [],
-  waitingByReason: [],
-  decisions: [],
-  nodes: [],
-  capacity: [],
-  heartbeatAges: [],
-  lastCycleAt: null,
-  topTenants: [],
-};
-
 /** Every series some MLIS process serves: the three processes' registries (the API's ledger gauges too) and the Temporal SDK's. */
 async function servedSeries(): Promise<Set<string>> {
-  const repository = { snapshot: async () => EMPTY } as unknown as MetricsRepository;
-  const api = new MetricsService(repository, loadConfig({ MLIS_METRICS_TENANT_LABEL: 'top:3' }));
+  const api = new MetricsService(fakeMetricsRepository(), loadConfig({ MLIS_METRICS_TENANT_LABEL: 'top:3' }));
   const texts = [
     await api.render(),
     await createProcessRegistry('control', { revision: 'test' }).metrics(),

@@ -1,22 +1,10 @@
 import { loadConfig } from '@mlis/config';
-import type { MetricsRepository, MetricsSnapshot } from '@mlis/db';
 import { observeAdmissionWait } from '@mlis/metrics';
+import { fakeMetricsRepository } from '../testing/fakes';
 import { MetricsService } from './metrics.service';
 
-const SNAPSHOT: MetricsSnapshot = {
-  jobsByState: [],
-  waitingByReason: [],
-  decisions: [],
-  nodes: [],
-  capacity: [],
-  heartbeatAges: [],
-  lastCycleAt: null,
-  topTenants: [],
-};
-
 function serviceWith(tenantLabel: string, topTenants: string[]): MetricsService {
-  const repository = { snapshot: async () => ({ ...SNAPSHOT, topTenants }) } as unknown as MetricsRepository;
-  return new MetricsService(repository, loadConfig({ MLIS_METRICS_TENANT_LABEL: tenantLabel }));
+  return new MetricsService(fakeMetricsRepository(topTenants), loadConfig({ MLIS_METRICS_TENANT_LABEL: tenantLabel }));
 }
 
 const submissionLines = (text: string) => text.split('\n').filter((line) => line.startsWith('mlis_job_submissions_total{'));

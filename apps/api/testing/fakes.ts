@@ -19,6 +19,8 @@ import {
   type JobListQuery,
   type JobRecord,
   type JobsRepository,
+  type MetricsRepository,
+  type MetricsSnapshot,
   type NewJob,
   type NodeEntity,
   type NodeHeartbeatResult,
@@ -33,6 +35,21 @@ import {
   type TenantShare,
   type WorkerGroupSummary,
 } from '@mlis/db';
+
+/** A ledger with nothing in it, as the metrics snapshot reads it; `topTenants` the tenants it ranks. */
+export function fakeMetricsRepository(topTenants: string[] = []): MetricsRepository {
+  const empty: MetricsSnapshot = {
+    jobsByState: [],
+    waitingByReason: [],
+    decisions: [],
+    nodes: [],
+    capacity: [],
+    heartbeatAges: [],
+    lastCycleAt: null,
+    topTenants,
+  };
+  return { snapshot: async () => empty, topTenants: async () => topTenants } as unknown as MetricsRepository;
+}
 
 /** A repository's methods: what a fake of it implements. */
 export type Db<T> = Pick<T, { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T]>;
