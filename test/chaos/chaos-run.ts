@@ -573,7 +573,12 @@ async function checkInvariants(
   return invariants;
 }
 
-/** The runner's effect: one completion record for each SUCCEEDED job's successful attempt; other records are re-runs of lost attempts. */
+/**
+ * The runner's effect: one completion record for each SUCCEEDED job's successful attempt, and at most one for each of its
+ * other attempts, which must have ended LOST or PREEMPTED: at-least-once, as a node can finish a run and then lose its
+ * lease (it died, froze or was cut off before it reported), or finish it just as a preemption stops it, or after a
+ * preemption it never acknowledged (frozen: the attempt then ends PREEMPTED when its lease runs out).
+ */
 async function checkEffects(db: PgClient, file: string | undefined, ids: string[], invariants: Record<string, string[]>): Promise<ChaosReport['effects']> {
   if (!file || !existsSync(file)) {
     invariants['runner effect observed once per SUCCEEDED job'] = ['no execution log (MLIS_NODE_EXECUTION_LOG)'];
@@ -589,21 +594,28 @@ async function checkEffects(db: PgClient, file: string | undefined, ids: string[
   const byAttempt = new Map<string, number>();
   for (const record of records) byAttempt.set(`${record.jobId}#${record.attempt}`, (byAttempt.get(`${record.jobId}#${record.attempt}`) ?? 0) + 1);
   const { rows } = await db.query(
-    `SELECT a.job_id, a.attempt, (SELECT count(*)::int FROM job_assignments l WHERE l.job_id = a.job_id AND l.state = 'LOST') AS lost
-     FROM job_assignments a WHERE a.state = 'SUCCEEDED' AND a.job_id = ANY($1)`,
+    `SELECT a.job_id, a.attempt, a.state FROM job_assignments a JOIN jobs j ON j.id = a.job_id WHERE j.state = 'SUCCEEDED' AND a.job_id = ANY($1)`,
     [ids],
   );
   const problems: string[] = [];
   let duplicates = 0;
-  const perJob = new Map<string, number>();
-  for (const record of records) perJob.set(record.jobId, (perJob.get(record.jobId) ?? 0) + 1);
-  for (const row of rows as { job_id: string; attempt: number; lost: number }[]) {
-    const own = byAttempt.get(`${row.job_id}#${row.attempt}`) ?? 0;
-    if (own !== 1) problems.push(`${row.job_id}: successful attempt ${row.attempt} recorded ${own} times`);
-    const extra = (perJob.get(row.job_id) ?? 0) - own;
-    duplicates += extra;
-    // A second execution is only possible for an attempt whose lease was lost after the runner finished.
-    if (extra > row.lost) problems.push(`${row.job_id}: ${extra} other executions but only ${row.lost} lost attempts`);
+  const attempts = new Set<string>();
+  for (const row of rows as { job_id: string; attempt: number; state: string }[]) {
+    const key = `${row.job_id}#${row.attempt}`;
+    attempts.add(key);
+    const runs = byAttempt.get(key) ?? 0;
+    if (row.state === 'SUCCEEDED') {
+      if (runs !== 1) problems.push(`${row.job_id}: successful attempt ${row.attempt} recorded ${runs} times`);
+      continue;
+    }
+    duplicates += runs;
+    if (runs > 1) problems.push(`${row.job_id}: attempt ${row.attempt} (${row.state}) recorded ${runs} times`);
+    if (runs > 0 && row.state !== 'LOST' && row.state !== 'PREEMPTED') problems.push(`${row.job_id}: attempt ${row.attempt} ran to its end but ended ${row.state}`);
+  }
+  const succeededJobs = new Set((rows as { job_id: string }[]).map((row) => row.job_id));
+  for (const [key, runs] of byAttempt) {
+    const jobId = key.split('#')[0];
+    if (succeededJobs.has(jobId) && !attempts.has(key)) problems.push(`${jobId}: ${runs} record(s) of attempt ${key.split('#')[1]}, which has no row`);
   }
   invariants['runner effect observed once per SUCCEEDED job'] = problems.slice(0, 20);
   return { records: records.length, duplicateExecutions: duplicates };
@@ -631,7 +643,7 @@ export function chaosTable(report: ChaosReport, options: Pick<ChaosOptions, 'job
     `| input artifacts uploaded (echo) | ${report.artifacts.inputs} |`,
     `| answered 507 insufficient_storage (uploads, submissions) | ${report.artifacts.refusedFull} |`,
     `| runner executions recorded | ${report.effects.records} |`,
-    `| re-executions after a lost attempt | ${report.effects.duplicateExecutions} |`,
+    `| re-executions after a lost or preempted attempt | ${report.effects.duplicateExecutions} |`,
     '',
     '| invariant | result |',
     '| --- | --- |',
