@@ -111,6 +111,8 @@ export interface FinishJobInput {
   jobId: string;
   state: Extract<JobState, 'FAILED' | 'CANCELLED'>;
   error?: JobError;
+  /** Why a live attempt this ends ended; by default the job ended before the attempt started. */
+  reason?: string;
 }
 
 export interface RunAssignmentInput {

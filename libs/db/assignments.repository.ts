@@ -127,7 +127,7 @@ export class AssignmentsRepository {
     const row = await this.endAttempt(input.jobId, {
       attempt: null,
       state: input.state,
-      reason: `job ${input.state.toLowerCase()} before it started`,
+      reason: input.reason ?? `job ${input.state.toLowerCase()} before it started`,
       jobState: input.state,
       error: input.error,
       fenceAttempt: null,

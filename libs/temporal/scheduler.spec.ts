@@ -162,7 +162,14 @@ describe(Scheduler.name, () => {
     await expect(cycle).resolves.toBe(ledger.outcome);
     expect(signalled).toEqual(['job-a capacityAvailable', 'job-low preemptAssignment {"attempt":3}']);
     expect(started).toEqual(['unstarted']);
-    expect(ledger.finished).toEqual([{ jobId: 'gone', state: 'FAILED', error: { code: 'WorkflowGone', message: expect.any(String) } }]);
+    expect(ledger.finished).toEqual([
+      {
+        jobId: 'gone',
+        state: 'FAILED',
+        error: { code: 'WorkflowGone', message: expect.any(String) },
+        reason: 'its job workflow closed without ending it (terminated or timed out)',
+      },
+    ]);
     expect(warnings).toEqual([
       "job gone's workflow is gone: the job ended FAILED (WorkflowGone), its placement released",
       expect.stringContaining('job unstarted was placed before its workflow had started: started it'),

@@ -232,6 +232,8 @@ export class Scheduler {
         jobId,
         state: 'FAILED',
         error: { code: 'WorkflowGone', message: 'the job workflow is no longer running; its placement was released' },
+        // The attempt may have been running: not the default "before it started".
+        reason: 'its job workflow closed without ending it (terminated or timed out)',
       });
       const outcome = jobState === 'FAILED' ? 'the job ended FAILED (WorkflowGone)' : `the job is ${jobState}`;
       this.warn(`job ${jobId}'s workflow is gone: ${outcome}, ${released ? 'its placement released' : 'no placement left to release'}`);

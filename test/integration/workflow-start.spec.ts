@@ -136,7 +136,7 @@ describe('a job whose workflow was terminated', () => {
     console.log(`terminated workflow: job FAILED ${((Date.parse(failed.finished_at) - terminatedAt) / 1000).toFixed(1)} s after the termination`);
     expect(failed.state).toBe('FAILED');
     expect(failed.error).toMatchObject({ code: 'WorkflowGone' });
-    expect(failed.latest_assignment.state).toBe('FAILED');
+    expect(failed.latest_assignment).toMatchObject({ state: 'FAILED', reason: 'its job workflow closed without ending it (terminated or timed out)' });
     // The control tick is 10 s here; the job's timeout, the only other way out, is 900 s.
     expect(Date.parse(failed.finished_at) - terminatedAt).toBeLessThan(30_000);
     const [live] = await dataSource.query(`SELECT count(*)::int AS n FROM job_assignments WHERE node_id = $1 AND state IN ('PLACED', 'RUNNING')`, [nodeId]);
