@@ -312,6 +312,78 @@ describe(Scheduler.name, () => {
     expect(warnings).toHaveLength(2);
   });
 
+  /** A client whose visibility list answers `runs()` at every call (newest first), every listed workflow closed. */
+  function closedRunsClient(runs: () => { workflowId: string; runId: string; closeTime: Date }[]): Client {
+    return {
+      workflow: {
+        list: () =>
+          (async function* () {
+            yield* runs();
+          })(),
+        getHandle: () => ({ describe: async () => ({ status: { name: 'TERMINATED' } }) }),
+      },
+    } as unknown as Client;
+  }
+
+  it('reaches the older runs of a mass termination at later calls, reading each settled run from the ledger once', async () => {
+    const ledger = new GatedLedger();
+    const closeTime = new Date();
+    // 1,500 newest runs whose jobs an earlier call ended, then 150 older ones whose jobs are still live.
+    const endedBefore = Array.from({ length: 1_500 }, (_, i) => ({ workflowId: `job-ended-${i}`, runId: `run-${i}`, closeTime }));
+    const live = Array.from({ length: 150 }, (_, i) => ({ workflowId: `job-live-${i}`, runId: `run-${i}`, closeTime }));
+    const reads: string[] = [];
+    ledger.findById = async (_tenant, id) => {
+      reads.push(id);
+      const state = id.startsWith('live-') && !ledger.finished.some((f) => (f as { jobId: string }).jobId === id) ? 'RUNNING' : 'FAILED';
+      return { job: { id, state }, assignments: [] } as unknown as JobRecord;
+    };
+    const scheduler = schedulerOver(ledger, closedRunsClient(() => [...endedBefore, ...live]));
+
+    // The first call checks 1,000 runs, all settled already; the second passes over them, checks the other 500 and
+    // ends 100 live jobs (a call's most); the third ends the last 50.
+    expect(await scheduler.releaseClosedWorkflows(600)).toBe(0);
+    expect(reads).toHaveLength(1_000);
+    expect(await scheduler.releaseClosedWorkflows(600)).toBe(100);
+    expect(reads).toHaveLength(1_600);
+    expect(await scheduler.releaseClosedWorkflows(600)).toBe(50);
+    expect(reads).toHaveLength(1_650);
+    expect(ledger.finished.map((f) => (f as { jobId: string }).jobId)).toEqual(live.map((_, i) => `live-${i}`));
+    // Everything listed is settled: a fourth call reads nothing from the ledger.
+    expect(await scheduler.releaseClosedWorkflows(600)).toBe(0);
+    expect(reads).toHaveLength(1_650);
+  });
+
+  it('checks a run again when its release failed, and forgets settled runs once they close before the window', async () => {
+    const ledger = new GatedLedger();
+    const reads: string[] = [];
+    ledger.findById = async (_tenant, id) => {
+      reads.push(id);
+      const state = ledger.finished.some((f) => (f as { jobId: string }).jobId === id) ? 'FAILED' : 'RUNNING';
+      return { job: { id, state }, assignments: [] } as unknown as JobRecord;
+    };
+    let failing = true;
+    ledger.finishJob = async (input) => {
+      if (failing) throw new Error('connection terminated');
+      ledger.finished.push(input);
+      return ledger.finishAnswer;
+    };
+    // Closed 20 minutes ago: listed here (a visibility store's clock may differ), but outside a 10-minute window.
+    const old = { workflowId: 'job-old', runId: 'run-1', closeTime: new Date(Date.now() - 1_200_000) };
+    const recent = { workflowId: 'job-recent', runId: 'run-1', closeTime: new Date() };
+    const warnings: string[] = [];
+    const scheduler = schedulerOver(ledger, closedRunsClient(() => [recent, old]), (line) => warnings.push(line));
+
+    expect(await scheduler.releaseClosedWorkflows(600)).toBe(0);
+    expect(reads).toEqual(['recent', 'old']);
+    expect(warnings).toEqual([expect.stringContaining('failed: Error: connection terminated'), expect.stringContaining('failed: Error: connection terminated')]);
+    failing = false;
+    expect(await scheduler.releaseClosedWorkflows(600)).toBe(2);
+    expect(reads).toEqual(['recent', 'old', 'recent', 'old']);
+    // Both settled now; the old run is forgotten at the next call (it closed before the window), so it is read again.
+    expect(await scheduler.releaseClosedWorkflows(600)).toBe(0);
+    expect(reads).toEqual(['recent', 'old', 'recent', 'old', 'old']);
+  });
+
   it('observes every cycle it runs, a failed one too, in mlis_scheduler_cycle_duration_seconds', async () => {
     const count = async () => (await schedulerCycleDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
     const before = await count();

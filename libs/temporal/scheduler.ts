@@ -8,6 +8,7 @@ import {
   nodeGoneSignal,
   preemptAssignmentSignal,
   TERMINAL_JOB_STATES,
+  type JobState,
   type Placement,
 } from '@mlis/contracts';
 import type { SchedulingConfig } from '@mlis/config';
@@ -28,8 +29,10 @@ export function cycleOptions(scheduling: SchedulingConfig): CycleOptions {
 // Stale placements nudged, stale preemption requests sent again and jobs of closed workflows ended, per periodic tick;
 // more wait for the next one.
 const NUDGE_BATCH = 100;
-// Closed workflows read per tick at most: after a mass termination the window's first pages are jobs ended already.
-const CLOSED_WORKFLOWS_READ = 1_000;
+// Closed workflow runs checked against the ledger per tick at most, and listed at most (those settled by an earlier
+// tick are listed again until they leave the lookback window, but not checked).
+const CLOSED_WORKFLOWS_CHECKED = 1_000;
+const CLOSED_WORKFLOWS_LISTED = 50_000;
 
 /** A signal for a job's workflow; `placed` when the job holds a placement its workflow must pick up. */
 interface WorkflowSignal {
@@ -62,6 +65,8 @@ function withdrawSignal({ jobId, attempt }: { jobId: string; attempt: number }):
 export class Scheduler {
   private running: Promise<CycleOutcome> | null = null;
   private next: Promise<CycleOutcome> | null = null;
+  // Closed job workflow runs (`workflowId/runId`) with nothing left to do, by close time, while in the lookback window.
+  private readonly settledClosedRuns = new Map<string, number>();
 
   constructor(
     private readonly store: SchedulingStore,
@@ -160,24 +165,44 @@ export class Scheduler {
    * whose workflow is running again is left to it. Returns how many jobs it ended.
    */
   async releaseClosedWorkflows(withinSeconds: number): Promise<number> {
-    const since = new Date(Date.now() - withinSeconds * 1000).toISOString();
+    const sinceMs = Date.now() - withinSeconds * 1000;
+    for (const [run, closedAtMs] of this.settledClosedRuns) if (closedAtMs < sinceMs) this.settledClosedRuns.delete(run);
     const query =
       `WorkflowType = '${JOB_WORKFLOW_TYPE}' AND (ExecutionStatus = 'Terminated' OR ExecutionStatus = 'TimedOut') ` +
-      `AND CloseTime >= '${since}'`;
+      `AND CloseTime >= '${new Date(sinceMs).toISOString()}'`;
     let ended = 0;
-    let read = 0;
-    // Jobs ended by an earlier call are read again until they leave the window: the ledger says they are done.
-    for await (const execution of this.client.workflow.list({ query, pageSize: NUDGE_BATCH })) {
-      if (ended >= NUDGE_BATCH || ++read > CLOSED_WORKFLOWS_READ) break;
-      const jobId = jobIdOfWorkflow(execution.workflowId);
-      if (jobId === undefined) continue;
-      const record = await this.jobs.findById(null, jobId);
-      if (!record || TERMINAL_JOB_STATES.includes(record.job.state)) continue;
-      const { status } = await this.client.workflow.getHandle(jobWorkflowId(jobId)).describe();
-      if (status.name === 'RUNNING') continue;
-      if (await this.releaseOrphan(jobId)) ended += 1;
+    let checked = 0;
+    let listed = 0;
+    // Newest first. Runs this process has settled are passed over without a ledger read, so after a mass termination
+    // later calls reach the older runs instead of reading the same newest ones again.
+    for await (const execution of this.client.workflow.list({ query, pageSize: CLOSED_WORKFLOWS_CHECKED })) {
+      if (ended >= NUDGE_BATCH || ++listed > CLOSED_WORKFLOWS_LISTED) break;
+      const run = `${execution.workflowId}/${execution.runId}`;
+      if (this.settledClosedRuns.has(run)) continue;
+      if (++checked > CLOSED_WORKFLOWS_CHECKED) break;
+      const settled = await this.settleClosedRun(execution.workflowId);
+      if (settled === undefined) continue;
+      this.settledClosedRuns.set(run, execution.closeTime?.getTime() ?? Date.now());
+      if (settled === 'ended') ended += 1;
     }
     return ended;
+  }
+
+  /**
+   * What a closed job workflow's run leaves to do: `ended` when its job was live and is FAILED now, `settled` when
+   * nothing is left (not a job, a finished job, a workflow running again after a reset), undefined when the release
+   * failed and a later call should try again.
+   */
+  private async settleClosedRun(workflowId: string): Promise<'ended' | 'settled' | undefined> {
+    const jobId = jobIdOfWorkflow(workflowId);
+    if (jobId === undefined) return 'settled';
+    const record = await this.jobs.findById(null, jobId);
+    if (!record || TERMINAL_JOB_STATES.includes(record.job.state)) return 'settled';
+    const { status } = await this.client.workflow.getHandle(jobWorkflowId(jobId)).describe();
+    if (status.name === 'RUNNING') return 'settled';
+    const jobState = await this.releaseOrphan(jobId);
+    if (jobState === undefined) return undefined;
+    return jobState === 'FAILED' ? 'ended' : 'settled';
   }
 
   private async signalAll(signals: WorkflowSignal[]): Promise<void> {
@@ -222,11 +247,11 @@ export class Scheduler {
   }
 
   /**
-   * Says what the release did, and answers whether the job is FAILED now: a workflow that closed after a cancel (racing
-   * the cycle that placed its job) has ended the job CANCELLED and given the placement back itself, so there the job
-   * stays CANCELLED and nothing is released.
+   * Says what the release did, and answers the job's state now (FAILED, unless a workflow that closed after a cancel,
+   * racing the cycle that placed its job, has ended the job CANCELLED and given the placement back itself: there it
+   * stays CANCELLED and nothing is released), or undefined when the release failed.
    */
-  private async releaseOrphan(jobId: string): Promise<boolean> {
+  private async releaseOrphan(jobId: string): Promise<JobState | undefined> {
     try {
       const { jobState, released } = await this.assignments.finishJob({
         jobId,
@@ -237,10 +262,10 @@ export class Scheduler {
       });
       const outcome = jobState === 'FAILED' ? 'the job ended FAILED (WorkflowGone)' : `the job is ${jobState}`;
       this.warn(`job ${jobId}'s workflow is gone: ${outcome}, ${released ? 'its placement released' : 'no placement left to release'}`);
-      return jobState === 'FAILED';
+      return jobState;
     } catch (error) {
       this.warn(`releasing the placement of job ${jobId}, whose workflow is gone, failed: ${String(error)}`);
-      return false;
+      return undefined;
     }
   }
 }
