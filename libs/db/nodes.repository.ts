@@ -100,7 +100,7 @@ export class NodesRepository {
            status = CASE WHEN nodes.status = 'DRAINING' THEN 'DRAINING' ELSE 'ACTIVE' END,
            slots = EXCLUDED.slots, cpu_millis = EXCLUDED.cpu_millis, mem_mb = EXCLUDED.mem_mb,
            gpu_count = EXCLUDED.gpu_count, gpus = EXCLUDED.gpus, labels = EXCLUDED.labels,
-           last_seen_at = now(), registered_at = now(), updated_at = now(), left_at = NULL
+           last_seen_at = now(), registered_at = now(), updated_at = now(), left_at = NULL, gone_at = NULL
          RETURNING incarnation`,
         [
           input.nodeId,
@@ -164,7 +164,7 @@ export class NodesRepository {
     return this.dataSource.transaction(async (m) => {
       const rows = await updateReturning(
         m,
-        `UPDATE nodes SET status = CASE WHEN status = 'ACTIVE' THEN 'DEAD' ELSE status END, left_at = now(), updated_at = now()
+        `UPDATE nodes SET status = CASE WHEN status = 'ACTIVE' THEN 'DEAD' ELSE status END, left_at = now(), gone_at = now(), updated_at = now()
          WHERE id = $1 AND incarnation = $2 AND status <> 'DEAD' AND left_at IS NULL RETURNING id`,
         [nodeId, incarnation],
       );
@@ -178,7 +178,8 @@ export class NodesRepository {
   async markSilentNodesDead(deadAfterSeconds: number): Promise<string[]> {
     const rows = await updateReturning<{ id: string }>(
       this.dataSource,
-      `UPDATE nodes SET status = 'DEAD', updated_at = now()
+      // A DRAINING node that left has been gone since it left.
+      `UPDATE nodes SET status = 'DEAD', gone_at = COALESCE(gone_at, now()), updated_at = now()
        WHERE status <> 'DEAD' AND last_seen_at < now() - make_interval(secs => $1)
        RETURNING id`,
       [deadAfterSeconds],
@@ -198,10 +199,10 @@ export class NodesRepository {
         // The CTE runs once (a subquery in the DELETE's WHERE may run again per row, and pass the limit).
         `WITH expired AS (
            SELECT n.id FROM nodes n
-           WHERE n.status = 'DEAD' AND n.updated_at < now() - make_interval(secs => $1)
+           WHERE n.status = 'DEAD' AND n.gone_at < now() - make_interval(secs => $1)
              AND NOT EXISTS (SELECT 1 FROM job_assignments a WHERE a.node_id = n.id AND a.state IN ('PLACED', 'RUNNING'))
              AND NOT EXISTS (SELECT 1 FROM gpu_reservations r WHERE r.node_id = n.id)
-           ORDER BY n.updated_at LIMIT $2
+           ORDER BY n.gone_at LIMIT $2
            FOR UPDATE SKIP LOCKED
          )
          DELETE FROM nodes USING expired WHERE nodes.id = expired.id AND nodes.status = 'DEAD'

@@ -34,10 +34,12 @@ describe('DEAD nodes', () => {
     return registered.incarnation;
   }
 
-  /** Puts the node's last change (and heartbeat) `ageSeconds` in the past, as if it had happened then. */
+  /** Puts the node's status change (and last heartbeat) `ageSeconds` in the past, as if it had happened then. */
   async function age(nodeId: string, status: 'ACTIVE' | 'DRAINING' | 'DEAD', ageSeconds: number): Promise<void> {
     await dataSource.query(
-      `UPDATE nodes SET status = $2, updated_at = now() - make_interval(secs => $3), last_seen_at = now() - make_interval(secs => $3) WHERE id = $1`,
+      `UPDATE nodes SET status = $2, last_seen_at = now() - make_interval(secs => $3),
+         gone_at = CASE WHEN $2 = 'DEAD' OR left_at IS NOT NULL THEN now() - make_interval(secs => $3) END
+       WHERE id = $1`,
       [nodeId, status, ageSeconds],
     );
   }
@@ -59,7 +61,13 @@ describe('DEAD nodes', () => {
   const ids = async (): Promise<string[]> => (await dataSource.query(`SELECT id FROM nodes ORDER BY id`)).map((row: { id: string }) => row.id);
 
   it('a node that leaves records when: an ACTIVE one is DEAD at once, a DRAINING one stays DRAINING until silent; registering again clears it', async () => {
-    const leftAt = async (id: string) => (await dataSource.query(`SELECT status, left_at FROM nodes WHERE id = $1`, [id]))[0] as { status: string; left_at: Date | null };
+    const leftAt = async (id: string) => {
+      const [row] = await dataSource.query(`SELECT status, left_at, gone_at FROM nodes WHERE id = $1`, [id]);
+      // Gone (DEAD, or left) since it left: the time the withdrawal's settling and the retention count from.
+      if (row.left_at !== null) expect(row.gone_at).toEqual(row.left_at);
+      if (row.status === 'ACTIVE') expect(row.gone_at).toBeNull();
+      return { status: row.status, left_at: row.left_at } as { status: string; left_at: Date | null };
+    };
     const active = await register('leaving');
     const drained = await register('drained');
     await nodes.setNodeDraining('drained', true);
@@ -99,9 +107,7 @@ describe('DEAD nodes', () => {
     // Once its attempt has ended, the busy node goes too; its attempt keeps the node's id, incarnation, host and pid.
     const [placed] = await dataSource.query(`SELECT node_id, node_incarnation, node_hostname, node_pid FROM job_assignments WHERE job_id = $1`, [busyJob]);
     await assignments.endAssignment({ jobId: busyJob, attempt: 1, state: 'LOST', reason: 'node died', jobState: 'FAILED' });
-    // Giving the attempt's capacity back changed the node row; a node counts as DEAD since its last change.
-    expect(await forget()).toEqual([]);
-    await age('old-dead-busy', 'DEAD', RETENTION_SECONDS + 60);
+    // Giving the attempt's capacity back changed the node row, not when it went DEAD.
     expect(await forget()).toEqual(['old-dead-busy']);
     expect(await dataSource.query(`SELECT node_id, node_incarnation, node_hostname, node_pid FROM job_assignments WHERE job_id = $1`, [busyJob])).toEqual([placed]);
     expect(placed).toMatchObject({ node_id: 'old-dead-busy', node_hostname: 'host-of-old-dead-busy' });
@@ -121,7 +127,7 @@ describe('DEAD nodes', () => {
     expect(await nodes.leaveNode('gone-left', incarnations.get('gone-left')!)).toBe(true);
     await nodes.setNodeDraining('gone-left-draining', true);
     expect(await nodes.leaveNode('gone-left-draining', incarnations.get('gone-left-draining')!)).toBe(true);
-    await dataSource.query(`UPDATE nodes SET updated_at = now() - interval '10 seconds' WHERE id IN ('gone-left', 'gone-left-draining')`);
+    await dataSource.query(`UPDATE nodes SET gone_at = now() - interval '10 seconds' WHERE id IN ('gone-left', 'gone-left-draining')`);
     await age('gone-just-now', 'DEAD', 0);
     await age('gone-started', 'DEAD', 10);
     // DEAD, then back as a new incarnation: it polls the same queue, so its placement stands.
@@ -141,6 +147,24 @@ describe('DEAD nodes', () => {
     for (const id of nodeIds.filter((id) => id !== 'gone-dead')) {
       await assignments.endAssignment({ jobId: jobs.get(id)!, attempt: 1, state: 'LOST', reason: 'test over', jobState: 'FAILED' });
     }
+  });
+
+  it('counts a node gone from when it went, not from its last change: releases on it postpone neither withdrawal nor deletion', async () => {
+    const { incarnation } = await nodes.registerNode({ nodeId: 'busy-gone', group: 'cpu', hostname: 'h', pid: 1, slots: 2, cpuMillis: 2000, memMb: 2048, gpus: [], labels: { pool: 'busy-gone' } });
+    const started = await placeJobOn('busy-gone');
+    const unstarted = await placeJobOn('busy-gone');
+    const [attempt] = await dataSource.query(`SELECT id FROM job_assignments WHERE job_id = $1`, [started]);
+    expect(await assignments.markAssignmentRunning({ assignmentId: attempt.id, nodeId: 'busy-gone', incarnation, runningForMs: 0 })).not.toBeNull();
+    await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'busy-gone'`);
+    expect(await nodes.markSilentNodesDead(15)).toEqual(['busy-gone']);
+    await dataSource.query(`UPDATE nodes SET gone_at = now() - interval '10 seconds' WHERE id = 'busy-gone'`);
+
+    // The started attempt's lease runs out: its release gives the node's capacity back (the row changes) just now.
+    await assignments.endAssignment({ jobId: started, attempt: 1, state: 'LOST', reason: 'lease expired', jobState: 'FAILED' });
+    expect(await scheduling.placementsOnGoneNodes(2, 100)).toEqual([{ jobId: unstarted, attempt: 1 }]);
+    await assignments.endAssignment({ jobId: unstarted, attempt: 1, state: 'LOST', reason: 'withdrawn', jobState: 'FAILED' });
+    await dataSource.query(`UPDATE nodes SET gone_at = now() - make_interval(secs => $1) WHERE id = 'busy-gone'`, [RETENTION_SECONDS + 60]);
+    expect(await forget()).toEqual(['busy-gone']);
   });
 
   it('deletes at most the batch, oldest first', async () => {
@@ -198,7 +222,7 @@ describe('DEAD nodes', () => {
 
   it('one sweep works through a backlog longer than a batch, and names the first 20 in its log line', async () => {
     await dataSource.query(
-      `INSERT INTO nodes (id, group_name, hostname, pid, status, slots, cpu_millis, mem_mb, gpus, labels, updated_at, last_seen_at)
+      `INSERT INTO nodes (id, group_name, hostname, pid, status, slots, cpu_millis, mem_mb, gpus, labels, gone_at, last_seen_at)
        SELECT 'backlog-' || lpad(i::text, 3, '0'), 'cpu', 'h', 1, 'DEAD', 1, 1000, 1024, '[]', '{}', now() - interval '2 days', now() - interval '2 days'
        FROM generate_series(1, 250) i`,
     );

@@ -25,6 +25,7 @@ import { StreamTicketTokenIssuedAt1766400000000 } from './1766400000000-stream-t
 import { JobsByStateNewest1766500000000 } from './1766500000000-jobs-by-state-newest';
 import { AuditRetention1766600000000 } from './1766600000000-audit-retention';
 import { AuditOccurrences1766700000000 } from './1766700000000-audit-occurrences';
+import { NodeGoneAt1766800000000 } from './1766800000000-node-gone-at';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -55,4 +56,5 @@ export const MIGRATIONS = [
   JobsByStateNewest1766500000000,
   AuditRetention1766600000000,
   AuditOccurrences1766700000000,
+  NodeGoneAt1766800000000,
 ];

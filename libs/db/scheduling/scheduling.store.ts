@@ -161,8 +161,7 @@ export class SchedulingStore {
   async placementsOnGoneNodes(settledSeconds: number, limit: number): Promise<{ jobId: string; attempt: number }[]> {
     const rows: { job_id: string; attempt: number }[] = await this.dataSource.query(
       `SELECT a.job_id, a.attempt FROM job_assignments a JOIN nodes n ON n.id = a.node_id
-       WHERE a.state = 'PLACED' AND (n.status = 'DEAD' OR n.left_at IS NOT NULL)
-         AND n.updated_at < now() - make_interval(secs => $1)
+       WHERE a.state = 'PLACED' AND n.gone_at < now() - make_interval(secs => $1)
        ORDER BY a.created_at LIMIT $2`,
       [settledSeconds, limit],
     );
