@@ -1,4 +1,4 @@
-import { Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Logger, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Scope } from '@mlis/auth';
 import type { AuditEventInput } from '@mlis/contracts';
@@ -53,7 +53,7 @@ export interface Grant {
  * every route go through one collapser: past `denialsPerMinute` refusals of a kind in a minute, one summary row counts
  * the rest (ADR 0040).
  */
-export class Access implements OnModuleInit, BeforeApplicationShutdown {
+export class Access implements OnModuleInit {
   private readonly logger = new Logger(Access.name);
   private readonly denials: DenialCollapser;
   private window: NodeJS.Timeout | undefined;
@@ -70,8 +70,11 @@ export class Access implements OnModuleInit, BeforeApplicationShutdown {
     this.window.unref();
   }
 
-  /** The last window's summaries are written before the database connection closes (ConnectionsCloser runs after). */
-  async beforeApplicationShutdown(): Promise<void> {
+  /**
+   * Writes the last window's summaries. ConnectionsCloser calls it once the HTTP server has answered its last request
+   * (so a refusal answered while the API drained is counted too) and before it closes the database connection.
+   */
+  async close(): Promise<void> {
     clearInterval(this.window);
     await this.endDenialWindow();
   }

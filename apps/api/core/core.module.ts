@@ -20,9 +20,11 @@ export class ConnectionsCloser implements OnApplicationShutdown {
     @Inject(Client) private readonly client: Client,
     @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
     @Inject(TRACING) private readonly tracing: Tracing,
+    @Inject(Access) private readonly access: Access,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    await this.access.close();
     await this.finished.close();
     await this.client.connection.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
