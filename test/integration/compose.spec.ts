@@ -155,6 +155,19 @@ describe(`docker-compose.yml (read by ${composeAvailable ? 'docker compose confi
     expect(searchAttributesCreated(services['temporal-setup'].command)).toEqual(EXPECTED_SEARCH_ATTRIBUTES);
   });
 
+  it("gives Temporal's task queues one partition, as temporal/dev-server.sh does (ADR 0032)", () => {
+    const file = services.temporal.environment.DYNAMIC_CONFIG_FILE_PATH;
+    expect(file).toBe('config/dynamicconfig/mlis.yaml');
+    // The image runs from /etc/temporal, where the mounted file lands.
+    expect(text).toContain(`./temporal/dynamicconfig/compose.yaml:/etc/temporal/${file}:ro`);
+    const settings = readFileSync(join(ROOT, 'temporal/dynamicconfig/compose.yaml'), 'utf8');
+    const devServer = readFileSync(join(ROOT, 'temporal/dev-server.sh'), 'utf8');
+    for (const setting of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) {
+      expect(settings).toMatch(new RegExp(`^${setting.replace(/\./g, '\\.')}:\n {2}- value: 1$`, 'm'));
+      expect(devServer).toContain(`--dynamic-config-value ${setting}=1`);
+    }
+  });
+
   it('publishes ports on 127.0.0.1 only', () => {
     const published = Object.values(services).flatMap((service) => service.ports);
     expect(published.length).toBeGreaterThan(0);
