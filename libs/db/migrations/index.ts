@@ -26,6 +26,7 @@ import { JobsByStateNewest1766500000000 } from './1766500000000-jobs-by-state-ne
 import { AuditRetention1766600000000 } from './1766600000000-audit-retention';
 import { AuditOccurrences1766700000000 } from './1766700000000-audit-occurrences';
 import { NodeGoneAt1766800000000 } from './1766800000000-node-gone-at';
+import { JobListFilterIndexes1766900000000 } from './1766900000000-job-list-filter-indexes';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -57,4 +58,5 @@ export const MIGRATIONS = [
   AuditRetention1766600000000,
   AuditOccurrences1766700000000,
   NodeGoneAt1766800000000,
+  JobListFilterIndexes1766900000000,
 ];
