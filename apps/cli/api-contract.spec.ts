@@ -106,6 +106,7 @@ describe('the CLI and the generated API contract', () => {
       await client.createJob({ task_type: 'sleep', params: { seconds: 1 } }, 'key-1');
       await client.getJob(id);
       await client.listJobs({ limit: 2, state: 'QUEUED', cursor: 'c' });
+      await client.listJobs({ task_type: 't', worker_group: 'g', node: 'n', submitted_by: 's', created_after: '2026-01-01T00:00:00Z', created_before: '2026-01-02T00:00:00Z', tenant: 'x' });
       await client.cancelJob(id);
       await client.listWorkers();
       await client.listWorkerGroups();
@@ -123,7 +124,7 @@ describe('the CLI and the generated API contract', () => {
       await client.listArtifacts({ limit: 3, cursor: 'c' });
       await client.deleteArtifact(id);
 
-      expect(recorded).toHaveLength(18);
+      expect(recorded).toHaveLength(19);
       for (const request of recorded) {
         const operation = operationOf(request.method, request.url);
         expect({ request: `${request.method} ${request.url}`, documented: operation !== undefined }).toEqual({ request: `${request.method} ${request.url}`, documented: true });
@@ -138,6 +139,7 @@ describe('the CLI and the generated API contract', () => {
       expect(recorded.map((r) => operationOf(r.method, r.url)!.route)).toEqual([
         '/v1/jobs',
         '/v1/jobs/{id}',
+        '/v1/jobs',
         '/v1/jobs',
         '/v1/jobs/{id}/cancel',
         '/v1/workers',

@@ -244,6 +244,24 @@ describe('mlis CLI against a fake API', () => {
       expect(second.out()).not.toContain('next cursor');
     });
 
+    it('forwards every filter the API takes, and passes on its 400 for a malformed time', async () => {
+      api.route = (request) =>
+        request.url.includes('created_after=yesterday')
+          ? { status: 400, body: { error: { code: 'validation_failed', message: 'created_after must be an ISO 8601 UTC time', request_id: 'r-1' } } }
+          : { status: 200, body: { items: [], next_cursor: null } };
+      const io = captureIo();
+      const filters = ['--task-type', 'inference', '--group', 'gpu', '--node', 'gpu-1', '--submitted-by', 'alice', '--since', '2026-12-04T09:00:00Z', '--until', '2026-12-04T10:00:00Z', '--tenant', 'team-b'];
+      expect(await run(['list', ...filters, '--api-url', url], io)).toBe(0);
+      expect(api.requests[0].url).toBe(
+        '/v1/jobs?task_type=inference&worker_group=gpu&node=gpu-1&submitted_by=alice&created_after=2026-12-04T09%3A00%3A00Z&created_before=2026-12-04T10%3A00%3A00Z&tenant=team-b',
+      );
+      expect(io.out()).toBe('no jobs\n');
+
+      const refused = captureIo();
+      expect(await run(['list', '--since', 'yesterday', '--api-url', url], refused)).toBe(2);
+      expect(refused.err()).toContain('created_after must be an ISO 8601 UTC time');
+    });
+
     it('--json prints the page as the API sent it', async () => {
       api.route = () => ({ status: 200, body: { items: [], next_cursor: null } });
       const io = captureIo();

@@ -35,7 +35,7 @@ import {
 } from './commands/dev-token.command';
 import { auditCommand, auditExportCommand, parseAuditResult, type AuditExportOptions } from './commands/audit.command';
 import { groupsCommand } from './commands/groups.command';
-import { listCommand } from './commands/list.command';
+import { listCommand, type ListOptions } from './commands/list.command';
 import { resultCommand, type ResultOptions } from './commands/result.command';
 import { statusCommand, type StatusOptions } from './commands/status.command';
 import { DEFAULT_WAIT_TIMEOUT_SECONDS } from './commands/job-waiter';
@@ -159,8 +159,15 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .description('list jobs, newest first')
     .option('--limit <n>', 'page size', parsePositiveInteger)
     .option('--state <state>', 'only jobs in this state (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)', parseJobState)
+    .option('--task-type <type>', 'only jobs of this task type')
+    .option('--group <name>', 'only jobs that asked for this worker group')
+    .option('--node <id>', 'only jobs with an attempt on this node')
+    .option('--submitted-by <subject>', 'only jobs submitted by this subject (sub)')
+    .option('--since <time>', 'only jobs submitted at or after this ISO 8601 UTC time, e.g. 2026-12-04T09:00:00Z')
+    .option('--until <time>', 'only jobs submitted before this ISO 8601 UTC time')
+    .option('--tenant <tenant>', "another tenant's jobs (needs the cross-tenant capability)", parseTenantId)
     .option('--cursor <cursor>', 'the next cursor printed by the previous page')
-    .action(action((context, options: { limit?: number; state?: ReturnType<typeof parseJobState>; cursor?: string }) => listCommand(context, options)));
+    .action(action((context, options: ListOptions) => listCommand(context, options)));
 
   program
     .command('cancel')

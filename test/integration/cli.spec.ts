@@ -49,6 +49,14 @@ describe('the mlis CLI against the real API', () => {
     expect(status.stdout).toContain(job.id);
     expect(status.stdout).toContain('SUCCEEDED');
     expect(status.stdout).toContain(job.latest_assignment.node_id);
+
+    // list's filters reach the ledger: the job is found by its node and time, and not under another submitter.
+    const node = job.latest_assignment.node_id;
+    const found = await mlis('--json', 'list', '--task-type', 'sleep', '--node', node, '--state', 'SUCCEEDED', '--since', job.created_at, '--limit', '100');
+    expect(found.code).toBe(0);
+    expect(JSON.parse(found.stdout).items.map((item: { id: string }) => item.id)).toContain(job.id);
+    const none = await mlis('--json', 'list', '--node', node, '--submitted-by', 'nobody-submits-as-this', '--since', job.created_at);
+    expect(JSON.parse(none.stdout)).toEqual({ items: [], next_cursor: null });
   });
 
   it('submit --input uploads the file and references it; result prints the whole result, or writes it with -o', async () => {
