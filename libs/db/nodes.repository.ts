@@ -100,7 +100,7 @@ export class NodesRepository {
            status = CASE WHEN nodes.status = 'DRAINING' THEN 'DRAINING' ELSE 'ACTIVE' END,
            slots = EXCLUDED.slots, cpu_millis = EXCLUDED.cpu_millis, mem_mb = EXCLUDED.mem_mb,
            gpu_count = EXCLUDED.gpu_count, gpus = EXCLUDED.gpus, labels = EXCLUDED.labels,
-           last_seen_at = now(), registered_at = now(), updated_at = now(), left_at = NULL, gone_at = NULL
+           last_seen_at = now(), registered_at = now(), updated_at = now(), left_at = NULL
          RETURNING incarnation`,
         [
           input.nodeId,
@@ -164,7 +164,7 @@ export class NodesRepository {
     return this.dataSource.transaction(async (m) => {
       const rows = await updateReturning(
         m,
-        `UPDATE nodes SET status = CASE WHEN status = 'ACTIVE' THEN 'DEAD' ELSE status END, left_at = now(), gone_at = now(), updated_at = now()
+        `UPDATE nodes SET status = CASE WHEN status = 'ACTIVE' THEN 'DEAD' ELSE status END, left_at = now(), updated_at = now()
          WHERE id = $1 AND incarnation = $2 AND status <> 'DEAD' AND left_at IS NULL RETURNING id`,
         [nodeId, incarnation],
       );
@@ -178,8 +178,7 @@ export class NodesRepository {
   async markSilentNodesDead(deadAfterSeconds: number): Promise<string[]> {
     const rows = await updateReturning<{ id: string }>(
       this.dataSource,
-      // A DRAINING node that left has been gone since it left.
-      `UPDATE nodes SET status = 'DEAD', gone_at = COALESCE(gone_at, now()), updated_at = now()
+      `UPDATE nodes SET status = 'DEAD', updated_at = now()
        WHERE status <> 'DEAD' AND last_seen_at < now() - make_interval(secs => $1)
        RETURNING id`,
       [deadAfterSeconds],

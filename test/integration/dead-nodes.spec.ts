@@ -149,6 +149,22 @@ describe('DEAD nodes', () => {
     }
   });
 
+  it('keeps gone_at itself, for writers that do not name it (the release before it, during an upgrade)', async () => {
+    await register('old-writer');
+    const goneAt = async () => (await dataSource.query(`SELECT gone_at FROM nodes WHERE id = 'old-writer'`))[0].gone_at as Date | null;
+    // The previous release's reaper: status only.
+    await dataSource.query(`UPDATE nodes SET status = 'DEAD', updated_at = now() WHERE id = 'old-writer'`);
+    const went = await goneAt();
+    expect(went).toEqual(expect.any(Date));
+    // Later writes to a gone node keep the time it went; its registration (status and left_at written) clears it.
+    await dataSource.query(`UPDATE nodes SET status = 'DEAD', left_at = now(), used_slots = 0 WHERE id = 'old-writer'`);
+    expect(await goneAt()).toEqual(went);
+    await dataSource.query(`UPDATE nodes SET status = 'ACTIVE', left_at = NULL WHERE id = 'old-writer'`);
+    expect(await goneAt()).toBeNull();
+    // A write that contradicts the status is refused.
+    await expect(dataSource.query(`UPDATE nodes SET gone_at = now() WHERE id = 'old-writer'`)).rejects.toThrow(/nodes_gone_at_when_gone/);
+  });
+
   it('counts a node gone from when it went, not from its last change: releases on it postpone neither withdrawal nor deletion', async () => {
     const { incarnation } = await nodes.registerNode({ nodeId: 'busy-gone', group: 'cpu', hostname: 'h', pid: 1, slots: 2, cpuMillis: 2000, memMb: 2048, gpus: [], labels: { pool: 'busy-gone' } });
     const started = await placeJobOn('busy-gone');

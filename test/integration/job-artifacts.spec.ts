@@ -305,7 +305,7 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
 
         // Its heartbeats (through the API) lapsed during an API outage and control marked it DEAD: the attempt
         // still holds its lease, and still reads.
-        await withDb((db) => db.query(`UPDATE nodes SET status = 'DEAD', gone_at = now() WHERE id = $1`, [NODE_ID]));
+        await withDb((db) => db.query(`UPDATE nodes SET status = 'DEAD' WHERE id = $1`, [NODE_ID]));
         expect((await restarted.open(placed.id, `artifact://${mine.id}`)).sha256).toBe(mine.sha256);
 
         // Once the assignment has ended the same request is refused, although the bytes sit in the node's cache.

@@ -72,7 +72,7 @@ describe('the capacity ledger', () => {
   async function retire(pattern: string): Promise<void> {
     const open: { id: string }[] = await dataSource.query(`SELECT id FROM jobs WHERE state IN ('QUEUED', 'RUNNING')`);
     for (const { id } of open) await assignments.finishJob({ jobId: id, state: 'CANCELLED' });
-    await dataSource.query(`UPDATE nodes SET status = 'DEAD', gone_at = now() WHERE id LIKE $1`, [pattern]);
+    await dataSource.query(`UPDATE nodes SET status = 'DEAD' WHERE id LIKE $1`, [pattern]);
   }
 
   it('10 concurrent cycles over 40 waiting jobs reserve exactly the 6 free GPUs, each GPU id once', async () => {
