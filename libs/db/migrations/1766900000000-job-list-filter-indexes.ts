@@ -11,7 +11,7 @@ const INDEXES: [name: string, definition: string][] = [
  * What `GET /v1/jobs?task_type=` / `submitted_by=` / `worker_group=` / `node=` (and the console's filters) page through.
  * Through the tenant's newest-first index alone, a filter that few jobs match read most of the tenant's rows to fill a
  * page: with a million finished jobs in one tenant, 110-160 ms a page, for a filter that matches none too; through
- * these, 2-12 ms, as an unfiltered page takes. The node filter finds a rare node's attempts by node, and a common
+ * these, 2-15 ms, no more than an unfiltered page (15-17 ms). The node filter finds a rare node's attempts by node, and a common
  * node's by walking the newest jobs, as the planner judges. The three on jobs made a bulk insert of 100,000 jobs
  * 6.2 → 8.8-9.2 s (about 9 µs per index and row written; a job's row is written three or four times). Built
  * concurrently, outside a transaction, as jobs_tenant_state_newest was.
