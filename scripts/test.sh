@@ -37,6 +37,23 @@ rm -f .mlis/jest-results.json .mlis/vitest-results.json
 npx jest --runInBand --ci --forceExit --json --outputFile=.mlis/jest-results.json "$@" || status=$?
 (cd console && npx vitest run --reporter=default --reporter=json --outputFile=../.mlis/vitest-results.json) || status=$?
 
+# What failed, with the start of each message, just above the totals: a CI log shown by its tail keeps it.
+node -e '
+  const fs = require("fs");
+  const plain = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
+  for (const file of [".mlis/jest-results.json", ".mlis/vitest-results.json"]) {
+    if (!fs.existsSync(file)) continue;
+    for (const suite of JSON.parse(fs.readFileSync(file, "utf8")).testResults) {
+      const failed = suite.assertionResults.filter((test) => test.status === "failed");
+      // A suite that failed to load has no failed test, only its message.
+      const reports = failed.length > 0 ? failed.map((test) => [test.fullName, test.failureMessages.join("\n")]) : suite.status === "failed" ? [["(suite)", suite.message]] : [];
+      for (const [name, message] of reports) {
+        console.log(`FAILED ${suite.name.replace(process.cwd() + "/", "")} > ${name}`);
+        console.log(plain(message).split("\n").slice(0, 60).map((line) => `  ${line}`).join("\n"));
+      }
+    }
+  }
+'
 node -e '
   const fs = require("fs");
   let passed = 0, failed = 0, skipped = 0;
