@@ -93,6 +93,10 @@ async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T
   }
 }
 
+function chunks<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
 /** The pid of a live api, control or node process, waiting while its supervisor restarts it. */
 async function livePid(name: string): Promise<number> {
   return until(`${name} running`, 120_000, async () => {
@@ -381,10 +385,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const temporal = new TemporalClient({ connection });
     try {
       const ids = [...accepted.keys()];
-      // Quiescence: every accepted job final, and no live attempt anywhere.
-      await until('every accepted job in a final state', options.quiesceMs, async () => {
+      // Quiescence: every accepted job final, and its workflow closed. A workflow closes after the activity that wrote
+      // its job's final state, later still when control was just killed: asked at once, it may still be running.
+      const runningWorkflows = new Set(ids);
+      await until('every accepted job in a final state and its workflow closed', options.quiesceMs, async () => {
         const { rows } = await db.query(`SELECT count(*)::int AS open FROM jobs WHERE id = ANY($1) AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`, [ids]);
-        return rows[0].open === 0 ? true : undefined;
+        if (rows[0].open > 0) return undefined;
+        for (const batch of chunks([...runningWorkflows], 32)) {
+          await Promise.all(
+            batch.map(async (id) => {
+              if ((await temporal.workflow.getHandle(`job-${id}`).describe()).status.name !== 'RUNNING') runningWorkflows.delete(id);
+            }),
+          );
+        }
+        return runningWorkflows.size === 0 ? true : undefined;
       }).catch((error: unknown) => options.log(String(error)));
       const invariants = await checkInvariants(db, temporal, ids, cancelAccepted, tenant);
       if (storeDir) invariants['no partial upload left in the store but those of a killed API'] = unexplainedInStaging(storeDir, apiKills);
@@ -561,9 +575,9 @@ async function checkInvariants(
   const expected: Record<string, string> = { SUCCEEDED: 'COMPLETED', FAILED: 'FAILED', CANCELLED: 'CANCELLED' };
   const mismatched: string[] = [];
   const { rows: states } = await db.query(`SELECT id, state FROM jobs WHERE id = ANY($1)`, [ids]);
-  for (let i = 0; i < states.length; i += 32) {
+  for (const batch of chunks(states as { id: string; state: string }[], 32)) {
     await Promise.all(
-      states.slice(i, i + 32).map(async ({ id, state }: { id: string; state: string }) => {
+      batch.map(async ({ id, state }) => {
         const description = await temporal.workflow.getHandle(`job-${id}`).describe();
         if (description.status.name !== expected[state]) mismatched.push(`${id}: ledger ${state}, workflow ${description.status.name}`);
       }),
