@@ -398,8 +398,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             }),
           );
         }
+        if (runningWorkflows.size > 0) options.log(`every job final; ${runningWorkflows.size} of their workflows still running`);
         return runningWorkflows.size === 0 ? true : undefined;
-      }).catch((error: unknown) => options.log(String(error)));
+      }).then(
+        () => options.log(`quiescent after ${Date.now() - started} ms`),
+        (error: unknown) => options.log(String(error)),
+      );
       const invariants = await checkInvariants(db, temporal, ids, cancelAccepted, tenant);
       if (storeDir) invariants['no partial upload left in the store but those of a killed API'] = unexplainedInStaging(storeDir, apiKills);
       // The run's own store, or the suite's (new with the suite's database).
