@@ -1,7 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { JobNotFoundError, type AssignmentsRepository, type EndedAttempt, type SchedulingStore, type StartedAttempt } from '@mlis/db';
-import { admissionWait, leaseLosses, preemptions, rankedTenants, runDuration, tenantAdmissionWait } from '@mlis/metrics';
+import { admissionWait, leaseLosses, preemptions, rankedTenants, runDuration, tenantAdmissionWait, tenantGpuSeconds, tenantRunSeconds } from '@mlis/metrics';
 import { createLedgerActivities } from './ledger.activities';
 
 const noCycle = async () => ({ placed: [], preempted: [], waiting: 0 });
@@ -67,9 +67,9 @@ describe('ledger activity metrics', () => {
   it('observes the admission wait of an attempt whose start only its end write recorded (ADR 0030)', async () => {
     const before = await valueOf(admissionWait, { group: 'm-fast' });
     const end = { jobId: 'j', attempt: 1, state: 'SUCCEEDED' as const, jobState: 'SUCCEEDED' as const, ranMs: 12 };
-    await env().run(activities(null, { group: 'm-fast', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: 0.012, admissionWaitSeconds: 0.3 }).endAssignment, end);
+    await env().run(activities(null, { group: 'm-fast', tenantId: 'm-acme', taskType: 'm-sleep', gpus: 0, runSeconds: 0.012, admissionWaitSeconds: 0.3 }).endAssignment, end);
     // Its start reported by the node (or a later attempt): the API observed it, the end write does not.
-    await env().run(activities(null, { group: 'm-fast', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: 2, admissionWaitSeconds: null }).endAssignment, end);
+    await env().run(activities(null, { group: 'm-fast', tenantId: 'm-acme', taskType: 'm-sleep', gpus: 0, runSeconds: 2, admissionWaitSeconds: null }).endAssignment, end);
     expect(await valueOf(admissionWait, { group: 'm-fast' })).toBe(before + 1);
   });
 
@@ -80,11 +80,35 @@ describe('ledger activity metrics', () => {
       const started = (tenantId: string) => ({ group: 'm-gpu', tenantId, admissionWaitSeconds: 1 });
       await env().run(activities(started('m-ranked'), null).markAssignmentRunning, { jobId: 'j', attempt: 1 });
       const end = { jobId: 'j', attempt: 1, state: 'SUCCEEDED' as const, jobState: 'SUCCEEDED' as const, ranMs: 12 };
-      await env().run(activities(null, { ...started('m-unranked'), taskType: 'm-sleep', runSeconds: 0.012 }).endAssignment, end);
+      await env().run(activities(null, { ...started('m-unranked'), taskType: 'm-sleep', gpus: 0, runSeconds: 0.012 }).endAssignment, end);
       expect([await valueOf(tenantAdmissionWait, { tenant: 'm-ranked' }), await valueOf(tenantAdmissionWait, { tenant: 'other' })]).toEqual([
         before[0] + 1,
         before[1] + 1,
       ]);
+    } finally {
+      rankedTenants.rank([]);
+    }
+  });
+
+  it('counts run time and GPU-seconds by ranked tenant once per ended attempt that ran, whatever its outcome', async () => {
+    rankedTenants.rank(['m-ranked']);
+    try {
+      const totals = async () => [
+        await valueOf(tenantRunSeconds, { tenant: 'm-ranked' }),
+        await valueOf(tenantGpuSeconds, { tenant: 'm-ranked' }),
+        await valueOf(tenantRunSeconds, { tenant: 'other' }),
+        await valueOf(tenantGpuSeconds, { tenant: 'other' }),
+      ];
+      const before = await totals();
+      const ended = (tenantId: string, gpus: number, runSeconds: number | null) => ({ group: 'm-gpu', tenantId, taskType: 'm-sleep', gpus, runSeconds, admissionWaitSeconds: null });
+      const end = (state: 'SUCCEEDED' | 'LOST') => ({ jobId: 'j', attempt: 1, state, jobState: state === 'LOST' ? ('QUEUED' as const) : state });
+      await env().run(activities(null, ended('m-ranked', 2, 3)).endAssignment, end('SUCCEEDED'));
+      await env().run(activities(null, ended('m-ranked', 2, 1.5)).endAssignment, end('LOST'));
+      await env().run(activities(null, ended('m-unranked', 0, 4)).endAssignment, end('SUCCEEDED'));
+      // Placed but never started, and a retried write that ended nothing: no run time.
+      await env().run(activities(null, ended('m-ranked', 2, null)).endAssignment, end('LOST'));
+      await env().run(activities(null, null).endAssignment, end('SUCCEEDED'));
+      expect(await totals()).toEqual([before[0] + 4.5, before[1] + 9, before[2] + 4, before[3]]);
     } finally {
       rankedTenants.rank([]);
     }
@@ -95,16 +119,16 @@ describe('ledger activity metrics', () => {
     const preemptedBefore = await valueOf(preemptions, { group: 'm-cpu' });
     const runsBefore = await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' });
     const end = (state: 'LOST' | 'PREEMPTED') => ({ jobId: 'j', attempt: 1, state, jobState: 'QUEUED' as const, ...(state === 'LOST' ? { lossCause: 'heartbeat_timeout' as const } : {}) });
-    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: 4, admissionWaitSeconds: null }).endAssignment, end('LOST'));
+    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', gpus: 0, runSeconds: 4, admissionWaitSeconds: null }).endAssignment, end('LOST'));
     // Placed but never started: a loss, no run time.
-    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, end('LOST'));
+    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', gpus: 0, runSeconds: null, admissionWaitSeconds: null }).endAssignment, end('LOST'));
     // A retried write that ended nothing counts nothing.
     await env().run(activities(null, null).endAssignment, end('LOST'));
-    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: 1, admissionWaitSeconds: null }).endAssignment, end('PREEMPTED'));
+    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', gpus: 0, runSeconds: 1, admissionWaitSeconds: null }).endAssignment, end('PREEMPTED'));
     expect(await valueOf(leaseLosses, { group: 'm-cpu', cause: 'heartbeat_timeout' })).toBe(lostBefore + 2);
     // From a workflow that started before the cause was recorded.
     const unknownBefore = await valueOf(leaseLosses, { group: 'm-cpu', cause: 'unknown' });
-    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', runSeconds: null, admissionWaitSeconds: null }).endAssignment, { ...end('LOST'), lossCause: undefined });
+    await env().run(activities(null, { group: 'm-cpu', tenantId: 'm-acme', taskType: 'm-sleep', gpus: 0, runSeconds: null, admissionWaitSeconds: null }).endAssignment, { ...end('LOST'), lossCause: undefined });
     expect(await valueOf(leaseLosses, { group: 'm-cpu', cause: 'unknown' })).toBe(unknownBefore + 1);
     expect(await valueOf(preemptions, { group: 'm-cpu' })).toBe(preemptedBefore + 1);
     expect(await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' })).toBe(runsBefore + 1);

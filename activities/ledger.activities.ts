@@ -8,7 +8,7 @@ import {
   type AwaitPlacementResult,
 } from '@mlis/contracts';
 import { JobNotFoundError, type AssignmentsRepository, type CycleOutcome, type EndedAttempt, type SchedulingStore } from '@mlis/db';
-import { leaseLosses, observeAdmissionWait, preemptions, runDuration } from '@mlis/metrics';
+import { countTenantRunTime, leaseLosses, observeAdmissionWait, preemptions, runDuration } from '@mlis/metrics';
 
 export interface LedgerActivityDeps {
   scheduling: SchedulingStore;
@@ -21,7 +21,10 @@ export interface LedgerActivityDeps {
 
 // Observed only by the write that made the transition, so a retried activity never counts twice.
 function observeEnded(ended: EndedAttempt, { state: outcome, lossCause }: EndAssignmentInput): void {
-  if (ended.runSeconds !== null) runDuration.observe({ task_type: ended.taskType, outcome }, ended.runSeconds);
+  if (ended.runSeconds !== null) {
+    runDuration.observe({ task_type: ended.taskType, outcome }, ended.runSeconds);
+    countTenantRunTime(ended.tenantId, ended.runSeconds, ended.gpus);
+  }
   // An attempt that ended before its node reported its start (ADR 0030): the API never saw it begin.
   if (ended.admissionWaitSeconds !== null) observeAdmissionWait(ended.group, ended.tenantId, ended.admissionWaitSeconds);
   // 'unknown': written by a workflow that started before the cause was recorded.

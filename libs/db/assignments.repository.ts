@@ -31,6 +31,8 @@ export interface EndedAttempt {
   taskType: string;
   /** Seconds it ran; null when it ended before it started (PLACED). */
   runSeconds: number | null;
+  /** GPUs it held. */
+  gpus: number;
   /** Seconds from submission, when this write gave the job's first attempt to run its start (ADR 0030); else null. */
   admissionWaitSeconds: number | null;
 }
@@ -43,6 +45,8 @@ interface EndAttemptRow {
   ended_task_type: string | null;
   /** The job's tenant, read beside the function's answer (its row as the statement began: a tenant never changes). */
   job_tenant_id: string | null;
+  /** The GPUs of the attempt named by the call, read beside the function's answer too; null when the call named none. */
+  attempt_gpus: number | null;
   run_seconds: number | null;
   admission_wait_seconds: number | null;
 }
@@ -110,6 +114,7 @@ export class AssignmentsRepository {
             tenantId: row.job_tenant_id!,
             taskType: row.ended_task_type!,
             runSeconds: row.run_seconds,
+            gpus: row.attempt_gpus ?? 0,
             admissionWaitSeconds: row.admission_wait_seconds,
           }
         : null;
@@ -157,7 +162,9 @@ export class AssignmentsRepository {
       fenceAttempt: number | null;
     },
   ): Promise<EndAttemptRow & { job_state: JobState }> {
-    const [row] = (await this.dataSource.query(`SELECT e.*, (SELECT tenant_id FROM jobs WHERE id = $1) AS job_tenant_id FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) e`, [
+    const [row] = (await this.dataSource.query(`SELECT e.*, (SELECT tenant_id FROM jobs WHERE id = $1) AS job_tenant_id,
+         (SELECT cardinality(gpu_ids) FROM job_assignments WHERE job_id = $1 AND attempt = $2) AS attempt_gpus
+       FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) e`, [
       jobId,
       end.attempt,
       end.state,

@@ -68,6 +68,31 @@ export const runDuration = new Histogram({
   registers: [],
 });
 
+/**
+ * Control, served only with MLIS_METRICS_TENANT_LABEL=top:N (ADR 0041): what a tenant's attempts ran, counted when
+ * each ends, whatever ended it. Observe both through `countTenantRunTime`.
+ */
+export const tenantRunSeconds = new Counter({
+  name: 'mlis_tenant_run_seconds_total',
+  help: "Seconds the tenant's attempts ran (RUNNING to their end, whatever the outcome), counted as each ends, by tenant: the top N tenants by active jobs, the rest as other.",
+  labelNames: ['tenant'] as const,
+  registers: [],
+});
+
+export const tenantGpuSeconds = new Counter({
+  name: 'mlis_tenant_gpu_seconds_total',
+  help: "GPU-seconds the tenant's attempts held while they ran (run time times GPUs), counted as each ends, by tenant: the top N tenants by active jobs, the rest as other.",
+  labelNames: ['tenant'] as const,
+  registers: [],
+});
+
+/** An attempt of the tenant's that held `gpus` GPUs ran `seconds` before it ended. */
+export function countTenantRunTime(tenantId: string, seconds: number, gpus: number): void {
+  const tenant = rankedTenants.labelOf(tenantId);
+  tenantRunSeconds.inc({ tenant }, seconds);
+  tenantGpuSeconds.inc({ tenant }, seconds * gpus);
+}
+
 /** Control: an attempt whose node went silent (heartbeat or schedule-to-start timeout). */
 export const leaseLosses = new Counter({
   name: 'mlis_lease_losses_total',

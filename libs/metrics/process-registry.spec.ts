@@ -29,6 +29,16 @@ describe(createProcessRegistry.name, () => {
     expect([...api, ...control, ...node].filter((name) => name.startsWith('nodejs_') && name.endsWith('_total'))).toEqual([]);
   });
 
+  it('serves the metrics by tenant only when the tenant label is configured (ADR 0041)', async () => {
+    const byTenant = ['mlis_tenant_admission_wait_seconds', 'mlis_tenant_run_seconds_total', 'mlis_tenant_gpu_seconds_total'];
+    const served = async (process: 'api' | 'control', tenantLabel: boolean) =>
+      (await names(createProcessRegistry(process, { revision: 'abc123', byTenant: tenantLabel }))).filter((name) => byTenant.includes(name));
+    expect(await served('control', true)).toEqual(byTenant);
+    expect(await served('control', false)).toEqual([]);
+    // Attempts end in control: the API observes only admission waits (a node's start report).
+    expect(await served('api', true)).toEqual(['mlis_tenant_admission_wait_seconds']);
+  });
+
   it('labels build info with the process, version and revision, and a node\'s series with its group and id', async () => {
     const text = await createProcessRegistry('node', { revision: 'abc123', defaultLabels: { group: 'gpu', node: 'gpu-1' } }).metrics();
     expect(text).toMatch(/^mlis_build_info\{process="node",version="\d+\.\d+\.\d+",revision="abc123",nodejs_version="v\d+[^"]*",group="gpu",node="gpu-1"\} 1$/m);

@@ -14,6 +14,8 @@ import {
   runDuration,
   schedulerCycleDuration,
   tenantAdmissionWait,
+  tenantGpuSeconds,
+  tenantRunSeconds,
 } from './mlis-metrics';
 
 export type MlisProcess = 'api' | 'control' | 'node';
@@ -42,7 +44,7 @@ export interface ProcessRegistryOptions {
 /** What each process records by tenant, served only when a tenant label is configured. */
 export const PROCESS_TENANT_METRICS: Record<MlisProcess, Metric[]> = {
   api: [tenantAdmissionWait],
-  control: [tenantAdmissionWait],
+  control: [tenantAdmissionWait, tenantRunSeconds, tenantGpuSeconds],
   node: [],
 };
 

@@ -28,12 +28,15 @@ interface Dashboard {
 const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/dashboards/mlis.json'), 'utf8')) as Dashboard;
 const panels = dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
 
-/** Every series some MLIS process serves: the three processes' registries (the API's ledger gauges too) and the Temporal SDK's. */
+/**
+ * Every series some MLIS process serves: the three processes' registries (the API's ledger gauges too) and the Temporal
+ * SDK's, with the tenant label configured.
+ */
 async function servedSeries(): Promise<Set<string>> {
   const api = new MetricsService(fakeMetricsRepository(), loadConfig({ MLIS_METRICS_TENANT_LABEL: 'top:3' }));
   const texts = [
     await api.render(),
-    await createProcessRegistry('control', { revision: 'test' }).metrics(),
+    await createProcessRegistry('control', { revision: 'test', byTenant: true }).metrics(),
     await createProcessRegistry('node', { revision: 'test', defaultLabels: { group: 'g', node: 'n' } }).metrics(),
   ];
   const served = new Set(texts.flatMap((text) => [...exposedSeries(text)]));
@@ -78,7 +81,8 @@ describe('deploy/grafana/dashboards/mlis.json', () => {
   it('has only expressions that Prometheus parses (promtool check rules, variables filled in)', () => {
     const promtool = execFileSync('bash', [join(ROOT, 'scripts/install-promtool.sh')], { encoding: 'utf8' }).trim();
     const exprs = panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
-    const filled = exprs.map((expr) => expr.replace(/\$__rate_interval/g, '5m').replace(/\$\w+/g, '.*'));
+    // Grafana's durations first (the dashboard's time range an hour), then every variable as a regex that matches all.
+    const filled = exprs.map((expr) => expr.replace(/\$__rate_interval/g, '5m').replace(/\$__range/g, '1h').replace(/\$\w+/g, '.*'));
     const rules = { groups: [{ name: 'dashboard', rules: filled.map((expr, i) => ({ record: `mlis:dashboard_check:${i}`, expr })) }] };
     const file = join(mkdtempSync(join(tmpdir(), 'mlis-dashboard-')), 'rules.json');
     // JSON is YAML: promtool reads it as a rules file.

@@ -101,8 +101,8 @@ describe('the capacity ledger', () => {
     // Release everything: counters back to zero, no reservation left; the next cycle fills the GPUs again.
     for (const { jobId, attempt } of placed) {
       const written = await assignments.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
-      // Placed, never started: an ended attempt without run time.
-      expect(written).toEqual({ jobState: 'SUCCEEDED', ended: expect.objectContaining({ group: 'gpu', runSeconds: null }) });
+      // Placed, never started: an ended attempt without run time, with the GPU it held.
+      expect(written).toEqual({ jobState: 'SUCCEEDED', ended: expect.objectContaining({ group: 'gpu', gpus: 1, runSeconds: null }) });
     }
     expect(await usage('race-gpu-1')).toEqual({ used_slots: 0, used_cpu_millis: 0, used_mem_mb: 0, used_gpus: 0 });
     expect((await scheduling.runCycle(CYCLE)).placed).toHaveLength(6);
@@ -165,7 +165,7 @@ describe('the capacity ledger', () => {
     const end = { jobId, attempt: 1, state: 'LOST' as const, reason: 'test', jobState: 'QUEUED' as const };
     expect(await assignments.endAssignment(end)).toEqual({
       jobState: 'QUEUED',
-      ended: { group: 'cpu', tenantId: 'default', taskType: expect.any(String), runSeconds: null, admissionWaitSeconds: null },
+      ended: { group: 'cpu', tenantId: 'default', taskType: expect.any(String), gpus: 0, runSeconds: null, admissionWaitSeconds: null },
     });
     expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: null });
     expect(await usage('idem-1')).toMatchObject({ used_slots: 0, used_cpu_millis: 0 });
@@ -409,7 +409,7 @@ describe('the capacity ledger', () => {
     // The victim's workflow gives the attempt back: PREEMPTED, job QUEUED, and the urgent job takes the GPUs.
     expect(await assignments.endAssignment({ jobId: low, attempt: 1, state: 'PREEMPTED', reason: 'preempted', jobState: 'QUEUED' })).toEqual({
       jobState: 'QUEUED',
-      ended: expect.objectContaining({ group: 'gpu' }),
+      ended: expect.objectContaining({ group: 'gpu', gpus: 2 }),
     });
     expect((await scheduling.runCycle(CYCLE)).placed).toEqual([expect.objectContaining({ jobId: urgent, attempt: 1, waited: true })]);
     expect(await job(low)).toMatchObject({ state: 'QUEUED', attempts: 1, pending_reason: 'insufficient_capacity' });
