@@ -388,6 +388,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // Quiescence: every accepted job final, and its workflow closed. A workflow closes after the activity that wrote
       // its job's final state, later still when control was just killed: asked at once, it may still be running.
       const runningWorkflows = new Set(ids);
+      // Logged as it changes, not at every probe.
+      let reportedRunning = 0;
       await until('every accepted job in a final state and its workflow closed', options.quiesceMs, async () => {
         const { rows } = await db.query(`SELECT count(*)::int AS open FROM jobs WHERE id = ANY($1) AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`, [ids]);
         if (rows[0].open > 0) return undefined;
@@ -398,7 +400,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             }),
           );
         }
-        if (runningWorkflows.size > 0) options.log(`every job final; ${runningWorkflows.size} of their workflows still running`);
+        if (runningWorkflows.size > 0 && runningWorkflows.size !== reportedRunning) options.log(`every job final; ${runningWorkflows.size} of their workflows still running`);
+        reportedRunning = runningWorkflows.size;
         return runningWorkflows.size === 0 ? true : undefined;
       }).then(
         () => options.log(`quiescent after ${Date.now() - started} ms`),
