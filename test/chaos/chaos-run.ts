@@ -387,27 +387,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const ids = [...accepted.keys()];
       // Quiescence: every accepted job final, and its workflow closed. A workflow closes after the activity that wrote
       // its job's final state, later still when control was just killed: asked at once, it may still be running.
-      const runningWorkflows = new Set(ids);
+      const workflows = new ClosedWorkflows(temporal);
       // Logged as it changes, not at every probe.
       let reportedRunning = 0;
       await until('every accepted job in a final state and its workflow closed', options.quiesceMs, async () => {
         const { rows } = await db.query(`SELECT count(*)::int AS open FROM jobs WHERE id = ANY($1) AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')`, [ids]);
         if (rows[0].open > 0) return undefined;
-        for (const batch of chunks([...runningWorkflows], 32)) {
-          await Promise.all(
-            batch.map(async (id) => {
-              if ((await temporal.workflow.getHandle(`job-${id}`).describe()).status.name !== 'RUNNING') runningWorkflows.delete(id);
-            }),
-          );
-        }
-        if (runningWorkflows.size > 0 && runningWorkflows.size !== reportedRunning) options.log(`every job final; ${runningWorkflows.size} of their workflows still running`);
-        reportedRunning = runningWorkflows.size;
-        return runningWorkflows.size === 0 ? true : undefined;
+        const running = await workflows.stillRunning(ids);
+        if (running > 0 && running !== reportedRunning) options.log(`every job final; ${running} of their workflows still running`);
+        reportedRunning = running;
+        return running === 0 ? true : undefined;
       }).then(
         () => options.log(`quiescent after ${Date.now() - started} ms`),
         (error: unknown) => options.log(String(error)),
       );
-      const invariants = await checkInvariants(db, temporal, ids, cancelAccepted, tenant);
+      const invariants = await checkInvariants(db, workflows, ids, cancelAccepted, tenant);
       if (storeDir) invariants['no partial upload left in the store but those of a killed API'] = unexplainedInStaging(storeDir, apiKills);
       // The run's own store, or the suite's (new with the suite's database).
       const store = storeDir ?? join(env.processEnv.MLIS_STATE_DIR, 'artifacts');
@@ -519,10 +513,39 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The status of each job's workflow once it has closed. A closed workflow stays closed, so each is described until it
+ * is, and never again after: quiescence's answers serve the invariant too.
+ */
+class ClosedWorkflows {
+  private readonly statuses = new Map<string, string>();
+
+  constructor(private readonly temporal: TemporalClient) {}
+
+  /** Describes the workflows of `jobIds` not yet seen closed; returns how many of them still run. */
+  async stillRunning(jobIds: string[]): Promise<number> {
+    const open = jobIds.filter((id) => !this.statuses.has(id));
+    for (const batch of chunks(open, 32)) {
+      await Promise.all(
+        batch.map(async (id) => {
+          const status = (await this.temporal.workflow.getHandle(`job-${id}`).describe()).status.name;
+          if (status !== 'RUNNING') this.statuses.set(id, status);
+        }),
+      );
+    }
+    return jobIds.filter((id) => !this.statuses.has(id)).length;
+  }
+
+  /** The closed workflow's status, RUNNING while it has not been seen closed. */
+  statusOf(jobId: string): string {
+    return this.statuses.get(jobId) ?? 'RUNNING';
+  }
+}
+
 /** Each invariant's violations (job ids or rows, at most 20 shown); an empty list means it holds. */
 async function checkInvariants(
   db: PgClient,
-  temporal: TemporalClient,
+  workflows: ClosedWorkflows,
   ids: string[],
   cancels: Map<string, number>,
   tenant: string,
@@ -582,13 +605,10 @@ async function checkInvariants(
   const expected: Record<string, string> = { SUCCEEDED: 'COMPLETED', FAILED: 'FAILED', CANCELLED: 'CANCELLED' };
   const mismatched: string[] = [];
   const { rows: states } = await db.query(`SELECT id, state FROM jobs WHERE id = ANY($1)`, [ids]);
-  for (const batch of chunks(states as { id: string; state: string }[], 32)) {
-    await Promise.all(
-      batch.map(async ({ id, state }) => {
-        const description = await temporal.workflow.getHandle(`job-${id}`).describe();
-        if (description.status.name !== expected[state]) mismatched.push(`${id}: ledger ${state}, workflow ${description.status.name}`);
-      }),
-    );
+  await workflows.stillRunning(ids);
+  for (const { id, state } of states as { id: string; state: string }[]) {
+    const status = workflows.statusOf(id);
+    if (status !== expected[state]) mismatched.push(`${id}: ledger ${state}, workflow ${status}`);
   }
   invariants['every workflow closed with the ledger state (Temporal client)'] = mismatched.slice(0, 20);
   return invariants;
