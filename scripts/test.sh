@@ -32,16 +32,20 @@ export MLIS_S3_TEST_ENDPOINT
 bash scripts/install-chromium.sh
 
 status=0
-rm -f .mlis/jest-results.json .mlis/vitest-results.json
+results=(.mlis/jest-unit-results.json .mlis/jest-integration-results.json .mlis/vitest-results.json)
+rm -f "${results[@]}"
 # --forceExit: a failing test can leave a Temporal worker polling; CI must still end with the totals.
-npx jest --runInBand --ci --forceExit --json --outputFile=.mlis/jest-results.json "$@" || status=$?
-(cd console && npx vitest run --reporter=default --reporter=json --outputFile=../.mlis/vitest-results.json) || status=$?
+# The unit, workflow and deploy specs share nothing, so they run on two workers (a third less time on two cores); the
+# integration specs share one stack and run in band after them. Arguments (a path, -t) go to both runs.
+npx jest --selectProjects unit workflow deploy --maxWorkers=2 --ci --forceExit --passWithNoTests --json --outputFile="${results[0]}" "$@" || status=$?
+npx jest --selectProjects integration --runInBand --ci --forceExit --passWithNoTests --json --outputFile="${results[1]}" "$@" || status=$?
+(cd console && npx vitest run --reporter=default --reporter=json --outputFile="../${results[2]}") || status=$?
 
 # What failed, with the start of each message, just above the totals: a CI log shown by its tail keeps it.
 node -e '
   const fs = require("fs");
   const plain = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
-  for (const file of [".mlis/jest-results.json", ".mlis/vitest-results.json"]) {
+  for (const file of process.argv.slice(1)) {
     if (!fs.existsSync(file)) continue;
     for (const suite of JSON.parse(fs.readFileSync(file, "utf8")).testResults) {
       const failed = suite.assertionResults.filter((test) => test.status === "failed");
@@ -53,11 +57,11 @@ node -e '
       }
     }
   }
-'
+' "${results[@]}"
 node -e '
   const fs = require("fs");
   let passed = 0, failed = 0, skipped = 0;
-  for (const file of [".mlis/jest-results.json", ".mlis/vitest-results.json"]) {
+  for (const file of process.argv.slice(1)) {
     // A runner that wrote no results (it crashed) fails the run.
     if (!fs.existsSync(file)) { failed += 1; continue; }
     const r = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -67,7 +71,7 @@ node -e '
     failed += r.numFailedTests + (r.numFailedTestSuites > 0 && r.numFailedTests === 0 ? r.numFailedTestSuites : 0);
   }
   console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
-' | tee "$summary"
+' "${results[@]}" | tee "$summary"
 # The totals decide as well: a failure the runners' exit codes missed still fails the run.
 [[ "$(cat "$summary")" =~ ^[0-9]+\ passed,\ 0\ failed ]] || status=1
 exit "$status"
