@@ -56,6 +56,9 @@ export default async function globalSetup(): Promise<void> {
     MLIS_NODE_HEARTBEAT_SECONDS: '1',
     MLIS_NODE_DEAD_AFTER_SECONDS: '4',
     MLIS_CAPACITY_RETRY_SECONDS: '30',
+    // Control's periodic steps every 5 s, not 10: what only a tick finds (a workflow that never started, one an operator
+    // terminated, a lost preemption request) is found in half the wait.
+    MLIS_SCHEDULER_CYCLE_INTERVAL_SECONDS: '5',
     // Every completed runner execution, one JSON line: the chaos spec counts effects with it.
     MLIS_NODE_EXECUTION_LOG: join(STATE_DIR, 'executions.jsonl'),
     // Artifacts: a cap the 413 spec can pass without sending a gigabyte, and retention every 2 s.

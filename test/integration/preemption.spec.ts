@@ -105,7 +105,7 @@ describe('priorities and preemption on the real stack', () => {
       );
       expect(marked).toEqual([{ attempt: 1 }]);
 
-      // Control's periodic tick (every 10 s) sends the request; the attempt gives its place back and the job runs again.
+      // Control's periodic tick (every 5 s here) sends the request; the attempt gives its place back and the job runs again.
       const requeued = await waitForJob(victim, (j) => j.assignments[0]?.state === 'PREEMPTED', 45_000);
       expect(requeued.assignments[0]).toMatchObject({ attempt: 1, state: 'PREEMPTED' });
       expect(requeued.error).toBeNull();
@@ -128,7 +128,7 @@ describe('priorities and preemption on the real stack', () => {
         gone,
       ]),
     );
-    // Control's periodic tick (every 10 s) withdraws it instead of evicting the victim.
+    // Control's periodic tick (every 5 s here) withdraws it instead of evicting the victim.
     await poll('the request withdrawn', async () =>
       withDb(async (db) => {
         const { rows } = await db.query(`SELECT preempt_requested_at FROM job_assignments WHERE job_id = $1 AND state = 'RUNNING'`, [victim]);

@@ -137,7 +137,7 @@ describe('a job whose workflow was terminated', () => {
     expect(failed.state).toBe('FAILED');
     expect(failed.error).toMatchObject({ code: 'WorkflowGone' });
     expect(failed.latest_assignment).toMatchObject({ state: 'FAILED', reason: 'its job workflow closed without ending it (terminated or timed out)' });
-    // The control tick is 10 s here; the job's timeout, the only other way out, is 900 s.
+    // The control tick is 5 s here; the job's timeout, the only other way out, is 900 s.
     expect(Date.parse(failed.finished_at) - terminatedAt).toBeLessThan(30_000);
     const [live] = await dataSource.query(`SELECT count(*)::int AS n FROM job_assignments WHERE node_id = $1 AND state IN ('PLACED', 'RUNNING')`, [nodeId]);
     const [node] = await dataSource.query(`SELECT used_slots FROM nodes WHERE id = $1`, [nodeId]);
