@@ -117,8 +117,11 @@ async function ready(): Promise<boolean | undefined> {
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const rand = random(options.seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
+  // Two streams, so that a seed fixes both the jobs and the faults (kinds, targets, pacing): drawn from one, their order
+  // would depend on how the submissions and the recoveries interleave.
+  const jobRand = random(options.seed);
+  const faultRand = random(options.seed + 1);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(faultRand() * items.length)];
   const started = Date.now();
   const tenant = `chaos-${options.seed}-${Date.now().toString(36)}`;
   const token = tokenFor({ tenant, sub: 'chaos' });
@@ -192,7 +195,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       });
     /** An input artifact for one echo job (1-32 KiB), retried like a submission while the stack recovers. */
     const uploadInput = (key: string): Promise<string> => {
-      const bytes = randomBytes(512 + Math.floor(rand() * 16 * 1024)).toString('hex');
+      const bytes = randomBytes(512 + Math.floor(jobRand() * 16 * 1024)).toString('hex');
       return until(`input of ${key}`, 180_000, async () => {
         const response = await upload(`${key}.bin`, bytes);
         if (response.status === 201) {
@@ -206,14 +209,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       });
     };
     const jobBody = (): Record<string, unknown> => {
-      const roll = rand();
+      const roll = jobRand();
       const common = { max_attempts: 20, timeout_seconds: 300 };
       // Artifacts from the first jobs on (what disk_full needs): an input uploaded for the job and read on the
       // node; every other one with params and result large enough to be stored as artifacts too.
-      if (roll < 0.08) return { ...common, task_type: 'echo', params: { input: 'artifact://', ...(rand() < 0.5 ? { pad: OFFLOADED_PAD } : {}) } };
-      if (roll < 0.55) return { ...common, task_type: 'sleep', params: { seconds: 0.2 + Math.round(rand() * 12) / 10 } };
+      if (roll < 0.08) return { ...common, task_type: 'echo', params: { input: 'artifact://', ...(jobRand() < 0.5 ? { pad: OFFLOADED_PAD } : {}) } };
+      if (roll < 0.55) return { ...common, task_type: 'sleep', params: { seconds: 0.2 + Math.round(jobRand() * 12) / 10 } };
       if (roll < 0.75) return { ...common, task_type: 'gpu_demo', params: { seconds: 0.3, matrix_size: 16 }, gpu: 1 };
-      if (roll < 0.92) return { ...common, task_type: 'inference', params: { text: `chaos run ${Math.floor(rand() * 1e6)} was good` } };
+      if (roll < 0.92) return { ...common, task_type: 'inference', params: { text: `chaos run ${Math.floor(jobRand() * 1e6)} was good` } };
       // Lower-priority GPU work for the urgent ones to evict.
       if (roll < 0.96) return { ...common, task_type: 'sleep', params: { seconds: 3 }, gpu: 2, priority_class: 'low' };
       return { ...common, task_type: 'sleep', params: { seconds: 0.5 }, gpu: 2, priority_class: 'urgent' };
@@ -224,8 +227,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (let i = 0; i < options.jobs; i += 1) {
         const key = `chaos-${i}`;
         const body = jobBody();
-        const cancel = rand() < 0.1;
-        const replay = rand() < 0.1;
+        const cancel = jobRand() < 0.1;
+        const replay = jobRand() < 0.1;
+        // Drawn here, not after the submission's awaits: the stream's order stays the loop's.
+        const cancelDelayMs = jobRand() * 1500;
         inFlight.push(
           (async () => {
             if (body.task_type === 'echo') (body.params as { input: string }).input = `artifact://${await uploadInput(key)}`;
@@ -237,7 +242,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
               replays += 1;
             }
             if (cancel) {
-              await pause(rand() * 1500);
+              await pause(cancelDelayMs);
               await until(`cancel ${id}`, 120_000, async () => {
                 const response = await api('POST', `/v1/jobs/${id}/cancel`, undefined, auth);
                 if (response.status === 202) {
@@ -251,7 +256,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             }
           })(),
         );
-        await pause(gap * (0.5 + rand()));
+        await pause(gap * (0.5 + jobRand()));
         // Bounded concurrency: at most 64 submissions (with their retries) at once.
         if (inFlight.length >= 64) await Promise.all(inFlight.splice(0, inFlight.length));
       }
@@ -370,7 +375,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         options.log(`fault ${i + 1}/${options.faults} ${kind}: ready again after ${Date.now() - at} ms`);
         // Paced to end near durationMs: a fault's own wait (a freeze, a cut, the recovery) comes out of the time
         // left, shared among the faults left; past it, the rest follow one another at once.
-        await pause((Math.max(0, end - Date.now()) / (options.faults - i)) * rand());
+        await pause((Math.max(0, end - Date.now()) / (options.faults - i)) * faultRand());
       }
     })();
 
