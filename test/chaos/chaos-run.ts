@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient, Pool } from 'pg';
+import { jobWorkflowId } from '@mlis/contracts';
 import { api, env, tokenFor } from '../integration/support/api';
 import { script, stack, STATE_DIR, type StackEnv } from '../integration/support/stack-env';
 import { parsePid } from '../support/pid';
@@ -533,7 +534,7 @@ class ClosedWorkflows {
     for (const batch of chunks(open, 32)) {
       await Promise.all(
         batch.map(async (id) => {
-          const status = (await this.temporal.workflow.getHandle(`job-${id}`).describe()).status.name;
+          const status = (await this.temporal.workflow.getHandle(jobWorkflowId(id)).describe()).status.name;
           if (status !== 'RUNNING') this.statuses.set(id, status);
         }),
       );
