@@ -39,9 +39,10 @@ import { SubmissionLimitsService } from './submission-limits.service';
 
 // A long-poll re-reads its job this often even without a notification: a safety net, not the way it normally wakes.
 export const JOB_WAIT_REREAD_MS = 5_000;
-// How long a read of the registered nodes and worker groups may admit submissions. Nodes and groups are never removed:
-// a stale read misses what registered since, so a refusal always reads again; it wrongly admits only a job that fits
-// no node but one that re-registered smaller meanwhile, and that job waits, as for any node that went away.
+// How long a read of the registered nodes and worker groups may admit submissions. Groups are never removed, and a node
+// only after a day gone (ADR 0034): a stale read misses what registered since, so a refusal always reads again; it
+// wrongly admits only a job that fits no node but one that re-registered smaller or was deleted meanwhile, and that job
+// waits, as for any node that went away.
 export const CLUSTER_SHAPE_REUSE_MS = 5_000;
 
 export interface SubmitResult {
