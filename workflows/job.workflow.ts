@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { TimeoutType, type RetryPolicy } from '@temporalio/common';
-import type { createExecutionActivities } from '../activities/execution.activities';
+import type { ExecutionActivities } from '../activities/execution.activities';
 import type { LedgerActivities } from '../activities/ledger.activities';
 import {
   assignmentStartedSignal,
@@ -36,8 +36,6 @@ import {
   type PendingReason,
   type Placement,
 } from '@mlis/contracts';
-
-type ExecutionActivities = ReturnType<typeof createExecutionActivities>;
 
 // Ledger calls are short idempotent transactions: retry them until the database answers.
 const LEDGER_RETRY: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' };

@@ -68,7 +68,6 @@ export interface ApiClientOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer <token>` when set. */
   token?: string;
-  requestTimeoutMs?: number;
 }
 
 interface SendOptions {
@@ -273,7 +272,7 @@ export class ApiClient {
   private async send(method: string, path: string, options: SendOptions): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    const timeoutMs = (this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) + (options.extraTimeoutMs ?? 0);
+    const timeoutMs = (DEFAULT_REQUEST_TIMEOUT_MS) + (options.extraTimeoutMs ?? 0);
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
@@ -297,7 +296,7 @@ export class ApiClient {
     try {
       return await response.text();
     } catch (error) {
-      throw this.unreachable(error, this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+      throw this.unreachable(error, DEFAULT_REQUEST_TIMEOUT_MS);
     }
   }
 

@@ -26,7 +26,6 @@ export type ArtifactPage = Schemas['ArtifactListResponseDto'];
 export type ListArtifactsQuery = NonNullable<paths['/v1/artifacts']['get']['parameters']['query']>;
 /** A tenant and its limits (null: no limit), as GET /v1/tenants returns it. */
 export type Tenant = Schemas['TenantResponseDto'];
-export type GroupLimits = Tenant['group_limits'][string];
 export type TenantList = Schemas['TenantListResponseDto'];
 /** Body of POST /v1/tenants. */
 export type CreateTenantRequest = Schemas['CreateTenantDto'];

@@ -40,13 +40,13 @@ export interface NodeArtifactsOptions {
    * A refusal as not live waits for it, and is asked again if the token changed.
    */
   tokenSettled?: () => Promise<void>;
-  /** Per request, for the headers and metadata; a download's body may take longer. */
-  requestTimeoutMs?: number;
   /** The first wait before asking again after an unreachable API or a 5xx/429; each further wait is one more of it, up to ten. */
   retryMs?: number;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Per request, for the headers and metadata; a download's body may take longer. */
+const REQUEST_TIMEOUT_MS = 30_000;
 /** Tries of a transfer that no attempt's signal bounds. */
 const UNBOUND_ATTEMPTS = 3;
 
@@ -206,7 +206,7 @@ export class NodeArtifacts {
   }
 
   private async request(path: string, assignmentId: string, signal?: AbortSignal, init: RequestInit = {}, timeout = true): Promise<Response> {
-    const signals = [signal, timeout ? AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000) : undefined].filter(
+    const signals = [signal, timeout ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined].filter(
       (item): item is AbortSignal => item !== undefined,
     );
     try {

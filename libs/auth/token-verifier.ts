@@ -47,6 +47,8 @@ export interface KeySource {
 }
 
 const MAX_CACHED_PUBLIC_KEYS = 64;
+/** How long one fetch of the identity provider's key set may take. */
+const JWKS_FETCH_TIMEOUT_MS = 5_000;
 
 // Worker tokens are minted by the API itself with the per-install secret, whatever signs user tokens.
 const WORKER_ALGORITHMS: readonly Algorithm[] = ['HS256'];
@@ -88,7 +90,6 @@ export interface JwksKeySourceOptions {
   /** Token bucket for refetches on unknown kids: burst size and refill per minute. */
   refetchBurst?: number;
   refetchPerMinute?: number;
-  timeoutMs?: number;
   now?: () => number;
 }
 
@@ -116,7 +117,7 @@ export class JwksKeySource implements KeySource {
 
   constructor(jwksUri: string, options: JwksKeySourceOptions = {}) {
     // jwks-rsa's own per-kid cache would keep removed keys alive; this class caches the set instead.
-    this.client = new JwksClient({ jwksUri, cache: false, rateLimit: false, timeout: options.timeoutMs ?? 5_000 });
+    this.client = new JwksClient({ jwksUri, cache: false, rateLimit: false, timeout: JWKS_FETCH_TIMEOUT_MS });
     this.cacheMaxAgeMs = options.cacheMaxAgeMs ?? 10 * 60_000;
     this.staleGraceMs = options.staleGraceMs ?? 24 * 3600_000;
     this.retryAfterFailureMs = options.retryAfterFailureMs ?? 30_000;

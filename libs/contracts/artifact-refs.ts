@@ -17,14 +17,6 @@ export function artifactRef(id: string): string {
   return `${ARTIFACT_REF_PREFIX}${id}`;
 }
 
-export interface ParamArtifactRef {
-  /** Where in the params, e.g. `params.inputs[2].file`. */
-  path: string;
-  id: string;
-  /** The string exactly as given. */
-  ref: string;
-}
-
 /**
  * Every string in `params` that starts with the prefix, in document order. A prefixed string that is not a
  * well-formed reference is returned with id null so the caller can refuse it rather than pass it on as text.

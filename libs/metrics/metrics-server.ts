@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 export interface MetricsServerOptions {
@@ -34,9 +33,4 @@ export async function startMetricsServer({ host, port, registry, extra }: Metric
     });
   });
   return server;
-}
-
-/** The port a listening server got (useful with port 0). */
-export function boundPort(server: Server): number {
-  return (server.address() as AddressInfo).port;
 }

@@ -5,7 +5,6 @@ import { readToken } from '../lib/session';
 export type Job = components['schemas']['JobResponseDto'];
 export type Assignment = components['schemas']['AssignmentResponseDto'];
 export type Node = components['schemas']['NodeResponseDto'];
-export type Overview = components['schemas']['OverviewResponseDto'];
 export type Whoami = components['schemas']['WhoamiResponseDto'];
 export type ConsoleConfig = components['schemas']['ConsoleConfigResponseDto'];
 export type JobListQuery = NonNullable<paths['/v1/jobs']['get']['parameters']['query']>;
