@@ -11,8 +11,10 @@ const STACK = join(ROOT, 'scripts/stack.sh');
 function pgrep(text: string): number[] {
   try {
     return execFileSync('pgrep', ['-f', '--', text], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
+  } catch (error) {
+    // pgrep exits 1 when nothing matches; anything else (no pgrep, a bad pattern) must fail the test, not pass it.
+    if ((error as { status?: number }).status === 1) return [];
+    throw error;
   }
 }
 

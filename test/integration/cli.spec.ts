@@ -98,7 +98,9 @@ describe('the mlis CLI against the real API', () => {
       const again = await mlis('--json', 'submit', 'echo', '--input', input, '--idempotency-key', key);
       expect(again.code).toBe(0);
       const artifactOf = (stderr: string): string | undefined => /as artifact ([0-9a-f-]{36})/.exec(stderr)?.[1];
-      expect(artifactOf(again.stderr)).toBe(artifactOf(first.stderr));
+      const uploaded = artifactOf(first.stderr);
+      expect(uploaded).toMatch(/^[0-9a-f-]{36}$/);
+      expect(artifactOf(again.stderr)).toBe(uploaded);
       expect(JSON.parse(again.stdout).id).toBe(JSON.parse(first.stdout).id);
       // Another file under the same key is another request: refused, as another job would be.
       writeFileSync(input, 'another text\n');

@@ -165,7 +165,7 @@ describe('the capacity ledger', () => {
     const end = { jobId, attempt: 1, state: 'LOST' as const, reason: 'test', jobState: 'QUEUED' as const };
     expect(await assignments.endAssignment(end)).toEqual({
       jobState: 'QUEUED',
-      ended: { group: 'cpu', tenantId: 'default', taskType: expect.any(String), gpus: 0, runSeconds: null, admissionWaitSeconds: null },
+      ended: { group: 'cpu', tenantId: 'default', taskType: 'sleep', gpus: 0, runSeconds: null, admissionWaitSeconds: null },
     });
     expect(await assignments.endAssignment(end)).toEqual({ jobState: 'QUEUED', ended: null });
     expect(await usage('idem-1')).toMatchObject({ used_slots: 0, used_cpu_millis: 0 });
@@ -489,7 +489,12 @@ describe('the capacity ledger', () => {
     expect(await assignments.markAssignmentRunning({ jobId: started, attempt: 1 })).toBeNull();
     expect(await scheduling.stalePlacements(60, 10)).toEqual([]);
     const ended = await assignments.endAssignment({ jobId: started, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
-    expect(ended.ended?.runSeconds).toBeGreaterThanOrEqual(0);
+    // Its run time is from the start the node reported to the end write, as the row records them.
+    const [{ ran }]: { ran: number }[] = await dataSource.query(
+      `SELECT extract(epoch FROM ended_at - started_at)::float8 AS ran FROM job_assignments WHERE job_id = $1`,
+      [started],
+    );
+    expect(ended.ended?.runSeconds).toBeCloseTo(ran, 2);
     await dataSource.query(`UPDATE job_assignments SET created_at = now() - interval '2 minutes' WHERE job_id = ANY($1::uuid[])`, [[late, started]]);
     expect(await scheduling.stalePlacements(60, 10)).toEqual([late]);
 

@@ -7,7 +7,6 @@ import { CONTROL_TASK_QUEUE, JOB_WORKFLOW_VERSION, type JobWorkflowInput } from 
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
 import { fakeNode, FakeTemporalClient } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
-import { canonicalJson } from './canonical-json';
 import { MAX_PARAM_ARTIFACT_REFS } from './job-artifacts.service';
 import { JobsController } from './jobs.controller';
 
@@ -551,6 +550,9 @@ describe(JobsController.name, () => {
       let big: TestApp;
       // Over 4096 - 1024 (the envelope kept for the other fields of a payload), under the test app's 4096-byte body limit.
       const params = { text: 'x'.repeat(3100), b: 1, a: 2 };
+      // What the artifact must hold, written out: keys sorted, no white space.
+      const storedJson = `{"a":2,"b":1,"text":"${'x'.repeat(3100)}"}`;
+      const storedSha256 = createHash('sha256').update(storedJson).digest('hex');
 
       beforeEach(async () => {
         big = await createTestApp({ MLIS_INLINE_PAYLOAD_MAX_BYTES: '4096' });
@@ -564,8 +566,7 @@ describe(JobsController.name, () => {
         expect(response.body).toMatchObject({ params: null, params_artifact: expect.any(String) });
         const artifactId: string = response.body.params_artifact;
 
-        const json = canonicalJson(params);
-        expect(big.jobs.records[0].job).toMatchObject({ params: {}, paramsArtifactId: artifactId, paramsSha256: createHash('sha256').update(json).digest('hex') });
+        expect(big.jobs.records[0].job).toMatchObject({ params: {}, paramsArtifactId: artifactId, paramsSha256: storedSha256 });
         expect(big.temporal.started[0].options.args[0]).toMatchObject({ params: {}, paramsArtifactId: artifactId });
         expect(big.artifacts.rows).toEqual([
           expect.objectContaining({
@@ -573,8 +574,8 @@ describe(JobsController.name, () => {
             tenantId: 'default',
             name: `params-${jobId}.json`,
             contentType: 'application/json',
-            sizeBytes: json.length,
-            sha256: createHash('sha256').update(json).digest('hex'),
+            sizeBytes: storedJson.length,
+            sha256: storedSha256,
             createdBy: 'anonymous',
           }),
         ]);
@@ -584,17 +585,16 @@ describe(JobsController.name, () => {
         const stored = await big.app.get<ArtifactStore>(ARTIFACT_STORE).get(big.artifacts.rows[0].sha256);
         const chunks: Buffer[] = [];
         for await (const chunk of stored) chunks.push(chunk as Buffer);
-        expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toEqual(params);
+        expect(Buffer.concat(chunks).toString('utf8')).toBe(storedJson);
       });
 
       it('keeps neither their bytes nor their pending upload record when the submission is refused inside the insert', async () => {
         big.tenants.put({ id: 'default', name: 'Default', maxQueuedJobs: 1 });
         big.tenants.queued = 1;
         await request(big.app.getHttpServer()).post('/v1/jobs').send({ task_type: 'echo', params }).expect(429);
-        const sha256 = createHash('sha256').update(canonicalJson(params)).digest('hex');
         expect(big.artifacts.rows).toHaveLength(0);
         expect(big.artifacts.pendingUploads.size).toBe(0);
-        expect(await big.app.get<ArtifactStore>(ARTIFACT_STORE).exists(sha256)).toBe(false);
+        expect(await big.app.get<ArtifactStore>(ARTIFACT_STORE).exists(storedSha256)).toBe(false);
       });
 
       it('replays the same params (any key order) by content and refuses changed ones', async () => {
@@ -810,7 +810,14 @@ describe(JobsController.name, () => {
     });
 
     it('takes a date alone, and a time with an offset, as instants', async () => {
-      await http().get('/v1/jobs?created_after=2025-03-01&created_before=2025-03-01T23:59:59.5%2B01:00').expect(200);
+      // A date alone is its midnight UTC (from, inclusive); 23:59:59.5+01:00 is 22:59:59.5 UTC (until, exclusive).
+      const seeded = ['2025-02-28T23:59:59.999Z', '2025-03-01T00:00:00.000Z', '2025-03-01T22:59:59.499Z', '2025-03-01T22:59:59.500Z'].map((at) => {
+        const id = randomUUID();
+        t.jobs.seed({ id, createdAt: new Date(at) });
+        return id;
+      });
+      const page = await http().get('/v1/jobs?created_after=2025-03-01&created_before=2025-03-01T23:59:59.5%2B01:00').expect(200);
+      expect(page.body.items.map((job: { id: string }) => job.id).sort()).toEqual([seeded[1], seeded[2]].sort());
     });
 
     it.each([
