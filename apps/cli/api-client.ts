@@ -78,7 +78,8 @@ interface SendOptions {
   extraTimeoutMs?: number;
 }
 
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Per request; a long-poll adds its wait to it (`extraTimeoutMs`). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 // fetch() reports network failures as TypeError('fetch failed') with the socket error (or an
 // AggregateError of them, one per address) as its cause.
@@ -272,7 +273,7 @@ export class ApiClient {
   private async send(method: string, path: string, options: SendOptions): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    const timeoutMs = (DEFAULT_REQUEST_TIMEOUT_MS) + (options.extraTimeoutMs ?? 0);
+    const timeoutMs = REQUEST_TIMEOUT_MS + (options.extraTimeoutMs ?? 0);
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
@@ -296,7 +297,7 @@ export class ApiClient {
     try {
       return await response.text();
     } catch (error) {
-      throw this.unreachable(error, DEFAULT_REQUEST_TIMEOUT_MS);
+      throw this.unreachable(error, REQUEST_TIMEOUT_MS);
     }
   }
 
