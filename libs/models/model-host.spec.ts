@@ -13,6 +13,8 @@ import reference from './fixtures/minilm-reference.json';
 const config: ModelConfig = { ...loadModelConfig(), onnxProviders: ['cpu'], batchMaxWaitMs: 0 };
 
 describe(ModelHost.name, () => {
+  // Each test loads a model cold; with the other unit suites on the same two cores that can take over Jest's 5 s.
+  jest.setTimeout(30_000);
   let host: ModelHost;
   afterEach(() => host.close());
 

@@ -23,6 +23,8 @@ function problems(params: unknown): { field: string; problem: string }[] {
 }
 
 describe('inferenceRunner', () => {
+  // Each test loads a model cold; with the other unit suites on the same two cores that can take over Jest's 5 s.
+  jest.setTimeout(30_000);
   let dir: string;
   let models: ModelHost;
   let artifacts: ArtifactReader;

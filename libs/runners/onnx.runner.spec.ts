@@ -28,6 +28,8 @@ function affine(row: number[]): number[] {
 }
 
 describe('onnxRunner', () => {
+  // Each test loads a model cold; with the other unit suites on the same two cores that can take over Jest's 5 s.
+  jest.setTimeout(30_000);
   let dir: string;
   let models: ModelHost;
   let context: RunContext;

@@ -21,7 +21,7 @@ async function groups(): Promise<Group[]> {
 /** Polls until the group matches, then returns it; the stack's nodes may still be settling after an earlier spec. */
 async function groupWhen(name: string, matches: (group: Group) => boolean): Promise<Group> {
   let last: Group | undefined;
-  return poll(`group ${name} to match (last ${JSON.stringify(last)})`, async () => {
+  return poll(() => `group ${name} to match (last ${JSON.stringify(last)})`, async () => {
     last = (await groups()).find((group) => group.name === name);
     return last && matches(last) ? last : undefined;
   });

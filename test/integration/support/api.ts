@@ -77,9 +77,9 @@ export async function api<T = any>(
   return { status: response.status, body: parsed as T, headers: response.headers };
 }
 
-/** Polls until `probe` returns a value, or fails with the description and the last value seen. */
+/** Polls until `probe` returns a value, or fails with the description (a function is read then) and the last error `probe` threw. */
 export async function poll<T>(
-  description: string,
+  description: string | (() => string),
   probe: () => Promise<T | undefined>,
   { timeoutMs = 60_000, intervalMs = 250 } = {},
 ): Promise<T> {
@@ -93,7 +93,8 @@ export async function poll<T>(
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}; last: ${String(last)}`);
+      const what = typeof description === 'function' ? description() : description;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last error: ${String(last)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
@@ -103,7 +104,8 @@ export async function poll<T>(
 export async function waitForJob(id: string, done: (job: any) => boolean, timeoutMs = 60_000): Promise<any> {
   let last: any;
   return poll(
-    `job ${id} (last state ${String(last?.state)})`,
+    // Read when the wait fails: the state the job was last seen in.
+    () => `job ${id} (last state ${String(last?.state)})`,
     async () => {
       const { status, body } = await api('GET', `/v1/jobs/${id}`);
       if (status !== 200) throw new Error(`GET job ${id}: ${status}`);
