@@ -1,0 +1,247 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
+import { postgres, startDurablePostgres } from './support/durable-postgres';
+
+// `npm run bench:ledger`: how many attempts a second the ledger can end (`mlis_end_attempt`, the write every job ends
+// with), against a durable local Postgres, by how many write at once and how many tenants the jobs belong to, and with
+// and without the NOTIFY that wakes the API's long-polls. Every end of one tenant's job updates that tenant's two
+// shared rows (`tenant_usage`, `job_outcomes`), and Postgres serialises the commits of every transaction that notifies:
+// this benchmark measures what those two points of contention cost. Writes its table into docs/benchmarks.md.
+const ROOT = resolve(__dirname, '../../..');
+const NODE_COUNT = 64;
+const SLOTS = 64;
+/** Attempts ended per row of the table. */
+const ENDS = 4000;
+const WRITERS = [1, 8, 32];
+const ROUNDS = 3;
+const TENANT_COUNTS = [1, 16];
+const CYCLE: CycleOptions = { liveWithinSeconds: 3600, agingSeconds: 600, laneWindow: 512, holdDepth: 16 };
+const CHANNEL = 'mlis_job_finished';
+const NOTIFY_CALL = `PERFORM pg_notify('${CHANNEL}', p_job_id::text);`;
+
+/** One timed pass: ENDS attempts ended. */
+interface Sample {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  /** Cores the whole machine kept busy (from /proc/stat): near all of them, the pass was CPU-bound. */
+  coresBusy: number;
+}
+
+/** A row of the table: the medians of its rounds' samples, and the range of their rates. */
+interface Row extends Sample {
+  tenants: number;
+  writers: number;
+  notify: boolean;
+  minPerSecond: number;
+  maxPerSecond: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** fdatasync of one 8 kB write a second on the cluster's disk (pg_test_fsync), for the header: commits wait for it. */
+function fdatasyncPerSecond(): string {
+  const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b));
+  const bin = join('/usr/lib/postgresql', versions[versions.length - 1], 'bin', 'pg_test_fsync');
+  const file = join(ROOT, '.mlis/pg/fsync-test');
+  try {
+    const out = execFileSync(bin, ['-s', '1', '-f', file], { encoding: 'utf8' });
+    const line = out.split('\n').find((l) => /^\s+fdatasync\s/.test(l));
+    const perSecond = line?.match(/([\d.]+) ops\/sec/)?.[1];
+    return perSecond === undefined ? 'unknown' : Number(perSecond).toFixed(0);
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** `ENDS` queued jobs spread round robin over the first `tenants` tenants, placed by scheduling cycles. */
+async function placeJobs(dataSource: DataSource, scheduling: SchedulingStore, tenants: number): Promise<{ job_id: string; attempt: number }[]> {
+  await dataSource.query(
+    `INSERT INTO jobs (id, tenant_id, submitted_by, task_type, cpu_millis, mem_mb, gpu, priority, state, max_attempts, timeout_seconds, created_at)
+     SELECT gen_random_uuid(), 't' || (g % $2), 'bench', 'sleep', 1000, 64, 0, 0, 'QUEUED', 3, 60, clock_timestamp()
+     FROM generate_series(1, $1) g`,
+    [ENDS, tenants],
+  );
+  while ((await scheduling.runCycle(CYCLE)).placed.length > 0);
+  const placed: { job_id: string; attempt: number }[] = await dataSource.query(`SELECT job_id, attempt FROM job_assignments WHERE state = 'PLACED'`);
+  if (placed.length !== ENDS) throw new Error(`placed ${placed.length} jobs, expected ${ENDS}`);
+  return placed;
+}
+
+/** Ends every attempt in `placed`, `writers` at a time, each through its own pool connection; per-call latencies in ms. */
+async function endAll(assignments: AssignmentsRepository, placed: { job_id: string; attempt: number }[], writers: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  const writer = async (): Promise<void> => {
+    while (next < placed.length) {
+      const { job_id: jobId, attempt } = placed[next++];
+      const t0 = performance.now();
+      await assignments.endAssignment({ jobId, attempt, state: 'SUCCEEDED', jobState: 'SUCCEEDED' });
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: writers }, writer));
+  return latencies;
+}
+
+/** Busy and total jiffies of all cores so far (/proc/stat's first line). */
+function cpuJiffies(): { busy: number; total: number } {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 20));
+  }
+}
+
+async function run(): Promise<Row[]> {
+  const name = `mlis_bench_ledger_${Date.now()}`;
+  postgres('createdb', name);
+  const url = postgres('owner-url').replace(/\/[^/]*$/, `/${name}`);
+  const dataSource = createDataSource(url, Math.max(...WRITERS));
+  await dataSource.initialize();
+  // Like the API's JobFinishedFeed: one connection listening, so the notifications are delivered and read.
+  const listener = new Client({ connectionString: url });
+  let notified = 0;
+  try {
+    await dataSource.runMigrations({ transaction: 'each' });
+    const nodes = new NodesRepository(dataSource);
+    const scheduling = new SchedulingStore(dataSource);
+    const assignments = new AssignmentsRepository(dataSource);
+    await nodes.ensureWorkerGroups(['cpu']);
+    for (let t = 0; t < Math.max(...TENANT_COUNTS); t++) await dataSource.query(`INSERT INTO tenants (id, name) VALUES ($1, $1)`, [`t${t}`]);
+    for (let i = 0; i < NODE_COUNT; i++) {
+      await nodes.registerNode({
+        nodeId: `cpu-${i}`,
+        group: 'cpu',
+        hostname: 'bench',
+        pid: i,
+        slots: SLOTS,
+        cpuMillis: SLOTS * 1000,
+        memMb: SLOTS * 64,
+        gpus: [],
+        labels: {},
+      });
+    }
+    await listener.connect();
+    listener.on('notification', () => (notified += 1));
+    await listener.query(`LISTEN ${CHANNEL}`);
+
+    // The same function without its NOTIFY, for the rows that measure what the NOTIFY costs; put back after each.
+    const [{ definition }] = await dataSource.query(
+      `SELECT pg_get_functiondef(p.oid) AS definition FROM pg_proc p WHERE p.proname = 'mlis_end_attempt'`,
+    );
+    if (definition.split(NOTIFY_CALL).length !== 2) throw new Error(`mlis_end_attempt no longer has exactly one "${NOTIFY_CALL}"`);
+    const withoutNotify = definition.replace(NOTIFY_CALL, 'NULL;');
+
+    const measure = async (tenants: number, writers: number, notify: boolean): Promise<Sample> => {
+      const placed = await placeJobs(dataSource, scheduling, tenants);
+      await dataSource.query('ANALYZE');
+      if (!notify) await dataSource.query(withoutNotify);
+      const before = notified;
+      const cpu0 = cpuJiffies();
+      const t0 = performance.now();
+      const latencies = await endAll(assignments, placed, writers);
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu1 = cpuJiffies();
+      if (!notify) await dataSource.query(definition);
+      if (notify) await waitFor(() => notified - before === ENDS, `${ENDS} notifications (have ${notified - before})`);
+      else if (notified !== before) throw new Error(`${notified - before} notifications from the function without NOTIFY`);
+      latencies.sort((a, b) => a - b);
+      const coresBusy = (cpus().length * (cpu1.busy - cpu0.busy)) / (cpu1.total - cpu0.total);
+      return { perSecond: ENDS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), coresBusy };
+    };
+
+    const configs = TENANT_COUNTS.flatMap((tenants) => WRITERS.flatMap((writers) => [true, false].map((notify) => ({ tenants, writers, notify }))));
+    const samples: Sample[][] = configs.map(() => []);
+    // Round after round through every row, each with and without NOTIFY in turn, so a drift of this shared machine
+    // falls on all of them; a row reports the median of its rounds.
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [index, { tenants, writers, notify }] of configs.entries()) {
+        const sample = await measure(tenants, writers, notify);
+        console.log(`round ${round}: ${tenants} tenant(s), ${writers} writer(s), NOTIFY ${notify ? 'yes' : 'no'}: ${sample.perSecond.toFixed(0)} ends/s`);
+        samples[index].push(sample);
+      }
+    }
+    const [{ total }] = await dataSource.query(`SELECT coalesce(sum(total), 0)::int AS total FROM job_outcomes WHERE state = 'SUCCEEDED'`);
+    if (total !== configs.length * ROUNDS * ENDS) throw new Error(`job_outcomes counts ${total} SUCCEEDED, expected ${configs.length * ROUNDS * ENDS}`);
+    return configs.map((config, index) => {
+      const of = (figure: keyof Sample): number => median(samples[index].map((sample) => sample[figure]));
+      const rates = samples[index].map((sample) => sample.perSecond);
+      return { ...config, perSecond: of('perSecond'), minPerSecond: Math.min(...rates), maxPerSecond: Math.max(...rates), p50: of('p50'), p99: of('p99'), coresBusy: of('coresBusy') };
+    });
+  } finally {
+    await listener.end();
+    await dataSource.destroy();
+    postgres('psql', '-q', '-c', `DROP DATABASE IF EXISTS ${name}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const stopPostgres = startDurablePostgres();
+  let rows: Row[];
+  let settings: string;
+  let fsyncs: string;
+  try {
+    settings = postgres(
+      'psql',
+      '-At',
+      '-c',
+      `SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'commit_delay', 'server_version')`,
+    );
+    fsyncs = fdatasyncPerSecond();
+    rows = await run();
+  } finally {
+    stopPostgres();
+  }
+  const table = [
+    '| tenants | writers at once | NOTIFY | ends/s | ends/s by round, lowest-highest | end p50 ms | end p99 ms | cores busy |',
+    '|---:|---:|---|---:|---|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.tenants} | ${r.writers} | ${r.notify ? 'yes' : 'no'} | ${r.perSecond.toFixed(0)} | ${r.minPerSecond.toFixed(0)}-${r.maxPerSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.coresBusy.toFixed(2)} |`,
+    ),
+  ].join('\n');
+  console.log(table);
+  const section = [
+    '<!-- bench:ledger:start -->',
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown cpu'}), Node ${process.version},`,
+    `project-local Postgres (${settings}); the disk's fdatasync of one 8 kB write: ${fsyncs} a second (pg_test_fsync).`,
+    `${NODE_COUNT} nodes of ${SLOTS} slots. A pass places ${ENDS.toLocaleString('en')} jobs (untimed), then times ending their attempts as SUCCEEDED`,
+    '(`AssignmentsRepository.endAssignment`, one `mlis_end_attempt` call and transaction each), a number of writers at once,',
+    'each on a connection of its own; the jobs belong to 1 or 16 tenants, round robin. "NOTIFY no": the same function with its',
+    "`pg_notify` taken out for that pass. One connection LISTENs throughout, as the API's does. Cores busy: the whole",
+    `machine's CPU over the pass (this benchmark and Postgres share its cores). ${ROUNDS} rounds through every row, each row`,
+    'with and without NOTIFY in turn; a row gives the medians of its passes.',
+    '',
+    table,
+    '<!-- bench:ledger:end -->',
+  ].join('\n');
+  const file = join(ROOT, 'docs/benchmarks.md');
+  const current = readFileSync(file, 'utf8');
+  if (!current.includes('<!-- bench:ledger:start -->')) throw new Error('docs/benchmarks.md has no bench:ledger section');
+  writeFileSync(file, current.replace(/<!-- bench:ledger:start -->[\s\S]*<!-- bench:ledger:end -->/, section));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
