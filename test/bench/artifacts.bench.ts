@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '@mlis/config';
+import { median } from './support/stats';
 
 // `npm run bench:artifacts` against a running stack (`npm run up`, or MLIS_API_URL and MLIS_TOKEN): uploads and
 // downloads 200 MiB through the API and compares the rates with what dd gets from the disk under the store's folder.
@@ -14,11 +15,6 @@ const ROOT = resolve(__dirname, '../../..');
 const MiB = 1024 * 1024;
 const SIZE_MIB = 200;
 const RUNS = 3;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 /** dd's own rate line, e.g. "209715200 bytes (210 MB, 200 MiB) copied, 0.61 s, 344 MB/s", as MiB/s. */
 function dd(args: string[]): number {

@@ -13,6 +13,7 @@ import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
 import { parsePid } from '../support/pid';
 import { startDurablePostgres } from './support/durable-postgres';
 import { jsonClient } from './support/json-client';
+import { median, percentile } from './support/stats';
 
 // `npm run bench:e2e`: the job path end to end against raw Temporal, in one run on one machine (issue #11).
 //  (a) raw baseline: a workflow running one 10 ms activity on a remote task queue, workflow and activity workers in two
@@ -74,11 +75,6 @@ function recordedPid(name: string, stackEnv: Record<string, string>): number {
   const pid = parsePid(script('scripts/stack.sh', ['pid', name], stackEnv));
   if (pid === undefined) throw new Error(`no pid recorded for ${name}`);
   return pid;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 // ---- CPU seconds from /proc ----
@@ -582,7 +578,6 @@ interface Round {
 function roundsAt(rounds: Round[], clients: number) {
   const perSecond = (measured: Measured) => (measured.runs.find((run) => run.clients === clients) as Run).jobsPerSecond;
   const each = rounds.map((round) => ({ raw: perSecond(round.raw), mlis: perSecond(round.mlis), ratio: perSecond(round.mlis) / perSecond(round.raw) }));
-  const median = (values: number[]) => percentile(values, 50);
   return { each, raw: median(each.map((r) => r.raw)), mlis: median(each.map((r) => r.mlis)), ratio: median(each.map((r) => r.ratio)) };
 }
 

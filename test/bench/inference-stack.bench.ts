@@ -6,6 +6,7 @@ import { mintUserToken, SCOPES } from '@mlis/auth';
 import { loadConfig } from '@mlis/config';
 import { startDurablePostgres } from './support/durable-postgres';
 import { jsonClient } from './support/json-client';
+import { percentile } from './support/stats';
 
 // Part of `npm run bench:inference`: 200 `embed` jobs through the real stack (API, Temporal, Postgres ledger, control,
 // one cpu node with 4 slots) with batching off and on; jobs/s from the first submission to the last finish, per-job
@@ -20,10 +21,6 @@ const NODE = `cpu-1:cpu:${SLOTS}:${SLOTS}:8192:0`;
 
 function script(path: string, args: string[], env: Record<string, string> = {}): string {
   return execFileSync('bash', [join(ROOT, path), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 interface Job {

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { loadModelConfig, type ModelConfig } from '@mlis/config';
 import { ModelHost } from '@mlis/models';
 import { createInferenceRunner, inferenceTask, type EmbedResult, type RunContext } from '@mlis/runners';
+import { percentile } from './support/stats';
 
 // `npm run bench:inference`: the `inference` runner on one node's model host (warm pool, batcher, onnxruntime-node,
 // all-MiniLM-L6-v2 int8), in this process, as a node runs it: cold load, warm latency, jobs/s for 200 `embed` jobs
@@ -32,10 +33,6 @@ const context: RunContext = {
   sleep: async () => undefined,
   artifacts: { open: (ref) => Promise.reject(new Error(`the benchmark reads no artifacts (${ref})`)) },
 };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 function fmt(ms: number): string {
   return ms.toFixed(ms < 10 ? 2 : 1);

@@ -7,6 +7,7 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
 import { postgres, startDurablePostgres } from './support/durable-postgres';
+import { median, percentile } from './support/stats';
 
 // `npm run bench:ledger`: how many attempts a second the ledger can end (`mlis_end_attempt`, the write every job ends
 // with), against a durable local Postgres, by how many writers at once and how many tenants the jobs belong to, and with
@@ -41,14 +42,6 @@ interface Row extends Sample {
   notify: boolean;
   minPerSecond: number;
   maxPerSecond: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
 }
 
 /**

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { DataSource } from 'typeorm';
 import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
 import { postgres, startDurablePostgres } from './support/durable-postgres';
+import { percentile } from './support/stats';
 
 // `npm run bench:placement`: scheduling decision latency against real Postgres with 1,000 busy nodes,
 // at 100 and at 10,000 waiting jobs. Writes its table into docs/benchmarks.md.
@@ -15,10 +16,6 @@ const SLOTS = 8;
 const TENANTS = ['t1', 't2', 't3', 't4'];
 const CYCLES = 1000;
 const CYCLE: CycleOptions = { liveWithinSeconds: 3600, agingSeconds: 600, laneWindow: 32, holdDepth: 16 };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 interface Row {
   queued: number;
