@@ -11,6 +11,7 @@
 #   postgres.sh owner-url      print the owner's URL (MLIS_MIGRATION_DATABASE_URL, else DATABASE_URL when set)
 #   postgres.sh createdb NAME  create database NAME owned by the owner, if missing
 #   postgres.sh psql [ARGS]    psql on the mlis database, as the owner
+#   postgres.sh test-fsync     print how many 8 kB fdatasync writes a second the local cluster's disk takes (pg_test_fsync)
 #
 # MLIS_PG_FAST=1 (tests) starts the local cluster with fsync, synchronous_commit and full_page_writes off.
 set -euo pipefail
@@ -177,5 +178,14 @@ case "${1:-}" in
   owner-url) owner_url ;;
   createdb) create_database "${2:?database name}" ;;
   psql) shift; exec "$(client_bin)/psql" -X -d "$(owner_url)" "$@" ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  test-fsync)
+    [[ -z "${DATABASE_URL:-}" ]] || die "DATABASE_URL is set: that server's disk is not this machine's"
+    PGBIN="$(pg_bin)" || die "pg_test_fsync not found: no Postgres server binaries in /usr/lib/postgresql/*/bin"
+    mkdir -p "$PG_DIR"
+    probe="$PG_DIR/fsync-test"
+    trap 'rm -f "$probe"' EXIT
+    # The first fdatasync line is the one-8-kB-write test.
+    "$PGBIN/pg_test_fsync" -s 1 -f "$probe" | awk '$1 == "fdatasync" { printf "%d\n", $2; exit }'
+    ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
 esac

@@ -1,12 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
-import { postgres, startDurablePostgres } from './support/durable-postgres';
+import { AssignmentsRepository, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
+import { postgres, startDurablePostgres, withBenchDatabase } from './support/durable-postgres';
 import { median, percentile } from './support/stats';
 
 // `npm run bench:ledger`: how many attempts a second the ledger can end (`mlis_end_attempt`, the write every job ends
@@ -42,25 +41,6 @@ interface Row extends Sample {
   notify: boolean;
   minPerSecond: number;
   maxPerSecond: number;
-}
-
-/**
- * fdatasync of one 8 kB write a second on the local cluster's disk (pg_test_fsync), for the header: each commit waits
- * for one. Not measured against a server of DATABASE_URL, whose disk is elsewhere.
- */
-function fdatasyncPerSecond(): string {
-  if (process.env.DATABASE_URL) return 'not measured (DATABASE_URL)';
-  const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b));
-  const bin = join('/usr/lib/postgresql', versions[versions.length - 1], 'bin', 'pg_test_fsync');
-  const file = join(ROOT, '.mlis/pg/fsync-test');
-  try {
-    const out = execFileSync(bin, ['-s', '1', '-f', file], { encoding: 'utf8' });
-    const line = out.split('\n').find((l) => /^\s+fdatasync\s/.test(l));
-    const perSecond = line?.match(/([\d.]+) ops\/sec/)?.[1];
-    return perSecond === undefined ? 'unknown' : `${Number(perSecond).toFixed(0)} a second`;
-  } finally {
-    rmSync(file, { force: true });
-  }
 }
 
 /** `ENDS` queued jobs spread round robin over the first `tenants` tenants, placed by scheduling cycles. */
@@ -109,17 +89,11 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-async function run(): Promise<Row[]> {
-  const name = `mlis_bench_ledger_${Date.now()}`;
-  postgres('createdb', name);
-  const url = postgres('owner-url').replace(/\/[^/]*$/, `/${name}`);
-  const dataSource = createDataSource(url, Math.max(...WRITERS));
-  await dataSource.initialize();
+async function run(dataSource: DataSource, url: string): Promise<Row[]> {
   // Like the API's JobFinishedFeed: one connection listening, so the notifications are delivered and read.
   const listener = new Client({ connectionString: url });
   let notified = 0;
   try {
-    await dataSource.runMigrations({ transaction: 'each' });
     const nodes = new NodesRepository(dataSource);
     const scheduling = new SchedulingStore(dataSource);
     const assignments = new AssignmentsRepository(dataSource);
@@ -187,8 +161,6 @@ async function run(): Promise<Row[]> {
     });
   } finally {
     await listener.end();
-    await dataSource.destroy();
-    postgres('psql', '-q', '-c', `DROP DATABASE IF EXISTS ${name}`);
   }
 }
 
@@ -204,8 +176,9 @@ async function main(): Promise<void> {
       '-c',
       `SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'commit_delay', 'server_version')`,
     );
-    fsyncs = fdatasyncPerSecond();
-    rows = await run();
+    // Commits wait for the disk's flush; a server of DATABASE_URL has its disk elsewhere.
+    fsyncs = process.env.DATABASE_URL ? 'not measured (DATABASE_URL)' : `${postgres('test-fsync')} a second`;
+    rows = await withBenchDatabase(`mlis_bench_ledger_${Date.now()}`, Math.max(...WRITERS), run);
   } finally {
     stopPostgres();
   }

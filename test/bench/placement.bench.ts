@@ -3,8 +3,8 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { DataSource } from 'typeorm';
-import { AssignmentsRepository, createDataSource, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
-import { postgres, startDurablePostgres } from './support/durable-postgres';
+import { AssignmentsRepository, NodesRepository, SchedulingStore, type CycleOptions } from '@mlis/db';
+import { startDurablePostgres, withBenchDatabase } from './support/durable-postgres';
 import { percentile } from './support/stats';
 
 // `npm run bench:placement`: scheduling decision latency against real Postgres with 1,000 busy nodes,
@@ -42,13 +42,7 @@ async function submit(dataSource: DataSource, count: number, selector: Record<st
 }
 
 async function run(queued: number, blocked = 0): Promise<Row[]> {
-  const name = `mlis_bench_${queued}_${Date.now()}`;
-  postgres('createdb', name);
-  // As the owner: the bench migrates its own database.
-  const dataSource = createDataSource(postgres('owner-url').replace(/\/[^/]*$/, `/${name}`), 4);
-  await dataSource.initialize();
-  try {
-    await dataSource.runMigrations({ transaction: 'each' });
+  return withBenchDatabase(`mlis_bench_${queued}_${Date.now()}`, 4, async (dataSource) => {
     const nodes = new NodesRepository(dataSource);
     const scheduling = new SchedulingStore(dataSource);
     const assignments = new AssignmentsRepository(dataSource);
@@ -118,10 +112,7 @@ async function run(queued: number, blocked = 0): Promise<Row[]> {
       });
     }
     return rows;
-  } finally {
-    await dataSource.destroy();
-    postgres('psql', '-q', '-c', `DROP DATABASE IF EXISTS ${name}`);
-  }
+  });
 }
 
 async function main(): Promise<void> {

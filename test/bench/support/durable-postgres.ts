@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '@mlis/db';
 
 // dist/test/bench/support → the repository root.
 const ROOT = resolve(__dirname, '../../../..');
@@ -33,4 +35,22 @@ export function startDurablePostgres(): () => void {
   return () => {
     if (!wasUp) postgres('stop');
   };
+}
+
+/**
+ * Creates database `name` on the local cluster, migrates it as the owner (a benchmark works on a ledger of its own),
+ * runs `work` on a `poolSize`-connection DataSource to it, and drops it again, whatever `work` did.
+ */
+export async function withBenchDatabase<T>(name: string, poolSize: number, work: (dataSource: DataSource, url: string) => Promise<T>): Promise<T> {
+  postgres('createdb', name);
+  const url = postgres('owner-url').replace(/\/[^/]*$/, `/${name}`);
+  const dataSource = createDataSource(url, poolSize);
+  try {
+    await dataSource.initialize();
+    await dataSource.runMigrations({ transaction: 'each' });
+    return await work(dataSource, url);
+  } finally {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    postgres('psql', '-q', '-c', `DROP DATABASE IF EXISTS ${name}`);
+  }
 }
