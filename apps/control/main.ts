@@ -7,6 +7,7 @@ import {
   ArtifactsRepository,
   AssignmentsRepository,
   createDataSource,
+  JobFinishedNotices,
   JobsRepository,
   MetricsRepository,
   NodesRepository,
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
   const client = await connectClient(config.temporal);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const store = new SchedulingStore(dataSource);
-  const assignments = new AssignmentsRepository(dataSource);
+  const finishedNotices = new JobFinishedNotices(dataSource, (line) => logger.warn(line));
+  const assignments = new AssignmentsRepository(dataSource, finishedNotices);
   const jobs = new JobsRepository(dataSource);
   const { scheduling } = config;
   const starter = new JobWorkflowStarter(client, scheduling, tracing.enabled);
@@ -139,6 +141,8 @@ async function main(): Promise<void> {
     await tenantRanking.stop();
     await connection.close();
     await client.connection.close();
+    // The last ends' notifications, before their connection goes.
+    await finishedNotices.settled();
     await dataSource.destroy();
     await tracing.shutdown();
     log('stopped');

@@ -7,6 +7,7 @@ import {
   type JobState,
   type LedgerWriteResult,
 } from '@mlis/contracts';
+import { JobFinishedNotices } from './job-finished-feed';
 import { JobNotFoundError } from './jobs.repository';
 import { updateReturning } from './sql';
 
@@ -56,7 +57,14 @@ interface EndAttemptRow {
  * Each method is one transaction and idempotent, keyed by (job id, attempt), because Temporal may run an activity more than once.
  */
 export class AssignmentsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  /** This process's end writes under way: how its next one notifies the long-polls. */
+  private endWritesInFlight = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    /** Wakes the API's long-polls on the jobs that concurrent end writes made final, after their commits (ADR 0043). */
+    private readonly finished: Pick<JobFinishedNotices, 'send'> = new JobFinishedNotices(dataSource),
+  ) {}
 
   /**
    * The attempt started: PLACED → RUNNING, once. Keyed by the node incarnation that runs it (the node reports
@@ -141,12 +149,18 @@ export class AssignmentsRepository {
   }
 
   /**
-   * One call of `mlis_end_attempt` (migrations 1765000000000 and 1765100000000, ADRs 0028 and 0030), one transaction: takes the job's row lock
-   * before anything else (a cycle placing the job holds it until its assignment is committed, so the release sees
-   * that assignment instead of looking past it; lock order everywhere: job, then node, then tenant usage), ends the
-   * job's live assignment of this attempt (or any), returns its resources to the node and the tenant, and moves the
-   * job on unless it is final already or on a later attempt than `fenceAttempt`. A final state NOTIFYs the API's
-   * long-polls at commit. An attempt whose start the node did not report gets one `ranMs` before its end.
+   * One call of `mlis_end_attempt` (migrations 1765000000000, 1765100000000 and 1767000000000; ADRs 0028, 0030 and
+   * 0043), one transaction: takes the job's row lock before anything else (a cycle placing the job holds it until its
+   * assignment is committed, so the release sees that assignment instead of looking past it; lock order everywhere:
+   * job, then node, then tenant usage), ends the job's live assignment of this attempt (or any), returns its resources
+   * to the node and the tenant, and moves the job on unless it is final already or on a later attempt than
+   * `fenceAttempt`. An attempt whose start the node did not report gets one `ranMs` before its end.
+   *
+   * The API's long-polls hear of a final state once it has committed (ADR 0043). A lone end write notifies in its own
+   * transaction, which costs no commit of its own. While others of this process are under way, Postgres's one-at-a-time
+   * commits of notifying transactions would make them take turns: those leave it to `JobFinishedNotices`, which sends
+   * it after their commits, several to a statement, for every call that finds the job final (a retry's too: a waiter
+   * woken twice reads twice).
    */
   private async endAttempt(
     jobId: string,
@@ -162,9 +176,11 @@ export class AssignmentsRepository {
       fenceAttempt: number | null;
     },
   ): Promise<EndAttemptRow & { job_state: JobState }> {
+    const notifyInTransaction = this.endWritesInFlight === 0;
+    this.endWritesInFlight += 1;
     const [row] = (await this.dataSource.query(`SELECT e.*, (SELECT tenant_id FROM jobs WHERE id = $1) AS job_tenant_id,
          (SELECT cardinality(gpu_ids) FROM job_assignments WHERE job_id = $1 AND attempt = $2) AS attempt_gpus
-       FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) e`, [
+       FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, p_notify => $11) e`, [
       jobId,
       end.attempt,
       end.state,
@@ -175,8 +191,10 @@ export class AssignmentsRepository {
       end.resultArtifactId ?? null,
       end.fenceAttempt,
       end.ranMs ?? null,
-    ])) as EndAttemptRow[];
+      notifyInTransaction,
+    ]).finally(() => (this.endWritesInFlight -= 1))) as EndAttemptRow[];
     if (row.job_state === null) throw new JobNotFoundError(`job ${jobId} not found`);
+    if (!notifyInTransaction && TERMINAL_JOB_STATES.includes(row.job_state)) this.finished.send(jobId);
     return { ...row, job_state: row.job_state };
   }
 }

@@ -1,8 +1,9 @@
-import { Global, Module, type Provider } from '@nestjs/common';
+import { Global, Logger, Module, type Provider } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ArtifactsRepository } from './artifacts.repository';
 import { AssignmentsRepository } from './assignments.repository';
 import { AuditRepository } from './audit.repository';
+import { JobFinishedNotices } from './job-finished-feed';
 import { JobsRepository } from './jobs.repository';
 import { MetricsRepository } from './metrics.repository';
 import { NodesRepository } from './nodes.repository';
@@ -27,7 +28,11 @@ const REPOSITORIES = [
 
 const providers: Provider[] = REPOSITORIES.map((repository) => ({
   provide: repository,
-  useFactory: (dataSource: DataSource) => new repository(dataSource),
+  useFactory: (dataSource: DataSource) =>
+    // The one repository that notifies: a notification it could not send is worth a line in the log.
+    repository === AssignmentsRepository
+      ? new AssignmentsRepository(dataSource, new JobFinishedNotices(dataSource, (message) => new Logger(JobFinishedNotices.name).warn(message)))
+      : new repository(dataSource),
   inject: [DataSource],
 }));
 

@@ -1,19 +1,66 @@
 import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
 
 /**
- * The Postgres channel a transaction notifies, with the job id as payload, when it moves a job to a final state.
- * The ledger function `mlis_end_attempt` (migration 1765000000000) names it too.
+ * The Postgres channel that carries, with the job id as payload, the news that a job reached a final state: sent by
+ * `JobFinishedNotices` after the ledger write that made it final has committed (ADR 0043), or at that write's commit by
+ * `mlis_end_attempt` itself for a caller of an earlier release.
  */
 export const JOB_FINISHED_CHANNEL = 'mlis_job_finished';
+
+/** Most job ids one notifying statement carries; more wait for the next statement. */
+const NOTICES_PER_STATEMENT = 1_000;
 
 const RECONNECT_MS = 1_000;
 
 type Listener = () => void;
 
 /**
- * One LISTEN connection per process, fanned out to every in-process waiter by job id. A notification is sent at commit,
- * so a waiter woken by it reads the final row. While the connection is down nothing is heard; on every (re)connect all
- * waiters are woken once to re-read, so a final state committed in the gap is not missed.
+ * Sends the job-finished notifications of one process's ledger writes, each after the commit of the write that made
+ * its job final (ADR 0043). Postgres serialises the commits of notifying transactions, so the ids that arrive while a
+ * statement is in flight go out together in the next one: one notifying commit per round trip, however many jobs end.
+ * A notification that is lost (a failed statement, a process that stops before sending it) costs each waiter on that
+ * job one re-read on its timer.
+ */
+export class JobFinishedNotices {
+  private pending: string[] = [];
+  private sending: Promise<void> | null = null;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {}
+
+  /** Queues job `jobId`'s notification: sent at once, or with the next statement while one is in flight. Never throws. */
+  send(jobId: string): void {
+    this.pending.push(jobId);
+    this.sending ??= this.sendPending();
+  }
+
+  /** Resolves once every notification queued so far has been sent, or its statement has failed. */
+  async settled(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  private async sendPending(): Promise<void> {
+    while (this.pending.length > 0) {
+      const jobIds = this.pending.splice(0, NOTICES_PER_STATEMENT);
+      try {
+        await this.dataSource.query(`SELECT count(pg_notify($1, id)) FROM unnest($2::text[]) AS id`, [JOB_FINISHED_CHANNEL, jobIds]);
+      } catch (error) {
+        this.warn(`notifying the end of ${jobIds.length} job(s) failed (${String(error)}); their waiters re-read on their timer`);
+      }
+    }
+    // In the same tick as the loop's last check, so a send() never finds a statement in flight that will not take its id.
+    this.sending = null;
+  }
+}
+
+/**
+ * One LISTEN connection per process, fanned out to every in-process waiter by job id. A notification is sent once the
+ * final state has committed (`JobFinishedNotices`), so a waiter woken by it reads the final row. While the connection
+ * is down nothing is heard; on every (re)connect all waiters are woken once to re-read, so a final state committed in
+ * the gap is not missed.
  */
 export class JobFinishedFeed {
   private readonly listeners = new Map<string, Set<Listener>>();

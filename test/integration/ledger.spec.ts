@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { JobsRepository, LANE_WINDOWS_SQL, MetricsRepository, type AssignmentsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
+import { AssignmentsRepository, JOB_FINISHED_CHANNEL, JobFinishedNotices, JobsRepository, LANE_WINDOWS_SQL, MetricsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
 import { nodeTaskQueue } from '@mlis/contracts';
 import { createLedgerDatabase } from './support/ledger-db';
 
@@ -273,6 +274,60 @@ describe('the capacity ledger', () => {
       ended: expect.objectContaining({ group: 'cpu' }),
     });
     await retire('fence-%');
+  });
+
+  it("notifies the long-polls of a job's end once the write that made it final has committed, and of nothing else (ADR 0043)", async () => {
+    const listener = new Client({ connectionString: (dataSource.options as { url: string }).url });
+    await listener.connect();
+    // Each notification with its job's state as read when it arrives: what a woken long-poll reads.
+    const heard: Promise<{ jobId: string; state: string }>[] = [];
+    listener.on('notification', ({ payload }) => {
+      if (payload) heard.push(dataSource.query(`SELECT state FROM jobs WHERE id = $1`, [payload]).then((rows: { state: string }[]) => ({ jobId: payload, state: rows[0]?.state })));
+    });
+    const notices = new JobFinishedNotices(dataSource);
+    const sentAfterCommit: string[] = [];
+    const ending = new AssignmentsRepository(dataSource, { send: (jobId) => (sentAfterCommit.push(jobId), notices.send(jobId)) });
+    try {
+      await listener.query(`LISTEN ${JOB_FINISHED_CHANNEL}`);
+      await register('notice-1', 'cpu', 4);
+      await register('notice-2', 'cpu', 4);
+      const jobs: string[] = [];
+      for (let i = 0; i < 6; i++) jobs.push(await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }));
+      const [requeued, first, second, oldCaller, quiet, cancelled] = jobs;
+      await scheduling.runCycle(CYCLE);
+
+      // Two at once: the first notifies in its transaction, the second (another end write under way) after its commit.
+      await Promise.all([first, second].map((jobId) => ending.endAssignment({ jobId, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} })));
+      expect(sentAfterCommit).toEqual([second]);
+      // A re-queue is not an end; a superseded attempt's late success moves nothing.
+      await ending.endAssignment({ jobId: requeued, attempt: 1, state: 'LOST', reason: 'test', jobState: 'QUEUED' });
+      await scheduling.runCycle(CYCLE);
+      await ending.endAssignment({ jobId: requeued, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
+      // A caller of the previous release (nine arguments) gets the NOTIFY inside its transaction; one that asks for
+      // none gets none.
+      const endBySql = async (jobId: string, notify: string) =>
+        (await dataSource.query(`SELECT job_state FROM mlis_end_attempt($1, NULL, 'CANCELLED', 'test', 'CANCELLED', NULL, NULL, NULL, NULL${notify})`, [jobId]))[0].job_state;
+      expect(await endBySql(oldCaller, '')).toBe('CANCELLED');
+      expect(await endBySql(quiet, ', p_notify => false')).toBe('CANCELLED');
+      await ending.finishJob({ jobId: cancelled, state: 'CANCELLED' });
+      await notices.settled();
+
+      const expected = [
+        { jobId: first, state: 'SUCCEEDED' },
+        { jobId: second, state: 'SUCCEEDED' },
+        { jobId: oldCaller, state: 'CANCELLED' },
+        { jobId: cancelled, state: 'CANCELLED' },
+      ];
+      const ours = async () => (await Promise.all(heard)).filter(({ jobId }) => jobs.includes(jobId));
+      const deadline = Date.now() + 10_000;
+      while ((await ours()).length < expected.length && Date.now() < deadline) await new Promise((done) => setTimeout(done, 20));
+      // Every notification had committed before the wait began, and they arrive in commit order: none is still on its way.
+      const byId = (a: { jobId: string }, b: { jobId: string }) => a.jobId.localeCompare(b.jobId);
+      expect((await ours()).sort(byId)).toEqual(expected.sort(byId));
+    } finally {
+      await listener.end();
+      await retire('notice-%');
+    }
   });
 
   it('a retried re-queue that finds the next attempt placed answers QUEUED and leaves that attempt alone', async () => {

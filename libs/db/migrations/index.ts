@@ -27,6 +27,7 @@ import { AuditRetention1766600000000 } from './1766600000000-audit-retention';
 import { AuditOccurrences1766700000000 } from './1766700000000-audit-occurrences';
 import { NodeGoneAt1766800000000 } from './1766800000000-node-gone-at';
 import { JobListFilterIndexes1766900000000 } from './1766900000000-job-list-filter-indexes';
+import { JobFinishedNoticeAfterCommit1767000000000 } from './1767000000000-job-finished-notice-after-commit';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -59,4 +60,5 @@ export const MIGRATIONS = [
   AuditOccurrences1766700000000,
   NodeGoneAt1766800000000,
   JobListFilterIndexes1766900000000,
+  JobFinishedNoticeAfterCommit1767000000000,
 ];
