@@ -241,7 +241,7 @@ control_metrics_port() {
 
 start_control() {
   # shellcheck disable=SC2086
-  launch "$(replica_name control "$1")" "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$(control_metrics_port "$1")" -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/control/main.js"
+  launch "$(replica_name control "$1")" "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$(control_metrics_port "$1")" -- node $MLIS_SCHEDULER_NODE_FLAGS -r "$ROOT/dist/apps/control/workflow-stack-traces.js" "$ROOT/dist/apps/control/main.js"
 }
 
 # Whether node NAME's current process has registered (its log says so under its pid): right after a restart the

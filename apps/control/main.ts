@@ -25,6 +25,7 @@ import { NodeReaper } from './node-reaper';
 import { runPeriodicSteps, type PeriodicStep } from './periodic-steps';
 import { TENANT_RANKING_INTERVAL_MS, TenantRankingRefresh } from './tenant-ranking';
 import { jobWorkflowBundle } from './workflow-bundle';
+import { workflowStackTracesState } from './workflow-stack-traces';
 
 // How often control looks for jobs past MLIS_JOB_RETENTION_DAYS: a day's retention is never more than this late.
 const JOB_RETENTION_INTERVAL_MS = 10 * 60_000;
@@ -41,7 +42,9 @@ async function main(): Promise<void> {
   const tracing = startTracing('control', config.tracing);
   const logger = createLogger('control', config.logLevel);
   const log = (line: string): void => logger.info(line);
-  logger.info({ revision: config.metrics.buildRevision, tracing: tracing.enabled }, 'starting');
+  const stackTraces = workflowStackTracesState();
+  logger.info({ revision: config.metrics.buildRevision, tracing: tracing.enabled, workflow_stack_traces: stackTraces.state }, 'starting');
+  if ('notOff' in stackTraces) logger.warn(`MLIS_WORKFLOW_STACK_TRACES is false but workflow stack traces stay on: ${stackTraces.notOff}`);
   const { metrics } = config;
   const metricsServer = await installWorkerRuntime({
     process: 'control',

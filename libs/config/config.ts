@@ -46,6 +46,16 @@ const ALLOWED_ALGORITHMS = ['HS256', 'RS256', 'ES256'];
 export interface TemporalConfig {
   address: string;
   namespace: string;
+  /**
+   * Whether control's workflow threads record a stack trace for every promise a workflow creates, for the
+   * `__stack_trace` query (ADR 0044). Read before loadConfig runs, by the module control preloads.
+   */
+  workflowStackTraces: boolean;
+}
+
+/** MLIS_WORKFLOW_STACK_TRACES, for loadConfig and for control's preload (apps/control/workflow-stack-traces.ts). */
+export function workflowStackTraces(env: Env): boolean {
+  return bool(env, 'MLIS_WORKFLOW_STACK_TRACES', false);
 }
 
 export interface SchedulingConfig {
@@ -274,6 +284,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     temporal: {
       address: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
       namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
+      workflowStackTraces: workflowStackTraces(env),
     },
     scheduling: {
       // Above the node's 1 s heartbeat: a lease of 1 s would race every beat.

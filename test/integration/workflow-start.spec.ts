@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
-import { JOB_WORKFLOW_VERSION, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput } from '@mlis/contracts';
+import { getJobStatusQuery, JOB_WORKFLOW_VERSION, jobWorkflowId, SEARCH_ATTRIBUTES, type JobWorkflowInput } from '@mlis/contracts';
 import { createDataSource, JobsRepository, type NewJob } from '@mlis/db';
 import { api, env, poll, submit, tokenFor, waitForJob } from './support/api';
 
@@ -35,6 +35,15 @@ describe('a job placed before its workflow started', () => {
     expect(events).toHaveLength(13);
     const attributes = (await handle.describe()).typedSearchAttributes;
     expect([attributes.get(SEARCH_ATTRIBUTES.state), attributes.get(SEARCH_ATTRIBUTES.node)]).toEqual(['SUCCEEDED', assignment.node_id]);
+  });
+
+  it('answers its status query while it runs, and no stack trace query: control records no promise stack traces (ADR 0044)', async () => {
+    const accepted = await submit({ task_type: 'sleep', params: { seconds: 3 } });
+    await waitForJob(accepted.id, (j) => j.state === 'RUNNING');
+    const handle = temporal.workflow.getHandle(jobWorkflowId(accepted.id));
+    await expect(handle.query(getJobStatusQuery)).resolves.toMatchObject({ state: 'RUNNING', attempt: 1 });
+    await expect(handle.query('__stack_trace')).rejects.toThrow('Workflow stack traces are not enabled on this worker');
+    expect((await waitForJob(accepted.id, (j) => j.state !== 'RUNNING')).state).toBe('SUCCEEDED');
   });
 });
 
