@@ -7,7 +7,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { FailureCode, PAYLOAD_ENVELOPE_BYTES, type AssignmentOutput, type RunAssignmentInput } from '@mlis/contracts';
 import { loadModelConfig } from '@mlis/config';
 import { ModelHost } from '@mlis/models';
-import { AssignmentNotLiveError, createRunners, type ArtifactReader, type LocalArtifact, type Runner } from '@mlis/runners';
+import { AssignmentNotLiveError, createRunners, type ArtifactReader, type LocalArtifact, type RunContext, type Runner } from '@mlis/runners';
 import { createExecutionActivities, StartReportRefusedError, type NodeArtifactAccess } from './execution.activities';
 
 const INLINE_MAX_BYTES = 4096;
@@ -105,13 +105,13 @@ function fakeRunner(run: Runner['run']): ReadonlyMap<string, Runner> {
 }
 
 describe('createExecutionActivities', () => {
-  it('runs the runner, signals the start and heartbeats', async () => {
+  it('runs the runner and signals the start; an attempt that ends within the first beat sends no heartbeat (ADR 0045)', async () => {
     const { run, heartbeats, reportStarted, lines, completions } = setup();
     await expect(run(assignment())).resolves.toEqual({ result: { slept: 0.05 } });
+    expect(heartbeats).toEqual([]);
     // One record per completed execution, for tests that count effects.
     expect(completions).toEqual([{ jobId: assignment().jobId, attempt: 1, assignmentId: assignment().assignmentId }]);
     expect(reportStarted).toHaveBeenCalledWith({ assignmentId: assignment().assignmentId, runningForMs: expect.any(Number) });
-    expect(heartbeats[0]).toEqual({ phase: 'started' });
     expect(lines[0]).toMatch(/^job 1111.* attempt 1 \(sleep\) started/);
     expect(lines[1]).toMatch(/succeeded/);
   });
@@ -319,12 +319,25 @@ describe('createExecutionActivities', () => {
     expect(completions).toEqual([]);
   });
 
-  it('keeps heartbeating in the background while a runner is busy', async () => {
+  it('heartbeats every second while a runner is busy, with the details the runner gave last', async () => {
     let resolveRun: (value: string) => void = () => undefined;
-    const { run, heartbeats } = setup(fakeRunner(() => new Promise((resolve) => (resolveRun = resolve))));
+    let context: RunContext | undefined;
+    const { run, heartbeats } = setup(
+      fakeRunner((_params, runContext) => {
+        context = runContext;
+        return new Promise((resolve) => (resolveRun = resolve));
+      }),
+    );
+    const startedAt = Date.now();
     const running = run(assignment({ taskType: 'fake' }));
-    // The runner never heartbeats itself: the second beat comes from the background timer.
-    await until('a background heartbeat', () => (heartbeats.length >= 2 ? true : undefined));
+    await until('the first beat', () => (heartbeats.length >= 1 ? true : undefined), 3000);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(900);
+    expect(heartbeats).toEqual([{ phase: 'started' }]);
+    // A runner's heartbeat is not sent by itself: the next beat carries it.
+    context!.heartbeat({ step: 1 });
+    expect(heartbeats).toHaveLength(1);
+    await until('the second beat', () => (heartbeats.length >= 2 ? true : undefined), 3000);
+    expect(heartbeats[1]).toEqual({ step: 1 });
     resolveRun('done');
     await expect(running).resolves.toEqual({ result: 'done' });
   });

@@ -3,7 +3,10 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { artifactRef, FailureCode, travelsAsArtifact, type AssignmentOutput, type RunAssignmentInput } from '@mlis/contracts';
 import { AssignmentNotLiveError, InvalidParamsError, type ArtifactReader, type RunContext, type Runner } from '@mlis/runners';
 
-/** Below any lease we configure (>= 1 s); the SDK throttles what actually reaches the server. */
+/**
+ * Below any lease we configure (>= 2 s); the SDK throttles what actually reaches the server. The only heartbeats an
+ * attempt sends are this beat's: an attempt that ends within the first one sends none (ADR 0045).
+ */
 const HEARTBEAT_INTERVAL_MS = 1000;
 
 /** The node's access to the artifacts API, on behalf of one assignment at a time. */
@@ -113,22 +116,21 @@ function startReport(send: (runningForMs: number) => Promise<void>, delayMs: num
   };
 }
 
-/** A RunContext over the current activity: heartbeats, its abort signal, and a cancellable sleep. */
+/** A RunContext over the current activity: heartbeat details for the beat to send, its abort signal, a cancellable sleep. */
 function runContext(context: Context, input: RunAssignmentInput, artifacts: ArtifactReader): RunContext & { lastDetails(): unknown } {
   const signal = context.cancellationSignal;
   let details: unknown;
+  // runAssignment's beat sends the latest details: a runner's heartbeat is never a call to the server of its own.
   const heartbeat = (next?: unknown): void => {
     if (next !== undefined) details = next;
-    context.heartbeat(details);
   };
-  // The background heartbeat of runAssignment keeps beating every second while this waits.
+  // The beat keeps the lease while this waits.
   const sleep = (ms: number): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       if (signal.aborted) {
         reject(signal.reason);
         return;
       }
-      heartbeat();
       const onAbort = (): void => {
         clearTimeout(timer);
         reject(signal.reason);
@@ -220,8 +222,9 @@ export function createExecutionActivities({
       };
       const reader = artifacts.reader(input.assignmentId);
       const run = runContext(context, input, reader);
-      // Keeps the lease from the start, offloaded params' read included (which waits out an API that is down), and
-      // delivers cancellation meanwhile; it also keeps it while a runner computes between its own heartbeats.
+      // Keeps the lease from the first second, offloaded params' read included (which waits out an API that is down),
+      // and delivers cancellation meanwhile (the server answers a heartbeat with it); it also keeps it while a runner
+      // computes between its own heartbeats. Not at once: an attempt that ends sooner costs the server no heartbeat.
       const beat = setInterval(() => context.heartbeat(run.lastDetails()), HEARTBEAT_INTERVAL_MS);
       try {
         let params: unknown;

@@ -20,11 +20,14 @@ export interface RunContext {
   attempt: number;
   /** GPU ids the ledger reserved for this assignment (empty for CPU jobs). */
   gpuIds: number[];
-  /** Records liveness; the lease expires when heartbeats stop. */
+  /**
+   * Records progress as heartbeat details, which the node's beat sends every second with the lease's heartbeat; the
+   * lease expires when the beats stop.
+   */
   heartbeat(details?: unknown): void;
   /** Aborted when the job is cancelled or the node shuts down. */
   signal: AbortSignal;
-  /** Sleeps, heartbeating at least every second; rejects promptly on cancellation. */
+  /** Sleeps (the node's beat keeps the lease meanwhile); rejects promptly on cancellation. */
   sleep(ms: number): Promise<void>;
   /** Reads the artifacts this job's params reference. */
   artifacts: ArtifactReader;
