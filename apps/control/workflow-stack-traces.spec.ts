@@ -39,24 +39,24 @@ describe('workflow stack traces (ADR 0044)', () => {
 
   it('are off in a thread that preloaded the module, by default: the SDK installs no promise hook there', () => {
     const sdk = freshSdk();
-    expect(decideWorkflowStackTraces(true, {}, () => sdk)).toEqual({ state: 'off' });
+    expect(decideWorkflowStackTraces(true, () => sdk, {})).toEqual({ state: 'off' });
     expect(installsHook(sdk)).toBe(false);
   });
 
   it('stay on with MLIS_WORKFLOW_STACK_TRACES=true, the SDK untouched', () => {
-    expect(decideWorkflowStackTraces(true, { MLIS_WORKFLOW_STACK_TRACES: 'true' }, notLoaded)).toEqual({ state: 'on' });
+    expect(decideWorkflowStackTraces(true, notLoaded, { MLIS_WORKFLOW_STACK_TRACES: 'true' })).toEqual({ state: 'on' });
   });
 
   it('stay on, and say why, when the module was not preloaded or the SDK has moved the hook', () => {
-    expect(decideWorkflowStackTraces(false, {}, notLoaded)).toEqual({ state: 'on', notOff: expect.stringContaining('not preloaded') });
-    expect(decideWorkflowStackTraces(true, {}, () => ({ GlobalHandlers: class {} }))).toEqual({
+    expect(decideWorkflowStackTraces(false, notLoaded, {})).toEqual({ state: 'on', notOff: expect.stringContaining('not preloaded') });
+    expect(decideWorkflowStackTraces(true, () => ({ GlobalHandlers: class {} }), {})).toEqual({
       state: 'on',
       notOff: expect.stringContaining('no GlobalHandlers.setPromiseHook'),
     });
   });
 
   it('leave a bad value to loadConfig, which stops control with its name', () => {
-    expect(decideWorkflowStackTraces(true, { MLIS_WORKFLOW_STACK_TRACES: 'yes' }, notLoaded)).toEqual({ state: 'on' });
+    expect(decideWorkflowStackTraces(true, notLoaded, { MLIS_WORKFLOW_STACK_TRACES: 'yes' })).toEqual({ state: 'on' });
     expect(() => loadConfig({ MLIS_WORKFLOW_STACK_TRACES: 'yes' })).toThrow('MLIS_WORKFLOW_STACK_TRACES must be true or false, got "yes"');
     expect(loadConfig({}).temporal.workflowStackTraces).toBe(false);
   });

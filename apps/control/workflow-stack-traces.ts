@@ -29,9 +29,13 @@ interface SdkGlobalHandlers {
 /**
  * Whether this thread's workflows record promise stack traces, and when not, the SDK's installer of the hook replaced
  * with one that installs nothing. `preloaded`: this module runs before the thread's main module; `sdk` loads the SDK
- * module that keeps the hook.
+ * module that keeps the hook; `env`: the environment libs/config reads, the process's unless a test gives one.
  */
-export function decideWorkflowStackTraces(preloaded: boolean, env: Record<string, string | undefined>, sdk: () => SdkGlobalHandlers): WorkflowStackTracesState {
+export function decideWorkflowStackTraces(
+  preloaded: boolean,
+  sdk: () => SdkGlobalHandlers,
+  env?: Record<string, string | undefined>,
+): WorkflowStackTracesState {
   let wanted: boolean;
   try {
     wanted = workflowStackTraces(env);
@@ -52,7 +56,7 @@ export function decideWorkflowStackTraces(preloaded: boolean, env: Record<string
 
 // A module preloaded with -r runs before the thread's main module: require.main is not set yet.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const current = decideWorkflowStackTraces(require.main === undefined, process.env, () => require(SDK_GLOBAL_HANDLERS_MODULE) as SdkGlobalHandlers);
+const current = decideWorkflowStackTraces(require.main === undefined, () => require(SDK_GLOBAL_HANDLERS_MODULE) as SdkGlobalHandlers);
 
 /** What this thread decided (control's main thread logs it); each workflow thread decides the same way. */
 export function workflowStackTracesState(): WorkflowStackTracesState {

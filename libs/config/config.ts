@@ -54,7 +54,7 @@ export interface TemporalConfig {
 }
 
 /** MLIS_WORKFLOW_STACK_TRACES, for loadConfig and for control's preload (apps/control/workflow-stack-traces.ts). */
-export function workflowStackTraces(env: Env): boolean {
+export function workflowStackTraces(env: Env = process.env): boolean {
   return bool(env, 'MLIS_WORKFLOW_STACK_TRACES', false);
 }
 

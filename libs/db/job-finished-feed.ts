@@ -2,9 +2,9 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 
 /**
- * The Postgres channel that carries, with the job id as payload, the news that a job reached a final state: sent by
- * `JobFinishedNotices` after the ledger write that made it final has committed (ADR 0043), or at that write's commit by
- * `mlis_end_attempt` itself for a caller of an earlier release.
+ * The Postgres channel that carries, with the job id as payload, the news that a job reached a final state: sent at the
+ * commit of the ledger write that made it final by `mlis_end_attempt` itself (a write alone in its process, or a
+ * caller of an earlier release), or by `JobFinishedNotices` after that commit (a write that overlapped others; ADR 0043).
  */
 export const JOB_FINISHED_CHANNEL = 'mlis_job_finished';
 
