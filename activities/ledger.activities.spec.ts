@@ -1,6 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { JobNotFoundError, type AssignmentsRepository, type EndedAttempt, type SchedulingStore, type StartedAttempt } from '@mlis/db';
+import { JobNotFoundError, type AssignmentsRepository, type CycleReason, type EndedAttempt, type SchedulingStore, type StartedAttempt } from '@mlis/db';
 import { admissionWait, leaseLosses, preemptions, rankedTenants, runDuration, tenantAdmissionWait, tenantGpuSeconds, tenantRunSeconds } from '@mlis/metrics';
 import { createLedgerActivities } from './ledger.activities';
 
@@ -132,5 +132,34 @@ describe('ledger activity metrics', () => {
     expect(await valueOf(leaseLosses, { group: 'm-cpu', cause: 'unknown' })).toBe(unknownBefore + 1);
     expect(await valueOf(preemptions, { group: 'm-cpu' })).toBe(preemptedBefore + 1);
     expect(await valueOf(runDuration, { outcome: 'LOST', task_type: 'm-sleep' })).toBe(runsBefore + 1);
+  });
+});
+
+describe('the scheduling cycle a ledger write asks for', () => {
+  const ended: EndedAttempt = { group: 'c-cpu', tenantId: 'c-acme', taskType: 'c-sleep', gpus: 0, runSeconds: 1, admissionWaitSeconds: null };
+
+  function activities(answer: { jobState: string; ended?: EndedAttempt | null; released?: boolean }, reasons: CycleReason[]) {
+    const assignments = {
+      endAssignment: async () => ({ jobState: answer.jobState, ended: answer.ended ?? null }),
+      finishJob: async () => ({ jobState: answer.jobState, released: answer.released ?? false }),
+    } as unknown as AssignmentsRepository;
+    const requestCycle = async (reason: CycleReason) => {
+      reasons.push(reason);
+      return { placed: [], preempted: [], waiting: 0 };
+    };
+    return createLedgerActivities({ scheduling: {} as SchedulingStore, assignments, requestCycle, laneWindow: 32 });
+  }
+
+  it("asks a job's cycle when the job is back in the queue, a capacity cycle when an attempt only released its resources, none when nothing changed (ADR 0046)", async () => {
+    const reasons: CycleReason[] = [];
+    const end = (state: 'SUCCEEDED' | 'LOST', jobState: 'SUCCEEDED' | 'QUEUED') => ({ jobId: 'j', attempt: 1, state, jobState });
+    await new MockActivityEnvironment().run(activities({ jobState: 'SUCCEEDED', ended }, reasons).endAssignment, end('SUCCEEDED', 'SUCCEEDED'));
+    await new MockActivityEnvironment().run(activities({ jobState: 'QUEUED', ended }, reasons).endAssignment, end('LOST', 'QUEUED'));
+    // A retried write: the release happened at the first, but the job still waits for its next attempt's placement.
+    await new MockActivityEnvironment().run(activities({ jobState: 'QUEUED' }, reasons).endAssignment, end('LOST', 'QUEUED'));
+    await new MockActivityEnvironment().run(activities({ jobState: 'SUCCEEDED' }, reasons).endAssignment, end('SUCCEEDED', 'SUCCEEDED'));
+    await new MockActivityEnvironment().run(activities({ jobState: 'CANCELLED', released: true }, reasons).finishJob, { jobId: 'j', state: 'CANCELLED' as const });
+    await new MockActivityEnvironment().run(activities({ jobState: 'CANCELLED', released: false }, reasons).finishJob, { jobId: 'j', state: 'CANCELLED' as const });
+    expect(reasons).toEqual(['capacity', 'job', 'job', 'capacity']);
   });
 });

@@ -7,14 +7,14 @@ import {
   type AwaitPlacementInput,
   type AwaitPlacementResult,
 } from '@mlis/contracts';
-import { JobNotFoundError, type AssignmentsRepository, type CycleOutcome, type EndedAttempt, type SchedulingStore } from '@mlis/db';
+import { JobNotFoundError, type AssignmentsRepository, type CycleOutcome, type CycleReason, type EndedAttempt, type SchedulingStore } from '@mlis/db';
 import { countTenantRunTime, leaseLosses, observeAdmissionWait, preemptions, runDuration } from '@mlis/metrics';
 
 export interface LedgerActivityDeps {
   scheduling: SchedulingStore;
   assignments: AssignmentsRepository;
   /** Runs a scheduling cycle that starts after the call (shared with concurrent callers). */
-  requestCycle: () => Promise<CycleOutcome>;
+  requestCycle: (reason: CycleReason) => Promise<CycleOutcome>;
   /** How many jobs of each lane a cycle looks at: a job deeper than that waits its turn. */
   laneWindow: number;
 }
@@ -41,10 +41,11 @@ function jobNotFound(error: unknown): never {
 
 /** Ledger activities run on the control queue; each is one idempotent transaction keyed by (job, attempt). */
 export function createLedgerActivities({ scheduling, assignments, requestCycle, laneWindow }: LedgerActivityDeps) {
-  // A cycle after capacity frees is an optimisation (the control process also runs one on a timer), so the
-  // write neither waits for it (the job's workflow task would stay open for a whole cycle) nor fails with it.
-  const cycleAfterRelease = (): void => {
-    requestCycle().catch((error: unknown) => log.warn('scheduling cycle after a release failed', { error: String(error) }));
+  // A cycle after a write that freed capacity or put the job back in the queue is an optimisation (the control
+  // process also runs one on a timer), so the write neither waits for it (the job's workflow task would stay open
+  // for a whole cycle) nor fails with it.
+  const cycleAfterWrite = (reason: CycleReason): void => {
+    requestCycle(reason).catch((error: unknown) => log.warn('scheduling cycle after a ledger write failed', { error: String(error) }));
   };
 
   /**
@@ -57,7 +58,7 @@ export function createLedgerActivities({ scheduling, assignments, requestCycle, 
       // The workflow starts after its job's row has committed (ADR 0027): a missing row is a job that does not exist.
       const known = await scheduling.placementOf(jobId, attempt);
       if (known.placed || known.examined) return known;
-      await requestCycle();
+      await requestCycle('job');
       const after = await scheduling.placementOf(jobId, attempt);
       if (!after.placed && !after.examined) {
         await scheduling.markWaitingTurn(jobId, laneWindow);
@@ -83,14 +84,15 @@ export function createLedgerActivities({ scheduling, assignments, requestCycle, 
     async endAssignment(input: EndAssignmentInput): Promise<LedgerWriteResult> {
       const { jobState, ended } = await assignments.endAssignment(input).catch(jobNotFound);
       if (ended) observeEnded(ended, input);
-      // A re-queued job also needs a cycle, even when nothing was released (the release already happened).
-      if (ended || jobState === 'QUEUED') cycleAfterRelease();
+      // A re-queued job needs a cycle, even when nothing was released (the release already happened).
+      if (jobState === 'QUEUED') cycleAfterWrite('job');
+      else if (ended) cycleAfterWrite('capacity');
       return { jobState };
     },
 
     async finishJob(input: FinishJobInput): Promise<LedgerWriteResult> {
       const { jobState, released } = await assignments.finishJob(input).catch(jobNotFound);
-      if (released) cycleAfterRelease();
+      if (released) cycleAfterWrite('capacity');
       return { jobState };
     },
   };

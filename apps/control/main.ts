@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       activities: createLedgerActivities({
         scheduling: store,
         assignments,
-        requestCycle: () => scheduler.requestCycle(),
+        requestCycle: (reason) => scheduler.requestCycle(reason),
         laneWindow: scheduling.laneWindow,
       }),
       // Tracing first: the logging interceptor's lines then carry the activity span's trace_id. The workflow
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     // A placement older than schedule-to-start plus one tick was never dispatched: its workflow missed the signal.
     const staleAfterSeconds = scheduling.scheduleToStartSeconds + scheduling.cycleIntervalSeconds;
     const periodicSteps: PeriodicStep[] = [
-      ['cycle', () => scheduler.requestCycle()],
+      ['cycle', () => scheduler.requestCycle('timer')],
       ['stale placements', () => scheduler.nudgeStalePlacements(staleAfterSeconds)],
       // A victim that got its request stops at its next heartbeat, well within a lease: one still holding its place
       // after a lease most likely never got it.

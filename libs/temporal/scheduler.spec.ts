@@ -12,6 +12,14 @@ class GatedLedger {
   finished: unknown[] = [];
   private gates: (() => void)[] = [];
   outcome: CycleOutcome = { placed: [], preempted: [], waiting: 0 };
+  /** What anyJobWaits answers, and how often it was asked. */
+  jobsWait = true;
+  checks = 0;
+
+  async anyJobWaits(): Promise<boolean> {
+    this.checks += 1;
+    return this.jobsWait;
+  }
 
   async runCycle(): Promise<CycleOutcome> {
     this.cycles += 1;
@@ -119,8 +127,8 @@ describe(Scheduler.name, () => {
   it('shares one follow-up cycle among every request made while a cycle runs', async () => {
     const ledger = new GatedLedger();
     const scheduler = schedulerOver(ledger, fakeClient([]));
-    const first = scheduler.requestCycle();
-    const during = [scheduler.requestCycle(), scheduler.requestCycle(), scheduler.requestCycle()];
+    const first = scheduler.requestCycle('job');
+    const during = [scheduler.requestCycle('job'), scheduler.requestCycle('capacity'), scheduler.requestCycle('timer')];
     expect(ledger.cycles).toBe(1);
 
     ledger.finishCycle();
@@ -131,6 +139,58 @@ describe(Scheduler.name, () => {
     ledger.finishCycle();
     await Promise.all(during);
     expect(ledger.cycles).toBe(2);
+  });
+
+  it('checks that a job waits before a cycle that only freed capacity asked for, and ends there when none does', async () => {
+    const ledger = new GatedLedger();
+    const scheduler = schedulerOver(ledger, fakeClient([]));
+    ledger.jobsWait = false;
+    await expect(scheduler.requestCycle('capacity')).resolves.toEqual({ placed: [], preempted: [], waiting: 0 });
+    expect([ledger.checks, ledger.cycles]).toEqual([1, 0]);
+
+    // A job waits (or the last queue order lists one): the cycle runs.
+    ledger.jobsWait = true;
+    const freed = scheduler.requestCycle('capacity');
+    await settle();
+    expect([ledger.checks, ledger.cycles]).toEqual([2, 1]);
+    ledger.finishCycle();
+    await expect(freed).resolves.toBe(ledger.outcome);
+
+    // A job that waits for the cycle, and the timer's cycle (the scheduler's sign of life), run with no check.
+    ledger.jobsWait = false;
+    const forJob = scheduler.requestCycle('job');
+    expect([ledger.checks, ledger.cycles]).toEqual([2, 2]);
+    ledger.finishCycle();
+    await forJob;
+    const timer = scheduler.requestCycle('timer');
+    expect([ledger.checks, ledger.cycles]).toEqual([2, 3]);
+    ledger.finishCycle();
+    await timer;
+  });
+
+  it('runs the shared follow-up cycle in full when any of the requests that share it needs it so', async () => {
+    const ledger = new GatedLedger();
+    ledger.jobsWait = false;
+    const scheduler = schedulerOver(ledger, fakeClient([]));
+    const first = scheduler.requestCycle('job');
+    const during = [scheduler.requestCycle('capacity'), scheduler.requestCycle('timer'), scheduler.requestCycle('capacity')];
+    ledger.finishCycle();
+    await first;
+    await settle();
+    expect([ledger.checks, ledger.cycles]).toEqual([0, 2]);
+    ledger.finishCycle();
+    await Promise.all(during);
+
+    // Only freed capacity asked: the follow-up checks, and with no job waiting ends there.
+    const again = scheduler.requestCycle('job');
+    const after = [scheduler.requestCycle('capacity'), scheduler.requestCycle('capacity')];
+    ledger.finishCycle();
+    await again;
+    await expect(Promise.all(after)).resolves.toEqual([
+      { placed: [], preempted: [], waiting: 0 },
+      { placed: [], preempted: [], waiting: 0 },
+    ]);
+    expect([ledger.checks, ledger.cycles]).toEqual([1, 3]);
   });
 
   it('signals the waiting jobs it placed and the attempts it preempts; starts a workflow that never started; releases a placement whose workflow is gone; warns on other failures', async () => {
@@ -157,7 +217,7 @@ describe(Scheduler.name, () => {
     ]);
     const started: string[] = [];
     const scheduler = schedulerOver(ledger, fakeClient(signalled, failures), (w) => warnings.push(w), fakeStarter(started, ['unstarted']));
-    const cycle = scheduler.requestCycle();
+    const cycle = scheduler.requestCycle('job');
     ledger.finishCycle();
     await expect(cycle).resolves.toBe(ledger.outcome);
     expect(signalled).toEqual(['job-a capacityAvailable', 'job-low preemptAssignment {"attempt":3}']);
@@ -187,7 +247,7 @@ describe(Scheduler.name, () => {
     await expect(scheduler.placeNewJob('waiting')).resolves.toBeUndefined();
     expect(ledger.cycles).toBe(0);
 
-    const running = scheduler.requestCycle();
+    const running = scheduler.requestCycle('capacity');
     // Asked while a cycle runs (it may have read the queue before the job's row committed): answered by the next one.
     const placing = scheduler.placeNewJob('new');
     const raced = scheduler.placeNewJob('raced');
@@ -389,13 +449,13 @@ describe(Scheduler.name, () => {
     const before = await count();
     const ledger = new GatedLedger();
     const scheduler = schedulerOver(ledger, fakeClient([]));
-    const cycle = scheduler.requestCycle();
+    const cycle = scheduler.requestCycle('job');
     ledger.finishCycle();
     await cycle;
     const failing = { runCycle: async () => Promise.reject(new Error('lock timeout')) } as unknown as SchedulingStore;
     const assignments = ledger as unknown as AssignmentsRepository;
     const failingScheduler = new Scheduler(failing, assignments, ledger, fakeClient([]), fakeStarter([]), OPTIONS, () => undefined);
-    await expect(failingScheduler.requestCycle()).rejects.toThrow('lock timeout');
+    await expect(failingScheduler.requestCycle('job')).rejects.toThrow('lock timeout');
     expect(await count()).toBe(before + 2);
   });
 });

@@ -12,7 +12,7 @@ import {
   type Placement,
 } from '@mlis/contracts';
 import type { SchedulingConfig } from '@mlis/config';
-import type { AssignmentsRepository, CycleOptions, CycleOutcome, JobsRepository, SchedulingStore } from '@mlis/db';
+import type { AssignmentsRepository, CycleOptions, CycleOutcome, CycleReason, JobsRepository, SchedulingStore } from '@mlis/db';
 import { schedulerCycleDuration } from '@mlis/metrics';
 import type { JobWorkflowStarter } from './job-workflow-starter';
 
@@ -60,11 +60,14 @@ function withdrawSignal({ jobId, attempt }: { jobId: string; attempt: number }):
  * its workflow's input or reads it in its own awaitPlacement), preempted ones get `preemptAssignment`.
  * Requests that arrive while a cycle runs share the next one, so a burst of events (a hundred
  * jobs finishing at once) costs two cycles, not a hundred. Cycles of different processes are
- * serialised by the ledger's advisory lock.
+ * serialised by the ledger's advisory lock. A cycle asked for only because capacity freed ends after
+ * one read when no job waits (ADR 0046).
  */
 export class Scheduler {
   private running: Promise<CycleOutcome> | null = null;
   private next: Promise<CycleOutcome> | null = null;
+  // Whether a request that needs it in full (a waiting job's, the timer's) shares the next cycle: no check first then.
+  private nextFull = false;
   // Closed job workflow runs (`workflowId/runId`) with nothing left to do, by close time, while in the lookback window.
   private readonly settledClosedRuns = new Map<string, number>();
 
@@ -78,14 +81,24 @@ export class Scheduler {
     private readonly warn: (message: string) => void,
   ) {}
 
-  /** Resolves with a cycle that started after this call. */
-  requestCycle(): Promise<CycleOutcome> {
-    if (this.next) return this.next;
-    if (!this.running) return this.start();
+  /**
+   * Resolves with a cycle that started after this call. One asked for only because capacity freed first reads whether
+   * any job waits, and when none does ends there with nothing decided.
+   */
+  requestCycle(reason: CycleReason): Promise<CycleOutcome> {
+    const full = reason !== 'capacity';
+    if (this.next) {
+      this.nextFull ||= full;
+      return this.next;
+    }
+    if (!this.running) return this.start(full);
+    this.nextFull = full;
     const after = this.running.catch(() => undefined);
     this.next = after.then(() => {
       this.next = null;
-      return this.start();
+      const nextFull = this.nextFull;
+      this.nextFull = false;
+      return this.start(nextFull);
     });
     return this.next;
   }
@@ -99,22 +112,25 @@ export class Scheduler {
     const known = await this.store.placementOf(jobId, 1);
     if (known.placed) return known.placement;
     if (known.examined) return undefined;
-    const { placed } = await this.requestCycle();
+    const { placed } = await this.requestCycle('job');
     const ours = placed.find((p) => p.jobId === jobId);
     if (ours) return ours.placement;
     const after = await this.store.placementOf(jobId, 1);
     return after.placed ? after.placement : undefined;
   }
 
-  private start(): Promise<CycleOutcome> {
-    const cycle = this.cycle().finally(() => {
+  private start(full: boolean): Promise<CycleOutcome> {
+    const cycle = this.cycle(full).finally(() => {
       if (this.running === cycle) this.running = null;
     });
     this.running = cycle;
     return cycle;
   }
 
-  private async cycle(): Promise<CycleOutcome> {
+  private async cycle(full: boolean): Promise<CycleOutcome> {
+    // With no job waiting a cycle would only read the ledger and write an empty queue order: a transaction and a
+    // commit's WAL flush after every release of a platform whose jobs are placed as they come.
+    if (!full && !(await this.store.anyJobWaits())) return { placed: [], preempted: [], waiting: 0 };
     const endTimer = schedulerCycleDuration.startTimer();
     const outcome = await this.store.runCycle(this.options).finally(endTimer);
     await this.signalAll([...outcome.placed.filter(({ waited }) => waited).map(({ jobId }) => placedSignal(jobId)), ...outcome.preempted.map(preemptSignal)]);

@@ -194,6 +194,24 @@ describe('the capacity ledger', () => {
     await retire('cancel-%');
   });
 
+  it('gives a cycle something to decide only while a job waits or the last queue order lists one (ADR 0046)', async () => {
+    await retire('nothing-%');
+    await scheduling.runCycle(CYCLE);
+    expect(await scheduling.anyJobWaits()).toBe(false);
+    // Asks more than any node has: it waits.
+    const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 64 });
+    expect(await scheduling.anyJobWaits()).toBe(true);
+    await scheduling.runCycle(CYCLE);
+    expect(await job(jobId)).toMatchObject({ state: 'QUEUED', queue_position: 1 });
+    expect(await scheduling.anyJobWaits()).toBe(true);
+    // Cancelled while waiting: no job waits, but the queue order still lists it until a cycle writes a new one.
+    expect(await assignments.finishJob({ jobId, state: 'CANCELLED' })).toEqual({ jobState: 'CANCELLED', released: false });
+    expect(await scheduling.anyJobWaits()).toBe(true);
+    await scheduling.runCycle(CYCLE);
+    expect(await job(jobId)).toMatchObject({ state: 'CANCELLED', queue_position: null });
+    expect(await scheduling.anyJobWaits()).toBe(false);
+  });
+
   it('a cancel that races a placement still in flight waits for it and gives the reservation back', async () => {
     await register('race-cancel-1', 'cpu', 1);
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });

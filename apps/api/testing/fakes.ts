@@ -9,6 +9,7 @@ import {
   IdempotencyKeyTakenError,
   UnknownWorkerGroupError,
   type CycleOutcome,
+  type CycleReason,
   type AttentionJob,
   type GpuReservation,
   type JobAssignmentEntity,
@@ -380,10 +381,12 @@ export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilen
 
 export class FakeScheduler {
   calls = 0;
+  reasons: CycleReason[] = [];
   failWith: Error | undefined;
 
-  async requestCycle(): Promise<CycleOutcome> {
+  async requestCycle(reason: CycleReason): Promise<CycleOutcome> {
     this.calls += 1;
+    this.reasons.push(reason);
     if (this.failWith) throw this.failWith;
     return { placed: [], preempted: [], waiting: 0 };
   }

@@ -203,7 +203,8 @@ describe(`${WorkersController.name}, ${WorkerGroupsController.name} and ${Intern
           labels: {},
         },
       ]);
-      expect(t.scheduler.calls).toBe(1);
+      // Capacity appeared: a cycle that first checks whether any job waits for it.
+      expect(t.scheduler.reasons).toEqual(['capacity']);
       const again = await register().expect(200);
       expect(again.body.incarnation).toBe(2);
       expect((verify(again.body.worker_token, DEV_SECRET) as JwtPayload).incarnation).toBe(2);

@@ -173,7 +173,7 @@ export class WorkersService implements OnApplicationBootstrap {
 
   private async wakeWaitingJobs(nodeId: string): Promise<void> {
     try {
-      const { placed } = await this.scheduler.requestCycle();
+      const { placed } = await this.scheduler.requestCycle('capacity');
       this.logger.log({ msg: 'capacity appeared on a node; scheduling cycle ran', node_id: nodeId, placed: placed.length });
     } catch (error) {
       this.logger.warn({ msg: 'scheduling cycle failed; the control process runs one on its timer', node_id: nodeId, error: String(error) });

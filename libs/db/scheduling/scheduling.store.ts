@@ -29,6 +29,14 @@ export interface CycleOutcome {
   waiting: number;
 }
 
+/**
+ * Why a cycle is asked for. `job`: a job no cycle has looked at waits for one (new, or back in the queue). `timer`:
+ * control's periodic cycle, which also shows the scheduler alive (`mlis_scheduler_last_cycle_timestamp_seconds`). Both
+ * run in full. `capacity` (an attempt released its resources, a node joined or came back): the cycle may have nothing to
+ * decide, and checks first (ADR 0046).
+ */
+export type CycleReason = 'job' | 'capacity' | 'timer';
+
 // Postgres error codes a concurrent placement can hit; the whole cycle is retried.
 const RETRYABLE_PLACEMENT_ERRORS = new Set(['23505', '23514', '40001', '40P01']);
 // One scheduling cycle at a time across every process (pg_advisory_xact_lock key).
@@ -77,6 +85,19 @@ export class SchedulingStore {
     // Read the cycle's input → plan in memory → write the cycle's decisions.
     const read = await readCycleInput(query, this.nodeView, now_ms, options);
     return writeCycleDecisions(query, planCycle(read.input), read);
+  }
+
+  /**
+   * Whether a cycle has anything to decide: a job waits, or the queue order the last cycle wrote still lists one (a job
+   * it left waiting that has ended since). One read outside any transaction, after the request it answers: a job that
+   * starts waiting after it asks for a cycle of its own, which starts after its row committed (ADR 0046).
+   */
+  async anyJobWaits(): Promise<boolean> {
+    const [row] = (await this.dataSource.query(
+      `SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'QUEUED')
+           OR EXISTS (SELECT 1 FROM scheduler_queue WHERE cardinality(job_ids) > 0) AS waits`,
+    )) as { waits: boolean }[];
+    return row.waits;
   }
 
   // What the cycles decided, as a job's placeJob activity and the scheduler's nudge read it.
