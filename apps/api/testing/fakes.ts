@@ -380,12 +380,15 @@ export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilen
 }
 
 export class FakeScheduler {
-  calls = 0;
+  /** Why each cycle was asked for, in order. */
   reasons: CycleReason[] = [];
   failWith: Error | undefined;
 
+  get calls(): number {
+    return this.reasons.length;
+  }
+
   async requestCycle(reason: CycleReason): Promise<CycleOutcome> {
-    this.calls += 1;
     this.reasons.push(reason);
     if (this.failWith) throw this.failWith;
     return { placed: [], preempted: [], waiting: 0 };
