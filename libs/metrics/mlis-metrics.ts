@@ -32,6 +32,17 @@ export const schedulerCycleDuration = new Histogram({
   registers: [],
 });
 
+/**
+ * API and control: a cycle asked for only because capacity freed first reads whether a job waits (ADR 0046), by what
+ * it found: job_waits (the cycle ran) or nothing_waits (it ended there, with no transaction).
+ */
+export const schedulerCycleChecks = new Counter({
+  name: 'mlis_scheduler_cycle_checks_total',
+  help: 'Cycles asked for only because capacity freed, by what the read before them found: job_waits (the cycle ran) or nothing_waits (it ended there).',
+  labelNames: ['result'] as const,
+  registers: [],
+});
+
 /** Control: when a node confirms it started a job's first attempt. */
 export const admissionWait = new Histogram({
   name: 'mlis_admission_wait_seconds',

@@ -12,6 +12,7 @@ import {
   nodeRunsInProgress,
   preemptions,
   runDuration,
+  schedulerCycleChecks,
   schedulerCycleDuration,
   tenantAdmissionWait,
   tenantGpuSeconds,
@@ -25,8 +26,17 @@ export type MlisProcess = 'api' | 'control' | 'node';
  * are not here: the API reads them from Postgres at scrape time (apps/api/metrics).
  */
 export const PROCESS_METRICS: Record<MlisProcess, Metric[]> = {
-  api: [httpRequestDuration, schedulerCycleDuration, artifactBytes, admissionWait],
-  control: [schedulerCycleDuration, admissionWait, runDuration, leaseLosses, preemptions, artifactRetentionRemoved, artifactRetentionFailures],
+  api: [httpRequestDuration, schedulerCycleDuration, schedulerCycleChecks, artifactBytes, admissionWait],
+  control: [
+    schedulerCycleDuration,
+    schedulerCycleChecks,
+    admissionWait,
+    runDuration,
+    leaseLosses,
+    preemptions,
+    artifactRetentionRemoved,
+    artifactRetentionFailures,
+  ],
   node: [nodeRunsInProgress, artifactBytes, modelCacheLookups, modelBatchSize],
 };
 

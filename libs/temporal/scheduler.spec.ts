@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AssignmentsRepository, CycleOutcome, JobRecord, SchedulingStore } from '@mlis/db';
-import { schedulerCycleDuration } from '@mlis/metrics';
+import { schedulerCycleChecks, schedulerCycleDuration } from '@mlis/metrics';
 import type { JobToStart } from './job-workflow-starter';
 import { Scheduler } from './scheduler';
 
@@ -142,6 +142,8 @@ describe(Scheduler.name, () => {
   });
 
   it('checks that a job waits before a cycle that only freed capacity asked for, and ends there when none does', async () => {
+    const checked = async (result: string) => (await schedulerCycleChecks.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    const [waitedBefore, nothingBefore] = [await checked('job_waits'), await checked('nothing_waits')];
     const ledger = new GatedLedger();
     const scheduler = schedulerOver(ledger, fakeClient([]));
     ledger.jobsWait = false;
@@ -166,6 +168,8 @@ describe(Scheduler.name, () => {
     expect([ledger.checks, ledger.cycles]).toEqual([2, 3]);
     ledger.finishCycle();
     await timer;
+    // mlis_scheduler_cycle_checks_total counts each check by what it found.
+    expect([(await checked('job_waits')) - waitedBefore, (await checked('nothing_waits')) - nothingBefore]).toEqual([1, 1]);
   });
 
   it('runs the shared follow-up cycle in full when any of the requests that share it needs it so', async () => {

@@ -13,7 +13,7 @@ import {
 } from '@mlis/contracts';
 import type { SchedulingConfig } from '@mlis/config';
 import type { AssignmentsRepository, CycleOptions, CycleOutcome, CycleReason, JobsRepository, SchedulingStore } from '@mlis/db';
-import { schedulerCycleDuration } from '@mlis/metrics';
+import { schedulerCycleChecks, schedulerCycleDuration } from '@mlis/metrics';
 import type { JobWorkflowStarter } from './job-workflow-starter';
 
 /** The cycle settings every process that schedules (control, API) takes from the same configuration. */
@@ -130,7 +130,11 @@ export class Scheduler {
   private async cycle(full: boolean): Promise<CycleOutcome> {
     // With no job waiting a cycle would only read the ledger and write an empty queue order: a transaction and a
     // commit's WAL flush after every release of a platform whose jobs are placed as they come.
-    if (!full && !(await this.store.anyJobWaits())) return { placed: [], preempted: [], waiting: 0 };
+    if (!full) {
+      const waits = await this.store.anyJobWaits();
+      schedulerCycleChecks.inc({ result: waits ? 'job_waits' : 'nothing_waits' });
+      if (!waits) return { placed: [], preempted: [], waiting: 0 };
+    }
     const endTimer = schedulerCycleDuration.startTimer();
     const outcome = await this.store.runCycle(this.options).finally(endTimer);
     await this.signalAll([...outcome.placed.filter(({ waited }) => waited).map(({ jobId }) => placedSignal(jobId)), ...outcome.preempted.map(preemptSignal)]);

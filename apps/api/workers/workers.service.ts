@@ -174,7 +174,8 @@ export class WorkersService implements OnApplicationBootstrap {
   private async wakeWaitingJobs(nodeId: string): Promise<void> {
     try {
       const { placed } = await this.scheduler.requestCycle('capacity');
-      this.logger.log({ msg: 'capacity appeared on a node; scheduling cycle ran', node_id: nodeId, placed: placed.length });
+      // With no job waiting the cycle ended after its check (ADR 0046): placed is 0 either way.
+      this.logger.log({ msg: 'capacity appeared on a node; waiting jobs placed', node_id: nodeId, placed: placed.length });
     } catch (error) {
       this.logger.warn({ msg: 'scheduling cycle failed; the control process runs one on its timer', node_id: nodeId, error: String(error) });
     }
