@@ -160,7 +160,10 @@ export class AssignmentsRepository {
    * transaction, which costs no commit of its own. While others of this process are under way, Postgres's one-at-a-time
    * commits of notifying transactions would make them take turns: those leave it to `JobFinishedNotices`, which sends
    * it after their commits, several to a statement, for every call that finds the job final (a retry's too: a waiter
-   * woken twice reads twice).
+   * woken twice reads twice). So does a lone call that ended no attempt and finds the job final: most likely the retry
+   * of a write that committed without notifying (its process died before the notice), which the function, moving
+   * nothing, would not notify either, leaving the waiters to their re-read timer. A lone call that made a job with no
+   * live attempt final (a cancel while it waited) notifies twice.
    */
   private async endAttempt(
     jobId: string,
@@ -194,7 +197,7 @@ export class AssignmentsRepository {
       notifyInTransaction,
     ]).finally(() => (this.endWritesInFlight -= 1))) as EndAttemptRow[];
     if (row.job_state === null) throw new JobNotFoundError(`job ${jobId} not found`);
-    if (!notifyInTransaction && TERMINAL_JOB_STATES.includes(row.job_state)) this.finished.send(jobId);
+    if (TERMINAL_JOB_STATES.includes(row.job_state) && (!notifyInTransaction || row.ended_count === 0)) this.finished.send(jobId);
     return { ...row, job_state: row.job_state };
   }
 }

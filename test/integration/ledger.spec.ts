@@ -310,8 +310,8 @@ describe('the capacity ledger', () => {
       await register('notice-1', 'cpu', 4);
       await register('notice-2', 'cpu', 4);
       const jobs: string[] = [];
-      for (let i = 0; i < 6; i++) jobs.push(await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }));
-      const [requeued, first, second, oldCaller, quiet, cancelled] = jobs;
+      for (let i = 0; i < 7; i++) jobs.push(await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 }));
+      const [requeued, first, second, oldCaller, quiet, cancelled, retried] = jobs;
       await scheduling.runCycle(CYCLE);
 
       // Two at once: the first notifies in its transaction, the second (another end write under way) after its commit.
@@ -328,6 +328,11 @@ describe('the capacity ledger', () => {
       expect(await endBySql(oldCaller, '')).toBe('CANCELLED');
       expect(await endBySql(quiet, ', p_notify => false')).toBe('CANCELLED');
       await ending.finishJob({ jobId: cancelled, state: 'CANCELLED' });
+      // An end write that committed without notifying (its process died before sending the notice), then its retry,
+      // alone: the function finds the job final and notifies nothing, so the retry notifies after its commit.
+      await dataSource.query(`SELECT mlis_end_attempt($1, 1, 'SUCCEEDED', NULL, 'SUCCEEDED', '{}', NULL, NULL, 1, NULL, p_notify => false)`, [retried]);
+      await ending.endAssignment({ jobId: retried, attempt: 1, state: 'SUCCEEDED', jobState: 'SUCCEEDED', result: {} });
+      expect(sentAfterCommit).toEqual([second, retried]);
       await notices.settled();
 
       const expected = [
@@ -335,6 +340,7 @@ describe('the capacity ledger', () => {
         { jobId: second, state: 'SUCCEEDED' },
         { jobId: oldCaller, state: 'CANCELLED' },
         { jobId: cancelled, state: 'CANCELLED' },
+        { jobId: retried, state: 'SUCCEEDED' },
       ];
       const ours = async () => (await Promise.all(heard)).filter(({ jobId }) => jobs.includes(jobId));
       const deadline = Date.now() + 10_000;
