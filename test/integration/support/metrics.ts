@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { env } from './api';
 import { ROOT, stack } from './stack-env';
@@ -39,11 +40,24 @@ export function metricsUrl(process: 'api' | 'control' | string): string {
   return `http://127.0.0.1:${stack(env, 'metrics-port', process)}/metrics`;
 }
 
+/**
+ * GET /metrics on a connection of its own. `promtoolCheck` blocks this process between scrapes, for a while the first
+ * time (it installs promtool): a kept-alive socket can meanwhile be closed by its server, and fetch would reuse it
+ * ("other side closed").
+ */
 export async function scrape(url: string): Promise<string> {
-  const response = await fetch(url);
-  if (response.status !== 200) throw new Error(`GET ${url}: ${response.status}`);
-  expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
-  return response.text();
+  const { status, contentType, body } = await new Promise<{ status?: number; contentType?: string; body: string }>((resolve, reject) => {
+    get(url, { agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode, contentType: response.headers['content-type'], body }));
+      response.on('error', reject);
+    }).on('error', reject);
+  });
+  if (status !== 200) throw new Error(`GET ${url}: ${status}`);
+  expect(contentType).toMatch(/^text\/plain/);
+  return body;
 }
 
 let promtool: string | undefined;
