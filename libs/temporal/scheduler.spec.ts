@@ -31,7 +31,10 @@ class GatedLedger {
   /** What placementOf answers per job; a job not listed is new: no cycle has looked at it. */
   reads = new Map<string, Awaited<ReturnType<SchedulingStore['placementOf']>>>();
 
+  placementReads = 0;
+
   async placementOf(jobId: string): ReturnType<SchedulingStore['placementOf']> {
+    this.placementReads += 1;
     return this.reads.get(jobId) ?? { placed: false, pendingReason: 'queued', detail: 'not examined by the scheduler yet', queuePosition: null, examined: false };
   }
 
@@ -252,7 +255,8 @@ describe(Scheduler.name, () => {
     expect(ledger.cycles).toBe(0);
 
     const running = scheduler.requestCycle('capacity');
-    // Asked while a cycle runs (it may have read the queue before the job's row committed): answered by the next one.
+    // Asked while a cycle runs that does not place it (it read the queue before the job's row committed): answered by
+    // the next one.
     const placing = scheduler.placeNewJob('new');
     const raced = scheduler.placeNewJob('raced');
     await settle();
@@ -266,6 +270,51 @@ describe(Scheduler.name, () => {
     ledger.finishCycle();
     await expect(placing).resolves.toEqual(placedJob('new', false).placement);
     await expect(raced).resolves.toEqual(placedJob('raced', false).placement);
+  });
+
+  it('answers a new job from the cycle under way when that placed it, and runs no follow-up that only such jobs asked for (ADR 0047)', async () => {
+    const ledger = new GatedLedger();
+    const scheduler = schedulerOver(ledger, fakeClient([]));
+    const placementOf = (jobId: string) => placedJob(jobId, false).placement;
+    // Their rows committed before the cycle under way read the queue: it places them, and nothing asks for another.
+    let underWay = scheduler.requestCycle('job');
+    const early = [scheduler.placeNewJob('early-1'), scheduler.placeNewJob('early-2')];
+    await settle();
+    ledger.outcome = { placed: [placedJob('early-1', false), placedJob('early-2', false)], preempted: [], waiting: 0 };
+    ledger.finishCycle();
+    await underWay;
+    await expect(Promise.all(early)).resolves.toEqual([placementOf('early-1'), placementOf('early-2')]);
+    expect([ledger.cycles, ledger.placementReads]).toEqual([1, 2]);
+
+    // One it did not place needs the follow-up, which runs; the one it placed still has its placement, with no read.
+    underWay = scheduler.requestCycle('job');
+    const placedEarlier = scheduler.placeNewJob('placed-earlier');
+    const late = scheduler.placeNewJob('late');
+    await settle();
+    ledger.outcome = { placed: [placedJob('placed-earlier', false)], preempted: [], waiting: 0 };
+    ledger.finishCycle();
+    await underWay;
+    await settle();
+    expect(ledger.cycles).toBe(3);
+    ledger.outcome = { placed: [placedJob('late', false)], preempted: [], waiting: 0 };
+    ledger.finishCycle();
+    await expect(Promise.all([placedEarlier, late])).resolves.toEqual([placementOf('placed-earlier'), placementOf('late')]);
+    expect(ledger.placementReads).toBe(4);
+
+    // Any other request sharing the follow-up gets a cycle that started after it, whatever the one under way placed.
+    underWay = scheduler.requestCycle('job');
+    const placedBefore = scheduler.placeNewJob('placed-before');
+    await settle();
+    const capacity = scheduler.requestCycle('capacity');
+    ledger.outcome = { placed: [placedJob('placed-before', false)], preempted: [], waiting: 0 };
+    ledger.finishCycle();
+    await underWay;
+    await settle();
+    expect(ledger.cycles).toBe(5);
+    ledger.outcome = { placed: [], preempted: [], waiting: 0 };
+    ledger.finishCycle();
+    await expect(capacity).resolves.toEqual({ placed: [], preempted: [], waiting: 0 });
+    await expect(placedBefore).resolves.toEqual(placementOf('placed-before'));
   });
 
   it('signals placements that never started again, and releases one whose workflow is gone', async () => {

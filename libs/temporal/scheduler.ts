@@ -54,20 +54,29 @@ function withdrawSignal({ jobId, attempt }: { jobId: string; attempt: number }):
   return { jobId, name: nodeGoneSignal.name, placed: false, send: (handle) => handle.signal(nodeGoneSignal, { attempt }) };
 }
 
+/** The cycle that starts once the one under way ends, and what the requests that share it need. */
+interface FollowUpCycle {
+  outcome: Promise<CycleOutcome>;
+  /** A request that shares it needs it in full (a waiting job's, the timer's): no check first. */
+  full: boolean;
+  /** A request that shares it needs it whatever the cycle under way decides. */
+  needed: boolean;
+  /** New jobs whose requests share it: the cycle under way answers them if it placed them. */
+  newJobs: string[];
+}
+
 /**
  * Runs scheduling cycles for this process and tells the affected workflows: placed jobs that had been
  * waiting get `capacityAvailable` (they pick their placement up; a job placed at its first look gets it in
  * its workflow's input or reads it in its own awaitPlacement), preempted ones get `preemptAssignment`.
  * Requests that arrive while a cycle runs share the next one, so a burst of events (a hundred
- * jobs finishing at once) costs two cycles, not a hundred. Cycles of different processes are
- * serialised by the ledger's advisory lock. A cycle asked for only because capacity freed ends after
- * one read when no job waits (ADR 0046).
+ * jobs finishing at once) costs two cycles, not a hundred; a next one asked for only by new jobs that the cycle under
+ * way placed is not run (ADR 0047). Cycles of different processes are serialised by the ledger's advisory lock. A
+ * cycle asked for only because capacity freed ends after one read when no job waits (ADR 0046).
  */
 export class Scheduler {
   private running: Promise<CycleOutcome> | null = null;
-  private next: Promise<CycleOutcome> | null = null;
-  // Whether a request that needs it in full (a waiting job's, the timer's) shares the next cycle: no check first then.
-  private nextFull = false;
+  private next: FollowUpCycle | null = null;
   // Closed job workflow runs (`workflowId/runId`) with nothing left to do, by close time, while in the lookback window.
   private readonly settledClosedRuns = new Map<string, number>();
 
@@ -86,37 +95,51 @@ export class Scheduler {
    * any job waits, and when none does ends there with nothing decided.
    */
   requestCycle(reason: CycleReason): Promise<CycleOutcome> {
-    const full = reason !== 'capacity';
-    if (this.next) {
-      this.nextFull ||= full;
-      return this.next;
-    }
-    if (!this.running) return this.start(full);
-    this.nextFull = full;
-    const after = this.running.catch(() => undefined);
-    this.next = after.then(() => {
-      this.next = null;
-      const nextFull = this.nextFull;
-      this.nextFull = false;
-      return this.start(nextFull);
-    });
-    return this.next;
+    return this.request(reason !== 'capacity');
   }
 
   /**
    * For a job whose row has just committed: its first placement, so its workflow can start with it (ADR 0031). A job no
-   * cycle has looked at yet gets a cycle that starts after this call; one that a cycle (of any process) has placed
-   * already is read back. Undefined when the job waits: its workflow then waits for it as any waiting job does.
+   * cycle has looked at yet gets a cycle that starts after this call, unless the cycle under way placed it (its row
+   * committed before that cycle read the queue, ADR 0047); one that a cycle (of any process) has placed already is
+   * read back. Undefined when the job waits: its workflow then waits for it as any waiting job does.
    */
   async placeNewJob(jobId: string): Promise<Placement | undefined> {
     const known = await this.store.placementOf(jobId, 1);
     if (known.placed) return known.placement;
     if (known.examined) return undefined;
-    const { placed } = await this.requestCycle('job');
-    const ours = placed.find((p) => p.jobId === jobId);
+    const underWay = this.running?.catch(() => undefined);
+    const { placed } = await this.request(true, jobId);
+    const ours = placed.find((p) => p.jobId === jobId) ?? (await underWay)?.placed.find((p) => p.jobId === jobId);
     if (ours) return ours.placement;
     const after = await this.store.placementOf(jobId, 1);
     return after.placed ? after.placement : undefined;
+  }
+
+  /**
+   * A cycle that starts after this call; for a new job's request (`newJobId`), the cycle under way instead when it
+   * placed that job and answers every other request that would share the next cycle so too.
+   */
+  private request(full: boolean, newJobId?: string): Promise<CycleOutcome> {
+    // The follow-up is checked first: between the end of the cycle under way and the follow-up's start, running is null.
+    if (!this.next && !this.running) return this.start(full);
+    const next = (this.next ??= this.followUp(this.running!));
+    next.full ||= full;
+    if (newJobId === undefined) next.needed = true;
+    else next.newJobs.push(newJobId);
+    return next.outcome;
+  }
+
+  private followUp(underWay: Promise<CycleOutcome>): FollowUpCycle {
+    const requests = { full: false, needed: false, newJobs: [] as string[] };
+    const outcome = underWay
+      .catch(() => undefined)
+      .then((previous) => {
+        this.next = null;
+        const answered = previous !== undefined && !requests.needed && requests.newJobs.every((jobId) => previous.placed.some((p) => p.jobId === jobId));
+        return answered ? previous : this.start(requests.full);
+      });
+    return Object.assign(requests, { outcome });
   }
 
   private start(full: boolean): Promise<CycleOutcome> {
