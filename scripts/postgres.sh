@@ -14,6 +14,8 @@
 #   postgres.sh test-fsync     print how many 8 kB fdatasync writes a second the local cluster's disk takes (pg_test_fsync)
 #
 # MLIS_PG_FAST=1 (tests) starts the local cluster with fsync, synchronous_commit and full_page_writes off.
+# MLIS_PG_OPTIONS adds server settings when the local cluster starts, e.g. '-c shared_preload_libraries=pg_stat_statements'
+# (then the extension is created in the postgres database, and `npm run bench:e2e` counts statements a job).
 set -euo pipefail
 LOG_TAG=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -90,7 +92,8 @@ start_local() {
     fsync="$(local_psql -d postgres -Atc 'SHOW fsync')"
     log "already running (port $PORT, fsync=$fsync; settings change only on a restart)"
   else
-    local options=(-p "$PORT" -k "$SOCKET_DIR" -c listen_addresses=127.0.0.1)
+    # shellcheck disable=SC2206 # MLIS_PG_OPTIONS is a list of server options, split on spaces.
+    local options=(-p "$PORT" -k "$SOCKET_DIR" -c listen_addresses=127.0.0.1 ${MLIS_PG_OPTIONS:-})
     if [[ "${MLIS_PG_FAST:-}" == 1 ]]; then
       # Throwaway test data: durability traded for speed.
       options+=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
@@ -106,6 +109,7 @@ SELECT 'CREATE ROLE $APP_ROLE LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WH
 -- DROP DATABASE ... WITH (FORCE) as the owner ends the runtime role's sessions too.
 SELECT 'GRANT pg_signal_backend TO $ROLE' WHERE NOT pg_has_role('$ROLE', 'pg_signal_backend', 'MEMBER') \gexec
 SELECT 'CREATE DATABASE $DATABASE OWNER $ROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DATABASE') \gexec
+SELECT 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' WHERE current_setting('shared_preload_libraries') ~ 'pg_stat_statements' \gexec
 SQL
   log "ready: $(url)"
 }

@@ -4,6 +4,7 @@ import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { mintUserToken, SCOPES } from '@mlis/auth';
@@ -176,6 +177,8 @@ interface Run {
   cpuPerJob: Record<string, number>;
   /** MLIS: scheduling cycles run per job, by every API and control process. */
   cyclesPerJob?: number;
+  /** MLIS: statements run on the ledger per job, by every process, when the local cluster has pg_stat_statements. */
+  statementsPerJob?: number;
   ids: string[];
 }
 
@@ -186,6 +189,7 @@ async function drive(
   groups: () => Record<string, number[]>,
   one: () => Promise<{ id: string; submitMs: number; e2eMs: number; ok: boolean; wakeMs?: number; stages?: Record<Stage, number> }>,
   cycles?: () => Promise<number>,
+  statements?: () => Promise<number>,
 ): Promise<Run> {
   let next = 0;
   const wake: number[] = [];
@@ -197,6 +201,7 @@ async function drive(
   const ids: string[] = [];
   let failed = 0;
   const cyclesBefore = await cycles?.();
+  const statementsBefore = await statements?.();
   if (SPLIT_CORES) pinCores(groups());
   const before = cpuSeconds(groups());
   const benchBefore = process.cpuUsage();
@@ -222,6 +227,7 @@ async function drive(
   const bench = process.cpuUsage(benchBefore);
   used['bench client'] = (bench.user + bench.system) / 1e6;
   const cyclesAfter = await cycles?.();
+  const statementsAfter = await statements?.();
   return {
     clients,
     jobs,
@@ -238,6 +244,7 @@ async function drive(
     stageP50: Object.fromEntries([...stages].filter(([, values]) => values.length > 0).map(([stage, values]) => [stage, percentile(values, 50)])),
     cpuPerJob: Object.fromEntries(Object.entries(used).map(([name, value]) => [name, value / jobs])),
     cyclesPerJob: cyclesBefore === undefined || cyclesAfter === undefined ? undefined : (cyclesAfter - cyclesBefore) / jobs,
+    statementsPerJob: statementsBefore === undefined || statementsAfter === undefined ? undefined : (statementsAfter - statementsBefore) / jobs,
     ids,
   };
 }
@@ -427,7 +434,7 @@ async function measureMlis(
   processes: Record<string, number[]>,
   topology: Topology = SINGLE,
   loads = LOADS,
-  { idle = false }: { idle?: boolean } = {},
+  { idle = false, statements }: { idle?: boolean; statements?: () => Promise<number> } = {},
 ): Promise<Measured> {
   const stackEnv = { ...env, MLIS_STACK_NODES: THROUGHPUT_NODES };
   const { calls, apiUrls, agent } = startStack(stackEnv, topology);
@@ -487,7 +494,7 @@ async function measureMlis(
       idleCpuMsPerSecond = Object.fromEntries(Object.entries(used).map(([name, seconds]) => [name, (seconds * 1000) / (IDLE_SAMPLE_MS / 1000)]));
     }
     const runs: Run[] = [];
-    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, cycles));
+    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, cycles, statements));
     const sampled = middleOf(runs.find((run) => run.clients === 20) ?? runs[0]);
     const histories = await fetchHistories(client, sampled.map(jobWorkflowId));
     return {
@@ -659,6 +666,12 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     `Long-poll wake-up (the job's \`finished_at\` to the answer): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} p50 ${ms(r.wakeP50)} / p99 ${ms(r.wakeP99)} ms`).join('; ')}.`,
     '',
     `Scheduling cycles per job (\`mlis_scheduler_cycle_duration_seconds_count\`, api and control): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} ${r.cyclesPerJob?.toFixed(2)}`).join('; ')}.`,
+    ...(mlis.runs[0].statementsPerJob === undefined
+      ? []
+      : [
+          '',
+          `Statements per job on the ledger (\`pg_stat_statements\`, every process): ${mlis.runs.map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''} ${r.statementsPerJob?.toFixed(1)}`).join('; ')}.`,
+        ]),
     '',
     `Idle, before the loads (${IDLE_SAMPLE_MS / 1000} s with no job, ${IDLE_SETTLE_MS / 1000} s after the warm-up jobs), ms of CPU a second: ${Object.entries(mlis.idleCpuMsPerSecond ?? {})
       .map(([name, value]) => `${name} ${value.toFixed(1)}`)
@@ -714,6 +727,31 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
   ].join('\n');
 }
 
+/**
+ * How many statements have run on database `database`, every process's together, read from pg_stat_statements when the
+ * local cluster preloads it (MLIS_PG_OPTIONS, scripts/postgres.sh); undefined when it does not. Statements a job show
+ * what a change to the job path adds or saves with less noise than its CPU on a shared machine (ADR 0047).
+ */
+async function statementCounter(ownerUrl: string, database: string): Promise<{ count: () => Promise<number>; close: () => Promise<void> } | undefined> {
+  // The extension lives in the postgres database (scripts/postgres.sh creates it there); its counts cover every database.
+  const pg = new PgClient({ connectionString: ownerUrl.replace(/\/[^/]*$/, '/postgres') });
+  await pg.connect();
+  if ((await pg.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'`)).rows.length === 0) {
+    await pg.end();
+    return undefined;
+  }
+  return {
+    count: async () => {
+      const { rows } = await pg.query<{ calls: number }>(
+        `SELECT COALESCE(sum(calls), 0)::float8 AS calls FROM pg_stat_statements WHERE toplevel AND dbid = (SELECT oid FROM pg_database WHERE datname = $1)`,
+        [database],
+      );
+      return rows[0].calls;
+    },
+    close: () => pg.end(),
+  };
+}
+
 /** One line per figure of a quick run (MLIS_BENCH_E2E_QUICK). */
 function quickSummary(raw: Measured, mlis: Measured): string {
   const run = mlis.runs[0];
@@ -726,7 +764,7 @@ function quickSummary(raw: Measured, mlis: Measured): string {
     `end-to-end p50 / p99 ${ms(run.e2eP50)} / ${ms(run.e2eP99)} ms, not SUCCEEDED ${run.failed}, history events ${mlis.history.mean.toFixed(1)}`,
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
     `CPU ms per job: ${cpuByProcess(run)}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
-    `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}`,
+    `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}${run.statementsPerJob === undefined ? '' : `, statements per job ${run.statementsPerJob.toFixed(1)}`}`,
     `job path p50 ms (${HISTORY_SAMPLE} jobs): ${JOB_PATH.map(([step]) => `${step} ${ms(mlis.path[step])}`).join(', ')}`,
   ].join('\n');
 }
@@ -767,18 +805,20 @@ async function main(): Promise<void> {
     const temporalPid = Number(readFileSync(join(temporalDir, 'temporal.pid'), 'utf8').trim());
     const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
     const client = new Client({ connection });
+    const counter = await statementCounter(script('scripts/postgres.sh', ['owner-url']), database);
+    const statements = counter?.count;
     try {
       if (quickClients > 0) {
         const quickLoad = [{ clients: quickClients, jobs: 300 }];
         const raw = await measureRaw(env, client, temporalPid, quickLoad);
-        const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, quickLoad);
+        const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, quickLoad, { statements });
         console.log(quickSummary(raw, mlis));
         return;
       }
       console.log('(a) raw Temporal baseline');
       const raw = await measureRaw(env, client, temporalPid);
       console.log('(b) MLIS over HTTP');
-      const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, LOADS, { idle: true });
+      const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, LOADS, { idle: true, statements });
       // The first round is (a) and (b); the others repeat their 20- and 50-client loads, raw first each time.
       const rounds: Round[] = [{ raw, mlis }];
       for (let round = 2; round <= ROUNDS; round += 1) {
@@ -802,6 +842,7 @@ async function main(): Promise<void> {
       ]);
     } finally {
       await connection.close();
+      await counter?.close();
     }
   } finally {
     if (SPLIT_CORES) pinCores({ postgres: [postmaster] }, true);
