@@ -317,6 +317,27 @@ describe(Scheduler.name, () => {
     await expect(placedBefore).resolves.toEqual(placementOf('placed-before'));
   });
 
+  it('does not read the placement of a job its caller inserted just now before the cycle; the read after it finds one another process made', async () => {
+    const ledger = new GatedLedger();
+    const scheduler = schedulerOver(ledger, fakeClient([]));
+    ledger.outcome = { placed: [placedJob('fresh', false)], preempted: [], waiting: 0 };
+    const fresh = scheduler.placeNewJob('fresh', { insertedJustNow: true });
+    await settle();
+    expect([ledger.cycles, ledger.placementReads]).toEqual([1, 0]);
+    ledger.finishCycle();
+    await expect(fresh).resolves.toEqual(placedJob('fresh', false).placement);
+    expect(ledger.placementReads).toBe(0);
+
+    // Another process's cycle placed it between its insert and this request: this cycle does not, the read after it does.
+    ledger.outcome = { placed: [], preempted: [], waiting: 0 };
+    ledger.reads.set('placed-elsewhere', { placed: true, placement: placedJob('placed-elsewhere', false).placement, examined: true });
+    const elsewhere = scheduler.placeNewJob('placed-elsewhere', { insertedJustNow: true });
+    await settle();
+    ledger.finishCycle();
+    await expect(elsewhere).resolves.toEqual(placedJob('placed-elsewhere', false).placement);
+    expect([ledger.cycles, ledger.placementReads]).toEqual([2, 1]);
+  });
+
   it('signals placements that never started again, and releases one whose workflow is gone', async () => {
     const ledger = new GatedLedger();
     ledger.stale = ['late', 'gone'];

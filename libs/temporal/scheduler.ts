@@ -99,15 +99,19 @@ export class Scheduler {
   }
 
   /**
-   * For a job whose row has just committed: its first placement, so its workflow can start with it (ADR 0031). A job no
+   * For a job whose row has committed: its first placement, so its workflow can start with it (ADR 0031). A job no
    * cycle has looked at yet gets a cycle that starts after this call, unless the cycle under way placed it (its row
    * committed before that cycle read the queue, ADR 0047); one that a cycle (of any process) has placed already is
    * read back. Undefined when the job waits: its workflow then waits for it as any waiting job does.
+   * A job whose row the caller inserted just now is not read first: only another process's cycle can have looked at it
+   * in between, which is rare, and the read after the cycle finds what that cycle did (ADR 0047).
    */
-  async placeNewJob(jobId: string): Promise<Placement | undefined> {
-    const known = await this.store.placementOf(jobId, 1);
-    if (known.placed) return known.placement;
-    if (known.examined) return undefined;
+  async placeNewJob(jobId: string, { insertedJustNow = false }: { insertedJustNow?: boolean } = {}): Promise<Placement | undefined> {
+    if (!insertedJustNow) {
+      const known = await this.store.placementOf(jobId, 1);
+      if (known.placed) return known.placement;
+      if (known.examined) return undefined;
+    }
     const underWay = this.running?.catch(() => undefined);
     const { placed } = await this.request(true, jobId);
     const ours = placed.find((p) => p.jobId === jobId) ?? (await underWay)?.placed.find((p) => p.jobId === jobId);

@@ -30,10 +30,11 @@ export class JobWorkflows implements BeforeApplicationShutdown {
   /**
    * Starts the workflow of a job whose row has committed, without holding up the submission's answer; retried in
    * the background while Temporal cannot be reached. A start that finds the workflow already there is a success.
+   * `insertedJustNow`: the caller inserted the row (a new submission, not a replay): see `Scheduler.placeNewJob`.
    */
-  startSoon(job: JobToStart): void {
+  startSoon(job: JobToStart, { insertedJustNow = false }: { insertedJustNow?: boolean } = {}): void {
     setSpanAttributes({ 'mlis.job_id': job.id });
-    const start = this.startInBackground(job).finally(() => this.inFlight.delete(start));
+    const start = this.startInBackground(job, insertedJustNow).finally(() => this.inFlight.delete(start));
     this.inFlight.add(start);
   }
 
@@ -67,8 +68,8 @@ export class JobWorkflows implements BeforeApplicationShutdown {
     }
   }
 
-  private async startInBackground(job: JobToStart): Promise<void> {
-    const placement = await this.placeFirst(job.id);
+  private async startInBackground(job: JobToStart, insertedJustNow: boolean): Promise<void> {
+    const placement = await this.placeFirst(job.id, insertedJustNow);
     for (let tries = 1; ; tries += 1) {
       try {
         await this.withDeadline(() => this.starter.start(job, placement));
@@ -89,9 +90,9 @@ export class JobWorkflows implements BeforeApplicationShutdown {
    * The new job's first placement, so that its workflow dispatches the attempt in its first task (ADR 0031). A failed
    * read or cycle only costs that: the workflow places the job itself.
    */
-  private async placeFirst(jobId: string): Promise<Placement | undefined> {
+  private async placeFirst(jobId: string, insertedJustNow: boolean): Promise<Placement | undefined> {
     try {
-      return await this.scheduler.placeNewJob(jobId);
+      return await this.scheduler.placeNewJob(jobId, { insertedJustNow });
     } catch (error) {
       this.logger.warn({ msg: 'placing the job before its workflow start failed; the workflow places it itself', job_id: jobId, error: String(error) });
       return undefined;

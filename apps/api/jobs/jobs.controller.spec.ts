@@ -373,6 +373,8 @@ describe(JobsController.name, () => {
       const response = await http().post('/v1/jobs').send(valid).expect(202);
       await waitFor(() => t.temporal.started.length === 1);
       expect(t.scheduler.newJobs).toEqual([response.body.id]);
+      // The API inserted the row itself: no read of the placement before the cycle (ADR 0047).
+      expect(t.scheduler.insertedJustNow).toEqual([true]);
       expect(t.temporal.started[0].options.args).toEqual([expect.objectContaining({ jobId: response.body.id, placement })]);
       // Placed is RUNNING in the ledger: the workflow starts with the search attributes its first task would have set.
       expect(t.temporal.started[0].options.typedSearchAttributes.map((a) => [a.key.name, a.value])).toEqual([
@@ -423,6 +425,8 @@ describe(JobsController.name, () => {
         t.temporal.started.length = 0;
         await http().post('/v1/jobs').set('Idempotency-Key', 'k-lost').send(valid).expect(200);
         expect(t.temporal.started.map((s) => s.options.workflowId)).toEqual([`job-${first.body.id}`]);
+        // The replay did not insert the row: its placement is read first, as a cycle may have made it long ago.
+        expect(t.scheduler.insertedJustNow).toEqual([true, false]);
       });
 
       it('treats explicit resource defaults as the same body', async () => {

@@ -140,7 +140,7 @@ export class JobsService {
       };
       const needsTransaction = queueLimit !== null || inputs.length > 0 || params !== null;
       const record = await this.jobs.insert(job, audit, needsTransaction ? afterInsert : undefined);
-      this.workflows.startSoon(job);
+      this.workflows.startSoon(job, { insertedJustNow: true });
       return { job: toJobResponse(record), created: true };
     } catch (error) {
       await this.jobArtifacts.discard(params);

@@ -397,9 +397,12 @@ export class FakeScheduler {
   /** What the cycle before a new job's workflow start answers for every job: a spec sets it; by default the job waits. */
   newJobPlacement: Placement | undefined;
   readonly newJobs: string[] = [];
+  /** Whether each placeNewJob call said its caller had inserted the row just now. */
+  readonly insertedJustNow: boolean[] = [];
 
-  async placeNewJob(jobId: string): Promise<Placement | undefined> {
+  async placeNewJob(jobId: string, { insertedJustNow = false }: { insertedJustNow?: boolean } = {}): Promise<Placement | undefined> {
     this.newJobs.push(jobId);
+    this.insertedJustNow.push(insertedJustNow);
     if (this.failWith) throw this.failWith;
     return this.newJobPlacement;
   }
