@@ -7,7 +7,7 @@ export * from './entities/job-assignment.entity';
 export * from './scheduling/scheduling.store';
 export * from './scheduling/node-view';
 export * from './scheduling/prepared';
-export { LANE_WINDOWS_SQL } from './scheduling/cycle-input';
+export { laneWindowsSql } from './scheduling/cycle-input';
 export * from './assignments.repository';
 export * from './jobs.repository';
 export * from './nodes.repository';

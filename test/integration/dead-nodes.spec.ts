@@ -198,7 +198,7 @@ describe('DEAD nodes', () => {
     await age('reborn', 'DEAD', RETENTION_SECONDS + 60);
     expect(await forget()).toEqual(['reborn']);
     const view = new NodeView();
-    const seen = await dataSource.transaction(async (m) => new Map(await view.refresh(preparedOn(m), 60)));
+    const seen = await dataSource.transaction(async (m) => new Map((await view.refresh(preparedOn(m), 60)).nodes));
     expect(seen.has('reborn')).toBe(false);
 
     const fresh = await register('reborn', 200);
@@ -206,7 +206,7 @@ describe('DEAD nodes', () => {
     expect(await nodes.heartbeatNode('reborn', old)).toBe('superseded');
     expect(await nodes.heartbeatNode('reborn', fresh)).toBe('ok');
     // The view that read before the deletion picks the new row up, with its new incarnation.
-    const after = await dataSource.transaction(async (m) => new Map(await view.refresh(preparedOn(m), 60)));
+    const after = await dataSource.transaction(async (m) => new Map((await view.refresh(preparedOn(m), 60)).nodes));
     expect(after.get('reborn')).toMatchObject({ incarnation: fresh, status: 'ACTIVE' });
   });
 

@@ -80,7 +80,7 @@ describe('ledger invariants under random operation sequences', () => {
 
   // The scheduler reads nodes incrementally; after any step, what it holds must equal a full read.
   const view = new NodeView();
-  const refresh = (nodeView: NodeView) => dataSource.transaction(async (m) => new Map(await nodeView.refresh(preparedOn(m), CYCLE.liveWithinSeconds)));
+  const refresh = (nodeView: NodeView) => dataSource.transaction(async (m) => new Map((await nodeView.refresh(preparedOn(m), CYCLE.liveWithinSeconds)).nodes));
 
   it('never over-commits, never double-books a GPU id, counters always equal the live assignments', async () => {
     await fc.assert(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { AssignmentsRepository, JOB_FINISHED_CHANNEL, JobFinishedNotices, JobsRepository, LANE_WINDOWS_SQL, MetricsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
+import { AssignmentsRepository, JOB_FINISHED_CHANNEL, JobFinishedNotices, JobsRepository, laneWindowsSql, MetricsRepository, type NodesRepository, type SchedulingStore } from '@mlis/db';
 import { nodeTaskQueue } from '@mlis/contracts';
 import { createLedgerDatabase } from './support/ledger-db';
 
@@ -130,7 +130,7 @@ describe('the capacity ledger', () => {
     const plan: string = await dataSource.transaction(async (m) => {
       await m.query('SET LOCAL enable_seqscan = off');
       await m.query('SET LOCAL enable_bitmapscan = off');
-      const explained = await m.query(`EXPLAIN (FORMAT JSON) ${LANE_WINDOWS_SQL.replace(/\$1/g, '32')}`);
+      const explained = await m.query(`EXPLAIN (FORMAT JSON) ${laneWindowsSql('32')}`);
       return JSON.stringify(explained);
     });
     expect(plan).toContain('"Index Name":"jobs_unblocked_lanes"');

@@ -23,7 +23,7 @@ describe('NodeView', () => {
   });
 
   const refresh = (view: NodeView): Promise<ReadonlyMap<string, SchedulerNode>> =>
-    dataSource.transaction(async (m) => new Map(await view.refresh(preparedOn(m), 60)));
+    dataSource.transaction(async (m) => new Map((await view.refresh(preparedOn(m), 60)).nodes));
 
   /** What a view that has read nothing before sees: every row, read in full. */
   const fullRead = (): Promise<ReadonlyMap<string, SchedulerNode>> => refresh(new NodeView());

@@ -12,20 +12,20 @@ import type { CycleOptions } from './scheduling.store';
 export const BLOCKED_REASONS: readonly PendingReason[] = ['quota_exceeded', 'no_nodes_registered', 'no_matching_group', 'no_live_node', 'all_nodes_draining'];
 
 const BLOCKED_SQL = `pending_reason IN (${BLOCKED_REASONS.map((reason) => `'${reason}'`).join(', ')})`;
-const laneWindow = (predicate: string): string =>
+const laneWindow = (predicate: string, size: string): string =>
   `(SELECT id, tenant_id, priority, may_preempt, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
            attempts, cpu_millis, mem_mb, gpu, worker_group, node_selector, gpu_model, gpu_memory_mb,
            pending_reason, pending_detail
     FROM jobs WHERE state = 'QUEUED' AND tenant_id = l.tenant_id AND priority = l.priority AND ${predicate}
-    ORDER BY created_at, id LIMIT $1)`;
+    ORDER BY created_at, id LIMIT ${size})`;
 
 /**
- * The first $1 waiting jobs of every (tenant, priority) lane, found by a loose index scan: the cost follows the number
- * of lanes, not the length of the queue. Jobs the last cycle found blocked by something other than capacity
- * (BLOCKED_REASONS) get a window of their own: however many of them wait, they never hide the lane's other jobs. Each
- * window reads its own partial index (migration 1765400000000), whose predicate it repeats word for word.
+ * The first `size` (a parameter or a number) waiting jobs of every (tenant, priority) lane, found by a loose index scan:
+ * the cost follows the number of lanes, not the length of the queue. Jobs the last cycle found blocked by something
+ * other than capacity (BLOCKED_REASONS) get a window of their own: however many of them wait, they never hide the lane's
+ * other jobs. Each window reads its own partial index (migration 1765400000000), whose predicate it repeats word for word.
  */
-export const LANE_WINDOWS_SQL = `WITH RECURSIVE lanes AS (
+export const laneWindowsSql = (size: string): string => `WITH RECURSIVE lanes AS (
     (SELECT tenant_id, priority FROM jobs WHERE state = 'QUEUED' ORDER BY tenant_id, priority LIMIT 1)
     UNION ALL
     SELECT next.tenant_id, next.priority FROM lanes l CROSS JOIN LATERAL (
@@ -33,7 +33,14 @@ export const LANE_WINDOWS_SQL = `WITH RECURSIVE lanes AS (
       WHERE state = 'QUEUED' AND (tenant_id, priority) > (l.tenant_id, l.priority)
       ORDER BY tenant_id, priority LIMIT 1) next
   )
-  SELECT j.* FROM lanes l CROSS JOIN LATERAL (${laneWindow(`(pending_reason IS NULL OR NOT ${BLOCKED_SQL})`)} UNION ALL ${laneWindow(BLOCKED_SQL)}) j`;
+  SELECT j.* FROM lanes l CROSS JOIN LATERAL (${laneWindow(`(pending_reason IS NULL OR NOT ${BLOCKED_SQL})`, size)} UNION ALL ${laneWindow(BLOCKED_SQL, size)}) j`;
+
+const TENANTS_SQL = `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus, t.group_limits, u.running_jobs, u.cpu_millis, u.mem_mb, u.gpus
+  FROM tenants t LEFT JOIN tenant_usage u ON u.tenant_id = t.id`;
+
+/** The tenants and the heads of the waiting lanes, read in the nodes' statement (their rows as JSON). */
+const READ_ALONGSIDE_NODES = `(SELECT COALESCE(json_agg(t), '[]') FROM (${TENANTS_SQL}) t) AS tenants,
+  (SELECT COALESCE(json_agg(w), '[]') FROM (${laneWindowsSql('$3')}) w) AS waiting`;
 
 interface TenantRow {
   id: string;
@@ -42,8 +49,8 @@ interface TenantRow {
   max_gpus: number | null;
   group_limits: StoredGroupLimits;
   running_jobs: number | null;
-  cpu_millis: string | null;
-  mem_mb: string | null;
+  cpu_millis: number | null;
+  mem_mb: number | null;
   gpus: number | null;
 }
 
@@ -115,14 +122,17 @@ function toWaitingJob(row: WaitingRow, lost: LostRow[]): WaitingJob {
   };
 }
 
-/** Reads the nodes (changed since the last cycle), the tenants and the heads of the waiting lanes, inside the cycle's transaction. */
+/**
+ * Reads the nodes (changed since the last cycle), the tenants and the heads of the waiting lanes in one statement, then
+ * what only some cycles need, inside the cycle's transaction.
+ */
 export async function readCycleInput(query: PreparedQuery, nodeView: NodeView, nowMs: number, options: CycleOptions): Promise<CycleRead> {
-  const nodes = await nodeView.refresh(query, options.liveWithinSeconds);
-  const tenantRows = await query<TenantRow>(
-    'mlis_cycle_tenants',
-    `SELECT t.id, t.weight, t.max_running_jobs, t.max_gpus, t.group_limits, u.running_jobs, u.cpu_millis, u.mem_mb, u.gpus
-     FROM tenants t LEFT JOIN tenant_usage u ON u.tenant_id = t.id`,
-  );
+  const { nodes, row } = await nodeView.refresh<{ tenants: TenantRow[]; waiting: WaitingRow[] }>(query, options.liveWithinSeconds, {
+    name: 'mlis_cycle_read',
+    columns: READ_ALONGSIDE_NODES,
+    values: [options.laneWindow],
+  });
+  const { tenants: tenantRows, waiting: waitingRows } = row;
   const policies = new Map(
     tenantRows.map((t): [string, TenantPolicy] => {
       const groupLimits = groupLimitsOf(t.group_limits);
@@ -149,11 +159,6 @@ export async function readCycleInput(query: PreparedQuery, nodeView: NodeView, n
     byGroup.set(row.group_name, { runningJobs: row.running_jobs, gpus: row.gpus });
     groupUsage.set(row.tenant_id, byGroup);
   }
-  const waitingRows = await query<WaitingRow>(
-    'mlis_cycle_lanes',
-    LANE_WINDOWS_SQL,
-    [options.laneWindow],
-  );
   // Only a job that ran before (attempts > 0) can have lost an attempt somewhere. The incarnation that lost it is
   // the one it was placed on, or the node's current one when that registered before the loss: a restarted process
   // takes over the queue, and what was placed on its predecessor, so it may be the one that lost the attempt. A

@@ -25,12 +25,21 @@ interface RefreshRow {
   changed: ChangedNodeRow[];
 }
 
+/** What a cycle reads in the same statement as its nodes (one round trip, one snapshot). */
+export interface ReadAlongside {
+  /** The prepared statement's name: one per `columns`. */
+  name: string;
+  /** Select-list entries of one value each (`(subquery) AS name`); their parameters are numbered from $3. */
+  columns: string;
+  values: unknown[];
+}
+
 // One statement, so one snapshot: the rows changed since `$1` (every row when it is null), the nodes not
 // heard from within `$2` seconds, how many nodes exist (a deletion shows as fewer rows than held), and the
-// snapshot itself for the next refresh. A row's change_xid is the last transaction that changed what is
-// read here (migration NodeChangeTracking); a transaction not visible in the previous snapshot, committed
-// since or still running then, has an xid at or above that snapshot's xmin.
-const REFRESH_SQL = `
+// snapshot itself for the next refresh; then the columns read alongside. A row's change_xid is the last transaction
+// that changed what is read here (migration NodeChangeTracking); a transaction not visible in the previous snapshot,
+// committed since or still running then, has an xid at or above that snapshot's xmin.
+const refreshSql = (alongside: string) => `
   SELECT pg_current_snapshot()::text AS snapshot,
          (SELECT count(*)::int FROM nodes) AS node_count,
          ARRAY(SELECT id FROM nodes WHERE last_seen_at <= now() - make_interval(secs => $2)) AS silent,
@@ -41,7 +50,9 @@ const REFRESH_SQL = `
             FROM nodes n
             WHERE $1::pg_snapshot IS NULL
                OR (n.change_xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(n.change_xid, $1::pg_snapshot))
-          ) c) AS changed`;
+          ) c) AS changed${alongside === '' ? '' : `, ${alongside}`}`;
+
+const NOTHING_ALONGSIDE: ReadAlongside = { name: 'mlis_cycle_nodes', columns: '', values: [] };
 
 function toSchedulerNode(row: ChangedNodeRow, live: boolean): SchedulerNode {
   return {
@@ -74,13 +85,22 @@ export class NodeView {
   // The pg_snapshot of the last refresh; null forces a full read.
   private snapshot: string | null = null;
 
-  /** Call inside the cycle's transaction; the result is valid for that transaction's reads. */
-  async refresh(query: PreparedQuery, liveWithinSeconds: number): Promise<ReadonlyMap<string, SchedulerNode>> {
-    let [row] = await query<RefreshRow>('mlis_cycle_nodes', REFRESH_SQL, [this.snapshot, liveWithinSeconds]);
+  /**
+   * Call inside the cycle's transaction; the result is valid for that transaction's reads. Returns the nodes and the
+   * row the statement read, `alongside`'s columns included.
+   */
+  async refresh<T = object>(
+    query: PreparedQuery,
+    liveWithinSeconds: number,
+    alongside: ReadAlongside = NOTHING_ALONGSIDE,
+  ): Promise<{ nodes: ReadonlyMap<string, SchedulerNode>; row: T }> {
+    const read = async (snapshot: string | null) =>
+      (await query<RefreshRow & T>(alongside.name, refreshSql(alongside.columns), [snapshot, liveWithinSeconds, ...alongside.values]))[0];
+    let row = await read(this.snapshot);
     if (this.snapshot !== null && this.nodes.size + row.changed.filter((node) => !this.nodes.has(node.id)).length !== row.node_count) {
       // Some node row was deleted (operators and tests do): start again from a full read.
       this.forget();
-      [row] = await query<RefreshRow>('mlis_cycle_nodes', REFRESH_SQL, [null, liveWithinSeconds]);
+      row = await read(null);
     }
     const silent = new Set(row.silent);
     for (const changed of row.changed) this.nodes.set(changed.id, toSchedulerNode(changed, !silent.has(changed.id)));
@@ -88,7 +108,7 @@ export class NodeView {
       if (node.live === silent.has(node.id)) this.nodes.set(node.id, { ...node, live: !node.live });
     }
     this.snapshot = row.snapshot;
-    return this.nodes;
+    return { nodes: this.nodes, row };
   }
 
   /** Drops everything held: the next refresh reads every node. */
