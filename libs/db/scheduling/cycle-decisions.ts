@@ -5,6 +5,30 @@ import type { CycleRead } from './cycle-input';
 import type { PreparedQuery } from './prepared';
 import type { CycleOutcome } from './scheduling.store';
 
+/**
+ * The wait reasons that changed, the queue order and the decision counters, as data-modifying CTEs whose six
+ * parameters start at `$first`. A placing cycle runs them in its last placement statement, any other on their own:
+ * data-modifying CTEs all run to completion, whether or not the final SELECT reads them. In one statement Postgres may
+ * run the CTEs in any order, so a placing cycle can lock the waiting jobs' rows after or before the tenants' usage rows.
+ * Neither order can deadlock: a waiting job has no live attempt, so whatever else locks its row (its cancel, its wait
+ * reason) takes no node or usage row; and only cycles, one at a time, touch the queue order and the counters.
+ */
+const waitsCtes = (first: number): string => {
+  const $ = (i: number) => `$${first + i}`;
+  return `waits AS (
+       UPDATE jobs j SET pending_reason = w.reason, pending_detail = w.detail, updated_at = now()
+       FROM unnest(${$(0)}::uuid[], ${$(1)}::text[], ${$(2)}::text[]) AS w(id, reason, detail)
+       WHERE j.id = w.id AND j.state = 'QUEUED' RETURNING j.id
+     ), queue AS (
+       INSERT INTO scheduler_queue (singleton, job_ids, cycle_at) VALUES (true, ${$(3)}, now())
+       ON CONFLICT (singleton) DO UPDATE SET job_ids = EXCLUDED.job_ids, cycle_at = EXCLUDED.cycle_at RETURNING 1
+     ), counted AS (
+       INSERT INTO scheduler_decisions (outcome, reason, total)
+       SELECT outcome, reason, count(*) FROM unnest(${$(4)}::text[], ${$(5)}::text[]) AS d(outcome, reason) GROUP BY outcome, reason
+       ON CONFLICT (outcome, reason) DO UPDATE SET total = scheduler_decisions.total + EXCLUDED.total RETURNING 1
+     )`;
+};
+
 /** Lost a race for a node between choosing it and reserving it: the whole cycle is retried. */
 export class PlacementRaceError extends Error {}
 
@@ -42,51 +66,45 @@ export async function writeCycleDecisions(query: PreparedQuery, plan: CyclePlan,
     if (marked.length > 0) preempted.push({ jobId: p.jobId, attempt: p.attempt, forJobId: p.forJobId });
   }
 
-  const placed = await reserve(query, plan.placements, nodes);
-
   // Wait reasons are written only when they change; positions go into the one-row queue snapshot.
   // Decisions are counted when they change something: a placement, a preemption, a job's reason to wait.
   const changed = plan.waits.filter((w) => lastWaits.get(w.jobId)!.reason !== w.reason || lastWaits.get(w.jobId)!.detail !== w.detail);
-  const decisions = [
-    ...placed.map(() => ['placed', 'fit']),
-    ...preempted.map(() => ['preempted', 'higher_priority']),
-    ...changed.filter((w) => lastWaits.get(w.jobId)!.reason !== w.reason).map((w) => ['waiting', w.reason]),
-  ];
-  // One round trip: data-modifying CTEs all run to completion, whether or not the final SELECT reads them.
-  await query(
-    'mlis_cycle_waits',
-    `WITH waits AS (
-       UPDATE jobs j SET pending_reason = w.reason, pending_detail = w.detail, updated_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::text[]) AS w(id, reason, detail)
-       WHERE j.id = w.id AND j.state = 'QUEUED' RETURNING j.id
-     ), queue AS (
-       INSERT INTO scheduler_queue (singleton, job_ids, cycle_at) VALUES (true, $4, now())
-       ON CONFLICT (singleton) DO UPDATE SET job_ids = EXCLUDED.job_ids, cycle_at = EXCLUDED.cycle_at RETURNING 1
-     ), counted AS (
-       INSERT INTO scheduler_decisions (outcome, reason, total)
-       SELECT outcome, reason, count(*) FROM unnest($5::text[], $6::text[]) AS d(outcome, reason) GROUP BY outcome, reason
-       ON CONFLICT (outcome, reason) DO UPDATE SET total = scheduler_decisions.total + EXCLUDED.total RETURNING 1
-     )
-     SELECT 1`,
-    [
+  const waitsValues = (placedCount: number): unknown[] => {
+    const decisions = [
+      ...Array.from({ length: placedCount }, () => ['placed', 'fit']),
+      ...preempted.map(() => ['preempted', 'higher_priority']),
+      ...changed.filter((w) => lastWaits.get(w.jobId)!.reason !== w.reason).map((w) => ['waiting', w.reason]),
+    ];
+    return [
       changed.map((w) => w.jobId),
       changed.map((w) => w.reason),
       changed.map((w) => w.detail),
       plan.waits.map((w) => w.jobId),
       decisions.map((d) => d[0]),
       decisions.map((d) => d[1]),
-    ],
-  );
+    ];
+  };
+  const placed = await reserve(query, plan.placements, nodes, waitsValues);
   return { placed, preempted, waiting: plan.waits.length };
 }
 
 /**
- * Writes the cycle's placements in a handful of statements, whatever their number. A job that stopped
- * waiting since it was read (cancelled, say) is skipped; a node that no longer has room (or changed
+ * Writes the cycle's placements in three statements, whatever their number, the last of which also writes the cycle's
+ * waits (`waitsValues`, given how many were placed); with nothing placed, the waits are one statement. A job that
+ * stopped waiting since it was read (cancelled, say) is skipped; a node that no longer has room (or changed
  * incarnation or status) throws PlacementRaceError, which retries the whole cycle.
  */
-async function reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes: ReadonlyMap<string, SchedulerNode>): Promise<CycleOutcome['placed']> {
-  if (planned.length === 0) return [];
+async function reserve(
+  query: PreparedQuery,
+  planned: PlannedPlacement[],
+  nodes: ReadonlyMap<string, SchedulerNode>,
+  waitsValues: (placedCount: number) => unknown[],
+): Promise<CycleOutcome['placed']> {
+  const waitsOnly = async (): Promise<CycleOutcome['placed']> => {
+    await query('mlis_cycle_waits', `WITH ${waitsCtes(1)} SELECT 1`, waitsValues(0));
+    return [];
+  };
+  if (planned.length === 0) return waitsOnly();
   // `waited`: the job had a reason to wait when it was placed (read under the row's lock, so a reason written
   // meanwhile counts), so its workflow may be waiting for a signal; a job placed the first time a cycle looked at
   // it has its awaitPlacement still in flight, which reads the placement itself.
@@ -105,7 +123,7 @@ async function reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes:
   const waited = new Map(moved.map((row) => [row.id, row.waited]));
   const movedIds = new Set(waited.keys());
   const placements = planned.filter((p) => movedIds.has(p.jobId));
-  if (placements.length === 0) return [];
+  if (placements.length === 0) return waitsOnly();
 
   const perNode = totalsBy(placements, (p) => p.nodeId);
   const nodeIds = [...perNode.keys()].sort();
@@ -134,7 +152,7 @@ async function reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes:
   const gpus = placements.flatMap((p, i) => p.gpuIds.map((gpuIndex) => ({ nodeId: p.nodeId, gpuIndex, assignmentId: assignmentIds[i] })));
   const perTenant = totalsBy(placements, (p) => p.tenantId);
   const tenantIds = [...perTenant.keys()].sort();
-  // One round trip for the rows that follow from the reservations. clock_timestamp(), not now() (the
+  // One round trip for the rows that follow from the reservations, and the cycle's waits. clock_timestamp(), not now() (the
   // transaction's start): an assignment's lifetime must start after the release it reused capacity from.
   // Tenant rows come after every node row: a release locks node then tenant, so this order cannot deadlock.
   await query(
@@ -162,7 +180,7 @@ async function reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes:
        ON CONFLICT (tenant_id) DO UPDATE SET running_jobs = u.running_jobs + EXCLUDED.running_jobs,
          cpu_millis = u.cpu_millis + EXCLUDED.cpu_millis, mem_mb = u.mem_mb + EXCLUDED.mem_mb, gpus = u.gpus + EXCLUDED.gpus
        RETURNING 1
-     )
+     ), ${waitsCtes(18)}
      SELECT (SELECT count(*) FROM gpus)::int AS gpus`,
     [
       assignmentIds,
@@ -182,6 +200,7 @@ async function reserve(query: PreparedQuery, planned: PlannedPlacement[], nodes:
       tenantIds.map((id) => perTenant.get(id)!.cpu),
       tenantIds.map((id) => perTenant.get(id)!.mem),
       tenantIds.map((id) => perTenant.get(id)!.gpus),
+      ...waitsValues(placements.length),
     ],
   );
   return placements.map((p, i) => {
