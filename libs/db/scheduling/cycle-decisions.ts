@@ -155,6 +155,25 @@ async function reserve(
   // One round trip for the rows that follow from the reservations, and the cycle's waits. clock_timestamp(), not now() (the
   // transaction's start): an assignment's lifetime must start after the release it reused capacity from.
   // Tenant rows come after every node row: a release locks node then tenant, so this order cannot deadlock.
+  const values = [
+    assignmentIds,
+    placements.map((p) => p.jobId),
+    placements.map((p) => p.attempt),
+    placements.map((p) => p.nodeId),
+    placements.map((p) => nodes.get(p.nodeId)!.incarnation),
+    placements.map((p) => nodes.get(p.nodeId)!.group),
+    placements.map((p) => `{${p.gpuIds.join(',')}}`),
+    placements.map((p) => p.request.cpuMillis),
+    placements.map((p) => p.request.memMb),
+    gpus.map((g) => g.nodeId),
+    gpus.map((g) => g.gpuIndex),
+    gpus.map((g) => g.assignmentId),
+    tenantIds,
+    tenantIds.map((id) => perTenant.get(id)!.count),
+    tenantIds.map((id) => perTenant.get(id)!.cpu),
+    tenantIds.map((id) => perTenant.get(id)!.mem),
+    tenantIds.map((id) => perTenant.get(id)!.gpus),
+  ];
   await query(
     'mlis_cycle_assignments',
     `WITH assignments AS (
@@ -180,28 +199,9 @@ async function reserve(
        ON CONFLICT (tenant_id) DO UPDATE SET running_jobs = u.running_jobs + EXCLUDED.running_jobs,
          cpu_millis = u.cpu_millis + EXCLUDED.cpu_millis, mem_mb = u.mem_mb + EXCLUDED.mem_mb, gpus = u.gpus + EXCLUDED.gpus
        RETURNING 1
-     ), ${waitsCtes(18)}
+     ), ${waitsCtes(values.length + 1)}
      SELECT (SELECT count(*) FROM gpus)::int AS gpus`,
-    [
-      assignmentIds,
-      placements.map((p) => p.jobId),
-      placements.map((p) => p.attempt),
-      placements.map((p) => p.nodeId),
-      placements.map((p) => nodes.get(p.nodeId)!.incarnation),
-      placements.map((p) => nodes.get(p.nodeId)!.group),
-      placements.map((p) => `{${p.gpuIds.join(',')}}`),
-      placements.map((p) => p.request.cpuMillis),
-      placements.map((p) => p.request.memMb),
-      gpus.map((g) => g.nodeId),
-      gpus.map((g) => g.gpuIndex),
-      gpus.map((g) => g.assignmentId),
-      tenantIds,
-      tenantIds.map((id) => perTenant.get(id)!.count),
-      tenantIds.map((id) => perTenant.get(id)!.cpu),
-      tenantIds.map((id) => perTenant.get(id)!.mem),
-      tenantIds.map((id) => perTenant.get(id)!.gpus),
-      ...waitsValues(placements.length),
-    ],
+    [...values, ...waitsValues(placements.length)],
   );
   return placements.map((p, i) => {
     const group = nodes.get(p.nodeId)!.group;
