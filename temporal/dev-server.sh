@@ -6,7 +6,8 @@
 #   dev-server.sh stop     stop the server this state dir started (pid file)
 #   dev-server.sh status   prints running/stopped; exit 0 only when running and healthy
 #
-# Environment: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), MLIS_TEMPORAL_START_TIMEOUT (90 s),
+# Environment: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), TEMPORAL_METRICS_PORT (the server's Prometheus
+# /metrics; unset: a free port the server picks), MLIS_TEMPORAL_START_TIMEOUT (90 s),
 # MLIS_TEMPORAL_DIR (puts the db, log and pid file in one directory; default .mlis/temporal, .mlis/logs, .mlis/run).
 set -euo pipefail
 LOG_TAG=temporal
@@ -67,6 +68,7 @@ start() {
     --dynamic-config-value matching.numTaskqueueWritePartitions=1
     --namespace default
     --log-level warn)
+  if [[ -n "${TEMPORAL_METRICS_PORT:-}" ]]; then args+=(--metrics-port "$TEMPORAL_METRICS_PORT"); fi
   local name
   for name in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$name=Keyword"); done
 

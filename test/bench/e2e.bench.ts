@@ -179,6 +179,8 @@ interface Run {
   cyclesPerJob?: number;
   /** MLIS: statements run on the ledger per job, by every process, when the local cluster has pg_stat_statements. */
   statementsPerJob?: number;
+  /** The Temporal server's requests per job (or workflow), by kind and operation (`serverRequests`). */
+  serverRequestsPerJob?: Record<string, number>;
   ids: string[];
 }
 
@@ -188,9 +190,9 @@ async function drive(
   jobs: number,
   groups: () => Record<string, number[]>,
   one: () => Promise<{ id: string; submitMs: number; e2eMs: number; ok: boolean; wakeMs?: number; stages?: Record<Stage, number> }>,
-  cycles?: () => Promise<number>,
-  statements?: () => Promise<number>,
+  counters: { cycles?: () => Promise<number>; statements?: () => Promise<number>; server?: () => Promise<Record<string, number>> } = {},
 ): Promise<Run> {
+  const { cycles, statements, server } = counters;
   let next = 0;
   const wake: number[] = [];
   const stages = new Map<Stage, number[]>(STAGES.map((stage) => [stage, []]));
@@ -202,6 +204,7 @@ async function drive(
   let failed = 0;
   const cyclesBefore = await cycles?.();
   const statementsBefore = await statements?.();
+  const serverBefore = await server?.();
   if (SPLIT_CORES) pinCores(groups());
   const before = cpuSeconds(groups());
   const benchBefore = process.cpuUsage();
@@ -228,6 +231,7 @@ async function drive(
   used['bench client'] = (bench.user + bench.system) / 1e6;
   const cyclesAfter = await cycles?.();
   const statementsAfter = await statements?.();
+  const serverAfter = await server?.();
   return {
     clients,
     jobs,
@@ -245,6 +249,10 @@ async function drive(
     cpuPerJob: Object.fromEntries(Object.entries(used).map(([name, value]) => [name, value / jobs])),
     cyclesPerJob: cyclesBefore === undefined || cyclesAfter === undefined ? undefined : (cyclesAfter - cyclesBefore) / jobs,
     statementsPerJob: statementsBefore === undefined || statementsAfter === undefined ? undefined : (statementsAfter - statementsBefore) / jobs,
+    serverRequestsPerJob:
+      serverBefore && serverAfter
+        ? Object.fromEntries(Object.entries(diff(serverAfter, serverBefore)).map(([name, count]) => [name, count / jobs]))
+        : undefined,
     ids,
   };
 }
@@ -305,7 +313,13 @@ interface Measured {
 const IDLE_SETTLE_MS = 60_000;
 const IDLE_SAMPLE_MS = 30_000;
 
-async function measureRaw(env: Record<string, string>, client: Client, temporalPid: number, loads = LOADS): Promise<Measured> {
+async function measureRaw(
+  env: Record<string, string>,
+  client: Client,
+  temporalPid: number,
+  loads = LOADS,
+  server?: () => Promise<Record<string, number>>,
+): Promise<Measured> {
   const workflows = await startRawWorker('workflows', env);
   const activities = await startRawWorker('activities', env);
   try {
@@ -321,7 +335,7 @@ async function measureRaw(env: Record<string, string>, client: Client, temporalP
     for (let i = 0; i < 5; i += 1) await one();
     const groups = () => ({ 'workflow worker': [workflows.pid as number], 'activity worker': [activities.pid as number], temporal: [temporalPid] });
     const runs: Run[] = [];
-    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one));
+    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, { server }));
     const histories = await fetchHistories(client, middleOf(runs.find((run) => run.clients === 20) ?? runs[0]));
     return { runs, history: historySample(histories), path: jobPath(histories.map((events) => ({ events }))) };
   } finally {
@@ -434,7 +448,7 @@ async function measureMlis(
   processes: Record<string, number[]>,
   topology: Topology = SINGLE,
   loads = LOADS,
-  { idle = false, statements }: { idle?: boolean; statements?: () => Promise<number> } = {},
+  { idle = false, statements, server }: { idle?: boolean; statements?: () => Promise<number>; server?: () => Promise<Record<string, number>> } = {},
 ): Promise<Measured> {
   const stackEnv = { ...env, MLIS_STACK_NODES: THROUGHPUT_NODES };
   const { calls, apiUrls, agent } = startStack(stackEnv, topology);
@@ -494,7 +508,7 @@ async function measureMlis(
       idleCpuMsPerSecond = Object.fromEntries(Object.entries(used).map(([name, seconds]) => [name, (seconds * 1000) / (IDLE_SAMPLE_MS / 1000)]));
     }
     const runs: Run[] = [];
-    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, cycles, statements));
+    for (const load of loads) runs.push(await drive(load.clients, load.jobs, groups, one, { cycles, statements, server }));
     const sampled = middleOf(runs.find((run) => run.clients === 20) ?? runs[0]);
     const histories = await fetchHistories(client, sampled.map(jobWorkflowId));
     return {
@@ -681,6 +695,7 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     `(min ${mlis.history.min}, max ${mlis.history.max}); raw workflow ${raw.history.mean.toFixed(1)}. A median MLIS history:`,
     `${mlis.history.typical.map((type) => type.toLowerCase()).join(', ')}.`,
     '',
+    ...serverRequestsTable(at(20)),
     `Where an MLIS job's time goes (p50 ms, from the ledger's timestamps): ${mlis.runs
       .map((r) => `${r.clients} client${r.clients > 1 ? 's' : ''}: submit ${ms(r.submitP50)}, ${STAGES.map((stage) => `${stage} ${ms(r.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(r.wakeP50)}`)
       .join('; ')}.`,
@@ -752,6 +767,73 @@ async function statementCounter(ownerUrl: string, database: string): Promise<{ c
   };
 }
 
+/**
+ * What the Temporal server did, from its Prometheus /metrics (the dev server started with TEMPORAL_METRICS_PORT):
+ * persistence requests (the default namespace's), visibility writes and history queue tasks, each by operation, and
+ * matching's polls answered with a task. Counted per job they show what a change costs the server with less noise
+ * than its CPU, as statements a job do for the ledger.
+ */
+function serverRequests(metricsUrl: string): () => Promise<Record<string, number>> {
+  const kinds: Record<string, string> = {
+    service_requests: 'call',
+    persistence_requests: 'persistence',
+    visibility_persistence_requests: 'visibility',
+    task_requests: 'queue task',
+    poll_success: 'poll answered',
+    poll_success_sync: 'poll answered (sync match)',
+  };
+  return async () => {
+    // The server publishes its counters to /metrics every second or so: let the last load's reach it.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const counts: Record<string, number> = {};
+    for (const line of (await (await fetch(metricsUrl)).text()).split('\n')) {
+      const sample = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
+      const kind = sample && kinds[sample[1]];
+      if (!sample || !kind) continue;
+      const labels = Object.fromEntries([...sample[2].matchAll(/(\w+)="([^"]*)"/g)].map((label) => [label[1], label[2]]));
+      if (labels.namespace !== undefined && labels.namespace !== 'default') continue;
+      // A gRPC call counts once, where it came in: at the frontend.
+      if (kind === 'call' && labels.service_name !== 'frontend') continue;
+      // A timer task fires at its due time, for a workflow task's timeout seconds after the load that made it.
+      if (kind === 'queue task' && labels.operation?.startsWith('Timer')) continue;
+      const name = labels.operation && !kind.startsWith('poll') ? `${kind} ${labels.operation}` : kind;
+      counts[name] = (counts[name] ?? 0) + Number(sample[3]);
+    }
+    return counts;
+  };
+}
+
+/** The server's requests a job (MLIS) and a workflow (raw), by kind and operation, the largest differences first. */
+function serverRequestRows(mlis: Run, raw: Run): { name: string; mlis: number; raw: number }[] | undefined {
+  const m = mlis.serverRequestsPerJob;
+  const r = raw.serverRequestsPerJob;
+  if (!m || !r) return undefined;
+  const rows = [...new Set([...Object.keys(m), ...Object.keys(r)])].map((name) => ({ name, mlis: m[name] ?? 0, raw: r[name] ?? 0 }));
+  const persistence = (pick: (row: { mlis: number; raw: number }) => number) =>
+    rows.filter((row) => row.name.startsWith('persistence ')).reduce((sum, row) => sum + pick(row), 0);
+  return [
+    { name: 'persistence, all operations', mlis: persistence((row) => row.mlis), raw: persistence((row) => row.raw) },
+    ...rows
+      .filter((row) => row.mlis + row.raw >= 0.05)
+      .sort((a, b) => Math.abs(b.mlis - b.raw) - Math.abs(a.mlis - a.raw) || a.name.localeCompare(b.name)),
+  ];
+}
+
+/** The full run's table of the server's requests at 20 clients; nothing when the server's metrics were not read. */
+function serverRequestsTable({ mlis, raw }: { mlis: Run; raw: Run }): string[] {
+  const rows = serverRequestRows(mlis, raw);
+  if (!rows) return [];
+  return [
+    `What the Temporal server did, per job and per raw workflow at ${mlis.clients} clients (its own \`/metrics\`: persistence requests, visibility`,
+    "writes and history queue tasks by operation, the frontend's calls, matching's polls answered with a task):",
+    '',
+    '| request | MLIS a job | raw a workflow |',
+    '|---|---:|---:|',
+    ...rows.map((row) => `| ${row.name} | ${row.mlis.toFixed(2)} | ${row.raw.toFixed(2)} |`),
+    '',
+  ];
+}
+
 /** One line per figure of a quick run (MLIS_BENCH_E2E_QUICK). */
 function quickSummary(raw: Measured, mlis: Measured): string {
   const run = mlis.runs[0];
@@ -766,6 +848,9 @@ function quickSummary(raw: Measured, mlis: Measured): string {
     `CPU ms per job: ${cpuByProcess(run)}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
     `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}${run.statementsPerJob === undefined ? '' : `, statements per job ${run.statementsPerJob.toFixed(1)}`}`,
     `job path p50 ms (${HISTORY_SAMPLE} jobs): ${JOB_PATH.map(([step]) => `${step} ${ms(mlis.path[step])}`).join(', ')}`,
+    ...(serverRequestRows(run, rawRun)?.map((row) => `Temporal server, ${row.name}: ${row.mlis.toFixed(2)} a job, raw ${row.raw.toFixed(2)} a workflow`) ?? [
+      'Temporal server requests: not measured',
+    ]),
   ].join('\n');
 }
 
@@ -785,9 +870,11 @@ async function main(): Promise<void> {
   const postmaster = Number(readFileSync(join(ROOT, '.mlis/pg/data/postmaster.pid'), 'utf8').split('\n')[0]);
   const temporalPort = process.env.TEMPORAL_PORT ?? '7233';
   const temporalDir = join(STATE_DIR, 'temporal');
+  const temporalMetricsPort = process.env.TEMPORAL_METRICS_PORT ?? '7235';
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    TEMPORAL_METRICS_PORT: temporalMetricsPort,
     MLIS_TEMPORAL_DIR: temporalDir,
     MLIS_STATE_DIR: STATE_DIR,
     MLIS_AUTH_DEV_SECRET_FILE: join(STATE_DIR, 'secrets', 'dev-signing-key'),
@@ -807,18 +894,19 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     const counter = await statementCounter(script('scripts/postgres.sh', ['owner-url']), database);
     const statements = counter?.count;
+    const server = serverRequests(`http://127.0.0.1:${temporalMetricsPort}/metrics`);
     try {
       if (quickClients > 0) {
         const quickLoad = [{ clients: quickClients, jobs: 300 }];
-        const raw = await measureRaw(env, client, temporalPid, quickLoad);
-        const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, quickLoad, { statements });
+        const raw = await measureRaw(env, client, temporalPid, quickLoad, server);
+        const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, quickLoad, { statements, server });
         console.log(quickSummary(raw, mlis));
         return;
       }
       console.log('(a) raw Temporal baseline');
-      const raw = await measureRaw(env, client, temporalPid);
+      const raw = await measureRaw(env, client, temporalPid, LOADS, server);
       console.log('(b) MLIS over HTTP');
-      const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, LOADS, { idle: true, statements });
+      const mlis = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, LOADS, { idle: true, statements, server });
       // The first round is (a) and (b); the others repeat their 20- and 50-client loads, raw first each time.
       const rounds: Round[] = [{ raw, mlis }];
       for (let round = 2; round <= ROUNDS; round += 1) {
