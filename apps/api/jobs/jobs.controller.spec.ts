@@ -254,7 +254,7 @@ describe(JobsController.name, () => {
         expect(t.jobs.records).toHaveLength(0);
       });
 
-      it('answers 422 unschedulable for an unknown group, labels or a GPU model no node has, and a job over the tenant max_gpus', async () => {
+      it('answers 422 unschedulable for an unknown group, labels or a GPU model no node has', async () => {
         const group = await http().post('/v1/jobs').send({ ...valid, worker_group: 'tpu' }).expect(422);
         expect(group.body.error).toMatchObject({ code: 'unschedulable', message: 'no worker group "tpu"; the groups are cpu, gpu' });
         const labels = await http().post('/v1/jobs').send({ ...valid, node_selector: { zone: 'mars' } }).expect(422);
@@ -268,6 +268,11 @@ describe(JobsController.name, () => {
           message: 'no node in group gpu has 2 GPUs with at least 20000 MiB each (the most any has: 0)',
           details: [{ field: 'gpu_memory_mb' }],
         });
+        expect(t.jobs.records).toHaveLength(0);
+      });
+
+      it('answers 422 unschedulable for a job over the tenant max_gpus', async () => {
+        // Set before the app first reads the tenant: it checks submissions against the row it read (ADR 0048).
         t.tenants.put({ id: 'default', name: 'Default tenant', maxGpus: 1 });
         const quota = await http().post('/v1/jobs').send({ ...valid, gpu: 2 }).expect(422);
         expect(quota.body.error.details).toEqual([{ field: 'gpu', problem: "exceeds the tenant's max_gpus 1" }]);

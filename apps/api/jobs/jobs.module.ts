@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module';
+import { TenantsModule } from '../tenants/tenants.module';
 import { JobArtifactsService } from './job-artifacts.service';
 import { JobWorkflows } from './job-workflows';
 import { JobsController } from './jobs.controller';
@@ -7,7 +8,7 @@ import { JobsService } from './jobs.service';
 import { SubmissionLimitsService } from './submission-limits.service';
 
 @Module({
-  imports: [ArtifactsModule],
+  imports: [ArtifactsModule, TenantsModule],
   controllers: [JobsController],
   providers: [JobsService, SubmissionLimitsService, JobArtifactsService, JobWorkflows],
   exports: [JobsService],

@@ -6,6 +6,7 @@ import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
 import { FakeAuditRepository, FakeTenantsRepository } from '../testing/audit-fakes';
+import { RecentTenants } from '../tenants/recent-tenants';
 import {
   jsonDepth,
   MAX_PARAMS_DEPTH,
@@ -39,7 +40,8 @@ describe(SubmissionLimitsService.name, () => {
   beforeEach(() => {
     tenants = new FakeTenantsRepository();
     audit = new FakeAuditRepository();
-    limits = new SubmissionLimitsService(tenants as unknown as TenantsRepository, new Access(audit as unknown as AuditRepository, 0));
+    const repository = tenants as unknown as TenantsRepository;
+    limits = new SubmissionLimitsService(repository, new RecentTenants(repository), new Access(audit as unknown as AuditRepository, 0));
     tenants.put({ id: 'team-a', name: 'A' });
   });
 

@@ -6,6 +6,7 @@ import { Access } from '../common/access';
 import type { Actor } from '../common/actor';
 import { RetryLaterError, unknownTenant } from '../common/domain-error';
 import { validationFailed } from '../common/validation';
+import { RecentTenants } from '../tenants/recent-tenants';
 
 /** Deepest nesting allowed in params; the params object itself is level 1. */
 export const MAX_PARAMS_DEPTH = 8;
@@ -54,6 +55,7 @@ export interface AdmittedSubmission {
 export class SubmissionLimitsService {
   constructor(
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
+    @Inject(RecentTenants) private readonly recentTenants: RecentTenants,
     @Inject(Access) private readonly access: Access,
   ) {}
 
@@ -61,9 +63,11 @@ export class SubmissionLimitsService {
    * Throws 404 for a tenant nobody created, 429 (with Retry-After, audited) when the rate is used up. Returns the
    * tenant and the queue limit that `holdQueuePlace` enforces inside the insert transaction. A submission's params
    * pass `checkParams` first; a replay of an accepted one (its Idempotency-Key) never gets here, so it takes no token.
+   * The limits are the tenant row as this replica read it at most TENANT_REREAD_MS ago (ADR 0048); the token bucket
+   * and the queue count are read fresh.
    */
   async admit(actor: Actor, requestId: string): Promise<AdmittedSubmission> {
-    const tenant = await this.tenants.findById(actor.tenantId);
+    const tenant = await this.recentTenants.find(actor.tenantId);
     if (!tenant) throw unknownTenant(actor.tenantId);
     const perMinute = tenant.submitRatePerMinute;
     if (perMinute !== null) {

@@ -8,6 +8,7 @@ import type { Actor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
 import { InjectAppConfig } from '../core/app-config';
 import type { GroupLimitsBody } from './group-limits';
+import { RecentTenants } from './recent-tenants';
 import type { CreateTenantDto, TenantListResponseDto, TenantResponseDto, UpdateTenantDto } from './tenants.dto';
 
 function toResponse(tenant: TenantRecord): TenantResponseDto {
@@ -53,6 +54,7 @@ export class TenantsService {
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @Inject(Access) private readonly access: Access,
     @InjectAppConfig() private readonly config: AppConfig,
+    @Inject(RecentTenants) private readonly recent: RecentTenants,
   ) {}
 
   async create(actor: Actor, dto: CreateTenantDto, requestId: string): Promise<TenantResponseDto> {
@@ -75,6 +77,7 @@ export class TenantsService {
         },
         (manager, record) => this.access.allow({ ...actor, requestId }, this.change('tenant.create', record), manager),
       );
+      this.recent.remember(tenant);
       return toResponse(tenant);
     } catch (error) {
       if (error instanceof TenantExistsError) throw new DomainError(ApiErrorCode.TenantExists, `tenant ${dto.id} already exists`);
@@ -90,6 +93,7 @@ export class TenantsService {
       this.access.allow({ ...actor, requestId }, this.change('tenant.update', record, dto), manager),
     );
     if (!tenant) throw this.notFound(id);
+    this.recent.remember(tenant);
     return toResponse(tenant);
   }
 
