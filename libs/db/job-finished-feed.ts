@@ -78,6 +78,14 @@ export class JobFinishedFeed {
     void this.connect();
   }
 
+  /**
+   * Whether the feed hears notifications now. While it does, every final state committed since it (re)connected has
+   * woken its job's listeners, or will once its notification arrives.
+   */
+  isListening(): boolean {
+    return this.client !== null;
+  }
+
   /** Calls `listener` when job `jobId` may have become final; returns the unsubscribe function. */
   subscribe(jobId: string, listener: Listener): () => void {
     let set = this.listeners.get(jobId);

@@ -761,6 +761,64 @@ describe(JobsController.name, () => {
       expect(t.finished.subscribed).toBe(0);
     });
 
+    it('waits for a job it accepted without reading it first: one read, once the feed says it became final (ADR 0049)', async () => {
+      const accepted = await http().post('/v1/jobs').send(valid).expect(202);
+      const reads = jest.spyOn(t.jobs, 'findById');
+      const pending = http().get(`/v1/jobs/${accepted.body.id}?wait=60`).then((r) => r);
+      // The waiter alone: the replica stopped listening for the job when the long-poll took it.
+      await waitFor(() => t.finished.subscribed === 1 && t.temporal.started.length === 1);
+      expect(reads).not.toHaveBeenCalled();
+      const record = t.jobs.records.find((r) => r.job.id === accepted.body.id);
+      if (!record) throw new Error('accepted job missing');
+      record.job.state = 'SUCCEEDED';
+      t.finished.notify(accepted.body.id);
+      const response = await pending;
+      expect(response.status).toBe(200);
+      expect(response.body.state).toBe('SUCCEEDED');
+      expect(reads).toHaveBeenCalledTimes(1);
+      expect(t.finished.subscribed).toBe(0);
+    });
+
+    it('reads first a job it accepted whose end it heard before the long-poll came', async () => {
+      const accepted = await http().post('/v1/jobs').send(valid).expect(202);
+      const record = t.jobs.records.find((r) => r.job.id === accepted.body.id);
+      if (!record) throw new Error('accepted job missing');
+      record.job.state = 'FAILED';
+      t.finished.notify(accepted.body.id);
+      const started = Date.now();
+      const response = await http().get(`/v1/jobs/${accepted.body.id}?wait=60`).expect(200);
+      expect(response.body.state).toBe('FAILED');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+
+    it('answers with the current state a job it accepted when the wait ends first', async () => {
+      const accepted = await http().post('/v1/jobs').send(valid).expect(202);
+      const response = await http().get(`/v1/jobs/${accepted.body.id}?wait=1`).expect(200);
+      expect(response.body).toMatchObject({ id: accepted.body.id, state: 'QUEUED' });
+      expect(t.finished.subscribed).toBe(0);
+    });
+
+    it("answers another tenant's long-poll for a job it accepted 404 at once, without reading it, and audits the denial", async () => {
+      const real = await createTestApp({}, { auth: 'real' });
+      try {
+        real.nodes.nodes = [fakeNode({ id: 'cpu-1', cpuMillis: 4000, memMb: 8192 })];
+        const server = real.app.getHttpServer();
+        const accepted = await request(server).post('/v1/jobs').set('Authorization', `Bearer ${real.userToken()}`).send(valid).expect(202);
+        const reads = jest.spyOn(real.jobs, 'findById');
+        const other = real.userToken({ tenant: 'other', sub: 'mallory' });
+        const started = Date.now();
+        const response = await request(server).get(`/v1/jobs/${accepted.body.id}?wait=60`).set('Authorization', `Bearer ${other}`).expect(404);
+        expect(response.body.error.code).toBe('job_not_found');
+        expect(Date.now() - started).toBeLessThan(2_000);
+        expect(reads).not.toHaveBeenCalled();
+        expect(real.audit.events).toContainEqual(
+          expect.objectContaining({ action: 'job.read', result: 'deny', reason: 'other_tenant', actorTenant: 'other', targetTenant: 'default' }),
+        );
+      } finally {
+        await real.app.close();
+      }
+    });
+
     it("answers another tenant's job 404 at once, without waiting", async () => {
       const id = randomUUID();
       t.jobs.seed({ id, tenantId: 'other', state: 'QUEUED' });

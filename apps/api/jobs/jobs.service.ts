@@ -34,6 +34,7 @@ import {
   type JobListResponseDto,
   type JobResponseDto,
 } from './jobs.dto';
+import { AcceptedJobs } from './accepted-jobs';
 import { toJobResponse } from './jobs.mapper';
 import { SubmissionLimitsService } from './submission-limits.service';
 
@@ -64,6 +65,8 @@ interface FoundJob {
 @Injectable()
 export class JobsService {
   private readonly policy: AdmissionPolicy;
+  /** The jobs this replica accepted whose long-poll needs no first read (ADR 0049). */
+  private readonly accepted: AcceptedJobs;
   /** The last read of the registered nodes and worker groups, for CLUSTER_SHAPE_REUSE_MS. */
   private clusterShape: { readAt: number; shape: Promise<Omit<ClusterShape, 'tenantMaxGpus'>> } | null = null;
 
@@ -77,6 +80,7 @@ export class JobsService {
     @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
     @InjectAppConfig() config: AppConfig,
   ) {
+    this.accepted = new AcceptedJobs(finished);
     const { scheduling } = config;
     this.policy = {
       taskSpec: getTaskSpec,
@@ -140,6 +144,7 @@ export class JobsService {
       };
       const needsTransaction = queueLimit !== null || inputs.length > 0 || params !== null;
       const record = await this.jobs.insert(job, audit, needsTransaction ? afterInsert : undefined);
+      this.accepted.add(job.id, job.tenantId);
       this.workflows.startSoon(job, { insertedJustNow: true });
       return { job: toJobResponse(record), created: true };
     } catch (error) {
@@ -176,6 +181,8 @@ export class JobsService {
    * API began to shut down).
    * Access is checked once, with the first read (another tenant's job is a 404 at once); the waiter then sleeps on
    * the process's one LISTEN connection (JobFinishedFeed) and re-reads only when woken or every JOB_WAIT_REREAD_MS.
+   * A job this replica accepted and has heard no end of needs no first read: its tenant is known and it is not final
+   * (ADR 0049).
    */
   async waitForFinal(actor: RequestActor, id: string, waitSeconds: number, abort: AbortSignal): Promise<JobResponseDto> {
     const deadline = Date.now() + waitSeconds * 1000;
@@ -189,8 +196,11 @@ export class JobsService {
     const unsubscribe = this.finished.subscribe(id, onWake);
     abort.addEventListener('abort', onWake);
     try {
-      let { record } = await this.find(actor, id, 'jobs:read', 'job.read');
-      while (!TERMINAL_JOB_STATES.includes(record.job.state) && !abort.aborted && Date.now() < deadline) {
+      const acceptedFor = this.accepted.take(id);
+      let record: JobRecord | null = null;
+      if (acceptedFor === undefined) record = (await this.find(actor, id, 'jobs:read', 'job.read')).record;
+      else if (!(await this.access.require(actor, acceptedFor, 'jobs:read', 'job.read', `job/${id}`))) throw this.notFound(id);
+      while ((record === null || !TERMINAL_JOB_STATES.includes(record.job.state)) && !abort.aborted && Date.now() < deadline) {
         if (!woken) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, Math.min(JOB_WAIT_REREAD_MS, deadline - Date.now()));
@@ -204,6 +214,9 @@ export class JobsService {
         if (abort.aborted) break;
         record = (await this.jobs.findById(null, id)) ?? record;
       }
+      // The wait ended before any read (a job accepted here): answer with the job as it is.
+      record ??= await this.jobs.findById(null, id);
+      if (!record) throw this.notFound(id);
       return toJobResponse(record);
     } finally {
       unsubscribe();
@@ -269,8 +282,13 @@ export class JobsService {
   private async find(actor: RequestActor, id: string, scope: Scope, action: string): Promise<FoundJob> {
     const record = await this.jobs.findById(null, id);
     const grant = record && (await this.access.require(actor, record.job.tenantId, scope, action, `job/${id}`));
-    if (!record || !grant) throw new DomainError(ApiErrorCode.JobNotFound, `job ${id} not found`);
+    if (!record || !grant) throw this.notFound(id);
     return { record, grant };
+  }
+
+  /** A job that is missing and another tenant's job answer alike: no existence leak. */
+  private notFound(id: string): DomainError {
+    return new DomainError(ApiErrorCode.JobNotFound, `job ${id} not found`);
   }
 
   /** Which tenant a list shows: null for every tenant, undefined for nothing (another tenant, without the capability). */

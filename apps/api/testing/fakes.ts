@@ -484,14 +484,28 @@ export class FakeDataSource {
 /** The job-finished feed without Postgres: a spec calls `notify` where a committed final state would. */
 export class FakeJobFinishedFeed implements Db<JobFinishedFeed> {
   private readonly listeners = new Map<string, Set<() => void>>();
+  listening = true;
 
   start(): void {}
+
+  isListening(): boolean {
+    return this.listening;
+  }
+
+  /** What a reconnect does: wakes every listener, as anything may have ended while the feed was not listening. */
+  reconnected(): void {
+    this.listening = true;
+    for (const jobId of [...this.listeners.keys()]) this.notify(jobId);
+  }
 
   subscribe(jobId: string, listener: () => void): () => void {
     const set = this.listeners.get(jobId) ?? new Set();
     this.listeners.set(jobId, set);
     set.add(listener);
-    return () => set.delete(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(jobId) === set) this.listeners.delete(jobId);
+    };
   }
 
   notify(jobId: string): void {
