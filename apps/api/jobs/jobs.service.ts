@@ -20,6 +20,7 @@ import type { Actor, RequestActor } from '../common/actor';
 import { DomainError, RetryLaterError } from '../common/domain-error';
 import { unstorableText } from '../common/body-content';
 import { InjectAppConfig } from '../core/app-config';
+import { AcceptedJobs } from './accepted-jobs';
 import { canonicalJson } from './canonical-json';
 import { JobArtifactsService, type JobResultBody, type StagedParams } from './job-artifacts.service';
 import { JobWorkflows } from './job-workflows';
@@ -34,7 +35,6 @@ import {
   type JobListResponseDto,
   type JobResponseDto,
 } from './jobs.dto';
-import { AcceptedJobs } from './accepted-jobs';
 import { toJobResponse } from './jobs.mapper';
 import { SubmissionLimitsService } from './submission-limits.service';
 

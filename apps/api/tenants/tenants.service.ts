@@ -54,7 +54,7 @@ export class TenantsService {
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @Inject(Access) private readonly access: Access,
     @InjectAppConfig() private readonly config: AppConfig,
-    @Inject(RecentTenants) private readonly recent: RecentTenants,
+    @Inject(RecentTenants) private readonly recentTenants: RecentTenants,
   ) {}
 
   async create(actor: Actor, dto: CreateTenantDto, requestId: string): Promise<TenantResponseDto> {
@@ -77,7 +77,7 @@ export class TenantsService {
         },
         (manager, record) => this.access.allow({ ...actor, requestId }, this.change('tenant.create', record), manager),
       );
-      this.recent.remember(tenant);
+      this.recentTenants.remember(tenant);
       return toResponse(tenant);
     } catch (error) {
       if (error instanceof TenantExistsError) throw new DomainError(ApiErrorCode.TenantExists, `tenant ${dto.id} already exists`);
@@ -93,7 +93,7 @@ export class TenantsService {
       this.access.allow({ ...actor, requestId }, this.change('tenant.update', record, dto), manager),
     );
     if (!tenant) throw this.notFound(id);
-    this.recent.remember(tenant);
+    this.recentTenants.remember(tenant);
     return toResponse(tenant);
   }
 
