@@ -56,6 +56,15 @@ describe(RecentTenants.name, () => {
     expect(tenants.reads).toBe(3);
   });
 
+  it('shares one read among the submissions that come while it runs', async () => {
+    let release = (): void => undefined;
+    tenants.hold = new Promise<void>((resolve) => (release = resolve));
+    const burst = Array.from({ length: 20 }, () => recent.find('team-a'));
+    release();
+    expect((await Promise.all(burst)).map((record) => record?.maxQueuedJobs)).toEqual(Array(20).fill(5));
+    expect(tenants.reads).toBe(1);
+  });
+
   it('keeps a write remembered while a read was under way, not the older row that read found', async () => {
     let release = (): void => undefined;
     tenants.hold = new Promise<void>((resolve) => (release = resolve));

@@ -14,13 +14,24 @@ export const TENANT_REREAD_MS = 2_000;
 export class RecentTenants {
   /** Each row with the time its read began (or its write committed), in ms since the epoch. */
   private readonly rows = new Map<string, { record: TenantRecord; readAt: number }>();
+  /** The read under way for a tenant: submissions that come while it runs (a burst) share it. */
+  private readonly reads = new Map<string, Promise<TenantRecord | null>>();
 
   constructor(@Inject(TenantsRepository) private readonly tenants: TenantsRepository) {}
 
-  async find(id: string): Promise<TenantRecord | null> {
-    const began = Date.now();
+  find(id: string): Promise<TenantRecord | null> {
     const held = this.rows.get(id);
-    if (held && began - held.readAt < TENANT_REREAD_MS) return held.record;
+    if (held && Date.now() - held.readAt < TENANT_REREAD_MS) return Promise.resolve(held.record);
+    let reading = this.reads.get(id);
+    if (!reading) {
+      reading = this.read(id).finally(() => this.reads.delete(id));
+      this.reads.set(id, reading);
+    }
+    return reading;
+  }
+
+  private async read(id: string): Promise<TenantRecord | null> {
+    const began = Date.now();
     const record = await this.tenants.findById(id);
     // A write remembered while this read was under way is newer than what the read found.
     const newer = this.rows.get(id);
