@@ -34,7 +34,8 @@ import { median, percentile } from './support/stats';
 // reaped) around each load.
 // Writes its section into docs/benchmarks.md. MLIS_BENCH_E2E_QUICK=C runs only (a) and (b) at C clients (300 jobs each)
 // and prints one summary without touching the docs: an A/B of a change in about three minutes. Ports: TEMPORAL_PORT,
-// TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT, MLIS_STACK_METRICS_PORT as for `npm run up`.
+// TEMPORAL_UI_PORT, MLIS_API_PORT, MLIS_PG_PORT, MLIS_STACK_METRICS_PORT as for `npm run up`; TEMPORAL_METRICS_PORT (7235),
+// where the dev server serves its own metrics, which the bench counts (serverRequests).
 const ROOT = resolve(__dirname, '../../..');
 const STATE_DIR = join(ROOT, '.mlis/bench-e2e');
 const LOADS = [
@@ -769,8 +770,8 @@ async function statementCounter(ownerUrl: string, database: string): Promise<{ c
 
 /**
  * What the Temporal server did, from its Prometheus /metrics (the dev server started with TEMPORAL_METRICS_PORT):
- * persistence requests (the default namespace's), visibility writes and history queue tasks, each by operation, and
- * matching's polls answered with a task. Counted per job they show what a change costs the server with less noise
+ * persistence requests (the default namespace's), visibility writes, history queue tasks and the frontend's calls,
+ * each by operation, and matching's polls answered with a task. Counted per job they show what a change costs the server with less noise
  * than its CPU, as statements a job do for the ledger.
  */
 function serverRequests(metricsUrl: string): () => Promise<Record<string, number>> {
