@@ -65,6 +65,12 @@ interface FollowUpCycle {
   newJobs: string[];
 }
 
+/** How `placeNewJob` (and the API's start of a new job's workflow) learns where the job's row came from. */
+export interface NewJobOptions {
+  /** The caller inserted the row just now (a new submission, not a replay): no read before the cycle (ADR 0047). */
+  insertedJustNow?: boolean;
+}
+
 /**
  * Runs scheduling cycles for this process and tells the affected workflows: placed jobs that had been
  * waiting get `capacityAvailable` (they pick their placement up; a job placed at its first look gets it in
@@ -106,7 +112,7 @@ export class Scheduler {
    * A job whose row the caller inserted just now is not read first: only another process's cycle can have looked at it
    * in between, which is rare, and the read after the cycle finds what that cycle did (ADR 0047).
    */
-  async placeNewJob(jobId: string, { insertedJustNow = false }: { insertedJustNow?: boolean } = {}): Promise<Placement | undefined> {
+  async placeNewJob(jobId: string, { insertedJustNow = false }: NewJobOptions = {}): Promise<Placement | undefined> {
     if (!insertedJustNow) {
       const known = await this.store.placementOf(jobId, 1);
       if (known.placed) return known.placement;

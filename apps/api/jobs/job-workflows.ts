@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApiErrorCode, jobWorkflowId, type Placement } from '@mlis/contracts';
-import { JobWorkflowStarter, Scheduler, type JobToStart } from '@mlis/temporal';
+import { JobWorkflowStarter, Scheduler, type JobToStart, type NewJobOptions } from '@mlis/temporal';
 import { setSpanAttributes } from '@mlis/tracing';
 import { DomainError } from '../common/domain-error';
 
@@ -30,9 +30,9 @@ export class JobWorkflows implements BeforeApplicationShutdown {
   /**
    * Starts the workflow of a job whose row has committed, without holding up the submission's answer; retried in
    * the background while Temporal cannot be reached. A start that finds the workflow already there is a success.
-   * `insertedJustNow`: the caller inserted the row (a new submission, not a replay): see `Scheduler.placeNewJob`.
+   * `insertedJustNow`: see `NewJobOptions`.
    */
-  startSoon(job: JobToStart, { insertedJustNow = false }: { insertedJustNow?: boolean } = {}): void {
+  startSoon(job: JobToStart, { insertedJustNow = false }: NewJobOptions = {}): void {
     setSpanAttributes({ 'mlis.job_id': job.id });
     const start = this.startInBackground(job, insertedJustNow).finally(() => this.inFlight.delete(start));
     this.inFlight.add(start);

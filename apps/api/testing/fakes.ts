@@ -36,6 +36,7 @@ import {
   type TenantShare,
   type WorkerGroupSummary,
 } from '@mlis/db';
+import type { NewJobOptions } from '@mlis/temporal';
 
 /** A ledger with nothing in it, as the metrics snapshot reads it; `topTenants` the tenants it ranks. */
 export function fakeMetricsRepository(topTenants: string[] = []): MetricsRepository {
@@ -400,7 +401,7 @@ export class FakeScheduler {
   /** Whether each placeNewJob call said its caller had inserted the row just now. */
   readonly insertedJustNow: boolean[] = [];
 
-  async placeNewJob(jobId: string, { insertedJustNow = false }: { insertedJustNow?: boolean } = {}): Promise<Placement | undefined> {
+  async placeNewJob(jobId: string, { insertedJustNow = false }: NewJobOptions = {}): Promise<Placement | undefined> {
     this.newJobs.push(jobId);
     this.insertedJustNow.push(insertedJustNow);
     if (this.failWith) throw this.failWith;
