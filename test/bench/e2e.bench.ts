@@ -752,7 +752,13 @@ async function statementCounter(ownerUrl: string, database: string): Promise<{ c
   // The extension lives in the postgres database (scripts/postgres.sh creates it there); its counts cover every database.
   const pg = new PgClient({ connectionString: ownerUrl.replace(/\/[^/]*$/, '/postgres') });
   await pg.connect();
-  if ((await pg.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'`)).rows.length === 0) {
+  // The extension, once created, stays in the cluster; it counts only while the server preloads its library, and
+  // without it a read fails with 55000 (object not in prerequisite state).
+  const counting = await pg.query(`SELECT 1 FROM pg_stat_statements LIMIT 1`).then(
+    () => true,
+    (error: { code?: string }) => (error.code === '42P01' || error.code === '55000' ? false : Promise.reject(error)),
+  );
+  if (!counting) {
     await pg.end();
     return undefined;
   }
