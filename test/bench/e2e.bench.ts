@@ -130,6 +130,34 @@ function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
 }
 
 /**
+ * Seconds each group's threads have spent runnable but waiting for a core (run_delay, the second field of
+ * /proc/<pid>/task/<tid>/schedstat). Threads that ended meanwhile, a Postgres backend that exited among them, drop out
+ * of the sum, so a group whose threads come and go is undercounted; the processes of a stack keep theirs.
+ */
+function coreWaitSeconds(groups: Record<string, number[]>): Record<string, number> {
+  const waited = (pid: number | 'self'): number => {
+    let nanoseconds = 0;
+    try {
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        try {
+          nanoseconds += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1]);
+        } catch {
+          // The thread ended meanwhile.
+        }
+      }
+    } catch {
+      // The process ended meanwhile.
+    }
+    return nanoseconds / 1e9;
+  };
+  const trees = processTrees(groups);
+  return {
+    ...Object.fromEntries(Object.entries(trees).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + waited(pid), 0)])),
+    'bench client': waited('self'),
+  };
+}
+
+/**
  * MLIS_BENCH_E2E_SPLIT_CORES=1: what the ratio would be with the API and Postgres off the Temporal side's cores, as on a
  * Temporal cluster. The Temporal side (the server, the raw workflow's two workers, control and the nodes) runs on core
  * 0; the API, Postgres and the bench client on core 1. Both loads get the same single core for their Temporal side.
@@ -176,6 +204,8 @@ interface Run {
   stageP50: Partial<Record<Stage, number>>;
   /** CPU seconds per job, per process group. */
   cpuPerJob: Record<string, number>;
+  /** Seconds per job each process group was runnable but waited for a core (`coreWaitSeconds`). */
+  coreWaitPerJob: Record<string, number>;
   /** MLIS: scheduling cycles run per job, by every API and control process. */
   cyclesPerJob?: number;
   /** MLIS: statements run on the ledger per job, by every process, when the local cluster has pg_stat_statements. */
@@ -208,6 +238,7 @@ async function drive(
   const serverBefore = await server?.();
   if (SPLIT_CORES) pinCores(groups());
   const before = cpuSeconds(groups());
+  const waitBefore = coreWaitSeconds(groups());
   const benchBefore = process.cpuUsage();
   const started = Date.now();
   await Promise.all(
@@ -228,6 +259,7 @@ async function drive(
   );
   const seconds = (Date.now() - started) / 1000;
   const used = diff(cpuSeconds(groups()), before);
+  const waited = diff(coreWaitSeconds(groups()), waitBefore);
   const bench = process.cpuUsage(benchBefore);
   used['bench client'] = (bench.user + bench.system) / 1e6;
   const cyclesAfter = await cycles?.();
@@ -248,6 +280,7 @@ async function drive(
     wakeP99: wake.length > 0 ? percentile(wake, 99) : Number.NaN,
     stageP50: Object.fromEntries([...stages].filter(([, values]) => values.length > 0).map(([stage, values]) => [stage, percentile(values, 50)])),
     cpuPerJob: Object.fromEntries(Object.entries(used).map(([name, value]) => [name, value / jobs])),
+    coreWaitPerJob: Object.fromEntries(Object.entries(waited).map(([name, value]) => [name, value / jobs])),
     cyclesPerJob: cyclesBefore === undefined || cyclesAfter === undefined ? undefined : (cyclesAfter - cyclesBefore) / jobs,
     statementsPerJob: statementsBefore === undefined || statementsAfter === undefined ? undefined : (statementsAfter - statementsBefore) / jobs,
     serverRequestsPerJob:
@@ -623,11 +656,16 @@ function cpuTotal(run: Run): number {
   return Object.values(run.cpuPerJob).reduce((sum, value) => sum + value, 0);
 }
 
-/** A run's CPU milliseconds per job, process by process: "api 8.4, control 14.0, ...". */
-function cpuByProcess(run: Run): string {
-  return Object.entries(run.cpuPerJob)
+/** Seconds per job, process by process, in milliseconds: "api 8.4, control 14.0, ...". */
+function msByProcess(perJob: Record<string, number>): string {
+  return Object.entries(perJob)
     .map(([name, value]) => `${name} ${(value * 1000).toFixed(1)}`)
     .join(', ');
+}
+
+/** A run's CPU milliseconds per job, process by process. */
+function cpuByProcess(run: Run): string {
+  return msByProcess(run.cpuPerJob);
 }
 
 /**
@@ -737,6 +775,11 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     '| run | per process | total |',
     '|---|---|---:|',
     ...cpuRows,
+    '',
+    `Waiting for a core, ms per job (runnable but not running: run_delay from /proc/<pid>/task/*/schedstat, first round; a thread that ended during the load drops out): ${[
+      ...mlis.runs.filter((run) => run.clients > 1).map((run) => `MLIS at ${run.clients} clients ${msByProcess(run.coreWaitPerJob)}`),
+      ...raw.runs.filter((run) => run.clients > 1).map((run) => `raw at ${run.clients} callers ${msByProcess(run.coreWaitPerJob)}`),
+    ].join('; ')}.`,
     '',
     `Cores in use (jobs a second × CPU a job, first round) and the CPU a job MLIS may cost for ${RATIO_TARGET} × raw on the cores it uses now:`,
     '',
@@ -868,6 +911,7 @@ function quickSummary(raw: Measured, mlis: Measured): string {
     `end-to-end p50 / p99 ${ms(run.e2eP50)} / ${ms(run.e2eP99)} ms, not SUCCEEDED ${run.failed}, history events ${mlis.history.mean.toFixed(1)}`,
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
     `CPU ms per job: ${cpuByProcess(run)}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
+    `waiting for a core, ms per job: ${msByProcess(run.coreWaitPerJob)}; raw ${msByProcess(rawRun.coreWaitPerJob)}`,
     `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}${run.statementsPerJob === undefined ? '' : `, statements per job ${run.statementsPerJob.toFixed(1)}`}`,
     `job path p50 ms (${HISTORY_SAMPLE} jobs): ${JOB_PATH.map(([step]) => `${step} ${ms(mlis.path[step])}`).join(', ')}`,
     ...(serverRequestRows(run, rawRun)?.map((row) => `Temporal server, ${row.name}: ${row.mlis.toFixed(2)} a job, raw ${row.raw.toFixed(2)} a workflow`) ?? [
