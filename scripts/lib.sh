@@ -7,13 +7,16 @@ MLIS_CACHE="${MLIS_CACHE_DIR:-$HOME/.cache/mlis}"
 # Project-local state (git-ignored).
 MLIS_STATE="$MLIS_ROOT/.mlis"
 
-# V8 flags for the processes that run scheduling cycles (api, control; and the placement benchmark);
-# docker-compose.yml repeats them in the api and control commands.
+# V8 flags for control and the benchmarks, whose work is scheduling cycles; docker-compose.yml and the Kubernetes
+# manifests repeat them in control's command.
 # A cycle on a large cluster allocates about 1 MB; with V8's default 16 MB semi-space, scavenges come every
 # few cycles and copy and promote the objects of the cycle in flight, which made up most of a cycle's p99.
 # A 64 MB young generation makes them rare and cheap (ADR 0010, docs/benchmarks.md). Set it in the
 # environment to trade that for memory (about 64 MB more resident under load).
 MLIS_SCHEDULER_NODE_FLAGS="${MLIS_SCHEDULER_NODE_FLAGS:---max-semi-space-size=64}"
+# V8 flags for the API: none by default. Under HTTP load its young generation holds the requests in flight, and a
+# 64 MB one paused it 21-81 ms a scavenge, the submissions' tail; V8's default about 9-15 (ADR 0051).
+MLIS_API_NODE_FLAGS="${MLIS_API_NODE_FLAGS:-}"
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-mlis}" "$*" >&2; }
 die() { log "$*"; exit 1; }

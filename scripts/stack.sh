@@ -222,7 +222,7 @@ start_api() {
   # The console build (npm run build) is served at /console; its job pages link to this Temporal Web UI.
   launch "$(replica_name api "$1")" "$BACKOFF" MLIS_API_PORT="$port" MLIS_CONSOLE_DIR="${MLIS_CONSOLE_DIR:-$ROOT/console/dist}" \
     MLIS_TEMPORAL_UI_URL="${MLIS_TEMPORAL_UI_URL:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}}" \
-    -- node $MLIS_SCHEDULER_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
+    -- node $MLIS_API_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
 }
 
 api_ready() {

@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   const section = [
     '<!-- bench:placement:start -->',
     `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'}), project-local Postgres (fsync on),`,
-    `Node ${process.version} with \`${process.execArgv.join(' ') || 'no flags'}\` (the flags scripts/stack.sh gives api and control).`,
+    `Node ${process.version} with \`${process.execArgv.join(' ') || 'no flags'}\` (the flags scripts/stack.sh gives control).`,
     `${NODE_COUNT} nodes (${GPU_NODES} with 8 GPUs), ${SLOTS} slots each, every slot busy; ${TENANTS.length} tenants at two priorities, one job in five wants 1-4 GPUs.`,
     `Each row is ${CYCLES} scheduling cycles (\`SchedulingStore.runCycle\`: advisory lock, read the nodes changed since the last cycle, the tenants,`,
     `and the first ${CYCLE.laneWindow} jobs of each (tenant, priority) lane; decide; write placements, wait reasons and queue positions) after`,

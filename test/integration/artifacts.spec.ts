@@ -134,9 +134,9 @@ describe('artifacts on the real stack', () => {
   it(`uploads and downloads ${BIG_MB} MB byte-identical while the API grows by less than 50 MB`, async () => {
     const pid = stackPid(env, 'api');
     // Warm both routes up with a transfer of their own first, so that neither code loading and first-use allocations
-    // nor V8's young generation growing to the size streaming keeps it at (its semi-spaces may grow to 64 MB under
-    // MLIS_SCHEDULER_NODE_FLAGS, from whatever size the API's earlier work left them) are counted as this file's
-    // growth. What remains is what the file's size adds: an API that held the file would grow by about 200 MB.
+    // nor V8's young generation growing to the size streaming keeps it at (from whatever size the API's earlier work
+    // left it; MLIS_API_NODE_FLAGS may enlarge it) are counted as this file's growth. What remains is what the file's
+    // size adds: an API that held the file would grow by about 200 MB.
     const warmup = generated(WARMUP_MB);
     const warm = await raw('POST', `/v1/artifacts?sha256=${warmup.sha256}`, { ...auth(), 'content-length': String(WARMUP_MB * MiB) }, warmup.stream());
     expect(warm.status).toBe(201);
