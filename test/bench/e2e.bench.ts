@@ -663,11 +663,6 @@ function msByProcess(perJob: Record<string, number>): string {
     .join(', ');
 }
 
-/** A run's CPU milliseconds per job, process by process. */
-function cpuByProcess(run: Run): string {
-  return msByProcess(run.cpuPerJob);
-}
-
 /**
  * How much of the machine each load keeps busy (jobs a second × CPU a job), and the CPU a job MLIS may cost to reach the
  * ratio target on the cores it uses now: when both loads are CPU-bound, the ratio follows their CPU per job.
@@ -687,8 +682,8 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     return `| ${run.clients} | ${run.jobs} | ${base.jobsPerSecond.toFixed(1)} | ${run.jobsPerSecond.toFixed(1)} | ${(run.jobsPerSecond / base.jobsPerSecond).toFixed(2)} | ${ms(base.submitP50)} / ${ms(base.submitP99)} | ${ms(run.submitP50)} / ${ms(run.submitP99)} | ${ms(base.e2eP50)} / ${ms(base.e2eP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${run.failed} |`;
   });
   const cpuRows = [
-    ...mlis.runs.map((run) => `| MLIS, ${run.clients} client${run.clients > 1 ? 's' : ''} | ${cpuByProcess(run)} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
-    ...raw.runs.map((run) => `| raw, ${run.clients} caller${run.clients > 1 ? 's' : ''} | ${cpuByProcess(run)} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
+    ...mlis.runs.map((run) => `| MLIS, ${run.clients} client${run.clients > 1 ? 's' : ''} | ${msByProcess(run.cpuPerJob)} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
+    ...raw.runs.map((run) => `| raw, ${run.clients} caller${run.clients > 1 ? 's' : ''} | ${msByProcess(run.cpuPerJob)} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
   ];
   const lease = Number(RECOVERY_ENV.MLIS_LEASE_SECONDS);
   const at = (clients: number) => ({ mlis: mlis.runs.find((r) => r.clients === clients) as Run, raw: raw.runs.find((r) => r.clients === clients) as Run });
@@ -905,12 +900,12 @@ function quickSummary(raw: Measured, mlis: Measured): string {
   const rawRun = raw.runs[0];
   return [
     ...(SPLIT_CORES ? ['cores split: the Temporal side on core 0; the API, Postgres and the bench client on core 1'] : []),
-    `raw: ${rawRun.jobsPerSecond.toFixed(1)} workflows/s, CPU ms per workflow ${(cpuTotal(rawRun) * 1000).toFixed(1)} (${cpuByProcess(rawRun)}); ratio ${(run.jobsPerSecond / rawRun.jobsPerSecond).toFixed(2)}`,
+    `raw: ${rawRun.jobsPerSecond.toFixed(1)} workflows/s, CPU ms per workflow ${(cpuTotal(rawRun) * 1000).toFixed(1)} (${msByProcess(rawRun.cpuPerJob)}); ratio ${(run.jobsPerSecond / rawRun.jobsPerSecond).toFixed(2)}`,
     `${run.clients} clients, ${run.jobs} jobs: ${run.jobsPerSecond.toFixed(1)} jobs/s, submit p50 / p99 ${ms(run.submitP50)} / ${ms(run.submitP99)} ms`,
     `(p99 of the first jobs / of the later ones: ${ms(run.submitP99Burst)} / ${ms(run.submitP99Later)}; raw ${ms(rawRun.submitP99Burst)} / ${ms(rawRun.submitP99Later)}),`,
     `end-to-end p50 / p99 ${ms(run.e2eP50)} / ${ms(run.e2eP99)} ms, not SUCCEEDED ${run.failed}, history events ${mlis.history.mean.toFixed(1)}`,
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
-    `CPU ms per job: ${cpuByProcess(run)}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
+    `CPU ms per job: ${msByProcess(run.cpuPerJob)}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
     `waiting for a core, ms per job: ${msByProcess(run.coreWaitPerJob)}; raw ${msByProcess(rawRun.coreWaitPerJob)}`,
     `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}${run.statementsPerJob === undefined ? '' : `, statements per job ${run.statementsPerJob.toFixed(1)}`}`,
     `job path p50 ms (${HISTORY_SAMPLE} jobs): ${JOB_PATH.map(([step]) => `${step} ${ms(mlis.path[step])}`).join(', ')}`,
