@@ -629,9 +629,14 @@ interface Round {
   mlis: Measured;
 }
 
+/** A load's run at `clients`. */
+function runAt(measured: Measured, clients: number): Run {
+  return measured.runs.find((run) => run.clients === clients) as Run;
+}
+
 /** Per round, at `clients`: raw workflows/s, MLIS jobs/s and their ratio; and the medians over the rounds. */
 function roundsAt(rounds: Round[], clients: number) {
-  const perSecond = (measured: Measured) => (measured.runs.find((run) => run.clients === clients) as Run).jobsPerSecond;
+  const perSecond = (measured: Measured) => runAt(measured, clients).jobsPerSecond;
   const each = rounds.map((round) => ({ raw: perSecond(round.raw), mlis: perSecond(round.mlis), ratio: perSecond(round.mlis) / perSecond(round.raw) }));
   return { each, raw: median(each.map((r) => r.raw)), mlis: median(each.map((r) => r.mlis)), ratio: median(each.map((r) => r.ratio)) };
 }
@@ -643,8 +648,7 @@ function roundsAt(rounds: Round[], clients: number) {
  * mostly compared the rounds.
  */
 function growthWithLoad(rounds: Round[], side: keyof Round): { each: number[]; median: number } {
-  const perSecond = (measured: Measured, clients: number) => (measured.runs.find((run) => run.clients === clients) as Run).jobsPerSecond;
-  const each = rounds.map((round) => perSecond(round[side], 50) / perSecond(round[side], 20));
+  const each = rounds.map((round) => runAt(round[side], 50).jobsPerSecond / runAt(round[side], 20).jobsPerSecond);
   return { each, median: median(each) };
 }
 
@@ -669,7 +673,7 @@ function msByProcess(perJob: Record<string, number>): string {
  */
 function coreRows(raw: Measured, mlis: Measured): string[] {
   return MULTI_CLIENT_LOADS.map(({ clients }) => {
-    const [r, m] = [raw.runs.find((run) => run.clients === clients) as Run, mlis.runs.find((run) => run.clients === clients) as Run];
+    const [r, m] = [runAt(raw, clients), runAt(mlis, clients)];
     const mlisCores = m.jobsPerSecond * cpuTotal(m);
     const budgetMs = (mlisCores / (RATIO_TARGET * r.jobsPerSecond)) * 1000;
     return `| ${clients} | ${(r.jobsPerSecond * cpuTotal(r)).toFixed(2)} | ${mlisCores.toFixed(2)} | ${(cpuTotal(r) / cpuTotal(m)).toFixed(2)} | ${(m.jobsPerSecond / r.jobsPerSecond).toFixed(2)} | ${budgetMs.toFixed(0)} (now ${(cpuTotal(m) * 1000).toFixed(1)}) |`;
@@ -686,7 +690,7 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     ...raw.runs.map((run) => `| raw, ${run.clients} caller${run.clients > 1 ? 's' : ''} | ${msByProcess(run.cpuPerJob)} | ${(cpuTotal(run) * 1000).toFixed(1)} |`),
   ];
   const lease = Number(RECOVERY_ENV.MLIS_LEASE_SECONDS);
-  const at = (clients: number) => ({ mlis: mlis.runs.find((r) => r.clients === clients) as Run, raw: raw.runs.find((r) => r.clients === clients) as Run });
+  const at = (clients: number) => ({ mlis: runAt(mlis, clients), raw: runAt(raw, clients) });
   const met = (ok: boolean) => (ok ? 'met' : '**not met**');
   const growth = { mlis: growthWithLoad(rounds, 'mlis'), raw: growthWithLoad(rounds, 'raw') };
   const targets = [
