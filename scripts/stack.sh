@@ -222,7 +222,7 @@ start_api() {
   # The console build (npm run build) is served at /console; its job pages link to this Temporal Web UI.
   launch "$(replica_name api "$1")" "$BACKOFF" MLIS_API_PORT="$port" MLIS_CONSOLE_DIR="${MLIS_CONSOLE_DIR:-$ROOT/console/dist}" \
     MLIS_TEMPORAL_UI_URL="${MLIS_TEMPORAL_UI_URL:-http://127.0.0.1:${TEMPORAL_UI_PORT:-8233}}" \
-    -- node $MLIS_API_NODE_FLAGS "$ROOT/dist/apps/api/main.js"
+    -- node $MLIS_API_NODE_FLAGS -r "$ROOT/dist/libs/workflow-host/workflow-stack-traces.js" "$ROOT/dist/apps/api/main.js"
 }
 
 api_ready() {
@@ -241,7 +241,7 @@ control_metrics_port() {
 
 start_control() {
   # shellcheck disable=SC2086
-  launch "$(replica_name control "$1")" "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$(control_metrics_port "$1")" -- node $MLIS_SCHEDULER_NODE_FLAGS -r "$ROOT/dist/apps/control/workflow-stack-traces.js" "$ROOT/dist/apps/control/main.js"
+  launch "$(replica_name control "$1")" "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$(control_metrics_port "$1")" -- node $MLIS_SCHEDULER_NODE_FLAGS -r "$ROOT/dist/libs/workflow-host/workflow-stack-traces.js" "$ROOT/dist/apps/control/main.js"
 }
 
 # Whether node NAME's current process has registered (its log says so under its pid): right after a restart the

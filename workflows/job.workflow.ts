@@ -23,6 +23,7 @@ import {
   CONTROL_TASK_QUEUE,
   FailureCode,
   getJobStatusQuery,
+  JOB_WORKFLOW_VERSION,
   nodeGoneSignal,
   preemptAssignmentSignal,
   SEARCH_ATTRIBUTES,
@@ -117,6 +118,12 @@ function describeFailure(error: unknown): JobError {
  * it elsewhere when the lease is lost. The only writer of the job's state after submission.
  */
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobWorkflowResult> {
+  // A worker of an older release, an API or a control not yet rolled (ADR 0052), must not run a newer shape in the one
+  // it knows: an error that is not a Temporal failure fails the workflow task, which Temporal retries until a worker
+  // that knows the version takes it.
+  if (input.workflowVersion !== undefined && input.workflowVersion > JOB_WORKFLOW_VERSION) {
+    throw new Error(`job workflow version ${input.workflowVersion} is newer than this worker's ${JOB_WORKFLOW_VERSION}: left to a newer worker`);
+  }
   let state: JobState = 'QUEUED';
   let attempt = 1;
   let pendingReason: PendingReason | null = null;

@@ -4,7 +4,7 @@ import { DatabaseModule } from '@mlis/db/database.module';
 import { ArtifactsModule } from './artifacts/artifacts.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
-import { CoreModule } from './core/core.module';
+import { CoreModule, type TemporalSdkMetrics } from './core/core.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -16,11 +16,12 @@ import { WorkersModule } from './workers/workers.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /** `temporalSdkMetrics`: see TEMPORAL_SDK_METRICS; the process installs the Temporal runtime that serves them. */
+  static forRoot(config: AppConfig, temporalSdkMetrics: TemporalSdkMetrics = null): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        CoreModule.forRoot(config),
+        CoreModule.forRoot(config, temporalSdkMetrics),
         DatabaseModule,
         AuditModule,
         AuthModule.forRoot(config),

@@ -1,5 +1,3 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createLedgerActivities } from '../../activities/ledger.activities';
 import { createArtifactStore } from '@mlis/artifacts';
 import { loadConfig } from '@mlis/config';
 import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
@@ -14,18 +12,18 @@ import {
   SchedulingStore,
   TenantsRepository,
 } from '@mlis/db';
-import { activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '@mlis/logging';
+import { createLogger, errorFields, temporalLogger } from '@mlis/logging';
 import { rankedTenants } from '@mlis/metrics';
 import { installWorkerRuntime } from '@mlis/metrics/worker-process-metrics';
-import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mlis/temporal';
-import { startTracing, tracingActivityInterceptors } from '@mlis/tracing';
+import { connectClient, cycleOptions, JobWorkflowStarter, nativeConnectionOf, Scheduler } from '@mlis/temporal';
+import { startTracing } from '@mlis/tracing';
+import { createJobWorkflowWorker } from '@mlis/workflow-host';
+import { workflowStackTracesState } from '@mlis/workflow-host/workflow-stack-traces';
 import { ArtifactRetention } from './artifact-retention';
 import { JobRetention } from './job-retention';
 import { NodeReaper } from './node-reaper';
 import { runPeriodicSteps, type PeriodicStep } from './periodic-steps';
 import { TENANT_RANKING_INTERVAL_MS, TenantRankingRefresh } from './tenant-ranking';
-import { jobWorkflowBundle } from './workflow-bundle';
-import { workflowStackTracesState } from './workflow-stack-traces';
 
 // How often control looks for jobs past MLIS_JOB_RETENTION_DAYS: a day's retention is never more than this late.
 const JOB_RETENTION_INTERVAL_MS = 10 * 60_000;
@@ -57,8 +55,7 @@ async function main(): Promise<void> {
   if (metricsServer) log(`metrics on http://${metrics.host}:${metrics.controlPort}/metrics`);
   const dataSource = createDataSource(config.databaseUrl);
   await dataSource.initialize();
-  const client = await connectClient(config.temporal);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const client = await connectClient(config.temporal, 'control');
   const store = new SchedulingStore(dataSource);
   const finishedNotices = new JobFinishedNotices(dataSource, (line) => logger.warn(line));
   const assignments = new AssignmentsRepository(dataSource, finishedNotices);
@@ -88,23 +85,13 @@ async function main(): Promise<void> {
 
   let cycleTimer: NodeJS.Timeout | undefined;
   try {
-    const worker = await Worker.create({
-      connection,
+    const worker = await createJobWorkflowWorker({
+      connection: nativeConnectionOf(client),
       namespace: config.temporal.namespace,
-      taskQueue: CONTROL_TASK_QUEUE,
-      workflowBundle: jobWorkflowBundle(),
-      activities: createLedgerActivities({
-        scheduling: store,
-        assignments,
-        requestCycle: (reason) => scheduler.requestCycle(reason),
-        laneWindow: scheduling.laneWindow,
-      }),
-      // Tracing first: the logging interceptor's lines then carry the activity span's trace_id. The workflow
-      // interceptors are in the bundle.
-      interceptors: {
-        activity: [tracingActivityInterceptors, activityLoggingInterceptors(logger, 'debug')],
-      },
-      sinks: tracing.workflowSinks,
+      process: 'control',
+      ledger: { scheduling: store, assignments, requestCycle: (reason) => scheduler.requestCycle(reason), laneWindow: scheduling.laneWindow },
+      logger,
+      tracing,
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
@@ -142,7 +129,6 @@ async function main(): Promise<void> {
     await retention.stop();
     await jobRetention.stop();
     await tenantRanking.stop();
-    await connection.close();
     await client.connection.close();
     // The last ends' notifications, before their connection goes.
     await finishedNotices.settled();

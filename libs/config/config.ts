@@ -239,8 +239,11 @@ export interface AppConfig {
   migrationDatabaseUrl: string;
   temporal: TemporalConfig;
   scheduling: SchedulingConfig;
-  /** bodyIdleSeconds: a request body that sends no byte for this long, while the API reads it, gets 408. */
-  api: { host: string; port: number; bodyLimitBytes: number; bodyIdleSeconds: number };
+  /**
+   * bodyIdleSeconds: a request body that sends no byte for this long, while the API reads it, gets 408. jobWorkflows:
+   * the API runs a job workflow worker too and starts the workflows of the jobs it accepts eagerly (ADR 0052).
+   */
+  api: { host: string; port: number; bodyLimitBytes: number; bodyIdleSeconds: number; jobWorkflows: boolean };
   /** Base URL the worker and CLI use to reach the API. */
   apiUrl: string;
   /**
@@ -307,6 +310,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       port,
       bodyLimitBytes: int(env, 'MLIS_API_BODY_LIMIT_BYTES', 1_048_576, 1024),
       bodyIdleSeconds: int(env, 'MLIS_API_BODY_IDLE_SECONDS', 60, 1, TIMER_MAX_SECONDS),
+      jobWorkflows: bool(env, 'MLIS_API_JOB_WORKFLOWS', true),
     },
     apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
     // Above the 1 KiB kept for a payload's envelope (libs/contracts PAYLOAD_ENVELOPE_BYTES).

@@ -26,17 +26,24 @@ const REPOSITORIES = [
   TokenRevocationsRepository,
 ];
 
-const providers: Provider[] = REPOSITORIES.map((repository) => ({
-  provide: repository,
-  useFactory: (dataSource: DataSource) =>
-    // The one repository that notifies: a notification it could not send is worth a line in the log.
-    repository === AssignmentsRepository
-      ? new AssignmentsRepository(dataSource, new JobFinishedNotices(dataSource, (message) => new Logger(JobFinishedNotices.name).warn(message)))
-      : new repository(dataSource),
-  inject: [DataSource],
-}));
+const providers: Provider[] = [
+  // A notification it could not send is worth a line in the log; the process lets the last ones go out before its
+  // DataSource closes.
+  {
+    provide: JobFinishedNotices,
+    useFactory: (dataSource: DataSource) => new JobFinishedNotices(dataSource, (message) => new Logger(JobFinishedNotices.name).warn(message)),
+    inject: [DataSource],
+  },
+  ...REPOSITORIES.map((repository) => ({
+    provide: repository,
+    useFactory: (dataSource: DataSource, notices: JobFinishedNotices) =>
+      // The one repository that notifies.
+      repository === AssignmentsRepository ? new AssignmentsRepository(dataSource, notices) : new repository(dataSource),
+    inject: [DataSource, JobFinishedNotices],
+  })),
+];
 
-/** Provides every repository under its class token, to every module of a Nest application. */
+/** Provides every repository under its class token, and the job-finished notices they send, to every module of a Nest application. */
 @Global()
-@Module({ providers, exports: REPOSITORIES })
+@Module({ providers, exports: [...REPOSITORIES, JobFinishedNotices] })
 export class DatabaseModule {}

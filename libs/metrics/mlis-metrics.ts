@@ -43,7 +43,7 @@ export const schedulerCycleChecks = new Counter({
   registers: [],
 });
 
-/** Control: when a node confirms it started a job's first attempt. */
+/** API (a node's start report) and the processes that run job workflows (an end write): a job's first attempt started. */
 export const admissionWait = new Histogram({
   name: 'mlis_admission_wait_seconds',
   help: "Time from a job's submission to its first attempt RUNNING on a node, by the node's worker group.",
@@ -70,7 +70,7 @@ export function observeAdmissionWait(group: string, tenantId: string, seconds: n
   tenantAdmissionWait.observe({ tenant: rankedTenants.labelOf(tenantId) }, seconds);
 }
 
-/** Control: when an attempt that had started ends, whatever ended it. */
+/** The processes that run job workflows, control and the API (ADR 0052): when an attempt that had started ends, whatever ended it. */
 export const runDuration = new Histogram({
   name: 'mlis_run_duration_seconds',
   help: 'Running time of one attempt (RUNNING to its end) by task type and outcome (SUCCEEDED, FAILED, LOST, CANCELLED, PREEMPTED).',
@@ -80,7 +80,7 @@ export const runDuration = new Histogram({
 });
 
 /**
- * Control, served only with MLIS_METRICS_TENANT_LABEL=top:N (ADR 0041): what a tenant's attempts ran, counted when
+ * The processes that run job workflows, served only with MLIS_METRICS_TENANT_LABEL=top:N (ADR 0041): what a tenant's attempts ran, counted when
  * each ends, whatever ended it. Observe both through `countTenantRunTime`.
  */
 export const tenantRunSeconds = new Counter({
@@ -104,7 +104,7 @@ export function countTenantRunTime(tenantId: string, seconds: number, gpus: numb
   tenantGpuSeconds.inc({ tenant }, seconds * gpus);
 }
 
-/** Control: an attempt whose node went silent (heartbeat or schedule-to-start timeout). */
+/** The processes that run job workflows: an attempt whose node went silent (heartbeat or schedule-to-start timeout), or was lost otherwise. */
 export const leaseLosses = new Counter({
   name: 'mlis_lease_losses_total',
   help: 'Attempts ended LOST, by worker group and cause: heartbeat_timeout (the node went silent), schedule_to_start_timeout (it never picked the attempt up), node_shutdown (it handed the attempt back while stopping), assignment_not_live (the API fenced it off), node_gone (withdrawn unstarted from a node that went DEAD or left).',
@@ -112,11 +112,23 @@ export const leaseLosses = new Counter({
   registers: [],
 });
 
-/** Control: an attempt evicted for a higher-priority job. */
+/** The processes that run job workflows: an attempt evicted for a higher-priority job. */
 export const preemptions = new Counter({
   name: 'mlis_preemptions_total',
   help: 'Attempts ended PREEMPTED to make room for a higher-priority job, by worker group.',
   labelNames: ['group'] as const,
+  registers: [],
+});
+
+/**
+ * API and control: the job workflows this process started, by where their first task went (ADR 0052): eager (it came
+ * back with the start, and a job workflow worker of this process ran it at once) or queued (to the control queue: no
+ * worker of the process had a free slot, or the process runs none).
+ */
+export const jobWorkflowStarts = new Counter({
+  name: 'mlis_job_workflow_starts_total',
+  help: 'Job workflows this process started, by where their first task went: eager (back with the start, run by this process) or queued (to the control queue).',
+  labelNames: ['first_task'] as const,
   registers: [],
 });
 

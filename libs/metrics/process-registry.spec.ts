@@ -35,8 +35,20 @@ describe(createProcessRegistry.name, () => {
       (await names(createProcessRegistry(process, { revision: 'abc123', byTenant: tenantLabel }))).filter((name) => byTenant.includes(name));
     expect(await served('control', true)).toEqual(byTenant);
     expect(await served('control', false)).toEqual([]);
-    // Attempts end in control: the API observes only admission waits (a node's start report).
+    // An API that runs no job workflows observes only admission waits (a node's start report).
     expect(await served('api', true)).toEqual(['mlis_tenant_admission_wait_seconds']);
+  });
+
+  it('serves what the ledger activities record from an API that runs job workflows (ADR 0052)', async () => {
+    const ledger = ['mlis_run_duration_seconds', 'mlis_lease_losses_total', 'mlis_preemptions_total', 'mlis_admission_wait_seconds'];
+    const httpOnly = await names(createProcessRegistry('api', { revision: 'abc123' }));
+    const withWorkflows = await names(createProcessRegistry('api', { revision: 'abc123', jobWorkflows: true }));
+    const byTenant = await names(createProcessRegistry('api', { revision: 'abc123', jobWorkflows: true, byTenant: true }));
+    expect(httpOnly.filter((name) => ledger.includes(name))).toEqual(['mlis_admission_wait_seconds']);
+    expect(withWorkflows).toEqual(expect.arrayContaining([...ledger, 'mlis_http_request_duration_seconds']));
+    expect(byTenant).toEqual(expect.arrayContaining(['mlis_tenant_admission_wait_seconds', 'mlis_tenant_run_seconds_total', 'mlis_tenant_gpu_seconds_total']));
+    // Each metric once (prom-client refuses a second registration of a name).
+    expect(new Set(byTenant).size).toBe(byTenant.length);
   });
 
   it('labels build info with the process, version and revision, and a node\'s series with its group and id', async () => {

@@ -6,6 +6,7 @@ import {
   artifactRetentionFailures,
   artifactRetentionRemoved,
   httpRequestDuration,
+  jobWorkflowStarts,
   leaseLosses,
   modelBatchSize,
   modelCacheLookups,
@@ -25,18 +26,12 @@ export type MlisProcess = 'api' | 'control' | 'node';
  * What each process records (ADR 0016). Ledger-wide figures (jobs, waiting reasons, capacity, heartbeat age)
  * are not here: the API reads them from Postgres at scrape time (apps/api/metrics).
  */
+/** What the ledger activities record: in control, and in an API that runs job workflows too (ADR 0052). */
+const LEDGER_ACTIVITY_METRICS: Metric[] = [admissionWait, runDuration, leaseLosses, preemptions];
+
 export const PROCESS_METRICS: Record<MlisProcess, Metric[]> = {
-  api: [httpRequestDuration, schedulerCycleDuration, schedulerCycleChecks, artifactBytes, admissionWait],
-  control: [
-    schedulerCycleDuration,
-    schedulerCycleChecks,
-    admissionWait,
-    runDuration,
-    leaseLosses,
-    preemptions,
-    artifactRetentionRemoved,
-    artifactRetentionFailures,
-  ],
+  api: [httpRequestDuration, schedulerCycleDuration, schedulerCycleChecks, jobWorkflowStarts, artifactBytes, admissionWait],
+  control: [schedulerCycleDuration, schedulerCycleChecks, jobWorkflowStarts, ...LEDGER_ACTIVITY_METRICS, artifactRetentionRemoved, artifactRetentionFailures],
   node: [nodeRunsInProgress, artifactBytes, modelCacheLookups, modelBatchSize],
 };
 
@@ -49,17 +44,24 @@ export interface ProcessRegistryOptions {
   defaultLabels?: Record<string, string>;
   /** MLIS_METRICS_TENANT_LABEL is top:N: also serve this process's metrics by tenant (ADR 0041). */
   byTenant?: boolean;
+  /** The API runs job workflows and their ledger activities too (MLIS_API_JOB_WORKFLOWS, ADR 0052): serve what those record. */
+  jobWorkflows?: boolean;
 }
 
 /** What each process records by tenant, served only when a tenant label is configured. */
+const LEDGER_ACTIVITY_TENANT_METRICS: Metric[] = [tenantAdmissionWait, tenantRunSeconds, tenantGpuSeconds];
+
 export const PROCESS_TENANT_METRICS: Record<MlisProcess, Metric[]> = {
   api: [tenantAdmissionWait],
-  control: [tenantAdmissionWait, tenantRunSeconds, tenantGpuSeconds],
+  control: LEDGER_ACTIVITY_TENANT_METRICS,
   node: [],
 };
 
 /** A registry with Node's process metrics, `mlis_build_info` and the metrics this process records. */
-export function createProcessRegistry(process: MlisProcess, { revision, defaultLabels, byTenant = false }: ProcessRegistryOptions): Registry {
+export function createProcessRegistry(
+  process: MlisProcess,
+  { revision, defaultLabels, byTenant = false, jobWorkflows = false }: ProcessRegistryOptions,
+): Registry {
   const registry = new Registry();
   if (defaultLabels) registry.setDefaultLabels(defaultLabels);
   // The event-loop lag histogram samples on a timer: prom-client's default of every 10 ms woke each idle process 100
@@ -75,7 +77,8 @@ export function createProcessRegistry(process: MlisProcess, { revision, defaultL
     labelNames: ['process', 'version', 'revision', 'nodejs_version'] as const,
     registers: [registry],
   }).set({ process, version, revision, nodejs_version: globalThis.process.version }, 1);
-  for (const metric of PROCESS_METRICS[process]) registry.registerMetric(metric);
-  if (byTenant) for (const metric of PROCESS_TENANT_METRICS[process]) registry.registerMetric(metric);
+  const recorded = new Set([...PROCESS_METRICS[process], ...(jobWorkflows ? LEDGER_ACTIVITY_METRICS : [])]);
+  if (byTenant) for (const metric of [...PROCESS_TENANT_METRICS[process], ...(jobWorkflows ? LEDGER_ACTIVITY_TENANT_METRICS : [])]) recorded.add(metric);
+  for (const metric of recorded) registry.registerMetric(metric);
   return registry;
 }

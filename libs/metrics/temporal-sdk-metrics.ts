@@ -4,8 +4,8 @@
  * this list, and the integration test checks the list against live endpoints once work has run.
  */
 export const TEMPORAL_SDK_METRICS = {
-  /** The control process: the job workflows and their ledger calls (local activities, ADR 0018). */
-  control: [
+  /** A process that runs job workflows and their ledger calls (local activities, ADR 0018): control, the API (ADR 0052). */
+  jobWorkflows: [
     'temporal_workflow_task_schedule_to_start_latency_seconds',
     'temporal_local_activity_execution_latency_seconds',
     'temporal_worker_task_slots_available',

@@ -5,7 +5,7 @@ import { Runtime } from '@temporalio/worker';
 import { startMetricsServer } from './metrics-server';
 import { createProcessRegistry } from './process-registry';
 
-// Imported by the Temporal worker processes only (control, nodes): @temporalio/worker loads the native core.
+// Imported by the processes that run Temporal workers (control, nodes, the API): @temporalio/worker loads the native core.
 
 async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -19,19 +19,24 @@ async function freeLoopbackPort(): Promise<number> {
 }
 
 /**
- * Installs the Temporal runtime with its Prometheus exporter (task slots, poll and schedule-to-start latency,
- * in seconds, counters with `_total`) on a loopback port only this process knows, and returns a reader of
- * that exposition, which the process's own /metrics appends. One endpoint per process keeps scrape
- * configuration to one target. Must run before the first Temporal connection of the process.
+ * Installs the process's Temporal runtime with our logger and, unless `labels` is null, its Prometheus exporter (task
+ * slots, poll and schedule-to-start latency, in seconds, counters with `_total`) on a loopback port only this process
+ * knows; returns a reader of that exposition, which the process's own /metrics appends. One endpoint per process keeps
+ * scrape configuration to one target. `labels` go on every series. Must run before the first Temporal connection of
+ * the process.
  */
-async function installTemporalRuntimeMetrics(logger: Logger, globalTags: Record<string, string>): Promise<() => Promise<string>> {
+export async function installTemporalRuntime(logger: Logger, labels: Record<string, string> | null): Promise<(() => Promise<string>) | undefined> {
+  if (labels === null) {
+    Runtime.install({ logger });
+    return undefined;
+  }
   const port = await freeLoopbackPort();
   Runtime.install({
     logger,
     telemetryOptions: {
       metrics: {
         prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true },
-        globalTags,
+        globalTags: labels,
         // The scrape's job and instance labels already say which process this is.
         attachServiceName: false,
       },
@@ -64,11 +69,8 @@ export interface WorkerProcessMetricsOptions {
  */
 export async function installWorkerRuntime(options: WorkerProcessMetricsOptions): Promise<Server | undefined> {
   const { process, logger, host, port, revision, labels, byTenant } = options;
-  if (port === 0) {
-    Runtime.install({ logger });
-    return undefined;
-  }
-  const readTemporal = await installTemporalRuntimeMetrics(logger, labels ?? {});
+  const readTemporal = await installTemporalRuntime(logger, port === 0 ? null : (labels ?? {}));
+  if (!readTemporal) return undefined;
   const registry = createProcessRegistry(process, { revision, defaultLabels: labels, byTenant });
   return startMetricsServer({ host, port, registry, extra: readTemporal });
 }

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdReusePolicy, type SearchAttributePair } from '@temporalio/common';
 import type { SchedulingConfig } from '@mlis/config';
+import { jobWorkflowStarts } from '@mlis/metrics';
 import {
   capacityAvailableSignal,
   CONTROL_TASK_QUEUE,
@@ -43,11 +44,14 @@ export class JobWorkflowStarter {
 
   /**
    * Starts the job's workflow, with attempt 1's placement when a cycle has placed the job already (ADR 0031); false
-   * when it already has one, running or closed.
+   * when it already has one, running or closed. Eagerly: when a job workflow worker of this process has a free slot,
+   * the server answers with the workflow's first task, which that worker runs at once, with no trip through a task
+   * queue (ADR 0052); otherwise (the SDK asks for it only then) the task goes to the control queue.
    */
   async start(job: JobToStart, placement?: Placement): Promise<boolean> {
     try {
-      await this.client.workflow.start<JobWorkflow>(JOB_WORKFLOW_TYPE, this.options(job, placement));
+      const started = await this.client.workflow.start<JobWorkflow>(JOB_WORKFLOW_TYPE, { ...this.options(job, placement), requestEagerStart: true });
+      jobWorkflowStarts.inc({ first_task: started.eagerlyStarted ? 'eager' : 'queued' });
       return true;
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return false;

@@ -161,6 +161,7 @@ function coreWaitSeconds(groups: Record<string, number[]>): Record<string, numbe
  * MLIS_BENCH_E2E_SPLIT_CORES=1: what the ratio would be with the API and Postgres off the Temporal side's cores, as on a
  * Temporal cluster. The Temporal side (the server, the raw workflow's two workers, control and the nodes) runs on core
  * 0; the API, Postgres and the bench client on core 1. Both loads get the same single core for their Temporal side.
+ * Since ADR 0052 the API runs most job workflow tasks itself, so core 1 carries part of MLIS's Temporal side too.
  */
 const SPLIT_CORES = process.env.MLIS_BENCH_E2E_SPLIT_CORES === '1';
 const TEMPORAL_SIDE = new Set(['temporal', 'workflow worker', 'activity worker', 'control', 'nodes']);
@@ -410,11 +411,11 @@ function stagesOf(job: Job): Record<Stage, number> | undefined {
  */
 const JOB_PATH = [
   ['submitted → workflow started', "the API's cycle that places the job, then the workflow's start (ADR 0031)"],
-  ['→ first workflow task picked up', "the task waits on control's queue"],
+  ['→ first workflow task picked up', "none when the start was eager: the task came back with it to the API's worker (ADR 0052)"],
   ['first workflow task', 'the attempt dispatched (a placement read, a local activity, only when the start came without it)'],
   ['→ attempt picked up by the node', "the activity task waits on the node's queue"],
   ['→ attempt completed', 'the 10 ms run (its start reported only after 250 ms, ADR 0030) and the completion'],
-  ['→ second workflow task picked up', "the task waits on control's sticky queue"],
+  ['→ second workflow task picked up', 'the task waits on the sticky queue of the worker that ran the first'],
   ['second workflow task', 'the end write (a local activity) and the final state'],
 ] as const;
 type PathStep = (typeof JOB_PATH)[number][0];

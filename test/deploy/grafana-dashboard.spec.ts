@@ -33,14 +33,14 @@ const panels = dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [
  * SDK's, with the tenant label configured.
  */
 async function servedSeries(): Promise<Set<string>> {
-  const api = new MetricsService(fakeMetricsRepository(), loadConfig({ MLIS_METRICS_TENANT_LABEL: 'top:3' }));
+  const api = new MetricsService(fakeMetricsRepository(), loadConfig({ MLIS_METRICS_TENANT_LABEL: 'top:3' }), null);
   const texts = [
     await api.render(),
     await createProcessRegistry('control', { revision: 'test', byTenant: true }).metrics(),
     await createProcessRegistry('node', { revision: 'test', defaultLabels: { group: 'g', node: 'n' } }).metrics(),
   ];
   const served = new Set(texts.flatMap((text) => [...exposedSeries(text)]));
-  for (const name of [...TEMPORAL_SDK_METRICS.control, ...TEMPORAL_SDK_METRICS.node]) {
+  for (const name of [...TEMPORAL_SDK_METRICS.jobWorkflows, ...TEMPORAL_SDK_METRICS.node]) {
     served.add(name);
     // The SDK's durations are histograms (in seconds).
     if (name.endsWith('_seconds')) for (const suffix of ['_bucket', '_sum', '_count']) served.add(`${name}${suffix}`);

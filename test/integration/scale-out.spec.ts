@@ -5,12 +5,12 @@ import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
 import { createDataSource } from '@mlis/db';
 import { api, env, poll, TERMINAL, tokenFor, withDb, type ApiResponse } from './support/api';
 import { ledgerInvariantViolations } from './support/ledger-db';
-import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
+import { parseSamples, scrape, valueOf } from './support/metrics';
 import { stack, stackPid } from './support/stack-env';
 
 // Scale-out: a second API and a second control process beside the stack's own (scripts/stack.sh start-replica), every
-// job submitted through one API and awaited through the other; both control processes must take work from the control
-// queue, and the ledger must never double-book.
+// job submitted through one API and awaited through the other; both APIs run the workflows of the jobs they take (ADR
+// 0052), both control processes poll the control queue for the rest, and the ledger must never double-book.
 const SECOND_API = `http://127.0.0.1:${Number(env.processEnv.MLIS_API_PORT) + 1}`;
 const auth = { authorization: `Bearer ${tokenFor({ sub: 'scale-out' })}` };
 
@@ -18,12 +18,12 @@ function call(base: string, method: string, path: string, body?: unknown): Promi
   return api(method, path, body, auth, { baseUrl: base });
 }
 
-/** Ledger calls (local activities, ADR 0018) the control process has run, from its Temporal worker metrics. */
-async function controlActivities(name: string): Promise<number> {
-  return valueOf(parseSamples(await scrape(metricsUrl(name))), 'temporal_local_activity_execution_latency_seconds_count') ?? 0;
+/** Ledger calls (local activities, ADR 0018) the API at `base` has run, from its Temporal worker metrics. */
+async function apiLedgerCalls(base: string): Promise<number> {
+  return valueOf(parseSamples(await scrape(`${base}/metrics`)), 'temporal_local_activity_execution_latency_seconds_count') ?? 0;
 }
 
-/** True once the process polls the control queue for activities (the SDK's default identity is pid@host). */
+/** True once control process `pid` polls the control queue for activities (its worker's identity is control:pid@host). */
 async function pollsControlQueue(pid: number): Promise<true | undefined> {
   const connection = await Connection.connect({ address: env.temporalAddress });
   try {
@@ -32,7 +32,7 @@ async function pollsControlQueue(pid: number): Promise<true | undefined> {
       taskQueue: { name: CONTROL_TASK_QUEUE },
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     });
-    return pollers.some((poller) => poller.identity?.startsWith(`${pid}@`)) ? true : undefined;
+    return pollers.some((poller) => poller.identity?.startsWith(`control:${pid}@`)) ? true : undefined;
   } finally {
     await connection.close();
   }
@@ -52,9 +52,9 @@ describe('two api and two control processes on one Postgres and one Temporal', (
     stack(env, 'stop-replica', 'api', '2');
   });
 
-  it('runs every job once whichever API took it, spreads the control work, and never double-books', async () => {
-    const before = await controlActivities('control-2');
+  it('runs every job once whichever API took it, spreads the workflow work, and never double-books', async () => {
     const apis = [env.apiUrl, SECOND_API];
+    const before = await Promise.all(apis.map(apiLedgerCalls));
     const bodies = Array.from({ length: 24 }, (_, i) =>
       i % 3 === 0
         ? { task_type: 'gpu_demo', params: { seconds: 0.2, matrix_size: 8 }, gpu: 1 }
@@ -81,9 +81,10 @@ describe('two api and two control processes on one Postgres and one Temporal', (
       }),
     );
     expect(finals.map((job) => job.state)).toEqual(submitted.map(() => 'SUCCEEDED'));
-    // Both control processes poll the control queue: the second one ran job workflows, and their ledger calls, too.
-    expect(await controlActivities('control-2')).toBeGreaterThan(before);
-    expect(await controlActivities('control')).toBeGreaterThan(0);
+    // Each API ran the workflows of the jobs it took, and their ledger calls; both control processes poll beside them.
+    const after = await Promise.all(apis.map(apiLedgerCalls));
+    expect(after.map((calls, i) => calls > before[i])).toEqual([true, true]);
+    for (const name of ['control', 'control-2']) expect(await pollsControlQueue(stackPid(env, name))).toBe(true);
 
     const dataSource = createDataSource(env.databaseUrl, 2);
     await dataSource.initialize();

@@ -117,10 +117,11 @@ describe('traces', () => {
     expect(submission.parentSpanId).toBeUndefined();
     expect(submission.attributes).toMatchObject({ 'mlis.request_id': requestId, 'mlis.tenant': 'default' });
     const inTrace = (): ReceivedSpan[] => receiver.spans.filter((s) => s.traceId === submission.traceId);
-    // The workflow's run span ends with the workflow; the node's and the API's batches come within seconds.
+    // The workflow's run span ends with the workflow; the node's and the API's batches come within seconds. The API
+    // that started the workflow ran it (ADR 0052), so the workflow's spans are the API's too.
     const spans = await poll('the workflow run and the node span in the trace', async () => {
       const all = inTrace();
-      const run = all.find((s) => s.service === 'mlis-control' && s.name.startsWith('RunWorkflow:'));
+      const run = all.find((s) => s.service === 'mlis-api' && s.name.startsWith('RunWorkflow:'));
       const assignment = all.find((s) => s.service === 'mlis-node' && s.name === 'runAssignment');
       return run && assignment ? all : undefined;
     });
@@ -129,10 +130,10 @@ describe('traces', () => {
 
     const start = spans.find((s) => s.service === 'mlis-api' && s.name.startsWith('StartWorkflow:'));
     expect(start && parentOf(start)).toBe(submission);
-    const run = spans.find((s) => s.service === 'mlis-control' && s.name.startsWith('RunWorkflow:'));
+    const run = spans.find((s) => s.service === 'mlis-api' && s.name.startsWith('RunWorkflow:'));
     expect(run && parentOf(run)).toBe(start);
-    // Ledger activities run on control, under the workflow.
-    expect(spans.some((s) => s.service === 'mlis-control' && s.name.startsWith('RunActivity:'))).toBe(true);
+    // Ledger activities run where the workflow runs, under it.
+    expect(spans.some((s) => s.service === 'mlis-api' && s.name.startsWith('RunActivity:'))).toBe(true);
 
     const assignment = spans.find((s) => s.service === 'mlis-node' && s.name === 'runAssignment') as ReceivedSpan;
     expect(assignment.attributes).toMatchObject({ 'mlis.job_id': jobId, 'mlis.attempt': 1, 'mlis.node': node, 'mlis.task_type': 'sleep' });
@@ -140,7 +141,7 @@ describe('traces', () => {
     const execute = parentOf(assignment);
     expect(execute).toMatchObject({ service: 'mlis-node', name: 'RunActivity:runAssignment' });
     const scheduled = execute && parentOf(execute);
-    expect(scheduled).toMatchObject({ service: 'mlis-control', name: 'StartActivity:runAssignment' });
+    expect(scheduled).toMatchObject({ service: 'mlis-api', name: 'StartActivity:runAssignment' });
     let ancestor = scheduled;
     while (ancestor && ancestor !== run) ancestor = parentOf(ancestor);
     expect(ancestor).toBe(run);

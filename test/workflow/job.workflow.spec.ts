@@ -809,6 +809,30 @@ describe('jobWorkflow', () => {
     expect(events.length).toBe(17);
   }, TEST_TIMEOUT_MS);
 
+  it('leaves a workflow of a newer version than it knows to a newer worker: its task fails, nothing runs (ADR 0052)', async () => {
+    const ledger = new FakeLedger([NODE_A]);
+    const runs = new RunnerLog();
+    const input = jobInput({ workflowVersion: JOB_WORKFLOW_VERSION + 1 });
+    input.placement = ledger.placeBeforeStart(input.jobId);
+
+    const { failure, status } = await withWorkers(ledger, runs, [[NODE_A, succeeds]], async () => {
+      const handle = await startJob(input);
+      const failed = await waitFor(
+        async () => {
+          const events = (await handle.fetchHistory()).events ?? [];
+          return events.find((event) => event.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes ?? undefined;
+        },
+        { timeoutMs: WAIT_MS, description: 'a failed workflow task' },
+      );
+      return { failure: failed.failure?.message, status: (await handle.describe()).status.name };
+    });
+
+    expect(failure).toBe(`job workflow version ${JOB_WORKFLOW_VERSION + 1} is newer than this worker's ${JOB_WORKFLOW_VERSION}: left to a newer worker`);
+    expect(status).toBe('RUNNING');
+    expect(runs.started).toEqual([]);
+    expect(ledger.calls).toEqual([]);
+  }, TEST_TIMEOUT_MS);
+
   it('runs the tracing interceptors only in a workflow whose submission was traced (its memo says so)', async () => {
     const ledger = new FakeLedger([NODE_A]);
     const runs = new RunnerLog();

@@ -8,7 +8,8 @@ type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
  * `msg`, secrets redacted). Nest passes a trailing context name (and a stack for errors); objects become fields.
  */
 export class PinoNestLogger implements LoggerService {
-  constructor(private readonly logger: Logger) {}
+  /** `pino`: the logger underneath, for what takes one (the Temporal SDK's logs, a worker's activity lines). */
+  constructor(readonly pino: Logger) {}
 
   log(message: unknown, ...params: unknown[]): void {
     this.write('info', message, params);
@@ -31,7 +32,7 @@ export class PinoNestLogger implements LoggerService {
 
   /** Writes out every line logged so far, in order; nothing may log after it (closeLogger). */
   close(): Promise<void> {
-    return closeLogger(this.logger);
+    return closeLogger(this.pino);
   }
 
   private write(level: Level, message: unknown, params: unknown[]): void {
@@ -40,13 +41,13 @@ export class PinoNestLogger implements LoggerService {
     const stack = level === 'error' && typeof rest[0] === 'string' ? rest[0] : undefined;
     const fields: Record<string, unknown> = { ...(context ? { context } : {}), ...(stack ? { stack } : {}) };
     if (message instanceof Error) {
-      this.logger[level]({ ...fields, ...errorFields(message), stack: message.stack }, message.message);
+      this.pino[level]({ ...fields, ...errorFields(message), stack: message.stack }, message.message);
     } else if (message !== null && typeof message === 'object') {
       const { msg, message: text, ...more } = message as Record<string, unknown>;
       // A structured line without a message (the access log's) is named by its context.
-      this.logger[level]({ ...fields, ...more }, String(msg ?? text ?? context ?? ''));
+      this.pino[level]({ ...fields, ...more }, String(msg ?? text ?? context ?? ''));
     } else {
-      this.logger[level](fields, String(message));
+      this.pino[level](fields, String(message));
     }
   }
 }

@@ -2,7 +2,7 @@ import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type On
 import { Client } from '@temporalio/client';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '@mlis/config';
-import { AssignmentsRepository, AuditRepository, createDataSource, JobFinishedFeed, JobsRepository, SchedulingStore } from '@mlis/db';
+import { AssignmentsRepository, AuditRepository, createDataSource, JobFinishedFeed, JobFinishedNotices, JobsRepository, SchedulingStore } from '@mlis/db';
 import { connectClient, cycleOptions, JobWorkflowStarter, Scheduler } from '@mlis/temporal';
 import { startTracing, type Tracing } from '@mlis/tracing';
 import { Access } from '../common/access';
@@ -12,6 +12,10 @@ import { Draining } from './draining';
 /** The process's tracing (libs/tracing): started with the app, its buffered spans flushed at shutdown. */
 export const TRACING = Symbol('TRACING');
 
+/** The Temporal SDK's worker metrics as exposition text, which /metrics appends; null when the process has none. */
+export const TEMPORAL_SDK_METRICS = Symbol('TEMPORAL_SDK_METRICS');
+export type TemporalSdkMetrics = (() => Promise<string>) | null;
+
 /** Closes what CoreModule opened, after the HTTP server stopped taking requests. */
 @Injectable()
 export class ConnectionsCloser implements OnApplicationShutdown {
@@ -19,6 +23,7 @@ export class ConnectionsCloser implements OnApplicationShutdown {
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(Client) private readonly client: Client,
     @Inject(JobFinishedFeed) private readonly finished: JobFinishedFeed,
+    @Inject(JobFinishedNotices) private readonly notices: JobFinishedNotices,
     @Inject(TRACING) private readonly tracing: Tracing,
     @Inject(Access) private readonly access: Access,
   ) {}
@@ -27,6 +32,8 @@ export class ConnectionsCloser implements OnApplicationShutdown {
     await this.access.close();
     await this.finished.close();
     await this.client.connection.close();
+    // The last ends' notifications, before their connection goes.
+    await this.notices.settled();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
     await this.tracing.shutdown();
     new Logger('api').log('stopped');
@@ -40,16 +47,17 @@ export class ConnectionsCloser implements OnApplicationShutdown {
 @Global()
 @Module({})
 export class CoreModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, temporalSdkMetrics: TemporalSdkMetrics = null): DynamicModule {
     const shared: Provider[] = [
       { provide: APP_CONFIG, useValue: config },
+      { provide: TEMPORAL_SDK_METRICS, useValue: temporalSdkMetrics },
       Draining,
       { provide: TRACING, useFactory: () => startTracing('api', config.tracing) },
       { provide: DataSource, useFactory: () => createDataSource(config.databaseUrl).initialize() },
       // One for the process: every route's deny rows go through its one collapser (ADR 0040).
       { provide: Access, useFactory: (audit: AuditRepository) => new Access(audit, config.auditDenialsPerMinute), inject: [AuditRepository] },
       // After TRACING, so the client's interceptors find the tracer provider registered.
-      { provide: Client, useFactory: (_tracing: Tracing) => connectClient(config.temporal), inject: [TRACING] },
+      { provide: Client, useFactory: (_tracing: Tracing) => connectClient(config.temporal, 'api'), inject: [TRACING] },
       {
         // One LISTEN connection for every GET /v1/jobs/:id?wait= in this process.
         provide: JobFinishedFeed,

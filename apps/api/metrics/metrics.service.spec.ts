@@ -4,7 +4,7 @@ import { fakeMetricsRepository } from '../testing/fakes';
 import { MetricsService } from './metrics.service';
 
 function serviceWith(tenantLabel: string, topTenants: string[]): MetricsService {
-  return new MetricsService(fakeMetricsRepository(topTenants), loadConfig({ MLIS_METRICS_TENANT_LABEL: tenantLabel }));
+  return new MetricsService(fakeMetricsRepository(topTenants), loadConfig({ MLIS_METRICS_TENANT_LABEL: tenantLabel }), null);
 }
 
 const submissionLines = (text: string) => text.split('\n').filter((line) => line.startsWith('mlis_job_submissions_total{'));
@@ -45,5 +45,22 @@ describe('mlis_job_submissions_total', () => {
     observeAdmissionWait('cpu', 'globex', 2);
     const counts = (await metrics.render()).split('\n').filter((line) => line.startsWith('mlis_tenant_admission_wait_seconds_count'));
     expect(counts).toEqual(['mlis_tenant_admission_wait_seconds_count{tenant="acme"} 1', 'mlis_tenant_admission_wait_seconds_count{tenant="other"} 1']);
+  });
+});
+
+describe('the Temporal SDK\'s worker metrics (ADR 0052)', () => {
+  it('follow the process\'s own and the ledger\'s, with what the job workflows\' ledger activities record', async () => {
+    const sdk = '# TYPE temporal_workflow_task_schedule_to_start_latency_seconds histogram\n';
+    const text = await new MetricsService(fakeMetricsRepository([]), loadConfig({}), () => Promise.resolve(sdk)).render();
+    expect(text.endsWith(`\n${sdk}`)).toBe(true);
+    expect(text).toContain('# TYPE mlis_jobs gauge');
+    expect(text).toContain('# TYPE mlis_run_duration_seconds histogram');
+  });
+
+  it('are absent, and so are the ledger activities\' metrics, from an API that runs no job workflows', async () => {
+    const text = await new MetricsService(fakeMetricsRepository([]), loadConfig({ MLIS_API_JOB_WORKFLOWS: 'false' }), null).render();
+    expect(text).not.toContain('temporal_');
+    expect(text).not.toContain('mlis_run_duration_seconds');
+    expect(text).toContain('# TYPE mlis_admission_wait_seconds histogram');
   });
 });

@@ -4,6 +4,7 @@ import type { AppConfig } from '@mlis/config';
 import { MetricsRepository, type MetricsSnapshot, type NodeCapacityRow } from '@mlis/db';
 import { createProcessRegistry, rankedTenants } from '@mlis/metrics';
 import { InjectAppConfig } from '../core/app-config';
+import { TEMPORAL_SDK_METRICS, type TemporalSdkMetrics } from '../core/core.module';
 
 // Capacity and reservations of live ACTIVE nodes, one metric per resource so that each has one unit.
 const RESOURCES: { name: string; what: string; total: keyof NodeCapacityRow; used: keyof NodeCapacityRow }[] = [
@@ -17,9 +18,10 @@ const RESOURCES: { name: string; what: string; total: keyof NodeCapacityRow; use
 export type SubmissionOutcome = 'accepted' | 'replayed' | 'refused';
 
 /**
- * The API's /metrics: what this process records (HTTP, its own scheduling cycles), and the ledger's figures
- * read from Postgres at scrape time, so every API replica reports the same cluster-wide numbers whichever
- * process made the decisions (ADR 0016). Tenant ids appear only with MLIS_METRICS_TENANT_LABEL=top:N.
+ * The API's /metrics: what this process records (HTTP, its own scheduling cycles, and with MLIS_API_JOB_WORKFLOWS what
+ * its ledger activities record and the Temporal SDK's worker metrics, ADR 0052), and the ledger's figures read from
+ * Postgres at scrape time, so every API replica reports the same cluster-wide numbers whichever process made the
+ * decisions (ADR 0016). Tenant ids appear only with MLIS_METRICS_TENANT_LABEL=top:N.
  */
 @Injectable()
 export class MetricsService {
@@ -31,9 +33,14 @@ export class MetricsService {
   constructor(
     @Inject(MetricsRepository) private readonly metrics: MetricsRepository,
     @InjectAppConfig() private readonly config: AppConfig,
+    @Inject(TEMPORAL_SDK_METRICS) private readonly temporalSdkMetrics: TemporalSdkMetrics,
   ) {
     this.byTenant = config.metrics.tenantLabelTopN !== null;
-    this.registry = createProcessRegistry('api', { revision: config.metrics.buildRevision, byTenant: this.byTenant });
+    this.registry = createProcessRegistry('api', {
+      revision: config.metrics.buildRevision,
+      byTenant: this.byTenant,
+      jobWorkflows: config.api.jobWorkflows,
+    });
     const registers = [this.registry];
     const current = (): MetricsSnapshot => this.snapshot!;
     const tenant = this.byTenant ? ['tenant'] : [];
@@ -144,6 +151,7 @@ export class MetricsService {
     });
     // The tenants this process's own metrics name until the next scrape (ADR 0041).
     if (this.byTenant) rankedTenants.rank(this.snapshot.topTenants);
-    return this.registry.metrics();
+    const [own, sdk] = await Promise.all([this.registry.metrics(), this.temporalSdkMetrics?.() ?? '']);
+    return sdk ? `${own}\n${sdk}` : own;
   }
 }

@@ -437,7 +437,7 @@ export class FakeTemporalClient {
         throw new WorkflowExecutionAlreadyStartedError('already started', options.workflowId, workflowType);
       }
       this.started.push({ workflowType, options });
-      return { workflowId: options.workflowId };
+      return { workflowId: options.workflowId, eagerlyStarted: false };
     },
     getHandle: (workflowId: string) => ({
       cancel: async () => {

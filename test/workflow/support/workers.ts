@@ -2,7 +2,7 @@ import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry'
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CONTROL_TASK_QUEUE, nodeTaskQueue } from '@mlis/contracts';
-import { JOB_WORKFLOW_INTERCEPTOR_MODULES } from '../../../apps/control/workflow-bundle';
+import { JOB_WORKFLOW_INTERCEPTOR_MODULES } from '@mlis/workflow-host/workflow-bundle';
 import { resolveLibAliases } from '../../support/workflow-bundle';
 import type { FakeLedger, FakeNode } from './fake-ledger';
 import type { FakeRunner, RunnerLog } from './fake-runners';

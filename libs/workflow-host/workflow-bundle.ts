@@ -10,8 +10,9 @@ export const JOB_WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../../workflow
 const BUNDLE_PATH = resolve(__dirname, 'job-workflows.bundle.js');
 
 /**
- * Bundles the job workflows with their interceptors once, at build time (`npm run build` runs this file), so a control
- * process starts polling at once instead of spending seconds of CPU in webpack on every start and restart.
+ * Bundles the job workflows with their interceptors once, at build time (`npm run build` runs this file), so a process
+ * that runs them (control, the API) starts polling at once instead of spending seconds of CPU in webpack on every start
+ * and restart.
  */
 async function writeWorkflowBundle(): Promise<void> {
   const { code } = await bundleWorkflowCode({

@@ -1,5 +1,6 @@
-// Preloaded into control (`node -r dist/apps/control/workflow-stack-traces.js dist/apps/control/main.js`), and so into
-// the Temporal SDK's workflow threads, which inherit the flag: see ADR 0044.
+// Preloaded into every process that runs job workflows, control and the API (`node -r
+// dist/libs/workflow-host/workflow-stack-traces.js dist/apps/control/main.js`), and so into the Temporal SDK's workflow
+// threads, which inherit the flag: see ADR 0044 and ADR 0052.
 //
 // In every thread that runs workflows, the SDK (1.24) installs a V8 promise hook that records a stack trace, mapped
 // through the bundle's source map, for each promise a workflow creates, for the `__stack_trace` query (the Web UI's
@@ -40,12 +41,12 @@ export function decideWorkflowStackTraces(
   try {
     wanted = workflowStackTraces(env);
   } catch (error) {
-    // loadConfig reports a bad value when control starts; until then the SDK's default holds.
+    // loadConfig reports a bad value when the process starts; until then the SDK's default holds.
     if (error instanceof ConfigError) return { state: 'on' };
     throw error;
   }
   if (wanted) return { state: 'on' };
-  if (!preloaded) return { state: 'on', notOff: 'this module was not preloaded (node -r dist/apps/control/workflow-stack-traces.js)' };
+  if (!preloaded) return { state: 'on', notOff: 'this module was not preloaded (node -r dist/libs/workflow-host/workflow-stack-traces.js)' };
   const { GlobalHandlers } = sdk();
   if (typeof GlobalHandlers?.prototype.setPromiseHook !== 'function') {
     return { state: 'on', notOff: `the Temporal SDK has no GlobalHandlers.setPromiseHook in ${SDK_GLOBAL_HANDLERS_MODULE}` };
@@ -58,7 +59,7 @@ export function decideWorkflowStackTraces(
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const current = decideWorkflowStackTraces(require.main === undefined, () => require(SDK_GLOBAL_HANDLERS_MODULE) as SdkGlobalHandlers);
 
-/** What this thread decided (control's main thread logs it); each workflow thread decides the same way. */
+/** What this thread decided (the process's main thread logs it); each workflow thread decides the same way. */
 export function workflowStackTracesState(): WorkflowStackTracesState {
   return current;
 }

@@ -1,0 +1,2 @@
+export * from './job-workflow-worker';
+export * from './workflow-bundle';

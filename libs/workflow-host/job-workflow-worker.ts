@@ -1,0 +1,40 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createLedgerActivities, type LedgerActivityDeps } from '../../activities/ledger.activities';
+import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
+import { temporalIdentity } from '@mlis/temporal';
+import { activityLoggingInterceptors, type Logger } from '@mlis/logging';
+import { tracingActivityInterceptors, type Tracing } from '@mlis/tracing';
+import { jobWorkflowBundle } from './workflow-bundle';
+
+export interface JobWorkflowWorkerOptions {
+  /** The connection the process's Temporal client uses: its starts then hand this worker their first task (ADR 0052). */
+  connection: NativeConnection;
+  namespace: string;
+  /** The process, in the worker's identity (temporalIdentity). */
+  process: 'api' | 'control';
+  ledger: LedgerActivityDeps;
+  logger: Logger;
+  tracing: Tracing;
+}
+
+/**
+ * The job workflows and the ledger activities on the control queue. Control runs one; so does every API process, which
+ * starts the workflows of the jobs it accepts eagerly and so runs them itself (ADR 0052). Any of them takes any
+ * workflow task: a workflow whose worker stopped goes on in another.
+ */
+export function createJobWorkflowWorker({ connection, namespace, process, ledger, logger, tracing }: JobWorkflowWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue: CONTROL_TASK_QUEUE,
+    identity: temporalIdentity(process),
+    workflowBundle: jobWorkflowBundle(),
+    activities: createLedgerActivities(ledger),
+    // Tracing first: the logging interceptor's lines then carry the activity span's trace_id. The workflow
+    // interceptors are in the bundle.
+    interceptors: {
+      activity: [tracingActivityInterceptors, activityLoggingInterceptors(logger, 'debug')],
+    },
+    sinks: tracing.workflowSinks,
+  });
+}
