@@ -40,9 +40,8 @@ async function main(): Promise<void> {
   const tracing = startTracing('control', config.tracing);
   const logger = createLogger('control', config.logLevel);
   const log = (line: string): void => logger.info(line);
-  const stackTraces = workflowStackTracesState();
-  logger.info({ revision: config.metrics.buildRevision, tracing: tracing.enabled, workflow_stack_traces: stackTraces.state }, 'starting');
-  if ('notOff' in stackTraces) logger.warn(`MLIS_WORKFLOW_STACK_TRACES is false but workflow stack traces stay on: ${stackTraces.notOff}`);
+  // The job workflow worker warns when they were asked off and stay on.
+  logger.info({ revision: config.metrics.buildRevision, tracing: tracing.enabled, workflow_stack_traces: workflowStackTracesState().state }, 'starting');
   const { metrics } = config;
   const metricsServer = await installWorkerRuntime({
     process: 'control',

@@ -1,2 +1,1 @@
 export * from './job-workflow-worker';
-export * from './workflow-bundle';

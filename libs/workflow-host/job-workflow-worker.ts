@@ -5,6 +5,7 @@ import { temporalIdentity } from '@mlis/temporal';
 import { activityLoggingInterceptors, type Logger } from '@mlis/logging';
 import { tracingActivityInterceptors, type Tracing } from '@mlis/tracing';
 import { jobWorkflowBundle } from './workflow-bundle';
+import { workflowStackTracesState } from './workflow-stack-traces';
 
 /**
  * Workflow tasks a worker holds at once, the SDK's 40 by default. An eager start takes one for its first task, or goes
@@ -30,6 +31,8 @@ export interface JobWorkflowWorkerOptions {
  * workflow task: a workflow whose worker stopped goes on in another.
  */
 export function createJobWorkflowWorker({ connection, namespace, process, ledger, logger, tracing }: JobWorkflowWorkerOptions): Promise<Worker> {
+  const stackTraces = workflowStackTracesState();
+  if ('notOff' in stackTraces) logger.warn(`MLIS_WORKFLOW_STACK_TRACES is false but workflow stack traces stay on: ${stackTraces.notOff}`);
   return Worker.create({
     connection,
     namespace,

@@ -27,8 +27,6 @@ export async function startJobWorkflowHost(
   logger: Logger,
   failed: (error: unknown) => void,
 ): Promise<JobWorkflowHost> {
-  const stackTraces = workflowStackTracesState();
-  if ('notOff' in stackTraces) logger.warn(`MLIS_WORKFLOW_STACK_TRACES is false but workflow stack traces stay on: ${stackTraces.notOff}`);
   const scheduler = app.get(Scheduler);
   const worker = await createJobWorkflowWorker({
     connection: nativeConnectionOf(app.get(Client)),
@@ -53,7 +51,7 @@ export async function startJobWorkflowHost(
       else logger.warn(errorFields(error), 'the job workflow worker failed while stopping');
     },
   );
-  logger.info({ workflow_stack_traces: stackTraces.state }, 'running job workflows');
+  logger.info({ workflow_stack_traces: workflowStackTracesState().state }, 'running job workflows');
   return {
     async stop() {
       stopping = true;
