@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       process: 'control',
       ledger: { scheduling: store, assignments, requestCycle: (reason) => scheduler.requestCycle(reason), laneWindow: scheduling.laneWindow },
+      leaseSeconds: scheduling.leaseSeconds,
       logger,
       tracing,
     });

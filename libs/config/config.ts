@@ -53,13 +53,16 @@ export interface TemporalConfig {
   workflowStackTraces: boolean;
 }
 
-/** MLIS_WORKFLOW_STACK_TRACES, for loadConfig and for control's preload (apps/control/workflow-stack-traces.ts). */
+/** MLIS_WORKFLOW_STACK_TRACES, for loadConfig and for the workflow hosts' preload (libs/workflow-host/workflow-stack-traces.ts). */
 export function workflowStackTraces(env: Env = process.env): boolean {
   return bool(env, 'MLIS_WORKFLOW_STACK_TRACES', false);
 }
 
 export interface SchedulingConfig {
-  /** Heartbeat timeout of a dispatched assignment: how long a silent node keeps its lease. */
+  /**
+   * Heartbeat timeout of a dispatched assignment: how long a silent node keeps its lease. Also the job workflow workers'
+   * sticky queue timeout: how long a workflow's next task waits for a dead API or control process (ADR 0052).
+   */
   leaseSeconds: number;
   /** How long a placed assignment may wait for its node to pick it up. */
   scheduleToStartSeconds: number;

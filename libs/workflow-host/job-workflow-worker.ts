@@ -21,6 +21,12 @@ export interface JobWorkflowWorkerOptions {
   /** The process, in the worker's identity (temporalIdentity). */
   process: 'api' | 'control';
   ledger: LedgerActivityDeps;
+  /**
+   * MLIS_LEASE_SECONDS. A workflow's next task waits this long on the sticky queue of the worker that ran its last one
+   * before any worker may take it (the SDK's 10 s otherwise), so a workflow host that was killed holds its jobs up no
+   * longer than a killed node holds its attempts.
+   */
+  leaseSeconds: number;
   logger: Logger;
   tracing: Tracing;
 }
@@ -30,7 +36,7 @@ export interface JobWorkflowWorkerOptions {
  * starts the workflows of the jobs it accepts eagerly and so runs them itself (ADR 0052). Any of them takes any
  * workflow task: a workflow whose worker stopped goes on in another.
  */
-export function createJobWorkflowWorker({ connection, namespace, process, ledger, logger, tracing }: JobWorkflowWorkerOptions): Promise<Worker> {
+export function createJobWorkflowWorker({ connection, namespace, process, ledger, leaseSeconds, logger, tracing }: JobWorkflowWorkerOptions): Promise<Worker> {
   const stackTraces = workflowStackTracesState();
   if ('notOff' in stackTraces) logger.warn(`MLIS_WORKFLOW_STACK_TRACES is false but workflow stack traces stay on: ${stackTraces.notOff}`);
   return Worker.create({
@@ -47,5 +53,6 @@ export function createJobWorkflowWorker({ connection, namespace, process, ledger
     },
     sinks: tracing.workflowSinks,
     maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
+    stickyQueueScheduleToStartTimeout: leaseSeconds * 1000,
   });
 }

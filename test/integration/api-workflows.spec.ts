@@ -1,4 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal as proto } from '@temporalio/proto';
 import { jobWorkflowId } from '@mlis/contracts';
 import { api, env, poll, submit, TERMINAL, waitForJob, withDb } from './support/api';
 import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
@@ -87,9 +89,11 @@ describe('job workflows in the API', () => {
     expect(workers.at(-1)).toMatch(/^control:\d+@/);
   });
 
-  it('a job whose API is killed (-9) while it runs is finished by another worker once its task leaves the dead sticky queue', async () => {
+  it('a job whose API is killed (-9) while it runs is finished by another worker once its task leaves the dead sticky queue, after the lease', async () => {
     const accepted = await submit({ task_type: 'sleep', params: { seconds: 1 } });
-    await waitForJob(accepted.id, (j) => j.state === 'RUNNING');
+    // Killed once the node runs the attempt, so after the workflow's first task: a kill during that task (the job is
+    // RUNNING in the ledger from its placement on) leaves it to the workflow task timeout instead, 10 s.
+    await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'RUNNING');
     const apiPid = stackPid(env, 'api');
     process.kill(apiPid, 'SIGKILL');
     const state = await poll(`job ${accepted.id} final in the ledger`, () => finalStateInLedger(accepted.id));
@@ -100,6 +104,17 @@ describe('job workflows in the API', () => {
     const workers = await workflowTaskWorkers(accepted.id);
     expect(workers[0]).toMatch(new RegExp(`^api:${apiPid}@`));
     expect(workers.at(-1)).not.toMatch(new RegExp(`^api:${apiPid}@`));
+    // The task the dead worker's sticky queue held timed out there after the stack's lease (MLIS_LEASE_SECONDS), not
+    // after the SDK's default of 10 s: the server's timer fires at the lease, give or take its timer queue's delay.
+    const { events } = await temporal.workflow.getHandle(jobWorkflowId(accepted.id)).fetchHistory();
+    const stickyTimeouts = (events ?? []).filter(
+      (event) => event.workflowTaskTimedOutEventAttributes?.timeoutType === proto.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
+    );
+    expect(stickyTimeouts).toHaveLength(1);
+    const scheduled = (events ?? []).find((event) => Number(event.eventId) === Number(stickyTimeouts[0].workflowTaskTimedOutEventAttributes?.scheduledEventId));
+    const waitedMs = tsToMs(stickyTimeouts[0].eventTime) - tsToMs(scheduled?.eventTime);
+    expect(waitedMs).toBeGreaterThanOrEqual(Number(env.processEnv.MLIS_LEASE_SECONDS) * 1000);
+    expect(waitedMs).toBeLessThan(10_000);
   });
 
   it('with MLIS_API_JOB_WORKFLOWS=false the API runs none and serves no workflow metrics; control runs the job', async () => {

@@ -38,6 +38,7 @@ export async function startJobWorkflowHost(
       requestCycle: (reason) => scheduler.requestCycle(reason),
       laneWindow: config.scheduling.laneWindow,
     },
+    leaseSeconds: config.scheduling.leaseSeconds,
     logger,
     tracing: app.get<Tracing>(TRACING),
   });
