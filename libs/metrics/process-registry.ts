@@ -22,13 +22,15 @@ import {
 
 export type MlisProcess = 'api' | 'control' | 'node';
 
+/** What the ledger activities record: in control, and in an API that runs job workflows too (ADR 0052). */
+const LEDGER_ACTIVITY_METRICS: Metric[] = [admissionWait, runDuration, leaseLosses, preemptions];
+/** The same by tenant. */
+const LEDGER_ACTIVITY_TENANT_METRICS: Metric[] = [tenantAdmissionWait, tenantRunSeconds, tenantGpuSeconds];
+
 /**
  * What each process records (ADR 0016). Ledger-wide figures (jobs, waiting reasons, capacity, heartbeat age)
  * are not here: the API reads them from Postgres at scrape time (apps/api/metrics).
  */
-/** What the ledger activities record: in control, and in an API that runs job workflows too (ADR 0052). */
-const LEDGER_ACTIVITY_METRICS: Metric[] = [admissionWait, runDuration, leaseLosses, preemptions];
-
 export const PROCESS_METRICS: Record<MlisProcess, Metric[]> = {
   api: [httpRequestDuration, schedulerCycleDuration, schedulerCycleChecks, jobWorkflowStarts, artifactBytes, admissionWait],
   control: [schedulerCycleDuration, schedulerCycleChecks, jobWorkflowStarts, ...LEDGER_ACTIVITY_METRICS, artifactRetentionRemoved, artifactRetentionFailures],
@@ -49,8 +51,6 @@ export interface ProcessRegistryOptions {
 }
 
 /** What each process records by tenant, served only when a tenant label is configured. */
-const LEDGER_ACTIVITY_TENANT_METRICS: Metric[] = [tenantAdmissionWait, tenantRunSeconds, tenantGpuSeconds];
-
 export const PROCESS_TENANT_METRICS: Record<MlisProcess, Metric[]> = {
   api: [tenantAdmissionWait],
   control: LEDGER_ACTIVITY_TENANT_METRICS,
