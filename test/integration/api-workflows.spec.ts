@@ -20,10 +20,15 @@ describe('job workflows in the API', () => {
     await temporal.connection.close();
   });
 
-  /** The identities of the workers that ran each of the job's workflow tasks, in order. */
-  async function workflowTaskWorkers(jobId: string): Promise<string[]> {
+  /** The job workflow's history, read through the Temporal client. */
+  async function historyEvents(jobId: string): Promise<proto.api.history.v1.IHistoryEvent[]> {
     const { events } = await temporal.workflow.getHandle(jobWorkflowId(jobId)).fetchHistory();
-    return (events ?? []).flatMap((event) => (event.workflowTaskStartedEventAttributes ? [String(event.workflowTaskStartedEventAttributes.identity)] : []));
+    return events ?? [];
+  }
+
+  /** The identities of the workers that ran each of the job's workflow tasks, in order. */
+  function workflowTaskWorkers(events: proto.api.history.v1.IHistoryEvent[]): string[] {
+    return events.flatMap((event) => (event.workflowTaskStartedEventAttributes ? [String(event.workflowTaskStartedEventAttributes.identity)] : []));
   }
 
   async function eagerStarts(): Promise<number> {
@@ -57,7 +62,7 @@ describe('job workflows in the API', () => {
     expect((await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state))).state).toBe('SUCCEEDED');
     expect(await eagerStarts()).toBe(before + 1);
     const apiWorker = new RegExp(`^api:${stackPid(env, 'api')}@`);
-    const workers = await workflowTaskWorkers(accepted.id);
+    const workers = workflowTaskWorkers(await historyEvents(accepted.id));
     expect(workers).toHaveLength(2);
     for (const worker of workers) expect(worker).toMatch(apiWorker);
   });
@@ -84,7 +89,8 @@ describe('job workflows in the API', () => {
       stack(env, 'start-replica', 'api', '1');
       await apiAnswering();
     }
-    const workers = await workflowTaskWorkers(accepted.id);
+    const events = await historyEvents(accepted.id);
+    const workers = workflowTaskWorkers(events);
     expect(workers[0]).toMatch(new RegExp(`^api:${apiPid}@`));
     expect(workers.at(-1)).toMatch(/^control:\d+@/);
   });
@@ -101,17 +107,17 @@ describe('job workflows in the API', () => {
     // Its supervisor starts the API again.
     await poll('the API restarted', async () => (stackPid(env, 'api') !== apiPid ? true : undefined));
     await apiAnswering();
-    const workers = await workflowTaskWorkers(accepted.id);
+    const events = await historyEvents(accepted.id);
+    const workers = workflowTaskWorkers(events);
     expect(workers[0]).toMatch(new RegExp(`^api:${apiPid}@`));
     expect(workers.at(-1)).not.toMatch(new RegExp(`^api:${apiPid}@`));
     // The task the dead worker's sticky queue held timed out there after the stack's lease (MLIS_LEASE_SECONDS), not
     // after the SDK's default of 10 s: the server's timer fires at the lease, give or take its timer queue's delay.
-    const { events } = await temporal.workflow.getHandle(jobWorkflowId(accepted.id)).fetchHistory();
-    const stickyTimeouts = (events ?? []).filter(
+    const stickyTimeouts = events.filter(
       (event) => event.workflowTaskTimedOutEventAttributes?.timeoutType === proto.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
     );
     expect(stickyTimeouts).toHaveLength(1);
-    const scheduled = (events ?? []).find((event) => Number(event.eventId) === Number(stickyTimeouts[0].workflowTaskTimedOutEventAttributes?.scheduledEventId));
+    const scheduled = events.find((event) => Number(event.eventId) === Number(stickyTimeouts[0].workflowTaskTimedOutEventAttributes?.scheduledEventId));
     const waitedMs = tsToMs(stickyTimeouts[0].eventTime) - tsToMs(scheduled?.eventTime);
     expect(waitedMs).toBeGreaterThanOrEqual(Number(env.processEnv.MLIS_LEASE_SECONDS) * 1000);
     expect(waitedMs).toBeLessThan(10_000);
@@ -122,7 +128,7 @@ describe('job workflows in the API', () => {
     try {
       const accepted = await submit({ task_type: 'sleep', params: { seconds: 0.05 } });
       expect((await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state))).state).toBe('SUCCEEDED');
-      const workers = await workflowTaskWorkers(accepted.id);
+      const workers = workflowTaskWorkers(await historyEvents(accepted.id));
       expect(workers.length).toBeGreaterThanOrEqual(2);
       for (const worker of workers) expect(worker).toMatch(/^control:\d+@/);
       const samples = parseSamples(await scrape(metricsUrl('api')));
