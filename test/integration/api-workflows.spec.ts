@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal as proto } from '@temporalio/proto';
 import { jobWorkflowId } from '@mlis/contracts';
-import { api, env, poll, submit, TERMINAL, waitForJob, withDb } from './support/api';
+import { api, env, poll, stackNodesLive, submit, TERMINAL, waitForJob, withDb } from './support/api';
 import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
 import { stack, stackPid, type StackEnv } from './support/stack-env';
 
@@ -48,12 +48,16 @@ describe('job workflows in the API', () => {
     const withExtra: StackEnv = { ...env, processEnv: { ...env.processEnv, ...extra } };
     stack(withExtra, 'stop-replica', 'api', '1');
     stack(withExtra, 'start-replica', 'api', '1');
-    await apiAnswering();
+    await apiBack();
   }
 
-  /** Until the API answers, on a new connection: a kept-alive one went with the process that stopped. */
-  async function apiAnswering(): Promise<void> {
+  /**
+   * Until the API answers, on a new connection (a kept-alive one went with the process that stopped), and the nodes the
+   * outage had marked DEAD have registered again.
+   */
+  async function apiBack(): Promise<void> {
     await poll('the API ready', async () => ((await api('GET', '/health/ready').catch(() => ({ status: 0 }))).status === 200 ? true : undefined));
+    await stackNodesLive();
   }
 
   it("runs a job's workflow in the API that accepted it: the first task came back with the start (its identity the starter's), the next ran there", async () => {
@@ -87,7 +91,7 @@ describe('job workflows in the API', () => {
       expect(state).toBe('SUCCEEDED');
     } finally {
       stack(env, 'start-replica', 'api', '1');
-      await apiAnswering();
+      await apiBack();
     }
     const events = await historyEvents(accepted.id);
     const workers = workflowTaskWorkers(events);
@@ -106,7 +110,7 @@ describe('job workflows in the API', () => {
     expect(state).toBe('SUCCEEDED');
     // Its supervisor starts the API again.
     await poll('the API restarted', async () => (stackPid(env, 'api') !== apiPid ? true : undefined));
-    await apiAnswering();
+    await apiBack();
     const events = await historyEvents(accepted.id);
     const workers = workflowTaskWorkers(events);
     expect(workers[0]).toMatch(new RegExp(`^api:${apiPid}@`));

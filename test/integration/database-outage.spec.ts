@@ -1,4 +1,4 @@
-import { api, poll, submit, TERMINAL, waitForJob } from './support/api';
+import { api, poll, stackNodesLive, submit, TERMINAL, waitForJob } from './support/api';
 import { script } from './support/stack-env';
 
 describe('while Postgres is down', () => {
@@ -23,6 +23,7 @@ describe('while Postgres is down', () => {
       script('scripts/postgres.sh', ['start'], { MLIS_PG_FAST: '1' });
     }
     await poll('the API serving the job again', async () => ((await api('GET', `/v1/jobs/${accepted.id}`)).status === 200 ? true : undefined));
+    await stackNodesLive();
     const after = await submit({ task_type: 'sleep', params: { seconds: 0.01 } });
     expect((await waitForJob(after.id, (j) => TERMINAL.includes(j.state))).state).toBe('SUCCEEDED');
   });

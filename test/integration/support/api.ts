@@ -135,6 +135,30 @@ export async function withDb<T>(fn: (db: Client) => Promise<T>, role: 'runtime' 
   }
 }
 
+/** The ids of the nodes the test stack runs (MLIS_STACK_NODES: `id:group:slots:cores:mem:gpus`, space separated). */
+export const STACK_NODE_IDS = env.processEnv.MLIS_STACK_NODES.split(/\s+/)
+  .filter(Boolean)
+  .map((spec) => spec.split(':')[0]);
+
+/**
+ * Until every node of the stack is registered and has heartbeated since this call, by the database's clock. An outage
+ * of the API or of Postgres longer than the stack's MLIS_NODE_DEAD_AFTER_SECONDS has control mark the silent nodes
+ * DEAD, and each registers again only on its next heartbeat: a spec that causes one waits here before it ends, so the
+ * next spec finds every node placeable. A node seen since the outage ended is not about to be declared DEAD either.
+ */
+export async function stackNodesLive(): Promise<void> {
+  const since = await withDb(async (db) => (await db.query('SELECT now() AS now')).rows[0].now as Date);
+  await poll(`nodes ${STACK_NODE_IDS.join(', ')} registered and heartbeating`, () =>
+    withDb(async (db) => {
+      const { rows } = await db.query(`SELECT count(*)::int AS live FROM nodes WHERE id = ANY($1::text[]) AND status <> 'DEAD' AND last_seen_at > $2`, [
+        STACK_NODE_IDS,
+        since,
+      ]);
+      return rows[0].live === STACK_NODE_IDS.length ? true : undefined;
+    }),
+  );
+}
+
 /** Starts a node of the test stack again (after a kill) and waits until it is ACTIVE. */
 export async function restartNode(nodeId: string): Promise<void> {
   stack(env, 'start-node', nodeId);
