@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient, Pool } from 'pg';
 import { jobWorkflowId } from '@mlis/contracts';
-import { api, env, tokenFor } from '../integration/support/api';
+import { api, env, STACK_NODE_IDS, tokenFor } from '../integration/support/api';
 import { script, stack, STATE_DIR, type StackEnv } from '../integration/support/stack-env';
 import { parsePid } from '../support/pid';
 
@@ -59,7 +59,6 @@ export interface ChaosReport {
   elapsedMs: number;
 }
 
-const NODES = ['cpu-1', 'cpu-2', 'gpu-1', 'gpu-2'];
 /** With node_partition: one node of each group runs in a network namespace of its own (scripts/stack.sh). */
 const NETNS_NODES = ['cpu-2', 'gpu-2'];
 const KINDS: FaultKind[] = ['node_kill', 'node_freeze', 'node_partition', 'control_kill', 'api_kill', 'temporal_kill', 'postgres_crash', 'disk_full'];
@@ -306,7 +305,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const at = Date.now();
         switch (kind) {
           case 'node_kill': {
-            const node = pick(NODES);
+            const node = pick(STACK_NODE_IDS);
             const incarnation = await nodeIncarnation(node);
             process.kill(await livePid(`node-${node}`), 'SIGKILL');
             // The supervisor brings it back as a new incarnation; measured in the background.
@@ -350,7 +349,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             break;
           }
           case 'node_freeze': {
-            const node = pick(NODES);
+            const node = pick(STACK_NODE_IDS);
             const pid = await livePid(`node-${node}`);
             process.kill(pid, 'SIGSTOP');
             // Past its lease: its attempts are LOST and re-placed; thawed, it is a zombie that must not write.
