@@ -25,7 +25,8 @@
 # MLIS_STACK_METRICS_PORT (default 9464: control's /metrics there, the nodes' on the next ports in MLIS_STACK_NODES
 # order), MLIS_STACK_API_REPLICAS and MLIS_STACK_CONTROL_REPLICAS (default 1: how many api and control processes
 # `start` runs; replica N of the api listens on MLIS_API_PORT + N - 1, replica N of control serves /metrics after the
-# nodes' ports), plus everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
+# nodes' ports; the nodes reach every api replica, the first preferred, unless MLIS_NODE_API_URLS lists others), plus
+# everything libs/config reads (DATABASE_URL, TEMPORAL_ADDRESS, MLIS_API_PORT, ...).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +42,14 @@ METRICS_PORT="${MLIS_STACK_METRICS_PORT:-9464}"
 API_REPLICAS="${MLIS_STACK_API_REPLICAS:-1}"
 CONTROL_REPLICAS="${MLIS_STACK_CONTROL_REPLICAS:-1}"
 export MLIS_API_URL="$API_URL"
+# The APIs a node reaches, in order of preference (ADR 0053): every replica `start` runs, unless MLIS_NODE_API_URLS
+# names them.
+default_node_api_urls() {
+  local urls="$API_URL" n
+  for n in $(seq 2 "$API_REPLICAS"); do urls+=",http://127.0.0.1:$((API_PORT + n - 1))"; done
+  printf '%s' "$urls"
+}
+NODE_API_URLS="${MLIS_NODE_API_URLS:-$(default_node_api_urls)}"
 
 pid_file() { printf '%s/%s.pid' "$STATE_DIR" "$1"; }
 start_file() { printf '%s/%s.start' "$STATE_DIR" "$1"; }
@@ -185,8 +194,9 @@ NETNS_PREFIX="mlis-$(printf '%s' "$STATE_DIR" | cksum | cut -d' ' -f1)"
 RELAY_DIR="$STATE_DIR/relay"
 RELAY="$ROOT/dist/test/support/netns-relay.js"
 relay_ports() {
-  local temporal="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
-  printf '%s %s' "${API_URL##*:}" "${temporal##*:}"
+  local temporal="${TEMPORAL_ADDRESS:-127.0.0.1:7233}" url
+  for url in ${NODE_API_URLS//,/ }; do printf '%s ' "${url##*:}"; done
+  printf '%s' "${temporal##*:}"
 }
 in_netns() { [[ "$NETNS_NODES" == *" $1 "* ]]; }
 
@@ -208,7 +218,7 @@ start_node() {
     # `ip netns exec` execs the node: the pid file holds the node's own pid, as without a namespace.
     netns=(ip netns exec "$NETNS_PREFIX-$id")
   fi
-  launch "node-$id" "$NODE_BACKOFF" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
+  launch "node-$id" "$NODE_BACKOFF" MLIS_NODE_API_URLS="$NODE_API_URLS" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
     MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- "${netns[@]}" node "$ROOT/dist/apps/worker/main.js"
 }
 

@@ -6,6 +6,7 @@ import { GpuProbeError, NVIDIA_SMI_ARGS, parseNvidiaSmi, probeGpus } from './gpu
 
 const NODE: NodeConfig = {
   nodeId: 'gpu-1',
+  apiUrls: ['http://127.0.0.1:8001'],
   group: 'gpu',
   slots: 2,
   cpuMillis: 4000,

@@ -8,6 +8,7 @@ import { installWorkerRuntime } from '@mlis/metrics/worker-process-metrics';
 import { ModelHost } from '@mlis/models';
 import { createRunners } from '@mlis/runners';
 import { startTracing, tracingActivityInterceptors } from '@mlis/tracing';
+import { ApiEndpoints } from './api-endpoints';
 import { GpuProbeError, probeGpus } from './gpu-probe';
 import { NodeArtifacts } from './node-artifacts';
 import { NodeRegistration, registerNodeRequest } from './node-registration';
@@ -71,8 +72,10 @@ async function main(): Promise<void> {
     // The Temporal runtime also shuts workers down on SIGINT/SIGTERM; only the first call may.
     if (worker?.getState() === 'RUNNING') worker.shutdown();
   };
+  // One list for both: a transfer goes where the heartbeats last got an answer, and the other way round.
+  const api = new ApiEndpoints(node.apiUrls);
   const registration = new NodeRegistration({
-    apiUrl: config.apiUrl,
+    api,
     bootstrapSecret: readBootstrapSecret(config.auth.workerBootstrapSecretFile),
     request: registerNodeRequest(node, gpus, hostname(), process.pid),
     log: nodeLog,
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
   if (!registered) return;
   nodeLog(`registered as incarnation ${registered.incarnation}`);
   const artifacts = new NodeArtifacts({
-    apiUrl: config.apiUrl,
+    api,
     cacheDir: node.artifactCacheDir,
     // The registration renews the token when it registers again.
     token: () => (registration.registration ?? registered).worker_token,

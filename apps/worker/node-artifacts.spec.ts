@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AssignmentNotLiveError } from '@mlis/runners';
+import { ApiEndpoints } from './api-endpoints';
 import { ArtifactTransferError, NodeArtifacts } from './node-artifacts';
 
 const TOKEN = 'worker-token-for-the-spec';
@@ -114,7 +115,7 @@ describe(NodeArtifacts.name, () => {
   afterAll(() => api.stop());
   beforeEach(() => {
     cacheDir = mkdtempSync(join(tmpdir(), 'mlis-node-artifacts-'));
-    artifacts = new NodeArtifacts({ apiUrl, cacheDir, token: () => TOKEN });
+    artifacts = new NodeArtifacts({ api: new ApiEndpoints([apiUrl]), cacheDir, token: () => TOKEN });
     api.seen.length = 0;
     api.gate = undefined;
     api.failUploads = 0;
@@ -241,7 +242,7 @@ describe(NodeArtifacts.name, () => {
   });
 
   it("for an attempt, waits out a full store (507) beyond three tries, until the attempt's signal aborts", async () => {
-    const patient = new NodeArtifacts({ apiUrl, cacheDir, token: () => TOKEN, retryMs: 10 });
+    const patient = new NodeArtifacts({ api: new ApiEndpoints([apiUrl]), cacheDir, token: () => TOKEN, retryMs: 10 });
     const posts = () => api.seen.filter((s) => s.method === 'POST').length;
     api.failStatus = 507;
     api.failUploads = 5;
@@ -260,8 +261,30 @@ describe(NodeArtifacts.name, () => {
     expect(posts()).toBeGreaterThanOrEqual(16);
   });
 
+  it('asks the next API when the preferred one is unreachable or answers 503, and stays with the one that answered', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const unreachable = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const endpoints = new ApiEndpoints([unreachable, apiUrl]);
+    const failingOver = new NodeArtifacts({ api: endpoints, cacheDir, token: () => TOKEN, retryMs: 10 });
+
+    const id = await failingOver.upload(ASSIGNMENT, Buffer.from('{"a":5}'), 'application/json', 'r.json');
+    expect(api.artifacts.get(id)?.bytes.toString()).toBe('{"a":5}');
+    expect(endpoints.preferred).toBe(apiUrl);
+
+    // The API in use answers 503 (draining): the next read goes back round to the other, which is still down, and
+    // then to this one again.
+    api.failStatus = 503;
+    api.failReads = 1;
+    const local = await failingOver.open(ASSIGNMENT, `artifact://${id}`);
+    expect(readFileSync(local.path, 'utf8')).toBe('{"a":5}');
+    expect(api.seen.filter((s) => s.url === `/v1/artifacts/${id}/meta`)).toHaveLength(2);
+    expect(endpoints.preferred).toBe(apiUrl);
+  });
+
   it('for an attempt, opens an artifact once the API answers again after more than three 503s', async () => {
-    const patient = new NodeArtifacts({ apiUrl, cacheDir, token: () => TOKEN, retryMs: 10 });
+    const patient = new NodeArtifacts({ api: new ApiEndpoints([apiUrl]), cacheDir, token: () => TOKEN, retryMs: 10 });
     const bytes = Buffer.from('read after the restart');
     const id = store(bytes);
     api.failStatus = 503;
@@ -278,7 +301,7 @@ describe(NodeArtifacts.name, () => {
   it('asks again with the new worker token when the node registered again while a request was in flight', async () => {
     const id = store(Buffer.from('read with the renewed token'));
     let token = 'token-of-the-replaced-incarnation';
-    const renewing = new NodeArtifacts({ apiUrl, cacheDir, token: () => token, retryMs: 10 });
+    const renewing = new NodeArtifacts({ api: new ApiEndpoints([apiUrl]), cacheDir, token: () => token, retryMs: 10 });
     api.onRequest = () => {
       token = TOKEN;
     };
@@ -298,7 +321,7 @@ describe(NodeArtifacts.name, () => {
       await new Promise((resolve) => setImmediate(resolve));
       token = TOKEN;
     };
-    const renewing = new NodeArtifacts({ apiUrl, cacheDir, token: () => token, tokenSettled });
+    const renewing = new NodeArtifacts({ api: new ApiEndpoints([apiUrl]), cacheDir, token: () => token, tokenSettled });
     const opened = await renewing.open(ASSIGNMENT, `artifact://${id}`, new AbortController().signal);
     expect(readFileSync(opened.path, 'utf8')).toBe('read after the node registered again');
     expect(api.seen.filter((s) => s.url === `/v1/artifacts/${id}/meta`).map((s) => s.authorization)).toEqual([
@@ -307,12 +330,12 @@ describe(NodeArtifacts.name, () => {
     ]);
 
     // Nothing replaced the token: the assignment is not live for this node, and the attempt is given up.
-    const fenced = new NodeArtifacts({ apiUrl, cacheDir, token: () => 'stale-token', tokenSettled: async () => undefined });
+    const fenced = new NodeArtifacts({ api: new ApiEndpoints([apiUrl]), cacheDir, token: () => 'stale-token', tokenSettled: async () => undefined });
     await expect(fenced.open(ASSIGNMENT, `artifact://${id}`, new AbortController().signal)).rejects.toBeInstanceOf(AssignmentNotLiveError);
   });
 
   it('reports a refused upload with the API error', async () => {
-    const other = new NodeArtifacts({ apiUrl, cacheDir, token: () => 'stale-token' });
+    const other = new NodeArtifacts({ api: new ApiEndpoints([apiUrl]), cacheDir, token: () => 'stale-token' });
     const refused = await other.upload(ASSIGNMENT, Buffer.from('x'), 'application/json', 'r.json').catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(AssignmentNotLiveError);
     expect(refused).toMatchObject({ message: expect.stringContaining('uploading r.json: HTTP 409 assignment_not_live') });

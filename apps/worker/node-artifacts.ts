@@ -10,6 +10,7 @@ import { DigestingCounter } from '@mlis/artifacts/artifact-store';
 import { ApiErrorCode, ASSIGNMENT_HEADER, parseArtifactRef } from '@mlis/contracts';
 import { AssignmentNotLiveError, type ArtifactReader, type LocalArtifact } from '@mlis/runners';
 import { artifactBytes } from '@mlis/metrics';
+import { unavailable, type ApiEndpoints } from './api-endpoints';
 
 /** What the artifacts API answers for `/meta` and for an upload (the fields the node uses). */
 interface ArtifactMeta {
@@ -30,7 +31,8 @@ export class ArtifactTransferError extends Error {
 }
 
 export interface NodeArtifactsOptions {
-  apiUrl: string;
+  /** The node's APIs, shared with its registration: a transfer the preferred one fails is asked again at the next. */
+  api: ApiEndpoints;
   /** The node's cache directory; artifacts land in it as `<sha256>`, partial downloads under `tmp/`. */
   cacheDir: string;
   /** The node's current worker token (it changes when the node registers again); never logged. */
@@ -209,14 +211,19 @@ export class NodeArtifacts {
     const signals = [signal, timeout ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined].filter(
       (item): item is AbortSignal => item !== undefined,
     );
+    const base = this.options.api.preferred;
     try {
-      return await fetch(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`, {
+      const response = await fetch(`${base}${path}`, {
         ...init,
         headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.options.token()}`, [ASSIGNMENT_HEADER]: assignmentId },
         signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
       });
+      if (unavailable(response.status)) this.options.api.failed(base);
+      else this.options.api.answered(base);
+      return response;
     } catch (error) {
       if (signal?.aborted) throw error;
+      this.options.api.failed(base);
       throw new ArtifactTransferError(`${init.method ?? 'GET'} ${path}: ${error instanceof Error ? error.message : String(error)}`, 0);
     }
   }

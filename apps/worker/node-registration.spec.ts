@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { NodeConfig } from '@mlis/config';
 import { StartReportRefusedError } from '../../activities/execution.activities';
+import { ApiEndpoints } from './api-endpoints';
 import { simulatedGpus } from './gpu-probe';
 import { NodeRegistration, RegistrationError, registerNodeRequest, type RegisterNodeResponse } from './node-registration';
 
@@ -16,6 +17,7 @@ type Handler = (call: Call, index: number) => Answer | Promise<Answer>;
 
 const NODE: NodeConfig = {
   nodeId: 'gpu-1',
+  apiUrls: ['http://127.0.0.1:8001'],
   group: 'gpu',
   slots: 2,
   cpuMillis: 4000,
@@ -99,7 +101,7 @@ describe(NodeRegistration.name, () => {
     api = new FakeApi(handler);
     const apiUrl = await api.start();
     registration = new NodeRegistration({
-      apiUrl,
+      api: new ApiEndpoints([apiUrl]),
       bootstrapSecret: BOOTSTRAP_SECRET,
       request: registerNodeRequest(NODE, simulatedGpus(NODE), 'host-a', 4242),
       log: (line) => lines.push(line),
@@ -406,5 +408,117 @@ describe(NodeRegistration.name, () => {
     node.start();
     await until('the fatal callback', () => fatal.mock.calls.length > 0);
     expect(fatal.mock.calls[0][0]).toMatch(/q-old to q-new/);
+  });
+});
+
+describe(`${NodeRegistration.name} with several APIs`, () => {
+  const apis: FakeApi[] = [];
+  let registration: NodeRegistration | undefined;
+  const lines: string[] = [];
+  const fatal = jest.fn();
+
+  async function started(handler: Handler): Promise<{ api: FakeApi; url: string }> {
+    const api = new FakeApi(handler);
+    apis.push(api);
+    return { api, url: await api.start() };
+  }
+
+  /** A URL nothing listens on: the port of a server that has closed. */
+  async function unreachable(): Promise<string> {
+    const { api, url } = await started(() => ({ status: 200 }));
+    await api.stop();
+    apis.splice(apis.indexOf(api), 1);
+    return url;
+  }
+
+  function setup(urls: string[], registerDeadlineMs = 5000): NodeRegistration {
+    registration = new NodeRegistration({
+      api: new ApiEndpoints(urls),
+      bootstrapSecret: BOOTSTRAP_SECRET,
+      request: registerNodeRequest(NODE, simulatedGpus(NODE), 'host-a', 4242),
+      log: (line) => lines.push(line),
+      onFatal: fatal,
+      registerDeadlineMs,
+      initialBackoffMs: 10,
+      maxBackoffMs: 20,
+    });
+    return registration;
+  }
+
+  const serving: Handler = (call) => (call.path === REGISTER ? { status: 200, body: registered(3) } : { status: 200, body: {} });
+
+  afterEach(async () => {
+    registration?.stop();
+    await Promise.all(apis.splice(0).map((api) => api.stop()));
+    lines.length = 0;
+    fatal.mockReset();
+  });
+
+  it('registers and heartbeats through the next API while the first refuses connections, and says so once', async () => {
+    const down = await unreachable();
+    const second = await started(serving);
+    const node = setup([down, second.url]);
+
+    await expect(node.register()).resolves.toMatchObject({ incarnation: 3 });
+    node.start();
+    await until('three heartbeats', () => second.api.count(HEARTBEAT) >= 3);
+
+    expect(second.api.count(REGISTER)).toBe(1);
+    expect(lines.filter((line) => line.startsWith('API '))).toEqual([
+      expect.stringMatching(new RegExp(`^API ${second.url} answered where ${down} did not \\(.*ECONNREFUSED.*\\): calls go there now$`)),
+    ]);
+    expect(lines.filter((line) => line.startsWith('heartbeat failing'))).toEqual([]);
+  });
+
+  it('leaves an API that answers 503 (draining) for the next at once, and stays with the one that answers', async () => {
+    let draining = false;
+    const first = await started((call) => (draining ? { status: 503, body: { error: { code: 'shutting_down', message: 'draining' } } } : serving(call, 0)));
+    const second = await started(serving);
+    const node = setup([first.url, second.url]);
+    await node.register();
+    node.start();
+    await until('a heartbeat to the first API', () => first.api.count(HEARTBEAT) >= 1);
+    expect(second.api.calls).toEqual([]);
+
+    draining = true;
+    await until('three heartbeats to the second API', () => second.api.count(HEARTBEAT) >= 3);
+    const refusedByFirst = first.api.count(HEARTBEAT);
+    // Back in service, the first API gets nothing more: calls stay where they were answered.
+    draining = false;
+    const beats = second.api.count(HEARTBEAT);
+    await until('three more heartbeats', () => second.api.count(HEARTBEAT) >= beats + 3);
+    expect(first.api.count(HEARTBEAT)).toBe(refusedByFirst);
+    expect(lines.filter((line) => line.startsWith('heartbeat failing'))).toEqual([]);
+  });
+
+  it('takes any other answer as the answer: a refusal from the preferred API is not asked of the next', async () => {
+    const first = await started(() => ({ status: 403, body: { error: { code: 'forbidden', message: 'bad bootstrap secret' } } }));
+    const second = await started(serving);
+    const node = setup([first.url, second.url]);
+
+    await expect(node.register()).rejects.toThrow('registration refused: HTTP 403 forbidden: bad bootstrap secret');
+    expect(second.api.calls).toEqual([]);
+  });
+
+  it('retries with backoff when no API can serve, and answers with the last one asked', async () => {
+    let calls = 0;
+    const unavailableUntilFourthCall: Handler = (call) => (++calls < 4 ? { status: 503, body: { error: { code: 'dependency_unavailable', message: 'starting' } } } : serving(call, 0));
+    const first = await started(unavailableUntilFourthCall);
+    const second = await started(unavailableUntilFourthCall);
+    const node = setup([first.url, second.url]);
+
+    await expect(node.register()).resolves.toMatchObject({ incarnation: 3 });
+    // Both asked in the first round and again, in the same order, in the second: the fourth call, the second API's
+    // second, was answered.
+    expect([first.api.count(REGISTER), second.api.count(REGISTER)]).toEqual([2, 2]);
+    expect(lines.filter((line) => line.startsWith('register: HTTP 503'))).toHaveLength(1);
+  });
+
+  it('names every API and its problem when none answers', async () => {
+    const [first, second] = [await unreachable(), await unreachable()];
+    const node = setup([first, second], 100);
+    await expect(node.register()).rejects.toThrow(
+      new RegExp(`^no API \\(${first}, ${second}\\) accepted the registration in time: no API answered \\(${first}: .*ECONNREFUSED.*; ${second}: .*ECONNREFUSED.*\\)$`),
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { NodeConfig } from '@mlis/config';
+import { unavailable, type ApiEndpoints } from './api-endpoints';
 import type { AdvertisedGpu } from './gpu-probe';
 import { StartReportRefusedError } from '../../activities/execution.activities';
 
@@ -39,7 +40,8 @@ export interface WorkerTokenResponse {
 export class RegistrationError extends Error {}
 
 export interface NodeRegistrationOptions {
-  apiUrl: string;
+  /** The node's APIs: a call the preferred one does not answer, or answers 502/503/504, goes to the next at once. */
+  api: ApiEndpoints;
   /** Presented once per registration as the bearer credential; never logged. */
   bootstrapSecret: string;
   request: RegisterNodeRequest;
@@ -76,6 +78,13 @@ export function registerNodeRequest(node: NodeConfig, gpus: AdvertisedGpu[], hos
 interface Reply {
   status: number;
   body: unknown;
+}
+
+/** What the last API tried said, for a log line. */
+function problemOf(last: { reply: Reply } | { error: unknown } | undefined): string {
+  if (last === undefined) return 'not asked';
+  if ('reply' in last) return `HTTP ${last.reply.status}`;
+  return last.error instanceof Error ? last.error.message : String(last.error);
 }
 
 function errorCode(body: unknown): string {
@@ -149,7 +158,7 @@ export class NodeRegistration {
         problem = error instanceof Error ? error.message : String(error);
       }
       const wait = Math.min(backoff, deadline - Date.now());
-      if (wait <= 0) throw new RegistrationError(`API at ${this.options.apiUrl} did not accept the registration in time: ${problem}`);
+      if (wait <= 0) throw new RegistrationError(`no API (${this.options.api.inTurn().join(', ')}) accepted the registration in time: ${problem}`);
       this.options.log(`register: ${problem}; retrying in ${wait} ms`);
       await this.pause(wait);
       if (this.stopping.signal.aborted) throw new RegistrationError('registration stopped');
@@ -197,7 +206,8 @@ export class NodeRegistration {
         `/v1/internal/nodes/${encodeURIComponent(current.node_id)}/leave`,
         { incarnation: current.incarnation },
         current.worker_token,
-        AbortSignal.timeout(this.options.requestTimeoutMs ?? 5000),
+        // Already stopped: only the timeout bounds the farewell.
+        null,
       );
       if (reply.status !== 204) this.options.log(`leave: HTTP ${reply.status} ${errorCode(reply.body)}; the API marks the node DEAD once it stays silent`);
     } catch (error) {
@@ -342,17 +352,46 @@ export class NodeRegistration {
   }
 
   /**
-   * One JSON POST to the API over a kept-alive connection. node:http rather than fetch: the start report is one request
-   * per attempt, and fetch's streams cost a node about three times the CPU of the request itself (issue #11's profiles).
+   * One JSON POST to the node's APIs, each in turn from the preferred one until one answers other than `unavailable`;
+   * the last one's answer, or its error, when none does. Each gets requestTimeoutMs; `stopping` (the node stopping,
+   * by default) ends the whole call.
    */
-  private post(
-    path: string,
-    body: unknown,
-    bearer: string,
-    signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.requestTimeoutMs ?? 5000)]),
-  ): Promise<Reply> {
+  private async post(path: string, body: unknown, bearer: string, stopping: AbortSignal | null = this.stopping.signal): Promise<Reply> {
+    const timeoutMs = this.options.requestTimeoutMs ?? 5000;
+    const preferred = this.options.api.preferred;
+    const apis = this.options.api.inTurn();
+    let last: { reply: Reply } | { error: unknown } | undefined;
+    const problems: string[] = [];
+    for (const base of apis) {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      try {
+        const reply = await this.postTo(base, path, body, bearer, stopping ? AbortSignal.any([stopping, timeout]) : timeout);
+        if (!unavailable(reply.status)) {
+          if (base !== preferred) this.options.log(`API ${base} answered where ${preferred} did not (${problemOf(last)}): calls go there now`);
+          this.options.api.answered(base);
+          return reply;
+        }
+        last = { reply };
+      } catch (error) {
+        if (stopping?.aborted) throw error;
+        last = { error };
+      }
+      problems.push(`${base}: ${problemOf(last)}`);
+      this.options.api.failed(base);
+    }
+    if (last && 'reply' in last) return last.reply;
+    // Every API's problem, not only the last one's: the first may be down for another reason.
+    throw apis.length > 1 ? new Error(`no API answered (${problems.join('; ')})`) : last?.error;
+  }
+
+  /**
+   * One JSON POST to the API at `base` over a kept-alive connection. node:http rather than fetch: the start report is
+   * one request per attempt, and fetch's streams cost a node about three times the CPU of the request itself (issue
+   * #11's profiles).
+   */
+  private postTo(base: string, path: string, body: unknown, bearer: string, signal: AbortSignal): Promise<Reply> {
     const payload = JSON.stringify(body);
-    const url = new URL(`${this.options.apiUrl.replace(/\/+$/, '')}${path}`);
+    const url = new URL(`${base}${path}`);
     const secure = url.protocol === 'https:';
     return new Promise<Reply>((resolve, reject) => {
       const request = (secure ? httpsRequest : httpRequest)(

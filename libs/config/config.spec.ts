@@ -58,6 +58,17 @@ describe('node config', () => {
     expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_START_REPORT_DELAY_MS: '1001' })).toThrow('MLIS_NODE_START_REPORT_DELAY_MS must be <= 1000, got 1001');
   });
 
+  it('reaches the APIs of MLIS_NODE_API_URLS in their order, else MLIS_API_URL, else the local API (ADR 0053)', () => {
+    expect(loadNodeConfig({ MLIS_NODE_ID: 'n' }).apiUrls).toEqual(['http://127.0.0.1:8001']);
+    expect(loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_API_PORT: '9001' }).apiUrls).toEqual(['http://127.0.0.1:9001']);
+    expect(loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_API_URL: 'http://mlis-api:8001' }).apiUrls).toEqual(['http://mlis-api:8001']);
+    const both = { MLIS_NODE_ID: 'n', MLIS_API_URL: 'http://mlis-api:8001', MLIS_NODE_API_URLS: ' http://api:8001/, https://api-2.example:8443 ' };
+    expect(loadNodeConfig(both).apiUrls).toEqual(['http://api:8001', 'https://api-2.example:8443']);
+    expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_API_URLS: 'http://api:8001,api-2:8001' })).toThrow(
+      'MLIS_NODE_API_URLS must list http(s) URLs, got "api-2:8001"',
+    );
+  });
+
   it('refuses a label that is not key=value and an unknown probe', () => {
     expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_LABELS: 'zone' })).toThrow(/not key=value/);
     expect(() => loadNodeConfig({ MLIS_NODE_ID: 'n', MLIS_NODE_GPU_PROBE: 'rocm' })).toThrow(/simulated or nvidia-smi/);

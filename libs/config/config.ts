@@ -247,7 +247,7 @@ export interface AppConfig {
    * the API runs a job workflow worker too and starts the workflows of the jobs it accepts eagerly (ADR 0052).
    */
   api: { host: string; port: number; bodyLimitBytes: number; bodyIdleSeconds: number; jobWorkflows: boolean };
-  /** Base URL the worker and CLI use to reach the API. */
+  /** Base URL the CLI uses to reach the API; a node's list (NodeConfig.apiUrls) falls back to it. */
   apiUrl: string;
   /**
    * Params or a result whose JSON is larger than this travel as an artifact (`artifact://<id>`) instead of
@@ -274,6 +274,28 @@ export interface AppConfig {
   console: ConsoleConfig;
   tokenFile: string;
   artifacts: ArtifactsConfig;
+}
+
+/** MLIS_API_URL, else the local API on MLIS_API_PORT. */
+function apiUrl(env: Env): string {
+  return str(env, 'MLIS_API_URL', `http://127.0.0.1:${int(env, 'MLIS_API_PORT', 8001, 1)}`);
+}
+
+/**
+ * MLIS_NODE_API_URLS (comma-separated, in order of preference), else MLIS_API_URL alone: each an http(s) URL, its
+ * trailing slashes dropped.
+ */
+function nodeApiUrls(env: Env): string[] {
+  return list(env, 'MLIS_NODE_API_URLS', [apiUrl(env)]).map((value) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      // Named below.
+    }
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new ConfigError(`MLIS_NODE_API_URLS must list http(s) URLs, got "${value}"`);
+    return value.replace(/\/+$/, '');
+  });
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -315,7 +337,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       bodyIdleSeconds: int(env, 'MLIS_API_BODY_IDLE_SECONDS', 60, 1, TIMER_MAX_SECONDS),
       jobWorkflows: bool(env, 'MLIS_API_JOB_WORKFLOWS', true),
     },
-    apiUrl: str(env, 'MLIS_API_URL', `http://127.0.0.1:${port}`),
+    apiUrl: apiUrl(env),
     // Above the 1 KiB kept for a payload's envelope (libs/contracts PAYLOAD_ENVELOPE_BYTES).
     inlinePayloadMaxBytes: int(env, 'MLIS_INLINE_PAYLOAD_MAX_BYTES', 65_536, 4096),
     jobRetentionDays: int(env, 'MLIS_JOB_RETENTION_DAYS', 0, 0, 36_500),
@@ -380,6 +402,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
 /** What one executor node advertises; read by apps/worker. */
 export interface NodeConfig {
   nodeId: string;
+  /**
+   * The APIs the node registers, heartbeats and fetches artifacts through, in order of preference: it stays with the
+   * one that answers and moves to the next when that one does not, or answers 502, 503 or 504 (ADR 0053).
+   */
+  apiUrls: string[];
   group: string;
   slots: number;
   cpuMillis: number;
@@ -422,6 +449,7 @@ export function loadNodeConfig(env: Env = process.env): NodeConfig {
   }
   return {
     nodeId,
+    apiUrls: nodeApiUrls(env),
     group,
     slots: int(env, 'MLIS_NODE_SLOTS', 4, 1),
     cpuMillis: int(env, 'MLIS_NODE_CPU', 4, 1) * 1000,

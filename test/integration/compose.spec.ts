@@ -143,12 +143,16 @@ describe(`docker-compose.yml (read by ${composeAvailable ? 'docker compose confi
     expect(services.worker.command.join(' ')).toContain('MLIS_NODE_ID=');
   });
 
-  it('offers a second api and control process under the "scale" profile, the api on a port of its own', () => {
+  it('offers a second api and control process under the "scale" profile, the api on a port of its own and known to the nodes', () => {
     expect(text).toMatch(/^ {2}api-2:\n {4}<<: \*mlis-app\n {4}profiles: \["scale"\]\n/m);
     expect(text).toMatch(/^ {2}control-2:\n {4}<<: \*mlis-app\n {4}profiles: \["scale"\]\n/m);
     expect(services['api-2'].ports).toEqual(['127.0.0.1:8002']);
     expect(services['api-2'].command).toEqual(services.api.command);
     expect(services['control-2'].command).toEqual(services.control.command);
+    // The nodes reach either api, the first preferred (ADR 0053).
+    for (const name of ['worker', 'gpu-worker']) {
+      expect({ name, apis: services[name].environment.MLIS_NODE_API_URLS?.split(',') }).toEqual({ name, apis: ['http://api:8001', 'http://api-2:8001'] });
+    }
   });
 
   it('creates every search attribute the workflows set, each name with its type', () => {

@@ -48,6 +48,8 @@ export default async function globalSetup(): Promise<void> {
     TEMPORAL_ADDRESS: `127.0.0.1:${TEMPORAL_PORT}`,
     MLIS_API_PORT: API_PORT,
     MLIS_API_URL: `http://127.0.0.1:${API_PORT}`,
+    // The nodes' second API is the replica scale-out.spec starts (scripts/stack.sh start-replica api 2); down otherwise.
+    MLIS_NODE_API_URLS: `http://127.0.0.1:${API_PORT},http://127.0.0.1:${Number(API_PORT) + 1}`,
     MLIS_STATE_DIR: STATE_DIR,
     MLIS_STACK_METRICS_PORT: METRICS_PORT,
     // A short lease and fast liveness keep the kill-a-worker test quick; production defaults are 10 s and 15 s.

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { ApiEndpoints } from '../../apps/worker/api-endpoints';
 import { ArtifactTransferError, NodeArtifacts } from '../../apps/worker/node-artifacts';
 import { AssignmentNotLiveError } from '@mlis/runners';
 import { loadConfig } from '@mlis/config';
@@ -280,7 +281,7 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
           const latest = body.latest_assignment;
           return latest?.node_id === NODE_ID && latest.state === 'PLACED' ? latest : undefined;
         }, { timeoutMs: 30_000 });
-        const node = new NodeArtifacts({ apiUrl: env.apiUrl, cacheDir, token: () => workerToken });
+        const node = new NodeArtifacts({ api: new ApiEndpoints([env.apiUrl]), cacheDir, token: () => workerToken });
 
         const local = await node.open(placed.id, `artifact://${mine.id}`);
         expect(readFileSync(local.path, 'utf8')).toBe('input of job X');
@@ -296,7 +297,7 @@ describe('jobs and artifacts: references, offloaded params and results, worker a
         // The node restarts: its next incarnation picks up what was placed on this one and may read for it; the
         // replaced incarnation (a zombie) is told that the assignment is not live on it, so it gives the attempt up.
         current = await register();
-        const restarted = new NodeArtifacts({ apiUrl: env.apiUrl, cacheDir, token: () => current.workerToken });
+        const restarted = new NodeArtifacts({ api: new ApiEndpoints([env.apiUrl]), cacheDir, token: () => current.workerToken });
         expect((await restarted.open(placed.id, `artifact://${mine.id}`)).sha256).toBe(mine.sha256);
         await expect(node.open(placed.id, `artifact://${mine.id}`)).rejects.toBeInstanceOf(AssignmentNotLiveError);
         const zombie = await api('GET', `/v1/artifacts/${mine.id}/meta`, undefined, { authorization: `Bearer ${workerToken}`, [ASSIGNMENT_HEADER]: placed.id });

@@ -3,7 +3,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { CONTROL_TASK_QUEUE } from '@mlis/contracts';
 import { createDataSource } from '@mlis/db';
-import { api, env, poll, TERMINAL, tokenFor, withDb, type ApiResponse } from './support/api';
+import { api, env, poll, STACK_NODE_IDS, stackNodesLive, TERMINAL, tokenFor, withDb, type ApiResponse } from './support/api';
 import { ledgerInvariantViolations } from './support/ledger-db';
 import { parseSamples, scrape, valueOf } from './support/metrics';
 import { stack, stackPid } from './support/stack-env';
@@ -101,6 +101,45 @@ describe('two api and two control processes on one Postgres and one Temporal', (
       expect(overlaps).toEqual([]);
     } finally {
       await dataSource.destroy();
+    }
+  });
+
+  it('keeps every node live through the second API while the first is down for longer than the dead-after (ADR 0053)', async () => {
+    // The stack's nodes list both APIs (MLIS_NODE_API_URLS), the first preferred.
+    const deadAfterSeconds = Number(env.processEnv.MLIS_NODE_DEAD_AFTER_SECONDS);
+    const incarnations = () =>
+      withDb(async (db) => (await db.query(`SELECT id, incarnation, status FROM nodes WHERE id = ANY($1::text[]) ORDER BY id`, [STACK_NODE_IDS])).rows);
+    const before = await incarnations();
+    expect(before.map((node) => node.status)).toEqual(STACK_NODE_IDS.map(() => 'ACTIVE'));
+
+    stack(env, 'stop-replica', 'api', '1');
+    try {
+      const stoppedAt = await withDb(async (db) => (await db.query('SELECT now() AS now')).rows[0].now as Date);
+      // Heard from past the point where a node silent since the stop would have been marked DEAD.
+      await poll(
+        `nodes heartbeating ${deadAfterSeconds + 1} s after the first API stopped`,
+        () =>
+          withDb(async (db) => {
+            const { rows } = await db.query(
+              `SELECT count(*)::int AS live FROM nodes WHERE id = ANY($1::text[]) AND last_seen_at > $2::timestamptz + make_interval(secs => $3)`,
+              [STACK_NODE_IDS, stoppedAt, deadAfterSeconds + 1],
+            );
+            return rows[0].live === STACK_NODE_IDS.length ? true : undefined;
+          }),
+        { timeoutMs: 30_000 },
+      );
+      // The same incarnations, ACTIVE throughout: none was declared DEAD and registered again.
+      expect(await incarnations()).toEqual(before);
+
+      // And a job runs meanwhile, taken and awaited by the second API.
+      const { status, body: job } = await call(SECOND_API, 'POST', '/v1/jobs', { task_type: 'sleep', params: { seconds: 0.1 } });
+      expect(status).toBe(202);
+      const { body: final } = await call(SECOND_API, 'GET', `/v1/jobs/${job.id}?wait=30`);
+      expect(final.state).toBe('SUCCEEDED');
+    } finally {
+      stack(env, 'start-replica', 'api', '1');
+      // Should this spec fail, the next finds every node placeable all the same.
+      await stackNodesLive();
     }
   });
 
