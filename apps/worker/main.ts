@@ -144,8 +144,10 @@ async function main(): Promise<void> {
     // run() or its finalisation): expected, their leases expire and the jobs are placed elsewhere.
     nodeLog(`forced shutdown (${error instanceof Error ? error.message : String(error)}); in-flight assignments left to their leases`);
   } finally {
-    registration.stop();
+    // The leave's answer first: stop() closes the registration's connections, the leave's among them, and a worker
+    // with nothing to hand back stops before the API answers.
     await leaving;
+    registration.stop();
     metricsServer?.close();
     await models.close();
     await connection.close().catch(() => undefined);

@@ -194,8 +194,8 @@ export class NodeRegistration {
 
   /**
    * Stops heartbeating and tells the API this incarnation is leaving, so nothing more is placed on it (the reaper
-   * would take MLIS_NODE_DEAD_AFTER_SECONDS to notice). Resolves once the API answered, or after requestTimeoutMs;
-   * never fails: without an answer, the reaper still ends the node.
+   * would take MLIS_NODE_DEAD_AFTER_SECONDS to notice). Resolves once an API answered, or after requestTimeoutMs for
+   * each API asked; never fails: without an answer, the reaper still ends the node.
    */
   async leave(): Promise<void> {
     const current = this.current;

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { api, env, killNode, poll, restartNode, submit, TERMINAL, waitForJob, withDb } from './support/api';
 import { parsePid } from '../support/pid';
-import { stack, stackPid } from './support/stack-env';
+import { stack, STATE_DIR, stackPid } from './support/stack-env';
 
 async function nodeRow(nodeId: string): Promise<{ incarnation: number; pid: number; status: string }> {
   const { body } = await api('GET', '/v1/workers');
@@ -68,6 +70,27 @@ describe('lease-based recovery with a real worker process', () => {
     expect(job.assignments[0]).toMatchObject({ attempt: 1, state: 'LOST', node_id: victim });
     expect(job.assignments[0].reason).toMatch(/node shut down/);
     expect(job.assignments[1].node_id).not.toBe(victim);
+    await restartNode(victim);
+  });
+
+  it('an idle node stopped (SIGTERM) gets the answer to its leave before it closes its connections to the API', async () => {
+    const victim = 'cpu-2';
+    const before = await nodeRow(victim);
+    expect(before.status).toBe('ACTIVE');
+    const pid = stackPid(env, `node-${victim}`);
+
+    // Returns once the process has exited. With no work to hand back its worker stops at once: the leave is the last
+    // request in flight.
+    stack(env, 'stop-node', victim);
+
+    expect(await nodeRow(victim)).toMatchObject({ status: 'DEAD', incarnation: before.incarnation });
+    const lines = readFileSync(join(STATE_DIR, `node-${victim}.log`), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(`"pid":${pid},`))
+      .map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(lines).toContain('stopped');
+    // A leave whose answer was lost logs `leave: ...`; one asked again of another API, `API ... answered where ...`.
+    expect(lines.filter((msg) => msg.startsWith('leave:') || msg.includes('answered where'))).toEqual([]);
     await restartNode(victim);
   });
 
