@@ -115,20 +115,8 @@ describe('two api and two control processes on one Postgres and one Temporal', (
 
     stack(env, 'stop-replica', 'api', '1');
     try {
-      const stoppedAt = await withDb(async (db) => (await db.query('SELECT now() AS now')).rows[0].now as Date);
       // Heard from past the point where a node silent since the stop would have been marked DEAD.
-      await poll(
-        `nodes heartbeating ${deadAfterSeconds + 1} s after the first API stopped`,
-        () =>
-          withDb(async (db) => {
-            const { rows } = await db.query(
-              `SELECT count(*)::int AS live FROM nodes WHERE id = ANY($1::text[]) AND last_seen_at > $2::timestamptz + make_interval(secs => $3)`,
-              [STACK_NODE_IDS, stoppedAt, deadAfterSeconds + 1],
-            );
-            return rows[0].live === STACK_NODE_IDS.length ? true : undefined;
-          }),
-        { timeoutMs: 30_000 },
-      );
+      await stackNodesLive(deadAfterSeconds + 1, 30_000);
       // The same incarnations and statuses: none was declared DEAD and registered again.
       expect(await incarnations()).toEqual(before);
 

@@ -141,21 +141,25 @@ export const STACK_NODE_IDS = env.processEnv.MLIS_STACK_NODES.split(/\s+/)
   .map((spec) => spec.split(':')[0]);
 
 /**
- * Until every node of the stack is registered and has heartbeated since this call, by the database's clock. An outage
- * of the API or of Postgres longer than the stack's MLIS_NODE_DEAD_AFTER_SECONDS has control mark the silent nodes
- * DEAD, and each registers again only on its next heartbeat: a spec that causes one waits here before it ends, so the
- * next spec finds every node placeable. A node seen since the outage ended is not about to be declared DEAD either.
+ * Until every node of the stack is registered and has heartbeated since this call (or more than `afterSeconds` after
+ * it), by the database's clock. An outage of the API or of Postgres longer than the stack's
+ * MLIS_NODE_DEAD_AFTER_SECONDS has control mark the silent nodes DEAD, and each registers again only on its next
+ * heartbeat: a spec that causes one waits here before it ends, so the next spec finds every node placeable. A node seen
+ * since the outage ended is not about to be declared DEAD either.
  */
-export async function stackNodesLive(): Promise<void> {
-  const since = await withDb(async (db) => (await db.query('SELECT now() AS now')).rows[0].now as Date);
-  await poll(`nodes ${STACK_NODE_IDS.join(', ')} registered and heartbeating`, () =>
-    withDb(async (db) => {
-      const { rows } = await db.query(`SELECT count(*)::int AS live FROM nodes WHERE id = ANY($1::text[]) AND status <> 'DEAD' AND last_seen_at > $2`, [
-        STACK_NODE_IDS,
-        since,
-      ]);
-      return rows[0].live === STACK_NODE_IDS.length ? true : undefined;
-    }),
+export async function stackNodesLive(afterSeconds = 0, timeoutMs?: number): Promise<void> {
+  const since = await withDb(async (db) => (await db.query('SELECT now() + make_interval(secs => $1) AS since', [afterSeconds])).rows[0].since as Date);
+  await poll(
+    `nodes ${STACK_NODE_IDS.join(', ')} registered and heartbeating`,
+    () =>
+      withDb(async (db) => {
+        const { rows } = await db.query(`SELECT count(*)::int AS live FROM nodes WHERE id = ANY($1::text[]) AND status <> 'DEAD' AND last_seen_at > $2`, [
+          STACK_NODE_IDS,
+          since,
+        ]);
+        return rows[0].live === STACK_NODE_IDS.length ? true : undefined;
+      }),
+    { timeoutMs },
   );
 }
 
