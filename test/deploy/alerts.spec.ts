@@ -5,13 +5,22 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
 
+function runbook(): string {
+  return readFileSync(join(ROOT, 'docs/runbooks/production-deploy.md'), 'utf8');
+}
+
+/** The rows of the runbook's alert table, whether or not they read as an alert. */
+function alertTableRows(): string[] {
+  const table = runbook().split('| alert | expression | for |\n|---|---|---|\n')[1] ?? '';
+  return table.split('\n\n')[0].split('\n');
+}
+
 /**
  * The runbook's suggested alerts: the `| what | expression | for |` rows of its alert table, named by position. A `|`
  * in an expression is escaped in the table (`\|`).
  */
 function suggestedAlerts(): { name: string; expr: string; for: string }[] {
-  const runbook = readFileSync(join(ROOT, 'docs/runbooks/production-deploy.md'), 'utf8');
-  return [...runbook.matchAll(/^\| ([^|`]+?) \| `([^`]+)` \| (\d+m) \|$/gm)].map((row, i) => ({
+  return [...runbook().matchAll(/^\| ([^|`]+?) \| `([^`]+)` \| (\d+m) \|$/gm)].map((row, i) => ({
     name: `alert_${i}`,
     expr: row[2].replaceAll('\\|', '|'),
     for: row[3],
@@ -32,7 +41,9 @@ describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('are valid Prometheus rules', () => {
-    expect(suggestedAlerts().length).toBeGreaterThanOrEqual(7);
+    // Every row of the table reads as an alert (a backtick or an unescaped `|` in its description would drop it).
+    expect(suggestedAlerts().length).toBe(alertTableRows().length);
+    expect(alertTableRows().length).toBeGreaterThanOrEqual(8);
     const check = spawnSync(promtool, ['check', 'rules', rules], { encoding: 'utf8' });
     expect({ status: check.status, output: check.stdout + check.stderr }).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
   });
@@ -73,6 +84,39 @@ describe('the suggested alerts in docs/runbooks/production-deploy.md', () => {
               // Over 5 in 10 min from 36 min on: pending for 10 min, then firing.
               { eval_time: '40m', alertname: lossesAlert, exp_alerts: [] },
               { eval_time: '50m', alertname: lossesAlert, exp_alerts: [{ exp_labels: { group: 'gpu' } }] },
+            ],
+          },
+        ],
+      }),
+    );
+    const run = spawnSync(promtool, ['test', 'rules', test], { encoding: 'utf8' });
+    expect({ status: run.status, output: run.stdout + run.stderr }).toEqual({ status: 0, output: expect.stringContaining('SUCCESS') });
+  });
+
+  it('fire when no API replica is up, whether its pods failed or are gone; not while one of them is', () => {
+    const noApiAlert = suggestedAlerts().find((a) => a.expr.includes('up{job="mlis-api"}'))!.name;
+    const test = join(dir, 'no-api.yml');
+    writeFileSync(
+      test,
+      JSON.stringify({
+        rule_files: [rules],
+        evaluation_interval: '1m',
+        tests: [
+          {
+            interval: '1m',
+            input_series: [
+              // api-1's pod is deleted at 10 min: its target and its series go.
+              { series: 'up{job="mlis-api",instance="api-1"}', values: '1x9 stale' },
+              // api-2 fails its scrapes from 15 to 24 min, answers again, and is deleted at 36 min.
+              { series: 'up{job="mlis-api",instance="api-2"}', values: '1x14 0x9 1x10 stale' },
+              // Control answers throughout: it is not an API.
+              { series: 'up{job="mlis-control",instance="control-1"}', values: '1x40' },
+            ],
+            alert_rule_test: [
+              { eval_time: '12m', alertname: noApiAlert, exp_alerts: [] },
+              { eval_time: '17m', alertname: noApiAlert, exp_alerts: [{ exp_labels: {} }] },
+              { eval_time: '30m', alertname: noApiAlert, exp_alerts: [] },
+              { eval_time: '38m', alertname: noApiAlert, exp_alerts: [{ exp_labels: {} }] },
             ],
           },
         ],
