@@ -9,6 +9,7 @@ import {
 } from '@mlis/contracts';
 import { JobFinishedNotices } from './job-finished-feed';
 import { JobNotFoundError } from './jobs.repository';
+import { preparedOnPool, type PreparedQuery } from './prepared';
 import { updateReturning } from './sql';
 
 /** An attempt a node confirmed it started: what its admission-wait observation needs. */
@@ -59,12 +60,15 @@ interface EndAttemptRow {
 export class AssignmentsRepository {
   /** This process's end writes under way: how its next one notifies the long-polls. */
   private endWritesInFlight = 0;
+  private readonly prepared: PreparedQuery;
 
   constructor(
     private readonly dataSource: DataSource,
     /** Wakes the API's long-polls on the jobs that concurrent end writes made final, after their commits (ADR 0043). */
     private readonly finished: Pick<JobFinishedNotices, 'send'> = new JobFinishedNotices(dataSource),
-  ) {}
+  ) {
+    this.prepared = preparedOnPool(dataSource);
+  }
 
   /**
    * The attempt started: PLACED → RUNNING, once. Keyed by the node incarnation that runs it (the node reports
@@ -181,21 +185,28 @@ export class AssignmentsRepository {
   ): Promise<EndAttemptRow & { job_state: JobState }> {
     const notifyInTransaction = this.endWritesInFlight === 0;
     this.endWritesInFlight += 1;
-    const [row] = (await this.dataSource.query(`SELECT e.*, (SELECT tenant_id FROM jobs WHERE id = $1) AS job_tenant_id,
+    // A prepared statement, planned about once per connection instead of at every call (0.32 ms a time). Its columns
+    // are named, not `e.*`: a prepared statement fails once the function's result columns change under it.
+    const [row] = await this.prepared<EndAttemptRow>(
+      'mlis_end_attempt_call',
+      `SELECT e.job_state, e.ended_count, e.ended_group, e.ended_task_type, e.run_seconds, e.admission_wait_seconds,
+         (SELECT tenant_id FROM jobs WHERE id = $1) AS job_tenant_id,
          (SELECT cardinality(gpu_ids) FROM job_assignments WHERE job_id = $1 AND attempt = $2) AS attempt_gpus
-       FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, p_notify => $11) e`, [
-      jobId,
-      end.attempt,
-      end.state,
-      end.reason,
-      end.jobState,
-      end.result === undefined ? null : JSON.stringify(end.result),
-      end.error ? JSON.stringify(end.error) : null,
-      end.resultArtifactId ?? null,
-      end.fenceAttempt,
-      end.ranMs ?? null,
-      notifyInTransaction,
-    ]).finally(() => (this.endWritesInFlight -= 1))) as EndAttemptRow[];
+       FROM mlis_end_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, p_notify => $11) e`,
+      [
+        jobId,
+        end.attempt,
+        end.state,
+        end.reason,
+        end.jobState,
+        end.result === undefined ? null : JSON.stringify(end.result),
+        end.error ? JSON.stringify(end.error) : null,
+        end.resultArtifactId ?? null,
+        end.fenceAttempt,
+        end.ranMs ?? null,
+        notifyInTransaction,
+      ],
+    ).finally(() => (this.endWritesInFlight -= 1));
     if (row.job_state === null) throw new JobNotFoundError(`job ${jobId} not found`);
     if (TERMINAL_JOB_STATES.includes(row.job_state) && (!notifyInTransaction || row.ended_count === 0)) this.finished.send(jobId);
     return { ...row, job_state: row.job_state };

@@ -6,7 +6,7 @@ export * from './entities/job.entity';
 export * from './entities/job-assignment.entity';
 export * from './scheduling/scheduling.store';
 export * from './scheduling/node-view';
-export * from './scheduling/prepared';
+export * from './prepared';
 export { laneWindowsSql } from './scheduling/cycle-input';
 export * from './assignments.repository';
 export * from './jobs.repository';

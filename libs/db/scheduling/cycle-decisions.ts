@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { nodeTaskQueue } from '@mlis/contracts';
 import type { CyclePlan, PlannedPlacement, SchedulerNode } from '@mlis/scheduling';
 import type { CycleRead } from './cycle-input';
-import type { PreparedQuery } from './prepared';
+import type { PreparedQuery } from '../prepared';
 import type { CycleOutcome } from './scheduling.store';
 
 /**

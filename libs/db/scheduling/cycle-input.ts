@@ -2,7 +2,7 @@ import type { PendingReason } from '@mlis/contracts';
 import type { CycleInput, GroupUsage, SchedulerNode, TenantPolicy, WaitingJob } from '@mlis/scheduling';
 import { groupLimitsOf, type StoredGroupLimits } from '../tenants.repository';
 import type { NodeView } from './node-view';
-import type { PreparedQuery } from './prepared';
+import type { PreparedQuery } from '../prepared';
 import type { CycleOptions } from './scheduling.store';
 
 /**

@@ -1,6 +1,6 @@
 import type { SchedulerNode } from '@mlis/scheduling';
 import type { GpuDevice } from '../entities/node.entity';
-import type { PreparedQuery } from './prepared';
+import type { PreparedQuery } from '../prepared';
 
 interface ChangedNodeRow {
   id: string;

@@ -5,7 +5,7 @@ import { JobNotFoundError } from '../jobs.repository';
 import { readCycleInput } from './cycle-input';
 import { PlacementRaceError, writeCycleDecisions } from './cycle-decisions';
 import { NodeView } from './node-view';
-import { preparedOn } from './prepared';
+import { preparedOn, preparedOnPool, type PreparedQuery } from '../prepared';
 import { updateReturning } from '../sql';
 
 export interface CycleOptions {
@@ -52,8 +52,11 @@ const TERMINAL = TERMINAL_JOB_STATES as readonly string[];
 export class SchedulingStore {
   // The nodes as the last cycle read them; each cycle reads only the rows changed since.
   private readonly nodeView = new NodeView();
+  private readonly prepared: PreparedQuery;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly dataSource: DataSource) {
+    this.prepared = preparedOnPool(dataSource);
+  }
 
   /**
    * One scheduling cycle (see planCycle): reads the nodes, the tenants and the heads of the waiting
@@ -78,9 +81,13 @@ export class SchedulingStore {
 
   private async cycleOnce(m: EntityManager, options: CycleOptions): Promise<CycleOutcome> {
     const query = preparedOn(m);
+    // The cycle's statements are prepared, and this transaction has Postgres use one generic plan for each, made once
+    // per connection: otherwise it plans a statement with parameters again at every run for as long as a plan for
+    // the values looks no costlier, which it did for the larger ones (ADR 0054).
     const [{ now_ms }] = await query<{ now_ms: number }>(
       'mlis_cycle_lock',
-      `SELECT pg_advisory_xact_lock(${SCHEDULER_LOCK_KEY}), (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`,
+      `SELECT pg_advisory_xact_lock(${SCHEDULER_LOCK_KEY}), (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms,
+              set_config('plan_cache_mode', 'force_generic_plan', true)`,
     );
     // Read the cycle's input → plan in memory → write the cycle's decisions.
     const read = await readCycleInput(query, this.nodeView, now_ms, options);
@@ -93,10 +100,12 @@ export class SchedulingStore {
    * starts waiting after it asks for a cycle of its own, which starts after its row committed (ADR 0046).
    */
   async anyJobWaits(): Promise<boolean> {
-    const [row] = (await this.dataSource.query(
+    // Prepared: with no parameter its plan is made once per connection (it was 0.18 ms at every call).
+    const [row] = await this.prepared<{ waits: boolean }>(
+      'mlis_any_job_waits',
       `SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'QUEUED')
            OR EXISTS (SELECT 1 FROM scheduler_queue WHERE cardinality(job_ids) > 0) AS waits`,
-    )) as { waits: boolean }[];
+    );
     return row.waits;
   }
 
