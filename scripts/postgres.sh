@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Postgres for MLIS. With DATABASE_URL set, uses that server as is; otherwise a project-local dev cluster
-# in .mlis/pg (port MLIS_PG_PORT, default 55432, 127.0.0.1 only, trust auth: it is a dev cluster).
+# in MLIS_PG_DIR (default .mlis/pg), on 127.0.0.1 only, trust auth: it is a dev cluster.
+# Its port: MLIS_PG_PORT when set (taken by another process: start fails). Otherwise the port the cluster last started on
+# (recorded in MLIS_PG_DIR/port), at first 55432; when that one is taken by another process (another checkout's
+# cluster), start moves to the next free port and records it, and url, owner-url and psql follow.
 # Two roles: mlis owns the database and runs migrations; mlis_app is what api and control connect as.
 #
 #   postgres.sh start          start the local cluster (initdb, roles mlis and mlis_app, database mlis) or check DATABASE_URL
 #   postgres.sh stop           stop the local cluster
 #   postgres.sh crash          stop the local cluster with an immediate shutdown (no checkpoint: a crash, for chaos tests)
-#   postgres.sh status         exit 0 when reachable
+#   postgres.sh status         exit 0 when the local cluster runs and answers (with DATABASE_URL: when that answers)
 #   postgres.sh url            print the runtime role's URL of the mlis database (DATABASE_URL)
 #   postgres.sh owner-url      print the owner's URL (MLIS_MIGRATION_DATABASE_URL, else DATABASE_URL when set)
 #   postgres.sh createdb NAME  create database NAME owned by the owner, if missing
@@ -20,9 +23,11 @@ set -euo pipefail
 LOG_TAG=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PORT="${MLIS_PG_PORT:-55432}"
-PG_DIR="$MLIS_STATE/pg"
+PG_DIR="${MLIS_PG_DIR:-$MLIS_STATE/pg}"
 DATA="$PG_DIR/data"
+PORT_FILE="$PG_DIR/port"
+PORT="${MLIS_PG_PORT:-$(cat "$PORT_FILE" 2>/dev/null || echo 55432)}"
+[[ "$PORT" =~ ^[0-9]+$ ]] || die "not a port: $PORT (MLIS_PG_PORT or $PORT_FILE)"
 SOCKET_DIR="$PG_DIR/run"
 LOG_FILE="$PG_DIR/postgres.log"
 ROLE=mlis
@@ -73,6 +78,26 @@ running() {
   [[ -f "$DATA/PG_VERSION" ]] && as_owner "$PGBIN/pg_ctl" status -D "$DATA" >/dev/null 2>&1
 }
 
+# port_taken PORT: something accepts connections on 127.0.0.1:PORT.
+port_taken() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Before a start: when another process holds PORT, the next free port, unless MLIS_PG_PORT pins it. The choice is
+# recorded so the cluster comes back on the same port after a stop or a crash.
+choose_port() {
+  if port_taken "$PORT"; then
+    [[ -z "${MLIS_PG_PORT:-}" ]] || die "port $PORT (MLIS_PG_PORT) is taken by another process; pick another or unset MLIS_PG_PORT"
+    local taken="$PORT" limit=$((PORT + 100))
+    while port_taken "$PORT"; do
+      PORT=$((PORT + 1))
+      ((PORT < limit)) || die "ports $taken-$limit are all taken; set MLIS_PG_PORT"
+    done
+    log "port $taken is taken by another process: using $PORT"
+  fi
+  echo "$PORT" >"$PORT_FILE"
+}
+
 start_local() {
   install_postgres
   PGBIN="$(pg_bin)"
@@ -92,6 +117,7 @@ start_local() {
     fsync="$(local_psql -d postgres -Atc 'SHOW fsync')"
     log "already running (port $PORT, fsync=$fsync; settings change only on a restart)"
   else
+    choose_port
     # shellcheck disable=SC2206 # MLIS_PG_OPTIONS is a list of server options, split on spaces.
     local options=(-p "$PORT" -k "$SOCKET_DIR" -c listen_addresses=127.0.0.1 ${MLIS_PG_OPTIONS:-})
     if [[ "${MLIS_PG_FAST:-}" == 1 ]]; then
@@ -176,7 +202,13 @@ case "${1:-}" in
     log "crashed (immediate shutdown)"
     ;;
   status)
-    if reachable; then echo "running $(url)"; else echo "stopped"; exit 1; fi
+    # The local cluster's own state, not only the port: another checkout's cluster may answer on it.
+    if [[ -z "${DATABASE_URL:-}" ]]; then PGBIN="$(pg_bin || true)"; fi
+    if { [[ -n "${DATABASE_URL:-}" ]] || { [[ -n "$PGBIN" ]] && running; }; } && reachable; then
+      echo "running $(url)"
+    else
+      echo "stopped"; exit 1
+    fi
     ;;
   url) url ;;
   owner-url) owner_url ;;
@@ -191,5 +223,5 @@ case "${1:-}" in
     # The first fdatasync line is the one-8-kB-write test.
     "$PGBIN/pg_test_fsync" -s 1 -f "$probe" | awk '$1 == "fdatasync" { printf "%d\n", $2; exit }'
     ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,21p' "$0" >&2; exit 2 ;;
 esac

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ROOT, script, stack, STATE_DIR, writeStackEnv, type StackEnv } from './support/stack-env';
 
 // Ports apart from `npm run up`'s so the suite can run beside a developer's stack; a second checkout
-// runs its own suite beside this one by setting these (and MLIS_PG_PORT).
+// runs its own suite beside this one by setting these (its Postgres finds a free port by itself: scripts/postgres.sh).
 const API_PORT = process.env.MLIS_IT_API_PORT ?? '18001';
 const TEMPORAL_PORT = process.env.MLIS_IT_TEMPORAL_PORT ?? '17233';
 const TEMPORAL_UI_PORT = process.env.MLIS_IT_TEMPORAL_UI_PORT ?? '18233';
