@@ -1,15 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePortBlock } from '../support/free-ports';
 import { ROOT, script, stack, STATE_DIR, writeStackEnv, type StackEnv } from './support/stack-env';
-
-// Ports apart from `npm run up`'s so the suite can run beside a developer's stack; a second checkout
-// runs its own suite beside this one by setting these (its Postgres finds a free port by itself: scripts/postgres.sh).
-const API_PORT = process.env.MLIS_IT_API_PORT ?? '18001';
-const TEMPORAL_PORT = process.env.MLIS_IT_TEMPORAL_PORT ?? '17233';
-const TEMPORAL_UI_PORT = process.env.MLIS_IT_TEMPORAL_UI_PORT ?? '18233';
-// Control's /metrics; the nodes' follow on the next ports (scripts/stack.sh).
-const METRICS_PORT = process.env.MLIS_IT_METRICS_PORT ?? '19464';
 
 /**
  * Brings up the real stack for the integration suite: Postgres with a fresh database, a Temporal dev
@@ -17,6 +10,18 @@ const METRICS_PORT = process.env.MLIS_IT_METRICS_PORT ?? '19464';
  * Needs `npm run build` first (npm test does it).
  */
 export default async function globalSetup(): Promise<void> {
+  // What a run of this checkout left (one that was killed) goes first: a port still held after that is another process's.
+  script('scripts/stack.sh', ['stop'], { MLIS_STATE_DIR: STATE_DIR });
+  script('temporal/dev-server.sh', ['stop'], { MLIS_TEMPORAL_DIR: join(STATE_DIR, 'temporal') });
+  // Ports apart from `npm run up`'s so the suite can run beside a developer's stack. Each is a block: the API's holds its
+  // replica (+1), the JWKS API (+10) and the specs' second APIs (+11, +12); the metrics' holds control, the four nodes
+  // and control's replica. A block another process holds (another checkout's suite) moves to the next free one, unless
+  // its variable pins it; Postgres finds a free port by itself (scripts/postgres.sh).
+  const API_PORT = await suitePort('MLIS_IT_API_PORT', 18001, 16);
+  const TEMPORAL_PORT = await suitePort('MLIS_IT_TEMPORAL_PORT', 17233, 1);
+  const TEMPORAL_UI_PORT = await suitePort('MLIS_IT_TEMPORAL_UI_PORT', 18233, 1);
+  const METRICS_PORT = await suitePort('MLIS_IT_METRICS_PORT', 19464, 8);
+
   // A cluster already up (a developer's `npm run up`) stays up after the suite; one the suite starts is stopped by the
   // teardown, so it does not hold the port against another checkout's tests or benchmarks.
   const startedPostgres = !postgresUp();
@@ -87,7 +92,6 @@ export default async function globalSetup(): Promise<void> {
     env: { ...process.env, ...processEnv, MLIS_MIGRATION_DATABASE_URL: migrationDatabaseUrl },
     stdio: 'inherit',
   });
-  stack(env, 'stop');
   // A new database gets a new artifact store: the old store's objects would be ones no row of it names.
   rmSync(join(STATE_DIR, 'artifacts'), { recursive: true, force: true });
   stack(env, 'start');
@@ -100,4 +104,14 @@ function postgresUp(): boolean {
   } catch {
     return false;
   }
+}
+
+/** The suite's port for `variable`: its value when set; else `defaultPort`, or the first block of `span` ports after it
+ * that no process accepts connections on. */
+async function suitePort(variable: string, defaultPort: number, span: number): Promise<string> {
+  const pinned = process.env[variable];
+  if (pinned) return pinned;
+  const port = await freePortBlock(defaultPort, span);
+  if (port !== defaultPort) console.log(`[integration] ports from ${defaultPort} are taken by another process: ${variable}=${port}`);
+  return String(port);
 }

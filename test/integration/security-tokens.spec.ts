@@ -10,7 +10,8 @@ import { mintUserToken, mintWorkerToken, USER_TOKEN_TYPE } from '@mlis/auth';
 import { api, authConfig, env, poll, stackDevSecret, tokenFor, withDb } from './support/api';
 import { ROOT } from './support/stack-env';
 
-const JWKS_API_PORT = 18011;
+// In the suite's block of API ports (global-setup), apart from the replicas and the other specs' second APIs.
+const JWKS_API_PORT = Number(env.processEnv.MLIS_API_PORT) + 10;
 const JWKS_API_URL = `http://127.0.0.1:${JWKS_API_PORT}`;
 
 interface AuditRow {
