@@ -41,6 +41,21 @@ process_start() {
   printf '%s' "${20}"
 }
 
+# port_taken PORT: something accepts connections on 127.0.0.1:PORT.
+port_taken() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# free_port FROM: FROM, or else the first port of the 99 after it that nothing accepts connections on.
+free_port() {
+  local port="$1"
+  while port_taken "$port"; do
+    port=$((port + 1))
+    ((port < $1 + 100)) || die "ports $1-$port are all taken"
+  done
+  printf '%s' "$port"
+}
+
 # wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s until it succeeds or the deadline passes.
 wait_until() {
   local seconds="$1" what="$2"; shift 2

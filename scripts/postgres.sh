@@ -78,21 +78,13 @@ running() {
   [[ -f "$DATA/PG_VERSION" ]] && as_owner "$PGBIN/pg_ctl" status -D "$DATA" >/dev/null 2>&1
 }
 
-# port_taken PORT: something accepts connections on 127.0.0.1:PORT.
-port_taken() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 # Before a start: when another process holds PORT, the next free port, unless MLIS_PG_PORT pins it. The choice is
 # recorded so the cluster comes back on the same port after a stop or a crash.
 choose_port() {
   if port_taken "$PORT"; then
     [[ -z "${MLIS_PG_PORT:-}" ]] || die "port $PORT (MLIS_PG_PORT) is taken by another process; pick another or unset MLIS_PG_PORT"
-    local taken="$PORT" limit=$((PORT + 100))
-    while port_taken "$PORT"; do
-      PORT=$((PORT + 1))
-      ((PORT < limit)) || die "ports $taken-$limit are all taken; set MLIS_PG_PORT"
-    done
+    local taken="$PORT"
+    PORT="$(free_port "$PORT")"
     log "port $taken is taken by another process: using $PORT"
   fi
   echo "$PORT" >"$PORT_FILE"

@@ -3,9 +3,10 @@
 # machine cache), bound to 127.0.0.1. Never used outside tests; production points MLIS_S3_ENDPOINT at S3 or MinIO.
 #
 #   s3-test-server.sh install   create the venv and install moto[server] (idempotent, cheap when done)
-#   s3-test-server.sh start     install, start on MLIS_S3_TEST_PORT (default 39000), wait until it answers
+#   s3-test-server.sh start     install, start on MLIS_S3_TEST_PORT (default 39000; the next free port when another
+#                               process holds it), wait until it answers
 #   s3-test-server.sh stop      stop the server this state dir started
-#   s3-test-server.sh url       print its endpoint URL
+#   s3-test-server.sh url       print its endpoint URL (the port it started on)
 #
 # Environment: MLIS_S3_TEST_PORT, MLIS_S3_TEST_DIR (pid file and log; default .mlis/s3-test-server).
 set -euo pipefail
@@ -14,10 +15,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MOTO_VERSION=5.2.5
 VENV="$MLIS_CACHE/moto-$MOTO_VERSION"
-PORT="${MLIS_S3_TEST_PORT:-39000}"
 DIR="${MLIS_S3_TEST_DIR:-$MLIS_STATE/s3-test-server}"
 PID_FILE="$DIR/moto.pid"
-URL="http://127.0.0.1:$PORT"
+# The port the server last started on: `url` answers with it.
+PORT_FILE="$DIR/port"
+PORT="${MLIS_S3_TEST_PORT:-39000}"
 
 install() {
   [[ -f "$VENV/.installed" ]] && return 0
@@ -36,14 +38,18 @@ case "${1:-}" in
     install
     mkdir -p "$DIR"
     if pid_runs "$PID_FILE" "$VENV/bin/moto_server"; then log "already running (pid $(cat "$PID_FILE"))"; exit 0; fi
-    # Someone else's server on this port would answer the readiness check below: refuse instead.
-    if curl -fsS --max-time 2 "$URL/moto-api/" >/dev/null 2>&1; then die "port $PORT is taken by a server this state dir did not start"; fi
+    # Another process's server would answer the readiness check below: the first free port instead.
+    asked="$PORT"
+    PORT="$(free_port "$PORT")"
+    [[ "$PORT" == "$asked" ]] || log "port $asked is taken by another process: using $PORT"
+    echo "$PORT" >"$PORT_FILE"
+    URL="http://127.0.0.1:$PORT"
     setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >>"$DIR/moto.log" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
     wait_until 60 "moto on $URL (log $DIR/moto.log)" curl -fsS --max-time 2 "$URL/moto-api/"
     log "ready: $URL (pid $(cat "$PID_FILE"))"
     ;;
   stop) stop_pid_file "$PID_FILE" moto "$VENV/bin/moto_server" ;;
-  url) echo "$URL" ;;
-  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+  url) echo "http://127.0.0.1:$(cat "$PORT_FILE" 2>/dev/null || echo "$PORT")" ;;
+  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac

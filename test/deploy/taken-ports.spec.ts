@@ -66,3 +66,28 @@ describe('scripts/postgres.sh on a taken port', () => {
     expect(pinned.stderr).toContain(`port ${DEFAULT_PORT} (MLIS_PG_PORT) is taken by another process`);
   }, 60_000);
 });
+
+describe('scripts/s3-test-server.sh on a taken port', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mlis-s3-port-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, MLIS_S3_TEST_DIR: dir };
+  delete env.MLIS_S3_TEST_PORT;
+  const server = (...args: string[]) => spawnSync('bash', [join(ROOT, 'scripts/s3-test-server.sh'), ...args], { env, encoding: 'utf8' });
+  let holder: Server | undefined;
+
+  afterAll(async () => {
+    server('stop');
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise<void>((resolve) => (holder ? holder.close(() => resolve()) : resolve()));
+  });
+
+  it('starts on the next free port and url names it', async () => {
+    holder = await holdPort(39000);
+    const started = server('start');
+    expect({ status: started.status, stderr: started.stderr }).toEqual({ status: 0, stderr: expect.stringContaining('port 39000 is taken by another process') });
+    const url = new URL(server('url').stdout.trim());
+    expect(Number(url.port)).toBeGreaterThan(39000);
+    // moto answers there.
+    const response = await fetch(new URL('/moto-api/', url));
+    expect(response.status).toBe(200);
+  }, 120_000);
+});
