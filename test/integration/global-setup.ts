@@ -106,8 +106,10 @@ function postgresUp(): boolean {
   }
 }
 
-/** The suite's port for `variable`: its value when set; else `defaultPort`, or the first block of `span` ports after it
- * that no process accepts connections on. */
+/**
+ * The suite's port for `variable`: its value when set; else `defaultPort`, or the first block of `span` ports after it
+ * that no process accepts connections on.
+ */
 async function suitePort(variable: string, defaultPort: number, span: number): Promise<string> {
   const pinned = process.env[variable];
   if (pinned) return pinned;
