@@ -194,13 +194,12 @@ case "${1:-}" in
     log "crashed (immediate shutdown)"
     ;;
   status)
-    # The local cluster's own state, not only the port: another checkout's cluster may answer on it.
-    if [[ -z "${DATABASE_URL:-}" ]]; then PGBIN="$(pg_bin || true)"; fi
-    if { [[ -n "${DATABASE_URL:-}" ]] || { [[ -n "$PGBIN" ]] && running; }; } && reachable; then
-      echo "running $(url)"
-    else
-      echo "stopped"; exit 1
+    # The local cluster's own state first: another checkout's cluster may answer on its port.
+    if [[ -z "${DATABASE_URL:-}" ]]; then
+      PGBIN="$(pg_bin || true)"
+      { [[ -n "$PGBIN" ]] && running; } || { echo "stopped"; exit 1; }
     fi
+    if reachable; then echo "running $(url)"; else echo "stopped"; exit 1; fi
     ;;
   url) url ;;
   owner-url) owner_url ;;
