@@ -24,8 +24,8 @@ import { median, percentile } from './support/stats';
 //      (GET /v1/jobs/:id?wait=60), on the README's stack (api, control, nodes cpu-1 cpu-2 gpu-1 gpu-2, default settings)
 //      with 16 slots and 16 cores per node: 64 slots, more than the most clients, as the raw activity worker takes 100
 //      at once, so that jobs wait for the job path, not for capacity;
-//  (b') scale-out: the same loads at 20 and 50 clients with two api and two control processes (MLIS_STACK_API_REPLICAS,
-//      MLIS_STACK_CONTROL_REPLICAS), the clients' jobs spread over both APIs;
+//  (b') scale-out: the same loads at 20 and 50 clients with one api and two control processes, then with two of each
+//      (MLIS_STACK_API_REPLICAS, MLIS_STACK_CONTROL_REPLICAS), the clients' jobs spread over the APIs;
 //  (c) recovery: kill -9 of the node running a long job, again and again; kill → the next attempt RUNNING elsewhere
 //      (its assignment's started_at), on a stack with a 3 s lease and three cpu nodes. The bench stops the killed
 //      node's supervisor (stop-node), so the restart is its own and not a backoff that doubles with every kill, then
@@ -43,13 +43,18 @@ const LOADS = [
   { clients: 20, jobs: 400 },
   { clients: 50, jobs: 400 },
 ];
-/** The scale-out comparison: one api + one control process against two of each. */
+/** How many api and control processes a stack runs. */
 interface Topology {
   apis: number;
   controls: number;
 }
 const SINGLE: Topology = { apis: 1, controls: 1 };
-const SCALED: Topology = { apis: 2, controls: 2 };
+/** The scale-out comparison against SINGLE: a second control process alone, then a second of each. */
+const SCALE_OUT: Topology[] = [
+  { apis: 1, controls: 2 },
+  { apis: 2, controls: 2 },
+];
+const topologyName = (topology: Topology): string => `${topology.apis} + ${topology.controls}`;
 const MULTI_CLIENT_LOADS = LOADS.filter((load) => load.clients > 1);
 /**
  * The raw and MLIS loads at 20 and 50 clients run this many times, alternating, and the throughput targets are read from
@@ -693,7 +698,13 @@ function coreRows(raw: Measured, mlis: Measured): string[] {
   });
 }
 
-function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: number[], rounds: Round[], facts: string[]): string {
+/** A scale-out load: its topology and what it measured. */
+interface ScaledOut {
+  topology: Topology;
+  measured: Measured;
+}
+
+function report(raw: Measured, mlis: Measured, scaled: ScaledOut[], recoveries: number[], rounds: Round[], facts: string[]): string {
   const loadRows = mlis.runs.map((run, i) => {
     const base = raw.runs[i];
     return `| ${run.clients} | ${run.jobs} | ${base.jobsPerSecond.toFixed(1)} | ${run.jobsPerSecond.toFixed(1)} | ${(run.jobsPerSecond / base.jobsPerSecond).toFixed(2)} | ${ms(base.submitP50)} / ${ms(base.submitP99)} | ${ms(run.submitP50)} / ${ms(run.submitP99)} | ${ms(base.e2eP50)} / ${ms(base.e2eP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${run.failed} |`;
@@ -773,14 +784,16 @@ function report(raw: Measured, mlis: Measured, scaled: Measured, recoveries: num
     '|---|---|---:|---:|',
     ...JOB_PATH.map(([step, what]) => `| ${step} | ${what} | ${ms(mlis.path[step])} | ${Number.isNaN(raw.path[step]) ? '—' : ms(raw.path[step])} |`),
     '',
-    `Scale-out: ${SINGLE.apis} api + ${SINGLE.controls} control process against ${SCALED.apis} + ${SCALED.controls} (jobs spread round robin over the APIs), same nodes and server:`,
+    `Scale-out: api + control processes, ${topologyName(SINGLE)} (the first round) against ${SCALE_OUT.map(topologyName).join(' and ')} (jobs spread round robin over the APIs), same nodes and server:`,
     '',
-    '| clients | jobs/s 1 + 1 | jobs/s 2 + 2 | submit p50 / p99 ms 1 + 1 | submit p50 / p99 ms 2 + 2 | end-to-end p50 / p99 ms 1 + 1 | end-to-end p50 / p99 ms 2 + 2 | CPU ms per job api / control, 2 + 2 | jobs not SUCCEEDED, 2 + 2 |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...scaled.runs.map((run) => {
-      const single = at(run.clients).mlis;
-      return `| ${run.clients} | ${single.jobsPerSecond.toFixed(1)} | ${run.jobsPerSecond.toFixed(1)} | ${ms(single.submitP50)} / ${ms(single.submitP99)} | ${ms(run.submitP50)} / ${ms(run.submitP99)} | ${ms(single.e2eP50)} / ${ms(single.e2eP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${(run.cpuPerJob.api * 1000).toFixed(1)} / ${(run.cpuPerJob.control * 1000).toFixed(1)} | ${run.failed} |`;
-    }),
+    '| clients | api + control | jobs/s | submit p50 / p99 ms | end-to-end p50 / p99 ms | CPU ms per job api / control | jobs not SUCCEEDED |',
+    '|---:|---|---:|---:|---:|---:|---:|',
+    ...MULTI_CLIENT_LOADS.flatMap(({ clients }) =>
+      [{ topology: SINGLE, measured: mlis }, ...scaled].map(({ topology, measured }) => {
+        const run = runAt(measured, clients);
+        return `| ${clients} | ${topologyName(topology)} | ${run.jobsPerSecond.toFixed(1)} | ${ms(run.submitP50)} / ${ms(run.submitP99)} | ${ms(run.e2eP50)} / ${ms(run.e2eP99)} | ${(run.cpuPerJob.api * 1000).toFixed(1)} / ${(run.cpuPerJob.control * 1000).toFixed(1)} | ${run.failed} |`;
+      }),
+    ),
     '',
     'CPU milliseconds per job, by process (utime + stime from /proc of the process and its children, those it reaped included, over the load):',
     '',
@@ -992,8 +1005,11 @@ async function main(): Promise<void> {
         const rawAgain = await measureRaw(env, client, temporalPid, MULTI_CLIENT_LOADS);
         rounds.push({ raw: rawAgain, mlis: await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SINGLE, MULTI_CLIENT_LOADS) });
       }
-      console.log("(b') MLIS with two api and two control processes");
-      const scaled = await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, SCALED, MULTI_CLIENT_LOADS);
+      const scaled: ScaledOut[] = [];
+      for (const topology of SCALE_OUT) {
+        console.log(`(b') MLIS with ${topology.apis} api and ${topology.controls} control processes`);
+        scaled.push({ topology, measured: await measureMlis(env, client, { temporal: [temporalPid], postgres: [postmaster] }, topology, MULTI_CLIENT_LOADS) });
+      }
       console.log('(c) recovery');
       const recoveries = await measureRecovery(env);
       const loadAfter = loadavg();
