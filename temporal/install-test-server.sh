@@ -51,27 +51,17 @@ archive_valid() {
   [[ -f "$ARCHIVE" ]] && "$JAVA" -Xshare:on -XX:SharedArchiveFile="$ARCHIVE" -cp "$LIB/*:$LAUNCHER_JAR" -version >/dev/null 2>&1
 }
 
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  die "no free port found"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 build_archive() {
   archive_valid && return 0
   log "building the CDS archive $ARCHIVE"
   local port tmp pid
-  port="$(free_port)"
+  # Any free port will do for the moment the archive build needs one; a random start keeps off the usual ones.
+  port="$(free_port $((20000 + RANDOM % 20000)))"
   tmp="$ARCHIVE.tmp.$$"
   rm -f "$tmp"
   MLIS_TEST_SERVER_DUMP_ARCHIVE="$tmp" "$LAUNCHER" "$port" --enable-time-skipping >"$DIR/archive-build.log" 2>&1 &
   pid=$!
-  if ! wait_until 120 "test server on port $port" port_open "$port"; then
+  if ! wait_until 120 "test server on port $port" port_taken "$port"; then
     kill -KILL "$pid" 2>/dev/null || true
     die "the test server did not start; see $DIR/archive-build.log"
   fi
