@@ -14,6 +14,7 @@ import { RAW_WORKFLOW_QUEUE } from './e2e-raw.workflow';
 import { parsePid } from '../support/pid';
 import { startDurablePostgres } from './support/durable-postgres';
 import { jsonClient } from './support/json-client';
+import { script, startBenchStack } from './support/stack';
 import { median, percentile } from './support/stats';
 
 // `npm run bench:e2e`: the job path end to end against raw Temporal, in one run on one machine (issue #11).
@@ -77,10 +78,6 @@ const KILLS = 21;
 const KILLS_PER_JOB = 7;
 const HISTORY_SAMPLE = 50;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-
-function script(path: string, args: string[], env: Record<string, string> = {}): string {
-  return execFileSync('bash', [join(ROOT, path), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-}
 
 /** The pid scripts/stack.sh recorded for a process of the bench's stack; throws when it holds none. */
 function recordedPid(name: string, stackEnv: Record<string, string>): number {
@@ -471,7 +468,8 @@ function startStack(
   apiUrl: string;
   token: string;
 } {
-  script('scripts/stack.sh', ['start'], { ...env, MLIS_STACK_API_REPLICAS: String(topology.apis), MLIS_STACK_CONTROL_REPLICAS: String(topology.controls) });
+  const stackEnv = { ...env, MLIS_STACK_API_REPLICAS: String(topology.apis), MLIS_STACK_CONTROL_REPLICAS: String(topology.controls) };
+  startBenchStack(stackEnv);
   const config = loadConfig({ ...process.env, ...env });
   const token = mintUserToken(readFileSync(config.auth.devSecretFile, 'utf8').trim(), config.auth, { sub: 'bench', tenant: 'default', scope: SCOPES.join(' ') });
   const agent = new Agent({ keepAlive: true, maxSockets: 200 });

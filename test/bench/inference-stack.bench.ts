@@ -7,6 +7,7 @@ import { loadConfig } from '@mlis/config';
 import { startDurablePostgres } from './support/durable-postgres';
 import { jsonClient } from './support/json-client';
 import { percentile } from './support/stats';
+import { script, startBenchStack } from './support/stack';
 
 // Part of `npm run bench:inference`: 200 `embed` jobs through the real stack (API, Temporal, Postgres ledger, control,
 // one cpu node with 4 slots) with batching off and on; jobs/s from the first submission to the last finish, per-job
@@ -18,10 +19,6 @@ const STATE_DIR = join(ROOT, '.mlis/bench-inference');
 const JOBS = 200;
 const SLOTS = 4;
 const NODE = `cpu-1:cpu:${SLOTS}:${SLOTS}:8192:0`;
-
-function script(path: string, args: string[], env: Record<string, string> = {}): string {
-  return execFileSync('bash', [join(ROOT, path), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-}
 
 interface Job {
   id: string;
@@ -47,7 +44,7 @@ function measureTransfers(stackEnv: Record<string, string>, token: string): void
 
 async function measure(env: Record<string, string>, label: string, batch: Record<string, string>, transfers = false): Promise<Row> {
   const stackEnv = { ...env, ...batch };
-  script('scripts/stack.sh', ['start'], stackEnv);
+  startBenchStack(stackEnv);
   try {
     const config = loadConfig({ ...process.env, ...stackEnv });
     const token = mintUserToken(readFileSync(config.auth.devSecretFile, 'utf8').trim(), config.auth, { sub: 'bench', tenant: 'default', scope: SCOPES.join(' ') });
