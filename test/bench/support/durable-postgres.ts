@@ -1,14 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '@mlis/db';
-
-// dist/test/bench/support → the repository root.
-const ROOT = resolve(__dirname, '../../../..');
+import { script } from './stack';
 
 /** Runs scripts/postgres.sh with `args`; its trimmed output. */
 export function postgres(...args: string[]): string {
-  return execFileSync('bash', [join(ROOT, 'scripts/postgres.sh'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return script('scripts/postgres.sh', args);
 }
 
 function postgresUp(): boolean {
