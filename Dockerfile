@@ -5,7 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends unzip && rm -rf
 COPY scripts/install-model.sh scripts/lib.sh /src/scripts/
 RUN MLIS_CACHE_DIR=/cache bash /src/scripts/install-model.sh
 
-FROM node:20-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # onnxruntime-node's postinstall would download the CUDA provider; the CPU one is in the package.
@@ -15,7 +15,7 @@ RUN cd console && npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 # docker build --build-arg MLIS_BUILD_REVISION=$(git rev-parse --short HEAD): shown on mlis_build_info.
 ARG MLIS_BUILD_REVISION=unknown
 ENV NODE_ENV=production MLIS_BUILD_REVISION=$MLIS_BUILD_REVISION

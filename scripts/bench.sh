@@ -4,5 +4,6 @@
 set -euo pipefail
 LOG_TAG=bench
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+use_mlis_node
 # shellcheck disable=SC2086 # the flags are words
 exec node $MLIS_SCHEDULER_NODE_FLAGS "$MLIS_ROOT/dist/test/bench/${1:?benchmark name}.bench.js"

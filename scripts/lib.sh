@@ -21,6 +21,17 @@ MLIS_API_NODE_FLAGS="${MLIS_API_NODE_FLAGS:-}"
 log() { printf '[%s] %s\n' "${LOG_TAG:-mlis}" "$*" >&2; }
 die() { log "$*"; exit 1; }
 
+# use_mlis_node: puts the Node every MLIS process, test run and benchmark runs on first on PATH (ADR 0055): Node 26,
+# the machine's own or the one scripts/install-node.sh fetches. The scripts that run `node` call it; it is exported, so
+# the scripts they run keep it without asking again.
+use_mlis_node() {
+  if [[ -z "${MLIS_NODE_BIN:-}" ]]; then
+    MLIS_NODE_BIN="$(bash "$MLIS_ROOT/scripts/install-node.sh")" || die "no Node 26 (scripts/install-node.sh)"
+  fi
+  [[ "$(command -v node)" == "$MLIS_NODE_BIN/node" ]] || PATH="$MLIS_NODE_BIN:$PATH"
+  export MLIS_NODE_BIN PATH
+}
+
 # pid_runs FILE PATTERN: the pid in FILE is alive and runs a command line holding PATTERN. Pid files outlive their
 # processes (a reboot or SIGKILL leaves them) and pids are reused: a bare kill -0 could name anything.
 pid_runs() {

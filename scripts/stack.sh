@@ -32,6 +32,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG_TAG=stack
 source "$ROOT/scripts/lib.sh"
+use_mlis_node
 STATE_DIR="${MLIS_STATE_DIR:-$ROOT/.mlis/stack}"
 # The processes keep their own state there too (the fs artifact store: libs/config).
 export MLIS_STATE_DIR="$STATE_DIR"

@@ -5,6 +5,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+LOG_TAG=test
+source scripts/lib.sh
+use_mlis_node
 mkdir -p .mlis
 summary=.mlis/test-summary.txt
 rm -f "$summary"

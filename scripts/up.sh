@@ -7,6 +7,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+LOG_TAG=up
+source scripts/lib.sh
+use_mlis_node
 started=$(date +%s)
 
 bash scripts/install-deps.sh
