@@ -21,13 +21,14 @@ MLIS_API_NODE_FLAGS="${MLIS_API_NODE_FLAGS:-}"
 log() { printf '[%s] %s\n' "${LOG_TAG:-mlis}" "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-# use_mlis_node: puts the Node every MLIS process, test run and benchmark runs on first on PATH (ADR 0055): Node 26,
-# the machine's own or the one scripts/install-node.sh fetches. The scripts that run `node` call it; it is exported, so
-# the scripts they run keep it without asking again.
+# use_mlis_node: puts the Node every MLIS process, test run and benchmark runs on first on PATH (ADR 0055): the one
+# scripts/install-node.sh chooses, or MLIS_NODE_BIN's. The scripts that run `node` call it; it is exported, so the
+# scripts they run keep it without asking again.
 use_mlis_node() {
   if [[ -z "${MLIS_NODE_BIN:-}" ]]; then
-    MLIS_NODE_BIN="$(bash "$MLIS_ROOT/scripts/install-node.sh")" || die "no Node 26 (scripts/install-node.sh)"
+    MLIS_NODE_BIN="$(bash "$MLIS_ROOT/scripts/install-node.sh")" || die "no Node to run MLIS on (scripts/install-node.sh)"
   fi
+  [[ -x "$MLIS_NODE_BIN/node" ]] || die "MLIS_NODE_BIN=$MLIS_NODE_BIN holds no node"
   [[ "$(command -v node)" == "$MLIS_NODE_BIN/node" ]] || PATH="$MLIS_NODE_BIN:$PATH"
   export MLIS_NODE_BIN PATH
 }
