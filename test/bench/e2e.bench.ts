@@ -468,8 +468,7 @@ function startStack(
   apiUrl: string;
   token: string;
 } {
-  const stackEnv = { ...env, MLIS_STACK_API_REPLICAS: String(topology.apis), MLIS_STACK_CONTROL_REPLICAS: String(topology.controls) };
-  startBenchStack(stackEnv);
+  startBenchStack({ ...env, MLIS_STACK_API_REPLICAS: String(topology.apis), MLIS_STACK_CONTROL_REPLICAS: String(topology.controls) });
   const config = loadConfig({ ...process.env, ...env });
   const token = mintUserToken(readFileSync(config.auth.devSecretFile, 'utf8').trim(), config.auth, { sub: 'bench', tenant: 'default', scope: SCOPES.join(' ') });
   const agent = new Agent({ keepAlive: true, maxSockets: 200 });

@@ -137,9 +137,9 @@ describe('artifacts on the real stack', () => {
     // nor V8's young generation growing to the size streaming keeps it at (from whatever size the API's earlier work
     // left it; MLIS_API_NODE_FLAGS may enlarge it) are counted as this file's growth. The baseline is the highest RSS
     // seen while the warm-up streamed, not a sample after it: on Node 26 the API's RSS falls by up to 100 MB between
-    // transfers (memory given back to the system, most likely the heap's free pages), and comes back with the next transfer whatever its size (ADR 0055);
-    // a 32 MB warm-up did not always bring it back. What remains is what the file's size adds: an API that held the
-    // files would grow by 100 MB more than during the warm-up.
+    // transfers (memory given back to the system, most likely the heap's free pages) and comes back with the next
+    // transfer whatever its size (ADR 0055); a 32 MB warm-up did not always bring it back. What remains is what the
+    // file's size adds: an API that held the files would grow by 100 MB more than during the warm-up.
     const warmup = generated(WARMUP_MB);
     const warmUp = await sampled(pid, () =>
       raw('POST', `/v1/artifacts?sha256=${warmup.sha256}`, { ...auth(), 'content-length': String(WARMUP_MB * MiB) }, warmup.stream()),
