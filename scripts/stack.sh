@@ -255,12 +255,14 @@ start_control() {
   launch "$(replica_name control "$1")" "$BACKOFF" MLIS_CONTROL_METRICS_PORT="$(control_metrics_port "$1")" -- node $MLIS_SCHEDULER_NODE_FLAGS -r "$ROOT/dist/libs/workflow-host/workflow-stack-traces.js" "$ROOT/dist/apps/control/main.js"
 }
 
-# Whether node NAME's current process has registered (its log says so under its pid): right after a restart the
-# previous process's row still reads live for a few seconds, so /health/ready/full alone can pass too early.
+# Whether node NAME's current process has registered and polls its queue: its /health/ready answers 200 with its own
+# pid (asked inside its namespace when it has one). Right after a restart the previous process's row still reads live
+# for a few seconds, so the API's /health/ready/full alone can pass too early.
 node_registered() {
-  local pid
+  local pid netns=()
   pid="$(cat "$(pid_file "node-$1")" 2>/dev/null)" || return 1
-  grep -q "\"pid\":$pid,.*\"msg\":\"registered as incarnation" "$(log_file "node-$1")"
+  if in_netns "$1"; then netns=(ip netns exec "$NETNS_PREFIX-$1"); fi
+  "${netns[@]}" curl -fsS --max-time 2 "http://127.0.0.1:$(node_metrics_port "$1")/health/ready" 2>/dev/null | grep -q "\"pid\":$pid,"
 }
 
 case "${1:-}" in

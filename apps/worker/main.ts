@@ -50,6 +50,10 @@ async function main(): Promise<void> {
   const inventory = gpus.map((gpu) => `${gpu.index}: ${gpu.model} ${gpu.memory_mb} MiB`).join('; ');
   nodeLog(`GPUs (${node.gpuProbe}): ${inventory || 'none'}`);
   nodeLog(`models: ${modelConfig.modelDir}, providers ${modelConfig.onnxProviders.join(',')}, batches of ${modelConfig.batchMaxSize} within ${modelConfig.batchMaxWaitMs} ms`);
+  let worker: Worker | undefined;
+  let stopping = false;
+  // Registered, and the worker polls the node's queue.
+  let polling = false;
   const { metrics } = config;
   const metricsServer = await installWorkerRuntime({
     process: 'node',
@@ -58,11 +62,13 @@ async function main(): Promise<void> {
     port: node.metricsPort,
     revision: metrics.buildRevision,
     labels: { group: node.group, node: node.nodeId },
+    readiness: () => {
+      const ready = polling && !stopping;
+      return { ready, node: node.nodeId, pid: process.pid, incarnation: ready ? (registration.registration?.incarnation ?? null) : null };
+    },
   });
-  if (metricsServer) nodeLog(`metrics on http://${metrics.host}:${node.metricsPort}/metrics`);
+  if (metricsServer) nodeLog(`metrics on http://${metrics.host}:${node.metricsPort}/metrics, readiness on /health/ready`);
 
-  let worker: Worker | undefined;
-  let stopping = false;
   let leaving: Promise<void> = Promise.resolve();
   const stop = (why: string): void => {
     if (stopping) return;
@@ -136,6 +142,7 @@ async function main(): Promise<void> {
       worker.shutdown();
     } else {
       registration.start();
+      polling = true;
       nodeLog(`group ${node.group} pid ${process.pid} queue ${registered.task_queue} ready`);
     }
     await running;

@@ -7,12 +7,29 @@ export interface MetricsServerOptions {
   registry: Registry;
   /** More exposition text appended to the registry's (the Temporal SDK's metrics), or '' when there is none. */
   extra?: () => Promise<string>;
+  /** Served as GET /health/ready: 200 with the fields when `ready`, else 503. None: that path is not served. */
+  readiness?: () => Readiness;
 }
 
-/** GET /metrics for a process that has no HTTP server of its own (control, nodes). Resolves once listening. */
-export async function startMetricsServer({ host, port, registry, extra }: MetricsServerOptions): Promise<Server> {
+/** Whether the process does its work now, with what identifies it (a node's pid and incarnation). */
+export interface Readiness {
+  ready: boolean;
+  [field: string]: unknown;
+}
+
+/**
+ * GET /metrics for a process that has no HTTP server of its own (control, nodes), and GET /health/ready when given
+ * `readiness`. Resolves once listening.
+ */
+export async function startMetricsServer({ host, port, registry, extra, readiness }: MetricsServerOptions): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+    const path = req.method === 'GET' ? req.url?.split('?')[0] : undefined;
+    if (path === '/health/ready' && readiness) {
+      const state = readiness();
+      res.writeHead(state.ready ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(state));
+      return;
+    }
+    if (path !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;
     }

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:net';
 import type { Logger } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
-import { startMetricsServer } from './metrics-server';
+import { startMetricsServer, type Readiness } from './metrics-server';
 import { createProcessRegistry } from './process-registry';
 
 // Imported by the processes that run Temporal workers (control, nodes, the API): @temporalio/worker loads the native core.
@@ -61,6 +61,8 @@ export interface WorkerProcessMetricsOptions {
   labels?: Record<string, string>;
   /** Serve the process's metrics by tenant too (MLIS_METRICS_TENANT_LABEL=top:N). */
   byTenant?: boolean;
+  /** Also serve GET /health/ready from this (a node: registered and polling its queue). */
+  readiness?: () => Readiness;
 }
 
 /**
@@ -68,9 +70,9 @@ export interface WorkerProcessMetricsOptions {
  * serves its /metrics: its own metrics and the SDK's. Call before connecting to Temporal.
  */
 export async function installWorkerRuntime(options: WorkerProcessMetricsOptions): Promise<Server | undefined> {
-  const { process, logger, host, port, revision, labels, byTenant } = options;
+  const { process, logger, host, port, revision, labels, byTenant, readiness } = options;
   const readTemporal = await installTemporalRuntime(logger, port === 0 ? null : (labels ?? {}));
   if (!readTemporal) return undefined;
   const registry = createProcessRegistry(process, { revision, defaultLabels: labels, byTenant });
-  return startMetricsServer({ host, port, registry, extra: readTemporal });
+  return startMetricsServer({ host, port, registry, extra: readTemporal, readiness });
 }

@@ -75,13 +75,12 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     expect(container(find(docs(), 'Job', 'mlis-migrations')).command).toEqual(['node', 'dist/db/run-migrations.js']);
   });
 
-  it('has one node Deployment per configured worker group; production GPU nodes ask for GPUs, select and tolerate GPU machines, probe nvidia-smi', () => {
+  it('has one node Deployment per configured worker group, ready once registered; production GPU nodes ask for GPUs, select and tolerate GPU machines, probe nvidia-smi', () => {
     const config = docs().find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('mlis-config'));
     const groups = config.data.MLIS_WORKER_GROUPS.split(',');
-    const nodeGroups = docs()
-      .filter((d) => d.kind === 'Deployment' && container(d).command.includes('dist/apps/worker/main.js'))
-      .map((d) => envOf(d).MLIS_NODE_GROUP);
-    expect(nodeGroups.sort()).toEqual([...groups].sort());
+    const nodes = docs().filter((d) => d.kind === 'Deployment' && container(d).command.includes('dist/apps/worker/main.js'));
+    expect(nodes.map((d) => envOf(d).MLIS_NODE_GROUP).sort()).toEqual([...groups].sort());
+    for (const node of nodes) expect(container(node).readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'metrics' });
     const gpu = find(docs(), 'Deployment', 'mlis-node-gpu');
     if (overlay === 'prod') {
       expect(container(gpu).resources.limits['nvidia.com/gpu']).toBeGreaterThan(0);

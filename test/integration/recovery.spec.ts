@@ -12,7 +12,7 @@ async function nodeRow(nodeId: string): Promise<{ incarnation: number; pid: numb
 describe('lease-based recovery with a real worker process', () => {
   jest.setTimeout(120_000);
 
-  it('kill -9 of the node running a job: the job ends SUCCEEDED on another node, and the supervisor brings the node back as a new incarnation', async () => {
+  it('kill -9 of the node running a job: the job ends SUCCEEDED on another node, and the supervisor brings the node back as a new incarnation, ready as that one', async () => {
     const accepted = await submit({ task_type: 'sleep', params: { seconds: 8 }, cpu: 1, mem_mb: 256, gpu: 0 });
     const running = await waitForJob(accepted.id, (j) => j.latest_assignment?.state === 'RUNNING');
     const victim = running.latest_assignment.node_id as string;
@@ -33,6 +33,12 @@ describe('lease-based recovery with a real worker process', () => {
     });
     expect(back.pid).not.toBe(pid);
     console.log(`${victim} back as incarnation ${back.incarnation} (pid ${back.pid}) ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+    // Its readiness (what a Kubernetes rollout and scripts/stack.sh wait for) names the new process once it polls.
+    const readiness = await poll(`${victim} ready as incarnation ${back.incarnation}`, async () => {
+      const response = await fetch(`http://127.0.0.1:${stack(env, 'metrics-port', victim)}/health/ready`);
+      return response.status === 200 ? await response.json() : undefined;
+    });
+    expect(readiness).toEqual({ ready: true, node: victim, pid: back.pid, incarnation: back.incarnation });
 
     const job = await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state));
     expect(job.state).toBe('SUCCEEDED');
