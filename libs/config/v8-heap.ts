@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** The V8 flag that brings back Node 20's collection of short-lived Buffers (ADR 0057). */
-export const EXTERNAL_MEMORY_IN_GLOBAL_LIMIT = '--external-memory-accounted-in-global-limit';
+const EXTERNAL_MEMORY_IN_GLOBAL_LIMIT = '--external-memory-accounted-in-global-limit';
 
 /**
  * For the processes that stream artifact bytes (the API, the nodes); call first thing. Since V8 13.6 (Node 24) a Buffer
