@@ -121,6 +121,9 @@ async function run(queued: number, blocked = 0): Promise<Row[]> {
 }
 
 async function main(): Promise<void> {
+  if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+    throw new Error(`MLIS_BENCH_PLACEMENT_ROUNDS: a whole number of rounds, at least 1 (got "${process.env.MLIS_BENCH_PLACEMENT_ROUNDS}")`);
+  }
   const stopPostgres = startDurablePostgres();
   const rounds: Row[][] = [];
   try {
