@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, env, killNode, poll, restartNode, submit, TERMINAL, waitForJob, withDb } from './support/api';
 import { parsePid } from '../support/pid';
+import { metricsUrl } from './support/metrics';
 import { stack, STATE_DIR, stackPid } from './support/stack-env';
 
 async function nodeRow(nodeId: string): Promise<{ incarnation: number; pid: number; status: string }> {
@@ -35,7 +36,7 @@ describe('lease-based recovery with a real worker process', () => {
     console.log(`${victim} back as incarnation ${back.incarnation} (pid ${back.pid}) ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
     // Its readiness (what a Kubernetes rollout and scripts/stack.sh wait for) names the new process once it polls.
     const readiness = await poll(`${victim} ready as incarnation ${back.incarnation}`, async () => {
-      const response = await fetch(`http://127.0.0.1:${stack(env, 'metrics-port', victim)}/health/ready`);
+      const response = await fetch(new URL('/health/ready', metricsUrl(victim)));
       return response.status === 200 ? await response.json() : undefined;
     });
     expect(readiness).toEqual({ ready: true, node: victim, pid: back.pid, incarnation: back.incarnation });
