@@ -34,4 +34,5 @@ USER node
 # The secrets volume mounts here; creating it as `node` makes a fresh named volume owned by `node`.
 RUN mkdir -p /home/node/.config/mlis && chmod 700 /home/node/.config/mlis
 EXPOSE 8001
-CMD ["node", "dist/apps/api/main.js"]
+# The API as docker-compose.yml and the Kubernetes manifests run it (scripts/lib.sh's MLIS_API_NODE_FLAGS, ADR 0058).
+CMD ["node", "--external-memory-accounted-in-global-limit", "--heap-growing-percent=100", "-r", "dist/libs/workflow-host/workflow-stack-traces.js", "dist/apps/api/main.js"]

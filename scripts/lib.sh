@@ -9,14 +9,20 @@ MLIS_STATE="$MLIS_ROOT/.mlis"
 
 # V8 flags for control and the benchmarks, whose work is scheduling cycles; docker-compose.yml and the Kubernetes
 # manifests repeat them in control's command.
-# A cycle on a large cluster allocates about 1 MB; with V8's default 16 MB semi-space, scavenges come every
-# few cycles and copy and promote the objects of the cycle in flight, which made up most of a cycle's p99.
+# A cycle on a large cluster allocates about 1 MB; with a 16 MB semi-space (V8's default on Node 20, 32 MB on
+# Node 26), scavenges come every few cycles and copy and promote the objects of the cycle in flight, which made up
+# most of a cycle's p99.
 # A 64 MB young generation makes them rare and cheap (ADR 0010, docs/benchmarks.md). Set it in the
 # environment to trade that for memory (about 64 MB more resident under load).
 MLIS_SCHEDULER_NODE_FLAGS="${MLIS_SCHEDULER_NODE_FLAGS:---max-semi-space-size=64}"
-# V8 flags for the API: none by default. Under HTTP load its young generation holds the requests in flight, and a
-# 64 MB one paused it 21-81 ms a scavenge, the submissions' tail; V8's default about 9-15 (ADR 0051).
-MLIS_API_NODE_FLAGS="${MLIS_API_NODE_FLAGS:-}"
+# V8 flags for the API and for the nodes (apps/worker), the processes that stream artifact bytes. On Node 26 a
+# transfer's short-lived Buffers started full collections of the whole heap one after another, and artifacts moved
+# 35-45 % slower than on Node 20: external memory counted in the heap's global limit, and old generation limits twice
+# the live heap instead of V8's 1.1-1.4 times, leave them to scavenges (ADR 0058). The API keeps V8's default young
+# generation: a 64 MB one paused it 21-81 ms a scavenge under HTTP load, the submissions' tail (ADR 0051).
+# docker-compose.yml, the Kubernetes manifests and the Dockerfile repeat them in the API's and the nodes' commands.
+MLIS_API_NODE_FLAGS="${MLIS_API_NODE_FLAGS:---external-memory-accounted-in-global-limit --heap-growing-percent=100}"
+MLIS_WORKER_NODE_FLAGS="${MLIS_WORKER_NODE_FLAGS:---external-memory-accounted-in-global-limit --heap-growing-percent=100}"
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-mlis}" "$*" >&2; }
 die() { log "$*"; exit 1; }

@@ -219,8 +219,9 @@ start_node() {
     # `ip netns exec` execs the node: the pid file holds the node's own pid, as without a namespace.
     netns=(ip netns exec "$NETNS_PREFIX-$id")
   fi
+  # shellcheck disable=SC2086 # the flags are words
   launch "node-$id" "$NODE_BACKOFF" MLIS_NODE_API_URLS="$NODE_API_URLS" MLIS_NODE_ID="$id" MLIS_NODE_GROUP="$group" MLIS_NODE_SLOTS="$slots" MLIS_NODE_CPU="$cpu" \
-    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- "${netns[@]}" node "$ROOT/dist/apps/worker/main.js"
+    MLIS_NODE_MEM_MB="$mem" MLIS_NODE_GPUS="$gpus" MLIS_NODE_METRICS_PORT="$(node_metrics_port "$id")" -- "${netns[@]}" node $MLIS_WORKER_NODE_FLAGS "$ROOT/dist/apps/worker/main.js"
 }
 
 # Replica 1 is `api` / `control`; replica N > 1 is `api-N` / `control-N`. Every replica shares Postgres and Temporal:

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { applyV8HeapFlags, loadConfig, type AppConfig } from '@mlis/config';
+import { loadConfig, type AppConfig } from '@mlis/config';
 import { temporalLogger } from '@mlis/logging';
 import { installTemporalRuntime } from '@mlis/metrics/worker-process-metrics';
 import type { Tracing } from '@mlis/tracing';
@@ -47,7 +47,6 @@ function stopper(app: NestExpressApplication, logger: PinoNestLogger, workflows:
 }
 
 export async function bootstrap(): Promise<NestExpressApplication> {
-  applyV8HeapFlags();
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   // Before the first Temporal connection: the SDK's lines in this log, and its worker's metrics on this /metrics.

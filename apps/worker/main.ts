@@ -2,7 +2,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createExecutionActivities } from '../../activities/execution.activities';
-import { applyV8HeapFlags, loadConfig, loadModelConfig, loadNodeConfig } from '@mlis/config';
+import { loadConfig, loadModelConfig, loadNodeConfig } from '@mlis/config';
 import { activityLogger, activityLoggingInterceptors, createLogger, errorFields, temporalLogger } from '@mlis/logging';
 import { installWorkerRuntime } from '@mlis/metrics/worker-process-metrics';
 import { ModelHost } from '@mlis/models';
@@ -36,7 +36,6 @@ function readBootstrapSecret(file: string): string {
 
 /** One executor node: registers with the ledger, heartbeats, and runs assignments from its own queue. */
 async function main(): Promise<void> {
-  applyV8HeapFlags();
   const config = loadConfig();
   const node = loadNodeConfig();
   const modelConfig = loadModelConfig();

@@ -9,8 +9,9 @@ import { loadConfig } from '@mlis/config';
 import { median } from './support/stats';
 
 // `npm run bench:artifacts` against a running stack (`npm run up`, or MLIS_API_URL and MLIS_TOKEN): uploads and
-// downloads 200 MiB through the API and compares the rates with what dd gets from the disk under the store's folder.
-// Prints a markdown table and writes .mlis/bench/artifacts.json.
+// downloads 200 MiB through the API and compares the rates with what dd gets from the disk under the store's folder,
+// and counts the full collections the API ran for them (ADR 0058). Prints a markdown table and writes
+// .mlis/bench/artifacts.json.
 const ROOT = resolve(__dirname, '../../..');
 const MiB = 1024 * 1024;
 const SIZE_MIB = 200;
@@ -31,6 +32,12 @@ function send(method: string, url: URL, headers: Record<string, string>, body?: 
     if (body) pipeline(body, req).catch(reject);
     else req.end();
   });
+}
+
+/** How many full (mark-compact) collections the API has run, from its /metrics (none reported yet: 0). */
+async function apiMajorCollections(apiUrl: string): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', apiUrl))).text();
+  return Number(/^nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)$/m.exec(text)?.[1] ?? 0);
 }
 
 async function main(): Promise<void> {
@@ -60,6 +67,7 @@ async function main(): Promise<void> {
 
   const upload: number[] = [];
   const download: number[] = [];
+  const majorCollectionsBefore = await apiMajorCollections(config.apiUrl);
   for (let run = 0; run < RUNS; run += 1) {
     let started = performance.now();
     const created = await send(
@@ -82,6 +90,7 @@ async function main(): Promise<void> {
     if (res.statusCode !== 200 || hash.digest('hex') !== sha256) throw new Error(`download answered ${res.statusCode} or other bytes`);
     await send('DELETE', new URL(`/v1/artifacts/${id}`, config.apiUrl), auth).then((r) => r.resume());
   }
+  const majorCollections = (await apiMajorCollections(config.apiUrl)) - majorCollectionsBefore;
 
   const result = {
     size_mib: SIZE_MIB,
@@ -91,6 +100,7 @@ async function main(): Promise<void> {
     download_mib_s: Math.round(median(download)),
     dd_write_fdatasync_mib_s: Math.round(median(ddWrite)),
     dd_read_cached_mib_s: Math.round(median(ddRead)),
+    api_major_collections_per_round_trip: Number((majorCollections / RUNS).toFixed(1)),
   };
   mkdirSync(join(ROOT, '.mlis/bench'), { recursive: true });
   writeFileSync(join(ROOT, '.mlis/bench/artifacts.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -99,6 +109,7 @@ async function main(): Promise<void> {
   const committed = config.artifacts.backend === 'fs' ? "fsync'd, renamed" : 'multipart, copied into place';
   console.log(`| upload (streamed, sha256 checked, ${committed}) | ${result.upload_mib_s} | write, conv=fdatasync | ${result.dd_write_fdatasync_mib_s} |`);
   console.log(`| download (streamed) | ${result.download_mib_s} | read, page cache | ${result.dd_read_cached_mib_s} |`);
+  console.log(`\nThe API's full collections: ${result.api_major_collections_per_round_trip} a round trip (${majorCollections} in ${RUNS}).`);
 }
 
 main().catch((error: unknown) => {
