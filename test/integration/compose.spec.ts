@@ -2,6 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXPECTED_SEARCH_ATTRIBUTES, searchAttributesCreated } from '../support/search-attribute-command';
+import { env } from './support/api';
+import { stack } from './support/stack-env';
 
 const ROOT = resolve(__dirname, '../..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
@@ -12,6 +14,8 @@ interface ComposeService {
   command: string[];
   ports: string[];
   containerName?: string;
+  /** The healthcheck's `test` (CMD form). */
+  healthcheck?: string[];
 }
 
 // With the compose plugin, `docker compose config` validates and resolves the file (anchors, merges, $$);
@@ -24,6 +28,7 @@ interface ResolvedService {
   command?: string[];
   ports?: { host_ip?: string; published?: string }[];
   container_name?: string;
+  healthcheck?: { test?: string[] };
 }
 
 function fromDockerCompose(): Record<string, ComposeService> {
@@ -40,6 +45,7 @@ function fromDockerCompose(): Record<string, ComposeService> {
       command: service.command ?? [],
       ports: (service.ports ?? []).map((port) => `${port.host_ip ?? ''}:${port.published ?? ''}`),
       containerName: service.container_name,
+      healthcheck: service.healthcheck?.test,
     };
   }
   return services;
@@ -52,7 +58,7 @@ function fromText(): Record<string, ComposeService> {
   let anchor: string | undefined;
   let service: ComposeService | undefined;
   let inServices = false;
-  let block: 'environment' | 'ports' | 'command' | undefined;
+  let block: 'environment' | 'ports' | 'command' | 'healthcheck' | undefined;
   for (const line of lines) {
     const top = /^([\w-]+):(?: &([\w-]+))?/.exec(line);
     if (top) {
@@ -77,7 +83,7 @@ function fromText(): Record<string, ComposeService> {
     if (!service) continue;
     const key = /^ {4}([\w_]+):\s*(.*)$/.exec(line);
     if (key) {
-      block = key[1] === 'environment' || key[1] === 'ports' || key[1] === 'command' ? key[1] : undefined;
+      block = key[1] === 'environment' || key[1] === 'ports' || key[1] === 'command' || key[1] === 'healthcheck' ? key[1] : undefined;
       if (key[1] === 'container_name') service.containerName = key[2];
       if (key[1] === 'command' && key[2].startsWith('[')) service.command = JSON.parse(key[2]) as string[];
       continue;
@@ -89,6 +95,8 @@ function fromText(): Record<string, ComposeService> {
     const item = /^ {6}- "?([^"]*)"?$/.exec(line);
     if (item && block === 'ports') service.ports.push(item[1].split(':').slice(0, 2).join(':'));
     if (item && block === 'command') service.command.push(item[1]);
+    const probe = /^ {6}test: (\[.*\])$/.exec(line);
+    if (probe && block === 'healthcheck') service.healthcheck = JSON.parse(probe[1]) as string[];
   }
   return services;
 }
@@ -170,6 +178,24 @@ describe(`docker-compose.yml (read by ${composeAvailable ? 'docker compose confi
       expect(settings).toMatch(new RegExp(`^${setting.replace(/\./g, '\\.')}:\n {2}- value: 1$`, 'm'));
       expect(devServer).toContain(`--dynamic-config-value ${setting}=1`);
     }
+  });
+
+  it('checks the health of the api and the nodes with node itself, whose probe tells ready from not ready', () => {
+    const probes = Object.fromEntries(['api', 'api-2', 'worker', 'gpu-worker'].map((name) => [name, services[name].healthcheck]));
+    for (const [name, probe] of Object.entries(probes)) expect({ name, runs: probe?.slice(0, 3) }).toEqual({ name, runs: ['CMD', 'node', '-e'] });
+    expect(probes['api-2']).toEqual(probes.api);
+    expect(probes['gpu-worker']).toEqual(probes.worker);
+    // Each probe as the container runs it, against this stack's process: only the port is this stack's.
+    const exitOf = (probe: string[] | undefined, port: string): number | null => {
+      const script = (probe?.[3] ?? '').replace(/127\.0\.0\.1:\d+\//, `127.0.0.1:${port}/`);
+      expect(script).toContain(`127.0.0.1:${port}/health/ready`);
+      return spawnSync(process.execPath, ['-e', script], { timeout: 10_000 }).status;
+    };
+    expect(exitOf(probes.api, new URL(env.apiUrl).port)).toBe(0);
+    expect(exitOf(probes.worker, stack(env, 'metrics-port', 'cpu-1'))).toBe(0);
+    // Control serves /metrics but no readiness (404); nothing listens on port 1.
+    expect(exitOf(probes.worker, stack(env, 'metrics-port', 'control'))).toBe(1);
+    expect(exitOf(probes.worker, '1')).toBe(1);
   });
 
   it('publishes ports on 127.0.0.1 only', () => {
