@@ -39,6 +39,19 @@ const envOf = (deployment: Doc): Record<string, string | undefined> =>
   Object.fromEntries((container(deployment).env ?? []).map((e: Doc) => [e.name, e.value]));
 const workloads = (docs: Doc[]): Doc[] => docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job');
 
+/** The V8 flags scripts/lib.sh gives each entry point by default (MLIS_API_, MLIS_SCHEDULER_, MLIS_WORKER_NODE_FLAGS). */
+function localStackV8Flags(): Record<string, string> {
+  const [api, control, worker] = execFileSync(
+    'bash',
+    ['-c', 'source scripts/lib.sh && printf "%s\\n" "$MLIS_API_NODE_FLAGS" "$MLIS_SCHEDULER_NODE_FLAGS" "$MLIS_WORKER_NODE_FLAGS"'],
+    { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } },
+  ).split('\n');
+  return { 'dist/apps/api/main.js': api, 'dist/apps/control/main.js': control, 'dist/apps/worker/main.js': worker };
+}
+
+/** The options given to node itself: the words after it that start with --. */
+const v8Flags = (command: string[]): string => command.slice(command.indexOf('node') + 1).filter((arg) => arg.startsWith('--')).join(' ');
+
 describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
   const docs = (): Doc[] => rendered[overlay].docs;
 
@@ -181,20 +194,8 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     }
   });
 
-  it('starts the API, control and the nodes with the V8 flags the local stack gives them (scripts/lib.sh), as docker-compose.yml and the image do', () => {
-    const defaults = execFileSync(
-      'bash',
-      ['-c', 'source scripts/lib.sh && printf "%s\\n" "$MLIS_API_NODE_FLAGS" "$MLIS_SCHEDULER_NODE_FLAGS" "$MLIS_WORKER_NODE_FLAGS"'],
-      { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } },
-    ).split('\n');
-    const flags: Record<string, string> = {
-      'dist/apps/api/main.js': defaults[0],
-      'dist/apps/control/main.js': defaults[1],
-      'dist/apps/worker/main.js': defaults[2],
-    };
-    expect(Object.values(flags).every((f) => f.startsWith('--'))).toBe(true);
-    // The options given to node itself: the words after it that start with --.
-    const v8Flags = (command: string[]): string => command.slice(command.indexOf('node') + 1).filter((arg) => arg.startsWith('--')).join(' ');
+  it('starts the API, control and the nodes with the V8 flags the local stack gives them (scripts/lib.sh)', () => {
+    const flags = localStackV8Flags();
     const started = workloads(docs()).filter((w) => Object.keys(flags).some((entry) => container(w).command?.includes(entry)));
     expect(started.length).toBeGreaterThanOrEqual(4);
     for (const workload of started) {
@@ -202,17 +203,6 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
       const given = v8Flags(container(workload).command);
       expect({ workload: workload.metadata.name, flags: given }).toEqual({ workload: workload.metadata.name, flags: flags[entry] });
     }
-    // docker-compose.yml's commands are JSON arrays, the nodes' a shell line that execs node.
-    const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
-    const composeCommands = compose.match(/^\s*command: .*dist\/apps\/\w+\/main\.js.*$/gm) ?? [];
-    expect(composeCommands.length).toBeGreaterThanOrEqual(6);
-    for (const line of composeCommands) {
-      const entry = Object.keys(flags).find((e) => line.includes(e)) as string;
-      const given = /node ((?:--\S+ ?)*)/.exec(line.replace(/", "/g, ' '))?.[1].trim();
-      expect({ line: line.trim(), flags: given }).toEqual({ line: line.trim(), flags: flags[entry] });
-    }
-    const cmd = JSON.parse(/^CMD (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1] ?? '[]') as string[];
-    expect(v8Flags(cmd)).toBe(flags['dist/apps/api/main.js']);
   });
 
   it('stays in step with docker-compose.yml: one image, the same entry points, only variables libs/config reads', () => {
@@ -234,5 +224,23 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     }
     const config = docs().find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('mlis-config'));
     expect(Object.keys(config.data).filter((n) => !known.has(n))).toEqual([]);
+  });
+});
+
+describe('docker-compose.yml and the Dockerfile', () => {
+  it('start the API, control and the nodes with the V8 flags the local stack gives them (scripts/lib.sh)', () => {
+    const flags = localStackV8Flags();
+    expect(Object.values(flags).every((f) => f.startsWith('--'))).toBe(true);
+    // docker-compose.yml's commands are JSON arrays, the nodes' a shell line that execs node.
+    const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const composeCommands = compose.match(/^\s*command: .*dist\/apps\/\w+\/main\.js.*$/gm) ?? [];
+    expect(composeCommands.length).toBeGreaterThanOrEqual(6);
+    for (const line of composeCommands) {
+      const entry = Object.keys(flags).find((e) => line.includes(e)) as string;
+      const given = /node ((?:--\S+ ?)*)/.exec(line.replace(/", "/g, ' '))?.[1].trim();
+      expect({ line: line.trim(), flags: given }).toEqual({ line: line.trim(), flags: flags[entry] });
+    }
+    const cmd = JSON.parse(/^CMD (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1] ?? '[]') as string[];
+    expect(v8Flags(cmd)).toBe(flags['dist/apps/api/main.js']);
   });
 });
