@@ -164,6 +164,62 @@ function coreWaitSeconds(groups: Record<string, number[]>): Record<string, numbe
   };
 }
 
+/** What each thread of a Node process is, by its name (`/proc/<pid>/task/<tid>/comm`; Node 20 calls its main thread `node`). */
+const THREAD_KINDS: [pattern: RegExp, kind: string][] = [
+  [/^(node-MainThread|node)$/, 'main'],
+  // The Temporal SDK's workflow thread, a worker_threads thread.
+  [/^WorkerThread$/, 'workflow thread'],
+  // V8's platform threads: garbage collection and compilation.
+  [/^node-V8Worker|^V8 DefaultWorke/, 'V8 helpers'],
+  // The SDK core's Rust runtime.
+  [/^tokio-runtime/, 'SDK core'],
+];
+
+/** The process group whose CPU a load splits by thread: the API for MLIS, the workflow worker for raw Temporal. */
+const THREAD_SPLIT_GROUPS = ['api', 'workflow worker'];
+
+/** CPU seconds so far of each thread alive now of the processes `roots` and their descendants, keyed by pid/tid, with its kind. */
+function threadCpuSeconds(roots: number[]): Map<string, { kind: string; seconds: number }> {
+  const threads = new Map<string, { kind: string; seconds: number }>();
+  for (const pid of processTrees({ roots }).roots) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // The process ended meanwhile.
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        const kind = THREAD_KINDS.find(([pattern]) => pattern.test(name))?.[1] ?? 'other';
+        threads.set(`${pid}/${tid}`, { kind, seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS });
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return threads;
+}
+
+/**
+ * A group's CPU seconds over a load by kind of thread, from snapshots before and after it and the group's own CPU over
+ * it (`total`). A thread that ended during the load (the sandbox's deadlock watchdog starts one for every call into a
+ * workflow) is in `total` but in no snapshot after: what the live threads do not account for is "ended threads".
+ */
+function threadSplit(before: Map<string, { seconds: number }>, after: Map<string, { kind: string; seconds: number }>, total: number): Record<string, number> {
+  const split: Record<string, number> = Object.fromEntries([...THREAD_KINDS.map(([, kind]) => kind), 'other'].map((kind) => [kind, 0]));
+  let live = 0;
+  for (const [key, { kind, seconds }] of after) {
+    const used = seconds - (before.get(key)?.seconds ?? 0);
+    split[kind] += used;
+    live += used;
+  }
+  split['ended threads'] = Math.max(0, total - live);
+  return split;
+}
+
 /**
  * MLIS_BENCH_E2E_SPLIT_CORES=1: what the ratio would be with the API and Postgres off the Temporal side's cores, as on a
  * Temporal cluster. The Temporal side (the server, the raw workflow's two workers, control and the nodes) runs on core
@@ -214,6 +270,8 @@ interface Run {
   cpuPerJob: Record<string, number>;
   /** Seconds per job each process group was runnable but waited for a core (`coreWaitSeconds`). */
   coreWaitPerJob: Record<string, number>;
+  /** CPU seconds per job of the API (MLIS) or the workflow worker (raw) by kind of thread (`threadSplit`). */
+  threadCpuPerJob?: { group: string; perKind: Record<string, number> };
   /** MLIS: scheduling cycles run per job, by every API and control process. */
   cyclesPerJob?: number;
   /** MLIS: statements run on the ledger per job, by every process, when the local cluster has pg_stat_statements. */
@@ -245,6 +303,8 @@ async function drive(
   const statementsBefore = await statements?.();
   const serverBefore = await server?.();
   if (SPLIT_CORES) pinCores(groups());
+  const splitGroup = THREAD_SPLIT_GROUPS.find((name) => name in groups());
+  const threadsBefore = splitGroup === undefined ? undefined : threadCpuSeconds(groups()[splitGroup]);
   const before = cpuSeconds(groups());
   const waitBefore = coreWaitSeconds(groups());
   const benchBefore = process.cpuUsage();
@@ -267,6 +327,7 @@ async function drive(
   );
   const seconds = (Date.now() - started) / 1000;
   const used = diff(cpuSeconds(groups()), before);
+  const threadsAfter = splitGroup === undefined ? undefined : threadCpuSeconds(groups()[splitGroup]);
   const waited = diff(coreWaitSeconds(groups()), waitBefore);
   const bench = process.cpuUsage(benchBefore);
   used['bench client'] = (bench.user + bench.system) / 1e6;
@@ -289,6 +350,15 @@ async function drive(
     stageP50: Object.fromEntries([...stages].filter(([, values]) => values.length > 0).map(([stage, values]) => [stage, percentile(values, 50)])),
     cpuPerJob: Object.fromEntries(Object.entries(used).map(([name, value]) => [name, value / jobs])),
     coreWaitPerJob: Object.fromEntries(Object.entries(waited).map(([name, value]) => [name, value / jobs])),
+    threadCpuPerJob:
+      splitGroup === undefined || !threadsBefore || !threadsAfter
+        ? undefined
+        : {
+            group: splitGroup,
+            perKind: Object.fromEntries(
+              Object.entries(threadSplit(threadsBefore, threadsAfter, used[splitGroup])).map(([kind, seconds]) => [kind, seconds / jobs]),
+            ),
+          },
     cyclesPerJob: cyclesBefore === undefined || cyclesAfter === undefined ? undefined : (cyclesAfter - cyclesBefore) / jobs,
     statementsPerJob: statementsBefore === undefined || statementsAfter === undefined ? undefined : (statementsAfter - statementsBefore) / jobs,
     serverRequestsPerJob:
@@ -687,6 +757,11 @@ function msByProcess(perJob: Record<string, number>): string {
     .join(', ');
 }
 
+/** "the api: main 7.1, workflow thread 4.4, …" from a load's split by thread. */
+function threadLine(run: Run): string {
+  return run.threadCpuPerJob ? `the ${run.threadCpuPerJob.group}: ${msByProcess(run.threadCpuPerJob.perKind)}` : 'not measured';
+}
+
 /**
  * How much of the machine each load keeps busy (jobs a second × CPU a job), and the CPU a job MLIS may cost to reach the
  * ratio target on the cores it uses now: when both loads are CPU-bound, the ratio follows their CPU per job.
@@ -806,6 +881,11 @@ function report(raw: Measured, mlis: Measured, scaled: ScaledOut[], recoveries: 
     `Waiting for a core, ms per job (runnable but not running: run_delay from /proc/<pid>/task/*/schedstat, first round; a thread that ended during the load drops out): ${[
       ...mlis.runs.filter((run) => run.clients > 1).map((run) => `MLIS at ${run.clients} clients ${msByProcess(run.coreWaitPerJob)}`),
       ...raw.runs.filter((run) => run.clients > 1).map((run) => `raw at ${run.clients} callers ${msByProcess(run.coreWaitPerJob)}`),
+    ].join('; ')}.`,
+    '',
+    `CPU ms per job by thread (/proc/<pid>/task/*/stat, first round; "ended threads": the process's CPU that no thread alive at the end accounts for): ${[
+      ...mlis.runs.filter((run) => run.clients > 1).map((run) => `MLIS at ${run.clients} clients, ${threadLine(run)}`),
+      ...raw.runs.filter((run) => run.clients > 1).map((run) => `raw at ${run.clients} callers, ${threadLine(run)}`),
     ].join('; ')}.`,
     '',
     `Cores in use (jobs a second × CPU a job, first round) and the CPU a job MLIS may cost for ${RATIO_TARGET} × raw on the cores it uses now:`,
@@ -939,6 +1019,7 @@ function quickSummary(raw: Measured, mlis: Measured): string {
     `stages p50 ms: ${STAGES.map((stage) => `${stage} ${ms(run.stageP50[stage] ?? Number.NaN)}`).join(', ')}, long-poll wake ${ms(run.wakeP50)}`,
     `CPU ms per job: ${msByProcess(run.cpuPerJob)}; total ${(cpuTotal(run) * 1000).toFixed(1)}`,
     `waiting for a core, ms per job: ${msByProcess(run.coreWaitPerJob)}; raw ${msByProcess(rawRun.coreWaitPerJob)}`,
+    `CPU ms per job by thread: ${threadLine(run)}; raw ${threadLine(rawRun)}`,
     `scheduling cycles per job ${run.cyclesPerJob?.toFixed(2)}${run.statementsPerJob === undefined ? '' : `, statements per job ${run.statementsPerJob.toFixed(1)}`}`,
     `job path p50 ms (${HISTORY_SAMPLE} jobs): ${JOB_PATH.map(([step]) => `${step} ${ms(mlis.path[step])}`).join(', ')}`,
     ...(serverRequestRows(run, rawRun)?.map((row) => `Temporal server, ${row.name}: ${row.mlis.toFixed(2)} a job, raw ${row.raw.toFixed(2)} a workflow`) ?? [
