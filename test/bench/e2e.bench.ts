@@ -303,8 +303,9 @@ async function drive(
   const statementsBefore = await statements?.();
   const serverBefore = await server?.();
   if (SPLIT_CORES) pinCores(groups());
-  const splitGroup = THREAD_SPLIT_GROUPS.find((name) => name in groups());
-  const threadsBefore = splitGroup === undefined ? undefined : threadCpuSeconds(groups()[splitGroup]);
+  // The processes do not change during a load: their pids are looked up once.
+  const split = Object.entries(groups()).find(([name]) => THREAD_SPLIT_GROUPS.includes(name));
+  const threadsBefore = split && threadCpuSeconds(split[1]);
   const before = cpuSeconds(groups());
   const waitBefore = coreWaitSeconds(groups());
   const benchBefore = process.cpuUsage();
@@ -327,10 +328,10 @@ async function drive(
   );
   const seconds = (Date.now() - started) / 1000;
   const used = diff(cpuSeconds(groups()), before);
-  const threadsAfter = splitGroup === undefined ? undefined : threadCpuSeconds(groups()[splitGroup]);
   const waited = diff(coreWaitSeconds(groups()), waitBefore);
   const bench = process.cpuUsage(benchBefore);
   used['bench client'] = (bench.user + bench.system) / 1e6;
+  const threadsAfter = split && threadCpuSeconds(split[1]);
   const cyclesAfter = await cycles?.();
   const statementsAfter = await statements?.();
   const serverAfter = await server?.();
@@ -351,14 +352,14 @@ async function drive(
     cpuPerJob: Object.fromEntries(Object.entries(used).map(([name, value]) => [name, value / jobs])),
     coreWaitPerJob: Object.fromEntries(Object.entries(waited).map(([name, value]) => [name, value / jobs])),
     threadCpuPerJob:
-      splitGroup === undefined || !threadsBefore || !threadsAfter
-        ? undefined
-        : {
-            group: splitGroup,
+      split && threadsBefore && threadsAfter
+        ? {
+            group: split[0],
             perKind: Object.fromEntries(
-              Object.entries(threadSplit(threadsBefore, threadsAfter, used[splitGroup])).map(([kind, seconds]) => [kind, seconds / jobs]),
+              Object.entries(threadSplit(threadsBefore, threadsAfter, used[split[0]])).map(([kind, seconds]) => [kind, seconds / jobs]),
             ),
-          },
+          }
+        : undefined,
     cyclesPerJob: cyclesBefore === undefined || cyclesAfter === undefined ? undefined : (cyclesAfter - cyclesBefore) / jobs,
     statementsPerJob: statementsBefore === undefined || statementsAfter === undefined ? undefined : (statementsAfter - statementsBefore) / jobs,
     serverRequestsPerJob:
