@@ -22,6 +22,27 @@ describe(createLogger.name, () => {
     expect(JSON.stringify(lines)).not.toMatch(/tok-123|abc|shh/);
   });
 
+  it("redacts the secrets of a child's bindings and of its children's, and leaves what holds none as it was", () => {
+    const { lines, stream } = captureLogLines();
+    const logger = createLogger('api', 'info', { boot: { secret: 'boot-s' } }, stream);
+    const child = logger.child({ token: 'child-t', peer: { password: 'child-p', name: 'cpu-1' } });
+    const grandchild = child.child({ auth: { authorization: 'Bearer gc' } });
+    const fields = { job: { id: 'j1', attempt: 2 }, tags: ['a', 'b'], ms: 3 };
+    grandchild.info(fields, 'attempt ended');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      boot: { secret: '[redacted]' },
+      token: '[redacted]',
+      peer: { password: '[redacted]', name: 'cpu-1' },
+      auth: { authorization: '[redacted]' },
+      job: { id: 'j1', attempt: 2 },
+      tags: ['a', 'b'],
+      ms: 3,
+    });
+    expect(JSON.stringify(lines)).not.toMatch(/boot-s|child-t|child-p|Bearer gc/);
+    expect(fields).toEqual({ job: { id: 'j1', attempt: 2 }, tags: ['a', 'b'], ms: 3 });
+  });
+
   it("takes Nest's level names and shows debug lines only when asked", () => {
     const { lines, stream } = captureLogLines();
     createLogger('control', 'verbose', {}, stream).debug('cycle');

@@ -5,7 +5,28 @@ export type { Logger } from 'pino';
 
 // Values under these keys never reach a log line, at the top level or one object down.
 const SECRET_KEYS = ['authorization', 'token', 'worker_token', 'secret', 'password', 'bootstrapSecret', 'bootstrap_secret'];
-export const REDACTED_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
+const SECRETS = new Set(SECRET_KEYS);
+const CENSOR = '[redacted]';
+
+/**
+ * `fields` with every secret one object down censored, in a copy; `fields` itself when it holds none. pino's `redact`
+ * censors the top level (a check per secret key); its `*.key` paths did this level, but ran for every field of every
+ * line and parsed their paths again each time (@pinojs/redact 0.4): about 16 µs of CPU a line more, and 60 KB of a
+ * job's garbage in the API (issue #11's profiles).
+ */
+function censorNestedSecrets(fields: Record<string, unknown>): Record<string, unknown> {
+  let censored: Record<string, unknown> | null = null;
+  for (const key in fields) {
+    const value = fields[key];
+    if (value === null || typeof value !== 'object') continue;
+    let inner: Record<string, unknown> | null = null;
+    for (const innerKey in value) {
+      if (SECRETS.has(innerKey)) (inner ??= { ...value })[innerKey] = CENSOR;
+    }
+    if (inner) (censored ??= { ...fields })[key] = inner;
+  }
+  return censored ?? fields;
+}
 
 // MLIS_LOG_LEVEL also takes Nest's names.
 const ALIASES: Record<string, string> = { log: 'info', verbose: 'trace' };
@@ -20,13 +41,13 @@ const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
  */
 export function createLogger(process: 'api' | 'control' | 'node', level: string, bindings: Record<string, unknown> = {}, destination?: pino.DestinationStream): Logger {
   const resolved = ALIASES[level] ?? level;
-  return pino(
+  const logger = pino(
     {
       level: LEVELS.has(resolved) ? resolved : 'info',
       base: { process, pid: globalThis.process.pid, ...bindings },
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      redact: { paths: SECRET_KEYS, censor: CENSOR },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), bindings: censorNestedSecrets, log: censorNestedSecrets },
       mixin: () => {
         const traceId = activeTraceId();
         return traceId ? { trace_id: traceId } : {};
@@ -34,6 +55,12 @@ export function createLogger(process: 'api' | 'control' | 'node', level: string,
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
+  // pino gives a child's bindings to no formatter: censor them here. A child's children inherit this method.
+  const child = logger.child;
+  logger.child = function (this: Logger, childBindings, options) {
+    return child.call(this, censorNestedSecrets(childBindings), options);
+  } as Logger['child'];
+  return logger;
 }
 
 /**
