@@ -54,5 +54,7 @@ export function createJobWorkflowWorker({ connection, namespace, process, ledger
     sinks: tracing.workflowSinks,
     maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
     stickyQueueScheduleToStartTimeout: leaseSeconds * 1000,
+    // isolateExecutionTimeout stays the SDK's: its watchdog costs about 2 ms of CPU a job, and without it a workflow
+    // that never yielded would hold every job workflow of the process (ADR 0059).
   });
 }
