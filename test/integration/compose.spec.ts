@@ -54,6 +54,9 @@ function fromDockerCompose(): Record<string, ComposeService> {
 function fromText(): Record<string, ComposeService> {
   const lines = text.split('\n');
   const anchors: Record<string, Record<string, string>> = {};
+  // A healthcheck written once (`healthcheck: &name`) and reused (`healthcheck: *name`).
+  const healthchecks: Record<string, string> = {};
+  let healthcheckAnchor: string | undefined;
   const services: Record<string, ComposeService> = {};
   let anchor: string | undefined;
   let service: ComposeService | undefined;
@@ -86,6 +89,11 @@ function fromText(): Record<string, ComposeService> {
       block = key[1] === 'environment' || key[1] === 'ports' || key[1] === 'command' || key[1] === 'healthcheck' ? key[1] : undefined;
       if (key[1] === 'container_name') service.containerName = key[2];
       if (key[1] === 'command' && key[2].startsWith('[')) service.command = JSON.parse(key[2]) as string[];
+      if (key[1] === 'healthcheck') {
+        healthcheckAnchor = /^&([\w-]+)$/.exec(key[2])?.[1];
+        const alias = /^\*([\w-]+)$/.exec(key[2])?.[1];
+        if (alias) service.healthcheck = JSON.parse(healthchecks[alias]) as string[];
+      }
       continue;
     }
     const merge = /^ {6}<<: \*([\w-]+)/.exec(line);
@@ -96,7 +104,10 @@ function fromText(): Record<string, ComposeService> {
     if (item && block === 'ports') service.ports.push(item[1].split(':').slice(0, 2).join(':'));
     if (item && block === 'command') service.command.push(item[1]);
     const probe = /^ {6}test: (\[.*\])$/.exec(line);
-    if (probe && block === 'healthcheck') service.healthcheck = JSON.parse(probe[1]) as string[];
+    if (probe && block === 'healthcheck') {
+      service.healthcheck = JSON.parse(probe[1]) as string[];
+      if (healthcheckAnchor) healthchecks[healthcheckAnchor] = probe[1];
+    }
   }
   return services;
 }
