@@ -1,15 +1,29 @@
 import { ParseUUIDPipe, ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import type { ValidationError } from 'class-validator';
+import { IS_ARRAY, IS_BOOLEAN, IS_INT, IS_NUMBER, IS_OBJECT, IS_STRING, type ValidationError } from 'class-validator';
 import { ApiErrorCode } from '@mlis/contracts';
 import { reservedKey } from './body-content';
 import { DomainError, type ErrorDetail } from './domain-error';
 
-/** Flattens class-validator's tree into one `{field, problem}` per failed constraint, with dotted paths. */
+/**
+ * The constraints that check a value's type. A value of the wrong type fails its field's range, length and pattern
+ * constraints too, whose messages are then false ("wait must not be greater than 60" for `wait=abc`): when one of these
+ * fails, it is the field's only problem.
+ */
+const TYPE_CONSTRAINTS = new Set([IS_INT, IS_NUMBER, IS_STRING, IS_BOOLEAN, IS_ARRAY, IS_OBJECT]);
+
+/** A field's problems: its failed type check alone when there is one, else every constraint it failed. */
+function problemsOf(constraints: Record<string, string>): string[] {
+  const failed = Object.entries(constraints);
+  const wrongType = failed.filter(([constraint]) => TYPE_CONSTRAINTS.has(constraint));
+  return (wrongType.length > 0 ? wrongType : failed).map(([, problem]) => problem);
+}
+
+/** Flattens class-validator's tree into one `{field, problem}` per problem (problemsOf), with dotted paths. */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((problem) => ({ field, problem }));
+    const own = problemsOf(error.constraints ?? {}).map((problem) => ({ field, problem }));
     return [...own, ...validationDetails(error.children ?? [], field)];
   });
 }

@@ -138,6 +138,18 @@ describe(JobsController.name, () => {
       expect(t.temporal.started).toHaveLength(0);
     });
 
+    it.each([
+      ['a cpu that is no number', { ...valid, cpu: 'abc' }, [{ field: 'cpu', problem: 'cpu must be an integer number' }]],
+      ['a timeout_seconds that is no number', { ...valid, timeout_seconds: true }, [{ field: 'timeout_seconds', problem: 'timeout_seconds must be an integer number' }]],
+      ['a task_type that is no string', { ...valid, task_type: 123 }, [{ field: 'task_type', problem: 'task_type must be a string' }]],
+      ['a gpu_model that is no string', { ...valid, gpu: 1, gpu_model: 5 }, [{ field: 'gpu_model', problem: 'gpu_model must be a string' }]],
+      ['a cpu out of range', { ...valid, cpu: -1 }, [{ field: 'cpu', problem: 'cpu must not be less than 0' }]],
+    ])('refuses %s with its one problem', async (_name, body, details) => {
+      const response = await http().post('/v1/jobs').send(body).expect(400);
+      expect(response.body.error).toMatchObject({ code: 'validation_failed', details });
+      expect(t.jobs.records).toHaveLength(0);
+    });
+
     it('rejects malformed JSON with 400 malformed_json', async () => {
       const response = await http()
         .post('/v1/jobs')
@@ -716,12 +728,18 @@ describe(JobsController.name, () => {
   });
 
   describe('GET /v1/jobs/:id?wait=', () => {
-    // Blank, hexadecimal and exponent forms too: Number() would have read them as 0, 16 and 10.
-    it.each(['61', '-1', '1.5', 'soon', '', '%0A', '%20', '0x10', '1e1', '5&wait=6'])('answers 400 validation_failed for wait=%s', async (wait) => {
+    // Blank, hexadecimal and exponent forms too: Number() would have read them as 0, 16 and 10. A value that is no
+    // integer has that one problem, not also "must not be greater than 60" and "must not be less than 0".
+    const notAnInteger = 'wait must be an integer number';
+    it.each([
+      ['61', 'wait must not be greater than 60'],
+      ['-1', 'wait must not be less than 0'],
+      ...['1.5', 'soon', '', '%0A', '%20', '0x10', '1e1', '5&wait=6'].map((wait) => [wait, notAnInteger]),
+    ])('answers 400 validation_failed for wait=%s, saying what is wrong with it', async (wait, problem) => {
       const response = await http().get(`/v1/jobs/${randomUUID()}?wait=${wait}`).expect(400);
       expect(response.body.error.code).toBe('validation_failed');
-      expect(response.body.error.details.length).toBeGreaterThan(0);
-      expect(response.body.error.details).toEqual(response.body.error.details.map(() => ({ field: 'wait', problem: expect.any(String) })));
+      expect(response.body.error.details).toEqual([{ field: 'wait', problem }]);
+      expect(response.body.error.message).toBe(`invalid request: ${problem}`);
     });
 
     it('answers a final job at once without waiting', async () => {
