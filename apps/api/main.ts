@@ -49,8 +49,10 @@ function stopper(app: NestExpressApplication, logger: PinoNestLogger, workflows:
 export async function bootstrap(): Promise<NestExpressApplication> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  // Before the first Temporal connection: the SDK's lines in this log, and its worker's metrics on this /metrics.
-  const temporalSdkMetrics = (await installTemporalRuntime(temporalLogger(logger.pino), config.api.jobWorkflows ? {} : null)) ?? null;
+  // Before the first Temporal connection: the SDK's lines in this log, its worker's metrics on this /metrics, and its
+  // core's threads.
+  const sdkMetricsLabels = config.api.jobWorkflows ? {} : null;
+  const temporalSdkMetrics = (await installTemporalRuntime(temporalLogger(logger.pino), sdkMetricsLabels, config.temporal.coreThreads)) ?? null;
   const app = await createApp(config, logger, temporalSdkMetrics);
   let workflows: JobWorkflowHost | undefined;
   const stop = stopper(app, logger, () => workflows);

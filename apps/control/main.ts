@@ -46,6 +46,7 @@ async function main(): Promise<void> {
   const metricsServer = await installWorkerRuntime({
     process: 'control',
     logger: temporalLogger(logger),
+    coreThreads: config.temporal.coreThreads,
     host: metrics.host,
     port: metrics.controlPort,
     revision: metrics.buildRevision,

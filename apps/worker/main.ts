@@ -57,6 +57,7 @@ async function main(): Promise<void> {
   const metricsServer = await installWorkerRuntime({
     process: 'node',
     logger: temporalLogger(logger),
+    coreThreads: config.temporal.coreThreads,
     host: metrics.host,
     port: node.metricsPort,
     revision: metrics.buildRevision,

@@ -44,6 +44,15 @@ describe('scheduling config', () => {
   });
 });
 
+describe('temporal config', () => {
+  it('runs the SDK core on one thread unless told otherwise, and refuses a count tokio would panic on', () => {
+    expect(loadConfig({}).temporal.coreThreads).toBe(1);
+    expect(loadConfig({ MLIS_TEMPORAL_CORE_THREADS: '4' }).temporal.coreThreads).toBe(4);
+    expect(() => loadConfig({ MLIS_TEMPORAL_CORE_THREADS: '0' })).toThrow('MLIS_TEMPORAL_CORE_THREADS must be >= 1, got 0');
+    expect(() => loadConfig({ MLIS_TEMPORAL_CORE_THREADS: 'auto' })).toThrow('MLIS_TEMPORAL_CORE_THREADS must be an integer, got "auto"');
+  });
+});
+
 describe('node config', () => {
   it('parses labels and the GPU probe', () => {
     const node = loadNodeConfig({ MLIS_NODE_ID: 'gpu-1', MLIS_NODE_LABELS: 'zone=eu-1, rack=r7', MLIS_NODE_GPU_PROBE: 'nvidia-smi' });

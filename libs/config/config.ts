@@ -51,6 +51,12 @@ export interface TemporalConfig {
    * `__stack_trace` query (ADR 0044). Read before loadConfig runs, by the module control preloads.
    */
   workflowStackTraces: boolean;
+  /**
+   * Worker threads of the Temporal SDK core's runtime (tokio) in every MLIS process, 1 unless set. A process's core
+   * work (its polls, completions and client calls) is well within one thread; the SDK's default, one a core, has every
+   * process's threads contend for the same cores (ADR 0060).
+   */
+  coreThreads: number;
 }
 
 /** MLIS_WORKFLOW_STACK_TRACES, for loadConfig and for the workflow hosts' preload (libs/workflow-host/workflow-stack-traces.ts). */
@@ -313,6 +319,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       address: str(env, 'TEMPORAL_ADDRESS', '127.0.0.1:7233'),
       namespace: str(env, 'TEMPORAL_NAMESPACE', 'default'),
       workflowStackTraces: workflowStackTraces(env),
+      coreThreads: int(env, 'MLIS_TEMPORAL_CORE_THREADS', 1, 1, 256),
     },
     scheduling: {
       // Above the node's 1 s heartbeat: a lease of 1 s would race every beat.

@@ -19,13 +19,20 @@ async function freeLoopbackPort(): Promise<number> {
 }
 
 /**
- * Installs the process's Temporal runtime with our logger and, unless `labels` is null, its Prometheus exporter (task
- * slots, poll and schedule-to-start latency, in seconds, counters with `_total`) on a loopback port only this process
- * knows; returns a reader of that exposition, which the process's own /metrics appends. One endpoint per process keeps
- * scrape configuration to one target. `labels` go on every series. Must run before the first Temporal connection of
- * the process.
+ * Installs the process's Temporal runtime with our logger, on `coreThreads` tokio worker threads (MLIS_TEMPORAL_CORE_THREADS,
+ * ADR 0060), and, unless `labels` is null, its Prometheus exporter (task slots, poll and schedule-to-start latency, in
+ * seconds, counters with `_total`) on a loopback port only this process knows; returns a reader of that exposition,
+ * which the process's own /metrics appends. One endpoint per process keeps scrape configuration to one target.
+ * `labels` go on every series. Must run before the first Temporal connection of the process.
  */
-export async function installTemporalRuntime(logger: Logger, labels: Record<string, string> | null): Promise<(() => Promise<string>) | undefined> {
+export async function installTemporalRuntime(
+  logger: Logger,
+  labels: Record<string, string> | null,
+  coreThreads: number,
+): Promise<(() => Promise<string>) | undefined> {
+  // The SDK offers no option for it: its core builds tokio's default runtime, which reads this variable when the
+  // runtime is built, here.
+  process.env.TOKIO_WORKER_THREADS = String(coreThreads);
   if (labels === null) {
     Runtime.install({ logger });
     return undefined;
@@ -53,6 +60,8 @@ export interface WorkerProcessMetricsOptions {
   process: 'control' | 'node';
   /** Where the Temporal runtime's own logs go. */
   logger: Logger;
+  /** The runtime's tokio worker threads (MLIS_TEMPORAL_CORE_THREADS). */
+  coreThreads: number;
   host: string;
   /** 0: no metrics server, and the Temporal runtime keeps its defaults. */
   port: number;
@@ -70,8 +79,8 @@ export interface WorkerProcessMetricsOptions {
  * serves its /metrics: its own metrics and the SDK's. Call before connecting to Temporal.
  */
 export async function installWorkerRuntime(options: WorkerProcessMetricsOptions): Promise<Server | undefined> {
-  const { process, logger, host, port, revision, labels, byTenant, readiness } = options;
-  const readTemporal = await installTemporalRuntime(logger, port === 0 ? null : (labels ?? {}));
+  const { process, logger, coreThreads, host, port, revision, labels, byTenant, readiness } = options;
+  const readTemporal = await installTemporalRuntime(logger, port === 0 ? null : (labels ?? {}), coreThreads);
   if (!readTemporal) return undefined;
   const registry = createProcessRegistry(process, { revision, defaultLabels: labels, byTenant });
   return startMetricsServer({ host, port, registry, extra: readTemporal, readiness });

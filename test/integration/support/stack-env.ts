@@ -35,8 +35,13 @@ export function readStackEnv(): StackEnv {
 
 /** Runs scripts/stack.sh with the integration stack's environment. */
 export function stack(env: StackEnv, ...args: string[]): string {
+  return stackWithEnv(env, {}, ...args);
+}
+
+/** Runs scripts/stack.sh with the integration stack's environment and `extra` over it (a process started differently). */
+export function stackWithEnv(env: StackEnv, extra: Record<string, string>, ...args: string[]): string {
   return execFileSync('bash', [join(ROOT, 'scripts/stack.sh'), ...args], {
-    env: { ...process.env, ...env.processEnv },
+    env: { ...process.env, ...env.processEnv, ...extra },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
