@@ -63,7 +63,7 @@ export interface WorkerProcessMetricsOptions {
   /** The runtime's tokio worker threads (MLIS_TEMPORAL_CORE_THREADS). */
   coreThreads: number;
   host: string;
-  /** 0: no metrics server, and the Temporal runtime keeps its defaults. */
+  /** 0: no metrics server, and the Temporal runtime keeps its default telemetry. */
   port: number;
   revision: string;
   /** On every series of the process, the Temporal SDK's included (a node's group and id). */
