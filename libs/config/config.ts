@@ -1,5 +1,5 @@
 // The only module that reads process.env: every variable is parsed and checked once, here,
-// and listed with its default in .env.example.
+// and listed with its default in .env.example. The one it writes, for a dependency, is here too.
 
 import { join, resolve } from 'node:path';
 // The files, not the barrel: that would load @temporalio/workflow into every process that reads config (the CLI).
@@ -57,6 +57,15 @@ export interface TemporalConfig {
    * process's threads contend for the same cores (ADR 0060).
    */
   coreThreads: number;
+}
+
+/**
+ * Hands `coreThreads` (MLIS_TEMPORAL_CORE_THREADS) to the Temporal SDK's core: the SDK has no option for it, and its
+ * core builds tokio's default runtime, which reads TOKIO_WORKER_THREADS then (ADR 0060). Call before the process
+ * installs the SDK's runtime.
+ */
+export function setTemporalCoreThreads(coreThreads: number, env: Env = process.env): void {
+  env.TOKIO_WORKER_THREADS = String(coreThreads);
 }
 
 /** MLIS_WORKFLOW_STACK_TRACES, for loadConfig and for the workflow hosts' preload (libs/workflow-host/workflow-stack-traces.ts). */

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:net';
 import type { Logger } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
+import { setTemporalCoreThreads } from '@mlis/config';
 import { startMetricsServer, type Readiness } from './metrics-server';
 import { createProcessRegistry } from './process-registry';
 
@@ -30,9 +31,7 @@ export async function installTemporalRuntime(
   labels: Record<string, string> | null,
   coreThreads: number,
 ): Promise<(() => Promise<string>) | undefined> {
-  // The SDK offers no option for it: its core builds tokio's default runtime, which reads this variable when the
-  // runtime is built, here.
-  process.env.TOKIO_WORKER_THREADS = String(coreThreads);
+  setTemporalCoreThreads(coreThreads);
   if (labels === null) {
     Runtime.install({ logger });
     return undefined;
