@@ -6,16 +6,21 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadConfig } from '@mlis/config';
-import { median } from './support/stats';
+import { Client } from 'pg';
+import { median, percentile } from './support/stats';
 
 // `npm run bench:artifacts` against a running stack (`npm run up`, or MLIS_API_URL and MLIS_TOKEN): uploads and
 // downloads 200 MiB through the API and compares the rates with what dd gets from the disk under the store's folder,
-// and counts the full collections the API ran for them (ADR 0058). Prints a markdown table and writes
-// .mlis/bench/artifacts.json.
+// and counts the full collections the API ran for them (ADR 0058). Then 16 uploads of 64 MiB at once while one client
+// submits a job every 50 ms: the longest an upload's transaction stayed open (ADR 0061: no longer across the store's
+// commit) and the submissions' latency. Prints markdown tables and writes .mlis/bench/artifacts.json.
 const ROOT = resolve(__dirname, '../../..');
 const MiB = 1024 * 1024;
 const SIZE_MIB = 200;
 const RUNS = 3;
+const CONCURRENT_UPLOADS = 16;
+const CONCURRENT_MIB = 64;
+const SUBMIT_EVERY_MS = 50;
 
 /** dd's own rate line, e.g. "209715200 bytes (210 MB, 200 MiB) copied, 0.61 s, 344 MB/s", as MiB/s. */
 function dd(args: string[]): number {
@@ -38,6 +43,104 @@ function send(method: string, url: URL, headers: Record<string, string>, body?: 
 async function apiMajorCollections(apiUrl: string): Promise<number> {
   const text = await (await fetch(new URL('/metrics', apiUrl))).text();
   return Number(/^nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
+/** `mib` MiB that differ per MiB and per `seed`, generated as they are sent. */
+function generatedBody(mib: number, seed: number): Readable {
+  const base = randomBytes(MiB);
+  return Readable.from(
+    (function* () {
+      for (let i = 0; i < mib; i += 1) {
+        const copy = Buffer.from(base);
+        copy.writeUInt32BE(i, 0);
+        copy.writeUInt32BE(seed, 4);
+        yield copy;
+      }
+    })(),
+  );
+}
+
+interface ConcurrentUploads {
+  uploads: number;
+  upload_mib: number;
+  wall_s: number;
+  /** The longest an upload's transaction (a statement on artifacts or pending_uploads) was seen open, ms. */
+  longest_upload_transaction_ms: number;
+  submissions: number;
+  submit_p50_ms: number;
+  submit_p99_ms: number;
+  submit_max_ms: number;
+}
+
+/**
+ * Uploads at once while one client submits a `sleep` job every SUBMIT_EVERY_MS, sampling pg_stat_activity every 20 ms:
+ * what a burst of large uploads does to the database connections the job path shares with them.
+ */
+async function concurrentUploads(apiUrl: string, auth: Record<string, string>, databaseUrl: string): Promise<ConcurrentUploads> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  let done = false;
+  let longestUploadTransaction = 0;
+  const sampling = (async () => {
+    while (!done) {
+      const { rows } = await db.query<{ age_ms: number; query: string }>(
+        `SELECT CAST(extract(epoch FROM now() - xact_start) * 1000 AS float8) AS age_ms, query FROM pg_stat_activity
+         WHERE application_name = 'mlis' AND datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' AND xact_start IS NOT NULL`,
+      );
+      for (const row of rows) {
+        if (/artifacts|pending_uploads|artifact-content/.test(row.query)) longestUploadTransaction = Math.max(longestUploadTransaction, row.age_ms);
+      }
+      await new Promise((resolveSleep) => setTimeout(resolveSleep, 20));
+    }
+  })();
+  const submitted: number[] = [];
+  const submitting = (async () => {
+    while (!done) {
+      const started = performance.now();
+      const res = await fetch(new URL('/v1/jobs', apiUrl), {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ task_type: 'sleep', params: { seconds: 0.01 }, cpu: 1 }),
+      });
+      await res.text();
+      if (res.status !== 202) throw new Error(`a submission answered ${res.status}`);
+      submitted.push(performance.now() - started);
+      await new Promise((resolveSleep) => setTimeout(resolveSleep, SUBMIT_EVERY_MS));
+    }
+  })();
+  const started = performance.now();
+  try {
+    const ids = await Promise.all(
+      Array.from({ length: CONCURRENT_UPLOADS }, async (_, seed) => {
+        const res = await send(
+          'POST',
+          new URL('/v1/artifacts?name=bench-concurrent.bin&expires_in_seconds=3600', apiUrl),
+          { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(CONCURRENT_MIB * MiB) },
+          generatedBody(CONCURRENT_MIB, seed),
+        );
+        let text = '';
+        for await (const chunk of res) text += String(chunk);
+        if (res.statusCode !== 201) throw new Error(`a concurrent upload answered ${res.statusCode}: ${text}`);
+        return (JSON.parse(text) as { id: string }).id;
+      }),
+    );
+    const wall = (performance.now() - started) / 1000;
+    for (const id of ids) await send('DELETE', new URL(`/v1/artifacts/${id}`, apiUrl), auth).then((r) => r.resume());
+    return {
+      uploads: CONCURRENT_UPLOADS,
+      upload_mib: CONCURRENT_MIB,
+      wall_s: Number(wall.toFixed(1)),
+      longest_upload_transaction_ms: Math.round(longestUploadTransaction),
+      submissions: submitted.length,
+      submit_p50_ms: Math.round(percentile(submitted, 50)),
+      submit_p99_ms: Math.round(percentile(submitted, 99)),
+      submit_max_ms: Math.round(Math.max(...submitted)),
+    };
+  } finally {
+    done = true;
+    await Promise.allSettled([sampling, submitting]);
+    await db.end();
+  }
 }
 
 async function main(): Promise<void> {
@@ -91,6 +194,7 @@ async function main(): Promise<void> {
     await send('DELETE', new URL(`/v1/artifacts/${id}`, config.apiUrl), auth).then((r) => r.resume());
   }
   const majorCollections = (await apiMajorCollections(config.apiUrl)) - majorCollectionsBefore;
+  const concurrent = await concurrentUploads(config.apiUrl, auth, config.databaseUrl);
 
   const result = {
     size_mib: SIZE_MIB,
@@ -101,6 +205,7 @@ async function main(): Promise<void> {
     dd_write_fdatasync_mib_s: Math.round(median(ddWrite)),
     dd_read_cached_mib_s: Math.round(median(ddRead)),
     api_major_collections_per_round_trip: Number((majorCollections / RUNS).toFixed(1)),
+    concurrent,
   };
   mkdirSync(join(ROOT, '.mlis/bench'), { recursive: true });
   writeFileSync(join(ROOT, '.mlis/bench/artifacts.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -110,6 +215,11 @@ async function main(): Promise<void> {
   console.log(`| upload (streamed, sha256 checked, ${committed}) | ${result.upload_mib_s} | write, conv=fdatasync | ${result.dd_write_fdatasync_mib_s} |`);
   console.log(`| download (streamed) | ${result.download_mib_s} | read, page cache | ${result.dd_read_cached_mib_s} |`);
   console.log(`\nThe API's full collections: ${result.api_major_collections_per_round_trip} a round trip (${majorCollections} in ${RUNS}).`);
+  console.log(`\n| ${CONCURRENT_UPLOADS} uploads of ${CONCURRENT_MIB} MiB at once, a job submitted every ${SUBMIT_EVERY_MS} ms | |`);
+  console.log('|---|---|');
+  console.log(`| the uploads' wall time, s | ${concurrent.wall_s} |`);
+  console.log(`| the longest an upload's transaction stayed open, ms | ${concurrent.longest_upload_transaction_ms} |`);
+  console.log(`| submissions: p50 / p99 / max, ms (${concurrent.submissions}) | ${concurrent.submit_p50_ms} / ${concurrent.submit_p99_ms} / ${concurrent.submit_max_ms} |`);
 }
 
 main().catch((error: unknown) => {
