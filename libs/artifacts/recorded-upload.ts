@@ -4,9 +4,10 @@ import type { ArtifactsRepository, PendingUpload } from '@mlis/db';
 import type { ArtifactStore, PutOptions, StagedObject } from './artifact-store';
 
 /**
- * An upload on its way to becoming an artifact: staged, and recorded as pending before its bytes can be committed
- * (ADR 0012). `commitUpload` makes the bytes visible inside the transaction that inserts the row, and clears the
- * record there; when that transaction fails, `dropUpload` removes what it left. Should a crash stop both, the record
+ * An upload on its way to becoming an artifact (ADR 0012, ADR 0061): staged, recorded as pending, its bytes committed
+ * under their content address before the transaction that inserts its row, which clears the record (`settleUpload`).
+ * The pending record is what keeps those bytes meanwhile: a delete of the last row sharing them counts it as a user.
+ * When the row's transaction fails, `dropUpload` removes what the upload left; should a crash stop both, the record
  * leads retention to the bytes.
  */
 export interface RecordedUpload {
@@ -17,6 +18,13 @@ export interface RecordedUpload {
    * part-way (S3: copied, the staging key not yet deleted), and only a row or `abandonUpload` settles them.
    */
   commitBegun: boolean;
+}
+
+/** Thrown by `settleUpload` when retention took the upload's record (and perhaps its bytes) before its row came. */
+export class UploadAbandonedError extends Error {
+  constructor(readonly sha256: string) {
+    super(`the upload of sha256 ${sha256} took longer than retention waits for an upload, which cleaned it up; nothing was kept`);
+  }
 }
 
 /** Stages the body and records the upload as pending; if the record fails, the staged bytes are discarded. */
@@ -30,12 +38,21 @@ export async function stageUpload(repository: ArtifactsRepository, store: Artifa
   }
 }
 
-/** In the transaction that inserts the upload's row: takes the content lock, makes the bytes visible, clears the record. */
-export async function commitUpload(repository: ArtifactsRepository, manager: EntityManager, upload: RecordedUpload): Promise<void> {
-  await repository.lockContent(manager, upload.staged.sha256);
+/**
+ * Makes the bytes visible under their content address. Outside any transaction: on S3 this is a copy of the whole
+ * object, and a pooled connection held across it would stall every other request of the process (ADR 0061).
+ */
+export async function commitUpload(upload: RecordedUpload): Promise<void> {
   upload.commitBegun = true;
   await upload.staged.commit();
-  await repository.clearPendingUpload(upload.pending.id, manager);
+}
+
+/**
+ * In the transaction that inserts the upload's row, before the insert: clears the pending record, the row now keeping
+ * the bytes. A record already gone was abandoned by retention, which may have deleted the bytes: the row must not be.
+ */
+export async function settleUpload(repository: ArtifactsRepository, manager: EntityManager, upload: RecordedUpload): Promise<void> {
+  if (!(await repository.clearPendingUpload(upload.pending.id, manager))) throw new UploadAbandonedError(upload.staged.sha256);
 }
 
 /** After the row's transaction failed: the staged bytes discarded, committed ones abandoned, the record cleared. */
@@ -47,14 +64,13 @@ export async function dropUpload(repository: ArtifactsRepository, store: Artifac
 }
 
 /**
- * The clean-up of an upload whose bytes were committed but whose row never was: deletes the bytes if no row uses
- * them, and clears the pending record, in one transaction. Under the content lock, a row committed meanwhile keeps
- * the bytes.
+ * The clean-up of an upload whose bytes were committed but whose row never was: clears the pending record and deletes
+ * the bytes if no row and no other upload in flight uses them, in one transaction under the content lock.
  */
 export async function abandonUpload(repository: ArtifactsRepository, store: ArtifactStore, upload: PendingUpload): Promise<void> {
   await repository.transaction(async (manager) => {
     await repository.lockContent(manager, upload.sha256);
     await repository.clearPendingUpload(upload.id, manager);
-    if ((await repository.countBySha256(manager, upload.sha256)) === 0) await store.delete(upload.sha256);
+    if ((await repository.countContentUsers(manager, upload.sha256)) === 0) await store.delete(upload.sha256);
   });
 }

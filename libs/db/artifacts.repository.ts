@@ -56,6 +56,9 @@ interface ArtifactRow {
   cursor_created_at: string;
 }
 
+// One lock per content: its advisory key, from the sha256 as the query's first parameter.
+const CONTENT_LOCK = `hashtextextended('artifact-content:' || $1, 0)`;
+
 const COLUMNS = `id, tenant_id, name, content_type, size_bytes, sha256, created_by, created_at, expires_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_created_at`;
 
@@ -80,9 +83,10 @@ function toRecord(row: ArtifactRow): ArtifactRecord {
 }
 
 /**
- * Artifact metadata and its links to jobs. Rows sharing a sha256 share the stored bytes: whoever adds or
- * removes a row for a sha256 holds `lockContent` for it, so "the last row is gone, delete the bytes" and
- * "the bytes are there, add a row" never interleave.
+ * Artifact metadata and its links to jobs. Rows sharing a sha256 share the stored bytes, and so does an upload in
+ * flight through its pending record (ADR 0061): whoever deletes the last user of a sha256, or records an upload of it,
+ * holds `lockContent` for it, so "nothing uses these bytes, delete them" and "these bytes are about to be committed
+ * and used" never interleave.
  */
 export class ArtifactsRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -91,27 +95,35 @@ export class ArtifactsRepository {
     return this.dataSource.transaction(work);
   }
 
-  /** Serializes row changes for one sha256 until the transaction ends. */
+  /** Serializes the deletion of a sha256's bytes with uploads of it until the transaction ends. */
   async lockContent(manager: EntityManager, sha256: string): Promise<void> {
-    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('artifact-content:' || $1, 0))`, [sha256]);
+    await manager.query(`SELECT pg_advisory_xact_lock(${CONTENT_LOCK})`, [sha256]);
   }
 
   /**
-   * Records, in a transaction of its own, an upload about to commit `sha256`'s bytes: should its row never commit and
-   * its own clean-up fail too (a crash), retention finds the bytes through this record.
+   * Records an upload about to commit `sha256`'s bytes, under the content lock in a statement of its own: from its
+   * commit on, no delete removes those bytes (it counts the record as a user), and should the upload's row never
+   * commit and its own clean-up fail too (a crash), retention finds the bytes through the record. A delete under way
+   * finishes first, so the upload's commit comes after the delete's.
    */
   async recordPendingUpload(sha256: string): Promise<PendingUpload> {
     const id = randomUUID();
-    await this.dataSource.query(`INSERT INTO pending_uploads (id, sha256) VALUES ($1, $2)`, [id, sha256]);
+    await this.dataSource.query(`INSERT INTO pending_uploads (id, sha256) SELECT CAST($2 AS uuid), $1 FROM (SELECT pg_advisory_xact_lock(${CONTENT_LOCK})) AS locked`, [
+      sha256,
+      id,
+    ]);
     return { id, sha256 };
   }
 
-  /** Removes the record: in the upload's transaction once its row is in, or once its bytes are dealt with. */
-  async clearPendingUpload(id: string, manager?: EntityManager): Promise<void> {
-    await (manager ?? this.dataSource.manager).query(`DELETE FROM pending_uploads WHERE id = $1`, [id]);
+  /**
+   * Removes the record: in the upload's row's transaction, or once its bytes are dealt with. Returns whether it was
+   * still there (retention clears the record of an upload a day old).
+   */
+  async clearPendingUpload(id: string, manager?: EntityManager): Promise<boolean> {
+    const removed = await updateReturning<{ id: string }>(manager ?? this.dataSource.manager, `DELETE FROM pending_uploads WHERE id = $1 RETURNING id`, [id]);
+    return removed.length > 0;
   }
 
-  /** Up to `limit` pending uploads started before `before`, oldest first. */
   /** Pending uploads started before `before`, oldest first, but for the ids in `skip`. */
   async findPendingUploads(before: Date, limit: number, skip: readonly string[] = []): Promise<PendingUpload[]> {
     return this.dataSource.query(
@@ -200,14 +212,21 @@ export class ArtifactsRepository {
     return rows.length > 0 && rows[0].in_use;
   }
 
-  /** Deletes the row (and its job links); returns how many rows still use its sha256. Hold lockContent first. */
+  /** Deletes the row (and its job links); returns how many still use its sha256 (`countContentUsers`). Hold lockContent first. */
   async delete(manager: EntityManager, artifact: Pick<ArtifactRecord, 'id' | 'sha256'>): Promise<number> {
     await manager.query(`DELETE FROM artifacts WHERE id = $1`, [artifact.id]);
-    return this.countBySha256(manager, artifact.sha256);
+    return this.countContentUsers(manager, artifact.sha256);
   }
 
-  async countBySha256(manager: EntityManager, sha256: string): Promise<number> {
-    const rows: { count: number }[] = await manager.query(`SELECT CAST(count(*) AS integer) AS count FROM artifacts WHERE sha256 = $1`, [sha256]);
+  /**
+   * The rows and the uploads in flight that use `sha256`'s bytes. One statement, one snapshot: an upload's row's
+   * transaction adds the row and clears the record together, so it is counted once, before or after.
+   */
+  async countContentUsers(manager: EntityManager, sha256: string): Promise<number> {
+    const rows: { count: number }[] = await manager.query(
+      `SELECT CAST((SELECT count(*) FROM artifacts WHERE sha256 = $1) + (SELECT count(*) FROM pending_uploads WHERE sha256 = $1) AS integer) AS count`,
+      [sha256],
+    );
     return rows[0].count;
   }
 

@@ -5,8 +5,8 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FsArtifactStore } from '@mlis/artifacts';
-import { ArtifactsRepository, createDataSource } from '@mlis/db';
+import { commitUpload, FsArtifactStore, settleUpload, stageUpload, UploadAbandonedError } from '@mlis/artifacts';
+import { ArtifactsRepository, createDataSource, type NewArtifact, type PendingUpload } from '@mlis/db';
 import { ArtifactRetention, type RetentionSweep } from '../../apps/control/artifact-retention';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, withDb } from './support/api';
 import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
@@ -557,41 +557,70 @@ describe('artifacts on the real stack', () => {
       await store.delete(unknown.sha256);
     });
 
+    it('keeps the bytes of an upload between its commit and its row when a delete takes the last artifact sharing them (ADR 0061)', async () => {
+      const bytes = randomBytes(4096);
+      const earlier = JSON.parse((await uploadBytes(bytes)).body.toString()).id;
+      const upload = await stageUpload(repository, store, Readable.from([bytes]));
+      await commitUpload(upload);
+      // The last row goes; the upload's pending record still uses the bytes.
+      expect((await api('DELETE', `/v1/artifacts/${earlier}`)).status).toBe(204);
+      expect(await store.exists(upload.staged.sha256)).toBe(true);
+      const id = randomUUID();
+      await repository.transaction(async (manager) => {
+        await settleUpload(repository, manager, upload);
+        await repository.insert(manager, newArtifact(id, upload.staged.sha256, bytes.length));
+      });
+      expect((await raw('GET', `/v1/artifacts/${id}`, auth())).body.equals(bytes)).toBe(true);
+      expect(await pendingUploads(upload.staged.sha256)).toBe(0);
+      expect((await api('DELETE', `/v1/artifacts/${id}`)).status).toBe(204);
+      expect(await store.exists(upload.staged.sha256)).toBe(false);
+    });
+
+    it('records an upload only once a delete of the same bytes under way has committed, so its commit comes after that delete', async () => {
+      const sha = sha256(randomBytes(4096));
+      let recorded = false;
+      let recording: Promise<PendingUpload> | undefined;
+      await dataSource.transaction(async (manager) => {
+        // As a delete of the last row holds it, up to its commit, across the removal of the bytes.
+        await repository.lockContent(manager, sha);
+        const [{ pid }]: { pid: number }[] = await manager.query('SELECT pg_backend_pid() AS pid');
+        recording = repository.recordPendingUpload(sha).then((pending) => {
+          recorded = true;
+          return pending;
+        });
+        await poll('the upload to wait for the content lock', () => sessionsBlockedBy(pid).then((n) => (n > 0 ? true : undefined)), { timeoutMs: 30_000 });
+        expect(recorded).toBe(false);
+      });
+      const pending = await recording!;
+      expect(await pendingUploads(sha)).toBe(1);
+      await repository.clearPendingUpload(pending.id);
+    });
+
     /**
-     * An upload whose pending record is a day old (its process stalled) and that holds the content lock with its bytes
-     * committed, as between its commit and its row's; a sweep starts and waits for that lock, then the upload ends
-     * with `outcome`. Returns the bytes' sha256.
+     * An upload whose pending record is a day old (its process stalled), its bytes committed; its row's transaction
+     * has cleared the record when a sweep starts and waits for that, then the transaction ends with `outcome`.
+     * Returns the bytes' sha256.
      */
     async function stalledUploadRacingSweep(outcome: 'commit' | 'rollback'): Promise<string> {
       const bytes = randomBytes(4096);
-      const pending = await repository.recordPendingUpload(sha256(bytes));
-      await backdate(pending.id);
+      const upload = await stageUpload(repository, store, Readable.from([bytes]));
+      await commitUpload(upload);
+      await backdate(upload.pending.id);
       let sweeping: Promise<RetentionSweep> | undefined;
       await dataSource
         .transaction(async (manager) => {
-          await repository.lockContent(manager, sha256(bytes));
-          await store.put(Readable.from([bytes]));
+          await settleUpload(repository, manager, upload);
           const [{ pid }]: { pid: number }[] = await manager.query('SELECT pg_backend_pid() AS pid');
           sweeping = retention.sweep();
-          await poll("a sweep to wait for the upload's content lock", () => contentLockWaiters(pid).then((n) => (n > 0 ? true : undefined)), { timeoutMs: 30_000 });
+          await poll("a sweep to wait for the upload's record", () => sessionsBlockedBy(pid).then((n) => (n > 0 ? true : undefined)), { timeoutMs: 30_000 });
           if (outcome === 'rollback') throw new Error('the upload failed');
-          await repository.insert(manager, {
-            id: randomUUID(),
-            tenantId: 'default',
-            name: 'racing-the-sweep',
-            contentType: 'application/octet-stream',
-            sizeBytes: bytes.length,
-            sha256: sha256(bytes),
-            createdBy: 'it-user',
-            expiresAt: null,
-          });
-          await repository.clearPendingUpload(pending.id, manager);
+          await repository.insert(manager, newArtifact(randomUUID(), upload.staged.sha256, bytes.length));
         })
         .catch((error: Error) => {
           if (error.message !== 'the upload failed') throw error;
         });
       await sweeping;
-      return sha256(bytes);
+      return upload.staged.sha256;
     }
 
     it('keeps the bytes of a stalled upload whose row commits while a sweep waits for them, and removes them when it fails', async () => {
@@ -600,8 +629,7 @@ describe('artifacts on the real stack', () => {
       expect(await rowsWithSha(kept)).toBe(1);
 
       const dropped = await stalledUploadRacingSweep('rollback');
-      // The sweep that waited, or control's own: whichever took the lock first removes them, and clears the record as
-      // it commits.
+      // The sweep that waited, or control's own: whichever took the record first removes the bytes with it.
       await poll('a sweep to remove the failed upload', async () => (!(await store.exists(dropped)) && (await pendingUploads(dropped)) === 0 ? true : undefined), {
         timeoutMs: 30_000,
       });
@@ -609,19 +637,34 @@ describe('artifacts on the real stack', () => {
       await withDb((db) => db.query('DELETE FROM artifacts WHERE sha256 = $1', [kept]));
       await store.delete(kept);
     });
+
+    it('refuses the row of a stalled upload that a sweep cleaned up first: no row without its bytes', async () => {
+      const bytes = randomBytes(4096);
+      const upload = await stageUpload(repository, store, Readable.from([bytes]));
+      await commitUpload(upload);
+      await backdate(upload.pending.id);
+      await retention.sweep();
+      expect(await store.exists(upload.staged.sha256)).toBe(false);
+      await expect(
+        repository.transaction(async (manager) => {
+          await settleUpload(repository, manager, upload);
+          await repository.insert(manager, newArtifact(randomUUID(), upload.staged.sha256, bytes.length));
+        }),
+      ).rejects.toThrow(UploadAbandonedError);
+      expect(await rowsWithSha(upload.staged.sha256)).toBe(0);
+    });
   });
 });
 
-/** How many sessions wait for an advisory lock that the session `holder` holds. */
-function contentLockWaiters(holder: number): Promise<number> {
+/** An artifact row of the default tenant for bytes already in the store. */
+function newArtifact(id: string, sha: string, sizeBytes: number): NewArtifact {
+  return { id, tenantId: 'default', name: null, contentType: 'application/octet-stream', sizeBytes, sha256: sha, createdBy: 'it-user', expiresAt: null };
+}
+
+/** How many sessions wait for a lock that the session `holder` holds. */
+function sessionsBlockedBy(holder: number): Promise<number> {
   return withDb(async (db) => {
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n FROM pg_locks waiting JOIN pg_locks held
-         ON held.locktype = 'advisory' AND held.granted AND held.pid = $1
-        AND (waiting.classid, waiting.objid, waiting.objsubid) = (held.classid, held.objid, held.objsubid)
-       WHERE waiting.locktype = 'advisory' AND NOT waiting.granted`,
-      [holder],
-    );
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holder]);
     return rows[0].n;
   });
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,12 +25,16 @@ const user = (tenantId: string, scopes: string[] = ['artifacts:read', 'artifacts
 const NODE: RequestActor = { kind: 'worker', subject: 'node:cpu-1', tenantId: '', scopes: new Set(), crossTenant: false, requestId: 'req-2' };
 
 /** The service over in-memory metadata, a real fs store and tenant `acme`. */
-function serviceOver(repository: FakeArtifactsRepository, audit = new FakeAuditRepository()): ArtifactsService {
+function serviceOver(
+  repository: FakeArtifactsRepository,
+  audit = new FakeAuditRepository(),
+  store = new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-artifacts-service-'))),
+): ArtifactsService {
   const tenants = new FakeTenantsRepository();
   tenants.put({ id: 'acme', name: 'Acme' });
   return new ArtifactsService(
     repository as unknown as ArtifactsRepository,
-    new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-artifacts-service-'))),
+    store,
     new Access(audit as unknown as AuditRepository, 0),
     tenants as unknown as TenantsRepository,
     loadConfig({}),
@@ -99,6 +103,57 @@ describe('artifact access', () => {
     await expect(refused).rejects.toBeInstanceOf(DomainError);
     await expect(refused).rejects.toEqual(expect.objectContaining({ code: 'assignment_not_live' }));
     assignment.live = true;
+  });
+});
+
+describe("an upload's bytes", () => {
+  /** A store that notes how many of the repository's transactions were open as each upload's bytes were committed. */
+  function storeNotingCommits(repository: FakeArtifactsRepository, openAtCommit: number[]): FsArtifactStore {
+    const store = new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-artifacts-service-')));
+    const stage = store.stage.bind(store);
+    jest.spyOn(store, 'stage').mockImplementation(async (...args) => {
+      const staged = await stage(...args);
+      const commit = staged.commit.bind(staged);
+      staged.commit = async () => {
+        openAtCommit.push(repository.openTransactions);
+        await commit();
+      };
+      return staged;
+    });
+    return store;
+  }
+
+  it('are committed before the transaction that inserts the row, which then clears the pending record (ADR 0061)', async () => {
+    const repository = new FakeArtifactsRepository();
+    const openAtCommit: number[] = [];
+    const store = storeNotingCommits(repository, openAtCommit);
+    const service = serviceOver(repository, new FakeAuditRepository(), store);
+    const { artifact } = await service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('bytes')]), contentType: 'text/plain', name: null });
+    expect(openAtCommit).toEqual([0]);
+    expect(repository.pendingUploads.size).toBe(0);
+    expect(await store.exists(artifact.sha256)).toBe(true);
+  });
+
+  it("of a repeat go once committed, unless the earlier artifact shares them; another upload's with its key are dropped", async () => {
+    const repository = new FakeArtifactsRepository();
+    const openAtCommit: number[] = [];
+    const store = storeNotingCommits(repository, openAtCommit);
+    const service = serviceOver(repository, new FakeAuditRepository(), store);
+    const upload = (text: string) =>
+      service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from(text)]), contentType: 'text/plain', name: null, idempotencyKey: 'k' });
+    const first = await upload('same');
+    // The repeat's check before its body finds nothing (as when two race): its bytes are committed, then its transaction finds the row.
+    jest.spyOn(repository, 'findByIdempotencyKey').mockResolvedValueOnce(null);
+    const again = await upload('same');
+    expect(again).toMatchObject({ artifact: { id: first.artifact.id }, created: false });
+    expect(await store.exists(first.artifact.sha256)).toBe(true);
+
+    jest.spyOn(repository, 'findByIdempotencyKey').mockResolvedValueOnce(null);
+    await expect(upload('other')).rejects.toEqual(expect.objectContaining({ code: 'idempotency_conflict' }));
+    expect(openAtCommit).toEqual([0, 0, 0]);
+    expect(await store.exists(createHash('sha256').update('other').digest('hex'))).toBe(false);
+    expect(repository.pendingUploads.size).toBe(0);
+    expect(repository.rows).toHaveLength(1);
   });
 });
 

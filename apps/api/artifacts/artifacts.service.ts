@@ -9,6 +9,7 @@ import {
   dropUpload,
   ObjectMissingError,
   ObjectTooLargeError,
+  settleUpload,
   stageUpload,
   type ArtifactStore,
   type ByteRange,
@@ -171,6 +172,8 @@ export class ArtifactsService {
     const expiresAt = expiresInSeconds > 0 ? new Date(Date.now() + expiresInSeconds * 1000) : null;
     let result: UploadResult;
     try {
+      // Before the row's transaction, which then holds no pooled connection across the store's copy (ADR 0061).
+      await commitUpload(upload);
       result = await this.artifacts.transaction(async (manager): Promise<UploadResult> => {
         const owner = await this.owner(caller, manager);
         if (idempotencyKey !== undefined) {
@@ -185,7 +188,7 @@ export class ArtifactsService {
             if (kept) return { artifact: toArtifactResponse(kept), created: false };
           }
         }
-        await commitUpload(this.artifacts, manager, upload);
+        await settleUpload(this.artifacts, manager, upload);
         const inserted = await this.artifacts.insert(
           manager,
           {
@@ -208,7 +211,7 @@ export class ArtifactsService {
       await this.drop(upload);
       throw error;
     }
-    // A repeat keeps nothing: its staged bytes go, the earlier artifact's stay.
+    // A repeat keeps nothing: its bytes go unless another artifact uses them, as the earlier one does.
     if (!result.created) await this.drop(upload);
     return result;
   }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { pipeline, Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { commitUpload, dropUpload, ObjectMissingError, stageUpload, type ArtifactStore, type RecordedUpload } from '@mlis/artifacts';
+import { commitUpload, dropUpload, ObjectMissingError, settleUpload, stageUpload, type ArtifactStore, type RecordedUpload } from '@mlis/artifacts';
 import type { AppConfig } from '@mlis/config';
 import { ApiErrorCode, findArtifactRefs, travelsAsArtifact } from '@mlis/contracts';
 import { ArtifactsRepository, type JobEntity } from '@mlis/db';
@@ -17,8 +17,8 @@ import { canonicalJson } from './canonical-json';
 /** More distinct references than this in one job's params is refused: each costs a lookup in the submission. */
 export const MAX_PARAM_ARTIFACT_REFS = 256;
 
-/** Params too large to travel inline: their canonical JSON staged in the store, not yet visible. */
-export interface StagedParams {
+/** Params too large to travel inline: their canonical JSON in the store, waiting for the row that `attach` adds. */
+export interface StoredParams {
   artifactId: string;
   upload: RecordedUpload;
 }
@@ -98,9 +98,20 @@ export class JobArtifactsService {
     return sha256Hex(paramsJson);
   }
 
-  /** Writes the params' canonical JSON to the store's staging area (invisible until attach commits it). */
-  async stageParams(paramsJson: string): Promise<StagedParams> {
-    return { artifactId: randomUUID(), upload: await stageUpload(this.artifacts, this.store, Readable.from([Buffer.from(paramsJson)])) };
+  /**
+   * Stores the params' canonical JSON under its content address, before the submission's transaction (ADR 0061); until
+   * `attach` adds its row, only its pending record names it, and `discard` removes it.
+   */
+  async storeParams(paramsJson: string): Promise<StoredParams> {
+    const upload = await stageUpload(this.artifacts, this.store, Readable.from([Buffer.from(paramsJson)]));
+    const params = { artifactId: randomUUID(), upload };
+    try {
+      await commitUpload(upload);
+    } catch (error) {
+      await this.discard(params);
+      throw error;
+    }
+    return params;
   }
 
   /**
@@ -111,7 +122,7 @@ export class JobArtifactsService {
     manager: EntityManager,
     job: { id: string; tenantId: string; submittedBy: string },
     inputs: string[],
-    params: StagedParams | null,
+    params: StoredParams | null,
   ): Promise<void> {
     for (const id of inputs) {
       await this.artifacts.linkToJob(manager, job.id, id, 'input').catch((error: unknown) => {
@@ -120,7 +131,7 @@ export class JobArtifactsService {
       });
     }
     if (!params) return;
-    await commitUpload(this.artifacts, manager, params.upload);
+    await settleUpload(this.artifacts, manager, params.upload);
     const { staged } = params.upload;
     const expirySeconds = this.config.artifacts.defaultExpirySeconds;
     await this.artifacts.insert(manager, {
@@ -137,8 +148,8 @@ export class JobArtifactsService {
     await this.artifacts.linkToJob(manager, job.id, params.artifactId, 'params');
   }
 
-  /** After a submission that did not commit: drops the staged params, or their bytes if nothing else uses them. */
-  async discard(params: StagedParams | null): Promise<void> {
+  /** After a submission that did not commit: drops the params' bytes unless another artifact uses them. */
+  async discard(params: StoredParams | null): Promise<void> {
     if (!params) return;
     await dropUpload(this.artifacts, this.store, params.upload).catch((error: unknown) =>
       this.logger.error({ msg: 'could not clean up the params of a failed submission; artifact retention will', sha256: params.upload.staged.sha256, error: String(error) }),

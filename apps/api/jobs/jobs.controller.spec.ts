@@ -609,6 +609,29 @@ describe(JobsController.name, () => {
         expect(Buffer.concat(chunks).toString('utf8')).toBe(storedJson);
       });
 
+      it('commits their bytes before the submission’s transaction, not inside it (ADR 0061)', async () => {
+        const store = big.app.get<ArtifactStore>(ARTIFACT_STORE);
+        const order: string[] = [];
+        const stage = store.stage.bind(store);
+        jest.spyOn(store, 'stage').mockImplementation(async (...args) => {
+          const staged = await stage(...args);
+          const commit = staged.commit.bind(staged);
+          staged.commit = async () => {
+            order.push('bytes committed');
+            await commit();
+          };
+          return staged;
+        });
+        const insert = big.jobs.insert.bind(big.jobs);
+        jest.spyOn(big.jobs, 'insert').mockImplementation(async (...args) => {
+          order.push('job inserted');
+          return insert(...args);
+        });
+        await request(big.app.getHttpServer()).post('/v1/jobs').send({ task_type: 'echo', params }).expect(202);
+        expect(order).toEqual(['bytes committed', 'job inserted']);
+        expect(big.artifacts.pendingUploads.size).toBe(0);
+      });
+
       it('keeps neither their bytes nor their pending upload record when the submission is refused inside the insert', async () => {
         big.tenants.put({ id: 'default', name: 'Default', maxQueuedJobs: 1 });
         big.tenants.queued = 1;

@@ -22,7 +22,7 @@ import { unstorableText } from '../common/body-content';
 import { InjectAppConfig } from '../core/app-config';
 import { AcceptedJobs } from './accepted-jobs';
 import { canonicalJson } from './canonical-json';
-import { JobArtifactsService, type JobResultBody, type StagedParams } from './job-artifacts.service';
+import { JobArtifactsService, type JobResultBody, type StoredParams } from './job-artifacts.service';
 import { JobWorkflows } from './job-workflows';
 import { decodeJobCursor, encodeJobCursor } from './jobs-cursor';
 import {
@@ -122,7 +122,7 @@ export class JobsService {
     const inputs = await this.jobArtifacts.inputs(actor, requestId, spec.params);
     await this.checkSchedulable(spec, tenant.maxGpus);
 
-    const params: StagedParams | null = this.jobArtifacts.offloads(paramsJson) ? await this.jobArtifacts.stageParams(paramsJson) : null;
+    const params: StoredParams | null = this.jobArtifacts.offloads(paramsJson) ? await this.jobArtifacts.storeParams(paramsJson) : null;
     const job: NewJob = {
       ...spec,
       params: params ? {} : spec.params,

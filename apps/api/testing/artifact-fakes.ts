@@ -31,13 +31,16 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   readonly pendingUploads = new Map<string, string>();
   /** Idempotency keys by artifact id (a deleted artifact's is never found: its row is gone). */
   private readonly keys = new Map<string, string>();
+  /** Transactions under way: a spec can check that something happens outside them. */
+  openTransactions = 0;
   private clock = Date.parse('2025-01-01T00:00:00.000Z');
 
-  // No database: work runs directly, and a throw leaves whatever it changed (specs check rows only after success).
+  // No database: work runs directly; a throw restores what it changed.
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     const rows = [...this.rows];
     const links = [...this.links];
     const pendingUploads = new Map(this.pendingUploads);
+    this.openTransactions += 1;
     try {
       return await work({} as EntityManager);
     } catch (error) {
@@ -46,6 +49,8 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
       this.pendingUploads.clear();
       for (const [id, sha256] of pendingUploads) this.pendingUploads.set(id, sha256);
       throw error;
+    } finally {
+      this.openTransactions -= 1;
     }
   }
 
@@ -57,8 +62,8 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
     return { id, sha256 };
   }
 
-  async clearPendingUpload(id: string): Promise<void> {
-    this.pendingUploads.delete(id);
+  async clearPendingUpload(id: string): Promise<boolean> {
+    return this.pendingUploads.delete(id);
   }
 
   async insert(_manager: EntityManager, artifact: NewArtifact, idempotencyKey: string | null = null): Promise<ArtifactRecord> {
@@ -107,11 +112,11 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   async delete(manager: EntityManager, artifact: Pick<ArtifactRecord, 'id' | 'sha256'>): Promise<number> {
     this.rows.splice(this.rows.findIndex((row) => row.id === artifact.id), 1);
     this.links.splice(0, this.links.length, ...this.links.filter((link) => link.artifactId !== artifact.id));
-    return this.countBySha256(manager, artifact.sha256);
+    return this.countContentUsers(manager, artifact.sha256);
   }
 
-  async countBySha256(_manager: EntityManager, sha256: string): Promise<number> {
-    return this.rows.filter((row) => row.sha256 === sha256).length;
+  async countContentUsers(_manager: EntityManager, sha256: string): Promise<number> {
+    return this.rows.filter((row) => row.sha256 === sha256).length + [...this.pendingUploads.values()].filter((pending) => pending === sha256).length;
   }
 
   async linkToJob(_manager: EntityManager, jobId: string, artifactId: string, role: ArtifactRole): Promise<void> {

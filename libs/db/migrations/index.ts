@@ -28,6 +28,7 @@ import { AuditOccurrences1766700000000 } from './1766700000000-audit-occurrences
 import { NodeGoneAt1766800000000 } from './1766800000000-node-gone-at';
 import { JobListFilterIndexes1766900000000 } from './1766900000000-job-list-filter-indexes';
 import { JobFinishedNoticeAfterCommit1767000000000 } from './1767000000000-job-finished-notice-after-commit';
+import { PendingUploadsByContent1767100000000 } from './1767100000000-pending-uploads-by-content';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -61,4 +62,5 @@ export const MIGRATIONS = [
   NodeGoneAt1766800000000,
   JobListFilterIndexes1766900000000,
   JobFinishedNoticeAfterCommit1767000000000,
+  PendingUploadsByContent1767100000000,
 ];
