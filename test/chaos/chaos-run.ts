@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient, Pool } from 'pg';
+import { FsArtifactStore } from '@mlis/artifacts';
 import { jobWorkflowId } from '@mlis/contracts';
 import { api, env, STACK_NODE_IDS, tokenFor } from '../integration/support/api';
 import { script, stack, STATE_DIR, type StackEnv } from '../integration/support/stack-env';
@@ -421,6 +422,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // The run's own store, or the suite's (new with the suite's database).
       const store = storeDir ?? join(env.processEnv.MLIS_STATE_DIR, 'artifacts');
       invariants['every stored object named by an artifact row or a pending upload'] = await unaccountedInStore(db, store);
+      invariants["every artifact of the run's tenant with its bytes in the store"] = await rowsWithoutBytes(db, store, tenant);
       const effects = checkEffects(db, executionLog, ids, invariants);
       const { rows: states } = await db.query(`SELECT state, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY state`, [ids]);
       const { rows: types } = await db.query(`SELECT task_type, count(*)::int AS n FROM jobs WHERE id = ANY($1) GROUP BY task_type`, [ids]);
@@ -517,6 +519,19 @@ async function unaccountedInStore(db: PgClient, storeDir: string): Promise<strin
     [stored],
   );
   return rows.map((row: { sha256: string }) => row.sha256).slice(0, 20);
+}
+
+/**
+ * The tenant's artifacts whose bytes are not in the store: rows a download would answer 404 for. The run deletes no
+ * artifact, so ADR 0012's one way to leave such a row (a delete whose commit failed after it removed the bytes) cannot
+ * explain one; an upload's row committed without its bytes would (ADR 0061).
+ */
+async function rowsWithoutBytes(db: PgClient, storeDir: string, tenant: string): Promise<string[]> {
+  const store = new FsArtifactStore(storeDir);
+  const { rows } = await db.query(`SELECT id, sha256 FROM artifacts WHERE tenant_id = $1`, [tenant]);
+  const missing: string[] = [];
+  for (const row of rows as { id: string; sha256: string }[]) if (!(await store.exists(row.sha256))) missing.push(row.id);
+  return missing.slice(0, 20);
 }
 
 function isAlive(pid: number): boolean {
