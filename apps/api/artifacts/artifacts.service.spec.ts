@@ -9,7 +9,7 @@ import type { ArtifactsRepository, AuditRepository, TenantsRepository } from '@m
 import { Access } from '../common/access';
 import type { RequestActor } from '../common/actor';
 import { DomainError } from '../common/domain-error';
-import { FakeArtifactsRepository } from '../testing/artifact-fakes';
+import { FakeArtifactsRepository, onUploadCommit } from '../testing/artifact-fakes';
 import { FakeAuditRepository, FakeTenantsRepository } from '../testing/audit-fakes';
 import { ArtifactsService, type ArtifactCaller } from './artifacts.service';
 
@@ -110,16 +110,7 @@ describe("an upload's bytes", () => {
   /** A store that notes how many of the repository's transactions were open as each upload's bytes were committed. */
   function storeNotingCommits(repository: FakeArtifactsRepository, openAtCommit: number[]): FsArtifactStore {
     const store = new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-artifacts-service-')));
-    const stage = store.stage.bind(store);
-    jest.spyOn(store, 'stage').mockImplementation(async (...args) => {
-      const staged = await stage(...args);
-      const commit = staged.commit.bind(staged);
-      staged.commit = async () => {
-        openAtCommit.push(repository.openTransactions);
-        await commit();
-      };
-      return staged;
-    });
+    onUploadCommit(store, () => openAtCommit.push(repository.openTransactions));
     return store;
   }
 

@@ -5,6 +5,7 @@ import type { EntityManager } from 'typeorm';
 import type { ArtifactStore } from '@mlis/artifacts';
 import { CONTROL_TASK_QUEUE, JOB_WORKFLOW_VERSION, type JobWorkflowInput } from '@mlis/contracts';
 import { ARTIFACT_STORE } from '../artifacts/artifacts.service';
+import { onUploadCommit } from '../testing/artifact-fakes';
 import { fakeNode, FakeTemporalClient } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { MAX_PARAM_ARTIFACT_REFS } from './job-artifacts.service';
@@ -610,18 +611,8 @@ describe(JobsController.name, () => {
       });
 
       it('commits their bytes before the submission’s transaction, not inside it (ADR 0061)', async () => {
-        const store = big.app.get<ArtifactStore>(ARTIFACT_STORE);
         const order: string[] = [];
-        const stage = store.stage.bind(store);
-        jest.spyOn(store, 'stage').mockImplementation(async (...args) => {
-          const staged = await stage(...args);
-          const commit = staged.commit.bind(staged);
-          staged.commit = async () => {
-            order.push('bytes committed');
-            await commit();
-          };
-          return staged;
-        });
+        onUploadCommit(big.app.get<ArtifactStore>(ARTIFACT_STORE), () => order.push('bytes committed'));
         const insert = big.jobs.insert.bind(big.jobs);
         jest.spyOn(big.jobs, 'insert').mockImplementation(async (...args) => {
           order.push('job inserted');

@@ -1,6 +1,7 @@
 // In-memory artifact metadata, for specs that run without Postgres (the bytes go to a real fs store).
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
+import type { ArtifactStore } from '@mlis/artifacts';
 import type { JobState } from '@mlis/contracts';
 import type {
   ArtifactListQuery,
@@ -13,6 +14,20 @@ import type {
 } from '@mlis/db';
 import type { Db } from './fakes';
 
+
+/** Calls `beforeCommit` each time an upload staged in `store` from now on commits its bytes, just before they go. */
+export function onUploadCommit(store: ArtifactStore, beforeCommit: () => void): void {
+  const stage = store.stage.bind(store);
+  jest.spyOn(store, 'stage').mockImplementation(async (...args) => {
+    const staged = await stage(...args);
+    const commit = staged.commit.bind(staged);
+    staged.commit = async () => {
+      beforeCommit();
+      await commit();
+    };
+    return staged;
+  });
+}
 
 /** A placed assignment as the fake ledger knows it. */
 export interface FakeAssignment extends LiveAssignment {
