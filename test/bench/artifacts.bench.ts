@@ -5,6 +5,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@mlis/config';
 import { Client } from 'pg';
 import { median, percentile } from './support/stats';
@@ -45,17 +46,20 @@ async function apiMajorCollections(apiUrl: string): Promise<number> {
   return Number(/^nodejs_gc_duration_seconds_count\{kind="major"\} (\S+)$/m.exec(text)?.[1] ?? 0);
 }
 
+/** The `i`th MiB of a body made from `base`: a copy with `i` and `seed` written in, so no two MiB are alike. */
+function chunkOf(base: Buffer, i: number, seed = 0): Buffer {
+  const copy = Buffer.from(base);
+  copy.writeUInt32BE(i, 0);
+  copy.writeUInt32BE(seed, 4);
+  return copy;
+}
+
 /** `mib` MiB that differ per MiB and per `seed`, generated as they are sent. */
 function generatedBody(mib: number, seed: number): Readable {
   const base = randomBytes(MiB);
   return Readable.from(
     (function* () {
-      for (let i = 0; i < mib; i += 1) {
-        const copy = Buffer.from(base);
-        copy.writeUInt32BE(i, 0);
-        copy.writeUInt32BE(seed, 4);
-        yield copy;
-      }
+      for (let i = 0; i < mib; i += 1) yield chunkOf(base, i, seed);
     })(),
   );
 }
@@ -90,7 +94,7 @@ async function concurrentUploads(apiUrl: string, auth: Record<string, string>, d
       for (const row of rows) {
         if (/artifacts|pending_uploads|artifact-content/.test(row.query)) longestUploadTransaction = Math.max(longestUploadTransaction, row.age_ms);
       }
-      await new Promise((resolveSleep) => setTimeout(resolveSleep, 20));
+      await sleep(20);
     }
   })();
   const submitted: number[] = [];
@@ -105,7 +109,7 @@ async function concurrentUploads(apiUrl: string, auth: Record<string, string>, d
       await res.text();
       if (res.status !== 202) throw new Error(`a submission answered ${res.status}`);
       submitted.push(performance.now() - started);
-      await new Promise((resolveSleep) => setTimeout(resolveSleep, SUBMIT_EVERY_MS));
+      await sleep(SUBMIT_EVERY_MS);
     }
   })();
   const started = performance.now();
@@ -125,6 +129,9 @@ async function concurrentUploads(apiUrl: string, auth: Record<string, string>, d
       }),
     );
     const wall = (performance.now() - started) / 1000;
+    done = true;
+    // A refused submission or a failed sample fails the benchmark, not only the loop it ran in.
+    await Promise.all([sampling, submitting]);
     for (const id of ids) await send('DELETE', new URL(`/v1/artifacts/${id}`, apiUrl), auth).then((r) => r.resume());
     return {
       uploads: CONCURRENT_UPLOADS,
@@ -137,6 +144,7 @@ async function concurrentUploads(apiUrl: string, auth: Record<string, string>, d
       submit_max_ms: Math.round(Math.max(...submitted)),
     };
   } finally {
+    // After a failed upload: stop both loops before the connection they use goes.
     done = true;
     await Promise.allSettled([sampling, submitting]);
     await db.end();
@@ -148,11 +156,7 @@ async function main(): Promise<void> {
   const token = config.token ?? readFileSync(config.tokenFile, 'utf8').trim();
   const auth = { authorization: `Bearer ${token}` };
   const base = randomBytes(MiB);
-  const chunks = Array.from({ length: SIZE_MIB }, (_, i) => {
-    const copy = Buffer.from(base);
-    copy.writeUInt32BE(i, 0);
-    return copy;
-  });
+  const chunks = Array.from({ length: SIZE_MIB }, (_, i) => chunkOf(base, i));
   const sha256 = chunks.reduce((hash, chunk) => hash.update(chunk), createHash('sha256')).digest('hex');
 
   // dd on the disk the fs store writes to: with fdatasync, as the store syncs every upload before committing it.
