@@ -598,7 +598,7 @@ export interface components {
              * @description Stable machine-readable error code.
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "assignment_not_placed" | "assignment_not_live" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "request_timeout" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "insufficient_storage" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
+            code: "validation_failed" | "malformed_json" | "unknown_task_type" | "invalid_params" | "unschedulable" | "job_not_found" | "node_not_found" | "unknown_worker_group" | "unknown_priority_class" | "job_already_finished" | "node_superseded" | "assignment_not_placed" | "assignment_not_live" | "node_dead" | "idempotency_conflict" | "payload_too_large" | "request_timeout" | "not_found" | "method_not_allowed" | "dependency_unavailable" | "insufficient_storage" | "upload_abandoned" | "internal_error" | "invalid_bootstrap_credential" | "unauthorized" | "forbidden" | "rate_limited" | "quota_exceeded" | "tenant_not_found" | "tenant_exists" | "artifact_not_found" | "checksum_mismatch" | "artifact_in_use" | "range_not_satisfiable" | "result_not_available";
             /** @description Human-readable explanation; never contains internals. */
             message: string;
             /** @description Per-field problems, for validation errors. */
@@ -2343,7 +2343,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description error.code: dependency_unavailable */
+            /** @description error.code: dependency_unavailable | upload_abandoned */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2800,7 +2800,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description error.code: dependency_unavailable */
+            /** @description error.code: upload_abandoned | dependency_unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;

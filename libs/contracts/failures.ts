@@ -52,6 +52,12 @@ export enum ApiErrorCode {
   DependencyUnavailable = 'dependency_unavailable',
   /** The artifact store is full: nothing of the upload (or of the params it would have offloaded) was kept. */
   InsufficientStorage = 'insufficient_storage',
+  /**
+   * An upload (or a submission's offloaded params) stalled between storing its bytes and recording its row for longer
+   * than retention waits for an unfinished upload, which cleaned it up: nothing was kept, and the same request may be
+   * sent again at once.
+   */
+  UploadAbandoned = 'upload_abandoned',
   Internal = 'internal_error',
   /** Node registration without the right bootstrap secret. */
   InvalidBootstrapCredential = 'invalid_bootstrap_credential',

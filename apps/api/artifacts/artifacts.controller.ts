@@ -113,6 +113,7 @@ export class ArtifactsController {
     ApiErrorCode.IdempotencyConflict,
     ApiErrorCode.PayloadTooLarge,
     ApiErrorCode.InsufficientStorage,
+    ApiErrorCode.UploadAbandoned,
     ApiErrorCode.AssignmentNotLive,
   )
   async upload(

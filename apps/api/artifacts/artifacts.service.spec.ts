@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { FsArtifactStore } from '@mlis/artifacts';
+import { FsArtifactStore, UploadAbandonedError } from '@mlis/artifacts';
 import { loadConfig } from '@mlis/config';
 import type { ArtifactsRepository, AuditRepository, TenantsRepository } from '@mlis/db';
 import { Access } from '../common/access';
@@ -145,6 +145,19 @@ describe("an upload's bytes", () => {
     expect(await store.exists(createHash('sha256').update('other').digest('hex'))).toBe(false);
     expect(repository.pendingUploads.size).toBe(0);
     expect(repository.rows).toHaveLength(1);
+  });
+
+  it('of an upload whose record retention took while it stalled are gone, and it makes no row (UploadAbandonedError, which the API answers with 503 upload_abandoned)', async () => {
+    const repository = new FakeArtifactsRepository();
+    const store = new FsArtifactStore(mkdtempSync(join(tmpdir(), 'mlis-artifacts-service-')));
+    // Retention's clean-up of an upload a day old, as the bytes are committed: the record goes, and no row uses them.
+    onUploadCommit(store, () => repository.pendingUploads.clear());
+    const service = serviceOver(repository, new FakeAuditRepository(), store);
+    await expect(
+      service.upload({ actor: user('acme') }, { body: Readable.from([Buffer.from('stalled')]), contentType: 'text/plain', name: null }),
+    ).rejects.toThrow(UploadAbandonedError);
+    expect(repository.rows).toHaveLength(0);
+    expect(await store.exists(createHash('sha256').update('stalled').digest('hex'))).toBe(false);
   });
 });
 

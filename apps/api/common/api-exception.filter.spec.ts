@@ -5,7 +5,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { QueryFailedError } from 'typeorm';
 import { S3ServiceException } from '@aws-sdk/client-s3';
-import { StoreFullError } from '@mlis/artifacts';
+import { StoreFullError, UploadAbandonedError } from '@mlis/artifacts';
 import { ApiErrorCode } from '@mlis/contracts';
 import { accessLogMiddleware } from './access-log.middleware';
 import { ApiExceptionFilter } from './api-exception.filter';
@@ -40,6 +40,11 @@ class BoomController {
   @Get('full')
   full(): never {
     throw new StoreFullError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+  }
+
+  @Get('abandoned')
+  abandoned(): never {
+    throw new UploadAbandonedError('ab'.repeat(32));
   }
 
   @Get('database')
@@ -110,6 +115,20 @@ describe(ApiExceptionFilter.name, () => {
       message: 'the artifact store has no space left; nothing was kept, try again later',
       request_id: expect.any(String),
     });
+  });
+
+  it('answers an upload that retention cleaned up before its row with 503 upload_abandoned and a Retry-After, logged as a warning', async () => {
+    const response = await request(app.getHttpServer()).get('/boom/abandoned').expect(503);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(response.body.error).toEqual({
+      code: 'upload_abandoned',
+      message: 'the upload took longer than an unfinished upload is kept (a day) and was cleaned up; nothing was kept: send it again',
+      request_id: expect.any(String),
+    });
+    const log = await logged();
+    expect(log).toContain('upload abandoned by retention before its row');
+    expect(log).toContain('took longer than retention waits for an upload');
+    expect(log).not.toContain('unhandled error');
   });
 
   it('answers a database that is down or restarting with 503 dependency_unavailable and a Retry-After, logged as a warning', async () => {

@@ -1,6 +1,6 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isStoreRefusal, StoreFullError } from '@mlis/artifacts';
+import { isStoreRefusal, StoreFullError, UploadAbandonedError } from '@mlis/artifacts';
 import { ApiErrorCode } from '@mlis/contracts';
 import { isDatabaseUnavailable } from '@mlis/db';
 import { DomainError, RetryLaterError, statusForCode, UNRESOLVABLE_REFERENCE_STATUS, UnresolvableReferenceError } from './domain-error';
@@ -47,6 +47,16 @@ export class ApiExceptionFilter implements ExceptionFilter {
     // From any route that writes to the store (an upload, a submission whose params are offloaded).
     if (!error && exception instanceof StoreFullError) {
       error = new DomainError(ApiErrorCode.InsufficientStorage, 'the artifact store has no space left; nothing was kept, try again later');
+    }
+    // A process stalled for a day between an upload's bytes and its row (ADR 0061): the request was valid, and sent
+    // again it starts afresh. The log keeps the hash, which the caller already knows.
+    if (!error && exception instanceof UploadAbandonedError) {
+      this.logger.warn({ msg: 'upload abandoned by retention before its row', request_id: requestId, error: exception.message });
+      error = new RetryLaterError(
+        ApiErrorCode.UploadAbandoned,
+        'the upload took longer than an unfinished upload is kept (a day) and was cleaned up; nothing was kept: send it again',
+        RETRY_AFTER_SECONDS,
+      );
     }
     // Postgres down or restarting (or another server refusing connections, such as an S3 store), or an S3 store that
     // answered with an error (a revoked credential, its own failure): the request was valid and may pass once the

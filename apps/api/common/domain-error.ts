@@ -94,6 +94,7 @@ export function statusForCode(code: ApiErrorCode): number {
     case ApiErrorCode.Internal:
       return 500;
     case ApiErrorCode.DependencyUnavailable:
+    case ApiErrorCode.UploadAbandoned:
       return 503;
     case ApiErrorCode.InsufficientStorage:
       return 507;

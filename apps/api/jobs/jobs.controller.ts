@@ -46,6 +46,7 @@ export class JobsController {
     ApiErrorCode.QuotaExceeded,
     ApiErrorCode.DependencyUnavailable,
     ApiErrorCode.InsufficientStorage,
+    ApiErrorCode.UploadAbandoned,
   )
   async submit(
     @CurrentActor() actor: RequestActor,
