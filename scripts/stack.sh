@@ -4,6 +4,7 @@
 # Postgres and the Temporal dev server are started separately (scripts/postgres.sh, temporal/dev-server.sh).
 #
 #   stack.sh start                 api + control + every node of MLIS_STACK_NODES, supervised, then wait until ready
+#   stack.sh check-ports           fail, naming them, when ports `start` binds are held by processes not of this stack
 #   stack.sh stop                  stop everything this state dir started (SIGTERM, then SIGKILL after a grace period)
 #   stack.sh start-node ID         (re)start one node of MLIS_STACK_NODES, supervised
 #   stack.sh start-replica api|control N   start replica N (2, 3, ...) of the api or control process, supervised
@@ -238,7 +239,8 @@ start_api() {
 }
 
 api_ready() {
-  wait_until 60 "$(replica_name api "$1") (logs in $STATE_DIR)" curl -fsS --max-time 2 "http://127.0.0.1:$((API_PORT + $1 - 1))/health/ready"
+  wait_until 60 "$(replica_name api "$1") (logs in $STATE_DIR)" curl -fsS --max-time 2 "http://127.0.0.1:$((API_PORT + $1 - 1))/health/ready" \
+    || explain_not_ready "$(replica_name api "$1")"
 }
 
 # Control's /metrics: replica 1 on MLIS_STACK_METRICS_PORT, further replicas after the nodes' ports.
@@ -266,9 +268,43 @@ node_registered() {
   "${netns[@]}" curl -fsS --max-time 2 "http://127.0.0.1:$(node_metrics_port "$1")/health/ready" 2>/dev/null | grep -q "\"pid\":$pid,"
 }
 
+# The ports `start` binds, one "PORT NAME VARIABLE" line each. A node in a namespace of its own binds inside it.
+planned_ports() {
+  local n spec
+  for n in $(seq 1 "$API_REPLICAS"); do echo "$((API_PORT + n - 1)) $(replica_name api "$n") MLIS_API_PORT"; done
+  for n in $(seq 1 "$CONTROL_REPLICAS"); do echo "$(control_metrics_port "$n") $(replica_name control "$n") MLIS_STACK_METRICS_PORT"; done
+  for spec in $NODES; do
+    in_netns "${spec%%:*}" || echo "$(node_metrics_port "${spec%%:*}") node-${spec%%:*} MLIS_STACK_METRICS_PORT"
+  done
+}
+
+# Refuses, before anything starts, a port that another process holds: the process meant for it would only exit on
+# EADDRINUSE and be restarted until the readiness wait gave up. A port held by this stack's own process is fine (launch
+# leaves that process running).
+check_ports() {
+  local port name variable holder taken=0
+  while read -r port name variable; do
+    supervisor_alive "$name" && continue
+    port_taken "$port" || continue
+    holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:(("[^"]*",pid=[0-9]*' | head -n 1 | sed 's/users:(("\([^"]*\)",pid=\([0-9]*\)/ (\1, pid \2)/')" || true
+    log "port $port, $name's, is taken by another process$holder: stop it, or set $variable to move the stack's ports"
+    taken=1
+  done < <(planned_ports)
+  ((taken == 0)) || exit 1
+}
+
+# After a readiness wait gave up: why, from the process's own log (its last fatal or error line) and its restarts.
+explain_not_ready() {
+  local name="$1" last
+  last="$(grep -h '"level":"\(fatal\|error\)"' "$(log_file "$name")" 2>/dev/null | tail -n 1 | cut -c1-600)" || true
+  log "$name: $(cat "$(restarts_file "$name")" 2>/dev/null || echo 0) restarts; its last error: ${last:-none logged} (log $(log_file "$name"))"
+  return 1
+}
+
 case "${1:-}" in
   start)
     [[ -f "$ROOT/dist/apps/api/main.js" ]] || { log "dist/ missing: run npm run build first"; exit 1; }
+    check_ports
     # The API signs worker tokens with the dev key and checks the bootstrap secret that nodes present.
     bash "$ROOT/scripts/secrets.sh" ensure
     for n in $(seq 1 "$API_REPLICAS"); do start_api "$n"; done
@@ -276,7 +312,9 @@ case "${1:-}" in
     for n in $(seq 1 "$API_REPLICAS"); do api_ready "$n"; done
     ensure_model
     for spec in $NODES; do start_node "${spec%%:*}"; done
-    for spec in $NODES; do wait_until 90 "node ${spec%%:*} to register (logs in $STATE_DIR)" node_registered "${spec%%:*}"; done
+    for spec in $NODES; do
+      wait_until 90 "node ${spec%%:*} to register (logs in $STATE_DIR)" node_registered "${spec%%:*}" || explain_not_ready "node-${spec%%:*}"
+    done
     wait_until 90 "every worker group (logs in $STATE_DIR)" curl -fsS --max-time 2 "$API_URL/health/ready/full"
     log "ready: $API_URL"
     ;;
@@ -303,6 +341,7 @@ case "${1:-}" in
       *) log "start-replica: api or control, not $2"; exit 2 ;;
     esac
     ;;
+  check-ports) check_ports ;;
   stop-replica) stop_process "$(replica_name "${2:?api or control}" "${3:?replica number}")" ;;
   start-node) ensure_model; start_node "${2:?node id}" ;;
   stop-node) stop_process "node-${2:?node id}" "${3:-TERM}" ;;
@@ -324,5 +363,5 @@ case "${1:-}" in
     done
     ;;
   __supervise) shift; supervise "$@" ;;
-  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+  *) sed -n '/^set -euo/q; 2,$p' "$0" >&2; exit 2 ;;
 esac

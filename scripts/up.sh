@@ -11,8 +11,12 @@ LOG_TAG=up
 source scripts/lib.sh
 use_mlis_node
 started=$(date +%s)
+# What started stays up after a failure, for a look at why the rest did not; the caller is told how to stop it.
+trap 'log "failed (the lines above say why); anything it started keeps running for a look: npm run down stops it"' ERR
 
 bash scripts/install-deps.sh
+# Before anything starts: an API port held by another program would otherwise show only as a readiness wait that fails.
+bash scripts/stack.sh check-ports
 echo "[up] building" >&2
 npm run --silent build
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,4 +90,47 @@ describe('scripts/s3-test-server.sh on a taken port', () => {
     const response = await fetch(new URL('/moto-api/', url));
     expect(response.status).toBe(200);
   }, 120_000);
+});
+
+// The stack's own ports are the user's (the API's is in the README): start refuses a taken one instead of moving it,
+// and before it starts anything, where the API used to exit on EADDRINUSE until a 60 s readiness wait gave up.
+describe('scripts/stack.sh start on a taken port', () => {
+  const state = mkdtempSync(join(tmpdir(), 'mlis-stack-port-'));
+  const holders: Server[] = [];
+
+  afterAll(async () => {
+    rmSync(state, { recursive: true, force: true });
+    await Promise.all(holders.map((holder) => new Promise<void>((resolve) => holder.close(() => resolve()))));
+  });
+
+  /** A free port, held from now on by this test's own listener. */
+  async function heldPort(): Promise<number> {
+    const holder = await holdPort(0);
+    if (!holder) throw new Error('could not listen on a free port');
+    holders.push(holder);
+    const address = holder.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    return address.port;
+  }
+
+  it('names each taken port, whose it is and the variable that moves it, and starts nothing', async () => {
+    const apiPort = await heldPort();
+    const metricsPort = await heldPort();
+    const started = spawnSync('bash', [join(ROOT, 'scripts/stack.sh'), 'start'], {
+      env: {
+        ...process.env,
+        MLIS_STATE_DIR: state,
+        MLIS_API_PORT: String(apiPort),
+        MLIS_STACK_METRICS_PORT: String(metricsPort),
+        MLIS_STACK_NODES: 'cpu-9:cpu:1:1:512:0',
+      },
+      encoding: 'utf8',
+    });
+    expect(started.status).toBe(1);
+    // This test's own process holds both ports: the message names it by its pid.
+    const holder = `is taken by another process \\([^,]+, pid ${process.pid}\\)`;
+    expect(started.stderr).toMatch(new RegExp(`port ${apiPort}, api's, ${holder}: stop it, or set MLIS_API_PORT to move the stack's ports`));
+    expect(started.stderr).toMatch(new RegExp(`port ${metricsPort}, control's, ${holder}: stop it, or set MLIS_STACK_METRICS_PORT`));
+    expect(readdirSync(state)).toEqual([]);
+  }, 60_000);
 });
