@@ -280,11 +280,11 @@ planned_ports() {
 
 # Refuses, before anything starts, a port that another process holds: the process meant for it would only exit on
 # EADDRINUSE and be restarted until the readiness wait gave up. A port held by this stack's own process is fine (launch
-# leaves that process running).
+# leaves it running, or stops it first when its supervisor is gone).
 check_ports() {
   local port name variable holder taken=0
   while read -r port name variable; do
-    supervisor_alive "$name" && continue
+    if supervisor_alive "$name" || child_alive "$name"; then continue; fi
     port_taken "$port" || continue
     holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:(("[^"]*",pid=[0-9]*' | head -n 1 | sed 's/users:(("\([^"]*\)",pid=\([0-9]*\)/ (\1, pid \2)/')" || true
     log "port $port, $name's, is taken by another process$holder: stop it, or set $variable to move the stack's ports"
