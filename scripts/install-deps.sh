@@ -3,6 +3,11 @@
 # when a package-lock.json changed since the last install. Idempotent.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOG_TAG=deps
+source "$ROOT/scripts/lib.sh"
+# npm of the Node MLIS runs on, also when this script runs alone: the machine's older one warns EBADENGINE for MLIS's
+# engines field and for dependencies that ask for a newer Node.
+use_mlis_node
 
 install() {
   local dir="$1"
