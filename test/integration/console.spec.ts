@@ -89,6 +89,34 @@ describe('the console at /console, in Chromium', () => {
     }
   });
 
+  it('uploads a file from the Submit page as an inference job\'s input, and the job reads it', async () => {
+    await signInWithToken(page, tokenFor({ sub: 'e2e-uploader' }));
+    await page.getByRole('link', { name: 'Submit', exact: true }).click();
+    await page.getByLabel('Task type').selectOption('inference');
+    await page.getByLabel('or upload a file as input').setInputFiles({
+      name: 'reviews.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('a wonderful, delightful film\nthe worst service I have had\nan ordinary tuesday\n'),
+    });
+    const done = page.getByTestId('upload-input-done');
+    await done.waitFor();
+    const id = /artifact ([0-9a-f-]{36})\./.exec((await done.textContent()) ?? '')?.[1];
+    expect(id).toBeDefined();
+    expect(await page.locator('[name="param-input"]').inputValue()).toBe(`artifact://${id}`);
+    // The stored artifact is the file as sent, named after it.
+    const meta = await api('GET', `/v1/artifacts/${id}/meta`);
+    expect(meta.body).toMatchObject({ name: 'reviews.txt', content_type: 'text/plain', size_bytes: 78, created_by: 'e2e-uploader' });
+    await done.scrollIntoViewIfNeeded();
+    expect(await auditPage(page, 'submit-upload')).toEqual({ light: [], dark: [] });
+
+    await page.getByRole('button', { name: 'Submit inference' }).click();
+    await page.waitForURL(/\/console\/jobs\/[0-9a-f-]{36}$/);
+    await waitForBadge('SUCCEEDED');
+    const result = JSON.parse((await page.locator('pre[aria-label="Result"]').textContent()) ?? '{}');
+    expect(result).toMatchObject({ mode: 'classify', texts: 3 });
+    expect(result.predictions.map((prediction: { label: string }) => prediction.label)).toEqual(['positive', 'negative', 'neutral']);
+  });
+
   it('measures the delay from a state change to the page (live stream)', async () => {
     await signInWithToken(page, tokenFor({ sub: 'e2e-measure' }));
     const accepted = await submit({ task_type: 'sleep', params: { seconds: 2 }, cpu: 1, mem_mb: 256, gpu: 0 });

@@ -9,6 +9,7 @@ export type Whoami = components['schemas']['WhoamiResponseDto'];
 export type ConsoleConfig = components['schemas']['ConsoleConfigResponseDto'];
 export type JobListQuery = NonNullable<paths['/v1/jobs']['get']['parameters']['query']>;
 export type CreateJob = components['schemas']['CreateJobDto'];
+export type Artifact = components['schemas']['ArtifactResponseDto'];
 export type { components };
 export type ErrorBody = components['schemas']['ErrorBodyDto'];
 export type JobState = Job['state'];

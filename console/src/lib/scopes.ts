@@ -1,6 +1,6 @@
 import type { Whoami } from '../api/client';
 
-export type Scope = 'jobs:submit' | 'jobs:read' | 'jobs:cancel' | 'admin:workers' | 'admin:tenants' | 'admin:audit';
+export type Scope = 'jobs:submit' | 'jobs:read' | 'jobs:cancel' | 'admin:workers' | 'admin:tenants' | 'admin:audit' | 'artifacts:read' | 'artifacts:write';
 
 /** Why an action is off for this caller, or null when its scope is there. */
 export function missingScope(whoami: Whoami | null, scope: Scope): string | null {

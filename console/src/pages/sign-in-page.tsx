@@ -3,7 +3,7 @@ import { api, ApiError, unwrap } from '../api/client';
 import { useIdentity } from '../lib/identity';
 import type { Scope } from '../lib/scopes';
 
-const ALL_SCOPES: Scope[] = ['jobs:submit', 'jobs:read', 'jobs:cancel', 'admin:workers', 'admin:tenants', 'admin:audit'];
+const ALL_SCOPES: Scope[] = ['jobs:submit', 'jobs:read', 'jobs:cancel', 'admin:workers', 'admin:tenants', 'admin:audit', 'artifacts:read', 'artifacts:write'];
 
 export function SignInPage() {
   const { config, notice, signIn } = useIdentity();

@@ -5,11 +5,16 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { api } from '../api/client';
 import { SubmitPage } from './submit-page';
 
-vi.mock('../lib/identity', () => ({ useIdentity: () => ({ whoami: { subject: 'alice', tenant: 'default', scopes: ['jobs:submit'] }, config: null }) }));
+const identity = vi.hoisted(() => ({ scopes: ['jobs:submit'] }));
+vi.mock('../lib/identity', () => ({ useIdentity: () => ({ whoami: { subject: 'alice', tenant: 'default', scopes: identity.scopes }, config: null }) }));
 vi.mock('../lib/live', () => ({ useLive: () => ({ tick: 0, markUpdated: () => {} }) }));
 
+const ARTIFACT_PATTERN = '^artifact://[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const taskTypes = {
-  items: [{ task_type: 'sleep', description: 'Sleeps.', params_schema: { type: 'object', properties: { seconds: { type: 'number', default: 1 } } } }],
+  items: [
+    { task_type: 'sleep', description: 'Sleeps.', params_schema: { type: 'object', properties: { seconds: { type: 'number', default: 1 } } } },
+    { task_type: 'inference', description: 'Reads texts.', params_schema: { type: 'object', properties: { input: { type: 'string', pattern: ARTIFACT_PATTERN } } } },
+  ],
 };
 const answer = (status: number, data?: unknown, error?: unknown) =>
   Promise.resolve({ data, error, response: new Response(null, { status }) }) as never;
@@ -23,7 +28,10 @@ beforeEach(() => {
   vi.spyOn(api, 'GET').mockImplementation(() => answer(200, taskTypes));
   post = vi.spyOn(api, 'POST');
 });
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.restoreAllMocks();
+  identity.scopes = ['jobs:submit'];
+});
 
 const renderPage = () =>
   render(
@@ -103,5 +111,55 @@ describe('SubmitPage', () => {
 
     const [first, second] = keys();
     expect(second).not.toBe(first);
+  });
+
+  describe('a param that takes an artifact', () => {
+    const ARTIFACT_ID = '0b9f2a4e-5c1d-4e8f-9a7b-3c2d1e0f4a5b';
+    const chooseInference = async () => {
+      renderPage();
+      await userEvent.selectOptions(await screen.findByRole('combobox', { name: 'Task type' }), 'inference');
+    };
+
+    it('uploads the chosen file as the request body, fills in its reference, and the job carries it', async () => {
+      identity.scopes = ['jobs:submit', 'artifacts:write'];
+      post.mockImplementation(((path: string) =>
+        path === '/v1/artifacts'
+          ? answer(201, { id: ARTIFACT_ID, name: 'texts.txt', size_bytes: 2048, content_type: 'text/plain' })
+          : answer(202, { id: 'job-1' })) as never);
+      await chooseInference();
+      const file = new File(['first text\nsecond text\n'], 'texts.txt', { type: 'text/plain' });
+      await userEvent.upload(screen.getByLabelText('or upload a file as input'), file);
+
+      expect(await screen.findByTestId('upload-input-done')).toHaveTextContent(`Uploaded texts.txt (2.0 KiB) as artifact ${ARTIFACT_ID}.`);
+      expect(screen.getByRole('textbox', { name: /input/ })).toHaveValue(`artifact://${ARTIFACT_ID}`);
+      type UploadCall = { body: unknown; params: { query: { name: string } }; headers: Record<string, string>; bodySerializer: (body: unknown) => unknown };
+      const [path, upload] = post.mock.calls[0] as [string, UploadCall];
+      expect(path).toBe('/v1/artifacts');
+      expect(upload.params.query).toEqual({ name: 'texts.txt' });
+      expect(upload.headers).toEqual({ 'Content-Type': 'text/plain' });
+      // The File itself goes out, for the browser to stream: not read into memory, not JSON.
+      expect(upload.bodySerializer(upload.body)).toBe(file);
+
+      await userEvent.click(screen.getByRole('button', { name: 'Submit inference' }));
+      await waitFor(() => expect(post).toHaveBeenCalledTimes(2));
+      expect((post.mock.calls[1] as [string, { body: { params: unknown } }])[1].body.params).toEqual({ input: `artifact://${ARTIFACT_ID}` });
+    });
+
+    it('shows a refused upload with its code, and keeps the field as it was', async () => {
+      identity.scopes = ['jobs:submit', 'artifacts:write'];
+      post.mockImplementation(() => answer(413, undefined, { error: { code: 'payload_too_large', message: 'larger than 1 GiB', request_id: 'r4' } }));
+      await chooseInference();
+      await userEvent.upload(screen.getByLabelText('or upload a file as input'), new File(['x'], 'big.bin'));
+
+      expect(await screen.findByText('Upload failed (413 payload_too_large): larger than 1 GiB')).toBeInTheDocument();
+      expect(screen.getByRole('textbox', { name: /input/ })).toHaveValue('');
+      expect((post.mock.calls[0] as [string, { headers: Record<string, string> }])[1].headers).toEqual({ 'Content-Type': 'application/octet-stream' });
+    });
+
+    it('is off, saying why, without artifacts:write', async () => {
+      await chooseInference();
+      expect(screen.getByLabelText('or upload a file as input')).toBeDisabled();
+      expect(screen.getByText('Your token lacks the artifacts:write scope: uploading needs artifacts:write.')).toBeInTheDocument();
+    });
   });
 });

@@ -1,6 +1,7 @@
-import { useMemo, useRef, useState, type FormEvent } from 'react';
+import { Fragment, useMemo, useRef, useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
 import { api, ApiError, unwrap, type CreateJob } from '../api/client';
+import { ArtifactUpload } from '../components/artifact-upload';
 import { ErrorNotice } from '../components/common';
 import { useIdentity } from '../lib/identity';
 import { describeParam, paramsFromForm, type FormValues, type ParamsSchema } from '../lib/params-form';
@@ -139,31 +140,36 @@ export function SubmitPage() {
           <fieldset>
             <legend>Params</legend>
             {fields.map(([key, param]) => (
-              <label key={key}>
-                {key} <span className="muted small">({describeParam(param)})</span>
-                {param.enum ? (
-                  <select name={`param-${key}`} value={values[key] ?? ''} onChange={(e) => setValues({ ...values, [key]: e.target.value })} aria-describedby={problems[key] ? `${key}-problem` : undefined}>
-                    <option value="">default ({String(param.default)})</option>
-                    {param.enum.map((choice) => (
-                      <option key={choice} value={choice}>
-                        {choice}
-                      </option>
-                    ))}
-                  </select>
-                ) : param.type === undefined || param.type === 'string' || param.type === 'array' ? (
-                  <textarea name={`param-${key}`} rows={3} value={values[key] ?? ''} onChange={(e) => setValues({ ...values, [key]: e.target.value })} aria-describedby={problems[key] ? `${key}-problem` : undefined} />
-                ) : (
-                  <input
-                    name={`param-${key}`}
-                    inputMode="decimal"
-                    placeholder={param.default === undefined ? '' : String(param.default)}
-                    value={values[key] ?? ''}
-                    onChange={(e) => setValues({ ...values, [key]: e.target.value })}
-                    aria-describedby={problems[key] ? `${key}-problem` : undefined}
-                  />
-                )}
-                {problem(key)}
-              </label>
+              <Fragment key={key}>
+                <label>
+                  {key} <span className="muted small">({describeParam(param)})</span>
+                  {param.enum ? (
+                    <select name={`param-${key}`} value={values[key] ?? ''} onChange={(e) => setValues({ ...values, [key]: e.target.value })} aria-describedby={problems[key] ? `${key}-problem` : undefined}>
+                      <option value="">default ({String(param.default)})</option>
+                      {param.enum.map((choice) => (
+                        <option key={choice} value={choice}>
+                          {choice}
+                        </option>
+                      ))}
+                    </select>
+                  ) : param.type === undefined || param.type === 'string' || param.type === 'array' ? (
+                    <textarea name={`param-${key}`} rows={3} value={values[key] ?? ''} onChange={(e) => setValues({ ...values, [key]: e.target.value })} aria-describedby={problems[key] ? `${key}-problem` : undefined} />
+                  ) : (
+                    <input
+                      name={`param-${key}`}
+                      inputMode="decimal"
+                      placeholder={param.default === undefined ? '' : String(param.default)}
+                      value={values[key] ?? ''}
+                      onChange={(e) => setValues({ ...values, [key]: e.target.value })}
+                      aria-describedby={problems[key] ? `${key}-problem` : undefined}
+                    />
+                  )}
+                  {problem(key)}
+                </label>
+                {param.pattern?.startsWith('^artifact://') ? (
+                  <ArtifactUpload param={key} onUploaded={(reference) => setValues((current) => ({ ...current, [key]: reference }))} />
+                ) : null}
+              </Fragment>
             ))}
           </fieldset>
           <fieldset>

@@ -1,0 +1,85 @@
+import { useState } from 'react';
+import { api, ApiError, unwrap, type Artifact } from '../api/client';
+import { useIdentity } from '../lib/identity';
+import { missingScope } from '../lib/scopes';
+
+/** Bytes as a person reads them: 1,234 B, 12.3 KiB, 4.5 MiB. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes.toLocaleString('en')} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * Uploads a file as an artifact for a param that takes `artifact://<id>`, and hands the reference to the form. The
+ * browser streams the File as the request body; the API keeps nothing of an upload that fails.
+ */
+export function ArtifactUpload({ param, onUploaded }: { param: string; onUploaded: (reference: string) => void }) {
+  const { whoami } = useIdentity();
+  const blocked = missingScope(whoami, 'artifacts:write');
+  const [busy, setBusy] = useState(false);
+  const [uploaded, setUploaded] = useState<Artifact | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+
+  const upload = async (file: File) => {
+    setBusy(true);
+    setError(null);
+    setUploaded(null);
+    try {
+      const artifact = await unwrap(
+        api.POST('/v1/artifacts', {
+          params: { query: { name: file.name } },
+          body: file as unknown as string,
+          bodySerializer: (body: unknown) => body as File,
+          headers: { 'Content-Type': file.type || 'application/octet-stream' },
+        }),
+      );
+      setUploaded(artifact);
+      onUploaded(`artifact://${artifact.id}`);
+    } catch (cause) {
+      setError(cause as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const id = `upload-${param}`;
+  return (
+    <div className="artifact-upload">
+      <label htmlFor={id} className="small">
+        or upload a file as {param}
+      </label>
+      <input
+        id={id}
+        type="file"
+        name={id}
+        disabled={blocked !== null || busy}
+        aria-describedby={`${id}-status`}
+        onChange={(e) => {
+          const file = e.target.files?.[0];
+          if (file) void upload(file);
+        }}
+      />
+      <span id={`${id}-status`} className="small" role="status">
+        {blocked ? <span className="muted">{blocked}: uploading needs artifacts:write.</span> : null}
+        {busy ? <span className="muted">Uploading…</span> : null}
+        {uploaded ? (
+          <span className="muted" data-testid={`${id}-done`}>
+            Uploaded {uploaded.name ?? 'the file'} ({formatBytes(uploaded.size_bytes)}) as artifact <code>{uploaded.id}</code>.
+          </span>
+        ) : null}
+        {error ? (
+          <span className="field-error">
+            Upload failed ({error.status || 'unreachable'} {error.code}): {error.message}
+          </span>
+        ) : null}
+      </span>
+    </div>
+  );
+}
