@@ -3,6 +3,7 @@ import { IdentityProvider, useIdentity } from './lib/identity';
 import { LiveProvider, useLive } from './lib/live';
 import { PrefsProvider, usePrefs } from './lib/prefs';
 import { formatTime } from './lib/time';
+import { ArtifactsPage } from './pages/artifacts-page';
 import { AuditPage } from './pages/audit-page';
 import { JobDetailPage } from './pages/job-detail-page';
 import { JobsPage } from './pages/jobs-page';
@@ -40,6 +41,7 @@ function Shell() {
           <Route path="/queue" element={<QueuePage />} />
           <Route path="/workers" element={<WorkersPage />} />
           <Route path="/submit" element={<SubmitPage />} />
+          <Route path="/artifacts" element={<ArtifactsPage />} />
           <Route path="/tenants" element={<TenantsPage />} />
           <Route path="/audit" element={<AuditPage />} />
           <Route path="*" element={<Navigate to="/" replace />} />
@@ -68,6 +70,7 @@ function Header() {
         <NavLink to="/queue">Queue</NavLink>
         <NavLink to="/workers">Workers</NavLink>
         <NavLink to="/submit">Submit</NavLink>
+        {whoami.scopes.includes('artifacts:read') ? <NavLink to="/artifacts">Artifacts</NavLink> : null}
         {whoami.scopes.includes('admin:tenants') ? <NavLink to="/tenants">Tenants</NavLink> : null}
         {whoami.scopes.includes('admin:audit') ? <NavLink to="/audit">Audit</NavLink> : null}
       </nav>

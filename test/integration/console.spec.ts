@@ -117,6 +117,33 @@ describe('the console at /console, in Chromium', () => {
     expect(result.predictions.map((prediction: { label: string }) => prediction.label)).toEqual(['positive', 'negative', 'neutral']);
   });
 
+  it('Artifacts page: uploads a file, downloads it back byte for byte, and deletes it once confirmed', async () => {
+    const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
+    await signInWithToken(page, tokenFor({ sub: 'e2e-artifacts' }));
+    await page.getByRole('link', { name: 'Artifacts', exact: true }).click();
+    await page.getByLabel('Upload a file').setInputFiles({ name: 'weights.bin', mimeType: 'application/octet-stream', buffer: bytes });
+    const done = page.getByTestId('upload-artifact-done');
+    await done.waitFor();
+    const id = /artifact ([0-9a-f-]{36})\./.exec((await done.textContent()) ?? '')?.[1];
+    const row = page.getByTestId(`artifact-${id}`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('weights.bin');
+    expect(await row.textContent()).toContain('2.9 KiB');
+    expect(await row.textContent()).toContain('e2e-artifacts');
+    expect(await auditPage(page, 'artifacts')).toEqual({ light: [], dark: [] });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Download weights.bin' }).click()]);
+    expect(download.suggestedFilename()).toBe('weights.bin');
+    expect(readFileSync(await download.path()).equals(bytes)).toBe(true);
+
+    await row.getByRole('button', { name: 'Delete weights.bin' }).click();
+    expect((await api('GET', `/v1/artifacts/${id}/meta`)).status).toBe(200);
+    await row.getByRole('button', { name: 'Confirm: delete weights.bin' }).click();
+    expect(await page.getByTestId('artifact-outcome').textContent()).toContain('Deleted weights.bin.');
+    await row.waitFor({ state: 'detached' });
+    expect((await api('GET', `/v1/artifacts/${id}/meta`)).status).toBe(404);
+  });
+
   it('measures the delay from a state change to the page (live stream)', async () => {
     await signInWithToken(page, tokenFor({ sub: 'e2e-measure' }));
     const accepted = await submit({ task_type: 'sleep', params: { seconds: 2 }, cpu: 1, mem_mb: 256, gpu: 0 });

@@ -4,7 +4,7 @@ import { useIdentity } from '../lib/identity';
 import { missingScope } from '../lib/scopes';
 
 /** Bytes as a person reads them: 1,234 B, 12.3 KiB, 4.5 MiB. */
-function formatBytes(bytes: number): string {
+export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes.toLocaleString('en')} B`;
   const units = ['KiB', 'MiB', 'GiB'];
   let value = bytes / 1024;
@@ -17,10 +17,10 @@ function formatBytes(bytes: number): string {
 }
 
 /**
- * Uploads a file as an artifact for a param that takes `artifact://<id>`, and hands the reference to the form. The
- * browser streams the File as the request body; the API keeps nothing of an upload that fails.
+ * A file input that uploads the chosen file as an artifact and hands it to `onUploaded`. The browser streams the File
+ * as the request body; the API keeps nothing of an upload that fails. `id` names the input (and its status line).
  */
-export function ArtifactUpload({ param, onUploaded }: { param: string; onUploaded: (reference: string) => void }) {
+export function ArtifactUpload({ id, label, onUploaded }: { id: string; label: string; onUploaded: (artifact: Artifact) => void }) {
   const { whoami } = useIdentity();
   const blocked = missingScope(whoami, 'artifacts:write');
   const [busy, setBusy] = useState(false);
@@ -41,7 +41,7 @@ export function ArtifactUpload({ param, onUploaded }: { param: string; onUploade
         }),
       );
       setUploaded(artifact);
-      onUploaded(`artifact://${artifact.id}`);
+      onUploaded(artifact);
     } catch (cause) {
       setError(cause as ApiError);
     } finally {
@@ -49,11 +49,10 @@ export function ArtifactUpload({ param, onUploaded }: { param: string; onUploade
     }
   };
 
-  const id = `upload-${param}`;
   return (
     <div className="artifact-upload">
       <label htmlFor={id} className="small">
-        or upload a file as {param}
+        {label}
       </label>
       <input
         id={id}

@@ -167,7 +167,11 @@ export function SubmitPage() {
                   {problem(key)}
                 </label>
                 {param.pattern?.startsWith('^artifact://') ? (
-                  <ArtifactUpload param={key} onUploaded={(reference) => setValues((current) => ({ ...current, [key]: reference }))} />
+                  <ArtifactUpload
+                    id={`upload-${key}`}
+                    label={`or upload a file as ${key}`}
+                    onUploaded={(artifact) => setValues((current) => ({ ...current, [key]: `artifact://${artifact.id}` }))}
+                  />
                 ) : null}
               </Fragment>
             ))}

@@ -1,0 +1,108 @@
+import { render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { api, type Artifact } from '../api/client';
+import { ArtifactsPage } from './artifacts-page';
+
+const identity = vi.hoisted(() => ({ scopes: ['artifacts:read', 'artifacts:write'] }));
+vi.mock('../lib/identity', () => ({ useIdentity: () => ({ whoami: { subject: 'alice', tenant: 'default', scopes: identity.scopes } }) }));
+vi.mock('../lib/prefs', () => ({ usePrefs: () => ({ timeMode: 'utc' }) }));
+
+const artifact = (n: number, overrides: Partial<Artifact> = {}): Artifact => ({
+  id: `00000000-0000-4000-8000-00000000000${n}`,
+  tenant_id: 'default',
+  name: `file-${n}.txt`,
+  content_type: 'text/plain',
+  size_bytes: 1536 * n,
+  sha256: `${n}`.repeat(64),
+  created_by: 'alice',
+  created_at: '2026-12-08T00:00:00.000Z',
+  expires_at: null,
+  ...overrides,
+});
+const answer = (status: number, data?: unknown, error?: unknown) => Promise.resolve({ data, error, response: new Response(null, { status }) }) as never;
+
+let get: ReturnType<typeof vi.spyOn>;
+beforeEach(() => {
+  get = vi.spyOn(api, 'GET').mockImplementation(((_path: string, options: { params: { query: { cursor?: string } } }) =>
+    options.params.query.cursor === 'page-2'
+      ? answer(200, { items: [artifact(3)], next_cursor: null })
+      : answer(200, { items: [artifact(1), artifact(2, { name: null, expires_at: '2026-12-09T00:00:00.000Z' })], next_cursor: 'page-2' })) as never);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  identity.scopes = ['artifacts:read', 'artifacts:write'];
+});
+
+describe('ArtifactsPage', () => {
+  it('lists the tenant’s artifacts newest first, and older pages on demand', async () => {
+    render(<ArtifactsPage />);
+    const table = await screen.findByTestId('artifacts-table');
+    const rows = within(table).getAllByRole('row').slice(1);
+    expect(rows.map((row) => row.textContent)).toEqual([
+      expect.stringContaining('file-1.txt'),
+      expect.stringContaining('unnamed'),
+    ]);
+    expect(rows[0]).toHaveTextContent('1.5 KiB');
+    expect(rows[0]).toHaveTextContent('never');
+    expect(rows[1]).toHaveTextContent('2026-12-09 00:00:00 UTC');
+
+    await userEvent.click(screen.getByRole('button', { name: 'Load older artifacts' }));
+    await screen.findByText('file-3.txt');
+    expect(get).toHaveBeenLastCalledWith('/v1/artifacts', { params: { query: { limit: 100, cursor: 'page-2' } } });
+    expect(screen.queryByRole('button', { name: 'Load older artifacts' })).not.toBeInTheDocument();
+  });
+
+  it('deletes only once confirmed in the row, and says what it did', async () => {
+    const remove = vi.spyOn(api, 'DELETE').mockImplementation(() => answer(204));
+    render(<ArtifactsPage />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Delete file-1.txt' }));
+    expect(remove).not.toHaveBeenCalled();
+    await userEvent.click(screen.getByRole('button', { name: 'Keep' }));
+    expect(screen.queryByRole('button', { name: 'Confirm: delete file-1.txt' })).not.toBeInTheDocument();
+
+    await userEvent.click(screen.getByRole('button', { name: 'Delete file-1.txt' }));
+    await userEvent.click(screen.getByRole('button', { name: 'Confirm: delete file-1.txt' }));
+    expect(await screen.findByTestId('artifact-outcome')).toHaveTextContent('Deleted file-1.txt.');
+    expect(remove).toHaveBeenCalledWith('/v1/artifacts/{id}', { params: { path: { id: artifact(1).id } } });
+    expect(screen.queryByText('file-1.txt')).not.toBeInTheDocument();
+  });
+
+  it('keeps a row the API refused to delete, and shows its code (409 artifact_in_use)', async () => {
+    vi.spyOn(api, 'DELETE').mockImplementation(() =>
+      answer(409, undefined, { error: { code: 'artifact_in_use', message: 'a QUEUED or RUNNING job references it', request_id: 'r1' } }),
+    );
+    render(<ArtifactsPage />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Delete file-1.txt' }));
+    await userEvent.click(screen.getByRole('button', { name: 'Confirm: delete file-1.txt' }));
+
+    const outcome = await screen.findByTestId('artifact-outcome');
+    expect(outcome).toHaveTextContent('Could not delete file-1.txt');
+    expect(outcome).toHaveTextContent('artifact_in_use: a QUEUED or RUNNING job references it');
+    expect(screen.getByText('file-1.txt')).toBeInTheDocument();
+  });
+
+  it('puts an upload at the top of the list', async () => {
+    vi.spyOn(api, 'POST').mockImplementation(() => answer(201, artifact(4)));
+    render(<ArtifactsPage />);
+    await screen.findByTestId('artifacts-table');
+    await userEvent.upload(screen.getByLabelText('Upload a file'), new File(['four'], 'file-4.txt', { type: 'text/plain' }));
+
+    await waitFor(() => expect(within(screen.getByTestId('artifacts-table')).getAllByRole('row')[1]).toHaveTextContent('file-4.txt'));
+  });
+
+  it('reads without artifacts:write: no upload, delete off, each saying why', async () => {
+    identity.scopes = ['artifacts:read'];
+    render(<ArtifactsPage />);
+    expect(await screen.findByRole('button', { name: 'Delete file-1.txt' })).toBeDisabled();
+    expect(screen.queryByLabelText('Upload a file')).not.toBeInTheDocument();
+    expect(screen.getByText('Your token lacks the artifacts:write scope: uploading and deleting need artifacts:write.')).toBeInTheDocument();
+  });
+
+  it('asks for nothing without artifacts:read, and says why', async () => {
+    identity.scopes = ['jobs:read'];
+    render(<ArtifactsPage />);
+    expect(screen.getByText('Your token lacks the artifacts:read scope: the artifacts list needs artifacts:read.')).toBeInTheDocument();
+    expect(get).not.toHaveBeenCalled();
+  });
+});

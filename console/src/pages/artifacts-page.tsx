@@ -1,0 +1,188 @@
+import { useEffect, useRef, useState } from 'react';
+import { api, ApiError, unwrap, type Artifact } from '../api/client';
+import { ArtifactUpload, formatBytes } from '../components/artifact-upload';
+import { ErrorNotice } from '../components/common';
+import { useIdentity } from '../lib/identity';
+import { usePrefs } from '../lib/prefs';
+import { missingScope } from '../lib/scopes';
+import { formatTime } from '../lib/time';
+
+/** Saves a Blob under `name` through a temporary link: the bytes come with the bearer token, which a plain link lacks. */
+function save(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.click();
+  URL.revokeObjectURL(url);
+}
+
+/** The tenant's artifacts, newest first: upload, download, delete (a delete asks to be confirmed in its row). */
+export function ArtifactsPage() {
+  const { whoami } = useIdentity();
+  const { timeMode } = usePrefs();
+  const blocked = missingScope(whoami, 'artifacts:read');
+  const writeBlocked = missingScope(whoami, 'artifacts:write');
+  const [artifacts, setArtifacts] = useState<Artifact[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [outcome, setOutcome] = useState<{ text: string; error?: ApiError } | null>(null);
+  // Each load supersedes the one before: a late answer of an earlier one is dropped.
+  const latest = useRef(0);
+
+  const load = async (after: string | null) => {
+    const mine = ++latest.current;
+    setLoading(true);
+    try {
+      const page = await unwrap(api.GET('/v1/artifacts', { params: { query: { limit: 100, ...(after ? { cursor: after } : {}) } } }));
+      if (mine !== latest.current) return;
+      setArtifacts((current) => (after ? [...current, ...page.items] : page.items));
+      setCursor(page.next_cursor);
+      setError(null);
+    } catch (cause) {
+      if (mine === latest.current) setError(cause as ApiError);
+    } finally {
+      if (mine === latest.current) setLoading(false);
+    }
+  };
+
+  useEffect(() => {
+    if (!blocked) void load(null);
+  }, [blocked]);
+
+  if (blocked) {
+    return (
+      <>
+        <h1>Artifacts</h1>
+        <p className="notice">{blocked}: the artifacts list needs artifacts:read.</p>
+      </>
+    );
+  }
+
+  const nameOf = (artifact: Artifact) => artifact.name ?? artifact.id;
+
+  const download = async (artifact: Artifact) => {
+    setBusy(artifact.id);
+    setOutcome(null);
+    try {
+      save((await unwrap(api.GET('/v1/artifacts/{id}', { params: { path: { id: artifact.id } }, parseAs: 'blob' }))) as Blob, nameOf(artifact));
+    } catch (cause) {
+      setOutcome({ text: `Could not download ${nameOf(artifact)}`, error: cause as ApiError });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const remove = async (artifact: Artifact) => {
+    setBusy(artifact.id);
+    setConfirming(null);
+    setOutcome(null);
+    try {
+      await unwrap(api.DELETE('/v1/artifacts/{id}', { params: { path: { id: artifact.id } } }));
+      setArtifacts((current) => current.filter((candidate) => candidate.id !== artifact.id));
+      setOutcome({ text: `Deleted ${nameOf(artifact)}.` });
+    } catch (cause) {
+      setOutcome({ text: `Could not delete ${nameOf(artifact)}`, error: cause as ApiError });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <>
+      <h1>Artifacts</h1>
+      <p className="muted">
+        Files your tenant uploaded, and the large params and results of its jobs. A job takes one as <code>artifact://&lt;id&gt;</code>; one that a waiting or
+        running job uses cannot be deleted.
+      </p>
+      {writeBlocked ? (
+        <p className="muted small">{writeBlocked}: uploading and deleting need artifacts:write.</p>
+      ) : (
+        <div className="toolbar">
+          <ArtifactUpload id="upload-artifact" label="Upload a file" onUploaded={(artifact) => setArtifacts((current) => [artifact, ...current])} />
+        </div>
+      )}
+      {outcome ? (
+        <div className={`notice${outcome.error ? ' notice-error' : ''}`} role={outcome.error ? 'alert' : 'status'} data-testid="artifact-outcome">
+          <strong>{outcome.text}</strong>
+          {outcome.error ? (
+            <p>
+              {outcome.error.code}: {outcome.error.message}
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+      {error ? <ErrorNotice error={error} what="artifacts" /> : null}
+      {!loading && !error && artifacts.length === 0 ? <p className="empty">No artifacts yet.</p> : null}
+      {artifacts.length > 0 ? (
+        <div className="grid-wrap">
+          <table className="table" data-testid="artifacts-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Size</th>
+                <th scope="col">Type</th>
+                <th scope="col">Created by</th>
+                <th scope="col">Created</th>
+                <th scope="col">Expires</th>
+                <th scope="col">SHA-256</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {artifacts.map((artifact) => (
+                <tr key={artifact.id} data-testid={`artifact-${artifact.id}`}>
+                  <td>
+                    {artifact.name ?? <span className="muted">unnamed</span>}
+                    <div className="mono small muted">{artifact.id}</div>
+                  </td>
+                  <td className="nowrap">{formatBytes(artifact.size_bytes)}</td>
+                  <td className="small">{artifact.content_type}</td>
+                  <td>{artifact.created_by}</td>
+                  <td>{formatTime(artifact.created_at, timeMode)}</td>
+                  <td>{artifact.expires_at ? formatTime(artifact.expires_at, timeMode) : 'never'}</td>
+                  <td className="mono small" title={artifact.sha256}>
+                    {artifact.sha256.slice(0, 12)}…
+                  </td>
+                  <td className="nowrap">
+                    <button type="button" onClick={() => void download(artifact)} disabled={busy === artifact.id} aria-label={`Download ${nameOf(artifact)}`}>
+                      Download
+                    </button>{' '}
+                    {confirming === artifact.id ? (
+                      <>
+                        <button type="button" className="danger" onClick={() => void remove(artifact)} aria-label={`Confirm: delete ${nameOf(artifact)}`}>
+                          Delete for good
+                        </button>{' '}
+                        <button type="button" onClick={() => setConfirming(null)}>
+                          Keep
+                        </button>
+                      </>
+                    ) : (
+                      <button
+                        type="button"
+                        onClick={() => setConfirming(artifact.id)}
+                        disabled={writeBlocked !== null || busy === artifact.id}
+                        title={writeBlocked ?? undefined}
+                        aria-label={`Delete ${nameOf(artifact)}`}
+                      >
+                        Delete
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {cursor ? (
+        <button type="button" onClick={() => void load(cursor)} disabled={loading}>
+          Load older artifacts
+        </button>
+      ) : null}
+    </>
+  );
+}
