@@ -198,6 +198,25 @@ describe('the console at /console, in Chromium', () => {
     expect(result.embeddings).toHaveLength(100);
   });
 
+  it('params too large to show inline are downloaded from the job page, and a token without artifacts:read is told why it cannot', async () => {
+    // Above the 64 KiB inline threshold: the API stores the params as an artifact.
+    const params = { rows: Array.from({ length: 1_000 }, (_, i) => ({ i, label: `row ${i} `.repeat(8) })) };
+    const accepted = await submit({ task_type: 'echo', params });
+    expect(accepted.params_artifact).toEqual(expect.any(String));
+    await signInWithToken(page, tokenFor({ sub: 'e2e-params' }));
+    await page.goto(consoleUrl(`/jobs/${accepted.id}`));
+    expect(await page.getByTestId('params-artifact').textContent()).toContain(accepted.params_artifact);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download params' }).click()]);
+    expect(download.suggestedFilename()).toBe(`params-${accepted.id}.json`);
+    expect(JSON.parse(readFileSync(await download.path(), 'utf8'))).toEqual(params);
+
+    await page.evaluate(() => sessionStorage.clear());
+    await signInWithToken(page, tokenFor({ sub: 'e2e-params-reader', scopes: ['jobs:read'] }));
+    await page.goto(consoleUrl(`/jobs/${accepted.id}`));
+    expect(await page.getByTestId('params-artifact').textContent()).toContain('Your token lacks the artifacts:read scope: downloading them needs artifacts:read.');
+    expect(await page.getByRole('button', { name: 'Download params' }).count()).toBe(0);
+  });
+
   it('a waiting GPU job shows its reason and queue position, then starts when a GPU frees', async () => {
     await signInWithToken(page, tokenFor({ sub: 'e2e-gpu' }));
     const holders = await Promise.all([1, 2, 3, 4].map(() => submit({ task_type: 'gpu_demo', params: { seconds: 15 }, cpu: 1, mem_mb: 256, gpu: 1 })));

@@ -2,20 +2,11 @@ import { useEffect, useRef, useState } from 'react';
 import { api, ApiError, unwrap, type Artifact } from '../api/client';
 import { ArtifactUpload, formatBytes } from '../components/artifact-upload';
 import { ErrorNotice } from '../components/common';
+import { saveBlob } from '../lib/download';
 import { useIdentity } from '../lib/identity';
 import { usePrefs } from '../lib/prefs';
 import { missingScope } from '../lib/scopes';
 import { formatTime } from '../lib/time';
-
-/** Saves a Blob under `name` through a temporary link: the bytes come with the bearer token, which a plain link lacks. */
-function save(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.click();
-  URL.revokeObjectURL(url);
-}
 
 /** The tenant's artifacts, newest first: upload, download, delete (a delete asks to be confirmed in its row). */
 export function ArtifactsPage() {
@@ -68,7 +59,7 @@ export function ArtifactsPage() {
     setBusy(artifact.id);
     setOutcome(null);
     try {
-      save((await unwrap(api.GET('/v1/artifacts/{id}', { params: { path: { id: artifact.id } }, parseAs: 'blob' }))) as Blob, nameOf(artifact));
+      saveBlob((await unwrap(api.GET('/v1/artifacts/{id}', { params: { path: { id: artifact.id } }, parseAs: 'blob' }))) as Blob, nameOf(artifact));
     } catch (cause) {
       setOutcome({ text: `Could not download ${nameOf(artifact)}`, error: cause as ApiError });
     } finally {

@@ -3,6 +3,7 @@ import { Link, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
 import { AttemptTimeline } from '../components/attempt-timeline';
 import { ErrorNotice, JsonView, StateBadge } from '../components/common';
+import { saveBlob } from '../lib/download';
 import { useIdentity } from '../lib/identity';
 import { usePrefs } from '../lib/prefs';
 import { missingScope } from '../lib/scopes';
@@ -32,31 +33,30 @@ export function JobDetailPage() {
   const cancelBlocked = missingScope(whoami, 'jobs:cancel');
   const [cancelError, setCancelError] = useState<ApiError | null>(null);
   const [cancelling, setCancelling] = useState(false);
+  const paramsBlocked = missingScope(whoami, 'artifacts:read');
   const [downloading, setDownloading] = useState(false);
-  const [downloadError, setDownloadError] = useState<ApiError | null>(null);
+  const [downloadError, setDownloadError] = useState<{ of: 'params' | 'result'; error: ApiError } | null>(null);
 
   if (job.error && !job.data) return <ErrorNotice error={job.error} what={`job ${id}`} />;
   if (!job.data) return <p>Loading…</p>;
   const j = job.data;
   const finished = j.state !== 'QUEUED' && j.state !== 'RUNNING';
-  // The result route needs the bearer token, so a plain link cannot fetch it: download through the client, save as a file.
-  const downloadResult = async () => {
+  const paramsArtifact = j.params_artifact;
+  // The job's result, or its params stored as an artifact, saved as a file.
+  const download = async (of: 'params' | 'result', fetchBlob: () => Promise<unknown>) => {
     setDownloading(true);
     setDownloadError(null);
     try {
-      const blob = await unwrap(api.GET('/v1/jobs/{id}/result', { params: { path: { id } }, parseAs: 'blob' }));
-      const url = URL.createObjectURL(blob as Blob);
-      const link = document.createElement('a');
-      link.href = url;
-      link.download = `result-${id}.json`;
-      link.click();
-      URL.revokeObjectURL(url);
+      saveBlob((await fetchBlob()) as Blob, `${of}-${id}.json`);
     } catch (error) {
-      setDownloadError(error as ApiError);
+      setDownloadError({ of, error: error as ApiError });
     } finally {
       setDownloading(false);
     }
   };
+  const downloadResult = () => download('result', () => unwrap(api.GET('/v1/jobs/{id}/result', { params: { path: { id } }, parseAs: 'blob' })));
+  const downloadParams = (artifactId: string) =>
+    download('params', () => unwrap(api.GET('/v1/artifacts/{id}', { params: { path: { id: artifactId } }, parseAs: 'blob' })));
   const cancel = async () => {
     setCancelling(true);
     setCancelError(null);
@@ -143,13 +143,21 @@ export function JobDetailPage() {
             <dd>{formatTime(j.finished_at, timeMode)}</dd>
           </dl>
           <h3>Params</h3>
-          {j.params_artifact ? (
-            <p>
-              Too large to show here: stored as artifact <code>{j.params_artifact}</code>.
+          {paramsArtifact ? (
+            <p data-testid="params-artifact">
+              Too large to show here: stored as artifact <code>{paramsArtifact}</code>.{' '}
+              {paramsBlocked ? (
+                <span className="muted small">{paramsBlocked}: downloading them needs artifacts:read.</span>
+              ) : (
+                <button type="button" onClick={() => void downloadParams(paramsArtifact)} disabled={downloading}>
+                  Download params
+                </button>
+              )}
             </p>
           ) : (
             <JsonView value={j.params} label="Params" />
           )}
+          {downloadError?.of === 'params' ? <ErrorNotice error={downloadError.error} what="the params" /> : null}
         </section>
         <section className="card" aria-labelledby="result-title">
           <h2 id="result-title">Result</h2>
@@ -170,7 +178,7 @@ export function JobDetailPage() {
           ) : (
             <p className="muted">No result{finished ? '' : ' yet'}.</p>
           )}
-          {downloadError ? <ErrorNotice error={downloadError} what="the result" /> : null}
+          {downloadError?.of === 'result' ? <ErrorNotice error={downloadError.error} what="the result" /> : null}
         </section>
       </div>
       <section aria-labelledby="audit-title">
