@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
 import { api, ApiError, unwrap, type Artifact } from '../api/client';
 import { ArtifactUpload, formatBytes } from '../components/artifact-upload';
 import { ErrorNotice } from '../components/common';
@@ -6,6 +6,7 @@ import { saveBlob } from '../lib/download';
 import { useIdentity } from '../lib/identity';
 import { usePrefs } from '../lib/prefs';
 import { missingScope } from '../lib/scopes';
+import { useCursorPages } from '../lib/use-cursor-pages';
 import { formatTime } from '../lib/time';
 
 /** The tenant's artifacts, newest first: upload, download, delete (a delete asks to be confirmed in its row). */
@@ -14,35 +15,19 @@ export function ArtifactsPage() {
   const { timeMode } = usePrefs();
   const blocked = missingScope(whoami, 'artifacts:read');
   const writeBlocked = missingScope(whoami, 'artifacts:write');
-  const [artifacts, setArtifacts] = useState<Artifact[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [loading, setLoading] = useState(false);
+  const {
+    items: artifacts,
+    setItems: setArtifacts,
+    hasMore,
+    error,
+    loading,
+    loadMore,
+  } = useCursorPages<Artifact>(blocked ? null : 'artifacts', (after) =>
+    unwrap(api.GET('/v1/artifacts', { params: { query: { limit: 100, ...(after ? { cursor: after } : {}) } } })),
+  );
   const [confirming, setConfirming] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<{ text: string; error?: ApiError } | null>(null);
-  // Each load supersedes the one before: a late answer of an earlier one is dropped.
-  const latest = useRef(0);
-
-  const load = async (after: string | null) => {
-    const mine = ++latest.current;
-    setLoading(true);
-    try {
-      const page = await unwrap(api.GET('/v1/artifacts', { params: { query: { limit: 100, ...(after ? { cursor: after } : {}) } } }));
-      if (mine !== latest.current) return;
-      setArtifacts((current) => (after ? [...current, ...page.items] : page.items));
-      setCursor(page.next_cursor);
-      setError(null);
-    } catch (cause) {
-      if (mine === latest.current) setError(cause as ApiError);
-    } finally {
-      if (mine === latest.current) setLoading(false);
-    }
-  };
-
-  useEffect(() => {
-    if (!blocked) void load(null);
-  }, [blocked]);
 
   if (blocked) {
     return (
@@ -169,8 +154,8 @@ export function ArtifactsPage() {
           </table>
         </div>
       ) : null}
-      {cursor ? (
-        <button type="button" onClick={() => void load(cursor)} disabled={loading}>
+      {hasMore ? (
+        <button type="button" onClick={loadMore} disabled={loading}>
           Load older artifacts
         </button>
       ) : null}

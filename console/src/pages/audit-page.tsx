@@ -1,10 +1,11 @@
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useMemo, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
-import { api, ApiError, unwrap, type components } from '../api/client';
+import { api, unwrap, type components } from '../api/client';
 import { ErrorNotice } from '../components/common';
 import { useIdentity } from '../lib/identity';
 import { usePrefs } from '../lib/prefs';
 import { missingScope } from '../lib/scopes';
+import { useCursorPages } from '../lib/use-cursor-pages';
 import { formatTime } from '../lib/time';
 
 type AuditEvent = components['schemas']['AuditEventDto'];
@@ -17,34 +18,11 @@ export function AuditPage() {
   const blocked = missingScope(whoami, 'admin:audit');
   const [search, setSearch] = useSearchParams();
   const filters = useMemo(() => Object.fromEntries(KEYS.flatMap((key) => (search.get(key) ? [[key, search.get(key)!]] : []))) as AuditFilters, [search]);
-  const [events, setEvents] = useState<AuditEvent[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [loading, setLoading] = useState(false);
-  // Each load supersedes the one before: a late answer (for filters since changed) is dropped.
-  const latest = useRef(0);
-
-  const load = async (after: string | null) => {
-    const mine = ++latest.current;
-    setLoading(true);
-    try {
-      const query = { ...filters, result: filters.result as 'allow' | 'deny' | undefined, limit: 100, ...(after ? { cursor: after } : {}) };
-      const page = await unwrap(api.GET('/v1/audit', { params: { query } }));
-      if (mine !== latest.current) return;
-      setEvents((current) => (after ? [...current, ...page.items] : page.items));
-      setCursor(page.next_cursor);
-      setError(null);
-    } catch (cause) {
-      if (mine === latest.current) setError(cause as ApiError);
-    } finally {
-      if (mine === latest.current) setLoading(false);
-    }
-  };
-
-  useEffect(() => {
-    if (!blocked) void load(null);
-    // Reload when the filters (the URL) change.
-  }, [search.toString(), blocked]);
+  // Read again when the filters (the URL) change.
+  const { items: events, hasMore, error, loading, loadMore } = useCursorPages<AuditEvent>(blocked ? null : search.toString(), (after) => {
+    const query = { ...filters, result: filters.result as 'allow' | 'deny' | undefined, limit: 100, ...(after ? { cursor: after } : {}) };
+    return unwrap(api.GET('/v1/audit', { params: { query } }));
+  });
 
   if (blocked) {
     return (
@@ -137,8 +115,8 @@ export function AuditPage() {
           </table>
         </div>
       ) : null}
-      {cursor ? (
-        <button type="button" onClick={() => void load(cursor)} disabled={loading}>
+      {hasMore ? (
+        <button type="button" onClick={loadMore} disabled={loading}>
           Load older events
         </button>
       ) : null}
