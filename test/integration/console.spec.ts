@@ -138,7 +138,7 @@ describe('the console at /console, in Chromium', () => {
 
     await row.getByRole('button', { name: 'Delete weights.bin' }).click();
     expect((await api('GET', `/v1/artifacts/${id}/meta`)).status).toBe(200);
-    await row.getByRole('button', { name: 'Confirm: delete weights.bin' }).click();
+    await row.getByRole('button', { name: 'Delete for good: weights.bin' }).click();
     expect(await page.getByTestId('artifact-outcome').textContent()).toContain('Deleted weights.bin.');
     await row.waitFor({ state: 'detached' });
     expect((await api('GET', `/v1/artifacts/${id}/meta`)).status).toBe(404);

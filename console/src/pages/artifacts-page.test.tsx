@@ -59,10 +59,10 @@ describe('ArtifactsPage', () => {
     await userEvent.click(await screen.findByRole('button', { name: 'Delete file-1.txt' }));
     expect(remove).not.toHaveBeenCalled();
     await userEvent.click(screen.getByRole('button', { name: 'Keep' }));
-    expect(screen.queryByRole('button', { name: 'Confirm: delete file-1.txt' })).not.toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Delete for good: file-1.txt' })).not.toBeInTheDocument();
 
     await userEvent.click(screen.getByRole('button', { name: 'Delete file-1.txt' }));
-    await userEvent.click(screen.getByRole('button', { name: 'Confirm: delete file-1.txt' }));
+    await userEvent.click(screen.getByRole('button', { name: 'Delete for good: file-1.txt' }));
     expect(await screen.findByTestId('artifact-outcome')).toHaveTextContent('Deleted file-1.txt.');
     expect(remove).toHaveBeenCalledWith('/v1/artifacts/{id}', { params: { path: { id: artifact(1).id } } });
     expect(screen.queryByText('file-1.txt')).not.toBeInTheDocument();
@@ -74,7 +74,7 @@ describe('ArtifactsPage', () => {
     );
     render(<ArtifactsPage />);
     await userEvent.click(await screen.findByRole('button', { name: 'Delete file-1.txt' }));
-    await userEvent.click(screen.getByRole('button', { name: 'Confirm: delete file-1.txt' }));
+    await userEvent.click(screen.getByRole('button', { name: 'Delete for good: file-1.txt' }));
 
     const outcome = await screen.findByTestId('artifact-outcome');
     expect(outcome).toHaveTextContent('Could not delete file-1.txt');

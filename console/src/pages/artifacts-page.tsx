@@ -1,13 +1,13 @@
 import { useState } from 'react';
 import { api, ApiError, unwrap, type Artifact } from '../api/client';
-import { ArtifactUpload, formatBytes } from '../components/artifact-upload';
-import { ErrorNotice } from '../components/common';
+import { ArtifactUpload } from '../components/artifact-upload';
+import { ErrorNotice, formatBytes } from '../components/common';
 import { saveBlob } from '../lib/download';
 import { useIdentity } from '../lib/identity';
 import { usePrefs } from '../lib/prefs';
 import { missingScope } from '../lib/scopes';
-import { useCursorPages } from '../lib/use-cursor-pages';
 import { formatTime } from '../lib/time';
+import { useCursorPages } from '../lib/use-cursor-pages';
 
 /** The tenant's artifacts, newest first: upload, download, delete (a delete asks to be confirmed in its row). */
 export function ArtifactsPage() {
@@ -129,7 +129,7 @@ export function ArtifactsPage() {
                     </button>{' '}
                     {confirming === artifact.id ? (
                       <>
-                        <button type="button" className="danger" onClick={() => void remove(artifact)} aria-label={`Confirm: delete ${nameOf(artifact)}`}>
+                        <button type="button" className="danger" onClick={() => void remove(artifact)} aria-label={`Delete for good: ${nameOf(artifact)}`}>
                           Delete for good
                         </button>{' '}
                         <button type="button" onClick={() => setConfirming(null)}>
