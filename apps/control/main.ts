@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     (settledSeconds) => scheduler.withdrawPlacementsOnGoneNodes(settledSeconds),
     {
       deadAfterSeconds: scheduling.nodeDeadAfterSeconds,
+      heartbeatSeconds: scheduling.nodeHeartbeatSeconds,
       retentionSeconds: scheduling.nodeRetentionSeconds,
       intervalMs: scheduling.nodeHeartbeatSeconds * 1000,
     },

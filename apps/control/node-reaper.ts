@@ -16,6 +16,8 @@ export const WITHDRAW_SETTLE_SECONDS = 2;
 
 export interface NodeReaperOptions {
   deadAfterSeconds: number;
+  /** How often nodes heartbeat, and API processes say they are up (ADR 0062). */
+  heartbeatSeconds: number;
   /** How long a DEAD node stays before it is deleted. */
   retentionSeconds: number;
   intervalMs: number;
@@ -50,9 +52,9 @@ export class NodeReaper extends PeriodicPass<NodeReaperPass> {
   }
 
   protected async pass(): Promise<NodeReaperPass> {
-    const { deadAfterSeconds, retentionSeconds } = this.options;
+    const { deadAfterSeconds, heartbeatSeconds, retentionSeconds } = this.options;
     try {
-      const dead = await this.nodes.markSilentNodesDead(deadAfterSeconds);
+      const dead = await this.nodes.markSilentNodesDead(deadAfterSeconds, heartbeatSeconds);
       for (const nodeId of dead) this.log(`node ${nodeId} marked DEAD after ${deadAfterSeconds}s without a heartbeat`);
       const withdrawn = await this.withdrawPlacements(WITHDRAW_SETTLE_SECONDS);
       if (withdrawn > 0) this.log(`asked the workflows of ${withdrawn} attempt(s) placed on gone nodes, never started there, to place their jobs again`);

@@ -4,6 +4,11 @@ import type { AuditEventInput } from '@mlis/contracts';
 import { recordAudit } from './audit.repository';
 import { updateReturning } from './sql';
 
+/** How long a gap in an API process's presence writes may be, and how recently one must have been seen: two missed writes and a second. */
+function presenceSlackSeconds(heartbeatSeconds: number): number {
+  return 2 * heartbeatSeconds + 1;
+}
+
 export class UnknownWorkerGroupError extends Error {}
 
 export interface RegisterNodeInput {
@@ -174,14 +179,39 @@ export class NodesRepository {
     });
   }
 
-  /** Marks nodes that stopped heartbeating as DEAD; returns their ids. */
-  async markSilentNodesDead(deadAfterSeconds: number): Promise<string[]> {
+  /**
+   * Records that API process `instanceId` is up (ADR 0062); it writes once a node-heartbeat interval. Its `up_since`
+   * starts again after a gap in its writes (the process stalled, or Postgres was out of reach): silence heard through
+   * it counts from there. Processes silent for a day are forgotten.
+   */
+  async recordApiInstance(instanceId: string, heartbeatSeconds: number): Promise<void> {
+    await this.dataSource.query(
+      `WITH forgotten AS (DELETE FROM api_instances WHERE last_seen_at < now() - interval '1 day' AND id <> $1)
+       INSERT INTO api_instances (id, up_since, last_seen_at) VALUES ($1, now(), now())
+       ON CONFLICT (id) DO UPDATE SET
+         up_since = CASE WHEN api_instances.last_seen_at < now() - make_interval(secs => $2) THEN now() ELSE api_instances.up_since END,
+         last_seen_at = now()`,
+      [instanceId, presenceSlackSeconds(heartbeatSeconds)],
+    );
+  }
+
+  /**
+   * Marks DEAD the nodes silent for `deadAfterSeconds` while an API was up to hear them: some API process, seen lately
+   * (by its writes each `heartbeatSeconds`), has been up, unbroken, for the whole window (ADR 0062). An outage of every
+   * API (or of Postgres) silences every node at once: it marks none until an API has been back for the window, by
+   * which time they have heartbeated. With no API process seen for a day (every API on a release before ADR 0062, or
+   * an outage that long), silence alone counts, as before. Returns their ids.
+   */
+  async markSilentNodesDead(deadAfterSeconds: number, heartbeatSeconds: number): Promise<string[]> {
     const rows = await updateReturning<{ id: string }>(
       this.dataSource,
       `UPDATE nodes SET status = 'DEAD', updated_at = now()
        WHERE status <> 'DEAD' AND last_seen_at < now() - make_interval(secs => $1)
+         AND (NOT EXISTS (SELECT 1 FROM api_instances WHERE last_seen_at >= now() - interval '1 day')
+              OR EXISTS (SELECT 1 FROM api_instances
+                         WHERE up_since <= now() - make_interval(secs => $1) AND last_seen_at >= now() - make_interval(secs => $2)))
        RETURNING id`,
-      [deadAfterSeconds],
+      [deadAfterSeconds, presenceSlackSeconds(heartbeatSeconds)],
     );
     return rows.map((row) => row.id);
   }

@@ -79,7 +79,7 @@ describe('DEAD nodes', () => {
     expect(await nodes.leaveNode('drained', drained)).toBe(false);
     expect(await leftAt('drained')).toEqual({ status: 'DRAINING', left_at: expect.any(Date) });
     await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'drained'`);
-    expect(await nodes.markSilentNodesDead(15)).toEqual(['drained']);
+    expect(await nodes.markSilentNodesDead(15, 3)).toEqual(['drained']);
     expect(await leftAt('drained')).toEqual({ status: 'DEAD', left_at: expect.any(Date) });
 
     await register('leaving');
@@ -172,7 +172,7 @@ describe('DEAD nodes', () => {
     const [attempt] = await dataSource.query(`SELECT id FROM job_assignments WHERE job_id = $1`, [started]);
     expect(await assignments.markAssignmentRunning({ assignmentId: attempt.id, nodeId: 'busy-gone', incarnation, runningForMs: 0 })).not.toBeNull();
     await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'busy-gone'`);
-    expect(await nodes.markSilentNodesDead(15)).toEqual(['busy-gone']);
+    expect(await nodes.markSilentNodesDead(15, 3)).toEqual(['busy-gone']);
     await dataSource.query(`UPDATE nodes SET gone_at = now() - interval '10 seconds' WHERE id = 'busy-gone'`);
 
     // The started attempt's lease runs out: its release gives the node's capacity back (the row changes) just now.
@@ -222,7 +222,8 @@ describe('DEAD nodes', () => {
       withdrawals.push(settledSeconds);
       return 1;
     };
-    const reaper = new NodeReaper(nodes, withdraw, { deadAfterSeconds: 15, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 }, (line) => lines.push(line));
+    const options = { deadAfterSeconds: 15, heartbeatSeconds: 3, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 };
+    const reaper = new NodeReaper(nodes, withdraw, options, (line) => lines.push(line));
     expect(await reaper.sweep()).toEqual({ dead: ['silent'], withdrawn: 1, forgotten: ['long-gone'] });
     expect(await ids()).toEqual(['alive', 'silent']);
     // After the silent node went DEAD, in the same pass: its placements are withdrawn once the settling time has passed.
@@ -236,6 +237,62 @@ describe('DEAD nodes', () => {
     expect(audit).toMatchObject({ actor_subject: 'control', request_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
   });
 
+  it('counts a node silent only while an API was up to hear it: every API gone, or one back for less than the window, marks none (ADR 0062)', async () => {
+    const DEAD_AFTER = 15;
+    const HEARTBEAT = 3;
+    await register('quiet');
+    await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'quiet'`);
+    /** Puts the API process `id` up since `upSecondsAgo`, last seen `seenSecondsAgo`. */
+    const apiInstance = (id: string, upSecondsAgo: number, seenSecondsAgo: number) =>
+      dataSource.query(
+        `INSERT INTO api_instances (id, up_since, last_seen_at) VALUES ($1, now() - make_interval(secs => $2), now() - make_interval(secs => $3))
+         ON CONFLICT (id) DO UPDATE SET up_since = EXCLUDED.up_since, last_seen_at = EXCLUDED.last_seen_at`,
+        [id, upSecondsAgo, seenSecondsAgo],
+      );
+    const first = randomUUID();
+    const second = randomUUID();
+    try {
+      // The only API went quiet 30 s ago (all of them down): the node's silence is theirs.
+      await apiInstance(first, 3600, 30);
+      expect(await nodes.markSilentNodesDead(DEAD_AFTER, HEARTBEAT)).toEqual([]);
+      // One is back, but for less than the window: the node may not have had its chance to heartbeat yet.
+      await apiInstance(second, 5, 0);
+      expect(await nodes.markSilentNodesDead(DEAD_AFTER, HEARTBEAT)).toEqual([]);
+
+      // The API's own writes: a gap longer than two beats and a second starts its unbroken run again.
+      await apiInstance(second, 3600, 2 * HEARTBEAT + 2);
+      await nodes.recordApiInstance(second, HEARTBEAT);
+      const [restarted] = await dataSource.query(`SELECT now() - up_since < interval '1 second' AS fresh FROM api_instances WHERE id = $1`, [second]);
+      expect(restarted.fresh).toBe(true);
+      expect(await nodes.markSilentNodesDead(DEAD_AFTER, HEARTBEAT)).toEqual([]);
+      // A write within the slack keeps the run going: up for the whole window and seen just now, so the silence is the node's.
+      await apiInstance(second, 3600, HEARTBEAT);
+      await nodes.recordApiInstance(second, HEARTBEAT);
+      const [kept] = await dataSource.query(
+        `SELECT now() - up_since > interval '1 hour' - interval '1 second' AS kept FROM api_instances WHERE id = $1`,
+        [second],
+      );
+      expect(kept.kept).toBe(true);
+      expect(await nodes.markSilentNodesDead(DEAD_AFTER, HEARTBEAT)).toEqual(['quiet']);
+      // A process silent for over a day is forgotten by the next write of any other.
+      const gone = randomUUID();
+      await apiInstance(gone, 3 * 86_400, 2 * 86_400);
+      await nodes.recordApiInstance(second, HEARTBEAT);
+      expect((await dataSource.query(`SELECT id FROM api_instances ORDER BY id`)).map((row: { id: string }) => row.id)).toEqual([first, second].sort());
+    } finally {
+      await dataSource.query(`DELETE FROM api_instances`);
+    }
+    // No API process seen for a day (every API older than ADR 0062, or rolled back to such a release; an outage that
+    // long): silence alone counts, as before.
+    for (const lastApiSeenSecondsAgo of [null, 86_400 + 60]) {
+      if (lastApiSeenSecondsAgo !== null) await apiInstance(randomUUID(), 2 * 86_400, lastApiSeenSecondsAgo);
+      await register('quiet');
+      await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'quiet'`);
+      expect({ lastApiSeenSecondsAgo, dead: await nodes.markSilentNodesDead(DEAD_AFTER, HEARTBEAT) }).toEqual({ lastApiSeenSecondsAgo, dead: ['quiet'] });
+    }
+    await dataSource.query(`DELETE FROM api_instances`);
+  });
+
   it('one sweep works through a backlog longer than a batch, and names the first 20 in its log line', async () => {
     await dataSource.query(
       `INSERT INTO nodes (id, group_name, hostname, pid, status, slots, cpu_millis, mem_mb, gpus, labels, gone_at, last_seen_at)
@@ -243,7 +300,7 @@ describe('DEAD nodes', () => {
        FROM generate_series(1, 250) i`,
     );
     const lines: string[] = [];
-    const options = { deadAfterSeconds: 15, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 };
+    const options = { deadAfterSeconds: 15, heartbeatSeconds: 3, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 };
     const reaper = new NodeReaper(nodes, async () => 0, options, (line) => lines.push(line));
     expect((await reaper.sweep()).forgotten).toHaveLength(250);
     expect(await ids()).toEqual([]);

@@ -120,7 +120,7 @@ describe('ledger invariants under random operation sequences', () => {
             await nodes.setNodeDraining(NODES[op.node].id, op.kind === 'drain');
           } else if (op.kind === 'kill') {
             await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 hour' WHERE id = $1`, [NODES[op.node].id]);
-            await nodes.markSilentNodesDead(15);
+            await nodes.markSilentNodesDead(15, 3);
           } else {
             await register(op.node);
           }

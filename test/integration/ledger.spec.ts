@@ -441,7 +441,7 @@ describe('the capacity ledger', () => {
   it('a silent node is marked DEAD, stops receiving work, and must re-register with a new incarnation', async () => {
     const incarnation = await register('silent-1', 'cpu', 2);
     await dataSource.query(`UPDATE nodes SET last_seen_at = now() - interval '1 minute' WHERE id = 'silent-1'`);
-    expect(await nodes.markSilentNodesDead(15)).toEqual(['silent-1']);
+    expect(await nodes.markSilentNodesDead(15, 3)).toEqual(['silent-1']);
     expect(await nodes.heartbeatNode('silent-1', incarnation)).toBe('unknown');
 
     const jobId = await insertJob({ cpuMillis: 1000, memMb: 256, gpu: 0 });

@@ -302,6 +302,12 @@ export class FakeAssignmentsRepository implements Pick<Db<AssignmentsRepository>
 
 export class FakeNodesRepository implements Omit<Db<NodesRepository>, 'markSilentNodesDead' | 'forgetDeadNodes'> {
   nodes: NodeEntity[] = [];
+  /** The API process ids recorded as up (ApiPresence), one entry a write. */
+  apiInstances: string[] = [];
+
+  async recordApiInstance(instanceId: string): Promise<void> {
+    this.apiInstances.push(instanceId);
+  }
   reservations: GpuReservation[] = [];
 
   async gpuReservations(nodeId?: string): Promise<GpuReservation[]> {

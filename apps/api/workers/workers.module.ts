@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ApiPresence } from './api-presence';
 import { BootstrapCredentialGuard } from './bootstrap-credential.guard';
 import { WorkerCredentials } from './worker-credentials';
 import { InternalNodesController, WorkerGroupsController, WorkersController } from './workers.controller';
@@ -6,7 +7,7 @@ import { WorkersService } from './workers.service';
 
 @Module({
   controllers: [WorkersController, WorkerGroupsController, InternalNodesController],
-  providers: [WorkersService, WorkerCredentials, BootstrapCredentialGuard],
+  providers: [WorkersService, WorkerCredentials, BootstrapCredentialGuard, ApiPresence],
   exports: [WorkersService],
 })
 export class WorkersModule {}

@@ -29,6 +29,7 @@ import { NodeGoneAt1766800000000 } from './1766800000000-node-gone-at';
 import { JobListFilterIndexes1766900000000 } from './1766900000000-job-list-filter-indexes';
 import { JobFinishedNoticeAfterCommit1767000000000 } from './1767000000000-job-finished-notice-after-commit';
 import { PendingUploadsByContent1767100000000 } from './1767100000000-pending-uploads-by-content';
+import { ApiInstances1767200000000 } from './1767200000000-api-instances';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -63,4 +64,5 @@ export const MIGRATIONS = [
   JobListFilterIndexes1766900000000,
   JobFinishedNoticeAfterCommit1767000000000,
   PendingUploadsByContent1767100000000,
+  ApiInstances1767200000000,
 ];
