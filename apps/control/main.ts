@@ -71,7 +71,6 @@ async function main(): Promise<void> {
       deadAfterSeconds: scheduling.nodeDeadAfterSeconds,
       heartbeatSeconds: scheduling.nodeHeartbeatSeconds,
       retentionSeconds: scheduling.nodeRetentionSeconds,
-      intervalMs: scheduling.nodeHeartbeatSeconds * 1000,
     },
     log,
   );

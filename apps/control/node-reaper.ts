@@ -16,11 +16,10 @@ export const WITHDRAW_SETTLE_SECONDS = 2;
 
 export interface NodeReaperOptions {
   deadAfterSeconds: number;
-  /** How often nodes heartbeat, and API processes say they are up (ADR 0062). */
+  /** How often nodes heartbeat and API processes say they are up (ADR 0062); the reaper sweeps as often. */
   heartbeatSeconds: number;
   /** How long a DEAD node stays before it is deleted. */
   retentionSeconds: number;
-  intervalMs: number;
 }
 
 /** The `node.forget` audit row of a node deleted by the sweep `requestId` names. */
@@ -48,7 +47,7 @@ export class NodeReaper extends PeriodicPass<NodeReaperPass> {
     private readonly options: NodeReaperOptions,
     private readonly log: (line: string) => void,
   ) {
-    super(options.intervalMs);
+    super(options.heartbeatSeconds * 1000);
   }
 
   protected async pass(): Promise<NodeReaperPass> {

@@ -222,7 +222,7 @@ describe('DEAD nodes', () => {
       withdrawals.push(settledSeconds);
       return 1;
     };
-    const options = { deadAfterSeconds: 15, heartbeatSeconds: 3, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 };
+    const options = { deadAfterSeconds: 15, heartbeatSeconds: 3, retentionSeconds: RETENTION_SECONDS };
     const reaper = new NodeReaper(nodes, withdraw, options, (line) => lines.push(line));
     expect(await reaper.sweep()).toEqual({ dead: ['silent'], withdrawn: 1, forgotten: ['long-gone'] });
     expect(await ids()).toEqual(['alive', 'silent']);
@@ -300,7 +300,7 @@ describe('DEAD nodes', () => {
        FROM generate_series(1, 250) i`,
     );
     const lines: string[] = [];
-    const options = { deadAfterSeconds: 15, heartbeatSeconds: 3, retentionSeconds: RETENTION_SECONDS, intervalMs: 1000 };
+    const options = { deadAfterSeconds: 15, heartbeatSeconds: 3, retentionSeconds: RETENTION_SECONDS };
     const reaper = new NodeReaper(nodes, async () => 0, options, (line) => lines.push(line));
     expect((await reaper.sweep()).forgotten).toHaveLength(250);
     expect(await ids()).toEqual([]);
