@@ -34,6 +34,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What a failed load threw, as an ApiError: those of the client as they are, anything else as a client error. */
+export function toApiError(cause: unknown): ApiError {
+  return cause instanceof ApiError ? cause : new ApiError(0, 'client_error', String(cause));
+}
+
 const auth: Middleware = {
   onRequest({ request }) {
     const token = readToken();

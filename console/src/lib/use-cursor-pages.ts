@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type Dispatch, type SetStateAction } from 'react';
-import { ApiError } from '../api/client';
+import { toApiError, type ApiError } from '../api/client';
 
 export interface Page<T> {
   items: T[];
@@ -40,7 +40,7 @@ export function useCursorPages<T>(key: string | null, fetchPage: (cursor: string
       setCursor(page.next_cursor);
       setError(null);
     } catch (cause) {
-      if (mine === latest.current) setError(cause instanceof ApiError ? cause : new ApiError(0, 'client_error', String(cause)));
+      if (mine === latest.current) setError(toApiError(cause));
     } finally {
       if (mine === latest.current) setLoading(false);
     }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError } from '../api/client';
+import { toApiError, type ApiError } from '../api/client';
 import { useLive } from './live';
 
 export interface Resource<T> {
@@ -36,7 +36,7 @@ export function useResource<T>(key: string, load: () => Promise<T>, options: { l
         markUpdated();
       })
       .catch((cause: unknown) => {
-        if (current) setError(cause instanceof ApiError ? cause : new ApiError(0, 'client_error', String(cause)));
+        if (current) setError(toApiError(cause));
       })
       .finally(() => current && setLoading(false));
     return () => {
