@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { paths } from '@mlis/api-client';
 import type { ApiErrorDetail, Artifact, ArtifactPage, AuditExportPage, AuditExportQuery, AuditPage, AuditQuery, CreateJobRequest, CreateTenantRequest, Job, JobPage, ListArtifactsQuery, ListJobsQuery, RevokeTokensRequest, Tenant, TenantList, TokenRevocation, TokenRevocationList, UpdateTenantRequest, Whoami, WorkerGroupList, WorkerList, WorkerNode } from './api-types';
@@ -43,6 +45,8 @@ export class ApiError extends Error {
     message: string,
     readonly details: ApiErrorDetail[],
     readonly requestId: string | null,
+    /** The Retry-After header's seconds, when the API sent one. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(message);
   }
@@ -68,6 +72,39 @@ export interface ApiClientOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer <token>` when set. */
   token?: string;
+  /** How many times a call safe to repeat is sent again after a 503 or a refused connection (DEFAULT_RETRIES); 0: never. */
+  retries?: number;
+  /** Told of each retry before its pause (the CLI writes it to stderr). */
+  onRetry?: (line: string) => void;
+  /** How a retry's pause is waited out; tests pass one that records it. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Per call: a caller that rides out failures itself (`--wait`, `audit export --follow`) sends it once. */
+export interface CallOptions {
+  retry?: boolean;
+}
+
+export const DEFAULT_RETRIES = 3;
+// Without a Retry-After: 1 s, then twice as long each time; a longer Retry-After than the cap is the API saying
+// "not soon", and the user hears of it rather than wait in silence.
+const RETRY_FIRST_PAUSE_MS = 1000;
+const RETRY_AFTER_MAX_SECONDS = 10;
+
+/**
+ * The pause before sending a call again, or undefined when its failure is not worth another try: only a 503 (the API
+ * or what it needs is restarting; nothing was applied) and a refused connection (nothing reached the API) are.
+ */
+function retryPauseMs(error: unknown, retry: number): number | undefined {
+  const backoffMs = RETRY_FIRST_PAUSE_MS * 2 ** retry;
+  if (error instanceof ApiUnreachableError) return error.refused ? backoffMs : undefined;
+  if (!(error instanceof ApiError) || error.status !== 503) return undefined;
+  if (error.retryAfterSeconds === null) return backoffMs;
+  return error.retryAfterSeconds > RETRY_AFTER_MAX_SECONDS ? undefined : error.retryAfterSeconds * 1000;
+}
+
+function describeFailure(error: Error): string {
+  return error instanceof ApiError ? `error ${error.code}: ${error.message}` : `error: ${error.message}`;
 }
 
 interface SendOptions {
@@ -76,6 +113,11 @@ interface SendOptions {
   /** Off for transfers, whose length has no bound: they end when the bytes do. */
   timeout: boolean;
   extraTimeoutMs?: number;
+  /**
+   * Sent again after a 503 or a refused connection. Every GET is; a POST only when a repeat cannot apply it twice (a
+   * submission with its Idempotency-Key). A streamed body is never: it is read once.
+   */
+  retry: boolean;
 }
 
 /** Per request; a long-poll adds its wait to it (`extraTimeoutMs`). */
@@ -93,7 +135,12 @@ function networkFailure(error: unknown): string | undefined {
   return typeof cause?.message === 'string' && cause.message !== '' ? cause.message : undefined;
 }
 
-function parseErrorBody(status: number, statusText: string, text: string, headerRequestId: string | null): ApiError {
+/** Retry-After in seconds; its HTTP-date form is not one the API sends. */
+function retryAfterSeconds(header: string | null): number | null {
+  return header !== null && /^\d+$/.test(header.trim()) ? Number(header) : null;
+}
+
+function parseErrorBody(status: number, statusText: string, text: string, headerRequestId: string | null, retryAfter: number | null): ApiError {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -104,11 +151,11 @@ function parseErrorBody(status: number, statusText: string, text: string, header
   if (error && typeof error.code === 'string') {
     const details = Array.isArray(error.details) ? (error.details as ApiErrorDetail[]) : [];
     const requestId = typeof error.request_id === 'string' ? error.request_id : headerRequestId;
-    return new ApiError(status, error.code, String(error.message ?? statusText), details, requestId);
+    return new ApiError(status, error.code, String(error.message ?? statusText), details, requestId, retryAfter);
   }
   // Not the API's error shape (a proxy, or another server on that port): show what came back.
   const snippet = text.trim().slice(0, 200);
-  return new ApiError(status, `http_${status}`, snippet || statusText || 'no body', [], headerRequestId);
+  return new ApiError(status, `http_${status}`, snippet || statusText || 'no body', [], headerRequestId, retryAfter);
 }
 
 /** The URL path of `route` with its path parameters filled in and its query appended (absent values left out). */
@@ -134,14 +181,18 @@ export class ApiClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
   }
 
-  createJob(request: CreateJobRequest, idempotencyKey?: string): Promise<Job> {
-    return this.request('post', '/v1/jobs', { body: request, headers: { 'Idempotency-Key': idempotencyKey } });
+  /**
+   * Without a key of the caller's, the submission gets one of its own, so that sending it again after a 503 or a lost
+   * answer returns the job it made instead of a second one.
+   */
+  createJob(request: CreateJobRequest, idempotencyKey: string = randomUUID()): Promise<Job> {
+    return this.request('post', '/v1/jobs', { body: request, headers: { 'Idempotency-Key': idempotencyKey } }, { retry: true });
   }
 
   /** With `waitSeconds` (1-60) a long-poll: the API answers once the job is final or the wait ends. */
-  getJob(id: string, waitSeconds = 0): Promise<Job> {
-    if (waitSeconds === 0) return this.request('get', '/v1/jobs/{id}', { path: { id } });
-    return this.request('get', '/v1/jobs/{id}', { path: { id }, query: { wait: waitSeconds } }, waitSeconds * 1000);
+  getJob(id: string, waitSeconds = 0, call: CallOptions = {}): Promise<Job> {
+    if (waitSeconds === 0) return this.request('get', '/v1/jobs/{id}', { path: { id } }, call);
+    return this.request('get', '/v1/jobs/{id}', { path: { id }, query: { wait: waitSeconds } }, call, waitSeconds * 1000);
   }
 
   listJobs(query: ListJobsQuery): Promise<JobPage> {
@@ -183,8 +234,8 @@ export class ApiClient {
     return this.request('get', '/v1/audit', { query });
   }
 
-  exportAudit(query: AuditExportQuery): Promise<AuditExportPage> {
-    return this.request('get', '/v1/audit/export', { query });
+  exportAudit(query: AuditExportQuery, call: CallOptions = {}): Promise<AuditExportPage> {
+    return this.request('get', '/v1/audit/export', { query }, call);
   }
 
   revokeTokens(holder: RevokeTokensRequest): Promise<TokenRevocation> {
@@ -202,7 +253,7 @@ export class ApiClient {
   /** GET /v1/jobs/:id/result: the job's whole result JSON, streamed (it may be large). */
   async jobResult(id: string): Promise<Readable> {
     const path = this.path('get', '/v1/jobs/{id}/result', { path: { id } });
-    const response = await this.send('GET', path, { headers: { Accept: 'application/json' }, timeout: false });
+    const response = await this.send('GET', path, { headers: { Accept: 'application/json' }, timeout: false, retry: true });
     if (!response.body) throw new ApiError(response.status, 'invalid_response', 'the result has no body', [], response.headers.get('x-request-id'));
     return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   }
@@ -219,13 +270,14 @@ export class ApiClient {
         ...headerValues({ 'Idempotency-Key': options.idempotencyKey }),
       },
       timeout: false,
+      retry: false,
     });
     return this.json<SuccessBody<Operation<'/v1/artifacts', 'post'>>>('POST', '/v1/artifacts', response, await this.text(response));
   }
 
   /** The artifact's bytes as a stream, with the ETag (its sha256, quoted) to check them against. */
   async downloadArtifact(id: string): Promise<{ body: Readable; etag: string | null; sizeBytes: number | null }> {
-    const response = await this.send('GET', this.path('get', '/v1/artifacts/{id}', { path: { id } }), { timeout: false });
+    const response = await this.send('GET', this.path('get', '/v1/artifacts/{id}', { path: { id } }), { timeout: false, retry: true });
     if (!response.body) throw new ApiError(response.status, 'invalid_response', 'the download has no body', [], response.headers.get('x-request-id'));
     const length = response.headers.get('content-length');
     return {
@@ -240,7 +292,7 @@ export class ApiClient {
   }
 
   async deleteArtifact(id: string): Promise<void> {
-    const response = await this.send('DELETE', this.path('delete', '/v1/artifacts/{id}', { path: { id } }), { timeout: true });
+    const response = await this.send('DELETE', this.path('delete', '/v1/artifacts/{id}', { path: { id } }), { timeout: true, retry: false });
     await this.text(response);
   }
 
@@ -249,11 +301,16 @@ export class ApiClient {
     return routePath(route, parts.path, parts.query);
   }
 
-  /** One JSON call of a route, answered with the route's success body; `extraTimeoutMs`: how long the server may hold it (a long-poll). */
+  /**
+   * One JSON call of a route, answered with the route's success body; a GET is sent again after a 503 or a refused
+   * connection unless `call.retry` is false, another method only when it is true. `extraTimeoutMs`: how long the server
+   * may hold it (a long-poll).
+   */
   private async request<M extends Method, R extends RouteWith<M>>(
     method: M,
     route: R,
     parts: RouteParts<Operation<R, M>>,
+    call: CallOptions = {},
     extraTimeoutMs = 0,
   ): Promise<SuccessBody<Operation<R, M>>> {
     const path = routePath(route, parts.path, parts.query);
@@ -265,12 +322,28 @@ export class ApiClient {
       body: parts.body === undefined ? undefined : JSON.stringify(parts.body),
       timeout: true,
       extraTimeoutMs,
+      retry: call.retry ?? method === 'get',
     });
     return this.json(verb, path, response, await this.text(response));
   }
 
-  /** One call; an error status becomes an ApiError, no answer an ApiUnreachableError. */
+  /** One call, sent again (options.retry) while it fails in a way worth another try and retries are left. */
   private async send(method: string, path: string, options: SendOptions): Promise<Response> {
+    const retries = options.retry ? (this.options.retries ?? DEFAULT_RETRIES) : 0;
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.sendOnce(method, path, options);
+      } catch (error) {
+        const pauseMs = retry < retries ? retryPauseMs(error, retry) : undefined;
+        if (pauseMs === undefined) throw error;
+        this.options.onRetry?.(`${describeFailure(error as Error)}; sending it again in ${pauseMs / 1000} s (${retry + 1} of ${retries})`);
+        await (this.options.sleep ?? sleep)(pauseMs);
+      }
+    }
+  }
+
+  /** One call; an error status becomes an ApiError, no answer an ApiUnreachableError. */
+  private async sendOnce(method: string, path: string, options: SendOptions): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
     const timeoutMs = REQUEST_TIMEOUT_MS + (options.extraTimeoutMs ?? 0);
@@ -288,7 +361,8 @@ export class ApiClient {
       throw this.unreachable(error, timeoutMs);
     }
     if (!response.ok) {
-      throw parseErrorBody(response.status, response.statusText, await this.text(response), response.headers.get('x-request-id'));
+      const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
+      throw parseErrorBody(response.status, response.statusText, await this.text(response), response.headers.get('x-request-id'), retryAfter);
     }
     return response;
   }

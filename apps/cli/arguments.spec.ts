@@ -9,6 +9,7 @@ import {
   parseJobState,
   parseNonNegativeInteger,
   parseParamAssignment,
+  parsePositiveSeconds,
   parseSeconds,
   readParamsFile,
   UsageError,
@@ -83,6 +84,9 @@ describe('number and state options', () => {
     expect(() => parseSeconds('-1')).toThrow(InvalidArgumentError);
     expect(() => parseSeconds('')).toThrow(InvalidArgumentError);
     expect(() => parseSeconds('soon')).toThrow(InvalidArgumentError);
+    expect(parsePositiveSeconds('0.01')).toBe(0.01);
+    expect(() => parsePositiveSeconds('0')).toThrow('must be a number of seconds > 0');
+    expect(() => parsePositiveSeconds('-1')).toThrow(InvalidArgumentError);
   });
 
   it('normalises job states to upper case and rejects unknown ones', () => {

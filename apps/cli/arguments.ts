@@ -54,6 +54,13 @@ export function parseSeconds(raw: string): number {
   return value;
 }
 
+/** A duration that must be more than nothing (--seconds: a sleep job's length). */
+export function parsePositiveSeconds(raw: string): number {
+  const value = parseSeconds(raw);
+  if (value === 0) throw new InvalidArgumentError('must be a number of seconds > 0');
+  return value;
+}
+
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /** `90`, `90s`, `30m`, `12h`, `7d` in seconds; NaN when it is none of those. */

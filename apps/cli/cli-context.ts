@@ -18,6 +18,8 @@ export interface CliIo {
   /** How often --wait polls the job; 500 ms unless a test shortens it. */
   pollIntervalMs?: number;
   now?: () => Date;
+  /** How a retry's pause is waited out (a timer unless a test records it instead). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface CliContext {

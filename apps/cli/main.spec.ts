@@ -21,6 +21,7 @@ interface Reply {
   body: unknown;
   /** Sent verbatim instead of JSON. */
   raw?: string;
+  headers?: Record<string, string>;
 }
 
 type Route = (request: RecordedRequest) => Reply;
@@ -40,7 +41,11 @@ class FakeApi {
         const request = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
         this.requests.push(request);
         const reply = this.route(request);
-        res.writeHead(reply.status, { 'Content-Type': reply.raw === undefined ? 'application/json' : 'text/plain', 'X-Request-ID': 'req-header-id' });
+        res.writeHead(reply.status, {
+          'Content-Type': reply.raw === undefined ? 'application/json' : 'text/plain',
+          'X-Request-ID': 'req-header-id',
+          ...reply.headers,
+        });
         res.end(reply.raw ?? JSON.stringify(reply.body));
       });
     });
@@ -58,16 +63,22 @@ function apiError(status: number, code: string, message: string, details?: { fie
   return { status, body: { error: { code, message, details, request_id: 'req-123' } } };
 }
 
-function captureIo(): CliIo & { out: () => string; err: () => string } {
+function captureIo(): CliIo & { out: () => string; err: () => string; pauses: number[] } {
   let stdout = '';
   let stderr = '';
+  const pauses: number[] = [];
   return {
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
     pollIntervalMs: 5,
     now: () => new Date('2025-01-02T03:04:15.000Z'),
+    // Retries' pauses are recorded, not waited out.
+    sleep: async (ms) => {
+      pauses.push(ms);
+    },
     out: () => stdout,
     err: () => stderr,
+    pauses,
   };
 }
 
@@ -191,6 +202,41 @@ describe('mlis CLI against a fake API', () => {
       expect(code).toBe(0);
       expect(io.err()).toContain('still waiting: database is down');
       expect(io.out()).toContain(`id:         ${queued.id}`);
+    });
+
+    it('sends the submission again after a 503, as its Retry-After says, with the same Idempotency-Key of its own', async () => {
+      const queued = scriptJob(['RUNNING']);
+      const accept = api.route;
+      let failures = 1;
+      api.route = (request) =>
+        request.method === 'POST' && failures-- > 0
+          ? { ...apiError(503, 'dependency_unavailable', 'the database is unavailable'), headers: { 'Retry-After': '2' } }
+          : accept(request);
+      const io = captureIo();
+
+      expect(await run(['submit', 'sleep', '--api-url', url], io)).toBe(0);
+
+      expect(io.out()).toBe(`${queued.id} QUEUED\n`);
+      expect(io.err()).toBe('error dependency_unavailable: the database is unavailable; sending it again in 2 s (1 of 3)\n');
+      expect(io.pauses).toEqual([2000]);
+      const keys = api.requests.map((request) => request.headers['idempotency-key']);
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(keys[1]).toBe(keys[0]);
+    });
+
+    it('a key given with --idempotency-key is the one sent', async () => {
+      scriptJob(['RUNNING']);
+      const io = captureIo();
+      expect(await run(['submit', 'sleep', '--idempotency-key', 'nightly-7', '--api-url', url], io)).toBe(0);
+      expect(api.requests.map((request) => request.headers['idempotency-key'])).toEqual(['nightly-7']);
+    });
+
+    it('--seconds 0 is refused before anything is sent: a sleep job runs for more than nothing', async () => {
+      const io = captureIo();
+      expect(await run(['submit', 'sleep', '--seconds', '0', '--api-url', url], io)).toBe(2);
+      expect(io.err()).toContain("option '--seconds <n>' argument '0' is invalid. must be a number of seconds > 0");
+      expect(api.requests).toHaveLength(0);
     });
 
     it('without --wait prints the id and state and exits 0', async () => {
@@ -454,14 +500,67 @@ describe('mlis CLI against a fake API', () => {
     });
   });
 
-  it('names the URL and suggests `npm run up` when the connection is refused', async () => {
+  it('names the URL and suggests `npm run up` when the connection is still refused after its retries', async () => {
     const closed = new FakeApi();
     const closedUrl = await closed.start();
     await closed.stop();
     const io = captureIo();
     expect(await run(['workers', '--api-url', closedUrl], io)).toBe(2);
-    expect(io.err()).toContain(`cannot reach the MLIS API at ${closedUrl}: connection refused`);
+    const refused = `cannot reach the MLIS API at ${closedUrl}: connection refused`;
+    expect(io.err().split('\n').slice(0, 4)).toEqual([
+      `error: ${refused}; sending it again in 1 s (1 of 3)`,
+      `error: ${refused}; sending it again in 2 s (2 of 3)`,
+      `error: ${refused}; sending it again in 4 s (3 of 3)`,
+      `error: ${refused}`,
+    ]);
+    expect(io.pauses).toEqual([1000, 2000, 4000]);
     expect(io.err()).toContain('npm run up');
+  });
+
+  describe('retries', () => {
+    const unavailable = (retryAfter?: string): Reply => ({
+      ...apiError(503, 'dependency_unavailable', 'the database is unavailable'),
+      headers: retryAfter === undefined ? {} : { 'Retry-After': retryAfter },
+    });
+
+    it('a read is sent again after each 503 until its retries are used up, then the error is reported', async () => {
+      api.route = () => unavailable();
+      const io = captureIo();
+      expect(await run(['workers', '--retries', '2', '--api-url', url], io)).toBe(2);
+      expect(api.requests).toHaveLength(3);
+      expect(io.pauses).toEqual([1000, 2000]);
+      expect(io.err().trimEnd().split('\n').at(-2)).toBe('error dependency_unavailable: the database is unavailable');
+    });
+
+    it('--retries 0 sends a call once', async () => {
+      api.route = () => unavailable('1');
+      const io = captureIo();
+      expect(await run(['workers', '--retries', '0', '--api-url', url], io)).toBe(2);
+      expect(api.requests).toHaveLength(1);
+      expect(io.pauses).toEqual([]);
+    });
+
+    it('a Retry-After beyond 10 s is reported at once rather than waited out', async () => {
+      api.route = () => unavailable('30');
+      const io = captureIo();
+      expect(await run(['workers', '--api-url', url], io)).toBe(2);
+      expect(api.requests).toHaveLength(1);
+      expect(io.err()).toContain('error dependency_unavailable: the database is unavailable');
+    });
+
+    it('neither a call a repeat could apply twice (cancel) nor another status (500, 429) is sent again', async () => {
+      for (const [argv, reply] of [
+        [['cancel', 'job-1'], unavailable('1')],
+        [['workers'], apiError(500, 'internal_error', 'boom')],
+        [['workers'], { ...apiError(429, 'rate_limited', 'slow down'), headers: { 'Retry-After': '1' } }],
+      ] as const) {
+        api.requests.length = 0;
+        api.route = () => reply;
+        const io = captureIo();
+        expect(await run([...argv, '--api-url', url], io)).toBe(2);
+        expect({ argv, requests: api.requests.length, pauses: io.pauses }).toEqual({ argv, requests: 1, pauses: [] });
+      }
+    });
   });
 
   it('--help exits 0; no command or an unknown one is a usage error', async () => {

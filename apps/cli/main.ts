@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { SCOPES } from '@mlis/auth/claims';
 import { loadConfig, type AppConfig } from '@mlis/config';
-import { ApiClient } from './api-client';
+import { ApiClient, DEFAULT_RETRIES } from './api-client';
 import {
   collectParam,
   collectSelector,
@@ -10,6 +10,7 @@ import {
   parseJobState,
   parseNonNegativeInteger,
   parsePositiveInteger,
+  parsePositiveSeconds,
   parseSeconds,
   UsageError,
 } from './arguments';
@@ -51,6 +52,7 @@ interface GlobalOptions {
   apiUrl?: string;
   json?: boolean;
   token?: string;
+  retries: number;
 }
 
 function apiBaseUrl(option: string | undefined, config: () => AppConfig): string {
@@ -93,7 +95,13 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     const globals = command.optsWithGlobals<GlobalOptions>();
     try {
       const config = lazyConfig();
-      const client = new ApiClient({ baseUrl: apiBaseUrl(globals.apiUrl, config), token: bearerToken(globals.token, config) });
+      const client = new ApiClient({
+        baseUrl: apiBaseUrl(globals.apiUrl, config),
+        token: bearerToken(globals.token, config),
+        retries: globals.retries,
+        onRetry: (line) => io.stderr(`${line}\n`),
+        sleep: io.sleep,
+      });
       const context = createContext(client, globals.json === true, io);
       setExitCode(await handler(context, ...(args.slice(0, -1) as A)));
     } catch (error) {
@@ -106,6 +114,14 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .option('--api-url <url>', 'base URL of the MLIS API (default: MLIS_API_URL, else the local API)')
     .option('--json', 'print the raw API JSON, for scripts')
     .option('--token <token>', 'bearer token sent as Authorization: Bearer (default: MLIS_TOKEN, else the saved token file)')
+    .addOption(
+      new Option(
+        '--retries <n>',
+        'send a call again this many times after a 503 (as its Retry-After says, up to 10 s) or a refused connection; reads and submissions only',
+      )
+        .argParser(parseNonNegativeInteger)
+        .default(DEFAULT_RETRIES),
+    )
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(add --help for usage)')
     .allowExcessArguments(false)
@@ -115,7 +131,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .command('submit')
     .description('submit a job; with --wait, follow it to the end (exit 0 SUCCEEDED, 1 FAILED/CANCELLED, 3 wait timeout)')
     .argument('<task_type>', 'runner to use, e.g. sleep, gpu_demo, inference, onnx')
-    .option('--seconds <n>', 'shorthand for --param seconds=<n>', parseSeconds)
+    .option('--seconds <n>', 'shorthand for --param seconds=<n> (more than 0)', parsePositiveSeconds)
     .option('--param <key=value>', 'a runner param, repeatable; the value is parsed as JSON when it parses, else kept as a string', collectParam)
     .option('--params-file <file>', 'a JSON object of params; --param and --seconds override its keys')
     .option('--input <file>', 'upload this file as an artifact first and pass it as params.input ("artifact://<id>")')

@@ -63,7 +63,8 @@ export async function auditExportCommand(context: CliContext, options: AuditExpo
   for (;;) {
     let page: AuditExportPage;
     try {
-      page = await context.client.exportAudit({ cursor, limit: options.limit });
+      // With --follow this loop rides out failures itself, at its own pace.
+      page = await context.client.exportAudit({ cursor, limit: options.limit }, { retry: !options.follow });
     } catch (error) {
       if (!options.follow || !isTransient(error)) throw error;
       await sleep(intervalMs);

@@ -48,7 +48,7 @@ async function waitForJob(context: CliContext, first: Job, timeoutSeconds: numbe
     try {
       // The API answers when the job is final or `wait` seconds have passed; under a second left, one last plain read.
       if (wait === 0) await sleep(remaining);
-      job = await context.client.getJob(job.id, wait);
+      job = await context.client.getJob(job.id, wait, { retry: false });
       warned = false;
       if (!isTerminal(job) && Date.now() - asked < wait * 1000) await sleep(Math.min(retryMs, Math.max(0, deadline - Date.now())));
     } catch (error) {
