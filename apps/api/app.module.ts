@@ -5,6 +5,7 @@ import { ArtifactsModule } from './artifacts/artifacts.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CoreModule, type TemporalSdkMetrics } from './core/core.module';
+import { DownloadsModule } from './downloads/downloads.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -33,6 +34,7 @@ export class AppModule {
         MetricsModule,
         UiModule,
         StreamModule,
+        DownloadsModule,
         TaskTypesModule,
       ],
     };

@@ -200,6 +200,8 @@ describe(configureApp.name, () => {
           '/v1/jobs/{id}',
           '/v1/jobs/{id}/cancel',
           '/v1/jobs/{id}/result',
+          '/v1/jobs/{id}/result/download-link',
+          '/v1/downloads',
           '/v1/workers',
           '/v1/workers/{id}/drain',
           '/v1/workers/{id}/undrain',
@@ -212,6 +214,7 @@ describe(configureApp.name, () => {
           '/v1/artifacts',
           '/v1/artifacts/{id}',
           '/v1/artifacts/{id}/meta',
+          '/v1/artifacts/{id}/download-link',
         ].sort(),
       );
       for (const [path, operations] of Object.entries(paths)) {

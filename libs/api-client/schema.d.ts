@@ -148,6 +148,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{id}/result/download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A single-use, 30-second link that downloads the job's whole result without a bearer token, for a browser to save it to disk (ADR 0063) */
+        post: operations["JobsController_resultDownloadLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/{id}/cancel": {
         parameters: {
             query?: never;
@@ -219,6 +236,23 @@ export interface paths {
         post?: never;
         /** Delete an artifact (its bytes too when no other artifact has the same content) */
         delete: operations["ArtifactsController_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/artifacts/{id}/download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A single-use, 30-second link that downloads the artifact without a bearer token, for a browser to save it to disk (ADR 0063) */
+        post: operations["ArtifactsController_downloadLink"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -558,6 +592,26 @@ export interface paths {
         };
         /** Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions; a comment every 15 s keeps it open */
         get: operations["StreamController_open"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/downloads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download what a link from POST /v1/artifacts/{id}/download-link or POST /v1/jobs/{id}/result/download-link opens
+         * @description Once, within 30 s of the link; no Authorization header. Sends Content-Type, Content-Length and Content-Disposition: attachment with the artifact’s name (result-<job id>.json for a result). Access is checked again, as the holder of the token the link was issued with: a revoked token, or a deleted artifact, is refused.
+         */
+        get: operations["DownloadsController_download"];
         put?: never;
         post?: never;
         delete?: never;
@@ -991,6 +1045,18 @@ export interface components {
             items: components["schemas"]["JobResponseDto"][];
             /** @description Cursor for the next page; null on the last page. */
             next_cursor: string | null;
+        };
+        DownloadLinkResponseDto: {
+            /**
+             * @description GET it (no Authorization header: the link is the credential) to save the bytes as an attachment; once, within 30 s.
+             * @example /v1/downloads?ticket=2Jb0…
+             */
+            url: string;
+            /**
+             * Format: date-time
+             * @description When it stops being accepted.
+             */
+            expires_at: string;
         };
         ArtifactResponseDto: {
             /** Format: uuid */
@@ -2530,6 +2596,91 @@ export interface operations {
             };
         };
     };
+    JobsController_resultDownloadLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkResponseDto"];
+                };
+            };
+            /** @description error.code: validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: job_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: result_not_available */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
     JobsController_cancel: {
         parameters: {
             query?: never;
@@ -3085,6 +3236,82 @@ export interface operations {
             };
             /** @description error.code: artifact_in_use */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    ArtifactsController_downloadLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Artifact id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkResponseDto"];
+                };
+            };
+            /** @description error.code: validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: artifact_not_found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4542,6 +4769,84 @@ export interface operations {
             };
             /** @description error.code: unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    DownloadsController_download: {
+        parameters: {
+            query: {
+                /** @description The ticket of a link from a download-link route (never a bearer token). */
+                ticket: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "*/*": unknown;
+                };
+            };
+            /** @description error.code: validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: artifact_not_found | job_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description error.code: result_not_available */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

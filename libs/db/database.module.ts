@@ -8,7 +8,7 @@ import { JobsRepository } from './jobs.repository';
 import { MetricsRepository } from './metrics.repository';
 import { NodesRepository } from './nodes.repository';
 import { SchedulingStore } from './scheduling/scheduling.store';
-import { StreamTicketsRepository } from './stream-tickets.repository';
+import { AccessTicketsRepository } from './access-tickets.repository';
 import { TenantsRepository } from './tenants.repository';
 import { TokenRevocationsRepository } from './token-revocations.repository';
 
@@ -21,7 +21,7 @@ const REPOSITORIES = [
   MetricsRepository,
   NodesRepository,
   SchedulingStore,
-  StreamTicketsRepository,
+  AccessTicketsRepository,
   TenantsRepository,
   TokenRevocationsRepository,
 ];

@@ -16,7 +16,7 @@ export * from './runtime-role';
 export * from './artifacts.repository';
 export * from './audit.repository';
 export * from './tenants.repository';
-export * from './stream-tickets.repository';
+export * from './access-tickets.repository';
 export * from './token-revocations.repository';
 export * from './job-finished-feed';
 export * from './unavailable';

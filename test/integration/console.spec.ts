@@ -134,6 +134,8 @@ describe('the console at /console, in Chromium', () => {
 
     const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Download weights.bin' }).click()]);
     expect(download.suggestedFilename()).toBe('weights.bin');
+    // Saved by the browser from a download link (ADR 0063), not handed over from the page's memory as a blob: URL.
+    expect(download.url()).toContain('/v1/downloads?ticket=');
     expect(readFileSync(await download.path()).equals(bytes)).toBe(true);
 
     await row.getByRole('button', { name: 'Delete weights.bin' }).click();
@@ -193,6 +195,7 @@ describe('the console at /console, in Chromium', () => {
     expect(await page.getByTestId('result-artifact').textContent()).toContain(done.result_artifact);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download result' }).click()]);
     expect(download.suggestedFilename()).toBe(`result-${accepted.id}.json`);
+    expect(download.url()).toContain('/v1/downloads?ticket=');
     const result = JSON.parse(readFileSync(await download.path(), 'utf8'));
     expect(result).toMatchObject({ mode: 'embed', texts: 100, embedding_dim: 384 });
     expect(result.embeddings).toHaveLength(100);
@@ -208,6 +211,7 @@ describe('the console at /console, in Chromium', () => {
     expect(await page.getByTestId('params-artifact').textContent()).toContain(accepted.params_artifact);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download params' }).click()]);
     expect(download.suggestedFilename()).toBe(`params-${accepted.id}.json`);
+    expect(download.url()).toContain('/v1/downloads?ticket=');
     expect(JSON.parse(readFileSync(await download.path(), 'utf8'))).toEqual(params);
 
     await page.evaluate(() => sessionStorage.clear());

@@ -15,12 +15,15 @@ import {
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiErrorCode, ASSIGNMENT_HEADER } from '@mlis/contracts';
-import { CurrentActor, RequireScopes, WorkerAccess, type AuthenticatedRequest } from '../auth/auth.decorators';
+import { AccessTickets } from '../auth/access-tickets';
+import { CurrentActor, RequireScopes, TokenIssuedAt, WorkerAccess, type AuthenticatedRequest } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
+import { attachmentNamed } from '../common/content-disposition';
 import { DomainError } from '../common/domain-error';
 import { IdempotencyKey, idempotencyKeyHeaderDoc, IdempotencyKeyPipe } from '../common/idempotency-key';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { uuidParam, validationFailed } from '../common/validation';
+import { DownloadLinkResponseDto, issueDownloadLink } from '../downloads/download-links';
 import { ArtifactListQueryDto, ArtifactListResponseDto, ArtifactResponseDto, UploadArtifactQueryDto } from './artifacts.dto';
 import { ArtifactsService, type ArtifactCaller } from './artifacts.service';
 import { noneMatch, parseRange } from './byte-range';
@@ -69,17 +72,15 @@ function declaredLength(req: Request): number | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
-function contentDisposition(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
-}
-
 @ApiTags('artifacts')
 @Controller('v1/artifacts')
 export class ArtifactsController {
   private readonly logger = new Logger(ArtifactsController.name);
 
-  constructor(private readonly artifacts: ArtifactsService) {}
+  constructor(
+    private readonly artifacts: ArtifactsService,
+    private readonly tickets: AccessTickets,
+  ) {}
 
   @Post()
   @RequireScopes('artifacts:write')
@@ -220,7 +221,7 @@ export class ArtifactsController {
     }
     const stream: Readable = await this.artifacts.open(record, range.kind === 'range' ? range.range : undefined);
     res.setHeader('Content-Type', record.contentType);
-    if (record.name !== null) res.setHeader('Content-Disposition', contentDisposition(record.name));
+    if (record.name !== null) res.setHeader('Content-Disposition', attachmentNamed(record.name));
     if (range.kind === 'range') {
       res.status(HttpStatus.PARTIAL_CONTENT);
       res.setHeader('Content-Range', `bytes ${range.range.start}-${range.range.end}/${record.sizeBytes}`);
@@ -240,6 +241,25 @@ export class ArtifactsController {
       // Usually the client went away; the status line is out, so all that is left is to log it.
       this.logger.warn({ msg: 'artifact download ended early', artifact_id: id, request_id: actor.requestId, error: String(error) });
     }
+  }
+
+  @Post(':id/download-link')
+  @HttpCode(HttpStatus.CREATED)
+  @RequireScopes('artifacts:read')
+  @ApiOperation({
+    summary: 'A single-use, 30-second link that downloads the artifact without a bearer token, for a browser to save it to disk (ADR 0063)',
+  })
+  @ApiParam(ID_DOC)
+  @ApiCreatedResponse({ type: DownloadLinkResponseDto })
+  @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden, ApiErrorCode.ValidationFailed, ApiErrorCode.ArtifactNotFound)
+  async downloadLink(
+    @CurrentActor() actor: RequestActor,
+    @TokenIssuedAt() tokenIssuedAt: number | null,
+    @Param('id', uuidParam('id')) id: string,
+  ): Promise<DownloadLinkResponseDto> {
+    // Refused here, where the console can show why, rather than by a download the browser reports as failed.
+    await this.artifacts.readable({ actor }, id);
+    return issueDownloadLink(this.tickets, actor, tokenIssuedAt, { kind: 'artifact', id });
   }
 
   @Delete(':id')

@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import type { AppConfig } from '@mlis/config';
 import { JwksKeySource, readDevSecret, TokenVerifier } from '@mlis/auth';
+import { AccessTickets } from './access-tickets';
 import { AuthController } from './auth.controller';
 import { DevSignInController } from './dev-sign-in.controller';
 import { ApiAuthGuard, UserTokenGuard, WorkerTokenGuard } from './auth.guard';
@@ -36,11 +37,12 @@ export class AuthModule {
         UserTokenGuard,
         WorkerTokenGuard,
         TokenRevocations,
+        AccessTickets,
         ApiAuthGuard,
         // useExisting, so a spec can replace ApiAuthGuard with overrideProvider.
         { provide: APP_GUARD, useExisting: ApiAuthGuard },
       ],
-      exports: [TokenVerifier, SIGNING_SECRET, TokenRevocations],
+      exports: [TokenVerifier, SIGNING_SECRET, TokenRevocations, AccessTickets],
     };
   }
 }

@@ -1,14 +1,16 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiErrorCode } from '@mlis/contracts';
-import { CurrentActor, RequireScopes } from '../auth/auth.decorators';
+import { AccessTickets } from '../auth/access-tickets';
+import { CurrentActor, RequireScopes, TokenIssuedAt } from '../auth/auth.decorators';
 import type { RequestActor } from '../common/actor';
 import { ApiErrorResponses, asUnresolvableReference } from '../common/error-response.dto';
 import { RequestId } from '../common/request-context';
 import { uuidParam } from '../common/validation';
 import { IdempotencyKey, idempotencyKeyHeaderDoc, IdempotencyKeyPipe } from '../common/idempotency-key';
 import { Draining } from '../core/draining';
+import { DownloadLinkResponseDto, issueDownloadLink } from '../downloads/download-links';
 import { CreateJobDto, JobListQueryDto, JobListResponseDto, JobResponseDto, JobWaitQueryDto } from './jobs.dto';
 import { JobsService } from './jobs.service';
 
@@ -18,6 +20,7 @@ export class JobsController {
   constructor(
     private readonly jobs: JobsService,
     private readonly draining: Draining,
+    private readonly tickets: AccessTickets,
   ) {}
 
   @Post()
@@ -108,6 +111,30 @@ export class JobsController {
   async result(@CurrentActor() actor: RequestActor, @Param('id', uuidParam('id')) id: string): Promise<StreamableFile> {
     const { body, sizeBytes } = await this.jobs.result(actor, id);
     return new StreamableFile(body, { type: 'application/json', length: sizeBytes });
+  }
+
+  @Post(':id/result/download-link')
+  @HttpCode(HttpStatus.CREATED)
+  @RequireScopes('jobs:read')
+  @ApiOperation({
+    summary: "A single-use, 30-second link that downloads the job's whole result without a bearer token, for a browser to save it to disk (ADR 0063)",
+  })
+  @ApiParam({ name: 'id', description: 'Job id.', format: 'uuid' })
+  @ApiCreatedResponse({ type: DownloadLinkResponseDto })
+  @ApiErrorResponses(
+    ApiErrorCode.Unauthorized,
+    ApiErrorCode.Forbidden,
+    ApiErrorCode.ValidationFailed,
+    ApiErrorCode.JobNotFound,
+    ApiErrorCode.ResultNotAvailable,
+  )
+  async resultDownloadLink(
+    @CurrentActor() actor: RequestActor,
+    @TokenIssuedAt() tokenIssuedAt: number | null,
+    @Param('id', uuidParam('id')) id: string,
+  ): Promise<DownloadLinkResponseDto> {
+    await this.jobs.succeeded(actor, id);
+    return issueDownloadLink(this.tickets, actor, tokenIssuedAt, { kind: 'job-result', id });
   }
 
   @Post(':id/cancel')

@@ -164,11 +164,16 @@ export class JobsService {
 
   /** The whole result of a SUCCEEDED job (inline or from its artifact); 409 result_not_available before that. */
   async result(actor: RequestActor, id: string): Promise<JobResultBody> {
+    return this.jobArtifacts.result(await this.succeeded(actor, id));
+  }
+
+  /** The job when `actor` may read it and it SUCCEEDED; 409 result_not_available before that. */
+  async succeeded(actor: RequestActor, id: string): Promise<JobRecord['job']> {
     const { job } = (await this.find(actor, id, 'jobs:read', 'job.read')).record;
     if (job.state !== 'SUCCEEDED') {
       throw new DomainError(ApiErrorCode.ResultNotAvailable, `job ${id} is ${job.state}: only a SUCCEEDED job has a result`);
     }
-    return this.jobArtifacts.result(job);
+    return job;
   }
 
   /** The job with its result; another tenant's job is a 404 unless the actor may act across tenants. */

@@ -154,7 +154,7 @@ describe('change stream (/v1/stream)', () => {
 
     const expiring = await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201);
     expect(Date.parse(expiring.body.expires_at) - Date.now()).toBeGreaterThan(25_000);
-    t.streamTickets.expireAll();
+    t.accessTickets.expireAll();
     await http.get(`/v1/stream?ticket=${expiring.body.ticket}`).expect(401);
   });
 });

@@ -9,7 +9,7 @@ import { DomainError } from '../common/domain-error';
 import { Draining } from '../core/draining';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { StreamService } from './stream.service';
-import { StreamTickets } from './stream-tickets';
+import { AccessTickets } from '../auth/access-tickets';
 import { STREAM_EVENT_SCHEMA, StreamQueryDto, StreamTicketResponseDto } from './stream.dto';
 
 @ApiTags('stream')
@@ -18,7 +18,7 @@ export class StreamController {
   private readonly logger = new Logger('stream');
 
   constructor(
-    private readonly tickets: StreamTickets,
+    private readonly tickets: AccessTickets,
     private readonly stream: StreamService,
     private readonly draining: Draining,
     private readonly revocations: TokenRevocations,
@@ -31,7 +31,7 @@ export class StreamController {
   @ApiCreatedResponse({ type: StreamTicketResponseDto })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.Forbidden)
   async issue(@CurrentActor() actor: RequestActor, @TokenIssuedAt() tokenIssuedAt: number | null): Promise<StreamTicketResponseDto> {
-    const { ticket, expiresAt } = await this.tickets.issue(actor, tokenIssuedAt);
+    const { ticket, expiresAt } = await this.tickets.issue(actor, tokenIssuedAt, null);
     return { ticket, expires_at: expiresAt.toISOString() };
   }
 
@@ -46,7 +46,8 @@ export class StreamController {
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
   async open(@Query() query: StreamQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const redeemed = await this.tickets.redeem(query.ticket);
-    if (!redeemed) throw new DomainError(ApiErrorCode.Unauthorized, 'stream ticket unknown, used or expired: get a new one');
+    // A download's ticket (ADR 0063) opens that download only.
+    if (!redeemed || redeemed.opens !== null) throw new DomainError(ApiErrorCode.Unauthorized, 'stream ticket unknown, used or expired: get a new one');
     const { actor, tokenIssuedAt } = redeemed;
     if (this.revocations.isRevoked(actor.tenantId, actor.subject, tokenIssuedAt)) {
       throw new DomainError(ApiErrorCode.Unauthorized, 'the token this stream ticket was issued with was revoked: sign in again');

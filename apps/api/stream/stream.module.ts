@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
 import { StreamController } from './stream.controller';
 import { StreamService } from './stream.service';
-import { StreamTickets } from './stream-tickets';
 
 @Module({
   controllers: [StreamController],
-  providers: [StreamTickets, StreamService],
+  providers: [StreamService],
 })
 export class StreamModule {}

@@ -29,7 +29,7 @@ import {
   type QueuedJob,
   type RegisterNodeInput,
   type StartedAttempt,
-  type StreamTicketsRepository,
+  type AccessTicketsRepository,
   type TicketHolder,
   type StartedBy,
   type TenantJobHealth,
@@ -528,7 +528,7 @@ export class FakeJobFinishedFeed implements Db<JobFinishedFeed> {
 }
 
 /** Tickets in memory, by the same SHA-256 key; expiry by the wall clock, or at once by `expireAll`. */
-export class FakeStreamTicketsRepository implements Db<StreamTicketsRepository> {
+export class FakeAccessTicketsRepository implements Db<AccessTicketsRepository> {
   private readonly tickets = new Map<string, { holder: TicketHolder; expiresAt: number }>();
 
   async issue(ticketSha256: Buffer, holder: TicketHolder, ttlSeconds: number): Promise<Date> {

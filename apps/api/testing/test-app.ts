@@ -18,7 +18,7 @@ import {
   JobFinishedFeed,
   JobsRepository,
   NodesRepository,
-  StreamTicketsRepository,
+  AccessTicketsRepository,
   TenantsRepository,
   TokenRevocationsRepository,
 } from '@mlis/db';
@@ -37,7 +37,7 @@ import {
   FakeAssignmentsRepository,
   FakeJobsRepository,
   FakeNodesRepository,
-  FakeStreamTicketsRepository,
+  FakeAccessTicketsRepository,
   FakeTemporalClient,
 } from './fakes';
 
@@ -54,7 +54,7 @@ export interface TestApp {
   tenants: FakeTenantsRepository;
   artifacts: FakeArtifactsRepository;
   finished: FakeJobFinishedFeed;
-  streamTickets: FakeStreamTicketsRepository;
+  accessTickets: FakeAccessTicketsRepository;
   tokenRevocations: FakeTokenRevocationsRepository;
   /** The install's HS256 secret (a 0600 temp file unless `env` names one). */
   secret: string;
@@ -122,7 +122,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     tenants: new FakeTenantsRepository(),
     artifacts: new FakeArtifactsRepository(),
     finished: new FakeJobFinishedFeed(),
-    streamTickets: new FakeStreamTicketsRepository(),
+    accessTickets: new FakeAccessTicketsRepository(),
     tokenRevocations: new FakeTokenRevocationsRepository(),
   };
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
@@ -146,8 +146,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .useValue(fakes.artifacts)
     .overrideProvider(JobFinishedFeed)
     .useValue(fakes.finished)
-    .overrideProvider(StreamTicketsRepository)
-    .useValue(fakes.streamTickets)
+    .overrideProvider(AccessTicketsRepository)
+    .useValue(fakes.accessTickets)
     .overrideProvider(TokenRevocationsRepository)
     .useValue(fakes.tokenRevocations);
   if (options.auth !== 'real') builder.overrideProvider(ApiAuthGuard).useValue(new FixedActorGuard(options.actor ?? FIXED_ACTOR));

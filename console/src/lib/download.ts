@@ -1,12 +1,11 @@
 /**
- * Saves a Blob under `name` through a temporary link. The API's bytes come with the bearer token, which a plain link
- * would not send, so they are fetched first and handed over this way.
+ * Has the browser download what a single-use link from a download-link route opens (ADR 0063). The browser saves the
+ * bytes to disk as they arrive, under the name the API gives them: nothing is held in the page, as a download fetched
+ * with the bearer token would be.
  */
-export function saveBlob(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
+export function openDownloadLink(url: string): void {
   const link = document.createElement('a');
   link.href = url;
-  link.download = name;
+  link.download = '';
   link.click();
-  URL.revokeObjectURL(url);
 }

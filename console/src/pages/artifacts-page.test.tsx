@@ -82,6 +82,25 @@ describe('ArtifactsPage', () => {
     expect(screen.getByText('file-1.txt')).toBeInTheDocument();
   });
 
+  it('downloads through a single-use link that the browser opens itself, and shows why when the API refuses one', async () => {
+    const link = vi.spyOn(api, 'POST').mockImplementationOnce(() => answer(201, { url: '/v1/downloads?ticket=t1', expires_at: '2026-12-08T00:00:30.000Z' }));
+    const clicked: { href: string; download: string }[] = [];
+    vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+      clicked.push({ href: this.getAttribute('href') ?? '', download: this.getAttribute('download') ?? '' });
+    });
+    render(<ArtifactsPage />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Download file-1.txt' }));
+    await waitFor(() => expect(clicked).toEqual([{ href: '/v1/downloads?ticket=t1', download: '' }]));
+    expect(link).toHaveBeenCalledWith('/v1/artifacts/{id}/download-link', { params: { path: { id: artifact(1).id } } });
+
+    link.mockImplementationOnce(() => answer(404, undefined, { error: { code: 'artifact_not_found', message: 'no such artifact', request_id: 'r2' } }));
+    await userEvent.click(screen.getByRole('button', { name: 'Download file-1.txt' }));
+    const outcome = await screen.findByTestId('artifact-outcome');
+    expect(outcome).toHaveTextContent('Could not download file-1.txt');
+    expect(outcome).toHaveTextContent('artifact_not_found: no such artifact');
+    expect(clicked).toHaveLength(1);
+  });
+
   it('puts an upload at the top of the list', async () => {
     vi.spyOn(api, 'POST').mockImplementation(() => answer(201, artifact(4)));
     render(<ArtifactsPage />);

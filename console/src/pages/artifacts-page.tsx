@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { api, ApiError, unwrap, type Artifact } from '../api/client';
 import { ArtifactUpload } from '../components/artifact-upload';
 import { ErrorNotice, formatBytes } from '../components/common';
-import { saveBlob } from '../lib/download';
+import { openDownloadLink } from '../lib/download';
 import { useIdentity } from '../lib/identity';
 import { usePrefs } from '../lib/prefs';
 import { missingScope } from '../lib/scopes';
@@ -44,7 +44,7 @@ export function ArtifactsPage() {
     setBusy(artifact.id);
     setOutcome(null);
     try {
-      saveBlob((await unwrap(api.GET('/v1/artifacts/{id}', { params: { path: { id: artifact.id } }, parseAs: 'blob' }))) as Blob, nameOf(artifact));
+      openDownloadLink((await unwrap(api.POST('/v1/artifacts/{id}/download-link', { params: { path: { id: artifact.id } } }))).url);
     } catch (cause) {
       setOutcome({ text: `Could not download ${nameOf(artifact)}`, error: cause as ApiError });
     } finally {

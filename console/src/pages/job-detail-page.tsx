@@ -3,7 +3,7 @@ import { Link, useParams } from 'react-router';
 import { api, ApiError, unwrap } from '../api/client';
 import { AttemptTimeline } from '../components/attempt-timeline';
 import { ErrorNotice, JsonView, StateBadge } from '../components/common';
-import { saveBlob } from '../lib/download';
+import { openDownloadLink } from '../lib/download';
 import { useIdentity } from '../lib/identity';
 import { usePrefs } from '../lib/prefs';
 import { missingScope } from '../lib/scopes';
@@ -42,21 +42,21 @@ export function JobDetailPage() {
   const j = job.data;
   const finished = j.state !== 'QUEUED' && j.state !== 'RUNNING';
   const paramsArtifact = j.params_artifact;
-  // The job's result, or its params stored as an artifact, saved as a file.
-  const download = async (of: 'params' | 'result', fetchBlob: () => Promise<unknown>) => {
+  // The job's result, or its params stored as an artifact, saved as a file by the browser through a download link.
+  const download = async (of: 'params' | 'result', linkOf: () => Promise<{ url: string }>) => {
     setDownloading(true);
     setDownloadError(null);
     try {
-      saveBlob((await fetchBlob()) as Blob, `${of}-${id}.json`);
+      openDownloadLink((await linkOf()).url);
     } catch (error) {
       setDownloadError({ of, error: error as ApiError });
     } finally {
       setDownloading(false);
     }
   };
-  const downloadResult = () => download('result', () => unwrap(api.GET('/v1/jobs/{id}/result', { params: { path: { id } }, parseAs: 'blob' })));
+  const downloadResult = () => download('result', () => unwrap(api.POST('/v1/jobs/{id}/result/download-link', { params: { path: { id } } })));
   const downloadParams = (artifactId: string) =>
-    download('params', () => unwrap(api.GET('/v1/artifacts/{id}', { params: { path: { id: artifactId } }, parseAs: 'blob' })));
+    download('params', () => unwrap(api.POST('/v1/artifacts/{id}/download-link', { params: { path: { id: artifactId } } })));
   const cancel = async () => {
     setCancelling(true);
     setCancelError(null);

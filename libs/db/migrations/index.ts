@@ -30,6 +30,7 @@ import { JobListFilterIndexes1766900000000 } from './1766900000000-job-list-filt
 import { JobFinishedNoticeAfterCommit1767000000000 } from './1767000000000-job-finished-notice-after-commit';
 import { PendingUploadsByContent1767100000000 } from './1767100000000-pending-uploads-by-content';
 import { ApiInstances1767200000000 } from './1767200000000-api-instances';
+import { DownloadTickets1767300000000 } from './1767300000000-download-tickets';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -65,4 +66,5 @@ export const MIGRATIONS = [
   JobFinishedNoticeAfterCommit1767000000000,
   PendingUploadsByContent1767100000000,
   ApiInstances1767200000000,
+  DownloadTickets1767300000000,
 ];
