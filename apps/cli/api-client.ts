@@ -103,8 +103,9 @@ function retryPauseMs(error: unknown, retry: number): number | undefined {
   return error.retryAfterSeconds > RETRY_AFTER_MAX_SECONDS ? undefined : error.retryAfterSeconds * 1000;
 }
 
+/** A failure that is about to be retried: not an error yet. */
 function describeFailure(error: Error): string {
-  return error instanceof ApiError ? `error ${error.code}: ${error.message}` : `error: ${error.message}`;
+  return error instanceof ApiError ? `${error.code}: ${error.message}` : error.message;
 }
 
 interface SendOptions {

@@ -217,7 +217,7 @@ describe('mlis CLI against a fake API', () => {
       expect(await run(['submit', 'sleep', '--api-url', url], io)).toBe(0);
 
       expect(io.out()).toBe(`${queued.id} QUEUED\n`);
-      expect(io.err()).toBe('error dependency_unavailable: the database is unavailable; sending it again in 2 s (1 of 3)\n');
+      expect(io.err()).toBe('dependency_unavailable: the database is unavailable; sending it again in 2 s (1 of 3)\n');
       expect(io.pauses).toEqual([2000]);
       const keys = api.requests.map((request) => request.headers['idempotency-key']);
       expect(keys).toHaveLength(2);
@@ -508,9 +508,9 @@ describe('mlis CLI against a fake API', () => {
     expect(await run(['workers', '--api-url', closedUrl], io)).toBe(2);
     const refused = `cannot reach the MLIS API at ${closedUrl}: connection refused`;
     expect(io.err().split('\n').slice(0, 4)).toEqual([
-      `error: ${refused}; sending it again in 1 s (1 of 3)`,
-      `error: ${refused}; sending it again in 2 s (2 of 3)`,
-      `error: ${refused}; sending it again in 4 s (3 of 3)`,
+      `${refused}; sending it again in 1 s (1 of 3)`,
+      `${refused}; sending it again in 2 s (2 of 3)`,
+      `${refused}; sending it again in 4 s (3 of 3)`,
       `error: ${refused}`,
     ]);
     expect(io.pauses).toEqual([1000, 2000, 4000]);
