@@ -2,9 +2,11 @@ import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { api, type Artifact } from '../api/client';
+import { bumpLiveTick, resetLive } from '../testing/live';
 import { ArtifactsPage } from './artifacts-page';
 
 const identity = vi.hoisted(() => ({ scopes: ['artifacts:read', 'artifacts:write'] }));
+vi.mock('../lib/live', () => import('../testing/live'));
 vi.mock('../lib/identity', () => ({ useIdentity: () => ({ whoami: { subject: 'alice', tenant: 'default', scopes: identity.scopes } }) }));
 vi.mock('../lib/prefs', () => ({ usePrefs: () => ({ timeMode: 'utc' }) }));
 
@@ -16,7 +18,8 @@ const artifact = (n: number, overrides: Partial<Artifact> = {}): Artifact => ({
   size_bytes: 1536 * n,
   sha256: `${n}`.repeat(64),
   created_by: 'alice',
-  created_at: '2026-12-08T00:00:00.000Z',
+  // Newest first, as the API lists them: a higher n is older.
+  created_at: new Date(Date.UTC(2026, 11, 8) - n * 1000).toISOString(),
   expires_at: null,
   ...overrides,
 });
@@ -24,6 +27,7 @@ const answer = (status: number, data?: unknown, error?: unknown) => Promise.reso
 
 let get: ReturnType<typeof vi.spyOn>;
 beforeEach(() => {
+  resetLive();
   get = vi.spyOn(api, 'GET').mockImplementation(((_path: string, options: { params: { query: { cursor?: string } } }) =>
     options.params.query.cursor === 'page-2'
       ? answer(200, { items: [artifact(3)], next_cursor: null })
@@ -50,6 +54,27 @@ describe('ArtifactsPage', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Load older artifacts' }));
     await screen.findByText('file-3.txt');
     expect(get).toHaveBeenLastCalledWith('/v1/artifacts', { params: { query: { limit: 100, cursor: 'page-2' } } });
+    expect(screen.queryByRole('button', { name: 'Load older artifacts' })).not.toBeInTheDocument();
+  });
+
+  it('reads the first page again on a live change: a new artifact (a job’s result) shows, one deleted elsewhere goes, older pages stay', async () => {
+    render(<ArtifactsPage />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Load older artifacts' }));
+    await screen.findByText('file-3.txt');
+    // Since: a job's result stored (the newest), and file-1.txt deleted from another console.
+    get.mockImplementation((() => answer(200, { items: [artifact(0, { name: 'result-job.json' }), artifact(2)], next_cursor: 'page-2' })) as never);
+
+    bumpLiveTick();
+
+    await waitFor(() =>
+      expect(within(screen.getByTestId('artifacts-table')).getAllByRole('row').slice(1).map((row) => row.textContent)).toEqual([
+        expect.stringContaining('result-job.json'),
+        expect.stringContaining('file-2.txt'),
+        expect.stringContaining('file-3.txt'),
+      ]),
+    );
+    expect(get).toHaveBeenLastCalledWith('/v1/artifacts', { params: { query: { limit: 100 } } });
+    // Every page was loaded before the refresh, and still is.
     expect(screen.queryByRole('button', { name: 'Load older artifacts' })).not.toBeInTheDocument();
   });
 

@@ -22,8 +22,11 @@ export function ArtifactsPage() {
     error,
     loading,
     loadMore,
-  } = useCursorPages<Artifact>(blocked ? null : 'artifacts', (after) =>
-    unwrap(api.GET('/v1/artifacts', { params: { query: { limit: 100, ...(after ? { cursor: after } : {}) } } })),
+  } = useCursorPages<Artifact>(
+    blocked ? null : 'artifacts',
+    (after) => unwrap(api.GET('/v1/artifacts', { params: { query: { limit: 100, ...(after ? { cursor: after } : {}) } } })),
+    // Live: a job's result stored as an artifact shows up as the job ends.
+    { liveOrder: (artifact) => artifact.created_at },
   );
   const [confirming, setConfirming] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);

@@ -6,6 +6,7 @@ import { type components } from '../api/client';
 import { holdGets, type HeldGet } from '../testing/held-requests';
 import { AuditPage } from './audit-page';
 
+vi.mock('../lib/live', () => import('../testing/live'));
 vi.mock('../lib/identity', () => ({ useIdentity: () => ({ whoami: { subject: 'admin', tenant: 'default', scopes: ['admin:audit'] } }) }));
 vi.mock('../lib/prefs', () => ({ usePrefs: () => ({ timeMode: 'utc' }) }));
 

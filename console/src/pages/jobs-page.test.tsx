@@ -1,22 +1,14 @@
-import { act, render, screen, waitFor } from '@testing-library/react';
+import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Job, type JobState } from '../api/client';
 import { holdGets, type HeldGet } from '../testing/held-requests';
+import { bumpLiveTick, resetLive } from '../testing/live';
 import { JobsPage } from './jobs-page';
 
-const live = vi.hoisted(() => ({ tick: 0, listeners: new Set<() => void>(), markUpdated: () => {} }));
-
 vi.mock('../lib/identity', () => ({ useIdentity: () => ({ whoami: { subject: 'alice', tenant: 'default', scopes: ['jobs:read', 'jobs:cancel'] } }) }));
-vi.mock('../lib/live', async () => {
-  const { useSyncExternalStore } = await import('react');
-  const subscribe = (listener: () => void) => {
-    live.listeners.add(listener);
-    return () => live.listeners.delete(listener);
-  };
-  return { useLive: () => ({ tick: useSyncExternalStore(subscribe, () => live.tick), markUpdated: live.markUpdated }) };
-});
+vi.mock('../lib/live', () => import('../testing/live'));
 // jsdom lays nothing out: every row is "visible", so reaching the end asks for the next page at once.
 vi.mock('@tanstack/react-virtual', () => ({
   useVirtualizer: ({ count, estimateSize }: { count: number; estimateSize(): number }) => ({
@@ -45,15 +37,10 @@ const job = (n: number, state: JobState): Job =>
   }) as unknown as Job;
 const page = (items: Job[], next_cursor: string | null = null) => ({ items, next_cursor });
 const shown = () => screen.queryAllByTestId('job-row').map((row) => row.querySelector('input')!.getAttribute('aria-label')!.slice(-2));
-const bumpTick = () =>
-  act(() => {
-    live.tick += 1;
-    live.listeners.forEach((listener) => listener());
-  });
 const answer = (index: number, body: Page) => held.answer(index, body);
 
 beforeEach(() => {
-  live.tick = 0;
+  resetLive();
   held = holdGets<Page>();
   calls = held.calls;
 });
@@ -72,7 +59,7 @@ describe('JobsPage', () => {
     await answer(0, page([job(1, 'RUNNING'), job(2, 'RUNNING'), job(3, 'RUNNING')]));
     expect(shown()).toEqual(['01', '02', '03']);
 
-    bumpTick();
+    bumpLiveTick();
     await waitFor(() => expect(calls).toHaveLength(2));
     // Job 2 finished: it is no longer in the RUNNING list.
     await answer(1, page([job(1, 'RUNNING'), job(3, 'RUNNING')]));
@@ -90,7 +77,7 @@ describe('JobsPage', () => {
     // The third page stays in flight.
     await waitFor(() => expect(calls).toHaveLength(3));
 
-    bumpTick();
+    bumpLiveTick();
     await waitFor(() => expect(calls).toHaveLength(4));
     expect(calls[3].query).not.toHaveProperty('cursor');
     // Job 1 finished, job 0 is new; jobs 3 and 4 lie past the first page.
@@ -119,7 +106,7 @@ describe('JobsPage', () => {
   it('ignores a live refresh asked for under the previous filter', async () => {
     renderAt('/jobs?state=RUNNING');
     await answer(0, page([job(1, 'RUNNING')]));
-    bumpTick();
+    bumpLiveTick();
     await waitFor(() => expect(calls).toHaveLength(2));
 
     await userEvent.selectOptions(screen.getByLabelText('State'), 'FAILED');

@@ -7,6 +7,7 @@ import { JobFilterForm } from '../components/job-filter-form';
 import { useIdentity } from '../lib/identity';
 import { filtersFromSearch, filtersToSearch, hasFilters, listQuery, type JobFilters } from '../lib/job-filters';
 import { useLive } from '../lib/live';
+import { mergeFirstPage } from '../lib/use-cursor-pages';
 import { missingScope } from '../lib/scopes';
 import { ageOf } from '../lib/time';
 import { cancelJobs, cancellable, type BulkResult } from '../lib/bulk-cancel';
@@ -33,18 +34,6 @@ async function fetchPage(filters: JobFilters, cursor: string | undefined): Promi
     }
   }
   return unwrap(api.GET('/v1/jobs', { params: { query: listQuery(filters, cursor, PAGE_SIZE) } }));
-}
-
-/**
- * A fresh first page merged into what is loaded. The page is the whole list (newest first) down to its last job, so
- * loaded rows in that range it lacks no longer match the filters and go; older rows from later pages stay.
- */
-function mergeFirstPage(loaded: ListState, first: { items: Job[]; next_cursor: string | null }): Pick<ListState, 'items' | 'nextCursor'> {
-  const last = first.items.at(-1);
-  const fresh = new Set(first.items.map((job) => job.id));
-  // Without a next page the fresh one is every matching job. created_at has milliseconds only: a tie with the last stays.
-  const older = last && first.next_cursor ? loaded.items.filter((job) => !fresh.has(job.id) && job.created_at <= last.created_at) : [];
-  return { items: [...first.items, ...older], nextCursor: older.length > 0 ? loaded.nextCursor : first.next_cursor };
 }
 
 export function JobsPage() {
@@ -85,7 +74,7 @@ export function JobsPage() {
     fetchPage(filters, undefined)
       .then((page) => {
         if (!current) return;
-        setList((state) => (state.key === asked ? { ...state, ...mergeFirstPage(state, page), error: null } : state));
+        setList((state) => (state.key === asked ? { ...state, ...mergeFirstPage(state, page, (job) => job.created_at), error: null } : state));
         markUpdated();
       })
       .catch((error: ApiError) => current && setList((state) => (state.key === asked ? { ...state, error } : state)));
