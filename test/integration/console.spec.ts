@@ -183,14 +183,20 @@ describe('the console at /console, in Chromium', () => {
     }
   });
 
-  it('a result too large to show inline is downloaded from the job page', async () => {
+  it('a result too large to show inline shows on the open Artifacts page as the job ends, and is downloaded from the job page', async () => {
     await signInWithToken(page, tokenFor({ sub: 'e2e-artifact' }));
+    await page.getByRole('link', { name: 'Artifacts', exact: true }).click();
+    await page.getByRole('heading', { name: 'Artifacts' }).waitFor();
     // 100 vectors of 384 numbers: far above the 64 KiB inline threshold, so the node stores it as an artifact.
     const texts = Array.from({ length: 100 }, (_, i) => `console download check number ${i}`);
     const accepted = await submit({ task_type: 'inference', params: { mode: 'embed', texts } });
     const done = await waitForJob(accepted.id, (j) => TERMINAL.includes(j.state));
     expect(done.state).toBe('SUCCEEDED');
     expect(done.result_artifact).toEqual(expect.any(String));
+    // No reload: the page read its first page again on the job's change.
+    const stored = page.getByTestId(`artifact-${done.result_artifact}`);
+    await stored.waitFor();
+    expect(await stored.textContent()).toContain(`result-${accepted.id}.json`);
     await page.goto(consoleUrl(`/jobs/${accepted.id}`));
     expect(await page.getByTestId('result-artifact').textContent()).toContain(done.result_artifact);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download result' }).click()]);
