@@ -276,10 +276,20 @@ export class ApiClient {
     return this.json<SuccessBody<Operation<'/v1/artifacts', 'post'>>>('POST', '/v1/artifacts', response, await this.text(response));
   }
 
-  /** The artifact's bytes as a stream, with the ETag (its sha256, quoted) to check them against. */
-  async downloadArtifact(id: string): Promise<{ body: Readable; etag: string | null; sizeBytes: number | null }> {
-    const response = await this.send('GET', this.path('get', '/v1/artifacts/{id}', { path: { id } }), { timeout: false, retry: true });
-    if (!response.body) throw new ApiError(response.status, 'invalid_response', 'the download has no body', [], response.headers.get('x-request-id'));
+  /**
+   * The artifact's bytes as a stream, with the ETag (its sha256, quoted) to check them against; from `fromByte` on (a
+   * download picking up where it broke off) with a Range request, whose answer must start there. `sizeBytes`: what this
+   * answer carries.
+   */
+  async downloadArtifact(id: string, fromByte = 0): Promise<{ body: Readable; etag: string | null; sizeBytes: number | null }> {
+    const headers: Record<string, string> = fromByte > 0 ? { Range: `bytes=${fromByte}-` } : {};
+    const response = await this.send('GET', this.path('get', '/v1/artifacts/{id}', { path: { id } }), { headers, timeout: false, retry: true });
+    const requestId = response.headers.get('x-request-id');
+    if (fromByte > 0 && (response.status !== 206 || !response.headers.get('content-range')?.startsWith(`bytes ${fromByte}-`))) {
+      await response.body?.cancel();
+      throw new ApiError(response.status, 'invalid_response', `the download did not resume at byte ${fromByte}`, [], requestId);
+    }
+    if (!response.body) throw new ApiError(response.status, 'invalid_response', 'the download has no body', [], requestId);
     const length = response.headers.get('content-length');
     return {
       body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +27,13 @@ describe('mlis artifacts', () => {
   afterAll(() => t.app.close());
 
   async function mlis(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return mlisAt(apiUrl, ...args);
+  }
+
+  async function mlisAt(url: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     let stdout = '';
     let stderr = '';
-    const code = await run(['--api-url', apiUrl, '--token', token, ...args], {
+    const code = await run(['--api-url', url, '--token', token, ...args], {
       stdout: (text) => (stdout += text),
       stderr: (text) => (stderr += text),
     });
@@ -63,6 +68,85 @@ describe('mlis artifacts', () => {
     expect(gone.stderr).toContain('error artifact_not_found');
     // Nothing partial was left behind.
     expect(readdirSync(dir).sort()).toEqual(['copy.onnx', 'model.onnx']);
+  });
+
+  /**
+   * A proxy in front of the API that cuts its first `cuts` answers for `path` off after about 1 MiB (the connection
+   * closed mid-body, as when the API restarts); it records the Range header of each request for `path`.
+   */
+  async function cuttingProxy(path: string, cuts: number): Promise<{ url: string; ranges: (string | null)[]; close(): Promise<void> }> {
+    const ranges: (string | null)[] = [];
+    const server: Server = createServer((req, res) => {
+      const cut = req.url === path && cuts-- > 0;
+      if (req.url === path) ranges.push(req.headers.range ?? null);
+      const upstream = httpRequest(`${apiUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        let sent = 0;
+        answer.on('data', (chunk: Buffer) => {
+          res.write(chunk);
+          sent += chunk.length;
+          if (cut && sent > 1024 * 1024) {
+            answer.destroy();
+            res.socket?.destroy();
+          }
+        });
+        answer.on('end', () => res.end());
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      ranges,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  it('download picks up where a broken transfer stopped, with a Range request, and writes the whole artifact once', async () => {
+    const bytes = randomBytes(4 * 1024 * 1024 + 3);
+    const file = join(dir, 'resumed.bin');
+    writeFileSync(file, bytes);
+    const artifact = JSON.parse((await mlis('--json', 'artifacts', 'upload', file)).stdout) as { id: string };
+    const proxy = await cuttingProxy(`/v1/artifacts/${artifact.id}`, 2);
+    try {
+      const output = join(dir, 'resumed-copy.bin');
+      const downloaded = await mlisAt(proxy.url, 'artifacts', 'download', artifact.id, '-o', output);
+
+      expect(downloaded.code).toBe(0);
+      expect(readFileSync(output).equals(bytes)).toBe(true);
+      expect(downloaded.stdout).toContain(`sha256 ${sha256(bytes)}`);
+      const resumedAt = proxy.ranges.slice(1).map((range) => Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1]));
+      expect(proxy.ranges[0]).toBeNull();
+      expect(resumedAt).toHaveLength(2);
+      expect(resumedAt[0]).toBeGreaterThan(0);
+      expect(resumedAt[1]).toBeGreaterThan(resumedAt[0]);
+      const notices = downloaded.stderr.trimEnd().split('\n');
+      expect(notices).toHaveLength(2);
+      expect(notices[0]).toMatch(/^the download broke off at byte \d+ \(.+\); resuming \(1 of 3\)$/);
+      expect(notices[1]).toMatch(/; resuming \(2 of 3\)$/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('download gives up after three resumes and leaves nothing behind', async () => {
+    const bytes = randomBytes(8 * 1024 * 1024);
+    const file = join(dir, 'flaky.bin');
+    writeFileSync(file, bytes);
+    const artifact = JSON.parse((await mlis('--json', 'artifacts', 'upload', file)).stdout) as { id: string };
+    const proxy = await cuttingProxy(`/v1/artifacts/${artifact.id}`, 10);
+    try {
+      const before = readdirSync(dir).sort();
+      const downloaded = await mlisAt(proxy.url, 'artifacts', 'download', artifact.id, '-o', join(dir, 'flaky-copy.bin'));
+
+      expect(downloaded.code).toBe(2);
+      expect(proxy.ranges).toHaveLength(4);
+      expect(downloaded.stderr).toContain('resuming (3 of 3)');
+      expect(downloaded.stderr).toMatch(new RegExp(`error: the download of artifact ${artifact.id} broke off 4 times, the last at byte \\d+ \\(terminated\\); nothing was written\n$`));
+      expect(readdirSync(dir).sort()).toEqual(before);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('reports a refused upload and a missing file without a stack trace', async () => {

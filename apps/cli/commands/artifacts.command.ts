@@ -1,10 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError } from 'commander';
-import { DigestingCounter } from '@mlis/artifacts/artifact-store';
 import type { Artifact } from '../api-types';
 import { durationSeconds, UsageError } from '../arguments';
 import { ExitCode, printJson, type CliContext } from '../cli-context';
@@ -79,18 +79,65 @@ export async function uploadFile(context: CliContext, file: string, options: Upl
   });
 }
 
+// A download that breaks off (the connection dropped, the API restarted) picks up where it stopped this many times.
+const DOWNLOAD_RESUMES = 3;
+
+/** The sha256 of what a file holds so far, and its size: where a download that broke off resumes from. */
+async function partialDigest(file: string): Promise<{ hash: Hash; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  try {
+    for await (const chunk of createReadStream(file)) {
+      hash.update(chunk as Buffer);
+      sizeBytes += (chunk as Buffer).length;
+    }
+  } catch (error) {
+    // It broke off before the first byte was written.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  return { hash, sizeBytes };
+}
+
 /**
  * Streams the artifact into a temporary file beside OUTPUT and renames it into place only once its sha256
- * matched the ETag: an interrupted or corrupted download never leaves a partial OUTPUT.
+ * matched the ETag: an interrupted or corrupted download never leaves a partial OUTPUT. A transfer that breaks off
+ * resumes with a Range request from what the file holds (read back: bytes in flight when it broke were lost).
  */
 export async function artifactsDownloadCommand(context: CliContext, id: string, output: string): Promise<ExitCode> {
-  const { body, etag } = await context.client.downloadArtifact(id);
   const temporary = join(dirname(output), `.${basename(output)}.${randomUUID()}.part`);
-  const counter = new DigestingCounter();
+  let hash = createHash('sha256');
+  let received = 0;
+  let etag: string | null = null;
+  let total: number | null = null;
   try {
-    await pipeline(body, counter, createWriteStream(temporary, { flags: 'wx' }));
-    const sha256 = counter.digest();
-    const { sizeBytes } = counter;
+    for (let resumes = 0; ; resumes++) {
+      const part = await context.client.downloadArtifact(id, received);
+      // An artifact's bytes never change (its ETag is their sha256): the first answer's ETag checks them all.
+      if (resumes === 0) ({ etag, sizeBytes: total } = part);
+      let brokeOff: Error | undefined;
+      part.body.once('error', (error: Error) => (brokeOff = error));
+      const digesting = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      try {
+        await pipeline(part.body, digesting, createWriteStream(temporary, { flags: resumes === 0 ? 'wx' : 'a' }));
+        break;
+      } catch (error) {
+        if (brokeOff === undefined) throw error;
+        ({ hash, sizeBytes: received } = await partialDigest(temporary));
+        // Every byte had reached the file: there is nothing left to ask for.
+        if (received === total) break;
+        if (resumes === DOWNLOAD_RESUMES) {
+          throw new Error(`the download of artifact ${id} broke off ${resumes + 1} times, the last at byte ${received} (${brokeOff.message}); nothing was written`);
+        }
+        context.err(`the download broke off at byte ${received} (${brokeOff.message}); resuming (${resumes + 1} of ${DOWNLOAD_RESUMES})`);
+      }
+    }
+    const sha256 = hash.digest('hex');
+    const { size: sizeBytes } = await stat(temporary);
     if (etag !== null && etag !== `"${sha256}"`) {
       context.err(`error: the downloaded bytes hash to ${sha256}, not ${etag}; nothing was written`);
       await rm(temporary, { force: true });
