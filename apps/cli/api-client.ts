@@ -58,6 +58,8 @@ export class ApiUnreachableError extends Error {
     readonly baseUrl: string,
     readonly reason: string,
     readonly refused: boolean,
+    /** The connection was closed or reset before an answer came (the API stopped mid-request). */
+    readonly dropped = false,
   ) {
     super(`cannot reach the MLIS API at ${baseUrl}: ${reason}`);
   }
@@ -72,7 +74,7 @@ export interface ApiClientOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer <token>` when set. */
   token?: string;
-  /** How many times a call safe to repeat is sent again after a 503 or a refused connection (DEFAULT_RETRIES); 0: never. */
+  /** How many times a call safe to repeat is sent again after a 503 or a refused or dropped connection (DEFAULT_RETRIES); 0: never. */
   retries?: number;
   /** Told of each retry before its pause (the CLI writes it to stderr). */
   onRetry?: (line: string) => void;
@@ -93,11 +95,12 @@ const RETRY_AFTER_MAX_SECONDS = 10;
 
 /**
  * The pause before sending a call again, or undefined when its failure is not worth another try: only a 503 (the API
- * or what it needs is restarting; nothing was applied) and a refused connection (nothing reached the API) are.
+ * or what it needs is restarting), a refused connection (the API is not up) and one dropped before the answer (it
+ * stopped mid-request) are. A call is only ever retried when a repeat cannot apply it twice.
  */
 function retryPauseMs(error: unknown, retry: number): number | undefined {
   const backoffMs = RETRY_FIRST_PAUSE_MS * 2 ** retry;
-  if (error instanceof ApiUnreachableError) return error.refused ? backoffMs : undefined;
+  if (error instanceof ApiUnreachableError) return error.refused || error.dropped ? backoffMs : undefined;
   if (!(error instanceof ApiError) || error.status !== 503) return undefined;
   if (error.retryAfterSeconds === null) return backoffMs;
   return error.retryAfterSeconds > RETRY_AFTER_MAX_SECONDS ? undefined : error.retryAfterSeconds * 1000;
@@ -109,17 +112,21 @@ function describeFailure(error: Error): string {
 }
 
 interface SendOptions {
-  body?: string | WebReadableStream<Uint8Array>;
+  /** A streamed body is given as a function that opens it, so that a retry sends it afresh. */
+  body?: string | (() => WebReadableStream<Uint8Array>);
   headers?: Record<string, string>;
   /** Off for transfers, whose length has no bound: they end when the bytes do. */
   timeout: boolean;
   extraTimeoutMs?: number;
   /**
-   * Sent again after a 503 or a refused connection. Every GET is; a POST only when a repeat cannot apply it twice (a
-   * submission with its Idempotency-Key). A streamed body is never: it is read once.
+   * Sent again after a 503 or a refused or dropped connection. Every GET is; a POST only when a repeat cannot apply it
+   * twice (a submission or an upload with its Idempotency-Key).
    */
   retry: boolean;
 }
+
+// A connection closed or reset under a request (undici names a peer's close UND_ERR_SOCKET).
+const DROPPED = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 /** Per request; a long-poll adds its wait to it (`extraTimeoutMs`). */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -259,11 +266,14 @@ export class ApiClient {
     return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   }
 
-  /** Streams `body` (never held whole) as a new artifact. */
-  async uploadArtifact(body: Readable, options: ArtifactUploadOptions): Promise<Artifact> {
+  /**
+   * Streams the bytes `open` reads (never held whole) as a new artifact. With an Idempotency-Key the upload is sent
+   * again, from a fresh `open()`, after a 503 or a refused or dropped connection.
+   */
+  async uploadArtifact(open: () => Readable, options: ArtifactUploadOptions): Promise<Artifact> {
     const path = this.path('post', '/v1/artifacts', { query: { sha256: options.sha256, name: options.name, expires_in_seconds: options.expiresInSeconds } });
     const response = await this.send('POST', path, {
-      body: Readable.toWeb(body) as WebReadableStream<Uint8Array>,
+      body: () => Readable.toWeb(open()) as WebReadableStream<Uint8Array>,
       headers: {
         'Content-Type': options.contentType,
         'Content-Length': String(options.sizeBytes),
@@ -271,7 +281,7 @@ export class ApiClient {
         ...headerValues({ 'Idempotency-Key': options.idempotencyKey }),
       },
       timeout: false,
-      retry: false,
+      retry: options.idempotencyKey !== undefined,
     });
     return this.json<SuccessBody<Operation<'/v1/artifacts', 'post'>>>('POST', '/v1/artifacts', response, await this.text(response));
   }
@@ -360,12 +370,13 @@ export class ApiClient {
     const timeoutMs = REQUEST_TIMEOUT_MS + (options.extraTimeoutMs ?? 0);
     let response: Response;
     try {
+      const body = typeof options.body === 'function' ? options.body() : options.body;
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers,
-        body: options.body,
+        body,
         // A streamed request body needs half duplex (Node's fetch).
-        ...(typeof options.body === 'object' ? { duplex: 'half' } : {}),
+        ...(typeof body === 'object' ? { duplex: 'half' } : {}),
         signal: options.timeout ? AbortSignal.timeout(timeoutMs) : undefined,
       } as RequestInit);
     } catch (error) {
@@ -390,7 +401,7 @@ export class ApiClient {
     if ((error as Error).name === 'TimeoutError') return new ApiUnreachableError(this.baseUrl, `no answer within ${timeoutMs / 1000} s`, false);
     const code = networkFailure(error);
     if (code === 'ECONNREFUSED') return new ApiUnreachableError(this.baseUrl, 'connection refused', true);
-    return new ApiUnreachableError(this.baseUrl, code ?? (error as Error).message, false);
+    return new ApiUnreachableError(this.baseUrl, code ?? (error as Error).message, false, code !== undefined && DROPPED.has(code));
   }
 
   private json<T>(method: string, path: string, response: Response, text: string): T {

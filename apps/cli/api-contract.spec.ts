@@ -119,7 +119,7 @@ describe('the CLI and the generated API contract', () => {
       await client.whoami();
       (await client.jobResult(id)).resume();
       const bytes = Buffer.from('hello');
-      await client.uploadArtifact(Readable.from([bytes]), { name: 'a.txt', contentType: 'text/plain', sha256: 'ab'.repeat(32), sizeBytes: bytes.length, expiresInSeconds: 60 });
+      await client.uploadArtifact(() => Readable.from([bytes]), { name: 'a.txt', contentType: 'text/plain', sha256: 'ab'.repeat(32), sizeBytes: bytes.length, expiresInSeconds: 60 });
       (await client.downloadArtifact(id)).body.resume();
       await client.listArtifacts({ limit: 3, cursor: 'c' });
       await client.deleteArtifact(id);

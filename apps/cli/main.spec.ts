@@ -22,6 +22,8 @@ interface Reply {
   /** Sent verbatim instead of JSON. */
   raw?: string;
   headers?: Record<string, string>;
+  /** Close the connection without an answer, as an API that stops mid-request. */
+  drop?: boolean;
 }
 
 type Route = (request: RecordedRequest) => Reply;
@@ -41,6 +43,10 @@ class FakeApi {
         const request = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
         this.requests.push(request);
         const reply = this.route(request);
+        if (reply.drop) {
+          req.socket.destroy();
+          return;
+        }
         res.writeHead(reply.status, {
           'Content-Type': reply.raw === undefined ? 'application/json' : 'text/plain',
           'X-Request-ID': 'req-header-id',
@@ -530,6 +536,26 @@ describe('mlis CLI against a fake API', () => {
       expect(api.requests).toHaveLength(3);
       expect(io.pauses).toEqual([1000, 2000]);
       expect(io.err().trimEnd().split('\n').at(-2)).toBe('error dependency_unavailable: the database is unavailable');
+    });
+
+    it('a submission whose connection dropped before the answer is sent again with the same key; a cancel is not', async () => {
+      const queued = scriptJob(['RUNNING']);
+      const accept = api.route;
+      let drops = 1;
+      api.route = (request) => (request.method === 'POST' && drops-- > 0 ? { status: 0, body: null, drop: true } : accept(request));
+      const io = captureIo();
+      expect(await run(['submit', 'sleep', '--api-url', url], io)).toBe(0);
+      expect(io.out()).toBe(`${queued.id} QUEUED\n`);
+      expect(io.err()).toMatch(/^cannot reach the MLIS API at .*: (UND_ERR_SOCKET|ECONNRESET|EPIPE); sending it again in 1 s \(1 of 3\)\n$/);
+      const keys = api.requests.map((request) => request.headers['idempotency-key']);
+      expect(keys).toHaveLength(2);
+      expect(keys[1]).toBe(keys[0]);
+
+      api.requests.length = 0;
+      api.route = () => ({ status: 0, body: null, drop: true });
+      const cancel = captureIo();
+      expect(await run(['cancel', queued.id, '--api-url', url], cancel)).toBe(2);
+      expect(api.requests).toHaveLength(1);
     });
 
     it('--retries 0 sends a call once', async () => {

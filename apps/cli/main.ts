@@ -117,7 +117,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
     .addOption(
       new Option(
         '--retries <n>',
-        'send a call again this many times after a 503 (as its Retry-After says, up to 10 s) or a refused connection; reads and submissions only',
+        'send a call again this many times after a 503 (as its Retry-After says, up to 10 s) or a refused or dropped connection; reads, submissions and uploads only',
       )
         .argParser(parseNonNegativeInteger)
         .default(DEFAULT_RETRIES),

@@ -36,6 +36,8 @@ describe('mlis artifacts', () => {
     const code = await run(['--api-url', url, '--token', token, ...args], {
       stdout: (text) => (stdout += text),
       stderr: (text) => (stderr += text),
+      // A retry's pause is not waited out.
+      sleep: async () => undefined,
     });
     return { code, stdout, stderr };
   }
@@ -72,12 +74,12 @@ describe('mlis artifacts', () => {
 
   /**
    * A proxy in front of the API that cuts its first `cuts` answers for `path` off after about 1 MiB (the connection
-   * closed mid-body, as when the API restarts); it records the Range header of each request for `path`.
+   * closed mid-body, as when the API restarts); it records the headers of each request for `path`.
    */
   async function cuttingProxy(path: string, cuts: number): Promise<{ url: string; ranges: (string | null)[]; close(): Promise<void> }> {
     const ranges: (string | null)[] = [];
     const server: Server = createServer((req, res) => {
-      const cut = req.url === path && cuts-- > 0;
+      const cut = req.url === path && req.method === 'GET' && cuts-- > 0;
       if (req.url === path) ranges.push(req.headers.range ?? null);
       const upstream = httpRequest(`${apiUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode!, answer.headers);
@@ -146,6 +148,47 @@ describe('mlis artifacts', () => {
       expect(readdirSync(dir).sort()).toEqual(before);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('upload is sent again, afresh and with the same key of its own, when the connection dropped mid-body: one artifact', async () => {
+    const bytes = randomBytes(2 * 1024 * 1024);
+    const file = join(dir, 'dropped.bin');
+    writeFileSync(file, bytes);
+    const keys: (string | undefined)[] = [];
+    let drops = 1;
+    // Reads the first upload's body for a while, then closes the connection, as an API that stops mid-request.
+    const server: Server = createServer((req, res) => {
+      if (req.method === 'POST' && req.url?.startsWith('/v1/artifacts')) keys.push(req.headers['idempotency-key'] as string | undefined);
+      if (req.method === 'POST' && req.url?.startsWith('/v1/artifacts') && drops-- > 0) {
+        let seen = 0;
+        req.on('data', (chunk: Buffer) => {
+          seen += chunk.length;
+          if (seen > 512 * 1024) req.socket.destroy();
+        });
+        return;
+      }
+      const upstream = httpRequest(`${apiUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const uploaded = await mlisAt(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--json', 'artifacts', 'upload', file);
+
+      expect(uploaded.code).toBe(0);
+      expect(uploaded.stderr).toMatch(/: (UND_ERR_SOCKET|ECONNRESET|EPIPE); sending it again in 1 s \(1 of 3\)\n$/);
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(keys[1]).toBe(keys[0]);
+      const artifact = JSON.parse(uploaded.stdout) as { id: string; size_bytes: number; sha256: string };
+      expect(artifact).toMatchObject({ size_bytes: bytes.length, sha256: sha256(bytes) });
+      const listed = JSON.parse((await mlis('--json', 'artifacts', 'ls', '--limit', '100')).stdout) as { items: { name: string }[] };
+      expect(listed.items.filter((item) => item.name === 'dropped.bin')).toHaveLength(1);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 

@@ -69,13 +69,14 @@ export async function uploadFile(context: CliContext, file: string, options: Upl
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  return context.client.uploadArtifact(createReadStream(file), {
+  return context.client.uploadArtifact(() => createReadStream(file), {
     name: options.name ?? basename(file),
     contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
     expiresInSeconds: options.expiresIn,
     sha256: await sha256Of(file),
     sizeBytes,
-    idempotencyKey: options.idempotencyKey,
+    // A key of its own without the caller's: sent again after a restart, the upload returns the artifact it made.
+    idempotencyKey: options.idempotencyKey ?? randomUUID(),
   });
 }
 
