@@ -1,9 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ApiErrorCode } from '@mlis/contracts';
 import { AccessTicketsRepository } from '@mlis/db';
 import type { Actor } from '../common/actor';
+import { DomainError } from '../common/domain-error';
 
 export const ACCESS_TICKET_TTL_SECONDS = 30;
+
+/**
+ * Express answers HEAD with a GET route's handler, which would spend a single-use ticket and deliver nothing (a link
+ * checker's HEAD): a route that redeems one refuses HEAD with 405 before it does.
+ */
+export function refuseHeadOfTicketRoute(req: Request, res: Response): void {
+  if (req.method !== 'HEAD') return;
+  res.setHeader('Allow', 'GET');
+  throw new DomainError(ApiErrorCode.MethodNotAllowed, `HEAD is not allowed on ${req.path}: it would spend the single-use ticket; allowed: GET`);
+}
 
 function sha256(ticket: string): Buffer {
   return createHash('sha256').update(ticket).digest();

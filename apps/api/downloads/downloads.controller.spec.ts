@@ -63,6 +63,11 @@ describe('download links (/v1/artifacts/:id/download-link, /v1/jobs/:id/result/d
     });
 
     const again = await request(http).get(link.url).expect(401);
+    // A HEAD (a link checker's) is refused before it could spend a ticket.
+    const unspent = await linkTo(`/v1/artifacts/${id}/download-link`, 'artifacts:read');
+    const head = await request(http).head(unspent.url).expect(405);
+    expect(head.headers.allow).toBe('GET');
+    await request(http).get(unspent.url).expect(200);
     expect(again.body.error).toMatchObject({ code: 'unauthorized', message: 'download link unknown, used or expired: ask for a new one' });
     // A download link is no stream ticket, nor the other way round.
     const ticket = new URL((await linkTo(`/v1/artifacts/${id}/download-link`, 'artifacts:read')).url, 'http://x').searchParams.get('ticket');

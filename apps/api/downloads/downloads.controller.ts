@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, HttpStatus, Logger, Query, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Logger, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiErrorCode } from '@mlis/contracts';
 import { countArtifactBytes } from '@mlis/metrics';
-import { AccessTickets } from '../auth/access-tickets';
+import { AccessTickets, refuseHeadOfTicketRoute } from '../auth/access-tickets';
 import { Public } from '../auth/auth.decorators';
 import { TokenRevocations } from '../auth/token-revocations';
 import { ArtifactsService } from '../artifacts/artifacts.service';
@@ -60,7 +60,8 @@ export class DownloadsController {
     ApiErrorCode.JobNotFound,
     ApiErrorCode.ResultNotAvailable,
   )
-  async download(@Query() query: DownloadQueryDto, @Res() res: Response): Promise<void> {
+  async download(@Query() query: DownloadQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    refuseHeadOfTicketRoute(req, res);
     const redeemed = await this.tickets.redeem(query.ticket);
     const target = downloadTargetOf(redeemed?.opens ?? null);
     if (!redeemed || !target) throw new DomainError(ApiErrorCode.Unauthorized, 'download link unknown, used or expired: ask for a new one');

@@ -149,6 +149,12 @@ describe('change stream (/v1/stream)', () => {
     const again = await http.get(`/v1/stream?ticket=${body.ticket}`).expect(401);
     expect(again.body.error.code).toBe('unauthorized');
     await http.get('/v1/stream?ticket=nope').expect(401);
+    // A HEAD is refused before it could spend a ticket: the ticket still opens the stream afterwards.
+    const headed = (await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:read' })}`).expect(201)).body.ticket as string;
+    expect((await http.head(`/v1/stream?ticket=${headed}`).expect(405)).headers.allow).toBe('GET');
+    const afterHead = await fetch(`${base}/v1/stream?ticket=${headed}`);
+    expect(afterHead.status).toBe(200);
+    await afterHead.body!.cancel();
     await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ scope: 'jobs:submit' })}`).expect(403);
     await http.post('/v1/stream/tickets').expect(401);
 

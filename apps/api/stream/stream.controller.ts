@@ -9,7 +9,7 @@ import { DomainError } from '../common/domain-error';
 import { Draining } from '../core/draining';
 import { ApiErrorResponses } from '../common/error-response.dto';
 import { StreamService } from './stream.service';
-import { AccessTickets } from '../auth/access-tickets';
+import { AccessTickets, refuseHeadOfTicketRoute } from '../auth/access-tickets';
 import { STREAM_EVENT_SCHEMA, StreamQueryDto, StreamTicketResponseDto } from './stream.dto';
 
 @ApiTags('stream')
@@ -45,6 +45,7 @@ export class StreamController {
   @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: STREAM_EVENT_SCHEMA } } })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
   async open(@Query() query: StreamQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    refuseHeadOfTicketRoute(req, res);
     const redeemed = await this.tickets.redeem(query.ticket);
     // A download's ticket (ADR 0063) opens that download only.
     if (!redeemed || redeemed.opens !== null) throw new DomainError(ApiErrorCode.Unauthorized, 'stream ticket unknown, used or expired: get a new one');
