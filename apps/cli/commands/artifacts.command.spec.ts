@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,14 +73,17 @@ describe('mlis artifacts', () => {
   });
 
   /**
-   * A proxy in front of the API that cuts its first `cuts` answers for `path` off after about 1 MiB (the connection
-   * closed mid-body, as when the API restarts); it records the headers of each request for `path`.
+   * A proxy in front of the API, for connections that break as when the API stops mid-request. `takeOver` may answer
+   * (or drop) a request itself instead of forwarding it; `cutAnswer` says whether to close a forwarded request's
+   * connection once about 1 MiB of its answer went through.
    */
-  async function cuttingProxy(path: string, cuts: number): Promise<{ url: string; ranges: (string | null)[]; close(): Promise<void> }> {
-    const ranges: (string | null)[] = [];
+  async function breakingProxy(options: {
+    takeOver?: (req: IncomingMessage) => boolean;
+    cutAnswer?: (req: IncomingMessage) => boolean;
+  }): Promise<{ url: string; close(): Promise<void> }> {
     const server: Server = createServer((req, res) => {
-      const cut = req.url === path && req.method === 'GET' && cuts-- > 0;
-      if (req.url === path) ranges.push(req.headers.range ?? null);
+      if (options.takeOver?.(req)) return;
+      const cut = options.cutAnswer?.(req) ?? false;
       const upstream = httpRequest(`${apiUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode!, answer.headers);
         let sent = 0;
@@ -99,8 +102,20 @@ describe('mlis artifacts', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      ranges,
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  /** Cuts the first `cuts` downloads of `path` after about 1 MiB, recording each one's Range header. */
+  function cuttingDownloads(path: string, cuts: number): { ranges: (string | null)[]; cutAnswer: (req: IncomingMessage) => boolean } {
+    const ranges: (string | null)[] = [];
+    return {
+      ranges,
+      cutAnswer: (req) => {
+        if (req.url !== path || req.method !== 'GET') return false;
+        ranges.push(req.headers.range ?? null);
+        return cuts-- > 0;
+      },
     };
   }
 
@@ -109,7 +124,8 @@ describe('mlis artifacts', () => {
     const file = join(dir, 'resumed.bin');
     writeFileSync(file, bytes);
     const artifact = JSON.parse((await mlis('--json', 'artifacts', 'upload', file)).stdout) as { id: string };
-    const proxy = await cuttingProxy(`/v1/artifacts/${artifact.id}`, 2);
+    const downloads = cuttingDownloads(`/v1/artifacts/${artifact.id}`, 2);
+    const proxy = await breakingProxy(downloads);
     try {
       const output = join(dir, 'resumed-copy.bin');
       const downloaded = await mlisAt(proxy.url, 'artifacts', 'download', artifact.id, '-o', output);
@@ -117,8 +133,8 @@ describe('mlis artifacts', () => {
       expect(downloaded.code).toBe(0);
       expect(readFileSync(output).equals(bytes)).toBe(true);
       expect(downloaded.stdout).toContain(`sha256 ${sha256(bytes)}`);
-      const resumedAt = proxy.ranges.slice(1).map((range) => Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1]));
-      expect(proxy.ranges[0]).toBeNull();
+      const resumedAt = downloads.ranges.slice(1).map((range) => Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1]));
+      expect(downloads.ranges[0]).toBeNull();
       expect(resumedAt).toHaveLength(2);
       expect(resumedAt[0]).toBeGreaterThan(0);
       expect(resumedAt[1]).toBeGreaterThan(resumedAt[0]);
@@ -136,13 +152,14 @@ describe('mlis artifacts', () => {
     const file = join(dir, 'flaky.bin');
     writeFileSync(file, bytes);
     const artifact = JSON.parse((await mlis('--json', 'artifacts', 'upload', file)).stdout) as { id: string };
-    const proxy = await cuttingProxy(`/v1/artifacts/${artifact.id}`, 10);
+    const downloads = cuttingDownloads(`/v1/artifacts/${artifact.id}`, 10);
+    const proxy = await breakingProxy(downloads);
     try {
       const before = readdirSync(dir).sort();
       const downloaded = await mlisAt(proxy.url, 'artifacts', 'download', artifact.id, '-o', join(dir, 'flaky-copy.bin'));
 
       expect(downloaded.code).toBe(2);
-      expect(proxy.ranges).toHaveLength(4);
+      expect(downloads.ranges).toHaveLength(4);
       expect(downloaded.stderr).toContain('resuming (3 of 3)');
       expect(downloaded.stderr).toMatch(new RegExp(`error: the download of artifact ${artifact.id} broke off 4 times, the last at byte \\d+ \\(terminated\\); nothing was written\n$`));
       expect(readdirSync(dir).sort()).toEqual(before);
@@ -157,26 +174,22 @@ describe('mlis artifacts', () => {
     writeFileSync(file, bytes);
     const keys: (string | undefined)[] = [];
     let drops = 1;
-    // Reads the first upload's body for a while, then closes the connection, as an API that stops mid-request.
-    const server: Server = createServer((req, res) => {
-      if (req.method === 'POST' && req.url?.startsWith('/v1/artifacts')) keys.push(req.headers['idempotency-key'] as string | undefined);
-      if (req.method === 'POST' && req.url?.startsWith('/v1/artifacts') && drops-- > 0) {
+    // Reads the first upload's body for a while, then closes the connection.
+    const proxy = await breakingProxy({
+      takeOver: (req) => {
+        if (req.method !== 'POST' || !req.url?.startsWith('/v1/artifacts')) return false;
+        keys.push(req.headers['idempotency-key'] as string | undefined);
+        if (drops-- <= 0) return false;
         let seen = 0;
         req.on('data', (chunk: Buffer) => {
           seen += chunk.length;
           if (seen > 512 * 1024) req.socket.destroy();
         });
-        return;
-      }
-      const upstream = httpRequest(`${apiUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
-      });
-      req.pipe(upstream);
+        return true;
+      },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const uploaded = await mlisAt(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--json', 'artifacts', 'upload', file);
+      const uploaded = await mlisAt(proxy.url, '--json', 'artifacts', 'upload', file);
 
       expect(uploaded.code).toBe(0);
       expect(uploaded.stderr).toMatch(/: (UND_ERR_SOCKET|ECONNRESET|EPIPE); sending it again in 1 s \(1 of 3\)\n$/);
@@ -188,7 +201,7 @@ describe('mlis artifacts', () => {
       const listed = JSON.parse((await mlis('--json', 'artifacts', 'ls', '--limit', '100')).stdout) as { items: { name: string }[] };
       expect(listed.items.filter((item) => item.name === 'dropped.bin')).toHaveLength(1);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await proxy.close();
     }
   });
 
