@@ -1,6 +1,6 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -29,10 +29,15 @@ export function parseExpiresIn(raw: string): number {
   return seconds;
 }
 
-async function sha256Of(file: string): Promise<string> {
+/** The sha256 of the bytes a file holds, left open for more (a download that resumes), and how many there are. */
+async function digestOf(file: string): Promise<{ hash: Hash; sizeBytes: number }> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
+  let sizeBytes = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    sizeBytes += (chunk as Buffer).length;
+  }
+  return { hash, sizeBytes };
 }
 
 function formatArtifact(artifact: Artifact): string {
@@ -73,7 +78,7 @@ export async function uploadFile(context: CliContext, file: string, options: Upl
     name: options.name ?? basename(file),
     contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
     expiresInSeconds: options.expiresIn,
-    sha256: await sha256Of(file),
+    sha256: (await digestOf(file)).hash.digest('hex'),
     sizeBytes,
     // A key of its own without the caller's: sent again after a restart, the upload returns the artifact it made.
     idempotencyKey: options.idempotencyKey ?? randomUUID(),
@@ -82,22 +87,6 @@ export async function uploadFile(context: CliContext, file: string, options: Upl
 
 // A download that breaks off (the connection dropped, the API restarted) picks up where it stopped this many times.
 const DOWNLOAD_RESUMES = 3;
-
-/** The sha256 of what a file holds so far, and its size: where a download that broke off resumes from. */
-async function partialDigest(file: string): Promise<{ hash: Hash; sizeBytes: number }> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  try {
-    for await (const chunk of createReadStream(file)) {
-      hash.update(chunk as Buffer);
-      sizeBytes += (chunk as Buffer).length;
-    }
-  } catch (error) {
-    // It broke off before the first byte was written.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  return { hash, sizeBytes };
-}
 
 /**
  * Streams the artifact into a temporary file beside OUTPUT and renames it into place only once its sha256
@@ -110,6 +99,8 @@ export async function artifactsDownloadCommand(context: CliContext, id: string, 
   let received = 0;
   let etag: string | null = null;
   let total: number | null = null;
+  // Created empty first, so that every part, the first included, appends to it.
+  await writeFile(temporary, '', { flag: 'wx' });
   try {
     for (let resumes = 0; ; resumes++) {
       const part = await context.client.downloadArtifact(id, received);
@@ -124,11 +115,11 @@ export async function artifactsDownloadCommand(context: CliContext, id: string, 
         },
       });
       try {
-        await pipeline(part.body, digesting, createWriteStream(temporary, { flags: resumes === 0 ? 'wx' : 'a' }));
+        await pipeline(part.body, digesting, createWriteStream(temporary, { flags: 'a' }));
         break;
       } catch (error) {
         if (brokeOff === undefined) throw error;
-        ({ hash, sizeBytes: received } = await partialDigest(temporary));
+        ({ hash, sizeBytes: received } = await digestOf(temporary));
         // Every byte had reached the file: there is nothing left to ask for.
         if (received === total) break;
         if (resumes === DOWNLOAD_RESUMES) {
