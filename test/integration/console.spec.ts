@@ -146,6 +146,43 @@ describe('the console at /console, in Chromium', () => {
     expect((await api('GET', `/v1/artifacts/${id}/meta`)).status).toBe(404);
   });
 
+  it('an upload shows how much has gone out, and one cancelled half way keeps nothing', async () => {
+    await signInWithToken(page, tokenFor({ sub: 'e2e-upload-progress' }));
+    await page.getByRole('link', { name: 'Artifacts', exact: true }).click();
+    // Uploads at about 1 MiB/s (Chromium's own throttling, as DevTools sets it), so that progress has steps to show.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1024 * 1024 });
+    const input = page.getByLabel('Upload a file');
+    const progress = page.getByRole('progressbar', { name: /^Upload of / });
+    const sentBytes = async () => Number(await progress.getAttribute('value'));
+    const MiB = 1024 * 1024;
+
+    const whole = `whole-${Date.now()}.bin`;
+    await input.setInputFiles({ name: whole, mimeType: 'application/octet-stream', buffer: Buffer.alloc(2 * MiB, 1) });
+    await page.getByText(/^[0-9.]+ (KiB|MiB) of 2\.0 MiB \(([1-9]|[1-9][0-9]) %\)$/).waitFor();
+    expect(await sentBytes()).toBeGreaterThan(0);
+    expect(await sentBytes()).toBeLessThan(2 * MiB);
+    expect(await page.getByRole('button', { name: 'Cancel upload' }).isEnabled()).toBe(true);
+    const done = page.getByTestId('upload-artifact-done');
+    await done.waitFor();
+    expect(await done.textContent()).toContain(`Uploaded ${whole} (2.0 MiB)`);
+    expect(await progress.count()).toBe(0);
+
+    const cancelled = `cancelled-${Date.now()}.bin`;
+    await input.setInputFiles({ name: cancelled, mimeType: 'application/octet-stream', buffer: Buffer.alloc(4 * MiB, 2) });
+    await page.waitForFunction(() => Number(document.querySelector('progress')?.getAttribute('value')) > 512 * 1024);
+    await page.getByRole('button', { name: 'Cancel upload' }).click();
+    expect(await page.getByTestId('upload-artifact-cancelled').textContent()).toBe(`Cancelled the upload of ${cancelled}; nothing was kept.`);
+
+    // The API saw the body break off and kept nothing: the tenant has the whole upload and not the cancelled one.
+    const listed = await api('GET', '/v1/artifacts?limit=100', undefined, { authorization: `Bearer ${tokenFor({ sub: 'e2e-upload-progress' })}` });
+    const names = listed.body.items.map((artifact: { name: string }) => artifact.name);
+    expect(names).toContain(whole);
+    expect(names).not.toContain(cancelled);
+    expect(await withDb(async (db) => (await db.query(`SELECT count(*)::int AS n FROM artifacts WHERE name = $1`, [cancelled])).rows[0].n)).toBe(0);
+  });
+
   it('measures the delay from a state change to the page (live stream)', async () => {
     await signInWithToken(page, tokenFor({ sub: 'e2e-measure' }));
     const accepted = await submit({ task_type: 'sleep', params: { seconds: 2 }, cpu: 1, mem_mb: 256, gpu: 0 });

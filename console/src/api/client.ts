@@ -39,6 +39,11 @@ export function toApiError(cause: unknown): ApiError {
   return cause instanceof ApiError ? cause : new ApiError(0, 'client_error', String(cause));
 }
 
+/** An expired or revoked token: the console goes back to sign-in. */
+export function endSession(): void {
+  window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+}
+
 const auth: Middleware = {
   onRequest({ request }) {
     const token = readToken();
@@ -48,7 +53,7 @@ const auth: Middleware = {
   onResponse({ response, schemaPath }) {
     // An expired or revoked token: back to sign-in, whatever page asked. Not the sign-in check (whoami) itself:
     // there was no session to end, and signIn reports the refusal.
-    if (response.status === 401 && schemaPath !== '/v1/auth/whoami') window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+    if (response.status === 401 && schemaPath !== '/v1/auth/whoami') endSession();
     return response;
   },
 };
@@ -68,12 +73,11 @@ export async function unwrap<T>(call: Promise<Result<T>>): Promise<T> {
     throw new ApiError(0, 'unreachable', `The API could not be reached (${cause instanceof Error ? cause.message : String(cause)})`);
   }
   if (result.response.ok) return result.data as T;
-  const body = (result.error as { error?: ErrorBody } | undefined)?.error;
-  throw new ApiError(
-    result.response.status,
-    body?.code ?? 'http_error',
-    body?.message ?? `HTTP ${result.response.status}`,
-    body?.request_id ?? result.response.headers.get('x-request-id') ?? undefined,
-    body?.details,
-  );
+  throw apiErrorOf(result.response.status, result.error, result.response.headers.get('x-request-id'));
+}
+
+/** The ApiError of a refused call: its status, and the project's error body when the answer carried one. */
+export function apiErrorOf(status: number, answer: unknown, requestIdHeader: string | null): ApiError {
+  const body = (answer as { error?: ErrorBody } | undefined)?.error;
+  return new ApiError(status, body?.code ?? 'http_error', body?.message ?? `HTTP ${status}`, body?.request_id ?? requestIdHeader ?? undefined, body?.details);
 }

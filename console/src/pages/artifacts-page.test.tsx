@@ -2,6 +2,7 @@ import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { api, type Artifact } from '../api/client';
+import { installFakeXhr, sentUpload } from '../testing/fake-xhr';
 import { bumpLiveTick, resetLive } from '../testing/live';
 import { ArtifactsPage } from './artifacts-page';
 
@@ -35,6 +36,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.unstubAllGlobals();
   identity.scopes = ['artifacts:read', 'artifacts:write'];
 });
 
@@ -127,10 +129,11 @@ describe('ArtifactsPage', () => {
   });
 
   it('puts an upload at the top of the list', async () => {
-    vi.spyOn(api, 'POST').mockImplementation(() => answer(201, artifact(4)));
+    installFakeXhr();
     render(<ArtifactsPage />);
     await screen.findByTestId('artifacts-table');
     await userEvent.upload(screen.getByLabelText('Upload a file'), new File(['four'], 'file-4.txt', { type: 'text/plain' }));
+    (await sentUpload()).answer(201, artifact(4));
 
     await waitFor(() => expect(within(screen.getByTestId('artifacts-table')).getAllByRole('row')[1]).toHaveTextContent('file-4.txt'));
   });

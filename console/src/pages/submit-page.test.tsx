@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { MemoryRouter } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { api } from '../api/client';
+import { installFakeXhr, sentUpload } from '../testing/fake-xhr';
 import { SubmitPage } from './submit-page';
 
 const identity = vi.hoisted(() => ({ scopes: ['jobs:submit'] }));
@@ -30,6 +31,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.unstubAllGlobals();
   identity.scopes = ['jobs:submit'];
 });
 
@@ -122,38 +124,39 @@ describe('SubmitPage', () => {
 
     it('uploads the chosen file as the request body, fills in its reference, and the job carries it', async () => {
       identity.scopes = ['jobs:submit', 'artifacts:write'];
-      post.mockImplementation(((path: string) =>
-        path === '/v1/artifacts'
-          ? answer(201, { id: ARTIFACT_ID, name: 'texts.txt', size_bytes: 2048, content_type: 'text/plain' })
-          : answer(202, { id: 'job-1' })) as never);
+      installFakeXhr();
+      post.mockImplementation(() => answer(202, { id: 'job-1' }));
       await chooseInference();
       const file = new File(['first text\nsecond text\n'], 'texts.txt', { type: 'text/plain' });
       await userEvent.upload(screen.getByLabelText('or upload a file as input'), file);
 
-      expect(await screen.findByTestId('upload-input-done')).toHaveTextContent(`Uploaded texts.txt (2.0 KiB) as artifact ${ARTIFACT_ID}.`);
-      expect(screen.getByRole('textbox', { name: /input/ })).toHaveValue(`artifact://${ARTIFACT_ID}`);
-      type UploadCall = { body: unknown; params: { query: { name: string } }; headers: Record<string, string>; bodySerializer: (body: unknown) => unknown };
-      const [path, upload] = post.mock.calls[0] as [string, UploadCall];
-      expect(path).toBe('/v1/artifacts');
-      expect(upload.params.query).toEqual({ name: 'texts.txt' });
+      const upload = await sentUpload();
+      expect(upload.method).toBe('POST');
+      expect(upload.url).toBe('/v1/artifacts?name=texts.txt');
       expect(upload.headers).toEqual({ 'Content-Type': 'text/plain' });
       // The File itself goes out, for the browser to stream: not read into memory, not JSON.
-      expect(upload.bodySerializer(upload.body)).toBe(file);
+      expect(upload.body).toBe(file);
+      upload.answer(201, { id: ARTIFACT_ID, name: 'texts.txt', size_bytes: 2048, content_type: 'text/plain' });
+
+      expect(await screen.findByTestId('upload-input-done')).toHaveTextContent(`Uploaded texts.txt (2.0 KiB) as artifact ${ARTIFACT_ID}.`);
+      expect(screen.getByRole('textbox', { name: /input/ })).toHaveValue(`artifact://${ARTIFACT_ID}`);
 
       await userEvent.click(screen.getByRole('button', { name: 'Submit inference' }));
-      await waitFor(() => expect(post).toHaveBeenCalledTimes(2));
-      expect((post.mock.calls[1] as [string, { body: { params: unknown } }])[1].body.params).toEqual({ input: `artifact://${ARTIFACT_ID}` });
+      await waitFor(() => expect(post).toHaveBeenCalledTimes(1));
+      expect((post.mock.calls[0] as [string, { body: { params: unknown } }])[1].body.params).toEqual({ input: `artifact://${ARTIFACT_ID}` });
     });
 
     it('shows a refused upload with its code, and keeps the field as it was', async () => {
       identity.scopes = ['jobs:submit', 'artifacts:write'];
-      post.mockImplementation(() => answer(413, undefined, { error: { code: 'payload_too_large', message: 'larger than 1 GiB', request_id: 'r4' } }));
+      installFakeXhr();
       await chooseInference();
       await userEvent.upload(screen.getByLabelText('or upload a file as input'), new File(['x'], 'big.bin'));
 
+      const upload = await sentUpload();
+      expect(upload.headers).toEqual({ 'Content-Type': 'application/octet-stream' });
+      upload.answer(413, { error: { code: 'payload_too_large', message: 'larger than 1 GiB', request_id: 'r4' } });
       expect(await screen.findByText('Upload failed (413 payload_too_large): larger than 1 GiB')).toBeInTheDocument();
       expect(screen.getByRole('textbox', { name: /input/ })).toHaveValue('');
-      expect((post.mock.calls[0] as [string, { headers: Record<string, string> }])[1].headers).toEqual({ 'Content-Type': 'application/octet-stream' });
     });
 
     it('is off, saying why, without artifacts:write', async () => {
