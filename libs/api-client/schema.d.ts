@@ -590,7 +590,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions; a comment every 15 s keeps it open */
+        /** Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions, `artifact` ({changed_at}) when an artifact of the tenant was added or deleted and the ticket holder has artifacts:read; a comment every 15 s keeps it open */
         get: operations["StreamController_open"];
         put?: never;
         post?: never;
@@ -4754,6 +4754,10 @@ export interface operations {
                     } | {
                         /** @enum {string} */
                         event: "queue";
+                        data: string;
+                    } | {
+                        /** @enum {string} */
+                        event: "artifact";
                         data: string;
                     };
                 };

@@ -62,6 +62,17 @@ const CONTENT_LOCK = `hashtextextended('artifact-content:' || $1, 0)`;
 const COLUMNS = `id, tenant_id, name, content_type, size_bytes, sha256, created_by, created_at, expires_at,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_created_at`;
 
+/**
+ * A CTE that stamps the tenant's artifact_changes row for the rows a data-modifying CTE `source` returned (their
+ * `tenant_id`): the event stream tells a tenant's consoles when its artifacts changed. In the change's own statement,
+ * so it commits with it.
+ */
+function markChangedFrom(source: string): string {
+  return `changed AS (
+    INSERT INTO artifact_changes (tenant_id, changed_at) SELECT DISTINCT tenant_id, clock_timestamp() FROM ${source}
+    ON CONFLICT (tenant_id) DO UPDATE SET changed_at = EXCLUDED.changed_at)`;
+}
+
 // A job that may still read its artifacts: deleting one of them now would fail the job.
 const IN_USE = `EXISTS (SELECT 1 FROM job_artifacts ja JOIN jobs j ON j.id = ja.job_id
   WHERE ja.artifact_id = artifacts.id AND j.state IN ('QUEUED', 'RUNNING'))`;
@@ -132,11 +143,22 @@ export class ArtifactsRepository {
     );
   }
 
+  /** When the tenant's artifacts last changed (one added or deleted), exactly as Postgres prints it; null: never. */
+  async changedAt(tenantId: string): Promise<string | null> {
+    const [row] = (await this.dataSource.query(`SELECT CAST(changed_at AS text) AS at FROM artifact_changes WHERE tenant_id = $1`, [tenantId])) as {
+      at: string;
+    }[];
+    return row?.at ?? null;
+  }
+
   /** `idempotencyKey`: the upload's key, unique in its tenant; take `lockIdempotencyKey` first. */
   async insert(manager: EntityManager, artifact: NewArtifact, idempotencyKey: string | null = null): Promise<ArtifactRecord> {
     const rows: ArtifactRow[] = await manager.query(
-      `INSERT INTO artifacts (id, tenant_id, name, content_type, size_bytes, sha256, created_by, expires_at, idempotency_key)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+      `WITH inserted AS (
+         INSERT INTO artifacts (id, tenant_id, name, content_type, size_bytes, sha256, created_by, expires_at, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}
+       ), ${markChangedFrom('inserted')}
+       SELECT * FROM inserted`,
       [
         artifact.id,
         artifact.tenantId,
@@ -214,7 +236,9 @@ export class ArtifactsRepository {
 
   /** Deletes the row (and its job links); returns how many still use its sha256 (`countContentUsers`). Hold lockContent first. */
   async delete(manager: EntityManager, artifact: Pick<ArtifactRecord, 'id' | 'sha256'>): Promise<number> {
-    await manager.query(`DELETE FROM artifacts WHERE id = $1`, [artifact.id]);
+    await manager.query(`WITH deleted AS (DELETE FROM artifacts WHERE id = $1 RETURNING tenant_id), ${markChangedFrom('deleted')} SELECT 1`, [
+      artifact.id,
+    ]);
     return this.countContentUsers(manager, artifact.sha256);
   }
 

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { commitUpload, FsArtifactStore, settleUpload, stageUpload, UploadAbandonedError } from '@mlis/artifacts';
 import { ArtifactsRepository, createDataSource, type NewArtifact, type PendingUpload } from '@mlis/db';
+import { openEventStream } from '../../apps/api/testing/event-stream';
 import { ArtifactRetention, type RetentionSweep } from '../../apps/control/artifact-retention';
 import { api, env, poll, stackBootstrapSecret, submit, tokenFor, withDb } from './support/api';
 import { metricsUrl, parseSamples, scrape, valueOf } from './support/metrics';
@@ -356,6 +357,36 @@ describe('artifacts on the real stack', () => {
       expect(JSON.parse(next.body.toString()).id).not.toBe(first.id);
     });
   });
+
+  it("tells the tenant's event streams when its artifacts change: an upload, a delete", async () => {
+    const tenant = `it-artifact-events-${randomUUID().slice(0, 8)}`;
+    expect((await api('POST', '/v1/tenants', { id: tenant })).status).toBe(201);
+    const token = tokenFor({ tenant, scopes: ['jobs:read', 'artifacts:read', 'artifacts:write'] });
+    const ticket = await api('POST', '/v1/stream/tickets', undefined, auth(token));
+    expect(ticket.status).toBe(201);
+    const stream = await openEventStream(`${env.apiUrl}/v1/stream?ticket=${ticket.body.ticket}`);
+    const changedAt = async () =>
+      withDb(async (db) => (await db.query(`SELECT CAST(changed_at AS text) AS at FROM artifact_changes WHERE tenant_id = $1`, [tenant])).rows[0]?.at);
+    const next = async (event: string) => {
+      for (;;) {
+        const received = await stream.next();
+        if (received.event === event) return received.data;
+      }
+    };
+    try {
+      // A queue event comes from a poll after the stream's first, which took the artifacts' starting point: from then
+      // every change is sent, whenever it lands. A job's submission runs a scheduling cycle (so does control's timer).
+      await submit({ task_type: 'sleep', params: { seconds: 0.1 } });
+      await next('queue');
+      const uploaded = await uploadBytes(Buffer.from('stream me'), '?name=events.txt', token);
+      expect(uploaded.status).toBe(201);
+      expect(await next('artifact')).toEqual({ changed_at: await changedAt() });
+      expect((await raw('DELETE', `/v1/artifacts/${JSON.parse(uploaded.body.toString()).id}`, auth(token))).status).toBe(204);
+      expect(await next('artifact')).toEqual({ changed_at: await changedAt() });
+    } finally {
+      stream.close();
+    }
+  }, 30_000);
 
   describe('worker tokens', () => {
     const NODE = 'it-artifacts-node';

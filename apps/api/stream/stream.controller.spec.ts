@@ -5,35 +5,7 @@ import { fakeNode } from '../testing/fakes';
 import { createTestApp, type TestApp } from '../testing/test-app';
 import { TokenRevocations } from '../auth/token-revocations';
 import { CHANGES_PER_POLL } from './stream.service';
-
-/** SSE events from a real HTTP connection, read one at a time. */
-async function openStream(url: string): Promise<{ next(): Promise<{ event: string; data: any }>; close(): void }> {
-  const controller = new AbortController();
-  const response = await fetch(url, { signal: controller.signal });
-  expect(response.headers.get('content-type')).toBe('text/event-stream');
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  const queued: { event: string; data: any }[] = [];
-  let buffer = '';
-  return {
-    async next() {
-      while (queued.length === 0) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error('stream ended');
-        buffer += decoder.decode(value, { stream: true });
-        const blocks = buffer.split('\n\n');
-        buffer = blocks.pop()!;
-        for (const block of blocks) {
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) queued.push({ event, data: JSON.parse(data) });
-        }
-      }
-      return queued.shift()!;
-    },
-    close: () => controller.abort(),
-  };
-}
+import { openEventStream } from '../testing/event-stream';
 
 describe('change stream (/v1/stream)', () => {
   let t: TestApp;
@@ -50,9 +22,9 @@ describe('change stream (/v1/stream)', () => {
   });
 
   /** A change stream opened with a ticket for a user of tenant default with these scopes. */
-  async function streamAs(scope: string): ReturnType<typeof openStream> {
+  async function streamAs(scope: string): ReturnType<typeof openEventStream> {
     const { body } = await request(t.app.getHttpServer()).post('/v1/stream/tickets').set('Authorization', `Bearer ${t.userToken({ tenant: 'default', scope })}`).expect(201);
-    return openStream(`${base}/v1/stream?ticket=${body.ticket}`);
+    return openEventStream(`${base}/v1/stream?ticket=${body.ticket}`);
   }
 
   it("streams the ticket holder's tenant's job changes and, to an operator, node changes, and nothing of another tenant's", async () => {
@@ -91,6 +63,40 @@ describe('change stream (/v1/stream)', () => {
     stream.close();
   });
 
+  it("tells a holder of artifacts:read when the tenant's artifacts change (an upload, a delete), and no one else", async () => {
+    const reader = await streamAs('jobs:read artifacts:read');
+    const jobsOnly = await streamAs('jobs:read');
+    // Both streams have taken their starting point once a queue change reaches them.
+    t.jobs.cycleAt = '2030-01-01 00:00:01+00';
+    expect((await reader.next()).event).toBe('queue');
+    expect((await jobsOnly.next()).event).toBe('queue');
+    const upload = await request(t.app.getHttpServer())
+      .post('/v1/artifacts?name=a.txt')
+      .set('Authorization', `Bearer ${t.userToken({ tenant: 'default', scope: 'artifacts:write' })}`)
+      .set('Content-Type', 'text/plain')
+      .send('hello')
+      .expect(201);
+    const uploaded = await reader.next();
+    expect(uploaded).toEqual({ event: 'artifact', data: { changed_at: t.artifacts.changes.get('default') } });
+    // Another tenant's artifacts are not this stream's business.
+    const other = { id: randomUUID(), tenantId: 'other', name: 'b.txt', contentType: 'text/plain', sizeBytes: 5, sha256: 'b'.repeat(64) };
+    await t.artifacts.insert({} as never, { ...other, createdBy: 'bob', expiresAt: null });
+    await request(t.app.getHttpServer())
+      .delete(`/v1/artifacts/${upload.body.id}`)
+      .set('Authorization', `Bearer ${t.userToken({ tenant: 'default', scope: 'artifacts:write' })}`)
+      .expect(204);
+    const deleted = await reader.next();
+    expect(deleted).toEqual({ event: 'artifact', data: { changed_at: t.artifacts.changes.get('default') } });
+    expect(deleted.data.changed_at).not.toBe(uploaded.data.changed_at);
+    // A poll sends the queue's change before the artifacts': the stream without artifacts:read gets the next queue
+    // change and nothing before it.
+    t.jobs.cycleAt = '2030-01-01 00:00:02+00';
+    expect(await jobsOnly.next()).toEqual({ event: 'queue', data: { cycle_at: '2030-01-01 00:00:02+00' } });
+    expect(await reader.next()).toEqual({ event: 'queue', data: { cycle_at: '2030-01-01 00:00:02+00' } });
+    reader.close();
+    jobsOnly.close();
+  });
+
   it('sends a change stamped before the last one but committed after it, and each change once', async () => {
     const stream = await streamAs('jobs:read');
     const [early, late, next] = [randomUUID(), randomUUID(), randomUUID()];
@@ -113,7 +119,7 @@ describe('change stream (/v1/stream)', () => {
     const last = randomUUID();
     t.jobs.seed({ id: last, state: 'QUEUED', updatedAt: new Date('2030-01-01T00:00:03Z') });
     const received: string[] = [];
-    while (!received.includes(last)) received.push((await stream.next()).data.id);
+    while (!received.includes(last)) received.push(String((await stream.next()).data.id));
     stream.close();
     expect(received).toHaveLength(burst.length + 1);
     expect(new Set(received)).toEqual(new Set([...burst.map(({ id }) => id), last]));
@@ -124,7 +130,7 @@ describe('change stream (/v1/stream)', () => {
     const token = t.userToken({ sub: 'alice', scope: 'jobs:read' });
     const admin = t.userToken({ sub: 'root', scope: 'admin:tenants' });
     const ticketOf = async (bearer: string) => (await http.post('/v1/stream/tickets').set('Authorization', `Bearer ${bearer}`).expect(201)).body.ticket as string;
-    const stream = await openStream(`${base}/v1/stream?ticket=${await ticketOf(token)}`);
+    const stream = await openEventStream(`${base}/v1/stream?ticket=${await ticketOf(token)}`);
 
     // A revocation from before the token was issued (an earlier sign-in of alice's) leaves its stream open.
     t.tokenRevocations.revocations.set('default\nalice', { tenantId: 'default', subject: 'alice', revokedAt: new Date(Date.now() - 60_000), revokedBy: 'default/root' });

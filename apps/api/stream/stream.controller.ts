@@ -40,7 +40,7 @@ export class StreamController {
   @Public()
   @ApiOperation({
     summary:
-      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions; a comment every 15 s keeps it open",
+      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions, `artifact` ({changed_at}) when an artifact of the tenant was added or deleted and the ticket holder has artifacts:read; a comment every 15 s keeps it open",
   })
   @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: STREAM_EVENT_SCHEMA } } })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
@@ -59,7 +59,7 @@ export class StreamController {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     res.write('retry: 10000\n\n');
-    const audience = { tenantId: actor.tenantId, nodes: actor.scopes.has('admin:workers') };
+    const audience = { tenantId: actor.tenantId, nodes: actor.scopes.has('admin:workers'), artifacts: actor.scopes.has('artifacts:read') };
     const stop = this.stream.follow(audience, (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`), (error) => {
       this.logger.warn({ msg: 'stream ended', error: String(error) });
       res.end();

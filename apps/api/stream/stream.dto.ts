@@ -24,6 +24,7 @@ export const STREAM_EVENT_SCHEMA = {
     streamEvent('job', { id: { type: 'string', format: 'uuid' }, state: { type: 'string', enum: JOB_STATES }, updated_at: { type: 'string' } }),
     streamEvent('node', { node_id: { type: 'string' }, status: { type: 'string', enum: [...NODE_STATUSES, 'GONE'] } }),
     streamEvent('queue', { cycle_at: { type: 'string' } }),
+    streamEvent('artifact', { changed_at: { type: 'string' } }),
   ],
 };
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { JobsRepository, NodesRepository } from '@mlis/db';
+import type { ArtifactsRepository, JobsRepository, NodesRepository } from '@mlis/db';
+import { FakeArtifactsRepository } from '../testing/artifact-fakes';
 import { FakeAuditRepository } from '../testing/audit-fakes';
 import { FakeJobsRepository, FakeNodesRepository } from '../testing/fakes';
 import { StreamService } from './stream.service';
@@ -9,7 +10,11 @@ describe(StreamService.name, () => {
 
   it('sends a change once, however long the tenant then stays idle with it inside the look-back window', async () => {
     const jobs = new FakeJobsRepository(new FakeAuditRepository());
-    const service = new StreamService(jobs as unknown as JobsRepository, new FakeNodesRepository() as unknown as NodesRepository);
+    const service = new StreamService(
+      jobs as unknown as JobsRepository,
+      new FakeNodesRepository() as unknown as NodesRepository,
+      new FakeArtifactsRepository() as unknown as ArtifactsRepository,
+    );
     // The wall clock moves 3 s a poll: an idle minute in twenty polls.
     let now = Date.parse('2030-01-01T00:00:00Z');
     jest.spyOn(Date, 'now').mockImplementation(() => (now += 3000));
@@ -19,7 +24,7 @@ describe(StreamService.name, () => {
     let polls = 0;
     await new Promise<void>((resolve, reject) => {
       const stop = service.follow(
-        { tenantId: 'default', nodes: true },
+        { tenantId: 'default', nodes: true, artifacts: true },
         (event, data) => {
           if (event === 'job') sent.push((data as { id: string }).id);
         },

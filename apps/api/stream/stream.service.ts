@@ -1,17 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JobsRepository, NodesRepository, type JobChange, type NodeEntity } from '@mlis/db';
+import { ArtifactsRepository, JobsRepository, NodesRepository, type JobChange, type NodeEntity } from '@mlis/db';
 
 export const STREAM_POLL_MS = 1000;
 export const CHANGES_PER_POLL = 2000;
 // Longer than any ledger transaction: a change stamped earlier but committed later is still read (and sent once).
 const LOOKBACK_SECONDS = 5;
 
-export type StreamEvent = 'job' | 'node' | 'queue';
+export type StreamEvent = 'job' | 'node' | 'queue' | 'artifact';
 
-/** What one stream may see: its tenant's jobs, and node changes only for an operator (nodes are `admin:workers` data). */
+/**
+ * What one stream may see: its tenant's jobs; node changes only for an operator (nodes are `admin:workers` data); that
+ * the tenant's artifacts changed only for a holder of `artifacts:read`.
+ */
 export interface StreamAudience {
   tenantId: string;
   nodes: boolean;
+  artifacts: boolean;
 }
 
 /** What of a node the console redraws on: not last_seen_at, which moves on every heartbeat. */
@@ -21,14 +25,16 @@ function nodeSignature(node: NodeEntity): string {
 
 /**
  * The change feed behind /v1/stream: polls the ledger once a second per open stream (jobs by updated_at,
- * nodes by what the console shows, the scheduling cycle's time) and emits what changed. Polling the ledger keeps the feed exact
- * without a second source of truth; a console has a handful of streams open, each one cheap indexed read.
+ * nodes by what the console shows, the scheduling cycle's time, when the tenant's artifacts last changed) and emits
+ * what changed. Polling the ledger keeps the feed exact without a second source of truth; a console has a handful of
+ * streams open, each a few cheap indexed reads a second.
  */
 @Injectable()
 export class StreamService {
   constructor(
     @Inject(JobsRepository) private readonly jobs: JobsRepository,
     @Inject(NodesRepository) private readonly nodes: NodesRepository,
+    @Inject(ArtifactsRepository) private readonly artifacts: ArtifactsRepository,
   ) {}
 
   /** Calls `emit` for each change until the returned function is called; `fail` on a database error. */
@@ -43,6 +49,7 @@ export class StreamService {
     const sent = new Map<string, { updatedAt: string; at: number }>();
     let nodes: Map<string, string> | null = null;
     let cycleAt: string | null | undefined;
+    let artifactsAt: string | null | undefined;
     const poll = async () => {
       since ??= await this.jobs.clock();
       const changes = resumeAfter
@@ -70,6 +77,12 @@ export class StreamService {
       const cycle = await this.jobs.queueCycleAt();
       if (cycleAt !== undefined && cycle !== cycleAt) emit('queue', { cycle_at: cycle });
       cycleAt = cycle;
+      // Artifacts are added and deleted without a job changing: an upload, a delete, expiry.
+      if (audience.artifacts) {
+        const changed = await this.artifacts.changedAt(audience.tenantId);
+        if (artifactsAt !== undefined && changed !== artifactsAt) emit('artifact', { changed_at: changed });
+        artifactsAt = changed;
+      }
     };
     const loop = () => {
       poll().then(

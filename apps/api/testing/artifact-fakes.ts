@@ -44,6 +44,8 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   readonly jobStates = new Map<string, JobState>();
   /** Uploads recorded before their bytes were committed and not cleared since, by id. */
   readonly pendingUploads = new Map<string, string>();
+  /** When each tenant's artifacts last changed, as Postgres would print it. */
+  readonly changes = new Map<string, string>();
   /** Idempotency keys by artifact id (a deleted artifact's is never found: its row is gone). */
   private readonly keys = new Map<string, string>();
   /** Transactions under way: a spec can check that something happens outside them. */
@@ -86,7 +88,16 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
     const record = { ...artifact, createdAt, cursor: { createdAt: createdAt.toISOString().replace('Z', '000Z'), id: artifact.id } };
     this.rows.push(record);
     if (idempotencyKey !== null) this.keys.set(artifact.id, idempotencyKey);
+    this.markChanged(artifact.tenantId);
     return record;
+  }
+
+  async changedAt(tenantId: string): Promise<string | null> {
+    return this.changes.get(tenantId) ?? null;
+  }
+
+  private markChanged(tenantId: string): void {
+    this.changes.set(tenantId, new Date((this.clock += 1)).toISOString());
   }
 
   // One process, no interleaving inside a transaction: nothing to serialize.
@@ -125,7 +136,11 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
   }
 
   async delete(manager: EntityManager, artifact: Pick<ArtifactRecord, 'id' | 'sha256'>): Promise<number> {
-    this.rows.splice(this.rows.findIndex((row) => row.id === artifact.id), 1);
+    const index = this.rows.findIndex((row) => row.id === artifact.id);
+    if (index >= 0) {
+      this.markChanged(this.rows[index].tenantId);
+      this.rows.splice(index, 1);
+    }
     this.links.splice(0, this.links.length, ...this.links.filter((link) => link.artifactId !== artifact.id));
     return this.countContentUsers(manager, artifact.sha256);
   }

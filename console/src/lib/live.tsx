@@ -51,6 +51,7 @@ export function LiveProvider({ enabled, children }: { enabled: boolean; children
         source.addEventListener('job', bump);
         source.addEventListener('node', bump);
         source.addEventListener('queue', bump);
+        source.addEventListener('artifact', bump);
         source.onerror = () => {
           // A ticket is single-use: reconnecting needs a new one, not EventSource's own retry.
           source?.close();

@@ -31,6 +31,7 @@ import { JobFinishedNoticeAfterCommit1767000000000 } from './1767000000000-job-f
 import { PendingUploadsByContent1767100000000 } from './1767100000000-pending-uploads-by-content';
 import { ApiInstances1767200000000 } from './1767200000000-api-instances';
 import { DownloadTickets1767300000000 } from './1767300000000-download-tickets';
+import { ArtifactChanges1767400000000 } from './1767400000000-artifact-changes';
 
 /** Every migration, oldest first. Append only: never edit one that has landed. */
 export const MIGRATIONS = [
@@ -67,4 +68,5 @@ export const MIGRATIONS = [
   PendingUploadsByContent1767100000000,
   ApiInstances1767200000000,
   DownloadTickets1767300000000,
+  ArtifactChanges1767400000000,
 ];
