@@ -20,6 +20,16 @@ export interface CliIo {
   now?: () => Date;
   /** How a retry's pause is waited out (a timer unless a test records it instead). */
   sleep?: (ms: number) => Promise<void>;
+  /** stderr is a terminal: a transfer shows its progress on a line redrawn in place (transfer-progress.ts). */
+  progress?: boolean;
+}
+
+/** Back to the start of the terminal's line and erase it. */
+export const CLEAR_LINE = '\r\x1b[K';
+
+/** Writes a line to stderr; on a terminal, over a progress line that may be drawn (clearing an empty line is harmless). */
+export function stderrLine(io: CliIo): (line: string) => void {
+  return (line) => io.stderr(`${io.progress ? CLEAR_LINE : ''}${line}\n`);
 }
 
 export interface CliContext {
@@ -38,7 +48,7 @@ export function createContext(client: ApiClient, json: boolean, io: CliIo): CliC
     json,
     io,
     out: (line) => io.stdout(`${line}\n`),
-    err: (line) => io.stderr(`${line}\n`),
+    err: stderrLine(io),
     now: io.now ?? (() => new Date()),
   };
 }

@@ -14,7 +14,7 @@ import {
   parseSeconds,
   UsageError,
 } from './arguments';
-import { createContext, ExitCode, reportError, type CliContext, type CliIo } from './cli-context';
+import { createContext, ExitCode, reportError, stderrLine, type CliContext, type CliIo } from './cli-context';
 import {
   artifactsDownloadCommand,
   artifactsListCommand,
@@ -99,13 +99,13 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
         baseUrl: apiBaseUrl(globals.apiUrl, config),
         token: bearerToken(globals.token, config),
         retries: globals.retries,
-        onRetry: (line) => io.stderr(`${line}\n`),
+        onRetry: stderrLine(io),
         sleep: io.sleep,
       });
       const context = createContext(client, globals.json === true, io);
       setExitCode(await handler(context, ...(args.slice(0, -1) as A)));
     } catch (error) {
-      setExitCode(reportError(error, (line) => io.stderr(`${line}\n`)));
+      setExitCode(reportError(error, stderrLine(io)));
     }
   };
 
@@ -231,7 +231,7 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
       try {
         setExitCode(devTokenCommand(loadConfig(), io, command.optsWithGlobals<GlobalOptions>().json === true, options));
       } catch (error) {
-        setExitCode(reportError(error, (line) => io.stderr(`${line}\n`)));
+        setExitCode(reportError(error, stderrLine(io)));
       }
     });
 
@@ -346,7 +346,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } catch (error) {
     // exitOverride turns commander's own exits (help, usage errors) into throws; it has printed already.
     if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Error;
-    return reportError(error, (line) => io.stderr(`${line}\n`));
+    return reportError(error, stderrLine(io));
   }
   return exitCode;
 }
@@ -356,6 +356,7 @@ export function processIo(): CliIo {
   return {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    progress: process.stderr.isTTY === true,
   };
 }
 

@@ -42,6 +42,46 @@ describe('mlis artifacts', () => {
     return { code, stdout, stderr };
   }
 
+  it('shows a transfer\'s progress on a line redrawn in place when stderr is a terminal, and erases it before the answer', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024);
+    const own = mkdtempSync(join(tmpdir(), 'mlis-cli-progress-'));
+    const file = join(own, 'weights.bin');
+    writeFileSync(file, bytes);
+    let stdout = '';
+    let stderr = '';
+    // A clock a second on at every reading: every chunk redraws the line.
+    let clock = Date.parse('2026-12-08T00:00:00Z');
+    const terminal = (...args: string[]) =>
+      run(['--api-url', apiUrl, '--token', token, ...args], {
+        stdout: (text) => (stdout += text),
+        stderr: (text) => (stderr += text),
+        now: () => new Date((clock += 1000)),
+        progress: true,
+      });
+
+    expect(await terminal('--json', 'artifacts', 'upload', file)).toBe(0);
+    const redraws = stderr.split('\r\x1b[K');
+    expect(redraws[0]).toBe('');
+    expect(redraws).toContainEqual(expect.stringMatching(/^hashing weights\.bin: [0-9.]+ (KiB|MiB) of 3\.0 MiB \([0-9]+ %\), [0-9.]+ (KiB|MiB)\/s$/));
+    expect(redraws).toContainEqual(expect.stringMatching(/^hashing weights\.bin: 3\.0 MiB of 3\.0 MiB \(100 %\), /));
+    expect(redraws.filter((line) => line.startsWith('uploading weights.bin: ')).length).toBeGreaterThan(1);
+    expect(redraws).toContainEqual(expect.stringMatching(/^uploading weights\.bin: 3\.0 MiB of 3\.0 MiB \(100 %\), /));
+    // The last thing on stderr erases the line; stdout has the answer alone.
+    expect(stderr.endsWith('\r\x1b[K')).toBe(true);
+    expect(redraws[redraws.length - 1]).toBe('');
+    const artifact = JSON.parse(stdout);
+    expect(artifact.size_bytes).toBe(bytes.length);
+
+    stdout = '';
+    stderr = '';
+    const output = join(own, 'weights-copy.bin');
+    expect(await terminal('artifacts', 'download', artifact.id, '-o', output)).toBe(0);
+    expect(stderr.split('\r\x1b[K')).toContainEqual(expect.stringMatching(/^downloading weights-copy\.bin: 3\.0 MiB of 3\.0 MiB \(100 %\), /));
+    expect(stderr.endsWith('\r\x1b[K')).toBe(true);
+    expect(stdout).toBe(`wrote ${bytes.length} bytes to ${output} (sha256 ${sha256(bytes)})\n`);
+    expect(readFileSync(output).equals(bytes)).toBe(true);
+  });
+
   it('uploads, lists, downloads byte-identical and removes', async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 5);
     const file = join(dir, 'model.onnx');

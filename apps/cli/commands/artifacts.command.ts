@@ -9,6 +9,7 @@ import type { Artifact } from '../api-types';
 import { durationSeconds, UsageError } from '../arguments';
 import { ExitCode, printJson, type CliContext } from '../cli-context';
 import { formatFields, formatNumber, formatTable, formatTime } from '../format';
+import { transferProgress, type TransferProgress } from '../transfer-progress';
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** The API's own bound (apps/api/artifacts/artifacts.dto.ts). */
@@ -29,15 +30,32 @@ export function parseExpiresIn(raw: string): number {
   return seconds;
 }
 
-/** The sha256 of the bytes a file holds, left open for more (a download that resumes), and how many there are. */
-async function digestOf(file: string): Promise<{ hash: Hash; sizeBytes: number }> {
+/**
+ * The sha256 of the bytes a file holds, left open for more (a download that resumes), and how many there are;
+ * `progress` is told how far the read has got.
+ */
+async function digestOf(file: string, progress?: TransferProgress): Promise<{ hash: Hash; sizeBytes: number }> {
   const hash = createHash('sha256');
   let sizeBytes = 0;
   for await (const chunk of createReadStream(file)) {
     hash.update(chunk as Buffer);
     sizeBytes += (chunk as Buffer).length;
+    progress?.at(sizeBytes);
   }
   return { hash, sizeBytes };
+}
+
+/** Passes the bytes through, telling `progress` how many have gone by (from `from`); `also` sees each chunk. */
+function counting(progress: TransferProgress, from: number, also?: (chunk: Buffer) => void): Transform {
+  let bytes = from;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      also?.(chunk);
+      bytes += chunk.length;
+      progress.at(bytes);
+      done(null, chunk);
+    },
+  });
 }
 
 function formatArtifact(artifact: Artifact): string {
@@ -74,15 +92,29 @@ export async function uploadFile(context: CliContext, file: string, options: Upl
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
-  return context.client.uploadArtifact(() => createReadStream(file), {
-    name: options.name ?? basename(file),
-    contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
-    expiresInSeconds: options.expiresIn,
-    sha256: (await digestOf(file)).hash.digest('hex'),
-    sizeBytes,
-    // A key of its own without the caller's: sent again after a restart, the upload returns the artifact it made.
-    idempotencyKey: options.idempotencyKey ?? randomUUID(),
-  });
+  const name = options.name ?? basename(file);
+  const hashing = transferProgress(context, `hashing ${basename(file)}`, sizeBytes);
+  let sha256: string;
+  try {
+    sha256 = (await digestOf(file, hashing)).hash.digest('hex');
+  } finally {
+    hashing.end();
+  }
+  const uploading = transferProgress(context, `uploading ${name}`, sizeBytes);
+  try {
+    // Opened afresh for each try: an upload sent again counts from 0.
+    return await context.client.uploadArtifact(() => createReadStream(file).pipe(counting(uploading, 0)), {
+      name,
+      contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
+      expiresInSeconds: options.expiresIn,
+      sha256,
+      sizeBytes,
+      // A key of its own without the caller's: sent again after a restart, the upload returns the artifact it made.
+      idempotencyKey: options.idempotencyKey ?? randomUUID(),
+    });
+  } finally {
+    uploading.end();
+  }
 }
 
 // A download that breaks off (the connection dropped, the API restarted) picks up where it stopped this many times.
@@ -99,6 +131,7 @@ export async function artifactsDownloadCommand(context: CliContext, id: string, 
   let received = 0;
   let etag: string | null = null;
   let total: number | null = null;
+  let progress: TransferProgress | undefined;
   // Created empty first, so that every part, the first included, appends to it.
   await writeFile(temporary, '', { flag: 'wx' });
   try {
@@ -106,16 +139,11 @@ export async function artifactsDownloadCommand(context: CliContext, id: string, 
       const part = await context.client.downloadArtifact(id, received);
       // An artifact's bytes never change (its ETag is their sha256): the first answer's ETag checks them all.
       if (resumes === 0) ({ etag, sizeBytes: total } = part);
+      progress ??= transferProgress(context, `downloading ${basename(output)}`, total);
       let brokeOff: Error | undefined;
       part.body.once('error', (error: Error) => (brokeOff = error));
-      const digesting = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          hash.update(chunk);
-          done(null, chunk);
-        },
-      });
       try {
-        await pipeline(part.body, digesting, createWriteStream(temporary, { flags: 'a' }));
+        await pipeline(part.body, counting(progress, received, (chunk) => hash.update(chunk)), createWriteStream(temporary, { flags: 'a' }));
         break;
       } catch (error) {
         if (brokeOff === undefined) throw error;
@@ -128,6 +156,7 @@ export async function artifactsDownloadCommand(context: CliContext, id: string, 
         context.err(`the download broke off at byte ${received} (${brokeOff.message}); resuming (${resumes + 1} of ${DOWNLOAD_RESUMES})`);
       }
     }
+    progress?.end();
     const sha256 = hash.digest('hex');
     const { size: sizeBytes } = await stat(temporary);
     if (etag !== null && etag !== `"${sha256}"`) {
@@ -140,6 +169,7 @@ export async function artifactsDownloadCommand(context: CliContext, id: string, 
     else context.out(`wrote ${formatNumber(sizeBytes)} bytes to ${output} (sha256 ${sha256})`);
     return ExitCode.Ok;
   } catch (error) {
+    progress?.end();
     await rm(temporary, { force: true });
     throw error;
   }
