@@ -338,26 +338,36 @@ export class ApiClient {
     const verb = method.toUpperCase();
     const headers: Record<string, string> = { Accept: 'application/json', ...headerValues(parts.headers) };
     if (parts.body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await this.send(verb, path, {
+    const options: SendOptions = {
       headers,
       body: parts.body === undefined ? undefined : JSON.stringify(parts.body),
       timeout: true,
       extraTimeoutMs,
       retry: call.retry ?? method === 'get',
+    };
+    // The answer's body is part of the try: one that breaks off after its headers is sent again like one with none.
+    const { response, text } = await this.withRetries(options.retry, async () => {
+      const answer = await this.sendOnce(verb, path, options);
+      return { response: answer, text: await this.text(answer) };
     });
-    return this.json(verb, path, response, await this.text(response));
+    return this.json(verb, path, response, text);
   }
 
   /** One call, sent again (options.retry) while it fails in a way worth another try and retries are left. */
-  private async send(method: string, path: string, options: SendOptions): Promise<Response> {
-    const retries = options.retry ? (this.options.retries ?? DEFAULT_RETRIES) : 0;
-    for (let retry = 0; ; retry++) {
+  private send(method: string, path: string, options: SendOptions): Promise<Response> {
+    return this.withRetries(options.retry, () => this.sendOnce(method, path, options));
+  }
+
+  /** `attempt` again while it fails in a way worth another try and retries are left (none unless `retry`). */
+  private async withRetries<T>(retry: boolean, attempt: () => Promise<T>): Promise<T> {
+    const retries = retry ? (this.options.retries ?? DEFAULT_RETRIES) : 0;
+    for (let tries = 0; ; tries++) {
       try {
-        return await this.sendOnce(method, path, options);
+        return await attempt();
       } catch (error) {
-        const pauseMs = retry < retries ? retryPauseMs(error, retry) : undefined;
+        const pauseMs = tries < retries ? retryPauseMs(error, tries) : undefined;
         if (pauseMs === undefined) throw error;
-        this.options.onRetry?.(`${describeFailure(error as Error)}; sending it again in ${pauseMs / 1000} s (${retry + 1} of ${retries})`);
+        this.options.onRetry?.(`${describeFailure(error as Error)}; sending it again in ${pauseMs / 1000} s (${tries + 1} of ${retries})`);
         await (this.options.sleep ?? sleep)(pauseMs);
       }
     }

@@ -24,6 +24,8 @@ interface Reply {
   headers?: Record<string, string>;
   /** Close the connection without an answer, as an API that stops mid-request. */
   drop?: boolean;
+  /** Send the headers and half the body, then close the connection: an API that stops mid-answer. */
+  truncate?: boolean;
 }
 
 type Route = (request: RecordedRequest) => Reply;
@@ -52,7 +54,13 @@ class FakeApi {
           'X-Request-ID': 'req-header-id',
           ...reply.headers,
         });
-        res.end(reply.raw ?? JSON.stringify(reply.body));
+        const body = reply.raw ?? JSON.stringify(reply.body);
+        if (reply.truncate) {
+          res.flushHeaders();
+          res.write(body.slice(0, Math.floor(body.length / 2)), () => req.socket.destroy());
+          return;
+        }
+        res.end(body);
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
@@ -555,6 +563,36 @@ describe('mlis CLI against a fake API', () => {
       api.route = () => ({ status: 0, body: null, drop: true });
       const cancel = captureIo();
       expect(await run(['cancel', queued.id, '--api-url', url], cancel)).toBe(2);
+      expect(api.requests).toHaveLength(1);
+    });
+
+    it('a read or a submission whose answer broke off after its headers is sent again; a cancel is not', async () => {
+      const queued = scriptJob(['RUNNING']);
+      const accept = api.route;
+      // The first POST's answer and the first GET's break off.
+      const truncated = new Set<string>();
+      api.route = (request) => {
+        const reply = accept(request);
+        if (truncated.has(request.method)) return reply;
+        truncated.add(request.method);
+        return { ...reply, truncate: true };
+      };
+      const io = captureIo();
+      expect(await run(['submit', 'sleep', '--api-url', url], io)).toBe(0);
+      expect(io.out()).toBe(`${queued.id} QUEUED\n`);
+      const keys = api.requests.map((request) => request.headers['idempotency-key']);
+      expect(keys).toHaveLength(2);
+      expect(keys[1]).toBe(keys[0]);
+      const status = captureIo();
+      expect(await run(['status', queued.id, '--api-url', url], status)).toBe(0);
+      expect(status.out()).toContain(queued.id);
+      for (const notices of [io.err(), status.err()]) {
+        expect(notices).toMatch(/^cannot reach the MLIS API at .*: (UND_ERR_SOCKET|ECONNRESET|terminated)[^\n]*; sending it again in 1 s \(1 of 3\)\n$/);
+      }
+
+      api.requests.length = 0;
+      api.route = (request) => ({ ...accept(request), truncate: true });
+      expect(await run(['cancel', queued.id, '--api-url', url], captureIo())).toBe(2);
       expect(api.requests).toHaveLength(1);
     });
 
