@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { JobState } from '@mlis/contracts';
 import type { JobCursor } from './jobs.repository';
 import { updateReturning } from './sql';
 
@@ -228,10 +229,14 @@ export class ArtifactsRepository {
     return rows.length > 0 ? toRecord(rows[0]) : null;
   }
 
-  /** Whether a QUEUED or RUNNING job references the artifact (any role). */
-  async isInUse(manager: EntityManager, id: string): Promise<boolean> {
-    const rows: { in_use: boolean }[] = await manager.query(`SELECT ${IN_USE} AS in_use FROM artifacts WHERE id = $1`, [id]);
-    return rows.length > 0 && rows[0].in_use;
+  /** The QUEUED or RUNNING jobs that reference the artifact (any role), oldest first, at most `limit`; and how many. */
+  async jobsUsing(manager: EntityManager, id: string, limit: number): Promise<{ jobs: { id: string; state: JobState }[]; total: number }> {
+    const rows: { id: string; state: JobState; total: number }[] = await manager.query(
+      `SELECT j.id, j.state, count(*) OVER ()::int AS total FROM job_artifacts ja JOIN jobs j ON j.id = ja.job_id
+       WHERE ja.artifact_id = $1 AND j.state IN ('QUEUED', 'RUNNING') ORDER BY j.created_at, j.id LIMIT $2`,
+      [id, limit],
+    );
+    return { jobs: rows.map(({ id: jobId, state }) => ({ id: jobId, state })), total: rows[0]?.total ?? 0 };
   }
 
   /** Deletes the row (and its job links); returns how many still use its sha256 (`countContentUsers`). Hold lockContent first. */
@@ -283,7 +288,7 @@ export class ArtifactsRepository {
       `SELECT ${COLUMNS} FROM artifacts WHERE id = $1 AND expires_at <= $2 FOR UPDATE SKIP LOCKED`,
       [id, now],
     );
-    if (rows.length === 0 || (await this.isInUse(manager, id))) return null;
+    if (rows.length === 0 || (await this.jobsUsing(manager, id, 1)).total > 0) return null;
     return toRecord(rows[0]);
   }
 

@@ -358,6 +358,25 @@ describe('artifacts on the real stack', () => {
     });
   });
 
+  it('refuses to delete an artifact a waiting or running job uses, naming the jobs; deletes it once they ended', async () => {
+    const id = JSON.parse((await uploadBytes(randomBytes(64))).body.toString()).id;
+    const jobs = [await submit({ task_type: 'sleep', params: { seconds: 60 } }), await submit({ task_type: 'sleep', params: { seconds: 60 } })];
+    for (const job of jobs) await withDb((db) => db.query(`INSERT INTO job_artifacts (job_id, artifact_id, role) VALUES ($1, $2, 'input')`, [job.id, id]));
+    try {
+      const refused = await api('DELETE', `/v1/artifacts/${id}`);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('artifact_in_use');
+      expect(refused.body.error.message).toMatch(new RegExp(`^artifact ${id} is used by 2 waiting or running jobs: ${jobs[0].id} \\((QUEUED|RUNNING)\\), ${jobs[1].id} \\((QUEUED|RUNNING)\\); `));
+    } finally {
+      for (const job of jobs) expect((await api('POST', `/v1/jobs/${job.id}/cancel`)).status).toBe(202);
+    }
+    await poll('both jobs to end', async () => {
+      const states = await Promise.all(jobs.map(async (job) => (await api('GET', `/v1/jobs/${job.id}`)).body.state));
+      return states.every((state) => state === 'CANCELLED') ? true : undefined;
+    });
+    expect((await api('DELETE', `/v1/artifacts/${id}`)).status).toBe(204);
+  });
+
   it("tells the tenant's event streams when its artifacts change: an upload, a delete", async () => {
     const tenant = `it-artifact-events-${randomUUID().slice(0, 8)}`;
     expect((await api('POST', '/v1/tenants', { id: tenant })).status).toBe(201);

@@ -300,7 +300,19 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     t.artifacts.jobStates.set(jobId, 'RUNNING');
     t.artifacts.links.push({ jobId, artifactId: a.id, role: 'input' });
     const inUse = await request(http).delete(`/v1/artifacts/${a.id}`).set('Authorization', `Bearer ${token}`).expect(409);
-    expect(inUse.body.error.code).toBe('artifact_in_use');
+    expect(inUse.body.error).toMatchObject({
+      code: 'artifact_in_use',
+      message: `artifact ${a.id} is used by a waiting or running job: ${jobId} (RUNNING); delete it once that job ends, or cancel it`,
+    });
+    // Five jobs are named, the others counted.
+    const others = Array.from({ length: 6 }, () => randomUUID());
+    for (const other of others) {
+      t.artifacts.jobStates.set(other, 'QUEUED');
+      t.artifacts.links.push({ jobId: other, artifactId: a.id, role: 'input' });
+    }
+    const crowded = await request(http).delete(`/v1/artifacts/${a.id}`).set('Authorization', `Bearer ${token}`).expect(409);
+    expect(crowded.body.error.message).toMatch(new RegExp(`^artifact ${a.id} is used by 7 waiting or running jobs: ${jobId} \\(RUNNING\\), (.* \\(QUEUED\\), ){3}.* \\(QUEUED\\) and 2 more; `));
+    for (const other of others) t.artifacts.jobStates.set(other, 'CANCELLED');
 
     t.artifacts.jobStates.set(jobId, 'SUCCEEDED');
     await request(http).delete(`/v1/artifacts/${a.id}`).set('Authorization', `Bearer ${token}`).expect(204);

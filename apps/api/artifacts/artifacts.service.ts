@@ -273,8 +273,13 @@ export class ArtifactsService {
     await this.artifacts.transaction(async (manager) => {
       const record = await this.artifacts.lockForDelete(manager, id);
       if (!record) throw notFound(id);
-      if (await this.artifacts.isInUse(manager, id)) {
-        throw new DomainError(ApiErrorCode.ArtifactInUse, `artifact ${id} is used by a waiting or running job`);
+      const using = await this.artifacts.jobsUsing(manager, id, JOBS_NAMED_IN_USE);
+      if (using.total > 0) {
+        const named = using.jobs.map((job) => `${job.id} (${job.state})`).join(', ');
+        const more = using.total > using.jobs.length ? ` and ${using.total - using.jobs.length} more` : '';
+        const [users, remedy] =
+          using.total === 1 ? ['a waiting or running job', 'that job ends, or cancel it'] : [`${using.total} waiting or running jobs`, 'they end, or cancel them'];
+        throw new DomainError(ApiErrorCode.ArtifactInUse, `artifact ${id} is used by ${users}: ${named}${more}; delete it once ${remedy}`);
       }
       // The bytes go last: once they are gone, only the commit itself can still fail and leave a row without them.
       await grant.record(manager);
@@ -282,6 +287,9 @@ export class ArtifactsService {
     });
   }
 }
+
+// How many of the jobs that keep an artifact from being deleted its refusal names.
+const JOBS_NAMED_IN_USE = 5;
 
 function notFound(id: string): DomainError {
   return new DomainError(ApiErrorCode.ArtifactNotFound, `artifact ${id} not found`);

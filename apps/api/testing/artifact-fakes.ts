@@ -131,8 +131,12 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
     return this.findById(id);
   }
 
-  async isInUse(_manager: EntityManager, id: string): Promise<boolean> {
-    return this.links.some((link) => link.artifactId === id && ['QUEUED', 'RUNNING'].includes(this.jobStates.get(link.jobId) ?? 'SUCCEEDED'));
+  async jobsUsing(_manager: EntityManager, id: string, limit: number): Promise<{ jobs: { id: string; state: JobState }[]; total: number }> {
+    const jobs = this.links
+      .filter((link) => link.artifactId === id)
+      .map((link) => ({ id: link.jobId, state: this.jobStates.get(link.jobId) ?? 'SUCCEEDED' }))
+      .filter((job) => job.state === 'QUEUED' || job.state === 'RUNNING');
+    return { jobs: jobs.slice(0, limit), total: jobs.length };
   }
 
   async delete(manager: EntityManager, artifact: Pick<ArtifactRecord, 'id' | 'sha256'>): Promise<number> {
