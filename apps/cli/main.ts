@@ -285,9 +285,10 @@ function buildProgram(io: CliIo, setExitCode: (code: ExitCode) => void): Command
   artifacts
     .command('ls')
     .description("list your tenant's artifacts, newest first")
+    .option('--prefix <text>', 'only artifacts whose name starts with this (case-sensitive)')
     .option('--limit <n>', 'page size', parsePositiveInteger)
-    .option('--cursor <cursor>', 'the next cursor printed by the previous page')
-    .action(action((context, options: { limit?: number; cursor?: string }) => artifactsListCommand(context, options)));
+    .option('--cursor <cursor>', 'the next cursor printed by the previous page (give the same --prefix)')
+    .action(action((context, options: { prefix?: string; limit?: number; cursor?: string }) => artifactsListCommand(context, options)));
   artifacts
     .command('rm')
     .description('delete an artifact (refused while a waiting or running job uses it)')

@@ -2774,6 +2774,8 @@ export interface operations {
                 limit?: number;
                 /** @description next_cursor of the previous page: the last artifact's created_at (UTC, up to microseconds) and id, joined by _. */
                 cursor?: string;
+                /** @description Only artifacts whose name starts with this, as given (case-sensitive; % and _ are plain characters). Unnamed artifacts never match. */
+                prefix?: string;
             };
             header?: never;
             path?: never;

@@ -27,6 +27,8 @@ export interface ArtifactRecord extends NewArtifact {
 export interface ArtifactListQuery {
   tenantId: string;
   limit: number;
+  /** Only artifacts whose name starts with this. */
+  namePrefix?: string;
   /** Only artifacts strictly after this position (older, or same time and smaller id). */
   after?: JobCursor;
 }
@@ -209,15 +211,24 @@ export class ArtifactsRepository {
     return rows.length > 0 ? toRecord(rows[0]) : null;
   }
 
+  /**
+   * A page of the tenant's artifacts, newest first. A name prefix filters the walk down the tenant's newest-first index
+   * (`starts_with`, so no character of the prefix is a pattern): a rare prefix reads the tenant's rows until it fills
+   * the page.
+   */
   async list(query: ArtifactListQuery): Promise<ArtifactRecord[]> {
     const params: unknown[] = [query.tenantId, query.limit];
-    let after = '';
+    const conditions = ['tenant_id = $1'];
     if (query.after) {
       params.push(query.after.createdAt, query.after.id);
-      after = 'AND (created_at, id) < (CAST($3 AS timestamptz), CAST($4 AS uuid))';
+      conditions.push(`(created_at, id) < (CAST($${params.length - 1} AS timestamptz), CAST($${params.length} AS uuid))`);
+    }
+    if (query.namePrefix !== undefined) {
+      params.push(query.namePrefix);
+      conditions.push(`starts_with(name, $${params.length})`);
     }
     const rows: ArtifactRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM artifacts WHERE tenant_id = $1 ${after} ORDER BY created_at DESC, id DESC LIMIT $2`,
+      `SELECT ${COLUMNS} FROM artifacts WHERE ${conditions.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $2`,
       params,
     );
     return rows.map(toRecord);

@@ -358,6 +358,27 @@ describe('artifacts on the real stack', () => {
     });
   });
 
+  it('lists the artifacts whose name starts with a prefix, newest first; % and _ are plain characters', async () => {
+    const tenant = `it-prefix-${randomUUID().slice(0, 8)}`;
+    expect((await api('POST', '/v1/tenants', { id: tenant })).status).toBe(201);
+    const token = tokenFor({ tenant });
+    const named = async (name: string) => JSON.parse((await uploadBytes(Buffer.from(name), `?name=${encodeURIComponent(name)}`, token)).body.toString()).id as string;
+    const ids = new Map<string, string>();
+    for (const name of ['model-a.onnx', 'result-1.json', 'results%x', 'model-b.onnx', 'Model-c.onnx']) ids.set(name, await named(name));
+    expect((await uploadBytes(Buffer.from('unnamed'), '', token)).status).toBe(201);
+    const names = async (prefix: string) =>
+      (await api('GET', `/v1/artifacts?prefix=${encodeURIComponent(prefix)}`, undefined, auth(token))).body.items.map((item: { name: string }) => item.name);
+    expect(await names('model-')).toEqual(['model-b.onnx', 'model-a.onnx']);
+    expect(await names('result')).toEqual(['results%x', 'result-1.json']);
+    expect(await names('results%')).toEqual(['results%x']);
+    expect(await names('result%')).toEqual([]);
+    expect(await names('model_')).toEqual([]);
+    const page = await api('GET', '/v1/artifacts?prefix=model-&limit=1', undefined, auth(token));
+    expect(page.body.items.map((item: { id: string }) => item.id)).toEqual([ids.get('model-b.onnx')]);
+    const next = await api('GET', `/v1/artifacts?prefix=model-&limit=1&cursor=${page.body.next_cursor}`, undefined, auth(token));
+    expect(next.body.items.map((item: { id: string }) => item.id)).toEqual([ids.get('model-a.onnx')]);
+  });
+
   it('refuses to delete an artifact a waiting or running job uses, naming the jobs; deletes it once they ended', async () => {
     const id = JSON.parse((await uploadBytes(randomBytes(64))).body.toString()).id;
     const jobs = [await submit({ task_type: 'sleep', params: { seconds: 60 } }), await submit({ task_type: 'sleep', params: { seconds: 60 } })];

@@ -132,6 +132,19 @@ describe('the console at /console, in Chromium', () => {
     expect(await row.textContent()).toContain('e2e-artifacts');
     expect(await auditPage(page, 'artifacts')).toEqual({ light: [], dark: [] });
 
+    // The name filter asks the API (?prefix=) and keeps itself in the URL.
+    const filterBy = async (prefix: string) => {
+      await page.getByRole('textbox', { name: 'Name starts with' }).fill(prefix);
+      await page.getByRole('button', { name: 'Filter' }).click();
+    };
+    await filterBy('weights.');
+    await page.waitForURL(/\/artifacts\?prefix=weights\.$/);
+    await row.waitFor();
+    await filterBy('weights-not');
+    await page.getByText('No artifacts whose name starts with “weights-not”.').waitFor();
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await row.waitFor();
+
     const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Download weights.bin' }).click()]);
     expect(download.suggestedFilename()).toBe('weights.bin');
     // Saved by the browser from a download link (ADR 0063), not handed over from the page's memory as a blob: URL.

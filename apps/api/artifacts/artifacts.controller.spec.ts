@@ -289,6 +289,24 @@ describe('artifacts API (real auth guard, in-memory metadata, fs store)', () => 
     await request(http).get('/v1/artifacts?cursor=bogus').set('Authorization', `Bearer ${own}`).expect(400);
   });
 
+  it('lists the artifacts whose name starts with a prefix, page by page; an empty or overlong prefix is a 400', async () => {
+    const tenant = `prefix-${Date.now()}`;
+    t.tenants.put({ id: tenant, name: tenant });
+    const own = t.userToken({ tenant });
+    const named = async (name: string | null) =>
+      (await upload(Buffer.from(name ?? 'unnamed'), name === null ? '' : `?name=${encodeURIComponent(name)}`, undefined, own).expect(201)).body.id as string;
+    const [a, , b] = [await named('model-a.onnx'), await named('texts.json'), await named('model-b.onnx'), await named(null)];
+    const list = (query: string) => request(http).get(`/v1/artifacts?${query}`).set('Authorization', `Bearer ${own}`);
+    const first = await list('prefix=model-&limit=1').expect(200);
+    expect(first.body.items.map((item: { id: string }) => item.id)).toEqual([b]);
+    const second = await list(`prefix=model-&limit=1&cursor=${first.body.next_cursor}`).expect(200);
+    expect(second.body.items.map((item: { id: string }) => item.id)).toEqual([a]);
+    expect(second.body.next_cursor).toBeNull();
+    expect((await list('prefix=none').expect(200)).body).toEqual({ items: [], next_cursor: null });
+    expect((await list('prefix=').expect(400)).body.error.code).toBe('validation_failed');
+    expect((await list(`prefix=${'x'.repeat(256)}`).expect(400)).body.error.code).toBe('validation_failed');
+  });
+
   it('deletes with 204 (bytes go with the last artifact using them), and refuses with 409 while a waiting or running job uses it', async () => {
     const bytes = randomBytes(300);
     const a = (await upload(bytes).expect(201)).body;

@@ -68,6 +68,18 @@ export class ArtifactListQueryDto {
   @IsString()
   @MaxLength(200)
   cursor?: string;
+
+  @ApiPropertyOptional({
+    description: 'Only artifacts whose name starts with this, as given (case-sensitive; % and _ are plain characters). Unnamed artifacts never match.',
+    minLength: 1,
+    maxLength: 255,
+    example: 'result-',
+  })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(255)
+  prefix?: string;
 }
 
 export class ArtifactResponseDto {

@@ -246,11 +246,12 @@ export class ArtifactsService {
     return toArtifactResponse(await this.readable(caller, id));
   }
 
-  /** The caller's tenant's artifacts, newest first. */
+  /** The caller's tenant's artifacts, newest first; with `prefix`, those whose name starts with it. */
   async list(actor: RequestActor, query: ArtifactListQueryDto): Promise<ArtifactListResponseDto> {
     const limit = query.limit ?? DEFAULT_ARTIFACT_PAGE_SIZE;
     const records = await this.artifacts.list({
       tenantId: actor.tenantId,
+      namePrefix: query.prefix,
       // One extra row tells whether another page exists.
       limit: limit + 1,
       after: query.cursor === undefined ? undefined : decodeJobCursor(query.cursor),

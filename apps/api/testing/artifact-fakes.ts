@@ -122,6 +122,7 @@ export class FakeArtifactsRepository implements Db<ArtifactsRepository> {
     const after = query.after;
     return this.rows
       .filter((row) => row.tenantId === query.tenantId)
+      .filter((row) => query.namePrefix === undefined || (row.name !== null && row.name.startsWith(query.namePrefix)))
       .filter((row) => !after || row.cursor.createdAt < after.createdAt || (row.cursor.createdAt === after.createdAt && row.id < after.id))
       .sort((a, b) => (a.cursor.createdAt === b.cursor.createdAt ? (a.id < b.id ? 1 : -1) : a.cursor.createdAt < b.cursor.createdAt ? 1 : -1))
       .slice(0, query.limit);

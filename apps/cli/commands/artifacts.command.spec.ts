@@ -82,6 +82,18 @@ describe('mlis artifacts', () => {
     expect(readFileSync(output).equals(bytes)).toBe(true);
   });
 
+  it('lists only the artifacts whose name starts with --prefix', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'mlis-cli-prefix-'));
+    for (const name of ['prefix-one.txt', 'prefix-two.txt', 'other.txt']) {
+      writeFileSync(join(own, name), name);
+      expect((await mlis('artifacts', 'upload', join(own, name))).code).toBe(0);
+    }
+    const listed = await mlis('--json', 'artifacts', 'ls', '--prefix', 'prefix-');
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout).items.map((item: { name: string }) => item.name)).toEqual(['prefix-two.txt', 'prefix-one.txt']);
+    expect(await mlis('artifacts', 'ls', '--prefix', 'nothing-')).toMatchObject({ code: 0, stdout: 'no artifacts whose name starts with "nothing-"\n' });
+  });
+
   it('uploads, lists, downloads byte-identical and removes', async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 5);
     const file = join(dir, 'model.onnx');

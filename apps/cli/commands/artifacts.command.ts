@@ -175,7 +175,7 @@ export async function artifactsDownloadCommand(context: CliContext, id: string, 
   }
 }
 
-export async function artifactsListCommand(context: CliContext, query: { limit?: number; cursor?: string }): Promise<ExitCode> {
+export async function artifactsListCommand(context: CliContext, query: { prefix?: string; limit?: number; cursor?: string }): Promise<ExitCode> {
   const page = await context.client.listArtifacts(query);
   if (context.json) {
     printJson(context, page);
@@ -187,7 +187,7 @@ export async function artifactsListCommand(context: CliContext, query: { limit?:
           ['ID', 'NAME', 'SIZE', 'CONTENT_TYPE', 'CREATED', 'EXPIRES'],
           page.items.map((a) => [a.id, a.name ?? '-', formatNumber(a.size_bytes), a.content_type, formatTime(a.created_at), a.expires_at ? formatTime(a.expires_at) : 'never']),
         )
-      : 'no artifacts',
+      : query.prefix === undefined ? 'no artifacts' : `no artifacts whose name starts with ${JSON.stringify(query.prefix)}`,
   );
   if (page.next_cursor) context.out(`next cursor: ${page.next_cursor}`);
   return ExitCode.Ok;

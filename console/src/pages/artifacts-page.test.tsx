@@ -1,5 +1,6 @@
 import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { MemoryRouter } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { api, type Artifact } from '../api/client';
 import { installFakeXhr, sentUpload } from '../testing/fake-xhr';
@@ -40,9 +41,16 @@ afterEach(() => {
   identity.scopes = ['artifacts:read', 'artifacts:write'];
 });
 
+const renderPage = (path = '/artifacts') =>
+  render(
+    <MemoryRouter initialEntries={[path]}>
+      <ArtifactsPage />
+    </MemoryRouter>,
+  );
+
 describe('ArtifactsPage', () => {
   it('lists the tenant’s artifacts newest first, and older pages on demand', async () => {
-    render(<ArtifactsPage />);
+    renderPage();
     const table = await screen.findByTestId('artifacts-table');
     const rows = within(table).getAllByRole('row').slice(1);
     expect(rows.map((row) => row.textContent)).toEqual([
@@ -60,7 +68,7 @@ describe('ArtifactsPage', () => {
   });
 
   it('reads the first page again on a live change: a new artifact (a job’s result) shows, one deleted elsewhere goes, older pages stay', async () => {
-    render(<ArtifactsPage />);
+    renderPage();
     await userEvent.click(await screen.findByRole('button', { name: 'Load older artifacts' }));
     await screen.findByText('file-3.txt');
     // Since: a job's result stored (the newest), and file-1.txt deleted from another console.
@@ -82,7 +90,7 @@ describe('ArtifactsPage', () => {
 
   it('deletes only once confirmed in the row, and says what it did', async () => {
     const remove = vi.spyOn(api, 'DELETE').mockImplementation(() => answer(204));
-    render(<ArtifactsPage />);
+    renderPage();
     await userEvent.click(await screen.findByRole('button', { name: 'Delete file-1.txt' }));
     expect(remove).not.toHaveBeenCalled();
     await userEvent.click(screen.getByRole('button', { name: 'Keep' }));
@@ -99,7 +107,7 @@ describe('ArtifactsPage', () => {
     vi.spyOn(api, 'DELETE').mockImplementation(() =>
       answer(409, undefined, { error: { code: 'artifact_in_use', message: 'a QUEUED or RUNNING job references it', request_id: 'r1' } }),
     );
-    render(<ArtifactsPage />);
+    renderPage();
     await userEvent.click(await screen.findByRole('button', { name: 'Delete file-1.txt' }));
     await userEvent.click(screen.getByRole('button', { name: 'Delete for good: file-1.txt' }));
 
@@ -115,7 +123,7 @@ describe('ArtifactsPage', () => {
     vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
       clicked.push({ href: this.getAttribute('href') ?? '', download: this.getAttribute('download') ?? '' });
     });
-    render(<ArtifactsPage />);
+    renderPage();
     await userEvent.click(await screen.findByRole('button', { name: 'Download file-1.txt' }));
     await waitFor(() => expect(clicked).toEqual([{ href: '/v1/downloads?ticket=t1', download: '' }]));
     expect(link).toHaveBeenCalledWith('/v1/artifacts/{id}/download-link', { params: { path: { id: artifact(1).id } } });
@@ -128,9 +136,38 @@ describe('ArtifactsPage', () => {
     expect(clicked).toHaveLength(1);
   });
 
+  it('filters by a name prefix from the URL and the filter form, and clears it', async () => {
+    renderPage('/artifacts?prefix=file-');
+    await screen.findByTestId('artifacts-table');
+    expect(get).toHaveBeenLastCalledWith('/v1/artifacts', { params: { query: { limit: 100, prefix: 'file-' } } });
+    expect(screen.getByRole('textbox', { name: 'Name starts with' })).toHaveValue('file-');
+
+    get.mockImplementation((() => answer(200, { items: [], next_cursor: null })) as never);
+    await userEvent.clear(screen.getByRole('textbox', { name: 'Name starts with' }));
+    await userEvent.type(screen.getByRole('textbox', { name: 'Name starts with' }), 'model-');
+    await userEvent.click(screen.getByRole('button', { name: 'Filter' }));
+    expect(await screen.findByText('No artifacts whose name starts with “model-”.')).toBeInTheDocument();
+    expect(get).toHaveBeenLastCalledWith('/v1/artifacts', { params: { query: { limit: 100, prefix: 'model-' } } });
+
+    await userEvent.click(screen.getByRole('button', { name: 'Clear' }));
+    await waitFor(() => expect(get).toHaveBeenLastCalledWith('/v1/artifacts', { params: { query: { limit: 100 } } }));
+    expect(await screen.findByText('No artifacts yet.')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Clear' })).not.toBeInTheDocument();
+  });
+
+  it('leaves out of a filtered list an upload the filter would not list', async () => {
+    installFakeXhr();
+    renderPage('/artifacts?prefix=file-');
+    await screen.findByTestId('artifacts-table');
+    await userEvent.upload(screen.getByLabelText('Upload a file'), new File(['w'], 'weights.bin'));
+    (await sentUpload()).answer(201, artifact(4, { name: 'weights.bin' }));
+    await screen.findByTestId('upload-artifact-done');
+    expect(screen.queryByText('weights.bin', { selector: 'td *, td' })).not.toBeInTheDocument();
+  });
+
   it('puts an upload at the top of the list', async () => {
     installFakeXhr();
-    render(<ArtifactsPage />);
+    renderPage();
     await screen.findByTestId('artifacts-table');
     await userEvent.upload(screen.getByLabelText('Upload a file'), new File(['four'], 'file-4.txt', { type: 'text/plain' }));
     (await sentUpload()).answer(201, artifact(4));
@@ -140,7 +177,7 @@ describe('ArtifactsPage', () => {
 
   it('reads without artifacts:write: no upload, delete off, each saying why', async () => {
     identity.scopes = ['artifacts:read'];
-    render(<ArtifactsPage />);
+    renderPage();
     expect(await screen.findByRole('button', { name: 'Delete file-1.txt' })).toBeDisabled();
     expect(screen.queryByLabelText('Upload a file')).not.toBeInTheDocument();
     expect(screen.getByText('Your token lacks the artifacts:write scope: uploading and deleting need artifacts:write.')).toBeInTheDocument();
@@ -148,7 +185,7 @@ describe('ArtifactsPage', () => {
 
   it('asks for nothing without artifacts:read, and says why', async () => {
     identity.scopes = ['jobs:read'];
-    render(<ArtifactsPage />);
+    renderPage();
     expect(screen.getByText('Your token lacks the artifacts:read scope: the artifacts list needs artifacts:read.')).toBeInTheDocument();
     expect(get).not.toHaveBeenCalled();
   });

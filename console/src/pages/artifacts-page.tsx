@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import { useState, type FormEvent } from 'react';
+import { useSearchParams } from 'react-router';
 import { api, ApiError, unwrap, type Artifact } from '../api/client';
 import { ArtifactUpload } from '../components/artifact-upload';
 import { ErrorNotice, formatBytes } from '../components/common';
@@ -15,6 +16,9 @@ export function ArtifactsPage() {
   const { timeMode } = usePrefs();
   const blocked = missingScope(whoami, 'artifacts:read');
   const writeBlocked = missingScope(whoami, 'artifacts:write');
+  // A name prefix to filter by, in the URL (?prefix=) so that a filtered list can be linked to and survives a reload.
+  const [search, setSearch] = useSearchParams();
+  const prefix = search.get('prefix') ?? '';
   const {
     items: artifacts,
     setItems: setArtifacts,
@@ -23,8 +27,8 @@ export function ArtifactsPage() {
     loading,
     loadMore,
   } = useCursorPages<Artifact>(
-    blocked ? null : 'artifacts',
-    (after) => unwrap(api.GET('/v1/artifacts', { params: { query: { limit: 100, ...(after ? { cursor: after } : {}) } } })),
+    blocked ? null : `artifacts?prefix=${prefix}`,
+    (after) => unwrap(api.GET('/v1/artifacts', { params: { query: { limit: 100, ...(prefix ? { prefix } : {}), ...(after ? { cursor: after } : {}) } } })),
     // Live: a job's result stored as an artifact shows up as the job ends.
     { liveOrder: (artifact) => artifact.created_at },
   );
@@ -42,6 +46,12 @@ export function ArtifactsPage() {
   }
 
   const nameOf = (artifact: Artifact) => artifact.name ?? artifact.id;
+
+  const filter = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const value = String(new FormData(event.currentTarget).get('prefix') ?? '');
+    setSearch(value ? new URLSearchParams({ prefix: value }) : new URLSearchParams());
+  };
 
   const download = async (artifact: Artifact) => {
     setBusy(artifact.id);
@@ -81,9 +91,30 @@ export function ArtifactsPage() {
         <p className="muted small">{writeBlocked}: uploading and deleting need artifacts:write.</p>
       ) : (
         <div className="toolbar">
-          <ArtifactUpload id="upload-artifact" label="Upload a file" onUploaded={(artifact) => setArtifacts((current) => [artifact, ...current])} />
+          <ArtifactUpload
+            id="upload-artifact"
+            label="Upload a file"
+            onUploaded={(artifact) => {
+              // Listed at once, unless the filter would leave it out.
+              if (!prefix || artifact.name?.startsWith(prefix)) setArtifacts((current) => [artifact, ...current]);
+            }}
+          />
         </div>
       )}
+      <div className="toolbar">
+        <form className="filters" role="search" aria-label="Artifact filter" onSubmit={filter} key={prefix}>
+          <label>
+            Name starts with
+            <input name="prefix" defaultValue={prefix} maxLength={255} placeholder="result-" />
+          </label>
+          <button type="submit">Filter</button>
+          {prefix ? (
+            <button type="button" onClick={() => setSearch(new URLSearchParams())}>
+              Clear
+            </button>
+          ) : null}
+        </form>
+      </div>
       {outcome ? (
         <div className={`notice${outcome.error ? ' notice-error' : ''}`} role={outcome.error ? 'alert' : 'status'} data-testid="artifact-outcome">
           <strong>{outcome.text}</strong>
@@ -95,7 +126,9 @@ export function ArtifactsPage() {
         </div>
       ) : null}
       {error ? <ErrorNotice error={error} what="artifacts" /> : null}
-      {!loading && !error && artifacts.length === 0 ? <p className="empty">No artifacts yet.</p> : null}
+      {!loading && !error && artifacts.length === 0 ? (
+        <p className="empty">{prefix ? `No artifacts whose name starts with “${prefix}”.` : 'No artifacts yet.'}</p>
+      ) : null}
       {artifacts.length > 0 ? (
         <div className="grid-wrap">
           <table className="table" data-testid="artifacts-table">
