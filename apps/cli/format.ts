@@ -46,19 +46,6 @@ export function formatAge(iso: string, now: Date): string {
   return `${Math.floor(seconds / 86_400)}d ago`;
 }
 
-/** Bytes in binary units, one decimal: 1.5 KiB, 120.0 MiB. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
-
 /** Up to two decimals, without trailing zeros: used cpu may be fractional. */
 export function formatNumber(value: number): string {
   return String(Math.round(value * 100) / 100);

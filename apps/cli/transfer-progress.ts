@@ -1,5 +1,5 @@
 import { CLEAR_LINE, type CliContext } from './cli-context';
-import { formatBytes } from './format';
+import { formatBytes } from '@mlis/contracts/bytes';
 
 // Redrawn at most this often: a terminal line, not a log.
 const REDRAW_MS = 250;

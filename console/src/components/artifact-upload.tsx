@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { toApiError, type ApiError, type Artifact } from '../api/client';
-import { formatBytes } from './common';
+import { formatBytes } from '@mlis/contracts/bytes';
 import { useIdentity } from '../lib/identity';
 import { missingScope } from '../lib/scopes';
 import { UploadCancelledError, uploadArtifact, type UploadProgress } from '../lib/upload';

@@ -66,16 +66,3 @@ export function JsonView({ value, label }: { value: unknown; label: string }) {
     </pre>
   );
 }
-
-/** Bytes as a person reads them: 1,234 B, 12.3 KiB, 4.5 MiB. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes.toLocaleString('en')} B`;
-  const units = ['KiB', 'MiB', 'GiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
