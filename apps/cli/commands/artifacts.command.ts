@@ -2,7 +2,7 @@ import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError } from 'commander';
 import type { Artifact } from '../api-types';
@@ -45,17 +45,20 @@ async function digestOf(file: string, progress?: TransferProgress): Promise<{ ha
   return { hash, sizeBytes };
 }
 
-/** Passes the bytes through, telling `progress` how many have gone by (from `from`); `also` sees each chunk. */
-function counting(progress: TransferProgress, from: number, also?: (chunk: Buffer) => void): Transform {
-  let bytes = from;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
+/**
+ * A stage that passes the bytes through, telling `progress` how many have gone by (from `from`); `also` sees each
+ * chunk. A generator, so that an error of the source (a file that became unreadable) fails whatever reads from it.
+ */
+function counting(progress: TransferProgress, from: number, also?: (chunk: Buffer) => void) {
+  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let bytes = from;
+    for await (const chunk of source) {
       also?.(chunk);
       bytes += chunk.length;
       progress.at(bytes);
-      done(null, chunk);
-    },
-  });
+      yield chunk;
+    }
+  };
 }
 
 function formatArtifact(artifact: Artifact): string {
@@ -103,7 +106,7 @@ export async function uploadFile(context: CliContext, file: string, options: Upl
   const uploading = transferProgress(context, `uploading ${name}`, sizeBytes);
   try {
     // Opened afresh for each try: an upload sent again counts from 0.
-    return await context.client.uploadArtifact(() => createReadStream(file).pipe(counting(uploading, 0)), {
+    return await context.client.uploadArtifact(() => Readable.from(counting(uploading, 0)(createReadStream(file))), {
       name,
       contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
       expiresInSeconds: options.expiresIn,
