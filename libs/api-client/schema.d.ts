@@ -590,7 +590,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions, `artifact` ({changed_at}) when an artifact of the tenant was added or deleted and the ticket holder has artifacts:read; a comment every 15 s keeps it open */
+        /** Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) after each scheduling cycle (queue positions and wait reasons may have changed; control runs one every MLIS_SCHEDULER_CYCLE_INTERVAL_SECONDS even when nothing waits), `artifact` ({changed_at}) when an artifact of the tenant was added or deleted and the ticket holder has artifacts:read; a comment every 15 s keeps it open */
         get: operations["StreamController_open"];
         put?: never;
         post?: never;

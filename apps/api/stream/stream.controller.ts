@@ -40,7 +40,7 @@ export class StreamController {
   @Public()
   @ApiOperation({
     summary:
-      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) when a scheduling cycle rewrote queue positions, `artifact` ({changed_at}) when an artifact of the tenant was added or deleted and the ticket holder has artifacts:read; a comment every 15 s keeps it open",
+      "Server-sent events: `job` ({id, state, updated_at}) for the ticket holder's tenant's jobs, `node` ({node_id, status}) for node changes when the ticket holder has admin:workers, `queue` ({cycle_at}) after each scheduling cycle (queue positions and wait reasons may have changed; control runs one every MLIS_SCHEDULER_CYCLE_INTERVAL_SECONDS even when nothing waits), `artifact` ({changed_at}) when an artifact of the tenant was added or deleted and the ticket holder has artifacts:read; a comment every 15 s keeps it open",
   })
   @ApiOkResponse({ description: 'An event stream.', content: { 'text/event-stream': { schema: STREAM_EVENT_SCHEMA } } })
   @ApiErrorResponses(ApiErrorCode.Unauthorized, ApiErrorCode.ValidationFailed)
