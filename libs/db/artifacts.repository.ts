@@ -76,9 +76,10 @@ function markChangedFrom(source: string): string {
     ON CONFLICT (tenant_id) DO UPDATE SET changed_at = EXCLUDED.changed_at)`;
 }
 
-// A job that may still read its artifacts: deleting one of them now would fail the job.
-const IN_USE = `EXISTS (SELECT 1 FROM job_artifacts ja JOIN jobs j ON j.id = ja.job_id
-  WHERE ja.artifact_id = artifacts.id AND j.state IN ('QUEUED', 'RUNNING'))`;
+// The jobs that may still read an artifact (`artifactId`, an SQL expression): deleting it now would fail them.
+const jobsUsingFrom = (artifactId: string): string =>
+  `FROM job_artifacts ja JOIN jobs j ON j.id = ja.job_id WHERE ja.artifact_id = ${artifactId} AND j.state IN ('QUEUED', 'RUNNING')`;
+const IN_USE = `EXISTS (SELECT 1 ${jobsUsingFrom('artifacts.id')})`;
 
 function toRecord(row: ArtifactRow): ArtifactRecord {
   return {
@@ -243,8 +244,7 @@ export class ArtifactsRepository {
   /** The QUEUED or RUNNING jobs that reference the artifact (any role), oldest first, at most `limit`; and how many. */
   async jobsUsing(manager: EntityManager, id: string, limit: number): Promise<{ jobs: { id: string; state: JobState }[]; total: number }> {
     const rows: { id: string; state: JobState; total: number }[] = await manager.query(
-      `SELECT j.id, j.state, count(*) OVER ()::int AS total FROM job_artifacts ja JOIN jobs j ON j.id = ja.job_id
-       WHERE ja.artifact_id = $1 AND j.state IN ('QUEUED', 'RUNNING') ORDER BY j.created_at, j.id LIMIT $2`,
+      `SELECT j.id, j.state, count(*) OVER ()::int AS total ${jobsUsingFrom('$1')} ORDER BY j.created_at, j.id LIMIT $2`,
       [id, limit],
     );
     return { jobs: rows.map(({ id: jobId, state }) => ({ id: jobId, state })), total: rows[0]?.total ?? 0 };
